@@ -1,0 +1,94 @@
+/*
+ * buf.c — a growable byte buffer with a hard maximum, for everything fed
+ * from outside (response bodies, import bodies, error messages). Going past
+ * the maximum is an error the caller reports, never a silent truncation.
+ */
+#include "common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void pw_buf_init(struct pw_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void pw_buf_free(struct pw_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void pw_buf_reset(struct pw_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+static int buf_reserve(struct pw_buf *b, size_t extra)
+{
+	size_t need, ncap;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		return PW_ETOOBIG;
+	need = b->len + extra;
+	if (b->max && need > b->max)
+		return PW_ETOOBIG;
+	if (need + 1 <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 64;
+	while (ncap < need + 1)
+		ncap = ncap > SIZE_MAX / 2 ? need + 1 : ncap * 2;
+	b->data = xrealloc(b->data, ncap);
+	b->cap = ncap;
+	return 0;
+}
+
+int pw_buf_append(struct pw_buf *b, const void *p, size_t n)
+{
+	int rc = buf_reserve(b, n);
+	if (rc)
+		return rc;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int pw_buf_putc(struct pw_buf *b, char c) { return pw_buf_append(b, &c, 1); }
+
+int pw_buf_puts(struct pw_buf *b, const char *s) { return pw_buf_append(b, s, strlen(s)); }
+
+int pw_buf_printf(struct pw_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return PW_EINVAL;
+	rc = buf_reserve(b, (size_t)n);
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+char *pw_buf_take(struct pw_buf *b)
+{
+	char *p = b->data ? b->data : xstrdup("");
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}

@@ -1,0 +1,167 @@
+/*
+ * common.h — the small shared layer every pacewatch folder may use:
+ * status codes, logging, allocation wrappers, a bounded growable buffer,
+ * and parsing of durations, sizes, times and time zones.
+ *
+ * Conventions used across the project:
+ *  - Functions returning int return 0 on success and a negative value on
+ *    failure: either -errno (e.g. -ENOENT) or one of the PW_E* codes below,
+ *    which sit in a range that cannot collide with errno values.
+ *    pw_strerror() describes both.
+ *  - Allocation failure aborts (x* wrappers); code deals with real failures.
+ *  - Strings are UTF-8. "Borrowed" means valid until the owner changes;
+ *    "new" means the caller frees.
+ */
+#ifndef PW_COMMON_H
+#define PW_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- status codes ------------------------------------------------------ */
+
+enum pw_err {
+	PW_E_BASE = -32000,
+	PW_EINVAL = PW_E_BASE,  /* malformed input (a message says where) */
+	PW_ETOOBIG,             /* a bounded buffer or limit was exceeded */
+	PW_EMAPFULL,            /* store reached its configured maximum size */
+	PW_EFORMAT,             /* store directory holds a foreign/newer format */
+	PW_ESTORE,              /* other storage (LMDB) failure */
+	PW_EPOISONED,           /* batch refused: an earlier put failed */
+	PW_ENOTFOUND,           /* no such item */
+	PW_E_LAST
+};
+
+/* Describe a status code (PW_E*, -errno, or 0). Returns a static string. */
+const char *pw_strerror(int err);
+
+/* ---- logging ----------------------------------------------------------- */
+
+enum pw_log_level { PW_LOG_ERROR = 0, PW_LOG_WARN, PW_LOG_INFO, PW_LOG_DEBUG };
+
+extern int pw_log_level_cur;
+
+/* Set the threshold; messages above it are not formatted at all. */
+void pw_log_set_level(enum pw_log_level level);
+/* Parse "error|warn|info|debug"; returns 0 or PW_EINVAL. */
+int pw_log_level_parse(const char *s, enum pw_log_level *out);
+/* Redirect output (default stderr). Not thread-safe against concurrent logs. */
+void pw_log_set_stream(FILE *f);
+
+/* Emit one line: "<time> <level> <subsys>: <message>". Thread-safe.
+ * The message must already have untrusted text escaped (pw_esc). */
+void pw_log_emit(enum pw_log_level level, const char *subsys, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define pw_log(level, subsys, ...)                                   \
+	do {                                                         \
+		if ((int)(level) <= pw_log_level_cur)                \
+			pw_log_emit((level), (subsys), __VA_ARGS__); \
+	} while (0)
+#define log_error(subsys, ...) pw_log(PW_LOG_ERROR, subsys, __VA_ARGS__)
+#define log_warnx(subsys, ...) pw_log(PW_LOG_WARN, subsys, __VA_ARGS__)
+#define log_info(subsys, ...)  pw_log(PW_LOG_INFO, subsys, __VA_ARGS__)
+#define log_debug(subsys, ...) pw_log(PW_LOG_DEBUG, subsys, __VA_ARGS__)
+
+/* Escape untrusted bytes (platform responses, label values) for a log line
+ * or an error message: control characters and invalid UTF-8 become \xNN,
+ * quotes and backslashes are backslashed, and output longer than dstsz-1 is
+ * cut with "...". Returns dst. */
+char *pw_esc(char *dst, size_t dstsz, const char *src, size_t srclen);
+
+/* ---- allocation: abort on out-of-memory --------------------------------- */
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- bounded growable buffer ------------------------------------------- */
+
+/* A byte buffer that grows up to `max` bytes (0 = unbounded). Appends past
+ * the maximum fail with PW_ETOOBIG and leave the buffer unchanged. The data
+ * is always NUL-terminated (the NUL is not counted in len). */
+struct pw_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+void pw_buf_init(struct pw_buf *b, size_t max);
+void pw_buf_free(struct pw_buf *b);
+void pw_buf_reset(struct pw_buf *b);
+int pw_buf_append(struct pw_buf *b, const void *p, size_t n);
+int pw_buf_putc(struct pw_buf *b, char c);
+int pw_buf_puts(struct pw_buf *b, const char *s);
+int pw_buf_printf(struct pw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Give the data to the caller (a new string) and reset the buffer. */
+char *pw_buf_take(struct pw_buf *b);
+
+/* ---- numbers ------------------------------------------------------------ */
+
+/* Format a float64 so that strtod() gives back the same bits: the shortest of
+ * %.15g/%.16g/%.17g that round-trips, integers without exponent up to 2^53,
+ * and "NaN", "+Inf", "-Inf" as Prometheus writes them. Returns length. */
+size_t pw_fmt_double(char *dst, size_t dstsz, double v);
+
+/* Parse a Prometheus float: decimal, exponent, hex floats, "NaN", "Inf",
+ * "+Inf", "-Inf" (case-insensitive). On success *end points past it. */
+int pw_parse_double(const char *s, const char *lim, double *out, const char **end);
+
+/* ---- durations, sizes, times ------------------------------------------- */
+
+/* Prometheus durations: "90s", "15m", "1h30m", "400d", "2w", "1y", "500ms".
+ * Result in milliseconds. PW_EINVAL on anything else, including overflow. */
+int pw_parse_duration(const char *s, int64_t *ms);
+/* Format milliseconds back as the shortest duration string ("1h30m"). */
+size_t pw_fmt_duration(char *dst, size_t dstsz, int64_t ms);
+
+/* Sizes: "512MiB", "1GB", "4096", "64KiB", "2TiB" (B, kB/KB, KiB, MB, MiB,
+ * GB, GiB, TB, TiB). PW_EINVAL on anything else or overflow. */
+int pw_parse_size(const char *s, uint64_t *bytes);
+
+/* A time zone loaded from the system zoneinfo (TZif files). */
+struct pw_tz;
+
+/* Load a zone by IANA name ("Asia/Shanghai", "UTC"). On failure returns
+ * -errno or PW_EINVAL and, when err is non-NULL, a message in err.
+ * The returned zone is new; free with pw_tz_free(). */
+int pw_tz_load(const char *name, struct pw_tz **out, char *err, size_t errsz);
+void pw_tz_free(struct pw_tz *tz);
+const char *pw_tz_name(const struct pw_tz *tz);
+/* UTC offset in seconds in force at Unix time t. */
+int32_t pw_tz_offset(const struct pw_tz *tz, int64_t t);
+/* Unix time of a local civil time (earliest match when ambiguous, shifted
+ * forward across a gap). Fields as in struct tm but year is the full year
+ * and mon is 1..12. */
+int64_t pw_tz_local_to_unix(const struct pw_tz *tz, int year, int mon, int day,
+			    int hour, int min, int sec);
+
+/* Civil date helpers (proleptic Gregorian, UTC). */
+int64_t pw_days_from_civil(int64_t y, unsigned m, unsigned d);
+void pw_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+
+/* Parse a time: RFC 3339 ("2025-06-30T23:59:00+08:00", fractions allowed),
+ * Unix seconds ("1751299140", "1751299140.5"), or a local date/time in tz
+ * ("2025-06-30", "2025-06-30 23:59", "2025-06-30T23:59:00"); tz NULL = UTC.
+ * Result in milliseconds since the epoch. */
+int pw_parse_time(const char *s, const struct pw_tz *tz, int64_t *ms);
+/* RFC 3339 in UTC with milliseconds when non-zero. */
+size_t pw_fmt_time(char *dst, size_t dstsz, int64_t ms);
+
+/* Wall-clock now in milliseconds since the epoch. */
+int64_t pw_now_ms(void);
+/* Monotonic clock in nanoseconds. */
+int64_t pw_mono_ns(void);
+
+/* 64-bit hash (FNV-1a variant mixed with a finaliser) for in-memory tables. */
+uint64_t pw_hash64(const void *p, size_t n);
+
+#endif /* PW_COMMON_H */

@@ -1,0 +1,154 @@
+/*
+ * log.c — leveled, subsystem-prefixed log lines, plus the escaping of
+ * untrusted text before it reaches a log or an error message.
+ * Levels are checked before formatting (see pw_log in common.h).
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+int pw_log_level_cur = PW_LOG_INFO;
+static FILE *log_stream;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void pw_log_set_level(enum pw_log_level level) { pw_log_level_cur = (int)level; }
+
+int pw_log_level_parse(const char *s, enum pw_log_level *out)
+{
+	for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
+		if (strcmp(s, level_names[i]) == 0) {
+			*out = (enum pw_log_level)i;
+			return 0;
+		}
+	}
+	return PW_EINVAL;
+}
+
+void pw_log_set_stream(FILE *f) { log_stream = f; }
+
+void pw_log_emit(enum pw_log_level level, const char *subsys, const char *fmt, ...)
+{
+	char ts[40];
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+	FILE *f = log_stream ? log_stream : stderr;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	pthread_mutex_lock(&log_lock);
+	fprintf(f, "%s.%03ldZ %-5s %s: ", ts, now.tv_nsec / 1000000L,
+		level_names[level], subsys);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	fflush(f);
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Length of a valid UTF-8 sequence starting at p (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xE0) == 0xC0) {
+		len = 2;
+		cp = p[0] & 0x1F;
+	} else if ((p[0] & 0xF0) == 0xE0) {
+		len = 3;
+		cp = p[0] & 0x0F;
+	} else if ((p[0] & 0xF8) == 0xF0) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3F);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+char *pw_esc(char *dst, size_t dstsz, const char *src, size_t srclen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0, i = 0;
+
+	if (dstsz == 0)
+		return dst;
+	while (i < srclen) {
+		char tmp[8];
+		size_t tl = 0, ul;
+
+		if (s[i] == '\\' || s[i] == '"') {
+			tmp[tl++] = '\\';
+			tmp[tl++] = (char)s[i];
+			ul = 1;
+		} else if (s[i] == '\n') {
+			tmp[tl++] = '\\';
+			tmp[tl++] = 'n';
+			ul = 1;
+		} else if (s[i] < 0x20 || s[i] == 0x7f ||
+			   (ul = utf8_len(s + i, srclen - i)) == 0) {
+			tmp[tl++] = '\\';
+			tmp[tl++] = 'x';
+			tmp[tl++] = hex[s[i] >> 4];
+			tmp[tl++] = hex[s[i] & 15];
+			ul = 1;
+		} else {
+			memcpy(tmp, s + i, ul);
+			tl = ul;
+		}
+		if (o + tl + 4 > dstsz) { /* keep room for "..." and NUL */
+			if (dstsz >= 4) {
+				if (o + 3 >= dstsz)
+					o = dstsz - 4;
+				memcpy(dst + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(dst + o, tmp, tl);
+		o += tl;
+		i += ul;
+	}
+	dst[o < dstsz ? o : dstsz - 1] = '\0';
+	return dst;
+}
+
+const char *pw_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case PW_EINVAL: return "invalid input";
+	case PW_ETOOBIG: return "limit exceeded";
+	case PW_EMAPFULL: return "store is full (storage.max_size reached)";
+	case PW_EFORMAT: return "not a pacewatch store of a supported format";
+	case PW_ESTORE: return "storage failure";
+	case PW_EPOISONED: return "batch refused after an earlier error";
+	case PW_ENOTFOUND: return "not found";
+	default: break;
+	}
+	if (err < 0 && err > -4096)
+		return strerror(-err);
+	return "unknown error";
+}

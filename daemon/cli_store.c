@@ -1,0 +1,446 @@
+/*
+ * cli_store.c — the store subcommands: import, dump, backup, stats,
+ * retention. Errors go to stderr as "pacewatch: WHERE: WHAT" and the exit
+ * status is 1 (2 for usage errors).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "collector.h"
+#include "common.h"
+#include "daemon.h"
+#include "query.h"
+#include "store.h"
+
+struct common_opts {
+	const char *storage;
+	uint64_t max_size;
+};
+
+static int open_store(const struct common_opts *o, bool ro, struct store **s)
+{
+	struct store_opts so = {0};
+	char *cause = NULL;
+	int rc;
+
+	if (!o->storage) {
+		fprintf(stderr, "pacewatch: --storage DIR is required\n");
+		return 2;
+	}
+	so.path = o->storage;
+	so.max_map_size = o->max_size;
+	so.read_only = ro;
+	rc = store_open(&so, s, &cause);
+	if (rc) {
+		fprintf(stderr, "pacewatch: %s\n", cause ? cause : pw_strerror(rc));
+		free(cause);
+		return 1;
+	}
+	return 0;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	struct pw_buf b;
+	char tmp[65536];
+	size_t n;
+
+	if (!f)
+		return -errno;
+	pw_buf_init(&b, 0);
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		pw_buf_append(&b, tmp, n);
+	if (ferror(f)) {
+		int e = errno;
+		if (f != stdin)
+			fclose(f);
+		pw_buf_free(&b);
+		return -(e ? e : EIO);
+	}
+	if (f != stdin)
+		fclose(f);
+	*len = b.len;
+	*out = pw_buf_take(&b);
+	return 0;
+}
+
+static int parse_common(int c, struct common_opts *o)
+{
+	switch (c) {
+	case 's': o->storage = optarg; return 0;
+	case 'M':
+		if (pw_parse_size(optarg, &o->max_size) != 0) {
+			fprintf(stderr, "pacewatch: --max-size: invalid size \"%s\" (e.g. 8GiB)\n",
+				optarg);
+			return 2;
+		}
+		return 0;
+	default: return 2;
+	}
+}
+
+int cmd_import(int argc, char **argv)
+{
+	static const struct option lo[] = {{"storage", required_argument, 0, 's'},
+					   {"max-size", required_argument, 0, 'M'},
+					   {"label", required_argument, 0, 'l'},
+					   {0, 0, 0, 0}};
+	struct common_opts o = {0};
+	struct pw_label extra[32];
+	size_t nextra = 0;
+	struct store *s = NULL;
+	int c, rc = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:M:l:", lo, NULL)) != -1) {
+		if (c == 'l') {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || nextra == 32) {
+				fprintf(stderr, "pacewatch: --label wants NAME=VALUE, got \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			*eq = '\0';
+			extra[nextra].name = optarg;
+			extra[nextra++].value = eq + 1;
+			continue;
+		}
+		if ((rc = parse_common(c, &o)) != 0)
+			return rc;
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "pacewatch: import: no FILE given\n");
+		return 2;
+	}
+	if ((rc = open_store(&o, false, &s)) != 0)
+		return rc;
+	for (int i = optind; i < argc; i++) {
+		char *buf = NULL;
+		size_t len = 0, n = 0;
+		struct pt_error err;
+		int64_t t0 = pw_mono_ns();
+
+		if ((rc = read_file(argv[i], &buf, &len)) != 0) {
+			fprintf(stderr, "pacewatch: %s: %s\n", argv[i], strerror(-rc));
+			rc = 1;
+			break;
+		}
+		rc = collector_import_text(s, buf, len, pw_now_ms(), extra, nextra, &n, &err);
+		free(buf);
+		if (rc) {
+			if (err.line)
+				fprintf(stderr, "pacewatch: %s:%zu:%zu: %s; nothing of this file was "
+						"imported\n",
+					argv[i], err.line, err.col, err.msg);
+			else
+				fprintf(stderr, "pacewatch: %s: %s; nothing of this file was imported\n",
+					argv[i], err.msg);
+			rc = 1;
+			break;
+		}
+		fprintf(stderr, "pacewatch: %s: imported %zu samples in %.3f s\n", argv[i], n,
+			(double)(pw_mono_ns() - t0) / 1e9);
+	}
+	store_close(s);
+	return rc;
+}
+
+/* Label values: \\ \" \n escaped, as the text format wants. */
+static void put_escaped(FILE *f, const char *s, bool quote)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else if (quote && *s == '"')
+			fputs("\\\"", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option lo[] = {{"storage", required_argument, 0, 's'},
+					   {"match", required_argument, 0, 'm'},
+					   {"start", required_argument, 0, 'a'},
+					   {"end", required_argument, 0, 'b'},
+					   {0, 0, 0, 0}};
+	struct common_opts o = {0};
+	const char *matches[64];
+	size_t nmatch = 0;
+	int64_t mint = INT64_MIN, maxt = INT64_MAX;
+	struct store *s = NULL;
+	struct store_snap *snap = NULL;
+	struct store_series *all = NULL;
+	size_t nall = 0;
+	struct store_iter *it = NULL;
+	char *outbuf = xmalloc(1 << 20);
+	int c, rc = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:m:a:b:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (nmatch == 64) {
+				fprintf(stderr, "pacewatch: at most 64 --match\n");
+				rc = 2;
+				goto out;
+			}
+			matches[nmatch++] = optarg;
+			break;
+		case 'a':
+		case 'b':
+			if (pw_parse_time(optarg, NULL, c == 'a' ? &mint : &maxt) != 0) {
+				fprintf(stderr, "pacewatch: --%s: invalid time \"%s\" (RFC 3339, Unix "
+						"seconds or YYYY-MM-DD)\n",
+					c == 'a' ? "start" : "end", optarg);
+				rc = 2;
+				goto out;
+			}
+			break;
+		default:
+			if ((rc = parse_common(c, &o)) != 0)
+				goto out;
+		}
+	}
+	if ((rc = open_store(&o, true, &s)) != 0)
+		goto out;
+	if ((rc = store_snap_begin(s, &snap)) != 0) {
+		fprintf(stderr, "pacewatch: %s: %s\n", o.storage, pw_strerror(rc));
+		rc = 1;
+		goto out;
+	}
+	if (nmatch == 0) {
+		if ((rc = store_select(snap, NULL, 0, mint, maxt, true, &all, &nall)) != 0)
+			goto store_fail;
+	} else {
+		/* union of the selectors, without duplicates */
+		for (size_t i = 0; i < nmatch; i++) {
+			struct store_matcher *m;
+			struct store_series *ss;
+			size_t nm, ns;
+			char *cause = NULL;
+			if (query_parse_selector(matches[i], &m, &nm, &cause) != 0) {
+				fprintf(stderr, "pacewatch: --match \"%s\": %s\n", matches[i], cause);
+				free(cause);
+				rc = 2;
+				goto out;
+			}
+			rc = store_select(snap, m, nm, mint, maxt, false, &ss, &ns);
+			query_matchers_free(m, nm);
+			if (rc)
+				goto store_fail;
+			all = xreallocarray(all, nall + ns + 1, sizeof *all);
+			if (ns)
+				memcpy(all + nall, ss, ns * sizeof *ss);
+			nall += ns;
+			free(ss);
+		}
+		/* sort by labels and drop duplicates */
+		for (size_t i = 1; i < nall; i++) {
+			struct store_series x = all[i];
+			size_t j = i;
+			/* insertion sort is fine for typical --match sizes, but use
+			 * qsort-like order: compare encodings */
+			while (j > 0) {
+				size_t n = all[j - 1].enc_len < x.enc_len ? all[j - 1].enc_len : x.enc_len;
+				int cmp = memcmp(all[j - 1].enc, x.enc, n);
+				if (cmp < 0 || (cmp == 0 && all[j - 1].enc_len <= x.enc_len))
+					break;
+				all[j] = all[j - 1];
+				j--;
+			}
+			all[j] = x;
+		}
+		{
+			size_t u = 0;
+			for (size_t i = 0; i < nall; i++)
+				if (u == 0 || all[u - 1].id != all[i].id)
+					all[u++] = all[i];
+			nall = u;
+		}
+	}
+	setvbuf(stdout, outbuf, _IOFBF, 1 << 20);
+	it = store_iter_new(snap);
+	{
+		const char *last_metric = NULL;
+		for (size_t i = 0; i < nall; i++) {
+			struct pw_label ls[PT_MAX_LABELS + 1];
+			size_t nl = store_series_labels(&all[i], ls, PT_MAX_LABELS + 1);
+			int64_t ts;
+			double v;
+			char num[64];
+
+			if (nl > PT_MAX_LABELS + 1)
+				nl = PT_MAX_LABELS + 1;
+			if (!last_metric || strcmp(last_metric, ls[0].value) != 0) {
+				struct store_meta meta;
+				last_metric = ls[0].value;
+				if (store_meta_get(snap, last_metric, &meta) == 0) {
+					if (meta.help[0]) {
+						printf("# HELP %s ", last_metric);
+						put_escaped(stdout, meta.help, false);
+						putchar('\n');
+					}
+					if (meta.type != STORE_TYPE_UNKNOWN)
+						printf("# TYPE %s %s\n", last_metric,
+						       store_type_name(meta.type));
+					if (meta.unit[0])
+						printf("# UNIT %s %s\n", last_metric, meta.unit);
+				}
+			}
+			if ((rc = store_iter_seek(it, all[i].id, mint, maxt)) != 0)
+				goto store_fail;
+			while ((rc = store_iter_next(it, &ts, &v)) == 1) {
+				if (store_is_stale_nan(v))
+					continue; /* not expressible in the text format */
+				fputs(ls[0].value, stdout);
+				if (nl > 1) {
+					putchar('{');
+					for (size_t j = 1; j < nl; j++) {
+						if (j > 1)
+							putchar(',');
+						printf("%s=\"", ls[j].name);
+						put_escaped(stdout, ls[j].value, true);
+						putchar('"');
+					}
+					putchar('}');
+				}
+				pw_fmt_double(num, sizeof num, v);
+				printf(" %s %lld\n", num, (long long)ts);
+			}
+			if (rc < 0)
+				goto store_fail;
+		}
+	}
+	rc = 0;
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "pacewatch: writing output: %s\n", strerror(errno));
+		rc = 1;
+	}
+	goto out;
+store_fail:
+	fprintf(stderr, "pacewatch: reading %s: %s\n", o.storage, pw_strerror(rc));
+	rc = 1;
+out:
+	store_iter_free(it);
+	free(all);
+	store_snap_end(snap);
+	store_close(s);
+	fflush(stdout);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	free(outbuf);
+	return rc;
+}
+
+int cmd_backup(int argc, char **argv)
+{
+	static const struct option lo[] = {{"storage", required_argument, 0, 's'}, {0, 0, 0, 0}};
+	struct common_opts o = {0};
+	struct store *s = NULL;
+	char *cause = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:", lo, NULL)) != -1)
+		if ((rc = parse_common(c, &o)) != 0)
+			return rc;
+	if (optind != argc - 1) {
+		fprintf(stderr, "pacewatch: backup: give exactly one DEST directory\n");
+		return 2;
+	}
+	if ((rc = open_store(&o, false, &s)) != 0)
+		return rc;
+	rc = store_backup(s, argv[optind], &cause);
+	if (rc) {
+		fprintf(stderr, "pacewatch: backup: %s\n", cause ? cause : pw_strerror(rc));
+		free(cause);
+		rc = 1;
+	} else {
+		fprintf(stderr, "pacewatch: backup of %s written to %s\n", o.storage, argv[optind]);
+	}
+	store_close(s);
+	return rc;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	static const struct option lo[] = {{"storage", required_argument, 0, 's'}, {0, 0, 0, 0}};
+	struct common_opts o = {0};
+	struct store *s = NULL;
+	struct store_stats st;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:", lo, NULL)) != -1)
+		if ((rc = parse_common(c, &o)) != 0)
+			return rc;
+	if ((rc = open_store(&o, true, &s)) != 0)
+		return rc;
+	rc = store_stats(s, &st);
+	if (rc) {
+		fprintf(stderr, "pacewatch: stats: %s\n", pw_strerror(rc));
+		store_close(s);
+		return 1;
+	}
+	printf("series        %llu\n", (unsigned long long)st.series);
+	printf("samples       %llu\n", (unsigned long long)st.samples);
+	printf("chunks        %llu\n", (unsigned long long)st.chunks);
+	printf("bytes_file    %llu\n", (unsigned long long)st.bytes_file);
+	printf("bytes_used    %llu\n", (unsigned long long)st.bytes_used);
+	printf("bytes/sample  %.3f\n",
+	       st.samples ? (double)st.bytes_used / (double)st.samples : 0.0);
+	printf("map_size      %llu\n", (unsigned long long)st.map_size);
+	store_close(s);
+	return 0;
+}
+
+int cmd_retention(int argc, char **argv)
+{
+	static const struct option lo[] = {{"storage", required_argument, 0, 's'},
+					   {"older-than", required_argument, 0, 'o'},
+					   {0, 0, 0, 0}};
+	struct common_opts o = {0};
+	struct store *s = NULL;
+	int64_t age = -1;
+	uint64_t dropped = 0;
+	char *cause = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:o:", lo, NULL)) != -1) {
+		if (c == 'o') {
+			if (pw_parse_duration(optarg, &age) != 0) {
+				fprintf(stderr, "pacewatch: --older-than: invalid duration \"%s\" "
+						"(e.g. 400d)\n",
+					optarg);
+				return 2;
+			}
+			continue;
+		}
+		if ((rc = parse_common(c, &o)) != 0)
+			return rc;
+	}
+	if (age < 0) {
+		fprintf(stderr, "pacewatch: retention: --older-than DURATION is required\n");
+		return 2;
+	}
+	if ((rc = open_store(&o, false, &s)) != 0)
+		return rc;
+	rc = store_retention(s, pw_now_ms() - age, &dropped, &cause);
+	if (rc) {
+		fprintf(stderr, "pacewatch: retention: %s\n", cause ? cause : pw_strerror(rc));
+		free(cause);
+		rc = 1;
+	} else {
+		printf("dropped %llu samples\n", (unsigned long long)dropped);
+	}
+	store_close(s);
+	return rc;
+}

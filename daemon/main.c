@@ -1,0 +1,64 @@
+/*
+ * main.c — pacewatch's entry point: dispatches subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+#include "daemon.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *usage;
+} cmds[] = {
+	{"import", cmd_import,
+	 "import --storage DIR [--label NAME=VALUE]... FILE...\n"
+	 "      Import Prometheus text exposition files (optional ms timestamps).\n"
+	 "      Each file is one batch: a malformed line imports nothing of it."},
+	{"dump", cmd_dump,
+	 "dump --storage DIR [--match SELECTOR]... [--start T] [--end T]\n"
+	 "      Print samples in the import format (sorted by series, then time)."},
+	{"backup", cmd_backup,
+	 "backup --storage DIR DEST\n"
+	 "      Hot, consistent, compacted copy of the store into DEST."},
+	{"stats", cmd_stats, "stats --storage DIR\n      Series, samples and bytes on disk."},
+	{"retention", cmd_retention,
+	 "retention --storage DIR --older-than DURATION\n"
+	 "      Drop samples older than DURATION (for example 400d)."},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "pacewatch %s — watches a public-health programme's targets\n\n"
+		   "usage: pacewatch COMMAND [OPTIONS]\n\ncommands:\n",
+		PW_VERSION);
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		fprintf(f, "  %s\n", cmds[i].usage);
+	fprintf(f, "  version\n      Print the version.\n"
+		   "  help\n      This text.\n\n"
+		   "Times (T) are RFC 3339, Unix seconds, or YYYY-MM-DD (UTC).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("pacewatch %s\n", PW_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "pacewatch: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,293 @@
+/*
+ * chunk.c — the sample chunk codec: Gorilla-style delta-of-delta timestamps
+ * and XOR-compressed float64 values, bit-exact for every value (NaN
+ * payloads, ±Inf, -0.0). Pure functions over byte arrays: no LMDB here, so
+ * the codec is unit-tested, property-tested and fuzzed on its own.
+ *
+ * Chunk bytes: u16 LE sample count, then the bit stream (MSB first).
+ *   sample 0: 64-bit timestamp, 64-bit value
+ *   then per sample: timestamp delta-of-delta in buckets
+ *     '0' | '10'+14 bits | '110'+17 | '1110'+20 | '1111'+64
+ *   and the value XOR with the previous one
+ *     '0' (same) | '10' + bits in the previous window
+ *                | '11' + 5-bit leading zeros + 6-bit length + bits
+ * The appender's state (last t, delta, value, window, bit length) is kept by
+ * the caller next to the chunk so that appends need no decoding.
+ */
+#include "store_int.h"
+
+#include <string.h>
+
+static void put_bits(uint8_t *buf, uint32_t *nbits, uint64_t v, unsigned n)
+{
+	uint32_t pos = *nbits;
+
+	while (n > 0) {
+		unsigned room = 8 - (pos & 7);
+		unsigned take = n < room ? n : room;
+		uint8_t piece = (uint8_t)((v >> (n - take)) & ((1u << take) - 1));
+		buf[pos >> 3] |= (uint8_t)(piece << (room - take));
+		pos += take;
+		n -= take;
+	}
+	*nbits = pos;
+}
+
+static bool fits(int64_t x, unsigned nbits)
+{
+	return x >= -((int64_t)1 << (nbits - 1)) + 1 && x <= ((int64_t)1 << (nbits - 1));
+}
+
+/* Worst case for one sample: 4+64 timestamp bits and 2+5+6+64 value bits. */
+#define SAMPLE_MAX_BITS 145u
+
+void chunk_app_init(struct chunk_app *a)
+{
+	memset(a, 0, sizeof *a);
+	a->nbits = 16; /* the count field */
+}
+
+size_t chunk_app_bytes(const struct chunk_app *a) { return (a->nbits + 7) / 8; }
+
+bool chunk_app_room(const struct chunk_app *a, size_t cap_bytes)
+{
+	return a->count < CHUNK_MAX_SAMPLES &&
+	       (a->nbits + SAMPLE_MAX_BITS + 7) / 8 <= cap_bytes;
+}
+
+void chunk_app_add(struct chunk_app *a, uint8_t *buf, int64_t t, double v)
+{
+	uint64_t vb;
+
+	memcpy(&vb, &v, sizeof vb);
+	if (a->count == 0) {
+		put_bits(buf, &a->nbits, (uint64_t)t, 64);
+		put_bits(buf, &a->nbits, vb, 64);
+		a->delta = 0;
+		a->lead = 0xff; /* no window yet */
+	} else {
+		/* wrapping arithmetic keeps every int64 pair representable */
+		uint64_t delta = (uint64_t)t - (uint64_t)a->t;
+		int64_t dod = (int64_t)(delta - (uint64_t)a->delta);
+		uint64_t x = vb ^ a->v;
+
+		if (dod == 0)
+			put_bits(buf, &a->nbits, 0, 1);
+		else if (fits(dod, 14)) {
+			put_bits(buf, &a->nbits, 2, 2);
+			put_bits(buf, &a->nbits, (uint64_t)dod, 14);
+		} else if (fits(dod, 17)) {
+			put_bits(buf, &a->nbits, 6, 3);
+			put_bits(buf, &a->nbits, (uint64_t)dod, 17);
+		} else if (fits(dod, 20)) {
+			put_bits(buf, &a->nbits, 14, 4);
+			put_bits(buf, &a->nbits, (uint64_t)dod, 20);
+		} else {
+			put_bits(buf, &a->nbits, 15, 4);
+			put_bits(buf, &a->nbits, (uint64_t)dod, 64);
+		}
+		a->delta = (int64_t)delta;
+
+		if (x == 0) {
+			put_bits(buf, &a->nbits, 0, 1);
+		} else {
+			unsigned lead = (unsigned)__builtin_clzll(x);
+			unsigned trail = (unsigned)__builtin_ctzll(x);
+			if (lead > 31)
+				lead = 31;
+			if (a->lead != 0xff && lead >= a->lead && trail >= a->trail) {
+				unsigned sig = 64 - a->lead - a->trail;
+				put_bits(buf, &a->nbits, 2, 2);
+				put_bits(buf, &a->nbits, x >> a->trail, sig);
+			} else {
+				unsigned sig = 64 - lead - trail;
+				put_bits(buf, &a->nbits, 3, 2);
+				put_bits(buf, &a->nbits, lead, 5);
+				put_bits(buf, &a->nbits, sig & 63, 6); /* 64 is written as 0 */
+				put_bits(buf, &a->nbits, x >> trail, sig);
+				a->lead = (uint8_t)lead;
+				a->trail = (uint8_t)trail;
+			}
+		}
+	}
+	a->t = t;
+	a->v = vb;
+	a->count++;
+	buf[0] = (uint8_t)(a->count & 0xff);
+	buf[1] = (uint8_t)(a->count >> 8);
+}
+
+/* ---- head state serialisation ------------------------------------------- */
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+void chunk_app_save(const struct chunk_app *a, uint8_t *p)
+{
+	put64(p, (uint64_t)a->t);
+	put64(p + 8, (uint64_t)a->delta);
+	put64(p + 16, a->v);
+	p[24] = (uint8_t)(a->nbits & 0xff);
+	p[25] = (uint8_t)(a->nbits >> 8);
+	p[26] = (uint8_t)(a->nbits >> 16);
+	p[27] = a->lead;
+	p[28] = a->trail;
+	p[29] = 0;
+}
+
+int chunk_app_load(struct chunk_app *a, const uint8_t *p, const uint8_t *chunk, size_t len)
+{
+	a->t = (int64_t)get64(p);
+	a->delta = (int64_t)get64(p + 8);
+	a->v = get64(p + 16);
+	a->nbits = (uint32_t)p[24] | (uint32_t)p[25] << 8 | (uint32_t)p[26] << 16;
+	a->lead = p[27];
+	a->trail = p[28];
+	if (len < 2)
+		return PW_EINVAL;
+	a->count = (uint16_t)(chunk[0] | chunk[1] << 8);
+	if ((a->nbits + 7) / 8 != len || a->count == 0 || a->nbits < 16 + 128)
+		return PW_EINVAL;
+	return 0;
+}
+
+/* ---- decoding ----------------------------------------------------------- */
+
+int chunk_dec_init(struct chunk_dec *d, const uint8_t *buf, size_t len)
+{
+	memset(d, 0, sizeof *d);
+	if (len < 2)
+		return PW_EINVAL;
+	d->buf = buf;
+	d->nbits = (uint64_t)len * 8;
+	d->pos = 16;
+	d->left = (uint16_t)(buf[0] | buf[1] << 8);
+	d->lead = 0xff;
+	return d->left;
+}
+
+static bool get_bits(struct chunk_dec *d, unsigned n, uint64_t *out)
+{
+	uint64_t v = 0;
+	uint64_t pos = d->pos;
+
+	if (n > d->nbits - pos)
+		return false;
+	while (n > 0) {
+		unsigned room = 8 - (unsigned)(pos & 7);
+		unsigned take = n < room ? n : room;
+		unsigned byte = d->buf[pos >> 3];
+		v = (v << take) | ((byte >> (room - take)) & ((1u << take) - 1));
+		pos += take;
+		n -= take;
+	}
+	d->pos = pos;
+	*out = v;
+	return true;
+}
+
+/* The writer keeps dod in n bits for -(2^(n-1)-1) <= dod <= 2^(n-1)
+ * (the range `fits` accepts), so 2^(n-1) itself reads back positive. */
+static int64_t sext(uint64_t v, unsigned n)
+{
+	int64_t x = (int64_t)(v & (((uint64_t)1 << n) - 1));
+	if (x > ((int64_t)1 << (n - 1)))
+		x -= (int64_t)1 << n;
+	return x;
+}
+
+int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v)
+{
+	uint64_t b, x;
+
+	if (d->left == 0)
+		return 0;
+	if (d->started == 0) {
+		if (!get_bits(d, 64, &b))
+			return PW_EINVAL;
+		d->t = (int64_t)b;
+		if (!get_bits(d, 64, &d->v))
+			return PW_EINVAL;
+		d->delta = 0;
+		d->started = 1;
+	} else {
+		int64_t dod;
+		unsigned prefix = 0;
+
+		while (prefix < 4) {
+			if (!get_bits(d, 1, &b))
+				return PW_EINVAL;
+			if (b == 0)
+				break;
+			prefix++;
+		}
+		switch (prefix) {
+		case 0: dod = 0; break;
+		case 1: if (!get_bits(d, 14, &b)) return PW_EINVAL; dod = sext(b, 14); break;
+		case 2: if (!get_bits(d, 17, &b)) return PW_EINVAL; dod = sext(b, 17); break;
+		case 3: if (!get_bits(d, 20, &b)) return PW_EINVAL; dod = sext(b, 20); break;
+		default: if (!get_bits(d, 64, &b)) return PW_EINVAL; dod = (int64_t)b; break;
+		}
+		d->delta = (int64_t)((uint64_t)d->delta + (uint64_t)dod);
+		d->t = (int64_t)((uint64_t)d->t + (uint64_t)d->delta);
+
+		if (!get_bits(d, 1, &b))
+			return PW_EINVAL;
+		if (b == 1) {
+			if (!get_bits(d, 1, &b))
+				return PW_EINVAL;
+			if (b == 0) {
+				unsigned sig;
+				if (d->lead == 0xff)
+					return PW_EINVAL; /* window reused before set */
+				sig = 64 - d->lead - d->trail;
+				if (!get_bits(d, sig, &x))
+					return PW_EINVAL;
+				d->v ^= x << d->trail;
+			} else {
+				uint64_t lead, sig;
+				if (!get_bits(d, 5, &lead) || !get_bits(d, 6, &sig))
+					return PW_EINVAL;
+				if (sig == 0)
+					sig = 64;
+				if (lead + sig > 64)
+					return PW_EINVAL;
+				d->lead = (uint8_t)lead;
+				d->trail = (uint8_t)(64 - lead - sig);
+				if (!get_bits(d, (unsigned)sig, &x))
+					return PW_EINVAL;
+				d->v ^= x << d->trail;
+			}
+		}
+	}
+	d->left--;
+	*t = d->t;
+	memcpy(v, &d->v, sizeof *v);
+	return 1;
+}
+
+size_t chunk_encode(const int64_t *ts, const double *vs, size_t n, uint8_t *out,
+		    size_t outcap, struct chunk_app *app)
+{
+	struct chunk_app a;
+	size_t i;
+
+	chunk_app_init(&a);
+	memset(out, 0, outcap);
+	for (i = 0; i < n && chunk_app_room(&a, outcap); i++)
+		chunk_app_add(&a, out, ts[i], vs[i]);
+	if (app)
+		*app = a;
+	return i;
+}

@@ -1,0 +1,468 @@
+/*
+ * env.c — the LMDB environment: opening (and refusing foreign or newer
+ * stores before touching them), named databases, map growth, the meta
+ * table, statistics and hot backup.
+ */
+#include "store_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_INITIAL_MAP (64ULL << 20)
+#define DEFAULT_MAX_MAP (64ULL << 30)
+
+int store__err(int rc)
+{
+	switch (rc) {
+	case 0: return 0;
+	case MDB_MAP_FULL: return PW_EMAPFULL;
+	case MDB_NOTFOUND: return PW_ENOTFOUND;
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH: return PW_EFORMAT;
+	default: return rc > 0 ? -rc : PW_ESTORE;
+	}
+}
+
+char *store__cause(int rc, const char *what)
+{
+	return xasprintf("%s: %s", what, mdb_strerror(rc));
+}
+
+/* Is dir absent or empty (or holding only LMDB's own files)? Sets
+ * *has_data when data.mdb exists. */
+static int check_dir(const char *path, bool *has_data, char **cause)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int rc = 0;
+
+	*has_data = false;
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		rc = -errno;
+		if (cause)
+			*cause = xasprintf("%s: %s", path, strerror(errno));
+		return rc;
+	}
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, "lock.mdb") == 0)
+			continue;
+		if (strcmp(e->d_name, "data.mdb") == 0) {
+			*has_data = true;
+			continue;
+		}
+		if (cause)
+			*cause = xasprintf("%s is not a pacewatch store (it contains \"%s\"); "
+					   "refusing to use it",
+					   path, e->d_name);
+		rc = PW_EFORMAT;
+		break;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Open data.mdb read-only without a lock file and check magic and format,
+ * so that nothing is written into a directory we then refuse. */
+static int probe_existing(const char *path, char **cause)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_env_create(&env)) != 0)
+		goto lmdb_fail;
+	mdb_env_set_maxdbs(env, 16);
+	rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOLOCK, 0644);
+	if (rc != 0) {
+		if (cause)
+			*cause = xasprintf("%s/data.mdb is not a pacewatch store (%s)", path,
+					   mdb_strerror(rc));
+		rc = PW_EFORMAT;
+		goto out;
+	}
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
+		goto lmdb_fail;
+	rc = mdb_dbi_open(txn, "meta", 0, &dbi);
+	if (rc == 0) {
+		k.mv_data = (void *)"magic";
+		k.mv_size = 5;
+		rc = mdb_get(txn, dbi, &k, &v);
+	}
+	if (rc != 0 || v.mv_size != strlen(STORE_MAGIC) ||
+	    memcmp(v.mv_data, STORE_MAGIC, v.mv_size) != 0) {
+		if (cause)
+			*cause = xasprintf("%s holds an LMDB database that is not a pacewatch "
+					   "store; refusing to use it",
+					   path);
+		rc = PW_EFORMAT;
+		goto out;
+	}
+	k.mv_data = (void *)"format";
+	k.mv_size = 6;
+	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0 || v.mv_size != 8) {
+		if (cause)
+			*cause = xasprintf("%s: pacewatch store without a format version", path);
+		rc = PW_EFORMAT;
+		goto out;
+	}
+	if (key_get_u64(v.mv_data) > STORE_FORMAT) {
+		if (cause)
+			*cause = xasprintf("%s was written by a newer pacewatch (store format %llu; "
+					   "this build reads format %u); refusing to open it",
+					   path, (unsigned long long)key_get_u64(v.mv_data),
+					   STORE_FORMAT);
+		rc = PW_EFORMAT;
+		goto out;
+	}
+	rc = 0;
+	goto out;
+lmdb_fail:
+	if (cause)
+		*cause = store__cause(rc, path);
+	rc = store__err(rc);
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	if (env)
+		mdb_env_close(env);
+	return rc;
+}
+
+int store__meta_get_u64(MDB_txn *txn, struct store *s, const char *key, uint64_t *out)
+{
+	MDB_val k = {strlen(key), (void *)key}, v;
+	int rc = mdb_get(txn, s->dbi_meta, &k, &v);
+
+	if (rc == MDB_NOTFOUND) {
+		*out = 0;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if (v.mv_size != 8)
+		return MDB_CORRUPTED;
+	*out = key_get_u64(v.mv_data);
+	return 0;
+}
+
+int store__meta_put_u64(MDB_txn *txn, struct store *s, const char *key, uint64_t val)
+{
+	uint8_t b[8];
+	MDB_val k = {strlen(key), (void *)key}, v = {8, b};
+
+	key_put_u64(b, val);
+	return mdb_put(txn, s->dbi_meta, &k, &v, 0);
+}
+
+/* Begin a transaction, adopting a map size another process has set. The
+ * caller holds s->resize for reading. */
+int store__txn_begin(struct store *s, unsigned flags, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(s->env, NULL, flags, txn);
+
+	if (rc == MDB_MAP_RESIZED) {
+		/* Only legal with no transaction active in this process: upgrade. */
+		pthread_rwlock_unlock(&s->resize);
+		pthread_rwlock_wrlock(&s->resize);
+		mdb_env_set_mapsize(s->env, 0);
+		pthread_rwlock_unlock(&s->resize);
+		pthread_rwlock_rdlock(&s->resize);
+		rc = mdb_txn_begin(s->env, NULL, flags, txn);
+	}
+	return rc;
+}
+
+int store__grow(struct store *s, char **cause)
+{
+	MDB_envinfo info;
+	uint64_t next;
+	int rc;
+
+	pthread_rwlock_wrlock(&s->resize);
+	mdb_env_info(s->env, &info);
+	s->map_size = info.me_mapsize;
+	if (s->map_size >= s->max_map) {
+		pthread_rwlock_unlock(&s->resize);
+		if (cause)
+			*cause = xasprintf("store %s is full: it reached its maximum size of "
+					   "%llu bytes (storage.max_size); the batch was not "
+					   "written, earlier data is intact",
+					   s->path, (unsigned long long)s->max_map);
+		return PW_EMAPFULL;
+	}
+	next = s->map_size * 2;
+	if (next > s->max_map || next < s->map_size)
+		next = s->max_map;
+	rc = mdb_env_set_mapsize(s->env, (size_t)next);
+	if (rc == 0)
+		s->map_size = next;
+	pthread_rwlock_unlock(&s->resize);
+	if (rc != 0) {
+		if (cause)
+			*cause = store__cause(rc, "growing the store map");
+		return store__err(rc);
+	}
+	log_info("store", "%s: map grown to %llu bytes", s->path, (unsigned long long)next);
+	return 0;
+}
+
+int store_open(const struct store_opts *o, struct store **out, char **cause)
+{
+	struct store *s = NULL;
+	MDB_txn *txn = NULL;
+	bool has_data;
+	unsigned flags = MDB_NOTLS | MDB_NOMETASYNC;
+	int rc;
+	static const struct {
+		const char *name;
+		unsigned flags;
+		size_t off;
+	} dbis[] = {
+		{"meta", 0, offsetof(struct store, dbi_meta)},
+		{"series", 0, offsetof(struct store, dbi_series)},
+		{"sindex", MDB_DUPSORT | MDB_DUPFIXED, offsetof(struct store, dbi_sindex)},
+		{"postings", MDB_DUPSORT | MDB_DUPFIXED, offsetof(struct store, dbi_postings)},
+		{"heads", 0, offsetof(struct store, dbi_heads)},
+		{"chunks", 0, offsetof(struct store, dbi_chunks)},
+		{"metadata", 0, offsetof(struct store, dbi_metadata)},
+	};
+
+	*out = NULL;
+	if (cause)
+		*cause = NULL;
+	if ((rc = check_dir(o->path, &has_data, cause)) != 0)
+		return rc;
+	if (has_data && (rc = probe_existing(o->path, cause)) != 0)
+		return rc;
+	if (!has_data) {
+		if (o->read_only) {
+			if (cause)
+				*cause = xasprintf("%s: no pacewatch store there", o->path);
+			return -ENOENT;
+		}
+		if (mkdir(o->path, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			if (cause)
+				*cause = xasprintf("creating %s: %s", o->path, strerror(errno));
+			return rc;
+		}
+	}
+
+	s = xcalloc(1, sizeof *s);
+	s->path = xstrdup(o->path);
+	s->read_only = o->read_only;
+	s->max_map = o->max_map_size ? o->max_map_size : DEFAULT_MAX_MAP;
+	s->map_size = o->initial_map_size ? o->initial_map_size : DEFAULT_INITIAL_MAP;
+	if (s->map_size > s->max_map)
+		s->map_size = s->max_map;
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_rwlock_init(&s->resize, NULL);
+
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		goto lmdb_fail;
+	mdb_env_set_maxdbs(s->env, 16);
+	mdb_env_set_maxreaders(s->env, 256);
+	if (o->no_sync)
+		flags |= MDB_NOSYNC;
+	if (o->read_only)
+		flags |= MDB_RDONLY;
+	if ((rc = mdb_env_set_mapsize(s->env, (size_t)s->map_size)) != 0)
+		goto lmdb_fail;
+	if ((rc = mdb_env_open(s->env, o->path, flags, 0644)) != 0)
+		goto lmdb_fail;
+	{
+		/* An existing store may be larger than the initial size. */
+		MDB_envinfo info;
+		mdb_env_info(s->env, &info);
+		s->map_size = info.me_mapsize;
+		if (s->map_size > s->max_map)
+			s->max_map = s->map_size;
+	}
+	if ((rc = mdb_txn_begin(s->env, NULL, o->read_only ? MDB_RDONLY : 0, &txn)) != 0)
+		goto lmdb_fail;
+	for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
+		MDB_dbi *d = (MDB_dbi *)((char *)s + dbis[i].off);
+		rc = mdb_dbi_open(txn, dbis[i].name, dbis[i].flags | (o->read_only ? 0 : MDB_CREATE),
+				  d);
+		if (rc != 0)
+			goto lmdb_fail;
+	}
+	if (!has_data) {
+		MDB_val k = {5, (void *)"magic"}, v = {strlen(STORE_MAGIC), (void *)STORE_MAGIC};
+		if ((rc = mdb_put(txn, s->dbi_meta, &k, &v, 0)) != 0 ||
+		    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0 ||
+		    (rc = store__meta_put_u64(txn, s, "next_id", 1)) != 0)
+			goto lmdb_fail;
+	}
+	rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen);
+	if (rc != 0)
+		goto lmdb_fail;
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		goto lmdb_fail;
+	}
+	txn = NULL;
+	*out = s;
+	return 0;
+
+lmdb_fail:
+	if (cause && !*cause)
+		*cause = store__cause(rc, s->path);
+	if (txn)
+		mdb_txn_abort(txn);
+	rc = store__err(rc);
+	store_close(s);
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->env)
+		mdb_env_close(s->env);
+	cache_clear(&s->cache);
+	free(s->cache.tab);
+	pthread_mutex_destroy(&s->wlock);
+	pthread_rwlock_destroy(&s->resize);
+	free(s->path);
+	free(s);
+}
+
+int store_stats(struct store *s, struct store_stats *st)
+{
+	MDB_txn *txn = NULL;
+	MDB_stat ms;
+	MDB_envinfo info;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	struct stat fst;
+	char *path;
+	uint64_t freepages = 0;
+	int rc;
+
+	memset(st, 0, sizeof *st);
+	pthread_rwlock_rdlock(&s->resize);
+	if ((rc = store__txn_begin(s, MDB_RDONLY, &txn)) != 0)
+		goto out;
+	if ((rc = mdb_stat(txn, s->dbi_series, &ms)) != 0)
+		goto out;
+	st->series = ms.ms_entries;
+	if ((rc = mdb_stat(txn, s->dbi_chunks, &ms)) != 0)
+		goto out;
+	st->chunks = ms.ms_entries;
+	if ((rc = mdb_stat(txn, s->dbi_heads, &ms)) != 0)
+		goto out;
+	st->chunks += ms.ms_entries;
+	if ((rc = store__meta_get_u64(txn, s, "samples", &st->samples)) != 0)
+		goto out;
+	/* Free pages: each record of LMDB's free DB (dbi 0) is a page list
+	 * whose first word is its length. */
+	if ((rc = mdb_cursor_open(txn, 0, &cur)) != 0)
+		goto out;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		size_t n;
+		if (v.mv_size >= sizeof n) {
+			memcpy(&n, v.mv_data, sizeof n);
+			freepages += n;
+		}
+	}
+	rc = 0;
+	mdb_env_info(s->env, &info);
+	mdb_env_stat(s->env, &ms);
+	st->bytes_used = ((uint64_t)info.me_last_pgno + 1 - freepages) * ms.ms_psize;
+	st->map_size = info.me_mapsize;
+	st->max_map_size = s->max_map;
+	path = xasprintf("%s/data.mdb", s->path);
+	if (stat(path, &fst) == 0)
+		st->bytes_file = (uint64_t)fst.st_size;
+	free(path);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&s->resize);
+	return store__err(rc);
+}
+
+int store_backup(struct store *s, const char *dest, char **cause)
+{
+	bool has_data;
+	int rc;
+
+	if (cause)
+		*cause = NULL;
+	rc = check_dir(dest, &has_data, cause);
+	if (rc == 0 && has_data) {
+		if (cause)
+			*cause = xasprintf("backup destination %s already holds a store", dest);
+		rc = -EEXIST;
+	}
+	if (rc != 0)
+		return rc;
+	if (mkdir(dest, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		if (cause)
+			*cause = xasprintf("creating %s: %s", dest, strerror(errno));
+		return rc;
+	}
+	/* mdb_env_copy2 runs in its own read transaction: a consistent copy
+	 * while writers go on; compaction drops free pages. */
+	pthread_rwlock_rdlock(&s->resize);
+	rc = mdb_env_copy2(s->env, dest, MDB_CP_COMPACT);
+	pthread_rwlock_unlock(&s->resize);
+	if (rc != 0) {
+		if (cause)
+			*cause = store__cause(rc, dest);
+		return store__err(rc);
+	}
+	return 0;
+}
+
+bool store_is_stale_nan(double v)
+{
+	uint64_t b;
+	memcpy(&b, &v, sizeof b);
+	return b == STORE_STALE_NAN_BITS;
+}
+
+double store_stale_nan(void)
+{
+	uint64_t b = STORE_STALE_NAN_BITS;
+	double v;
+	memcpy(&v, &b, sizeof v);
+	return v;
+}
+
+static const char *const type_names[] = {
+	"unknown", "counter", "gauge", "histogram", "summary", "gaugehistogram", "stateset", "info",
+};
+
+const char *store_type_name(enum store_metric_type t)
+{
+	return (unsigned)t < sizeof type_names / sizeof type_names[0] ? type_names[t] : "unknown";
+}
+
+int store_type_parse(const char *str, size_t n, enum store_metric_type *out)
+{
+	for (size_t i = 0; i < sizeof type_names / sizeof type_names[0]; i++) {
+		if (strlen(type_names[i]) == n && memcmp(str, type_names[i], n) == 0) {
+			*out = (enum store_metric_type)i;
+			return 0;
+		}
+	}
+	if (n == 7 && memcmp(str, "untyped", 7) == 0) {
+		*out = STORE_TYPE_UNKNOWN;
+		return 0;
+	}
+	return PW_EINVAL;
+}

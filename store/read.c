@@ -1,0 +1,796 @@
+/*
+ * read.c — read snapshots: label matchers (PCRE2, anchored as Prometheus
+ * anchors), series selection through the postings index, sample
+ * iterators over sealed chunks then the head, latest values, label
+ * names/values and metric metadata. Everything returned points into the
+ * snapshot and lives until store_snap_end().
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "store_int.h"
+
+#include <pcre2.h>
+#include <stdlib.h>
+
+int store_snap_begin(struct store *s, struct store_snap **out)
+{
+	struct store_snap *snap = xcalloc(1, sizeof *snap);
+	int rc;
+
+	snap->s = s;
+	pthread_rwlock_rdlock(&s->resize);
+	rc = store__txn_begin(s, MDB_RDONLY, &snap->txn);
+	if (rc != 0) {
+		pthread_rwlock_unlock(&s->resize);
+		free(snap);
+		*out = NULL;
+		return store__err(rc);
+	}
+	*out = snap;
+	return 0;
+}
+
+void store_snap_end(struct store_snap *snap)
+{
+	if (!snap)
+		return;
+	mdb_txn_abort(snap->txn);
+	pthread_rwlock_unlock(&snap->s->resize);
+	free(snap);
+}
+
+/* ---- matchers ------------------------------------------------------------ */
+
+int store_matcher_init(struct store_matcher *m, enum store_match_type type, const char *name,
+		       const char *value, char **cause)
+{
+	memset(m, 0, sizeof *m);
+	m->type = type;
+	m->name = xstrdup(name);
+	m->value = xstrdup(value);
+	if (type == STORE_MATCH_RE || type == STORE_MATCH_NRE) {
+		int errcode;
+		PCRE2_SIZE erroff;
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)value, PCRE2_ZERO_TERMINATED,
+					       PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF,
+					       &errcode, &erroff, NULL);
+		if (!re) {
+			PCRE2_UCHAR msg[256];
+			pcre2_get_error_message(errcode, msg, sizeof msg);
+			if (cause)
+				*cause = xasprintf("invalid regular expression \"%s\" at offset %zu: %s",
+						   value, (size_t)erroff, (char *)msg);
+			store_matcher_free(m);
+			return PW_EINVAL;
+		}
+		pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+		m->re = re;
+	}
+	return 0;
+}
+
+void store_matcher_free(struct store_matcher *m)
+{
+	free(m->name);
+	free(m->value);
+	if (m->re)
+		pcre2_code_free(m->re);
+	memset(m, 0, sizeof *m);
+}
+
+bool store_matcher_matches(const struct store_matcher *m, const char *value)
+{
+	switch (m->type) {
+	case STORE_MATCH_EQ: return strcmp(value, m->value) == 0;
+	case STORE_MATCH_NE: return strcmp(value, m->value) != 0;
+	default: break;
+	}
+	{
+		/* one match-data block per thread, reused for every match */
+		static _Thread_local pcre2_match_data *md;
+		int rc;
+		if (!md && !(md = pcre2_match_data_create(1, NULL)))
+			abort();
+		rc = pcre2_match(m->re, (PCRE2_SPTR)value, strlen(value), 0, 0, md, NULL);
+		return (rc >= 0) == (m->type == STORE_MATCH_RE);
+	}
+}
+
+/* ---- series labels ------------------------------------------------------- */
+
+size_t store_series_labels(const struct store_series *s, struct pw_label *out, size_t max)
+{
+	size_t off = 0, n = 0;
+	const char *name, *value;
+
+	while (labels_next(s->enc, s->enc_len, &off, &name, &value)) {
+		if (n < max) {
+			out[n].name = name;
+			out[n].value = value;
+		}
+		n++;
+	}
+	return n;
+}
+
+const char *store_series_label(const struct store_series *s, const char *want)
+{
+	size_t off = 0;
+	const char *name, *value;
+
+	while (labels_next(s->enc, s->enc_len, &off, &name, &value))
+		if (strcmp(name, want) == 0)
+			return value;
+	return NULL;
+}
+
+/* ---- id sets ---------------------------------------------------------------- */
+
+struct idset {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static void idset_add(struct idset *s, uint64_t id)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->v = xreallocarray(s->v, s->cap, sizeof *s->v);
+	}
+	s->v[s->n++] = id;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void idset_sort_unique(struct idset *s)
+{
+	size_t o = 0;
+	if (s->n == 0)
+		return;
+	qsort(s->v, s->n, sizeof *s->v, u64_cmp);
+	for (size_t i = 0; i < s->n; i++)
+		if (o == 0 || s->v[o - 1] != s->v[i])
+			s->v[o++] = s->v[i];
+	s->n = o;
+}
+
+static void idset_intersect(struct idset *a, const struct idset *b)
+{
+	size_t i = 0, j = 0, o = 0;
+	while (i < a->n && j < b->n) {
+		if (a->v[i] < b->v[j])
+			i++;
+		else if (a->v[i] > b->v[j])
+			j++;
+		else {
+			a->v[o++] = a->v[i++];
+			j++;
+		}
+	}
+	a->n = o;
+}
+
+/* Append the posting list under cursor position (all dups) to set. */
+static int postings_read(MDB_cursor *cur, struct idset *set)
+{
+	MDB_val k, v;
+	size_t cnt = 0;
+	int rc;
+
+	/* GET_MULTIPLE leaves data untouched for a key with a single value */
+	if ((rc = mdb_cursor_count(cur, &cnt)) != 0)
+		return rc;
+	if (cnt == 1) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT)) != 0)
+			return rc;
+		idset_add(set, key_get_u64(v.mv_data));
+		return 0;
+	}
+	rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
+	while (rc == 0) {
+		for (size_t i = 0; i + 8 <= v.mv_size; i += 8)
+			idset_add(set, key_get_u64((uint8_t *)v.mv_data + i));
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_MULTIPLE);
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Full value of the posting at the cursor: the key, or for a hashed long
+ * key the value read back from one of its series. */
+static const char *posting_value(struct store_snap *snap, MDB_cursor *cur, const MDB_val *k,
+				 size_t namelen, char *tmp, size_t tmpsz)
+{
+	const uint8_t *kv = (const uint8_t *)k->mv_data + namelen + 1;
+	size_t vl = k->mv_size - namelen - 1;
+	MDB_val dk, dv;
+
+	if (vl >= 9 && kv[vl - 9] == 0xff) {
+		if (mdb_cursor_get(cur, &dk, &dv, MDB_FIRST_DUP) == 0) {
+			uint8_t ik[8];
+			MDB_val sk = {8, ik}, sv;
+			char name[LABEL_NAME_MAX + 1];
+			memcpy(ik, dv.mv_data, 8);
+			memcpy(name, k->mv_data, namelen);
+			name[namelen] = '\0';
+			if (mdb_get(snap->txn, snap->s->dbi_series, &sk, &sv) == 0) {
+				struct store_series ss = {0, sv.mv_data, sv.mv_size};
+				const char *full = store_series_label(&ss, name);
+				if (full)
+					return full;
+			}
+		}
+		return NULL;
+	}
+	if (vl + 1 > tmpsz)
+		return NULL;
+	memcpy(tmp, kv, vl);
+	tmp[vl] = '\0';
+	return tmp;
+}
+
+/* Ids of series whose label `name` has a value accepted by m. */
+static int matcher_ids(struct store_snap *snap, const struct store_matcher *m, struct idset *out)
+{
+	uint8_t pk[POSTING_KEY_MAX + 16];
+	size_t nl = strlen(m->name);
+	MDB_cursor *cur;
+	MDB_val k, v;
+	char tmp[POSTING_KEY_MAX + 1];
+	int rc;
+
+	if ((rc = mdb_cursor_open(snap->txn, snap->s->dbi_postings, &cur)) != 0)
+		return rc;
+	if (m->type == STORE_MATCH_EQ) {
+		k.mv_size = posting_key(pk, m->name, m->value);
+		k.mv_data = pk;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+		if (rc == 0)
+			rc = postings_read(cur, out);
+		goto out;
+	}
+	memcpy(pk, m->name, nl);
+	pk[nl] = '\0';
+	k.mv_size = nl + 1;
+	k.mv_data = pk;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP)) {
+		const char *val;
+		if (k.mv_size < nl + 1 || memcmp(k.mv_data, m->name, nl) != 0 ||
+		    ((uint8_t *)k.mv_data)[nl] != 0)
+			break;
+		val = posting_value(snap, cur, &k, nl, tmp, sizeof tmp);
+		if (val && store_matcher_matches(m, val) && (rc = postings_read(cur, out)) != 0)
+			goto out;
+		/* postings_read moved within the dups; NEXT_NODUP still advances */
+	}
+out:
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int series_has_range(MDB_txn *txn, struct store *s, uint64_t id, int64_t mint, int64_t maxt)
+{
+	struct store_snap snap = {s, txn};
+	struct store_iter *it;
+	int64_t t;
+	double v;
+	int rc;
+
+	if (mint == INT64_MIN && maxt == INT64_MAX)
+		return 1;
+	it = store_iter_new(&snap);
+	rc = store_iter_seek(it, id, mint, maxt);
+	if (rc == 0)
+		rc = store_iter_next(it, &t, &v);
+	store_iter_free(it);
+	return rc;
+}
+
+static int series_enc_cmp(const void *pa, const void *pb)
+{
+	const struct store_series *a = pa, *b = pb;
+	size_t n = a->enc_len < b->enc_len ? a->enc_len : b->enc_len;
+	int c = memcmp(a->enc, b->enc, n);
+	if (c)
+		return c;
+	return a->enc_len < b->enc_len ? -1 : a->enc_len > b->enc_len;
+}
+
+int store_select(struct store_snap *snap, const struct store_matcher *m, size_t nm,
+		 int64_t mint, int64_t maxt, bool sorted, struct store_series **out, size_t *nout)
+{
+	struct idset cand = {0}, tmp = {0};
+	struct store_series *res = NULL;
+	size_t nres = 0;
+	bool have = false;
+	int rc = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t i = 0; i < nm; i++) {
+		if (store_matcher_matches(&m[i], ""))
+			continue; /* matches absent labels: a filter, not a source */
+		tmp.n = 0;
+		if ((rc = matcher_ids(snap, &m[i], &tmp)) != 0)
+			goto out;
+		idset_sort_unique(&tmp);
+		if (!have) {
+			struct idset sw = cand;
+			cand = tmp;
+			tmp = sw;
+			have = true;
+		} else {
+			idset_intersect(&cand, &tmp);
+		}
+		if (cand.n == 0)
+			goto out;
+	}
+	if (!have) {
+		MDB_cursor *cur;
+		MDB_val k, v;
+		if ((rc = mdb_cursor_open(snap->txn, snap->s->dbi_series, &cur)) != 0)
+			goto out;
+		while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0)
+			idset_add(&cand, key_get_u64(k.mv_data));
+		mdb_cursor_close(cur);
+		if (rc != MDB_NOTFOUND)
+			goto out;
+		rc = 0;
+	}
+	res = xcalloc(cand.n ? cand.n : 1, sizeof *res);
+	for (size_t i = 0; i < cand.n; i++) {
+		uint8_t ik[8];
+		MDB_val k = {8, ik}, v;
+		struct store_series ss;
+		bool ok = true;
+
+		key_put_u64(ik, cand.v[i]);
+		rc = mdb_get(snap->txn, snap->s->dbi_series, &k, &v);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			goto out;
+		ss.id = cand.v[i];
+		ss.enc = v.mv_data;
+		ss.enc_len = v.mv_size;
+		for (size_t j = 0; j < nm && ok; j++) {
+			const char *val = store_series_label(&ss, m[j].name);
+			ok = store_matcher_matches(&m[j], val ? val : "");
+		}
+		if (!ok)
+			continue;
+		rc = series_has_range(snap->txn, snap->s, ss.id, mint, maxt);
+		if (rc < 0)
+			goto out;
+		if (rc == 0)
+			continue;
+		res[nres++] = ss;
+	}
+	rc = 0;
+	if (sorted && nres > 1)
+		qsort(res, nres, sizeof *res, series_enc_cmp);
+out:
+	free(cand.v);
+	free(tmp.v);
+	if (rc != 0) {
+		free(res);
+		return rc < 0 && rc >= PW_E_BASE ? rc : store__err(rc);
+	}
+	*out = res;
+	*nout = nres;
+	return 0;
+}
+
+/* ---- sample iteration ------------------------------------------------------ */
+
+struct store_iter {
+	struct store_snap *snap;
+	MDB_cursor *cur;
+	uint64_t id;
+	int64_t mint, maxt;
+	int phase; /* 0 sealed, 1 head, 2 done */
+	bool have_chunk;
+	struct chunk_dec dec;
+};
+
+struct store_iter *store_iter_new(struct store_snap *snap)
+{
+	struct store_iter *it = xcalloc(1, sizeof *it);
+	it->snap = snap;
+	it->phase = 2;
+	return it;
+}
+
+void store_iter_free(struct store_iter *it)
+{
+	if (!it)
+		return;
+	if (it->cur)
+		mdb_cursor_close(it->cur);
+	free(it);
+}
+
+int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t maxt)
+{
+	uint8_t kb[16];
+	MDB_val k = {16, kb}, v;
+	int rc;
+
+	it->id = id;
+	it->mint = mint;
+	it->maxt = maxt;
+	it->phase = 0;
+	it->have_chunk = false;
+	if (!it->cur && (rc = mdb_cursor_open(it->snap->txn, it->snap->s->dbi_chunks, &it->cur)) != 0)
+		return store__err(rc);
+	/* Position on the chunk that may hold mint: greatest key <= (id, mint). */
+	key_put_u64(kb, id);
+	key_put_ts(kb + 8, mint);
+	rc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && key_get_u64(k.mv_data) == id && key_get_ts((uint8_t *)k.mv_data + 8) == mint) {
+		/* exact */
+	} else {
+		int prc = rc == 0 ? mdb_cursor_get(it->cur, &k, &v, MDB_PREV)
+				  : mdb_cursor_get(it->cur, &k, &v, MDB_LAST);
+		if (prc != 0 || key_get_u64(k.mv_data) != id) {
+			/* none before mint: start at the series' first chunk */
+			k.mv_data = kb;
+			k.mv_size = 16;
+			key_put_ts(kb + 8, INT64_MIN);
+			prc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
+		}
+		if (prc != 0 || key_get_u64(k.mv_data) != id) {
+			it->phase = 1; /* no sealed chunks */
+			return 0;
+		}
+	}
+	if (key_get_ts((uint8_t *)k.mv_data + 8) > maxt) {
+		it->phase = 2;
+		return 0;
+	}
+	if (chunk_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
+		return PW_ESTORE;
+	it->have_chunk = true;
+	return 0;
+}
+
+static int iter_load_head(struct store_iter *it)
+{
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v;
+	int rc;
+
+	key_put_u64(kb, it->id);
+	rc = mdb_get(it->snap->txn, it->snap->s->dbi_heads, &k, &v);
+	it->phase = 2;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return store__err(rc);
+	if (v.mv_size < HEAD_STATE_BYTES + 2 ||
+	    chunk_dec_init(&it->dec, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
+			   v.mv_size - HEAD_STATE_BYTES) < 0)
+		return PW_ESTORE;
+	it->have_chunk = true;
+	return 0;
+}
+
+int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
+{
+	for (;;) {
+		if (it->have_chunk) {
+			int rc = chunk_dec_next(&it->dec, ts, val);
+			if (rc < 0)
+				return PW_ESTORE;
+			if (rc == 1) {
+				if (*ts < it->mint)
+					continue;
+				if (*ts > it->maxt) {
+					it->have_chunk = false;
+					it->phase = 2;
+					return 0;
+				}
+				return 1;
+			}
+			it->have_chunk = false;
+		}
+		if (it->phase == 0) {
+			MDB_val k, v;
+			int rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+			if (rc == 0 && key_get_u64(k.mv_data) == it->id) {
+				if (key_get_ts((uint8_t *)k.mv_data + 8) > it->maxt) {
+					it->phase = 2;
+					return 0;
+				}
+				if (chunk_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
+					return PW_ESTORE;
+				it->have_chunk = true;
+				continue;
+			}
+			if (rc != 0 && rc != MDB_NOTFOUND)
+				return store__err(rc);
+			it->phase = 1;
+		}
+		if (it->phase == 1) {
+			int rc = iter_load_head(it);
+			if (rc != 0)
+				return rc;
+			continue;
+		}
+		return 0;
+	}
+}
+
+/* ---- latest values ---------------------------------------------------------- */
+
+static int head_latest(const MDB_val *v, int64_t *ts, double *val)
+{
+	struct chunk_app a;
+
+	if (v->mv_size < HEAD_STATE_BYTES + 2 ||
+	    chunk_app_load(&a, v->mv_data, (uint8_t *)v->mv_data + HEAD_STATE_BYTES,
+			   v->mv_size - HEAD_STATE_BYTES) != 0)
+		return PW_ESTORE;
+	*ts = a.t;
+	memcpy(val, &a.v, sizeof *val);
+	return 0;
+}
+
+int store_latest(struct store_snap *snap, uint64_t id, int64_t *ts, double *val)
+{
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v;
+	int rc;
+
+	key_put_u64(kb, id);
+	rc = mdb_get(snap->txn, snap->s->dbi_heads, &k, &v);
+	if (rc != 0)
+		return store__err(rc);
+	return head_latest(&v, ts, val);
+}
+
+int store_scan_latest(struct store_snap *snap, store_latest_cb cb, void *ctx)
+{
+	MDB_cursor *sc = NULL, *hc = NULL;
+	MDB_val sk, sv, hk, hv;
+	int rc, hrc;
+
+	if ((rc = mdb_cursor_open(snap->txn, snap->s->dbi_series, &sc)) != 0 ||
+	    (rc = mdb_cursor_open(snap->txn, snap->s->dbi_heads, &hc)) != 0)
+		goto out;
+	hrc = mdb_cursor_get(hc, &hk, &hv, MDB_FIRST);
+	/* both tables are keyed by id: a merge join, sequential reads only */
+	for (rc = mdb_cursor_get(sc, &sk, &sv, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(sc, &sk, &sv, MDB_NEXT)) {
+		uint64_t id = key_get_u64(sk.mv_data);
+		while (hrc == 0 && key_get_u64(hk.mv_data) < id)
+			hrc = mdb_cursor_get(hc, &hk, &hv, MDB_NEXT);
+		if (hrc == 0 && key_get_u64(hk.mv_data) == id) {
+			struct store_series ss = {id, sv.mv_data, sv.mv_size};
+			int64_t ts;
+			double val;
+			int r;
+			if ((r = head_latest(&hv, &ts, &val)) != 0) {
+				rc = r;
+				goto out_pw;
+			}
+			if ((r = cb(ctx, &ss, ts, val)) != 0) {
+				rc = r;
+				goto out_pw;
+			}
+		}
+	}
+out:
+	rc = rc == MDB_NOTFOUND ? 0 : store__err(rc);
+out_pw:
+	if (sc)
+		mdb_cursor_close(sc);
+	if (hc)
+		mdb_cursor_close(hc);
+	return rc;
+}
+
+/* ---- label names and values ------------------------------------------------ */
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void strs_add(const char ***v, size_t *n, size_t *cap, const char *s)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 32;
+		*v = xreallocarray(*v, *cap, sizeof **v);
+	}
+	(*v)[(*n)++] = s;
+}
+
+static void strs_sort_unique(const char **v, size_t *n)
+{
+	size_t o = 0;
+	if (*n == 0)
+		return;
+	qsort(v, *n, sizeof *v, str_cmp);
+	for (size_t i = 0; i < *n; i++)
+		if (o == 0 || strcmp(v[o - 1], v[i]) != 0)
+			v[o++] = v[i];
+	*n = o;
+}
+
+int store_label_names(struct store_snap *snap, const struct store_matcher *m, size_t nm,
+		      int64_t mint, int64_t maxt, const char ***out, size_t *n)
+{
+	const char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (nm == 0 && mint == INT64_MIN && maxt == INT64_MAX) {
+		MDB_cursor *cur;
+		MDB_val k, d;
+		uint8_t seek[LABEL_NAME_MAX + 2];
+
+		if ((rc = mdb_cursor_open(snap->txn, snap->s->dbi_postings, &cur)) != 0)
+			return store__err(rc);
+		rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST);
+		while (rc == 0) {
+			/* a posting key is "name\0value": its name is a C string
+			 * in snapshot memory */
+			const uint8_t *z = memchr(k.mv_data, 0, k.mv_size);
+			size_t nl = z ? (size_t)(z - (const uint8_t *)k.mv_data) : k.mv_size;
+			if (z)
+				strs_add(&v, &cnt, &cap, (const char *)k.mv_data);
+			/* skip to the next name: "name\1" sorts after all "name\0..." */
+			if (nl > LABEL_NAME_MAX)
+				break;
+			memcpy(seek, k.mv_data, nl);
+			seek[nl] = 1;
+			k.mv_data = seek;
+			k.mv_size = nl + 1;
+			rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+		}
+		mdb_cursor_close(cur);
+		if (rc != MDB_NOTFOUND) {
+			free(v);
+			return store__err(rc);
+		}
+	} else {
+		struct store_series *ss;
+		size_t ns;
+		if ((rc = store_select(snap, m, nm, mint, maxt, false, &ss, &ns)) != 0)
+			return rc;
+		for (size_t i = 0; i < ns; i++) {
+			size_t off = 0;
+			const char *name, *value;
+			while (labels_next(ss[i].enc, ss[i].enc_len, &off, &name, &value))
+				strs_add(&v, &cnt, &cap, name);
+		}
+		free(ss);
+	}
+	strs_sort_unique(v, &cnt);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_label_values(struct store_snap *snap, const char *lname,
+		       const struct store_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+		       const char ***out, size_t *n)
+{
+	const char **v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (nm == 0 && mint == INT64_MIN && maxt == INT64_MAX) {
+		/* One series per distinct value gives a stable C string for it
+		 * (posting keys are not NUL-terminated after the value). */
+		uint8_t pk[LABEL_NAME_MAX + 2];
+		size_t nl = strlen(lname);
+		MDB_cursor *cur;
+		MDB_val k, d;
+
+		if (nl > LABEL_NAME_MAX)
+			return 0;
+		if ((rc = mdb_cursor_open(snap->txn, snap->s->dbi_postings, &cur)) != 0)
+			return store__err(rc);
+		memcpy(pk, lname, nl + 1);
+		k.mv_data = pk;
+		k.mv_size = nl + 1;
+		for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+		     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_NODUP)) {
+			uint8_t ik[8];
+			MDB_val sk = {8, ik}, sv;
+			if (k.mv_size < nl + 1 || memcmp(k.mv_data, pk, nl + 1) != 0)
+				break;
+			memcpy(ik, d.mv_data, 8); /* first dup after SET_RANGE/NEXT_NODUP */
+			if (mdb_get(snap->txn, snap->s->dbi_series, &sk, &sv) == 0) {
+				struct store_series ss = {key_get_u64(ik), sv.mv_data, sv.mv_size};
+				const char *val = store_series_label(&ss, lname);
+				if (val)
+					strs_add(&v, &cnt, &cap, val);
+			}
+		}
+		mdb_cursor_close(cur);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			free(v);
+			return store__err(rc);
+		}
+	} else {
+		struct store_series *ss;
+		size_t ns;
+		if ((rc = store_select(snap, m, nm, mint, maxt, false, &ss, &ns)) != 0)
+			return rc;
+		for (size_t i = 0; i < ns; i++) {
+			const char *val = store_series_label(&ss[i], lname);
+			if (val)
+				strs_add(&v, &cnt, &cap, val);
+		}
+		free(ss);
+	}
+	strs_sort_unique(v, &cnt);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* ---- metadata -------------------------------------------------------------- */
+
+static int meta_decode(const MDB_val *v, struct store_meta *out)
+{
+	const char *p = v->mv_data;
+	const char *end = p + v->mv_size;
+
+	if (v->mv_size < 3 || end[-1] != '\0')
+		return PW_ESTORE;
+	out->type = (enum store_metric_type)(uint8_t)p[0];
+	out->help = p + 1;
+	out->unit = out->help + strlen(out->help) + 1;
+	if (out->unit >= end)
+		return PW_ESTORE;
+	return 0;
+}
+
+int store_meta_get(struct store_snap *snap, const char *metric, struct store_meta *out)
+{
+	MDB_val k = {strlen(metric), (void *)metric}, v;
+	int rc;
+
+	if (k.mv_size == 0 || k.mv_size > POSTING_KEY_MAX)
+		return PW_ENOTFOUND;
+	rc = mdb_get(snap->txn, snap->s->dbi_metadata, &k, &v);
+	if (rc != 0)
+		return store__err(rc);
+	return meta_decode(&v, out);
+}
+
+int store_meta_scan(struct store_snap *snap, store_meta_cb cb, void *ctx)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+	char name[POSTING_KEY_MAX + 1];
+
+	if ((rc = mdb_cursor_open(snap->txn, snap->s->dbi_metadata, &cur)) != 0)
+		return store__err(rc);
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		struct store_meta m;
+		int r;
+		if (k.mv_size > POSTING_KEY_MAX || meta_decode(&v, &m) != 0)
+			continue;
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		if ((r = cb(ctx, name, &m)) != 0) {
+			mdb_cursor_close(cur);
+			return r;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : store__err(rc);
+}

@@ -1,0 +1,240 @@
+/*
+ * retention.c — drop samples older than a cutoff. Whole chunks below the
+ * cutoff are deleted, a chunk straddling it is re-encoded without its old
+ * samples, and series left with nothing are removed from the index. Works
+ * through the series in slices, one write transaction each, so a large
+ * clean-up neither blocks writers for long nor needs a huge dirty set.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+
+#define SLICE 512
+
+/* Rewrite the samples >= cutoff of chunk bytes p into buf; returns the
+ * number kept, the appender state in *a and the first kept ts in *mint. */
+static int trim_chunk(const uint8_t *p, size_t len, int64_t cutoff, uint8_t *buf,
+		      struct chunk_app *a, int64_t *mint, uint64_t *dropped)
+{
+	struct chunk_dec d;
+	int64_t t;
+	double v;
+	int rc, kept = 0;
+
+	if (chunk_dec_init(&d, p, len) < 0)
+		return PW_ESTORE;
+	chunk_app_init(a);
+	memset(buf, 0, CHUNK_BUF_BYTES);
+	while ((rc = chunk_dec_next(&d, &t, &v)) == 1) {
+		if (t < cutoff) {
+			(*dropped)++;
+			continue;
+		}
+		if (kept++ == 0)
+			*mint = t;
+		chunk_app_add(a, buf, t, v);
+	}
+	return rc < 0 ? PW_ESTORE : kept;
+}
+
+static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t id,
+			 int64_t cutoff, uint64_t *dropped, bool *removed)
+{
+	uint8_t kb[16], buf[CHUNK_BUF_BYTES + HEAD_STATE_BYTES];
+	MDB_val k = {16, kb}, v;
+	struct chunk_app a;
+	int64_t mint;
+	int rc;
+
+	*removed = false;
+	/* sealed chunks, oldest first */
+	for (;;) {
+		int64_t cmint, next_mint = INT64_MAX;
+		MDB_val nk, nv;
+		int kept;
+
+		key_put_u64(kb, id);
+		key_put_ts(kb + 8, INT64_MIN);
+		k.mv_data = kb;
+		k.mv_size = 16;
+		rc = mdb_cursor_get(cc, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND || (rc == 0 && key_get_u64(k.mv_data) != id))
+			break;
+		if (rc != 0)
+			return rc;
+		cmint = key_get_ts((uint8_t *)k.mv_data + 8);
+		if (cmint >= cutoff)
+			break;
+		{
+			/* copy before we modify the tree */
+			uint8_t *copy = xmalloc(v.mv_size);
+			size_t clen = v.mv_size;
+			memcpy(copy, v.mv_data, clen);
+			if (mdb_cursor_get(cc, &nk, &nv, MDB_NEXT) == 0 &&
+			    key_get_u64(nk.mv_data) == id)
+				next_mint = key_get_ts((uint8_t *)nk.mv_data + 8);
+			if (next_mint <= cutoff) { /* wholly old */
+				struct chunk_dec d;
+				int cnt = chunk_dec_init(&d, copy, clen);
+				*dropped += cnt > 0 ? (uint64_t)cnt : 0;
+				kept = 0;
+			} else {
+				kept = trim_chunk(copy, clen, cutoff, buf, &a, &mint, dropped);
+			}
+			free(copy);
+		}
+		if (kept < 0)
+			return MDB_CORRUPTED;
+		key_put_ts(kb + 8, cmint);
+		k.mv_data = kb;
+		k.mv_size = 16;
+		if ((rc = mdb_del(txn, s->dbi_chunks, &k, NULL)) != 0)
+			return rc;
+		if (kept > 0) {
+			key_put_ts(kb + 8, mint);
+			v.mv_size = chunk_app_bytes(&a);
+			v.mv_data = buf;
+			if ((rc = mdb_put(txn, s->dbi_chunks, &k, &v, 0)) != 0)
+				return rc;
+			return 0; /* the rest is newer */
+		}
+	}
+	/* the head */
+	key_put_u64(kb, id);
+	k.mv_data = kb;
+	k.mv_size = 8;
+	rc = mdb_get(txn, s->dbi_heads, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		goto remove;
+	if (rc != 0)
+		return rc;
+	{
+		struct chunk_app ha;
+		if (chunk_app_load(&ha, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
+				   v.mv_size - HEAD_STATE_BYTES) != 0)
+			return MDB_CORRUPTED;
+		if (ha.t < cutoff) {
+			*dropped += ha.count;
+			if ((rc = mdb_del(txn, s->dbi_heads, &k, NULL)) != 0)
+				return rc;
+			/* no sealed chunk can remain: they are all older than the head */
+			goto remove;
+		}
+	}
+	{
+		uint8_t *copy = xmalloc(v.mv_size);
+		size_t clen = v.mv_size - HEAD_STATE_BYTES;
+		int kept;
+		uint64_t before = *dropped;
+		memcpy(copy, v.mv_data, v.mv_size);
+		kept = trim_chunk(copy + HEAD_STATE_BYTES, clen, cutoff, buf + HEAD_STATE_BYTES, &a,
+				  &mint, dropped);
+		free(copy);
+		if (kept < 0)
+			return MDB_CORRUPTED;
+		if (*dropped != before) {
+			chunk_app_save(&a, buf);
+			v.mv_size = HEAD_STATE_BYTES + chunk_app_bytes(&a);
+			v.mv_data = buf;
+			if ((rc = mdb_put(txn, s->dbi_heads, &k, &v, 0)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+remove:
+	*removed = true;
+	return series_delete(s, txn, id);
+}
+
+int store_retention(struct store *s, int64_t cutoff, uint64_t *dropped_out, char **cause)
+{
+	uint64_t next = 1, total = 0;
+	int rc = 0;
+
+	if (cause)
+		*cause = NULL;
+	for (;;) {
+		MDB_txn *txn = NULL;
+		MDB_cursor *sc = NULL, *cc = NULL;
+		uint8_t kb[8];
+		MDB_val k = {8, kb}, v;
+		uint64_t dropped = 0, samples, gen = 0, slice_start = next;
+		bool any_removed = false, done = false;
+		int n = 0;
+
+		pthread_mutex_lock(&s->wlock);
+		pthread_rwlock_rdlock(&s->resize);
+		if ((rc = store__txn_begin(s, 0, &txn)) != 0)
+			goto slice_out;
+		if ((rc = mdb_cursor_open(txn, s->dbi_series, &sc)) != 0 ||
+		    (rc = mdb_cursor_open(txn, s->dbi_chunks, &cc)) != 0)
+			goto slice_out;
+		key_put_u64(kb, next);
+		rc = mdb_cursor_get(sc, &k, &v, MDB_SET_RANGE);
+		while (rc == 0 && n < SLICE) {
+			uint64_t id = key_get_u64(k.mv_data);
+			bool removed;
+			if ((rc = retain_series(s, txn, cc, id, cutoff, &dropped, &removed)) != 0)
+				goto slice_out;
+			any_removed |= removed;
+			next = id + 1;
+			n++;
+			key_put_u64(kb, next);
+			k.mv_data = kb;
+			k.mv_size = 8;
+			rc = mdb_cursor_get(sc, &k, &v, MDB_SET_RANGE);
+		}
+		if (rc == MDB_NOTFOUND) {
+			done = true;
+			rc = 0;
+		}
+		if (rc != 0)
+			goto slice_out;
+		if ((rc = store__meta_get_u64(txn, s, "samples", &samples)) != 0 ||
+		    (rc = store__meta_put_u64(txn, s, "samples",
+					      samples > dropped ? samples - dropped : 0)) != 0)
+			goto slice_out;
+		if (any_removed) {
+			if ((rc = store__meta_get_u64(txn, s, "generation", &gen)) != 0 ||
+			    (rc = store__meta_put_u64(txn, s, "generation", gen + 1)) != 0)
+				goto slice_out;
+		}
+		mdb_cursor_close(sc);
+		mdb_cursor_close(cc);
+		sc = cc = NULL;
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+		if (rc == 0) {
+			total += dropped;
+			if (any_removed) {
+				cache_clear(&s->cache);
+				s->cache_gen = gen + 1;
+			}
+		}
+slice_out:
+		if (sc)
+			mdb_cursor_close(sc);
+		if (cc)
+			mdb_cursor_close(cc);
+		if (txn)
+			mdb_txn_abort(txn);
+		pthread_rwlock_unlock(&s->resize);
+		pthread_mutex_unlock(&s->wlock);
+		if (rc == MDB_MAP_FULL) {
+			if ((rc = store__grow(s, cause)) != 0)
+				break;
+			next = slice_start; /* retry the slice */
+			continue;
+		}
+		if (rc != 0 || done)
+			break;
+	}
+	if (dropped_out)
+		*dropped_out = total;
+	if (rc != 0 && !(rc >= PW_E_BASE && rc < PW_E_LAST)) {
+		if (cause && !*cause)
+			*cause = store__cause(rc, "retention");
+		rc = store__err(rc);
+	}
+	return rc;
+}

@@ -1,0 +1,243 @@
+/*
+ * series.c — label sets to series ids: name validation, the canonical
+ * encoding, the LMDB series/sindex/postings tables and the writer's
+ * in-memory cache (hash -> id), which saves an index lookup per sample.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+
+static bool name_char(unsigned char c, bool first, bool colon)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+	       (colon && c == ':') || (!first && c >= '0' && c <= '9');
+}
+
+bool store_valid_metric_name(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char((unsigned char)s[i], i == 0, true))
+			return false;
+	return true;
+}
+
+bool store_valid_label_name(const char *s, size_t n)
+{
+	if (n == 0 || n > LABEL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char((unsigned char)s[i], i == 0, false))
+			return false;
+	return true;
+}
+
+bool labels_next(const char *enc, size_t len, size_t *off, const char **name, const char **value)
+{
+	size_t o = *off;
+
+	if (o == 0) {
+		*name = "__name__";
+		*value = enc;
+		*off = strlen(enc) + 1;
+		return len > 0;
+	}
+	if (o >= len)
+		return false;
+	*name = enc + o;
+	o += strlen(enc + o) + 1;
+	*value = enc + o;
+	o += strlen(enc + o) + 1;
+	*off = o;
+	return true;
+}
+
+size_t posting_key(uint8_t *out, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value), room;
+
+	memcpy(out, name, nl);
+	out[nl] = '\0';
+	room = POSTING_KEY_MAX - nl - 1;
+	if (vl <= room) {
+		memcpy(out + nl + 1, value, vl);
+		return nl + 1 + vl;
+	}
+	/* Too long for an LMDB key: a prefix, 0xff (never in UTF-8), and a
+	 * hash of the whole value. Readers recover the value from a series. */
+	room -= 9;
+	memcpy(out + nl + 1, value, room);
+	out[nl + 1 + room] = 0xff;
+	key_put_u64(out + nl + 2 + room, pw_hash64(value, vl));
+	return nl + 1 + room + 9;
+}
+
+/* ---- cache ---------------------------------------------------------------- */
+
+void cache_clear(struct series_cache *c)
+{
+	for (size_t i = 0; i < c->cap; i++) {
+		if (c->tab[i].id)
+			free(c->tab[i].enc);
+		c->tab[i].enc = NULL;
+		c->tab[i].id = 0;
+	}
+	c->n = 0;
+}
+
+uint64_t cache_find(const struct series_cache *c, uint64_t hash, const char *enc, size_t len)
+{
+	if (c->cap == 0)
+		return 0;
+	for (size_t i = hash & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+		const struct cache_ent *e = &c->tab[i];
+		if (e->id == 0)
+			return 0;
+		if (e->hash == hash && e->len == len && memcmp(e->enc, enc, len) == 0)
+			return e->id;
+	}
+}
+
+static void cache_place(struct series_cache *c, struct cache_ent e)
+{
+	size_t i = e.hash & (c->cap - 1);
+	while (c->tab[i].id != 0)
+		i = (i + 1) & (c->cap - 1);
+	c->tab[i] = e;
+}
+
+void cache_insert(struct series_cache *c, uint64_t hash, uint64_t id, const char *enc, size_t len)
+{
+	struct cache_ent e = {hash, id, NULL, (uint32_t)len};
+
+	if ((c->n + 1) * 4 > c->cap * 3) {
+		struct cache_ent *old = c->tab;
+		size_t oldcap = c->cap;
+		c->cap = oldcap ? oldcap * 2 : 1024;
+		c->tab = xcalloc(c->cap, sizeof *c->tab);
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i].id)
+				cache_place(c, old[i]);
+		free(old);
+	}
+	e.enc = xmalloc(len);
+	memcpy(e.enc, enc, len);
+	cache_place(c, e);
+	c->n++;
+}
+
+void cache_remove(struct series_cache *c, uint64_t hash, uint64_t id)
+{
+	size_t i, j;
+
+	if (c->cap == 0)
+		return;
+	for (i = hash & (c->cap - 1); c->tab[i].id != id; i = (i + 1) & (c->cap - 1))
+		if (c->tab[i].id == 0)
+			return;
+	free(c->tab[i].enc);
+	c->tab[i].id = 0;
+	c->tab[i].enc = NULL;
+	c->n--;
+	/* Re-place the rest of the probe run (linear probing deletion). */
+	for (j = (i + 1) & (c->cap - 1); c->tab[j].id != 0; j = (j + 1) & (c->cap - 1)) {
+		struct cache_ent e = c->tab[j];
+		c->tab[j].id = 0;
+		c->tab[j].enc = NULL;
+		cache_place(c, e);
+	}
+}
+
+/* ---- LMDB tables ----------------------------------------------------------- */
+
+int series_lookup(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc, size_t len,
+		  uint64_t *id)
+{
+	uint8_t hk[8];
+	MDB_val k = {8, hk}, v;
+	MDB_cursor *cur;
+	int rc;
+
+	key_put_u64(hk, hash);
+	if ((rc = mdb_cursor_open(txn, s->dbi_sindex, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		uint8_t ik[8];
+		MDB_val sk = {8, ik}, sv;
+		uint64_t cand = key_get_u64(v.mv_data);
+		key_put_u64(ik, cand);
+		if ((rc = mdb_get(txn, s->dbi_series, &sk, &sv)) != 0)
+			break;
+		if (sv.mv_size == len && memcmp(sv.mv_data, enc, len) == 0) {
+			*id = cand;
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int series_create(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc, size_t len,
+		  uint64_t id)
+{
+	uint8_t ik[8], hk[8], pk[POSTING_KEY_MAX + 16];
+	MDB_val k = {8, ik}, v = {len, (void *)enc};
+	const char *name, *value;
+	size_t off = 0;
+	int rc;
+
+	key_put_u64(ik, id);
+	key_put_u64(hk, hash);
+	if ((rc = mdb_put(txn, s->dbi_series, &k, &v, MDB_APPEND)) != 0)
+		return rc;
+	k.mv_data = hk;
+	v.mv_size = 8;
+	v.mv_data = ik;
+	if ((rc = mdb_put(txn, s->dbi_sindex, &k, &v, 0)) != 0)
+		return rc;
+	while (labels_next(enc, len, &off, &name, &value)) {
+		k.mv_size = posting_key(pk, name, value);
+		k.mv_data = pk;
+		v.mv_size = 8;
+		v.mv_data = ik;
+		if ((rc = mdb_put(txn, s->dbi_postings, &k, &v, 0)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int series_delete(struct store *s, MDB_txn *txn, uint64_t id)
+{
+	uint8_t ik[8], hk[8], pk[POSTING_KEY_MAX + 16];
+	MDB_val k = {8, ik}, v, iv = {8, ik};
+	const char *name, *value, *enc;
+	size_t off = 0, len;
+	int rc;
+
+	key_put_u64(ik, id);
+	if ((rc = mdb_get(txn, s->dbi_series, &k, &v)) != 0)
+		return rc;
+	/* copy: deleting invalidates the pointer */
+	len = v.mv_size;
+	enc = xmalloc(len);
+	memcpy((char *)enc, v.mv_data, len);
+	key_put_u64(hk, pw_hash64(enc, len));
+	while (labels_next(enc, len, &off, &name, &value)) {
+		MDB_val pkv = {posting_key(pk, name, value), pk};
+		rc = mdb_del(txn, s->dbi_postings, &pkv, &iv);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto out;
+	}
+	{
+		MDB_val hkv = {8, hk};
+		rc = mdb_del(txn, s->dbi_sindex, &hkv, &iv);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto out;
+	}
+	rc = mdb_del(txn, s->dbi_series, &k, NULL);
+out:
+	free((char *)enc);
+	return rc;
+}

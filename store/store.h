@@ -1,0 +1,206 @@
+/*
+ * store.h — pacewatch's time-series store: one LMDB environment holding the
+ * series index, postings, compressed sample chunks and metric metadata.
+ *
+ * Data model (Prometheus'): a series is a metric name plus labels; a sample
+ * is (int64 milliseconds since the epoch, float64). Values are kept
+ * bit-exact (NaN payloads such as the staleness marker, ±Inf, -0.0).
+ * Samples may arrive out of order or for the past; writing an existing
+ * (series, timestamp) again replaces the value.
+ *
+ * Threads: any thread may hold snapshots; writes are serialised inside the
+ * store (one LMDB write transaction at a time). A struct store_batch or
+ * store_snap belongs to the thread that uses it.
+ *
+ * Errors: 0 on success, negative PW_E* or -errno (see common.h). Functions
+ * taking `char **cause` set it, on failure, to a new human-readable message
+ * (caller frees); cause may be NULL.
+ */
+#ifndef PW_STORE_H
+#define PW_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+/* The staleness marker Prometheus writes when a series disappears. */
+#define STORE_STALE_NAN_BITS 0x7ff0000000000002ULL
+bool store_is_stale_nan(double v);
+double store_stale_nan(void);
+
+struct pw_label {
+	const char *name;
+	const char *value;
+};
+
+struct store;
+
+struct store_opts {
+	const char *path;          /* directory; created if missing */
+	uint64_t initial_map_size; /* bytes; 0 = 64 MiB */
+	uint64_t max_map_size;     /* bytes; 0 = 64 GiB. Growth stops here. */
+	bool no_sync;              /* skip fsync at commit (tests, benchmarks) */
+	bool read_only;            /* open for reading only */
+};
+
+/* Open (or create) the store at o->path.
+ * Errors: PW_EFORMAT when the directory holds something that is not a
+ * pacewatch store, or a store of a newer format (left untouched);
+ * -errno for file system errors; PW_ESTORE for other LMDB failures. */
+int store_open(const struct store_opts *o, struct store **out, char **cause);
+/* Close. No batch or snapshot may be open. */
+void store_close(struct store *s);
+
+/* ---- names ------------------------------------------------------------- */
+
+/* Prometheus' rules: metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names
+ * [a-zA-Z_][a-zA-Z0-9_]*. */
+bool store_valid_metric_name(const char *s, size_t n);
+bool store_valid_label_name(const char *s, size_t n);
+
+/* ---- writing ------------------------------------------------------------ */
+
+enum store_metric_type {
+	STORE_TYPE_KEEP = -1, /* store_batch_put_meta: leave the type as it is */
+	STORE_TYPE_UNKNOWN = 0,
+	STORE_TYPE_COUNTER,
+	STORE_TYPE_GAUGE,
+	STORE_TYPE_HISTOGRAM,
+	STORE_TYPE_SUMMARY,
+	STORE_TYPE_GAUGEHISTOGRAM,
+	STORE_TYPE_STATESET,
+	STORE_TYPE_INFO,
+};
+const char *store_type_name(enum store_metric_type t);
+int store_type_parse(const char *s, size_t n, enum store_metric_type *out);
+
+/* A write batch: puts are buffered and applied in one LMDB transaction at
+ * commit, so a batch is all or nothing. A put that fails (invalid name,
+ * duplicate label) poisons the batch: later puts return PW_EPOISONED and
+ * commit returns the first error. */
+struct store_batch;
+
+/* Start a batch. Never fails; the batch is new (commit or abort frees it). */
+struct store_batch *store_batch_begin(struct store *s);
+/* Add one sample. labels must include "__name__"; they are copied, in any
+ * order. Errors: PW_EINVAL (bad metric or label name, duplicate label name,
+ * missing metric name, NUL byte in a value; see store_batch_error()),
+ * PW_EPOISONED. */
+int store_batch_put(struct store_batch *b, const struct pw_label *labels, size_t n,
+		    int64_t ts_ms, double v);
+/* Record HELP / TYPE / unit of a metric name (NULL or STORE_TYPE_KEEP
+ * leaves a field as it is). */
+int store_batch_put_meta(struct store_batch *b, const char *metric,
+			 enum store_metric_type type, const char *help, const char *unit);
+/* Message of the first failed put (borrowed, valid until commit/abort). */
+const char *store_batch_error(const struct store_batch *b);
+/* Number of samples buffered. */
+size_t store_batch_len(const struct store_batch *b);
+/* Apply and free the batch. The map grows as needed up to max_map_size;
+ * past it: PW_EMAPFULL and nothing of the batch is applied (the store stays
+ * readable and writable). Returns the first put error of a poisoned batch. */
+int store_batch_commit(struct store_batch *b, char **cause);
+/* Discard and free the batch. */
+void store_batch_abort(struct store_batch *b);
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* A consistent read snapshot (an LMDB read transaction). Strings and label
+ * arrays returned through it are borrowed and valid until store_snap_end().
+ * Holding one long keeps old pages from reuse; keep them short. */
+struct store_snap;
+int store_snap_begin(struct store *s, struct store_snap **out);
+void store_snap_end(struct store_snap *snap);
+
+enum store_match_type { STORE_MATCH_EQ, STORE_MATCH_NE, STORE_MATCH_RE, STORE_MATCH_NRE };
+
+/* A label matcher with Prometheus semantics: regexes are fully anchored and
+ * use RE2-like syntax; a missing label counts as the empty value. */
+struct store_matcher {
+	enum store_match_type type;
+	char *name;
+	char *value;
+	void *re; /* compiled regex for RE/NRE */
+};
+/* Errors: PW_EINVAL for an invalid regex (cause says where). */
+int store_matcher_init(struct store_matcher *m, enum store_match_type type, const char *name,
+		       const char *value, char **cause);
+void store_matcher_free(struct store_matcher *m);
+bool store_matcher_matches(const struct store_matcher *m, const char *value);
+
+struct store_series {
+	uint64_t id;
+	const char *enc; /* encoded labels (borrowed) */
+	size_t enc_len;
+};
+
+/* Decode a series' labels into out[0..max) (pointers into the snapshot;
+ * out[0] is __name__). Returns the label count (may exceed max). */
+size_t store_series_labels(const struct store_series *s, struct pw_label *out, size_t max);
+/* Value of one label, or NULL. */
+const char *store_series_label(const struct store_series *s, const char *name);
+
+/* Series matching every matcher (none: all series) that have at least one
+ * sample in [mint, maxt] (use INT64_MIN/INT64_MAX for any). *out is a new
+ * array (caller frees) sorted by labels when sorted is true. */
+int store_select(struct store_snap *snap, const struct store_matcher *m, size_t nm,
+		 int64_t mint, int64_t maxt, bool sorted, struct store_series **out, size_t *n);
+
+/* Samples of one series in [mint, maxt], ascending. */
+struct store_iter;
+struct store_iter *store_iter_new(struct store_snap *snap);
+void store_iter_free(struct store_iter *it);
+int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t maxt);
+/* 1 and a sample, 0 at the end, negative on a corrupt chunk. */
+int store_iter_next(struct store_iter *it, int64_t *ts, double *v);
+
+/* The newest sample of a series. PW_ENOTFOUND when it has none. */
+int store_latest(struct store_snap *snap, uint64_t id, int64_t *ts, double *v);
+/* Every series with its newest sample, in id order; cb returning non-zero
+ * stops the scan and is returned. */
+typedef int (*store_latest_cb)(void *ctx, const struct store_series *s, int64_t ts, double v);
+int store_scan_latest(struct store_snap *snap, store_latest_cb cb, void *ctx);
+
+/* Label names (sorted, borrowed strings in a new array) of series matching
+ * the matchers in [mint, maxt]; with nm == 0 and an unbounded range this
+ * reads the postings index only. */
+int store_label_names(struct store_snap *snap, const struct store_matcher *m, size_t nm,
+		      int64_t mint, int64_t maxt, const char ***out, size_t *n);
+/* Values of one label name, same rules. */
+int store_label_values(struct store_snap *snap, const char *name,
+		       const struct store_matcher *m, size_t nm, int64_t mint, int64_t maxt,
+		       const char ***out, size_t *n);
+
+struct store_meta {
+	enum store_metric_type type;
+	const char *help; /* borrowed, "" when unknown */
+	const char *unit;
+};
+int store_meta_get(struct store_snap *snap, const char *metric, struct store_meta *out);
+typedef int (*store_meta_cb)(void *ctx, const char *metric, const struct store_meta *m);
+int store_meta_scan(struct store_snap *snap, store_meta_cb cb, void *ctx);
+
+/* ---- maintenance -------------------------------------------------------- */
+
+/* Drop every sample older than cutoff_ms; series left empty are removed.
+ * Works in several transactions; safe while writers and readers run. */
+int store_retention(struct store *s, int64_t cutoff_ms, uint64_t *dropped, char **cause);
+
+/* Hot backup: a consistent, compacted copy into dest (an empty or missing
+ * directory) while writers keep running. */
+int store_backup(struct store *s, const char *dest, char **cause);
+
+struct store_stats {
+	uint64_t series;
+	uint64_t samples;
+	uint64_t chunks;
+	uint64_t bytes_file;  /* size of the data file on disk */
+	uint64_t bytes_used;  /* pages in use (excluding free pages) */
+	uint64_t map_size;
+	uint64_t max_map_size;
+};
+int store_stats(struct store *s, struct store_stats *out);
+
+#endif /* PW_STORE_H */

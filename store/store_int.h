@@ -1,0 +1,166 @@
+/*
+ * store_int.h — what the files of store/ share: the LMDB layout, key
+ * encodings, the chunk codec and the in-memory series cache.
+ *
+ * LMDB layout (named databases):
+ *   meta      "magic", "format", "next_id", "samples", "generation"
+ *   series    id(8, BE)                     -> encoded labels
+ *   sindex    hash(8, BE)     DUPSORT       -> id(8, BE)
+ *   postings  name \0 value   DUPSORT|FIXED -> id(8, BE)
+ *   heads     id(8, BE)                     -> appender state(30) + chunk
+ *   chunks    id(8, BE) + mint(8, BE^sign)  -> chunk (sealed)
+ *   metadata  metric name                   -> type(1) help \0 unit \0
+ * Encoded labels: "name\0" then "label\0value\0" pairs sorted by label
+ * name, so memcmp orders series by name then labels and every string in a
+ * snapshot is a C string.
+ * Invariants per series: sealed chunks and then the head cover disjoint,
+ * ascending time ranges; a series with samples always has a head.
+ */
+#ifndef PW_STORE_INT_H
+#define PW_STORE_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "store.h"
+
+#define STORE_FORMAT 1u
+#define STORE_MAGIC "pacewatch-store"
+
+#define CHUNK_MAX_SAMPLES 240
+#define CHUNK_CAP_BYTES 1900u   /* stays below LMDB's inline node limit */
+#define HEAD_STATE_BYTES 30u
+/* Re-encoding a trimmed chunk can take a few more bits than the original;
+ * every chunk buffer has this much room. */
+#define CHUNK_BUF_BYTES (CHUNK_CAP_BYTES + 256u)
+
+#define POSTING_KEY_MAX 400u    /* longer "name\0value" keys are hashed */
+#define LABEL_NAME_MAX 256u
+
+/* ---- chunk codec (chunk.c) ---------------------------------------------- */
+
+struct chunk_app {
+	int64_t t, delta;
+	uint64_t v;
+	uint32_t nbits;
+	uint16_t count;
+	uint8_t lead, trail;
+};
+
+void chunk_app_init(struct chunk_app *a);
+bool chunk_app_room(const struct chunk_app *a, size_t cap_bytes);
+/* buf must hold CHUNK_CAP_BYTES zeroed past the current bit length. */
+void chunk_app_add(struct chunk_app *a, uint8_t *buf, int64_t t, double v);
+size_t chunk_app_bytes(const struct chunk_app *a);
+void chunk_app_save(const struct chunk_app *a, uint8_t *p);
+int chunk_app_load(struct chunk_app *a, const uint8_t *state, const uint8_t *chunk, size_t len);
+
+struct chunk_dec {
+	const uint8_t *buf;
+	uint64_t nbits, pos;
+	uint16_t left;
+	uint8_t started, lead, trail;
+	int64_t t, delta;
+	uint64_t v;
+};
+/* Returns the sample count (>= 0) or PW_EINVAL. */
+int chunk_dec_init(struct chunk_dec *d, const uint8_t *buf, size_t len);
+/* 1 with a sample, 0 at the end, PW_EINVAL on a malformed chunk. */
+int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v);
+/* Encode as many of the n samples as fit into out (outcap bytes); returns
+ * how many. The final appender state is stored in *app when non-NULL. */
+size_t chunk_encode(const int64_t *ts, const double *vs, size_t n, uint8_t *out,
+		    size_t outcap, struct chunk_app *app);
+
+/* ---- keys ---------------------------------------------------------------- */
+
+static inline void key_put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static inline uint64_t key_get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static inline void key_put_ts(uint8_t *p, int64_t ts)
+{
+	key_put_u64(p, (uint64_t)ts ^ 0x8000000000000000ULL);
+}
+
+static inline int64_t key_get_ts(const uint8_t *p)
+{
+	return (int64_t)(key_get_u64(p) ^ 0x8000000000000000ULL);
+}
+
+/* Build the postings key of (name, value) into out (>= POSTING_KEY_MAX + 16
+ * bytes); returns its length. */
+size_t posting_key(uint8_t *out, const char *name, const char *value);
+
+/* ---- the store ----------------------------------------------------------- */
+
+struct cache_ent {
+	uint64_t hash;
+	uint64_t id; /* 0 = empty slot */
+	char *enc;
+	uint32_t len;
+};
+
+struct series_cache {
+	struct cache_ent *tab;
+	size_t cap, n;
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi_meta, dbi_series, dbi_sindex, dbi_postings, dbi_heads, dbi_chunks,
+		dbi_metadata;
+	char *path;
+	uint64_t map_size, max_map;
+	bool read_only;
+	pthread_mutex_t wlock;      /* one committer at a time; guards cache */
+	pthread_rwlock_t resize;    /* transactions share, map resize excludes */
+	struct series_cache cache;
+	uint64_t cache_gen;
+};
+
+struct store_snap {
+	struct store *s;
+	MDB_txn *txn;
+};
+
+/* env.c */
+int store__err(int mdb_rc);
+char *store__cause(int mdb_rc, const char *what);
+int store__grow(struct store *s, char **cause);
+int store__meta_get_u64(MDB_txn *txn, struct store *s, const char *key, uint64_t *v);
+int store__meta_put_u64(MDB_txn *txn, struct store *s, const char *key, uint64_t v);
+int store__txn_begin(struct store *s, unsigned flags, MDB_txn **txn);
+
+/* series.c */
+void cache_clear(struct series_cache *c);
+uint64_t cache_find(const struct series_cache *c, uint64_t hash, const char *enc, size_t len);
+void cache_insert(struct series_cache *c, uint64_t hash, uint64_t id, const char *enc, size_t len);
+void cache_remove(struct series_cache *c, uint64_t hash, uint64_t id);
+int series_lookup(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc, size_t len,
+		  uint64_t *id);
+int series_create(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc, size_t len,
+		  uint64_t id);
+int series_delete(struct store *s, MDB_txn *txn, uint64_t id);
+/* Iterate the "label\0value\0" pairs of an encoding (the name comes first
+ * as __name__). Returns false at the end. */
+bool labels_next(const char *enc, size_t len, size_t *off, const char **name,
+		 const char **value);
+
+/* read.c */
+int series_has_range(MDB_txn *txn, struct store *s, uint64_t id, int64_t mint, int64_t maxt);
+
+#endif /* PW_STORE_INT_H */

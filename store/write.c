@@ -1,0 +1,672 @@
+/*
+ * write.c — write batches. Puts are validated and buffered in memory; the
+ * commit resolves series ids, sorts by (series, time) and applies each
+ * series' samples in one LMDB write transaction: appends go to the head
+ * chunk without decoding it, out-of-order samples are merged into the
+ * chunk that covers them, and equal timestamps replace. On MDB_MAP_FULL
+ * the transaction is aborted, the map grown and the batch replayed, so a
+ * batch is applied completely or not at all.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+struct ent {
+	uint64_t hash;
+	uint64_t id;
+	uint32_t off, len; /* encoded labels in the arena */
+	uint32_t seq;
+	int64_t ts;
+	double v;
+};
+
+struct meta_ent {
+	char *metric, *help, *unit;
+	int type; /* -1 = leave */
+};
+
+struct store_batch {
+	struct store *s;
+	struct pw_buf arena;
+	struct ent *ents;
+	size_t n, cap;
+	struct meta_ent *metas;
+	size_t nmeta;
+	int err;
+	char *errmsg;
+	/* scratch for merges */
+	int64_t *ts_a, *ts_b;
+	double *v_a, *v_b;
+	size_t scratch_cap;
+	uint8_t chunkbuf[HEAD_STATE_BYTES + CHUNK_BUF_BYTES];
+	/* cache entries created by the current attempt, undone on failure */
+	struct { uint64_t hash, id; } *created;
+	size_t ncreated, capcreated;
+	int64_t added;
+};
+
+struct store_batch *store_batch_begin(struct store *s)
+{
+	struct store_batch *b = xcalloc(1, sizeof *b);
+	b->s = s;
+	pw_buf_init(&b->arena, 0);
+	return b;
+}
+
+static void batch_free(struct store_batch *b)
+{
+	pw_buf_free(&b->arena);
+	free(b->ents);
+	for (size_t i = 0; i < b->nmeta; i++) {
+		free(b->metas[i].metric);
+		free(b->metas[i].help);
+		free(b->metas[i].unit);
+	}
+	free(b->metas);
+	free(b->errmsg);
+	free(b->ts_a);
+	free(b->ts_b);
+	free(b->v_a);
+	free(b->v_b);
+	free(b->created);
+	free(b);
+}
+
+void store_batch_abort(struct store_batch *b)
+{
+	if (b)
+		batch_free(b);
+}
+
+const char *store_batch_error(const struct store_batch *b) { return b->errmsg; }
+size_t store_batch_len(const struct store_batch *b) { return b->n; }
+
+static int poison(struct store_batch *b, int err, char *msg)
+{
+	if (b->err == 0) {
+		b->err = err;
+		b->errmsg = msg;
+	} else {
+		free(msg);
+	}
+	return err;
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pw_label *)a)->name, ((const struct pw_label *)b)->name);
+}
+
+int store_batch_put(struct store_batch *b, const struct pw_label *labels, size_t n,
+		    int64_t ts, double v)
+{
+	struct pw_label small[32], *ls = small;
+	const char *metric = NULL;
+	size_t nl = 0, start;
+	struct ent *e;
+	char esc[128];
+	int rc = 0;
+
+	if (b->err)
+		return PW_EPOISONED;
+	if (n > 32)
+		ls = xcalloc(n, sizeof *ls);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(labels[i].name, "__name__") == 0) {
+			if (metric) {
+				rc = poison(b, PW_EINVAL, xstrdup("duplicate label name \"__name__\""));
+				goto out;
+			}
+			metric = labels[i].value;
+			continue;
+		}
+		if (!store_valid_label_name(labels[i].name, strlen(labels[i].name))) {
+			pw_esc(esc, sizeof esc, labels[i].name, strlen(labels[i].name));
+			rc = poison(b, PW_EINVAL,
+				    xasprintf("invalid label name \"%s\": must match "
+					      "[a-zA-Z_][a-zA-Z0-9_]* (at most %u bytes)",
+					      esc, LABEL_NAME_MAX));
+			goto out;
+		}
+		if (labels[i].value[0] == '\0')
+			continue; /* an empty label value is the same as no label */
+		ls[nl++] = labels[i];
+	}
+	if (!metric) {
+		rc = poison(b, PW_EINVAL, xstrdup("sample without a metric name"));
+		goto out;
+	}
+	if (!store_valid_metric_name(metric, strlen(metric))) {
+		pw_esc(esc, sizeof esc, metric, strlen(metric));
+		rc = poison(b, PW_EINVAL,
+			    xasprintf("invalid metric name \"%s\": must match "
+				      "[a-zA-Z_:][a-zA-Z0-9_:]*",
+				      esc));
+		goto out;
+	}
+	qsort(ls, nl, sizeof *ls, label_cmp);
+	for (size_t i = 1; i < nl; i++) {
+		if (strcmp(ls[i].name, ls[i - 1].name) == 0) {
+			rc = poison(b, PW_EINVAL,
+				    xasprintf("duplicate label name \"%s\"", ls[i].name));
+			goto out;
+		}
+	}
+	start = b->arena.len;
+	pw_buf_append(&b->arena, metric, strlen(metric) + 1);
+	for (size_t i = 0; i < nl; i++) {
+		pw_buf_append(&b->arena, ls[i].name, strlen(ls[i].name) + 1);
+		pw_buf_append(&b->arena, ls[i].value, strlen(ls[i].value) + 1);
+	}
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 256;
+		b->ents = xreallocarray(b->ents, b->cap, sizeof *b->ents);
+	}
+	e = &b->ents[b->n];
+	e->off = (uint32_t)start;
+	e->len = (uint32_t)(b->arena.len - start);
+	/* Same series as the previous put (backfill order): share the bytes. */
+	if (b->n > 0 && b->ents[b->n - 1].len == e->len &&
+	    memcmp(b->arena.data + b->ents[b->n - 1].off, b->arena.data + start, e->len) == 0) {
+		e->off = b->ents[b->n - 1].off;
+		e->hash = b->ents[b->n - 1].hash;
+		b->arena.len = start;
+	} else {
+		e->hash = pw_hash64(b->arena.data + start, e->len);
+	}
+	e->seq = (uint32_t)b->n;
+	e->ts = ts;
+	e->v = v;
+	e->id = 0;
+	b->n++;
+out:
+	if (ls != small)
+		free(ls);
+	return rc;
+}
+
+int store_batch_put_meta(struct store_batch *b, const char *metric, enum store_metric_type type,
+			 const char *help, const char *unit)
+{
+	struct meta_ent *m;
+
+	if (b->err)
+		return PW_EPOISONED;
+	if (!store_valid_metric_name(metric, strlen(metric)) ||
+	    strlen(metric) > POSTING_KEY_MAX)
+		return poison(b, PW_EINVAL, xasprintf("invalid metric name in metadata"));
+	b->metas = xreallocarray(b->metas, b->nmeta + 1, sizeof *b->metas);
+	m = &b->metas[b->nmeta++];
+	m->metric = xstrdup(metric);
+	m->help = help ? xstrdup(help) : NULL;
+	m->unit = unit ? xstrdup(unit) : NULL;
+	m->type = (int)type;
+	return 0;
+}
+
+static int ent_cmp(const void *pa, const void *pb)
+{
+	const struct ent *a = pa, *b = pb;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static void scratch(struct store_batch *b, size_t n)
+{
+	if (n <= b->scratch_cap)
+		return;
+	b->scratch_cap = n * 2;
+	b->ts_a = xreallocarray(b->ts_a, b->scratch_cap, sizeof *b->ts_a);
+	b->ts_b = xreallocarray(b->ts_b, b->scratch_cap, sizeof *b->ts_b);
+	b->v_a = xreallocarray(b->v_a, b->scratch_cap, sizeof *b->v_a);
+	b->v_b = xreallocarray(b->v_b, b->scratch_cap, sizeof *b->v_b);
+}
+
+/* Decode a chunk and append its samples to ts_a/v_a at *n. */
+static int decode_into(struct store_batch *b, const uint8_t *p, size_t len, size_t *n)
+{
+	struct chunk_dec d;
+	int cnt = chunk_dec_init(&d, p, len), rc;
+	int64_t t;
+	double v;
+
+	if (cnt < 0)
+		return MDB_CORRUPTED;
+	scratch(b, *n + (size_t)cnt);
+	while ((rc = chunk_dec_next(&d, &t, &v)) == 1) {
+		b->ts_a[*n] = t;
+		b->v_a[*n] = v;
+		(*n)++;
+	}
+	return rc < 0 ? MDB_CORRUPTED : 0;
+}
+
+/* Merge the existing samples (ts_a/v_a[0..na)) with new ones (sorted,
+ * unique) into ts_b/v_b; new values replace equal timestamps. */
+static size_t merge(struct store_batch *b, size_t na, const struct ent *nw, size_t nn)
+{
+	size_t i = 0, j = 0, o = 0;
+
+	scratch(b, na + nn);
+	while (i < na || j < nn) {
+		if (j >= nn || (i < na && b->ts_a[i] < nw[j].ts)) {
+			b->ts_b[o] = b->ts_a[i];
+			b->v_b[o++] = b->v_a[i++];
+		} else {
+			if (i < na && b->ts_a[i] == nw[j].ts)
+				i++; /* replaced */
+			else
+				b->added++;
+			b->ts_b[o] = nw[j].ts;
+			b->v_b[o++] = nw[j].v;
+			j++;
+		}
+	}
+	return o;
+}
+
+static int put_chunk(struct store *s, MDB_txn *txn, uint64_t id, int64_t mint, const uint8_t *p,
+		     size_t len)
+{
+	uint8_t kb[16];
+	MDB_val k = {16, kb}, v = {len, (void *)p};
+
+	key_put_u64(kb, id);
+	key_put_ts(kb + 8, mint);
+	return mdb_put(txn, s->dbi_chunks, &k, &v, 0);
+}
+
+static int put_head(struct store_batch *b, MDB_txn *txn, uint64_t id, const struct chunk_app *a,
+		    const uint8_t *chunk)
+{
+	uint8_t kb[8];
+	size_t clen = chunk_app_bytes(a);
+	MDB_val k = {8, kb}, v = {HEAD_STATE_BYTES + clen, NULL};
+	int rc;
+
+	key_put_u64(kb, id);
+	if ((rc = mdb_put(txn, b->s->dbi_heads, &k, &v, MDB_RESERVE)) != 0)
+		return rc;
+	chunk_app_save(a, v.mv_data);
+	memcpy((uint8_t *)v.mv_data + HEAD_STATE_BYTES, chunk, clen);
+	return 0;
+}
+
+/* Write ts_b/v_b[0..n) as sealed chunks, the last piece as the head when
+ * as_head is set. */
+static int write_pieces(struct store_batch *b, MDB_txn *txn, uint64_t id, size_t n, bool as_head)
+{
+	uint8_t *buf = b->chunkbuf + HEAD_STATE_BYTES;
+	size_t done = 0;
+	int rc;
+
+	while (done < n) {
+		struct chunk_app a;
+		size_t k = chunk_encode(b->ts_b + done, b->v_b + done, n - done, buf,
+					CHUNK_CAP_BYTES, &a);
+		if (as_head && done + k == n)
+			return put_head(b, txn, id, &a, buf);
+		if ((rc = put_chunk(b->s, txn, id, b->ts_b[done], buf, chunk_app_bytes(&a))) != 0)
+			return rc;
+		done += k;
+	}
+	return 0;
+}
+
+/* Merge samples older than the head into sealed chunks. */
+static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint64_t id,
+			const struct ent *e, size_t n)
+{
+	size_t i = 0;
+	int rc;
+
+	while (i < n) {
+		uint8_t kb[16];
+		MDB_val k = {16, kb}, v;
+		int64_t cmint, next_mint = INT64_MAX;
+		size_t j, na = 0, nm;
+
+		/* Find the chunk with the greatest mint <= ts, else the first. */
+		key_put_u64(kb, id);
+		key_put_ts(kb + 8, e[i].ts);
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (!(rc == 0 && key_get_u64(k.mv_data) == id &&
+		      key_get_ts((uint8_t *)k.mv_data + 8) == e[i].ts)) {
+			if (rc == 0)
+				rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+			else if (rc == MDB_NOTFOUND)
+				rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+			if (rc == MDB_NOTFOUND || (rc == 0 && key_get_u64(k.mv_data) != id)) {
+				/* before the series' first chunk: merge into it */
+				key_put_u64(kb, id);
+				key_put_ts(kb + 8, INT64_MIN);
+				k.mv_data = kb;
+				k.mv_size = 16;
+				rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+			}
+			if (rc != 0)
+				return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+		}
+		if (key_get_u64(k.mv_data) != id)
+			return MDB_CORRUPTED;
+		cmint = key_get_ts((uint8_t *)k.mv_data + 8);
+		if ((rc = decode_into(b, v.mv_data, v.mv_size, &na)) != 0)
+			return rc;
+		{
+			MDB_val nk, nv;
+			if (mdb_cursor_get(cur, &nk, &nv, MDB_NEXT) == 0 &&
+			    key_get_u64(nk.mv_data) == id)
+				next_mint = key_get_ts((uint8_t *)nk.mv_data + 8);
+		}
+		for (j = i; j < n && e[j].ts < next_mint; j++)
+			;
+		nm = merge(b, na, e + i, j - i);
+		k.mv_data = kb;
+		k.mv_size = 16;
+		key_put_u64(kb, id);
+		key_put_ts(kb + 8, cmint);
+		if ((rc = mdb_del(txn, b->s->dbi_chunks, &k, NULL)) != 0)
+			return rc;
+		if ((rc = write_pieces(b, txn, id, nm, false)) != 0)
+			return rc;
+		i = j;
+	}
+	return 0;
+}
+
+static int has_sealed(struct store *s, MDB_cursor *cur, uint64_t id, bool *yes)
+{
+	uint8_t kb[16];
+	MDB_val k = {16, kb}, v;
+	int rc;
+
+	key_put_u64(kb, id);
+	key_put_ts(kb + 8, INT64_MIN);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	*yes = rc == 0 && key_get_u64(k.mv_data) == id;
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, uint64_t id,
+			const struct ent *e, size_t n)
+{
+	struct store *s = b->s;
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v;
+	struct chunk_app a;
+	uint8_t *buf = b->chunkbuf + HEAD_STATE_BYTES;
+	int64_t head_mint;
+	size_t i, split;
+	bool sealed;
+	int rc;
+
+	key_put_u64(kb, id);
+	rc = mdb_get(txn, s->dbi_heads, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		/* New series (or emptied by retention): encode everything. */
+		scratch(b, n);
+		for (i = 0; i < n; i++) {
+			b->ts_b[i] = e[i].ts;
+			b->v_b[i] = e[i].v;
+		}
+		b->added += (int64_t)n;
+		return write_pieces(b, txn, id, n, true);
+	}
+	if (rc != 0)
+		return rc;
+	if (v.mv_size < HEAD_STATE_BYTES + 2 + 16 ||
+	    chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
+			   v.mv_size - HEAD_STATE_BYTES) != 0)
+		return MDB_CORRUPTED;
+	{
+		struct chunk_dec d;
+		double dv;
+		chunk_dec_init(&d, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
+			       v.mv_size - HEAD_STATE_BYTES);
+		if (chunk_dec_next(&d, &head_mint, &dv) != 1)
+			return MDB_CORRUPTED;
+	}
+	for (split = 0; split < n && e[split].ts < head_mint; split++)
+		;
+	if (split > 0) {
+		if ((rc = has_sealed(s, ccur, id, &sealed)) != 0)
+			return rc;
+		if (!sealed)
+			split = 0; /* nothing older: the head takes them */
+	}
+	if (split > 0) {
+		if ((rc = apply_sealed(b, txn, ccur, id, e, split)) != 0)
+			return rc;
+		/* the writes may have moved the head's page: read it again */
+		if ((rc = mdb_get(txn, s->dbi_heads, &k, &v)) != 0)
+			return rc;
+	}
+	e += split;
+	n -= split;
+	if (n == 0)
+		return 0;
+
+	if (e[0].ts > a.t) {
+		/* Fast path: append without decoding. */
+		size_t clen = v.mv_size - HEAD_STATE_BYTES;
+		memset(buf, 0, CHUNK_BUF_BYTES);
+		memcpy(buf, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen);
+		for (i = 0; i < n; i++) {
+			if (!chunk_app_room(&a, CHUNK_CAP_BYTES)) {
+				if ((rc = put_chunk(s, txn, id, head_mint, buf,
+						    chunk_app_bytes(&a))) != 0)
+					return rc;
+				chunk_app_init(&a);
+				memset(buf, 0, CHUNK_BUF_BYTES);
+				head_mint = e[i].ts;
+			}
+			chunk_app_add(&a, buf, e[i].ts, e[i].v);
+		}
+		b->added += (int64_t)n;
+		return put_head(b, txn, id, &a, buf);
+	}
+	/* Merge into the head, re-encode; overflow becomes sealed chunks. */
+	{
+		size_t na = 0, nm;
+		if ((rc = decode_into(b, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
+				      v.mv_size - HEAD_STATE_BYTES, &na)) != 0)
+			return rc;
+		nm = merge(b, na, e, n);
+		return write_pieces(b, txn, id, nm, true);
+	}
+}
+
+static int resolve_ids(struct store_batch *b, MDB_txn *txn, uint64_t *next_id)
+{
+	struct store *s = b->s;
+	int rc;
+
+	b->ncreated = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct ent *e = &b->ents[i];
+		const char *enc = b->arena.data + e->off;
+		uint64_t id;
+
+		if (i > 0 && b->ents[i - 1].off == e->off) {
+			e->id = b->ents[i - 1].id;
+			continue;
+		}
+		id = cache_find(&s->cache, e->hash, enc, e->len);
+		if (id == 0) {
+			rc = series_lookup(s, txn, e->hash, enc, e->len, &id);
+			if (rc == MDB_NOTFOUND) {
+				id = (*next_id)++;
+				if ((rc = series_create(s, txn, e->hash, enc, e->len, id)) != 0)
+					return rc;
+				if (b->ncreated == b->capcreated) {
+					b->capcreated = b->capcreated ? b->capcreated * 2 : 64;
+					b->created = xreallocarray(b->created, b->capcreated,
+								   sizeof *b->created);
+				}
+				b->created[b->ncreated].hash = e->hash;
+				b->created[b->ncreated++].id = id;
+			} else if (rc != 0) {
+				return rc;
+			}
+			cache_insert(&s->cache, e->hash, id, enc, e->len);
+		}
+		e->id = id;
+	}
+	return 0;
+}
+
+static int apply_meta(struct store_batch *b, MDB_txn *txn)
+{
+	for (size_t i = 0; i < b->nmeta; i++) {
+		struct meta_ent *m = &b->metas[i];
+		MDB_val k = {strlen(m->metric), m->metric}, v;
+		uint8_t type = 0;
+		const char *help = "", *unit = "";
+		struct pw_buf val;
+		int rc = mdb_get(txn, b->s->dbi_metadata, &k, &v);
+
+		if (rc == 0 && v.mv_size >= 3) {
+			type = ((uint8_t *)v.mv_data)[0];
+			help = (const char *)v.mv_data + 1;
+			unit = help + strlen(help) + 1;
+		} else if (rc != 0 && rc != MDB_NOTFOUND) {
+			return rc;
+		}
+		pw_buf_init(&val, 0);
+		pw_buf_putc(&val, (char)(m->type >= 0 ? (uint8_t)m->type : type));
+		pw_buf_append(&val, m->help ? m->help : help, strlen(m->help ? m->help : help) + 1);
+		pw_buf_append(&val, m->unit ? m->unit : unit, strlen(m->unit ? m->unit : unit) + 1);
+		v.mv_size = val.len;
+		v.mv_data = val.data;
+		rc = mdb_put(txn, b->s->dbi_metadata, &k, &v, 0);
+		pw_buf_free(&val);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* One attempt at applying the whole batch in one transaction. */
+static int apply(struct store_batch *b)
+{
+	struct store *s = b->s;
+	MDB_txn *txn = NULL;
+	MDB_cursor *ccur = NULL;
+	uint64_t next_id, samples, gen;
+	int rc;
+
+	b->added = 0;
+	if ((rc = store__txn_begin(s, 0, &txn)) != 0)
+		return rc;
+	if ((rc = store__meta_get_u64(txn, s, "generation", &gen)) != 0)
+		goto fail;
+	if (gen != s->cache_gen) { /* series were deleted by someone */
+		cache_clear(&s->cache);
+		s->cache_gen = gen;
+	}
+	if ((rc = store__meta_get_u64(txn, s, "next_id", &next_id)) != 0 ||
+	    (rc = store__meta_get_u64(txn, s, "samples", &samples)) != 0)
+		goto fail;
+	if (next_id == 0)
+		next_id = 1;
+	if ((rc = resolve_ids(b, txn, &next_id)) != 0)
+		goto fail;
+	if (b->n > 1)
+		qsort(b->ents, b->n, sizeof *b->ents, ent_cmp);
+	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) != 0)
+		goto fail;
+	for (size_t i = 0; i < b->n;) {
+		size_t j = i, u = i;
+		/* unique timestamps per series: the last put wins */
+		while (j < b->n && b->ents[j].id == b->ents[i].id) {
+			if (u > i && b->ents[u - 1].ts == b->ents[j].ts)
+				b->ents[u - 1] = b->ents[j];
+			else
+				b->ents[u++] = b->ents[j];
+			j++;
+		}
+		if ((rc = apply_series(b, txn, ccur, b->ents[i].id, b->ents + i, u - i)) != 0)
+			goto fail;
+		/* The slots [u, j) now hold stale copies; make them duplicates of
+		 * the last winner so that a replay (after map growth) dedups them
+		 * to the same result. */
+		for (size_t k = u; k < j; k++)
+			b->ents[k] = b->ents[u - 1];
+		i = j;
+	}
+	mdb_cursor_close(ccur);
+	ccur = NULL;
+	if ((rc = apply_meta(b, txn)) != 0)
+		goto fail;
+	if ((rc = store__meta_put_u64(txn, s, "next_id", next_id)) != 0 ||
+	    (rc = store__meta_put_u64(txn, s, "samples", samples + (uint64_t)b->added)) != 0)
+		goto fail;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		goto fail;
+	return 0;
+fail:
+	if (ccur)
+		mdb_cursor_close(ccur);
+	if (txn)
+		mdb_txn_abort(txn);
+	/* forget series ids this attempt created: they were never committed */
+	for (size_t i = 0; i < b->ncreated; i++)
+		cache_remove(&s->cache, b->created[i].hash, b->created[i].id);
+	b->ncreated = 0;
+	return rc;
+}
+
+int store_batch_commit(struct store_batch *b, char **cause)
+{
+	struct store *s = b->s;
+	int rc;
+
+	if (cause)
+		*cause = NULL;
+	if (b->err) {
+		rc = b->err;
+		if (cause)
+			*cause = xstrdup(b->errmsg ? b->errmsg : pw_strerror(rc));
+		batch_free(b);
+		return rc;
+	}
+	if (s->read_only) {
+		if (cause)
+			*cause = xstrdup("store is open read-only");
+		batch_free(b);
+		return -EROFS;
+	}
+	if (b->n == 0 && b->nmeta == 0) {
+		batch_free(b);
+		return 0;
+	}
+	pthread_mutex_lock(&s->wlock);
+	for (;;) {
+		pthread_rwlock_rdlock(&s->resize);
+		rc = apply(b);
+		pthread_rwlock_unlock(&s->resize);
+		if (rc != MDB_MAP_FULL)
+			break;
+		if ((rc = store__grow(s, cause)) != 0)
+			break;
+		for (size_t i = 0; i < b->n; i++)
+			b->ents[i].id = 0;
+	}
+	pthread_mutex_unlock(&s->wlock);
+	if (rc != 0 && !(rc >= PW_E_BASE && rc < PW_E_LAST)) {
+		/* an LMDB code or errno from LMDB: name it once, here */
+		if (cause && !*cause)
+			*cause = store__cause(rc, "writing batch");
+		rc = store__err(rc);
+	} else if (rc != 0 && cause && !*cause) {
+		*cause = xstrdup(pw_strerror(rc));
+	}
+	batch_free(b);
+	return rc;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Command-line errors: a malformed file imports nothing and names
+# file:line:column; the store is left as it was; foreign directories are
+# refused; usage errors exit 2.
+set -uo pipefail
+PW=$1
+WORK=$2
+rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
+failures=0
+check() { # name, expected-exit, expected-stderr-substring, command...
+  local name=$1 want=$2 msg=$3; shift 3
+  "$@" >out.txt 2>err.txt
+  local rc=$?
+  if [ "$rc" != "$want" ] || { [ -n "$msg" ] && ! grep -qF -- "$msg" err.txt; }; then
+    echo "FAIL $name: exit $rc (want $want), stderr: $(cat err.txt)"
+    failures=$((failures + 1))
+  fi
+}
+printf 'good{a="1"} 1 1000\n' > good.prom
+printf 'good{a="2"} 2 1000\ngood{a="3"} 3 1000\nbad{a="4" 4 1000\n' > bad.prom
+printf 'x{城市="济南"} 1\n' > badname.prom
+"$PW" import --storage st good.prom 2>/dev/null
+"$PW" dump --storage st > before.prom
+check malformed 1 'bad.prom:3:11: expected '"','"' or '"'}'"' after the label value; nothing of this file was imported' \
+  "$PW" import --storage st bad.prom
+check badname 1 'badname.prom:1:3: expected a label name' "$PW" import --storage st badname.prom
+"$PW" dump --storage st > after.prom
+cmp -s before.prom after.prom || { echo "FAIL: a failed import changed the store"; failures=$((failures+1)); }
+check missing 1 'nope.prom: No such file or directory' "$PW" import --storage st nope.prom
+mkdir foreign; echo hi > foreign/notes.txt
+check foreign 1 'not a pacewatch store' "$PW" import --storage foreign good.prom
+[ ! -e foreign/data.mdb ] || { echo "FAIL: wrote into a foreign directory"; failures=$((failures+1)); }
+check nostore 2 '--storage DIR is required' "$PW" dump
+check badmatch 2 'column 3' "$PW" dump --storage st --match 'x{'
+check badtime 2 'invalid time' "$PW" dump --storage st --start yesterday
+check unknown 2 'unknown command' "$PW" frobnicate
+check help 0 '' "$PW" --help
+"$PW" --help | grep -q 'import --storage DIR' || { echo "FAIL: --help lacks import"; failures=$((failures+1)); }
+for c in dump backup stats version retention; do
+  "$PW" --help | grep -q "^  $c" || { echo "FAIL: --help lacks $c"; failures=$((failures+1)); }
+done
+"$PW" version | grep -q '^pacewatch [0-9]' || { echo "FAIL: version"; failures=$((failures+1)); }
+if [ $failures -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi

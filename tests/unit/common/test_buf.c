@@ -1,0 +1,40 @@
+/* The bounded buffer and escaping (common/buf.c, common/log.c). */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "common.h"
+
+Test(buf, grows_until_max_then_refuses_without_change)
+{
+	struct pw_buf b;
+	pw_buf_init(&b, 10);
+	cr_expect_eq(pw_buf_puts(&b, "hello"), 0);
+	cr_expect_eq(pw_buf_printf(&b, "%d", 1234), 0);
+	cr_expect_eq(b.len, 9);
+	cr_expect_eq(pw_buf_puts(&b, "xy"), PW_ETOOBIG);
+	cr_expect_str_eq(b.data, "hello1234");
+	cr_expect_eq(pw_buf_putc(&b, '!'), 0);
+	cr_expect_eq(pw_buf_putc(&b, '!'), PW_ETOOBIG);
+	char *s = pw_buf_take(&b);
+	cr_expect_str_eq(s, "hello1234!");
+	free(s);
+	cr_expect_eq(b.len, 0);
+	pw_buf_free(&b);
+}
+
+Test(esc, escapes_control_quotes_and_bad_utf8)
+{
+	char out[64];
+	pw_esc(out, sizeof out, "a\"b\\c\nd\x01", 8);
+	cr_expect_str_eq(out, "a\\\"b\\\\c\\nd\\x01");
+	pw_esc(out, sizeof out, "济南\xff", 7);
+	cr_expect_str_eq(out, "济南\\xff");
+	pw_esc(out, 8, "abcdefghijkl", 12);
+	cr_expect_str_eq(out, "abcd...");
+}
+
+Test(err, strerror_covers_both_ranges)
+{
+	cr_expect_str_eq(pw_strerror(PW_EMAPFULL), "store is full (storage.max_size reached)");
+	cr_expect_str_eq(pw_strerror(-2), "No such file or directory");
+}

@@ -1,0 +1,107 @@
+/* Durations, sizes and float formatting (common/units.c, common/num.c). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+
+struct dur_case { const char *in; int rc; int64_t want; };
+
+Test(units, durations)
+{
+	static const struct dur_case cases[] = {
+		{"90s", 0, 90000}, {"15m", 0, 900000}, {"400d", 0, 400LL * 86400000},
+		{"1h30m", 0, 5400000}, {"500ms", 0, 500}, {"2w", 0, 14LL * 86400000},
+		{"1y", 0, 365LL * 86400000}, {"0", 0, 0}, {"1m1s1ms", 0, 61001},
+		{"", PW_EINVAL, 0}, {"10", PW_EINVAL, 0}, {"1x", PW_EINVAL, 0},
+		{"1s1m", PW_EINVAL, 0}, {"-5m", PW_EINVAL, 0}, {"1.5h", PW_EINVAL, 0},
+		{"99999999999999999999y", PW_EINVAL, 0}, {"5m ", PW_EINVAL, 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int64_t got = -1;
+		int rc = pw_parse_duration(cases[i].in, &got);
+		cr_expect_eq(rc, cases[i].rc, "parse_duration(\"%s\") rc=%d", cases[i].in, rc);
+		if (rc == 0)
+			cr_expect_eq(got, cases[i].want, "parse_duration(\"%s\") = %lld", cases[i].in,
+				     (long long)got);
+	}
+}
+
+Test(units, duration_format_round_trip)
+{
+	static const int64_t v[] = {1, 999, 1000, 61001, 5400000, 400LL * 86400000, 0};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		char b[64];
+		int64_t back;
+		pw_fmt_duration(b, sizeof b, v[i]);
+		cr_assert_eq(pw_parse_duration(b, &back), 0, "%s", b);
+		cr_expect_eq(back, v[i], "%s", b);
+	}
+}
+
+Test(units, sizes)
+{
+	uint64_t b;
+	cr_expect_eq(pw_parse_size("512MiB", &b), 0);
+	cr_expect_eq(b, 512ULL << 20);
+	cr_expect_eq(pw_parse_size("1GB", &b), 0);
+	cr_expect_eq(b, 1000000000ULL);
+	cr_expect_eq(pw_parse_size("4096", &b), 0);
+	cr_expect_eq(b, 4096);
+	cr_expect_eq(pw_parse_size("2TiB", &b), 0);
+	cr_expect_eq(b, 2ULL << 40);
+	cr_expect_eq(pw_parse_size("64kB", &b), 0);
+	cr_expect_eq(b, 64000);
+	cr_expect_eq(pw_parse_size("1.5GiB", &b), PW_EINVAL);
+	cr_expect_eq(pw_parse_size("MiB", &b), PW_EINVAL);
+	cr_expect_eq(pw_parse_size("5 MiB", &b), PW_EINVAL);
+	cr_expect_eq(pw_parse_size("99999999999TiB", &b), PW_EINVAL);
+}
+
+static uint64_t bits(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
+
+Test(num, format_round_trips_bits)
+{
+	static const double v[] = {0.1, 1.0 / 3, 1e300, -1e-300, 4.9e-324, 123456789.125,
+				   9007199254740993.0, 1e21, -0.0, 0.0, 42, -7, 2.5e-5};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		char s[64];
+		double back;
+		const char *end;
+		size_t n = pw_fmt_double(s, sizeof s, v[i]);
+		cr_assert_eq(pw_parse_double(s, s + n, &back, &end), 0, "%s", s);
+		cr_expect_eq(bits(back), bits(v[i]), "%s", s);
+	}
+}
+
+Test(num, special_values)
+{
+	char s[64];
+	double v;
+	const char *end;
+	pw_fmt_double(s, sizeof s, NAN);
+	cr_expect_str_eq(s, "NaN");
+	pw_fmt_double(s, sizeof s, INFINITY);
+	cr_expect_str_eq(s, "+Inf");
+	pw_fmt_double(s, sizeof s, -INFINITY);
+	cr_expect_str_eq(s, "-Inf");
+	pw_fmt_double(s, sizeof s, -0.0);
+	cr_expect_str_eq(s, "-0");
+	pw_fmt_double(s, sizeof s, 0.1);
+	cr_expect_str_eq(s, "0.1");
+	const char *in = "nan";
+	cr_expect_eq(pw_parse_double(in, in + 3, &v, &end), 0);
+	cr_expect_eq(bits(v), 0x7ff8000000000001ULL);
+	in = "-Inf";
+	cr_expect_eq(pw_parse_double(in, in + 4, &v, &end), 0);
+	cr_expect(isinf(v) && v < 0);
+	in = "0x1p-2";
+	cr_expect_eq(pw_parse_double(in, in + 6, &v, &end), 0);
+	cr_expect_eq(v, 0.25);
+	in = "nan(123)";
+	cr_expect_eq(pw_parse_double(in, in + 8, &v, &end), PW_EINVAL);
+	in = "12abc";
+	cr_expect_eq(pw_parse_double(in, in + 5, &v, &end), PW_EINVAL);
+	in = " 1";
+	cr_expect_eq(pw_parse_double(in, in + 2, &v, &end), PW_EINVAL);
+}

@@ -1,0 +1,48 @@
+/* Series selectors (query/selector.c). */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+
+#include "query.h"
+
+Test(selector, parses_names_and_matchers)
+{
+	struct store_matcher *m;
+	size_t n;
+	char *cause = NULL;
+	cr_assert_eq(query_parse_selector("mr_items{city=~\"济.*\", code!=\"1\",x!~'a|b',y=`raw\\n`}",
+					  &m, &n, &cause), 0, "%s", cause);
+	cr_assert_eq(n, 5);
+	cr_expect_str_eq(m[0].name, "__name__");
+	cr_expect_str_eq(m[0].value, "mr_items");
+	cr_expect_eq(m[1].type, STORE_MATCH_RE);
+	cr_expect(store_matcher_matches(&m[1], "济南"));
+	cr_expect_eq(m[2].type, STORE_MATCH_NE);
+	cr_expect_eq(m[3].type, STORE_MATCH_NRE);
+	cr_expect_str_eq(m[4].value, "raw\\n");
+	query_matchers_free(m, n);
+	cr_assert_eq(query_parse_selector("{job=\"a\\u6d4e\\x41\\n\"}", &m, &n, &cause), 0, "%s", cause);
+	cr_expect_str_eq(m[0].value, "a济A\n");
+	query_matchers_free(m, n);
+}
+
+Test(selector, errors_name_the_column)
+{
+	static const struct { const char *in, *msg; } bad[] = {
+		{"x{a=\"1\"", "column 8: expected ',' or '}'"},
+		{"x{a~\"1\"}", "column 4: expected one of"},
+		{"x{a=\"1}", "column 5: unterminated string"},
+		{"{a=\"\"}", "at least one non-empty matcher"},
+		{"x{a=~\"(\"}", "column 6: invalid regular expression"},
+		{"x y", "column 3: unexpected character"},
+		{"", "expected a metric name or '{'"},
+		{"x{a=\"\\q\"}", "column 6: unknown escape sequence"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct store_matcher *m;
+		size_t n;
+		char *cause = NULL;
+		cr_expect_eq(query_parse_selector(bad[i].in, &m, &n, &cause), PW_EINVAL, "%s", bad[i].in);
+		cr_expect(cause && strstr(cause, bad[i].msg), "%s: got \"%s\"", bad[i].in, cause);
+		free(cause);
+	}
+}

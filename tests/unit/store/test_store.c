@@ -1,0 +1,547 @@
+/* The store (store/*.c) through its public API: writes, replace and
+ * out-of-order merges, matchers, label listings, metadata, latest values,
+ * poisoned batches, map growth and refusal of foreign or newer stores. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+static char dir[256];
+static struct store *st;
+
+static void mkdir_tmp(char *out, size_t n)
+{
+	snprintf(out, n, "/tmp/pw-store-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(out));
+	rmdir(out); /* let the store create it */
+}
+
+static void rm_rf(const char *d)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static struct store *open_at(const char *d, uint64_t init, uint64_t max)
+{
+	struct store_opts o = {.path = d, .initial_map_size = init, .max_map_size = max,
+			       .no_sync = true};
+	struct store *s = NULL;
+	char *cause = NULL;
+	int rc = store_open(&o, &s, &cause);
+	cr_assert_eq(rc, 0, "store_open: %s", cause ? cause : "?");
+	return s;
+}
+
+static void setup(void)
+{
+	mkdir_tmp(dir, sizeof dir);
+	st = open_at(dir, 0, 0);
+}
+
+static void teardown(void)
+{
+	store_close(st);
+	rm_rf(dir);
+}
+
+TestSuite(store, .init = setup, .fini = teardown);
+
+static int put1(struct store_batch *b, const char *metric, const char *l1, const char *v1,
+		int64_t ts, double v)
+{
+	struct pw_label ls[2] = {{"__name__", metric}, {l1, v1}};
+	return store_batch_put(b, ls, l1 ? 2 : 1, ts, v);
+}
+
+static void commit(struct store_batch *b)
+{
+	char *cause = NULL;
+	int rc = store_batch_commit(b, &cause);
+	cr_assert_eq(rc, 0, "commit: %s", cause ? cause : "?");
+}
+
+/* All samples of the one series matching name{l1=v1}. */
+static size_t read_series(const char *metric, const char *l1, const char *v1, int64_t *ts,
+			  double *vs, size_t max)
+{
+	struct store_snap *snap;
+	struct store_matcher m[2];
+	struct store_series *ss;
+	size_t n, nm = 1, got = 0;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	store_matcher_init(&m[0], STORE_MATCH_EQ, "__name__", metric, NULL);
+	if (l1)
+		store_matcher_init(&m[nm++], STORE_MATCH_EQ, l1, v1, NULL);
+	cr_assert_eq(store_select(snap, m, nm, INT64_MIN, INT64_MAX, true, &ss, &n), 0);
+	if (n == 1) {
+		struct store_iter *it = store_iter_new(snap);
+		int64_t t;
+		double v;
+		cr_assert_eq(store_iter_seek(it, ss[0].id, INT64_MIN, INT64_MAX), 0);
+		while (store_iter_next(it, &t, &v) == 1) {
+			cr_assert_lt(got, max);
+			ts[got] = t;
+			vs[got++] = v;
+		}
+		store_iter_free(it);
+	}
+	cr_assert_leq(n, 1);
+	free(ss);
+	for (size_t i = 0; i < nm; i++)
+		store_matcher_free(&m[i]);
+	store_snap_end(snap);
+	return got;
+}
+
+Test(store, write_and_read_back)
+{
+	struct store_batch *b = store_batch_begin(st);
+	for (int i = 0; i < 1000; i++)
+		cr_assert_eq(put1(b, "mr_recognitions_total", "city", "济南", 1000LL * i, i * 2.0), 0);
+	commit(b);
+	static int64_t ts[2000];
+	static double vs[2000];
+	size_t n = read_series("mr_recognitions_total", "city", "济南", ts, vs, 2000);
+	cr_assert_eq(n, 1000);
+	for (int i = 0; i < 1000; i++) {
+		cr_expect_eq(ts[i], 1000LL * i);
+		cr_expect_eq(vs[i], i * 2.0);
+	}
+	struct store_stats s;
+	cr_assert_eq(store_stats(st, &s), 0);
+	cr_expect_eq(s.series, 1);
+	cr_expect_eq(s.samples, 1000);
+}
+
+Test(store, out_of_order_and_replace)
+{
+	/* in order, then older samples between, before and inside chunks */
+	struct store_batch *b = store_batch_begin(st);
+	for (int i = 0; i < 1000; i += 2)
+		put1(b, "m", "u", "1", 10LL * i + 100000, i);
+	commit(b);
+	b = store_batch_begin(st);
+	for (int i = 999; i >= 1; i -= 2)
+		put1(b, "m", "u", "1", 10LL * i + 100000, i);
+	put1(b, "m", "u", "1", 5, -1);                  /* before everything */
+	put1(b, "m", "u", "1", 100000 + 10 * 500, 4242); /* replace */
+	put1(b, "m", "u", "1", 100000 + 10 * 500, 4343); /* replace again: last wins */
+	commit(b);
+	b = store_batch_begin(st);
+	put1(b, "m", "u", "1", 100000 + 10 * 998, -998); /* replace inside the head */
+	commit(b);
+	static int64_t ts[2000];
+	static double vs[2000];
+	size_t n = read_series("m", "u", "1", ts, vs, 2000);
+	cr_assert_eq(n, 1001);
+	cr_expect_eq(ts[0], 5);
+	cr_expect_eq(vs[0], -1);
+	for (int i = 0; i < 1000; i++) {
+		double want = i == 500 ? 4343 : i == 998 ? -998 : i;
+		cr_expect_eq(ts[i + 1], 10LL * i + 100000);
+		cr_expect_eq(vs[i + 1], want, "sample %d: %g", i, vs[i + 1]);
+	}
+	struct store_stats s;
+	cr_assert_eq(store_stats(st, &s), 0);
+	cr_expect_eq(s.samples, 1001, "replaced samples are not counted twice");
+}
+
+Test(store, random_order_matches_a_plain_model)
+{
+	enum { N = 3000 };
+	static double model[N];
+	static bool have[N];
+	srand(99);
+	for (int round = 0; round < 20; round++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int k = 0; k < 300; k++) {
+			int i = rand() % N;
+			double v = rand() % 1000;
+			model[i] = v;
+			have[i] = true;
+			put1(b, "rnd", NULL, NULL, 1000LL * i, v);
+		}
+		commit(b);
+	}
+	static int64_t ts[N];
+	static double vs[N];
+	size_t n = read_series("rnd", NULL, NULL, ts, vs, N), j = 0;
+	for (int i = 0; i < N; i++) {
+		if (!have[i])
+			continue;
+		cr_assert_lt(j, n);
+		cr_expect_eq(ts[j], 1000LL * i);
+		cr_expect_eq(vs[j], model[i]);
+		j++;
+	}
+	cr_expect_eq(j, n);
+}
+
+Test(store, values_bit_exact)
+{
+	uint64_t want[] = {STORE_STALE_NAN_BITS, 0x7ff8000000000001ULL, 0x8000000000000000ULL,
+			   0x7ff0000000000000ULL, 0xfff0000000000000ULL};
+	struct store_batch *b = store_batch_begin(st);
+	for (int i = 0; i < 5; i++) {
+		double v;
+		memcpy(&v, &want[i], 8);
+		put1(b, "bits", NULL, NULL, i, v);
+	}
+	commit(b);
+	int64_t ts[8];
+	double vs[8];
+	cr_assert_eq(read_series("bits", NULL, NULL, ts, vs, 8), 5);
+	for (int i = 0; i < 5; i++) {
+		uint64_t got;
+		memcpy(&got, &vs[i], 8);
+		cr_expect_eq(got, want[i]);
+	}
+	cr_expect(store_is_stale_nan(vs[0]));
+}
+
+static size_t select_count(const char *name, enum store_match_type t, const char *value)
+{
+	struct store_snap *snap;
+	struct store_matcher m[2];
+	struct store_series *ss;
+	size_t n;
+	char *cause = NULL;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	store_matcher_init(&m[0], STORE_MATCH_EQ, "__name__", "up", NULL);
+	cr_assert_eq(store_matcher_init(&m[1], t, name, value, &cause), 0, "%s", cause);
+	cr_assert_eq(store_select(snap, m, 2, INT64_MIN, INT64_MAX, true, &ss, &n), 0);
+	free(ss);
+	store_matcher_free(&m[0]);
+	store_matcher_free(&m[1]);
+	store_snap_end(snap);
+	return n;
+}
+
+Test(store, matchers_follow_prometheus)
+{
+	struct store_batch *b = store_batch_begin(st);
+	const char *cities[] = {"济南", "青岛", "淄博", "jinan", "Jinan-2"};
+	for (int i = 0; i < 5; i++)
+		put1(b, "up", "city", cities[i], 1, 1);
+	put1(b, "up", "job", "x", 1, 1); /* no city label */
+	commit(b);
+	cr_expect_eq(select_count("city", STORE_MATCH_EQ, "济南"), 1);
+	cr_expect_eq(select_count("city", STORE_MATCH_NE, "济南"), 5); /* includes no-city */
+	cr_expect_eq(select_count("city", STORE_MATCH_RE, "jinan"), 1);
+	cr_expect_eq(select_count("city", STORE_MATCH_RE, "jin"), 0, "anchored");
+	cr_expect_eq(select_count("city", STORE_MATCH_RE, "(?i)jinan.*"), 2);
+	cr_expect_eq(select_count("city", STORE_MATCH_RE, "济南|青岛"), 2);
+	cr_expect_eq(select_count("city", STORE_MATCH_RE, ".*"), 6, "matches the empty value");
+	cr_expect_eq(select_count("city", STORE_MATCH_RE, ".+"), 5);
+	cr_expect_eq(select_count("city", STORE_MATCH_NRE, ".+"), 1);
+	cr_expect_eq(select_count("city", STORE_MATCH_EQ, ""), 1);
+	cr_expect_eq(select_count("city", STORE_MATCH_NE, ""), 5);
+	cr_expect_eq(select_count("city", STORE_MATCH_RE, "\\w+-\\d"), 1);
+	struct store_matcher m;
+	char *cause = NULL;
+	cr_expect_eq(store_matcher_init(&m, STORE_MATCH_RE, "city", "(unclosed", &cause), PW_EINVAL);
+	cr_expect(cause && strstr(cause, "(unclosed"), "%s", cause);
+	free(cause);
+}
+
+Test(store, label_names_values_and_time_ranges)
+{
+	struct store_batch *b = store_batch_begin(st);
+	put1(b, "a", "city", "济南", 1000, 1);
+	put1(b, "a", "county", "郓城县", 5000, 1);
+	put1(b, "b", "city", "青岛", 9000, 1);
+	commit(b);
+	struct store_snap *snap;
+	const char **v;
+	size_t n;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	cr_assert_eq(store_label_names(snap, NULL, 0, INT64_MIN, INT64_MAX, &v, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_expect_str_eq(v[0], "__name__");
+	cr_expect_str_eq(v[1], "city");
+	cr_expect_str_eq(v[2], "county");
+	free(v);
+	cr_assert_eq(store_label_values(snap, "city", NULL, 0, INT64_MIN, INT64_MAX, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect_str_eq(v[0], "济南");
+	cr_expect_str_eq(v[1], "青岛");
+	free(v);
+	cr_assert_eq(store_label_values(snap, "__name__", NULL, 0, INT64_MIN, INT64_MAX, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	free(v);
+	/* restricted by time: only series with samples in [4000, 6000] */
+	cr_assert_eq(store_label_names(snap, NULL, 0, 4000, 6000, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect_str_eq(v[1], "county");
+	free(v);
+	/* restricted by matcher */
+	struct store_matcher m;
+	store_matcher_init(&m, STORE_MATCH_EQ, "__name__", "b", NULL);
+	cr_assert_eq(store_label_values(snap, "city", &m, 1, INT64_MIN, INT64_MAX, &v, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_expect_str_eq(v[0], "青岛");
+	free(v);
+	store_matcher_free(&m);
+	store_snap_end(snap);
+}
+
+Test(store, long_label_values_use_hashed_postings)
+{
+	char *big = malloc(3000), *big2 = malloc(3000);
+	memset(big, 'x', 2999);
+	big[2999] = 0;
+	memcpy(big2, big, 3000);
+	big2[2998] = 'y'; /* same prefix, different value */
+	struct store_batch *b = store_batch_begin(st);
+	put1(b, "up", "note", big, 1, 1);
+	put1(b, "up", "note", big2, 1, 2);
+	commit(b);
+	cr_expect_eq(select_count("note", STORE_MATCH_EQ, big), 1);
+	cr_expect_eq(select_count("note", STORE_MATCH_EQ, big2), 1);
+	cr_expect_eq(select_count("note", STORE_MATCH_RE, "x+y"), 1);
+	struct store_snap *snap;
+	const char **v;
+	size_t n;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	cr_assert_eq(store_label_values(snap, "note", NULL, 0, INT64_MIN, INT64_MAX, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect_eq(strlen(v[0]), 2999);
+	free(v);
+	store_snap_end(snap);
+	free(big);
+	free(big2);
+}
+
+Test(store, metadata_and_latest)
+{
+	struct store_batch *b = store_batch_begin(st);
+	put1(b, "dialysis_sessions_total", "county", "郓城县", 1000, 5);
+	put1(b, "dialysis_sessions_total", "county", "郓城县", 3000, 7);
+	put1(b, "dialysis_sessions_total", "county", "郓城县", 2000, 6);
+	store_batch_put_meta(b, "dialysis_sessions_total", STORE_TYPE_COUNTER, "血液透析人次", NULL);
+	commit(b);
+	b = store_batch_begin(st);
+	store_batch_put_meta(b, "dialysis_sessions_total", STORE_TYPE_KEEP, NULL, "sessions");
+	commit(b);
+	struct store_snap *snap;
+	struct store_meta m;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	cr_assert_eq(store_meta_get(snap, "dialysis_sessions_total", &m), 0);
+	cr_expect_eq(m.type, STORE_TYPE_COUNTER);
+	cr_expect_str_eq(m.help, "血液透析人次");
+	cr_expect_str_eq(m.unit, "sessions");
+	cr_expect_eq(store_meta_get(snap, "nope", &m), PW_ENOTFOUND);
+	struct store_series *ss;
+	size_t n;
+	int64_t ts;
+	double v;
+	cr_assert_eq(store_select(snap, NULL, 0, INT64_MIN, INT64_MAX, true, &ss, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(store_latest(snap, ss[0].id, &ts, &v), 0);
+	cr_expect_eq(ts, 3000);
+	cr_expect_eq(v, 7);
+	struct pw_label ls[4];
+	cr_assert_eq(store_series_labels(&ss[0], ls, 4), 2);
+	cr_expect_str_eq(ls[0].name, "__name__");
+	cr_expect_str_eq(ls[0].value, "dialysis_sessions_total");
+	cr_expect_str_eq(ls[1].value, "郓城县");
+	free(ss);
+	store_snap_end(snap);
+}
+
+static int count_cb(void *ctx, const struct store_series *s, int64_t ts, double v)
+{
+	(void)s;
+	(void)v;
+	int64_t *sum = ctx;
+	*sum += ts;
+	return 0;
+}
+
+Test(store, scan_latest_visits_every_series)
+{
+	struct store_batch *b = store_batch_begin(st);
+	char name[32];
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof name, "%d", i);
+		put1(b, "g", "unit", name, 10, 1);
+		put1(b, "g", "unit", name, 20 + i, 1);
+	}
+	commit(b);
+	struct store_snap *snap;
+	int64_t sum = 0;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	cr_assert_eq(store_scan_latest(snap, count_cb, &sum), 0);
+	store_snap_end(snap);
+	cr_expect_eq(sum, 500 * 20 + 499 * 500 / 2);
+}
+
+Test(store, bad_names_poison_the_batch)
+{
+	struct store_batch *b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "ok_metric", "city", "a", 1, 1), 0);
+	cr_expect_eq(put1(b, "1bad", NULL, NULL, 1, 1), PW_EINVAL);
+	cr_expect(strstr(store_batch_error(b), "invalid metric name \"1bad\"") != NULL, "%s",
+		  store_batch_error(b));
+	cr_expect_eq(put1(b, "ok_metric", "city", "b", 1, 1), PW_EPOISONED);
+	char *cause = NULL;
+	cr_expect_eq(store_batch_commit(b, &cause), PW_EINVAL);
+	cr_expect(cause && strstr(cause, "1bad"), "%s", cause);
+	free(cause);
+	/* nothing of the batch was applied */
+	struct store_stats s;
+	cr_assert_eq(store_stats(st, &s), 0);
+	cr_expect_eq(s.series, 0);
+
+	b = store_batch_begin(st);
+	cr_expect_eq(put1(b, "m", "bad-label", "x", 1, 1), PW_EINVAL);
+	cr_expect(strstr(store_batch_error(b), "invalid label name \"bad-label\""));
+	store_batch_abort(b);
+	b = store_batch_begin(st);
+	struct pw_label dup[3] = {{"__name__", "m"}, {"a", "1"}, {"a", "2"}};
+	cr_expect_eq(store_batch_put(b, dup, 3, 1, 1), PW_EINVAL);
+	cr_expect(strstr(store_batch_error(b), "duplicate label name \"a\""));
+	store_batch_abort(b);
+	b = store_batch_begin(st);
+	struct pw_label noname[1] = {{"a", "1"}};
+	cr_expect_eq(store_batch_put(b, noname, 1, 1, 1), PW_EINVAL);
+	store_batch_abort(b);
+}
+
+Test(store, map_grows_then_refuses_cleanly_at_max)
+{
+	/* a separate small store: 64 KiB initial, 2 MiB max */
+	char d2[256];
+	mkdir_tmp(d2, sizeof d2);
+	struct store *s2 = open_at(d2, 64 << 10, 2 << 20);
+	char lab[64];
+	int committed = 0, rc = 0;
+	char *cause = NULL;
+	for (int round = 0; round < 200 && rc == 0; round++) {
+		struct store_batch *b = store_batch_begin(s2);
+		for (int i = 0; i < 100; i++) {
+			struct pw_label ls[2] = {{"__name__", "fill"}, {"k", lab}};
+			snprintf(lab, sizeof lab, "series-%d-%d-padding-padding-padding", round, i);
+			store_batch_put(b, ls, 2, round, round);
+		}
+		rc = store_batch_commit(b, &cause);
+		if (rc == 0)
+			committed++;
+	}
+	cr_assert_eq(rc, PW_EMAPFULL, "rc %d", rc);
+	cr_expect(cause && strstr(cause, "maximum size"), "%s", cause);
+	free(cause);
+	cr_expect_gt(committed, 10, "the map grew past its initial size");
+	/* still readable: every committed series is there */
+	struct store_stats s;
+	cr_assert_eq(store_stats(s2, &s), 0);
+	cr_expect_eq(s.series, (uint64_t)committed * 100);
+	/* and still writable for a small batch into existing series */
+	struct store_batch *b = store_batch_begin(s2);
+	struct pw_label ls[2] = {{"__name__", "fill"}, {"k", "series-0-0-padding-padding-padding"}};
+	store_batch_put(b, ls, 2, 999999, 1);
+	cause = NULL;
+	rc = store_batch_commit(b, &cause);
+	cr_expect(rc == 0 || rc == PW_EMAPFULL, "rc %d %s", rc, cause);
+	free(cause);
+	store_close(s2);
+	/* reopening works and holds the same data */
+	s2 = open_at(d2, 0, 2 << 20);
+	struct store_stats s3;
+	cr_assert_eq(store_stats(s2, &s3), 0);
+	cr_expect_eq(s3.series, s.series);
+	store_close(s2);
+	rm_rf(d2);
+}
+
+Test(store, refuses_foreign_and_newer_stores)
+{
+	char d2[256], path[300];
+	struct store *s2 = NULL;
+	char *cause = NULL;
+	struct store_opts o = {0};
+	struct stat sb;
+
+	/* a directory with other files */
+	snprintf(d2, sizeof d2, "%s-foreign", dir);
+	mkdir(d2, 0755);
+	snprintf(path, sizeof path, "%s/notes.txt", d2);
+	FILE *f = fopen(path, "w");
+	fputs("hello", f);
+	fclose(f);
+	o.path = d2;
+	cr_expect_eq(store_open(&o, &s2, &cause), PW_EFORMAT);
+	cr_expect(cause && strstr(cause, "not a pacewatch store"), "%s", cause);
+	free(cause);
+	cause = NULL;
+	snprintf(path, sizeof path, "%s/lock.mdb", d2);
+	cr_expect_neq(stat(path, &sb), 0, "nothing was created in the foreign directory");
+	rm_rf(d2);
+
+	/* a data.mdb that is not LMDB */
+	mkdir(d2, 0755);
+	snprintf(path, sizeof path, "%s/data.mdb", d2);
+	f = fopen(path, "w");
+	for (int i = 0; i < 10000; i++)
+		fputc('z', f);
+	fclose(f);
+	cr_expect_eq(store_open(&o, &s2, &cause), PW_EFORMAT);
+	cr_expect(cause && strstr(cause, "not a pacewatch store"), "%s", cause);
+	free(cause);
+	cause = NULL;
+	stat(path, &sb);
+	cr_expect_eq(sb.st_size, 10000, "the foreign file is untouched");
+	rm_rf(d2);
+
+	/* a store of a newer format */
+	store_close(st);
+	{
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		uint8_t b[8];
+		MDB_val k = {6, (void *)"format"}, v = {8, b};
+		mdb_env_create(&env);
+		mdb_env_set_maxdbs(env, 16);
+		cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+		mdb_txn_begin(env, NULL, 0, &txn);
+		mdb_dbi_open(txn, "meta", 0, &dbi);
+		key_put_u64(b, STORE_FORMAT + 1);
+		mdb_put(txn, dbi, &k, &v, 0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+		mdb_env_close(env);
+	}
+	o.path = dir;
+	cr_expect_eq(store_open(&o, &s2, &cause), PW_EFORMAT);
+	cr_expect(cause && strstr(cause, "newer pacewatch"), "%s", cause);
+	free(cause);
+	st = NULL; /* closed above; teardown removes the directory */
+}
+
+Test(store, backup_is_a_consistent_copy)
+{
+	struct store_batch *b = store_batch_begin(st);
+	for (int i = 0; i < 100; i++)
+		put1(b, "bk", "i", i % 2 ? "odd" : "even", i, i);
+	commit(b);
+	char dest[300];
+	snprintf(dest, sizeof dest, "%s-backup", dir);
+	char *cause = NULL;
+	cr_assert_eq(store_backup(st, dest, &cause), 0, "%s", cause);
+	cr_expect_neq(store_backup(st, dest, &cause), 0, "refuses to overwrite");
+	free(cause);
+	struct store *s2 = open_at(dest, 0, 0);
+	struct store_stats a, c;
+	store_stats(st, &a);
+	store_stats(s2, &c);
+	cr_expect_eq(a.series, c.series);
+	cr_expect_eq(a.samples, c.samples);
+	store_close(s2);
+	rm_rf(dest);
+}
