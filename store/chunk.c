@@ -6,16 +6,23 @@
  *
  * Chunk bytes: u16 LE sample count, then the bit stream (MSB first).
  *   sample 0: 64-bit timestamp, 64-bit value
- *   then per sample: timestamp delta-of-delta in buckets
- *     '0' | '10'+14 bits | '110'+17 | '1110'+20 | '1111'+64
- *   and the value XOR with the previous one
- *     '0' (same) | '10' + bits in the previous window
- *                | '11' + 5-bit leading zeros + 6-bit length + bits
+ *   then per sample: timestamp delta-of-delta in buckets sized for
+ *   millisecond scrape jitter
+ *     '0' | '10'+8 bits | '110'+14 | '1110'+20 | '1111'+64
+ *   and the value:
+ *     '0'   same bits as the previous value
+ *     '10'  integer step: both values are integers (|v| <= 2^53, not -0),
+ *           zigzag(delta)-1 in '0'+6 bits | '10'+13 | '110'+24 | '111'+55
+ *           (counters and counts, the programme's usual data, cost ~9 bits)
+ *     '11'  XOR with the previous value, Gorilla-style:
+ *           '0' + bits in the previous window
+ *           '1' + 5-bit leading zeros + 6-bit length + bits
  * The appender's state (last t, delta, value, window, bit length) is kept by
  * the caller next to the chunk so that appends need no decoding.
  */
 #include "store_int.h"
 
+#include <math.h>
 #include <string.h>
 
 static void put_bits(uint8_t *buf, uint32_t *nbits, uint64_t v, unsigned n)
@@ -38,8 +45,16 @@ static bool fits(int64_t x, unsigned nbits)
 	return x >= -((int64_t)1 << (nbits - 1)) + 1 && x <= ((int64_t)1 << (nbits - 1));
 }
 
-/* Worst case for one sample: 4+64 timestamp bits and 2+5+6+64 value bits. */
-#define SAMPLE_MAX_BITS 145u
+/* Is v an integer that int64 arithmetic represents exactly? -0.0 is not
+ * (its sign would be lost). */
+static bool safe_int(double v)
+{
+	return v >= -9007199254740992.0 && v <= 9007199254740992.0 && v == (double)(int64_t)v &&
+	       !(v == 0 && signbit(v));
+}
+
+/* Worst case for one sample: 4+64 timestamp bits and 3+5+6+64 value bits. */
+#define SAMPLE_MAX_BITS 146u
 
 void chunk_app_init(struct chunk_app *a)
 {
@@ -49,9 +64,9 @@ void chunk_app_init(struct chunk_app *a)
 
 size_t chunk_app_bytes(const struct chunk_app *a) { return (a->nbits + 7) / 8; }
 
-bool chunk_app_room(const struct chunk_app *a, size_t cap_bytes)
+bool chunk_app_room(const struct chunk_app *a, size_t cap_bytes, unsigned max_samples)
 {
-	return a->count < CHUNK_MAX_SAMPLES &&
+	return a->count < max_samples &&
 	       (a->nbits + SAMPLE_MAX_BITS + 7) / 8 <= cap_bytes;
 }
 
@@ -73,12 +88,12 @@ void chunk_app_add(struct chunk_app *a, uint8_t *buf, int64_t t, double v)
 
 		if (dod == 0)
 			put_bits(buf, &a->nbits, 0, 1);
-		else if (fits(dod, 14)) {
+		else if (fits(dod, 8)) {
 			put_bits(buf, &a->nbits, 2, 2);
-			put_bits(buf, &a->nbits, (uint64_t)dod, 14);
-		} else if (fits(dod, 17)) {
+			put_bits(buf, &a->nbits, (uint64_t)dod, 8);
+		} else if (fits(dod, 14)) {
 			put_bits(buf, &a->nbits, 6, 3);
-			put_bits(buf, &a->nbits, (uint64_t)dod, 17);
+			put_bits(buf, &a->nbits, (uint64_t)dod, 14);
 		} else if (fits(dod, 20)) {
 			put_bits(buf, &a->nbits, 14, 4);
 			put_bits(buf, &a->nbits, (uint64_t)dod, 20);
@@ -88,20 +103,41 @@ void chunk_app_add(struct chunk_app *a, uint8_t *buf, int64_t t, double v)
 		}
 		a->delta = (int64_t)delta;
 
+		double pv;
+		memcpy(&pv, &a->v, sizeof pv);
 		if (x == 0) {
 			put_bits(buf, &a->nbits, 0, 1);
+		} else if (safe_int(v) && safe_int(pv)) {
+			int64_t d = (int64_t)v - (int64_t)pv;
+			uint64_t zz = ((uint64_t)d << 1) ^ (uint64_t)(d >> 63); /* >= 1 */
+			uint64_t z = zz - 1;
+			put_bits(buf, &a->nbits, 2, 2);
+			if (z < (1u << 6)) {
+				put_bits(buf, &a->nbits, 0, 1);
+				put_bits(buf, &a->nbits, z, 6);
+			} else if (z < (1u << 13)) {
+				put_bits(buf, &a->nbits, 2, 2);
+				put_bits(buf, &a->nbits, z, 13);
+			} else if (z < (1u << 24)) {
+				put_bits(buf, &a->nbits, 6, 3);
+				put_bits(buf, &a->nbits, z, 24);
+			} else {
+				put_bits(buf, &a->nbits, 7, 3);
+				put_bits(buf, &a->nbits, z, 55);
+			}
 		} else {
 			unsigned lead = (unsigned)__builtin_clzll(x);
 			unsigned trail = (unsigned)__builtin_ctzll(x);
+			put_bits(buf, &a->nbits, 3, 2);
 			if (lead > 31)
 				lead = 31;
 			if (a->lead != 0xff && lead >= a->lead && trail >= a->trail) {
 				unsigned sig = 64 - a->lead - a->trail;
-				put_bits(buf, &a->nbits, 2, 2);
+				put_bits(buf, &a->nbits, 0, 1);
 				put_bits(buf, &a->nbits, x >> a->trail, sig);
 			} else {
 				unsigned sig = 64 - lead - trail;
-				put_bits(buf, &a->nbits, 3, 2);
+				put_bits(buf, &a->nbits, 1, 1);
 				put_bits(buf, &a->nbits, lead, 5);
 				put_bits(buf, &a->nbits, sig & 63, 6); /* 64 is written as 0 */
 				put_bits(buf, &a->nbits, x >> trail, sig);
@@ -234,8 +270,8 @@ int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v)
 		}
 		switch (prefix) {
 		case 0: dod = 0; break;
-		case 1: if (!get_bits(d, 14, &b)) return PW_EINVAL; dod = sext(b, 14); break;
-		case 2: if (!get_bits(d, 17, &b)) return PW_EINVAL; dod = sext(b, 17); break;
+		case 1: if (!get_bits(d, 8, &b)) return PW_EINVAL; dod = sext(b, 8); break;
+		case 2: if (!get_bits(d, 14, &b)) return PW_EINVAL; dod = sext(b, 14); break;
 		case 3: if (!get_bits(d, 20, &b)) return PW_EINVAL; dod = sext(b, 20); break;
 		default: if (!get_bits(d, 64, &b)) return PW_EINVAL; dod = (int64_t)b; break;
 		}
@@ -248,26 +284,53 @@ int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v)
 			if (!get_bits(d, 1, &b))
 				return PW_EINVAL;
 			if (b == 0) {
-				unsigned sig;
-				if (d->lead == 0xff)
-					return PW_EINVAL; /* window reused before set */
-				sig = 64 - d->lead - d->trail;
-				if (!get_bits(d, sig, &x))
+				/* integer step */
+				static const unsigned width[] = {6, 13, 24, 55};
+				unsigned k = 0;
+				double pv, nv;
+				uint64_t z, zz;
+				int64_t delta;
+				while (k < 3) {
+					if (!get_bits(d, 1, &b))
+						return PW_EINVAL;
+					if (b == 0)
+						break;
+					k++;
+				}
+				if (!get_bits(d, width[k], &z))
 					return PW_EINVAL;
-				d->v ^= x << d->trail;
+				zz = z + 1;
+				delta = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
+				memcpy(&pv, &d->v, sizeof pv);
+				if (!safe_int(pv))
+					return PW_EINVAL;
+				nv = (double)(int64_t)((uint64_t)(int64_t)pv + (uint64_t)delta);
+				memcpy(&d->v, &nv, sizeof nv);
 			} else {
-				uint64_t lead, sig;
-				if (!get_bits(d, 5, &lead) || !get_bits(d, 6, &sig))
+				if (!get_bits(d, 1, &b))
 					return PW_EINVAL;
-				if (sig == 0)
-					sig = 64;
-				if (lead + sig > 64)
-					return PW_EINVAL;
-				d->lead = (uint8_t)lead;
-				d->trail = (uint8_t)(64 - lead - sig);
-				if (!get_bits(d, (unsigned)sig, &x))
-					return PW_EINVAL;
-				d->v ^= x << d->trail;
+				if (b == 0) {
+					unsigned sig;
+					if (d->lead == 0xff)
+						return PW_EINVAL; /* window reused before set */
+					sig = 64 - d->lead - d->trail;
+					if (!get_bits(d, sig, &x))
+						return PW_EINVAL;
+					d->v ^= x << d->trail;
+				} else {
+					uint64_t lead, sig;
+					if (!get_bits(d, 5, &lead) || !get_bits(d, 6, &sig))
+						return PW_EINVAL;
+					if (sig == 0)
+						sig = 64;
+					if (lead + sig > 64)
+						return PW_EINVAL;
+					d->lead = (uint8_t)lead;
+					d->trail = (uint8_t)(64 - lead - sig);
+					if (!get_bits(d, (unsigned)sig, &x))
+						return PW_EINVAL;
+					d->v ^= x << d->trail;
+				}
 			}
 		}
 	}
@@ -278,14 +341,14 @@ int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v)
 }
 
 size_t chunk_encode(const int64_t *ts, const double *vs, size_t n, uint8_t *out,
-		    size_t outcap, struct chunk_app *app)
+		    size_t outcap, unsigned max_samples, struct chunk_app *app)
 {
 	struct chunk_app a;
 	size_t i;
 
 	chunk_app_init(&a);
 	memset(out, 0, outcap);
-	for (i = 0; i < n && chunk_app_room(&a, outcap); i++)
+	for (i = 0; i < n && chunk_app_room(&a, outcap, max_samples); i++)
 		chunk_app_add(&a, out, ts[i], vs[i]);
 	if (app)
 		*app = a;

@@ -232,6 +232,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		{"postings", MDB_DUPSORT | MDB_DUPFIXED, offsetof(struct store, dbi_postings)},
 		{"heads", 0, offsetof(struct store, dbi_heads)},
 		{"chunks", 0, offsetof(struct store, dbi_chunks)},
+		{"segs", 0, offsetof(struct store, dbi_segs)},
 		{"metadata", 0, offsetof(struct store, dbi_metadata)},
 	};
 
@@ -358,7 +359,7 @@ int store_stats(struct store *s, struct store_stats *st)
 	st->series = ms.ms_entries;
 	if ((rc = mdb_stat(txn, s->dbi_chunks, &ms)) != 0)
 		goto out;
-	st->chunks = ms.ms_entries;
+	st->chunks = ms.ms_entries; /* inline segments and pointers to sealed ones */
 	if ((rc = mdb_stat(txn, s->dbi_heads, &ms)) != 0)
 		goto out;
 	st->chunks += ms.ms_entries;

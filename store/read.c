@@ -451,7 +451,9 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 		it->phase = 2;
 		return 0;
 	}
-	if (chunk_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
+	if ((rc = seg_resolve(it->snap->txn, it->snap->s, &v, &v)) != 0)
+		return store__err(rc);
+	if (value_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
 		return PW_ESTORE;
 	it->have_chunk = true;
 	return 0;
@@ -470,9 +472,7 @@ static int iter_load_head(struct store_iter *it)
 		return 0;
 	if (rc != 0)
 		return store__err(rc);
-	if (v.mv_size < HEAD_STATE_BYTES + 2 ||
-	    chunk_dec_init(&it->dec, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
-			   v.mv_size - HEAD_STATE_BYTES) < 0)
+	if (value_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
 		return PW_ESTORE;
 	it->have_chunk = true;
 	return 0;
@@ -505,7 +505,9 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 					it->phase = 2;
 					return 0;
 				}
-				if (chunk_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
+				if ((rc = seg_resolve(it->snap->txn, it->snap->s, &v, &v)) != 0)
+					return store__err(rc);
+				if (value_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
 					return PW_ESTORE;
 				it->have_chunk = true;
 				continue;

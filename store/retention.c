@@ -24,7 +24,7 @@ static int trim_chunk(const uint8_t *p, size_t len, int64_t cutoff, uint8_t *buf
 	if (chunk_dec_init(&d, p, len) < 0)
 		return PW_ESTORE;
 	chunk_app_init(a);
-	memset(buf, 0, CHUNK_BUF_BYTES);
+	memset(buf, 0, SEG_BUF_BYTES);
 	while ((rc = chunk_dec_next(&d, &t, &v)) == 1) {
 		if (t < cutoff) {
 			(*dropped)++;
@@ -40,7 +40,7 @@ static int trim_chunk(const uint8_t *p, size_t len, int64_t cutoff, uint8_t *buf
 static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t id,
 			 int64_t cutoff, uint64_t *dropped, bool *removed)
 {
-	uint8_t kb[16], buf[CHUNK_BUF_BYTES + HEAD_STATE_BYTES];
+	uint8_t kb[16], buf[SEG_BUF_BYTES + HEAD_STATE_BYTES];
 	MDB_val k = {16, kb}, v;
 	struct chunk_app a;
 	int64_t mint;
@@ -65,21 +65,33 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 		cmint = key_get_ts((uint8_t *)k.mv_data + 8);
 		if (cmint >= cutoff)
 			break;
+		bool ptr = v.mv_size == 8;
+		uint8_t seq[8];
+		if (ptr)
+			memcpy(seq, v.mv_data, 8);
 		{
 			/* copy before we modify the tree */
-			uint8_t *copy = xmalloc(v.mv_size);
-			size_t clen = v.mv_size;
-			memcpy(copy, v.mv_data, clen);
+			MDB_val data;
+			uint8_t *copy;
+			size_t vlen;
+			if ((rc = seg_resolve(txn, s, &v, &data)) != 0)
+				return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+			vlen = data.mv_size;
+			copy = xmalloc(vlen);
+			memcpy(copy, data.mv_data, vlen);
 			if (mdb_cursor_get(cc, &nk, &nv, MDB_NEXT) == 0 &&
 			    key_get_u64(nk.mv_data) == id)
 				next_mint = key_get_ts((uint8_t *)nk.mv_data + 8);
-			if (next_mint <= cutoff) { /* wholly old */
+			if (vlen < HEAD_STATE_BYTES + 2 || vlen > HEAD_STATE_BYTES + SEG_BUF_BYTES) {
+				kept = -1;
+			} else if (next_mint <= cutoff) { /* wholly old */
 				struct chunk_dec d;
-				int cnt = chunk_dec_init(&d, copy, clen);
+				int cnt = value_dec_init(&d, copy, vlen);
 				*dropped += cnt > 0 ? (uint64_t)cnt : 0;
 				kept = 0;
 			} else {
-				kept = trim_chunk(copy, clen, cutoff, buf, &a, &mint, dropped);
+				kept = trim_chunk(copy + HEAD_STATE_BYTES, vlen - HEAD_STATE_BYTES, cutoff,
+						  buf + HEAD_STATE_BYTES, &a, &mint, dropped);
 			}
 			free(copy);
 		}
@@ -91,12 +103,26 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 		if ((rc = mdb_del(txn, s->dbi_chunks, &k, NULL)) != 0)
 			return rc;
 		if (kept > 0) {
+			MDB_val sk = {8, seq};
 			key_put_ts(kb + 8, mint);
-			v.mv_size = chunk_app_bytes(&a);
+			chunk_app_save(&a, buf);
+			v.mv_size = HEAD_STATE_BYTES + chunk_app_bytes(&a);
 			v.mv_data = buf;
+			/* a sealed segment is rewritten under its own log key */
+			if (ptr && (rc = mdb_put(txn, s->dbi_segs, &sk, &v, 0)) != 0)
+				return rc;
+			if (ptr) {
+				v.mv_size = 8;
+				v.mv_data = seq;
+			}
 			if ((rc = mdb_put(txn, s->dbi_chunks, &k, &v, 0)) != 0)
 				return rc;
 			return 0; /* the rest is newer */
+		}
+		if (ptr) {
+			MDB_val sk = {8, seq};
+			if ((rc = mdb_del(txn, s->dbi_segs, &sk, NULL)) != 0)
+				return rc;
 		}
 	}
 	/* the head */

@@ -8,7 +8,13 @@
  *   sindex    hash(8, BE)     DUPSORT       -> id(8, BE)
  *   postings  name \0 value   DUPSORT|FIXED -> id(8, BE)
  *   heads     id(8, BE)                     -> appender state(30) + chunk
- *   chunks    id(8, BE) + mint(8, BE^sign)  -> chunk (sealed)
+ *   chunks    id(8, BE) + mint(8, BE^sign)  -> seq(8, BE) of a sealed segment
+ *                                              in segs, or, for the series'
+ *                                              last segment while it still has
+ *                                              room, the segment itself inline
+ *   segs      seq(8, BE)                    -> appender state(30) + chunk
+ * Sealed segments are only ever appended to segs (MDB_APPEND), so its
+ * pages are full; the chunks index stays small.
  *   metadata  metric name                   -> type(1) help \0 unit \0
  * Encoded labels: "name\0" then "label\0value\0" pairs sorted by label
  * name, so memcmp orders series by name then labels and every string in a
@@ -28,12 +34,22 @@
 #define STORE_FORMAT 1u
 #define STORE_MAGIC "pacewatch-store"
 
-#define CHUNK_MAX_SAMPLES 240
-#define CHUNK_CAP_BYTES 1900u   /* stays below LMDB's inline node limit */
+/* Every chunk value, head or segment, is the appender state followed by
+ * the chunk bytes, so both can be appended to without decoding. */
 #define HEAD_STATE_BYTES 30u
+/* The head: the newest samples of a series, rewritten by every append, so
+ * kept small. When full it is appended to the series' last segment. */
+#define HEAD_MAX_SAMPLES 120u
+#define CHUNK_CAP_BYTES 1900u
+/* Segments: sealed data, grown up to one LMDB overflow page (4096 bytes
+ * less its 16-byte header) so that they fill their pages. */
+#define SEG_CAP_BYTES (990u - HEAD_STATE_BYTES)
+#define SEG_MAX_SAMPLES 65535u
+#define CHUNK_MAX_SAMPLES SEG_MAX_SAMPLES
 /* Re-encoding a trimmed chunk can take a few more bits than the original;
  * every chunk buffer has this much room. */
-#define CHUNK_BUF_BYTES (CHUNK_CAP_BYTES + 256u)
+#define SEG_BUF_BYTES (SEG_CAP_BYTES + 256u)
+#define CHUNK_BUF_BYTES SEG_BUF_BYTES
 
 #define POSTING_KEY_MAX 400u    /* longer "name\0value" keys are hashed */
 #define LABEL_NAME_MAX 256u
@@ -49,7 +65,7 @@ struct chunk_app {
 };
 
 void chunk_app_init(struct chunk_app *a);
-bool chunk_app_room(const struct chunk_app *a, size_t cap_bytes);
+bool chunk_app_room(const struct chunk_app *a, size_t cap_bytes, unsigned max_samples);
 /* buf must hold CHUNK_CAP_BYTES zeroed past the current bit length. */
 void chunk_app_add(struct chunk_app *a, uint8_t *buf, int64_t t, double v);
 size_t chunk_app_bytes(const struct chunk_app *a);
@@ -71,7 +87,14 @@ int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v);
 /* Encode as many of the n samples as fit into out (outcap bytes); returns
  * how many. The final appender state is stored in *app when non-NULL. */
 size_t chunk_encode(const int64_t *ts, const double *vs, size_t n, uint8_t *out,
-		    size_t outcap, struct chunk_app *app);
+		    size_t outcap, unsigned max_samples, struct chunk_app *app);
+/* Start decoding a stored value (appender state + chunk). */
+static inline int value_dec_init(struct chunk_dec *d, const void *p, size_t len)
+{
+	if (len < HEAD_STATE_BYTES + 2)
+		return PW_EINVAL;
+	return chunk_dec_init(d, (const uint8_t *)p + HEAD_STATE_BYTES, len - HEAD_STATE_BYTES);
+}
 
 /* ---- keys ---------------------------------------------------------------- */
 
@@ -122,7 +145,7 @@ struct series_cache {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi_meta, dbi_series, dbi_sindex, dbi_postings, dbi_heads, dbi_chunks,
-		dbi_metadata;
+		dbi_segs, dbi_metadata;
 	char *path;
 	uint64_t map_size, max_map;
 	bool read_only;
@@ -159,6 +182,19 @@ int series_delete(struct store *s, MDB_txn *txn, uint64_t id);
  * as __name__). Returns false at the end. */
 bool labels_next(const char *enc, size_t len, size_t *off, const char **name,
 		 const char **value);
+
+/* The segment an entry of the chunks index stands for: itself when inline,
+ * else the sealed segment it points to. */
+static inline int seg_resolve(MDB_txn *txn, const struct store *s, const MDB_val *v,
+			      MDB_val *out)
+{
+	if (v->mv_size == 8) {
+		MDB_val k = {8, v->mv_data};
+		return mdb_get(txn, s->dbi_segs, &k, out);
+	}
+	*out = *v;
+	return 0;
+}
 
 /* read.c */
 int series_has_range(MDB_txn *txn, struct store *s, uint64_t id, int64_t mint, int64_t maxt);

@@ -39,11 +39,13 @@ struct store_batch {
 	int64_t *ts_a, *ts_b;
 	double *v_a, *v_b;
 	size_t scratch_cap;
-	uint8_t chunkbuf[HEAD_STATE_BYTES + CHUNK_BUF_BYTES];
+	uint8_t headbuf[CHUNK_BUF_BYTES];
+	uint8_t segbuf[SEG_BUF_BYTES];
 	/* cache entries created by the current attempt, undone on failure */
 	struct { uint64_t hash, id; } *created;
 	size_t ncreated, capcreated;
 	int64_t added;
+	uint64_t next_seq; /* next key in the segs log */
 };
 
 struct store_batch *store_batch_begin(struct store *s)
@@ -226,11 +228,12 @@ static void scratch(struct store_batch *b, size_t n)
 	b->v_b = xreallocarray(b->v_b, b->scratch_cap, sizeof *b->v_b);
 }
 
-/* Decode a chunk and append its samples to ts_a/v_a at *n. */
-static int decode_into(struct store_batch *b, const uint8_t *p, size_t len, size_t *n)
+/* Decode a stored value (state + chunk) and append its samples to
+ * ts_a/v_a at *n. */
+static int decode_into(struct store_batch *b, const void *p, size_t len, size_t *n)
 {
 	struct chunk_dec d;
-	int cnt = chunk_dec_init(&d, p, len), rc;
+	int cnt = value_dec_init(&d, p, len), rc;
 	int64_t t;
 	double v;
 
@@ -269,55 +272,122 @@ static size_t merge(struct store_batch *b, size_t na, const struct ent *nw, size
 	return o;
 }
 
-static int put_chunk(struct store *s, MDB_txn *txn, uint64_t id, int64_t mint, const uint8_t *p,
-		     size_t len)
+/* Store appender state + chunk bytes under key in dbi. */
+static int put_value(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen,
+		     const struct chunk_app *a, const uint8_t *chunk)
 {
-	uint8_t kb[16];
-	MDB_val k = {16, kb}, v = {len, (void *)p};
-
-	key_put_u64(kb, id);
-	key_put_ts(kb + 8, mint);
-	return mdb_put(txn, s->dbi_chunks, &k, &v, 0);
-}
-
-static int put_head(struct store_batch *b, MDB_txn *txn, uint64_t id, const struct chunk_app *a,
-		    const uint8_t *chunk)
-{
-	uint8_t kb[8];
 	size_t clen = chunk_app_bytes(a);
-	MDB_val k = {8, kb}, v = {HEAD_STATE_BYTES + clen, NULL};
+	MDB_val k = {klen, (void *)key}, v = {HEAD_STATE_BYTES + clen, NULL};
 	int rc;
 
-	key_put_u64(kb, id);
-	if ((rc = mdb_put(txn, b->s->dbi_heads, &k, &v, MDB_RESERVE)) != 0)
+	if ((rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE)) != 0)
 		return rc;
 	chunk_app_save(a, v.mv_data);
 	memcpy((uint8_t *)v.mv_data + HEAD_STATE_BYTES, chunk, clen);
 	return 0;
 }
 
-/* Write ts_b/v_b[0..n) as sealed chunks, the last piece as the head when
- * as_head is set. */
-static int write_pieces(struct store_batch *b, MDB_txn *txn, uint64_t id, size_t n, bool as_head)
+/* Write a segment of series id starting at mint: inline in the chunks
+ * index while it is the series' last one and has room, else appended to
+ * the segs log with the index pointing at it. */
+static int put_segment(struct store_batch *b, MDB_txn *txn, uint64_t id, int64_t mint,
+		       const struct chunk_app *a, const uint8_t *chunk, bool inline_)
 {
-	uint8_t *buf = b->chunkbuf + HEAD_STATE_BYTES;
+	uint8_t kb[16], sk[8];
+	MDB_val k = {16, kb}, v = {8, sk};
+	int rc;
+
+	key_put_u64(kb, id);
+	key_put_ts(kb + 8, mint);
+	if (inline_)
+		return put_value(txn, b->s->dbi_chunks, kb, 16, a, chunk);
+	key_put_u64(sk, b->next_seq++);
+	{
+		size_t clen = chunk_app_bytes(a);
+		MDB_val lk = {8, sk}, lv = {HEAD_STATE_BYTES + clen, NULL};
+		if ((rc = mdb_put(txn, b->s->dbi_segs, &lk, &lv, MDB_APPEND | MDB_RESERVE)) != 0)
+			return rc;
+		chunk_app_save(a, lv.mv_data);
+		memcpy((uint8_t *)lv.mv_data + HEAD_STATE_BYTES, chunk, clen);
+	}
+	return mdb_put(txn, b->s->dbi_chunks, &k, &v, 0);
+}
+
+static int put_head(struct store *s, MDB_txn *txn, uint64_t id, const struct chunk_app *a,
+		    const uint8_t *chunk)
+{
+	uint8_t kb[8];
+	key_put_u64(kb, id);
+	return put_value(txn, s->dbi_heads, kb, 8, a, chunk);
+}
+
+/* Write samples as new segments of up to SEG_CAP_BYTES each; when they
+ * end the series' segments (last_region), the final piece stays inline if
+ * it has room to grow. */
+static int write_segments(struct store_batch *b, MDB_txn *txn, uint64_t id, const int64_t *ts,
+			  const double *vs, size_t n, bool last_region)
+{
 	size_t done = 0;
 	int rc;
 
 	while (done < n) {
 		struct chunk_app a;
-		size_t k = chunk_encode(b->ts_b + done, b->v_b + done, n - done, buf,
-					CHUNK_CAP_BYTES, &a);
-		if (as_head && done + k == n)
-			return put_head(b, txn, id, &a, buf);
-		if ((rc = put_chunk(b->s, txn, id, b->ts_b[done], buf, chunk_app_bytes(&a))) != 0)
+		size_t k = chunk_encode(ts + done, vs + done, n - done, b->segbuf, SEG_CAP_BYTES,
+					SEG_MAX_SAMPLES, &a);
+		bool inl = last_region && done + k == n &&
+			   chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES);
+		if ((rc = put_segment(b, txn, id, ts[done], &a, b->segbuf, inl)) != 0)
 			return rc;
 		done += k;
 	}
 	return 0;
 }
 
-/* Merge samples older than the head into sealed chunks. */
+/* Append samples newer than everything in the series' segments: grow its
+ * last segment while it is inline and has room, then start new ones. */
+static int seg_append(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint64_t id,
+		      const int64_t *ts, const double *vs, size_t n)
+{
+	uint8_t kb[16];
+	MDB_val k = {16, kb}, v;
+	size_t i = 0;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	key_put_u64(kb, id);
+	key_put_ts(kb + 8, INT64_MAX);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (!(rc == 0 && key_get_u64(k.mv_data) == id)) {
+		if (rc == 0)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+		else if (rc == MDB_NOTFOUND)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	}
+	if (rc == 0 && key_get_u64(k.mv_data) == id && v.mv_size != 8) {
+		struct chunk_app a;
+		int64_t mint = key_get_ts((uint8_t *)k.mv_data + 8);
+		size_t clen = v.mv_size - HEAD_STATE_BYTES;
+		if (v.mv_size < HEAD_STATE_BYTES + 2 || clen > SEG_BUF_BYTES ||
+		    chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen) != 0)
+			return MDB_CORRUPTED;
+		memset(b->segbuf, 0, SEG_BUF_BYTES);
+		memcpy(b->segbuf, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen);
+		while (i < n && chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES)) {
+			chunk_app_add(&a, b->segbuf, ts[i], vs[i]);
+			i++;
+		}
+		rc = put_segment(b, txn, id, mint, &a, b->segbuf,
+				 chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES));
+		if (rc != 0)
+			return rc;
+	} else if (rc != 0 && rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	return write_segments(b, txn, id, ts + i, vs + i, n - i, true);
+}
+
+/* Merge samples older than the head into the segments that cover them. */
 static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint64_t id,
 			const struct ent *e, size_t n)
 {
@@ -330,7 +400,7 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 		int64_t cmint, next_mint = INT64_MAX;
 		size_t j, na = 0, nm;
 
-		/* Find the chunk with the greatest mint <= ts, else the first. */
+		/* Find the segment with the greatest mint <= ts, else the first. */
 		key_put_u64(kb, id);
 		key_put_ts(kb + 8, e[i].ts);
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -341,7 +411,7 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 			else if (rc == MDB_NOTFOUND)
 				rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 			if (rc == MDB_NOTFOUND || (rc == 0 && key_get_u64(k.mv_data) != id)) {
-				/* before the series' first chunk: merge into it */
+				/* before the series' first segment: merge into it */
 				key_put_u64(kb, id);
 				key_put_ts(kb + 8, INT64_MIN);
 				k.mv_data = kb;
@@ -354,8 +424,28 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 		if (key_get_u64(k.mv_data) != id)
 			return MDB_CORRUPTED;
 		cmint = key_get_ts((uint8_t *)k.mv_data + 8);
-		if ((rc = decode_into(b, v.mv_data, v.mv_size, &na)) != 0)
-			return rc;
+		{
+			MDB_val data;
+			uint8_t seq[8];
+			bool ptr = v.mv_size == 8;
+			if (ptr)
+				memcpy(seq, v.mv_data, 8);
+			if ((rc = seg_resolve(txn, b->s, &v, &data)) != 0 ||
+			    (rc = decode_into(b, data.mv_data, data.mv_size, &na)) != 0)
+				return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+			if (ptr) { /* the sealed copy goes; the merge is written anew */
+				MDB_val sk = {8, seq};
+				if ((rc = mdb_del(txn, b->s->dbi_segs, &sk, NULL)) != 0)
+					return rc;
+				/* re-position: the delete may have moved pages */
+				k.mv_data = kb;
+				k.mv_size = 16;
+				key_put_u64(kb, id);
+				key_put_ts(kb + 8, cmint);
+				if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY)) != 0)
+					return rc;
+			}
+		}
 		{
 			MDB_val nk, nv;
 			if (mdb_cursor_get(cur, &nk, &nv, MDB_NEXT) == 0 &&
@@ -371,14 +461,14 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 		key_put_ts(kb + 8, cmint);
 		if ((rc = mdb_del(txn, b->s->dbi_chunks, &k, NULL)) != 0)
 			return rc;
-		if ((rc = write_pieces(b, txn, id, nm, false)) != 0)
+		if ((rc = write_segments(b, txn, id, b->ts_b, b->v_b, nm, next_mint == INT64_MAX)) != 0)
 			return rc;
 		i = j;
 	}
 	return 0;
 }
 
-static int has_sealed(struct store *s, MDB_cursor *cur, uint64_t id, bool *yes)
+static int has_sealed(MDB_cursor *cur, uint64_t id, bool *yes)
 {
 	uint8_t kb[16];
 	MDB_val k = {16, kb}, v;
@@ -391,6 +481,20 @@ static int has_sealed(struct store *s, MDB_cursor *cur, uint64_t id, bool *yes)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Everything but the newest sample into segments, the newest into a new
+ * head. ts/vs must be newer than every segment sample. */
+static int write_tail(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, uint64_t id,
+		      const int64_t *ts, const double *vs, size_t n)
+{
+	struct chunk_app a;
+	int rc;
+
+	if ((rc = seg_append(b, txn, ccur, id, ts, vs, n - 1)) != 0)
+		return rc;
+	chunk_encode(ts + n - 1, vs + n - 1, 1, b->headbuf, CHUNK_CAP_BYTES, HEAD_MAX_SAMPLES, &a);
+	return put_head(b->s, txn, id, &a, b->headbuf);
+}
+
 static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, uint64_t id,
 			const struct ent *e, size_t n)
 {
@@ -398,7 +502,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 	uint8_t kb[8];
 	MDB_val k = {8, kb}, v;
 	struct chunk_app a;
-	uint8_t *buf = b->chunkbuf + HEAD_STATE_BYTES;
+	uint8_t *buf = b->headbuf;
 	int64_t head_mint;
 	size_t i, split;
 	bool sealed;
@@ -407,33 +511,32 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 	key_put_u64(kb, id);
 	rc = mdb_get(txn, s->dbi_heads, &k, &v);
 	if (rc == MDB_NOTFOUND) {
-		/* New series (or emptied by retention): encode everything. */
+		/* New series (or emptied by retention). */
 		scratch(b, n);
 		for (i = 0; i < n; i++) {
 			b->ts_b[i] = e[i].ts;
 			b->v_b[i] = e[i].v;
 		}
 		b->added += (int64_t)n;
-		return write_pieces(b, txn, id, n, true);
+		return write_tail(b, txn, ccur, id, b->ts_b, b->v_b, n);
 	}
 	if (rc != 0)
 		return rc;
-	if (v.mv_size < HEAD_STATE_BYTES + 2 + 16 ||
+	if (v.mv_size < HEAD_STATE_BYTES + 2 + 16 || v.mv_size > HEAD_STATE_BYTES + CHUNK_BUF_BYTES ||
 	    chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
 			   v.mv_size - HEAD_STATE_BYTES) != 0)
 		return MDB_CORRUPTED;
 	{
 		struct chunk_dec d;
 		double dv;
-		chunk_dec_init(&d, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
-			       v.mv_size - HEAD_STATE_BYTES);
+		value_dec_init(&d, v.mv_data, v.mv_size);
 		if (chunk_dec_next(&d, &head_mint, &dv) != 1)
 			return MDB_CORRUPTED;
 	}
 	for (split = 0; split < n && e[split].ts < head_mint; split++)
 		;
 	if (split > 0) {
-		if ((rc = has_sealed(s, ccur, id, &sealed)) != 0)
+		if ((rc = has_sealed(ccur, id, &sealed)) != 0)
 			return rc;
 		if (!sealed)
 			split = 0; /* nothing older: the head takes them */
@@ -451,32 +554,50 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 		return 0;
 
 	if (e[0].ts > a.t) {
-		/* Fast path: append without decoding. */
+		/* Fast path: append to the head without decoding it; a full
+		 * head moves into the last segment. Series flush at different
+		 * fill levels, so that series scraped together do not all
+		 * rewrite their segments in the same commit. */
 		size_t clen = v.mv_size - HEAD_STATE_BYTES;
+		unsigned head_max = HEAD_MAX_SAMPLES / 2 +
+				    (unsigned)((id * 0x9e3779b97f4a7c15ULL) >> 58) % (HEAD_MAX_SAMPLES / 2);
 		memset(buf, 0, CHUNK_BUF_BYTES);
 		memcpy(buf, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen);
 		for (i = 0; i < n; i++) {
-			if (!chunk_app_room(&a, CHUNK_CAP_BYTES)) {
-				if ((rc = put_chunk(s, txn, id, head_mint, buf,
-						    chunk_app_bytes(&a))) != 0)
+			if (!chunk_app_room(&a, CHUNK_CAP_BYTES, head_max)) {
+				size_t na = 0;
+				{
+					struct chunk_dec d;
+					int64_t t;
+					double dv;
+					int r;
+					chunk_dec_init(&d, buf, chunk_app_bytes(&a));
+					scratch(b, a.count);
+					while ((r = chunk_dec_next(&d, &t, &dv)) == 1) {
+						b->ts_a[na] = t;
+						b->v_a[na++] = dv;
+					}
+					if (r < 0)
+						return MDB_CORRUPTED;
+				}
+				if ((rc = seg_append(b, txn, ccur, id, b->ts_a, b->v_a, na)) != 0)
 					return rc;
 				chunk_app_init(&a);
 				memset(buf, 0, CHUNK_BUF_BYTES);
-				head_mint = e[i].ts;
 			}
 			chunk_app_add(&a, buf, e[i].ts, e[i].v);
 		}
 		b->added += (int64_t)n;
-		return put_head(b, txn, id, &a, buf);
+		return put_head(s, txn, id, &a, buf);
 	}
-	/* Merge into the head, re-encode; overflow becomes sealed chunks. */
+	/* Merge into the head, re-encode: all but the newest sample go to the
+	 * segments, the newest starts a new head. */
 	{
 		size_t na = 0, nm;
-		if ((rc = decode_into(b, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
-				      v.mv_size - HEAD_STATE_BYTES, &na)) != 0)
+		if ((rc = decode_into(b, v.mv_data, v.mv_size, &na)) != 0)
 			return rc;
 		nm = merge(b, na, e, n);
-		return write_pieces(b, txn, id, nm, true);
+		return write_tail(b, txn, ccur, id, b->ts_b, b->v_b, nm);
 	}
 }
 
@@ -569,6 +690,7 @@ static int apply(struct store_batch *b)
 		s->cache_gen = gen;
 	}
 	if ((rc = store__meta_get_u64(txn, s, "next_id", &next_id)) != 0 ||
+	    (rc = store__meta_get_u64(txn, s, "next_seq", &b->next_seq)) != 0 ||
 	    (rc = store__meta_get_u64(txn, s, "samples", &samples)) != 0)
 		goto fail;
 	if (next_id == 0)
@@ -603,6 +725,7 @@ static int apply(struct store_batch *b)
 	if ((rc = apply_meta(b, txn)) != 0)
 		goto fail;
 	if ((rc = store__meta_put_u64(txn, s, "next_id", next_id)) != 0 ||
+	    (rc = store__meta_put_u64(txn, s, "next_seq", b->next_seq)) != 0 ||
 	    (rc = store__meta_put_u64(txn, s, "samples", samples + (uint64_t)b->added)) != 0)
 		goto fail;
 	rc = mdb_txn_commit(txn);

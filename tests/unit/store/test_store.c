@@ -1,4 +1,4 @@
-/* The store (store/*.c) through its public API: writes, replace and
+/* The store through its public API (store.h): writes, replace and
  * out-of-order merges, matchers, label listings, metadata, latest values,
  * poisoned batches, map growth and refusal of foreign or newer stores. */
 #include <criterion/criterion.h>
@@ -462,7 +462,7 @@ Test(store, map_grows_then_refuses_cleanly_at_max)
 
 Test(store, refuses_foreign_and_newer_stores)
 {
-	char d2[256], path[300];
+	char d2[300], path[400];
 	struct store *s2 = NULL;
 	char *cause = NULL;
 	struct store_opts o = {0};
