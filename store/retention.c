@@ -24,7 +24,7 @@ static int trim_chunk(const uint8_t *p, size_t len, int64_t cutoff, uint8_t *buf
 	if (chunk_dec_init(&d, p, len) < 0)
 		return PW_ESTORE;
 	chunk_app_init(a);
-	memset(buf, 0, SEG_BUF_BYTES);
+	memset(buf, 0, CHUNK_BUF_BYTES);
 	while ((rc = chunk_dec_next(&d, &t, &v)) == 1) {
 		if (t < cutoff) {
 			(*dropped)++;
@@ -40,7 +40,7 @@ static int trim_chunk(const uint8_t *p, size_t len, int64_t cutoff, uint8_t *buf
 static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t id,
 			 int64_t cutoff, uint64_t *dropped, bool *removed)
 {
-	uint8_t kb[16], buf[SEG_BUF_BYTES + HEAD_STATE_BYTES];
+	uint8_t kb[16], buf[CHUNK_BUF_BYTES + HEAD_STATE_BYTES];
 	MDB_val k = {16, kb}, v;
 	struct chunk_app a;
 	int64_t mint;
@@ -82,7 +82,7 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 			if (mdb_cursor_get(cc, &nk, &nv, MDB_NEXT) == 0 &&
 			    key_get_u64(nk.mv_data) == id)
 				next_mint = key_get_ts((uint8_t *)nk.mv_data + 8);
-			if (vlen < HEAD_STATE_BYTES + 2 || vlen > HEAD_STATE_BYTES + SEG_BUF_BYTES) {
+			if (vlen < HEAD_STATE_BYTES + 2 || vlen > HEAD_STATE_BYTES + CHUNK_BUF_BYTES) {
 				kept = -1;
 			} else if (next_mint <= cutoff) { /* wholly old */
 				struct chunk_dec d;

@@ -38,18 +38,20 @@
  * the chunk bytes, so both can be appended to without decoding. */
 #define HEAD_STATE_BYTES 30u
 /* The head: the newest samples of a series, rewritten by every append, so
- * kept small. When full it is appended to the series' last segment. */
-#define HEAD_MAX_SAMPLES 120u
+ * kept small (64 samples at most, flushed at a per-series fill level
+ * between 32 and 64). When full it is appended to the series' last
+ * segment. */
+#define HEAD_MAX_SAMPLES 64u
 #define CHUNK_CAP_BYTES 1900u
-/* Segments: sealed data, grown up to one LMDB overflow page (4096 bytes
- * less its 16-byte header) so that they fill their pages. */
+/* Segments: ~1 KB, four to an LMDB page. A series' last segment grows
+ * inline in the chunks index; once full it moves to the append-only segs
+ * log. Sizes were chosen with tools/bench-store (see docs/storage.md). */
 #define SEG_CAP_BYTES (990u - HEAD_STATE_BYTES)
 #define SEG_MAX_SAMPLES 65535u
 #define CHUNK_MAX_SAMPLES SEG_MAX_SAMPLES
 /* Re-encoding a trimmed chunk can take a few more bits than the original;
  * every chunk buffer has this much room. */
-#define SEG_BUF_BYTES (SEG_CAP_BYTES + 256u)
-#define CHUNK_BUF_BYTES SEG_BUF_BYTES
+#define CHUNK_BUF_BYTES ((CHUNK_CAP_BYTES > SEG_CAP_BYTES ? CHUNK_CAP_BYTES : SEG_CAP_BYTES) + 256u)
 
 #define POSTING_KEY_MAX 400u    /* longer "name\0value" keys are hashed */
 #define LABEL_NAME_MAX 256u

@@ -40,12 +40,14 @@ struct store_batch {
 	double *v_a, *v_b;
 	size_t scratch_cap;
 	uint8_t headbuf[CHUNK_BUF_BYTES];
-	uint8_t segbuf[SEG_BUF_BYTES];
+	uint8_t segbuf[CHUNK_BUF_BYTES];
 	/* cache entries created by the current attempt, undone on failure */
 	struct { uint64_t hash, id; } *created;
 	size_t ncreated, capcreated;
 	int64_t added;
 	uint64_t next_seq; /* next key in the segs log */
+	MDB_cursor *hc;    /* heads cursor of the current attempt */
+	uint64_t hc_at;    /* id of the head hc stands on, 0 if unknown */
 };
 
 struct store_batch *store_batch_begin(struct store *s)
@@ -313,12 +315,47 @@ static int put_segment(struct store_batch *b, MDB_txn *txn, uint64_t id, int64_t
 	return mdb_put(txn, b->s->dbi_chunks, &k, &v, 0);
 }
 
-static int put_head(struct store *s, MDB_txn *txn, uint64_t id, const struct chunk_app *a,
+/* Write the head of series id through the heads cursor: in place when
+ * the cursor stands on that head (b->hc_at == id), else inserted. */
+static int put_head(struct store_batch *b, uint64_t id, const struct chunk_app *a,
 		    const uint8_t *chunk)
 {
 	uint8_t kb[8];
+	size_t clen = chunk_app_bytes(a);
+	MDB_val k = {8, kb}, v = {HEAD_STATE_BYTES + clen, NULL};
+	int rc;
+
 	key_put_u64(kb, id);
-	return put_value(txn, s->dbi_heads, kb, 8, a, chunk);
+	rc = mdb_cursor_put(b->hc, &k, &v, (b->hc_at == id ? MDB_CURRENT : 0) | MDB_RESERVE);
+	if (rc != 0)
+		return rc;
+	chunk_app_save(a, v.mv_data);
+	memcpy((uint8_t *)v.mv_data + HEAD_STATE_BYTES, chunk, clen);
+	b->hc_at = id;
+	return 0;
+}
+
+/* Find the head of series id. Series come in ascending id order, so the
+ * next head after the cursor is usually the one: no tree descent. */
+static int head_find(struct store_batch *b, uint64_t id, MDB_val *v)
+{
+	uint8_t kb[8];
+	MDB_val k = {8, kb};
+	int rc;
+
+	if (b->hc_at != 0 && b->hc_at < id) {
+		rc = mdb_cursor_get(b->hc, &k, v, MDB_NEXT);
+		if (rc == 0 && key_get_u64(k.mv_data) == id) {
+			b->hc_at = id;
+			return 0;
+		}
+	}
+	key_put_u64(kb, id);
+	k.mv_data = kb;
+	k.mv_size = 8;
+	rc = mdb_cursor_get(b->hc, &k, v, MDB_SET_KEY);
+	b->hc_at = rc == 0 ? id : 0;
+	return rc;
 }
 
 /* Write samples as new segments of up to SEG_CAP_BYTES each; when they
@@ -368,10 +405,10 @@ static int seg_append(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint
 		struct chunk_app a;
 		int64_t mint = key_get_ts((uint8_t *)k.mv_data + 8);
 		size_t clen = v.mv_size - HEAD_STATE_BYTES;
-		if (v.mv_size < HEAD_STATE_BYTES + 2 || clen > SEG_BUF_BYTES ||
+		if (v.mv_size < HEAD_STATE_BYTES + 2 || clen > CHUNK_BUF_BYTES ||
 		    chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen) != 0)
 			return MDB_CORRUPTED;
-		memset(b->segbuf, 0, SEG_BUF_BYTES);
+		memset(b->segbuf, 0, CHUNK_BUF_BYTES);
 		memcpy(b->segbuf, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen);
 		while (i < n && chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES)) {
 			chunk_app_add(&a, b->segbuf, ts[i], vs[i]);
@@ -492,15 +529,13 @@ static int write_tail(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, uin
 	if ((rc = seg_append(b, txn, ccur, id, ts, vs, n - 1)) != 0)
 		return rc;
 	chunk_encode(ts + n - 1, vs + n - 1, 1, b->headbuf, CHUNK_CAP_BYTES, HEAD_MAX_SAMPLES, &a);
-	return put_head(b->s, txn, id, &a, b->headbuf);
+	return put_head(b, id, &a, b->headbuf);
 }
 
 static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, uint64_t id,
 			const struct ent *e, size_t n)
 {
-	struct store *s = b->s;
-	uint8_t kb[8];
-	MDB_val k = {8, kb}, v;
+	MDB_val k, v;
 	struct chunk_app a;
 	uint8_t *buf = b->headbuf;
 	int64_t head_mint;
@@ -508,8 +543,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 	bool sealed;
 	int rc;
 
-	key_put_u64(kb, id);
-	rc = mdb_get(txn, s->dbi_heads, &k, &v);
+	rc = head_find(b, id, &v);
 	if (rc == MDB_NOTFOUND) {
 		/* New series (or emptied by retention). */
 		scratch(b, n);
@@ -526,13 +560,8 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 	    chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
 			   v.mv_size - HEAD_STATE_BYTES) != 0)
 		return MDB_CORRUPTED;
-	{
-		struct chunk_dec d;
-		double dv;
-		value_dec_init(&d, v.mv_data, v.mv_size);
-		if (chunk_dec_next(&d, &head_mint, &dv) != 1)
-			return MDB_CORRUPTED;
-	}
+	/* the first timestamp: 64 bits right after the u16 count */
+	head_mint = (int64_t)key_get_u64((uint8_t *)v.mv_data + HEAD_STATE_BYTES + 2);
 	for (split = 0; split < n && e[split].ts < head_mint; split++)
 		;
 	if (split > 0) {
@@ -545,7 +574,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 		if ((rc = apply_sealed(b, txn, ccur, id, e, split)) != 0)
 			return rc;
 		/* the writes may have moved the head's page: read it again */
-		if ((rc = mdb_get(txn, s->dbi_heads, &k, &v)) != 0)
+		if ((rc = mdb_cursor_get(b->hc, &k, &v, MDB_GET_CURRENT)) != 0)
 			return rc;
 	}
 	e += split;
@@ -588,7 +617,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 			chunk_app_add(&a, buf, e[i].ts, e[i].v);
 		}
 		b->added += (int64_t)n;
-		return put_head(s, txn, id, &a, buf);
+		return put_head(b, id, &a, buf);
 	}
 	/* Merge into the head, re-encode: all but the newest sample go to the
 	 * segments, the newest starts a new head. */
@@ -697,10 +726,18 @@ static int apply(struct store_batch *b)
 		next_id = 1;
 	if ((rc = resolve_ids(b, txn, &next_id)) != 0)
 		goto fail;
-	if (b->n > 1)
-		qsort(b->ents, b->n, sizeof *b->ents, ent_cmp);
-	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) != 0)
+	if (b->n > 1) {
+		/* scrape order is usually id order already */
+		size_t i = 1;
+		while (i < b->n && ent_cmp(&b->ents[i - 1], &b->ents[i]) < 0)
+			i++;
+		if (i < b->n)
+			qsort(b->ents, b->n, sizeof *b->ents, ent_cmp);
+	}
+	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) != 0 ||
+	    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) != 0)
 		goto fail;
+	b->hc_at = 0;
 	for (size_t i = 0; i < b->n;) {
 		size_t j = i, u = i;
 		/* unique timestamps per series: the last put wins */
@@ -721,7 +758,9 @@ static int apply(struct store_batch *b)
 		i = j;
 	}
 	mdb_cursor_close(ccur);
+	mdb_cursor_close(b->hc);
 	ccur = NULL;
+	b->hc = NULL;
 	if ((rc = apply_meta(b, txn)) != 0)
 		goto fail;
 	if ((rc = store__meta_put_u64(txn, s, "next_id", next_id)) != 0 ||
@@ -736,6 +775,9 @@ static int apply(struct store_batch *b)
 fail:
 	if (ccur)
 		mdb_cursor_close(ccur);
+	if (b->hc)
+		mdb_cursor_close(b->hc);
+	b->hc = NULL;
 	if (txn)
 		mdb_txn_abort(txn);
 	/* forget series ids this attempt created: they were never committed */
