@@ -161,6 +161,11 @@ int64_t pw_now_ms(void);
 /* Monotonic clock in nanoseconds. */
 int64_t pw_mono_ns(void);
 
+/* Prometheus' name rules: metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label
+ * names [a-zA-Z_][a-zA-Z0-9_]*. */
+bool pw_valid_metric_name(const char *s, size_t n);
+bool pw_valid_label_name(const char *s, size_t n);
+
 /* 64-bit hash (FNV-1a variant mixed with a finaliser) for in-memory tables. */
 uint64_t pw_hash64(const void *p, size_t n);
 

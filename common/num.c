@@ -107,3 +107,29 @@ uint64_t pw_hash64(const void *p, size_t n)
 	h ^= h >> 33;
 	return h;
 }
+
+static bool name_char(unsigned char c, bool first, bool colon)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+	       (colon && c == ':') || (!first && c >= '0' && c <= '9');
+}
+
+bool pw_valid_metric_name(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char((unsigned char)s[i], i == 0, true))
+			return false;
+	return true;
+}
+
+bool pw_valid_label_name(const char *s, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char((unsigned char)s[i], i == 0, false))
+			return false;
+	return true;
+}

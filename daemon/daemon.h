@@ -10,5 +10,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_retention(int argc, char **argv);
+int cmd_check_config(int argc, char **argv);
+int cmd_config_keys(int argc, char **argv);
 
 #endif

@@ -23,6 +23,9 @@ static const struct {
 	 "backup --storage DIR DEST\n"
 	 "      Hot, consistent, compacted copy of the store into DEST."},
 	{"stats", cmd_stats, "stats --storage DIR\n      Series, samples and bytes on disk."},
+	{"check-config", cmd_check_config,
+	 "check-config FILE\n"
+	 "      Validate a configuration: prints ok, or every error with file:line:column."},
 	{"retention", cmd_retention,
 	 "retention --storage DIR --older-than DURATION\n"
 	 "      Drop samples older than DURATION (for example 400d)."},
@@ -55,6 +58,8 @@ int main(int argc, char **argv)
 		printf("pacewatch %s\n", PW_VERSION);
 		return 0;
 	}
+	if (strcmp(argv[1], "config-keys") == 0) /* for docs/configuration.md */
+		return cmd_config_keys(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (strcmp(argv[1], cmds[i].name) == 0)
 			return cmds[i].fn(argc - 1, argv + 1);

@@ -7,32 +7,6 @@
 
 #include <stdlib.h>
 
-static bool name_char(unsigned char c, bool first, bool colon)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-	       (colon && c == ':') || (!first && c >= '0' && c <= '9');
-}
-
-bool store_valid_metric_name(const char *s, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!name_char((unsigned char)s[i], i == 0, true))
-			return false;
-	return true;
-}
-
-bool store_valid_label_name(const char *s, size_t n)
-{
-	if (n == 0 || n > LABEL_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!name_char((unsigned char)s[i], i == 0, false))
-			return false;
-	return true;
-}
-
 bool labels_next(const char *enc, size_t len, size_t *off, const char **name, const char **value)
 {
 	size_t o = *off;

@@ -53,13 +53,6 @@ int store_open(const struct store_opts *o, struct store **out, char **cause);
 /* Close. No batch or snapshot may be open. */
 void store_close(struct store *s);
 
-/* ---- names ------------------------------------------------------------- */
-
-/* Prometheus' rules: metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names
- * [a-zA-Z_][a-zA-Z0-9_]*. */
-bool store_valid_metric_name(const char *s, size_t n);
-bool store_valid_label_name(const char *s, size_t n);
-
 /* ---- writing ------------------------------------------------------------ */
 
 enum store_metric_type {

@@ -125,7 +125,8 @@ int store_batch_put(struct store_batch *b, const struct pw_label *labels, size_t
 			metric = labels[i].value;
 			continue;
 		}
-		if (!store_valid_label_name(labels[i].name, strlen(labels[i].name))) {
+		if (!pw_valid_label_name(labels[i].name, strlen(labels[i].name)) ||
+		    strlen(labels[i].name) > LABEL_NAME_MAX) {
 			pw_esc(esc, sizeof esc, labels[i].name, strlen(labels[i].name));
 			rc = poison(b, PW_EINVAL,
 				    xasprintf("invalid label name \"%s\": must match "
@@ -141,7 +142,7 @@ int store_batch_put(struct store_batch *b, const struct pw_label *labels, size_t
 		rc = poison(b, PW_EINVAL, xstrdup("sample without a metric name"));
 		goto out;
 	}
-	if (!store_valid_metric_name(metric, strlen(metric))) {
+	if (!pw_valid_metric_name(metric, strlen(metric))) {
 		pw_esc(esc, sizeof esc, metric, strlen(metric));
 		rc = poison(b, PW_EINVAL,
 			    xasprintf("invalid metric name \"%s\": must match "
@@ -197,7 +198,7 @@ int store_batch_put_meta(struct store_batch *b, const char *metric, enum store_m
 
 	if (b->err)
 		return PW_EPOISONED;
-	if (!store_valid_metric_name(metric, strlen(metric)) ||
+	if (!pw_valid_metric_name(metric, strlen(metric)) ||
 	    strlen(metric) > POSTING_KEY_MAX)
 		return poison(b, PW_EINVAL, xasprintf("invalid metric name in metadata"));
 	b->metas = xreallocarray(b->metas, b->nmeta + 1, sizeof *b->metas);

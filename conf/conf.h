@@ -1,0 +1,146 @@
+/*
+ * conf.h — pacewatch's configuration: one JSON file (comments allowed:
+ * //, slash-star and #, as ISC Kea accepts) read through field tables
+ * into the plain structs below. Every error names file:line:column, the
+ * key path and what was expected; all errors are collected before the
+ * file is refused. Knows nothing of HTTP or LMDB.
+ *
+ * Ownership: conf_load() returns a new struct conf; conf_free() releases
+ * it and every string inside. Durations are milliseconds, sizes bytes,
+ * times milliseconds since the epoch.
+ */
+#ifndef PW_CONF_H
+#define PW_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct conf_kv {
+	char *name;
+	char *value;
+};
+
+struct conf_kvs {
+	struct conf_kv *v;
+	size_t n;
+};
+
+enum conf_format { CONF_FORMAT_JSON, CONF_FORMAT_PROMETHEUS, CONF_FORMAT_CSV };
+
+/* One metric taken from a JSON response. Paths are in the JSONPath subset
+ * of docs/configuration.md, relative to each element `path` matches. */
+struct conf_json_metric {
+	char *path;             /* elements to turn into samples ("$.data[*]") */
+	char *metric;           /* metric name */
+	char *value;            /* path of the value within the element */
+	struct conf_kvs labels; /* label name -> path ("@key", "$parent.code") */
+	struct conf_kvs value_map; /* text -> number ("online" -> "1") */
+	char *timestamp;        /* optional path of a timestamp */
+	char *help;
+	char *type;             /* counter, gauge, untyped */
+};
+
+struct conf_pagination {
+	char *next_path;  /* a path to the next page's URL, or */
+	char *page_param; /* a query parameter counting pages */
+	int64_t page_start;
+	char *done_path;  /* optional: a boolean/number path that is true on the last page */
+	int64_t max_pages;
+};
+
+struct conf_csv {
+	char *delimiter;
+	char *timestamp_column;       /* optional */
+	struct conf_kvs labels;       /* label name -> column */
+	struct conf_kvs values;       /* metric name -> column */
+};
+
+struct conf_target {
+	char *name;
+	char *url;
+	char *method;
+	struct conf_kvs headers;
+	struct conf_kvs params;
+	char *body;
+	char *bearer_token;     /* read from bearer_token_file */
+	char *basic_user;
+	char *basic_password;   /* read from basic_password_file */
+	char *ca_file, *cert_file, *key_file;
+	bool tls_verify;
+	char *proxy;
+	int64_t interval_ms, timeout_ms;
+	uint64_t max_response_size;
+	struct conf_kvs labels;
+	enum conf_format format;
+	struct conf_json_metric *metrics;
+	size_t nmetrics;
+	struct conf_pagination pagination;
+	struct conf_csv csv;
+	char *timezone;         /* for date strings in responses */
+};
+
+struct conf {
+	char *path;
+	struct {
+		int64_t scrape_interval_ms, scrape_timeout_ms, lookback_delta_ms;
+		char *timezone;
+		struct conf_kvs external_labels;
+		int64_t max_concurrent_scrapes;
+	} global;
+	struct {
+		char *path;
+		int64_t retention_ms;
+		uint64_t initial_size, max_size;
+		bool sync;
+	} storage;
+	struct {
+		char **listen;
+		size_t nlisten;
+	} http;
+	struct conf_target *targets;
+	size_t ntargets;
+};
+
+/* One error: where and what. */
+struct conf_err {
+	size_t line, col;    /* 1-based; 0 when not tied to a place */
+	char *path;          /* key path, e.g. "targets[2].url" */
+	char *msg;
+	char *source_line;   /* the line of the file, for the caret display */
+};
+
+struct conf_errs {
+	struct conf_err *v;
+	size_t n;
+	char *file;
+};
+
+/* Built-in defaults, as `pacewatch run` uses with no file. */
+struct conf *conf_defaults(void);
+
+/* Load and validate a file. On success returns 0 and *out; on failure
+ * returns PW_EINVAL (or -errno when the file cannot be read) with every
+ * error in errs (caller frees with conf_errs_free). */
+int conf_load(const char *path, struct conf **out, struct conf_errs *errs);
+/* The same from a buffer; name is used in messages. */
+int conf_load_buffer(const char *name, const char *buf, size_t len, struct conf **out,
+		     struct conf_errs *errs);
+void conf_free(struct conf *c);
+void conf_errs_free(struct conf_errs *errs);
+/* Print "file:line:col: path: message", the line and a caret, per error. */
+void conf_errs_print(const struct conf_errs *errs, FILE *f);
+
+/* Every key the field tables know, as "section.key" paths with their type
+ * and default, one per call (for documentation and its test). Returns
+ * false past the last. */
+struct conf_key_doc {
+	const char *path;
+	const char *type;
+	const char *def;
+	const char *help;
+};
+bool conf_key_doc(size_t i, struct conf_key_doc *out);
+
+#endif /* PW_CONF_H */

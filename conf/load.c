@@ -1,0 +1,571 @@
+/*
+ * load.c — reads a configuration file: blank comments, parse with jansson,
+ * walk the field tables (schema.c) over the JSON values, then check
+ * cross-field rules (validate.c). Unknown keys, wrong types and bad values
+ * are all collected with their positions before the file is refused.
+ */
+#include "conf_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AT(base, off, type) ((type *)((char *)(base) + (off)))
+
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "a list";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+static size_t lev(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t d = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			if (prev[j] + 1 < d)
+				d = prev[j] + 1;
+			if (cur[j - 1] + 1 < d)
+				d = cur[j - 1] + 1;
+			cur[j] = d;
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof *prev);
+	}
+	return prev[lb];
+}
+
+static char *join(const char *path, const char *key)
+{
+	return *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
+}
+
+static char *read_secret(const char *file, char **cause)
+{
+	FILE *f = fopen(file, "rb");
+	struct pw_buf b;
+	char tmp[4096];
+	size_t n;
+
+	if (!f) {
+		*cause = xasprintf("cannot read \"%s\": %s", file, strerror(errno));
+		return NULL;
+	}
+	pw_buf_init(&b, 1 << 20);
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+		if (pw_buf_append(&b, tmp, n) != 0) {
+			fclose(f);
+			pw_buf_free(&b);
+			*cause = xasprintf("\"%s\" is larger than 1 MiB", file);
+			return NULL;
+		}
+	}
+	fclose(f);
+	while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.data[--b.len] = '\0';
+	return pw_buf_take(&b);
+}
+
+static char *scalar_text(json_t *v)
+{
+	if (json_is_string(v))
+		return xstrdup(json_string_value(v));
+	if (json_is_integer(v))
+		return xasprintf("%lld", (long long)json_integer_value(v));
+	if (json_is_real(v)) {
+		char b[64];
+		pw_fmt_double(b, sizeof b, json_real_value(v));
+		return xstrdup(b);
+	}
+	if (json_is_boolean(v))
+		return xstrdup(json_is_true(v) ? "true" : "false");
+	return NULL;
+}
+
+static void convert(const struct field *f, json_t *v, void *base, const char *path,
+		    struct conf_errs *errs, const struct posmap *pm)
+{
+	char *cause = NULL;
+
+	switch (f->type) {
+	case F_STR:
+		if (!json_is_string(v)) {
+			conf_err_at(errs, pm, path, false, "expected a string, found %s", json_kind(v));
+			return;
+		}
+		if (f->enums) {
+			bool ok = false;
+			for (size_t i = 0; f->enums[i]; i++)
+				ok |= strcmp(f->enums[i], json_string_value(v)) == 0;
+			if (!ok) {
+				struct pw_buf b;
+				pw_buf_init(&b, 0);
+				for (size_t i = 0; f->enums[i]; i++)
+					pw_buf_printf(&b, "%s\"%s\"", i ? ", " : "", f->enums[i]);
+				conf_err_at(errs, pm, path, false, "expected one of %s, found \"%s\"", b.data,
+					    json_string_value(v));
+				pw_buf_free(&b);
+				return;
+			}
+		}
+		free(*AT(base, f->off, char *));
+		*AT(base, f->off, char *) = xstrdup(json_string_value(v));
+		return;
+	case F_BOOL:
+		if (!json_is_boolean(v)) {
+			conf_err_at(errs, pm, path, false, "expected true or false, found %s", json_kind(v));
+			return;
+		}
+		*AT(base, f->off, bool) = json_is_true(v);
+		return;
+	case F_INT:
+		if (!json_is_integer(v)) {
+			conf_err_at(errs, pm, path, false, "expected an integer, found %s", json_kind(v));
+			return;
+		}
+		if (json_integer_value(v) < f->min || json_integer_value(v) > f->max) {
+			conf_err_at(errs, pm, path, false, "expected an integer from %lld to %lld, found %lld",
+				    (long long)f->min, (long long)f->max,
+				    (long long)json_integer_value(v));
+			return;
+		}
+		*AT(base, f->off, int64_t) = json_integer_value(v);
+		return;
+	case F_DURATION: {
+		int64_t ms;
+		if (!json_is_string(v) || pw_parse_duration(json_string_value(v), &ms) != 0) {
+			conf_err_at(errs, pm, path, false,
+				    "expected a duration such as \"90s\", \"15m\" or \"1h30m\", found %s%s%s",
+				    json_is_string(v) ? "\"" : "",
+				    json_is_string(v) ? json_string_value(v) : json_kind(v),
+				    json_is_string(v) ? "\"" : "");
+			return;
+		}
+		*AT(base, f->off, int64_t) = ms;
+		return;
+	}
+	case F_SIZE: {
+		uint64_t n;
+		if (json_is_integer(v) && json_integer_value(v) >= 0) {
+			*AT(base, f->off, uint64_t) = (uint64_t)json_integer_value(v);
+			return;
+		}
+		if (!json_is_string(v) || pw_parse_size(json_string_value(v), &n) != 0) {
+			conf_err_at(errs, pm, path, false,
+				    "expected a size such as \"512MiB\", \"16MB\" or a number of bytes, found %s%s%s",
+				    json_is_string(v) ? "\"" : "",
+				    json_is_string(v) ? json_string_value(v) : json_kind(v),
+				    json_is_string(v) ? "\"" : "");
+			return;
+		}
+		*AT(base, f->off, uint64_t) = n;
+		return;
+	}
+	case F_ENUM:
+		if (json_is_string(v)) {
+			for (size_t i = 0; f->enums[i]; i++) {
+				if (strcmp(f->enums[i], json_string_value(v)) == 0) {
+					*AT(base, f->off, int) = (int)i;
+					return;
+				}
+			}
+		}
+		{
+			struct pw_buf b;
+			pw_buf_init(&b, 0);
+			for (size_t i = 0; f->enums[i]; i++)
+				pw_buf_printf(&b, "%s\"%s\"", i ? ", " : "", f->enums[i]);
+			conf_err_at(errs, pm, path, false, "expected one of %s", b.data);
+			pw_buf_free(&b);
+		}
+		return;
+	case F_KVS: {
+		struct conf_kvs *kv = AT(base, f->off, struct conf_kvs);
+		const char *k;
+		json_t *x;
+		if (!json_is_object(v)) {
+			conf_err_at(errs, pm, path, false, "expected an object of names to values, found %s",
+				    json_kind(v));
+			return;
+		}
+		json_object_foreach(v, k, x) {
+			char *t = scalar_text(x);
+			if (!t) {
+				char *p = join(path, k);
+				conf_err_at(errs, pm, p, false, "expected a string or number, found %s",
+					    json_kind(x));
+				free(p);
+				continue;
+			}
+			kv->v = xreallocarray(kv->v, kv->n + 1, sizeof *kv->v);
+			kv->v[kv->n].name = xstrdup(k);
+			kv->v[kv->n++].value = t;
+		}
+		return;
+	}
+	case F_STRS: {
+		char ***arr = AT(base, f->off, char **);
+		size_t *cnt = AT(base, f->count_off, size_t);
+		size_t i;
+		json_t *x;
+		if (!json_is_array(v)) {
+			conf_err_at(errs, pm, path, false, "expected a list of strings, found %s",
+				    json_kind(v));
+			return;
+		}
+		for (size_t k = 0; k < *cnt; k++)
+			free((*arr)[k]);
+		free(*arr);
+		*arr = xcalloc(json_array_size(v) + 1, sizeof **arr);
+		*cnt = 0;
+		json_array_foreach(v, i, x) {
+			if (!json_is_string(x)) {
+				char *p = xasprintf("%s[%zu]", path, i);
+				conf_err_at(errs, pm, p, false, "expected a string, found %s", json_kind(x));
+				free(p);
+				continue;
+			}
+			(*arr)[(*cnt)++] = xstrdup(json_string_value(x));
+		}
+		return;
+	}
+	case F_SECRET: {
+		char *s;
+		if (!json_is_string(v)) {
+			conf_err_at(errs, pm, path, false, "expected a file name, found %s", json_kind(v));
+			return;
+		}
+		s = read_secret(json_string_value(v), &cause);
+		if (!s) {
+			conf_err_at(errs, pm, path, false, "%s", cause);
+			free(cause);
+			return;
+		}
+		free(*AT(base, f->off, char *));
+		*AT(base, f->off, char *) = s;
+		return;
+	}
+	case F_OBJ:
+		if (!json_is_object(v)) {
+			conf_err_at(errs, pm, path, false, "expected an object, found %s", json_kind(v));
+			return;
+		}
+		conf_walk(f->sub, v, (char *)base + f->off, path, errs, pm);
+		return;
+	case F_OBJARR: {
+		void **arr = AT(base, f->off, void *);
+		size_t *cnt = AT(base, f->count_off, size_t);
+		size_t i;
+		json_t *x;
+		if (!json_is_array(v)) {
+			conf_err_at(errs, pm, path, false, "expected a list of objects, found %s",
+				    json_kind(v));
+			return;
+		}
+		*arr = xcalloc(json_array_size(v) + 1, f->elem_size);
+		*cnt = json_array_size(v);
+		json_array_foreach(v, i, x) {
+			char *p = xasprintf("%s[%zu]", path, i);
+			void *elem = (char *)*arr + i * f->elem_size;
+			if (!json_is_object(x))
+				conf_err_at(errs, pm, p, false, "expected an object, found %s", json_kind(x));
+			else
+				conf_walk(f->sub, x, elem, p, errs, pm);
+			free(p);
+		}
+		return;
+	}
+	}
+}
+
+static void apply_default(const struct field *f, void *base, const char *path,
+			  struct conf_errs *errs)
+{
+	json_t *v;
+	json_error_t je;
+
+	if (f->type == F_OBJ) {
+		json_t *empty = json_object();
+		conf_walk(f->sub, empty, (char *)base + f->off, path, errs, NULL);
+		json_decref(empty);
+		return;
+	}
+	if (!f->def)
+		return;
+	v = json_loads(f->def, JSON_DECODE_ANY, &je);
+	if (!v) {
+		conf_err_add(errs, NULL, SIZE_MAX, path, "internal: bad default %s", f->def);
+		return;
+	}
+	convert(f, v, base, path, errs, NULL);
+	json_decref(v);
+}
+
+void conf_walk(const struct table *t, json_t *obj, void *base, const char *path,
+	       struct conf_errs *errs, const struct posmap *pm)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		const struct field *f = NULL;
+		for (size_t i = 0; i < t->n; i++)
+			if (strcmp(t->fields[i].key, key) == 0)
+				f = &t->fields[i];
+		if (!f) {
+			const char *best = NULL;
+			size_t bd = 99;
+			char *p = join(path, key);
+			for (size_t i = 0; i < t->n; i++) {
+				size_t d = lev(key, t->fields[i].key);
+				if (d < bd) {
+					bd = d;
+					best = t->fields[i].key;
+				}
+			}
+			if (best && bd <= 3)
+				conf_err_at(errs, pm, p, true, "unknown key \"%s\"; did you mean \"%s\"?", key,
+					    best);
+			else
+				conf_err_at(errs, pm, p, true, "unknown key \"%s\"%s%s", key,
+					    *t->name ? " in " : "", t->name);
+			free(p);
+		}
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		const struct field *f = &t->fields[i];
+		char *p = join(path, f->key);
+		v = json_object_get(obj, f->key);
+		if (v && !json_is_null(v))
+			convert(f, v, base, p, errs, pm);
+		else if (f->required && pm)
+			conf_err_at(errs, pm, p, false, "missing required key \"%s\"", f->key);
+		else
+			apply_default(f, base, p, errs);
+		free(p);
+	}
+}
+
+/* ---- freeing, through the same tables --------------------------------- */
+
+static void free_fields(const struct table *t, void *base)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct field *f = &t->fields[i];
+		switch (f->type) {
+		case F_STR:
+		case F_SECRET:
+			free(*AT(base, f->off, char *));
+			break;
+		case F_KVS: {
+			struct conf_kvs *kv = AT(base, f->off, struct conf_kvs);
+			for (size_t k = 0; k < kv->n; k++) {
+				free(kv->v[k].name);
+				free(kv->v[k].value);
+			}
+			free(kv->v);
+			break;
+		}
+		case F_STRS: {
+			char **arr = *AT(base, f->off, char **);
+			size_t n = *AT(base, f->count_off, size_t);
+			for (size_t k = 0; k < n; k++)
+				free(arr[k]);
+			free(arr);
+			break;
+		}
+		case F_OBJ:
+			free_fields(f->sub, (char *)base + f->off);
+			break;
+		case F_OBJARR: {
+			char *arr = *AT(base, f->off, char *);
+			size_t n = *AT(base, f->count_off, size_t);
+			for (size_t k = 0; arr && k < n; k++)
+				free_fields(f->sub, arr + k * f->elem_size);
+			free(arr);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+void conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	free_fields(&conf_root_table, c);
+	free(c->path);
+	free(c);
+}
+
+struct conf *conf_defaults(void)
+{
+	struct conf *c = xcalloc(1, sizeof *c);
+	struct conf_errs errs = {0};
+	json_t *empty = json_object();
+
+	conf_walk(&conf_root_table, empty, c, "", &errs, NULL);
+	json_decref(empty);
+	conf_errs_free(&errs);
+	return c;
+}
+
+int conf_load_buffer(const char *name, const char *buf, size_t len, struct conf **out,
+		     struct conf_errs *errs)
+{
+	char *text = xmalloc(len + 1);
+	struct posmap pm = {0};
+	json_error_t je;
+	json_t *root;
+	struct conf *c;
+
+	*out = NULL;
+	memset(errs, 0, sizeof *errs);
+	errs->file = xstrdup(name);
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	conf_blank_comments(text, len);
+	pm.text = text;
+	pm.len = len;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		size_t off = (size_t)je.position;
+		/* jansson points just past the bad token; step back onto it */
+		if (off > 0 && off <= len)
+			off--;
+		/* on a string (a duplicate key), point at its opening quote */
+		if (off < len && text[off] == '"' && off > 0) {
+			size_t q = off - 1;
+			while (q > 0 && !(text[q] == '"' && text[q - 1] != '\\'))
+				q--;
+			if (text[q] == '"')
+				off = q;
+		}
+		conf_err_add(errs, &pm, off, "", "%s", je.text);
+		free(text);
+		return PW_EINVAL;
+	}
+	if (!json_is_object(root)) {
+		conf_err_add(errs, &pm, 0, "", "expected an object at the top of the file, found %s",
+			     json_kind(root));
+		json_decref(root);
+		free(text);
+		return PW_EINVAL;
+	}
+	conf_posmap_build(&pm, text, len);
+	c = xcalloc(1, sizeof *c);
+	c->path = xstrdup(name);
+	conf_walk(&conf_root_table, root, c, "", errs, &pm);
+	json_decref(root);
+	conf_validate(c, errs, &pm); /* also after errors: report everything at once */
+	conf_posmap_free(&pm);
+	free(text);
+	if (errs->n) {
+		conf_free(c);
+		return PW_EINVAL;
+	}
+	*out = c;
+	return 0;
+}
+
+int conf_load(const char *path, struct conf **out, struct conf_errs *errs)
+{
+	FILE *f = fopen(path, "rb");
+	struct pw_buf b;
+	char tmp[65536];
+	size_t n;
+	int rc;
+
+	memset(errs, 0, sizeof *errs);
+	*out = NULL;
+	if (!f) {
+		rc = -errno;
+		errs->file = xstrdup(path);
+		conf_err_add(errs, NULL, SIZE_MAX, "", "cannot read the configuration: %s",
+			     strerror(errno));
+		return rc;
+	}
+	pw_buf_init(&b, 64 << 20);
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+		if (pw_buf_append(&b, tmp, n) != 0) {
+			fclose(f);
+			pw_buf_free(&b);
+			errs->file = xstrdup(path);
+			conf_err_add(errs, NULL, SIZE_MAX, "", "configuration larger than 64 MiB");
+			return PW_ETOOBIG;
+		}
+	}
+	fclose(f);
+	rc = conf_load_buffer(path, b.data ? b.data : "", b.len, out, errs);
+	pw_buf_free(&b);
+	return rc;
+}
+
+/* ---- documentation rows ------------------------------------------------- */
+
+static const char *type_name(const struct field *f)
+{
+	switch (f->type) {
+	case F_STR: return "string";
+	case F_BOOL: return "boolean";
+	case F_INT: return "integer";
+	case F_DURATION: return "duration";
+	case F_SIZE: return "size";
+	case F_ENUM: return "enum";
+	case F_KVS: return "map";
+	case F_STRS: return "list of strings";
+	case F_SECRET: return "file";
+	case F_OBJ: return "object";
+	case F_OBJARR: return "list of objects";
+	}
+	return "?";
+}
+
+static struct conf_key_doc *docs;
+static size_t ndocs;
+
+static void flatten(const struct table *t, const char *prefix)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct field *f = &t->fields[i];
+		char *p = *prefix ? xasprintf("%s.%s", prefix, f->key) : xstrdup(f->key);
+		docs = xreallocarray(docs, ndocs + 1, sizeof *docs);
+		docs[ndocs].path = p;
+		docs[ndocs].type = type_name(f);
+		docs[ndocs].def = f->def ? f->def : (f->required ? "required" : "");
+		docs[ndocs].help = f->help ? f->help : "";
+		ndocs++;
+		if (f->type == F_OBJ)
+			flatten(f->sub, p);
+		else if (f->type == F_OBJARR) {
+			char *q = xasprintf("%s[]", p);
+			flatten(f->sub, q);
+			free(q);
+		}
+	}
+}
+
+bool conf_key_doc(size_t i, struct conf_key_doc *out)
+{
+	if (!docs)
+		flatten(&conf_root_table, "");
+	if (i >= ndocs)
+		return false;
+	*out = docs[i];
+	return true;
+}

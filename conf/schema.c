@@ -1,0 +1,201 @@
+/*
+ * schema.c — the configuration's field tables: one row per key with its
+ * type, where it goes, whether it is required, its default and a line of
+ * help. The loader walks these rows; docs/configuration.md documents the
+ * same rows, and a test checks that every row is documented.
+ */
+#include <stddef.h>
+
+#include "conf_int.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define TBL(name, rows) {name, rows, N(rows)}
+
+static const char *const format_names[] = {"json", "prometheus", "csv", NULL};
+
+static const struct field json_metric_rows[] = {
+	{.key = "path", .type = F_STR, .off = offsetof(struct conf_json_metric, path), .def = "\"$\"",
+	 .help = "JSONPath of the elements that each give one sample"},
+	{.key = "metric", .type = F_STR, .off = offsetof(struct conf_json_metric, metric),
+	 .required = true, .help = "metric name of the samples"},
+	{.key = "value", .type = F_STR, .off = offsetof(struct conf_json_metric, value),
+	 .required = true, .help = "path of the value, relative to the element (\"@.count\")"},
+	{.key = "labels", .type = F_KVS, .off = offsetof(struct conf_json_metric, labels),
+	 .help = "label name to path: \"@.city\", \"@key\" (the element's key), \"@parent.code\""},
+	{.key = "value_map", .type = F_KVS, .off = offsetof(struct conf_json_metric, value_map),
+	 .help = "text or boolean values to numbers, e.g. {\"online\": 1, \"offline\": 0}"},
+	{.key = "timestamp", .type = F_STR, .off = offsetof(struct conf_json_metric, timestamp),
+	 .help = "path of a timestamp: epoch seconds or milliseconds, or a date in the target's time zone"},
+	{.key = "help", .type = F_STR, .off = offsetof(struct conf_json_metric, help),
+	 .help = "HELP text recorded as metadata"},
+	{.key = "type", .type = F_STR, .off = offsetof(struct conf_json_metric, type),
+	 .def = "\"gauge\"", .help = "TYPE recorded as metadata: counter, gauge or untyped"},
+};
+static const struct table json_metric_table = TBL("metric", json_metric_rows);
+
+static const struct field pagination_rows[] = {
+	{.key = "next", .type = F_STR, .off = offsetof(struct conf_pagination, next_path),
+	 .help = "path of the next page's URL in each response"},
+	{.key = "page_param", .type = F_STR, .off = offsetof(struct conf_pagination, page_param),
+	 .help = "query parameter that numbers pages"},
+	{.key = "page_start", .type = F_INT, .off = offsetof(struct conf_pagination, page_start),
+	 .def = "1", .min = 0, .max = 1000000, .help = "number of the first page"},
+	{.key = "done", .type = F_STR, .off = offsetof(struct conf_pagination, done_path),
+	 .help = "path that is true (or an empty list) on the last page"},
+	{.key = "max_pages", .type = F_INT, .off = offsetof(struct conf_pagination, max_pages),
+	 .def = "100", .min = 1, .max = 100000, .help = "stop after this many pages"},
+};
+static const struct table pagination_table = TBL("pagination", pagination_rows);
+
+static const struct field csv_rows[] = {
+	{.key = "delimiter", .type = F_STR, .off = offsetof(struct conf_csv, delimiter),
+	 .def = "\",\"", .help = "field separator"},
+	{.key = "timestamp_column", .type = F_STR,
+	 .off = offsetof(struct conf_csv, timestamp_column),
+	 .help = "column holding the sample time (else the scrape time)"},
+	{.key = "labels", .type = F_KVS, .off = offsetof(struct conf_csv, labels),
+	 .help = "label name to column name"},
+	{.key = "values", .type = F_KVS, .off = offsetof(struct conf_csv, values),
+	 .help = "metric name to column name"},
+};
+static const struct table csv_table = TBL("csv", csv_rows);
+
+struct basic_auth {
+	char *username, *password;
+};
+
+static const struct field basic_rows[] = {
+	{.key = "username", .type = F_STR, .off = 0, .required = true, .help = "user name"},
+	{.key = "password_file", .type = F_SECRET, .off = sizeof(char *), .required = true,
+	 .help = "file holding the password"},
+};
+static const struct table basic_table = TBL("basic_auth", basic_rows);
+
+struct tls_conf {
+	char *ca_file, *cert_file, *key_file;
+	bool verify;
+};
+
+static const struct field tls_rows[] = {
+	{.key = "ca_file", .type = F_STR, .off = offsetof(struct tls_conf, ca_file),
+	 .help = "CA certificates to verify the platform with"},
+	{.key = "cert_file", .type = F_STR, .off = offsetof(struct tls_conf, cert_file),
+	 .help = "client certificate"},
+	{.key = "key_file", .type = F_STR, .off = offsetof(struct tls_conf, key_file),
+	 .help = "client key"},
+	{.key = "verify", .type = F_BOOL, .off = offsetof(struct tls_conf, verify), .def = "true",
+	 .help = "verify the platform's certificate"},
+};
+static const struct table tls_table = TBL("tls", tls_rows);
+
+/* The target struct holds basic_user/basic_password and the TLS fields in
+ * the same order as the small structs above. */
+_Static_assert(offsetof(struct conf_target, basic_password) -
+			       offsetof(struct conf_target, basic_user) ==
+		       offsetof(struct basic_auth, password),
+	       "basic_auth layout");
+_Static_assert(offsetof(struct conf_target, tls_verify) - offsetof(struct conf_target, ca_file) ==
+		       offsetof(struct tls_conf, verify),
+	       "tls layout");
+
+static const char *const method_names[] = {"GET", "POST", NULL};
+
+static const struct field target_rows[] = {
+	{.key = "name", .type = F_STR, .off = offsetof(struct conf_target, name), .required = true,
+	 .help = "unique name; the job label of its samples"},
+	{.key = "url", .type = F_STR, .off = offsetof(struct conf_target, url), .required = true,
+	 .help = "http://, https:// or file:// URL"},
+	{.key = "method", .type = F_STR, .off = offsetof(struct conf_target, method),
+	 .def = "\"GET\"", .enums = method_names, .help = "GET or POST"},
+	{.key = "headers", .type = F_KVS, .off = offsetof(struct conf_target, headers),
+	 .help = "extra request headers"},
+	{.key = "params", .type = F_KVS, .off = offsetof(struct conf_target, params),
+	 .help = "query parameters added to the URL"},
+	{.key = "body", .type = F_STR, .off = offsetof(struct conf_target, body),
+	 .help = "request body (POST)"},
+	{.key = "bearer_token_file", .type = F_SECRET,
+	 .off = offsetof(struct conf_target, bearer_token),
+	 .help = "file holding a bearer token sent as Authorization: Bearer"},
+	{.key = "basic_auth", .type = F_OBJ, .off = offsetof(struct conf_target, basic_user),
+	 .sub = &basic_table, .help = "HTTP basic authentication"},
+	{.key = "tls", .type = F_OBJ, .off = offsetof(struct conf_target, ca_file), .sub = &tls_table,
+	 .help = "TLS settings"},
+	{.key = "proxy", .type = F_STR, .off = offsetof(struct conf_target, proxy),
+	 .help = "proxy URL"},
+	{.key = "interval", .type = F_DURATION, .off = offsetof(struct conf_target, interval_ms),
+	 .help = "how often to poll (default: global.scrape_interval)"},
+	{.key = "timeout", .type = F_DURATION, .off = offsetof(struct conf_target, timeout_ms),
+	 .help = "give up on a poll after this long (default: global.scrape_timeout)"},
+	{.key = "max_response_size", .type = F_SIZE,
+	 .off = offsetof(struct conf_target, max_response_size), .def = "\"16MiB\"",
+	 .help = "larger responses are refused"},
+	{.key = "labels", .type = F_KVS, .off = offsetof(struct conf_target, labels),
+	 .help = "labels added to every sample of the target"},
+	{.key = "format", .type = F_ENUM, .off = offsetof(struct conf_target, format),
+	 .def = "\"json\"", .enums = format_names, .help = "json, prometheus or csv"},
+	{.key = "metrics", .type = F_OBJARR, .off = offsetof(struct conf_target, metrics),
+	 .count_off = offsetof(struct conf_target, nmetrics), .sub = &json_metric_table,
+	 .elem_size = sizeof(struct conf_json_metric), .help = "JSON mappings (format json)"},
+	{.key = "pagination", .type = F_OBJ, .off = offsetof(struct conf_target, pagination),
+	 .sub = &pagination_table, .help = "follow pages until the platform says done"},
+	{.key = "csv", .type = F_OBJ, .off = offsetof(struct conf_target, csv), .sub = &csv_table,
+	 .help = "CSV columns (format csv)"},
+	{.key = "timezone", .type = F_STR, .off = offsetof(struct conf_target, timezone),
+	 .help = "time zone of dates in responses (default: global.timezone)"},
+};
+static const struct table target_table = TBL("target", target_rows);
+
+static const struct field global_rows[] = {
+	{.key = "scrape_interval", .type = F_DURATION,
+	 .off = offsetof(struct conf, global.scrape_interval_ms), .def = "\"1m\"",
+	 .help = "default polling interval"},
+	{.key = "scrape_timeout", .type = F_DURATION,
+	 .off = offsetof(struct conf, global.scrape_timeout_ms), .def = "\"10s\"",
+	 .help = "default polling timeout"},
+	{.key = "lookback_delta", .type = F_DURATION,
+	 .off = offsetof(struct conf, global.lookback_delta_ms), .def = "\"5m\"",
+	 .help = "how far back queries look for a sample"},
+	{.key = "timezone", .type = F_STR, .off = offsetof(struct conf, global.timezone),
+	 .def = "\"Asia/Shanghai\"", .help = "time zone of dates, calendars and reports"},
+	{.key = "external_labels", .type = F_KVS, .off = offsetof(struct conf, global.external_labels),
+	 .help = "labels added when data leaves this instance"},
+	{.key = "max_concurrent_scrapes", .type = F_INT,
+	 .off = offsetof(struct conf, global.max_concurrent_scrapes), .def = "64", .min = 1,
+	 .max = 10000, .help = "transfers in flight at once"},
+};
+
+static const struct field storage_rows[] = {
+	{.key = "path", .type = F_STR, .off = offsetof(struct conf, storage.path),
+	 .def = "\"./data\"", .help = "directory of the store"},
+	{.key = "retention", .type = F_DURATION, .off = offsetof(struct conf, storage.retention_ms),
+	 .def = "\"400d\"", .help = "samples older than this are dropped"},
+	{.key = "initial_size", .type = F_SIZE, .off = offsetof(struct conf, storage.initial_size),
+	 .def = "\"64MiB\"", .help = "initial map size; it grows as needed"},
+	{.key = "max_size", .type = F_SIZE, .off = offsetof(struct conf, storage.max_size),
+	 .def = "\"64GiB\"", .help = "the store never grows past this"},
+	{.key = "sync", .type = F_BOOL, .off = offsetof(struct conf, storage.sync), .def = "true",
+	 .help = "fsync every batch (false: survives a killed process, not a power loss)"},
+};
+
+static const struct field http_rows[] = {
+	{.key = "listen", .type = F_STRS, .off = offsetof(struct conf, http.listen),
+	 .count_off = offsetof(struct conf, http.nlisten), .def = "[\"127.0.0.1:9470\"]",
+	 .help = "addresses to serve HTTP on (host:port, [v6]:port)"},
+};
+
+/* Sections are tables over struct conf itself (offsets are absolute). */
+static const struct table global_table = TBL("global", global_rows);
+static const struct table storage_table = TBL("storage", storage_rows);
+static const struct table http_table = TBL("http", http_rows);
+
+static const struct field root_rows[] = {
+	{.key = "global", .type = F_OBJ, .off = 0, .sub = &global_table,
+	 .help = "defaults for everything else"},
+	{.key = "storage", .type = F_OBJ, .off = 0, .sub = &storage_table, .help = "the store"},
+	{.key = "http", .type = F_OBJ, .off = 0, .sub = &http_table, .help = "the HTTP server"},
+	{.key = "targets", .type = F_OBJARR, .off = offsetof(struct conf, targets),
+	 .count_off = offsetof(struct conf, ntargets), .sub = &target_table,
+	 .elem_size = sizeof(struct conf_target), .help = "the platforms to poll"},
+};
+
+const struct table conf_root_table = TBL("", root_rows);

@@ -1,0 +1,213 @@
+/*
+ * validate.c — rules that span keys: unique target names, timeouts within
+ * intervals, names that Prometheus accepts, time zones that exist, the
+ * keys each format needs. Fills per-target defaults from `global`.
+ */
+#include "conf_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void check_label_names(const struct conf_kvs *kv, const char *path,
+			      struct conf_errs *errs, const struct posmap *pm)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		if (!pw_valid_label_name(kv->v[i].name, strlen(kv->v[i].name)) ||
+		    strncmp(kv->v[i].name, "__", 2) == 0) {
+			char *p = xasprintf("%s.%s", path, kv->v[i].name);
+			conf_err_at(errs, pm, p, true,
+				    "\"%s\" is not a valid label name (letters, digits and _, not "
+				    "starting with a digit or __)",
+				    kv->v[i].name);
+			free(p);
+		}
+	}
+}
+
+static void check_tz(const char *name, const char *path, struct conf_errs *errs,
+		     const struct posmap *pm)
+{
+	struct pw_tz *tz = NULL;
+	char err[256];
+
+	if (!name)
+		return;
+	if (pw_tz_load(name, &tz, err, sizeof err) != 0)
+		conf_err_at(errs, pm, path, false, "%s", err);
+	pw_tz_free(tz);
+}
+
+static bool valid_listen(const char *s)
+{
+	const char *colon;
+	char *end;
+	long port;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':')
+			return false;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return false;
+	}
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && colon[1] && port >= 0 && port <= 65535;
+}
+
+/* Did loading already report an error at path? Then rules that read it
+ * would only add noise. */
+static bool bad(const struct conf_errs *errs, size_t nload, const char *path)
+{
+	for (size_t i = 0; i < nload; i++)
+		if (strcmp(errs->v[i].path, path) == 0)
+			return true;
+	return false;
+}
+
+void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+{
+	size_t nload = errs->n;
+
+	check_tz(c->global.timezone, "global.timezone", errs, pm);
+	check_label_names(&c->global.external_labels, "global.external_labels", errs, pm);
+	if (bad(errs, nload, "global.scrape_interval") || bad(errs, nload, "global.scrape_timeout"))
+		; /* already reported */
+	else if (c->global.scrape_interval_ms <= 0)
+		conf_err_at(errs, pm, "global.scrape_interval", false, "must be longer than 0s");
+	else if (c->global.scrape_timeout_ms > c->global.scrape_interval_ms)
+		conf_err_at(errs, pm, "global.scrape_timeout", false,
+			    "scrape_timeout is longer than scrape_interval");
+	if (bad(errs, nload, "storage.initial_size") || bad(errs, nload, "storage.max_size"))
+		; /* already reported */
+	else if (c->storage.initial_size > c->storage.max_size)
+		conf_err_at(errs, pm, "storage.initial_size", false,
+			    "initial_size is larger than max_size");
+	if (c->storage.retention_ms <= 0 && !bad(errs, nload, "storage.retention"))
+		conf_err_at(errs, pm, "storage.retention", false, "must be longer than 0s");
+	for (size_t i = 0; i < c->http.nlisten; i++) {
+		if (!valid_listen(c->http.listen[i])) {
+			char *p = xasprintf("http.listen[%zu]", i);
+			conf_err_at(errs, pm, p, false,
+				    "expected host:port or [ipv6]:port, found \"%s\"", c->http.listen[i]);
+			free(p);
+		}
+	}
+	for (size_t i = 0; i < c->ntargets; i++) {
+		struct conf_target *t = &c->targets[i];
+		char *p = xasprintf("targets[%zu]", i), *q;
+
+		if (!t->name || !t->url) {
+			free(p);
+			continue; /* already reported as missing */
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (c->targets[j].name && strcmp(c->targets[j].name, t->name) == 0) {
+				q = xasprintf("%s.name", p);
+				conf_err_at(errs, pm, q, false,
+					    "target name \"%s\" is already used by targets[%zu]", t->name, j);
+				free(q);
+			}
+		}
+		if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0 &&
+		    strncmp(t->url, "file://", 7) != 0) {
+			q = xasprintf("%s.url", p);
+			conf_err_at(errs, pm, q, false,
+				    "expected an http://, https:// or file:// URL, found \"%s\"", t->url);
+			free(q);
+		}
+		if (t->interval_ms == 0)
+			t->interval_ms = c->global.scrape_interval_ms;
+		if (t->timeout_ms == 0)
+			t->timeout_ms = c->global.scrape_timeout_ms < t->interval_ms
+						? c->global.scrape_timeout_ms
+						: t->interval_ms;
+		q = xasprintf("%s.timeout", p);
+		if (t->timeout_ms > t->interval_ms && !bad(errs, nload, q))
+			conf_err_at(errs, pm, q, false, "timeout is longer than the target's interval");
+		free(q);
+		if (!t->timezone)
+			t->timezone = xstrdup(c->global.timezone);
+		else {
+			q = xasprintf("%s.timezone", p);
+			check_tz(t->timezone, q, errs, pm);
+			free(q);
+		}
+		q = xasprintf("%s.labels", p);
+		check_label_names(&t->labels, q, errs, pm);
+		free(q);
+		if (t->format == CONF_FORMAT_JSON && t->nmetrics == 0) {
+			q = xasprintf("%s.format", p);
+			conf_err_at(errs, pm, t->format ? q : p, false,
+				    "a json target needs \"metrics\": which values to take from the response");
+			free(q);
+		}
+		if (t->format != CONF_FORMAT_JSON && t->nmetrics > 0) {
+			q = xasprintf("%s.metrics", p);
+			conf_err_at(errs, pm, q, true, "\"metrics\" applies to format \"json\" only");
+			free(q);
+		}
+		if (t->format == CONF_FORMAT_CSV && t->csv.values.n == 0) {
+			q = xasprintf("%s.csv", p);
+			conf_err_at(errs, pm, q, false,
+				    "a csv target needs csv.values: which columns are metrics");
+			free(q);
+		}
+		if (t->csv.delimiter && strlen(t->csv.delimiter) != 1) {
+			q = xasprintf("%s.csv.delimiter", p);
+			conf_err_at(errs, pm, q, false, "expected one character");
+			free(q);
+		}
+		for (size_t k = 0; k < t->csv.values.n; k++) {
+			if (!pw_valid_metric_name(t->csv.values.v[k].name, strlen(t->csv.values.v[k].name))) {
+				q = xasprintf("%s.csv.values.%s", p, t->csv.values.v[k].name);
+				conf_err_at(errs, pm, q, true, "\"%s\" is not a valid metric name",
+					    t->csv.values.v[k].name);
+				free(q);
+			}
+		}
+		q = xasprintf("%s.csv.labels", p);
+		check_label_names(&t->csv.labels, q, errs, pm);
+		free(q);
+		if (t->pagination.next_path && t->pagination.page_param) {
+			q = xasprintf("%s.pagination.page_param", p);
+			conf_err_at(errs, pm, q, true, "give either \"next\" or \"page_param\", not both");
+			free(q);
+		}
+		for (size_t m = 0; m < t->nmetrics; m++) {
+			struct conf_json_metric *jm = &t->metrics[m];
+			char *mp = xasprintf("%s.metrics[%zu]", p, m);
+			if (jm->metric && !pw_valid_metric_name(jm->metric, strlen(jm->metric))) {
+				q = xasprintf("%s.metric", mp);
+				conf_err_at(errs, pm, q, false,
+					    "\"%s\" is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
+					    jm->metric);
+				free(q);
+			}
+			if (jm->type && strcmp(jm->type, "counter") && strcmp(jm->type, "gauge") &&
+			    strcmp(jm->type, "untyped")) {
+				q = xasprintf("%s.type", mp);
+				conf_err_at(errs, pm, q, false,
+					    "expected \"counter\", \"gauge\" or \"untyped\", found \"%s\"",
+					    jm->type);
+				free(q);
+			}
+			q = xasprintf("%s.labels", mp);
+			check_label_names(&jm->labels, q, errs, pm);
+			free(q);
+			for (size_t k = 0; k < jm->value_map.n; k++) {
+				double d;
+				const char *end, *val = jm->value_map.v[k].value;
+				if (pw_parse_double(val, val + strlen(val), &d, &end) != 0 || *end) {
+					q = xasprintf("%s.value_map.%s", mp, jm->value_map.v[k].name);
+					conf_err_at(errs, pm, q, false, "expected a number, found \"%s\"", val);
+					free(q);
+				}
+			}
+			free(mp);
+		}
+		free(p);
+	}
+}

@@ -1,0 +1,228 @@
+/* Configuration loading (conf/): values, defaults, comments, and every
+ * error message with its line and column, in files with comments and
+ * Chinese text. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "common.h"
+
+static struct conf *load_ok(const char *text)
+{
+	struct conf *c = NULL;
+	struct conf_errs errs;
+	int rc = conf_load_buffer("t.json", text, strlen(text), &c, &errs);
+	if (rc) {
+		conf_errs_print(&errs, stderr);
+		cr_assert_fail("config should load");
+	}
+	conf_errs_free(&errs);
+	return c;
+}
+
+Test(conf, values_defaults_and_comments)
+{
+	struct conf *c = load_ok(
+		"// 配置 with a comment\n"
+		"{\n"
+		"  /* block\n     comment */\n"
+		"  \"global\": {\"scrape_interval\": \"15s\", \"external_labels\": {\"province\": \"山东\"}},\n"
+		"  # hash comment, \"quotes\" inside\n"
+		"  \"storage\": {\"path\": \"/tmp/x\", \"max_size\": \"1GiB\", \"sync\": false},\n"
+		"  \"targets\": [{\"name\": \"mr\", \"url\": \"http://127.0.0.1:1/a//b\",\n"
+		"               \"labels\": {\"source\": \"互认平台 // not a comment\"},\n"
+		"               \"metrics\": [{\"metric\": \"m\", \"value\": \"@.v\",\n"
+		"                            \"value_map\": {\"online\": 1, \"offline\": 0}}]}]\n"
+		"}\n");
+	cr_expect_eq(c->global.scrape_interval_ms, 15000);
+	cr_expect_eq(c->global.scrape_timeout_ms, 10000);
+	cr_expect_str_eq(c->global.timezone, "Asia/Shanghai");
+	cr_assert_eq(c->global.external_labels.n, 1);
+	cr_expect_str_eq(c->global.external_labels.v[0].value, "山东");
+	cr_expect_str_eq(c->storage.path, "/tmp/x");
+	cr_expect_eq(c->storage.max_size, 1ULL << 30);
+	cr_expect_eq(c->storage.initial_size, 64ULL << 20);
+	cr_expect_eq(c->storage.sync, false);
+	cr_expect_eq(c->storage.retention_ms, 400LL * 86400000);
+	cr_assert_eq(c->http.nlisten, 1);
+	cr_expect_str_eq(c->http.listen[0], "127.0.0.1:9470");
+	cr_assert_eq(c->ntargets, 1);
+	struct conf_target *t = &c->targets[0];
+	cr_expect_str_eq(t->url, "http://127.0.0.1:1/a//b");
+	cr_expect_str_eq(t->labels.v[0].value, "互认平台 // not a comment");
+	cr_expect_eq(t->interval_ms, 15000, "interval defaults to global");
+	cr_expect_eq(t->timeout_ms, 10000);
+	cr_expect_str_eq(t->method, "GET");
+	cr_expect_eq(t->format, CONF_FORMAT_JSON);
+	cr_expect_eq(t->tls_verify, true);
+	cr_expect_eq(t->max_response_size, 16ULL << 20);
+	cr_assert_eq(t->nmetrics, 1);
+	cr_expect_str_eq(t->metrics[0].path, "$");
+	cr_expect_str_eq(t->metrics[0].value_map.v[0].value, "1");
+	cr_expect_eq(t->pagination.max_pages, 100);
+	conf_free(c);
+}
+
+Test(conf, defaults_without_a_file)
+{
+	struct conf *c = conf_defaults();
+	cr_expect_str_eq(c->storage.path, "./data");
+	cr_expect_str_eq(c->http.listen[0], "127.0.0.1:9470");
+	cr_expect_eq(c->ntargets, 0);
+	conf_free(c);
+}
+
+Test(conf, secrets_come_from_files)
+{
+	FILE *f = fopen("/tmp/pw-conf-test.token", "w");
+	fputs("s3cret-令牌\n", f);
+	fclose(f);
+	struct conf *c = load_ok(
+		"{\"targets\": [{\"name\": \"a\", \"url\": \"https://x/\", \"format\": \"prometheus\",\n"
+		"  \"bearer_token_file\": \"/tmp/pw-conf-test.token\",\n"
+		"  \"basic_auth\": {\"username\": \"u\", \"password_file\": \"/tmp/pw-conf-test.token\"}}]}");
+	cr_expect_str_eq(c->targets[0].bearer_token, "s3cret-令牌");
+	cr_expect_str_eq(c->targets[0].basic_user, "u");
+	cr_expect_str_eq(c->targets[0].basic_password, "s3cret-令牌");
+	conf_free(c);
+	remove("/tmp/pw-conf-test.token");
+}
+
+struct bad {
+	const char *text;
+	size_t line, col;
+	const char *path, *msg;
+};
+
+#define T(name, url) "{\"name\": \"" name "\", \"url\": \"" url "\", \"format\": \"prometheus\""
+
+Test(conf, every_error_has_its_place)
+{
+	static const struct bad cases[] = {
+		{"{\n  \"global\": {\"scrape_intervall\": \"1m\"}\n}", 2, 14, "global.scrape_intervall",
+		 "unknown key \"scrape_intervall\"; did you mean \"scrape_interval\"?"},
+		{"{\"zzz\": 1}", 1, 2, "zzz", "unknown key \"zzz\""},
+		{"// 注释\n{\"storage\": {\"max_size\": \"lots\"}}", 2, 26, "storage.max_size",
+		 "expected a size such as"},
+		{"{\"global\": {\"scrape_timeout\": 15}}", 1, 31, "global.scrape_timeout",
+		 "expected a duration such as \"90s\", \"15m\" or \"1h30m\", found an integer"},
+		{"{\"storage\": {\"sync\": \"yes\"}}", 1, 22, "storage.sync", "expected true or false"},
+		{"{\"global\": {\"max_concurrent_scrapes\": 0}}", 1, 39, "global.max_concurrent_scrapes",
+		 "expected an integer from 1 to 10000, found 0"},
+		{"{\"targets\": [{\"url\": \"http://a/\"}]}", 1, 14, "targets[0].name",
+		 "missing required key \"name\""},
+		{"{\"targets\": [" T("a", "http://a/") "}, " T("a", "http://b/") "}]}", 1, 82,
+		 "targets[1].name", "target name \"a\" is already used by targets[0]"},
+		{"{\"targets\": [" T("a", "ftp://a/") "}]}", 1, 35, "targets[0].url",
+		 "expected an http://, https:// or file:// URL"},
+		{"{\"global\": {\"timezone\": \"Mars/Base\"}}", 1, 25, "global.timezone",
+		 "unknown time zone \"Mars/Base\""},
+		{"{\"targets\": [" T("a", "http://a/") ", \"labels\": {\"bad-name\": \"x\"}}]}", 1, 83,
+		 "targets[0].labels.bad-name", "is not a valid label name"},
+		{"{\"targets\": [" T("a", "http://a/") ", \"interval\": \"10s\", \"timeout\": \"1m\"}]}",
+		 1, 102, "targets[0].timeout", "timeout is longer than the target's interval"},
+		{"{\"targets\": [" T("a", "http://a/") ", \"method\": \"PUT\"}]}", 1, 82,
+		 "targets[0].method", "expected one of \"GET\", \"POST\", found \"PUT\""},
+		{"{\"targets\": [{\"name\": \"a\", \"url\": \"http://a/\", \"format\": \"xml\"}]}", 1, 58,
+		 "targets[0].format", "expected one of \"json\", \"prometheus\", \"csv\""},
+		{"{\"targets\": [" T("a", "http://a/") ", \"bearer_token_file\": \"/nonexistent/t\"}]}",
+		 1, 93, "targets[0].bearer_token_file", "cannot read \"/nonexistent/t\": No such file"},
+		{"{\"a\": 1,\n \"a\": 2}", 2, 2, "", "duplicate object key"},
+		{"{\n  \"storage\": {\"path\": \"x\",}\n}", 2, 27, "", "string or '}' expected"},
+		{"[1, 2]", 1, 1, "", "expected an object at the top of the file"},
+		{"{\"targets\": [{\"name\": \"a\", \"url\": \"http://a/\"}]}", 1, 14, "targets[0]",
+		 "a json target needs \"metrics\""},
+		{"{\"targets\": [{\"name\": \"a\", \"url\": \"http://a/\", \"metrics\": [{\"metric\": \"1x\", "
+		 "\"value\": \"@\"}]}]}", 1, 71, "targets[0].metrics[0].metric",
+		 "\"1x\" is not a valid metric name"},
+		{"{\"targets\": [{\"name\": \"a\", \"url\": \"http://a/\", \"metrics\": [{\"metric\": \"m\", "
+		 "\"value\": \"@\", \"value_map\": {\"on\": \"yes\"}}]}]}", 1, 110,
+		 "targets[0].metrics[0].value_map.on", "expected a number, found \"yes\""},
+		{"{\"targets\": [" T("a", "http://a/") ", \"pagination\": {\"next\": \"$.n\", "
+		 "\"page_param\": \"p\"}}]}", 1, 102, "targets[0].pagination.page_param",
+		 "give either \"next\" or \"page_param\", not both"},
+		{"{\"http\": {\"listen\": [\"localhost\"]}}", 1, 22, "http.listen[0]",
+		 "expected host:port or [ipv6]:port"},
+		{"{\"targets\": [{\"name\": \"a\", \"url\": \"file:///x.csv\", \"format\": \"csv\"}]}", 1, 14,
+		 "targets[0].csv", "a csv target needs csv.values"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct conf *c = NULL;
+		struct conf_errs errs;
+		bool found = false;
+		int rc = conf_load_buffer("bad.json", cases[i].text, strlen(cases[i].text), &c, &errs);
+		cr_expect_eq(rc, PW_EINVAL, "case %zu should fail", i);
+		for (size_t k = 0; k < errs.n; k++) {
+			const struct conf_err *e = &errs.v[k];
+			if (strstr(e->msg, cases[i].msg) && strcmp(e->path, cases[i].path) == 0) {
+				found = true;
+				cr_expect_eq(e->line, cases[i].line, "case %zu: line %zu", i, e->line);
+				cr_expect_eq(e->col, cases[i].col, "case %zu: col %zu", i, e->col);
+			}
+		}
+		if (!found) {
+			conf_errs_print(&errs, stderr);
+			cr_expect(found, "case %zu: no error \"%s\" at %s", i, cases[i].msg, cases[i].path);
+		}
+		conf_errs_free(&errs);
+		conf_free(c);
+	}
+}
+
+Test(conf, all_errors_are_collected)
+{
+	const char *text = "{\"global\": {\"scrape_interval\": 5, \"timezone\": 1},\n"
+			   " \"storage\": {\"sync\": 1, \"bogus\": true}}";
+	struct conf *c = NULL;
+	struct conf_errs errs;
+	cr_expect_eq(conf_load_buffer("x.json", text, strlen(text), &c, &errs), PW_EINVAL);
+	cr_expect_eq(errs.n, 4, "no follow-on errors from values already reported");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	conf_errs_print(&errs, f);
+	fclose(f);
+	cr_expect(strstr(buf, "x.json:2:25: storage.bogus: unknown key") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "4 errors") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "\n  ") != NULL, "shows the source line: %s", buf);
+	free(buf);
+	conf_errs_free(&errs);
+}
+
+Test(conf, reference_documents_every_key)
+{
+	FILE *f = fopen(PW_SOURCE_DIR "/docs/configuration.md", "r");
+	cr_assert_not_null(f);
+	char *doc = NULL;
+	size_t cap = 0;
+	ssize_t n = getdelim(&doc, &cap, '\0', f);
+	fclose(f);
+	cr_assert_gt(n, 0);
+	struct conf_key_doc d;
+	size_t i;
+	for (i = 0; conf_key_doc(i, &d); i++) {
+		char *want = xasprintf("`%s`", d.path);
+		cr_expect(strstr(doc, want) != NULL, "docs/configuration.md lacks %s", want);
+		free(want);
+	}
+	cr_expect_gt(i, 40);
+	free(doc);
+}
+
+Test(conf, examples_load)
+{
+	static const char *const files[] = {"minimal.json"};
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		char *p = xasprintf("%s/conf/examples/%s", PW_SOURCE_DIR, files[i]);
+		struct conf *c = NULL;
+		struct conf_errs errs;
+		int rc = conf_load(p, &c, &errs);
+		if (rc)
+			conf_errs_print(&errs, stderr);
+		cr_expect_eq(rc, 0, "%s", p);
+		conf_errs_free(&errs);
+		conf_free(c);
+		free(p);
+	}
+}
