@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common.h"
+#include "conf.h"
 #include "store.h"
 
 /* Where and why parsing stopped. line and col are 1-based; col counts
@@ -50,5 +52,32 @@ int promtext_parse(const char *buf, size_t len, const struct pt_handler *h, void
 int collector_import_text(struct store *s, const char *buf, size_t len, int64_t default_ts_ms,
 			  const struct pw_label *extra, size_t nextra, size_t *nsamples,
 			  struct pt_error *err);
+
+/* ---- JSON responses (parse_json.c) ---------------------------------------- */
+
+/* One compiled mapping of a target's "metrics" entry. */
+struct jsonmap;
+
+/* Compile the paths of m. Errors: PW_EINVAL with *cause naming the metric,
+ * the path and the character where it went wrong (caller frees). */
+int jsonmap_compile(const struct conf_json_metric *m, struct jsonmap **out, char **cause);
+void jsonmap_free(struct jsonmap *m);
+const char *jsonmap_metric(const struct jsonmap *m);
+const char *jsonmap_help(const struct jsonmap *m);
+const char *jsonmap_type(const struct jsonmap *m);
+
+/* Called per sample; labels[0] is __name__, strings valid during the
+ * call. Non-zero stops and is returned. */
+typedef int (*jsonmap_sample_cb)(void *ctx, const struct pw_label *labels, size_t n,
+				 int64_t ts_ms, double v);
+
+/* Apply the mappings to a response body. Elements whose value is absent
+ * or null give no sample; a value, label or timestamp of the wrong kind is
+ * an error (PW_EINVAL, *cause names the metric, the element's path and the
+ * offending text). Dates without a zone are read in tz; samples without a
+ * timestamp get now_ms. */
+int jsonmap_apply(struct jsonmap *const *maps, size_t nmaps, const char *body, size_t len,
+		  const struct pw_tz *tz, int64_t now_ms, jsonmap_sample_cb cb, void *ctx,
+		  size_t *nsamples, char **cause);
 
 #endif /* PW_COLLECTOR_H */
