@@ -80,4 +80,52 @@ int jsonmap_apply(struct jsonmap *const *maps, size_t nmaps, const char *body, s
 		  const struct pw_tz *tz, int64_t now_ms, jsonmap_sample_cb cb, void *ctx,
 		  size_t *nsamples, char **cause);
 
+/* Look up a single value at an absolute path ($...) in a JSON body, as
+ * text (numbers formatted, booleans "true"/"false"). Returns 1 and a new
+ * string, 0 when absent or null, PW_EINVAL for bad JSON or path. */
+int jsonmap_lookup(const char *body, size_t len, const char *path, char **out);
+
+/* ---- CSV ledgers (parse_csv.c) ---------------------------------------------- */
+
+/* Rows of a CSV body with a header row to samples, per csv's columns.
+ * Empty value cells give no sample; errors name the line and column. */
+int csv_apply(const struct conf_csv *csv, const char *body, size_t len, const struct pw_tz *tz,
+	      int64_t now_ms, jsonmap_sample_cb cb, void *ctx, size_t *nsamples, char **cause);
+
+/* ---- the collector (collector.c) -------------------------------------------- */
+
+/* Polls every target of a configuration on its interval and writes each
+ * scrape as one store batch: its samples, the health series (up,
+ * scrape_duration_seconds, scrape_samples_scraped,
+ * scrape_response_size_bytes, labelled job and instance) and staleness
+ * markers for series that disappeared. Single-threaded: all calls from the
+ * thread that runs collector_step(). conf and store must outlive it. */
+struct collector;
+
+int collector_new(const struct conf *c, struct store *s, struct collector **out, char **cause);
+/* Abandon transfers in flight (nothing of them is written) and free. */
+void collector_free(struct collector *col);
+/* Start due scrapes, wait up to max_wait_ms for network events, finish
+ * completed scrapes. When draining, no new scrape starts. */
+void collector_step(struct collector *col, int max_wait_ms);
+void collector_set_draining(struct collector *col, bool draining);
+/* Transfers in flight. */
+size_t collector_inflight(const struct collector *col);
+/* Every target has completed one scrape (successful or not). */
+bool collector_first_round_done(const struct collector *col);
+
+struct collector_target_status {
+	const char *name, *url, *instance;
+	int health;            /* 1 up, 0 down, -1 not scraped yet */
+	const char *last_error; /* "" when none */
+	int64_t last_scrape_ms;
+	double last_duration_s;
+	size_t last_samples;
+	int64_t next_scrape_ms;
+	unsigned failures;
+};
+/* Status of target i (borrowed strings, valid until the next step);
+ * false past the last. */
+bool collector_target(const struct collector *col, size_t i, struct collector_target_status *out);
+
 #endif /* PW_COLLECTOR_H */

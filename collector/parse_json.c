@@ -774,3 +774,45 @@ int jsonmap_apply(struct jsonmap *const *maps, size_t nmaps, const char *body, s
 const char *jsonmap_metric(const struct jsonmap *m) { return m->metric; }
 const char *jsonmap_help(const struct jsonmap *m) { return m->help; }
 const char *jsonmap_type(const struct jsonmap *m) { return m->type; }
+
+int jsonmap_lookup(const char *body, size_t len, const char *path, char **out)
+{
+	json_error_t je;
+	json_t *root, *v;
+	struct jpath *jp = NULL;
+	struct ctx c = {0};
+	char *why = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (compile_path(path, &jp, &why) != 0) {
+		free(why);
+		return PW_EINVAL;
+	}
+	root = json_loadb(body, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &je);
+	if (!root) {
+		jpath_free(jp);
+		return PW_EINVAL;
+	}
+	push(&c, root, "$", 0);
+	v = resolve(jp, &c, NULL);
+	if (v && json_is_string(v)) {
+		*out = xstrdup(json_string_value(v));
+		rc = 1;
+	} else if (v && (json_is_number(v) || json_is_boolean(v))) {
+		char num[64];
+		if (json_is_boolean(v))
+			snprintf(num, sizeof num, "%s", json_is_true(v) ? "true" : "false");
+		else
+			pw_fmt_double(num, sizeof num, json_number_value(v));
+		*out = xstrdup(num);
+		rc = 1;
+	} else if (v && json_is_array(v)) {
+		*out = xasprintf("%zu", json_array_size(v)); /* a list: its length */
+		rc = 1;
+	}
+	free(c.levels);
+	jpath_free(jp);
+	json_decref(root);
+	return rc;
+}

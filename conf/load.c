@@ -53,15 +53,22 @@ static char *join(const char *path, const char *key)
 	return *path ? xasprintf("%s.%s", path, key) : xstrdup(key);
 }
 
-static char *read_secret(const char *file, char **cause)
+/* Directory of the file being loaded: relative *_file paths are read from
+ * there, as Prometheus does. */
+static _Thread_local const char *base_dir;
+
+static char *read_secret(const char *name, char **cause)
 {
+	char *joined = name[0] != '/' && base_dir ? xasprintf("%s/%s", base_dir, name) : NULL;
+	const char *file = joined ? joined : name;
 	FILE *f = fopen(file, "rb");
 	struct pw_buf b;
 	char tmp[4096];
 	size_t n;
 
+	free(joined);
 	if (!f) {
-		*cause = xasprintf("cannot read \"%s\": %s", file, strerror(errno));
+		*cause = xasprintf("cannot read \"%s\": %s", name, strerror(errno));
 		return NULL;
 	}
 	pw_buf_init(&b, 1 << 20);
@@ -470,7 +477,16 @@ int conf_load_buffer(const char *name, const char *buf, size_t len, struct conf 
 	conf_posmap_build(&pm, text, len);
 	c = xcalloc(1, sizeof *c);
 	c->path = xstrdup(name);
-	conf_walk(&conf_root_table, root, c, "", errs, &pm);
+	{
+		char *dir = xstrdup(name), *slash = strrchr(dir, '/');
+		if (slash) {
+			*slash = '\0';
+			base_dir = dir;
+		}
+		conf_walk(&conf_root_table, root, c, "", errs, &pm);
+		base_dir = NULL;
+		free(dir);
+	}
 	json_decref(root);
 	conf_validate(c, errs, &pm); /* also after errors: report everything at once */
 	conf_posmap_free(&pm);

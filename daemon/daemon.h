@@ -12,5 +12,6 @@ int cmd_stats(int argc, char **argv);
 int cmd_retention(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_config_keys(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -12,6 +12,10 @@ static const struct {
 	int (*fn)(int, char **);
 	const char *usage;
 } cmds[] = {
+	{"run", cmd_run,
+	 "run [-c FILE] [--storage DIR] [--listen ADDR] [--log-level LEVEL]\n"
+	 "      Run the daemon: poll the targets of FILE into the store (without FILE:\n"
+	 "      built-in defaults, storage ./data, listen 127.0.0.1:9470, no targets)."},
 	{"import", cmd_import,
 	 "import --storage DIR [--label NAME=VALUE]... FILE...\n"
 	 "      Import Prometheus text exposition files (optional ms timestamps).\n"

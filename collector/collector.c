@@ -1,0 +1,758 @@
+/*
+ * collector.c — the scrape loop: a min-heap of next-due targets, libcurl's
+ * multi interface for the transfers (at most global.max_concurrent_scrapes
+ * in flight), and for each finished scrape one store batch with its
+ * samples, health series and staleness markers. A failing target backs off
+ * (doubling up to a cap), logs one error, then one "recovered" line.
+ */
+#include "collector_int.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct strset {
+	char **v;
+	size_t n, cap;
+};
+
+struct ctarget {
+	const struct conf_target *t;
+	struct jsonmap **maps;
+	size_t nmaps;
+	struct pw_tz *tz;
+	char *instance;
+	size_t heap_idx;
+	int64_t next_due;
+	int64_t offset;
+	unsigned failures;
+	bool meta_written;
+	/* the scrape in flight */
+	CURL *easy;
+	struct curl_slist *hdrs;
+	struct pw_buf body;
+	bool too_big;
+	int page;
+	char *page_url;
+	int64_t started_ns, start_ms;
+	struct store_batch *batch;
+	size_t samples;
+	uint64_t resp_bytes;
+	struct strset cur, prev;
+	/* status */
+	char *last_error;
+	int health;
+	int64_t last_ms;
+	double last_dur;
+	size_t last_samples;
+};
+
+struct collector {
+	const struct conf *conf;
+	struct store *store;
+	CURLM *multi;
+	struct ctarget *tg;
+	size_t ntg;
+	struct ctarget **heap;
+	size_t nheap;
+	size_t inflight;
+	bool draining;
+};
+
+/* ---- string sets (series seen in a scrape, for staleness) --------------- */
+
+static int scmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void set_add(struct strset *s, char *str)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->v = xreallocarray(s->v, s->cap, sizeof *s->v);
+	}
+	s->v[s->n++] = str;
+}
+
+static void set_clear(struct strset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	s->n = 0;
+}
+
+static void set_free(struct strset *s)
+{
+	set_clear(s);
+	free(s->v);
+	s->v = NULL;
+	s->cap = 0;
+}
+
+/* ---- heap of next-due targets ------------------------------------------- */
+
+static void heap_swap(struct collector *c, size_t a, size_t b)
+{
+	struct ctarget *t = c->heap[a];
+	c->heap[a] = c->heap[b];
+	c->heap[b] = t;
+	c->heap[a]->heap_idx = a;
+	c->heap[b]->heap_idx = b;
+}
+
+static void heap_up(struct collector *c, size_t i)
+{
+	while (i > 0 && c->heap[(i - 1) / 2]->next_due > c->heap[i]->next_due) {
+		heap_swap(c, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_down(struct collector *c, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < c->nheap && c->heap[l]->next_due < c->heap[m]->next_due)
+			m = l;
+		if (r < c->nheap && c->heap[r]->next_due < c->heap[m]->next_due)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(c, i, m);
+		i = m;
+	}
+}
+
+static void heap_push(struct collector *c, struct ctarget *t)
+{
+	c->heap[c->nheap] = t;
+	t->heap_idx = c->nheap++;
+	heap_up(c, t->heap_idx);
+}
+
+static struct ctarget *heap_pop(struct collector *c)
+{
+	struct ctarget *t = c->heap[0];
+	c->heap[0] = c->heap[--c->nheap];
+	c->heap[0]->heap_idx = 0;
+	if (c->nheap)
+		heap_down(c, 0);
+	return t;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static char *instance_of(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *path = NULL, *out;
+
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+		curl_url_cleanup(u);
+		return xstrdup(url);
+	}
+	if (strncmp(url, "file://", 7) == 0) {
+		curl_url_get(u, CURLUPART_PATH, &path, 0);
+		out = xstrdup(path ? path : url);
+	} else {
+		curl_url_get(u, CURLUPART_HOST, &host, 0);
+		curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+		out = xasprintf("%s:%s", host ? host : "", port ? port : "");
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return out;
+}
+
+int collector_new(const struct conf *conf, struct store *s, struct collector **out, char **cause)
+{
+	struct collector *c = xcalloc(1, sizeof *c);
+	int64_t now = pw_now_ms();
+
+	*out = NULL;
+	c->conf = conf;
+	c->store = s;
+	c->multi = curl_multi_init();
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			  (long)conf->global.max_concurrent_scrapes);
+	c->ntg = conf->ntargets;
+	c->tg = xcalloc(c->ntg + 1, sizeof *c->tg);
+	c->heap = xcalloc(c->ntg + 1, sizeof *c->heap);
+	for (size_t i = 0; i < c->ntg; i++) {
+		struct ctarget *t = &c->tg[i];
+		char err[256];
+		t->t = &conf->targets[i];
+		t->health = -1;
+		t->instance = instance_of(t->t->url);
+		pw_buf_init(&t->body, t->t->max_response_size);
+		if (pw_tz_load(t->t->timezone, &t->tz, err, sizeof err) != 0) {
+			*cause = xasprintf("target %s: %s", t->t->name, err);
+			collector_free(c);
+			return PW_EINVAL;
+		}
+		t->maps = xcalloc(t->t->nmetrics + 1, sizeof *t->maps);
+		for (size_t m = 0; m < t->t->nmetrics; m++) {
+			char *why = NULL;
+			if (jsonmap_compile(&t->t->metrics[m], &t->maps[m], &why) != 0) {
+				*cause = xasprintf("target %s: %s", t->t->name, why);
+				free(why);
+				collector_free(c);
+				return PW_EINVAL;
+			}
+			t->nmaps++;
+		}
+		/* A deterministic offset per target spreads the load over the
+		 * interval and keeps each target on the same phase. */
+		t->offset = (int64_t)(pw_hash64(t->t->name, strlen(t->t->name)) %
+				      (uint64_t)t->t->interval_ms);
+		t->next_due = now + (t->offset % 1000); /* first round soon after start */
+		heap_push(c, t);
+	}
+	*out = c;
+	return 0;
+}
+
+static void transfer_cleanup(struct collector *c, struct ctarget *t)
+{
+	if (t->easy) {
+		curl_multi_remove_handle(c->multi, t->easy);
+		curl_easy_cleanup(t->easy);
+		t->easy = NULL;
+		c->inflight--;
+	}
+	curl_slist_free_all(t->hdrs);
+	t->hdrs = NULL;
+}
+
+void collector_free(struct collector *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->ntg; i++) {
+		struct ctarget *t = &c->tg[i];
+		transfer_cleanup(c, t);
+		if (t->batch)
+			store_batch_abort(t->batch);
+		for (size_t m = 0; m < t->nmaps; m++)
+			jsonmap_free(t->maps[m]);
+		free(t->maps);
+		pw_tz_free(t->tz);
+		free(t->instance);
+		pw_buf_free(&t->body);
+		free(t->page_url);
+		set_free(&t->cur);
+		set_free(&t->prev);
+		free(t->last_error);
+	}
+	free(c->tg);
+	free(c->heap);
+	curl_multi_cleanup(c->multi);
+	free(c);
+}
+
+/* ---- one transfer ------------------------------------------------------- */
+
+static size_t on_body(char *p, size_t sz, size_t n, void *u)
+{
+	struct ctarget *t = u;
+	if (pw_buf_append(&t->body, p, sz * n) != 0) {
+		t->too_big = true;
+		return 0; /* aborts the transfer */
+	}
+	return sz * n;
+}
+
+static char *page_url(const struct ctarget *t)
+{
+	const struct conf_target *ct = t->t;
+	CURLU *u;
+	char *url = NULL, *out;
+
+	if (t->page_url)
+		return xstrdup(t->page_url);
+	u = curl_url();
+	if (curl_url_set(u, CURLUPART_URL, ct->url, 0) != CURLUE_OK) {
+		curl_url_cleanup(u);
+		return xstrdup(ct->url);
+	}
+	for (size_t i = 0; i < ct->params.n; i++) {
+		char *q = xasprintf("%s=%s", ct->params.v[i].name, ct->params.v[i].value);
+		curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
+		free(q);
+	}
+	if (ct->pagination.page_param) {
+		char *q = xasprintf("%s=%d", ct->pagination.page_param,
+				    (int)ct->pagination.page_start + t->page);
+		curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
+		free(q);
+	}
+	curl_url_get(u, CURLUPART_URL, &url, 0);
+	out = xstrdup(url ? url : ct->url);
+	curl_free(url);
+	curl_url_cleanup(u);
+	return out;
+}
+
+static void start_transfer(struct collector *c, struct ctarget *t)
+{
+	const struct conf_target *ct = t->t;
+	CURL *e = curl_easy_init();
+	char *url = page_url(t);
+	int64_t left_ms = ct->timeout_ms - (pw_mono_ns() - t->started_ns) / 1000000;
+
+	pw_buf_reset(&t->body);
+	t->too_big = false;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	free(url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left_ms > 1 ? left_ms : 1));
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "pacewatch/" PW_VERSION);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	if (ct->max_response_size)
+		curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ct->max_response_size);
+	for (size_t i = 0; i < ct->headers.n; i++) {
+		char *h = xasprintf("%s: %s", ct->headers.v[i].name, ct->headers.v[i].value);
+		t->hdrs = curl_slist_append(t->hdrs, h);
+		free(h);
+	}
+	if (ct->bearer_token) {
+		char *h = xasprintf("Authorization: Bearer %s", ct->bearer_token);
+		t->hdrs = curl_slist_append(t->hdrs, h);
+		free(h);
+	}
+	if (t->hdrs)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdrs);
+	if (ct->basic_user) {
+		curl_easy_setopt(e, CURLOPT_USERNAME, ct->basic_user);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, ct->basic_password ? ct->basic_password : "");
+	}
+	if (ct->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, ct->ca_file);
+	if (ct->cert_file)
+		curl_easy_setopt(e, CURLOPT_SSLCERT, ct->cert_file);
+	if (ct->key_file)
+		curl_easy_setopt(e, CURLOPT_SSLKEY, ct->key_file);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, ct->tls_verify ? 1L : 0L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, ct->tls_verify ? 2L : 0L);
+	if (ct->proxy)
+		curl_easy_setopt(e, CURLOPT_PROXY, ct->proxy);
+	if (ct->method && strcmp(ct->method, "POST") == 0) {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, ct->body ? ct->body : "");
+	}
+	t->easy = e;
+	curl_multi_add_handle(c->multi, e);
+	c->inflight++;
+}
+
+/* ---- samples into the batch ----------------------------------------------- */
+
+struct put_ctx {
+	struct ctarget *t;
+	int64_t now_ms;
+};
+
+/* Scraped labels, then the target's (a scraped label of the same name is
+ * kept as exported_<name>, as Prometheus does); remembers the series. */
+static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts, double v)
+{
+	struct ctarget *t = ((struct put_ctx *)vctx)->t;
+	const struct conf_target *ct = t->t;
+	struct pw_label ls[PT_MAX_LABELS + 8];
+	char *renamed[PT_MAX_LABELS + 1];
+	size_t nl = 0, nr = 0;
+	int rc;
+
+	for (size_t i = 0; i < n && nl < PT_MAX_LABELS; i++) {
+		bool clash = strcmp(l[i].name, "job") == 0 || strcmp(l[i].name, "instance") == 0;
+		for (size_t k = 0; k < ct->labels.n && !clash; k++)
+			clash = strcmp(l[i].name, ct->labels.v[k].name) == 0;
+		ls[nl] = l[i];
+		if (clash && i > 0)
+			ls[nl].name = renamed[nr++] = xasprintf("exported_%s", l[i].name);
+		nl++;
+	}
+	ls[nl].name = "job";
+	ls[nl++].value = ct->name;
+	ls[nl].name = "instance";
+	ls[nl++].value = t->instance;
+	for (size_t k = 0; k < ct->labels.n && nl < PT_MAX_LABELS + 7; k++) {
+		ls[nl].name = ct->labels.v[k].name;
+		ls[nl++].value = ct->labels.v[k].value;
+	}
+	rc = store_batch_put(t->batch, ls, nl, ts, v);
+	if (rc == 0) {
+		/* the series' identity for staleness: its sorted labels */
+		struct pw_buf key;
+		pw_buf_init(&key, 0);
+		for (size_t i = 0; i < nl; i++)
+			pw_buf_printf(&key, "%s\x01%s\x02", ls[i].name, ls[i].value);
+		set_add(&t->cur, pw_buf_take(&key));
+		t->samples++;
+	}
+	for (size_t i = 0; i < nr; i++)
+		free(renamed[i]);
+	return rc;
+}
+
+static int pt_sample(void *ctx, const struct pw_label *l, size_t n, double v, bool has_ts,
+		     int64_t ts, struct pt_error *err)
+{
+	struct put_ctx *pc = ctx;
+	int rc = put_sample(ctx, l, n, has_ts ? ts : pc->now_ms, v);
+	if (rc)
+		snprintf(err->msg, sizeof err->msg, "%s", store_batch_error(pc->t->batch));
+	return rc;
+}
+
+static int pt_meta(void *ctx, enum pt_meta_kind k, const char *metric, const char *text,
+		   struct pt_error *err)
+{
+	struct put_ctx *pc = ctx;
+	enum store_metric_type ty = STORE_TYPE_UNKNOWN;
+	(void)err;
+	if (k == PT_META_HELP)
+		return store_batch_put_meta(pc->t->batch, metric, STORE_TYPE_KEEP, text, NULL);
+	if (k == PT_META_TYPE) {
+		store_type_parse(text, strlen(text), &ty);
+		return store_batch_put_meta(pc->t->batch, metric, ty, NULL, NULL);
+	}
+	return 0;
+}
+
+/* Parse the page just received into the batch. Returns 0, or PW_EINVAL
+ * with *cause. *more is set when another page is to be fetched. */
+static int parse_page(struct ctarget *t, bool *more, char **cause)
+{
+	const struct conf_target *ct = t->t;
+	struct put_ctx pc = {t, t->start_ms};
+	size_t n = 0, before = t->samples;
+	int rc;
+
+	*more = false;
+	switch (ct->format) {
+	case CONF_FORMAT_JSON:
+		rc = jsonmap_apply(t->maps, t->nmaps, t->body.data ? t->body.data : "", t->body.len,
+				   t->tz, t->start_ms, put_sample, &pc, &n, cause);
+		break;
+	case CONF_FORMAT_CSV:
+		rc = csv_apply(&ct->csv, t->body.data ? t->body.data : "", t->body.len, t->tz,
+			       t->start_ms, put_sample, &pc, &n, cause);
+		break;
+	default: {
+		static const struct pt_handler h = {pt_sample, pt_meta};
+		struct pt_error err;
+		rc = promtext_parse(t->body.data ? t->body.data : "", t->body.len, &h, &pc, &err);
+		if (rc)
+			*cause = xasprintf("line %zu, column %zu: %s", err.line, err.col, err.msg);
+		break;
+	}
+	}
+	if (rc) {
+		if (!*cause)
+			*cause = xstrdup(store_batch_error(t->batch) ? store_batch_error(t->batch)
+								  : pw_strerror(rc));
+		return rc;
+	}
+	if (ct->format != CONF_FORMAT_JSON || t->page + 1 >= ct->pagination.max_pages)
+		return 0;
+	free(t->page_url);
+	t->page_url = NULL;
+	if (ct->pagination.next_path) {
+		char *next = NULL;
+		if (jsonmap_lookup(t->body.data, t->body.len, ct->pagination.next_path, &next) == 1 &&
+		    next[0]) {
+			if (strncmp(next, "http://", 7) == 0 || strncmp(next, "https://", 8) == 0) {
+				t->page_url = next;
+			} else { /* relative to the target's URL */
+				CURLU *u = curl_url();
+				char *abs = NULL;
+				curl_url_set(u, CURLUPART_URL, ct->url, 0);
+				curl_url_set(u, CURLUPART_URL, next, 0);
+				curl_url_get(u, CURLUPART_URL, &abs, 0);
+				t->page_url = xstrdup(abs ? abs : next);
+				curl_free(abs);
+				curl_url_cleanup(u);
+				free(next);
+			}
+			*more = true;
+		} else {
+			free(next);
+		}
+	} else if (ct->pagination.page_param) {
+		char *done = NULL;
+		bool is_done = t->samples == before; /* an empty page ends it */
+		if (ct->pagination.done_path &&
+		    jsonmap_lookup(t->body.data, t->body.len, ct->pagination.done_path, &done) == 1)
+			is_done |= strcmp(done, "true") == 0 ||
+				   (strcmp(done, "false") != 0 && strcmp(done, "0") != 0);
+		free(done);
+		*more = !is_done;
+	}
+	if (*more)
+		t->page++;
+	return 0;
+}
+
+/* ---- finishing a scrape ------------------------------------------------ */
+
+static void put_health(struct ctarget *t, const char *name, double v)
+{
+	struct pw_label ls[PT_MAX_LABELS + 4];
+	size_t nl = 0;
+	ls[nl].name = "__name__";
+	ls[nl++].value = name;
+	ls[nl].name = "job";
+	ls[nl++].value = t->t->name;
+	ls[nl].name = "instance";
+	ls[nl++].value = t->instance;
+	for (size_t k = 0; k < t->t->labels.n; k++) {
+		ls[nl].name = t->t->labels.v[k].name;
+		ls[nl++].value = t->t->labels.v[k].value;
+	}
+	store_batch_put(t->batch, ls, nl, t->start_ms, v);
+}
+
+/* Write a staleness marker for every series of the previous scrape that
+ * this one did not report. */
+static void put_stale(struct ctarget *t)
+{
+	size_t i = 0, j = 0;
+	if (t->cur.n > 1)
+		qsort(t->cur.v, t->cur.n, sizeof *t->cur.v, scmp);
+	while (i < t->prev.n) {
+		int c = j < t->cur.n ? strcmp(t->prev.v[i], t->cur.v[j]) : -1;
+		if (c < 0) {
+			/* decode "name\1value\2" pairs back into labels */
+			struct pw_label ls[PT_MAX_LABELS + 8];
+			char *copy = xstrdup(t->prev.v[i]), *p = copy;
+			size_t nl = 0;
+			while (*p && nl < PT_MAX_LABELS + 8) {
+				char *sep = strchr(p, '\x01'), *end;
+				if (!sep)
+					break;
+				end = strchr(sep + 1, '\x02');
+				if (!end)
+					break;
+				*sep = *end = '\0';
+				ls[nl].name = p;
+				ls[nl++].value = sep + 1;
+				p = end + 1;
+			}
+			store_batch_put(t->batch, ls, nl, t->start_ms, store_stale_nan());
+			free(copy);
+			i++;
+		} else if (c == 0) {
+			i++;
+			j++;
+		} else {
+			j++;
+		}
+	}
+}
+
+static void schedule(struct collector *c, struct ctarget *t, int64_t now)
+{
+	int64_t iv = t->t->interval_ms, next;
+	if (t->failures) {
+		/* back off: double per failure, at most 16 intervals or an hour */
+		int64_t cap = iv * 16 < 3600000 ? iv * 16 : (iv > 3600000 ? iv : 3600000);
+		int64_t d = iv;
+		for (unsigned k = 1; k < t->failures && d < cap; k++)
+			d *= 2;
+		next = now + (d < cap ? d : cap);
+	} else {
+		/* the next slot on this target's phase; when late, the next one
+		 * after now (re-anchored, never a burst of catch-up scrapes) */
+		int64_t base = ((now - t->offset) / iv) * iv + t->offset;
+		next = base + iv;
+		if (next <= now)
+			next += iv;
+	}
+	t->next_due = next;
+	heap_push(c, t);
+}
+
+static void finish(struct collector *c, struct ctarget *t, char *error)
+{
+	int64_t now = pw_now_ms();
+	double dur = (double)(pw_mono_ns() - t->started_ns) / 1e9;
+	char *cause = NULL;
+	int rc;
+
+	if (error) {
+		char esc[512];
+		/* nothing of a failed scrape is kept but its health */
+		store_batch_abort(t->batch);
+		t->batch = store_batch_begin(c->store);
+		set_clear(&t->cur);
+		t->samples = 0;
+		pw_esc(esc, sizeof esc, error, strlen(error));
+		if (t->failures == 0)
+			log_error("collector", "target %s (%s): %s", t->t->name, t->t->url, esc);
+		else
+			log_debug("collector", "target %s: still failing: %s", t->t->name, esc);
+		t->failures++;
+		free(t->last_error);
+		t->last_error = xstrdup(esc);
+	}
+	put_health(t, "up", error ? 0 : 1);
+	put_health(t, "scrape_duration_seconds", dur);
+	put_health(t, "scrape_samples_scraped", (double)t->samples);
+	put_health(t, "scrape_response_size_bytes", (double)t->resp_bytes);
+	put_stale(t);
+	if (!error && !t->meta_written) {
+		for (size_t m = 0; m < t->nmaps; m++) {
+			const char *ty = jsonmap_type(t->maps[m]);
+			enum store_metric_type st = STORE_TYPE_KEEP;
+			if (ty)
+				store_type_parse(ty, strlen(ty), &st);
+			store_batch_put_meta(t->batch, jsonmap_metric(t->maps[m]), st,
+					     jsonmap_help(t->maps[m]), NULL);
+		}
+	}
+	rc = store_batch_commit(t->batch, &cause);
+	t->batch = NULL;
+	if (rc) {
+		log_error("collector", "target %s: storing the scrape failed: %s", t->t->name,
+			  cause ? cause : pw_strerror(rc));
+		free(cause);
+	} else if (!error) {
+		t->meta_written = true;
+		if (t->failures)
+			log_info("collector", "target %s (%s): recovered after %u failed scrapes",
+				 t->t->name, t->t->url, t->failures);
+		t->failures = 0;
+		free(t->last_error);
+		t->last_error = NULL;
+	}
+	/* this scrape's series are the next one's reference */
+	set_clear(&t->prev);
+	{
+		struct strset tmp = t->prev;
+		t->prev = t->cur;
+		t->cur = tmp;
+	}
+	t->health = error ? 0 : 1;
+	t->last_ms = t->start_ms;
+	t->last_dur = dur;
+	t->last_samples = t->samples;
+	if (dur * 1000 > (double)t->t->interval_ms)
+		log_warnx("collector", "target %s: scrape took %.1f s, longer than its interval; "
+				       "raise targets[].interval",
+			  t->t->name, dur);
+	free(error);
+	schedule(c, t, now);
+}
+
+static void on_done(struct collector *c, CURLMsg *msg)
+{
+	struct ctarget *t = NULL;
+	CURL *e = msg->easy_handle;
+	CURLcode res = msg->data.result;
+	long code = 0;
+	char *error = NULL, *url = NULL;
+	bool more = false;
+
+	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url);
+	t->resp_bytes += t->body.len;
+	if (t->too_big || res == CURLE_FILESIZE_EXCEEDED)
+		error = xasprintf("response larger than max_response_size (%llu bytes)",
+				  (unsigned long long)t->t->max_response_size);
+	else if (res != CURLE_OK)
+		error = xasprintf("%s", curl_easy_strerror(res));
+	else if (strncmp(t->t->url, "file://", 7) != 0 && (code < 200 || code > 299)) {
+		char esc[160];
+		pw_esc(esc, sizeof esc, t->body.data ? t->body.data : "",
+		       t->body.len < 120 ? t->body.len : 120);
+		error = xasprintf("HTTP %ld from %s: %s", code, url ? url : t->t->url, esc);
+	}
+	transfer_cleanup(c, t);
+	if (!error) {
+		char *cause = NULL;
+		if (parse_page(t, &more, &cause) != 0) {
+			error = cause;
+		} else if (more) {
+			start_transfer(c, t);
+			return;
+		}
+	}
+	free(t->page_url);
+	t->page_url = NULL;
+	finish(c, t, error);
+}
+
+static void start_scrape(struct collector *c, struct ctarget *t)
+{
+	t->started_ns = pw_mono_ns();
+	t->start_ms = pw_now_ms();
+	t->batch = store_batch_begin(c->store);
+	t->samples = 0;
+	t->resp_bytes = 0;
+	t->page = 0;
+	set_clear(&t->cur);
+	start_transfer(c, t);
+}
+
+void collector_step(struct collector *c, int max_wait_ms)
+{
+	int64_t now = pw_now_ms();
+	int running, numfds, wait = max_wait_ms;
+	CURLMsg *msg;
+	int left;
+
+	while (!c->draining && c->nheap > 0 && c->heap[0]->next_due <= now &&
+	       c->inflight < (size_t)c->conf->global.max_concurrent_scrapes)
+		start_scrape(c, heap_pop(c));
+	if (c->nheap > 0 && !c->draining) {
+		int64_t until = c->heap[0]->next_due - now;
+		if (c->inflight >= (size_t)c->conf->global.max_concurrent_scrapes)
+			until = wait;
+		if (until < wait)
+			wait = until < 0 ? 0 : (int)until;
+	}
+	curl_multi_perform(c->multi, &running);
+	if (c->inflight > 0 || wait > 0)
+		curl_multi_poll(c->multi, NULL, 0, wait, &numfds);
+	curl_multi_perform(c->multi, &running);
+	while ((msg = curl_multi_info_read(c->multi, &left)))
+		if (msg->msg == CURLMSG_DONE)
+			on_done(c, msg);
+}
+
+void collector_set_draining(struct collector *c, bool draining) { c->draining = draining; }
+size_t collector_inflight(const struct collector *c) { return c->inflight; }
+
+bool collector_first_round_done(const struct collector *c)
+{
+	for (size_t i = 0; i < c->ntg; i++)
+		if (c->tg[i].health < 0)
+			return false;
+	return true;
+}
+
+bool collector_target(const struct collector *c, size_t i, struct collector_target_status *o)
+{
+	const struct ctarget *t;
+	if (i >= c->ntg)
+		return false;
+	t = &c->tg[i];
+	o->name = t->t->name;
+	o->url = t->t->url;
+	o->instance = t->instance;
+	o->health = t->health;
+	o->last_error = t->last_error ? t->last_error : "";
+	o->last_scrape_ms = t->last_ms;
+	o->last_duration_s = t->last_dur;
+	o->last_samples = t->last_samples;
+	o->next_scrape_ms = t->next_due;
+	o->failures = t->failures;
+	return true;
+}

@@ -1,0 +1,190 @@
+/*
+ * run.c — `pacewatch run`: the daemon. One thread runs the event loop:
+ * the collector's scrapes (libcurl multi), hourly retention, and signals:
+ * SIGTERM/SIGINT finish the scrapes in flight and exit 0; SIGHUP reloads
+ * the configuration, and a bad new one is logged with its errors while
+ * the old one keeps running.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector.h"
+#include "common.h"
+#include "conf.h"
+#include "daemon.h"
+#include "store.h"
+
+static volatile sig_atomic_t got_stop, got_hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_stop = 1;
+}
+
+struct run_opts {
+	const char *config, *storage, *listen;
+};
+
+/* Load the configuration (or the defaults) and apply command-line
+ * overrides. Errors are printed; returns NULL. */
+static struct conf *load(const struct run_opts *o)
+{
+	struct conf *c = NULL;
+	struct conf_errs errs;
+
+	if (o->config) {
+		if (conf_load(o->config, &c, &errs) != 0) {
+			conf_errs_print(&errs, stderr);
+			conf_errs_free(&errs);
+			return NULL;
+		}
+		conf_errs_free(&errs);
+	} else {
+		c = conf_defaults();
+	}
+	if (o->storage) {
+		free(c->storage.path);
+		c->storage.path = xstrdup(o->storage);
+	}
+	if (o->listen) {
+		for (size_t i = 0; i < c->http.nlisten; i++)
+			free(c->http.listen[i]);
+		c->http.listen[0] = xstrdup(o->listen);
+		c->http.nlisten = 1;
+	}
+	return c;
+}
+
+static void drain(struct collector *col)
+{
+	collector_set_draining(col, true);
+	while (collector_inflight(col) > 0)
+		collector_step(col, 100);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option lo[] = {{"config", required_argument, 0, 'c'},
+					   {"storage", required_argument, 0, 's'},
+					   {"listen", required_argument, 0, 'l'},
+					   {"log-level", required_argument, 0, 'L'},
+					   {0, 0, 0, 0}};
+	struct run_opts o = {0};
+	struct conf *conf;
+	struct store *store = NULL;
+	struct collector *col = NULL;
+	struct store_opts so = {0};
+	struct sigaction sa;
+	char *cause = NULL;
+	int64_t next_retention;
+	int c, rc = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:s:l:L:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.config = optarg; break;
+		case 's': o.storage = optarg; break;
+		case 'l': o.listen = optarg; break;
+		case 'L': {
+			enum pw_log_level lv;
+			if (pw_log_level_parse(optarg, &lv) != 0) {
+				fprintf(stderr, "pacewatch: --log-level: error, warn, info or debug\n");
+				return 2;
+			}
+			pw_log_set_level(lv);
+			break;
+		}
+		default: return 2;
+		}
+	}
+	if (!(conf = load(&o)))
+		return 1;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	so.path = conf->storage.path;
+	so.initial_map_size = conf->storage.initial_size;
+	so.max_map_size = conf->storage.max_size;
+	so.no_sync = !conf->storage.sync;
+	if ((rc = store_open(&so, &store, &cause)) != 0) {
+		log_error("store", "%s", cause ? cause : pw_strerror(rc));
+		free(cause);
+		conf_free(conf);
+		return 1;
+	}
+	if (collector_new(conf, store, &col, &cause) != 0) {
+		log_error("collector", "%s", cause);
+		free(cause);
+		store_close(store);
+		conf_free(conf);
+		return 1;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("daemon", "pacewatch %s running: %zu targets, store %s%s%s", PW_VERSION,
+		 conf->ntargets, conf->storage.path, o.config ? ", configuration " : "",
+		 o.config ? o.config : "");
+	next_retention = pw_now_ms() + 60000;
+
+	while (!got_stop) {
+		/* short waits: a signal is noticed within a quarter second */
+		collector_step(col, 250);
+		if (got_hup) {
+			struct conf *nc;
+			struct collector *ncol = NULL;
+			got_hup = 0;
+			log_info("daemon", "SIGHUP: reloading %s", o.config ? o.config : "(defaults)");
+			if (!(nc = load(&o))) {
+				log_error("daemon", "reload refused: the configuration has errors (above); "
+						    "the old one keeps running");
+				continue;
+			}
+			if (strcmp(nc->storage.path, conf->storage.path) != 0)
+				log_warnx("daemon", "storage.path changes only on restart");
+			if (collector_new(nc, store, &ncol, &cause) != 0) {
+				log_error("daemon", "reload refused: %s; the old configuration keeps running",
+					  cause);
+				free(cause);
+				cause = NULL;
+				conf_free(nc);
+				continue;
+			}
+			drain(col);
+			collector_free(col);
+			conf_free(conf);
+			col = ncol;
+			conf = nc;
+			log_info("daemon", "reloaded: %zu targets", conf->ntargets);
+		}
+		if (pw_now_ms() >= next_retention) {
+			uint64_t dropped = 0;
+			if (store_retention(store, pw_now_ms() - conf->storage.retention_ms, &dropped,
+					    &cause) != 0) {
+				log_error("store", "retention: %s", cause);
+				free(cause);
+				cause = NULL;
+			} else if (dropped) {
+				log_info("store", "retention dropped %llu samples",
+					 (unsigned long long)dropped);
+			}
+			next_retention = pw_now_ms() + 3600000;
+		}
+	}
+	log_info("daemon", "stopping: finishing %zu scrapes in flight", collector_inflight(col));
+	drain(col);
+	collector_free(col);
+	store_close(store);
+	conf_free(conf);
+	curl_global_cleanup();
+	log_info("daemon", "stopped");
+	return 0;
+}
