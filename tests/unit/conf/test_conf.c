@@ -146,6 +146,12 @@ Test(conf, every_error_has_its_place)
 		 "expected host:port or [ipv6]:port"},
 		{"{\"targets\": [{\"name\": \"a\", \"url\": \"file:///x.csv\", \"format\": \"csv\"}]}", 1, 14,
 		 "targets[0].csv", "a csv target needs csv.values"},
+		/* columns count characters, after comments and Chinese text */
+		{"/* 检查检验结果互认 */\n// 注释：山东\n{\"targets\": [{\"name\": \"互认平台\", \"labels\": "
+		 "{\"市\": \"济南\"}, \"url\": \"http://a/\", \"format\": \"prometheus\"}]}",
+		 3, 42, "targets[0].labels.市", "is not a valid label name"},
+		{"# 第一行注释\n{\"global\": {\"external_labels\": {\"省份\": \"山东\"}, \"timezone\": \"亚洲/上海\"}}",
+		 2, 58, "global.timezone", "unknown time zone \"亚洲/上海\""},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct conf *c = NULL;
