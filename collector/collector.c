@@ -58,7 +58,17 @@ struct collector {
 	size_t nheap;
 	size_t inflight;
 	bool draining;
+	/* scrapes finished but not yet committed: committed together */
+	struct pending {
+		struct ctarget *t;
+		char *error;
+		double dur;
+	} *pend;
+	size_t npend;
+	int64_t pend_since_ns;
 };
+
+static void flush_pending(struct collector *c);
 
 /* ---- string sets (series seen in a scrape, for staleness) --------------- */
 
@@ -176,6 +186,9 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 	c->multi = curl_multi_init();
 	curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 			  (long)conf->global.max_concurrent_scrapes);
+	/* keep connections to the platforms open between scrapes */
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
+			  (long)(conf->ntargets < 1024 ? conf->ntargets + 8 : 1024));
 	c->ntg = conf->ntargets;
 	c->tg = xcalloc(c->ntg + 1, sizeof *c->tg);
 	c->heap = xcalloc(c->ntg + 1, sizeof *c->heap);
@@ -245,6 +258,8 @@ void collector_free(struct collector *c)
 		set_free(&t->prev);
 		free(t->last_error);
 	}
+	flush_pending(c);
+	free(c->pend);
 	free(c->tg);
 	free(c->heap);
 	curl_multi_cleanup(c->multi);
@@ -390,8 +405,12 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 		/* the series' identity for staleness: its sorted labels */
 		struct pw_buf key;
 		pw_buf_init(&key, 0);
-		for (size_t i = 0; i < nl; i++)
-			pw_buf_printf(&key, "%s\x01%s\x02", ls[i].name, ls[i].value);
+		for (size_t i = 0; i < nl; i++) {
+			pw_buf_puts(&key, ls[i].name);
+			pw_buf_putc(&key, '\x01');
+			pw_buf_puts(&key, ls[i].value);
+			pw_buf_putc(&key, '\x02');
+		}
 		set_add(&t->cur, pw_buf_take(&key));
 		t->samples++;
 	}
@@ -578,28 +597,18 @@ static void schedule(struct collector *c, struct ctarget *t, int64_t now)
 	heap_push(c, t);
 }
 
+/* A scrape is over: complete its batch (health, staleness, metadata) and
+ * queue it; flush_pending() commits the queue in one transaction. */
 static void finish(struct collector *c, struct ctarget *t, char *error)
 {
-	int64_t now = pw_now_ms();
 	double dur = (double)(pw_mono_ns() - t->started_ns) / 1e9;
-	char *cause = NULL;
-	int rc;
 
 	if (error) {
-		char esc[512];
 		/* nothing of a failed scrape is kept but its health */
 		store_batch_abort(t->batch);
 		t->batch = store_batch_begin(c->store);
 		set_clear(&t->cur);
 		t->samples = 0;
-		pw_esc(esc, sizeof esc, error, strlen(error));
-		if (t->failures == 0)
-			log_error("collector", "target %s (%s): %s", t->t->name, t->t->url, esc);
-		else
-			log_debug("collector", "target %s: still failing: %s", t->t->name, esc);
-		t->failures++;
-		free(t->last_error);
-		t->last_error = xstrdup(esc);
 	}
 	put_health(t, "up", error ? 0 : 1);
 	put_health(t, "scrape_duration_seconds", dur);
@@ -616,12 +625,36 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 					     jsonmap_help(t->maps[m]), NULL);
 		}
 	}
-	rc = store_batch_commit(t->batch, &cause);
-	t->batch = NULL;
+	if (c->npend == 0)
+		c->pend_since_ns = pw_mono_ns();
+	c->pend = xreallocarray(c->pend, c->npend + 1, sizeof *c->pend);
+	c->pend[c->npend].t = t;
+	c->pend[c->npend].error = error;
+	c->pend[c->npend].dur = dur;
+	c->npend++;
+}
+
+/* After the commit: status, the one error / one recovered line, and the
+ * next due time. */
+static void finalize(struct collector *c, struct ctarget *t, char *error, double dur, int rc,
+		     const char *cause)
+{
+	int64_t now = pw_now_ms();
+
+	if (error) {
+		char esc[512];
+		pw_esc(esc, sizeof esc, error, strlen(error));
+		if (t->failures == 0)
+			log_error("collector", "target %s (%s): %s", t->t->name, t->t->url, esc);
+		else
+			log_debug("collector", "target %s: still failing: %s", t->t->name, esc);
+		t->failures++;
+		free(t->last_error);
+		t->last_error = xstrdup(esc);
+	}
 	if (rc) {
 		log_error("collector", "target %s: storing the scrape failed: %s", t->t->name,
 			  cause ? cause : pw_strerror(rc));
-		free(cause);
 	} else if (!error) {
 		t->meta_written = true;
 		if (t->failures)
@@ -648,6 +681,35 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 			  t->t->name, dur);
 	free(error);
 	schedule(c, t, now);
+}
+
+/* Commit every queued scrape in one transaction (one fsync). A batch that
+ * cannot merge (poisoned) is committed alone to get its error. */
+static void flush_pending(struct collector *c)
+{
+	struct store_batch *all = NULL;
+	int *rcs, rc = 0;
+	char *cause = NULL;
+
+	if (c->npend == 0)
+		return;
+	rcs = xcalloc(c->npend, sizeof *rcs);
+	for (size_t i = 0; i < c->npend; i++) {
+		struct ctarget *t = c->pend[i].t;
+		if (!all) {
+			all = t->batch;
+		} else {
+			rcs[i] = store_batch_merge(all, t->batch); /* frees it */
+		}
+		t->batch = NULL;
+	}
+	rc = store_batch_commit(all, &cause);
+	for (size_t i = 0; i < c->npend; i++)
+		finalize(c, c->pend[i].t, c->pend[i].error, c->pend[i].dur, rcs[i] ? rcs[i] : rc,
+			 cause);
+	free(cause);
+	free(rcs);
+	c->npend = 0;
 }
 
 static void on_done(struct collector *c, CURLMsg *msg)
@@ -718,6 +780,8 @@ void collector_step(struct collector *c, int max_wait_ms)
 		if (until < wait)
 			wait = until < 0 ? 0 : (int)until;
 	}
+	if (c->npend && wait > 50)
+		wait = 50;
 	curl_multi_perform(c->multi, &running);
 	if (c->inflight > 0 || wait > 0)
 		curl_multi_poll(c->multi, NULL, 0, wait, &numfds);
@@ -725,6 +789,11 @@ void collector_step(struct collector *c, int max_wait_ms)
 	while ((msg = curl_multi_info_read(c->multi, &left)))
 		if (msg->msg == CURLMSG_DONE)
 			on_done(c, msg);
+	/* group commit: scrapes finishing close together share a transaction
+	 * and its fsync; none waits more than 50 ms */
+	if (c->npend && (c->inflight == 0 || c->draining ||
+			 pw_mono_ns() - c->pend_since_ns >= 50000000LL))
+		flush_pending(c);
 }
 
 void collector_set_draining(struct collector *c, bool draining) { c->draining = draining; }

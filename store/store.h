@@ -97,6 +97,11 @@ size_t store_batch_len(const struct store_batch *b);
 int store_batch_commit(struct store_batch *b, char **cause);
 /* Discard and free the batch. */
 void store_batch_abort(struct store_batch *b);
+/* Move everything of src into dst and free src, so that several batches
+ * (the scrapes that finished together) commit in one transaction: a crash
+ * still never half-applies any of them, and they share one fsync. A
+ * poisoned src is not merged: its first error is returned, src freed. */
+int store_batch_merge(struct store_batch *dst, struct store_batch *src);
 
 /* ---- reading ------------------------------------------------------------ */
 

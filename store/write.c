@@ -210,6 +210,41 @@ int store_batch_put_meta(struct store_batch *b, const char *metric, enum store_m
 	return 0;
 }
 
+int store_batch_merge(struct store_batch *dst, struct store_batch *src)
+{
+	int rc = src->err;
+	size_t base;
+
+	if (rc) {
+		batch_free(src);
+		return rc;
+	}
+	if (dst->err) {
+		batch_free(src);
+		return PW_EPOISONED;
+	}
+	base = dst->arena.len;
+	pw_buf_append(&dst->arena, src->arena.data ? src->arena.data : "", src->arena.len);
+	if (dst->n + src->n > dst->cap) {
+		dst->cap = dst->n + src->n;
+		dst->ents = xreallocarray(dst->ents, dst->cap, sizeof *dst->ents);
+	}
+	for (size_t i = 0; i < src->n; i++) {
+		struct ent e = src->ents[i];
+		e.off += (uint32_t)base;
+		e.seq = (uint32_t)(dst->n);
+		dst->ents[dst->n++] = e;
+	}
+	if (src->nmeta) {
+		dst->metas = xreallocarray(dst->metas, dst->nmeta + src->nmeta, sizeof *dst->metas);
+		memcpy(dst->metas + dst->nmeta, src->metas, src->nmeta * sizeof *src->metas);
+		dst->nmeta += src->nmeta;
+		src->nmeta = 0; /* moved */
+	}
+	batch_free(src);
+	return 0;
+}
+
 static int ent_cmp(const void *pa, const void *pb)
 {
 	const struct ent *a = pa, *b = pb;

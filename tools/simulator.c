@@ -98,6 +98,7 @@ static struct {
 	long arg;
 } faults[EP_N];
 static unsigned long requests[EP_N];
+static unsigned long bench_requests;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int set_fault(const char *ep, const char *kind, long arg)
@@ -247,6 +248,8 @@ static void body_metrics(struct pw_buf *b)
 	pthread_mutex_lock(&lock);
 	for (int e = 0; e < EP_N; e++)
 		pw_buf_printf(b, "sim_requests_total{endpoint=\"%s\"} %lu\n", ep_names[e], requests[e]);
+	pw_buf_printf(b, "# TYPE sim_bench_requests_total counter\nsim_bench_requests_total %lu\n",
+		      bench_requests);
 	pthread_mutex_unlock(&lock);
 	pw_buf_printf(b, "# HELP sim_simulated_time_seconds The simulated clock.\n"
 			 "# TYPE sim_simulated_time_seconds gauge\n"
@@ -361,7 +364,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		ep = EP_LEDGER;
 	else if (strcmp(url, "/metrics") == 0)
 		ep = EP_METRICS;
-	else {
+	else if (strncmp(url, "/bench/t/", 9) == 0) {
+		/* benchmark targets: 200 changing series each (tools/bench-collector) */
+		unsigned long call;
+		int t = atoi(url + 9);
+		pthread_mutex_lock(&lock);
+		call = ++bench_requests;
+		pthread_mutex_unlock(&lock);
+		pw_buf_puts(&b, "{\"data\":[");
+		for (int i = 0; i < 200; i++)
+			pw_buf_printf(&b, "%s{\"id\":\"s%03d\",\"value\":%lu}", i ? "," : "", i,
+				      (unsigned long)t * 1000 + call * 7 + (unsigned long)i);
+		pw_buf_puts(&b, "]}");
+		return reply(conn, 200, ctype, &b, F_NONE);
+	} else {
 		pw_buf_puts(&b, "{\"code\":404,\"msg\":\"not found\"}");
 		return reply(conn, 404, ctype, &b, F_NONE);
 	}
