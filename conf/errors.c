@@ -98,10 +98,29 @@ void conf_errs_print(const struct conf_errs *errs, FILE *f)
 			fprintf(f, "%s: ", e->path);
 		fprintf(f, "%s\n", e->msg);
 		if (e->source_line) {
-			/* the line, then a caret under the column (tabs kept) */
-			size_t c = 1;
-			fprintf(f, "  %s\n  ", e->source_line);
-			for (const char *p = e->source_line; *p && c < e->col; p++) {
+			/* the line, then a caret under the column (tabs kept); a
+			 * long line shows a window of 60 characters each side */
+			size_t c = 1, first = e->col > 60 ? e->col - 60 : 1, shown = 0;
+			const char *p = e->source_line, *start;
+			while (*p && c < first) {
+				p++;
+				while ((((unsigned char)*p) & 0xC0) == 0x80)
+					p++;
+				c++;
+			}
+			start = p;
+			fputs(first > 1 ? "  ..." : "  ", f);
+			for (; *p && shown < 120; shown++) {
+				const char *q = p + 1;
+				while ((((unsigned char)*q) & 0xC0) == 0x80)
+					q++;
+				fwrite(p, 1, (size_t)(q - p), f);
+				p = q;
+			}
+			fputs(*p ? "...\n  " : "\n  ", f);
+			if (first > 1)
+				fputs("   ", f);
+			for (p = start; *p && c < e->col; p++) {
 				if (((unsigned char)*p & 0xC0) == 0x80)
 					continue;
 				/* CJK characters take two cells in a terminal */
