@@ -383,20 +383,11 @@ static bool filter_ok(const struct step *st, json_t *elem, struct ctx *c)
 		return v != NULL && !json_is_null(v) && !json_is_false(v);
 	if (!v)
 		return st->op == OP_NE; /* a missing field differs from any value */
-	if (json_is_number(v) && json_is_number(st->lit)) {
-		int r = cmp_num(json_number_value(v), json_number_value(st->lit));
-		switch (st->op) {
-		case OP_EQ: return r == 0;
-		case OP_NE: return r != 0;
-		case OP_LT: return r < 0;
-		case OP_LE: return r <= 0;
-		case OP_GT: return r > 0;
-		case OP_GE: return r >= 0;
-		default: return false;
-		}
-	}
-	if (json_is_string(v) && json_is_string(st->lit)) {
-		int r = strcmp(json_string_value(v), json_string_value(st->lit));
+	if ((json_is_number(v) && json_is_number(st->lit)) ||
+	    (json_is_string(v) && json_is_string(st->lit))) {
+		int r = json_is_number(v)
+				? cmp_num(json_number_value(v), json_number_value(st->lit))
+				: strcmp(json_string_value(v), json_string_value(st->lit));
 		switch (st->op) {
 		case OP_EQ: return r == 0;
 		case OP_NE: return r != 0;

@@ -1,6 +1,7 @@
 /*
  * num.c — float formatting that round-trips bit-exactly, Prometheus-style
- * float parsing, and the in-memory hash used by tables across the project.
+ * float parsing, the in-memory hash used by tables across the project, and
+ * Prometheus' metric and label name rules.
  */
 #include "common.h"
 
@@ -114,22 +115,15 @@ static bool name_char(unsigned char c, bool first, bool colon)
 	       (colon && c == ':') || (!first && c >= '0' && c <= '9');
 }
 
-bool pw_valid_metric_name(const char *s, size_t n)
+static bool valid_name(const char *s, size_t n, bool colon)
 {
 	if (n == 0)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!name_char((unsigned char)s[i], i == 0, true))
+		if (!name_char((unsigned char)s[i], i == 0, colon))
 			return false;
 	return true;
 }
 
-bool pw_valid_label_name(const char *s, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!name_char((unsigned char)s[i], i == 0, false))
-			return false;
-	return true;
-}
+bool pw_valid_metric_name(const char *s, size_t n) { return valid_name(s, n, true); }
+bool pw_valid_label_name(const char *s, size_t n) { return valid_name(s, n, false); }

@@ -440,7 +440,7 @@ int main(int argc, char **argv)
 	char host[64];
 	int port;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v) {
 			fprintf(stderr, "simulator: %s needs a value\n", a);
@@ -475,7 +475,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "simulator: unknown option %s\n", a);
 			return 2;
 		}
-		i++;
 	}
 	{
 		struct pw_tz *tz = NULL;
