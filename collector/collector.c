@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,13 +41,19 @@ struct ctarget {
 	size_t samples;
 	uint64_t resp_bytes;
 	struct strset cur, prev;
-	/* status */
+	/* status, under collector.status_lock */
 	char *last_error;
 	int health;
 	int64_t last_ms;
 	double last_dur;
 	size_t last_samples;
+	uint64_t scrapes_total, failures_total, samples_total;
+	uint64_t buckets[COLLECTOR_DURATION_BUCKETS];
+	double dur_sum;
 };
+
+const double collector_duration_bounds[COLLECTOR_DURATION_BUCKETS] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, INFINITY};
 
 struct collector {
 	const struct conf *conf;
@@ -66,6 +73,7 @@ struct collector {
 	} *pend;
 	size_t npend;
 	int64_t pend_since_ns;
+	pthread_mutex_t status_lock; /* status fields read by the HTTP threads */
 };
 
 static void flush_pending(struct collector *c);
@@ -183,6 +191,7 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 	*out = NULL;
 	c->conf = conf;
 	c->store = s;
+	pthread_mutex_init(&c->status_lock, NULL);
 	c->multi = curl_multi_init();
 	curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 			  (long)conf->global.max_concurrent_scrapes);
@@ -263,6 +272,7 @@ void collector_free(struct collector *c)
 	free(c->tg);
 	free(c->heap);
 	curl_multi_cleanup(c->multi);
+	pthread_mutex_destroy(&c->status_lock);
 	free(c);
 }
 
@@ -615,6 +625,26 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 	put_health(t, "scrape_samples_scraped", (double)t->samples);
 	put_health(t, "scrape_response_size_bytes", (double)t->resp_bytes);
 	put_stale(t);
+	if (!t->meta_written) {
+		static const struct {
+			const char *name, *help;
+		} health[] = {
+			{"up", "1 when the target's last scrape succeeded, else 0."},
+			{"scrape_duration_seconds", "How long the scrape took."},
+			{"scrape_samples_scraped", "Samples the scrape returned."},
+			{"scrape_response_size_bytes", "Bytes the target answered (all pages)."},
+		};
+		for (size_t k = 0; k < sizeof health / sizeof health[0]; k++)
+			store_batch_put_meta(t->batch, health[k].name, STORE_TYPE_GAUGE, health[k].help,
+					     NULL);
+		for (size_t k = 0; k < t->t->csv.values.n; k++) {
+			char *help = xasprintf("Column \"%s\" of the ledger %s.",
+					       t->t->csv.values.v[k].value, t->t->name);
+			store_batch_put_meta(t->batch, t->t->csv.values.v[k].name, STORE_TYPE_GAUGE, help,
+					     NULL);
+			free(help);
+		}
+	}
 	if (!error && !t->meta_written) {
 		for (size_t m = 0; m < t->nmaps; m++) {
 			const char *ty = jsonmap_type(t->maps[m]);
@@ -641,6 +671,7 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 {
 	int64_t now = pw_now_ms();
 
+	pthread_mutex_lock(&c->status_lock);
 	if (error) {
 		char esc[512];
 		pw_esc(esc, sizeof esc, error, strlen(error));
@@ -649,6 +680,7 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 		else
 			log_debug("collector", "target %s: still failing: %s", t->t->name, esc);
 		t->failures++;
+		t->failures_total++;
 		free(t->last_error);
 		t->last_error = xstrdup(esc);
 	}
@@ -663,6 +695,7 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 		t->failures = 0;
 		free(t->last_error);
 		t->last_error = NULL;
+		t->samples_total += t->samples;
 	}
 	/* this scrape's series are the next one's reference */
 	set_clear(&t->prev);
@@ -675,6 +708,12 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 	t->last_ms = t->start_ms;
 	t->last_dur = dur;
 	t->last_samples = t->samples;
+	t->scrapes_total++;
+	t->dur_sum += dur;
+	for (int b = 0; b < COLLECTOR_DURATION_BUCKETS; b++)
+		if (dur <= collector_duration_bounds[b])
+			t->buckets[b]++;
+	pthread_mutex_unlock(&c->status_lock);
 	if (dur * 1000 > (double)t->t->interval_ms)
 		log_warnx("collector", "target %s: scrape took %.1f s, longer than its interval; "
 				       "raise targets[].interval",
@@ -799,29 +838,38 @@ void collector_step(struct collector *c, int max_wait_ms)
 void collector_set_draining(struct collector *c, bool draining) { c->draining = draining; }
 size_t collector_inflight(const struct collector *c) { return c->inflight; }
 
-bool collector_first_round_done(const struct collector *c)
+bool collector_first_round_done(struct collector *c)
 {
-	for (size_t i = 0; i < c->ntg; i++)
-		if (c->tg[i].health < 0)
-			return false;
-	return true;
+	bool done = true;
+	pthread_mutex_lock(&c->status_lock);
+	for (size_t i = 0; i < c->ntg && done; i++)
+		done = c->tg[i].health >= 0;
+	pthread_mutex_unlock(&c->status_lock);
+	return done;
 }
 
-bool collector_target(const struct collector *c, size_t i, struct collector_target_status *o)
+bool collector_target(struct collector *c, size_t i, struct collector_target_status *o)
 {
 	const struct ctarget *t;
 	if (i >= c->ntg)
 		return false;
 	t = &c->tg[i];
-	o->name = t->t->name;
-	o->url = t->t->url;
-	o->instance = t->instance;
+	memset(o, 0, sizeof *o);
+	snprintf(o->name, sizeof o->name, "%s", t->t->name);
+	snprintf(o->url, sizeof o->url, "%s", t->t->url);
+	snprintf(o->instance, sizeof o->instance, "%s", t->instance);
+	pthread_mutex_lock(&c->status_lock);
 	o->health = t->health;
-	o->last_error = t->last_error ? t->last_error : "";
+	snprintf(o->last_error, sizeof o->last_error, "%s", t->last_error ? t->last_error : "");
 	o->last_scrape_ms = t->last_ms;
 	o->last_duration_s = t->last_dur;
 	o->last_samples = t->last_samples;
-	o->next_scrape_ms = t->next_due;
 	o->failures = t->failures;
+	o->scrapes_total = t->scrapes_total;
+	o->failures_total = t->failures_total;
+	o->samples_total = t->samples_total;
+	memcpy(o->duration_buckets, t->buckets, sizeof t->buckets);
+	o->duration_sum = t->dur_sum;
+	pthread_mutex_unlock(&c->status_lock);
 	return true;
 }

@@ -111,21 +111,27 @@ void collector_step(struct collector *col, int max_wait_ms);
 void collector_set_draining(struct collector *col, bool draining);
 /* Transfers in flight. */
 size_t collector_inflight(const struct collector *col);
-/* Every target has completed one scrape (successful or not). */
-bool collector_first_round_done(const struct collector *col);
+/* Every target has completed one scrape (successful or not). Any thread. */
+bool collector_first_round_done(struct collector *col);
+
+#define COLLECTOR_DURATION_BUCKETS 10
+/* Upper bounds of the scrape-duration histogram, in seconds (+Inf last). */
+extern const double collector_duration_bounds[COLLECTOR_DURATION_BUCKETS];
 
 struct collector_target_status {
-	const char *name, *url, *instance;
-	int health;            /* 1 up, 0 down, -1 not scraped yet */
-	const char *last_error; /* "" when none */
+	char name[128], url[512], instance[256];
+	int health;              /* 1 up, 0 down, -1 not scraped yet */
+	char last_error[256];    /* "" when none */
 	int64_t last_scrape_ms;
 	double last_duration_s;
 	size_t last_samples;
-	int64_t next_scrape_ms;
-	unsigned failures;
+	unsigned failures;       /* consecutive */
+	uint64_t scrapes_total, failures_total, samples_total;
+	uint64_t duration_buckets[COLLECTOR_DURATION_BUCKETS]; /* cumulative counts */
+	double duration_sum;
 };
-/* Status of target i (borrowed strings, valid until the next step);
- * false past the last. */
-bool collector_target(const struct collector *col, size_t i, struct collector_target_status *out);
+/* A copy of target i's status; false past the last. Any thread may call
+ * it (it takes the collector's status lock). */
+bool collector_target(struct collector *col, size_t i, struct collector_target_status *out);
 
 #endif /* PW_COLLECTOR_H */

@@ -81,6 +81,14 @@ struct conf_target {
 	char *timezone;         /* for date strings in responses */
 };
 
+/* Who may call an HTTP endpoint: a bearer token, basic credentials, or
+ * both (either one suffices); neither set means no authentication. */
+struct conf_auth {
+	char *bearer_token; /* from bearer_token_file */
+	char *username;
+	char *password;     /* from password_file */
+};
+
 struct conf {
 	char *path;
 	struct {
@@ -98,6 +106,12 @@ struct conf {
 	struct {
 		char **listen;
 		size_t nlisten;
+		int64_t connection_limit;
+		int64_t connection_timeout_ms;
+		uint64_t max_request_size;
+		char *tls_cert_file, *tls_key_file;
+		struct conf_auth read_auth, write_auth;
+		bool metrics_timestamps;
 	} http;
 	struct conf_target *targets;
 	size_t ntargets;

@@ -177,10 +177,39 @@ static const struct field storage_rows[] = {
 	 .help = "fsync every batch (false: survives a killed process, not a power loss)"},
 };
 
+static const struct field auth_rows[] = {
+	{.key = "bearer_token_file", .type = F_SECRET, .off = offsetof(struct conf_auth, bearer_token),
+	 .help = "file holding the token callers send as Authorization: Bearer"},
+	{.key = "username", .type = F_STR, .off = offsetof(struct conf_auth, username),
+	 .help = "basic authentication user"},
+	{.key = "password_file", .type = F_SECRET, .off = offsetof(struct conf_auth, password),
+	 .help = "file holding the basic authentication password"},
+};
+static const struct table auth_table = TBL("auth", auth_rows);
+
 static const struct field http_rows[] = {
 	{.key = "listen", .type = F_STRS, .off = offsetof(struct conf, http.listen),
 	 .count_off = offsetof(struct conf, http.nlisten), .def = "[\"127.0.0.1:9470\"]",
 	 .help = "addresses to serve HTTP on (host:port, [v6]:port)"},
+	{.key = "connection_limit", .type = F_INT, .off = offsetof(struct conf, http.connection_limit),
+	 .def = "256", .min = 1, .max = 100000, .help = "connections served at once"},
+	{.key = "connection_timeout", .type = F_DURATION,
+	 .off = offsetof(struct conf, http.connection_timeout_ms), .def = "\"30s\"",
+	 .help = "an idle or slow connection is closed after this long"},
+	{.key = "max_request_size", .type = F_SIZE, .off = offsetof(struct conf, http.max_request_size),
+	 .def = "\"32MiB\"", .help = "larger request bodies are refused with 413"},
+	{.key = "tls_cert_file", .type = F_STR, .off = offsetof(struct conf, http.tls_cert_file),
+	 .help = "serve HTTPS with this certificate (PEM)"},
+	{.key = "tls_key_file", .type = F_STR, .off = offsetof(struct conf, http.tls_key_file),
+	 .help = "and this key (PEM)"},
+	{.key = "read_auth", .type = F_OBJ, .off = offsetof(struct conf, http.read_auth),
+	 .sub = &auth_table, .help = "authentication for /metrics and the read API"},
+	{.key = "write_auth", .type = F_OBJ, .off = offsetof(struct conf, http.write_auth),
+	 .sub = &auth_table,
+	 .help = "authentication for import and /-/reload; required unless listening on loopback only"},
+	{.key = "metrics_timestamps", .type = F_BOOL,
+	 .off = offsetof(struct conf, http.metrics_timestamps), .def = "false",
+	 .help = "write sample timestamps on /metrics (off: Prometheus' staleness handling works)"},
 };
 
 /* Sections are tables over struct conf itself (offsets are absolute). */

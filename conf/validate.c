@@ -95,6 +95,21 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 			free(p);
 		}
 	}
+	if (!c->http.tls_cert_file != !c->http.tls_key_file)
+		conf_err_at(errs, pm, c->http.tls_cert_file ? "http.tls_key_file" : "http.tls_cert_file",
+			    false, "tls_cert_file and tls_key_file go together");
+	{
+		const struct conf_auth *auths[2] = {&c->http.read_auth, &c->http.write_auth};
+		static const char *const names[2] = {"http.read_auth", "http.write_auth"};
+		for (int a = 0; a < 2; a++) {
+			if (!auths[a]->username != !auths[a]->password) {
+				char *q = xasprintf("%s.%s", names[a],
+						    auths[a]->username ? "password_file" : "username");
+				conf_err_at(errs, pm, q, false, "username and password_file go together");
+				free(q);
+			}
+		}
+	}
 	for (size_t i = 0; i < c->ntargets; i++) {
 		struct conf_target *t = &c->targets[i];
 		char *p = xasprintf("targets[%zu]", i), *q;

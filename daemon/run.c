@@ -15,9 +15,52 @@
 #include "common.h"
 #include "conf.h"
 #include "daemon.h"
+#include "exporters.h"
 #include "store.h"
 
+#include <pthread.h>
+
 static volatile sig_atomic_t got_stop, got_hup;
+
+/* POST /-/reload: the HTTP thread asks, the loop reloads and answers. */
+static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rl_cond = PTHREAD_COND_INITIALIZER;
+static bool rl_asked;
+static unsigned rl_done_seq;
+static int rl_rc;
+static char *rl_cause;
+
+static int http_reload(void *ctx, char **cause)
+{
+	unsigned seq;
+	int rc;
+	(void)ctx;
+	pthread_mutex_lock(&rl_lock);
+	seq = rl_done_seq;
+	rl_asked = true;
+	got_hup = 1;
+	while (rl_done_seq == seq)
+		pthread_cond_wait(&rl_cond, &rl_lock);
+	rc = rl_rc;
+	if (rl_cause)
+		*cause = xstrdup(rl_cause);
+	pthread_mutex_unlock(&rl_lock);
+	return rc;
+}
+
+static void reload_answer(int rc, const char *cause)
+{
+	pthread_mutex_lock(&rl_lock);
+	if (rl_asked) {
+		rl_rc = rc;
+		free(rl_cause);
+		rl_cause = cause ? xasprintf("%s\n", cause) : NULL;
+		rl_asked = false;
+		rl_done_seq++;
+		pthread_cond_broadcast(&rl_cond);
+	}
+	pthread_mutex_unlock(&rl_lock);
+}
 
 static void on_signal(int sig)
 {
@@ -61,6 +104,14 @@ static struct conf *load(const struct run_opts *o)
 	return c;
 }
 
+/* The HTTP server reads the configuration it started with: keep that one
+ * alive across reloads; return what may be freed. */
+static struct conf *hd_conf_keep(struct httpd_deps *hd, struct conf *old, struct conf *nc)
+{
+	(void)nc;
+	return hd->conf == old ? NULL : old;
+}
+
 static void drain(struct collector *col)
 {
 	collector_set_draining(col, true);
@@ -79,6 +130,8 @@ int cmd_run(int argc, char **argv)
 	struct conf *conf;
 	struct store *store = NULL;
 	struct collector *col = NULL;
+	struct httpd *httpd = NULL;
+	struct httpd_deps hd = {0};
 	struct store_opts so = {0};
 	struct sigaction sa;
 	char *cause = NULL;
@@ -123,6 +176,18 @@ int cmd_run(int argc, char **argv)
 		conf_free(conf);
 		return 1;
 	}
+	hd.conf = conf;
+	hd.store = store;
+	hd.collector = col;
+	hd.reload = http_reload;
+	if (httpd_start(&hd, &httpd, &cause) != 0) {
+		log_error("http", "%s", cause);
+		free(cause);
+		collector_free(col);
+		store_close(store);
+		conf_free(conf);
+		return 1;
+	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -130,8 +195,9 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info("daemon", "pacewatch %s running: %zu targets, store %s%s%s", PW_VERSION,
-		 conf->ntargets, conf->storage.path, o.config ? ", configuration " : "",
+	log_info("daemon", "pacewatch %s running: %zu targets, store %s, http %s%s%s", PW_VERSION,
+		 conf->ntargets, conf->storage.path, conf->http.nlisten ? conf->http.listen[0] : "-",
+		 o.config ? ", configuration " : "",
 		 o.config ? o.config : "");
 	next_retention = pw_now_ms() + 60000;
 
@@ -146,6 +212,8 @@ int cmd_run(int argc, char **argv)
 			if (!(nc = load(&o))) {
 				log_error("daemon", "reload refused: the configuration has errors (above); "
 						    "the old one keeps running");
+				reload_answer(PW_EINVAL, "the configuration has errors (see the log); the "
+							 "old one keeps running");
 				continue;
 			}
 			if (strcmp(nc->storage.path, conf->storage.path) != 0)
@@ -153,17 +221,21 @@ int cmd_run(int argc, char **argv)
 			if (collector_new(nc, store, &ncol, &cause) != 0) {
 				log_error("daemon", "reload refused: %s; the old configuration keeps running",
 					  cause);
+				reload_answer(PW_EINVAL, cause);
 				free(cause);
 				cause = NULL;
 				conf_free(nc);
 				continue;
 			}
 			drain(col);
+			httpd_set_collector(httpd, ncol);
 			collector_free(col);
-			conf_free(conf);
+			/* the HTTP server keeps the settings it started with */
 			col = ncol;
+			conf_free(hd_conf_keep(&hd, conf, nc));
 			conf = nc;
 			log_info("daemon", "reloaded: %zu targets", conf->ntargets);
+			reload_answer(0, NULL);
 		}
 		if (pw_now_ms() >= next_retention) {
 			uint64_t dropped = 0;
@@ -180,8 +252,11 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	log_info("daemon", "stopping: finishing %zu scrapes in flight", collector_inflight(col));
+	httpd_stop(httpd);
 	drain(col);
 	collector_free(col);
+	if (hd.conf != conf)
+		conf_free((struct conf *)hd.conf);
 	store_close(store);
 	conf_free(conf);
 	curl_global_cleanup();

@@ -796,3 +796,96 @@ int store_meta_scan(struct store_snap *snap, store_meta_cb cb, void *ctx)
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : store__err(rc);
 }
+
+/* ---- latest values grouped by metric name -------------------------------- */
+
+struct store_latest_iter {
+	struct store_snap *snap;
+	MDB_cursor *pc;
+	bool started, done;
+	struct idset ids;
+	size_t pos;
+};
+
+int store_latest_iter_new(struct store_snap *snap, struct store_latest_iter **out)
+{
+	struct store_latest_iter *it = xcalloc(1, sizeof *it);
+	int rc = mdb_cursor_open(snap->txn, snap->s->dbi_postings, &it->pc);
+
+	if (rc != 0) {
+		free(it);
+		return store__err(rc);
+	}
+	it->snap = snap;
+	*out = it;
+	return 0;
+}
+
+void store_latest_iter_free(struct store_latest_iter *it)
+{
+	if (!it)
+		return;
+	mdb_cursor_close(it->pc);
+	free(it->ids.v);
+	free(it);
+}
+
+/* Load the ids of the next metric name into it->ids. */
+static int latest_iter_fill(struct store_latest_iter *it)
+{
+	static const char prefix[] = "__name__";
+	MDB_val k, v;
+	int rc;
+
+	it->ids.n = 0;
+	it->pos = 0;
+	if (!it->started) {
+		k.mv_data = (void *)prefix;
+		k.mv_size = sizeof prefix; /* with its NUL */
+		rc = mdb_cursor_get(it->pc, &k, &v, MDB_SET_RANGE);
+		it->started = true;
+	} else {
+		rc = mdb_cursor_get(it->pc, &k, &v, MDB_NEXT_NODUP);
+	}
+	if (rc == 0 && (k.mv_size < sizeof prefix || memcmp(k.mv_data, prefix, sizeof prefix) != 0))
+		rc = MDB_NOTFOUND;
+	if (rc == MDB_NOTFOUND) {
+		it->done = true;
+		return 0;
+	}
+	if (rc != 0)
+		return store__err(rc);
+	if ((rc = postings_read(it->pc, &it->ids)) != 0)
+		return store__err(rc);
+	return 0;
+}
+
+int store_latest_iter_next(struct store_latest_iter *it, struct store_series *s, int64_t *ts,
+			   double *v)
+{
+	for (;;) {
+		while (it->pos < it->ids.n) {
+			uint64_t id = it->ids.v[it->pos++];
+			uint8_t ik[8];
+			MDB_val k = {8, ik}, sv, hv;
+			int rc;
+			key_put_u64(ik, id);
+			if (mdb_get(it->snap->txn, it->snap->s->dbi_series, &k, &sv) != 0 ||
+			    mdb_get(it->snap->txn, it->snap->s->dbi_heads, &k, &hv) != 0)
+				continue;
+			if ((rc = head_latest(&hv, ts, v)) != 0)
+				return rc;
+			s->id = id;
+			s->enc = sv.mv_data;
+			s->enc_len = sv.mv_size;
+			return 1;
+		}
+		if (it->done)
+			return 0;
+		{
+			int rc = latest_iter_fill(it);
+			if (rc != 0)
+				return rc;
+		}
+	}
+}

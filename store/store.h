@@ -161,6 +161,15 @@ int store_latest(struct store_snap *snap, uint64_t id, int64_t *ts, double *v);
 typedef int (*store_latest_cb)(void *ctx, const struct store_series *s, int64_t ts, double v);
 int store_scan_latest(struct store_snap *snap, store_latest_cb cb, void *ctx);
 
+/* The newest sample of every series grouped by metric name (names in
+ * byte order), pulled one at a time, for streaming expositions. */
+struct store_latest_iter;
+int store_latest_iter_new(struct store_snap *snap, struct store_latest_iter **out);
+/* 1 with a series and its newest sample, 0 at the end, negative on error. */
+int store_latest_iter_next(struct store_latest_iter *it, struct store_series *s, int64_t *ts,
+			   double *v);
+void store_latest_iter_free(struct store_latest_iter *it);
+
 /* Label names (sorted, borrowed strings in a new array) of series matching
  * the matchers in [mint, maxt]; with nm == 0 and an unbounded range this
  * reads the postings index only. */

@@ -1,0 +1,620 @@
+/*
+ * httpd.c — the HTTP server: one libmicrohttpd daemon per listen address
+ * (thread per connection, a connection limit, an idle/slow-client timeout,
+ * optional TLS), the route table, authentication (read and write/admin
+ * separately; write endpoints refuse to run unauthenticated beyond
+ * loopback), request-body limits, request counters, and the small
+ * endpoints: health, readiness, reload and import.
+ */
+#include "exporters_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define MAX_DAEMONS 8
+#define NPATHS 6
+static const char *const path_names[NPATHS] = {"/metrics", "/api/v1/import/prometheus",
+					       "/-/healthy", "/-/ready", "/-/reload", "other"};
+
+struct httpd {
+	struct MHD_Daemon *d[MAX_DAEMONS];
+	size_t nd;
+	const struct conf *conf;
+	struct store *store;
+	struct collector *col;
+	pthread_mutex_t lock; /* col and the counters */
+	httpd_reload_fn reload;
+	void *reload_ctx;
+	bool loopback_only;
+	uint64_t max_body;
+	struct {
+		int path, code;
+		uint64_t n;
+	} counts[64];
+	size_t ncounts;
+};
+
+struct req {
+	struct pw_buf body;
+	bool too_big;
+};
+
+void httpd_set_collector(struct httpd *h, struct collector *col)
+{
+	pthread_mutex_lock(&h->lock);
+	h->col = col;
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void count(struct httpd *h, int path, unsigned code)
+{
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < h->ncounts; i++) {
+		if (h->counts[i].path == path && h->counts[i].code == (int)code) {
+			h->counts[i].n++;
+			pthread_mutex_unlock(&h->lock);
+			return;
+		}
+	}
+	if (h->ncounts < 64) {
+		h->counts[h->ncounts].path = path;
+		h->counts[h->ncounts].code = (int)code;
+		h->counts[h->ncounts++].n = 1;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+static enum MHD_Result send_text(struct httpd *h, struct MHD_Connection *c, int path, unsigned code,
+				 const char *ctype, const char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+								 MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+	MHD_add_response_header(r, "Content-Type", ctype);
+	if (code == 401)
+		MHD_add_response_header(r, "WWW-Authenticate", "Basic realm=\"pacewatch\"");
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	count(h, path, code);
+	return ret;
+}
+
+/* ---- authentication -------------------------------------------------------- */
+
+static bool same(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d = (unsigned char)(la != lb);
+	for (size_t i = 0; i < la && i < lb; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+static bool auth_set(const struct conf_auth *a) { return a->bearer_token || a->username; }
+
+static bool auth_ok(struct MHD_Connection *c, const struct conf_auth *a)
+{
+	const char *hdr;
+	if (!auth_set(a))
+		return true;
+	hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	if (a->bearer_token && hdr && strncmp(hdr, "Bearer ", 7) == 0 &&
+	    same(hdr + 7, a->bearer_token))
+		return true;
+	if (a->username) {
+		char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+		bool ok = user && pass && same(user, a->username) && same(pass, a->password);
+		MHD_free(user);
+		MHD_free(pass);
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+/* ---- content negotiation ---------------------------------------------------- */
+
+/* q of the best Accept entry starting with type (0 when absent). */
+static double accept_q(const char *accept, const char *type)
+{
+	double best = 0;
+	const char *p = accept;
+	while (p && *p) {
+		const char *end = strchr(p, ','), *q;
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		while (*p == ' ')
+			p++, len--;
+		if (strncmp(p, type, strlen(type)) == 0) {
+			double qv = 1;
+			for (q = p; q < p + len; q++)
+				if (strncmp(q, "q=", 2) == 0)
+					qv = strtod(q + 2, NULL);
+			if (qv > best)
+				best = qv;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return best;
+}
+
+/* ---- /metrics ------------------------------------------------------------------ */
+
+struct mstream {
+	struct expo *e;
+	struct pw_buf plain, out;
+	size_t out_pos;
+	bool gzip, more, finished;
+	z_stream z;
+};
+
+static ssize_t metrics_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct mstream *m = cls;
+	(void)pos;
+	while (m->out.len - m->out_pos == 0) {
+		if (m->finished)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		pw_buf_reset(&m->plain);
+		m->more = expo_fill(m->e, &m->plain, 64 * 1024);
+		pw_buf_reset(&m->out);
+		m->out_pos = 0;
+		if (!m->gzip) {
+			pw_buf_append(&m->out, m->plain.data ? m->plain.data : "", m->plain.len);
+		} else {
+			unsigned char zbuf[32768];
+			m->z.next_in = (unsigned char *)(m->plain.data ? m->plain.data : "");
+			m->z.avail_in = (uInt)m->plain.len;
+			do {
+				m->z.next_out = zbuf;
+				m->z.avail_out = sizeof zbuf;
+				deflate(&m->z, m->more ? Z_NO_FLUSH : Z_FINISH);
+				pw_buf_append(&m->out, zbuf, sizeof zbuf - m->z.avail_out);
+			} while (m->z.avail_out == 0 || (m->z.avail_in > 0));
+		}
+		if (!m->more)
+			m->finished = true;
+	}
+	{
+		size_t n = m->out.len - m->out_pos;
+		if (n > max)
+			n = max;
+		memcpy(buf, m->out.data + m->out_pos, n);
+		m->out_pos += n;
+		return (ssize_t)n;
+	}
+}
+
+static void metrics_free(void *cls)
+{
+	struct mstream *m = cls;
+	expo_free(m->e);
+	pw_buf_free(&m->plain);
+	pw_buf_free(&m->out);
+	if (m->gzip)
+		deflateEnd(&m->z);
+	free(m);
+}
+
+static void line(struct pw_buf *b, bool om, const char *name, const char *type, const char *help)
+{
+	char family[128];
+	size_t n = strlen(name);
+	snprintf(family, sizeof family, "%s", name);
+	if (om && strcmp(type, "counter") == 0 && n > 6 && strcmp(name + n - 6, "_total") == 0)
+		family[n - 6] = '\0';
+	pw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", family, help, family, type);
+}
+
+/* pacewatch's own metrics, under pacewatch_. */
+static char *self_metrics(struct httpd *h, bool om)
+{
+	struct pw_buf b;
+	struct store_stats st;
+	struct collector_target_status ts;
+	struct pw_label l[3];
+
+	pw_buf_init(&b, 0);
+	line(&b, om, "pacewatch_build_info", "gauge", "pacewatch's version.");
+	pw_buf_printf(&b, "pacewatch_build_info{version=\"%s\"} 1\n", PW_VERSION);
+	if (store_stats(h->store, &st) == 0) {
+		line(&b, om, "pacewatch_store_series", "gauge", "Series in the store.");
+		pw_buf_printf(&b, "pacewatch_store_series %llu\n", (unsigned long long)st.series);
+		line(&b, om, "pacewatch_store_samples", "gauge", "Samples in the store.");
+		pw_buf_printf(&b, "pacewatch_store_samples %llu\n", (unsigned long long)st.samples);
+		line(&b, om, "pacewatch_store_size_bytes", "gauge", "Size of the store's data file.");
+		pw_buf_printf(&b, "pacewatch_store_size_bytes %llu\n", (unsigned long long)st.bytes_file);
+	}
+	pthread_mutex_lock(&h->lock);
+	line(&b, om, "pacewatch_http_requests_total", "counter", "HTTP requests by path and code.");
+	for (size_t i = 0; i < h->ncounts; i++)
+		pw_buf_printf(&b, "pacewatch_http_requests_total{code=\"%d\",path=\"%s\"} %llu\n",
+			      h->counts[i].code, path_names[h->counts[i].path],
+			      (unsigned long long)h->counts[i].n);
+	if (h->col) {
+		static const struct {
+			const char *name, *type, *help;
+		} fams[] = {
+			{"pacewatch_target_up", "gauge", "1 when the target's last scrape succeeded."},
+			{"pacewatch_target_last_scrape_timestamp_seconds", "gauge",
+			 "When the target last answered or failed (freshness)."},
+			{"pacewatch_target_scrapes_total", "counter", "Scrapes of the target."},
+			{"pacewatch_target_scrape_failures_total", "counter", "Failed scrapes of the target."},
+			{"pacewatch_samples_appended_total", "counter", "Samples stored from the target."},
+			{"pacewatch_scrape_duration_seconds", "histogram", "How long scrapes took."},
+		};
+		pthread_mutex_unlock(&h->lock);
+		for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+			line(&b, om, fams[f].name, fams[f].type, fams[f].help);
+			pthread_mutex_lock(&h->lock);
+			for (size_t i = 0; h->col && collector_target(h->col, i, &ts); i++) {
+				l[0].name = "__name__";
+				l[1].name = "job";
+				l[1].value = ts.name;
+				switch (f) {
+				case 0:
+					l[0].value = fams[f].name;
+					if (ts.health >= 0)
+						expo_sample(&b, l, 2, ts.health, false, 0, om);
+					break;
+				case 1:
+					l[0].value = fams[f].name;
+					if (ts.health >= 0)
+						expo_sample(&b, l, 2, (double)ts.last_scrape_ms / 1000.0, false, 0,
+							    om);
+					break;
+				case 2:
+				case 3:
+				case 4:
+					l[0].value = fams[f].name;
+					expo_sample(&b, l, 2,
+						    (double)(f == 2 ? ts.scrapes_total
+							     : f == 3 ? ts.failures_total : ts.samples_total),
+						    false, 0, om);
+					break;
+				default: {
+					char le[32];
+					l[0].value = "pacewatch_scrape_duration_seconds_bucket";
+					l[2].name = "le";
+					for (int k = 0; k < COLLECTOR_DURATION_BUCKETS; k++) {
+						pw_fmt_double(le, sizeof le, collector_duration_bounds[k]);
+						l[2].value = le;
+						expo_sample(&b, l, 3, (double)ts.duration_buckets[k], false, 0, om);
+					}
+					l[0].value = "pacewatch_scrape_duration_seconds_sum";
+					expo_sample(&b, l, 2, ts.duration_sum, false, 0, om);
+					l[0].value = "pacewatch_scrape_duration_seconds_count";
+					expo_sample(&b, l, 2, (double)ts.scrapes_total, false, 0, om);
+				}
+				}
+			}
+			pthread_mutex_unlock(&h->lock);
+		}
+		return pw_buf_take(&b);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return pw_buf_take(&b);
+}
+
+static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
+{
+	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+	bool om = accept && accept_q(accept, "application/openmetrics-text") > 0 &&
+		  accept_q(accept, "application/openmetrics-text") >=
+			  accept_q(accept, "text/plain");
+	bool gz = enc && accept_q(enc, "gzip") > 0;
+	struct store_snap *snap;
+	struct mstream *m;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (enc && strstr(enc, "gzip") && !strstr(enc, "gzip;q=0") && accept_q(enc, "gzip") == 0)
+		gz = true; /* "gzip" without q */
+	if (store_snap_begin(h->store, &snap) != 0)
+		return send_text(h, c, 0, 503, "text/plain", "store unavailable\n");
+	m = xcalloc(1, sizeof *m);
+	pw_buf_init(&m->plain, 0);
+	pw_buf_init(&m->out, 0);
+	m->gzip = gz;
+	if (gz && deflateInit2(&m->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		m->gzip = false;
+	m->e = expo_new(snap, om, h->conf->http.metrics_timestamps, self_metrics(h, om));
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, metrics_cb, m,
+					      metrics_free);
+	MHD_add_response_header(r, "Content-Type",
+				om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+				   : "text/plain; version=0.0.4; charset=utf-8");
+	if (m->gzip)
+		MHD_add_response_header(r, "Content-Encoding", "gzip");
+	MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	count(h, 0, 200);
+	return ret;
+}
+
+/* ---- /api/v1/import/prometheus ----------------------------------------------- */
+
+struct extra {
+	struct pw_label v[32];
+	char *mem[32];
+	size_t n;
+	bool bad;
+};
+
+static enum MHD_Result extra_label(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct extra *x = cls;
+	const char *eq;
+	(void)kind;
+	if (strcmp(key, "extra_label") != 0 || !value)
+		return MHD_YES;
+	eq = strchr(value, '=');
+	if (!eq || eq == value || x->n == 32) {
+		x->bad = true;
+		return MHD_YES;
+	}
+	x->mem[x->n] = xstrdup(value);
+	x->mem[x->n][eq - value] = '\0';
+	x->v[x->n].name = x->mem[x->n];
+	x->v[x->n].value = x->mem[x->n] + (eq - value) + 1;
+	x->n++;
+	return MHD_YES;
+}
+
+static enum MHD_Result serve_import(struct httpd *h, struct MHD_Connection *c, struct req *rq)
+{
+	struct extra x = {0};
+	struct pt_error err;
+	size_t n = 0;
+	char msg[512];
+	int rc;
+	enum MHD_Result ret;
+
+	if (rq->too_big) {
+		snprintf(msg, sizeof msg, "request body larger than http.max_request_size (%llu bytes)\n",
+			 (unsigned long long)h->max_body);
+		return send_text(h, c, 1, 413, "text/plain", msg);
+	}
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, extra_label, &x);
+	if (x.bad) {
+		ret = send_text(h, c, 1, 400, "text/plain", "extra_label wants name=value\n");
+		goto out;
+	}
+	rc = collector_import_text(h->store, rq->body.data ? rq->body.data : "", rq->body.len,
+				   pw_now_ms(), x.v, x.n, &n, &err);
+	if (rc == 0) {
+		ret = send_text(h, c, 1, 204, "text/plain", "");
+	} else if (err.line) {
+		snprintf(msg, sizeof msg, "line %zu, column %zu: %s; nothing was imported\n", err.line,
+			 err.col, err.msg);
+		ret = send_text(h, c, 1, 400, "text/plain", msg);
+	} else {
+		snprintf(msg, sizeof msg, "%s; nothing was imported\n", err.msg);
+		ret = send_text(h, c, 1, rc == PW_EINVAL ? 400 : 503, "text/plain", msg);
+	}
+out:
+	for (size_t i = 0; i < x.n; i++)
+		free(x.mem[i]);
+	return ret;
+}
+
+/* ---- routing --------------------------------------------------------------------- */
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	struct httpd *h = cls;
+	struct req *rq = *con_cls;
+	bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0 ||
+						       strcmp(method, "HEAD") == 0;
+	(void)version;
+
+	if (!rq) { /* first call: headers only */
+		rq = xcalloc(1, sizeof *rq);
+		pw_buf_init(&rq->body, h->max_body);
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (pw_buf_append(&rq->body, upload, *upload_size) != 0)
+			rq->too_big = true;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(url, "/metrics") == 0) {
+		if (!get)
+			return send_text(h, c, 0, 405, "text/plain", "GET /metrics\n");
+		if (!auth_ok(c, &h->conf->http.read_auth))
+			return send_text(h, c, 0, 401, "text/plain", "authentication required\n");
+		return serve_metrics(h, c);
+	}
+	if (strcmp(url, "/-/healthy") == 0)
+		return send_text(h, c, 2, 200, "text/plain", "pacewatch is Healthy.\n");
+	if (strcmp(url, "/-/ready") == 0) {
+		bool ready;
+		pthread_mutex_lock(&h->lock);
+		ready = h->col == NULL || collector_first_round_done(h->col);
+		pthread_mutex_unlock(&h->lock);
+		return ready ? send_text(h, c, 3, 200, "text/plain", "pacewatch is Ready.\n")
+			     : send_text(h, c, 3, 503, "text/plain",
+					 "pacewatch is not ready: the first round of scrapes is not done.\n");
+	}
+	if (strcmp(url, "/-/reload") == 0 || strcmp(url, "/api/v1/import/prometheus") == 0) {
+		int path = url[1] == '-' ? 4 : 1;
+		if (!post)
+			return send_text(h, c, path, 405, "text/plain", "use POST\n");
+		if (!auth_set(&h->conf->http.write_auth) && !h->loopback_only)
+			return send_text(h, c, path, 403, "text/plain",
+					 "write endpoints need http.write_auth when pacewatch listens "
+					 "beyond loopback\n");
+		if (!auth_ok(c, &h->conf->http.write_auth))
+			return send_text(h, c, path, 401, "text/plain", "authentication required\n");
+		if (path == 1)
+			return serve_import(h, c, rq);
+		{
+			char *cause = NULL;
+			int rc = h->reload ? h->reload(h->reload_ctx, &cause) : PW_EINVAL;
+			enum MHD_Result ret;
+			if (rc == 0)
+				return send_text(h, c, 4, 200, "text/plain", "reloaded\n");
+			ret = send_text(h, c, 4, 500, "text/plain", cause ? cause : "reload failed\n");
+			free(cause);
+			return ret;
+		}
+	}
+	return send_text(h, c, 5, 404, "text/plain", "not found\n");
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (rq) {
+		pw_buf_free(&rq->body);
+		free(rq);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http", "%s", msg);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0;
+	if (!f)
+		return NULL;
+	if (getdelim(&buf, &cap, '\0', f) < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
+{
+	struct httpd *h = xcalloc(1, sizeof *h);
+	const struct conf *conf = dp->conf;
+	char *cert = NULL, *key = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	h->conf = conf;
+	h->store = dp->store;
+	h->col = dp->collector;
+	h->reload = dp->reload;
+	h->reload_ctx = dp->reload_ctx;
+	h->max_body = conf->http.max_request_size;
+	h->loopback_only = true;
+	pthread_mutex_init(&h->lock, NULL);
+	if (conf->http.tls_cert_file) {
+		cert = slurp(conf->http.tls_cert_file);
+		key = slurp(conf->http.tls_key_file);
+		if (!cert || !key) {
+			*cause = xasprintf("cannot read http.tls_cert_file or tls_key_file: %s",
+					   strerror(errno));
+			rc = -EINVAL;
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < conf->http.nlisten && h->nd < MAX_DAEMONS; i++) {
+		const char *addr = conf->http.listen[i];
+		struct sockaddr_storage ss;
+		char host[256];
+		const char *colon = strrchr(addr, ':');
+		int port = colon ? atoi(colon + 1) : 0;
+		unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+				 MHD_USE_ERROR_LOG;
+		size_t hl;
+
+		memset(&ss, 0, sizeof ss);
+		if (!colon) {
+			*cause = xasprintf("http.listen \"%s\": expected host:port", addr);
+			rc = PW_EINVAL;
+			goto fail;
+		}
+		hl = (size_t)(colon - addr);
+		if (addr[0] == '[' && hl >= 2) {
+			snprintf(host, sizeof host, "%.*s", (int)(hl - 2), addr + 1);
+		} else {
+			snprintf(host, sizeof host, "%.*s", (int)hl, addr);
+		}
+		if (strcmp(host, "localhost") == 0)
+			snprintf(host, sizeof host, "127.0.0.1");
+		if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+			struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+			sa->sin_family = AF_INET;
+			sa->sin_port = htons((uint16_t)port);
+			if ((ntohl(sa->sin_addr.s_addr) >> 24) != 127)
+				h->loopback_only = false;
+		} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+			struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+			sa->sin6_family = AF_INET6;
+			sa->sin6_port = htons((uint16_t)port);
+			flags |= MHD_USE_IPv6;
+			if (!IN6_IS_ADDR_LOOPBACK(&sa->sin6_addr))
+				h->loopback_only = false;
+		} else {
+			*cause = xasprintf("http.listen \"%s\": not an IPv4 or IPv6 address", addr);
+			rc = PW_EINVAL;
+			goto fail;
+		}
+		if (cert)
+			flags |= MHD_USE_TLS;
+		h->d[h->nd] = MHD_start_daemon(
+			flags, (uint16_t)port, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &ss,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->http.connection_limit,
+			MHD_OPTION_CONNECTION_TIMEOUT,
+			(unsigned)((conf->http.connection_timeout_ms + 999) / 1000),
+			MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+			h, cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+			MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+		if (!h->d[h->nd]) {
+			*cause = xasprintf("cannot listen on %s (in use, or not an address of this host)",
+					   addr);
+			rc = -EADDRINUSE;
+			goto fail;
+		}
+		log_info("http", "listening on %s%s", addr, cert ? " (TLS)" : "");
+		h->nd++;
+	}
+	free(cert);
+	free(key);
+	*out = h;
+	return 0;
+fail:
+	free(cert);
+	free(key);
+	httpd_stop(h);
+	return rc;
+}
+
+void httpd_stop(struct httpd *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->nd; i++)
+		MHD_stop_daemon(h->d[i]);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
