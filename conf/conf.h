@@ -112,6 +112,7 @@ struct conf {
 		char *tls_cert_file, *tls_key_file;
 		struct conf_auth read_auth, write_auth;
 		bool metrics_timestamps;
+		bool openmetrics;
 	} http;
 	struct conf_target *targets;
 	size_t ntargets;

@@ -207,6 +207,8 @@ static const struct field http_rows[] = {
 	{.key = "write_auth", .type = F_OBJ, .off = offsetof(struct conf, http.write_auth),
 	 .sub = &auth_table,
 	 .help = "authentication for import and /-/reload; required unless listening on loopback only"},
+	{.key = "openmetrics", .type = F_BOOL, .off = offsetof(struct conf, http.openmetrics),
+	 .def = "true", .help = "offer OpenMetrics to scrapers that prefer it (false: always text 0.0.4)"},
 	{.key = "metrics_timestamps", .type = F_BOOL,
 	 .off = offsetof(struct conf, http.metrics_timestamps), .def = "false",
 	 .help = "write sample timestamps on /metrics (off: Prometheus' staleness handling works)"},

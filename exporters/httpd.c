@@ -304,7 +304,8 @@ static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
 {
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
 	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
-	bool om = accept && accept_q(accept, "application/openmetrics-text") > 0 &&
+	bool om = h->conf->http.openmetrics && accept &&
+		  accept_q(accept, "application/openmetrics-text") > 0 &&
 		  accept_q(accept, "application/openmetrics-text") >=
 			  accept_q(accept, "text/plain");
 	bool gz = enc && accept_q(enc, "gzip") > 0;
