@@ -188,10 +188,59 @@ def main():
         prometheus_round("text", port)
     finally:
         stop(d, log)
+    tls_and_ipv6(conf, cpath, log)
     if failures:
         print("0 passed, 1 failed")
         sys.exit(1)
     print("1 passed, 0 failed")
+
+
+def tls_and_ipv6(conf, cpath, log):
+    """HTTPS from certificate and key files; an IPv6 listen address."""
+    import ssl
+    cert, key = os.path.join(WORK, "cert.pem"), os.path.join(WORK, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                   capture_output=True)
+    p4, p6 = free_port(), free_port()
+    conf["http"]["listen"] = ["127.0.0.1:%d" % p4, "[::1]:%d" % p6]
+    conf["http"]["tls_cert_file"], conf["http"]["tls_key_file"] = cert, key
+    json.dump(conf, open(cpath, "w"))
+    d = subprocess.Popen([PW, "run", "-c", cpath], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    try:
+        ctx = ssl.create_default_context(cafile=cert)
+        ok = False
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen("https://127.0.0.1:%d/-/healthy" % p4, context=ctx,
+                                            timeout=5) as r:
+                    ok = r.status == 200
+                    break
+            except (OSError, ssl.SSLError):
+                time.sleep(0.1)
+        check(ok, "HTTPS with the configured certificate")
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d/-/healthy" % p4, timeout=5)
+            check(False, "plain HTTP to the TLS port is refused")
+        except (OSError, urllib.error.URLError, http_client_errors()):
+            pass
+        noverify = ssl.create_default_context()
+        noverify.check_hostname = False
+        noverify.verify_mode = ssl.CERT_NONE
+        try:
+            with urllib.request.urlopen("https://[::1]:%d/-/healthy" % p6, context=noverify,
+                                        timeout=5) as r:
+                check(r.status == 200, "served on [::1]")
+        except OSError as e:
+            check(False, "served on [::1]: %s" % e)
+    finally:
+        stop(d, log)
+
+
+def http_client_errors():
+    import http.client
+    return http.client.HTTPException
 
 
 def wait_healthy(base):
