@@ -206,6 +206,7 @@ def tls_and_ipv6(conf, cpath, log):
     p4, p6 = free_port(), free_port()
     conf["http"]["listen"] = ["127.0.0.1:%d" % p4, "[::1]:%d" % p6]
     conf["http"]["tls_cert_file"], conf["http"]["tls_key_file"] = cert, key
+    conf["http"]["metrics_timestamps"] = True
     json.dump(conf, open(cpath, "w"))
     d = subprocess.Popen([PW, "run", "-c", cpath], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
     try:
@@ -220,6 +221,11 @@ def tls_and_ipv6(conf, cpath, log):
             except (OSError, ssl.SSLError):
                 time.sleep(0.1)
         check(ok, "HTTPS with the configured certificate")
+        req = urllib.request.Request("https://127.0.0.1:%d/metrics" % p4, headers=READ)
+        with urllib.request.urlopen(req, context=ctx, timeout=20) as r:
+            body = r.read().decode()
+        check(any(l.startswith("awkward_value") and l.endswith(" 1751299140000")
+                  for l in body.splitlines()), "http.metrics_timestamps adds timestamps")
         try:
             urllib.request.urlopen("http://127.0.0.1:%d/-/healthy" % p4, timeout=5)
             check(False, "plain HTTP to the TLS port is refused")
