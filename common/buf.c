@@ -5,6 +5,7 @@
  */
 #include "common.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,4 +92,32 @@ char *pw_buf_take(struct pw_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	return p;
+}
+
+int pw_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	struct pw_buf b;
+	char tmp[65536];
+	size_t n;
+	int rc = 0;
+
+	*out = NULL;
+	if (!f)
+		return -errno;
+	pw_buf_init(&b, max);
+	while (rc == 0 && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		rc = pw_buf_append(&b, tmp, n);
+	if (rc == 0 && ferror(f))
+		rc = -(errno ? errno : EIO);
+	if (f != stdin)
+		fclose(f);
+	if (rc) {
+		pw_buf_free(&b);
+		return rc;
+	}
+	if (len)
+		*len = b.len;
+	*out = pw_buf_take(&b);
+	return 0;
 }

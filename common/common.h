@@ -104,6 +104,10 @@ int pw_buf_printf(struct pw_buf *b, const char *fmt, ...) __attribute__((format(
 /* Give the data to the caller (a new string) and reset the buffer. */
 char *pw_buf_take(struct pw_buf *b);
 
+/* Read a whole file ("-" is standard input) into a new NUL-terminated
+ * string. Errors: -errno, or PW_ETOOBIG past max bytes (0 = no limit). */
+int pw_read_file(const char *path, size_t max, char **out, size_t *len);
+
 /* ---- numbers ------------------------------------------------------------ */
 
 /* Format a float64 so that strtod() gives back the same bits: the shortest of

@@ -60,30 +60,19 @@ static _Thread_local const char *base_dir;
 static char *read_secret(const char *name, char **cause)
 {
 	char *joined = name[0] != '/' && base_dir ? xasprintf("%s/%s", base_dir, name) : NULL;
-	const char *file = joined ? joined : name;
-	FILE *f = fopen(file, "rb");
-	struct pw_buf b;
-	char tmp[4096];
-	size_t n;
+	char *text = NULL;
+	size_t len = 0;
+	int rc = pw_read_file(joined ? joined : name, 1 << 20, &text, &len);
 
 	free(joined);
-	if (!f) {
-		*cause = xasprintf("cannot read \"%s\": %s", name, strerror(errno));
+	if (rc) {
+		*cause = rc == PW_ETOOBIG ? xasprintf("\"%s\" is larger than 1 MiB", name)
+					  : xasprintf("cannot read \"%s\": %s", name, pw_strerror(rc));
 		return NULL;
 	}
-	pw_buf_init(&b, 1 << 20);
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-		if (pw_buf_append(&b, tmp, n) != 0) {
-			fclose(f);
-			pw_buf_free(&b);
-			*cause = xasprintf("\"%s\" is larger than 1 MiB", file);
-			return NULL;
-		}
-	}
-	fclose(f);
-	while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-		b.data[--b.len] = '\0';
-	return pw_buf_take(&b);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	return text;
 }
 
 static char *scalar_text(json_t *v)
@@ -501,34 +490,20 @@ int conf_load_buffer(const char *name, const char *buf, size_t len, struct conf 
 
 int conf_load(const char *path, struct conf **out, struct conf_errs *errs)
 {
-	FILE *f = fopen(path, "rb");
-	struct pw_buf b;
-	char tmp[65536];
-	size_t n;
-	int rc;
+	char *text = NULL;
+	size_t len = 0;
+	int rc = pw_read_file(path, 64 << 20, &text, &len);
 
 	memset(errs, 0, sizeof *errs);
 	*out = NULL;
-	if (!f) {
-		rc = -errno;
+	if (rc) {
 		errs->file = xstrdup(path);
 		conf_err_add(errs, NULL, SIZE_MAX, "", "cannot read the configuration: %s",
-			     strerror(errno));
+			     rc == PW_ETOOBIG ? "larger than 64 MiB" : pw_strerror(rc));
 		return rc;
 	}
-	pw_buf_init(&b, 64 << 20);
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-		if (pw_buf_append(&b, tmp, n) != 0) {
-			fclose(f);
-			pw_buf_free(&b);
-			errs->file = xstrdup(path);
-			conf_err_add(errs, NULL, SIZE_MAX, "", "configuration larger than 64 MiB");
-			return PW_ETOOBIG;
-		}
-	}
-	fclose(f);
-	rc = conf_load_buffer(path, b.data ? b.data : "", b.len, out, errs);
-	pw_buf_free(&b);
+	rc = conf_load_buffer(path, text, len, out, errs);
+	free(text);
 	return rc;
 }
 

@@ -42,32 +42,6 @@ static int open_store(const struct common_opts *o, bool ro, struct store **s)
 	return 0;
 }
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	struct pw_buf b;
-	char tmp[65536];
-	size_t n;
-
-	if (!f)
-		return -errno;
-	pw_buf_init(&b, 0);
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-		pw_buf_append(&b, tmp, n);
-	if (ferror(f)) {
-		int e = errno;
-		if (f != stdin)
-			fclose(f);
-		pw_buf_free(&b);
-		return -(e ? e : EIO);
-	}
-	if (f != stdin)
-		fclose(f);
-	*len = b.len;
-	*out = pw_buf_take(&b);
-	return 0;
-}
-
 static int parse_common(int c, struct common_opts *o)
 {
 	switch (c) {
@@ -124,7 +98,7 @@ int cmd_import(int argc, char **argv)
 		struct pt_error err;
 		int64_t t0 = pw_mono_ns();
 
-		if ((rc = read_file(argv[i], &buf, &len)) != 0) {
+		if ((rc = pw_read_file(argv[i], 0, &buf, &len)) != 0) {
 			fprintf(stderr, "pacewatch: %s: %s\n", argv[i], strerror(-rc));
 			rc = 1;
 			break;

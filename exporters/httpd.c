@@ -497,21 +497,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http", "%s", msg);
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0;
-	if (!f)
-		return NULL;
-	if (getdelim(&buf, &cap, '\0', f) < 0) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 {
 	struct httpd *h = xcalloc(1, sizeof *h);
@@ -529,12 +514,11 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 	h->loopback_only = true;
 	pthread_mutex_init(&h->lock, NULL);
 	if (conf->http.tls_cert_file) {
-		cert = slurp(conf->http.tls_cert_file);
-		key = slurp(conf->http.tls_key_file);
-		if (!cert || !key) {
-			*cause = xasprintf("cannot read http.tls_cert_file or tls_key_file: %s",
-					   strerror(errno));
-			rc = -EINVAL;
+		if ((rc = pw_read_file(conf->http.tls_cert_file, 1 << 20, &cert, NULL)) != 0 ||
+		    (rc = pw_read_file(conf->http.tls_key_file, 1 << 20, &key, NULL)) != 0) {
+			*cause = xasprintf("cannot read %s: %s",
+					   cert ? conf->http.tls_key_file : conf->http.tls_cert_file,
+					   pw_strerror(rc));
 			goto fail;
 		}
 	}
