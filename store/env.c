@@ -68,15 +68,26 @@ static int check_dir(const char *path, bool *has_data, char **cause)
 }
 
 /* Open data.mdb read-only without a lock file and check magic and format,
- * so that nothing is written into a directory we then refuse. */
-static int probe_existing(const char *path, char **cause)
+ * so that nothing is written into a directory we then refuse. *fresh is
+ * set when the store's creation was interrupted (a crash before its first
+ * commit): an empty file, or an LMDB file with no database in it yet. */
+static int probe_existing(const char *path, char **cause, bool *fresh)
 {
 	MDB_env *env = NULL;
 	MDB_txn *txn = NULL;
 	MDB_dbi dbi;
 	MDB_val k, v;
+	struct stat st;
+	char *file = xasprintf("%s/data.mdb", path);
 	int rc;
 
+	*fresh = false;
+	rc = stat(file, &st);
+	free(file);
+	if (rc == 0 && st.st_size == 0) {
+		*fresh = true;
+		return 0;
+	}
 	if ((rc = mdb_env_create(&env)) != 0)
 		goto lmdb_fail;
 	mdb_env_set_maxdbs(env, 16);
@@ -91,6 +102,16 @@ static int probe_existing(const char *path, char **cause)
 	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto lmdb_fail;
 	rc = mdb_dbi_open(txn, "meta", 0, &dbi);
+	if (rc == MDB_NOTFOUND) {
+		MDB_dbi main_dbi;
+		MDB_stat ms;
+		if (mdb_dbi_open(txn, NULL, 0, &main_dbi) == 0 && mdb_stat(txn, main_dbi, &ms) == 0 &&
+		    ms.ms_entries == 0) {
+			*fresh = true; /* nothing was ever committed */
+			rc = 0;
+			goto out;
+		}
+	}
 	if (rc == 0) {
 		k.mv_data = (void *)"magic";
 		k.mv_size = 5;
@@ -241,8 +262,13 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		*cause = NULL;
 	if ((rc = check_dir(o->path, &has_data, cause)) != 0)
 		return rc;
-	if (has_data && (rc = probe_existing(o->path, cause)) != 0)
-		return rc;
+	if (has_data) {
+		bool fresh;
+		if ((rc = probe_existing(o->path, cause, &fresh)) != 0)
+			return rc;
+		if (fresh)
+			has_data = false; /* finish the interrupted creation */
+	}
 	if (!has_data) {
 		if (o->read_only) {
 			if (cause)

@@ -524,6 +524,38 @@ Test(store, refuses_foreign_and_newer_stores)
 	st = NULL; /* closed above; teardown removes the directory */
 }
 
+/* Regression found by the crash test: a kill between creating data.mdb and
+ * the first commit left a store that was then refused. */
+Test(store, interrupted_creation_is_finished_not_refused)
+{
+	char d2[300], path[400];
+	struct store *s2;
+	snprintf(d2, sizeof d2, "%s-interrupted", dir);
+	/* an empty data.mdb, as a kill right after creating the file leaves */
+	mkdir(d2, 0755);
+	snprintf(path, sizeof path, "%s/data.mdb", d2);
+	fclose(fopen(path, "w"));
+	s2 = open_at(d2, 0, 0);
+	store_close(s2);
+	rm_rf(d2);
+	/* an LMDB file with nothing committed in it */
+	{
+		MDB_env *env;
+		mkdir(d2, 0755);
+		mdb_env_create(&env);
+		cr_assert_eq(mdb_env_open(env, d2, 0, 0644), 0);
+		mdb_env_close(env);
+	}
+	s2 = open_at(d2, 0, 0);
+	struct store_batch *b = store_batch_begin(s2);
+	struct pw_label ls[1] = {{"__name__", "m"}};
+	store_batch_put(b, ls, 1, 1, 1);
+	char *cause = NULL;
+	cr_expect_eq(store_batch_commit(b, &cause), 0, "%s", cause);
+	store_close(s2);
+	rm_rf(d2);
+}
+
 Test(store, backup_is_a_consistent_copy)
 {
 	struct store_batch *b = store_batch_begin(st);
