@@ -726,21 +726,18 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
  * cannot merge (poisoned) is committed alone to get its error. */
 static void flush_pending(struct collector *c)
 {
-	struct store_batch *all = NULL;
+	struct store_batch *all;
 	int *rcs, rc = 0;
 	char *cause = NULL;
 
 	if (c->npend == 0)
 		return;
 	rcs = xcalloc(c->npend, sizeof *rcs);
+	all = store_batch_begin(c->store);
 	for (size_t i = 0; i < c->npend; i++) {
-		struct ctarget *t = c->pend[i].t;
-		if (!all) {
-			all = t->batch;
-		} else {
-			rcs[i] = store_batch_merge(all, t->batch); /* frees it */
-		}
-		t->batch = NULL;
+		/* a poisoned batch is left out alone; the others still commit */
+		rcs[i] = store_batch_merge(all, c->pend[i].t->batch); /* frees it */
+		c->pend[i].t->batch = NULL;
 	}
 	rc = store_batch_commit(all, &cause);
 	for (size_t i = 0; i < c->npend; i++)

@@ -26,13 +26,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 PW, SIM, WORK, SRC = sys.argv[1:5]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
+from pwtest import check, finish, stop_daemon
 
 
 def get(url, token=None):
@@ -72,20 +66,6 @@ def write_config(port, store, interval="1s"):
 def start_daemon(config, log):
     return subprocess.Popen([PW, "run", "-c", config], stdout=subprocess.DEVNULL,
                             stderr=open(log, "w"))
-
-
-def stop_daemon(p, log):
-    p.send_signal(signal.SIGTERM)
-    try:
-        rc = p.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        rc = "hung"
-    check(rc == 0, "daemon exits 0 on SIGTERM (got %s)" % rc)
-    text = open(log, encoding="utf-8", errors="replace").read()
-    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior"):
-        check(bad not in text, "no sanitizer report in the daemon's stderr (%s)" % bad)
-    return text
 
 
 def dump(store, match=None, start=None):
@@ -309,7 +289,4 @@ if __name__ == "__main__":
     part_values()
     part_faults()
     part_reload()
-    if failures:
-        print("0 passed, 1 failed")
-        sys.exit(1)
-    print("1 passed, 0 failed")
+    finish()

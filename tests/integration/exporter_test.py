@@ -29,23 +29,9 @@ import urllib.parse
 import urllib.request
 
 PW, SIM, WORK, SRC = sys.argv[1:5]
-failures = []
+from pwtest import check, finish, free_port, stop_daemon
 READ_TOKEN = "read-token-2025"
 WRITE_USER, WRITE_PASS = "ops", "p@ss word"
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def http(url, data=None, headers=None, method=None):
@@ -175,7 +161,7 @@ def main():
         # a real Prometheus (which prefers OpenMetrics) scrapes us
         prometheus_round("OpenMetrics", port)
     finally:
-        stop(d, log)
+        stop_daemon(d, log)
     # again with OpenMetrics switched off: Prometheus gets text 0.0.4
     conf["http"]["openmetrics"] = False
     json.dump(conf, open(cpath, "w"))
@@ -187,12 +173,9 @@ def main():
               "http.openmetrics false: text even when OpenMetrics is asked for")
         prometheus_round("text", port)
     finally:
-        stop(d, log)
+        stop_daemon(d, log)
     tls_and_ipv6(conf, cpath, log)
-    if failures:
-        print("0 passed, 1 failed")
-        sys.exit(1)
-    print("1 passed, 0 failed")
+    finish()
 
 
 def tls_and_ipv6(conf, cpath, log):
@@ -241,7 +224,7 @@ def tls_and_ipv6(conf, cpath, log):
         except OSError as e:
             check(False, "served on [::1]: %s" % e)
     finally:
-        stop(d, log)
+        stop_daemon(d, log)
 
 
 def http_client_errors():
@@ -257,19 +240,6 @@ def wait_healthy(base):
         except OSError:
             pass
         time.sleep(0.1)
-
-
-def stop(d, log):
-    d.send_signal(signal.SIGTERM)
-    try:
-        rc = d.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        d.kill()
-        rc = "hung"
-    check(rc == 0, "daemon exits 0 (got %s)" % rc)
-    text = open(log, encoding="utf-8", errors="replace").read()
-    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-        check(bad not in text, "no sanitizer report (%s)" % bad)
 
 
 def prometheus_round(proto, port):
