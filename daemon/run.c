@@ -29,6 +29,7 @@ static bool rl_asked;
 static unsigned rl_done_seq;
 static int rl_rc;
 static char *rl_cause;
+static bool rl_stopping;
 
 static int http_reload(void *ctx, char **cause)
 {
@@ -36,6 +37,11 @@ static int http_reload(void *ctx, char **cause)
 	int rc;
 	(void)ctx;
 	pthread_mutex_lock(&rl_lock);
+	if (rl_stopping) {
+		pthread_mutex_unlock(&rl_lock);
+		*cause = xstrdup("pacewatch is stopping\n");
+		return PW_EINVAL;
+	}
 	seq = rl_done_seq;
 	rl_asked = true;
 	got_hup = 1;
@@ -252,9 +258,16 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	log_info("daemon", "stopping: finishing %zu scrapes in flight", collector_inflight(col));
+	/* a /-/reload waiting for the loop must not hold up the server's stop */
+	pthread_mutex_lock(&rl_lock);
+	rl_stopping = true; /* first: later requests see it, earlier ones get the answer */
+	pthread_mutex_unlock(&rl_lock);
+	reload_answer(PW_EINVAL, "pacewatch is stopping");
 	httpd_stop(httpd);
 	drain(col);
 	collector_free(col);
+	free(rl_cause);
+	rl_cause = NULL;
 	if (hd.conf != conf)
 		conf_free((struct conf *)hd.conf);
 	store_close(store);

@@ -316,15 +316,19 @@ static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
 
 	if (enc && strstr(enc, "gzip") && !strstr(enc, "gzip;q=0") && accept_q(enc, "gzip") == 0)
 		gz = true; /* "gzip" without q */
-	if (store_snap_begin(h->store, &snap) != 0)
+	char *self = self_metrics(h, om); /* before the snapshot: it reads stats */
+
+	if (store_snap_begin(h->store, &snap) != 0) {
+		free(self);
 		return send_text(h, c, 0, 503, "text/plain", "store unavailable\n");
+	}
 	m = xcalloc(1, sizeof *m);
 	pw_buf_init(&m->plain, 0);
 	pw_buf_init(&m->out, 0);
 	m->gzip = gz;
 	if (gz && deflateInit2(&m->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		m->gzip = false;
-	m->e = expo_new(snap, om, h->conf->http.metrics_timestamps, self_metrics(h, om));
+	m->e = expo_new(snap, om, h->conf->http.metrics_timestamps, self);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, metrics_cb, m,
 					      metrics_free);
 	MHD_add_response_header(r, "Content-Type",

@@ -291,7 +291,15 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 	if (s->map_size > s->max_map)
 		s->map_size = s->max_map;
 	pthread_mutex_init(&s->wlock, NULL);
-	pthread_rwlock_init(&s->resize, NULL);
+	{
+		/* a writer waiting to grow the map must not starve behind a
+		 * stream of readers (glibc prefers readers by default) */
+		pthread_rwlockattr_t ra;
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&s->resize, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 
 	if ((rc = mdb_env_create(&s->env)) != 0)
 		goto lmdb_fail;

@@ -10,7 +10,9 @@
  *
  * Threads: any thread may hold snapshots; writes are serialised inside the
  * store (one LMDB write transaction at a time). A struct store_batch or
- * store_snap belongs to the thread that uses it.
+ * store_snap belongs to the thread that uses it. A thread holding a
+ * snapshot must not begin another one, nor call store_stats, backup,
+ * retention or commit: growing the map waits for every snapshot to end.
  *
  * Errors: 0 on success, negative PW_E* or -errno (see common.h). Functions
  * taking `char **cause` set it, on failure, to a new human-readable message
