@@ -307,8 +307,9 @@ static char *page_url(const struct ctarget *t)
 		free(q);
 	}
 	if (ct->pagination.page_param) {
-		char *q = xasprintf("%s=%d", ct->pagination.page_param,
-				    (int)ct->pagination.page_start + t->page);
+		char *q = xasprintf("%s=%lld", ct->pagination.page_param,
+				    (long long)(ct->pagination.page_start +
+						(int64_t)t->page * ct->pagination.step));
 		curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
 		free(q);
 	}

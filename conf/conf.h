@@ -44,8 +44,9 @@ struct conf_json_metric {
 
 struct conf_pagination {
 	char *next_path;  /* a path to the next page's URL, or */
-	char *page_param; /* a query parameter counting pages */
+	char *page_param; /* a query parameter counting pages (or an offset) */
 	int64_t page_start;
+	int64_t step;     /* added per page: 1 for page numbers, the page size for offsets */
 	char *done_path;  /* optional: a boolean/number path that is true on the last page */
 	int64_t max_pages;
 };

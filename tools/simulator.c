@@ -407,6 +407,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	case EP_MR: {
 		int page = (q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "page")) ? atoi(q) : 1;
 		int size = (q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "size")) ? atoi(q) : 8;
+		/* the offset/limit style some platforms use instead */
+		if ((q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit")))
+			size = atoi(q) > 0 ? atoi(q) : 8;
+		if ((q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "offset")))
+			page = atoi(q) / size + 1;
 		body_mr(&b, page < 1 ? 1 : page, size < 1 ? 8 : size);
 		break;
 	}

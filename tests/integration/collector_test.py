@@ -57,6 +57,16 @@ def write_config(port, store, interval="1s"):
     text = re.sub(r'"(scrape_interval|interval)": "[^"]*"', r'"\1": "%s"' % interval, text)
     text = text.replace('"scrape_timeout": "10s"', '"scrape_timeout": "900ms"')
     text = text.replace('"./data-demo"', json.dumps(store))
+    # one more target that pages by offset instead of page number
+    conf = json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
+    conf["targets"].append({
+        "name": "mr_by_offset", "url": "http://127.0.0.1:%d/mr/api/v1/cities" % port,
+        "params": {"limit": "5"},
+        "pagination": {"page_param": "offset", "page_start": 0, "step": 5,
+                       "done": "$.data.lastPage"},
+        "metrics": [{"path": "$.data.list[*]", "metric": "mr_items_by_offset",
+                     "value": "@.recognizedItems", "labels": {"city_code": "@.cityCode"}}]})
+    text = json.dumps(conf, ensure_ascii=False, indent=1)
     path = os.path.join(WORK, "pacewatch.json")
     open(path, "w", encoding="utf-8").write(text)
     shutil.copy(os.path.join(SRC, "conf/examples/demo-hotline.token"), WORK)
@@ -130,6 +140,10 @@ def part_values():
                   "mr_recognitions_total of %s (a number in a string)" % code)
             check(abs(value(lat, "mr_recognition_ratio", city_code=code) - c["recognitionRate"]) < 1e-12,
                   "mr_recognition_ratio of %s" % code)
+        # the same cities, paged by offset and limit
+        for c in cities:
+            check(value(lat, "mr_items_by_offset", city_code=c["cityCode"]) == c["recognizedItems"],
+                  "offset pagination: mr_items_by_offset of %s" % c["cityCode"])
         # institutions: 1,468 over 8 pages followed by "next" links
         n_inst = len([k for k in lat if k[0] == "mr_institution_items_recognised"])
         check(n_inst == 1468, "1468 institutions across pages (got %d)" % n_inst)
@@ -171,7 +185,7 @@ def part_values():
         check(value(lat, "sim_requests_total", endpoint="mr") not in ("missing", "ambiguous"),
               "the simulator's own metrics")
         for job in ("mutual_recognition", "mutual_recognition_institutions", "hotline_12356",
-                    "dialysis_registry", "outreach_ledger", "simulator"):
+                    "dialysis_registry", "outreach_ledger", "simulator", "mr_by_offset"):
             check(value(lat, "up", job=job) == 1, "up{job=%s} is 1" % job)
             check(value(lat, "scrape_samples_scraped", job=job) not in (0, "missing"),
                   "scrape_samples_scraped{job=%s}" % job)
