@@ -190,11 +190,10 @@ static void bench_scrape_text(const char *dir)
 	struct store *s = open_store(dir);
 	struct pw_buf b;
 	int64_t ts, total = 0;
-	double v, c0;
+	double v;
 
 	gen_init();
 	pw_buf_init(&b, 0);
-	c0 = cpu_self();
 	for (long j = 0; j < nsamples; j++) {
 		struct pt_error err;
 		size_t n;
@@ -214,7 +213,6 @@ static void bench_scrape_text(const char *dir)
 	printf("%-44s %12.0f samples/s (%.2f s of parse+store)\n",
 	       "pacewatch ingest, scrape order, text import", (double)(nseries * nsamples) / (total / 1e9),
 	       total / 1e9);
-	(void)c0;
 	pw_buf_free(&b);
 	store_close(s);
 }
