@@ -217,21 +217,8 @@ int cmd_dump(int argc, char **argv)
 			free(ss);
 		}
 		/* sort by labels and drop duplicates */
-		for (size_t i = 1; i < nall; i++) {
-			struct store_series x = all[i];
-			size_t j = i;
-			/* insertion sort is fine for typical --match sizes, but use
-			 * qsort-like order: compare encodings */
-			while (j > 0) {
-				size_t n = all[j - 1].enc_len < x.enc_len ? all[j - 1].enc_len : x.enc_len;
-				int cmp = memcmp(all[j - 1].enc, x.enc, n);
-				if (cmp < 0 || (cmp == 0 && all[j - 1].enc_len <= x.enc_len))
-					break;
-				all[j] = all[j - 1];
-				j--;
-			}
-			all[j] = x;
-		}
+		if (nall > 1)
+			qsort(all, nall, sizeof *all, store_series_cmp);
 		{
 			size_t u = 0;
 			for (size_t i = 0; i < nall; i++)

@@ -289,7 +289,7 @@ int series_has_range(MDB_txn *txn, struct store *s, uint64_t id, int64_t mint, i
 	return rc;
 }
 
-static int series_enc_cmp(const void *pa, const void *pb)
+int store_series_cmp(const void *pa, const void *pb)
 {
 	const struct store_series *a = pa, *b = pb;
 	size_t n = a->enc_len < b->enc_len ? a->enc_len : b->enc_len;
@@ -371,7 +371,7 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 	}
 	rc = 0;
 	if (sorted && nres > 1)
-		qsort(res, nres, sizeof *res, series_enc_cmp);
+		qsort(res, nres, sizeof *res, store_series_cmp);
 out:
 	free(cand.v);
 	free(tmp.v);

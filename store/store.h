@@ -136,6 +136,10 @@ struct store_series {
 	size_t enc_len;
 };
 
+/* qsort comparator for struct store_series: by metric name, then labels
+ * (the order store_select returns when sorted). */
+int store_series_cmp(const void *a, const void *b);
+
 /* Decode a series' labels into out[0..max) (pointers into the snapshot;
  * out[0] is __name__). Returns the label count (may exceed max). */
 size_t store_series_labels(const struct store_series *s, struct pw_label *out, size_t max);
