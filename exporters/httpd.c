@@ -215,7 +215,6 @@ static char *self_metrics(struct httpd *h, bool om)
 {
 	struct pw_buf b;
 	struct store_stats st;
-	struct collector_target_status ts;
 	struct pw_label l[3];
 
 	pw_buf_init(&b, 0);
@@ -247,33 +246,39 @@ static char *self_metrics(struct httpd *h, bool om)
 			{"pacewatch_samples_appended_total", "counter", "Samples stored from the target."},
 			{"pacewatch_scrape_duration_seconds", "histogram", "How long scrapes took."},
 		};
+		/* one copy of every target's status, then a family at a time */
+		struct collector_target_status *all = NULL;
+		size_t n = 0;
+		for (;; n++) {
+			all = xreallocarray(all, n + 1, sizeof *all);
+			if (!collector_target(h->col, n, &all[n]))
+				break;
+		}
 		pthread_mutex_unlock(&h->lock);
 		for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
 			line(&b, om, fams[f].name, fams[f].type, fams[f].help);
-			pthread_mutex_lock(&h->lock);
-			for (size_t i = 0; h->col && collector_target(h->col, i, &ts); i++) {
+			for (size_t i = 0; i < n; i++) {
+				const struct collector_target_status *ts = &all[i];
 				l[0].name = "__name__";
+				l[0].value = fams[f].name;
 				l[1].name = "job";
-				l[1].value = ts.name;
+				l[1].value = ts->name;
 				switch (f) {
 				case 0:
-					l[0].value = fams[f].name;
-					if (ts.health >= 0)
-						expo_sample(&b, l, 2, ts.health, false, 0, om);
+					if (ts->health >= 0)
+						expo_sample(&b, l, 2, ts->health, false, 0, om);
 					break;
 				case 1:
-					l[0].value = fams[f].name;
-					if (ts.health >= 0)
-						expo_sample(&b, l, 2, (double)ts.last_scrape_ms / 1000.0, false, 0,
+					if (ts->health >= 0)
+						expo_sample(&b, l, 2, (double)ts->last_scrape_ms / 1000.0, false, 0,
 							    om);
 					break;
 				case 2:
 				case 3:
 				case 4:
-					l[0].value = fams[f].name;
 					expo_sample(&b, l, 2,
-						    (double)(f == 2 ? ts.scrapes_total
-							     : f == 3 ? ts.failures_total : ts.samples_total),
+						    (double)(f == 2 ? ts->scrapes_total
+							     : f == 3 ? ts->failures_total : ts->samples_total),
 						    false, 0, om);
 					break;
 				default: {
@@ -283,17 +288,17 @@ static char *self_metrics(struct httpd *h, bool om)
 					for (int k = 0; k < COLLECTOR_DURATION_BUCKETS; k++) {
 						pw_fmt_double(le, sizeof le, collector_duration_bounds[k]);
 						l[2].value = le;
-						expo_sample(&b, l, 3, (double)ts.duration_buckets[k], false, 0, om);
+						expo_sample(&b, l, 3, (double)ts->duration_buckets[k], false, 0, om);
 					}
 					l[0].value = "pacewatch_scrape_duration_seconds_sum";
-					expo_sample(&b, l, 2, ts.duration_sum, false, 0, om);
+					expo_sample(&b, l, 2, ts->duration_sum, false, 0, om);
 					l[0].value = "pacewatch_scrape_duration_seconds_count";
-					expo_sample(&b, l, 2, (double)ts.scrapes_total, false, 0, om);
+					expo_sample(&b, l, 2, (double)ts->scrapes_total, false, 0, om);
 				}
 				}
 			}
-			pthread_mutex_unlock(&h->lock);
 		}
+		free(all);
 		return pw_buf_take(&b);
 	}
 	pthread_mutex_unlock(&h->lock);
