@@ -26,7 +26,9 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 PW, SIM, WORK, SRC = sys.argv[1:5]
-from pwtest import check, finish, stop_daemon
+from pwtest import check, finish, free_port, stop_daemon
+
+HTTP_PORT = None
 
 
 def get(url, token=None):
@@ -66,6 +68,9 @@ def write_config(port, store, interval="1s"):
                        "done": "$.data.lastPage"},
         "metrics": [{"path": "$.data.list[*]", "metric": "mr_items_by_offset",
                      "value": "@.recognizedItems", "labels": {"city_code": "@.cityCode"}}]})
+    global HTTP_PORT
+    HTTP_PORT = free_port()  # never the demo's 9470: it may be in use
+    conf["http"] = {"listen": ["127.0.0.1:%d" % HTTP_PORT]}
     text = json.dumps(conf, ensure_ascii=False, indent=1)
     path = os.path.join(WORK, "pacewatch.json")
     open(path, "w", encoding="utf-8").write(text)
@@ -125,6 +130,15 @@ def part_values():
         log = os.path.join(WORK, "values.log")
         d = start_daemon(config, log)
         time.sleep(4)
+        # pacewatch's own view of its targets, as dashboards read it
+        selfm = get("http://127.0.0.1:%d/metrics" % HTTP_PORT)
+        check('pacewatch_target_up{job="hotline_12356"} 1' in selfm, "pacewatch_target_up")
+        check(re.search(r'pacewatch_target_last_scrape_timestamp_seconds\{job="dialysis_registry"\} '
+                        r'1[0-9]{9}', selfm) is not None, "per-target freshness gauge")
+        check(re.search(r'pacewatch_scrape_duration_seconds_count\{job="outreach_ledger"\} [1-9]',
+                        selfm) is not None, "scrape-duration histogram")
+        check(get("http://127.0.0.1:%d/-/ready" % HTTP_PORT).startswith("pacewatch is Ready"),
+              "/-/ready after the first round")
         stop_daemon(d, log)
         lat = latest(dump(store))
         # mutual recognition: every city, over both pages
