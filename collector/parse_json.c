@@ -343,7 +343,6 @@ struct level {       /* an element and how it was reached */
 };
 
 struct ctx {
-	json_t *root;
 	struct level *levels; /* levels[0] is the root */
 	size_t nlevels, cap;
 	struct pw_buf path;   /* where the walk is, for error messages */
@@ -456,7 +455,6 @@ struct emit {
 	void *cbctx;
 	char **cause;
 	size_t nsamples;
-	const struct conf_kvs *extra;
 };
 
 static char *where(const struct ctx *c)
@@ -739,7 +737,7 @@ int jsonmap_apply(struct jsonmap *const *maps, size_t nmaps, const char *body, s
 		return PW_EINVAL;
 	}
 	for (size_t i = 0; i < nmaps && rc == 0; i++) {
-		struct emit e = {maps[i], tz, now_ms, cb, cbctx, cause, 0, NULL};
+		struct emit e = {maps[i], tz, now_ms, cb, cbctx, cause, 0};
 		const struct jpath *p = maps[i]->path;
 		json_t *start;
 		c.nlevels = 0;

@@ -91,6 +91,16 @@ static char *scalar_text(json_t *v)
 	return NULL;
 }
 
+/* "\"a\", \"b\", \"c\"" for error messages (new string). */
+static char *enum_list(const char *const *e)
+{
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	for (size_t i = 0; e[i]; i++)
+		pw_buf_printf(&b, "%s\"%s\"", i ? ", " : "", e[i]);
+	return pw_buf_take(&b);
+}
+
 static void convert(const struct field *f, json_t *v, void *base, const char *path,
 		    struct conf_errs *errs, const struct posmap *pm)
 {
@@ -107,13 +117,10 @@ static void convert(const struct field *f, json_t *v, void *base, const char *pa
 			for (size_t i = 0; f->enums[i]; i++)
 				ok |= strcmp(f->enums[i], json_string_value(v)) == 0;
 			if (!ok) {
-				struct pw_buf b;
-				pw_buf_init(&b, 0);
-				for (size_t i = 0; f->enums[i]; i++)
-					pw_buf_printf(&b, "%s\"%s\"", i ? ", " : "", f->enums[i]);
-				conf_err_at(errs, pm, path, false, "expected one of %s, found \"%s\"", b.data,
+				char *list = enum_list(f->enums);
+				conf_err_at(errs, pm, path, false, "expected one of %s, found \"%s\"", list,
 					    json_string_value(v));
-				pw_buf_free(&b);
+				free(list);
 				return;
 			}
 		}
@@ -180,12 +187,9 @@ static void convert(const struct field *f, json_t *v, void *base, const char *pa
 			}
 		}
 		{
-			struct pw_buf b;
-			pw_buf_init(&b, 0);
-			for (size_t i = 0; f->enums[i]; i++)
-				pw_buf_printf(&b, "%s\"%s\"", i ? ", " : "", f->enums[i]);
-			conf_err_at(errs, pm, path, false, "expected one of %s", b.data);
-			pw_buf_free(&b);
+			char *list = enum_list(f->enums);
+			conf_err_at(errs, pm, path, false, "expected one of %s", list);
+			free(list);
 		}
 		return;
 	case F_KVS: {

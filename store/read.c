@@ -271,21 +271,22 @@ out:
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int series_has_range(MDB_txn *txn, struct store *s, uint64_t id, int64_t mint, int64_t maxt)
+/* Has series id a sample in [mint, maxt]? *it is created on first use and
+ * reused for every series of a selection (the caller frees it). */
+static int series_has_range(struct store_snap *snap, struct store_iter **it, uint64_t id,
+			    int64_t mint, int64_t maxt)
 {
-	struct store_snap snap = {s, txn};
-	struct store_iter *it;
 	int64_t t;
 	double v;
 	int rc;
 
 	if (mint == INT64_MIN && maxt == INT64_MAX)
 		return 1;
-	it = store_iter_new(&snap);
-	rc = store_iter_seek(it, id, mint, maxt);
+	if (!*it)
+		*it = store_iter_new(snap);
+	rc = store_iter_seek(*it, id, mint, maxt);
 	if (rc == 0)
-		rc = store_iter_next(it, &t, &v);
-	store_iter_free(it);
+		rc = store_iter_next(*it, &t, &v);
 	return rc;
 }
 
@@ -304,6 +305,7 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 {
 	struct idset cand = {0}, tmp = {0};
 	struct store_series *res = NULL;
+	struct store_iter *it = NULL;
 	size_t nres = 0;
 	bool have = false;
 	int rc = 0;
@@ -362,7 +364,7 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 		}
 		if (!ok)
 			continue;
-		rc = series_has_range(snap->txn, snap->s, ss.id, mint, maxt);
+		rc = series_has_range(snap, &it, ss.id, mint, maxt);
 		if (rc < 0)
 			goto out;
 		if (rc == 0)
@@ -373,6 +375,7 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 	if (sorted && nres > 1)
 		qsort(res, nres, sizeof *res, store_series_cmp);
 out:
+	store_iter_free(it);
 	free(cand.v);
 	free(tmp.v);
 	if (rc != 0) {

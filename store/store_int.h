@@ -198,7 +198,5 @@ static inline int seg_resolve(MDB_txn *txn, const struct store *s, const MDB_val
 	return 0;
 }
 
-/* read.c */
-int series_has_range(MDB_txn *txn, struct store *s, uint64_t id, int64_t mint, int64_t maxt);
 
 #endif /* PW_STORE_INT_H */
