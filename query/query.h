@@ -1,15 +1,22 @@
 /*
- * query.h — the PromQL engine. So far: series selectors
- * (`name{label="v", other=~"re"}`), as `pacewatch dump --match` and
- * the API's match[] take them. The full engine arrives with the query
- * engine issue.
+ * query.h — the PromQL engine: a parser whose errors point at the fault, and
+ * an evaluator over store snapshots with Prometheus 2.42's semantics
+ * (lookback delta, staleness, step alignment, vector matching, the function
+ * library), limits on loaded samples and on time.
+ *
+ * Also the series selectors `pacewatch dump --match` and the API's match[]
+ * take, parsed by the same parser.
  */
 #ifndef PW_QUERY_H
 #define PW_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store.h"
+
+/* ---- selectors ------------------------------------------------------------- */
 
 /* Parse a series selector into matchers (a metric name becomes a
  * __name__ equality matcher). On success *out is a new array of *n
@@ -17,5 +24,92 @@
  * PW_EINVAL and sets *cause to a new message naming the column. */
 int query_parse_selector(const char *s, struct store_matcher **out, size_t *n, char **cause);
 void query_matchers_free(struct store_matcher *m, size_t n);
+
+/* ---- errors ------------------------------------------------------------------ */
+
+/* Prometheus' error types, with the HTTP status its API answers them with. */
+enum query_errtype {
+	QUERY_OK = 0,
+	QUERY_ERR_BAD_DATA,  /* 400: parse errors, bad parameters */
+	QUERY_ERR_EXECUTION, /* 422: errors while evaluating, too many samples */
+	QUERY_ERR_TIMEOUT,   /* 503 */
+	QUERY_ERR_CANCELED,  /* 503 */
+	QUERY_ERR_INTERNAL,  /* 500: the store failed */
+};
+const char *query_errtype_name(enum query_errtype t);
+int query_errtype_status(enum query_errtype t);
+
+struct query_error {
+	enum query_errtype type;
+	char *msg;  /* new string, "1:5: parse error: ..." for parse errors */
+	int pos;    /* byte offset of the fault in the query, -1 if none */
+};
+void query_error_clear(struct query_error *e);
+/* The query's line holding byte pos with a caret under it (new string). */
+char *query_caret(const char *q, int pos);
+
+/* ---- parsing ------------------------------------------------------------------ */
+
+struct query_expr;
+enum query_type { QUERY_SCALAR, QUERY_VECTOR, QUERY_MATRIX, QUERY_STRING };
+const char *query_type_name(enum query_type t);
+
+/* Parse and type-check. Errors: PW_EINVAL with err (type bad_data). */
+int query_parse(const char *q, struct query_expr **out, struct query_error *err);
+void query_expr_free(struct query_expr *x);
+enum query_type query_expr_type(const struct query_expr *x);
+const char *query_expr_text(const struct query_expr *x);
+
+/* ---- evaluation ------------------------------------------------------------------ */
+
+struct query_opts {
+	int64_t lookback_ms;   /* 0: 5 minutes */
+	uint64_t max_samples;  /* 0: 50,000,000 (Prometheus' default) */
+	int64_t timeout_ms;    /* 0: 2 minutes */
+};
+
+struct query_point {
+	int64_t t;
+	double v;
+};
+
+struct query_series {
+	const struct pw_label *labels; /* sorted by name */
+	size_t nlabels;
+	const struct query_point *pts;
+	size_t n;
+};
+
+/* A result owns all its memory. Vector: one point per series, at the
+ * evaluation time. Matrix: ascending points. Scalar/string: scalar or str
+ * at time t. Range queries give a matrix sorted by labels. */
+struct query_result {
+	enum query_type type;
+	struct query_series *series;
+	size_t nseries;
+	double scalar;
+	const char *str;
+	int64_t t;
+	void *mem;
+};
+void query_result_free(struct query_result *r);
+
+/* Evaluate at one time (ms). */
+int query_exec_instant(struct store *st, const struct query_opts *o, const struct query_expr *x,
+		       int64_t t, struct query_result **out, struct query_error *err);
+/* Evaluate at start, start+step, ... <= end. Only scalar and instant-vector
+ * expressions (bad_data otherwise). */
+int query_exec_range(struct store *st, const struct query_opts *o, const struct query_expr *x,
+		     int64_t start, int64_t end, int64_t step, struct query_result **out,
+		     struct query_error *err);
+/* Parse and evaluate in one call. */
+int query_instant(struct store *st, const struct query_opts *o, const char *q, int64_t t,
+		  struct query_result **out, struct query_error *err);
+int query_range(struct store *st, const struct query_opts *o, const char *q, int64_t start,
+		int64_t end, int64_t step, struct query_result **out, struct query_error *err);
+
+/* Values as Prometheus' API writes them: Go's FormatFloat(v, 'f', -1),
+ * "NaN", "+Inf", "-Inf". Returns length. */
+size_t query_fmt_value(char *dst, size_t sz, double v);
 
 #endif /* PW_QUERY_H */

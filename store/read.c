@@ -9,6 +9,7 @@
 #include "store_int.h"
 
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 int store_snap_begin(struct store *s, struct store_snap **out)
@@ -77,6 +78,12 @@ void store_matcher_free(struct store_matcher *m)
 	memset(m, 0, sizeof *m);
 }
 
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static pthread_key_t md_key;
+
+static void md_free(void *p) { pcre2_match_data_free(p); }
+static void md_key_init(void) { pthread_key_create(&md_key, md_free); }
+
 bool store_matcher_matches(const struct store_matcher *m, const char *value)
 {
 	switch (m->type) {
@@ -85,11 +92,16 @@ bool store_matcher_matches(const struct store_matcher *m, const char *value)
 	default: break;
 	}
 	{
-		/* one match-data block per thread, reused for every match */
-		static _Thread_local pcre2_match_data *md;
+		/* one match-data block per thread, reused for every match and
+		 * freed when the thread ends (HTTP threads come and go) */
+		pcre2_match_data *md;
 		int rc;
-		if (!md && !(md = pcre2_match_data_create(1, NULL)))
-			abort();
+		pthread_once(&md_once, md_key_init);
+		if (!(md = pthread_getspecific(md_key))) {
+			if (!(md = pcre2_match_data_create(1, NULL)))
+				abort();
+			pthread_setspecific(md_key, md);
+		}
 		rc = pcre2_match(m->re, (PCRE2_SPTR)value, strlen(value), 0, 0, md, NULL);
 		return (rc >= 0) == (m->type == STORE_MATCH_RE);
 	}

@@ -1,0 +1,1257 @@
+/*
+ * eval.c — the evaluator. Like Prometheus' it evaluates a node over every
+ * step of the query at once: an instant vector is a set of series with
+ * points at step times, a scalar one value per step. Selectors read the
+ * store series by series; operators and aggregations then walk the steps
+ * with a cursor per input series, and label sets derived from an input
+ * series (name dropped, grouping key, matching signature) are computed once
+ * per series, not once per step.
+ *
+ * Errors unwind with longjmp: all memory is in the query's arena, and the
+ * few malloc'd things (scratch buffer, store iterator) are freed by the
+ * entry point.
+ */
+#include "query_int.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct pt) == sizeof(struct query_point), "point layout");
+
+/* ---- errors, limits ------------------------------------------------------------ */
+
+void ev_fail(struct ev *ev, enum query_errtype t, const char *fmt, ...)
+{
+	va_list ap;
+	char m[1024];
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof m, fmt, ap);
+	va_end(ap);
+	ev->etype = t;
+	ev->emsg = xstrdup(m);
+	longjmp(*ev->jb, 1);
+}
+
+void ev_tick(struct ev *ev)
+{
+	if ((++ev->tick & 1023) == 0 && pw_mono_ns() > ev->deadline_ns)
+		ev_fail(ev, QUERY_ERR_TIMEOUT, "query timed out in query execution");
+}
+
+void ev_account(struct ev *ev, size_t n)
+{
+	ev->samples += n;
+	if (ev->samples > ev->max_samples)
+		ev_fail(ev, QUERY_ERR_EXECUTION,
+			"query processing would load too many samples into memory in query execution");
+}
+
+void ser_push(struct ev *ev, struct ser *s, int64_t t, double v)
+{
+	if (s->n == s->cap) {
+		uint32_t nc = s->cap ? s->cap * 2 : 4;
+		s->p = arena_grow(ev->a, s->p, s->cap * sizeof *s->p, nc * sizeof *s->p);
+		s->cap = nc;
+	}
+	s->p[s->n].t = t;
+	s->p[s->n++].v = v;
+	ev_account(ev, 1);
+}
+
+struct ser *mat_add(struct ev *ev, struct mat *m, struct lset *ls)
+{
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 8;
+		m->s = arena_grow(ev->a, m->s, m->cap * sizeof *m->s, nc * sizeof *m->s);
+		m->cap = nc;
+	}
+	memset(&m->s[m->n], 0, sizeof m->s[0]);
+	m->s[m->n].ls = ls;
+	return &m->s[m->n++];
+}
+
+/* ---- output builder ------------------------------------------------------------- */
+
+size_t outb_find(struct ev *ev, struct outb *o, struct lset *ls)
+{
+	size_t i;
+	if (o->m.n * 2 >= o->cap) {
+		size_t nc = o->cap ? o->cap * 2 : 16;
+		size_t *t = arena_alloc(ev->a, nc * sizeof *t);
+		for (size_t k = 0; k < o->cap; k++) {
+			if (!o->tab[k])
+				continue;
+			size_t j = o->m.s[o->tab[k] - 1].ls->h & (nc - 1);
+			while (t[j])
+				j = (j + 1) & (nc - 1);
+			t[j] = o->tab[k];
+		}
+		o->tab = t;
+		o->cap = nc;
+	}
+	for (i = ls->h & (o->cap - 1); o->tab[i]; i = (i + 1) & (o->cap - 1))
+		if (lset_eq(o->m.s[o->tab[i] - 1].ls, ls))
+			return o->tab[i] - 1;
+	mat_add(ev, &o->m, ls);
+	o->tab[i] = o->m.n;
+	return o->m.n - 1;
+}
+
+void outb_put(struct ev *ev, struct outb *o, size_t idx, int64_t t, double v)
+{
+	struct ser *s = &o->m.s[idx];
+	size_t lo = 0, hi;
+	if (s->n == 0 || s->p[s->n - 1].t < t) {
+		ser_push(ev, s, t, v);
+		return;
+	}
+	/* out of order: only when two inputs map to one output */
+	hi = s->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->p[mid].t < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->n && s->p[lo].t == t)
+		ev_fail(ev, QUERY_ERR_EXECUTION, "vector cannot contain metrics with the same labelset");
+	ser_push(ev, s, 0, 0);
+	memmove(&s->p[lo + 1], &s->p[lo], (s->n - 1 - lo) * sizeof s->p[0]);
+	s->p[lo].t = t;
+	s->p[lo].v = v;
+}
+
+/* ---- small hash map: uint64 key -> size_t, cleared in O(1) by generation ------ */
+
+struct u64map {
+	uint64_t *k;
+	size_t *v;
+	uint32_t *g;
+	size_t cap, n;
+	uint32_t gen;
+};
+
+static void map_reset(struct ev *ev, struct u64map *m, size_t want)
+{
+	m->gen++;
+	m->n = 0;
+	if (want * 2 > m->cap || m->cap == 0) {
+		size_t nc = 16;
+		while (nc < want * 2)
+			nc *= 2;
+		m->k = arena_alloc(ev->a, nc * sizeof *m->k);
+		m->v = arena_alloc(ev->a, nc * sizeof *m->v);
+		m->g = arena_alloc(ev->a, nc * sizeof *m->g);
+		m->cap = nc;
+		m->gen = 1;
+	}
+}
+
+/* Slot of key: *found tells whether it was there. */
+static size_t map_slot(struct u64map *m, uint64_t key, bool *found)
+{
+	size_t i = (key ^ key >> 29) & (m->cap - 1);
+	while (m->g[i] == m->gen) {
+		if (m->k[i] == key) {
+			*found = true;
+			return i;
+		}
+		i = (i + 1) & (m->cap - 1);
+	}
+	*found = false;
+	return i;
+}
+
+static void map_set(struct ev *ev, struct u64map *m, size_t slot, uint64_t key, size_t v)
+{
+	m->k[slot] = key;
+	m->v[slot] = v;
+	m->g[slot] = m->gen;
+	if (++m->n * 2 > m->cap) {
+		/* grow: rehash live entries */
+		struct u64map o = *m;
+		size_t nc = m->cap * 2;
+		m->k = arena_alloc(ev->a, nc * sizeof *m->k);
+		m->v = arena_alloc(ev->a, nc * sizeof *m->v);
+		m->g = arena_alloc(ev->a, nc * sizeof *m->g);
+		m->cap = nc;
+		m->gen = 1;
+		for (size_t i = 0; i < o.cap; i++) {
+			bool f;
+			if (o.g[i] != o.gen)
+				continue;
+			size_t s = map_slot(m, o.k[i], &f);
+			m->k[s] = o.k[i];
+			m->v[s] = o.v[i];
+			m->g[s] = m->gen;
+		}
+	}
+}
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+
+int64_t ref_time(const struct ev *ev, const struct node *sel, int64_t ts)
+{
+	switch (sel->at) {
+	case AT_TS: ts = sel->at_ts; break;
+	case AT_START: ts = ev->qstart; break;
+	case AT_END: ts = ev->qend; break;
+	default: break;
+	}
+	return ts - sel->offset;
+}
+
+
+struct val scalar_val(struct ev *ev)
+{
+	struct val v = {.type = T_SCALAR};
+	v.sc = arena_alloc(ev->a, ev->nsteps * sizeof *v.sc);
+	return v;
+}
+
+struct selres select_series(struct ev *ev, const struct node *vs, int64_t mint, int64_t maxt)
+{
+	struct selres r = {0};
+	struct store_series *got = NULL;
+	size_t n = 0;
+	int rc = store_select(ev->snap, vs->m, vs->nm, mint, maxt, true, &got, &n);
+	if (rc != 0)
+		ev_fail(ev, QUERY_ERR_INTERNAL, "selecting series: %s", pw_strerror(rc));
+	r.s = arena_alloc(ev->a, (n ? n : 1) * sizeof *r.s);
+	if (n)
+		memcpy(r.s, got, n * sizeof *r.s);
+	free(got);
+	r.n = n;
+	r.ls = arena_alloc(ev->a, (n ? n : 1) * sizeof *r.ls);
+	for (size_t i = 0; i < n; i++) {
+		struct pw_label l[64], *lp = l;
+		size_t nl = store_series_labels(&r.s[i], l, 64);
+		if (nl > 64) {
+			lp = arena_alloc(ev->a, nl * sizeof *lp);
+			store_series_labels(&r.s[i], lp, nl);
+		}
+		r.ls[i] = lset_make(ev->a, lp, nl);
+	}
+	return r;
+}
+
+/* Points of one series in [mint, maxt] into ev's scratch buffer. */
+struct scratch {
+	struct pt *p;
+	size_t n, cap;
+};
+
+static struct scratch *scratch_of(struct ev *ev);
+
+size_t load_points(struct ev *ev, uint64_t id, int64_t mint, int64_t maxt, bool skip_stale,
+			  struct pt **out)
+{
+	struct scratch *sc = scratch_of(ev);
+	int64_t t;
+	double v;
+	int rc;
+	sc->n = 0;
+	if ((rc = store_iter_seek(ev->it, id, mint, maxt)) != 0)
+		ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
+	while ((rc = store_iter_next(ev->it, &t, &v)) == 1) {
+		if (skip_stale && store_is_stale_nan(v))
+			continue;
+		if (sc->n == sc->cap) {
+			sc->cap = sc->cap ? sc->cap * 2 : 1024;
+			sc->p = xreallocarray(sc->p, sc->cap, sizeof *sc->p);
+		}
+		sc->p[sc->n].t = t;
+		sc->p[sc->n++].v = v;
+		if ((sc->n & 4095) == 0)
+			ev_tick(ev);
+	}
+	if (rc < 0)
+		ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
+	*out = sc->p;
+	return sc->n;
+}
+
+/* ---- selectors -------------------------------------------------------------------- */
+
+static struct val eval_vsel(struct ev *ev, struct node *n)
+{
+	struct val out = {.type = T_VECTOR};
+	int64_t r0 = ref_time(ev, n, ev->start), r1 = ref_time(ev, n, ev->end);
+	int64_t mint = (r0 < r1 ? r0 : r1) - ev->lookback, maxt = r0 > r1 ? r0 : r1;
+	struct selres sr = select_series(ev, n, mint, maxt);
+
+	for (size_t i = 0; i < sr.n; i++) {
+		struct pt *p;
+		size_t np = load_points(ev, sr.s[i].id, mint, maxt, false, &p), j = 0;
+		struct ser *s = NULL;
+		ev_tick(ev);
+		for (size_t k = 0; k < ev->nsteps; k++) {
+			int64_t ts = step_ts(ev, k), r = ref_time(ev, n, ts);
+			ev_tick(ev);
+			while (j < np && p[j].t <= r)
+				j++;
+			if (j == 0 || p[j - 1].t < r - ev->lookback || store_is_stale_nan(p[j - 1].v))
+				continue;
+			if (!s)
+				s = mat_add(ev, &out.m, sr.ls[i]);
+			ser_push(ev, s, ts, p[j - 1].v);
+		}
+	}
+	return out;
+}
+
+/* The raw points of a range selector, one window (instant queries only). */
+static struct val eval_msel(struct ev *ev, struct node *n)
+{
+	struct val out = {.type = T_MATRIX};
+	struct node *vs = n->a;
+	int64_t r = ref_time(ev, vs, ev->start);
+	struct selres sr = select_series(ev, vs, r - n->range, r);
+	for (size_t i = 0; i < sr.n; i++) {
+		struct pt *p;
+		size_t np = load_points(ev, sr.s[i].id, r - n->range, r, true, &p);
+		struct ser *s;
+		if (!np)
+			continue;
+		s = mat_add(ev, &out.m, sr.ls[i]);
+		for (size_t j = 0; j < np; j++)
+			ser_push(ev, s, p[j].t, p[j].v);
+	}
+	return out;
+}
+
+/* A subquery: the inner expression at its own steps, aligned to multiples of
+ * the step, from the first window's start to the last window's end. */
+struct val eval_subq_between(struct ev *ev, struct node *n, int64_t first, int64_t last)
+{
+	struct ev sub = *ev;
+	struct val in, out = {.type = T_MATRIX};
+	int64_t step = n->step ? n->step : 60000, lo = first - n->range, st;
+
+	st = step * (lo / step);
+	if (st < lo)
+		st += step;
+	sub.start = st;
+	sub.end = last;
+	sub.interval = step;
+	if (sub.end < sub.start)
+		return out;
+	sub.nsteps = (size_t)((sub.end - sub.start) / step) + 1;
+	in = eval(&sub, n->a);
+	ev->samples = sub.samples;
+	ev->tick = sub.tick;
+	if (in.type == T_SCALAR) {
+		struct ser *s = mat_add(ev, &out.m, lset_make(ev->a, NULL, 0));
+		for (size_t k = 0; k < sub.nsteps; k++)
+			ser_push(ev, s, step_ts(&sub, k), in.sc[k]);
+		return out;
+	}
+	out.m = in.m;
+	return out;
+}
+
+static struct val eval_subquery(struct ev *ev, struct node *n)
+{
+	int64_t r0 = ref_time(ev, n, ev->start), r1 = ref_time(ev, n, ev->end);
+	return eval_subq_between(ev, n, r0 < r1 ? r0 : r1, r0 > r1 ? r0 : r1);
+}
+
+/* ---- binary operators ------------------------------------------------------------ */
+
+static double binop_val(int op, double l, double r, bool *keep)
+{
+	*keep = true;
+	switch (op) {
+	case OP_ADD: return l + r;
+	case OP_SUB: return l - r;
+	case OP_MUL: return l * r;
+	case OP_DIV: return l / r;
+	case OP_MOD: return fmod(l, r);
+	case OP_POW: return pow(l, r);
+	case OP_ATAN2: return atan2(l, r);
+	case OP_EQ: *keep = l == r; return l;
+	case OP_NE: *keep = l != r; return l;
+	case OP_GT: *keep = l > r; return l;
+	case OP_LT: *keep = l < r; return l;
+	case OP_GE: *keep = l >= r; return l;
+	case OP_LE: *keep = l <= r; return l;
+	default: return NAN;
+	}
+}
+
+static bool drops_name(int op) { return op <= OP_POW; }
+
+static struct val eval_vec_scalar(struct ev *ev, struct node *n, struct val *vec, double *sc,
+				  bool swap)
+{
+	struct outb o = {0};
+	struct val out = {.type = T_VECTOR};
+	for (size_t i = 0; i < vec->m.n; i++) {
+		struct ser *s = &vec->m.s[i];
+		struct lset *ls = drops_name(n->op) || n->ret_bool ? lset_drop_name(ev->a, s->ls) : s->ls;
+		size_t idx = SIZE_MAX;
+		ev_tick(ev);
+		for (uint32_t j = 0; j < s->n; j++) {
+			size_t k = (size_t)((s->p[j].t - ev->start) / ev->interval);
+			double lv = s->p[j].v, rv = sc[k], v;
+			bool keep;
+			if (swap) {
+				double t = lv;
+				lv = rv;
+				rv = t;
+			}
+			v = binop_val(n->op, lv, rv, &keep);
+			if (OP_IS_CMP(n->op) && swap)
+				v = rv;
+			if (n->ret_bool) {
+				v = keep ? 1 : 0;
+				keep = true;
+			}
+			if (!keep)
+				continue;
+			if (idx == SIZE_MAX)
+				idx = outb_find(ev, &o, ls);
+			outb_put(ev, &o, idx, s->p[j].t, v);
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
+static uint64_t *signatures(struct ev *ev, struct node *n, const struct mat *m)
+{
+	uint64_t *sig = arena_alloc(ev->a, (m->n ? m->n : 1) * sizeof *sig);
+	for (size_t i = 0; i < m->n; i++)
+		sig[i] = lset_sig(m->s[i].ls, n->on, n->mlabels, n->has_matching ? n->nmlabels : 0);
+	return sig;
+}
+
+static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struct val *R)
+{
+	struct outb o = {0};
+	struct val out = {.type = T_VECTOR};
+	uint64_t *sl = signatures(ev, n, &L->m), *sr = signatures(ev, n, &R->m);
+	size_t *cl = arena_alloc(ev->a, (L->m.n + 1) * sizeof *cl);
+	size_t *cr = arena_alloc(ev->a, (R->m.n + 1) * sizeof *cr);
+	size_t *il = arena_alloc(ev->a, (L->m.n + 1) * sizeof *il);
+	size_t *ir = arena_alloc(ev->a, (R->m.n + 1) * sizeof *ir);
+	struct u64map set = {0};
+
+	for (size_t i = 0; i < L->m.n; i++)
+		il[i] = SIZE_MAX;
+	for (size_t i = 0; i < R->m.n; i++)
+		ir[i] = SIZE_MAX;
+	for (size_t k = 0; k < ev->nsteps; k++) {
+		int64_t ts = step_ts(ev, k);
+		double v;
+		bool f;
+		ev_tick(ev);
+		map_reset(ev, &set, n->op == OP_OR ? L->m.n : R->m.n);
+		if (n->op == OP_OR) {
+			for (size_t i = 0; i < L->m.n; i++) {
+				if (!at_step(&L->m.s[i], &cl[i], ts, &v))
+					continue;
+				size_t s = map_slot(&set, sl[i], &f);
+				if (!f)
+					map_set(ev, &set, s, sl[i], 0);
+				if (il[i] == SIZE_MAX)
+					il[i] = outb_find(ev, &o, L->m.s[i].ls);
+				outb_put(ev, &o, il[i], ts, v);
+			}
+			for (size_t i = 0; i < R->m.n; i++) {
+				if (!at_step(&R->m.s[i], &cr[i], ts, &v))
+					continue;
+				map_slot(&set, sr[i], &f);
+				if (f)
+					continue;
+				if (ir[i] == SIZE_MAX)
+					ir[i] = outb_find(ev, &o, R->m.s[i].ls);
+				outb_put(ev, &o, ir[i], ts, v);
+			}
+			continue;
+		}
+		for (size_t i = 0; i < R->m.n; i++) {
+			if (!at_step(&R->m.s[i], &cr[i], ts, &v))
+				continue;
+			size_t s = map_slot(&set, sr[i], &f);
+			if (!f)
+				map_set(ev, &set, s, sr[i], 0);
+		}
+		for (size_t i = 0; i < L->m.n; i++) {
+			if (!at_step(&L->m.s[i], &cl[i], ts, &v))
+				continue;
+			map_slot(&set, sl[i], &f);
+			if (f != (n->op == OP_AND))
+				continue;
+			if (il[i] == SIZE_MAX)
+				il[i] = outb_find(ev, &o, L->m.s[i].ls);
+			outb_put(ev, &o, il[i], ts, v);
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
+static struct lset *result_metric(struct ev *ev, struct node *n, const struct lset *l,
+				  const struct lset *r)
+{
+	struct lset *s = drops_name(n->op) ? lset_drop_name(ev->a, l) : (struct lset *)l;
+	if (n->card == CARD_ONE_ONE && n->has_matching) {
+		if (n->on) {
+			s = lset_project(ev->a, s, true, n->mlabels, n->nmlabels);
+		} else {
+			/* ignoring: drop the listed labels only (the name stays for
+			 * comparisons) */
+			struct pw_label *lb = arena_alloc(ev->a, (s->n + 1) * sizeof *lb);
+			size_t k = 0;
+			for (uint32_t i = 0; i < s->n; i++) {
+				bool listed = false;
+				for (size_t j = 0; j < n->nmlabels; j++)
+					listed |= strcmp(s->l[i].name, n->mlabels[j]) == 0;
+				if (!listed)
+					lb[k++] = s->l[i];
+			}
+			s = lset_make(ev->a, lb, k);
+		}
+	}
+	if (n->ninclude) {
+		struct pw_label *lb = arena_alloc(ev->a, (s->n + n->ninclude) * sizeof *lb);
+		size_t k = 0;
+		for (uint32_t i = 0; i < s->n; i++) {
+			bool listed = false;
+			for (size_t j = 0; j < n->ninclude; j++)
+				listed |= strcmp(s->l[i].name, n->include[j]) == 0;
+			if (!listed)
+				lb[k++] = s->l[i];
+		}
+		for (size_t j = 0; j < n->ninclude; j++) {
+			const char *v = lset_get(r, n->include[j]);
+			if (v && *v) {
+				lb[k].name = n->include[j];
+				lb[k++].value = v;
+			}
+		}
+		s = lset_make(ev->a, lb, k);
+	}
+	if (n->ret_bool)
+		s = lset_drop_name(ev->a, s);
+	return s;
+}
+
+static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, struct val *R0)
+{
+	struct val *L = L0, *R = R0;
+	struct outb o = {0};
+	struct val out = {.type = T_VECTOR};
+	uint64_t *sl, *sr;
+	size_t *cl, *cr;
+	double *vr;
+	struct u64map right = {0}, pairs = {0}, matched = {0}, inserted = {0};
+
+	if (n->card == CARD_ONE_MANY) {
+		L = R0;
+		R = L0;
+	}
+	if (L->m.n == 0 || R->m.n == 0)
+		return out;
+	sl = signatures(ev, n, &L->m);
+	sr = signatures(ev, n, &R->m);
+	cl = arena_alloc(ev->a, L->m.n * sizeof *cl);
+	cr = arena_alloc(ev->a, R->m.n * sizeof *cr);
+	vr = arena_alloc(ev->a, R->m.n * sizeof *vr);
+	map_reset(ev, &pairs, 64);
+	for (size_t k = 0; k < ev->nsteps; k++) {
+		int64_t ts = step_ts(ev, k);
+		bool f;
+		ev_tick(ev);
+		map_reset(ev, &right, R->m.n);
+		for (size_t j = 0; j < R->m.n; j++) {
+			if (!at_step(&R->m.s[j], &cr[j], ts, &vr[j]))
+				continue;
+			size_t s = map_slot(&right, sr[j], &f);
+			if (f) {
+				struct pw_buf b;
+				struct lset *ml = lset_project(ev->a, R->m.s[j].ls, n->on, n->mlabels,
+							       n->has_matching ? n->nmlabels : 0);
+				pw_buf_init(&b, 0);
+				lset_format(ml, &b);
+				pw_buf_printf(&b, " on the %s hand-side of the operation: [",
+					      n->card == CARD_ONE_MANY ? "left" : "right");
+				lset_format(R->m.s[j].ls, &b);
+				pw_buf_puts(&b, ", ");
+				lset_format(R->m.s[right.v[s]].ls, &b);
+				pw_buf_puts(&b, "]");
+				char *msg = pw_buf_take(&b);
+				char tmp[900];
+				snprintf(tmp, sizeof tmp, "%s", msg);
+				free(msg);
+				ev_fail(ev, QUERY_ERR_EXECUTION,
+					"found duplicate series for the match group %s;many-to-many matching not allowed: matching labels must be unique on one side",
+					tmp);
+			}
+			map_set(ev, &right, s, sr[j], j);
+		}
+		map_reset(ev, &matched, 16);
+		map_reset(ev, &inserted, 16);
+		for (size_t i = 0; i < L->m.n; i++) {
+			double lv, rv, v;
+			bool keep;
+			size_t s, j, idx;
+			if (!at_step(&L->m.s[i], &cl[i], ts, &lv))
+				continue;
+			s = map_slot(&right, sl[i], &f);
+			if (!f)
+				continue;
+			j = right.v[s];
+			rv = vr[j];
+			if (n->card == CARD_ONE_MANY) {
+				double t = lv;
+				lv = rv;
+				rv = t;
+			}
+			v = binop_val(n->op, lv, rv, &keep);
+			if (n->ret_bool) {
+				v = keep ? 1 : 0;
+			} else if (!keep) {
+				continue;
+			}
+			/* the output series of this (left, right) pair */
+			uint64_t pk = (uint64_t)i * 0x9E3779B97F4A7C15ULL ^ (uint64_t)j;
+			size_t ps = map_slot(&pairs, pk, &f);
+			struct lset *ms;
+			if (f) {
+				idx = pairs.v[ps];
+				ms = o.m.s[idx].ls;
+			} else {
+				ms = result_metric(ev, n, L->m.s[i].ls, R->m.s[j].ls);
+				idx = outb_find(ev, &o, ms);
+				map_set(ev, &pairs, ps, pk, idx);
+			}
+			if (n->card == CARD_ONE_ONE) {
+				size_t ms_slot = map_slot(&matched, sl[i], &f);
+				if (f)
+					ev_fail(ev, QUERY_ERR_EXECUTION,
+						"multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+				map_set(ev, &matched, ms_slot, sl[i], 0);
+			} else {
+				uint64_t ik = sl[i] * 31 ^ ms->h;
+				size_t is = map_slot(&inserted, ik, &f);
+				if (f)
+					ev_fail(ev, QUERY_ERR_EXECUTION,
+						"multiple matches for labels: grouping labels must ensure unique matches");
+				map_set(ev, &inserted, is, ik, 0);
+			}
+			outb_put(ev, &o, idx, ts, v);
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
+static struct val eval_bin(struct ev *ev, struct node *n)
+{
+	struct val L = eval(ev, n->a), R = eval(ev, n->b);
+	if (L.type == T_SCALAR && R.type == T_SCALAR) {
+		struct val out = scalar_val(ev);
+		for (size_t k = 0; k < ev->nsteps; k++) {
+			bool keep;
+			double v = binop_val(n->op, L.sc[k], R.sc[k], &keep);
+			out.sc[k] = n->ret_bool ? (keep ? 1 : 0) : v;
+		}
+		return out;
+	}
+	if (L.type == T_VECTOR && R.type == T_SCALAR)
+		return eval_vec_scalar(ev, n, &L, R.sc, false);
+	if (L.type == T_SCALAR && R.type == T_VECTOR)
+		return eval_vec_scalar(ev, n, &R, L.sc, true);
+	if (OP_IS_SET(n->op))
+		return eval_setop(ev, n, &L, &R);
+	return eval_vec_vec(ev, n, &L, &R);
+}
+
+/* ---- aggregations ------------------------------------------------------------------- */
+
+struct grp {
+	double v, mean, count;
+	bool seen;
+	size_t out; /* output series index, SIZE_MAX until needed */
+	/* topk / bottomk / quantile */
+	size_t *hs;   /* series indexes */
+	double *hv;
+	size_t hn, hcap;
+};
+
+static bool heap_less(bool top, double a, double b)
+{
+	/* the root is the element to evict first; NaN is always evicted first */
+	if (isnan(a))
+		return true;
+	return top ? a < b : a > b;
+}
+
+static void heap_swap(struct grp *g, size_t i, size_t j)
+{
+	double tv = g->hv[i];
+	size_t ts = g->hs[i];
+	g->hv[i] = g->hv[j];
+	g->hs[i] = g->hs[j];
+	g->hv[j] = tv;
+	g->hs[j] = ts;
+}
+
+/* Go's container/heap, step for step: which of equal values survive
+ * depends on it, and Prometheus' answers with it */
+static bool heap_down(struct grp *g, size_t i0, bool top)
+{
+	size_t i = i0, n = g->hn;
+	for (;;) {
+		size_t j1 = 2 * i + 1, j = j1;
+		if (j1 >= n)
+			break;
+		if (j1 + 1 < n && heap_less(top, g->hv[j1 + 1], g->hv[j1]))
+			j = j1 + 1;
+		if (!heap_less(top, g->hv[j], g->hv[i]))
+			break;
+		heap_swap(g, i, j);
+		i = j;
+	}
+	return i > i0;
+}
+
+static void heap_up(struct grp *g, size_t j, bool top)
+{
+	while (j > 0) {
+		size_t i = (j - 1) / 2;
+		if (!heap_less(top, g->hv[j], g->hv[i]))
+			break;
+		heap_swap(g, i, j);
+		j = i;
+	}
+}
+
+static int dbl_cmp_nan_first(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	if (isnan(x))
+		return isnan(y) ? 0 : -1;
+	if (isnan(y))
+		return 1;
+	return x < y ? -1 : x > y;
+}
+
+double quantile_of(double q, double *v, size_t n)
+{
+	double rank, lo, hi, w;
+	if (n == 0)
+		return NAN;
+	if (q < 0)
+		return -INFINITY;
+	if (q > 1)
+		return INFINITY;
+	if (isnan(q))
+		return NAN;
+	qsort(v, n, sizeof *v, dbl_cmp_nan_first);
+	rank = q * (double)(n - 1);
+	lo = fmax(0, floor(rank));
+	hi = fmin((double)n - 1, lo + 1);
+	w = rank - floor(rank);
+	return v[(size_t)lo] * (1 - w) + v[(size_t)hi] * w;
+}
+
+static void grp_push(struct ev *ev, struct grp *g, size_t s, double v)
+{
+	if (g->hn == g->hcap) {
+		size_t nc = g->hcap ? g->hcap * 2 : 8;
+		g->hs = arena_grow(ev->a, g->hs, g->hcap * sizeof *g->hs, nc * sizeof *g->hs);
+		g->hv = arena_grow(ev->a, g->hv, g->hcap * sizeof *g->hv, nc * sizeof *g->hv);
+		g->hcap = nc;
+	}
+	g->hs[g->hn] = s;
+	g->hv[g->hn++] = v;
+}
+
+static struct val eval_count_values(struct ev *ev, struct node *n, struct val *in, const char *lab)
+{
+	struct outb o = {0};
+	struct val out = {.type = T_VECTOR};
+	size_t *c = arena_alloc(ev->a, (in->m.n + 1) * sizeof *c);
+	struct u64map cnt = {0};
+	double *counts = arena_alloc(ev->a, (in->m.n + 1) * sizeof *counts);
+	size_t *order = arena_alloc(ev->a, (in->m.n + 1) * sizeof *order);
+
+	if (!pw_valid_label_name(lab, strlen(lab)))
+		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid label name \"%s\"", lab);
+	for (size_t k = 0; k < ev->nsteps; k++) {
+		int64_t ts = step_ts(ev, k);
+		size_t ng = 0;
+		ev_tick(ev);
+		map_reset(ev, &cnt, in->m.n);
+		for (size_t i = 0; i < in->m.n; i++) {
+			double v;
+			char num[400];
+			bool f;
+			if (!at_step(&in->m.s[i], &c[i], ts, &v))
+				continue;
+			fmt_go_f(num, sizeof num, v);
+			struct lset *src = in->m.s[i].ls;
+			struct pw_label *lb = arena_alloc(ev->a, (src->n + 1) * sizeof *lb);
+			size_t nl = 0;
+			for (uint32_t j = 0; j < src->n; j++)
+				if (strcmp(src->l[j].name, lab))
+					lb[nl++] = src->l[j];
+			lb[nl].name = lab;
+			lb[nl++].value = arena_strdup(ev->a, num);
+			struct lset *m = lset_make(ev->a, lb, nl), *g;
+			if (n->without) {
+				g = lset_project(ev->a, m, false, n->grouping, n->ngrouping);
+			} else {
+				char **gl = arena_alloc(ev->a, (n->ngrouping + 1) * sizeof *gl);
+				if (n->ngrouping)
+					memcpy(gl, n->grouping, n->ngrouping * sizeof *gl);
+				gl[n->ngrouping] = (char *)lab;
+				g = lset_project(ev->a, m, true, gl, n->ngrouping + 1);
+			}
+			size_t idx = outb_find(ev, &o, g);
+			size_t s = map_slot(&cnt, idx, &f);
+			if (!f) {
+				map_set(ev, &cnt, s, idx, ng);
+				order[ng] = idx;
+				counts[ng++] = 0;
+			}
+			counts[cnt.v[map_slot(&cnt, idx, &f)]] += 1;
+		}
+		for (size_t g = 0; g < ng; g++)
+			outb_put(ev, &o, order[g], ts, counts[g]);
+	}
+	out.m = o.m;
+	return out;
+}
+
+static struct val eval_agg(struct ev *ev, struct node *n)
+{
+	struct val in = eval(ev, n->a), par = {0}, out = {.type = T_VECTOR};
+	struct outb o = {0};
+	size_t *gi, *c, ng = 0, *touched;
+	struct grp *g;
+	struct u64map gmap = {0};
+	size_t *sidx = NULL; /* topk/bottomk: input series -> output */
+	bool top = n->op == AG_TOPK;
+
+	if (n->param)
+		par = eval(ev, n->param);
+	if (n->op == AG_COUNT_VALUES)
+		return eval_count_values(ev, n, &in, par.str);
+	gi = arena_alloc(ev->a, (in.m.n + 1) * sizeof *gi);
+	c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+	g = arena_alloc(ev->a, (in.m.n + 1) * sizeof *g);
+	touched = arena_alloc(ev->a, (in.m.n + 1) * sizeof *touched);
+	map_reset(ev, &gmap, in.m.n);
+	/* group of each input series, groups in order of appearance */
+	struct lset **gl = arena_alloc(ev->a, (in.m.n + 1) * sizeof *gl);
+	for (size_t i = 0; i < in.m.n; i++) {
+		struct lset *ls = lset_project(ev->a, in.m.s[i].ls, !n->without, n->grouping,
+					       n->ngrouping);
+		bool f;
+		size_t s = map_slot(&gmap, ls->h, &f);
+		while (f && !lset_eq(gl[gmap.v[s]], ls)) {
+			/* hash collision between different groups: probe on */
+			s = (s + 1) & (gmap.cap - 1);
+			if (gmap.g[s] != gmap.gen) {
+				f = false;
+				break;
+			}
+			f = gmap.k[s] == ls->h;
+		}
+		if (f) {
+			gi[i] = gmap.v[s];
+		} else {
+			gl[ng] = ls;
+			g[ng].out = SIZE_MAX;
+			map_set(ev, &gmap, s, ls->h, ng);
+			gi[i] = ng++;
+		}
+	}
+	if (n->op == AG_TOPK || n->op == AG_BOTTOMK) {
+		sidx = arena_alloc(ev->a, (in.m.n + 1) * sizeof *sidx);
+		for (size_t i = 0; i < in.m.n; i++)
+			sidx[i] = SIZE_MAX;
+	}
+	for (size_t k = 0; k < ev->nsteps; k++) {
+		int64_t ts = step_ts(ev, k);
+		size_t nt = 0;
+		int64_t kk = 0;
+		ev_tick(ev);
+		if (sidx) {
+			double pk = par.sc[k];
+			if (isnan(pk) || pk >= 9223372036854775807.0 || pk < -9223372036854775807.0) {
+				char num[400];
+				fmt_go_f(num, sizeof num, pk);
+				ev_fail(ev, QUERY_ERR_EXECUTION, "Scalar value %s overflows int64", num);
+			}
+			kk = (int64_t)pk;
+			if (kk < 1) {
+				for (size_t i = 0; i < in.m.n; i++) {
+					double v;
+					at_step(&in.m.s[i], &c[i], ts, &v);
+				}
+				continue;
+			}
+		}
+		for (size_t i = 0; i < in.m.n; i++) {
+			double v;
+			struct grp *gr;
+			if (!at_step(&in.m.s[i], &c[i], ts, &v))
+				continue;
+			gr = &g[gi[i]];
+			if (!gr->seen) {
+				gr->seen = true;
+				touched[nt++] = gi[i];
+				gr->v = v;
+				gr->mean = v;
+				gr->count = 1;
+				gr->hn = 0;
+				switch (n->op) {
+				case AG_STDDEV: case AG_STDVAR: gr->v = 0; break;
+				case AG_GROUP: case AG_COUNT: gr->v = 1; break;
+				case AG_TOPK: case AG_BOTTOMK: case AG_QUANTILE: grp_push(ev, gr, i, v); break;
+				default: break;
+				}
+				continue;
+			}
+			gr->count++;
+			switch (n->op) {
+			case AG_SUM: gr->v += v; break;
+			case AG_AVG:
+				if (isinf(gr->mean)) {
+					if (isinf(v) && (gr->mean > 0) == (v > 0))
+						break;
+					if (!isinf(v) && !isnan(v))
+						break;
+				}
+				gr->mean += v / gr->count - gr->mean / gr->count;
+				break;
+			case AG_COUNT: gr->v += 1; break;
+			case AG_GROUP: break;
+			case AG_MIN: if (gr->v > v || isnan(gr->v)) gr->v = v; break;
+			case AG_MAX: if (gr->v < v || isnan(gr->v)) gr->v = v; break;
+			case AG_STDDEV: case AG_STDVAR: {
+				double d = v - gr->mean;
+				gr->mean += d / gr->count;
+				gr->v += d * (v - gr->mean);
+				break;
+			}
+			case AG_TOPK: case AG_BOTTOMK:
+				/* as 2.42: a NaN on top is always displaced; pop, then push */
+				if ((int64_t)gr->hn < kk || isnan(gr->hv[0]) ||
+				    (top ? gr->hv[0] < v : gr->hv[0] > v)) {
+					if ((int64_t)gr->hn == kk) {
+						if (kk == 1) {
+							gr->hv[0] = v;
+							gr->hs[0] = i;
+							break;
+						}
+						heap_swap(gr, 0, gr->hn - 1);
+						gr->hn--;
+						heap_down(gr, 0, top);
+					}
+					grp_push(ev, gr, i, v);
+					heap_up(gr, gr->hn - 1, top);
+				}
+				break;
+			case AG_QUANTILE: grp_push(ev, gr, i, v); break;
+			default: break;
+			}
+		}
+		for (size_t t = 0; t < nt; t++) {
+			struct grp *gr = &g[touched[t]];
+			double v = gr->v;
+			gr->seen = false;
+			switch (n->op) {
+			case AG_AVG: v = gr->mean; break;
+			case AG_STDVAR: v = gr->v / gr->count; break;
+			case AG_STDDEV: v = sqrt(gr->v / gr->count); break;
+			case AG_QUANTILE: v = quantile_of(par.sc[k], gr->hv, gr->hn); break;
+			case AG_TOPK: case AG_BOTTOMK: {
+				/* sorted best first, as Prometheus returns them */
+				size_t hn = gr->hn;
+				size_t *os = arena_alloc(ev->a, hn * sizeof *os);
+				double *ov = arena_alloc(ev->a, hn * sizeof *ov);
+				for (size_t q = hn; q-- > 0;) {
+					os[q] = gr->hs[0];
+					ov[q] = gr->hv[0];
+					gr->hs[0] = gr->hs[gr->hn - 1];
+					gr->hv[0] = gr->hv[gr->hn - 1];
+					gr->hn--;
+					heap_down(gr, 0, top);
+				}
+				for (size_t q = 0; q < hn; q++) {
+					size_t si = os[q];
+					if (sidx[si] == SIZE_MAX)
+						sidx[si] = outb_find(ev, &o, in.m.s[si].ls);
+					outb_put(ev, &o, sidx[si], ts, ov[q]);
+				}
+				continue;
+			}
+			default: break;
+			}
+			if (gr->out == SIZE_MAX)
+				gr->out = outb_find(ev, &o, gl[touched[t]]);
+			outb_put(ev, &o, gr->out, ts, v);
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
+/* ---- dispatch ------------------------------------------------------------------- */
+
+struct val eval(struct ev *ev, struct node *n)
+{
+	struct val v = {0};
+	ev_tick(ev);
+	switch (n->k) {
+	case N_NUM:
+		v = scalar_val(ev);
+		for (size_t k = 0; k < ev->nsteps; k++)
+			v.sc[k] = n->num;
+		return v;
+	case N_STR:
+		v.type = T_STRING;
+		v.str = n->str;
+		return v;
+	case N_PAREN:
+		return eval(ev, n->a);
+	case N_VSEL:
+		return eval_vsel(ev, n);
+	case N_MSEL:
+		return eval_msel(ev, n);
+	case N_SUBQ:
+		return eval_subquery(ev, n);
+	case N_UNARY:
+		v = eval(ev, n->a);
+		if (v.type == T_SCALAR) {
+			for (size_t k = 0; k < ev->nsteps; k++)
+				v.sc[k] = -v.sc[k];
+			return v;
+		} else {
+			struct outb o = {0};
+			for (size_t i = 0; i < v.m.n; i++) {
+				struct ser *s = &v.m.s[i];
+				size_t idx = outb_find(ev, &o, lset_drop_name(ev->a, s->ls));
+				for (uint32_t j = 0; j < s->n; j++)
+					outb_put(ev, &o, idx, s->p[j].t, -s->p[j].v);
+			}
+			v.m = o.m;
+			return v;
+		}
+	case N_BIN:
+		return eval_bin(ev, n);
+	case N_AGG:
+		return eval_agg(ev, n);
+	case N_CALL:
+		return eval_call(ev, n);
+	}
+	return v;
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+static struct scratch *scratch_of(struct ev *ev)
+{
+	return (struct scratch *)ev->scratch;
+}
+
+static int lset_sort_cmp(const void *a, const void *b)
+{
+	const struct query_series *x = a, *y = b;
+	size_t n = x->nlabels < y->nlabels ? x->nlabels : y->nlabels;
+	for (size_t i = 0; i < n; i++) {
+		int c = strcmp(x->labels[i].name, y->labels[i].name);
+		if (c)
+			return c;
+		if ((c = strcmp(x->labels[i].value, y->labels[i].value)))
+			return c;
+	}
+	return x->nlabels < y->nlabels ? -1 : x->nlabels > y->nlabels;
+}
+
+static void fill_series(struct arena *ra, struct query_series *qs, const struct ser *s)
+{
+	struct pw_label *l = arena_alloc(ra, (s->ls->n + 1) * sizeof *l);
+	for (uint32_t i = 0; i < s->ls->n; i++) {
+		l[i].name = arena_strdup(ra, s->ls->l[i].name);
+		l[i].value = arena_strdup(ra, s->ls->l[i].value);
+	}
+	qs->labels = l;
+	qs->nlabels = s->ls->n;
+	qs->pts = (const struct query_point *)s->p;
+	qs->n = s->n;
+}
+
+static int run(struct store *st, const struct query_opts *o, const struct query_expr *x,
+	       int64_t start, int64_t end, int64_t step, bool range, struct query_result **out,
+	       struct query_error *err)
+{
+	struct arena *ra = xcalloc(1, sizeof *ra);
+	struct ev ev = {0};
+	jmp_buf jb;
+	struct scratch sc = {0};
+	struct query_result *r;
+	volatile int rc = 0;
+	struct val v;
+
+	*out = NULL;
+	if (err) {
+		err->type = QUERY_OK;
+		err->msg = NULL;
+		err->pos = -1;
+	}
+	ev.a = ra;
+	ev.start = start;
+	ev.end = end;
+	ev.interval = step > 0 ? step : 1;
+	ev.nsteps = (size_t)((end - start) / ev.interval) + 1;
+	ev.qstart = start;
+	ev.qend = end;
+	ev.lookback = o && o->lookback_ms > 0 ? o->lookback_ms : 5 * 60 * 1000;
+	ev.max_samples = o && o->max_samples ? o->max_samples : 50000000;
+	ev.deadline_ns = pw_mono_ns() +
+			 (o && o->timeout_ms > 0 ? o->timeout_ms : 120000) * (int64_t)1000000;
+	ev.jb = &jb;
+	ev.x = x;
+	ev.scratch = &sc;
+	if ((rc = store_snap_begin(st, &ev.snap)) != 0) {
+		free(ra);
+		if (err) {
+			err->type = QUERY_ERR_INTERNAL;
+			err->msg = xasprintf("cannot read the store: %s", pw_strerror(rc));
+		}
+		return rc;
+	}
+	ev.it = store_iter_new(ev.snap);
+	if (setjmp(jb)) {
+		store_iter_free(ev.it);
+		store_snap_end(ev.snap);
+		free(sc.p);
+		arena_free(ra);
+		free(ra);
+		if (err) {
+			err->type = ev.etype;
+			err->msg = ev.emsg;
+		} else {
+			free(ev.emsg);
+		}
+		return ev.etype == QUERY_ERR_INTERNAL ? PW_ESTORE : PW_EINVAL;
+	}
+	v = eval(&ev, x->root);
+	r = arena_alloc(ra, sizeof *r);
+	r->mem = ra;
+	r->t = start;
+	switch (v.type) {
+	case T_SCALAR:
+		if (range) {
+			struct ser s = {.ls = lset_make(ra, NULL, 0)};
+			for (size_t k = 0; k < ev.nsteps; k++)
+				ser_push(&ev, &s, start + (int64_t)k * ev.interval, v.sc[k]);
+			r->type = QUERY_MATRIX;
+			r->series = arena_alloc(ra, sizeof *r->series);
+			r->nseries = 1;
+			fill_series(ra, &r->series[0], &s);
+		} else {
+			r->type = QUERY_SCALAR;
+			r->scalar = v.sc[0];
+		}
+		break;
+	case T_STRING:
+		r->type = QUERY_STRING;
+		r->str = arena_strdup(ra, v.str);
+		break;
+	default:
+		r->type = v.type == T_MATRIX || range ? QUERY_MATRIX : QUERY_VECTOR;
+		r->series = arena_alloc(ra, (v.m.n + 1) * sizeof *r->series);
+		for (size_t i = 0; i < v.m.n; i++)
+			if (v.m.s[i].n)
+				fill_series(ra, &r->series[r->nseries++], &v.m.s[i]);
+		if (r->type == QUERY_MATRIX)
+			qsort(r->series, r->nseries, sizeof *r->series, lset_sort_cmp);
+		break;
+	}
+	store_iter_free(ev.it);
+	store_snap_end(ev.snap);
+	free(sc.p);
+	*out = r;
+	return 0;
+}
+
+int query_exec_instant(struct store *st, const struct query_opts *o, const struct query_expr *x,
+		       int64_t t, struct query_result **out, struct query_error *err)
+{
+	return run(st, o, x, t, t, 0, false, out, err);
+}
+
+int query_exec_range(struct store *st, const struct query_opts *o, const struct query_expr *x,
+		     int64_t start, int64_t end, int64_t step, struct query_result **out,
+		     struct query_error *err)
+{
+	*out = NULL;
+	if (x->root->type != T_SCALAR && x->root->type != T_VECTOR) {
+		if (err) {
+			err->type = QUERY_ERR_BAD_DATA;
+			err->pos = -1;
+			err->msg = xasprintf("invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
+					     x->root->type == T_MATRIX ? "range vector" : "string");
+		}
+		return PW_EINVAL;
+	}
+	if (step <= 0 || end < start) {
+		if (err) {
+			err->type = QUERY_ERR_BAD_DATA;
+			err->pos = -1;
+			err->msg = xstrdup(step <= 0 ? "zero or negative query resolution step widths are not accepted. Try a positive integer"
+						     : "end timestamp must not be before start time");
+		}
+		return PW_EINVAL;
+	}
+	return run(st, o, x, start, end, step, true, out, err);
+}
+
+int query_instant(struct store *st, const struct query_opts *o, const char *q, int64_t t,
+		  struct query_result **out, struct query_error *err)
+{
+	struct query_expr *x;
+	int rc;
+	*out = NULL;
+	if ((rc = query_parse(q, &x, err)) != 0)
+		return rc;
+	rc = query_exec_instant(st, o, x, t, out, err);
+	query_expr_free(x);
+	return rc;
+}
+
+int query_range(struct store *st, const struct query_opts *o, const char *q, int64_t start,
+		int64_t end, int64_t step, struct query_result **out, struct query_error *err)
+{
+	struct query_expr *x;
+	int rc;
+	*out = NULL;
+	if ((rc = query_parse(q, &x, err)) != 0)
+		return rc;
+	rc = query_exec_range(st, o, x, start, end, step, out, err);
+	query_expr_free(x);
+	return rc;
+}
+
+void query_result_free(struct query_result *r)
+{
+	struct arena *a;
+	if (!r)
+		return;
+	a = r->mem;
+	arena_free(a);
+	free(a);
+}

@@ -1,0 +1,1144 @@
+/*
+ * func.c — PromQL's function library, as Prometheus 2.42 computes it:
+ * element-wise math, the range functions (rate's extrapolation, deriv's
+ * regression, the *_over_time family), label manipulation, calendar
+ * functions in UTC, histogram_quantile over classic buckets.
+ */
+#include "query_int.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <math.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	FN_ABS, FN_ABSENT, FN_ABSENT_OVER_TIME, FN_CEIL, FN_FLOOR, FN_ROUND, FN_CLAMP, FN_CLAMP_MIN,
+	FN_CLAMP_MAX, FN_CHANGES, FN_RESETS, FN_DELTA, FN_IDELTA, FN_DERIV, FN_INCREASE, FN_RATE,
+	FN_IRATE, FN_PREDICT_LINEAR, FN_EXP, FN_LN, FN_LOG2, FN_LOG10, FN_SQRT, FN_SGN, FN_TIME,
+	FN_TIMESTAMP, FN_VECTOR, FN_SCALAR, FN_SORT, FN_SORT_DESC, FN_LABEL_REPLACE, FN_LABEL_JOIN,
+	FN_DAY_OF_MONTH, FN_DAY_OF_WEEK, FN_DAY_OF_YEAR, FN_DAYS_IN_MONTH, FN_HOUR, FN_MINUTE,
+	FN_MONTH, FN_YEAR, FN_HISTOGRAM_QUANTILE, FN_AVG_OT, FN_MIN_OT, FN_MAX_OT, FN_SUM_OT,
+	FN_COUNT_OT, FN_QUANTILE_OT, FN_STDDEV_OT, FN_STDVAR_OT, FN_LAST_OT, FN_PRESENT_OT,
+	FN_HOLT_WINTERS, FN_PI, FN_TRIG, FN_DEG, FN_RAD,
+};
+
+/* ---- element-wise --------------------------------------------------------------- */
+
+static double f_abs(double v, const double *a) { (void)a; return fabs(v); }
+static double f_ceil(double v, const double *a) { (void)a; return ceil(v); }
+static double f_floor(double v, const double *a) { (void)a; return floor(v); }
+static double f_exp(double v, const double *a) { (void)a; return exp(v); }
+static double f_ln(double v, const double *a) { (void)a; return log(v); }
+static double f_log2(double v, const double *a) { (void)a; return log2(v); }
+static double f_log10(double v, const double *a) { (void)a; return log10(v); }
+static double f_sqrt(double v, const double *a) { (void)a; return sqrt(v); }
+static double f_sgn(double v, const double *a) { (void)a; return v < 0 ? -1 : v > 0 ? 1 : v; }
+static double f_clamp_min(double v, const double *a) { return go_max(a[0], v); }
+static double f_clamp_max(double v, const double *a) { return go_min(a[0], v); }
+static double f_deg(double v, const double *a) { (void)a; return v * 180 / M_PI; }
+static double f_rad(double v, const double *a) { (void)a; return v * M_PI / 180; }
+static double f_acos(double v, const double *a) { (void)a; return acos(v); }
+static double f_acosh(double v, const double *a) { (void)a; return acosh(v); }
+static double f_asin(double v, const double *a) { (void)a; return asin(v); }
+static double f_asinh(double v, const double *a) { (void)a; return asinh(v); }
+static double f_atan(double v, const double *a) { (void)a; return atan(v); }
+static double f_atanh(double v, const double *a) { (void)a; return atanh(v); }
+static double f_cos(double v, const double *a) { (void)a; return cos(v); }
+static double f_cosh(double v, const double *a) { (void)a; return cosh(v); }
+static double f_sin(double v, const double *a) { (void)a; return sin(v); }
+static double f_sinh(double v, const double *a) { (void)a; return sinh(v); }
+static double f_tan(double v, const double *a) { (void)a; return tan(v); }
+static double f_tanh(double v, const double *a) { (void)a; return tanh(v); }
+
+static double f_round(double v, const double *a)
+{
+	double inv = 1.0 / a[0];
+	return floor(v * inv + 0.5) / inv;
+}
+
+/* calendar fields of Unix seconds v, in UTC, as Go's time.Unix(int64(v)) */
+static void civil(double v, int64_t *y, unsigned *m, unsigned *d, int64_t *days, int64_t *secs)
+{
+	int64_t t = (int64_t)v, z = t / 86400, s = t % 86400;
+	if (s < 0) {
+		s += 86400;
+		z--;
+	}
+	pw_civil_from_days(z, y, m, d);
+	*days = z;
+	*secs = s;
+}
+
+static double f_date(double v, int which)
+{
+	int64_t y, z, s;
+	unsigned m, d;
+	if (isnan(v) || isinf(v) || fabs(v) > 9e15)
+		return NAN;
+	civil(v, &y, &m, &d, &z, &s);
+	switch (which) {
+	case FN_DAY_OF_MONTH: return d;
+	case FN_DAY_OF_WEEK: return (double)(((z % 7) + 11) % 7);
+	case FN_DAY_OF_YEAR: return (double)(z - pw_days_from_civil(y, 1, 1) + 1);
+	case FN_DAYS_IN_MONTH:
+		return (double)(pw_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) -
+				pw_days_from_civil(y, m, 1));
+	case FN_HOUR: return (double)(s / 3600);
+	case FN_MINUTE: return (double)(s / 60 % 60);
+	case FN_MONTH: return m;
+	default: return (double)y;
+	}
+}
+
+/* ---- over a window ----------------------------------------------------------------- */
+
+static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t range, bool counter,
+			bool rate, double *out)
+{
+	double result, prev, to_start, to_end, sampled, avg, thr, interval, factor;
+	int64_t rstart = ref - range;
+	if (n < 2)
+		return false;
+	result = p[n - 1].v - p[0].v;
+	prev = p[0].v;
+	if (counter) {
+		for (size_t i = 1; i < n; i++) {
+			if (p[i].v < prev)
+				result += prev;
+			prev = p[i].v;
+		}
+	}
+	to_start = (double)(p[0].t - rstart) / 1000;
+	to_end = (double)(ref - p[n - 1].t) / 1000;
+	sampled = (double)(p[n - 1].t - p[0].t) / 1000;
+	avg = sampled / (double)(n - 1);
+	if (counter && result > 0 && p[0].v >= 0) {
+		double to_zero = sampled * (p[0].v / result);
+		if (to_zero < to_start)
+			to_start = to_zero;
+	}
+	thr = avg * 1.1;
+	interval = sampled;
+	interval += to_start < thr ? to_start : avg / 2;
+	interval += to_end < thr ? to_end : avg / 2;
+	factor = interval / sampled;
+	if (rate)
+		factor /= (double)range / 1000;
+	*out = result * factor;
+	return true;
+}
+
+static bool r_rate(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		   int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)ts, (void)a;
+	return extrapolated(p, n, ref, range, true, true, out);
+}
+
+static bool r_increase(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		       int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)ts, (void)a;
+	return extrapolated(p, n, ref, range, true, false, out);
+}
+
+static bool r_delta(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		    int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)ts, (void)a;
+	return extrapolated(p, n, ref, range, false, false, out);
+}
+
+static bool instant_value(const struct pt *p, size_t n, bool rate, double *out)
+{
+	double r;
+	int64_t dt;
+	if (n < 2)
+		return false;
+	if (rate && p[n - 1].v < p[n - 2].v)
+		r = p[n - 1].v;
+	else
+		r = p[n - 1].v - p[n - 2].v;
+	dt = p[n - 1].t - p[n - 2].t;
+	if (dt == 0)
+		return false;
+	if (rate)
+		r /= (double)dt / 1000;
+	*out = r;
+	return true;
+}
+
+static bool r_irate(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		    int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	return instant_value(p, n, true, out);
+}
+
+static bool r_idelta(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		     int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	return instant_value(p, n, false, out);
+}
+
+static void linreg(const struct pt *p, size_t n, int64_t icept, double *slope, double *inter)
+{
+	double sx = 0, sy = 0, sxy = 0, sx2 = 0, cnt = 0, init = p[0].v;
+	bool consty = true;
+	for (size_t i = 0; i < n; i++) {
+		double x;
+		if (consty && i > 0 && p[i].v != init)
+			consty = false;
+		cnt += 1;
+		x = (double)(p[i].t - icept) / 1e3;
+		sx += x;
+		sy += p[i].v;
+		sxy += x * p[i].v;
+		sx2 += x * x;
+	}
+	if (consty) {
+		if (isinf(init)) {
+			*slope = *inter = NAN;
+			return;
+		}
+		*slope = 0;
+		*inter = init;
+		return;
+	}
+	double cov = sxy - sx * sy / cnt, var = sx2 - sx * sx / cnt;
+	*slope = cov / var;
+	*inter = sy / cnt - *slope * sx / cnt;
+}
+
+static bool r_deriv(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		    int64_t range, const double *a, double *out)
+{
+	double s, i;
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	if (n < 2)
+		return false;
+	linreg(p, n, p[0].t, &s, &i);
+	*out = s;
+	return true;
+}
+
+static bool r_predict(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		      int64_t range, const double *a, double *out)
+{
+	double s, i;
+	(void)ev, (void)ref, (void)range;
+	if (n < 2)
+		return false;
+	linreg(p, n, ts, &s, &i);
+	*out = s * a[0] + i;
+	return true;
+}
+
+static bool r_changes(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		      int64_t range, const double *a, double *out)
+{
+	double c = 0;
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	for (size_t i = 1; i < n; i++)
+		if (p[i].v != p[i - 1].v && !(isnan(p[i].v) && isnan(p[i - 1].v)))
+			c++;
+	*out = c;
+	return true;
+}
+
+static bool r_resets(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		     int64_t range, const double *a, double *out)
+{
+	double c = 0;
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	for (size_t i = 1; i < n; i++)
+		if (p[i].v < p[i - 1].v)
+			c++;
+	*out = c;
+	return true;
+}
+
+static bool r_avg(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		  int64_t range, const double *a, double *out)
+{
+	double mean = 0, count = 0;
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	for (size_t i = 0; i < n; i++) {
+		double v = p[i].v;
+		count++;
+		if (isinf(mean)) {
+			if (isinf(v) && (mean > 0) == (v > 0))
+				continue;
+			if (!isinf(v) && !isnan(v))
+				continue;
+		}
+		mean += v / count - mean / count;
+	}
+	*out = mean;
+	return true;
+}
+
+static bool r_min(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		  int64_t range, const double *a, double *out)
+{
+	double m = p[0].v;
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	for (size_t i = 0; i < n; i++)
+		if (p[i].v < m || isnan(m))
+			m = p[i].v;
+	*out = m;
+	return true;
+}
+
+static bool r_max(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		  int64_t range, const double *a, double *out)
+{
+	double m = p[0].v;
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	for (size_t i = 0; i < n; i++)
+		if (p[i].v > m || isnan(m))
+			m = p[i].v;
+	*out = m;
+	return true;
+}
+
+static bool r_sum(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		  int64_t range, const double *a, double *out)
+{
+	double s = 0;
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	for (size_t i = 0; i < n; i++)
+		s += p[i].v;
+	*out = s;
+	return true;
+}
+
+static bool r_count(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		    int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)p, (void)ts, (void)ref, (void)range, (void)a;
+	*out = (double)n;
+	return true;
+}
+
+static bool r_last(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		   int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	*out = p[n - 1].v;
+	return true;
+}
+
+static bool r_present(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		      int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)p, (void)n, (void)ts, (void)ref, (void)range, (void)a;
+	*out = 1;
+	return true;
+}
+
+static double variance(const struct pt *p, size_t n)
+{
+	double count = 0, mean = 0, aux = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d;
+		count++;
+		d = p[i].v - mean;
+		mean += d / count;
+		aux += d * (p[i].v - mean);
+	}
+	return aux / count;
+}
+
+static bool r_stdvar(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		     int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	*out = variance(p, n);
+	return true;
+}
+
+static bool r_stddev(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		     int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	*out = sqrt(variance(p, n));
+	return true;
+}
+
+static bool r_quantile(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		       int64_t range, const double *a, double *out)
+{
+	double *v = arena_alloc(ev->a, n * sizeof *v);
+	(void)ts, (void)ref, (void)range;
+	for (size_t i = 0; i < n; i++)
+		v[i] = p[i].v;
+	*out = quantile_of(a[0], v, n);
+	return true;
+}
+
+static bool r_holt_winters(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+			   int64_t range, const double *a, double *out)
+{
+	double sf = a[0], tf = a[1], s0 = 0, s1, b;
+	(void)ts, (void)ref, (void)range;
+	if (!(sf > 0 && sf < 1))
+		ev_fail(ev, QUERY_ERR_EXECUTION,
+			"invalid smoothing factor. Expected: 0 < sf < 1, got: %f", sf);
+	if (!(tf > 0 && tf < 1))
+		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid trend factor. Expected: 0 < tf < 1, got: %f",
+			tf);
+	if (n < 2)
+		return false;
+	s1 = p[0].v;
+	b = p[1].v - p[0].v;
+	for (size_t i = 1; i < n; i++) {
+		double x = sf * p[i].v;
+		if (i > 1)
+			b = tf * (s1 - s0) + (1 - tf) * b;
+		double y = (1 - sf) * (s1 + b);
+		s0 = s1;
+		s1 = x + y;
+	}
+	*out = s1;
+	return true;
+}
+
+/* ---- the table ------------------------------------------------------------------- */
+
+#define S T_SCALAR
+#define V T_VECTOR
+#define M T_MATRIX
+#define STR T_STRING
+
+static const struct func funcs[] = {
+	{"abs", FN_ABS, F_VEC, V, 1, 0, {V}, f_abs, NULL},
+	{"absent", FN_ABSENT, F_SPECIAL, V, 1, 0, {V}, NULL, NULL},
+	{"absent_over_time", FN_ABSENT_OVER_TIME, F_SPECIAL, V, 1, 0, {M}, NULL, NULL},
+	{"acos", FN_TRIG, F_VEC, V, 1, 0, {V}, f_acos, NULL},
+	{"acosh", FN_TRIG, F_VEC, V, 1, 0, {V}, f_acosh, NULL},
+	{"asin", FN_TRIG, F_VEC, V, 1, 0, {V}, f_asin, NULL},
+	{"asinh", FN_TRIG, F_VEC, V, 1, 0, {V}, f_asinh, NULL},
+	{"atan", FN_TRIG, F_VEC, V, 1, 0, {V}, f_atan, NULL},
+	{"atanh", FN_TRIG, F_VEC, V, 1, 0, {V}, f_atanh, NULL},
+	{"avg_over_time", FN_AVG_OT, F_RANGE, V, 1, 0, {M}, NULL, r_avg},
+	{"ceil", FN_CEIL, F_VEC, V, 1, 0, {V}, f_ceil, NULL},
+	{"changes", FN_CHANGES, F_RANGE, V, 1, 0, {M}, NULL, r_changes},
+	{"clamp", FN_CLAMP, F_SPECIAL, V, 3, 0, {V, S, S}, NULL, NULL},
+	{"clamp_max", FN_CLAMP_MAX, F_VEC, V, 2, 0, {V, S}, f_clamp_max, NULL},
+	{"clamp_min", FN_CLAMP_MIN, F_VEC, V, 2, 0, {V, S}, f_clamp_min, NULL},
+	{"cos", FN_TRIG, F_VEC, V, 1, 0, {V}, f_cos, NULL},
+	{"cosh", FN_TRIG, F_VEC, V, 1, 0, {V}, f_cosh, NULL},
+	{"count_over_time", FN_COUNT_OT, F_RANGE, V, 1, 0, {M}, NULL, r_count},
+	{"day_of_month", FN_DAY_OF_MONTH, F_SPECIAL, V, 1, 1, {V}, NULL, NULL},
+	{"day_of_week", FN_DAY_OF_WEEK, F_SPECIAL, V, 1, 1, {V}, NULL, NULL},
+	{"day_of_year", FN_DAY_OF_YEAR, F_SPECIAL, V, 1, 1, {V}, NULL, NULL},
+	{"days_in_month", FN_DAYS_IN_MONTH, F_SPECIAL, V, 1, 1, {V}, NULL, NULL},
+	{"deg", FN_DEG, F_VEC, V, 1, 0, {V}, f_deg, NULL},
+	{"delta", FN_DELTA, F_RANGE, V, 1, 0, {M}, NULL, r_delta},
+	{"deriv", FN_DERIV, F_RANGE, V, 1, 0, {M}, NULL, r_deriv},
+	{"exp", FN_EXP, F_VEC, V, 1, 0, {V}, f_exp, NULL},
+	{"floor", FN_FLOOR, F_VEC, V, 1, 0, {V}, f_floor, NULL},
+	{"histogram_quantile", FN_HISTOGRAM_QUANTILE, F_SPECIAL, V, 2, 0, {S, V}, NULL, NULL},
+	{"holt_winters", FN_HOLT_WINTERS, F_RANGE, V, 3, 0, {M, S, S}, NULL, r_holt_winters},
+	{"hour", FN_HOUR, F_SPECIAL, V, 1, 1, {V}, NULL, NULL},
+	{"idelta", FN_IDELTA, F_RANGE, V, 1, 0, {M}, NULL, r_idelta},
+	{"increase", FN_INCREASE, F_RANGE, V, 1, 0, {M}, NULL, r_increase},
+	{"irate", FN_IRATE, F_RANGE, V, 1, 0, {M}, NULL, r_irate},
+	{"label_join", FN_LABEL_JOIN, F_SPECIAL, V, 4, -1, {V, STR, STR, STR}, NULL, NULL},
+	{"label_replace", FN_LABEL_REPLACE, F_SPECIAL, V, 5, 0, {V, STR, STR, STR, STR}, NULL, NULL},
+	{"last_over_time", FN_LAST_OT, F_RANGE, V, 1, 0, {M}, NULL, r_last},
+	{"ln", FN_LN, F_VEC, V, 1, 0, {V}, f_ln, NULL},
+	{"log10", FN_LOG10, F_VEC, V, 1, 0, {V}, f_log10, NULL},
+	{"log2", FN_LOG2, F_VEC, V, 1, 0, {V}, f_log2, NULL},
+	{"max_over_time", FN_MAX_OT, F_RANGE, V, 1, 0, {M}, NULL, r_max},
+	{"min_over_time", FN_MIN_OT, F_RANGE, V, 1, 0, {M}, NULL, r_min},
+	{"minute", FN_MINUTE, F_SPECIAL, V, 1, 1, {V}, NULL, NULL},
+	{"month", FN_MONTH, F_SPECIAL, V, 1, 1, {V}, NULL, NULL},
+	{"pi", FN_PI, F_SPECIAL, S, 0, 0, {0}, NULL, NULL},
+	{"predict_linear", FN_PREDICT_LINEAR, F_RANGE, V, 2, 0, {M, S}, NULL, r_predict},
+	{"present_over_time", FN_PRESENT_OT, F_RANGE, V, 1, 0, {M}, NULL, r_present},
+	{"quantile_over_time", FN_QUANTILE_OT, F_RANGE, V, 2, 0, {S, M}, NULL, r_quantile},
+	{"rad", FN_RAD, F_VEC, V, 1, 0, {V}, f_rad, NULL},
+	{"rate", FN_RATE, F_RANGE, V, 1, 0, {M}, NULL, r_rate},
+	{"resets", FN_RESETS, F_RANGE, V, 1, 0, {M}, NULL, r_resets},
+	{"round", FN_ROUND, F_VEC, V, 2, 1, {V, S}, f_round, NULL},
+	{"scalar", FN_SCALAR, F_SPECIAL, S, 1, 0, {V}, NULL, NULL},
+	{"sgn", FN_SGN, F_VEC, V, 1, 0, {V}, f_sgn, NULL},
+	{"sin", FN_TRIG, F_VEC, V, 1, 0, {V}, f_sin, NULL},
+	{"sinh", FN_TRIG, F_VEC, V, 1, 0, {V}, f_sinh, NULL},
+	{"sort", FN_SORT, F_SPECIAL, V, 1, 0, {V}, NULL, NULL},
+	{"sort_desc", FN_SORT_DESC, F_SPECIAL, V, 1, 0, {V}, NULL, NULL},
+	{"sqrt", FN_SQRT, F_VEC, V, 1, 0, {V}, f_sqrt, NULL},
+	{"stddev_over_time", FN_STDDEV_OT, F_RANGE, V, 1, 0, {M}, NULL, r_stddev},
+	{"stdvar_over_time", FN_STDVAR_OT, F_RANGE, V, 1, 0, {M}, NULL, r_stdvar},
+	{"sum_over_time", FN_SUM_OT, F_RANGE, V, 1, 0, {M}, NULL, r_sum},
+	{"tan", FN_TRIG, F_VEC, V, 1, 0, {V}, f_tan, NULL},
+	{"tanh", FN_TRIG, F_VEC, V, 1, 0, {V}, f_tanh, NULL},
+	{"time", FN_TIME, F_SPECIAL, S, 0, 0, {0}, NULL, NULL},
+	{"timestamp", FN_TIMESTAMP, F_SPECIAL, V, 1, 0, {V}, NULL, NULL},
+	{"vector", FN_VECTOR, F_SPECIAL, V, 1, 0, {S}, NULL, NULL},
+	{"year", FN_YEAR, F_SPECIAL, V, 1, 1, {V}, NULL, NULL},
+};
+
+const struct func *func_lookup(const char *name, size_t n)
+{
+	for (size_t i = 0; i < sizeof funcs / sizeof funcs[0]; i++)
+		if (strlen(funcs[i].name) == n && memcmp(funcs[i].name, name, n) == 0)
+			return &funcs[i];
+	return NULL;
+}
+
+/* ---- evaluation --------------------------------------------------------------------- */
+
+static struct node *unparen(struct node *n)
+{
+	while (n->k == N_PAREN)
+		n = n->a;
+	return n;
+}
+
+struct lset *absent_labels(struct ev *ev, struct node *arg)
+{
+	struct pw_label l[64];
+	size_t n = 0;
+	arg = unparen(arg);
+	if (arg->k == N_MSEL)
+		arg = arg->a;
+	if (arg->k != N_VSEL)
+		return lset_make(ev->a, NULL, 0);
+	/* equality matchers give labels; a label matched twice, or by
+	 * anything else, is left out */
+	for (size_t i = 0; i < arg->nm && n < 64; i++) {
+		const struct store_matcher *m = &arg->m[i];
+		bool seen = false;
+		if (strcmp(m->name, "__name__") == 0)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			seen |= strcmp(l[j].name, m->name) == 0;
+		if (m->type == STORE_MATCH_EQ && !seen) {
+			l[n].name = m->name;
+			l[n++].value = m->value;
+		}
+	}
+	for (size_t i = 0; i < arg->nm; i++) {
+		const struct store_matcher *m = &arg->m[i];
+		if (strcmp(m->name, "__name__") == 0)
+			continue;
+		bool first_eq = false;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(arg->m[j].name, m->name) == 0)
+				first_eq = true;
+		if (m->type != STORE_MATCH_EQ || first_eq)
+			for (size_t j = 0; j < n; j++)
+				if (strcmp(l[j].name, m->name) == 0)
+					l[j].value = "";
+	}
+	return lset_make(ev->a, l, n);
+}
+
+/* scalar arguments, one array per argument, NULL for the others */
+static double **scalar_args(struct ev *ev, struct node *n)
+{
+	double **sa = arena_alloc(ev->a, (n->nargs + 1) * sizeof *sa);
+	for (size_t i = 0; i < n->nargs; i++)
+		if (n->args[i]->type == T_SCALAR)
+			sa[i] = eval(ev, n->args[i]).sc;
+	return sa;
+}
+
+static struct val range_call(struct ev *ev, struct node *n)
+{
+	const struct func *f = n->fn;
+	struct val out = {.type = T_VECTOR}, sub = {0};
+	struct outb o = {0};
+	struct node *arg = NULL, *sel;
+	double **sa = scalar_args(ev, n), sargs[5];
+	int64_t range, r0, r1;
+	struct selres sr = {0};
+	size_t nser;
+
+	for (size_t i = 0; i < n->nargs; i++)
+		if (n->args[i]->type == T_MATRIX)
+			arg = unparen(n->args[i]);
+	sel = arg->k == N_MSEL ? arg->a : arg;
+	range = arg->range;
+	r0 = ref_time(ev, sel, ev->start);
+	r1 = ref_time(ev, sel, ev->end);
+	if (arg->k == N_MSEL) {
+		sr = select_series(ev, sel, (r0 < r1 ? r0 : r1) - range, r0 > r1 ? r0 : r1);
+		nser = sr.n;
+	} else {
+		sub = eval_subq_between(ev, arg, r0 < r1 ? r0 : r1, r0 > r1 ? r0 : r1);
+		nser = sub.m.n;
+	}
+	bool absent = f->id == FN_ABSENT_OVER_TIME;
+	bool *present = absent ? arena_alloc(ev->a, ev->nsteps) : NULL;
+	for (size_t i = 0; i < nser; i++) {
+		struct pt *p;
+		size_t np, lo = 0, hi = 0, idx = SIZE_MAX;
+		struct lset *ls;
+		if (arg->k == N_MSEL) {
+			np = load_points(ev, sr.s[i].id, (r0 < r1 ? r0 : r1) - range,
+					 r0 > r1 ? r0 : r1, true, &p);
+			ls = sr.ls[i];
+		} else {
+			p = sub.m.s[i].p;
+			np = sub.m.s[i].n;
+			ls = sub.m.s[i].ls;
+		}
+		if (f->id != FN_LAST_OT)
+			ls = lset_drop_name(ev->a, ls);
+		ev_tick(ev);
+		for (size_t k = 0; k < ev->nsteps; k++) {
+			int64_t ts = step_ts(ev, k), r = ref_time(ev, sel, ts);
+			double v;
+			ev_tick(ev);
+			while (hi < np && p[hi].t <= r)
+				hi++;
+			while (lo < hi && p[lo].t < r - range)
+				lo++;
+			if (hi <= lo)
+				continue;
+			if (absent) {
+				present[k] = true;
+				continue;
+			}
+			for (size_t j = 0, q = 0; j < n->nargs; j++)
+				if (sa[j])
+					sargs[q++] = sa[j][k];
+			if (!f->rf(ev, p + lo, hi - lo, ts, r, range, sargs, &v))
+				continue;
+			if (idx == SIZE_MAX) {
+				size_t before = o.m.n;
+				idx = outb_find(ev, &o, ls);
+				if (o.m.n == before)
+					ev_fail(ev, QUERY_ERR_EXECUTION,
+						"vector cannot contain metrics with the same labelset");
+			}
+			outb_put(ev, &o, idx, ts, v);
+		}
+	}
+	if (absent) {
+		struct ser *s = NULL;
+		for (size_t k = 0; k < ev->nsteps; k++) {
+			if (present[k])
+				continue;
+			if (!s)
+				s = mat_add(ev, &out.m, absent_labels(ev, arg));
+			ser_push(ev, s, step_ts(ev, k), 1);
+		}
+		return out;
+	}
+	out.m = o.m;
+	return out;
+}
+
+/* Element-wise over a vector: f(v, scalar args at the step). */
+static struct val map_vec(struct ev *ev, struct val *in, double **sa, size_t nsa, bool keep_name,
+			  double (*vf)(double, const double *), int date, int clamp)
+{
+	struct outb o = {0};
+	struct val out = {.type = T_VECTOR};
+	double args[5];
+	for (size_t i = 0; i < in->m.n; i++) {
+		struct ser *s = &in->m.s[i];
+		struct lset *ls = keep_name ? s->ls : lset_drop_name(ev->a, s->ls);
+		size_t idx = SIZE_MAX;
+		ev_tick(ev);
+		for (uint32_t j = 0; j < s->n; j++) {
+			size_t k = (size_t)((s->p[j].t - ev->start) / ev->interval);
+			double v = s->p[j].v;
+			for (size_t q = 0; q < nsa; q++)
+				args[q] = sa[q][k];
+			if (clamp) {
+				if (args[1] < args[0])
+					continue;
+				v = go_max(args[0], go_min(args[1], v));
+			} else if (date) {
+				v = f_date(v, date);
+			} else {
+				v = vf(v, args);
+			}
+			if (idx == SIZE_MAX)
+				idx = outb_find(ev, &o, ls);
+			outb_put(ev, &o, idx, s->p[j].t, v);
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
+static bool is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Go's regexp.Expand for $1, ${1}, $name, ${name}, $$ */
+static void expand(struct pw_buf *b, const char *tpl, const char *subj, pcre2_match_data *md,
+		   pcre2_code *re, int nmatch)
+{
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+	for (const char *p = tpl; *p;) {
+		const char *name;
+		size_t nl;
+		if (*p != '$') {
+			pw_buf_putc(b, *p++);
+			continue;
+		}
+		if (p[1] == '$') {
+			pw_buf_putc(b, '$');
+			p += 2;
+			continue;
+		}
+		if (p[1] == '{') {
+			const char *e = p + 2;
+			while (*e && (is_name_char(*e)))
+				e++;
+			if (*e != '}' || e == p + 2) {
+				pw_buf_putc(b, *p++);
+				continue;
+			}
+			name = p + 2;
+			nl = (size_t)(e - name);
+			p = e + 1;
+		} else {
+			const char *e = p + 1;
+			while (*e && is_name_char(*e))
+				e++;
+			if (e == p + 1) {
+				pw_buf_putc(b, *p++);
+				continue;
+			}
+			name = p + 1;
+			nl = (size_t)(e - name);
+			p = e;
+		}
+		int num = -1;
+		if (strspn(name, "0123456789") >= nl) {
+			num = 0;
+			for (size_t i = 0; i < nl && num < 100000; i++)
+				num = num * 10 + (name[i] - '0');
+		} else {
+			char nm[256];
+			snprintf(nm, sizeof nm, "%.*s", (int)nl, name);
+			num = pcre2_substring_number_from_name(re, (PCRE2_SPTR)nm);
+			if (num < 0)
+				num = -1;
+		}
+		if (num >= 0 && num < nmatch && ov[2 * num] != PCRE2_UNSET)
+			pw_buf_append(b, subj + ov[2 * num], ov[2 * num + 1] - ov[2 * num]);
+	}
+}
+
+static struct val label_replace(struct ev *ev, struct node *n)
+{
+	struct val in = eval(ev, n->args[0]), out = {.type = T_VECTOR};
+	const char *dst = unparen(n->args[1])->str, *repl = unparen(n->args[2])->str,
+		   *src = unparen(n->args[3])->str, *rx = unparen(n->args[4])->str;
+	struct outb o = {0};
+	int err;
+	PCRE2_SIZE eoff;
+	pcre2_code *re;
+	pcre2_match_data *md;
+	char *pat = xasprintf("^(?:%s)$", rx);
+
+	re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY,
+			   &err, &eoff, NULL);
+	free(pat);
+	if (!re)
+		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid regular expression in label_replace(): %s", rx);
+	if (!pw_valid_label_name(dst, strlen(dst))) {
+		pcre2_code_free(re);
+		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid destination label name in label_replace(): %s",
+			dst);
+	}
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	/* new label sets first: nothing below may fail while the regex is held */
+	struct lset **nls = arena_alloc(ev->a, (in.m.n + 1) * sizeof *nls);
+	for (size_t i = 0; i < in.m.n; i++) {
+		struct ser *s = &in.m.s[i];
+		const char *sv = lset_get(s->ls, src);
+		struct lset *ls = s->ls;
+		int rc;
+		if (!sv)
+			sv = "";
+		rc = pcre2_match(re, (PCRE2_SPTR)sv, strlen(sv), 0, 0, md, NULL);
+		if (rc > 0) {
+			struct pw_buf b;
+			char *res;
+			struct pw_label *lb = arena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
+			size_t k = 0;
+			pw_buf_init(&b, 0);
+			pw_buf_puts(&b, "");
+			expand(&b, repl, sv, md, re, rc);
+			res = pw_buf_take(&b);
+			for (uint32_t j = 0; j < ls->n; j++)
+				if (strcmp(ls->l[j].name, dst))
+					lb[k++] = ls->l[j];
+			lb[k].name = dst;
+			lb[k++].value = arena_strdup(ev->a, res);
+			free(res);
+			ls = lset_make(ev->a, lb, k);
+		}
+		nls[i] = ls;
+	}
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+	for (size_t i = 0; i < in.m.n; i++) {
+		struct ser *s = &in.m.s[i];
+		size_t idx = outb_find(ev, &o, nls[i]);
+		for (uint32_t j = 0; j < s->n; j++)
+			outb_put(ev, &o, idx, s->p[j].t, s->p[j].v);
+	}
+	out.m = o.m;
+	return out;
+}
+
+static struct val label_join(struct ev *ev, struct node *n)
+{
+	struct val in = eval(ev, n->args[0]), out = {.type = T_VECTOR};
+	const char *dst = unparen(n->args[1])->str, *sep = unparen(n->args[2])->str;
+	struct outb o = {0};
+
+	if (!pw_valid_label_name(dst, strlen(dst)))
+		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid destination label name in label_join(): %s",
+			dst);
+	for (size_t a = 3; a < n->nargs; a++) {
+		const char *s = unparen(n->args[a])->str;
+		if (!pw_valid_label_name(s, strlen(s)))
+			ev_fail(ev, QUERY_ERR_EXECUTION, "invalid source label name in label_join(): %s",
+				s);
+	}
+	for (size_t i = 0; i < in.m.n; i++) {
+		struct ser *s = &in.m.s[i];
+		struct lset *ls = s->ls;
+		struct pw_buf b;
+		struct pw_label *lb = arena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
+		size_t k = 0;
+		char *res;
+		pw_buf_init(&b, 0);
+		pw_buf_puts(&b, "");
+		for (size_t a = 3; a < n->nargs; a++) {
+			const char *v = lset_get(ls, unparen(n->args[a])->str);
+			if (a > 3)
+				pw_buf_puts(&b, sep);
+			pw_buf_puts(&b, v ? v : "");
+		}
+		res = pw_buf_take(&b);
+		for (uint32_t j = 0; j < ls->n; j++)
+			if (strcmp(ls->l[j].name, dst))
+				lb[k++] = ls->l[j];
+		lb[k].name = dst;
+		lb[k++].value = arena_strdup(ev->a, res);
+		free(res);
+		ls = lset_make(ev->a, lb, k);
+		size_t idx = outb_find(ev, &o, ls);
+		for (uint32_t j = 0; j < s->n; j++)
+			outb_put(ev, &o, idx, s->p[j].t, s->p[j].v);
+	}
+	out.m = o.m;
+	return out;
+}
+
+struct bucket {
+	double le, v;
+};
+
+static int bucket_cmp(const void *a, const void *b)
+{
+	double x = ((const struct bucket *)a)->le, y = ((const struct bucket *)b)->le;
+	return x < y ? -1 : x > y;
+}
+
+static double bucket_quantile(double q, struct bucket *b, size_t n)
+{
+	size_t k = 0, i;
+	double obs, rank, start = 0, end, count;
+	if (isnan(q))
+		return NAN;
+	if (q < 0)
+		return -INFINITY;
+	if (q > 1)
+		return INFINITY;
+	qsort(b, n, sizeof *b, bucket_cmp);
+	if (!(isinf(b[n - 1].le) && b[n - 1].le > 0))
+		return NAN;
+	/* coalesce equal bounds */
+	for (i = 0; i < n; i++) {
+		if (k > 0 && b[k - 1].le == b[i].le)
+			b[k - 1].v += b[i].v;
+		else
+			b[k++] = b[i];
+	}
+	n = k;
+	/* make monotonic */
+	{
+		double max = -INFINITY;
+		for (i = 0; i < n; i++) {
+			if (b[i].v > max)
+				max = b[i].v;
+			else if (b[i].v < max)
+				b[i].v = max;
+		}
+	}
+	if (n < 2)
+		return NAN;
+	obs = b[n - 1].v;
+	if (obs == 0)
+		return NAN;
+	rank = q * obs;
+	for (i = 0; i < n - 1; i++)
+		if (b[i].v >= rank)
+			break;
+	if (i == n - 1)
+		return b[n - 2].le;
+	if (i == 0 && b[0].le <= 0)
+		return b[0].le;
+	end = b[i].le;
+	count = b[i].v;
+	if (i > 0) {
+		start = b[i - 1].le;
+		count -= b[i - 1].v;
+		rank -= b[i - 1].v;
+	}
+	return start + (end - start) * (rank / count);
+}
+
+static struct val histogram_quantile(struct ev *ev, struct node *n)
+{
+	double *q = eval(ev, n->args[0]).sc;
+	struct val in = eval(ev, n->args[1]), out = {.type = T_VECTOR};
+	struct outb groups = {0}, o = {0};
+	size_t *gi = arena_alloc(ev->a, (in.m.n + 1) * sizeof *gi);
+	double *le = arena_alloc(ev->a, (in.m.n + 1) * sizeof *le);
+	size_t *c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+	char *excl[] = {(char *)"le"};
+	struct bucket **bk;
+	size_t *bn, *bcap, *outidx;
+
+	for (size_t i = 0; i < in.m.n; i++) {
+		const char *l = lset_get(in.m.s[i].ls, "le"), *end;
+		gi[i] = SIZE_MAX;
+		if (!l || pw_parse_double(l, l + strlen(l), &le[i], &end) != 0 || *end)
+			continue;
+		gi[i] = outb_find(ev, &groups, lset_project(ev->a, in.m.s[i].ls, false, excl, 1));
+	}
+	bk = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *bk);
+	bn = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *bn);
+	bcap = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *bcap);
+	outidx = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *outidx);
+	for (size_t g = 0; g < groups.m.n; g++)
+		outidx[g] = SIZE_MAX;
+	for (size_t k = 0; k < ev->nsteps; k++) {
+		int64_t ts = step_ts(ev, k);
+		ev_tick(ev);
+		for (size_t i = 0; i < in.m.n; i++) {
+			double v;
+			size_t g = gi[i];
+			if (!at_step(&in.m.s[i], &c[i], ts, &v) || g == SIZE_MAX)
+				continue;
+			if (bn[g] == bcap[g]) {
+				size_t nc = bcap[g] ? bcap[g] * 2 : 16;
+				bk[g] = arena_grow(ev->a, bk[g], bcap[g] * sizeof **bk, nc * sizeof **bk);
+				bcap[g] = nc;
+			}
+			bk[g][bn[g]].le = le[i];
+			bk[g][bn[g]++].v = v;
+		}
+		for (size_t g = 0; g < groups.m.n; g++) {
+			if (!bn[g])
+				continue;
+			double v = bucket_quantile(q[k], bk[g], bn[g]);
+			bn[g] = 0;
+			if (outidx[g] == SIZE_MAX)
+				outidx[g] = outb_find(ev, &o, groups.m.s[g].ls);
+			outb_put(ev, &o, outidx[g], ts, v);
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
+struct sortel {
+	struct ser s;
+	double v;
+};
+
+/* NaN last either way */
+static int sort_asc(const void *a, const void *b)
+{
+	double x = ((const struct sortel *)a)->v, y = ((const struct sortel *)b)->v;
+	if (isnan(x) || isnan(y))
+		return isnan(x) - isnan(y);
+	return x < y ? -1 : x > y;
+}
+
+static int sort_desc(const void *a, const void *b)
+{
+	double x = ((const struct sortel *)a)->v, y = ((const struct sortel *)b)->v;
+	if (isnan(x) || isnan(y))
+		return isnan(x) - isnan(y);
+	return x > y ? -1 : x < y;
+}
+
+static struct val timestamp_call(struct ev *ev, struct node *n)
+{
+	struct node *a = unparen(n->args[0]);
+	struct val out = {.type = T_VECTOR};
+	struct outb o = {0};
+	if (a->k == N_VSEL) {
+		/* the selected samples' own timestamps */
+		int64_t r0 = ref_time(ev, a, ev->start), r1 = ref_time(ev, a, ev->end);
+		int64_t mint = (r0 < r1 ? r0 : r1) - ev->lookback, maxt = r0 > r1 ? r0 : r1;
+		struct selres sr = select_series(ev, a, mint, maxt);
+		for (size_t i = 0; i < sr.n; i++) {
+			struct pt *p;
+			size_t np = load_points(ev, sr.s[i].id, mint, maxt, false, &p), j = 0;
+			size_t idx = SIZE_MAX;
+			for (size_t k = 0; k < ev->nsteps; k++) {
+				int64_t ts = step_ts(ev, k), r = ref_time(ev, a, ts);
+				while (j < np && p[j].t <= r)
+					j++;
+				if (j == 0 || p[j - 1].t < r - ev->lookback ||
+				    store_is_stale_nan(p[j - 1].v))
+					continue;
+				if (idx == SIZE_MAX)
+					idx = outb_find(ev, &o, lset_drop_name(ev->a, sr.ls[i]));
+				outb_put(ev, &o, idx, ts, (double)p[j - 1].t / 1000);
+			}
+		}
+	} else {
+		struct val in = eval(ev, a);
+		for (size_t i = 0; i < in.m.n; i++) {
+			struct ser *s = &in.m.s[i];
+			size_t idx = outb_find(ev, &o, lset_drop_name(ev->a, s->ls));
+			for (uint32_t j = 0; j < s->n; j++)
+				outb_put(ev, &o, idx, s->p[j].t, (double)s->p[j].t / 1000);
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
+struct val eval_call(struct ev *ev, struct node *n)
+{
+	const struct func *f = n->fn;
+	struct val out = {.type = T_VECTOR}, in;
+
+	if (f->kind == F_RANGE || f->id == FN_ABSENT_OVER_TIME)
+		return range_call(ev, n);
+	switch (f->id) {
+	case FN_TIME: case FN_PI:
+		out = scalar_val(ev);
+		for (size_t k = 0; k < ev->nsteps; k++)
+			out.sc[k] = f->id == FN_PI ? M_PI : (double)step_ts(ev, k) / 1000;
+		return out;
+	case FN_VECTOR: {
+		double *s = eval(ev, n->args[0]).sc;
+		struct ser *se = mat_add(ev, &out.m, lset_make(ev->a, NULL, 0));
+		for (size_t k = 0; k < ev->nsteps; k++)
+			ser_push(ev, se, step_ts(ev, k), s[k]);
+		return out;
+	}
+	case FN_SCALAR: {
+		size_t *c, *cnt;
+		in = eval(ev, n->args[0]);
+		out = scalar_val(ev);
+		c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+		cnt = arena_alloc(ev->a, ev->nsteps * sizeof *cnt);
+		for (size_t k = 0; k < ev->nsteps; k++)
+			out.sc[k] = NAN;
+		for (size_t k = 0; k < ev->nsteps; k++) {
+			int64_t ts = step_ts(ev, k);
+			for (size_t i = 0; i < in.m.n; i++) {
+				double v;
+				if (at_step(&in.m.s[i], &c[i], ts, &v)) {
+					out.sc[k] = ++cnt[k] == 1 ? v : NAN;
+				}
+			}
+		}
+		return out;
+	}
+	case FN_ABSENT: {
+		size_t *c;
+		struct ser *se = NULL;
+		in = eval(ev, n->args[0]);
+		c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+		for (size_t k = 0; k < ev->nsteps; k++) {
+			int64_t ts = step_ts(ev, k);
+			bool any = false;
+			for (size_t i = 0; i < in.m.n; i++) {
+				double v;
+				any |= at_step(&in.m.s[i], &c[i], ts, &v);
+			}
+			if (any)
+				continue;
+			if (!se)
+				se = mat_add(ev, &out.m, absent_labels(ev, n->args[0]));
+			ser_push(ev, se, ts, 1);
+		}
+		return out;
+	}
+	case FN_TIMESTAMP:
+		return timestamp_call(ev, n);
+	case FN_LABEL_REPLACE:
+		return label_replace(ev, n);
+	case FN_LABEL_JOIN:
+		return label_join(ev, n);
+	case FN_HISTOGRAM_QUANTILE:
+		return histogram_quantile(ev, n);
+	case FN_SORT: case FN_SORT_DESC:
+		in = eval(ev, n->args[0]);
+		if (ev->nsteps == 1 && in.m.n > 1) {
+			struct sortel *e = arena_alloc(ev->a, in.m.n * sizeof *e);
+			size_t k = 0;
+			for (size_t i = 0; i < in.m.n; i++)
+				if (in.m.s[i].n) {
+					e[k].s = in.m.s[i];
+					e[k++].v = in.m.s[i].p[0].v;
+				}
+			qsort(e, k, sizeof *e, f->id == FN_SORT ? sort_asc : sort_desc);
+			for (size_t i = 0; i < k; i++)
+				in.m.s[i] = e[i].s;
+			in.m.n = k;
+		}
+		return in;
+	case FN_CLAMP: {
+		double **sa = scalar_args(ev, n), *two[2] = {sa[1], sa[2]};
+		in = eval(ev, n->args[0]);
+		return map_vec(ev, &in, two, 2, false, NULL, 0, 1);
+	}
+	case FN_DAY_OF_MONTH: case FN_DAY_OF_WEEK: case FN_DAY_OF_YEAR: case FN_DAYS_IN_MONTH:
+	case FN_HOUR: case FN_MINUTE: case FN_MONTH: case FN_YEAR:
+		if (n->nargs == 0) {
+			struct ser *se = mat_add(ev, &out.m, lset_make(ev->a, NULL, 0));
+			for (size_t k = 0; k < ev->nsteps; k++)
+				ser_push(ev, se, step_ts(ev, k),
+					 f_date((double)step_ts(ev, k) / 1000, f->id));
+			return out;
+		}
+		in = eval(ev, n->args[0]);
+		return map_vec(ev, &in, NULL, 0, false, NULL, f->id, 0);
+	default:
+		break;
+	}
+	/* element-wise */
+	{
+		double **sa = scalar_args(ev, n), *args[4], one[1] = {1};
+		size_t na = 0;
+		in = eval(ev, n->args[0]);
+		for (size_t i = 1; i < n->nargs; i++)
+			args[na++] = sa[i];
+		if (f->id == FN_ROUND && n->nargs == 1) {
+			double *ones = arena_alloc(ev->a, ev->nsteps * sizeof *ones);
+			for (size_t k = 0; k < ev->nsteps; k++)
+				ones[k] = one[0];
+			args[na++] = ones;
+		}
+		return map_vec(ev, &in, args, na, false, f->vf, 0, 0);
+	}
+}

@@ -1,0 +1,241 @@
+/*
+ * query_int.h — what the files of query/ share: the arena, the syntax tree
+ * and the evaluator's values.
+ */
+#ifndef PW_QUERY_INT_H
+#define PW_QUERY_INT_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "query.h"
+
+/* ---- arena: every allocation of a parse or an evaluation ------------------ */
+
+struct arena {
+	struct arena_blk *head;
+	void *last;      /* the newest allocation, which arena_grow extends in place */
+	size_t last_len;
+	size_t used;     /* bytes handed out, for the memory limit */
+};
+void *arena_alloc(struct arena *a, size_t n);           /* zeroed */
+void *arena_grow(struct arena *a, void *p, size_t old, size_t n); /* like realloc */
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+void arena_free(struct arena *a);
+
+/* ---- labels ------------------------------------------------------------------ */
+
+/* A label set sorted by name (bytewise), hashed. Immutable once made. */
+struct lset {
+	uint32_t n;
+	uint64_t h;
+	struct pw_label l[];
+};
+struct lset *lset_make(struct arena *a, const struct pw_label *l, size_t n); /* sorts */
+const char *lset_get(const struct lset *s, const char *name);
+bool lset_eq(const struct lset *a, const struct lset *b);
+int lset_cmp(const struct lset *a, const struct lset *b);
+/* name dropped; returns s itself when it has no name */
+struct lset *lset_drop_name(struct arena *a, const struct lset *s);
+/* keep (on) or drop (!on, also dropping __name__) the given names */
+struct lset *lset_project(struct arena *a, const struct lset *s, bool on, char **names, size_t n);
+uint64_t lset_sig(const struct lset *s, bool on, char **names, size_t n);
+void lset_format(const struct lset *s, struct pw_buf *b); /* {a="b", c="d"} */
+
+/* ---- syntax tree ----------------------------------------------------------------- */
+
+enum vtype { T_SCALAR, T_VECTOR, T_MATRIX, T_STRING, T_NONE };
+
+enum node_kind { N_NUM, N_STR, N_VSEL, N_MSEL, N_SUBQ, N_PAREN, N_UNARY, N_BIN, N_AGG, N_CALL };
+
+enum binop {
+	OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_POW, OP_ATAN2,
+	OP_EQ, OP_NE, OP_GT, OP_LT, OP_GE, OP_LE,
+	OP_AND, OP_OR, OP_UNLESS,
+};
+#define OP_IS_CMP(o) ((o) >= OP_EQ && (o) <= OP_LE)
+#define OP_IS_SET(o) ((o) >= OP_AND)
+
+enum aggop {
+	AG_SUM, AG_AVG, AG_COUNT, AG_MIN, AG_MAX, AG_GROUP, AG_STDDEV, AG_STDVAR,
+	AG_TOPK, AG_BOTTOMK, AG_QUANTILE, AG_COUNT_VALUES,
+};
+
+enum card { CARD_ONE_ONE, CARD_MANY_ONE, CARD_ONE_MANY, CARD_MANY_MANY };
+
+struct func;
+
+enum at_kind { AT_NONE, AT_TS, AT_START, AT_END };
+
+struct node {
+	enum node_kind k;
+	enum vtype type;
+	int pos, end; /* byte offsets into the query */
+	double num;
+	char *str;
+	/* selectors and subqueries */
+	char *metric;
+	struct store_matcher *m;
+	size_t nm;
+	int64_t offset;
+	enum at_kind at;
+	int64_t at_ts;
+	int64_t range, step; /* matrix selector / subquery (step 0: default) */
+	/* children */
+	struct node *a, *b;
+	int op;
+	bool ret_bool;
+	/* vector matching */
+	enum card card;
+	bool on, has_matching;
+	char **mlabels;
+	size_t nmlabels;
+	char **include;
+	size_t ninclude;
+	/* aggregation */
+	bool without;
+	char **grouping;
+	size_t ngrouping;
+	struct node *param;
+	/* call */
+	const struct func *fn;
+	struct node **args;
+	size_t nargs;
+};
+
+struct query_expr {
+	struct arena a;
+	struct node *root;
+	char *text;
+	struct store_matcher **mlists; /* to free the compiled regexes */
+	size_t *mlens;
+	size_t nmlists;
+};
+
+/* ---- values ------------------------------------------------------------------ */
+
+struct pt {
+	int64_t t;
+	double v;
+};
+
+struct ser {
+	struct lset *ls;
+	struct pt *p;
+	uint32_t n, cap;
+};
+
+struct mat {
+	struct ser *s;
+	size_t n, cap;
+};
+
+struct val {
+	enum vtype type;
+	struct mat m;   /* vector (points at steps) or matrix */
+	double *sc;     /* scalar: one per step */
+	char *str;
+};
+
+/* ---- evaluation --------------------------------------------------------------- */
+
+struct ev {
+	struct arena *a;
+	struct store_snap *snap;
+	struct store_iter *it;
+	int64_t start, end, interval; /* this (sub)evaluation's steps */
+	size_t nsteps;
+	int64_t qstart, qend; /* the query's, for start() and end() */
+	int64_t lookback;
+	uint64_t max_samples, samples;
+	int64_t deadline_ns;
+	unsigned tick;
+	jmp_buf *jb;
+	enum query_errtype etype;
+	char *emsg;
+	const struct query_expr *x;
+	void *scratch;
+};
+
+static inline int64_t step_ts(const struct ev *ev, size_t k)
+{
+	return ev->start + (int64_t)k * ev->interval;
+}
+
+/* the value of series s at step time ts, advancing its cursor */
+static inline bool at_step(const struct ser *s, size_t *c, int64_t ts, double *v)
+{
+	if (*c < s->n && s->p[*c].t == ts) {
+		*v = s->p[(*c)++].v;
+		return true;
+	}
+	return false;
+}
+
+/* the time a selector or subquery reads at for step time ts (@, offset) */
+int64_t ref_time(const struct ev *ev, const struct node *sel, int64_t ts);
+struct val scalar_val(struct ev *ev);
+
+/* Series matching a selector with data in [mint, maxt], their label sets. */
+struct selres {
+	struct store_series *s;
+	struct lset **ls;
+	size_t n;
+};
+struct selres select_series(struct ev *ev, const struct node *vs, int64_t mint, int64_t maxt);
+/* points of one series in [mint, maxt] (a scratch buffer, valid until the
+ * next call) */
+size_t load_points(struct ev *ev, uint64_t id, int64_t mint, int64_t maxt, bool skip_stale,
+		   struct pt **out);
+/* a subquery's matrix for windows ending between first and last */
+struct val eval_subq_between(struct ev *ev, struct node *n, int64_t first, int64_t last);
+double quantile_of(double q, double *v, size_t n);
+
+_Noreturn void ev_fail(struct ev *ev, enum query_errtype t, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void ev_tick(struct ev *ev);
+void ev_account(struct ev *ev, size_t n);
+
+void ser_push(struct ev *ev, struct ser *s, int64_t t, double v);
+struct ser *mat_add(struct ev *ev, struct mat *m, struct lset *ls);
+
+/* output builder: series keyed by label set */
+struct outb {
+	struct mat m;
+	size_t *tab; /* open addressing: index+1 */
+	size_t cap;
+};
+size_t outb_find(struct ev *ev, struct outb *o, struct lset *ls); /* index, adding */
+void outb_put(struct ev *ev, struct outb *o, size_t idx, int64_t t, double v);
+
+/* functions (func.c) */
+enum func_kind { F_VEC, F_RANGE, F_SPECIAL };
+struct func {
+	const char *name;
+	int id;
+	enum func_kind kind;
+	enum vtype ret;
+	int nargs;    /* arguments, optional ones included */
+	int optional; /* how many of the last may be left out; -1: the last repeats */
+	enum vtype args[5];
+	/* F_VEC: the value for one element, given the scalar arguments */
+	double (*vf)(double v, const double *sargs);
+	/* F_RANGE: the value over one window [ref - range, ref] (at least one
+	 * point); false drops the element */
+	bool (*rf)(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		   int64_t range, const double *sargs, double *out);
+};
+const struct func *func_lookup(const char *name, size_t n);
+struct val eval_call(struct ev *ev, struct node *n);
+struct val eval(struct ev *ev, struct node *n);
+struct lset *absent_labels(struct ev *ev, struct node *arg);
+
+/* Go's strconv.FormatFloat(v, 'f', -1, 64) */
+void fmt_go_f(char *dst, size_t sz, double v);
+double go_max(double a, double b);
+double go_min(double a, double b);
+
+#endif
