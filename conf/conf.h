@@ -115,6 +115,11 @@ struct conf {
 		bool metrics_timestamps;
 		bool openmetrics;
 	} http;
+	struct {
+		int64_t timeout_ms;
+		int64_t max_samples;
+		int64_t max_points;
+	} query;
 	struct conf_target *targets;
 	size_t ntargets;
 };

@@ -217,7 +217,19 @@ static const struct field http_rows[] = {
 	 .help = "write sample timestamps on /metrics (off: Prometheus' staleness handling works)"},
 };
 
+static const struct field query_rows[] = {
+	{.key = "timeout", .type = F_DURATION, .off = offsetof(struct conf, query.timeout_ms),
+	 .def = "\"2m\"", .help = "a query running longer is stopped (503, errorType timeout)"},
+	{.key = "max_samples", .type = F_INT, .off = offsetof(struct conf, query.max_samples),
+	 .def = "50000000", .min = 1000, .max = 2000000000,
+	 .help = "samples one query may hold in memory (422, errorType execution)"},
+	{.key = "max_points_per_series", .type = F_INT,
+	 .off = offsetof(struct conf, query.max_points), .def = "11000", .min = 10, .max = 10000000,
+	 .help = "a range query asking for more steps is refused (400)"},
+};
+
 /* Sections are tables over struct conf itself (offsets are absolute). */
+static const struct table query_table = TBL("query", query_rows);
 static const struct table global_table = TBL("global", global_rows);
 static const struct table storage_table = TBL("storage", storage_rows);
 static const struct table http_table = TBL("http", http_rows);
@@ -227,6 +239,8 @@ static const struct field root_rows[] = {
 	 .help = "defaults for everything else"},
 	{.key = "storage", .type = F_OBJ, .off = 0, .sub = &storage_table, .help = "the store"},
 	{.key = "http", .type = F_OBJ, .off = 0, .sub = &http_table, .help = "the HTTP server"},
+	{.key = "query", .type = F_OBJ, .off = 0, .sub = &query_table,
+	 .help = "limits of the PromQL engine"},
 	{.key = "targets", .type = F_OBJARR, .off = offsetof(struct conf, targets),
 	 .count_off = offsetof(struct conf, ntargets), .sub = &target_table,
 	 .elem_size = sizeof(struct conf_target), .help = "the platforms to poll"},

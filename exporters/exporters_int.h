@@ -4,8 +4,48 @@
 #ifndef PW_EXPORTERS_INT_H
 #define PW_EXPORTERS_INT_H
 
+#include <microhttpd.h>
+#include <pthread.h>
+
 #include "common.h"
 #include "exporters.h"
+
+#define MAX_DAEMONS 8
+/* request counters by path: see path_names in httpd.c */
+#define NPATHS 9
+enum { PATH_QUERY = 6, PATH_QUERY_RANGE = 7, PATH_API_OTHER = 8 };
+
+struct httpd {
+	struct MHD_Daemon *d[MAX_DAEMONS];
+	size_t nd;
+	const struct conf *conf;
+	struct store *store;
+	struct collector *col;
+	pthread_mutex_t lock; /* col and the counters */
+	httpd_reload_fn reload;
+	void *reload_ctx;
+	bool loopback_only;
+	uint64_t max_body;
+	struct {
+		int path, code;
+		uint64_t n;
+	} counts[64];
+	size_t ncounts;
+};
+
+struct req {
+	struct pw_buf body;
+	bool too_big;
+};
+
+enum MHD_Result send_text(struct httpd *h, struct MHD_Connection *c, int path, unsigned code,
+			  const char *ctype, const char *text);
+void count(struct httpd *h, int path, unsigned code);
+
+/* api.c: the Prometheus HTTP API under /api/v1/ (query, query_range,
+ * series, labels, label values, metadata, exemplars, buildinfo, targets). */
+enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, const char *url,
+			   bool post, struct req *rq);
 
 /* metrics.c: a streamed exposition over one snapshot (which it ends). */
 struct expo;

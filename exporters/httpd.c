@@ -16,33 +16,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#define MAX_DAEMONS 8
-#define NPATHS 6
 static const char *const path_names[NPATHS] = {"/metrics", "/api/v1/import/prometheus",
-					       "/-/healthy", "/-/ready", "/-/reload", "other"};
-
-struct httpd {
-	struct MHD_Daemon *d[MAX_DAEMONS];
-	size_t nd;
-	const struct conf *conf;
-	struct store *store;
-	struct collector *col;
-	pthread_mutex_t lock; /* col and the counters */
-	httpd_reload_fn reload;
-	void *reload_ctx;
-	bool loopback_only;
-	uint64_t max_body;
-	struct {
-		int path, code;
-		uint64_t n;
-	} counts[64];
-	size_t ncounts;
-};
-
-struct req {
-	struct pw_buf body;
-	bool too_big;
-};
+					       "/-/healthy", "/-/ready", "/-/reload", "other",
+					       "/api/v1/query", "/api/v1/query_range", "/api/v1/other"};
 
 void httpd_set_collector(struct httpd *h, struct collector *col)
 {
@@ -51,7 +27,7 @@ void httpd_set_collector(struct httpd *h, struct collector *col)
 	pthread_mutex_unlock(&h->lock);
 }
 
-static void count(struct httpd *h, int path, unsigned code)
+void count(struct httpd *h, int path, unsigned code)
 {
 	pthread_mutex_lock(&h->lock);
 	for (size_t i = 0; i < h->ncounts; i++) {
@@ -69,7 +45,7 @@ static void count(struct httpd *h, int path, unsigned code)
 	pthread_mutex_unlock(&h->lock);
 }
 
-static enum MHD_Result send_text(struct httpd *h, struct MHD_Connection *c, int path, unsigned code,
+enum MHD_Result send_text(struct httpd *h, struct MHD_Connection *c, int path, unsigned code,
 				 const char *ctype, const char *text)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
@@ -479,6 +455,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			free(cause);
 			return ret;
 		}
+	}
+	if (strncmp(url, "/api/v1/", 8) == 0) {
+		if (!get && !post)
+			return send_text(h, c, PATH_API_OTHER, 405, "text/plain", "use GET or POST\n");
+		if (!auth_ok(c, &h->conf->http.read_auth))
+			return send_text(h, c, PATH_API_OTHER, 401, "text/plain",
+					 "authentication required\n");
+		return api_handle(h, c, url, post, rq);
 	}
 	return send_text(h, c, 5, 404, "text/plain", "not found\n");
 }
