@@ -23,6 +23,10 @@ static const struct {
 	{"dump", cmd_dump,
 	 "dump --storage DIR [--match SELECTOR]... [--start T] [--end T]\n"
 	 "      Print samples in the import format (sorted by series, then time)."},
+	{"query", cmd_query,
+	 "query (--storage DIR | --url URL) EXPR [--time T | --start T --end T --step S]\n"
+	 "      [--lookback-delta D] [--timeout D]\n"
+	 "      Evaluate PromQL on a store, or on a running pacewatch's HTTP API."},
 	{"backup", cmd_backup,
 	 "backup --storage DIR DEST\n"
 	 "      Hot, consistent, compacted copy of the store into DEST."},
