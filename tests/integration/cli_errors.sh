@@ -31,7 +31,7 @@ mkdir foreign; echo hi > foreign/notes.txt
 check foreign 1 'not a pacewatch store' "$PW" import --storage foreign good.prom
 [ ! -e foreign/data.mdb ] || { echo "FAIL: wrote into a foreign directory"; failures=$((failures+1)); }
 check nostore 2 '--storage DIR is required' "$PW" dump
-check badmatch 2 'column 3' "$PW" dump --storage st --match 'x{'
+check badmatch 2 '1:3: parse error' "$PW" dump --storage st --match 'x{'
 check badtime 2 'invalid time' "$PW" dump --storage st --start yesterday
 check unknown 2 'unknown command' "$PW" frobnicate
 check help 0 '' "$PW" --help

@@ -28,14 +28,16 @@ Test(selector, parses_names_and_matchers)
 Test(selector, errors_name_the_column)
 {
 	static const struct { const char *in, *msg; } bad[] = {
-		{"x{a=\"1\"", "column 8: expected ',' or '}'"},
-		{"x{a~\"1\"}", "column 4: expected one of"},
-		{"x{a=\"1}", "column 5: unterminated string"},
+		{"x{a=\"1\"", "1:8: parse error: unexpected end of input in label matching, expected \",\" or \"}\""},
+		{"x{a~\"1\"}", "1:4: parse error: unexpected character: '~'"},
+		{"x{a=\"1}", "1:5: parse error: unterminated quoted string"},
 		{"{a=\"\"}", "at least one non-empty matcher"},
-		{"x{a=~\"(\"}", "column 6: invalid regular expression"},
-		{"x y", "column 3: unexpected character"},
-		{"", "expected a metric name or '{'"},
-		{"x{a=\"\\q\"}", "column 6: unknown escape sequence"},
+		{"x{a=~\"(\"}", "1:6: parse error: invalid regular expression"},
+		{"x y", "1:3: parse error: unexpected identifier \"y\""},
+		{"", "no expression found in input"},
+		{"x{a=\"\\q\"}", "1:6: parse error: unknown escape sequence"},
+		{"rate(x[5m])", "expected a series selector"},
+		{"x offset 5m", "expected a series selector"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct store_matcher *m;

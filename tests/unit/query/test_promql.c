@@ -1,0 +1,202 @@
+/*
+ * The PromQL engine where the differential test against Prometheus cannot
+ * reach: staleness markers (promtool cannot load them), the lookback delta
+ * option, the sample and time limits, error positions and carets, and the
+ * API's number formatting.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "query.h"
+
+static struct store *st;
+static char dir[64];
+
+static void put(struct store_batch *b, const char *name, const char *city, int64_t t, double v)
+{
+	struct pw_label l[2] = {{"__name__", name}, {"city", city}};
+	cr_assert_eq(store_batch_put(b, l, 2, t, v), 0);
+}
+
+static void setup(void)
+{
+	struct store_opts o = {0};
+	struct store_batch *b;
+	char *cause = NULL;
+	snprintf(dir, sizeof dir, "/tmp/pw-promql-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	o.path = dir;
+	o.no_sync = true;
+	cr_assert_eq(store_open(&o, &st, &cause), 0, "%s", cause ? cause : "");
+	b = store_batch_begin(st);
+	/* a: every 15 s from 0 to 60 s, then a staleness marker at 75 s */
+	for (int64_t t = 0; t <= 60000; t += 15000)
+		put(b, "spots", "a", t, 1);
+	put(b, "spots", "a", 75000, store_stale_nan());
+	/* b: same samples, no marker: visible for the lookback delta */
+	for (int64_t t = 0; t <= 60000; t += 15000)
+		put(b, "spots", "b", t, 2);
+	/* many samples for the limits */
+	for (int64_t t = 0; t < 3600000; t += 1000)
+		put(b, "busy", "c", t, (double)t);
+	cr_assert_eq(store_batch_commit(b, &cause), 0, "%s", cause ? cause : "");
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	store_close(st);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(promql, .init = setup, .fini = teardown);
+
+static size_t count_at(const char *q, int64_t t, const struct query_opts *o)
+{
+	struct query_result *r;
+	struct query_error e = {0};
+	size_t n;
+	cr_assert_eq(query_instant(st, o, q, t, &r, &e), 0, "%s: %s", q, e.msg ? e.msg : "");
+	n = r->nseries;
+	query_result_free(r);
+	return n;
+}
+
+Test(promql, staleness_marker_ends_a_series_at_once)
+{
+	cr_expect_eq(count_at("spots{city=\"a\"}", 70000, NULL), 1);
+	cr_expect_eq(count_at("spots{city=\"a\"}", 80000, NULL), 0, "stale after the marker");
+	cr_expect_eq(count_at("spots{city=\"b\"}", 80000, NULL), 1, "no marker: lookback");
+	cr_expect_eq(count_at("spots{city=\"b\"}", 360000, NULL), 1, "60 s + 5 m is still in");
+	cr_expect_eq(count_at("spots{city=\"b\"}", 360001, NULL), 0, "past the lookback");
+	/* a range selector skips the marker but keeps the samples before it */
+	cr_expect_eq(count_at("count_over_time(spots{city=\"a\"}[1m])", 90000, NULL), 1);
+	cr_expect_eq(count_at("spots{city=\"a\"} offset 20s", 80000, NULL), 1);
+	cr_expect_eq(count_at("spots{city=\"a\"} @ 60", 1000000, NULL), 1);
+	cr_expect_eq(count_at("spots{city=\"a\"} @ 80", 60000, NULL), 0);
+}
+
+Test(promql, staleness_in_range_queries)
+{
+	struct query_result *r;
+	struct query_error e = {0};
+	cr_assert_eq(query_range(st, NULL, "spots", 0, 120000, 10000, &r, &e), 0, "%s", e.msg);
+	cr_assert_eq(r->type, QUERY_MATRIX);
+	cr_assert_eq(r->nseries, 2);
+	/* sorted by labels: a then b; a stops at its marker (70 s), b runs on */
+	cr_expect_eq(r->series[0].n, 8, "a: 0..70 s");
+	cr_expect_eq(r->series[0].pts[7].t, 70000);
+	cr_expect_eq(r->series[1].n, 13, "b: 0..120 s");
+	query_result_free(r);
+}
+
+Test(promql, lookback_delta_option)
+{
+	struct query_opts o = {.lookback_ms = 30000};
+	cr_expect_eq(count_at("spots{city=\"b\"}", 90000, &o), 1);
+	cr_expect_eq(count_at("spots{city=\"b\"}", 90001, &o), 0);
+}
+
+Test(promql, too_many_samples_is_an_execution_error)
+{
+	struct query_opts o = {.max_samples = 1000};
+	struct query_result *r;
+	struct query_error e = {0};
+	cr_assert_neq(query_range(st, &o, "busy", 0, 3600000, 1000, &r, &e), 0);
+	cr_expect_eq(e.type, QUERY_ERR_EXECUTION);
+	cr_expect(strstr(e.msg, "too many samples"), "%s", e.msg);
+	cr_expect_eq(query_errtype_status(e.type), 422);
+	query_error_clear(&e);
+	/* within the limit it works */
+	cr_assert_eq(query_range(st, &o, "busy", 0, 100000, 1000, &r, &e), 0, "%s", e.msg);
+	query_result_free(r);
+}
+
+Test(promql, timeout_is_a_timeout_error)
+{
+	struct query_opts o = {.timeout_ms = 1};
+	struct query_result *r;
+	struct query_error e = {0};
+	cr_assert_neq(query_range(st, &o, "sum_over_time(busy[1h:1s])", 0, 3600000, 1000, &r, &e),
+		      0);
+	cr_expect_eq(e.type, QUERY_ERR_TIMEOUT);
+	cr_expect_str_eq(e.msg, "query timed out in query execution");
+	cr_expect_eq(query_errtype_status(e.type), 503);
+	query_error_clear(&e);
+}
+
+Test(promql, parse_errors_point_at_the_fault)
+{
+	static const struct { const char *q; int pos; const char *msg; } bad[] = {
+		{"sum(rate(x[5m))", 13, "1:14: parse error: unexpected \")\" in subquery or range selector, expected \"]\""},
+		{"x +", 3, "1:4: parse error: unexpected end of input"},
+		{"rate(x)", 5, "expected type range vector in call to function \"rate\", got instant vector"},
+		{"foo(x)", 0, "unknown function with name \"foo\""},
+		{"x{a=~\"(\"}", 5, "invalid regular expression"},
+		{"1 > 2", 0, "comparisons between scalars must use BOOL modifier"},
+		{"x\n  + on(a) 1", 0, "vector matching only allowed between instant vectors"},
+		{"x\n  + )", 6, "2:5: parse error: unexpected \")\""},
+		{"(x)[5m]", 0, "ranges only allowed for vector selectors"},
+		{"x[5m:1m][1m:]", 0, "subquery is only allowed on instant vector"},
+		{"sum(x) offset 5m", 7, "offset modifier must be preceded by"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct query_expr *x = NULL;
+		struct query_error e = {0};
+		cr_expect_eq(query_parse(bad[i].q, &x, &e), PW_EINVAL, "%s", bad[i].q);
+		cr_expect_eq(e.type, QUERY_ERR_BAD_DATA);
+		cr_expect(e.msg && strstr(e.msg, bad[i].msg), "%s: got \"%s\"", bad[i].q, e.msg);
+		cr_expect_eq(e.pos, bad[i].pos, "%s: position %d", bad[i].q, e.pos);
+		query_error_clear(&e);
+	}
+}
+
+Test(promql, caret_sits_under_the_fault)
+{
+	char *c = query_caret("sum(rate(城市[5m))", 16);
+	/* two leading spaces, then one column per character before the fault */
+	cr_expect_str_eq(c, "  sum(rate(城市[5m))\n              ^");
+	free(c);
+	c = query_caret("a +\n  b )", 8);
+	cr_expect_str_eq(c, "    b )\n      ^");
+	free(c);
+}
+
+Test(promql, values_read_as_prometheus_writes_them)
+{
+	static const struct { double v; const char *s; } cases[] = {
+		{1, "1"}, {0.1, "0.1"}, {-2.5, "-2.5"}, {1e21, "1000000000000000000000"},
+		{1e-7, "0.0000001"}, {123456789.125, "123456789.125"}, {1.0 / 3, "0.3333333333333333"},
+		{INFINITY, "+Inf"}, {-INFINITY, "-Inf"}, {NAN, "NaN"}, {-0.0, "-0"}, {0, "0"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char b[400];
+		query_fmt_value(b, sizeof b, cases[i].v);
+		cr_expect_str_eq(b, cases[i].s);
+	}
+	{
+		/* the smallest subnormal: "0." then 323 zeros then 5, no exponent */
+		char b[400], want[400] = "0.";
+		memset(want + 2, '0', 323);
+		strcpy(want + 325, "5");
+		query_fmt_value(b, sizeof b, 5e-324);
+		cr_expect_str_eq(b, want);
+	}
+}
+
+Test(promql, results_own_their_labels)
+{
+	struct query_result *r;
+	struct query_error e = {0};
+	cr_assert_eq(query_instant(st, NULL, "label_replace(spots, \"town\", \"$1市\", \"city\", \"(.*)\")",
+				   60000, &r, &e), 0, "%s", e.msg);
+	cr_assert_eq(r->nseries, 2);
+	cr_expect_eq(r->series[0].nlabels, 3);
+	cr_expect_str_eq(r->series[0].labels[2].name, "town");
+	cr_expect_str_eq(r->series[0].labels[2].value, "a市");
+	query_result_free(r);
+}
