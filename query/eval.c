@@ -30,8 +30,8 @@ void ev_fail(struct ev *ev, enum query_errtype t, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(m, sizeof m, fmt, ap);
 	va_end(ap);
-	ev->etype = t;
-	ev->emsg = xstrdup(m);
+	ev->root->etype = t;
+	ev->root->emsg = xstrdup(m);
 	longjmp(*ev->jb, 1);
 }
 
@@ -1125,6 +1125,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	ev.jb = &jb;
 	ev.x = x;
 	ev.scratch = &sc;
+	ev.root = &ev;
 	if ((rc = store_snap_begin(st, &ev.snap)) != 0) {
 		free(ra);
 		if (err) {

@@ -158,6 +158,7 @@ struct ev {
 	char *emsg;
 	const struct query_expr *x;
 	void *scratch;
+	struct ev *root; /* where errors are recorded (subqueries copy their ev) */
 };
 
 static inline int64_t step_ts(const struct ev *ev, size_t k)

@@ -217,7 +217,12 @@ static void body_dialysis(struct pw_buf *b)
 
 static void body_ledger(struct pw_buf *b)
 {
-	double d = sim_day();
+	/* the months of the simulated year that are over (2025 by default;
+	 * a later --start plays the same programme in its own year) */
+	int64_t days = (sim_now_ms() / 1000 + 8 * 3600) / 86400, y;
+	unsigned mo, dd;
+	pw_civil_from_days(days, &y, &mo, &dd);
+	double d = (double)(days - pw_days_from_civil(y, 1, 1));
 	pw_buf_puts(b, "date,county_code,county,lectures,events\r\n");
 	for (int m = 1; m <= 12; m++) {
 		static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -233,7 +238,8 @@ static void body_ledger(struct pw_buf *b)
 				uint64_t u = i * 100 + (uint64_t)k;
 				bool lag = c->lagging && k == 0;
 				county_name(c, k, name, sizeof name, code, sizeof code);
-				pw_buf_printf(b, "2025-%02d-%02d,%s,\"%s\",%d,%d\r\n", m, mdays[m - 1], code, name,
+				pw_buf_printf(b, "%lld-%02d-%02d,%s,\"%s\",%d,%d\r\n", (long long)y, m,
+					      mdays[m - 1], code, name,
 					      lag ? 0 : 1 + (int)(2 * rnd(u + (uint64_t)m, 15)),
 					      lag ? 3 : 6 + (int)(4 * rnd(u + (uint64_t)m, 16)));
 			}

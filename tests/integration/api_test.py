@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""The Prometheus HTTP API as Grafana and scrapers meet it, with the real
+daemon collecting from the platform simulator (both on 127.0.0.1, started
+and stopped here by PID):
+
+1. Grafana's data-source check (query=1+1&time=4 answers a scalar), GET and
+   form-encoded POST.
+2. Error shapes: 400 bad_data (parse errors, bad parameters, too many
+   points), 422 execution (many-to-many matching, too many samples),
+   503 timeout, 404 and 405.
+3. series, labels, label values, metadata, query_exemplars, buildinfo,
+   targets (every configured target with health, last scrape, no error).
+4. The Grafana dashboard exporters/grafana/pacewatch-platforms.json: every
+   panel's every query, with the dashboard's variables substituted (the
+   city variable's own query first), answers without error and not empty,
+   as an instant and as a range query.
+
+usage: api_test.py PACEWATCH SIMULATOR WORKDIR SOURCEDIR
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pwtest import check, finish, free_port, stop_daemon  # noqa: E402
+
+PW, SIM, WORK, SRC = sys.argv[1:5]
+
+
+def call(base, path, params=None, method="GET", timeout=60):
+    data = None
+    url = base + path
+    if params is not None and method == "GET":
+        url += "?" + urllib.parse.urlencode(params, doseq=True)
+    elif params is not None:
+        data = urllib.parse.urlencode(params, doseq=True).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            body = r.read()
+            return r.status, r.headers.get("Content-Type", ""), body
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read()
+
+
+def jcall(base, path, params=None, method="GET"):
+    st, ct, body = call(base, path, params, method)
+    try:
+        return st, json.loads(body)
+    except ValueError:
+        return st, {"raw": body.decode("utf-8", "replace")}
+
+
+def start_sim():
+    portfile = os.path.join(WORK, "sim.port")
+    p = subprocess.Popen([SIM, "--listen", "127.0.0.1:0", "--port-file", portfile,
+                          "--accel", "3600", "--start", time.strftime("%Y-%m-%d", time.gmtime())],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(portfile) and open(portfile).read().strip():
+            return p, int(open(portfile).read())
+        time.sleep(0.05)
+    raise SystemExit("simulator did not start")
+
+
+def write_config(sim_port, http_port, store):
+    text = open(os.path.join(SRC, "conf/examples/demo.json"), encoding="utf-8").read()
+    text = text.replace("127.0.0.1:18080", "127.0.0.1:%d" % sim_port)
+    text = re.sub(r'"(scrape_interval|interval)": "[^"]*"', r'"\1": "1s"', text)
+    text = text.replace('"scrape_timeout": "10s"', '"scrape_timeout": "900ms"')
+    conf = json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
+    conf["storage"]["path"] = store
+    conf["http"] = {"listen": ["127.0.0.1:%d" % http_port]}
+    path = os.path.join(WORK, "pacewatch.json")
+    json.dump(conf, open(path, "w", encoding="utf-8"), ensure_ascii=False)
+    shutil.copy(os.path.join(SRC, "conf/examples/demo-hotline.token"), WORK)
+    return path, conf
+
+
+def test_grafana_check(base):
+    for method in ("GET", "POST"):
+        st, j = jcall(base, "/api/v1/query", {"query": "1+1", "time": "4"}, method)
+        check(st == 200 and j.get("data") == {"resultType": "scalar", "result": [4, "2"]},
+              "Grafana's check by %s: %s %s" % (method, st, j))
+
+
+def test_errors(base):
+    cases = [
+        ({"query": "rate(up)"}, "/api/v1/query", 400, "bad_data"),
+        ({"query": "up[5m"}, "/api/v1/query", 400, "bad_data"),
+        ({"query": "up", "time": "yesterday"}, "/api/v1/query", 400, "bad_data"),
+        ({"query": "up", "start": "10", "end": "5", "step": "1"}, "/api/v1/query_range", 400, "bad_data"),
+        ({"query": "up", "start": "0", "end": "100000", "step": "1"}, "/api/v1/query_range", 400, "bad_data"),
+        ({"query": "up", "start": "0", "end": "10", "step": "0"}, "/api/v1/query_range", 400, "bad_data"),
+        ({"query": "up[5m]", "start": "0", "end": "10", "step": "1"}, "/api/v1/query_range", 400, "bad_data"),
+        ({"query": "up + on() up"}, "/api/v1/query", 422, "execution"),
+        ({"query": "sum_over_time(up[1h:10ms])", "timeout": "1ms"}, "/api/v1/query", 503, "timeout"),
+        ({"query": "up", "lookback_delta": "soon"}, "/api/v1/query", 400, "bad_data"),
+        ({}, "/api/v1/series", 400, "bad_data"),
+        ({"match[]": "up{"}, "/api/v1/series", 400, "bad_data"),
+    ]
+    for params, path, code, etype in cases:
+        for method in ("GET", "POST"):
+            st, j = jcall(base, path, params, method)
+            check(st == code and j.get("status") == "error" and j.get("errorType") == etype
+                  and j.get("error"),
+                  "%s %s %s: want %d %s, got %d %s" % (method, path, params, code, etype, st, j))
+    st, j = jcall(base, "/api/v1/label/bad-name/values")
+    check(st == 400 and j.get("errorType") == "bad_data", "invalid label name: %s %s" % (st, j))
+    st, _, _ = call(base, "/api/v1/nonexistent")
+    check(st == 404, "unknown API path answers 404 (%d)" % st)
+    st, _, _ = call(base, "/api/v1/query", method="DELETE")
+    check(st == 405, "DELETE answers 405 (%d)" % st)
+
+
+def test_metadata_endpoints(base, conf):
+    st, j = jcall(base, "/api/v1/series", {"match[]": ["mr_items_recognised", "up"]})
+    names = {s.get("__name__") for s in j.get("data", [])}
+    check(st == 200 and names == {"mr_items_recognised", "up"}, "series: %s %s" % (st, names))
+    st, j = jcall(base, "/api/v1/series", {"match[]": 'up{job="hotline_12356"}'}, "POST")
+    check(st == 200 and len(j.get("data", [])) == 1, "series by POST: %s" % j)
+    st, j = jcall(base, "/api/v1/labels")
+    check(st == 200 and {"__name__", "city", "job", "instance"} <= set(j.get("data", [])),
+          "labels: %s" % j)
+    st, j = jcall(base, "/api/v1/labels", {"match[]": "up"})
+    check(st == 200 and set(j.get("data", [])) == {"__name__", "instance", "job"},
+          "labels with match[]: %s" % j)
+    st, j = jcall(base, "/api/v1/label/job/values")
+    jobs = {t["name"] for t in conf["targets"]}
+    check(st == 200 and jobs <= set(j.get("data", [])), "job values: %s" % j)
+    st, j = jcall(base, "/api/v1/label/__name__/values")
+    check(st == 200 and "hotline_calls_offered_total" in j.get("data", []), "metric names: %s" % j)
+    st, j = jcall(base, "/api/v1/metadata", {"metric": "hotline_calls_offered_total"})
+    md = j.get("data", {}).get("hotline_calls_offered_total", [{}])[0]
+    check(st == 200 and md.get("type") == "counter" and "12356" in md.get("help", ""),
+          "metadata: %s" % j)
+    st, j = jcall(base, "/api/v1/metadata", {"limit": "2"})
+    check(st == 200 and len(j.get("data", {})) == 2, "metadata limit: %s" % j)
+    st, j = jcall(base, "/api/v1/query_exemplars", {"query": "up"})
+    check(st == 200 and j.get("data") == [], "exemplars: %s" % j)
+    st, j = jcall(base, "/api/v1/status/buildinfo")
+    check(st == 200 and j["data"].get("features") == {} and j["data"].get("version"),
+          "buildinfo: %s" % j)
+    st, j = jcall(base, "/api/v1/targets")
+    active = j.get("data", {}).get("activeTargets", [])
+    by_job = {t["labels"]["job"]: t for t in active}
+    check(st == 200 and set(by_job) == jobs, "targets: %s" % sorted(by_job))
+    for name, t in by_job.items():
+        check(t["health"] == "up" and t["lastError"] == "" and t["lastScrape"] > "2020"
+              and t["scrapeUrl"].startswith("http://127.0.0.1:") and t["scrapeInterval"] == "1s",
+              "target %s: %s" % (name, t))
+
+
+def substitute(expr, city):
+    for k, v in (("${city}", city), ("$city", city), ("$__rate_interval", "1m"),
+                 ("$__interval", "5s"), ("$__range", "2m")):
+        expr = expr.replace(k, v)
+    return expr
+
+
+def test_dashboard(base):
+    path = os.path.join(SRC, "exporters/grafana/pacewatch-platforms.json")
+    dash = json.load(open(path, encoding="utf-8"))
+    check(dash.get("uid") and dash.get("panels"), "dashboard has a uid and panels")
+    var = [v for v in dash["templating"]["list"] if v["name"] == "city"][0]
+    m = re.match(r"label_values\((\w+), *(\w+)\)", var["query"]["query"])
+    st, j = jcall(base, "/api/v1/label/%s/values" % m.group(2), {"match[]": m.group(1)})
+    cities = j.get("data", [])
+    check(st == 200 and len(cities) >= 2, "the city variable's query: %s" % j)
+    now = time.time()
+    n = 0
+    for p in dash["panels"]:
+        check(p["datasource"]["uid"] == "${datasource}", "panel %s uses the datasource variable" % p["title"])
+        for t in p["targets"]:
+            for city in (".*", "|".join(cities[:2]), cities[-1]):
+                q = substitute(t["expr"], city)
+                check("$" not in q, "no variable left in %s" % q)
+                st, j = jcall(base, "/api/v1/query", {"query": q, "time": now}, "POST")
+                res = j.get("data", {}).get("result")
+                check(st == 200 and res, "panel %r instant %s: %s %s" % (p["title"], q, st, j))
+                st, j = jcall(base, "/api/v1/query_range",
+                              {"query": q, "start": now - 60, "end": now, "step": 5}, "POST")
+                res = j.get("data", {}).get("result")
+                check(st == 200 and res, "panel %r range %s: %s %s" % (p["title"], q, st, j))
+                n += 1
+    print("dashboard: %d panels, %d queries × 3 city selections answered" %
+          (len(dash["panels"]), n // 3), flush=True)
+
+
+def main():
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    sim, sim_port = start_sim()
+    http_port = free_port()
+    cfg, conf = write_config(sim_port, http_port, os.path.join(WORK, "store"))
+    log = os.path.join(WORK, "pacewatch.log")
+    pw = subprocess.Popen([PW, "run", "-c", cfg], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    base = "http://127.0.0.1:%d" % http_port
+    try:
+        for _ in range(300):
+            try:
+                if call(base, "/-/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        time.sleep(12)  # a dozen scrapes: rates over a minute have points
+        test_grafana_check(base)
+        test_errors(base)
+        test_metadata_endpoints(base, conf)
+        test_dashboard(base)
+    finally:
+        stop_daemon(pw, log)
+        sim.terminate()
+        sim.wait(timeout=30)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
