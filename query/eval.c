@@ -61,6 +61,14 @@ void ser_push(struct ev *ev, struct ser *s, int64_t t, double v)
 	ev_account(ev, 1);
 }
 
+void ser_reserve(struct ev *ev, struct ser *s, size_t n)
+{
+	if (s->cap >= n)
+		return;
+	s->p = arena_grow(ev->a, s->p, s->cap * sizeof *s->p, n * sizeof *s->p);
+	s->cap = (uint32_t)n;
+}
+
 struct ser *mat_add(struct ev *ev, struct mat *m, struct lset *ls)
 {
 	if (m->n == m->cap) {
@@ -210,6 +218,7 @@ int64_t ref_time(const struct ev *ev, const struct node *sel, int64_t ts)
 struct val scalar_val(struct ev *ev)
 {
 	struct val v = {.type = T_SCALAR};
+	ev_account(ev, ev->nsteps);
 	v.sc = arena_alloc(ev->a, ev->nsteps * sizeof *v.sc);
 	return v;
 }
@@ -259,7 +268,7 @@ size_t load_points(struct ev *ev, uint64_t id, int64_t mint, int64_t maxt, bool 
 	if ((rc = store_iter_seek(ev->it, id, mint, maxt)) != 0)
 		ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
 	while ((rc = store_iter_next(ev->it, &t, &v)) == 1) {
-		if (skip_stale && store_is_stale_nan(v))
+		if (skip_stale && is_stale(v))
 			continue;
 		if (sc->n == sc->cap) {
 			sc->cap = sc->cap ? sc->cap * 2 : 1024;
@@ -286,19 +295,30 @@ static struct val eval_vsel(struct ev *ev, struct node *n)
 	struct selres sr = select_series(ev, n, mint, maxt);
 
 	for (size_t i = 0; i < sr.n; i++) {
-		struct pt *p;
-		size_t np = load_points(ev, sr.s[i].id, mint, maxt, false, &p), j = 0;
+		struct pt *p, last;
+		size_t np, j = 0;
 		struct ser *s = NULL;
 		ev_tick(ev);
+		/* one step at or after the newest sample (a dashboard's instant
+		 * query at "now"): the newest sample answers, no chunk to decode */
+		if (ev->nsteps == 1 && store_latest(ev->snap, sr.s[i].id, &last.t, &last.v) == 0 &&
+		    last.t <= r0) {
+			if (last.t >= r0 - ev->lookback && !is_stale(last.v))
+				ser_push(ev, mat_add(ev, &out.m, sr.ls[i]), ev->start, last.v);
+			continue;
+		}
+		np = load_points(ev, sr.s[i].id, mint, maxt, false, &p);
 		for (size_t k = 0; k < ev->nsteps; k++) {
 			int64_t ts = step_ts(ev, k), r = ref_time(ev, n, ts);
 			ev_tick(ev);
 			while (j < np && p[j].t <= r)
 				j++;
-			if (j == 0 || p[j - 1].t < r - ev->lookback || store_is_stale_nan(p[j - 1].v))
+			if (j == 0 || p[j - 1].t < r - ev->lookback || is_stale(p[j - 1].v))
 				continue;
-			if (!s)
+			if (!s) {
 				s = mat_add(ev, &out.m, sr.ls[i]);
+				ser_reserve(ev, s, ev->nsteps - k);
+			}
 			ser_push(ev, s, ts, p[j - 1].v);
 		}
 	}
@@ -341,6 +361,9 @@ struct val eval_subq_between(struct ev *ev, struct node *n, int64_t first, int64
 	sub.interval = step;
 	if (sub.end < sub.start)
 		return out;
+	if ((uint64_t)((sub.end - sub.start) / step) >= ev->max_samples)
+		ev_fail(ev, QUERY_ERR_EXECUTION,
+			"query processing would load too many samples into memory in query execution");
 	sub.nsteps = (size_t)((sub.end - sub.start) / step) + 1;
 	in = eval(&sub, n->a);
 	ev->samples = sub.samples;
@@ -832,6 +855,81 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 	return out;
 }
 
+struct acc {
+	double v, mean, count;
+};
+
+static struct val agg_by_series(struct ev *ev, struct node *n, struct val *in, size_t *gi,
+				struct lset **gl, size_t ng)
+{
+	struct val out = {.type = T_VECTOR};
+	struct outb o = {0};
+	struct acc *acc = arena_alloc(ev->a, ng * ev->nsteps * sizeof *acc);
+
+	for (size_t i = 0; i < in->m.n; i++) {
+		const struct ser *s = &in->m.s[i];
+		struct acc *row = acc + gi[i] * ev->nsteps;
+		ev_tick(ev);
+		for (uint32_t j = 0; j < s->n; j++) {
+			struct acc *a = row + (s->p[j].t - ev->start) / ev->interval;
+			double v = s->p[j].v;
+			if (a->count == 0) {
+				a->count = 1;
+				a->mean = v;
+				a->v = n->op == AG_STDDEV || n->op == AG_STDVAR ? 0
+				       : n->op == AG_GROUP || n->op == AG_COUNT ? 1 : v;
+				continue;
+			}
+			a->count++;
+			switch (n->op) {
+			case AG_SUM: a->v += v; break;
+			case AG_AVG:
+				if (isinf(a->mean)) {
+					if (isinf(v) && (a->mean > 0) == (v > 0))
+						break;
+					if (!isinf(v) && !isnan(v))
+						break;
+				}
+				a->mean += v / a->count - a->mean / a->count;
+				break;
+			case AG_COUNT: a->v += 1; break;
+			case AG_MIN: if (a->v > v || isnan(a->v)) a->v = v; break;
+			case AG_MAX: if (a->v < v || isnan(a->v)) a->v = v; break;
+			case AG_STDDEV: case AG_STDVAR: {
+				double d = v - a->mean;
+				a->mean += d / a->count;
+				a->v += d * (v - a->mean);
+				break;
+			}
+			default: break;
+			}
+		}
+	}
+	for (size_t g = 0; g < ng; g++) {
+		struct acc *row = acc + g * ev->nsteps;
+		size_t idx = SIZE_MAX;
+		for (size_t k = 0; k < ev->nsteps; k++) {
+			struct acc *a = &row[k];
+			double v = a->v;
+			if (a->count == 0)
+				continue;
+			switch (n->op) {
+			case AG_AVG: v = a->mean; break;
+			case AG_STDVAR: v = a->v / a->count; break;
+			case AG_STDDEV: v = sqrt(a->v / a->count); break;
+			default: break;
+			}
+			if (idx == SIZE_MAX) {
+				idx = outb_find(ev, &o, gl[g]);
+				ser_reserve(ev, &o.m.s[idx], ev->nsteps - k);
+			}
+			ser_push(ev, &o.m.s[idx], step_ts(ev, k), v);
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
 static struct val eval_agg(struct ev *ev, struct node *n)
 {
 	struct val in = eval(ev, n->a), par = {0}, out = {.type = T_VECTOR};
@@ -875,6 +973,16 @@ static struct val eval_agg(struct ev *ev, struct node *n)
 			map_set(ev, &gmap, s, ls->h, ng);
 			gi[i] = ng++;
 		}
+	}
+	if (ev->nsteps > 1 && n->op <= AG_STDVAR) {
+		/* Series by series into one accumulator per (group, step): the
+		 * points of a step still arrive in series order, so every sum is
+		 * added in the order the step-by-step walk would add it. */
+		size_t total = 0;
+		for (size_t i = 0; i < in.m.n; i++)
+			total += in.m.s[i].n;
+		if ((uint64_t)ng * ev->nsteps <= 2 * (uint64_t)total + 4096)
+			return agg_by_series(ev, n, &in, gi, gl, ng);
 	}
 	if (n->op == AG_TOPK || n->op == AG_BOTTOMK) {
 		sidx = arena_alloc(ev->a, (in.m.n + 1) * sizeof *sidx);
@@ -1115,6 +1223,14 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	ev.start = start;
 	ev.end = end;
 	ev.interval = step > 0 ? step : 1;
+	if ((uint64_t)((end - start) / ev.interval) >= (o && o->max_samples ? o->max_samples : 50000000)) {
+		free(ra);
+		if (err) {
+			err->type = QUERY_ERR_EXECUTION;
+			err->msg = xstrdup("query processing would load too many samples into memory in query execution");
+		}
+		return PW_EINVAL;
+	}
 	ev.nsteps = (size_t)((end - start) / ev.interval) + 1;
 	ev.qstart = start;
 	ev.qend = end;

@@ -576,6 +576,11 @@ static struct val range_call(struct ev *ev, struct node *n)
 		nser = sub.m.n;
 	}
 	bool absent = f->id == FN_ABSENT_OVER_TIME;
+	/* max/min over overlapping windows: a monotonic queue of the
+	 * non-NaN points, O(points) instead of O(points x window) */
+	bool mono = (f->id == FN_MAX_OT || f->id == FN_MIN_OT) && ev->nsteps > 1 &&
+		    ev->interval < range;
+	size_t *dq = NULL, dcap = 0;
 	bool *present = absent ? arena_alloc(ev->a, ev->nsteps) : NULL;
 	for (size_t i = 0; i < nser; i++) {
 		struct pt *p;
@@ -593,6 +598,11 @@ static struct val range_call(struct ev *ev, struct node *n)
 		if (f->id != FN_LAST_OT)
 			ls = lset_drop_name(ev->a, ls);
 		ev_tick(ev);
+		size_t dh = 0, dt = 0, fed = 0; /* queue head/tail, points fed */
+		if (mono && np > dcap) {
+			dcap = np;
+			dq = arena_alloc(ev->a, dcap * sizeof *dq);
+		}
 		for (size_t k = 0; k < ev->nsteps; k++) {
 			int64_t ts = step_ts(ev, k), r = ref_time(ev, sel, ts);
 			double v;
@@ -607,17 +617,35 @@ static struct val range_call(struct ev *ev, struct node *n)
 				present[k] = true;
 				continue;
 			}
-			for (size_t j = 0, q = 0; j < n->nargs; j++)
-				if (sa[j])
-					sargs[q++] = sa[j][k];
-			if (!f->rf(ev, p + lo, hi - lo, ts, r, range, sargs, &v))
-				continue;
+			if (mono) {
+				bool mx = f->id == FN_MAX_OT;
+				for (; fed < hi; fed++) {
+					if (isnan(p[fed].v))
+						continue;
+					/* strict: of equal values the earliest answers,
+					 * as in the plain scan (+0 and -0 stay apart) */
+					while (dt > dh && (mx ? p[dq[dt - 1]].v < p[fed].v
+							      : p[dq[dt - 1]].v > p[fed].v))
+						dt--;
+					dq[dt++] = fed;
+				}
+				while (dt > dh && dq[dh] < lo)
+					dh++;
+				v = dt > dh ? p[dq[dh]].v : NAN;
+			} else {
+				for (size_t j = 0, q = 0; j < n->nargs; j++)
+					if (sa[j])
+						sargs[q++] = sa[j][k];
+				if (!f->rf(ev, p + lo, hi - lo, ts, r, range, sargs, &v))
+					continue;
+			}
 			if (idx == SIZE_MAX) {
 				size_t before = o.m.n;
 				idx = outb_find(ev, &o, ls);
 				if (o.m.n == before)
 					ev_fail(ev, QUERY_ERR_EXECUTION,
 						"vector cannot contain metrics with the same labelset");
+				ser_reserve(ev, &o.m.s[idx], ev->nsteps - k);
 			}
 			outb_put(ev, &o, idx, ts, v);
 		}
@@ -1004,7 +1032,7 @@ static struct val timestamp_call(struct ev *ev, struct node *n)
 				while (j < np && p[j].t <= r)
 					j++;
 				if (j == 0 || p[j - 1].t < r - ev->lookback ||
-				    store_is_stale_nan(p[j - 1].v))
+				    is_stale(p[j - 1].v))
 					continue;
 				if (idx == SIZE_MAX)
 					idx = outb_find(ev, &o, lset_drop_name(ev->a, sr.ls[i]));

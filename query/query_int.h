@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "query.h"
 
@@ -201,6 +202,16 @@ void ev_tick(struct ev *ev);
 void ev_account(struct ev *ev, size_t n);
 
 void ser_push(struct ev *ev, struct ser *s, int64_t t, double v);
+/* room for n points in all (a series at steps never has more than nsteps) */
+void ser_reserve(struct ev *ev, struct ser *s, size_t n);
+
+/* the staleness marker, without a call per sample */
+static inline bool is_stale(double v)
+{
+	uint64_t b;
+	memcpy(&b, &v, sizeof b);
+	return b == STORE_STALE_NAN_BITS;
+}
 struct ser *mat_add(struct ev *ev, struct mat *m, struct lset *ls);
 
 /* output builder: series keyed by label set */

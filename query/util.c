@@ -4,6 +4,7 @@
  */
 #include "query_int.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,16 +247,22 @@ double go_min(double a, double b)
 void fmt_go_f(char *dst, size_t sz, double v)
 {
 	char e[40], digits[24];
-	int prec, exp10, nd = 0;
+	int exp10, nd = 0;
 	char *p;
 	bool neg;
 
 	if (isnan(v)) { snprintf(dst, sz, "NaN"); return; }
 	if (isinf(v)) { snprintf(dst, sz, v > 0 ? "+Inf" : "-Inf"); return; }
 	if (v == 0) { snprintf(dst, sz, signbit(v) ? "-0" : "0"); return; }
-	for (prec = 1; prec <= 17; prec++) {
+	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) {
+		snprintf(dst, sz, "%lld", (long long)v); /* integers: the common case */
+		return;
+	}
+	/* the shortest of 15, 16, 17 significant digits that reads back the same:
+	 * when a shorter one exists, %.15e rounds to it (trailing zeros) */
+	for (int prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++) { /* subnormals: fewer bits */
 		snprintf(e, sizeof e, "%.*e", prec - 1, v);
-		if (strtod(e, NULL) == v)
+		if (prec == 17 || strtod(e, NULL) == v)
 			break;
 	}
 	/* e: [-]d.ddddde[+-]xx */
@@ -270,26 +277,26 @@ void fmt_go_f(char *dst, size_t sz, double v)
 	while (nd > 1 && digits[nd - 1] == '0')
 		nd--;
 	{
-		struct pw_buf b;
-		char *s;
-		pw_buf_init(&b, 0);
+		char out[400];
+		size_t o = 0;
 		if (neg)
-			pw_buf_putc(&b, '-');
+			out[o++] = '-';
 		if (exp10 < 0) {
-			pw_buf_puts(&b, "0.");
+			out[o++] = '0';
+			out[o++] = '.';
 			for (int i = 0; i < -exp10 - 1; i++)
-				pw_buf_putc(&b, '0');
-			pw_buf_append(&b, digits, (size_t)nd);
+				out[o++] = '0';
+			memcpy(out + o, digits, (size_t)nd);
+			o += (size_t)nd;
 		} else {
 			for (int i = 0; i <= exp10 || i < nd; i++) {
 				if (i == exp10 + 1)
-					pw_buf_putc(&b, '.');
-				pw_buf_putc(&b, i < nd ? digits[i] : '0');
+					out[o++] = '.';
+				out[o++] = i < nd ? digits[i] : '0';
 			}
 		}
-		s = pw_buf_take(&b);
-		snprintf(dst, sz, "%s", s);
-		free(s);
+		out[o] = '\0';
+		snprintf(dst, sz, "%s", out);
 	}
 }
 

@@ -213,13 +213,22 @@ int chunk_dec_init(struct chunk_dec *d, const uint8_t *buf, size_t len)
 	return d->left;
 }
 
-static bool get_bits(struct chunk_dec *d, unsigned n, uint64_t *out)
+static inline bool get_bits(struct chunk_dec *d, unsigned n, uint64_t *out)
 {
 	uint64_t v = 0;
 	uint64_t pos = d->pos;
 
 	if (n > d->nbits - pos)
 		return false;
+	if (n - 1 < 56 && (pos >> 3) + 8 <= d->nbits >> 3) {
+		/* eight bytes at once, big-endian: the bits wanted are inside */
+		uint64_t w;
+		memcpy(&w, d->buf + (pos >> 3), sizeof w);
+		w = __builtin_bswap64(w);
+		*out = (w << (pos & 7)) >> (64 - n);
+		d->pos = pos + n;
+		return true;
+	}
 	while (n > 0) {
 		unsigned room = 8 - (unsigned)(pos & 7);
 		unsigned take = n < room ? n : room;

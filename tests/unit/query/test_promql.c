@@ -200,3 +200,48 @@ Test(promql, results_own_their_labels)
 	cr_expect_str_eq(r->series[0].labels[2].value, "a市");
 	query_result_free(r);
 }
+
+/* the shortest digits that read back, by brute force */
+static int shortest_digits(double v)
+{
+	char e[64];
+	for (int p = 1; p <= 17; p++) {
+		snprintf(e, sizeof e, "%.*e", p - 1, v);
+		if (strtod(e, NULL) == v)
+			return p;
+	}
+	return 17;
+}
+
+Test(promql, value_formatting_is_shortest_and_exact)
+{
+	uint64_t x = 88172645463325252ULL;
+	for (int i = 0; i < 200000; i++) {
+		double v;
+		char b[400];
+		int sig = 0;
+		bool lead = true;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		memcpy(&v, &x, sizeof v);
+		if (i % 2) /* also ordinary magnitudes, not only the whole exponent range */
+			v = (double)(x % 100000000) / (double)(1 + x % 9973);
+		if (isnan(v) || isinf(v) || v == 0)
+			continue;
+		query_fmt_value(b, sizeof b, v);
+		cr_assert_eq(strtod(b, NULL), v, "%s reads back as %.17g", b, v);
+		cr_assert_null(strpbrk(b, "eE"), "%s has no exponent", b);
+		for (const char *p = b; *p; p++) {
+			if (*p >= '1' && *p <= '9')
+				lead = false;
+			if (*p >= '0' && *p <= '9' && !lead)
+				sig++;
+		}
+		/* integers may carry zeros before the point that are not significant */
+		if (!strchr(b, '.')) {
+			const char *q = b + strlen(b);
+			while (q > b && q[-1] == '0')
+				q--, sig--;
+		}
+		cr_assert_eq(sig, shortest_digits(v), "%.17g printed as %s", v, b);
+	}
+}
