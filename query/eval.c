@@ -301,7 +301,9 @@ static struct val eval_vsel(struct ev *ev, struct node *n)
 		ev_tick(ev);
 		/* one step at or after the newest sample (a dashboard's instant
 		 * query at "now"): the newest sample answers, no chunk to decode */
-		if (ev->nsteps == 1 && store_latest(ev->snap, sr.s[i].id, &last.t, &last.v) == 0 &&
+		if (ev->nsteps == 1 &&
+		    (sr.s[i].has_latest ? (last.t = sr.s[i].latest_t, last.v = sr.s[i].latest_v, 1)
+					: store_latest(ev->snap, sr.s[i].id, &last.t, &last.v) == 0) &&
 		    last.t <= r0) {
 			if (last.t >= r0 - ev->lookback && !is_stale(last.v))
 				ser_push(ev, mat_add(ev, &out.m, sr.ls[i]), ev->start, last.v);

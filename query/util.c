@@ -115,8 +115,20 @@ struct lset *lset_make(struct arena *a, const struct pw_label *l, size_t n)
 		if (l[i].value && l[i].value[0])
 			s->l[k++] = l[i];
 	s->n = (uint32_t)k;
-	if (k > 1)
+	if (k > 16) {
 		qsort(s->l, k, sizeof s->l[0], lcmp);
+	} else {
+		/* insertion: the store's labels come almost sorted */
+		for (size_t i = 1; i < k; i++) {
+			struct pw_label x = s->l[i];
+			size_t j = i;
+			while (j > 0 && strcmp(s->l[j - 1].name, x.name) > 0) {
+				s->l[j] = s->l[j - 1];
+				j--;
+			}
+			s->l[j] = x;
+		}
+	}
 	lset_hash(s);
 	return s;
 }

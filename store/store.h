@@ -134,6 +134,11 @@ struct store_series {
 	uint64_t id;
 	const char *enc; /* encoded labels (borrowed) */
 	size_t enc_len;
+	/* store_select with a time range: the newest sample, when it was read
+	 * on the way (has_latest), so callers need not ask again */
+	bool has_latest;
+	int64_t latest_t;
+	double latest_v;
 };
 
 /* qsort comparator for struct store_series: by metric name, then labels

@@ -183,6 +183,58 @@ Test(store, random_order_matches_a_plain_model)
 	cr_expect_eq(j, n);
 }
 
+/* Ranges read back the model wherever they start: in a sealed segment, in
+ * the head, between them; after appends in order and late samples. */
+Test(store, ranges_match_the_model_wherever_they_start)
+{
+	enum { N = 4000 };
+	static double model[N];
+	static bool have[N];
+	struct store_snap *snap;
+	struct store_matcher m;
+	struct store_series *ss;
+	size_t n;
+	srand(7);
+	/* in order first (sealed segments and a head), then late samples */
+	for (int round = 0; round < 40; round++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int k = 0; k < 100; k++) {
+			int i = round < 30 ? round * 100 + k : rand() % N;
+			double v = rand() % 100000;
+			model[i] = v;
+			have[i] = true;
+			put1(b, "rng", NULL, NULL, 1000LL * i, v);
+		}
+		commit(b);
+	}
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	store_matcher_init(&m, STORE_MATCH_EQ, "__name__", "rng", NULL);
+	cr_assert_eq(store_select(snap, &m, 1, INT64_MIN, INT64_MAX, false, &ss, &n), 0);
+	cr_assert_eq(n, 1);
+	struct store_iter *it = store_iter_new(snap);
+	for (int q = 0; q < 400; q++) {
+		int lo = q < 200 ? N - 1 - rand() % 300 : rand() % N, hi = lo + rand() % 500;
+		int i = lo;
+		int64_t t;
+		double v;
+		cr_assert_eq(store_iter_seek(it, ss[0].id, 1000LL * lo, 1000LL * hi), 0);
+		while (store_iter_next(it, &t, &v) == 1) {
+			while (i <= hi && i < N && !have[i])
+				i++;
+			cr_assert_eq(t, 1000LL * i, "[%d, %d]: got %lld, want %d", lo, hi, (long long)t, i);
+			cr_assert_eq(v, model[i]);
+			i++;
+		}
+		while (i <= hi && i < N && !have[i])
+			i++;
+		cr_assert(i > hi || i >= N, "[%d, %d]: missing sample %d", lo, hi, i);
+	}
+	store_iter_free(it);
+	free(ss);
+	store_matcher_free(&m);
+	store_snap_end(snap);
+}
+
 Test(store, values_bit_exact)
 {
 	uint64_t want[] = {STORE_STALE_NAN_BITS, 0x7ff8000000000001ULL, 0x8000000000000000ULL,
