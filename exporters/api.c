@@ -621,15 +621,15 @@ static enum MHD_Result serve_targets(struct httpd *h, struct MHD_Connection *c,
 			}
 		if (i)
 			pw_buf_putc(&b, ',');
-		pw_buf_puts(&b, "{\"discoveredLabels\":{\"__address__\":");
-		jstr(&b, st.instance);
-		pw_buf_puts(&b, ",\"job\":");
-		jstr(&b, st.name);
-		pw_buf_puts(&b, "},\"labels\":{\"instance\":");
-		jstr(&b, st.instance);
-		pw_buf_puts(&b, ",\"job\":");
-		jstr(&b, st.name);
-		pw_buf_puts(&b, "},\"scrapePool\":");
+		{
+			struct pw_label disc[2] = {{"__address__", st.instance}, {"job", st.name}};
+			struct pw_label lab[2] = {{"instance", st.instance}, {"job", st.name}};
+			pw_buf_puts(&b, "{\"discoveredLabels\":");
+			jlabels(&b, disc, 2);
+			pw_buf_puts(&b, ",\"labels\":");
+			jlabels(&b, lab, 2);
+		}
+		pw_buf_puts(&b, ",\"scrapePool\":");
 		jstr(&b, st.name);
 		pw_buf_puts(&b, ",\"scrapeUrl\":");
 		jstr(&b, st.url);

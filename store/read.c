@@ -419,6 +419,8 @@ struct store_iter {
 	int phase; /* 0 sealed, 1 head, 2 done */
 	bool have_chunk;
 	struct chunk_dec dec;
+	int head_rc;  /* the head as seek found it: 0 and head_v, or an MDB error */
+	MDB_val head_v;
 };
 
 struct store_iter *store_iter_new(struct store_snap *snap)
@@ -461,10 +463,14 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 		int64_t t0;
 		double v0;
 		key_put_u64(hb, id);
-		if (mdb_get(it->snap->txn, it->snap->s->dbi_heads, &hk, &hv) == 0 &&
+		it->head_rc = mdb_get(it->snap->txn, it->snap->s->dbi_heads, &hk, &hv);
+		it->head_v = hv;
+		if (it->head_rc == 0 &&
 		    value_dec_init(&d, hv.mv_data, hv.mv_size) > 0 && chunk_dec_next(&d, &t0, &v0) == 1 &&
 		    t0 <= mint) {
-			it->phase = 1;
+			value_dec_init(&it->dec, hv.mv_data, hv.mv_size);
+			it->have_chunk = true;
+			it->phase = 2; /* the head is the last chunk */
 			return 0;
 		}
 	}
@@ -503,12 +509,9 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 
 static int iter_load_head(struct store_iter *it)
 {
-	uint8_t kb[8];
-	MDB_val k = {8, kb}, v;
-	int rc;
+	MDB_val v = it->head_v; /* read by store_iter_seek in this snapshot */
+	int rc = it->head_rc;
 
-	key_put_u64(kb, it->id);
-	rc = mdb_get(it->snap->txn, it->snap->s->dbi_heads, &k, &v);
 	it->phase = 2;
 	if (rc == MDB_NOTFOUND)
 		return 0;

@@ -47,7 +47,9 @@
  * inline in the chunks index; once full it moves to the append-only segs
  * log. Sizes were chosen with tools/bench-store (see docs/storage.md). */
 #define SEG_CAP_BYTES (990u - HEAD_STATE_BYTES)
-#define SEG_MAX_SAMPLES 65535u
+/* at most 240 samples: a read decodes a segment from its start, so this
+ * bounds the work of "the last hour" (see docs/storage.md) */
+#define SEG_MAX_SAMPLES 240u
 #define CHUNK_MAX_SAMPLES SEG_MAX_SAMPLES
 /* Re-encoding a trimmed chunk can take a few more bits than the original;
  * every chunk buffer has this much room. */
