@@ -90,10 +90,26 @@ struct conf_auth {
 	char *password;     /* from password_file */
 };
 
+/* A Prometheus alerting (alert set) or recording (record set) rule. */
+struct conf_rule {
+	char *alert, *record, *expr;
+	int64_t for_ms, keep_firing_for_ms;
+	struct conf_kvs labels, annotations;
+};
+
+struct conf_rule_group {
+	char *name;
+	int64_t interval_ms; /* 0: global.evaluation_interval */
+	int64_t limit;       /* 0: no limit on alerts or series a rule may produce */
+	struct conf_rule *rules;
+	size_t nrules;
+};
+
 struct conf {
 	char *path;
 	struct {
 		int64_t scrape_interval_ms, scrape_timeout_ms, lookback_delta_ms;
+		int64_t evaluation_interval_ms, outage_tolerance_ms;
 		char *timezone;
 		struct conf_kvs external_labels;
 		int64_t max_concurrent_scrapes;
@@ -122,6 +138,8 @@ struct conf {
 	} query;
 	struct conf_target *targets;
 	size_t ntargets;
+	struct conf_rule_group *rule_groups;
+	size_t nrule_groups;
 };
 
 /* One error: where and what. */
@@ -137,6 +155,11 @@ struct conf_errs {
 	size_t n;
 	char *file;
 };
+
+/* PromQL is checked by the query engine, which conf does not link: the
+ * program registers a checker (0, or non-zero and a new message). */
+typedef int (*conf_expr_checker)(const char *expr, char **msg);
+void conf_set_expr_checker(conf_expr_checker fn);
 
 /* Built-in defaults, as `pacewatch run` uses with no file. */
 struct conf *conf_defaults(void);

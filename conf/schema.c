@@ -158,6 +158,12 @@ static const struct field global_rows[] = {
 	{.key = "lookback_delta", .type = F_DURATION,
 	 .off = offsetof(struct conf, global.lookback_delta_ms), .def = "\"5m\"",
 	 .help = "how far back queries look for a sample"},
+	{.key = "evaluation_interval", .type = F_DURATION,
+	 .off = offsetof(struct conf, global.evaluation_interval_ms), .def = "\"1m\"",
+	 .help = "default interval of rule groups"},
+	{.key = "outage_tolerance", .type = F_DURATION,
+	 .off = offsetof(struct conf, global.outage_tolerance_ms), .def = "\"1h\"",
+	 .help = "after a restart this short, pending and firing alerts keep their for clock"},
 	{.key = "timezone", .type = F_STR, .off = offsetof(struct conf, global.timezone),
 	 .def = "\"Asia/Shanghai\"", .help = "time zone of dates, calendars and reports"},
 	{.key = "external_labels", .type = F_KVS, .off = offsetof(struct conf, global.external_labels),
@@ -228,6 +234,38 @@ static const struct field query_rows[] = {
 	 .help = "a range query asking for more steps is refused (400)"},
 };
 
+static const struct field rule_rows[] = {
+	{.key = "alert", .type = F_STR, .off = offsetof(struct conf_rule, alert),
+	 .help = "alerting rule: the alert's name (exactly one of alert, record)"},
+	{.key = "record", .type = F_STR, .off = offsetof(struct conf_rule, record),
+	 .help = "recording rule: the metric name its results are written as"},
+	{.key = "expr", .type = F_STR, .off = offsetof(struct conf_rule, expr), .required = true,
+	 .help = "PromQL; an alert for every series it returns"},
+	{.key = "for", .type = F_DURATION, .off = offsetof(struct conf_rule, for_ms), .def = "\"0s\"",
+	 .help = "pending this long before firing"},
+	{.key = "keep_firing_for", .type = F_DURATION,
+	 .off = offsetof(struct conf_rule, keep_firing_for_ms), .def = "\"0s\"",
+	 .help = "keep firing this long after the condition clears"},
+	{.key = "labels", .type = F_KVS, .off = offsetof(struct conf_rule, labels),
+	 .help = "labels added (templates allowed in alerts)"},
+	{.key = "annotations", .type = F_KVS, .off = offsetof(struct conf_rule, annotations),
+	 .help = "annotations: templates with {{ $labels.x }}, {{ $value }}, humanize, printf"},
+};
+static const struct table rule_table = TBL("rule", rule_rows);
+
+static const struct field rule_group_rows[] = {
+	{.key = "name", .type = F_STR, .off = offsetof(struct conf_rule_group, name),
+	 .required = true, .help = "unique name of the group"},
+	{.key = "interval", .type = F_DURATION, .off = offsetof(struct conf_rule_group, interval_ms),
+	 .help = "how often the group is evaluated (default: global.evaluation_interval)"},
+	{.key = "limit", .type = F_INT, .off = offsetof(struct conf_rule_group, limit), .def = "0",
+	 .min = 0, .max = 100000000, .help = "alerts or series one rule may produce (0: no limit)"},
+	{.key = "rules", .type = F_OBJARR, .off = offsetof(struct conf_rule_group, rules),
+	 .count_off = offsetof(struct conf_rule_group, nrules), .sub = &rule_table,
+	 .elem_size = sizeof(struct conf_rule), .help = "the group's rules, evaluated in order"},
+};
+static const struct table rule_group_table = TBL("rule group", rule_group_rows);
+
 /* Sections are tables over struct conf itself (offsets are absolute). */
 static const struct table query_table = TBL("query", query_rows);
 static const struct table global_table = TBL("global", global_rows);
@@ -241,6 +279,10 @@ static const struct field root_rows[] = {
 	{.key = "http", .type = F_OBJ, .off = 0, .sub = &http_table, .help = "the HTTP server"},
 	{.key = "query", .type = F_OBJ, .off = 0, .sub = &query_table,
 	 .help = "limits of the PromQL engine"},
+	{.key = "rule_groups", .type = F_OBJARR, .off = offsetof(struct conf, rule_groups),
+	 .count_off = offsetof(struct conf, nrule_groups), .sub = &rule_group_table,
+	 .elem_size = sizeof(struct conf_rule_group),
+	 .help = "Prometheus alerting and recording rules, in groups (the fields of a Prometheus rule file)"},
 	{.key = "targets", .type = F_OBJARR, .off = offsetof(struct conf, targets),
 	 .count_off = offsetof(struct conf, ntargets), .sub = &target_table,
 	 .elem_size = sizeof(struct conf_target), .help = "the platforms to poll"},

@@ -24,6 +24,61 @@ static void check_label_names(const struct conf_kvs *kv, const char *path,
 	}
 }
 
+static conf_expr_checker expr_checker;
+
+void conf_set_expr_checker(conf_expr_checker fn) { expr_checker = fn; }
+
+static void check_rule_groups(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+{
+	for (size_t g = 0; g < c->nrule_groups; g++) {
+		struct conf_rule_group *rg = &c->rule_groups[g];
+		char *p = xasprintf("rule_groups[%zu]", g), *q;
+		for (size_t h = 0; h < g && rg->name; h++) {
+			if (c->rule_groups[h].name && strcmp(c->rule_groups[h].name, rg->name) == 0) {
+				q = xasprintf("%s.name", p);
+				conf_err_at(errs, pm, q, false,
+					    "group name \"%s\" is already used by rule_groups[%zu]", rg->name, h);
+				free(q);
+			}
+		}
+		if (rg->interval_ms == 0)
+			rg->interval_ms = c->global.evaluation_interval_ms;
+		for (size_t r = 0; r < rg->nrules; r++) {
+			struct conf_rule *ru = &rg->rules[r];
+			char *rp = xasprintf("%s.rules[%zu]", p, r);
+			if (!ru->alert == !ru->record) {
+				conf_err_at(errs, pm, rp, true, "a rule has exactly one of alert and record");
+			} else if (ru->record && !pw_valid_metric_name(ru->record, strlen(ru->record))) {
+				q = xasprintf("%s.record", rp);
+				conf_err_at(errs, pm, q, false, "\"%s\" is not a valid metric name", ru->record);
+				free(q);
+			} else if (ru->alert && !*ru->alert) {
+				q = xasprintf("%s.alert", rp);
+				conf_err_at(errs, pm, q, false, "the alert needs a name");
+				free(q);
+			}
+			if (ru->record && (ru->for_ms || ru->keep_firing_for_ms || ru->annotations.n)) {
+				conf_err_at(errs, pm, rp, true,
+					    "for, keep_firing_for and annotations belong to alerting rules");
+			}
+			q = xasprintf("%s.labels", rp);
+			check_label_names(&ru->labels, q, errs, pm);
+			free(q);
+			if (ru->expr && expr_checker) {
+				char *msg = NULL;
+				if (expr_checker(ru->expr, &msg) != 0) {
+					q = xasprintf("%s.expr", rp);
+					conf_err_at(errs, pm, q, false, "%s", msg ? msg : "invalid expression");
+					free(q);
+				}
+				free(msg);
+			}
+			free(rp);
+		}
+		free(p);
+	}
+}
+
 static void check_tz(const char *name, const char *path, struct conf_errs *errs,
 		     const struct posmap *pm)
 {
@@ -110,6 +165,7 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 			}
 		}
 	}
+	check_rule_groups(c, errs, pm);
 	for (size_t i = 0; i < c->ntargets; i++) {
 		struct conf_target *t = &c->targets[i];
 		char *p = xasprintf("targets[%zu]", i), *q;

@@ -8,6 +8,7 @@
 int cmd_import(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_retention(int argc, char **argv);

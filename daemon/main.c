@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "common.h"
+#include "conf.h"
 #include "daemon.h"
 
 static const struct {
@@ -27,6 +29,10 @@ static const struct {
 	 "query (--storage DIR | --url URL) EXPR [--time T | --start T --end T --step S]\n"
 	 "      [--lookback-delta D] [--timeout D]\n"
 	 "      Evaluate PromQL on a store, or on a running pacewatch's HTTP API."},
+	{"rules", cmd_rules,
+	 "rules -c FILE [--storage DIR] (--at T | --start T --end T [--step D]) [--json]\n"
+	 "      Evaluate the rule groups over history and print the alerts; their results\n"
+	 "      (recording rules, ALERTS) are written to the store (a backfill)."},
 	{"backup", cmd_backup,
 	 "backup --storage DIR DEST\n"
 	 "      Hot, consistent, compacted copy of the store into DEST."},
@@ -53,6 +59,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	conf_set_expr_checker(rules_check_expr); /* PromQL in the configuration */
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

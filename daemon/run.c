@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "collector.h"
 #include "common.h"
 #include "conf.h"
@@ -149,7 +150,8 @@ int cmd_run(int argc, char **argv)
 	struct store_opts so = {0};
 	struct sigaction sa;
 	char *cause = NULL;
-	int64_t next_retention;
+	int64_t next_retention, next_rules = 0;
+	struct rules *rules = NULL, *nrules = NULL;
 	int c, rc = 0;
 
 	optind = 1;
@@ -190,9 +192,18 @@ int cmd_run(int argc, char **argv)
 		conf_free(conf);
 		return 1;
 	}
+	if (rules_new(conf, store, &rules, &cause) != 0) {
+		log_error("rules", "%s", cause);
+		free(cause);
+		collector_free(col);
+		store_close(store);
+		conf_free(conf);
+		return 1;
+	}
 	hd.conf = conf;
 	hd.store = store;
 	hd.collector = col;
+	hd.rules = rules;
 	hd.reload = http_reload;
 	if (httpd_start(&hd, &httpd, &cause) != 0) {
 		log_error("http", "%s", cause);
@@ -218,6 +229,8 @@ int cmd_run(int argc, char **argv)
 	while (!got_stop) {
 		/* short waits: a signal is noticed within a quarter second */
 		collector_step(col, 250);
+		if (pw_now_ms() >= next_rules)
+			next_rules = rules_step(rules, pw_now_ms());
 		if (got_hup) {
 			struct conf *nc;
 			struct collector *ncol = NULL;
@@ -232,7 +245,10 @@ int cmd_run(int argc, char **argv)
 			}
 			if (strcmp(nc->storage.path, conf->storage.path) != 0)
 				log_warnx("daemon", "storage.path changes only on restart");
-			if (collector_new(nc, store, &ncol, &cause) != 0) {
+			if (collector_new(nc, store, &ncol, &cause) != 0 ||
+			    rules_new(nc, store, &nrules, &cause) != 0) {
+				collector_free(ncol);
+				ncol = NULL;
 				log_error("daemon", "reload refused: %s; the old configuration keeps running",
 					  cause);
 				reload_answer(PW_EINVAL, cause);
@@ -244,11 +260,18 @@ int cmd_run(int argc, char **argv)
 			drain(col);
 			httpd_set_collector(httpd, ncol);
 			collector_free(col);
+			/* alerts carry on: the new rules restore them from ALERTS_FOR_STATE */
+			httpd_set_rules(httpd, nrules);
+			rules_free(rules);
+			rules = nrules;
+			nrules = NULL;
+			next_rules = 0;
 			/* the HTTP server keeps the settings it started with */
 			col = ncol;
 			conf_free(hd_conf_keep(&hd, conf, nc));
 			conf = nc;
-			log_info("daemon", "reloaded: %zu targets", conf->ntargets);
+			log_info("daemon", "reloaded: %zu targets, %zu rule groups", conf->ntargets,
+				 conf->nrule_groups);
 			reload_answer(0, NULL);
 		}
 		if (pw_now_ms() >= next_retention) {
@@ -274,6 +297,7 @@ int cmd_run(int argc, char **argv)
 	httpd_stop(httpd);
 	drain(col);
 	collector_free(col);
+	rules_free(rules);
 	free(rl_cause);
 	rl_cause = NULL;
 	if (hd.conf != conf)

@@ -714,6 +714,20 @@ enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, const char
 		ret = serve_buildinfo(h, c);
 	else if (strcmp(rest, "targets") == 0)
 		ret = serve_targets(h, c, &p);
+	else if (strcmp(rest, "rules") == 0 || strcmp(rest, "alerts") == 0) {
+		struct pw_buf b;
+		const char *type = param(&p, "type");
+		pw_buf_init(&b, 0);
+		pthread_mutex_lock(&h->lock);
+		if (!h->rules)
+			pw_buf_puts(&b, rest[0] == 'r' ? "{\"groups\":[]}" : "{\"alerts\":[]}");
+		else if (rest[0] == 'r')
+			rules_json_rules(h->rules, &b, type && *type ? type : NULL);
+		else
+			rules_json_alerts(h->rules, &b);
+		pthread_mutex_unlock(&h->lock);
+		ret = send_data(h, c, PATH_API_OTHER, &b);
+	}
 	else
 		ret = send_text(h, c, PATH_API_OTHER, 404, "text/plain", "404 page not found\n");
 	params_free(&p);

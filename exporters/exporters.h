@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "alerts.h"
 #include "collector.h"
 #include "conf.h"
 #include "store.h"
@@ -23,6 +24,7 @@ struct httpd_deps {
 	const struct conf *conf; /* the HTTP settings are read at start only */
 	struct store *store;
 	struct collector *collector; /* may be NULL; see httpd_set_collector */
+	struct rules *rules;         /* may be NULL; see httpd_set_rules */
 	httpd_reload_fn reload;
 	void *reload_ctx;
 };
@@ -35,5 +37,7 @@ void httpd_stop(struct httpd *h);
 /* Swap the collector whose status is shown (after a reload). Call before
  * freeing the old one. Thread-safe. */
 void httpd_set_collector(struct httpd *h, struct collector *col);
+/* The same for the rules whose state /api/v1/rules and /alerts show. */
+void httpd_set_rules(struct httpd *h, struct rules *r);
 
 #endif /* PW_EXPORTERS_H */

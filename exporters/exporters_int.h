@@ -21,7 +21,8 @@ struct httpd {
 	const struct conf *conf;
 	struct store *store;
 	struct collector *col;
-	pthread_mutex_t lock; /* col and the counters */
+	struct rules *rules;
+	pthread_mutex_t lock; /* col, rules and the counters */
 	httpd_reload_fn reload;
 	void *reload_ctx;
 	bool loopback_only;

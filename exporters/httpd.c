@@ -20,6 +20,13 @@ static const char *const path_names[NPATHS] = {"/metrics", "/api/v1/import/prome
 					       "/-/healthy", "/-/ready", "/-/reload", "other",
 					       "/api/v1/query", "/api/v1/query_range", "/api/v1/other"};
 
+void httpd_set_rules(struct httpd *h, struct rules *r)
+{
+	pthread_mutex_lock(&h->lock);
+	h->rules = r;
+	pthread_mutex_unlock(&h->lock);
+}
+
 void httpd_set_collector(struct httpd *h, struct collector *col)
 {
 	pthread_mutex_lock(&h->lock);
@@ -501,6 +508,7 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 	h->conf = conf;
 	h->store = dp->store;
 	h->col = dp->collector;
+	h->rules = dp->rules;
 	h->reload = dp->reload;
 	h->reload_ctx = dp->reload_ctx;
 	h->max_body = conf->http.max_request_size;

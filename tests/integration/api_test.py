@@ -80,6 +80,13 @@ def write_config(sim_port, http_port, store):
     conf = json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
     conf["storage"]["path"] = store
     conf["http"] = {"listen": ["127.0.0.1:%d" % http_port]}
+    conf["global"]["evaluation_interval"] = "2s"
+    conf["rule_groups"] = [{"name": "programme", "rules": [
+        {"record": "city:mr_items_recognised:max", "expr": "max by (city) (mr_items_recognised)"},
+        {"alert": "RecognitionBelowTarget", "expr": "city:mr_items_recognised:max < 1e9",
+         "labels": {"severity": "warning"},
+         "annotations": {"summary": "{{ $labels.city }}: {{ $value }} items"}},
+        {"alert": "NeverFires", "expr": "up > 1", "for": "1h"}]}]
     path = os.path.join(WORK, "pacewatch.json")
     json.dump(conf, open(path, "w", encoding="utf-8"), ensure_ascii=False)
     shutil.copy(os.path.join(SRC, "conf/examples/demo-hotline.token"), WORK)
@@ -160,6 +167,32 @@ def test_metadata_endpoints(base, conf):
               "target %s: %s" % (name, t))
 
 
+def test_rules_endpoints(base):
+    st, j = jcall(base, "/api/v1/rules")
+    groups = j.get("data", {}).get("groups", [])
+    check(st == 200 and len(groups) == 1 and groups[0]["name"] == "programme", "rules: %s" % j)
+    rules = {r["name"]: r for r in groups[0]["rules"]} if groups else {}
+    check(rules.get("city:mr_items_recognised:max", {}).get("type") == "recording"
+          and rules["city:mr_items_recognised:max"]["health"] == "ok", "recording rule: %s" % rules)
+    a = rules.get("RecognitionBelowTarget", {})
+    check(a.get("type") == "alerting" and a.get("state") == "firing" and a.get("health") == "ok"
+          and len(a.get("alerts", [])) >= 2, "alerting rule: %s" % a)
+    check(rules.get("NeverFires", {}).get("state") == "inactive", "inactive rule: %s" % rules)
+    st, j = jcall(base, "/api/v1/rules", {"type": "record"})
+    check(st == 200 and all(r["type"] == "recording" for g in j["data"]["groups"] for r in g["rules"]),
+          "rules?type=record: %s" % j)
+    st, j = jcall(base, "/api/v1/alerts")
+    alerts = j.get("data", {}).get("alerts", [])
+    check(st == 200 and alerts and all(x["state"] == "firing" and x["labels"]["severity"] == "warning"
+                                       and x["annotations"]["summary"].endswith(" items")
+                                       and x["value"].count("e") == 1 for x in alerts),
+          "alerts: %s" % j)
+    st, j = jcall(base, "/api/v1/query", {"query": 'count(ALERTS{alertstate="firing"})'})
+    res = j.get("data", {}).get("result", [])
+    check(st == 200 and res and int(float(res[0]["value"][1])) == len(alerts),
+          "ALERTS in the store: %s" % j)
+
+
 def substitute(expr, city):
     for k, v in (("${city}", city), ("$city", city), ("$__rate_interval", "1m"),
                  ("$__interval", "5s"), ("$__range", "2m")):
@@ -217,6 +250,7 @@ def main():
         test_grafana_check(base)
         test_errors(base)
         test_metadata_endpoints(base, conf)
+        test_rules_endpoints(base)
         test_dashboard(base)
     finally:
         stop_daemon(pw, log)

@@ -1,0 +1,58 @@
+/*
+ * alerts.h — Prometheus-compatible alerting and recording rules: groups
+ * evaluated on their interval, the alert state machine (inactive, pending,
+ * firing, resolved kept 15 minutes, for, keep_firing_for), templated labels
+ * and annotations, ALERTS and ALERTS_FOR_STATE written to the store, and a
+ * restart that keeps the for clock (state restored from ALERTS_FOR_STATE
+ * within global.outage_tolerance).
+ *
+ * Threads: rules_step/rules_eval_group from one thread (the event loop);
+ * the JSON views from any thread (they take the rules' lock).
+ */
+#ifndef PW_ALERTS_H
+#define PW_ALERTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "conf.h"
+#include "store.h"
+
+struct rules;
+
+/* Compile every rule of c->rule_groups. Errors: PW_EINVAL with *cause
+ * naming the rule. The configuration must outlive the rules. */
+int rules_new(const struct conf *c, struct store *st, struct rules **out, char **cause);
+void rules_free(struct rules *r);
+
+/* Evaluate the groups that are due at now_ms; returns when the next one is
+ * due. Evaluation times are aligned to each group's interval. */
+int64_t rules_step(struct rules *r, int64_t now_ms);
+/* Evaluate group g at time t (ms), as if it were due then: tests, and
+ * replaying history. Returns 0 or an error with *cause. */
+int rules_eval_group(struct rules *r, size_t g, int64_t t, char **cause);
+size_t rules_ngroups(const struct rules *r);
+
+/* The PromQL checker conf_set_expr_checker takes. */
+int rules_check_expr(const char *expr, char **msg);
+
+/* Prometheus' /api/v1/rules data ({"groups": [...]}; type "alert" or
+ * "record" or NULL for both) and /api/v1/alerts data ({"alerts": [...]}),
+ * appended to b. */
+void rules_json_rules(struct rules *r, struct pw_buf *b, const char *type);
+void rules_json_alerts(struct rules *r, struct pw_buf *b);
+
+/* An alert as the notifiers see it. */
+struct rules_alert {
+	const struct pw_label *labels, *annotations;
+	size_t nlabels, nannotations;
+	int state; /* 1 pending, 2 firing, 0 resolved (kept 15 minutes) */
+	int64_t active_at, fired_at, resolved_at;
+	double value;
+};
+typedef void (*rules_alert_cb)(void *ctx, const struct rules_alert *a);
+/* Every active or recently resolved alert (under the lock). */
+void rules_foreach_alert(struct rules *r, rules_alert_cb cb, void *ctx);
+
+#endif /* PW_ALERTS_H */

@@ -1,0 +1,784 @@
+/*
+ * rules.c — rule groups and the alert state machine, step for step as
+ * Prometheus 2.42's rules manager: a query per rule at the evaluation
+ * time; for alerting rules the alerts keyed by their label set move
+ * inactive -> pending -> firing (after `for`), stay firing for
+ * `keep_firing_for` after the condition clears, and are kept 15 minutes
+ * once resolved; ALERTS and ALERTS_FOR_STATE (and recording rules'
+ * results) are written to the store, with staleness markers for series
+ * that stop. After a restart the first evaluation restores each alert's
+ * activeAt from ALERTS_FOR_STATE (within global.outage_tolerance), so
+ * `for` keeps counting and firing alerts stay firing.
+ */
+#include "alerts_int.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESOLVED_RETENTION_MS (15 * 60 * 1000)
+
+/* ---- small helpers ------------------------------------------------------------- */
+
+void *arena_alloc_t(struct talloc *a, size_t n)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->p = xreallocarray(a->p, a->cap, sizeof *a->p);
+	}
+	return a->p[a->n++] = xcalloc(1, n ? n : 1);
+}
+
+char *arena_strndup_t(struct talloc *a, const char *s, size_t n)
+{
+	char *p = arena_alloc_t(a, n + 1);
+	memcpy(p, s, n);
+	return p;
+}
+
+void talloc_free(struct talloc *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->p[i]);
+	free(a->p);
+	memset(a, 0, sizeof *a);
+}
+
+/* an owned, sorted label set */
+struct lbls {
+	struct pw_label *l;
+	size_t n;
+	uint64_t h;
+};
+
+static int lcmp(const void *x, const void *y)
+{
+	return strcmp(((const struct pw_label *)x)->name, ((const struct pw_label *)y)->name);
+}
+
+static void lbls_finish(struct lbls *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	if (s->n > 1)
+		qsort(s->l, s->n, sizeof *s->l, lcmp);
+	for (size_t i = 0; i < s->n; i++) {
+		h = h * 31 + pw_hash64(s->l[i].name, strlen(s->l[i].name));
+		h = h * 31 + pw_hash64(s->l[i].value, strlen(s->l[i].value));
+	}
+	s->h = h;
+}
+
+/* set name=value (an empty value deletes), copying the strings */
+static void lbls_set(struct lbls *s, const char *name, const char *value)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->l[i].name, name) == 0) {
+			free((char *)s->l[i].value);
+			if (!*value) {
+				free((char *)s->l[i].name);
+				s->l[i] = s->l[--s->n];
+			} else {
+				s->l[i].value = xstrdup(value);
+			}
+			return;
+		}
+	}
+	if (!*value)
+		return;
+	s->l = xreallocarray(s->l, s->n + 1, sizeof *s->l);
+	s->l[s->n].name = xstrdup(name);
+	s->l[s->n++].value = xstrdup(value);
+}
+
+static void lbls_free(struct lbls *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free((char *)s->l[i].name);
+		free((char *)s->l[i].value);
+	}
+	free(s->l);
+	memset(s, 0, sizeof *s);
+}
+
+static bool lbls_eq(const struct lbls *a, const struct lbls *b)
+{
+	if (a->h != b->h || a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->l[i].name, b->l[i].name) || strcmp(a->l[i].value, b->l[i].value))
+			return false;
+	return true;
+}
+
+/* ---- the model ------------------------------------------------------------------- */
+
+enum { ST_INACTIVE, ST_PENDING, ST_FIRING };
+
+struct alert {
+	struct lbls labels, ann;
+	int state;
+	int64_t active_at, fired_at, resolved_at, keep_since, seen_at;
+	bool resolved, keeping;
+	double value;
+};
+
+struct rule {
+	const struct conf_rule *c;
+	struct query_expr *x;
+	struct alert *al;
+	size_t nal;
+	char *last_error;
+	int64_t last_eval;
+	double eval_s;
+	bool restored;
+	struct lbls *prev; /* series written by the last evaluation */
+	size_t nprev;
+};
+
+struct group {
+	const struct conf_rule_group *c;
+	struct rule *rules;
+	size_t n;
+	int64_t next, last_eval;
+	double eval_s;
+};
+
+struct rules {
+	const struct conf *conf;
+	struct store *st;
+	struct group *g;
+	size_t ng;
+	pthread_mutex_t lock;
+	struct query_opts qo;
+	struct pw_label *ext;
+	size_t next;
+};
+
+int rules_check_expr(const char *expr, char **msg)
+{
+	struct query_expr *x;
+	struct query_error e = {0};
+	if (query_parse(expr, &x, &e) != 0) {
+		*msg = e.msg;
+		return PW_EINVAL;
+	}
+	if (query_expr_type(x) != QUERY_VECTOR && query_expr_type(x) != QUERY_SCALAR) {
+		*msg = xasprintf("a rule's expression gives an instant vector or a scalar, not a %s",
+				 query_type_name(query_expr_type(x)));
+		query_expr_free(x);
+		return PW_EINVAL;
+	}
+	query_expr_free(x);
+	return 0;
+}
+
+int rules_new(const struct conf *c, struct store *st, struct rules **out, char **cause)
+{
+	struct rules *r = xcalloc(1, sizeof *r);
+	*out = NULL;
+	r->conf = c;
+	r->st = st;
+	pthread_mutex_init(&r->lock, NULL);
+	r->qo.lookback_ms = c->global.lookback_delta_ms;
+	r->qo.max_samples = (uint64_t)c->query.max_samples;
+	r->qo.timeout_ms = c->query.timeout_ms;
+	r->ext = xcalloc(c->global.external_labels.n + 1, sizeof *r->ext);
+	for (size_t i = 0; i < c->global.external_labels.n; i++) {
+		r->ext[i].name = c->global.external_labels.v[i].name;
+		r->ext[i].value = c->global.external_labels.v[i].value;
+	}
+	r->next = c->global.external_labels.n;
+	r->g = xcalloc(c->nrule_groups + 1, sizeof *r->g);
+	r->ng = c->nrule_groups;
+	for (size_t g = 0; g < c->nrule_groups; g++) {
+		const struct conf_rule_group *cg = &c->rule_groups[g];
+		r->g[g].c = cg;
+		r->g[g].rules = xcalloc(cg->nrules + 1, sizeof *r->g[g].rules);
+		r->g[g].n = cg->nrules;
+		for (size_t i = 0; i < cg->nrules; i++) {
+			struct query_error e = {0};
+			r->g[g].rules[i].c = &cg->rules[i];
+			if (query_parse(cg->rules[i].expr, &r->g[g].rules[i].x, &e) != 0) {
+				*cause = xasprintf("rule_groups[%zu].rules[%zu].expr: %s", g, i, e.msg);
+				query_error_clear(&e);
+				rules_free(r);
+				return PW_EINVAL;
+			}
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+static void rule_clear(struct rule *ru)
+{
+	for (size_t i = 0; i < ru->nal; i++) {
+		lbls_free(&ru->al[i].labels);
+		lbls_free(&ru->al[i].ann);
+	}
+	free(ru->al);
+	ru->al = NULL;
+	ru->nal = 0;
+}
+
+void rules_free(struct rules *r)
+{
+	if (!r)
+		return;
+	for (size_t g = 0; g < r->ng; g++) {
+		for (size_t i = 0; i < r->g[g].n; i++) {
+			struct rule *ru = &r->g[g].rules[i];
+			rule_clear(ru);
+			query_expr_free(ru->x);
+			free(ru->last_error);
+			for (size_t k = 0; k < ru->nprev; k++)
+				lbls_free(&ru->prev[k]);
+			free(ru->prev);
+		}
+		free(r->g[g].rules);
+	}
+	free(r->g);
+	free(r->ext);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+size_t rules_ngroups(const struct rules *r) { return r->ng; }
+
+/* ---- evaluation ------------------------------------------------------------------ */
+
+struct outset {
+	struct lbls *s;
+	size_t n;
+};
+
+static void put(struct store_batch *b, struct outset *o, struct lbls *l, const char *name,
+		const char *extra_name, const char *extra_value, int64_t t, double v)
+{
+	struct lbls w = {0};
+	for (size_t i = 0; i < l->n; i++)
+		lbls_set(&w, l->l[i].name, l->l[i].value);
+	lbls_set(&w, "__name__", name);
+	if (extra_name)
+		lbls_set(&w, extra_name, extra_value);
+	lbls_finish(&w);
+	store_batch_put(b, w.l, w.n, t, v);
+	o->s = xreallocarray(o->s, o->n + 1, sizeof *o->s);
+	o->s[o->n++] = w;
+}
+
+/* staleness markers for the series of the last evaluation that are gone */
+static void mark_stale(struct store_batch *b, struct rule *ru, struct outset *now, int64_t t)
+{
+	for (size_t i = 0; i < ru->nprev; i++) {
+		bool still = false;
+		for (size_t j = 0; j < now->n && !still; j++)
+			still = lbls_eq(&ru->prev[i], &now->s[j]);
+		if (!still)
+			store_batch_put(b, ru->prev[i].l, ru->prev[i].n, t, store_stale_nan());
+		lbls_free(&ru->prev[i]);
+	}
+	free(ru->prev);
+	ru->prev = now->s;
+	ru->nprev = now->n;
+}
+
+/* the newest ALERTS_FOR_STATE value of an alert in [t - tolerance, t] */
+static bool restore_active_at(struct rules *r, const struct lbls *l, int64_t t, int64_t *active)
+{
+	struct store_snap *snap;
+	struct store_matcher *m = xcalloc(l->n + 1, sizeof *m);
+	struct store_series *ss = NULL;
+	size_t n = 0, nm = 0;
+	bool ok = false;
+	if (store_snap_begin(r->st, &snap) != 0) {
+		free(m);
+		return false;
+	}
+	store_matcher_init(&m[nm++], STORE_MATCH_EQ, "__name__", "ALERTS_FOR_STATE", NULL);
+	for (size_t i = 0; i < l->n; i++)
+		store_matcher_init(&m[nm++], STORE_MATCH_EQ, l->l[i].name, l->l[i].value, NULL);
+	if (store_select(snap, m, nm, t - r->conf->global.outage_tolerance_ms, t, false, &ss, &n) == 0) {
+		for (size_t i = 0; i < n && !ok; i++) {
+			struct pw_label tmp[64];
+			if (store_series_labels(&ss[i], tmp, 64) != l->n + 1)
+				continue; /* more labels: another alert */
+			struct store_iter *it = store_iter_new(snap);
+			int64_t ts;
+			double v;
+			if (store_iter_seek(it, ss[i].id, t - r->conf->global.outage_tolerance_ms, t) == 0)
+				while (store_iter_next(it, &ts, &v) == 1)
+					if (!store_is_stale_nan(v) && isfinite(v)) {
+						*active = (int64_t)llround(v * 1000);
+						ok = true;
+					}
+			store_iter_free(it);
+		}
+	}
+	free(ss);
+	for (size_t i = 0; i < nm; i++)
+		store_matcher_free(&m[i]);
+	free(m);
+	store_snap_end(snap);
+	return ok;
+}
+
+static struct alert *find_alert(struct rule *ru, const struct lbls *l)
+{
+	for (size_t i = 0; i < ru->nal; i++)
+		if (lbls_eq(&ru->al[i].labels, l))
+			return &ru->al[i];
+	return NULL;
+}
+
+static void drop_alert(struct rule *ru, size_t i)
+{
+	lbls_free(&ru->al[i].labels);
+	lbls_free(&ru->al[i].ann);
+	ru->al[i] = ru->al[--ru->nal];
+}
+
+static void free_fresh(struct alert *f, size_t n)
+{
+	for (size_t q = 0; q < n; q++) {
+		lbls_free(&f[q].labels);
+		lbls_free(&f[q].ann);
+	}
+	free(f);
+}
+
+static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
+			 const struct query_result *res, int64_t t, struct store_batch *b, char **cause)
+{
+	const struct conf_rule *c = ru->c;
+	struct alert *fresh = NULL;
+	size_t nfresh = 0, nactive = 0;
+	size_t nres = res->type == QUERY_SCALAR ? 1 : res->nseries;
+	struct outset out = {0};
+
+	/* one alert per result series: labels (templated), annotations */
+	for (size_t i = 0; i < nres; i++) {
+		const struct pw_label *sl = res->type == QUERY_SCALAR ? NULL : res->series[i].labels;
+		size_t snl = res->type == QUERY_SCALAR ? 0 : res->series[i].nlabels;
+		double v = res->type == QUERY_SCALAR ? res->scalar : res->series[i].pts[0].v;
+		struct talloc ta = {0};
+		struct tmpl_data td = {sl, r->ext, snl, r->next, v, &ta};
+		struct alert a = {0};
+		for (size_t k = 0; k < snl; k++)
+			if (strcmp(sl[k].name, "__name__"))
+				lbls_set(&a.labels, sl[k].name, sl[k].value);
+		for (size_t k = 0; k < c->labels.n; k++) {
+			char *e = tmpl_expand(c->labels.v[k].value, &td);
+			lbls_set(&a.labels, c->labels.v[k].name, e);
+			free(e);
+		}
+		lbls_set(&a.labels, "alertname", c->alert);
+		lbls_finish(&a.labels);
+		for (size_t k = 0; k < c->annotations.n; k++) {
+			char *e = tmpl_expand(c->annotations.v[k].value, &td);
+			lbls_set(&a.ann, c->annotations.v[k].name, e);
+			free(e);
+		}
+		lbls_finish(&a.ann);
+		talloc_free(&ta);
+		a.value = v;
+		a.active_at = t;
+		a.state = ST_PENDING;
+		a.seen_at = t;
+		for (size_t k = 0; k < nfresh; k++) {
+			if (lbls_eq(&fresh[k].labels, &a.labels)) {
+				*cause = xstrdup("vector contains metrics with the same labelset after "
+						 "applying alert labels");
+				lbls_free(&a.labels);
+				lbls_free(&a.ann);
+				free_fresh(fresh, nfresh);
+				return PW_EINVAL;
+			}
+		}
+		fresh = xreallocarray(fresh, nfresh + 1, sizeof *fresh);
+		fresh[nfresh++] = a;
+	}
+	/* merge: known alerts take the new value and annotations */
+	for (size_t k = 0; k < nfresh; k++) {
+		struct alert *old = find_alert(ru, &fresh[k].labels);
+		if (old && old->state != ST_INACTIVE) {
+			old->value = fresh[k].value;
+			old->seen_at = t;
+			lbls_free(&old->ann);
+			old->ann = fresh[k].ann;
+			fresh[k].ann.l = NULL;
+			fresh[k].ann.n = 0;
+			lbls_free(&fresh[k].labels);
+			continue;
+		}
+		if (!old && !ru->restored) {
+			/* the first evaluation after a start: the for clock goes on */
+			int64_t act;
+			if (restore_active_at(r, &fresh[k].labels, t, &act) && act <= t)
+				fresh[k].active_at = act;
+		}
+		if (old) {
+			lbls_free(&old->labels);
+			lbls_free(&old->ann);
+			*old = fresh[k];
+		} else {
+			ru->al = xreallocarray(ru->al, ru->nal + 1, sizeof *ru->al);
+			ru->al[ru->nal++] = fresh[k];
+		}
+	}
+	free(fresh);
+	ru->restored = true;
+	/* gone ones resolve (or keep firing); pending ones fire after `for` */
+	for (size_t i = 0; i < ru->nal;) {
+		struct alert *a = &ru->al[i];
+		if (a->seen_at != t) {
+			bool keep = false, drop;
+			if (a->state == ST_FIRING && c->keep_firing_for_ms > 0) {
+				if (!a->keeping) {
+					a->keeping = true;
+					a->keep_since = t;
+				}
+				keep = t - a->keep_since < c->keep_firing_for_ms;
+			}
+			drop = a->state == ST_PENDING ||
+			       (a->resolved && t - a->resolved_at > RESOLVED_RETENTION_MS);
+			if (a->state != ST_INACTIVE && !keep) {
+				a->state = ST_INACTIVE;
+				a->resolved = true;
+				a->resolved_at = t;
+			}
+			if (drop && !keep) {
+				drop_alert(ru, i);
+				continue;
+			}
+			if (!keep) {
+				i++;
+				continue;
+			}
+		} else {
+			a->keeping = false;
+		}
+		nactive++;
+		if (a->state == ST_PENDING && t - a->active_at >= c->for_ms) {
+			a->state = ST_FIRING;
+			a->fired_at = t;
+		}
+		put(b, &out, &a->labels, "ALERTS", "alertstate",
+		    a->state == ST_FIRING ? "firing" : "pending", t, 1);
+		put(b, &out, &a->labels, "ALERTS_FOR_STATE", NULL, NULL, t,
+		    (double)(a->active_at >= 0 ? a->active_at / 1000 : -((-a->active_at + 999) / 1000)));
+		i++;
+	}
+	if (g->c->limit > 0 && (int64_t)nactive > g->c->limit) {
+		rule_clear(ru);
+		*cause = xasprintf("exceeded limit of %lld with %zu alerts", (long long)g->c->limit,
+				   nactive);
+		for (size_t k = 0; k < out.n; k++)
+			lbls_free(&out.s[k]);
+		free(out.s);
+		return PW_EINVAL;
+	}
+	mark_stale(b, ru, &out, t);
+	return 0;
+}
+
+static int eval_recording(struct group *g, struct rule *ru, const struct query_result *res,
+			  int64_t t, struct store_batch *b, char **cause)
+{
+	struct outset out = {0};
+	size_t nres = res->type == QUERY_SCALAR ? 1 : res->nseries;
+	for (size_t i = 0; i < nres; i++) {
+		struct lbls l = {0};
+		double v = res->type == QUERY_SCALAR ? res->scalar : res->series[i].pts[0].v;
+		if (res->type != QUERY_SCALAR)
+			for (size_t k = 0; k < res->series[i].nlabels; k++)
+				lbls_set(&l, res->series[i].labels[k].name, res->series[i].labels[k].value);
+		lbls_set(&l, "__name__", ru->c->record);
+		for (size_t k = 0; k < ru->c->labels.n; k++)
+			lbls_set(&l, ru->c->labels.v[k].name, ru->c->labels.v[k].value);
+		lbls_finish(&l);
+		for (size_t k = 0; k < out.n; k++) {
+			if (lbls_eq(&out.s[k], &l)) {
+				*cause = xstrdup("vector contains metrics with the same labelset after "
+						 "applying rule labels");
+				lbls_free(&l);
+				goto fail;
+			}
+		}
+		if (g->c->limit > 0 && (int64_t)out.n >= g->c->limit) {
+			*cause = xasprintf("exceeded limit of %lld with %zu series",
+					   (long long)g->c->limit, nres);
+			lbls_free(&l);
+			goto fail;
+		}
+		store_batch_put(b, l.l, l.n, t, v);
+		out.s = xreallocarray(out.s, out.n + 1, sizeof *out.s);
+		out.s[out.n++] = l;
+	}
+	mark_stale(b, ru, &out, t);
+	return 0;
+fail:
+	for (size_t k = 0; k < out.n; k++)
+		lbls_free(&out.s[k]);
+	free(out.s);
+	return PW_EINVAL;
+}
+
+int rules_eval_group(struct rules *r, size_t gi, int64_t t, char **cause)
+{
+	struct group *g = &r->g[gi];
+	int64_t g0 = pw_mono_ns();
+	int rc = 0;
+
+	for (size_t i = 0; i < g->n && rc == 0; i++) {
+		struct rule *ru = &g->rules[i];
+		struct query_result *res = NULL;
+		struct query_error e = {0};
+		struct store_batch *b = store_batch_begin(r->st);
+		char *why = NULL;
+		int64_t t0 = pw_mono_ns();
+		int qrc = query_exec_instant(r->st, &r->qo, ru->x, t, &res, &e);
+		pthread_mutex_lock(&r->lock);
+		if (qrc != 0) {
+			why = xasprintf("%s: %s", query_errtype_name(e.type), e.msg ? e.msg : "failed");
+		} else if (ru->c->alert) {
+			eval_alerting(r, g, ru, res, t, b, &why);
+		} else {
+			eval_recording(g, ru, res, t, b, &why);
+		}
+		free(ru->last_error);
+		ru->last_error = why;
+		ru->last_eval = t;
+		ru->eval_s = (double)(pw_mono_ns() - t0) / 1e9;
+		pthread_mutex_unlock(&r->lock);
+		if (why)
+			log_warnx("rules", "group \"%s\", rule %s: %s", g->c->name,
+				  ru->c->alert ? ru->c->alert : ru->c->record, why);
+		query_error_clear(&e);
+		query_result_free(res);
+		/* each rule's results are stored before the next rule runs, so a
+		 * rule may build on the one before it, as in Prometheus */
+		rc = store_batch_commit(b, cause);
+	}
+	pthread_mutex_lock(&r->lock);
+	g->last_eval = t;
+	g->eval_s = (double)(pw_mono_ns() - g0) / 1e9;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int64_t rules_step(struct rules *r, int64_t now)
+{
+	int64_t next = now + 60000;
+	for (size_t g = 0; g < r->ng; g++) {
+		struct group *gr = &r->g[g];
+		int64_t iv = gr->c->interval_ms > 0 ? gr->c->interval_ms : 60000;
+		if (gr->next == 0)
+			gr->next = now - now % iv; /* the first evaluation at once */
+		if (now >= gr->next) {
+			int64_t t = now - now % iv; /* aligned; missed intervals are skipped */
+			char *cause = NULL;
+			if (rules_eval_group(r, g, t, &cause) != 0) {
+				log_error("rules", "group \"%s\": writing results: %s", gr->c->name,
+					  cause ? cause : "failed");
+				free(cause);
+			}
+			gr->next = t + iv;
+		}
+		if (gr->next < next)
+			next = gr->next;
+	}
+	return next;
+}
+
+/* ---- views ---------------------------------------------------------------------------- */
+
+static void jstr(struct pw_buf *b, const char *s)
+{
+	pw_buf_putc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			pw_buf_printf(b, "\\%c", *p);
+		else if (*p < 0x20)
+			pw_buf_printf(b, "\\u%04x", *p);
+		else
+			pw_buf_putc(b, (char)*p);
+	}
+	pw_buf_putc(b, '"');
+}
+
+static void jlbls(struct pw_buf *b, const struct pw_label *l, size_t n)
+{
+	pw_buf_putc(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			pw_buf_putc(b, ',');
+		jstr(b, l[i].name);
+		pw_buf_putc(b, ':');
+		jstr(b, l[i].value);
+	}
+	pw_buf_putc(b, '}');
+}
+
+static void jkvs(struct pw_buf *b, const struct conf_kvs *kv)
+{
+	pw_buf_putc(b, '{');
+	for (size_t i = 0; i < kv->n; i++) {
+		if (i)
+			pw_buf_putc(b, ',');
+		jstr(b, kv->v[i].name);
+		pw_buf_putc(b, ':');
+		jstr(b, kv->v[i].value);
+	}
+	pw_buf_putc(b, '}');
+}
+
+static void jtime(struct pw_buf *b, int64_t ms)
+{
+	char t[64];
+	if (ms == 0)
+		snprintf(t, sizeof t, "0001-01-01T00:00:00Z");
+	else
+		pw_fmt_time(t, sizeof t, ms);
+	jstr(b, t);
+}
+
+/* Go's FormatFloat(v, 'e', -1, 64) */
+static void jvalue_e(struct pw_buf *b, double v)
+{
+	char d[64];
+	if (isnan(v) || isinf(v)) {
+		jstr(b, isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	for (int p = 1; p <= 17; p++) {
+		snprintf(d, sizeof d, "%.*e", p - 1, v);
+		if (strtod(d, NULL) == v)
+			break;
+	}
+	jstr(b, d);
+}
+
+static const char *state_name(int s)
+{
+	return s == ST_FIRING ? "firing" : s == ST_PENDING ? "pending" : "inactive";
+}
+
+static void jalert(struct pw_buf *b, const struct alert *a)
+{
+	pw_buf_puts(b, "{\"labels\":");
+	jlbls(b, a->labels.l, a->labels.n);
+	pw_buf_puts(b, ",\"annotations\":");
+	jlbls(b, a->ann.l, a->ann.n);
+	pw_buf_printf(b, ",\"state\":\"%s\",\"activeAt\":", state_name(a->state));
+	jtime(b, a->active_at);
+	pw_buf_puts(b, ",\"value\":");
+	jvalue_e(b, a->value);
+	pw_buf_putc(b, '}');
+}
+
+void rules_json_rules(struct rules *r, struct pw_buf *b, const char *type)
+{
+	pthread_mutex_lock(&r->lock);
+	pw_buf_puts(b, "{\"groups\":[");
+	for (size_t g = 0; g < r->ng; g++) {
+		struct group *gr = &r->g[g];
+		bool first = true;
+		if (g)
+			pw_buf_putc(b, ',');
+		pw_buf_puts(b, "{\"name\":");
+		jstr(b, gr->c->name);
+		pw_buf_puts(b, ",\"file\":");
+		jstr(b, r->conf->path ? r->conf->path : "");
+		pw_buf_puts(b, ",\"rules\":[");
+		for (size_t i = 0; i < gr->n; i++) {
+			struct rule *ru = &gr->rules[i];
+			const struct conf_rule *c = ru->c;
+			if (type && strcmp(type, c->alert ? "alert" : "record") != 0)
+				continue;
+			if (!first)
+				pw_buf_putc(b, ',');
+			first = false;
+			if (c->alert) {
+				int st = ST_INACTIVE;
+				for (size_t k = 0; k < ru->nal; k++)
+					if (ru->al[k].state > st)
+						st = ru->al[k].state;
+				pw_buf_printf(b, "{\"state\":\"%s\",\"name\":", state_name(st));
+				jstr(b, c->alert);
+				pw_buf_puts(b, ",\"query\":");
+				jstr(b, c->expr);
+				pw_buf_printf(b, ",\"duration\":%g,\"keepFiringFor\":%g,\"labels\":",
+					      (double)c->for_ms / 1000, (double)c->keep_firing_for_ms / 1000);
+				jkvs(b, &c->labels);
+				pw_buf_puts(b, ",\"annotations\":");
+				jkvs(b, &c->annotations);
+				pw_buf_puts(b, ",\"alerts\":[");
+				for (size_t k = 0, w = 0; k < ru->nal; k++) {
+					if (ru->al[k].state == ST_INACTIVE)
+						continue;
+					if (w++)
+						pw_buf_putc(b, ',');
+					jalert(b, &ru->al[k]);
+				}
+				pw_buf_putc(b, ']');
+			} else {
+				pw_buf_puts(b, "{\"name\":");
+				jstr(b, c->record);
+				pw_buf_puts(b, ",\"query\":");
+				jstr(b, c->expr);
+				pw_buf_puts(b, ",\"labels\":");
+				jkvs(b, &c->labels);
+			}
+			pw_buf_printf(b, ",\"health\":\"%s\",\"lastError\":",
+				      ru->last_eval == 0 ? "unknown" : ru->last_error ? "err" : "ok");
+			jstr(b, ru->last_error ? ru->last_error : "");
+			pw_buf_printf(b, ",\"evaluationTime\":%.6f,\"lastEvaluation\":", ru->eval_s);
+			jtime(b, ru->last_eval);
+			pw_buf_printf(b, ",\"type\":\"%s\"}", c->alert ? "alerting" : "recording");
+		}
+		pw_buf_printf(b, "],\"interval\":%g,\"limit\":%lld,\"evaluationTime\":%.6f,"
+				 "\"lastEvaluation\":",
+			      (double)gr->c->interval_ms / 1000, (long long)gr->c->limit, gr->eval_s);
+		jtime(b, gr->last_eval);
+		pw_buf_putc(b, '}');
+	}
+	pw_buf_puts(b, "]}");
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rules_json_alerts(struct rules *r, struct pw_buf *b)
+{
+	size_t w = 0;
+	pthread_mutex_lock(&r->lock);
+	pw_buf_puts(b, "{\"alerts\":[");
+	for (size_t g = 0; g < r->ng; g++)
+		for (size_t i = 0; i < r->g[g].n; i++)
+			for (size_t k = 0; k < r->g[g].rules[i].nal; k++) {
+				const struct alert *a = &r->g[g].rules[i].al[k];
+				if (a->state == ST_INACTIVE)
+					continue;
+				if (w++)
+					pw_buf_putc(b, ',');
+				jalert(b, a);
+			}
+	pw_buf_puts(b, "]}");
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rules_foreach_alert(struct rules *r, rules_alert_cb cb, void *ctx)
+{
+	pthread_mutex_lock(&r->lock);
+	for (size_t g = 0; g < r->ng; g++)
+		for (size_t i = 0; i < r->g[g].n; i++)
+			for (size_t k = 0; k < r->g[g].rules[i].nal; k++) {
+				const struct alert *a = &r->g[g].rules[i].al[k];
+				struct rules_alert ra = {a->labels.l, a->ann.l, a->labels.n, a->ann.n,
+							 a->state, a->active_at, a->fired_at,
+							 a->resolved ? a->resolved_at : 0, a->value};
+				cb(ctx, &ra);
+			}
+	pthread_mutex_unlock(&r->lock);
+}

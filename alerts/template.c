@@ -1,0 +1,457 @@
+/*
+ * template.c — the part of Go's text/template that alert labels and
+ * annotations use, with Prometheus' functions: {{ $labels.city }},
+ * {{ $value }}, {{ $externalLabels.x }}, {{ .Labels.x }}, {{ .Value }},
+ * humanize, humanize1024, humanizePercentage, humanizeDuration, printf,
+ * pipelines ({{ $value | humanize }}), and {{- -}} trimming. An error
+ * reads as Prometheus writes it into the annotation: <error expanding
+ * template: ...>.
+ */
+#include "alerts_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Go's %.4g for humanize: C's, but NaN and Inf spelt as Go does */
+static void g4(struct pw_buf *b, double v, const char *suffix)
+{
+	if (isnan(v))
+		pw_buf_printf(b, "NaN%s", suffix);
+	else if (isinf(v))
+		pw_buf_printf(b, "%sInf%s", v > 0 ? "+" : "-", suffix);
+	else
+		pw_buf_printf(b, "%.4g%s", v, suffix);
+}
+
+static void humanize(struct pw_buf *b, double v, bool k1024)
+{
+	static const char *const big[] = {"k", "M", "G", "T", "P", "E", "Z", "Y"};
+	static const char *const big2[] = {"ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"};
+	static const char *const small[] = {"m", "u", "n", "p", "f", "a", "z", "y"};
+	const char *prefix = "";
+	double base = k1024 ? 1024 : 1000;
+	if (v == 0 || isnan(v) || isinf(v)) {
+		g4(b, v, "");
+		return;
+	}
+	if (fabs(v) >= 1 || k1024) {
+		for (int i = 0; i < 8 && fabs(v) >= base; i++) {
+			prefix = k1024 ? big2[i] : big[i];
+			v /= base;
+		}
+	} else {
+		for (int i = 0; i < 8 && fabs(v) < 1; i++) {
+			prefix = small[i];
+			v *= 1000;
+		}
+	}
+	g4(b, v, prefix);
+}
+
+static void humanize_duration(struct pw_buf *b, double v)
+{
+	if (isnan(v) || isinf(v)) {
+		g4(b, v, "");
+		return;
+	}
+	if (v == 0) {
+		pw_buf_puts(b, "0s");
+		return;
+	}
+	if (fabs(v) >= 1) {
+		const char *sign = v < 0 ? "-" : "";
+		double a = fabs(v);
+		long long secs = (long long)a, d = secs / 86400, h = secs / 3600 % 24, m = secs / 60 % 60;
+		double s = fmod(a, 60);
+		pw_buf_puts(b, sign);
+		if (d)
+			pw_buf_printf(b, "%lldd %lldh %lldm %llds", d, h, m, (long long)s);
+		else if (h)
+			pw_buf_printf(b, "%lldh %lldm %llds", h, m, (long long)s);
+		else if (m)
+			pw_buf_printf(b, "%lldm %llds", m, (long long)s);
+		else
+			pw_buf_printf(b, "%.4gs", s);
+		return;
+	}
+	{
+		const char *prefix = "";
+		static const char *const small[] = {"m", "u", "n", "p", "f", "a", "z", "y"};
+		for (int i = 0; i < 8 && fabs(v) < 1; i++) {
+			prefix = small[i];
+			v *= 1000;
+		}
+		pw_buf_printf(b, "%.4g%ss", v, prefix);
+	}
+}
+
+/* Go's fmt %v of a float64: strconv 'g' with the shortest digits, the
+ * exponent form below 1e-4 and from 1e+06 (1234567 is 1.234567e+06) */
+void go_fmt_v(char *dst, size_t sz, double v)
+{
+	char d[400];
+	int exp10;
+	if (isnan(v) || isinf(v) || v == 0) {
+		query_fmt_value(d, sizeof d, v);
+		snprintf(dst, sz, "%s", d);
+		return;
+	}
+	for (int p = 1; p <= 17; p++) {
+		snprintf(d, sizeof d, "%.*e", p - 1, v);
+		if (strtod(d, NULL) == v)
+			break;
+	}
+	exp10 = atoi(strchr(d, 'e') + 1);
+	if (exp10 < -4 || exp10 >= 6) {
+		snprintf(dst, sz, "%s", d);
+		return;
+	}
+	query_fmt_value(d, sizeof d, v);
+	snprintf(dst, sz, "%s", d);
+}
+
+/* ---- the template machine ---------------------------------------------------------- */
+
+enum vk { V_NONE, V_STR, V_NUM };
+struct tv {
+	enum vk k;
+	const char *s;
+	double n;
+	char buf[64];
+};
+
+struct tctx {
+	const struct tmpl_data *d;
+	const char *err;
+	char errbuf[200];
+};
+
+static const char *skip_ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static bool ident_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static const char *lookup(const struct pw_label *l, size_t n, const char *name, size_t nl)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(l[i].name) == nl && memcmp(l[i].name, name, nl) == 0)
+			return l[i].value;
+	return NULL;
+}
+
+/* one operand: $value, $labels.x, .Labels.x, "string", number */
+static const char *operand(struct tctx *c, const char *p, const char *e, struct tv *out)
+{
+	const struct tmpl_data *d = c->d;
+	out->k = V_NONE;
+	p = skip_ws(p, e);
+	if (p < e && (*p == '"' || *p == '`')) {
+		char q = *p++;
+		const char *s = p;
+		while (p < e && *p != q)
+			p += (*p == '\\' && q == '"' && p + 1 < e) ? 2 : 1;
+		if (p >= e) {
+			c->err = "unterminated quoted string";
+			return e;
+		}
+		{
+			size_t n = (size_t)(p - s), w = 0;
+			char *t = arena_alloc(d->a, n + 1);
+			for (size_t i = 0; i < n; i++) {
+				if (q == '"' && s[i] == '\\' && i + 1 < n) {
+					i++;
+					t[w++] = s[i] == 'n' ? '\n' : s[i] == 't' ? '\t' : s[i];
+				} else {
+					t[w++] = s[i];
+				}
+			}
+			t[w] = '\0';
+			out->k = V_STR;
+			out->s = t;
+		}
+		return p + 1;
+	}
+	if (p < e && ((*p >= '0' && *p <= '9') || *p == '-')) {
+		char *end;
+		out->n = strtod(p, &end);
+		out->k = V_NUM;
+		return end;
+	}
+	{
+		const char *s = p;
+		const struct pw_label *src = NULL;
+		size_t nsrc = 0;
+		while (p < e && (ident_char(*p) || *p == '$' || *p == '.'))
+			p++;
+		size_t n = (size_t)(p - s);
+#define IS(lit) (n == sizeof(lit) - 1 && memcmp(s, lit, n) == 0)
+		if (IS("$value") || IS(".Value")) {
+			out->k = V_NUM;
+			out->n = d->value;
+			return p;
+		}
+		if (n > 8 && memcmp(s, "$labels.", 8) == 0) {
+			src = d->labels, nsrc = d->nlabels, s += 8, n -= 8;
+		} else if (n > 8 && memcmp(s, ".Labels.", 8) == 0) {
+			src = d->labels, nsrc = d->nlabels, s += 8, n -= 8;
+		} else if (n > 16 && memcmp(s, "$externalLabels.", 16) == 0) {
+			src = d->ext, nsrc = d->next, s += 16, n -= 16;
+		} else if (n > 16 && memcmp(s, ".ExternalLabels.", 16) == 0) {
+			src = d->ext, nsrc = d->next, s += 16, n -= 16;
+		} else {
+			snprintf(c->errbuf, sizeof c->errbuf, "undefined variable or field \"%.*s\"",
+				 (int)(n > 60 ? 60 : n), s);
+			c->err = c->errbuf;
+			return e;
+		}
+		const char *v = lookup(src, nsrc, s, n);
+		out->k = V_STR;
+		out->s = v ? v : "";
+		return p;
+#undef IS
+	}
+}
+
+static void as_text(struct tctx *c, const struct tv *v, struct pw_buf *b)
+{
+	char num[400];
+	(void)c;
+	if (v->k == V_STR)
+		pw_buf_puts(b, v->s);
+	else if (v->k == V_NUM) {
+		go_fmt_v(num, sizeof num, v->n);
+		pw_buf_puts(b, num);
+	}
+}
+
+static bool as_num(struct tctx *c, const struct tv *v, double *out)
+{
+	if (v->k == V_NUM) {
+		*out = v->n;
+		return true;
+	}
+	if (v->k == V_STR) {
+		char *end;
+		*out = strtod(v->s, &end);
+		if (*v->s && !*end)
+			return true;
+		snprintf(c->errbuf, sizeof c->errbuf, "strconv.ParseFloat: parsing \"%.60s\": invalid syntax",
+			 v->s);
+		c->err = c->errbuf;
+	}
+	return false;
+}
+
+/* printf with Go's common verbs on the given operands */
+static void go_printf(struct tctx *c, const char *f, const struct tv *args, size_t na,
+		      struct pw_buf *b)
+{
+	size_t ai = 0;
+	for (const char *p = f; *p; p++) {
+		char spec[32];
+		size_t sl = 0;
+		if (*p != '%') {
+			pw_buf_putc(b, *p);
+			continue;
+		}
+		if (p[1] == '%') {
+			pw_buf_putc(b, '%');
+			p++;
+			continue;
+		}
+		spec[sl++] = '%';
+		p++;
+		while (*p && strchr("+-# 0123456789.", *p) && sl < 24)
+			spec[sl++] = *p++;
+		if (!*p)
+			break;
+		if (ai >= na) {
+			pw_buf_printf(b, "%%!%c(MISSING)", *p);
+			continue;
+		}
+		const struct tv *a = &args[ai++];
+		switch (*p) {
+		case 'f': case 'e': case 'g': case 'E': case 'G': {
+			double x;
+			if (!as_num(c, a, &x))
+				return;
+			spec[sl++] = *p;
+			spec[sl] = '\0';
+			pw_buf_printf(b, spec, x);
+			break;
+		}
+		case 'd': {
+			double x;
+			if (!as_num(c, a, &x))
+				return;
+			spec[sl++] = 'l';
+			spec[sl++] = 'l';
+			spec[sl++] = 'd';
+			spec[sl] = '\0';
+			pw_buf_printf(b, spec, (long long)x);
+			break;
+		}
+		case 's': case 'v': case 'q':
+			if (*p == 'q')
+				pw_buf_putc(b, '"');
+			as_text(c, a, b);
+			if (*p == 'q')
+				pw_buf_putc(b, '"');
+			break;
+		default:
+			pw_buf_printf(b, "%%!%c(BADVERB)", *p);
+		}
+	}
+}
+
+/* one action: cmd args... [| cmd args...]* */
+static void action(struct tctx *c, const char *p, const char *e, struct pw_buf *out)
+{
+	struct tv cur = {.k = V_NONE};
+	bool have = false;
+	while (p < e && !c->err) {
+		const char *seg_end = p;
+		/* the pipeline segment ends at a | outside quotes */
+		for (char q = 0; seg_end < e; seg_end++) {
+			if (q) {
+				if (*seg_end == q)
+					q = 0;
+				continue;
+			}
+			if (*seg_end == '"' || *seg_end == '`')
+				q = *seg_end;
+			else if (*seg_end == '|')
+				break;
+		}
+		const char *s = skip_ws(p, seg_end);
+		const char *w = s;
+		while (w < seg_end && ident_char(*w))
+			w++;
+		size_t wl = (size_t)(w - s);
+		struct tv args[8];
+		size_t na = 0;
+		if (wl && !(s[0] >= '0' && s[0] <= '9')) {
+			/* a function */
+			const char *a = w;
+			while (!c->err && (a = skip_ws(a, seg_end)) < seg_end && na < 7)
+				a = operand(c, a, seg_end, &args[na++]);
+			if (have)
+				args[na++] = cur;
+			if (c->err)
+				return;
+			struct pw_buf r;
+			pw_buf_init(&r, 0);
+			double x;
+#define FN(lit) (wl == sizeof(lit) - 1 && memcmp(s, lit, wl) == 0)
+			if (FN("humanize") || FN("humanize1024") || FN("humanizePercentage") ||
+			    FN("humanizeDuration")) {
+				if (na != 1 || !as_num(c, &args[0], &x)) {
+					if (!c->err)
+						c->err = "wrong number of args";
+					pw_buf_free(&r);
+					return;
+				}
+				if (FN("humanizePercentage"))
+					g4(&r, x * 100, "%");
+				else if (FN("humanizeDuration"))
+					humanize_duration(&r, x);
+				else
+					humanize(&r, x, FN("humanize1024"));
+			} else if (FN("printf")) {
+				if (na < 1 || args[0].k != V_STR) {
+					c->err = "printf needs a format string";
+					pw_buf_free(&r);
+					return;
+				}
+				go_printf(c, args[0].s, args + 1, na - 1, &r);
+			} else if (FN("toUpper") || FN("toLower") || FN("title")) {
+				struct pw_buf t;
+				pw_buf_init(&t, 0);
+				if (na == 1)
+					as_text(c, &args[0], &t);
+				for (size_t i = 0; i < t.len; i++) {
+					char ch = t.data[i];
+					if (FN("toUpper") && ch >= 'a' && ch <= 'z')
+						ch = (char)(ch - 32);
+					if (FN("toLower") && ch >= 'A' && ch <= 'Z')
+						ch = (char)(ch + 32);
+					if (FN("title") && ch >= 'a' && ch <= 'z' &&
+					    (i == 0 || t.data[i - 1] == ' '))
+						ch = (char)(ch - 32);
+					pw_buf_putc(&r, ch);
+				}
+				pw_buf_free(&t);
+			} else {
+				snprintf(c->errbuf, sizeof c->errbuf, "function \"%.*s\" not defined",
+					 (int)(wl > 60 ? 60 : wl), s);
+				c->err = c->errbuf;
+				pw_buf_free(&r);
+				return;
+			}
+#undef FN
+			cur.k = V_STR;
+			cur.s = arena_strndup(c->d->a, r.data ? r.data : "", r.len);
+			pw_buf_free(&r);
+		} else {
+			operand(c, s, seg_end, &cur);
+		}
+		have = true;
+		p = seg_end < e ? seg_end + 1 : e;
+	}
+	if (!c->err && have)
+		as_text(c, &cur, out);
+}
+
+char *tmpl_expand(const char *t, const struct tmpl_data *d)
+{
+	struct pw_buf b;
+	struct tctx c = {.d = d};
+	const char *p = t;
+	pw_buf_init(&b, 0);
+	pw_buf_puts(&b, "");
+	while (*p) {
+		const char *o = strstr(p, "{{");
+		if (!o) {
+			pw_buf_puts(&b, p);
+			break;
+		}
+		const char *text_end = o;
+		bool ltrim = o[2] == '-' && (o[3] == ' ' || o[3] == '\t' || o[3] == '\n');
+		if (ltrim)
+			while (text_end > p && (text_end[-1] == ' ' || text_end[-1] == '\t' ||
+						text_end[-1] == '\n' || text_end[-1] == '\r'))
+				text_end--;
+		pw_buf_append(&b, p, (size_t)(text_end - p));
+		const char *cl = strstr(o + 2, "}}");
+		if (!cl) {
+			c.err = "unclosed action";
+			break;
+		}
+		const char *as = o + 2 + (ltrim ? 1 : 0), *ae = cl;
+		bool rtrim = cl - 1 > as && cl[-1] == '-' && (cl[-2] == ' ' || cl[-2] == '\t' ||
+							     cl[-2] == '\n');
+		if (rtrim)
+			ae = cl - 1;
+		action(&c, as, ae, &b);
+		if (c.err)
+			break;
+		p = cl + 2;
+		if (rtrim)
+			while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+				p++;
+	}
+	if (c.err) {
+		pw_buf_free(&b);
+		return xasprintf("<error expanding template: %s>", c.err);
+	}
+	return pw_buf_take(&b);
+}

@@ -1,0 +1,147 @@
+/*
+ * cli_rules.c — `pacewatch rules`: evaluate the configuration's rule groups
+ * over the store's history, at one time or at every step of a range, and
+ * print the alerts (for people, or one JSON line per step). The results
+ * (recording rules, ALERTS, ALERTS_FOR_STATE) are written to the store, as
+ * the daemon would have written them: a backfill.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerts.h"
+#include "common.h"
+#include "conf.h"
+#include "daemon.h"
+#include "query.h"
+#include "store.h"
+
+struct print_ctx {
+	int64_t t;
+	size_t n;
+};
+
+static void print_alert(void *ctx, const struct rules_alert *a)
+{
+	struct print_ctx *pc = ctx;
+	char act[64];
+	if (a->state == 0)
+		return;
+	pc->n++;
+	pw_fmt_time(act, sizeof act, a->active_at);
+	printf("%-8s since %s  {", a->state == 2 ? "firing" : "pending", act);
+	for (size_t i = 0; i < a->nlabels; i++)
+		printf("%s%s=\"%s\"", i ? ", " : "", a->labels[i].name, a->labels[i].value);
+	printf("}\n");
+	for (size_t i = 0; i < a->nannotations; i++)
+		printf("         %s: %s\n", a->annotations[i].name, a->annotations[i].value);
+}
+
+int cmd_rules(int argc, char **argv)
+{
+	static const struct option lo[] = {{"config", required_argument, 0, 'c'},
+					   {"storage", required_argument, 0, 's'},
+					   {"at", required_argument, 0, 't'},
+					   {"start", required_argument, 0, 'a'},
+					   {"end", required_argument, 0, 'b'},
+					   {"step", required_argument, 0, 'p'},
+					   {"json", no_argument, 0, 'j'},
+					   {0, 0, 0, 0}};
+	const char *cfg = NULL, *storage = NULL;
+	int64_t at = 0, start = 0, end = 0, step = 0;
+	bool have_at = false, have_range = false, json = false;
+	struct conf *conf = NULL;
+	struct conf_errs errs;
+	struct store *st = NULL;
+	struct store_opts so = {0};
+	struct rules *r = NULL;
+	char *cause = NULL;
+	int c, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:s:t:a:b:p:j", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': cfg = optarg; break;
+		case 's': storage = optarg; break;
+		case 'j': json = true; break;
+		case 't': case 'a': case 'b': {
+			int64_t *dst = c == 't' ? &at : c == 'a' ? &start : &end;
+			if (pw_parse_time(optarg, NULL, dst) != 0) {
+				fprintf(stderr, "pacewatch: rules: invalid time \"%s\" (RFC 3339, Unix "
+						"seconds or YYYY-MM-DD)\n", optarg);
+				return 2;
+			}
+			if (c == 't')
+				have_at = true;
+			else
+				have_range = true;
+			break;
+		}
+		case 'p':
+			if (pw_parse_duration(optarg, &step) != 0 || step <= 0) {
+				fprintf(stderr, "pacewatch: rules: --step: invalid duration \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		default: return 2;
+		}
+	}
+	if (!cfg || optind != argc || have_at == have_range) {
+		fprintf(stderr, "pacewatch: rules: usage: rules -c FILE [--storage DIR] (--at T | "
+				"--start T --end T [--step D]) [--json]\n");
+		return 2;
+	}
+	if (conf_load(cfg, &conf, &errs) != 0) {
+		conf_errs_print(&errs, stderr);
+		conf_errs_free(&errs);
+		return 1;
+	}
+	conf_errs_free(&errs);
+	so.path = storage ? storage : conf->storage.path;
+	so.max_map_size = conf->storage.max_size;
+	if ((rc = store_open(&so, &st, &cause)) != 0) {
+		fprintf(stderr, "pacewatch: %s: %s\n", so.path, cause ? cause : pw_strerror(rc));
+		free(cause);
+		conf_free(conf);
+		return 1;
+	}
+	if (rules_new(conf, st, &r, &cause) != 0) {
+		fprintf(stderr, "pacewatch: %s: %s\n", cfg, cause);
+		free(cause);
+		store_close(st);
+		conf_free(conf);
+		return 1;
+	}
+	if (have_at)
+		start = end = at;
+	if (!step)
+		step = conf->global.evaluation_interval_ms;
+	rc = 0;
+	for (int64_t t = start; t <= end && rc == 0; t += step) {
+		for (size_t g = 0; g < rules_ngroups(r) && rc == 0; g++) {
+			if ((rc = rules_eval_group(r, g, t, &cause)) != 0) {
+				fprintf(stderr, "pacewatch: rules: writing results at %lld: %s\n",
+					(long long)t, cause ? cause : "failed");
+				free(cause);
+			}
+		}
+		if (json) {
+			struct pw_buf b;
+			pw_buf_init(&b, 0);
+			rules_json_alerts(r, &b);
+			printf("{\"t\":%lld,\"data\":%.*s}\n", (long long)t, (int)b.len, b.data);
+			pw_buf_free(&b);
+		}
+	}
+	if (!json) {
+		struct print_ctx pc = {end, 0};
+		rules_foreach_alert(r, print_alert, &pc);
+		if (pc.n == 0)
+			puts("no pending or firing alerts");
+	}
+	rules_free(r);
+	store_close(st);
+	conf_free(conf);
+	return rc ? 1 : 0;
+}
