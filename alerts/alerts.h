@@ -34,6 +34,12 @@ int64_t rules_step(struct rules *r, int64_t now_ms);
 int rules_eval_group(struct rules *r, size_t g, int64_t t, char **cause);
 size_t rules_ngroups(const struct rules *r);
 
+/* Evaluate every KPI at t (ms): the pacewatch_kpi_* series and the KPI
+ * alerts (KpiLagging, KpiAtRisk, KpiMissed, KpiStale, KpiUnitMissing). */
+int rules_eval_kpis(struct rules *r, int64_t t, char **cause);
+/* /api/v1/kpis data: every KPI and unit with its numbers, laggards first. */
+void rules_json_kpis(struct rules *r, struct pw_buf *b);
+
 /* The PromQL checker conf_set_expr_checker takes. */
 int rules_check_expr(const char *expr, char **msg);
 

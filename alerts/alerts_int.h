@@ -23,10 +23,31 @@ struct tmpl_data {
 	size_t nlabels, next;
 	double value;
 	struct talloc *a;
+	const struct pw_label *kpi; /* $kpi.x: a KPI alert's numbers, as text */
+	size_t nkpi;
 };
 /* Expand a template (a new string; errors expand to Prometheus' text). */
 char *tmpl_expand(const char *t, const struct tmpl_data *d);
 /* Go's %v of a float64 */
 void go_fmt_v(char *dst, size_t sz, double v);
+
+/* rules.c, for kpi.c: KPI alerts are alerting rules whose results the KPI
+ * engine hands in (with $kpi.* values per series) instead of a query. */
+struct rules;
+struct group;
+struct rule;
+void rules_feed_alert(struct rules *r, size_t group, size_t rule, const struct query_result *res,
+		      const struct pw_label *const *kx, const size_t *nkx, int64_t t,
+		      struct store_batch *b);
+
+/* kpi.c */
+struct kpis;
+int kpis_new(struct rules *r, const struct conf *c, struct store *st, struct kpis **out,
+	     char **cause);
+void kpis_free(struct kpis *k);
+/* Evaluate every KPI at t; writes the pacewatch_kpi_* series and feeds the
+ * KPI alerts (groups base, base + 1, ...). */
+int kpis_eval(struct kpis *k, int64_t t, char **cause);
+void kpis_json(struct kpis *k, struct pw_buf *b);
 
 #endif

@@ -150,6 +150,10 @@ struct rules {
 	struct store *st;
 	struct group *g;
 	size_t ng;
+	struct kpis *kpis;
+	struct conf_rule_group *kg; /* the KPI alerts' groups, one per KPI (owned) */
+	size_t nkg;
+	int64_t kpi_next;
 	pthread_mutex_t lock;
 	struct query_opts qo;
 	struct pw_label *ext;
@@ -174,6 +178,70 @@ int rules_check_expr(const char *expr, char **msg)
 	return 0;
 }
 
+static bool has_cjk(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
+static void kv_add(struct conf_kvs *kv, const char *k, const char *v)
+{
+	if (!v)
+		return;
+	kv->v = xreallocarray(kv->v, kv->n + 1, sizeof *kv->v);
+	kv->v[kv->n].name = xstrdup(k);
+	kv->v[kv->n++].value = xstrdup(v);
+}
+
+/* Five alerting rules per KPI; the KPI engine feeds them its units. */
+static void make_kpi_groups(struct rules *r, const struct conf *c)
+{
+	static const char *const names[5] = {"KpiLagging", "KpiAtRisk", "KpiMissed", "KpiStale",
+					     "KpiUnitMissing"};
+	static const char *const en[5] = {
+		"{{ $kpi.title }}: {{ $kpi.unit }} is behind the plan: {{ $kpi.value }} now, "
+		"{{ $kpi.expected }} expected (target {{ $kpi.target }} by {{ $kpi.deadline }})",
+		"{{ $kpi.title }}: {{ $kpi.unit }} is forecast to reach {{ $kpi.forecast }} by "
+		"{{ $kpi.deadline }}, short of the target {{ $kpi.target }}",
+		"{{ $kpi.title }}: {{ $kpi.unit }} missed the deadline {{ $kpi.deadline }}: "
+		"{{ $kpi.value }} against the target {{ $kpi.target }}",
+		"{{ $kpi.title }}: no fresh data from {{ $kpi.unit }}",
+		"{{ $kpi.title }}: {{ $kpi.unit }} must report but reports nothing"};
+	static const char *const zh[5] = {
+		"{{ $kpi.title }}：{{ $kpi.unit }} 进度落后，当前 {{ $kpi.value }}，按计划应达 "
+		"{{ $kpi.expected }}（目标 {{ $kpi.target }}，截止 {{ $kpi.deadline }}）",
+		"{{ $kpi.title }}：{{ $kpi.unit }} 按当前趋势到 {{ $kpi.deadline }} 预计仅达 "
+		"{{ $kpi.forecast }}，未达目标 {{ $kpi.target }}",
+		"{{ $kpi.title }}：{{ $kpi.unit }} 已过截止时间 {{ $kpi.deadline }}，当前 "
+		"{{ $kpi.value }}，目标 {{ $kpi.target }}",
+		"{{ $kpi.title }}：{{ $kpi.unit }} 数据未更新",
+		"{{ $kpi.title }}：{{ $kpi.unit }} 应报未报"};
+	r->nkg = c->nkpis;
+	r->kg = xcalloc(c->nkpis + 1, sizeof *r->kg);
+	for (size_t i = 0; i < c->nkpis; i++) {
+		const struct conf_kpi *k = &c->kpis[i];
+		struct conf_rule_group *g = &r->kg[i];
+		bool cn = has_cjk(k->title);
+		g->name = xasprintf("kpi:%s", k->name);
+		g->interval_ms = c->global.evaluation_interval_ms;
+		g->nrules = 5;
+		g->rules = xcalloc(5, sizeof *g->rules);
+		for (int a = 0; a < 5; a++) {
+			struct conf_rule *ru = &g->rules[a];
+			ru->alert = xstrdup(names[a]);
+			ru->for_ms = a == 0 ? k->for_ms : 0;
+			kv_add(&ru->labels, "kpi", k->name);
+			kv_add(&ru->labels, "severity", a == 2 || a == 4 ? "critical" : k->severity);
+			kv_add(&ru->labels, "owner", k->owner);
+			kv_add(&ru->labels, "contact", k->contact);
+			kv_add(&ru->annotations, "summary", cn ? zh[a] : en[a]);
+			kv_add(&ru->annotations, "title", k->title ? k->title : k->name);
+		}
+	}
+}
+
 int rules_new(const struct conf *c, struct store *st, struct rules **out, char **cause)
 {
 	struct rules *r = xcalloc(1, sizeof *r);
@@ -190,16 +258,20 @@ int rules_new(const struct conf *c, struct store *st, struct rules **out, char *
 		r->ext[i].value = c->global.external_labels.v[i].value;
 	}
 	r->next = c->global.external_labels.n;
-	r->g = xcalloc(c->nrule_groups + 1, sizeof *r->g);
-	r->ng = c->nrule_groups;
-	for (size_t g = 0; g < c->nrule_groups; g++) {
-		const struct conf_rule_group *cg = &c->rule_groups[g];
+	make_kpi_groups(r, c);
+	r->g = xcalloc(c->nrule_groups + r->nkg + 1, sizeof *r->g);
+	r->ng = c->nrule_groups + r->nkg;
+	for (size_t g = 0; g < r->ng; g++) {
+		const struct conf_rule_group *cg =
+			g < c->nrule_groups ? &c->rule_groups[g] : &r->kg[g - c->nrule_groups];
 		r->g[g].c = cg;
 		r->g[g].rules = xcalloc(cg->nrules + 1, sizeof *r->g[g].rules);
 		r->g[g].n = cg->nrules;
 		for (size_t i = 0; i < cg->nrules; i++) {
 			struct query_error e = {0};
 			r->g[g].rules[i].c = &cg->rules[i];
+			if (!cg->rules[i].expr)
+				continue; /* a KPI alert: fed by the KPI engine */
 			if (query_parse(cg->rules[i].expr, &r->g[g].rules[i].x, &e) != 0) {
 				*cause = xasprintf("rule_groups[%zu].rules[%zu].expr: %s", g, i, e.msg);
 				query_error_clear(&e);
@@ -207,6 +279,10 @@ int rules_new(const struct conf *c, struct store *st, struct rules **out, char *
 				return PW_EINVAL;
 			}
 		}
+	}
+	if (c->nkpis && kpis_new(r, c, st, &r->kpis, cause) != 0) {
+		rules_free(r);
+		return PW_EINVAL;
 	}
 	*out = r;
 	return 0;
@@ -241,6 +317,26 @@ void rules_free(struct rules *r)
 	}
 	free(r->g);
 	free(r->ext);
+	kpis_free(r->kpis);
+	for (size_t g = 0; g < r->nkg; g++) {
+		for (size_t i = 0; i < r->kg[g].nrules; i++) {
+			struct conf_rule *ru = &r->kg[g].rules[i];
+			free(ru->alert);
+			for (size_t k = 0; k < ru->labels.n; k++) {
+				free(ru->labels.v[k].name);
+				free(ru->labels.v[k].value);
+			}
+			for (size_t k = 0; k < ru->annotations.n; k++) {
+				free(ru->annotations.v[k].name);
+				free(ru->annotations.v[k].value);
+			}
+			free(ru->labels.v);
+			free(ru->annotations.v);
+		}
+		free(r->kg[g].rules);
+		free(r->kg[g].name);
+	}
+	free(r->kg);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -350,7 +446,8 @@ static void free_fresh(struct alert *f, size_t n)
 }
 
 static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
-			 const struct query_result *res, int64_t t, struct store_batch *b, char **cause)
+			 const struct query_result *res, const struct pw_label *const *kx,
+			 const size_t *nkx, int64_t t, struct store_batch *b, char **cause)
 {
 	const struct conf_rule *c = ru->c;
 	struct alert *fresh = NULL;
@@ -364,7 +461,8 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 		size_t snl = res->type == QUERY_SCALAR ? 0 : res->series[i].nlabels;
 		double v = res->type == QUERY_SCALAR ? res->scalar : res->series[i].pts[0].v;
 		struct talloc ta = {0};
-		struct tmpl_data td = {sl, r->ext, snl, r->next, v, &ta};
+		struct tmpl_data td = {sl, r->ext, snl, r->next, v, &ta, kx ? kx[i] : NULL,
+				       kx ? nkx[i] : 0};
 		struct alert a = {0};
 		for (size_t k = 0; k < snl; k++)
 			if (strcmp(sl[k].name, "__name__"))
@@ -536,15 +634,18 @@ int rules_eval_group(struct rules *r, size_t gi, int64_t t, char **cause)
 		struct rule *ru = &g->rules[i];
 		struct query_result *res = NULL;
 		struct query_error e = {0};
-		struct store_batch *b = store_batch_begin(r->st);
+		struct store_batch *b;
 		char *why = NULL;
 		int64_t t0 = pw_mono_ns();
+		if (!ru->x)
+			continue; /* a KPI alert */
+		b = store_batch_begin(r->st);
 		int qrc = query_exec_instant(r->st, &r->qo, ru->x, t, &res, &e);
 		pthread_mutex_lock(&r->lock);
 		if (qrc != 0) {
 			why = xasprintf("%s: %s", query_errtype_name(e.type), e.msg ? e.msg : "failed");
 		} else if (ru->c->alert) {
-			eval_alerting(r, g, ru, res, t, b, &why);
+			eval_alerting(r, g, ru, res, NULL, NULL, t, b, &why);
 		} else {
 			eval_recording(g, ru, res, t, b, &why);
 		}
@@ -569,9 +670,53 @@ int rules_eval_group(struct rules *r, size_t gi, int64_t t, char **cause)
 	return rc;
 }
 
+void rules_feed_alert(struct rules *r, size_t gi, size_t ri, const struct query_result *res,
+		      const struct pw_label *const *kx, const size_t *nkx, int64_t t,
+		      struct store_batch *b)
+{
+	struct group *g = &r->g[gi];
+	struct rule *ru = &g->rules[ri];
+	char *why = NULL;
+	pthread_mutex_lock(&r->lock);
+	eval_alerting(r, g, ru, res, kx, nkx, t, b, &why);
+	free(ru->last_error);
+	ru->last_error = why;
+	ru->last_eval = t;
+	g->last_eval = t;
+	pthread_mutex_unlock(&r->lock);
+}
+
+int rules_eval_kpis(struct rules *r, int64_t t, char **cause)
+{
+	return r->kpis ? kpis_eval(r->kpis, t, cause) : 0;
+}
+
+void rules_json_kpis(struct rules *r, struct pw_buf *b)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->kpis)
+		kpis_json(r->kpis, b);
+	else
+		pw_buf_puts(b, "{\"kpis\":[]}");
+	pthread_mutex_unlock(&r->lock);
+}
+
 int64_t rules_step(struct rules *r, int64_t now)
 {
 	int64_t next = now + 60000;
+	if (r->kpis) {
+		int64_t iv = r->conf->global.evaluation_interval_ms;
+		if (now >= r->kpi_next) {
+			int64_t t = now - now % iv;
+			char *cause = NULL;
+			if (rules_eval_kpis(r, t, &cause) != 0) {
+				log_error("kpi", "writing results: %s", cause ? cause : "failed");
+				free(cause);
+			}
+			r->kpi_next = t + iv;
+		}
+		next = r->kpi_next;
+	}
 	for (size_t g = 0; g < r->ng; g++) {
 		struct group *gr = &r->g[g];
 		int64_t iv = gr->c->interval_ms > 0 ? gr->c->interval_ms : 60000;
@@ -709,7 +854,7 @@ void rules_json_rules(struct rules *r, struct pw_buf *b, const char *type)
 				pw_buf_printf(b, "{\"state\":\"%s\",\"name\":", state_name(st));
 				jstr(b, c->alert);
 				pw_buf_puts(b, ",\"query\":");
-				jstr(b, c->expr);
+				jstr(b, c->expr ? c->expr : "(the KPI engine)");
 				pw_buf_printf(b, ",\"duration\":%g,\"keepFiringFor\":%g,\"labels\":",
 					      (double)c->for_ms / 1000, (double)c->keep_firing_for_ms / 1000);
 				jkvs(b, &c->labels);

@@ -203,6 +203,8 @@ static const char *operand(struct tctx *c, const char *p, const char *e, struct 
 			src = d->labels, nsrc = d->nlabels, s += 8, n -= 8;
 		} else if (n > 8 && memcmp(s, ".Labels.", 8) == 0) {
 			src = d->labels, nsrc = d->nlabels, s += 8, n -= 8;
+		} else if (n > 5 && memcmp(s, "$kpi.", 5) == 0) {
+			src = d->kpi, nsrc = d->nkpi, s += 5, n -= 5;
 		} else if (n > 16 && memcmp(s, "$externalLabels.", 16) == 0) {
 			src = d->ext, nsrc = d->next, s += 16, n -= 16;
 		} else if (n > 16 && memcmp(s, ".ExternalLabels.", 16) == 0) {

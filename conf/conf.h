@@ -105,6 +105,29 @@ struct conf_rule_group {
 	size_t nrules;
 };
 
+/* A milestone of a KPI's plan: by `at`, `value` (or `fraction` of the way
+ * from baseline to target). Strings as written; kpi.c reads them. */
+struct conf_milestone {
+	char *at, *value, *fraction;
+};
+
+enum conf_direction { CONF_AT_LEAST, CONF_AT_MOST };
+enum conf_curve { CONF_CURVE_LINEAR, CONF_CURVE_STEP };
+
+/* A KPI: a target with a deadline, tracked per unit (see docs/kpis.md). */
+struct conf_kpi {
+	char *name, *title, *value, *target, *baseline, *start, *deadline, *roster;
+	int direction, curve;
+	double tolerance, hysteresis;
+	int64_t for_ms, forecast_ms, stale_after_ms;
+	char *timezone, *severity, *owner, *contact;
+	struct conf_milestone *milestones;
+	size_t nmilestones;
+	/* resolved by validation (ms since the epoch) */
+	int64_t start_ms, deadline_ms;
+	int64_t *milestone_ms;
+};
+
 struct conf {
 	char *path;
 	struct {
@@ -140,6 +163,8 @@ struct conf {
 	size_t ntargets;
 	struct conf_rule_group *rule_groups;
 	size_t nrule_groups;
+	struct conf_kpi *kpis;
+	size_t nkpis;
 };
 
 /* One error: where and what. */

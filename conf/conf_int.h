@@ -59,6 +59,8 @@ enum ftype {
 	F_SECRET,   /* key names a file; its content (trimmed) goes to off */
 	F_OBJ,      /* nested table at off */
 	F_OBJARR,   /* array of objects: pointer at off, size_t count at count_off */
+	F_NUM,      /* double, within [min, max] */
+	F_TEXT,     /* char *: a string, or a number kept as its text */
 };
 
 struct table;

@@ -147,6 +147,31 @@ static void convert(const struct field *f, json_t *v, void *base, const char *pa
 		}
 		*AT(base, f->off, int64_t) = json_integer_value(v);
 		return;
+	case F_NUM:
+		if (!json_is_number(v)) {
+			conf_err_at(errs, pm, path, false, "expected a number, found %s", json_kind(v));
+			return;
+		}
+		if (json_number_value(v) < (double)f->min || json_number_value(v) > (double)f->max) {
+			conf_err_at(errs, pm, path, false, "expected a number from %lld to %lld, found %g",
+				    (long long)f->min, (long long)f->max, json_number_value(v));
+			return;
+		}
+		*AT(base, f->off, double) = json_number_value(v);
+		return;
+	case F_TEXT: {
+		char num[64];
+		if (!json_is_string(v) && !json_is_number(v)) {
+			conf_err_at(errs, pm, path, false, "expected a number or a string, found %s",
+				    json_kind(v));
+			return;
+		}
+		if (json_is_number(v))
+			pw_fmt_double(num, sizeof num, json_number_value(v));
+		free(*AT(base, f->off, char *));
+		*AT(base, f->off, char *) = xstrdup(json_is_number(v) ? num : json_string_value(v));
+		return;
+	}
 	case F_DURATION: {
 		int64_t ms;
 		if (!json_is_string(v) || pw_parse_duration(json_string_value(v), &ms) != 0) {
@@ -367,6 +392,7 @@ static void free_fields(const struct table *t, void *base)
 		const struct field *f = &t->fields[i];
 		switch (f->type) {
 		case F_STR:
+		case F_TEXT:
 		case F_SECRET:
 			free(*AT(base, f->off, char *));
 			break;
@@ -408,6 +434,8 @@ void conf_free(struct conf *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->nkpis; i++)
+		free(c->kpis[i].milestone_ms);
 	free_fields(&conf_root_table, c);
 	free(c->path);
 	free(c);
@@ -519,6 +547,8 @@ static const char *type_name(const struct field *f)
 	case F_STR: return "string";
 	case F_BOOL: return "boolean";
 	case F_INT: return "integer";
+	case F_NUM: return "number";
+	case F_TEXT: return "number or string";
 	case F_DURATION: return "duration";
 	case F_SIZE: return "size";
 	case F_ENUM: return "enum";

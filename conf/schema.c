@@ -266,6 +266,66 @@ static const struct field rule_group_rows[] = {
 };
 static const struct table rule_group_table = TBL("rule group", rule_group_rows);
 
+static const char *const direction_names[] = {"at_least", "at_most", NULL};
+static const char *const curve_names[] = {"linear", "step", NULL};
+
+static const struct field milestone_rows[] = {
+	{.key = "at", .type = F_STR, .off = offsetof(struct conf_milestone, at), .required = true,
+	 .help = "when (a date or time in the KPI's time zone, or RFC 3339)"},
+	{.key = "value", .type = F_TEXT, .off = offsetof(struct conf_milestone, value),
+	 .help = "the value planned by then"},
+	{.key = "fraction", .type = F_TEXT, .off = offsetof(struct conf_milestone, fraction),
+	 .help = "or: the share of the way from baseline to target (0.5)"},
+};
+static const struct table milestone_table = TBL("milestone", milestone_rows);
+
+static const struct field kpi_rows[] = {
+	{.key = "name", .type = F_STR, .off = offsetof(struct conf_kpi, name), .required = true,
+	 .help = "unique id; the kpi label of its series"},
+	{.key = "title", .type = F_STR, .off = offsetof(struct conf_kpi, title),
+	 .help = "what people read (Chinese welcome); alerts speak its language"},
+	{.key = "value", .type = F_STR, .off = offsetof(struct conf_kpi, value), .required = true,
+	 .help = "PromQL; every series it returns is one unit, with its labels"},
+	{.key = "target", .type = F_TEXT, .off = offsetof(struct conf_kpi, target), .required = true,
+	 .help = "a number, or PromQL giving a target per unit (matched on shared labels)"},
+	{.key = "direction", .type = F_ENUM, .off = offsetof(struct conf_kpi, direction),
+	 .def = "\"at_least\"", .enums = direction_names, .help = "at_least or at_most"},
+	{.key = "start", .type = F_STR, .off = offsetof(struct conf_kpi, start), .required = true,
+	 .help = "when the plan starts"},
+	{.key = "deadline", .type = F_STR, .off = offsetof(struct conf_kpi, deadline),
+	 .required = true, .help = "when the target is due"},
+	{.key = "baseline", .type = F_TEXT, .off = offsetof(struct conf_kpi, baseline),
+	 .def = "\"auto\"", .help = "a number, or auto: each unit's value at start"},
+	{.key = "milestones", .type = F_OBJARR, .off = offsetof(struct conf_kpi, milestones),
+	 .count_off = offsetof(struct conf_kpi, nmilestones), .sub = &milestone_table,
+	 .elem_size = sizeof(struct conf_milestone), .help = "phases of the plan, in time order"},
+	{.key = "curve", .type = F_ENUM, .off = offsetof(struct conf_kpi, curve),
+	 .def = "\"linear\"", .enums = curve_names,
+	 .help = "linear between plan points, or step (a switch due on a date)"},
+	{.key = "tolerance", .type = F_NUM, .off = offsetof(struct conf_kpi, tolerance), .def = "0.1",
+	 .min = 0, .max = 1, .help = "lagging: behind the trajectory by more than this share of |target - baseline|"},
+	{.key = "hysteresis", .type = F_NUM, .off = offsetof(struct conf_kpi, hysteresis),
+	 .def = "0.5", .min = 0, .max = 1,
+	 .help = "a lagging unit clears within this share of the tolerance"},
+	{.key = "for", .type = F_DURATION, .off = offsetof(struct conf_kpi, for_ms), .def = "\"0s\"",
+	 .help = "lagging this long before KpiLagging fires"},
+	{.key = "forecast", .type = F_DURATION, .off = offsetof(struct conf_kpi, forecast_ms),
+	 .def = "\"7d\"", .help = "least-squares window of the forecast at the deadline"},
+	{.key = "stale_after", .type = F_DURATION, .off = offsetof(struct conf_kpi, stale_after_ms),
+	 .def = "\"1h\"", .help = "a unit without data this long is stale"},
+	{.key = "roster", .type = F_STR, .off = offsetof(struct conf_kpi, roster),
+	 .help = "PromQL listing the units that must report (counties over 100,000 residents)"},
+	{.key = "timezone", .type = F_STR, .off = offsetof(struct conf_kpi, timezone),
+	 .help = "time zone of the dates (default: global.timezone)"},
+	{.key = "severity", .type = F_STR, .off = offsetof(struct conf_kpi, severity),
+	 .def = "\"warning\"", .help = "severity label of its alerts"},
+	{.key = "owner", .type = F_STR, .off = offsetof(struct conf_kpi, owner),
+	 .help = "who answers for it (a label of its alerts)"},
+	{.key = "contact", .type = F_STR, .off = offsetof(struct conf_kpi, contact),
+	 .help = "how to reach the owner (a label of its alerts)"},
+};
+static const struct table kpi_table = TBL("kpi", kpi_rows);
+
 /* Sections are tables over struct conf itself (offsets are absolute). */
 static const struct table query_table = TBL("query", query_rows);
 static const struct table global_table = TBL("global", global_rows);
@@ -283,6 +343,9 @@ static const struct field root_rows[] = {
 	 .count_off = offsetof(struct conf, nrule_groups), .sub = &rule_group_table,
 	 .elem_size = sizeof(struct conf_rule_group),
 	 .help = "Prometheus alerting and recording rules, in groups (the fields of a Prometheus rule file)"},
+	{.key = "kpis", .type = F_OBJARR, .off = offsetof(struct conf, kpis),
+	 .count_off = offsetof(struct conf, nkpis), .sub = &kpi_table,
+	 .elem_size = sizeof(struct conf_kpi), .help = "the programme's targets, tracked per unit"},
 	{.key = "targets", .type = F_OBJARR, .off = offsetof(struct conf, targets),
 	 .count_off = offsetof(struct conf, ntargets), .sub = &target_table,
 	 .elem_size = sizeof(struct conf_target), .help = "the platforms to poll"},

@@ -28,6 +28,24 @@ static conf_expr_checker expr_checker;
 
 void conf_set_expr_checker(conf_expr_checker fn) { expr_checker = fn; }
 
+static bool is_number(const char *s, double *v)
+{
+	char *end;
+	if (!s || !*s)
+		return false;
+	*v = strtod(s, &end);
+	return *end == '\0';
+}
+
+static void check_expr(const char *expr, const char *path, struct conf_errs *errs,
+		       const struct posmap *pm)
+{
+	char *msg = NULL;
+	if (expr && expr_checker && expr_checker(expr, &msg) != 0)
+		conf_err_at(errs, pm, path, false, "%s", msg ? msg : "invalid expression");
+	free(msg);
+}
+
 static void check_rule_groups(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
 	for (size_t g = 0; g < c->nrule_groups; g++) {
@@ -64,17 +82,113 @@ static void check_rule_groups(struct conf *c, struct conf_errs *errs, const stru
 			q = xasprintf("%s.labels", rp);
 			check_label_names(&ru->labels, q, errs, pm);
 			free(q);
-			if (ru->expr && expr_checker) {
-				char *msg = NULL;
-				if (expr_checker(ru->expr, &msg) != 0) {
-					q = xasprintf("%s.expr", rp);
-					conf_err_at(errs, pm, q, false, "%s", msg ? msg : "invalid expression");
-					free(q);
-				}
-				free(msg);
-			}
+			q = xasprintf("%s.expr", rp);
+			check_expr(ru->expr, q, errs, pm);
+			free(q);
 			free(rp);
 		}
+		free(p);
+	}
+}
+
+static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+{
+	for (size_t i = 0; i < c->nkpis; i++) {
+		struct conf_kpi *k = &c->kpis[i];
+		char *p = xasprintf("kpis[%zu]", i), *q;
+		struct pw_tz *tz = NULL;
+		const char *tzname = k->timezone ? k->timezone : c->global.timezone;
+		double v;
+		char err[200];
+		if (!k->name || !k->value || !k->target || !k->start || !k->deadline) {
+			free(p);
+			continue; /* reported as missing */
+		}
+		for (size_t j = 0; j < i; j++)
+			if (c->kpis[j].name && strcmp(c->kpis[j].name, k->name) == 0) {
+				q = xasprintf("%s.name", p);
+				conf_err_at(errs, pm, q, false, "KPI name \"%s\" is already used by kpis[%zu]",
+					    k->name, j);
+				free(q);
+			}
+		if (pw_tz_load(tzname ? tzname : "UTC", &tz, err, sizeof err) != 0) {
+			q = xasprintf("%s.timezone", p);
+			conf_err_at(errs, pm, q, false, "%s", err);
+			free(q);
+			free(p);
+			continue;
+		}
+		q = xasprintf("%s.value", p);
+		check_expr(k->value, q, errs, pm);
+		free(q);
+		if (!is_number(k->target, &v)) {
+			q = xasprintf("%s.target", p);
+			check_expr(k->target, q, errs, pm);
+			free(q);
+		}
+		if (k->roster) {
+			q = xasprintf("%s.roster", p);
+			check_expr(k->roster, q, errs, pm);
+			free(q);
+		}
+		if (k->baseline && strcmp(k->baseline, "auto") != 0 && !is_number(k->baseline, &v)) {
+			q = xasprintf("%s.baseline", p);
+			conf_err_at(errs, pm, q, false, "expected a number or \"auto\", found \"%s\"",
+				    k->baseline);
+			free(q);
+		}
+		bool times_ok = true;
+		if (pw_parse_time(k->start, tz, &k->start_ms) != 0) {
+			q = xasprintf("%s.start", p);
+			conf_err_at(errs, pm, q, false, "expected a date or time, found \"%s\"", k->start);
+			free(q);
+			times_ok = false;
+		}
+		if (pw_parse_time(k->deadline, tz, &k->deadline_ms) != 0) {
+			q = xasprintf("%s.deadline", p);
+			conf_err_at(errs, pm, q, false, "expected a date or time, found \"%s\"",
+				    k->deadline);
+			free(q);
+			times_ok = false;
+		}
+		if (times_ok && k->deadline_ms <= k->start_ms) {
+			q = xasprintf("%s.deadline", p);
+			conf_err_at(errs, pm, q, false, "the deadline (%s) is not after the start (%s)",
+				    k->deadline, k->start);
+			free(q);
+		}
+		free(k->milestone_ms);
+		k->milestone_ms = xcalloc(k->nmilestones + 1, sizeof *k->milestone_ms);
+		for (size_t m = 0; m < k->nmilestones; m++) {
+			struct conf_milestone *ms = &k->milestones[m];
+			char *mp = xasprintf("%s.milestones[%zu]", p, m);
+			if (!ms->at) {
+				free(mp);
+				continue;
+			}
+			if (pw_parse_time(ms->at, tz, &k->milestone_ms[m]) != 0) {
+				q = xasprintf("%s.at", mp);
+				conf_err_at(errs, pm, q, false, "expected a date or time, found \"%s\"", ms->at);
+				free(q);
+			} else if (times_ok && (k->milestone_ms[m] <= k->start_ms ||
+						k->milestone_ms[m] >= k->deadline_ms)) {
+				q = xasprintf("%s.at", mp);
+				conf_err_at(errs, pm, q, false,
+					    "a milestone lies between start (%s) and deadline (%s), not at %s",
+					    k->start, k->deadline, ms->at);
+				free(q);
+			} else if (m > 0 && k->milestone_ms[m] <= k->milestone_ms[m - 1]) {
+				q = xasprintf("%s.at", mp);
+				conf_err_at(errs, pm, q, false, "milestones go in time order");
+				free(q);
+			}
+			if (!ms->value == !ms->fraction || (ms->value && !is_number(ms->value, &v)) ||
+			    (ms->fraction && (!is_number(ms->fraction, &v) || v < 0 || v > 1)))
+				conf_err_at(errs, pm, mp, true,
+					    "a milestone has a number value or a fraction from 0 to 1, not both");
+			free(mp);
+		}
+		pw_tz_free(tz);
 		free(p);
 	}
 }
@@ -166,6 +280,7 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 		}
 	}
 	check_rule_groups(c, errs, pm);
+	check_kpis(c, errs, pm);
 	for (size_t i = 0; i < c->ntargets; i++) {
 		struct conf_target *t = &c->targets[i];
 		char *p = xasprintf("targets[%zu]", i), *q;

@@ -6,6 +6,7 @@
  * the daemon would have written them: a backfill.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,11 @@ int cmd_rules(int argc, char **argv)
 		step = conf->global.evaluation_interval_ms;
 	rc = 0;
 	for (int64_t t = start; t <= end && rc == 0; t += step) {
+		if ((rc = rules_eval_kpis(r, t, &cause)) != 0) {
+			fprintf(stderr, "pacewatch: rules: KPIs at %lld: %s\n", (long long)t,
+				cause ? cause : "failed");
+			free(cause);
+		}
 		for (size_t g = 0; g < rules_ngroups(r) && rc == 0; g++) {
 			if ((rc = rules_eval_group(r, g, t, &cause)) != 0) {
 				fprintf(stderr, "pacewatch: rules: writing results at %lld: %s\n",
@@ -144,4 +150,113 @@ int cmd_rules(int argc, char **argv)
 	store_close(st);
 	conf_free(conf);
 	return rc ? 1 : 0;
+}
+
+/* `pacewatch kpi`: every KPI's units with their numbers, laggards first. */
+int cmd_kpi(int argc, char **argv)
+{
+	static const struct option lo[] = {{"config", required_argument, 0, 'c'},
+					   {"storage", required_argument, 0, 's'},
+					   {"at", required_argument, 0, 't'},
+					   {"json", no_argument, 0, 'j'},
+					   {0, 0, 0, 0}};
+	const char *cfg = NULL, *storage = NULL;
+	int64_t at = pw_now_ms();
+	bool json = false;
+	struct conf *conf = NULL;
+	struct conf_errs errs;
+	struct store *st = NULL;
+	struct store_opts so = {0};
+	struct rules *r = NULL;
+	char *cause = NULL;
+	int c, rc;
+	struct pw_buf b;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:s:t:j", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': cfg = optarg; break;
+		case 's': storage = optarg; break;
+		case 'j': json = true; break;
+		case 't':
+			if (pw_parse_time(optarg, NULL, &at) != 0) {
+				fprintf(stderr, "pacewatch: kpi: invalid time \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		default: return 2;
+		}
+	}
+	if (!cfg || optind != argc) {
+		fprintf(stderr, "pacewatch: kpi: usage: kpi -c FILE [--storage DIR] [--at T] [--json]\n");
+		return 2;
+	}
+	if (conf_load(cfg, &conf, &errs) != 0) {
+		conf_errs_print(&errs, stderr);
+		conf_errs_free(&errs);
+		return 1;
+	}
+	conf_errs_free(&errs);
+	so.path = storage ? storage : conf->storage.path;
+	so.max_map_size = conf->storage.max_size;
+	if ((rc = store_open(&so, &st, &cause)) != 0) {
+		fprintf(stderr, "pacewatch: %s: %s\n", so.path, cause ? cause : pw_strerror(rc));
+		free(cause);
+		conf_free(conf);
+		return 1;
+	}
+	if (rules_new(conf, st, &r, &cause) != 0 || rules_eval_kpis(r, at, &cause) != 0) {
+		fprintf(stderr, "pacewatch: kpi: %s\n", cause ? cause : "failed");
+		free(cause);
+		rules_free(r);
+		store_close(st);
+		conf_free(conf);
+		return 1;
+	}
+	pw_buf_init(&b, 0);
+	rules_json_kpis(r, &b);
+	if (json) {
+		printf("%.*s\n", (int)b.len, b.data);
+	} else {
+		json_error_t je;
+		json_t *doc = json_loadb(b.data, b.len, 0, &je), *k, *u;
+		size_t i, j;
+		char when[64];
+		pw_fmt_time(when, sizeof when, at);
+		printf("KPIs at %s\n", when);
+		json_array_foreach(json_object_get(doc, "kpis"), i, k)
+		{
+			printf("\n%s — %s (deadline %s)\n", json_string_value(json_object_get(k, "name")),
+			       json_string_value(json_object_get(k, "title")),
+			       json_string_value(json_object_get(k, "deadline")));
+			printf("  %-9s %12s %12s %12s %12s  %s\n", "status", "value", "expected", "target",
+			       "forecast", "unit");
+			json_array_foreach(json_object_get(k, "units"), j, u)
+			{
+				const char *key;
+				json_t *v;
+				char unit[512] = "";
+				size_t o = 0;
+				json_object_foreach(json_object_get(u, "labels"), key, v)
+				o += (size_t)snprintf(unit + o, o < sizeof unit ? sizeof unit - o : 0,
+						      "%s%s=%s", o ? " " : "", key, json_string_value(v));
+				printf("  %-9s", json_string_value(json_object_get(u, "status")));
+				static const char *const cols[] = {"value", "expected", "target", "forecast"};
+				for (int q = 0; q < 4; q++) {
+					json_t *n = json_object_get(u, cols[q]);
+					if (json_is_number(n))
+						printf(" %12.4g", json_number_value(n));
+					else
+						printf(" %12s", "-");
+				}
+				printf("  %s\n", unit);
+			}
+		}
+		json_decref(doc);
+	}
+	pw_buf_free(&b);
+	rules_free(r);
+	store_close(st);
+	conf_free(conf);
+	return 0;
 }

@@ -33,6 +33,10 @@ static const struct {
 	 "rules -c FILE [--storage DIR] (--at T | --start T --end T [--step D]) [--json]\n"
 	 "      Evaluate the rule groups over history and print the alerts; their results\n"
 	 "      (recording rules, ALERTS) are written to the store (a backfill)."},
+	{"kpi", cmd_kpi,
+	 "kpi -c FILE [--storage DIR] [--at T] [--json]\n"
+	 "      Every KPI's units: value, expected, target, forecast, status; laggards first.\n"
+	 "      --at evaluates over history (what was the status on 30 June?)."},
 	{"backup", cmd_backup,
 	 "backup --storage DIR DEST\n"
 	 "      Hot, consistent, compacted copy of the store into DEST."},

@@ -714,7 +714,17 @@ enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, const char
 		ret = serve_buildinfo(h, c);
 	else if (strcmp(rest, "targets") == 0)
 		ret = serve_targets(h, c, &p);
-	else if (strcmp(rest, "rules") == 0 || strcmp(rest, "alerts") == 0) {
+	else if (strcmp(rest, "kpis") == 0) {
+		struct pw_buf b;
+		pw_buf_init(&b, 0);
+		pthread_mutex_lock(&h->lock);
+		if (h->rules)
+			rules_json_kpis(h->rules, &b);
+		else
+			pw_buf_puts(&b, "{\"kpis\":[]}");
+		pthread_mutex_unlock(&h->lock);
+		ret = send_data(h, c, PATH_API_OTHER, &b);
+	} else if (strcmp(rest, "rules") == 0 || strcmp(rest, "alerts") == 0) {
 		struct pw_buf b;
 		const char *type = param(&p, "type");
 		pw_buf_init(&b, 0);

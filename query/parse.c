@@ -999,6 +999,14 @@ enum query_type query_expr_type(const struct query_expr *x)
 
 const char *query_expr_text(const struct query_expr *x) { return x->text; }
 
+bool query_expr_is_selector(const struct query_expr *x)
+{
+	const struct node *n = x->root;
+	while (n->k == N_PAREN)
+		n = n->a;
+	return n->k == N_VSEL && !n->at && !n->offset;
+}
+
 const char *query_type_name(enum query_type t)
 {
 	switch (t) {

@@ -1,0 +1,667 @@
+/*
+ * kpi.c — KPI tracking: every evaluation reads each KPI's value per unit,
+ * its target, the trajectory expected by now (piecewise linear through
+ * start/baseline, milestones and deadline/target, or a step), the
+ * least-squares forecast at the deadline, and a status; writes them as
+ * pacewatch_kpi_* series; and hands the units that lag, are at risk, missed
+ * the deadline, went stale or are missing from the roster to the KPI alerts
+ * (alerting rules fed from here, with $kpi.* values for the annotations).
+ */
+#include "alerts_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { S_ON_TRACK, S_LAGGING, S_AT_RISK, S_MET, S_MISSED, S_STALE, S_MISSING, S_N };
+static const char *const status_names[S_N] = {"on_track", "lagging", "at_risk", "met",
+					      "missed",   "stale",   "missing"};
+
+struct unit {
+	struct pw_label *l; /* owned, without __name__ */
+	size_t n;
+	bool lagging;       /* for the hysteresis */
+	bool have_baseline;
+	double baseline;
+	/* this evaluation */
+	bool seen;
+	int status;
+	double value, target, expected, forecast;
+};
+
+struct kpi {
+	const struct conf_kpi *c;
+	struct query_expr *value, *target, *roster;
+	bool target_num, baseline_auto;
+	double target_v, baseline_v;
+	struct unit *u;
+	size_t nu;
+	bool loaded; /* units known from the store's history */
+};
+
+struct kpis {
+	struct rules *r;
+	struct store *st;
+	const struct conf *conf;
+	struct kpi *k;
+	size_t n;
+	size_t group_base;
+	struct query_opts qo;
+};
+
+static bool num(const char *s, double *v)
+{
+	char *end;
+	if (!s || !*s)
+		return false;
+	*v = strtod(s, &end);
+	return *end == '\0';
+}
+
+int kpis_new(struct rules *r, const struct conf *c, struct store *st, struct kpis **out,
+	     char **cause)
+{
+	struct kpis *ks = xcalloc(1, sizeof *ks);
+	ks->r = r;
+	ks->st = st;
+	ks->conf = c;
+	ks->n = c->nkpis;
+	ks->k = xcalloc(c->nkpis + 1, sizeof *ks->k);
+	ks->group_base = c->nrule_groups;
+	ks->qo.max_samples = (uint64_t)c->query.max_samples;
+	ks->qo.timeout_ms = c->query.timeout_ms;
+	for (size_t i = 0; i < c->nkpis; i++) {
+		struct kpi *k = &ks->k[i];
+		struct query_error e = {0};
+		k->c = &c->kpis[i];
+		k->target_num = num(k->c->target, &k->target_v);
+		k->baseline_auto = !k->c->baseline || strcmp(k->c->baseline, "auto") == 0;
+		if (!k->baseline_auto)
+			num(k->c->baseline, &k->baseline_v);
+		if (query_parse(k->c->value, &k->value, &e) != 0 ||
+		    (!k->target_num && query_parse(k->c->target, &k->target, &e) != 0) ||
+		    (k->c->roster && query_parse(k->c->roster, &k->roster, &e) != 0)) {
+			*cause = xasprintf("kpis[%zu] (%s): %s", i, k->c->name, e.msg);
+			query_error_clear(&e);
+			kpis_free(ks);
+			return PW_EINVAL;
+		}
+	}
+	*out = ks;
+	return 0;
+}
+
+static void units_free(struct kpi *k)
+{
+	for (size_t i = 0; i < k->nu; i++) {
+		for (size_t j = 0; j < k->u[i].n; j++) {
+			free((char *)k->u[i].l[j].name);
+			free((char *)k->u[i].l[j].value);
+		}
+		free(k->u[i].l);
+	}
+	free(k->u);
+	k->u = NULL;
+	k->nu = 0;
+}
+
+void kpis_free(struct kpis *ks)
+{
+	if (!ks)
+		return;
+	for (size_t i = 0; i < ks->n; i++) {
+		query_expr_free(ks->k[i].value);
+		query_expr_free(ks->k[i].target);
+		query_expr_free(ks->k[i].roster);
+		units_free(&ks->k[i]);
+	}
+	free(ks->k);
+	free(ks);
+}
+
+/* ---- units ------------------------------------------------------------------------ */
+
+static const char *get(const struct pw_label *l, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(l[i].name, name) == 0)
+			return l[i].value;
+	return NULL;
+}
+
+/* a's labels (without the name) equal b's */
+static bool same_unit(const struct pw_label *a, size_t na, const struct pw_label *b, size_t nb)
+{
+	size_t ca = 0, cb = 0;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i].name, "__name__")) {
+			const char *v = get(b, nb, a[i].name);
+			if (!v || strcmp(v, a[i].value))
+				return false;
+			ca++;
+		}
+	for (size_t i = 0; i < nb; i++)
+		cb += strcmp(b[i].name, "__name__") != 0;
+	return ca == cb;
+}
+
+/* the labels both have agree, and there is at least one */
+static bool shared_agree(const struct pw_label *a, size_t na, const struct pw_label *b, size_t nb)
+{
+	size_t shared = 0;
+	for (size_t i = 0; i < na; i++) {
+		const char *v;
+		if (!strcmp(a[i].name, "__name__") || !(v = get(b, nb, a[i].name)))
+			continue;
+		if (strcmp(v, a[i].value))
+			return false;
+		shared++;
+	}
+	return shared > 0;
+}
+
+static struct unit *unit_of(struct kpi *k, const struct pw_label *l, size_t n)
+{
+	struct unit *u;
+	for (size_t i = 0; i < k->nu; i++)
+		if (same_unit(k->u[i].l, k->u[i].n, l, n))
+			return &k->u[i];
+	k->u = xreallocarray(k->u, k->nu + 1, sizeof *k->u);
+	u = &k->u[k->nu++];
+	memset(u, 0, sizeof *u);
+	u->l = xcalloc(n + 1, sizeof *u->l);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(l[i].name, "__name__") == 0)
+			continue;
+		u->l[u->n].name = xstrdup(l[i].name);
+		u->l[u->n++].value = xstrdup(l[i].value);
+	}
+	return u;
+}
+
+static int query_at(struct kpis *ks, const struct query_expr *x, int64_t t, int64_t lookback,
+		    struct query_result **res, char **cause, const char *what, const char *kpi)
+{
+	struct query_opts o = ks->qo;
+	struct query_error e = {0};
+	o.lookback_ms = lookback;
+	if (query_exec_instant(ks->st, &o, x, t, res, &e) != 0) {
+		*cause = xasprintf("KPI %s, %s: %s", kpi, what, e.msg ? e.msg : "failed");
+		query_error_clear(&e);
+		return PW_EINVAL;
+	}
+	return 0;
+}
+
+/* ---- the plan --------------------------------------------------------------------- */
+
+/* the trajectory's value at t */
+static double expected_at(const struct kpi *k, double baseline, double target, int64_t t)
+{
+	const struct conf_kpi *c = k->c;
+	int64_t pt[66];
+	double pv[66];
+	size_t n = 0;
+	pt[n] = c->start_ms;
+	pv[n++] = baseline;
+	for (size_t m = 0; m < c->nmilestones && n < 65; m++) {
+		double v, f;
+		pt[n] = c->milestone_ms[m];
+		if (num(c->milestones[m].value, &v))
+			pv[n++] = v;
+		else if (num(c->milestones[m].fraction, &f))
+			pv[n++] = baseline + f * (target - baseline);
+	}
+	pt[n] = c->deadline_ms;
+	pv[n++] = target;
+	if (t <= pt[0])
+		return pv[0];
+	if (t >= pt[n - 1])
+		return pv[n - 1];
+	for (size_t i = 1; i < n; i++) {
+		if (t < pt[i]) {
+			if (c->curve == CONF_CURVE_STEP)
+				return pv[i - 1];
+			return pv[i - 1] + (pv[i] - pv[i - 1]) * (double)(t - pt[i - 1]) /
+						   (double)(pt[i] - pt[i - 1]);
+		}
+	}
+	return pv[n - 1];
+}
+
+static bool reached(const struct kpi *k, double v, double target)
+{
+	return k->c->direction == CONF_AT_MOST ? v <= target : v >= target;
+}
+
+/* ---- evaluation --------------------------------------------------------------------- */
+
+static void fmt_num(char *dst, size_t sz, double v)
+{
+	if (isnan(v)) {
+		snprintf(dst, sz, "-");
+		return;
+	}
+	if (fabs(v) >= 1e6 || (v != 0 && fabs(v) < 1e-3))
+		snprintf(dst, sz, "%.4g", v);
+	else
+		snprintf(dst, sz, "%.4g", round(v * 10000) / 10000);
+}
+
+static void put_series(struct store_batch *b, const char *name, const struct unit *u,
+		       const char *kpi, const char *extra, const char *extra_v, int64_t t, double v)
+{
+	struct pw_label l[72];
+	size_t n = 0;
+	l[n].name = "__name__";
+	l[n++].value = name;
+	l[n].name = "kpi";
+	l[n++].value = kpi;
+	for (size_t i = 0; i < u->n && n < 70; i++)
+		if (strcmp(u->l[i].name, "kpi"))
+			l[n++] = u->l[i];
+	if (extra) {
+		l[n].name = extra;
+		l[n++].value = extra_v;
+	}
+	store_batch_put(b, l, n, t, v);
+}
+
+static void unit_text(const struct unit *u, char *dst, size_t sz)
+{
+	size_t o = 0;
+	dst[0] = '\0';
+	for (size_t i = 0; i < u->n && o + 1 < sz; i++)
+		o += (size_t)snprintf(dst + o, sz - o, "%s%s=%s", i ? ", " : "", u->l[i].name,
+				      u->l[i].value);
+}
+
+/* units this KPI reported before (its own pacewatch_kpi_value history) */
+static void load_known(struct kpis *ks, struct kpi *k, int64_t t)
+{
+	char *q = NULL;
+	struct query_expr *x;
+	struct query_result *res;
+	struct query_error e = {0};
+	char name[600];
+	size_t w = 0;
+	for (const char *p = k->c->name; *p && w + 3 < sizeof name; p++) {
+		if (*p == '"' || *p == '\\')
+			name[w++] = '\\';
+		name[w++] = *p;
+	}
+	name[w] = '\0';
+	q = xasprintf("last_over_time(pacewatch_kpi_value{kpi=\"%s\"}[%llds])", name,
+		      (long long)(2 * k->c->stale_after_ms / 1000 + 60));
+	if (query_parse(q, &x, &e) == 0) {
+		if (query_exec_instant(ks->st, &ks->qo, x, t, &res, &e) == 0) {
+			for (size_t i = 0; i < res->nseries; i++) {
+				struct pw_label l[72];
+				size_t n = 0;
+				for (size_t j = 0; j < res->series[i].nlabels && n < 72; j++)
+					if (strcmp(res->series[i].labels[j].name, "kpi"))
+						l[n++] = res->series[i].labels[j];
+				unit_of(k, l, n);
+			}
+			query_result_free(res);
+		}
+		query_expr_free(x);
+	}
+	query_error_clear(&e);
+	free(q);
+	k->loaded = true;
+}
+
+enum { A_LAGGING, A_AT_RISK, A_MISSED, A_STALE, A_MISSING, A_N };
+
+static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b, char **cause)
+{
+	struct kpi *k = &ks->k[ki];
+	const struct conf_kpi *c = k->c;
+	struct query_result *val = NULL, *tgt = NULL, *ros = NULL, *fc = NULL;
+	int rc;
+	char deadline[64];
+
+	if (!k->loaded)
+		load_known(ks, k, t);
+	for (size_t i = 0; i < k->nu; i++)
+		k->u[i].seen = false;
+	if ((rc = query_at(ks, k->value, t, c->stale_after_ms, &val, cause, "value", c->name)) != 0)
+		return rc;
+	if (k->target && (rc = query_at(ks, k->target, t, c->stale_after_ms, &tgt, cause, "target",
+					c->name)) != 0)
+		goto out;
+	if (k->roster && (rc = query_at(ks, k->roster, t, c->stale_after_ms, &ros, cause, "roster",
+					c->name)) != 0)
+		goto out;
+	if (t < c->deadline_ms) {
+		/* ordinary least squares over the window, at the deadline */
+		/* a selector: over its own samples; any other expression: sampled
+		 * 60 times over the window */
+		char *q = query_expr_is_selector(k->value)
+				  ? xasprintf("predict_linear(%s[%llds], %.3f)", c->value,
+					      (long long)(c->forecast_ms / 1000),
+					      (double)(c->deadline_ms - t) / 1000)
+				  : xasprintf("predict_linear((%s)[%llds:%llds], %.3f)", c->value,
+					      (long long)(c->forecast_ms / 1000),
+					      (long long)(c->forecast_ms / 60000 > 60 ? c->forecast_ms / 60000
+										      : 60),
+					      (double)(c->deadline_ms - t) / 1000);
+		struct query_expr *x;
+		struct query_error e = {0};
+		if (query_parse(q, &x, &e) == 0) {
+			struct query_opts o = ks->qo;
+			o.lookback_ms = c->stale_after_ms;
+			if (query_exec_instant(ks->st, &o, x, t, &fc, &e) != 0)
+				fc = NULL;
+			query_expr_free(x);
+		}
+		query_error_clear(&e);
+		free(q);
+	}
+	pw_fmt_time(deadline, sizeof deadline, c->deadline_ms);
+
+	/* the units reporting now */
+	for (size_t i = 0; val->type == QUERY_VECTOR && i < val->nseries; i++) {
+		const struct query_series *s = &val->series[i];
+		struct unit *u = unit_of(k, s->labels, s->nlabels);
+		u->seen = true;
+		u->value = s->pts[0].v;
+		u->target = k->target_v;
+		if (tgt) {
+			u->target = NAN;
+			for (size_t j = 0; j < tgt->nseries; j++)
+				if (shared_agree(tgt->series[j].labels, tgt->series[j].nlabels, u->l, u->n) ||
+				    tgt->series[j].nlabels == 0 ||
+				    (tgt->series[j].nlabels == 1 &&
+				     !strcmp(tgt->series[j].labels[0].name, "__name__"))) {
+					u->target = tgt->series[j].pts[0].v;
+					break;
+				}
+		}
+		u->forecast = NAN;
+		for (size_t j = 0; fc && j < fc->nseries; j++)
+			if (same_unit(fc->series[j].labels, fc->series[j].nlabels, u->l, u->n)) {
+				u->forecast = fc->series[j].pts[0].v;
+				break;
+			}
+		if (t >= c->deadline_ms)
+			u->forecast = u->value;
+	}
+	/* baselines: given, or each unit's value at start (read once) */
+	for (size_t i = 0; i < k->nu; i++) {
+		struct unit *u = &k->u[i];
+		if (!u->seen || u->have_baseline)
+			continue;
+		if (!k->baseline_auto) {
+			u->baseline = k->baseline_v;
+			u->have_baseline = true;
+			continue;
+		}
+		struct query_result *bs = NULL;
+		char *ignore = NULL;
+		u->baseline = u->value; /* no data at start: from where it stands now */
+		if (query_at(ks, k->value, c->start_ms, c->stale_after_ms > 86400000 ? c->stale_after_ms
+										: 86400000,
+			     &bs, &ignore, "baseline", c->name) == 0) {
+			for (size_t j = 0; j < bs->nseries; j++)
+				if (same_unit(bs->series[j].labels, bs->series[j].nlabels, u->l, u->n))
+					u->baseline = bs->series[j].pts[0].v;
+		}
+		free(ignore);
+		query_result_free(bs);
+		u->have_baseline = true;
+	}
+	/* the roster: units that must report */
+	for (size_t j = 0; ros && j < ros->nseries; j++) {
+		bool covered = false;
+		/* a unit that reported before and stopped is stale, not missing */
+		for (size_t i = 0; i < k->nu && !covered; i++)
+			covered = (k->u[i].seen || k->u[i].status != S_MISSING) &&
+				  shared_agree(ros->series[j].labels, ros->series[j].nlabels, k->u[i].l,
+					       k->u[i].n);
+		if (!covered) {
+			struct unit *u = unit_of(k, ros->series[j].labels, ros->series[j].nlabels);
+			u->seen = true;
+			u->status = S_MISSING;
+			u->value = NAN;
+			u->target = k->target_num ? k->target_v : NAN;
+			u->forecast = NAN;
+			u->have_baseline = false;
+		}
+	}
+	/* status */
+	size_t nalert[A_N] = {0};
+	struct query_series *as[A_N];
+	struct pw_label **ax[A_N];
+	size_t *anx[A_N];
+	for (int a = 0; a < A_N; a++) {
+		as[a] = xcalloc(k->nu + 1, sizeof *as[a]);
+		ax[a] = xcalloc(k->nu + 1, sizeof *ax[a]);
+		anx[a] = xcalloc(k->nu + 1, sizeof *anx[a]);
+	}
+	struct query_point *pts = xcalloc(k->nu + 1, sizeof *pts);
+	for (size_t i = 0; i < k->nu; i++) {
+		struct unit *u = &k->u[i];
+		double span, gap;
+		int alert = -1;
+		if (!u->seen) {
+			u->status = S_STALE;
+			alert = A_STALE;
+		} else if (u->status == S_MISSING && isnan(u->value)) {
+			alert = A_MISSING;
+		} else {
+			u->expected = expected_at(k, u->baseline, u->target, t);
+			span = fabs(u->target - u->baseline);
+			gap = (k->c->direction == CONF_AT_MOST ? u->value - u->expected
+								 : u->expected - u->value);
+			if (reached(k, u->value, u->target)) {
+				u->status = S_MET;
+				u->lagging = false;
+			} else if (t >= c->deadline_ms) {
+				u->status = S_MISSED;
+				alert = A_MISSED;
+			} else {
+				double lim = c->tolerance * span;
+				if (u->lagging)
+					u->lagging = gap > c->hysteresis * lim; /* clears within half */
+				else
+					u->lagging = gap > lim;
+				if (u->lagging) {
+					u->status = S_LAGGING;
+					alert = A_LAGGING;
+				} else if (!isnan(u->forecast) && !reached(k, u->forecast, u->target)) {
+					u->status = S_AT_RISK;
+					alert = A_AT_RISK;
+				} else {
+					u->status = S_ON_TRACK;
+				}
+			}
+		}
+		if (u->status != S_STALE && u->status != S_MISSING) {
+			put_series(b, "pacewatch_kpi_value", u, c->name, NULL, NULL, t, u->value);
+			put_series(b, "pacewatch_kpi_target", u, c->name, NULL, NULL, t, u->target);
+			put_series(b, "pacewatch_kpi_expected", u, c->name, NULL, NULL, t, u->expected);
+			double den = u->target - u->baseline;
+			put_series(b, "pacewatch_kpi_progress_ratio", u, c->name, NULL, NULL, t,
+				   den != 0 ? (u->value - u->baseline) / den
+					    : reached(k, u->value, u->target));
+			put_series(b, "pacewatch_kpi_expected_ratio", u, c->name, NULL, NULL, t,
+				   den != 0 ? (u->expected - u->baseline) / den : 1);
+			if (!isnan(u->forecast))
+				put_series(b, "pacewatch_kpi_forecast", u, c->name, NULL, NULL, t,
+					   u->forecast);
+		}
+		put_series(b, "pacewatch_kpi_deadline_timestamp_seconds", u, c->name, NULL, NULL, t,
+			   (double)(c->deadline_ms / 1000));
+		for (int s = 0; s < S_N; s++)
+			put_series(b, "pacewatch_kpi_status", u, c->name, "status", status_names[s], t,
+				   s == u->status);
+		if (alert < 0)
+			continue;
+		/* the alert's series and its numbers for the annotations */
+		{
+			size_t j = nalert[alert]++;
+			struct pw_label *x = xcalloc(8, sizeof *x);
+			char v[5][64], unit[512];
+			fmt_num(v[0], sizeof v[0], u->value);
+			fmt_num(v[1], sizeof v[1], u->expected);
+			fmt_num(v[2], sizeof v[2], u->target);
+			fmt_num(v[3], sizeof v[3], u->forecast);
+			fmt_num(v[4], sizeof v[4], u->baseline);
+			unit_text(u, unit, sizeof unit);
+			static const char *const names[] = {"value", "expected", "target", "forecast",
+							    "baseline"};
+			for (int q = 0; q < 5; q++) {
+				x[q].name = names[q];
+				x[q].value = xstrdup(v[q]);
+			}
+			x[5].name = "unit";
+			x[5].value = xstrdup(unit);
+			x[6].name = "title";
+			x[6].value = xstrdup(c->title ? c->title : c->name);
+			x[7].name = "deadline";
+			x[7].value = xstrdup(c->deadline);
+			ax[alert][j] = x;
+			anx[alert][j] = 8;
+			as[alert][j].labels = u->l;
+			as[alert][j].nlabels = u->n;
+			pts[i].t = t;
+			pts[i].v = isnan(u->value) ? 0 : u->value;
+			as[alert][j].pts = &pts[i];
+			as[alert][j].n = 1;
+		}
+	}
+	for (int a = 0; a < A_N; a++) {
+		struct query_result res = {.type = QUERY_VECTOR, .series = as[a], .nseries = nalert[a],
+					   .t = t};
+		rules_feed_alert(ks->r, ks->group_base + ki, (size_t)a, &res,
+				 (const struct pw_label *const *)ax[a], anx[a], t, b);
+		for (size_t j = 0; j < nalert[a]; j++) {
+			for (int q = 0; q < 8; q++)
+				free((char *)ax[a][j][q].value);
+			free(ax[a][j]);
+		}
+		free(as[a]);
+		free(ax[a]);
+		free(anx[a]);
+	}
+	free(pts);
+	/* units that went stale long ago are forgotten */
+	rc = 0;
+out:
+	query_result_free(val);
+	query_result_free(tgt);
+	query_result_free(ros);
+	query_result_free(fc);
+	return rc;
+}
+
+int kpis_eval(struct kpis *ks, int64_t t, char **cause)
+{
+	int rc = 0;
+	for (size_t i = 0; i < ks->n; i++) {
+		struct store_batch *b = store_batch_begin(ks->st);
+		char *why = NULL;
+		if (eval_one(ks, i, t, b, &why) != 0) {
+			log_warnx("kpi", "%s", why);
+			free(why);
+			store_batch_abort(b);
+			continue;
+		}
+		if ((rc = store_batch_commit(b, cause)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void jstr(struct pw_buf *b, const char *s)
+{
+	pw_buf_putc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			pw_buf_printf(b, "\\%c", *p);
+		else if (*p < 0x20)
+			pw_buf_printf(b, "\\u%04x", *p);
+		else
+			pw_buf_putc(b, (char)*p);
+	}
+	pw_buf_putc(b, '"');
+}
+
+static void jnum(struct pw_buf *b, double v)
+{
+	char n[400];
+	if (isnan(v) || isinf(v)) {
+		pw_buf_puts(b, "null");
+		return;
+	}
+	query_fmt_value(n, sizeof n, v);
+	pw_buf_puts(b, n);
+}
+
+static int status_rank(int s)
+{
+	/* laggards first */
+	static const int rank[S_N] = {5, 1, 3, 6, 0, 4, 2};
+	return rank[s];
+}
+
+void kpis_json(struct kpis *ks, struct pw_buf *b)
+{
+	pw_buf_puts(b, "{\"kpis\":[");
+	for (size_t i = 0; i < ks->n; i++) {
+		struct kpi *k = &ks->k[i];
+		const struct conf_kpi *c = k->c;
+		char t[64];
+		if (i)
+			pw_buf_putc(b, ',');
+		pw_buf_puts(b, "{\"name\":");
+		jstr(b, c->name);
+		pw_buf_puts(b, ",\"title\":");
+		jstr(b, c->title ? c->title : c->name);
+		pw_buf_printf(b, ",\"direction\":\"%s\",\"start\":",
+			      c->direction == CONF_AT_MOST ? "at_most" : "at_least");
+		pw_fmt_time(t, sizeof t, c->start_ms);
+		jstr(b, t);
+		pw_buf_puts(b, ",\"deadline\":");
+		pw_fmt_time(t, sizeof t, c->deadline_ms);
+		jstr(b, t);
+		pw_buf_puts(b, ",\"owner\":");
+		jstr(b, c->owner ? c->owner : "");
+		pw_buf_puts(b, ",\"contact\":");
+		jstr(b, c->contact ? c->contact : "");
+		pw_buf_puts(b, ",\"units\":[");
+		for (int r = 0, w = 0; r <= 6; r++) {
+			for (size_t j = 0; j < k->nu; j++) {
+				struct unit *u = &k->u[j];
+				if (status_rank(u->status) != r)
+					continue;
+				if (w++)
+					pw_buf_putc(b, ',');
+				pw_buf_puts(b, "{\"labels\":{");
+				for (size_t q = 0; q < u->n; q++) {
+					if (q)
+						pw_buf_putc(b, ',');
+					jstr(b, u->l[q].name);
+					pw_buf_putc(b, ':');
+					jstr(b, u->l[q].value);
+				}
+				pw_buf_printf(b, "},\"status\":\"%s\",\"value\":", status_names[u->status]);
+				jnum(b, u->status == S_STALE ? NAN : u->value);
+				pw_buf_puts(b, ",\"target\":");
+				jnum(b, u->target);
+				pw_buf_puts(b, ",\"baseline\":");
+				jnum(b, u->have_baseline ? u->baseline : NAN);
+				pw_buf_puts(b, ",\"expected\":");
+				jnum(b, u->status >= S_STALE ? NAN : u->expected);
+				pw_buf_puts(b, ",\"forecast\":");
+				jnum(b, u->forecast);
+				pw_buf_putc(b, '}');
+			}
+		}
+		pw_buf_puts(b, "]}");
+	}
+	pw_buf_puts(b, "]}");
+}

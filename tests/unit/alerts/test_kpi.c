@@ -1,0 +1,298 @@
+/*
+ * KPI tracking with "now" as a parameter: trajectories (linear, milestones,
+ * step), progress ratios, at_most, lagging with tolerance and hysteresis,
+ * the least-squares forecast against a hand computation, met and missed at
+ * the deadline, roster coverage naming the missing unit, stale units, and
+ * the alerts' numbers in the KPI title's language.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alerts.h"
+#include "query.h"
+
+#define DAY 86400000LL
+/* 2025-01-01T00:00:00+08:00 */
+#define T0 1735660800000LL
+
+static char dir[64];
+static struct store *st;
+
+static void setup(void)
+{
+	struct store_opts o = {0};
+	char *cause = NULL;
+	snprintf(dir, sizeof dir, "/tmp/pw-kpi-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	o.path = dir;
+	o.no_sync = true;
+	cr_assert_eq(store_open(&o, &st, &cause), 0);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	store_close(st);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(kpi, .init = setup, .fini = teardown);
+
+static void put(const char *metric, const char *lname, const char *lval, int64_t t, double v)
+{
+	struct pw_label l[2] = {{"__name__", metric}, {lname, lval}};
+	struct store_batch *b = store_batch_begin(st);
+	char *cause = NULL;
+	store_batch_put(b, l, lval ? 2 : 1, t, v);
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+}
+
+static struct conf *config(const char *kpis)
+{
+	struct conf *c;
+	struct conf_errs errs;
+	char *text = NULL;
+	conf_set_expr_checker(rules_check_expr);
+	cr_assert(asprintf(&text, "{\"global\": {\"timezone\": \"Asia/Shanghai\"}, \"kpis\": %s}",
+			   kpis) > 0);
+	int rc = conf_load_buffer("kpi.json", text, strlen(text), &c, &errs);
+	if (rc != 0)
+		conf_errs_print(&errs, stderr);
+	cr_assert_eq(rc, 0);
+	conf_errs_free(&errs);
+	free(text);
+	return c;
+}
+
+/* the KPI's unit whose label lname=lval, from /api/v1/kpis data */
+static json_t *unit_at(struct rules *r, int64_t t, const char *lname, const char *lval,
+		       json_t **doc)
+{
+	struct pw_buf b;
+	char *cause = NULL;
+	json_error_t je;
+	size_t i;
+	json_t *u;
+	cr_assert_eq(rules_eval_kpis(r, t, &cause), 0, "%s", cause ? cause : "");
+	pw_buf_init(&b, 0);
+	rules_json_kpis(r, &b);
+	*doc = json_loadb(b.data, b.len, 0, &je);
+	pw_buf_free(&b);
+	cr_assert_not_null(*doc, "%s", je.text);
+	json_array_foreach(json_object_get(json_array_get(json_object_get(*doc, "kpis"), 0), "units"), i, u)
+	{
+		const char *v = json_string_value(json_object_get(json_object_get(u, "labels"), lname));
+		if (v && strcmp(v, lval) == 0)
+			return u;
+	}
+	return NULL;
+}
+
+/* the first unit of KPI ki, after evaluating at t */
+static json_t *unit_kpi(struct rules *r, int64_t t, size_t ki, json_t **doc)
+{
+	struct pw_buf b;
+	char *cause = NULL;
+	json_error_t je;
+	cr_assert_eq(rules_eval_kpis(r, t, &cause), 0, "%s", cause ? cause : "");
+	pw_buf_init(&b, 0);
+	rules_json_kpis(r, &b);
+	*doc = json_loadb(b.data, b.len, 0, &je);
+	pw_buf_free(&b);
+	return json_array_get(json_object_get(json_array_get(json_object_get(*doc, "kpis"), ki),
+					      "units"), 0);
+}
+
+static double num(json_t *u, const char *k) { return json_number_value(json_object_get(u, k)); }
+static const char *status(json_t *u) { return json_string_value(json_object_get(u, "status")); }
+
+Test(kpi, linear_trajectory_progress_and_lagging_with_hysteresis)
+{
+	/* 100 items on 1 Jan, 200 due on 11 Apr (100 days): 1 item a day */
+	struct conf *c = config("[{\"name\": \"mr\", \"title\": \"互认项目数\", \"value\": \"items\", "
+				"\"target\": 200, \"baseline\": 100, \"start\": \"2025-01-01\", "
+				"\"deadline\": \"2025-04-11\", \"tolerance\": 0.1, \"forecast\": \"10d\", "
+				"\"stale_after\": \"3d\"}]");
+	struct rules *r;
+	char *cause = NULL;
+	json_t *doc, *u;
+	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	/* day 50: expected 150 */
+	put("items", "city", "济南", T0 + 50 * DAY, 145);
+	u = unit_at(r, T0 + 50 * DAY, "city", "济南", &doc);
+	cr_assert_not_null(u);
+	cr_expect_float_eq(num(u, "expected"), 150, 1e-9);
+	cr_expect_str_eq(status(u), "on_track", "5 behind: within 10");
+	json_decref(doc);
+	/* day 60: expected 160, value 145: 15 behind > 10: lagging */
+	put("items", "city", "济南", T0 + 60 * DAY, 145);
+	u = unit_at(r, T0 + 60 * DAY, "city", "济南", &doc);
+	cr_expect_str_eq(status(u), "lagging");
+	json_decref(doc);
+	/* day 61: 161 expected, 153: 8 behind: still lagging (clears within 5) */
+	put("items", "city", "济南", T0 + 61 * DAY, 153);
+	u = unit_at(r, T0 + 61 * DAY, "city", "济南", &doc);
+	cr_expect_str_eq(status(u), "lagging", "hysteresis: 8 is not within half of 10");
+	json_decref(doc);
+	/* day 62: 162 expected, 158: 4 behind: clears */
+	put("items", "city", "济南", T0 + 62 * DAY, 158);
+	u = unit_at(r, T0 + 62 * DAY, "city", "济南", &doc);
+	cr_expect_str_neq(status(u), "lagging");
+	json_decref(doc);
+	/* the progress ratio series: (158 - 100) / (200 - 100) */
+	{
+		struct query_result *res;
+		struct query_error e = {0};
+		cr_assert_eq(query_instant(st, NULL, "pacewatch_kpi_progress_ratio{kpi=\"mr\"}",
+					   T0 + 62 * DAY, &res, &e), 0);
+		cr_assert_eq(res->nseries, 1);
+		cr_expect_float_eq(res->series[0].pts[0].v, 0.58, 1e-12);
+		query_result_free(res);
+	}
+	rules_free(r);
+	conf_free(c);
+}
+
+Test(kpi, forecast_is_the_least_squares_line_at_the_deadline)
+{
+	/* samples y = 10 + 0.5 x (x in days) with noise that cancels out */
+	struct conf *c = config("[{\"name\": \"cc\", \"value\": \"spots\", \"target\": 48, "
+				"\"baseline\": 0, \"start\": \"2025-01-01\", \"deadline\": \"2025-03-02\", "
+				"\"forecast\": \"10d\", \"stale_after\": \"2d\"}]");
+	struct rules *r;
+	char *cause = NULL;
+	json_t *doc, *u;
+	static const double noise[] = {0.3, -0.3, 0.3, -0.3, 0.3, -0.3, 0.3, -0.3, 0.3, -0.3, 0};
+	double sx = 0, sy = 0, sxy = 0, sx2 = 0, n = 0;
+	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	/* one sample a day from day 20 to day 30 (the subquery step is 1 day) */
+	for (int d = 20; d <= 30; d++) {
+		double y = 10 + 0.5 * d + noise[d - 20];
+		put("spots", "city", "青岛", T0 + d * DAY, y);
+	}
+	/* the window [day 20, day 30] (2.42 includes both ends), hand-fitted */
+	for (int d = 20; d <= 30; d++) {
+		double x = (double)(d - 30), y = 10 + 0.5 * d + noise[d - 20];
+		sx += x, sy += y, sxy += x * y, sx2 += x * x, n++;
+	}
+	double slope = (sxy - sx * sy / n) / (sx2 - sx * sx / n), icpt = sy / n - slope * sx / n;
+	double at_deadline = icpt + slope * 30; /* the deadline is day 60 */
+	u = unit_at(r, T0 + 30 * DAY, "city", "青岛", &doc);
+	cr_assert_not_null(u);
+	cr_expect_float_eq(num(u, "forecast"), at_deadline, 1e-9, "got %g want %g",
+			   num(u, "forecast"), at_deadline);
+	cr_expect_str_eq(status(u), at_deadline >= 48 ? "on_track" : "at_risk");
+	json_decref(doc);
+	rules_free(r);
+	conf_free(c);
+}
+
+Test(kpi, milestones_step_and_at_most)
+{
+	struct conf *c = config(
+		"[{\"name\": \"vc\", \"value\": \"clinics\", \"target\": 200, \"baseline\": 0, "
+		"\"start\": \"2025-01-01\", \"deadline\": \"2025-11-30\", \"milestones\": "
+		"[{\"at\": \"2025-06-30\", \"value\": 120}]},"
+		" {\"name\": \"hl\", \"value\": \"answering\", \"target\": 1, \"baseline\": 0, "
+		"\"curve\": \"step\", \"start\": \"2025-01-01\", \"deadline\": \"2025-05-01\"},"
+		" {\"name\": \"dep\", \"value\": \"deposit\", \"target\": 100, \"baseline\": 1000, "
+		"\"direction\": \"at_most\", \"start\": \"2025-01-01\", \"deadline\": \"2025-01-11\"}]");
+	struct rules *r;
+	char *cause = NULL;
+	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	int64_t jun30 = T0 + 180 * DAY, mar1 = T0 + 59 * DAY;
+	put("clinics", "county", "郓城县", jun30, 95);
+	put("answering", "line", "1", mar1, 0);
+	put("deposit", "hospital", "h1", T0 + 5 * DAY, 600);
+	/* each KPI looked at on its own day */
+	json_t *doc;
+	json_t *vc = unit_kpi(r, jun30, 0, &doc);
+	cr_expect_float_eq(num(vc, "expected"), 120, 1e-9, "the milestone's value on its day");
+	cr_expect_str_eq(status(vc), "lagging", "95 against 120: 25 behind, more than the tolerance of 20");
+	json_decref(doc);
+	json_t *hl = unit_kpi(r, mar1, 1, &doc);
+	cr_expect_float_eq(num(hl, "expected"), 0, 1e-9, "a step: nothing due before 1 May");
+	cr_expect_str_eq(status(hl), "on_track");
+	json_decref(doc);
+	/* at_most, halfway: 1000 -> 100, expected 550; 600 is 50 above: within 90 */
+	json_t *dep = unit_kpi(r, T0 + 5 * DAY, 2, &doc);
+	cr_expect_float_eq(num(dep, "expected"), 550, 1e-9);
+	cr_expect_str_eq(status(dep), "on_track");
+	cr_expect_float_eq(num(dep, "value"), 600, 1e-9);
+	json_decref(doc);
+	rules_free(r);
+	conf_free(c);
+}
+
+Test(kpi, met_missed_roster_and_stale)
+{
+	struct conf *c = config(
+		"[{\"name\": \"dialysis\", \"title\": \"透析覆盖\", \"value\": \"hospitals > 0\", "
+		"\"target\": 1, \"baseline\": 0, \"start\": \"2025-01-01\", \"deadline\": \"2025-01-21\", "
+		"\"roster\": \"residents > 100000\", \"stale_after\": \"2d\"}]");
+	struct rules *r;
+	char *cause = NULL;
+	json_t *doc, *u;
+	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	for (int d = 0; d <= 30; d++) {
+		put("residents", "county", "A县", T0 + d * DAY, 300000);
+		put("residents", "county", "B县", T0 + d * DAY, 150000);
+		put("residents", "county", "C县", T0 + d * DAY, 50000);
+		if (d <= 12)
+			put("hospitals", "county", "A县", T0 + d * DAY, 2);
+	}
+	u = unit_at(r, T0 + 10 * DAY, "county", "A县", &doc);
+	cr_expect_str_eq(status(u), "met");
+	json_decref(doc);
+	u = unit_at(r, T0 + 10 * DAY, "county", "B县", &doc);
+	cr_assert_not_null(u, "B county is in the roster and reports nothing");
+	cr_expect_str_eq(status(u), "missing");
+	json_decref(doc);
+	u = unit_at(r, T0 + 10 * DAY, "county", "C县", &doc);
+	cr_expect_null(u, "under 100,000 residents: not in the roster");
+	json_decref(doc);
+	/* A stops reporting after day 12: stale once 2 days pass */
+	u = unit_at(r, T0 + 16 * DAY, "county", "A县", &doc);
+	cr_expect_str_eq(status(u), "stale");
+	json_decref(doc);
+	/* the alerts: B missing, A stale, in Chinese */
+	{
+		struct pw_buf b;
+		pw_buf_init(&b, 0);
+		rules_json_alerts(r, &b);
+		cr_expect(strstr(b.data, "\"alertname\":\"KpiUnitMissing\""), "%s", b.data);
+		cr_expect(strstr(b.data, "county=B县 应报未报"), "%s", b.data);
+		cr_expect(strstr(b.data, "\"alertname\":\"KpiStale\""), "%s", b.data);
+		pw_buf_free(&b);
+	}
+	rules_free(r);
+	conf_free(c);
+}
+
+Test(kpi, missed_after_the_deadline)
+{
+	struct conf *c = config("[{\"name\": \"x\", \"title\": \"Items\", \"value\": \"items\", "
+				"\"target\": 200, \"baseline\": 100, \"start\": \"2025-01-01\", "
+				"\"deadline\": \"2025-01-11\", \"stale_after\": \"5d\"}]");
+	struct rules *r;
+	char *cause = NULL;
+	json_t *doc, *u;
+	struct pw_buf b;
+	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	put("items", "city", "烟台", T0 + 11 * DAY, 190);
+	u = unit_at(r, T0 + 12 * DAY, "city", "烟台", &doc);
+	cr_expect_str_eq(status(u), "missed");
+	json_decref(doc);
+	pw_buf_init(&b, 0);
+	rules_json_alerts(r, &b);
+	cr_expect(strstr(b.data, "Items: city=烟台 missed the deadline 2025-01-11: 190 against the target 200"),
+		  "%s", b.data);
+	pw_buf_free(&b);
+	rules_free(r);
+	conf_free(c);
+}
