@@ -32,6 +32,7 @@ struct unit {
 
 struct kpi {
 	const struct conf_kpi *c;
+	struct pw_tz *tz;
 	struct query_expr *value, *target, *roster;
 	bool target_num, baseline_auto;
 	double target_v, baseline_v;
@@ -75,6 +76,15 @@ int kpis_new(struct rules *r, const struct conf *c, struct store *st, struct kpi
 		struct kpi *k = &ks->k[i];
 		struct query_error e = {0};
 		k->c = &c->kpis[i];
+		{
+			char err[200];
+			const char *tzn = k->c->timezone ? k->c->timezone : c->global.timezone;
+			if (pw_tz_load(tzn ? tzn : "UTC", &k->tz, err, sizeof err) != 0) {
+				*cause = xasprintf("kpis[%zu] (%s): %s", i, k->c->name, err);
+				kpis_free(ks);
+				return PW_EINVAL;
+			}
+		}
 		k->target_num = num(k->c->target, &k->target_v);
 		k->baseline_auto = !k->c->baseline || strcmp(k->c->baseline, "auto") == 0;
 		if (!k->baseline_auto)
@@ -84,6 +94,12 @@ int kpis_new(struct rules *r, const struct conf *c, struct store *st, struct kpi
 		    (k->c->roster && query_parse(k->c->roster, &k->roster, &e) != 0)) {
 			*cause = xasprintf("kpis[%zu] (%s): %s", i, k->c->name, e.msg);
 			query_error_clear(&e);
+			kpis_free(ks);
+			return PW_EINVAL;
+		}
+		if (k->c->period != CONF_PERIOD_NONE && !query_expr_is_selector(k->value)) {
+			*cause = xasprintf("kpis[%zu] (%s): a calendar quota counts samples, so its value "
+					   "is a series selector, not \"%s\"", i, k->c->name, k->c->value);
 			kpis_free(ks);
 			return PW_EINVAL;
 		}
@@ -114,6 +130,7 @@ void kpis_free(struct kpis *ks)
 		query_expr_free(ks->k[i].value);
 		query_expr_free(ks->k[i].target);
 		query_expr_free(ks->k[i].roster);
+		pw_tz_free(ks->k[i].tz);
 		units_free(&ks->k[i]);
 	}
 	free(ks->k);
@@ -315,6 +332,49 @@ static void load_known(struct kpis *ks, struct kpi *k, int64_t t)
 
 enum { A_LAGGING, A_AT_RISK, A_MISSED, A_STALE, A_MISSING, A_N };
 
+/* the $kpi.* values of an alert */
+static struct pw_label *numbers(const struct unit *u, const struct conf_kpi *c, const char *deadline)
+{
+	static const char *const names[] = {"value", "expected", "target", "forecast", "baseline"};
+	struct pw_label *x = xcalloc(8, sizeof *x);
+	double vs[5] = {u->value, u->expected, u->target, u->forecast, u->baseline};
+	char v[64], unit[512];
+	for (int q = 0; q < 5; q++) {
+		fmt_num(v, sizeof v, vs[q]);
+		x[q].name = names[q];
+		x[q].value = xstrdup(v);
+	}
+	unit_text(u, unit, sizeof unit);
+	x[5].name = "unit";
+	x[5].value = xstrdup(unit);
+	x[6].name = "title";
+	x[6].value = xstrdup(c->title ? c->title : c->name);
+	x[7].name = "deadline";
+	x[7].value = xstrdup(deadline);
+	return x;
+}
+
+/* hand each alert kind its units (then free what was built for it) */
+static void feed_alerts(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b,
+			struct query_series **as, struct pw_label ***ax, size_t **anx,
+			const size_t *nalert)
+{
+	for (int a = 0; a < A_N; a++) {
+		struct query_result res = {.type = QUERY_VECTOR, .series = as[a], .nseries = nalert[a],
+					   .t = t};
+		rules_feed_alert(ks->r, ks->group_base + ki, (size_t)a, &res,
+				 (const struct pw_label *const *)ax[a], anx[a], t, b);
+		for (size_t j = 0; j < nalert[a]; j++) {
+			for (int q = 0; q < 8; q++)
+				free((char *)ax[a][j][q].value);
+			free(ax[a][j]);
+		}
+		free(as[a]);
+		free(ax[a]);
+		free(anx[a]);
+	}
+}
+
 static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b, char **cause)
 {
 	struct kpi *k = &ks->k[ki];
@@ -503,27 +563,7 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 		/* the alert's series and its numbers for the annotations */
 		{
 			size_t j = nalert[alert]++;
-			struct pw_label *x = xcalloc(8, sizeof *x);
-			char v[5][64], unit[512];
-			fmt_num(v[0], sizeof v[0], u->value);
-			fmt_num(v[1], sizeof v[1], u->expected);
-			fmt_num(v[2], sizeof v[2], u->target);
-			fmt_num(v[3], sizeof v[3], u->forecast);
-			fmt_num(v[4], sizeof v[4], u->baseline);
-			unit_text(u, unit, sizeof unit);
-			static const char *const names[] = {"value", "expected", "target", "forecast",
-							    "baseline"};
-			for (int q = 0; q < 5; q++) {
-				x[q].name = names[q];
-				x[q].value = xstrdup(v[q]);
-			}
-			x[5].name = "unit";
-			x[5].value = xstrdup(unit);
-			x[6].name = "title";
-			x[6].value = xstrdup(c->title ? c->title : c->name);
-			x[7].name = "deadline";
-			x[7].value = xstrdup(c->deadline);
-			ax[alert][j] = x;
+			ax[alert][j] = numbers(u, c, c->deadline);
 			anx[alert][j] = 8;
 			as[alert][j].labels = u->l;
 			as[alert][j].nlabels = u->n;
@@ -533,20 +573,7 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 			as[alert][j].n = 1;
 		}
 	}
-	for (int a = 0; a < A_N; a++) {
-		struct query_result res = {.type = QUERY_VECTOR, .series = as[a], .nseries = nalert[a],
-					   .t = t};
-		rules_feed_alert(ks->r, ks->group_base + ki, (size_t)a, &res,
-				 (const struct pw_label *const *)ax[a], anx[a], t, b);
-		for (size_t j = 0; j < nalert[a]; j++) {
-			for (int q = 0; q < 8; q++)
-				free((char *)ax[a][j][q].value);
-			free(ax[a][j]);
-		}
-		free(as[a]);
-		free(ax[a]);
-		free(anx[a]);
-	}
+	feed_alerts(ks, ki, t, b, as, ax, anx, nalert);
 	free(pts);
 	/* units that went stale long ago are forgotten */
 	rc = 0;
@@ -558,13 +585,216 @@ out:
 	return rc;
 }
 
+/* ---- calendar quotas ----------------------------------------------------------- */
+
+/* the period holding t, in the KPI's time zone, from local midnight */
+static void period_of(const struct kpi *k, int64_t t, int64_t *p0, int64_t *p1, char *name,
+		      size_t sz)
+{
+	int64_t local = t / 1000 + pw_tz_offset(k->tz, t / 1000), days, y, y1;
+	unsigned m, d, m1, d1;
+	days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+	pw_civil_from_days(days, &y, &m, &d);
+	switch (k->c->period) {
+	case CONF_PERIOD_WEEK: {
+		int64_t monday = days - ((days % 7 + 7 + 3) % 7); /* 1970-01-01 was a Thursday */
+		pw_civil_from_days(monday, &y, &m, &d);
+		pw_civil_from_days(monday + 7, &y1, &m1, &d1);
+		snprintf(name, sz, "%04lld-%02u-%02u", (long long)y, m, d);
+		break;
+	}
+	case CONF_PERIOD_QUARTER:
+		m = (m - 1) / 3 * 3 + 1, d = 1;
+		y1 = m == 10 ? y + 1 : y, m1 = m == 10 ? 1 : m + 3, d1 = 1;
+		snprintf(name, sz, "%04lld-Q%u", (long long)y, (m - 1) / 3 + 1);
+		break;
+	case CONF_PERIOD_YEAR:
+		m = 1, d = 1, y1 = y + 1, m1 = 1, d1 = 1;
+		snprintf(name, sz, "%04lld", (long long)y);
+		break;
+	default: /* month */
+		d = 1;
+		y1 = m == 12 ? y + 1 : y, m1 = m == 12 ? 1 : m + 1, d1 = 1;
+		snprintf(name, sz, "%04lld-%02u", (long long)y, m);
+		break;
+	}
+	*p0 = pw_tz_local_to_unix(k->tz, (int)y, (int)m, (int)d, 0, 0, 0) * 1000;
+	*p1 = pw_tz_local_to_unix(k->tz, (int)y1, (int)m1, (int)d1, 0, 0, 0) * 1000;
+}
+
+/* each unit's count in [p0, end]: the sum of its samples, or a counter's
+ * exact increase (resets handled, from the last sample before p0) */
+static int period_counts(struct kpis *ks, struct kpi *k, int64_t p0, int64_t end,
+			 struct query_result **res, char **cause)
+{
+	int64_t from = p0 - (k->c->count == CONF_COUNT_INCREASE ? k->c->stale_after_ms : 0);
+	char *q = xasprintf("%s[%lldms]", k->c->value, (long long)(end - from));
+	struct query_expr *x;
+	struct query_error e = {0};
+	int rc = query_parse(q, &x, &e);
+	free(q);
+	if (rc == 0) {
+		rc = query_exec_instant(ks->st, &ks->qo, x, end, res, &e);
+		query_expr_free(x);
+	}
+	if (rc != 0) {
+		*cause = xasprintf("KPI %s, counting the period: %s", k->c->name, e.msg ? e.msg : "failed");
+		query_error_clear(&e);
+	}
+	return rc;
+}
+
+static double count_series(const struct kpi *k, const struct query_series *s, int64_t p0)
+{
+	double sum = 0, prev = NAN;
+	for (size_t i = 0; i < s->n; i++) {
+		double v = s->pts[i].v;
+		if (k->c->count == CONF_COUNT_SUM) {
+			if (s->pts[i].t >= p0 && !isnan(v))
+				sum += v;
+			continue;
+		}
+		if (s->pts[i].t >= p0 && !isnan(prev))
+			sum += v >= prev ? v - prev : v; /* a reset counts from zero */
+		prev = v;
+	}
+	return sum;
+}
+
+static int eval_quota(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b, char **cause)
+{
+	struct kpi *k = &ks->k[ki];
+	const struct conf_kpi *c = k->c;
+	int64_t now = t < c->deadline_ms ? t : c->deadline_ms - 1, p0, p1, q0, q1;
+	char pname[32], qname[32];
+	struct query_result *cur = NULL, *prev = NULL;
+	int rc;
+
+	if (now < c->start_ms)
+		return 0;
+	period_of(k, now, &p0, &p1, pname, sizeof pname);
+	period_of(k, p0 - 1, &q0, &q1, qname, sizeof qname);
+	if ((rc = period_counts(ks, k, p0, now, &cur, cause)) != 0)
+		return rc;
+	if (q1 > c->start_ms && (rc = period_counts(ks, k, q0, q1 - 1, &prev, cause)) != 0) {
+		query_result_free(cur);
+		return rc;
+	}
+	for (size_t i = 0; i < k->nu; i++)
+		k->u[i].seen = false;
+	double frac = (double)(now - p0) / (double)(p1 - p0);
+	for (size_t i = 0; i < cur->nseries; i++) {
+		struct unit *u = unit_of(k, cur->series[i].labels, cur->series[i].nlabels);
+		double target = k->target_v, lim = c->tolerance * fabs(target), gap;
+		u->seen = true;
+		u->value = count_series(k, &cur->series[i], p0);
+		u->target = target;
+		u->baseline = 0;
+		u->have_baseline = true;
+		u->expected = target * frac;
+		u->forecast = frac > 0 ? u->value / frac : NAN;
+		gap = c->direction == CONF_AT_MOST ? u->value - u->expected : u->expected - u->value;
+		if (reached(k, u->value, target) && c->direction == CONF_AT_LEAST) {
+			u->status = S_MET;
+			u->lagging = false;
+		} else {
+			u->lagging = u->lagging ? gap > c->hysteresis * lim : gap > lim;
+			u->status = u->lagging ? S_LAGGING
+				    : (!isnan(u->forecast) && !reached(k, u->forecast, target)) ? S_AT_RISK
+												  : S_ON_TRACK;
+		}
+	}
+	/* alerts: this period's laggards; last period's misses, named by period */
+	struct query_series *as[A_N];
+	struct pw_label **ax[A_N], *ml = NULL;
+	size_t nalert[A_N] = {0}, *anx[A_N], nmiss = prev ? prev->nseries : 0;
+	struct query_point *pts = xcalloc(k->nu + nmiss + 1, sizeof *pts);
+	for (int a = 0; a < A_N; a++) {
+		as[a] = xcalloc(k->nu + nmiss + 1, sizeof *as[a]);
+		ax[a] = xcalloc(k->nu + nmiss + 1, sizeof *ax[a]);
+		anx[a] = xcalloc(k->nu + nmiss + 1, sizeof *anx[a]);
+	}
+	size_t np = 0;
+	for (size_t i = 0; i < k->nu; i++) {
+		struct unit *u = &k->u[i];
+		int alert = -1;
+		if (!u->seen)
+			continue;
+		put_series(b, "pacewatch_kpi_value", u, c->name, NULL, NULL, t, u->value);
+		put_series(b, "pacewatch_kpi_target", u, c->name, NULL, NULL, t, u->target);
+		put_series(b, "pacewatch_kpi_expected", u, c->name, NULL, NULL, t, u->expected);
+		put_series(b, "pacewatch_kpi_progress_ratio", u, c->name, NULL, NULL, t,
+			   u->target != 0 ? u->value / u->target : 1);
+		put_series(b, "pacewatch_kpi_expected_ratio", u, c->name, NULL, NULL, t, frac);
+		if (!isnan(u->forecast))
+			put_series(b, "pacewatch_kpi_forecast", u, c->name, NULL, NULL, t, u->forecast);
+		put_series(b, "pacewatch_kpi_deadline_timestamp_seconds", u, c->name, NULL, NULL, t,
+			   (double)(p1 / 1000));
+		for (int st = 0; st < S_N; st++)
+			put_series(b, "pacewatch_kpi_status", u, c->name, "status", status_names[st], t,
+				   st == u->status);
+		if (u->status == S_LAGGING)
+			alert = A_LAGGING;
+		else if (u->status == S_AT_RISK)
+			alert = A_AT_RISK;
+		if (alert < 0)
+			continue;
+		size_t j = nalert[alert]++;
+		ax[alert][j] = numbers(u, c, pname);
+		anx[alert][j] = 8;
+		as[alert][j].labels = u->l;
+		as[alert][j].nlabels = u->n;
+		pts[np].t = t;
+		pts[np].v = u->value;
+		as[alert][j].pts = &pts[np++];
+		as[alert][j].n = 1;
+	}
+	ml = xcalloc((nmiss + 1) * 72, sizeof *ml);
+	for (size_t i = 0; i < nmiss; i++) {
+		const struct query_series *s = &prev->series[i];
+		double cnt = count_series(k, s, q0);
+		struct unit tmp = {0};
+		struct pw_label *l = ml + i * 72;
+		size_t n = 0;
+		if (reached(k, cnt, k->target_v))
+			continue;
+		for (size_t q = 0; q < s->nlabels && n < 70; q++)
+			if (strcmp(s->labels[q].name, "__name__"))
+				l[n++] = s->labels[q];
+		l[n].name = "period";
+		l[n++].value = qname;
+		tmp.l = l;
+		tmp.n = n - 1;
+		tmp.value = cnt;
+		tmp.target = k->target_v;
+		tmp.expected = k->target_v;
+		tmp.forecast = cnt;
+		size_t j = nalert[A_MISSED]++;
+		ax[A_MISSED][j] = numbers(&tmp, c, qname);
+		anx[A_MISSED][j] = 8;
+		as[A_MISSED][j].labels = l;
+		as[A_MISSED][j].nlabels = n;
+		pts[np].t = t;
+		pts[np].v = cnt;
+		as[A_MISSED][j].pts = &pts[np++];
+		as[A_MISSED][j].n = 1;
+	}
+	feed_alerts(ks, ki, t, b, as, ax, anx, nalert);
+	free(ml);
+	free(pts);
+	query_result_free(cur);
+	query_result_free(prev);
+	return 0;
+}
+
 int kpis_eval(struct kpis *ks, int64_t t, char **cause)
 {
 	int rc = 0;
 	for (size_t i = 0; i < ks->n; i++) {
 		struct store_batch *b = store_batch_begin(ks->st);
 		char *why = NULL;
-		if (eval_one(ks, i, t, b, &why) != 0) {
+		if ((ks->k[i].c->period != CONF_PERIOD_NONE ? eval_quota(ks, i, t, b, &why)
+							    : eval_one(ks, i, t, b, &why)) != 0) {
 			log_warnx("kpi", "%s", why);
 			free(why);
 			store_batch_abort(b);

@@ -113,6 +113,9 @@ struct conf_milestone {
 
 enum conf_direction { CONF_AT_LEAST, CONF_AT_MOST };
 enum conf_curve { CONF_CURVE_LINEAR, CONF_CURVE_STEP };
+enum conf_period { CONF_PERIOD_NONE, CONF_PERIOD_WEEK, CONF_PERIOD_MONTH, CONF_PERIOD_QUARTER,
+		   CONF_PERIOD_YEAR };
+enum conf_count { CONF_COUNT_SUM, CONF_COUNT_INCREASE };
 
 /* A KPI: a target with a deadline, tracked per unit (see docs/kpis.md). */
 struct conf_kpi {
@@ -121,6 +124,8 @@ struct conf_kpi {
 	double tolerance, hysteresis;
 	int64_t for_ms, forecast_ms, stale_after_ms;
 	char *timezone, *severity, *owner, *contact;
+	int period;       /* CONF_PERIOD_NONE, or a calendar quota's period */
+	int count;        /* quotas: CONF_COUNT_SUM of samples, or CONF_COUNT_INCREASE */
 	struct conf_milestone *milestones;
 	size_t nmilestones;
 	/* resolved by validation (ms since the epoch) */

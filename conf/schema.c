@@ -268,6 +268,8 @@ static const struct table rule_group_table = TBL("rule group", rule_group_rows);
 
 static const char *const direction_names[] = {"at_least", "at_most", NULL};
 static const char *const curve_names[] = {"linear", "step", NULL};
+static const char *const period_names[] = {"none", "week", "month", "quarter", "year", NULL};
+static const char *const count_names[] = {"sum", "increase", NULL};
 
 static const struct field milestone_rows[] = {
 	{.key = "at", .type = F_STR, .off = offsetof(struct conf_milestone, at), .required = true,
@@ -313,6 +315,12 @@ static const struct field kpi_rows[] = {
 	 .def = "\"7d\"", .help = "least-squares window of the forecast at the deadline"},
 	{.key = "stale_after", .type = F_DURATION, .off = offsetof(struct conf_kpi, stale_after_ms),
 	 .def = "\"1h\"", .help = "a unit without data this long is stale"},
+	{.key = "period", .type = F_ENUM, .off = offsetof(struct conf_kpi, period),
+	 .def = "\"none\"", .enums = period_names,
+	 .help = "a calendar quota: target per week, month, quarter or year (local midnight)"},
+	{.key = "count", .type = F_ENUM, .off = offsetof(struct conf_kpi, count), .def = "\"sum\"",
+	 .enums = count_names,
+	 .help = "quotas: the sum of the samples in the period, or a counter's exact increase"},
 	{.key = "roster", .type = F_STR, .off = offsetof(struct conf_kpi, roster),
 	 .help = "PromQL listing the units that must report (counties over 100,000 residents)"},
 	{.key = "timezone", .type = F_STR, .off = offsetof(struct conf_kpi, timezone),

@@ -296,3 +296,67 @@ Test(kpi, missed_after_the_deadline)
 	rules_free(r);
 	conf_free(c);
 }
+
+Test(kpi, monthly_quota_counts_in_local_time)
+{
+	/* >= 6 events a month, counted in Asia/Shanghai */
+	struct conf *c = config("[{\"name\": \"events\", \"title\": \"专家下基层\", "
+				"\"value\": \"events_total\", \"count\": \"increase\", \"period\": \"month\", "
+				"\"target\": 6, \"start\": \"2025-01-01\", \"deadline\": \"2025-12-31\", "
+				"\"stale_after\": \"40d\"}]");
+	struct rules *r;
+	char *cause = NULL;
+	json_t *doc, *u;
+	int64_t jun30_2359 = 1751299140000LL; /* 2025-06-30T23:59:00+08:00 */
+	int64_t jul01_0001 = 1751299260000LL; /* 2025-07-01T00:01:00+08:00 */
+	int64_t jun01 = 1748707200000LL;      /* 2025-06-01T00:00:00+08:00 */
+	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	/* a counter: 10 at the end of May, +2, reset to 1, +3 in June; +1 just after midnight */
+	put("events_total", "county", "郓城县", jun01 - 3600000, 10);
+	put("events_total", "county", "郓城县", jun01 + 5 * DAY, 12);
+	put("events_total", "county", "郓城县", jun01 + 10 * DAY, 1); /* reset: counts 1 */
+	put("events_total", "county", "郓城县", jun30_2359, 4);      /* +3 before midnight */
+	put("events_total", "county", "郓城县", jul01_0001, 5);      /* July */
+	/* in June: 2 + 1 + 3 = 6: met */
+	u = unit_at(r, jun30_2359 + 30000, "county", "郓城县", &doc);
+	cr_assert_not_null(u);
+	cr_expect_float_eq(num(u, "value"), 6, 1e-9, "June counts 2 + 1 (reset) + 3");
+	cr_expect_str_eq(status(u), "met");
+	json_decref(doc);
+	/* in July: only the sample after midnight: 1 of 6, expected pro rata ~0 */
+	u = unit_at(r, jul01_0001 + 60000, "county", "郓城县", &doc);
+	cr_expect_float_eq(num(u, "value"), 1, 1e-9, "the 00:01 sample is July's");
+	cr_expect_str_eq(status(u), "on_track");
+	json_decref(doc);
+	/* mid July, still 1: lagging (expected ~2.9) */
+	u = unit_at(r, jul01_0001 + 15 * DAY, "county", "郓城县", &doc);
+	cr_expect_str_eq(status(u), "lagging");
+	json_decref(doc);
+	rules_free(r);
+	conf_free(c);
+}
+
+Test(kpi, missed_months_are_named_by_period)
+{
+	struct conf *c = config("[{\"name\": \"lectures\", \"title\": \"Lectures\", "
+				"\"value\": \"lectures\", \"period\": \"month\", \"target\": 1, "
+				"\"start\": \"2025-01-01\", \"deadline\": \"2025-12-31\", "
+				"\"stale_after\": \"40d\"}]");
+	struct rules *r;
+	char *cause = NULL;
+	struct pw_buf b;
+	int64_t jun01 = 1748707200000LL, jul01 = 1751299200000LL;
+	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	/* a monthly ledger: 0 lectures in June, 2 in July */
+	put("lectures", "county", "曹县", jun01 + 29 * DAY, 0);
+	put("lectures", "county", "曹县", jul01 + 20 * DAY, 2);
+	cr_assert_eq(rules_eval_kpis(r, jul01 + 21 * DAY, &cause), 0);
+	pw_buf_init(&b, 0);
+	rules_json_alerts(r, &b);
+	cr_expect(strstr(b.data, "\"alertname\":\"KpiMissed\""), "%s", b.data);
+	cr_expect(strstr(b.data, "\"period\":\"2025-06\""), "%s", b.data);
+	cr_expect(strstr(b.data, "missed the deadline 2025-06: 0 against the target 1"), "%s", b.data);
+	pw_buf_free(&b);
+	rules_free(r);
+	conf_free(c);
+}
