@@ -37,6 +37,8 @@ size_t rules_ngroups(const struct rules *r);
 /* Evaluate every KPI at t (ms): the pacewatch_kpi_* series and the KPI
  * alerts (KpiLagging, KpiAtRisk, KpiMissed, KpiStale, KpiUnitMissing). */
 int rules_eval_kpis(struct rules *r, int64_t t, char **cause);
+/* Compute without writing (pacewatch kpi: a look, not a backfill). */
+void rules_set_dry_run(struct rules *r, bool dry);
 /* /api/v1/kpis data: every KPI and unit with its numbers, laggards first. */
 void rules_json_kpis(struct rules *r, struct pw_buf *b);
 

@@ -47,7 +47,7 @@ int kpis_new(struct rules *r, const struct conf *c, struct store *st, struct kpi
 void kpis_free(struct kpis *k);
 /* Evaluate every KPI at t; writes the pacewatch_kpi_* series and feeds the
  * KPI alerts (groups base, base + 1, ...). */
-int kpis_eval(struct kpis *k, int64_t t, char **cause);
+int kpis_eval(struct kpis *k, int64_t t, bool dry, char **cause);
 void kpis_json(struct kpis *k, struct pw_buf *b);
 
 #endif

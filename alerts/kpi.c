@@ -285,13 +285,17 @@ static void put_series(struct store_batch *b, const char *name, const struct uni
 	store_batch_put(b, l, n, t, v);
 }
 
+/* the unit as people name it: its labels, without where it was scraped */
 static void unit_text(const struct unit *u, char *dst, size_t sz)
 {
 	size_t o = 0;
 	dst[0] = '\0';
-	for (size_t i = 0; i < u->n && o + 1 < sz; i++)
-		o += (size_t)snprintf(dst + o, sz - o, "%s%s=%s", i ? ", " : "", u->l[i].name,
+	for (size_t i = 0; i < u->n && o + 1 < sz; i++) {
+		if (!strcmp(u->l[i].name, "instance") || !strcmp(u->l[i].name, "job"))
+			continue;
+		o += (size_t)snprintf(dst + o, sz - o, "%s%s=%s", o ? ", " : "", u->l[i].name,
 				      u->l[i].value);
+	}
 }
 
 /* units this KPI reported before (its own pacewatch_kpi_value history) */
@@ -449,29 +453,38 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 		if (t >= c->deadline_ms)
 			u->forecast = u->value;
 	}
-	/* baselines: given, or each unit's value at start (read once) */
-	for (size_t i = 0; i < k->nu; i++) {
-		struct unit *u = &k->u[i];
-		if (!u->seen || u->have_baseline)
-			continue;
-		if (!k->baseline_auto) {
-			u->baseline = k->baseline_v;
-			u->have_baseline = true;
-			continue;
-		}
+	/* baselines: given, or each unit's value at start (read once, one
+	 * query for all the units that need it) */
+	{
 		struct query_result *bs = NULL;
-		char *ignore = NULL;
-		u->baseline = u->value; /* no data at start: from where it stands now */
-		if (query_at(ks, k->value, c->start_ms, c->stale_after_ms > 86400000 ? c->stale_after_ms
-										: 86400000,
-			     &bs, &ignore, "baseline", c->name) == 0) {
-			for (size_t j = 0; j < bs->nseries; j++)
-				if (same_unit(bs->series[j].labels, bs->series[j].nlabels, u->l, u->n))
-					u->baseline = bs->series[j].pts[0].v;
+		bool need = false;
+		for (size_t i = 0; i < k->nu && !need; i++)
+			need = k->u[i].seen && !k->u[i].have_baseline && k->baseline_auto;
+		if (need) {
+			char *ignore = NULL;
+			if (query_at(ks, k->value, c->start_ms,
+				     c->stale_after_ms > 86400000 ? c->stale_after_ms : 86400000, &bs,
+				     &ignore, "baseline", c->name) != 0)
+				bs = NULL;
+			free(ignore);
 		}
-		free(ignore);
+		for (size_t i = 0; i < k->nu; i++) {
+			struct unit *u = &k->u[i];
+			if (!u->seen || u->have_baseline)
+				continue;
+			u->have_baseline = true;
+			if (!k->baseline_auto) {
+				u->baseline = k->baseline_v;
+				continue;
+			}
+			u->baseline = u->value; /* no data at start: from where it stands now */
+			for (size_t j = 0; bs && j < bs->nseries; j++)
+				if (same_unit(bs->series[j].labels, bs->series[j].nlabels, u->l, u->n)) {
+					u->baseline = bs->series[j].pts[0].v;
+					break;
+				}
+		}
 		query_result_free(bs);
-		u->have_baseline = true;
 	}
 	/* the roster: units that must report */
 	for (size_t j = 0; ros && j < ros->nseries; j++) {
@@ -787,7 +800,7 @@ static int eval_quota(struct kpis *ks, size_t ki, int64_t t, struct store_batch 
 	return 0;
 }
 
-int kpis_eval(struct kpis *ks, int64_t t, char **cause)
+int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 {
 	int rc = 0;
 	for (size_t i = 0; i < ks->n; i++) {
@@ -800,7 +813,9 @@ int kpis_eval(struct kpis *ks, int64_t t, char **cause)
 			store_batch_abort(b);
 			continue;
 		}
-		if ((rc = store_batch_commit(b, cause)) != 0)
+		if (dry)
+			store_batch_abort(b);
+		else if ((rc = store_batch_commit(b, cause)) != 0)
 			return rc;
 	}
 	return 0;

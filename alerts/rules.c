@@ -151,6 +151,7 @@ struct rules {
 	struct group *g;
 	size_t ng;
 	struct kpis *kpis;
+	bool dry_run;
 	struct conf_rule_group *kg; /* the KPI alerts' groups, one per KPI (owned) */
 	size_t nkg;
 	int64_t kpi_next;
@@ -381,44 +382,70 @@ static void mark_stale(struct store_batch *b, struct rule *ru, struct outset *no
 	ru->nprev = now->n;
 }
 
-/* the newest ALERTS_FOR_STATE value of an alert in [t - tolerance, t] */
-static bool restore_active_at(struct rules *r, const struct lbls *l, int64_t t, int64_t *active)
+/* What ALERTS_FOR_STATE says of this rule's alerts in [t - tolerance, t]:
+ * read once, at the rule's first evaluation after a start. */
+struct restore {
+	struct lbls *l;
+	int64_t *act;
+	size_t n;
+};
+
+static void restore_load(struct rules *r, const struct rule *ru, int64_t t, struct restore *rs)
 {
 	struct store_snap *snap;
-	struct store_matcher *m = xcalloc(l->n + 1, sizeof *m);
+	struct store_matcher m[34];
 	struct store_series *ss = NULL;
 	size_t n = 0, nm = 0;
-	bool ok = false;
-	if (store_snap_begin(r->st, &snap) != 0) {
-		free(m);
-		return false;
-	}
+	int64_t from = t - r->conf->global.outage_tolerance_ms;
+	memset(rs, 0, sizeof *rs);
+	if (store_snap_begin(r->st, &snap) != 0)
+		return;
 	store_matcher_init(&m[nm++], STORE_MATCH_EQ, "__name__", "ALERTS_FOR_STATE", NULL);
-	for (size_t i = 0; i < l->n; i++)
-		store_matcher_init(&m[nm++], STORE_MATCH_EQ, l->l[i].name, l->l[i].value, NULL);
-	if (store_select(snap, m, nm, t - r->conf->global.outage_tolerance_ms, t, false, &ss, &n) == 0) {
-		for (size_t i = 0; i < n && !ok; i++) {
-			struct pw_label tmp[64];
-			if (store_series_labels(&ss[i], tmp, 64) != l->n + 1)
-				continue; /* more labels: another alert */
-			struct store_iter *it = store_iter_new(snap);
+	store_matcher_init(&m[nm++], STORE_MATCH_EQ, "alertname", ru->c->alert, NULL);
+	for (size_t i = 0; i < ru->c->labels.n && nm < 34; i++)
+		if (!strstr(ru->c->labels.v[i].value, "{{") && *ru->c->labels.v[i].value)
+			store_matcher_init(&m[nm++], STORE_MATCH_EQ, ru->c->labels.v[i].name,
+					   ru->c->labels.v[i].value, NULL);
+	if (store_select(snap, m, nm, from, t, false, &ss, &n) == 0 && n) {
+		struct store_iter *it = store_iter_new(snap);
+		rs->l = xcalloc(n, sizeof *rs->l);
+		rs->act = xcalloc(n, sizeof *rs->act);
+		for (size_t i = 0; i < n; i++) {
+			struct pw_label tmp[72];
+			size_t nl = store_series_labels(&ss[i], tmp, 72);
 			int64_t ts;
 			double v;
-			if (store_iter_seek(it, ss[i].id, t - r->conf->global.outage_tolerance_ms, t) == 0)
+			bool ok = false;
+			if (nl > 72)
+				continue;
+			if (store_iter_seek(it, ss[i].id, from, t) == 0)
 				while (store_iter_next(it, &ts, &v) == 1)
 					if (!store_is_stale_nan(v) && isfinite(v)) {
-						*active = (int64_t)llround(v * 1000);
+						rs->act[rs->n] = (int64_t)llround(v * 1000);
 						ok = true;
 					}
-			store_iter_free(it);
+			if (!ok)
+				continue;
+			for (size_t k = 0; k < nl; k++)
+				if (strcmp(tmp[k].name, "__name__"))
+					lbls_set(&rs->l[rs->n], tmp[k].name, tmp[k].value);
+			lbls_finish(&rs->l[rs->n]);
+			rs->n++;
 		}
+		store_iter_free(it);
 	}
 	free(ss);
 	for (size_t i = 0; i < nm; i++)
 		store_matcher_free(&m[i]);
-	free(m);
 	store_snap_end(snap);
-	return ok;
+}
+
+static void restore_free(struct restore *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		lbls_free(&rs->l[i]);
+	free(rs->l);
+	free(rs->act);
 }
 
 static struct alert *find_alert(struct rule *ru, const struct lbls *l)
@@ -499,6 +526,9 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 		fresh[nfresh++] = a;
 	}
 	/* merge: known alerts take the new value and annotations */
+	struct restore rs = {0};
+	if (!ru->restored && nfresh)
+		restore_load(r, ru, t, &rs);
 	for (size_t k = 0; k < nfresh; k++) {
 		struct alert *old = find_alert(ru, &fresh[k].labels);
 		if (old && old->state != ST_INACTIVE) {
@@ -513,9 +543,11 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 		}
 		if (!old && !ru->restored) {
 			/* the first evaluation after a start: the for clock goes on */
-			int64_t act;
-			if (restore_active_at(r, &fresh[k].labels, t, &act) && act <= t)
-				fresh[k].active_at = act;
+			for (size_t q = 0; q < rs.n; q++)
+				if (lbls_eq(&rs.l[q], &fresh[k].labels) && rs.act[q] <= t) {
+					fresh[k].active_at = rs.act[q];
+					break;
+				}
 		}
 		if (old) {
 			lbls_free(&old->labels);
@@ -527,6 +559,7 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 		}
 	}
 	free(fresh);
+	restore_free(&rs);
 	ru->restored = true;
 	/* gone ones resolve (or keep firing); pending ones fire after `for` */
 	for (size_t i = 0; i < ru->nal;) {
@@ -688,8 +721,10 @@ void rules_feed_alert(struct rules *r, size_t gi, size_t ri, const struct query_
 
 int rules_eval_kpis(struct rules *r, int64_t t, char **cause)
 {
-	return r->kpis ? kpis_eval(r->kpis, t, cause) : 0;
+	return r->kpis ? kpis_eval(r->kpis, t, r->dry_run, cause) : 0;
 }
+
+void rules_set_dry_run(struct rules *r, bool dry) { r->dry_run = dry; }
 
 void rules_json_kpis(struct rules *r, struct pw_buf *b)
 {

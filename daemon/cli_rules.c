@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alerts.h"
 #include "common.h"
@@ -48,10 +49,11 @@ int cmd_rules(int argc, char **argv)
 					   {"end", required_argument, 0, 'b'},
 					   {"step", required_argument, 0, 'p'},
 					   {"json", no_argument, 0, 'j'},
+					   {"timing", no_argument, 0, 'T'},
 					   {0, 0, 0, 0}};
 	const char *cfg = NULL, *storage = NULL;
 	int64_t at = 0, start = 0, end = 0, step = 0;
-	bool have_at = false, have_range = false, json = false;
+	bool have_at = false, have_range = false, json = false, timing = false;
 	struct conf *conf = NULL;
 	struct conf_errs errs;
 	struct store *st = NULL;
@@ -61,11 +63,12 @@ int cmd_rules(int argc, char **argv)
 	int c, rc = 1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:s:t:a:b:p:j", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:t:a:b:p:jT", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': cfg = optarg; break;
 		case 's': storage = optarg; break;
 		case 'j': json = true; break;
+		case 'T': timing = true; break;
 		case 't': case 'a': case 'b': {
 			int64_t *dst = c == 't' ? &at : c == 'a' ? &start : &end;
 			if (pw_parse_time(optarg, NULL, dst) != 0) {
@@ -120,6 +123,8 @@ int cmd_rules(int argc, char **argv)
 		step = conf->global.evaluation_interval_ms;
 	rc = 0;
 	for (int64_t t = start; t <= end && rc == 0; t += step) {
+		int64_t w0 = pw_mono_ns();
+		clock_t c0 = clock();
 		if ((rc = rules_eval_kpis(r, t, &cause)) != 0) {
 			fprintf(stderr, "pacewatch: rules: KPIs at %lld: %s\n", (long long)t,
 				cause ? cause : "failed");
@@ -132,6 +137,9 @@ int cmd_rules(int argc, char **argv)
 				free(cause);
 			}
 		}
+		if (timing)
+			fprintf(stderr, "evaluation at %lld: %.3f s wall, %.3f s CPU\n", (long long)t,
+				(double)(pw_mono_ns() - w0) / 1e9, (double)(clock() - c0) / CLOCKS_PER_SEC);
 		if (json) {
 			struct pw_buf b;
 			pw_buf_init(&b, 0);
@@ -198,14 +206,16 @@ int cmd_kpi(int argc, char **argv)
 	}
 	conf_errs_free(&errs);
 	so.path = storage ? storage : conf->storage.path;
-	so.max_map_size = conf->storage.max_size;
+	so.read_only = true;
 	if ((rc = store_open(&so, &st, &cause)) != 0) {
 		fprintf(stderr, "pacewatch: %s: %s\n", so.path, cause ? cause : pw_strerror(rc));
 		free(cause);
 		conf_free(conf);
 		return 1;
 	}
-	if (rules_new(conf, st, &r, &cause) != 0 || rules_eval_kpis(r, at, &cause) != 0) {
+	if (rules_new(conf, st, &r, &cause) == 0)
+		rules_set_dry_run(r, true); /* a look: nothing is written */
+	if (!r || rules_eval_kpis(r, at, &cause) != 0) {
 		fprintf(stderr, "pacewatch: kpi: %s\n", cause ? cause : "failed");
 		free(cause);
 		rules_free(r);

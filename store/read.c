@@ -160,9 +160,14 @@ static int u64_cmp(const void *a, const void *b)
 static void idset_sort_unique(struct idset *s)
 {
 	size_t o = 0;
+	bool sorted = true;
 	if (s->n == 0)
 		return;
-	qsort(s->v, s->n, sizeof *s->v, u64_cmp);
+	/* one label value's postings come sorted: no sort needed */
+	for (size_t i = 1; i < s->n && sorted; i++)
+		sorted = s->v[i - 1] <= s->v[i];
+	if (!sorted)
+		qsort(s->v, s->n, sizeof *s->v, u64_cmp);
 	for (size_t i = 0; i < s->n; i++)
 		if (o == 0 || s->v[o - 1] != s->v[i])
 			s->v[o++] = s->v[i];
@@ -244,6 +249,23 @@ static const char *posting_value(struct store_snap *snap, MDB_cursor *cur, const
 }
 
 /* Ids of series whose label `name` has a value accepted by m. */
+/* How many series carry name=value (a count LMDB keeps; no reading). */
+static size_t eq_count(struct store_snap *snap, const struct store_matcher *m)
+{
+	uint8_t pk[POSTING_KEY_MAX + 16];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t cnt = 0;
+	if (mdb_cursor_open(snap->txn, snap->s->dbi_postings, &cur) != 0)
+		return SIZE_MAX;
+	k.mv_size = posting_key(pk, m->name, m->value);
+	k.mv_data = pk;
+	if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0)
+		mdb_cursor_count(cur, &cnt);
+	mdb_cursor_close(cur);
+	return cnt;
+}
+
 static int matcher_ids(struct store_snap *snap, const struct store_matcher *m, struct idset *out)
 {
 	uint8_t pk[POSTING_KEY_MAX + 16];
@@ -334,9 +356,26 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 
 	*out = NULL;
 	*nout = 0;
-	for (size_t i = 0; i < nm; i++) {
+	/* Sources (matchers that exclude series without the label), equality
+	 * ones by their posting count first. Once the candidates are few, a
+	 * large posting list is not read: the check of every matcher on each
+	 * candidate below filters just as well. */
+	size_t order[64], cnts[64], no = 0;
+	for (size_t i = 0; i < nm && no < 64; i++) {
 		if (store_matcher_matches(&m[i], ""))
 			continue; /* matches absent labels: a filter, not a source */
+		cnts[no] = m[i].type == STORE_MATCH_EQ ? eq_count(snap, &m[i]) : SIZE_MAX;
+		order[no++] = i;
+	}
+	for (size_t a = 1; a < no; a++)
+		for (size_t b = a; b > 0 && cnts[b - 1] > cnts[b]; b--) {
+			size_t t = cnts[b]; cnts[b] = cnts[b - 1]; cnts[b - 1] = t;
+			t = order[b]; order[b] = order[b - 1]; order[b - 1] = t;
+		}
+	for (size_t oi = 0; oi < no; oi++) {
+		size_t i = order[oi];
+		if (have && cand.n * 8 < cnts[oi] && (cnts[oi] != SIZE_MAX || cand.n < 512))
+			continue;
 		tmp.n = 0;
 		if ((rc = matcher_ids(snap, &m[i], &tmp)) != 0)
 			goto out;

@@ -73,7 +73,7 @@ def start_sim():
 
 
 def write_config(sim_port, http_port, store):
-    text = open(os.path.join(SRC, "conf/examples/demo.json"), encoding="utf-8").read()
+    text = open(os.path.join(SRC, "conf/examples/programme-2025.json"), encoding="utf-8").read()
     text = text.replace("127.0.0.1:18080", "127.0.0.1:%d" % sim_port)
     text = re.sub(r'"(scrape_interval|interval)": "[^"]*"', r'"\1": "1s"', text)
     text = text.replace('"scrape_timeout": "10s"', '"scrape_timeout": "900ms"')
@@ -169,8 +169,10 @@ def test_metadata_endpoints(base, conf):
 
 def test_rules_endpoints(base):
     st, j = jcall(base, "/api/v1/rules")
-    groups = j.get("data", {}).get("groups", [])
-    check(st == 200 and len(groups) == 1 and groups[0]["name"] == "programme", "rules: %s" % j)
+    groups = [g for g in j.get("data", {}).get("groups", []) if g["name"] == "programme"]
+    kgroups = {g["name"] for g in j.get("data", {}).get("groups", [])} - {"programme"}
+    check(st == 200 and len(groups) == 1, "rules: %s" % j)
+    check("kpi:mr_items" in kgroups, "each KPI's alerts are a group: %s" % kgroups)
     rules = {r["name"]: r for r in groups[0]["rules"]} if groups else {}
     check(rules.get("city:mr_items_recognised:max", {}).get("type") == "recording"
           and rules["city:mr_items_recognised:max"]["health"] == "ok", "recording rule: %s" % rules)
@@ -182,51 +184,73 @@ def test_rules_endpoints(base):
     check(st == 200 and all(r["type"] == "recording" for g in j["data"]["groups"] for r in g["rules"]),
           "rules?type=record: %s" % j)
     st, j = jcall(base, "/api/v1/alerts")
-    alerts = j.get("data", {}).get("alerts", [])
+    alerts = [a for a in j.get("data", {}).get("alerts", [])
+              if a["labels"]["alertname"] == "RecognitionBelowTarget"]
     check(st == 200 and alerts and all(x["state"] == "firing" and x["labels"]["severity"] == "warning"
                                        and x["annotations"]["summary"].endswith(" items")
                                        and x["value"].count("e") == 1 for x in alerts),
           "alerts: %s" % j)
-    st, j = jcall(base, "/api/v1/query", {"query": 'count(ALERTS{alertstate="firing"})'})
+    st, j = jcall(base, "/api/v1/query",
+                  {"query": 'count(ALERTS{alertname="RecognitionBelowTarget", alertstate="firing"})'})
     res = j.get("data", {}).get("result", [])
     check(st == 200 and res and int(float(res[0]["value"][1])) == len(alerts),
           "ALERTS in the store: %s" % j)
 
 
-def substitute(expr, city):
-    for k, v in (("${city}", city), ("$city", city), ("$__rate_interval", "1m"),
+def substitute(expr, var, value):
+    for k, v in (("${%s}" % var, value), ("$" + var, value), ("$__rate_interval", "1m"),
                  ("$__interval", "5s"), ("$__range", "2m")):
         expr = expr.replace(k, v)
     return expr
 
 
-def test_dashboard(base):
-    path = os.path.join(SRC, "exporters/grafana/pacewatch-platforms.json")
+def test_dashboard(base, name, var, picks=None):
+    path = os.path.join(SRC, "exporters/grafana", name)
     dash = json.load(open(path, encoding="utf-8"))
-    check(dash.get("uid") and dash.get("panels"), "dashboard has a uid and panels")
-    var = [v for v in dash["templating"]["list"] if v["name"] == "city"][0]
-    m = re.match(r"label_values\((\w+), *(\w+)\)", var["query"]["query"])
+    check(dash.get("uid") and dash.get("panels"), "%s has a uid and panels" % name)
+    v = [x for x in dash["templating"]["list"] if x["name"] == var][0]
+    m = re.match(r"label_values\((\w+), *(\w+)\)", v["query"]["query"])
     st, j = jcall(base, "/api/v1/label/%s/values" % m.group(2), {"match[]": m.group(1)})
-    cities = j.get("data", [])
-    check(st == 200 and len(cities) >= 2, "the city variable's query: %s" % j)
+    values = j.get("data", [])
+    check(st == 200 and len(values) >= 2, "%s: the %s variable's query: %s" % (name, var, j))
     now = time.time()
     n = 0
     for p in dash["panels"]:
         check(p["datasource"]["uid"] == "${datasource}", "panel %s uses the datasource variable" % p["title"])
         for t in p["targets"]:
-            for city in (".*", "|".join(cities[:2]), cities[-1]):
-                q = substitute(t["expr"], city)
+            for val in picks or (".*", "|".join(values[:2]), values[-1]):
+                q = substitute(t["expr"], var, val)
                 check("$" not in q, "no variable left in %s" % q)
                 st, j = jcall(base, "/api/v1/query", {"query": q, "time": now}, "POST")
                 res = j.get("data", {}).get("result")
-                check(st == 200 and res, "panel %r instant %s: %s %s" % (p["title"], q, st, j))
+                check(st == 200 and res, "%s panel %r instant %s: %s %s" % (name, p["title"], q, st, j))
                 st, j = jcall(base, "/api/v1/query_range",
                               {"query": q, "start": now - 60, "end": now, "step": 5}, "POST")
                 res = j.get("data", {}).get("result")
-                check(st == 200 and res, "panel %r range %s: %s %s" % (p["title"], q, st, j))
+                check(st == 200 and res, "%s panel %r range %s: %s %s" % (name, p["title"], q, st, j))
                 n += 1
-    print("dashboard: %d panels, %d queries × 3 city selections answered" %
-          (len(dash["panels"]), n // 3), flush=True)
+    print("%s: %d panels, %d queries x 3 selections of $%s answered" %
+          (name, len(dash["panels"]), n // 3, var), flush=True)
+
+
+def test_kpis(base):
+    st, j = jcall(base, "/api/v1/kpis")
+    kpis = {k["name"]: k for k in j.get("data", {}).get("kpis", [])}
+    check(st == 200 and {"mr_items", "hotline_seats", "dialysis_coverage"} <= set(kpis),
+          "kpis: %s" % sorted(kpis))
+    mr = kpis.get("mr_items", {"units": []})
+    lag = [u for u in mr["units"] if u["status"] == "missed"]
+    check({u["labels"]["city"] for u in lag} == {"枣庄", "聊城", "菏泽"},
+          "the simulator's lagging cities miss the mutual-recognition target: %s" % lag)
+    check(mr["units"] and mr["units"][0]["status"] == "missed", "laggards first: %s" % mr["units"][:2])
+    st, j = jcall(base, "/api/v1/alerts")
+    names = {(a["labels"]["alertname"], a["labels"].get("kpi")) for a in j["data"]["alerts"]}
+    check(("KpiMissed", "mr_items") in names and ("KpiMissed", "hotline_seats") in names,
+          "KPI alerts fire: %s" % sorted(names))
+    p = subprocess.run([PW, "kpi", "-c", os.path.join(WORK, "pacewatch.json")], capture_output=True,
+                       text=True, encoding="utf-8")
+    check(p.returncode == 0 and "missed" in p.stdout and "枣庄" in p.stdout,
+          "pacewatch kpi prints the table: %s %s" % (p.stdout[:500], p.stderr[-500:]))
 
 
 def main():
@@ -251,7 +275,10 @@ def main():
         test_errors(base)
         test_metadata_endpoints(base, conf)
         test_rules_endpoints(base)
-        test_dashboard(base)
+        test_kpis(base)
+        test_dashboard(base, "pacewatch-platforms.json", "city")
+        # a KPI with laggards and met units: every panel has something to show
+        test_dashboard(base, "pacewatch-kpis.json", "kpi", (".*", "mr_items|hotline_seats", "mr_items"))
     finally:
         stop_daemon(pw, log)
         sim.terminate()
