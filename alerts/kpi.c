@@ -821,19 +821,7 @@ int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 	return 0;
 }
 
-static void jstr(struct pw_buf *b, const char *s)
-{
-	pw_buf_putc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			pw_buf_printf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			pw_buf_printf(b, "\\u%04x", *p);
-		else
-			pw_buf_putc(b, (char)*p);
-	}
-	pw_buf_putc(b, '"');
-}
+static void jstr(struct pw_buf *b, const char *s) { pw_buf_json_string(b, s); }
 
 static void jnum(struct pw_buf *b, double v)
 {

@@ -775,19 +775,7 @@ int64_t rules_step(struct rules *r, int64_t now)
 
 /* ---- views ---------------------------------------------------------------------------- */
 
-static void jstr(struct pw_buf *b, const char *s)
-{
-	pw_buf_putc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			pw_buf_printf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			pw_buf_printf(b, "\\u%04x", *p);
-		else
-			pw_buf_putc(b, (char)*p);
-	}
-	pw_buf_putc(b, '"');
-}
+static void jstr(struct pw_buf *b, const char *s) { pw_buf_json_string(b, s); }
 
 static void jlbls(struct pw_buf *b, const struct pw_label *l, size_t n)
 {

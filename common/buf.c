@@ -94,6 +94,26 @@ char *pw_buf_take(struct pw_buf *b)
 	return p;
 }
 
+void pw_buf_json_string(struct pw_buf *b, const char *s)
+{
+	pw_buf_putc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': pw_buf_puts(b, "\\\""); break;
+		case '\\': pw_buf_puts(b, "\\\\"); break;
+		case '\n': pw_buf_puts(b, "\\n"); break;
+		case '\r': pw_buf_puts(b, "\\r"); break;
+		case '\t': pw_buf_puts(b, "\\t"); break;
+		default:
+			if (*p < 0x20)
+				pw_buf_printf(b, "\\u%04x", *p);
+			else
+				pw_buf_putc(b, (char)*p);
+		}
+	}
+	pw_buf_putc(b, '"');
+}
+
 int pw_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");

@@ -103,6 +103,9 @@ int pw_buf_puts(struct pw_buf *b, const char *s);
 int pw_buf_printf(struct pw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Give the data to the caller (a new string) and reset the buffer. */
 char *pw_buf_take(struct pw_buf *b);
+/* Append s as a JSON string: quotes, \" \\ \n \r \t and \u00XX escapes,
+ * UTF-8 passed through. */
+void pw_buf_json_string(struct pw_buf *b, const char *s);
 
 /* Read a whole file ("-" is standard input) into a new NUL-terminated
  * string. Errors: -errno, or PW_ETOOBIG past max bytes (0 = no limit). */

@@ -40,6 +40,44 @@ static void print_alert(void *ctx, const struct rules_alert *a)
 		printf("         %s: %s\n", a->annotations[i].name, a->annotations[i].value);
 }
 
+/* The configuration, its store and its rules (KPIs included); errors are
+ * printed. read_only: a look that writes nothing. */
+static int open_rules(const char *cfg, const char *storage, bool read_only, struct conf **conf,
+		      struct store **st, struct rules **r)
+{
+	struct conf_errs errs;
+	struct store_opts so = {0};
+	char *cause = NULL;
+	int rc;
+	*conf = NULL;
+	*st = NULL;
+	*r = NULL;
+	if (conf_load(cfg, conf, &errs) != 0) {
+		conf_errs_print(&errs, stderr);
+		conf_errs_free(&errs);
+		return 1;
+	}
+	conf_errs_free(&errs);
+	so.path = storage ? storage : (*conf)->storage.path;
+	so.max_map_size = (*conf)->storage.max_size;
+	so.read_only = read_only;
+	if ((rc = store_open(&so, st, &cause)) != 0) {
+		fprintf(stderr, "pacewatch: %s: %s\n", so.path, cause ? cause : pw_strerror(rc));
+		free(cause);
+		conf_free(*conf);
+		return 1;
+	}
+	if (rules_new(*conf, *st, r, &cause) != 0) {
+		fprintf(stderr, "pacewatch: %s: %s\n", cfg, cause);
+		free(cause);
+		store_close(*st);
+		conf_free(*conf);
+		return 1;
+	}
+	rules_set_dry_run(*r, read_only);
+	return 0;
+}
+
 int cmd_rules(int argc, char **argv)
 {
 	static const struct option lo[] = {{"config", required_argument, 0, 'c'},
@@ -55,9 +93,7 @@ int cmd_rules(int argc, char **argv)
 	int64_t at = 0, start = 0, end = 0, step = 0;
 	bool have_at = false, have_range = false, json = false, timing = false;
 	struct conf *conf = NULL;
-	struct conf_errs errs;
 	struct store *st = NULL;
-	struct store_opts so = {0};
 	struct rules *r = NULL;
 	char *cause = NULL;
 	int c, rc = 1;
@@ -96,27 +132,8 @@ int cmd_rules(int argc, char **argv)
 				"--start T --end T [--step D]) [--json]\n");
 		return 2;
 	}
-	if (conf_load(cfg, &conf, &errs) != 0) {
-		conf_errs_print(&errs, stderr);
-		conf_errs_free(&errs);
+	if (open_rules(cfg, storage, false, &conf, &st, &r) != 0)
 		return 1;
-	}
-	conf_errs_free(&errs);
-	so.path = storage ? storage : conf->storage.path;
-	so.max_map_size = conf->storage.max_size;
-	if ((rc = store_open(&so, &st, &cause)) != 0) {
-		fprintf(stderr, "pacewatch: %s: %s\n", so.path, cause ? cause : pw_strerror(rc));
-		free(cause);
-		conf_free(conf);
-		return 1;
-	}
-	if (rules_new(conf, st, &r, &cause) != 0) {
-		fprintf(stderr, "pacewatch: %s: %s\n", cfg, cause);
-		free(cause);
-		store_close(st);
-		conf_free(conf);
-		return 1;
-	}
 	if (have_at)
 		start = end = at;
 	if (!step)
@@ -172,12 +189,10 @@ int cmd_kpi(int argc, char **argv)
 	int64_t at = pw_now_ms();
 	bool json = false;
 	struct conf *conf = NULL;
-	struct conf_errs errs;
 	struct store *st = NULL;
-	struct store_opts so = {0};
 	struct rules *r = NULL;
 	char *cause = NULL;
-	int c, rc;
+	int c;
 	struct pw_buf b;
 
 	optind = 1;
@@ -199,23 +214,9 @@ int cmd_kpi(int argc, char **argv)
 		fprintf(stderr, "pacewatch: kpi: usage: kpi -c FILE [--storage DIR] [--at T] [--json]\n");
 		return 2;
 	}
-	if (conf_load(cfg, &conf, &errs) != 0) {
-		conf_errs_print(&errs, stderr);
-		conf_errs_free(&errs);
+	if (open_rules(cfg, storage, true, &conf, &st, &r) != 0)
 		return 1;
-	}
-	conf_errs_free(&errs);
-	so.path = storage ? storage : conf->storage.path;
-	so.read_only = true;
-	if ((rc = store_open(&so, &st, &cause)) != 0) {
-		fprintf(stderr, "pacewatch: %s: %s\n", so.path, cause ? cause : pw_strerror(rc));
-		free(cause);
-		conf_free(conf);
-		return 1;
-	}
-	if (rules_new(conf, st, &r, &cause) == 0)
-		rules_set_dry_run(r, true); /* a look: nothing is written */
-	if (!r || rules_eval_kpis(r, at, &cause) != 0) {
+	if (rules_eval_kpis(r, at, &cause) != 0) {
 		fprintf(stderr, "pacewatch: kpi: %s\n", cause ? cause : "failed");
 		free(cause);
 		rules_free(r);

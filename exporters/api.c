@@ -98,25 +98,7 @@ static void params_free(struct params *p)
 
 /* ---- JSON ---------------------------------------------------------------------------- */
 
-static void jstr(struct pw_buf *b, const char *s)
-{
-	pw_buf_putc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"': pw_buf_puts(b, "\\\""); break;
-		case '\\': pw_buf_puts(b, "\\\\"); break;
-		case '\n': pw_buf_puts(b, "\\n"); break;
-		case '\r': pw_buf_puts(b, "\\r"); break;
-		case '\t': pw_buf_puts(b, "\\t"); break;
-		default:
-			if (*p < 0x20)
-				pw_buf_printf(b, "\\u%04x", *p);
-			else
-				pw_buf_putc(b, (char)*p);
-		}
-	}
-	pw_buf_putc(b, '"');
-}
+static void jstr(struct pw_buf *b, const char *s) { pw_buf_json_string(b, s); }
 
 static void jtime(struct pw_buf *b, int64_t t)
 {
