@@ -21,6 +21,7 @@ static const char *const status_names[S_N] = {"on_track", "lagging", "at_risk", 
 struct unit {
 	struct pw_label *l; /* owned, without __name__ */
 	size_t n;
+	uint64_t h;         /* lhash of l */
 	bool lagging;       /* for the hysteresis */
 	bool have_baseline;
 	double baseline;
@@ -178,11 +179,31 @@ static bool shared_agree(const struct pw_label *a, size_t na, const struct pw_la
 	return shared > 0;
 }
 
+/* a hash of the labels other than the name, in their (sorted) order */
+static uint64_t lhash(const struct pw_label *l, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(l[i].name, "__name__"))
+			continue;
+		h = h * 1099511628211ULL ^ pw_hash64(l[i].name, strlen(l[i].name));
+		h = h * 1099511628211ULL ^ pw_hash64(l[i].value, strlen(l[i].value));
+	}
+	return h;
+}
+
+/* the unit with these labels: hashes first, then the labels */
+static bool is_unit(const struct unit *u, uint64_t h, const struct pw_label *l, size_t n)
+{
+	return u->h == h && same_unit(u->l, u->n, l, n);
+}
+
 static struct unit *unit_of(struct kpi *k, const struct pw_label *l, size_t n)
 {
 	struct unit *u;
+	uint64_t h = lhash(l, n);
 	for (size_t i = 0; i < k->nu; i++)
-		if (same_unit(k->u[i].l, k->u[i].n, l, n))
+		if (is_unit(&k->u[i], h, l, n))
 			return &k->u[i];
 	k->u = xreallocarray(k->u, k->nu + 1, sizeof *k->u);
 	u = &k->u[k->nu++];
@@ -194,6 +215,7 @@ static struct unit *unit_of(struct kpi *k, const struct pw_label *l, size_t n)
 		u->l[u->n].name = xstrdup(l[i].name);
 		u->l[u->n++].value = xstrdup(l[i].value);
 	}
+	u->h = h;
 	return u;
 }
 
@@ -446,7 +468,8 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 		}
 		u->forecast = NAN;
 		for (size_t j = 0; fc && j < fc->nseries; j++)
-			if (same_unit(fc->series[j].labels, fc->series[j].nlabels, u->l, u->n)) {
+			if (is_unit(u, lhash(fc->series[j].labels, fc->series[j].nlabels),
+				    fc->series[j].labels, fc->series[j].nlabels)) {
 				u->forecast = fc->series[j].pts[0].v;
 				break;
 			}
@@ -479,7 +502,8 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 			}
 			u->baseline = u->value; /* no data at start: from where it stands now */
 			for (size_t j = 0; bs && j < bs->nseries; j++)
-				if (same_unit(bs->series[j].labels, bs->series[j].nlabels, u->l, u->n)) {
+				if (is_unit(u, lhash(bs->series[j].labels, bs->series[j].nlabels),
+					    bs->series[j].labels, bs->series[j].nlabels)) {
 					u->baseline = bs->series[j].pts[0].v;
 					break;
 				}
