@@ -841,7 +841,11 @@ static void jalert(struct pw_buf *b, const struct alert *a)
 	pw_buf_puts(b, ",\"annotations\":");
 	jlbls(b, a->ann.l, a->ann.n);
 	pw_buf_printf(b, ",\"state\":\"%s\",\"activeAt\":", state_name(a->state));
-	jtime(b, a->active_at);
+	{
+		char t[64]; /* always set, the epoch included */
+		pw_fmt_time(t, sizeof t, a->active_at);
+		jstr(b, t);
+	}
 	pw_buf_puts(b, ",\"value\":");
 	jvalue_e(b, a->value);
 	pw_buf_putc(b, '}');

@@ -69,6 +69,26 @@ def main():
                    for a in firing if a["labels"]["alertname"] == name]
             tests.append({"eval_time": "%ds" % t, "alertname": name, "exp_alerts": exp})
     check(fired > 20, "the rules fire now and then (%d firing alert-steps)" % fired)
+
+    # the ALERTS and ALERTS_FOR_STATE series at every step, pending alerts included
+    def series(name, labels):
+        esc = lambda v: v.replace("\\", "\\\\").replace('"', '\\"')
+        return "%s{%s}" % (name, ", ".join('%s="%s"' % (k, esc(v)) for k, v in sorted(labels.items())))
+
+    def seconds(rfc3339):
+        from datetime import datetime
+        return int(datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp())
+
+    exprs = []
+    for s in steps:
+        t = s["t"] // 1000
+        live = [a for a in s["data"]["alerts"] if a["state"] in ("pending", "firing")]
+        exprs.append({"expr": "ALERTS", "eval_time": "%ds" % t, "exp_samples": [
+            {"labels": series("ALERTS", dict(a["labels"], alertstate=a["state"])), "value": 1}
+            for a in live]})
+        exprs.append({"expr": "ALERTS_FOR_STATE", "eval_time": "%ds" % t, "exp_samples": [
+            {"labels": series("ALERTS_FOR_STATE", a["labels"]), "value": seconds(a["activeAt"])}
+            for a in live]})
     # every alert name fires at least once somewhere (else the check would be weak)
     for name in names:
         some = any(a["labels"]["alertname"] == name and a["state"] == "firing"
@@ -86,15 +106,16 @@ def main():
                "tests": [{"interval": data["interval"],
                           "input_series": [{"series": k, "values": v}
                                            for k, v in data["series"].items()],
-                          "alert_rule_test": tests}]},
+                          "alert_rule_test": tests, "promql_expr_test": exprs}]},
               open(test_file, "w", encoding="utf-8"), ensure_ascii=False)
     p = subprocess.run(["promtool", "test", "rules", test_file], capture_output=True, text=True)
     out = p.stdout + p.stderr
     check(p.returncode == 0 and "SUCCESS" in out,
           "Prometheus agrees with pacewatch at every step (%d checks):\n%s" %
           (len(tests), "\n".join(out.splitlines()[:80])))
-    print("%d steps x %d alert names = %d alert checks; %d firing alert-steps" %
-          (len(steps), len(names), len(tests), fired), flush=True)
+    print("%d steps x %d alert names = %d alert checks, %d ALERTS/ALERTS_FOR_STATE checks; "
+          "%d firing alert-steps" % (len(steps), len(names), len(tests), len(exprs), fired),
+          flush=True)
     finish()
 
 
