@@ -826,7 +826,9 @@ static int eval_quota(struct kpis *ks, size_t ki, int64_t t, struct store_batch 
 
 int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 {
-	int rc = 0;
+	/* one transaction (one fsync) for the whole evaluation; a KPI that
+	 * fails leaves nothing in it */
+	struct store_batch *all = store_batch_begin(ks->st);
 	for (size_t i = 0; i < ks->n; i++) {
 		struct store_batch *b = store_batch_begin(ks->st);
 		char *why = NULL;
@@ -837,12 +839,14 @@ int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 			store_batch_abort(b);
 			continue;
 		}
-		if (dry)
-			store_batch_abort(b);
-		else if ((rc = store_batch_commit(b, cause)) != 0)
-			return rc;
+		if (store_batch_merge(all, b) != 0)
+			log_warnx("kpi", "KPI %s: a series was refused", ks->k[i].c->name);
 	}
-	return 0;
+	if (dry) {
+		store_batch_abort(all);
+		return 0;
+	}
+	return store_batch_commit(all, cause);
 }
 
 static void jstr(struct pw_buf *b, const char *s) { pw_buf_json_string(b, s); }

@@ -60,6 +60,7 @@ static int open_rules(const char *cfg, const char *storage, bool read_only, stru
 	conf_errs_free(&errs);
 	so.path = storage ? storage : (*conf)->storage.path;
 	so.max_map_size = (*conf)->storage.max_size;
+	so.no_sync = !(*conf)->storage.sync;
 	so.read_only = read_only;
 	if ((rc = store_open(&so, st, &cause)) != 0) {
 		fprintf(stderr, "pacewatch: %s: %s\n", so.path, cause ? cause : pw_strerror(rc));
