@@ -40,6 +40,10 @@ struct kpi {
 	struct unit *u;
 	size_t nu;
 	bool loaded; /* units known from the store's history */
+	/* the forecast's fit, refitted every forecast window / 100 (the line's
+	 * value at the deadline does not depend on when it is read) */
+	struct query_result *fc;
+	int64_t fc_at;
 };
 
 struct kpis {
@@ -131,6 +135,7 @@ void kpis_free(struct kpis *ks)
 		query_expr_free(ks->k[i].value);
 		query_expr_free(ks->k[i].target);
 		query_expr_free(ks->k[i].roster);
+		query_result_free(ks->k[i].fc);
 		pw_tz_free(ks->k[i].tz);
 		units_free(&ks->k[i]);
 	}
@@ -421,7 +426,8 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 	if (k->roster && (rc = query_at(ks, k->roster, t, c->stale_after_ms, &ros, cause, "roster",
 					c->name)) != 0)
 		goto out;
-	if (t < c->deadline_ms) {
+	if (t < c->deadline_ms &&
+	    (!k->fc || t < k->fc_at || t - k->fc_at >= c->forecast_ms / 100)) {
 		/* ordinary least squares over the window, at the deadline */
 		/* a selector: over its own samples; any other expression: sampled
 		 * 60 times over the window */
@@ -436,16 +442,20 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 					      (double)(c->deadline_ms - t) / 1000);
 		struct query_expr *x;
 		struct query_error e = {0};
+		query_result_free(k->fc);
+		k->fc = NULL;
 		if (query_parse(q, &x, &e) == 0) {
 			struct query_opts o = ks->qo;
 			o.lookback_ms = c->stale_after_ms;
-			if (query_exec_instant(ks->st, &o, x, t, &fc, &e) != 0)
-				fc = NULL;
+			if (query_exec_instant(ks->st, &o, x, t, &k->fc, &e) != 0)
+				k->fc = NULL;
 			query_expr_free(x);
 		}
+		k->fc_at = t;
 		query_error_clear(&e);
 		free(q);
 	}
+	fc = t < c->deadline_ms ? k->fc : NULL;
 	pw_fmt_time(deadline, sizeof deadline, c->deadline_ms);
 
 	/* the units reporting now */
@@ -618,8 +628,7 @@ out:
 	query_result_free(val);
 	query_result_free(tgt);
 	query_result_free(ros);
-	query_result_free(fc);
-	return rc;
+	return rc; /* fc is k->fc, kept for the next evaluations */
 }
 
 /* ---- calendar quotas ----------------------------------------------------------- */
@@ -826,27 +835,23 @@ static int eval_quota(struct kpis *ks, size_t ki, int64_t t, struct store_batch 
 
 int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 {
-	/* one transaction (one fsync) for the whole evaluation; a KPI that
-	 * fails leaves nothing in it */
-	struct store_batch *all = store_batch_begin(ks->st);
+	/* one transaction (one fsync) for the whole evaluation; a KPI whose
+	 * query fails writes what it computed before the failure, nothing
+	 * after it */
+	struct store_batch *b = store_batch_begin(ks->st);
 	for (size_t i = 0; i < ks->n; i++) {
-		struct store_batch *b = store_batch_begin(ks->st);
 		char *why = NULL;
 		if ((ks->k[i].c->period != CONF_PERIOD_NONE ? eval_quota(ks, i, t, b, &why)
 							    : eval_one(ks, i, t, b, &why)) != 0) {
 			log_warnx("kpi", "%s", why);
 			free(why);
-			store_batch_abort(b);
-			continue;
 		}
-		if (store_batch_merge(all, b) != 0)
-			log_warnx("kpi", "KPI %s: a series was refused", ks->k[i].c->name);
 	}
 	if (dry) {
-		store_batch_abort(all);
+		store_batch_abort(b);
 		return 0;
 	}
-	return store_batch_commit(all, cause);
+	return store_batch_commit(b, cause);
 }
 
 static void jstr(struct pw_buf *b, const char *s) { pw_buf_json_string(b, s); }

@@ -58,16 +58,21 @@ static int lcmp(const void *x, const void *y)
 	return strcmp(((const struct pw_label *)x)->name, ((const struct pw_label *)y)->name);
 }
 
-static void lbls_finish(struct lbls *s)
+static uint64_t lbl_hash(const struct pw_label *l, size_t n)
 {
 	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++) {
+		h = h * 31 + pw_hash64(l[i].name, strlen(l[i].name));
+		h = h * 31 + pw_hash64(l[i].value, strlen(l[i].value));
+	}
+	return h;
+}
+
+static void lbls_finish(struct lbls *s)
+{
 	if (s->n > 1)
 		qsort(s->l, s->n, sizeof *s->l, lcmp);
-	for (size_t i = 0; i < s->n; i++) {
-		h = h * 31 + pw_hash64(s->l[i].name, strlen(s->l[i].name));
-		h = h * 31 + pw_hash64(s->l[i].value, strlen(s->l[i].value));
-	}
-	s->h = h;
+	s->h = lbl_hash(s->l, s->n);
 }
 
 /* set name=value (an empty value deletes), copying the strings */
@@ -346,38 +351,125 @@ size_t rules_ngroups(const struct rules *r) { return r->ng; }
 
 /* ---- evaluation ------------------------------------------------------------------ */
 
+/* The series an evaluation writes. A series written last time too is moved
+ * over from the rule's previous set instead of copied again; what is left
+ * there gets a staleness marker. */
 struct outset {
 	struct lbls *s;
-	size_t n;
+	size_t n, cap;
+	struct rule *ru;
+	size_t *ptab, pcap; /* the previous set by hash: index + 1 */
+	bool *moved;
 };
+
+static void outset_begin(struct outset *o, struct rule *ru)
+{
+	memset(o, 0, sizeof *o);
+	o->ru = ru;
+	o->pcap = 16;
+	while (o->pcap < ru->nprev * 2)
+		o->pcap *= 2;
+	o->ptab = xcalloc(o->pcap, sizeof *o->ptab);
+	o->moved = xcalloc(ru->nprev + 1, sizeof *o->moved);
+	for (size_t j = 0; j < ru->nprev; j++) {
+		size_t i = ru->prev[j].h & (o->pcap - 1);
+		while (o->ptab[i])
+			i = (i + 1) & (o->pcap - 1);
+		o->ptab[i] = j + 1;
+	}
+}
+
+static void outset_add(struct outset *o, const struct pw_label *l, size_t n)
+{
+	struct lbls w = {0};
+	uint64_t h = lbl_hash(l, n);
+	if (o->n == o->cap) {
+		o->cap = o->cap ? o->cap * 2 : 16;
+		o->s = xreallocarray(o->s, o->cap, sizeof *o->s);
+	}
+	for (size_t i = h & (o->pcap - 1); o->ptab[i]; i = (i + 1) & (o->pcap - 1)) {
+		size_t j = o->ptab[i] - 1;
+		struct lbls *p = &o->ru->prev[j];
+		bool eq = !o->moved[j] && p->h == h && p->n == n;
+		for (size_t k = 0; eq && k < n; k++)
+			eq = !strcmp(p->l[k].name, l[k].name) && !strcmp(p->l[k].value, l[k].value);
+		if (eq) {
+			o->moved[j] = true;
+			o->s[o->n++] = *p;
+			return;
+		}
+	}
+	w.l = xcalloc(n + 1, sizeof *w.l);
+	for (size_t k = 0; k < n; k++) {
+		w.l[k].name = xstrdup(l[k].name);
+		w.l[k].value = xstrdup(l[k].value);
+	}
+	w.n = n;
+	w.h = h;
+	o->s[o->n++] = w;
+}
+
+static void outset_abort(struct outset *o)
+{
+	for (size_t k = 0; k < o->n; k++) {
+		bool from_prev = false;
+		for (size_t j = 0; j < o->ru->nprev && !from_prev; j++)
+			from_prev = o->moved[j] && o->ru->prev[j].l == o->s[k].l;
+		if (!from_prev)
+			lbls_free(&o->s[k]);
+	}
+	free(o->s);
+	free(o->ptab);
+	free(o->moved);
+}
+
+/* labels sorted by name into a caller's array (n at most max) */
+static size_t sorted_into(struct pw_label *dst, size_t max, const struct lbls *l, const char *name,
+			  const char *extra_name, const char *extra_value)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->n && n + 2 < max; i++)
+		if (strcmp(l->l[i].name, "__name__") && (!extra_name || strcmp(l->l[i].name, extra_name)))
+			dst[n++] = l->l[i];
+	dst[n].name = "__name__";
+	dst[n++].value = name;
+	if (extra_name) {
+		dst[n].name = extra_name;
+		dst[n++].value = extra_value;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct pw_label x = dst[i];
+		size_t j = i;
+		while (j > 0 && strcmp(dst[j - 1].name, x.name) > 0) {
+			dst[j] = dst[j - 1];
+			j--;
+		}
+		dst[j] = x;
+	}
+	return n;
+}
 
 static void put(struct store_batch *b, struct outset *o, struct lbls *l, const char *name,
 		const char *extra_name, const char *extra_value, int64_t t, double v)
 {
-	struct lbls w = {0};
-	for (size_t i = 0; i < l->n; i++)
-		lbls_set(&w, l->l[i].name, l->l[i].value);
-	lbls_set(&w, "__name__", name);
-	if (extra_name)
-		lbls_set(&w, extra_name, extra_value);
-	lbls_finish(&w);
-	store_batch_put(b, w.l, w.n, t, v);
-	o->s = xreallocarray(o->s, o->n + 1, sizeof *o->s);
-	o->s[o->n++] = w;
+	struct pw_label tmp[80];
+	size_t n = sorted_into(tmp, 80, l, name, extra_name, extra_value);
+	store_batch_put(b, tmp, n, t, v);
+	outset_add(o, tmp, n);
 }
 
 /* staleness markers for the series of the last evaluation that are gone */
 static void mark_stale(struct store_batch *b, struct rule *ru, struct outset *now, int64_t t)
 {
 	for (size_t i = 0; i < ru->nprev; i++) {
-		bool still = false;
-		for (size_t j = 0; j < now->n && !still; j++)
-			still = lbls_eq(&ru->prev[i], &now->s[j]);
-		if (!still)
-			store_batch_put(b, ru->prev[i].l, ru->prev[i].n, t, store_stale_nan());
+		if (now->moved[i])
+			continue; /* written again: it lives on in now */
+		store_batch_put(b, ru->prev[i].l, ru->prev[i].n, t, store_stale_nan());
 		lbls_free(&ru->prev[i]);
 	}
 	free(ru->prev);
+	free(now->ptab);
+	free(now->moved);
 	ru->prev = now->s;
 	ru->nprev = now->n;
 }
@@ -480,7 +572,7 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 	struct alert *fresh = NULL;
 	size_t nfresh = 0, nactive = 0;
 	size_t nres = res->type == QUERY_SCALAR ? 1 : res->nseries;
-	struct outset out = {0};
+	struct outset out;
 
 	/* one alert per result series: labels (templated), annotations */
 	for (size_t i = 0; i < nres; i++) {
@@ -562,6 +654,7 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 	restore_free(&rs);
 	ru->restored = true;
 	/* gone ones resolve (or keep firing); pending ones fire after `for` */
+	outset_begin(&out, ru);
 	for (size_t i = 0; i < ru->nal;) {
 		struct alert *a = &ru->al[i];
 		if (a->seen_at != t) {
@@ -606,9 +699,7 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 		rule_clear(ru);
 		*cause = xasprintf("exceeded limit of %lld with %zu alerts", (long long)g->c->limit,
 				   nactive);
-		for (size_t k = 0; k < out.n; k++)
-			lbls_free(&out.s[k]);
-		free(out.s);
+		mark_stale(b, ru, &out, t); /* everything it wrote last time ends now */
 		return PW_EINVAL;
 	}
 	mark_stale(b, ru, &out, t);
@@ -618,8 +709,9 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 static int eval_recording(struct group *g, struct rule *ru, const struct query_result *res,
 			  int64_t t, struct store_batch *b, char **cause)
 {
-	struct outset out = {0};
+	struct outset out;
 	size_t nres = res->type == QUERY_SCALAR ? 1 : res->nseries;
+	outset_begin(&out, ru);
 	for (size_t i = 0; i < nres; i++) {
 		struct lbls l = {0};
 		double v = res->type == QUERY_SCALAR ? res->scalar : res->series[i].pts[0].v;
@@ -635,26 +727,23 @@ static int eval_recording(struct group *g, struct rule *ru, const struct query_r
 				*cause = xstrdup("vector contains metrics with the same labelset after "
 						 "applying rule labels");
 				lbls_free(&l);
-				goto fail;
+				outset_abort(&out);
+				return PW_EINVAL;
 			}
 		}
 		if (g->c->limit > 0 && (int64_t)out.n >= g->c->limit) {
 			*cause = xasprintf("exceeded limit of %lld with %zu series",
 					   (long long)g->c->limit, nres);
 			lbls_free(&l);
-			goto fail;
+			outset_abort(&out);
+			return PW_EINVAL;
 		}
 		store_batch_put(b, l.l, l.n, t, v);
-		out.s = xreallocarray(out.s, out.n + 1, sizeof *out.s);
-		out.s[out.n++] = l;
+		outset_add(&out, l.l, l.n);
+		lbls_free(&l);
 	}
 	mark_stale(b, ru, &out, t);
 	return 0;
-fail:
-	for (size_t k = 0; k < out.n; k++)
-		lbls_free(&out.s[k]);
-	free(out.s);
-	return PW_EINVAL;
 }
 
 int rules_eval_group(struct rules *r, size_t gi, int64_t t, char **cause)
