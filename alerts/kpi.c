@@ -906,15 +906,9 @@ void kpis_json(struct kpis *ks, struct pw_buf *b)
 					continue;
 				if (w++)
 					pw_buf_putc(b, ',');
-				pw_buf_puts(b, "{\"labels\":{");
-				for (size_t q = 0; q < u->n; q++) {
-					if (q)
-						pw_buf_putc(b, ',');
-					jstr(b, u->l[q].name);
-					pw_buf_putc(b, ':');
-					jstr(b, u->l[q].value);
-				}
-				pw_buf_printf(b, "},\"status\":\"%s\",\"value\":", status_names[u->status]);
+				pw_buf_puts(b, "{\"labels\":");
+				pw_buf_json_labels(b, u->l, u->n);
+				pw_buf_printf(b, ",\"status\":\"%s\",\"value\":", status_names[u->status]);
 				jnum(b, u->status == S_STALE ? NAN : u->value);
 				pw_buf_puts(b, ",\"target\":");
 				jnum(b, u->target);

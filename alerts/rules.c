@@ -868,15 +868,7 @@ static void jstr(struct pw_buf *b, const char *s) { pw_buf_json_string(b, s); }
 
 static void jlbls(struct pw_buf *b, const struct pw_label *l, size_t n)
 {
-	pw_buf_putc(b, '{');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			pw_buf_putc(b, ',');
-		jstr(b, l[i].name);
-		pw_buf_putc(b, ':');
-		jstr(b, l[i].value);
-	}
-	pw_buf_putc(b, '}');
+	pw_buf_json_labels(b, l, n);
 }
 
 static void jkvs(struct pw_buf *b, const struct conf_kvs *kv)

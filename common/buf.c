@@ -114,6 +114,19 @@ void pw_buf_json_string(struct pw_buf *b, const char *s)
 	pw_buf_putc(b, '"');
 }
 
+void pw_buf_json_labels(struct pw_buf *b, const struct pw_label *l, size_t n)
+{
+	pw_buf_putc(b, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			pw_buf_putc(b, ',');
+		pw_buf_json_string(b, l[i].name);
+		pw_buf_putc(b, ':');
+		pw_buf_json_string(b, l[i].value);
+	}
+	pw_buf_putc(b, '}');
+}
+
 int pw_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");

@@ -103,6 +103,13 @@ int pw_buf_puts(struct pw_buf *b, const char *s);
 int pw_buf_printf(struct pw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Give the data to the caller (a new string) and reset the buffer. */
 char *pw_buf_take(struct pw_buf *b);
+/* A label: name and value (borrowed strings). */
+struct pw_label {
+	const char *name;
+	const char *value;
+};
+/* Append labels as a JSON object {"name":"value",...}. */
+void pw_buf_json_labels(struct pw_buf *b, const struct pw_label *l, size_t n);
 /* Append s as a JSON string: quotes, \" \\ \n \r \t and \u00XX escapes,
  * UTF-8 passed through. */
 void pw_buf_json_string(struct pw_buf *b, const char *s);

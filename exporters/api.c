@@ -122,15 +122,7 @@ static void jpoint(struct pw_buf *b, int64_t t, double v)
 
 static void jlabels(struct pw_buf *b, const struct pw_label *l, size_t n)
 {
-	pw_buf_putc(b, '{');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			pw_buf_putc(b, ',');
-		jstr(b, l[i].name);
-		pw_buf_putc(b, ':');
-		jstr(b, l[i].value);
-	}
-	pw_buf_putc(b, '}');
+	pw_buf_json_labels(b, l, n);
 }
 
 static enum MHD_Result send_json(struct httpd *h, struct MHD_Connection *c, int path,

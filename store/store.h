@@ -32,11 +32,6 @@
 bool store_is_stale_nan(double v);
 double store_stale_nan(void);
 
-struct pw_label {
-	const char *name;
-	const char *value;
-};
-
 struct store;
 
 struct store_opts {

@@ -38,3 +38,15 @@ Test(err, strerror_covers_both_ranges)
 	cr_expect_str_eq(pw_strerror(PW_EMAPFULL), "store is full (storage.max_size reached)");
 	cr_expect_str_eq(pw_strerror(-2), "No such file or directory");
 }
+
+Test(buf, json_strings_and_labels)
+{
+	struct pw_buf b;
+	struct pw_label l[2] = {{"city", "济南\"市\"\n"}, {"x", "a\\b\x01"}};
+	char *s;
+	pw_buf_init(&b, 0);
+	pw_buf_json_labels(&b, l, 2);
+	s = pw_buf_take(&b);
+	cr_expect_str_eq(s, "{\"city\":\"济南\\\"市\\\"\\n\",\"x\":\"a\\\\b\\u0001\"}");
+	free(s);
+}
