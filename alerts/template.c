@@ -52,7 +52,7 @@ static void humanize(struct pw_buf *b, double v, bool k1024)
 
 static void humanize_duration(struct pw_buf *b, double v)
 {
-	if (isnan(v) || isinf(v)) {
+	if (isnan(v) || isinf(v) || fabs(v) >= 9e15) {
 		g4(b, v, "");
 		return;
 	}
@@ -272,8 +272,17 @@ static void go_printf(struct tctx *c, const char *f, const struct tv *args, size
 		}
 		spec[sl++] = '%';
 		p++;
-		while (*p && strchr("+-# 0123456789.", *p) && sl < 24)
-			spec[sl++] = *p++;
+		{
+			int run = 0;
+			while (*p && strchr("+-# 0123456789.", *p) && sl < 24) {
+				run = *p >= '0' && *p <= '9' ? run + 1 : 0;
+				if (run > 4) { /* widths past 9999: an annotation, not a megabyte */
+					c->err = "printf width or precision over 9999";
+					return;
+				}
+				spec[sl++] = *p++;
+			}
+		}
 		if (!*p)
 			break;
 		if (ai >= na) {
@@ -283,23 +292,39 @@ static void go_printf(struct tctx *c, const char *f, const struct tv *args, size
 		const struct tv *a = &args[ai++];
 		switch (*p) {
 		case 'f': case 'e': case 'g': case 'E': case 'G': {
-			double x;
-			if (!as_num(c, a, &x))
-				return;
+			if (a->k != V_NUM) {
+				/* Go: a wrong type prints as %!f(string=...), the
+				 * precision cutting the string to that many characters */
+				const char *str = a->k == V_STR ? a->s : "", *dot;
+				spec[sl] = '\0';
+				dot = strchr(spec, '.');
+				size_t len = strlen(str);
+				if (dot) {
+					long prec = strtol(dot + 1, NULL, 10);
+					size_t bytes = 0;
+					for (long ch = 0; ch < prec && bytes < len; ch++)
+						do
+							bytes++;
+						while (bytes < len && ((unsigned char)str[bytes] & 0xC0) == 0x80);
+					len = bytes;
+				}
+				pw_buf_printf(b, "%%!%c(string=%.*s)", *p, (int)len, str);
+				break;
+			}
 			spec[sl++] = *p;
 			spec[sl] = '\0';
-			pw_buf_printf(b, spec, x);
+			pw_buf_printf(b, spec, a->n);
 			break;
 		}
 		case 'd': {
-			double x;
-			if (!as_num(c, a, &x))
-				return;
-			spec[sl++] = 'l';
-			spec[sl++] = 'l';
-			spec[sl++] = 'd';
-			spec[sl] = '\0';
-			pw_buf_printf(b, spec, (long long)x);
+			/* values are float64 in Prometheus' templates: Go refuses %d */
+			char num[64];
+			if (a->k == V_NUM) {
+				go_fmt_v(num, sizeof num, a->n);
+				pw_buf_printf(b, "%%!d(float64=%s)", num);
+			} else {
+				pw_buf_printf(b, "%%!d(string=%s)", a->k == V_STR ? a->s : "");
+			}
 			break;
 		}
 		case 's': case 'v': case 'q':

@@ -1,0 +1,25 @@
+/* Fuzz the alert template expander: any text, fixed labels and values. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerts_int.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const struct pw_label labels[] = {{"__name__", "up"}, {"city", "济南"}, {"job", "x"}};
+	static const struct pw_label kpi[] = {{"value", "183"}, {"unit", "city=枣庄"}};
+	struct talloc ta = {0};
+	struct tmpl_data d = {labels, labels, 3, 1, 1234567.5, &ta, kpi, 2};
+	char *t = malloc(size + 1), *out;
+	memcpy(t, data, size);
+	t[size] = '\0';
+	out = tmpl_expand(t, &d);
+	if (!out)
+		abort();
+	free(out);
+	talloc_free(&ta);
+	free(t);
+	return 0;
+}
