@@ -622,7 +622,6 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 	}
 	feed_alerts(ks, ki, t, b, as, ax, anx, nalert);
 	free(pts);
-	/* units that went stale long ago are forgotten */
 	rc = 0;
 out:
 	query_result_free(val);

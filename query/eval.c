@@ -287,7 +287,9 @@ size_t load_points(struct ev *ev, uint64_t id, int64_t mint, int64_t maxt, bool 
 
 /* ---- selectors -------------------------------------------------------------------- */
 
-static struct val eval_vsel(struct ev *ev, struct node *n)
+/* An instant selector at every step: the selected sample's value, or with
+ * timestamps its time in seconds (what timestamp() of a selector gives). */
+struct val eval_vsel_as(struct ev *ev, struct node *n, bool timestamps)
 {
 	struct val out = {.type = T_VECTOR};
 	int64_t r0 = ref_time(ev, n, ev->start), r1 = ref_time(ev, n, ev->end);
@@ -306,7 +308,8 @@ static struct val eval_vsel(struct ev *ev, struct node *n)
 					: store_latest(ev->snap, sr.s[i].id, &last.t, &last.v) == 0) &&
 		    last.t <= r0) {
 			if (last.t >= r0 - ev->lookback && !is_stale(last.v))
-				ser_push(ev, mat_add(ev, &out.m, sr.ls[i]), ev->start, last.v);
+				ser_push(ev, mat_add(ev, &out.m, sr.ls[i]), ev->start,
+					 timestamps ? (double)last.t / 1000 : last.v);
 			continue;
 		}
 		np = load_points(ev, sr.s[i].id, mint, maxt, false, &p);
@@ -321,7 +324,7 @@ static struct val eval_vsel(struct ev *ev, struct node *n)
 				s = mat_add(ev, &out.m, sr.ls[i]);
 				ser_reserve(ev, s, ev->nsteps - k);
 			}
-			ser_push(ev, s, ts, p[j - 1].v);
+			ser_push(ev, s, ts, timestamps ? (double)p[j - 1].t / 1000 : p[j - 1].v);
 		}
 	}
 	return out;
@@ -1137,7 +1140,7 @@ struct val eval(struct ev *ev, struct node *n)
 	case N_PAREN:
 		return eval(ev, n->a);
 	case N_VSEL:
-		return eval_vsel(ev, n);
+		return eval_vsel_as(ev, n, false);
 	case N_MSEL:
 		return eval_msel(ev, n);
 	case N_SUBQ:

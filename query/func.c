@@ -1015,38 +1015,18 @@ static int sort_desc(const void *a, const void *b)
 
 static struct val timestamp_call(struct ev *ev, struct node *n)
 {
+	/* of a selector: the selected samples' own times; of anything else:
+	 * the evaluation time of each point */
 	struct node *a = unparen(n->args[0]);
+	struct val in = a->k == N_VSEL ? eval_vsel_as(ev, a, true) : eval(ev, a);
 	struct val out = {.type = T_VECTOR};
 	struct outb o = {0};
-	if (a->k == N_VSEL) {
-		/* the selected samples' own timestamps */
-		int64_t r0 = ref_time(ev, a, ev->start), r1 = ref_time(ev, a, ev->end);
-		int64_t mint = (r0 < r1 ? r0 : r1) - ev->lookback, maxt = r0 > r1 ? r0 : r1;
-		struct selres sr = select_series(ev, a, mint, maxt);
-		for (size_t i = 0; i < sr.n; i++) {
-			struct pt *p;
-			size_t np = load_points(ev, sr.s[i].id, mint, maxt, false, &p), j = 0;
-			size_t idx = SIZE_MAX;
-			for (size_t k = 0; k < ev->nsteps; k++) {
-				int64_t ts = step_ts(ev, k), r = ref_time(ev, a, ts);
-				while (j < np && p[j].t <= r)
-					j++;
-				if (j == 0 || p[j - 1].t < r - ev->lookback ||
-				    is_stale(p[j - 1].v))
-					continue;
-				if (idx == SIZE_MAX)
-					idx = outb_find(ev, &o, lset_drop_name(ev->a, sr.ls[i]));
-				outb_put(ev, &o, idx, ts, (double)p[j - 1].t / 1000);
-			}
-		}
-	} else {
-		struct val in = eval(ev, a);
-		for (size_t i = 0; i < in.m.n; i++) {
-			struct ser *s = &in.m.s[i];
-			size_t idx = outb_find(ev, &o, lset_drop_name(ev->a, s->ls));
-			for (uint32_t j = 0; j < s->n; j++)
-				outb_put(ev, &o, idx, s->p[j].t, (double)s->p[j].t / 1000);
-		}
+	for (size_t i = 0; i < in.m.n; i++) {
+		struct ser *s = &in.m.s[i];
+		size_t idx = outb_find(ev, &o, lset_drop_name(ev->a, s->ls));
+		for (uint32_t j = 0; j < s->n; j++)
+			outb_put(ev, &o, idx, s->p[j].t,
+				 a->k == N_VSEL ? s->p[j].v : (double)s->p[j].t / 1000);
 	}
 	out.m = o.m;
 	return out;

@@ -243,6 +243,7 @@ struct func {
 const struct func *func_lookup(const char *name, size_t n);
 struct val eval_call(struct ev *ev, struct node *n);
 struct val eval(struct ev *ev, struct node *n);
+struct val eval_vsel_as(struct ev *ev, struct node *n, bool timestamps);
 struct lset *absent_labels(struct ev *ev, struct node *arg);
 
 /* Go's strconv.FormatFloat(v, 'f', -1, 64) */
