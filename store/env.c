@@ -255,6 +255,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		{"chunks", 0, offsetof(struct store, dbi_chunks)},
 		{"segs", 0, offsetof(struct store, dbi_segs)},
 		{"metadata", 0, offsetof(struct store, dbi_metadata)},
+		{"records", 0, offsetof(struct store, dbi_records)},
 	};
 
 	*out = NULL;
@@ -327,6 +328,11 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		MDB_dbi *d = (MDB_dbi *)((char *)s + dbis[i].off);
 		rc = mdb_dbi_open(txn, dbis[i].name, dbis[i].flags | (o->read_only ? 0 : MDB_CREATE),
 				  d);
+		if (rc == MDB_NOTFOUND && o->read_only && d == &s->dbi_records) {
+			/* a store from before the records table, opened read-only */
+			s->no_records = true;
+			continue;
+		}
 		if (rc != 0)
 			goto lmdb_fail;
 	}

@@ -195,6 +195,28 @@ int store_meta_get(struct store_snap *snap, const char *metric, struct store_met
 typedef int (*store_meta_cb)(void *ctx, const char *metric, const struct store_meta *m);
 int store_meta_scan(struct store_snap *snap, store_meta_cb cb, void *ctx);
 
+/* ---- records ------------------------------------------------------------ */
+
+/* Small keyed records beside the samples: the notification outbox, the
+ * notification log, digest state. Keys and values are opaque bytes (keys
+ * up to 400 bytes); keys sort bytewise. A store_rec_write applies all its
+ * operations in one transaction (one fsync): all or none survive a crash. */
+struct store_rec_op {
+	const void *key;
+	size_t klen;
+	const void *val; /* NULL: delete the key (absent is not an error) */
+	size_t vlen;
+};
+int store_rec_write(struct store *s, const struct store_rec_op *ops, size_t n, char **cause);
+/* A copy of one record (*val malloc'd; caller frees). PW_ENOTFOUND when absent. */
+int store_rec_get(struct store *s, const void *key, size_t klen, void **val, size_t *vlen);
+/* Every record whose key starts with prefix, in key order, from one
+ * snapshot. The callback may not write to the store; a non-zero return
+ * stops the scan and is returned. */
+typedef int (*store_rec_cb)(void *ctx, const void *key, size_t klen, const void *val,
+			    size_t vlen);
+int store_rec_scan(struct store *s, const void *prefix, size_t plen, store_rec_cb cb, void *ctx);
+
 /* ---- maintenance -------------------------------------------------------- */
 
 /* Drop every sample older than cutoff_ms; series left empty are removed.

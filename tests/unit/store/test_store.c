@@ -629,3 +629,62 @@ Test(store, backup_is_a_consistent_copy)
 	store_close(s2);
 	rm_rf(dest);
 }
+
+struct rec_seen {
+	char keys[16][32];
+	size_t n;
+};
+
+static int rec_collect(void *ctx, const void *k, size_t kn, const void *v, size_t vn)
+{
+	struct rec_seen *s = ctx;
+	(void)v;
+	(void)vn;
+	cr_assert_lt(s->n, 16);
+	cr_assert_lt(kn, 32);
+	memcpy(s->keys[s->n], k, kn);
+	s->keys[s->n++][kn] = '\0';
+	return 0;
+}
+
+Test(store, records_write_scan_delete_and_reopen)
+{
+	struct store_rec_op ops[] = {
+		{"o/2", 3, "second", 6}, {"o/1", 3, "first", 5}, {"n/x", 3, "log", 3},
+		{"o/3", 3, "third", 5},
+	};
+	char *cause = NULL;
+	cr_assert_eq(store_rec_write(st, ops, 4, &cause), 0, "%s", cause ? cause : "");
+	struct rec_seen seen = {0};
+	cr_assert_eq(store_rec_scan(st, "o/", 2, rec_collect, &seen), 0);
+	cr_assert_eq(seen.n, 3);
+	cr_assert_str_eq(seen.keys[0], "o/1");
+	cr_assert_str_eq(seen.keys[2], "o/3");
+
+	/* delete one, replace one, delete a missing one: one transaction */
+	struct store_rec_op upd[] = {{"o/1", 3, NULL, 0}, {"o/2", 3, "SECOND", 6}, {"o/9", 3, NULL, 0}};
+	cr_assert_eq(store_rec_write(st, upd, 3, NULL), 0);
+	void *v;
+	size_t vn;
+	cr_assert_eq(store_rec_get(st, "o/1", 3, &v, &vn), PW_ENOTFOUND);
+	cr_assert_eq(store_rec_get(st, "o/2", 3, &v, &vn), 0);
+	cr_assert_eq(vn, 6);
+	cr_assert_str_eq(v, "SECOND");
+	free(v);
+
+	/* an empty key is refused and nothing of the write is applied */
+	struct store_rec_op bad[] = {{"o/4", 3, "x", 1}, {"", 0, "y", 1}};
+	cr_assert_eq(store_rec_write(st, bad, 2, &cause), PW_EINVAL);
+	cr_assert_not_null(cause);
+	free(cause);
+	cr_assert_eq(store_rec_get(st, "o/4", 3, &v, &vn), PW_ENOTFOUND);
+
+	store_close(st);
+	st = open_at(dir, 0, 0);
+	memset(&seen, 0, sizeof seen);
+	cr_assert_eq(store_rec_scan(st, "", 0, rec_collect, &seen), 0);
+	cr_assert_eq(seen.n, 3);
+	cr_assert_str_eq(seen.keys[0], "n/x");
+	cr_assert_str_eq(seen.keys[1], "o/2");
+	cr_assert_str_eq(seen.keys[2], "o/3");
+}
