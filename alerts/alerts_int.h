@@ -25,6 +25,18 @@ struct tmpl_data {
 	struct talloc *a;
 	const struct pw_label *kpi; /* $kpi.x: a KPI alert's numbers, as text */
 	size_t nkpi;
+	/* notification templates: more maps (".GroupLabels." -> labels) and
+	 * scalar fields (".Status" -> "firing"); html escapes what actions write */
+	const struct tmpl_map *maps;
+	size_t nmaps;
+	const struct pw_label *fields;
+	size_t nfields;
+	bool html;
+};
+struct tmpl_map {
+	const char *prefix;
+	const struct pw_label *v;
+	size_t n;
 };
 /* Expand a template (a new string; errors expand to Prometheus' text). */
 char *tmpl_expand(const char *t, const struct tmpl_data *d);

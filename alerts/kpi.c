@@ -362,12 +362,13 @@ static void load_known(struct kpis *ks, struct kpi *k, int64_t t)
 }
 
 enum { A_LAGGING, A_AT_RISK, A_MISSED, A_STALE, A_MISSING, A_N };
+enum { KPI_NUMBERS = 9 };
 
 /* the $kpi.* values of an alert */
 static struct pw_label *numbers(const struct unit *u, const struct conf_kpi *c, const char *deadline)
 {
 	static const char *const names[] = {"value", "expected", "target", "forecast", "baseline"};
-	struct pw_label *x = xcalloc(8, sizeof *x);
+	struct pw_label *x = xcalloc(KPI_NUMBERS, sizeof *x);
 	double vs[5] = {u->value, u->expected, u->target, u->forecast, u->baseline};
 	char v[64], unit[512];
 	for (int q = 0; q < 5; q++) {
@@ -382,6 +383,14 @@ static struct pw_label *numbers(const struct unit *u, const struct conf_kpi *c, 
 	x[6].value = xstrdup(c->title ? c->title : c->name);
 	x[7].name = "deadline";
 	x[7].value = xstrdup(deadline);
+	{
+		double den = u->target - u->baseline;
+		x[8].name = "progress";
+		if (den != 0 && !isnan(u->value) && !isnan(u->baseline))
+			x[8].value = xasprintf("%.0f%%", 100 * (u->value - u->baseline) / den);
+		else
+			x[8].value = xstrdup("-");
+	}
 	return x;
 }
 
@@ -396,7 +405,7 @@ static void feed_alerts(struct kpis *ks, size_t ki, int64_t t, struct store_batc
 		rules_feed_alert(ks->r, ks->group_base + ki, (size_t)a, &res,
 				 (const struct pw_label *const *)ax[a], anx[a], t, b);
 		for (size_t j = 0; j < nalert[a]; j++) {
-			for (int q = 0; q < 8; q++)
+			for (int q = 0; q < KPI_NUMBERS; q++)
 				free((char *)ax[a][j][q].value);
 			free(ax[a][j]);
 		}
@@ -611,7 +620,7 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 		{
 			size_t j = nalert[alert]++;
 			ax[alert][j] = numbers(u, c, c->deadline);
-			anx[alert][j] = 8;
+			anx[alert][j] = KPI_NUMBERS;
 			as[alert][j].labels = u->l;
 			as[alert][j].nlabels = u->n;
 			pts[i].t = t;
@@ -786,7 +795,7 @@ static int eval_quota(struct kpis *ks, size_t ki, int64_t t, struct store_batch 
 			continue;
 		size_t j = nalert[alert]++;
 		ax[alert][j] = numbers(u, c, pname);
-		anx[alert][j] = 8;
+		anx[alert][j] = KPI_NUMBERS;
 		as[alert][j].labels = u->l;
 		as[alert][j].nlabels = u->n;
 		pts[np].t = t;
@@ -816,7 +825,7 @@ static int eval_quota(struct kpis *ks, size_t ki, int64_t t, struct store_batch 
 		tmp.forecast = cnt;
 		size_t j = nalert[A_MISSED]++;
 		ax[A_MISSED][j] = numbers(&tmp, c, qname);
-		anx[A_MISSED][j] = 8;
+		anx[A_MISSED][j] = KPI_NUMBERS;
 		as[A_MISSED][j].labels = l;
 		as[A_MISSED][j].nlabels = n;
 		pts[np].t = t;

@@ -244,6 +244,14 @@ static void make_kpi_groups(struct rules *r, const struct conf *c)
 			kv_add(&ru->labels, "contact", k->contact);
 			kv_add(&ru->annotations, "summary", cn ? zh[a] : en[a]);
 			kv_add(&ru->annotations, "title", k->title ? k->title : k->name);
+			/* the numbers, for notification tables and receivers downstream */
+			kv_add(&ru->annotations, "unit", "{{ $kpi.unit }}");
+			kv_add(&ru->annotations, "value", "{{ $kpi.value }}");
+			kv_add(&ru->annotations, "expected", "{{ $kpi.expected }}");
+			kv_add(&ru->annotations, "target", "{{ $kpi.target }}");
+			kv_add(&ru->annotations, "deadline", "{{ $kpi.deadline }}");
+			kv_add(&ru->annotations, "progress", "{{ $kpi.progress }}");
+			kv_add(&ru->annotations, "forecast", "{{ $kpi.forecast }}");
 		}
 	}
 }
@@ -580,8 +588,9 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 		size_t snl = res->type == QUERY_SCALAR ? 0 : res->series[i].nlabels;
 		double v = res->type == QUERY_SCALAR ? res->scalar : res->series[i].pts[0].v;
 		struct talloc ta = {0};
-		struct tmpl_data td = {sl, r->ext, snl, r->next, v, &ta, kx ? kx[i] : NULL,
-				       kx ? nkx[i] : 0};
+		struct tmpl_data td = {.labels = sl, .ext = r->ext, .nlabels = snl, .next = r->next,
+				       .value = v, .a = &ta, .kpi = kx ? kx[i] : NULL,
+				       .nkpi = kx ? nkx[i] : 0};
 		struct alert a = {0};
 		for (size_t k = 0; k < snl; k++)
 			if (strcmp(sl[k].name, "__name__"))

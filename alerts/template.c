@@ -210,6 +210,23 @@ static const char *operand(struct tctx *c, const char *p, const char *e, struct 
 		} else if (n > 16 && memcmp(s, ".ExternalLabels.", 16) == 0) {
 			src = d->ext, nsrc = d->next, s += 16, n -= 16;
 		} else {
+			for (size_t m = 0; m < d->nmaps; m++) {
+				size_t pl = strlen(d->maps[m].prefix);
+				if (n > pl && memcmp(s, d->maps[m].prefix, pl) == 0) {
+					const char *v = lookup(d->maps[m].v, d->maps[m].n, s + pl, n - pl);
+					out->k = V_STR;
+					out->s = v ? v : "";
+					return p;
+				}
+			}
+			if (d->nfields) {
+				const char *v = lookup(d->fields, d->nfields, s, n);
+				if (v) {
+					out->k = V_STR;
+					out->s = v;
+					return p;
+				}
+			}
 			snprintf(c->errbuf, sizeof c->errbuf, "undefined variable or field \"%.*s\"",
 				 (int)(n > 60 ? 60 : n), s);
 			c->err = c->errbuf;
@@ -434,8 +451,17 @@ static void action(struct tctx *c, const char *p, const char *e, struct pw_buf *
 		have = true;
 		p = seg_end < e ? seg_end + 1 : e;
 	}
-	if (!c->err && have)
-		as_text(c, &cur, out);
+	if (!c->err && have) {
+		if (c->d->html) {
+			struct pw_buf t;
+			pw_buf_init(&t, 0);
+			as_text(c, &cur, &t);
+			pw_buf_html(out, t.data ? t.data : "", t.len);
+			pw_buf_free(&t);
+		} else {
+			as_text(c, &cur, out);
+		}
+	}
 }
 
 char *tmpl_expand(const char *t, const struct tmpl_data *d)

@@ -154,3 +154,17 @@ int pw_read_file(const char *path, size_t max, char **out, size_t *len)
 	*out = pw_buf_take(&b);
 	return 0;
 }
+
+void pw_buf_html(struct pw_buf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '&': pw_buf_puts(b, "&amp;"); break;
+		case '<': pw_buf_puts(b, "&lt;"); break;
+		case '>': pw_buf_puts(b, "&gt;"); break;
+		case '"': pw_buf_puts(b, "&#34;"); break;
+		case '\'': pw_buf_puts(b, "&#39;"); break;
+		default: pw_buf_putc(b, s[i]);
+		}
+	}
+}

@@ -113,6 +113,8 @@ void pw_buf_json_labels(struct pw_buf *b, const struct pw_label *l, size_t n);
 /* Append s as a JSON string: quotes, \" \\ \n \r \t and \u00XX escapes,
  * UTF-8 passed through. */
 void pw_buf_json_string(struct pw_buf *b, const char *s);
+/* Append n bytes of s with &, <, >, " and ' escaped for HTML. */
+void pw_buf_html(struct pw_buf *b, const char *s, size_t n);
 
 /* Read a whole file ("-" is standard input) into a new NUL-terminated
  * string. Errors: -errno, or PW_ETOOBIG past max bytes (0 = no limit). */

@@ -133,6 +133,111 @@ struct conf_kpi {
 	int64_t *milestone_ms;
 };
 
+/* ---- notifications (see docs/notifications.md) ---- */
+
+enum conf_smtp_tls { CONF_TLS_STARTTLS, CONF_TLS_IMPLICIT, CONF_TLS_NONE, CONF_TLS_AUTO };
+
+struct conf_email {
+	char *smarthost;        /* host:port */
+	char *from, *hello;
+	char **to, **cc;
+	size_t nto, ncc;
+	int tls;                /* enum conf_smtp_tls; auto: implicit on port 465, else STARTTLS */
+	char *auth_username, *auth_password; /* password from auth_password_file */
+	char *auth_mechanism;   /* PLAIN or LOGIN (NULL: what the server offers) */
+	char *ca_file;
+	bool tls_verify;
+	int64_t timeout_ms;
+	char *subject_template, *text_template, *html_template; /* the files' contents */
+};
+
+struct conf_webhook {
+	char *url;
+	struct conf_kvs headers;
+	char *bearer_token;
+	int64_t timeout_ms;
+	int64_t max_alerts;
+};
+
+struct conf_am {
+	char **urls;
+	size_t nurls;
+	int64_t timeout_ms;
+	int64_t resend_delay_ms;
+};
+
+enum conf_receiver_kind { CONF_RECV_EMAIL, CONF_RECV_WEBHOOK, CONF_RECV_ALERTMANAGER };
+
+struct conf_receiver {
+	char *name;
+	bool send_resolved;
+	struct conf_email email;
+	struct conf_webhook webhook;
+	struct conf_am alertmanager;
+	int kind; /* resolved by validation */
+};
+
+struct conf_route {
+	char *receiver;          /* NULL: the parent's */
+	char **matchers;         /* Alertmanager matchers: name="value", name=~"re", ... */
+	size_t nmatchers;
+	char **group_by;         /* NULL: the parent's; ["..."]: every label */
+	size_t ngroup_by;
+	int64_t group_wait_ms, group_interval_ms, repeat_interval_ms; /* 0: the parent's */
+	bool cont;               /* continue: keep matching siblings */
+	char **mute_time_intervals, **active_time_intervals;
+	size_t nmute, nactive;
+	struct conf_route *routes;
+	size_t nroutes;
+};
+
+struct conf_inhibit {
+	char **source_matchers, **target_matchers, **equal;
+	size_t nsource, ntarget, nequal;
+};
+
+/* Alertmanager's time_intervals: times of day, weekdays, days of the
+ * month, months, in a time zone; a moment inside any one entry matches. */
+struct conf_time_range {
+	char *start_time, *end_time; /* HH:MM */
+};
+struct conf_time_entry {
+	struct conf_time_range *times;
+	size_t ntimes;
+	char **weekdays, **days_of_month, **months; /* "monday:friday", "1:7", "january" */
+	size_t nweekdays, ndays_of_month, nmonths;
+	char *location;
+};
+struct conf_time_interval {
+	char *name;
+	struct conf_time_entry *time_intervals;
+	size_t ntime_intervals;
+};
+
+struct conf_digest {
+	char *receiver;
+	char **weekdays;
+	size_t nweekdays;
+	char *at;        /* HH:MM */
+	char *timezone;  /* default: global.timezone */
+	char *title;
+};
+
+struct conf_notify {
+	struct conf_receiver *receivers;
+	size_t nreceivers;
+	struct conf_route route;
+	struct conf_inhibit *inhibit_rules;
+	size_t ninhibit;
+	struct conf_time_interval *time_intervals;
+	size_t ntime_intervals;
+	struct conf_digest *digests;
+	size_t ndigests;
+	char *external_url;   /* pacewatch's own address, for links */
+	char *dashboard_url;  /* the Grafana dashboard the emails link to */
+	int64_t retry_min_ms, retry_max_ms, max_age_ms;
+};
+
 struct conf {
 	char *path;
 	struct {
@@ -170,6 +275,7 @@ struct conf {
 	size_t nrule_groups;
 	struct conf_kpi *kpis;
 	size_t nkpis;
+	struct conf_notify notify;
 };
 
 /* One error: where and what. */
@@ -190,6 +296,21 @@ struct conf_errs {
  * program registers a checker (0, or non-zero and a new message). */
 typedef int (*conf_expr_checker)(const char *expr, char **msg);
 void conf_set_expr_checker(conf_expr_checker fn);
+
+/* An Alertmanager label matcher: name="value", name!=value, name=~"re",
+ * name!~"re" (quotes optional, Go escapes inside them). */
+enum conf_match_op { CONF_MATCH_EQ, CONF_MATCH_NEQ, CONF_MATCH_RE, CONF_MATCH_NRE };
+struct conf_matcher {
+	char *name, *value;
+	int op;
+};
+int conf_matcher_parse(const char *s, struct conf_matcher *out, char **err);
+void conf_matcher_free(struct conf_matcher *m);
+/* "HH:MM" to minutes after midnight (24:00 is 1440). */
+int conf_clock_parse(const char *s, int *minutes);
+/* A weekday (kind 0: sunday = 0), day of month (1: 1..31, -1 the last)
+ * or month (2: 1..12) or a "lo:hi" range of them. */
+int conf_range_parse(const char *s, int kind, int *lo, int *hi);
 
 /* Built-in defaults, as `pacewatch run` uses with no file. */
 struct conf *conf_defaults(void);

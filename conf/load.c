@@ -575,7 +575,9 @@ static void flatten(const struct table *t, const char *prefix)
 		docs[ndocs].def = f->def ? f->def : (f->required ? "required" : "");
 		docs[ndocs].help = f->help ? f->help : "";
 		ndocs++;
-		if (f->type == F_OBJ)
+		if (f->sub == t)
+			; /* a recursive table (routes): its keys are the ones listed */
+		else if (f->type == F_OBJ)
 			flatten(f->sub, p);
 		else if (f->type == F_OBJARR) {
 			char *q = xasprintf("%s[]", p);

@@ -334,6 +334,224 @@ static const struct field kpi_rows[] = {
 };
 static const struct table kpi_table = TBL("kpi", kpi_rows);
 
+
+/* ---- notify --------------------------------------------------------------- */
+
+static const char *const smtp_tls_names[] = {"starttls", "implicit", "none", "auto", NULL};
+static const char *const auth_mech_names[] = {"PLAIN", "LOGIN", NULL};
+
+static const struct field email_rows[] = {
+	{.key = "smarthost", .type = F_STR, .off = offsetof(struct conf_email, smarthost),
+	 .help = "the SMTP server, host:port"},
+	{.key = "from", .type = F_STR, .off = offsetof(struct conf_email, from),
+	 .help = "sender address (From:)"},
+	{.key = "to", .type = F_STRS, .off = offsetof(struct conf_email, to),
+	 .count_off = offsetof(struct conf_email, nto), .help = "recipients"},
+	{.key = "cc", .type = F_STRS, .off = offsetof(struct conf_email, cc),
+	 .count_off = offsetof(struct conf_email, ncc), .help = "copy recipients"},
+	{.key = "hello", .type = F_STR, .off = offsetof(struct conf_email, hello),
+	 .def = "\"localhost\"", .help = "the name pacewatch gives in EHLO"},
+	{.key = "tls", .type = F_ENUM, .off = offsetof(struct conf_email, tls), .def = "\"auto\"",
+	 .enums = smtp_tls_names,
+	 .help = "starttls (required), implicit (SMTPS), none (plain text), auto: implicit on port 465, else starttls"},
+	{.key = "auth_username", .type = F_STR, .off = offsetof(struct conf_email, auth_username),
+	 .help = "SMTP AUTH user"},
+	{.key = "auth_password_file", .type = F_SECRET,
+	 .off = offsetof(struct conf_email, auth_password), .help = "file holding the SMTP AUTH password"},
+	{.key = "auth_mechanism", .type = F_STR, .off = offsetof(struct conf_email, auth_mechanism),
+	 .enums = auth_mech_names,
+	 .help = "PLAIN or LOGIN (default: what the server offers)"},
+	{.key = "ca_file", .type = F_STR, .off = offsetof(struct conf_email, ca_file),
+	 .help = "CA certificates to verify the server with"},
+	{.key = "tls_verify", .type = F_BOOL, .off = offsetof(struct conf_email, tls_verify),
+	 .def = "true", .help = "verify the server's certificate and name"},
+	{.key = "timeout", .type = F_DURATION, .off = offsetof(struct conf_email, timeout_ms),
+	 .def = "\"30s\"", .help = "give up on one delivery attempt after this long"},
+	{.key = "subject_template_file", .type = F_SECRET,
+	 .off = offsetof(struct conf_email, subject_template),
+	 .help = "replaces the subject (template, see docs/notifications.md)"},
+	{.key = "text_template_file", .type = F_SECRET,
+	 .off = offsetof(struct conf_email, text_template), .help = "replaces the text part"},
+	{.key = "html_template_file", .type = F_SECRET,
+	 .off = offsetof(struct conf_email, html_template),
+	 .help = "replaces the HTML part (values are HTML-escaped)"},
+};
+static const struct table email_table = TBL("email", email_rows);
+
+static const struct field webhook_rows[] = {
+	{.key = "url", .type = F_STR, .off = offsetof(struct conf_webhook, url),
+	 .help = "where Alertmanager's webhook JSON (version 4) is POSTed"},
+	{.key = "headers", .type = F_KVS, .off = offsetof(struct conf_webhook, headers),
+	 .help = "extra request headers"},
+	{.key = "bearer_token_file", .type = F_SECRET,
+	 .off = offsetof(struct conf_webhook, bearer_token),
+	 .help = "file holding a token sent as Authorization: Bearer"},
+	{.key = "timeout", .type = F_DURATION, .off = offsetof(struct conf_webhook, timeout_ms),
+	 .def = "\"10s\"", .help = "give up on one attempt after this long"},
+	{.key = "max_alerts", .type = F_INT, .off = offsetof(struct conf_webhook, max_alerts),
+	 .def = "0", .min = 0, .max = 1000000,
+	 .help = "alerts per payload; the rest are counted in truncatedAlerts (0: all)"},
+};
+static const struct table webhook_table = TBL("webhook", webhook_rows);
+
+static const struct field am_rows[] = {
+	{.key = "urls", .type = F_STRS, .off = offsetof(struct conf_am, urls),
+	 .count_off = offsetof(struct conf_am, nurls),
+	 .help = "Alertmanager base URLs; alerts are POSTed to <url>/api/v2/alerts"},
+	{.key = "timeout", .type = F_DURATION, .off = offsetof(struct conf_am, timeout_ms),
+	 .def = "\"10s\"", .help = "give up on one attempt after this long"},
+	{.key = "resend_delay", .type = F_DURATION, .off = offsetof(struct conf_am, resend_delay_ms),
+	 .def = "\"1m\"", .help = "firing alerts are sent again this often (Prometheus' --rules.alert.resend-delay)"},
+};
+static const struct table am_table = TBL("alertmanager", am_rows);
+
+static const struct field receiver_rows[] = {
+	{.key = "name", .type = F_STR, .off = offsetof(struct conf_receiver, name), .required = true,
+	 .help = "unique name routes refer to"},
+	{.key = "send_resolved", .type = F_BOOL, .off = offsetof(struct conf_receiver, send_resolved),
+	 .def = "true", .help = "also notify when alerts resolve"},
+	{.key = "email", .type = F_OBJ, .off = offsetof(struct conf_receiver, email),
+	 .sub = &email_table, .help = "deliver by email (exactly one of email, webhook, alertmanager)"},
+	{.key = "webhook", .type = F_OBJ, .off = offsetof(struct conf_receiver, webhook),
+	 .sub = &webhook_table, .help = "deliver to a webhook"},
+	{.key = "alertmanager", .type = F_OBJ, .off = offsetof(struct conf_receiver, alertmanager),
+	 .sub = &am_table, .help = "forward to Alertmanager, which groups and routes itself"},
+};
+static const struct table receiver_table = TBL("receiver", receiver_rows);
+
+static const struct table route_table;
+static const struct field route_rows[] = {
+	{.key = "receiver", .type = F_STR, .off = offsetof(struct conf_route, receiver),
+	 .help = "receiver of the alerts this route takes (default: the parent's)"},
+	{.key = "matchers", .type = F_STRS, .off = offsetof(struct conf_route, matchers),
+	 .count_off = offsetof(struct conf_route, nmatchers),
+	 .help = "label matchers an alert must meet: severity=\"critical\", kpi=~\"mr_.*\""},
+	{.key = "group_by", .type = F_STRS, .off = offsetof(struct conf_route, group_by),
+	 .count_off = offsetof(struct conf_route, ngroup_by),
+	 .help = "labels that make one notification group ([\"...\"]: all; default: the parent's)"},
+	{.key = "group_wait", .type = F_DURATION, .off = offsetof(struct conf_route, group_wait_ms),
+	 .help = "wait this long for more alerts before a new group's first notification (default 30s)"},
+	{.key = "group_interval", .type = F_DURATION,
+	 .off = offsetof(struct conf_route, group_interval_ms),
+	 .help = "wait this long before notifying about changes to a group (default 5m)"},
+	{.key = "repeat_interval", .type = F_DURATION,
+	 .off = offsetof(struct conf_route, repeat_interval_ms),
+	 .help = "notify again about a group still firing after this long (default 4h)"},
+	{.key = "continue", .type = F_BOOL, .off = offsetof(struct conf_route, cont), .def = "false",
+	 .help = "after matching, keep trying the following sibling routes"},
+	{.key = "mute_time_intervals", .type = F_STRS,
+	 .off = offsetof(struct conf_route, mute_time_intervals),
+	 .count_off = offsetof(struct conf_route, nmute),
+	 .help = "names of time intervals in which this route sends nothing"},
+	{.key = "active_time_intervals", .type = F_STRS,
+	 .off = offsetof(struct conf_route, active_time_intervals),
+	 .count_off = offsetof(struct conf_route, nactive),
+	 .help = "names of time intervals outside which this route sends nothing"},
+	{.key = "routes", .type = F_OBJARR, .off = offsetof(struct conf_route, routes),
+	 .count_off = offsetof(struct conf_route, nroutes), .sub = &route_table,
+	 .elem_size = sizeof(struct conf_route),
+	 .help = "child routes (the same keys as route), tried in order"},
+};
+static const struct table route_table = TBL("route", route_rows);
+
+static const struct field inhibit_rows[] = {
+	{.key = "source_matchers", .type = F_STRS,
+	 .off = offsetof(struct conf_inhibit, source_matchers),
+	 .count_off = offsetof(struct conf_inhibit, nsource),
+	 .help = "a firing alert meeting these mutes ..."},
+	{.key = "target_matchers", .type = F_STRS,
+	 .off = offsetof(struct conf_inhibit, target_matchers),
+	 .count_off = offsetof(struct conf_inhibit, ntarget), .help = "... alerts meeting these ..."},
+	{.key = "equal", .type = F_STRS, .off = offsetof(struct conf_inhibit, equal),
+	 .count_off = offsetof(struct conf_inhibit, nequal),
+	 .help = "... that have the same values of these labels"},
+};
+static const struct table inhibit_table = TBL("inhibit rule", inhibit_rows);
+
+static const struct field time_range_rows[] = {
+	{.key = "start_time", .type = F_STR, .off = offsetof(struct conf_time_range, start_time),
+	 .required = true, .help = "HH:MM, inclusive"},
+	{.key = "end_time", .type = F_STR, .off = offsetof(struct conf_time_range, end_time),
+	 .required = true, .help = "HH:MM, exclusive (24:00 allowed)"},
+};
+static const struct table time_range_table = TBL("time range", time_range_rows);
+
+static const struct field time_entry_rows[] = {
+	{.key = "times", .type = F_OBJARR, .off = offsetof(struct conf_time_entry, times),
+	 .count_off = offsetof(struct conf_time_entry, ntimes), .sub = &time_range_table,
+	 .elem_size = sizeof(struct conf_time_range), .help = "times of day (none: all day)"},
+	{.key = "weekdays", .type = F_STRS, .off = offsetof(struct conf_time_entry, weekdays),
+	 .count_off = offsetof(struct conf_time_entry, nweekdays),
+	 .help = "\"monday\", ranges \"monday:friday\" (none: every day)"},
+	{.key = "days_of_month", .type = F_STRS, .off = offsetof(struct conf_time_entry, days_of_month),
+	 .count_off = offsetof(struct conf_time_entry, ndays_of_month),
+	 .help = "\"1\", \"1:7\", \"-1\" (the last day)"},
+	{.key = "months", .type = F_STRS, .off = offsetof(struct conf_time_entry, months),
+	 .count_off = offsetof(struct conf_time_entry, nmonths),
+	 .help = "\"january\", \"1:3\""},
+	{.key = "location", .type = F_STR, .off = offsetof(struct conf_time_entry, location),
+	 .help = "time zone (default: global.timezone)"},
+};
+static const struct table time_entry_table = TBL("time interval", time_entry_rows);
+
+static const struct field time_interval_rows[] = {
+	{.key = "name", .type = F_STR, .off = offsetof(struct conf_time_interval, name),
+	 .required = true, .help = "the name routes refer to"},
+	{.key = "time_intervals", .type = F_OBJARR,
+	 .off = offsetof(struct conf_time_interval, time_intervals),
+	 .count_off = offsetof(struct conf_time_interval, ntime_intervals), .sub = &time_entry_table,
+	 .elem_size = sizeof(struct conf_time_entry),
+	 .help = "a moment inside any of these is inside the interval"},
+};
+static const struct table time_interval_table = TBL("time interval", time_interval_rows);
+
+static const struct field digest_rows[] = {
+	{.key = "receiver", .type = F_STR, .off = offsetof(struct conf_digest, receiver),
+	 .required = true, .help = "an email receiver that gets the digest"},
+	{.key = "weekdays", .type = F_STRS, .off = offsetof(struct conf_digest, weekdays),
+	 .count_off = offsetof(struct conf_digest, nweekdays),
+	 .def = "[\"monday\"]", .help = "days it is sent on (\"monday\", \"monday:friday\")"},
+	{.key = "at", .type = F_STR, .off = offsetof(struct conf_digest, at), .def = "\"09:00\"",
+	 .help = "local time of day it is sent (HH:MM)"},
+	{.key = "timezone", .type = F_STR, .off = offsetof(struct conf_digest, timezone),
+	 .help = "time zone of at (default: global.timezone)"},
+	{.key = "title", .type = F_STR, .off = offsetof(struct conf_digest, title),
+	 .help = "subject (default: 进度周报 / KPI digest and the date)"},
+};
+static const struct table digest_table = TBL("digest", digest_rows);
+
+static const struct field notify_rows[] = {
+	{.key = "receivers", .type = F_OBJARR, .off = offsetof(struct conf, notify.receivers),
+	 .count_off = offsetof(struct conf, notify.nreceivers), .sub = &receiver_table,
+	 .elem_size = sizeof(struct conf_receiver), .help = "where notifications go"},
+	{.key = "route", .type = F_OBJ, .off = offsetof(struct conf, notify.route),
+	 .sub = &route_table, .help = "the routing tree's root: it takes every alert"},
+	{.key = "inhibit_rules", .type = F_OBJARR, .off = offsetof(struct conf, notify.inhibit_rules),
+	 .count_off = offsetof(struct conf, notify.ninhibit), .sub = &inhibit_table,
+	 .elem_size = sizeof(struct conf_inhibit),
+	 .help = "firing alerts that mute others (a critical one mutes warnings for the same unit)"},
+	{.key = "time_intervals", .type = F_OBJARR,
+	 .off = offsetof(struct conf, notify.time_intervals),
+	 .count_off = offsetof(struct conf, notify.ntime_intervals), .sub = &time_interval_table,
+	 .elem_size = sizeof(struct conf_time_interval),
+	 .help = "named times for mute_time_intervals and active_time_intervals"},
+	{.key = "digests", .type = F_OBJARR, .off = offsetof(struct conf, notify.digests),
+	 .count_off = offsetof(struct conf, notify.ndigests), .sub = &digest_table,
+	 .elem_size = sizeof(struct conf_digest),
+	 .help = "scheduled emails with every KPI's status and what changed"},
+	{.key = "external_url", .type = F_STR, .off = offsetof(struct conf, notify.external_url),
+	 .help = "pacewatch's address as people reach it (default: http://<first listen address>)"},
+	{.key = "dashboard_url", .type = F_STR, .off = offsetof(struct conf, notify.dashboard_url),
+	 .help = "the Grafana dashboard emails link to"},
+	{.key = "retry_min", .type = F_DURATION, .off = offsetof(struct conf, notify.retry_min_ms),
+	 .def = "\"5s\"", .help = "first wait after a failed delivery; doubles each time"},
+	{.key = "retry_max", .type = F_DURATION, .off = offsetof(struct conf, notify.retry_max_ms),
+	 .def = "\"5m\"", .help = "longest wait between attempts"},
+	{.key = "max_age", .type = F_DURATION, .off = offsetof(struct conf, notify.max_age_ms),
+	 .def = "\"7d\"", .help = "a notification undelivered this long is dropped (logged and counted)"},
+};
+static const struct table notify_table = TBL("notify", notify_rows);
+
 /* Sections are tables over struct conf itself (offsets are absolute). */
 static const struct table query_table = TBL("query", query_rows);
 static const struct table global_table = TBL("global", global_rows);
@@ -354,6 +572,8 @@ static const struct field root_rows[] = {
 	{.key = "kpis", .type = F_OBJARR, .off = offsetof(struct conf, kpis),
 	 .count_off = offsetof(struct conf, nkpis), .sub = &kpi_table,
 	 .elem_size = sizeof(struct conf_kpi), .help = "the programme's targets, tracked per unit"},
+	{.key = "notify", .type = F_OBJ, .off = 0, .sub = &notify_table,
+	 .help = "alert notifications: receivers, routes, inhibition, mute times, digests"},
 	{.key = "targets", .type = F_OBJARR, .off = offsetof(struct conf, targets),
 	 .count_off = offsetof(struct conf, ntargets), .sub = &target_table,
 	 .elem_size = sizeof(struct conf_target), .help = "the platforms to poll"},

@@ -28,6 +28,12 @@ static conf_expr_checker expr_checker;
 
 void conf_set_expr_checker(conf_expr_checker fn) { expr_checker = fn; }
 
+int conf_check_expr_text(const char *expr, char **msg)
+{
+	*msg = NULL;
+	return expr_checker ? expr_checker(expr, msg) : 0;
+}
+
 static bool is_number(const char *s, double *v)
 {
 	char *end;
@@ -281,6 +287,7 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 	}
 	check_rule_groups(c, errs, pm);
 	check_kpis(c, errs, pm);
+	conf_validate_notify(c, errs, pm);
 	for (size_t i = 0; i < c->ntargets; i++) {
 		struct conf_target *t = &c->targets[i];
 		char *p = xasprintf("targets[%zu]", i), *q;
