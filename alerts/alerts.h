@@ -58,9 +58,38 @@ struct rules_alert {
 	int state; /* 1 pending, 2 firing, 0 resolved (kept 15 minutes) */
 	int64_t active_at, fired_at, resolved_at;
 	double value;
+	const char *expr;    /* the rule's PromQL (NULL for KPI alerts) */
+	int64_t interval_ms; /* its group's evaluation interval */
 };
 typedef void (*rules_alert_cb)(void *ctx, const struct rules_alert *a);
 /* Every active or recently resolved alert (under the lock). */
 void rules_foreach_alert(struct rules *r, rules_alert_cb cb, void *ctx);
+
+/* ---- notifications ------------------------------------------------------ */
+
+/*
+ * The notifier: routes firing and resolved alerts through the notify
+ * section's tree (Alertmanager's semantics: group_by, group_wait,
+ * group_interval, repeat_interval, continue, inhibition, mute and active
+ * time intervals) into notifications, which go through an outbox in the
+ * store; one delivery thread per receiver (and per Alertmanager URL)
+ * sends them, retrying with backoff, so a failing receiver never delays
+ * the others and nothing queued is lost to an outage or a kill -9.
+ * Alertmanager receivers get every routed alert with Prometheus' resend
+ * and endsAt rules instead of groups. Digests are sent on their schedule.
+ */
+struct notify;
+int notify_new(const struct conf *c, struct store *st, struct rules *r, struct notify **out,
+	       char **cause);
+/* Start the delivery threads. */
+void notify_start(struct notify *n);
+/* Route the rules' alerts and flush the groups and digests due at now;
+ * returns when it next needs to run. From one thread (the event loop). */
+int64_t notify_step(struct notify *n, int64_t now_ms);
+/* Stop the delivery threads (an attempt in flight finishes) and free. */
+void notify_free(struct notify *n);
+/* /api/v1/notifications data and the pacewatch_notifications_* metrics. */
+void notify_json(struct notify *n, struct pw_buf *b);
+void notify_metrics(struct notify *n, struct pw_buf *b, bool openmetrics);
 
 #endif /* PW_ALERTS_H */

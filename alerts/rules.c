@@ -1039,7 +1039,8 @@ void rules_foreach_alert(struct rules *r, rules_alert_cb cb, void *ctx)
 				const struct alert *a = &r->g[g].rules[i].al[k];
 				struct rules_alert ra = {a->labels.l, a->ann.l, a->labels.n, a->ann.n,
 							 a->state, a->active_at, a->fired_at,
-							 a->resolved ? a->resolved_at : 0, a->value};
+							 a->resolved ? a->resolved_at : 0, a->value,
+							 r->g[g].c->rules[i].expr, r->g[g].c->interval_ms};
 				cb(ctx, &ra);
 			}
 	pthread_mutex_unlock(&r->lock);

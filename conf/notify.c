@@ -230,6 +230,16 @@ static char **strs_dup(char **v, size_t n)
 	return o;
 }
 
+/* was key written at path (0s is a value: group_wait 0s sends at once) */
+static bool given(struct ctx *x, const char *path, const char *key)
+{
+	size_t a, b;
+	char *p = xasprintf("%s.%s", path, key);
+	bool yes = x->pm && conf_posmap_find(x->pm, p, &a, &b);
+	free(p);
+	return yes;
+}
+
 static void check_route(struct ctx *x, struct conf_route *r, const struct conf_route *parent,
 			const char *path)
 {
@@ -242,18 +252,19 @@ static void check_route(struct ctx *x, struct conf_route *r, const struct conf_r
 			r->group_by = strs_dup(parent->group_by, parent->ngroup_by);
 			r->ngroup_by = parent->ngroup_by;
 		}
-		if (!r->group_wait_ms)
+		if (!given(x, path, "group_wait"))
 			r->group_wait_ms = parent->group_wait_ms;
-		if (!r->group_interval_ms)
+		if (!given(x, path, "group_interval"))
 			r->group_interval_ms = parent->group_interval_ms;
-		if (!r->repeat_interval_ms)
+		if (!given(x, path, "repeat_interval"))
 			r->repeat_interval_ms = parent->repeat_interval_ms;
 	} else {
-		if (!r->group_wait_ms)
+		/* Alertmanager's defaults */
+		if (!given(x, path, "group_wait"))
 			r->group_wait_ms = 30 * 1000;
-		if (!r->group_interval_ms)
+		if (!given(x, path, "group_interval"))
 			r->group_interval_ms = 5 * 60 * 1000;
-		if (!r->repeat_interval_ms)
+		if (!given(x, path, "repeat_interval"))
 			r->repeat_interval_ms = 4 * 3600 * 1000;
 		if (r->nmatchers) {
 			p = xasprintf("%s.matchers", path);

@@ -150,8 +150,9 @@ int cmd_run(int argc, char **argv)
 	struct store_opts so = {0};
 	struct sigaction sa;
 	char *cause = NULL;
-	int64_t next_retention, next_rules = 0;
+	int64_t next_retention, next_rules = 0, next_notify = 0;
 	struct rules *rules = NULL, *nrules = NULL;
+	struct notify *notify = NULL, *nnotify = NULL;
 	int c, rc = 0;
 
 	optind = 1;
@@ -200,14 +201,26 @@ int cmd_run(int argc, char **argv)
 		conf_free(conf);
 		return 1;
 	}
+	if (notify_new(conf, store, rules, &notify, &cause) != 0) {
+		log_error("notify", "%s", cause);
+		free(cause);
+		rules_free(rules);
+		collector_free(col);
+		store_close(store);
+		conf_free(conf);
+		return 1;
+	}
 	hd.conf = conf;
 	hd.store = store;
 	hd.collector = col;
 	hd.rules = rules;
+	hd.notify = notify;
 	hd.reload = http_reload;
 	if (httpd_start(&hd, &httpd, &cause) != 0) {
 		log_error("http", "%s", cause);
 		free(cause);
+		notify_free(notify);
+		rules_free(rules);
 		collector_free(col);
 		store_close(store);
 		conf_free(conf);
@@ -225,12 +238,17 @@ int cmd_run(int argc, char **argv)
 		 o.config ? ", configuration " : "",
 		 o.config ? o.config : "");
 	next_retention = pw_now_ms() + 60000;
+	notify_start(notify);
 
 	while (!got_stop) {
 		/* short waits: a signal is noticed within a quarter second */
 		collector_step(col, 250);
-		if (pw_now_ms() >= next_rules)
+		if (pw_now_ms() >= next_rules) {
 			next_rules = rules_step(rules, pw_now_ms());
+			next_notify = 0; /* alerts may have changed */
+		}
+		if (pw_now_ms() >= next_notify)
+			next_notify = notify_step(notify, pw_now_ms());
 		if (got_hup) {
 			struct conf *nc;
 			struct collector *ncol = NULL;
@@ -246,9 +264,12 @@ int cmd_run(int argc, char **argv)
 			if (strcmp(nc->storage.path, conf->storage.path) != 0)
 				log_warnx("daemon", "storage.path changes only on restart");
 			if (collector_new(nc, store, &ncol, &cause) != 0 ||
-			    rules_new(nc, store, &nrules, &cause) != 0) {
+			    rules_new(nc, store, &nrules, &cause) != 0 ||
+			    notify_new(nc, store, nrules, &nnotify, &cause) != 0) {
 				collector_free(ncol);
 				ncol = NULL;
+				rules_free(nrules);
+				nrules = NULL;
 				log_error("daemon", "reload refused: %s; the old configuration keeps running",
 					  cause);
 				reload_answer(PW_EINVAL, cause);
@@ -260,12 +281,19 @@ int cmd_run(int argc, char **argv)
 			drain(col);
 			httpd_set_collector(httpd, ncol);
 			collector_free(col);
-			/* alerts carry on: the new rules restore them from ALERTS_FOR_STATE */
+			/* alerts carry on: the new rules restore them from ALERTS_FOR_STATE;
+			 * the new notifier takes over the outbox and the notification log */
+			httpd_set_notify(httpd, nnotify);
+			notify_free(notify);
 			httpd_set_rules(httpd, nrules);
 			rules_free(rules);
 			rules = nrules;
 			nrules = NULL;
+			notify = nnotify;
+			nnotify = NULL;
+			notify_start(notify);
 			next_rules = 0;
+			next_notify = 0;
 			/* the HTTP server keeps the settings it started with */
 			col = ncol;
 			conf_free(hd_conf_keep(&hd, conf, nc));
@@ -297,6 +325,7 @@ int cmd_run(int argc, char **argv)
 	httpd_stop(httpd);
 	drain(col);
 	collector_free(col);
+	notify_free(notify);
 	rules_free(rules);
 	free(rl_cause);
 	rl_cause = NULL;

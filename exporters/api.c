@@ -698,6 +698,16 @@ enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, const char
 			pw_buf_puts(&b, "{\"kpis\":[]}");
 		pthread_mutex_unlock(&h->lock);
 		ret = send_data(h, c, PATH_API_OTHER, &b);
+	} else if (strcmp(rest, "notifications") == 0) {
+		struct pw_buf b;
+		pw_buf_init(&b, 0);
+		pthread_mutex_lock(&h->lock);
+		if (h->notify)
+			notify_json(h->notify, &b);
+		else
+			pw_buf_puts(&b, "{\"receivers\":[],\"groups\":[],\"queued\":[]}");
+		pthread_mutex_unlock(&h->lock);
+		ret = send_data(h, c, PATH_API_OTHER, &b);
 	} else if (strcmp(rest, "rules") == 0 || strcmp(rest, "alerts") == 0) {
 		struct pw_buf b;
 		const char *type = param(&p, "type");

@@ -25,6 +25,7 @@ struct httpd_deps {
 	struct store *store;
 	struct collector *collector; /* may be NULL; see httpd_set_collector */
 	struct rules *rules;         /* may be NULL; see httpd_set_rules */
+	struct notify *notify;       /* may be NULL; see httpd_set_notify */
 	httpd_reload_fn reload;
 	void *reload_ctx;
 };
@@ -39,5 +40,7 @@ void httpd_stop(struct httpd *h);
 void httpd_set_collector(struct httpd *h, struct collector *col);
 /* The same for the rules whose state /api/v1/rules and /alerts show. */
 void httpd_set_rules(struct httpd *h, struct rules *r);
+/* And the notifier whose outbox /api/v1/notifications and /metrics show. */
+void httpd_set_notify(struct httpd *h, struct notify *n);
 
 #endif /* PW_EXPORTERS_H */

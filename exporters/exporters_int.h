@@ -22,6 +22,7 @@ struct httpd {
 	struct store *store;
 	struct collector *col;
 	struct rules *rules;
+	struct notify *notify;
 	pthread_mutex_t lock; /* col, rules and the counters */
 	httpd_reload_fn reload;
 	void *reload_ctx;

@@ -27,6 +27,13 @@ void httpd_set_rules(struct httpd *h, struct rules *r)
 	pthread_mutex_unlock(&h->lock);
 }
 
+void httpd_set_notify(struct httpd *h, struct notify *n)
+{
+	pthread_mutex_lock(&h->lock);
+	h->notify = n;
+	pthread_mutex_unlock(&h->lock);
+}
+
 void httpd_set_collector(struct httpd *h, struct collector *col)
 {
 	pthread_mutex_lock(&h->lock);
@@ -217,6 +224,8 @@ static char *self_metrics(struct httpd *h, bool om)
 		pw_buf_printf(&b, "pacewatch_http_requests_total{code=\"%d\",path=\"%s\"} %llu\n",
 			      h->counts[i].code, path_names[h->counts[i].path],
 			      (unsigned long long)h->counts[i].n);
+	if (h->notify)
+		notify_metrics(h->notify, &b, om);
 	if (h->col) {
 		static const struct {
 			const char *name, *type, *help;
@@ -509,6 +518,7 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 	h->store = dp->store;
 	h->col = dp->collector;
 	h->rules = dp->rules;
+	h->notify = dp->notify;
 	h->reload = dp->reload;
 	h->reload_ctx = dp->reload_ctx;
 	h->max_body = conf->http.max_request_size;

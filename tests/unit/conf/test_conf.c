@@ -198,6 +198,114 @@ Test(conf, every_error_has_its_place)
 	}
 }
 
+#define HOOK_A "{\"name\": \"a\", \"webhook\": {\"url\": \"http://x/\"}}"
+
+Test(conf, notify_errors_have_their_place)
+{
+	static const struct bad cases[] = {
+		{"{\"notify\": {\"receivers\": [" HOOK_A "],\n"
+		 "  \"route\": {\"receiver\": \"b\"}}}", 2, 25, "notify.route.receiver",
+		 "no receiver is named \"b\""},
+		{"{\"notify\": {\"receivers\": [" HOOK_A "],\n"
+		 "  \"route\": {\"receiver\": \"a\", \"group_interval\": \"10m\",\n"
+		 "             \"repeat_interval\": \"5m\"}}}", 3, 33, "notify.route.repeat_interval",
+		 "repeat_interval (300 s) is shorter than group_interval (600 s)"},
+		{"{\"notify\": {\"receivers\": [" HOOK_A "],\n"
+		 "  \"route\": {\"receiver\": \"a\", \"routes\": [{\"matchers\": [\"=x\"]}]}}}", 2,
+		 55, "notify.route.routes[0].matchers[0]", "expected a label name at the start of \"=x\""},
+		{"{\"notify\": {\"receivers\": [\n"
+		 "  {\"name\": \"a\", \"webhook\": {\"url\": \"http://x/\"}, \"alertmanager\": "
+		 "{\"urls\": [\"http://y/\"]}}],\n"
+		 "  \"route\": {\"receiver\": \"a\"}}}", 2, 3, "notify.receivers[0]",
+		 "receiver \"a\" needs exactly one of email, webhook and alertmanager (found 2)"},
+		{"{\"notify\": {\"receivers\": [\n"
+		 "  {\"name\": \"m\", \"email\": {\"smarthost\": \"mail\", \"from\": \"a@b\", \"to\": "
+		 "[\"c@d\"]}}],\n  \"route\": {\"receiver\": \"m\"}}}", 2, 40,
+		 "notify.receivers[0].email.smarthost", "expected host:port, found \"mail\""},
+		{"{\"notify\": {\"time_intervals\": [{\"name\": \"night\", \"time_intervals\": [\n"
+		 "  {\"times\": [{\"start_time\": \"22:00\", \"end_time\": \"08:00\"}]}]}]}}", 2, 50,
+		 "notify.time_intervals[0].time_intervals[0].times[0].end_time",
+		 "end_time 08:00 is not after start_time 22:00"},
+		{"{\"notify\": {\"time_intervals\": [{\"name\": \"w\", \"time_intervals\": [\n"
+		 "  {\"weekdays\": [\"monday:funday\"]}]}]}}", 2, 17,
+		 "notify.time_intervals[0].time_intervals[0].weekdays[0]",
+		 "expected a weekday or weekday range (monday, monday:friday), found \"monday:funday\""},
+		{"{\"notify\": {\"receivers\": [" HOOK_A "],\n"
+		 "  \"route\": {\"receiver\": \"a\", \"mute_time_intervals\": [\"nights\"]}}}", 2,
+		 54, "notify.route.mute_time_intervals[0]", "no time interval is named \"nights\""},
+		{"{\"notify\": {\"receivers\": [" HOOK_A "], \"route\": {\"receiver\": \"a\"},\n"
+		 "  \"digests\": [{\"receiver\": \"a\", \"at\": \"9am\"}]}}", 2, 28,
+		 "notify.digests[0].receiver", "digests are emails; \"a\" is not an email receiver"},
+		{"{\"notify\": {\"receivers\": [" HOOK_A "], \"route\": {\"receiver\": \"a\"},\n"
+		 "  \"digests\": [{\"receiver\": \"a\", \"at\": \"9am\"}]}}", 2, 39,
+		 "notify.digests[0].at", "expected a time of day HH:MM, found \"9am\""},
+		{"{\"notify\": {\"receivers\": [" HOOK_A "],\n"
+		 "  \"route\": {\"group_by\": [\"kpi\"]}}}", 2, 3, "notify.route",
+		 "the root route needs a receiver"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct conf *c = NULL;
+		struct conf_errs errs;
+		bool found = false;
+		int rc = conf_load_buffer("bad.json", cases[i].text, strlen(cases[i].text), &c, &errs);
+		cr_expect_eq(rc, PW_EINVAL, "case %zu should fail", i);
+		for (size_t k = 0; k < errs.n; k++) {
+			const struct conf_err *e = &errs.v[k];
+			if (strstr(e->msg, cases[i].msg) && strcmp(e->path, cases[i].path) == 0) {
+				found = true;
+				cr_expect_eq(e->line, cases[i].line, "case %zu: line %zu", i, e->line);
+				cr_expect_eq(e->col, cases[i].col, "case %zu: col %zu", i, e->col);
+			}
+		}
+		if (!found) {
+			conf_errs_print(&errs, stderr);
+			cr_expect(found, "case %zu: no error \"%s\" at %s", i, cases[i].msg, cases[i].path);
+		}
+		conf_errs_free(&errs);
+		conf_free(c);
+	}
+}
+
+Test(conf, notify_routes_inherit)
+{
+	static const char text[] =
+		"{\"notify\": {\"receivers\": [" HOOK_A ", {\"name\": \"b\", \"webhook\": "
+		"{\"url\": \"http://y/\"}}],"
+		" \"route\": {\"receiver\": \"a\", \"group_by\": [\"kpi\"], \"group_wait\": \"0s\","
+		"  \"routes\": [{\"matchers\": [\"severity=critical\"], \"receiver\": \"b\", "
+		"   \"repeat_interval\": \"1h\"}, {\"matchers\": [\"x!~\\\"y\\\"\"]}]}}}";
+	struct conf *c = NULL;
+	struct conf_errs errs;
+	int rc = conf_load_buffer("ok.json", text, strlen(text), &c, &errs);
+	if (rc)
+		conf_errs_print(&errs, stderr);
+	cr_assert_eq(rc, 0);
+	const struct conf_route *r = &c->notify.route;
+	cr_expect_eq(r->group_wait_ms, 0, "0s is a value, not unset");
+	cr_expect_eq(r->group_interval_ms, 300000);
+	cr_expect_eq(r->repeat_interval_ms, 4 * 3600000);
+	cr_assert_eq(r->nroutes, 2);
+	cr_expect_str_eq(r->routes[0].receiver, "b");
+	cr_expect_eq(r->routes[0].repeat_interval_ms, 3600000);
+	cr_expect_eq(r->routes[0].group_wait_ms, 0);
+	cr_expect_str_eq(r->routes[1].receiver, "a", "a child without receiver takes the parent's");
+	cr_assert_eq(r->routes[1].ngroup_by, 1);
+	cr_expect_str_eq(r->routes[1].group_by[0], "kpi");
+	struct conf_matcher m;
+	char *err = NULL;
+	cr_assert_eq(conf_matcher_parse(r->routes[1].matchers[0], &m, &err), 0);
+	cr_expect_str_eq(m.name, "x");
+	cr_expect_eq(m.op, CONF_MATCH_NRE);
+	cr_expect_str_eq(m.value, "y");
+	conf_matcher_free(&m);
+	cr_assert_eq(conf_matcher_parse("city = 济南 ", &m, &err), 0);
+	cr_expect_str_eq(m.value, "济南", "unquoted values are trimmed");
+	conf_matcher_free(&m);
+	cr_expect_str_eq(c->notify.external_url, "http://127.0.0.1:9470");
+	conf_free(c);
+	conf_errs_free(&errs);
+}
+
 Test(conf, all_errors_are_collected)
 {
 	const char *text = "{\"global\": {\"scrape_interval\": 5, \"timezone\": 1},\n"

@@ -1,0 +1,929 @@
+/*
+ * render.c — what notifications look like: RFC 5322 emails (UTF-8 subject
+ * in RFC 2047 encoded words, multipart/alternative text and HTML in
+ * quoted-printable, a table per alert group with each unit's numbers),
+ * Alertmanager's webhook payload (version 4), the body of Alertmanager's
+ * POST /api/v2/alerts, and the KPI digest. Templates from files replace
+ * the subject and bodies (docs/notifications.md lists their fields).
+ */
+#include "notify_int.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- small pieces ----------------------------------------------------------- */
+
+void go_time(char *dst, size_t sz, int64_t ms)
+{
+	int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+	int frac = (int)(ms - secs * 1000);
+	int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+	int64_t rem = secs - days * 86400, y;
+	unsigned mo, d;
+	pw_civil_from_days(days, &y, &mo, &d);
+	if (ms == 0 && sz > 20) {
+		snprintf(dst, sz, "0001-01-01T00:00:00Z");
+		return;
+	}
+	int n = snprintf(dst, sz, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, mo, d,
+			 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+	if (frac && n > 0 && (size_t)n < sz) {
+		char f[8];
+		snprintf(f, sizeof f, ".%03d", frac);
+		for (int i = 3; i > 0 && f[i] == '0'; i--)
+			f[i] = '\0';
+		n += snprintf(dst + n, sz - (size_t)n, "%s", f);
+	}
+	if (n > 0 && (size_t)n < sz)
+		snprintf(dst + n, sz - (size_t)n, "Z");
+}
+
+char *mail_addr(const char *s)
+{
+	const char *lt = strrchr(s, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+	if (lt && gt)
+		return xasprintf("<%.*s>", (int)(gt - lt - 1), lt + 1);
+	while (*s == ' ')
+		s++;
+	return xasprintf("<%s>", s);
+}
+
+static bool ascii_printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return false;
+	return true;
+}
+
+static void b64(struct pw_buf *b, const unsigned char *p, size_t n)
+{
+	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+		pw_buf_putc(b, t[v >> 18 & 63]);
+		pw_buf_putc(b, t[v >> 12 & 63]);
+		pw_buf_putc(b, i + 1 < n ? t[v >> 6 & 63] : '=');
+		pw_buf_putc(b, i + 2 < n ? t[v & 63] : '=');
+	}
+}
+
+/* RFC 2047: encoded words on lines of at most 76 characters (the first
+ * one after the header's name at column col), never splitting a UTF-8
+ * sequence, folded onto continuation lines */
+static void rfc2047(struct pw_buf *b, const char *s, size_t col)
+{
+	size_t n = strlen(s), i = 0;
+	if (ascii_printable(s)) {
+		pw_buf_puts(b, s);
+		return;
+	}
+	while (i < n) {
+		size_t room = (i ? 1 : col) + 12 < 76 ? (76 - (i ? 1 : col) - 12) / 4 * 3 : 3;
+		size_t k = n - i > room ? room : n - i;
+		while (k < n - i && k > 0 && ((unsigned char)s[i + k] & 0xc0) == 0x80)
+			k--;
+		if (i)
+			pw_buf_puts(b, "\r\n ");
+		pw_buf_puts(b, "=?UTF-8?B?");
+		b64(b, (const unsigned char *)s + i, k);
+		pw_buf_puts(b, "?=");
+		i += k;
+	}
+}
+
+/* an address header value: display names in RFC 2047 */
+static void addr_header(struct pw_buf *b, const char *s)
+{
+	const char *lt = strrchr(s, '<');
+	if (lt && lt > s) {
+		const char *e = lt;
+		while (e > s && e[-1] == ' ')
+			e--;
+		char *name = xstrndup(s, (size_t)(e - s));
+		rfc2047(b, name, 5);
+		free(name);
+		pw_buf_printf(b, " %s", lt);
+	} else {
+		pw_buf_puts(b, s);
+	}
+}
+
+/* quoted-printable (RFC 2045): lines of at most 76 characters, CRLF line
+ * breaks, =XX never split, trailing white space encoded */
+static void qp(struct pw_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t col = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\r')
+			continue;
+		if (*p == '\n') {
+			pw_buf_puts(b, "\r\n");
+			col = 0;
+			continue;
+		}
+		bool last = p[1] == '\n' || p[1] == '\r' || p[1] == '\0';
+		bool enc = *p == '=' || *p > 126 || (*p < 32 && *p != '\t') ||
+			   ((*p == ' ' || *p == '\t') && last) || (*p == '.' && col == 0);
+		size_t w = enc ? 3 : 1;
+		if (col + w > 75) {
+			pw_buf_puts(b, "=\r\n");
+			col = 0;
+		}
+		if (enc) {
+			pw_buf_putc(b, '=');
+			pw_buf_putc(b, hex[*p >> 4]);
+			pw_buf_putc(b, hex[*p & 15]);
+		} else {
+			pw_buf_putc(b, (char)*p);
+		}
+		col += w;
+	}
+}
+
+static bool has_cjk(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; s && *p; p++)
+		if (*p >= 0xe3 && *p <= 0xe9)
+			return true;
+	return false;
+}
+
+static void rfc5322_date(struct pw_buf *b, int64_t ms, const char *tzname)
+{
+	static const char *const wd[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+	static const char *const mn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct pw_tz *tz = NULL;
+	char err[100];
+	int32_t off = 0;
+	if (tzname && pw_tz_load(tzname, &tz, err, sizeof err) == 0)
+		off = pw_tz_offset(tz, ms / 1000);
+	pw_tz_free(tz);
+	int64_t local = ms / 1000 + off, days = local / 86400, rem = local % 86400, y;
+	unsigned m, d;
+	pw_civil_from_days(days, &y, &m, &d);
+	int32_t ao = off < 0 ? -off : off;
+	pw_buf_printf(b, "%s, %u %s %lld %02d:%02d:%02d %c%02d%02d", wd[days % 7], d, mn[m - 1],
+		      (long long)y, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60),
+		      off < 0 ? '-' : '+', ao / 3600, ao / 60 % 60);
+}
+
+static void local_time(char *dst, size_t sz, int64_t ms, const char *tzname)
+{
+	struct pw_tz *tz = NULL;
+	char err[100];
+	int32_t off = 0;
+	if (tzname && pw_tz_load(tzname, &tz, err, sizeof err) == 0)
+		off = pw_tz_offset(tz, ms / 1000);
+	pw_tz_free(tz);
+	int64_t local = ms / 1000 + off, days = local / 86400, rem = local % 86400, y;
+	unsigned m, d;
+	pw_civil_from_days(days, &y, &m, &d);
+	snprintf(dst, sz, "%04lld-%02u-%02u %02d:%02d", (long long)y, m, d, (int)(rem / 3600),
+		 (int)(rem / 60 % 60));
+}
+
+/* ---- labels common to every alert ---------------------------------------------- */
+
+static struct pw_label *common(struct nalert *const *a, size_t n, bool ann, size_t *out)
+{
+	struct pw_label *c = NULL;
+	*out = 0;
+	if (!n)
+		return NULL;
+	size_t n0 = ann ? a[0]->na : a[0]->nl;
+	const struct pw_label *l0 = ann ? a[0]->ann : a[0]->labels;
+	c = xcalloc(n0 + 1, sizeof *c);
+	for (size_t i = 0; i < n0; i++) {
+		bool all = true;
+		for (size_t j = 1; j < n && all; j++) {
+			const char *v = ann ? nalert_ann(a[j], l0[i].name) : nalert_label(a[j], l0[i].name);
+			all = v && strcmp(v, l0[i].value) == 0;
+		}
+		if (all)
+			c[(*out)++] = l0[i];
+	}
+	return c;
+}
+
+/* ---- the default email ------------------------------------------------------------ */
+
+struct cols {
+	bool zh, kpi, alertname;
+};
+
+static void dashboard_link(struct pw_buf *b, const char *dash, const struct nalert *a)
+{
+	const char *kpi = nalert_label(a, "kpi");
+	pw_buf_puts(b, dash);
+	if (kpi) {
+		pw_buf_puts(b, strchr(dash, '?') ? "&var-kpi=" : "?var-kpi=");
+		for (const unsigned char *p = (const unsigned char *)kpi; *p; p++) {
+			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.')
+				pw_buf_putc(b, (char)*p);
+			else
+				pw_buf_printf(b, "%%%02X", *p);
+		}
+	}
+}
+
+static const char *or_dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+/* the cells of one row */
+static size_t row(const struct nalert *a, const struct cols *c, const char *tz, const char **cell,
+		  char (*scratch)[64], char *lab, size_t labsz)
+{
+	size_t k = 0;
+	if (c->alertname)
+		cell[k++] = or_dash(nalert_label(a, "alertname"));
+	if (c->kpi) {
+		cell[k++] = or_dash(nalert_ann(a, "unit"));
+		cell[k++] = or_dash(nalert_ann(a, "value"));
+		cell[k++] = or_dash(nalert_ann(a, "expected"));
+		cell[k++] = or_dash(nalert_ann(a, "target"));
+		cell[k++] = or_dash(nalert_ann(a, "deadline"));
+		cell[k++] = or_dash(nalert_ann(a, "progress"));
+		cell[k++] = or_dash(nalert_ann(a, "forecast"));
+		cell[k++] = or_dash(nalert_label(a, "owner"));
+		cell[k++] = or_dash(nalert_label(a, "contact"));
+	} else {
+		/* labels other than the name */
+		size_t o = 0;
+		lab[0] = '\0';
+		for (size_t i = 0; i < a->nl && o + 1 < labsz; i++)
+			if (strcmp(a->labels[i].name, "alertname"))
+				o += (size_t)snprintf(lab + o, labsz - o, "%s%s=%s", o ? ", " : "",
+						      a->labels[i].name, a->labels[i].value);
+		cell[k++] = lab;
+		go_fmt_v(scratch[0], 64, a->value);
+		cell[k++] = scratch[0];
+		local_time(scratch[1], 64, a->starts_ms, tz);
+		cell[k++] = scratch[1];
+		cell[k++] = or_dash(nalert_ann(a, "summary"));
+	}
+	if (!a->firing) {
+		local_time(scratch[2], 64, a->ends_ms, tz);
+		cell[k++] = scratch[2];
+	}
+	return k;
+}
+
+static size_t heads(const struct cols *c, bool resolved, const char **h)
+{
+	size_t k = 0;
+	if (c->alertname)
+		h[k++] = c->zh ? "告警" : "Alert";
+	if (c->kpi) {
+		static const char *const zh[] = {"单位", "当前值", "按计划应达", "目标",   "截止",
+						 "进度", "预测",   "责任人",     "联系方式"};
+		static const char *const en[] = {"Unit",     "Value",    "Expected now",
+						 "Target",   "Deadline", "Progress",
+						 "Forecast", "Owner",    "Contact"};
+		for (int i = 0; i < 9; i++)
+			h[k++] = c->zh ? zh[i] : en[i];
+	} else {
+		h[k++] = c->zh ? "标签" : "Labels";
+		h[k++] = c->zh ? "值" : "Value";
+		h[k++] = c->zh ? "开始于" : "Since";
+		h[k++] = c->zh ? "摘要" : "Summary";
+	}
+	if (resolved)
+		h[k++] = c->zh ? "恢复于" : "Resolved at";
+	return k;
+}
+
+static void tables(const struct nmsg *m, const struct cols *c, struct pw_buf *t, struct pw_buf *h)
+{
+	for (int part = 0; part < 2; part++) {
+		size_t lo = part ? m->nfiring : 0, hi = part ? m->n : m->nfiring;
+		if (lo == hi)
+			continue;
+		const char *hd[16], *cell[16];
+		char scratch[3][64], lab[1024];
+		size_t nh = heads(c, part == 1, hd);
+		const char *title = part ? (c->zh ? "已恢复" : "Resolved") : (c->zh ? "告警中" : "Firing");
+		pw_buf_printf(t, "\n%s (%zu)\n\n", title, hi - lo);
+		pw_buf_printf(h, "<h3>%s (%zu)</h3>\n<table border=\"1\" cellpadding=\"4\" "
+				 "cellspacing=\"0\" style=\"border-collapse:collapse\">\n<tr>",
+			      title, hi - lo);
+		for (size_t i = 0; i < nh; i++) {
+			pw_buf_printf(t, "%s%s", i ? " | " : "", hd[i]);
+			pw_buf_puts(h, "<th>");
+			pw_buf_html(h, hd[i], strlen(hd[i]));
+			pw_buf_puts(h, "</th>");
+		}
+		pw_buf_puts(t, "\n");
+		pw_buf_puts(h, "</tr>\n");
+		for (size_t i = lo; i < hi; i++) {
+			size_t nc = row(m->alerts[i], c, m->timezone, cell, scratch, lab, sizeof lab);
+			pw_buf_puts(h, "<tr>");
+			for (size_t k = 0; k < nc; k++) {
+				pw_buf_printf(t, "%s%s", k ? " | " : "", cell[k]);
+				pw_buf_puts(h, "<td>");
+				pw_buf_html(h, cell[k], strlen(cell[k]));
+				pw_buf_puts(h, "</td>");
+			}
+			pw_buf_puts(t, "\n");
+			pw_buf_puts(h, "</tr>\n");
+		}
+		pw_buf_puts(h, "</table>\n");
+	}
+}
+
+static char *default_subject(const struct nmsg *m, const char *title)
+{
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	if (m->nfiring)
+		pw_buf_printf(&b, "[FIRING:%zu]", m->nfiring);
+	else
+		pw_buf_puts(&b, "[RESOLVED]");
+	for (size_t i = 0; i < m->ngl; i++) {
+		const char *v = m->group_labels[i].value;
+		if (strcmp(m->group_labels[i].name, "kpi") == 0 && title)
+			v = title;
+		pw_buf_printf(&b, " %s", v);
+	}
+	return pw_buf_take(&b);
+}
+
+static void default_bodies(const struct nmsg *m, const char *title, const struct cols *c,
+			   const char *subject, struct pw_buf *t, struct pw_buf *h)
+{
+	pw_buf_printf(t, "%s\n", subject);
+	pw_buf_puts(h, "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"></head><body>\n<h2>");
+	pw_buf_html(h, subject, strlen(subject));
+	pw_buf_puts(h, "</h2>\n");
+	if (title) {
+		pw_buf_printf(t, "\n%s\n", title);
+		pw_buf_puts(h, "<p><b>");
+		pw_buf_html(h, title, strlen(title));
+		pw_buf_puts(h, "</b></p>\n");
+	}
+	tables(m, c, t, h);
+	/* what each alert says */
+	pw_buf_printf(t, "\n%s\n", c->zh ? "说明" : "Details");
+	pw_buf_printf(h, "<h3>%s</h3>\n<ul>\n", c->zh ? "说明" : "Details");
+	for (size_t i = 0; i < m->n; i++) {
+		const char *s = nalert_ann(m->alerts[i], "summary");
+		const char *d = nalert_ann(m->alerts[i], "description");
+		const char *st = m->alerts[i]->firing ? "" : (c->zh ? "[已恢复] " : "[resolved] ");
+		pw_buf_printf(t, "- %s%s%s%s\n", st, or_dash(s), d ? " " : "", d ? d : "");
+		pw_buf_printf(h, "<li>%s", st);
+		pw_buf_html(h, or_dash(s), strlen(or_dash(s)));
+		if (d) {
+			pw_buf_puts(h, " ");
+			pw_buf_html(h, d, strlen(d));
+		}
+		pw_buf_puts(h, "</li>\n");
+	}
+	pw_buf_puts(h, "</ul>\n<p>");
+	if (m->dashboard_url && m->n) {
+		struct pw_buf l;
+		pw_buf_init(&l, 0);
+		dashboard_link(&l, m->dashboard_url, m->alerts[0]);
+		pw_buf_printf(t, "\n%s: %s\n", c->zh ? "仪表盘" : "Dashboard", l.data);
+		pw_buf_puts(h, "<a href=\"");
+		pw_buf_html(h, l.data, l.len);
+		pw_buf_printf(h, "\">%s</a> · ", c->zh ? "仪表盘 Dashboard" : "Dashboard");
+		pw_buf_free(&l);
+	}
+	pw_buf_printf(t, "%s: %s/api/v1/alerts\n", c->zh ? "全部告警" : "All alerts", m->external_url);
+	pw_buf_puts(h, "<a href=\"");
+	pw_buf_html(h, m->external_url, strlen(m->external_url));
+	pw_buf_printf(h, "/api/v1/alerts\">%s</a></p>\n", c->zh ? "全部告警 All alerts" : "All alerts");
+	pw_buf_printf(t, "\n-- \npacewatch, %s\n", m->group_key);
+	pw_buf_puts(h, "<p style=\"color:#888\">pacewatch, ");
+	pw_buf_html(h, m->group_key, strlen(m->group_key));
+	pw_buf_puts(h, "</p>\n</body></html>\n");
+}
+
+/* ---- notification templates: {{ range .Alerts }} ... {{ end }} around the
+ * engine of template.c ---------------------------------------------------- */
+
+static void alert_fields(const struct nalert *a, struct pw_label *f, char (*buf)[64])
+{
+	go_time(buf[0], 64, a->starts_ms);
+	go_time(buf[1], 64, a->ends_ms);
+	snprintf(buf[2], 64, "%016llx", (unsigned long long)a->fp);
+	f[0] = (struct pw_label){".Status", a->firing ? "firing" : "resolved"};
+	f[1] = (struct pw_label){".StartsAt", buf[0]};
+	f[2] = (struct pw_label){".EndsAt", buf[1]};
+	f[3] = (struct pw_label){".Fingerprint", buf[2]};
+	f[4] = (struct pw_label){".GeneratorURL", a->generator_url ? a->generator_url : ""};
+}
+
+static char *expand(const char *t, const struct nmsg *m, const struct nalert *a, bool html)
+{
+	struct talloc ta = {0};
+	struct pw_label *cl, *ca;
+	size_t ncl, nca;
+	char nums[2][32], buf[3][64];
+	struct pw_label f[12];
+	size_t nf = 0;
+	cl = common(m->alerts, m->n, false, &ncl);
+	ca = common(m->alerts, m->n, true, &nca);
+	struct tmpl_map maps[] = {
+		{".GroupLabels.", m->group_labels, m->ngl}, {".CommonLabels.", cl, ncl},
+		{".CommonAnnotations.", ca, nca},           {"$annotations.", a ? a->ann : NULL, a ? a->na : 0},
+		{".Annotations.", a ? a->ann : NULL, a ? a->na : 0},
+	};
+	snprintf(nums[0], sizeof nums[0], "%zu", m->nfiring);
+	snprintf(nums[1], sizeof nums[1], "%zu", m->n - m->nfiring);
+	if (a) {
+		alert_fields(a, f, buf);
+		nf = 5;
+	} else {
+		f[nf++] = (struct pw_label){".Status", m->nfiring ? "firing" : "resolved"};
+	}
+	f[nf++] = (struct pw_label){".Receiver", m->rc->name};
+	f[nf++] = (struct pw_label){".ExternalURL", m->external_url ? m->external_url : ""};
+	f[nf++] = (struct pw_label){".DashboardURL", m->dashboard_url ? m->dashboard_url : ""};
+	f[nf++] = (struct pw_label){".GroupKey", m->group_key};
+	f[nf++] = (struct pw_label){".NumFiring", nums[0]};
+	f[nf++] = (struct pw_label){".NumResolved", nums[1]};
+	struct tmpl_data d = {.labels = a ? a->labels : NULL, .nlabels = a ? a->nl : 0,
+			      .value = a ? a->value : NAN, .a = &ta, .maps = maps,
+			      .nmaps = sizeof maps / sizeof maps[0], .fields = f, .nfields = nf,
+			      .html = html};
+	char *out = tmpl_expand(t, &d);
+	talloc_free(&ta);
+	free(cl);
+	free(ca);
+	return out;
+}
+
+static const char *range_open(const char *p, int *which, const char **body)
+{
+	/* {{ range .Alerts }}, {{ range .Alerts.Firing }}, {{ range .Alerts.Resolved }} */
+	static const char *const forms[] = {".Alerts.Firing", ".Alerts.Resolved", ".Alerts"};
+	for (const char *o = strstr(p, "{{"); o; o = strstr(o + 2, "{{")) {
+		const char *q = o + 2;
+		if (*q == '-')
+			q++;
+		while (*q == ' ')
+			q++;
+		if (strncmp(q, "range", 5) != 0)
+			continue;
+		q += 5;
+		while (*q == ' ')
+			q++;
+		for (int f = 0; f < 3; f++) {
+			size_t l = strlen(forms[f]);
+			if (strncmp(q, forms[f], l) == 0) {
+				const char *c = strstr(q, "}}");
+				if (!c)
+					return NULL;
+				*which = f;
+				*body = c + 2;
+				return o;
+			}
+		}
+	}
+	return NULL;
+}
+
+static char *render_template(const char *t, const struct nmsg *m, bool html)
+{
+	struct pw_buf out;
+	const char *p = t;
+	pw_buf_init(&out, 0);
+	pw_buf_puts(&out, "");
+	for (;;) {
+		int which;
+		const char *body;
+		const char *o = range_open(p, &which, &body);
+		if (!o) {
+			char *x = expand(p, m, NULL, html);
+			pw_buf_puts(&out, x);
+			free(x);
+			break;
+		}
+		char *head = xstrndup(p, (size_t)(o - p));
+		char *x = expand(head, m, NULL, html);
+		pw_buf_puts(&out, x);
+		free(x);
+		free(head);
+		const char *end = strstr(body, "{{ end }}");
+		size_t el = 9;
+		if (!end) {
+			end = strstr(body, "{{end}}");
+			el = 7;
+		}
+		if (!end) {
+			pw_buf_puts(&out, "<error expanding template: range without {{ end }}>");
+			break;
+		}
+		char *inner = xstrndup(body, (size_t)(end - body));
+		for (size_t i = 0; i < m->n; i++) {
+			const struct nalert *a = m->alerts[i];
+			if ((which == 0 && !a->firing) || (which == 1 && a->firing))
+				continue;
+			x = expand(inner, m, a, html);
+			pw_buf_puts(&out, x);
+			free(x);
+		}
+		free(inner);
+		p = end + el;
+	}
+	return pw_buf_take(&out);
+}
+
+static void mime(struct pw_buf *b, const struct conf_email *e, const char *mid, const char *subject,
+		 const char *text, const char *html, int64_t now, const char *tz,
+		 const char *extra_header)
+{
+	pw_buf_puts(b, "Date: ");
+	rfc5322_date(b, now, tz);
+	pw_buf_puts(b, "\r\nFrom: ");
+	addr_header(b, e->from);
+	pw_buf_puts(b, "\r\nTo: ");
+	for (size_t i = 0; i < e->nto; i++) {
+		if (i)
+			pw_buf_puts(b, ",\r\n ");
+		addr_header(b, e->to[i]);
+	}
+	if (e->ncc) {
+		pw_buf_puts(b, "\r\nCc: ");
+		for (size_t i = 0; i < e->ncc; i++) {
+			if (i)
+				pw_buf_puts(b, ",\r\n ");
+			addr_header(b, e->cc[i]);
+		}
+	}
+	pw_buf_printf(b, "\r\nMessage-ID: %s\r\nSubject: ", mid);
+	rfc2047(b, subject, 9);
+	pw_buf_puts(b, "\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n");
+	if (extra_header)
+		pw_buf_puts(b, extra_header);
+	char boundary[64];
+	snprintf(boundary, sizeof boundary, "=_pacewatch_%016llx",
+		 (unsigned long long)pw_hash64(mid, strlen(mid)));
+	pw_buf_printf(b, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n", boundary);
+	pw_buf_printf(b, "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+			 "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+		      boundary);
+	qp(b, text);
+	pw_buf_printf(b, "\r\n--%s\r\nContent-Type: text/html; charset=UTF-8\r\n"
+			 "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+		      boundary);
+	qp(b, html);
+	pw_buf_printf(b, "\r\n--%s--\r\n", boundary);
+}
+
+char *render_email(const struct nmsg *m, const char *message_id, char **subject_out)
+{
+	const struct conf_email *e = &m->rc->email;
+	struct pw_buf t, h, b;
+	size_t nca;
+	struct pw_label *ca = common(m->alerts, m->n, true, &nca);
+	const char *title = NULL;
+	struct cols c = {0};
+	for (size_t i = 0; i < nca; i++)
+		if (strcmp(ca[i].name, "title") == 0)
+			title = ca[i].value;
+	c.zh = has_cjk(title);
+	for (size_t i = 0; i < m->n; i++) {
+		c.zh |= has_cjk(nalert_ann(m->alerts[i], "title"));
+		c.kpi |= nalert_ann(m->alerts[i], "unit") != NULL;
+		if (i && strcmp(or_dash(nalert_label(m->alerts[i], "alertname")),
+				or_dash(nalert_label(m->alerts[0], "alertname"))))
+			c.alertname = true;
+	}
+	char *subject = e->subject_template ? render_template(e->subject_template, m, false)
+					    : default_subject(m, title);
+	for (char *p = subject; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	pw_buf_init(&t, 0);
+	pw_buf_init(&h, 0);
+	default_bodies(m, title, &c, subject, &t, &h);
+	if (e->text_template) {
+		pw_buf_free(&t);
+		pw_buf_init(&t, 0);
+		char *x = render_template(e->text_template, m, false);
+		pw_buf_puts(&t, x);
+		free(x);
+	}
+	if (e->html_template) {
+		pw_buf_free(&h);
+		pw_buf_init(&h, 0);
+		char *x = render_template(e->html_template, m, true);
+		pw_buf_puts(&h, x);
+		free(x);
+	}
+	pw_buf_init(&b, 0);
+	mime(&b, e, message_id, subject, t.data ? t.data : "", h.data ? h.data : "", m->now_ms,
+	     m->timezone, NULL);
+	pw_buf_free(&t);
+	pw_buf_free(&h);
+	free(ca);
+	*subject_out = subject;
+	return pw_buf_take(&b);
+}
+
+/* ---- webhook and Alertmanager --------------------------------------------------- */
+
+static void alert_json(struct pw_buf *b, const struct nalert *a, bool webhook)
+{
+	char t[64];
+	pw_buf_putc(b, '{');
+	if (webhook)
+		pw_buf_printf(b, "\"status\":\"%s\",", a->firing ? "firing" : "resolved");
+	pw_buf_puts(b, "\"labels\":");
+	pw_buf_json_labels(b, a->labels, a->nl);
+	pw_buf_puts(b, ",\"annotations\":");
+	pw_buf_json_labels(b, a->ann, a->na);
+	go_time(t, sizeof t, a->starts_ms);
+	pw_buf_printf(b, ",\"startsAt\":\"%s\"", t);
+	go_time(t, sizeof t, a->firing ? (webhook ? 0 : a->valid_until_ms) : a->ends_ms);
+	pw_buf_printf(b, ",\"endsAt\":\"%s\",\"generatorURL\":", t);
+	pw_buf_json_string(b, a->generator_url ? a->generator_url : "");
+	if (webhook)
+		pw_buf_printf(b, ",\"fingerprint\":\"%016llx\"", (unsigned long long)a->fp);
+	pw_buf_putc(b, '}');
+}
+
+char *render_webhook(const struct nmsg *m, size_t max_alerts)
+{
+	struct pw_buf b;
+	size_t n = max_alerts && m->n > max_alerts ? max_alerts : m->n, ncl, nca;
+	struct pw_label *cl = common(m->alerts, m->n, false, &ncl);
+	struct pw_label *ca = common(m->alerts, m->n, true, &nca);
+	pw_buf_init(&b, 0);
+	pw_buf_puts(&b, "{\"receiver\":");
+	pw_buf_json_string(&b, m->rc->name);
+	pw_buf_printf(&b, ",\"status\":\"%s\",\"alerts\":[", m->nfiring ? "firing" : "resolved");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			pw_buf_putc(&b, ',');
+		alert_json(&b, m->alerts[i], true);
+	}
+	pw_buf_puts(&b, "],\"groupLabels\":");
+	pw_buf_json_labels(&b, m->group_labels, m->ngl);
+	pw_buf_puts(&b, ",\"commonLabels\":");
+	pw_buf_json_labels(&b, cl, ncl);
+	pw_buf_puts(&b, ",\"commonAnnotations\":");
+	pw_buf_json_labels(&b, ca, nca);
+	pw_buf_puts(&b, ",\"externalURL\":");
+	pw_buf_json_string(&b, m->external_url ? m->external_url : "");
+	pw_buf_puts(&b, ",\"version\":\"4\",\"groupKey\":");
+	pw_buf_json_string(&b, m->group_key);
+	pw_buf_printf(&b, ",\"truncatedAlerts\":%zu}", m->n - n);
+	free(cl);
+	free(ca);
+	return pw_buf_take(&b);
+}
+
+char *render_am(struct nalert *const *a, size_t n)
+{
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	pw_buf_putc(&b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			pw_buf_putc(&b, ',');
+		alert_json(&b, a[i], false);
+	}
+	pw_buf_putc(&b, ']');
+	return pw_buf_take(&b);
+}
+
+/* ---- the digest ---------------------------------------------------------------------- */
+
+static const char *status_zh(const char *s)
+{
+	static const char *const m[][2] = {{"on_track", "正常"},  {"lagging", "落后"},
+					   {"at_risk", "有风险"}, {"met", "已达标"},
+					   {"missed", "未达标"},  {"stale", "数据未更新"},
+					   {"missing", "应报未报"}};
+	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+		if (strcmp(m[i][0], s) == 0)
+			return m[i][1];
+	return s;
+}
+
+static void num_text(char *dst, size_t sz, json_t *v)
+{
+	if (!json_is_number(v)) {
+		snprintf(dst, sz, "-");
+		return;
+	}
+	double x = json_number_value(v);
+	if (fabs(x) >= 1e6 || (x != 0 && fabs(x) < 1e-3))
+		snprintf(dst, sz, "%.4g", x);
+	else
+		snprintf(dst, sz, "%.4g", round(x * 10000) / 10000);
+}
+
+static char *unit_name(json_t *labels)
+{
+	struct pw_buf b;
+	const char *k;
+	json_t *v;
+	pw_buf_init(&b, 0);
+	pw_buf_puts(&b, "");
+	json_object_foreach(labels, k, v)
+	{
+		if (!strcmp(k, "instance") || !strcmp(k, "job"))
+			continue;
+		pw_buf_printf(&b, "%s%s=%s", b.len ? ", " : "", k, json_string_value(v));
+	}
+	return pw_buf_take(&b);
+}
+
+char *render_digest(const struct conf_digest *d, const struct conf_email *e, const char *kpis_json,
+		    const char *prev, int64_t now, const char *mid, const char *dashboard_url,
+		    char **subject_out, char **state_out)
+{
+	json_error_t je;
+	json_t *root = json_loads(kpis_json, 0, &je), *kpis = json_object_get(root, "kpis");
+	json_t *old = prev ? json_loads(prev, 0, &je) : NULL;
+	json_t *old_units = json_object_get(old, "units");
+	json_t *state = json_object(), *units = json_object();
+	struct pw_buf t, h, ch_t, ch_h, b;
+	char day[64], when[64];
+	size_t counts[8] = {0};
+	static const char *const order[] = {"missing", "lagging", "missed", "at_risk",
+					    "stale",   "on_track", "met"};
+	bool zh = false;
+	size_t nchanges = 0;
+
+	local_time(day, sizeof day, now, d->timezone);
+	day[10] = '\0';
+	pw_buf_init(&t, 0);
+	pw_buf_init(&h, 0);
+	pw_buf_init(&ch_t, 0);
+	pw_buf_init(&ch_h, 0);
+	for (size_t i = 0; i < json_array_size(kpis); i++)
+		zh |= has_cjk(json_string_value(json_object_get(json_array_get(kpis, i), "title")));
+	const char *title = d->title ? d->title : zh ? "进度周报" : "KPI digest";
+	pw_buf_puts(&h, "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"></head><body>\n");
+	for (size_t i = 0; i < json_array_size(kpis); i++) {
+		json_t *k = json_array_get(kpis, i), *us = json_object_get(k, "units");
+		const char *kname = json_string_value(json_object_get(k, "name"));
+		const char *ktitle = json_string_value(json_object_get(k, "title"));
+		const char *deadline = json_string_value(json_object_get(k, "deadline"));
+		pw_buf_printf(&t, "\n%s (%s) — %s %s\n", ktitle ? ktitle : "", kname ? kname : "",
+			      zh ? "截止" : "deadline", deadline ? deadline : "");
+		pw_buf_puts(&h, "<h3>");
+		pw_buf_html(&h, ktitle ? ktitle : "", ktitle ? strlen(ktitle) : 0);
+		pw_buf_puts(&h, "</h3>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\" "
+				"style=\"border-collapse:collapse\">\n<tr>");
+		static const char *const hz[] = {"单位", "状态", "当前值", "按计划应达", "目标", "预测"};
+		static const char *const he[] = {"Unit", "Status", "Value", "Expected now", "Target",
+						 "Forecast"};
+		for (int c = 0; c < 6; c++) {
+			pw_buf_printf(&t, "%s%s", c ? " | " : "", zh ? hz[c] : he[c]);
+			pw_buf_printf(&h, "<th>%s</th>", zh ? hz[c] : he[c]);
+		}
+		pw_buf_puts(&t, "\n");
+		pw_buf_puts(&h, "</tr>\n");
+		if (json_array_size(us) == 0) {
+			pw_buf_printf(&t, "%s\n", zh ? "（暂无数据）" : "(no data yet)");
+			pw_buf_printf(&h, "<tr><td colspan=\"6\">%s</td></tr>\n",
+				      zh ? "（暂无数据）" : "(no data yet)");
+		}
+		for (size_t j = 0; j < json_array_size(us); j++) {
+			json_t *u = json_array_get(us, j);
+			const char *st = json_string_value(json_object_get(u, "status"));
+			char *name = unit_name(json_object_get(u, "labels"));
+			char v[4][48];
+			num_text(v[0], sizeof v[0], json_object_get(u, "value"));
+			num_text(v[1], sizeof v[1], json_object_get(u, "expected"));
+			num_text(v[2], sizeof v[2], json_object_get(u, "target"));
+			num_text(v[3], sizeof v[3], json_object_get(u, "forecast"));
+			const char *stt = st ? (zh ? status_zh(st) : st) : "-";
+			for (int q = 0; q < 7; q++)
+				counts[q] += st && strcmp(st, order[q]) == 0;
+			const char *cells[6] = {name, stt, v[0], v[1], v[2], v[3]};
+			pw_buf_puts(&h, "<tr>");
+			for (int c = 0; c < 6; c++) {
+				pw_buf_printf(&t, "%s%s", c ? " | " : "", cells[c]);
+				pw_buf_puts(&h, "<td>");
+				pw_buf_html(&h, cells[c], strlen(cells[c]));
+				pw_buf_puts(&h, "</td>");
+			}
+			pw_buf_puts(&t, "\n");
+			pw_buf_puts(&h, "</tr>\n");
+			/* the state for the next digest, and what changed since the last */
+			char *lk = NULL;
+			{
+				char *lj = json_dumps(json_object_get(u, "labels"),
+						      JSON_COMPACT | JSON_SORT_KEYS);
+				lk = xasprintf("%s\x1f%s", kname ? kname : "", lj ? lj : "{}");
+				free(lj);
+			}
+			json_t *rec = json_object();
+			json_object_set_new(rec, "s", json_string(st ? st : ""));
+			json_object_set(rec, "v", json_object_get(u, "value"));
+			json_object_set_new(units, lk, rec);
+			json_t *o = old_units ? json_object_get(old_units, lk) : NULL;
+			const char *ost = o ? json_string_value(json_object_get(o, "s")) : NULL;
+			if (old && (!o || (ost && st && strcmp(ost, st)))) {
+				char ov[48], line[1024];
+				num_text(ov, sizeof ov, json_object_get(o, "v"));
+				if (!o)
+					snprintf(line, sizeof line, "%s %s: %s %s (%s)", ktitle, name,
+						 zh ? "新出现" : "new", stt, v[0]);
+				else
+					snprintf(line, sizeof line, "%s %s: %s → %s (%s → %s)", ktitle,
+						 name, zh ? status_zh(ost) : ost, stt, ov, v[0]);
+				pw_buf_printf(&ch_t, "- %s\n", line);
+				pw_buf_puts(&ch_h, "<li>");
+				pw_buf_html(&ch_h, line, strlen(line));
+				pw_buf_puts(&ch_h, "</li>\n");
+				nchanges++;
+			}
+			free(lk);
+			free(name);
+		}
+		pw_buf_puts(&h, "</table>\n");
+	}
+	/* units the last digest had and this one has not */
+	if (old_units) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(old_units, k, v)
+		{
+			if (json_object_get(units, k))
+				continue;
+			const char *sep = strchr(k, '\x1f');
+			char line[1024];
+			snprintf(line, sizeof line, "%.*s %s: %s", sep ? (int)(sep - k) : 0, k,
+				 sep ? sep + 1 : k, zh ? "不再跟踪" : "no longer tracked");
+			pw_buf_printf(&ch_t, "- %s\n", line);
+			pw_buf_puts(&ch_h, "<li>");
+			pw_buf_html(&ch_h, line, strlen(line));
+			pw_buf_puts(&ch_h, "</li>\n");
+			nchanges++;
+		}
+	}
+	/* the subject counts the laggards */
+	struct pw_buf s;
+	pw_buf_init(&s, 0);
+	pw_buf_printf(&s, "%s %s", title, day);
+	for (int q = 0; q < 7; q++) {
+		if (!counts[q] || !strcmp(order[q], "on_track") || !strcmp(order[q], "met"))
+			continue;
+		pw_buf_printf(&s, "%s %zu %s", s.len && strchr(s.data, ':') ? "," : ":", counts[q],
+			      zh ? status_zh(order[q]) : order[q]);
+	}
+	char *subject = pw_buf_take(&s);
+	struct pw_buf tt, hh;
+	pw_buf_init(&tt, 0);
+	pw_buf_init(&hh, 0);
+	local_time(when, sizeof when, now, d->timezone);
+	pw_buf_printf(&tt, "%s\n%s %s\n", subject, zh ? "生成于" : "as of", when);
+	pw_buf_puts(&hh, "<h2>");
+	pw_buf_html(&hh, subject, strlen(subject));
+	pw_buf_puts(&hh, "</h2>\n");
+	pw_buf_printf(&tt, "\n%s\n", zh ? "自上次周报以来的变化" : "Changes since the last digest");
+	pw_buf_printf(&hh, "<h3>%s</h3>\n<ul>\n",
+		      zh ? "自上次周报以来的变化" : "Changes since the last digest");
+	if (!old) {
+		pw_buf_printf(&tt, "%s\n", zh ? "（首份周报）" : "(the first digest)");
+		pw_buf_printf(&hh, "<li>%s</li>\n", zh ? "（首份周报）" : "(the first digest)");
+	} else if (!nchanges) {
+		pw_buf_printf(&tt, "%s\n", zh ? "（无变化）" : "(none)");
+		pw_buf_printf(&hh, "<li>%s</li>\n", zh ? "（无变化）" : "(none)");
+	}
+	pw_buf_append(&tt, ch_t.data ? ch_t.data : "", ch_t.len);
+	pw_buf_append(&hh, ch_h.data ? ch_h.data : "", ch_h.len);
+	pw_buf_puts(&hh, "</ul>\n");
+	pw_buf_append(&tt, t.data ? t.data : "", t.len);
+	pw_buf_append(&hh, h.data ? h.data : "", h.len);
+	if (dashboard_url) {
+		pw_buf_printf(&tt, "\n%s: %s\n", zh ? "仪表盘" : "Dashboard", dashboard_url);
+		pw_buf_puts(&hh, "<p><a href=\"");
+		pw_buf_html(&hh, dashboard_url, strlen(dashboard_url));
+		pw_buf_printf(&hh, "\">%s</a></p>\n", zh ? "仪表盘 Dashboard" : "Dashboard");
+	}
+	pw_buf_puts(&hh, "</body></html>\n");
+	pw_buf_init(&b, 0);
+	mime(&b, e, mid, subject, tt.data ? tt.data : "", hh.data ? hh.data : "", now, d->timezone,
+	     NULL);
+	json_object_set_new(state, "sent", json_integer(now));
+	json_object_set_new(state, "units", units);
+	*state_out = json_dumps(state, JSON_COMPACT);
+	*subject_out = subject;
+	json_decref(state);
+	json_decref(root);
+	json_decref(old);
+	pw_buf_free(&t);
+	pw_buf_free(&h);
+	pw_buf_free(&ch_t);
+	pw_buf_free(&ch_h);
+	pw_buf_free(&tt);
+	pw_buf_free(&hh);
+	return pw_buf_take(&b);
+}

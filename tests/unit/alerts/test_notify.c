@@ -1,0 +1,430 @@
+/*
+ * The notifier's decisions with "now" as a parameter, so every timer is
+ * exact: Alertmanager's group_wait, group_interval and repeat_interval,
+ * send_resolved, inhibition, routing with continue, mute intervals in a
+ * time zone; read back from the outbox (no delivery thread runs). And the
+ * email's encodings: RFC 2047 words and quoted-printable lines within
+ * their limits, decoding back to the exact text.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "notify_int.h"
+
+static char dir[64];
+static struct store *st;
+static struct conf *cf;
+static struct rules *ru;
+static struct notify *no;
+
+static void teardown(void)
+{
+	char cmd[128];
+	notify_free(no);
+	rules_free(ru);
+	conf_free(cf);
+	store_close(st);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void start(const char *notify_json)
+{
+	struct store_opts o = {0};
+	struct conf_errs errs;
+	char *cause = NULL, *text = NULL;
+	snprintf(dir, sizeof dir, "/tmp/pw-notify-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	o.path = dir;
+	o.no_sync = true;
+	cr_assert_eq(store_open(&o, &st, &cause), 0);
+	conf_set_expr_checker(rules_check_expr);
+	cr_assert(asprintf(&text,
+			   "{\"global\": {\"evaluation_interval\": \"1m\"}, \"rule_groups\": [{"
+			   "\"name\": \"g\", \"rules\": ["
+			   "{\"alert\": \"Down\", \"expr\": \"down == 1\", \"labels\": {\"severity\": "
+			   "\"warning\"}, \"annotations\": {\"summary\": \"{{ $labels.city }} down\"}},"
+			   "{\"alert\": \"Crit\", \"expr\": \"crit == 1\", \"labels\": {\"severity\": "
+			   "\"critical\"}}]}], \"notify\": %s}",
+			   notify_json) > 0);
+	int rc = conf_load_buffer("n.json", text, strlen(text), &cf, &errs);
+	if (rc != 0)
+		conf_errs_print(&errs, stderr);
+	cr_assert_eq(rc, 0);
+	conf_errs_free(&errs);
+	free(text);
+	cr_assert_eq(rules_new(cf, st, &ru, &cause), 0, "%s", cause ? cause : "");
+	cr_assert_eq(notify_new(cf, st, ru, &no, &cause), 0, "%s", cause ? cause : "");
+}
+
+/* write the current states at t, evaluate the rules, step the notifier */
+static void tick(int64_t t, const char *const *down, const char *const *crit)
+{
+	struct store_batch *b = store_batch_begin(st);
+	char *cause = NULL;
+	static const char *const cities[] = {"a", "b", "c", NULL};
+	for (int i = 0; cities[i]; i++) {
+		double d = 0, c = 0;
+		for (int j = 0; down && down[j]; j++)
+			d += strcmp(down[j], cities[i]) == 0;
+		for (int j = 0; crit && crit[j]; j++)
+			c += strcmp(crit[j], cities[i]) == 0;
+		struct pw_label l1[2] = {{"__name__", "down"}, {"city", cities[i]}};
+		struct pw_label l2[2] = {{"__name__", "crit"}, {"city", cities[i]}};
+		store_batch_put(b, l1, 2, t, d);
+		store_batch_put(b, l2, 2, t, c);
+	}
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+	cr_assert_eq(rules_eval_group(ru, 0, t, &cause), 0, "%s", cause ? cause : "");
+	notify_step(no, t);
+}
+
+struct outbox {
+	json_t *v[64];
+	size_t n;
+};
+
+static int collect(void *ctx, const void *k, size_t kn, const void *v, size_t vn)
+{
+	struct outbox *o = ctx;
+	json_error_t je;
+	(void)k;
+	(void)kn;
+	cr_assert_lt(o->n, 64);
+	o->v[o->n] = json_loadb(v, vn, 0, &je);
+	cr_assert_not_null(o->v[o->n]);
+	o->n++;
+	return 0;
+}
+
+static void outbox(struct outbox *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		json_decref(o->v[i]);
+	o->n = 0;
+	cr_assert_eq(store_rec_scan(st, "o/", 2, collect, o), 0);
+}
+
+/* the webhook payload of outbox entry i, parsed */
+static json_t *payload(struct outbox *o, size_t i)
+{
+	json_error_t je;
+	json_t *p = json_loads(json_string_value(json_object_get(o->v[i], "payload")), 0, &je);
+	cr_assert_not_null(p, "payload: %s", je.text);
+	return p;
+}
+
+/* "a+,b+,c-": each alert's city and + firing / - resolved, in order */
+static void alerts_of(json_t *p, char *out, size_t sz)
+{
+	json_t *as = json_object_get(p, "alerts");
+	out[0] = '\0';
+	for (size_t i = 0; i < json_array_size(as); i++) {
+		json_t *a = json_array_get(as, i);
+		const char *city = json_string_value(json_object_get(json_object_get(a, "labels"), "city"));
+		const char *s = json_string_value(json_object_get(a, "status"));
+		size_t l = strlen(out);
+		snprintf(out + l, sz - l, "%s%s%s", i ? "," : "", city ? city : "?",
+			 strcmp(s, "firing") == 0 ? "+" : "-");
+	}
+}
+
+#define MIN 60000LL
+#define T0 1751299200000LL /* 2025-06-30T16:00:00Z, 2025-07-01 00:00 in Shanghai */
+
+static const char *HOOK =
+	"{\"receivers\": [{\"name\": \"hook\", \"webhook\": {\"url\": \"http://127.0.0.1:9/x\"}}],"
+	" \"route\": {\"receiver\": \"hook\", \"group_by\": [\"alertname\"]}}";
+
+Test(notify, alertmanager_timers, .fini = teardown)
+{
+	struct outbox o = {0};
+	char s[256];
+	const char *ab[] = {"a", "b", NULL}, *abc[] = {"a", "b", "c", NULL},
+		   *bc[] = {"b", "c", NULL};
+	start(HOOK);
+	tick(T0, ab, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 0, "a new group waits group_wait (30s)");
+	tick(T0 + MIN / 2, ab, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 1, "sent after group_wait");
+	json_t *p = payload(&o, 0);
+	alerts_of(p, s, sizeof s);
+	cr_assert_str_eq(s, "a+,b+");
+	cr_assert_str_eq(json_string_value(json_object_get(p, "groupKey")),
+			 "{}:{alertname=\"Down\"}");
+	cr_assert_str_eq(json_string_value(json_object_get(p, "version")), "4");
+	json_decref(p);
+	/* nothing changes: nothing more until repeat_interval (4h); the group
+	 * is looked at every group_interval, at T0+30s+k*5m */
+	for (int64_t t = T0 + MIN; t <= T0 + 62 * MIN; t += MIN / 2)
+		tick(t, ab, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 1, "no repeat before 4h");
+	/* a new alert at T0+62m30s: sent at the group's next look
+	 * (T0+30s + 13*5m), not before */
+	for (int64_t t = T0 + 62 * MIN + MIN / 2; t <= T0 + 65 * MIN; t += MIN / 2)
+		tick(t, abc, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 1, "held until the group's next interval");
+	tick(T0 + 65 * MIN + MIN / 2, abc, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 2, "sent at T0+65m30s");
+	p = payload(&o, 1);
+	alerts_of(p, s, sizeof s);
+	cr_assert_str_eq(s, "a+,b+,c+");
+	json_decref(p);
+	/* a resolves: sent as resolved at the next interval, then not again */
+	for (int64_t t = T0 + 66 * MIN; t <= T0 + 70 * MIN + MIN / 2; t += MIN / 2)
+		tick(t, bc, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 3);
+	p = payload(&o, 2);
+	alerts_of(p, s, sizeof s);
+	cr_assert_str_eq(s, "b+,c+,a-", "resolved after firing: %s", s);
+	cr_assert_str_eq(json_string_value(json_object_get(p, "status")), "firing");
+	json_decref(p);
+	/* repeat_interval: 4h after the last notification (T0+70m30s) */
+	for (int64_t t = T0 + 71 * MIN; t < T0 + 310 * MIN + MIN / 2; t += MIN / 2)
+		tick(t, bc, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 3, "no repeat before 4h");
+	tick(T0 + 310 * MIN + MIN / 2, bc, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 4, "repeated at 4h");
+	p = payload(&o, 3);
+	alerts_of(p, s, sizeof s);
+	cr_assert_str_eq(s, "b+,c+", "a resolved alert already notified is not news: %s", s);
+	json_decref(p);
+	/* everything resolves: one last notification, all resolved */
+	for (int64_t t = T0 + 311 * MIN; t <= T0 + 315 * MIN + MIN / 2; t += MIN / 2)
+		tick(t, NULL, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 5);
+	p = payload(&o, 4);
+	cr_assert_str_eq(json_string_value(json_object_get(p, "status")), "resolved");
+	alerts_of(p, s, sizeof s);
+	cr_assert_str_eq(s, "b-,c-");
+	json_decref(p);
+	for (int64_t t = T0 + 316 * MIN; t < T0 + 400 * MIN; t += MIN / 2)
+		tick(t, NULL, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 5, "nothing after the group ended");
+	outbox(&o);
+	for (size_t i = 0; i < o.n; i++)
+		json_decref(o.v[i]);
+}
+
+Test(notify, send_resolved_off_and_old_alerts_skip_group_wait, .fini = teardown)
+{
+	struct outbox o = {0};
+	char s[256];
+	const char *ab[] = {"a", "b", NULL}, *b_[] = {"b", NULL};
+	start("{\"receivers\": [{\"name\": \"hook\", \"send_resolved\": false, \"webhook\": "
+	      "{\"url\": \"http://127.0.0.1:9/x\"}}], \"route\": {\"receiver\": \"hook\", "
+	      "\"group_by\": [\"alertname\"], \"group_wait\": \"10m\"}}");
+	/* the alerts are already 15 minutes old when the notifier first sees
+	 * them (a restart): no group_wait */
+	for (int64_t t = T0; t < T0 + 10 * MIN; t += MIN)
+		tick(t, ab, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 0, "group_wait 10m, first flush at T0+10m");
+	notify_free(no);
+	char *cause = NULL;
+	cr_assert_eq(notify_new(cf, st, ru, &no, &cause), 0);
+	tick(T0 + 15 * MIN, ab, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 1, "an alert older than group_wait is sent at once");
+	/* a resolves: with send_resolved off that is no news (Alertmanager's
+	 * needsUpdate); b's repeat comes 4h after the first notification */
+	tick(T0 + 16 * MIN, b_, NULL);
+	tick(T0 + 20 * MIN, b_, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 1, "resolved only: not sent");
+	tick(T0 + 15 * MIN + 240 * MIN, b_, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 2);
+	json_t *p = payload(&o, 1);
+	alerts_of(p, s, sizeof s);
+	cr_assert_str_eq(s, "b+");
+	json_decref(p);
+	for (size_t i = 0; i < o.n; i++)
+		json_decref(o.v[i]);
+}
+
+Test(notify, inhibition_routes_and_mute_times, .fini = teardown)
+{
+	struct outbox o = {0};
+	const char *ab[] = {"a", "b", NULL}, *b_[] = {"b", NULL};
+	/* warnings go to "day" (muted 00:00-08:00 Shanghai) and continue to
+	 * "all"; criticals mute the same city's warnings */
+	start("{\"receivers\": ["
+	      "{\"name\": \"day\", \"webhook\": {\"url\": \"http://127.0.0.1:9/d\"}},"
+	      "{\"name\": \"all\", \"webhook\": {\"url\": \"http://127.0.0.1:9/a\"}}],"
+	      " \"route\": {\"receiver\": \"all\", \"group_by\": [\"alertname\"], \"group_wait\": "
+	      "\"0s\", \"group_interval\": \"1m\", \"repeat_interval\": \"10m\", \"routes\": ["
+	      "  {\"matchers\": [\"severity=warning\"], \"receiver\": \"day\", \"continue\": true,"
+	      "   \"mute_time_intervals\": [\"night\"]},"
+	      "  {\"matchers\": [\"severity=~\\\"warning|critical\\\"\"], \"receiver\": \"all\"}]},"
+	      " \"inhibit_rules\": [{\"source_matchers\": [\"severity=\\\"critical\\\"\"],"
+	      "   \"target_matchers\": [\"severity=\\\"warning\\\"\"], \"equal\": [\"city\"]}],"
+	      " \"time_intervals\": [{\"name\": \"night\", \"time_intervals\": [{\"times\": "
+	      "   [{\"start_time\": \"00:00\", \"end_time\": \"08:00\"}], \"location\": "
+	      "   \"Asia/Shanghai\"}]}]}");
+	/* T0 is 00:00 in Shanghai: "day" is muted, "all" is not */
+	tick(T0, ab, NULL);
+	outbox(&o);
+	cr_assert_eq(o.n, 1, "only the unmuted receiver (%zu: %s)", o.n, o.n ? json_string_value(json_object_get(o.v[o.n - 1], "lane")) : "");
+	cr_assert_str_eq(json_string_value(json_object_get(o.v[0], "lane")), "all");
+	/* 08:00 Shanghai: the muted route sends */
+	for (int64_t t = T0 + 10 * MIN; t <= T0 + 8 * 60 * MIN; t += 10 * MIN)
+		tick(t, ab, NULL);
+	outbox(&o);
+	bool day = false;
+	for (size_t i = 0; i < o.n; i++)
+		day |= strcmp(json_string_value(json_object_get(o.v[i], "lane")), "day") == 0;
+	cr_assert(day, "sent to day once the night is over");
+	/* a critical alert for b inhibits b's warning everywhere */
+	size_t before = o.n;
+	int64_t t = T0 + 8 * 60 * MIN + MIN;
+	for (int64_t u = t; u <= t + 20 * MIN; u += MIN)
+		tick(u, ab, b_);
+	outbox(&o);
+	bool crit = false, b_warning = false, down = false;
+	for (size_t i = before; i < o.n; i++) {
+		json_t *p = payload(&o, i);
+		char s[256];
+		alerts_of(p, s, sizeof s);
+		const char *name =
+			json_string_value(json_object_get(json_object_get(p, "groupLabels"), "alertname"));
+		if (strcmp(name, "Crit") == 0)
+			crit = true;
+		else if (strstr(s, "b+"))
+			b_warning = true;
+		else
+			down = true;
+		json_decref(p);
+	}
+	cr_assert(crit, "the critical alert is sent");
+	cr_assert(!b_warning, "b's warning is inhibited");
+	cr_assert(down, "the warnings are sent again (repeat), without b");
+	for (size_t i = 0; i < o.n; i++)
+		json_decref(o.v[i]);
+}
+
+/* ---- the email's encodings ------------------------------------------------- */
+
+static int unb64(int c)
+{
+	const char *t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = strchr(t, c);
+	return p && c ? (int)(p - t) : -1;
+}
+
+static void decode_subject(const char *h, char *out, size_t sz)
+{
+	size_t w = 0;
+	const char *p = h;
+	while ((p = strstr(p, "=?UTF-8?B?")) != NULL) {
+		p += 10;
+		const char *e = strstr(p, "?=");
+		cr_assert_not_null(e);
+		cr_assert_leq(e - p + 12, 75, "an encoded word is at most 75 characters");
+		cr_assert_leq(e - p + 12 + (p - 10 == h + 11 ? 9 : 1), 76, "encoded lines within 76");
+		unsigned acc = 0;
+		int bits = 0;
+		for (; p < e; p++) {
+			if (*p == '=')
+				break;
+			acc = acc << 6 | (unsigned)unb64(*p);
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				cr_assert_lt(w + 1, sz);
+				out[w++] = (char)(acc >> bits & 0xff);
+			}
+		}
+		p = e + 2;
+	}
+	out[w] = '\0';
+}
+
+static char *decode_qp(const char *s, const char *end)
+{
+	char *o = malloc((size_t)(end - s) + 1);
+	size_t w = 0;
+	while (s < end) {
+		if (*s == '=' && s[1] == '\r' && s[2] == '\n') {
+			s += 3;
+		} else if (*s == '=') {
+			char h[3] = {s[1], s[2], 0};
+			o[w++] = (char)strtol(h, NULL, 16);
+			s += 3;
+		} else if (*s == '\r') {
+			s++;
+		} else {
+			o[w++] = *s++;
+		}
+	}
+	o[w] = '\0';
+	return o;
+}
+
+Test(notify, email_encodings, .fini = teardown)
+{
+	start(HOOK);
+	struct conf_receiver rc = {.name = "oncall"};
+	char *to[] = {"值班室 <oncall@example.org>"};
+	rc.email.from = "pacewatch <pw@example.org>";
+	rc.email.to = to;
+	rc.email.nto = 1;
+	const char *title = "检查检验结果互认项目数（全省十六市，含各县区二级以上医疗机构）";
+	struct pw_label labels[] = {{"alertname", "KpiLagging"}, {"city", "济南"}, {"kpi", "mr"}};
+	struct pw_label ann[] = {{"summary", "line one\nline two = x.  "}, {"title", title},
+				 {"unit", "city=济南"}, {"value", "50"}};
+	struct nalert a = {.labels = labels, .nl = 3, .ann = ann, .na = 4, .firing = true,
+			   .starts_ms = T0, .fp = 1};
+	struct nalert *as[] = {&a};
+	struct pw_label gl[] = {{"alertname", "KpiLagging"}, {"kpi", "mr"}};
+	struct nmsg m = {.rc = &rc, .group_key = "{}:{}", .group_labels = gl, .ngl = 2,
+			 .alerts = as, .n = 1, .nfiring = 1, .external_url = "http://x",
+			 .now_ms = T0, .timezone = "Asia/Shanghai"};
+	char *subject = NULL;
+	char *msg = render_email(&m, "<1@x>", &subject);
+	char want[512], got[512];
+	snprintf(want, sizeof want, "[FIRING:1] KpiLagging %s", title);
+	cr_assert_str_eq(subject, want);
+	/* every line within 78 characters; the subject header decodes back */
+	const char *p = msg, *hdr_end = strstr(msg, "\r\n\r\n");
+	cr_assert_not_null(hdr_end);
+	while (*p) {
+		const char *nl = strstr(p, "\r\n");
+		cr_assert_not_null(nl, "CRLF line ends");
+		cr_assert_leq(nl - p, 78, "line too long: %.*s", (int)(nl - p), p);
+		p = nl + 2;
+	}
+	const char *sh = strstr(msg, "\r\nSubject: ");
+	cr_assert_not_null(sh);
+	char hv[1024];
+	const char *se = strstr(sh + 2, "\r\nMIME-Version");
+	snprintf(hv, sizeof hv, "%.*s", (int)(se - sh), sh);
+	decode_subject(hv, got, sizeof got);
+	cr_assert_str_eq(got, want);
+	cr_assert_not_null(strstr(msg, "Date: Tue, 1 Jul 2025 00:00:00 +0800\r\n"));
+	cr_assert_not_null(strstr(msg, "\r\nTo: =?UTF-8?B?"));
+	/* the text part decodes to text holding the summary, trailing spaces kept */
+	const char *tp = strstr(msg, "Content-Type: text/plain; charset=UTF-8");
+	cr_assert_not_null(tp);
+	tp = strstr(tp, "\r\n\r\n") + 4;
+	const char *te = strstr(tp, "\r\n--=_pacewatch_");
+	char *text = decode_qp(tp, te);
+	cr_assert_not_null(strstr(text, "line one\nline two = x.  "), "%s", text);
+	cr_assert_not_null(strstr(text, "city=济南 | 50"), "%s", text);
+	free(text);
+	free(msg);
+	free(subject);
+}
