@@ -428,3 +428,144 @@ Test(notify, email_encodings, .fini = teardown)
 	free(msg);
 	free(subject);
 }
+
+Test(notify, templates_from_files, .fini = teardown)
+{
+	start(HOOK);
+	struct conf_receiver rc = {.name = "oncall"};
+	char *to[] = {"oncall@example.org"};
+	rc.email.from = "pw@example.org";
+	rc.email.to = to;
+	rc.email.nto = 1;
+	rc.email.subject_template = "{{ .Status | toUpper }}/{{ .NumFiring }}: {{ .GroupLabels.alertname }}";
+	rc.email.text_template = "{{ range .Alerts.Firing }}{{ .Labels.city }}={{ $value }} "
+				 "({{ .Annotations.summary }}) since {{ .StartsAt }};{{ end }}"
+				 "|{{ range .Alerts.Resolved }}{{ .Labels.city }} ok;{{ end }}"
+				 "|{{ .CommonLabels.alertname }}|{{ .ExternalURL }}";
+	rc.email.html_template = "<ul>{{ range .Alerts }}<li>{{ .Labels.city }}</li>{{ end }}</ul>";
+	struct pw_label l1[] = {{"alertname", "Down"}, {"city", "<济南>"}};
+	struct pw_label l2[] = {{"alertname", "Down"}, {"city", "青岛"}};
+	struct pw_label an[] = {{"summary", "停了"}};
+	struct nalert a = {.labels = l1, .nl = 2, .ann = an, .na = 1, .firing = true,
+			   .starts_ms = T0, .value = 2.5, .fp = 1};
+	struct nalert b = {.labels = l2, .nl = 2, .firing = false, .starts_ms = T0,
+			   .ends_ms = T0 + MIN, .fp = 2};
+	struct nalert *as[] = {&a, &b};
+	struct pw_label gl[] = {{"alertname", "Down"}};
+	struct nmsg m = {.rc = &rc, .group_key = "{}:{}", .group_labels = gl, .ngl = 1,
+			 .alerts = as, .n = 2, .nfiring = 1, .external_url = "http://pw:9470",
+			 .now_ms = T0, .timezone = "Asia/Shanghai"};
+	char *subject = NULL, *msg = render_email(&m, "<2@x>", &subject);
+	cr_assert_str_eq(subject, "FIRING/1: Down");
+	const char *tp = strstr(strstr(msg, "text/plain"), "\r\n\r\n") + 4;
+	char *text = decode_qp(tp, strstr(tp, "\r\n--=_pacewatch_"));
+	cr_assert_str_eq(text, "<济南>=2.5 (停了) since 2025-06-30T16:00:00Z;|青岛 ok;|Down|http://pw:9470");
+	const char *hp = strstr(strstr(msg, "text/html"), "\r\n\r\n") + 4;
+	char *html = decode_qp(hp, strstr(hp, "\r\n--=_pacewatch_"));
+	cr_assert_str_eq(html, "<ul><li>&lt;济南&gt;</li><li>青岛</li></ul>", "values are escaped: %s",
+			 html);
+	free(text);
+	free(html);
+	free(msg);
+	free(subject);
+}
+
+static int count_digests(struct outbox *o, char subjects[][256])
+{
+	int n = 0;
+	for (size_t i = 0; i < o->n; i++)
+		if (strcmp(json_string_value(json_object_get(o->v[i], "group")), "digest") == 0)
+			snprintf(subjects[n++], 256, "%s",
+				 json_string_value(json_object_get(o->v[i], "subject")));
+	return n;
+}
+
+static char *digest_text(struct outbox *o, size_t i)
+{
+	const char *msg = json_string_value(json_object_get(o->v[i], "payload"));
+	const char *tp = strstr(strstr(msg, "text/plain"), "\r\n\r\n") + 4;
+	return decode_qp(tp, strstr(tp, "\r\n--=_pacewatch_"));
+}
+
+Test(notify, weekly_digest_with_changes, .fini = teardown)
+{
+	struct outbox o = {0};
+	char subj[8][256];
+	char *cause = NULL;
+	/* a KPI over the same series: each city should reach 1 by T0 + 30d */
+	snprintf(dir, sizeof dir, "/tmp/pw-notify-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	struct store_opts so = {.path = dir, .no_sync = true};
+	cr_assert_eq(store_open(&so, &st, &cause), 0);
+	conf_set_expr_checker(rules_check_expr);
+	static const char text[] =
+		"{\"kpis\": [{\"name\": \"up\", \"title\": \"平台上线\", \"value\": \"down\", "
+		"\"target\": 1, \"baseline\": 0, \"curve\": \"step\", \"start\": \"2025-06-01\", "
+		"\"deadline\": \"2025-12-31\"}],"
+		" \"notify\": {\"receivers\": [{\"name\": \"m\", \"email\": {\"smarthost\": "
+		"\"127.0.0.1:9\", \"from\": \"pw@x\", \"to\": [\"ops@x\"], \"tls\": \"none\"}}],"
+		" \"route\": {\"receiver\": \"m\"},"
+		" \"digests\": [{\"receiver\": \"m\", \"weekdays\": [\"monday\"], \"at\": \"09:00\"}]}}";
+	struct conf_errs errs;
+	int rc = conf_load_buffer("d.json", text, strlen(text), &cf, &errs);
+	if (rc)
+		conf_errs_print(&errs, stderr);
+	cr_assert_eq(rc, 0);
+	conf_errs_free(&errs);
+	cr_assert_eq(rules_new(cf, st, &ru, &cause), 0);
+	cr_assert_eq(notify_new(cf, st, ru, &no, &cause), 0);
+	/* Tuesday 2025-07-01 00:00 Shanghai; Monday 2025-07-07 09:00 is
+	 * 2025-07-07T01:00Z */
+	const int64_t mon = 1751850000000LL;
+	for (int64_t t = T0; t < mon; t += 60 * MIN) {
+		struct store_batch *b = store_batch_begin(st);
+		struct pw_label la[2] = {{"__name__", "down"}, {"city", "a"}};
+		struct pw_label lb[2] = {{"__name__", "down"}, {"city", "b"}};
+		store_batch_put(b, la, 2, t, 0);
+		store_batch_put(b, lb, 2, t, 0);
+		cr_assert_eq(store_batch_commit(b, &cause), 0);
+		cr_assert_eq(rules_eval_kpis(ru, t, &cause), 0);
+		notify_step(no, t);
+	}
+	outbox(&o);
+	cr_assert_eq(count_digests(&o, subj), 0, "not before Monday 09:00");
+	struct store_batch *b = store_batch_begin(st);
+	struct pw_label la[2] = {{"__name__", "down"}, {"city", "a"}};
+	struct pw_label lb[2] = {{"__name__", "down"}, {"city", "b"}};
+	store_batch_put(b, la, 2, mon, 1);
+	store_batch_put(b, lb, 2, mon, 0);
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+	cr_assert_eq(rules_eval_kpis(ru, mon, &cause), 0);
+	notify_step(no, mon);
+	outbox(&o);
+	cr_assert_eq(count_digests(&o, subj), 1, "sent at Monday 09:00");
+	cr_assert_str_eq(subj[0], "进度周报 2025-07-07: 1 有风险", "the subject counts the laggards");
+	char *t1 = digest_text(&o, o.n - 1);
+	cr_assert_not_null(strstr(t1, "（首份周报）"), "%s", t1);
+	cr_assert_not_null(strstr(t1, "city=a | 已达标 | 1"), "%s", t1);
+	cr_assert_not_null(strstr(t1, "city=b | 有风险 | 0"), "%s", t1);
+	free(t1);
+	notify_step(no, mon + MIN);
+	outbox(&o);
+	cr_assert_eq(count_digests(&o, subj), 1, "once");
+	/* pacewatch is down over the next Monday: sent once on restart, and
+	 * b's change (0 -> 1) is listed */
+	notify_free(no);
+	int64_t later = mon + 8 * 24 * 60 * MIN;
+	b = store_batch_begin(st);
+	store_batch_put(b, la, 2, later, 1);
+	store_batch_put(b, lb, 2, later, 1);
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+	cr_assert_eq(rules_eval_kpis(ru, later, &cause), 0);
+	cr_assert_eq(notify_new(cf, st, ru, &no, &cause), 0);
+	notify_step(no, later);
+	notify_step(no, later + MIN);
+	outbox(&o);
+	cr_assert_eq(count_digests(&o, subj), 2, "the missed digest, once");
+	char *t2 = digest_text(&o, o.n - 1);
+	cr_assert_not_null(strstr(t2, "平台上线 city=b: 有风险 → 已达标 (0 → 1)"), "%s", t2);
+	cr_assert_null(strstr(t2, "city=a: "), "a did not change: %s", t2);
+	free(t2);
+	for (size_t i = 0; i < o.n; i++)
+		json_decref(o.v[i]);
+}
