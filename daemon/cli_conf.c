@@ -15,17 +15,19 @@ int cmd_check_config(int argc, char **argv)
 	struct conf_errs errs;
 	int rc;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: pacewatch check-config FILE\n");
+	const char *file = argc == 2 ? argv[1] : argc == 3 && !strcmp(argv[1], "-c") ? argv[2] : NULL;
+	if (!file) {
+		fprintf(stderr, "usage: pacewatch check-config [-c] FILE\n");
 		return 2;
 	}
-	rc = conf_load(argv[1], &c, &errs);
+	rc = conf_load(file, &c, &errs);
 	if (rc != 0) {
 		conf_errs_print(&errs, stderr);
 		conf_errs_free(&errs);
 		return 1;
 	}
-	printf("ok: %s (%zu targets)\n", argv[1], c->ntargets);
+	printf("ok: %s (%zu targets, %zu rule groups, %zu KPIs, %zu receivers)\n", file, c->ntargets,
+	       c->nrule_groups, c->nkpis, c->notify.nreceivers);
 	conf_errs_free(&errs);
 	conf_free(c);
 	return 0;

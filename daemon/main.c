@@ -42,7 +42,7 @@ static const struct {
 	 "      Hot, consistent, compacted copy of the store into DEST."},
 	{"stats", cmd_stats, "stats --storage DIR\n      Series, samples and bytes on disk."},
 	{"check-config", cmd_check_config,
-	 "check-config FILE\n"
+	 "check-config [-c] FILE\n"
 	 "      Validate a configuration: prints ok, or every error with file:line:column."},
 	{"retention", cmd_retention,
 	 "retention --storage DIR --older-than DURATION\n"

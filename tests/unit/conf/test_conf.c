@@ -348,7 +348,7 @@ Test(conf, reference_documents_every_key)
 
 Test(conf, examples_load)
 {
-	static const char *const files[] = {"minimal.json"};
+	static const char *const files[] = {"minimal.json", "notify.json"};
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		char *p = xasprintf("%s/conf/examples/%s", PW_SOURCE_DIR, files[i]);
 		struct conf *c = NULL;
