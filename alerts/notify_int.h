@@ -5,6 +5,8 @@
 #ifndef PW_NOTIFY_INT_H
 #define PW_NOTIFY_INT_H
 
+#include <jansson.h>
+
 #include "alerts_int.h"
 
 /* An alert as notifications carry it: labels sorted by name (external
@@ -59,5 +61,130 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 void go_time(char *dst, size_t sz, int64_t ms);
 /* the address inside "Name <addr>" (or the whole) */
 char *mail_addr(const char *s);
+
+/* ---- the notifier's state (notify.c routes and groups, outbox.c delivers) ---- */
+
+#include <pthread.h>
+
+struct nmatchers {
+	struct store_matcher *m;
+	size_t n;
+	char *text; /* {a="b",c=~"d"}: Alertmanager's route key part */
+};
+
+struct nroute {
+	const struct conf_route *c;
+	struct nmatchers m;
+	struct nroute *kids;
+	size_t nkids;
+	char *key;       /* {}/{...}/{...} */
+	size_t recv;     /* receiver index */
+	size_t *mute, *active; /* time interval indexes */
+};
+
+struct tentry {
+	int times[8][2];
+	size_t ntimes;
+	int wd[8][2], dom[8][2], mon[8][2];
+	size_t nwd, ndom, nmon;
+	struct pw_tz *tz;
+};
+
+struct tinterval {
+	const char *name;
+	struct tentry *e;
+	size_t n;
+};
+
+struct inhibit {
+	struct nmatchers src, dst;
+	char **equal;
+	size_t nequal;
+};
+
+struct ngroup {
+	char *key;     /* the notification log key: receiver, route key, group labels */
+	char *gkey;    /* Alertmanager's groupKey */
+	struct nroute *route;
+	struct pw_label *gl;
+	size_t ngl;
+	struct nalert **a;
+	size_t n;
+	int64_t next_flush;
+	bool flushed;
+	struct nalert **nm; /* this step's members, while routing */
+	size_t nnm;
+	/* resolved alerts already notified (fingerprint, resolved at): the
+	 * rules keep sending them for 15 minutes; they are not news again */
+	struct done {
+		uint64_t fp;
+		int64_t ends;
+	} *done;
+	size_t ndone;
+};
+
+struct qent {
+	uint64_t id;
+	int64_t created;
+};
+
+struct lane {
+	struct notify *n;
+	size_t recv;
+	size_t url; /* Alertmanager: which URL */
+	char *name; /* receiver, or receiver[url] */
+	char *target;
+	pthread_t th;
+	bool started;
+	struct qent *q;
+	size_t nq, capq;
+	int64_t next_try;
+	int fails;
+	uint64_t sent, failed, dropped;
+	char *last_error;
+	int64_t last_error_at;
+};
+
+struct amstate {
+	uint64_t fp;
+	int64_t last_sent, resolved_at;
+	bool seen;
+};
+
+struct notify {
+	const struct conf *c;
+	struct store *st;
+	struct rules *rules;
+	struct nroute root;
+	struct inhibit *inh;
+	size_t ninh;
+	struct tinterval *ti;
+	size_t nti;
+	struct ngroup **g;
+	size_t ng;
+	struct lane *lanes;
+	size_t nlanes;
+	size_t *lane_of; /* first lane of each receiver */
+	struct amstate **am; /* per receiver (Alertmanager kinds) */
+	size_t *nam;
+	int64_t *digest_next;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	uint64_t next_id;
+	/* the current step's alerts */
+	struct nalert **cur;
+	size_t ncur;
+};
+
+/* outbox.c */
+int outbox_load(struct notify *n);
+/* Queue a rendered notification (rec: its JSON record, payload included)
+ * for lane l; extra records are written in the same transaction;
+ * supersede drops what the lane still has queued. */
+int outbox_enqueue(struct notify *n, struct lane *l, json_t *rec, struct store_rec_op *extra,
+		   size_t nextra, bool supersede, int64_t now);
+void *lane_main(void *arg);
+int64_t notify_now_ms(void);
 
 #endif
