@@ -1,5 +1,5 @@
 /*
- * notify.c — from alerts to notifications, and their delivery.
+ * notify.c — from alerts to notifications.
  *
  * Every step: take the rules' firing and resolved alerts, walk the routing
  * tree (Alertmanager's: a node that matches hands the alert to the first

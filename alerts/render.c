@@ -77,7 +77,7 @@ static void b64(struct pw_buf *b, const unsigned char *p, size_t n)
 static void rfc2047(struct pw_buf *b, const char *s, size_t col)
 {
 	size_t n = strlen(s), i = 0;
-	if (ascii_printable(s)) {
+	if (ascii_printable(s) && col + n <= 76) {
 		pw_buf_puts(b, s);
 		return;
 	}
@@ -86,6 +86,8 @@ static void rfc2047(struct pw_buf *b, const char *s, size_t col)
 		size_t k = n - i > room ? room : n - i;
 		while (k < n - i && k > 0 && ((unsigned char)s[i + k] & 0xc0) == 0x80)
 			k--;
+		if (k == 0) /* not UTF-8: cut anywhere, but make progress */
+			k = n - i > room ? room : n - i;
 		if (i)
 			pw_buf_puts(b, "\r\n ");
 		pw_buf_puts(b, "=?UTF-8?B?");
@@ -95,8 +97,7 @@ static void rfc2047(struct pw_buf *b, const char *s, size_t col)
 	}
 }
 
-/* an address header value: display names in RFC 2047 */
-static void addr_header(struct pw_buf *b, const char *s)
+static void addr_header1(struct pw_buf *b, const char *s)
 {
 	const char *lt = strrchr(s, '<');
 	if (lt && lt > s) {
@@ -110,6 +111,18 @@ static void addr_header(struct pw_buf *b, const char *s)
 	} else {
 		pw_buf_puts(b, s);
 	}
+}
+
+/* an address header value: display names in RFC 2047; line breaks in
+ * configured addresses become spaces (no header injection) */
+static void addr_header(struct pw_buf *b, const char *raw)
+{
+	char *s = xstrdup(raw);
+	for (char *p = s; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	addr_header1(b, s);
+	free(s);
 }
 
 /* quoted-printable (RFC 2045): lines of at most 76 characters, CRLF line
@@ -153,7 +166,7 @@ static bool has_cjk(const char *s)
 	return false;
 }
 
-static void rfc5322_date(struct pw_buf *b, int64_t ms, const char *tzname)
+static void rfc5322_date(struct pw_buf *b, int64_t ms, const char *zone)
 {
 	static const char *const wd[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
 	static const char *const mn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -161,7 +174,7 @@ static void rfc5322_date(struct pw_buf *b, int64_t ms, const char *tzname)
 	struct pw_tz *tz = NULL;
 	char err[100];
 	int32_t off = 0;
-	if (tzname && pw_tz_load(tzname, &tz, err, sizeof err) == 0)
+	if (zone && pw_tz_load(zone, &tz, err, sizeof err) == 0)
 		off = pw_tz_offset(tz, ms / 1000);
 	pw_tz_free(tz);
 	int64_t local = ms / 1000 + off, days = local / 86400, rem = local % 86400, y;
@@ -173,12 +186,12 @@ static void rfc5322_date(struct pw_buf *b, int64_t ms, const char *tzname)
 		      off < 0 ? '-' : '+', ao / 3600, ao / 60 % 60);
 }
 
-static void local_time(char *dst, size_t sz, int64_t ms, const char *tzname)
+static void local_time(char *dst, size_t sz, int64_t ms, const char *zone)
 {
 	struct pw_tz *tz = NULL;
 	char err[100];
 	int32_t off = 0;
-	if (tzname && pw_tz_load(tzname, &tz, err, sizeof err) == 0)
+	if (zone && pw_tz_load(zone, &tz, err, sizeof err) == 0)
 		off = pw_tz_offset(tz, ms / 1000);
 	pw_tz_free(tz);
 	int64_t local = ms / 1000 + off, days = local / 86400, rem = local % 86400, y;
@@ -604,6 +617,13 @@ char *render_email(const struct nmsg *m, const char *message_id, char **subject_
 	for (char *p = subject; *p; p++)
 		if (*p == '\r' || *p == '\n')
 			*p = ' ';
+	if (strlen(subject) > 300) {
+		/* a subject is read on one line: cut at a character boundary */
+		size_t k = 297;
+		while (k > 0 && ((unsigned char)subject[k] & 0xc0) == 0x80)
+			k--;
+		memcpy(subject + k, "...", 4);
+	}
 	pw_buf_init(&t, 0);
 	pw_buf_init(&h, 0);
 	default_bodies(m, title, &c, subject, &t, &h);

@@ -326,6 +326,37 @@ static void check_route(struct ctx *x, struct conf_route *r, const struct conf_r
 	}
 }
 
+/* "local@domain" or "Display Name <local@domain>", one line, sane length */
+static bool valid_addr(const char *s)
+{
+	const char *lt = strrchr(s, '<'), *a = lt ? lt + 1 : s, *gt = lt ? strchr(lt, '>') : NULL;
+	size_t n = strlen(s);
+	if (n == 0 || n > 320 || (lt && (!gt || gt[1])))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	const char *at = strchr(a, '@');
+	size_t alen = gt ? (size_t)(gt - a) : strlen(a);
+	if (!at || at == a || (size_t)(at - a) + 1 >= alen)
+		return false;
+	for (const char *p = a; p < a + alen; p++)
+		if (*p == ' ' || *p == '<' || *p == '>' || *p == ',')
+			return false;
+	return true;
+}
+
+static void check_addrs(struct ctx *x, char **v, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!valid_addr(v[i])) {
+			char *p = xasprintf("%s[%zu]", path, i);
+			err(x, p, false, "expected an address such as duty@example.org or "
+					 "\"值班室 <duty@example.org>\", found \"%s\"", v[i]);
+			free(p);
+		}
+}
+
 static void check_receivers(struct ctx *x)
 {
 	struct conf_notify *n = &x->c->notify;
@@ -366,8 +397,22 @@ static void check_receivers(struct ctx *x)
 				err(x, s, false, "expected host:port, found \"%s\"", e->smarthost);
 				free(s);
 			}
-			if (!e->from)
+			if (!e->from) {
 				err(x, q, true, "an email receiver needs from");
+			} else if (!valid_addr(e->from)) {
+				char *s2 = xasprintf("%s.from", q);
+				err(x, s2, false, "expected an address such as pacewatch@example.org or "
+						  "\"pacewatch <pacewatch@example.org>\", found \"%s\"", e->from);
+				free(s2);
+			}
+			{
+				char *s2 = xasprintf("%s.to", q);
+				check_addrs(x, e->to, e->nto, s2);
+				free(s2);
+				s2 = xasprintf("%s.cc", q);
+				check_addrs(x, e->cc, e->ncc, s2);
+				free(s2);
+			}
 			if (!e->nto)
 				err(x, q, true, "an email receiver needs at least one address in to");
 			if (!e->auth_username != !e->auth_password) {

@@ -50,3 +50,16 @@ Test(buf, json_strings_and_labels)
 	cr_expect_str_eq(s, "{\"city\":\"济南\\\"市\\\"\\n\",\"x\":\"a\\\\b\\u0001\"}");
 	free(s);
 }
+
+Test(buf, json_strings_replace_invalid_utf8)
+{
+	struct pw_buf b;
+	char *s;
+	pw_buf_init(&b, 0);
+	/* a lone continuation byte, a truncated sequence, an overlong '/', a
+	 * surrogate, then valid 2-, 3- and 4-byte characters */
+	pw_buf_json_string(&b, "a\x80" "b\xe6\xb5" "c\xc0\xaf" "d\xed\xa0\x80" "e\xc3\xa9\xe6\xb5\x8e\xf0\x9f\x98\x80");
+	s = pw_buf_take(&b);
+	cr_expect_str_eq(s, "\"a\\ufffdb\\ufffd\\ufffdc\\ufffd\\ufffdd\\ufffd\\ufffd\\ufffde\xc3\xa9\xe6\xb5\x8e\xf0\x9f\x98\x80\"");
+	free(s);
+}

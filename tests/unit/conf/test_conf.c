@@ -242,6 +242,14 @@ Test(conf, notify_errors_have_their_place)
 		{"{\"notify\": {\"receivers\": [" HOOK_A "],\n"
 		 "  \"route\": {\"group_by\": [\"kpi\"]}}}", 2, 3, "notify.route",
 		 "the root route needs a receiver"},
+		{"{\"notify\": {\"receivers\": [{\"name\": \"m\", \"email\": {\"smarthost\": \"h:25\",\n"
+		 "  \"from\": \"pacewatch\", \"to\": [\"值班 <duty@example.org>\", \"a@b, c@d\"]}}],"
+		 " \"route\": {\"receiver\": \"m\"}}}", 2, 11, "notify.receivers[0].email.from",
+		 "expected an address such as pacewatch@example.org"},
+		{"{\"notify\": {\"receivers\": [{\"name\": \"m\", \"email\": {\"smarthost\": \"h:25\",\n"
+		 "  \"from\": \"pacewatch\", \"to\": [\"值班 <duty@example.org>\", \"a@b, c@d\"]}}],"
+		 " \"route\": {\"receiver\": \"m\"}}}", 2, 56, "notify.receivers[0].email.to[1]",
+		 "expected an address such as duty@example.org"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct conf *c = NULL;
