@@ -183,6 +183,11 @@ static char *instance_of(const char *url)
 	return out;
 }
 
+int64_t collector_shard_of(const char *target, int64_t count)
+{
+	return (int64_t)(pw_hash64(target, strlen(target)) % (uint64_t)count);
+}
+
 int collector_new(const struct conf *conf, struct store *s, struct collector **out, char **cause)
 {
 	struct collector *c = xcalloc(1, sizeof *c);
@@ -198,12 +203,18 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 	/* keep connections to the platforms open between scrapes */
 	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,
 			  (long)(conf->ntargets < 1024 ? conf->ntargets + 8 : 1024));
-	c->ntg = conf->ntargets;
-	c->tg = xcalloc(c->ntg + 1, sizeof *c->tg);
-	c->heap = xcalloc(c->ntg + 1, sizeof *c->heap);
-	for (size_t i = 0; i < c->ntg; i++) {
-		struct ctarget *t = &c->tg[i];
+	c->tg = xcalloc(conf->ntargets + 1, sizeof *c->tg);
+	c->heap = xcalloc(conf->ntargets + 1, sizeof *c->heap);
+	for (size_t i = 0; i < conf->ntargets; i++) {
+		struct ctarget *t;
 		char err[256];
+		/* global.shard: N instances split the targets by a hash of the
+		 * name, the same on every instance */
+		if (conf->global.shard_count > 1 &&
+		    collector_shard_of(conf->targets[i].name, conf->global.shard_count) !=
+			    conf->global.shard_index)
+			continue;
+		t = &c->tg[c->ntg++];
 		t->t = &conf->targets[i];
 		t->health = -1;
 		t->instance = instance_of(t->t->url);

@@ -102,6 +102,8 @@ int csv_apply(const struct conf_csv *csv, const char *body, size_t len, const st
  * thread that runs collector_step(). conf and store must outlive it. */
 struct collector;
 
+/* The shard (0 to count - 1) a target belongs to under global.shard. */
+int64_t collector_shard_of(const char *target, int64_t count);
 int collector_new(const struct conf *c, struct store *s, struct collector **out, char **cause);
 /* Abandon transfers in flight (nothing of them is written) and free. */
 void collector_free(struct collector *col);

@@ -238,6 +238,27 @@ struct conf_notify {
 	int64_t retry_min_ms, retry_max_ms, max_age_ms;
 };
 
+/* A remote_write endpoint (Prometheus remote write 1.0). */
+struct conf_remote_write {
+	char *name;
+	char *url;
+	struct conf_kvs headers;
+	struct conf_kvs external_labels; /* over global.external_labels */
+	char *bearer_token;              /* from bearer_token_file */
+	char *basic_user, *basic_password;
+	char *ca_file, *cert_file, *key_file;
+	bool tls_verify;
+	int64_t batch_size;      /* samples per request */
+	int64_t batch_deadline_ms; /* send at least this often */
+	int64_t concurrency;     /* requests in flight (series are split by hash) */
+	int64_t timeout_ms;
+	int64_t min_backoff_ms, max_backoff_ms;
+	int64_t max_span_ms;     /* catch-up in rounds of at most this much time */
+	int64_t delay_ms;        /* ship samples once they are this old */
+	int start;               /* CONF_RW_START_* */
+};
+enum { CONF_RW_START_ALL, CONF_RW_START_NOW };
+
 struct conf {
 	char *path;
 	struct {
@@ -246,6 +267,7 @@ struct conf {
 		char *timezone;
 		struct conf_kvs external_labels;
 		int64_t max_concurrent_scrapes;
+		int64_t shard_index, shard_count;
 	} global;
 	struct {
 		char *path;
@@ -276,6 +298,8 @@ struct conf {
 	struct conf_kpi *kpis;
 	size_t nkpis;
 	struct conf_notify notify;
+	struct conf_remote_write *remote_write;
+	size_t nremote_write;
 };
 
 /* One error: where and what. */

@@ -148,6 +148,14 @@ static const struct field target_rows[] = {
 };
 static const struct table target_table = TBL("target", target_rows);
 
+static const struct field shard_rows[] = {
+	{.key = "index", .type = F_INT, .off = offsetof(struct conf, global.shard_index), .def = "0",
+	 .min = 0, .max = 9999, .help = "this instance's shard, 0 to count - 1"},
+	{.key = "count", .type = F_INT, .off = offsetof(struct conf, global.shard_count), .def = "1",
+	 .min = 1, .max = 10000, .help = "how many instances share the targets"},
+};
+static const struct table shard_table = TBL("shard", shard_rows);
+
 static const struct field global_rows[] = {
 	{.key = "scrape_interval", .type = F_DURATION,
 	 .off = offsetof(struct conf, global.scrape_interval_ms), .def = "\"1m\"",
@@ -171,6 +179,8 @@ static const struct field global_rows[] = {
 	{.key = "max_concurrent_scrapes", .type = F_INT,
 	 .off = offsetof(struct conf, global.max_concurrent_scrapes), .def = "64", .min = 1,
 	 .max = 10000, .help = "transfers in flight at once"},
+	{.key = "shard", .type = F_OBJ, .off = 0, .sub = &shard_table,
+	 .help = "split the targets among instances: this one scrapes those whose name hashes to index"},
 };
 
 static const struct field storage_rows[] = {
@@ -552,6 +562,64 @@ static const struct field notify_rows[] = {
 };
 static const struct table notify_table = TBL("notify", notify_rows);
 
+
+/* ---- remote_write ------------------------------------------------------------ */
+
+static const char *const rw_start_names[] = {"all", "now", NULL};
+
+_Static_assert(offsetof(struct conf_remote_write, basic_password) -
+			       offsetof(struct conf_remote_write, basic_user) ==
+		       offsetof(struct basic_auth, password),
+	       "remote_write basic_auth layout");
+_Static_assert(offsetof(struct conf_remote_write, tls_verify) -
+			       offsetof(struct conf_remote_write, ca_file) ==
+		       offsetof(struct tls_conf, verify),
+	       "remote_write tls layout");
+
+static const struct field rw_rows[] = {
+	{.key = "name", .type = F_STR, .off = offsetof(struct conf_remote_write, name),
+	 .required = true, .help = "unique name; the remote label of its metrics and its cursor's key"},
+	{.key = "url", .type = F_STR, .off = offsetof(struct conf_remote_write, url),
+	 .required = true, .help = "the receiver's remote write URL (http:// or https://)"},
+	{.key = "headers", .type = F_KVS, .off = offsetof(struct conf_remote_write, headers),
+	 .help = "extra request headers (X-Scope-OrgID for Mimir, ...)"},
+	{.key = "external_labels", .type = F_KVS,
+	 .off = offsetof(struct conf_remote_write, external_labels),
+	 .help = "labels added to every series sent, over global.external_labels"},
+	{.key = "bearer_token_file", .type = F_SECRET,
+	 .off = offsetof(struct conf_remote_write, bearer_token),
+	 .help = "file holding a bearer token sent as Authorization: Bearer"},
+	{.key = "basic_auth", .type = F_OBJ, .off = offsetof(struct conf_remote_write, basic_user),
+	 .sub = &basic_table, .help = "HTTP basic authentication"},
+	{.key = "tls", .type = F_OBJ, .off = offsetof(struct conf_remote_write, ca_file),
+	 .sub = &tls_table, .help = "TLS settings"},
+	{.key = "batch_size", .type = F_INT, .off = offsetof(struct conf_remote_write, batch_size),
+	 .def = "5000", .min = 1, .max = 10000000, .help = "samples per request"},
+	{.key = "batch_deadline", .type = F_DURATION,
+	 .off = offsetof(struct conf_remote_write, batch_deadline_ms), .def = "\"5s\"",
+	 .help = "new samples are sent at least this often"},
+	{.key = "concurrency", .type = F_INT, .off = offsetof(struct conf_remote_write, concurrency),
+	 .def = "4", .min = 1, .max = 256,
+	 .help = "requests in flight; series are split among them by hash, each in order"},
+	{.key = "timeout", .type = F_DURATION, .off = offsetof(struct conf_remote_write, timeout_ms),
+	 .def = "\"30s\"", .help = "give up on one request after this long (then retry)"},
+	{.key = "min_backoff", .type = F_DURATION,
+	 .off = offsetof(struct conf_remote_write, min_backoff_ms), .def = "\"30ms\"",
+	 .help = "first wait after a failed request; doubles each time"},
+	{.key = "max_backoff", .type = F_DURATION,
+	 .off = offsetof(struct conf_remote_write, max_backoff_ms), .def = "\"5s\"",
+	 .help = "longest wait between retries"},
+	{.key = "max_span", .type = F_DURATION, .off = offsetof(struct conf_remote_write, max_span_ms),
+	 .def = "\"15m\"", .help = "after an outage, catch up in rounds of at most this much time"},
+	{.key = "delay", .type = F_DURATION, .off = offsetof(struct conf_remote_write, delay_ms),
+	 .def = "\"0s\"",
+	 .help = "ship samples once they are this old (room for samples that arrive late)"},
+	{.key = "start", .type = F_ENUM, .off = offsetof(struct conf_remote_write, start),
+	 .def = "\"all\"", .enums = rw_start_names,
+	 .help = "a new endpoint first gets everything stored (all) or only what comes next (now)"},
+};
+static const struct table rw_table = TBL("remote_write", rw_rows);
+
 /* Sections are tables over struct conf itself (offsets are absolute). */
 static const struct table query_table = TBL("query", query_rows);
 static const struct table global_table = TBL("global", global_rows);
@@ -574,6 +642,10 @@ static const struct field root_rows[] = {
 	 .elem_size = sizeof(struct conf_kpi), .help = "the programme's targets, tracked per unit"},
 	{.key = "notify", .type = F_OBJ, .off = 0, .sub = &notify_table,
 	 .help = "alert notifications: receivers, routes, inhibition, mute times, digests"},
+	{.key = "remote_write", .type = F_OBJARR, .off = offsetof(struct conf, remote_write),
+	 .count_off = offsetof(struct conf, nremote_write), .sub = &rw_table,
+	 .elem_size = sizeof(struct conf_remote_write),
+	 .help = "send every sample to Prometheus, VictoriaMetrics, Mimir or Thanos (remote write 1.0)"},
 	{.key = "targets", .type = F_OBJARR, .off = offsetof(struct conf, targets),
 	 .count_off = offsetof(struct conf, ntargets), .sub = &target_table,
 	 .elem_size = sizeof(struct conf_target), .help = "the platforms to poll"},

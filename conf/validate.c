@@ -288,6 +288,46 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 	check_rule_groups(c, errs, pm);
 	check_kpis(c, errs, pm);
 	conf_validate_notify(c, errs, pm);
+	if (c->global.shard_index >= c->global.shard_count && !bad(errs, nload, "global.shard.index"))
+		conf_err_at(errs, pm, "global.shard.index", false,
+			    "shard index %lld is not below shard count %lld",
+			    (long long)c->global.shard_index, (long long)c->global.shard_count);
+	for (size_t i = 0; i < c->nremote_write; i++) {
+		struct conf_remote_write *w = &c->remote_write[i];
+		char *p = xasprintf("remote_write[%zu]", i), *q;
+		if (!w->name || !w->url) {
+			free(p);
+			continue;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (c->remote_write[j].name && strcmp(c->remote_write[j].name, w->name) == 0) {
+				q = xasprintf("%s.name", p);
+				conf_err_at(errs, pm, q, false,
+					    "remote_write name \"%s\" is already used by remote_write[%zu]",
+					    w->name, j);
+				free(q);
+			}
+		if (strncmp(w->url, "http://", 7) != 0 && strncmp(w->url, "https://", 8) != 0) {
+			q = xasprintf("%s.url", p);
+			conf_err_at(errs, pm, q, false, "expected an http:// or https:// URL, found \"%s\"",
+				    w->url);
+			free(q);
+		}
+		q = xasprintf("%s.external_labels", p);
+		check_label_names(&w->external_labels, q, errs, pm);
+		free(q);
+		if (w->max_backoff_ms < w->min_backoff_ms) {
+			q = xasprintf("%s.max_backoff", p);
+			conf_err_at(errs, pm, q, false, "max_backoff is shorter than min_backoff");
+			free(q);
+		}
+		if (w->batch_deadline_ms <= 0 || w->max_span_ms <= 0) {
+			q = xasprintf("%s.%s", p, w->batch_deadline_ms <= 0 ? "batch_deadline" : "max_span");
+			conf_err_at(errs, pm, q, false, "must be longer than 0s");
+			free(q);
+		}
+		free(p);
+	}
 	for (size_t i = 0; i < c->ntargets; i++) {
 		struct conf_target *t = &c->targets[i];
 		char *p = xasprintf("targets[%zu]", i), *q;

@@ -153,6 +153,7 @@ int cmd_run(int argc, char **argv)
 	int64_t next_retention, next_rules = 0, next_notify = 0;
 	struct rules *rules = NULL, *nrules = NULL;
 	struct notify *notify = NULL, *nnotify = NULL;
+	struct remote_write *rw = NULL, *nrw = NULL;
 	int c, rc = 0;
 
 	optind = 1;
@@ -214,12 +215,17 @@ int cmd_run(int argc, char **argv)
 	hd.store = store;
 	hd.collector = col;
 	hd.rules = rules;
+	/* remote_write reads what to send from the store's change feed */
+	store_set_feed(store, conf->nremote_write > 0);
+	remote_write_new(conf, store, &rw, &cause);
 	hd.notify = notify;
+	hd.remote_write = rw;
 	hd.reload = http_reload;
 	if (httpd_start(&hd, &httpd, &cause) != 0) {
 		log_error("http", "%s", cause);
 		free(cause);
 		notify_free(notify);
+		remote_write_free(rw);
 		rules_free(rules);
 		collector_free(col);
 		store_close(store);
@@ -239,6 +245,7 @@ int cmd_run(int argc, char **argv)
 		 o.config ? o.config : "");
 	next_retention = pw_now_ms() + 60000;
 	notify_start(notify);
+	remote_write_start(rw);
 
 	while (!got_stop) {
 		/* short waits: a signal is noticed within a quarter second */
@@ -292,6 +299,14 @@ int cmd_run(int argc, char **argv)
 			notify = nnotify;
 			nnotify = NULL;
 			notify_start(notify);
+			/* remote_write resumes from its cursors in the store */
+			store_set_feed(store, nc->nremote_write > 0);
+			remote_write_new(nc, store, &nrw, &cause);
+			httpd_set_remote_write(httpd, nrw);
+			remote_write_free(rw);
+			rw = nrw;
+			nrw = NULL;
+			remote_write_start(rw);
 			next_rules = 0;
 			next_notify = 0;
 			/* the HTTP server keeps the settings it started with */
@@ -326,6 +341,7 @@ int cmd_run(int argc, char **argv)
 	drain(col);
 	collector_free(col);
 	notify_free(notify);
+	remote_write_free(rw);
 	rules_free(rules);
 	free(rl_cause);
 	rl_cause = NULL;

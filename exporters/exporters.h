@@ -26,6 +26,7 @@ struct httpd_deps {
 	struct collector *collector; /* may be NULL; see httpd_set_collector */
 	struct rules *rules;         /* may be NULL; see httpd_set_rules */
 	struct notify *notify;       /* may be NULL; see httpd_set_notify */
+	struct remote_write *remote_write; /* may be NULL; see httpd_set_remote_write */
 	httpd_reload_fn reload;
 	void *reload_ctx;
 };
@@ -42,5 +43,22 @@ void httpd_set_collector(struct httpd *h, struct collector *col);
 void httpd_set_rules(struct httpd *h, struct rules *r);
 /* And the notifier whose outbox /api/v1/notifications and /metrics show. */
 void httpd_set_notify(struct httpd *h, struct notify *n);
+
+/* And the remote_write whose metrics /metrics shows. */
+void httpd_set_remote_write(struct httpd *h, struct remote_write *w);
+
+/* ---- remote_write ------------------------------------------------------- */
+
+/* Prometheus remote write 1.0 to every endpoint of c->remote_write, from
+ * the store (a cursor per endpoint kept in the store), one thread per
+ * endpoint plus `concurrency` senders; see remote_write.c. */
+struct remote_write;
+int remote_write_new(const struct conf *c, struct store *st, struct remote_write **out,
+		     char **cause);
+void remote_write_start(struct remote_write *w);
+/* Stop (a request in flight finishes or times out) and free. */
+void remote_write_free(struct remote_write *w);
+/* The pacewatch_remote_write_* metrics. */
+void remote_write_metrics(struct remote_write *w, struct pw_buf *b, bool openmetrics);
 
 #endif /* PW_EXPORTERS_H */

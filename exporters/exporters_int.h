@@ -23,6 +23,7 @@ struct httpd {
 	struct collector *col;
 	struct rules *rules;
 	struct notify *notify;
+	struct remote_write *remote_write;
 	pthread_mutex_t lock; /* col, rules and the counters */
 	httpd_reload_fn reload;
 	void *reload_ctx;

@@ -34,6 +34,13 @@ void httpd_set_notify(struct httpd *h, struct notify *n)
 	pthread_mutex_unlock(&h->lock);
 }
 
+void httpd_set_remote_write(struct httpd *h, struct remote_write *w)
+{
+	pthread_mutex_lock(&h->lock);
+	h->remote_write = w;
+	pthread_mutex_unlock(&h->lock);
+}
+
 void httpd_set_collector(struct httpd *h, struct collector *col)
 {
 	pthread_mutex_lock(&h->lock);
@@ -226,6 +233,8 @@ static char *self_metrics(struct httpd *h, bool om)
 			      (unsigned long long)h->counts[i].n);
 	if (h->notify)
 		notify_metrics(h->notify, &b, om);
+	if (h->remote_write)
+		remote_write_metrics(h->remote_write, &b, om);
 	if (h->col) {
 		static const struct {
 			const char *name, *type, *help;
@@ -519,6 +528,7 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 	h->col = dp->collector;
 	h->rules = dp->rules;
 	h->notify = dp->notify;
+	h->remote_write = dp->remote_write;
 	h->reload = dp->reload;
 	h->reload_ctx = dp->reload_ctx;
 	h->max_body = conf->http.max_request_size;

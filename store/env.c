@@ -256,6 +256,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		{"segs", 0, offsetof(struct store, dbi_segs)},
 		{"metadata", 0, offsetof(struct store, dbi_metadata)},
 		{"records", 0, offsetof(struct store, dbi_records)},
+		{"feed", 0, offsetof(struct store, dbi_feed)},
 	};
 
 	*out = NULL;
@@ -331,6 +332,10 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		if (rc == MDB_NOTFOUND && o->read_only && d == &s->dbi_records) {
 			/* a store from before the records table, opened read-only */
 			s->no_records = true;
+			continue;
+		}
+		if (rc == MDB_NOTFOUND && o->read_only && d == &s->dbi_feed) {
+			s->dbi_feed = 0;
 			continue;
 		}
 		if (rc != 0)

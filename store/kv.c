@@ -135,3 +135,128 @@ int store_rec_scan(struct store *s, const void *prefix, size_t plen, store_rec_c
 		return out;
 	return rc ? store__err(rc) : 0;
 }
+
+/* ---- the change feed ----------------------------------------------------------- */
+
+void store_set_feed(struct store *s, bool on)
+{
+	pthread_mutex_lock(&s->wlock);
+	s->feed = on && s->dbi_feed && !s->read_only;
+	pthread_mutex_unlock(&s->wlock);
+}
+
+int store_feed_head(struct store_snap *snap, uint64_t *seq)
+{
+	int rc = store__meta_get_u64(snap->txn, snap->s, "feed_seq", seq);
+	return rc ? store__err(rc) : 0;
+}
+
+int store_feed_read(struct store_snap *snap, uint64_t after, size_t max_commits,
+		    struct store_change **out, size_t *n, uint64_t *last)
+{
+	MDB_cursor *cur;
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v;
+	size_t got = 0, cap = *n;
+	int rc;
+	*last = after;
+	if (!snap->s->dbi_feed)
+		return 0;
+	if ((rc = mdb_cursor_open(snap->txn, snap->s->dbi_feed, &cur)) != 0)
+		return store__err(rc);
+	key_put_u64(kb, after + 1);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && got < max_commits;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), got++) {
+		size_t m = v.mv_size / 24;
+		const uint8_t *p = v.mv_data;
+		if (*n + m > cap) {
+			cap = (*n + m) * 2;
+			*out = xreallocarray(*out, cap, sizeof **out);
+		}
+		for (size_t i = 0; i < m; i++) {
+			(*out)[*n].id = key_get_u64(p + 24 * i);
+			(*out)[*n].mint = (int64_t)key_get_u64(p + 24 * i + 8);
+			(*out)[(*n)++].maxt = (int64_t)key_get_u64(p + 24 * i + 16);
+		}
+		*last = key_get_u64(k.mv_data);
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store__err(rc);
+}
+
+static int trim_ops(struct store *s, uint64_t upto, size_t *left)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc = store__txn_begin(s, 0, &txn);
+	if (rc != 0)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, s->dbi_feed, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	/* in steps, so one call never holds the writer for long */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < 10000;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (key_get_u64(k.mv_data) > upto)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	*left = n == 10000;
+	return mdb_txn_commit(txn);
+}
+
+int store_feed_trim(struct store *s, uint64_t upto, char **cause)
+{
+	int rc = 0;
+	size_t more = 1;
+	if (cause)
+		*cause = NULL;
+	if (!s->dbi_feed || s->read_only)
+		return 0;
+	while (more && rc == 0) {
+		pthread_mutex_lock(&s->wlock);
+		for (;;) {
+			pthread_rwlock_rdlock(&s->resize);
+			rc = trim_ops(s, upto, &more);
+			pthread_rwlock_unlock(&s->resize);
+			if (rc != MDB_MAP_FULL)
+				break;
+			if ((rc = store__grow(s, cause)) != 0)
+				break;
+		}
+		pthread_mutex_unlock(&s->wlock);
+	}
+	if (rc != 0 && !(rc >= PW_E_BASE && rc < PW_E_LAST)) {
+		if (cause && !*cause)
+			*cause = store__cause(rc, "trimming the change feed");
+		rc = store__err(rc);
+	}
+	return rc;
+}
+
+int store_series_get(struct store_snap *snap, uint64_t id, struct store_series *out)
+{
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v;
+	key_put_u64(kb, id);
+	int rc = mdb_get(snap->txn, snap->s->dbi_series, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return PW_ENOTFOUND;
+	if (rc != 0)
+		return store__err(rc);
+	memset(out, 0, sizeof *out);
+	out->id = id;
+	out->enc = v.mv_data;
+	out->enc_len = v.mv_size;
+	return 0;
+}

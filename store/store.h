@@ -217,6 +217,30 @@ typedef int (*store_rec_cb)(void *ctx, const void *key, size_t klen, const void 
 			    size_t vlen);
 int store_rec_scan(struct store *s, const void *prefix, size_t plen, store_rec_cb cb, void *ctx);
 
+/* ---- change feed ---------------------------------------------------------- */
+
+/* With the feed on, every commit also records, under the next sequence
+ * number, which series it wrote and the time range it wrote in each: the
+ * order in which data became durable, for readers that ship it elsewhere
+ * (remote_write) and must not miss a sample stamped before one they have
+ * already passed. */
+void store_set_feed(struct store *s, bool on);
+struct store_change {
+	uint64_t id;
+	int64_t mint, maxt;
+};
+/* The newest sequence number (0: nothing recorded yet). */
+int store_feed_head(struct store_snap *snap, uint64_t *seq);
+/* Changes of the commits after `after`, at most max_commits of them,
+ * appended to *out (realloc'd; *n updated); *last is the last sequence
+ * number read (after, when none). */
+int store_feed_read(struct store_snap *snap, uint64_t after, size_t max_commits,
+		    struct store_change **out, size_t *n, uint64_t *last);
+/* Forget the commits up to and including upto. */
+int store_feed_trim(struct store *s, uint64_t upto, char **cause);
+/* A series by id (labels as store_select gives them). PW_ENOTFOUND. */
+int store_series_get(struct store_snap *snap, uint64_t id, struct store_series *out);
+
 /* ---- maintenance -------------------------------------------------------- */
 
 /* Drop every sample older than cutoff_ms; series left empty are removed.

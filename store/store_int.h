@@ -149,7 +149,8 @@ struct series_cache {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi_meta, dbi_series, dbi_sindex, dbi_postings, dbi_heads, dbi_chunks,
-		dbi_segs, dbi_metadata, dbi_records;
+		dbi_segs, dbi_metadata, dbi_records, dbi_feed;
+	bool feed; /* record every commit in dbi_feed */
 	bool no_records; /* read-only open of a store without the records table */
 	char *path;
 	uint64_t map_size, max_map;

@@ -737,6 +737,43 @@ static int apply_meta(struct store_batch *b, MDB_txn *txn)
 }
 
 /* One attempt at applying the whole batch in one transaction. */
+/* the change feed: under the next sequence number, (id, mint, maxt) of
+ * every series this commit wrote; b->ents is sorted by id, then time */
+static int feed_append(struct store_batch *b, MDB_txn *txn)
+{
+	struct store *s = b->s;
+	uint64_t seq;
+	int rc;
+	size_t nser = 0;
+	if ((rc = store__meta_get_u64(txn, s, "feed_seq", &seq)) != 0)
+		return rc;
+	seq++;
+	uint8_t *v = xmalloc(b->n * 24 + 1), kb[8];
+	for (size_t i = 0; i < b->n;) {
+		size_t j = i;
+		int64_t lo = b->ents[i].ts, hi = b->ents[i].ts;
+		while (j < b->n && b->ents[j].id == b->ents[i].id) {
+			if (b->ents[j].ts < lo)
+				lo = b->ents[j].ts;
+			if (b->ents[j].ts > hi)
+				hi = b->ents[j].ts;
+			j++;
+		}
+		key_put_u64(v + nser * 24, b->ents[i].id);
+		key_put_u64(v + nser * 24 + 8, (uint64_t)lo);
+		key_put_u64(v + nser * 24 + 16, (uint64_t)hi);
+		nser++;
+		i = j;
+	}
+	key_put_u64(kb, seq);
+	MDB_val k = {8, kb}, val = {nser * 24, v};
+	rc = mdb_put(txn, s->dbi_feed, &k, &val, MDB_APPEND);
+	free(v);
+	if (rc == 0)
+		rc = store__meta_put_u64(txn, s, "feed_seq", seq);
+	return rc;
+}
+
 static int apply(struct store_batch *b)
 {
 	struct store *s = b->s;
@@ -798,6 +835,8 @@ static int apply(struct store_batch *b)
 	ccur = NULL;
 	b->hc = NULL;
 	if ((rc = apply_meta(b, txn)) != 0)
+		goto fail;
+	if (s->feed && b->n && (rc = feed_append(b, txn)) != 0)
 		goto fail;
 	if ((rc = store__meta_put_u64(txn, s, "next_id", next_id)) != 0 ||
 	    (rc = store__meta_put_u64(txn, s, "next_seq", b->next_seq)) != 0 ||
