@@ -37,6 +37,10 @@ static const struct {
 	 "kpi -c FILE [--storage DIR] [--at T] [--json]\n"
 	 "      Every KPI's units: value, expected, target, forecast, status; laggards first.\n"
 	 "      --at evaluates over history (what was the status on 30 June?)."},
+	{"export-rules", cmd_export_rules,
+	 "export-rules -c FILE\n"
+	 "      The rule groups and KPIs as a Prometheus rule file (YAML), for a central\n"
+	 "      Prometheus, vmalert or Mimir ruler; says in comments what is not carried."},
 	{"backup", cmd_backup,
 	 "backup --storage DIR DEST\n"
 	 "      Hot, consistent, compacted copy of the store into DEST."},
