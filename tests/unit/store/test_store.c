@@ -688,3 +688,71 @@ Test(store, records_write_scan_delete_and_reopen)
 	cr_assert_str_eq(seen.keys[1], "o/2");
 	cr_assert_str_eq(seen.keys[2], "o/3");
 }
+
+Test(store, change_feed_records_commits_in_order)
+{
+	struct store_snap *snap;
+	struct store_change *ch = NULL;
+	size_t n = 0;
+	uint64_t head, last;
+	char *cause = NULL;
+
+	/* commits before the feed is on are not recorded */
+	struct store_batch *b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "m", "city", "a", 1000, 1), 0);
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+	store_set_feed(st, true);
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "m", "city", "a", 5000, 2), 0);
+	cr_assert_eq(put1(b, "m", "city", "a", 3000, 3), 0); /* out of order in one batch */
+	cr_assert_eq(put1(b, "m", "city", "b", 4000, 4), 0);
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "m", "city", "b", 500, 5), 0); /* backfilled into the past */
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	cr_assert_eq(store_feed_head(snap, &head), 0);
+	cr_assert_eq(head, 2);
+	cr_assert_eq(store_feed_read(snap, 0, 100, &ch, &n, &last), 0);
+	cr_assert_eq(last, 2);
+	cr_assert_eq(n, 3);
+	struct store_series s0, s1;
+	cr_assert_eq(store_series_get(snap, ch[0].id, &s0), 0);
+	cr_assert_str_eq(store_series_label(&s0, "city"), "a");
+	cr_assert_eq(ch[0].mint, 3000);
+	cr_assert_eq(ch[0].maxt, 5000);
+	cr_assert_eq(store_series_get(snap, ch[1].id, &s1), 0);
+	cr_assert_str_eq(store_series_label(&s1, "city"), "b");
+	cr_assert_eq(ch[1].mint, 4000);
+	cr_assert_eq(ch[2].id, ch[1].id);
+	cr_assert_eq(ch[2].mint, 500, "the second commit, in commit order");
+	/* one commit at a time */
+	n = 0;
+	cr_assert_eq(store_feed_read(snap, 0, 1, &ch, &n, &last), 0);
+	cr_assert_eq(last, 1);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(store_series_get(snap, 987654, &s0), PW_ENOTFOUND);
+	store_snap_end(snap);
+
+	/* trimmed up to 1: only the second commit is left */
+	cr_assert_eq(store_feed_trim(st, 1, &cause), 0);
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	n = 0;
+	cr_assert_eq(store_feed_read(snap, 0, 100, &ch, &n, &last), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(last, 2);
+	cr_assert_eq(ch[0].mint, 500);
+	store_snap_end(snap);
+	free(ch);
+
+	/* off again: commits go unrecorded, the sequence stays */
+	store_set_feed(st, false);
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "m", "city", "c", 9000, 6), 0);
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	cr_assert_eq(store_feed_head(snap, &head), 0);
+	cr_assert_eq(head, 2);
+	store_snap_end(snap);
+}
