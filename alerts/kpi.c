@@ -18,6 +18,12 @@ enum { S_ON_TRACK, S_LAGGING, S_AT_RISK, S_MET, S_MISSED, S_STALE, S_MISSING, S_
 static const char *const status_names[S_N] = {"on_track", "lagging", "at_risk", "met",
 					      "missed",   "stale",   "missing"};
 
+_Static_assert(S_N == 7, "seven status series per unit");
+
+/* the series written per unit, in put_series' table */
+enum { K_VALUE, K_TARGET, K_EXPECTED, K_PROGRESS, K_EXPECTED_RATIO, K_FORECAST, K_DEADLINE,
+       K_STATUS, K_N = K_STATUS + 7 };
+
 struct unit {
 	struct pw_label *l; /* owned, without __name__ */
 	size_t n;
@@ -29,6 +35,8 @@ struct unit {
 	bool seen;
 	int status;
 	double value, target, expected, forecast;
+	/* its series, prepared once: writing them is a copy */
+	struct store_key keys[K_N];
 };
 
 struct kpi {
@@ -121,6 +129,8 @@ static void units_free(struct kpi *k)
 			free((char *)k->u[i].l[j].value);
 		}
 		free(k->u[i].l);
+		for (int q = 0; q < K_N; q++)
+			store_key_free(&k->u[i].keys[q]);
 	}
 	free(k->u);
 	k->u = NULL;
@@ -293,23 +303,35 @@ static void fmt_num(char *dst, size_t sz, double v)
 		snprintf(dst, sz, "%.4g", round(v * 10000) / 10000);
 }
 
-static void put_series(struct store_batch *b, const char *name, const struct unit *u,
-		       const char *kpi, const char *extra, const char *extra_v, int64_t t, double v)
+static void put_series(struct store_batch *b, int which, struct unit *u, const char *kpi,
+		       int64_t t, double v)
 {
-	struct pw_label l[72];
-	size_t n = 0;
-	l[n].name = "__name__";
-	l[n++].value = name;
-	l[n].name = "kpi";
-	l[n++].value = kpi;
-	for (size_t i = 0; i < u->n && n < 70; i++)
-		if (strcmp(u->l[i].name, "kpi"))
-			l[n++] = u->l[i];
-	if (extra) {
-		l[n].name = extra;
-		l[n++].value = extra_v;
+	static const char *const names[K_STATUS + 1] = {
+		"pacewatch_kpi_value",          "pacewatch_kpi_target",
+		"pacewatch_kpi_expected",       "pacewatch_kpi_progress_ratio",
+		"pacewatch_kpi_expected_ratio", "pacewatch_kpi_forecast",
+		"pacewatch_kpi_deadline_timestamp_seconds", "pacewatch_kpi_status"};
+	struct store_key *key = &u->keys[which];
+	if (!key->enc) {
+		struct pw_label l[72];
+		size_t n = 0;
+		l[n].name = "__name__";
+		l[n++].value = names[which < K_STATUS ? which : K_STATUS];
+		l[n].name = "kpi";
+		l[n++].value = kpi;
+		for (size_t i = 0; i < u->n && n < 70; i++)
+			if (strcmp(u->l[i].name, "kpi"))
+				l[n++] = u->l[i];
+		if (which >= K_STATUS) {
+			l[n].name = "status";
+			l[n++].value = status_names[which - K_STATUS];
+		}
+		if (store_key_make(l, n, key, NULL) != 0) {
+			store_batch_put(b, l, n, t, v); /* the batch reports the error */
+			return;
+		}
 	}
-	store_batch_put(b, l, n, t, v);
+	store_batch_put_key(b, key, t, v);
 }
 
 /* the unit as people name it: its labels, without where it was scraped */
@@ -596,23 +618,23 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 			}
 		}
 		if (u->status != S_STALE && u->status != S_MISSING) {
-			put_series(b, "pacewatch_kpi_value", u, c->name, NULL, NULL, t, u->value);
-			put_series(b, "pacewatch_kpi_target", u, c->name, NULL, NULL, t, u->target);
-			put_series(b, "pacewatch_kpi_expected", u, c->name, NULL, NULL, t, u->expected);
+			put_series(b, K_VALUE, u, c->name, t, u->value);
+			put_series(b, K_TARGET, u, c->name, t, u->target);
+			put_series(b, K_EXPECTED, u, c->name, t, u->expected);
 			double den = u->target - u->baseline;
-			put_series(b, "pacewatch_kpi_progress_ratio", u, c->name, NULL, NULL, t,
+			put_series(b, K_PROGRESS, u, c->name, t,
 				   den != 0 ? (u->value - u->baseline) / den
 					    : reached(k, u->value, u->target));
-			put_series(b, "pacewatch_kpi_expected_ratio", u, c->name, NULL, NULL, t,
+			put_series(b, K_EXPECTED_RATIO, u, c->name, t,
 				   den != 0 ? (u->expected - u->baseline) / den : 1);
 			if (!isnan(u->forecast))
-				put_series(b, "pacewatch_kpi_forecast", u, c->name, NULL, NULL, t,
+				put_series(b, K_FORECAST, u, c->name, t,
 					   u->forecast);
 		}
-		put_series(b, "pacewatch_kpi_deadline_timestamp_seconds", u, c->name, NULL, NULL, t,
+		put_series(b, K_DEADLINE, u, c->name, t,
 			   (double)(c->deadline_ms / 1000));
 		for (int s = 0; s < S_N; s++)
-			put_series(b, "pacewatch_kpi_status", u, c->name, "status", status_names[s], t,
+			put_series(b, K_STATUS + s, u, c->name, t,
 				   s == u->status);
 		if (alert < 0)
 			continue;
@@ -774,18 +796,18 @@ static int eval_quota(struct kpis *ks, size_t ki, int64_t t, struct store_batch 
 		int alert = -1;
 		if (!u->seen)
 			continue;
-		put_series(b, "pacewatch_kpi_value", u, c->name, NULL, NULL, t, u->value);
-		put_series(b, "pacewatch_kpi_target", u, c->name, NULL, NULL, t, u->target);
-		put_series(b, "pacewatch_kpi_expected", u, c->name, NULL, NULL, t, u->expected);
-		put_series(b, "pacewatch_kpi_progress_ratio", u, c->name, NULL, NULL, t,
+		put_series(b, K_VALUE, u, c->name, t, u->value);
+		put_series(b, K_TARGET, u, c->name, t, u->target);
+		put_series(b, K_EXPECTED, u, c->name, t, u->expected);
+		put_series(b, K_PROGRESS, u, c->name, t,
 			   u->target != 0 ? u->value / u->target : 1);
-		put_series(b, "pacewatch_kpi_expected_ratio", u, c->name, NULL, NULL, t, frac);
+		put_series(b, K_EXPECTED_RATIO, u, c->name, t, frac);
 		if (!isnan(u->forecast))
-			put_series(b, "pacewatch_kpi_forecast", u, c->name, NULL, NULL, t, u->forecast);
-		put_series(b, "pacewatch_kpi_deadline_timestamp_seconds", u, c->name, NULL, NULL, t,
+			put_series(b, K_FORECAST, u, c->name, t, u->forecast);
+		put_series(b, K_DEADLINE, u, c->name, t,
 			   (double)(p1 / 1000));
 		for (int st = 0; st < S_N; st++)
-			put_series(b, "pacewatch_kpi_status", u, c->name, "status", status_names[st], t,
+			put_series(b, K_STATUS + st, u, c->name, t,
 				   st == u->status);
 		if (u->status == S_LAGGING)
 			alert = A_LAGGING;

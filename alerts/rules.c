@@ -51,6 +51,7 @@ struct lbls {
 	struct pw_label *l;
 	size_t n;
 	uint64_t h;
+	struct store_key key; /* a series written at every evaluation: encoded once */
 };
 
 static int lcmp(const void *x, const void *y)
@@ -75,26 +76,37 @@ static void lbls_finish(struct lbls *s)
 	s->h = lbl_hash(s->l, s->n);
 }
 
-/* set name=value (an empty value deletes), copying the strings */
-static void lbls_set(struct lbls *s, const char *name, const char *value)
+/* set name=value (an empty value deletes); value is taken (freed or kept) */
+static void lbls_take(struct lbls *s, const char *name, char *value)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		if (strcmp(s->l[i].name, name) == 0) {
 			free((char *)s->l[i].value);
 			if (!*value) {
 				free((char *)s->l[i].name);
+				free(value);
 				s->l[i] = s->l[--s->n];
 			} else {
-				s->l[i].value = xstrdup(value);
+				s->l[i].value = value;
 			}
 			return;
 		}
 	}
-	if (!*value)
+	if (!*value) {
+		free(value);
 		return;
-	s->l = xreallocarray(s->l, s->n + 1, sizeof *s->l);
+	}
+	/* room for 4, then doubling: n is the count, the capacity follows */
+	if (s->n == 0 || (s->n >= 4 && (s->n & (s->n - 1)) == 0))
+		s->l = xreallocarray(s->l, s->n ? s->n * 2 : 4, sizeof *s->l);
 	s->l[s->n].name = xstrdup(name);
-	s->l[s->n++].value = xstrdup(value);
+	s->l[s->n++].value = value;
+}
+
+/* set name=value (an empty value deletes), copying the strings */
+static void lbls_set(struct lbls *s, const char *name, const char *value)
+{
+	lbls_take(s, name, xstrdup(value));
 }
 
 static void lbls_free(struct lbls *s)
@@ -104,6 +116,7 @@ static void lbls_free(struct lbls *s)
 		free((char *)s->l[i].value);
 	}
 	free(s->l);
+	store_key_free(&s->key);
 	memset(s, 0, sizeof *s);
 }
 
@@ -387,7 +400,7 @@ static void outset_begin(struct outset *o, struct rule *ru)
 	}
 }
 
-static void outset_add(struct outset *o, const struct pw_label *l, size_t n)
+static struct lbls *outset_add(struct outset *o, const struct pw_label *l, size_t n)
 {
 	struct lbls w = {0};
 	uint64_t h = lbl_hash(l, n);
@@ -404,7 +417,7 @@ static void outset_add(struct outset *o, const struct pw_label *l, size_t n)
 		if (eq) {
 			o->moved[j] = true;
 			o->s[o->n++] = *p;
-			return;
+			return &o->s[o->n - 1];
 		}
 	}
 	w.l = xcalloc(n + 1, sizeof *w.l);
@@ -415,6 +428,17 @@ static void outset_add(struct outset *o, const struct pw_label *l, size_t n)
 	w.n = n;
 	w.h = h;
 	o->s[o->n++] = w;
+	return &o->s[o->n - 1];
+}
+
+/* write a sample of the series e stands for, encoding it the first time */
+static void put_lbls(struct store_batch *b, struct lbls *e, int64_t t, double v)
+{
+	if (!e->key.enc && store_key_make(e->l, e->n, &e->key, NULL) != 0) {
+		store_batch_put(b, e->l, e->n, t, v); /* the batch reports the error */
+		return;
+	}
+	store_batch_put_key(b, &e->key, t, v);
 }
 
 static void outset_abort(struct outset *o)
@@ -462,8 +486,7 @@ static void put(struct store_batch *b, struct outset *o, struct lbls *l, const c
 {
 	struct pw_label tmp[80];
 	size_t n = sorted_into(tmp, 80, l, name, extra_name, extra_value);
-	store_batch_put(b, tmp, n, t, v);
-	outset_add(o, tmp, n);
+	put_lbls(b, outset_add(o, tmp, n), t, v);
 }
 
 /* staleness markers for the series of the last evaluation that are gone */
@@ -472,7 +495,7 @@ static void mark_stale(struct store_batch *b, struct rule *ru, struct outset *no
 	for (size_t i = 0; i < ru->nprev; i++) {
 		if (now->moved[i])
 			continue; /* written again: it lives on in now */
-		store_batch_put(b, ru->prev[i].l, ru->prev[i].n, t, store_stale_nan());
+		put_lbls(b, &ru->prev[i], t, store_stale_nan());
 		lbls_free(&ru->prev[i]);
 	}
 	free(ru->prev);
@@ -595,18 +618,13 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 		for (size_t k = 0; k < snl; k++)
 			if (strcmp(sl[k].name, "__name__"))
 				lbls_set(&a.labels, sl[k].name, sl[k].value);
-		for (size_t k = 0; k < c->labels.n; k++) {
-			char *e = tmpl_expand(c->labels.v[k].value, &td);
-			lbls_set(&a.labels, c->labels.v[k].name, e);
-			free(e);
-		}
+		for (size_t k = 0; k < c->labels.n; k++)
+			lbls_take(&a.labels, c->labels.v[k].name, tmpl_expand(c->labels.v[k].value, &td));
 		lbls_set(&a.labels, "alertname", c->alert);
 		lbls_finish(&a.labels);
-		for (size_t k = 0; k < c->annotations.n; k++) {
-			char *e = tmpl_expand(c->annotations.v[k].value, &td);
-			lbls_set(&a.ann, c->annotations.v[k].name, e);
-			free(e);
-		}
+		for (size_t k = 0; k < c->annotations.n; k++)
+			lbls_take(&a.ann, c->annotations.v[k].name,
+				  tmpl_expand(c->annotations.v[k].value, &td));
 		lbls_finish(&a.ann);
 		talloc_free(&ta);
 		a.value = v;
@@ -747,8 +765,7 @@ static int eval_recording(struct group *g, struct rule *ru, const struct query_r
 			outset_abort(&out);
 			return PW_EINVAL;
 		}
-		store_batch_put(b, l.l, l.n, t, v);
-		outset_add(&out, l.l, l.n);
+		put_lbls(b, outset_add(&out, l.l, l.n), t, v);
 		lbls_free(&l);
 	}
 	mark_stale(b, ru, &out, t);

@@ -1,6 +1,7 @@
 /*
  * main.c — pacewatch's entry point: dispatches subcommands.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,6 +68,13 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+#ifdef __GLIBC__
+	/* Queries and evaluations allocate and free tens of megabytes each;
+	 * keep freed memory for the next one (up to 256 MiB) instead of
+	 * handing it back to the kernel and taking page faults again. */
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+#endif
 	conf_set_expr_checker(rules_check_expr); /* PromQL in the configuration */
 	if (argc < 2) {
 		usage(stderr);

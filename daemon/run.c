@@ -129,13 +129,6 @@ static void drain(struct collector *col)
 
 int cmd_run(int argc, char **argv)
 {
-#ifdef __GLIBC__
-	/* Queries allocate and free tens of megabytes each; keep freed memory
-	 * for the next one (up to 256 MiB) instead of handing it back to the
-	 * kernel and taking page faults again. */
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-#endif
 	static const struct option lo[] = {{"config", required_argument, 0, 'c'},
 					   {"storage", required_argument, 0, 's'},
 					   {"listen", required_argument, 0, 'l'},

@@ -82,6 +82,18 @@ int store_batch_put(struct store_batch *b, const struct pw_label *labels, size_t
 		    int64_t ts_ms, double v);
 /* Record HELP / TYPE / unit of a metric name (NULL or STORE_TYPE_KEEP
  * leaves a field as it is). */
+/* A series' identity prepared once (names checked, labels sorted and
+ * encoded, hashed), for writers that put samples to the same series again
+ * and again (the KPI engine): store_batch_put_key costs a copy. */
+struct store_key {
+	char *enc;
+	uint32_t len;
+	uint64_t hash;
+};
+/* Errors as store_batch_put's (PW_EINVAL and *cause). */
+int store_key_make(const struct pw_label *labels, size_t n, struct store_key *out, char **cause);
+void store_key_free(struct store_key *k);
+int store_batch_put_key(struct store_batch *b, const struct store_key *k, int64_t ts, double v);
 int store_batch_put_meta(struct store_batch *b, const char *metric,
 			 enum store_metric_type type, const char *help, const char *unit);
 /* Message of the first failed put (borrowed, valid until commit/abort). */

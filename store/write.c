@@ -102,36 +102,36 @@ static int label_cmp(const void *a, const void *b)
 	return strcmp(((const struct pw_label *)a)->name, ((const struct pw_label *)b)->name);
 }
 
-int store_batch_put(struct store_batch *b, const struct pw_label *labels, size_t n,
-		    int64_t ts, double v)
+/* check, sort and encode labels into out ("name\0" then "label\0value\0"
+ * sorted by label); 0, or PW_EINVAL with a message */
+static int encode(const struct pw_label *labels, size_t n, struct pw_buf *out, char **msg)
 {
 	struct pw_label small[32], *ls = small;
 	const char *metric = NULL;
-	size_t nl = 0, start;
-	struct ent *e;
+	size_t nl = 0;
 	char esc[128];
 	int rc = 0;
 
-	if (b->err)
-		return PW_EPOISONED;
+	*msg = NULL;
 	if (n > 32)
 		ls = xcalloc(n, sizeof *ls);
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(labels[i].name, "__name__") == 0) {
 			if (metric) {
-				rc = poison(b, PW_EINVAL, xstrdup("duplicate label name \"__name__\""));
+				*msg = xstrdup("duplicate label name \"__name__\"");
+				rc = PW_EINVAL;
 				goto out;
 			}
 			metric = labels[i].value;
 			continue;
 		}
-		if (!pw_valid_label_name(labels[i].name, strlen(labels[i].name)) ||
-		    strlen(labels[i].name) > LABEL_NAME_MAX) {
-			pw_esc(esc, sizeof esc, labels[i].name, strlen(labels[i].name));
-			rc = poison(b, PW_EINVAL,
-				    xasprintf("invalid label name \"%s\": must match "
-					      "[a-zA-Z_][a-zA-Z0-9_]* (at most %u bytes)",
-					      esc, LABEL_NAME_MAX));
+		size_t len = strlen(labels[i].name);
+		if (!pw_valid_label_name(labels[i].name, len) || len > LABEL_NAME_MAX) {
+			pw_esc(esc, sizeof esc, labels[i].name, len);
+			*msg = xasprintf("invalid label name \"%s\": must match "
+					 "[a-zA-Z_][a-zA-Z0-9_]* (at most %u bytes)",
+					 esc, LABEL_NAME_MAX);
+			rc = PW_EINVAL;
 			goto out;
 		}
 		if (labels[i].value[0] == '\0')
@@ -139,31 +139,46 @@ int store_batch_put(struct store_batch *b, const struct pw_label *labels, size_t
 		ls[nl++] = labels[i];
 	}
 	if (!metric) {
-		rc = poison(b, PW_EINVAL, xstrdup("sample without a metric name"));
+		*msg = xstrdup("sample without a metric name");
+		rc = PW_EINVAL;
 		goto out;
 	}
 	if (!pw_valid_metric_name(metric, strlen(metric))) {
 		pw_esc(esc, sizeof esc, metric, strlen(metric));
-		rc = poison(b, PW_EINVAL,
-			    xasprintf("invalid metric name \"%s\": must match "
-				      "[a-zA-Z_:][a-zA-Z0-9_:]*",
-				      esc));
+		*msg = xasprintf("invalid metric name \"%s\": must match [a-zA-Z_:][a-zA-Z0-9_:]*",
+				 esc);
+		rc = PW_EINVAL;
 		goto out;
 	}
-	qsort(ls, nl, sizeof *ls, label_cmp);
+	/* writers usually hand labels in order already */
+	for (size_t i = 1; i < nl; i++)
+		if (strcmp(ls[i - 1].name, ls[i].name) > 0) {
+			qsort(ls, nl, sizeof *ls, label_cmp);
+			break;
+		}
 	for (size_t i = 1; i < nl; i++) {
 		if (strcmp(ls[i].name, ls[i - 1].name) == 0) {
-			rc = poison(b, PW_EINVAL,
-				    xasprintf("duplicate label name \"%s\"", ls[i].name));
+			*msg = xasprintf("duplicate label name \"%s\"", ls[i].name);
+			rc = PW_EINVAL;
 			goto out;
 		}
 	}
-	start = b->arena.len;
-	pw_buf_append(&b->arena, metric, strlen(metric) + 1);
+	pw_buf_append(out, metric, strlen(metric) + 1);
 	for (size_t i = 0; i < nl; i++) {
-		pw_buf_append(&b->arena, ls[i].name, strlen(ls[i].name) + 1);
-		pw_buf_append(&b->arena, ls[i].value, strlen(ls[i].value) + 1);
+		pw_buf_append(out, ls[i].name, strlen(ls[i].name) + 1);
+		pw_buf_append(out, ls[i].value, strlen(ls[i].value) + 1);
 	}
+out:
+	if (ls != small)
+		free(ls);
+	return rc;
+}
+
+/* a new entry for the bytes at arena[start, end) (hash: computed unless given) */
+static void add_ent(struct store_batch *b, size_t start, const uint64_t *hash, int64_t ts,
+		    double v)
+{
+	struct ent *e;
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 256;
 		b->ents = xreallocarray(b->ents, b->cap, sizeof *b->ents);
@@ -178,17 +193,69 @@ int store_batch_put(struct store_batch *b, const struct pw_label *labels, size_t
 		e->hash = b->ents[b->n - 1].hash;
 		b->arena.len = start;
 	} else {
-		e->hash = pw_hash64(b->arena.data + start, e->len);
+		e->hash = hash ? *hash : pw_hash64(b->arena.data + start, e->len);
 	}
 	e->seq = (uint32_t)b->n;
 	e->ts = ts;
 	e->v = v;
 	e->id = 0;
 	b->n++;
-out:
-	if (ls != small)
-		free(ls);
-	return rc;
+}
+
+int store_batch_put(struct store_batch *b, const struct pw_label *labels, size_t n,
+		    int64_t ts, double v)
+{
+	char *msg;
+	size_t start;
+	int rc;
+
+	if (b->err)
+		return PW_EPOISONED;
+	start = b->arena.len;
+	if ((rc = encode(labels, n, &b->arena, &msg)) != 0) {
+		b->arena.len = start;
+		return poison(b, rc, msg);
+	}
+	add_ent(b, start, NULL, ts, v);
+	return 0;
+}
+
+int store_key_make(const struct pw_label *labels, size_t n, struct store_key *out, char **cause)
+{
+	struct pw_buf e;
+	char *msg;
+	int rc;
+	memset(out, 0, sizeof *out);
+	pw_buf_init(&e, 0);
+	if ((rc = encode(labels, n, &e, &msg)) != 0) {
+		pw_buf_free(&e);
+		if (cause)
+			*cause = msg;
+		else
+			free(msg);
+		return rc;
+	}
+	out->len = (uint32_t)e.len;
+	out->enc = pw_buf_take(&e);
+	out->hash = pw_hash64(out->enc, out->len);
+	return 0;
+}
+
+void store_key_free(struct store_key *k)
+{
+	free(k->enc);
+	memset(k, 0, sizeof *k);
+}
+
+int store_batch_put_key(struct store_batch *b, const struct store_key *k, int64_t ts, double v)
+{
+	size_t start;
+	if (b->err)
+		return PW_EPOISONED;
+	start = b->arena.len;
+	pw_buf_append(&b->arena, k->enc, k->len);
+	add_ent(b, start, &k->hash, ts, v);
+	return 0;
 }
 
 int store_batch_put_meta(struct store_batch *b, const char *metric, enum store_metric_type type,
