@@ -37,6 +37,10 @@ struct unit {
 	double value, target, expected, forecast;
 	/* its series, prepared once: writing them is a copy */
 	struct store_key keys[K_N];
+	/* its alerts' $kpi.* numbers as text, rebuilt only when they change */
+	struct pw_label nums[9];
+	double nums_in[5];
+	const char *nums_deadline;
 };
 
 struct kpi {
@@ -131,6 +135,8 @@ static void units_free(struct kpi *k)
 		free(k->u[i].l);
 		for (int q = 0; q < K_N; q++)
 			store_key_free(&k->u[i].keys[q]);
+		for (int q = 0; q < 9; q++)
+			free((char *)k->u[i].nums[q].value);
 	}
 	free(k->u);
 	k->u = NULL;
@@ -416,6 +422,30 @@ static struct pw_label *numbers(const struct unit *u, const struct conf_kpi *c, 
 	return x;
 }
 
+_Static_assert(KPI_NUMBERS == 9, "struct unit keeps nine numbers");
+
+/* numbers() kept in the unit: only what changed is formatted again (the
+ * strings belong to the unit) */
+static struct pw_label *unit_numbers(struct unit *u, const struct conf_kpi *c, const char *deadline)
+{
+	double vs[5] = {u->value, u->expected, u->target, u->forecast, u->baseline};
+	bool fresh = u->nums[0].value == NULL;
+	bool changed = fresh || u->nums_deadline != deadline;
+	for (int q = 0; q < 5 && !changed; q++)
+		changed = memcmp(&vs[q], &u->nums_in[q], sizeof vs[q]) != 0;
+	if (!changed)
+		return u->nums;
+	struct pw_label *x = numbers(u, c, deadline);
+	for (int q = 0; q < KPI_NUMBERS; q++) {
+		free((char *)u->nums[q].value);
+		u->nums[q] = x[q];
+	}
+	free(x);
+	memcpy(u->nums_in, vs, sizeof vs);
+	u->nums_deadline = deadline;
+	return u->nums;
+}
+
 /* hand each alert kind its units (then free what was built for it) */
 static void feed_alerts(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b,
 			struct query_series **as, struct pw_label ***ax, size_t **anx,
@@ -426,7 +456,11 @@ static void feed_alerts(struct kpis *ks, size_t ki, int64_t t, struct store_batc
 					   .t = t};
 		rules_feed_alert(ks->r, ks->group_base + ki, (size_t)a, &res,
 				 (const struct pw_label *const *)ax[a], anx[a], t, b);
+		const struct kpi *k = &ks->k[ki];
 		for (size_t j = 0; j < nalert[a]; j++) {
+			const char *p = (const char *)ax[a][j];
+			if (p >= (const char *)k->u && p < (const char *)(k->u + k->nu))
+				continue; /* a unit's own numbers */
 			for (int q = 0; q < KPI_NUMBERS; q++)
 				free((char *)ax[a][j][q].value);
 			free(ax[a][j]);
@@ -641,7 +675,7 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 		/* the alert's series and its numbers for the annotations */
 		{
 			size_t j = nalert[alert]++;
-			ax[alert][j] = numbers(u, c, c->deadline);
+			ax[alert][j] = unit_numbers(u, c, c->deadline);
 			anx[alert][j] = KPI_NUMBERS;
 			as[alert][j].labels = u->l;
 			as[alert][j].nlabels = u->n;
