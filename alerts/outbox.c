@@ -600,10 +600,7 @@ void notify_metrics(struct notify *n, struct pw_buf *b, bool om)
 	};
 	pthread_mutex_lock(&n->lock);
 	for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
-		/* OpenMetrics names a counter's family without _total */
-		int fl = (int)strlen(m[k].name) - (om && k < 3 ? 6 : 0);
-		pw_buf_printf(b, "# HELP %.*s %s\n# TYPE %.*s %s\n", fl, m[k].name, m[k].help, fl,
-			      m[k].name, m[k].type);
+		pw_buf_metric_header(b, m[k].name, m[k].type, m[k].help, om);
 		for (size_t i = 0; i < n->nlanes; i++) {
 			const struct lane *l = &n->lanes[i];
 			int64_t o = oldest(l);

@@ -166,19 +166,29 @@ static bool has_cjk(const char *s)
 	return false;
 }
 
+/* ms in zone: the offset, days since the epoch and seconds into the day */
+static void local_parts(int64_t ms, const char *zone, int32_t *off, int64_t *days, int64_t *rem)
+{
+	struct pw_tz *tz = NULL;
+	char err[100];
+	*off = 0;
+	if (zone && pw_tz_load(zone, &tz, err, sizeof err) == 0)
+		*off = pw_tz_offset(tz, ms / 1000);
+	pw_tz_free(tz);
+	int64_t local = ms / 1000 + *off;
+	*days = local / 86400;
+	*rem = local % 86400;
+}
+
 static void rfc5322_date(struct pw_buf *b, int64_t ms, const char *zone)
 {
 	static const char *const wd[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
 	static const char *const mn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	struct pw_tz *tz = NULL;
-	char err[100];
-	int32_t off = 0;
-	if (zone && pw_tz_load(zone, &tz, err, sizeof err) == 0)
-		off = pw_tz_offset(tz, ms / 1000);
-	pw_tz_free(tz);
-	int64_t local = ms / 1000 + off, days = local / 86400, rem = local % 86400, y;
+	int32_t off;
+	int64_t days, rem, y;
 	unsigned m, d;
+	local_parts(ms, zone, &off, &days, &rem);
 	pw_civil_from_days(days, &y, &m, &d);
 	int32_t ao = off < 0 ? -off : off;
 	pw_buf_printf(b, "%s, %u %s %lld %02d:%02d:%02d %c%02d%02d", wd[days % 7], d, mn[m - 1],
@@ -188,14 +198,10 @@ static void rfc5322_date(struct pw_buf *b, int64_t ms, const char *zone)
 
 static void local_time(char *dst, size_t sz, int64_t ms, const char *zone)
 {
-	struct pw_tz *tz = NULL;
-	char err[100];
-	int32_t off = 0;
-	if (zone && pw_tz_load(zone, &tz, err, sizeof err) == 0)
-		off = pw_tz_offset(tz, ms / 1000);
-	pw_tz_free(tz);
-	int64_t local = ms / 1000 + off, days = local / 86400, rem = local % 86400, y;
+	int32_t off;
+	int64_t days, rem, y;
 	unsigned m, d;
+	local_parts(ms, zone, &off, &days, &rem);
 	pw_civil_from_days(days, &y, &m, &d);
 	snprintf(dst, sz, "%04lld-%02u-%02u %02d:%02d", (long long)y, m, d, (int)(rem / 3600),
 		 (int)(rem / 60 % 60));

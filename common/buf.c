@@ -202,3 +202,12 @@ void pw_buf_html(struct pw_buf *b, const char *s, size_t n)
 		}
 	}
 }
+
+void pw_buf_metric_header(struct pw_buf *b, const char *name, const char *type, const char *help,
+			  bool om)
+{
+	int n = (int)strlen(name);
+	if (om && strcmp(type, "counter") == 0 && n > 6 && strcmp(name + n - 6, "_total") == 0)
+		n -= 6;
+	pw_buf_printf(b, "# HELP %.*s %s\n# TYPE %.*s %s\n", n, name, help, n, name, type);
+}

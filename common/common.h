@@ -113,6 +113,10 @@ void pw_buf_json_labels(struct pw_buf *b, const struct pw_label *l, size_t n);
 /* Append s as a JSON string: quotes, \" \\ \n \r \t and \u00XX escapes,
  * UTF-8 passed through. */
 void pw_buf_json_string(struct pw_buf *b, const char *s);
+/* "# HELP name help" and "# TYPE name type" lines of a metric family; in
+ * OpenMetrics (om) a counter's family is named without _total. */
+void pw_buf_metric_header(struct pw_buf *b, const char *name, const char *type, const char *help,
+			  bool om);
 /* Append n bytes of s with &, <, >, " and ' escaped for HTML. */
 void pw_buf_html(struct pw_buf *b, const char *s, size_t n);
 

@@ -199,12 +199,7 @@ static void metrics_free(void *cls)
 
 static void line(struct pw_buf *b, bool om, const char *name, const char *type, const char *help)
 {
-	char family[128];
-	size_t n = strlen(name);
-	snprintf(family, sizeof family, "%s", name);
-	if (om && strcmp(type, "counter") == 0 && n > 6 && strcmp(name + n - 6, "_total") == 0)
-		family[n - 6] = '\0';
-	pw_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", family, help, family, type);
+	pw_buf_metric_header(b, name, type, help, om);
 }
 
 /* pacewatch's own metrics, under pacewatch_. */

@@ -804,9 +804,7 @@ void remote_write_metrics(struct remote_write *w, struct pw_buf *b, bool om)
 	int64_t now = now_ms();
 	pthread_mutex_lock(&w->lock);
 	for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
-		int fl = (int)strlen(m[k].name) - (om && strcmp(m[k].type, "counter") == 0 ? 6 : 0);
-		pw_buf_printf(b, "# HELP %.*s %s\n# TYPE %.*s %s\n", fl, m[k].name, m[k].help, fl,
-			      m[k].name, m[k].type);
+		pw_buf_metric_header(b, m[k].name, m[k].type, m[k].help, om);
 		for (size_t i = 0; i < w->ne; i++) {
 			const struct endpoint *e = &w->e[i];
 			pw_buf_printf(b, "%s{remote=", m[k].name);

@@ -33,6 +33,43 @@ static int apply_ops(struct store *s, const struct store_rec_op *ops, size_t n)
 	return mdb_txn_commit(txn);
 }
 
+/* Run one write transaction (fn) under the writer lock, growing the map
+ * and trying again while it is full; LMDB codes become PW_E* with *cause
+ * naming what (what). */
+static int write_growing(struct store *s, int (*fn)(struct store *, void *), void *ctx,
+			 const char *what, char **cause)
+{
+	int rc;
+	pthread_mutex_lock(&s->wlock);
+	for (;;) {
+		pthread_rwlock_rdlock(&s->resize);
+		rc = fn(s, ctx);
+		pthread_rwlock_unlock(&s->resize);
+		if (rc != MDB_MAP_FULL)
+			break;
+		if ((rc = store__grow(s, cause)) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&s->wlock);
+	if (rc != 0 && !(rc >= PW_E_BASE && rc < PW_E_LAST)) {
+		if (cause && !*cause)
+			*cause = store__cause(rc, what);
+		rc = store__err(rc);
+	}
+	return rc;
+}
+
+struct ops_ctx {
+	const struct store_rec_op *ops;
+	size_t n;
+};
+
+static int apply_ops_fn(struct store *s, void *ctx)
+{
+	struct ops_ctx *o = ctx;
+	return apply_ops(s, o->ops, o->n);
+}
+
 int store_rec_write(struct store *s, const struct store_rec_op *ops, size_t n, char **cause)
 {
 	int rc;
@@ -51,22 +88,8 @@ int store_rec_write(struct store *s, const struct store_rec_op *ops, size_t n, c
 			return PW_EINVAL;
 		}
 	}
-	pthread_mutex_lock(&s->wlock);
-	for (;;) {
-		pthread_rwlock_rdlock(&s->resize);
-		rc = apply_ops(s, ops, n);
-		pthread_rwlock_unlock(&s->resize);
-		if (rc != MDB_MAP_FULL)
-			break;
-		if ((rc = store__grow(s, cause)) != 0)
-			break;
-	}
-	pthread_mutex_unlock(&s->wlock);
-	if (rc != 0 && !(rc >= PW_E_BASE && rc < PW_E_LAST)) {
-		if (cause && !*cause)
-			*cause = store__cause(rc, "writing records");
-		rc = store__err(rc);
-	}
+	struct ops_ctx o = {ops, n};
+	rc = write_growing(s, apply_ops_fn, &o, "writing records", cause);
 	return rc;
 }
 
@@ -215,32 +238,27 @@ static int trim_ops(struct store *s, uint64_t upto, size_t *left)
 	return mdb_txn_commit(txn);
 }
 
+struct trim_ctx {
+	uint64_t upto;
+	size_t more;
+};
+
+static int trim_fn(struct store *s, void *ctx)
+{
+	struct trim_ctx *t = ctx;
+	return trim_ops(s, t->upto, &t->more);
+}
+
 int store_feed_trim(struct store *s, uint64_t upto, char **cause)
 {
+	struct trim_ctx t = {upto, 1};
 	int rc = 0;
-	size_t more = 1;
 	if (cause)
 		*cause = NULL;
 	if (!s->dbi_feed || s->read_only)
 		return 0;
-	while (more && rc == 0) {
-		pthread_mutex_lock(&s->wlock);
-		for (;;) {
-			pthread_rwlock_rdlock(&s->resize);
-			rc = trim_ops(s, upto, &more);
-			pthread_rwlock_unlock(&s->resize);
-			if (rc != MDB_MAP_FULL)
-				break;
-			if ((rc = store__grow(s, cause)) != 0)
-				break;
-		}
-		pthread_mutex_unlock(&s->wlock);
-	}
-	if (rc != 0 && !(rc >= PW_E_BASE && rc < PW_E_LAST)) {
-		if (cause && !*cause)
-			*cause = store__cause(rc, "trimming the change feed");
-		rc = store__err(rc);
-	}
+	while (t.more && rc == 0)
+		rc = write_growing(s, trim_fn, &t, "trimming the change feed", cause);
 	return rc;
 }
 

@@ -29,7 +29,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pwtest import check, finish, free_port, stop_daemon  # noqa: E402
+from pwtest import check, finish, free_port, programme_config, stop_daemon  # noqa: E402
 
 PW, SIM, WORK, SRC = sys.argv[1:5]
 
@@ -73,11 +73,7 @@ def start_sim():
 
 
 def write_config(sim_port, http_port, store):
-    text = open(os.path.join(SRC, "conf/examples/programme-2025.json"), encoding="utf-8").read()
-    text = text.replace("127.0.0.1:18080", "127.0.0.1:%d" % sim_port)
-    text = re.sub(r'"(scrape_interval|interval)": "[^"]*"', r'"\1": "1s"', text)
-    text = text.replace('"scrape_timeout": "10s"', '"scrape_timeout": "900ms"')
-    conf = json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
+    conf = programme_config(SRC, sim_port)
     conf["storage"]["path"] = store
     conf["http"] = {"listen": ["127.0.0.1:%d" % http_port]}
     conf["global"]["evaluation_interval"] = "2s"

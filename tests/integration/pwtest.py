@@ -1,6 +1,9 @@
 """What the integration tests share: failure bookkeeping, free ports, and
 stopping a daemon with the checks every stop gets (exit 0 on SIGTERM, no
 sanitizer report in its stderr)."""
+import json
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -43,3 +46,13 @@ def finish():
         print("0 passed, 1 failed")
         sys.exit(1)
     print("1 passed, 0 failed")
+
+
+def programme_config(src, sim_port):
+    """conf/examples/programme-2025.json pointed at a simulator on sim_port,
+    every target polled each second (timeout 900 ms), as a dict"""
+    text = open(os.path.join(src, "conf/examples/programme-2025.json"), encoding="utf-8").read()
+    text = text.replace("127.0.0.1:18080", "127.0.0.1:%d" % sim_port)
+    text = re.sub(r'"(scrape_interval|interval)": "[^"]*"', r'"\1": "1s"', text)
+    text = text.replace('"scrape_timeout": "10s"', '"scrape_timeout": "900ms"')
+    return json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))

@@ -95,6 +95,32 @@ struct bad {
 	const char *path, *msg;
 };
 
+/* each case fails with its message at its path, line and column */
+static void expect_errors(const struct bad *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct conf *c = NULL;
+		struct conf_errs errs;
+		bool found = false;
+		int rc = conf_load_buffer("bad.json", cases[i].text, strlen(cases[i].text), &c, &errs);
+		cr_expect_eq(rc, PW_EINVAL, "case %zu should fail", i);
+		for (size_t k = 0; k < errs.n; k++) {
+			const struct conf_err *e = &errs.v[k];
+			if (strstr(e->msg, cases[i].msg) && strcmp(e->path, cases[i].path) == 0) {
+				found = true;
+				cr_expect_eq(e->line, cases[i].line, "case %zu: line %zu", i, e->line);
+				cr_expect_eq(e->col, cases[i].col, "case %zu: col %zu", i, e->col);
+			}
+		}
+		if (!found) {
+			conf_errs_print(&errs, stderr);
+			cr_expect(found, "case %zu: no error \"%s\" at %s", i, cases[i].msg, cases[i].path);
+		}
+		conf_errs_free(&errs);
+		conf_free(c);
+	}
+}
+
 #define T(name, url) "{\"name\": \"" name "\", \"url\": \"" url "\", \"format\": \"prometheus\""
 
 Test(conf, every_error_has_its_place)
@@ -175,27 +201,7 @@ Test(conf, every_error_has_its_place)
 		{"# 第一行注释\n{\"global\": {\"external_labels\": {\"省份\": \"山东\"}, \"timezone\": \"亚洲/上海\"}}",
 		 2, 58, "global.timezone", "unknown time zone \"亚洲/上海\""},
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct conf *c = NULL;
-		struct conf_errs errs;
-		bool found = false;
-		int rc = conf_load_buffer("bad.json", cases[i].text, strlen(cases[i].text), &c, &errs);
-		cr_expect_eq(rc, PW_EINVAL, "case %zu should fail", i);
-		for (size_t k = 0; k < errs.n; k++) {
-			const struct conf_err *e = &errs.v[k];
-			if (strstr(e->msg, cases[i].msg) && strcmp(e->path, cases[i].path) == 0) {
-				found = true;
-				cr_expect_eq(e->line, cases[i].line, "case %zu: line %zu", i, e->line);
-				cr_expect_eq(e->col, cases[i].col, "case %zu: col %zu", i, e->col);
-			}
-		}
-		if (!found) {
-			conf_errs_print(&errs, stderr);
-			cr_expect(found, "case %zu: no error \"%s\" at %s", i, cases[i].msg, cases[i].path);
-		}
-		conf_errs_free(&errs);
-		conf_free(c);
-	}
+	expect_errors(cases, sizeof cases / sizeof cases[0]);
 }
 
 #define HOOK_A "{\"name\": \"a\", \"webhook\": {\"url\": \"http://x/\"}}"
@@ -251,27 +257,7 @@ Test(conf, notify_errors_have_their_place)
 		 " \"route\": {\"receiver\": \"m\"}}}", 2, 56, "notify.receivers[0].email.to[1]",
 		 "expected an address such as duty@example.org"},
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct conf *c = NULL;
-		struct conf_errs errs;
-		bool found = false;
-		int rc = conf_load_buffer("bad.json", cases[i].text, strlen(cases[i].text), &c, &errs);
-		cr_expect_eq(rc, PW_EINVAL, "case %zu should fail", i);
-		for (size_t k = 0; k < errs.n; k++) {
-			const struct conf_err *e = &errs.v[k];
-			if (strstr(e->msg, cases[i].msg) && strcmp(e->path, cases[i].path) == 0) {
-				found = true;
-				cr_expect_eq(e->line, cases[i].line, "case %zu: line %zu", i, e->line);
-				cr_expect_eq(e->col, cases[i].col, "case %zu: col %zu", i, e->col);
-			}
-		}
-		if (!found) {
-			conf_errs_print(&errs, stderr);
-			cr_expect(found, "case %zu: no error \"%s\" at %s", i, cases[i].msg, cases[i].path);
-		}
-		conf_errs_free(&errs);
-		conf_free(c);
-	}
+	expect_errors(cases, sizeof cases / sizeof cases[0]);
 }
 
 Test(conf, notify_routes_inherit)
