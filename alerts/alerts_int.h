@@ -52,6 +52,9 @@ void rules_feed_alert(struct rules *r, size_t group, size_t rule, const struct q
 		      const struct pw_label *const *kx, const size_t *nkx, int64_t t,
 		      struct store_batch *b);
 
+/* After the commit that wrote group gi's series: remember their ids. */
+void rules_resolve_keys(struct rules *r, size_t gi);
+
 /* kpi.c */
 struct kpis;
 int kpis_new(struct rules *r, const struct conf *c, struct store *st, struct kpis **out,

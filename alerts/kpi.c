@@ -201,14 +201,20 @@ static bool shared_agree(const struct pw_label *a, size_t na, const struct pw_la
 }
 
 /* a hash of the labels other than the name, in their (sorted) order */
+/* FNV-1a over the labels but __name__, each string ended by 0xff: one
+ * pass, no length needed */
 static uint64_t lhash(const struct pw_label *l, size_t n)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(l[i].name, "__name__"))
+		if (l[i].name[0] == '_' && !strcmp(l[i].name, "__name__"))
 			continue;
-		h = h * 1099511628211ULL ^ pw_hash64(l[i].name, strlen(l[i].name));
-		h = h * 1099511628211ULL ^ pw_hash64(l[i].value, strlen(l[i].value));
+		for (const unsigned char *p = (const unsigned char *)l[i].name; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
+		for (const unsigned char *p = (const unsigned char *)l[i].value; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
 	}
 	return h;
 }
@@ -393,6 +399,16 @@ enum { A_LAGGING, A_AT_RISK, A_MISSED, A_STALE, A_MISSING, A_N };
 enum { KPI_NUMBERS = 9 };
 
 /* the $kpi.* values of an alert */
+/* progress from baseline to target, as people read it: "62%" */
+static void progress_text(char *dst, size_t sz, const struct unit *u)
+{
+	double den = u->target - u->baseline;
+	if (den != 0 && !isnan(u->value) && !isnan(u->baseline))
+		snprintf(dst, sz, "%.0f%%", 100 * (u->value - u->baseline) / den);
+	else
+		snprintf(dst, sz, "-");
+}
+
 static struct pw_label *numbers(const struct unit *u, const struct conf_kpi *c, const char *deadline)
 {
 	static const char *const names[] = {"value", "expected", "target", "forecast", "baseline"};
@@ -412,35 +428,51 @@ static struct pw_label *numbers(const struct unit *u, const struct conf_kpi *c, 
 	x[7].name = "deadline";
 	x[7].value = xstrdup(deadline);
 	{
-		double den = u->target - u->baseline;
+		char p[32];
+		progress_text(p, sizeof p, u);
 		x[8].name = "progress";
-		if (den != 0 && !isnan(u->value) && !isnan(u->baseline))
-			x[8].value = xasprintf("%.0f%%", 100 * (u->value - u->baseline) / den);
-		else
-			x[8].value = xstrdup("-");
+		x[8].value = xstrdup(p);
 	}
 	return x;
 }
 
 _Static_assert(KPI_NUMBERS == 9, "struct unit keeps nine numbers");
 
-/* numbers() kept in the unit: only what changed is formatted again (the
- * strings belong to the unit) */
+/* numbers() kept in the unit: only what changed is formatted again, and
+ * a string is replaced only when its text changes (the strings belong to
+ * the unit) */
 static struct pw_label *unit_numbers(struct unit *u, const struct conf_kpi *c, const char *deadline)
 {
 	double vs[5] = {u->value, u->expected, u->target, u->forecast, u->baseline};
-	bool fresh = u->nums[0].value == NULL;
-	bool changed = fresh || u->nums_deadline != deadline;
-	for (int q = 0; q < 5 && !changed; q++)
-		changed = memcmp(&vs[q], &u->nums_in[q], sizeof vs[q]) != 0;
-	if (!changed)
-		return u->nums;
-	struct pw_label *x = numbers(u, c, deadline);
-	for (int q = 0; q < KPI_NUMBERS; q++) {
-		free((char *)u->nums[q].value);
-		u->nums[q] = x[q];
+	if (!u->nums[0].value || u->nums_deadline != deadline) {
+		struct pw_label *x = numbers(u, c, deadline);
+		for (int q = 0; q < KPI_NUMBERS; q++) {
+			free((char *)u->nums[q].value);
+			u->nums[q] = x[q];
+		}
+		free(x);
+	} else {
+		bool any = false;
+		for (int q = 0; q < 5; q++) {
+			char v[64];
+			if (memcmp(&vs[q], &u->nums_in[q], sizeof vs[q]) == 0)
+				continue;
+			any = true;
+			fmt_num(v, sizeof v, vs[q]);
+			if (strcmp(v, u->nums[q].value) != 0) {
+				free((char *)u->nums[q].value);
+				u->nums[q].value = xstrdup(v);
+			}
+		}
+		if (any) {
+			char p[32];
+			progress_text(p, sizeof p, u);
+			if (strcmp(p, u->nums[8].value) != 0) {
+				free((char *)u->nums[8].value);
+				u->nums[8].value = xstrdup(p);
+			}
+		}
 	}
-	free(x);
 	memcpy(u->nums_in, vs, sizeof vs);
 	u->nums_deadline = deadline;
 	return u->nums;
@@ -915,7 +947,26 @@ int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 		store_batch_abort(b);
 		return 0;
 	}
-	return store_batch_commit(b, cause);
+	int rc = store_batch_commit(b, cause);
+	if (rc == 0) {
+		/* the units' series ids, so the next evaluation skips looking them up */
+		size_t n = 0;
+		for (size_t i = 0; i < ks->n; i++)
+			n += ks->k[i].nu * K_N;
+		struct store_key **keys = xcalloc(n + 1, sizeof *keys);
+		n = 0;
+		for (size_t i = 0; i < ks->n; i++)
+			for (size_t j = 0; j < ks->k[i].nu; j++)
+				for (int q = 0; q < K_N; q++)
+					if (store_key_stale(ks->st, &ks->k[i].u[j].keys[q]))
+						keys[n++] = &ks->k[i].u[j].keys[q];
+		if (n)
+			store_keys_resolve(ks->st, keys, n);
+		free(keys);
+		for (size_t i = 0; i < ks->n; i++)
+			rules_resolve_keys(ks->r, ks->group_base + i);
+	}
+	return rc;
 }
 
 static void jstr(struct pw_buf *b, const char *s) { pw_buf_json_string(b, s); }

@@ -59,12 +59,17 @@ static int lcmp(const void *x, const void *y)
 	return strcmp(((const struct pw_label *)x)->name, ((const struct pw_label *)y)->name);
 }
 
+/* FNV-1a over the labels, each string ended by 0xff */
 static uint64_t lbl_hash(const struct pw_label *l, size_t n)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < n; i++) {
-		h = h * 31 + pw_hash64(l[i].name, strlen(l[i].name));
-		h = h * 31 + pw_hash64(l[i].value, strlen(l[i].value));
+		for (const unsigned char *p = (const unsigned char *)l[i].name; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
+		for (const unsigned char *p = (const unsigned char *)l[i].value; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
 	}
 	return h;
 }
@@ -138,6 +143,7 @@ struct alert {
 	struct lbls labels, ann;
 	int state;
 	int64_t active_at, fired_at, resolved_at, keep_since, seen_at;
+	uint64_t seen_gen; /* the rule's evaluation that last saw it */
 	bool resolved, keeping;
 	double value;
 };
@@ -153,6 +159,7 @@ struct rule {
 	bool restored;
 	struct lbls *prev; /* series written by the last evaluation */
 	size_t nprev;
+	uint64_t gen; /* evaluations so far */
 };
 
 struct group {
@@ -579,6 +586,89 @@ static struct alert *find_alert(struct rule *ru, const struct lbls *l)
 	return NULL;
 }
 
+/* marks "the same labels twice in one evaluation" */
+static struct alert duplicate_marker;
+#define DUPLICATE (&duplicate_marker)
+
+static const char *lbls_get(const struct lbls *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->l[i].name, name) == 0)
+			return s->l[i].value;
+	return NULL;
+}
+
+/* The active alert (pending or firing) these labels stand for, found
+ * without copying them: the series' labels, the rule's labels (templated)
+ * and alertname, sorted and hashed on the stack. DUPLICATE when it was
+ * already seen at t; NULL for a new alert (or an inactive one, which
+ * starts over). */
+static struct alert *known_alert(struct rule *ru, const struct conf_rule *c,
+				 const struct pw_label *sl, size_t snl, const struct tmpl_data *td,
+				 int64_t t)
+{
+	struct pw_label l[96];
+	char *own[32];
+	size_t n = 0, nown = 0;
+	struct alert *hit = NULL;
+	if (snl + c->labels.n + 1 > 96 || c->labels.n > 32)
+		return NULL; /* unusual: the slow path sorts it out */
+	for (size_t k = 0; k < snl; k++)
+		if (strcmp(sl[k].name, "__name__") && sl[k].value[0])
+			l[n++] = sl[k];
+	for (size_t k = 0; k < c->labels.n + 1; k++) {
+		const char *name = k < c->labels.n ? c->labels.v[k].name : "alertname";
+		const char *v;
+		if (k < c->labels.n) {
+			if (strstr(c->labels.v[k].value, "{{")) {
+				own[nown] = tmpl_expand(c->labels.v[k].value, td);
+				v = own[nown++];
+			} else {
+				v = c->labels.v[k].value;
+			}
+		} else {
+			v = c->alert;
+		}
+		size_t j = 0;
+		while (j < n && strcmp(l[j].name, name))
+			j++;
+		if (!*v) { /* an empty value deletes */
+			if (j < n)
+				l[j] = l[--n];
+			continue;
+		}
+		if (j == n)
+			n++;
+		l[j].name = name;
+		l[j].value = v;
+	}
+	/* insertion sort: a handful of labels */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(l[j - 1].name, l[j].name) > 0; j--) {
+			struct pw_label x = l[j];
+			l[j] = l[j - 1];
+			l[j - 1] = x;
+		}
+	uint64_t h = lbl_hash(l, n);
+	for (size_t i = 0; i < ru->nal && !hit; i++) {
+		struct alert *a = &ru->al[i];
+		bool eq = a->labels.h == h && a->labels.n == n;
+		for (size_t k = 0; eq && k < n; k++)
+			eq = !strcmp(a->labels.l[k].name, l[k].name) &&
+			     !strcmp(a->labels.l[k].value, l[k].value);
+		if (eq)
+			hit = a;
+	}
+	for (size_t k = 0; k < nown; k++)
+		free(own[k]);
+	(void)t;
+	if (hit && hit->seen_gen == ru->gen && hit->state != ST_INACTIVE)
+		return DUPLICATE;
+	if (hit && hit->state == ST_INACTIVE)
+		return NULL;
+	return hit;
+}
+
 static void drop_alert(struct rule *ru, size_t i)
 {
 	lbls_free(&ru->al[i].labels);
@@ -605,7 +695,11 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 	size_t nres = res->type == QUERY_SCALAR ? 1 : res->nseries;
 	struct outset out;
 
-	/* one alert per result series: labels (templated), annotations */
+	ru->gen++;
+	/* one alert per result series: labels (templated), annotations. An
+	 * alert already known is found with borrowed labels and only takes
+	 * the new value and the annotations that changed; only a new one
+	 * copies its labels. */
 	for (size_t i = 0; i < nres; i++) {
 		const struct pw_label *sl = res->type == QUERY_SCALAR ? NULL : res->series[i].labels;
 		size_t snl = res->type == QUERY_SCALAR ? 0 : res->series[i].nlabels;
@@ -615,6 +709,30 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 				       .value = v, .a = &ta, .kpi = kx ? kx[i] : NULL,
 				       .nkpi = kx ? nkx[i] : 0};
 		struct alert a = {0};
+		struct alert *old = known_alert(ru, c, sl, snl, &td, t);
+		if (old == DUPLICATE) {
+			*cause = xstrdup("vector contains metrics with the same labelset after "
+					 "applying alert labels");
+			talloc_free(&ta);
+			free_fresh(fresh, nfresh);
+			return PW_EINVAL;
+		}
+		if (old) {
+			old->value = v;
+			old->seen_at = t;
+			old->seen_gen = ru->gen;
+			for (size_t k = 0; k < c->annotations.n; k++) {
+				char *e = tmpl_expand(c->annotations.v[k].value, &td);
+				const char *was = lbls_get(&old->ann, c->annotations.v[k].name);
+				if (was && strcmp(was, e) == 0)
+					free(e);
+				else
+					lbls_take(&old->ann, c->annotations.v[k].name, e);
+			}
+			lbls_finish(&old->ann);
+			talloc_free(&ta);
+			continue;
+		}
 		for (size_t k = 0; k < snl; k++)
 			if (strcmp(sl[k].name, "__name__"))
 				lbls_set(&a.labels, sl[k].name, sl[k].value);
@@ -631,6 +749,7 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 		a.active_at = t;
 		a.state = ST_PENDING;
 		a.seen_at = t;
+		a.seen_gen = ru->gen;
 		for (size_t k = 0; k < nfresh; k++) {
 			if (lbls_eq(&fresh[k].labels, &a.labels)) {
 				*cause = xstrdup("vector contains metrics with the same labelset after "
@@ -653,6 +772,7 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 		if (old && old->state != ST_INACTIVE) {
 			old->value = fresh[k].value;
 			old->seen_at = t;
+			old->seen_gen = ru->gen;
 			lbls_free(&old->ann);
 			old->ann = fresh[k].ann;
 			fresh[k].ann.l = NULL;
@@ -772,6 +892,8 @@ static int eval_recording(struct group *g, struct rule *ru, const struct query_r
 	return 0;
 }
 
+static void rule_resolve_keys(struct rules *r, struct rule *ru);
+
 int rules_eval_group(struct rules *r, size_t gi, int64_t t, char **cause)
 {
 	struct group *g = &r->g[gi];
@@ -810,12 +932,37 @@ int rules_eval_group(struct rules *r, size_t gi, int64_t t, char **cause)
 		/* each rule's results are stored before the next rule runs, so a
 		 * rule may build on the one before it, as in Prometheus */
 		rc = store_batch_commit(b, cause);
+		if (rc == 0)
+			rule_resolve_keys(r, ru);
 	}
 	pthread_mutex_lock(&r->lock);
 	g->last_eval = t;
 	g->eval_s = (double)(pw_mono_ns() - g0) / 1e9;
 	pthread_mutex_unlock(&r->lock);
 	return rc;
+}
+
+/* after the commit that wrote a rule's series: their ids, for next time */
+static void rule_resolve_keys(struct rules *r, struct rule *ru)
+{
+	struct store_key **k = NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < ru->nprev; i++) {
+		if (!store_key_stale(r->st, &ru->prev[i].key))
+			continue;
+		if (!k)
+			k = xcalloc(ru->nprev - i + 1, sizeof *k);
+		k[n++] = &ru->prev[i].key;
+	}
+	if (n)
+		store_keys_resolve(r->st, k, n);
+	free(k);
+}
+
+void rules_resolve_keys(struct rules *r, size_t gi)
+{
+	for (size_t i = 0; i < r->g[gi].n; i++)
+		rule_resolve_keys(r, &r->g[gi].rules[i]);
 }
 
 void rules_feed_alert(struct rules *r, size_t gi, size_t ri, const struct query_result *res,

@@ -234,7 +234,7 @@ int store_retention(struct store *s, int64_t cutoff, uint64_t *dropped_out, char
 			total += dropped;
 			if (any_removed) {
 				cache_clear(&s->cache);
-				s->cache_gen = gen + 1;
+				__atomic_store_n(&s->cache_gen, gen + 1, __ATOMIC_RELAXED);
 			}
 		}
 slice_out:

@@ -89,11 +89,19 @@ struct store_key {
 	char *enc;
 	uint32_t len;
 	uint64_t hash;
+	uint64_t id, gen; /* set by store_keys_resolve: the series id, while valid */
 };
 /* Errors as store_batch_put's (PW_EINVAL and *cause). */
 int store_key_make(const struct pw_label *labels, size_t n, struct store_key *out, char **cause);
 void store_key_free(struct store_key *k);
 int store_batch_put_key(struct store_batch *b, const struct store_key *k, int64_t ts, double v);
+/* After a commit that wrote them: remember the keys' series ids, so later
+ * batches skip looking them up (until series are deleted: then they are
+ * looked up again). Takes the writer lock briefly. */
+void store_keys_resolve(struct store *s, struct store_key *const *keys, size_t n);
+/* Does a key still need store_keys_resolve (never resolved, or series were
+ * deleted since)? A cheap look without the lock; resolving decides. */
+bool store_key_stale(struct store *s, const struct store_key *k);
 int store_batch_put_meta(struct store_batch *b, const char *metric,
 			 enum store_metric_type type, const char *help, const char *unit);
 /* Message of the first failed put (borrowed, valid until commit/abort). */

@@ -15,6 +15,7 @@
 struct ent {
 	uint64_t hash;
 	uint64_t id;
+	uint64_t gen; /* id came from a store_key valid in cache generation gen - 1 */
 	uint32_t off, len; /* encoded labels in the arena */
 	uint32_t seq;
 	int64_t ts;
@@ -199,6 +200,7 @@ static void add_ent(struct store_batch *b, size_t start, const uint64_t *hash, i
 	e->ts = ts;
 	e->v = v;
 	e->id = 0;
+	e->gen = 0;
 	b->n++;
 }
 
@@ -255,7 +257,28 @@ int store_batch_put_key(struct store_batch *b, const struct store_key *k, int64_
 	start = b->arena.len;
 	pw_buf_append(&b->arena, k->enc, k->len);
 	add_ent(b, start, &k->hash, ts, v);
+	b->ents[b->n - 1].id = k->id;
+	b->ents[b->n - 1].gen = k->gen;
 	return 0;
+}
+
+bool store_key_stale(struct store *s, const struct store_key *k)
+{
+	return k->enc && (!k->id || k->gen != __atomic_load_n(&s->cache_gen, __ATOMIC_RELAXED) + 1);
+}
+
+void store_keys_resolve(struct store *s, struct store_key *const *keys, size_t n)
+{
+	pthread_mutex_lock(&s->wlock);
+	uint64_t now = s->cache_gen + 1;
+	for (size_t i = 0; i < n; i++) {
+		struct store_key *k = keys[i];
+		if (!k->enc || (k->id && k->gen == now))
+			continue;
+		k->id = cache_find(&s->cache, k->hash, k->enc, k->len);
+		k->gen = k->id ? now : 0;
+	}
+	pthread_mutex_unlock(&s->wlock);
 }
 
 int store_batch_put_meta(struct store_batch *b, const char *metric, enum store_metric_type type,
@@ -748,6 +771,8 @@ static int resolve_ids(struct store_batch *b, MDB_txn *txn, uint64_t *next_id)
 			e->id = b->ents[i - 1].id;
 			continue;
 		}
+		if (e->id && e->gen == s->cache_gen + 1)
+			continue; /* from a resolved store_key, still valid */
 		id = cache_find(&s->cache, e->hash, enc, e->len);
 		if (id == 0) {
 			rc = series_lookup(s, txn, e->hash, enc, e->len, &id);
@@ -856,7 +881,7 @@ static int apply(struct store_batch *b)
 		goto fail;
 	if (gen != s->cache_gen) { /* series were deleted by someone */
 		cache_clear(&s->cache);
-		s->cache_gen = gen;
+		__atomic_store_n(&s->cache_gen, gen, __ATOMIC_RELAXED);
 	}
 	if ((rc = store__meta_get_u64(txn, s, "next_id", &next_id)) != 0 ||
 	    (rc = store__meta_get_u64(txn, s, "next_seq", &b->next_seq)) != 0 ||

@@ -756,3 +756,70 @@ Test(store, change_feed_records_commits_in_order)
 	cr_assert_eq(head, 2);
 	store_snap_end(snap);
 }
+
+static double latest_of(const char *city)
+{
+	struct store_snap *snap;
+	struct store_matcher m[2];
+	struct store_series *ss = NULL;
+	size_t n = 0;
+	int64_t t;
+	double v = NAN;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	store_matcher_init(&m[0], STORE_MATCH_EQ, "__name__", "k", NULL);
+	store_matcher_init(&m[1], STORE_MATCH_EQ, "city", city, NULL);
+	cr_assert_eq(store_select(snap, m, 2, INT64_MIN, INT64_MAX, false, &ss, &n), 0);
+	if (n == 1)
+		store_latest(snap, ss[0].id, &t, &v);
+	cr_assert_leq(n, 1, "one series per label set");
+	free(ss);
+	store_matcher_free(&m[0]);
+	store_matcher_free(&m[1]);
+	store_snap_end(snap);
+	return v;
+}
+
+Test(store, keys_resolve_and_survive_series_deletion)
+{
+	struct pw_label la[2] = {{"city", "a"}, {"__name__", "k"}}, lb[2] = {{"__name__", "k"}, {"city", "b"}};
+	struct store_key ka, kb, *ks[2] = {&ka, &kb};
+	char *cause = NULL;
+	cr_assert_eq(store_key_make(la, 2, &ka, &cause), 0);
+	cr_assert_eq(store_key_make(lb, 2, &kb, &cause), 0);
+	struct pw_label bad[1] = {{"city", "x"}};
+	struct store_key kx;
+	cr_assert_eq(store_key_make(bad, 1, &kx, &cause), PW_EINVAL, "no metric name");
+	cr_assert_not_null(cause);
+	free(cause);
+	cause = NULL;
+
+	struct store_batch *b = store_batch_begin(st);
+	cr_assert_eq(store_batch_put_key(b, &ka, 1000, 1), 0);
+	cr_assert_eq(store_batch_put_key(b, &kb, 1000, 2), 0);
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+	cr_assert(store_key_stale(st, &ka));
+	store_keys_resolve(st, ks, 2);
+	cr_assert(!store_key_stale(st, &ka));
+	cr_assert_neq(ka.id, kb.id);
+	/* resolved: the ids go straight in, samples land in their series */
+	b = store_batch_begin(st);
+	cr_assert_eq(store_batch_put_key(b, &kb, 2000, 20), 0);
+	cr_assert_eq(store_batch_put_key(b, &ka, 2000, 10), 0);
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+	cr_assert_eq(latest_of("a"), 10);
+	cr_assert_eq(latest_of("b"), 20);
+	/* retention deletes both series: the keys' ids are stale and the
+	 * next batch creates the series again instead of writing to the dead */
+	uint64_t dropped = 0;
+	cr_assert_eq(store_retention(st, 5000, &dropped, &cause), 0);
+	cr_assert_eq(dropped, 4);
+	cr_assert(store_key_stale(st, &ka));
+	b = store_batch_begin(st);
+	cr_assert_eq(store_batch_put_key(b, &ka, 9000, 90), 0);
+	cr_assert_eq(store_batch_put(b, lb, 2, 9000, 91), 0);
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+	cr_assert_eq(latest_of("a"), 90);
+	cr_assert_eq(latest_of("b"), 91);
+	store_key_free(&ka);
+	store_key_free(&kb);
+}
