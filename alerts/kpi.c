@@ -225,13 +225,17 @@ static bool is_unit(const struct unit *u, uint64_t h, const struct pw_label *l, 
 	return u->h == h && same_unit(u->l, u->n, l, n);
 }
 
-static struct unit *unit_of(struct kpi *k, const struct pw_label *l, size_t n)
+/* the unit with these labels (created when new); hint: where it was last
+ * time, tried first (the queries return units in the same order) */
+static struct unit *unit_at(struct kpi *k, const struct pw_label *l, size_t n, size_t hint)
 {
 	struct unit *u;
 	uint64_t h = lhash(l, n);
-	for (size_t i = 0; i < k->nu; i++)
+	for (size_t q = 0; q < k->nu; q++) {
+		size_t i = (hint + q) % k->nu;
 		if (is_unit(&k->u[i], h, l, n))
 			return &k->u[i];
+	}
 	k->u = xreallocarray(k->u, k->nu + 1, sizeof *k->u);
 	u = &k->u[k->nu++];
 	memset(u, 0, sizeof *u);
@@ -244,6 +248,11 @@ static struct unit *unit_of(struct kpi *k, const struct pw_label *l, size_t n)
 	}
 	u->h = h;
 	return u;
+}
+
+static struct unit *unit_of(struct kpi *k, const struct pw_label *l, size_t n)
+{
+	return unit_at(k, l, n, 0);
 }
 
 static int query_at(struct kpis *ks, const struct query_expr *x, int64_t t, int64_t lookback,
@@ -555,10 +564,17 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 	fc = t < c->deadline_ms ? k->fc : NULL;
 	pw_fmt_time(deadline, sizeof deadline, c->deadline_ms);
 
+	/* the forecast's series by hash, once (not once per unit) */
+	uint64_t *fh = NULL;
+	if (fc && fc->nseries) {
+		fh = xcalloc(fc->nseries, sizeof *fh);
+		for (size_t j = 0; j < fc->nseries; j++)
+			fh[j] = lhash(fc->series[j].labels, fc->series[j].nlabels);
+	}
 	/* the units reporting now */
 	for (size_t i = 0; val->type == QUERY_VECTOR && i < val->nseries; i++) {
 		const struct query_series *s = &val->series[i];
-		struct unit *u = unit_of(k, s->labels, s->nlabels);
+		struct unit *u = unit_at(k, s->labels, s->nlabels, i);
 		u->seen = true;
 		u->value = s->pts[0].v;
 		u->target = k->target_v;
@@ -574,15 +590,18 @@ static int eval_one(struct kpis *ks, size_t ki, int64_t t, struct store_batch *b
 				}
 		}
 		u->forecast = NAN;
-		for (size_t j = 0; fc && j < fc->nseries; j++)
-			if (is_unit(u, lhash(fc->series[j].labels, fc->series[j].nlabels),
-				    fc->series[j].labels, fc->series[j].nlabels)) {
+		/* usually the same order as the values: try position i first */
+		for (size_t q = 0; fc && q < fc->nseries; q++) {
+			size_t j = (i + q) % fc->nseries;
+			if (is_unit(u, fh[j], fc->series[j].labels, fc->series[j].nlabels)) {
 				u->forecast = fc->series[j].pts[0].v;
 				break;
 			}
+		}
 		if (t >= c->deadline_ms)
 			u->forecast = u->value;
 	}
+	free(fh);
 	/* baselines: given, or each unit's value at start (read once, one
 	 * query for all the units that need it) */
 	{

@@ -307,7 +307,24 @@ out:
 
 /* Has series id a sample in [mint, maxt]? *it is created on first use and
  * reused for every series of a selection (the caller frees it). */
-static int series_has_range(struct store_snap *snap, struct store_iter **it,
+static int head_latest(const MDB_val *v, int64_t *ts, double *val);
+
+/* A record by 8-byte id through a cursor kept open: for ids in ascending
+ * order LMDB finds the next one on the page it stands on, not from the
+ * root (mdb_get starts from the root every time). */
+static int get_by_id(struct store_snap *snap, MDB_cursor **cur, MDB_dbi dbi, uint64_t id,
+		     MDB_val *out)
+{
+	uint8_t ik[8];
+	MDB_val k = {8, ik};
+	int rc;
+	if (!*cur && (rc = mdb_cursor_open(snap->txn, dbi, cur)) != 0)
+		return rc;
+	key_put_u64(ik, id);
+	return mdb_cursor_get(*cur, &k, out, MDB_SET_KEY);
+}
+
+static int series_has_range(struct store_snap *snap, struct store_iter **it, MDB_cursor **hcur,
 			    struct store_series *ss, int64_t mint, int64_t maxt)
 {
 	int64_t t;
@@ -319,7 +336,9 @@ static int series_has_range(struct store_snap *snap, struct store_iter **it,
 		return 1;
 	/* the head knows the newest sample: inside the range (queries at
 	 * "now") or before it settles the question without a chunk */
-	if (store_latest(snap, id, &ss->latest_t, &ss->latest_v) == 0) {
+	MDB_val hv;
+	if (get_by_id(snap, hcur, snap->s->dbi_heads, id, &hv) == 0 &&
+	    head_latest(&hv, &ss->latest_t, &ss->latest_v) == 0) {
 		ss->has_latest = true;
 		if (ss->latest_t < mint)
 			return 0;
@@ -350,6 +369,7 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 	struct idset cand = {0}, tmp = {0};
 	struct store_series *res = NULL;
 	struct store_iter *it = NULL;
+	MDB_cursor *scur = NULL, *hcur = NULL;
 	size_t nres = 0;
 	bool have = false;
 	int rc = 0;
@@ -405,13 +425,11 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 	}
 	res = xcalloc(cand.n ? cand.n : 1, sizeof *res);
 	for (size_t i = 0; i < cand.n; i++) {
-		uint8_t ik[8];
-		MDB_val k = {8, ik}, v;
+		MDB_val v;
 		struct store_series ss = {0};
 		bool ok = true;
 
-		key_put_u64(ik, cand.v[i]);
-		rc = mdb_get(snap->txn, snap->s->dbi_series, &k, &v);
+		rc = get_by_id(snap, &scur, snap->s->dbi_series, cand.v[i], &v);
 		if (rc == MDB_NOTFOUND)
 			continue;
 		if (rc != 0)
@@ -425,7 +443,7 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 		}
 		if (!ok)
 			continue;
-		rc = series_has_range(snap, &it, &ss, mint, maxt);
+		rc = series_has_range(snap, &it, &hcur, &ss, mint, maxt);
 		if (rc < 0)
 			goto out;
 		if (rc == 0)
@@ -436,6 +454,10 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 	if (sorted && nres > 1)
 		qsort(res, nres, sizeof *res, store_series_cmp);
 out:
+	if (scur)
+		mdb_cursor_close(scur);
+	if (hcur)
+		mdb_cursor_close(hcur);
 	store_iter_free(it);
 	free(cand.v);
 	free(tmp.v);
@@ -453,6 +475,7 @@ out:
 struct store_iter {
 	struct store_snap *snap;
 	MDB_cursor *cur;
+	MDB_cursor *hcur; /* heads, kept open: ids in order are found on the page */
 	uint64_t id;
 	int64_t mint, maxt;
 	int phase; /* 0 sealed, 1 head, 2 done */
@@ -476,6 +499,8 @@ void store_iter_free(struct store_iter *it)
 		return;
 	if (it->cur)
 		mdb_cursor_close(it->cur);
+	if (it->hcur)
+		mdb_cursor_close(it->hcur);
 	free(it);
 }
 
@@ -496,13 +521,11 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 	 * starts inside the head (the last few dozen samples, what a rate over
 	 * the last hour reads) needs no sealed chunk decoded. */
 	{
-		uint8_t hb[8];
-		MDB_val hk = {8, hb}, hv;
+		MDB_val hv = {0, NULL};
 		struct chunk_dec d;
 		int64_t t0;
 		double v0;
-		key_put_u64(hb, id);
-		it->head_rc = mdb_get(it->snap->txn, it->snap->s->dbi_heads, &hk, &hv);
+		it->head_rc = get_by_id(it->snap, &it->hcur, it->snap->s->dbi_heads, id, &hv);
 		it->head_v = hv;
 		if (it->head_rc == 0 &&
 		    value_dec_init(&d, hv.mv_data, hv.mv_size) > 0 && chunk_dec_next(&d, &t0, &v0) == 1 &&
