@@ -252,6 +252,17 @@ Test(conf, notify_errors_have_their_place)
 		 "  \"from\": \"pacewatch\", \"to\": [\"值班 <duty@example.org>\", \"a@b, c@d\"]}}],"
 		 " \"route\": {\"receiver\": \"m\"}}}", 2, 11, "notify.receivers[0].email.from",
 		 "expected an address such as pacewatch@example.org"},
+		/* remote_write and shards */
+		{"{\"remote_write\": [{\"name\": \"vm\",\n  \"url\": \"ftp://vm/\"}]}", 2, 10,
+		 "remote_write[0].url", "expected an http:// or https:// URL, found \"ftp://vm/\""},
+		{"{\"remote_write\": [{\"name\": \"vm\", \"url\": \"http://a/\"},\n"
+		 "  {\"name\": \"vm\", \"url\": \"http://b/\"}]}", 2, 12, "remote_write[1].name",
+		 "remote_write name \"vm\" is already used by remote_write[0]"},
+		{"{\"remote_write\": [{\"name\": \"vm\", \"url\": \"http://a/\",\n"
+		 "  \"min_backoff\": \"10s\", \"max_backoff\": \"1s\"}]}", 2, 40,
+		 "remote_write[0].max_backoff", "max_backoff is shorter than min_backoff"},
+		{"{\"global\": {\"shard\": {\"count\": 2,\n  \"index\": 2}}}", 2, 12,
+		 "global.shard.index", "shard index 2 is not below shard count 2"},
 		{"{\"notify\": {\"receivers\": [{\"name\": \"m\", \"email\": {\"smarthost\": \"h:25\",\n"
 		 "  \"from\": \"pacewatch\", \"to\": [\"值班 <duty@example.org>\", \"a@b, c@d\"]}}],"
 		 " \"route\": {\"receiver\": \"m\"}}}", 2, 56, "notify.receivers[0].email.to[1]",
