@@ -147,8 +147,12 @@ static void scan_value(struct scan *s, const char *path, size_t key_off)
 	} else if (s->t[s->i] == '"') {
 		read_str(s, NULL);
 	} else {
-		while (s->i < s->len && !strchr(",}] \t\r\n", s->t[s->i]))
+		size_t start = s->i;
+		/* strchr finds the terminator too: a NUL byte ends a scalar */
+		while (s->i < s->len && s->t[s->i] && !strchr(",}] \t\r\n", s->t[s->i]))
 			s->i++;
+		if (s->i == start)
+			s->i++; /* not valid JSON (jansson says so); never stand still */
 	}
 }
 

@@ -362,7 +362,7 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 			conf_err_at(errs, pm, q, false, "timeout is longer than the target's interval");
 		free(q);
 		if (!t->timezone)
-			t->timezone = xstrdup(c->global.timezone);
+			t->timezone = xstrdup(c->global.timezone ? c->global.timezone : "Asia/Shanghai");
 		else {
 			q = xasprintf("%s.timezone", p);
 			check_tz(t->timezone, q, errs, pm);
