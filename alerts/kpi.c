@@ -201,22 +201,9 @@ static bool shared_agree(const struct pw_label *a, size_t na, const struct pw_la
 }
 
 /* a hash of the labels other than the name, in their (sorted) order */
-/* FNV-1a over the labels but __name__, each string ended by 0xff: one
- * pass, no length needed */
 static uint64_t lhash(const struct pw_label *l, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		if (l[i].name[0] == '_' && !strcmp(l[i].name, "__name__"))
-			continue;
-		for (const unsigned char *p = (const unsigned char *)l[i].name; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;
-		for (const unsigned char *p = (const unsigned char *)l[i].value; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;
-	}
-	return h;
+	return pw_labels_hash(l, n, true);
 }
 
 /* the unit with these labels: hashes first, then the labels */

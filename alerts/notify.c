@@ -35,17 +35,7 @@
 
 uint64_t labels_fingerprint(const struct pw_label *l, size_t n)
 {
-	/* FNV-1a 64, as prometheus/common's hashNew/hashAdd; l is sorted */
-	uint64_t h = 14695981039346656037ULL;
-	for (size_t i = 0; i < n; i++) {
-		for (const unsigned char *p = (const unsigned char *)l[i].name; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;
-		for (const unsigned char *p = (const unsigned char *)l[i].value; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;
-	}
-	return h;
+	return pw_labels_hash(l, n, false); /* l is sorted: Prometheus' fingerprint */
 }
 
 static struct pw_label *labels_dup(const struct pw_label *l, size_t n)

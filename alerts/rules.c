@@ -59,19 +59,9 @@ static int lcmp(const void *x, const void *y)
 	return strcmp(((const struct pw_label *)x)->name, ((const struct pw_label *)y)->name);
 }
 
-/* FNV-1a over the labels, each string ended by 0xff */
 static uint64_t lbl_hash(const struct pw_label *l, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++) {
-		for (const unsigned char *p = (const unsigned char *)l[i].name; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;
-		for (const unsigned char *p = (const unsigned char *)l[i].value; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;
-	}
-	return h;
+	return pw_labels_hash(l, n, false);
 }
 
 static void lbls_finish(struct lbls *s)

@@ -108,6 +108,10 @@ struct pw_label {
 	const char *name;
 	const char *value;
 };
+/* Prometheus' label set fingerprint (model.LabelSet.Fingerprint): FNV-1a 64
+ * over each label's name, 0xff, value, 0xff, in the order given (sorted by
+ * name for Prometheus' value); skip_name leaves __name__ out. */
+uint64_t pw_labels_hash(const struct pw_label *l, size_t n, bool skip_name);
 /* Append labels as a JSON object {"name":"value",...}. */
 void pw_buf_json_labels(struct pw_buf *b, const struct pw_label *l, size_t n);
 /* Append s as a JSON string: quotes, \" \\ \n \r \t and \u00XX escapes,
