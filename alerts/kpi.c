@@ -955,17 +955,21 @@ int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 	}
 	int rc = store_batch_commit(b, cause);
 	if (rc == 0) {
-		/* the units' series ids, so the next evaluation skips looking them up */
-		size_t n = 0;
-		for (size_t i = 0; i < ks->n; i++)
-			n += ks->k[i].nu * K_N;
-		struct store_key **keys = xcalloc(n + 1, sizeof *keys);
-		n = 0;
+		/* the units' series ids, so the next evaluation skips looking them
+		 * up; in steady state none is stale and nothing is allocated */
+		size_t n = 0, cap = 0;
+		struct store_key **keys = NULL;
 		for (size_t i = 0; i < ks->n; i++)
 			for (size_t j = 0; j < ks->k[i].nu; j++)
-				for (int q = 0; q < K_N; q++)
-					if (store_key_stale(ks->st, &ks->k[i].u[j].keys[q]))
-						keys[n++] = &ks->k[i].u[j].keys[q];
+				for (int q = 0; q < K_N; q++) {
+					if (!store_key_stale(ks->st, &ks->k[i].u[j].keys[q]))
+						continue;
+					if (n == cap) {
+						cap = cap ? 2 * cap : 1024;
+						keys = xreallocarray(keys, cap, sizeof *keys);
+					}
+					keys[n++] = &ks->k[i].u[j].keys[q];
+				}
 		if (n)
 			store_keys_resolve(ks->st, keys, n);
 		free(keys);

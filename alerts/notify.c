@@ -461,17 +461,6 @@ struct snap_ctx {
 	size_t nv, cap;
 };
 
-static void url_escape(struct pw_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~')
-			pw_buf_putc(b, (char)*p);
-		else
-			pw_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-	}
-}
 
 static void snap_cb(void *ctx, const struct rules_alert *ra)
 {
@@ -514,10 +503,7 @@ static void snap_cb(void *ctx, const struct rules_alert *ra)
 		}
 		a->generator_url = pw_buf_take(&u);
 	}
-	{
-		int64_t iv = ra->interval_ms;
-		a->valid_until_ms = iv; /* completed per receiver */
-	}
+	a->interval_ms = ra->interval_ms;
 	if (s->nv == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 64;
 		s->v = xreallocarray(s->v, s->cap, sizeof *s->v);
@@ -869,8 +855,8 @@ static void am_step(struct notify *n, size_t ri, struct nalert **v, size_t nv, i
 			    s->last_sent + rc->alertmanager.resend_delay_ms <= now || s->last_sent == 0;
 		if (need || pending) {
 			int64_t delta = rc->alertmanager.resend_delay_ms;
-			if (a->valid_until_ms > delta) /* the group's interval, kept there by snap_cb */
-				delta = a->valid_until_ms;
+			if (a->interval_ms > delta)
+				delta = a->interval_ms;
 			s->last_sent = now;
 			struct nalert *c = nalert_copy(a);
 			c->valid_until_ms = now + 4 * delta;

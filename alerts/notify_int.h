@@ -17,6 +17,7 @@ struct nalert {
 	bool firing;
 	int64_t starts_ms, ends_ms; /* ends_ms: resolved at, or 0 */
 	int64_t valid_until_ms;     /* firing alerts sent to Alertmanager */
+	int64_t interval_ms;        /* the rule group's evaluation interval */
 	double value;
 	uint64_t fp;                /* Alertmanager's fingerprint of the labels */
 	char *generator_url;
@@ -59,6 +60,8 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 
 /* Go's RFC 3339 with nanoseconds trimmed, UTC ("2025-06-30T16:00:00.5Z") */
 void go_time(char *dst, size_t sz, int64_t ms);
+/* percent-encode s for a URL query (RFC 3986 unreserved kept) */
+void url_escape(struct pw_buf *b, const char *s);
 /* the address inside "Name <addr>" (or the whole) */
 char *mail_addr(const char *s);
 
@@ -147,7 +150,7 @@ struct lane {
 
 struct amstate {
 	uint64_t fp;
-	int64_t last_sent, resolved_at;
+	int64_t last_sent;
 	bool seen;
 };
 
@@ -185,6 +188,5 @@ int outbox_load(struct notify *n);
 int outbox_enqueue(struct notify *n, struct lane *l, json_t *rec, struct store_rec_op *extra,
 		   size_t nextra, bool supersede, int64_t now);
 void *lane_main(void *arg);
-int64_t notify_now_ms(void);
 
 #endif

@@ -311,12 +311,6 @@ static int send_http(const char *url, const struct conf_kvs *headers, const char
 	return out;
 }
 
-int64_t notify_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void lane_error(struct notify *n, struct lane *l, const char *err, int64_t t)
 {
@@ -337,7 +331,7 @@ static void deliver_one(struct notify *n, struct lane *l, uint64_t id)
 	json_t *o;
 	char *err = NULL;
 	int out;
-	int64_t t = notify_now_ms();
+	int64_t t = pw_now_ms();
 
 	outbox_key(id, key);
 	if (store_rec_get(n->st, key, 10, &val, &vn) != 0) {
@@ -445,7 +439,7 @@ void *lane_main(void *arg)
 	struct notify *n = l->n;
 	pthread_mutex_lock(&n->lock);
 	while (!n->stop) {
-		int64_t t = notify_now_ms();
+		int64_t t = pw_now_ms();
 		if (l->nq == 0 || t < l->next_try) {
 			if (l->nq == 0) {
 				pthread_cond_wait(&n->cond, &n->lock);
@@ -529,7 +523,7 @@ static int64_t oldest(const struct lane *l)
 
 void notify_json(struct notify *n, struct pw_buf *b)
 {
-	struct json_ctx x = {n, b, 0, notify_now_ms()};
+	struct json_ctx x = {n, b, 0, pw_now_ms()};
 	char t[64];
 	pw_buf_puts(b, "{\"receivers\":[");
 	pthread_mutex_lock(&n->lock);
@@ -585,7 +579,7 @@ void notify_json(struct notify *n, struct pw_buf *b)
 
 void notify_metrics(struct notify *n, struct pw_buf *b, bool om)
 {
-	int64_t t = notify_now_ms();
+	int64_t t = pw_now_ms();
 	static const struct {
 		const char *name, *type, *help;
 	} m[] = {

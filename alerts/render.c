@@ -166,21 +166,27 @@ static bool has_cjk(const char *s)
 	return false;
 }
 
-/* ms in zone: the offset, days since the epoch and seconds into the day */
-static void local_parts(int64_t ms, const char *zone, int32_t *off, int64_t *days, int64_t *rem)
+/* ms in tz (NULL: UTC): the offset, days since the epoch and seconds into the day */
+static void local_parts(int64_t ms, const struct pw_tz *tz, int32_t *off, int64_t *days,
+			int64_t *rem)
 {
-	struct pw_tz *tz = NULL;
-	char err[100];
-	*off = 0;
-	if (zone && pw_tz_load(zone, &tz, err, sizeof err) == 0)
-		*off = pw_tz_offset(tz, ms / 1000);
-	pw_tz_free(tz);
+	*off = tz ? pw_tz_offset(tz, ms / 1000) : 0;
 	int64_t local = ms / 1000 + *off;
 	*days = local / 86400;
 	*rem = local % 86400;
 }
 
-static void rfc5322_date(struct pw_buf *b, int64_t ms, const char *zone)
+/* the zone people read times in, loaded once per message (NULL: UTC) */
+static struct pw_tz *zone_load(const char *name)
+{
+	struct pw_tz *tz = NULL;
+	char err[100];
+	if (name && pw_tz_load(name, &tz, err, sizeof err) != 0)
+		tz = NULL;
+	return tz;
+}
+
+static void rfc5322_date(struct pw_buf *b, int64_t ms, const struct pw_tz *zone)
 {
 	static const char *const wd[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
 	static const char *const mn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -196,7 +202,7 @@ static void rfc5322_date(struct pw_buf *b, int64_t ms, const char *zone)
 		      off < 0 ? '-' : '+', ao / 3600, ao / 60 % 60);
 }
 
-static void local_time(char *dst, size_t sz, int64_t ms, const char *zone)
+static void local_time(char *dst, size_t sz, int64_t ms, const struct pw_tz *zone)
 {
 	int32_t off;
 	int64_t days, rem, y;
@@ -236,19 +242,25 @@ struct cols {
 	bool zh, kpi, alertname;
 };
 
+void url_escape(struct pw_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '_' || *p == '.' || *p == '~')
+			pw_buf_putc(b, (char)*p);
+		else
+			pw_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+	}
+}
+
 static void dashboard_link(struct pw_buf *b, const char *dash, const struct nalert *a)
 {
 	const char *kpi = nalert_label(a, "kpi");
 	pw_buf_puts(b, dash);
 	if (kpi) {
 		pw_buf_puts(b, strchr(dash, '?') ? "&var-kpi=" : "?var-kpi=");
-		for (const unsigned char *p = (const unsigned char *)kpi; *p; p++) {
-			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.')
-				pw_buf_putc(b, (char)*p);
-			else
-				pw_buf_printf(b, "%%%02X", *p);
-		}
+		url_escape(b, kpi);
 	}
 }
 
@@ -258,7 +270,8 @@ static const char *or_dash(const char *s)
 }
 
 /* the cells of one row */
-static size_t row(const struct nalert *a, const struct cols *c, const char *tz, const char **cell,
+static size_t row(const struct nalert *a, const struct cols *c, const struct pw_tz *tz,
+		  const char **cell,
 		  char (*scratch)[64], char *lab, size_t labsz)
 {
 	size_t k = 0;
@@ -320,7 +333,8 @@ static size_t heads(const struct cols *c, bool resolved, const char **h)
 	return k;
 }
 
-static void tables(const struct nmsg *m, const struct cols *c, struct pw_buf *t, struct pw_buf *h)
+static void tables(const struct nmsg *m, const struct cols *c, const struct pw_tz *tz,
+		   struct pw_buf *t, struct pw_buf *h)
 {
 	for (int part = 0; part < 2; part++) {
 		size_t lo = part ? m->nfiring : 0, hi = part ? m->n : m->nfiring;
@@ -343,7 +357,7 @@ static void tables(const struct nmsg *m, const struct cols *c, struct pw_buf *t,
 		pw_buf_puts(t, "\n");
 		pw_buf_puts(h, "</tr>\n");
 		for (size_t i = lo; i < hi; i++) {
-			size_t nc = row(m->alerts[i], c, m->timezone, cell, scratch, lab, sizeof lab);
+			size_t nc = row(m->alerts[i], c, tz, cell, scratch, lab, sizeof lab);
 			pw_buf_puts(h, "<tr>");
 			for (size_t k = 0; k < nc; k++) {
 				pw_buf_printf(t, "%s%s", k ? " | " : "", cell[k]);
@@ -376,7 +390,8 @@ static char *default_subject(const struct nmsg *m, const char *title)
 }
 
 static void default_bodies(const struct nmsg *m, const char *title, const struct cols *c,
-			   const char *subject, struct pw_buf *t, struct pw_buf *h)
+			   const struct pw_tz *tz, const char *subject, struct pw_buf *t,
+			   struct pw_buf *h)
 {
 	pw_buf_printf(t, "%s\n", subject);
 	pw_buf_puts(h, "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"></head><body>\n<h2>");
@@ -388,7 +403,7 @@ static void default_bodies(const struct nmsg *m, const char *title, const struct
 		pw_buf_html(h, title, strlen(title));
 		pw_buf_puts(h, "</b></p>\n");
 	}
-	tables(m, c, t, h);
+	tables(m, c, tz, t, h);
 	/* what each alert says */
 	pw_buf_printf(t, "\n%s\n", c->zh ? "说明" : "Details");
 	pw_buf_printf(h, "<h3>%s</h3>\n<ul>\n", c->zh ? "说明" : "Details");
@@ -558,7 +573,7 @@ static char *render_template(const char *t, const struct nmsg *m, bool html)
 }
 
 static void mime(struct pw_buf *b, const struct conf_email *e, const char *mid, const char *subject,
-		 const char *text, const char *html, int64_t now, const char *tz,
+		 const char *text, const char *html, int64_t now, const struct pw_tz *tz,
 		 const char *extra_header)
 {
 	pw_buf_puts(b, "Date: ");
@@ -632,7 +647,8 @@ char *render_email(const struct nmsg *m, const char *message_id, char **subject_
 	}
 	pw_buf_init(&t, 0);
 	pw_buf_init(&h, 0);
-	default_bodies(m, title, &c, subject, &t, &h);
+	struct pw_tz *tz = zone_load(m->timezone);
+	default_bodies(m, title, &c, tz, subject, &t, &h);
 	if (e->text_template) {
 		pw_buf_free(&t);
 		pw_buf_init(&t, 0);
@@ -648,8 +664,9 @@ char *render_email(const struct nmsg *m, const char *message_id, char **subject_
 		free(x);
 	}
 	pw_buf_init(&b, 0);
-	mime(&b, e, message_id, subject, t.data ? t.data : "", h.data ? h.data : "", m->now_ms,
-	     m->timezone, NULL);
+	mime(&b, e, message_id, subject, t.data ? t.data : "", h.data ? h.data : "", m->now_ms, tz,
+	     NULL);
+	pw_tz_free(tz);
 	pw_buf_free(&t);
 	pw_buf_free(&h);
 	free(ca);
@@ -783,8 +800,9 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 					    "stale",   "on_track", "met"};
 	bool zh = false;
 	size_t nchanges = 0;
+	struct pw_tz *tz = zone_load(d->timezone);
 
-	local_time(day, sizeof day, now, d->timezone);
+	local_time(day, sizeof day, now, tz);
 	day[10] = '\0';
 	pw_buf_init(&t, 0);
 	pw_buf_init(&h, 0);
@@ -908,7 +926,7 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 	struct pw_buf tt, hh;
 	pw_buf_init(&tt, 0);
 	pw_buf_init(&hh, 0);
-	local_time(when, sizeof when, now, d->timezone);
+	local_time(when, sizeof when, now, tz);
 	pw_buf_printf(&tt, "%s\n%s %s\n", subject, zh ? "生成于" : "as of", when);
 	pw_buf_puts(&hh, "<h2>");
 	pw_buf_html(&hh, subject, strlen(subject));
@@ -936,7 +954,7 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 	}
 	pw_buf_puts(&hh, "</body></html>\n");
 	pw_buf_init(&b, 0);
-	mime(&b, e, mid, subject, tt.data ? tt.data : "", hh.data ? hh.data : "", now, d->timezone,
+	mime(&b, e, mid, subject, tt.data ? tt.data : "", hh.data ? hh.data : "", now, tz,
 	     NULL);
 	json_object_set_new(state, "sent", json_integer(now));
 	json_object_set_new(state, "units", units);
@@ -945,6 +963,7 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 	json_decref(state);
 	json_decref(root);
 	json_decref(old);
+	pw_tz_free(tz);
 	pw_buf_free(&t);
 	pw_buf_free(&h);
 	pw_buf_free(&ch_t);

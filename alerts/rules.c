@@ -590,12 +590,11 @@ static const char *lbls_get(const struct lbls *s, const char *name)
 
 /* The active alert (pending or firing) these labels stand for, found
  * without copying them: the series' labels, the rule's labels (templated)
- * and alertname, sorted and hashed on the stack. DUPLICATE when it was
- * already seen at t; NULL for a new alert (or an inactive one, which
+ * and alertname, sorted and hashed on the stack. DUPLICATE when this
+ * evaluation already saw it; NULL for a new alert (or an inactive one, which
  * starts over). */
 static struct alert *known_alert(struct rule *ru, const struct conf_rule *c,
-				 const struct pw_label *sl, size_t snl, const struct tmpl_data *td,
-				 int64_t t)
+				 const struct pw_label *sl, size_t snl, const struct tmpl_data *td)
 {
 	struct pw_label l[96];
 	char *own[32];
@@ -651,7 +650,6 @@ static struct alert *known_alert(struct rule *ru, const struct conf_rule *c,
 	}
 	for (size_t k = 0; k < nown; k++)
 		free(own[k]);
-	(void)t;
 	if (hit && hit->seen_gen == ru->gen && hit->state != ST_INACTIVE)
 		return DUPLICATE;
 	if (hit && hit->state == ST_INACTIVE)
@@ -699,7 +697,7 @@ static int eval_alerting(struct rules *r, struct group *g, struct rule *ru,
 				       .value = v, .a = &ta, .kpi = kx ? kx[i] : NULL,
 				       .nkpi = kx ? nkx[i] : 0};
 		struct alert a = {0};
-		struct alert *old = known_alert(ru, c, sl, snl, &td, t);
+		struct alert *old = known_alert(ru, c, sl, snl, &td);
 		if (old == DUPLICATE) {
 			*cause = xstrdup("vector contains metrics with the same labelset after "
 					 "applying alert labels");

@@ -90,6 +90,9 @@ extern const struct table conf_root_table;
 /* Walk obj with table t into base; errors go to errs. */
 void conf_walk(const struct table *t, json_t *obj, void *base, const char *path,
 	       struct conf_errs *errs, const struct posmap *pm);
+/* An error at path unless name is a time zone the system knows (NULL: fine). */
+void conf_check_tz(const char *name, const char *path, struct conf_errs *errs,
+		   const struct posmap *pm);
 /* Run the registered PromQL checker (0 when none is registered). */
 int conf_check_expr_text(const char *expr, char **msg);
 /* The notify section's cross-field checks and defaults (notify.c). */

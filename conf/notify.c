@@ -451,14 +451,6 @@ static void check_receivers(struct ctx *x)
 	}
 }
 
-static void check_tz_name(struct ctx *x, const char *name, const char *path)
-{
-	struct pw_tz *tz = NULL;
-	char e[256];
-	if (name && pw_tz_load(name, &tz, e, sizeof e) != 0)
-		err(x, path, false, "%s", e);
-	pw_tz_free(tz);
-}
 
 static void check_ranges(struct ctx *x, char **v, size_t n, int kind, const char *path)
 {
@@ -525,7 +517,7 @@ static void check_intervals(struct ctx *x)
 			check_ranges(x, te->months, te->nmonths, 2, q);
 			free(q);
 			q = xasprintf("%s.location", ep);
-			check_tz_name(x, te->location, q);
+			conf_check_tz(te->location, q, x->errs, x->pm);
 			free(q);
 			free(ep);
 		}
@@ -584,7 +576,7 @@ static void check_digests(struct ctx *x)
 		check_ranges(x, d->weekdays, d->nweekdays, 0, q);
 		free(q);
 		q = xasprintf("%s.timezone", p);
-		check_tz_name(x, d->timezone, q);
+		conf_check_tz(d->timezone, q, x->errs, x->pm);
 		free(q);
 		if (!d->timezone)
 			d->timezone = xstrdup(x->c->global.timezone ? x->c->global.timezone

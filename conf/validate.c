@@ -199,8 +199,8 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 	}
 }
 
-static void check_tz(const char *name, const char *path, struct conf_errs *errs,
-		     const struct posmap *pm)
+void conf_check_tz(const char *name, const char *path, struct conf_errs *errs,
+		   const struct posmap *pm)
 {
 	struct pw_tz *tz = NULL;
 	char err[256];
@@ -246,7 +246,7 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 {
 	size_t nload = errs->n;
 
-	check_tz(c->global.timezone, "global.timezone", errs, pm);
+	conf_check_tz(c->global.timezone, "global.timezone", errs, pm);
 	check_label_names(&c->global.external_labels, "global.external_labels", errs, pm);
 	if (bad(errs, nload, "global.scrape_interval") || bad(errs, nload, "global.scrape_timeout"))
 		; /* already reported */
@@ -365,7 +365,7 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 			t->timezone = xstrdup(c->global.timezone ? c->global.timezone : "Asia/Shanghai");
 		else {
 			q = xasprintf("%s.timezone", p);
-			check_tz(t->timezone, q, errs, pm);
+			conf_check_tz(t->timezone, q, errs, pm);
 			free(q);
 		}
 		q = xasprintf("%s.labels", p);

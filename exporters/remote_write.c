@@ -92,12 +92,6 @@ struct remote_write {
 	bool stop;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* wait up to ms, or until stopped; returns true when stopped */
 static bool nap(struct remote_write *w, int64_t ms)
@@ -192,8 +186,8 @@ static void cursor_load(struct endpoint *e)
 		pthread_mutex_lock(&e->w->lock);
 		e->seq = head;
 		e->cursor = INT64_MIN;
-		e->backfill_to = e->c->start == CONF_RW_START_ALL ? now_ms() : INT64_MIN;
-		e->done_at = e->c->start == CONF_RW_START_ALL ? 0 : now_ms();
+		e->backfill_to = e->c->start == CONF_RW_START_ALL ? pw_now_ms() : INT64_MIN;
+		e->done_at = e->c->start == CONF_RW_START_ALL ? 0 : pw_now_ms();
 		pthread_mutex_unlock(&e->w->lock);
 		cursor_save(e);
 	}
@@ -678,7 +672,7 @@ static void *endpoint_main(void *arg)
 			continue;
 		}
 		/* the feed: what was committed since the last round */
-		int64_t started = now_ms();
+		int64_t started = pw_now_ms();
 		uint64_t last;
 		if (feed_read(e, 4096, &last) != 0) {
 			round_clear(e);
@@ -801,7 +795,7 @@ void remote_write_metrics(struct remote_write *w, struct pw_buf *b, bool om)
 		{"pacewatch_remote_write_cursor_timestamp_seconds", "gauge",
 		 "Everything committed before this time has been sent."},
 	};
-	int64_t now = now_ms();
+	int64_t now = pw_now_ms();
 	pthread_mutex_lock(&w->lock);
 	for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
 		pw_buf_metric_header(b, m[k].name, m[k].type, m[k].help, om);
