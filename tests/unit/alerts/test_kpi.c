@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alerts_test.h"
 #include "alerts.h"
 #include "query.h"
 
@@ -54,17 +55,10 @@ static void put(const char *metric, const char *lname, const char *lval, int64_t
 
 static struct conf *config(const char *kpis)
 {
-	struct conf *c;
-	struct conf_errs errs;
 	char *text = NULL;
-	conf_set_expr_checker(rules_check_expr);
 	cr_assert(asprintf(&text, "{\"global\": {\"timezone\": \"Asia/Shanghai\"}, \"kpis\": %s}",
 			   kpis) > 0);
-	int rc = conf_load_buffer("kpi.json", text, strlen(text), &c, &errs);
-	if (rc != 0)
-		conf_errs_print(&errs, stderr);
-	cr_assert_eq(rc, 0);
-	conf_errs_free(&errs);
+	struct conf *c = load_conf("kpi.json", text);
 	free(text);
 	return c;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alerts_test.h"
 #include "notify_int.h"
 
 static char dir[64];
@@ -34,14 +35,12 @@ static void teardown(void)
 static void start(const char *notify_json)
 {
 	struct store_opts o = {0};
-	struct conf_errs errs;
 	char *cause = NULL, *text = NULL;
 	snprintf(dir, sizeof dir, "/tmp/pw-notify-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	o.path = dir;
 	o.no_sync = true;
 	cr_assert_eq(store_open(&o, &st, &cause), 0);
-	conf_set_expr_checker(rules_check_expr);
 	cr_assert(asprintf(&text,
 			   "{\"global\": {\"evaluation_interval\": \"1m\"}, \"rule_groups\": [{"
 			   "\"name\": \"g\", \"rules\": ["
@@ -50,11 +49,7 @@ static void start(const char *notify_json)
 			   "{\"alert\": \"Crit\", \"expr\": \"crit == 1\", \"labels\": {\"severity\": "
 			   "\"critical\"}}]}], \"notify\": %s}",
 			   notify_json) > 0);
-	int rc = conf_load_buffer("n.json", text, strlen(text), &cf, &errs);
-	if (rc != 0)
-		conf_errs_print(&errs, stderr);
-	cr_assert_eq(rc, 0);
-	conf_errs_free(&errs);
+	cf = load_conf("n.json", text);
 	free(text);
 	cr_assert_eq(rules_new(cf, st, &ru, &cause), 0, "%s", cause ? cause : "");
 	cr_assert_eq(notify_new(cf, st, ru, &no, &cause), 0, "%s", cause ? cause : "");
@@ -497,7 +492,6 @@ Test(notify, weekly_digest_with_changes, .fini = teardown)
 	cr_assert_not_null(mkdtemp(dir));
 	struct store_opts so = {.path = dir, .no_sync = true};
 	cr_assert_eq(store_open(&so, &st, &cause), 0);
-	conf_set_expr_checker(rules_check_expr);
 	static const char text[] =
 		"{\"kpis\": [{\"name\": \"up\", \"title\": \"平台上线\", \"value\": \"down\", "
 		"\"target\": 1, \"baseline\": 0, \"curve\": \"step\", \"start\": \"2025-06-01\", "
@@ -506,12 +500,7 @@ Test(notify, weekly_digest_with_changes, .fini = teardown)
 		"\"127.0.0.1:9\", \"from\": \"pw@x\", \"to\": [\"ops@x\"], \"tls\": \"none\"}}],"
 		" \"route\": {\"receiver\": \"m\"},"
 		" \"digests\": [{\"receiver\": \"m\", \"weekdays\": [\"monday\"], \"at\": \"09:00\"}]}}";
-	struct conf_errs errs;
-	int rc = conf_load_buffer("d.json", text, strlen(text), &cf, &errs);
-	if (rc)
-		conf_errs_print(&errs, stderr);
-	cr_assert_eq(rc, 0);
-	conf_errs_free(&errs);
+	cf = load_conf("d.json", text);
 	cr_assert_eq(rules_new(cf, st, &ru, &cause), 0);
 	cr_assert_eq(notify_new(cf, st, ru, &no, &cause), 0);
 	/* Tuesday 2025-07-01 00:00 Shanghai; Monday 2025-07-07 09:00 is

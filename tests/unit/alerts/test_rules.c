@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alerts_test.h"
 #include "alerts.h"
 #include "query.h"
 
@@ -47,17 +48,10 @@ TestSuite(rules, .init = setup, .fini = teardown);
 
 static struct conf *config(const char *rules_json)
 {
-	struct conf *c;
-	struct conf_errs errs;
 	char *text = NULL;
-	conf_set_expr_checker(rules_check_expr);
 	cr_assert(asprintf(&text, "{\"global\": {\"evaluation_interval\": \"1m\"}, \"rule_groups\": %s}",
 			   rules_json) > 0);
-	int rc = conf_load_buffer("rules.json", text, strlen(text), &c, &errs);
-	if (rc != 0)
-		conf_errs_print(&errs, stderr);
-	cr_assert_eq(rc, 0);
-	conf_errs_free(&errs);
+	struct conf *c = load_conf("rules.json", text);
 	free(text);
 	return c;
 }
