@@ -257,6 +257,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		{"metadata", 0, offsetof(struct store, dbi_metadata)},
 		{"records", 0, offsetof(struct store, dbi_records)},
 		{"feed", 0, offsetof(struct store, dbi_feed)},
+		{"wal", 0, offsetof(struct store, dbi_wal)},
 	};
 
 	*out = NULL;
@@ -293,6 +294,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 	if (s->map_size > s->max_map)
 		s->map_size = s->max_map;
 	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->vlock, NULL);
 	{
 		/* a writer waiting to grow the map must not starve behind a
 		 * stream of readers (glibc prefers readers by default) */
@@ -334,8 +336,8 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 			s->no_records = true;
 			continue;
 		}
-		if (rc == MDB_NOTFOUND && o->read_only && d == &s->dbi_feed) {
-			s->dbi_feed = 0;
+		if (rc == MDB_NOTFOUND && o->read_only && (d == &s->dbi_feed || d == &s->dbi_wal)) {
+			*d = 0; /* a store from before these tables, opened read-only */
 			continue;
 		}
 		if (rc != 0)
@@ -346,6 +348,14 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		if ((rc = mdb_put(txn, s->dbi_meta, &k, &v, 0)) != 0 ||
 		    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0 ||
 		    (rc = store__meta_put_u64(txn, s, "next_id", 1)) != 0)
+			goto lmdb_fail;
+	}
+	if (has_data && !o->read_only) {
+		/* format 1 lacks only the wal table, created above */
+		uint64_t format;
+		if ((rc = store__meta_get_u64(txn, s, "format", &format)) != 0 ||
+		    (format < STORE_FORMAT &&
+		     (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0))
 			goto lmdb_fail;
 	}
 	rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen);
@@ -377,7 +387,10 @@ void store_close(struct store *s)
 		mdb_env_close(s->env);
 	cache_clear(&s->cache);
 	free(s->cache.tab);
+	wal_writer_free(&s->wal);
+	wal_view_unref(s->view);
 	pthread_mutex_destroy(&s->wlock);
+	pthread_mutex_destroy(&s->vlock);
 	pthread_rwlock_destroy(&s->resize);
 	free(s->path);
 	free(s);

@@ -20,6 +20,8 @@ int store_snap_begin(struct store *s, struct store_snap **out)
 	snap->s = s;
 	pthread_rwlock_rdlock(&s->resize);
 	rc = store__txn_begin(s, MDB_RDONLY, &snap->txn);
+	if (rc == 0 && (rc = wal_view_get(s, snap->txn, &snap->wal)) != 0)
+		mdb_txn_abort(snap->txn);
 	if (rc != 0) {
 		pthread_rwlock_unlock(&s->resize);
 		free(snap);
@@ -36,6 +38,7 @@ void store_snap_end(struct store_snap *snap)
 		return;
 	mdb_txn_abort(snap->txn);
 	pthread_rwlock_unlock(&snap->s->resize);
+	wal_view_unref(snap->wal);
 	free(snap);
 }
 
@@ -324,6 +327,20 @@ static int get_by_id(struct store_snap *snap, MDB_cursor **cur, MDB_dbi dbi, uin
 	return mdb_cursor_get(*cur, &k, out, MDB_SET_KEY);
 }
 
+/* index of the first of ts[0..n) >= t (n when none) */
+static size_t lower_bound(const int64_t *ts, size_t n, int64_t t)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ts[mid] < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static int series_has_range(struct store_snap *snap, struct store_iter **it, MDB_cursor **hcur,
 			    struct store_series *ss, int64_t mint, int64_t maxt)
 {
@@ -334,15 +351,37 @@ static int series_has_range(struct store_snap *snap, struct store_iter **it, MDB
 
 	if (mint == INT64_MIN && maxt == INT64_MAX)
 		return 1;
-	/* the head knows the newest sample: inside the range (queries at
-	 * "now") or before it settles the question without a chunk */
-	MDB_val hv;
-	if (get_by_id(snap, hcur, snap->s->dbi_heads, id, &hv) == 0 &&
-	    head_latest(&hv, &ss->latest_t, &ss->latest_v) == 0) {
+	/* logged samples are the newest */
+	const int64_t *wts;
+	const double *wvs;
+	size_t wn = wal_view_find(snap->wal, id, &wts, &wvs);
+	if (wn) {
 		ss->has_latest = true;
+		ss->latest_t = wts[wn - 1];
+		ss->latest_v = wvs[wn - 1];
 		if (ss->latest_t < mint)
 			return 0;
-		if (ss->latest_t <= maxt)
+		size_t lo = lower_bound(wts, wn, mint);
+		if (wts[lo] <= maxt)
+			return 1;
+		if (lo > 0)
+			return 0; /* the log covers mint and has nothing in range */
+	}
+	/* the head knows the newest stored sample: inside the range (queries
+	 * at "now") or before it settles the question without a chunk */
+	MDB_val hv;
+	int64_t ht;
+	double hval;
+	if (get_by_id(snap, hcur, snap->s->dbi_heads, id, &hv) == 0 &&
+	    head_latest(&hv, &ht, &hval) == 0) {
+		if (!wn) {
+			ss->has_latest = true;
+			ss->latest_t = ht;
+			ss->latest_v = hval;
+		}
+		if (ht < mint)
+			return 0;
+		if (ht <= maxt)
 			return 1;
 	}
 	if (!*it)
@@ -483,6 +522,10 @@ struct store_iter {
 	struct chunk_dec dec;
 	int head_rc;  /* the head as seek found it: 0 and head_v, or an MDB error */
 	MDB_val head_v;
+	/* the series' logged samples, after the head; wpos is the next */
+	const int64_t *wts;
+	const double *wvs;
+	size_t wn, wpos;
 };
 
 struct store_iter *store_iter_new(struct store_snap *snap)
@@ -517,6 +560,14 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 	it->have_chunk = false;
 	if (!it->cur && (rc = mdb_cursor_open(it->snap->txn, it->snap->s->dbi_chunks, &it->cur)) != 0)
 		return store__err(rc);
+	it->wn = wal_view_find(it->snap->wal, id, &it->wts, &it->wvs);
+	it->wpos = 0;
+	if (it->wn && it->wts[0] <= mint) {
+		/* the range starts inside the log: nothing stored is needed */
+		it->wpos = lower_bound(it->wts, it->wn, mint);
+		it->phase = 2;
+		return 0;
+	}
 	/* Every sealed sample is older than the head's first: a range that
 	 * starts inside the head (the last few dozen samples, what a rate over
 	 * the last hour reads) needs no sealed chunk decoded. */
@@ -598,6 +649,7 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 				if (*ts > it->maxt) {
 					it->have_chunk = false;
 					it->phase = 2;
+					it->wpos = it->wn;
 					return 0;
 				}
 				return 1;
@@ -610,6 +662,7 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 			if (rc == 0 && key_get_u64(k.mv_data) == it->id) {
 				if (key_get_ts((uint8_t *)k.mv_data + 8) > it->maxt) {
 					it->phase = 2;
+					it->wpos = it->wn;
 					return 0;
 				}
 				if ((rc = seg_resolve(it->snap->txn, it->snap->s, &v, &v)) != 0)
@@ -628,6 +681,18 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 			if (rc != 0)
 				return rc;
 			continue;
+		}
+		while (it->wpos < it->wn) {
+			size_t i = it->wpos++;
+			if (it->wts[i] < it->mint)
+				continue;
+			if (it->wts[i] > it->maxt) {
+				it->wpos = it->wn;
+				return 0;
+			}
+			*ts = it->wts[i];
+			*val = it->wvs[i];
+			return 1;
 		}
 		return 0;
 	}
@@ -648,12 +713,27 @@ static int head_latest(const MDB_val *v, int64_t *ts, double *val)
 	return 0;
 }
 
+/* the newest logged sample of series id, if it has any */
+static bool wal_latest(const struct store_snap *snap, uint64_t id, int64_t *ts, double *val)
+{
+	const int64_t *wts;
+	const double *wvs;
+	size_t n = wal_view_find(snap->wal, id, &wts, &wvs);
+	if (!n)
+		return false;
+	*ts = wts[n - 1];
+	*val = wvs[n - 1];
+	return true;
+}
+
 int store_latest(struct store_snap *snap, uint64_t id, int64_t *ts, double *val)
 {
 	uint8_t kb[8];
 	MDB_val k = {8, kb}, v;
 	int rc;
 
+	if (wal_latest(snap, id, ts, val))
+		return 0;
 	key_put_u64(kb, id);
 	rc = mdb_get(snap->txn, snap->s->dbi_heads, &k, &v);
 	if (rc != 0)
@@ -682,7 +762,7 @@ int store_scan_latest(struct store_snap *snap, store_latest_cb cb, void *ctx)
 			int64_t ts;
 			double val;
 			int r;
-			if ((r = head_latest(&hv, &ts, &val)) != 0) {
+			if (!wal_latest(snap, id, &ts, &val) && (r = head_latest(&hv, &ts, &val)) != 0) {
 				rc = r;
 				goto out_pw;
 			}
@@ -980,7 +1060,7 @@ int store_latest_iter_next(struct store_latest_iter *it, struct store_series *s,
 			if (mdb_get(it->snap->txn, it->snap->s->dbi_series, &k, &sv) != 0 ||
 			    mdb_get(it->snap->txn, it->snap->s->dbi_heads, &k, &hv) != 0)
 				continue;
-			if ((rc = head_latest(&hv, ts, v)) != 0)
+			if (!wal_latest(it->snap, id, ts, v) && (rc = head_latest(&hv, ts, v)) != 0)
 				return rc;
 			s->id = id;
 			s->enc = sv.mv_data;

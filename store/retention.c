@@ -192,6 +192,10 @@ int store_retention(struct store *s, int64_t cutoff, uint64_t *dropped_out, char
 		pthread_rwlock_rdlock(&s->resize);
 		if ((rc = store__txn_begin(s, 0, &txn)) != 0)
 			goto slice_out;
+		/* the log's samples go into the heads first: retention works on
+		 * heads and segments only */
+		if ((rc = store__wal_fold(s, txn)) != 0)
+			goto slice_out;
 		if ((rc = mdb_cursor_open(txn, s->dbi_series, &sc)) != 0 ||
 		    (rc = mdb_cursor_open(txn, s->dbi_chunks, &cc)) != 0)
 			goto slice_out;

@@ -16,6 +16,9 @@
  * Sealed segments are only ever appended to segs (MDB_APPEND), so its
  * pages are full; the chunks index stays small.
  *   metadata  metric name                   -> type(1) help \0 unit \0
+ *   wal       seq(8, BE)                    -> samples of one commit that only
+ *                                              extend series (wal.c), folded
+ *                                              into heads every ~32 commits
  * Encoded labels: "name\0" then "label\0value\0" pairs sorted by label
  * name, so memcmp orders series by name then labels and every string in a
  * snapshot is a C string.
@@ -31,7 +34,8 @@
 
 #include "store.h"
 
-#define STORE_FORMAT 1u
+/* 2: the wal table; a format 1 store is upgraded when opened for writing */
+#define STORE_FORMAT 2u
 #define STORE_MAGIC "pacewatch-store"
 
 /* Every chunk value, head or segment, is the appender state followed by
@@ -132,6 +136,59 @@ static inline int64_t key_get_ts(const uint8_t *p)
  * bytes); returns its length. */
 size_t posting_key(uint8_t *out, const char *name, const char *value);
 
+/* ---- the recent-samples log (wal.c) --------------------------------------- */
+
+/* Fold the log into the heads when it holds this many records or samples. */
+#define WAL_MAX_RECS 32u
+#define WAL_MAX_SAMPLES (512u * 1024u)
+/* Larger batches rewrite their heads anyway: they skip the log. */
+#define WAL_BATCH_MAX (128u * 1024u)
+
+struct wal_rec_enc {
+	struct pw_buf buf;
+	size_t nseries, nsamples;
+	uint64_t last_id;
+	int64_t last_ts;
+};
+void wal_rec_begin(struct wal_rec_enc *r);
+void wal_rec_series(struct wal_rec_enc *r, uint64_t id, size_t n);
+void wal_rec_sample(struct wal_rec_enc *r, int64_t ts, double v);
+void wal_rec_finish(struct wal_rec_enc *r, const uint8_t **p, size_t *len);
+void wal_rec_free(struct wal_rec_enc *r);
+/* cb(ctx, id, ts, value) for every logged sample in log order */
+int wal_read_all_dbi(MDB_txn *txn, MDB_dbi dbi, int (*cb)(void *, uint64_t, int64_t, double),
+		     void *ctx);
+
+/* What the writer knows of the log: its key range and each logged
+ * series' newest timestamp. Guarded by the store's wlock. */
+struct wal_last {
+	uint64_t id;
+	int64_t ts;
+};
+struct wal_writer {
+	bool valid;
+	uint64_t first, last; /* key range, 0 0 when empty */
+	size_t nrecs, nsamples;
+	struct wal_last *tab;
+	size_t cap, n;
+};
+struct store;
+/* Make s->wal describe the log as txn sees it (re-read when another
+ * process changed it). */
+int wal_writer_sync(struct store *s, MDB_txn *txn);
+bool wal_writer_last(const struct wal_writer *w, uint64_t id, int64_t *ts);
+void wal_writer_set(struct wal_writer *w, uint64_t id, int64_t ts);
+void wal_writer_reset(struct wal_writer *w);
+void wal_writer_free(struct wal_writer *w);
+
+/* The log as a snapshot sees it, per series; shared and refcounted. */
+struct wal_view;
+int wal_view_get(struct store *s, MDB_txn *txn, struct wal_view **out);
+void wal_view_unref(struct wal_view *w);
+/* The logged samples of series id (ascending, all newer than its head). */
+size_t wal_view_find(const struct wal_view *w, uint64_t id, const int64_t **ts,
+		     const double **vs);
+
 /* ---- the store ----------------------------------------------------------- */
 
 struct cache_ent {
@@ -149,7 +206,7 @@ struct series_cache {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi_meta, dbi_series, dbi_sindex, dbi_postings, dbi_heads, dbi_chunks,
-		dbi_segs, dbi_metadata, dbi_records, dbi_feed;
+		dbi_segs, dbi_metadata, dbi_records, dbi_feed, dbi_wal;
 	bool feed; /* record every commit in dbi_feed */
 	bool no_records; /* read-only open of a store without the records table */
 	char *path;
@@ -159,11 +216,15 @@ struct store {
 	pthread_rwlock_t resize;    /* transactions share, map resize excludes */
 	struct series_cache cache;
 	uint64_t cache_gen;
+	struct wal_writer wal;      /* guarded by wlock */
+	pthread_mutex_t vlock;      /* guards view */
+	struct wal_view *view;      /* the newest log view built */
 };
 
 struct store_snap {
 	struct store *s;
 	MDB_txn *txn;
+	struct wal_view *wal; /* the log as txn sees it, NULL when empty */
 };
 
 /* env.c */
@@ -173,6 +234,9 @@ int store__grow(struct store *s, char **cause);
 int store__meta_get_u64(MDB_txn *txn, struct store *s, const char *key, uint64_t *v);
 int store__meta_put_u64(MDB_txn *txn, struct store *s, const char *key, uint64_t v);
 int store__txn_begin(struct store *s, unsigned flags, MDB_txn **txn);
+
+/* write.c: fold the log into the heads inside txn (the caller commits) */
+int store__wal_fold(struct store *s, MDB_txn *txn);
 
 /* series.c */
 void cache_clear(struct series_cache *c);

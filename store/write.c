@@ -49,6 +49,11 @@ struct store_batch {
 	uint64_t next_seq; /* next key in the segs log */
 	MDB_cursor *hc;    /* heads cursor of the current attempt */
 	uint64_t hc_at;    /* id of the head hc stands on, 0 if unknown */
+	/* the log record of the current attempt (wal.c) */
+	struct wal_rec_enc rec;
+	bool rec_open, folded;
+	struct wal_last *logged; /* series logged and their newest timestamp */
+	size_t nlogged, caplogged;
 };
 
 struct store_batch *store_batch_begin(struct store *s)
@@ -75,6 +80,9 @@ static void batch_free(struct store_batch *b)
 	free(b->v_a);
 	free(b->v_b);
 	free(b->created);
+	free(b->logged);
+	if (b->rec_open)
+		wal_rec_free(&b->rec);
 	free(b);
 }
 
@@ -756,6 +764,156 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 	}
 }
 
+/* ---- the recent-samples log (wal.c) ---------------------------------------- */
+
+struct fold_ctx {
+	struct ent *v;
+	size_t n, cap;
+};
+
+static int fold_cb(void *ctx, uint64_t id, int64_t ts, double v)
+{
+	struct fold_ctx *f = ctx;
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 4096;
+		f->v = xreallocarray(f->v, f->cap, sizeof *f->v);
+	}
+	f->v[f->n] = (struct ent){.id = id, .ts = ts, .v = v, .seq = (uint32_t)f->n};
+	f->n++;
+	return 0;
+}
+
+/* Apply every logged sample to the heads and empty the log, inside txn.
+ * The samples were counted when they were logged. */
+static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur)
+{
+	struct store *s = b->s;
+	struct fold_ctx f = {0};
+	int64_t added = b->added;
+	int rc;
+
+	if ((rc = wal_read_all_dbi(txn, s->dbi_wal, fold_cb, &f)) != 0)
+		goto out;
+	if (f.n == 0)
+		goto out;
+	/* ascending timestamps per series already: a stable sort by id */
+	qsort(f.v, f.n, sizeof *f.v, ent_cmp);
+	b->hc_at = 0;
+	for (size_t i = 0; i < f.n;) {
+		size_t j = i;
+		while (j < f.n && f.v[j].id == f.v[i].id)
+			j++;
+		if ((rc = apply_series(b, txn, ccur, f.v[i].id, f.v + i, j - i)) != 0)
+			goto out;
+		i = j;
+	}
+	b->hc_at = 0;
+	rc = mdb_drop(txn, s->dbi_wal, 0);
+out:
+	b->added = added;
+	free(f.v);
+	return rc;
+}
+
+int store__wal_fold(struct store *s, MDB_txn *txn)
+{
+	struct store_batch *b = store_batch_begin(s);
+	MDB_cursor *ccur = NULL;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) == 0 &&
+	    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) == 0)
+		rc = wal_fold(b, txn, ccur);
+	if (ccur)
+		mdb_cursor_close(ccur);
+	if (b->hc)
+		mdb_cursor_close(b->hc);
+	b->hc = NULL;
+	batch_free(b);
+	s->wal.valid = false; /* re-read at the next commit */
+	return rc;
+}
+
+/* Log the samples of series id instead of rewriting its head when they
+ * all come after its newest sample; *logged says whether they were. */
+static int log_series(struct store_batch *b, uint64_t id, const struct ent *e, size_t n,
+		      bool *logged)
+{
+	struct store *s = b->s;
+	int64_t last;
+	int rc;
+
+	*logged = false;
+	if (b->folded || !wal_writer_last(&s->wal, id, &last)) {
+		struct chunk_app a;
+		MDB_val v;
+		rc = head_find(b, id, &v);
+		if (rc == MDB_NOTFOUND)
+			return 0; /* a new series: it needs a head */
+		if (rc != 0)
+			return rc;
+		if (v.mv_size < HEAD_STATE_BYTES + 2 + 16 ||
+		    v.mv_size > HEAD_STATE_BYTES + CHUNK_BUF_BYTES ||
+		    chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
+				   v.mv_size - HEAD_STATE_BYTES) != 0)
+			return MDB_CORRUPTED;
+		last = a.t;
+	}
+	if (e[0].ts <= last)
+		return 0;
+	if (!b->rec_open) {
+		wal_rec_begin(&b->rec);
+		b->rec_open = true;
+	}
+	wal_rec_series(&b->rec, id, n);
+	for (size_t i = 0; i < n; i++)
+		wal_rec_sample(&b->rec, e[i].ts, e[i].v);
+	if (b->nlogged == b->caplogged) {
+		b->caplogged = b->caplogged ? b->caplogged * 2 : 256;
+		b->logged = xreallocarray(b->logged, b->caplogged, sizeof *b->logged);
+	}
+	b->logged[b->nlogged++] = (struct wal_last){id, e[n - 1].ts};
+	b->added += (int64_t)n;
+	*logged = true;
+	return 0;
+}
+
+/* Does the batch go behind a logged sample of some series? Then the log
+ * must be folded first. */
+static bool behind_log(const struct store_batch *b)
+{
+	const struct wal_writer *w = &b->s->wal;
+	if (!w->n)
+		return false;
+	for (size_t i = 0; i < b->n; i++) {
+		int64_t last;
+		if ((i == 0 || b->ents[i - 1].id != b->ents[i].id) &&
+		    wal_writer_last(w, b->ents[i].id, &last) && b->ents[i].ts <= last)
+			return true;
+	}
+	return false;
+}
+
+/* Append the record built by this attempt under the next sequence number. */
+static int wal_append(struct store_batch *b, MDB_txn *txn, uint64_t *seq)
+{
+	struct store *s = b->s;
+	const uint8_t *p;
+	size_t len;
+	uint8_t kb[8];
+	int rc;
+
+	if ((rc = store__meta_get_u64(txn, s, "wal_seq", seq)) != 0)
+		return rc;
+	(*seq)++;
+	key_put_u64(kb, *seq);
+	wal_rec_finish(&b->rec, &p, &len);
+	MDB_val k = {8, kb}, v = {len, (void *)p};
+	if ((rc = mdb_put(txn, s->dbi_wal, &k, &v, MDB_APPEND)) != 0)
+		return rc;
+	return store__meta_put_u64(txn, s, "wal_seq", *seq);
+}
+
 static int resolve_ids(struct store_batch *b, MDB_txn *txn, uint64_t *next_id)
 {
 	struct store *s = b->s;
@@ -871,7 +1029,8 @@ static int apply(struct store_batch *b)
 	struct store *s = b->s;
 	MDB_txn *txn = NULL;
 	MDB_cursor *ccur = NULL;
-	uint64_t next_id, samples, gen;
+	uint64_t next_id, samples, gen, seq = 0;
+	bool use_log;
 	int rc;
 
 	b->added = 0;
@@ -903,6 +1062,23 @@ static int apply(struct store_batch *b)
 	    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) != 0)
 		goto fail;
 	b->hc_at = 0;
+	/* the log: fold it when full or when this batch goes behind it */
+	if (b->rec_open) {
+		wal_rec_free(&b->rec);
+		b->rec_open = false;
+	}
+	b->nlogged = 0;
+	b->folded = false;
+	use_log = b->n <= WAL_BATCH_MAX;
+	if ((rc = wal_writer_sync(s, txn)) != 0)
+		goto fail;
+	if (s->wal.first &&
+	    (s->wal.nrecs >= WAL_MAX_RECS || s->wal.nsamples + b->n > WAL_MAX_SAMPLES ||
+	     behind_log(b))) {
+		if ((rc = wal_fold(b, txn, ccur)) != 0)
+			goto fail;
+		b->folded = true;
+	}
 	for (size_t i = 0; i < b->n;) {
 		size_t j = i, u = i;
 		/* unique timestamps per series: the last put wins */
@@ -913,7 +1089,11 @@ static int apply(struct store_batch *b)
 				b->ents[u++] = b->ents[j];
 			j++;
 		}
-		if ((rc = apply_series(b, txn, ccur, b->ents[i].id, b->ents + i, u - i)) != 0)
+		bool logged = false;
+		if (use_log && (rc = log_series(b, b->ents[i].id, b->ents + i, u - i, &logged)) != 0)
+			goto fail;
+		if (!logged &&
+		    (rc = apply_series(b, txn, ccur, b->ents[i].id, b->ents + i, u - i)) != 0)
 			goto fail;
 		/* The slots [u, j) now hold stale copies; make them duplicates of
 		 * the last winner so that a replay (after map growth) dedups them
@@ -930,6 +1110,8 @@ static int apply(struct store_batch *b)
 		goto fail;
 	if (s->feed && b->n && (rc = feed_append(b, txn)) != 0)
 		goto fail;
+	if (b->nlogged && (rc = wal_append(b, txn, &seq)) != 0)
+		goto fail;
 	if ((rc = store__meta_put_u64(txn, s, "next_id", next_id)) != 0 ||
 	    (rc = store__meta_put_u64(txn, s, "next_seq", b->next_seq)) != 0 ||
 	    (rc = store__meta_put_u64(txn, s, "samples", samples + (uint64_t)b->added)) != 0)
@@ -938,6 +1120,20 @@ static int apply(struct store_batch *b)
 	txn = NULL;
 	if (rc != 0)
 		goto fail;
+	/* what the writer knows of the log, now that it is on disk */
+	if (b->folded) {
+		wal_writer_reset(&s->wal);
+		s->wal.first = s->wal.last = 0;
+	}
+	if (b->nlogged) {
+		if (!s->wal.first)
+			s->wal.first = seq;
+		s->wal.last = seq;
+		s->wal.nrecs++;
+		s->wal.nsamples += b->rec.nsamples;
+		for (size_t i = 0; i < b->nlogged; i++)
+			wal_writer_set(&s->wal, b->logged[i].id, b->logged[i].ts);
+	}
 	return 0;
 fail:
 	if (ccur)

@@ -1,7 +1,9 @@
 /*
  * crash_test — whatever a commit reported survives kill -9, and no batch
  * is ever half there. A child commits numbered batches (new series, an
- * appended series and an out-of-order one) and reports each commit through
+ * appended series, an out-of-order one, and one that mostly appends, so
+ * goes to the recent-samples log, but every fifth batch goes behind it,
+ * so the log is folded) and reports each commit through
  * a pipe; the parent SIGKILLs it at random moments, reopens the store and
  * checks every reported batch completely and every present batch whole.
  * Usage: crash_test DIR ROUNDS
@@ -32,6 +34,11 @@ static struct store *open_or_die(const char *dir)
 	return s;
 }
 
+static int64_t zigzag_ts(long k)
+{
+	return 1000000 + k * 1000 - (k % 5 == 4 ? 1500 : 0);
+}
+
 static void child(const char *dir, int fd, long start)
 {
 	struct store *s = open_or_die(dir);
@@ -49,6 +56,8 @@ static void child(const char *dir, int fd, long start)
 		store_batch_put(b, app, 1, 1000000 + k * 1000, (double)k);
 		struct pw_label ooo[1] = {{"__name__", "crash_backwards"}};
 		store_batch_put(b, ooo, 1, 100000000 - k * 7, (double)k);
+		struct pw_label zz[1] = {{"__name__", "crash_zigzag"}};
+		store_batch_put(b, zz, 1, zigzag_ts(k), (double)k);
 		if (store_batch_commit(b, &cause) != 0) {
 			fprintf(stderr, "crash_test child: commit: %s\n", cause);
 			_exit(3);
@@ -61,7 +70,7 @@ static void child(const char *dir, int fd, long start)
 /* Read the store once: parts[k] = how many of batch k's series hold their
  * correct sample; app[k]/back[k] = whether the shared series hold batch k's
  * sample with the right value. */
-static void scan(struct store_snap *snap, long cap, int *parts, char *app, char *back)
+static void scan(struct store_snap *snap, long cap, int *parts, char *app, char *back, char *zig)
 {
 	struct store_matcher m;
 	struct store_series *ss;
@@ -73,6 +82,7 @@ static void scan(struct store_snap *snap, long cap, int *parts, char *app, char 
 	memset(parts, 0, (size_t)cap * sizeof *parts);
 	memset(app, 0, (size_t)cap);
 	memset(back, 0, (size_t)cap);
+	memset(zig, 0, (size_t)cap);
 	store_matcher_init(&m, STORE_MATCH_RE, "__name__", "crash_.*", NULL);
 	if (store_select(snap, &m, 1, INT64_MIN, INT64_MAX, false, &ss, &n) != 0)
 		exit(2);
@@ -95,6 +105,8 @@ static void scan(struct store_snap *snap, long cap, int *parts, char *app, char 
 				app[k] = 1;
 			if (strcmp(name, "crash_backwards") == 0 && t == 100000000 - k * 7)
 				back[k] = 1;
+			if (strcmp(name, "crash_zigzag") == 0 && t == zigzag_ts(k))
+				zig[k] = 1;
 		}
 	}
 	store_iter_free(it);
@@ -160,27 +172,27 @@ int main(int argc, char **argv)
 		struct store_snap *snap;
 		long cap = max_reported + 1000000;
 		int *parts = malloc((size_t)cap * sizeof *parts);
-		char *app = malloc((size_t)cap), *back = malloc((size_t)cap);
+		char *app = malloc((size_t)cap), *back = malloc((size_t)cap), *zig = malloc((size_t)cap);
 		if (store_snap_begin(s, &snap) != 0)
 			return 2;
-		scan(snap, cap, parts, app, back);
+		scan(snap, cap, parts, app, back, zig);
 		for (size_t i = 0; i < nrep; i++) {
 			k = reported[i];
-			if (parts[k] != PARTS || !app[k] || !back[k]) {
+			if (parts[k] != PARTS || !app[k] || !back[k] || !zig[k]) {
 				printf("FAIL round %d: reported batch %ld lost data (%d of %d parts, "
-				       "append %d, backwards %d)\n",
-				       r, k, parts[k], PARTS, app[k], back[k]);
+				       "append %d, backwards %d, zigzag %d)\n",
+				       r, k, parts[k], PARTS, app[k], back[k], zig[k]);
 				printf("0 passed, 1 failed\n");
 				return 1;
 			}
 		}
 		/* no partial batch: a batch present at all is present whole */
 		for (long bk = 0; bk < cap; bk++) {
-			if ((parts[bk] || app[bk] || back[bk]) &&
-			    (parts[bk] != PARTS || !app[bk] || !back[bk])) {
+			if ((parts[bk] || app[bk] || back[bk] || zig[bk]) &&
+			    (parts[bk] != PARTS || !app[bk] || !back[bk] || !zig[bk])) {
 				printf("FAIL round %d: batch %ld is partial (%d of %d parts, append %d, "
-				       "backwards %d)\n",
-				       r, bk, parts[bk], PARTS, app[bk], back[bk]);
+				       "backwards %d, zigzag %d)\n",
+				       r, bk, parts[bk], PARTS, app[bk], back[bk], zig[bk]);
 				printf("0 passed, 1 failed\n");
 				return 1;
 			}
@@ -188,6 +200,7 @@ int main(int argc, char **argv)
 		free(parts);
 		free(app);
 		free(back);
+		free(zig);
 		store_snap_end(snap);
 		store_close(s);
 	}

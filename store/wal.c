@@ -1,0 +1,502 @@
+/*
+ * wal.c — the recent-samples log.
+ *
+ * A commit whose samples only extend series (every sample newer than the
+ * series' newest) does not rewrite the series' heads: it appends one
+ * record to the `wal` table holding all of its samples. Heads are B-tree
+ * values spread over every page of their table, so rewriting them for a
+ * scrape of 10,000 series dirties (and fsyncs) every page; the record is a
+ * few dozen pages written once, appended in key order. Every WAL_MAX_RECS
+ * records (or WAL_MAX_SAMPLES samples, or when a commit needs to go
+ * behind a logged sample) the log is folded into the heads in the same
+ * transaction as the commit that triggers it, so the heads are rewritten
+ * once per ~32 samples instead of once per sample.
+ *
+ * Record (key: sequence number, 8 bytes big-endian, never reused):
+ *   varint nseries, then per series (ascending id):
+ *     varint id - previous id, varint n, then n samples:
+ *       varint zigzag(ts - previous ts in the record), value
+ *   value: varint zigzag(v) << 1 for a double that is an integer of at most
+ *   2^53 in magnitude (and not -0.0), else 1 followed by the 8 bytes.
+ * Every sample of the log is newer than every stored sample of its series
+ * and samples of one series are ascending across records, so a reader
+ * appends a series' logged samples after its head: no merging.
+ *
+ * Readers: the log as a snapshot sees it, decoded into per-series arrays,
+ * is a view shared by all snapshots that see the same records (the
+ * records of a sequence number never change), built once per new log
+ * state.
+ */
+#include "store_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* ---- encoding ---------------------------------------------------------------- */
+
+static void put_varint(struct pw_buf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+	while (v >= 0x80) {
+		tmp[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	tmp[n++] = (uint8_t)v;
+	pw_buf_append(b, tmp, n);
+}
+
+static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (*p >= end)
+			return false;
+		uint8_t c = *(*p)++;
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+void wal_rec_begin(struct wal_rec_enc *r)
+{
+	pw_buf_init(&r->buf, 0);
+	r->nseries = 0;
+	r->nsamples = 0;
+	r->last_id = 0;
+	r->last_ts = 0;
+	/* room for the series count, written at the end */
+	pw_buf_append(&r->buf, "\0\0\0\0\0", 5);
+}
+
+void wal_rec_series(struct wal_rec_enc *r, uint64_t id, size_t n)
+{
+	put_varint(&r->buf, id - r->last_id);
+	put_varint(&r->buf, n);
+	r->last_id = id;
+	r->nseries++;
+}
+
+void wal_rec_sample(struct wal_rec_enc *r, int64_t ts, double v)
+{
+	put_varint(&r->buf, zigzag((int64_t)((uint64_t)ts - (uint64_t)r->last_ts)));
+	r->last_ts = ts;
+	if (v == v && fabs(v) <= 9007199254740992.0 && v == (double)(int64_t)v &&
+	    !(v == 0 && signbit(v))) {
+		put_varint(&r->buf, zigzag((int64_t)v) << 1);
+	} else {
+		uint8_t raw[8];
+		uint64_t bits;
+		memcpy(&bits, &v, 8);
+		for (int i = 0; i < 8; i++)
+			raw[i] = (uint8_t)(bits >> (8 * i));
+		put_varint(&r->buf, 1);
+		pw_buf_append(&r->buf, raw, 8);
+	}
+	r->nsamples++;
+}
+
+/* The finished record: the series count as a fixed 5-byte varint in
+ * front (so it can be written last). */
+void wal_rec_finish(struct wal_rec_enc *r, const uint8_t **p, size_t *len)
+{
+	uint8_t *h = (uint8_t *)r->buf.data;
+	uint64_t v = r->nseries;
+	for (int i = 0; i < 4; i++) {
+		h[i] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	h[4] = (uint8_t)(v & 0x7f);
+	*p = (const uint8_t *)r->buf.data;
+	*len = r->buf.len;
+}
+
+void wal_rec_free(struct wal_rec_enc *r) { pw_buf_free(&r->buf); }
+
+/* Walk one record: cb(ctx, id, ts, v) for every sample in order. Returns
+ * 0, MDB_CORRUPTED for a malformed record, or what cb returned. */
+static int rec_walk(const MDB_val *val, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
+{
+	const uint8_t *p = val->mv_data, *end = p + val->mv_size;
+	uint64_t nser, id = 0;
+	int64_t ts = 0;
+
+	if (!get_varint(&p, end, &nser))
+		return MDB_CORRUPTED;
+	for (uint64_t i = 0; i < nser; i++) {
+		uint64_t did, n;
+		if (!get_varint(&p, end, &did) || !get_varint(&p, end, &n) ||
+		    (did == 0 && i > 0) || n == 0 || n > (uint64_t)(end - p))
+			return MDB_CORRUPTED;
+		id += did;
+		for (uint64_t j = 0; j < n; j++) {
+			uint64_t dts, vh;
+			double v;
+			int rc;
+			if (!get_varint(&p, end, &dts) || !get_varint(&p, end, &vh))
+				return MDB_CORRUPTED;
+			ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(dts));
+			if (vh == 1) {
+				uint64_t bits = 0;
+				if (end - p < 8)
+					return MDB_CORRUPTED;
+				for (int b = 0; b < 8; b++)
+					bits |= (uint64_t)p[b] << (8 * b);
+				p += 8;
+				memcpy(&v, &bits, 8);
+			} else if (vh & 1) {
+				return MDB_CORRUPTED;
+			} else {
+				v = (double)unzigzag(vh >> 1);
+			}
+			if ((rc = cb(ctx, id, ts, v)) != 0)
+				return rc;
+		}
+	}
+	return p == end ? 0 : MDB_CORRUPTED;
+}
+
+/* ---- id -> value hash (open addressing, id 0 = empty) ------------------- */
+
+static size_t slot_of(uint64_t id, size_t cap)
+{
+	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> 17) & (cap - 1);
+}
+
+/* ---- the writer's picture of the log ------------------------------------ */
+
+static struct wal_last *wlast_find(const struct wal_writer *w, uint64_t id)
+{
+	if (!w->cap)
+		return NULL;
+	for (size_t i = slot_of(id, w->cap);; i = (i + 1) & (w->cap - 1)) {
+		if (w->tab[i].id == id)
+			return &w->tab[i];
+		if (w->tab[i].id == 0)
+			return NULL;
+	}
+}
+
+bool wal_writer_last(const struct wal_writer *w, uint64_t id, int64_t *ts)
+{
+	const struct wal_last *e = wlast_find(w, id);
+	if (!e)
+		return false;
+	*ts = e->ts;
+	return true;
+}
+
+void wal_writer_set(struct wal_writer *w, uint64_t id, int64_t ts)
+{
+	struct wal_last *e;
+	if ((w->n + 1) * 2 > w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 1024;
+		struct wal_last *old = w->tab;
+		size_t ocap = w->cap;
+		w->tab = xcalloc(ncap, sizeof *w->tab);
+		w->cap = ncap;
+		for (size_t i = 0; i < ocap; i++) {
+			if (!old[i].id)
+				continue;
+			size_t j = slot_of(old[i].id, ncap);
+			while (w->tab[j].id)
+				j = (j + 1) & (ncap - 1);
+			w->tab[j] = old[i];
+		}
+		free(old);
+	}
+	for (size_t i = slot_of(id, w->cap);; i = (i + 1) & (w->cap - 1)) {
+		e = &w->tab[i];
+		if (e->id == id || e->id == 0)
+			break;
+	}
+	if (!e->id) {
+		e->id = id;
+		w->n++;
+	}
+	e->ts = ts;
+}
+
+void wal_writer_reset(struct wal_writer *w)
+{
+	if (w->cap > 4096) { /* do not keep a large table for a small log */
+		free(w->tab);
+		w->tab = NULL;
+		w->cap = 0;
+	} else if (w->cap) {
+		memset(w->tab, 0, w->cap * sizeof *w->tab);
+	}
+	w->n = 0;
+	w->nrecs = 0;
+	w->nsamples = 0;
+}
+
+void wal_writer_free(struct wal_writer *w)
+{
+	free(w->tab);
+	memset(w, 0, sizeof *w);
+}
+
+/* first and last key of the log in txn (0, 0 when empty) */
+static int log_range(MDB_txn *txn, MDB_dbi dbi, uint64_t *first, uint64_t *last)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	*first = *last = 0;
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return rc;
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	if (rc == 0 && k.mv_size == 8) {
+		*first = key_get_u64(k.mv_data);
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+		if (rc == 0)
+			*last = key_get_u64(k.mv_data);
+	} else if (rc == 0) {
+		rc = MDB_CORRUPTED;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int wlast_cb(void *ctx, uint64_t id, int64_t ts, double v)
+{
+	struct wal_writer *w = ctx;
+	(void)v;
+	wal_writer_set(w, id, ts);
+	w->nsamples++;
+	return 0;
+}
+
+int wal_writer_sync(struct store *s, MDB_txn *txn)
+{
+	struct wal_writer *w = &s->wal;
+	uint64_t first, last;
+	int rc;
+
+	if ((rc = log_range(txn, s->dbi_wal, &first, &last)) != 0)
+		return rc;
+	if (w->valid && first == w->first && last == w->last)
+		return 0;
+	/* another process wrote, or this is the first commit: read the log */
+	wal_writer_reset(w);
+	w->valid = false;
+	if (first && (rc = wal_read_all_dbi(txn, s->dbi_wal, wlast_cb, w)) != 0)
+		return rc;
+	w->first = first;
+	w->last = last;
+	w->nrecs = first ? last - first + 1 : 0; /* keys are consecutive */
+	w->valid = true;
+	return 0;
+}
+
+/* ---- the readers' view ---------------------------------------------------- */
+
+struct wv_ent {
+	uint64_t id;
+	uint32_t off, n;
+};
+
+struct wal_view {
+	unsigned refs;
+	uint64_t first, last;
+	struct wv_ent *tab;
+	size_t cap;
+	int64_t *ts;
+	double *vs;
+};
+
+static struct wv_ent *wv_slot(struct wal_view *w, uint64_t id, bool insert)
+{
+	for (size_t i = slot_of(id, w->cap);; i = (i + 1) & (w->cap - 1)) {
+		if (w->tab[i].id == id)
+			return &w->tab[i];
+		if (w->tab[i].id == 0) {
+			if (!insert)
+				return NULL;
+			w->tab[i].id = id;
+			return &w->tab[i];
+		}
+	}
+}
+
+struct wv_build {
+	struct wal_view *w;
+	size_t nids, nsamples;
+	bool fill;
+};
+
+static int wv_count_cb(void *ctx, uint64_t id, int64_t ts, double v)
+{
+	struct wv_build *b = ctx;
+	(void)ts;
+	(void)v;
+	b->nsamples++;
+	if (b->nsamples > UINT32_MAX)
+		return MDB_CORRUPTED;
+	/* grow at half load: rebuild the table with the counts so far */
+	if ((b->nids + 1) * 2 > b->w->cap) {
+		struct wal_view *w = b->w;
+		struct wv_ent *old = w->tab;
+		size_t ocap = w->cap;
+		w->cap = ocap ? ocap * 2 : 1024;
+		w->tab = xcalloc(w->cap, sizeof *w->tab);
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i].id)
+				*wv_slot(w, old[i].id, true) = old[i];
+		free(old);
+	}
+	struct wv_ent *e = wv_slot(b->w, id, true);
+	if (e->n == 0)
+		b->nids++;
+	e->n++;
+	return 0;
+}
+
+static int wv_fill_cb(void *ctx, uint64_t id, int64_t ts, double v)
+{
+	struct wv_build *b = ctx;
+	struct wv_ent *e = wv_slot(b->w, id, false);
+	if (!e)
+		return MDB_CORRUPTED;
+	/* off counts up while filling; n stays the total */
+	b->w->ts[e->off] = ts;
+	b->w->vs[e->off] = v;
+	e->off++;
+	return 0;
+}
+
+static void wv_free(struct wal_view *w)
+{
+	if (!w)
+		return;
+	free(w->tab);
+	free(w->ts);
+	free(w->vs);
+	free(w);
+}
+
+void wal_view_unref(struct wal_view *w)
+{
+	if (w && __atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		wv_free(w);
+}
+
+static int wv_build(MDB_txn *txn, MDB_dbi dbi, uint64_t first, uint64_t last,
+		    struct wal_view **out)
+{
+	struct wal_view *w = xcalloc(1, sizeof *w);
+	struct wv_build b = {.w = w};
+	size_t off = 0;
+	int rc;
+
+	w->refs = 1;
+	w->first = first;
+	w->last = last;
+	if ((rc = wal_read_all_dbi(txn, dbi, wv_count_cb, &b)) != 0)
+		goto fail;
+	w->ts = xreallocarray(NULL, b.nsamples ? b.nsamples : 1, sizeof *w->ts);
+	w->vs = xreallocarray(NULL, b.nsamples ? b.nsamples : 1, sizeof *w->vs);
+	for (size_t i = 0; i < w->cap; i++) {
+		if (!w->tab[i].id)
+			continue;
+		w->tab[i].off = (uint32_t)off;
+		off += w->tab[i].n;
+	}
+	if ((rc = wal_read_all_dbi(txn, dbi, wv_fill_cb, &b)) != 0)
+		goto fail;
+	for (size_t i = 0; i < w->cap; i++) /* back to the start */
+		if (w->tab[i].id)
+			w->tab[i].off -= w->tab[i].n;
+	*out = w;
+	return 0;
+fail:
+	wv_free(w);
+	return rc;
+}
+
+int wal_read_all_dbi(MDB_txn *txn, MDB_dbi dbi, int (*cb)(void *, uint64_t, int64_t, double),
+		     void *ctx)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
+		if ((rc = rec_walk(&v, cb, ctx)) != 0)
+			break;
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int wal_view_get(struct store *s, MDB_txn *txn, struct wal_view **out)
+{
+	uint64_t first, last;
+	struct wal_view *w;
+	int rc;
+
+	*out = NULL;
+	if (!s->dbi_wal)
+		return 0; /* a store from before the log, opened read-only */
+	if ((rc = log_range(txn, s->dbi_wal, &first, &last)) != 0)
+		return rc;
+	if (!first) {
+		/* folded: the last view is of no use any more */
+		pthread_mutex_lock(&s->vlock);
+		w = s->view;
+		s->view = NULL;
+		pthread_mutex_unlock(&s->vlock);
+		wal_view_unref(w);
+		return 0;
+	}
+	pthread_mutex_lock(&s->vlock);
+	w = s->view;
+	if (w && w->first == first && w->last == last) {
+		__atomic_add_fetch(&w->refs, 1, __ATOMIC_ACQ_REL);
+		pthread_mutex_unlock(&s->vlock);
+		*out = w;
+		return 0;
+	}
+	pthread_mutex_unlock(&s->vlock);
+	if ((rc = wv_build(txn, s->dbi_wal, first, last, &w)) != 0)
+		return rc;
+	/* keep the newest view for the snapshots to come */
+	pthread_mutex_lock(&s->vlock);
+	if (!s->view || s->view->last < last || s->view->first < first) {
+		struct wal_view *old = s->view;
+		__atomic_add_fetch(&w->refs, 1, __ATOMIC_ACQ_REL);
+		s->view = w;
+		pthread_mutex_unlock(&s->vlock);
+		wal_view_unref(old);
+	} else {
+		pthread_mutex_unlock(&s->vlock);
+	}
+	*out = w;
+	return 0;
+}
+
+size_t wal_view_find(const struct wal_view *w, uint64_t id, const int64_t **ts, const double **vs)
+{
+	if (!w || !w->cap)
+		return 0;
+	for (size_t i = slot_of(id, w->cap);; i = (i + 1) & (w->cap - 1)) {
+		const struct wv_ent *e = &w->tab[i];
+		if (e->id == id) {
+			*ts = w->ts + e->off;
+			*vs = w->vs + e->off;
+			return e->n;
+		}
+		if (e->id == 0)
+			return 0;
+	}
+}

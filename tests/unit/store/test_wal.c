@@ -1,0 +1,463 @@
+/* The recent-samples log (store/wal.c) through the public API: commits that
+ * only extend series go to the log, everything reads them as if they were
+ * in the heads, the log folds when full or when a commit goes behind it,
+ * survives a reopen and retention. Checked against a plain model after
+ * every commit, with the log's size read from the store to show it is
+ * really in use. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store_int.h"
+
+enum { NSER = 40, NT = 400 };
+
+static char dir[256];
+static struct store *st;
+/* model[s][t]: the value at timestamp T(t) of series s, have[s][t] set */
+static double model[NSER][NT];
+static bool have[NSER][NT];
+static size_t nmodel;
+
+#define T(t) (1700000000000LL + 15000LL * (t))
+
+static struct store *open_store(void)
+{
+	struct store_opts o = {.path = dir, .initial_map_size = 1 << 20, .no_sync = true};
+	struct store *s = NULL;
+	char *cause = NULL;
+	cr_assert_eq(store_open(&o, &s, &cause), 0, "store_open: %s", cause ? cause : "?");
+	return s;
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/pw-wal-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	rmdir(dir);
+	st = open_store();
+	memset(have, 0, sizeof have);
+	nmodel = 0;
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+	store_close(st);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(wal, .init = setup, .fini = teardown);
+
+/* records and samples in the log, read from the store itself */
+static void log_size(size_t *recs, size_t *samples)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	*recs = *samples = 0;
+	cr_assert_eq(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, st->dbi_wal, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+		(*recs)++;
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	if (*recs) {
+		struct store_snap *snap;
+		cr_assert_eq(store_snap_begin(st, &snap), 0);
+		for (uint64_t id = 1; id <= NSER + 1; id++) {
+			const int64_t *ts;
+			const double *vs;
+			*samples += wal_view_find(snap->wal, id, &ts, &vs);
+		}
+		store_snap_end(snap);
+	}
+}
+
+static void put(struct store_batch *b, int s, int t, double v)
+{
+	char sv[16];
+	snprintf(sv, sizeof sv, "%d", s);
+	struct pw_label ls[2] = {{"__name__", "wal_kpi"}, {"unit", sv}};
+	cr_assert_eq(store_batch_put(b, ls, 2, T(t), v), 0);
+	if (!have[s][t])
+		nmodel++;
+	have[s][t] = true;
+	model[s][t] = v;
+}
+
+static void commit(struct store_batch *b)
+{
+	char *cause = NULL;
+	cr_assert_eq(store_batch_commit(b, &cause), 0, "commit: %s", cause ? cause : "?");
+}
+
+static int unit_of(const struct store_series *ss)
+{
+	return atoi(store_series_label(ss, "unit"));
+}
+
+static int latest_cb(void *ctx, const struct store_series *ss, int64_t ts, double v)
+{
+	int *seen = ctx;
+	int s = unit_of(ss), t = NT - 1;
+	while (t >= 0 && !have[s][t])
+		t--;
+	cr_assert_geq(t, 0);
+	cr_assert_eq(ts, T(t), "unit %d: latest at %lld, want %lld", s, (long long)ts,
+		     (long long)T(t));
+	cr_assert_eq(v, model[s][t]);
+	(*seen)++;
+	return 0;
+}
+
+/* Everything the store says equals the model. */
+static void check_all(unsigned seed)
+{
+	struct store_snap *snap;
+	struct store_matcher m;
+	struct store_series *ss;
+	size_t n;
+	int64_t t;
+	double v;
+
+	srand(seed);
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	store_matcher_init(&m, STORE_MATCH_EQ, "__name__", "wal_kpi", NULL);
+	cr_assert_eq(store_select(snap, &m, 1, INT64_MIN, INT64_MAX, false, &ss, &n), 0);
+	struct store_iter *it = store_iter_new(snap);
+	for (size_t i = 0; i < n; i++) {
+		int s = unit_of(&ss[i]), k = 0;
+		/* the whole series */
+		cr_assert_eq(store_iter_seek(it, ss[i].id, INT64_MIN, INT64_MAX), 0);
+		while (store_iter_next(it, &t, &v) == 1) {
+			while (k < NT && !have[s][k])
+				k++;
+			cr_assert_lt(k, NT, "unit %d: sample beyond the model", s);
+			cr_assert_eq(t, T(k), "unit %d: %lld, want %lld", s, (long long)t,
+				     (long long)T(k));
+			cr_assert_eq(v, model[s][k], "unit %d at %d: %g, want %g", s, k, v,
+				     model[s][k]);
+			k++;
+		}
+		while (k < NT && !have[s][k])
+			k++;
+		cr_assert_eq(k, NT, "unit %d: sample %d missing", s, k);
+		/* ranges starting anywhere, the newest part most often */
+		for (int q = 0; q < 6; q++) {
+			int lo = q < 3 ? NT - 1 - rand() % 60 : rand() % NT, hi = lo + rand() % 80;
+			int j = lo;
+			cr_assert_eq(store_iter_seek(it, ss[i].id, T(lo), T(hi)), 0);
+			while (store_iter_next(it, &t, &v) == 1) {
+				while (j <= hi && j < NT && !have[s][j])
+					j++;
+				cr_assert(j <= hi && j < NT, "unit %d [%d, %d]: extra sample", s, lo, hi);
+				cr_assert_eq(t, T(j));
+				cr_assert_eq(v, model[s][j]);
+				j++;
+			}
+			while (j <= hi && j < NT && !have[s][j])
+				j++;
+			cr_assert(j > hi || j >= NT, "unit %d [%d, %d]: missing %d", s, lo, hi, j);
+		}
+		/* the newest sample */
+		k = NT - 1;
+		while (!have[s][k])
+			k--;
+		cr_assert_eq(store_latest(snap, ss[i].id, &t, &v), 0);
+		cr_assert_eq(t, T(k));
+		cr_assert_eq(v, model[s][k]);
+	}
+	store_iter_free(it);
+	free(ss);
+	/* series with a sample in a short window near the end */
+	for (int q = 0; q < 5; q++) {
+		int lo = NT - 1 - rand() % 100, hi = lo + rand() % 10;
+		size_t want = 0;
+		for (int s = 0; s < NSER; s++)
+			for (int j = lo; j <= hi && j < NT; j++)
+				if (have[s][j]) {
+					want++;
+					break;
+				}
+		cr_assert_eq(store_select(snap, &m, 1, T(lo), T(hi), false, &ss, &n), 0);
+		cr_assert_eq(n, want, "[%d, %d]: %zu series, want %zu", lo, hi, n, want);
+		for (size_t i = 0; i < n; i++) {
+			if (!ss[i].has_latest)
+				continue;
+			int s = unit_of(&ss[i]), k = NT - 1;
+			while (!have[s][k])
+				k--;
+			cr_assert_eq(ss[i].latest_t, T(k));
+		}
+		free(ss);
+	}
+	store_matcher_free(&m);
+	int seen = 0, want = 0;
+	for (int s = 0; s < NSER; s++)
+		for (int j = 0; j < NT; j++)
+			if (have[s][j]) {
+				want++;
+				break;
+			}
+	cr_assert_eq(store_scan_latest(snap, latest_cb, &seen), 0);
+	cr_assert_eq(seen, want);
+	struct store_latest_iter *li;
+	struct store_series one;
+	seen = 0;
+	cr_assert_eq(store_latest_iter_new(snap, &li), 0);
+	while (store_latest_iter_next(li, &one, &t, &v) == 1) {
+		latest_cb(&seen, &one, t, v);
+	}
+	store_latest_iter_free(li);
+	cr_assert_eq(seen, want);
+	store_snap_end(snap);
+	struct store_stats stt;
+	cr_assert_eq(store_stats(st, &stt), 0);
+	cr_assert_eq(stt.samples, nmodel, "stats: %llu samples, want %zu",
+		     (unsigned long long)stt.samples, nmodel);
+}
+
+Test(wal, scrapes_go_to_the_log_and_read_back_everywhere)
+{
+	size_t recs, samples, max_recs = 0;
+	bool folded = false;
+	/* the first scrape creates the series (heads), the next ones extend
+	 * them: logged, until the log is full and folds */
+	for (int t = 0; t < 80; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int s = 0; s < NSER; s++)
+			put(b, s, t, t % 7 == 3 ? s * 0.25 + t : (double)(s * 1000 + t));
+		commit(b);
+		log_size(&recs, &samples);
+		if (t == 1)
+			cr_assert_eq(recs, 1, "the second scrape is logged");
+		if (t > 0 && t <= (int)WAL_MAX_RECS)
+			cr_assert_eq(samples, (size_t)t * NSER);
+		if (recs < max_recs)
+			folded = true;
+		if (recs > max_recs)
+			max_recs = recs;
+		cr_assert_leq(recs, WAL_MAX_RECS);
+		if (t % 9 == 0 || t == 79)
+			check_all((unsigned)t);
+	}
+	cr_assert(folded, "the log folded into the heads when full");
+	cr_assert_eq(max_recs, WAL_MAX_RECS);
+}
+
+Test(wal, going_behind_the_log_folds_it_and_replaces)
+{
+	size_t recs, samples;
+	for (int t = 0; t < 10; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int s = 0; s < NSER; s++)
+			put(b, s, 2 * t, s + t);
+		commit(b);
+	}
+	log_size(&recs, &samples);
+	cr_assert_eq(recs, 9);
+	/* a late sample for one series, between two logged ones */
+	struct store_batch *b = store_batch_begin(st);
+	put(b, 5, 7, -7);
+	put(b, 6, 30, 30); /* and an append in the same batch */
+	commit(b);
+	log_size(&recs, &samples);
+	cr_assert_eq(recs, 1, "folded; the append starts a new log");
+	cr_assert_eq(samples, 1);
+	check_all(1);
+	/* replacing a logged sample's value */
+	for (int t = 10; t < 14; t++) {
+		b = store_batch_begin(st);
+		for (int s = 0; s < NSER; s++)
+			put(b, s, 2 * t, s * t);
+		commit(b);
+	}
+	log_size(&recs, &samples);
+	cr_assert_gt(recs, 0);
+	b = store_batch_begin(st);
+	put(b, 3, 24, 4242.5);
+	commit(b);
+	check_all(2);
+	/* special values through the log, bit for bit */
+	b = store_batch_begin(st);
+	put(b, 1, 40, NAN);
+	put(b, 2, 40, -0.0);
+	put(b, 4, 40, INFINITY);
+	put(b, 7, 40, 9007199254740993.0);
+	put(b, 8, 40, -123456789.0);
+	commit(b);
+	log_size(&recs, &samples);
+	cr_assert_gt(recs, 0);
+	struct store_snap *snap;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	struct store_matcher m;
+	struct store_series *ss;
+	size_t n;
+	store_matcher_init(&m, STORE_MATCH_EQ, "__name__", "wal_kpi", NULL);
+	cr_assert_eq(store_select(snap, &m, 1, INT64_MIN, INT64_MAX, false, &ss, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		int s = unit_of(&ss[i]);
+		int64_t t;
+		double v;
+		if (s != 1 && s != 2)
+			continue;
+		cr_assert_eq(store_latest(snap, ss[i].id, &t, &v), 0);
+		uint64_t got, want;
+		double w = s == 1 ? NAN : -0.0;
+		memcpy(&got, &v, 8);
+		memcpy(&want, &w, 8);
+		cr_assert_eq(got, want, "unit %d: bits %016llx", s, (unsigned long long)got);
+	}
+	free(ss);
+	store_matcher_free(&m);
+	store_snap_end(snap);
+	model[1][40] = 0; /* NaN compares unequal: check the rest */
+	have[1][40] = false;
+	nmodel--;
+	b = store_batch_begin(st);
+	put(b, 1, 41, 1); /* newer than the NaN */
+	commit(b);
+	have[1][40] = true; /* present, value checked above */
+	nmodel++;
+	/* check_all compares values; take the NaN out of the comparison by
+	 * replacing it (a replace of a logged sample: the log folds) */
+	b = store_batch_begin(st);
+	put(b, 1, 40, 40);
+	commit(b);
+	check_all(3);
+}
+
+Test(wal, survives_reopen_and_retention)
+{
+	size_t recs, samples;
+	for (int t = 0; t < 12; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int s = 0; s < NSER; s++)
+			put(b, s, t, s + t * 0.5);
+		commit(b);
+	}
+	log_size(&recs, &samples);
+	cr_assert_eq(recs, 11);
+	store_close(st);
+	st = open_store();
+	check_all(1);
+	/* the writer picks up the log it finds: appends, then a late one */
+	for (int t = 12; t < 20; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int s = 0; s < NSER; s++)
+			put(b, s, t, s - t);
+		commit(b);
+	}
+	log_size(&recs, &samples);
+	cr_assert_eq(recs, 19);
+	check_all(2);
+	/* retention folds the log and drops exactly what is older */
+	uint64_t dropped = 0;
+	char *cause = NULL;
+	cr_assert_eq(store_retention(st, T(5), &dropped, &cause), 0, "%s", cause ? cause : "?");
+	cr_assert_eq(dropped, 5 * NSER);
+	for (int s = 0; s < NSER; s++)
+		for (int t = 0; t < 5; t++) {
+			have[s][t] = false;
+			nmodel--;
+		}
+	log_size(&recs, &samples);
+	cr_assert_eq(recs, 0);
+	check_all(3);
+	for (int t = 20; t < 25; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int s = 0; s < NSER; s += 2)
+			put(b, s, t, t);
+		commit(b);
+	}
+	log_size(&recs, &samples);
+	cr_assert_eq(recs, 5);
+	cr_assert_eq(samples, 5 * NSER / 2);
+	check_all(4);
+}
+
+/* Random batches: appends for some series, late samples and replaces for
+ * others, new series, all mixed; the model decides. */
+Test(wal, random_batches_match_the_model)
+{
+	int next_t[NSER] = {0};
+	srand(4711);
+	for (int round = 0; round < 300; round++) {
+		struct store_batch *b = store_batch_begin(st);
+		int kind = rand() % 10;
+		for (int s = 0; s < NSER; s++) {
+			if (rand() % 3 == 0 || next_t[s] >= NT)
+				continue;
+			if (kind == 0 && next_t[s] > 0) {
+				int t = rand() % next_t[s]; /* late or replace */
+				put(b, s, t, rand() % 1000);
+			} else {
+				int n = 1 + (kind == 1 ? rand() % 4 : 0);
+				for (int j = 0; j < n && next_t[s] < NT; j++) {
+					put(b, s, next_t[s], rand() % 2 ? rand() % 100000 : rand() / 7.0);
+					next_t[s] += 1 + rand() % 2;
+				}
+			}
+		}
+		commit(b);
+		if (round % 25 == 24)
+			check_all((unsigned)round);
+		if (round == 150) {
+			store_close(st);
+			st = open_store();
+		}
+	}
+	check_all(1);
+}
+
+/* Another process appends to the log of a store this one has open; this
+ * writer must see those records before it writes (here a sample that goes
+ * behind them, so the log must fold, and appends after them). */
+Test(wal, another_process_writing_is_seen)
+{
+	for (int t = 0; t < 3; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int s = 0; s < NSER; s++)
+			put(b, s, t, t);
+		commit(b);
+	}
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct store_opts o = {.path = dir, .no_sync = true};
+		struct store *s2 = NULL;
+		if (store_open(&o, &s2, NULL) != 0)
+			_exit(2);
+		for (int t = 3; t < 8; t++) {
+			struct store_batch *b = store_batch_begin(s2);
+			for (int s = 0; s < NSER; s++) {
+				char sv[16];
+				snprintf(sv, sizeof sv, "%d", s);
+				struct pw_label ls[2] = {{"__name__", "wal_kpi"}, {"unit", sv}};
+				store_batch_put(b, ls, 2, T(t), 100 + t);
+			}
+			if (store_batch_commit(b, NULL) != 0)
+				_exit(3);
+		}
+		store_close(s2);
+		_exit(0);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (int t = 3; t < 8; t++)
+		for (int s = 0; s < NSER; s++) {
+			have[s][t] = true;
+			model[s][t] = 100 + t;
+			nmodel++;
+		}
+	struct store_batch *b = store_batch_begin(st);
+	put(b, 0, 6, -6);  /* behind the other process's samples */
+	put(b, 1, 9, 9);   /* after them */
+	commit(b);
+	check_all(1);
+}
