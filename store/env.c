@@ -235,6 +235,33 @@ int store__grow(struct store *s, char **cause)
 	return 0;
 }
 
+/* Format 1 -> 2: the wal and open tables were created by the caller; move
+ * the series' open segments, kept inline in the chunks index by format 1,
+ * to the open table. */
+static int upgrade_open_segments(struct store *s, MDB_txn *txn)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &c)) != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		if (v.mv_size == 8)
+			continue;
+		if (k.mv_size != 16) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		MDB_val ok = {8, k.mv_data};
+		if ((rc = mdb_put(txn, s->dbi_open, &ok, &v, 0)) != 0 ||
+		    (rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int store_open(const struct store_opts *o, struct store **out, char **cause)
 {
 	struct store *s = NULL;
@@ -258,6 +285,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		{"records", 0, offsetof(struct store, dbi_records)},
 		{"feed", 0, offsetof(struct store, dbi_feed)},
 		{"wal", 0, offsetof(struct store, dbi_wal)},
+		{"open", 0, offsetof(struct store, dbi_open)},
 	};
 
 	*out = NULL;
@@ -336,7 +364,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 			s->no_records = true;
 			continue;
 		}
-		if (rc == MDB_NOTFOUND && o->read_only && (d == &s->dbi_feed || d == &s->dbi_wal)) {
+		if (rc == MDB_NOTFOUND && o->read_only && (d == &s->dbi_feed || d == &s->dbi_wal || d == &s->dbi_open)) {
 			*d = 0; /* a store from before these tables, opened read-only */
 			continue;
 		}
@@ -351,11 +379,11 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 			goto lmdb_fail;
 	}
 	if (has_data && !o->read_only) {
-		/* format 1 lacks only the wal table, created above */
 		uint64_t format;
-		if ((rc = store__meta_get_u64(txn, s, "format", &format)) != 0 ||
-		    (format < STORE_FORMAT &&
-		     (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0))
+		if ((rc = store__meta_get_u64(txn, s, "format", &format)) != 0)
+			goto lmdb_fail;
+		if (format < 2 && ((rc = upgrade_open_segments(s, txn)) != 0 ||
+				   (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0))
 			goto lmdb_fail;
 	}
 	rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen);
@@ -417,7 +445,12 @@ int store_stats(struct store *s, struct store_stats *st)
 	st->series = ms.ms_entries;
 	if ((rc = mdb_stat(txn, s->dbi_chunks, &ms)) != 0)
 		goto out;
-	st->chunks = ms.ms_entries; /* inline segments and pointers to sealed ones */
+	st->chunks = ms.ms_entries; /* sealed segments */
+	if (s->dbi_open) {
+		if ((rc = mdb_stat(txn, s->dbi_open, &ms)) != 0)
+			goto out;
+		st->chunks += ms.ms_entries;
+	}
 	if ((rc = mdb_stat(txn, s->dbi_heads, &ms)) != 0)
 		goto out;
 	st->chunks += ms.ms_entries;

@@ -515,9 +515,12 @@ struct store_iter {
 	struct store_snap *snap;
 	MDB_cursor *cur;
 	MDB_cursor *hcur; /* heads, kept open: ids in order are found on the page */
+	MDB_cursor *ocur; /* open segments, likewise */
 	uint64_t id;
 	int64_t mint, maxt;
-	int phase; /* 0 sealed, 1 head, 2 done */
+	int phase; /* 0 sealed, 3 open segment, 1 head, 2 done */
+	int open_rc; /* the open segment as seek found it: 0 and open_v */
+	MDB_val open_v;
 	bool have_chunk;
 	struct chunk_dec dec;
 	int head_rc;  /* the head as seek found it: 0 and head_v, or an MDB error */
@@ -544,6 +547,8 @@ void store_iter_free(struct store_iter *it)
 		mdb_cursor_close(it->cur);
 	if (it->hcur)
 		mdb_cursor_close(it->hcur);
+	if (it->ocur)
+		mdb_cursor_close(it->ocur);
 	free(it);
 }
 
@@ -587,6 +592,20 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 			return 0;
 		}
 	}
+	/* The open segment follows the sealed ones: a range starting in it
+	 * needs no sealed chunk either. */
+	it->open_rc = MDB_NOTFOUND;
+	if (it->snap->s->dbi_open) {
+		it->open_rc = get_by_id(it->snap, &it->ocur, it->snap->s->dbi_open, id, &it->open_v);
+		if (it->open_rc == 0 && it->open_v.mv_size < HEAD_STATE_BYTES + 2 + 8)
+			return PW_ESTORE;
+		if (it->open_rc != 0 && it->open_rc != MDB_NOTFOUND)
+			return store__err(it->open_rc);
+		if (it->open_rc == 0 && seg_first_ts(&it->open_v) <= mint) {
+			it->phase = 3;
+			return 0;
+		}
+	}
 	/* Position on the chunk that may hold mint: greatest key <= (id, mint). */
 	key_put_u64(kb, id);
 	key_put_ts(kb + 8, mint);
@@ -604,7 +623,7 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 			prc = mdb_cursor_get(it->cur, &k, &v, MDB_SET_RANGE);
 		}
 		if (prc != 0 || key_get_u64(k.mv_data) != id) {
-			it->phase = 1; /* no sealed chunks */
+			it->phase = 3; /* no sealed chunks */
 			return 0;
 		}
 	}
@@ -674,7 +693,21 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 			}
 			if (rc != 0 && rc != MDB_NOTFOUND)
 				return store__err(rc);
+			it->phase = 3;
+		}
+		if (it->phase == 3) {
 			it->phase = 1;
+			if (it->open_rc != 0)
+				continue;
+			if (seg_first_ts(&it->open_v) > it->maxt) {
+				it->phase = 2;
+				it->wpos = it->wn;
+				return 0;
+			}
+			if (value_dec_init(&it->dec, it->open_v.mv_data, it->open_v.mv_size) < 0)
+				return PW_ESTORE;
+			it->have_chunk = true;
+			continue;
 		}
 		if (it->phase == 1) {
 			int rc = iter_load_head(it);

@@ -125,6 +125,38 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 				return rc;
 		}
 	}
+	/* the open segment, newer than every sealed one */
+	key_put_u64(kb, id);
+	k.mv_data = kb;
+	k.mv_size = 8;
+	rc = s->dbi_open ? mdb_get(txn, s->dbi_open, &k, &v) : MDB_NOTFOUND;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == 0) {
+		int kept;
+		if (v.mv_size < HEAD_STATE_BYTES + 2 + 8 || v.mv_size > HEAD_STATE_BYTES + CHUNK_BUF_BYTES)
+			return MDB_CORRUPTED;
+		if (seg_first_ts(&v) >= cutoff)
+			return 0; /* it and the head are newer */
+		{
+			uint8_t *copy = xmalloc(v.mv_size);
+			size_t vlen = v.mv_size;
+			memcpy(copy, v.mv_data, vlen);
+			kept = trim_chunk(copy + HEAD_STATE_BYTES, vlen - HEAD_STATE_BYTES, cutoff,
+					  buf + HEAD_STATE_BYTES, &a, &mint, dropped);
+			free(copy);
+		}
+		if (kept < 0)
+			return MDB_CORRUPTED;
+		if (kept > 0) {
+			chunk_app_save(&a, buf);
+			v.mv_size = HEAD_STATE_BYTES + chunk_app_bytes(&a);
+			v.mv_data = buf;
+			return mdb_put(txn, s->dbi_open, &k, &v, 0); /* the head is newer */
+		}
+		if ((rc = mdb_del(txn, s->dbi_open, &k, NULL)) != 0)
+			return rc;
+	}
 	/* the head */
 	key_put_u64(kb, id);
 	k.mv_data = kb;

@@ -9,12 +9,17 @@
  *   postings  name \0 value   DUPSORT|FIXED -> id(8, BE)
  *   heads     id(8, BE)                     -> appender state(30) + chunk
  *   chunks    id(8, BE) + mint(8, BE^sign)  -> seq(8, BE) of a sealed segment
- *                                              in segs, or, for the series'
- *                                              last segment while it still has
- *                                              room, the segment itself inline
+ *                                              in segs (format 1 also kept the
+ *                                              last segment inline here; read
+ *                                              as a segment, never written)
  *   segs      seq(8, BE)                    -> appender state(30) + chunk
+ *   open      id(8, BE)                     -> the series' last segment while
+ *                                              it still has room: state + chunk
  * Sealed segments are only ever appended to segs (MDB_APPEND), so its
- * pages are full; the chunks index stays small.
+ * pages are full; the chunks index holds only fixed-size pointers, so it
+ * stays small and dense. Open segments grow in place and shrink when
+ * sealed; in a table of their own they do not leave the index's pages
+ * sparse.
  *   metadata  metric name                   -> type(1) help \0 unit \0
  *   wal       seq(8, BE)                    -> samples of one commit that only
  *                                              extend series (wal.c), folded
@@ -34,7 +39,8 @@
 
 #include "store.h"
 
-/* 2: the wal table; a format 1 store is upgraded when opened for writing */
+/* 2: the wal and open tables; a format 1 store is upgraded when opened
+ * for writing (env.c) */
 #define STORE_FORMAT 2u
 #define STORE_MAGIC "pacewatch-store"
 
@@ -206,7 +212,7 @@ struct series_cache {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi_meta, dbi_series, dbi_sindex, dbi_postings, dbi_heads, dbi_chunks,
-		dbi_segs, dbi_metadata, dbi_records, dbi_feed, dbi_wal;
+		dbi_segs, dbi_metadata, dbi_records, dbi_feed, dbi_wal, dbi_open;
 	bool feed; /* record every commit in dbi_feed */
 	bool no_records; /* read-only open of a store without the records table */
 	char *path;
@@ -252,6 +258,13 @@ int series_delete(struct store *s, MDB_txn *txn, uint64_t id);
  * as __name__). Returns false at the end. */
 bool labels_next(const char *enc, size_t len, size_t *off, const char **name,
 		 const char **value);
+
+/* The first timestamp of a stored value (state + chunk): 64 bits right
+ * after the chunk's u16 count. The caller checked the size. */
+static inline int64_t seg_first_ts(const MDB_val *v)
+{
+	return (int64_t)key_get_u64((const uint8_t *)v->mv_data + HEAD_STATE_BYTES + 2);
+}
 
 /* The segment an entry of the chunks index stands for: itself when inline,
  * else the sealed segment it points to. */

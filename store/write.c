@@ -423,11 +423,11 @@ static int put_value(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen,
 	return 0;
 }
 
-/* Write a segment of series id starting at mint: inline in the chunks
- * index while it is the series' last one and has room, else appended to
- * the segs log with the index pointing at it. */
+/* Write a segment of series id starting at mint: as the series' open
+ * segment (the open table) while it is its last one and has room, else
+ * appended to the segs log with the chunks index pointing at it. */
 static int put_segment(struct store_batch *b, MDB_txn *txn, uint64_t id, int64_t mint,
-		       const struct chunk_app *a, const uint8_t *chunk, bool inline_)
+		       const struct chunk_app *a, const uint8_t *chunk, bool open)
 {
 	uint8_t kb[16], sk[8];
 	MDB_val k = {16, kb}, v = {8, sk};
@@ -435,8 +435,8 @@ static int put_segment(struct store_batch *b, MDB_txn *txn, uint64_t id, int64_t
 
 	key_put_u64(kb, id);
 	key_put_ts(kb + 8, mint);
-	if (inline_)
-		return put_value(txn, b->s->dbi_chunks, kb, 16, a, chunk);
+	if (open)
+		return put_value(txn, b->s->dbi_open, kb, 8, a, chunk);
 	key_put_u64(sk, b->next_seq++);
 	{
 		size_t clen = chunk_app_bytes(a);
@@ -447,6 +447,31 @@ static int put_segment(struct store_batch *b, MDB_txn *txn, uint64_t id, int64_t
 		memcpy((uint8_t *)lv.mv_data + HEAD_STATE_BYTES, chunk, clen);
 	}
 	return mdb_put(txn, b->s->dbi_chunks, &k, &v, 0);
+}
+
+/* The open segment of series id: 0 and its value, MDB_NOTFOUND, or an
+ * error. *mint is its first timestamp. */
+static int open_get(struct store_batch *b, MDB_txn *txn, uint64_t id, MDB_val *v, int64_t *mint)
+{
+	uint8_t kb[8];
+	MDB_val k = {8, kb};
+	int rc;
+
+	key_put_u64(kb, id);
+	if ((rc = mdb_get(txn, b->s->dbi_open, &k, v)) != 0)
+		return rc;
+	if (v->mv_size < HEAD_STATE_BYTES + 2 + 8 || v->mv_size > HEAD_STATE_BYTES + CHUNK_BUF_BYTES)
+		return MDB_CORRUPTED;
+	*mint = seg_first_ts(v);
+	return 0;
+}
+
+static int open_del(struct store_batch *b, MDB_txn *txn, uint64_t id)
+{
+	uint8_t kb[8];
+	MDB_val k = {8, kb};
+	key_put_u64(kb, id);
+	return mdb_del(txn, b->s->dbi_open, &k, NULL);
 }
 
 /* Write the head of series id through the heads cursor: in place when
@@ -493,7 +518,7 @@ static int head_find(struct store_batch *b, uint64_t id, MDB_val *v)
 }
 
 /* Write samples as new segments of up to SEG_CAP_BYTES each; when they
- * end the series' segments (last_region), the final piece stays inline if
+ * end the series' segments (last_region), the final piece stays open if
  * it has room to grow. */
 static int write_segments(struct store_batch *b, MDB_txn *txn, uint64_t id, const int64_t *ts,
 			  const double *vs, size_t n, bool last_region)
@@ -505,9 +530,9 @@ static int write_segments(struct store_batch *b, MDB_txn *txn, uint64_t id, cons
 		struct chunk_app a;
 		size_t k = chunk_encode(ts + done, vs + done, n - done, b->segbuf, SEG_CAP_BYTES,
 					SEG_MAX_SAMPLES, &a);
-		bool inl = last_region && done + k == n &&
-			   chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES);
-		if ((rc = put_segment(b, txn, id, ts[done], &a, b->segbuf, inl)) != 0)
+		bool open = last_region && done + k == n &&
+			    chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES);
+		if ((rc = put_segment(b, txn, id, ts[done], &a, b->segbuf, open)) != 0)
 			return rc;
 		done += k;
 	}
@@ -515,32 +540,23 @@ static int write_segments(struct store_batch *b, MDB_txn *txn, uint64_t id, cons
 }
 
 /* Append samples newer than everything in the series' segments: grow its
- * last segment while it is inline and has room, then start new ones. */
-static int seg_append(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint64_t id,
-		      const int64_t *ts, const double *vs, size_t n)
+ * open segment while it has room (sealing it when full), then start new
+ * ones. */
+static int seg_append(struct store_batch *b, MDB_txn *txn, uint64_t id, const int64_t *ts,
+		      const double *vs, size_t n)
 {
-	uint8_t kb[16];
-	MDB_val k = {16, kb}, v;
+	MDB_val v;
+	int64_t mint;
 	size_t i = 0;
 	int rc;
 
 	if (n == 0)
 		return 0;
-	key_put_u64(kb, id);
-	key_put_ts(kb + 8, INT64_MAX);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	if (!(rc == 0 && key_get_u64(k.mv_data) == id)) {
-		if (rc == 0)
-			rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-		else if (rc == MDB_NOTFOUND)
-			rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	}
-	if (rc == 0 && key_get_u64(k.mv_data) == id && v.mv_size != 8) {
+	rc = open_get(b, txn, id, &v, &mint);
+	if (rc == 0) {
 		struct chunk_app a;
-		int64_t mint = key_get_ts((uint8_t *)k.mv_data + 8);
 		size_t clen = v.mv_size - HEAD_STATE_BYTES;
-		if (v.mv_size < HEAD_STATE_BYTES + 2 || clen > CHUNK_BUF_BYTES ||
-		    chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen) != 0)
+		if (chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen) != 0)
 			return MDB_CORRUPTED;
 		memset(b->segbuf, 0, CHUNK_BUF_BYTES);
 		memcpy(b->segbuf, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen);
@@ -548,17 +564,19 @@ static int seg_append(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint
 			chunk_app_add(&a, b->segbuf, ts[i], vs[i]);
 			i++;
 		}
-		rc = put_segment(b, txn, id, mint, &a, b->segbuf,
-				 chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES));
-		if (rc != 0)
+		bool room = chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES);
+		if (!room && (rc = open_del(b, txn, id)) != 0)
 			return rc;
-	} else if (rc != 0 && rc != MDB_NOTFOUND) {
+		if ((rc = put_segment(b, txn, id, mint, &a, b->segbuf, room)) != 0)
+			return rc;
+	} else if (rc != MDB_NOTFOUND) {
 		return rc;
 	}
 	return write_segments(b, txn, id, ts + i, vs + i, n - i, true);
 }
 
-/* Merge samples older than the head into the segments that cover them. */
+/* Merge samples older than the head into the segments that cover them:
+ * sealed ones through the chunks index, then the open one. */
 static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint64_t id,
 			const struct ent *e, size_t n)
 {
@@ -567,38 +585,58 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 
 	while (i < n) {
 		uint8_t kb[16];
-		MDB_val k = {16, kb}, v;
-		int64_t cmint, next_mint = INT64_MAX;
+		MDB_val k = {16, kb}, v, ov;
+		int64_t cmint = 0, next_mint = INT64_MAX, omint = INT64_MAX;
 		size_t j, na = 0, nm;
+		bool in_open = false;
 
-		/* Find the segment with the greatest mint <= ts, else the first. */
-		key_put_u64(kb, id);
-		key_put_ts(kb + 8, e[i].ts);
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (!(rc == 0 && key_get_u64(k.mv_data) == id &&
-		      key_get_ts((uint8_t *)k.mv_data + 8) == e[i].ts)) {
-			if (rc == 0)
-				rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-			else if (rc == MDB_NOTFOUND)
-				rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-			if (rc == MDB_NOTFOUND || (rc == 0 && key_get_u64(k.mv_data) != id)) {
-				/* before the series' first segment: merge into it */
-				key_put_u64(kb, id);
-				key_put_ts(kb + 8, INT64_MIN);
-				k.mv_data = kb;
-				k.mv_size = 16;
-				rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		rc = open_get(b, txn, id, &ov, &omint);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return rc;
+		if (rc == MDB_NOTFOUND)
+			omint = INT64_MAX;
+		if (e[i].ts >= omint) {
+			in_open = true;
+		} else {
+			/* the chunk with the greatest mint <= ts, else the first */
+			key_put_u64(kb, id);
+			key_put_ts(kb + 8, e[i].ts);
+			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+			if (!(rc == 0 && key_get_u64(k.mv_data) == id &&
+			      key_get_ts((uint8_t *)k.mv_data + 8) == e[i].ts)) {
+				if (rc == 0)
+					rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+				else if (rc == MDB_NOTFOUND)
+					rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+				if (rc == MDB_NOTFOUND || (rc == 0 && key_get_u64(k.mv_data) != id)) {
+					/* before the series' first chunk: merge into it */
+					key_put_u64(kb, id);
+					key_put_ts(kb + 8, INT64_MIN);
+					k.mv_data = kb;
+					k.mv_size = 16;
+					rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+				}
+				if (rc == MDB_NOTFOUND || (rc == 0 && key_get_u64(k.mv_data) != id)) {
+					/* no sealed chunk at all: the open segment */
+					if (omint == INT64_MAX)
+						return MDB_CORRUPTED;
+					in_open = true;
+					rc = 0;
+				}
+				if (rc != 0)
+					return rc;
 			}
-			if (rc != 0)
-				return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 		}
-		if (key_get_u64(k.mv_data) != id)
-			return MDB_CORRUPTED;
-		cmint = key_get_ts((uint8_t *)k.mv_data + 8);
-		{
+		if (in_open) {
+			if ((rc = decode_into(b, ov.mv_data, ov.mv_size, &na)) != 0 ||
+			    (rc = open_del(b, txn, id)) != 0)
+				return rc;
+			cmint = omint;
+		} else {
 			MDB_val data;
 			uint8_t seq[8];
-			bool ptr = v.mv_size == 8;
+			bool ptr = v.mv_size == 8; /* else inline, as format 1 wrote */
+			cmint = key_get_ts((uint8_t *)k.mv_data + 8);
 			if (ptr)
 				memcpy(seq, v.mv_data, 8);
 			if ((rc = seg_resolve(txn, b->s, &v, &data)) != 0 ||
@@ -616,22 +654,25 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 				if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY)) != 0)
 					return rc;
 			}
+			{
+				MDB_val nk, nv;
+				if (mdb_cursor_get(cur, &nk, &nv, MDB_NEXT) == 0 &&
+				    key_get_u64(nk.mv_data) == id)
+					next_mint = key_get_ts((uint8_t *)nk.mv_data + 8);
+				else
+					next_mint = omint;
+			}
+			k.mv_data = kb;
+			k.mv_size = 16;
+			key_put_u64(kb, id);
+			key_put_ts(kb + 8, cmint);
+			if ((rc = mdb_del(txn, b->s->dbi_chunks, &k, NULL)) != 0)
+				return rc;
 		}
-		{
-			MDB_val nk, nv;
-			if (mdb_cursor_get(cur, &nk, &nv, MDB_NEXT) == 0 &&
-			    key_get_u64(nk.mv_data) == id)
-				next_mint = key_get_ts((uint8_t *)nk.mv_data + 8);
-		}
+		(void)cmint;
 		for (j = i; j < n && e[j].ts < next_mint; j++)
 			;
 		nm = merge(b, na, e + i, j - i);
-		k.mv_data = kb;
-		k.mv_size = 16;
-		key_put_u64(kb, id);
-		key_put_ts(kb + 8, cmint);
-		if ((rc = mdb_del(txn, b->s->dbi_chunks, &k, NULL)) != 0)
-			return rc;
 		if ((rc = write_segments(b, txn, id, b->ts_b, b->v_b, nm, next_mint == INT64_MAX)) != 0)
 			return rc;
 		i = j;
@@ -639,7 +680,9 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 	return 0;
 }
 
-static int has_sealed(MDB_cursor *cur, uint64_t id, bool *yes)
+/* Has series id any segment, sealed or open? */
+static int has_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint64_t id,
+		      bool *yes)
 {
 	uint8_t kb[16];
 	MDB_val k = {16, kb}, v;
@@ -649,7 +692,17 @@ static int has_sealed(MDB_cursor *cur, uint64_t id, bool *yes)
 	key_put_ts(kb + 8, INT64_MIN);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	*yes = rc == 0 && key_get_u64(k.mv_data) == id;
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (!*yes) {
+		k.mv_size = 8;
+		k.mv_data = kb;
+		rc = mdb_get(txn, b->s->dbi_open, &k, &v);
+		*yes = rc == 0;
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return rc;
+	}
+	return 0;
 }
 
 /* Everything but the newest sample into segments, the newest into a new
@@ -660,7 +713,8 @@ static int write_tail(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, uin
 	struct chunk_app a;
 	int rc;
 
-	if ((rc = seg_append(b, txn, ccur, id, ts, vs, n - 1)) != 0)
+	(void)ccur;
+	if ((rc = seg_append(b, txn, id, ts, vs, n - 1)) != 0)
 		return rc;
 	chunk_encode(ts + n - 1, vs + n - 1, 1, b->headbuf, CHUNK_CAP_BYTES, HEAD_MAX_SAMPLES, &a);
 	return put_head(b, id, &a, b->headbuf);
@@ -699,7 +753,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 	for (split = 0; split < n && e[split].ts < head_mint; split++)
 		;
 	if (split > 0) {
-		if ((rc = has_sealed(ccur, id, &sealed)) != 0)
+		if ((rc = has_sealed(b, txn, ccur, id, &sealed)) != 0)
 			return rc;
 		if (!sealed)
 			split = 0; /* nothing older: the head takes them */
@@ -743,7 +797,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 					if (r < 0)
 						return MDB_CORRUPTED;
 				}
-				if ((rc = seg_append(b, txn, ccur, id, b->ts_a, b->v_a, na)) != 0)
+				if ((rc = seg_append(b, txn, id, b->ts_a, b->v_a, na)) != 0)
 					return rc;
 				chunk_app_init(&a);
 				memset(buf, 0, CHUNK_BUF_BYTES);
@@ -783,8 +837,53 @@ static int fold_cb(void *ctx, uint64_t id, int64_t ts, double v)
 	return 0;
 }
 
+/* Rewrite table dbi in key order with MDB_APPEND, so every page is full.
+ * Heads and open segments grow in place and open segments shrink when
+ * sealed; LMDB splits pages that overflow but merges only pages under a
+ * quarter full, so such tables drift to a third full. A fold that
+ * rewrote most of them anyway repacks them (see wal_fold). */
+static int repack(MDB_txn *txn, MDB_dbi dbi)
+{
+	struct pw_buf buf;
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc;
+
+	pw_buf_init(&buf, 0);
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		uint32_t kl = (uint32_t)k.mv_size, vl = (uint32_t)v.mv_size;
+		pw_buf_append(&buf, &kl, 4);
+		pw_buf_append(&buf, &vl, 4);
+		pw_buf_append(&buf, k.mv_data, kl);
+		pw_buf_append(&buf, v.mv_data, vl);
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_drop(txn, dbi, 0);
+	for (size_t off = 0, i = 0; rc == 0 && i < n; i++) {
+		uint32_t kl, vl;
+		memcpy(&kl, buf.data + off, 4);
+		memcpy(&vl, buf.data + off + 4, 4);
+		k.mv_size = kl;
+		k.mv_data = buf.data + off + 8;
+		v.mv_size = vl;
+		v.mv_data = buf.data + off + 8 + kl;
+		rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
+		off += 8 + (size_t)kl + vl;
+	}
+	pw_buf_free(&buf);
+	return rc;
+}
+
 /* Apply every logged sample to the heads and empty the log, inside txn.
- * The samples were counted when they were logged. */
+ * The samples were counted when they were logged. When the fold touched
+ * most series (scrapes log every series), the heads and open segments are
+ * repacked: the pages were rewritten anyway, and until the next fold
+ * scrapes leave them alone, so they stay full. */
 static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur)
 {
 	struct store *s = b->s;
@@ -799,7 +898,8 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur)
 	/* ascending timestamps per series already: a stable sort by id */
 	qsort(f.v, f.n, sizeof *f.v, ent_cmp);
 	b->hc_at = 0;
-	for (size_t i = 0; i < f.n;) {
+	size_t nser = 0;
+	for (size_t i = 0; i < f.n; nser++) {
 		size_t j = i;
 		while (j < f.n && f.v[j].id == f.v[i].id)
 			j++;
@@ -808,7 +908,21 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur)
 		i = j;
 	}
 	b->hc_at = 0;
-	rc = mdb_drop(txn, s->dbi_wal, 0);
+	if ((rc = mdb_drop(txn, s->dbi_wal, 0)) != 0)
+		goto out;
+	{
+		MDB_stat ms;
+		if ((rc = mdb_stat(txn, s->dbi_heads, &ms)) != 0)
+			goto out;
+		if (nser * 2 >= ms.ms_entries) {
+			/* the cursors must not stand on pages about to go */
+			mdb_cursor_close(b->hc);
+			b->hc = NULL;
+			if ((rc = repack(txn, s->dbi_heads)) != 0 || (rc = repack(txn, s->dbi_open)) != 0 ||
+			    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) != 0)
+				goto out;
+		}
+	}
 out:
 	b->added = added;
 	free(f.v);
@@ -821,9 +935,11 @@ int store__wal_fold(struct store *s, MDB_txn *txn)
 	MDB_cursor *ccur = NULL;
 	int rc;
 
-	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) == 0 &&
-	    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) == 0)
-		rc = wal_fold(b, txn, ccur);
+	if ((rc = store__meta_get_u64(txn, s, "next_seq", &b->next_seq)) == 0 &&
+	    (rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) == 0 &&
+	    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) == 0 &&
+	    (rc = wal_fold(b, txn, ccur)) == 0)
+		rc = store__meta_put_u64(txn, s, "next_seq", b->next_seq);
 	if (ccur)
 		mdb_cursor_close(ccur);
 	if (b->hc)

@@ -25,7 +25,7 @@ static size_t nmodel;
 
 static struct store *open_store(void)
 {
-	struct store_opts o = {.path = dir, .initial_map_size = 1 << 20, .no_sync = true};
+	struct store_opts o = {.path = dir, .initial_map_size = 64 << 20, .no_sync = true};
 	struct store *s = NULL;
 	char *cause = NULL;
 	cr_assert_eq(store_open(&o, &s, &cause), 0, "store_open: %s", cause ? cause : "?");
@@ -334,41 +334,43 @@ Test(wal, going_behind_the_log_folds_it_and_replaces)
 Test(wal, survives_reopen_and_retention)
 {
 	size_t recs, samples;
-	for (int t = 0; t < 12; t++) {
+	/* enough samples that folds seal segments (next_seq is used) */
+	for (int t = 0; t < 285; t++) {
 		struct store_batch *b = store_batch_begin(st);
 		for (int s = 0; s < NSER; s++)
 			put(b, s, t, s + t * 0.5);
 		commit(b);
 	}
 	log_size(&recs, &samples);
-	cr_assert_eq(recs, 11);
+	cr_assert_eq(recs, (285 - 2) % WAL_MAX_RECS + 1);
 	store_close(st);
 	st = open_store();
 	check_all(1);
-	/* the writer picks up the log it finds: appends, then a late one */
-	for (int t = 12; t < 20; t++) {
+	/* the writer picks up the log it finds */
+	for (int t = 285; t < 320; t++) {
 		struct store_batch *b = store_batch_begin(st);
 		for (int s = 0; s < NSER; s++)
 			put(b, s, t, s - t);
 		commit(b);
 	}
 	log_size(&recs, &samples);
-	cr_assert_eq(recs, 19);
+	cr_assert_eq(recs, (320 - 2) % WAL_MAX_RECS + 1);
+	cr_assert_geq(recs, 30, "retention has a full log to fold");
 	check_all(2);
 	/* retention folds the log and drops exactly what is older */
 	uint64_t dropped = 0;
 	char *cause = NULL;
-	cr_assert_eq(store_retention(st, T(5), &dropped, &cause), 0, "%s", cause ? cause : "?");
-	cr_assert_eq(dropped, 5 * NSER);
+	cr_assert_eq(store_retention(st, T(100), &dropped, &cause), 0, "%s", cause ? cause : "?");
+	cr_assert_eq(dropped, 100 * NSER);
 	for (int s = 0; s < NSER; s++)
-		for (int t = 0; t < 5; t++) {
+		for (int t = 0; t < 100; t++) {
 			have[s][t] = false;
 			nmodel--;
 		}
 	log_size(&recs, &samples);
 	cr_assert_eq(recs, 0);
 	check_all(3);
-	for (int t = 20; t < 25; t++) {
+	for (int t = 320; t < 325; t++) {
 		struct store_batch *b = store_batch_begin(st);
 		for (int s = 0; s < NSER; s += 2)
 			put(b, s, t, t);
@@ -378,6 +380,15 @@ Test(wal, survives_reopen_and_retention)
 	cr_assert_eq(recs, 5);
 	cr_assert_eq(samples, 5 * NSER / 2);
 	check_all(4);
+	/* and everything but the newest */
+	cr_assert_eq(store_retention(st, T(324), &dropped, &cause), 0, "%s", cause ? cause : "?");
+	for (int s = 0; s < NSER; s++)
+		for (int t = 100; t < 324; t++)
+			if (have[s][t]) {
+				have[s][t] = false;
+				nmodel--;
+			}
+	check_all(5);
 }
 
 /* Random batches: appends for some series, late samples and replaces for
@@ -460,4 +471,118 @@ Test(wal, another_process_writing_is_seen)
 	put(b, 1, 9, 9);   /* after them */
 	commit(b);
 	check_all(1);
+}
+
+/* bytes of keys and values in table dbi, and its leaf pages */
+static void table_fill(MDB_dbi dbi, size_t *bytes, size_t *pages, size_t *entries)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	MDB_stat ms;
+	*bytes = 0;
+	cr_assert_eq(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, dbi, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+		*bytes += k.mv_size + v.mv_size + 8 + 2; /* node header and pointer */
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_stat(txn, dbi, &ms), 0);
+	*pages = ms.ms_leaf_pages;
+	*entries = ms.ms_entries;
+	mdb_txn_abort(txn);
+}
+
+/* Scrapes fold the log into every series at once; the heads and open
+ * segments are then rewritten in key order, so their pages stay full
+ * (growing in place they drift to a third full). */
+Test(wal, folds_of_scrapes_leave_heads_and_open_segments_packed)
+{
+	enum { SER = 3000 };
+	char sv[16];
+	for (int t = 0; t < 200; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int s = 0; s < SER; s++) {
+			snprintf(sv, sizeof sv, "%d", s);
+			struct pw_label ls[2] = {{"__name__", "packed"}, {"unit", sv}};
+			cr_assert_eq(store_batch_put(b, ls, 2, T(t), (double)(s * 7 + t * (s % 5))), 0);
+		}
+		commit(b);
+	}
+	size_t recs, samples;
+	log_size(&recs, &samples);
+	cr_assert_lt(recs, WAL_MAX_RECS);
+	MDB_dbi dbis[2] = {st->dbi_heads, st->dbi_open};
+	const char *names[2] = {"heads", "open"};
+	for (int i = 0; i < 2; i++) {
+		size_t bytes, pages, entries;
+		table_fill(dbis[i], &bytes, &pages, &entries);
+		cr_assert_gt(entries, SER / 2, "%s: %zu entries", names[i], entries);
+		cr_assert_geq(bytes, pages * 4096 * 8 / 10, "%s: %zu bytes in %zu pages", names[i],
+			      bytes, pages);
+	}
+}
+
+/* A store written by format 1 kept each series' open segment inline in
+ * the chunks index and had no wal or open table. Read-only it reads as it
+ * is; opened for writing it is upgraded and reads the same. */
+Test(wal, format_1_stores_read_and_upgrade)
+{
+	for (int t = 0; t < 300; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int s = 0; s < NSER; s++)
+			put(b, s, t, (double)(s * 3 + t));
+		commit(b);
+	}
+	/* fold the log, then rewrite the store in format 1's layout */
+	{
+		MDB_txn *txn;
+		MDB_cursor *c;
+		MDB_val k, v;
+		size_t moved = 0;
+		cr_assert_eq(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+		int frc = store__wal_fold(st, txn);
+		cr_assert_eq(frc, 0, "fold: %s", mdb_strerror(frc));
+		cr_assert_eq(mdb_cursor_open(txn, st->dbi_open, &c), 0);
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+			uint8_t key[16];
+			memcpy(key, k.mv_data, 8);
+			key_put_ts(key + 8, seg_first_ts(&v));
+			MDB_val ck = {16, key};
+			cr_assert_eq(mdb_put(txn, st->dbi_chunks, &ck, &v, 0), 0);
+			moved++;
+		}
+		mdb_cursor_close(c);
+		cr_assert_gt(moved, 0);
+		cr_assert_eq(mdb_drop(txn, st->dbi_open, 1), 0);
+		cr_assert_eq(mdb_drop(txn, st->dbi_wal, 1), 0);
+		uint8_t one[8];
+		key_put_u64(one, 1);
+		MDB_val fk = {6, (void *)"format"}, fv = {8, one};
+		cr_assert_eq(mdb_put(txn, st->dbi_meta, &fk, &fv, 0), 0);
+		cr_assert_eq(mdb_txn_commit(txn), 0);
+	}
+	store_close(st);
+	struct store_opts ro = {.path = dir, .read_only = true};
+	char *cause = NULL;
+	cr_assert_eq(store_open(&ro, &st, &cause), 0, "%s", cause ? cause : "?");
+	cr_assert_eq(st->dbi_open, 0);
+	check_all(1);
+	store_close(st);
+	st = open_store();
+	check_all(2);
+	{
+		size_t bytes, pages, entries;
+		table_fill(st->dbi_open, &bytes, &pages, &entries);
+		cr_assert_gt(entries, 0, "the upgrade moved the open segments");
+	}
+	for (int t = 300; t < 340; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int s = 0; s < NSER; s++)
+			put(b, s, t, (double)(s - t));
+		commit(b);
+	}
+	struct store_batch *b = store_batch_begin(st);
+	put(b, 9, 5, -5); /* into the oldest segment */
+	commit(b);
+	check_all(3);
 }
