@@ -22,8 +22,8 @@
  * sparse.
  *   metadata  metric name                   -> type(1) help \0 unit \0
  *   wal       seq(8, BE)                    -> samples of one commit that only
- *                                              extend series (wal.c), folded
- *                                              into heads every ~32 commits
+ *                                              extend series, a portion per
+ *                                              slice of the series (wal.c)
  * Encoded labels: "name\0" then "label\0value\0" pairs sorted by label
  * name, so memcmp orders series by name then labels and every string in a
  * snapshot is a C string.
@@ -144,8 +144,15 @@ size_t posting_key(uint8_t *out, const char *name, const char *value);
 
 /* ---- the recent-samples log (wal.c) --------------------------------------- */
 
-/* Fold the log into the heads when it holds this many records or samples. */
-#define WAL_MAX_RECS 32u
+/* The series are split into slices (runs of 256 ids, round robin). A
+ * commit's record holds one portion per slice; each slice is folded on
+ * its own turn (the commit's sequence number modulo WAL_SLICES), so a
+ * scrape of every series rewrites a sixteenth of the heads, and a record
+ * is deleted once every slice has been folded past it. */
+#define WAL_SLICES 16u
+#define WAL_REC_HEADER (4u * WAL_SLICES) /* u32 LE length of each portion */
+static inline unsigned wal_slice_of(uint64_t id) { return (unsigned)(id >> 8) & (WAL_SLICES - 1); }
+/* Fold everything when the log holds this many samples. */
 #define WAL_MAX_SAMPLES (512u * 1024u)
 /* Larger batches rewrite their heads anyway: they skip the log. */
 #define WAL_BATCH_MAX (128u * 1024u)
@@ -161,22 +168,41 @@ void wal_rec_series(struct wal_rec_enc *r, uint64_t id, size_t n);
 void wal_rec_sample(struct wal_rec_enc *r, int64_t ts, double v);
 void wal_rec_finish(struct wal_rec_enc *r, const uint8_t **p, size_t *len);
 void wal_rec_free(struct wal_rec_enc *r);
-/* cb(ctx, id, ts, value) for every logged sample in log order */
-int wal_read_all_dbi(MDB_txn *txn, MDB_dbi dbi, int (*cb)(void *, uint64_t, int64_t, double),
-		     void *ctx);
+struct store;
+/* Per slice, the sequence number through which its portions are folded
+ * into the heads (meta wal_folded). */
+int wal_folded_get(struct store *s, MDB_txn *txn, uint64_t folded[WAL_SLICES]);
+int wal_folded_put(struct store *s, MDB_txn *txn, const uint64_t folded[WAL_SLICES]);
+/* cb(ctx, id, ts, value) for every sample not yet folded, of one slice
+ * (or all, slice < 0), in log order; nrecs (optional) counts the records
+ * each slice has such samples in. */
+int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL_SLICES],
+	     size_t *nrecs, int (*cb)(void *, uint64_t, int64_t, double), void *ctx);
 
-/* What the writer knows of the log: its key range and each logged
- * series' newest timestamp. Guarded by the store's wlock. */
+/* cb(ctx, id, ts, value) for every sample of one record */
+int wal_rec_walk(const MDB_val *rec, int (*cb)(void *, uint64_t, int64_t, double), void *ctx);
+
+/* What the writer knows of the log: per slice its records and samples
+ * and each logged series' newest timestamp. Guarded by the store's
+ * wlock; valid while meta wal_gen equals gen. */
 struct wal_last {
 	uint64_t id;
 	int64_t ts;
 };
-struct wal_writer {
-	bool valid;
-	uint64_t first, last; /* key range, 0 0 when empty */
-	size_t nrecs, nsamples;
+struct wal_map {
 	struct wal_last *tab;
 	size_t cap, n;
+};
+struct wal_slice {
+	size_t nrecs, nsamples;
+	struct wal_map map;
+};
+struct wal_writer {
+	bool valid;
+	uint64_t gen;
+	uint64_t folded[WAL_SLICES];
+	size_t nsamples;
+	struct wal_slice slice[WAL_SLICES];
 };
 struct store;
 /* Make s->wal describe the log as txn sees it (re-read when another
@@ -184,6 +210,7 @@ struct store;
 int wal_writer_sync(struct store *s, MDB_txn *txn);
 bool wal_writer_last(const struct wal_writer *w, uint64_t id, int64_t *ts);
 void wal_writer_set(struct wal_writer *w, uint64_t id, int64_t ts);
+void wal_writer_clear_slice(struct wal_writer *w, unsigned slice);
 void wal_writer_reset(struct wal_writer *w);
 void wal_writer_free(struct wal_writer *w);
 

@@ -6,26 +6,33 @@
  * record to the `wal` table holding all of its samples. Heads are B-tree
  * values spread over every page of their table, so rewriting them for a
  * scrape of 10,000 series dirties (and fsyncs) every page; the record is a
- * few dozen pages written once, appended in key order. Every WAL_MAX_RECS
- * records (or WAL_MAX_SAMPLES samples, or when a commit needs to go
- * behind a logged sample) the log is folded into the heads in the same
- * transaction as the commit that triggers it, so the heads are rewritten
- * once per ~32 samples instead of once per sample.
+ * few dozen pages written once, appended in key order.
+ *
+ * Series are split into WAL_SLICES slices (runs of 256 ids, round robin)
+ * and a record holds one portion per slice. Each commit folds the slice
+ * whose turn it is (its sequence number modulo WAL_SLICES) into the heads:
+ * that slice's unfolded portions are applied, its mark in meta wal_folded
+ * moves to the previous sequence number, and records every slice is past
+ * are deleted. So a scrape of every series rewrites a sixteenth of the
+ * heads, each head takes ~16 samples at a time, and no commit rewrites
+ * them all (which would also double the file's high-water mark for a
+ * moment). A commit that goes behind a logged sample (late data, a
+ * replace), or a log over WAL_MAX_SAMPLES, folds everything first.
  *
  * Record (key: sequence number, 8 bytes big-endian, never reused):
- *   varint nseries, then per series (ascending id):
- *     varint id - previous id, varint n, then n samples:
- *       varint zigzag(ts - previous ts in the record), value
+ *   WAL_SLICES u32 LE: the byte length of each slice's portion, then the
+ *   portions. A portion: varint nseries (5 bytes), then per series
+ *   (ascending id): varint id - previous id, varint n, then n samples:
+ *       varint zigzag(ts - previous ts in the portion), value
  *   value: varint zigzag(v) << 1 for a double that is an integer of at most
  *   2^53 in magnitude (and not -0.0), else 1 followed by the 8 bytes.
- * Every sample of the log is newer than every stored sample of its series
- * and samples of one series are ascending across records, so a reader
- * appends a series' logged samples after its head: no merging.
+ * Every unfolded sample of the log is newer than every stored sample of
+ * its series and samples of one series are ascending across records, so a
+ * reader appends a series' logged samples after its head: no merging.
  *
  * Readers: the log as a snapshot sees it, decoded into per-series arrays,
- * is a view shared by all snapshots that see the same records (the
- * records of a sequence number never change), built once per new log
- * state.
+ * is a view shared by all snapshots that see the same log (meta wal_gen
+ * counts its changes), built once per new log state.
  */
 #include "store_int.h"
 
@@ -122,7 +129,7 @@ void wal_rec_free(struct wal_rec_enc *r) { pw_buf_free(&r->buf); }
 
 /* Walk one record: cb(ctx, id, ts, v) for every sample in order. Returns
  * 0, MDB_CORRUPTED for a malformed record, or what cb returned. */
-static int rec_walk(const MDB_val *val, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
+int wal_rec_walk(const MDB_val *val, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
 {
 	const uint8_t *p = val->mv_data, *end = p + val->mv_size;
 	uint64_t nser, id = 0;
@@ -172,21 +179,52 @@ static size_t slot_of(uint64_t id, size_t cap)
 
 /* ---- the writer's picture of the log ------------------------------------ */
 
-static struct wal_last *wlast_find(const struct wal_writer *w, uint64_t id)
+static struct wal_last *map_find(const struct wal_map *m, uint64_t id)
 {
-	if (!w->cap)
+	if (!m->cap)
 		return NULL;
-	for (size_t i = slot_of(id, w->cap);; i = (i + 1) & (w->cap - 1)) {
-		if (w->tab[i].id == id)
-			return &w->tab[i];
-		if (w->tab[i].id == 0)
+	for (size_t i = slot_of(id, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		if (m->tab[i].id == id)
+			return &m->tab[i];
+		if (m->tab[i].id == 0)
 			return NULL;
 	}
 }
 
+static void map_set(struct wal_map *m, uint64_t id, int64_t ts)
+{
+	struct wal_last *e;
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 256;
+		struct wal_last *old = m->tab;
+		size_t ocap = m->cap;
+		m->tab = xcalloc(ncap, sizeof *m->tab);
+		m->cap = ncap;
+		for (size_t i = 0; i < ocap; i++) {
+			if (!old[i].id)
+				continue;
+			size_t j = slot_of(old[i].id, ncap);
+			while (m->tab[j].id)
+				j = (j + 1) & (ncap - 1);
+			m->tab[j] = old[i];
+		}
+		free(old);
+	}
+	for (size_t i = slot_of(id, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		e = &m->tab[i];
+		if (e->id == id || e->id == 0)
+			break;
+	}
+	if (!e->id) {
+		e->id = id;
+		m->n++;
+	}
+	e->ts = ts;
+}
+
 bool wal_writer_last(const struct wal_writer *w, uint64_t id, int64_t *ts)
 {
-	const struct wal_last *e = wlast_find(w, id);
+	const struct wal_last *e = map_find(&w->slice[wal_slice_of(id)].map, id);
 	if (!e)
 		return false;
 	*ts = e->ts;
@@ -195,76 +233,37 @@ bool wal_writer_last(const struct wal_writer *w, uint64_t id, int64_t *ts)
 
 void wal_writer_set(struct wal_writer *w, uint64_t id, int64_t ts)
 {
-	struct wal_last *e;
-	if ((w->n + 1) * 2 > w->cap) {
-		size_t ncap = w->cap ? w->cap * 2 : 1024;
-		struct wal_last *old = w->tab;
-		size_t ocap = w->cap;
-		w->tab = xcalloc(ncap, sizeof *w->tab);
-		w->cap = ncap;
-		for (size_t i = 0; i < ocap; i++) {
-			if (!old[i].id)
-				continue;
-			size_t j = slot_of(old[i].id, ncap);
-			while (w->tab[j].id)
-				j = (j + 1) & (ncap - 1);
-			w->tab[j] = old[i];
-		}
-		free(old);
+	map_set(&w->slice[wal_slice_of(id)].map, id, ts);
+}
+
+void wal_writer_clear_slice(struct wal_writer *w, unsigned slice)
+{
+	struct wal_slice *sl = &w->slice[slice];
+	w->nsamples -= sl->nsamples;
+	if (sl->map.cap > 4096) { /* do not keep a large table for a small log */
+		free(sl->map.tab);
+		sl->map.tab = NULL;
+		sl->map.cap = 0;
+	} else if (sl->map.cap) {
+		memset(sl->map.tab, 0, sl->map.cap * sizeof *sl->map.tab);
 	}
-	for (size_t i = slot_of(id, w->cap);; i = (i + 1) & (w->cap - 1)) {
-		e = &w->tab[i];
-		if (e->id == id || e->id == 0)
-			break;
-	}
-	if (!e->id) {
-		e->id = id;
-		w->n++;
-	}
-	e->ts = ts;
+	sl->map.n = 0;
+	sl->nrecs = 0;
+	sl->nsamples = 0;
 }
 
 void wal_writer_reset(struct wal_writer *w)
 {
-	if (w->cap > 4096) { /* do not keep a large table for a small log */
-		free(w->tab);
-		w->tab = NULL;
-		w->cap = 0;
-	} else if (w->cap) {
-		memset(w->tab, 0, w->cap * sizeof *w->tab);
-	}
-	w->n = 0;
-	w->nrecs = 0;
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		wal_writer_clear_slice(w, i);
 	w->nsamples = 0;
 }
 
 void wal_writer_free(struct wal_writer *w)
 {
-	free(w->tab);
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		free(w->slice[i].map.tab);
 	memset(w, 0, sizeof *w);
-}
-
-/* first and last key of the log in txn (0, 0 when empty) */
-static int log_range(MDB_txn *txn, MDB_dbi dbi, uint64_t *first, uint64_t *last)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
-
-	*first = *last = 0;
-	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
-		return rc;
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	if (rc == 0 && k.mv_size == 8) {
-		*first = key_get_u64(k.mv_data);
-		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-		if (rc == 0)
-			*last = key_get_u64(k.mv_data);
-	} else if (rc == 0) {
-		rc = MDB_CORRUPTED;
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 static int wlast_cb(void *ctx, uint64_t id, int64_t ts, double v)
@@ -272,6 +271,7 @@ static int wlast_cb(void *ctx, uint64_t id, int64_t ts, double v)
 	struct wal_writer *w = ctx;
 	(void)v;
 	wal_writer_set(w, id, ts);
+	w->slice[wal_slice_of(id)].nsamples++;
 	w->nsamples++;
 	return 0;
 }
@@ -279,21 +279,23 @@ static int wlast_cb(void *ctx, uint64_t id, int64_t ts, double v)
 int wal_writer_sync(struct store *s, MDB_txn *txn)
 {
 	struct wal_writer *w = &s->wal;
-	uint64_t first, last;
+	uint64_t gen;
 	int rc;
 
-	if ((rc = log_range(txn, s->dbi_wal, &first, &last)) != 0)
+	if ((rc = store__meta_get_u64(txn, s, "wal_gen", &gen)) != 0)
 		return rc;
-	if (w->valid && first == w->first && last == w->last)
+	if (w->valid && gen == w->gen)
 		return 0;
 	/* another process wrote, or this is the first commit: read the log */
 	wal_writer_reset(w);
 	w->valid = false;
-	if (first && (rc = wal_read_all_dbi(txn, s->dbi_wal, wlast_cb, w)) != 0)
+	size_t nrecs[WAL_SLICES] = {0};
+	if ((rc = wal_folded_get(s, txn, w->folded)) != 0 ||
+	    (rc = wal_read(s, txn, -1, w->folded, nrecs, wlast_cb, w)) != 0)
 		return rc;
-	w->first = first;
-	w->last = last;
-	w->nrecs = first ? last - first + 1 : 0; /* keys are consecutive */
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		w->slice[i].nrecs = nrecs[i];
+	w->gen = gen;
 	w->valid = true;
 	return 0;
 }
@@ -307,7 +309,7 @@ struct wv_ent {
 
 struct wal_view {
 	unsigned refs;
-	uint64_t first, last;
+	uint64_t gen; /* meta wal_gen of the log it shows */
 	struct wv_ent *tab;
 	size_t cap;
 	int64_t *ts;
@@ -390,18 +392,18 @@ void wal_view_unref(struct wal_view *w)
 		wv_free(w);
 }
 
-static int wv_build(MDB_txn *txn, MDB_dbi dbi, uint64_t first, uint64_t last,
-		    struct wal_view **out)
+static int wv_build(struct store *s, MDB_txn *txn, uint64_t gen, struct wal_view **out)
 {
+	uint64_t folded[WAL_SLICES];
 	struct wal_view *w = xcalloc(1, sizeof *w);
 	struct wv_build b = {.w = w};
 	size_t off = 0;
 	int rc;
 
 	w->refs = 1;
-	w->first = first;
-	w->last = last;
-	if ((rc = wal_read_all_dbi(txn, dbi, wv_count_cb, &b)) != 0)
+	w->gen = gen;
+	if ((rc = wal_folded_get(s, txn, folded)) != 0 ||
+	    (rc = wal_read(s, txn, -1, folded, NULL, wv_count_cb, &b)) != 0)
 		goto fail;
 	w->ts = xreallocarray(NULL, b.nsamples ? b.nsamples : 1, sizeof *w->ts);
 	w->vs = xreallocarray(NULL, b.nsamples ? b.nsamples : 1, sizeof *w->vs);
@@ -411,7 +413,7 @@ static int wv_build(MDB_txn *txn, MDB_dbi dbi, uint64_t first, uint64_t last,
 		w->tab[i].off = (uint32_t)off;
 		off += w->tab[i].n;
 	}
-	if ((rc = wal_read_all_dbi(txn, dbi, wv_fill_cb, &b)) != 0)
+	if (w->cap && (rc = wal_read(s, txn, -1, folded, NULL, wv_fill_cb, &b)) != 0)
 		goto fail;
 	for (size_t i = 0; i < w->cap; i++) /* back to the start */
 		if (w->tab[i].id)
@@ -423,34 +425,111 @@ fail:
 	return rc;
 }
 
-int wal_read_all_dbi(MDB_txn *txn, MDB_dbi dbi, int (*cb)(void *, uint64_t, int64_t, double),
-		     void *ctx)
+int wal_folded_get(struct store *s, MDB_txn *txn, uint64_t folded[WAL_SLICES])
+{
+	MDB_val k = {10, (void *)"wal_folded"}, v;
+	int rc = mdb_get(txn, s->dbi_meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		memset(folded, 0, WAL_SLICES * sizeof *folded);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if (v.mv_size != WAL_SLICES * 8)
+		return MDB_CORRUPTED;
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		folded[i] = key_get_u64((const uint8_t *)v.mv_data + 8 * i);
+	return 0;
+}
+
+int wal_folded_put(struct store *s, MDB_txn *txn, const uint64_t folded[WAL_SLICES])
+{
+	uint8_t b[WAL_SLICES * 8];
+	MDB_val k = {10, (void *)"wal_folded"}, v = {sizeof b, b};
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		key_put_u64(b + 8 * i, folded[i]);
+	return mdb_put(txn, s->dbi_meta, &k, &v, 0);
+}
+
+/* The portion of slice sl in a record: 0 and *out (empty when the record
+ * has none), or MDB_CORRUPTED. */
+static int rec_portion(const MDB_val *rec, unsigned sl, MDB_val *out)
+{
+	const uint8_t *p = rec->mv_data;
+	size_t off = WAL_REC_HEADER, len = 0;
+	if (rec->mv_size < WAL_REC_HEADER)
+		return MDB_CORRUPTED;
+	for (unsigned i = 0; i <= sl; i++) {
+		uint32_t l = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+			     (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+		if (i < sl)
+			off += l;
+		else
+			len = l;
+	}
+	if (off > rec->mv_size || len > rec->mv_size - off)
+		return MDB_CORRUPTED;
+	out->mv_data = (uint8_t *)rec->mv_data + off;
+	out->mv_size = len;
+	return 0;
+}
+
+int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL_SLICES],
+	     size_t *nrecs, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
+	uint8_t kb[8];
+	uint64_t from = UINT64_MAX;
 	int rc;
 
-	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		if ((slice < 0 || (int)i == slice) && folded[i] < from)
+			from = folded[i];
+	if (from == UINT64_MAX)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, s->dbi_wal, &c)) != 0)
 		return rc;
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
-		if ((rc = rec_walk(&v, cb, ctx)) != 0)
+	key_put_u64(kb, from + 1);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			rc = MDB_CORRUPTED;
 			break;
+		}
+		uint64_t seq = key_get_u64(k.mv_data);
+		for (unsigned i = 0; i < WAL_SLICES && rc == 0; i++) {
+			MDB_val part;
+			if ((slice >= 0 && (int)i != slice) || seq <= folded[i])
+				continue;
+			if ((rc = rec_portion(&v, i, &part)) != 0 || part.mv_size == 0)
+				continue;
+			if (nrecs)
+				nrecs[i]++;
+			rc = wal_rec_walk(&part, cb, ctx);
+		}
+		if (rc != 0)
+			break;
+	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int wal_view_get(struct store *s, MDB_txn *txn, struct wal_view **out)
 {
-	uint64_t first, last;
+	uint64_t gen;
 	struct wal_view *w;
+	MDB_stat ms;
 	int rc;
 
 	*out = NULL;
 	if (!s->dbi_wal)
 		return 0; /* a store from before the log, opened read-only */
-	if ((rc = log_range(txn, s->dbi_wal, &first, &last)) != 0)
+	if ((rc = mdb_stat(txn, s->dbi_wal, &ms)) != 0)
 		return rc;
-	if (!first) {
+	if (ms.ms_entries == 0) {
 		/* folded: the last view is of no use any more */
 		pthread_mutex_lock(&s->vlock);
 		w = s->view;
@@ -459,20 +538,22 @@ int wal_view_get(struct store *s, MDB_txn *txn, struct wal_view **out)
 		wal_view_unref(w);
 		return 0;
 	}
+	if ((rc = store__meta_get_u64(txn, s, "wal_gen", &gen)) != 0)
+		return rc;
 	pthread_mutex_lock(&s->vlock);
 	w = s->view;
-	if (w && w->first == first && w->last == last) {
+	if (w && w->gen == gen) {
 		__atomic_add_fetch(&w->refs, 1, __ATOMIC_ACQ_REL);
 		pthread_mutex_unlock(&s->vlock);
 		*out = w;
 		return 0;
 	}
 	pthread_mutex_unlock(&s->vlock);
-	if ((rc = wv_build(txn, s->dbi_wal, first, last, &w)) != 0)
+	if ((rc = wv_build(s, txn, gen, &w)) != 0)
 		return rc;
 	/* keep the newest view for the snapshots to come */
 	pthread_mutex_lock(&s->vlock);
-	if (!s->view || s->view->last < last || s->view->first < first) {
+	if (!s->view || s->view->gen < gen) {
 		struct wal_view *old = s->view;
 		__atomic_add_fetch(&w->refs, 1, __ATOMIC_ACQ_REL);
 		s->view = w;

@@ -49,9 +49,12 @@ struct store_batch {
 	uint64_t next_seq; /* next key in the segs log */
 	MDB_cursor *hc;    /* heads cursor of the current attempt */
 	uint64_t hc_at;    /* id of the head hc stands on, 0 if unknown */
-	/* the log record of the current attempt (wal.c) */
-	struct wal_rec_enc rec;
-	bool rec_open, folded;
+	/* the log records of the current attempt, one per slice (wal.c) */
+	struct wal_rec_enc rec[WAL_SLICES];
+	uint32_t rec_open;  /* bit per slice */
+	bool folded_all;    /* the whole log was folded */
+	int folded_slice;   /* the slice folded, or -1 */
+	uint64_t folded[WAL_SLICES]; /* meta wal_folded as this attempt leaves it */
 	struct wal_last *logged; /* series logged and their newest timestamp */
 	size_t nlogged, caplogged;
 };
@@ -81,8 +84,9 @@ static void batch_free(struct store_batch *b)
 	free(b->v_b);
 	free(b->created);
 	free(b->logged);
-	if (b->rec_open)
-		wal_rec_free(&b->rec);
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		if (b->rec_open & (1u << i))
+			wal_rec_free(&b->rec[i]);
 	free(b);
 }
 
@@ -837,11 +841,31 @@ static int fold_cb(void *ctx, uint64_t id, int64_t ts, double v)
 	return 0;
 }
 
+/* Delete the records every slice has been folded past. */
+static int wal_trim(struct store *s, MDB_txn *txn, const uint64_t folded[WAL_SLICES])
+{
+	uint64_t upto = UINT64_MAX;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		if (folded[i] < upto)
+			upto = folded[i];
+	if ((rc = mdb_cursor_open(txn, s->dbi_wal, &c)) != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8 &&
+	       key_get_u64(k.mv_data) <= upto)
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* Rewrite table dbi in key order with MDB_APPEND, so every page is full.
  * Heads and open segments grow in place and open segments shrink when
  * sealed; LMDB splits pages that overflow but merges only pages under a
- * quarter full, so such tables drift to a third full. A fold that
- * rewrote most of them anyway repacks them (see wal_fold). */
+ * quarter full, so such tables drift to a third full. */
 static int repack(MDB_txn *txn, MDB_dbi dbi)
 {
 	struct pw_buf buf;
@@ -879,26 +903,79 @@ static int repack(MDB_txn *txn, MDB_dbi dbi)
 	return rc;
 }
 
-/* Apply every logged sample to the heads and empty the log, inside txn.
- * The samples were counted when they were logged. When the fold touched
- * most series (scrapes log every series), the heads and open segments are
- * repacked: the pages were rewritten anyway, and until the next fold
- * scrapes leave them alone, so they stay full. */
-static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur)
+/* Rewrite the entries of table dbi keyed by ids in [lo, hi) in ascending
+ * order, so that the pages they fill end up full (see repack). */
+static int repack_range(MDB_txn *txn, MDB_dbi dbi, uint64_t lo, uint64_t hi)
+{
+	struct pw_buf buf;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t kb[8];
+	size_t n = 0;
+	int rc;
+
+	pw_buf_init(&buf, 0);
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return rc;
+	key_put_u64(kb, lo);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	/* after a delete, MDB_NEXT returns the entry that followed it */
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || key_get_u64(k.mv_data) >= hi)
+			break;
+		uint32_t vl = (uint32_t)v.mv_size;
+		pw_buf_append(&buf, k.mv_data, 8);
+		pw_buf_append(&buf, &vl, 4);
+		pw_buf_append(&buf, v.mv_data, vl);
+		n++;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND || rc == 0)
+		rc = 0;
+	for (size_t off = 0, i = 0; rc == 0 && i < n; i++) {
+		uint32_t vl;
+		memcpy(&vl, buf.data + off + 8, 4);
+		k.mv_size = 8;
+		k.mv_data = buf.data + off;
+		v.mv_size = vl;
+		v.mv_data = buf.data + off + 12;
+		rc = mdb_put(txn, dbi, &k, &v, 0);
+		off += 12 + (size_t)vl;
+	}
+	pw_buf_free(&buf);
+	return rc;
+}
+
+/* Apply the logged samples of one slice (or all, slice < 0) to the heads,
+ * inside txn, and mark them folded through seq `through` in folded[];
+ * records every slice is past are deleted. The samples were counted when
+ * they were logged. Afterwards the heads and open segments the fold
+ * rewrote are repacked: the pages were rewritten anyway, and scrapes
+ * leave them alone until the slice's next fold, so they stay full. */
+static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int slice,
+		    uint64_t folded[WAL_SLICES], uint64_t through)
 {
 	struct store *s = b->s;
 	struct fold_ctx f = {0};
 	int64_t added = b->added;
+	size_t nser = 0;
 	int rc;
 
-	if ((rc = wal_read_all_dbi(txn, s->dbi_wal, fold_cb, &f)) != 0)
+	if ((rc = wal_read(s, txn, slice, folded, NULL, fold_cb, &f)) != 0)
 		goto out;
-	if (f.n == 0)
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		if ((slice < 0 || (int)i == slice) && folded[i] < through)
+			folded[i] = through;
+	if ((rc = slice < 0 ? mdb_drop(txn, s->dbi_wal, 0) : wal_trim(s, txn, folded)) != 0 ||
+	    (rc = wal_folded_put(s, txn, folded)) != 0 || f.n == 0)
 		goto out;
 	/* ascending timestamps per series already: a stable sort by id */
 	qsort(f.v, f.n, sizeof *f.v, ent_cmp);
 	b->hc_at = 0;
-	size_t nser = 0;
 	for (size_t i = 0; i < f.n; nser++) {
 		size_t j = i;
 		while (j < f.n && f.v[j].id == f.v[i].id)
@@ -907,25 +984,39 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur)
 			goto out;
 		i = j;
 	}
+	/* the cursor must not stand on entries about to move */
+	mdb_cursor_close(b->hc);
+	b->hc = NULL;
 	b->hc_at = 0;
-	if ((rc = mdb_drop(txn, s->dbi_wal, 0)) != 0)
-		goto out;
-	{
+	if (slice < 0) {
 		MDB_stat ms;
 		if ((rc = mdb_stat(txn, s->dbi_heads, &ms)) != 0)
 			goto out;
-		if (nser * 2 >= ms.ms_entries) {
-			/* the cursors must not stand on pages about to go */
-			mdb_cursor_close(b->hc);
-			b->hc = NULL;
-			if ((rc = repack(txn, s->dbi_heads)) != 0 || (rc = repack(txn, s->dbi_open)) != 0 ||
-			    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) != 0)
+		if (nser * 2 >= ms.ms_entries &&
+		    ((rc = repack(txn, s->dbi_heads)) != 0 || (rc = repack(txn, s->dbi_open)) != 0))
+			goto out;
+	} else {
+		/* the slice's runs of ids, up to the largest folded */
+		uint64_t top = f.v[f.n - 1].id;
+		for (uint64_t run = (uint64_t)slice; (run << 8) <= top; run += WAL_SLICES) {
+			if ((rc = repack_range(txn, s->dbi_heads, run << 8, (run + 1) << 8)) != 0 ||
+			    (rc = repack_range(txn, s->dbi_open, run << 8, (run + 1) << 8)) != 0)
 				goto out;
 		}
 	}
+	rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc);
 out:
 	b->added = added;
 	free(f.v);
+	return rc;
+}
+
+/* Count a change of the log, so that readers and other writers see it. */
+static int wal_gen_bump(struct store *s, MDB_txn *txn, uint64_t *gen)
+{
+	int rc = store__meta_get_u64(txn, s, "wal_gen", gen);
+	if (rc == 0)
+		rc = store__meta_put_u64(txn, s, "wal_gen", ++*gen);
 	return rc;
 }
 
@@ -933,13 +1024,21 @@ int store__wal_fold(struct store *s, MDB_txn *txn)
 {
 	struct store_batch *b = store_batch_begin(s);
 	MDB_cursor *ccur = NULL;
+	MDB_stat ms;
+	uint64_t gen, seq, folded[WAL_SLICES];
 	int rc;
 
+	if ((rc = mdb_stat(txn, s->dbi_wal, &ms)) != 0 || ms.ms_entries == 0)
+		goto out;
 	if ((rc = store__meta_get_u64(txn, s, "next_seq", &b->next_seq)) == 0 &&
+	    (rc = store__meta_get_u64(txn, s, "wal_seq", &seq)) == 0 &&
+	    (rc = wal_folded_get(s, txn, folded)) == 0 &&
 	    (rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) == 0 &&
 	    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) == 0 &&
-	    (rc = wal_fold(b, txn, ccur)) == 0)
-		rc = store__meta_put_u64(txn, s, "next_seq", b->next_seq);
+	    (rc = wal_fold(b, txn, ccur, -1, folded, seq)) == 0 &&
+	    (rc = store__meta_put_u64(txn, s, "next_seq", b->next_seq)) == 0)
+		rc = wal_gen_bump(s, txn, &gen);
+out:
 	if (ccur)
 		mdb_cursor_close(ccur);
 	if (b->hc)
@@ -960,7 +1059,8 @@ static int log_series(struct store_batch *b, uint64_t id, const struct ent *e, s
 	int rc;
 
 	*logged = false;
-	if (b->folded || !wal_writer_last(&s->wal, id, &last)) {
+	unsigned sl = wal_slice_of(id);
+	if (b->folded_all || (int)sl == b->folded_slice || !wal_writer_last(&s->wal, id, &last)) {
 		struct chunk_app a;
 		MDB_val v;
 		rc = head_find(b, id, &v);
@@ -977,13 +1077,13 @@ static int log_series(struct store_batch *b, uint64_t id, const struct ent *e, s
 	}
 	if (e[0].ts <= last)
 		return 0;
-	if (!b->rec_open) {
-		wal_rec_begin(&b->rec);
-		b->rec_open = true;
+	if (!(b->rec_open & (1u << sl))) {
+		wal_rec_begin(&b->rec[sl]);
+		b->rec_open |= 1u << sl;
 	}
-	wal_rec_series(&b->rec, id, n);
+	wal_rec_series(&b->rec[sl], id, n);
 	for (size_t i = 0; i < n; i++)
-		wal_rec_sample(&b->rec, e[i].ts, e[i].v);
+		wal_rec_sample(&b->rec[sl], e[i].ts, e[i].v);
 	if (b->nlogged == b->caplogged) {
 		b->caplogged = b->caplogged ? b->caplogged * 2 : 256;
 		b->logged = xreallocarray(b->logged, b->caplogged, sizeof *b->logged);
@@ -999,7 +1099,7 @@ static int log_series(struct store_batch *b, uint64_t id, const struct ent *e, s
 static bool behind_log(const struct store_batch *b)
 {
 	const struct wal_writer *w = &b->s->wal;
-	if (!w->n)
+	if (!w->nsamples)
 		return false;
 	for (size_t i = 0; i < b->n; i++) {
 		int64_t last;
@@ -1010,24 +1110,40 @@ static bool behind_log(const struct store_batch *b)
 	return false;
 }
 
-/* Append the record built by this attempt under the next sequence number. */
-static int wal_append(struct store_batch *b, MDB_txn *txn, uint64_t *seq)
+/* Put this attempt's record, a portion per slice, under sequence number
+ * seq. */
+static int wal_append(struct store_batch *b, MDB_txn *txn, uint64_t seq)
 {
 	struct store *s = b->s;
-	const uint8_t *p;
-	size_t len;
+	const uint8_t *p[WAL_SLICES];
+	size_t len[WAL_SLICES], total = WAL_REC_HEADER;
 	uint8_t kb[8];
 	int rc;
 
-	if ((rc = store__meta_get_u64(txn, s, "wal_seq", seq)) != 0)
+	for (unsigned sl = 0; sl < WAL_SLICES; sl++) {
+		len[sl] = 0;
+		if (b->rec_open & (1u << sl)) {
+			wal_rec_finish(&b->rec[sl], &p[sl], &len[sl]);
+			total += len[sl];
+		}
+	}
+	key_put_u64(kb, seq);
+	MDB_val k = {8, kb}, v = {total, NULL};
+	if ((rc = mdb_put(txn, s->dbi_wal, &k, &v, MDB_APPEND | MDB_RESERVE)) != 0)
 		return rc;
-	(*seq)++;
-	key_put_u64(kb, *seq);
-	wal_rec_finish(&b->rec, &p, &len);
-	MDB_val k = {8, kb}, v = {len, (void *)p};
-	if ((rc = mdb_put(txn, s->dbi_wal, &k, &v, MDB_APPEND)) != 0)
-		return rc;
-	return store__meta_put_u64(txn, s, "wal_seq", *seq);
+	uint8_t *o = v.mv_data, *d = o + WAL_REC_HEADER;
+	for (unsigned sl = 0; sl < WAL_SLICES; sl++) {
+		uint32_t l = (uint32_t)len[sl];
+		o[4 * sl] = (uint8_t)l;
+		o[4 * sl + 1] = (uint8_t)(l >> 8);
+		o[4 * sl + 2] = (uint8_t)(l >> 16);
+		o[4 * sl + 3] = (uint8_t)(l >> 24);
+		if (l) {
+			memcpy(d, p[sl], l);
+			d += l;
+		}
+	}
+	return store__meta_put_u64(txn, s, "wal_seq", seq);
 }
 
 static int resolve_ids(struct store_batch *b, MDB_txn *txn, uint64_t *next_id)
@@ -1145,7 +1261,7 @@ static int apply(struct store_batch *b)
 	struct store *s = b->s;
 	MDB_txn *txn = NULL;
 	MDB_cursor *ccur = NULL;
-	uint64_t next_id, samples, gen, seq = 0;
+	uint64_t next_id, samples, gen, seq = 0, wgen;
 	bool use_log;
 	int rc;
 
@@ -1178,22 +1294,33 @@ static int apply(struct store_batch *b)
 	    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) != 0)
 		goto fail;
 	b->hc_at = 0;
-	/* the log: fold it when full or when this batch goes behind it */
-	if (b->rec_open) {
-		wal_rec_free(&b->rec);
-		b->rec_open = false;
-	}
+	/* the log: fold it all when full or when this batch goes behind it,
+	 * else the slice whose turn it is */
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		if (b->rec_open & (1u << i))
+			wal_rec_free(&b->rec[i]);
+	b->rec_open = 0;
 	b->nlogged = 0;
-	b->folded = false;
+	b->folded_all = false;
+	b->folded_slice = -1;
 	use_log = b->n <= WAL_BATCH_MAX;
-	if ((rc = wal_writer_sync(s, txn)) != 0)
+	if ((rc = wal_writer_sync(s, txn)) != 0 ||
+	    (rc = store__meta_get_u64(txn, s, "wal_seq", &seq)) != 0)
 		goto fail;
-	if (s->wal.first &&
-	    (s->wal.nrecs >= WAL_MAX_RECS || s->wal.nsamples + b->n > WAL_MAX_SAMPLES ||
-	     behind_log(b))) {
-		if ((rc = wal_fold(b, txn, ccur)) != 0)
+	wgen = s->wal.gen;
+	seq++; /* this commit's record, if it logs */
+	memcpy(b->folded, s->wal.folded, sizeof b->folded);
+	if (s->wal.nsamples && (s->wal.nsamples + b->n > WAL_MAX_SAMPLES || behind_log(b))) {
+		if ((rc = wal_fold(b, txn, ccur, -1, b->folded, seq - 1)) != 0)
 			goto fail;
-		b->folded = true;
+		b->folded_all = true;
+	} else if (s->wal.slice[seq % WAL_SLICES].nrecs ||
+		   b->folded[seq % WAL_SLICES] + WAL_SLICES < seq) {
+		/* its turn: fold it (or, with nothing logged, just move its
+		 * mark so that old records can go) */
+		if ((rc = wal_fold(b, txn, ccur, (int)(seq % WAL_SLICES), b->folded, seq - 1)) != 0)
+			goto fail;
+		b->folded_slice = (int)(seq % WAL_SLICES);
 	}
 	for (size_t i = 0; i < b->n;) {
 		size_t j = i, u = i;
@@ -1226,7 +1353,10 @@ static int apply(struct store_batch *b)
 		goto fail;
 	if (s->feed && b->n && (rc = feed_append(b, txn)) != 0)
 		goto fail;
-	if (b->nlogged && (rc = wal_append(b, txn, &seq)) != 0)
+	if (b->nlogged && (rc = wal_append(b, txn, seq)) != 0)
+		goto fail;
+	if ((b->nlogged || b->folded_all || b->folded_slice >= 0) &&
+	    (rc = wal_gen_bump(s, txn, &wgen)) != 0)
 		goto fail;
 	if ((rc = store__meta_put_u64(txn, s, "next_id", next_id)) != 0 ||
 	    (rc = store__meta_put_u64(txn, s, "next_seq", b->next_seq)) != 0 ||
@@ -1237,19 +1367,23 @@ static int apply(struct store_batch *b)
 	if (rc != 0)
 		goto fail;
 	/* what the writer knows of the log, now that it is on disk */
-	if (b->folded) {
+	if (b->folded_all)
 		wal_writer_reset(&s->wal);
-		s->wal.first = s->wal.last = 0;
-	}
+	else if (b->folded_slice >= 0)
+		wal_writer_clear_slice(&s->wal, (unsigned)b->folded_slice);
+	memcpy(s->wal.folded, b->folded, sizeof b->folded);
 	if (b->nlogged) {
-		if (!s->wal.first)
-			s->wal.first = seq;
-		s->wal.last = seq;
-		s->wal.nrecs++;
-		s->wal.nsamples += b->rec.nsamples;
+		for (unsigned i = 0; i < WAL_SLICES; i++) {
+			if (!(b->rec_open & (1u << i)))
+				continue;
+			s->wal.slice[i].nrecs++;
+			s->wal.slice[i].nsamples += b->rec[i].nsamples;
+			s->wal.nsamples += b->rec[i].nsamples;
+		}
 		for (size_t i = 0; i < b->nlogged; i++)
 			wal_writer_set(&s->wal, b->logged[i].id, b->logged[i].ts);
 	}
+	s->wal.gen = wgen;
 	return 0;
 fail:
 	if (ccur)
