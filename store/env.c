@@ -386,6 +386,25 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 				   (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0))
 			goto lmdb_fail;
 	}
+	{
+		/* sealed segments lost their appender state in format 2; keys
+		 * before segs_plain_from (an upgraded store's) still have it */
+		MDB_val k = {15, (void *)"segs_plain_from"}, v;
+		rc = mdb_get(txn, s->dbi_meta, &k, &v);
+		if (rc == 0 && v.mv_size == 8) {
+			s->segs_plain_from = key_get_u64(v.mv_data);
+		} else if (rc == MDB_NOTFOUND && o->read_only) {
+			s->segs_plain_from = UINT64_MAX;
+		} else if (rc == MDB_NOTFOUND) {
+			if ((rc = store__meta_get_u64(txn, s, "next_seq", &s->segs_plain_from)) != 0 ||
+			    (rc = store__meta_put_u64(txn, s, "segs_plain_from", s->segs_plain_from)) != 0)
+				goto lmdb_fail;
+		} else {
+			if (rc == 0)
+				rc = MDB_CORRUPTED;
+			goto lmdb_fail;
+		}
+	}
 	rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen);
 	if (rc != 0)
 		goto lmdb_fail;

@@ -633,7 +633,7 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 	}
 	if ((rc = seg_resolve(it->snap->txn, it->snap->s, &v, &v)) != 0)
 		return store__err(rc);
-	if (value_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
+	if (chunk_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
 		return PW_ESTORE;
 	it->have_chunk = true;
 	return 0;
@@ -686,7 +686,7 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 				}
 				if ((rc = seg_resolve(it->snap->txn, it->snap->s, &v, &v)) != 0)
 					return store__err(rc);
-				if (value_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
+				if (chunk_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
 					return PW_ESTORE;
 				it->have_chunk = true;
 				continue;

@@ -82,16 +82,16 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 			if (mdb_cursor_get(cc, &nk, &nv, MDB_NEXT) == 0 &&
 			    key_get_u64(nk.mv_data) == id)
 				next_mint = key_get_ts((uint8_t *)nk.mv_data + 8);
-			if (vlen < HEAD_STATE_BYTES + 2 || vlen > HEAD_STATE_BYTES + CHUNK_BUF_BYTES) {
+			if (vlen < 2 || vlen > CHUNK_BUF_BYTES) {
 				kept = -1;
 			} else if (next_mint <= cutoff) { /* wholly old */
 				struct chunk_dec d;
-				int cnt = value_dec_init(&d, copy, vlen);
+				int cnt = chunk_dec_init(&d, copy, vlen);
 				*dropped += cnt > 0 ? (uint64_t)cnt : 0;
 				kept = 0;
 			} else {
-				kept = trim_chunk(copy + HEAD_STATE_BYTES, vlen - HEAD_STATE_BYTES, cutoff,
-						  buf + HEAD_STATE_BYTES, &a, &mint, dropped);
+				kept = trim_chunk(copy, vlen, cutoff, buf + HEAD_STATE_BYTES, &a, &mint,
+						  dropped);
 			}
 			free(copy);
 		}
@@ -108,9 +108,15 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 			chunk_app_save(&a, buf);
 			v.mv_size = HEAD_STATE_BYTES + chunk_app_bytes(&a);
 			v.mv_data = buf;
-			/* a sealed segment is rewritten under its own log key */
-			if (ptr && (rc = mdb_put(txn, s->dbi_segs, &sk, &v, 0)) != 0)
+			/* a sealed segment is rewritten under its own log key, in
+			 * the form that key has (see seg_resolve) */
+			if (ptr && key_get_u64(seq) >= s->segs_plain_from) {
+				MDB_val pv = {chunk_app_bytes(&a), buf + HEAD_STATE_BYTES};
+				if ((rc = mdb_put(txn, s->dbi_segs, &sk, &pv, 0)) != 0)
+					return rc;
+			} else if (ptr && (rc = mdb_put(txn, s->dbi_segs, &sk, &v, 0)) != 0) {
 				return rc;
+			}
 			if (ptr) {
 				v.mv_size = 8;
 				v.mv_data = seq;

@@ -12,7 +12,9 @@
  *                                              in segs (format 1 also kept the
  *                                              last segment inline here; read
  *                                              as a segment, never written)
- *   segs      seq(8, BE)                    -> appender state(30) + chunk
+ *   segs      seq(8, BE)                    -> a sealed segment's chunk (before
+ *                                              meta segs_plain_from: appender
+ *                                              state(30) + chunk)
  *   open      id(8, BE)                     -> the series' last segment while
  *                                              it still has room: state + chunk
  * Sealed segments are only ever appended to segs (MDB_APPEND), so its
@@ -249,6 +251,7 @@ struct store {
 	pthread_rwlock_t resize;    /* transactions share, map resize excludes */
 	struct series_cache cache;
 	uint64_t cache_gen;
+	uint64_t segs_plain_from;   /* segs keys from here hold no appender state */
 	struct wal_writer wal;      /* guarded by wlock */
 	pthread_mutex_t vlock;      /* guards view */
 	struct wal_view *view;      /* the newest log view built */
@@ -293,18 +296,31 @@ static inline int64_t seg_first_ts(const MDB_val *v)
 	return (int64_t)key_get_u64((const uint8_t *)v->mv_data + HEAD_STATE_BYTES + 2);
 }
 
-/* The segment an entry of the chunks index stands for: itself when inline,
- * else the sealed segment it points to. */
+/* The chunk bytes of the segment an entry of the chunks index stands
+ * for: a sealed segment in segs (written without the appender state since
+ * meta segs_plain_from, with it before), or, as format 1 kept the last
+ * segment, the entry itself (state + chunk). */
 static inline int seg_resolve(MDB_txn *txn, const struct store *s, const MDB_val *v,
 			      MDB_val *out)
 {
+	size_t skip = HEAD_STATE_BYTES;
 	if (v->mv_size == 8) {
-		MDB_val k = {8, v->mv_data};
-		return mdb_get(txn, s->dbi_segs, &k, out);
+		uint8_t seq[8]; /* out may be v */
+		memcpy(seq, v->mv_data, 8);
+		MDB_val k = {8, seq};
+		int rc = mdb_get(txn, s->dbi_segs, &k, out);
+		if (rc != 0)
+			return rc;
+		if (key_get_u64(seq) >= s->segs_plain_from)
+			skip = 0;
+	} else {
+		*out = *v;
 	}
-	*out = *v;
+	if (out->mv_size < skip + 2)
+		return MDB_CORRUPTED;
+	out->mv_data = (uint8_t *)out->mv_data + skip;
+	out->mv_size -= skip;
 	return 0;
 }
-
 
 #endif /* PW_STORE_INT_H */

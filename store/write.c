@@ -370,10 +370,10 @@ static void scratch(struct store_batch *b, size_t n)
 
 /* Decode a stored value (state + chunk) and append its samples to
  * ts_a/v_a at *n. */
-static int decode_into(struct store_batch *b, const void *p, size_t len, size_t *n)
+static int decode_chunk_into(struct store_batch *b, const void *p, size_t len, size_t *n)
 {
 	struct chunk_dec d;
-	int cnt = value_dec_init(&d, p, len), rc;
+	int cnt = chunk_dec_init(&d, p, len), rc;
 	int64_t t;
 	double v;
 
@@ -386,6 +386,13 @@ static int decode_into(struct store_batch *b, const void *p, size_t len, size_t 
 		(*n)++;
 	}
 	return rc < 0 ? MDB_CORRUPTED : 0;
+}
+
+static int decode_into(struct store_batch *b, const void *p, size_t len, size_t *n)
+{
+	if (len < HEAD_STATE_BYTES + 2)
+		return MDB_CORRUPTED;
+	return decode_chunk_into(b, (const uint8_t *)p + HEAD_STATE_BYTES, len - HEAD_STATE_BYTES, n);
 }
 
 /* Merge the existing samples (ts_a/v_a[0..na)) with new ones (sorted,
@@ -443,12 +450,10 @@ static int put_segment(struct store_batch *b, MDB_txn *txn, uint64_t id, int64_t
 		return put_value(txn, b->s->dbi_open, kb, 8, a, chunk);
 	key_put_u64(sk, b->next_seq++);
 	{
-		size_t clen = chunk_app_bytes(a);
-		MDB_val lk = {8, sk}, lv = {HEAD_STATE_BYTES + clen, NULL};
-		if ((rc = mdb_put(txn, b->s->dbi_segs, &lk, &lv, MDB_APPEND | MDB_RESERVE)) != 0)
+		/* sealed: never appended to again, so no appender state */
+		MDB_val lk = {8, sk}, lv = {chunk_app_bytes(a), (void *)chunk};
+		if ((rc = mdb_put(txn, b->s->dbi_segs, &lk, &lv, MDB_APPEND)) != 0)
 			return rc;
-		chunk_app_save(a, lv.mv_data);
-		memcpy((uint8_t *)lv.mv_data + HEAD_STATE_BYTES, chunk, clen);
 	}
 	return mdb_put(txn, b->s->dbi_chunks, &k, &v, 0);
 }
@@ -644,7 +649,7 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 			if (ptr)
 				memcpy(seq, v.mv_data, 8);
 			if ((rc = seg_resolve(txn, b->s, &v, &data)) != 0 ||
-			    (rc = decode_into(b, data.mv_data, data.mv_size, &na)) != 0)
+			    (rc = decode_chunk_into(b, data.mv_data, data.mv_size, &na)) != 0)
 				return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 			if (ptr) { /* the sealed copy goes; the merge is written anew */
 				MDB_val sk = {8, seq};

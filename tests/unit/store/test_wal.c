@@ -562,7 +562,8 @@ Test(wal, folds_of_scrapes_leave_heads_and_open_segments_packed)
 }
 
 /* A store written by format 1 kept each series' open segment inline in
- * the chunks index and had no wal or open table. Read-only it reads as it
+ * the chunks index, sealed segments with their appender state, and had no
+ * wal or open table. Read-only it reads as it
  * is; opened for writing it is upgraded and reads the same. */
 Test(wal, format_1_stores_read_and_upgrade)
 {
@@ -592,6 +593,33 @@ Test(wal, format_1_stores_read_and_upgrade)
 		}
 		mdb_cursor_close(c);
 		cr_assert_gt(moved, 0);
+		/* format 1's sealed segments carried the appender state */
+		size_t stateful = 0;
+		struct {
+			uint8_t key[8];
+			MDB_val v;
+		} *segs = NULL;
+		cr_assert_eq(mdb_cursor_open(txn, st->dbi_segs, &c), 0);
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+			segs = xreallocarray(segs, stateful + 1, sizeof *segs);
+			memcpy(segs[stateful].key, k.mv_data, 8);
+			segs[stateful].v.mv_size = HEAD_STATE_BYTES + v.mv_size;
+			segs[stateful].v.mv_data = xmalloc(HEAD_STATE_BYTES + v.mv_size);
+			memset(segs[stateful].v.mv_data, 0xa5, HEAD_STATE_BYTES);
+			memcpy((uint8_t *)segs[stateful].v.mv_data + HEAD_STATE_BYTES, v.mv_data,
+			       v.mv_size);
+			stateful++;
+		}
+		mdb_cursor_close(c);
+		cr_assert_gt(stateful, 0);
+		for (size_t i = 0; i < stateful; i++) {
+			MDB_val sk = {8, segs[i].key};
+			cr_assert_eq(mdb_put(txn, st->dbi_segs, &sk, &segs[i].v, 0), 0);
+			free(segs[i].v.mv_data);
+		}
+		free(segs);
+		MDB_val pk = {15, (void *)"segs_plain_from"};
+		cr_assert_eq(mdb_del(txn, st->dbi_meta, &pk, NULL), 0);
 		cr_assert_eq(mdb_drop(txn, st->dbi_open, 1), 0);
 		cr_assert_eq(mdb_drop(txn, st->dbi_wal, 1), 0);
 		uint8_t one[8];
@@ -624,4 +652,18 @@ Test(wal, format_1_stores_read_and_upgrade)
 	put(b, 9, 5, -5); /* into the oldest segment */
 	commit(b);
 	check_all(3);
+	/* retention trims format 1 segments in their own form */
+	uint64_t dropped = 0;
+	cause = NULL;
+	cr_assert_eq(store_retention(st, T(130), &dropped, &cause), 0, "%s", cause ? cause : "?");
+	for (int s = 0; s < NSER; s++)
+		for (int t = 0; t < 130; t++)
+			if (have[s][t]) {
+				have[s][t] = false;
+				nmodel--;
+			}
+	check_all(4);
+	store_close(st);
+	st = open_store();
+	check_all(5);
 }
