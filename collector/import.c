@@ -4,8 +4,10 @@
  */
 #include "collector.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct import_ctx {
 	struct store_batch *b;
@@ -72,31 +74,115 @@ static int on_meta(void *vctx, enum pt_meta_kind kind, const char *metric, const
 	return rc;
 }
 
+/* One piece of a body, parsed into its own batch by its own thread. */
+struct piece {
+	struct import_ctx c;
+	const char *buf;
+	size_t len, line0; /* lines before the piece */
+	struct pt_error err;
+	int rc;
+	pthread_t tid;
+};
+
+static void *parse_piece(void *arg)
+{
+	static const struct pt_handler h = {on_sample, on_meta};
+	struct piece *p = arg;
+	if (p->c.nextra)
+		p->c.ls = xcalloc(PT_MAX_LABELS + 1 + p->c.nextra, sizeof *p->c.ls);
+	p->rc = promtext_parse(p->buf, p->len, &h, &p->c, &p->err);
+	if (p->rc && p->err.line)
+		p->err.line += p->line0;
+	free(p->c.ls);
+	p->c.ls = NULL;
+	return NULL;
+}
+
+static size_t count_lines(const char *p, size_t n)
+{
+	size_t k = 0;
+	const char *end = p + n;
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		k++;
+		p++;
+	}
+	return k;
+}
+
+/* Bodies from this size on are parsed by several threads, cut at line
+ * ends; the pieces' batches are merged in order and committed as one. */
+#define PARALLEL_MIN (256u * 1024u)
+#define MAX_PIECES 8
+
 int collector_import_text(struct store *s, const char *buf, size_t len, int64_t default_ts,
 			  const struct pw_label *extra, size_t nextra, size_t *nsamples,
 			  struct pt_error *err)
 {
-	static const struct pt_handler h = {on_sample, on_meta};
-	struct import_ctx c = {store_batch_begin(s), default_ts, extra, nextra, 0, NULL};
+	struct piece pc[MAX_PIECES];
+	size_t np = 1, done = 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	char *cause = NULL;
-	int rc;
+	int rc = 0;
 
-	if (nextra)
-		c.ls = xcalloc(PT_MAX_LABELS + 1 + nextra, sizeof *c.ls);
 	*nsamples = 0;
-	rc = promtext_parse(buf, len, &h, &c, err);
-	free(c.ls);
+	if (len >= PARALLEL_MIN && ncpu > 1)
+		np = (size_t)(ncpu < MAX_PIECES ? ncpu : MAX_PIECES);
+	memset(pc, 0, sizeof pc);
+	for (size_t i = 0, line0 = 0; i < np; i++) {
+		size_t end = i + 1 == np ? len : len / np * (i + 1);
+		const char *nl;
+		if (end < done)
+			end = done;
+		/* cut after a line end */
+		if (end < len && (nl = memchr(buf + end, '\n', len - end)) != NULL)
+			end = (size_t)(nl - buf) + 1;
+		else
+			end = len;
+		pc[i].c = (struct import_ctx){store_batch_begin(s), default_ts, extra, nextra, 0, NULL};
+		pc[i].buf = buf + done;
+		pc[i].len = end - done;
+		pc[i].line0 = line0;
+		if (i + 1 < np)
+			line0 += count_lines(pc[i].buf, pc[i].len);
+		done = end;
+	}
+	for (size_t i = 1; i < np; i++)
+		if (pthread_create(&pc[i].tid, NULL, parse_piece, &pc[i]) != 0)
+			parse_piece(&pc[i]), pc[i].tid = 0;
+	parse_piece(&pc[0]);
+	for (size_t i = 1; i < np; i++)
+		if (pc[i].tid)
+			pthread_join(pc[i].tid, NULL);
+	/* the first piece with an error names it; nothing is committed */
+	for (size_t i = 0; i < np; i++) {
+		if (pc[i].rc && !rc) {
+			rc = pc[i].rc;
+			*err = pc[i].err;
+		}
+	}
 	if (rc) {
-		store_batch_abort(c.b);
+		for (size_t i = 0; i < np; i++)
+			store_batch_abort(pc[i].c.b);
 		return rc;
 	}
-	rc = store_batch_commit(c.b, &cause);
+	memset(err, 0, sizeof *err);
+	size_t n = pc[0].c.n;
+	for (size_t i = 1; i < np; i++) {
+		n += pc[i].c.n;
+		if ((rc = store_batch_merge(pc[0].c.b, pc[i].c.b)) != 0) {
+			for (size_t j = i + 1; j < np; j++)
+				store_batch_abort(pc[j].c.b);
+			store_batch_abort(pc[0].c.b);
+			snprintf(err->msg, sizeof err->msg, "%s", pw_strerror(rc));
+			return rc;
+		}
+	}
+	rc = store_batch_commit(pc[0].c.b, &cause);
 	if (rc) {
-		memset(err, 0, sizeof *err);
 		snprintf(err->msg, sizeof err->msg, "%s", cause ? cause : pw_strerror(rc));
 		free(cause);
 		return rc;
 	}
-	*nsamples = c.n;
+	*nsamples = n;
 	return 0;
 }

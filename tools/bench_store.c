@@ -474,9 +474,13 @@ int main(int argc, char **argv)
 	printf("dataset: %ld series x %ld samples = %ld samples, 15 s step%s\n", nseries, nsamples,
 	       nseries * nsamples, no_sync ? "; store without fsync per commit" : "");
 	mkdir(dir, 0755);
-	if (strcmp(only, "scrape") == 0) {
+	if (strcmp(only, "scrape") == 0) { /* one part alone, for profiling */
 		snprintf(path, sizeof path, "%s/scrape", dir);
 		bench_scrape_api(path);
+	}
+	if (strcmp(only, "text") == 0) {
+		snprintf(path, sizeof path, "%s/text", dir);
+		bench_scrape_text(path);
 	}
 	if (strcmp(only, "all") == 0 || strcmp(only, "pacewatch") == 0) {
 		snprintf(path, sizeof path, "%s/scrape", dir);
