@@ -155,7 +155,7 @@ size_t posting_key(uint8_t *out, const char *name, const char *value);
 #define WAL_REC_HEADER (4u * WAL_SLICES) /* u32 LE length of each portion */
 static inline unsigned wal_slice_of(uint64_t id) { return (unsigned)(id >> 8) & (WAL_SLICES - 1); }
 /* Fold everything when the log holds this many samples. */
-#define WAL_MAX_SAMPLES (512u * 1024u)
+#define WAL_MAX_SAMPLES (2048u * 1024u)
 /* Larger batches rewrite their heads anyway: they skip the log. */
 #define WAL_BATCH_MAX (128u * 1024u)
 
