@@ -595,7 +595,7 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 	while (i < n) {
 		uint8_t kb[16];
 		MDB_val k = {16, kb}, v, ov;
-		int64_t cmint = 0, next_mint = INT64_MAX, omint = INT64_MAX;
+		int64_t next_mint = INT64_MAX, omint = INT64_MAX;
 		size_t j, na = 0, nm;
 		bool in_open = false;
 
@@ -640,12 +640,11 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 			if ((rc = decode_into(b, ov.mv_data, ov.mv_size, &na)) != 0 ||
 			    (rc = open_del(b, txn, id)) != 0)
 				return rc;
-			cmint = omint;
 		} else {
 			MDB_val data;
 			uint8_t seq[8];
 			bool ptr = v.mv_size == 8; /* else inline, as format 1 wrote */
-			cmint = key_get_ts((uint8_t *)k.mv_data + 8);
+			int64_t cmint = key_get_ts((uint8_t *)k.mv_data + 8);
 			if (ptr)
 				memcpy(seq, v.mv_data, 8);
 			if ((rc = seg_resolve(txn, b->s, &v, &data)) != 0 ||
@@ -678,7 +677,6 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 			if ((rc = mdb_del(txn, b->s->dbi_chunks, &k, NULL)) != 0)
 				return rc;
 		}
-		(void)cmint;
 		for (j = i; j < n && e[j].ts < next_mint; j++)
 			;
 		nm = merge(b, na, e + i, j - i);
@@ -716,13 +714,12 @@ static int has_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint
 
 /* Everything but the newest sample into segments, the newest into a new
  * head. ts/vs must be newer than every segment sample. */
-static int write_tail(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, uint64_t id,
-		      const int64_t *ts, const double *vs, size_t n)
+static int write_tail(struct store_batch *b, MDB_txn *txn, uint64_t id, const int64_t *ts,
+		      const double *vs, size_t n)
 {
 	struct chunk_app a;
 	int rc;
 
-	(void)ccur;
 	if ((rc = seg_append(b, txn, id, ts, vs, n - 1)) != 0)
 		return rc;
 	chunk_encode(ts + n - 1, vs + n - 1, 1, b->headbuf, CHUNK_CAP_BYTES, HEAD_MAX_SAMPLES, &a);
@@ -749,7 +746,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 			b->v_b[i] = e[i].v;
 		}
 		b->added += (int64_t)n;
-		return write_tail(b, txn, ccur, id, b->ts_b, b->v_b, n);
+		return write_tail(b, txn, id, b->ts_b, b->v_b, n);
 	}
 	if (rc != 0)
 		return rc;
@@ -823,7 +820,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 		if ((rc = decode_into(b, v.mv_data, v.mv_size, &na)) != 0)
 			return rc;
 		nm = merge(b, na, e, n);
-		return write_tail(b, txn, ccur, id, b->ts_b, b->v_b, nm);
+		return write_tail(b, txn, id, b->ts_b, b->v_b, nm);
 	}
 }
 
