@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../test_dir.h"
 #include "alerts_test.h"
 #include "alerts.h"
 #include "query.h"
@@ -36,10 +37,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
 	store_close(st);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	test_dir_remove(dir);
 }
 
 TestSuite(kpi, .init = setup, .fini = teardown);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../test_dir.h"
 #include "alerts_test.h"
 #include "notify_int.h"
 
@@ -23,13 +24,11 @@ static struct notify *no;
 
 static void teardown(void)
 {
-	char cmd[128];
 	notify_free(no);
 	rules_free(ru);
 	conf_free(cf);
 	store_close(st);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	test_dir_remove(dir);
 }
 
 static void start(const char *notify_json)

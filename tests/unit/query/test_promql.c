@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../test_dir.h"
 #include "query.h"
 
 static struct store *st;
@@ -47,10 +48,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
 	store_close(st);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	test_dir_remove(dir);
 }
 
 TestSuite(promql, .init = setup, .fini = teardown);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../test_dir.h"
 #include "store.h"
 
 static char dir[64];
@@ -21,10 +22,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
 	store_close(st);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	system(cmd);
+	test_dir_remove(dir);
 }
 
 TestSuite(retention, .init = setup, .fini = teardown);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../test_dir.h"
 #include "store_int.h"
 
 static char dir[256];
@@ -20,12 +21,6 @@ static void mkdir_tmp(char *out, size_t n)
 	rmdir(out); /* let the store create it */
 }
 
-static void rm_rf(const char *d)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-	cr_assert_eq(system(cmd), 0);
-}
 
 static struct store *open_at(const char *d, uint64_t init, uint64_t max)
 {
@@ -47,7 +42,7 @@ static void setup(void)
 static void teardown(void)
 {
 	store_close(st);
-	rm_rf(dir);
+	test_dir_remove(dir);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
@@ -509,7 +504,7 @@ Test(store, map_grows_then_refuses_cleanly_at_max)
 	cr_assert_eq(store_stats(s2, &s3), 0);
 	cr_expect_eq(s3.series, s.series);
 	store_close(s2);
-	rm_rf(d2);
+	test_dir_remove(d2);
 }
 
 Test(store, refuses_foreign_and_newer_stores)
@@ -534,7 +529,7 @@ Test(store, refuses_foreign_and_newer_stores)
 	cause = NULL;
 	snprintf(path, sizeof path, "%s/lock.mdb", d2);
 	cr_expect_neq(stat(path, &sb), 0, "nothing was created in the foreign directory");
-	rm_rf(d2);
+	test_dir_remove(d2);
 
 	/* a data.mdb that is not LMDB */
 	mkdir(d2, 0755);
@@ -549,7 +544,7 @@ Test(store, refuses_foreign_and_newer_stores)
 	cause = NULL;
 	stat(path, &sb);
 	cr_expect_eq(sb.st_size, 10000, "the foreign file is untouched");
-	rm_rf(d2);
+	test_dir_remove(d2);
 
 	/* a store of a newer format */
 	store_close(st);
@@ -589,7 +584,7 @@ Test(store, interrupted_creation_is_finished_not_refused)
 	fclose(fopen(path, "w"));
 	s2 = open_at(d2, 0, 0);
 	store_close(s2);
-	rm_rf(d2);
+	test_dir_remove(d2);
 	/* an LMDB file with nothing committed in it */
 	{
 		MDB_env *env;
@@ -605,7 +600,7 @@ Test(store, interrupted_creation_is_finished_not_refused)
 	char *cause = NULL;
 	cr_expect_eq(store_batch_commit(b, &cause), 0, "%s", cause);
 	store_close(s2);
-	rm_rf(d2);
+	test_dir_remove(d2);
 }
 
 Test(store, backup_is_a_consistent_copy)
@@ -627,7 +622,7 @@ Test(store, backup_is_a_consistent_copy)
 	cr_expect_eq(a.series, c.series);
 	cr_expect_eq(a.samples, c.samples);
 	store_close(s2);
-	rm_rf(dest);
+	test_dir_remove(dest);
 }
 
 struct rec_seen {

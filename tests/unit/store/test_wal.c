@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../test_dir.h"
 #include "store_int.h"
 
 enum { NSER = 40, NT = 400 };
@@ -44,10 +45,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[300];
 	store_close(st);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	test_dir_remove(dir);
 }
 
 TestSuite(wal, .init = setup, .fini = teardown);
@@ -135,6 +134,23 @@ static void commit(struct store_batch *b)
 static int unit_of(const struct store_series *ss)
 {
 	return atoi(store_series_label(ss, "unit"));
+}
+
+/* Retention at T(cut), checked against the model, which forgets the same */
+static void retain_from(int cut)
+{
+	uint64_t dropped = 0, want = 0;
+	char *cause = NULL;
+	for (int s = 0; s < NSER; s++)
+		for (int t = 0; t < cut && t < NT; t++)
+			if (have[s][t]) {
+				have[s][t] = false;
+				nmodel--;
+				want++;
+			}
+	cr_assert_eq(store_retention(st, T(cut), &dropped, &cause), 0, "%s", cause ? cause : "?");
+	cr_assert_eq(dropped, want, "retention dropped %llu, want %llu",
+		     (unsigned long long)dropped, (unsigned long long)want);
 }
 
 static int latest_cb(void *ctx, const struct store_series *ss, int64_t ts, double v)
@@ -396,15 +412,7 @@ Test(wal, survives_reopen_and_retention)
 	cr_assert_eq(recs, WAL_SLICES, "retention has a full log to fold");
 	check_all(2);
 	/* retention folds the log and drops exactly what is older */
-	uint64_t dropped = 0;
-	char *cause = NULL;
-	cr_assert_eq(store_retention(st, T(100), &dropped, &cause), 0, "%s", cause ? cause : "?");
-	cr_assert_eq(dropped, 100 * NSER);
-	for (int s = 0; s < NSER; s++)
-		for (int t = 0; t < 100; t++) {
-			have[s][t] = false;
-			nmodel--;
-		}
+	retain_from(100);
 	log_size(&recs, &samples);
 	cr_assert_eq(recs, 0);
 	check_all(3);
@@ -419,13 +427,7 @@ Test(wal, survives_reopen_and_retention)
 	cr_assert_eq(samples, 5 * NSER / 2);
 	check_all(4);
 	/* and everything but the newest */
-	cr_assert_eq(store_retention(st, T(324), &dropped, &cause), 0, "%s", cause ? cause : "?");
-	for (int s = 0; s < NSER; s++)
-		for (int t = 100; t < 324; t++)
-			if (have[s][t]) {
-				have[s][t] = false;
-				nmodel--;
-			}
+	retain_from(324);
 	check_all(5);
 }
 
@@ -653,15 +655,7 @@ Test(wal, format_1_stores_read_and_upgrade)
 	commit(b);
 	check_all(3);
 	/* retention trims format 1 segments in their own form */
-	uint64_t dropped = 0;
-	cause = NULL;
-	cr_assert_eq(store_retention(st, T(130), &dropped, &cause), 0, "%s", cause ? cause : "?");
-	for (int s = 0; s < NSER; s++)
-		for (int t = 0; t < 130; t++)
-			if (have[s][t]) {
-				have[s][t] = false;
-				nmodel--;
-			}
+	retain_from(130);
 	check_all(4);
 	store_close(st);
 	st = open_store();
