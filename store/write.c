@@ -864,50 +864,13 @@ static int wal_trim(struct store *s, MDB_txn *txn, const uint64_t folded[WAL_SLI
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Rewrite table dbi in key order with MDB_APPEND, so every page is full.
- * Heads and open segments grow in place and open segments shrink when
- * sealed; LMDB splits pages that overflow but merges only pages under a
- * quarter full, so such tables drift to a third full. */
-static int repack(MDB_txn *txn, MDB_dbi dbi)
-{
-	struct pw_buf buf;
-	MDB_cursor *c;
-	MDB_val k, v;
-	size_t n = 0;
-	int rc;
-
-	pw_buf_init(&buf, 0);
-	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
-		return rc;
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-		uint32_t kl = (uint32_t)k.mv_size, vl = (uint32_t)v.mv_size;
-		pw_buf_append(&buf, &kl, 4);
-		pw_buf_append(&buf, &vl, 4);
-		pw_buf_append(&buf, k.mv_data, kl);
-		pw_buf_append(&buf, v.mv_data, vl);
-		n++;
-	}
-	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		rc = mdb_drop(txn, dbi, 0);
-	for (size_t off = 0, i = 0; rc == 0 && i < n; i++) {
-		uint32_t kl, vl;
-		memcpy(&kl, buf.data + off, 4);
-		memcpy(&vl, buf.data + off + 4, 4);
-		k.mv_size = kl;
-		k.mv_data = buf.data + off + 8;
-		v.mv_size = vl;
-		v.mv_data = buf.data + off + 8 + kl;
-		rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
-		off += 8 + (size_t)kl + vl;
-	}
-	pw_buf_free(&buf);
-	return rc;
-}
-
-/* Rewrite the entries of table dbi keyed by ids in [lo, hi) in ascending
- * order, so that the pages they fill end up full (see repack). */
-static int repack_range(MDB_txn *txn, MDB_dbi dbi, uint64_t lo, uint64_t hi)
+/* Rewrite the entries of table dbi (keyed by series id) with ids in
+ * [lo, hi) in key order. Heads and open segments grow in place and open
+ * segments shrink when sealed; LMDB splits pages that overflow but merges
+ * only pages under a quarter full, so such tables drift to two thirds full
+ * and less. Entries put back in order fill their pages again; for the
+ * whole table (hi = UINT64_MAX) with MDB_APPEND, completely. */
+static int repack(MDB_txn *txn, MDB_dbi dbi, uint64_t lo, uint64_t hi)
 {
 	struct pw_buf buf;
 	MDB_cursor *c;
@@ -925,7 +888,11 @@ static int repack_range(MDB_txn *txn, MDB_dbi dbi, uint64_t lo, uint64_t hi)
 	/* after a delete, MDB_NEXT returns the entry that followed it */
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8 || key_get_u64(k.mv_data) >= hi)
+		if (k.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (key_get_u64(k.mv_data) >= hi)
 			break;
 		uint32_t vl = (uint32_t)v.mv_size;
 		pw_buf_append(&buf, k.mv_data, 8);
@@ -936,7 +903,7 @@ static int repack_range(MDB_txn *txn, MDB_dbi dbi, uint64_t lo, uint64_t hi)
 			break;
 	}
 	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND || rc == 0)
+	if (rc == MDB_NOTFOUND)
 		rc = 0;
 	for (size_t off = 0, i = 0; rc == 0 && i < n; i++) {
 		uint32_t vl;
@@ -945,7 +912,7 @@ static int repack_range(MDB_txn *txn, MDB_dbi dbi, uint64_t lo, uint64_t hi)
 		k.mv_data = buf.data + off;
 		v.mv_size = vl;
 		v.mv_data = buf.data + off + 12;
-		rc = mdb_put(txn, dbi, &k, &v, 0);
+		rc = mdb_put(txn, dbi, &k, &v, hi == UINT64_MAX && lo == 0 ? MDB_APPEND : 0);
 		off += 12 + (size_t)vl;
 	}
 	pw_buf_free(&buf);
@@ -995,14 +962,15 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int s
 		if ((rc = mdb_stat(txn, s->dbi_heads, &ms)) != 0)
 			goto out;
 		if (nser * 2 >= ms.ms_entries &&
-		    ((rc = repack(txn, s->dbi_heads)) != 0 || (rc = repack(txn, s->dbi_open)) != 0))
+		    ((rc = repack(txn, s->dbi_heads, 0, UINT64_MAX)) != 0 ||
+		     (rc = repack(txn, s->dbi_open, 0, UINT64_MAX)) != 0))
 			goto out;
 	} else {
 		/* the slice's runs of ids, up to the largest folded */
 		uint64_t top = f.v[f.n - 1].id;
 		for (uint64_t run = (uint64_t)slice; (run << 8) <= top; run += WAL_SLICES) {
-			if ((rc = repack_range(txn, s->dbi_heads, run << 8, (run + 1) << 8)) != 0 ||
-			    (rc = repack_range(txn, s->dbi_open, run << 8, (run + 1) << 8)) != 0)
+			if ((rc = repack(txn, s->dbi_heads, run << 8, (run + 1) << 8)) != 0 ||
+			    (rc = repack(txn, s->dbi_open, run << 8, (run + 1) << 8)) != 0)
 				goto out;
 		}
 	}
