@@ -966,11 +966,18 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int s
 		     (rc = repack(txn, s->dbi_open, 0, UINT64_MAX)) != 0))
 			goto out;
 	} else {
-		/* the slice's runs of ids, up to the largest folded */
-		uint64_t top = f.v[f.n - 1].id;
-		for (uint64_t run = (uint64_t)slice; (run << 8) <= top; run += WAL_SLICES) {
-			if ((rc = repack(txn, s->dbi_heads, run << 8, (run + 1) << 8)) != 0 ||
-			    (rc = repack(txn, s->dbi_open, run << 8, (run + 1) << 8)) != 0)
+		/* the slice's runs of ids in which the fold rewrote at least a
+		 * quarter of the series (a scrape of everything: all of them;
+		 * a few series of one small target: none worth the rewrite) */
+		for (size_t i = 0; i < f.n;) {
+			uint64_t run = f.v[i].id >> 8;
+			size_t ids = 0;
+			for (; i < f.n && f.v[i].id >> 8 == run; i++)
+				if (i == 0 || f.v[i - 1].id != f.v[i].id)
+					ids++;
+			if (ids >= 64 &&
+			    ((rc = repack(txn, s->dbi_heads, run << 8, (run + 1) << 8)) != 0 ||
+			     (rc = repack(txn, s->dbi_open, run << 8, (run + 1) << 8)) != 0))
 				goto out;
 		}
 	}
