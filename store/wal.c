@@ -330,20 +330,29 @@ static struct wv_ent *wv_slot(struct wal_view *w, uint64_t id, bool insert)
 	}
 }
 
+/* The log decoded once into flat arrays, counted per series on the way. */
 struct wv_build {
 	struct wal_view *w;
-	size_t nids, nsamples;
-	bool fill;
+	size_t nids, n, cap;
+	uint64_t *id;
+	int64_t *ts;
+	double *vs;
 };
 
-static int wv_count_cb(void *ctx, uint64_t id, int64_t ts, double v)
+static int wv_collect_cb(void *ctx, uint64_t id, int64_t ts, double v)
 {
 	struct wv_build *b = ctx;
-	(void)ts;
-	(void)v;
-	b->nsamples++;
-	if (b->nsamples > UINT32_MAX)
+	if (b->n == UINT32_MAX)
 		return MDB_CORRUPTED;
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 4096;
+		b->id = xreallocarray(b->id, b->cap, sizeof *b->id);
+		b->ts = xreallocarray(b->ts, b->cap, sizeof *b->ts);
+		b->vs = xreallocarray(b->vs, b->cap, sizeof *b->vs);
+	}
+	b->id[b->n] = id;
+	b->ts[b->n] = ts;
+	b->vs[b->n++] = v;
 	/* grow at half load: rebuild the table with the counts so far */
 	if ((b->nids + 1) * 2 > b->w->cap) {
 		struct wal_view *w = b->w;
@@ -360,19 +369,6 @@ static int wv_count_cb(void *ctx, uint64_t id, int64_t ts, double v)
 	if (e->n == 0)
 		b->nids++;
 	e->n++;
-	return 0;
-}
-
-static int wv_fill_cb(void *ctx, uint64_t id, int64_t ts, double v)
-{
-	struct wv_build *b = ctx;
-	struct wv_ent *e = wv_slot(b->w, id, false);
-	if (!e)
-		return MDB_CORRUPTED;
-	/* off counts up while filling; n stays the total */
-	b->w->ts[e->off] = ts;
-	b->w->vs[e->off] = v;
-	e->off++;
 	return 0;
 }
 
@@ -403,26 +399,36 @@ static int wv_build(struct store *s, MDB_txn *txn, uint64_t gen, struct wal_view
 	w->refs = 1;
 	w->gen = gen;
 	if ((rc = wal_folded_get(s, txn, folded)) != 0 ||
-	    (rc = wal_read(s, txn, -1, folded, NULL, wv_count_cb, &b)) != 0)
-		goto fail;
-	w->ts = xreallocarray(NULL, b.nsamples ? b.nsamples : 1, sizeof *w->ts);
-	w->vs = xreallocarray(NULL, b.nsamples ? b.nsamples : 1, sizeof *w->vs);
+	    (rc = wal_read(s, txn, -1, folded, NULL, wv_collect_cb, &b)) != 0)
+		goto out;
+	w->ts = xreallocarray(NULL, b.n ? b.n : 1, sizeof *w->ts);
+	w->vs = xreallocarray(NULL, b.n ? b.n : 1, sizeof *w->vs);
 	for (size_t i = 0; i < w->cap; i++) {
 		if (!w->tab[i].id)
 			continue;
 		w->tab[i].off = (uint32_t)off;
 		off += w->tab[i].n;
 	}
-	if (w->cap && (rc = wal_read(s, txn, -1, folded, NULL, wv_fill_cb, &b)) != 0)
-		goto fail;
+	/* place each series' samples together, in log order; off counts up
+	 * while filling, n stays the total */
+	for (size_t i = 0; i < b.n; i++) {
+		struct wv_ent *e = wv_slot(w, b.id[i], false);
+		w->ts[e->off] = b.ts[i];
+		w->vs[e->off++] = b.vs[i];
+	}
 	for (size_t i = 0; i < w->cap; i++) /* back to the start */
 		if (w->tab[i].id)
 			w->tab[i].off -= w->tab[i].n;
+out:
+	free(b.id);
+	free(b.ts);
+	free(b.vs);
+	if (rc != 0) {
+		wv_free(w);
+		return rc;
+	}
 	*out = w;
 	return 0;
-fail:
-	wv_free(w);
-	return rc;
 }
 
 int wal_folded_get(struct store *s, MDB_txn *txn, uint64_t folded[WAL_SLICES])

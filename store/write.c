@@ -57,6 +57,10 @@ struct store_batch {
 	uint64_t folded[WAL_SLICES]; /* meta wal_folded as this attempt leaves it */
 	struct wal_last *logged; /* series logged and their newest timestamp */
 	size_t nlogged, caplogged;
+	/* per series of the batch (at its first entry): its newest logged
+	 * timestamp as behind_log() found it; id 0 when it has none */
+	struct wal_last *inlog;
+	size_t capinlog;
 };
 
 struct store_batch *store_batch_begin(struct store *s)
@@ -84,6 +88,7 @@ static void batch_free(struct store_batch *b)
 	free(b->v_b);
 	free(b->created);
 	free(b->logged);
+	free(b->inlog);
 	for (unsigned i = 0; i < WAL_SLICES; i++)
 		if (b->rec_open & (1u << i))
 			wal_rec_free(&b->rec[i]);
@@ -1028,16 +1033,16 @@ out:
 
 /* Log the samples of series id instead of rewriting its head when they
  * all come after its newest sample; *logged says whether they were. */
-static int log_series(struct store_batch *b, uint64_t id, const struct ent *e, size_t n,
-		      bool *logged)
+static int log_series(struct store_batch *b, size_t at, size_t n, bool *logged)
 {
-	struct store *s = b->s;
+	const struct ent *e = b->ents + at;
+	uint64_t id = e->id;
 	int64_t last;
 	int rc;
 
 	*logged = false;
 	unsigned sl = wal_slice_of(id);
-	if (b->folded_all || (int)sl == b->folded_slice || !wal_writer_last(&s->wal, id, &last)) {
+	if (b->folded_all || (int)sl == b->folded_slice || b->inlog[at].id != id) {
 		struct chunk_app a;
 		MDB_val v;
 		rc = head_find(b, id, &v);
@@ -1051,6 +1056,8 @@ static int log_series(struct store_batch *b, uint64_t id, const struct ent *e, s
 				   v.mv_size - HEAD_STATE_BYTES) != 0)
 			return MDB_CORRUPTED;
 		last = a.t;
+	} else {
+		last = b->inlog[at].ts;
 	}
 	if (e[0].ts <= last)
 		return 0;
@@ -1072,17 +1079,24 @@ static int log_series(struct store_batch *b, uint64_t id, const struct ent *e, s
 }
 
 /* Does the batch go behind a logged sample of some series? Then the log
- * must be folded first. */
-static bool behind_log(const struct store_batch *b)
+ * must be folded first. Notes each series' newest logged timestamp in
+ * b->inlog for log_series(). */
+static bool behind_log(struct store_batch *b)
 {
 	const struct wal_writer *w = &b->s->wal;
-	if (!w->nsamples)
-		return false;
+	if (b->n > b->capinlog) {
+		b->capinlog = b->n;
+		b->inlog = xreallocarray(b->inlog, b->capinlog, sizeof *b->inlog);
+	}
 	for (size_t i = 0; i < b->n; i++) {
-		int64_t last;
-		if ((i == 0 || b->ents[i - 1].id != b->ents[i].id) &&
-		    wal_writer_last(w, b->ents[i].id, &last) && b->ents[i].ts <= last)
-			return true;
+		if (i > 0 && b->ents[i - 1].id == b->ents[i].id)
+			continue;
+		b->inlog[i].id = 0;
+		if (w->nsamples && wal_writer_last(w, b->ents[i].id, &b->inlog[i].ts)) {
+			b->inlog[i].id = b->ents[i].id;
+			if (b->ents[i].ts <= b->inlog[i].ts)
+				return true;
+		}
 	}
 	return false;
 }
@@ -1287,7 +1301,8 @@ static int apply(struct store_batch *b)
 	wgen = s->wal.gen;
 	seq++; /* this commit's record, if it logs */
 	memcpy(b->folded, s->wal.folded, sizeof b->folded);
-	if (s->wal.nsamples && (s->wal.nsamples + b->n > WAL_MAX_SAMPLES || behind_log(b))) {
+	bool behind = behind_log(b); /* also notes what log_series needs */
+	if (s->wal.nsamples && (behind || s->wal.nsamples + b->n > WAL_MAX_SAMPLES)) {
 		if ((rc = wal_fold(b, txn, ccur, -1, b->folded, seq - 1)) != 0)
 			goto fail;
 		b->folded_all = true;
@@ -1310,7 +1325,7 @@ static int apply(struct store_batch *b)
 			j++;
 		}
 		bool logged = false;
-		if (use_log && (rc = log_series(b, b->ents[i].id, b->ents + i, u - i, &logged)) != 0)
+		if (use_log && (rc = log_series(b, i, u - i, &logged)) != 0)
 			goto fail;
 		if (!logged &&
 		    (rc = apply_series(b, txn, ccur, b->ents[i].id, b->ents + i, u - i)) != 0)
