@@ -181,6 +181,17 @@ int wal_folded_put(struct store *s, MDB_txn *txn, const uint64_t folded[WAL_SLIC
 int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL_SLICES],
 	     size_t *nrecs, int (*cb)(void *, uint64_t, int64_t, double), void *ctx);
 
+/* Decoded log samples in flat arrays; wal_samples_add is a wal_read /
+ * wal_rec_walk callback that appends one. */
+struct wal_samples {
+	uint64_t *id;
+	int64_t *ts;
+	double *vs;
+	size_t n, cap;
+};
+int wal_samples_add(void *ctx, uint64_t id, int64_t ts, double v);
+void wal_samples_free(struct wal_samples *w);
+
 /* cb(ctx, id, ts, value) for every sample of one record */
 int wal_rec_walk(const MDB_val *rec, int (*cb)(void *, uint64_t, int64_t, double), void *ctx);
 

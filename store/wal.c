@@ -330,29 +330,42 @@ static struct wv_ent *wv_slot(struct wal_view *w, uint64_t id, bool insert)
 	}
 }
 
+int wal_samples_add(void *ctx, uint64_t id, int64_t ts, double v)
+{
+	struct wal_samples *w = ctx;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 4096;
+		w->id = xreallocarray(w->id, w->cap, sizeof *w->id);
+		w->ts = xreallocarray(w->ts, w->cap, sizeof *w->ts);
+		w->vs = xreallocarray(w->vs, w->cap, sizeof *w->vs);
+	}
+	w->id[w->n] = id;
+	w->ts[w->n] = ts;
+	w->vs[w->n++] = v;
+	return 0;
+}
+
+void wal_samples_free(struct wal_samples *w)
+{
+	free(w->id);
+	free(w->ts);
+	free(w->vs);
+	memset(w, 0, sizeof *w);
+}
+
 /* The log decoded once into flat arrays, counted per series on the way. */
 struct wv_build {
 	struct wal_view *w;
-	size_t nids, n, cap;
-	uint64_t *id;
-	int64_t *ts;
-	double *vs;
+	size_t nids;
+	struct wal_samples all;
 };
 
 static int wv_collect_cb(void *ctx, uint64_t id, int64_t ts, double v)
 {
 	struct wv_build *b = ctx;
-	if (b->n == UINT32_MAX)
+	if (b->all.n == UINT32_MAX)
 		return MDB_CORRUPTED;
-	if (b->n == b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 4096;
-		b->id = xreallocarray(b->id, b->cap, sizeof *b->id);
-		b->ts = xreallocarray(b->ts, b->cap, sizeof *b->ts);
-		b->vs = xreallocarray(b->vs, b->cap, sizeof *b->vs);
-	}
-	b->id[b->n] = id;
-	b->ts[b->n] = ts;
-	b->vs[b->n++] = v;
+	wal_samples_add(&b->all, id, ts, v);
 	/* grow at half load: rebuild the table with the counts so far */
 	if ((b->nids + 1) * 2 > b->w->cap) {
 		struct wal_view *w = b->w;
@@ -401,8 +414,8 @@ static int wv_build(struct store *s, MDB_txn *txn, uint64_t gen, struct wal_view
 	if ((rc = wal_folded_get(s, txn, folded)) != 0 ||
 	    (rc = wal_read(s, txn, -1, folded, NULL, wv_collect_cb, &b)) != 0)
 		goto out;
-	w->ts = xreallocarray(NULL, b.n ? b.n : 1, sizeof *w->ts);
-	w->vs = xreallocarray(NULL, b.n ? b.n : 1, sizeof *w->vs);
+	w->ts = xreallocarray(NULL, b.all.n ? b.all.n : 1, sizeof *w->ts);
+	w->vs = xreallocarray(NULL, b.all.n ? b.all.n : 1, sizeof *w->vs);
 	for (size_t i = 0; i < w->cap; i++) {
 		if (!w->tab[i].id)
 			continue;
@@ -411,18 +424,16 @@ static int wv_build(struct store *s, MDB_txn *txn, uint64_t gen, struct wal_view
 	}
 	/* place each series' samples together, in log order; off counts up
 	 * while filling, n stays the total */
-	for (size_t i = 0; i < b.n; i++) {
-		struct wv_ent *e = wv_slot(w, b.id[i], false);
-		w->ts[e->off] = b.ts[i];
-		w->vs[e->off++] = b.vs[i];
+	for (size_t i = 0; i < b.all.n; i++) {
+		struct wv_ent *e = wv_slot(w, b.all.id[i], false);
+		w->ts[e->off] = b.all.ts[i];
+		w->vs[e->off++] = b.all.vs[i];
 	}
 	for (size_t i = 0; i < w->cap; i++) /* back to the start */
 		if (w->tab[i].id)
 			w->tab[i].off -= w->tab[i].n;
 out:
-	free(b.id);
-	free(b.ts);
-	free(b.vs);
+	wal_samples_free(&b.all);
 	if (rc != 0) {
 		wv_free(w);
 		return rc;

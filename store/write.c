@@ -831,22 +831,6 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 
 /* ---- the recent-samples log (wal.c) ---------------------------------------- */
 
-struct fold_ctx {
-	struct ent *v;
-	size_t n, cap;
-};
-
-static int fold_cb(void *ctx, uint64_t id, int64_t ts, double v)
-{
-	struct fold_ctx *f = ctx;
-	if (f->n == f->cap) {
-		f->cap = f->cap ? f->cap * 2 : 4096;
-		f->v = xreallocarray(f->v, f->cap, sizeof *f->v);
-	}
-	f->v[f->n] = (struct ent){.id = id, .ts = ts, .v = v, .seq = (uint32_t)f->n};
-	f->n++;
-	return 0;
-}
 
 /* Delete the records every slice has been folded past. */
 static int wal_trim(struct store *s, MDB_txn *txn, const uint64_t folded[WAL_SLICES])
@@ -934,13 +918,23 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int s
 		    uint64_t folded[WAL_SLICES], uint64_t through)
 {
 	struct store *s = b->s;
-	struct fold_ctx f = {0};
+	struct wal_samples got = {0};
+	struct {
+		struct ent *v;
+		size_t n;
+	} f = {NULL, 0};
 	int64_t added = b->added;
 	size_t nser = 0;
 	int rc;
 
-	if ((rc = wal_read(s, txn, slice, folded, NULL, fold_cb, &f)) != 0)
+	if ((rc = wal_read(s, txn, slice, folded, NULL, wal_samples_add, &got)) != 0)
 		goto out;
+	f.n = got.n;
+	f.v = xreallocarray(NULL, f.n ? f.n : 1, sizeof *f.v);
+	for (size_t i = 0; i < f.n; i++)
+		f.v[i] = (struct ent){.id = got.id[i], .ts = got.ts[i], .v = got.vs[i],
+				      .seq = (uint32_t)i};
+	wal_samples_free(&got);
 	for (unsigned i = 0; i < WAL_SLICES; i++)
 		if ((slice < 0 || (int)i == slice) && folded[i] < through)
 			folded[i] = through;
