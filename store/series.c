@@ -176,7 +176,13 @@ int series_create(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc,
 		k.mv_data = pk;
 		v.mv_size = 8;
 		v.mv_data = ik;
-		if ((rc = mdb_put(txn, s->dbi_postings, &k, &v, 0)) != 0)
+		/* ids only grow, so a new one goes at the end of every posting
+		 * list: appended, LMDB fills the list's pages instead of
+		 * splitting them in half */
+		rc = mdb_put(txn, s->dbi_postings, &k, &v, MDB_APPENDDUP);
+		if (rc == MDB_KEYEXIST)
+			rc = mdb_put(txn, s->dbi_postings, &k, &v, 0);
+		if (rc != 0)
 			return rc;
 	}
 	return 0;
