@@ -200,6 +200,31 @@ int chunk_app_load(struct chunk_app *a, const uint8_t *p, const uint8_t *chunk, 
 
 /* ---- decoding ----------------------------------------------------------- */
 
+int chunk_app_resume(struct chunk_app *a, uint8_t *buf, size_t len)
+{
+	struct chunk_dec d;
+	int64_t t;
+	double v;
+	int cnt = chunk_dec_init(&d, buf, len), rc;
+
+	if (cnt <= 0)
+		return PW_EINVAL;
+	while ((rc = chunk_dec_next(&d, &t, &v)) == 1)
+		;
+	if (rc < 0 || (d.pos + 7) / 8 != len)
+		return PW_EINVAL;
+	a->t = d.t;
+	a->delta = d.delta;
+	a->v = d.v;
+	a->nbits = (uint32_t)d.pos;
+	a->count = (uint16_t)cnt;
+	a->lead = d.lead;
+	a->trail = d.trail;
+	if (d.pos & 7) /* appends OR bits in: the padding must be clear */
+		buf[d.pos >> 3] &= (uint8_t)(0xff00u >> (d.pos & 7));
+	return 0;
+}
+
 int chunk_dec_init(struct chunk_dec *d, const uint8_t *buf, size_t len)
 {
 	memset(d, 0, sizeof *d);

@@ -235,31 +235,68 @@ int store__grow(struct store *s, char **cause)
 	return 0;
 }
 
-/* Format 1 -> 2: the wal and open tables were created by the caller; move
- * the series' open segments, kept inline in the chunks index by format 1,
- * to the open table. */
-static int upgrade_open_segments(struct store *s, MDB_txn *txn)
+/* Format 1 or 2 -> 3. Heads and open segments were one entry per series
+ * in tables "heads" and "open" (format 1 kept open segments inline in the
+ * chunks index instead); they move into runs (slots.c), open segments
+ * without their appender state, and the old tables go. */
+static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 {
+	MDB_dbi old[2];
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
+	if ((rc = mdb_dbi_open(txn, "heads", 0, &old[SLOT_HEADS])) != 0)
+		return rc;
+	rc = mdb_dbi_open(txn, "open", 0, &old[SLOT_OPEN]);
+	if (rc == MDB_NOTFOUND)
+		old[SLOT_OPEN] = 0; /* format 1 */
+	else if (rc != 0)
+		return rc;
+	for (int t = SLOT_HEADS; t <= SLOT_OPEN; t++) {
+		if (!old[t])
+			continue;
+		if ((rc = mdb_cursor_open(txn, old[t], &c)) != 0)
+			return rc;
+		while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+			size_t skip = t == SLOT_OPEN ? HEAD_STATE_BYTES : 0;
+			if (k.mv_size != 8 || v.mv_size < skip + 2 + 8) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			if ((rc = slot_put(s, txn, (enum slot_table)t, key_get_u64(k.mv_data), NULL, 0,
+					   (uint8_t *)v.mv_data + skip, v.mv_size - skip)) != 0 ||
+			    (s->slots.n >= 4096 && (rc = slots_flush(s, txn)) != 0))
+				break;
+		}
+		mdb_cursor_close(c);
+		if (rc != MDB_NOTFOUND)
+			return rc;
+	}
+	/* format 1: the last segment of each series inline in the chunks index */
 	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &c)) != 0)
 		return rc;
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
 		if (v.mv_size == 8)
 			continue;
-		if (k.mv_size != 16) {
+		if (k.mv_size != 16 || v.mv_size < HEAD_STATE_BYTES + 2 + 8) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		MDB_val ok = {8, k.mv_data};
-		if ((rc = mdb_put(txn, s->dbi_open, &ok, &v, 0)) != 0 ||
+		if ((rc = slot_put(s, txn, SLOT_OPEN, key_get_u64(k.mv_data), NULL, 0,
+				   (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
+				   v.mv_size - HEAD_STATE_BYTES)) != 0 ||
 		    (rc = mdb_cursor_del(c, 0)) != 0)
 			break;
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	if ((rc = slots_flush(s, txn)) != 0 || (rc = mdb_drop(txn, old[SLOT_HEADS], 1)) != 0)
+		return rc;
+	if (old[SLOT_OPEN] && (rc = mdb_drop(txn, old[SLOT_OPEN], 1)) != 0)
+		return rc;
+	return 0;
 }
 
 int store_open(const struct store_opts *o, struct store **out, char **cause)
@@ -278,14 +315,14 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		{"series", 0, offsetof(struct store, dbi_series)},
 		{"sindex", MDB_DUPSORT | MDB_DUPFIXED, offsetof(struct store, dbi_sindex)},
 		{"postings", MDB_DUPSORT | MDB_DUPFIXED, offsetof(struct store, dbi_postings)},
-		{"heads", 0, offsetof(struct store, dbi_heads)},
+		{"headruns", 0, offsetof(struct store, dbi_heads)},
 		{"chunks", 0, offsetof(struct store, dbi_chunks)},
 		{"segs", 0, offsetof(struct store, dbi_segs)},
 		{"metadata", 0, offsetof(struct store, dbi_metadata)},
 		{"records", 0, offsetof(struct store, dbi_records)},
 		{"feed", 0, offsetof(struct store, dbi_feed)},
 		{"wal", 0, offsetof(struct store, dbi_wal)},
-		{"open", 0, offsetof(struct store, dbi_open)},
+		{"openruns", 0, offsetof(struct store, dbi_open)},
 	};
 
 	*out = NULL;
@@ -364,9 +401,19 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 			s->no_records = true;
 			continue;
 		}
-		if (rc == MDB_NOTFOUND && o->read_only && (d == &s->dbi_feed || d == &s->dbi_wal || d == &s->dbi_open)) {
+		if (rc == MDB_NOTFOUND && o->read_only && (d == &s->dbi_feed || d == &s->dbi_wal)) {
 			*d = 0; /* a store from before these tables, opened read-only */
 			continue;
+		}
+		if (rc == MDB_NOTFOUND && o->read_only && (d == &s->dbi_heads || d == &s->dbi_open)) {
+			/* format 2 or older, read-only: read it as it is, an
+			 * entry per series (format 1 has no open table) */
+			s->slots_legacy = true;
+			rc = mdb_dbi_open(txn, d == &s->dbi_heads ? "heads" : "open", 0, d);
+			if (rc == MDB_NOTFOUND && d == &s->dbi_open) {
+				*d = 0;
+				continue;
+			}
 		}
 		if (rc != 0)
 			goto lmdb_fail;
@@ -382,9 +429,11 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		uint64_t format;
 		if ((rc = store__meta_get_u64(txn, s, "format", &format)) != 0)
 			goto lmdb_fail;
-		if (format < 2 && ((rc = upgrade_open_segments(s, txn)) != 0 ||
-				   (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0))
+		if (format < 3 && ((rc = upgrade_to_runs(s, txn)) != 0 ||
+				   (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0)) {
+			slots_reset(&s->slots);
 			goto lmdb_fail;
+		}
 	}
 	{
 		/* sealed segments lost their appender state in format 2; keys
@@ -435,6 +484,7 @@ void store_close(struct store *s)
 	cache_clear(&s->cache);
 	free(s->cache.tab);
 	wal_writer_free(&s->wal);
+	slots_reset(&s->slots);
 	wal_view_unref(s->view);
 	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->vlock);
@@ -465,14 +515,12 @@ int store_stats(struct store *s, struct store_stats *st)
 	if ((rc = mdb_stat(txn, s->dbi_chunks, &ms)) != 0)
 		goto out;
 	st->chunks = ms.ms_entries; /* sealed segments */
-	if (s->dbi_open) {
-		if ((rc = mdb_stat(txn, s->dbi_open, &ms)) != 0)
+	for (int t = SLOT_HEADS; t <= SLOT_OPEN; t++) {
+		uint64_t n;
+		if ((rc = slot_count(s, txn, (enum slot_table)t, &n)) != 0)
 			goto out;
-		st->chunks += ms.ms_entries;
+		st->chunks += n;
 	}
-	if ((rc = mdb_stat(txn, s->dbi_heads, &ms)) != 0)
-		goto out;
-	st->chunks += ms.ms_entries;
 	if ((rc = store__meta_get_u64(txn, s, "samples", &st->samples)) != 0)
 		goto out;
 	/* Free pages: each record of LMDB's free DB (dbi 0) is a page list

@@ -341,7 +341,7 @@ static size_t lower_bound(const int64_t *ts, size_t n, int64_t t)
 	return lo;
 }
 
-static int series_has_range(struct store_snap *snap, struct store_iter **it, MDB_cursor **hcur,
+static int series_has_range(struct store_snap *snap, struct store_iter **it, struct slot_reader *heads,
 			    struct store_series *ss, int64_t mint, int64_t maxt)
 {
 	int64_t t;
@@ -372,7 +372,7 @@ static int series_has_range(struct store_snap *snap, struct store_iter **it, MDB
 	MDB_val hv;
 	int64_t ht;
 	double hval;
-	if (get_by_id(snap, hcur, snap->s->dbi_heads, id, &hv) == 0 &&
+	if (slot_read(heads, id, &hv) == 0 &&
 	    head_latest(&hv, &ht, &hval) == 0) {
 		if (!wn) {
 			ss->has_latest = true;
@@ -408,13 +408,15 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 	struct idset cand = {0}, tmp = {0};
 	struct store_series *res = NULL;
 	struct store_iter *it = NULL;
-	MDB_cursor *scur = NULL, *hcur = NULL;
+	MDB_cursor *scur = NULL;
+	struct slot_reader heads;
 	size_t nres = 0;
 	bool have = false;
 	int rc = 0;
 
 	*out = NULL;
 	*nout = 0;
+	slot_reader_init(&heads, snap->s, snap->txn, SLOT_HEADS);
 	/* Sources (matchers that exclude series without the label), equality
 	 * ones by their posting count first. Once the candidates are few, a
 	 * large posting list is not read: the check of every matcher on each
@@ -482,7 +484,7 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 		}
 		if (!ok)
 			continue;
-		rc = series_has_range(snap, &it, &hcur, &ss, mint, maxt);
+		rc = series_has_range(snap, &it, &heads, &ss, mint, maxt);
 		if (rc < 0)
 			goto out;
 		if (rc == 0)
@@ -495,8 +497,6 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 out:
 	if (scur)
 		mdb_cursor_close(scur);
-	if (hcur)
-		mdb_cursor_close(hcur);
 	store_iter_free(it);
 	free(cand.v);
 	free(tmp.v);
@@ -514,8 +514,7 @@ out:
 struct store_iter {
 	struct store_snap *snap;
 	MDB_cursor *cur;
-	MDB_cursor *hcur; /* heads, kept open: ids in order are found on the page */
-	MDB_cursor *ocur; /* open segments, likewise */
+	struct slot_reader heads, open; /* ids in order are found in the run read last */
 	uint64_t id;
 	int64_t mint, maxt;
 	int phase; /* 0 sealed, 3 open segment, 1 head, 2 done */
@@ -536,6 +535,8 @@ struct store_iter *store_iter_new(struct store_snap *snap)
 	struct store_iter *it = xcalloc(1, sizeof *it);
 	it->snap = snap;
 	it->phase = 2;
+	slot_reader_init(&it->heads, snap->s, snap->txn, SLOT_HEADS);
+	slot_reader_init(&it->open, snap->s, snap->txn, SLOT_OPEN);
 	return it;
 }
 
@@ -545,10 +546,6 @@ void store_iter_free(struct store_iter *it)
 		return;
 	if (it->cur)
 		mdb_cursor_close(it->cur);
-	if (it->hcur)
-		mdb_cursor_close(it->hcur);
-	if (it->ocur)
-		mdb_cursor_close(it->ocur);
 	free(it);
 }
 
@@ -581,7 +578,7 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 		struct chunk_dec d;
 		int64_t t0;
 		double v0;
-		it->head_rc = get_by_id(it->snap, &it->hcur, it->snap->s->dbi_heads, id, &hv);
+		it->head_rc = slot_read(&it->heads, id, &hv);
 		it->head_v = hv;
 		if (it->head_rc == 0 &&
 		    value_dec_init(&d, hv.mv_data, hv.mv_size) > 0 && chunk_dec_next(&d, &t0, &v0) == 1 &&
@@ -596,12 +593,12 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 	 * needs no sealed chunk either. */
 	it->open_rc = MDB_NOTFOUND;
 	if (it->snap->s->dbi_open) {
-		it->open_rc = get_by_id(it->snap, &it->ocur, it->snap->s->dbi_open, id, &it->open_v);
-		if (it->open_rc == 0 && it->open_v.mv_size < HEAD_STATE_BYTES + 2 + 8)
+		it->open_rc = slot_read(&it->open, id, &it->open_v);
+		if (it->open_rc == 0 && it->open_v.mv_size < 2 + 8)
 			return PW_ESTORE;
 		if (it->open_rc != 0 && it->open_rc != MDB_NOTFOUND)
 			return store__err(it->open_rc);
-		if (it->open_rc == 0 && seg_first_ts(&it->open_v) <= mint) {
+		if (it->open_rc == 0 && chunk_first_ts(it->open_v.mv_data) <= mint) {
 			it->phase = 3;
 			return 0;
 		}
@@ -699,12 +696,12 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 			it->phase = 1;
 			if (it->open_rc != 0)
 				continue;
-			if (seg_first_ts(&it->open_v) > it->maxt) {
+			if (chunk_first_ts(it->open_v.mv_data) > it->maxt) {
 				it->phase = 2;
 				it->wpos = it->wn;
 				return 0;
 			}
-			if (value_dec_init(&it->dec, it->open_v.mv_data, it->open_v.mv_size) < 0)
+			if (chunk_dec_init(&it->dec, it->open_v.mv_data, it->open_v.mv_size) < 0)
 				return PW_ESTORE;
 			it->have_chunk = true;
 			continue;
@@ -761,14 +758,14 @@ static bool wal_latest(const struct store_snap *snap, uint64_t id, int64_t *ts, 
 
 int store_latest(struct store_snap *snap, uint64_t id, int64_t *ts, double *val)
 {
-	uint8_t kb[8];
-	MDB_val k = {8, kb}, v;
+	struct slot_reader heads;
+	MDB_val v;
 	int rc;
 
 	if (wal_latest(snap, id, ts, val))
 		return 0;
-	key_put_u64(kb, id);
-	rc = mdb_get(snap->txn, snap->s->dbi_heads, &k, &v);
+	slot_reader_init(&heads, snap->s, snap->txn, SLOT_HEADS);
+	rc = slot_read(&heads, id, &v);
 	if (rc != 0)
 		return store__err(rc);
 	return head_latest(&v, ts, val);
@@ -776,33 +773,36 @@ int store_latest(struct store_snap *snap, uint64_t id, int64_t *ts, double *val)
 
 int store_scan_latest(struct store_snap *snap, store_latest_cb cb, void *ctx)
 {
-	MDB_cursor *sc = NULL, *hc = NULL;
-	MDB_val sk, sv, hk, hv;
+	MDB_cursor *sc = NULL;
+	MDB_val sk, sv, hv;
+	struct slot_reader heads;
 	int rc, hrc;
 
-	if ((rc = mdb_cursor_open(snap->txn, snap->s->dbi_series, &sc)) != 0 ||
-	    (rc = mdb_cursor_open(snap->txn, snap->s->dbi_heads, &hc)) != 0)
+	slot_reader_init(&heads, snap->s, snap->txn, SLOT_HEADS);
+	if ((rc = mdb_cursor_open(snap->txn, snap->s->dbi_series, &sc)) != 0)
 		goto out;
-	hrc = mdb_cursor_get(hc, &hk, &hv, MDB_FIRST);
-	/* both tables are keyed by id: a merge join, sequential reads only */
+	/* series in id order: each run of heads is read once */
 	for (rc = mdb_cursor_get(sc, &sk, &sv, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(sc, &sk, &sv, MDB_NEXT)) {
 		uint64_t id = key_get_u64(sk.mv_data);
-		while (hrc == 0 && key_get_u64(hk.mv_data) < id)
-			hrc = mdb_cursor_get(hc, &hk, &hv, MDB_NEXT);
-		if (hrc == 0 && key_get_u64(hk.mv_data) == id) {
-			struct store_series ss = {.id = id, .enc = sv.mv_data, .enc_len = sv.mv_size};
-			int64_t ts;
-			double val;
-			int r;
-			if (!wal_latest(snap, id, &ts, &val) && (r = head_latest(&hv, &ts, &val)) != 0) {
-				rc = r;
-				goto out_pw;
-			}
-			if ((r = cb(ctx, &ss, ts, val)) != 0) {
-				rc = r;
-				goto out_pw;
-			}
+		hrc = slot_read(&heads, id, &hv);
+		if (hrc == MDB_NOTFOUND)
+			continue;
+		if (hrc != 0) {
+			rc = hrc;
+			goto out;
+		}
+		struct store_series ss = {.id = id, .enc = sv.mv_data, .enc_len = sv.mv_size};
+		int64_t ts;
+		double val;
+		int r;
+		if (!wal_latest(snap, id, &ts, &val) && (r = head_latest(&hv, &ts, &val)) != 0) {
+			rc = r;
+			goto out_pw;
+		}
+		if ((r = cb(ctx, &ss, ts, val)) != 0) {
+			rc = r;
+			goto out_pw;
 		}
 	}
 out:
@@ -810,8 +810,6 @@ out:
 out_pw:
 	if (sc)
 		mdb_cursor_close(sc);
-	if (hc)
-		mdb_cursor_close(hc);
 	return rc;
 }
 
@@ -1025,6 +1023,7 @@ struct store_latest_iter {
 	bool started, done;
 	struct idset ids;
 	size_t pos;
+	struct slot_reader heads;
 };
 
 int store_latest_iter_new(struct store_snap *snap, struct store_latest_iter **out)
@@ -1032,6 +1031,7 @@ int store_latest_iter_new(struct store_snap *snap, struct store_latest_iter **ou
 	struct store_latest_iter *it = xcalloc(1, sizeof *it);
 	int rc = mdb_cursor_open(snap->txn, snap->s->dbi_postings, &it->pc);
 
+	slot_reader_init(&it->heads, snap->s, snap->txn, SLOT_HEADS);
 	if (rc != 0) {
 		free(it);
 		return store__err(rc);
@@ -1091,7 +1091,7 @@ int store_latest_iter_next(struct store_latest_iter *it, struct store_series *s,
 			int rc;
 			key_put_u64(ik, id);
 			if (mdb_get(it->snap->txn, it->snap->s->dbi_series, &k, &sv) != 0 ||
-			    mdb_get(it->snap->txn, it->snap->s->dbi_heads, &k, &hv) != 0)
+			    slot_read(&it->heads, id, &hv) != 0)
 				continue;
 			if (!wal_latest(it->snap, id, ts, v) && (rc = head_latest(&hv, ts, v)) != 0)
 				return rc;

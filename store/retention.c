@@ -132,75 +132,55 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 		}
 	}
 	/* the open segment, newer than every sealed one */
-	key_put_u64(kb, id);
-	k.mv_data = kb;
-	k.mv_size = 8;
-	rc = s->dbi_open ? mdb_get(txn, s->dbi_open, &k, &v) : MDB_NOTFOUND;
+	rc = slot_get(s, txn, SLOT_OPEN, id, &v);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	if (rc == 0) {
 		int kept;
-		if (v.mv_size < HEAD_STATE_BYTES + 2 + 8 || v.mv_size > HEAD_STATE_BYTES + CHUNK_BUF_BYTES)
+		if (v.mv_size < 2 + 8 || v.mv_size > CHUNK_BUF_BYTES)
 			return MDB_CORRUPTED;
-		if (seg_first_ts(&v) >= cutoff)
+		if (chunk_first_ts(v.mv_data) >= cutoff)
 			return 0; /* it and the head are newer */
-		{
-			uint8_t *copy = xmalloc(v.mv_size);
-			size_t vlen = v.mv_size;
-			memcpy(copy, v.mv_data, vlen);
-			kept = trim_chunk(copy + HEAD_STATE_BYTES, vlen - HEAD_STATE_BYTES, cutoff,
-					  buf + HEAD_STATE_BYTES, &a, &mint, dropped);
-			free(copy);
-		}
+		kept = trim_chunk(v.mv_data, v.mv_size, cutoff, buf, &a, &mint, dropped);
 		if (kept < 0)
 			return MDB_CORRUPTED;
-		if (kept > 0) {
-			chunk_app_save(&a, buf);
-			v.mv_size = HEAD_STATE_BYTES + chunk_app_bytes(&a);
-			v.mv_data = buf;
-			return mdb_put(txn, s->dbi_open, &k, &v, 0); /* the head is newer */
-		}
-		if ((rc = mdb_del(txn, s->dbi_open, &k, NULL)) != 0)
+		if (kept > 0) /* the head is newer */
+			return slot_put(s, txn, SLOT_OPEN, id, NULL, 0, buf, chunk_app_bytes(&a));
+		if ((rc = slot_del(s, txn, SLOT_OPEN, id)) != 0)
 			return rc;
 	}
 	/* the head */
-	key_put_u64(kb, id);
-	k.mv_data = kb;
-	k.mv_size = 8;
-	rc = mdb_get(txn, s->dbi_heads, &k, &v);
+	rc = slot_get(s, txn, SLOT_HEADS, id, &v);
 	if (rc == MDB_NOTFOUND)
 		goto remove;
 	if (rc != 0)
 		return rc;
 	{
 		struct chunk_app ha;
-		if (chunk_app_load(&ha, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
+		if (v.mv_size < HEAD_STATE_BYTES + 2 ||
+		    chunk_app_load(&ha, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
 				   v.mv_size - HEAD_STATE_BYTES) != 0)
 			return MDB_CORRUPTED;
 		if (ha.t < cutoff) {
 			*dropped += ha.count;
-			if ((rc = mdb_del(txn, s->dbi_heads, &k, NULL)) != 0)
+			if ((rc = slot_del(s, txn, SLOT_HEADS, id)) != 0)
 				return rc;
 			/* no sealed chunk can remain: they are all older than the head */
 			goto remove;
 		}
 	}
 	{
-		uint8_t *copy = xmalloc(v.mv_size);
-		size_t clen = v.mv_size - HEAD_STATE_BYTES;
 		int kept;
 		uint64_t before = *dropped;
-		memcpy(copy, v.mv_data, v.mv_size);
-		kept = trim_chunk(copy + HEAD_STATE_BYTES, clen, cutoff, buf + HEAD_STATE_BYTES, &a,
-				  &mint, dropped);
-		free(copy);
+		/* v stays valid: nothing changes the entry before the put */
+		kept = trim_chunk((uint8_t *)v.mv_data + HEAD_STATE_BYTES, v.mv_size - HEAD_STATE_BYTES,
+				  cutoff, buf + HEAD_STATE_BYTES, &a, &mint, dropped);
 		if (kept < 0)
 			return MDB_CORRUPTED;
 		if (*dropped != before) {
 			chunk_app_save(&a, buf);
-			v.mv_size = HEAD_STATE_BYTES + chunk_app_bytes(&a);
-			v.mv_data = buf;
-			if ((rc = mdb_put(txn, s->dbi_heads, &k, &v, 0)) != 0)
+			if ((rc = slot_put(s, txn, SLOT_HEADS, id, NULL, 0, buf,
+					   HEAD_STATE_BYTES + chunk_app_bytes(&a))) != 0)
 				return rc;
 		}
 	}
@@ -270,6 +250,8 @@ int store_retention(struct store *s, int64_t cutoff, uint64_t *dropped_out, char
 		mdb_cursor_close(sc);
 		mdb_cursor_close(cc);
 		sc = cc = NULL;
+		if ((rc = slots_flush(s, txn)) != 0)
+			goto slice_out;
 		rc = mdb_txn_commit(txn);
 		txn = NULL;
 		if (rc == 0) {
@@ -284,6 +266,7 @@ slice_out:
 			mdb_cursor_close(sc);
 		if (cc)
 			mdb_cursor_close(cc);
+		slots_reset(&s->slots);
 		if (txn)
 			mdb_txn_abort(txn);
 		pthread_rwlock_unlock(&s->resize);

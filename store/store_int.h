@@ -7,7 +7,9 @@
  *   series    id(8, BE)                     -> encoded labels
  *   sindex    hash(8, BE)     DUPSORT       -> id(8, BE)
  *   postings  name \0 value   DUPSORT|FIXED -> id(8, BE)
- *   heads     id(8, BE)                     -> appender state(30) + chunk
+ *   heads     run(8, BE)                    -> the heads of a run of SLOT_RUN ids
+ *                                              (slots.c), each appender
+ *                                              state(30) + chunk
  *   chunks    id(8, BE) + mint(8, BE^sign)  -> seq(8, BE) of a sealed segment
  *                                              in segs (format 1 also kept the
  *                                              last segment inline here; read
@@ -15,8 +17,10 @@
  *   segs      seq(8, BE)                    -> a sealed segment's chunk (before
  *                                              meta segs_plain_from: appender
  *                                              state(30) + chunk)
- *   open      id(8, BE)                     -> the series' last segment while
- *                                              it still has room: state + chunk
+ *   open      run(8, BE)                    -> the open segments of a run of
+ *                                              ids (slots.c): each series' last
+ *                                              segment while it still has room,
+ *                                              chunk bytes only
  * Sealed segments are only ever appended to segs (MDB_APPEND), so its
  * pages are full; the chunks index holds only fixed-size pointers, so it
  * stays small and dense. Open segments grow in place and shrink when
@@ -41,9 +45,12 @@
 
 #include "store.h"
 
-/* 2: the wal and open tables; a format 1 store is upgraded when opened
- * for writing (env.c) */
-#define STORE_FORMAT 2u
+/* 2: the wal and open tables; 3: heads and open segments packed by runs
+ * of ids (tables "heads" and "open" of format 2 became "headruns" and
+ * "openruns"), open segments without appender state. An older store is
+ * upgraded when opened for writing and read as it is when opened
+ * read-only (env.c). */
+#define STORE_FORMAT 3u
 #define STORE_MAGIC "pacewatch-store"
 
 /* Every chunk value, head or segment, is the appender state followed by
@@ -87,6 +94,10 @@ void chunk_app_add(struct chunk_app *a, uint8_t *buf, int64_t t, double v);
 size_t chunk_app_bytes(const struct chunk_app *a);
 void chunk_app_save(const struct chunk_app *a, uint8_t *p);
 int chunk_app_load(struct chunk_app *a, const uint8_t *state, const uint8_t *chunk, size_t len);
+/* The appender state of a chunk without a stored one, by decoding it;
+ * clears the padding bits after the last sample in buf (a copy the caller
+ * will append to). */
+int chunk_app_resume(struct chunk_app *a, uint8_t *buf, size_t len);
 
 struct chunk_dec {
 	const uint8_t *buf;
@@ -235,6 +246,56 @@ void wal_view_unref(struct wal_view *w);
 size_t wal_view_find(const struct wal_view *w, uint64_t id, const int64_t **ts,
 		     const double **vs);
 
+/* ---- heads and open segments, packed by runs of ids (slots.c) ------------- */
+
+#define SLOT_RUN_BITS 8u
+#define SLOT_RUN (1u << SLOT_RUN_BITS)
+enum slot_table { SLOT_HEADS = 0, SLOT_OPEN = 1 };
+
+/* A reader's look-ups in one table of a snapshot; consecutive ids of one
+ * run read the run's value once. */
+struct slot_reader {
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	bool legacy, have;
+	unsigned skip;
+	uint64_t run;
+	MDB_val blk;
+	int rc;
+};
+struct store;
+void slot_reader_init(struct slot_reader *r, const struct store *s, MDB_txn *txn,
+		      enum slot_table t);
+/* The entry of series id: a head is appender state(30) + chunk, an open
+ * segment the chunk alone. 0, MDB_NOTFOUND, or an LMDB error. */
+int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out);
+/* Entries in table t. */
+int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t *n);
+
+/* The runs a write transaction changes, written by slots_flush() just
+ * before the commit and dropped by slots_reset() on abort. Guarded by the
+ * store's wlock. */
+struct slot_run;
+struct slot_writer {
+	struct slot_run **tab;
+	size_t cap, n;
+	/* the last unchanged run looked up per table */
+	bool cached[2];
+	uint64_t cached_run[2];
+	MDB_val cached_blk[2];
+	int cached_rc[2];
+};
+/* As slot_read, inside the write transaction: sees its changes. The
+ * value stays valid until the entry is put or deleted, or the flush. */
+int slot_get(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, MDB_val *out);
+/* The entry becomes hdr (hlen bytes, may be 0) followed by p (len). */
+int slot_put(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, const void *hdr,
+	     size_t hlen, const void *p, size_t len);
+/* 0, or MDB_NOTFOUND when there was no entry */
+int slot_del(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id);
+int slots_flush(struct store *s, MDB_txn *txn);
+void slots_reset(struct slot_writer *w);
+
 /* ---- the store ----------------------------------------------------------- */
 
 struct cache_ent {
@@ -264,6 +325,8 @@ struct store {
 	uint64_t cache_gen;
 	uint64_t segs_plain_from;   /* segs keys from here hold no appender state */
 	struct wal_writer wal;      /* guarded by wlock */
+	struct slot_writer slots;   /* guarded by wlock */
+	bool slots_legacy;          /* read-only, format <= 2: an entry per series */
 	pthread_mutex_t vlock;      /* guards view */
 	struct wal_view *view;      /* the newest log view built */
 };
@@ -305,6 +368,12 @@ bool labels_next(const char *enc, size_t len, size_t *off, const char **name,
 static inline int64_t seg_first_ts(const MDB_val *v)
 {
 	return (int64_t)key_get_u64((const uint8_t *)v->mv_data + HEAD_STATE_BYTES + 2);
+}
+
+/* The first timestamp of chunk bytes (the caller checked the size). */
+static inline int64_t chunk_first_ts(const void *chunk)
+{
+	return (int64_t)key_get_u64((const uint8_t *)chunk + 2);
 }
 
 /* The chunk bytes of the segment an entry of the chunks index stands

@@ -47,8 +47,7 @@ struct store_batch {
 	size_t ncreated, capcreated;
 	int64_t added;
 	uint64_t next_seq; /* next key in the segs log */
-	MDB_cursor *hc;    /* heads cursor of the current attempt */
-	uint64_t hc_at;    /* id of the head hc stands on, 0 if unknown */
+	MDB_txn *txn;      /* of the current attempt */
 	/* the log records of the current attempt, one per slice (wal.c) */
 	struct wal_rec_enc rec[WAL_SLICES];
 	uint32_t rec_open;  /* bit per slice */
@@ -424,21 +423,6 @@ static size_t merge(struct store_batch *b, size_t na, const struct ent *nw, size
 	return o;
 }
 
-/* Store appender state + chunk bytes under key in dbi. */
-static int put_value(MDB_txn *txn, MDB_dbi dbi, const uint8_t *key, size_t klen,
-		     const struct chunk_app *a, const uint8_t *chunk)
-{
-	size_t clen = chunk_app_bytes(a);
-	MDB_val k = {klen, (void *)key}, v = {HEAD_STATE_BYTES + clen, NULL};
-	int rc;
-
-	if ((rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE)) != 0)
-		return rc;
-	chunk_app_save(a, v.mv_data);
-	memcpy((uint8_t *)v.mv_data + HEAD_STATE_BYTES, chunk, clen);
-	return 0;
-}
-
 /* Write a segment of series id starting at mint: as the series' open
  * segment (the open table) while it is its last one and has room, else
  * appended to the segs log with the chunks index pointing at it. */
@@ -451,8 +435,8 @@ static int put_segment(struct store_batch *b, MDB_txn *txn, uint64_t id, int64_t
 
 	key_put_u64(kb, id);
 	key_put_ts(kb + 8, mint);
-	if (open)
-		return put_value(txn, b->s->dbi_open, kb, 8, a, chunk);
+	if (open) /* chunk bytes only: an append decodes it (chunk_app_resume) */
+		return slot_put(b->s, txn, SLOT_OPEN, id, NULL, 0, chunk, chunk_app_bytes(a));
 	key_put_u64(sk, b->next_seq++);
 	{
 		/* sealed: never appended to again, so no appender state */
@@ -467,68 +451,33 @@ static int put_segment(struct store_batch *b, MDB_txn *txn, uint64_t id, int64_t
  * error. *mint is its first timestamp. */
 static int open_get(struct store_batch *b, MDB_txn *txn, uint64_t id, MDB_val *v, int64_t *mint)
 {
-	uint8_t kb[8];
-	MDB_val k = {8, kb};
 	int rc;
 
-	key_put_u64(kb, id);
-	if ((rc = mdb_get(txn, b->s->dbi_open, &k, v)) != 0)
+	if ((rc = slot_get(b->s, txn, SLOT_OPEN, id, v)) != 0)
 		return rc;
-	if (v->mv_size < HEAD_STATE_BYTES + 2 + 8 || v->mv_size > HEAD_STATE_BYTES + CHUNK_BUF_BYTES)
+	if (v->mv_size < 2 + 8 || v->mv_size > CHUNK_BUF_BYTES)
 		return MDB_CORRUPTED;
-	*mint = seg_first_ts(v);
+	*mint = chunk_first_ts(v->mv_data);
 	return 0;
 }
 
 static int open_del(struct store_batch *b, MDB_txn *txn, uint64_t id)
 {
-	uint8_t kb[8];
-	MDB_val k = {8, kb};
-	key_put_u64(kb, id);
-	return mdb_del(txn, b->s->dbi_open, &k, NULL);
+	return slot_del(b->s, txn, SLOT_OPEN, id);
 }
 
-/* Write the head of series id through the heads cursor: in place when
- * the cursor stands on that head (b->hc_at == id), else inserted. */
+/* Write the head of series id: appender state + chunk. */
 static int put_head(struct store_batch *b, uint64_t id, const struct chunk_app *a,
 		    const uint8_t *chunk)
 {
-	uint8_t kb[8];
-	size_t clen = chunk_app_bytes(a);
-	MDB_val k = {8, kb}, v = {HEAD_STATE_BYTES + clen, NULL};
-	int rc;
-
-	key_put_u64(kb, id);
-	rc = mdb_cursor_put(b->hc, &k, &v, (b->hc_at == id ? MDB_CURRENT : 0) | MDB_RESERVE);
-	if (rc != 0)
-		return rc;
-	chunk_app_save(a, v.mv_data);
-	memcpy((uint8_t *)v.mv_data + HEAD_STATE_BYTES, chunk, clen);
-	b->hc_at = id;
-	return 0;
+	uint8_t st[HEAD_STATE_BYTES];
+	chunk_app_save(a, st);
+	return slot_put(b->s, b->txn, SLOT_HEADS, id, st, sizeof st, chunk, chunk_app_bytes(a));
 }
 
-/* Find the head of series id. Series come in ascending id order, so the
- * next head after the cursor is usually the one: no tree descent. */
 static int head_find(struct store_batch *b, uint64_t id, MDB_val *v)
 {
-	uint8_t kb[8];
-	MDB_val k = {8, kb};
-	int rc;
-
-	if (b->hc_at != 0 && b->hc_at < id) {
-		rc = mdb_cursor_get(b->hc, &k, v, MDB_NEXT);
-		if (rc == 0 && key_get_u64(k.mv_data) == id) {
-			b->hc_at = id;
-			return 0;
-		}
-	}
-	key_put_u64(kb, id);
-	k.mv_data = kb;
-	k.mv_size = 8;
-	rc = mdb_cursor_get(b->hc, &k, v, MDB_SET_KEY);
-	b->hc_at = rc == 0 ? id : 0;
-	return rc;
+	return slot_get(b->s, b->txn, SLOT_HEADS, id, v);
 }
 
 /* Write samples as new segments of up to SEG_CAP_BYTES each; when they
@@ -569,11 +518,11 @@ static int seg_append(struct store_batch *b, MDB_txn *txn, uint64_t id, const in
 	rc = open_get(b, txn, id, &v, &mint);
 	if (rc == 0) {
 		struct chunk_app a;
-		size_t clen = v.mv_size - HEAD_STATE_BYTES;
-		if (chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen) != 0)
-			return MDB_CORRUPTED;
+		size_t clen = v.mv_size;
 		memset(b->segbuf, 0, CHUNK_BUF_BYTES);
-		memcpy(b->segbuf, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen);
+		memcpy(b->segbuf, v.mv_data, clen);
+		if (chunk_app_resume(&a, b->segbuf, clen) != 0)
+			return MDB_CORRUPTED;
 		while (i < n && chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES)) {
 			chunk_app_add(&a, b->segbuf, ts[i], vs[i]);
 			i++;
@@ -642,7 +591,7 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 			}
 		}
 		if (in_open) {
-			if ((rc = decode_into(b, ov.mv_data, ov.mv_size, &na)) != 0 ||
+			if ((rc = decode_chunk_into(b, ov.mv_data, ov.mv_size, &na)) != 0 ||
 			    (rc = open_del(b, txn, id)) != 0)
 				return rc;
 		} else {
@@ -707,9 +656,7 @@ static int has_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
 	if (!*yes) {
-		k.mv_size = 8;
-		k.mv_data = kb;
-		rc = mdb_get(txn, b->s->dbi_open, &k, &v);
+		rc = slot_get(b->s, txn, SLOT_OPEN, id, &v);
 		*yes = rc == 0;
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			return rc;
@@ -734,7 +681,7 @@ static int write_tail(struct store_batch *b, MDB_txn *txn, uint64_t id, const in
 static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, uint64_t id,
 			const struct ent *e, size_t n)
 {
-	MDB_val k, v;
+	MDB_val v;
 	struct chunk_app a;
 	uint8_t *buf = b->headbuf;
 	int64_t head_mint;
@@ -772,8 +719,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 	if (split > 0) {
 		if ((rc = apply_sealed(b, txn, ccur, id, e, split)) != 0)
 			return rc;
-		/* the writes may have moved the head's page: read it again */
-		if ((rc = mdb_cursor_get(b->hc, &k, &v, MDB_GET_CURRENT)) != 0)
+		if ((rc = head_find(b, id, &v)) != 0)
 			return rc;
 	}
 	e += split;
@@ -853,67 +799,10 @@ static int wal_trim(struct store *s, MDB_txn *txn, const uint64_t folded[WAL_SLI
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Rewrite the entries of table dbi (keyed by series id) with ids in
- * [lo, hi) in key order. Heads and open segments grow in place and open
- * segments shrink when sealed; LMDB splits pages that overflow but merges
- * only pages under a quarter full, so such tables drift to two thirds full
- * and less. Entries put back in order fill their pages again; for the
- * whole table (hi = UINT64_MAX) with MDB_APPEND, completely. */
-static int repack(MDB_txn *txn, MDB_dbi dbi, uint64_t lo, uint64_t hi)
-{
-	struct pw_buf buf;
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint8_t kb[8];
-	size_t n = 0;
-	int rc;
-
-	pw_buf_init(&buf, 0);
-	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
-		return rc;
-	key_put_u64(kb, lo);
-	k.mv_size = 8;
-	k.mv_data = kb;
-	/* after a delete, MDB_NEXT returns the entry that followed it */
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if (key_get_u64(k.mv_data) >= hi)
-			break;
-		uint32_t vl = (uint32_t)v.mv_size;
-		pw_buf_append(&buf, k.mv_data, 8);
-		pw_buf_append(&buf, &vl, 4);
-		pw_buf_append(&buf, v.mv_data, vl);
-		n++;
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	for (size_t off = 0, i = 0; rc == 0 && i < n; i++) {
-		uint32_t vl;
-		memcpy(&vl, buf.data + off + 8, 4);
-		k.mv_size = 8;
-		k.mv_data = buf.data + off;
-		v.mv_size = vl;
-		v.mv_data = buf.data + off + 12;
-		rc = mdb_put(txn, dbi, &k, &v, hi == UINT64_MAX && lo == 0 ? MDB_APPEND : 0);
-		off += 12 + (size_t)vl;
-	}
-	pw_buf_free(&buf);
-	return rc;
-}
-
 /* Apply the logged samples of one slice (or all, slice < 0) to the heads,
  * inside txn, and mark them folded through seq `through` in folded[];
  * records every slice is past are deleted. The samples were counted when
- * they were logged. Afterwards the heads and open segments the fold
- * rewrote are repacked: the pages were rewritten anyway, and scrapes
- * leave them alone until the slice's next fold, so they stay full. */
+ * they were logged. */
 static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int slice,
 		    uint64_t folded[WAL_SLICES], uint64_t through)
 {
@@ -924,7 +813,6 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int s
 		size_t n;
 	} f = {NULL, 0};
 	int64_t added = b->added;
-	size_t nser = 0;
 	int rc;
 
 	if ((rc = wal_read(s, txn, slice, folded, NULL, wal_samples_add, &got)) != 0)
@@ -943,8 +831,7 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int s
 		goto out;
 	/* ascending timestamps per series already: a stable sort by id */
 	qsort(f.v, f.n, sizeof *f.v, ent_cmp);
-	b->hc_at = 0;
-	for (size_t i = 0; i < f.n; nser++) {
+	for (size_t i = 0; i < f.n;) {
 		size_t j = i;
 		while (j < f.n && f.v[j].id == f.v[i].id)
 			j++;
@@ -952,35 +839,6 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int s
 			goto out;
 		i = j;
 	}
-	/* the cursor must not stand on entries about to move */
-	mdb_cursor_close(b->hc);
-	b->hc = NULL;
-	b->hc_at = 0;
-	if (slice < 0) {
-		MDB_stat ms;
-		if ((rc = mdb_stat(txn, s->dbi_heads, &ms)) != 0)
-			goto out;
-		if (nser * 2 >= ms.ms_entries &&
-		    ((rc = repack(txn, s->dbi_heads, 0, UINT64_MAX)) != 0 ||
-		     (rc = repack(txn, s->dbi_open, 0, UINT64_MAX)) != 0))
-			goto out;
-	} else {
-		/* the slice's runs of ids in which the fold rewrote at least a
-		 * quarter of the series (a scrape of everything: all of them;
-		 * a few series of one small target: none worth the rewrite) */
-		for (size_t i = 0; i < f.n;) {
-			uint64_t run = f.v[i].id >> 8;
-			size_t ids = 0;
-			for (; i < f.n && f.v[i].id >> 8 == run; i++)
-				if (i == 0 || f.v[i - 1].id != f.v[i].id)
-					ids++;
-			if (ids >= 64 &&
-			    ((rc = repack(txn, s->dbi_heads, run << 8, (run + 1) << 8)) != 0 ||
-			     (rc = repack(txn, s->dbi_open, run << 8, (run + 1) << 8)) != 0))
-				goto out;
-		}
-	}
-	rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc);
 out:
 	b->added = added;
 	free(f.v);
@@ -1010,16 +868,12 @@ int store__wal_fold(struct store *s, MDB_txn *txn)
 	    (rc = store__meta_get_u64(txn, s, "wal_seq", &seq)) == 0 &&
 	    (rc = wal_folded_get(s, txn, folded)) == 0 &&
 	    (rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) == 0 &&
-	    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) == 0 &&
-	    (rc = wal_fold(b, txn, ccur, -1, folded, seq)) == 0 &&
+	    (b->txn = txn, rc = wal_fold(b, txn, ccur, -1, folded, seq)) == 0 &&
 	    (rc = store__meta_put_u64(txn, s, "next_seq", b->next_seq)) == 0)
 		rc = wal_gen_bump(s, txn, &gen);
 out:
 	if (ccur)
 		mdb_cursor_close(ccur);
-	if (b->hc)
-		mdb_cursor_close(b->hc);
-	b->hc = NULL;
 	batch_free(b);
 	s->wal.valid = false; /* re-read at the next commit */
 	return rc;
@@ -1251,6 +1105,7 @@ static int apply(struct store_batch *b)
 	int rc;
 
 	b->added = 0;
+	slots_reset(&s->slots); /* nothing from another transaction */
 	if ((rc = store__txn_begin(s, 0, &txn)) != 0)
 		return rc;
 	if ((rc = store__meta_get_u64(txn, s, "generation", &gen)) != 0)
@@ -1275,10 +1130,9 @@ static int apply(struct store_batch *b)
 		if (i < b->n)
 			qsort(b->ents, b->n, sizeof *b->ents, ent_cmp);
 	}
-	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) != 0 ||
-	    (rc = mdb_cursor_open(txn, s->dbi_heads, &b->hc)) != 0)
+	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) != 0)
 		goto fail;
-	b->hc_at = 0;
+	b->txn = txn;
 	/* the log: fold it all when full or when this batch goes behind it,
 	 * else the slice whose turn it is */
 	for (unsigned i = 0; i < WAL_SLICES; i++)
@@ -1332,10 +1186,8 @@ static int apply(struct store_batch *b)
 		i = j;
 	}
 	mdb_cursor_close(ccur);
-	mdb_cursor_close(b->hc);
 	ccur = NULL;
-	b->hc = NULL;
-	if ((rc = apply_meta(b, txn)) != 0)
+	if ((rc = slots_flush(s, txn)) != 0 || (rc = apply_meta(b, txn)) != 0)
 		goto fail;
 	if (s->feed && b->n && (rc = feed_append(b, txn)) != 0)
 		goto fail;
@@ -1374,9 +1226,7 @@ static int apply(struct store_batch *b)
 fail:
 	if (ccur)
 		mdb_cursor_close(ccur);
-	if (b->hc)
-		mdb_cursor_close(b->hc);
-	b->hc = NULL;
+	slots_reset(&s->slots);
 	if (txn)
 		mdb_txn_abort(txn);
 	/* forget series ids this attempt created: they were never committed */

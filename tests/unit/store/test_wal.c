@@ -513,7 +513,8 @@ Test(wal, another_process_writing_is_seen)
 	check_all(1);
 }
 
-/* bytes of keys and values in table dbi, and its leaf pages */
+/* bytes of keys and values in table dbi, its leaf and overflow pages, and
+ * its entries (per series for the heads and open tables: slot_count) */
 static void table_fill(MDB_dbi dbi, size_t *bytes, size_t *pages, size_t *entries)
 {
 	MDB_txn *txn;
@@ -527,15 +528,21 @@ static void table_fill(MDB_dbi dbi, size_t *bytes, size_t *pages, size_t *entrie
 		*bytes += k.mv_size + v.mv_size + 8 + 2; /* node header and pointer */
 	mdb_cursor_close(c);
 	cr_assert_eq(mdb_stat(txn, dbi, &ms), 0);
-	*pages = ms.ms_leaf_pages;
+	*pages = ms.ms_leaf_pages + ms.ms_overflow_pages;
 	*entries = ms.ms_entries;
+	if (dbi == st->dbi_heads || dbi == st->dbi_open) {
+		uint64_t n;
+		cr_assert_eq(slot_count(st, txn, dbi == st->dbi_heads ? SLOT_HEADS : SLOT_OPEN, &n), 0);
+		*entries = n;
+	}
 	mdb_txn_abort(txn);
 }
 
-/* Scrapes log every series; each slice's fold rewrites its heads and open
- * segments in key order afterwards, so their pages stay at least three
- * quarters full (growing in place they drift to two thirds, and lower). */
-Test(wal, folds_of_scrapes_leave_heads_and_open_segments_packed)
+/* Heads and open segments are packed by runs of ids, one value per run
+ * rewritten whole, so their pages stay full however often the folds
+ * rewrite them (an entry per series, growing in place, drifted to two
+ * thirds full and less). */
+Test(wal, heads_and_open_segments_are_packed_by_runs)
 {
 	enum { SER = 3000 };
 	char sv[16];
@@ -557,44 +564,69 @@ Test(wal, folds_of_scrapes_leave_heads_and_open_segments_packed)
 	for (int i = 0; i < 2; i++) {
 		size_t bytes, pages, entries;
 		table_fill(dbis[i], &bytes, &pages, &entries);
-		cr_assert_gt(entries, SER / 2, "%s: %zu entries", names[i], entries);
-		cr_assert_geq(bytes, pages * 4096 * 3 / 4, "%s: %zu bytes in %zu pages", names[i],
+		cr_assert_eq(entries, SER, "%s: %zu entries", names[i], entries);
+		cr_assert_geq(bytes, pages * 4096 * 7 / 8, "%s: %zu bytes in %zu pages", names[i],
 			      bytes, pages);
 	}
+	struct store_stats ss;
+	cr_assert_eq(store_stats(st, &ss), 0);
+	cr_assert_geq(ss.chunks, 2 * SER);
 }
 
-/* A store written by format 1 kept each series' open segment inline in
- * the chunks index, sealed segments with their appender state, and had no
- * wal or open table. Read-only it reads as it
- * is; opened for writing it is upgraded and reads the same. */
-Test(wal, format_1_stores_read_and_upgrade)
+/* Rewrite the store in the layout of format 1 or 2, from a store whose log
+ * is folded. Both kept an entry per series in tables "heads" (appender
+ * state + chunk, as the runs still hold) and, format 2, "open" (state +
+ * chunk); format 1 kept the open segment inline in the chunks index (state
+ * + chunk), sealed segments with their appender state, and had no wal or
+ * open table. */
+static void make_legacy(int format)
 {
-	for (int t = 0; t < 300; t++) {
-		struct store_batch *b = store_batch_begin(st);
-		for (int s = 0; s < NSER; s++)
-			put(b, s, t, (double)(s * 3 + t));
-		commit(b);
-	}
-	/* fold the log, then rewrite the store in format 1's layout */
-	{
-		MDB_txn *txn;
-		MDB_cursor *c;
-		MDB_val k, v;
-		size_t moved = 0;
-		cr_assert_eq(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
-		int frc = store__wal_fold(st, txn);
-		cr_assert_eq(frc, 0, "fold: %s", mdb_strerror(frc));
-		cr_assert_eq(mdb_cursor_open(txn, st->dbi_open, &c), 0);
-		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-			uint8_t key[16];
-			memcpy(key, k.mv_data, 8);
-			key_put_ts(key + 8, seg_first_ts(&v));
-			MDB_val ck = {16, key};
-			cr_assert_eq(mdb_put(txn, st->dbi_chunks, &ck, &v, 0), 0);
-			moved++;
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	MDB_dbi heads, open = 0;
+	size_t nheads = 0, nopen = 0;
+
+	cr_assert_eq(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+	int frc = store__wal_fold(st, txn);
+	cr_assert_eq(frc, 0, "fold: %s", mdb_strerror(frc));
+	cr_assert_eq(slots_flush(st, txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "heads", MDB_CREATE, &heads), 0);
+	if (format == 2)
+		cr_assert_eq(mdb_dbi_open(txn, "open", MDB_CREATE, &open), 0);
+	struct slot_reader hr, orr;
+	slot_reader_init(&hr, st, txn, SLOT_HEADS);
+	slot_reader_init(&orr, st, txn, SLOT_OPEN);
+	cr_assert_eq(mdb_cursor_open(txn, st->dbi_series, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+		uint64_t id = key_get_u64(k.mv_data);
+		uint8_t key[16], val[HEAD_STATE_BYTES + CHUNK_BUF_BYTES];
+		MDB_val e;
+		memcpy(key, k.mv_data, 8);
+		if (slot_read(&hr, id, &e) == 0) {
+			MDB_val hk = {8, key};
+			cr_assert_eq(mdb_put(txn, heads, &hk, &e, 0), 0);
+			nheads++;
 		}
-		mdb_cursor_close(c);
-		cr_assert_gt(moved, 0);
+		if (slot_read(&orr, id, &e) == 0) {
+			struct chunk_app a;
+			memset(val, 0, sizeof val);
+			memcpy(val + HEAD_STATE_BYTES, e.mv_data, e.mv_size);
+			cr_assert_eq(chunk_app_resume(&a, val + HEAD_STATE_BYTES, e.mv_size), 0);
+			chunk_app_save(&a, val);
+			MDB_val ov = {HEAD_STATE_BYTES + e.mv_size, val};
+			key_put_ts(key + 8, chunk_first_ts(e.mv_data));
+			MDB_val ok = {format == 2 ? 8 : 16, key};
+			cr_assert_eq(mdb_put(txn, format == 2 ? open : st->dbi_chunks, &ok, &ov, 0), 0);
+			nopen++;
+		}
+	}
+	mdb_cursor_close(c);
+	cr_assert_gt(nheads, 0);
+	cr_assert_gt(nopen, 0);
+	cr_assert_eq(mdb_drop(txn, st->dbi_heads, 1), 0);
+	cr_assert_eq(mdb_drop(txn, st->dbi_open, 1), 0);
+	if (format == 1) {
 		/* format 1's sealed segments carried the appender state */
 		size_t stateful = 0;
 		struct {
@@ -622,27 +654,54 @@ Test(wal, format_1_stores_read_and_upgrade)
 		free(segs);
 		MDB_val pk = {15, (void *)"segs_plain_from"};
 		cr_assert_eq(mdb_del(txn, st->dbi_meta, &pk, NULL), 0);
-		cr_assert_eq(mdb_drop(txn, st->dbi_open, 1), 0);
 		cr_assert_eq(mdb_drop(txn, st->dbi_wal, 1), 0);
-		uint8_t one[8];
-		key_put_u64(one, 1);
-		MDB_val fk = {6, (void *)"format"}, fv = {8, one};
-		cr_assert_eq(mdb_put(txn, st->dbi_meta, &fk, &fv, 0), 0);
-		cr_assert_eq(mdb_txn_commit(txn), 0);
 	}
+	uint8_t fb[8];
+	key_put_u64(fb, (uint64_t)format);
+	MDB_val fk = {6, (void *)"format"}, fv = {8, fb};
+	cr_assert_eq(mdb_put(txn, st->dbi_meta, &fk, &fv, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+}
+
+/* A store of an older format reads as it is when opened read-only; opened
+ * for writing it is upgraded, reads the same, takes new samples, late ones
+ * and retention, and reopens. */
+static void legacy_formats_read_and_upgrade(int format)
+{
+	for (int t = 0; t < 300; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int s = 0; s < NSER; s++)
+			put(b, s, t, (double)(s * 3 + t));
+		commit(b);
+	}
+	make_legacy(format);
 	store_close(st);
 	struct store_opts ro = {.path = dir, .read_only = true};
 	char *cause = NULL;
 	cr_assert_eq(store_open(&ro, &st, &cause), 0, "%s", cause ? cause : "?");
-	cr_assert_eq(st->dbi_open, 0);
+	cr_assert(st->slots_legacy);
+	if (format == 1)
+		cr_assert_eq(st->dbi_open, 0);
 	check_all(1);
+	struct store_stats ss;
+	cr_assert_eq(store_stats(st, &ss), 0);
+	cr_assert_geq(ss.chunks, NSER);
 	store_close(st);
 	st = open_store();
+	cr_assert(!st->slots_legacy);
 	check_all(2);
 	{
 		size_t bytes, pages, entries;
 		table_fill(st->dbi_open, &bytes, &pages, &entries);
 		cr_assert_gt(entries, 0, "the upgrade moved the open segments");
+		table_fill(st->dbi_heads, &bytes, &pages, &entries);
+		cr_assert_eq(entries, NSER, "the upgrade moved the heads");
+		MDB_txn *txn;
+		MDB_dbi old;
+		cr_assert_eq(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), 0);
+		cr_assert_eq(mdb_dbi_open(txn, "heads", 0, &old), MDB_NOTFOUND);
+		cr_assert_eq(mdb_dbi_open(txn, "open", 0, &old), MDB_NOTFOUND);
+		mdb_txn_abort(txn);
 	}
 	for (int t = 300; t < 340; t++) {
 		struct store_batch *b = store_batch_begin(st);
@@ -654,10 +713,13 @@ Test(wal, format_1_stores_read_and_upgrade)
 	put(b, 9, 5, -5); /* into the oldest segment */
 	commit(b);
 	check_all(3);
-	/* retention trims format 1 segments in their own form */
+	/* retention trims old segments in their own form */
 	retain_from(130);
 	check_all(4);
 	store_close(st);
 	st = open_store();
 	check_all(5);
 }
+
+Test(wal, format_1_stores_read_and_upgrade) { legacy_formats_read_and_upgrade(1); }
+Test(wal, format_2_stores_read_and_upgrade) { legacy_formats_read_and_upgrade(2); }
