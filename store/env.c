@@ -299,6 +299,42 @@ static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 	return 0;
 }
 
+/* Opened for writing, a store of format 1 or 2 is upgraded in one
+ * transaction: heads and open segments into runs, then the log folded
+ * (read as format 2 wrote it). It needs room for the rewritten tables, so
+ * the map grows as for a batch. */
+static int upgrade(struct store *s, char **cause)
+{
+	MDB_txn *txn;
+	int rc;
+
+	for (;;) {
+		pthread_rwlock_rdlock(&s->resize);
+		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0) {
+			if ((rc = upgrade_to_runs(s, txn)) != 0 ||
+			    (rc = store__wal_fold(s, txn)) != 0 || (rc = slots_flush(s, txn)) != 0 ||
+			    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0)
+				mdb_txn_abort(txn);
+			else
+				rc = mdb_txn_commit(txn);
+		}
+		slots_reset(&s->slots);
+		pthread_rwlock_unlock(&s->resize);
+		if (rc != MDB_MAP_FULL)
+			break;
+		if ((rc = store__grow(s, cause)) != 0)
+			return rc;
+	}
+	if (rc != 0) {
+		if (cause)
+			*cause = store__cause(rc, "upgrading the store to format 3");
+		return store__err(rc);
+	}
+	s->wal_v1 = false;
+	log_info("store", "%s: upgraded to store format %u", s->path, STORE_FORMAT);
+	return 0;
+}
+
 int store_open(const struct store_opts *o, struct store **out, char **cause)
 {
 	struct store *s = NULL;
@@ -425,16 +461,6 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		    (rc = store__meta_put_u64(txn, s, "next_id", 1)) != 0)
 			goto lmdb_fail;
 	}
-	if (has_data && !o->read_only) {
-		uint64_t format;
-		if ((rc = store__meta_get_u64(txn, s, "format", &format)) != 0)
-			goto lmdb_fail;
-		if (format < 3 && ((rc = upgrade_to_runs(s, txn)) != 0 ||
-				   (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0)) {
-			slots_reset(&s->slots);
-			goto lmdb_fail;
-		}
-	}
 	{
 		/* sealed segments lost their appender state in format 2; keys
 		 * before segs_plain_from (an upgraded store's) still have it */
@@ -454,6 +480,13 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 			goto lmdb_fail;
 		}
 	}
+	uint64_t format = STORE_FORMAT;
+	if (has_data) {
+		if ((rc = store__meta_get_u64(txn, s, "format", &format)) != 0)
+			goto lmdb_fail;
+		/* format 2's log records encode values on their own */
+		s->wal_v1 = format < 3;
+	}
 	rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen);
 	if (rc != 0)
 		goto lmdb_fail;
@@ -462,6 +495,10 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		goto lmdb_fail;
 	}
 	txn = NULL;
+	if (format < 3 && !o->read_only && (rc = upgrade(s, cause)) != 0) {
+		store_close(s);
+		return rc;
+	}
 	*out = s;
 	return 0;
 

@@ -178,7 +178,9 @@ struct wal_rec_enc {
 };
 void wal_rec_begin(struct wal_rec_enc *r);
 void wal_rec_series(struct wal_rec_enc *r, uint64_t id, size_t n);
-void wal_rec_sample(struct wal_rec_enc *r, int64_t ts, double v);
+/* prev: the series' previous logged sample (in this portion or the
+ * slice's earlier unfolded ones), NULL when there is none */
+void wal_rec_sample(struct wal_rec_enc *r, int64_t ts, double v, const double *prev);
 void wal_rec_finish(struct wal_rec_enc *r, const uint8_t **p, size_t *len);
 void wal_rec_free(struct wal_rec_enc *r);
 struct store;
@@ -203,7 +205,8 @@ struct wal_samples {
 int wal_samples_add(void *ctx, uint64_t id, int64_t ts, double v);
 void wal_samples_free(struct wal_samples *w);
 
-/* cb(ctx, id, ts, value) for every sample of one record */
+/* cb(ctx, id, ts, value) for every sample of one portion standing alone
+ * (no earlier portions of its slice) */
 int wal_rec_walk(const MDB_val *rec, int (*cb)(void *, uint64_t, int64_t, double), void *ctx);
 
 /* What the writer knows of the log: per slice its records and samples
@@ -212,6 +215,7 @@ int wal_rec_walk(const MDB_val *rec, int (*cb)(void *, uint64_t, int64_t, double
 struct wal_last {
 	uint64_t id;
 	int64_t ts;
+	double v;
 };
 struct wal_map {
 	struct wal_last *tab;
@@ -232,8 +236,8 @@ struct store;
 /* Make s->wal describe the log as txn sees it (re-read when another
  * process changed it). */
 int wal_writer_sync(struct store *s, MDB_txn *txn);
-bool wal_writer_last(const struct wal_writer *w, uint64_t id, int64_t *ts);
-void wal_writer_set(struct wal_writer *w, uint64_t id, int64_t ts);
+bool wal_writer_last(const struct wal_writer *w, uint64_t id, int64_t *ts, double *v);
+void wal_writer_set(struct wal_writer *w, uint64_t id, int64_t ts, double v);
 void wal_writer_clear_slice(struct wal_writer *w, unsigned slice);
 void wal_writer_reset(struct wal_writer *w);
 void wal_writer_free(struct wal_writer *w);
@@ -327,6 +331,7 @@ struct store {
 	struct wal_writer wal;      /* guarded by wlock */
 	struct slot_writer slots;   /* guarded by wlock */
 	bool slots_legacy;          /* read-only, format <= 2: an entry per series */
+	bool wal_v1;                /* the log holds format 2's records */
 	pthread_mutex_t vlock;      /* guards view */
 	struct wal_view *view;      /* the newest log view built */
 };

@@ -22,10 +22,23 @@
  * Record (key: sequence number, 8 bytes big-endian, never reused):
  *   WAL_SLICES u32 LE: the byte length of each slice's portion, then the
  *   portions. A portion: varint nseries (5 bytes), then per series
- *   (ascending id): varint id - previous id, varint n, then n samples:
+ *   (ascending id): varint (id - previous id) << 1 | more, and when more
+ *   is set varint n (else n is 1), then n samples:
  *       varint zigzag(ts - previous ts in the portion), value
- *   value: varint zigzag(v) << 1 for a double that is an integer of at most
- *   2^53 in magnitude (and not -0.0), else 1 followed by the 8 bytes.
+ *   value, against the series' previous logged sample ("prev": the one
+ *   before in the portion, else the last in the slice's earlier unfolded
+ *   portions, else none):
+ *       varint zigzag(x) << 2   an integer (|v| <= 2^53, not -0.0): x = v
+ *                               - prev when prev is such an integer too,
+ *                               else x = v (a counter's step: one byte)
+ *       1                       the same bits as prev
+ *       2, then 8 bytes LE      any other double
+ *   Decoding therefore starts at a slice's fold mark, as every reader of
+ *   the log does; the writer knows each logged series' last sample (its
+ *   map), and a fold clears the slice's map, so the first portion after a
+ *   mark refers to nothing before it. Store format 2 wrote values as
+ *   zigzag(v) << 1 or 1 + 8 bytes, and id delta and n as two varints
+ *   (wal_rec_walk_v1, read until the log of an upgraded store is folded).
  * Every unfolded sample of the log is newer than every stored sample of
  * its series and samples of one series are ascending across records, so a
  * reader appends a series' logged samples after its head: no merging.
@@ -85,26 +98,40 @@ void wal_rec_begin(struct wal_rec_enc *r)
 
 void wal_rec_series(struct wal_rec_enc *r, uint64_t id, size_t n)
 {
-	put_varint(&r->buf, id - r->last_id);
-	put_varint(&r->buf, n);
+	put_varint(&r->buf, (id - r->last_id) << 1 | (n > 1));
+	if (n > 1)
+		put_varint(&r->buf, n);
 	r->last_id = id;
 	r->nseries++;
 }
 
-void wal_rec_sample(struct wal_rec_enc *r, int64_t ts, double v)
+/* An integer int64 arithmetic holds exactly; -0.0 is not (its sign). */
+static bool safe_int(double v)
+{
+	return v == v && fabs(v) <= 9007199254740992.0 && v == (double)(int64_t)v &&
+	       !(v == 0 && signbit(v));
+}
+
+static bool same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+void wal_rec_sample(struct wal_rec_enc *r, int64_t ts, double v, const double *prev)
 {
 	put_varint(&r->buf, zigzag((int64_t)((uint64_t)ts - (uint64_t)r->last_ts)));
 	r->last_ts = ts;
-	if (v == v && fabs(v) <= 9007199254740992.0 && v == (double)(int64_t)v &&
-	    !(v == 0 && signbit(v))) {
-		put_varint(&r->buf, zigzag((int64_t)v) << 1);
+	if (prev && same_bits(v, *prev)) {
+		put_varint(&r->buf, 1);
+	} else if (safe_int(v)) {
+		int64_t x = (int64_t)v;
+		if (prev && safe_int(*prev))
+			x -= (int64_t)*prev; /* both within 2^53: no overflow */
+		put_varint(&r->buf, zigzag(x) << 2);
 	} else {
 		uint8_t raw[8];
 		uint64_t bits;
 		memcpy(&bits, &v, 8);
 		for (int i = 0; i < 8; i++)
 			raw[i] = (uint8_t)(bits >> (8 * i));
-		put_varint(&r->buf, 1);
+		put_varint(&r->buf, 2);
 		pw_buf_append(&r->buf, raw, 8);
 	}
 	r->nsamples++;
@@ -127,49 +154,6 @@ void wal_rec_finish(struct wal_rec_enc *r, const uint8_t **p, size_t *len)
 
 void wal_rec_free(struct wal_rec_enc *r) { pw_buf_free(&r->buf); }
 
-/* Walk one record: cb(ctx, id, ts, v) for every sample in order. Returns
- * 0, MDB_CORRUPTED for a malformed record, or what cb returned. */
-int wal_rec_walk(const MDB_val *val, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
-{
-	const uint8_t *p = val->mv_data, *end = p + val->mv_size;
-	uint64_t nser, id = 0;
-	int64_t ts = 0;
-
-	if (!get_varint(&p, end, &nser))
-		return MDB_CORRUPTED;
-	for (uint64_t i = 0; i < nser; i++) {
-		uint64_t did, n;
-		if (!get_varint(&p, end, &did) || !get_varint(&p, end, &n) ||
-		    (did == 0 && i > 0) || n == 0 || n > (uint64_t)(end - p))
-			return MDB_CORRUPTED;
-		id += did;
-		for (uint64_t j = 0; j < n; j++) {
-			uint64_t dts, vh;
-			double v;
-			int rc;
-			if (!get_varint(&p, end, &dts) || !get_varint(&p, end, &vh))
-				return MDB_CORRUPTED;
-			ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(dts));
-			if (vh == 1) {
-				uint64_t bits = 0;
-				if (end - p < 8)
-					return MDB_CORRUPTED;
-				for (int b = 0; b < 8; b++)
-					bits |= (uint64_t)p[b] << (8 * b);
-				p += 8;
-				memcpy(&v, &bits, 8);
-			} else if (vh & 1) {
-				return MDB_CORRUPTED;
-			} else {
-				v = (double)unzigzag(vh >> 1);
-			}
-			if ((rc = cb(ctx, id, ts, v)) != 0)
-				return rc;
-		}
-	}
-	return p == end ? 0 : MDB_CORRUPTED;
-}
-
 /* ---- id -> value hash (open addressing, id 0 = empty) ------------------- */
 
 static size_t slot_of(uint64_t id, size_t cap)
@@ -191,7 +175,7 @@ static struct wal_last *map_find(const struct wal_map *m, uint64_t id)
 	}
 }
 
-static void map_set(struct wal_map *m, uint64_t id, int64_t ts)
+static void map_set(struct wal_map *m, uint64_t id, int64_t ts, double v)
 {
 	struct wal_last *e;
 	if ((m->n + 1) * 2 > m->cap) {
@@ -220,20 +204,132 @@ static void map_set(struct wal_map *m, uint64_t id, int64_t ts)
 		m->n++;
 	}
 	e->ts = ts;
+	e->v = v;
 }
 
-bool wal_writer_last(const struct wal_writer *w, uint64_t id, int64_t *ts)
+static bool get_raw(const uint8_t **p, const uint8_t *end, double *v)
+{
+	uint64_t bits = 0;
+	if (end - *p < 8)
+		return false;
+	for (int b = 0; b < 8; b++)
+		bits |= (uint64_t)(*p)[b] << (8 * b);
+	*p += 8;
+	memcpy(v, &bits, 8);
+	return true;
+}
+
+/* Format 2's portions: values without reference to earlier samples. */
+static int wal_rec_walk_v1(const MDB_val *val, int (*cb)(void *, uint64_t, int64_t, double),
+			   void *ctx)
+{
+	const uint8_t *p = val->mv_data, *end = p + val->mv_size;
+	uint64_t nser, id = 0;
+	int64_t ts = 0;
+
+	if (!get_varint(&p, end, &nser))
+		return MDB_CORRUPTED;
+	for (uint64_t i = 0; i < nser; i++) {
+		uint64_t did, n;
+		if (!get_varint(&p, end, &did) || !get_varint(&p, end, &n) ||
+		    (did == 0 && i > 0) || n == 0 || n > (uint64_t)(end - p))
+			return MDB_CORRUPTED;
+		id += did;
+		for (uint64_t j = 0; j < n; j++) {
+			uint64_t dts, vh;
+			double v;
+			int rc;
+			if (!get_varint(&p, end, &dts) || !get_varint(&p, end, &vh))
+				return MDB_CORRUPTED;
+			ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(dts));
+			if (vh == 1) {
+				if (!get_raw(&p, end, &v))
+					return MDB_CORRUPTED;
+			} else if (vh & 1) {
+				return MDB_CORRUPTED;
+			} else {
+				v = (double)unzigzag(vh >> 1);
+			}
+			if ((rc = cb(ctx, id, ts, v)) != 0)
+				return rc;
+		}
+	}
+	return p == end ? 0 : MDB_CORRUPTED;
+}
+
+/* Walk one portion: cb(ctx, id, ts, v) for every sample in order. prev
+ * holds each series' last sample of the slice's earlier portions and is
+ * updated (NULL: a portion on its own). Returns 0, MDB_CORRUPTED for a
+ * malformed portion, or what cb returned. */
+static int rec_walk(const MDB_val *val, struct wal_map *prev,
+		    int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
+{
+	const uint8_t *p = val->mv_data, *end = p + val->mv_size;
+	uint64_t nser, id = 0;
+	int64_t ts = 0;
+
+	if (!get_varint(&p, end, &nser))
+		return MDB_CORRUPTED;
+	for (uint64_t i = 0; i < nser; i++) {
+		uint64_t h, n = 1;
+		if (!get_varint(&p, end, &h) || ((h >> 1) == 0 && i > 0) ||
+		    ((h & 1) && (!get_varint(&p, end, &n) || n < 2)) || n > (uint64_t)(end - p))
+			return MDB_CORRUPTED;
+		id += h >> 1;
+		const struct wal_last *last = prev ? map_find(prev, id) : NULL;
+		bool have = last != NULL;
+		double pv = have ? last->v : 0;
+		for (uint64_t j = 0; j < n; j++) {
+			uint64_t dts, vh;
+			double v;
+			int rc;
+			if (!get_varint(&p, end, &dts) || !get_varint(&p, end, &vh))
+				return MDB_CORRUPTED;
+			ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(dts));
+			if (vh == 1) {
+				if (!have)
+					return MDB_CORRUPTED;
+				v = pv;
+			} else if (vh == 2) {
+				if (!get_raw(&p, end, &v))
+					return MDB_CORRUPTED;
+			} else if ((vh & 3) == 0) {
+				uint64_t x = (uint64_t)unzigzag(vh >> 2);
+				if (have && safe_int(pv))
+					x += (uint64_t)(int64_t)pv; /* wraps on bad input only */
+				v = (double)(int64_t)x;
+			} else {
+				return MDB_CORRUPTED;
+			}
+			if ((rc = cb(ctx, id, ts, v)) != 0)
+				return rc;
+			have = true;
+			pv = v;
+		}
+		if (prev)
+			map_set(prev, id, ts, pv);
+	}
+	return p == end ? 0 : MDB_CORRUPTED;
+}
+
+int wal_rec_walk(const MDB_val *val, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
+{
+	return rec_walk(val, NULL, cb, ctx);
+}
+
+bool wal_writer_last(const struct wal_writer *w, uint64_t id, int64_t *ts, double *v)
 {
 	const struct wal_last *e = map_find(&w->slice[wal_slice_of(id)].map, id);
 	if (!e)
 		return false;
 	*ts = e->ts;
+	*v = e->v;
 	return true;
 }
 
-void wal_writer_set(struct wal_writer *w, uint64_t id, int64_t ts)
+void wal_writer_set(struct wal_writer *w, uint64_t id, int64_t ts, double v)
 {
-	map_set(&w->slice[wal_slice_of(id)].map, id, ts);
+	map_set(&w->slice[wal_slice_of(id)].map, id, ts, v);
 }
 
 void wal_writer_clear_slice(struct wal_writer *w, unsigned slice)
@@ -269,8 +365,7 @@ void wal_writer_free(struct wal_writer *w)
 static int wlast_cb(void *ctx, uint64_t id, int64_t ts, double v)
 {
 	struct wal_writer *w = ctx;
-	(void)v;
-	wal_writer_set(w, id, ts);
+	wal_writer_set(w, id, ts, v);
 	w->slice[wal_slice_of(id)].nsamples++;
 	w->nsamples++;
 	return 0;
@@ -498,6 +593,7 @@ int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL
 	MDB_val k, v;
 	uint8_t kb[8];
 	uint64_t from = UINT64_MAX;
+	struct wal_map prev = {0}; /* each series' last sample so far */
 	int rc;
 
 	for (unsigned i = 0; i < WAL_SLICES; i++)
@@ -525,12 +621,14 @@ int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL
 				continue;
 			if (nrecs)
 				nrecs[i]++;
-			rc = wal_rec_walk(&part, cb, ctx);
+			rc = s->wal_v1 ? wal_rec_walk_v1(&part, cb, ctx)
+				       : rec_walk(&part, &prev, cb, ctx);
 		}
 		if (rc != 0)
 			break;
 	}
 	mdb_cursor_close(c);
+	free(prev.tab);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 

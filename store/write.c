@@ -54,7 +54,7 @@ struct store_batch {
 	bool folded_all;    /* the whole log was folded */
 	int folded_slice;   /* the slice folded, or -1 */
 	uint64_t folded[WAL_SLICES]; /* meta wal_folded as this attempt leaves it */
-	struct wal_last *logged; /* series logged and their newest timestamp */
+	struct wal_last *logged; /* series logged and their newest sample */
 	size_t nlogged, caplogged;
 	/* per series of the batch (at its first entry): its newest logged
 	 * timestamp as behind_log() found it; id 0 when it has none */
@@ -890,7 +890,11 @@ static int log_series(struct store_batch *b, size_t at, size_t n, bool *logged)
 
 	*logged = false;
 	unsigned sl = wal_slice_of(id);
-	if (b->folded_all || (int)sl == b->folded_slice || b->inlog[at].id != id) {
+	/* the series' previous logged sample, which values refer to; none
+	 * when its slice was folded by this commit */
+	bool prev_known = !(b->folded_all || (int)sl == b->folded_slice || b->inlog[at].id != id);
+	double prev = 0;
+	if (!prev_known) {
 		struct chunk_app a;
 		MDB_val v;
 		rc = head_find(b, id, &v);
@@ -906,6 +910,7 @@ static int log_series(struct store_batch *b, size_t at, size_t n, bool *logged)
 		last = a.t;
 	} else {
 		last = b->inlog[at].ts;
+		prev = b->inlog[at].v;
 	}
 	if (e[0].ts <= last)
 		return 0;
@@ -914,13 +919,16 @@ static int log_series(struct store_batch *b, size_t at, size_t n, bool *logged)
 		b->rec_open |= 1u << sl;
 	}
 	wal_rec_series(&b->rec[sl], id, n);
-	for (size_t i = 0; i < n; i++)
-		wal_rec_sample(&b->rec[sl], e[i].ts, e[i].v);
+	for (size_t i = 0; i < n; i++) {
+		wal_rec_sample(&b->rec[sl], e[i].ts, e[i].v, prev_known ? &prev : NULL);
+		prev = e[i].v;
+		prev_known = true;
+	}
 	if (b->nlogged == b->caplogged) {
 		b->caplogged = b->caplogged ? b->caplogged * 2 : 256;
 		b->logged = xreallocarray(b->logged, b->caplogged, sizeof *b->logged);
 	}
-	b->logged[b->nlogged++] = (struct wal_last){id, e[n - 1].ts};
+	b->logged[b->nlogged++] = (struct wal_last){id, e[n - 1].ts, e[n - 1].v};
 	b->added += (int64_t)n;
 	*logged = true;
 	return 0;
@@ -940,7 +948,8 @@ static bool behind_log(struct store_batch *b)
 		if (i > 0 && b->ents[i - 1].id == b->ents[i].id)
 			continue;
 		b->inlog[i].id = 0;
-		if (w->nsamples && wal_writer_last(w, b->ents[i].id, &b->inlog[i].ts)) {
+		if (w->nsamples &&
+		    wal_writer_last(w, b->ents[i].id, &b->inlog[i].ts, &b->inlog[i].v)) {
 			b->inlog[i].id = b->ents[i].id;
 			if (b->ents[i].ts <= b->inlog[i].ts)
 				return true;
@@ -1219,7 +1228,7 @@ static int apply(struct store_batch *b)
 			s->wal.nsamples += b->rec[i].nsamples;
 		}
 		for (size_t i = 0; i < b->nlogged; i++)
-			wal_writer_set(&s->wal, b->logged[i].id, b->logged[i].ts);
+			wal_writer_set(&s->wal, b->logged[i].id, b->logged[i].ts, b->logged[i].v);
 	}
 	s->wal.gen = wgen;
 	return 0;

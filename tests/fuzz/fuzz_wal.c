@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			while (j < a.n && a.id[j] == a.id[i])
 				j++;
 			wal_rec_series(&r, a.id[i], j - i);
-			for (size_t k = i; k < j; k++)
-				wal_rec_sample(&r, a.ts[k], a.vs[k]);
+			for (size_t k = i; k < j; k++) /* each refers to the one before */
+				wal_rec_sample(&r, a.ts[k], a.vs[k], k > i ? &a.vs[k - 1] : NULL);
 			i = j;
 		}
 		wal_rec_finish(&r, &p, &len);

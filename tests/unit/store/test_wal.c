@@ -663,6 +663,97 @@ static void make_legacy(int format)
 	cr_assert_eq(mdb_txn_commit(txn), 0);
 }
 
+/* Append to the log a record as store format 2 wrote it (values on their
+ * own: zigzag(v) << 1 for integers, else 1 and the 8 bytes; id delta and
+ * count as two varints), with samples at T(t0) .. T(t0 + nt - 1) of every
+ * series, half of them not integers; the model follows. */
+static void v1_varint(uint8_t **p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*(*p)++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*(*p)++ = (uint8_t)v;
+}
+
+static void append_v1_record(int t0, int nt)
+{
+	static uint8_t rec[WAL_REC_HEADER + 5 + NSER * 8 * (20 + 10)];
+	uint64_t ids[NSER] = {0}, seq, gen, samples;
+	struct store_snap *snap;
+	struct store_matcher m;
+	struct store_series *ss;
+	size_t n;
+
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	store_matcher_init(&m, STORE_MATCH_EQ, "__name__", "wal_kpi", NULL);
+	cr_assert_eq(store_select(snap, &m, 1, INT64_MIN, INT64_MAX, false, &ss, &n), 0);
+	cr_assert_eq(n, NSER);
+	for (size_t i = 0; i < n; i++) {
+		ids[unit_of(&ss[i])] = ss[i].id;
+		cr_assert_lt(ss[i].id, 256, "all in slice 0");
+	}
+	free(ss);
+	store_matcher_free(&m);
+	store_snap_end(snap);
+	memset(rec, 0, sizeof rec);
+	uint8_t *p = rec + WAL_REC_HEADER + 5; /* nseries: fixed 5-byte varint */
+	uint64_t last_id = 0;
+	int64_t last_ts = 0;
+	for (uint64_t id = 1; id < 256; id++) { /* ascending ids */
+		int s = -1;
+		for (int j = 0; j < NSER; j++)
+			if (ids[j] == id)
+				s = j;
+		if (s < 0)
+			continue;
+		v1_varint(&p, id - last_id);
+		v1_varint(&p, (uint64_t)nt);
+		last_id = id;
+		for (int t = t0; t < t0 + nt; t++) {
+			int64_t d = T(t) - last_ts;
+			double v = s % 2 ? s * 5 - t + 0.25 : (double)(s * 5 - t);
+			last_ts = T(t);
+			v1_varint(&p, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+			if (s % 2) {
+				uint64_t bits;
+				memcpy(&bits, &v, 8);
+				v1_varint(&p, 1);
+				for (int b = 0; b < 8; b++)
+					*p++ = (uint8_t)(bits >> (8 * b));
+			} else {
+				int64_t iv = (int64_t)v;
+				v1_varint(&p, (((uint64_t)iv << 1) ^ (uint64_t)(iv >> 63)) << 1);
+			}
+			if (!have[s][t])
+				nmodel++;
+			have[s][t] = true;
+			model[s][t] = v;
+		}
+	}
+	uint8_t *h = rec + WAL_REC_HEADER;
+	uint64_t cnt = NSER;
+	for (int i = 0; i < 4; i++, cnt >>= 7)
+		h[i] = (uint8_t)(cnt | 0x80);
+	h[4] = (uint8_t)cnt;
+	uint32_t plen = (uint32_t)(p - h); /* slice 0's portion, the others empty */
+	rec[0] = (uint8_t)plen;
+	rec[1] = (uint8_t)(plen >> 8);
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+	cr_assert_eq(store__meta_get_u64(txn, st, "wal_seq", &seq), 0);
+	cr_assert_eq(store__meta_get_u64(txn, st, "wal_gen", &gen), 0);
+	cr_assert_eq(store__meta_get_u64(txn, st, "samples", &samples), 0);
+	uint8_t kb[8];
+	key_put_u64(kb, seq + 1);
+	MDB_val k = {8, kb}, v = {(size_t)(p - rec), rec};
+	cr_assert_eq(mdb_put(txn, st->dbi_wal, &k, &v, MDB_APPEND), 0);
+	cr_assert_eq(store__meta_put_u64(txn, st, "wal_seq", seq + 1), 0);
+	cr_assert_eq(store__meta_put_u64(txn, st, "wal_gen", gen + 1), 0);
+	cr_assert_eq(store__meta_put_u64(txn, st, "samples", samples + (uint64_t)(NSER * nt)), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+}
+
 /* A store of an older format reads as it is when opened read-only; opened
  * for writing it is upgraded, reads the same, takes new samples, late ones
  * and retention, and reopens. */
@@ -675,6 +766,8 @@ static void legacy_formats_read_and_upgrade(int format)
 		commit(b);
 	}
 	make_legacy(format);
+	if (format == 2)
+		append_v1_record(300, 3); /* a log of format 2's records */
 	store_close(st);
 	struct store_opts ro = {.path = dir, .read_only = true};
 	char *cause = NULL;
@@ -688,8 +781,13 @@ static void legacy_formats_read_and_upgrade(int format)
 	cr_assert_geq(ss.chunks, NSER);
 	store_close(st);
 	st = open_store();
-	cr_assert(!st->slots_legacy);
+	cr_assert(!st->slots_legacy && !st->wal_v1);
 	check_all(2);
+	{
+		size_t per[WAL_SLICES], samples;
+		slice_recs(per, &samples);
+		cr_assert_eq(samples, 0, "the upgrade folded the log");
+	}
 	{
 		size_t bytes, pages, entries;
 		table_fill(st->dbi_open, &bytes, &pages, &entries);
