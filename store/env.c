@@ -238,7 +238,8 @@ int store__grow(struct store *s, char **cause)
 /* Format 1 or 2 -> 3. Heads and open segments were one entry per series
  * in tables "heads" and "open" (format 1 kept open segments inline in the
  * chunks index instead); they move into runs (slots.c), open segments
- * without their appender state, and the old tables go. */
+ * without their appender state, and the old tables go, as does "sindex"
+ * (label hash -> id; series.c). */
 static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 {
 	MDB_dbi old[2];
@@ -296,7 +297,12 @@ static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 		return rc;
 	if (old[SLOT_OPEN] && (rc = mdb_drop(txn, old[SLOT_OPEN], 1)) != 0)
 		return rc;
-	return 0;
+	/* the index from label hashes to ids: the writer keeps it in memory */
+	MDB_dbi sindex;
+	rc = mdb_dbi_open(txn, "sindex", 0, &sindex);
+	if (rc == 0)
+		rc = mdb_drop(txn, sindex, 1);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 /* Opened for writing, a store of format 1 or 2 is upgraded in one
@@ -349,7 +355,6 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 	} dbis[] = {
 		{"meta", 0, offsetof(struct store, dbi_meta)},
 		{"series", 0, offsetof(struct store, dbi_series)},
-		{"sindex", MDB_DUPSORT | MDB_DUPFIXED, offsetof(struct store, dbi_sindex)},
 		{"postings", MDB_DUPSORT | MDB_DUPFIXED, offsetof(struct store, dbi_postings)},
 		{"headruns", 0, offsetof(struct store, dbi_heads)},
 		{"chunks", 0, offsetof(struct store, dbi_chunks)},

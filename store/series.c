@@ -1,7 +1,11 @@
 /*
  * series.c — label sets to series ids: name validation, the canonical
- * encoding, the LMDB series/sindex/postings tables and the writer's
- * in-memory cache (hash -> id), which saves an index lookup per sample.
+ * encoding, the LMDB series/postings tables and the writer's in-memory
+ * index of every series (hash -> id). The writer keeps all series in
+ * memory (as Prometheus keeps its head's index), loaded from the series
+ * table at its first commit and kept up to date by ids, which only grow:
+ * so the store needs no on-disk index from labels to id (format 2's
+ * sindex, 24 bytes and a B-tree slot per series).
  */
 #include "store_int.h"
 
@@ -58,6 +62,7 @@ void cache_clear(struct series_cache *c)
 		c->tab[i].id = 0;
 	}
 	c->n = 0;
+	c->upto = 0;
 }
 
 uint64_t cache_find(const struct series_cache *c, uint64_t hash, const char *enc, size_t len)
@@ -125,51 +130,46 @@ void cache_remove(struct series_cache *c, uint64_t hash, uint64_t id)
 
 /* ---- LMDB tables ----------------------------------------------------------- */
 
-int series_lookup(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc, size_t len,
-		  uint64_t *id)
+int cache_sync(struct store *s, MDB_txn *txn, uint64_t next_id)
 {
-	uint8_t hk[8];
-	MDB_val k = {8, hk}, v;
+	struct series_cache *c = &s->cache;
+	uint8_t ik[8];
+	MDB_val k = {8, ik}, v;
 	MDB_cursor *cur;
 	int rc;
 
-	key_put_u64(hk, hash);
-	if ((rc = mdb_cursor_open(txn, s->dbi_sindex, &cur)) != 0)
+	if (c->upto >= next_id)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, s->dbi_series, &cur)) != 0)
 		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-		uint8_t ik[8];
-		MDB_val sk = {8, ik}, sv;
-		uint64_t cand = key_get_u64(v.mv_data);
-		key_put_u64(ik, cand);
-		if ((rc = mdb_get(txn, s->dbi_series, &sk, &sv)) != 0)
-			break;
-		if (sv.mv_size == len && memcmp(sv.mv_data, enc, len) == 0) {
-			*id = cand;
+	key_put_u64(ik, c->upto);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			rc = MDB_CORRUPTED;
 			break;
 		}
+		cache_insert(c, pw_hash64(v.mv_data, v.mv_size), key_get_u64(k.mv_data), v.mv_data,
+			     v.mv_size);
 	}
 	mdb_cursor_close(cur);
-	return rc;
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	c->upto = next_id;
+	return 0;
 }
 
 int series_create(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc, size_t len,
 		  uint64_t id)
 {
-	uint8_t ik[8], hk[8], pk[POSTING_KEY_MAX + 16];
+	uint8_t ik[8], pk[POSTING_KEY_MAX + 16];
 	MDB_val k = {8, ik}, v = {len, (void *)enc};
 	const char *name, *value;
 	size_t off = 0;
 	int rc;
 
 	key_put_u64(ik, id);
-	key_put_u64(hk, hash);
 	if ((rc = mdb_put(txn, s->dbi_series, &k, &v, MDB_APPEND)) != 0)
-		return rc;
-	k.mv_data = hk;
-	v.mv_size = 8;
-	v.mv_data = ik;
-	if ((rc = mdb_put(txn, s->dbi_sindex, &k, &v, 0)) != 0)
 		return rc;
 	while (labels_next(enc, len, &off, &name, &value)) {
 		k.mv_size = posting_key(pk, name, value);
@@ -190,7 +190,7 @@ int series_create(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc,
 
 int series_delete(struct store *s, MDB_txn *txn, uint64_t id)
 {
-	uint8_t ik[8], hk[8], pk[POSTING_KEY_MAX + 16];
+	uint8_t ik[8], pk[POSTING_KEY_MAX + 16];
 	MDB_val k = {8, ik}, v, iv = {8, ik};
 	const char *name, *value, *enc;
 	size_t off = 0, len;
@@ -203,16 +203,9 @@ int series_delete(struct store *s, MDB_txn *txn, uint64_t id)
 	len = v.mv_size;
 	enc = xmalloc(len);
 	memcpy((char *)enc, v.mv_data, len);
-	key_put_u64(hk, pw_hash64(enc, len));
 	while (labels_next(enc, len, &off, &name, &value)) {
 		MDB_val pkv = {posting_key(pk, name, value), pk};
 		rc = mdb_del(txn, s->dbi_postings, &pkv, &iv);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			goto out;
-	}
-	{
-		MDB_val hkv = {8, hk};
-		rc = mdb_del(txn, s->dbi_sindex, &hkv, &iv);
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			goto out;
 	}

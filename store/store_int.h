@@ -5,7 +5,6 @@
  * LMDB layout (named databases):
  *   meta      "magic", "format", "next_id", "samples", "generation"
  *   series    id(8, BE)                     -> encoded labels
- *   sindex    hash(8, BE)     DUPSORT       -> id(8, BE)
  *   postings  name \0 value   DUPSORT|FIXED -> id(8, BE)
  *   heads     run(8, BE)                    -> the heads of a run of SLOT_RUN ids
  *                                              (slots.c), each appender
@@ -309,14 +308,16 @@ struct cache_ent {
 	uint32_t len;
 };
 
+/* The writer's index of every series: all with ids below upto. */
 struct series_cache {
 	struct cache_ent *tab;
 	size_t cap, n;
+	uint64_t upto;
 };
 
 struct store {
 	MDB_env *env;
-	MDB_dbi dbi_meta, dbi_series, dbi_sindex, dbi_postings, dbi_heads, dbi_chunks,
+	MDB_dbi dbi_meta, dbi_series, dbi_postings, dbi_heads, dbi_chunks,
 		dbi_segs, dbi_metadata, dbi_records, dbi_feed, dbi_wal, dbi_open;
 	bool feed; /* record every commit in dbi_feed */
 	bool no_records; /* read-only open of a store without the records table */
@@ -358,8 +359,9 @@ void cache_clear(struct series_cache *c);
 uint64_t cache_find(const struct series_cache *c, uint64_t hash, const char *enc, size_t len);
 void cache_insert(struct series_cache *c, uint64_t hash, uint64_t id, const char *enc, size_t len);
 void cache_remove(struct series_cache *c, uint64_t hash, uint64_t id);
-int series_lookup(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc, size_t len,
-		  uint64_t *id);
+/* Put every series with an id below next_id, as txn sees them, into the
+ * cache (those from s->cache.upto on). */
+int cache_sync(struct store *s, MDB_txn *txn, uint64_t next_id);
 int series_create(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc, size_t len,
 		  uint64_t id);
 int series_delete(struct store *s, MDB_txn *txn, uint64_t id);

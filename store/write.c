@@ -1012,22 +1012,17 @@ static int resolve_ids(struct store_batch *b, MDB_txn *txn, uint64_t *next_id)
 		if (e->id && e->gen == s->cache_gen + 1)
 			continue; /* from a resolved store_key, still valid */
 		id = cache_find(&s->cache, e->hash, enc, e->len);
-		if (id == 0) {
-			rc = series_lookup(s, txn, e->hash, enc, e->len, &id);
-			if (rc == MDB_NOTFOUND) {
-				id = (*next_id)++;
-				if ((rc = series_create(s, txn, e->hash, enc, e->len, id)) != 0)
-					return rc;
-				if (b->ncreated == b->capcreated) {
-					b->capcreated = b->capcreated ? b->capcreated * 2 : 64;
-					b->created = xreallocarray(b->created, b->capcreated,
-								   sizeof *b->created);
-				}
-				b->created[b->ncreated].hash = e->hash;
-				b->created[b->ncreated++].id = id;
-			} else if (rc != 0) {
+		if (id == 0) { /* the cache holds every series: a new one */
+			id = (*next_id)++;
+			if ((rc = series_create(s, txn, e->hash, enc, e->len, id)) != 0)
 				return rc;
+			if (b->ncreated == b->capcreated) {
+				b->capcreated = b->capcreated ? b->capcreated * 2 : 64;
+				b->created =
+					xreallocarray(b->created, b->capcreated, sizeof *b->created);
 			}
+			b->created[b->ncreated].hash = e->hash;
+			b->created[b->ncreated++].id = id;
 			cache_insert(&s->cache, e->hash, id, enc, e->len);
 		}
 		e->id = id;
@@ -1129,7 +1124,8 @@ static int apply(struct store_batch *b)
 		goto fail;
 	if (next_id == 0)
 		next_id = 1;
-	if ((rc = resolve_ids(b, txn, &next_id)) != 0)
+	/* series other processes created since, or all after a reset */
+	if ((rc = cache_sync(s, txn, next_id)) != 0 || (rc = resolve_ids(b, txn, &next_id)) != 0)
 		goto fail;
 	if (b->n > 1) {
 		/* scrape order is usually id order already */
@@ -1213,6 +1209,7 @@ static int apply(struct store_batch *b)
 	txn = NULL;
 	if (rc != 0)
 		goto fail;
+	s->cache.upto = next_id; /* the series it created are in the cache */
 	/* what the writer knows of the log, now that it is on disk */
 	if (b->folded_all)
 		wal_writer_reset(&s->wal);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../test_dir.h"
@@ -817,4 +818,62 @@ Test(store, keys_resolve_and_survive_series_deletion)
 	cr_assert_eq(latest_of("b"), 91);
 	store_key_free(&ka);
 	store_key_free(&kb);
+}
+
+/* The writer keeps every series in memory (no on-disk index from labels
+ * to id): series another process creates, and series a reopened store
+ * holds, are found by their labels, never created twice. */
+Test(store, series_from_another_process_or_a_reopen_are_not_created_twice)
+{
+	struct store_batch *b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "shared", "city", "a", 1000, 1), 0);
+	commit(b);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct store_opts o = {.path = dir, .no_sync = true};
+		struct store *other = NULL;
+		char *cause = NULL;
+		if (store_open(&o, &other, &cause) != 0)
+			_exit(1);
+		b = store_batch_begin(other);
+		for (int i = 0; i < 300; i++) { /* more than one run of ids */
+			char v[16];
+			snprintf(v, sizeof v, "n%d", i);
+			if (put1(b, "shared", "city", v, 2000, i) != 0)
+				_exit(2);
+		}
+		if (put1(b, "shared", "city", "a", 2000, 2) != 0 ||
+		    store_batch_commit(b, &cause) != 0)
+			_exit(3);
+		store_close(other);
+		_exit(0);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d", status);
+	/* this writer's cache has "a" but not what the other process made */
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "shared", "city", "n7", 3000, 70), 0);
+	cr_assert_eq(put1(b, "shared", "city", "n299", 3000, 2990), 0);
+	cr_assert_eq(put1(b, "shared", "city", "a", 3000, 3), 0);
+	commit(b);
+	store_close(st);
+	st = open_at(dir, 0, 0);
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "shared", "city", "n7", 4000, 71), 0);
+	cr_assert_eq(put1(b, "shared", "city", "a", 4000, 4), 0);
+	commit(b);
+
+	int64_t ts[8];
+	double vs[8];
+	/* read_series asserts at most one series matches */
+	cr_assert_eq(read_series("shared", "city", "a", ts, vs, 8), 4);
+	cr_assert(vs[0] == 1 && vs[1] == 2 && vs[2] == 3 && vs[3] == 4);
+	cr_assert_eq(read_series("shared", "city", "n7", ts, vs, 8), 3);
+	cr_assert(vs[0] == 7 && vs[1] == 70 && vs[2] == 71);
+	cr_assert_eq(read_series("shared", "city", "n299", ts, vs, 8), 2);
+	struct store_stats ss;
+	cr_assert_eq(store_stats(st, &ss), 0);
+	cr_assert_eq(ss.series, 301);
 }

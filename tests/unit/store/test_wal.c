@@ -592,6 +592,21 @@ static void make_legacy(int format)
 	cr_assert_eq(frc, 0, "fold: %s", mdb_strerror(frc));
 	cr_assert_eq(slots_flush(st, txn), 0);
 	cr_assert_eq(mdb_dbi_open(txn, "heads", MDB_CREATE, &heads), 0);
+	{
+		/* and the index from label hashes to ids */
+		MDB_dbi sindex;
+		uint8_t hk[8], ik[8];
+		cr_assert_eq(mdb_dbi_open(txn, "sindex", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+					  &sindex), 0);
+		cr_assert_eq(mdb_cursor_open(txn, st->dbi_series, &c), 0);
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+			key_put_u64(hk, pw_hash64(v.mv_data, v.mv_size));
+			memcpy(ik, k.mv_data, 8);
+			MDB_val sk = {8, hk}, sv = {8, ik};
+			cr_assert_eq(mdb_put(txn, sindex, &sk, &sv, 0), 0);
+		}
+		mdb_cursor_close(c);
+	}
 	if (format == 2)
 		cr_assert_eq(mdb_dbi_open(txn, "open", MDB_CREATE, &open), 0);
 	struct slot_reader hr, orr;
@@ -799,6 +814,7 @@ static void legacy_formats_read_and_upgrade(int format)
 		cr_assert_eq(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), 0);
 		cr_assert_eq(mdb_dbi_open(txn, "heads", 0, &old), MDB_NOTFOUND);
 		cr_assert_eq(mdb_dbi_open(txn, "open", 0, &old), MDB_NOTFOUND);
+		cr_assert_eq(mdb_dbi_open(txn, "sindex", 0, &old), MDB_NOTFOUND);
 		mdb_txn_abort(txn);
 	}
 	for (int t = 300; t < 340; t++) {
