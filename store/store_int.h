@@ -26,9 +26,9 @@
  * sealed; in a table of their own they do not leave the index's pages
  * sparse.
  *   metadata  metric name                   -> type(1) help \0 unit \0
- *   wal       seq(8, BE)                    -> samples of one commit that only
- *                                              extend series, a portion per
- *                                              slice of the series (wal.c)
+ *   wal       seq(8, BE) group(1)           -> the samples of one commit that
+ *                                              only extend series, of a group
+ *                                              of slices of them (wal.c)
  * Encoded labels: "name\0" then "label\0value\0" pairs sorted by label
  * name, so memcmp orders series by name then labels and every string in a
  * snapshot is a C string.
@@ -162,7 +162,14 @@ size_t posting_key(uint8_t *out, const char *name, const char *value);
  * scrape of every series rewrites a sixteenth of the heads, and a record
  * is deleted once every slice has been folded past it. */
 #define WAL_SLICES 16u
-#define WAL_REC_HEADER (4u * WAL_SLICES) /* u32 LE length of each portion */
+#define WAL_REC_HEADER (4u * WAL_SLICES) /* format 2: u32 LE length of each portion */
+/* A commit's portions are kept in groups of slices that fold one after the
+ * other, one entry each, deleted when the group's last slice is folded. */
+#define WAL_GROUP 2u
+#define WAL_GROUPS (WAL_SLICES / WAL_GROUP)
+#define WAL_GROUP_HEADER (4u * WAL_GROUP) /* u32 LE length of each portion */
+#define WAL_KEY_BYTES 9u /* sequence number (8, BE), then group */
+void wal_key(uint8_t kb[WAL_KEY_BYTES], unsigned group, uint64_t seq);
 static inline unsigned wal_slice_of(uint64_t id) { return (unsigned)(id >> 8) & (WAL_SLICES - 1); }
 /* Fold everything when the log holds this many samples. */
 #define WAL_MAX_SAMPLES (2048u * 1024u)

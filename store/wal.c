@@ -9,18 +9,24 @@
  * few dozen pages written once, appended in key order.
  *
  * Series are split into WAL_SLICES slices (runs of 256 ids, round robin)
- * and a record holds one portion per slice. Each commit folds the slice
- * whose turn it is (its sequence number modulo WAL_SLICES) into the heads:
- * that slice's unfolded portions are applied, its mark in meta wal_folded
- * moves to the previous sequence number, and records every slice is past
- * are deleted. So a scrape of every series rewrites a sixteenth of the
+ * and a commit writes one portion per slice it has samples of. Each commit
+ * folds the slice whose turn it is (its sequence number modulo WAL_SLICES)
+ * into the heads: that slice's unfolded portions are applied and its mark
+ * in meta wal_folded moves to the previous sequence number. A commit's
+ * portions are stored in groups of WAL_GROUP slices that fold one after
+ * the other, an entry per group, deleted once the group's last slice is
+ * folded past it: a few commits after the first, so little of what the log
+ * holds is folded already (format 2 kept one record per commit, deleted
+ * when all sixteen slices were past it: half of it), and entries stay
+ * large enough to fill their pages. So a scrape of every series rewrites a sixteenth of the
  * heads, each head takes ~16 samples at a time, and no commit rewrites
  * them all (which would also double the file's high-water mark for a
  * moment). A commit that goes behind a logged sample (late data, a
  * replace), or a log over WAL_MAX_SAMPLES, folds everything first.
  *
- * Record (key: sequence number, 8 bytes big-endian, never reused):
- *   WAL_SLICES u32 LE: the byte length of each slice's portion, then the
+ * Entry (key: the commit's sequence number, 8 bytes big-endian, never
+ * reused, then the group, 1 byte; so the log is only ever appended to):
+ *   WAL_GROUP u32 LE, the byte length of each slice's portion, then the
  *   portions. A portion: varint nseries (5 bytes), then per series
  *   (ascending id): varint (id - previous id) << 1 | more, and when more
  *   is set varint n (else n is 1), then n samples:
@@ -586,14 +592,14 @@ static int rec_portion(const MDB_val *rec, unsigned sl, MDB_val *out)
 	return 0;
 }
 
-int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL_SLICES],
-	     size_t *nrecs, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
+/* Format 2's log: whole records keyed by sequence number. */
+static int wal_read_v1(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL_SLICES],
+		       size_t *nrecs, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
 	uint8_t kb[8];
 	uint64_t from = UINT64_MAX;
-	struct wal_map prev = {0}; /* each series' last sample so far */
 	int rc;
 
 	for (unsigned i = 0; i < WAL_SLICES; i++)
@@ -621,8 +627,88 @@ int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL
 				continue;
 			if (nrecs)
 				nrecs[i]++;
-			rc = s->wal_v1 ? wal_rec_walk_v1(&part, cb, ctx)
-				       : rec_walk(&part, &prev, cb, ctx);
+			rc = wal_rec_walk_v1(&part, cb, ctx);
+		}
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+void wal_key(uint8_t kb[WAL_KEY_BYTES], unsigned group, uint64_t seq)
+{
+	key_put_u64(kb, seq);
+	kb[8] = (uint8_t)group;
+}
+
+/* The portion of the group's slice i in an entry: 0 and *out (empty when
+ * it has none), or MDB_CORRUPTED. */
+static int group_portion(const MDB_val *ent, unsigned i, MDB_val *out)
+{
+	const uint8_t *p = ent->mv_data;
+	size_t off = WAL_GROUP_HEADER, len = 0;
+	if (ent->mv_size < WAL_GROUP_HEADER)
+		return MDB_CORRUPTED;
+	for (unsigned j = 0; j <= i; j++) {
+		uint32_t l = (uint32_t)p[4 * j] | (uint32_t)p[4 * j + 1] << 8 |
+			     (uint32_t)p[4 * j + 2] << 16 | (uint32_t)p[4 * j + 3] << 24;
+		if (j < i)
+			off += l;
+		else
+			len = l;
+		if (off > ent->mv_size)
+			return MDB_CORRUPTED;
+	}
+	if (len > ent->mv_size - off)
+		return MDB_CORRUPTED;
+	out->mv_data = (uint8_t *)ent->mv_data + off;
+	out->mv_size = len;
+	return 0;
+}
+
+int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL_SLICES],
+	     size_t *nrecs, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t kb[WAL_KEY_BYTES];
+	uint64_t from = UINT64_MAX;
+	struct wal_map prev = {0}; /* each series' last sample so far */
+	int rc = 0;
+
+	if (s->wal_v1)
+		return wal_read_v1(s, txn, slice, folded, nrecs, cb, ctx);
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		if ((slice < 0 || (int)i == slice) && folded[i] < from)
+			from = folded[i];
+	if (from == UINT64_MAX)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, s->dbi_wal, &c)) != 0)
+		return rc;
+	wal_key(kb, 0, from + 1);
+	k.mv_size = sizeof kb;
+	k.mv_data = kb;
+	/* in log order, so each slice's portions come in the order of its
+	 * series' samples */
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		unsigned g = k.mv_size == WAL_KEY_BYTES ? ((const uint8_t *)k.mv_data)[8] : WAL_GROUPS;
+		if (g >= WAL_GROUPS) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		uint64_t seq = key_get_u64(k.mv_data);
+		for (unsigned j = 0; j < WAL_GROUP && rc == 0; j++) {
+			unsigned i = g * WAL_GROUP + j;
+			MDB_val part;
+			if ((slice >= 0 && (int)i != slice) || seq <= folded[i])
+				continue;
+			if ((rc = group_portion(&v, j, &part)) != 0 || part.mv_size == 0)
+				continue;
+			if (nrecs)
+				nrecs[i]++;
+			rc = rec_walk(&part, &prev, cb, ctx);
 		}
 		if (rc != 0)
 			break;

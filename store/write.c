@@ -778,23 +778,34 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 /* ---- the recent-samples log (wal.c) ---------------------------------------- */
 
 
-/* Delete the records every slice has been folded past. */
+/* Delete the entries whose slices are all folded past them. */
 static int wal_trim(struct store *s, MDB_txn *txn, const uint64_t folded[WAL_SLICES])
 {
-	uint64_t upto = UINT64_MAX;
+	uint64_t upto = 0, gmin[WAL_GROUPS];
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
-	for (unsigned i = 0; i < WAL_SLICES; i++)
-		if (folded[i] < upto)
-			upto = folded[i];
+	for (unsigned g = 0; g < WAL_GROUPS; g++) {
+		gmin[g] = UINT64_MAX;
+		for (unsigned j = 0; j < WAL_GROUP; j++)
+			if (folded[g * WAL_GROUP + j] < gmin[g])
+				gmin[g] = folded[g * WAL_GROUP + j];
+		if (gmin[g] > upto)
+			upto = gmin[g];
+	}
 	if ((rc = mdb_cursor_open(txn, s->dbi_wal, &c)) != 0)
 		return rc;
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 8 &&
-	       key_get_u64(k.mv_data) <= upto)
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
+	/* the oldest entries; after a delete, MDB_NEXT returns the entry
+	 * that followed it */
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	     rc == 0 && k.mv_size == WAL_KEY_BYTES && key_get_u64(k.mv_data) <= upto;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		unsigned g = ((const uint8_t *)k.mv_data)[8];
+		if (g < WAL_GROUPS && key_get_u64(k.mv_data) <= gmin[g] &&
+		    (rc = mdb_cursor_del(c, 0)) != 0)
 			break;
+	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -958,37 +969,42 @@ static bool behind_log(struct store_batch *b)
 	return false;
 }
 
-/* Put this attempt's record, a portion per slice, under sequence number
- * seq. */
+/* Put this attempt's portions under sequence number seq: an entry per
+ * group of slices it logged series of. */
 static int wal_append(struct store_batch *b, MDB_txn *txn, uint64_t seq)
 {
 	struct store *s = b->s;
-	const uint8_t *p[WAL_SLICES];
-	size_t len[WAL_SLICES], total = WAL_REC_HEADER;
-	uint8_t kb[8];
+	uint8_t kb[WAL_KEY_BYTES];
 	int rc;
 
-	for (unsigned sl = 0; sl < WAL_SLICES; sl++) {
-		len[sl] = 0;
-		if (b->rec_open & (1u << sl)) {
-			wal_rec_finish(&b->rec[sl], &p[sl], &len[sl]);
-			total += len[sl];
+	for (unsigned g = 0; g < WAL_GROUPS; g++) {
+		const uint8_t *p[WAL_GROUP];
+		size_t len[WAL_GROUP], total = WAL_GROUP_HEADER;
+		for (unsigned j = 0; j < WAL_GROUP; j++) {
+			unsigned sl = g * WAL_GROUP + j;
+			len[j] = 0;
+			if (b->rec_open & (1u << sl)) {
+				wal_rec_finish(&b->rec[sl], &p[j], &len[j]);
+				total += len[j];
+			}
 		}
-	}
-	key_put_u64(kb, seq);
-	MDB_val k = {8, kb}, v = {total, NULL};
-	if ((rc = mdb_put(txn, s->dbi_wal, &k, &v, MDB_APPEND | MDB_RESERVE)) != 0)
-		return rc;
-	uint8_t *o = v.mv_data, *d = o + WAL_REC_HEADER;
-	for (unsigned sl = 0; sl < WAL_SLICES; sl++) {
-		uint32_t l = (uint32_t)len[sl];
-		o[4 * sl] = (uint8_t)l;
-		o[4 * sl + 1] = (uint8_t)(l >> 8);
-		o[4 * sl + 2] = (uint8_t)(l >> 16);
-		o[4 * sl + 3] = (uint8_t)(l >> 24);
-		if (l) {
-			memcpy(d, p[sl], l);
-			d += l;
+		if (total == WAL_GROUP_HEADER)
+			continue;
+		wal_key(kb, g, seq);
+		MDB_val k = {sizeof kb, kb}, v = {total, NULL};
+		if ((rc = mdb_put(txn, s->dbi_wal, &k, &v, MDB_APPEND | MDB_RESERVE)) != 0)
+			return rc;
+		uint8_t *o = v.mv_data, *d = o + WAL_GROUP_HEADER;
+		for (unsigned j = 0; j < WAL_GROUP; j++) {
+			uint32_t l = (uint32_t)len[j];
+			o[4 * j] = (uint8_t)l;
+			o[4 * j + 1] = (uint8_t)(l >> 8);
+			o[4 * j + 2] = (uint8_t)(l >> 16);
+			o[4 * j + 3] = (uint8_t)(l >> 24);
+			if (l) {
+				memcpy(d, p[j], l);
+				d += l;
+			}
 		}
 	}
 	return store__meta_put_u64(txn, s, "wal_seq", seq);

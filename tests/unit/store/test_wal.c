@@ -555,10 +555,41 @@ Test(wal, heads_and_open_segments_are_packed_by_runs)
 		}
 		commit(b);
 	}
-	size_t per[WAL_SLICES];
+	size_t per[WAL_SLICES], live = 0;
 	slice_recs(per, NULL);
-	for (unsigned i = 0; i < WAL_SLICES; i++)
+	for (unsigned i = 0; i < WAL_SLICES; i++) {
 		cr_assert_leq(per[i], WAL_SLICES);
+		live += per[i];
+	}
+	{
+		/* every entry of the log holds an unfolded portion: an entry
+		 * goes when its group's slices are folded past it */
+		MDB_txn *txn;
+		MDB_cursor *c;
+		MDB_val k, v;
+		uint64_t folded[WAL_SLICES];
+		size_t entries = 0;
+		cr_assert_eq(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), 0);
+		cr_assert_eq(wal_folded_get(st, txn, folded), 0);
+		cr_assert_eq(mdb_cursor_open(txn, st->dbi_wal, &c), 0);
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+			cr_assert_eq(k.mv_size, WAL_KEY_BYTES);
+			uint64_t seq = key_get_u64(k.mv_data);
+			unsigned g = ((uint8_t *)k.mv_data)[8], unfolded = 0;
+			const uint8_t *h = v.mv_data;
+			for (unsigned j = 0; j < WAL_GROUP; j++)
+				if (seq > folded[g * WAL_GROUP + j] && (h[4 * j] | h[4 * j + 1] |
+									 h[4 * j + 2] | h[4 * j + 3]))
+					unfolded++;
+			cr_assert_gt(unfolded, 0, "entry %llu/%u is folded",
+				     (unsigned long long)seq, g);
+			entries++;
+		}
+		mdb_cursor_close(c);
+		mdb_txn_abort(txn);
+		cr_assert_gt(live, WAL_SLICES);
+		cr_assert_leq(entries, live);
+	}
 	MDB_dbi dbis[2] = {st->dbi_heads, st->dbi_open};
 	const char *names[2] = {"heads", "open"};
 	for (int i = 0; i < 2; i++) {
