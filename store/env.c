@@ -239,7 +239,7 @@ int store__grow(struct store *s, char **cause)
  * in tables "heads" and "open" (format 1 kept open segments inline in the
  * chunks index instead); they move into runs (slots.c), open segments
  * without their appender state, and the old tables go, as does "sindex"
- * (label hash -> id; series.c). */
+ * (label hash -> id; series.c); series' labels become symbol ids. */
 static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 {
 	MDB_dbi old[2];
@@ -297,6 +297,32 @@ static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 		return rc;
 	if (old[SLOT_OPEN] && (rc = mdb_drop(txn, old[SLOT_OPEN], 1)) != 0)
 		return rc;
+	/* labels as symbol ids */
+	if ((rc = sym_writer_begin(s, txn)) != 0 || (rc = mdb_cursor_open(txn, s->dbi_series, &c)) != 0)
+		return rc;
+	struct pw_buf enc, syms;
+	pw_buf_init(&enc, 0);
+	pw_buf_init(&syms, 0);
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		enc.len = syms.len = 0;
+		pw_buf_append(&enc, v.mv_data, v.mv_size);
+		if ((rc = series_encode_syms(s, txn, enc.data, enc.len, &syms)) != 0)
+			break;
+		uint8_t kb[8]; /* the key may move with its page */
+		if (k.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(kb, k.mv_data, 8);
+		MDB_val sk = {8, kb}, sv = {syms.len, syms.data};
+		if ((rc = mdb_cursor_put(c, &sk, &sv, MDB_CURRENT)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	pw_buf_free(&enc);
+	pw_buf_free(&syms);
+	if (rc != MDB_NOTFOUND || (rc = sym_writer_finish(s, txn)) != 0)
+		return rc;
 	/* the index from label hashes to ids: the writer keeps it in memory */
 	MDB_dbi sindex;
 	rc = mdb_dbi_open(txn, "sindex", 0, &sindex);
@@ -321,9 +347,11 @@ static int upgrade(struct store *s, char **cause)
 			    (rc = store__wal_fold(s, txn)) != 0 || (rc = slots_flush(s, txn)) != 0 ||
 			    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0)
 				mdb_txn_abort(txn);
-			else
-				rc = mdb_txn_commit(txn);
+			else if ((rc = mdb_txn_commit(txn)) == 0)
+				sym_writer_committed(s);
 		}
+		if (rc != 0)
+			sym_writer_abort(s);
 		slots_reset(&s->slots);
 		pthread_rwlock_unlock(&s->resize);
 		if (rc != MDB_MAP_FULL)
@@ -364,6 +392,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		{"feed", 0, offsetof(struct store, dbi_feed)},
 		{"wal", 0, offsetof(struct store, dbi_wal)},
 		{"openruns", 0, offsetof(struct store, dbi_open)},
+		{"symbols", 0, offsetof(struct store, dbi_symbols)},
 	};
 
 	*out = NULL;
@@ -401,6 +430,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		s->map_size = s->max_map;
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_mutex_init(&s->vlock, NULL);
+	pthread_mutex_init(&s->syms.lock, NULL);
 	{
 		/* a writer waiting to grow the map must not starve behind a
 		 * stream of readers (glibc prefers readers by default) */
@@ -442,7 +472,8 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 			s->no_records = true;
 			continue;
 		}
-		if (rc == MDB_NOTFOUND && o->read_only && (d == &s->dbi_feed || d == &s->dbi_wal)) {
+		if (rc == MDB_NOTFOUND && o->read_only &&
+		    (d == &s->dbi_feed || d == &s->dbi_wal || d == &s->dbi_symbols)) {
 			*d = 0; /* a store from before these tables, opened read-only */
 			continue;
 		}
@@ -527,6 +558,8 @@ void store_close(struct store *s)
 	free(s->cache.tab);
 	wal_writer_free(&s->wal);
 	slots_reset(&s->slots);
+	symtab_free(&s->syms);
+	pthread_mutex_destroy(&s->syms.lock);
 	wal_view_unref(s->view);
 	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->vlock);

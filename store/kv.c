@@ -274,7 +274,7 @@ int store_series_get(struct store_snap *snap, uint64_t id, struct store_series *
 		return store__err(rc);
 	memset(out, 0, sizeof *out);
 	out->id = id;
-	out->enc = v.mv_data;
-	out->enc_len = v.mv_size;
+	if ((rc = snap_series_enc(snap, &v, &out->enc, &out->enc_len)) != 0)
+		return store__err(rc);
 	return 0;
 }

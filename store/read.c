@@ -39,7 +39,45 @@ void store_snap_end(struct store_snap *snap)
 	mdb_txn_abort(snap->txn);
 	pthread_rwlock_unlock(&snap->s->resize);
 	wal_view_unref(snap->wal);
+	for (size_t i = 0; i < snap->nchunks; i++)
+		free(snap->chunks[i]);
+	free(snap->chunks);
+	pw_buf_free(&snap->scratch);
 	free(snap);
+}
+
+int snap_series_enc(struct store_snap *snap, const MDB_val *v, const char **enc, size_t *len)
+{
+	int rc;
+	if (snap->s->slots_legacy) { /* format 2 or older: stored as it is */
+		*enc = v->mv_data;
+		*len = v->mv_size;
+		return 0;
+	}
+	snap->scratch.len = 0;
+	if ((rc = series_decode(snap->s, snap->txn, v, &snap->scratch)) != 0)
+		return rc;
+	size_t n = snap->scratch.len;
+	if (n > snap->left) {
+		size_t sz = n > 65536 ? n : 65536;
+		snap->chunks = xreallocarray(snap->chunks, snap->nchunks + 1, sizeof *snap->chunks);
+		snap->cur = snap->chunks[snap->nchunks++] = xmalloc(sz);
+		snap->left = sz;
+	}
+	memcpy(snap->cur, snap->scratch.data, n);
+	*enc = snap->cur;
+	*len = n;
+	snap->cur += n;
+	snap->left -= n;
+	return 0;
+}
+
+void snap_series_release(struct store_snap *snap, const char *enc, size_t len)
+{
+	if (!snap->s->slots_legacy && enc + len == snap->cur) {
+		snap->cur -= len;
+		snap->left += len;
+	}
 }
 
 /* ---- matchers ------------------------------------------------------------ */
@@ -236,7 +274,9 @@ static const char *posting_value(struct store_snap *snap, MDB_cursor *cur, const
 			memcpy(name, k->mv_data, namelen);
 			name[namelen] = '\0';
 			if (mdb_get(snap->txn, snap->s->dbi_series, &sk, &sv) == 0) {
-				struct store_series ss = {.id = 0, .enc = sv.mv_data, .enc_len = sv.mv_size};
+				struct store_series ss = {.id = 0};
+				if (snap_series_enc(snap, &sv, &ss.enc, &ss.enc_len) != 0)
+					return NULL;
 				const char *full = store_series_label(&ss, name);
 				if (full)
 					return full;
@@ -476,19 +516,23 @@ int store_select(struct store_snap *snap, const struct store_matcher *m, size_t 
 		if (rc != 0)
 			goto out;
 		ss.id = cand.v[i];
-		ss.enc = v.mv_data;
-		ss.enc_len = v.mv_size;
+		if ((rc = snap_series_enc(snap, &v, &ss.enc, &ss.enc_len)) != 0)
+			goto out;
 		for (size_t j = 0; j < nm && ok; j++) {
 			const char *val = store_series_label(&ss, m[j].name);
 			ok = store_matcher_matches(&m[j], val ? val : "");
 		}
-		if (!ok)
+		if (!ok) {
+			snap_series_release(snap, ss.enc, ss.enc_len);
 			continue;
+		}
 		rc = series_has_range(snap, &it, &heads, &ss, mint, maxt);
 		if (rc < 0)
 			goto out;
-		if (rc == 0)
+		if (rc == 0) {
+			snap_series_release(snap, ss.enc, ss.enc_len);
 			continue;
+		}
 		res[nres++] = ss;
 	}
 	rc = 0;
@@ -792,15 +836,21 @@ int store_scan_latest(struct store_snap *snap, store_latest_cb cb, void *ctx)
 			rc = hrc;
 			goto out;
 		}
-		struct store_series ss = {.id = id, .enc = sv.mv_data, .enc_len = sv.mv_size};
+		struct store_series ss = {.id = id};
 		int64_t ts;
 		double val;
 		int r;
+		if ((r = snap_series_enc(snap, &sv, &ss.enc, &ss.enc_len)) != 0) {
+			rc = r;
+			goto out;
+		}
 		if (!wal_latest(snap, id, &ts, &val) && (r = head_latest(&hv, &ts, &val)) != 0) {
 			rc = r;
 			goto out_pw;
 		}
-		if ((r = cb(ctx, &ss, ts, val)) != 0) {
+		r = cb(ctx, &ss, ts, val);
+		snap_series_release(snap, ss.enc, ss.enc_len); /* the callback is done with it */
+		if (r != 0) {
 			rc = r;
 			goto out_pw;
 		}
@@ -931,7 +981,9 @@ int store_label_values(struct store_snap *snap, const char *lname,
 				break;
 			memcpy(ik, d.mv_data, 8); /* first dup after SET_RANGE/NEXT_NODUP */
 			if (mdb_get(snap->txn, snap->s->dbi_series, &sk, &sv) == 0) {
-				struct store_series ss = {.id = key_get_u64(ik), .enc = sv.mv_data, .enc_len = sv.mv_size};
+				struct store_series ss = {.id = key_get_u64(ik)};
+				if ((rc = snap_series_enc(snap, &sv, &ss.enc, &ss.enc_len)) != 0)
+					break;
 				const char *val = store_series_label(&ss, lname);
 				if (val)
 					strs_add(&v, &cnt, &cap, val);
@@ -1096,8 +1148,8 @@ int store_latest_iter_next(struct store_latest_iter *it, struct store_series *s,
 			if (!wal_latest(it->snap, id, ts, v) && (rc = head_latest(&hv, ts, v)) != 0)
 				return rc;
 			s->id = id;
-			s->enc = sv.mv_data;
-			s->enc_len = sv.mv_size;
+			if ((rc = snap_series_enc(it->snap, &sv, &s->enc, &s->enc_len)) != 0)
+				return store__err(rc);
 			return 1;
 		}
 		if (it->done)

@@ -143,15 +143,21 @@ int cache_sync(struct store *s, MDB_txn *txn, uint64_t next_id)
 	if ((rc = mdb_cursor_open(txn, s->dbi_series, &cur)) != 0)
 		return rc;
 	key_put_u64(ik, c->upto);
+	struct pw_buf enc;
+	pw_buf_init(&enc, 0);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 8) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		cache_insert(c, pw_hash64(v.mv_data, v.mv_size), key_get_u64(k.mv_data), v.mv_data,
-			     v.mv_size);
+		enc.len = 0;
+		if ((rc = series_decode(s, txn, &v, &enc)) != 0)
+			break;
+		cache_insert(c, pw_hash64(enc.data, enc.len), key_get_u64(k.mv_data), enc.data,
+			     enc.len);
 	}
+	pw_buf_free(&enc);
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
 		return rc;
@@ -168,8 +174,16 @@ int series_create(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc,
 	size_t off = 0;
 	int rc;
 
+	struct pw_buf syms;
+	pw_buf_init(&syms, 0);
 	key_put_u64(ik, id);
-	if ((rc = mdb_put(txn, s->dbi_series, &k, &v, MDB_APPEND)) != 0)
+	if ((rc = series_encode_syms(s, txn, enc, len, &syms)) == 0) {
+		v.mv_size = syms.len;
+		v.mv_data = syms.data;
+		rc = mdb_put(txn, s->dbi_series, &k, &v, MDB_APPEND);
+	}
+	pw_buf_free(&syms);
+	if (rc != 0)
 		return rc;
 	while (labels_next(enc, len, &off, &name, &value)) {
 		k.mv_size = posting_key(pk, name, value);
@@ -199,10 +213,14 @@ int series_delete(struct store *s, MDB_txn *txn, uint64_t id)
 	key_put_u64(ik, id);
 	if ((rc = mdb_get(txn, s->dbi_series, &k, &v)) != 0)
 		return rc;
-	/* copy: deleting invalidates the pointer */
-	len = v.mv_size;
-	enc = xmalloc(len);
-	memcpy((char *)enc, v.mv_data, len);
+	struct pw_buf dec; /* a copy: deleting invalidates the pointer */
+	pw_buf_init(&dec, 0);
+	if ((rc = series_decode(s, txn, &v, &dec)) != 0) {
+		pw_buf_free(&dec);
+		return rc;
+	}
+	len = dec.len;
+	enc = pw_buf_take(&dec);
 	while (labels_next(enc, len, &off, &name, &value)) {
 		MDB_val pkv = {posting_key(pk, name, value), pk};
 		rc = mdb_del(txn, s->dbi_postings, &pkv, &iv);

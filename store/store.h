@@ -183,7 +183,8 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *v);
 /* The newest sample of a series. PW_ENOTFOUND when it has none. */
 int store_latest(struct store_snap *snap, uint64_t id, int64_t *ts, double *v);
 /* Every series with its newest sample, in id order; cb returning non-zero
- * stops the scan and is returned. */
+ * stops the scan and is returned. s (and its labels) is valid during the
+ * call only. */
 typedef int (*store_latest_cb)(void *ctx, const struct store_series *s, int64_t ts, double v);
 int store_scan_latest(struct store_snap *snap, store_latest_cb cb, void *ctx);
 

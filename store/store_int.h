@@ -4,7 +4,9 @@
  *
  * LMDB layout (named databases):
  *   meta      "magic", "format", "next_id", "samples", "generation"
- *   series    id(8, BE)                     -> encoded labels
+ *   series    id(8, BE)                     -> labels as symbol ids (symbols.c;
+ *                                              format 2: the encoding below)
+ *   symbols   id(4, BE)                     -> a label name or value
  *   postings  name \0 value   DUPSORT|FIXED -> id(8, BE)
  *   heads     run(8, BE)                    -> the heads of a run of SLOT_RUN ids
  *                                              (slots.c), each appender
@@ -306,6 +308,50 @@ int slot_del(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id);
 int slots_flush(struct store *s, MDB_txn *txn);
 void slots_reset(struct slot_writer *w);
 
+/* ---- label strings stored once (symbols.c) --------------------------------- */
+
+#define SYM_BLOCK_BITS 16u
+#define SYM_BLOCK (1u << SYM_BLOCK_BITS)
+#define SYM_BLOCKS 4096u
+struct sym {
+	char *s; /* NUL-terminated */
+	uint32_t len;
+};
+struct sym_slot {
+	uint64_t hash; /* 0: empty */
+	uint32_t id;
+};
+struct symtab {
+	pthread_mutex_t lock;         /* loading and publishing */
+	struct sym *blk[SYM_BLOCKS];  /* never move once allocated */
+	uint32_t n;                   /* ids below are published (atomic) */
+	/* the writer's (under wlock): string -> id of ids below map_upto and
+	 * of this attempt's new ones, which are base, base + 1, ... */
+	struct sym_slot *map;
+	size_t mapcap, mapn;
+	uint32_t map_upto, base;
+	struct sym *pending;
+	size_t npending, cappending;
+};
+struct store;
+/* The string of symbol id, loading it from txn if this process has not
+ * met it yet; valid until the store closes. */
+int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char **str, uint32_t *len);
+void symtab_free(struct symtab *t);
+/* A write transaction's symbols: begin (sees other processes' additions),
+ * intern, finish (before the commit), then committed or abort. */
+int sym_writer_begin(struct store *s, MDB_txn *txn);
+int sym_intern(struct store *s, MDB_txn *txn, const char *str, size_t len, uint32_t *id);
+int sym_writer_finish(struct store *s, MDB_txn *txn);
+void sym_writer_committed(struct store *s);
+void sym_writer_abort(struct store *s);
+/* A series' labels, canonical encoding (series.c) <-> stored form (the
+ * varint symbol ids of the name and each label's name and value);
+ * series_decode appends to out. */
+int series_encode_syms(struct store *s, MDB_txn *txn, const char *enc, size_t len,
+		       struct pw_buf *out);
+int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf *out);
+
 /* ---- the store ----------------------------------------------------------- */
 
 struct cache_ent {
@@ -324,7 +370,7 @@ struct series_cache {
 
 struct store {
 	MDB_env *env;
-	MDB_dbi dbi_meta, dbi_series, dbi_postings, dbi_heads, dbi_chunks,
+	MDB_dbi dbi_meta, dbi_series, dbi_postings, dbi_symbols, dbi_heads, dbi_chunks,
 		dbi_segs, dbi_metadata, dbi_records, dbi_feed, dbi_wal, dbi_open;
 	bool feed; /* record every commit in dbi_feed */
 	bool no_records; /* read-only open of a store without the records table */
@@ -340,6 +386,7 @@ struct store {
 	struct slot_writer slots;   /* guarded by wlock */
 	bool slots_legacy;          /* read-only, format <= 2: an entry per series */
 	bool wal_v1;                /* the log holds format 2's records */
+	struct symtab syms;
 	pthread_mutex_t vlock;      /* guards view */
 	struct wal_view *view;      /* the newest log view built */
 };
@@ -348,7 +395,19 @@ struct store_snap {
 	struct store *s;
 	MDB_txn *txn;
 	struct wal_view *wal; /* the log as txn sees it, NULL when empty */
+	/* decoded labels handed out, valid until store_snap_end */
+	char *cur;
+	size_t left;
+	char **chunks;
+	size_t nchunks;
+	struct pw_buf scratch;
 };
+
+/* The canonical encoding of a series' stored labels v, in memory of the
+ * snapshot. Release gives the memory back when it was the last handed
+ * out (a candidate that did not match). */
+int snap_series_enc(struct store_snap *snap, const MDB_val *v, const char **enc, size_t *len);
+void snap_series_release(struct store_snap *snap, const char *enc, size_t len);
 
 /* env.c */
 int store__err(int mdb_rc);

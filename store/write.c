@@ -1140,8 +1140,10 @@ static int apply(struct store_batch *b)
 		goto fail;
 	if (next_id == 0)
 		next_id = 1;
-	/* series other processes created since, or all after a reset */
-	if ((rc = cache_sync(s, txn, next_id)) != 0 || (rc = resolve_ids(b, txn, &next_id)) != 0)
+	/* symbols and series other processes created since, or all after a
+	 * reset */
+	if ((rc = sym_writer_begin(s, txn)) != 0 || (rc = cache_sync(s, txn, next_id)) != 0 ||
+	    (rc = resolve_ids(b, txn, &next_id)) != 0)
 		goto fail;
 	if (b->n > 1) {
 		/* scrape order is usually id order already */
@@ -1217,7 +1219,8 @@ static int apply(struct store_batch *b)
 	if ((b->nlogged || b->folded_all || b->folded_slice >= 0) &&
 	    (rc = wal_gen_bump(s, txn, &wgen)) != 0)
 		goto fail;
-	if ((rc = store__meta_put_u64(txn, s, "next_id", next_id)) != 0 ||
+	if ((rc = sym_writer_finish(s, txn)) != 0 ||
+	    (rc = store__meta_put_u64(txn, s, "next_id", next_id)) != 0 ||
 	    (rc = store__meta_put_u64(txn, s, "next_seq", b->next_seq)) != 0 ||
 	    (rc = store__meta_put_u64(txn, s, "samples", samples + (uint64_t)b->added)) != 0)
 		goto fail;
@@ -1226,6 +1229,7 @@ static int apply(struct store_batch *b)
 	if (rc != 0)
 		goto fail;
 	s->cache.upto = next_id; /* the series it created are in the cache */
+	sym_writer_committed(s);
 	/* what the writer knows of the log, now that it is on disk */
 	if (b->folded_all)
 		wal_writer_reset(&s->wal);
@@ -1249,6 +1253,7 @@ fail:
 	if (ccur)
 		mdb_cursor_close(ccur);
 	slots_reset(&s->slots);
+	sym_writer_abort(s);
 	if (txn)
 		mdb_txn_abort(txn);
 	/* forget series ids this attempt created: they were never committed */

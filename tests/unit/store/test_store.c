@@ -863,6 +863,7 @@ Test(store, series_from_another_process_or_a_reopen_are_not_created_twice)
 	b = store_batch_begin(st);
 	cr_assert_eq(put1(b, "shared", "city", "n7", 4000, 71), 0);
 	cr_assert_eq(put1(b, "shared", "city", "a", 4000, 4), 0);
+	cr_assert_eq(put1(b, "shared", "city", "new", 4000, 5), 0);
 	commit(b);
 
 	int64_t ts[8];
@@ -875,5 +876,27 @@ Test(store, series_from_another_process_or_a_reopen_are_not_created_twice)
 	cr_assert_eq(read_series("shared", "city", "n299", ts, vs, 8), 2);
 	struct store_stats ss;
 	cr_assert_eq(store_stats(st, &ss), 0);
-	cr_assert_eq(ss.series, 301);
+	cr_assert_eq(ss.series, 302);
+	/* label strings are stored once, whichever process met them first */
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	char **strs = NULL;
+	size_t n = 0;
+	cr_assert_eq(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, st->dbi_symbols, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+		strs = xreallocarray(strs, n + 1, sizeof *strs);
+		strs[n] = xstrndup(v.mv_data, v.mv_size);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_str_neq(strs[i], strs[n], "\"%s\" stored twice", strs[n]);
+		n++;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	/* shared, city, a, n0..n299, new */
+	cr_assert_eq(n, 3 + 300 + 1);
+	for (size_t i = 0; i < n; i++)
+		free(strs[i]);
+	free(strs);
 }

@@ -672,6 +672,25 @@ static void make_legacy(int format)
 	cr_assert_gt(nopen, 0);
 	cr_assert_eq(mdb_drop(txn, st->dbi_heads, 1), 0);
 	cr_assert_eq(mdb_drop(txn, st->dbi_open, 1), 0);
+	{
+		/* labels stored in full, no symbols table */
+		struct pw_buf enc;
+		pw_buf_init(&enc, 0);
+		cr_assert_eq(mdb_cursor_open(txn, st->dbi_series, &c), 0);
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+			enc.len = 0;
+			cr_assert_eq(series_decode(st, txn, &v, &enc), 0);
+			uint8_t kb[8]; /* the key may move with its page */
+			memcpy(kb, k.mv_data, 8);
+			MDB_val ek = {8, kb}, ev = {enc.len, enc.data};
+			cr_assert_eq(mdb_cursor_put(c, &ek, &ev, MDB_CURRENT), 0);
+		}
+		mdb_cursor_close(c);
+		pw_buf_free(&enc);
+		cr_assert_eq(mdb_drop(txn, st->dbi_symbols, 1), 0);
+		MDB_val nk = {8, (void *)"next_sym"};
+		cr_assert_eq(mdb_del(txn, st->dbi_meta, &nk, NULL), 0);
+	}
 	if (format == 1) {
 		/* format 1's sealed segments carried the appender state */
 		size_t stateful = 0;
@@ -722,10 +741,9 @@ static void v1_varint(uint8_t **p, uint64_t v)
 	*(*p)++ = (uint8_t)v;
 }
 
-static void append_v1_record(int t0, int nt)
+/* the id of every unit's series */
+static void unit_ids(uint64_t ids[NSER])
 {
-	static uint8_t rec[WAL_REC_HEADER + 5 + NSER * 8 * (20 + 10)];
-	uint64_t ids[NSER] = {0}, seq, gen, samples;
 	struct store_snap *snap;
 	struct store_matcher m;
 	struct store_series *ss;
@@ -742,6 +760,13 @@ static void append_v1_record(int t0, int nt)
 	free(ss);
 	store_matcher_free(&m);
 	store_snap_end(snap);
+}
+
+static void append_v1_record(const uint64_t ids[NSER], int t0, int nt)
+{
+	static uint8_t rec[WAL_REC_HEADER + 5 + NSER * 8 * (20 + 10)];
+	uint64_t seq, gen, samples;
+
 	memset(rec, 0, sizeof rec);
 	uint8_t *p = rec + WAL_REC_HEADER + 5; /* nseries: fixed 5-byte varint */
 	uint64_t last_id = 0;
@@ -811,9 +836,11 @@ static void legacy_formats_read_and_upgrade(int format)
 			put(b, s, t, (double)(s * 3 + t));
 		commit(b);
 	}
+	uint64_t ids[NSER];
+	unit_ids(ids);
 	make_legacy(format);
 	if (format == 2)
-		append_v1_record(300, 3); /* a log of format 2's records */
+		append_v1_record(ids, 300, 3); /* a log of format 2's records */
 	store_close(st);
 	struct store_opts ro = {.path = dir, .read_only = true};
 	char *cause = NULL;
@@ -846,6 +873,9 @@ static void legacy_formats_read_and_upgrade(int format)
 		cr_assert_eq(mdb_dbi_open(txn, "heads", 0, &old), MDB_NOTFOUND);
 		cr_assert_eq(mdb_dbi_open(txn, "open", 0, &old), MDB_NOTFOUND);
 		cr_assert_eq(mdb_dbi_open(txn, "sindex", 0, &old), MDB_NOTFOUND);
+		MDB_stat ms;
+		cr_assert_eq(mdb_stat(txn, st->dbi_symbols, &ms), 0);
+		cr_assert_geq(ms.ms_entries, NSER + 2, "the upgrade stored the labels' strings");
 		mdb_txn_abort(txn);
 	}
 	for (int t = 300; t < 340; t++) {
