@@ -67,6 +67,34 @@ static int blk_find(const MDB_val *blk, unsigned lo, MDB_val *out)
 
 static void blk_key(uint8_t kb[8], uint64_t run) { key_put_u64(kb, run); }
 
+int slot_block_parse(const MDB_val *blk, struct slot_ent *out, size_t *n)
+{
+	const uint8_t *p = blk->mv_data;
+	if (blk->mv_size < BLK_HDR)
+		return MDB_CORRUPTED;
+	size_t cnt = (size_t)p[0] | (size_t)p[1] << 8, data = BLK_HDR + cnt * BLK_ENT;
+	if (cnt > SLOT_RUN || data > blk->mv_size)
+		return MDB_CORRUPTED;
+	size_t start = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		const uint8_t *e = p + BLK_HDR + i * BLK_ENT;
+		size_t end = (size_t)e[1] | (size_t)e[2] << 8 | (size_t)e[3] << 16;
+		if (end < start || data + end > blk->mv_size || (i > 0 && e[0] <= *(e - BLK_ENT)))
+			return MDB_CORRUPTED; /* ids ascending, entries within the value */
+		out[i].lo = e[0];
+		out[i].p = p + data + start;
+		out[i].len = end - start;
+		start = end;
+	}
+	*n = cnt;
+	return 0;
+}
+
+int slot_block_find(const MDB_val *blk, unsigned lo, MDB_val *out)
+{
+	return blk_find(blk, lo, out);
+}
+
 /* ---- readers ---------------------------------------------------------------- */
 
 void slot_reader_init(struct slot_reader *r, const struct store *s, MDB_txn *txn,
@@ -230,31 +258,19 @@ static int dirty_get(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t 
 	r = xcalloc(1, sizeof *r);
 	r->key = key;
 	if (rc == 0) {
-		const uint8_t *p = v.mv_data;
-		if (v.mv_size < BLK_HDR) {
+		struct slot_ent ents[SLOT_RUN];
+		size_t n;
+		if ((rc = slot_block_parse(&v, ents, &n)) != 0) {
 			free(r);
-			return MDB_CORRUPTED;
+			return rc;
 		}
-		size_t n = (size_t)p[0] | (size_t)p[1] << 8, data = BLK_HDR + n * BLK_ENT;
-		if (n > SLOT_RUN || data > v.mv_size) {
-			free(r);
-			return MDB_CORRUPTED;
-		}
-		r->base = xmalloc(v.mv_size - data + 1);
-		memcpy(r->base, p + data, v.mv_size - data);
-		size_t start = 0;
+		/* a copy: the stored value is rewritten at the flush */
+		size_t off = n ? (size_t)(ents[0].p - (const uint8_t *)v.mv_data) : 0;
+		r->base = xmalloc(v.mv_size - off + 1);
+		memcpy(r->base, (const uint8_t *)v.mv_data + off, v.mv_size - off);
 		for (size_t i = 0; i < n; i++) {
-			const uint8_t *e = p + BLK_HDR + i * BLK_ENT;
-			size_t end = (size_t)e[1] | (size_t)e[2] << 8 | (size_t)e[3] << 16;
-			if (end < start || data + end > v.mv_size || r->ptr[e[0]] ||
-			    (i > 0 && e[0] <= *(e - BLK_ENT))) {
-				free(r->base);
-				free(r);
-				return MDB_CORRUPTED;
-			}
-			r->ptr[e[0]] = r->base + start;
-			r->len[e[0]] = (uint32_t)(end - start);
-			start = end;
+			r->ptr[ents[i].lo] = r->base + (ents[i].p - (const uint8_t *)v.mv_data - off);
+			r->len[ents[i].lo] = (uint32_t)ents[i].len;
 		}
 	}
 	dirty_insert(w, r);

@@ -283,6 +283,15 @@ void slot_reader_init(struct slot_reader *r, const struct store *s, MDB_txn *txn
 int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out);
 /* Entries in table t. */
 int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t *n);
+/* A stored run: its entries in id order (out holds SLOT_RUN), or the one
+ * of id & (SLOT_RUN - 1) == lo; MDB_CORRUPTED for a malformed value. */
+struct slot_ent {
+	unsigned lo;
+	const uint8_t *p;
+	size_t len;
+};
+int slot_block_parse(const MDB_val *blk, struct slot_ent *out, size_t *n);
+int slot_block_find(const MDB_val *blk, unsigned lo, MDB_val *out);
 
 /* The runs a write transaction changes, written by slots_flush() just
  * before the commit and dropped by slots_reset() on abort. Guarded by the
