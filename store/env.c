@@ -239,7 +239,8 @@ int store__grow(struct store *s, char **cause)
  * in tables "heads" and "open" (format 1 kept open segments inline in the
  * chunks index instead); they move into runs (slots.c), open segments
  * without their appender state, and the old tables go, as does "sindex"
- * (label hash -> id; series.c); series' labels become symbol ids. */
+ * (label hash -> id; series.c); series' labels become symbol ids and the
+ * postings are rebuilt with 4-byte ids. */
 static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 {
 	MDB_dbi old[2];
@@ -297,8 +298,9 @@ static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 		return rc;
 	if (old[SLOT_OPEN] && (rc = mdb_drop(txn, old[SLOT_OPEN], 1)) != 0)
 		return rc;
-	/* labels as symbol ids */
-	if ((rc = sym_writer_begin(s, txn)) != 0 || (rc = mdb_cursor_open(txn, s->dbi_series, &c)) != 0)
+	/* labels as symbol ids, and the postings again with 4-byte ids */
+	if ((rc = sym_writer_begin(s, txn)) != 0 || (rc = mdb_drop(txn, s->dbi_postings, 0)) != 0 ||
+	    (rc = mdb_cursor_open(txn, s->dbi_series, &c)) != 0)
 		return rc;
 	struct pw_buf enc, syms;
 	pw_buf_init(&enc, 0);
@@ -316,6 +318,21 @@ static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 		memcpy(kb, k.mv_data, 8);
 		MDB_val sk = {8, kb}, sv = {syms.len, syms.data};
 		if ((rc = mdb_cursor_put(c, &sk, &sv, MDB_CURRENT)) != 0)
+			break;
+		uint64_t id = key_get_u64(kb);
+		uint8_t pk[POSTING_KEY_MAX + 16], pid[4];
+		const char *name, *value;
+		size_t off = 0;
+		if (id > POSTING_ID_MAX) {
+			rc = MDB_BAD_VALSIZE;
+			break;
+		}
+		posting_id_put(pid, id);
+		while (rc == 0 && labels_next(enc.data, enc.len, &off, &name, &value)) {
+			MDB_val pkv = {posting_key(pk, name, value), pk}, piv = {4, pid};
+			rc = mdb_put(txn, s->dbi_postings, &pkv, &piv, MDB_APPENDDUP);
+		}
+		if (rc != 0)
 			break;
 	}
 	mdb_cursor_close(c);

@@ -232,10 +232,10 @@ static void idset_intersect(struct idset *a, const struct idset *b)
 }
 
 /* Append the posting list under cursor position (all dups) to set. */
-static int postings_read(MDB_cursor *cur, struct idset *set)
+static int postings_read(const struct store *s, MDB_cursor *cur, struct idset *set)
 {
 	MDB_val k, v;
-	size_t cnt = 0;
+	size_t cnt = 0, w = posting_width(s);
 	int rc;
 
 	/* GET_MULTIPLE leaves data untouched for a key with a single value */
@@ -244,13 +244,15 @@ static int postings_read(MDB_cursor *cur, struct idset *set)
 	if (cnt == 1) {
 		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT)) != 0)
 			return rc;
-		idset_add(set, key_get_u64(v.mv_data));
+		if (v.mv_size != w)
+			return MDB_CORRUPTED;
+		idset_add(set, posting_id(v.mv_data, w));
 		return 0;
 	}
 	rc = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
 	while (rc == 0) {
-		for (size_t i = 0; i + 8 <= v.mv_size; i += 8)
-			idset_add(set, key_get_u64((uint8_t *)v.mv_data + i));
+		for (size_t i = 0; i + w <= v.mv_size; i += w)
+			idset_add(set, posting_id((uint8_t *)v.mv_data + i, w));
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_MULTIPLE);
 	}
 	return rc == MDB_NOTFOUND ? 0 : rc;
@@ -270,7 +272,9 @@ static const char *posting_value(struct store_snap *snap, MDB_cursor *cur, const
 			uint8_t ik[8];
 			MDB_val sk = {8, ik}, sv;
 			char name[LABEL_NAME_MAX + 1];
-			memcpy(ik, dv.mv_data, 8);
+			if (dv.mv_size != posting_width(snap->s))
+				return NULL;
+			key_put_u64(ik, posting_id(dv.mv_data, dv.mv_size));
 			memcpy(name, k->mv_data, namelen);
 			name[namelen] = '\0';
 			if (mdb_get(snap->txn, snap->s->dbi_series, &sk, &sv) == 0) {
@@ -325,7 +329,7 @@ static int matcher_ids(struct store_snap *snap, const struct store_matcher *m, s
 		k.mv_data = pk;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
 		if (rc == 0)
-			rc = postings_read(cur, out);
+			rc = postings_read(snap->s, cur, out);
 		goto out;
 	}
 	memcpy(pk, m->name, nl);
@@ -339,7 +343,7 @@ static int matcher_ids(struct store_snap *snap, const struct store_matcher *m, s
 		    ((uint8_t *)k.mv_data)[nl] != 0)
 			break;
 		val = posting_value(snap, cur, &k, nl, tmp, sizeof tmp);
-		if (val && store_matcher_matches(m, val) && (rc = postings_read(cur, out)) != 0)
+		if (val && store_matcher_matches(m, val) && (rc = postings_read(snap->s, cur, out)) != 0)
 			goto out;
 		/* postings_read moved within the dups; NEXT_NODUP still advances */
 	}
@@ -979,7 +983,12 @@ int store_label_values(struct store_snap *snap, const char *lname,
 			MDB_val sk = {8, ik}, sv;
 			if (k.mv_size < nl + 1 || memcmp(k.mv_data, pk, nl + 1) != 0)
 				break;
-			memcpy(ik, d.mv_data, 8); /* first dup after SET_RANGE/NEXT_NODUP */
+			/* the first dup after SET_RANGE/NEXT_NODUP */
+			if (d.mv_size != posting_width(snap->s)) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			key_put_u64(ik, posting_id(d.mv_data, d.mv_size));
 			if (mdb_get(snap->txn, snap->s->dbi_series, &sk, &sv) == 0) {
 				struct store_series ss = {.id = key_get_u64(ik)};
 				if ((rc = snap_series_enc(snap, &sv, &ss.enc, &ss.enc_len)) != 0)
@@ -1127,7 +1136,7 @@ static int latest_iter_fill(struct store_latest_iter *it)
 	}
 	if (rc != 0)
 		return store__err(rc);
-	if ((rc = postings_read(it->pc, &it->ids)) != 0)
+	if ((rc = postings_read(it->snap->s, it->pc, &it->ids)) != 0)
 		return store__err(rc);
 	return 0;
 }

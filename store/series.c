@@ -185,11 +185,13 @@ int series_create(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc,
 	pw_buf_free(&syms);
 	if (rc != 0)
 		return rc;
+	uint8_t pid[4];
+	posting_id_put(pid, id);
 	while (labels_next(enc, len, &off, &name, &value)) {
 		k.mv_size = posting_key(pk, name, value);
 		k.mv_data = pk;
-		v.mv_size = 8;
-		v.mv_data = ik;
+		v.mv_size = sizeof pid;
+		v.mv_data = pid;
 		/* ids only grow, so a new one goes at the end of every posting
 		 * list: appended, LMDB fills the list's pages instead of
 		 * splitting them in half */
@@ -205,12 +207,14 @@ int series_create(struct store *s, MDB_txn *txn, uint64_t hash, const char *enc,
 int series_delete(struct store *s, MDB_txn *txn, uint64_t id)
 {
 	uint8_t ik[8], pk[POSTING_KEY_MAX + 16];
-	MDB_val k = {8, ik}, v, iv = {8, ik};
+	uint8_t pid[4];
+	MDB_val k = {8, ik}, v, iv = {sizeof pid, pid};
 	const char *name, *value, *enc;
 	size_t off = 0, len;
 	int rc;
 
 	key_put_u64(ik, id);
+	posting_id_put(pid, id);
 	if ((rc = mdb_get(txn, s->dbi_series, &k, &v)) != 0)
 		return rc;
 	struct pw_buf dec; /* a copy: deleting invalidates the pointer */

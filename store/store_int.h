@@ -7,7 +7,7 @@
  *   series    id(8, BE)                     -> labels as symbol ids (symbols.c;
  *                                              format 2: the encoding below)
  *   symbols   id(4, BE)                     -> a label name or value
- *   postings  name \0 value   DUPSORT|FIXED -> id(8, BE)
+ *   postings  name \0 value   DUPSORT|FIXED -> id(4, BE; format 2: 8)
  *   heads     run(8, BE)                    -> the heads of a run of SLOT_RUN ids
  *                                              (slots.c), each appender
  *                                              state(30) + chunk
@@ -150,6 +150,25 @@ static inline void key_put_ts(uint8_t *p, int64_t ts)
 static inline int64_t key_get_ts(const uint8_t *p)
 {
 	return (int64_t)(key_get_u64(p) ^ 0x8000000000000000ULL);
+}
+
+/* A posting's series id: 4 bytes, big-endian, since format 3 (series ids
+ * stay below 2^32), 8 before (a read-only older store). */
+#define POSTING_ID_MAX UINT32_MAX
+static inline size_t posting_width(const struct store *s);
+static inline uint64_t posting_id(const void *p, size_t w)
+{
+	const uint8_t *b = p;
+	if (w == 8)
+		return key_get_u64(b);
+	return (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
+}
+static inline void posting_id_put(uint8_t *b, uint64_t id)
+{
+	b[0] = (uint8_t)(id >> 24);
+	b[1] = (uint8_t)(id >> 16);
+	b[2] = (uint8_t)(id >> 8);
+	b[3] = (uint8_t)id;
 }
 
 /* Build the postings key of (name, value) into out (>= POSTING_KEY_MAX + 16
@@ -484,5 +503,7 @@ static inline int seg_resolve(MDB_txn *txn, const struct store *s, const MDB_val
 	out->mv_size -= skip;
 	return 0;
 }
+
+static inline size_t posting_width(const struct store *s) { return s->slots_legacy ? 8 : 4; }
 
 #endif /* PW_STORE_INT_H */

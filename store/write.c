@@ -60,6 +60,7 @@ struct store_batch {
 	 * timestamp as behind_log() found it; id 0 when it has none */
 	struct wal_last *inlog;
 	size_t capinlog;
+	char *idmsg; /* why series ids ran out */
 };
 
 struct store_batch *store_batch_begin(struct store *s)
@@ -88,6 +89,7 @@ static void batch_free(struct store_batch *b)
 	free(b->created);
 	free(b->logged);
 	free(b->inlog);
+	free(b->idmsg);
 	for (unsigned i = 0; i < WAL_SLICES; i++)
 		if (b->rec_open & (1u << i))
 			wal_rec_free(&b->rec[i]);
@@ -1029,6 +1031,13 @@ static int resolve_ids(struct store_batch *b, MDB_txn *txn, uint64_t *next_id)
 			continue; /* from a resolved store_key, still valid */
 		id = cache_find(&s->cache, e->hash, enc, e->len);
 		if (id == 0) { /* the cache holds every series: a new one */
+			if (*next_id > POSTING_ID_MAX) {
+				free(b->idmsg);
+				b->idmsg = xasprintf("store %s has no series id left: ids are "
+						     "never reused and %llu series were created",
+						     s->path, (unsigned long long)POSTING_ID_MAX);
+				return PW_ETOOBIG;
+			}
 			id = (*next_id)++;
 			if ((rc = series_create(s, txn, e->hash, enc, e->len, id)) != 0)
 				return rc;
@@ -1300,6 +1309,8 @@ int store_batch_commit(struct store_batch *b, char **cause)
 			b->ents[i].id = 0;
 	}
 	pthread_mutex_unlock(&s->wlock);
+	if (rc != 0 && b->idmsg && cause && !*cause)
+		*cause = xstrdup(b->idmsg);
 	if (rc != 0 && !(rc >= PW_E_BASE && rc < PW_E_LAST)) {
 		/* an LMDB code or errno from LMDB: name it once, here */
 		if (cause && !*cause)

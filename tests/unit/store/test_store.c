@@ -900,3 +900,39 @@ Test(store, series_from_another_process_or_a_reopen_are_not_created_twice)
 		free(strs[i]);
 	free(strs);
 }
+
+/* Series ids are never reused and postings hold them in 4 bytes: past
+ * 2^32 - 1 a batch that creates a series fails with a message and writes
+ * nothing; existing series still take samples. */
+Test(store, series_ids_run_out_cleanly)
+{
+	struct store_batch *b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "ids", "n", "first", 1000, 1), 0);
+	commit(b);
+	MDB_txn *txn;
+	cr_assert_eq(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+	cr_assert_eq(store__meta_put_u64(txn, st, "next_id", UINT32_MAX), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "ids", "n", "last", 1000, 2), 0);
+	commit(b);
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "ids", "n", "first", 2000, 3), 0);
+	cr_assert_eq(put1(b, "ids", "n", "one too many", 2000, 4), 0);
+	char *cause = NULL;
+	cr_assert_eq(store_batch_commit(b, &cause), PW_ETOOBIG);
+	cr_assert_not_null(cause);
+	cr_assert(strstr(cause, "no series id left"), "%s", cause);
+	free(cause);
+	int64_t ts[4];
+	double vs[4];
+	cr_assert_eq(read_series("ids", "n", "first", ts, vs, 4), 1, "the batch wrote nothing");
+	cr_assert_eq(read_series("ids", "n", "last", ts, vs, 4), 1);
+	cr_assert_eq(vs[0], 2);
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "ids", "n", "first", 2000, 3), 0);
+	cr_assert_eq(put1(b, "ids", "n", "last", 2000, 5), 0);
+	commit(b);
+	cr_assert_eq(read_series("ids", "n", "last", ts, vs, 4), 2);
+	cr_assert_eq(vs[1], 5);
+}

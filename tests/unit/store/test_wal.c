@@ -690,6 +690,31 @@ static void make_legacy(int format)
 		cr_assert_eq(mdb_drop(txn, st->dbi_symbols, 1), 0);
 		MDB_val nk = {8, (void *)"next_sym"};
 		cr_assert_eq(mdb_del(txn, st->dbi_meta, &nk, NULL), 0);
+		/* postings with 8-byte ids */
+		struct {
+			uint8_t key[POSTING_KEY_MAX + 16];
+			size_t klen;
+			uint64_t id;
+		} *ps = NULL;
+		size_t np = 0;
+		cr_assert_eq(mdb_cursor_open(txn, st->dbi_postings, &c), 0);
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+			cr_assert_eq(v.mv_size, 4);
+			ps = xreallocarray(ps, np + 1, sizeof *ps);
+			memcpy(ps[np].key, k.mv_data, k.mv_size);
+			ps[np].klen = k.mv_size;
+			ps[np++].id = posting_id(v.mv_data, 4);
+		}
+		mdb_cursor_close(c);
+		cr_assert_eq(np, 2 * NSER); /* __name__ and unit */
+		cr_assert_eq(mdb_drop(txn, st->dbi_postings, 0), 0);
+		for (size_t i = 0; i < np; i++) {
+			uint8_t id8[8];
+			key_put_u64(id8, ps[i].id);
+			MDB_val pk = {ps[i].klen, ps[i].key}, pv = {8, id8};
+			cr_assert_eq(mdb_put(txn, st->dbi_postings, &pk, &pv, 0), 0);
+		}
+		free(ps);
 	}
 	if (format == 1) {
 		/* format 1's sealed segments carried the appender state */
