@@ -61,7 +61,7 @@
  * kept small (64 samples at most, flushed at a per-series fill level
  * between 32 and 64). When full it is appended to the series' last
  * segment. */
-#define HEAD_MAX_SAMPLES 64u
+#define HEAD_MAX_SAMPLES 240u
 #define CHUNK_CAP_BYTES 1900u
 /* Segments: ~1 KB, four to an LMDB page. A series' last segment grows
  * inline in the chunks index; once full it moves to the append-only segs

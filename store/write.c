@@ -736,7 +736,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 		 * rewrite their segments in the same commit. */
 		size_t clen = v.mv_size - HEAD_STATE_BYTES;
 		unsigned head_max = HEAD_MAX_SAMPLES / 2 +
-				    (unsigned)((id * 0x9e3779b97f4a7c15ULL) >> 58) % (HEAD_MAX_SAMPLES / 2);
+				    (unsigned)((id * 0x9e3779b97f4a7c15ULL) >> 32) % (HEAD_MAX_SAMPLES / 2);
 		memset(buf, 0, CHUNK_BUF_BYTES);
 		memcpy(buf, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen);
 		for (i = 0; i < n; i++) {
