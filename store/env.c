@@ -261,13 +261,18 @@ static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 		if ((rc = mdb_cursor_open(txn, old[t], &c)) != 0)
 			return rc;
 		while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-			size_t skip = t == SLOT_OPEN ? HEAD_STATE_BYTES : 0;
-			if (k.mv_size != 8 || v.mv_size < skip + 2 + 8) {
+			/* open segments lose the state, heads get the compact one */
+			struct head h;
+			uint8_t st[HEAD_STATE_MAX];
+			size_t sl = 0;
+			if (k.mv_size != 8 || head_parse(v.mv_data, v.mv_size, true, &h) != 0) {
 				rc = MDB_CORRUPTED;
 				break;
 			}
-			if ((rc = slot_put(s, txn, (enum slot_table)t, key_get_u64(k.mv_data), NULL, 0,
-					   (uint8_t *)v.mv_data + skip, v.mv_size - skip)) != 0 ||
+			if (t == SLOT_HEADS)
+				sl = head_state_put(&h.a, h.chunk, st);
+			if ((rc = slot_put(s, txn, (enum slot_table)t, key_get_u64(k.mv_data), st, sl,
+					   h.chunk, h.clen)) != 0 ||
 			    (s->slots.n >= 4096 && (rc = slots_flush(s, txn)) != 0))
 				break;
 		}

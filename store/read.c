@@ -354,7 +354,7 @@ out:
 
 /* Has series id a sample in [mint, maxt]? *it is created on first use and
  * reused for every series of a selection (the caller frees it). */
-static int head_latest(const MDB_val *v, int64_t *ts, double *val);
+static int head_latest(const struct store *s, const MDB_val *v, int64_t *ts, double *val);
 
 /* A record by 8-byte id through a cursor kept open: for ids in ascending
  * order LMDB finds the next one on the page it stands on, not from the
@@ -417,7 +417,7 @@ static int series_has_range(struct store_snap *snap, struct store_iter **it, str
 	int64_t ht;
 	double hval;
 	if (slot_read(heads, id, &hv) == 0 &&
-	    head_latest(&hv, &ht, &hval) == 0) {
+	    head_latest(snap->s, &hv, &ht, &hval) == 0) {
 		if (!wn) {
 			ss->has_latest = true;
 			ss->latest_t = ht;
@@ -629,9 +629,10 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 		it->head_rc = slot_read(&it->heads, id, &hv);
 		it->head_v = hv;
 		if (it->head_rc == 0 &&
-		    value_dec_init(&d, hv.mv_data, hv.mv_size) > 0 && chunk_dec_next(&d, &t0, &v0) == 1 &&
+		    head_dec_init(&d, hv.mv_data, hv.mv_size, it->heads.legacy) > 0 &&
+		    chunk_dec_next(&d, &t0, &v0) == 1 &&
 		    t0 <= mint) {
-			value_dec_init(&it->dec, hv.mv_data, hv.mv_size);
+			head_dec_init(&it->dec, hv.mv_data, hv.mv_size, it->heads.legacy);
 			it->have_chunk = true;
 			it->phase = 2; /* the head is the last chunk */
 			return 0;
@@ -694,7 +695,7 @@ static int iter_load_head(struct store_iter *it)
 		return 0;
 	if (rc != 0)
 		return store__err(rc);
-	if (value_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
+	if (head_dec_init(&it->dec, v.mv_data, v.mv_size, it->heads.legacy) < 0)
 		return PW_ESTORE;
 	it->have_chunk = true;
 	return 0;
@@ -778,16 +779,14 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 
 /* ---- latest values ---------------------------------------------------------- */
 
-static int head_latest(const MDB_val *v, int64_t *ts, double *val)
+static int head_latest(const struct store *s, const MDB_val *v, int64_t *ts, double *val)
 {
-	struct chunk_app a;
+	struct head h;
 
-	if (v->mv_size < HEAD_STATE_BYTES + 2 ||
-	    chunk_app_load(&a, v->mv_data, (uint8_t *)v->mv_data + HEAD_STATE_BYTES,
-			   v->mv_size - HEAD_STATE_BYTES) != 0)
+	if (head_parse(v->mv_data, v->mv_size, s->slots_legacy, &h) != 0)
 		return PW_ESTORE;
-	*ts = a.t;
-	memcpy(val, &a.v, sizeof *val);
+	*ts = h.a.t;
+	memcpy(val, &h.a.v, sizeof *val);
 	return 0;
 }
 
@@ -816,7 +815,7 @@ int store_latest(struct store_snap *snap, uint64_t id, int64_t *ts, double *val)
 	rc = slot_read(&heads, id, &v);
 	if (rc != 0)
 		return store__err(rc);
-	return head_latest(&v, ts, val);
+	return head_latest(snap->s, &v, ts, val);
 }
 
 int store_scan_latest(struct store_snap *snap, store_latest_cb cb, void *ctx)
@@ -848,7 +847,7 @@ int store_scan_latest(struct store_snap *snap, store_latest_cb cb, void *ctx)
 			rc = r;
 			goto out;
 		}
-		if (!wal_latest(snap, id, &ts, &val) && (r = head_latest(&hv, &ts, &val)) != 0) {
+		if (!wal_latest(snap, id, &ts, &val) && (r = head_latest(snap->s, &hv, &ts, &val)) != 0) {
 			rc = r;
 			goto out_pw;
 		}
@@ -1154,7 +1153,7 @@ int store_latest_iter_next(struct store_latest_iter *it, struct store_series *s,
 			if (mdb_get(it->snap->txn, it->snap->s->dbi_series, &k, &sv) != 0 ||
 			    slot_read(&it->heads, id, &hv) != 0)
 				continue;
-			if (!wal_latest(it->snap, id, ts, v) && (rc = head_latest(&hv, ts, v)) != 0)
+			if (!wal_latest(it->snap, id, ts, v) && (rc = head_latest(it->snap->s, &hv, ts, v)) != 0)
 				return rc;
 			s->id = id;
 			if ((rc = snap_series_enc(it->snap, &sv, &s->enc, &s->enc_len)) != 0)

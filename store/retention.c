@@ -43,6 +43,7 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 	uint8_t kb[16], buf[CHUNK_BUF_BYTES + HEAD_STATE_BYTES];
 	MDB_val k = {16, kb}, v;
 	struct chunk_app a;
+	struct head h;
 	int64_t mint;
 	int rc;
 
@@ -155,14 +156,11 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 		goto remove;
 	if (rc != 0)
 		return rc;
+	if (head_parse(v.mv_data, v.mv_size, false, &h) != 0)
+		return MDB_CORRUPTED;
 	{
-		struct chunk_app ha;
-		if (v.mv_size < HEAD_STATE_BYTES + 2 ||
-		    chunk_app_load(&ha, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
-				   v.mv_size - HEAD_STATE_BYTES) != 0)
-			return MDB_CORRUPTED;
-		if (ha.t < cutoff) {
-			*dropped += ha.count;
+		if (h.a.t < cutoff) {
+			*dropped += h.a.count;
 			if ((rc = slot_del(s, txn, SLOT_HEADS, id)) != 0)
 				return rc;
 			/* no sealed chunk can remain: they are all older than the head */
@@ -173,14 +171,13 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 		int kept;
 		uint64_t before = *dropped;
 		/* v stays valid: nothing changes the entry before the put */
-		kept = trim_chunk((uint8_t *)v.mv_data + HEAD_STATE_BYTES, v.mv_size - HEAD_STATE_BYTES,
-				  cutoff, buf + HEAD_STATE_BYTES, &a, &mint, dropped);
+		kept = trim_chunk(h.chunk, h.clen, cutoff, buf, &a, &mint, dropped);
 		if (kept < 0)
 			return MDB_CORRUPTED;
 		if (*dropped != before) {
-			chunk_app_save(&a, buf);
-			if ((rc = slot_put(s, txn, SLOT_HEADS, id, NULL, 0, buf,
-					   HEAD_STATE_BYTES + chunk_app_bytes(&a))) != 0)
+			uint8_t st[HEAD_STATE_MAX];
+			size_t sl = head_state_put(&a, buf, st);
+			if ((rc = slot_put(s, txn, SLOT_HEADS, id, st, sl, buf, chunk_app_bytes(&a))) != 0)
 				return rc;
 		}
 	}

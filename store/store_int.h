@@ -54,9 +54,12 @@
 #define STORE_FORMAT 3u
 #define STORE_MAGIC "pacewatch-store"
 
-/* Every chunk value, head or segment, is the appender state followed by
- * the chunk bytes, so both can be appended to without decoding. */
+/* A head is its appender state followed by the chunk bytes, so it can be
+ * appended to without decoding: compact since format 3 (head_state_put, at
+ * most HEAD_STATE_MAX bytes, ~17 for a scrape), a fixed HEAD_STATE_BYTES
+ * before, which format 1 also put in front of every segment. */
 #define HEAD_STATE_BYTES 30u
+#define HEAD_STATE_MAX 30u
 /* The head: the newest samples of a series, rewritten by every append, so
  * kept small (64 samples at most, flushed at a per-series fill level
  * between 32 and 64). When full it is appended to the series' last
@@ -116,12 +119,25 @@ int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v);
  * how many. The final appender state is stored in *app when non-NULL. */
 size_t chunk_encode(const int64_t *ts, const double *vs, size_t n, uint8_t *out,
 		    size_t outcap, unsigned max_samples, struct chunk_app *app);
-/* Start decoding a stored value (appender state + chunk). */
-static inline int value_dec_init(struct chunk_dec *d, const void *p, size_t len)
+/* A stored head: its appender state, chunk and first timestamp. */
+struct head {
+	struct chunk_app a;
+	const uint8_t *chunk;
+	size_t clen;
+	int64_t mint;
+};
+/* The compact state of appender a over chunk (out: HEAD_STATE_MAX bytes);
+ * returns its length. */
+size_t head_state_put(const struct chunk_app *a, const uint8_t *chunk, uint8_t *out);
+/* Parse a stored head (legacy: format 2's fixed state); 0 or PW_EINVAL. */
+int head_parse(const void *p, size_t len, bool legacy, struct head *h);
+/* Start decoding a stored head. */
+static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, bool legacy)
 {
-	if (len < HEAD_STATE_BYTES + 2)
+	struct head h;
+	if (head_parse(p, len, legacy, &h) != 0)
 		return PW_EINVAL;
-	return chunk_dec_init(d, (const uint8_t *)p + HEAD_STATE_BYTES, len - HEAD_STATE_BYTES);
+	return chunk_dec_init(d, h.chunk, h.clen);
 }
 
 /* ---- keys ---------------------------------------------------------------- */

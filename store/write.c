@@ -394,11 +394,12 @@ static int decode_chunk_into(struct store_batch *b, const void *p, size_t len, s
 	return rc < 0 ? MDB_CORRUPTED : 0;
 }
 
-static int decode_into(struct store_batch *b, const void *p, size_t len, size_t *n)
+static int decode_head_into(struct store_batch *b, const void *p, size_t len, size_t *n)
 {
-	if (len < HEAD_STATE_BYTES + 2)
+	struct head h;
+	if (head_parse(p, len, false, &h) != 0)
 		return MDB_CORRUPTED;
-	return decode_chunk_into(b, (const uint8_t *)p + HEAD_STATE_BYTES, len - HEAD_STATE_BYTES, n);
+	return decode_chunk_into(b, h.chunk, h.clen, n);
 }
 
 /* Merge the existing samples (ts_a/v_a[0..na)) with new ones (sorted,
@@ -472,9 +473,9 @@ static int open_del(struct store_batch *b, MDB_txn *txn, uint64_t id)
 static int put_head(struct store_batch *b, uint64_t id, const struct chunk_app *a,
 		    const uint8_t *chunk)
 {
-	uint8_t st[HEAD_STATE_BYTES];
-	chunk_app_save(a, st);
-	return slot_put(b->s, b->txn, SLOT_HEADS, id, st, sizeof st, chunk, chunk_app_bytes(a));
+	uint8_t st[HEAD_STATE_MAX];
+	size_t n = head_state_put(a, chunk, st);
+	return slot_put(b->s, b->txn, SLOT_HEADS, id, st, n, chunk, chunk_app_bytes(a));
 }
 
 static int head_find(struct store_batch *b, uint64_t id, MDB_val *v)
@@ -704,12 +705,11 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 	}
 	if (rc != 0)
 		return rc;
-	if (v.mv_size < HEAD_STATE_BYTES + 2 + 16 || v.mv_size > HEAD_STATE_BYTES + CHUNK_BUF_BYTES ||
-	    chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
-			   v.mv_size - HEAD_STATE_BYTES) != 0)
+	struct head h;
+	if (head_parse(v.mv_data, v.mv_size, false, &h) != 0)
 		return MDB_CORRUPTED;
-	/* the first timestamp: 64 bits right after the u16 count */
-	head_mint = (int64_t)key_get_u64((uint8_t *)v.mv_data + HEAD_STATE_BYTES + 2);
+	a = h.a;
+	head_mint = h.mint;
 	for (split = 0; split < n && e[split].ts < head_mint; split++)
 		;
 	if (split > 0) {
@@ -723,6 +723,8 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 			return rc;
 		if ((rc = head_find(b, id, &v)) != 0)
 			return rc;
+		if (head_parse(v.mv_data, v.mv_size, false, &h) != 0)
+			return MDB_CORRUPTED;
 	}
 	e += split;
 	n -= split;
@@ -734,11 +736,10 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 		 * head moves into the last segment. Series flush at different
 		 * fill levels, so that series scraped together do not all
 		 * rewrite their segments in the same commit. */
-		size_t clen = v.mv_size - HEAD_STATE_BYTES;
 		unsigned head_max = HEAD_MAX_SAMPLES / 2 +
 				    (unsigned)((id * 0x9e3779b97f4a7c15ULL) >> 32) % (HEAD_MAX_SAMPLES / 2);
 		memset(buf, 0, CHUNK_BUF_BYTES);
-		memcpy(buf, (uint8_t *)v.mv_data + HEAD_STATE_BYTES, clen);
+		memcpy(buf, h.chunk, h.clen);
 		for (i = 0; i < n; i++) {
 			if (!chunk_app_room(&a, CHUNK_CAP_BYTES, head_max)) {
 				size_t na = 0;
@@ -770,7 +771,7 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 	 * segments, the newest starts a new head. */
 	{
 		size_t na = 0, nm;
-		if ((rc = decode_into(b, v.mv_data, v.mv_size, &na)) != 0)
+		if ((rc = decode_head_into(b, v.mv_data, v.mv_size, &na)) != 0)
 			return rc;
 		nm = merge(b, na, e, n);
 		return write_tail(b, txn, id, b->ts_b, b->v_b, nm);
@@ -908,19 +909,16 @@ static int log_series(struct store_batch *b, size_t at, size_t n, bool *logged)
 	bool prev_known = !(b->folded_all || (int)sl == b->folded_slice || b->inlog[at].id != id);
 	double prev = 0;
 	if (!prev_known) {
-		struct chunk_app a;
+		struct head h;
 		MDB_val v;
 		rc = head_find(b, id, &v);
 		if (rc == MDB_NOTFOUND)
 			return 0; /* a new series: it needs a head */
 		if (rc != 0)
 			return rc;
-		if (v.mv_size < HEAD_STATE_BYTES + 2 + 16 ||
-		    v.mv_size > HEAD_STATE_BYTES + CHUNK_BUF_BYTES ||
-		    chunk_app_load(&a, v.mv_data, (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
-				   v.mv_size - HEAD_STATE_BYTES) != 0)
+		if (head_parse(v.mv_data, v.mv_size, false, &h) != 0)
 			return MDB_CORRUPTED;
-		last = a.t;
+		last = h.a.t;
 	} else {
 		last = b->inlog[at].ts;
 		prev = b->inlog[at].v;

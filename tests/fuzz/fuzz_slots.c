@@ -2,7 +2,8 @@
  * (store/slots.c) with arbitrary bytes as the value: parsing either fails
  * or yields entries in ascending id order inside the value, and looking
  * each id up finds exactly what the parse found (and nothing for the ids
- * it did not). */
+ * it did not); each entry, read as a head, either parses to a chunk inside
+ * it whose samples decode or is refused. */
 #include <stdlib.h>
 
 #include "store_int.h"
@@ -29,6 +30,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    v.mv_size != ents[i].len)
 			abort();
 		seen[ents[i].lo] = true;
+		for (int legacy = 0; legacy < 2; legacy++) {
+			struct head h;
+			struct chunk_dec d;
+			int64_t t;
+			double dv;
+			if (head_parse(ents[i].p, ents[i].len, legacy, &h) != 0)
+				continue;
+			if (h.chunk < ents[i].p || h.chunk + h.clen > ents[i].p + ents[i].len ||
+			    h.a.nbits > h.clen * 8 || h.a.count == 0)
+				abort();
+			if (chunk_dec_init(&d, h.chunk, h.clen) >= 0)
+				while (chunk_dec_next(&d, &t, &dv) == 1)
+					;
+		}
 	}
 	for (unsigned lo = 0; lo < SLOT_RUN; lo++)
 		if (!seen[lo] && slot_block_find(&blk, lo, &v) != MDB_NOTFOUND)

@@ -9,6 +9,33 @@
 static uint64_t bits(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
 static double from_bits(uint64_t b) { double v; memcpy(&v, &b, 8); return v; }
 
+static void same_state(const struct chunk_app *x, const struct chunk_app *a, const char *what)
+{
+	cr_assert_eq(x->t, a->t, "%s: t", what);
+	cr_assert_eq(x->delta, a->delta, "%s: delta", what);
+	cr_assert_eq(x->v, a->v, "%s: value", what);
+	cr_assert_eq(x->nbits, a->nbits, "%s: bit length", what);
+	cr_assert_eq(x->count, a->count, "%s: count", what);
+	cr_assert_eq(x->lead, a->lead, "%s: lead", what);
+	if (a->lead != 0xff)
+		cr_assert_eq(x->trail, a->trail, "%s: trail", what);
+}
+
+/* A head's compact state, stored in front of the chunk, parses back to
+ * the appender's state. */
+static void head_state_round_trip(const struct chunk_app *a, const uint8_t *buf)
+{
+	uint8_t hv[HEAD_STATE_MAX + CHUNK_BUF_BYTES];
+	struct head h;
+	size_t sl = head_state_put(a, buf, hv);
+	cr_assert_leq(sl, HEAD_STATE_MAX);
+	memcpy(hv + sl, buf, chunk_app_bytes(a));
+	cr_assert_eq(head_parse(hv, sl + chunk_app_bytes(a), false, &h), 0);
+	same_state(&h.a, a, "compact head state");
+	cr_assert_eq(h.chunk, hv + sl);
+	cr_assert_eq(h.clen, chunk_app_bytes(a));
+}
+
 /* Encode (appending one at a time, as the store does, sealing when full)
  * and decode; every sample must come back bit for bit. */
 static void round_trip(const int64_t *ts, const double *vs, size_t n)
@@ -22,6 +49,7 @@ static void round_trip(const int64_t *ts, const double *vs, size_t n)
 		chunk_app_init(&a);
 		while (done + k < n && chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES)) {
 			chunk_app_add(&a, buf, ts[done + k], vs[done + k]);
+			head_state_round_trip(&a, buf);
 			k++;
 		}
 		cr_assert_gt(k, 0);
@@ -47,6 +75,23 @@ static void round_trip(const int64_t *ts, const double *vs, size_t n)
 		cr_assert_eq(b.t, a.t);
 		cr_assert_eq(b.nbits, a.nbits);
 		cr_assert_eq(b.count, a.count);
+		/* and decoding the chunk finds it (open segments keep none) */
+		uint8_t copy[CHUNK_BUF_BYTES];
+		struct chunk_app r;
+		memset(copy, 0xff, sizeof copy); /* padding bits set: resume clears them */
+		memcpy(copy, buf, chunk_app_bytes(&a));
+		cr_assert_eq(chunk_app_resume(&r, copy, chunk_app_bytes(&a)), 0);
+		same_state(&r, &a, "resumed state");
+		if (done + k < n && chunk_app_room(&r, CHUNK_BUF_BYTES - 8, SEG_MAX_SAMPLES + 1)) {
+			/* appending after the resume writes what the appender would */
+			uint8_t more[CHUNK_BUF_BYTES] = {0};
+			memcpy(more, buf, chunk_app_bytes(&a));
+			memset(copy + chunk_app_bytes(&a), 0, sizeof copy - chunk_app_bytes(&a));
+			chunk_app_add(&r, copy, ts[done + k], vs[done + k]);
+			chunk_app_add(&a, more, ts[done + k], vs[done + k]);
+			cr_assert_eq(chunk_app_bytes(&r), chunk_app_bytes(&a));
+			cr_assert_eq(memcmp(copy, more, chunk_app_bytes(&a)), 0, "append after resume");
+		}
 		done += k;
 	}
 }

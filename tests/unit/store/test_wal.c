@@ -546,7 +546,8 @@ Test(wal, heads_and_open_segments_are_packed_by_runs)
 {
 	enum { SER = 3000 };
 	char sv[16];
-	for (int t = 0; t < 200; t++) {
+	/* long enough for every head to flush (at 120 to 239 samples) */
+	for (int t = 0; t < 300; t++) {
 		struct store_batch *b = store_batch_begin(st);
 		for (int s = 0; s < SER; s++) {
 			snprintf(sv, sizeof sv, "%d", s);
@@ -595,7 +596,12 @@ Test(wal, heads_and_open_segments_are_packed_by_runs)
 	for (int i = 0; i < 2; i++) {
 		size_t bytes, pages, entries;
 		table_fill(dbis[i], &bytes, &pages, &entries);
-		cr_assert_eq(entries, SER, "%s: %zu entries", names[i], entries);
+		/* every series has a head; an open segment, unless its last
+		 * one was just sealed full */
+		if (i == 0)
+			cr_assert_eq(entries, SER, "%s: %zu entries", names[i], entries);
+		else
+			cr_assert_geq(entries, SER * 9 / 10, "%s: %zu entries", names[i], entries);
 		cr_assert_geq(bytes, pages * 4096 * 7 / 8, "%s: %zu bytes in %zu pages", names[i],
 			      bytes, pages);
 	}
@@ -650,8 +656,13 @@ static void make_legacy(int format)
 		MDB_val e;
 		memcpy(key, k.mv_data, 8);
 		if (slot_read(&hr, id, &e) == 0) {
-			MDB_val hk = {8, key};
-			cr_assert_eq(mdb_put(txn, heads, &hk, &e, 0), 0);
+			/* the fixed 30-byte appender state */
+			struct head h;
+			cr_assert_eq(head_parse(e.mv_data, e.mv_size, false, &h), 0);
+			chunk_app_save(&h.a, val);
+			memcpy(val + HEAD_STATE_BYTES, h.chunk, h.clen);
+			MDB_val hk = {8, key}, hv = {HEAD_STATE_BYTES + h.clen, val};
+			cr_assert_eq(mdb_put(txn, heads, &hk, &hv, 0), 0);
 			nheads++;
 		}
 		if (slot_read(&orr, id, &e) == 0) {
