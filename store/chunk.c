@@ -258,7 +258,7 @@ int head_parse(const void *p, size_t len, bool legacy, struct head *h)
 		h->chunk = b + HEAD_STATE_BYTES;
 		h->clen = len - HEAD_STATE_BYTES;
 		h->mint = (int64_t)key_get_u64(h->chunk + 2);
-		return 0;
+		return h->clen > CHUNK_BUF_BYTES ? PW_EINVAL : 0;
 	}
 	uint64_t zt, zd;
 	if (len < 2)

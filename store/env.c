@@ -364,6 +364,7 @@ static int upgrade(struct store *s, char **cause)
 
 	for (;;) {
 		pthread_rwlock_rdlock(&s->resize);
+		slots_begin(&s->slots);
 		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0) {
 			if ((rc = upgrade_to_runs(s, txn)) != 0 ||
 			    (rc = store__wal_fold(s, txn)) != 0 || (rc = slots_flush(s, txn)) != 0 ||
@@ -579,7 +580,8 @@ void store_close(struct store *s)
 	cache_clear(&s->cache);
 	free(s->cache.tab);
 	wal_writer_free(&s->wal);
-	slots_reset(&s->slots);
+	slots_free(&s->slots);
+	store__batch_spare_free(s);
 	symtab_free(&s->syms);
 	pthread_mutex_destroy(&s->syms.lock);
 	wal_view_unref(s->view);

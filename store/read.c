@@ -54,17 +54,35 @@ int snap_series_enc(struct store_snap *snap, const MDB_val *v, const char **enc,
 		*len = v->mv_size;
 		return 0;
 	}
-	snap->scratch.len = 0;
-	if ((rc = series_decode(snap->s, snap->txn, v, &snap->scratch)) != 0)
+	const char *strs[64];
+	uint32_t lens[64];
+	size_t ns = 0, n = 0;
+	const char *src = NULL;
+	rc = series_strings(snap->s, snap->txn, v, strs, lens, 64, &ns, &n);
+	if (rc == PW_ETOOBIG) { /* a series of many labels */
+		snap->scratch.len = 0;
+		if ((rc = series_decode(snap->s, snap->txn, v, &snap->scratch)) != 0)
+			return rc;
+		n = snap->scratch.len;
+		src = snap->scratch.data;
+	} else if (rc != 0) {
 		return rc;
-	size_t n = snap->scratch.len;
+	}
 	if (n > snap->left) {
 		size_t sz = n > 65536 ? n : 65536;
 		snap->chunks = xreallocarray(snap->chunks, snap->nchunks + 1, sizeof *snap->chunks);
 		snap->cur = snap->chunks[snap->nchunks++] = xmalloc(sz);
 		snap->left = sz;
 	}
-	memcpy(snap->cur, snap->scratch.data, n);
+	if (src) {
+		memcpy(snap->cur, src, n);
+	} else {
+		char *o = snap->cur;
+		for (size_t i = 0; i < ns; i++) {
+			memcpy(o, strs[i], lens[i] + 1); /* with its NUL */
+			o += lens[i] + 1;
+		}
+	}
 	*enc = snap->cur;
 	*len = n;
 	snap->cur += n;

@@ -205,6 +205,7 @@ int store_retention(struct store *s, int64_t cutoff, uint64_t *dropped_out, char
 
 		pthread_mutex_lock(&s->wlock);
 		pthread_rwlock_rdlock(&s->resize);
+		slots_begin(&s->slots);
 		if ((rc = store__txn_begin(s, 0, &txn)) != 0)
 			goto slice_out;
 		/* the log's samples go into the heads first: retention works on

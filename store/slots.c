@@ -168,15 +168,32 @@ int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t 
 
 /* ---- the writer's runs ----------------------------------------------------- */
 
-/* A run being changed: its entries as pointers into `base` (a copy of the
- * stored value) or into memory of their own. */
+/* A run being changed: its entries as pointers into the stored value
+ * (committed pages stay as they are until the commit, whatever the
+ * transaction writes) or into the writer's arena. */
 struct slot_run {
 	uint64_t key; /* run << 1 | table */
-	uint8_t *base;
-	uint8_t *ptr[SLOT_RUN]; /* NULL: no entry */
+	const uint8_t *ptr[SLOT_RUN]; /* NULL: no entry */
 	uint32_t len[SLOT_RUN];
-	uint8_t own[SLOT_RUN / 8];
 };
+
+/* Memory for the entries a transaction writes, freed all at once. */
+static uint8_t *arena_alloc(struct slot_writer *w, size_t n)
+{
+	if (n > w->left) {
+		size_t sz = n > (1u << 20) ? n : (1u << 20);
+		w->chunks = xreallocarray(w->chunks, w->nchunks + 1, sizeof *w->chunks);
+		w->chunk_size = xreallocarray(w->chunk_size, w->nchunks + 1, sizeof *w->chunk_size);
+		w->chunks[w->nchunks] = xmalloc(sz);
+		w->chunk_size[w->nchunks] = sz;
+		w->cur = w->chunks[w->nchunks++];
+		w->left = sz;
+	}
+	uint8_t *p = w->cur;
+	w->cur += n;
+	w->left -= n;
+	return p;
+}
 
 static inline uint64_t run_key(enum slot_table t, uint64_t run) { return run << 1 | (uint64_t)t; }
 
@@ -215,25 +232,41 @@ static void dirty_insert(struct slot_writer *w, struct slot_run *r)
 	w->n++;
 }
 
-static void run_free(struct slot_run *r)
-{
-	for (unsigned i = 0; i < SLOT_RUN; i++)
-		if (r->own[i / 8] & (1u << (i % 8)))
-			free(r->ptr[i]);
-	free(r->base);
-	free(r);
-}
-
 void slots_reset(struct slot_writer *w)
 {
 	for (size_t i = 0; i < w->cap; i++)
-		if (w->tab[i])
-			run_free(w->tab[i]);
+		free(w->tab[i]);
 	free(w->tab);
 	w->tab = NULL;
 	w->cap = w->n = 0;
 	for (int t = 0; t < 2; t++)
 		w->cached[t] = false;
+	/* keep the first chunk of the arena for the next transaction */
+	for (size_t i = 1; i < w->nchunks; i++)
+		free(w->chunks[i]);
+	w->nchunks = w->nchunks ? 1 : 0;
+	w->cur = w->nchunks ? w->chunks[0] : NULL;
+	w->left = w->nchunks ? w->chunk_size[0] : 0;
+}
+
+void slots_free(struct slot_writer *w)
+{
+	slots_reset(w);
+	if (w->nchunks)
+		free(w->chunks[0]);
+	free(w->chunks);
+	free(w->chunk_size);
+	w->chunks = NULL;
+	w->chunk_size = NULL;
+	w->nchunks = 0;
+	w->cur = NULL;
+	w->left = 0;
+}
+
+void slots_begin(struct slot_writer *w)
+{
+	slots_reset(w);
+	w->flushed = false;
 }
 
 /* The run as the transaction sees it, loaded into memory to be changed. */
@@ -264,12 +297,19 @@ static int dirty_get(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t 
 			free(r);
 			return rc;
 		}
-		/* a copy: the stored value is rewritten at the flush */
-		size_t off = n ? (size_t)(ents[0].p - (const uint8_t *)v.mv_data) : 0;
-		r->base = xmalloc(v.mv_size - off + 1);
-		memcpy(r->base, (const uint8_t *)v.mv_data + off, v.mv_size - off);
+		/* A committed value stays in place until the commit: LMDB reuses
+		 * the pages a transaction frees only after it. One this
+		 * transaction wrote (a flush before) may be rewritten in
+		 * place by the next: a copy. */
+		const uint8_t *base = v.mv_data;
+		if (w->flushed && n) {
+			size_t off = (size_t)(ents[0].p - base);
+			uint8_t *copy = arena_alloc(w, v.mv_size - off);
+			memcpy(copy, base + off, v.mv_size - off);
+			base = copy - off;
+		}
 		for (size_t i = 0; i < n; i++) {
-			r->ptr[ents[i].lo] = r->base + (ents[i].p - (const uint8_t *)v.mv_data - off);
+			r->ptr[ents[i].lo] = base + (ents[i].p - (const uint8_t *)v.mv_data);
 			r->len[ents[i].lo] = (uint32_t)ents[i].len;
 		}
 	}
@@ -289,7 +329,7 @@ int slot_get(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, MDB_
 	if (r) {
 		if (!r->ptr[lo])
 			return MDB_NOTFOUND;
-		out->mv_data = r->ptr[lo];
+		out->mv_data = (void *)r->ptr[lo];
 		out->mv_size = r->len[lo];
 		return 0;
 	}
@@ -320,15 +360,12 @@ int slot_put(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, cons
 		return MDB_BAD_VALSIZE;
 	if ((rc = dirty_get(s, txn, t, run_of(id), &r)) != 0)
 		return rc;
-	uint8_t *copy = xmalloc(hlen + len); /* p may be the entry itself */
+	uint8_t *copy = arena_alloc(&s->slots, hlen + len); /* p may be the entry itself */
 	if (hlen)
 		memcpy(copy, hdr, hlen);
 	memcpy(copy + hlen, p, len);
-	if (r->own[lo / 8] & (1u << (lo % 8)))
-		free(r->ptr[lo]);
 	r->ptr[lo] = copy;
 	r->len[lo] = (uint32_t)(hlen + len);
-	r->own[lo / 8] |= (uint8_t)(1u << (lo % 8));
 	return 0;
 }
 
@@ -342,11 +379,8 @@ int slot_del(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id)
 		return rc;
 	if (!r->ptr[lo])
 		return MDB_NOTFOUND;
-	if (r->own[lo / 8] & (1u << (lo % 8)))
-		free(r->ptr[lo]);
 	r->ptr[lo] = NULL;
 	r->len[lo] = 0;
-	r->own[lo / 8] &= (uint8_t) ~(1u << (lo % 8));
 	return 0;
 }
 
@@ -416,5 +450,6 @@ int slots_flush(struct store *s, MDB_txn *txn)
 	}
 	free(runs);
 	slots_reset(w);
+	w->flushed = true;
 	return rc;
 }

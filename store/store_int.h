@@ -76,6 +76,9 @@
 #define CHUNK_MAX_SAMPLES SEG_MAX_SAMPLES
 /* Re-encoding a trimmed chunk can take a few more bits than the original;
  * every chunk buffer has this much room. */
+/* The most one sample takes: 4 + 64 timestamp bits, 3 + 5 + 6 + 64 value
+ * bits. */
+#define CHUNK_SAMPLE_MAX_BYTES 19u
 #define CHUNK_BUF_BYTES ((CHUNK_CAP_BYTES > SEG_CAP_BYTES ? CHUNK_CAP_BYTES : SEG_CAP_BYTES) + 256u)
 
 #define POSTING_KEY_MAX 400u    /* longer "name\0value" keys are hashed */
@@ -335,6 +338,10 @@ struct slot_run;
 struct slot_writer {
 	struct slot_run **tab;
 	size_t cap, n;
+	bool flushed; /* this transaction wrote runs already */
+	/* the arena the entries put are copied to */
+	uint8_t **chunks, *cur;
+	size_t *chunk_size, nchunks, left;
 	/* the last unchanged run looked up per table */
 	bool cached[2];
 	uint64_t cached_run[2];
@@ -351,6 +358,9 @@ int slot_put(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, cons
 int slot_del(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id);
 int slots_flush(struct store *s, MDB_txn *txn);
 void slots_reset(struct slot_writer *w);
+/* At the start of every write transaction. */
+void slots_begin(struct slot_writer *w);
+void slots_free(struct slot_writer *w);
 
 /* ---- label strings stored once (symbols.c) --------------------------------- */
 
@@ -395,6 +405,10 @@ void sym_writer_abort(struct store *s);
 int series_encode_syms(struct store *s, MDB_txn *txn, const char *enc, size_t len,
 		       struct pw_buf *out);
 int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf *out);
+/* The strings of a stored series (at most max; PW_ETOOBIG beyond), and
+ * the bytes of its canonical encoding. */
+int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char **strs,
+		   uint32_t *lens, size_t max, size_t *n, size_t *total);
 
 /* ---- the store ----------------------------------------------------------- */
 
@@ -430,6 +444,7 @@ struct store {
 	struct slot_writer slots;   /* guarded by wlock */
 	bool slots_legacy;          /* read-only, format <= 2: an entry per series */
 	bool wal_v1;                /* the log holds format 2's records */
+	struct store_batch *spare_batch; /* a finished batch's buffers (write.c) */
 	struct symtab syms;
 	pthread_mutex_t vlock;      /* guards view */
 	struct wal_view *view;      /* the newest log view built */
@@ -461,6 +476,8 @@ int store__meta_get_u64(MDB_txn *txn, struct store *s, const char *key, uint64_t
 int store__meta_put_u64(MDB_txn *txn, struct store *s, const char *key, uint64_t v);
 int store__txn_begin(struct store *s, unsigned flags, MDB_txn **txn);
 
+/* write.c: free the buffers kept for the next batch */
+void store__batch_spare_free(struct store *s);
 /* write.c: fold the log into the heads inside txn (the caller commits) */
 int store__wal_fold(struct store *s, MDB_txn *txn);
 

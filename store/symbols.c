@@ -162,6 +162,30 @@ int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf
 	return k % 2 == 1 ? 0 : MDB_CORRUPTED; /* the name, then pairs */
 }
 
+int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char **strs,
+		   uint32_t *lens, size_t max, size_t *n, size_t *total)
+{
+	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	size_t k = 0, bytes = 0;
+
+	while (p < end) {
+		uint64_t id;
+		int rc;
+		if (!get_varint(&p, end, &id) || id > UINT32_MAX)
+			return MDB_CORRUPTED;
+		if (k == max)
+			return PW_ETOOBIG;
+		if ((rc = sym_get(s, txn, (uint32_t)id, &strs[k], &lens[k])) != 0)
+			return rc;
+		bytes += lens[k++] + 1;
+	}
+	if (k % 2 != 1)
+		return MDB_CORRUPTED; /* the name, then pairs */
+	*n = k;
+	*total = bytes;
+	return 0;
+}
+
 /* ---- the writer ------------------------------------------------------------ */
 
 static uint64_t str_hash(const void *p, size_t len) { return pw_hash64(p, len) | 1; }

@@ -63,25 +63,28 @@ struct store_batch {
 	char *idmsg; /* why series ids ran out */
 };
 
+/* A finished batch's buffers go to the next batch of the store: a
+ * scrape's batch grows to the same size every time, and allocated anew,
+ * buffers that large come from mmap and fault in page by page at every
+ * commit. Buffers past this size are given back instead. */
+#define BATCH_KEEP_BYTES (64u << 20)
+
 struct store_batch *store_batch_begin(struct store *s)
 {
-	struct store_batch *b = xcalloc(1, sizeof *b);
+	struct store_batch *b = __atomic_exchange_n(&s->spare_batch, NULL, __ATOMIC_ACQ_REL);
+	if (!b) {
+		b = xcalloc(1, sizeof *b);
+		pw_buf_init(&b->arena, 0);
+	}
 	b->s = s;
-	pw_buf_init(&b->arena, 0);
+	b->folded_slice = -1;
 	return b;
 }
 
-static void batch_free(struct store_batch *b)
+static void batch_destroy(struct store_batch *b)
 {
 	pw_buf_free(&b->arena);
 	free(b->ents);
-	for (size_t i = 0; i < b->nmeta; i++) {
-		free(b->metas[i].metric);
-		free(b->metas[i].help);
-		free(b->metas[i].unit);
-	}
-	free(b->metas);
-	free(b->errmsg);
 	free(b->ts_a);
 	free(b->ts_b);
 	free(b->v_a);
@@ -89,11 +92,60 @@ static void batch_free(struct store_batch *b)
 	free(b->created);
 	free(b->logged);
 	free(b->inlog);
+	free(b);
+}
+
+void store__batch_spare_free(struct store *s)
+{
+	struct store_batch *b = __atomic_exchange_n(&s->spare_batch, NULL, __ATOMIC_ACQ_REL);
+	if (b)
+		batch_destroy(b);
+}
+
+static void batch_free(struct store_batch *b)
+{
+	for (size_t i = 0; i < b->nmeta; i++) {
+		free(b->metas[i].metric);
+		free(b->metas[i].help);
+		free(b->metas[i].unit);
+	}
+	free(b->metas);
+	free(b->errmsg);
 	free(b->idmsg);
 	for (unsigned i = 0; i < WAL_SLICES; i++)
 		if (b->rec_open & (1u << i))
 			wal_rec_free(&b->rec[i]);
-	free(b);
+	size_t bytes = b->arena.cap + b->cap * sizeof *b->ents +
+		       b->scratch_cap * (2 * sizeof *b->ts_a + 2 * sizeof *b->v_a) +
+		       b->capinlog * sizeof *b->inlog + b->caplogged * sizeof *b->logged;
+	if (bytes > BATCH_KEEP_BYTES) {
+		batch_destroy(b);
+		return;
+	}
+	/* keep the buffers, forget everything else */
+	struct store_batch keep = *b;
+	struct store *s = b->s;
+	memset(b, 0, offsetof(struct store_batch, headbuf));
+	memset((char *)b + offsetof(struct store_batch, created), 0,
+	       sizeof *b - offsetof(struct store_batch, created));
+	b->arena = keep.arena;
+	b->arena.len = 0;
+	b->ents = keep.ents;
+	b->cap = keep.cap;
+	b->ts_a = keep.ts_a;
+	b->ts_b = keep.ts_b;
+	b->v_a = keep.v_a;
+	b->v_b = keep.v_b;
+	b->scratch_cap = keep.scratch_cap;
+	b->created = keep.created;
+	b->capcreated = keep.capcreated;
+	b->logged = keep.logged;
+	b->caplogged = keep.caplogged;
+	b->inlog = keep.inlog;
+	b->capinlog = keep.capinlog;
+	struct store_batch *old = __atomic_exchange_n(&s->spare_batch, b, __ATOMIC_ACQ_REL);
+	if (old)
+		batch_destroy(old);
 }
 
 void store_batch_abort(struct store_batch *b)
@@ -738,8 +790,11 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 		 * rewrite their segments in the same commit. */
 		unsigned head_max = HEAD_MAX_SAMPLES / 2 +
 				    (unsigned)((id * 0x9e3779b97f4a7c15ULL) >> 32) % (HEAD_MAX_SAMPLES / 2);
-		memset(buf, 0, CHUNK_BUF_BYTES);
+		/* appends OR their bits in: zero what the n samples can reach
+		 * (not the whole buffer: this runs once per series per commit) */
+		size_t zero = h.clen + n * CHUNK_SAMPLE_MAX_BYTES + 1;
 		memcpy(buf, h.chunk, h.clen);
+		memset(buf + h.clen, 0, (zero < CHUNK_BUF_BYTES ? zero : CHUNK_BUF_BYTES) - h.clen);
 		for (i = 0; i < n; i++) {
 			if (!chunk_app_room(&a, CHUNK_CAP_BYTES, head_max)) {
 				size_t na = 0;
@@ -1132,7 +1187,7 @@ static int apply(struct store_batch *b)
 	int rc;
 
 	b->added = 0;
-	slots_reset(&s->slots); /* nothing from another transaction */
+	slots_begin(&s->slots); /* nothing from another transaction */
 	if ((rc = store__txn_begin(s, 0, &txn)) != 0)
 		return rc;
 	if ((rc = store__meta_get_u64(txn, s, "generation", &gen)) != 0)

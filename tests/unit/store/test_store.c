@@ -936,3 +936,38 @@ Test(store, series_ids_run_out_cleanly)
 	cr_assert_eq(read_series("ids", "n", "last", ts, vs, 4), 2);
 	cr_assert_eq(vs[1], 5);
 }
+
+/* A series with many labels (more than readers decode on the stack) reads
+ * back with every label, in order. */
+Test(store, series_with_many_labels)
+{
+	enum { NL = 40 };
+	struct pw_label ls[NL + 1];
+	char names[NL][16], values[NL][16];
+	ls[0] = (struct pw_label){"__name__", "wide"};
+	for (int i = 0; i < NL; i++) {
+		snprintf(names[i], sizeof names[i], "l%02d", i);
+		snprintf(values[i], sizeof values[i], "v%d", i * 7);
+		ls[i + 1] = (struct pw_label){names[i], values[i]};
+	}
+	struct store_batch *b = store_batch_begin(st);
+	cr_assert_eq(store_batch_put(b, ls, NL + 1, 1000, 1), 0);
+	commit(b);
+	struct store_snap *snap;
+	struct store_matcher m;
+	struct store_series *ss;
+	size_t n;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	store_matcher_init(&m, STORE_MATCH_EQ, "l39", "v273", NULL);
+	cr_assert_eq(store_select(snap, &m, 1, INT64_MIN, INT64_MAX, false, &ss, &n), 0);
+	cr_assert_eq(n, 1);
+	for (int i = 0; i < NL; i++) {
+		const char *v = store_series_label(&ss[0], names[i]);
+		cr_assert_not_null(v, "%s", names[i]);
+		cr_assert_str_eq(v, values[i]);
+	}
+	cr_assert_str_eq(store_series_label(&ss[0], "__name__"), "wide");
+	free(ss);
+	store_matcher_free(&m);
+	store_snap_end(snap);
+}
