@@ -1102,6 +1102,8 @@ struct store_latest_iter {
 	struct idset ids;
 	size_t pos;
 	struct slot_reader heads;
+	const char *prev; /* the labels handed out last, given back next */
+	size_t prev_len;
 };
 
 int store_latest_iter_new(struct store_snap *snap, struct store_latest_iter **out)
@@ -1174,8 +1176,13 @@ int store_latest_iter_next(struct store_latest_iter *it, struct store_series *s,
 			if (!wal_latest(it->snap, id, ts, v) && (rc = head_latest(it->snap->s, &hv, ts, v)) != 0)
 				return rc;
 			s->id = id;
+			if (it->prev) /* a scrape of every series takes one series' room */
+				snap_series_release(it->snap, it->prev, it->prev_len);
+			it->prev = NULL;
 			if ((rc = snap_series_enc(it->snap, &sv, &s->enc, &s->enc_len)) != 0)
 				return store__err(rc);
+			it->prev = s->enc;
+			it->prev_len = s->enc_len;
 			return 1;
 		}
 		if (it->done)

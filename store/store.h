@@ -192,7 +192,8 @@ int store_scan_latest(struct store_snap *snap, store_latest_cb cb, void *ctx);
  * byte order), pulled one at a time, for streaming expositions. */
 struct store_latest_iter;
 int store_latest_iter_new(struct store_snap *snap, struct store_latest_iter **out);
-/* 1 with a series and its newest sample, 0 at the end, negative on error. */
+/* 1 with a series and its newest sample, 0 at the end, negative on error.
+ * The series' labels are valid until the next call. */
 int store_latest_iter_next(struct store_latest_iter *it, struct store_series *s, int64_t *ts,
 			   double *v);
 void store_latest_iter_free(struct store_latest_iter *it);
