@@ -200,33 +200,6 @@ int chunk_app_load(struct chunk_app *a, const uint8_t *p, const uint8_t *chunk, 
 
 /* ---- a head's compact state --------------------------------------------- */
 
-static size_t put_uvarint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
-static bool get_uvarint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		if (*p >= end)
-			return false;
-		uint8_t c = *(*p)++;
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
 /* u16 LE (window lead (32: none), trail, bit length mod 8), varint
  * zigzag(last t - first t), varint zigzag(delta), the last value (8 bytes
  * LE). The first timestamp, the count and the byte length come from the
@@ -240,8 +213,8 @@ size_t head_state_put(const struct chunk_app *a, const uint8_t *chunk, uint8_t *
 	out[n++] = (uint8_t)code;
 	out[n++] = (uint8_t)(code >> 8);
 	uint64_t dt = (uint64_t)a->t - (uint64_t)first;
-	n += put_uvarint(out + n, (dt << 1) ^ (uint64_t)((int64_t)dt >> 63));
-	n += put_uvarint(out + n, ((uint64_t)a->delta << 1) ^ (uint64_t)(a->delta >> 63));
+	n += varint_put(out + n, zigzag((int64_t)dt));
+	n += varint_put(out + n, zigzag(a->delta));
 	put64(out + n, a->v);
 	return n + 8;
 }
@@ -265,7 +238,7 @@ int head_parse(const void *p, size_t len, bool legacy, struct head *h)
 		return PW_EINVAL;
 	unsigned code = (unsigned)b[0] | (unsigned)b[1] << 8;
 	b += 2;
-	if (!get_uvarint(&b, end, &zt) || !get_uvarint(&b, end, &zd) || end - b < 8 + 2 + 16)
+	if (!varint_get(&b, end, &zt) || !varint_get(&b, end, &zd) || end - b < 8 + 2 + 16)
 		return PW_EINVAL;
 	a->v = get64(b);
 	b += 8;
@@ -281,8 +254,8 @@ int head_parse(const void *p, size_t len, bool legacy, struct head *h)
 	a->nbits = (uint32_t)(r ? (h->clen - 1) * 8 + r : h->clen * 8);
 	a->count = (uint16_t)(h->chunk[0] | h->chunk[1] << 8);
 	h->mint = (int64_t)key_get_u64(h->chunk + 2);
-	a->t = (int64_t)((uint64_t)h->mint + ((zt >> 1) ^ -(zt & 1)));
-	a->delta = (int64_t)((zd >> 1) ^ -(zd & 1));
+	a->t = (int64_t)((uint64_t)h->mint + (uint64_t)unzigzag(zt));
+	a->delta = unzigzag(zd);
 	if (a->count == 0 || a->nbits < 16 + 128)
 		return PW_EINVAL;
 	return 0;

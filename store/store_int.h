@@ -143,6 +143,41 @@ static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, 
 	return chunk_dec_init(d, h.chunk, h.clen);
 }
 
+/* ---- varints (LEB128: 7 bits a byte, low first) ------------------------ */
+
+#define VARINT_MAX_BYTES 10u
+/* Write v at p (VARINT_MAX_BYTES of room); returns the bytes written. */
+static inline size_t varint_put(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* Read one at *p (advanced) before end; false when cut short or too long. */
+static inline bool varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (*p >= end)
+			return false;
+		uint8_t c = *(*p)++;
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
 /* ---- keys ---------------------------------------------------------------- */
 
 static inline void key_put_u64(uint8_t *p, uint64_t v)

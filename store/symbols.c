@@ -126,22 +126,6 @@ void symtab_free(struct symtab *t)
 
 /* ---- decoding ------------------------------------------------------------- */
 
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		if (*p >= end)
-			return false;
-		uint8_t c = *(*p)++;
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
 int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf *out)
 {
 	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
@@ -152,7 +136,7 @@ int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf
 		const char *str;
 		uint32_t len;
 		int rc;
-		if (!get_varint(&p, end, &id) || id > UINT32_MAX)
+		if (!varint_get(&p, end, &id) || id > UINT32_MAX)
 			return MDB_CORRUPTED;
 		if ((rc = sym_get(s, txn, (uint32_t)id, &str, &len)) != 0)
 			return rc;
@@ -171,7 +155,7 @@ int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char *
 	while (p < end) {
 		uint64_t id;
 		int rc;
-		if (!get_varint(&p, end, &id) || id > UINT32_MAX)
+		if (!varint_get(&p, end, &id) || id > UINT32_MAX)
 			return MDB_CORRUPTED;
 		if (k == max)
 			return PW_ETOOBIG;
@@ -347,16 +331,10 @@ int series_encode_syms(struct store *s, MDB_txn *txn, const char *enc, size_t le
 		/* the metric name alone first (labels_next calls it __name__) */
 		for (int j = first ? 1 : 0; j < 2; j++) {
 			uint32_t id;
-			uint8_t tmp[5];
-			size_t n = 0;
+			uint8_t tmp[VARINT_MAX_BYTES];
 			if ((rc = sym_intern(s, txn, strs[j], strlen(strs[j]), &id)) != 0)
 				return rc;
-			while (id >= 0x80) {
-				tmp[n++] = (uint8_t)(id | 0x80);
-				id >>= 7;
-			}
-			tmp[n++] = (uint8_t)id;
-			pw_buf_append(out, tmp, n);
+			pw_buf_append(out, tmp, varint_put(tmp, id));
 		}
 		first = false;
 	}

@@ -44,7 +44,7 @@
  *   map), and a fold clears the slice's map, so the first portion after a
  *   mark refers to nothing before it. Store format 2 wrote values as
  *   zigzag(v) << 1 or 1 + 8 bytes, and id delta and n as two varints
- *   (wal_rec_walk_v1, read until the log of an upgraded store is folded).
+ *   (rec_walk reads them until the log of an upgraded store is folded).
  * Every unfolded sample of the log is newer than every stored sample of
  * its series and samples of one series are ascending across records, so a
  * reader appends a series' logged samples after its head: no merging.
@@ -62,34 +62,9 @@
 
 static void put_varint(struct pw_buf *b, uint64_t v)
 {
-	uint8_t tmp[10];
-	size_t n = 0;
-	while (v >= 0x80) {
-		tmp[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	tmp[n++] = (uint8_t)v;
-	pw_buf_append(b, tmp, n);
+	uint8_t tmp[VARINT_MAX_BYTES];
+	pw_buf_append(b, tmp, varint_put(tmp, v));
 }
-
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		if (*p >= end)
-			return false;
-		uint8_t c = *(*p)++;
-		v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
-static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 void wal_rec_begin(struct wal_rec_enc *r)
 {
@@ -225,63 +200,33 @@ static bool get_raw(const uint8_t **p, const uint8_t *end, double *v)
 	return true;
 }
 
-/* Format 2's portions: values without reference to earlier samples. */
-static int wal_rec_walk_v1(const MDB_val *val, int (*cb)(void *, uint64_t, int64_t, double),
-			   void *ctx)
-{
-	const uint8_t *p = val->mv_data, *end = p + val->mv_size;
-	uint64_t nser, id = 0;
-	int64_t ts = 0;
-
-	if (!get_varint(&p, end, &nser))
-		return MDB_CORRUPTED;
-	for (uint64_t i = 0; i < nser; i++) {
-		uint64_t did, n;
-		if (!get_varint(&p, end, &did) || !get_varint(&p, end, &n) ||
-		    (did == 0 && i > 0) || n == 0 || n > (uint64_t)(end - p))
-			return MDB_CORRUPTED;
-		id += did;
-		for (uint64_t j = 0; j < n; j++) {
-			uint64_t dts, vh;
-			double v;
-			int rc;
-			if (!get_varint(&p, end, &dts) || !get_varint(&p, end, &vh))
-				return MDB_CORRUPTED;
-			ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(dts));
-			if (vh == 1) {
-				if (!get_raw(&p, end, &v))
-					return MDB_CORRUPTED;
-			} else if (vh & 1) {
-				return MDB_CORRUPTED;
-			} else {
-				v = (double)unzigzag(vh >> 1);
-			}
-			if ((rc = cb(ctx, id, ts, v)) != 0)
-				return rc;
-		}
-	}
-	return p == end ? 0 : MDB_CORRUPTED;
-}
-
 /* Walk one portion: cb(ctx, id, ts, v) for every sample in order. prev
  * holds each series' last sample of the slice's earlier portions and is
- * updated (NULL: a portion on its own). Returns 0, MDB_CORRUPTED for a
- * malformed portion, or what cb returned. */
-static int rec_walk(const MDB_val *val, struct wal_map *prev,
+ * updated (NULL: a portion on its own). v1: a portion as format 2 wrote
+ * it (id delta and count as two varints; values on their own). Returns 0,
+ * MDB_CORRUPTED for a malformed portion, or what cb returned. */
+static int rec_walk(const MDB_val *val, struct wal_map *prev, bool v1,
 		    int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
 {
 	const uint8_t *p = val->mv_data, *end = p + val->mv_size;
 	uint64_t nser, id = 0;
 	int64_t ts = 0;
 
-	if (!get_varint(&p, end, &nser))
+	if (!varint_get(&p, end, &nser))
 		return MDB_CORRUPTED;
 	for (uint64_t i = 0; i < nser; i++) {
-		uint64_t h, n = 1;
-		if (!get_varint(&p, end, &h) || ((h >> 1) == 0 && i > 0) ||
-		    ((h & 1) && (!get_varint(&p, end, &n) || n < 2)) || n > (uint64_t)(end - p))
+		uint64_t did, n = 1, h;
+		if (v1) {
+			if (!varint_get(&p, end, &did) || !varint_get(&p, end, &n) || n == 0)
+				return MDB_CORRUPTED;
+		} else {
+			if (!varint_get(&p, end, &h) || ((h & 1) && (!varint_get(&p, end, &n) || n < 2)))
+				return MDB_CORRUPTED;
+			did = h >> 1;
+		}
+		if ((did == 0 && i > 0) || n > (uint64_t)(end - p))
 			return MDB_CORRUPTED;
-		id += h >> 1;
+		id += did;
 		const struct wal_last *last = prev ? map_find(prev, id) : NULL;
 		bool have = last != NULL;
 		double pv = have ? last->v : 0;
@@ -289,10 +234,15 @@ static int rec_walk(const MDB_val *val, struct wal_map *prev,
 			uint64_t dts, vh;
 			double v;
 			int rc;
-			if (!get_varint(&p, end, &dts) || !get_varint(&p, end, &vh))
+			if (!varint_get(&p, end, &dts) || !varint_get(&p, end, &vh))
 				return MDB_CORRUPTED;
 			ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(dts));
-			if (vh == 1) {
+			if (v1 && (vh & 1)) { /* 1 and the 8 bytes, or an integer << 1 */
+				if (vh != 1 || !get_raw(&p, end, &v))
+					return MDB_CORRUPTED;
+			} else if (v1) {
+				v = (double)unzigzag(vh >> 1);
+			} else if (vh == 1) {
 				if (!have)
 					return MDB_CORRUPTED;
 				v = pv;
@@ -320,7 +270,7 @@ static int rec_walk(const MDB_val *val, struct wal_map *prev,
 
 int wal_rec_walk(const MDB_val *val, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
 {
-	return rec_walk(val, NULL, cb, ctx);
+	return rec_walk(val, NULL, false, cb, ctx);
 }
 
 bool wal_writer_last(const struct wal_writer *w, uint64_t id, int64_t *ts, double *v)
@@ -569,91 +519,24 @@ int wal_folded_put(struct store *s, MDB_txn *txn, const uint64_t folded[WAL_SLIC
 	return mdb_put(txn, s->dbi_meta, &k, &v, 0);
 }
 
-/* The portion of slice sl in a record: 0 and *out (empty when the record
- * has none), or MDB_CORRUPTED. */
-static int rec_portion(const MDB_val *rec, unsigned sl, MDB_val *out)
-{
-	const uint8_t *p = rec->mv_data;
-	size_t off = WAL_REC_HEADER, len = 0;
-	if (rec->mv_size < WAL_REC_HEADER)
-		return MDB_CORRUPTED;
-	for (unsigned i = 0; i <= sl; i++) {
-		uint32_t l = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-			     (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
-		if (i < sl)
-			off += l;
-		else
-			len = l;
-	}
-	if (off > rec->mv_size || len > rec->mv_size - off)
-		return MDB_CORRUPTED;
-	out->mv_data = (uint8_t *)rec->mv_data + off;
-	out->mv_size = len;
-	return 0;
-}
-
-/* Format 2's log: whole records keyed by sequence number. */
-static int wal_read_v1(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL_SLICES],
-		       size_t *nrecs, int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint8_t kb[8];
-	uint64_t from = UINT64_MAX;
-	int rc;
-
-	for (unsigned i = 0; i < WAL_SLICES; i++)
-		if ((slice < 0 || (int)i == slice) && folded[i] < from)
-			from = folded[i];
-	if (from == UINT64_MAX)
-		return 0;
-	if ((rc = mdb_cursor_open(txn, s->dbi_wal, &c)) != 0)
-		return rc;
-	key_put_u64(kb, from + 1);
-	k.mv_size = 8;
-	k.mv_data = kb;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		uint64_t seq = key_get_u64(k.mv_data);
-		for (unsigned i = 0; i < WAL_SLICES && rc == 0; i++) {
-			MDB_val part;
-			if ((slice >= 0 && (int)i != slice) || seq <= folded[i])
-				continue;
-			if ((rc = rec_portion(&v, i, &part)) != 0 || part.mv_size == 0)
-				continue;
-			if (nrecs)
-				nrecs[i]++;
-			rc = wal_rec_walk_v1(&part, cb, ctx);
-		}
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
 void wal_key(uint8_t kb[WAL_KEY_BYTES], unsigned group, uint64_t seq)
 {
 	key_put_u64(kb, seq);
 	kb[8] = (uint8_t)group;
 }
 
-/* The portion of the group's slice i in an entry: 0 and *out (empty when
- * it has none), or MDB_CORRUPTED. */
-static int group_portion(const MDB_val *ent, unsigned i, MDB_val *out)
+/* Portion j of an entry holding nparts (u32 LE lengths, then the
+ * portions): 0 and *out (empty when it has none), or MDB_CORRUPTED. */
+static int entry_portion(const MDB_val *ent, unsigned nparts, unsigned j, MDB_val *out)
 {
 	const uint8_t *p = ent->mv_data;
-	size_t off = WAL_GROUP_HEADER, len = 0;
-	if (ent->mv_size < WAL_GROUP_HEADER)
+	size_t off = 4u * nparts, len = 0;
+	if (ent->mv_size < off)
 		return MDB_CORRUPTED;
-	for (unsigned j = 0; j <= i; j++) {
-		uint32_t l = (uint32_t)p[4 * j] | (uint32_t)p[4 * j + 1] << 8 |
-			     (uint32_t)p[4 * j + 2] << 16 | (uint32_t)p[4 * j + 3] << 24;
-		if (j < i)
+	for (unsigned i = 0; i <= j; i++) {
+		uint32_t l = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+			     (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+		if (i < j)
 			off += l;
 		else
 			len = l;
@@ -675,10 +558,11 @@ int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL
 	uint8_t kb[WAL_KEY_BYTES];
 	uint64_t from = UINT64_MAX;
 	struct wal_map prev = {0}; /* each series' last sample so far */
+	/* format 2: a record per commit (key: seq) with every slice's portion */
+	size_t klen = s->wal_v1 ? 8 : WAL_KEY_BYTES;
+	unsigned nparts = s->wal_v1 ? WAL_SLICES : WAL_GROUP;
 	int rc = 0;
 
-	if (s->wal_v1)
-		return wal_read_v1(s, txn, slice, folded, nrecs, cb, ctx);
 	for (unsigned i = 0; i < WAL_SLICES; i++)
 		if ((slice < 0 || (int)i == slice) && folded[i] < from)
 			from = folded[i];
@@ -687,28 +571,28 @@ int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL
 	if ((rc = mdb_cursor_open(txn, s->dbi_wal, &c)) != 0)
 		return rc;
 	wal_key(kb, 0, from + 1);
-	k.mv_size = sizeof kb;
+	k.mv_size = klen;
 	k.mv_data = kb;
 	/* in log order, so each slice's portions come in the order of its
 	 * series' samples */
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		unsigned g = k.mv_size == WAL_KEY_BYTES ? ((const uint8_t *)k.mv_data)[8] : WAL_GROUPS;
-		if (g >= WAL_GROUPS) {
+		unsigned g = klen == 8 ? 0 : ((const uint8_t *)k.mv_data)[8];
+		if (k.mv_size != klen || g * nparts >= WAL_SLICES) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
 		uint64_t seq = key_get_u64(k.mv_data);
-		for (unsigned j = 0; j < WAL_GROUP && rc == 0; j++) {
-			unsigned i = g * WAL_GROUP + j;
+		for (unsigned j = 0; j < nparts && rc == 0; j++) {
+			unsigned i = g * nparts + j;
 			MDB_val part;
 			if ((slice >= 0 && (int)i != slice) || seq <= folded[i])
 				continue;
-			if ((rc = group_portion(&v, j, &part)) != 0 || part.mv_size == 0)
+			if ((rc = entry_portion(&v, nparts, j, &part)) != 0 || part.mv_size == 0)
 				continue;
 			if (nrecs)
 				nrecs[i]++;
-			rc = rec_walk(&part, &prev, cb, ctx);
+			rc = rec_walk(&part, &prev, s->wal_v1, cb, ctx);
 		}
 		if (rc != 0)
 			break;

@@ -28,23 +28,30 @@ struct meta_ent {
 };
 
 struct store_batch {
-	struct store *s;
+	/* buffers, kept for the next batch (batch_free) */
 	struct pw_buf arena;
 	struct ent *ents;
-	size_t n, cap;
+	size_t cap;
+	int64_t *ts_a, *ts_b; /* scratch for merges */
+	double *v_a, *v_b;
+	size_t scratch_cap;
+	struct { uint64_t hash, id; } *created;
+	size_t capcreated;
+	struct wal_last *logged;
+	size_t caplogged;
+	struct wal_last *inlog;
+	size_t capinlog;
+	uint8_t headbuf[CHUNK_BUF_BYTES];
+	uint8_t segbuf[CHUNK_BUF_BYTES];
+	/* the batch: from here on zeroed for the next one */
+	struct store *s;
+	size_t n; /* entries in ents */
 	struct meta_ent *metas;
 	size_t nmeta;
 	int err;
 	char *errmsg;
-	/* scratch for merges */
-	int64_t *ts_a, *ts_b;
-	double *v_a, *v_b;
-	size_t scratch_cap;
-	uint8_t headbuf[CHUNK_BUF_BYTES];
-	uint8_t segbuf[CHUNK_BUF_BYTES];
 	/* cache entries created by the current attempt, undone on failure */
-	struct { uint64_t hash, id; } *created;
-	size_t ncreated, capcreated;
+	size_t ncreated;
 	int64_t added;
 	uint64_t next_seq; /* next key in the segs log */
 	MDB_txn *txn;      /* of the current attempt */
@@ -54,12 +61,9 @@ struct store_batch {
 	bool folded_all;    /* the whole log was folded */
 	int folded_slice;   /* the slice folded, or -1 */
 	uint64_t folded[WAL_SLICES]; /* meta wal_folded as this attempt leaves it */
-	struct wal_last *logged; /* series logged and their newest sample */
-	size_t nlogged, caplogged;
-	/* per series of the batch (at its first entry): its newest logged
-	 * timestamp as behind_log() found it; id 0 when it has none */
-	struct wal_last *inlog;
-	size_t capinlog;
+	size_t nlogged; /* series logged and their newest sample, in logged */
+	/* inlog, per series of the batch (at its first entry): its newest
+	 * logged timestamp as behind_log() found it; id 0 when it has none */
 	char *idmsg; /* why series ids ran out */
 };
 
@@ -123,26 +127,10 @@ static void batch_free(struct store_batch *b)
 		return;
 	}
 	/* keep the buffers, forget everything else */
-	struct store_batch keep = *b;
 	struct store *s = b->s;
-	memset(b, 0, offsetof(struct store_batch, headbuf));
-	memset((char *)b + offsetof(struct store_batch, created), 0,
-	       sizeof *b - offsetof(struct store_batch, created));
-	b->arena = keep.arena;
 	b->arena.len = 0;
-	b->ents = keep.ents;
-	b->cap = keep.cap;
-	b->ts_a = keep.ts_a;
-	b->ts_b = keep.ts_b;
-	b->v_a = keep.v_a;
-	b->v_b = keep.v_b;
-	b->scratch_cap = keep.scratch_cap;
-	b->created = keep.created;
-	b->capcreated = keep.capcreated;
-	b->logged = keep.logged;
-	b->caplogged = keep.caplogged;
-	b->inlog = keep.inlog;
-	b->capinlog = keep.capinlog;
+	memset((char *)b + offsetof(struct store_batch, s), 0,
+	       sizeof *b - offsetof(struct store_batch, s));
 	struct store_batch *old = __atomic_exchange_n(&s->spare_batch, b, __ATOMIC_ACQ_REL);
 	if (old)
 		batch_destroy(old);
