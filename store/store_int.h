@@ -2,15 +2,15 @@
  * store_int.h — what the files of store/ share: the LMDB layout, key
  * encodings, the chunk codec and the in-memory series cache.
  *
- * LMDB layout (named databases):
- *   meta      "magic", "format", "next_id", "samples", "generation"
- *   series    id(8, BE)                     -> labels as symbol ids (symbols.c;
- *                                              format 2: the encoding below)
+ * LMDB layout (named databases), format 3:
+ *   meta      "magic", "format", "next_id", "next_sym", "samples",
+ *             "generation", ...
+ *   series    id(8, BE)                     -> labels as symbol ids (symbols.c)
  *   symbols   id(4, BE)                     -> a label name or value
- *   postings  name \0 value   DUPSORT|FIXED -> id(4, BE; format 2: 8)
- *   heads     run(8, BE)                    -> the heads of a run of SLOT_RUN ids
- *                                              (slots.c), each appender
- *                                              state(30) + chunk
+ *   postings  name \0 value   DUPSORT|FIXED -> id(4, BE)
+ *   headruns  run(8, BE)                    -> the heads of a run of SLOT_RUN ids
+ *                                              (slots.c), each its compact
+ *                                              appender state + chunk
  *   chunks    id(8, BE) + mint(8, BE^sign)  -> seq(8, BE) of a sealed segment
  *                                              in segs (format 1 also kept the
  *                                              last segment inline here; read
@@ -18,22 +18,24 @@
  *   segs      seq(8, BE)                    -> a sealed segment's chunk (before
  *                                              meta segs_plain_from: appender
  *                                              state(30) + chunk)
- *   open      run(8, BE)                    -> the open segments of a run of
+ *   openruns  run(8, BE)                    -> the open segments of a run of
  *                                              ids (slots.c): each series' last
  *                                              segment while it still has room,
  *                                              chunk bytes only
- * Sealed segments are only ever appended to segs (MDB_APPEND), so its
- * pages are full; the chunks index holds only fixed-size pointers, so it
- * stays small and dense. Open segments grow in place and shrink when
- * sealed; in a table of their own they do not leave the index's pages
- * sparse.
  *   metadata  metric name                   -> type(1) help \0 unit \0
  *   wal       seq(8, BE) group(1)           -> the samples of one commit that
  *                                              only extend series, of a group
  *                                              of slices of them (wal.c)
- * Encoded labels: "name\0" then "label\0value\0" pairs sorted by label
- * name, so memcmp orders series by name then labels and every string in a
- * snapshot is a C string.
+ * Sealed segments are only ever appended to segs (MDB_APPEND), so its
+ * pages are full; the chunks index holds only fixed-size pointers. Format
+ * 2 (read-only, or until upgraded): tables "heads" and "open" with an
+ * entry per series and the fixed 30-byte state, labels in full in series,
+ * 8-byte ids in postings, "sindex" (label hash -> id), and a log record
+ * per commit.
+ * Encoded labels (the canonical encoding, what readers get and the writer's
+ * cache holds): "name\0" then "label\0value\0" pairs sorted by label
+ * name, so memcmp orders series by name then labels and every string is a
+ * C string.
  * Invariants per series: sealed chunks and then the head cover disjoint,
  * ascending time ranges; a series with samples always has a head.
  */
@@ -60,25 +62,25 @@
  * before, which format 1 also put in front of every segment. */
 #define HEAD_STATE_BYTES 30u
 #define HEAD_STATE_MAX 30u
-/* The head: the newest samples of a series, rewritten by every append, so
- * kept small (64 samples at most, flushed at a per-series fill level
- * between 32 and 64). When full it is appended to the series' last
- * segment. */
+/* The head: the newest samples of a series, rewritten when its slice of
+ * the log is folded (every sixteenth commit of a scrape), so it can be as
+ * long as a segment: flushed at a per-series fill level between 120 and
+ * 239 samples, appended to the series' last segment. */
 #define HEAD_MAX_SAMPLES 240u
 #define CHUNK_CAP_BYTES 1900u
-/* Segments: ~1 KB, four to an LMDB page. A series' last segment grows
- * inline in the chunks index; once full it moves to the append-only segs
- * log. Sizes were chosen with tools/bench-store (see docs/storage.md). */
+/* Segments: ~1 KB. A series' last segment grows in the run of open
+ * segments; once full it moves to the append-only segs log. Sizes were
+ * chosen with tools/bench-store (see docs/storage.md). */
 #define SEG_CAP_BYTES (990u - HEAD_STATE_BYTES)
 /* at most 240 samples: a read decodes a segment from its start, so this
  * bounds the work of "the last hour" (see docs/storage.md) */
 #define SEG_MAX_SAMPLES 240u
 #define CHUNK_MAX_SAMPLES SEG_MAX_SAMPLES
-/* Re-encoding a trimmed chunk can take a few more bits than the original;
- * every chunk buffer has this much room. */
 /* The most one sample takes: 4 + 64 timestamp bits, 3 + 5 + 6 + 64 value
  * bits. */
 #define CHUNK_SAMPLE_MAX_BYTES 19u
+/* Re-encoding a trimmed chunk can take a few more bits than the original;
+ * every chunk buffer has this much room. */
 #define CHUNK_BUF_BYTES ((CHUNK_CAP_BYTES > SEG_CAP_BYTES ? CHUNK_CAP_BYTES : SEG_CAP_BYTES) + 256u)
 
 #define POSTING_KEY_MAX 400u    /* longer "name\0value" keys are hashed */
@@ -531,13 +533,6 @@ int series_delete(struct store *s, MDB_txn *txn, uint64_t id);
  * as __name__). Returns false at the end. */
 bool labels_next(const char *enc, size_t len, size_t *off, const char **name,
 		 const char **value);
-
-/* The first timestamp of a stored value (state + chunk): 64 bits right
- * after the chunk's u16 count. The caller checked the size. */
-static inline int64_t seg_first_ts(const MDB_val *v)
-{
-	return (int64_t)key_get_u64((const uint8_t *)v->mv_data + HEAD_STATE_BYTES + 2);
-}
 
 /* The first timestamp of chunk bytes (the caller checked the size). */
 static inline int64_t chunk_first_ts(const void *chunk)
