@@ -71,7 +71,9 @@ int snap_series_enc(struct store_snap *snap, const MDB_val *v, const char **enc,
 	if (n > snap->left) {
 		size_t sz = n > 65536 ? n : 65536;
 		snap->chunks = xreallocarray(snap->chunks, snap->nchunks + 1, sizeof *snap->chunks);
-		snap->cur = snap->chunks[snap->nchunks++] = xmalloc(sz);
+		/* zeroed: PCRE2's JIT reads a little past a subject's end, and
+		 * labels used to be in the map, initialised to the page's end */
+		snap->cur = snap->chunks[snap->nchunks++] = xcalloc(1, sz);
 		snap->left = sz;
 	}
 	if (src) {
