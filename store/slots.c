@@ -31,7 +31,7 @@ static inline uint64_t run_of(uint64_t id) { return id >> SLOT_RUN_BITS; }
 
 /* Find entry lo in a stored block; 0 with *out, MDB_NOTFOUND, or
  * MDB_CORRUPTED. */
-static int blk_find(const MDB_val *blk, unsigned lo, MDB_val *out)
+int slot_block_find(const MDB_val *blk, unsigned lo, MDB_val *out)
 {
 	const uint8_t *p = blk->mv_data;
 	if (blk->mv_size < BLK_HDR)
@@ -90,10 +90,7 @@ int slot_block_parse(const MDB_val *blk, struct slot_ent *out, size_t *n)
 	return 0;
 }
 
-int slot_block_find(const MDB_val *blk, unsigned lo, MDB_val *out)
-{
-	return blk_find(blk, lo, out);
-}
+
 
 /* ---- readers ---------------------------------------------------------------- */
 
@@ -133,7 +130,7 @@ int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out)
 	}
 	if (r->rc != 0)
 		return r->rc;
-	return blk_find(&r->blk, (unsigned)(id & (SLOT_RUN - 1)), out);
+	return slot_block_find(&r->blk, (unsigned)(id & (SLOT_RUN - 1)), out);
 }
 
 int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t *n)
@@ -346,7 +343,7 @@ int slot_get(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, MDB_
 	}
 	if (w->cached_rc[t] != 0)
 		return w->cached_rc[t];
-	return blk_find(&w->cached_blk[t], lo, out);
+	return slot_block_find(&w->cached_blk[t], lo, out);
 }
 
 int slot_put(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, const void *hdr,

@@ -126,23 +126,34 @@ void symtab_free(struct symtab *t)
 
 /* ---- decoding ------------------------------------------------------------- */
 
+/* The next string of a stored series at *p: 1 and it, 0 at end, or an
+ * error. */
+static int series_next(struct store *s, MDB_txn *txn, const uint8_t **p, const uint8_t *end,
+		       const char **str, uint32_t *len)
+{
+	uint64_t id;
+	if (*p == end)
+		return 0;
+	if (!varint_get(p, end, &id) || id > UINT32_MAX)
+		return MDB_CORRUPTED;
+	int rc = sym_get(s, txn, (uint32_t)id, str, len);
+	return rc ? rc : 1;
+}
+
 int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf *out)
 {
 	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	const char *str = NULL;
+	uint32_t len = 0;
 	unsigned k = 0;
+	int rc;
 
-	while (p < end) {
-		uint64_t id;
-		const char *str;
-		uint32_t len;
-		int rc;
-		if (!varint_get(&p, end, &id) || id > UINT32_MAX)
-			return MDB_CORRUPTED;
-		if ((rc = sym_get(s, txn, (uint32_t)id, &str, &len)) != 0)
-			return rc;
+	while ((rc = series_next(s, txn, &p, end, &str, &len)) == 1) {
 		pw_buf_append(out, str, len + 1); /* with its NUL */
 		k++;
 	}
+	if (rc != 0)
+		return rc;
 	return k % 2 == 1 ? 0 : MDB_CORRUPTED; /* the name, then pairs */
 }
 
@@ -150,19 +161,20 @@ int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char *
 		   uint32_t *lens, size_t max, size_t *n, size_t *total)
 {
 	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	const char *str = NULL;
+	uint32_t len = 0;
 	size_t k = 0, bytes = 0;
+	int rc;
 
-	while (p < end) {
-		uint64_t id;
-		int rc;
-		if (!varint_get(&p, end, &id) || id > UINT32_MAX)
-			return MDB_CORRUPTED;
+	while ((rc = series_next(s, txn, &p, end, &str, &len)) == 1) {
 		if (k == max)
 			return PW_ETOOBIG;
-		if ((rc = sym_get(s, txn, (uint32_t)id, &strs[k], &lens[k])) != 0)
-			return rc;
-		bytes += lens[k++] + 1;
+		strs[k] = str;
+		lens[k++] = len;
+		bytes += len + 1;
 	}
+	if (rc != 0)
+		return rc;
 	if (k % 2 != 1)
 		return MDB_CORRUPTED; /* the name, then pairs */
 	*n = k;
