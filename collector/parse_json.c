@@ -468,7 +468,7 @@ static int fail_at(struct emit *e, const struct ctx *c, const char *what, const 
 	char *w = where(c), *text = NULL;
 	if (v && json_is_number(v)) {
 		char num[64];
-		pw_fmt_double(num, sizeof num, json_number_value(v));
+		pw_fmt_float(num, sizeof num, json_number_value(v), PW_FMT_PROM);
 		text = xstrdup(num);
 	} else if (v) {
 		text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -611,7 +611,7 @@ static int emit_one(struct emit *e, const struct ctx *c)
 			if (json_is_boolean(lv))
 				snprintf(num, sizeof num, "%s", json_is_true(lv) ? "true" : "false");
 			else
-				pw_fmt_double(num, sizeof num, json_number_value(lv));
+				pw_fmt_float(num, sizeof num, json_number_value(lv), PW_FMT_PROM);
 			text = owned[no++] = xstrdup(num);
 		} else {
 			rc = fail_at(e, c, "label", e->m->label_names[i], lv);
@@ -793,7 +793,7 @@ int jsonmap_lookup(const char *body, size_t len, const char *path, char **out)
 		if (json_is_boolean(v))
 			snprintf(num, sizeof num, "%s", json_is_true(v) ? "true" : "false");
 		else
-			pw_fmt_double(num, sizeof num, json_number_value(v));
+			pw_fmt_float(num, sizeof num, json_number_value(v), PW_FMT_PROM);
 		*out = xstrdup(num);
 		rc = 1;
 	} else if (v && json_is_array(v)) {

@@ -211,19 +211,3 @@ void pw_buf_metric_header(struct pw_buf *b, const char *name, const char *type, 
 		n -= 6;
 	pw_buf_printf(b, "# HELP %.*s %s\n# TYPE %.*s %s\n", n, name, help, n, name, type);
 }
-
-uint64_t pw_labels_hash(const struct pw_label *l, size_t n, bool skip_name)
-{
-	uint64_t h = 14695981039346656037ULL;
-	for (size_t i = 0; i < n; i++) {
-		if (skip_name && l[i].name[0] == '_' && strcmp(l[i].name, "__name__") == 0)
-			continue;
-		for (const unsigned char *p = (const unsigned char *)l[i].name; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;
-		for (const unsigned char *p = (const unsigned char *)l[i].value; *p; p++)
-			h = (h ^ *p) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;
-	}
-	return h;
-}

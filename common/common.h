@@ -48,8 +48,6 @@ extern int pw_log_level_cur;
 void pw_log_set_level(enum pw_log_level level);
 /* Parse "error|warn|info|debug"; returns 0 or PW_EINVAL. */
 int pw_log_level_parse(const char *s, enum pw_log_level *out);
-/* Redirect output (default stderr). Not thread-safe against concurrent logs. */
-void pw_log_set_stream(FILE *f);
 
 /* Emit one line: "<time> <level> <subsys>: <message>". Thread-safe.
  * The message must already have untrusted text escaped (pw_esc). */
@@ -108,10 +106,6 @@ struct pw_label {
 	const char *name;
 	const char *value;
 };
-/* Prometheus' label set fingerprint (model.LabelSet.Fingerprint): FNV-1a 64
- * over each label's name, 0xff, value, 0xff, in the order given (sorted by
- * name for Prometheus' value); skip_name leaves __name__ out. */
-uint64_t pw_labels_hash(const struct pw_label *l, size_t n, bool skip_name);
 /* Append labels as a JSON object {"name":"value",...}. */
 void pw_buf_json_labels(struct pw_buf *b, const struct pw_label *l, size_t n);
 /* Append s as a JSON string: quotes, \" \\ \n \r \t and \u00XX escapes,
@@ -128,12 +122,134 @@ void pw_buf_html(struct pw_buf *b, const char *s, size_t n);
  * string. Errors: -errno, or PW_ETOOBIG past max bytes (0 = no limit). */
 int pw_read_file(const char *path, size_t max, char **out, size_t *len);
 
+/* ---- label sets ---------------------------------------------------------- */
+
+/* Prometheus' label set fingerprint (model.LabelSet.Fingerprint): FNV-1a 64
+ * over each label's name, 0xff, value, 0xff, in the order given (sorted by
+ * name for Prometheus' value); skip_name leaves __name__ out. */
+uint64_t pw_labels_hash(const struct pw_label *l, size_t n, bool skip_name);
+/* qsort comparator of labels by name. */
+int pw_label_cmp(const void *a, const void *b);
+/* Drop labels with an empty value (the same as no label) and sort the rest
+ * by name, in place; returns how many are left. */
+size_t pw_labels_sort(struct pw_label *l, size_t n);
+/* The value of a label (borrowed), or NULL. */
+const char *pw_labels_get(const struct pw_label *l, size_t n, const char *name);
+/* Same names and values in the same order. */
+bool pw_labels_eq(const struct pw_label *a, size_t na, const struct pw_label *b, size_t nb);
+/* Prometheus' LabelSet.String(): {a="x", b="y"} (labels as given). */
+void pw_labels_format(const struct pw_label *l, size_t n, struct pw_buf *b);
+/* The canonical bytes of a series: the metric name (or nothing) and a NUL,
+ * then "name\0value\0" for every other label, in the order given (sorted:
+ * equal sets give equal bytes). The store keys series by these bytes. */
+void pw_labels_encode(const struct pw_label *l, size_t n, struct pw_buf *out);
+/* The labels of pw_labels_encode's bytes (pointing into them), at most max;
+ * returns how many. */
+size_t pw_labels_decode(const char *p, size_t len, struct pw_label *l, size_t max);
+
+/*
+ * A label set: labels sorted by name (bytewise), none with an empty value,
+ * h its Prometheus fingerprint. Immutable once made, so threads may share
+ * one. Two kinds:
+ *  - pw_lset_new: one heap block holding the strings too, reference
+ *    counted (pw_lset_ref / pw_lset_unref; the last unref frees it). The
+ *    count is atomic: a set may be shared with views read by other threads.
+ *  - pw_lset_place: in memory the caller provides (PW_LSET_SIZE(n) bytes,
+ *    e.g. from an arena), with borrowed strings; ref and unref do nothing.
+ */
+struct pw_lset {
+	uint64_t h;
+	uint32_t n;
+	bool heap;
+	_Atomic unsigned refs;
+	struct pw_label l[];
+};
+#define PW_LSET_SIZE(n) (sizeof(struct pw_lset) + (n) * sizeof(struct pw_label))
+/* A new set (count 1) of copies of l's labels: sorted, empty values dropped. */
+struct pw_lset *pw_lset_new(const struct pw_label *l, size_t n);
+/* A set in mem (PW_LSET_SIZE(n) bytes) borrowing l's strings. */
+struct pw_lset *pw_lset_place(void *mem, const struct pw_label *l, size_t n);
+struct pw_lset *pw_lset_ref(struct pw_lset *s); /* returns s; NULL is fine */
+void pw_lset_unref(struct pw_lset *s);         /* NULL is fine */
+/* *slot = s, dropping the reference *slot held (s is taken). */
+void pw_lset_set(struct pw_lset **slot, struct pw_lset *s);
+const char *pw_lset_get(const struct pw_lset *s, const char *name);
+bool pw_lset_eq(const struct pw_lset *a, const struct pw_lset *b);
+/* s holds exactly these sorted labels, whose fingerprint is h */
+bool pw_lset_is(const struct pw_lset *s, uint64_t h, const struct pw_label *l, size_t n);
+/* Order by labels (name, then value, label by label; shorter first). */
+int pw_lset_cmp(const struct pw_lset *a, const struct pw_lset *b);
+void pw_lset_format(const struct pw_lset *s, struct pw_buf *b); /* {a="x", b="y"} */
+
+/* Building a label set label by label (Prometheus' labels.Builder): set
+ * (a later value replaces; an empty one deletes), then sort or make a set.
+ * Strings are borrowed (set, add) or taken (take: freed with the builder). */
+struct pw_lbuild {
+	struct pw_label *l;
+	size_t n, cap;
+	char **own;
+	size_t nown, capown;
+};
+void pw_lbuild_init(struct pw_lbuild *b);
+void pw_lbuild_free(struct pw_lbuild *b);
+void pw_lbuild_reset(struct pw_lbuild *b); /* empty again, memory kept */
+void pw_lbuild_set(struct pw_lbuild *b, const char *name, const char *value);
+void pw_lbuild_take(struct pw_lbuild *b, const char *name, char *value);
+/* set each of l's labels but the one named skip (NULL: all) */
+void pw_lbuild_add(struct pw_lbuild *b, const struct pw_label *l, size_t n, const char *skip);
+/* sort b->l[0..n) in place (the count may drop); returns it */
+size_t pw_lbuild_sorted(struct pw_lbuild *b);
+/* a new set (count 1) of the labels */
+struct pw_lset *pw_lbuild_lset(struct pw_lbuild *b);
+
+/* ---- sharing immutable state between threads ------------------------------ */
+
+/*
+ * A published object: built by one thread, never changed after, read by
+ * others, freed by whoever drops the last reference. Embed struct
+ * pw_shared first in the object and set free_fn.
+ */
+struct pw_shared {
+	_Atomic unsigned refs;
+	void (*free_fn)(struct pw_shared *s);
+};
+/* Count 1 and the function that frees the object. */
+void pw_shared_init(struct pw_shared *s, void (*free_fn)(struct pw_shared *s));
+struct pw_shared *pw_shared_ref(struct pw_shared *s); /* NULL is fine */
+void pw_shared_unref(struct pw_shared *s);           /* NULL is fine */
+
+/*
+ * A slot holding the newest published object: the publisher swaps one
+ * pointer, a reader takes a reference to what is there and reads it with no
+ * lock held. The slot's mutex guards only the pointer and the count.
+ */
+struct pw_slot;
+struct pw_slot *pw_slot_new(void);
+/* Drops the reference the slot holds. */
+void pw_slot_free(struct pw_slot *s);
+/* Put obj in the slot (the caller's reference is taken) and drop the one
+ * the slot held. Any thread. */
+void pw_slot_publish(struct pw_slot *s, struct pw_shared *obj);
+/* A new reference to the newest object (NULL if none): unref when done. */
+struct pw_shared *pw_slot_get(struct pw_slot *s);
+
 /* ---- numbers ------------------------------------------------------------ */
 
-/* Format a float64 so that strtod() gives back the same bits: the shortest of
- * %.15g/%.16g/%.17g that round-trips, integers without exponent up to 2^53,
- * and "NaN", "+Inf", "-Inf" as Prometheus writes them. Returns length. */
-size_t pw_fmt_double(char *dst, size_t dstsz, double v);
+/* Every way pacewatch writes a float64. All but HUMAN read back as the same
+ * bits; NaN, +Inf and -Inf are spelt as Prometheus and Go spell them. */
+enum pw_float_style {
+	PW_FMT_PROM,  /* the exposition format: the shortest of %.15g, %.16g and
+		       * %.17g, integers below 2^53 without an exponent */
+	PW_FMT_GO_F,  /* Go's FormatFloat(v, 'f', -1): sample values in the API */
+	PW_FMT_GO_E,  /* Go's FormatFloat(v, 'e', -1): an alert's value */
+	PW_FMT_GO_V,  /* Go's fmt %v: what templates print */
+	PW_FMT_HUMAN, /* for people: four significant digits; NaN is "-" */
+};
+/* Format v into dst (400 bytes hold any); returns the length. */
+size_t pw_fmt_float(char *dst, size_t dstsz, double v, enum pw_float_style style);
+
+/* s is exactly one number (pw_parse_double's syntax, nothing after). */
+bool pw_number(const char *s, double *v);
 
 /* Parse a Prometheus float: decimal, exponent, hex floats, "NaN", "Inf",
  * "+Inf", "-Inf" (case-insensitive). On success *end points past it. */

@@ -11,7 +11,6 @@
 #include <time.h>
 
 int pw_log_level_cur = PW_LOG_INFO;
-static FILE *log_stream;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -29,15 +28,13 @@ int pw_log_level_parse(const char *s, enum pw_log_level *out)
 	return PW_EINVAL;
 }
 
-void pw_log_set_stream(FILE *f) { log_stream = f; }
-
 void pw_log_emit(enum pw_log_level level, const char *subsys, const char *fmt, ...)
 {
 	char ts[40];
 	struct timespec now;
 	struct tm tm;
 	va_list ap;
-	FILE *f = log_stream ? log_stream : stderr;
+	FILE *f = stderr;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);

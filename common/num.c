@@ -5,34 +5,154 @@
  */
 #include "common.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-size_t pw_fmt_double(char *dst, size_t dstsz, double v)
+/* The shortest decimal of at least pmin significant digits that reads back
+ * as v (v finite, not 0), as C's %.*e writes it: [-]d.ddde[+-]xx. Returns
+ * the number of significant digits. */
+static int shortest_e(double v, int pmin, char *e, size_t sz)
 {
-	int n;
+	int p = pmin;
+	for (; p < 17; p++) {
+		snprintf(e, sz, "%.*e", p - 1, v);
+		if (strtod(e, NULL) == v)
+			return p;
+	}
+	snprintf(e, sz, "%.*e", 16, v);
+	return 17;
+}
 
-	if (isnan(v))
-		n = snprintf(dst, dstsz, "NaN");
-	else if (isinf(v))
-		n = snprintf(dst, dstsz, v > 0 ? "+Inf" : "-Inf");
-	else if (v == 0)
-		n = snprintf(dst, dstsz, signbit(v) ? "-0" : "0");
-	else if (fabs(v) < 9007199254740992.0 && v == trunc(v))
-		n = snprintf(dst, dstsz, "%lld", (long long)v);
-	else {
-		n = 0;
-		for (int prec = 15; prec <= 17; prec++) {
-			n = snprintf(dst, dstsz, "%.*g", prec, v);
-			if (n > 0 && (size_t)n < dstsz && strtod(dst, NULL) == v)
-				break;
+/* e's digits without the point and trailing zeros, and its exponent */
+static int e_digits(const char *e, char *digits, int *exp10, bool *neg)
+{
+	int nd = 0;
+	const char *p = e;
+	*neg = *p == '-';
+	if (*neg)
+		p++;
+	for (; *p && *p != 'e'; p++)
+		if (*p != '.')
+			digits[nd++] = *p;
+	*exp10 = atoi(p + 1);
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	return nd;
+}
+
+/* digits laid out without an exponent (Go's 'f' with the digits given) */
+static size_t layout_f(char *out, const char *digits, int nd, int exp10, bool neg)
+{
+	size_t o = 0;
+	if (neg)
+		out[o++] = '-';
+	if (exp10 < 0) {
+		out[o++] = '0';
+		out[o++] = '.';
+		for (int i = 0; i < -exp10 - 1; i++)
+			out[o++] = '0';
+		memcpy(out + o, digits, (size_t)nd);
+		o += (size_t)nd;
+	} else {
+		for (int i = 0; i <= exp10 || i < nd; i++) {
+			if (i == exp10 + 1)
+				out[o++] = '.';
+			out[o++] = i < nd ? digits[i] : '0';
 		}
 	}
-	if (n < 0)
-		n = 0;
-	return (size_t)n < dstsz ? (size_t)n : dstsz ? dstsz - 1 : 0;
+	out[o] = '\0';
+	return o;
+}
+
+/* C's %.{p}g of the digits of e: the exponent form when the exponent is
+ * below -4 or at least p, trailing zeros dropped */
+static size_t layout_g(char *out, const char *e, int p)
+{
+	char digits[24];
+	int exp10, nd;
+	bool neg;
+	nd = e_digits(e, digits, &exp10, &neg);
+	if (exp10 < -4 || exp10 >= p) {
+		size_t o = 0;
+		if (neg)
+			out[o++] = '-';
+		out[o++] = digits[0];
+		if (nd > 1) {
+			out[o++] = '.';
+			memcpy(out + o, digits + 1, (size_t)nd - 1);
+			o += (size_t)nd - 1;
+		}
+		return o + (size_t)sprintf(out + o, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+	}
+	return layout_f(out, digits, nd, exp10, neg);
+}
+
+size_t pw_fmt_float(char *dst, size_t dstsz, double v, enum pw_float_style style)
+{
+	char e[40], out[400], digits[24];
+	int p, exp10, nd;
+	bool neg;
+
+	if (style == PW_FMT_HUMAN) {
+		/* four significant digits; noise below 1e-4 rounded away */
+		if (isnan(v))
+			snprintf(out, sizeof out, "-");
+		else if (fabs(v) >= 1e6 || (v != 0 && fabs(v) < 1e-3))
+			snprintf(out, sizeof out, "%.4g", v);
+		else
+			snprintf(out, sizeof out, "%.4g", round(v * 10000) / 10000);
+	} else if (isnan(v)) {
+		snprintf(out, sizeof out, "NaN");
+	} else if (isinf(v)) {
+		snprintf(out, sizeof out, v > 0 ? "+Inf" : "-Inf");
+	} else if (v == 0) {
+		snprintf(out, sizeof out, style == PW_FMT_GO_E ? (signbit(v) ? "-0e+00" : "0e+00")
+							      : (signbit(v) ? "-0" : "0"));
+	} else if (style == PW_FMT_GO_E) {
+		shortest_e(v, 1, out, sizeof out);
+	} else if (style != PW_FMT_GO_V && fabs(v) < 9007199254740992.0 && v == trunc(v)) {
+		snprintf(out, sizeof out, "%lld", (long long)v); /* integers: the common case */
+	} else if (style == PW_FMT_PROM) {
+		/* the shortest of %.15g, %.16g, %.17g that reads back the same */
+		p = shortest_e(v, 15, e, sizeof e);
+		layout_g(out, e, p);
+	} else {
+		/* Go's 'f' -1; %v: the same, or 'e' -1 outside [1e-4, 1e21) by its
+		 * shortest digits' exponent (Go uses the exponent from 1e+06 up for
+		 * %v's shortest form, and so do we) */
+		if (style == PW_FMT_GO_V) {
+			shortest_e(v, 1, e, sizeof e);
+			e_digits(e, digits, &exp10, &neg);
+			if (exp10 < -4 || exp10 >= 6) {
+				snprintf(dst, dstsz, "%s", e);
+				return strlen(dst) < dstsz ? strlen(dst) : 0;
+			}
+			if (fabs(v) < 9007199254740992.0 && v == trunc(v)) {
+				snprintf(dst, dstsz, "%lld", (long long)v);
+				return strlen(dst);
+			}
+		}
+		/* subnormals carry fewer bits: fewer digits may do */
+		p = shortest_e(v, fabs(v) < DBL_MIN ? 1 : 15, e, sizeof e);
+		nd = e_digits(e, digits, &exp10, &neg);
+		layout_f(out, digits, nd, exp10, neg);
+	}
+	snprintf(dst, dstsz, "%s", out);
+	nd = (int)strlen(out);
+	return (size_t)nd < dstsz ? (size_t)nd : dstsz ? dstsz - 1 : 0;
+}
+
+bool pw_number(const char *s, double *v)
+{
+	double x;
+	const char *end;
+	if (!s || !*s || pw_parse_double(s, s + strlen(s), &x, &end) != 0 || *end)
+		return false;
+	*v = x;
+	return true;
 }
 
 int pw_parse_double(const char *s, const char *lim, double *out, const char **end)

@@ -83,7 +83,7 @@ static char *scalar_text(json_t *v)
 		return xasprintf("%lld", (long long)json_integer_value(v));
 	if (json_is_real(v)) {
 		char b[64];
-		pw_fmt_double(b, sizeof b, json_real_value(v));
+		pw_fmt_float(b, sizeof b, json_real_value(v), PW_FMT_PROM);
 		return xstrdup(b);
 	}
 	if (json_is_boolean(v))
@@ -167,7 +167,7 @@ static void convert(const struct field *f, json_t *v, void *base, const char *pa
 			return;
 		}
 		if (json_is_number(v))
-			pw_fmt_double(num, sizeof num, json_number_value(v));
+			pw_fmt_float(num, sizeof num, json_number_value(v), PW_FMT_PROM);
 		free(*AT(base, f->off, char *));
 		*AT(base, f->off, char *) = xstrdup(json_is_number(v) ? num : json_string_value(v));
 		return;

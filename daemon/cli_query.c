@@ -59,7 +59,7 @@ static void print_result(const struct query_result *r)
 	char v[400];
 	switch (r->type) {
 	case QUERY_SCALAR:
-		query_fmt_value(v, sizeof v, r->scalar);
+		pw_fmt_float(v, sizeof v, r->scalar, PW_FMT_GO_F);
 		fputs("scalar ", stdout);
 		print_point(r->t, v);
 		fputc('\n', stdout);
@@ -74,7 +74,7 @@ static void print_result(const struct query_result *r)
 		const struct query_series *s = &r->series[i];
 		print_labels(name_of(s->labels, s->nlabels), s->labels, s->nlabels);
 		if (r->type == QUERY_VECTOR) {
-			query_fmt_value(v, sizeof v, s->pts[0].v);
+			pw_fmt_float(v, sizeof v, s->pts[0].v, PW_FMT_GO_F);
 			fputs(" => ", stdout);
 			print_point(s->pts[0].t, v);
 			fputc('\n', stdout);
@@ -82,7 +82,7 @@ static void print_result(const struct query_result *r)
 		}
 		fputc('\n', stdout);
 		for (size_t j = 0; j < s->n; j++) {
-			query_fmt_value(v, sizeof v, s->pts[j].v);
+			pw_fmt_float(v, sizeof v, s->pts[j].v, PW_FMT_GO_F);
 			fputs("  ", stdout);
 			print_point(s->pts[j].t, v);
 			fputc('\n', stdout);

@@ -273,7 +273,7 @@ int cmd_dump(int argc, char **argv)
 					}
 					putchar('}');
 				}
-				pw_fmt_double(num, sizeof num, v);
+				pw_fmt_float(num, sizeof num, v, PW_FMT_PROM);
 				printf(" %s %lld\n", num, (long long)ts);
 			}
 			if (rc < 0)

@@ -124,7 +124,7 @@ void expo_sample(struct pw_buf *b, const struct pw_label *ls, size_t nl, double 
 		}
 		pw_buf_putc(b, '}');
 	}
-	pw_fmt_double(num, sizeof num, v);
+	pw_fmt_float(num, sizeof num, v, PW_FMT_PROM);
 	pw_buf_putc(b, ' ');
 	pw_buf_puts(b, num);
 	if (with_ts) {

@@ -247,7 +247,6 @@ struct val eval_vsel_as(struct ev *ev, struct node *n, bool timestamps);
 struct lset *absent_labels(struct ev *ev, struct node *arg);
 
 /* Go's strconv.FormatFloat(v, 'f', -1, 64) */
-void fmt_go_f(char *dst, size_t sz, double v);
 double go_max(double a, double b);
 double go_min(double a, double b);
 

@@ -103,7 +103,7 @@ static void labels_of(long i, struct pw_label ls[4])
 static void line_of(struct pw_buf *b, long i, int64_t ts, double v)
 {
 	char num[64];
-	pw_fmt_double(num, sizeof num, v);
+	pw_fmt_float(num, sizeof num, v, PW_FMT_PROM);
 	pw_buf_printf(b, "%s{city=\"%s\",county=\"%s\",institution=\"%s\"} %s %lld\n", ser[i].name,
 		      ser[i].city, ser[i].county, ser[i].inst, num, (long long)ts);
 }
@@ -428,7 +428,7 @@ static void write_openmetrics(const char *path)
 		for (long i = fam; i < nseries; i += 6) {
 			for (long j = 0; j < nsamples; j++) {
 				gen_next(i, j, &ts, &v);
-				pw_fmt_double(num, sizeof num, v);
+				pw_fmt_float(num, sizeof num, v, PW_FMT_PROM);
 				fprintf(f, "%s{city=\"%s\",county=\"%s\",institution=\"%s\"} %s %lld.%03lld\n",
 					ser[i].name, ser[i].city, ser[i].county, ser[i].inst, num,
 					(long long)(ts / 1000), (long long)(ts % 1000));

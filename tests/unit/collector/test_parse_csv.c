@@ -16,7 +16,7 @@ static int on_sample(void *ctx, const struct pw_label *l, size_t n, int64_t ts, 
 	char num[64];
 	for (size_t i = 0; i < n; i++)
 		o += (size_t)snprintf(g->text + o, sizeof g->text - o, "%s%s", i ? "," : "", l[i].value);
-	pw_fmt_double(num, sizeof num, v);
+	pw_fmt_float(num, sizeof num, v, PW_FMT_PROM);
 	snprintf(g->text + o, sizeof g->text - o, " %s %lld\n", num, (long long)ts);
 	return 0;
 }

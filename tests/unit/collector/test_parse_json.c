@@ -44,7 +44,7 @@ static int on_sample(void *ctx, const struct pw_label *l, size_t n, int64_t ts, 
 			pw_buf_printf(&b, "%s%s=\"%s\"", i ? "," : "", sorted[i].name, sorted[i].value);
 		pw_buf_putc(&b, '}');
 	}
-	pw_fmt_double(num, sizeof num, v);
+	pw_fmt_float(num, sizeof num, v, PW_FMT_PROM);
 	pw_buf_printf(&b, " %s %lld", num, (long long)ts);
 	o->lines = realloc(o->lines, (o->n + 1) * sizeof *o->lines);
 	o->lines[o->n++] = pw_buf_take(&b);

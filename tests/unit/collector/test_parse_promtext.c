@@ -21,7 +21,7 @@ static int on_sample(void *ctx, const struct pw_label *l, size_t n, double v, bo
 	for (size_t i = 0; i < n; i++)
 		o += (size_t)snprintf(g->text + o, sizeof g->text - o, "%s%s=%s", i ? "," : "",
 				      l[i].name, l[i].value);
-	pw_fmt_double(num, sizeof num, v);
+	pw_fmt_float(num, sizeof num, v, PW_FMT_PROM);
 	if (has_ts)
 		snprintf(g->text + o, sizeof g->text - o, " %s @%lld\n", num, (long long)ts);
 	else

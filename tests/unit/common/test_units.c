@@ -68,7 +68,7 @@ Test(num, format_round_trips_bits)
 		char s[64];
 		double back;
 		const char *end;
-		size_t n = pw_fmt_double(s, sizeof s, v[i]);
+		size_t n = pw_fmt_float(s, sizeof s, v[i], PW_FMT_PROM);
 		cr_assert_eq(pw_parse_double(s, s + n, &back, &end), 0, "%s", s);
 		cr_expect_eq(bits(back), bits(v[i]), "%s", s);
 	}
@@ -79,15 +79,15 @@ Test(num, special_values)
 	char s[64];
 	double v;
 	const char *end;
-	pw_fmt_double(s, sizeof s, NAN);
+	pw_fmt_float(s, sizeof s, NAN, PW_FMT_PROM);
 	cr_expect_str_eq(s, "NaN");
-	pw_fmt_double(s, sizeof s, INFINITY);
+	pw_fmt_float(s, sizeof s, INFINITY, PW_FMT_PROM);
 	cr_expect_str_eq(s, "+Inf");
-	pw_fmt_double(s, sizeof s, -INFINITY);
+	pw_fmt_float(s, sizeof s, -INFINITY, PW_FMT_PROM);
 	cr_expect_str_eq(s, "-Inf");
-	pw_fmt_double(s, sizeof s, -0.0);
+	pw_fmt_float(s, sizeof s, -0.0, PW_FMT_PROM);
 	cr_expect_str_eq(s, "-0");
-	pw_fmt_double(s, sizeof s, 0.1);
+	pw_fmt_float(s, sizeof s, 0.1, PW_FMT_PROM);
 	cr_expect_str_eq(s, "0.1");
 	const char *in = "nan";
 	cr_expect_eq(pw_parse_double(in, in + 3, &v, &end), 0);

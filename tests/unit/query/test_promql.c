@@ -174,7 +174,7 @@ Test(promql, values_read_as_prometheus_writes_them)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char b[400];
-		query_fmt_value(b, sizeof b, cases[i].v);
+		pw_fmt_float(b, sizeof b, cases[i].v, PW_FMT_GO_F);
 		cr_expect_str_eq(b, cases[i].s);
 	}
 	{
@@ -182,7 +182,7 @@ Test(promql, values_read_as_prometheus_writes_them)
 		char b[400], want[400] = "0.";
 		memset(want + 2, '0', 323);
 		strcpy(want + 325, "5");
-		query_fmt_value(b, sizeof b, 5e-324);
+		pw_fmt_float(b, sizeof b, 5e-324, PW_FMT_GO_F);
 		cr_expect_str_eq(b, want);
 	}
 }
@@ -226,7 +226,7 @@ Test(promql, value_formatting_is_shortest_and_exact)
 			v = (double)(x % 100000000) / (double)(1 + x % 9973);
 		if (isnan(v) || isinf(v) || v == 0)
 			continue;
-		query_fmt_value(b, sizeof b, v);
+		pw_fmt_float(b, sizeof b, v, PW_FMT_GO_F);
 		cr_assert_eq(strtod(b, NULL), v, "%s reads back as %.17g", b, v);
 		cr_assert_null(strpbrk(b, "eE"), "%s has no exponent", b);
 		for (const char *p = b; *p; p++) {
