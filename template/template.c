@@ -7,7 +7,7 @@
  * reads as Prometheus writes it into the annotation: <error expanding
  * template: ...>.
  */
-#include "alerts_int.h"
+#include "template.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -87,31 +87,6 @@ static void humanize_duration(struct pw_buf *b, double v)
 	}
 }
 
-/* Go's fmt %v of a float64: strconv 'g' with the shortest digits, the
- * exponent form below 1e-4 and from 1e+06 (1234567 is 1.234567e+06) */
-void go_fmt_v(char *dst, size_t sz, double v)
-{
-	char d[400];
-	int exp10;
-	if (isnan(v) || isinf(v) || v == 0) {
-		query_fmt_value(d, sizeof d, v);
-		snprintf(dst, sz, "%s", d);
-		return;
-	}
-	for (int p = 1; p <= 17; p++) {
-		snprintf(d, sizeof d, "%.*e", p - 1, v);
-		if (strtod(d, NULL) == v)
-			break;
-	}
-	exp10 = atoi(strchr(d, 'e') + 1);
-	if (exp10 < -4 || exp10 >= 6) {
-		snprintf(dst, sz, "%s", d);
-		return;
-	}
-	query_fmt_value(d, sizeof d, v);
-	snprintf(dst, sz, "%s", d);
-}
-
 /* ---- the template machine ---------------------------------------------------------- */
 
 enum vk { V_NONE, V_STR, V_NUM };
@@ -123,10 +98,22 @@ struct tv {
 };
 
 struct tctx {
-	const struct tmpl_data *d;
+	const struct template_data *d;
 	const char *err;
 	char errbuf[200];
+	char **mem; /* strings made while expanding, freed at the end */
+	size_t nmem;
 };
+
+/* a string that lives until the expansion ends */
+static char *keep(struct tctx *c, const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	c->mem = xreallocarray(c->mem, c->nmem + 1, sizeof *c->mem);
+	return c->mem[c->nmem++] = p;
+}
 
 static const char *skip_ws(const char *p, const char *e)
 {
@@ -151,7 +138,7 @@ static const char *lookup(const struct pw_label *l, size_t n, const char *name, 
 /* one operand: $value, $labels.x, .Labels.x, "string", number */
 static const char *operand(struct tctx *c, const char *p, const char *e, struct tv *out)
 {
-	const struct tmpl_data *d = c->d;
+	const struct template_data *d = c->d;
 	out->k = V_NONE;
 	p = skip_ws(p, e);
 	if (p < e && (*p == '"' || *p == '`')) {
@@ -165,7 +152,7 @@ static const char *operand(struct tctx *c, const char *p, const char *e, struct 
 		}
 		{
 			size_t n = (size_t)(p - s), w = 0;
-			char *t = arena_alloc(d->a, n + 1);
+			char *t = keep(c, s, n);
 			for (size_t i = 0; i < n; i++) {
 				if (q == '"' && s[i] == '\\' && i + 1 < n) {
 					i++;
@@ -247,7 +234,7 @@ static void as_text(struct tctx *c, const struct tv *v, struct pw_buf *b)
 	if (v->k == V_STR)
 		pw_buf_puts(b, v->s);
 	else if (v->k == V_NUM) {
-		go_fmt_v(num, sizeof num, v->n);
+		pw_fmt_float(num, sizeof num, v->n, PW_FMT_GO_V);
 		pw_buf_puts(b, num);
 	}
 }
@@ -259,9 +246,7 @@ static bool as_num(struct tctx *c, const struct tv *v, double *out)
 		return true;
 	}
 	if (v->k == V_STR) {
-		char *end;
-		*out = strtod(v->s, &end);
-		if (*v->s && !*end)
+		if (pw_number(v->s, out))
 			return true;
 		snprintf(c->errbuf, sizeof c->errbuf, "strconv.ParseFloat: parsing \"%.60s\": invalid syntax",
 			 v->s);
@@ -337,7 +322,7 @@ static void go_printf(struct tctx *c, const char *f, const struct tv *args, size
 			/* values are float64 in Prometheus' templates: Go refuses %d */
 			char num[64];
 			if (a->k == V_NUM) {
-				go_fmt_v(num, sizeof num, a->n);
+				pw_fmt_float(num, sizeof num, a->n, PW_FMT_GO_V);
 				pw_buf_printf(b, "%%!d(float64=%s)", num);
 			} else {
 				pw_buf_printf(b, "%%!d(string=%s)", a->k == V_STR ? a->s : "");
@@ -443,7 +428,7 @@ static void action(struct tctx *c, const char *p, const char *e, struct pw_buf *
 			}
 #undef FN
 			cur.k = V_STR;
-			cur.s = arena_strndup(c->d->a, r.data ? r.data : "", r.len);
+			cur.s = keep(c, r.data ? r.data : "", r.len);
 			pw_buf_free(&r);
 		} else {
 			operand(c, s, seg_end, &cur);
@@ -464,7 +449,7 @@ static void action(struct tctx *c, const char *p, const char *e, struct pw_buf *
 	}
 }
 
-char *tmpl_expand(const char *t, const struct tmpl_data *d)
+char *template_expand(const char *t, const struct template_data *d)
 {
 	/* what KPI alerts carry by the hundred thousand: plain text, and
 	 * "{{ $kpi.x }}" alone; the same result without the engine */
@@ -515,9 +500,10 @@ char *tmpl_expand(const char *t, const struct tmpl_data *d)
 			while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 				p++;
 	}
-	if (c.err) {
-		pw_buf_free(&b);
-		return xasprintf("<error expanding template: %s>", c.err);
-	}
-	return pw_buf_take(&b);
+	char *out = c.err ? xasprintf("<error expanding template: %s>", c.err) : pw_buf_take(&b);
+	pw_buf_free(&b);
+	for (size_t i = 0; i < c.nmem; i++)
+		free(c.mem[i]);
+	free(c.mem);
+	return out;
 }

@@ -1,0 +1,44 @@
+/*
+ * template.h — the part of Go's text/template that alert labels and
+ * annotations (Prometheus' templates) and notification templates
+ * (Alertmanager's) use: {{ $labels.city }}, {{ $value }},
+ * {{ $externalLabels.x }}, {{ .Labels.x }}, {{ .Value }}, pipelines, printf
+ * and Prometheus' humanize functions, {{- -}} trimming.
+ *
+ * Pure: no I/O, no global state; any thread.
+ */
+#ifndef PW_TEMPLATE_H
+#define PW_TEMPLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common.h"
+
+/* A name space of strings: "{{ <prefix>name }}" reads v's "name". */
+struct template_map {
+	const char *prefix; /* ".GroupLabels.", "$annotations." ... */
+	const struct pw_label *v;
+	size_t n;
+};
+
+/* What a template may read. Every pointer is borrowed for the call. */
+struct template_data {
+	const struct pw_label *labels, *ext; /* $labels / .Labels, $externalLabels */
+	size_t nlabels, next;
+	double value;                        /* $value / .Value */
+	const struct pw_label *kpi;          /* $kpi.x: a KPI alert's numbers, as text */
+	size_t nkpi;
+	const struct template_map *maps;     /* more name spaces */
+	size_t nmaps;
+	const struct pw_label *fields;       /* bare fields: ".Status" -> "firing" */
+	size_t nfields;
+	bool html;                           /* HTML-escape what actions write */
+};
+
+/* Expand template t: a new string (caller frees). A template error expands
+ * to Prometheus' text, "<error expanding template: ...>", as Prometheus
+ * writes it into the annotation; it is not reported otherwise. */
+char *template_expand(const char *t, const struct template_data *d);
+
+#endif /* PW_TEMPLATE_H */
