@@ -1,0 +1,198 @@
+/*
+ * view_json.c — a view as JSON: Prometheus' /api/v1/rules and /api/v1/alerts
+ * shapes, field for field, and pacewatch's /api/v1/kpis (also what
+ * `pacewatch kpi --json` prints).
+ */
+#include "view.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void jstr(struct pw_buf *b, const char *s) { pw_buf_json_string(b, s); }
+
+static void jlset(struct pw_buf *b, const struct pw_lset *s)
+{
+	if (s)
+		pw_buf_json_labels(b, s->l, s->n);
+	else
+		pw_buf_puts(b, "{}");
+}
+
+/* Prometheus' time.Time JSON: RFC 3339; the zero time when never */
+static void jtime(struct pw_buf *b, int64_t ms, bool zero_is_never)
+{
+	char t[64];
+	if (ms == 0 && zero_is_never)
+		snprintf(t, sizeof t, "0001-01-01T00:00:00Z");
+	else
+		pw_fmt_time(t, sizeof t, ms);
+	jstr(b, t);
+}
+
+static void jalert(struct pw_buf *b, const struct view_alert *a)
+{
+	char num[400];
+	pw_buf_puts(b, "{\"labels\":");
+	jlset(b, a->labels);
+	pw_buf_puts(b, ",\"annotations\":");
+	jlset(b, a->annotations);
+	pw_buf_printf(b, ",\"state\":\"%s\",\"activeAt\":", view_alert_state_name(a->state));
+	jtime(b, a->active_at, false);
+	pw_buf_puts(b, ",\"value\":");
+	pw_fmt_float(num, sizeof num, a->value, PW_FMT_GO_E);
+	jstr(b, num);
+	pw_buf_putc(b, '}');
+}
+
+static void jkvs(struct pw_buf *b, const struct pw_label *l, size_t n)
+{
+	pw_buf_json_labels(b, l, n); /* in the configured order */
+}
+
+static void jrule(struct pw_buf *b, const struct view *v, size_t ri)
+{
+	const struct view_meta_rule *m = &v->meta->rules[ri];
+	const struct view_rule *r = &v->rules[ri];
+	if (m->alerting) {
+		enum view_alert_state st = VIEW_INACTIVE;
+		for (size_t k = 0; k < r->nalerts; k++)
+			if (v->alerts[r->alert0 + k].state > st)
+				st = v->alerts[r->alert0 + k].state;
+		pw_buf_printf(b, "{\"state\":\"%s\",\"name\":", view_alert_state_name(st));
+		jstr(b, m->name);
+		pw_buf_puts(b, ",\"query\":");
+		jstr(b, m->query ? m->query : "(the KPI engine)");
+		pw_buf_printf(b, ",\"duration\":%g,\"keepFiringFor\":%g,\"labels\":",
+			      (double)m->for_ms / 1000, (double)m->keep_firing_for_ms / 1000);
+		jkvs(b, m->labels, m->nlabels);
+		pw_buf_puts(b, ",\"annotations\":");
+		jkvs(b, m->annotations, m->nannotations);
+		pw_buf_puts(b, ",\"alerts\":[");
+		for (size_t k = 0, w = 0; k < r->nalerts; k++) {
+			const struct view_alert *a = &v->alerts[r->alert0 + k];
+			if (a->state == VIEW_INACTIVE)
+				continue;
+			if (w++)
+				pw_buf_putc(b, ',');
+			jalert(b, a);
+		}
+		pw_buf_putc(b, ']');
+	} else {
+		pw_buf_puts(b, "{\"name\":");
+		jstr(b, m->name);
+		pw_buf_puts(b, ",\"query\":");
+		jstr(b, m->query);
+		pw_buf_puts(b, ",\"labels\":");
+		jkvs(b, m->labels, m->nlabels);
+	}
+	pw_buf_printf(b, ",\"health\":\"%s\",\"lastError\":",
+		      r->last_eval == 0 ? "unknown" : r->last_error ? "err" : "ok");
+	jstr(b, r->last_error ? r->last_error : "");
+	pw_buf_printf(b, ",\"evaluationTime\":%.6f,\"lastEvaluation\":", r->eval_s);
+	jtime(b, r->last_eval, true);
+	pw_buf_printf(b, ",\"type\":\"%s\"}", m->alerting ? "alerting" : "recording");
+}
+
+void view_json_rules(const struct view *v, struct pw_buf *b, const char *type)
+{
+	pw_buf_puts(b, "{\"groups\":[");
+	for (size_t g = 0; v && g < v->meta->ngroups; g++) {
+		const struct view_meta_group *mg = &v->meta->groups[g];
+		bool first = true;
+		if (g)
+			pw_buf_putc(b, ',');
+		pw_buf_puts(b, "{\"name\":");
+		jstr(b, mg->name);
+		pw_buf_puts(b, ",\"file\":");
+		jstr(b, mg->file);
+		pw_buf_puts(b, ",\"rules\":[");
+		for (size_t i = 0; i < mg->nrules; i++) {
+			size_t ri = mg->rule0 + i;
+			if (type && strcmp(type, v->meta->rules[ri].alerting ? "alert" : "record") != 0)
+				continue;
+			if (!first)
+				pw_buf_putc(b, ',');
+			first = false;
+			jrule(b, v, ri);
+		}
+		pw_buf_printf(b, "],\"interval\":%g,\"limit\":%lld,\"evaluationTime\":%.6f,"
+				 "\"lastEvaluation\":",
+			      (double)mg->interval_ms / 1000, (long long)mg->limit, v->groups[g].eval_s);
+		jtime(b, v->groups[g].last_eval, true);
+		pw_buf_putc(b, '}');
+	}
+	pw_buf_puts(b, "]}");
+}
+
+void view_json_alerts(const struct view *v, struct pw_buf *b)
+{
+	size_t w = 0;
+	pw_buf_puts(b, "{\"alerts\":[");
+	for (size_t i = 0; v && i < v->nalerts; i++) {
+		if (v->alerts[i].state == VIEW_INACTIVE)
+			continue;
+		if (w++)
+			pw_buf_putc(b, ',');
+		jalert(b, &v->alerts[i]);
+	}
+	pw_buf_puts(b, "]}");
+}
+
+static void jnum(struct pw_buf *b, double x)
+{
+	char n[400];
+	if (isnan(x) || isinf(x)) {
+		pw_buf_puts(b, "null");
+		return;
+	}
+	pw_fmt_float(n, sizeof n, x, PW_FMT_GO_F);
+	pw_buf_puts(b, n);
+}
+
+void view_json_kpis(const struct view *v, struct pw_buf *b)
+{
+	pw_buf_puts(b, "{\"kpis\":[");
+	for (size_t i = 0; v && i < v->meta->nkpis; i++) {
+		const struct view_meta_kpi *k = &v->meta->kpis[i];
+		const struct view_kpi *vk = &v->kpis[i];
+		char t[64];
+		if (i)
+			pw_buf_putc(b, ',');
+		pw_buf_puts(b, "{\"name\":");
+		jstr(b, k->name);
+		pw_buf_puts(b, ",\"title\":");
+		jstr(b, k->title);
+		pw_buf_printf(b, ",\"direction\":\"%s\",\"start\":", k->at_most ? "at_most" : "at_least");
+		pw_fmt_time(t, sizeof t, k->start_ms);
+		jstr(b, t);
+		pw_buf_puts(b, ",\"deadline\":");
+		pw_fmt_time(t, sizeof t, k->deadline_ms);
+		jstr(b, t);
+		pw_buf_puts(b, ",\"owner\":");
+		jstr(b, k->owner);
+		pw_buf_puts(b, ",\"contact\":");
+		jstr(b, k->contact);
+		pw_buf_puts(b, ",\"units\":[");
+		for (size_t j = 0; j < vk->nunits; j++) {
+			const struct view_unit *u = &v->units[vk->unit0 + j];
+			if (j)
+				pw_buf_putc(b, ',');
+			pw_buf_puts(b, "{\"labels\":");
+			jlset(b, u->labels);
+			pw_buf_printf(b, ",\"status\":\"%s\",\"value\":", view_status_name(u->status));
+			jnum(b, u->value);
+			pw_buf_puts(b, ",\"target\":");
+			jnum(b, u->target);
+			pw_buf_puts(b, ",\"baseline\":");
+			jnum(b, u->baseline);
+			pw_buf_puts(b, ",\"expected\":");
+			jnum(b, u->expected);
+			pw_buf_puts(b, ",\"forecast\":");
+			jnum(b, u->forecast);
+			pw_buf_putc(b, '}');
+		}
+		pw_buf_puts(b, "]}");
+	}
+	pw_buf_puts(b, "]}");
+}
