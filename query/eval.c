@@ -825,7 +825,7 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 			bool f;
 			if (!at_step(&in->m.s[i], &c[i], ts, &v))
 				continue;
-			fmt_go_f(num, sizeof num, v);
+			pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
 			struct lset *src = in->m.s[i].ls;
 			struct pw_label *lb = arena_alloc(ev->a, (src->n + 1) * sizeof *lb);
 			size_t nl = 0;
@@ -1003,7 +1003,7 @@ static struct val eval_agg(struct ev *ev, struct node *n)
 			double pk = par.sc[k];
 			if (isnan(pk) || pk >= 9223372036854775807.0 || pk < -9223372036854775807.0) {
 				char num[400];
-				fmt_go_f(num, sizeof num, pk);
+				pw_fmt_float(num, sizeof num, pk, PW_FMT_GO_F);
 				ev_fail(ev, QUERY_ERR_EXECUTION, "Scalar value %s overflows int64", num);
 			}
 			kk = (int64_t)pk;
@@ -1206,9 +1206,31 @@ static void fill_series(struct arena *ra, struct query_series *qs, const struct 
 	qs->n = s->n;
 }
 
+/* the node a window evaluation evaluates: x[range] or (x)[range:step] */
+static struct node *window_node(struct arena *a, const struct query_expr *x, int64_t range,
+				int64_t step)
+{
+	struct node *w = arena_alloc(a, sizeof *w), *in = x->root;
+	while (in->k == N_PAREN)
+		in = in->a;
+	w->type = T_MATRIX;
+	w->pos = x->root->pos;
+	w->end = x->root->end;
+	w->range = range;
+	if (query_expr_is_selector(x)) {
+		w->k = N_MSEL;
+		w->a = in;
+	} else {
+		w->k = N_SUBQ;
+		w->a = x->root;
+		w->step = step;
+	}
+	return w;
+}
+
 static int run(struct store *st, const struct query_opts *o, const struct query_expr *x,
-	       int64_t start, int64_t end, int64_t step, bool range, struct query_result **out,
-	       struct query_error *err)
+	       int64_t start, int64_t end, int64_t step, bool range, int64_t window,
+	       int64_t wstep, struct query_result **out, struct query_error *err)
 {
 	struct arena *ra = xcalloc(1, sizeof *ra);
 	struct ev ev = {0};
@@ -1270,7 +1292,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 		}
 		return ev.etype == QUERY_ERR_INTERNAL ? PW_ESTORE : PW_EINVAL;
 	}
-	v = eval(&ev, x->root);
+	v = eval(&ev, window > 0 ? window_node(ra, x, window, wstep) : x->root);
 	r = arena_alloc(ra, sizeof *r);
 	r->mem = ra;
 	r->t = start;
@@ -1313,7 +1335,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 int query_exec_instant(struct store *st, const struct query_opts *o, const struct query_expr *x,
 		       int64_t t, struct query_result **out, struct query_error *err)
 {
-	return run(st, o, x, t, t, 0, false, out, err);
+	return run(st, o, x, t, t, 0, false, 0, 0, out, err);
 }
 
 int query_exec_range(struct store *st, const struct query_opts *o, const struct query_expr *x,
@@ -1339,7 +1361,24 @@ int query_exec_range(struct store *st, const struct query_opts *o, const struct 
 		}
 		return PW_EINVAL;
 	}
-	return run(st, o, x, start, end, step, true, out, err);
+	return run(st, o, x, start, end, step, true, 0, 0, out, err);
+}
+
+int query_exec_window(struct store *st, const struct query_opts *o, const struct query_expr *x,
+		      int64_t t, int64_t range_ms, int64_t step_ms, struct query_result **out,
+		      struct query_error *err)
+{
+	*out = NULL;
+	if (x->root->type != T_VECTOR || range_ms <= 0) {
+		if (err) {
+			err->type = QUERY_ERR_BAD_DATA;
+			err->pos = -1;
+			err->msg = xstrdup(range_ms <= 0 ? "a window needs a positive range"
+							 : "a window reads an instant vector expression");
+		}
+		return PW_EINVAL;
+	}
+	return run(st, o, x, t, t, 0, false, range_ms, step_ms, out, err);
 }
 
 int query_instant(struct store *st, const struct query_opts *o, const char *q, int64_t t,

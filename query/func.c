@@ -237,6 +237,17 @@ static bool r_predict(struct ev *ev, const struct pt *p, size_t n, int64_t ts, i
 	return true;
 }
 
+bool query_predict_linear(const struct query_point *p, size_t n, int64_t t_ms, double dt_s,
+			  double *out)
+{
+	double s, i;
+	if (n < 2)
+		return false;
+	linreg((const struct pt *)p, n, t_ms, &s, &i);
+	*out = s * dt_s + i;
+	return true;
+}
+
 static bool r_changes(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
 		      int64_t range, const double *a, double *out)
 {

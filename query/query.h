@@ -104,14 +104,22 @@ int query_exec_instant(struct store *st, const struct query_opts *o, const struc
 int query_exec_range(struct store *st, const struct query_opts *o, const struct query_expr *x,
 		     int64_t start, int64_t end, int64_t step, struct query_result **out,
 		     struct query_error *err);
+/* The expression over the window [t - range_ms, t] as a matrix: a plain
+ * selector (query_expr_is_selector) reads its own samples, as x[range]
+ * does; any other instant-vector expression is evaluated every step_ms, as
+ * the subquery (x)[range:step] is (step 0: one minute). */
+int query_exec_window(struct store *st, const struct query_opts *o, const struct query_expr *x,
+		      int64_t t, int64_t range_ms, int64_t step_ms, struct query_result **out,
+		      struct query_error *err);
+/* predict_linear's least-squares line through the points, read dt_s
+ * seconds after t_ms (the evaluation time the fit is anchored at). False
+ * with fewer than two points. */
+bool query_predict_linear(const struct query_point *p, size_t n, int64_t t_ms, double dt_s,
+			  double *out);
 /* Parse and evaluate in one call. */
 int query_instant(struct store *st, const struct query_opts *o, const char *q, int64_t t,
 		  struct query_result **out, struct query_error *err);
 int query_range(struct store *st, const struct query_opts *o, const char *q, int64_t start,
 		int64_t end, int64_t step, struct query_result **out, struct query_error *err);
-
-/* Values as Prometheus' API writes them: Go's FormatFloat(v, 'f', -1),
- * "NaN", "+Inf", "-Inf". Returns length. */
-size_t query_fmt_value(char *dst, size_t sz, double v);
 
 #endif /* PW_QUERY_H */
