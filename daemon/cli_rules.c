@@ -6,7 +6,7 @@
  * the daemon would have written them: a backfill.
  */
 #include <getopt.h>
-#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,31 +19,33 @@
 #include "query.h"
 #include "store.h"
 
-struct print_ctx {
-	int64_t t;
-	size_t n;
-};
-
-static void print_alert(void *ctx, const struct rules_alert *a)
+/* the pending and firing alerts of a view, for people; returns how many */
+static size_t print_alerts(const struct view *v)
 {
-	struct print_ctx *pc = ctx;
-	char act[64];
-	if (a->state == 0)
-		return;
-	pc->n++;
-	pw_fmt_time(act, sizeof act, a->active_at);
-	printf("%-8s since %s  {", a->state == 2 ? "firing" : "pending", act);
-	for (size_t i = 0; i < a->nlabels; i++)
-		printf("%s%s=\"%s\"", i ? ", " : "", a->labels[i].name, a->labels[i].value);
-	printf("}\n");
-	for (size_t i = 0; i < a->nannotations; i++)
-		printf("         %s: %s\n", a->annotations[i].name, a->annotations[i].value);
+	size_t n = 0;
+	for (size_t k = 0; v && k < v->nalerts; k++) {
+		const struct view_alert *a = &v->alerts[k];
+		char act[64];
+		if (a->state == VIEW_INACTIVE)
+			continue;
+		n++;
+		pw_fmt_time(act, sizeof act, a->active_at);
+		printf("%-8s since %s  {", view_alert_state_name(a->state), act);
+		for (size_t i = 0; i < a->labels->n; i++)
+			printf("%s%s=\"%s\"", i ? ", " : "", a->labels->l[i].name,
+			       a->labels->l[i].value);
+		printf("}\n");
+		for (size_t i = 0; a->annotations && i < a->annotations->n; i++)
+			printf("         %s: %s\n", a->annotations->l[i].name,
+			       a->annotations->l[i].value);
+	}
+	return n;
 }
 
 /* The configuration, its store and its rules (KPIs included); errors are
  * printed. read_only: a look that writes nothing. */
 static int open_rules(const char *cfg, const char *storage, bool read_only, struct conf **conf,
-		      struct store **st, struct rules **r)
+		      struct store **st, struct alerts **r)
 {
 	struct conf_errs errs;
 	struct store_opts so = {0};
@@ -68,14 +70,14 @@ static int open_rules(const char *cfg, const char *storage, bool read_only, stru
 		conf_free(*conf);
 		return 1;
 	}
-	if (rules_new(*conf, *st, r, &cause) != 0) {
+	if (alerts_new(*conf, *st, NULL, r, &cause) != 0) {
 		fprintf(stderr, "pacewatch: %s: %s\n", cfg, cause);
 		free(cause);
 		store_close(*st);
 		conf_free(*conf);
 		return 1;
 	}
-	rules_set_dry_run(*r, read_only);
+	alerts_set_dry_run(*r, read_only);
 	return 0;
 }
 
@@ -95,7 +97,7 @@ int cmd_rules(int argc, char **argv)
 	bool have_at = false, have_range = false, json = false, timing = false;
 	struct conf *conf = NULL;
 	struct store *st = NULL;
-	struct rules *r = NULL;
+	struct alerts *r = NULL;
 	char *cause = NULL;
 	int c, rc = 1;
 
@@ -143,13 +145,13 @@ int cmd_rules(int argc, char **argv)
 	for (int64_t t = start; t <= end && rc == 0; t += step) {
 		int64_t w0 = pw_mono_ns();
 		clock_t c0 = clock();
-		if ((rc = rules_eval_kpis(r, t, &cause)) != 0) {
+		if ((rc = alerts_eval_kpis(r, t, &cause)) != 0) {
 			fprintf(stderr, "pacewatch: rules: KPIs at %lld: %s\n", (long long)t,
 				cause ? cause : "failed");
 			free(cause);
 		}
-		for (size_t g = 0; g < rules_ngroups(r) && rc == 0; g++) {
-			if ((rc = rules_eval_group(r, g, t, &cause)) != 0) {
+		for (size_t g = 0; g < alerts_ngroups(r) && rc == 0; g++) {
+			if ((rc = alerts_eval_group(r, g, t, &cause)) != 0) {
 				fprintf(stderr, "pacewatch: rules: writing results at %lld: %s\n",
 					(long long)t, cause ? cause : "failed");
 				free(cause);
@@ -160,25 +162,59 @@ int cmd_rules(int argc, char **argv)
 				(double)(pw_mono_ns() - w0) / 1e9, (double)(clock() - c0) / CLOCKS_PER_SEC);
 		if (json) {
 			struct pw_buf b;
+			struct view *v = alerts_view(r);
 			pw_buf_init(&b, 0);
-			rules_json_alerts(r, &b);
+			view_json_alerts(v, &b);
 			printf("{\"t\":%lld,\"data\":%.*s}\n", (long long)t, (int)b.len, b.data);
 			pw_buf_free(&b);
+			view_unref(v);
 		}
 	}
 	if (!json) {
-		struct print_ctx pc = {end, 0};
-		rules_foreach_alert(r, print_alert, &pc);
-		if (pc.n == 0)
+		struct view *v = alerts_view(r);
+		if (print_alerts(v) == 0)
 			puts("no pending or firing alerts");
+		view_unref(v);
 	}
-	rules_free(r);
+	alerts_free(r);
 	store_close(st);
 	conf_free(conf);
 	return rc ? 1 : 0;
 }
 
 /* `pacewatch kpi`: every KPI's units with their numbers, laggards first. */
+/* the KPIs of a view as a table, laggards first */
+static void print_kpis(const struct view *v, int64_t at)
+{
+	char when[64];
+	pw_fmt_time(when, sizeof when, at);
+	printf("KPIs at %s\n", when);
+	for (size_t i = 0; v && i < v->meta->nkpis; i++) {
+		const struct view_meta_kpi *k = &v->meta->kpis[i];
+		char deadline[64];
+		pw_fmt_time(deadline, sizeof deadline, k->deadline_ms);
+		printf("\n%s — %s (deadline %s)\n", k->name, k->title, deadline);
+		printf("  %-9s %12s %12s %12s %12s  %s\n", "status", "value", "expected", "target",
+		       "forecast", "unit");
+		for (size_t j = 0; j < v->kpis[i].nunits; j++) {
+			const struct view_unit *u = &v->units[v->kpis[i].unit0 + j];
+			const double cols[4] = {u->value, u->expected, u->target, u->forecast};
+			printf("  %-9s", view_status_name(u->status));
+			for (int q = 0; q < 4; q++) {
+				if (isnan(cols[q]) || isinf(cols[q]))
+					printf(" %12s", "-");
+				else
+					printf(" %12.4g", cols[q]);
+			}
+			printf("  ");
+			for (size_t l = 0; l < u->labels->n; l++)
+				printf("%s%s=%s", l ? " " : "", u->labels->l[l].name,
+				       u->labels->l[l].value);
+			printf("\n");
+		}
+	}
+}
+
 int cmd_kpi(int argc, char **argv)
 {
 	static const struct option lo[] = {{"config", required_argument, 0, 'c'},
@@ -191,10 +227,11 @@ int cmd_kpi(int argc, char **argv)
 	bool json = false;
 	struct conf *conf = NULL;
 	struct store *st = NULL;
-	struct rules *r = NULL;
+	struct alerts *r = NULL;
 	char *cause = NULL;
 	int c;
 	struct pw_buf b;
+	struct view *v;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:s:t:j", lo, NULL)) != -1) {
@@ -217,57 +254,25 @@ int cmd_kpi(int argc, char **argv)
 	}
 	if (open_rules(cfg, storage, true, &conf, &st, &r) != 0)
 		return 1;
-	if (rules_eval_kpis(r, at, &cause) != 0) {
+	if (alerts_eval_kpis(r, at, &cause) != 0) {
 		fprintf(stderr, "pacewatch: kpi: %s\n", cause ? cause : "failed");
 		free(cause);
-		rules_free(r);
+		alerts_free(r);
 		store_close(st);
 		conf_free(conf);
 		return 1;
 	}
-	pw_buf_init(&b, 0);
-	rules_json_kpis(r, &b);
+	v = alerts_view(r);
 	if (json) {
+		pw_buf_init(&b, 0);
+		view_json_kpis(v, &b);
 		printf("%.*s\n", (int)b.len, b.data);
+		pw_buf_free(&b);
 	} else {
-		json_error_t je;
-		json_t *doc = json_loadb(b.data, b.len, 0, &je), *k, *u;
-		size_t i, j;
-		char when[64];
-		pw_fmt_time(when, sizeof when, at);
-		printf("KPIs at %s\n", when);
-		json_array_foreach(json_object_get(doc, "kpis"), i, k)
-		{
-			printf("\n%s — %s (deadline %s)\n", json_string_value(json_object_get(k, "name")),
-			       json_string_value(json_object_get(k, "title")),
-			       json_string_value(json_object_get(k, "deadline")));
-			printf("  %-9s %12s %12s %12s %12s  %s\n", "status", "value", "expected", "target",
-			       "forecast", "unit");
-			json_array_foreach(json_object_get(k, "units"), j, u)
-			{
-				const char *key;
-				json_t *v;
-				char unit[512] = "";
-				size_t o = 0;
-				json_object_foreach(json_object_get(u, "labels"), key, v)
-				o += (size_t)snprintf(unit + o, o < sizeof unit ? sizeof unit - o : 0,
-						      "%s%s=%s", o ? " " : "", key, json_string_value(v));
-				printf("  %-9s", json_string_value(json_object_get(u, "status")));
-				static const char *const cols[] = {"value", "expected", "target", "forecast"};
-				for (int q = 0; q < 4; q++) {
-					json_t *n = json_object_get(u, cols[q]);
-					if (json_is_number(n))
-						printf(" %12.4g", json_number_value(n));
-					else
-						printf(" %12s", "-");
-				}
-				printf("  %s\n", unit);
-			}
-		}
-		json_decref(doc);
+		print_kpis(v, at);
 	}
-	pw_buf_free(&b);
-	rules_free(r);
+	view_unref(v);
+	alerts_free(r);
 	store_close(st);
 	conf_free(conf);
 	return 0;

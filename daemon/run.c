@@ -1,18 +1,21 @@
 /*
- * run.c — `pacewatch run`: the daemon. One thread runs the event loop:
- * the collector's scrapes (libcurl multi), hourly retention, and signals:
- * SIGTERM/SIGINT finish the scrapes in flight and exit 0; SIGHUP reloads
- * the configuration, and a bad new one is logged with its errors while
- * the old one keeps running.
+ * run.c — `pacewatch run`: the daemon. One thread runs the event loop: the
+ * collector's scrapes (libcurl multi), the decider's rule and KPI
+ * evaluations, the notifier's routing, hourly retention, and signals:
+ * SIGTERM/SIGINT finish the scrapes in flight and exit 0; SIGHUP (or POST
+ * /-/reload) reloads the configuration, and a bad new one is logged with
+ * its errors while the old one keeps running. The HTTP server, the
+ * notifier's delivery threads and remote_write run on threads of their own
+ * and see the decider only through the views it publishes.
  */
 #include <curl/curl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alerts.h"
+#include "notify.h"
 #include "collector.h"
 #include "common.h"
 #include "conf.h"
@@ -112,13 +115,26 @@ static struct conf *load(const struct run_opts *o)
 	return c;
 }
 
-/* The HTTP server reads the configuration it started with: keep that one
- * alive across reloads; return what may be freed. */
-static struct conf *hd_conf_keep(struct httpd_deps *hd, struct conf *old, struct conf *nc)
-{
-	(void)nc;
-	return hd->conf == old ? NULL : old;
-}
+/* What one configuration runs; replaced as a whole by a reload. */
+struct parts {
+	struct conf *conf;
+	struct collector *col;
+	struct alerts *alerts;
+	struct notify *notify;
+	struct remote_write *rw;
+};
+
+/* The daemon: what lives across reloads (store, HTTP server, the slot of
+ * views) and the current parts. */
+struct daemon {
+	struct run_opts o;
+	struct store *store;
+	struct pw_slot *views;
+	struct httpd *httpd;
+	struct httpd_deps hd;
+	struct parts p;
+	int64_t next_retention, next_alerts, next_notify;
+};
 
 static void drain(struct collector *col)
 {
@@ -127,34 +143,210 @@ static void drain(struct collector *col)
 		collector_step(col, 100);
 }
 
-int cmd_run(int argc, char **argv)
+/* Free what parts_new made (threads stopped first, scrapes drained). */
+static void parts_free(struct parts *p)
+{
+	if (p->col) {
+		drain(p->col);
+		collector_free(p->col);
+	}
+	notify_free(p->notify);
+	remote_write_free(p->rw);
+	alerts_free(p->alerts);
+	memset(p, 0, sizeof *p);
+}
+
+/* The collector, decider, notifier and remote_write of c (not started):
+ * 0, or an error with *cause and nothing made. */
+static int parts_new(struct daemon *d, struct conf *c, struct parts *p, char **cause)
+{
+	memset(p, 0, sizeof *p);
+	if (collector_new(c, d->store, &p->col, cause) != 0 ||
+	    alerts_new(c, d->store, d->views, &p->alerts, cause) != 0 ||
+	    notify_new(c, d->store, d->views, &p->notify, cause) != 0) {
+		parts_free(p);
+		return PW_EINVAL;
+	}
+	/* remote_write reads what to send from the store's change feed */
+	store_set_feed(d->store, c->nremote_write > 0);
+	remote_write_new(c, d->store, &p->rw, cause);
+	p->conf = c;
+	return 0;
+}
+
+/* The parts go to work: the HTTP server shows them, their threads start,
+ * a first view is published, and the loop runs everything at once. */
+static void parts_start(struct daemon *d)
+{
+	httpd_set_collector(d->httpd, d->p.col);
+	httpd_set_notify(d->httpd, d->p.notify);
+	httpd_set_remote_write(d->httpd, d->p.rw);
+	alerts_publish(d->p.alerts);
+	notify_start(d->p.notify);
+	remote_write_start(d->p.rw);
+	d->next_alerts = 0;
+	d->next_notify = 0;
+}
+
+/* SIGHUP: a new configuration, or the old one kept with the reason logged
+ * (and answered to POST /-/reload) */
+static void reload(struct daemon *d)
+{
+	struct conf *nc, *old = d->p.conf;
+	struct parts np;
+	char *cause = NULL;
+
+	log_info("daemon", "SIGHUP: reloading %s", d->o.config ? d->o.config : "(defaults)");
+	if (!(nc = load(&d->o))) {
+		log_error("daemon", "reload refused: the configuration has errors (above); the old "
+				    "one keeps running");
+		reload_answer(PW_EINVAL, "the configuration has errors (see the log); the old one "
+					 "keeps running");
+		return;
+	}
+	if (strcmp(nc->storage.path, old->storage.path) != 0)
+		log_warnx("daemon", "storage.path changes only on restart");
+	if (parts_new(d, nc, &np, &cause) != 0) {
+		log_error("daemon", "reload refused: %s; the old configuration keeps running", cause);
+		reload_answer(PW_EINVAL, cause);
+		free(cause);
+		conf_free(nc);
+		return;
+	}
+	/* the HTTP server lets go of the old parts before they are freed;
+	 * alerts carry on: the new decider restores them from
+	 * ALERTS_FOR_STATE, the new notifier takes over the outbox and the
+	 * notification log, remote_write resumes from its cursors */
+	httpd_set_collector(d->httpd, np.col);
+	httpd_set_notify(d->httpd, np.notify);
+	httpd_set_remote_write(d->httpd, np.rw);
+	parts_free(&d->p);
+	d->p = np;
+	parts_start(d);
+	/* the HTTP server keeps the settings it started with */
+	if (d->hd.conf != old)
+		conf_free(old);
+	log_info("daemon", "reloaded: %zu targets, %zu rule groups", nc->ntargets,
+		 nc->nrule_groups);
+	reload_answer(0, NULL);
+}
+
+static void retention(struct daemon *d)
+{
+	uint64_t dropped = 0;
+	char *cause = NULL;
+	if (store_retention(d->store, pw_now_ms() - d->p.conf->storage.retention_ms, &dropped,
+			    &cause) != 0) {
+		log_error("store", "retention: %s", cause);
+		free(cause);
+	} else if (dropped) {
+		log_info("store", "retention dropped %llu samples", (unsigned long long)dropped);
+	}
+	d->next_retention = pw_now_ms() + 3600000;
+}
+
+static void loop(struct daemon *d)
+{
+	while (!got_stop) {
+		/* short waits: a signal is noticed within a quarter second */
+		collector_step(d->p.col, 250);
+		if (pw_now_ms() >= d->next_alerts) {
+			d->next_alerts = alerts_step(d->p.alerts, pw_now_ms());
+			d->next_notify = 0; /* alerts may have changed */
+		}
+		if (pw_now_ms() >= d->next_notify)
+			d->next_notify = notify_step(d->p.notify, pw_now_ms());
+		if (got_hup) {
+			got_hup = 0;
+			reload(d);
+		}
+		if (pw_now_ms() >= d->next_retention)
+			retention(d);
+	}
+}
+
+/* the store, the first parts and the HTTP server: 0, or 1 with the error
+ * logged and everything closed */
+static int daemon_open(struct daemon *d, struct conf *conf)
+{
+	struct store_opts so = {0};
+	char *cause = NULL;
+	int rc;
+
+	so.path = conf->storage.path;
+	so.initial_map_size = conf->storage.initial_size;
+	so.max_map_size = conf->storage.max_size;
+	so.no_sync = !conf->storage.sync;
+	if ((rc = store_open(&so, &d->store, &cause)) != 0) {
+		log_error("store", "%s", cause ? cause : pw_strerror(rc));
+		free(cause);
+		conf_free(conf);
+		return 1;
+	}
+	d->views = pw_slot_new();
+	if (parts_new(d, conf, &d->p, &cause) != 0) {
+		log_error("daemon", "%s", cause);
+		free(cause);
+		goto fail;
+	}
+	d->hd.conf = conf;
+	d->hd.store = d->store;
+	d->hd.collector = d->p.col;
+	d->hd.views = d->views;
+	d->hd.notify = d->p.notify;
+	d->hd.remote_write = d->p.rw;
+	d->hd.reload = http_reload;
+	if (httpd_start(&d->hd, &d->httpd, &cause) != 0) {
+		log_error("http", "%s", cause);
+		free(cause);
+		parts_free(&d->p);
+		goto fail;
+	}
+	return 0;
+fail:
+	pw_slot_free(d->views);
+	store_close(d->store);
+	conf_free(conf);
+	return 1;
+}
+
+static void daemon_close(struct daemon *d)
+{
+	log_info("daemon", "stopping: finishing %zu scrapes in flight",
+		 collector_inflight(d->p.col));
+	/* a /-/reload waiting for the loop must not hold up the server's stop */
+	pthread_mutex_lock(&rl_lock);
+	rl_stopping = true; /* first: later requests see it, earlier ones get the answer */
+	pthread_mutex_unlock(&rl_lock);
+	reload_answer(PW_EINVAL, "pacewatch is stopping");
+	httpd_stop(d->httpd);
+	if (d->hd.conf != d->p.conf)
+		conf_free((struct conf *)d->hd.conf);
+	{
+		struct conf *c = d->p.conf;
+		parts_free(&d->p);
+		conf_free(c);
+	}
+	free(rl_cause);
+	rl_cause = NULL;
+	pw_slot_free(d->views);
+	store_close(d->store);
+}
+
+static int parse_args(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option lo[] = {{"config", required_argument, 0, 'c'},
 					   {"storage", required_argument, 0, 's'},
 					   {"listen", required_argument, 0, 'l'},
 					   {"log-level", required_argument, 0, 'L'},
 					   {0, 0, 0, 0}};
-	struct run_opts o = {0};
-	struct conf *conf;
-	struct store *store = NULL;
-	struct collector *col = NULL;
-	struct httpd *httpd = NULL;
-	struct httpd_deps hd = {0};
-	struct store_opts so = {0};
-	struct sigaction sa;
-	char *cause = NULL;
-	int64_t next_retention, next_rules = 0, next_notify = 0;
-	struct rules *rules = NULL, *nrules = NULL;
-	struct notify *notify = NULL, *nnotify = NULL;
-	struct remote_write *rw = NULL, *nrw = NULL;
-	int c, rc = 0;
-
+	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:s:l:L:", lo, NULL)) != -1) {
 		switch (c) {
-		case 'c': o.config = optarg; break;
-		case 's': o.storage = optarg; break;
-		case 'l': o.listen = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 's': o->storage = optarg; break;
+		case 'l': o->listen = optarg; break;
 		case 'L': {
 			enum pw_log_level lv;
 			if (pw_log_level_parse(optarg, &lv) != 0) {
@@ -167,62 +359,23 @@ int cmd_run(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (!(conf = load(&o)))
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct daemon d = {0};
+	struct sigaction sa;
+	struct conf *conf;
+	int rc;
+
+	if ((rc = parse_args(argc, argv, &d.o)) != 0)
+		return rc;
+	if (!(conf = load(&d.o)))
 		return 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	so.path = conf->storage.path;
-	so.initial_map_size = conf->storage.initial_size;
-	so.max_map_size = conf->storage.max_size;
-	so.no_sync = !conf->storage.sync;
-	if ((rc = store_open(&so, &store, &cause)) != 0) {
-		log_error("store", "%s", cause ? cause : pw_strerror(rc));
-		free(cause);
-		conf_free(conf);
-		return 1;
-	}
-	if (collector_new(conf, store, &col, &cause) != 0) {
-		log_error("collector", "%s", cause);
-		free(cause);
-		store_close(store);
-		conf_free(conf);
-		return 1;
-	}
-	if (rules_new(conf, store, &rules, &cause) != 0) {
-		log_error("rules", "%s", cause);
-		free(cause);
-		collector_free(col);
-		store_close(store);
-		conf_free(conf);
-		return 1;
-	}
-	if (notify_new(conf, store, rules, &notify, &cause) != 0) {
-		log_error("notify", "%s", cause);
-		free(cause);
-		rules_free(rules);
-		collector_free(col);
-		store_close(store);
-		conf_free(conf);
-		return 1;
-	}
-	hd.conf = conf;
-	hd.store = store;
-	hd.collector = col;
-	hd.rules = rules;
-	/* remote_write reads what to send from the store's change feed */
-	store_set_feed(store, conf->nremote_write > 0);
-	remote_write_new(conf, store, &rw, &cause);
-	hd.notify = notify;
-	hd.remote_write = rw;
-	hd.reload = http_reload;
-	if (httpd_start(&hd, &httpd, &cause) != 0) {
-		log_error("http", "%s", cause);
-		free(cause);
-		notify_free(notify);
-		remote_write_free(rw);
-		rules_free(rules);
-		collector_free(col);
-		store_close(store);
-		conf_free(conf);
+	if (daemon_open(&d, conf) != 0) {
+		curl_global_cleanup();
 		return 1;
 	}
 	memset(&sa, 0, sizeof sa);
@@ -234,114 +387,11 @@ int cmd_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	log_info("daemon", "pacewatch %s running: %zu targets, store %s, http %s%s%s", PW_VERSION,
 		 conf->ntargets, conf->storage.path, conf->http.nlisten ? conf->http.listen[0] : "-",
-		 o.config ? ", configuration " : "",
-		 o.config ? o.config : "");
-	next_retention = pw_now_ms() + 60000;
-	notify_start(notify);
-	remote_write_start(rw);
-
-	while (!got_stop) {
-		/* short waits: a signal is noticed within a quarter second */
-		collector_step(col, 250);
-		if (pw_now_ms() >= next_rules) {
-			next_rules = rules_step(rules, pw_now_ms());
-			next_notify = 0; /* alerts may have changed */
-		}
-		if (pw_now_ms() >= next_notify)
-			next_notify = notify_step(notify, pw_now_ms());
-		if (got_hup) {
-			struct conf *nc;
-			struct collector *ncol = NULL;
-			got_hup = 0;
-			log_info("daemon", "SIGHUP: reloading %s", o.config ? o.config : "(defaults)");
-			if (!(nc = load(&o))) {
-				log_error("daemon", "reload refused: the configuration has errors (above); "
-						    "the old one keeps running");
-				reload_answer(PW_EINVAL, "the configuration has errors (see the log); the "
-							 "old one keeps running");
-				continue;
-			}
-			if (strcmp(nc->storage.path, conf->storage.path) != 0)
-				log_warnx("daemon", "storage.path changes only on restart");
-			if (collector_new(nc, store, &ncol, &cause) != 0 ||
-			    rules_new(nc, store, &nrules, &cause) != 0 ||
-			    notify_new(nc, store, nrules, &nnotify, &cause) != 0) {
-				collector_free(ncol);
-				ncol = NULL;
-				rules_free(nrules);
-				nrules = NULL;
-				log_error("daemon", "reload refused: %s; the old configuration keeps running",
-					  cause);
-				reload_answer(PW_EINVAL, cause);
-				free(cause);
-				cause = NULL;
-				conf_free(nc);
-				continue;
-			}
-			drain(col);
-			httpd_set_collector(httpd, ncol);
-			collector_free(col);
-			/* alerts carry on: the new rules restore them from ALERTS_FOR_STATE;
-			 * the new notifier takes over the outbox and the notification log */
-			httpd_set_notify(httpd, nnotify);
-			notify_free(notify);
-			httpd_set_rules(httpd, nrules);
-			rules_free(rules);
-			rules = nrules;
-			nrules = NULL;
-			notify = nnotify;
-			nnotify = NULL;
-			notify_start(notify);
-			/* remote_write resumes from its cursors in the store */
-			store_set_feed(store, nc->nremote_write > 0);
-			remote_write_new(nc, store, &nrw, &cause);
-			httpd_set_remote_write(httpd, nrw);
-			remote_write_free(rw);
-			rw = nrw;
-			nrw = NULL;
-			remote_write_start(rw);
-			next_rules = 0;
-			next_notify = 0;
-			/* the HTTP server keeps the settings it started with */
-			col = ncol;
-			conf_free(hd_conf_keep(&hd, conf, nc));
-			conf = nc;
-			log_info("daemon", "reloaded: %zu targets, %zu rule groups", conf->ntargets,
-				 conf->nrule_groups);
-			reload_answer(0, NULL);
-		}
-		if (pw_now_ms() >= next_retention) {
-			uint64_t dropped = 0;
-			if (store_retention(store, pw_now_ms() - conf->storage.retention_ms, &dropped,
-					    &cause) != 0) {
-				log_error("store", "retention: %s", cause);
-				free(cause);
-				cause = NULL;
-			} else if (dropped) {
-				log_info("store", "retention dropped %llu samples",
-					 (unsigned long long)dropped);
-			}
-			next_retention = pw_now_ms() + 3600000;
-		}
-	}
-	log_info("daemon", "stopping: finishing %zu scrapes in flight", collector_inflight(col));
-	/* a /-/reload waiting for the loop must not hold up the server's stop */
-	pthread_mutex_lock(&rl_lock);
-	rl_stopping = true; /* first: later requests see it, earlier ones get the answer */
-	pthread_mutex_unlock(&rl_lock);
-	reload_answer(PW_EINVAL, "pacewatch is stopping");
-	httpd_stop(httpd);
-	drain(col);
-	collector_free(col);
-	notify_free(notify);
-	remote_write_free(rw);
-	rules_free(rules);
-	free(rl_cause);
-	rl_cause = NULL;
-	if (hd.conf != conf)
-		conf_free((struct conf *)hd.conf);
-	store_close(store);
-	conf_free(conf);
+		 d.o.config ? ", configuration " : "", d.o.config ? d.o.config : "");
+	d.next_retention = pw_now_ms() + 60000;
+	parts_start(&d);
+	loop(&d);
+	daemon_close(&d);
 	curl_global_cleanup();
 	log_info("daemon", "stopped");
 	return 0;

@@ -116,7 +116,7 @@ static void jpoint(struct pw_buf *b, int64_t t, double v)
 	char num[400];
 	pw_buf_putc(b, '[');
 	jtime(b, t);
-	query_fmt_value(num, sizeof num, v);
+	pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
 	pw_buf_printf(b, ",\"%s\"]", num);
 }
 
@@ -691,12 +691,9 @@ enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, const char
 	else if (strcmp(rest, "kpis") == 0) {
 		struct pw_buf b;
 		pw_buf_init(&b, 0);
-		pthread_mutex_lock(&h->lock);
-		if (h->rules)
-			rules_json_kpis(h->rules, &b);
-		else
-			pw_buf_puts(&b, "{\"kpis\":[]}");
-		pthread_mutex_unlock(&h->lock);
+		struct view *v = view_get(h->views);
+		view_json_kpis(v, &b); /* formatted with no lock held */
+		view_unref(v);
 		ret = send_data(h, c, PATH_API_OTHER, &b);
 	} else if (strcmp(rest, "notifications") == 0) {
 		struct pw_buf b;
@@ -712,14 +709,12 @@ enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, const char
 		struct pw_buf b;
 		const char *type = param(&p, "type");
 		pw_buf_init(&b, 0);
-		pthread_mutex_lock(&h->lock);
-		if (!h->rules)
-			pw_buf_puts(&b, rest[0] == 'r' ? "{\"groups\":[]}" : "{\"alerts\":[]}");
-		else if (rest[0] == 'r')
-			rules_json_rules(h->rules, &b, type && *type ? type : NULL);
+		struct view *v = view_get(h->views);
+		if (rest[0] == 'r')
+			view_json_rules(v, &b, type && *type ? type : NULL);
 		else
-			rules_json_alerts(h->rules, &b);
-		pthread_mutex_unlock(&h->lock);
+			view_json_alerts(v, &b);
+		view_unref(v);
 		ret = send_data(h, c, PATH_API_OTHER, &b);
 	}
 	else

@@ -9,10 +9,11 @@
 
 #include <stdbool.h>
 
-#include "alerts.h"
 #include "collector.h"
 #include "conf.h"
+#include "notify.h"
 #include "store.h"
+#include "view.h"
 
 struct httpd;
 
@@ -24,7 +25,7 @@ struct httpd_deps {
 	const struct conf *conf; /* the HTTP settings are read at start only */
 	struct store *store;
 	struct collector *collector; /* may be NULL; see httpd_set_collector */
-	struct rules *rules;         /* may be NULL; see httpd_set_rules */
+	struct pw_slot *views;       /* the decider's views (rules, alerts, KPIs); may be NULL */
 	struct notify *notify;       /* may be NULL; see httpd_set_notify */
 	struct remote_write *remote_write; /* may be NULL; see httpd_set_remote_write */
 	httpd_reload_fn reload;
@@ -39,8 +40,6 @@ void httpd_stop(struct httpd *h);
 /* Swap the collector whose status is shown (after a reload). Call before
  * freeing the old one. Thread-safe. */
 void httpd_set_collector(struct httpd *h, struct collector *col);
-/* The same for the rules whose state /api/v1/rules and /alerts show. */
-void httpd_set_rules(struct httpd *h, struct rules *r);
 /* And the notifier whose outbox /api/v1/notifications and /metrics show. */
 void httpd_set_notify(struct httpd *h, struct notify *n);
 

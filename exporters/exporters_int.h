@@ -21,10 +21,10 @@ struct httpd {
 	const struct conf *conf;
 	struct store *store;
 	struct collector *col;
-	struct rules *rules;
+	struct pw_slot *views;
 	struct notify *notify;
 	struct remote_write *remote_write;
-	pthread_mutex_t lock; /* col, rules and the counters */
+	pthread_mutex_t lock; /* col, notify and the counters */
 	httpd_reload_fn reload;
 	void *reload_ctx;
 	bool loopback_only;

@@ -20,13 +20,6 @@ static const char *const path_names[NPATHS] = {"/metrics", "/api/v1/import/prome
 					       "/-/healthy", "/-/ready", "/-/reload", "other",
 					       "/api/v1/query", "/api/v1/query_range", "/api/v1/other"};
 
-void httpd_set_rules(struct httpd *h, struct rules *r)
-{
-	pthread_mutex_lock(&h->lock);
-	h->rules = r;
-	pthread_mutex_unlock(&h->lock);
-}
-
 void httpd_set_notify(struct httpd *h, struct notify *n)
 {
 	pthread_mutex_lock(&h->lock);
@@ -282,7 +275,7 @@ static char *self_metrics(struct httpd *h, bool om)
 					l[0].value = "pacewatch_scrape_duration_seconds_bucket";
 					l[2].name = "le";
 					for (int k = 0; k < COLLECTOR_DURATION_BUCKETS; k++) {
-						pw_fmt_double(le, sizeof le, collector_duration_bounds[k]);
+						pw_fmt_float(le, sizeof le, collector_duration_bounds[k], PW_FMT_PROM);
 						l[2].value = le;
 						expo_sample(&b, l, 3, (double)ts->duration_buckets[k], false, 0, om);
 					}
@@ -521,7 +514,7 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 	h->conf = conf;
 	h->store = dp->store;
 	h->col = dp->collector;
-	h->rules = dp->rules;
+	h->views = dp->views;
 	h->notify = dp->notify;
 	h->remote_write = dp->remote_write;
 	h->reload = dp->reload;

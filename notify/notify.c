@@ -322,7 +322,7 @@ static bool route_muted(const struct notify *n, const struct nroute *r, int64_t 
 
 /* ---- new / free ------------------------------------------------------------- */
 
-int notify_new(const struct conf *c, struct store *st, struct rules *r, struct notify **out,
+int notify_new(const struct conf *c, struct store *st, struct pw_slot *views, struct notify **out,
 	       char **cause)
 {
 	struct notify *n = xcalloc(1, sizeof *n);
@@ -333,7 +333,7 @@ int notify_new(const struct conf *c, struct store *st, struct rules *r, struct n
 	*cause = NULL;
 	n->c = c;
 	n->st = st;
-	n->rules = r;
+	n->views = views;
 	n->next_id = 1;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
@@ -461,49 +461,50 @@ struct snap_ctx {
 	size_t nv, cap;
 };
 
-
-static void snap_cb(void *ctx, const struct rules_alert *ra)
+/* an alert of the view as notifications carry it: external labels added,
+ * as Prometheus adds them to alerts it sends */
+static void snap_alert(struct snap_ctx *s, const struct view *v, const struct view_alert *va)
 {
-	struct snap_ctx *s = ctx;
 	const struct conf *c = s->n->c;
-	if (ra->state == 1)
-		return; /* pending alerts are not notified */
-	struct nalert *a = xcalloc(1, sizeof *a);
+	const struct view_meta_rule *mr = &v->meta->rules[va->rule];
+	const struct pw_lset *l = va->labels, *an = va->annotations;
+	struct nalert *a;
 	size_t ne = c->global.external_labels.n;
-	a->labels = xcalloc(ra->nlabels + ne + 1, sizeof *a->labels);
-	for (size_t i = 0; i < ra->nlabels; i++) {
-		a->labels[a->nl].name = xstrdup(ra->labels[i].name);
-		a->labels[a->nl++].value = xstrdup(ra->labels[i].value);
+	if (va->state == VIEW_PENDING)
+		return; /* pending alerts are not notified */
+	a = xcalloc(1, sizeof *a);
+	a->labels = xcalloc(l->n + ne + 1, sizeof *a->labels);
+	for (size_t i = 0; i < l->n; i++) {
+		a->labels[a->nl].name = xstrdup(l->l[i].name);
+		a->labels[a->nl++].value = xstrdup(l->l[i].value);
 	}
-	/* external labels, as Prometheus adds them to alerts it sends */
 	for (size_t i = 0; i < ne; i++)
 		if (!find(a->labels, a->nl, c->global.external_labels.v[i].name)) {
 			a->labels[a->nl].name = xstrdup(c->global.external_labels.v[i].name);
 			a->labels[a->nl++].value = xstrdup(c->global.external_labels.v[i].value);
 		}
 	qsort(a->labels, a->nl, sizeof *a->labels, label_cmp);
-	a->ann = labels_dup(ra->annotations, ra->nannotations);
-	a->na = ra->nannotations;
-	qsort(a->ann, a->na, sizeof *a->ann, label_cmp);
-	a->firing = ra->state == 2;
-	a->starts_ms = ra->active_at;
-	a->ends_ms = a->firing ? 0 : ra->resolved_at;
-	a->value = ra->value;
+	a->ann = labels_dup(an ? an->l : NULL, an ? an->n : 0);
+	a->na = an ? an->n : 0;
+	a->firing = va->state == VIEW_FIRING;
+	a->starts_ms = va->active_at;
+	a->ends_ms = a->firing ? 0 : va->resolved_at;
+	a->value = va->value;
 	a->fp = labels_fingerprint(a->labels, a->nl);
 	{
 		struct pw_buf u;
 		pw_buf_init(&u, 0);
 		pw_buf_puts(&u, c->notify.external_url ? c->notify.external_url : "");
-		if (ra->expr) {
+		if (mr->query) {
 			pw_buf_puts(&u, "/graph?g0.expr=");
-			url_escape(&u, ra->expr);
+			url_escape(&u, mr->query);
 			pw_buf_puts(&u, "&g0.tab=1");
 		} else {
 			pw_buf_puts(&u, "/api/v1/kpis");
 		}
 		a->generator_url = pw_buf_take(&u);
 	}
-	a->interval_ms = ra->interval_ms;
+	a->interval_ms = v->meta->groups[mr->group].interval_ms;
 	if (s->nv == s->cap) {
 		s->cap = s->cap ? 2 * s->cap : 64;
 		s->v = xreallocarray(s->v, s->cap, sizeof *s->v);
@@ -936,16 +937,15 @@ static void digest_send(struct notify *n, size_t i, int64_t now)
 	char key[300], mid[160];
 	void *prev = NULL;
 	size_t pn;
-	struct pw_buf kj;
 	char *subject = NULL, *state = NULL;
+	struct view *v;
 
 	digest_key(d, i, key, sizeof key);
 	store_rec_get(n->st, key, strlen(key), &prev, &pn);
-	pw_buf_init(&kj, 0);
-	rules_json_kpis(n->rules, &kj);
+	v = view_get(n->views);
 	snprintf(mid, sizeof mid, "<digest.%lld.%zu@%s>", (long long)now, i,
 		 rc->email.hello ? rc->email.hello : "pacewatch");
-	char *msg = render_digest(d, &rc->email, kj.data ? kj.data : "{}", prev, now, mid,
+	char *msg = render_digest(d, &rc->email, v, prev, now, mid,
 				  n->c->notify.dashboard_url, &subject, &state);
 	json_t *rec = json_object();
 	json_object_set_new(rec, "kind", json_string("email"));
@@ -962,7 +962,7 @@ static void digest_send(struct notify *n, size_t i, int64_t now)
 	free(subject);
 	free(state);
 	free(prev);
-	pw_buf_free(&kj);
+	view_unref(v);
 }
 
 static void digests_step(struct notify *n, int64_t now)
@@ -1002,7 +1002,12 @@ int64_t notify_step(struct notify *n, int64_t now)
 
 	if (!cn->nreceivers)
 		return INT64_MAX;
-	rules_foreach_alert(n->rules, snap_cb, &s);
+	{
+		struct view *v = view_get(n->views);
+		for (size_t i = 0; v && i < v->nalerts; i++)
+			snap_alert(&s, v, &v->alerts[i]);
+		view_unref(v);
+	}
 	for (size_t i = 0; i < n->ncur; i++)
 		nalert_free(n->cur[i]);
 	free(n->cur);

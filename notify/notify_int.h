@@ -7,7 +7,9 @@
 
 #include <jansson.h>
 
-#include "alerts_int.h"
+#include "notify.h"
+#include "template.h"
+#include "view.h"
 
 /* An alert as notifications carry it: labels sorted by name (external
  * labels added), firing or resolved. */
@@ -54,7 +56,7 @@ char *render_am(struct nalert *const *a, size_t n);
 /* A KPI digest email: every KPI's units, laggards first, and the changes
  * since the previous digest (prev: the JSON state it saved, or NULL).
  * *state receives the state to save for the next one. */
-char *render_digest(const struct conf_digest *d, const struct conf_email *e, const char *kpis_json,
+char *render_digest(const struct conf_digest *d, const struct conf_email *e, const struct view *v,
 		    const char *prev, int64_t now_ms, const char *message_id,
 		    const char *dashboard_url, char **subject, char **state);
 
@@ -157,7 +159,7 @@ struct amstate {
 struct notify {
 	const struct conf *c;
 	struct store *st;
-	struct rules *rules;
+	struct pw_slot *views;
 	struct nroute root;
 	struct inhibit *inh;
 	size_t ninh;

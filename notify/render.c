@@ -296,7 +296,7 @@ static size_t row(const struct nalert *a, const struct cols *c, const struct pw_
 				o += (size_t)snprintf(lab + o, labsz - o, "%s%s=%s", o ? ", " : "",
 						      a->labels[i].name, a->labels[i].value);
 		cell[k++] = lab;
-		go_fmt_v(scratch[0], 64, a->value);
+		pw_fmt_float(scratch[0], 64, a->value, PW_FMT_GO_V);
 		cell[k++] = scratch[0];
 		local_time(scratch[1], 64, a->starts_ms, tz);
 		cell[k++] = scratch[1];
@@ -458,7 +458,6 @@ static void alert_fields(const struct nalert *a, struct pw_label *f, char (*buf)
 
 static char *expand(const char *t, const struct nmsg *m, const struct nalert *a, bool html)
 {
-	struct talloc ta = {0};
 	struct pw_label *cl, *ca;
 	size_t ncl, nca;
 	char nums[2][32], buf[3][64];
@@ -466,7 +465,7 @@ static char *expand(const char *t, const struct nmsg *m, const struct nalert *a,
 	size_t nf = 0;
 	cl = common(m->alerts, m->n, false, &ncl);
 	ca = common(m->alerts, m->n, true, &nca);
-	struct tmpl_map maps[] = {
+	struct template_map maps[] = {
 		{".GroupLabels.", m->group_labels, m->ngl}, {".CommonLabels.", cl, ncl},
 		{".CommonAnnotations.", ca, nca},           {"$annotations.", a ? a->ann : NULL, a ? a->na : 0},
 		{".Annotations.", a ? a->ann : NULL, a ? a->na : 0},
@@ -485,12 +484,11 @@ static char *expand(const char *t, const struct nmsg *m, const struct nalert *a,
 	f[nf++] = (struct pw_label){".GroupKey", m->group_key};
 	f[nf++] = (struct pw_label){".NumFiring", nums[0]};
 	f[nf++] = (struct pw_label){".NumResolved", nums[1]};
-	struct tmpl_data d = {.labels = a ? a->labels : NULL, .nlabels = a ? a->nl : 0,
-			      .value = a ? a->value : NAN, .a = &ta, .maps = maps,
+	struct template_data d = {.labels = a ? a->labels : NULL, .nlabels = a ? a->nl : 0,
+			      .value = a ? a->value : NAN, .maps = maps,
 			      .nmaps = sizeof maps / sizeof maps[0], .fields = f, .nfields = nf,
 			      .html = html};
-	char *out = tmpl_expand(t, &d);
-	talloc_free(&ta);
+	char *out = template_expand(t, &d);
 	free(cl);
 	free(ca);
 	return out;
@@ -743,63 +741,52 @@ char *render_am(struct nalert *const *a, size_t n)
 
 /* ---- the digest ---------------------------------------------------------------------- */
 
+/* a status's name in Chinese, from its English name */
 static const char *status_zh(const char *s)
 {
-	static const char *const m[][2] = {{"on_track", "正常"},  {"lagging", "落后"},
-					   {"at_risk", "有风险"}, {"met", "已达标"},
-					   {"missed", "未达标"},  {"stale", "数据未更新"},
-					   {"missing", "应报未报"}};
-	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-		if (strcmp(m[i][0], s) == 0)
-			return m[i][1];
+	for (int q = 0; q < VIEW_NSTATUS; q++)
+		if (!strcmp(view_status_name(q), s))
+			return view_status_name_zh(q);
 	return s;
 }
 
-static void num_text(char *dst, size_t sz, json_t *v)
-{
-	if (!json_is_number(v)) {
-		snprintf(dst, sz, "-");
-		return;
-	}
-	double x = json_number_value(v);
-	if (fabs(x) >= 1e6 || (x != 0 && fabs(x) < 1e-3))
-		snprintf(dst, sz, "%.4g", x);
-	else
-		snprintf(dst, sz, "%.4g", round(x * 10000) / 10000);
-}
-
-static char *unit_name(json_t *labels)
+/* the unit as people name it: its labels, without where it was scraped */
+static char *unit_name(const struct pw_lset *l)
 {
 	struct pw_buf b;
-	const char *k;
-	json_t *v;
 	pw_buf_init(&b, 0);
 	pw_buf_puts(&b, "");
-	json_object_foreach(labels, k, v)
-	{
-		if (!strcmp(k, "instance") || !strcmp(k, "job"))
+	for (size_t i = 0; i < l->n; i++) {
+		if (!strcmp(l->l[i].name, "instance") || !strcmp(l->l[i].name, "job"))
 			continue;
-		pw_buf_printf(&b, "%s%s=%s", b.len ? ", " : "", k, json_string_value(v));
+		pw_buf_printf(&b, "%s%s=%s", b.len ? ", " : "", l->l[i].name, l->l[i].value);
 	}
 	return pw_buf_take(&b);
 }
 
-char *render_digest(const struct conf_digest *d, const struct conf_email *e, const char *kpis_json,
+/* the digest's key of a unit: the KPI, \x1f, its labels as sorted JSON */
+static char *unit_key(const char *kpi, const struct pw_lset *l)
+{
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	pw_buf_printf(&b, "%s\x1f", kpi);
+	pw_buf_json_labels(&b, l->l, l->n);
+	return pw_buf_take(&b);
+}
+
+char *render_digest(const struct conf_digest *d, const struct conf_email *e, const struct view *v,
 		    const char *prev, int64_t now, const char *mid, const char *dashboard_url,
 		    char **subject_out, char **state_out)
 {
 	json_error_t je;
-	json_t *root = json_loads(kpis_json, 0, &je), *kpis = json_object_get(root, "kpis");
 	json_t *old = prev ? json_loads(prev, 0, &je) : NULL;
 	json_t *old_units = json_object_get(old, "units");
 	json_t *state = json_object(), *units = json_object();
 	struct pw_buf t, h, ch_t, ch_h, b;
 	char day[64], when[64];
-	size_t counts[8] = {0};
-	static const char *const order[] = {"missing", "lagging", "missed", "at_risk",
-					    "stale",   "on_track", "met"};
+	size_t counts[VIEW_NSTATUS] = {0};
 	bool zh = false;
-	size_t nchanges = 0;
+	size_t nchanges = 0, nkpis = v ? v->meta->nkpis : 0;
 	struct pw_tz *tz = zone_load(d->timezone);
 
 	local_time(day, sizeof day, now, tz);
@@ -808,19 +795,19 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 	pw_buf_init(&h, 0);
 	pw_buf_init(&ch_t, 0);
 	pw_buf_init(&ch_h, 0);
-	for (size_t i = 0; i < json_array_size(kpis); i++)
-		zh |= has_cjk(json_string_value(json_object_get(json_array_get(kpis, i), "title")));
+	for (size_t i = 0; i < nkpis; i++)
+		zh |= has_cjk(v->meta->kpis[i].title);
 	const char *title = d->title ? d->title : zh ? "进度周报" : "KPI digest";
 	pw_buf_puts(&h, "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"></head><body>\n");
-	for (size_t i = 0; i < json_array_size(kpis); i++) {
-		json_t *k = json_array_get(kpis, i), *us = json_object_get(k, "units");
-		const char *kname = json_string_value(json_object_get(k, "name"));
-		const char *ktitle = json_string_value(json_object_get(k, "title"));
-		const char *deadline = json_string_value(json_object_get(k, "deadline"));
-		pw_buf_printf(&t, "\n%s (%s) — %s %s\n", ktitle ? ktitle : "", kname ? kname : "",
-			      zh ? "截止" : "deadline", deadline ? deadline : "");
+	for (size_t i = 0; i < nkpis; i++) {
+		const struct view_meta_kpi *k = &v->meta->kpis[i];
+		const struct view_kpi *vk = &v->kpis[i];
+		char deadline[64];
+		pw_fmt_time(deadline, sizeof deadline, k->deadline_ms);
+		pw_buf_printf(&t, "\n%s (%s) — %s %s\n", k->title, k->name, zh ? "截止" : "deadline",
+			      deadline);
 		pw_buf_puts(&h, "<h3>");
-		pw_buf_html(&h, ktitle ? ktitle : "", ktitle ? strlen(ktitle) : 0);
+		pw_buf_html(&h, k->title, strlen(k->title));
 		pw_buf_puts(&h, "</h3>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\" "
 				"style=\"border-collapse:collapse\">\n<tr>");
 		static const char *const hz[] = {"单位", "状态", "当前值", "按计划应达", "目标", "预测"};
@@ -832,24 +819,23 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 		}
 		pw_buf_puts(&t, "\n");
 		pw_buf_puts(&h, "</tr>\n");
-		if (json_array_size(us) == 0) {
+		if (vk->nunits == 0) {
 			pw_buf_printf(&t, "%s\n", zh ? "（暂无数据）" : "(no data yet)");
 			pw_buf_printf(&h, "<tr><td colspan=\"6\">%s</td></tr>\n",
 				      zh ? "（暂无数据）" : "(no data yet)");
 		}
-		for (size_t j = 0; j < json_array_size(us); j++) {
-			json_t *u = json_array_get(us, j);
-			const char *st = json_string_value(json_object_get(u, "status"));
-			char *name = unit_name(json_object_get(u, "labels"));
-			char v[4][48];
-			num_text(v[0], sizeof v[0], json_object_get(u, "value"));
-			num_text(v[1], sizeof v[1], json_object_get(u, "expected"));
-			num_text(v[2], sizeof v[2], json_object_get(u, "target"));
-			num_text(v[3], sizeof v[3], json_object_get(u, "forecast"));
-			const char *stt = st ? (zh ? status_zh(st) : st) : "-";
-			for (int q = 0; q < 7; q++)
-				counts[q] += st && strcmp(st, order[q]) == 0;
-			const char *cells[6] = {name, stt, v[0], v[1], v[2], v[3]};
+		for (size_t j = 0; j < vk->nunits; j++) {
+			const struct view_unit *u = &v->units[vk->unit0 + j];
+			const char *st = view_status_name(u->status);
+			char *name = unit_name(u->labels);
+			char val[4][400];
+			pw_fmt_float(val[0], sizeof val[0], u->value, PW_FMT_HUMAN);
+			pw_fmt_float(val[1], sizeof val[1], u->expected, PW_FMT_HUMAN);
+			pw_fmt_float(val[2], sizeof val[2], u->target, PW_FMT_HUMAN);
+			pw_fmt_float(val[3], sizeof val[3], u->forecast, PW_FMT_HUMAN);
+			const char *stt = zh ? view_status_name_zh(u->status) : st;
+			counts[u->status]++;
+			const char *cells[6] = {name, stt, val[0], val[1], val[2], val[3]};
 			pw_buf_puts(&h, "<tr>");
 			for (int c = 0; c < 6; c++) {
 				pw_buf_printf(&t, "%s%s", c ? " | " : "", cells[c]);
@@ -860,28 +846,28 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 			pw_buf_puts(&t, "\n");
 			pw_buf_puts(&h, "</tr>\n");
 			/* the state for the next digest, and what changed since the last */
-			char *lk = NULL;
-			{
-				char *lj = json_dumps(json_object_get(u, "labels"),
-						      JSON_COMPACT | JSON_SORT_KEYS);
-				lk = xasprintf("%s\x1f%s", kname ? kname : "", lj ? lj : "{}");
-				free(lj);
-			}
+			char *lk = unit_key(k->name, u->labels);
 			json_t *rec = json_object();
-			json_object_set_new(rec, "s", json_string(st ? st : ""));
-			json_object_set(rec, "v", json_object_get(u, "value"));
+			json_object_set_new(rec, "s", json_string(st));
+			json_object_set_new(rec, "v", isnan(u->value) || isinf(u->value) ? json_null()
+						      : fabs(u->value) < 9007199254740992.0 &&
+								    u->value == trunc(u->value)
+							      ? json_integer((json_int_t)u->value)
+							      : json_real(u->value));
 			json_object_set_new(units, lk, rec);
 			json_t *o = old_units ? json_object_get(old_units, lk) : NULL;
 			const char *ost = o ? json_string_value(json_object_get(o, "s")) : NULL;
-			if (old && (!o || (ost && st && strcmp(ost, st)))) {
-				char ov[48], line[1024];
-				num_text(ov, sizeof ov, json_object_get(o, "v"));
+			if (old && (!o || (ost && strcmp(ost, st)))) {
+				char ov[400], line[1024];
+				json_t *jv = json_object_get(o, "v");
+				pw_fmt_float(ov, sizeof ov, json_is_number(jv) ? json_number_value(jv) : NAN,
+					     PW_FMT_HUMAN);
 				if (!o)
-					snprintf(line, sizeof line, "%s %s: %s %s (%s)", ktitle, name,
-						 zh ? "新出现" : "new", stt, v[0]);
+					snprintf(line, sizeof line, "%s %s: %s %s (%s)", k->title, name,
+						 zh ? "新出现" : "new", stt, val[0]);
 				else
-					snprintf(line, sizeof line, "%s %s: %s → %s (%s → %s)", ktitle,
-						 name, zh ? status_zh(ost) : ost, stt, ov, v[0]);
+					snprintf(line, sizeof line, "%s %s: %s → %s (%s → %s)", k->title,
+						 name, zh ? status_zh(ost) : ost, stt, ov, val[0]);
 				pw_buf_printf(&ch_t, "- %s\n", line);
 				pw_buf_puts(&ch_h, "<li>");
 				pw_buf_html(&ch_h, line, strlen(line));
@@ -896,8 +882,8 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 	/* units the last digest had and this one has not */
 	if (old_units) {
 		const char *k;
-		json_t *v;
-		json_object_foreach(old_units, k, v)
+		json_t *ou;
+		json_object_foreach(old_units, k, ou)
 		{
 			if (json_object_get(units, k))
 				continue;
@@ -913,14 +899,17 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 		}
 	}
 	/* the subject counts the laggards */
+	static const enum view_status order[] = {VIEW_MISSING, VIEW_LAGGING, VIEW_MISSED,
+						 VIEW_AT_RISK, VIEW_STALE};
 	struct pw_buf s;
 	pw_buf_init(&s, 0);
 	pw_buf_printf(&s, "%s %s", title, day);
-	for (int q = 0; q < 7; q++) {
-		if (!counts[q] || !strcmp(order[q], "on_track") || !strcmp(order[q], "met"))
+	for (size_t q = 0; q < sizeof order / sizeof order[0]; q++) {
+		if (!counts[order[q]])
 			continue;
-		pw_buf_printf(&s, "%s %zu %s", s.len && strchr(s.data, ':') ? "," : ":", counts[q],
-			      zh ? status_zh(order[q]) : order[q]);
+		pw_buf_printf(&s, "%s %zu %s", s.len && strchr(s.data, ':') ? "," : ":",
+			      counts[order[q]],
+			      zh ? view_status_name_zh(order[q]) : view_status_name(order[q]));
 	}
 	char *subject = pw_buf_take(&s);
 	struct pw_buf tt, hh;
@@ -961,7 +950,6 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 	*state_out = json_dumps(state, JSON_COMPACT);
 	*subject_out = subject;
 	json_decref(state);
-	json_decref(root);
 	json_decref(old);
 	pw_tz_free(tz);
 	pw_buf_free(&t);

@@ -63,7 +63,7 @@ static struct conf *config(const char *kpis)
 }
 
 /* the KPI's unit whose label lname=lval, from /api/v1/kpis data */
-static json_t *unit_at(struct rules *r, int64_t t, const char *lname, const char *lval,
+static json_t *unit_at(struct alerts *r, int64_t t, const char *lname, const char *lval,
 		       json_t **doc)
 {
 	struct pw_buf b;
@@ -71,9 +71,9 @@ static json_t *unit_at(struct rules *r, int64_t t, const char *lname, const char
 	json_error_t je;
 	size_t i;
 	json_t *u;
-	cr_assert_eq(rules_eval_kpis(r, t, &cause), 0, "%s", cause ? cause : "");
+	cr_assert_eq(alerts_eval_kpis(r, t, &cause), 0, "%s", cause ? cause : "");
 	pw_buf_init(&b, 0);
-	rules_json_kpis(r, &b);
+	json_kpis(r, &b);
 	*doc = json_loadb(b.data, b.len, 0, &je);
 	pw_buf_free(&b);
 	cr_assert_not_null(*doc, "%s", je.text);
@@ -87,14 +87,14 @@ static json_t *unit_at(struct rules *r, int64_t t, const char *lname, const char
 }
 
 /* the first unit of KPI ki, after evaluating at t */
-static json_t *unit_kpi(struct rules *r, int64_t t, size_t ki, json_t **doc)
+static json_t *unit_kpi(struct alerts *r, int64_t t, size_t ki, json_t **doc)
 {
 	struct pw_buf b;
 	char *cause = NULL;
 	json_error_t je;
-	cr_assert_eq(rules_eval_kpis(r, t, &cause), 0, "%s", cause ? cause : "");
+	cr_assert_eq(alerts_eval_kpis(r, t, &cause), 0, "%s", cause ? cause : "");
 	pw_buf_init(&b, 0);
-	rules_json_kpis(r, &b);
+	json_kpis(r, &b);
 	*doc = json_loadb(b.data, b.len, 0, &je);
 	pw_buf_free(&b);
 	return json_array_get(json_object_get(json_array_get(json_object_get(*doc, "kpis"), ki),
@@ -111,10 +111,10 @@ Test(kpi, linear_trajectory_progress_and_lagging_with_hysteresis)
 				"\"target\": 200, \"baseline\": 100, \"start\": \"2025-01-01\", "
 				"\"deadline\": \"2025-04-11\", \"tolerance\": 0.1, \"forecast\": \"10d\", "
 				"\"stale_after\": \"3d\"}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
 	json_t *doc, *u;
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
 	/* day 50: expected 150 */
 	put("items", "city", "济南", T0 + 50 * DAY, 145);
 	u = unit_at(r, T0 + 50 * DAY, "city", "济南", &doc);
@@ -147,7 +147,7 @@ Test(kpi, linear_trajectory_progress_and_lagging_with_hysteresis)
 		cr_expect_float_eq(res->series[0].pts[0].v, 0.58, 1e-12);
 		query_result_free(res);
 	}
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }
 
@@ -157,12 +157,12 @@ Test(kpi, forecast_is_the_least_squares_line_at_the_deadline)
 	struct conf *c = config("[{\"name\": \"cc\", \"value\": \"spots\", \"target\": 48, "
 				"\"baseline\": 0, \"start\": \"2025-01-01\", \"deadline\": \"2025-03-02\", "
 				"\"forecast\": \"10d\", \"stale_after\": \"2d\"}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
 	json_t *doc, *u;
 	static const double noise[] = {0.3, -0.3, 0.3, -0.3, 0.3, -0.3, 0.3, -0.3, 0.3, -0.3, 0};
 	double sx = 0, sy = 0, sxy = 0, sx2 = 0, n = 0;
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
 	/* one sample a day from day 20 to day 30 (the subquery step is 1 day) */
 	for (int d = 20; d <= 30; d++) {
 		double y = 10 + 0.5 * d + noise[d - 20];
@@ -181,7 +181,7 @@ Test(kpi, forecast_is_the_least_squares_line_at_the_deadline)
 			   num(u, "forecast"), at_deadline);
 	cr_expect_str_eq(status(u), at_deadline >= 48 ? "on_track" : "at_risk");
 	json_decref(doc);
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }
 
@@ -195,9 +195,9 @@ Test(kpi, milestones_step_and_at_most)
 		"\"curve\": \"step\", \"start\": \"2025-01-01\", \"deadline\": \"2025-05-01\"},"
 		" {\"name\": \"dep\", \"value\": \"deposit\", \"target\": 100, \"baseline\": 1000, "
 		"\"direction\": \"at_most\", \"start\": \"2025-01-01\", \"deadline\": \"2025-01-11\"}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
 	int64_t jun30 = T0 + 180 * DAY, mar1 = T0 + 59 * DAY;
 	put("clinics", "county", "郓城县", jun30, 95);
 	put("answering", "line", "1", mar1, 0);
@@ -218,7 +218,7 @@ Test(kpi, milestones_step_and_at_most)
 	cr_expect_str_eq(status(dep), "on_track");
 	cr_expect_float_eq(num(dep, "value"), 600, 1e-9);
 	json_decref(doc);
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }
 
@@ -228,10 +228,10 @@ Test(kpi, met_missed_roster_and_stale)
 		"[{\"name\": \"dialysis\", \"title\": \"透析覆盖\", \"value\": \"hospitals > 0\", "
 		"\"target\": 1, \"baseline\": 0, \"start\": \"2025-01-01\", \"deadline\": \"2025-01-21\", "
 		"\"roster\": \"residents > 100000\", \"stale_after\": \"2d\"}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
 	json_t *doc, *u;
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
 	for (int d = 0; d <= 30; d++) {
 		put("residents", "county", "A县", T0 + d * DAY, 300000);
 		put("residents", "county", "B县", T0 + d * DAY, 150000);
@@ -257,13 +257,13 @@ Test(kpi, met_missed_roster_and_stale)
 	{
 		struct pw_buf b;
 		pw_buf_init(&b, 0);
-		rules_json_alerts(r, &b);
+		json_alerts(r, &b);
 		cr_expect(strstr(b.data, "\"alertname\":\"KpiUnitMissing\""), "%s", b.data);
 		cr_expect(strstr(b.data, "county=B县 应报未报"), "%s", b.data);
 		cr_expect(strstr(b.data, "\"alertname\":\"KpiStale\""), "%s", b.data);
 		pw_buf_free(&b);
 	}
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }
 
@@ -272,21 +272,21 @@ Test(kpi, missed_after_the_deadline)
 	struct conf *c = config("[{\"name\": \"x\", \"title\": \"Items\", \"value\": \"items\", "
 				"\"target\": 200, \"baseline\": 100, \"start\": \"2025-01-01\", "
 				"\"deadline\": \"2025-01-11\", \"stale_after\": \"5d\"}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
 	json_t *doc, *u;
 	struct pw_buf b;
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
 	put("items", "city", "烟台", T0 + 11 * DAY, 190);
 	u = unit_at(r, T0 + 12 * DAY, "city", "烟台", &doc);
 	cr_expect_str_eq(status(u), "missed");
 	json_decref(doc);
 	pw_buf_init(&b, 0);
-	rules_json_alerts(r, &b);
+	json_alerts(r, &b);
 	cr_expect(strstr(b.data, "Items: city=烟台 missed the deadline 2025-01-11: 190 against the target 200"),
 		  "%s", b.data);
 	pw_buf_free(&b);
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }
 
@@ -297,13 +297,13 @@ Test(kpi, monthly_quota_counts_in_local_time)
 				"\"value\": \"events_total\", \"count\": \"increase\", \"period\": \"month\", "
 				"\"target\": 6, \"start\": \"2025-01-01\", \"deadline\": \"2025-12-31\", "
 				"\"stale_after\": \"40d\"}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
 	json_t *doc, *u;
 	int64_t jun30_2359 = 1751299140000LL; /* 2025-06-30T23:59:00+08:00 */
 	int64_t jul01_0001 = 1751299260000LL; /* 2025-07-01T00:01:00+08:00 */
 	int64_t jun01 = 1748707200000LL;      /* 2025-06-01T00:00:00+08:00 */
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
 	/* a counter: 10 at the end of May, +2, reset to 1, +3 in June; +1 just after midnight */
 	put("events_total", "county", "郓城县", jun01 - 3600000, 10);
 	put("events_total", "county", "郓城县", jun01 + 5 * DAY, 12);
@@ -325,7 +325,7 @@ Test(kpi, monthly_quota_counts_in_local_time)
 	u = unit_at(r, jul01_0001 + 15 * DAY, "county", "郓城县", &doc);
 	cr_expect_str_eq(status(u), "lagging");
 	json_decref(doc);
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }
 
@@ -335,21 +335,21 @@ Test(kpi, missed_months_are_named_by_period)
 				"\"value\": \"lectures\", \"period\": \"month\", \"target\": 1, "
 				"\"start\": \"2025-01-01\", \"deadline\": \"2025-12-31\", "
 				"\"stale_after\": \"40d\"}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
 	struct pw_buf b;
 	int64_t jun01 = 1748707200000LL, jul01 = 1751299200000LL;
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0, "%s", cause);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
 	/* a monthly ledger: 0 lectures in June, 2 in July */
 	put("lectures", "county", "曹县", jun01 + 29 * DAY, 0);
 	put("lectures", "county", "曹县", jul01 + 20 * DAY, 2);
-	cr_assert_eq(rules_eval_kpis(r, jul01 + 21 * DAY, &cause), 0);
+	cr_assert_eq(alerts_eval_kpis(r, jul01 + 21 * DAY, &cause), 0);
 	pw_buf_init(&b, 0);
-	rules_json_alerts(r, &b);
+	json_alerts(r, &b);
 	cr_expect(strstr(b.data, "\"alertname\":\"KpiMissed\""), "%s", b.data);
 	cr_expect(strstr(b.data, "\"period\":\"2025-06\""), "%s", b.data);
 	cr_expect(strstr(b.data, "missed the deadline 2025-06: 0 against the target 1"), "%s", b.data);
 	pw_buf_free(&b);
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }

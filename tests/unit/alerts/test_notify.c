@@ -19,13 +19,15 @@
 static char dir[64];
 static struct store *st;
 static struct conf *cf;
-static struct rules *ru;
+static struct alerts *ru;
 static struct notify *no;
+static struct pw_slot *views;
 
 static void teardown(void)
 {
 	notify_free(no);
-	rules_free(ru);
+	alerts_free(ru);
+	pw_slot_free(views);
 	conf_free(cf);
 	store_close(st);
 	test_dir_remove(dir);
@@ -50,8 +52,9 @@ static void start(const char *notify_json)
 			   notify_json) > 0);
 	cf = load_conf("n.json", text);
 	free(text);
-	cr_assert_eq(rules_new(cf, st, &ru, &cause), 0, "%s", cause ? cause : "");
-	cr_assert_eq(notify_new(cf, st, ru, &no, &cause), 0, "%s", cause ? cause : "");
+	views = pw_slot_new();
+	cr_assert_eq(alerts_new(cf, st, views, &ru, &cause), 0, "%s", cause ? cause : "");
+	cr_assert_eq(notify_new(cf, st, views, &no, &cause), 0, "%s", cause ? cause : "");
 }
 
 /* write the current states at t, evaluate the rules, step the notifier */
@@ -72,7 +75,7 @@ static void tick(int64_t t, const char *const *down, const char *const *crit)
 		store_batch_put(b, l2, 2, t, c);
 	}
 	cr_assert_eq(store_batch_commit(b, &cause), 0);
-	cr_assert_eq(rules_eval_group(ru, 0, t, &cause), 0, "%s", cause ? cause : "");
+	cr_assert_eq(alerts_eval_group(ru, 0, t, &cause), 0, "%s", cause ? cause : "");
 	notify_step(no, t);
 }
 
@@ -229,7 +232,7 @@ Test(notify, send_resolved_off_and_old_alerts_skip_group_wait, .fini = teardown)
 	cr_assert_eq(o.n, 0, "group_wait 10m, first flush at T0+10m");
 	notify_free(no);
 	char *cause = NULL;
-	cr_assert_eq(notify_new(cf, st, ru, &no, &cause), 0);
+	cr_assert_eq(notify_new(cf, st, views, &no, &cause), 0);
 	tick(T0 + 15 * MIN, ab, NULL);
 	outbox(&o);
 	cr_assert_eq(o.n, 1, "an alert older than group_wait is sent at once");
@@ -500,8 +503,9 @@ Test(notify, weekly_digest_with_changes, .fini = teardown)
 		" \"route\": {\"receiver\": \"m\"},"
 		" \"digests\": [{\"receiver\": \"m\", \"weekdays\": [\"monday\"], \"at\": \"09:00\"}]}}";
 	cf = load_conf("d.json", text);
-	cr_assert_eq(rules_new(cf, st, &ru, &cause), 0);
-	cr_assert_eq(notify_new(cf, st, ru, &no, &cause), 0);
+	views = pw_slot_new();
+	cr_assert_eq(alerts_new(cf, st, views, &ru, &cause), 0);
+	cr_assert_eq(notify_new(cf, st, views, &no, &cause), 0);
 	/* Tuesday 2025-07-01 00:00 Shanghai; Monday 2025-07-07 09:00 is
 	 * 2025-07-07T01:00Z */
 	const int64_t mon = 1751850000000LL;
@@ -512,7 +516,7 @@ Test(notify, weekly_digest_with_changes, .fini = teardown)
 		store_batch_put(b, la, 2, t, 0);
 		store_batch_put(b, lb, 2, t, 0);
 		cr_assert_eq(store_batch_commit(b, &cause), 0);
-		cr_assert_eq(rules_eval_kpis(ru, t, &cause), 0);
+		cr_assert_eq(alerts_eval_kpis(ru, t, &cause), 0);
 		notify_step(no, t);
 	}
 	outbox(&o);
@@ -523,7 +527,7 @@ Test(notify, weekly_digest_with_changes, .fini = teardown)
 	store_batch_put(b, la, 2, mon, 1);
 	store_batch_put(b, lb, 2, mon, 0);
 	cr_assert_eq(store_batch_commit(b, &cause), 0);
-	cr_assert_eq(rules_eval_kpis(ru, mon, &cause), 0);
+	cr_assert_eq(alerts_eval_kpis(ru, mon, &cause), 0);
 	notify_step(no, mon);
 	outbox(&o);
 	cr_assert_eq(count_digests(&o, subj), 1, "sent at Monday 09:00");
@@ -544,8 +548,8 @@ Test(notify, weekly_digest_with_changes, .fini = teardown)
 	store_batch_put(b, la, 2, later, 1);
 	store_batch_put(b, lb, 2, later, 1);
 	cr_assert_eq(store_batch_commit(b, &cause), 0);
-	cr_assert_eq(rules_eval_kpis(ru, later, &cause), 0);
-	cr_assert_eq(notify_new(cf, st, ru, &no, &cause), 0);
+	cr_assert_eq(alerts_eval_kpis(ru, later, &cause), 0);
+	cr_assert_eq(notify_new(cf, st, views, &no, &cause), 0);
 	notify_step(no, later);
 	notify_step(no, later + MIN);
 	outbox(&o);

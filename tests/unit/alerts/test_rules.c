@@ -60,23 +60,25 @@ struct seen {
 	int64_t active_at;
 };
 
-static void count_cb(void *ctx, const struct rules_alert *a)
+static void count(struct seen *s, const struct view_alert *a)
 {
-	struct seen *s = ctx;
-	if (a->state == 2)
+	if (a->state == VIEW_FIRING)
 		s->firing++;
-	if (a->state == 1)
+	if (a->state == VIEW_PENDING)
 		s->pending++;
 	s->active_at = a->active_at;
 }
 
-static struct seen eval_at(struct rules *r, int64_t t)
+static struct seen eval_at(struct alerts *r, int64_t t)
 {
 	struct seen s = {0};
 	char *cause = NULL;
-	for (size_t g = 0; g < rules_ngroups(r); g++)
-		cr_assert_eq(rules_eval_group(r, g, t, &cause), 0, "%s", cause ? cause : "");
-	rules_foreach_alert(r, count_cb, &s);
+	for (size_t g = 0; g < alerts_ngroups(r); g++)
+		cr_assert_eq(alerts_eval_group(r, g, t, &cause), 0, "%s", cause ? cause : "");
+	struct view *v = alerts_view(r);
+	for (size_t i = 0; i < v->nalerts; i++)
+		count(&s, &v->alerts[i]);
+	view_unref(v);
 	return s;
 }
 
@@ -97,18 +99,18 @@ Test(rules, restart_keeps_the_for_clock)
 {
 	struct conf *c = config("[{\"name\": \"g\", \"rules\": [{\"alert\": \"Low\", "
 				"\"expr\": \"items{city=\\\"济南\\\"} < 200\", \"for\": \"5m\"}]}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0);
 	for (int64_t t = 0; t <= 180000; t += 60000)
 		cr_expect_eq(eval_at(r, t).pending, 1);
-	rules_free(r); /* a restart at 3m */
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0);
+	alerts_free(r); /* a restart at 3m */
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0);
 	struct seen s = eval_at(r, 240000);
 	cr_expect_eq(s.pending, 1, "still pending at 4m");
 	cr_expect_eq(s.active_at, 0, "active since 0, not since the restart");
 	cr_expect_eq(eval_at(r, 300000).firing, 1, "fires at 5m as without the restart");
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }
 
@@ -116,10 +118,10 @@ Test(rules, alerts_series_are_written_and_marked_stale)
 {
 	struct conf *c = config("[{\"name\": \"g\", \"rules\": [{\"alert\": \"Low\", "
 				"\"expr\": \"items < 200\", \"labels\": {\"sev\": \"x\"}}]}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
 	size_t n;
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0);
 	for (int64_t t = 1500000; t <= 1860000; t += 60000)
 		eval_at(r, t);
 	/* 青岛 went to 250 at 30m: its ALERTS series ends with a staleness marker */
@@ -131,7 +133,7 @@ Test(rules, alerts_series_are_written_and_marked_stale)
 	cr_expect_eq(n, 1);
 	double since = value_at("ALERTS_FOR_STATE{city=\"济南\"}", 1860000, &n);
 	cr_expect_eq(since, 1500, "ALERTS_FOR_STATE holds activeAt in seconds");
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }
 
@@ -141,14 +143,14 @@ Test(rules, recording_rules_store_their_results)
 				"{\"record\": \"city:items:sum\", \"expr\": \"sum by (city) (items)\", "
 				"\"labels\": {\"source\": \"rule\"}},"
 				"{\"record\": \"all:items:sum\", \"expr\": \"sum(city:items:sum)\"}]}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
 	size_t n;
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0);
 	eval_at(r, 600000);
 	cr_expect_eq(value_at("city:items:sum{city=\"青岛\", source=\"rule\"}", 600000, &n), 190);
 	cr_expect_eq(value_at("all:items:sum", 600000, &n), 340, "a rule builds on the one before");
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }
 
@@ -156,20 +158,20 @@ Test(rules, group_limit_refuses_and_clears)
 {
 	struct conf *c = config("[{\"name\": \"g\", \"limit\": 1, \"rules\": [{\"alert\": \"Low\", "
 				"\"expr\": \"items < 200\"}]}]");
-	struct rules *r;
+	struct alerts *r;
 	char *cause = NULL;
 	struct pw_buf b;
-	cr_assert_eq(rules_new(c, st, &r, &cause), 0);
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0);
 	struct seen s = eval_at(r, 60000);
 	cr_expect_eq(s.firing + s.pending, 0, "two alerts over a limit of one: none");
 	pw_buf_init(&b, 0);
-	rules_json_rules(r, &b, NULL);
+	json_rules(r, &b, NULL);
 	cr_expect(strstr(b.data, "exceeded limit of 1 with 2 alerts"), "%s", b.data);
 	cr_expect(strstr(b.data, "\"health\":\"err\""), "%s", b.data);
 	pw_buf_free(&b);
 	s = eval_at(r, 1860000); /* 青岛 recovered: one alert, within the limit */
 	cr_expect_eq(s.firing, 1);
-	rules_free(r);
+	alerts_free(r);
 	conf_free(c);
 }
 
@@ -181,7 +183,7 @@ Test(rules, bad_rules_are_refused_with_their_place)
 			   "  {\"alert\": \"A\", \"expr\": \"rate(items)\"},\n"
 			   "  {\"record\": \"bad name\", \"expr\": \"items\"},\n"
 			   "  {\"alert\": \"B\", \"record\": \"b\", \"expr\": \"items\"}]}]}";
-	conf_set_expr_checker(rules_check_expr);
+	conf_set_expr_checker(alerts_check_expr);
 	cr_assert_neq(conf_load_buffer("r.json", text, strlen(text), &c, &errs), 0);
 	cr_assert_eq(errs.n, 3);
 	cr_expect_eq(errs.v[0].line, 2);
