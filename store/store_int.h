@@ -75,7 +75,6 @@
 /* at most 240 samples: a read decodes a segment from its start, so this
  * bounds the work of "the last hour" (see docs/storage.md) */
 #define SEG_MAX_SAMPLES 240u
-#define CHUNK_MAX_SAMPLES SEG_MAX_SAMPLES
 /* The most one sample takes: 4 + 64 timestamp bits, 3 + 5 + 6 + 64 value
  * bits. */
 #define CHUNK_SAMPLE_MAX_BYTES 19u

@@ -143,7 +143,6 @@ void store_batch_abort(struct store_batch *b)
 }
 
 const char *store_batch_error(const struct store_batch *b) { return b->errmsg; }
-size_t store_batch_len(const struct store_batch *b) { return b->n; }
 
 static int poison(struct store_batch *b, int err, char *msg)
 {
