@@ -392,13 +392,92 @@ static int upgrade(struct store *s, char **cause)
 	return 0;
 }
 
-int store_open(const struct store_opts *o, struct store **out, char **cause)
+/* The directory of a store to open: refuse one that holds something else
+ * or a store of a newer format, before writing anything there; create it
+ * for a new store. *has_data: a store is there (not one whose creation
+ * was interrupted, which is finished as a new one). */
+static int open_dir(const struct store_opts *o, bool *has_data, char **cause)
 {
-	struct store *s = NULL;
-	MDB_txn *txn = NULL;
-	bool has_data;
-	unsigned flags = MDB_NOTLS | MDB_NOMETASYNC;
 	int rc;
+
+	if ((rc = check_dir(o->path, has_data, cause)) != 0)
+		return rc;
+	if (*has_data) {
+		bool fresh;
+		if ((rc = probe_existing(o->path, cause, &fresh)) != 0)
+			return rc;
+		if (fresh)
+			*has_data = false; /* finish the interrupted creation */
+	}
+	if (*has_data)
+		return 0;
+	if (o->read_only) {
+		if (cause)
+			*cause = xasprintf("%s: no pacewatch store there", o->path);
+		return -ENOENT;
+	}
+	if (mkdir(o->path, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		if (cause)
+			*cause = xasprintf("creating %s: %s", o->path, strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+/* A store with the options' sizes and its locks, nothing opened yet. */
+static struct store *store_new(const struct store_opts *o)
+{
+	struct store *s = xcalloc(1, sizeof *s);
+	pthread_rwlockattr_t ra;
+
+	s->path = xstrdup(o->path);
+	s->read_only = o->read_only;
+	s->max_map = o->max_map_size ? o->max_map_size : DEFAULT_MAX_MAP;
+	s->map_size = o->initial_map_size ? o->initial_map_size : DEFAULT_INITIAL_MAP;
+	if (s->map_size > s->max_map)
+		s->map_size = s->max_map;
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->vlock, NULL);
+	pthread_mutex_init(&s->syms.lock, NULL);
+	/* a writer waiting to grow the map must not starve behind a stream of
+	 * readers (glibc prefers readers by default) */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&s->resize, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	return s;
+}
+
+/* The LMDB environment of s; 0 or an LMDB error. */
+static int env_open(struct store *s, const struct store_opts *o)
+{
+	unsigned flags = MDB_NOTLS | MDB_NOMETASYNC;
+	MDB_envinfo info;
+	int rc;
+
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		return rc;
+	mdb_env_set_maxdbs(s->env, 16);
+	mdb_env_set_maxreaders(s->env, 256);
+	if (o->no_sync)
+		flags |= MDB_NOSYNC;
+	if (o->read_only)
+		flags |= MDB_RDONLY;
+	if ((rc = mdb_env_set_mapsize(s->env, (size_t)s->map_size)) != 0 ||
+	    (rc = mdb_env_open(s->env, o->path, flags, 0644)) != 0)
+		return rc;
+	/* An existing store may be larger than the initial size. */
+	mdb_env_info(s->env, &info);
+	s->map_size = info.me_mapsize;
+	if (s->map_size > s->max_map)
+		s->max_map = s->map_size;
+	return 0;
+}
+
+/* The named databases (created when opened for writing). */
+static int tables_open(struct store *s, MDB_txn *txn)
+{
 	static const struct {
 		const char *name;
 		unsigned flags;
@@ -417,90 +496,23 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		{"openruns", 0, offsetof(struct store, dbi_open)},
 		{"symbols", 0, offsetof(struct store, dbi_symbols)},
 	};
+	int rc;
 
-	*out = NULL;
-	if (cause)
-		*cause = NULL;
-	if ((rc = check_dir(o->path, &has_data, cause)) != 0)
-		return rc;
-	if (has_data) {
-		bool fresh;
-		if ((rc = probe_existing(o->path, cause, &fresh)) != 0)
-			return rc;
-		if (fresh)
-			has_data = false; /* finish the interrupted creation */
-	}
-	if (!has_data) {
-		if (o->read_only) {
-			if (cause)
-				*cause = xasprintf("%s: no pacewatch store there", o->path);
-			return -ENOENT;
-		}
-		if (mkdir(o->path, 0755) < 0 && errno != EEXIST) {
-			rc = -errno;
-			if (cause)
-				*cause = xasprintf("creating %s: %s", o->path, strerror(errno));
-			return rc;
-		}
-	}
-
-	s = xcalloc(1, sizeof *s);
-	s->path = xstrdup(o->path);
-	s->read_only = o->read_only;
-	s->max_map = o->max_map_size ? o->max_map_size : DEFAULT_MAX_MAP;
-	s->map_size = o->initial_map_size ? o->initial_map_size : DEFAULT_INITIAL_MAP;
-	if (s->map_size > s->max_map)
-		s->map_size = s->max_map;
-	pthread_mutex_init(&s->wlock, NULL);
-	pthread_mutex_init(&s->vlock, NULL);
-	pthread_mutex_init(&s->syms.lock, NULL);
-	{
-		/* a writer waiting to grow the map must not starve behind a
-		 * stream of readers (glibc prefers readers by default) */
-		pthread_rwlockattr_t ra;
-		pthread_rwlockattr_init(&ra);
-		pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&s->resize, &ra);
-		pthread_rwlockattr_destroy(&ra);
-	}
-
-	if ((rc = mdb_env_create(&s->env)) != 0)
-		goto lmdb_fail;
-	mdb_env_set_maxdbs(s->env, 16);
-	mdb_env_set_maxreaders(s->env, 256);
-	if (o->no_sync)
-		flags |= MDB_NOSYNC;
-	if (o->read_only)
-		flags |= MDB_RDONLY;
-	if ((rc = mdb_env_set_mapsize(s->env, (size_t)s->map_size)) != 0)
-		goto lmdb_fail;
-	if ((rc = mdb_env_open(s->env, o->path, flags, 0644)) != 0)
-		goto lmdb_fail;
-	{
-		/* An existing store may be larger than the initial size. */
-		MDB_envinfo info;
-		mdb_env_info(s->env, &info);
-		s->map_size = info.me_mapsize;
-		if (s->map_size > s->max_map)
-			s->max_map = s->map_size;
-	}
-	if ((rc = mdb_txn_begin(s->env, NULL, o->read_only ? MDB_RDONLY : 0, &txn)) != 0)
-		goto lmdb_fail;
 	for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
 		MDB_dbi *d = (MDB_dbi *)((char *)s + dbis[i].off);
-		rc = mdb_dbi_open(txn, dbis[i].name, dbis[i].flags | (o->read_only ? 0 : MDB_CREATE),
+		rc = mdb_dbi_open(txn, dbis[i].name, dbis[i].flags | (s->read_only ? 0 : MDB_CREATE),
 				  d);
-		if (rc == MDB_NOTFOUND && o->read_only && d == &s->dbi_records) {
+		if (rc == MDB_NOTFOUND && s->read_only && d == &s->dbi_records) {
 			/* a store from before the records table, opened read-only */
 			s->no_records = true;
 			continue;
 		}
-		if (rc == MDB_NOTFOUND && o->read_only &&
+		if (rc == MDB_NOTFOUND && s->read_only &&
 		    (d == &s->dbi_feed || d == &s->dbi_wal || d == &s->dbi_symbols)) {
 			*d = 0; /* a store from before these tables, opened read-only */
 			continue;
 		}
-		if (rc == MDB_NOTFOUND && o->read_only && (d == &s->dbi_heads || d == &s->dbi_open)) {
+		if (rc == MDB_NOTFOUND && s->read_only && (d == &s->dbi_heads || d == &s->dbi_open)) {
 			/* format 2 or older, read-only: read it as it is, an
 			 * entry per series (format 1 has no open table) */
 			s->slots_legacy = true;
@@ -511,62 +523,104 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 			}
 		}
 		if (rc != 0)
-			goto lmdb_fail;
+			return rc;
 	}
-	if (!has_data) {
-		MDB_val k = {5, (void *)"magic"}, v = {strlen(STORE_MAGIC), (void *)STORE_MAGIC};
-		if ((rc = mdb_put(txn, s->dbi_meta, &k, &v, 0)) != 0 ||
-		    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0 ||
-		    (rc = store__meta_put_u64(txn, s, "next_id", 1)) != 0)
-			goto lmdb_fail;
-	}
-	{
-		/* sealed segments lost their appender state in format 2; keys
-		 * before segs_plain_from (an upgraded store's) still have it */
-		MDB_val k = {15, (void *)"segs_plain_from"}, v;
-		rc = mdb_get(txn, s->dbi_meta, &k, &v);
-		if (rc == 0 && v.mv_size == 8) {
-			s->segs_plain_from = key_get_u64(v.mv_data);
-		} else if (rc == MDB_NOTFOUND && o->read_only) {
-			s->segs_plain_from = UINT64_MAX;
-		} else if (rc == MDB_NOTFOUND) {
-			if ((rc = store__meta_get_u64(txn, s, "next_seq", &s->segs_plain_from)) != 0 ||
-			    (rc = store__meta_put_u64(txn, s, "segs_plain_from", s->segs_plain_from)) != 0)
-				goto lmdb_fail;
-		} else {
-			if (rc == 0)
-				rc = MDB_CORRUPTED;
-			goto lmdb_fail;
-		}
-	}
-	uint64_t format = STORE_FORMAT;
-	if (has_data) {
-		if ((rc = store__meta_get_u64(txn, s, "format", &format)) != 0)
-			goto lmdb_fail;
-		/* format 2's log records encode values on their own */
-		s->wal_v1 = format < 3;
-	}
-	rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen);
-	if (rc != 0)
-		goto lmdb_fail;
-	if ((rc = mdb_txn_commit(txn)) != 0) {
-		txn = NULL;
-		goto lmdb_fail;
-	}
-	txn = NULL;
-	if (format < 3 && !o->read_only && (rc = upgrade(s, cause)) != 0) {
-		store_close(s);
-		return rc;
-	}
-	*out = s;
 	return 0;
+}
 
-lmdb_fail:
-	if (cause && !*cause)
-		*cause = store__cause(rc, s->path);
+/* A new store's meta: its magic, format and first series id. */
+static int meta_init(struct store *s, MDB_txn *txn)
+{
+	MDB_val k = {5, (void *)"magic"}, v = {strlen(STORE_MAGIC), (void *)STORE_MAGIC};
+	int rc;
+
+	if ((rc = mdb_put(txn, s->dbi_meta, &k, &v, 0)) != 0 ||
+	    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0)
+		return rc;
+	return store__meta_put_u64(txn, s, "next_id", 1);
+}
+
+/* Where sealed segments start without their appender state (meta
+ * segs_plain_from): they lost it in format 2, so the keys before it (an
+ * upgraded store's) still have it. */
+static int segs_plain_from_get(struct store *s, MDB_txn *txn)
+{
+	MDB_val k = {15, (void *)"segs_plain_from"}, v;
+	int rc = mdb_get(txn, s->dbi_meta, &k, &v);
+
+	if (rc == 0 && v.mv_size == 8) {
+		s->segs_plain_from = key_get_u64(v.mv_data);
+		return 0;
+	}
+	if (rc == MDB_NOTFOUND && s->read_only) {
+		s->segs_plain_from = UINT64_MAX;
+		return 0;
+	}
+	if (rc == MDB_NOTFOUND) {
+		if ((rc = store__meta_get_u64(txn, s, "next_seq", &s->segs_plain_from)) != 0)
+			return rc;
+		return store__meta_put_u64(txn, s, "segs_plain_from", s->segs_plain_from);
+	}
+	return rc == 0 ? MDB_CORRUPTED : rc;
+}
+
+/* The format of an existing store (probe_existing refused newer ones). */
+static int format_check(struct store *s, MDB_txn *txn, uint64_t *format)
+{
+	int rc = store__meta_get_u64(txn, s, "format", format);
+
+	if (rc == 0)
+		s->wal_v1 = *format < 3; /* format 2's log records encode values on their own */
+	return rc;
+}
+
+/* The first transaction: the named databases, a new store's meta, and
+ * what s keeps of the meta in memory; *format is the store's format
+ * (STORE_FORMAT for a new one). 0 or an LMDB error. */
+static int first_txn(struct store *s, bool has_data, uint64_t *format)
+{
+	MDB_txn *txn = NULL;
+	int rc;
+
+	*format = STORE_FORMAT;
+	if ((rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn)) != 0 ||
+	    (rc = tables_open(s, txn)) != 0 || (!has_data && (rc = meta_init(s, txn)) != 0) ||
+	    (rc = segs_plain_from_get(s, txn)) != 0 ||
+	    (has_data && (rc = format_check(s, txn, format)) != 0) ||
+	    (rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen)) != 0)
+		goto out;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+out:
 	if (txn)
 		mdb_txn_abort(txn);
-	rc = store__err(rc);
+	return rc;
+}
+
+int store_open(const struct store_opts *o, struct store **out, char **cause)
+{
+	struct store *s = NULL;
+	uint64_t format;
+	bool has_data;
+	int rc;
+
+	*out = NULL;
+	if (cause)
+		*cause = NULL;
+	if ((rc = open_dir(o, &has_data, cause)) != 0)
+		goto out;
+	s = store_new(o);
+	if ((rc = env_open(s, o)) != 0 || (rc = first_txn(s, has_data, &format)) != 0) {
+		if (cause && !*cause)
+			*cause = store__cause(rc, s->path);
+		rc = store__err(rc);
+		goto out;
+	}
+	if (format < 3 && !o->read_only && (rc = upgrade(s, cause)) != 0)
+		goto out;
+	*out = s;
+	s = NULL;
+out:
 	store_close(s);
 	return rc;
 }
