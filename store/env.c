@@ -235,163 +235,6 @@ int store__grow(struct store *s, char **cause)
 	return 0;
 }
 
-/* Format 1 or 2 -> 3. Heads and open segments were one entry per series
- * in tables "heads" and "open" (format 1 kept open segments inline in the
- * chunks index instead); they move into runs (slots.c), open segments
- * without their appender state, and the old tables go, as does "sindex"
- * (label hash -> id; series.c); series' labels become symbol ids and the
- * postings are rebuilt with 4-byte ids. */
-static int upgrade_to_runs(struct store *s, MDB_txn *txn)
-{
-	MDB_dbi old[2];
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
-
-	if ((rc = mdb_dbi_open(txn, "heads", 0, &old[SLOT_HEADS])) != 0)
-		return rc;
-	rc = mdb_dbi_open(txn, "open", 0, &old[SLOT_OPEN]);
-	if (rc == MDB_NOTFOUND)
-		old[SLOT_OPEN] = 0; /* format 1 */
-	else if (rc != 0)
-		return rc;
-	for (int t = SLOT_HEADS; t <= SLOT_OPEN; t++) {
-		if (!old[t])
-			continue;
-		if ((rc = mdb_cursor_open(txn, old[t], &c)) != 0)
-			return rc;
-		while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-			/* open segments lose the state, heads get the compact one */
-			struct head h;
-			uint8_t st[HEAD_STATE_MAX];
-			size_t sl = 0;
-			if (k.mv_size != 8 || head_parse(v.mv_data, v.mv_size, true, &h) != 0) {
-				rc = MDB_CORRUPTED;
-				break;
-			}
-			if (t == SLOT_HEADS)
-				sl = head_state_put(&h.a, h.chunk, st);
-			if ((rc = slot_put(s, txn, (enum slot_table)t, key_get_u64(k.mv_data), st, sl,
-					   h.chunk, h.clen)) != 0 ||
-			    (s->slots.n >= 4096 && (rc = slots_flush(s, txn)) != 0))
-				break;
-		}
-		mdb_cursor_close(c);
-		if (rc != MDB_NOTFOUND)
-			return rc;
-	}
-	/* format 1: the last segment of each series inline in the chunks index */
-	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &c)) != 0)
-		return rc;
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-		if (v.mv_size == 8)
-			continue;
-		if (k.mv_size != 16 || v.mv_size < HEAD_STATE_BYTES + 2 + 8) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if ((rc = slot_put(s, txn, SLOT_OPEN, key_get_u64(k.mv_data), NULL, 0,
-				   (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
-				   v.mv_size - HEAD_STATE_BYTES)) != 0 ||
-		    (rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
-		return rc;
-	if ((rc = slots_flush(s, txn)) != 0 || (rc = mdb_drop(txn, old[SLOT_HEADS], 1)) != 0)
-		return rc;
-	if (old[SLOT_OPEN] && (rc = mdb_drop(txn, old[SLOT_OPEN], 1)) != 0)
-		return rc;
-	/* labels as symbol ids, and the postings again with 4-byte ids */
-	if ((rc = sym_writer_begin(s, txn)) != 0 || (rc = mdb_drop(txn, s->dbi_postings, 0)) != 0 ||
-	    (rc = mdb_cursor_open(txn, s->dbi_series, &c)) != 0)
-		return rc;
-	struct pw_buf enc, syms;
-	pw_buf_init(&enc, 0);
-	pw_buf_init(&syms, 0);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-		enc.len = syms.len = 0;
-		pw_buf_append(&enc, v.mv_data, v.mv_size);
-		if ((rc = series_encode_syms(s, txn, enc.data, enc.len, &syms)) != 0)
-			break;
-		uint8_t kb[8]; /* the key may move with its page */
-		if (k.mv_size != 8) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(kb, k.mv_data, 8);
-		MDB_val sk = {8, kb}, sv = {syms.len, syms.data};
-		if ((rc = mdb_cursor_put(c, &sk, &sv, MDB_CURRENT)) != 0)
-			break;
-		uint64_t id = key_get_u64(kb);
-		uint8_t pk[POSTING_KEY_MAX + 16], pid[4];
-		const char *name, *value;
-		size_t off = 0;
-		if (id > POSTING_ID_MAX) {
-			rc = MDB_BAD_VALSIZE;
-			break;
-		}
-		posting_id_put(pid, id);
-		while (rc == 0 && labels_next(enc.data, enc.len, &off, &name, &value)) {
-			MDB_val pkv = {posting_key(pk, name, value), pk}, piv = {4, pid};
-			rc = mdb_put(txn, s->dbi_postings, &pkv, &piv, MDB_APPENDDUP);
-		}
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	pw_buf_free(&enc);
-	pw_buf_free(&syms);
-	if (rc != MDB_NOTFOUND || (rc = sym_writer_finish(s, txn)) != 0)
-		return rc;
-	/* the index from label hashes to ids: the writer keeps it in memory */
-	MDB_dbi sindex;
-	rc = mdb_dbi_open(txn, "sindex", 0, &sindex);
-	if (rc == 0)
-		rc = mdb_drop(txn, sindex, 1);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Opened for writing, a store of format 1 or 2 is upgraded in one
- * transaction: heads and open segments into runs, then the log folded
- * (read as format 2 wrote it). It needs room for the rewritten tables, so
- * the map grows as for a batch. */
-static int upgrade(struct store *s, char **cause)
-{
-	MDB_txn *txn;
-	int rc;
-
-	for (;;) {
-		pthread_rwlock_rdlock(&s->resize);
-		slots_begin(&s->slots);
-		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0) {
-			if ((rc = upgrade_to_runs(s, txn)) != 0 ||
-			    (rc = store__wal_fold(s, txn)) != 0 || (rc = slots_flush(s, txn)) != 0 ||
-			    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0)
-				mdb_txn_abort(txn);
-			else if ((rc = mdb_txn_commit(txn)) == 0)
-				sym_writer_committed(s);
-		}
-		if (rc != 0)
-			sym_writer_abort(s);
-		slots_reset(&s->slots);
-		pthread_rwlock_unlock(&s->resize);
-		if (rc != MDB_MAP_FULL)
-			break;
-		if ((rc = store__grow(s, cause)) != 0)
-			return rc;
-	}
-	if (rc != 0) {
-		if (cause)
-			*cause = store__cause(rc, "upgrading the store to format 3");
-		return store__err(rc);
-	}
-	s->wal_v1 = false;
-	log_info("store", "%s: upgraded to store format %u", s->path, STORE_FORMAT);
-	return 0;
-}
-
 /* The directory of a store to open: refuse one that holds something else
  * or a store of a newer format, before writing anything there; create it
  * for a new store. *has_data: a store is there (not one whose creation
@@ -502,26 +345,8 @@ static int tables_open(struct store *s, MDB_txn *txn)
 		MDB_dbi *d = (MDB_dbi *)((char *)s + dbis[i].off);
 		rc = mdb_dbi_open(txn, dbis[i].name, dbis[i].flags | (s->read_only ? 0 : MDB_CREATE),
 				  d);
-		if (rc == MDB_NOTFOUND && s->read_only && d == &s->dbi_records) {
-			/* a store from before the records table, opened read-only */
-			s->no_records = true;
-			continue;
-		}
-		if (rc == MDB_NOTFOUND && s->read_only &&
-		    (d == &s->dbi_feed || d == &s->dbi_wal || d == &s->dbi_symbols)) {
-			*d = 0; /* a store from before these tables, opened read-only */
-			continue;
-		}
-		if (rc == MDB_NOTFOUND && s->read_only && (d == &s->dbi_heads || d == &s->dbi_open)) {
-			/* format 2 or older, read-only: read it as it is, an
-			 * entry per series (format 1 has no open table) */
-			s->slots_legacy = true;
-			rc = mdb_dbi_open(txn, d == &s->dbi_heads ? "heads" : "open", 0, d);
-			if (rc == MDB_NOTFOUND && d == &s->dbi_open) {
-				*d = 0;
-				continue;
-			}
-		}
+		if (rc == MDB_NOTFOUND && s->read_only)
+			rc = legacy_table_missing(s, txn, d); /* an older store's */
 		if (rc != 0)
 			return rc;
 	}
@@ -540,40 +365,6 @@ static int meta_init(struct store *s, MDB_txn *txn)
 	return store__meta_put_u64(txn, s, "next_id", 1);
 }
 
-/* Where sealed segments start without their appender state (meta
- * segs_plain_from): they lost it in format 2, so the keys before it (an
- * upgraded store's) still have it. */
-static int segs_plain_from_get(struct store *s, MDB_txn *txn)
-{
-	MDB_val k = {15, (void *)"segs_plain_from"}, v;
-	int rc = mdb_get(txn, s->dbi_meta, &k, &v);
-
-	if (rc == 0 && v.mv_size == 8) {
-		s->segs_plain_from = key_get_u64(v.mv_data);
-		return 0;
-	}
-	if (rc == MDB_NOTFOUND && s->read_only) {
-		s->segs_plain_from = UINT64_MAX;
-		return 0;
-	}
-	if (rc == MDB_NOTFOUND) {
-		if ((rc = store__meta_get_u64(txn, s, "next_seq", &s->segs_plain_from)) != 0)
-			return rc;
-		return store__meta_put_u64(txn, s, "segs_plain_from", s->segs_plain_from);
-	}
-	return rc == 0 ? MDB_CORRUPTED : rc;
-}
-
-/* The format of an existing store (probe_existing refused newer ones). */
-static int format_check(struct store *s, MDB_txn *txn, uint64_t *format)
-{
-	int rc = store__meta_get_u64(txn, s, "format", format);
-
-	if (rc == 0)
-		s->wal_v1 = *format < 3; /* format 2's log records encode values on their own */
-	return rc;
-}
-
 /* The first transaction: the named databases, a new store's meta, and
  * what s keeps of the meta in memory; *format is the store's format
  * (STORE_FORMAT for a new one). 0 or an LMDB error. */
@@ -585,8 +376,8 @@ static int first_txn(struct store *s, bool has_data, uint64_t *format)
 	*format = STORE_FORMAT;
 	if ((rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn)) != 0 ||
 	    (rc = tables_open(s, txn)) != 0 || (!has_data && (rc = meta_init(s, txn)) != 0) ||
-	    (rc = segs_plain_from_get(s, txn)) != 0 ||
-	    (has_data && (rc = format_check(s, txn, format)) != 0) ||
+	    (rc = legacy_segs_plain_from(s, txn)) != 0 ||
+	    (has_data && (rc = legacy_format_get(s, txn, format)) != 0) ||
 	    (rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen)) != 0)
 		goto out;
 	rc = mdb_txn_commit(txn);
@@ -616,7 +407,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		rc = store__err(rc);
 		goto out;
 	}
-	if (format < 3 && !o->read_only && (rc = upgrade(s, cause)) != 0)
+	if (format < 3 && !o->read_only && (rc = legacy_upgrade(s, cause)) != 0)
 		goto out;
 	*out = s;
 	s = NULL;

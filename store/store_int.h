@@ -52,7 +52,7 @@
  * of ids (tables "heads" and "open" of format 2 became "headruns" and
  * "openruns"), open segments without appender state. An older store is
  * upgraded when opened for writing and read as it is when opened
- * read-only (env.c). */
+ * read-only (legacy.c). */
 #define STORE_FORMAT 3u
 #define STORE_MAGIC "pacewatch-store"
 
@@ -567,5 +567,23 @@ static inline int seg_resolve(MDB_txn *txn, const struct store *s, const MDB_val
 }
 
 static inline size_t posting_width(const struct store *s) { return s->slots_legacy ? 8 : 4; }
+
+/* ---- stores of format 1 and 2 (legacy.c) ---------------------------------- */
+
+/* Opened for writing, such a store is upgraded to format 3 in one
+ * transaction by store_open; opened read-only it is read as it is. */
+
+/* store_open, read-only, found no table *d of format 3: 0 when an older
+ * store may lack it (*d is then the older table, or 0 for none), else
+ * MDB_NOTFOUND. Sets s->slots_legacy for a store of format 2 or older. */
+int legacy_table_missing(struct store *s, MDB_txn *txn, MDB_dbi *d);
+/* s->segs_plain_from from meta (set to the next segs key for a store
+ * without it opened for writing: a new one or format 1's). */
+int legacy_segs_plain_from(struct store *s, MDB_txn *txn);
+/* The format of an existing store (newer ones were refused before); sets
+ * s->wal_v1 for format 2's log. */
+int legacy_format_get(struct store *s, MDB_txn *txn, uint64_t *format);
+/* Upgrade a store of format 1 or 2 to format 3, in one transaction. */
+int legacy_upgrade(struct store *s, char **cause);
 
 #endif /* PW_STORE_INT_H */
