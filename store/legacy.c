@@ -85,6 +85,122 @@ int legacy_format_get(struct store *s, MDB_txn *txn, uint64_t *format)
 	return rc;
 }
 
+/* ---- reading as it is ---------------------------------------------------------- */
+
+/* The fixed state: t, delta, value (8 bytes LE each), bit length (u24
+ * LE), window lead and trail, a zero byte. */
+void chunk_app_save(const struct chunk_app *a, uint8_t *p)
+{
+	le64_put(p, (uint64_t)a->t);
+	le64_put(p + 8, (uint64_t)a->delta);
+	le64_put(p + 16, a->v);
+	p[24] = (uint8_t)(a->nbits & 0xff);
+	p[25] = (uint8_t)(a->nbits >> 8);
+	p[26] = (uint8_t)(a->nbits >> 16);
+	p[27] = a->lead;
+	p[28] = a->trail;
+	p[29] = 0;
+}
+
+int chunk_app_load(struct chunk_app *a, const uint8_t *p, const uint8_t *chunk, size_t len)
+{
+	a->t = (int64_t)le64_get(p);
+	a->delta = (int64_t)le64_get(p + 8);
+	a->v = le64_get(p + 16);
+	a->nbits = (uint32_t)p[24] | (uint32_t)p[25] << 8 | (uint32_t)p[26] << 16;
+	a->lead = p[27];
+	a->trail = p[28];
+	if (len < 2)
+		return PW_EINVAL;
+	a->count = (uint16_t)(chunk[0] | chunk[1] << 8);
+	if ((a->nbits + 7) / 8 != len || a->count == 0 || a->nbits < 16 + 128)
+		return PW_EINVAL;
+	return 0;
+}
+
+int legacy_head_parse(const void *p, size_t len, struct head *h)
+{
+	const uint8_t *b = p;
+
+	if (len < HEAD_STATE_BYTES + 2 + 16 ||
+	    chunk_app_load(&h->a, b, b + HEAD_STATE_BYTES, len - HEAD_STATE_BYTES) != 0)
+		return PW_EINVAL;
+	h->chunk = b + HEAD_STATE_BYTES;
+	h->clen = len - HEAD_STATE_BYTES;
+	h->mint = (int64_t)key_get_u64(h->chunk + 2);
+	return h->clen > CHUNK_BUF_BYTES ? PW_EINVAL : 0;
+}
+
+/* Open segments lose the state in front for their readers; heads keep it
+ * (head_parse with legacy set). */
+void legacy_slot_reader_init(struct slot_reader *r, enum slot_table t)
+{
+	r->legacy = true;
+	r->skip = t == SLOT_OPEN ? HEAD_STATE_BYTES : 0;
+}
+
+int legacy_slot_read(struct slot_reader *r, uint64_t id, MDB_val *out)
+{
+	uint8_t kb[8];
+	MDB_val k = {8, kb};
+	int rc;
+
+	if (r->dbi == 0)
+		return MDB_NOTFOUND; /* format 1: no open table */
+	key_put_u64(kb, id);
+	if ((rc = mdb_get(r->txn, r->dbi, &k, out)) != 0)
+		return rc;
+	if (out->mv_size < r->skip + 2)
+		return MDB_CORRUPTED;
+	out->mv_data = (uint8_t *)out->mv_data + r->skip;
+	out->mv_size -= r->skip;
+	return 0;
+}
+
+int legacy_slot_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *n)
+{
+	MDB_stat ms;
+	int rc;
+
+	*n = 0;
+	if (dbi == 0)
+		return 0; /* format 1: no open table */
+	if ((rc = mdb_stat(txn, dbi, &ms)) == 0)
+		*n = ms.ms_entries;
+	return rc;
+}
+
+int legacy_seg_strip(const MDB_val *v, MDB_val *out)
+{
+	uint8_t *p = v->mv_data;
+	size_t len = v->mv_size;
+
+	if (len < HEAD_STATE_BYTES + 2)
+		return MDB_CORRUPTED;
+	out->mv_data = p + HEAD_STATE_BYTES;
+	out->mv_size = len - HEAD_STATE_BYTES;
+	return 0;
+}
+
+int legacy_seg_put(struct store *s, MDB_txn *txn, const MDB_val *k, const uint8_t *seq,
+		   const struct chunk_app *a, const uint8_t *chunk)
+{
+	uint8_t buf[HEAD_STATE_BYTES + CHUNK_BUF_BYTES];
+	MDB_val key = *k, v = {HEAD_STATE_BYTES + chunk_app_bytes(a), buf};
+	int rc;
+
+	chunk_app_save(a, buf);
+	memcpy(buf + HEAD_STATE_BYTES, chunk, chunk_app_bytes(a));
+	if (seq) {
+		MDB_val sk = {8, (void *)seq};
+		if ((rc = mdb_put(txn, s->dbi_segs, &sk, &v, 0)) != 0)
+			return rc;
+		v.mv_size = 8;
+		v.mv_data = (void *)seq;
+	}
+	return mdb_put(txn, s->dbi_chunks, &key, &v, 0);
+}
+
 /* ---- the upgrade -------------------------------------------------------------- */
 
 /* Heads and open segments into runs (slots.c), open segments without

@@ -100,28 +100,17 @@ void slot_reader_init(struct slot_reader *r, const struct store *s, MDB_txn *txn
 	memset(r, 0, sizeof *r);
 	r->txn = txn;
 	r->dbi = t == SLOT_HEADS ? s->dbi_heads : s->dbi_open;
-	r->legacy = s->slots_legacy;
-	r->skip = s->slots_legacy && t == SLOT_OPEN ? HEAD_STATE_BYTES : 0;
+	if (s->slots_legacy)
+		legacy_slot_reader_init(r, t);
 }
 
 int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out)
 {
 	uint8_t kb[8];
 	MDB_val k = {8, kb};
-	int rc;
 
-	if (r->dbi == 0)
-		return MDB_NOTFOUND; /* format 1, read-only: no open table */
-	if (r->legacy) {
-		key_put_u64(kb, id);
-		if ((rc = mdb_get(r->txn, r->dbi, &k, out)) != 0)
-			return rc;
-		if (out->mv_size < r->skip + 2)
-			return MDB_CORRUPTED;
-		out->mv_data = (uint8_t *)out->mv_data + r->skip;
-		out->mv_size -= r->skip;
-		return 0;
-	}
+	if (r->legacy)
+		return legacy_slot_read(r, id, out);
 	if (!r->have || r->run != run_of(id)) {
 		r->run = run_of(id);
 		r->have = true;
@@ -140,15 +129,9 @@ int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t 
 	MDB_val k, v;
 	int rc;
 
+	if (s->slots_legacy)
+		return legacy_slot_count(txn, dbi, n);
 	*n = 0;
-	if (dbi == 0)
-		return 0;
-	if (s->slots_legacy) {
-		MDB_stat ms;
-		if ((rc = mdb_stat(txn, dbi, &ms)) == 0)
-			*n = ms.ms_entries;
-		return rc;
-	}
 	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
 		return rc;
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
@@ -353,7 +336,7 @@ int slot_put(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, cons
 	unsigned lo = (unsigned)(id & (SLOT_RUN - 1));
 	int rc;
 
-	if (hlen + len == 0 || hlen + len > CHUNK_BUF_BYTES + HEAD_STATE_BYTES)
+	if (hlen + len == 0 || hlen + len > CHUNK_BUF_BYTES + HEAD_STATE_MAX)
 		return MDB_BAD_VALSIZE;
 	if ((rc = dirty_get(s, txn, t, run_of(id), &r)) != 0)
 		return rc;

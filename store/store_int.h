@@ -57,10 +57,8 @@
 #define STORE_MAGIC "pacewatch-store"
 
 /* A head is its appender state followed by the chunk bytes, so it can be
- * appended to without decoding: compact since format 3 (head_state_put, at
- * most HEAD_STATE_MAX bytes, ~17 for a scrape), a fixed HEAD_STATE_BYTES
- * before, which format 1 also put in front of every segment. */
-#define HEAD_STATE_BYTES 30u
+ * appended to without decoding: the compact state of head_state_put, at
+ * most HEAD_STATE_MAX bytes (~17 for a scrape). */
 #define HEAD_STATE_MAX 30u
 /* The head: the newest samples of a series, rewritten when its slice of
  * the log is folded (every sixteenth commit of a scrape), so it can be as
@@ -71,7 +69,7 @@
 /* Segments: ~1 KB. A series' last segment grows in the run of open
  * segments; once full it moves to the append-only segs log. Sizes were
  * chosen with tools/bench-store (see docs/storage.md). */
-#define SEG_CAP_BYTES (990u - HEAD_STATE_BYTES)
+#define SEG_CAP_BYTES 960u
 /* at most 240 samples: a read decodes a segment from its start, so this
  * bounds the work of "the last hour" (see docs/storage.md) */
 #define SEG_MAX_SAMPLES 240u
@@ -100,8 +98,6 @@ bool chunk_app_room(const struct chunk_app *a, size_t cap_bytes, unsigned max_sa
 /* buf must hold CHUNK_CAP_BYTES zeroed past the current bit length. */
 void chunk_app_add(struct chunk_app *a, uint8_t *buf, int64_t t, double v);
 size_t chunk_app_bytes(const struct chunk_app *a);
-void chunk_app_save(const struct chunk_app *a, uint8_t *p);
-int chunk_app_load(struct chunk_app *a, const uint8_t *state, const uint8_t *chunk, size_t len);
 /* The appender state of a chunk without a stored one, by decoding it;
  * clears the padding bits after the last sample in buf (a copy the caller
  * will append to). */
@@ -133,7 +129,8 @@ struct head {
 /* The compact state of appender a over chunk (out: HEAD_STATE_MAX bytes);
  * returns its length. */
 size_t head_state_put(const struct chunk_app *a, const uint8_t *chunk, uint8_t *out);
-/* Parse a stored head (legacy: format 2's fixed state); 0 or PW_EINVAL. */
+/* Parse a stored head (legacy: format 2's fixed state, legacy.c); 0 or
+ * PW_EINVAL. */
 int head_parse(const void *p, size_t len, bool legacy, struct head *h);
 /* Start decoding a stored head. */
 static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, bool legacy)
@@ -174,6 +171,21 @@ static inline bool varint_get(const uint8_t **p, const uint8_t *end, uint64_t *o
 		}
 	}
 	return false;
+}
+
+/* 8 bytes little-endian: a value's bits. */
+static inline void le64_put(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t le64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
 }
 
 static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
@@ -446,6 +458,45 @@ int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf
 int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char **strs,
 		   uint32_t *lens, size_t max, size_t *n, size_t *total);
 
+/* ---- stores of format 1 and 2 (legacy.c) ---------------------------------- */
+
+/* Opened for writing, such a store is upgraded to format 3 in one
+ * transaction by store_open; opened read-only it is read as it is. */
+
+/* store_open, read-only, found no table *d of format 3: 0 when an older
+ * store may lack it (*d is then the older table, or 0 for none), else
+ * MDB_NOTFOUND. Sets s->slots_legacy for a store of format 2 or older. */
+int legacy_table_missing(struct store *s, MDB_txn *txn, MDB_dbi *d);
+/* s->segs_plain_from from meta (set to the next segs key for a store
+ * without it opened for writing: a new one or format 1's). */
+int legacy_segs_plain_from(struct store *s, MDB_txn *txn);
+/* The format of an existing store (newer ones were refused before); sets
+ * s->wal_v1 for format 2's log. */
+int legacy_format_get(struct store *s, MDB_txn *txn, uint64_t *format);
+/* Upgrade a store of format 1 or 2 to format 3, in one transaction. */
+int legacy_upgrade(struct store *s, char **cause);
+
+/* Format 2's heads and open segments, and format 1's segments, carry the
+ * appender state in a fixed 30 bytes in front of the chunk. */
+#define HEAD_STATE_BYTES 30u
+void chunk_app_save(const struct chunk_app *a, uint8_t *p);
+int chunk_app_load(struct chunk_app *a, const uint8_t *state, const uint8_t *chunk, size_t len);
+/* head_parse of a head with the fixed state. */
+int legacy_head_parse(const void *p, size_t len, struct head *h);
+/* slot_reader_init, slot_read and slot_count of a store read as it is
+ * (s->slots_legacy): an entry per series. */
+void legacy_slot_reader_init(struct slot_reader *r, enum slot_table t);
+int legacy_slot_read(struct slot_reader *r, uint64_t id, MDB_val *out);
+int legacy_slot_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *n);
+/* The chunk bytes of a segment stored with the fixed state in front (v
+ * and out may be the same); MDB_CORRUPTED when too short. */
+int legacy_seg_strip(const MDB_val *v, MDB_val *out);
+/* Retention's rewrite of such a segment in its form: under its segs key
+ * seq with the state in front, or, seq NULL, inline in the chunks index
+ * under key k (format 1's last segment). */
+int legacy_seg_put(struct store *s, MDB_txn *txn, const MDB_val *k, const uint8_t *seq,
+		   const struct chunk_app *a, const uint8_t *chunk);
+
 /* ---- the store ----------------------------------------------------------- */
 
 struct cache_ent {
@@ -539,51 +590,27 @@ static inline int64_t chunk_first_ts(const void *chunk)
 	return (int64_t)key_get_u64((const uint8_t *)chunk + 2);
 }
 
+static inline size_t posting_width(const struct store *s) { return s->slots_legacy ? 8 : 4; }
+
 /* The chunk bytes of the segment an entry of the chunks index stands
- * for: a sealed segment in segs (written without the appender state since
- * meta segs_plain_from, with it before), or, as format 1 kept the last
- * segment, the entry itself (state + chunk). */
+ * for: a sealed segment in segs. Older forms, read by legacy.c: segments
+ * written before meta segs_plain_from have the appender state in front,
+ * and format 1 kept a series' last segment inline, the entry itself. */
 static inline int seg_resolve(MDB_txn *txn, const struct store *s, const MDB_val *v,
 			      MDB_val *out)
 {
-	size_t skip = HEAD_STATE_BYTES;
-	if (v->mv_size == 8) {
-		uint8_t seq[8]; /* out may be v */
-		memcpy(seq, v->mv_data, 8);
-		MDB_val k = {8, seq};
-		int rc = mdb_get(txn, s->dbi_segs, &k, out);
-		if (rc != 0)
-			return rc;
-		if (key_get_u64(seq) >= s->segs_plain_from)
-			skip = 0;
-	} else {
-		*out = *v;
-	}
-	if (out->mv_size < skip + 2)
-		return MDB_CORRUPTED;
-	out->mv_data = (uint8_t *)out->mv_data + skip;
-	out->mv_size -= skip;
-	return 0;
+	uint8_t seq[8]; /* out may be v */
+	MDB_val k = {8, seq};
+	int rc;
+
+	if (v->mv_size != 8)
+		return legacy_seg_strip(v, out);
+	memcpy(seq, v->mv_data, 8);
+	if ((rc = mdb_get(txn, s->dbi_segs, &k, out)) != 0)
+		return rc;
+	if (key_get_u64(seq) < s->segs_plain_from)
+		return legacy_seg_strip(out, out);
+	return out->mv_size < 2 ? MDB_CORRUPTED : 0;
 }
-
-static inline size_t posting_width(const struct store *s) { return s->slots_legacy ? 8 : 4; }
-
-/* ---- stores of format 1 and 2 (legacy.c) ---------------------------------- */
-
-/* Opened for writing, such a store is upgraded to format 3 in one
- * transaction by store_open; opened read-only it is read as it is. */
-
-/* store_open, read-only, found no table *d of format 3: 0 when an older
- * store may lack it (*d is then the older table, or 0 for none), else
- * MDB_NOTFOUND. Sets s->slots_legacy for a store of format 2 or older. */
-int legacy_table_missing(struct store *s, MDB_txn *txn, MDB_dbi *d);
-/* s->segs_plain_from from meta (set to the next segs key for a store
- * without it opened for writing: a new one or format 1's). */
-int legacy_segs_plain_from(struct store *s, MDB_txn *txn);
-/* The format of an existing store (newer ones were refused before); sets
- * s->wal_v1 for format 2's log. */
-int legacy_format_get(struct store *s, MDB_txn *txn, uint64_t *format);
-/* Upgrade a store of format 1 or 2 to format 3, in one transaction. */
-int legacy_upgrade(struct store *s, char **cause);
 
 #endif /* PW_STORE_INT_H */
