@@ -201,6 +201,19 @@ int legacy_seg_put(struct store *s, MDB_txn *txn, const MDB_val *k, const uint8_
 	return mdb_put(txn, s->dbi_chunks, &key, &v, 0);
 }
 
+bool legacy_wal_series(const uint8_t **p, const uint8_t *end, uint64_t *did, uint64_t *n)
+{
+	return varint_get(p, end, did) && varint_get(p, end, n) && *n != 0;
+}
+
+bool legacy_wal_value(uint64_t vh, const uint8_t **p, const uint8_t *end, double *v)
+{
+	if (vh & 1) /* 1 and the 8 bytes */
+		return vh == 1 && f64_get(p, end, v);
+	*v = (double)unzigzag(vh >> 1); /* an integer */
+	return true;
+}
+
 /* ---- the upgrade -------------------------------------------------------------- */
 
 /* Heads and open segments into runs (slots.c), open segments without

@@ -188,6 +188,18 @@ static inline uint64_t le64_get(const uint8_t *p)
 	return v;
 }
 
+/* A double's 8 bytes LE at *p (advanced) before end; false when cut short. */
+static inline bool f64_get(const uint8_t **p, const uint8_t *end, double *v)
+{
+	uint64_t bits;
+	if (end - *p < 8)
+		return false;
+	bits = le64_get(*p);
+	*p += 8;
+	memcpy(v, &bits, 8);
+	return true;
+}
+
 static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static inline int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
@@ -250,7 +262,6 @@ size_t posting_key(uint8_t *out, const char *name, const char *value);
  * scrape of every series rewrites a sixteenth of the heads, and a record
  * is deleted once every slice has been folded past it. */
 #define WAL_SLICES 16u
-#define WAL_REC_HEADER (4u * WAL_SLICES) /* format 2: u32 LE length of each portion */
 /* A commit's portions are kept in groups of slices that fold one after the
  * other, one entry each, deleted when the group's last slice is folded. */
 #define WAL_GROUP 2u
@@ -496,6 +507,17 @@ int legacy_seg_strip(const MDB_val *v, MDB_val *out);
  * under key k (format 1's last segment). */
 int legacy_seg_put(struct store *s, MDB_txn *txn, const MDB_val *k, const uint8_t *seq,
 		   const struct chunk_app *a, const uint8_t *chunk);
+
+/* Format 2's log (s->wal_v1): a record per commit, keyed by its sequence
+ * number alone, holding every slice's portion after WAL_REC_HEADER bytes
+ * of u32 LE portion lengths. */
+#define WAL_V1_KEY_BYTES 8u
+#define WAL_V1_PARTS WAL_SLICES
+#define WAL_REC_HEADER (4u * WAL_V1_PARTS)
+/* In its portions, a series' header and a value, read at *p (advanced)
+ * before end; false when malformed. */
+bool legacy_wal_series(const uint8_t **p, const uint8_t *end, uint64_t *did, uint64_t *n);
+bool legacy_wal_value(uint64_t vh, const uint8_t **p, const uint8_t *end, double *v);
 
 /* ---- the store ----------------------------------------------------------- */
 

@@ -110,8 +110,7 @@ void wal_rec_sample(struct wal_rec_enc *r, int64_t ts, double v, const double *p
 		uint8_t raw[8];
 		uint64_t bits;
 		memcpy(&bits, &v, 8);
-		for (int i = 0; i < 8; i++)
-			raw[i] = (uint8_t)(bits >> (8 * i));
+		le64_put(raw, bits);
 		put_varint(&r->buf, 2);
 		pw_buf_append(&r->buf, raw, 8);
 	}
@@ -188,23 +187,11 @@ static void map_set(struct wal_map *m, uint64_t id, int64_t ts, double v)
 	e->v = v;
 }
 
-static bool get_raw(const uint8_t **p, const uint8_t *end, double *v)
-{
-	uint64_t bits = 0;
-	if (end - *p < 8)
-		return false;
-	for (int b = 0; b < 8; b++)
-		bits |= (uint64_t)(*p)[b] << (8 * b);
-	*p += 8;
-	memcpy(v, &bits, 8);
-	return true;
-}
-
 /* Walk one portion: cb(ctx, id, ts, v) for every sample in order. prev
  * holds each series' last sample of the slice's earlier portions and is
  * updated (NULL: a portion on its own). v1: a portion as format 2 wrote
- * it (id delta and count as two varints; values on their own). Returns 0,
- * MDB_CORRUPTED for a malformed portion, or what cb returned. */
+ * it (legacy.c). Returns 0, MDB_CORRUPTED for a malformed portion, or
+ * what cb returned. */
 static int rec_walk(const MDB_val *val, struct wal_map *prev, bool v1,
 		    int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
 {
@@ -217,7 +204,7 @@ static int rec_walk(const MDB_val *val, struct wal_map *prev, bool v1,
 	for (uint64_t i = 0; i < nser; i++) {
 		uint64_t did, n = 1, h;
 		if (v1) {
-			if (!varint_get(&p, end, &did) || !varint_get(&p, end, &n) || n == 0)
+			if (!legacy_wal_series(&p, end, &did, &n))
 				return MDB_CORRUPTED;
 		} else {
 			if (!varint_get(&p, end, &h) || ((h & 1) && (!varint_get(&p, end, &n) || n < 2)))
@@ -237,17 +224,15 @@ static int rec_walk(const MDB_val *val, struct wal_map *prev, bool v1,
 			if (!varint_get(&p, end, &dts) || !varint_get(&p, end, &vh))
 				return MDB_CORRUPTED;
 			ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(dts));
-			if (v1 && (vh & 1)) { /* 1 and the 8 bytes, or an integer << 1 */
-				if (vh != 1 || !get_raw(&p, end, &v))
+			if (v1) {
+				if (!legacy_wal_value(vh, &p, end, &v))
 					return MDB_CORRUPTED;
-			} else if (v1) {
-				v = (double)unzigzag(vh >> 1);
 			} else if (vh == 1) {
 				if (!have)
 					return MDB_CORRUPTED;
 				v = pv;
 			} else if (vh == 2) {
-				if (!get_raw(&p, end, &v))
+				if (!f64_get(&p, end, &v))
 					return MDB_CORRUPTED;
 			} else if ((vh & 3) == 0) {
 				uint64_t x = (uint64_t)unzigzag(vh >> 2);
@@ -558,9 +543,8 @@ int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL
 	uint8_t kb[WAL_KEY_BYTES];
 	uint64_t from = UINT64_MAX;
 	struct wal_map prev = {0}; /* each series' last sample so far */
-	/* format 2: a record per commit (key: seq) with every slice's portion */
-	size_t klen = s->wal_v1 ? 8 : WAL_KEY_BYTES;
-	unsigned nparts = s->wal_v1 ? WAL_SLICES : WAL_GROUP;
+	size_t klen = s->wal_v1 ? WAL_V1_KEY_BYTES : WAL_KEY_BYTES;
+	unsigned nparts = s->wal_v1 ? WAL_V1_PARTS : WAL_GROUP;
 	int rc = 0;
 
 	for (unsigned i = 0; i < WAL_SLICES; i++)
@@ -577,7 +561,7 @@ int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL
 	 * series' samples */
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		unsigned g = klen == 8 ? 0 : ((const uint8_t *)k.mv_data)[8];
+		unsigned g = s->wal_v1 ? 0 : ((const uint8_t *)k.mv_data)[8];
 		if (k.mv_size != klen || g * nparts >= WAL_SLICES) {
 			rc = MDB_CORRUPTED;
 			break;
