@@ -1,20 +1,18 @@
 /*
  * legacy.c — stores of format 1 and 2: how store_open (env.c) finds one,
  * how it is read as it is when opened read-only, and its upgrade to format
- * 3 in one transaction when opened for writing. The readers' hot paths
- * (slots.c, chunk.c, read.c, wal.c) call in here behind one flag each.
+ * 3 in one transaction when opened for writing. The hot paths (slots.c,
+ * chunk.c, read.c, wal.c, seg_resolve, retention) call in behind one test.
  */
 #include "store_int.h"
-
-#include <stdlib.h>
 
 /*
  * Format 1 and 2, as they differ from format 3 (store_int.h):
  *   heads     id(8, BE) -> the fixed 30-byte appender state + chunk
  *             (chunk_app_save), an entry per series
- *   open      id(8, BE) -> the series' open segment, state(30) + chunk;
- *             format 2 only: format 1 kept it inline in the chunks index
- *             (key id + mint, value state(30) + chunk instead of a seq)
+ *   open      format 2: id(8, BE) -> the series' open segment, state(30)
+ *             + chunk; format 1 kept it inline in the chunks index instead
+ *             (key id + mint, value state(30) + chunk in place of a seq)
  *   segs      format 1 wrote the appender state in front of every sealed
  *             segment; meta segs_plain_from is the first key without it
  *   series    id -> the labels in full (the canonical encoding), no symbols
@@ -26,6 +24,15 @@
  *             value stands on its own: varint zigzag(v) << 1 for an
  *             integer, else 1 and the 8 bytes LE
  * Older stores may also lack the records, feed, wal and symbols tables.
+ *
+ * Opened read-only, such a store is read as it is: the readers test
+ * s->slots_legacy and s->wal_v1 and call the functions under "reading as
+ * it is". Opened for writing, legacy_upgrade rewrites it in one
+ * transaction: heads into headruns with the compact state, open segments
+ * (format 1's inline ones too) into openruns without one, labels into
+ * symbols, postings with 4-byte ids, "heads", "open" and "sindex" dropped,
+ * the log folded, meta format 3. Sealed segments stay as they are: those
+ * before segs_plain_from keep the state for good (seg_resolve, retention).
  */
 
 /* ---- opening ---------------------------------------------------------------- */

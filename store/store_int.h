@@ -1,6 +1,7 @@
 /*
- * store_int.h — what the files of store/ share: the LMDB layout, key
- * encodings, the chunk codec and the in-memory series cache.
+ * store_int.h — what the files of store/ share: the LMDB layout, key and
+ * byte encodings, and what each file offers the others (chunk codec, log,
+ * runs, symbols, series cache, older formats).
  *
  * LMDB layout (named databases), format 3:
  *   meta      "magic", "format", "next_id", "next_sym", "samples",
@@ -12,12 +13,11 @@
  *                                              (slots.c), each its compact
  *                                              appender state + chunk
  *   chunks    id(8, BE) + mint(8, BE^sign)  -> seq(8, BE) of a sealed segment
- *                                              in segs (format 1 also kept the
- *                                              last segment inline here; read
- *                                              as a segment, never written)
- *   segs      seq(8, BE)                    -> a sealed segment's chunk (before
- *                                              meta segs_plain_from: appender
- *                                              state(30) + chunk)
+ *                                              in segs
+ *   segs      seq(8, BE)                    -> a sealed segment's chunk (keys
+ *                                              before meta segs_plain_from:
+ *                                              format 1's, with its appender
+ *                                              state in front; legacy.c)
  *   openruns  run(8, BE)                    -> the open segments of a run of
  *                                              ids (slots.c): each series' last
  *                                              segment while it still has room,
@@ -27,17 +27,16 @@
  *                                              only extend series, of a group
  *                                              of slices of them (wal.c)
  * Sealed segments are only ever appended to segs (MDB_APPEND), so its
- * pages are full; the chunks index holds only fixed-size pointers. Format
- * 2 (read-only, or until upgraded): tables "heads" and "open" with an
- * entry per series and the fixed 30-byte state, labels in full in series,
- * 8-byte ids in postings, "sindex" (label hash -> id), and a log record
- * per commit.
+ * pages are full; the chunks index holds only fixed-size pointers. Stores
+ * of format 1 and 2 (read as they are when opened read-only, else
+ * upgraded): legacy.c.
  * Encoded labels (the canonical encoding, what readers get and the writer's
  * cache holds): "name\0" then "label\0value\0" pairs sorted by label
  * name, so memcmp orders series by name then labels and every string is a
  * C string.
- * Invariants per series: sealed chunks and then the head cover disjoint,
- * ascending time ranges; a series with samples always has a head.
+ * Invariants per series: its sealed segments, its open segment, its head
+ * and its samples in the log cover disjoint, ascending time ranges, in that
+ * order; a series with samples always has a head.
  */
 #ifndef PW_STORE_INT_H
 #define PW_STORE_INT_H
@@ -48,11 +47,11 @@
 
 #include "store.h"
 
-/* 2: the wal and open tables; 3: heads and open segments packed by runs
- * of ids (tables "heads" and "open" of format 2 became "headruns" and
- * "openruns"), open segments without appender state. An older store is
+/* The format this build writes: 3, heads and open segments packed by
+ * runs of ids, open segments without appender state, labels as symbols,
+ * the log in entries per group of slices. A store of format 1 or 2 is
  * upgraded when opened for writing and read as it is when opened
- * read-only (legacy.c). */
+ * read-only (legacy.c); a newer one is refused. */
 #define STORE_FORMAT 3u
 #define STORE_MAGIC "pacewatch-store"
 
@@ -231,8 +230,8 @@ static inline int64_t key_get_ts(const uint8_t *p)
 	return (int64_t)(key_get_u64(p) ^ 0x8000000000000000ULL);
 }
 
-/* A posting's series id: 4 bytes, big-endian, since format 3 (series ids
- * stay below 2^32), 8 before (a read-only older store). */
+/* A posting's series id: 4 bytes, big-endian (series ids stay below
+ * 2^32); 8 in an older store read as it is (posting_width). */
 #define POSTING_ID_MAX UINT32_MAX
 static inline size_t posting_width(const struct store *s);
 static inline uint64_t posting_id(const void *p, size_t w)
@@ -367,7 +366,7 @@ struct slot_reader {
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	bool legacy, have;
-	unsigned skip;
+	unsigned skip; /* legacy and skip: a store read as it is (legacy.c) */
 	uint64_t run;
 	MDB_val blk;
 	int rc;
@@ -375,8 +374,9 @@ struct slot_reader {
 struct store;
 void slot_reader_init(struct slot_reader *r, const struct store *s, MDB_txn *txn,
 		      enum slot_table t);
-/* The entry of series id: a head is appender state(30) + chunk, an open
- * segment the chunk alone. 0, MDB_NOTFOUND, or an LMDB error. */
+/* The entry of series id: a head is its appender state + chunk
+ * (head_parse), an open segment the chunk alone. 0, MDB_NOTFOUND, or an
+ * LMDB error. */
 int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out);
 /* Entries in table t. */
 int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t *n);
@@ -472,7 +472,18 @@ int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char *
 /* ---- stores of format 1 and 2 (legacy.c) ---------------------------------- */
 
 /* Opened for writing, such a store is upgraded to format 3 in one
- * transaction by store_open; opened read-only it is read as it is. */
+ * transaction by store_open (legacy_upgrade); opened read-only it is read
+ * as it is, and the readers' hot paths decide by one flag each:
+ *   s->slots_legacy  format 2 or older: heads and open segments an entry
+ *                    per series with the fixed state (slot_read,
+ *                    head_parse), labels in full in series
+ *                    (snap_series_enc), 8-byte ids in postings
+ *                    (posting_width)
+ *   s->wal_v1        the log holds format 2's records (wal_read)
+ *   dbi 0            a table the store lacks: dbi_open (format 1),
+ *                    dbi_wal, dbi_symbols, dbi_feed; s->no_records
+ * Upgraded or not, segments written before meta segs_plain_from keep the
+ * fixed state (seg_resolve, retention). */
 
 /* store_open, read-only, found no table *d of format 3: 0 when an older
  * store may lack it (*d is then the older table, or 0 for none), else
@@ -548,11 +559,11 @@ struct store {
 	pthread_rwlock_t resize;    /* transactions share, map resize excludes */
 	struct series_cache cache;
 	uint64_t cache_gen;
-	uint64_t segs_plain_from;   /* segs keys from here hold no appender state */
+	uint64_t segs_plain_from;   /* segs keys from here hold no appender state (legacy.c) */
 	struct wal_writer wal;      /* guarded by wlock */
 	struct slot_writer slots;   /* guarded by wlock */
-	bool slots_legacy;          /* read-only, format <= 2: an entry per series */
-	bool wal_v1;                /* the log holds format 2's records */
+	bool slots_legacy;          /* read-only, format <= 2: an entry per series (legacy.c) */
+	bool wal_v1;                /* the log holds format 2's records (legacy.c) */
 	struct store_batch *spare_batch; /* a finished batch's buffers (write.c) */
 	struct symtab syms;
 	pthread_mutex_t vlock;      /* guards view */
