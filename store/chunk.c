@@ -1,9 +1,15 @@
 /*
- * chunk.c — the sample chunk codec: Gorilla-style delta-of-delta timestamps
- * and XOR-compressed float64 values, bit-exact for every value (NaN
- * payloads, ±Inf, -0.0). Pure functions over byte arrays: no LMDB here, so
- * the codec is unit-tested, property-tested and fuzzed on its own.
- *
+ * chunk.c — the sample chunk codec (Gorilla-style timestamps, XOR or
+ * integer-step values, bit-exact) and a head's compact appender state:
+ * pure functions over bytes that write.c and retention.c encode with and
+ * every reader decodes with; no LMDB, so unit-tested and fuzzed alone.
+ */
+#include "store_int.h"
+
+#include <math.h>
+#include <string.h>
+
+/*
  * Chunk bytes: u16 LE sample count, then the bit stream (MSB first).
  *   sample 0: 64-bit timestamp, 64-bit value
  *   then per sample: timestamp delta-of-delta in buckets sized for
@@ -20,10 +26,6 @@
  * The appender's state (last t, delta, value, window, bit length) is kept by
  * the caller next to the chunk so that appends need no decoding.
  */
-#include "store_int.h"
-
-#include <math.h>
-#include <string.h>
 
 static void put_bits(uint8_t *buf, uint32_t *nbits, uint64_t v, unsigned n)
 {

@@ -1,7 +1,8 @@
 /*
- * env.c — the LMDB environment: opening (and refusing foreign or newer
- * stores before touching them), named databases, map growth, the meta
- * table, statistics and hot backup.
+ * env.c — the store's LMDB environment: opening (refusing foreign or newer
+ * stores before touching them; older formats are legacy.c's), the named
+ * databases, the meta table, map growth, statistics and hot backup. The
+ * other files' transactions begin here (store__txn_begin).
  */
 #include "store_int.h"
 

@@ -1,9 +1,8 @@
 /*
- * retention.c — drop samples older than a cutoff. Whole chunks below the
- * cutoff are deleted, a chunk straddling it is re-encoded without its old
- * samples, and series left with nothing are removed from the index. Works
- * through the series in slices, one write transaction each, so a large
- * clean-up neither blocks writers for long nor needs a huge dirty set.
+ * retention.c — drop samples older than a cutoff (daemon/'s schedule and
+ * CLI): the log is folded first, whole segments below the cutoff go, one
+ * straddling it is re-encoded, series left empty leave the index. A write
+ * transaction per slice of series, so writers are not blocked for long.
  */
 #include "store_int.h"
 

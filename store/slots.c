@@ -1,12 +1,21 @@
 /*
- * slots.c — the heads and open segments, packed by runs of series ids.
- *
+ * slots.c — heads and open segments packed by runs of SLOT_RUN series ids,
+ * one LMDB value per run: write.c and retention.c change entries through
+ * the writer's runs, written once per commit (slots_flush); readers look
+ * entries up in the mapped value (slot_read). Stores read as they are:
+ * legacy.c.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+
+/*
  * Every series has a head (its newest samples, rewritten by each fold)
  * and usually an open segment (the last segment while it grows). Kept as
- * one LMDB entry per series, both tables cost a key and a node header per
- * series and, rewritten in place, drift to two thirds full pages; with
- * 100 samples a series that was half the store. Here one value holds the
- * entries of a run of SLOT_RUN consecutive ids:
+ * one LMDB entry per series, both tables would cost a key and a node
+ * header per series and, rewritten in place, drift to two thirds full
+ * pages: with 100 samples a series, half the store. So one value holds
+ * the entries of a run of SLOT_RUN consecutive ids:
  *
  *   u16 LE n, then n x (u8 id & 0xff, u24 LE end offset), then the entries'
  *   bytes back to back (entry i spans [end[i-1], end[i]) of that area)
@@ -16,13 +25,7 @@
  * memory (s->slots) and writes each once, in slots_flush() before the
  * commit; the log's folds rewrite whole runs anyway (a slice is a set of
  * runs). Readers look entries up in the mapped value, copying nothing.
- *
- * A store of format 2 or older opened read-only is read as it is: one
- * entry per series, open segments with the appender state in front.
  */
-#include "store_int.h"
-
-#include <stdlib.h>
 
 #define BLK_HDR 2u
 #define BLK_ENT 4u

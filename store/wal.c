@@ -1,6 +1,15 @@
 /*
- * wal.c — the recent-samples log.
- *
+ * wal.c — the recent-samples log: a commit that only extends series logs
+ * their samples here (write.c) instead of rewriting their heads; folds
+ * apply them to the heads a slice of the series at a time, and snapshots
+ * read them through a shared view (read.c).
+ */
+#include "store_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/*
  * A commit whose samples only extend series (every sample newer than the
  * series' newest) does not rewrite the series' heads: it appends one
  * record to the `wal` table holding all of its samples. Heads are B-tree
@@ -16,11 +25,11 @@
  * portions are stored in groups of WAL_GROUP slices that fold one after
  * the other, an entry per group, deleted once the group's last slice is
  * folded past it: a few commits after the first, so little of what the log
- * holds is folded already (format 2 kept one record per commit, deleted
- * when all sixteen slices were past it: half of it), and entries stay
- * large enough to fill their pages. So a scrape of every series rewrites a sixteenth of the
- * heads, each head takes ~16 samples at a time, and no commit rewrites
- * them all (which would also double the file's high-water mark for a
+ * holds is folded already (a record per commit, deleted once all sixteen
+ * slices were past it, would hold half of it folded), and entries stay
+ * large enough to fill their pages. So a scrape of every series rewrites
+ * a sixteenth of the heads, each head takes ~16 samples at a time, and no
+ * commit rewrites them all (which would also double the file's high-water mark for a
  * moment). A commit that goes behind a logged sample (late data, a
  * replace), or a log over WAL_MAX_SAMPLES, folds everything first.
  *
@@ -42,9 +51,7 @@
  *   Decoding therefore starts at a slice's fold mark, as every reader of
  *   the log does; the writer knows each logged series' last sample (its
  *   map), and a fold clears the slice's map, so the first portion after a
- *   mark refers to nothing before it. Store format 2 wrote values as
- *   zigzag(v) << 1 or 1 + 8 bytes, and id delta and n as two varints
- *   (rec_walk reads them until the log of an upgraded store is folded).
+ *   mark refers to nothing before it. Format 2's records: legacy.c.
  * Every unfolded sample of the log is newer than every stored sample of
  * its series and samples of one series are ascending across records, so a
  * reader appends a series' logged samples after its head: no merging.
@@ -53,10 +60,6 @@
  * is a view shared by all snapshots that see the same log (meta wal_gen
  * counts its changes), built once per new log state.
  */
-#include "store_int.h"
-
-#include <math.h>
-#include <stdlib.h>
 
 /* ---- encoding ---------------------------------------------------------------- */
 
