@@ -250,7 +250,7 @@ static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 			struct head h;
 			uint8_t st[HEAD_STATE_MAX];
 			size_t sl = 0;
-			if (k.mv_size != 8 || head_parse(v.mv_data, v.mv_size, true, &h) != 0) {
+			if (k.mv_size != 8 || legacy_head_parse(v.mv_data, v.mv_size, &h) != 0) {
 				rc = MDB_CORRUPTED;
 				break;
 			}
