@@ -1,9 +1,15 @@
 /*
- * chunk.c — the sample chunk codec: Gorilla-style delta-of-delta timestamps
- * and XOR-compressed float64 values, bit-exact for every value (NaN
- * payloads, ±Inf, -0.0). Pure functions over byte arrays: no LMDB here, so
- * the codec is unit-tested, property-tested and fuzzed on its own.
- *
+ * chunk.c — the sample chunk codec (Gorilla-style timestamps, XOR or
+ * integer-step values, bit-exact) and a head's compact appender state:
+ * pure functions over bytes that write.c and retention.c encode with and
+ * every reader decodes with; no LMDB, so unit-tested and fuzzed alone.
+ */
+#include "store_int.h"
+
+#include <math.h>
+#include <string.h>
+
+/*
  * Chunk bytes: u16 LE sample count, then the bit stream (MSB first).
  *   sample 0: 64-bit timestamp, 64-bit value
  *   then per sample: timestamp delta-of-delta in buckets sized for
@@ -20,10 +26,6 @@
  * The appender's state (last t, delta, value, window, bit length) is kept by
  * the caller next to the chunk so that appends need no decoding.
  */
-#include "store_int.h"
-
-#include <math.h>
-#include <string.h>
 
 static void put_bits(uint8_t *buf, uint32_t *nbits, uint64_t v, unsigned n)
 {
@@ -153,51 +155,6 @@ void chunk_app_add(struct chunk_app *a, uint8_t *buf, int64_t t, double v)
 	buf[1] = (uint8_t)(a->count >> 8);
 }
 
-/* ---- head state serialisation ------------------------------------------- */
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-void chunk_app_save(const struct chunk_app *a, uint8_t *p)
-{
-	put64(p, (uint64_t)a->t);
-	put64(p + 8, (uint64_t)a->delta);
-	put64(p + 16, a->v);
-	p[24] = (uint8_t)(a->nbits & 0xff);
-	p[25] = (uint8_t)(a->nbits >> 8);
-	p[26] = (uint8_t)(a->nbits >> 16);
-	p[27] = a->lead;
-	p[28] = a->trail;
-	p[29] = 0;
-}
-
-int chunk_app_load(struct chunk_app *a, const uint8_t *p, const uint8_t *chunk, size_t len)
-{
-	a->t = (int64_t)get64(p);
-	a->delta = (int64_t)get64(p + 8);
-	a->v = get64(p + 16);
-	a->nbits = (uint32_t)p[24] | (uint32_t)p[25] << 8 | (uint32_t)p[26] << 16;
-	a->lead = p[27];
-	a->trail = p[28];
-	if (len < 2)
-		return PW_EINVAL;
-	a->count = (uint16_t)(chunk[0] | chunk[1] << 8);
-	if ((a->nbits + 7) / 8 != len || a->count == 0 || a->nbits < 16 + 128)
-		return PW_EINVAL;
-	return 0;
-}
-
 /* ---- a head's compact state --------------------------------------------- */
 
 /* u16 LE (window lead (32: none), trail, bit length mod 8), varint
@@ -215,7 +172,7 @@ size_t head_state_put(const struct chunk_app *a, const uint8_t *chunk, uint8_t *
 	uint64_t dt = (uint64_t)a->t - (uint64_t)first;
 	n += varint_put(out + n, zigzag((int64_t)dt));
 	n += varint_put(out + n, zigzag(a->delta));
-	put64(out + n, a->v);
+	le64_put(out + n, a->v);
 	return n + 8;
 }
 
@@ -223,24 +180,17 @@ int head_parse(const void *p, size_t len, bool legacy, struct head *h)
 {
 	const uint8_t *b = p, *end = b + len;
 	struct chunk_app *a = &h->a;
-
-	if (legacy) { /* format 2: the fixed 30-byte state */
-		if (len < HEAD_STATE_BYTES + 2 + 16 ||
-		    chunk_app_load(a, b, b + HEAD_STATE_BYTES, len - HEAD_STATE_BYTES) != 0)
-			return PW_EINVAL;
-		h->chunk = b + HEAD_STATE_BYTES;
-		h->clen = len - HEAD_STATE_BYTES;
-		h->mint = (int64_t)key_get_u64(h->chunk + 2);
-		return h->clen > CHUNK_BUF_BYTES ? PW_EINVAL : 0;
-	}
 	uint64_t zt, zd;
+
+	if (legacy) /* format 2's fixed state */
+		return legacy_head_parse(p, len, h);
 	if (len < 2)
 		return PW_EINVAL;
 	unsigned code = (unsigned)b[0] | (unsigned)b[1] << 8;
 	b += 2;
 	if (!varint_get(&b, end, &zt) || !varint_get(&b, end, &zd) || end - b < 8 + 2 + 16)
 		return PW_EINVAL;
-	a->v = get64(b);
+	a->v = le64_get(b);
 	b += 8;
 	h->chunk = b;
 	h->clen = (size_t)(end - b);

@@ -1,7 +1,8 @@
 /*
- * env.c — the LMDB environment: opening (and refusing foreign or newer
- * stores before touching them), named databases, map growth, the meta
- * table, statistics and hot backup.
+ * env.c — the store's LMDB environment: opening (refusing foreign or newer
+ * stores before touching them; older formats are legacy.c's), the named
+ * databases, the meta table, map growth, statistics and hot backup. The
+ * other files' transactions begin here (store__txn_begin).
  */
 #include "store_int.h"
 
@@ -235,170 +236,92 @@ int store__grow(struct store *s, char **cause)
 	return 0;
 }
 
-/* Format 1 or 2 -> 3. Heads and open segments were one entry per series
- * in tables "heads" and "open" (format 1 kept open segments inline in the
- * chunks index instead); they move into runs (slots.c), open segments
- * without their appender state, and the old tables go, as does "sindex"
- * (label hash -> id; series.c); series' labels become symbol ids and the
- * postings are rebuilt with 4-byte ids. */
-static int upgrade_to_runs(struct store *s, MDB_txn *txn)
+/* The directory of a store to open: refuse one that holds something else
+ * or a store of a newer format, before writing anything there; create it
+ * for a new store. *has_data: a store is there (not one whose creation
+ * was interrupted, which is finished as a new one). */
+static int open_dir(const struct store_opts *o, bool *has_data, char **cause)
 {
-	MDB_dbi old[2];
-	MDB_cursor *c;
-	MDB_val k, v;
 	int rc;
 
-	if ((rc = mdb_dbi_open(txn, "heads", 0, &old[SLOT_HEADS])) != 0)
+	if ((rc = check_dir(o->path, has_data, cause)) != 0)
 		return rc;
-	rc = mdb_dbi_open(txn, "open", 0, &old[SLOT_OPEN]);
-	if (rc == MDB_NOTFOUND)
-		old[SLOT_OPEN] = 0; /* format 1 */
-	else if (rc != 0)
-		return rc;
-	for (int t = SLOT_HEADS; t <= SLOT_OPEN; t++) {
-		if (!old[t])
-			continue;
-		if ((rc = mdb_cursor_open(txn, old[t], &c)) != 0)
+	if (*has_data) {
+		bool fresh;
+		if ((rc = probe_existing(o->path, cause, &fresh)) != 0)
 			return rc;
-		while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-			/* open segments lose the state, heads get the compact one */
-			struct head h;
-			uint8_t st[HEAD_STATE_MAX];
-			size_t sl = 0;
-			if (k.mv_size != 8 || head_parse(v.mv_data, v.mv_size, true, &h) != 0) {
-				rc = MDB_CORRUPTED;
-				break;
-			}
-			if (t == SLOT_HEADS)
-				sl = head_state_put(&h.a, h.chunk, st);
-			if ((rc = slot_put(s, txn, (enum slot_table)t, key_get_u64(k.mv_data), st, sl,
-					   h.chunk, h.clen)) != 0 ||
-			    (s->slots.n >= 4096 && (rc = slots_flush(s, txn)) != 0))
-				break;
-		}
-		mdb_cursor_close(c);
-		if (rc != MDB_NOTFOUND)
-			return rc;
+		if (fresh)
+			*has_data = false; /* finish the interrupted creation */
 	}
-	/* format 1: the last segment of each series inline in the chunks index */
-	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &c)) != 0)
-		return rc;
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-		if (v.mv_size == 8)
-			continue;
-		if (k.mv_size != 16 || v.mv_size < HEAD_STATE_BYTES + 2 + 8) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if ((rc = slot_put(s, txn, SLOT_OPEN, key_get_u64(k.mv_data), NULL, 0,
-				   (uint8_t *)v.mv_data + HEAD_STATE_BYTES,
-				   v.mv_size - HEAD_STATE_BYTES)) != 0 ||
-		    (rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
-		return rc;
-	if ((rc = slots_flush(s, txn)) != 0 || (rc = mdb_drop(txn, old[SLOT_HEADS], 1)) != 0)
-		return rc;
-	if (old[SLOT_OPEN] && (rc = mdb_drop(txn, old[SLOT_OPEN], 1)) != 0)
-		return rc;
-	/* labels as symbol ids, and the postings again with 4-byte ids */
-	if ((rc = sym_writer_begin(s, txn)) != 0 || (rc = mdb_drop(txn, s->dbi_postings, 0)) != 0 ||
-	    (rc = mdb_cursor_open(txn, s->dbi_series, &c)) != 0)
-		return rc;
-	struct pw_buf enc, syms;
-	pw_buf_init(&enc, 0);
-	pw_buf_init(&syms, 0);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-		enc.len = syms.len = 0;
-		pw_buf_append(&enc, v.mv_data, v.mv_size);
-		if ((rc = series_encode_syms(s, txn, enc.data, enc.len, &syms)) != 0)
-			break;
-		uint8_t kb[8]; /* the key may move with its page */
-		if (k.mv_size != 8) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(kb, k.mv_data, 8);
-		MDB_val sk = {8, kb}, sv = {syms.len, syms.data};
-		if ((rc = mdb_cursor_put(c, &sk, &sv, MDB_CURRENT)) != 0)
-			break;
-		uint64_t id = key_get_u64(kb);
-		uint8_t pk[POSTING_KEY_MAX + 16], pid[4];
-		const char *name, *value;
-		size_t off = 0;
-		if (id > POSTING_ID_MAX) {
-			rc = MDB_BAD_VALSIZE;
-			break;
-		}
-		posting_id_put(pid, id);
-		while (rc == 0 && labels_next(enc.data, enc.len, &off, &name, &value)) {
-			MDB_val pkv = {posting_key(pk, name, value), pk}, piv = {4, pid};
-			rc = mdb_put(txn, s->dbi_postings, &pkv, &piv, MDB_APPENDDUP);
-		}
-		if (rc != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	pw_buf_free(&enc);
-	pw_buf_free(&syms);
-	if (rc != MDB_NOTFOUND || (rc = sym_writer_finish(s, txn)) != 0)
-		return rc;
-	/* the index from label hashes to ids: the writer keeps it in memory */
-	MDB_dbi sindex;
-	rc = mdb_dbi_open(txn, "sindex", 0, &sindex);
-	if (rc == 0)
-		rc = mdb_drop(txn, sindex, 1);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Opened for writing, a store of format 1 or 2 is upgraded in one
- * transaction: heads and open segments into runs, then the log folded
- * (read as format 2 wrote it). It needs room for the rewritten tables, so
- * the map grows as for a batch. */
-static int upgrade(struct store *s, char **cause)
-{
-	MDB_txn *txn;
-	int rc;
-
-	for (;;) {
-		pthread_rwlock_rdlock(&s->resize);
-		slots_begin(&s->slots);
-		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0) {
-			if ((rc = upgrade_to_runs(s, txn)) != 0 ||
-			    (rc = store__wal_fold(s, txn)) != 0 || (rc = slots_flush(s, txn)) != 0 ||
-			    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0)
-				mdb_txn_abort(txn);
-			else if ((rc = mdb_txn_commit(txn)) == 0)
-				sym_writer_committed(s);
-		}
-		if (rc != 0)
-			sym_writer_abort(s);
-		slots_reset(&s->slots);
-		pthread_rwlock_unlock(&s->resize);
-		if (rc != MDB_MAP_FULL)
-			break;
-		if ((rc = store__grow(s, cause)) != 0)
-			return rc;
-	}
-	if (rc != 0) {
+	if (*has_data)
+		return 0;
+	if (o->read_only) {
 		if (cause)
-			*cause = store__cause(rc, "upgrading the store to format 3");
-		return store__err(rc);
+			*cause = xasprintf("%s: no pacewatch store there", o->path);
+		return -ENOENT;
 	}
-	s->wal_v1 = false;
-	log_info("store", "%s: upgraded to store format %u", s->path, STORE_FORMAT);
+	if (mkdir(o->path, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		if (cause)
+			*cause = xasprintf("creating %s: %s", o->path, strerror(errno));
+		return rc;
+	}
 	return 0;
 }
 
-int store_open(const struct store_opts *o, struct store **out, char **cause)
+/* A store with the options' sizes and its locks, nothing opened yet. */
+static struct store *store_new(const struct store_opts *o)
 {
-	struct store *s = NULL;
-	MDB_txn *txn = NULL;
-	bool has_data;
+	struct store *s = xcalloc(1, sizeof *s);
+	pthread_rwlockattr_t ra;
+
+	s->path = xstrdup(o->path);
+	s->read_only = o->read_only;
+	s->max_map = o->max_map_size ? o->max_map_size : DEFAULT_MAX_MAP;
+	s->map_size = o->initial_map_size ? o->initial_map_size : DEFAULT_INITIAL_MAP;
+	if (s->map_size > s->max_map)
+		s->map_size = s->max_map;
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_mutex_init(&s->vlock, NULL);
+	pthread_mutex_init(&s->syms.lock, NULL);
+	/* a writer waiting to grow the map must not starve behind a stream of
+	 * readers (glibc prefers readers by default) */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&s->resize, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	return s;
+}
+
+/* The LMDB environment of s; 0 or an LMDB error. */
+static int env_open(struct store *s, const struct store_opts *o)
+{
 	unsigned flags = MDB_NOTLS | MDB_NOMETASYNC;
+	MDB_envinfo info;
 	int rc;
+
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		return rc;
+	mdb_env_set_maxdbs(s->env, 16);
+	mdb_env_set_maxreaders(s->env, 256);
+	if (o->no_sync)
+		flags |= MDB_NOSYNC;
+	if (o->read_only)
+		flags |= MDB_RDONLY;
+	if ((rc = mdb_env_set_mapsize(s->env, (size_t)s->map_size)) != 0 ||
+	    (rc = mdb_env_open(s->env, o->path, flags, 0644)) != 0)
+		return rc;
+	/* An existing store may be larger than the initial size. */
+	mdb_env_info(s->env, &info);
+	s->map_size = info.me_mapsize;
+	if (s->map_size > s->max_map)
+		s->max_map = s->map_size;
+	return 0;
+}
+
+/* The named databases (created when opened for writing). */
+static int tables_open(struct store *s, MDB_txn *txn)
+{
 	static const struct {
 		const char *name;
 		unsigned flags;
@@ -417,156 +340,79 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		{"openruns", 0, offsetof(struct store, dbi_open)},
 		{"symbols", 0, offsetof(struct store, dbi_symbols)},
 	};
+	int rc;
+
+	for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
+		MDB_dbi *d = (MDB_dbi *)((char *)s + dbis[i].off);
+		rc = mdb_dbi_open(txn, dbis[i].name, dbis[i].flags | (s->read_only ? 0 : MDB_CREATE),
+				  d);
+		if (rc == MDB_NOTFOUND && s->read_only)
+			rc = legacy_table_missing(s, txn, d); /* an older store's */
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* A new store's meta: its magic, format and first series id. */
+static int meta_init(struct store *s, MDB_txn *txn)
+{
+	MDB_val k = {5, (void *)"magic"}, v = {strlen(STORE_MAGIC), (void *)STORE_MAGIC};
+	int rc;
+
+	if ((rc = mdb_put(txn, s->dbi_meta, &k, &v, 0)) != 0 ||
+	    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0)
+		return rc;
+	return store__meta_put_u64(txn, s, "next_id", 1);
+}
+
+/* The first transaction: the named databases, a new store's meta, and
+ * what s keeps of the meta in memory; *format is the store's format
+ * (STORE_FORMAT for a new one). 0 or an LMDB error. */
+static int first_txn(struct store *s, bool has_data, uint64_t *format)
+{
+	MDB_txn *txn = NULL;
+	int rc;
+
+	*format = STORE_FORMAT;
+	if ((rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn)) != 0 ||
+	    (rc = tables_open(s, txn)) != 0 || (!has_data && (rc = meta_init(s, txn)) != 0) ||
+	    (rc = legacy_segs_plain_from(s, txn)) != 0 ||
+	    (has_data && (rc = legacy_format_get(s, txn, format)) != 0) ||
+	    (rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen)) != 0)
+		goto out;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_open(const struct store_opts *o, struct store **out, char **cause)
+{
+	struct store *s = NULL;
+	uint64_t format;
+	bool has_data;
+	int rc;
 
 	*out = NULL;
 	if (cause)
 		*cause = NULL;
-	if ((rc = check_dir(o->path, &has_data, cause)) != 0)
-		return rc;
-	if (has_data) {
-		bool fresh;
-		if ((rc = probe_existing(o->path, cause, &fresh)) != 0)
-			return rc;
-		if (fresh)
-			has_data = false; /* finish the interrupted creation */
+	if ((rc = open_dir(o, &has_data, cause)) != 0)
+		goto out;
+	s = store_new(o);
+	if ((rc = env_open(s, o)) != 0 || (rc = first_txn(s, has_data, &format)) != 0) {
+		if (cause && !*cause)
+			*cause = store__cause(rc, s->path);
+		rc = store__err(rc);
+		goto out;
 	}
-	if (!has_data) {
-		if (o->read_only) {
-			if (cause)
-				*cause = xasprintf("%s: no pacewatch store there", o->path);
-			return -ENOENT;
-		}
-		if (mkdir(o->path, 0755) < 0 && errno != EEXIST) {
-			rc = -errno;
-			if (cause)
-				*cause = xasprintf("creating %s: %s", o->path, strerror(errno));
-			return rc;
-		}
-	}
-
-	s = xcalloc(1, sizeof *s);
-	s->path = xstrdup(o->path);
-	s->read_only = o->read_only;
-	s->max_map = o->max_map_size ? o->max_map_size : DEFAULT_MAX_MAP;
-	s->map_size = o->initial_map_size ? o->initial_map_size : DEFAULT_INITIAL_MAP;
-	if (s->map_size > s->max_map)
-		s->map_size = s->max_map;
-	pthread_mutex_init(&s->wlock, NULL);
-	pthread_mutex_init(&s->vlock, NULL);
-	pthread_mutex_init(&s->syms.lock, NULL);
-	{
-		/* a writer waiting to grow the map must not starve behind a
-		 * stream of readers (glibc prefers readers by default) */
-		pthread_rwlockattr_t ra;
-		pthread_rwlockattr_init(&ra);
-		pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&s->resize, &ra);
-		pthread_rwlockattr_destroy(&ra);
-	}
-
-	if ((rc = mdb_env_create(&s->env)) != 0)
-		goto lmdb_fail;
-	mdb_env_set_maxdbs(s->env, 16);
-	mdb_env_set_maxreaders(s->env, 256);
-	if (o->no_sync)
-		flags |= MDB_NOSYNC;
-	if (o->read_only)
-		flags |= MDB_RDONLY;
-	if ((rc = mdb_env_set_mapsize(s->env, (size_t)s->map_size)) != 0)
-		goto lmdb_fail;
-	if ((rc = mdb_env_open(s->env, o->path, flags, 0644)) != 0)
-		goto lmdb_fail;
-	{
-		/* An existing store may be larger than the initial size. */
-		MDB_envinfo info;
-		mdb_env_info(s->env, &info);
-		s->map_size = info.me_mapsize;
-		if (s->map_size > s->max_map)
-			s->max_map = s->map_size;
-	}
-	if ((rc = mdb_txn_begin(s->env, NULL, o->read_only ? MDB_RDONLY : 0, &txn)) != 0)
-		goto lmdb_fail;
-	for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
-		MDB_dbi *d = (MDB_dbi *)((char *)s + dbis[i].off);
-		rc = mdb_dbi_open(txn, dbis[i].name, dbis[i].flags | (o->read_only ? 0 : MDB_CREATE),
-				  d);
-		if (rc == MDB_NOTFOUND && o->read_only && d == &s->dbi_records) {
-			/* a store from before the records table, opened read-only */
-			s->no_records = true;
-			continue;
-		}
-		if (rc == MDB_NOTFOUND && o->read_only &&
-		    (d == &s->dbi_feed || d == &s->dbi_wal || d == &s->dbi_symbols)) {
-			*d = 0; /* a store from before these tables, opened read-only */
-			continue;
-		}
-		if (rc == MDB_NOTFOUND && o->read_only && (d == &s->dbi_heads || d == &s->dbi_open)) {
-			/* format 2 or older, read-only: read it as it is, an
-			 * entry per series (format 1 has no open table) */
-			s->slots_legacy = true;
-			rc = mdb_dbi_open(txn, d == &s->dbi_heads ? "heads" : "open", 0, d);
-			if (rc == MDB_NOTFOUND && d == &s->dbi_open) {
-				*d = 0;
-				continue;
-			}
-		}
-		if (rc != 0)
-			goto lmdb_fail;
-	}
-	if (!has_data) {
-		MDB_val k = {5, (void *)"magic"}, v = {strlen(STORE_MAGIC), (void *)STORE_MAGIC};
-		if ((rc = mdb_put(txn, s->dbi_meta, &k, &v, 0)) != 0 ||
-		    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0 ||
-		    (rc = store__meta_put_u64(txn, s, "next_id", 1)) != 0)
-			goto lmdb_fail;
-	}
-	{
-		/* sealed segments lost their appender state in format 2; keys
-		 * before segs_plain_from (an upgraded store's) still have it */
-		MDB_val k = {15, (void *)"segs_plain_from"}, v;
-		rc = mdb_get(txn, s->dbi_meta, &k, &v);
-		if (rc == 0 && v.mv_size == 8) {
-			s->segs_plain_from = key_get_u64(v.mv_data);
-		} else if (rc == MDB_NOTFOUND && o->read_only) {
-			s->segs_plain_from = UINT64_MAX;
-		} else if (rc == MDB_NOTFOUND) {
-			if ((rc = store__meta_get_u64(txn, s, "next_seq", &s->segs_plain_from)) != 0 ||
-			    (rc = store__meta_put_u64(txn, s, "segs_plain_from", s->segs_plain_from)) != 0)
-				goto lmdb_fail;
-		} else {
-			if (rc == 0)
-				rc = MDB_CORRUPTED;
-			goto lmdb_fail;
-		}
-	}
-	uint64_t format = STORE_FORMAT;
-	if (has_data) {
-		if ((rc = store__meta_get_u64(txn, s, "format", &format)) != 0)
-			goto lmdb_fail;
-		/* format 2's log records encode values on their own */
-		s->wal_v1 = format < 3;
-	}
-	rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen);
-	if (rc != 0)
-		goto lmdb_fail;
-	if ((rc = mdb_txn_commit(txn)) != 0) {
-		txn = NULL;
-		goto lmdb_fail;
-	}
-	txn = NULL;
-	if (format < 3 && !o->read_only && (rc = upgrade(s, cause)) != 0) {
-		store_close(s);
-		return rc;
-	}
+	if (format < 3 && !o->read_only && (rc = legacy_upgrade(s, cause)) != 0)
+		goto out;
 	*out = s;
-	return 0;
-
-lmdb_fail:
-	if (cause && !*cause)
-		*cause = store__cause(rc, s->path);
-	if (txn)
-		mdb_txn_abort(txn);
-	rc = store__err(rc);
+	s = NULL;
+out:
 	store_close(s);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /*
- * kv.c — the records table: small keyed values the notifiers keep beside
- * the samples (outbox, notification log, digest state). Writes go through
- * the same writer lock and map growth as sample batches.
+ * kv.c — beside the samples: the records table, small keyed values of the
+ * notifiers (alerts/: outbox, notification log, digest state), and the
+ * change feed remote_write reads (exporters/). Writes take the same writer
+ * lock and map growth as sample batches (write.c).
  */
 #include "store_int.h"
 

@@ -1,9 +1,9 @@
 /*
- * read.c — read snapshots: label matchers (PCRE2, anchored as Prometheus
- * anchors), series selection through the postings index, sample
- * iterators over sealed chunks then the head, latest values, label
- * names/values and metric metadata. Everything returned points into the
- * snapshot and lives until store_snap_end().
+ * read.c — the read side, for query/, alerts/ and exporters/: snapshots,
+ * label matchers (PCRE2, anchored as Prometheus anchors), series selection
+ * through the postings, sample iterators (sealed segments, the open one,
+ * the head, then the log's view), latest values, label names and values,
+ * metadata. What it returns lives until store_snap_end().
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "store_int.h"
@@ -49,7 +49,7 @@ void store_snap_end(struct store_snap *snap)
 int snap_series_enc(struct store_snap *snap, const MDB_val *v, const char **enc, size_t *len)
 {
 	int rc;
-	if (snap->s->slots_legacy) { /* format 2 or older: stored as it is */
+	if (snap->s->slots_legacy) { /* format 2 or older: labels in full (legacy.c) */
 		*enc = v->mv_data;
 		*len = v->mv_size;
 		return 0;
@@ -315,7 +315,6 @@ static const char *posting_value(struct store_snap *snap, MDB_cursor *cur, const
 	return tmp;
 }
 
-/* Ids of series whose label `name` has a value accepted by m. */
 /* How many series carry name=value (a count LMDB keeps; no reading). */
 static size_t eq_count(struct store_snap *snap, const struct store_matcher *m)
 {
@@ -333,6 +332,7 @@ static size_t eq_count(struct store_snap *snap, const struct store_matcher *m)
 	return cnt;
 }
 
+/* Ids of series whose label `name` has a value accepted by m. */
 static int matcher_ids(struct store_snap *snap, const struct store_matcher *m, struct idset *out)
 {
 	uint8_t pk[POSTING_KEY_MAX + 16];
@@ -372,8 +372,6 @@ out:
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Has series id a sample in [mint, maxt]? *it is created on first use and
- * reused for every series of a selection (the caller frees it). */
 static int head_latest(const struct store *s, const MDB_val *v, int64_t *ts, double *val);
 
 /* A record by 8-byte id through a cursor kept open: for ids in ascending
@@ -405,6 +403,9 @@ static size_t lower_bound(const int64_t *ts, size_t n, int64_t t)
 	return lo;
 }
 
+/* Has series ss a sample in [mint, maxt]? Notes its newest sample in ss
+ * when it meets it. *it is created on first use and reused for every
+ * series of a selection (the caller frees it). */
 static int series_has_range(struct store_snap *snap, struct store_iter **it, struct slot_reader *heads,
 			    struct store_series *ss, int64_t mint, int64_t maxt)
 {

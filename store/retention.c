@@ -1,9 +1,8 @@
 /*
- * retention.c — drop samples older than a cutoff. Whole chunks below the
- * cutoff are deleted, a chunk straddling it is re-encoded without its old
- * samples, and series left with nothing are removed from the index. Works
- * through the series in slices, one write transaction each, so a large
- * clean-up neither blocks writers for long nor needs a huge dirty set.
+ * retention.c — drop samples older than a cutoff (daemon/'s schedule and
+ * CLI): the log is folded first, whole segments below the cutoff go, one
+ * straddling it is re-encoded, series left empty leave the index. A write
+ * transaction per slice of series, so writers are not blocked for long.
  */
 #include "store_int.h"
 
@@ -40,7 +39,7 @@ static int trim_chunk(const uint8_t *p, size_t len, int64_t cutoff, uint8_t *buf
 static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t id,
 			 int64_t cutoff, uint64_t *dropped, bool *removed)
 {
-	uint8_t kb[16], buf[CHUNK_BUF_BYTES + HEAD_STATE_BYTES];
+	uint8_t kb[16], buf[CHUNK_BUF_BYTES];
 	MDB_val k = {16, kb}, v;
 	struct chunk_app a;
 	struct head h;
@@ -91,8 +90,7 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 				*dropped += cnt > 0 ? (uint64_t)cnt : 0;
 				kept = 0;
 			} else {
-				kept = trim_chunk(copy, vlen, cutoff, buf + HEAD_STATE_BYTES, &a, &mint,
-						  dropped);
+				kept = trim_chunk(copy, vlen, cutoff, buf, &a, &mint, dropped);
 			}
 			free(copy);
 		}
@@ -104,27 +102,18 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 		if ((rc = mdb_del(txn, s->dbi_chunks, &k, NULL)) != 0)
 			return rc;
 		if (kept > 0) {
-			MDB_val sk = {8, seq};
-			key_put_ts(kb + 8, mint);
-			chunk_app_save(&a, buf);
-			v.mv_size = HEAD_STATE_BYTES + chunk_app_bytes(&a);
-			v.mv_data = buf;
 			/* a sealed segment is rewritten under its own log key, in
-			 * the form that key has (see seg_resolve) */
-			if (ptr && key_get_u64(seq) >= s->segs_plain_from) {
-				MDB_val pv = {chunk_app_bytes(&a), buf + HEAD_STATE_BYTES};
-				if ((rc = mdb_put(txn, s->dbi_segs, &sk, &pv, 0)) != 0)
-					return rc;
-			} else if (ptr && (rc = mdb_put(txn, s->dbi_segs, &sk, &v, 0)) != 0) {
+			 * the form that key has (see seg_resolve); the rest is
+			 * newer */
+			key_put_ts(kb + 8, mint);
+			if (!ptr || key_get_u64(seq) < s->segs_plain_from)
+				return legacy_seg_put(s, txn, &k, ptr ? seq : NULL, &a, buf);
+			MDB_val sk = {8, seq}, pv = {chunk_app_bytes(&a), buf};
+			if ((rc = mdb_put(txn, s->dbi_segs, &sk, &pv, 0)) != 0)
 				return rc;
-			}
-			if (ptr) {
-				v.mv_size = 8;
-				v.mv_data = seq;
-			}
-			if ((rc = mdb_put(txn, s->dbi_chunks, &k, &v, 0)) != 0)
-				return rc;
-			return 0; /* the rest is newer */
+			v.mv_size = 8;
+			v.mv_data = seq;
+			return mdb_put(txn, s->dbi_chunks, &k, &v, 0);
 		}
 		if (ptr) {
 			MDB_val sk = {8, seq};

@@ -1,15 +1,18 @@
 /*
- * series.c — label sets to series ids: name validation, the canonical
- * encoding, the LMDB series/postings tables and the writer's in-memory
- * index of every series (hash -> id). The writer keeps all series in
- * memory (as Prometheus keeps its head's index), loaded from the series
- * table at its first commit and kept up to date by ids, which only grow:
- * so the store needs no on-disk index from labels to id (format 2's
- * sindex, 24 bytes and a B-tree slot per series).
+ * series.c — label sets to series ids: the canonical encoding, the series
+ * and postings tables, and the writer's in-memory index of every series
+ * (hash -> id), against which write.c resolves a batch's series.
  */
 #include "store_int.h"
 
 #include <stdlib.h>
+
+/*
+ * The writer keeps all series in memory (as Prometheus keeps its head's
+ * index), loaded from the series table at its first commit and kept up to
+ * date by ids, which only grow: so the store needs no on-disk index from
+ * labels to id.
+ */
 
 bool labels_next(const char *enc, size_t len, size_t *off, const char **name, const char **value)
 {

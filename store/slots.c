@@ -1,12 +1,21 @@
 /*
- * slots.c — the heads and open segments, packed by runs of series ids.
- *
+ * slots.c — heads and open segments packed by runs of SLOT_RUN series ids,
+ * one LMDB value per run: write.c and retention.c change entries through
+ * the writer's runs, written once per commit (slots_flush); readers look
+ * entries up in the mapped value (slot_read). Stores read as they are:
+ * legacy.c.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+
+/*
  * Every series has a head (its newest samples, rewritten by each fold)
  * and usually an open segment (the last segment while it grows). Kept as
- * one LMDB entry per series, both tables cost a key and a node header per
- * series and, rewritten in place, drift to two thirds full pages; with
- * 100 samples a series that was half the store. Here one value holds the
- * entries of a run of SLOT_RUN consecutive ids:
+ * one LMDB entry per series, both tables would cost a key and a node
+ * header per series and, rewritten in place, drift to two thirds full
+ * pages: with 100 samples a series, half the store. So one value holds
+ * the entries of a run of SLOT_RUN consecutive ids:
  *
  *   u16 LE n, then n x (u8 id & 0xff, u24 LE end offset), then the entries'
  *   bytes back to back (entry i spans [end[i-1], end[i]) of that area)
@@ -16,13 +25,7 @@
  * memory (s->slots) and writes each once, in slots_flush() before the
  * commit; the log's folds rewrite whole runs anyway (a slice is a set of
  * runs). Readers look entries up in the mapped value, copying nothing.
- *
- * A store of format 2 or older opened read-only is read as it is: one
- * entry per series, open segments with the appender state in front.
  */
-#include "store_int.h"
-
-#include <stdlib.h>
 
 #define BLK_HDR 2u
 #define BLK_ENT 4u
@@ -100,28 +103,17 @@ void slot_reader_init(struct slot_reader *r, const struct store *s, MDB_txn *txn
 	memset(r, 0, sizeof *r);
 	r->txn = txn;
 	r->dbi = t == SLOT_HEADS ? s->dbi_heads : s->dbi_open;
-	r->legacy = s->slots_legacy;
-	r->skip = s->slots_legacy && t == SLOT_OPEN ? HEAD_STATE_BYTES : 0;
+	if (s->slots_legacy)
+		legacy_slot_reader_init(r, t);
 }
 
 int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out)
 {
 	uint8_t kb[8];
 	MDB_val k = {8, kb};
-	int rc;
 
-	if (r->dbi == 0)
-		return MDB_NOTFOUND; /* format 1, read-only: no open table */
-	if (r->legacy) {
-		key_put_u64(kb, id);
-		if ((rc = mdb_get(r->txn, r->dbi, &k, out)) != 0)
-			return rc;
-		if (out->mv_size < r->skip + 2)
-			return MDB_CORRUPTED;
-		out->mv_data = (uint8_t *)out->mv_data + r->skip;
-		out->mv_size -= r->skip;
-		return 0;
-	}
+	if (r->legacy)
+		return legacy_slot_read(r, id, out);
 	if (!r->have || r->run != run_of(id)) {
 		r->run = run_of(id);
 		r->have = true;
@@ -140,15 +132,9 @@ int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t 
 	MDB_val k, v;
 	int rc;
 
+	if (s->slots_legacy)
+		return legacy_slot_count(txn, dbi, n);
 	*n = 0;
-	if (dbi == 0)
-		return 0;
-	if (s->slots_legacy) {
-		MDB_stat ms;
-		if ((rc = mdb_stat(txn, dbi, &ms)) == 0)
-			*n = ms.ms_entries;
-		return rc;
-	}
 	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
 		return rc;
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
@@ -353,7 +339,7 @@ int slot_put(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, cons
 	unsigned lo = (unsigned)(id & (SLOT_RUN - 1));
 	int rc;
 
-	if (hlen + len == 0 || hlen + len > CHUNK_BUF_BYTES + HEAD_STATE_BYTES)
+	if (hlen + len == 0 || hlen + len > CHUNK_BUF_BYTES + HEAD_STATE_MAX)
 		return MDB_BAD_VALSIZE;
 	if ((rc = dirty_get(s, txn, t, run_of(id), &r)) != 0)
 		return rc;

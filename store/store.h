@@ -106,8 +106,6 @@ int store_batch_put_meta(struct store_batch *b, const char *metric,
 			 enum store_metric_type type, const char *help, const char *unit);
 /* Message of the first failed put (borrowed, valid until commit/abort). */
 const char *store_batch_error(const struct store_batch *b);
-/* Number of samples buffered. */
-size_t store_batch_len(const struct store_batch *b);
 /* Apply and free the batch. The map grows as needed up to max_map_size;
  * past it: PW_EMAPFULL and nothing of the batch is applied (the store stays
  * readable and writable). Returns the first put error of a poisoned batch. */

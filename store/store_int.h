@@ -1,6 +1,7 @@
 /*
- * store_int.h — what the files of store/ share: the LMDB layout, key
- * encodings, the chunk codec and the in-memory series cache.
+ * store_int.h — what the files of store/ share: the LMDB layout, key and
+ * byte encodings, and what each file offers the others (chunk codec, log,
+ * runs, symbols, series cache, older formats).
  *
  * LMDB layout (named databases), format 3:
  *   meta      "magic", "format", "next_id", "next_sym", "samples",
@@ -12,12 +13,11 @@
  *                                              (slots.c), each its compact
  *                                              appender state + chunk
  *   chunks    id(8, BE) + mint(8, BE^sign)  -> seq(8, BE) of a sealed segment
- *                                              in segs (format 1 also kept the
- *                                              last segment inline here; read
- *                                              as a segment, never written)
- *   segs      seq(8, BE)                    -> a sealed segment's chunk (before
- *                                              meta segs_plain_from: appender
- *                                              state(30) + chunk)
+ *                                              in segs
+ *   segs      seq(8, BE)                    -> a sealed segment's chunk (keys
+ *                                              before meta segs_plain_from:
+ *                                              format 1's, with its appender
+ *                                              state in front; legacy.c)
  *   openruns  run(8, BE)                    -> the open segments of a run of
  *                                              ids (slots.c): each series' last
  *                                              segment while it still has room,
@@ -27,17 +27,16 @@
  *                                              only extend series, of a group
  *                                              of slices of them (wal.c)
  * Sealed segments are only ever appended to segs (MDB_APPEND), so its
- * pages are full; the chunks index holds only fixed-size pointers. Format
- * 2 (read-only, or until upgraded): tables "heads" and "open" with an
- * entry per series and the fixed 30-byte state, labels in full in series,
- * 8-byte ids in postings, "sindex" (label hash -> id), and a log record
- * per commit.
+ * pages are full; the chunks index holds only fixed-size pointers. Stores
+ * of format 1 and 2 (read as they are when opened read-only, else
+ * upgraded): legacy.c.
  * Encoded labels (the canonical encoding, what readers get and the writer's
  * cache holds): "name\0" then "label\0value\0" pairs sorted by label
  * name, so memcmp orders series by name then labels and every string is a
  * C string.
- * Invariants per series: sealed chunks and then the head cover disjoint,
- * ascending time ranges; a series with samples always has a head.
+ * Invariants per series: its sealed segments, its open segment, its head
+ * and its samples in the log cover disjoint, ascending time ranges, in that
+ * order; a series with samples always has a head.
  */
 #ifndef PW_STORE_INT_H
 #define PW_STORE_INT_H
@@ -48,19 +47,17 @@
 
 #include "store.h"
 
-/* 2: the wal and open tables; 3: heads and open segments packed by runs
- * of ids (tables "heads" and "open" of format 2 became "headruns" and
- * "openruns"), open segments without appender state. An older store is
+/* The format this build writes: 3, heads and open segments packed by
+ * runs of ids, open segments without appender state, labels as symbols,
+ * the log in entries per group of slices. A store of format 1 or 2 is
  * upgraded when opened for writing and read as it is when opened
- * read-only (env.c). */
+ * read-only (legacy.c); a newer one is refused. */
 #define STORE_FORMAT 3u
 #define STORE_MAGIC "pacewatch-store"
 
 /* A head is its appender state followed by the chunk bytes, so it can be
- * appended to without decoding: compact since format 3 (head_state_put, at
- * most HEAD_STATE_MAX bytes, ~17 for a scrape), a fixed HEAD_STATE_BYTES
- * before, which format 1 also put in front of every segment. */
-#define HEAD_STATE_BYTES 30u
+ * appended to without decoding: the compact state of head_state_put, at
+ * most HEAD_STATE_MAX bytes (~17 for a scrape). */
 #define HEAD_STATE_MAX 30u
 /* The head: the newest samples of a series, rewritten when its slice of
  * the log is folded (every sixteenth commit of a scrape), so it can be as
@@ -71,11 +68,10 @@
 /* Segments: ~1 KB. A series' last segment grows in the run of open
  * segments; once full it moves to the append-only segs log. Sizes were
  * chosen with tools/bench-store (see docs/storage.md). */
-#define SEG_CAP_BYTES (990u - HEAD_STATE_BYTES)
+#define SEG_CAP_BYTES 960u
 /* at most 240 samples: a read decodes a segment from its start, so this
  * bounds the work of "the last hour" (see docs/storage.md) */
 #define SEG_MAX_SAMPLES 240u
-#define CHUNK_MAX_SAMPLES SEG_MAX_SAMPLES
 /* The most one sample takes: 4 + 64 timestamp bits, 3 + 5 + 6 + 64 value
  * bits. */
 #define CHUNK_SAMPLE_MAX_BYTES 19u
@@ -101,8 +97,6 @@ bool chunk_app_room(const struct chunk_app *a, size_t cap_bytes, unsigned max_sa
 /* buf must hold CHUNK_CAP_BYTES zeroed past the current bit length. */
 void chunk_app_add(struct chunk_app *a, uint8_t *buf, int64_t t, double v);
 size_t chunk_app_bytes(const struct chunk_app *a);
-void chunk_app_save(const struct chunk_app *a, uint8_t *p);
-int chunk_app_load(struct chunk_app *a, const uint8_t *state, const uint8_t *chunk, size_t len);
 /* The appender state of a chunk without a stored one, by decoding it;
  * clears the padding bits after the last sample in buf (a copy the caller
  * will append to). */
@@ -134,7 +128,8 @@ struct head {
 /* The compact state of appender a over chunk (out: HEAD_STATE_MAX bytes);
  * returns its length. */
 size_t head_state_put(const struct chunk_app *a, const uint8_t *chunk, uint8_t *out);
-/* Parse a stored head (legacy: format 2's fixed state); 0 or PW_EINVAL. */
+/* Parse a stored head (legacy: format 2's fixed state, legacy.c); 0 or
+ * PW_EINVAL. */
 int head_parse(const void *p, size_t len, bool legacy, struct head *h);
 /* Start decoding a stored head. */
 static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, bool legacy)
@@ -177,6 +172,33 @@ static inline bool varint_get(const uint8_t **p, const uint8_t *end, uint64_t *o
 	return false;
 }
 
+/* 8 bytes little-endian: a value's bits. */
+static inline void le64_put(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t le64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* A double's 8 bytes LE at *p (advanced) before end; false when cut short. */
+static inline bool f64_get(const uint8_t **p, const uint8_t *end, double *v)
+{
+	uint64_t bits;
+	if (end - *p < 8)
+		return false;
+	bits = le64_get(*p);
+	*p += 8;
+	memcpy(v, &bits, 8);
+	return true;
+}
+
 static inline uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static inline int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
@@ -208,8 +230,8 @@ static inline int64_t key_get_ts(const uint8_t *p)
 	return (int64_t)(key_get_u64(p) ^ 0x8000000000000000ULL);
 }
 
-/* A posting's series id: 4 bytes, big-endian, since format 3 (series ids
- * stay below 2^32), 8 before (a read-only older store). */
+/* A posting's series id: 4 bytes, big-endian (series ids stay below
+ * 2^32); 8 in an older store read as it is (posting_width). */
 #define POSTING_ID_MAX UINT32_MAX
 static inline size_t posting_width(const struct store *s);
 static inline uint64_t posting_id(const void *p, size_t w)
@@ -239,7 +261,6 @@ size_t posting_key(uint8_t *out, const char *name, const char *value);
  * scrape of every series rewrites a sixteenth of the heads, and a record
  * is deleted once every slice has been folded past it. */
 #define WAL_SLICES 16u
-#define WAL_REC_HEADER (4u * WAL_SLICES) /* format 2: u32 LE length of each portion */
 /* A commit's portions are kept in groups of slices that fold one after the
  * other, one entry each, deleted when the group's last slice is folded. */
 #define WAL_GROUP 2u
@@ -345,7 +366,7 @@ struct slot_reader {
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	bool legacy, have;
-	unsigned skip;
+	unsigned skip; /* legacy and skip: a store read as it is (legacy.c) */
 	uint64_t run;
 	MDB_val blk;
 	int rc;
@@ -353,8 +374,9 @@ struct slot_reader {
 struct store;
 void slot_reader_init(struct slot_reader *r, const struct store *s, MDB_txn *txn,
 		      enum slot_table t);
-/* The entry of series id: a head is appender state(30) + chunk, an open
- * segment the chunk alone. 0, MDB_NOTFOUND, or an LMDB error. */
+/* The entry of series id: a head is its appender state + chunk
+ * (head_parse), an open segment the chunk alone. 0, MDB_NOTFOUND, or an
+ * LMDB error. */
 int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out);
 /* Entries in table t. */
 int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t *n);
@@ -447,6 +469,67 @@ int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf
 int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char **strs,
 		   uint32_t *lens, size_t max, size_t *n, size_t *total);
 
+/* ---- stores of format 1 and 2 (legacy.c) ---------------------------------- */
+
+/* Opened for writing, such a store is upgraded to format 3 in one
+ * transaction by store_open (legacy_upgrade); opened read-only it is read
+ * as it is, and the readers' hot paths decide by one flag each:
+ *   s->slots_legacy  format 2 or older: heads and open segments an entry
+ *                    per series with the fixed state (slot_read,
+ *                    head_parse), labels in full in series
+ *                    (snap_series_enc), 8-byte ids in postings
+ *                    (posting_width)
+ *   s->wal_v1        the log holds format 2's records (wal_read)
+ *   dbi 0            a table the store lacks: dbi_open (format 1),
+ *                    dbi_wal, dbi_symbols, dbi_feed; s->no_records
+ * Upgraded or not, segments written before meta segs_plain_from keep the
+ * fixed state (seg_resolve, retention). */
+
+/* store_open, read-only, found no table *d of format 3: 0 when an older
+ * store may lack it (*d is then the older table, or 0 for none), else
+ * MDB_NOTFOUND. Sets s->slots_legacy for a store of format 2 or older. */
+int legacy_table_missing(struct store *s, MDB_txn *txn, MDB_dbi *d);
+/* s->segs_plain_from from meta (set to the next segs key for a store
+ * without it opened for writing: a new one or format 1's). */
+int legacy_segs_plain_from(struct store *s, MDB_txn *txn);
+/* The format of an existing store (newer ones were refused before); sets
+ * s->wal_v1 for format 2's log. */
+int legacy_format_get(struct store *s, MDB_txn *txn, uint64_t *format);
+/* Upgrade a store of format 1 or 2 to format 3, in one transaction. */
+int legacy_upgrade(struct store *s, char **cause);
+
+/* Format 2's heads and open segments, and format 1's segments, carry the
+ * appender state in a fixed 30 bytes in front of the chunk. */
+#define HEAD_STATE_BYTES 30u
+void chunk_app_save(const struct chunk_app *a, uint8_t *p);
+int chunk_app_load(struct chunk_app *a, const uint8_t *state, const uint8_t *chunk, size_t len);
+/* head_parse of a head with the fixed state. */
+int legacy_head_parse(const void *p, size_t len, struct head *h);
+/* slot_reader_init, slot_read and slot_count of a store read as it is
+ * (s->slots_legacy): an entry per series. */
+void legacy_slot_reader_init(struct slot_reader *r, enum slot_table t);
+int legacy_slot_read(struct slot_reader *r, uint64_t id, MDB_val *out);
+int legacy_slot_count(MDB_txn *txn, MDB_dbi dbi, uint64_t *n);
+/* The chunk bytes of a segment stored with the fixed state in front (v
+ * and out may be the same); MDB_CORRUPTED when too short. */
+int legacy_seg_strip(const MDB_val *v, MDB_val *out);
+/* Retention's rewrite of such a segment in its form: under its segs key
+ * seq with the state in front, or, seq NULL, inline in the chunks index
+ * under key k (format 1's last segment). */
+int legacy_seg_put(struct store *s, MDB_txn *txn, const MDB_val *k, const uint8_t *seq,
+		   const struct chunk_app *a, const uint8_t *chunk);
+
+/* Format 2's log (s->wal_v1): a record per commit, keyed by its sequence
+ * number alone, holding every slice's portion after WAL_REC_HEADER bytes
+ * of u32 LE portion lengths. */
+#define WAL_V1_KEY_BYTES 8u
+#define WAL_V1_PARTS WAL_SLICES
+#define WAL_REC_HEADER (4u * WAL_V1_PARTS)
+/* In its portions, a series' header and a value, read at *p (advanced)
+ * before end; false when malformed. */
+bool legacy_wal_series(const uint8_t **p, const uint8_t *end, uint64_t *did, uint64_t *n);
+bool legacy_wal_value(uint64_t vh, const uint8_t **p, const uint8_t *end, double *v);
+
 /* ---- the store ----------------------------------------------------------- */
 
 struct cache_ent {
@@ -476,11 +559,11 @@ struct store {
 	pthread_rwlock_t resize;    /* transactions share, map resize excludes */
 	struct series_cache cache;
 	uint64_t cache_gen;
-	uint64_t segs_plain_from;   /* segs keys from here hold no appender state */
+	uint64_t segs_plain_from;   /* segs keys from here hold no appender state (legacy.c) */
 	struct wal_writer wal;      /* guarded by wlock */
 	struct slot_writer slots;   /* guarded by wlock */
-	bool slots_legacy;          /* read-only, format <= 2: an entry per series */
-	bool wal_v1;                /* the log holds format 2's records */
+	bool slots_legacy;          /* read-only, format <= 2: an entry per series (legacy.c) */
+	bool wal_v1;                /* the log holds format 2's records (legacy.c) */
 	struct store_batch *spare_batch; /* a finished batch's buffers (write.c) */
 	struct symtab syms;
 	pthread_mutex_t vlock;      /* guards view */
@@ -540,33 +623,27 @@ static inline int64_t chunk_first_ts(const void *chunk)
 	return (int64_t)key_get_u64((const uint8_t *)chunk + 2);
 }
 
+static inline size_t posting_width(const struct store *s) { return s->slots_legacy ? 8 : 4; }
+
 /* The chunk bytes of the segment an entry of the chunks index stands
- * for: a sealed segment in segs (written without the appender state since
- * meta segs_plain_from, with it before), or, as format 1 kept the last
- * segment, the entry itself (state + chunk). */
+ * for: a sealed segment in segs. Older forms, read by legacy.c: segments
+ * written before meta segs_plain_from have the appender state in front,
+ * and format 1 kept a series' last segment inline, the entry itself. */
 static inline int seg_resolve(MDB_txn *txn, const struct store *s, const MDB_val *v,
 			      MDB_val *out)
 {
-	size_t skip = HEAD_STATE_BYTES;
-	if (v->mv_size == 8) {
-		uint8_t seq[8]; /* out may be v */
-		memcpy(seq, v->mv_data, 8);
-		MDB_val k = {8, seq};
-		int rc = mdb_get(txn, s->dbi_segs, &k, out);
-		if (rc != 0)
-			return rc;
-		if (key_get_u64(seq) >= s->segs_plain_from)
-			skip = 0;
-	} else {
-		*out = *v;
-	}
-	if (out->mv_size < skip + 2)
-		return MDB_CORRUPTED;
-	out->mv_data = (uint8_t *)out->mv_data + skip;
-	out->mv_size -= skip;
-	return 0;
-}
+	uint8_t seq[8]; /* out may be v */
+	MDB_val k = {8, seq};
+	int rc;
 
-static inline size_t posting_width(const struct store *s) { return s->slots_legacy ? 8 : 4; }
+	if (v->mv_size != 8)
+		return legacy_seg_strip(v, out);
+	memcpy(seq, v->mv_data, 8);
+	if ((rc = mdb_get(txn, s->dbi_segs, &k, out)) != 0)
+		return rc;
+	if (key_get_u64(seq) < s->segs_plain_from)
+		return legacy_seg_strip(out, out);
+	return out->mv_size < 2 ? MDB_CORRUPTED : 0;
+}
 
 #endif /* PW_STORE_INT_H */

@@ -1,27 +1,32 @@
 /*
- * symbols.c — the strings of label names and values, stored once.
- *
- * A series' labels were stored in full in the series table, so a label
- * value shared by a thousand series (a city, a metric name) was stored a
- * thousand times: on the 100,000-series benchmark the series table was a
- * fifth of the store. Each distinct string now has an id (table symbols:
- * u32 BE id -> the string's bytes; meta next_sym), and a series is stored
- * as the varint ids of its metric name and then of each label's name and
- * value, in the order of the canonical encoding (series.c). Ids only grow
- * and a commit's new ones are consecutive, so the ids a committed series
- * refers to always form a prefix of what is committed; symbols are never
- * deleted (a label value of deleted series stays, a few bytes).
- *
- * In memory, every process keeps the symbols it has met in blocks that
- * never move, published by a count: readers look ids below it up without
- * a lock, and load the rest from their snapshot (under s->symlock). The
- * writer also keeps string -> id (under the store's wlock); the symbols a
- * commit creates are published only once it is on disk, so that no reader
- * is ever handed a string that was not committed.
+ * symbols.c — label names and values stored once, as ids (table symbols):
+ * a series is stored as the ids of its strings (series.c), write.c interns
+ * a batch's new strings in its transaction, and readers turn ids back into
+ * strings (sym_get) through a table every process keeps in memory.
  */
 #include "store_int.h"
 
 #include <stdlib.h>
+
+/*
+ * Each distinct string has an id (table symbols: u32 BE id -> the string's
+ * bytes; meta next_sym), and a series is stored as the varint ids of its
+ * metric name and then of each label's name and value, in the order of the
+ * canonical encoding (series.c). So a label value shared by a thousand
+ * series (a city, a metric name) is stored once, not a thousand times (in
+ * full, the series table was a fifth of the 100,000-series benchmark's
+ * store). Ids only grow and a commit's new ones are consecutive, so the
+ * ids a committed series refers to always form a prefix of what is
+ * committed; symbols are never deleted (a label value of deleted series
+ * stays, a few bytes).
+ *
+ * In memory, every process keeps the symbols it has met in blocks that
+ * never move, published by a count: readers look ids below it up without
+ * a lock, and load the rest from their snapshot (under s->syms.lock). The
+ * writer also keeps string -> id (under the store's wlock); the symbols a
+ * commit creates are published only once it is on disk, so that no reader
+ * is ever handed a string that was not committed.
+ */
 
 static inline struct sym *sym_at(struct symtab *t, uint32_t id)
 {

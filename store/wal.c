@@ -1,6 +1,15 @@
 /*
- * wal.c — the recent-samples log.
- *
+ * wal.c — the recent-samples log: a commit that only extends series logs
+ * their samples here (write.c) instead of rewriting their heads; folds
+ * apply them to the heads a slice of the series at a time, and snapshots
+ * read them through a shared view (read.c).
+ */
+#include "store_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/*
  * A commit whose samples only extend series (every sample newer than the
  * series' newest) does not rewrite the series' heads: it appends one
  * record to the `wal` table holding all of its samples. Heads are B-tree
@@ -16,11 +25,11 @@
  * portions are stored in groups of WAL_GROUP slices that fold one after
  * the other, an entry per group, deleted once the group's last slice is
  * folded past it: a few commits after the first, so little of what the log
- * holds is folded already (format 2 kept one record per commit, deleted
- * when all sixteen slices were past it: half of it), and entries stay
- * large enough to fill their pages. So a scrape of every series rewrites a sixteenth of the
- * heads, each head takes ~16 samples at a time, and no commit rewrites
- * them all (which would also double the file's high-water mark for a
+ * holds is folded already (a record per commit, deleted once all sixteen
+ * slices were past it, would hold half of it folded), and entries stay
+ * large enough to fill their pages. So a scrape of every series rewrites
+ * a sixteenth of the heads, each head takes ~16 samples at a time, and no
+ * commit rewrites them all (which would also double the file's high-water mark for a
  * moment). A commit that goes behind a logged sample (late data, a
  * replace), or a log over WAL_MAX_SAMPLES, folds everything first.
  *
@@ -42,9 +51,7 @@
  *   Decoding therefore starts at a slice's fold mark, as every reader of
  *   the log does; the writer knows each logged series' last sample (its
  *   map), and a fold clears the slice's map, so the first portion after a
- *   mark refers to nothing before it. Store format 2 wrote values as
- *   zigzag(v) << 1 or 1 + 8 bytes, and id delta and n as two varints
- *   (rec_walk reads them until the log of an upgraded store is folded).
+ *   mark refers to nothing before it. Format 2's records: legacy.c.
  * Every unfolded sample of the log is newer than every stored sample of
  * its series and samples of one series are ascending across records, so a
  * reader appends a series' logged samples after its head: no merging.
@@ -53,10 +60,6 @@
  * is a view shared by all snapshots that see the same log (meta wal_gen
  * counts its changes), built once per new log state.
  */
-#include "store_int.h"
-
-#include <math.h>
-#include <stdlib.h>
 
 /* ---- encoding ---------------------------------------------------------------- */
 
@@ -110,8 +113,7 @@ void wal_rec_sample(struct wal_rec_enc *r, int64_t ts, double v, const double *p
 		uint8_t raw[8];
 		uint64_t bits;
 		memcpy(&bits, &v, 8);
-		for (int i = 0; i < 8; i++)
-			raw[i] = (uint8_t)(bits >> (8 * i));
+		le64_put(raw, bits);
 		put_varint(&r->buf, 2);
 		pw_buf_append(&r->buf, raw, 8);
 	}
@@ -188,23 +190,11 @@ static void map_set(struct wal_map *m, uint64_t id, int64_t ts, double v)
 	e->v = v;
 }
 
-static bool get_raw(const uint8_t **p, const uint8_t *end, double *v)
-{
-	uint64_t bits = 0;
-	if (end - *p < 8)
-		return false;
-	for (int b = 0; b < 8; b++)
-		bits |= (uint64_t)(*p)[b] << (8 * b);
-	*p += 8;
-	memcpy(v, &bits, 8);
-	return true;
-}
-
 /* Walk one portion: cb(ctx, id, ts, v) for every sample in order. prev
  * holds each series' last sample of the slice's earlier portions and is
  * updated (NULL: a portion on its own). v1: a portion as format 2 wrote
- * it (id delta and count as two varints; values on their own). Returns 0,
- * MDB_CORRUPTED for a malformed portion, or what cb returned. */
+ * it (legacy.c). Returns 0, MDB_CORRUPTED for a malformed portion, or
+ * what cb returned. */
 static int rec_walk(const MDB_val *val, struct wal_map *prev, bool v1,
 		    int (*cb)(void *, uint64_t, int64_t, double), void *ctx)
 {
@@ -217,7 +207,7 @@ static int rec_walk(const MDB_val *val, struct wal_map *prev, bool v1,
 	for (uint64_t i = 0; i < nser; i++) {
 		uint64_t did, n = 1, h;
 		if (v1) {
-			if (!varint_get(&p, end, &did) || !varint_get(&p, end, &n) || n == 0)
+			if (!legacy_wal_series(&p, end, &did, &n))
 				return MDB_CORRUPTED;
 		} else {
 			if (!varint_get(&p, end, &h) || ((h & 1) && (!varint_get(&p, end, &n) || n < 2)))
@@ -237,17 +227,15 @@ static int rec_walk(const MDB_val *val, struct wal_map *prev, bool v1,
 			if (!varint_get(&p, end, &dts) || !varint_get(&p, end, &vh))
 				return MDB_CORRUPTED;
 			ts = (int64_t)((uint64_t)ts + (uint64_t)unzigzag(dts));
-			if (v1 && (vh & 1)) { /* 1 and the 8 bytes, or an integer << 1 */
-				if (vh != 1 || !get_raw(&p, end, &v))
+			if (v1) {
+				if (!legacy_wal_value(vh, &p, end, &v))
 					return MDB_CORRUPTED;
-			} else if (v1) {
-				v = (double)unzigzag(vh >> 1);
 			} else if (vh == 1) {
 				if (!have)
 					return MDB_CORRUPTED;
 				v = pv;
 			} else if (vh == 2) {
-				if (!get_raw(&p, end, &v))
+				if (!f64_get(&p, end, &v))
 					return MDB_CORRUPTED;
 			} else if ((vh & 3) == 0) {
 				uint64_t x = (uint64_t)unzigzag(vh >> 2);
@@ -558,9 +546,8 @@ int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL
 	uint8_t kb[WAL_KEY_BYTES];
 	uint64_t from = UINT64_MAX;
 	struct wal_map prev = {0}; /* each series' last sample so far */
-	/* format 2: a record per commit (key: seq) with every slice's portion */
-	size_t klen = s->wal_v1 ? 8 : WAL_KEY_BYTES;
-	unsigned nparts = s->wal_v1 ? WAL_SLICES : WAL_GROUP;
+	size_t klen = s->wal_v1 ? WAL_V1_KEY_BYTES : WAL_KEY_BYTES;
+	unsigned nparts = s->wal_v1 ? WAL_V1_PARTS : WAL_GROUP;
 	int rc = 0;
 
 	for (unsigned i = 0; i < WAL_SLICES; i++)
@@ -577,7 +564,7 @@ int wal_read(struct store *s, MDB_txn *txn, int slice, const uint64_t folded[WAL
 	 * series' samples */
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		unsigned g = klen == 8 ? 0 : ((const uint8_t *)k.mv_data)[8];
+		unsigned g = s->wal_v1 ? 0 : ((const uint8_t *)k.mv_data)[8];
 		if (k.mv_size != klen || g * nparts >= WAL_SLICES) {
 			rc = MDB_CORRUPTED;
 			break;

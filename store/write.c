@@ -1,11 +1,9 @@
 /*
- * write.c — write batches. Puts are validated and buffered in memory; the
- * commit resolves series ids, sorts by (series, time) and applies each
- * series' samples in one LMDB write transaction: appends go to the head
- * chunk without decoding it, out-of-order samples are merged into the
- * chunk that covers them, and equal timestamps replace. On MDB_MAP_FULL
- * the transaction is aborted, the map grown and the batch replayed, so a
- * batch is applied completely or not at all.
+ * write.c — write batches, the way in for samples (collector/, alerts/,
+ * exporters/' import): puts are checked and buffered; a commit applies the
+ * batch in one LMDB transaction, to the log (wal.c) when it only extends
+ * series, else to heads and segments (slots.c, chunk.c). On MDB_MAP_FULL
+ * the map grows and the batch is replayed: all or nothing.
  */
 #include "store_int.h"
 
@@ -143,7 +141,6 @@ void store_batch_abort(struct store_batch *b)
 }
 
 const char *store_batch_error(const struct store_batch *b) { return b->errmsg; }
-size_t store_batch_len(const struct store_batch *b) { return b->n; }
 
 static int poison(struct store_batch *b, int err, char *msg)
 {
@@ -414,8 +411,7 @@ static void scratch(struct store_batch *b, size_t n)
 	b->v_b = xreallocarray(b->v_b, b->scratch_cap, sizeof *b->v_b);
 }
 
-/* Decode a stored value (state + chunk) and append its samples to
- * ts_a/v_a at *n. */
+/* Decode chunk bytes and append their samples to ts_a/v_a at *n. */
 static int decode_chunk_into(struct store_batch *b, const void *p, size_t len, size_t *n)
 {
 	struct chunk_dec d;
@@ -640,7 +636,7 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 		} else {
 			MDB_val data;
 			uint8_t seq[8];
-			bool ptr = v.mv_size == 8; /* else inline, as format 1 wrote */
+			bool ptr = v.mv_size == 8; /* else inline (format 1's, seg_resolve) */
 			int64_t cmint = key_get_ts((uint8_t *)k.mv_data + 8);
 			if (ptr)
 				memcpy(seq, v.mv_data, 8);
@@ -721,6 +717,10 @@ static int write_tail(struct store_batch *b, MDB_txn *txn, uint64_t id, const in
 	return put_head(b, id, &a, b->headbuf);
 }
 
+/* Apply the samples of series id (sorted, one per timestamp) to its head
+ * and segments: appends go to the head without decoding it, older samples
+ * are merged into the segments that cover them, equal timestamps
+ * replace. */
 static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, uint64_t id,
 			const struct ent *e, size_t n)
 {
@@ -822,7 +822,6 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 }
 
 /* ---- the recent-samples log (wal.c) ---------------------------------------- */
-
 
 /* Delete the entries whose slices are all folded past them. */
 static int wal_trim(struct store *s, MDB_txn *txn, const uint64_t folded[WAL_SLICES])
@@ -1127,7 +1126,6 @@ static int apply_meta(struct store_batch *b, MDB_txn *txn)
 	return 0;
 }
 
-/* One attempt at applying the whole batch in one transaction. */
 /* the change feed: under the next sequence number, (id, mint, maxt) of
  * every series this commit wrote; b->ents is sorted by id, then time */
 static int feed_append(struct store_batch *b, MDB_txn *txn)
@@ -1165,6 +1163,7 @@ static int feed_append(struct store_batch *b, MDB_txn *txn)
 	return rc;
 }
 
+/* One attempt at applying the whole batch in one transaction. */
 static int apply(struct store_batch *b)
 {
 	struct store *s = b->s;
