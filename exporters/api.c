@@ -414,7 +414,8 @@ static enum MHD_Result serve_series(struct httpd *h, struct MHD_Connection *c,
 		if ((rc = store_select(snap, s.m[i], s.nm[i], s.mint, s.maxt, false, &got, &n)) != 0)
 			break;
 		all = xreallocarray(all, nall + n + 1, sizeof *all);
-		memcpy(all + nall, got, n * sizeof *got);
+		if (n) /* got may be NULL then */
+			memcpy(all + nall, got, n * sizeof *got);
 		nall += n;
 		free(got);
 	}
@@ -480,7 +481,8 @@ static enum MHD_Result serve_labels(struct httpd *h, struct MHD_Connection *c,
 		if (rc != 0)
 			break;
 		all = xreallocarray(all, nall + n + 1, sizeof *all);
-		memcpy(all + nall, got, n * sizeof *got);
+		if (n) /* got may be NULL then */
+			memcpy(all + nall, got, n * sizeof *got);
 		nall += n;
 		free(got);
 	}
