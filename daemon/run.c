@@ -120,6 +120,14 @@ static struct conf *hd_conf_keep(struct httpd_deps *hd, struct conf *old, struct
 	return hd->conf == old ? NULL : old;
 }
 
+/* remote_write's metrics on /metrics: slot 0 of the server's providers */
+enum { METRICS_REMOTE_WRITE = 0 };
+
+static void remote_write_httpd_metrics(void *ctx, struct pw_buf *b, bool openmetrics)
+{
+	remote_write_metrics(ctx, b, openmetrics);
+}
+
 static void drain(struct collector *col)
 {
 	collector_set_draining(col, true);
@@ -212,7 +220,7 @@ int cmd_run(int argc, char **argv)
 	store_set_feed(store, conf->nremote_write > 0);
 	remote_write_new(conf, store, &rw, &cause);
 	hd.notify = notify;
-	hd.remote_write = rw;
+	hd.metrics[METRICS_REMOTE_WRITE] = (struct httpd_metrics){remote_write_httpd_metrics, rw};
 	hd.reload = http_reload;
 	if (httpd_start(&hd, &httpd, &cause) != 0) {
 		log_error("http", "%s", cause);
@@ -295,7 +303,7 @@ int cmd_run(int argc, char **argv)
 			/* remote_write resumes from its cursors in the store */
 			store_set_feed(store, nc->nremote_write > 0);
 			remote_write_new(nc, store, &nrw, &cause);
-			httpd_set_remote_write(httpd, nrw);
+			httpd_set_metrics(httpd, METRICS_REMOTE_WRITE, remote_write_httpd_metrics, nrw);
 			remote_write_free(rw);
 			rw = nrw;
 			nrw = NULL;

@@ -23,8 +23,8 @@ struct httpd {
 	struct collector *col;
 	struct rules *rules;
 	struct notify *notify;
-	struct remote_write *remote_write;
-	pthread_mutex_t lock; /* col, rules and the counters */
+	struct httpd_metrics metrics[HTTPD_METRICS_MAX];
+	pthread_mutex_t lock; /* col, rules, notify, metrics and the counters */
 	httpd_reload_fn reload;
 	void *reload_ctx;
 	bool loopback_only;

@@ -34,10 +34,13 @@ void httpd_set_notify(struct httpd *h, struct notify *n)
 	pthread_mutex_unlock(&h->lock);
 }
 
-void httpd_set_remote_write(struct httpd *h, struct remote_write *w)
+void httpd_set_metrics(struct httpd *h, size_t slot, httpd_metrics_fn fn, void *ctx)
 {
+	if (slot >= HTTPD_METRICS_MAX)
+		return;
 	pthread_mutex_lock(&h->lock);
-	h->remote_write = w;
+	h->metrics[slot].fn = fn;
+	h->metrics[slot].ctx = ctx;
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -228,8 +231,9 @@ static char *self_metrics(struct httpd *h, bool om)
 			      (unsigned long long)h->counts[i].n);
 	if (h->notify)
 		notify_metrics(h->notify, &b, om);
-	if (h->remote_write)
-		remote_write_metrics(h->remote_write, &b, om);
+	for (size_t i = 0; i < HTTPD_METRICS_MAX; i++)
+		if (h->metrics[i].fn)
+			h->metrics[i].fn(h->metrics[i].ctx, &b, om);
 	if (h->col) {
 		static const struct {
 			const char *name, *type, *help;
@@ -523,7 +527,7 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 	h->col = dp->collector;
 	h->rules = dp->rules;
 	h->notify = dp->notify;
-	h->remote_write = dp->remote_write;
+	memcpy(h->metrics, dp->metrics, sizeof h->metrics);
 	h->reload = dp->reload;
 	h->reload_ctx = dp->reload_ctx;
 	h->max_body = conf->http.max_request_size;
