@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "exporters.h"
+#include "remote_write.h"
 #include "store.h"
 
 #include <pthread.h>

@@ -65,18 +65,4 @@ void httpd_set_notify(struct httpd *h, struct notify *n);
  * HTTP thread uses the old ctx: call it before freeing that. Thread-safe. */
 void httpd_set_metrics(struct httpd *h, size_t slot, httpd_metrics_fn fn, void *ctx);
 
-/* ---- remote_write ------------------------------------------------------- */
-
-/* Prometheus remote write 1.0 to every endpoint of c->remote_write, from
- * the store (a cursor per endpoint kept in the store), one thread per
- * endpoint plus `concurrency` senders; see remote_write.c. */
-struct remote_write;
-int remote_write_new(const struct conf *c, struct store *st, struct remote_write **out,
-		     char **cause);
-void remote_write_start(struct remote_write *w);
-/* Stop (a request in flight finishes or times out) and free. */
-void remote_write_free(struct remote_write *w);
-/* The pacewatch_remote_write_* metrics. */
-void remote_write_metrics(struct remote_write *w, struct pw_buf *b, bool openmetrics);
-
 #endif /* PW_EXPORTERS_H */

@@ -20,7 +20,7 @@
  * A sample written after its round with a timestamp at or before the
  * cursor is not sent (use `delay` for sources that report late).
  */
-#include "exporters_int.h"
+#include "remote_write.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
