@@ -652,18 +652,18 @@ static bool is_form(struct MHD_Connection *c)
 	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
 }
 
-enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, const char *url,
-			   bool post, struct req *rq)
+enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, int path, const char *url,
+			   struct req *rq)
 {
 	struct params p = {0};
 	enum MHD_Result ret;
 	const char *rest = url + strlen("/api/v1/");
 
 	if (rq->too_big)
-		return send_error(h, c, PATH_API_OTHER, QUERY_ERR_BAD_DATA,
+		return send_error(h, c, path, QUERY_ERR_BAD_DATA,
 				  "request body larger than http.max_request_size");
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, get_arg, &p);
-	if (post && is_form(c) && rq->body.len)
+	if (rq->post && is_form(c) && rq->body.len)
 		parse_form(&p, rq->body.data, rq->body.len);
 
 	if (strcmp(rest, "query") == 0)
