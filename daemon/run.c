@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "exporters.h"
+#include "remote_write.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -136,6 +137,14 @@ struct daemon {
 	int64_t next_retention, next_alerts, next_notify;
 };
 
+/* remote_write's metrics on /metrics: slot 0 of the server's providers */
+enum { METRICS_REMOTE_WRITE = 0 };
+
+static void remote_write_httpd_metrics(void *ctx, struct pw_buf *b, bool openmetrics)
+{
+	remote_write_metrics(ctx, b, openmetrics);
+}
+
 static void drain(struct collector *col)
 {
 	collector_set_draining(col, true);
@@ -180,7 +189,7 @@ static void parts_start(struct daemon *d)
 {
 	httpd_set_collector(d->httpd, d->p.col);
 	httpd_set_notify(d->httpd, d->p.notify);
-	httpd_set_remote_write(d->httpd, d->p.rw);
+	httpd_set_metrics(d->httpd, METRICS_REMOTE_WRITE, remote_write_httpd_metrics, d->p.rw);
 	alerts_publish(d->p.alerts);
 	notify_start(d->p.notify);
 	remote_write_start(d->p.rw);
@@ -219,7 +228,7 @@ static void reload(struct daemon *d)
 	 * notification log, remote_write resumes from its cursors */
 	httpd_set_collector(d->httpd, np.col);
 	httpd_set_notify(d->httpd, np.notify);
-	httpd_set_remote_write(d->httpd, np.rw);
+	httpd_set_metrics(d->httpd, METRICS_REMOTE_WRITE, remote_write_httpd_metrics, np.rw);
 	parts_free(&d->p);
 	d->p = np;
 	parts_start(d);
@@ -294,7 +303,8 @@ static int daemon_open(struct daemon *d, struct conf *conf)
 	d->hd.collector = d->p.col;
 	d->hd.views = d->views;
 	d->hd.notify = d->p.notify;
-	d->hd.remote_write = d->p.rw;
+	d->hd.metrics[METRICS_REMOTE_WRITE] =
+		(struct httpd_metrics){remote_write_httpd_metrics, d->p.rw};
 	d->hd.reload = http_reload;
 	if (httpd_start(&d->hd, &d->httpd, &cause) != 0) {
 		log_error("http", "%s", cause);

@@ -1,9 +1,11 @@
 /*
  * api.c — the Prometheus HTTP API (the subset Grafana, promtool and
  * scrapers use): query, query_range, series, labels, label values,
- * metadata, query_exemplars, status/buildinfo, targets. GET and
- * form-encoded POST; Prometheus' JSON, status codes and errorTypes, so that
- * Grafana's Prometheus data source works unchanged.
+ * metadata, query_exemplars, status/buildinfo, targets, rules, alerts —
+ * and pacewatch's kpis and notifications. GET and form-encoded POST;
+ * Prometheus' JSON, status codes and errorTypes, so that Grafana's
+ * Prometheus data source works unchanged. Every endpoint is a row of
+ * api_routes, at the end.
  */
 #include "exporters_int.h"
 
@@ -252,10 +254,9 @@ static enum MHD_Result bad_param(struct httpd *h, struct MHD_Connection *c, int 
 	return send_error(h, c, path, QUERY_ERR_BAD_DATA, msg);
 }
 
-static enum MHD_Result serve_query(struct httpd *h, struct MHD_Connection *c,
-				   const struct params *p, bool range)
+static enum MHD_Result run_query(struct httpd *h, struct MHD_Connection *c, int path,
+				 const struct params *p, bool range)
 {
-	int path = range ? PATH_QUERY_RANGE : PATH_QUERY;
 	const char *q = param(p, "query"), *v;
 	struct query_opts o = {0};
 	struct query_result *r = NULL;
@@ -325,6 +326,20 @@ static enum MHD_Result serve_query(struct httpd *h, struct MHD_Connection *c,
 	return send_data(h, c, path, &b);
 }
 
+static enum MHD_Result serve_query(struct httpd *h, struct MHD_Connection *c, int path,
+				   const struct params *p, const char *name)
+{
+	(void)name;
+	return run_query(h, c, path, p, false);
+}
+
+static enum MHD_Result serve_query_range(struct httpd *h, struct MHD_Connection *c, int path,
+					 const struct params *p, const char *name)
+{
+	(void)name;
+	return run_query(h, c, path, p, true);
+}
+
 /* ---- series, labels, label values ---------------------------------------------------- */
 
 struct sel {
@@ -341,19 +356,19 @@ static void sel_free(struct sel *s)
 }
 
 /* match[], start, end; on error an answer was sent and *ret holds it */
-static bool parse_sel(struct httpd *h, struct MHD_Connection *c, const struct params *p,
-		      struct sel *s, enum MHD_Result *ret)
+static bool parse_sel(struct httpd *h, struct MHD_Connection *c, int path,
+		      const struct params *p, struct sel *s, enum MHD_Result *ret)
 {
 	const char *v;
 	s->n = 0;
 	s->mint = INT64_MIN;
 	s->maxt = INT64_MAX;
 	if ((v = param(p, "start")) && parse_ts(v, &s->mint) != 0) {
-		*ret = bad_param(h, c, PATH_API_OTHER, "start", v, "timestamp");
+		*ret = bad_param(h, c, path, "start", v, "timestamp");
 		return false;
 	}
 	if ((v = param(p, "end")) && parse_ts(v, &s->maxt) != 0) {
-		*ret = bad_param(h, c, PATH_API_OTHER, "end", v, "timestamp");
+		*ret = bad_param(h, c, path, "end", v, "timestamp");
 		return false;
 	}
 	for (size_t i = 0; i < p->n; i++) {
@@ -361,13 +376,13 @@ static bool parse_sel(struct httpd *h, struct MHD_Connection *c, const struct pa
 		if (strcmp(p->k[i], "match[]") != 0)
 			continue;
 		if (s->n == 64) {
-			*ret = send_error(h, c, PATH_API_OTHER, QUERY_ERR_BAD_DATA,
+			*ret = send_error(h, c, path, QUERY_ERR_BAD_DATA,
 					  "at most 64 match[] parameters");
 			sel_free(s);
 			return false;
 		}
 		if (query_parse_selector(p->v[i], &s->m[s->n], &s->nm[s->n], &cause) != 0) {
-			*ret = send_error(h, c, PATH_API_OTHER, QUERY_ERR_BAD_DATA,
+			*ret = send_error(h, c, path, QUERY_ERR_BAD_DATA,
 					  cause ? cause : "invalid match[]");
 			free(cause);
 			sel_free(s);
@@ -389,8 +404,8 @@ static int id_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static enum MHD_Result serve_series(struct httpd *h, struct MHD_Connection *c,
-				    const struct params *p)
+static enum MHD_Result serve_series(struct httpd *h, struct MHD_Connection *c, int path,
+				    const struct params *p, const char *name)
 {
 	struct sel s;
 	enum MHD_Result ret;
@@ -400,13 +415,14 @@ static enum MHD_Result serve_series(struct httpd *h, struct MHD_Connection *c,
 	struct pw_buf b;
 	int rc = 0;
 
-	if (!parse_sel(h, c, p, &s, &ret))
+	(void)name;
+	if (!parse_sel(h, c, path, p, &s, &ret))
 		return ret;
 	if (s.n == 0)
-		return send_error(h, c, PATH_API_OTHER, QUERY_ERR_BAD_DATA, "no match[] parameter provided");
+		return send_error(h, c, path, QUERY_ERR_BAD_DATA, "no match[] parameter provided");
 	if ((rc = store_snap_begin(h->store, &snap)) != 0) {
 		sel_free(&s);
-		return send_error(h, c, PATH_API_OTHER, QUERY_ERR_INTERNAL, pw_strerror(rc));
+		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
 	}
 	for (size_t i = 0; i < s.n && rc == 0; i++) {
 		struct store_series *got;
@@ -414,7 +430,8 @@ static enum MHD_Result serve_series(struct httpd *h, struct MHD_Connection *c,
 		if ((rc = store_select(snap, s.m[i], s.nm[i], s.mint, s.maxt, false, &got, &n)) != 0)
 			break;
 		all = xreallocarray(all, nall + n + 1, sizeof *all);
-		memcpy(all + nall, got, n * sizeof *got);
+		if (n) /* got may be NULL then */
+			memcpy(all + nall, got, n * sizeof *got);
 		nall += n;
 		free(got);
 	}
@@ -442,13 +459,13 @@ static enum MHD_Result serve_series(struct httpd *h, struct MHD_Connection *c,
 	sel_free(&s);
 	if (rc != 0) {
 		pw_buf_free(&b);
-		return send_error(h, c, PATH_API_OTHER, QUERY_ERR_INTERNAL, pw_strerror(rc));
+		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
 	}
-	return send_data(h, c, PATH_API_OTHER, &b);
+	return send_data(h, c, path, &b);
 }
 
 /* label names (name == NULL) or the values of one label */
-static enum MHD_Result serve_labels(struct httpd *h, struct MHD_Connection *c,
+static enum MHD_Result serve_labels(struct httpd *h, struct MHD_Connection *c, int path,
 				    const struct params *p, const char *name)
 {
 	struct sel s;
@@ -462,13 +479,13 @@ static enum MHD_Result serve_labels(struct httpd *h, struct MHD_Connection *c,
 	if (name && !pw_valid_label_name(name, strlen(name))) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "invalid label name: \"%.200s\"", name);
-		return send_error(h, c, PATH_API_OTHER, QUERY_ERR_BAD_DATA, msg);
+		return send_error(h, c, path, QUERY_ERR_BAD_DATA, msg);
 	}
-	if (!parse_sel(h, c, p, &s, &ret))
+	if (!parse_sel(h, c, path, p, &s, &ret))
 		return ret;
 	if ((rc = store_snap_begin(h->store, &snap)) != 0) {
 		sel_free(&s);
-		return send_error(h, c, PATH_API_OTHER, QUERY_ERR_INTERNAL, pw_strerror(rc));
+		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
 	}
 	for (size_t i = 0; i < (s.n ? s.n : 1) && rc == 0; i++) {
 		const char **got = NULL;
@@ -480,7 +497,8 @@ static enum MHD_Result serve_labels(struct httpd *h, struct MHD_Connection *c,
 		if (rc != 0)
 			break;
 		all = xreallocarray(all, nall + n + 1, sizeof *all);
-		memcpy(all + nall, got, n * sizeof *got);
+		if (n) /* got may be NULL then */
+			memcpy(all + nall, got, n * sizeof *got);
 		nall += n;
 		free(got);
 	}
@@ -504,9 +522,9 @@ static enum MHD_Result serve_labels(struct httpd *h, struct MHD_Connection *c,
 	sel_free(&s);
 	if (rc != 0) {
 		pw_buf_free(&b);
-		return send_error(h, c, PATH_API_OTHER, QUERY_ERR_INTERNAL, pw_strerror(rc));
+		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
 	}
-	return send_data(h, c, PATH_API_OTHER, &b);
+	return send_data(h, c, path, &b);
 }
 
 /* ---- metadata, buildinfo, targets --------------------------------------------------- */
@@ -537,24 +555,25 @@ static int meta_cb(void *ctx, const char *metric, const struct store_meta *m)
 	return 0;
 }
 
-static enum MHD_Result serve_metadata(struct httpd *h, struct MHD_Connection *c,
-				      const struct params *p)
+static enum MHD_Result serve_metadata(struct httpd *h, struct MHD_Connection *c, int path,
+				      const struct params *p, const char *name)
 {
 	struct pw_buf b;
 	struct store_snap *snap;
 	struct meta_ctx mc = {&b, param(p, "metric"), -1, 0};
 	const char *l = param(p, "limit");
 	int rc;
+	(void)name;
 	if (l && *l) {
 		char *end;
 		mc.limit = strtol(l, &end, 10);
 		if (*end)
-			return bad_param(h, c, PATH_API_OTHER, "limit", l, "number");
+			return bad_param(h, c, path, "limit", l, "number");
 		if (mc.limit <= 0)
 			mc.limit = -1;
 	}
 	if ((rc = store_snap_begin(h->store, &snap)) != 0)
-		return send_error(h, c, PATH_API_OTHER, QUERY_ERR_INTERNAL, pw_strerror(rc));
+		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
 	pw_buf_init(&b, 0);
 	pw_buf_putc(&b, '{');
 	rc = store_meta_scan(snap, meta_cb, &mc);
@@ -562,9 +581,9 @@ static enum MHD_Result serve_metadata(struct httpd *h, struct MHD_Connection *c,
 	pw_buf_putc(&b, '}');
 	if (rc < 0) {
 		pw_buf_free(&b);
-		return send_error(h, c, PATH_API_OTHER, QUERY_ERR_INTERNAL, pw_strerror(rc));
+		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
 	}
-	return send_data(h, c, PATH_API_OTHER, &b);
+	return send_data(h, c, path, &b);
 }
 
 static void jdur(struct pw_buf *b, int64_t ms)
@@ -574,14 +593,15 @@ static void jdur(struct pw_buf *b, int64_t ms)
 	jstr(b, d);
 }
 
-static enum MHD_Result serve_targets(struct httpd *h, struct MHD_Connection *c,
-				     const struct params *p)
+static enum MHD_Result serve_targets(struct httpd *h, struct MHD_Connection *c, int path,
+				     const struct params *p, const char *name)
 {
 	struct pw_buf b;
 	const char *state = param(p, "state");
 	bool active = !state || !*state || strcmp(state, "active") == 0 || strcmp(state, "any") == 0;
 	struct collector_target_status st;
 
+	(void)name;
 	pw_buf_init(&b, 0);
 	pw_buf_puts(&b, "{\"activeTargets\":[");
 	pthread_mutex_lock(&h->lock);
@@ -628,21 +648,139 @@ static enum MHD_Result serve_targets(struct httpd *h, struct MHD_Connection *c,
 	}
 	pthread_mutex_unlock(&h->lock);
 	pw_buf_puts(&b, "],\"droppedTargets\":[]}");
-	return send_data(h, c, PATH_API_OTHER, &b);
+	return send_data(h, c, path, &b);
 }
 
-static enum MHD_Result serve_buildinfo(struct httpd *h, struct MHD_Connection *c)
+static enum MHD_Result serve_buildinfo(struct httpd *h, struct MHD_Connection *c, int path,
+				       const struct params *p, const char *name)
 {
 	struct pw_buf b;
+	(void)p;
+	(void)name;
 	pw_buf_init(&b, 0);
 	pw_buf_puts(&b, "{\"version\":");
 	jstr(&b, PW_VERSION);
 	pw_buf_puts(&b, ",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\","
 			"\"goVersion\":\"\",\"application\":\"pacewatch\",\"features\":{}}");
-	return send_data(h, c, PATH_API_OTHER, &b);
+	return send_data(h, c, path, &b);
+}
+
+/* ---- exemplars, rules, alerts, KPIs, notifications ------------------------------------ */
+
+static enum MHD_Result serve_exemplars(struct httpd *h, struct MHD_Connection *c, int path,
+				       const struct params *p, const char *name)
+{
+	struct pw_buf b;
+	(void)p;
+	(void)name;
+	pw_buf_init(&b, 0);
+	pw_buf_puts(&b, "[]");
+	return send_data(h, c, path, &b);
+}
+
+/* the decider's newest view, formatted with no lock held */
+static enum MHD_Result serve_rules(struct httpd *h, struct MHD_Connection *c, int path,
+				   const struct params *p, const char *name)
+{
+	struct pw_buf b;
+	const char *type = param(p, "type");
+	struct view *v = view_get(h->views);
+	(void)name;
+	pw_buf_init(&b, 0);
+	view_json_rules(v, &b, type && *type ? type : NULL);
+	view_unref(v);
+	return send_data(h, c, path, &b);
+}
+
+static enum MHD_Result serve_alerts(struct httpd *h, struct MHD_Connection *c, int path,
+				    const struct params *p, const char *name)
+{
+	struct pw_buf b;
+	struct view *v = view_get(h->views);
+	(void)p;
+	(void)name;
+	pw_buf_init(&b, 0);
+	view_json_alerts(v, &b);
+	view_unref(v);
+	return send_data(h, c, path, &b);
+}
+
+static enum MHD_Result serve_kpis(struct httpd *h, struct MHD_Connection *c, int path,
+				  const struct params *p, const char *name)
+{
+	struct pw_buf b;
+	struct view *v = view_get(h->views);
+	(void)p;
+	(void)name;
+	pw_buf_init(&b, 0);
+	view_json_kpis(v, &b);
+	view_unref(v);
+	return send_data(h, c, path, &b);
+}
+
+static enum MHD_Result serve_notifications(struct httpd *h, struct MHD_Connection *c, int path,
+					   const struct params *p, const char *name)
+{
+	struct pw_buf b;
+	(void)p;
+	(void)name;
+	pw_buf_init(&b, 0);
+	pthread_mutex_lock(&h->lock);
+	if (h->notify)
+		notify_json(h->notify, &b);
+	else
+		pw_buf_puts(&b, "{\"receivers\":[],\"groups\":[],\"queued\":[]}");
+	pthread_mutex_unlock(&h->lock);
+	return send_data(h, c, path, &b);
 }
 
 /* ---- routing ----------------------------------------------------------------------- */
+
+/* An endpoint's handler: p holds the query string's parameters and a
+ * form-encoded POST body's; name is what the row's * matched, else NULL. */
+typedef enum MHD_Result (*api_fn)(struct httpd *h, struct MHD_Connection *c, int path,
+				  const struct params *p, const char *name);
+
+struct api_route {
+	const char *url; /* after /api/v1/; a * matches one character or more */
+	int path;        /* PATH_*: the counter of its requests */
+	api_fn serve;
+};
+
+/* Every endpoint under /api/v1/ (httpd.c's table has checked the method,
+ * GET or POST, and http.read_auth): the first row that matches serves the
+ * request, anything else is 404. */
+static const struct api_route api_routes[] = {
+	/* url               counter           handler */
+	{"query",            PATH_QUERY,       serve_query},
+	{"query_range",      PATH_QUERY_RANGE, serve_query_range},
+	{"series",           PATH_API_OTHER,   serve_series},
+	{"labels",           PATH_API_OTHER,   serve_labels},
+	{"label/*/values",   PATH_API_OTHER,   serve_labels},
+	{"metadata",         PATH_API_OTHER,   serve_metadata},
+	{"query_exemplars",  PATH_API_OTHER,   serve_exemplars},
+	{"status/buildinfo", PATH_API_OTHER,   serve_buildinfo},
+	{"targets",          PATH_API_OTHER,   serve_targets},
+	{"kpis",             PATH_API_OTHER,   serve_kpis},
+	{"notifications",    PATH_API_OTHER,   serve_notifications},
+	{"rules",            PATH_API_OTHER,   serve_rules},
+	{"alerts",           PATH_API_OTHER,   serve_alerts},
+};
+
+/* Does rest match url? What a * matched goes to *name (a new string). */
+static bool api_match(const char *url, const char *rest, char **name)
+{
+	const char *star = strchr(url, '*');
+	size_t n = strlen(rest), pre, suf;
+	if (!star)
+		return strcmp(rest, url) == 0;
+	pre = (size_t)(star - url);
+	suf = strlen(star + 1);
+	if (n <= pre + suf || strncmp(rest, url, pre) != 0 || strcmp(rest + n - suf, star + 1) != 0)
+		return false;
+	*name = xstrndup(rest + pre, n - pre - suf);
+	return true;
+}
 
 static bool is_form(struct MHD_Connection *c)
 {
@@ -650,75 +788,29 @@ static bool is_form(struct MHD_Connection *c)
 	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
 }
 
-enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, const char *url,
-			   bool post, struct req *rq)
+enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, int path, const char *url,
+			   struct req *rq)
 {
 	struct params p = {0};
 	enum MHD_Result ret;
-	const char *rest = url + strlen("/api/v1/");
+	const char *rest = url + strlen("/api/v1/"); /* httpd.c's row is /api/v1/ */
+	const struct api_route *rt = NULL;
+	char *name = NULL;
 
 	if (rq->too_big)
-		return send_error(h, c, PATH_API_OTHER, QUERY_ERR_BAD_DATA,
+		return send_error(h, c, path, QUERY_ERR_BAD_DATA,
 				  "request body larger than http.max_request_size");
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, get_arg, &p);
-	if (post && is_form(c) && rq->body.len)
+	if (rq->post && is_form(c) && rq->body.len)
 		parse_form(&p, rq->body.data, rq->body.len);
-
-	if (strcmp(rest, "query") == 0)
-		ret = serve_query(h, c, &p, false);
-	else if (strcmp(rest, "query_range") == 0)
-		ret = serve_query(h, c, &p, true);
-	else if (strcmp(rest, "series") == 0)
-		ret = serve_series(h, c, &p);
-	else if (strcmp(rest, "labels") == 0)
-		ret = serve_labels(h, c, &p, NULL);
-	else if (strncmp(rest, "label/", 6) == 0 && strlen(rest) > 13 &&
-		 strcmp(rest + strlen(rest) - 7, "/values") == 0) {
-		char *name = xstrndup(rest + 6, strlen(rest) - 13);
-		ret = serve_labels(h, c, &p, name);
-		free(name);
-	} else if (strcmp(rest, "metadata") == 0)
-		ret = serve_metadata(h, c, &p);
-	else if (strcmp(rest, "query_exemplars") == 0) {
-		struct pw_buf b;
-		pw_buf_init(&b, 0);
-		pw_buf_puts(&b, "[]");
-		ret = send_data(h, c, PATH_API_OTHER, &b);
-	} else if (strcmp(rest, "status/buildinfo") == 0)
-		ret = serve_buildinfo(h, c);
-	else if (strcmp(rest, "targets") == 0)
-		ret = serve_targets(h, c, &p);
-	else if (strcmp(rest, "kpis") == 0) {
-		struct pw_buf b;
-		pw_buf_init(&b, 0);
-		struct view *v = view_get(h->views);
-		view_json_kpis(v, &b); /* formatted with no lock held */
-		view_unref(v);
-		ret = send_data(h, c, PATH_API_OTHER, &b);
-	} else if (strcmp(rest, "notifications") == 0) {
-		struct pw_buf b;
-		pw_buf_init(&b, 0);
-		pthread_mutex_lock(&h->lock);
-		if (h->notify)
-			notify_json(h->notify, &b);
-		else
-			pw_buf_puts(&b, "{\"receivers\":[],\"groups\":[],\"queued\":[]}");
-		pthread_mutex_unlock(&h->lock);
-		ret = send_data(h, c, PATH_API_OTHER, &b);
-	} else if (strcmp(rest, "rules") == 0 || strcmp(rest, "alerts") == 0) {
-		struct pw_buf b;
-		const char *type = param(&p, "type");
-		pw_buf_init(&b, 0);
-		struct view *v = view_get(h->views);
-		if (rest[0] == 'r')
-			view_json_rules(v, &b, type && *type ? type : NULL);
-		else
-			view_json_alerts(v, &b);
-		view_unref(v);
-		ret = send_data(h, c, PATH_API_OTHER, &b);
-	}
+	for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0] && !rt; i++)
+		if (api_match(api_routes[i].url, rest, &name))
+			rt = &api_routes[i];
+	if (rt)
+		ret = rt->serve(h, c, rt->path, &p, name);
 	else
-		ret = send_text(h, c, PATH_API_OTHER, 404, "text/plain", "404 page not found\n");
+		ret = send_text(h, c, path, 404, "text/plain", "404 page not found\n");
+	free(name);
 	params_free(&p);
 	return ret;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "collector.h"
+#include "common.h"
 #include "conf.h"
 #include "notify.h"
 #include "store.h"
@@ -21,13 +22,28 @@ struct httpd;
  * and return 0, or an error with *cause (new string). */
 typedef int (*httpd_reload_fn)(void *ctx, char **cause);
 
+/* Metrics another part of the daemon adds to /metrics, among pacewatch's
+ * own (after the notifier's, before the targets'): append whole families
+ * to b, OpenMetrics 1.0.0 when openmetrics, else text format 0.0.4 (see
+ * pw_buf_metric_header). Called from HTTP threads with the server's lock
+ * held: be quick, and call no httpd_* function. */
+typedef void (*httpd_metrics_fn)(void *ctx, struct pw_buf *b, bool openmetrics);
+
+struct httpd_metrics {
+	httpd_metrics_fn fn; /* NULL: none */
+	void *ctx;
+};
+
+#define HTTPD_METRICS_MAX 4
+
 struct httpd_deps {
 	const struct conf *conf; /* the HTTP settings are read at start only */
 	struct store *store;
 	struct collector *collector; /* may be NULL; see httpd_set_collector */
 	struct pw_slot *views;       /* the decider's views (rules, alerts, KPIs); may be NULL */
 	struct notify *notify;       /* may be NULL; see httpd_set_notify */
-	struct remote_write *remote_write; /* may be NULL; see httpd_set_remote_write */
+	/* shown in this order; see httpd_set_metrics */
+	struct httpd_metrics metrics[HTTPD_METRICS_MAX];
 	httpd_reload_fn reload;
 	void *reload_ctx;
 };
@@ -43,21 +59,9 @@ void httpd_set_collector(struct httpd *h, struct collector *col);
 /* And the notifier whose outbox /api/v1/notifications and /metrics show. */
 void httpd_set_notify(struct httpd *h, struct notify *n);
 
-/* And the remote_write whose metrics /metrics shows. */
-void httpd_set_remote_write(struct httpd *h, struct remote_write *w);
-
-/* ---- remote_write ------------------------------------------------------- */
-
-/* Prometheus remote write 1.0 to every endpoint of c->remote_write, from
- * the store (a cursor per endpoint kept in the store), one thread per
- * endpoint plus `concurrency` senders; see remote_write.c. */
-struct remote_write;
-int remote_write_new(const struct conf *c, struct store *st, struct remote_write **out,
-		     char **cause);
-void remote_write_start(struct remote_write *w);
-/* Stop (a request in flight finishes or times out) and free. */
-void remote_write_free(struct remote_write *w);
-/* The pacewatch_remote_write_* metrics. */
-void remote_write_metrics(struct remote_write *w, struct pw_buf *b, bool openmetrics);
+/* Replace the metrics provider in slot (< HTTPD_METRICS_MAX; fn NULL
+ * empties it), e.g. with a new ctx after a reload. Once this returns no
+ * HTTP thread uses the old ctx: call it before freeing that. Thread-safe. */
+void httpd_set_metrics(struct httpd *h, size_t slot, httpd_metrics_fn fn, void *ctx);
 
 #endif /* PW_EXPORTERS_H */

@@ -11,9 +11,20 @@
 #include "exporters.h"
 
 #define MAX_DAEMONS 8
-/* request counters by path: see path_names in httpd.c */
-#define NPATHS 9
-enum { PATH_QUERY = 6, PATH_QUERY_RANGE = 7, PATH_API_OTHER = 8 };
+/* The request counters' paths (the path label of
+ * pacewatch_http_requests_total: path_names in httpd.c). */
+enum {
+	PATH_METRICS,
+	PATH_IMPORT,
+	PATH_HEALTHY,
+	PATH_READY,
+	PATH_RELOAD,
+	PATH_OTHER, /* no route */
+	PATH_QUERY,
+	PATH_QUERY_RANGE,
+	PATH_API_OTHER, /* the rest of /api/v1/ */
+	NPATHS
+};
 
 struct httpd {
 	struct MHD_Daemon *d[MAX_DAEMONS];
@@ -23,8 +34,8 @@ struct httpd {
 	struct collector *col;
 	struct pw_slot *views;
 	struct notify *notify;
-	struct remote_write *remote_write;
-	pthread_mutex_t lock; /* col, notify and the counters */
+	struct httpd_metrics metrics[HTTPD_METRICS_MAX];
+	pthread_mutex_t lock; /* col, notify, metrics and the counters */
 	httpd_reload_fn reload;
 	void *reload_ctx;
 	bool loopback_only;
@@ -36,19 +47,28 @@ struct httpd {
 	size_t ncounts;
 };
 
+/* One request, from its headers to its answer. */
 struct req {
 	struct pw_buf body;
-	bool too_big;
+	bool too_big; /* the body went past http.max_request_size */
+	bool post;
 };
+
+/* A route's handler (the route tables: httpd.c, api.c): the method and the
+ * authentication were checked; it answers, counting under path (PATH_*). */
+typedef enum MHD_Result (*route_fn)(struct httpd *h, struct MHD_Connection *c, int path,
+				    const char *url, struct req *rq);
 
 enum MHD_Result send_text(struct httpd *h, struct MHD_Connection *c, int path, unsigned code,
 			  const char *ctype, const char *text);
 void count(struct httpd *h, int path, unsigned code);
 
-/* api.c: the Prometheus HTTP API under /api/v1/ (query, query_range,
- * series, labels, label values, metadata, exemplars, buildinfo, targets). */
-enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, const char *url,
-			   bool post, struct req *rq);
+/* api.c: the handler of everything under /api/v1/: the Prometheus HTTP
+ * API (query, query_range, series, labels, label values, metadata,
+ * exemplars, buildinfo, targets, rules, alerts) and pacewatch's own
+ * (kpis, notifications). */
+enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, int path, const char *url,
+			   struct req *rq);
 
 /* metrics.c: a streamed exposition over one snapshot (which it ends). */
 struct expo;

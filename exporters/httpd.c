@@ -16,9 +16,17 @@
 #include <string.h>
 #include <zlib.h>
 
-static const char *const path_names[NPATHS] = {"/metrics", "/api/v1/import/prometheus",
-					       "/-/healthy", "/-/ready", "/-/reload", "other",
-					       "/api/v1/query", "/api/v1/query_range", "/api/v1/other"};
+static const char *const path_names[NPATHS] = {
+	[PATH_METRICS] = "/metrics",
+	[PATH_IMPORT] = "/api/v1/import/prometheus",
+	[PATH_HEALTHY] = "/-/healthy",
+	[PATH_READY] = "/-/ready",
+	[PATH_RELOAD] = "/-/reload",
+	[PATH_OTHER] = "other",
+	[PATH_QUERY] = "/api/v1/query",
+	[PATH_QUERY_RANGE] = "/api/v1/query_range",
+	[PATH_API_OTHER] = "/api/v1/other",
+};
 
 void httpd_set_notify(struct httpd *h, struct notify *n)
 {
@@ -27,10 +35,13 @@ void httpd_set_notify(struct httpd *h, struct notify *n)
 	pthread_mutex_unlock(&h->lock);
 }
 
-void httpd_set_remote_write(struct httpd *h, struct remote_write *w)
+void httpd_set_metrics(struct httpd *h, size_t slot, httpd_metrics_fn fn, void *ctx)
 {
+	if (slot >= HTTPD_METRICS_MAX)
+		return;
 	pthread_mutex_lock(&h->lock);
-	h->remote_write = w;
+	h->metrics[slot].fn = fn;
+	h->metrics[slot].ctx = ctx;
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -221,8 +232,9 @@ static char *self_metrics(struct httpd *h, bool om)
 			      (unsigned long long)h->counts[i].n);
 	if (h->notify)
 		notify_metrics(h->notify, &b, om);
-	if (h->remote_write)
-		remote_write_metrics(h->remote_write, &b, om);
+	for (size_t i = 0; i < HTTPD_METRICS_MAX; i++)
+		if (h->metrics[i].fn)
+			h->metrics[i].fn(h->metrics[i].ctx, &b, om);
 	if (h->col) {
 		static const struct {
 			const char *name, *type, *help;
@@ -294,7 +306,8 @@ static char *self_metrics(struct httpd *h, bool om)
 	return pw_buf_take(&b);
 }
 
-static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
+static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c, int path,
+				     const char *url, struct req *rq)
 {
 	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
 	const char *enc = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
@@ -308,13 +321,15 @@ static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	(void)url;
+	(void)rq;
 	if (enc && strstr(enc, "gzip") && !strstr(enc, "gzip;q=0") && accept_q(enc, "gzip") == 0)
 		gz = true; /* "gzip" without q */
 	char *self = self_metrics(h, om); /* before the snapshot: it reads stats */
 
 	if (store_snap_begin(h->store, &snap) != 0) {
 		free(self);
-		return send_text(h, c, 0, 503, "text/plain", "store unavailable\n");
+		return send_text(h, c, path, 503, "text/plain", "store unavailable\n");
 	}
 	m = xcalloc(1, sizeof *m);
 	pw_buf_init(&m->plain, 0);
@@ -333,7 +348,7 @@ static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
 	MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
 	ret = MHD_queue_response(c, 200, r);
 	MHD_destroy_response(r);
-	count(h, 0, 200);
+	count(h, path, 200);
 	return ret;
 }
 
@@ -367,7 +382,8 @@ static enum MHD_Result extra_label(void *cls, enum MHD_ValueKind kind, const cha
 	return MHD_YES;
 }
 
-static enum MHD_Result serve_import(struct httpd *h, struct MHD_Connection *c, struct req *rq)
+static enum MHD_Result serve_import(struct httpd *h, struct MHD_Connection *c, int path,
+				    const char *url, struct req *rq)
 {
 	struct extra x = {0};
 	struct pt_error err;
@@ -376,27 +392,28 @@ static enum MHD_Result serve_import(struct httpd *h, struct MHD_Connection *c, s
 	int rc;
 	enum MHD_Result ret;
 
+	(void)url;
 	if (rq->too_big) {
 		snprintf(msg, sizeof msg, "request body larger than http.max_request_size (%llu bytes)\n",
 			 (unsigned long long)h->max_body);
-		return send_text(h, c, 1, 413, "text/plain", msg);
+		return send_text(h, c, path, 413, "text/plain", msg);
 	}
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, extra_label, &x);
 	if (x.bad) {
-		ret = send_text(h, c, 1, 400, "text/plain", "extra_label wants name=value\n");
+		ret = send_text(h, c, path, 400, "text/plain", "extra_label wants name=value\n");
 		goto out;
 	}
 	rc = collector_import_text(h->store, rq->body.data ? rq->body.data : "", rq->body.len,
 				   pw_now_ms(), x.v, x.n, &n, &err);
 	if (rc == 0) {
-		ret = send_text(h, c, 1, 204, "text/plain", "");
+		ret = send_text(h, c, path, 204, "text/plain", "");
 	} else if (err.line) {
 		snprintf(msg, sizeof msg, "line %zu, column %zu: %s; nothing was imported\n", err.line,
 			 err.col, err.msg);
-		ret = send_text(h, c, 1, 400, "text/plain", msg);
+		ret = send_text(h, c, path, 400, "text/plain", msg);
 	} else {
 		snprintf(msg, sizeof msg, "%s; nothing was imported\n", err.msg);
-		ret = send_text(h, c, 1, rc == PW_EINVAL ? 400 : 503, "text/plain", msg);
+		ret = send_text(h, c, path, rc == PW_EINVAL ? 400 : 503, "text/plain", msg);
 	}
 out:
 	for (size_t i = 0; i < x.n; i++)
@@ -404,7 +421,104 @@ out:
 	return ret;
 }
 
+/* ---- health, readiness, reload ------------------------------------------------ */
+
+static enum MHD_Result serve_healthy(struct httpd *h, struct MHD_Connection *c, int path,
+				     const char *url, struct req *rq)
+{
+	(void)url;
+	(void)rq;
+	return send_text(h, c, path, 200, "text/plain", "pacewatch is Healthy.\n");
+}
+
+static enum MHD_Result serve_ready(struct httpd *h, struct MHD_Connection *c, int path,
+				   const char *url, struct req *rq)
+{
+	bool ready;
+	(void)url;
+	(void)rq;
+	pthread_mutex_lock(&h->lock);
+	ready = h->col == NULL || collector_first_round_done(h->col);
+	pthread_mutex_unlock(&h->lock);
+	return ready ? send_text(h, c, path, 200, "text/plain", "pacewatch is Ready.\n")
+		     : send_text(h, c, path, 503, "text/plain",
+				 "pacewatch is not ready: the first round of scrapes is not done.\n");
+}
+
+static enum MHD_Result serve_reload(struct httpd *h, struct MHD_Connection *c, int path,
+				    const char *url, struct req *rq)
+{
+	char *cause = NULL;
+	int rc = h->reload ? h->reload(h->reload_ctx, &cause) : PW_EINVAL;
+	enum MHD_Result ret;
+	(void)url;
+	(void)rq;
+	if (rc == 0)
+		ret = send_text(h, c, path, 200, "text/plain", "reloaded\n");
+	else
+		ret = send_text(h, c, path, 500, "text/plain", cause ? cause : "reload failed\n");
+	free(cause);
+	return ret;
+}
+
 /* ---- routing --------------------------------------------------------------------- */
+
+/* the credentials a route asks for: none, http.read_auth or
+ * http.write_auth (without write_auth, 403 beyond loopback) */
+enum route_auth { AUTH_NONE, AUTH_READ, AUTH_WRITE };
+
+struct route {
+	const char *url;         /* the path; a trailing * matches any rest, even none */
+	const char *methods;     /* "GET", "POST" or "GET POST" (GET takes HEAD too); NULL: any */
+	enum route_auth auth;
+	int path;                /* PATH_*: the counter of its requests */
+	route_fn serve;
+	const char *not_allowed; /* the 405 body for another method */
+};
+
+/* Every endpoint: the first row that matches serves the request, anything
+ * else is 404 (counted as "other"). The dispatcher (handle) checks the
+ * method (405), then the credentials (403, 401), then calls the handler.
+ * The endpoints under /api/v1/ are in api.c's table. */
+static const struct route routes[] = {
+	/* url                        methods     auth        counter         handler        405 body */
+	{"/metrics",                  "GET",      AUTH_READ,  PATH_METRICS,   serve_metrics, "GET /metrics\n"},
+	{"/-/healthy",                NULL,       AUTH_NONE,  PATH_HEALTHY,   serve_healthy, NULL},
+	{"/-/ready",                  NULL,       AUTH_NONE,  PATH_READY,     serve_ready,   NULL},
+	{"/-/reload",                 "POST",     AUTH_WRITE, PATH_RELOAD,    serve_reload,  "use POST\n"},
+	{"/api/v1/import/prometheus", "POST",     AUTH_WRITE, PATH_IMPORT,    serve_import,  "use POST\n"},
+	{"/api/v1/*",                 "GET POST", AUTH_READ,  PATH_API_OTHER, api_handle,    "use GET or POST\n"},
+};
+
+static const struct route *route_find(const char *url)
+{
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		const char *u = routes[i].url;
+		size_t n = strlen(u);
+		if (u[n - 1] == '*' ? strncmp(url, u, n - 1) == 0 : strcmp(url, u) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+/* Is method one of the words of methods (HEAD counting as GET)? */
+static bool method_ok(const char *methods, const char *method)
+{
+	size_t n;
+	if (!methods)
+		return true;
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
+	n = strlen(method);
+	for (const char *p = methods; *p;) {
+		size_t w = strcspn(p, " ");
+		if (w == n && strncmp(p, method, n) == 0)
+			return true;
+		p += w;
+		p += strspn(p, " ");
+	}
+	return false;
+}
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
@@ -412,13 +526,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 {
 	struct httpd *h = cls;
 	struct req *rq = *con_cls;
-	bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0 ||
-						       strcmp(method, "HEAD") == 0;
+	const struct route *rt;
+	const struct conf_auth *auth;
 	(void)version;
 
 	if (!rq) { /* first call: headers only */
 		rq = xcalloc(1, sizeof *rq);
 		pw_buf_init(&rq->body, h->max_body);
+		rq->post = strcmp(method, "POST") == 0;
 		*con_cls = rq;
 		return MHD_YES;
 	}
@@ -428,56 +543,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (strcmp(url, "/metrics") == 0) {
-		if (!get)
-			return send_text(h, c, 0, 405, "text/plain", "GET /metrics\n");
-		if (!auth_ok(c, &h->conf->http.read_auth))
-			return send_text(h, c, 0, 401, "text/plain", "authentication required\n");
-		return serve_metrics(h, c);
-	}
-	if (strcmp(url, "/-/healthy") == 0)
-		return send_text(h, c, 2, 200, "text/plain", "pacewatch is Healthy.\n");
-	if (strcmp(url, "/-/ready") == 0) {
-		bool ready;
-		pthread_mutex_lock(&h->lock);
-		ready = h->col == NULL || collector_first_round_done(h->col);
-		pthread_mutex_unlock(&h->lock);
-		return ready ? send_text(h, c, 3, 200, "text/plain", "pacewatch is Ready.\n")
-			     : send_text(h, c, 3, 503, "text/plain",
-					 "pacewatch is not ready: the first round of scrapes is not done.\n");
-	}
-	if (strcmp(url, "/-/reload") == 0 || strcmp(url, "/api/v1/import/prometheus") == 0) {
-		int path = url[1] == '-' ? 4 : 1;
-		if (!post)
-			return send_text(h, c, path, 405, "text/plain", "use POST\n");
-		if (!auth_set(&h->conf->http.write_auth) && !h->loopback_only)
-			return send_text(h, c, path, 403, "text/plain",
-					 "write endpoints need http.write_auth when pacewatch listens "
-					 "beyond loopback\n");
-		if (!auth_ok(c, &h->conf->http.write_auth))
-			return send_text(h, c, path, 401, "text/plain", "authentication required\n");
-		if (path == 1)
-			return serve_import(h, c, rq);
-		{
-			char *cause = NULL;
-			int rc = h->reload ? h->reload(h->reload_ctx, &cause) : PW_EINVAL;
-			enum MHD_Result ret;
-			if (rc == 0)
-				return send_text(h, c, 4, 200, "text/plain", "reloaded\n");
-			ret = send_text(h, c, 4, 500, "text/plain", cause ? cause : "reload failed\n");
-			free(cause);
-			return ret;
-		}
-	}
-	if (strncmp(url, "/api/v1/", 8) == 0) {
-		if (!get && !post)
-			return send_text(h, c, PATH_API_OTHER, 405, "text/plain", "use GET or POST\n");
-		if (!auth_ok(c, &h->conf->http.read_auth))
-			return send_text(h, c, PATH_API_OTHER, 401, "text/plain",
-					 "authentication required\n");
-		return api_handle(h, c, url, post, rq);
-	}
-	return send_text(h, c, 5, 404, "text/plain", "not found\n");
+	if (!(rt = route_find(url)))
+		return send_text(h, c, PATH_OTHER, 404, "text/plain", "not found\n");
+	if (!method_ok(rt->methods, method))
+		return send_text(h, c, rt->path, 405, "text/plain", rt->not_allowed);
+	auth = rt->auth == AUTH_WRITE ? &h->conf->http.write_auth : &h->conf->http.read_auth;
+	if (rt->auth == AUTH_WRITE && !auth_set(auth) && !h->loopback_only)
+		return send_text(h, c, rt->path, 403, "text/plain",
+				 "write endpoints need http.write_auth when pacewatch listens "
+				 "beyond loopback\n");
+	if (rt->auth != AUTH_NONE && !auth_ok(c, auth))
+		return send_text(h, c, rt->path, 401, "text/plain", "authentication required\n");
+	return rt->serve(h, c, rt->path, url, rq);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -516,7 +593,7 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 	h->col = dp->collector;
 	h->views = dp->views;
 	h->notify = dp->notify;
-	h->remote_write = dp->remote_write;
+	memcpy(h->metrics, dp->metrics, sizeof h->metrics);
 	h->reload = dp->reload;
 	h->reload_ctx = dp->reload_ctx;
 	h->max_body = conf->http.max_request_size;

@@ -1,26 +1,47 @@
 /*
  * remote_write.c — Prometheus remote write 1.0 to every remote_write
- * endpoint of the configuration.
+ * endpoint of the configuration, read back from the store.
  *
- * Nothing is sent from memory: each endpoint has a cursor (a timestamp,
- * kept in the store's records table) and works in rounds. A round reads
- * from one store snapshot every sample with a timestamp in (cursor, upto],
- * upto being now - delay (at most max_span past the cursor, so an outage
- * is caught up in steps), ends the snapshot, and sends: series are split
- * among `concurrency` workers by a hash of their id, each worker sends its
- * series' samples in timestamp order, batch_size samples per request
- * (protobuf through protobuf-c, snappy block compression). A failed request
- * is retried with exponential backoff (5xx, 429, network errors) or
- * dropped, counted and logged (other 4xx); only when every worker is done
- * does the cursor move to upto. A receiver outage or a restart therefore
- * ends in catch-up, not in a gap; a crash in a round sends that round's
- * samples again (same timestamps, same values: receivers take duplicates
- * without complaint).
+ * Nothing is queued in memory. While an endpoint is configured the store
+ * keeps a change feed: for each commit, in commit order, every series it
+ * wrote and the time range it wrote in. Each endpoint keeps its place in
+ * the store's records table (key r/<name>, JSON): seq, the last commit of
+ * the feed it has sent; a history backfill still to do, by time, from
+ * `time` up to `backfill_to`; and done_at, the time before which
+ * everything committed has been sent (the lag and cursor metrics). A new
+ * endpoint starts at the feed's head, with the backfill of everything
+ * stored before then (start "all") or none (start "now").
  *
- * A sample written after its round with a timestamp at or before the
- * cursor is not sent (use `delay` for sources that report late).
+ * One thread per endpoint works in rounds, each read from one snapshot:
+ *  - while there is backfill to do: every series' samples in (time, time
+ *    + max_span], at most up to backfill_to; a range without samples
+ *    skips to the next stored sample. (With no sample stored at all, it
+ *    steps max_span at a time from the earliest time, saving its place at
+ *    every step, until there is one.)
+ *  - then the feed: the commits after seq (at most 4096), and for each
+ *    series they wrote its samples in the time range those commits wrote
+ *    in. When there are none, done_at becomes the time of the look and the
+ *    thread waits batch_deadline.
+ * A round is sent by `concurrency` threads started for it, the series
+ * split among them by id (id % concurrency), each sending its series in
+ * timestamp order, batch_size samples per request (protobuf through
+ * protobuf-c, snappy block compression). A failed request is retried with
+ * exponential backoff from min_backoff to max_backoff for as long as it
+ * takes (network errors, 5xx, 429) or dropped, counted and logged (any
+ * other status). Only when every sender is done does the place move and
+ * get saved; after a feed round the feed is trimmed up to the place of
+ * the endpoint furthest behind. A read that fails is tried again after
+ * batch_deadline.
+ * A receiver outage or a restart therefore ends in catch-up, not in a gap;
+ * a round cut short by a stop or a crash is sent again, and the backfill
+ * and the feed overlap around the endpoint's start, as two feed rounds do
+ * for a series written in both (same timestamps, same values: receivers
+ * take duplicates without complaint).
+ *
+ * `delay` is not read here: samples go out as soon as a round reads
+ * their commit.
  */
-#include "exporters_int.h"
+#include "remote_write.h"
 
 #include <curl/curl.h>
 #include <inttypes.h>
