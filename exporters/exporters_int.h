@@ -24,7 +24,12 @@ struct httpd {
 	struct rules *rules;
 	struct notify *notify;
 	struct remote_write *remote_write;
-	pthread_mutex_t lock; /* col, rules and the counters */
+	pthread_mutex_t lock; /* col, rules, notify and remote_write */
+	/* the counters only, and a leaf: nothing is locked while it is held.
+	 * count() runs with a store snapshot open (/metrics streams from one),
+	 * and lock is held around calls that open one (notify_json), so count()
+	 * taking lock made a lock-order cycle with the store's resize lock. */
+	pthread_mutex_t counts_lock;
 	httpd_reload_fn reload;
 	void *reload_ctx;
 	bool loopback_only;
