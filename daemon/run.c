@@ -22,6 +22,10 @@
 
 #include <pthread.h>
 
+/* Set by the signal handler, which may run on any thread (libmicrohttpd's,
+ * libcurl's, the outbox's), and by http_reload on an HTTP thread; read by
+ * the loop. Atomic (lock-free, so usable in a handler): a plain volatile
+ * is a data race between threads. */
 static volatile sig_atomic_t got_stop, got_hup;
 
 /* POST /-/reload: the HTTP thread asks, the loop reloads and answers. */
@@ -46,7 +50,7 @@ static int http_reload(void *ctx, char **cause)
 	}
 	seq = rl_done_seq;
 	rl_asked = true;
-	got_hup = 1;
+	__atomic_store_n(&got_hup, 1, __ATOMIC_SEQ_CST);
 	while (rl_done_seq == seq)
 		pthread_cond_wait(&rl_cond, &rl_lock);
 	rc = rl_rc;
@@ -73,9 +77,9 @@ static void reload_answer(int rc, const char *cause)
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
-		got_hup = 1;
+		__atomic_store_n(&got_hup, 1, __ATOMIC_SEQ_CST);
 	else
-		got_stop = 1;
+		__atomic_store_n(&got_stop, 1, __ATOMIC_SEQ_CST);
 }
 
 struct run_opts {
@@ -240,7 +244,7 @@ int cmd_run(int argc, char **argv)
 	notify_start(notify);
 	remote_write_start(rw);
 
-	while (!got_stop) {
+	while (!__atomic_load_n(&got_stop, __ATOMIC_SEQ_CST)) {
 		/* short waits: a signal is noticed within a quarter second */
 		collector_step(col, 250);
 		if (pw_now_ms() >= next_rules) {
@@ -249,10 +253,9 @@ int cmd_run(int argc, char **argv)
 		}
 		if (pw_now_ms() >= next_notify)
 			next_notify = notify_step(notify, pw_now_ms());
-		if (got_hup) {
+		if (__atomic_exchange_n(&got_hup, 0, __ATOMIC_SEQ_CST)) {
 			struct conf *nc;
 			struct collector *ncol = NULL;
-			got_hup = 0;
 			log_info("daemon", "SIGHUP: reloading %s", o.config ? o.config : "(defaults)");
 			if (!(nc = load(&o))) {
 				log_error("daemon", "reload refused: the configuration has errors (above); "
