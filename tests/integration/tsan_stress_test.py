@@ -440,6 +440,9 @@ def main():
     check(rc == 0, "pacewatch exits 0 on SIGTERM (got %s%s)" %
           (rc, "; 66 is TSan's exit code after reports" if rc == 66 else
            "; killed by signal %d" % -rc if isinstance(rc, int) and rc < 0 else ""))
+    crash = re.search(r"^.*(DEADLYSIGNAL|ERROR: \w+Sanitizer: SEGV|ABORTING).*$", text, re.M)
+    check(not crash and not (isinstance(rc, int) and rc < 0),
+          "pacewatch did not crash (%s)" % (crash.group(0) if crash else rc))
     reps = reports(text)
     check(not reps, "no sanitizer report in pacewatch's stderr (%d reports)" % len(reps))
     if reps:
