@@ -26,6 +26,10 @@
 
 #include <pthread.h>
 
+/* Set by the signal handler, which may run on any thread (libmicrohttpd's,
+ * libcurl's, the outbox's), and by http_reload on an HTTP thread; read by
+ * the loop. Atomic (lock-free, so usable in a handler): a plain volatile
+ * is a data race between threads. */
 static volatile sig_atomic_t got_stop, got_hup;
 
 /* POST /-/reload: the HTTP thread asks, the loop reloads and answers. */
@@ -50,7 +54,7 @@ static int http_reload(void *ctx, char **cause)
 	}
 	seq = rl_done_seq;
 	rl_asked = true;
-	got_hup = 1;
+	__atomic_store_n(&got_hup, 1, __ATOMIC_SEQ_CST);
 	while (rl_done_seq == seq)
 		pthread_cond_wait(&rl_cond, &rl_lock);
 	rc = rl_rc;
@@ -77,9 +81,9 @@ static void reload_answer(int rc, const char *cause)
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
-		got_hup = 1;
+		__atomic_store_n(&got_hup, 1, __ATOMIC_SEQ_CST);
 	else
-		got_stop = 1;
+		__atomic_store_n(&got_stop, 1, __ATOMIC_SEQ_CST);
 }
 
 struct run_opts {
@@ -256,7 +260,7 @@ static void retention(struct daemon *d)
 
 static void loop(struct daemon *d)
 {
-	while (!got_stop) {
+	while (!__atomic_load_n(&got_stop, __ATOMIC_SEQ_CST)) {
 		/* short waits: a signal is noticed within a quarter second */
 		collector_step(d->p.col, 250);
 		if (pw_now_ms() >= d->next_alerts) {
@@ -265,10 +269,8 @@ static void loop(struct daemon *d)
 		}
 		if (pw_now_ms() >= d->next_notify)
 			d->next_notify = notify_step(d->p.notify, pw_now_ms());
-		if (got_hup) {
-			got_hup = 0;
+		if (__atomic_exchange_n(&got_hup, 0, __ATOMIC_SEQ_CST))
 			reload(d);
-		}
 		if (pw_now_ms() >= d->next_retention)
 			retention(d);
 	}

@@ -54,11 +54,11 @@ void httpd_set_collector(struct httpd *h, struct collector *col)
 
 void count(struct httpd *h, int path, unsigned code)
 {
-	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->counts_lock);
 	for (size_t i = 0; i < h->ncounts; i++) {
 		if (h->counts[i].path == path && h->counts[i].code == (int)code) {
 			h->counts[i].n++;
-			pthread_mutex_unlock(&h->lock);
+			pthread_mutex_unlock(&h->counts_lock);
 			return;
 		}
 	}
@@ -67,7 +67,7 @@ void count(struct httpd *h, int path, unsigned code)
 		h->counts[h->ncounts].code = (int)code;
 		h->counts[h->ncounts++].n = 1;
 	}
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_unlock(&h->counts_lock);
 }
 
 enum MHD_Result send_text(struct httpd *h, struct MHD_Connection *c, int path, unsigned code,
@@ -224,12 +224,14 @@ static char *self_metrics(struct httpd *h, bool om)
 		line(&b, om, "pacewatch_store_size_bytes", "gauge", "Size of the store's data file.");
 		pw_buf_printf(&b, "pacewatch_store_size_bytes %llu\n", (unsigned long long)st.bytes_file);
 	}
-	pthread_mutex_lock(&h->lock);
 	line(&b, om, "pacewatch_http_requests_total", "counter", "HTTP requests by path and code.");
+	pthread_mutex_lock(&h->counts_lock);
 	for (size_t i = 0; i < h->ncounts; i++)
 		pw_buf_printf(&b, "pacewatch_http_requests_total{code=\"%d\",path=\"%s\"} %llu\n",
 			      h->counts[i].code, path_names[h->counts[i].path],
 			      (unsigned long long)h->counts[i].n);
+	pthread_mutex_unlock(&h->counts_lock);
+	pthread_mutex_lock(&h->lock);
 	if (h->notify)
 		notify_metrics(h->notify, &b, om);
 	for (size_t i = 0; i < HTTPD_METRICS_MAX; i++)
@@ -599,6 +601,7 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 	h->max_body = conf->http.max_request_size;
 	h->loopback_only = true;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->counts_lock, NULL);
 	if (conf->http.tls_cert_file) {
 		if ((rc = pw_read_file(conf->http.tls_cert_file, 1 << 20, &cert, NULL)) != 0 ||
 		    (rc = pw_read_file(conf->http.tls_key_file, 1 << 20, &key, NULL)) != 0) {
@@ -687,5 +690,6 @@ void httpd_stop(struct httpd *h)
 	for (size_t i = 0; i < h->nd; i++)
 		MHD_stop_daemon(h->d[i]);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->counts_lock);
 	free(h);
 }

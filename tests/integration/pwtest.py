@@ -36,7 +36,8 @@ def stop_daemon(p, log):
         rc = "hung"
     check(rc == 0, "daemon exits 0 on SIGTERM (got %s)" % rc)
     text = open(log, encoding="utf-8", errors="replace").read()
-    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior"):
+    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior",
+                "ThreadSanitizer"):
         check(bad not in text, "no sanitizer report in the daemon's stderr (%s)" % bad)
     return text
 
