@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct strset {
-	char **v;
+/* the series a scrape reported: the next scrape marks stale those it does
+ * not report again */
+struct seriesset {
+	struct pw_lset **v;
 	size_t n, cap;
 };
 
@@ -40,7 +42,7 @@ struct ctarget {
 	struct store_batch *batch;
 	size_t samples;
 	uint64_t resp_bytes;
-	struct strset cur, prev;
+	struct seriesset cur, prev;
 	/* status, under collector.status_lock */
 	char *last_error;
 	int health;
@@ -78,27 +80,30 @@ struct collector {
 
 static void flush_pending(struct collector *c);
 
-/* ---- string sets (series seen in a scrape, for staleness) --------------- */
+/* ---- series seen in a scrape, for staleness ------------------------------ */
 
-static int scmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int set_cmp(const void *a, const void *b)
+{
+	return pw_lset_cmp(*(struct pw_lset *const *)a, *(struct pw_lset *const *)b);
+}
 
-static void set_add(struct strset *s, char *str)
+static void set_add(struct seriesset *s, struct pw_lset *ls)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 64;
 		s->v = xreallocarray(s->v, s->cap, sizeof *s->v);
 	}
-	s->v[s->n++] = str;
+	s->v[s->n++] = ls;
 }
 
-static void set_clear(struct strset *s)
+static void set_clear(struct seriesset *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
+		pw_lset_unref(s->v[i]);
 	s->n = 0;
 }
 
-static void set_free(struct strset *s)
+static void set_free(struct seriesset *s)
 {
 	set_clear(s);
 	free(s->v);
@@ -424,16 +429,8 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 	}
 	rc = store_batch_put(t->batch, ls, nl, ts, v);
 	if (rc == 0) {
-		/* the series' identity for staleness: its sorted labels */
-		struct pw_buf key;
-		pw_buf_init(&key, 0);
-		for (size_t i = 0; i < nl; i++) {
-			pw_buf_puts(&key, ls[i].name);
-			pw_buf_putc(&key, '\x01');
-			pw_buf_puts(&key, ls[i].value);
-			pw_buf_putc(&key, '\x02');
-		}
-		set_add(&t->cur, pw_buf_take(&key));
+		/* the series' identity for staleness: its label set */
+		set_add(&t->cur, pw_lset_new(ls, nl));
 		t->samples++;
 	}
 	for (size_t i = 0; i < nr; i++)
@@ -565,28 +562,12 @@ static void put_stale(struct ctarget *t)
 {
 	size_t i = 0, j = 0;
 	if (t->cur.n > 1)
-		qsort(t->cur.v, t->cur.n, sizeof *t->cur.v, scmp);
+		qsort(t->cur.v, t->cur.n, sizeof *t->cur.v, set_cmp);
 	while (i < t->prev.n) {
-		int c = j < t->cur.n ? strcmp(t->prev.v[i], t->cur.v[j]) : -1;
+		int c = j < t->cur.n ? pw_lset_cmp(t->prev.v[i], t->cur.v[j]) : -1;
 		if (c < 0) {
-			/* decode "name\1value\2" pairs back into labels */
-			struct pw_label ls[PT_MAX_LABELS + 8];
-			char *copy = xstrdup(t->prev.v[i]), *p = copy;
-			size_t nl = 0;
-			while (*p && nl < PT_MAX_LABELS + 8) {
-				char *sep = strchr(p, '\x01'), *end;
-				if (!sep)
-					break;
-				end = strchr(sep + 1, '\x02');
-				if (!end)
-					break;
-				*sep = *end = '\0';
-				ls[nl].name = p;
-				ls[nl++].value = sep + 1;
-				p = end + 1;
-			}
-			store_batch_put(t->batch, ls, nl, t->start_ms, store_stale_nan());
-			free(copy);
+			store_batch_put(t->batch, t->prev.v[i]->l, t->prev.v[i]->n, t->start_ms,
+					store_stale_nan());
 			i++;
 		} else if (c == 0) {
 			i++;
@@ -712,7 +693,7 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 	/* this scrape's series are the next one's reference */
 	set_clear(&t->prev);
 	{
-		struct strset tmp = t->prev;
+		struct seriesset tmp = t->prev;
 		t->prev = t->cur;
 		t->cur = tmp;
 	}

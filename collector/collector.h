@@ -1,9 +1,11 @@
 /*
- * collector.h — from platform bytes to samples. For now: the Prometheus
- * text exposition parser (format 0.0.4 with optional millisecond
- * timestamps, the body VictoriaMetrics' /api/v1/import/prometheus takes),
- * used by `pacewatch import`, prometheus-format targets and the import
- * endpoint. The scheduler and fetcher arrive with the collector issue.
+ * collector.h — from platform bytes to samples: the scrape scheduler (a
+ * heap of due times, backoff, one error line and one "recovered" line) and
+ * fetching over libcurl's multi interface on the event loop; the parsers of
+ * JSON responses (a JSONPath subset), CSV ledgers and the Prometheus text
+ * format (0.0.4 with optional millisecond timestamps, also what `pacewatch
+ * import` and /api/v1/import/prometheus take); health series and staleness
+ * markers; group commits into the store.
  */
 #ifndef PW_COLLECTOR_H
 #define PW_COLLECTOR_H

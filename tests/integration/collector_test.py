@@ -10,6 +10,9 @@ real processes on 127.0.0.1, started and stopped here by PID.
    line; the other targets keep their schedule; nothing stored earlier is
    lost; the daemon never crashes, exits 0 on SIGTERM, and its stderr holds
    no sanitizer report.
+3. Staleness: a series a scrape no longer reports, and every series of a
+   failed scrape, gets a staleness marker at once (an instant query within
+   the lookback no longer finds it), as Prometheus writes them.
 
 usage: collector_test.py PACEWATCH SIMULATOR WORKDIR SOURCEDIR
 """
@@ -278,6 +281,68 @@ def part_faults():
         sim.wait(timeout=10)
 
 
+def part_staleness():
+    """A platform of our own on 127.0.0.1 whose exposition we change."""
+    import http.server
+    import threading
+    body = {"text": 'series_a{x="1"} 1\nseries_b{x="2"} 2\n', "code": 200}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = body["text"].encode()
+            self.send_response(body["code"])
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    store = os.path.join(WORK, "data-stale")
+    log = os.path.join(WORK, "stale.log")
+    conf = {"storage": {"path": store, "sync": False},
+            "http": {"listen": ["127.0.0.1:%d" % free_port()]},
+            "global": {"scrape_interval": "1s", "scrape_timeout": "900ms"},
+            "targets": [{"name": "own", "format": "prometheus",
+                         "url": "http://127.0.0.1:%d/metrics" % srv.server_address[1]}]}
+    path = os.path.join(WORK, "stale.json")
+    open(path, "w").write(json.dumps(conf))
+
+    def instant(q):
+        out = subprocess.run([PW, "query", "--storage", store, q], capture_output=True,
+                             text=True)
+        return out.stdout.strip()
+
+    d = start_daemon(path, log)
+    try:
+        check(wait_for(lambda: len(dump(store, "series_b")) >= 1, 15), "series_b is scraped")
+        body["text"] = 'series_a{x="1"} 1\n'
+        t0 = time.time()
+        check(wait_for(lambda: len(dump(store, "series_a", str(t0 + 1.5))) >= 1, 15),
+              "scrapes go on without series_b")
+        check("series_b" not in instant("series_b"), "series_b is stale at once, not for the lookback: "
+              + instant("series_b"))
+        check("series_a" in instant("series_a"), "series_a still answers")
+        body["code"] = 500
+        t1 = time.time()
+        check(wait_for(lambda: any(parse(l)[2] == 0 for l in dump(store, 'up{job="own"}',
+                                                                  str(t1))), 15),
+              "the failed scrape makes up 0")
+        check("series_a" not in instant("series_a"), "a failed scrape marks its series stale: "
+              + instant("series_a"))
+        body["code"] = 200
+        t2 = time.time()
+        check(wait_for(lambda: len(dump(store, "series_a", str(t2 + 1))) >= 1, 15),
+              "it comes back with the platform")
+        check("series_a" in instant("series_a"), "and answers again")
+    finally:
+        stop_daemon(d, log)
+        srv.shutdown()
+
+
 def part_reload():
     """SIGHUP with a broken configuration keeps the old one running."""
     store = os.path.join(WORK, "data-reload")
@@ -316,5 +381,6 @@ if __name__ == "__main__":
     os.makedirs(WORK)
     part_values()
     part_faults()
+    part_staleness()
     part_reload()
     finish()
