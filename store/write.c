@@ -158,19 +158,22 @@ static int label_cmp(const void *a, const void *b)
 	return strcmp(((const struct pw_label *)a)->name, ((const struct pw_label *)b)->name);
 }
 
-/* check, sort and encode labels into out ("name\0" then "label\0value\0"
- * sorted by label); 0, or PW_EINVAL with a message */
+/* check, sort and encode labels into out (pw_labels_encode's canonical
+ * bytes: "name\0" then "label\0value\0" sorted by label); 0, or PW_EINVAL
+ * with a message */
 static int encode(const struct pw_label *labels, size_t n, struct pw_buf *out, char **msg)
 {
-	struct pw_label small[32], *ls = small;
+	struct pw_label small[33], *all = small, *ls = small + 1; /* all[0]: the name */
 	const char *metric = NULL;
 	size_t nl = 0;
 	char esc[128];
 	int rc = 0;
 
 	*msg = NULL;
-	if (n > 32)
-		ls = xcalloc(n, sizeof *ls);
+	if (n > 32) {
+		all = xcalloc(n + 1, sizeof *all);
+		ls = all + 1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(labels[i].name, "__name__") == 0) {
 			if (metric) {
@@ -219,14 +222,11 @@ static int encode(const struct pw_label *labels, size_t n, struct pw_buf *out, c
 			goto out;
 		}
 	}
-	pw_buf_append(out, metric, strlen(metric) + 1);
-	for (size_t i = 0; i < nl; i++) {
-		pw_buf_append(out, ls[i].name, strlen(ls[i].name) + 1);
-		pw_buf_append(out, ls[i].value, strlen(ls[i].value) + 1);
-	}
+	all[0] = (struct pw_label){"__name__", metric};
+	pw_labels_encode(all, nl + 1, out);
 out:
-	if (ls != small)
-		free(ls);
+	if (all != small)
+		free(all);
 	return rc;
 }
 
