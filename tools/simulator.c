@@ -1,6 +1,6 @@
 /*
- * simulator — plays the platforms of the 2025 programme the way a
- * provincial system exposes them (../shared/seeds/PROGRAMME.md): Shandong's
+ * simulator — plays the platforms of the 2025 programme of practical
+ * projects the way a provincial system exposes them: Shandong's
  * 16 cities and their counties, the mutual-recognition platform (paginated
  * JSON, numbers in strings), the 12356 hotline system (bearer token,
  * objects keyed by region code), the dialysis registry (nested regions), a
