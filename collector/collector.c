@@ -444,7 +444,7 @@ static int pt_sample(void *ctx, const struct pw_label *l, size_t n, double v, bo
 	struct put_ctx *pc = ctx;
 	int rc = put_sample(ctx, l, n, has_ts ? ts : pc->now_ms, v);
 	if (rc)
-		snprintf(err->msg, sizeof err->msg, "%s", store_batch_error(pc->t->batch));
+		pt_error_set(err, "%s", store_batch_error(pc->t->batch));
 	return rc;
 }
 
@@ -487,7 +487,9 @@ static int parse_page(struct ctarget *t, bool *more, char **cause)
 		struct pt_error err;
 		rc = promtext_parse(t->body.data ? t->body.data : "", t->body.len, &h, &pc, &err);
 		if (rc)
-			*cause = xasprintf("line %zu, column %zu: %s", err.line, err.col, err.msg);
+			*cause = xasprintf("line %zu, column %zu: %s", err.line, err.col,
+					   err.msg ? err.msg : pw_strerror(rc));
+		pt_error_clear(&err);
 		break;
 	}
 	}

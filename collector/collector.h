@@ -19,18 +19,22 @@
 #include "store.h"
 
 /* Where and why parsing stopped. line and col are 1-based; col counts
- * UTF-8 characters, so it matches what an editor shows. */
+ * UTF-8 characters, so it matches what an editor shows. msg is a new
+ * string (or NULL): pt_error_clear frees it. */
 struct pt_error {
 	size_t line, col;
-	char msg[256];
+	char *msg;
 };
+/* Set err's message (replacing one set before). */
+void pt_error_set(struct pt_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pt_error_clear(struct pt_error *err);
 
 enum pt_meta_kind { PT_META_HELP, PT_META_TYPE, PT_META_UNIT };
 
 struct pt_handler {
 	/* One sample. labels[0] is __name__; strings are valid only during the
 	 * call. Return 0 to go on; non-zero stops parsing and is returned
-	 * (fill err->msg to explain; line and col are set by the parser). */
+	 * (pt_error_set explains it; line and col are set by the parser). */
 	int (*sample)(void *ctx, const struct pw_label *labels, size_t n, double v, bool has_ts,
 		      int64_t ts_ms, struct pt_error *err);
 	/* # HELP (unescaped text), # TYPE (validated type name), # UNIT. */

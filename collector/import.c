@@ -43,7 +43,7 @@ static int on_sample(void *vctx, const struct pw_label *labels, size_t n, double
 	}
 	rc = store_batch_put(c->b, use, nuse, has_ts ? ts : c->default_ts, v);
 	if (rc) {
-		snprintf(err->msg, sizeof err->msg, "%s", store_batch_error(c->b));
+		pt_error_set(err, "%s", store_batch_error(c->b));
 		return rc;
 	}
 	c->n++;
@@ -70,7 +70,7 @@ static int on_meta(void *vctx, enum pt_meta_kind kind, const char *metric, const
 		break;
 	}
 	if (rc)
-		snprintf(err->msg, sizeof err->msg, "%s", store_batch_error(c->b));
+		pt_error_set(err, "%s", store_batch_error(c->b));
 	return rc;
 }
 
@@ -157,7 +157,9 @@ int collector_import_text(struct store *s, const char *buf, size_t len, int64_t 
 	for (size_t i = 0; i < np; i++) {
 		if (pc[i].rc && !rc) {
 			rc = pc[i].rc;
-			*err = pc[i].err;
+			*err = pc[i].err; /* its message moves to the caller */
+		} else {
+			pt_error_clear(&pc[i].err);
 		}
 	}
 	if (rc) {
@@ -173,13 +175,13 @@ int collector_import_text(struct store *s, const char *buf, size_t len, int64_t 
 			for (size_t j = i + 1; j < np; j++)
 				store_batch_abort(pc[j].c.b);
 			store_batch_abort(pc[0].c.b);
-			snprintf(err->msg, sizeof err->msg, "%s", pw_strerror(rc));
+			pt_error_set(err, "%s", pw_strerror(rc));
 			return rc;
 		}
 	}
 	rc = store_batch_commit(pc[0].c.b, &cause);
 	if (rc) {
-		snprintf(err->msg, sizeof err->msg, "%s", cause ? cause : pw_strerror(rc));
+		pt_error_set(err, "%s", cause ? cause : pw_strerror(rc));
 		free(cause);
 		return rc;
 	}

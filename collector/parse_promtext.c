@@ -6,6 +6,8 @@
  */
 #include "collector.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,11 +33,29 @@ static size_t utf8_cols(const char *a, const char *b)
 	return n;
 }
 
+void pt_error_set(struct pt_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	char *m = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	free(err->msg);
+	err->msg = m ? m : xstrdup("out of memory");
+}
+
+void pt_error_clear(struct pt_error *err)
+{
+	free(err->msg);
+	memset(err, 0, sizeof *err);
+}
+
 static int fail(struct parser *ps, const char *at, const char *fmt, const char *arg)
 {
 	ps->err->line = ps->line;
 	ps->err->col = utf8_cols(ps->line_start, at) + 1;
-	snprintf(ps->err->msg, sizeof ps->err->msg, fmt, arg ? arg : "");
+	pt_error_set(ps->err, fmt, arg ? arg : "");
 	return PW_EINVAL;
 }
 
@@ -284,9 +304,9 @@ static int parse_comment(struct parser *ps, const struct pt_handler *h, void *ct
 	}
 	pw_buf_putc(&ps->scratch, '\0');
 	if (h && h->meta) {
+		pt_error_clear(ps->err);
 		ps->err->line = ps->line;
 		ps->err->col = 1;
-		ps->err->msg[0] = '\0';
 		rc = h->meta(ctx, kind, ps->scratch.data + moff, ps->scratch.data + toff, ps->err);
 		if (rc)
 			return rc;
@@ -355,9 +375,9 @@ static int parse_sample(struct parser *ps, const struct pt_handler *h, void *ctx
 		labels[i].value = ps->scratch.data + ps->lbls[i].value_off;
 	}
 	if (h && h->sample) {
+		pt_error_clear(ps->err);
 		ps->err->line = ps->line;
 		ps->err->col = 1;
-		ps->err->msg[0] = '\0';
 		rc = h->sample(ctx, labels, ps->nl, v, has_ts, ts, ps->err);
 		if (rc)
 			return rc;

@@ -109,10 +109,11 @@ int cmd_import(int argc, char **argv)
 			if (err.line)
 				fprintf(stderr, "pacewatch: %s:%zu:%zu: %s; nothing of this file was "
 						"imported\n",
-					argv[i], err.line, err.col, err.msg);
+					argv[i], err.line, err.col, err.msg ? err.msg : pw_strerror(rc));
 			else
 				fprintf(stderr, "pacewatch: %s: %s; nothing of this file was imported\n",
-					argv[i], err.msg);
+					argv[i], err.msg ? err.msg : pw_strerror(rc));
+			pt_error_clear(&err);
 			rc = 1;
 			break;
 		}

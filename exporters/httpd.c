@@ -411,12 +411,14 @@ static enum MHD_Result serve_import(struct httpd *h, struct MHD_Connection *c, i
 		ret = send_text(h, c, path, 204, "text/plain", "");
 	} else if (err.line) {
 		snprintf(msg, sizeof msg, "line %zu, column %zu: %s; nothing was imported\n", err.line,
-			 err.col, err.msg);
+			 err.col, err.msg ? err.msg : pw_strerror(rc));
 		ret = send_text(h, c, path, 400, "text/plain", msg);
 	} else {
-		snprintf(msg, sizeof msg, "%s; nothing was imported\n", err.msg);
+		snprintf(msg, sizeof msg, "%s; nothing was imported\n",
+			 err.msg ? err.msg : pw_strerror(rc));
 		ret = send_text(h, c, path, rc == PW_EINVAL ? 400 : 503, "text/plain", msg);
 	}
+	pt_error_clear(&err);
 out:
 	for (size_t i = 0; i < x.n; i++)
 		free(x.mem[i]);

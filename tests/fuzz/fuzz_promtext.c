@@ -28,9 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memcpy(copy, data, size); /* exact-size buffer: ASan sees overreads */
 	if (promtext_parse(copy, size, &h, &count, &err) != 0) {
-		if (err.line == 0 || err.col == 0 || err.msg[0] == '\0')
+		if (err.line == 0 || err.col == 0 || !err.msg || err.msg[0] == '\0')
 			abort();
 	}
+	pt_error_clear(&err);
 	free(copy);
 	return 0;
 }

@@ -50,6 +50,7 @@ static void parse_ok(const char *in, const char *want)
 	int rc = promtext_parse(in, strlen(in), &H, &g, &err);
 	cr_assert_eq(rc, 0, "input %s: %zu:%zu: %s", in, err.line, err.col, err.msg);
 	cr_expect_str_eq(g.text, want);
+	pt_error_clear(&err);
 }
 
 Test(promtext, accepts_the_format)
@@ -106,7 +107,9 @@ Test(promtext, every_error_names_line_column_and_expectation)
 		cr_expect_eq(rc, PW_EINVAL, "case %zu (%s) should fail", i, cases[i].in);
 		cr_expect_eq(err.line, cases[i].line, "case %zu: line %zu", i, err.line);
 		cr_expect_eq(err.col, cases[i].col, "case %zu: col %zu (%s)", i, err.col, err.msg);
-		cr_expect(strstr(err.msg, cases[i].msg) != NULL, "case %zu: msg \"%s\"", i, err.msg);
+		cr_expect(err.msg && strstr(err.msg, cases[i].msg) != NULL, "case %zu: msg \"%s\"", i,
+			  err.msg);
+		pt_error_clear(&err);
 	}
 }
 
