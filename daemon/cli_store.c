@@ -139,6 +139,99 @@ static void put_escaped(FILE *f, const char *s, bool quote)
 	}
 }
 
+/* the series the selectors match (all without any): sorted by labels,
+ * each once; 0, 2 for a bad selector (printed), or a store error */
+static int dump_select(struct store_snap *snap, const char *const *matches, size_t nmatch,
+		       int64_t mint, int64_t maxt, struct store_series **out, size_t *nout)
+{
+	struct store_series *all = NULL;
+	size_t nall = 0, u = 0;
+	int rc;
+	if (nmatch == 0)
+		return store_select(snap, NULL, 0, mint, maxt, true, out, nout);
+	for (size_t i = 0; i < nmatch; i++) {
+		struct store_matcher *m;
+		struct store_series *ss;
+		size_t nm, ns;
+		char *cause = NULL;
+		if (query_parse_selector(matches[i], &m, &nm, &cause) != 0) {
+			fprintf(stderr, "pacewatch: --match \"%s\": %s\n", matches[i], cause);
+			free(cause);
+			free(all);
+			return 2;
+		}
+		rc = store_select(snap, m, nm, mint, maxt, false, &ss, &ns);
+		query_matchers_free(m, nm);
+		if (rc) {
+			free(all);
+			return rc;
+		}
+		all = xreallocarray(all, nall + ns + 1, sizeof *all);
+		if (ns)
+			memcpy(all + nall, ss, ns * sizeof *ss);
+		nall += ns;
+		free(ss);
+	}
+	/* the union, sorted by labels, without duplicates */
+	if (nall > 1)
+		qsort(all, nall, sizeof *all, store_series_cmp);
+	for (size_t i = 0; i < nall; i++)
+		if (u == 0 || all[u - 1].id != all[i].id)
+			all[u++] = all[i];
+	*out = all;
+	*nout = u;
+	return 0;
+}
+
+/* # HELP, # TYPE and # UNIT of a metric, as stored */
+static void dump_meta(struct store_snap *snap, const char *metric)
+{
+	struct store_meta meta;
+	if (store_meta_get(snap, metric, &meta) != 0)
+		return;
+	if (meta.help[0]) {
+		printf("# HELP %s ", metric);
+		put_escaped(stdout, meta.help, false);
+		putchar('\n');
+	}
+	if (meta.type != STORE_TYPE_UNKNOWN)
+		printf("# TYPE %s %s\n", metric, store_type_name(meta.type));
+	if (meta.unit[0])
+		printf("# UNIT %s %s\n", metric, meta.unit);
+}
+
+/* one series' samples in [mint, maxt] in the text format (staleness
+ * markers cannot be expressed there and are left out) */
+static int dump_series(struct store_iter *it, const struct store_series *s,
+		       const struct pw_label *ls, size_t nl, int64_t mint, int64_t maxt)
+{
+	int64_t ts;
+	double v;
+	char num[64];
+	int rc;
+	if ((rc = store_iter_seek(it, s->id, mint, maxt)) != 0)
+		return rc;
+	while ((rc = store_iter_next(it, &ts, &v)) == 1) {
+		if (store_is_stale_nan(v))
+			continue;
+		fputs(ls[0].value, stdout);
+		if (nl > 1) {
+			putchar('{');
+			for (size_t j = 1; j < nl; j++) {
+				if (j > 1)
+					putchar(',');
+				printf("%s=\"", ls[j].name);
+				put_escaped(stdout, ls[j].value, true);
+				putchar('"');
+			}
+			putchar('}');
+		}
+		pw_fmt_float(num, sizeof num, v, PW_FMT_PROM);
+		printf(" %s %lld\n", num, (long long)ts);
+	}
+	return rc < 0 ? rc : 0;
+}
+
 int cmd_dump(int argc, char **argv)
 {
 	static const struct option lo[] = {{"storage", required_argument, 0, 's'},
@@ -155,6 +248,7 @@ int cmd_dump(int argc, char **argv)
 	struct store_series *all = NULL;
 	size_t nall = 0;
 	struct store_iter *it = NULL;
+	const char *last_metric = NULL;
 	char *outbuf = xmalloc(1 << 20);
 	int c, rc = 0;
 
@@ -191,95 +285,21 @@ int cmd_dump(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (nmatch == 0) {
-		if ((rc = store_select(snap, NULL, 0, mint, maxt, true, &all, &nall)) != 0)
-			goto store_fail;
-	} else {
-		/* union of the selectors, without duplicates */
-		for (size_t i = 0; i < nmatch; i++) {
-			struct store_matcher *m;
-			struct store_series *ss;
-			size_t nm, ns;
-			char *cause = NULL;
-			if (query_parse_selector(matches[i], &m, &nm, &cause) != 0) {
-				fprintf(stderr, "pacewatch: --match \"%s\": %s\n", matches[i], cause);
-				free(cause);
-				rc = 2;
-				goto out;
-			}
-			rc = store_select(snap, m, nm, mint, maxt, false, &ss, &ns);
-			query_matchers_free(m, nm);
-			if (rc)
-				goto store_fail;
-			all = xreallocarray(all, nall + ns + 1, sizeof *all);
-			if (ns)
-				memcpy(all + nall, ss, ns * sizeof *ss);
-			nall += ns;
-			free(ss);
-		}
-		/* sort by labels and drop duplicates */
-		if (nall > 1)
-			qsort(all, nall, sizeof *all, store_series_cmp);
-		{
-			size_t u = 0;
-			for (size_t i = 0; i < nall; i++)
-				if (u == 0 || all[u - 1].id != all[i].id)
-					all[u++] = all[i];
-			nall = u;
-		}
-	}
+	if ((rc = dump_select(snap, matches, nmatch, mint, maxt, &all, &nall)) == 2)
+		goto out;
+	if (rc)
+		goto store_fail;
 	setvbuf(stdout, outbuf, _IOFBF, 1 << 20);
 	it = store_iter_new(snap);
-	{
-		const char *last_metric = NULL;
-		for (size_t i = 0; i < nall; i++) {
-			struct pw_label ls[PT_MAX_LABELS + 1];
-			size_t nl = store_series_labels(&all[i], ls, PT_MAX_LABELS + 1);
-			int64_t ts;
-			double v;
-			char num[64];
-
-			if (nl > PT_MAX_LABELS + 1)
-				nl = PT_MAX_LABELS + 1;
-			if (!last_metric || strcmp(last_metric, ls[0].value) != 0) {
-				struct store_meta meta;
-				last_metric = ls[0].value;
-				if (store_meta_get(snap, last_metric, &meta) == 0) {
-					if (meta.help[0]) {
-						printf("# HELP %s ", last_metric);
-						put_escaped(stdout, meta.help, false);
-						putchar('\n');
-					}
-					if (meta.type != STORE_TYPE_UNKNOWN)
-						printf("# TYPE %s %s\n", last_metric,
-						       store_type_name(meta.type));
-					if (meta.unit[0])
-						printf("# UNIT %s %s\n", last_metric, meta.unit);
-				}
-			}
-			if ((rc = store_iter_seek(it, all[i].id, mint, maxt)) != 0)
-				goto store_fail;
-			while ((rc = store_iter_next(it, &ts, &v)) == 1) {
-				if (store_is_stale_nan(v))
-					continue; /* not expressible in the text format */
-				fputs(ls[0].value, stdout);
-				if (nl > 1) {
-					putchar('{');
-					for (size_t j = 1; j < nl; j++) {
-						if (j > 1)
-							putchar(',');
-						printf("%s=\"", ls[j].name);
-						put_escaped(stdout, ls[j].value, true);
-						putchar('"');
-					}
-					putchar('}');
-				}
-				pw_fmt_float(num, sizeof num, v, PW_FMT_PROM);
-				printf(" %s %lld\n", num, (long long)ts);
-			}
-			if (rc < 0)
-				goto store_fail;
-		}
+	for (size_t i = 0; i < nall; i++) {
+		struct pw_label ls[PT_MAX_LABELS + 1];
+		size_t nl = store_series_labels(&all[i], ls, PT_MAX_LABELS + 1);
+		if (nl > PT_MAX_LABELS + 1)
+			nl = PT_MAX_LABELS + 1;
+		if (!last_metric || strcmp(last_metric, ls[0].value) != 0)
+			dump_meta(snap, last_metric = ls[0].value);
+		if ((rc = dump_series(it, &all[i], ls, nl, mint, maxt)) != 0)
+			goto store_fail;
 	}
 	rc = 0;
 	if (fflush(stdout) != 0) {
