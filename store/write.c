@@ -1164,36 +1164,35 @@ static int feed_append(struct store_batch *b, MDB_txn *txn)
 }
 
 /* One attempt at applying the whole batch in one transaction. */
-static int apply(struct store_batch *b)
+/* The counters a commit reads at its start and writes back at its end. */
+struct apply_meta {
+	uint64_t next_id, samples, seq, wgen;
+};
+
+/* The transaction's start: the store's counters, series and symbols other
+ * processes made since, ids for the batch's series, entries in id order. */
+static int apply_begin(struct store_batch *b, MDB_txn *txn, struct apply_meta *m)
 {
 	struct store *s = b->s;
-	MDB_txn *txn = NULL;
-	MDB_cursor *ccur = NULL;
-	uint64_t next_id, samples, gen, seq = 0, wgen;
-	bool use_log;
+	uint64_t gen;
 	int rc;
-
-	b->added = 0;
-	slots_begin(&s->slots); /* nothing from another transaction */
-	if ((rc = store__txn_begin(s, 0, &txn)) != 0)
-		return rc;
 	if ((rc = store__meta_get_u64(txn, s, "generation", &gen)) != 0)
-		goto fail;
+		return rc;
 	if (gen != s->cache_gen) { /* series were deleted by someone */
 		cache_clear(&s->cache);
 		__atomic_store_n(&s->cache_gen, gen, __ATOMIC_RELAXED);
 	}
-	if ((rc = store__meta_get_u64(txn, s, "next_id", &next_id)) != 0 ||
+	if ((rc = store__meta_get_u64(txn, s, "next_id", &m->next_id)) != 0 ||
 	    (rc = store__meta_get_u64(txn, s, "next_seq", &b->next_seq)) != 0 ||
-	    (rc = store__meta_get_u64(txn, s, "samples", &samples)) != 0)
-		goto fail;
-	if (next_id == 0)
-		next_id = 1;
+	    (rc = store__meta_get_u64(txn, s, "samples", &m->samples)) != 0)
+		return rc;
+	if (m->next_id == 0)
+		m->next_id = 1;
 	/* symbols and series other processes created since, or all after a
 	 * reset */
-	if ((rc = sym_writer_begin(s, txn)) != 0 || (rc = cache_sync(s, txn, next_id)) != 0 ||
-	    (rc = resolve_ids(b, txn, &next_id)) != 0)
-		goto fail;
+	if ((rc = sym_writer_begin(s, txn)) != 0 || (rc = cache_sync(s, txn, m->next_id)) != 0 ||
+	    (rc = resolve_ids(b, txn, &m->next_id)) != 0)
+		return rc;
 	if (b->n > 1) {
 		/* scrape order is usually id order already */
 		size_t i = 1;
@@ -1202,11 +1201,15 @@ static int apply(struct store_batch *b)
 		if (i < b->n)
 			qsort(b->ents, b->n, sizeof *b->ents, ent_cmp);
 	}
-	if ((rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) != 0)
-		goto fail;
-	b->txn = txn;
-	/* the log: fold it all when full or when this batch goes behind it,
-	 * else the slice whose turn it is */
+	return 0;
+}
+
+/* The log before the batch goes in: fold it all when full or when this
+ * batch goes behind it, else the slice whose turn it is. */
+static int apply_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, struct apply_meta *m)
+{
+	struct store *s = b->s;
+	int rc;
 	for (unsigned i = 0; i < WAL_SLICES; i++)
 		if (b->rec_open & (1u << i))
 			wal_rec_free(&b->rec[i]);
@@ -1214,28 +1217,38 @@ static int apply(struct store_batch *b)
 	b->nlogged = 0;
 	b->folded_all = false;
 	b->folded_slice = -1;
-	use_log = b->n <= WAL_BATCH_MAX;
 	if ((rc = wal_writer_sync(s, txn)) != 0 ||
-	    (rc = store__meta_get_u64(txn, s, "wal_seq", &seq)) != 0)
-		goto fail;
-	wgen = s->wal.gen;
-	seq++; /* this commit's record, if it logs */
+	    (rc = store__meta_get_u64(txn, s, "wal_seq", &m->seq)) != 0)
+		return rc;
+	m->wgen = s->wal.gen;
+	m->seq++; /* this commit's record, if it logs */
 	memcpy(b->folded, s->wal.folded, sizeof b->folded);
 	bool behind = behind_log(b); /* also notes what log_series needs */
 	if (s->wal.nsamples && (behind || s->wal.nsamples + b->n > WAL_MAX_SAMPLES)) {
-		if ((rc = wal_fold(b, txn, ccur, -1, b->folded, seq - 1)) != 0)
-			goto fail;
+		if ((rc = wal_fold(b, txn, ccur, -1, b->folded, m->seq - 1)) != 0)
+			return rc;
 		b->folded_all = true;
-	} else if (s->wal.slice[seq % WAL_SLICES].nrecs ||
-		   b->folded[seq % WAL_SLICES] + WAL_SLICES < seq) {
+	} else if (s->wal.slice[m->seq % WAL_SLICES].nrecs ||
+		   b->folded[m->seq % WAL_SLICES] + WAL_SLICES < m->seq) {
 		/* its turn: fold it (or, with nothing logged, just move its
 		 * mark so that old records can go) */
-		if ((rc = wal_fold(b, txn, ccur, (int)(seq % WAL_SLICES), b->folded, seq - 1)) != 0)
-			goto fail;
-		b->folded_slice = (int)(seq % WAL_SLICES);
+		if ((rc = wal_fold(b, txn, ccur, (int)(m->seq % WAL_SLICES), b->folded,
+				   m->seq - 1)) != 0)
+			return rc;
+		b->folded_slice = (int)(m->seq % WAL_SLICES);
 	}
+	return 0;
+}
+
+/* Every series' samples: into the log when it takes them, else into the
+ * series' head and segments. */
+static int apply_entries(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur)
+{
+	bool use_log = b->n <= WAL_BATCH_MAX;
+	int rc;
 	for (size_t i = 0; i < b->n;) {
 		size_t j = i, u = i;
+		bool logged = false;
 		/* unique timestamps per series: the last put wins */
 		while (j < b->n && b->ents[j].id == b->ents[i].id) {
 			if (u > i && b->ents[u - 1].ts == b->ents[j].ts)
@@ -1244,12 +1257,11 @@ static int apply(struct store_batch *b)
 				b->ents[u++] = b->ents[j];
 			j++;
 		}
-		bool logged = false;
 		if (use_log && (rc = log_series(b, i, u - i, &logged)) != 0)
-			goto fail;
+			return rc;
 		if (!logged &&
 		    (rc = apply_series(b, txn, ccur, b->ents[i].id, b->ents + i, u - i)) != 0)
-			goto fail;
+			return rc;
 		/* The slots [u, j) now hold stale copies; make them duplicates of
 		 * the last winner so that a replay (after map growth) dedups them
 		 * to the same result. */
@@ -1257,29 +1269,39 @@ static int apply(struct store_batch *b)
 			b->ents[k] = b->ents[u - 1];
 		i = j;
 	}
-	mdb_cursor_close(ccur);
-	ccur = NULL;
+	return 0;
+}
+
+/* The transaction's end: runs, metadata, the change feed, the log record,
+ * symbols and the counters. */
+static int apply_end(struct store_batch *b, MDB_txn *txn, struct apply_meta *m)
+{
+	struct store *s = b->s;
+	int rc;
 	if ((rc = slots_flush(s, txn)) != 0 || (rc = apply_meta(b, txn)) != 0)
-		goto fail;
+		return rc;
 	if (s->feed && b->n && (rc = feed_append(b, txn)) != 0)
-		goto fail;
-	if (b->nlogged && (rc = wal_append(b, txn, seq)) != 0)
-		goto fail;
+		return rc;
+	if (b->nlogged && (rc = wal_append(b, txn, m->seq)) != 0)
+		return rc;
 	if ((b->nlogged || b->folded_all || b->folded_slice >= 0) &&
-	    (rc = wal_gen_bump(s, txn, &wgen)) != 0)
-		goto fail;
+	    (rc = wal_gen_bump(s, txn, &m->wgen)) != 0)
+		return rc;
 	if ((rc = sym_writer_finish(s, txn)) != 0 ||
-	    (rc = store__meta_put_u64(txn, s, "next_id", next_id)) != 0 ||
+	    (rc = store__meta_put_u64(txn, s, "next_id", m->next_id)) != 0 ||
 	    (rc = store__meta_put_u64(txn, s, "next_seq", b->next_seq)) != 0 ||
-	    (rc = store__meta_put_u64(txn, s, "samples", samples + (uint64_t)b->added)) != 0)
-		goto fail;
-	rc = mdb_txn_commit(txn);
-	txn = NULL;
-	if (rc != 0)
-		goto fail;
-	s->cache.upto = next_id; /* the series it created are in the cache */
+	    (rc = store__meta_put_u64(txn, s, "samples", m->samples + (uint64_t)b->added)) != 0)
+		return rc;
+	return 0;
+}
+
+/* After the commit: what the writer keeps in memory follows what is now on
+ * disk (the series it created, symbols, the log). */
+static void applied(struct store_batch *b, const struct apply_meta *m)
+{
+	struct store *s = b->s;
+	s->cache.upto = m->next_id; /* the series it created are in the cache */
 	sym_writer_committed(s);
-	/* what the writer knows of the log, now that it is on disk */
 	if (b->folded_all)
 		wal_writer_reset(&s->wal);
 	else if (b->folded_slice >= 0)
@@ -1296,7 +1318,38 @@ static int apply(struct store_batch *b)
 		for (size_t i = 0; i < b->nlogged; i++)
 			wal_writer_set(&s->wal, b->logged[i].id, b->logged[i].ts, b->logged[i].v);
 	}
-	s->wal.gen = wgen;
+	s->wal.gen = m->wgen;
+}
+
+/* The batch in one write transaction: 0, or an error with nothing of it
+ * applied (ids it made forgotten, the writer's caches as before). */
+static int apply(struct store_batch *b)
+{
+	struct store *s = b->s;
+	MDB_txn *txn = NULL;
+	MDB_cursor *ccur = NULL;
+	struct apply_meta m = {0};
+	int rc;
+
+	b->added = 0;
+	slots_begin(&s->slots); /* nothing from another transaction */
+	if ((rc = store__txn_begin(s, 0, &txn)) != 0)
+		return rc;
+	if ((rc = apply_begin(b, txn, &m)) != 0 ||
+	    (rc = mdb_cursor_open(txn, s->dbi_chunks, &ccur)) != 0)
+		goto fail;
+	b->txn = txn;
+	if ((rc = apply_fold(b, txn, ccur, &m)) != 0 || (rc = apply_entries(b, txn, ccur)) != 0)
+		goto fail;
+	mdb_cursor_close(ccur);
+	ccur = NULL;
+	if ((rc = apply_end(b, txn, &m)) != 0)
+		goto fail;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		goto fail;
+	applied(b, &m);
 	return 0;
 fail:
 	if (ccur)
