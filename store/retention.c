@@ -36,17 +36,19 @@ static int trim_chunk(const uint8_t *p, size_t len, int64_t cutoff, uint8_t *buf
 	return rc < 0 ? PW_ESTORE : kept;
 }
 
-static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t id,
-			 int64_t cutoff, uint64_t *dropped, bool *removed)
+/* The sealed segments of series id older than cutoff, oldest first: gone,
+ * or (the one the cutoff falls in) rewritten without its old samples, in
+ * which case *done: everything after it is newer. */
+static int trim_sealed(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t id, int64_t cutoff,
+		       uint64_t *dropped, bool *done)
 {
 	uint8_t kb[16], buf[CHUNK_BUF_BYTES];
 	MDB_val k = {16, kb}, v;
 	struct chunk_app a;
-	struct head h;
 	int64_t mint;
 	int rc;
 
-	*removed = false;
+	*done = false;
 	/* sealed chunks, oldest first */
 	for (;;) {
 		int64_t cmint, next_mint = INT64_MAX;
@@ -105,6 +107,7 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 			/* a sealed segment is rewritten under its own log key, in
 			 * the form that key has (see seg_resolve); the rest is
 			 * newer */
+			*done = true;
 			key_put_ts(kb + 8, mint);
 			if (!ptr || key_get_u64(seq) < s->segs_plain_from)
 				return legacy_seg_put(s, txn, &k, ptr ? seq : NULL, &a, buf);
@@ -121,7 +124,21 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 				return rc;
 		}
 	}
-	/* the open segment, newer than every sealed one */
+	return 0;
+}
+
+/* The open segment, newer than every sealed one: trimmed or gone; *done
+ * when it keeps samples (the head is newer still). */
+static int trim_open(struct store *s, MDB_txn *txn, uint64_t id, int64_t cutoff,
+		     uint64_t *dropped, bool *done)
+{
+	uint8_t buf[CHUNK_BUF_BYTES];
+	MDB_val v;
+	struct chunk_app a;
+	int64_t mint;
+	int rc;
+
+	*done = false;
 	rc = slot_get(s, txn, SLOT_OPEN, id, &v);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
@@ -129,6 +146,7 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 		int kept;
 		if (v.mv_size < 2 + 8 || v.mv_size > CHUNK_BUF_BYTES)
 			return MDB_CORRUPTED;
+		*done = true;
 		if (chunk_first_ts(v.mv_data) >= cutoff)
 			return 0; /* it and the head are newer */
 		kept = trim_chunk(v.mv_data, v.mv_size, cutoff, buf, &a, &mint, dropped);
@@ -136,10 +154,25 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 			return MDB_CORRUPTED;
 		if (kept > 0) /* the head is newer */
 			return slot_put(s, txn, SLOT_OPEN, id, NULL, 0, buf, chunk_app_bytes(&a));
+		*done = false;
 		if ((rc = slot_del(s, txn, SLOT_OPEN, id)) != 0)
 			return rc;
 	}
-	/* the head */
+	return 0;
+}
+
+/* The head, the newest samples: trimmed, or gone with the whole series
+ * (*removed). */
+static int trim_head(struct store *s, MDB_txn *txn, uint64_t id, int64_t cutoff,
+		     uint64_t *dropped, bool *removed)
+{
+	uint8_t buf[CHUNK_BUF_BYTES];
+	MDB_val v;
+	struct chunk_app a;
+	struct head h;
+	int64_t mint;
+	int rc;
+
 	rc = slot_get(s, txn, SLOT_HEADS, id, &v);
 	if (rc == MDB_NOTFOUND)
 		goto remove;
@@ -147,14 +180,12 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 		return rc;
 	if (head_parse(v.mv_data, v.mv_size, false, &h) != 0)
 		return MDB_CORRUPTED;
-	{
-		if (h.a.t < cutoff) {
-			*dropped += h.a.count;
-			if ((rc = slot_del(s, txn, SLOT_HEADS, id)) != 0)
-				return rc;
-			/* no sealed chunk can remain: they are all older than the head */
-			goto remove;
-		}
+	if (h.a.t < cutoff) {
+		*dropped += h.a.count;
+		if ((rc = slot_del(s, txn, SLOT_HEADS, id)) != 0)
+			return rc;
+		/* no sealed chunk can remain: they are all older than the head */
+		goto remove;
 	}
 	{
 		int kept;
@@ -174,6 +205,21 @@ static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t
 remove:
 	*removed = true;
 	return series_delete(s, txn, id);
+}
+
+/* Drop series id's samples older than cutoff; *removed when none is left
+ * and the series went. */
+static int retain_series(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t id,
+			 int64_t cutoff, uint64_t *dropped, bool *removed)
+{
+	bool done;
+	int rc;
+	*removed = false;
+	if ((rc = trim_sealed(s, txn, cc, id, cutoff, dropped, &done)) != 0 || done)
+		return rc;
+	if ((rc = trim_open(s, txn, id, cutoff, dropped, &done)) != 0 || done)
+		return rc;
+	return trim_head(s, txn, id, cutoff, dropped, removed);
 }
 
 int store_retention(struct store *s, int64_t cutoff, uint64_t *dropped_out, char **cause)
