@@ -75,8 +75,13 @@ struct kpis {
 	struct pw_lbuild lb;
 };
 
+/* ---- kpi_unit.c ---- */
+
 /* The unit with these labels (a name among them is ignored), made when new. */
 struct unit *kpi_unit(struct kpi *k, const struct pw_label *l, size_t n);
+/* s holds exactly l's labels but a name; h: pw_labels_hash(l, n, true). */
+bool kpi_same_unit(const struct pw_lset *s, uint64_t h, const struct pw_label *l, size_t n);
+void kpi_units_free(struct kpi *k);
 /* Write sample `which` of u's series at t. */
 void kpi_put(struct store_batch *b, int which, struct unit *u, const char *kpi, int64_t t,
 	     double v);
@@ -84,6 +89,10 @@ void kpi_put(struct store_batch *b, int which, struct unit *u, const char *kpi, 
  * strings), for the deadline (or period) given. */
 struct pw_label *kpi_numbers(const struct unit *u, const struct conf_kpi *c, const char *deadline);
 void kpi_numbers_free(struct pw_label *x);
+/* The same kept in the unit (valid until the unit changes): only what
+ * changed is formatted again. */
+const struct pw_label *kpi_unit_numbers(struct unit *u, const struct conf_kpi *c,
+					const char *deadline);
 
 /* What raises a KPI alert: a unit's labels (borrowed; a name among them is
  * ignored) with the alert's value and $kpi.* numbers. */
@@ -98,7 +107,7 @@ struct kpi_fire {
 void kpi_feed_alerts(struct kpis *ks, struct kpi *k, int64_t t, struct store_batch *b,
 		     struct kpi_fire *const *fires, const size_t *nfires);
 
-/* kpi_quota.c: evaluate a calendar quota at t. */
+/* ---- kpi_quota.c: evaluate a calendar quota at t ---- */
 int kpi_eval_quota(struct kpis *ks, struct kpi *k, int64_t t, struct store_batch *b, char **cause);
 
 #endif
