@@ -33,36 +33,12 @@
 
 /* ---- alerts ----------------------------------------------------------------- */
 
-uint64_t labels_fingerprint(const struct pw_label *l, size_t n)
-{
-	return pw_labels_hash(l, n, false); /* l is sorted: Prometheus' fingerprint */
-}
-
-static struct pw_label *labels_dup(const struct pw_label *l, size_t n)
-{
-	struct pw_label *o = xcalloc(n + 1, sizeof *o);
-	for (size_t i = 0; i < n; i++) {
-		o[i].name = xstrdup(l[i].name);
-		o[i].value = xstrdup(l[i].value);
-	}
-	return o;
-}
-
-static void labels_free(struct pw_label *l, size_t n)
-{
-	for (size_t i = 0; l && i < n; i++) {
-		free((char *)l[i].name);
-		free((char *)l[i].value);
-	}
-	free(l);
-}
-
 struct nalert *nalert_copy(const struct nalert *a)
 {
 	struct nalert *c = xmalloc(sizeof *c);
 	*c = *a;
-	c->labels = labels_dup(a->labels, a->nl);
-	c->ann = labels_dup(a->ann, a->na);
+	c->labels = pw_lset_ref(a->labels);
+	c->ann = pw_lset_ref(a->ann);
 	c->generator_url = a->generator_url ? xstrdup(a->generator_url) : NULL;
 	return c;
 }
@@ -71,33 +47,10 @@ void nalert_free(struct nalert *a)
 {
 	if (!a)
 		return;
-	labels_free(a->labels, a->nl);
-	labels_free(a->ann, a->na);
+	pw_lset_unref(a->labels);
+	pw_lset_unref(a->ann);
 	free(a->generator_url);
 	free(a);
-}
-
-static const char *find(const struct pw_label *l, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(l[i].name, name) == 0)
-			return l[i].value;
-	return NULL;
-}
-
-const char *nalert_label(const struct nalert *a, const char *name)
-{
-	return find(a->labels, a->nl, name);
-}
-
-const char *nalert_ann(const struct nalert *a, const char *name)
-{
-	return find(a->ann, a->na, name);
-}
-
-static int label_cmp(const void *x, const void *y)
-{
-	return strcmp(((const struct pw_label *)x)->name, ((const struct pw_label *)y)->name);
 }
 
 /* ---- matchers, routes, inhibition, time intervals ---------------------------- */
@@ -400,7 +353,7 @@ static void group_free(struct ngroup *g)
 		nalert_free(g->a[i]);
 	free(g->a);
 	free(g->done);
-	labels_free(g->gl, g->ngl);
+	pw_lset_unref(g->gl);
 	free(g->key);
 	free(g->gkey);
 	free(g);
@@ -467,30 +420,28 @@ static void snap_alert(struct snap_ctx *s, const struct view *v, const struct vi
 {
 	const struct conf *c = s->n->c;
 	const struct view_meta_rule *mr = &v->meta->rules[va->rule];
-	const struct pw_lset *l = va->labels, *an = va->annotations;
+	const struct conf_kvs *ext = &c->global.external_labels;
 	struct nalert *a;
-	size_t ne = c->global.external_labels.n;
 	if (va->state == VIEW_PENDING)
 		return; /* pending alerts are not notified */
 	a = xcalloc(1, sizeof *a);
-	a->labels = xcalloc(l->n + ne + 1, sizeof *a->labels);
-	for (size_t i = 0; i < l->n; i++) {
-		a->labels[a->nl].name = xstrdup(l->l[i].name);
-		a->labels[a->nl++].value = xstrdup(l->l[i].value);
+	if (ext->n) {
+		/* Prometheus' rule: an alert's own label wins over an external one */
+		struct pw_lbuild b;
+		pw_lbuild_init(&b);
+		for (size_t i = 0; i < ext->n; i++)
+			pw_lbuild_set(&b, ext->v[i].name, ext->v[i].value);
+		pw_lbuild_add(&b, va->labels->l, va->labels->n, NULL);
+		a->labels = pw_lbuild_lset(&b);
+		pw_lbuild_free(&b);
+	} else {
+		a->labels = pw_lset_ref(va->labels);
 	}
-	for (size_t i = 0; i < ne; i++)
-		if (!find(a->labels, a->nl, c->global.external_labels.v[i].name)) {
-			a->labels[a->nl].name = xstrdup(c->global.external_labels.v[i].name);
-			a->labels[a->nl++].value = xstrdup(c->global.external_labels.v[i].value);
-		}
-	qsort(a->labels, a->nl, sizeof *a->labels, label_cmp);
-	a->ann = labels_dup(an ? an->l : NULL, an ? an->n : 0);
-	a->na = an ? an->n : 0;
+	a->ann = va->annotations ? pw_lset_ref(va->annotations) : pw_lset_new(NULL, 0);
 	a->firing = va->state == VIEW_FIRING;
 	a->starts_ms = va->active_at;
 	a->ends_ms = a->firing ? 0 : va->resolved_at;
 	a->value = va->value;
-	a->fp = labels_fingerprint(a->labels, a->nl);
 	{
 		struct pw_buf u;
 		pw_buf_init(&u, 0);
@@ -557,52 +508,46 @@ static void route_match(struct nroute *r, const struct nalert *a, struct nroute 
 	}
 }
 
-static void group_labels_of(const struct nroute *r, const struct nalert *a, struct pw_buf *key,
-			    struct pw_label **gl, size_t *ngl)
+/* the group's labels (group_by's values; "...": every label) and
+ * Alertmanager's groupKey part of them, LabelSet.String(): {a="x", b="y"} */
+static struct pw_lset *group_labels_of(const struct nroute *r, const struct nalert *a,
+				       struct pw_buf *key)
 {
 	const struct conf_route *c = r->c;
-	bool all = c->ngroup_by == 1 && strcmp(c->group_by[0], "...") == 0;
-	*gl = xcalloc((all ? a->nl : c->ngroup_by) + 1, sizeof **gl);
-	*ngl = 0;
-	if (all) {
-		for (size_t i = 0; i < a->nl; i++) {
-			(*gl)[*ngl].name = xstrdup(a->labels[i].name);
-			(*gl)[(*ngl)++].value = xstrdup(a->labels[i].value);
-		}
+	struct pw_lset *gl;
+	if (c->ngroup_by == 1 && strcmp(c->group_by[0], "...") == 0) {
+		gl = pw_lset_ref(a->labels);
 	} else {
-		for (size_t i = 0; i < c->ngroup_by; i++) {
-			const char *v = nalert_label(a, c->group_by[i]);
-			if (!v || !*v)
-				continue;
-			(*gl)[*ngl].name = xstrdup(c->group_by[i]);
-			(*gl)[(*ngl)++].value = xstrdup(v);
-		}
-		qsort(*gl, *ngl, sizeof **gl, label_cmp);
+		struct pw_lbuild b;
+		pw_lbuild_init(&b);
+		for (size_t i = 0; i < c->ngroup_by; i++)
+			pw_lbuild_set(&b, c->group_by[i], nalert_label(a, c->group_by[i]));
+		gl = pw_lbuild_lset(&b);
+		pw_lbuild_free(&b);
 	}
-	/* LabelSet.String(): {a="x", b="y"} */
 	pw_buf_putc(key, '{');
-	for (size_t i = 0; i < *ngl; i++) {
-		pw_buf_printf(key, "%s%s=", i ? ", " : "", (*gl)[i].name);
-		pw_buf_json_string(key, (*gl)[i].value);
+	for (size_t i = 0; i < gl->n; i++) {
+		pw_buf_printf(key, "%s%s=", i ? ", " : "", gl->l[i].name);
+		pw_buf_json_string(key, gl->l[i].value);
 	}
 	pw_buf_putc(key, '}');
+	return gl;
 }
 
 static struct ngroup *group_get(struct notify *n, struct nroute *r, const struct nalert *a,
 				int64_t now)
 {
 	struct pw_buf gk;
-	struct pw_label *gl;
-	size_t ngl;
+	struct pw_lset *gl;
 	const char *rname = n->c->notify.receivers[r->recv].name;
 	pw_buf_init(&gk, 0);
 	pw_buf_printf(&gk, "%s:", r->key);
-	group_labels_of(r, a, &gk, &gl, &ngl);
+	gl = group_labels_of(r, a, &gk);
 	char *key = xasprintf("n/%s\x1f%s", rname, gk.data);
 	for (size_t i = 0; i < n->ng; i++)
 		if (n->g[i]->route == r && strcmp(n->g[i]->key, key) == 0) {
 			free(key);
-			labels_free(gl, ngl);
+			pw_lset_unref(gl);
 			pw_buf_free(&gk);
 			return n->g[i];
 		}
@@ -611,7 +556,6 @@ static struct ngroup *group_get(struct notify *n, struct nroute *r, const struct
 	g->gkey = pw_buf_take(&gk);
 	g->route = r;
 	g->gl = gl;
-	g->ngl = ngl;
 	g->next_flush = now + r->c->group_wait_ms;
 	n->g = xreallocarray(n->g, n->ng + 1, sizeof *n->g);
 	n->g[n->ng++] = g;
@@ -675,15 +619,7 @@ static int alert_order(const void *x, const void *y)
 	const struct nalert *a = *(struct nalert *const *)x, *b = *(struct nalert *const *)y;
 	if (a->firing != b->firing)
 		return a->firing ? -1 : 1;
-	for (size_t i = 0; i < a->nl && i < b->nl; i++) {
-		int c = strcmp(a->labels[i].name, b->labels[i].name);
-		if (c)
-			return c;
-		c = strcmp(a->labels[i].value, b->labels[i].value);
-		if (c)
-			return c;
-	}
-	return (a->nl > b->nl) - (a->nl < b->nl);
+	return pw_lset_cmp(a->labels, b->labels);
 }
 
 static void flush_group(struct notify *n, struct ngroup *g, int64_t now)
@@ -707,10 +643,10 @@ static void flush_group(struct notify *n, struct ngroup *g, int64_t now)
 		if (a->firing) {
 			if (inhibited(n, a))
 				continue;
-			ff[nf++] = a->fp;
+			ff[nf++] = nalert_fp(a);
 			sel[ns++] = a;
 		} else {
-			rf[nr++] = a->fp;
+			rf[nr++] = nalert_fp(a);
 			if (rc->send_resolved)
 				sel[ns++] = a;
 		}
@@ -760,7 +696,7 @@ static void flush_group(struct notify *n, struct ngroup *g, int64_t now)
 		while (nfiring < ns && sel[nfiring]->firing)
 			nfiring++;
 		struct nmsg m = {.rc = rc, .group_key = g->gkey, .group_labels = g->gl,
-				 .ngl = g->ngl, .alerts = sel, .n = ns, .nfiring = nfiring,
+				 .alerts = sel, .n = ns, .nfiring = nfiring,
 				 .external_url = n->c->notify.external_url,
 				 .dashboard_url = n->c->notify.dashboard_url, .now_ms = now,
 				 .timezone = n->c->global.timezone};
@@ -810,7 +746,7 @@ out_nolog:
 			if (!g->a[i]->firing && (update || g->a[i]->gone)) {
 				if (update && !g->a[i]->gone) {
 					g->done = xreallocarray(g->done, g->ndone + 1, sizeof *g->done);
-					g->done[g->ndone].fp = g->a[i]->fp;
+					g->done[g->ndone].fp = nalert_fp(g->a[i]);
 					g->done[g->ndone++].ends = g->a[i]->ends_ms;
 				}
 				nalert_free(g->a[i]);
@@ -842,13 +778,13 @@ static void am_step(struct notify *n, size_t ri, struct nalert **v, size_t nv, i
 		struct nalert *a = v[i];
 		struct amstate *s = NULL;
 		for (size_t j = 0; j < nst; j++)
-			if (st[j].fp == a->fp)
+			if (st[j].fp == nalert_fp(a))
 				s = &st[j];
 		if (!s) {
 			st = xreallocarray(st, nst + 1, sizeof *st);
 			s = &st[nst++];
 			memset(s, 0, sizeof *s);
-			s->fp = a->fp;
+			s->fp = nalert_fp(a);
 		}
 		s->seen = true;
 		/* Alert.needsSending */
@@ -1061,7 +997,7 @@ int64_t notify_step(struct notify *n, int64_t now)
 		for (size_t j = 0; j < g->nnm; j++) {
 			bool done = false;
 			for (size_t d = 0; d < g->ndone && !g->nm[j]->firing && !done; d++)
-				if (g->done[d].fp == g->nm[j]->fp && g->done[d].ends == g->nm[j]->ends_ms) {
+				if (g->done[d].fp == nalert_fp(g->nm[j]) && g->done[d].ends == g->nm[j]->ends_ms) {
 					done = true;
 					keep[nd++] = g->done[d]; /* still reported: remember */
 				}
@@ -1074,7 +1010,7 @@ int64_t notify_step(struct notify *n, int64_t now)
 		for (size_t j = 0; j < g->n; j++) {
 			bool present = false;
 			for (size_t q = 0; q < g->nnm && !present; q++)
-				present = g->nm[q]->fp == g->a[j]->fp;
+				present = nalert_fp(g->nm[q]) == nalert_fp(g->a[j]);
 			if (present) {
 				nalert_free(g->a[j]);
 				continue;

@@ -11,33 +11,40 @@
 #include "template.h"
 #include "view.h"
 
-/* An alert as notifications carry it: labels sorted by name (external
- * labels added), firing or resolved. */
+/* An alert as notifications carry it: its labels (external labels added)
+ * and annotations as label sets (references: a view's sets are shared, not
+ * copied), firing or resolved. Its fingerprint is labels->h, Prometheus'
+ * (and Alertmanager's) fingerprint of the labels. */
 struct nalert {
-	struct pw_label *labels, *ann;
-	size_t nl, na;
+	struct pw_lset *labels, *ann;
 	bool firing;
 	int64_t starts_ms, ends_ms; /* ends_ms: resolved at, or 0 */
 	int64_t valid_until_ms;     /* firing alerts sent to Alertmanager */
 	int64_t interval_ms;        /* the rule group's evaluation interval */
 	double value;
-	uint64_t fp;                /* Alertmanager's fingerprint of the labels */
 	char *generator_url;
 	bool gone;                  /* left the rules; kept until notified */
 };
 struct nalert *nalert_copy(const struct nalert *a);
 void nalert_free(struct nalert *a);
-const char *nalert_label(const struct nalert *a, const char *name);
-const char *nalert_ann(const struct nalert *a, const char *name);
-/* model.LabelSet.Fingerprint: FNV-1a 64 over sorted name, 0xff, value, 0xff */
-uint64_t labels_fingerprint(const struct pw_label *l, size_t n);
+static inline uint64_t nalert_fp(const struct nalert *a)
+{
+	return a->labels->h;
+}
+static inline const char *nalert_label(const struct nalert *a, const char *name)
+{
+	return pw_lset_get(a->labels, name);
+}
+static inline const char *nalert_ann(const struct nalert *a, const char *name)
+{
+	return pw_lset_get(a->ann, name);
+}
 
 /* A notification to render: one group's alerts for one receiver. */
 struct nmsg {
 	const struct conf_receiver *rc;
 	const char *group_key;
-	const struct pw_label *group_labels;
-	size_t ngl;
+	const struct pw_lset *group_labels;
 	struct nalert *const *alerts; /* firing first, then resolved */
 	size_t n, nfiring;
 	const char *external_url, *dashboard_url;
@@ -111,8 +118,7 @@ struct ngroup {
 	char *key;     /* the notification log key: receiver, route key, group labels */
 	char *gkey;    /* Alertmanager's groupKey */
 	struct nroute *route;
-	struct pw_label *gl;
-	size_t ngl;
+	struct pw_lset *gl; /* the group_by labels' values */
 	struct nalert **a;
 	size_t n;
 	int64_t next_flush;

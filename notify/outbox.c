@@ -565,7 +565,7 @@ void notify_json(struct notify *n, struct pw_buf *b)
 		pw_buf_puts(b, ",\"groupKey\":");
 		pw_buf_json_string(b, g->gkey);
 		pw_buf_puts(b, ",\"labels\":");
-		pw_buf_json_labels(b, g->gl, g->ngl);
+		pw_buf_json_labels(b, g->gl->l, g->gl->n);
 		pw_fmt_time(t, sizeof t, g->next_flush);
 		pw_buf_printf(b, ",\"firing\":%zu,\"resolved\":%zu,\"nextFlush\":", nf, g->n - nf);
 		pw_buf_json_string(b, t);

@@ -221,8 +221,9 @@ static struct pw_label *common(struct nalert *const *a, size_t n, bool ann, size
 	*out = 0;
 	if (!n)
 		return NULL;
-	size_t n0 = ann ? a[0]->na : a[0]->nl;
-	const struct pw_label *l0 = ann ? a[0]->ann : a[0]->labels;
+	const struct pw_lset *s0 = ann ? a[0]->ann : a[0]->labels;
+	size_t n0 = s0->n;
+	const struct pw_label *l0 = s0->l;
 	c = xcalloc(n0 + 1, sizeof *c);
 	for (size_t i = 0; i < n0; i++) {
 		bool all = true;
@@ -291,10 +292,10 @@ static size_t row(const struct nalert *a, const struct cols *c, const struct pw_
 		/* labels other than the name */
 		size_t o = 0;
 		lab[0] = '\0';
-		for (size_t i = 0; i < a->nl && o + 1 < labsz; i++)
-			if (strcmp(a->labels[i].name, "alertname"))
+		for (size_t i = 0; i < a->labels->n && o + 1 < labsz; i++)
+			if (strcmp(a->labels->l[i].name, "alertname"))
 				o += (size_t)snprintf(lab + o, labsz - o, "%s%s=%s", o ? ", " : "",
-						      a->labels[i].name, a->labels[i].value);
+						      a->labels->l[i].name, a->labels->l[i].value);
 		cell[k++] = lab;
 		pw_fmt_float(scratch[0], 64, a->value, PW_FMT_GO_V);
 		cell[k++] = scratch[0];
@@ -380,9 +381,9 @@ static char *default_subject(const struct nmsg *m, const char *title)
 		pw_buf_printf(&b, "[FIRING:%zu]", m->nfiring);
 	else
 		pw_buf_puts(&b, "[RESOLVED]");
-	for (size_t i = 0; i < m->ngl; i++) {
-		const char *v = m->group_labels[i].value;
-		if (strcmp(m->group_labels[i].name, "kpi") == 0 && title)
+	for (size_t i = 0; i < m->group_labels->n; i++) {
+		const char *v = m->group_labels->l[i].value;
+		if (strcmp(m->group_labels->l[i].name, "kpi") == 0 && title)
 			v = title;
 		pw_buf_printf(&b, " %s", v);
 	}
@@ -448,7 +449,7 @@ static void alert_fields(const struct nalert *a, struct pw_label *f, char (*buf)
 {
 	go_time(buf[0], 64, a->starts_ms);
 	go_time(buf[1], 64, a->ends_ms);
-	snprintf(buf[2], 64, "%016llx", (unsigned long long)a->fp);
+	snprintf(buf[2], 64, "%016llx", (unsigned long long)nalert_fp(a));
 	f[0] = (struct pw_label){".Status", a->firing ? "firing" : "resolved"};
 	f[1] = (struct pw_label){".StartsAt", buf[0]};
 	f[2] = (struct pw_label){".EndsAt", buf[1]};
@@ -466,9 +467,11 @@ static char *expand(const char *t, const struct nmsg *m, const struct nalert *a,
 	cl = common(m->alerts, m->n, false, &ncl);
 	ca = common(m->alerts, m->n, true, &nca);
 	struct template_map maps[] = {
-		{".GroupLabels.", m->group_labels, m->ngl}, {".CommonLabels.", cl, ncl},
-		{".CommonAnnotations.", ca, nca},           {"$annotations.", a ? a->ann : NULL, a ? a->na : 0},
-		{".Annotations.", a ? a->ann : NULL, a ? a->na : 0},
+		{".GroupLabels.", m->group_labels->l, m->group_labels->n},
+		{".CommonLabels.", cl, ncl},
+		{".CommonAnnotations.", ca, nca},
+		{"$annotations.", a ? a->ann->l : NULL, a ? a->ann->n : 0},
+		{".Annotations.", a ? a->ann->l : NULL, a ? a->ann->n : 0},
 	};
 	snprintf(nums[0], sizeof nums[0], "%zu", m->nfiring);
 	snprintf(nums[1], sizeof nums[1], "%zu", m->n - m->nfiring);
@@ -484,7 +487,7 @@ static char *expand(const char *t, const struct nmsg *m, const struct nalert *a,
 	f[nf++] = (struct pw_label){".GroupKey", m->group_key};
 	f[nf++] = (struct pw_label){".NumFiring", nums[0]};
 	f[nf++] = (struct pw_label){".NumResolved", nums[1]};
-	struct template_data d = {.labels = a ? a->labels : NULL, .nlabels = a ? a->nl : 0,
+	struct template_data d = {.labels = a ? a->labels->l : NULL, .nlabels = a ? a->labels->n : 0,
 			      .value = a ? a->value : NAN, .maps = maps,
 			      .nmaps = sizeof maps / sizeof maps[0], .fields = f, .nfields = nf,
 			      .html = html};
@@ -681,16 +684,16 @@ static void alert_json(struct pw_buf *b, const struct nalert *a, bool webhook)
 	if (webhook)
 		pw_buf_printf(b, "\"status\":\"%s\",", a->firing ? "firing" : "resolved");
 	pw_buf_puts(b, "\"labels\":");
-	pw_buf_json_labels(b, a->labels, a->nl);
+	pw_buf_json_labels(b, a->labels->l, a->labels->n);
 	pw_buf_puts(b, ",\"annotations\":");
-	pw_buf_json_labels(b, a->ann, a->na);
+	pw_buf_json_labels(b, a->ann->l, a->ann->n);
 	go_time(t, sizeof t, a->starts_ms);
 	pw_buf_printf(b, ",\"startsAt\":\"%s\"", t);
 	go_time(t, sizeof t, a->firing ? (webhook ? 0 : a->valid_until_ms) : a->ends_ms);
 	pw_buf_printf(b, ",\"endsAt\":\"%s\",\"generatorURL\":", t);
 	pw_buf_json_string(b, a->generator_url ? a->generator_url : "");
 	if (webhook)
-		pw_buf_printf(b, ",\"fingerprint\":\"%016llx\"", (unsigned long long)a->fp);
+		pw_buf_printf(b, ",\"fingerprint\":\"%016llx\"", (unsigned long long)nalert_fp(a));
 	pw_buf_putc(b, '}');
 }
 
@@ -710,7 +713,7 @@ char *render_webhook(const struct nmsg *m, size_t max_alerts)
 		alert_json(&b, m->alerts[i], true);
 	}
 	pw_buf_puts(&b, "],\"groupLabels\":");
-	pw_buf_json_labels(&b, m->group_labels, m->ngl);
+	pw_buf_json_labels(&b, m->group_labels->l, m->group_labels->n);
 	pw_buf_puts(&b, ",\"commonLabels\":");
 	pw_buf_json_labels(&b, cl, ncl);
 	pw_buf_puts(&b, ",\"commonAnnotations\":");
