@@ -52,12 +52,15 @@ struct nmsg {
 	const char *timezone; /* for times people read */
 };
 
-/* RFC 5322 message: headers (Subject RFC 2047-encoded) and a
- * multipart/alternative body, text and HTML, quoted-printable, CRLF. */
+/* render_email.c: RFC 5322 message: headers (Subject RFC 2047-encoded) and
+ * a multipart/alternative body, text and HTML, quoted-printable, CRLF. */
 char *render_email(const struct nmsg *m, const char *message_id, char **subject);
-/* Alertmanager's webhook payload, version 4 (max 0: every alert). */
+/* render_tmpl.c: a template from a file expanded for m (html: values
+ * HTML-escaped); a new string */
+char *render_template(const char *t, const struct nmsg *m, bool html);
+/* render_json.c: Alertmanager's webhook payload, version 4 (max 0: every
+ * alert), and the body of POST /api/v2/alerts. */
 char *render_webhook(const struct nmsg *m, size_t max_alerts);
-/* The body of POST /api/v2/alerts. */
 char *render_am(struct nalert *const *a, size_t n);
 
 /* A KPI digest email: every KPI's units, laggards first, and the changes
@@ -67,12 +70,13 @@ char *render_digest(const struct conf_digest *d, const struct conf_email *e, con
 		    const char *prev, int64_t now_ms, const char *message_id,
 		    const char *dashboard_url, char **subject, char **state);
 
+/* render.c: what the renderers share. The labels (ann: annotations) that
+ * every alert of a has with the same value (new array, borrowed strings) */
+struct pw_label *render_common(struct nalert *const *a, size_t n, bool ann, size_t *out);
 /* Go's RFC 3339 with nanoseconds trimmed, UTC ("2025-06-30T16:00:00.5Z") */
 void go_time(char *dst, size_t sz, int64_t ms);
 /* percent-encode s for a URL query (RFC 3986 unreserved kept) */
 void url_escape(struct pw_buf *b, const char *s);
-/* the address inside "Name <addr>" (or the whole) */
-char *mail_addr(const char *s);
 
 /* ---- the notifier's state (notify.c routes and groups, outbox.c delivers) ---- */
 

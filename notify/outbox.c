@@ -179,6 +179,17 @@ static size_t sink_cb(char *p, size_t size, size_t nmemb, void *ctx)
 
 enum { SEND_OK, SEND_RETRY, SEND_DROP };
 
+/* the address inside "Name <addr>" (or the whole), in <> */
+static char *mail_addr(const char *s)
+{
+	const char *lt = strrchr(s, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+	if (lt && gt)
+		return xasprintf("<%.*s>", (int)(gt - lt - 1), lt + 1);
+	while (*s == ' ')
+		s++;
+	return xasprintf("<%s>", s);
+}
+
 static int send_email(const struct conf_email *e, const char *msg, char **err)
 {
 	CURL *h = curl_easy_init();

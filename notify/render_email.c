@@ -1,10 +1,9 @@
 /*
- * render.c — what notifications look like: RFC 5322 emails (UTF-8 subject
- * in RFC 2047 encoded words, multipart/alternative text and HTML in
- * quoted-printable, a table per alert group with each unit's numbers),
- * Alertmanager's webhook payload (version 4), the body of Alertmanager's
- * POST /api/v2/alerts, and the KPI digest. Templates from files replace
- * the subject and bodies (docs/notifications.md lists their fields).
+ * render_email.c — a group's notification as an RFC 5322 email: the UTF-8
+ * subject in RFC 2047 encoded words, multipart/alternative text and HTML in
+ * quoted-printable, the default bodies (a table per state with each unit's
+ * numbers), or templates from files (render_tmpl.c); and the KPI digest.
+ * Flow: alert → route → group → [render] → outbox → transport.
  */
 #include "notify_int.h"
 
@@ -14,41 +13,6 @@
 #include <string.h>
 
 /* ---- small pieces ----------------------------------------------------------- */
-
-void go_time(char *dst, size_t sz, int64_t ms)
-{
-	int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-	int frac = (int)(ms - secs * 1000);
-	int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-	int64_t rem = secs - days * 86400, y;
-	unsigned mo, d;
-	pw_civil_from_days(days, &y, &mo, &d);
-	if (ms == 0 && sz > 20) {
-		snprintf(dst, sz, "0001-01-01T00:00:00Z");
-		return;
-	}
-	int n = snprintf(dst, sz, "%04lld-%02u-%02uT%02d:%02d:%02d", (long long)y, mo, d,
-			 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-	if (frac && n > 0 && (size_t)n < sz) {
-		char f[8];
-		snprintf(f, sizeof f, ".%03d", frac);
-		for (int i = 3; i > 0 && f[i] == '0'; i--)
-			f[i] = '\0';
-		n += snprintf(dst + n, sz - (size_t)n, "%s", f);
-	}
-	if (n > 0 && (size_t)n < sz)
-		snprintf(dst + n, sz - (size_t)n, "Z");
-}
-
-char *mail_addr(const char *s)
-{
-	const char *lt = strrchr(s, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-	if (lt && gt)
-		return xasprintf("<%.*s>", (int)(gt - lt - 1), lt + 1);
-	while (*s == ' ')
-		s++;
-	return xasprintf("<%s>", s);
-}
 
 static bool ascii_printable(const char *s)
 {
@@ -213,47 +177,11 @@ static void local_time(char *dst, size_t sz, int64_t ms, const struct pw_tz *zon
 		 (int)(rem / 60 % 60));
 }
 
-/* ---- labels common to every alert ---------------------------------------------- */
-
-static struct pw_label *common(struct nalert *const *a, size_t n, bool ann, size_t *out)
-{
-	struct pw_label *c = NULL;
-	*out = 0;
-	if (!n)
-		return NULL;
-	const struct pw_lset *s0 = ann ? a[0]->ann : a[0]->labels;
-	size_t n0 = s0->n;
-	const struct pw_label *l0 = s0->l;
-	c = xcalloc(n0 + 1, sizeof *c);
-	for (size_t i = 0; i < n0; i++) {
-		bool all = true;
-		for (size_t j = 1; j < n && all; j++) {
-			const char *v = ann ? nalert_ann(a[j], l0[i].name) : nalert_label(a[j], l0[i].name);
-			all = v && strcmp(v, l0[i].value) == 0;
-		}
-		if (all)
-			c[(*out)++] = l0[i];
-	}
-	return c;
-}
-
 /* ---- the default email ------------------------------------------------------------ */
 
 struct cols {
 	bool zh, kpi, alertname;
 };
-
-void url_escape(struct pw_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~')
-			pw_buf_putc(b, (char)*p);
-		else
-			pw_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-	}
-}
 
 static void dashboard_link(struct pw_buf *b, const char *dash, const struct nalert *a)
 {
@@ -442,137 +370,6 @@ static void default_bodies(const struct nmsg *m, const char *title, const struct
 	pw_buf_puts(h, "</p>\n</body></html>\n");
 }
 
-/* ---- notification templates: {{ range .Alerts }} ... {{ end }} around the
- * engine of template.c ---------------------------------------------------- */
-
-static void alert_fields(const struct nalert *a, struct pw_label *f, char (*buf)[64])
-{
-	go_time(buf[0], 64, a->starts_ms);
-	go_time(buf[1], 64, a->ends_ms);
-	snprintf(buf[2], 64, "%016llx", (unsigned long long)nalert_fp(a));
-	f[0] = (struct pw_label){".Status", a->firing ? "firing" : "resolved"};
-	f[1] = (struct pw_label){".StartsAt", buf[0]};
-	f[2] = (struct pw_label){".EndsAt", buf[1]};
-	f[3] = (struct pw_label){".Fingerprint", buf[2]};
-	f[4] = (struct pw_label){".GeneratorURL", a->generator_url ? a->generator_url : ""};
-}
-
-static char *expand(const char *t, const struct nmsg *m, const struct nalert *a, bool html)
-{
-	struct pw_label *cl, *ca;
-	size_t ncl, nca;
-	char nums[2][32], buf[3][64];
-	struct pw_label f[12];
-	size_t nf = 0;
-	cl = common(m->alerts, m->n, false, &ncl);
-	ca = common(m->alerts, m->n, true, &nca);
-	struct template_map maps[] = {
-		{".GroupLabels.", m->group_labels->l, m->group_labels->n},
-		{".CommonLabels.", cl, ncl},
-		{".CommonAnnotations.", ca, nca},
-		{"$annotations.", a ? a->ann->l : NULL, a ? a->ann->n : 0},
-		{".Annotations.", a ? a->ann->l : NULL, a ? a->ann->n : 0},
-	};
-	snprintf(nums[0], sizeof nums[0], "%zu", m->nfiring);
-	snprintf(nums[1], sizeof nums[1], "%zu", m->n - m->nfiring);
-	if (a) {
-		alert_fields(a, f, buf);
-		nf = 5;
-	} else {
-		f[nf++] = (struct pw_label){".Status", m->nfiring ? "firing" : "resolved"};
-	}
-	f[nf++] = (struct pw_label){".Receiver", m->rc->name};
-	f[nf++] = (struct pw_label){".ExternalURL", m->external_url ? m->external_url : ""};
-	f[nf++] = (struct pw_label){".DashboardURL", m->dashboard_url ? m->dashboard_url : ""};
-	f[nf++] = (struct pw_label){".GroupKey", m->group_key};
-	f[nf++] = (struct pw_label){".NumFiring", nums[0]};
-	f[nf++] = (struct pw_label){".NumResolved", nums[1]};
-	struct template_data d = {.labels = a ? a->labels->l : NULL, .nlabels = a ? a->labels->n : 0,
-			      .value = a ? a->value : NAN, .maps = maps,
-			      .nmaps = sizeof maps / sizeof maps[0], .fields = f, .nfields = nf,
-			      .html = html};
-	char *out = template_expand(t, &d);
-	free(cl);
-	free(ca);
-	return out;
-}
-
-static const char *range_open(const char *p, int *which, const char **body)
-{
-	/* {{ range .Alerts }}, {{ range .Alerts.Firing }}, {{ range .Alerts.Resolved }} */
-	static const char *const forms[] = {".Alerts.Firing", ".Alerts.Resolved", ".Alerts"};
-	for (const char *o = strstr(p, "{{"); o; o = strstr(o + 2, "{{")) {
-		const char *q = o + 2;
-		if (*q == '-')
-			q++;
-		while (*q == ' ')
-			q++;
-		if (strncmp(q, "range", 5) != 0)
-			continue;
-		q += 5;
-		while (*q == ' ')
-			q++;
-		for (int f = 0; f < 3; f++) {
-			size_t l = strlen(forms[f]);
-			if (strncmp(q, forms[f], l) == 0) {
-				const char *c = strstr(q, "}}");
-				if (!c)
-					return NULL;
-				*which = f;
-				*body = c + 2;
-				return o;
-			}
-		}
-	}
-	return NULL;
-}
-
-static char *render_template(const char *t, const struct nmsg *m, bool html)
-{
-	struct pw_buf out;
-	const char *p = t;
-	pw_buf_init(&out, 0);
-	pw_buf_puts(&out, "");
-	for (;;) {
-		int which;
-		const char *body;
-		const char *o = range_open(p, &which, &body);
-		if (!o) {
-			char *x = expand(p, m, NULL, html);
-			pw_buf_puts(&out, x);
-			free(x);
-			break;
-		}
-		char *head = xstrndup(p, (size_t)(o - p));
-		char *x = expand(head, m, NULL, html);
-		pw_buf_puts(&out, x);
-		free(x);
-		free(head);
-		const char *end = strstr(body, "{{ end }}");
-		size_t el = 9;
-		if (!end) {
-			end = strstr(body, "{{end}}");
-			el = 7;
-		}
-		if (!end) {
-			pw_buf_puts(&out, "<error expanding template: range without {{ end }}>");
-			break;
-		}
-		char *inner = xstrndup(body, (size_t)(end - body));
-		for (size_t i = 0; i < m->n; i++) {
-			const struct nalert *a = m->alerts[i];
-			if ((which == 0 && !a->firing) || (which == 1 && a->firing))
-				continue;
-			x = expand(inner, m, a, html);
-			pw_buf_puts(&out, x);
-			free(x);
-		}
-		free(inner);
-		p = end + el;
-	}
-	return pw_buf_take(&out);
-}
-
 static void mime(struct pw_buf *b, const struct conf_email *e, const char *mid, const char *subject,
 		 const char *text, const char *html, int64_t now, const struct pw_tz *tz,
 		 const char *extra_header)
@@ -620,7 +417,7 @@ char *render_email(const struct nmsg *m, const char *message_id, char **subject_
 	const struct conf_email *e = &m->rc->email;
 	struct pw_buf t, h, b;
 	size_t nca;
-	struct pw_label *ca = common(m->alerts, m->n, true, &nca);
+	struct pw_label *ca = render_common(m->alerts, m->n, true, &nca);
 	const char *title = NULL;
 	struct cols c = {0};
 	for (size_t i = 0; i < nca; i++)
@@ -672,73 +469,6 @@ char *render_email(const struct nmsg *m, const char *message_id, char **subject_
 	pw_buf_free(&h);
 	free(ca);
 	*subject_out = subject;
-	return pw_buf_take(&b);
-}
-
-/* ---- webhook and Alertmanager --------------------------------------------------- */
-
-static void alert_json(struct pw_buf *b, const struct nalert *a, bool webhook)
-{
-	char t[64];
-	pw_buf_putc(b, '{');
-	if (webhook)
-		pw_buf_printf(b, "\"status\":\"%s\",", a->firing ? "firing" : "resolved");
-	pw_buf_puts(b, "\"labels\":");
-	pw_buf_json_labels(b, a->labels->l, a->labels->n);
-	pw_buf_puts(b, ",\"annotations\":");
-	pw_buf_json_labels(b, a->ann->l, a->ann->n);
-	go_time(t, sizeof t, a->starts_ms);
-	pw_buf_printf(b, ",\"startsAt\":\"%s\"", t);
-	go_time(t, sizeof t, a->firing ? (webhook ? 0 : a->valid_until_ms) : a->ends_ms);
-	pw_buf_printf(b, ",\"endsAt\":\"%s\",\"generatorURL\":", t);
-	pw_buf_json_string(b, a->generator_url ? a->generator_url : "");
-	if (webhook)
-		pw_buf_printf(b, ",\"fingerprint\":\"%016llx\"", (unsigned long long)nalert_fp(a));
-	pw_buf_putc(b, '}');
-}
-
-char *render_webhook(const struct nmsg *m, size_t max_alerts)
-{
-	struct pw_buf b;
-	size_t n = max_alerts && m->n > max_alerts ? max_alerts : m->n, ncl, nca;
-	struct pw_label *cl = common(m->alerts, m->n, false, &ncl);
-	struct pw_label *ca = common(m->alerts, m->n, true, &nca);
-	pw_buf_init(&b, 0);
-	pw_buf_puts(&b, "{\"receiver\":");
-	pw_buf_json_string(&b, m->rc->name);
-	pw_buf_printf(&b, ",\"status\":\"%s\",\"alerts\":[", m->nfiring ? "firing" : "resolved");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			pw_buf_putc(&b, ',');
-		alert_json(&b, m->alerts[i], true);
-	}
-	pw_buf_puts(&b, "],\"groupLabels\":");
-	pw_buf_json_labels(&b, m->group_labels->l, m->group_labels->n);
-	pw_buf_puts(&b, ",\"commonLabels\":");
-	pw_buf_json_labels(&b, cl, ncl);
-	pw_buf_puts(&b, ",\"commonAnnotations\":");
-	pw_buf_json_labels(&b, ca, nca);
-	pw_buf_puts(&b, ",\"externalURL\":");
-	pw_buf_json_string(&b, m->external_url ? m->external_url : "");
-	pw_buf_puts(&b, ",\"version\":\"4\",\"groupKey\":");
-	pw_buf_json_string(&b, m->group_key);
-	pw_buf_printf(&b, ",\"truncatedAlerts\":%zu}", m->n - n);
-	free(cl);
-	free(ca);
-	return pw_buf_take(&b);
-}
-
-char *render_am(struct nalert *const *a, size_t n)
-{
-	struct pw_buf b;
-	pw_buf_init(&b, 0);
-	pw_buf_putc(&b, '[');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			pw_buf_putc(&b, ',');
-		alert_json(&b, a[i], false);
-	}
-	pw_buf_putc(&b, ']');
 	return pw_buf_take(&b);
 }
 
