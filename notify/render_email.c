@@ -2,7 +2,8 @@
  * render_email.c — a group's notification as an RFC 5322 email: the UTF-8
  * subject in RFC 2047 encoded words, multipart/alternative text and HTML in
  * quoted-printable, the default bodies (a table per state with each unit's
- * numbers), or templates from files (render_tmpl.c); and the KPI digest.
+ * numbers), or templates from files (render_tmpl.c); and the MIME, dates and
+ * zones the digest (digest.c) uses too.
  * Flow: alert → route → group → [render] → outbox → transport.
  */
 #include "notify_int.h"
@@ -122,7 +123,7 @@ static void qp(struct pw_buf *b, const char *s)
 	}
 }
 
-static bool has_cjk(const char *s)
+bool email_has_cjk(const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; s && *p; p++)
 		if (*p >= 0xe3 && *p <= 0xe9)
@@ -141,7 +142,7 @@ static void local_parts(int64_t ms, const struct pw_tz *tz, int32_t *off, int64_
 }
 
 /* the zone people read times in, loaded once per message (NULL: UTC) */
-static struct pw_tz *zone_load(const char *name)
+struct pw_tz *email_zone(const char *name)
 {
 	struct pw_tz *tz = NULL;
 	char err[100];
@@ -166,7 +167,7 @@ static void rfc5322_date(struct pw_buf *b, int64_t ms, const struct pw_tz *zone)
 		      off < 0 ? '-' : '+', ao / 3600, ao / 60 % 60);
 }
 
-static void local_time(char *dst, size_t sz, int64_t ms, const struct pw_tz *zone)
+void email_local_time(char *dst, size_t sz, int64_t ms, const struct pw_tz *zone)
 {
 	int32_t off;
 	int64_t days, rem, y;
@@ -227,12 +228,12 @@ static size_t row(const struct nalert *a, const struct cols *c, const struct pw_
 		cell[k++] = lab;
 		pw_fmt_float(scratch[0], 64, a->value, PW_FMT_GO_V);
 		cell[k++] = scratch[0];
-		local_time(scratch[1], 64, a->starts_ms, tz);
+		email_local_time(scratch[1], 64, a->starts_ms, tz);
 		cell[k++] = scratch[1];
 		cell[k++] = or_dash(nalert_ann(a, "summary"));
 	}
 	if (!a->firing) {
-		local_time(scratch[2], 64, a->ends_ms, tz);
+		email_local_time(scratch[2], 64, a->ends_ms, tz);
 		cell[k++] = scratch[2];
 	}
 	return k;
@@ -370,9 +371,8 @@ static void default_bodies(const struct nmsg *m, const char *title, const struct
 	pw_buf_puts(h, "</p>\n</body></html>\n");
 }
 
-static void mime(struct pw_buf *b, const struct conf_email *e, const char *mid, const char *subject,
-		 const char *text, const char *html, int64_t now, const struct pw_tz *tz,
-		 const char *extra_header)
+void email_mime(struct pw_buf *b, const struct conf_email *e, const char *mid, const char *subject,
+		const char *text, const char *html, int64_t now, const struct pw_tz *tz)
 {
 	pw_buf_puts(b, "Date: ");
 	rfc5322_date(b, now, tz);
@@ -395,8 +395,6 @@ static void mime(struct pw_buf *b, const struct conf_email *e, const char *mid, 
 	pw_buf_printf(b, "\r\nMessage-ID: %s\r\nSubject: ", mid);
 	rfc2047(b, subject, 9);
 	pw_buf_puts(b, "\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n");
-	if (extra_header)
-		pw_buf_puts(b, extra_header);
 	char boundary[64];
 	snprintf(boundary, sizeof boundary, "=_pacewatch_%016llx",
 		 (unsigned long long)pw_hash64(mid, strlen(mid)));
@@ -423,9 +421,9 @@ char *render_email(const struct nmsg *m, const char *message_id, char **subject_
 	for (size_t i = 0; i < nca; i++)
 		if (strcmp(ca[i].name, "title") == 0)
 			title = ca[i].value;
-	c.zh = has_cjk(title);
+	c.zh = email_has_cjk(title);
 	for (size_t i = 0; i < m->n; i++) {
-		c.zh |= has_cjk(nalert_ann(m->alerts[i], "title"));
+		c.zh |= email_has_cjk(nalert_ann(m->alerts[i], "title"));
 		c.kpi |= nalert_ann(m->alerts[i], "unit") != NULL;
 		if (i && strcmp(or_dash(nalert_label(m->alerts[i], "alertname")),
 				or_dash(nalert_label(m->alerts[0], "alertname"))))
@@ -445,7 +443,7 @@ char *render_email(const struct nmsg *m, const char *message_id, char **subject_
 	}
 	pw_buf_init(&t, 0);
 	pw_buf_init(&h, 0);
-	struct pw_tz *tz = zone_load(m->timezone);
+	struct pw_tz *tz = email_zone(m->timezone);
 	default_bodies(m, title, &c, tz, subject, &t, &h);
 	if (e->text_template) {
 		pw_buf_free(&t);
@@ -462,234 +460,12 @@ char *render_email(const struct nmsg *m, const char *message_id, char **subject_
 		free(x);
 	}
 	pw_buf_init(&b, 0);
-	mime(&b, e, message_id, subject, t.data ? t.data : "", h.data ? h.data : "", m->now_ms, tz,
-	     NULL);
+	email_mime(&b, e, message_id, subject, t.data ? t.data : "", h.data ? h.data : "", m->now_ms,
+		   tz);
 	pw_tz_free(tz);
 	pw_buf_free(&t);
 	pw_buf_free(&h);
 	free(ca);
 	*subject_out = subject;
-	return pw_buf_take(&b);
-}
-
-/* ---- the digest ---------------------------------------------------------------------- */
-
-/* a status's name in Chinese, from its English name */
-static const char *status_zh(const char *s)
-{
-	for (int q = 0; q < VIEW_NSTATUS; q++)
-		if (!strcmp(view_status_name(q), s))
-			return view_status_name_zh(q);
-	return s;
-}
-
-/* the unit as people name it: its labels, without where it was scraped */
-static char *unit_name(const struct pw_lset *l)
-{
-	struct pw_buf b;
-	pw_buf_init(&b, 0);
-	pw_buf_puts(&b, "");
-	for (size_t i = 0; i < l->n; i++) {
-		if (!strcmp(l->l[i].name, "instance") || !strcmp(l->l[i].name, "job"))
-			continue;
-		pw_buf_printf(&b, "%s%s=%s", b.len ? ", " : "", l->l[i].name, l->l[i].value);
-	}
-	return pw_buf_take(&b);
-}
-
-/* the digest's key of a unit: the KPI, \x1f, its labels as sorted JSON */
-static char *unit_key(const char *kpi, const struct pw_lset *l)
-{
-	struct pw_buf b;
-	pw_buf_init(&b, 0);
-	pw_buf_printf(&b, "%s\x1f", kpi);
-	pw_buf_json_labels(&b, l->l, l->n);
-	return pw_buf_take(&b);
-}
-
-char *render_digest(const struct conf_digest *d, const struct conf_email *e, const struct view *v,
-		    const char *prev, int64_t now, const char *mid, const char *dashboard_url,
-		    char **subject_out, char **state_out)
-{
-	json_error_t je;
-	json_t *old = prev ? json_loads(prev, 0, &je) : NULL;
-	json_t *old_units = json_object_get(old, "units");
-	json_t *state = json_object(), *units = json_object();
-	struct pw_buf t, h, ch_t, ch_h, b;
-	char day[64], when[64];
-	size_t counts[VIEW_NSTATUS] = {0};
-	bool zh = false;
-	size_t nchanges = 0, nkpis = v ? v->meta->nkpis : 0;
-	struct pw_tz *tz = zone_load(d->timezone);
-
-	local_time(day, sizeof day, now, tz);
-	day[10] = '\0';
-	pw_buf_init(&t, 0);
-	pw_buf_init(&h, 0);
-	pw_buf_init(&ch_t, 0);
-	pw_buf_init(&ch_h, 0);
-	for (size_t i = 0; i < nkpis; i++)
-		zh |= has_cjk(v->meta->kpis[i].title);
-	const char *title = d->title ? d->title : zh ? "进度周报" : "KPI digest";
-	pw_buf_puts(&h, "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"></head><body>\n");
-	for (size_t i = 0; i < nkpis; i++) {
-		const struct view_meta_kpi *k = &v->meta->kpis[i];
-		const struct view_kpi *vk = &v->kpis[i];
-		char deadline[64];
-		pw_fmt_time(deadline, sizeof deadline, k->deadline_ms);
-		pw_buf_printf(&t, "\n%s (%s) — %s %s\n", k->title, k->name, zh ? "截止" : "deadline",
-			      deadline);
-		pw_buf_puts(&h, "<h3>");
-		pw_buf_html(&h, k->title, strlen(k->title));
-		pw_buf_puts(&h, "</h3>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\" "
-				"style=\"border-collapse:collapse\">\n<tr>");
-		static const char *const hz[] = {"单位", "状态", "当前值", "按计划应达", "目标", "预测"};
-		static const char *const he[] = {"Unit", "Status", "Value", "Expected now", "Target",
-						 "Forecast"};
-		for (int c = 0; c < 6; c++) {
-			pw_buf_printf(&t, "%s%s", c ? " | " : "", zh ? hz[c] : he[c]);
-			pw_buf_printf(&h, "<th>%s</th>", zh ? hz[c] : he[c]);
-		}
-		pw_buf_puts(&t, "\n");
-		pw_buf_puts(&h, "</tr>\n");
-		if (vk->nunits == 0) {
-			pw_buf_printf(&t, "%s\n", zh ? "（暂无数据）" : "(no data yet)");
-			pw_buf_printf(&h, "<tr><td colspan=\"6\">%s</td></tr>\n",
-				      zh ? "（暂无数据）" : "(no data yet)");
-		}
-		for (size_t j = 0; j < vk->nunits; j++) {
-			const struct view_unit *u = &v->units[vk->unit0 + j];
-			const char *st = view_status_name(u->status);
-			char *name = unit_name(u->labels);
-			char val[4][400];
-			pw_fmt_float(val[0], sizeof val[0], u->value, PW_FMT_HUMAN);
-			pw_fmt_float(val[1], sizeof val[1], u->expected, PW_FMT_HUMAN);
-			pw_fmt_float(val[2], sizeof val[2], u->target, PW_FMT_HUMAN);
-			pw_fmt_float(val[3], sizeof val[3], u->forecast, PW_FMT_HUMAN);
-			const char *stt = zh ? view_status_name_zh(u->status) : st;
-			counts[u->status]++;
-			const char *cells[6] = {name, stt, val[0], val[1], val[2], val[3]};
-			pw_buf_puts(&h, "<tr>");
-			for (int c = 0; c < 6; c++) {
-				pw_buf_printf(&t, "%s%s", c ? " | " : "", cells[c]);
-				pw_buf_puts(&h, "<td>");
-				pw_buf_html(&h, cells[c], strlen(cells[c]));
-				pw_buf_puts(&h, "</td>");
-			}
-			pw_buf_puts(&t, "\n");
-			pw_buf_puts(&h, "</tr>\n");
-			/* the state for the next digest, and what changed since the last */
-			char *lk = unit_key(k->name, u->labels);
-			json_t *rec = json_object();
-			json_object_set_new(rec, "s", json_string(st));
-			json_object_set_new(rec, "v", isnan(u->value) || isinf(u->value) ? json_null()
-						      : fabs(u->value) < 9007199254740992.0 &&
-								    u->value == trunc(u->value)
-							      ? json_integer((json_int_t)u->value)
-							      : json_real(u->value));
-			json_object_set_new(units, lk, rec);
-			json_t *o = old_units ? json_object_get(old_units, lk) : NULL;
-			const char *ost = o ? json_string_value(json_object_get(o, "s")) : NULL;
-			if (old && (!o || (ost && strcmp(ost, st)))) {
-				char ov[400], line[1024];
-				json_t *jv = json_object_get(o, "v");
-				pw_fmt_float(ov, sizeof ov, json_is_number(jv) ? json_number_value(jv) : NAN,
-					     PW_FMT_HUMAN);
-				if (!o)
-					snprintf(line, sizeof line, "%s %s: %s %s (%s)", k->title, name,
-						 zh ? "新出现" : "new", stt, val[0]);
-				else
-					snprintf(line, sizeof line, "%s %s: %s → %s (%s → %s)", k->title,
-						 name, zh ? status_zh(ost) : ost, stt, ov, val[0]);
-				pw_buf_printf(&ch_t, "- %s\n", line);
-				pw_buf_puts(&ch_h, "<li>");
-				pw_buf_html(&ch_h, line, strlen(line));
-				pw_buf_puts(&ch_h, "</li>\n");
-				nchanges++;
-			}
-			free(lk);
-			free(name);
-		}
-		pw_buf_puts(&h, "</table>\n");
-	}
-	/* units the last digest had and this one has not */
-	if (old_units) {
-		const char *k;
-		json_t *ou;
-		json_object_foreach(old_units, k, ou)
-		{
-			if (json_object_get(units, k))
-				continue;
-			const char *sep = strchr(k, '\x1f');
-			char line[1024];
-			snprintf(line, sizeof line, "%.*s %s: %s", sep ? (int)(sep - k) : 0, k,
-				 sep ? sep + 1 : k, zh ? "不再跟踪" : "no longer tracked");
-			pw_buf_printf(&ch_t, "- %s\n", line);
-			pw_buf_puts(&ch_h, "<li>");
-			pw_buf_html(&ch_h, line, strlen(line));
-			pw_buf_puts(&ch_h, "</li>\n");
-			nchanges++;
-		}
-	}
-	/* the subject counts the laggards */
-	static const enum view_status order[] = {VIEW_MISSING, VIEW_LAGGING, VIEW_MISSED,
-						 VIEW_AT_RISK, VIEW_STALE};
-	struct pw_buf s;
-	pw_buf_init(&s, 0);
-	pw_buf_printf(&s, "%s %s", title, day);
-	for (size_t q = 0; q < sizeof order / sizeof order[0]; q++) {
-		if (!counts[order[q]])
-			continue;
-		pw_buf_printf(&s, "%s %zu %s", s.len && strchr(s.data, ':') ? "," : ":",
-			      counts[order[q]],
-			      zh ? view_status_name_zh(order[q]) : view_status_name(order[q]));
-	}
-	char *subject = pw_buf_take(&s);
-	struct pw_buf tt, hh;
-	pw_buf_init(&tt, 0);
-	pw_buf_init(&hh, 0);
-	local_time(when, sizeof when, now, tz);
-	pw_buf_printf(&tt, "%s\n%s %s\n", subject, zh ? "生成于" : "as of", when);
-	pw_buf_puts(&hh, "<h2>");
-	pw_buf_html(&hh, subject, strlen(subject));
-	pw_buf_puts(&hh, "</h2>\n");
-	pw_buf_printf(&tt, "\n%s\n", zh ? "自上次周报以来的变化" : "Changes since the last digest");
-	pw_buf_printf(&hh, "<h3>%s</h3>\n<ul>\n",
-		      zh ? "自上次周报以来的变化" : "Changes since the last digest");
-	if (!old) {
-		pw_buf_printf(&tt, "%s\n", zh ? "（首份周报）" : "(the first digest)");
-		pw_buf_printf(&hh, "<li>%s</li>\n", zh ? "（首份周报）" : "(the first digest)");
-	} else if (!nchanges) {
-		pw_buf_printf(&tt, "%s\n", zh ? "（无变化）" : "(none)");
-		pw_buf_printf(&hh, "<li>%s</li>\n", zh ? "（无变化）" : "(none)");
-	}
-	pw_buf_append(&tt, ch_t.data ? ch_t.data : "", ch_t.len);
-	pw_buf_append(&hh, ch_h.data ? ch_h.data : "", ch_h.len);
-	pw_buf_puts(&hh, "</ul>\n");
-	pw_buf_append(&tt, t.data ? t.data : "", t.len);
-	pw_buf_append(&hh, h.data ? h.data : "", h.len);
-	if (dashboard_url) {
-		pw_buf_printf(&tt, "\n%s: %s\n", zh ? "仪表盘" : "Dashboard", dashboard_url);
-		pw_buf_puts(&hh, "<p><a href=\"");
-		pw_buf_html(&hh, dashboard_url, strlen(dashboard_url));
-		pw_buf_printf(&hh, "\">%s</a></p>\n", zh ? "仪表盘 Dashboard" : "Dashboard");
-	}
-	pw_buf_puts(&hh, "</body></html>\n");
-	pw_buf_init(&b, 0);
-	mime(&b, e, mid, subject, tt.data ? tt.data : "", hh.data ? hh.data : "", now, tz,
-	     NULL);
-	json_object_set_new(state, "sent", json_integer(now));
-	json_object_set_new(state, "units", units);
-	*state_out = json_dumps(state, JSON_COMPACT);
-	*subject_out = subject;
-	json_decref(state);
-	json_decref(old);
-	pw_tz_free(tz);
-	pw_buf_free(&t);
-	pw_buf_free(&h);
-	pw_buf_free(&ch_t);
-	pw_buf_free(&ch_h);
-	pw_buf_free(&tt);
-	pw_buf_free(&hh);
 	return pw_buf_take(&b);
 }
