@@ -8,35 +8,7 @@
 #include "notify_int.h"
 
 #include <stdlib.h>
-#include <string.h>
 
-#define SUBSYS "notify"
-
-/* one lane per receiver, one per URL of an Alertmanager receiver */
-static void lanes_new(struct notify *n)
-{
-	const struct conf_notify *cn = &n->c->notify;
-	n->lane_of = xcalloc(cn->nreceivers + 1, sizeof *n->lane_of);
-	for (size_t i = 0; i < cn->nreceivers; i++) {
-		const struct conf_receiver *rc = &cn->receivers[i];
-		size_t k = rc->kind == CONF_RECV_ALERTMANAGER ? rc->alertmanager.nurls : 1;
-		n->lane_of[i] = n->nlanes;
-		n->lanes = xreallocarray(n->lanes, n->nlanes + k, sizeof *n->lanes);
-		for (size_t u = 0; u < k; u++) {
-			struct lane *l = &n->lanes[n->nlanes++];
-			memset(l, 0, sizeof *l);
-			l->n = n;
-			l->recv = i;
-			l->url = u;
-			l->name = rc->kind == CONF_RECV_ALERTMANAGER && k > 1
-					  ? xasprintf("%s[%zu]", rc->name, u)
-					  : xstrdup(rc->name);
-			l->target = xstrdup(rc->kind == CONF_RECV_EMAIL     ? rc->email.smarthost
-					    : rc->kind == CONF_RECV_WEBHOOK ? rc->webhook.url
-									    : rc->alertmanager.urls[u]);
-		}
-	}
-}
 
 int notify_new(const struct conf *c, struct store *st, struct pw_slot *views, struct notify **out,
 	       char **cause)
@@ -68,13 +40,7 @@ fail:
 
 void notify_start(struct notify *n)
 {
-	for (size_t i = 0; i < n->nlanes; i++) {
-		if (pthread_create(&n->lanes[i].th, NULL, lane_main, &n->lanes[i]) == 0)
-			n->lanes[i].started = true;
-		else
-			log_error(SUBSYS, "receiver %s: cannot start its delivery thread",
-				  n->lanes[i].name);
-	}
+	lanes_start(n);
 }
 
 static void cur_free(struct notify *n)
@@ -90,23 +56,10 @@ void notify_free(struct notify *n)
 {
 	if (!n)
 		return;
-	pthread_mutex_lock(&n->lock);
-	n->stop = true;
-	pthread_cond_broadcast(&n->cond);
-	pthread_mutex_unlock(&n->lock);
-	for (size_t i = 0; i < n->nlanes; i++) {
-		if (n->lanes[i].started)
-			pthread_join(n->lanes[i].th, NULL);
-		free(n->lanes[i].q);
-		free(n->lanes[i].name);
-		free(n->lanes[i].target);
-		free(n->lanes[i].last_error);
-	}
-	free(n->lanes);
+	lanes_free(n);
 	routes_free(n);
 	groups_free(n);
 	am_free(n);
-	free(n->lane_of);
 	free(n->digest_next);
 	cur_free(n);
 	pthread_cond_destroy(&n->cond);

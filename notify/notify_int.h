@@ -2,15 +2,16 @@
  * notify_int.h — what the notifier's files share. The flow, file by file:
  *
  *   view ─ alert.c ─ route.c ─┬─ group.c ─ render_email.c / render_json.c ─┐
- *                             └─ am.c ──── render_json.c ──────────────────┼─ outbox.c
+ *                             └─ am.c ──── render_json.c ──────────────────┼─ outbox.c ─ transport.c
  *   view ─ digest.c ───────────── render_email.c ──────────────────────────┘
  *
  * alert.c: a view's alerts as notifications carry them; route.c: matchers,
  * the routing tree, inhibition, time intervals; group.c: aggregation groups,
  * their timers and the notification log; am.c: Alertmanager receivers;
  * digest.c: KPI digests; render*.c: what notifications look like; outbox.c:
- * the queue in the store, the delivery threads, SMTP and HTTP; notify.c:
- * the wiring (new, start, step, free).
+ * the queue in the store and the delivery threads; transport.c: SMTP and
+ * HTTP; status.c: /api/v1/notifications and the metrics; notify.c: the
+ * wiring (new, start, step, free).
  *
  * Calls go one way, down that flow (render.c, render_tmpl.c and route.c's
  * time ranges are leaves others share); nothing calls back up it.
@@ -280,12 +281,32 @@ void url_escape(struct pw_buf *b, const char *s);
 
 /* ---- outbox.c: the queue and the delivery threads --------------------------------- */
 
+/* The lanes of n's receivers (made, their threads started, stopped and
+ * freed). */
+void lanes_new(struct notify *n);
+void lanes_start(struct notify *n);
+void lanes_free(struct notify *n);
+/* Put what the outbox holds in the lanes' queues (after a restart). */
 int outbox_load(struct notify *n);
 /* Queue a rendered notification (rec: its JSON record, payload included)
  * for lane l; extra records are written in the same transaction;
  * supersede drops what the lane still has queued. */
 int outbox_enqueue(struct notify *n, struct lane *l, json_t *rec, struct store_rec_op *extra,
 		   size_t nextra, bool supersede, int64_t now);
-void *lane_main(void *arg);
+/* The id of an outbox key ("o/" and 8 bytes, big-endian). */
+uint64_t outbox_id(const void *key);
+
+/* ---- transport.c: sending --------------------------------------------------------- */
+
+enum { TRANSPORT_OK, TRANSPORT_RETRY, TRANSPORT_DROP };
+
+/* How a receiver kind sends: send one payload for receiver rc (url: which
+ * of an Alertmanager receiver's URLs); TRANSPORT_RETRY or TRANSPORT_DROP
+ * with *cause (new string) when it did not go out. */
+struct transport_ops {
+	const char *kind; /* "email", "webhook", "alertmanager" */
+	int (*send)(const struct conf_receiver *rc, size_t url, const char *payload, char **cause);
+};
+const struct transport_ops *transport_of(int kind); /* CONF_RECV_* */
 
 #endif
