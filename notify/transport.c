@@ -180,35 +180,36 @@ static int send_http(const char *url, const struct conf_kvs *headers, const char
 	return out;
 }
 
-static int email_send(const struct conf_receiver *rc, size_t url, const char *payload, char **cause)
+static int email_op(const struct conf_receiver *rc, size_t url, const char *payload, char **cause)
 {
 	(void)url;
 	return send_email(&rc->email, payload, cause);
 }
 
-static int webhook_send(const struct conf_receiver *rc, size_t url, const char *payload,
-			char **cause)
+static int webhook_op(const struct conf_receiver *rc, size_t url, const char *payload,
+		      char **cause)
 {
 	(void)url;
 	return send_http(rc->webhook.url, &rc->webhook.headers, rc->webhook.bearer_token,
 			 rc->webhook.timeout_ms, payload, cause);
 }
 
-/* <url>/api/v2/alerts of the receiver's URL number url */
-static int am_send(const struct conf_receiver *rc, size_t url, const char *payload, char **cause)
+/* POST to <url>/api/v2/alerts of the receiver's URL number url */
+static int alertmanager_op(const struct conf_receiver *rc, size_t url, const char *payload,
+			   char **cause)
 {
 	const char *base = rc->alertmanager.urls[url];
 	size_t bl = strlen(base);
-	char *u = xasprintf("%s%s", base, bl && base[bl - 1] == '/' ? "api/v2/alerts" : "/api/v2/alerts");
+	char *u = xasprintf("%s%sapi/v2/alerts", base, bl && base[bl - 1] == '/' ? "" : "/");
 	int out = send_http(u, NULL, NULL, rc->alertmanager.timeout_ms, payload, cause);
 	free(u);
 	return out;
 }
 
 static const struct transport_ops ops[] = {
-	[CONF_RECV_EMAIL] = {"email", email_send},
-	[CONF_RECV_WEBHOOK] = {"webhook", webhook_send},
-	[CONF_RECV_ALERTMANAGER] = {"alertmanager", am_send},
+	[CONF_RECV_EMAIL] = {"email", email_op},
+	[CONF_RECV_WEBHOOK] = {"webhook", webhook_op},
+	[CONF_RECV_ALERTMANAGER] = {"alertmanager", alertmanager_op},
 };
 
 const struct transport_ops *transport_of(int kind)
