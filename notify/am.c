@@ -100,7 +100,7 @@ static void am_receiver_step(struct notify *n, size_t ri, int64_t now)
 	bool pending = false;
 
 	for (size_t u = 0; u < rc->alertmanager.nurls; u++)
-		pending |= n->lanes[n->lane_of[ri] + u].nq > 0;
+		pending |= outbox_queued(n, &n->lanes[n->lane_of[ri] + u]) > 0;
 	size_t ns = am_select(r, &rc->alertmanager, pending, now, send);
 	if (ns)
 		am_post(n, ri, send, ns, pending, now);

@@ -3,12 +3,12 @@
  * the lanes and loads the outbox, notify_start starts the delivery threads,
  * and each notify_step takes the newest view's alerts through the flow
  * alert → route → group (or am, for Alertmanager receivers) → render →
- * outbox, then sends the digests that are due. notify_free stops it all.
+ * outbox, sends the digests that are due and publishes the groups for the
+ * status (status.c). notify_free stops it all.
  */
 #include "notify_int.h"
 
 #include <stdlib.h>
-
 
 int notify_new(const struct conf *c, struct store *st, struct pw_slot *views, struct notify **out,
 	       char **cause)
@@ -25,6 +25,7 @@ int notify_new(const struct conf *c, struct store *st, struct pw_slot *views, st
 	n->next_id = 1;
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
+	n->groups = pw_slot_new();
 	if ((rc = routes_new(n, cause)) != 0)
 		goto fail;
 	lanes_new(n);
@@ -62,6 +63,7 @@ void notify_free(struct notify *n)
 	am_free(n);
 	free(n->digest_next);
 	cur_free(n);
+	pw_slot_free(n->groups);
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
@@ -102,5 +104,6 @@ int64_t notify_step(struct notify *n, int64_t now)
 	groups_flush(n, now, &next);
 	am_step(n, now, &next);
 	digests_step(n, now, &next);
+	status_publish(n);
 	return next;
 }

@@ -159,7 +159,9 @@ struct amrecv {
 };
 
 /* The notifier. Everything but the lanes' queues and counters, next_id and
- * stop belongs to the thread that calls notify_step. */
+ * stop (guarded by lock) belongs to the thread that calls notify_step;
+ * other threads see the groups only as published in the slot groups
+ * (status.c). */
 struct notify {
 	const struct conf *c;
 	struct store *st;
@@ -171,6 +173,7 @@ struct notify {
 	size_t nti;
 	struct ngroup **g;
 	size_t ng;
+	struct pw_slot *groups; /* a copy of g after each step (status.c) */
 	struct lane *lanes;
 	size_t nlanes;
 	size_t *lane_of;  /* first lane of each receiver */
@@ -293,6 +296,9 @@ int outbox_load(struct notify *n);
  * supersede drops what the lane still has queued. */
 int outbox_enqueue(struct notify *n, struct lane *l, json_t *rec, struct store_rec_op *extra,
 		   size_t nextra, bool supersede, int64_t now);
+/* How many notifications lane l has queued (its delivery thread changes
+ * that: read under the lock). */
+size_t outbox_queued(struct notify *n, const struct lane *l);
 /* The id of an outbox key ("o/" and 8 bytes, big-endian). */
 uint64_t outbox_id(const void *key);
 
@@ -308,5 +314,10 @@ struct transport_ops {
 	int (*send)(const struct conf_receiver *rc, size_t url, const char *payload, char **cause);
 };
 const struct transport_ops *transport_of(int kind); /* CONF_RECV_* */
+
+/* ---- status.c: what the notifier shows ----------------------------------------------- */
+
+/* Publish a copy of the groups for the status (after each step). */
+void status_publish(struct notify *n);
 
 #endif

@@ -146,6 +146,15 @@ int outbox_enqueue(struct notify *n, struct lane *l, json_t *rec, struct store_r
 	return rc;
 }
 
+size_t outbox_queued(struct notify *n, const struct lane *l)
+{
+	size_t nq;
+	pthread_mutex_lock(&n->lock);
+	nq = l->nq;
+	pthread_mutex_unlock(&n->lock);
+	return nq;
+}
+
 /* ---- delivery --------------------------------------------------------------- */
 
 static void lane_error(struct notify *n, struct lane *l, const char *err, int64_t t)
