@@ -319,22 +319,10 @@ static char *default_subject(const struct nmsg *m, const char *title)
 	return pw_buf_take(&b);
 }
 
-static void default_bodies(const struct nmsg *m, const char *title, const struct cols *c,
-			   const struct pw_tz *tz, const char *subject, struct pw_buf *t,
-			   struct pw_buf *h)
+/* what each alert says: its summary and description */
+static void default_details(const struct nmsg *m, const struct cols *c, struct pw_buf *t,
+			    struct pw_buf *h)
 {
-	pw_buf_printf(t, "%s\n", subject);
-	pw_buf_puts(h, "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"></head><body>\n<h2>");
-	pw_buf_html(h, subject, strlen(subject));
-	pw_buf_puts(h, "</h2>\n");
-	if (title) {
-		pw_buf_printf(t, "\n%s\n", title);
-		pw_buf_puts(h, "<p><b>");
-		pw_buf_html(h, title, strlen(title));
-		pw_buf_puts(h, "</b></p>\n");
-	}
-	tables(m, c, tz, t, h);
-	/* what each alert says */
 	pw_buf_printf(t, "\n%s\n", c->zh ? "说明" : "Details");
 	pw_buf_printf(h, "<h3>%s</h3>\n<ul>\n", c->zh ? "说明" : "Details");
 	for (size_t i = 0; i < m->n; i++) {
@@ -350,7 +338,14 @@ static void default_bodies(const struct nmsg *m, const char *title, const struct
 		}
 		pw_buf_puts(h, "</li>\n");
 	}
-	pw_buf_puts(h, "</ul>\n<p>");
+	pw_buf_puts(h, "</ul>\n");
+}
+
+/* the links (the dashboard, every alert) and the signature */
+static void default_links(const struct nmsg *m, const struct cols *c, struct pw_buf *t,
+			  struct pw_buf *h)
+{
+	pw_buf_puts(h, "<p>");
 	if (m->dashboard_url && m->n) {
 		struct pw_buf l;
 		pw_buf_init(&l, 0);
@@ -369,6 +364,27 @@ static void default_bodies(const struct nmsg *m, const char *title, const struct
 	pw_buf_puts(h, "<p style=\"color:#888\">pacewatch, ");
 	pw_buf_html(h, m->group_key, strlen(m->group_key));
 	pw_buf_puts(h, "</p>\n</body></html>\n");
+}
+
+/* the default text and HTML bodies: the subject, the common title, the
+ * tables, the details, the links */
+static void default_bodies(const struct nmsg *m, const char *title, const struct cols *c,
+			   const struct pw_tz *tz, const char *subject, struct pw_buf *t,
+			   struct pw_buf *h)
+{
+	pw_buf_printf(t, "%s\n", subject);
+	pw_buf_puts(h, "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"></head><body>\n<h2>");
+	pw_buf_html(h, subject, strlen(subject));
+	pw_buf_puts(h, "</h2>\n");
+	if (title) {
+		pw_buf_printf(t, "\n%s\n", title);
+		pw_buf_puts(h, "<p><b>");
+		pw_buf_html(h, title, strlen(title));
+		pw_buf_puts(h, "</b></p>\n");
+	}
+	tables(m, c, tz, t, h);
+	default_details(m, c, t, h);
+	default_links(m, c, t, h);
 }
 
 void email_mime(struct pw_buf *b, const struct conf_email *e, const char *mid, const char *subject,
@@ -410,25 +426,33 @@ void email_mime(struct pw_buf *b, const struct conf_email *e, const char *mid, c
 	pw_buf_printf(b, "\r\n--%s--\r\n", boundary);
 }
 
-char *render_email(const struct nmsg *m, const char *message_id, char **subject_out)
+/* the columns and language of the tables; returns the title the alerts
+ * share (a KPI's), or NULL */
+static const char *email_cols(const struct nmsg *m, struct cols *c)
 {
-	const struct conf_email *e = &m->rc->email;
-	struct pw_buf t, h, b;
 	size_t nca;
 	struct pw_label *ca = render_common(m->alerts, m->n, true, &nca);
-	const char *title = NULL;
-	struct cols c = {0};
+	const char *title = NULL; /* the first alert's: outlives ca */
 	for (size_t i = 0; i < nca; i++)
 		if (strcmp(ca[i].name, "title") == 0)
 			title = ca[i].value;
-	c.zh = email_has_cjk(title);
+	free(ca);
+	memset(c, 0, sizeof *c);
+	c->zh = email_has_cjk(title);
 	for (size_t i = 0; i < m->n; i++) {
-		c.zh |= email_has_cjk(nalert_ann(m->alerts[i], "title"));
-		c.kpi |= nalert_ann(m->alerts[i], "unit") != NULL;
+		c->zh |= email_has_cjk(nalert_ann(m->alerts[i], "title"));
+		c->kpi |= nalert_ann(m->alerts[i], "unit") != NULL;
 		if (i && strcmp(or_dash(nalert_label(m->alerts[i], "alertname")),
 				or_dash(nalert_label(m->alerts[0], "alertname"))))
-			c.alertname = true;
+			c->alertname = true;
 	}
+	return title;
+}
+
+/* the subject (the template's, or the default), on one line */
+static char *email_subject(const struct nmsg *m, const char *title)
+{
+	const struct conf_email *e = &m->rc->email;
 	char *subject = e->subject_template ? render_template(e->subject_template, m, false)
 					    : default_subject(m, title);
 	for (char *p = subject; *p; p++)
@@ -441,31 +465,41 @@ char *render_email(const struct nmsg *m, const char *message_id, char **subject_
 			k--;
 		memcpy(subject + k, "...", 4);
 	}
+	return subject;
+}
+
+/* a template's expansion replaces the default body in b */
+static void templated(struct pw_buf *b, const char *tmpl, const struct nmsg *m, bool html)
+{
+	char *x = render_template(tmpl, m, html);
+	pw_buf_free(b);
+	pw_buf_init(b, 0);
+	pw_buf_puts(b, x);
+	free(x);
+}
+
+char *render_email(const struct nmsg *m, const char *message_id, char **subject_out)
+{
+	const struct conf_email *e = &m->rc->email;
+	struct pw_buf t, h, b;
+	struct cols c;
+	const char *title = email_cols(m, &c);
+	char *subject = email_subject(m, title);
+	struct pw_tz *tz = email_zone(m->timezone);
+
 	pw_buf_init(&t, 0);
 	pw_buf_init(&h, 0);
-	struct pw_tz *tz = email_zone(m->timezone);
 	default_bodies(m, title, &c, tz, subject, &t, &h);
-	if (e->text_template) {
-		pw_buf_free(&t);
-		pw_buf_init(&t, 0);
-		char *x = render_template(e->text_template, m, false);
-		pw_buf_puts(&t, x);
-		free(x);
-	}
-	if (e->html_template) {
-		pw_buf_free(&h);
-		pw_buf_init(&h, 0);
-		char *x = render_template(e->html_template, m, true);
-		pw_buf_puts(&h, x);
-		free(x);
-	}
+	if (e->text_template)
+		templated(&t, e->text_template, m, false);
+	if (e->html_template)
+		templated(&h, e->html_template, m, true);
 	pw_buf_init(&b, 0);
 	email_mime(&b, e, message_id, subject, t.data ? t.data : "", h.data ? h.data : "", m->now_ms,
 		   tz);
 	pw_tz_free(tz);
 	pw_buf_free(&t);
 	pw_buf_free(&h);
-	free(ca);
 	*subject_out = subject;
 	return pw_buf_take(&b);
 }

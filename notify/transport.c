@@ -48,45 +48,21 @@ static char *mail_addr(const char *s)
 	return xasprintf("<%s>", s);
 }
 
-static int send_email(const struct conf_email *e, const char *msg, char **err)
+/* the SMTP envelope's recipients: To and Cc */
+static struct curl_slist *smtp_rcpts(const struct conf_email *e)
 {
-	CURL *h = curl_easy_init();
 	struct curl_slist *rcpt = NULL;
-	struct upload u = {msg, strlen(msg)};
-	char *url, *from;
-	const char *colon = strrchr(e->smarthost, ':');
-	int tls = e->tls;
-	long code = 0;
-	CURLcode rc;
-	char ebuf[CURL_ERROR_SIZE] = "";
+	for (size_t i = 0; i < e->nto + e->ncc; i++) {
+		char *a = mail_addr(i < e->nto ? e->to[i] : e->cc[i - e->nto]);
+		rcpt = curl_slist_append(rcpt, a);
+		free(a);
+	}
+	return rcpt;
+}
 
-	if (tls == CONF_TLS_AUTO)
-		tls = colon && strcmp(colon + 1, "465") == 0 ? CONF_TLS_IMPLICIT : CONF_TLS_STARTTLS;
-	/* the URL's path is the name given in EHLO */
-	url = xasprintf("%s://%s/%s", tls == CONF_TLS_IMPLICIT ? "smtps" : "smtp", e->smarthost,
-			e->hello ? e->hello : "localhost");
-	from = mail_addr(e->from);
-	for (size_t i = 0; i < e->nto; i++) {
-		char *a = mail_addr(e->to[i]);
-		rcpt = curl_slist_append(rcpt, a);
-		free(a);
-	}
-	for (size_t i = 0; i < e->ncc; i++) {
-		char *a = mail_addr(e->cc[i]);
-		rcpt = curl_slist_append(rcpt, a);
-		free(a);
-	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
-	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(h, CURLOPT_READDATA, &u);
-	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)u.left);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)e->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)e->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+/* TLS (auto: implicit on port 465, else STARTTLS, required) and AUTH */
+static void smtp_security(CURL *h, const struct conf_email *e, int tls)
+{
 	if (tls == CONF_TLS_STARTTLS)
 		curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
 	if (tls != CONF_TLS_NONE) {
@@ -98,19 +74,47 @@ static int send_email(const struct conf_email *e, const char *msg, char **err)
 	if (e->auth_username) {
 		curl_easy_setopt(h, CURLOPT_USERNAME, e->auth_username);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, e->auth_password);
-		if (e->auth_mechanism) {
-			char *opt = xasprintf("AUTH=%s", e->auth_mechanism);
-			curl_easy_setopt(h, CURLOPT_LOGIN_OPTIONS, opt);
-			rc = curl_easy_perform(h);
-			free(opt);
-			goto done;
-		}
+	}
+}
+
+static int send_email(const struct conf_email *e, const char *msg, char **err)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *rcpt = smtp_rcpts(e);
+	struct upload u = {msg, strlen(msg)};
+	char *url, *from = mail_addr(e->from), *login = NULL;
+	const char *colon = strrchr(e->smarthost, ':');
+	int tls = e->tls;
+	long code = 0;
+	CURLcode rc;
+	char ebuf[CURL_ERROR_SIZE] = "";
+
+	if (tls == CONF_TLS_AUTO)
+		tls = colon && strcmp(colon + 1, "465") == 0 ? CONF_TLS_IMPLICIT : CONF_TLS_STARTTLS;
+	/* the URL's path is the name given in EHLO */
+	url = xasprintf("%s://%s/%s", tls == CONF_TLS_IMPLICIT ? "smtps" : "smtp", e->smarthost,
+			e->hello ? e->hello : "localhost");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
+	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(h, CURLOPT_READDATA, &u);
+	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)u.left);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)e->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)e->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	smtp_security(h, e, tls);
+	if (e->auth_username && e->auth_mechanism) {
+		login = xasprintf("AUTH=%s", e->auth_mechanism);
+		curl_easy_setopt(h, CURLOPT_LOGIN_OPTIONS, login);
 	}
 	rc = curl_easy_perform(h);
-done:
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(rcpt);
 	curl_easy_cleanup(h);
+	free(login);
 	free(url);
 	free(from);
 	if (rc == CURLE_OK)
@@ -124,17 +128,10 @@ done:
 	return TRANSPORT_RETRY;
 }
 
-static int send_http(const char *url, const struct conf_kvs *headers, const char *bearer,
-		     int64_t timeout_ms, const char *body, char **err)
+/* JSON, pacewatch, the configured headers and the bearer token */
+static struct curl_slist *http_headers(const struct conf_kvs *headers, const char *bearer)
 {
-	CURL *h = curl_easy_init();
 	struct curl_slist *hl = NULL;
-	struct pw_buf resp;
-	long code = 0;
-	CURLcode rc;
-	char ebuf[CURL_ERROR_SIZE] = "";
-
-	pw_buf_init(&resp, 0);
 	hl = curl_slist_append(hl, "Content-Type: application/json");
 	hl = curl_slist_append(hl, "User-Agent: pacewatch");
 	for (size_t i = 0; headers && i < headers->n; i++) {
@@ -147,6 +144,21 @@ static int send_http(const char *url, const struct conf_kvs *headers, const char
 		hl = curl_slist_append(hl, x);
 		free(x);
 	}
+	return hl;
+}
+
+static int send_http(const char *url, const struct conf_kvs *headers, const char *bearer,
+		     int64_t timeout_ms, const char *body, char **err)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hl;
+	struct pw_buf resp;
+	long code = 0;
+	CURLcode rc;
+	char ebuf[CURL_ERROR_SIZE] = "";
+
+	pw_buf_init(&resp, 0);
+	hl = http_headers(headers, bearer);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
