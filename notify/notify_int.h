@@ -1,20 +1,23 @@
 /*
- * notify_int.h — what the notifier's files share. The flow, file by file:
+ * notify_int.h — what the notifier's files share. The flow, file by file
+ * (notify.c wires it, once per notify_step):
  *
- *   view ─ alert.c ─ route.c ─┬─ group.c ─ render_email.c / render_json.c ─┐
- *                             └─ am.c ──── render_json.c ──────────────────┼─ outbox.c ─ transport.c
- *   view ─ digest.c ───────────── render_email.c ──────────────────────────┘
+ *   view ─ alert.c ─ route.c ─┬─ group.c ── render_email.c, render_json.c ─┐
+ *                             └─ am.c ───── render_json.c ─────────────────┼─ outbox.c ─ transport.c
+ *   view ─ digest.c ─────────── render_email.c ────────────────────────────┘
  *
  * alert.c: a view's alerts as notifications carry them; route.c: matchers,
- * the routing tree, inhibition, time intervals; group.c: aggregation groups,
- * their timers and the notification log; am.c: Alertmanager receivers;
- * digest.c: KPI digests; render*.c: what notifications look like; outbox.c:
- * the queue in the store and the delivery threads; transport.c: SMTP and
- * HTTP; status.c: /api/v1/notifications and the metrics; notify.c: the
- * wiring (new, start, step, free).
+ * the routing tree, inhibition, time intervals; group.c: aggregation
+ * groups, their timers and the notification log; am.c: Alertmanager
+ * receivers; digest.c: KPI digests; render_email.c (with render_tmpl.c's
+ * templates) and render_json.c: what notifications look like, render.c
+ * what they share; outbox.c: the queue in the store and the delivery
+ * threads; transport.c: SMTP and HTTP; status.c, beside the flow:
+ * /api/v1/notifications and the metrics, from a copy of the groups that
+ * notify_step publishes.
  *
- * Calls go one way, down that flow (render.c, render_tmpl.c and route.c's
- * time ranges are leaves others share); nothing calls back up it.
+ * Calls go one way, down that flow; render.c and route.c's time ranges and
+ * receiver lookup are leaves others use too. Nothing calls back up it.
  */
 #ifndef PW_NOTIFY_INT_H
 #define PW_NOTIFY_INT_H
