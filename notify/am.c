@@ -1,16 +1,20 @@
 /*
- * am.c — Alertmanager receivers: no groups and no timers here (Alertmanager
- * does its own); every alert routed to one is posted to /api/v2/alerts of
- * each of its URLs when it fires or resolves and again every resend_delay,
- * firing ones with endsAt as Prometheus sets it (now + 4 × max(resend_delay,
- * the rule group's interval)). A post carries the whole state, so while one
- * is still queued the next replaces it and sends everything.
+ * am.c — Alertmanager receivers: every alert routed to one is posted to
+ * /api/v2/alerts of each of its URLs with Prometheus' resend and endsAt
+ * rules; no groups or timers here (Alertmanager has its own).
  * Flow: alert → route → [am] → render → outbox → transport.
  */
 #include "notify_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * An alert is posted when it fires or resolves and again every
+ * resend_delay, firing ones with endsAt = now + 4 × max(resend_delay, the
+ * rule group's interval). A post carries the whole state, so while one is
+ * still queued the next replaces it and sends everything.
+ */
 
 void am_add(struct notify *n, size_t ri, struct nalert *a)
 {

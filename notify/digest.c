@@ -1,9 +1,7 @@
 /*
- * digest.c — KPI digests: when each is due (its weekdays and time of day in
- * its time zone; one that fell due while pacewatch was down goes out once
- * when it is back), and what it says, from the newest view: every KPI's
- * units, laggards first, and what changed since the previous digest, whose
- * statuses it keeps in the store. An email, queued like any notification.
+ * digest.c — KPI digests: when each is due, and what it says (every KPI's
+ * units, laggards first, and what changed since the previous digest), from
+ * the newest view; an email, queued like any notification.
  * Flow: view → [digest] → render (render_email.c's MIME) → outbox → transport.
  */
 #include "notify_int.h"
@@ -11,6 +9,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * A digest is due on its weekdays at its time of day in its time zone; one
+ * that fell due while pacewatch was down goes out once when it is back. The
+ * statuses it showed are kept in the store (d/ records) for the next one's
+ * changes.
+ */
 
 #define SUBSYS "notify"
 

@@ -1,18 +1,24 @@
 /*
- * group.c — aggregation groups (Alertmanager's): each routed alert joins
- * its route's group of its group_by values; a new group waits group_wait
- * (not when its alert is older than that), then is looked at every
- * group_interval, and notifies when the notification log says something
- * changed (a new firing alert, a newly resolved one with send_resolved,
- * all resolved) or repeat_interval has passed. Inhibited alerts are left
- * out; a muted route sends nothing. A notification is rendered once and
- * written to the outbox with its log entry, in one transaction.
+ * group.c — aggregation groups (Alertmanager's): their members, their
+ * timers (group_wait, group_interval, repeat_interval), the notification
+ * log that says what is news, and the flush into the outbox.
  * Flow: alert → route → [group] → render → outbox → transport.
  */
 #include "notify_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * Each routed alert joins its route's group of its group_by values. A new
+ * group waits group_wait (not when its alert is older than that), then is
+ * looked at every group_interval, and notifies when the notification log
+ * says something changed (a new firing alert, a newly resolved one with
+ * send_resolved, all resolved) or repeat_interval has passed. Inhibited
+ * alerts are left out; a muted route sends nothing. A notification is
+ * rendered once and written to the outbox with its log entry, in one
+ * transaction.
+ */
 
 #define SUBSYS "notify"
 

@@ -1,10 +1,8 @@
 /*
- * notify.c — the notifier's wiring: notify_new compiles the routes and makes
- * the lanes and loads the outbox, notify_start starts the delivery threads,
- * and each notify_step takes the newest view's alerts through the flow
- * alert → route → group (or am, for Alertmanager receivers) → render →
- * outbox, sends the digests that are due and publishes the groups for the
- * status (status.c). notify_free stops it all.
+ * notify.c — the notifier's wiring: new, start, free, and each step taking
+ * the newest view's alerts through alert → route → group (or am) → render →
+ * outbox, then the digests that are due, then publishing the groups for
+ * the status (status.c).
  */
 #include "notify_int.h"
 

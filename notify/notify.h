@@ -46,8 +46,9 @@ void notify_free(struct notify *n);
 
 /* What the notifier shows, as of now: the lanes' counters (copied under the
  * notifier's lock), the aggregation groups as the last notify_step left
- * them, and the store, whose outbox is read when it is formatted. NULL for
- * a NULL notifier. Free with notify_status_free (NULL is fine). */
+ * them, and the store, whose outbox is read when it is formatted (the
+ * store must outlive the status; the notifier need not). NULL for a NULL
+ * notifier. Free with notify_status_free (NULL is fine). */
 struct notify_status;
 struct notify_status *notify_status_take(struct notify *n);
 void notify_status_free(struct notify_status *s);

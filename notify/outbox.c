@@ -1,10 +1,7 @@
 /*
- * outbox.c — delivery: the outbox in the store's records table (one key
- * per notification, its JSON record holding the rendered payload, written
- * with the notification log entry in one transaction), and one thread per
- * lane (a receiver, or one Alertmanager URL) sending its queue oldest first
- * through transport.c, retrying with backoff, dropping only what the server
- * refuses for good or what is older than notify.max_age.
+ * outbox.c — the outbox in the store's records table and one delivery
+ * thread per lane (a receiver, or one Alertmanager URL): oldest first,
+ * retried with backoff, dropped only when refused for good or too old.
  * Flow: alert → route → group → render → [outbox] → transport.
  */
 #include "notify_int.h"
@@ -12,6 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/*
+ * One key per notification ("o/" and its id), its JSON record holding the
+ * rendered payload, written with the notification log entry in one
+ * transaction, so nothing queued is lost to an outage or a kill -9. A
+ * failed attempt waits retry_min, doubling up to retry_max; what the server
+ * refuses for good or what is older than notify.max_age is dropped.
+ */
 
 #define SUBSYS "notify"
 

@@ -1,9 +1,7 @@
 /*
- * render_email.c — a group's notification as an RFC 5322 email: the UTF-8
- * subject in RFC 2047 encoded words, multipart/alternative text and HTML in
- * quoted-printable, the default bodies (a table per state with each unit's
- * numbers), or templates from files (render_tmpl.c); and the MIME, dates and
- * zones the digest (digest.c) uses too.
+ * render_email.c — a group's notification as an RFC 5322 email: RFC 2047
+ * subject, multipart/alternative text and HTML in quoted-printable, the
+ * default bodies or templates (render_tmpl.c); its MIME serves digest.c too.
  * Flow: alert → route → group → [render] → outbox → transport.
  */
 #include "notify_int.h"
@@ -12,6 +10,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * The default bodies have a table per state (firing, resolved) with each
+ * unit's numbers for KPI alerts, each alert's summary and description, and
+ * links to the dashboard and the alerts; in Chinese when the KPI titles are.
+ */
 
 /* ---- small pieces ----------------------------------------------------------- */
 

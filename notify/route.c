@@ -1,15 +1,19 @@
 /*
- * route.c — where an alert goes: Alertmanager's matchers, the routing tree
- * (the first matching child, or every one while they say continue; a node
- * no child takes keeps the alert), inhibition (a firing source alert mutes
- * its targets), and time intervals (mute_time_intervals and
- * active_time_intervals, in their time zones).
+ * route.c — where an alert goes: Alertmanager's matchers, the routing
+ * tree, inhibition (a firing source alert mutes its targets) and time
+ * intervals (mute_time_intervals, active_time_intervals).
  * Flow: alert → [route] → group → render → outbox → transport.
  */
 #include "notify_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * The tree: a node that matches hands the alert to the first matching
+ * child, or to every matching child while they say continue, or keeps it
+ * when no child matches. Time intervals are read in their time zones.
+ */
 
 /* ---- matchers ---------------------------------------------------------------- */
 

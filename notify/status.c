@@ -1,18 +1,22 @@
 /*
- * status.c — what the notifier shows: /api/v1/notifications (each receiver's
- * lane with its counters and last error, the aggregation groups, every
- * queued notification) and the pacewatch_notifications_* metrics.
- * Beside the flow alert → route → group → render → outbox → transport: it
- * only reads what they leave. The groups belong to the thread of
- * notify_step, so after each step it publishes an immutable copy of them
- * (struct gsnap in a pw_slot); a status (struct notify_status) is that copy,
- * the lanes' counters copied under the notifier's lock, and the store: it
- * is formatted with no lock held, and outlives the notifier.
+ * status.c — what the notifier shows: /api/v1/notifications and the
+ * pacewatch_notifications_* metrics, from a copy of the groups published
+ * after each step and the lanes' counters, formatted with no lock held.
+ * Beside the flow alert → route → group → render → outbox → transport.
  */
 #include "notify_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * The groups belong to the thread of notify_step, so after each step it
+ * publishes an immutable copy of them (struct gsnap in a pw_slot). A status
+ * (struct notify_status) is that copy, the lanes' counters copied under the
+ * notifier's lock, and the store, whose outbox is read when the status is
+ * formatted. It owns copies of everything it shows, so it outlives the
+ * notifier (a reload).
+ */
 
 /* ---- the groups, published after each step ---------------------------------- */
 

@@ -1,10 +1,7 @@
 /*
- * transport.c — sending one rendered notification, behind a small table of
- * operations per receiver kind (as OpenSMTPD's backends): SMTP through
- * libcurl (STARTTLS or implicit TLS, AUTH), and HTTP POSTs for webhooks and
- * Alertmanager's /api/v2/alerts. Each says whether to retry or to drop:
- * what the server refuses for good (SMTP 550, 553, 554; HTTP 4xx but 408
- * and 429) is not sent again. Called by the delivery threads (outbox.c).
+ * transport.c — sending one rendered notification, behind a table of
+ * operations per receiver kind: SMTP through libcurl, HTTP POSTs for
+ * webhooks and Alertmanager; each says whether to retry or to drop.
  * Flow: alert → route → group → render → outbox → [transport].
  */
 #include "notify_int.h"
@@ -12,6 +9,13 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * SMTP: STARTTLS (required) or implicit TLS, AUTH, the envelope from the
+ * From, To and Cc addresses. What the server refuses for good (SMTP 550,
+ * 553, 554; HTTP 4xx but 408 and 429, as Alertmanager and Prometheus do)
+ * is dropped; anything else is retried by the delivery thread (outbox.c).
+ */
 
 struct upload {
 	const char *p;
