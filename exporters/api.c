@@ -722,15 +722,17 @@ static enum MHD_Result serve_notifications(struct httpd *h, struct MHD_Connectio
 					   const struct params *p, const char *name)
 {
 	struct pw_buf b;
+	struct notify_status *st;
 	(void)p;
 	(void)name;
-	pw_buf_init(&b, 0);
+	/* the lock keeps the notifier alive (httpd_set_notify) while the
+	 * status is taken; it is formatted without it */
 	pthread_mutex_lock(&h->lock);
-	if (h->notify)
-		notify_json(h->notify, &b);
-	else
-		pw_buf_puts(&b, "{\"receivers\":[],\"groups\":[],\"queued\":[]}");
+	st = notify_status_take(h->notify);
 	pthread_mutex_unlock(&h->lock);
+	pw_buf_init(&b, 0);
+	notify_status_json(st, &b);
+	notify_status_free(st);
 	return send_data(h, c, path, &b);
 }
 

@@ -35,11 +35,14 @@ struct httpd {
 	struct pw_slot *views;
 	struct notify *notify;
 	struct httpd_metrics metrics[HTTPD_METRICS_MAX];
-	pthread_mutex_t lock; /* col, notify and metrics */
+	/* col, notify and metrics: keeps them alive across a reload while they
+	 * are used; for the notifier, only while its status is taken
+	 * (notify_status_take), which opens no store snapshot */
+	pthread_mutex_t lock;
 	/* the counters only, and a leaf: nothing is locked while it is held.
 	 * count() runs with a store snapshot open (/metrics streams from one),
-	 * and lock is held around calls that open one (notify_json), so count()
-	 * taking lock made a lock-order cycle with the store's resize lock. */
+	 * so count() taking lock could make a lock-order cycle with the
+	 * store's resize lock. */
 	pthread_mutex_t counts_lock;
 	httpd_reload_fn reload;
 	void *reload_ctx;

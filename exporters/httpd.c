@@ -211,6 +211,7 @@ static char *self_metrics(struct httpd *h, bool om)
 {
 	struct pw_buf b;
 	struct store_stats st;
+	struct notify_status *ns;
 	struct pw_label l[3];
 
 	pw_buf_init(&b, 0);
@@ -232,8 +233,11 @@ static char *self_metrics(struct httpd *h, bool om)
 			      (unsigned long long)h->counts[i].n);
 	pthread_mutex_unlock(&h->counts_lock);
 	pthread_mutex_lock(&h->lock);
-	if (h->notify)
-		notify_metrics(h->notify, &b, om);
+	ns = notify_status_take(h->notify);
+	pthread_mutex_unlock(&h->lock);
+	notify_status_metrics(ns, &b, om);
+	notify_status_free(ns);
+	pthread_mutex_lock(&h->lock);
 	for (size_t i = 0; i < HTTPD_METRICS_MAX; i++)
 		if (h->metrics[i].fn)
 			h->metrics[i].fn(h->metrics[i].ctx, &b, om);

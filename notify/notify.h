@@ -12,8 +12,11 @@
  *
  * It knows alerts only as views show them, not how they are decided.
  *
- * Threads: notify_step from one thread (the event loop); notify_json and
- * notify_metrics from any thread.
+ * Threads: notify_step from one thread (the event loop); notify_status_take
+ * from any thread while the notifier lives. What it returns is a copy: it
+ * is read, formatted and freed with no lock held, even after the notifier
+ * is freed (a reload), so a caller that must keep the notifier alive (the
+ * HTTP server across httpd_set_notify) holds its own lock only to take it.
  */
 #ifndef PW_NOTIFY_H
 #define PW_NOTIFY_H
@@ -40,9 +43,19 @@ void notify_start(struct notify *n);
 int64_t notify_step(struct notify *n, int64_t now_ms);
 /* Stop the delivery threads (an attempt in flight finishes) and free. */
 void notify_free(struct notify *n);
-/* /api/v1/notifications data and the pacewatch_notifications_* metrics,
- * appended to b. */
-void notify_json(struct notify *n, struct pw_buf *b);
-void notify_metrics(struct notify *n, struct pw_buf *b, bool openmetrics);
+
+/* What the notifier shows, as of now: the lanes' counters (copied under the
+ * notifier's lock), the aggregation groups as the last notify_step left
+ * them, and the store, whose outbox is read when it is formatted (the
+ * store must outlive the status; the notifier need not). NULL for a NULL
+ * notifier. Free with notify_status_free (NULL is fine). */
+struct notify_status;
+struct notify_status *notify_status_take(struct notify *n);
+void notify_status_free(struct notify_status *s);
+/* /api/v1/notifications data (st NULL: no receivers, no groups, nothing
+ * queued) and the pacewatch_notifications_* metrics (st NULL: none),
+ * appended to b. No lock is taken but the store's own. */
+void notify_status_json(const struct notify_status *st, struct pw_buf *b);
+void notify_status_metrics(const struct notify_status *st, struct pw_buf *b, bool openmetrics);
 
 #endif /* PW_NOTIFY_H */

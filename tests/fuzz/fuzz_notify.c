@@ -68,13 +68,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pw_label l1[] = {{"alertname", f[2]}, {"city", f[3]}};
 	struct pw_label l2[] = {{"alertname", "KpiLagging"}, {"kpi", f[6]}};
 	struct pw_label an[] = {{"summary", f[7]}, {"title", f[3]}, {"unit", f[2]}};
-	struct nalert a = {.labels = l1, .nl = 2, .ann = an, .na = 3, .firing = true,
-			   .starts_ms = 1751299200000, .value = 1.5, .fp = 1};
-	struct nalert b = {.labels = l2, .nl = 2, .ann = an, .na = 2, .firing = false,
-			   .starts_ms = 1751299200000, .ends_ms = 1751299260000, .fp = 2};
+	/* label sets drop empty values, as every set the notifier sees */
+	struct nalert a = {.labels = pw_lset_new(l1, 2), .ann = pw_lset_new(an, 3), .firing = true,
+			   .starts_ms = 1751299200000, .value = 1.5};
+	struct nalert b = {.labels = pw_lset_new(l2, 2), .ann = pw_lset_new(an, 2), .firing = false,
+			   .starts_ms = 1751299200000, .ends_ms = 1751299260000};
 	struct nalert *as[] = {&a, &b};
 	struct pw_label gl[] = {{"kpi", f[6]}};
-	struct nmsg m = {.rc = &rc, .group_key = f[3], .group_labels = gl, .ngl = 1, .alerts = as,
+	struct pw_lset *gls = pw_lset_new(gl, 1);
+	struct nmsg m = {.rc = &rc, .group_key = f[3], .group_labels = gls, .alerts = as,
 			 .n = 2, .nfiring = 1, .external_url = f[5], .dashboard_url = f[4],
 			 .now_ms = 1751299200000, .timezone = "Asia/Shanghai"};
 	char *subject = NULL, *msg = render_email(&m, "<1@x>", &subject);
@@ -90,6 +92,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(hook);
 	free(msg);
 	free(subject);
+	pw_lset_unref(a.labels);
+	pw_lset_unref(a.ann);
+	pw_lset_unref(b.labels);
+	pw_lset_unref(b.ann);
+	pw_lset_unref(gls);
 	free(buf);
 	return 0;
 }

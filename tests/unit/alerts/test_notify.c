@@ -383,11 +383,12 @@ Test(notify, email_encodings, .fini = teardown)
 	struct pw_label labels[] = {{"alertname", "KpiLagging"}, {"city", "济南"}, {"kpi", "mr"}};
 	struct pw_label ann[] = {{"summary", "line one\nline two = x.  "}, {"title", title},
 				 {"unit", "city=济南"}, {"value", "50"}};
-	struct nalert a = {.labels = labels, .nl = 3, .ann = ann, .na = 4, .firing = true,
-			   .starts_ms = T0, .fp = 1};
+	struct nalert a = {.labels = pw_lset_new(labels, 3), .ann = pw_lset_new(ann, 4),
+			   .firing = true, .starts_ms = T0};
 	struct nalert *as[] = {&a};
 	struct pw_label gl[] = {{"alertname", "KpiLagging"}, {"kpi", "mr"}};
-	struct nmsg m = {.rc = &rc, .group_key = "{}:{}", .group_labels = gl, .ngl = 2,
+	struct pw_lset *gls = pw_lset_new(gl, 2);
+	struct nmsg m = {.rc = &rc, .group_key = "{}:{}", .group_labels = gls,
 			 .alerts = as, .n = 1, .nfiring = 1, .external_url = "http://x",
 			 .now_ms = T0, .timezone = "Asia/Shanghai"};
 	char *subject = NULL;
@@ -424,6 +425,9 @@ Test(notify, email_encodings, .fini = teardown)
 	free(text);
 	free(msg);
 	free(subject);
+	pw_lset_unref(a.labels);
+	pw_lset_unref(a.ann);
+	pw_lset_unref(gls);
 }
 
 Test(notify, templates_from_files, .fini = teardown)
@@ -443,13 +447,14 @@ Test(notify, templates_from_files, .fini = teardown)
 	struct pw_label l1[] = {{"alertname", "Down"}, {"city", "<济南>"}};
 	struct pw_label l2[] = {{"alertname", "Down"}, {"city", "青岛"}};
 	struct pw_label an[] = {{"summary", "停了"}};
-	struct nalert a = {.labels = l1, .nl = 2, .ann = an, .na = 1, .firing = true,
-			   .starts_ms = T0, .value = 2.5, .fp = 1};
-	struct nalert b = {.labels = l2, .nl = 2, .firing = false, .starts_ms = T0,
-			   .ends_ms = T0 + MIN, .fp = 2};
+	struct nalert a = {.labels = pw_lset_new(l1, 2), .ann = pw_lset_new(an, 1),
+			   .firing = true, .starts_ms = T0, .value = 2.5};
+	struct nalert b = {.labels = pw_lset_new(l2, 2), .ann = pw_lset_new(NULL, 0),
+			   .firing = false, .starts_ms = T0, .ends_ms = T0 + MIN};
 	struct nalert *as[] = {&a, &b};
 	struct pw_label gl[] = {{"alertname", "Down"}};
-	struct nmsg m = {.rc = &rc, .group_key = "{}:{}", .group_labels = gl, .ngl = 1,
+	struct pw_lset *gls = pw_lset_new(gl, 1);
+	struct nmsg m = {.rc = &rc, .group_key = "{}:{}", .group_labels = gls,
 			 .alerts = as, .n = 2, .nfiring = 1, .external_url = "http://pw:9470",
 			 .now_ms = T0, .timezone = "Asia/Shanghai"};
 	char *subject = NULL, *msg = render_email(&m, "<2@x>", &subject);
@@ -465,6 +470,11 @@ Test(notify, templates_from_files, .fini = teardown)
 	free(html);
 	free(msg);
 	free(subject);
+	pw_lset_unref(a.labels);
+	pw_lset_unref(a.ann);
+	pw_lset_unref(b.labels);
+	pw_lset_unref(b.ann);
+	pw_lset_unref(gls);
 }
 
 static int count_digests(struct outbox *o, char subjects[][256])

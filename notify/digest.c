@@ -1,0 +1,424 @@
+/*
+ * digest.c — KPI digests: when each is due, and what it says (every KPI's
+ * units, laggards first, and what changed since the previous digest), from
+ * the newest view; an email, queued like any notification.
+ * Flow: view → [digest] → render (render_email.c's MIME) → outbox → transport.
+ */
+#include "notify_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * A digest is due on its weekdays at its time of day in its time zone; one
+ * that fell due while pacewatch was down goes out once when it is back. The
+ * statuses it showed are kept in the store (d/ records) for the next one's
+ * changes.
+ */
+
+#define SUBSYS "notify"
+
+/* ---- what a digest says -------------------------------------------------------- */
+
+/* a status's name in Chinese, from its English name */
+static const char *status_zh(const char *s)
+{
+	for (int q = 0; q < VIEW_NSTATUS; q++)
+		if (!strcmp(view_status_name(q), s))
+			return view_status_name_zh(q);
+	return s;
+}
+
+/* the unit as people name it: its labels, without where it was scraped */
+static char *unit_name(const struct pw_lset *l)
+{
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	pw_buf_puts(&b, "");
+	for (size_t i = 0; i < l->n; i++) {
+		if (!strcmp(l->l[i].name, "instance") || !strcmp(l->l[i].name, "job"))
+			continue;
+		pw_buf_printf(&b, "%s%s=%s", b.len ? ", " : "", l->l[i].name, l->l[i].value);
+	}
+	return pw_buf_take(&b);
+}
+
+/* the digest's key of a unit: the KPI, \x1f, its labels as sorted JSON */
+static char *unit_key(const char *kpi, const struct pw_lset *l)
+{
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	pw_buf_printf(&b, "%s\x1f", kpi);
+	pw_buf_json_labels(&b, l->l, l->n);
+	return pw_buf_take(&b);
+}
+
+/* A digest being written: the KPIs' tables, the changes since the previous
+ * digest (whose state is old), the state for the next one, the count of
+ * units in each status. */
+struct digest_doc {
+	bool zh;
+	json_t *old, *old_units; /* NULL: the first digest */
+	json_t *units;           /* the state for the next digest, per unit */
+	struct pw_buf t, h;      /* the KPIs' tables, text and HTML */
+	struct pw_buf ct, ch;    /* the changes, text and HTML */
+	size_t counts[VIEW_NSTATUS], nchanges;
+};
+
+/* a KPI's heading and its table's header row */
+static void kpi_head(struct digest_doc *x, const struct view_meta_kpi *k)
+{
+	static const char *const hz[] = {"单位", "状态", "当前值", "按计划应达", "目标", "预测"};
+	static const char *const he[] = {"Unit", "Status", "Value", "Expected now", "Target",
+					 "Forecast"};
+	char deadline[64];
+	pw_fmt_time(deadline, sizeof deadline, k->deadline_ms);
+	pw_buf_printf(&x->t, "\n%s (%s) — %s %s\n", k->title, k->name, x->zh ? "截止" : "deadline",
+		      deadline);
+	pw_buf_puts(&x->h, "<h3>");
+	pw_buf_html(&x->h, k->title, strlen(k->title));
+	pw_buf_puts(&x->h, "</h3>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\" "
+			   "style=\"border-collapse:collapse\">\n<tr>");
+	for (int c = 0; c < 6; c++) {
+		pw_buf_printf(&x->t, "%s%s", c ? " | " : "", x->zh ? hz[c] : he[c]);
+		pw_buf_printf(&x->h, "<th>%s</th>", x->zh ? hz[c] : he[c]);
+	}
+	pw_buf_puts(&x->t, "\n");
+	pw_buf_puts(&x->h, "</tr>\n");
+}
+
+static void unit_row(struct digest_doc *x, const char *const cells[6])
+{
+	pw_buf_puts(&x->h, "<tr>");
+	for (int c = 0; c < 6; c++) {
+		pw_buf_printf(&x->t, "%s%s", c ? " | " : "", cells[c]);
+		pw_buf_puts(&x->h, "<td>");
+		pw_buf_html(&x->h, cells[c], strlen(cells[c]));
+		pw_buf_puts(&x->h, "</td>");
+	}
+	pw_buf_puts(&x->t, "\n");
+	pw_buf_puts(&x->h, "</tr>\n");
+}
+
+/* one line of the changes */
+static void change(struct digest_doc *x, const char *line)
+{
+	pw_buf_printf(&x->ct, "- %s\n", line);
+	pw_buf_puts(&x->ch, "<li>");
+	pw_buf_html(&x->ch, line, strlen(line));
+	pw_buf_puts(&x->ch, "</li>\n");
+	x->nchanges++;
+}
+
+/* a unit's value in the state: an integer when it is one */
+static json_t *state_value(double v)
+{
+	if (isnan(v) || isinf(v))
+		return json_null();
+	if (fabs(v) < 9007199254740992.0 && v == trunc(v))
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
+/* keep a unit's status for the next digest, and list it among the changes
+ * when the last digest did not have it or had another status (stt: the
+ * status as written, val: the value) */
+static void unit_compare(struct digest_doc *x, const struct view_meta_kpi *k, const char *name,
+			 const struct view_unit *u, const char *stt, const char *val)
+{
+	const char *st = view_status_name(u->status);
+	char *lk = unit_key(k->name, u->labels);
+	json_t *rec = json_object();
+	json_object_set_new(rec, "s", json_string(st));
+	json_object_set_new(rec, "v", state_value(u->value));
+	json_object_set_new(x->units, lk, rec);
+	json_t *o = x->old_units ? json_object_get(x->old_units, lk) : NULL;
+	const char *ost = o ? json_string_value(json_object_get(o, "s")) : NULL;
+	if (x->old && (!o || (ost && strcmp(ost, st)))) {
+		char ov[400], line[1024];
+		json_t *jv = json_object_get(o, "v");
+		pw_fmt_float(ov, sizeof ov, json_is_number(jv) ? json_number_value(jv) : NAN,
+			     PW_FMT_HUMAN);
+		if (!o)
+			snprintf(line, sizeof line, "%s %s: %s %s (%s)", k->title, name,
+				 x->zh ? "新出现" : "new", stt, val);
+		else
+			snprintf(line, sizeof line, "%s %s: %s → %s (%s → %s)", k->title, name,
+				 x->zh ? status_zh(ost) : ost, stt, ov, val);
+		change(x, line);
+	}
+	free(lk);
+}
+
+static void digest_unit(struct digest_doc *x, const struct view_meta_kpi *k,
+			const struct view_unit *u)
+{
+	char *name = unit_name(u->labels);
+	char val[4][400];
+	pw_fmt_float(val[0], sizeof val[0], u->value, PW_FMT_HUMAN);
+	pw_fmt_float(val[1], sizeof val[1], u->expected, PW_FMT_HUMAN);
+	pw_fmt_float(val[2], sizeof val[2], u->target, PW_FMT_HUMAN);
+	pw_fmt_float(val[3], sizeof val[3], u->forecast, PW_FMT_HUMAN);
+	const char *stt = x->zh ? view_status_name_zh(u->status) : view_status_name(u->status);
+	const char *cells[6] = {name, stt, val[0], val[1], val[2], val[3]};
+	x->counts[u->status]++;
+	unit_row(x, cells);
+	unit_compare(x, k, name, u, stt, val[0]);
+	free(name);
+}
+
+static void digest_kpi(struct digest_doc *x, const struct view *v, size_t i)
+{
+	const struct view_meta_kpi *k = &v->meta->kpis[i];
+	const struct view_kpi *vk = &v->kpis[i];
+	kpi_head(x, k);
+	if (vk->nunits == 0) {
+		const char *none = x->zh ? "（暂无数据）" : "(no data yet)";
+		pw_buf_printf(&x->t, "%s\n", none);
+		pw_buf_printf(&x->h, "<tr><td colspan=\"6\">%s</td></tr>\n", none);
+	}
+	for (size_t j = 0; j < vk->nunits; j++)
+		digest_unit(x, k, &v->units[vk->unit0 + j]);
+	pw_buf_puts(&x->h, "</table>\n");
+}
+
+/* units the last digest had and this one has not */
+static void digest_gone(struct digest_doc *x)
+{
+	const char *k;
+	json_t *ou;
+	if (!x->old_units)
+		return;
+	json_object_foreach(x->old_units, k, ou)
+	{
+		if (json_object_get(x->units, k))
+			continue;
+		const char *sep = strchr(k, '\x1f');
+		char line[1024];
+		snprintf(line, sizeof line, "%.*s %s: %s", sep ? (int)(sep - k) : 0, k,
+			 sep ? sep + 1 : k, x->zh ? "不再跟踪" : "no longer tracked");
+		change(x, line);
+	}
+}
+
+/* the title and the day, then how many units lag, in each status */
+static char *digest_subject(const struct digest_doc *x, const char *title, const char *day)
+{
+	static const enum view_status order[] = {VIEW_MISSING, VIEW_LAGGING, VIEW_MISSED,
+						 VIEW_AT_RISK, VIEW_STALE};
+	struct pw_buf s;
+	pw_buf_init(&s, 0);
+	pw_buf_printf(&s, "%s %s", title, day);
+	for (size_t q = 0; q < sizeof order / sizeof order[0]; q++) {
+		if (!x->counts[order[q]])
+			continue;
+		pw_buf_printf(&s, "%s %zu %s", s.len && strchr(s.data, ':') ? "," : ":",
+			      x->counts[order[q]],
+			      x->zh ? view_status_name_zh(order[q]) : view_status_name(order[q]));
+	}
+	return pw_buf_take(&s);
+}
+
+/* the text and HTML bodies: the subject and when, the changes, the KPIs'
+ * tables, the dashboard */
+static void digest_bodies(const struct digest_doc *x, const char *subject, const char *when,
+			  const char *dashboard_url, struct pw_buf *tt, struct pw_buf *hh)
+{
+	const char *changes = x->zh ? "自上次周报以来的变化" : "Changes since the last digest";
+	pw_buf_printf(tt, "%s\n%s %s\n", subject, x->zh ? "生成于" : "as of", when);
+	pw_buf_puts(hh, "<h2>");
+	pw_buf_html(hh, subject, strlen(subject));
+	pw_buf_puts(hh, "</h2>\n");
+	pw_buf_printf(tt, "\n%s\n", changes);
+	pw_buf_printf(hh, "<h3>%s</h3>\n<ul>\n", changes);
+	if (!x->old) {
+		pw_buf_printf(tt, "%s\n", x->zh ? "（首份周报）" : "(the first digest)");
+		pw_buf_printf(hh, "<li>%s</li>\n", x->zh ? "（首份周报）" : "(the first digest)");
+	} else if (!x->nchanges) {
+		pw_buf_printf(tt, "%s\n", x->zh ? "（无变化）" : "(none)");
+		pw_buf_printf(hh, "<li>%s</li>\n", x->zh ? "（无变化）" : "(none)");
+	}
+	pw_buf_append(tt, x->ct.data ? x->ct.data : "", x->ct.len);
+	pw_buf_append(hh, x->ch.data ? x->ch.data : "", x->ch.len);
+	pw_buf_puts(hh, "</ul>\n");
+	pw_buf_append(tt, x->t.data ? x->t.data : "", x->t.len);
+	pw_buf_append(hh, x->h.data ? x->h.data : "", x->h.len);
+	if (dashboard_url) {
+		pw_buf_printf(tt, "\n%s: %s\n", x->zh ? "仪表盘" : "Dashboard", dashboard_url);
+		pw_buf_puts(hh, "<p><a href=\"");
+		pw_buf_html(hh, dashboard_url, strlen(dashboard_url));
+		pw_buf_printf(hh, "\">%s</a></p>\n", x->zh ? "仪表盘 Dashboard" : "Dashboard");
+	}
+	pw_buf_puts(hh, "</body></html>\n");
+}
+
+static void doc_free(struct digest_doc *x)
+{
+	json_decref(x->old);
+	json_decref(x->units);
+	pw_buf_free(&x->t);
+	pw_buf_free(&x->h);
+	pw_buf_free(&x->ct);
+	pw_buf_free(&x->ch);
+}
+
+/* A digest email of view v (NULL: no KPIs yet) and the changes since the
+ * previous digest (prev: the state it saved, or NULL); *state receives the
+ * state to save for the next one, *subject the subject. */
+static char *digest_render(const struct conf_digest *d, const struct conf_email *e,
+			   const struct view *v, const char *prev, int64_t now, const char *mid,
+			   const char *dashboard_url, char **subject_out, char **state_out)
+{
+	struct digest_doc x = {0};
+	json_error_t je;
+	struct pw_buf tt, hh, b;
+	char day[64], when[64];
+	size_t nkpis = v ? v->meta->nkpis : 0;
+	struct pw_tz *tz = email_zone(d->timezone);
+
+	x.old = prev ? json_loads(prev, 0, &je) : NULL;
+	x.old_units = json_object_get(x.old, "units");
+	x.units = json_object();
+	pw_buf_init(&x.t, 0);
+	pw_buf_init(&x.h, 0);
+	pw_buf_init(&x.ct, 0);
+	pw_buf_init(&x.ch, 0);
+	email_local_time(day, sizeof day, now, tz);
+	day[10] = '\0';
+	for (size_t i = 0; i < nkpis; i++)
+		x.zh |= email_has_cjk(v->meta->kpis[i].title);
+	const char *title = d->title ? d->title : x.zh ? "进度周报" : "KPI digest";
+	pw_buf_puts(&x.h, "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"></head><body>\n");
+	for (size_t i = 0; i < nkpis; i++)
+		digest_kpi(&x, v, i);
+	digest_gone(&x);
+	char *subject = digest_subject(&x, title, day);
+	email_local_time(when, sizeof when, now, tz);
+	pw_buf_init(&tt, 0);
+	pw_buf_init(&hh, 0);
+	digest_bodies(&x, subject, when, dashboard_url, &tt, &hh);
+	pw_buf_init(&b, 0);
+	email_mime(&b, e, mid, subject, tt.data ? tt.data : "", hh.data ? hh.data : "", now, tz);
+	json_t *state = json_object();
+	json_object_set_new(state, "sent", json_integer(now));
+	json_object_set_new(state, "units", json_incref(x.units));
+	*state_out = json_dumps(state, JSON_COMPACT);
+	*subject_out = subject;
+	json_decref(state);
+	doc_free(&x);
+	pw_tz_free(tz);
+	pw_buf_free(&tt);
+	pw_buf_free(&hh);
+	return pw_buf_take(&b);
+}
+
+/* ---- when digests go out ------------------------------------------------------- */
+
+/* the first scheduled time after t */
+static int64_t digest_after(const struct conf_digest *d, int64_t t)
+{
+	struct pw_tz *tz = NULL;
+	char err[200];
+	int at = 9 * 60;
+	int wd[8][2];
+	size_t nwd = 0;
+	if (pw_tz_load(d->timezone ? d->timezone : "Asia/Shanghai", &tz, err, sizeof err) != 0)
+		return INT64_MAX;
+	conf_clock_parse(d->at ? d->at : "09:00", &at);
+	time_ranges(d->weekdays, d->nweekdays, 0, wd, &nwd);
+	int64_t local = t / 1000 + pw_tz_offset(tz, t / 1000);
+	int64_t day = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+	int64_t out = INT64_MAX;
+	for (int64_t k = day - 1; k <= day + 8; k++) {
+		int w = (int)(((k % 7) + 11) % 7);
+		if (!time_in_ranges(w, wd, nwd))
+			continue;
+		int64_t y;
+		unsigned m, dd;
+		pw_civil_from_days(k, &y, &m, &dd);
+		int64_t s = pw_tz_local_to_unix(tz, (int)y, (int)m, (int)dd, at / 60, at % 60, 0);
+		if (s * 1000 > t) {
+			out = s * 1000;
+			break;
+		}
+	}
+	pw_tz_free(tz);
+	return out;
+}
+
+static void digest_key(const struct conf_digest *d, size_t i, char *k, size_t sz)
+{
+	snprintf(k, sz, "d/%zu\x1f%s", i, d->receiver);
+}
+
+static void digest_send(struct notify *n, size_t i, int64_t now)
+{
+	const struct conf_digest *d = &n->c->notify.digests[i];
+	size_t ri = route_receiver(n->c, d->receiver);
+	const struct conf_receiver *rc = &n->c->notify.receivers[ri];
+	char key[300], mid[160];
+	void *prev = NULL;
+	size_t pn;
+	char *subject = NULL, *state = NULL;
+	struct view *v;
+
+	digest_key(d, i, key, sizeof key);
+	store_rec_get(n->st, key, strlen(key), &prev, &pn);
+	v = view_get(n->views);
+	snprintf(mid, sizeof mid, "<digest.%lld.%zu@%s>", (long long)now, i,
+		 rc->email.hello ? rc->email.hello : "pacewatch");
+	char *msg = digest_render(d, &rc->email, v, prev, now, mid, n->c->notify.dashboard_url,
+				  &subject, &state);
+	json_t *rec = json_object();
+	json_object_set_new(rec, "kind", json_string("email"));
+	json_object_set_new(rec, "group", json_string("digest"));
+	json_object_set_new(rec, "subject", json_string(subject));
+	json_object_set_new(rec, "message_id", json_string(mid));
+	json_object_set_new(rec, "payload", json_string(msg));
+	json_object_set_new(rec, "alerts", json_integer(0));
+	struct store_rec_op op = {key, strlen(key), state, strlen(state)};
+	outbox_enqueue(n, &n->lanes[n->lane_of[ri]], rec, &op, 1, false, now);
+	log_info(SUBSYS, "digest for %s queued", d->receiver);
+	json_decref(rec);
+	free(msg);
+	free(subject);
+	free(state);
+	free(prev);
+	view_unref(v);
+}
+
+/* when digest i was last sent (now if never): a digest due while
+ * pacewatch was down goes out now, once */
+static int64_t digest_last(struct notify *n, size_t i, int64_t now)
+{
+	char key[300];
+	void *prev = NULL;
+	size_t pn;
+	int64_t last = now;
+	digest_key(&n->c->notify.digests[i], i, key, sizeof key);
+	if (store_rec_get(n->st, key, strlen(key), &prev, &pn) == 0) {
+		json_error_t je;
+		json_t *o = json_loadb(prev, pn, 0, &je);
+		if (o)
+			last = (int64_t)json_integer_value(json_object_get(o, "sent"));
+		json_decref(o);
+		free(prev);
+	}
+	return last;
+}
+
+void digests_step(struct notify *n, int64_t now, int64_t *next)
+{
+	for (size_t i = 0; i < n->c->notify.ndigests; i++) {
+		const struct conf_digest *d = &n->c->notify.digests[i];
+		if (!n->digest_next[i])
+			n->digest_next[i] = digest_after(d, digest_last(n, i, now));
+		if (now >= n->digest_next[i]) {
+			digest_send(n, i, now);
+			n->digest_next[i] = digest_after(d, now);
+		}
+		if (n->digest_next[i] < *next)
+			*next = n->digest_next[i];
+	}
+}
