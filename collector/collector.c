@@ -113,7 +113,7 @@ static void set_free(struct seriesset *s)
 
 /* ---- heap of next-due targets ------------------------------------------- */
 
-static void heap_swap(struct collector *c, size_t a, size_t b)
+static void due_swap(struct collector *c, size_t a, size_t b)
 {
 	struct ctarget *t = c->heap[a];
 	c->heap[a] = c->heap[b];
@@ -122,15 +122,15 @@ static void heap_swap(struct collector *c, size_t a, size_t b)
 	c->heap[b]->heap_idx = b;
 }
 
-static void heap_up(struct collector *c, size_t i)
+static void due_up(struct collector *c, size_t i)
 {
 	while (i > 0 && c->heap[(i - 1) / 2]->next_due > c->heap[i]->next_due) {
-		heap_swap(c, i, (i - 1) / 2);
+		due_swap(c, i, (i - 1) / 2);
 		i = (i - 1) / 2;
 	}
 }
 
-static void heap_down(struct collector *c, size_t i)
+static void due_down(struct collector *c, size_t i)
 {
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
@@ -140,7 +140,7 @@ static void heap_down(struct collector *c, size_t i)
 			m = r;
 		if (m == i)
 			return;
-		heap_swap(c, i, m);
+		due_swap(c, i, m);
 		i = m;
 	}
 }
@@ -149,7 +149,7 @@ static void heap_push(struct collector *c, struct ctarget *t)
 {
 	c->heap[c->nheap] = t;
 	t->heap_idx = c->nheap++;
-	heap_up(c, t->heap_idx);
+	due_up(c, t->heap_idx);
 }
 
 static struct ctarget *heap_pop(struct collector *c)
@@ -158,7 +158,7 @@ static struct ctarget *heap_pop(struct collector *c)
 	c->heap[0] = c->heap[--c->nheap];
 	c->heap[0]->heap_idx = 0;
 	if (c->nheap)
-		heap_down(c, 0);
+		due_down(c, 0);
 	return t;
 }
 

@@ -61,21 +61,12 @@ static int fail(struct parser *ps, const char *at, const char *fmt, const char *
 
 static bool is_ws(char c) { return c == ' ' || c == '\t'; }
 
-static void skip_ws(struct parser *ps)
+static void pt_skip_ws(struct parser *ps)
 {
 	while (ps->p < ps->end && is_ws(*ps->p))
 		ps->p++;
 }
 
-static bool name_start(char c, bool colon)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':');
-}
-
-static bool name_char(char c, bool colon)
-{
-	return name_start(c, colon) || (c >= '0' && c <= '9');
-}
 
 /* Read a metric (colon) or label name; store it NUL-terminated in
  * scratch; returns its offset or SIZE_MAX. */
@@ -84,9 +75,9 @@ static size_t read_name(struct parser *ps, bool colon)
 	const char *s = ps->p;
 	size_t off = ps->scratch.len;
 
-	if (ps->p >= ps->end || !name_start(*ps->p, colon))
+	if (ps->p >= ps->end || !pw_name_char((unsigned char)*ps->p, true, colon))
 		return SIZE_MAX;
-	while (ps->p < ps->end && name_char(*ps->p, colon))
+	while (ps->p < ps->end && pw_name_char((unsigned char)*ps->p, false, colon))
 		ps->p++;
 	pw_buf_append(&ps->scratch, s, (size_t)(ps->p - s));
 	pw_buf_putc(&ps->scratch, '\0');
@@ -165,7 +156,7 @@ static int read_value(struct parser *ps, size_t *off)
 	return 0;
 }
 
-static int parse_labels(struct parser *ps)
+static int pt_parse_labels(struct parser *ps)
 {
 	ps->p++; /* '{' */
 	for (;;) {
@@ -173,7 +164,7 @@ static int parse_labels(struct parser *ps)
 		const char *at;
 		int rc;
 
-		skip_ws(ps);
+		pt_skip_ws(ps);
 		if (ps->p < ps->end && *ps->p == '}') {
 			ps->p++;
 			return 0;
@@ -190,17 +181,17 @@ static int parse_labels(struct parser *ps)
 		if (strcmp(ps->scratch.data + noff, "__name__") == 0)
 			return fail(ps, at, "label \"__name__\" inside braces is not supported; "
 					    "put the metric name first", NULL);
-		skip_ws(ps);
+		pt_skip_ws(ps);
 		if (ps->p >= ps->end || *ps->p != '=')
 			return fail(ps, ps->p, "expected '=' after the label name", NULL);
 		ps->p++;
-		skip_ws(ps);
+		pt_skip_ws(ps);
 		if ((rc = read_value(ps, &voff)) != 0)
 			return rc;
 		ps->lbls[ps->nl].name_off = noff;
 		ps->lbls[ps->nl].value_off = voff;
 		ps->nl++;
-		skip_ws(ps);
+		pt_skip_ws(ps);
 		if (ps->p < ps->end && *ps->p == ',') {
 			ps->p++;
 			continue;
@@ -251,7 +242,7 @@ static int parse_comment(struct parser *ps, const struct pt_handler *h, void *ct
 	int rc;
 
 	ps->p++; /* '#' */
-	skip_ws(ps);
+	pt_skip_ws(ps);
 	kw = ps->p;
 	if (eol - kw >= 4 && memcmp(kw, "HELP", 4) == 0)
 		kind = PT_META_HELP;
@@ -264,7 +255,7 @@ static int parse_comment(struct parser *ps, const struct pt_handler *h, void *ct
 	ps->p += 4;
 	if (ps->p < eol && !is_ws(*ps->p))
 		goto skip; /* "# HELPER ..." is a comment */
-	skip_ws(ps);
+	pt_skip_ws(ps);
 	{
 		const char *at = ps->p;
 		if ((moff = read_name(ps, true)) == SIZE_MAX)
@@ -273,7 +264,7 @@ static int parse_comment(struct parser *ps, const struct pt_handler *h, void *ct
 	}
 	if (ps->p < eol && !is_ws(*ps->p) && *ps->p != '\r')
 		return fail(ps, ps->p, "unexpected character after the metric name", NULL);
-	skip_ws(ps);
+	pt_skip_ws(ps);
 	toff = ps->scratch.len;
 	if (kind == PT_META_HELP) {
 		const char *q = ps->p;
@@ -334,13 +325,13 @@ static int parse_sample(struct parser *ps, const struct pt_handler *h, void *ctx
 	{
 		const char *after_name = ps->p;
 		bool braces;
-		skip_ws(ps);
+		pt_skip_ws(ps);
 		braces = ps->p < ps->end && *ps->p == '{';
 		if (braces) {
-			if ((rc = parse_labels(ps)) != 0)
+			if ((rc = pt_parse_labels(ps)) != 0)
 				return rc;
 			after_name = ps->p;
-			skip_ws(ps);
+			pt_skip_ws(ps);
 		}
 		if (ps->p == after_name && ps->p < ps->end && *ps->p != '\n')
 			return fail(ps, ps->p, "expected a space and the value after the %s",
@@ -353,7 +344,7 @@ static int parse_sample(struct parser *ps, const struct pt_handler *h, void *ctx
 		return fail(ps, at, "expected a float value (such as 42, -1.5e3, NaN, +Inf)",
 			    NULL);
 	ps->p = end;
-	skip_ws(ps);
+	pt_skip_ws(ps);
 	if (ps->p < ps->end && *ps->p != '\n' && *ps->p != '\r') {
 		at = ps->p;
 		if (parse_int64(ps->p, ps->end, &ts, &end) != 0 ||
@@ -362,7 +353,7 @@ static int parse_sample(struct parser *ps, const struct pt_handler *h, void *ctx
 				    NULL);
 		ps->p = end;
 		has_ts = true;
-		skip_ws(ps);
+		pt_skip_ws(ps);
 	}
 	if (ps->p < ps->end && *ps->p == '\r')
 		ps->p++;
@@ -401,7 +392,7 @@ int promtext_parse(const char *buf, size_t len, const struct pt_handler *h, void
 		ps.line++;
 		ps.line_start = ps.p;
 		pw_buf_reset(&ps.scratch);
-		skip_ws(&ps);
+		pt_skip_ws(&ps);
 		if (ps.p >= ps.end)
 			break;
 		if (*ps.p == '\n' || *ps.p == '\r') {

@@ -95,28 +95,6 @@ char *pw_buf_take(struct pw_buf *b)
 }
 
 /* the length of the valid UTF-8 sequence at p (first byte >= 0x80), or 0 */
-static size_t utf8_len(const unsigned char *p)
-{
-	size_t n;
-	uint32_t c;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2, c = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3, c = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4, c = p[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) || (n == 4 && (c < 0x10000 || c > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 void pw_buf_json_string(struct pw_buf *b, const char *s)
 {
 	pw_buf_putc(b, '"');
@@ -135,7 +113,7 @@ void pw_buf_json_string(struct pw_buf *b, const char *s)
 			} else {
 				/* valid UTF-8 passes; anything else becomes U+FFFD, as
 				 * Go's encoding/json writes it */
-				size_t n = utf8_len(p);
+				size_t n = pw_utf8_len(p, 4); /* stops at the NUL */
 				if (n) {
 					pw_buf_append(b, (const char *)p, n);
 					p += n - 1;

@@ -64,6 +64,10 @@ void pw_log_emit(enum pw_log_level level, const char *subsys, const char *fmt, .
 #define log_info(subsys, ...)  pw_log(PW_LOG_INFO, subsys, __VA_ARGS__)
 #define log_debug(subsys, ...) pw_log(PW_LOG_DEBUG, subsys, __VA_ARGS__)
 
+/* Length of the valid UTF-8 sequence at p (1 for ASCII), reading at most n
+ * bytes; 0 when it is not valid UTF-8 (truncated, overlong, a surrogate,
+ * past U+10FFFF). */
+size_t pw_utf8_len(const unsigned char *p, size_t n);
 /* Escape untrusted bytes (platform responses, label values) for a log line
  * or an error message: control characters and invalid UTF-8 become \xNN,
  * quotes and backslashes are backslashed, and output longer than dstsz-1 is
@@ -304,6 +308,8 @@ int64_t pw_mono_ns(void);
 /* Prometheus' name rules: metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label
  * names [a-zA-Z_][a-zA-Z0-9_]*. */
 bool pw_valid_metric_name(const char *s, size_t n);
+/* c may stand in a name: letters, '_', digits (not first), ':' (colon). */
+bool pw_name_char(unsigned char c, bool first, bool colon);
 bool pw_valid_label_name(const char *s, size_t n);
 
 /* 64-bit hash (FNV-1a variant mixed with a finaliser) for in-memory tables. */

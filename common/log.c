@@ -50,8 +50,7 @@ void pw_log_emit(enum pw_log_level level, const char *subsys, const char *fmt, .
 	pthread_mutex_unlock(&log_lock);
 }
 
-/* Length of a valid UTF-8 sequence starting at p (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
+size_t pw_utf8_len(const unsigned char *p, size_t n)
 {
 	size_t len;
 	uint32_t cp;
@@ -105,7 +104,7 @@ char *pw_esc(char *dst, size_t dstsz, const char *src, size_t srclen)
 			tmp[tl++] = 'n';
 			ul = 1;
 		} else if (s[i] < 0x20 || s[i] == 0x7f ||
-			   (ul = utf8_len(s + i, srclen - i)) == 0) {
+			   (ul = pw_utf8_len(s + i, srclen - i)) == 0) {
 			tmp[tl++] = '\\';
 			tmp[tl++] = 'x';
 			tmp[tl++] = hex[s[i] >> 4];

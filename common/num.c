@@ -229,7 +229,7 @@ uint64_t pw_hash64(const void *p, size_t n)
 	return h;
 }
 
-static bool name_char(unsigned char c, bool first, bool colon)
+bool pw_name_char(unsigned char c, bool first, bool colon)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
 	       (colon && c == ':') || (!first && c >= '0' && c <= '9');
@@ -240,7 +240,7 @@ static bool valid_name(const char *s, size_t n, bool colon)
 	if (n == 0)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!name_char((unsigned char)s[i], i == 0, colon))
+		if (!pw_name_char((unsigned char)s[i], i == 0, colon))
 			return false;
 	return true;
 }

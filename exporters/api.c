@@ -100,9 +100,7 @@ static void params_free(struct params *p)
 
 /* ---- JSON ---------------------------------------------------------------------------- */
 
-static void jstr(struct pw_buf *b, const char *s) { pw_buf_json_string(b, s); }
-
-static void jtime(struct pw_buf *b, int64_t t)
+static void json_unix_time(struct pw_buf *b, int64_t t)
 {
 	if (t < 0) {
 		pw_buf_putc(b, '-');
@@ -117,7 +115,7 @@ static void jpoint(struct pw_buf *b, int64_t t, double v)
 {
 	char num[400];
 	pw_buf_putc(b, '[');
-	jtime(b, t);
+	json_unix_time(b, t);
 	pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
 	pw_buf_printf(b, ",\"%s\"]", num);
 }
@@ -149,7 +147,7 @@ static enum MHD_Result send_error(struct httpd *h, struct MHD_Connection *c, int
 	pw_buf_init(&b, 0);
 	pw_buf_printf(&b, "{\"status\":\"error\",\"errorType\":\"%s\",\"error\":",
 		      query_errtype_name(t));
-	jstr(&b, msg);
+	pw_buf_json_string(&b, msg);
 	pw_buf_putc(&b, '}');
 	return send_json(h, c, path, (unsigned)query_errtype_status(t), &b);
 }
@@ -213,9 +211,9 @@ static void write_result(struct pw_buf *b, const struct query_result *r)
 		break;
 	case QUERY_STRING:
 		pw_buf_putc(b, '[');
-		jtime(b, r->t);
+		json_unix_time(b, r->t);
 		pw_buf_putc(b, ',');
-		jstr(b, r->str);
+		pw_buf_json_string(b, r->str);
 		pw_buf_putc(b, ']');
 		break;
 	default:
@@ -513,7 +511,7 @@ static enum MHD_Result serve_labels(struct httpd *h, struct MHD_Connection *c, i
 			all[k++] = all[i];
 			if (k > 1)
 				pw_buf_putc(&b, ',');
-			jstr(&b, all[i]);
+			pw_buf_json_string(&b, all[i]);
 		}
 		pw_buf_putc(&b, ']');
 	}
@@ -544,13 +542,13 @@ static int meta_cb(void *ctx, const char *metric, const struct store_meta *m)
 		return 1;
 	if (mc->n++)
 		pw_buf_putc(mc->b, ',');
-	jstr(mc->b, metric);
+	pw_buf_json_string(mc->b, metric);
 	pw_buf_puts(mc->b, ":[{\"type\":");
-	jstr(mc->b, store_type_name(m->type));
+	pw_buf_json_string(mc->b, store_type_name(m->type));
 	pw_buf_puts(mc->b, ",\"help\":");
-	jstr(mc->b, m->help ? m->help : "");
+	pw_buf_json_string(mc->b, m->help ? m->help : "");
 	pw_buf_puts(mc->b, ",\"unit\":");
-	jstr(mc->b, m->unit ? m->unit : "");
+	pw_buf_json_string(mc->b, m->unit ? m->unit : "");
 	pw_buf_puts(mc->b, "}]");
 	return 0;
 }
@@ -590,7 +588,7 @@ static void jdur(struct pw_buf *b, int64_t ms)
 {
 	char d[64];
 	pw_fmt_duration(d, sizeof d, ms);
-	jstr(b, d);
+	pw_buf_json_string(b, d);
 }
 
 static enum MHD_Result serve_targets(struct httpd *h, struct MHD_Connection *c, int path,
@@ -624,22 +622,22 @@ static enum MHD_Result serve_targets(struct httpd *h, struct MHD_Connection *c, 
 			jlabels(&b, lab, 2);
 		}
 		pw_buf_puts(&b, ",\"scrapePool\":");
-		jstr(&b, st.name);
+		pw_buf_json_string(&b, st.name);
 		pw_buf_puts(&b, ",\"scrapeUrl\":");
-		jstr(&b, st.url);
+		pw_buf_json_string(&b, st.url);
 		pw_buf_puts(&b, ",\"globalUrl\":");
-		jstr(&b, st.url);
+		pw_buf_json_string(&b, st.url);
 		pw_buf_puts(&b, ",\"lastError\":");
-		jstr(&b, st.last_error);
+		pw_buf_json_string(&b, st.last_error);
 		pw_buf_puts(&b, ",\"lastScrape\":");
 		if (st.last_scrape_ms > 0)
 			pw_fmt_time(ts, sizeof ts, st.last_scrape_ms);
 		else
 			snprintf(ts, sizeof ts, "0001-01-01T00:00:00Z");
-		jstr(&b, ts);
+		pw_buf_json_string(&b, ts);
 		pw_buf_printf(&b, ",\"lastScrapeDuration\":%.6f,\"lastSamplesScraped\":%zu,\"health\":",
 			      st.last_duration_s, st.last_samples);
-		jstr(&b, st.health == 1 ? "up" : st.health == 0 ? "down" : "unknown");
+		pw_buf_json_string(&b, st.health == 1 ? "up" : st.health == 0 ? "down" : "unknown");
 		pw_buf_puts(&b, ",\"scrapeInterval\":");
 		jdur(&b, iv);
 		pw_buf_puts(&b, ",\"scrapeTimeout\":");
@@ -659,7 +657,7 @@ static enum MHD_Result serve_buildinfo(struct httpd *h, struct MHD_Connection *c
 	(void)name;
 	pw_buf_init(&b, 0);
 	pw_buf_puts(&b, "{\"version\":");
-	jstr(&b, PW_VERSION);
+	pw_buf_json_string(&b, PW_VERSION);
 	pw_buf_puts(&b, ",\"revision\":\"\",\"branch\":\"\",\"buildUser\":\"\",\"buildDate\":\"\","
 			"\"goVersion\":\"\",\"application\":\"pacewatch\",\"features\":{}}");
 	return send_data(h, c, path, &b);

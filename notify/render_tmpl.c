@@ -23,7 +23,7 @@ static void alert_fields(const struct nalert *a, struct pw_label *f, char (*buf)
 	f[4] = (struct pw_label){".GeneratorURL", a->generator_url ? a->generator_url : ""};
 }
 
-static char *expand(const char *t, const struct nmsg *m, const struct nalert *a, bool html)
+static char *expand_tmpl(const char *t, const struct nmsg *m, const struct nalert *a, bool html)
 {
 	struct pw_label *cl, *ca;
 	size_t ncl, nca;
@@ -104,13 +104,13 @@ char *render_template(const char *t, const struct nmsg *m, bool html)
 		const char *body;
 		const char *o = range_open(p, &which, &body);
 		if (!o) {
-			char *x = expand(p, m, NULL, html);
+			char *x = expand_tmpl(p, m, NULL, html);
 			pw_buf_puts(&out, x);
 			free(x);
 			break;
 		}
 		char *head = xstrndup(p, (size_t)(o - p));
-		char *x = expand(head, m, NULL, html);
+		char *x = expand_tmpl(head, m, NULL, html);
 		pw_buf_puts(&out, x);
 		free(x);
 		free(head);
@@ -129,7 +129,7 @@ char *render_template(const char *t, const struct nmsg *m, bool html)
 			const struct nalert *a = m->alerts[i];
 			if ((which == 0 && !a->firing) || (which == 1 && a->firing))
 				continue;
-			x = expand(inner, m, a, html);
+			x = expand_tmpl(inner, m, a, html);
 			pw_buf_puts(&out, x);
 			free(x);
 		}

@@ -145,7 +145,7 @@ void notify_status_free(struct notify_status *s)
 
 /* ---- /api/v1/notifications ------------------------------------------------------ */
 
-static const char *jstr(json_t *o, const char *key)
+static const char *rec_str(json_t *o, const char *key)
 {
 	const char *v = json_string_value(json_object_get(o, key));
 	return v ? v : "";
@@ -168,9 +168,9 @@ static int queued_cb(void *ctx, const void *k, size_t kn, const void *v, size_t 
 	if (x->w++)
 		pw_buf_putc(x->b, ',');
 	pw_buf_printf(x->b, "{\"id\":%llu,\"receiver\":", (unsigned long long)outbox_id(k));
-	pw_buf_json_string(x->b, jstr(o, "lane"));
+	pw_buf_json_string(x->b, rec_str(o, "lane"));
 	pw_buf_puts(x->b, ",\"kind\":");
-	pw_buf_json_string(x->b, jstr(o, "kind"));
+	pw_buf_json_string(x->b, rec_str(o, "kind"));
 	pw_fmt_time(t, sizeof t, (int64_t)json_integer_value(json_object_get(o, "created")));
 	pw_buf_puts(x->b, ",\"queuedAt\":");
 	pw_buf_json_string(x->b, t);
@@ -179,19 +179,19 @@ static int queued_cb(void *ctx, const void *k, size_t kn, const void *v, size_t 
 		      (long long)json_integer_value(json_object_get(o, "alerts")));
 	if (json_object_get(o, "group")) {
 		pw_buf_puts(x->b, ",\"group\":");
-		pw_buf_json_string(x->b, jstr(o, "group"));
+		pw_buf_json_string(x->b, rec_str(o, "group"));
 	}
 	if (json_object_get(o, "subject")) {
 		pw_buf_puts(x->b, ",\"subject\":");
-		pw_buf_json_string(x->b, jstr(o, "subject"));
+		pw_buf_json_string(x->b, rec_str(o, "subject"));
 	}
 	if (json_object_get(o, "message_id")) {
 		pw_buf_puts(x->b, ",\"messageId\":");
-		pw_buf_json_string(x->b, jstr(o, "message_id"));
+		pw_buf_json_string(x->b, rec_str(o, "message_id"));
 	}
 	if (json_object_get(o, "error")) {
 		pw_buf_puts(x->b, ",\"lastError\":");
-		pw_buf_json_string(x->b, jstr(o, "error"));
+		pw_buf_json_string(x->b, rec_str(o, "error"));
 		pw_fmt_time(t, sizeof t, (int64_t)json_integer_value(json_object_get(o, "next")));
 		pw_buf_puts(x->b, ",\"nextAttempt\":");
 		pw_buf_json_string(x->b, t);

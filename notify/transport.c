@@ -32,7 +32,7 @@ static size_t read_cb(char *dst, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
-static size_t sink_cb(char *p, size_t size, size_t nmemb, void *ctx)
+static size_t reply_head_cb(char *p, size_t size, size_t nmemb, void *ctx)
 {
 	struct pw_buf *b = ctx;
 	if (b->len < 512)
@@ -169,7 +169,7 @@ static int send_http(const char *url, const struct conf_kvs *headers, const char
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, reply_head_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 	rc = curl_easy_perform(h);

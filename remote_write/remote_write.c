@@ -220,11 +220,6 @@ static void cursor_load(struct endpoint *e)
 
 /* ---- reading a round ----------------------------------------------------------- */
 
-static int label_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct pw_label *)a)->name, ((const struct pw_label *)b)->name);
-}
-
 static void round_clear(struct endpoint *e)
 {
 	for (size_t i = 0; i < e->ns; i++) {
@@ -266,7 +261,7 @@ static void add_series(struct endpoint *e, const struct store_series *ss, size_t
 			r->l[r->nl++].value = xstrdup(e->ext[j].value);
 		}
 	}
-	qsort(r->l, r->nl, sizeof *r->l, label_cmp);
+	qsort(r->l, r->nl, sizeof *r->l, pw_label_cmp);
 	r->off = off;
 	r->n = e->nsmp - off;
 }
@@ -384,7 +379,7 @@ struct sink {
 	size_t n;
 };
 
-static size_t sink_cb(char *p, size_t size, size_t nmemb, void *ctx)
+static size_t reply_cb(char *p, size_t size, size_t nmemb, void *ctx)
 {
 	struct sink *s = ctx;
 	size_t n = size * nmemb, room = sizeof s->buf - 1 - s->n;
@@ -429,7 +424,7 @@ static int post(struct worker *wk, const char *body, size_t len, char **err)
 	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, reply_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 	if (c->basic_user) {
@@ -472,7 +467,7 @@ struct piece {
 	size_t from, n; /* samples of s */
 };
 
-static char *encode(const struct endpoint *e, const struct piece *p, size_t np, size_t nsamples,
+static char *encode_request(const struct endpoint *e, const struct piece *p, size_t np, size_t nsamples,
 		    size_t *out_len)
 {
 	Prometheus__TimeSeries *ts = xcalloc(np, sizeof *ts);
@@ -533,7 +528,7 @@ static int send_batch(struct worker *wk, const struct piece *p, size_t np, size_
 	struct endpoint *e = wk->e;
 	struct remote_write *w = e->w;
 	size_t len;
-	char *body = encode(e, p, np, n, &len);
+	char *body = encode_request(e, p, np, n, &len);
 	int64_t backoff = e->c->min_backoff_ms;
 	int out = 0;
 	for (;;) {

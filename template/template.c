@@ -115,7 +115,7 @@ static char *keep(struct tctx *c, const char *s, size_t n)
 	return c->mem[c->nmem++] = p;
 }
 
-static const char *skip_ws(const char *p, const char *e)
+static const char *tmpl_skip_ws(const char *p, const char *e)
 {
 	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
@@ -140,7 +140,7 @@ static const char *operand(struct tctx *c, const char *p, const char *e, struct 
 {
 	const struct template_data *d = c->d;
 	out->k = V_NONE;
-	p = skip_ws(p, e);
+	p = tmpl_skip_ws(p, e);
 	if (p < e && (*p == '"' || *p == '`')) {
 		char q = *p++;
 		const char *s = p;
@@ -361,7 +361,7 @@ static void action(struct tctx *c, const char *p, const char *e, struct pw_buf *
 			else if (*seg_end == '|')
 				break;
 		}
-		const char *s = skip_ws(p, seg_end);
+		const char *s = tmpl_skip_ws(p, seg_end);
 		const char *w = s;
 		while (w < seg_end && ident_char(*w))
 			w++;
@@ -371,7 +371,7 @@ static void action(struct tctx *c, const char *p, const char *e, struct pw_buf *
 		if (wl && !(s[0] >= '0' && s[0] <= '9')) {
 			/* a function */
 			const char *a = w;
-			while (!c->err && (a = skip_ws(a, seg_end)) < seg_end && na < 7)
+			while (!c->err && (a = tmpl_skip_ws(a, seg_end)) < seg_end && na < 7)
 				a = operand(c, a, seg_end, &args[na++]);
 			if (have)
 				args[na++] = cur;

@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void jstr(struct pw_buf *b, const char *s) { pw_buf_json_string(b, s); }
-
 static void jlset(struct pw_buf *b, const struct pw_lset *s)
 {
 	if (s)
@@ -20,14 +18,14 @@ static void jlset(struct pw_buf *b, const struct pw_lset *s)
 }
 
 /* Prometheus' time.Time JSON: RFC 3339; the zero time when never */
-static void jtime(struct pw_buf *b, int64_t ms, bool zero_is_never)
+static void json_rfc3339(struct pw_buf *b, int64_t ms, bool zero_is_never)
 {
 	char t[64];
 	if (ms == 0 && zero_is_never)
 		snprintf(t, sizeof t, "0001-01-01T00:00:00Z");
 	else
 		pw_fmt_time(t, sizeof t, ms);
-	jstr(b, t);
+	pw_buf_json_string(b, t);
 }
 
 static void jalert(struct pw_buf *b, const struct view_alert *a)
@@ -38,10 +36,10 @@ static void jalert(struct pw_buf *b, const struct view_alert *a)
 	pw_buf_puts(b, ",\"annotations\":");
 	jlset(b, a->annotations);
 	pw_buf_printf(b, ",\"state\":\"%s\",\"activeAt\":", view_alert_state_name(a->state));
-	jtime(b, a->active_at, false);
+	json_rfc3339(b, a->active_at, false);
 	pw_buf_puts(b, ",\"value\":");
 	pw_fmt_float(num, sizeof num, a->value, PW_FMT_GO_E);
-	jstr(b, num);
+	pw_buf_json_string(b, num);
 	pw_buf_putc(b, '}');
 }
 
@@ -60,9 +58,9 @@ static void jrule(struct pw_buf *b, const struct view *v, size_t ri)
 			if (v->alerts[r->alert0 + k].state > st)
 				st = v->alerts[r->alert0 + k].state;
 		pw_buf_printf(b, "{\"state\":\"%s\",\"name\":", view_alert_state_name(st));
-		jstr(b, m->name);
+		pw_buf_json_string(b, m->name);
 		pw_buf_puts(b, ",\"query\":");
-		jstr(b, m->query ? m->query : "(the KPI engine)");
+		pw_buf_json_string(b, m->query ? m->query : "(the KPI engine)");
 		pw_buf_printf(b, ",\"duration\":%g,\"keepFiringFor\":%g,\"labels\":",
 			      (double)m->for_ms / 1000, (double)m->keep_firing_for_ms / 1000);
 		jkvs(b, m->labels, m->nlabels);
@@ -80,17 +78,17 @@ static void jrule(struct pw_buf *b, const struct view *v, size_t ri)
 		pw_buf_putc(b, ']');
 	} else {
 		pw_buf_puts(b, "{\"name\":");
-		jstr(b, m->name);
+		pw_buf_json_string(b, m->name);
 		pw_buf_puts(b, ",\"query\":");
-		jstr(b, m->query);
+		pw_buf_json_string(b, m->query);
 		pw_buf_puts(b, ",\"labels\":");
 		jkvs(b, m->labels, m->nlabels);
 	}
 	pw_buf_printf(b, ",\"health\":\"%s\",\"lastError\":",
 		      r->last_eval == 0 ? "unknown" : r->last_error ? "err" : "ok");
-	jstr(b, r->last_error ? r->last_error : "");
+	pw_buf_json_string(b, r->last_error ? r->last_error : "");
 	pw_buf_printf(b, ",\"evaluationTime\":%.6f,\"lastEvaluation\":", r->eval_s);
-	jtime(b, r->last_eval, true);
+	json_rfc3339(b, r->last_eval, true);
 	pw_buf_printf(b, ",\"type\":\"%s\"}", m->alerting ? "alerting" : "recording");
 }
 
@@ -103,9 +101,9 @@ void view_json_rules(const struct view *v, struct pw_buf *b, const char *type)
 		if (g)
 			pw_buf_putc(b, ',');
 		pw_buf_puts(b, "{\"name\":");
-		jstr(b, mg->name);
+		pw_buf_json_string(b, mg->name);
 		pw_buf_puts(b, ",\"file\":");
-		jstr(b, mg->file);
+		pw_buf_json_string(b, mg->file);
 		pw_buf_puts(b, ",\"rules\":[");
 		for (size_t i = 0; i < mg->nrules; i++) {
 			size_t ri = mg->rule0 + i;
@@ -119,7 +117,7 @@ void view_json_rules(const struct view *v, struct pw_buf *b, const char *type)
 		pw_buf_printf(b, "],\"interval\":%g,\"limit\":%lld,\"evaluationTime\":%.6f,"
 				 "\"lastEvaluation\":",
 			      (double)mg->interval_ms / 1000, (long long)mg->limit, v->groups[g].eval_s);
-		jtime(b, v->groups[g].last_eval, true);
+		json_rfc3339(b, v->groups[g].last_eval, true);
 		pw_buf_putc(b, '}');
 	}
 	pw_buf_puts(b, "]}");
@@ -160,19 +158,19 @@ void view_json_kpis(const struct view *v, struct pw_buf *b)
 		if (i)
 			pw_buf_putc(b, ',');
 		pw_buf_puts(b, "{\"name\":");
-		jstr(b, k->name);
+		pw_buf_json_string(b, k->name);
 		pw_buf_puts(b, ",\"title\":");
-		jstr(b, k->title);
+		pw_buf_json_string(b, k->title);
 		pw_buf_printf(b, ",\"direction\":\"%s\",\"start\":", k->at_most ? "at_most" : "at_least");
 		pw_fmt_time(t, sizeof t, k->start_ms);
-		jstr(b, t);
+		pw_buf_json_string(b, t);
 		pw_buf_puts(b, ",\"deadline\":");
 		pw_fmt_time(t, sizeof t, k->deadline_ms);
-		jstr(b, t);
+		pw_buf_json_string(b, t);
 		pw_buf_puts(b, ",\"owner\":");
-		jstr(b, k->owner);
+		pw_buf_json_string(b, k->owner);
 		pw_buf_puts(b, ",\"contact\":");
-		jstr(b, k->contact);
+		pw_buf_json_string(b, k->contact);
 		pw_buf_puts(b, ",\"units\":[");
 		for (size_t j = 0; j < vk->nunits; j++) {
 			const struct view_unit *u = &v->units[vk->unit0 + j];
