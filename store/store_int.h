@@ -1,7 +1,7 @@
 /*
  * store_int.h — what the files of store/ share: the LMDB layout, key and
  * byte encodings, and what each file offers the others (chunk codec, log,
- * runs, symbols, series cache, older formats).
+ * runs, symbols, older formats, the store, transactions, series cache).
  *
  * LMDB layout (named databases), format 3:
  *   meta      "magic", "format", "next_id", "next_sym", "samples",
@@ -588,7 +588,9 @@ struct store_snap {
 int snap_series_enc(struct store_snap *snap, const MDB_val *v, const char **enc, size_t *len);
 void snap_series_release(struct store_snap *snap, const char *enc, size_t len);
 
-/* env.c */
+/* txn.c: transactions, the meta table's numbers, errors, map growth, for
+ * every file (env.c opens and closes the store and calls the files; none
+ * calls env.c) */
 int store__err(int mdb_rc);
 char *store__cause(int mdb_rc, const char *what);
 int store__grow(struct store *s, char **cause);
