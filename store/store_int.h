@@ -6,8 +6,8 @@
  * LMDB layout (named databases), format 3:
  *   meta      "magic", "format", "next_id", "next_sym", "samples",
  *             "generation", ...
- *   series    id(8, BE)                     -> labels as symbol ids (symbols.c)
- *   symbols   id(4, BE)                     -> a label name or value
+ *   series    id(8, BE)                     -> labels as symbol ids (series.c)
+ *   symbols   id(4, BE)                     -> a label name or value (symbols.c)
  *   postings  name \0 value   DUPSORT|FIXED -> id(4, BE)
  *   headruns  run(8, BE)                    -> the heads of a run of SLOT_RUN ids
  *                                              (slots.c), each its compact
@@ -458,16 +458,6 @@ int sym_intern(struct store *s, MDB_txn *txn, const char *str, size_t len, uint3
 int sym_writer_finish(struct store *s, MDB_txn *txn);
 void sym_writer_committed(struct store *s);
 void sym_writer_abort(struct store *s);
-/* A series' labels, canonical encoding (series.c) <-> stored form (the
- * varint symbol ids of the name and each label's name and value);
- * series_decode appends to out. */
-int series_encode_syms(struct store *s, MDB_txn *txn, const char *enc, size_t len,
-		       struct pw_buf *out);
-int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf *out);
-/* The strings of a stored series (at most max; PW_ETOOBIG beyond), and
- * the bytes of its canonical encoding. */
-int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char **strs,
-		   uint32_t *lens, size_t max, size_t *n, size_t *total);
 
 /* ---- stores of format 1 and 2 (legacy.c) ---------------------------------- */
 
@@ -618,6 +608,16 @@ int series_delete(struct store *s, MDB_txn *txn, uint64_t id);
  * as __name__). Returns false at the end. */
 bool labels_next(const char *enc, size_t len, size_t *off, const char **name,
 		 const char **value);
+/* A series' labels, canonical encoding <-> stored form (the varint
+ * symbol ids of the name and each label's name and value, symbols.c);
+ * series_decode appends to out. */
+int series_encode_syms(struct store *s, MDB_txn *txn, const char *enc, size_t len,
+		       struct pw_buf *out);
+int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf *out);
+/* The strings of a stored series (at most max; PW_ETOOBIG beyond), and
+ * the bytes of its canonical encoding. */
+int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char **strs,
+		   uint32_t *lens, size_t max, size_t *n, size_t *total);
 
 /* The first timestamp of chunk bytes (the caller checked the size). */
 static inline int64_t chunk_first_ts(const void *chunk)
