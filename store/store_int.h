@@ -446,10 +446,19 @@ struct symtab {
 	struct sym *pending;
 	size_t npending, cappending;
 };
+static inline struct sym *sym_at(struct symtab *t, uint32_t id)
+{
+	return &t->blk[id >> SYM_BLOCK_BITS][id & (SYM_BLOCK - 1)];
+}
 struct store;
 /* The string of symbol id, loading it from txn if this process has not
- * met it yet; valid until the store closes. */
-int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char **str, uint32_t *len);
+ * met it yet; valid until the store closes. Inline (below): decoding a
+ * series' labels (series.c) calls it for every string. */
+static inline int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char **str,
+			  uint32_t *len);
+/* sym_get of an id this process has not met: loads the symbols up to id
+ * from txn (under the table's lock). */
+int sym_fetch(struct store *s, MDB_txn *txn, uint32_t id);
 void symtab_free(struct symtab *t);
 /* A write transaction's symbols: begin (sees other processes' additions),
  * intern, finish (before the commit), then committed or abort. */
@@ -626,6 +635,21 @@ static inline int64_t chunk_first_ts(const void *chunk)
 }
 
 static inline size_t posting_width(const struct store *s) { return s->slots_legacy ? 8 : 4; }
+
+static inline int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char **str,
+			  uint32_t *len)
+{
+	struct symtab *t = &s->syms;
+	if (id >= __atomic_load_n(&t->n, __ATOMIC_ACQUIRE)) {
+		int rc = sym_fetch(s, txn, id);
+		if (rc != 0)
+			return rc;
+	}
+	const struct sym *e = sym_at(t, id);
+	*str = e->s;
+	*len = e->len;
+	return 0;
+}
 
 /* The chunk bytes of the segment an entry of the chunks index stands
  * for: a sealed segment in segs. Older forms, read by legacy.c: segments

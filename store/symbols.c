@@ -2,8 +2,8 @@
  * symbols.c — label names and values stored once, as ids (table symbols):
  * series.c stores a series as the ids of its strings, interning new ones
  * in the write transaction (whose symbols write.c begins and finishes),
- * and readers turn ids back into strings (sym_get) through a table every
- * process keeps in memory.
+ * and readers turn ids back into strings (sym_get, inline in store_int.h)
+ * through a table every process keeps in memory.
  */
 #include "store_int.h"
 
@@ -28,11 +28,6 @@
  * commit creates are published only once it is on disk, so that no reader
  * is ever handed a string that was not committed.
  */
-
-static inline struct sym *sym_at(struct symtab *t, uint32_t id)
-{
-	return &t->blk[id >> SYM_BLOCK_BITS][id & (SYM_BLOCK - 1)];
-}
 
 /* Append id (== t->n) to the table; the caller holds t->lock. */
 static void sym_push(struct symtab *t, uint32_t id, const void *str, size_t len)
@@ -92,20 +87,13 @@ static int sym_load(struct store *s, MDB_txn *txn, uint32_t upto)
 	return t->n > upto ? 0 : rc;
 }
 
-int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char **str, uint32_t *len)
+int sym_fetch(struct store *s, MDB_txn *txn, uint32_t id)
 {
 	struct symtab *t = &s->syms;
-	if (id >= __atomic_load_n(&t->n, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&t->lock);
-		int rc = sym_load(s, txn, id);
-		pthread_mutex_unlock(&t->lock);
-		if (rc != 0)
-			return rc;
-	}
-	const struct sym *e = sym_at(t, id);
-	*str = e->s;
-	*len = e->len;
-	return 0;
+	pthread_mutex_lock(&t->lock);
+	int rc = sym_load(s, txn, id);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
 }
 
 void symtab_free(struct symtab *t)
