@@ -2,7 +2,8 @@
  * legacy.c — stores of format 1 and 2: how env.c's store_open finds one,
  * how it is read as it is when opened read-only, and its upgrade to format
  * 3 in one transaction when opened for writing. The hot paths (slots.c,
- * chunk.c, read.c, wal.c, seg_resolve, retention) call in behind one test.
+ * read.c, wal.c, head_parse and seg_resolve, retention) call in behind
+ * one test.
  */
 #include "store_int.h"
 

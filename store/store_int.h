@@ -128,9 +128,12 @@ struct head {
 /* The compact state of appender a over chunk (out: HEAD_STATE_MAX bytes);
  * returns its length. */
 size_t head_state_put(const struct chunk_app *a, const uint8_t *chunk, uint8_t *out);
-/* Parse a stored head (legacy: format 2's fixed state, legacy.c); 0 or
- * PW_EINVAL. */
-int head_parse(const void *p, size_t len, bool legacy, struct head *h);
+/* Parse a stored head of format 3 (the compact state); 0 or PW_EINVAL. */
+int head_parse_compact(const void *p, size_t len, struct head *h);
+/* Parse a stored head, of format 3 or (legacy) with format 2's fixed
+ * state (legacy_head_parse); 0 or PW_EINVAL. The caller's flag chooses,
+ * here (below), so that chunk.c knows only format 3. */
+static inline int head_parse(const void *p, size_t len, bool legacy, struct head *h);
 /* Start decoding a stored head. */
 static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, bool legacy)
 {
@@ -649,6 +652,16 @@ static inline int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char
 	*str = e->s;
 	*len = e->len;
 	return 0;
+}
+
+/* ---- format 3 or older: the readers' choice -------------------------------- */
+
+/* Stores of format 1 and 2 read as they are (legacy.c) are read behind
+ * one test, made here so that chunk.c knows only format 3. */
+
+static inline int head_parse(const void *p, size_t len, bool legacy, struct head *h)
+{
+	return legacy ? legacy_head_parse(p, len, h) : head_parse_compact(p, len, h);
 }
 
 /* The chunk bytes of the segment an entry of the chunks index stands
