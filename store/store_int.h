@@ -375,14 +375,20 @@ struct slot_reader {
 	int rc;
 };
 struct store;
-void slot_reader_init(struct slot_reader *r, const struct store *s, MDB_txn *txn,
-		      enum slot_table t);
+static inline void slot_reader_init(struct slot_reader *r, const struct store *s,
+				    MDB_txn *txn, enum slot_table t);
 /* The entry of series id: a head is its appender state + chunk
  * (head_parse), an open segment the chunk alone. 0, MDB_NOTFOUND, or an
  * LMDB error. */
-int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out);
+static inline int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out);
 /* Entries in table t. */
-int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t *n);
+static inline int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t,
+			     uint64_t *n);
+/* Format 3's readers (slots.c): the three above (inline, below) call
+ * them, or legacy.c's for an older store read as it is, so that slots.c
+ * knows only runs. */
+int slot_read_packed(struct slot_reader *r, uint64_t id, MDB_val *out);
+int slot_count_packed(MDB_txn *txn, MDB_dbi dbi, uint64_t *n);
 /* A stored run: its entries in id order (out holds SLOT_RUN), or the one
  * of id & (SLOT_RUN - 1) == lo; MDB_CORRUPTED for a malformed value. */
 struct slot_ent {
@@ -657,11 +663,34 @@ static inline int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char
 /* ---- format 3 or older: the readers' choice -------------------------------- */
 
 /* Stores of format 1 and 2 read as they are (legacy.c) are read behind
- * one test, made here so that chunk.c knows only format 3. */
+ * one test, made here so that chunk.c and slots.c know only format 3. */
 
 static inline int head_parse(const void *p, size_t len, bool legacy, struct head *h)
 {
 	return legacy ? legacy_head_parse(p, len, h) : head_parse_compact(p, len, h);
+}
+
+static inline void slot_reader_init(struct slot_reader *r, const struct store *s,
+				    MDB_txn *txn, enum slot_table t)
+{
+	memset(r, 0, sizeof *r);
+	r->txn = txn;
+	r->dbi = t == SLOT_HEADS ? s->dbi_heads : s->dbi_open;
+	if (s->slots_legacy)
+		legacy_slot_reader_init(r, t);
+}
+
+static inline int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out)
+{
+	return r->legacy ? legacy_slot_read(r, id, out) : slot_read_packed(r, id, out);
+}
+
+static inline int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t,
+			     uint64_t *n)
+{
+	MDB_dbi dbi = t == SLOT_HEADS ? s->dbi_heads : s->dbi_open;
+
+	return s->slots_legacy ? legacy_slot_count(txn, dbi, n) : slot_count_packed(txn, dbi, n);
 }
 
 /* The chunk bytes of the segment an entry of the chunks index stands
