@@ -1,8 +1,9 @@
 /*
  * chunk.c — the sample chunk codec (Gorilla-style timestamps, XOR or
- * integer-step values, bit-exact) and a head's compact appender state:
- * pure functions over bytes that write.c and retention.c encode with and
- * every reader decodes with; no LMDB, so unit-tested and fuzzed alone.
+ * integer-step values, bit-exact) and a head's compact appender state
+ * (format 3's; older stores' fixed one is legacy.c's): pure functions over
+ * bytes that write.c and retention.c encode with and every reader decodes
+ * with; no LMDB, so unit-tested and fuzzed alone. Calls no other file.
  */
 #include "store_int.h"
 
@@ -176,14 +177,12 @@ size_t head_state_put(const struct chunk_app *a, const uint8_t *chunk, uint8_t *
 	return n + 8;
 }
 
-int head_parse(const void *p, size_t len, bool legacy, struct head *h)
+int head_parse_compact(const void *p, size_t len, struct head *h)
 {
 	const uint8_t *b = p, *end = b + len;
 	struct chunk_app *a = &h->a;
 	uint64_t zt, zd;
 
-	if (legacy) /* format 2's fixed state */
-		return legacy_head_parse(p, len, h);
 	if (len < 2)
 		return PW_EINVAL;
 	unsigned code = (unsigned)b[0] | (unsigned)b[1] << 8;

@@ -1,8 +1,9 @@
 /*
- * legacy.c — stores of format 1 and 2: how store_open (env.c) finds one,
+ * legacy.c — stores of format 1 and 2: how env.c's store_open finds one,
  * how it is read as it is when opened read-only, and its upgrade to format
- * 3 in one transaction when opened for writing. The hot paths (slots.c,
- * chunk.c, read.c, wal.c, seg_resolve, retention) call in behind one test.
+ * 3 in one transaction when opened for writing. The hot paths (read.c,
+ * wal.c, retention.c; head_parse, slot_read, seg_resolve in store_int.h)
+ * call in behind one test; chunk.c and slots.c know only format 3.
  */
 #include "store_int.h"
 

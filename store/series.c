@@ -1,7 +1,8 @@
 /*
- * series.c — label sets to series ids: the canonical encoding, the series
- * and postings tables, and the writer's in-memory index of every series
- * (hash -> id), against which write.c resolves a batch's series.
+ * series.c — label sets to series ids: the canonical encoding and its
+ * stored form (the ids of its strings, symbols.c), the series and postings
+ * tables, and the writer's in-memory index of every series (hash -> id),
+ * against which write.c resolves a batch's series.
  */
 #include "store_int.h"
 
@@ -52,6 +53,87 @@ size_t posting_key(uint8_t *out, const char *name, const char *value)
 	out[nl + 1 + room] = 0xff;
 	key_put_u64(out + nl + 2 + room, pw_hash64(value, vl));
 	return nl + 1 + room + 9;
+}
+
+/* ---- the stored form: the ids of its strings (symbols.c) ---------------- */
+
+int series_encode_syms(struct store *s, MDB_txn *txn, const char *enc, size_t len,
+		       struct pw_buf *out)
+{
+	size_t off = 0;
+	const char *name, *value;
+	int rc;
+
+	bool first = true;
+	while (labels_next(enc, len, &off, &name, &value)) {
+		const char *strs[2] = {name, value};
+		/* the metric name alone first (labels_next calls it __name__) */
+		for (int j = first ? 1 : 0; j < 2; j++) {
+			uint32_t id;
+			uint8_t tmp[VARINT_MAX_BYTES];
+			if ((rc = sym_intern(s, txn, strs[j], strlen(strs[j]), &id)) != 0)
+				return rc;
+			pw_buf_append(out, tmp, varint_put(tmp, id));
+		}
+		first = false;
+	}
+	return 0;
+}
+
+/* The next string of a stored series at *p: 1 and it, 0 at end, or an
+ * error. */
+static int series_next(struct store *s, MDB_txn *txn, const uint8_t **p, const uint8_t *end,
+		       const char **str, uint32_t *len)
+{
+	uint64_t id;
+	if (*p == end)
+		return 0;
+	if (!varint_get(p, end, &id) || id > UINT32_MAX)
+		return MDB_CORRUPTED;
+	int rc = sym_get(s, txn, (uint32_t)id, str, len);
+	return rc ? rc : 1;
+}
+
+int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf *out)
+{
+	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	const char *str = NULL;
+	uint32_t len = 0;
+	unsigned k = 0;
+	int rc;
+
+	while ((rc = series_next(s, txn, &p, end, &str, &len)) == 1) {
+		pw_buf_append(out, str, len + 1); /* with its NUL */
+		k++;
+	}
+	if (rc != 0)
+		return rc;
+	return k % 2 == 1 ? 0 : MDB_CORRUPTED; /* the name, then pairs */
+}
+
+int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char **strs,
+		   uint32_t *lens, size_t max, size_t *n, size_t *total)
+{
+	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	const char *str = NULL;
+	uint32_t len = 0;
+	size_t k = 0, bytes = 0;
+	int rc;
+
+	while ((rc = series_next(s, txn, &p, end, &str, &len)) == 1) {
+		if (k == max)
+			return PW_ETOOBIG;
+		strs[k] = str;
+		lens[k++] = len;
+		bytes += len + 1;
+	}
+	if (rc != 0)
+		return rc;
+	if (k % 2 != 1)
+		return MDB_CORRUPTED; /* the name, then pairs */
+	*n = k;
+	*total = bytes;
+	return 0;
 }
 
 /* ---- cache ---------------------------------------------------------------- */

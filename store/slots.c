@@ -2,8 +2,8 @@
  * slots.c — heads and open segments packed by runs of SLOT_RUN series ids,
  * one LMDB value per run: write.c and retention.c change entries through
  * the writer's runs, written once per commit (slots_flush); readers look
- * entries up in the mapped value (slot_read). Stores read as they are:
- * legacy.c.
+ * entries up in the mapped value (slot_read). Format 3 only: slot_read
+ * (store_int.h) sends an older store, read as it is, to legacy.c.
  */
 #include "store_int.h"
 
@@ -97,23 +97,11 @@ int slot_block_parse(const MDB_val *blk, struct slot_ent *out, size_t *n)
 
 /* ---- readers ---------------------------------------------------------------- */
 
-void slot_reader_init(struct slot_reader *r, const struct store *s, MDB_txn *txn,
-		      enum slot_table t)
-{
-	memset(r, 0, sizeof *r);
-	r->txn = txn;
-	r->dbi = t == SLOT_HEADS ? s->dbi_heads : s->dbi_open;
-	if (s->slots_legacy)
-		legacy_slot_reader_init(r, t);
-}
-
-int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out)
+int slot_read_packed(struct slot_reader *r, uint64_t id, MDB_val *out)
 {
 	uint8_t kb[8];
 	MDB_val k = {8, kb};
 
-	if (r->legacy)
-		return legacy_slot_read(r, id, out);
 	if (!r->have || r->run != run_of(id)) {
 		r->run = run_of(id);
 		r->have = true;
@@ -125,15 +113,12 @@ int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out)
 	return slot_block_find(&r->blk, (unsigned)(id & (SLOT_RUN - 1)), out);
 }
 
-int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t *n)
+int slot_count_packed(MDB_txn *txn, MDB_dbi dbi, uint64_t *n)
 {
-	MDB_dbi dbi = t == SLOT_HEADS ? s->dbi_heads : s->dbi_open;
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
-	if (s->slots_legacy)
-		return legacy_slot_count(txn, dbi, n);
 	*n = 0;
 	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
 		return rc;

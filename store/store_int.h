@@ -1,13 +1,13 @@
 /*
  * store_int.h — what the files of store/ share: the LMDB layout, key and
  * byte encodings, and what each file offers the others (chunk codec, log,
- * runs, symbols, series cache, older formats).
+ * runs, symbols, older formats, the store, transactions, series cache).
  *
  * LMDB layout (named databases), format 3:
  *   meta      "magic", "format", "next_id", "next_sym", "samples",
  *             "generation", ...
- *   series    id(8, BE)                     -> labels as symbol ids (symbols.c)
- *   symbols   id(4, BE)                     -> a label name or value
+ *   series    id(8, BE)                     -> labels as symbol ids (series.c)
+ *   symbols   id(4, BE)                     -> a label name or value (symbols.c)
  *   postings  name \0 value   DUPSORT|FIXED -> id(4, BE)
  *   headruns  run(8, BE)                    -> the heads of a run of SLOT_RUN ids
  *                                              (slots.c), each its compact
@@ -128,9 +128,12 @@ struct head {
 /* The compact state of appender a over chunk (out: HEAD_STATE_MAX bytes);
  * returns its length. */
 size_t head_state_put(const struct chunk_app *a, const uint8_t *chunk, uint8_t *out);
-/* Parse a stored head (legacy: format 2's fixed state, legacy.c); 0 or
- * PW_EINVAL. */
-int head_parse(const void *p, size_t len, bool legacy, struct head *h);
+/* Parse a stored head of format 3 (the compact state); 0 or PW_EINVAL. */
+int head_parse_compact(const void *p, size_t len, struct head *h);
+/* Parse a stored head, of format 3 or (legacy) with format 2's fixed
+ * state (legacy_head_parse); 0 or PW_EINVAL. The caller's flag chooses,
+ * here (below), so that chunk.c knows only format 3. */
+static inline int head_parse(const void *p, size_t len, bool legacy, struct head *h);
 /* Start decoding a stored head. */
 static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, bool legacy)
 {
@@ -372,14 +375,20 @@ struct slot_reader {
 	int rc;
 };
 struct store;
-void slot_reader_init(struct slot_reader *r, const struct store *s, MDB_txn *txn,
-		      enum slot_table t);
+static inline void slot_reader_init(struct slot_reader *r, const struct store *s,
+				    MDB_txn *txn, enum slot_table t);
 /* The entry of series id: a head is its appender state + chunk
  * (head_parse), an open segment the chunk alone. 0, MDB_NOTFOUND, or an
  * LMDB error. */
-int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out);
+static inline int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out);
 /* Entries in table t. */
-int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t, uint64_t *n);
+static inline int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t,
+			     uint64_t *n);
+/* Format 3's readers (slots.c): the three above (inline, below) call
+ * them, or legacy.c's for an older store read as it is, so that slots.c
+ * knows only runs. */
+int slot_read_packed(struct slot_reader *r, uint64_t id, MDB_val *out);
+int slot_count_packed(MDB_txn *txn, MDB_dbi dbi, uint64_t *n);
 /* A stored run: its entries in id order (out holds SLOT_RUN), or the one
  * of id & (SLOT_RUN - 1) == lo; MDB_CORRUPTED for a malformed value. */
 struct slot_ent {
@@ -446,10 +455,19 @@ struct symtab {
 	struct sym *pending;
 	size_t npending, cappending;
 };
+static inline struct sym *sym_at(struct symtab *t, uint32_t id)
+{
+	return &t->blk[id >> SYM_BLOCK_BITS][id & (SYM_BLOCK - 1)];
+}
 struct store;
 /* The string of symbol id, loading it from txn if this process has not
- * met it yet; valid until the store closes. */
-int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char **str, uint32_t *len);
+ * met it yet; valid until the store closes. Inline (below): decoding a
+ * series' labels (series.c) calls it for every string. */
+static inline int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char **str,
+			  uint32_t *len);
+/* sym_get of an id this process has not met: loads the symbols up to id
+ * from txn (under the table's lock). */
+int sym_fetch(struct store *s, MDB_txn *txn, uint32_t id);
 void symtab_free(struct symtab *t);
 /* A write transaction's symbols: begin (sees other processes' additions),
  * intern, finish (before the commit), then committed or abort. */
@@ -458,16 +476,6 @@ int sym_intern(struct store *s, MDB_txn *txn, const char *str, size_t len, uint3
 int sym_writer_finish(struct store *s, MDB_txn *txn);
 void sym_writer_committed(struct store *s);
 void sym_writer_abort(struct store *s);
-/* A series' labels, canonical encoding (series.c) <-> stored form (the
- * varint symbol ids of the name and each label's name and value);
- * series_decode appends to out. */
-int series_encode_syms(struct store *s, MDB_txn *txn, const char *enc, size_t len,
-		       struct pw_buf *out);
-int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf *out);
-/* The strings of a stored series (at most max; PW_ETOOBIG beyond), and
- * the bytes of its canonical encoding. */
-int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char **strs,
-		   uint32_t *lens, size_t max, size_t *n, size_t *total);
 
 /* ---- stores of format 1 and 2 (legacy.c) ---------------------------------- */
 
@@ -588,7 +596,9 @@ struct store_snap {
 int snap_series_enc(struct store_snap *snap, const MDB_val *v, const char **enc, size_t *len);
 void snap_series_release(struct store_snap *snap, const char *enc, size_t len);
 
-/* env.c */
+/* txn.c: transactions, the meta table's numbers, errors, map growth, for
+ * every file (env.c opens and closes the store and calls the files; none
+ * calls env.c) */
 int store__err(int mdb_rc);
 char *store__cause(int mdb_rc, const char *what);
 int store__grow(struct store *s, char **cause);
@@ -616,6 +626,16 @@ int series_delete(struct store *s, MDB_txn *txn, uint64_t id);
  * as __name__). Returns false at the end. */
 bool labels_next(const char *enc, size_t len, size_t *off, const char **name,
 		 const char **value);
+/* A series' labels, canonical encoding <-> stored form (the varint
+ * symbol ids of the name and each label's name and value, symbols.c);
+ * series_decode appends to out. */
+int series_encode_syms(struct store *s, MDB_txn *txn, const char *enc, size_t len,
+		       struct pw_buf *out);
+int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf *out);
+/* The strings of a stored series (at most max; PW_ETOOBIG beyond), and
+ * the bytes of its canonical encoding. */
+int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char **strs,
+		   uint32_t *lens, size_t max, size_t *n, size_t *total);
 
 /* The first timestamp of chunk bytes (the caller checked the size). */
 static inline int64_t chunk_first_ts(const void *chunk)
@@ -624,6 +644,54 @@ static inline int64_t chunk_first_ts(const void *chunk)
 }
 
 static inline size_t posting_width(const struct store *s) { return s->slots_legacy ? 8 : 4; }
+
+static inline int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char **str,
+			  uint32_t *len)
+{
+	struct symtab *t = &s->syms;
+	if (id >= __atomic_load_n(&t->n, __ATOMIC_ACQUIRE)) {
+		int rc = sym_fetch(s, txn, id);
+		if (rc != 0)
+			return rc;
+	}
+	const struct sym *e = sym_at(t, id);
+	*str = e->s;
+	*len = e->len;
+	return 0;
+}
+
+/* ---- format 3 or older: the readers' choice -------------------------------- */
+
+/* Stores of format 1 and 2 read as they are (legacy.c) are read behind
+ * one test, made here so that chunk.c and slots.c know only format 3. */
+
+static inline int head_parse(const void *p, size_t len, bool legacy, struct head *h)
+{
+	return legacy ? legacy_head_parse(p, len, h) : head_parse_compact(p, len, h);
+}
+
+static inline void slot_reader_init(struct slot_reader *r, const struct store *s,
+				    MDB_txn *txn, enum slot_table t)
+{
+	memset(r, 0, sizeof *r);
+	r->txn = txn;
+	r->dbi = t == SLOT_HEADS ? s->dbi_heads : s->dbi_open;
+	if (s->slots_legacy)
+		legacy_slot_reader_init(r, t);
+}
+
+static inline int slot_read(struct slot_reader *r, uint64_t id, MDB_val *out)
+{
+	return r->legacy ? legacy_slot_read(r, id, out) : slot_read_packed(r, id, out);
+}
+
+static inline int slot_count(const struct store *s, MDB_txn *txn, enum slot_table t,
+			     uint64_t *n)
+{
+	MDB_dbi dbi = t == SLOT_HEADS ? s->dbi_heads : s->dbi_open;
+
+	return s->slots_legacy ? legacy_slot_count(txn, dbi, n) : slot_count_packed(txn, dbi, n);
+}
 
 /* The chunk bytes of the segment an entry of the chunks index stands
  * for: a sealed segment in segs. Older forms, read by legacy.c: segments

@@ -1,8 +1,9 @@
 /*
  * symbols.c — label names and values stored once, as ids (table symbols):
- * a series is stored as the ids of its strings (series.c), write.c interns
- * a batch's new strings in its transaction, and readers turn ids back into
- * strings (sym_get) through a table every process keeps in memory.
+ * series.c stores a series as the ids of its strings, interning new ones
+ * in the write transaction (whose symbols write.c begins and finishes),
+ * and readers turn ids back into strings (sym_get, inline in store_int.h)
+ * through a table every process keeps in memory.
  */
 #include "store_int.h"
 
@@ -27,11 +28,6 @@
  * commit creates are published only once it is on disk, so that no reader
  * is ever handed a string that was not committed.
  */
-
-static inline struct sym *sym_at(struct symtab *t, uint32_t id)
-{
-	return &t->blk[id >> SYM_BLOCK_BITS][id & (SYM_BLOCK - 1)];
-}
 
 /* Append id (== t->n) to the table; the caller holds t->lock. */
 static void sym_push(struct symtab *t, uint32_t id, const void *str, size_t len)
@@ -91,20 +87,13 @@ static int sym_load(struct store *s, MDB_txn *txn, uint32_t upto)
 	return t->n > upto ? 0 : rc;
 }
 
-int sym_get(struct store *s, MDB_txn *txn, uint32_t id, const char **str, uint32_t *len)
+int sym_fetch(struct store *s, MDB_txn *txn, uint32_t id)
 {
 	struct symtab *t = &s->syms;
-	if (id >= __atomic_load_n(&t->n, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&t->lock);
-		int rc = sym_load(s, txn, id);
-		pthread_mutex_unlock(&t->lock);
-		if (rc != 0)
-			return rc;
-	}
-	const struct sym *e = sym_at(t, id);
-	*str = e->s;
-	*len = e->len;
-	return 0;
+	pthread_mutex_lock(&t->lock);
+	int rc = sym_load(s, txn, id);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
 }
 
 void symtab_free(struct symtab *t)
@@ -127,64 +116,6 @@ void symtab_free(struct symtab *t)
 	free(t->pending);
 	t->pending = NULL;
 	t->npending = t->cappending = 0;
-}
-
-/* ---- decoding ------------------------------------------------------------- */
-
-/* The next string of a stored series at *p: 1 and it, 0 at end, or an
- * error. */
-static int series_next(struct store *s, MDB_txn *txn, const uint8_t **p, const uint8_t *end,
-		       const char **str, uint32_t *len)
-{
-	uint64_t id;
-	if (*p == end)
-		return 0;
-	if (!varint_get(p, end, &id) || id > UINT32_MAX)
-		return MDB_CORRUPTED;
-	int rc = sym_get(s, txn, (uint32_t)id, str, len);
-	return rc ? rc : 1;
-}
-
-int series_decode(struct store *s, MDB_txn *txn, const MDB_val *v, struct pw_buf *out)
-{
-	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
-	const char *str = NULL;
-	uint32_t len = 0;
-	unsigned k = 0;
-	int rc;
-
-	while ((rc = series_next(s, txn, &p, end, &str, &len)) == 1) {
-		pw_buf_append(out, str, len + 1); /* with its NUL */
-		k++;
-	}
-	if (rc != 0)
-		return rc;
-	return k % 2 == 1 ? 0 : MDB_CORRUPTED; /* the name, then pairs */
-}
-
-int series_strings(struct store *s, MDB_txn *txn, const MDB_val *v, const char **strs,
-		   uint32_t *lens, size_t max, size_t *n, size_t *total)
-{
-	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
-	const char *str = NULL;
-	uint32_t len = 0;
-	size_t k = 0, bytes = 0;
-	int rc;
-
-	while ((rc = series_next(s, txn, &p, end, &str, &len)) == 1) {
-		if (k == max)
-			return PW_ETOOBIG;
-		strs[k] = str;
-		lens[k++] = len;
-		bytes += len + 1;
-	}
-	if (rc != 0)
-		return rc;
-	if (k % 2 != 1)
-		return MDB_CORRUPTED; /* the name, then pairs */
-	*n = k;
-	*total = bytes;
-	return 0;
 }
 
 /* ---- the writer ------------------------------------------------------------ */
@@ -333,27 +264,4 @@ void sym_writer_abort(struct store *s)
 	t->map = NULL;
 	t->mapcap = t->mapn = 0;
 	t->map_upto = 0;
-}
-
-int series_encode_syms(struct store *s, MDB_txn *txn, const char *enc, size_t len,
-		       struct pw_buf *out)
-{
-	size_t off = 0;
-	const char *name, *value;
-	int rc;
-
-	bool first = true;
-	while (labels_next(enc, len, &off, &name, &value)) {
-		const char *strs[2] = {name, value};
-		/* the metric name alone first (labels_next calls it __name__) */
-		for (int j = first ? 1 : 0; j < 2; j++) {
-			uint32_t id;
-			uint8_t tmp[VARINT_MAX_BYTES];
-			if ((rc = sym_intern(s, txn, strs[j], strlen(strs[j]), &id)) != 0)
-				return rc;
-			pw_buf_append(out, tmp, varint_put(tmp, id));
-		}
-		first = false;
-	}
-	return 0;
 }
