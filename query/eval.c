@@ -53,7 +53,7 @@ void ser_push(struct ev *ev, struct ser *s, int64_t t, double v)
 {
 	if (s->n == s->cap) {
 		uint32_t nc = s->cap ? s->cap * 2 : 4;
-		s->p = arena_grow(ev->a, s->p, s->cap * sizeof *s->p, nc * sizeof *s->p);
+		s->p = qarena_grow(ev->a, s->p, s->cap * sizeof *s->p, nc * sizeof *s->p);
 		s->cap = nc;
 	}
 	s->p[s->n].t = t;
@@ -65,7 +65,7 @@ void ser_reserve(struct ev *ev, struct ser *s, size_t n)
 {
 	if (s->cap >= n)
 		return;
-	s->p = arena_grow(ev->a, s->p, s->cap * sizeof *s->p, n * sizeof *s->p);
+	s->p = qarena_grow(ev->a, s->p, s->cap * sizeof *s->p, n * sizeof *s->p);
 	s->cap = (uint32_t)n;
 }
 
@@ -73,7 +73,7 @@ struct ser *mat_add(struct ev *ev, struct mat *m, struct lset *ls)
 {
 	if (m->n == m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 8;
-		m->s = arena_grow(ev->a, m->s, m->cap * sizeof *m->s, nc * sizeof *m->s);
+		m->s = qarena_grow(ev->a, m->s, m->cap * sizeof *m->s, nc * sizeof *m->s);
 		m->cap = nc;
 	}
 	memset(&m->s[m->n], 0, sizeof m->s[0]);
@@ -88,7 +88,7 @@ size_t outb_find(struct ev *ev, struct outb *o, struct lset *ls)
 	size_t i;
 	if (o->m.n * 2 >= o->cap) {
 		size_t nc = o->cap ? o->cap * 2 : 16;
-		size_t *t = arena_alloc(ev->a, nc * sizeof *t);
+		size_t *t = qarena_alloc(ev->a, nc * sizeof *t);
 		for (size_t k = 0; k < o->cap; k++) {
 			if (!o->tab[k])
 				continue;
@@ -151,9 +151,9 @@ static void map_reset(struct ev *ev, struct u64map *m, size_t want)
 		size_t nc = 16;
 		while (nc < want * 2)
 			nc *= 2;
-		m->k = arena_alloc(ev->a, nc * sizeof *m->k);
-		m->v = arena_alloc(ev->a, nc * sizeof *m->v);
-		m->g = arena_alloc(ev->a, nc * sizeof *m->g);
+		m->k = qarena_alloc(ev->a, nc * sizeof *m->k);
+		m->v = qarena_alloc(ev->a, nc * sizeof *m->v);
+		m->g = qarena_alloc(ev->a, nc * sizeof *m->g);
 		m->cap = nc;
 		m->gen = 1;
 	}
@@ -183,9 +183,9 @@ static void map_set(struct ev *ev, struct u64map *m, size_t slot, uint64_t key, 
 		/* grow: rehash live entries */
 		struct u64map o = *m;
 		size_t nc = m->cap * 2;
-		m->k = arena_alloc(ev->a, nc * sizeof *m->k);
-		m->v = arena_alloc(ev->a, nc * sizeof *m->v);
-		m->g = arena_alloc(ev->a, nc * sizeof *m->g);
+		m->k = qarena_alloc(ev->a, nc * sizeof *m->k);
+		m->v = qarena_alloc(ev->a, nc * sizeof *m->v);
+		m->g = qarena_alloc(ev->a, nc * sizeof *m->g);
 		m->cap = nc;
 		m->gen = 1;
 		for (size_t i = 0; i < o.cap; i++) {
@@ -219,7 +219,7 @@ struct val scalar_val(struct ev *ev)
 {
 	struct val v = {.type = T_SCALAR};
 	ev_account(ev, ev->nsteps);
-	v.sc = arena_alloc(ev->a, ev->nsteps * sizeof *v.sc);
+	v.sc = qarena_alloc(ev->a, ev->nsteps * sizeof *v.sc);
 	return v;
 }
 
@@ -231,17 +231,17 @@ struct selres select_series(struct ev *ev, const struct node *vs, int64_t mint, 
 	int rc = store_select(ev->snap, vs->m, vs->nm, mint, maxt, true, &got, &n);
 	if (rc != 0)
 		ev_fail(ev, QUERY_ERR_INTERNAL, "selecting series: %s", pw_strerror(rc));
-	r.s = arena_alloc(ev->a, (n ? n : 1) * sizeof *r.s);
+	r.s = qarena_alloc(ev->a, (n ? n : 1) * sizeof *r.s);
 	if (n)
 		memcpy(r.s, got, n * sizeof *r.s);
 	free(got);
 	r.n = n;
-	r.ls = arena_alloc(ev->a, (n ? n : 1) * sizeof *r.ls);
+	r.ls = qarena_alloc(ev->a, (n ? n : 1) * sizeof *r.ls);
 	for (size_t i = 0; i < n; i++) {
 		struct pw_label l[64], *lp = l;
 		size_t nl = store_series_labels(&r.s[i], l, 64);
 		if (nl > 64) {
-			lp = arena_alloc(ev->a, nl * sizeof *lp);
+			lp = qarena_alloc(ev->a, nl * sizeof *lp);
 			store_series_labels(&r.s[i], lp, nl);
 		}
 		r.ls[i] = lset_make(ev->a, lp, nl);
@@ -453,7 +453,7 @@ static struct val eval_vec_scalar(struct ev *ev, struct node *n, struct val *vec
 
 static uint64_t *signatures(struct ev *ev, struct node *n, const struct mat *m)
 {
-	uint64_t *sig = arena_alloc(ev->a, (m->n ? m->n : 1) * sizeof *sig);
+	uint64_t *sig = qarena_alloc(ev->a, (m->n ? m->n : 1) * sizeof *sig);
 	for (size_t i = 0; i < m->n; i++)
 		sig[i] = lset_sig(m->s[i].ls, n->on, n->mlabels, n->has_matching ? n->nmlabels : 0);
 	return sig;
@@ -464,10 +464,10 @@ static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struc
 	struct outb o = {0};
 	struct val out = {.type = T_VECTOR};
 	uint64_t *sl = signatures(ev, n, &L->m), *sr = signatures(ev, n, &R->m);
-	size_t *cl = arena_alloc(ev->a, (L->m.n + 1) * sizeof *cl);
-	size_t *cr = arena_alloc(ev->a, (R->m.n + 1) * sizeof *cr);
-	size_t *il = arena_alloc(ev->a, (L->m.n + 1) * sizeof *il);
-	size_t *ir = arena_alloc(ev->a, (R->m.n + 1) * sizeof *ir);
+	size_t *cl = qarena_alloc(ev->a, (L->m.n + 1) * sizeof *cl);
+	size_t *cr = qarena_alloc(ev->a, (R->m.n + 1) * sizeof *cr);
+	size_t *il = qarena_alloc(ev->a, (L->m.n + 1) * sizeof *il);
+	size_t *ir = qarena_alloc(ev->a, (R->m.n + 1) * sizeof *ir);
 	struct u64map set = {0};
 
 	for (size_t i = 0; i < L->m.n; i++)
@@ -535,7 +535,7 @@ static struct lset *result_metric(struct ev *ev, struct node *n, const struct ls
 		} else {
 			/* ignoring: drop the listed labels only (the name stays for
 			 * comparisons) */
-			struct pw_label *lb = arena_alloc(ev->a, (s->n + 1) * sizeof *lb);
+			struct pw_label *lb = qarena_alloc(ev->a, (s->n + 1) * sizeof *lb);
 			size_t k = 0;
 			for (uint32_t i = 0; i < s->n; i++) {
 				bool listed = false;
@@ -548,7 +548,7 @@ static struct lset *result_metric(struct ev *ev, struct node *n, const struct ls
 		}
 	}
 	if (n->ninclude) {
-		struct pw_label *lb = arena_alloc(ev->a, (s->n + n->ninclude) * sizeof *lb);
+		struct pw_label *lb = qarena_alloc(ev->a, (s->n + n->ninclude) * sizeof *lb);
 		size_t k = 0;
 		for (uint32_t i = 0; i < s->n; i++) {
 			bool listed = false;
@@ -589,9 +589,9 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 		return out;
 	sl = signatures(ev, n, &L->m);
 	sr = signatures(ev, n, &R->m);
-	cl = arena_alloc(ev->a, L->m.n * sizeof *cl);
-	cr = arena_alloc(ev->a, R->m.n * sizeof *cr);
-	vr = arena_alloc(ev->a, R->m.n * sizeof *vr);
+	cl = qarena_alloc(ev->a, L->m.n * sizeof *cl);
+	cr = qarena_alloc(ev->a, R->m.n * sizeof *cr);
+	vr = qarena_alloc(ev->a, R->m.n * sizeof *vr);
 	map_reset(ev, &pairs, 64);
 	for (size_t k = 0; k < ev->nsteps; k++) {
 		int64_t ts = step_ts(ev, k);
@@ -795,8 +795,8 @@ static void grp_push(struct ev *ev, struct grp *g, size_t s, double v)
 {
 	if (g->hn == g->hcap) {
 		size_t nc = g->hcap ? g->hcap * 2 : 8;
-		g->hs = arena_grow(ev->a, g->hs, g->hcap * sizeof *g->hs, nc * sizeof *g->hs);
-		g->hv = arena_grow(ev->a, g->hv, g->hcap * sizeof *g->hv, nc * sizeof *g->hv);
+		g->hs = qarena_grow(ev->a, g->hs, g->hcap * sizeof *g->hs, nc * sizeof *g->hs);
+		g->hv = qarena_grow(ev->a, g->hv, g->hcap * sizeof *g->hv, nc * sizeof *g->hv);
 		g->hcap = nc;
 	}
 	g->hs[g->hn] = s;
@@ -807,10 +807,10 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 {
 	struct outb o = {0};
 	struct val out = {.type = T_VECTOR};
-	size_t *c = arena_alloc(ev->a, (in->m.n + 1) * sizeof *c);
+	size_t *c = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *c);
 	struct u64map cnt = {0};
-	double *counts = arena_alloc(ev->a, (in->m.n + 1) * sizeof *counts);
-	size_t *order = arena_alloc(ev->a, (in->m.n + 1) * sizeof *order);
+	double *counts = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *counts);
+	size_t *order = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *order);
 
 	if (!pw_valid_label_name(lab, strlen(lab)))
 		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid label name \"%s\"", lab);
@@ -827,18 +827,18 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 				continue;
 			pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
 			struct lset *src = in->m.s[i].ls;
-			struct pw_label *lb = arena_alloc(ev->a, (src->n + 1) * sizeof *lb);
+			struct pw_label *lb = qarena_alloc(ev->a, (src->n + 1) * sizeof *lb);
 			size_t nl = 0;
 			for (uint32_t j = 0; j < src->n; j++)
 				if (strcmp(src->l[j].name, lab))
 					lb[nl++] = src->l[j];
 			lb[nl].name = lab;
-			lb[nl++].value = arena_strdup(ev->a, num);
+			lb[nl++].value = qarena_strdup(ev->a, num);
 			struct lset *m = lset_make(ev->a, lb, nl), *g;
 			if (n->without) {
 				g = lset_project(ev->a, m, false, n->grouping, n->ngrouping);
 			} else {
-				char **gl = arena_alloc(ev->a, (n->ngrouping + 1) * sizeof *gl);
+				char **gl = qarena_alloc(ev->a, (n->ngrouping + 1) * sizeof *gl);
 				if (n->ngrouping)
 					memcpy(gl, n->grouping, n->ngrouping * sizeof *gl);
 				gl[n->ngrouping] = (char *)lab;
@@ -869,7 +869,7 @@ static struct val agg_by_series(struct ev *ev, struct node *n, struct val *in, s
 {
 	struct val out = {.type = T_VECTOR};
 	struct outb o = {0};
-	struct acc *acc = arena_alloc(ev->a, ng * ev->nsteps * sizeof *acc);
+	struct acc *acc = qarena_alloc(ev->a, ng * ev->nsteps * sizeof *acc);
 
 	for (size_t i = 0; i < in->m.n; i++) {
 		const struct ser *s = &in->m.s[i];
@@ -949,13 +949,13 @@ static struct val eval_agg(struct ev *ev, struct node *n)
 		par = eval(ev, n->param);
 	if (n->op == AG_COUNT_VALUES)
 		return eval_count_values(ev, n, &in, par.str);
-	gi = arena_alloc(ev->a, (in.m.n + 1) * sizeof *gi);
-	c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
-	g = arena_alloc(ev->a, (in.m.n + 1) * sizeof *g);
-	touched = arena_alloc(ev->a, (in.m.n + 1) * sizeof *touched);
+	gi = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *gi);
+	c = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+	g = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *g);
+	touched = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *touched);
 	map_reset(ev, &gmap, in.m.n);
 	/* group of each input series, groups in order of appearance */
-	struct lset **gl = arena_alloc(ev->a, (in.m.n + 1) * sizeof *gl);
+	struct lset **gl = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *gl);
 	for (size_t i = 0; i < in.m.n; i++) {
 		struct lset *ls = lset_project(ev->a, in.m.s[i].ls, !n->without, n->grouping,
 					       n->ngrouping);
@@ -990,7 +990,7 @@ static struct val eval_agg(struct ev *ev, struct node *n)
 			return agg_by_series(ev, n, &in, gi, gl, ng);
 	}
 	if (n->op == AG_TOPK || n->op == AG_BOTTOMK) {
-		sidx = arena_alloc(ev->a, (in.m.n + 1) * sizeof *sidx);
+		sidx = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *sidx);
 		for (size_t i = 0; i < in.m.n; i++)
 			sidx[i] = SIZE_MAX;
 	}
@@ -1092,8 +1092,8 @@ static struct val eval_agg(struct ev *ev, struct node *n)
 			case AG_TOPK: case AG_BOTTOMK: {
 				/* sorted best first, as Prometheus returns them */
 				size_t hn = gr->hn;
-				size_t *os = arena_alloc(ev->a, hn * sizeof *os);
-				double *ov = arena_alloc(ev->a, hn * sizeof *ov);
+				size_t *os = qarena_alloc(ev->a, hn * sizeof *os);
+				double *ov = qarena_alloc(ev->a, hn * sizeof *ov);
 				for (size_t q = hn; q-- > 0;) {
 					os[q] = gr->hs[0];
 					ov[q] = gr->hv[0];
@@ -1193,12 +1193,12 @@ static int lset_sort_cmp(const void *a, const void *b)
 	return x->nlabels < y->nlabels ? -1 : x->nlabels > y->nlabels;
 }
 
-static void fill_series(struct arena *ra, struct query_series *qs, const struct ser *s)
+static void fill_series(struct qarena *ra, struct query_series *qs, const struct ser *s)
 {
-	struct pw_label *l = arena_alloc(ra, (s->ls->n + 1) * sizeof *l);
+	struct pw_label *l = qarena_alloc(ra, (s->ls->n + 1) * sizeof *l);
 	for (uint32_t i = 0; i < s->ls->n; i++) {
-		l[i].name = arena_strdup(ra, s->ls->l[i].name);
-		l[i].value = arena_strdup(ra, s->ls->l[i].value);
+		l[i].name = qarena_strdup(ra, s->ls->l[i].name);
+		l[i].value = qarena_strdup(ra, s->ls->l[i].value);
 	}
 	qs->labels = l;
 	qs->nlabels = s->ls->n;
@@ -1207,10 +1207,10 @@ static void fill_series(struct arena *ra, struct query_series *qs, const struct 
 }
 
 /* the node a window evaluation evaluates: x[range] or (x)[range:step] */
-static struct node *window_node(struct arena *a, const struct query_expr *x, int64_t range,
+static struct node *window_node(struct qarena *a, const struct query_expr *x, int64_t range,
 				int64_t step)
 {
-	struct node *w = arena_alloc(a, sizeof *w), *in = x->root;
+	struct node *w = qarena_alloc(a, sizeof *w), *in = x->root;
 	while (in->k == N_PAREN)
 		in = in->a;
 	w->type = T_MATRIX;
@@ -1232,7 +1232,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	       int64_t start, int64_t end, int64_t step, bool range, int64_t window,
 	       int64_t wstep, struct query_result **out, struct query_error *err)
 {
-	struct arena *ra = xcalloc(1, sizeof *ra);
+	struct qarena *ra = xcalloc(1, sizeof *ra);
 	struct ev ev = {0};
 	jmp_buf jb;
 	struct scratch sc = {0};
@@ -1282,7 +1282,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 		store_iter_free(ev.it);
 		store_snap_end(ev.snap);
 		free(sc.p);
-		arena_free(ra);
+		qarena_free(ra);
 		free(ra);
 		if (err) {
 			err->type = ev.etype;
@@ -1293,7 +1293,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 		return ev.etype == QUERY_ERR_INTERNAL ? PW_ESTORE : PW_EINVAL;
 	}
 	v = eval(&ev, window > 0 ? window_node(ra, x, window, wstep) : x->root);
-	r = arena_alloc(ra, sizeof *r);
+	r = qarena_alloc(ra, sizeof *r);
 	r->mem = ra;
 	r->t = start;
 	switch (v.type) {
@@ -1303,7 +1303,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 			for (size_t k = 0; k < ev.nsteps; k++)
 				ser_push(&ev, &s, start + (int64_t)k * ev.interval, v.sc[k]);
 			r->type = QUERY_MATRIX;
-			r->series = arena_alloc(ra, sizeof *r->series);
+			r->series = qarena_alloc(ra, sizeof *r->series);
 			r->nseries = 1;
 			fill_series(ra, &r->series[0], &s);
 		} else {
@@ -1313,11 +1313,11 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 		break;
 	case T_STRING:
 		r->type = QUERY_STRING;
-		r->str = arena_strdup(ra, v.str);
+		r->str = qarena_strdup(ra, v.str);
 		break;
 	default:
 		r->type = v.type == T_MATRIX || range ? QUERY_MATRIX : QUERY_VECTOR;
-		r->series = arena_alloc(ra, (v.m.n + 1) * sizeof *r->series);
+		r->series = qarena_alloc(ra, (v.m.n + 1) * sizeof *r->series);
 		for (size_t i = 0; i < v.m.n; i++)
 			if (v.m.s[i].n)
 				fill_series(ra, &r->series[r->nseries++], &v.m.s[i]);
@@ -1409,10 +1409,10 @@ int query_range(struct store *st, const struct query_opts *o, const char *q, int
 
 void query_result_free(struct query_result *r)
 {
-	struct arena *a;
+	struct qarena *a;
 	if (!r)
 		return;
 	a = r->mem;
-	arena_free(a);
+	qarena_free(a);
 	free(a);
 }

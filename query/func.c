@@ -383,7 +383,7 @@ static bool r_stddev(struct ev *ev, const struct pt *p, size_t n, int64_t ts, in
 static bool r_quantile(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
 		       int64_t range, const double *a, double *out)
 {
-	double *v = arena_alloc(ev->a, n * sizeof *v);
+	double *v = qarena_alloc(ev->a, n * sizeof *v);
 	(void)ts, (void)ref, (void)range;
 	for (size_t i = 0; i < n; i++)
 		v[i] = p[i].v;
@@ -554,7 +554,7 @@ struct lset *absent_labels(struct ev *ev, struct node *arg)
 /* scalar arguments, one array per argument, NULL for the others */
 static double **scalar_args(struct ev *ev, struct node *n)
 {
-	double **sa = arena_alloc(ev->a, (n->nargs + 1) * sizeof *sa);
+	double **sa = qarena_alloc(ev->a, (n->nargs + 1) * sizeof *sa);
 	for (size_t i = 0; i < n->nargs; i++)
 		if (n->args[i]->type == T_SCALAR)
 			sa[i] = eval(ev, n->args[i]).sc;
@@ -592,7 +592,7 @@ static struct val range_call(struct ev *ev, struct node *n)
 	bool mono = (f->id == FN_MAX_OT || f->id == FN_MIN_OT) && ev->nsteps > 1 &&
 		    ev->interval < range;
 	size_t *dq = NULL, dcap = 0;
-	bool *present = absent ? arena_alloc(ev->a, ev->nsteps) : NULL;
+	bool *present = absent ? qarena_alloc(ev->a, ev->nsteps) : NULL;
 	for (size_t i = 0; i < nser; i++) {
 		struct pt *p;
 		size_t np, lo = 0, hi = 0, idx = SIZE_MAX;
@@ -612,7 +612,7 @@ static struct val range_call(struct ev *ev, struct node *n)
 		size_t dh = 0, dt = 0, fed = 0; /* queue head/tail, points fed */
 		if (mono && np > dcap) {
 			dcap = np;
-			dq = arena_alloc(ev->a, dcap * sizeof *dq);
+			dq = qarena_alloc(ev->a, dcap * sizeof *dq);
 		}
 		for (size_t k = 0; k < ev->nsteps; k++) {
 			int64_t ts = step_ts(ev, k), r = ref_time(ev, sel, ts);
@@ -797,7 +797,7 @@ static struct val label_replace(struct ev *ev, struct node *n)
 	}
 	md = pcre2_match_data_create_from_pattern(re, NULL);
 	/* new label sets first: nothing below may fail while the regex is held */
-	struct lset **nls = arena_alloc(ev->a, (in.m.n + 1) * sizeof *nls);
+	struct lset **nls = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *nls);
 	for (size_t i = 0; i < in.m.n; i++) {
 		struct ser *s = &in.m.s[i];
 		const char *sv = lset_get(s->ls, src);
@@ -809,7 +809,7 @@ static struct val label_replace(struct ev *ev, struct node *n)
 		if (rc > 0) {
 			struct pw_buf b;
 			char *res;
-			struct pw_label *lb = arena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
+			struct pw_label *lb = qarena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
 			size_t k = 0;
 			pw_buf_init(&b, 0);
 			pw_buf_puts(&b, "");
@@ -819,7 +819,7 @@ static struct val label_replace(struct ev *ev, struct node *n)
 				if (strcmp(ls->l[j].name, dst))
 					lb[k++] = ls->l[j];
 			lb[k].name = dst;
-			lb[k++].value = arena_strdup(ev->a, res);
+			lb[k++].value = qarena_strdup(ev->a, res);
 			free(res);
 			ls = lset_make(ev->a, lb, k);
 		}
@@ -856,7 +856,7 @@ static struct val label_join(struct ev *ev, struct node *n)
 		struct ser *s = &in.m.s[i];
 		struct lset *ls = s->ls;
 		struct pw_buf b;
-		struct pw_label *lb = arena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
+		struct pw_label *lb = qarena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
 		size_t k = 0;
 		char *res;
 		pw_buf_init(&b, 0);
@@ -872,7 +872,7 @@ static struct val label_join(struct ev *ev, struct node *n)
 			if (strcmp(ls->l[j].name, dst))
 				lb[k++] = ls->l[j];
 		lb[k].name = dst;
-		lb[k++].value = arena_strdup(ev->a, res);
+		lb[k++].value = qarena_strdup(ev->a, res);
 		free(res);
 		ls = lset_make(ev->a, lb, k);
 		size_t idx = outb_find(ev, &o, ls);
@@ -952,9 +952,9 @@ static struct val histogram_quantile(struct ev *ev, struct node *n)
 	double *q = eval(ev, n->args[0]).sc;
 	struct val in = eval(ev, n->args[1]), out = {.type = T_VECTOR};
 	struct outb groups = {0}, o = {0};
-	size_t *gi = arena_alloc(ev->a, (in.m.n + 1) * sizeof *gi);
-	double *le = arena_alloc(ev->a, (in.m.n + 1) * sizeof *le);
-	size_t *c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+	size_t *gi = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *gi);
+	double *le = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *le);
+	size_t *c = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
 	char *excl[] = {(char *)"le"};
 	struct bucket **bk;
 	size_t *bn, *bcap, *outidx;
@@ -966,10 +966,10 @@ static struct val histogram_quantile(struct ev *ev, struct node *n)
 			continue;
 		gi[i] = outb_find(ev, &groups, lset_project(ev->a, in.m.s[i].ls, false, excl, 1));
 	}
-	bk = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *bk);
-	bn = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *bn);
-	bcap = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *bcap);
-	outidx = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *outidx);
+	bk = qarena_alloc(ev->a, (groups.m.n + 1) * sizeof *bk);
+	bn = qarena_alloc(ev->a, (groups.m.n + 1) * sizeof *bn);
+	bcap = qarena_alloc(ev->a, (groups.m.n + 1) * sizeof *bcap);
+	outidx = qarena_alloc(ev->a, (groups.m.n + 1) * sizeof *outidx);
 	for (size_t g = 0; g < groups.m.n; g++)
 		outidx[g] = SIZE_MAX;
 	for (size_t k = 0; k < ev->nsteps; k++) {
@@ -982,7 +982,7 @@ static struct val histogram_quantile(struct ev *ev, struct node *n)
 				continue;
 			if (bn[g] == bcap[g]) {
 				size_t nc = bcap[g] ? bcap[g] * 2 : 16;
-				bk[g] = arena_grow(ev->a, bk[g], bcap[g] * sizeof **bk, nc * sizeof **bk);
+				bk[g] = qarena_grow(ev->a, bk[g], bcap[g] * sizeof **bk, nc * sizeof **bk);
 				bcap[g] = nc;
 			}
 			bk[g][bn[g]].le = le[i];
@@ -1067,8 +1067,8 @@ struct val eval_call(struct ev *ev, struct node *n)
 		size_t *c, *cnt;
 		in = eval(ev, n->args[0]);
 		out = scalar_val(ev);
-		c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
-		cnt = arena_alloc(ev->a, ev->nsteps * sizeof *cnt);
+		c = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+		cnt = qarena_alloc(ev->a, ev->nsteps * sizeof *cnt);
 		for (size_t k = 0; k < ev->nsteps; k++)
 			out.sc[k] = NAN;
 		for (size_t k = 0; k < ev->nsteps; k++) {
@@ -1086,7 +1086,7 @@ struct val eval_call(struct ev *ev, struct node *n)
 		size_t *c;
 		struct ser *se = NULL;
 		in = eval(ev, n->args[0]);
-		c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+		c = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
 		for (size_t k = 0; k < ev->nsteps; k++) {
 			int64_t ts = step_ts(ev, k);
 			bool any = false;
@@ -1113,7 +1113,7 @@ struct val eval_call(struct ev *ev, struct node *n)
 	case FN_SORT: case FN_SORT_DESC:
 		in = eval(ev, n->args[0]);
 		if (ev->nsteps == 1 && in.m.n > 1) {
-			struct sortel *e = arena_alloc(ev->a, in.m.n * sizeof *e);
+			struct sortel *e = qarena_alloc(ev->a, in.m.n * sizeof *e);
 			size_t k = 0;
 			for (size_t i = 0; i < in.m.n; i++)
 				if (in.m.s[i].n) {
@@ -1153,7 +1153,7 @@ struct val eval_call(struct ev *ev, struct node *n)
 		for (size_t i = 1; i < n->nargs; i++)
 			args[na++] = sa[i];
 		if (f->id == FN_ROUND && n->nargs == 1) {
-			double *ones = arena_alloc(ev->a, ev->nsteps * sizeof *ones);
+			double *ones = qarena_alloc(ev->a, ev->nsteps * sizeof *ones);
 			for (size_t k = 0; k < ev->nsteps; k++)
 				ones[k] = one[0];
 			args[na++] = ones;

@@ -178,7 +178,7 @@ static int lex_string(struct ps *p, int pos, struct token *t)
 	}
 	{
 		char *v = pw_buf_take(&b);
-		t->s = arena_strdup(&p->x->a, v);
+		t->s = qarena_strdup(&p->x->a, v);
 		free(v);
 	}
 	return i + 1;
@@ -268,7 +268,7 @@ static void lex(struct ps *p)
 	const char *s = p->q;
 	size_t cap = 16;
 	int i = 0, brackets = 0;
-	p->t = arena_alloc(&p->x->a, cap * sizeof *p->t);
+	p->t = qarena_alloc(&p->x->a, cap * sizeof *p->t);
 	for (;;) {
 		struct token t = {0};
 		while (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '#') {
@@ -287,7 +287,7 @@ static void lex(struct ps *p)
 			while (is_alnum(s[j]) || s[j] == ':')
 				j++;
 			t.k = K_IDENT;
-			t.s = arena_strndup(&p->x->a, s + i, (size_t)(j - i));
+			t.s = qarena_strndup(&p->x->a, s + i, (size_t)(j - i));
 			i = j;
 		} else if (is_digit(c) || (c == '.' && is_digit(s[i + 1]))) {
 			int j = lex_duration(s, i);
@@ -340,7 +340,7 @@ static void lex(struct ps *p)
 		else if (t.k == K_RBRACK && brackets)
 			brackets--;
 		if (p->nt == cap) {
-			p->t = arena_grow(&p->x->a, p->t, cap * sizeof *p->t, 2 * cap * sizeof *p->t);
+			p->t = qarena_grow(&p->x->a, p->t, cap * sizeof *p->t, 2 * cap * sizeof *p->t);
 			cap *= 2;
 		}
 		p->t[p->nt++] = t;
@@ -388,7 +388,7 @@ static bool is_kw(const struct token *t, const char *kw)
 
 static struct node *mk(struct ps *p, enum node_kind k, int pos)
 {
-	struct node *n = arena_alloc(&p->x->a, sizeof *n);
+	struct node *n = qarena_alloc(&p->x->a, sizeof *n);
 	n->k = k;
 	n->pos = pos;
 	n->end = pos;
@@ -453,7 +453,7 @@ static char **parse_labels(struct ps *p, size_t *n)
 			unexpected(p, t, "in grouping opts, expected label");
 		if (*n == cap) {
 			size_t nc = cap ? cap * 2 : 4;
-			v = arena_grow(&p->x->a, v, cap * sizeof *v, nc * sizeof *v);
+			v = qarena_grow(&p->x->a, v, cap * sizeof *v, nc * sizeof *v);
 			cap = nc;
 		}
 		v[(*n)++] = t->s;
@@ -497,7 +497,7 @@ static struct node *parse_selector(struct ps *p, const char *metric, int pos)
 		p->x->mlists[slot] = m;
 		store_matcher_init(&m[nm++], STORE_MATCH_EQ, "__name__", metric, NULL);
 		p->x->mlens[slot] = nm;
-		n->metric = arena_strdup(&p->x->a, metric);
+		n->metric = qarena_strdup(&p->x->a, metric);
 	}
 	if (peek(p)->k == K_LBRACE) {
 		next(p);
@@ -643,7 +643,7 @@ static struct node *parse_call(struct ps *p, const struct func *f, int pos)
 	while (peek(p)->k != K_RPAREN) {
 		if (na == cap) {
 			size_t nc = cap ? cap * 2 : 4;
-			args = arena_grow(&p->x->a, args, cap * sizeof *args, nc * sizeof *args);
+			args = qarena_grow(&p->x->a, args, cap * sizeof *args, nc * sizeof *args);
 			cap = nc;
 		}
 		args[na++] = parse_expr(p, 0);
@@ -951,7 +951,7 @@ void query_expr_free(struct query_expr *x)
 	free(x->mlists);
 	free(x->mlens);
 	free(x->text);
-	arena_free(&x->a);
+	qarena_free(&x->a);
 	free(x);
 }
 

@@ -13,19 +13,19 @@
 
 #include "query.h"
 
-/* ---- arena: every allocation of a parse or an evaluation ------------------ */
+/* ---- qarena: every allocation of a parse or an evaluation ----------------- */
 
-struct arena {
-	struct arena_blk *head;
-	void *last;      /* the newest allocation, which arena_grow extends in place */
+struct qarena {
+	struct qarena_blk *head;
+	void *last;      /* the newest allocation, which qarena_grow extends in place */
 	size_t last_len;
 	size_t used;     /* bytes handed out, for the memory limit */
 };
-void *arena_alloc(struct arena *a, size_t n);           /* zeroed */
-void *arena_grow(struct arena *a, void *p, size_t old, size_t n); /* like realloc */
-char *arena_strndup(struct arena *a, const char *s, size_t n);
-char *arena_strdup(struct arena *a, const char *s);
-void arena_free(struct arena *a);
+void *qarena_alloc(struct qarena *a, size_t n);           /* zeroed */
+void *qarena_grow(struct qarena *a, void *p, size_t old, size_t n); /* like realloc */
+char *qarena_strndup(struct qarena *a, const char *s, size_t n);
+char *qarena_strdup(struct qarena *a, const char *s);
+void qarena_free(struct qarena *a);
 
 /* ---- labels ------------------------------------------------------------------ */
 
@@ -35,14 +35,14 @@ struct lset {
 	uint64_t h;
 	struct pw_label l[];
 };
-struct lset *lset_make(struct arena *a, const struct pw_label *l, size_t n); /* sorts */
+struct lset *lset_make(struct qarena *a, const struct pw_label *l, size_t n); /* sorts */
 const char *lset_get(const struct lset *s, const char *name);
 bool lset_eq(const struct lset *a, const struct lset *b);
 int lset_cmp(const struct lset *a, const struct lset *b);
 /* name dropped; returns s itself when it has no name */
-struct lset *lset_drop_name(struct arena *a, const struct lset *s);
+struct lset *lset_drop_name(struct qarena *a, const struct lset *s);
 /* keep (on) or drop (!on, also dropping __name__) the given names */
-struct lset *lset_project(struct arena *a, const struct lset *s, bool on, char **names, size_t n);
+struct lset *lset_project(struct qarena *a, const struct lset *s, bool on, char **names, size_t n);
 uint64_t lset_sig(const struct lset *s, bool on, char **names, size_t n);
 void lset_format(const struct lset *s, struct pw_buf *b); /* {a="b", c="d"} */
 
@@ -108,7 +108,7 @@ struct node {
 };
 
 struct query_expr {
-	struct arena a;
+	struct qarena a;
 	struct node *root;
 	char *text;
 	struct store_matcher **mlists; /* to free the compiled regexes */
@@ -144,7 +144,7 @@ struct val {
 /* ---- evaluation --------------------------------------------------------------- */
 
 struct ev {
-	struct arena *a;
+	struct qarena *a;
 	struct store_snap *snap;
 	struct store_iter *it;
 	int64_t start, end, interval; /* this (sub)evaluation's steps */

@@ -10,17 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct arena_blk {
-	struct arena_blk *next;
+struct qarena_blk {
+	struct qarena_blk *next;
 	size_t cap, off;
 	max_align_t data[];
 };
 
 #define ALIGN(n) (((n) + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1))
 
-void *arena_alloc(struct arena *a, size_t n)
+void *qarena_alloc(struct qarena *a, size_t n)
 {
-	struct arena_blk *b = a->head;
+	struct qarena_blk *b = a->head;
 	void *p;
 	n = ALIGN(n ? n : 1);
 	if (!b || b->cap - b->off < n) {
@@ -45,11 +45,11 @@ void *arena_alloc(struct arena *a, size_t n)
 	return p;
 }
 
-void *arena_grow(struct arena *a, void *p, size_t old, size_t n)
+void *qarena_grow(struct qarena *a, void *p, size_t old, size_t n)
 {
 	void *q;
 	if (p && p == a->last && a->head) {
-		struct arena_blk *b = a->head;
+		struct qarena_blk *b = a->head;
 		char *base = (char *)b->data;
 		if ((char *)p >= base && (char *)p < base + b->cap) {
 			size_t off = (size_t)((char *)p - base), need = ALIGN(n);
@@ -63,26 +63,26 @@ void *arena_grow(struct arena *a, void *p, size_t old, size_t n)
 			}
 		}
 	}
-	q = arena_alloc(a, n);
+	q = qarena_alloc(a, n);
 	if (p && old)
 		memcpy(q, p, old < n ? old : n);
 	return q;
 }
 
-char *arena_strndup(struct arena *a, const char *s, size_t n)
+char *qarena_strndup(struct qarena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = qarena_alloc(a, n + 1);
 	memcpy(p, s, n);
 	return p;
 }
 
-char *arena_strdup(struct arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
+char *qarena_strdup(struct qarena *a, const char *s) { return qarena_strndup(a, s, strlen(s)); }
 
-void arena_free(struct arena *a)
+void qarena_free(struct qarena *a)
 {
-	struct arena_blk *b = a->head;
+	struct qarena_blk *b = a->head;
 	while (b) {
-		struct arena_blk *n = b->next;
+		struct qarena_blk *n = b->next;
 		free(b);
 		b = n;
 	}
@@ -107,9 +107,9 @@ static void lset_hash(struct lset *s)
 	s->h = h;
 }
 
-struct lset *lset_make(struct arena *a, const struct pw_label *l, size_t n)
+struct lset *lset_make(struct qarena *a, const struct pw_label *l, size_t n)
 {
-	struct lset *s = arena_alloc(a, sizeof *s + n * sizeof s->l[0]);
+	struct lset *s = qarena_alloc(a, sizeof *s + n * sizeof s->l[0]);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (l[i].value && l[i].value[0])
@@ -166,13 +166,13 @@ int lset_cmp(const struct lset *a, const struct lset *b)
 	return a->n < b->n ? -1 : a->n > b->n;
 }
 
-struct lset *lset_drop_name(struct arena *a, const struct lset *s)
+struct lset *lset_drop_name(struct qarena *a, const struct lset *s)
 {
 	struct lset *o;
 	uint32_t k = 0;
 	if (!lset_get(s, "__name__"))
 		return (struct lset *)s;
-	o = arena_alloc(a, sizeof *o + s->n * sizeof o->l[0]);
+	o = qarena_alloc(a, sizeof *o + s->n * sizeof o->l[0]);
 	for (uint32_t i = 0; i < s->n; i++)
 		if (strcmp(s->l[i].name, "__name__"))
 			o->l[k++] = s->l[i];
@@ -189,9 +189,9 @@ static bool in_list(const char *name, char **names, size_t n)
 	return false;
 }
 
-struct lset *lset_project(struct arena *a, const struct lset *s, bool on, char **names, size_t n)
+struct lset *lset_project(struct qarena *a, const struct lset *s, bool on, char **names, size_t n)
 {
-	struct lset *o = arena_alloc(a, sizeof *o + s->n * sizeof o->l[0]);
+	struct lset *o = qarena_alloc(a, sizeof *o + s->n * sizeof o->l[0]);
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < s->n; i++) {
 		bool listed = in_list(s->l[i].name, names, n);
