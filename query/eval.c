@@ -1266,7 +1266,6 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	ev.deadline_ns = pw_mono_ns() +
 			 (o && o->timeout_ms > 0 ? o->timeout_ms : 120000) * (int64_t)1000000;
 	ev.jb = &jb;
-	ev.x = x;
 	ev.scratch = &sc;
 	ev.root = &ev;
 	if ((rc = store_snap_begin(st, &ev.snap)) != 0) {

@@ -950,7 +950,6 @@ void query_expr_free(struct query_expr *x)
 		query_matchers_free(x->mlists[i], x->mlens[i]);
 	free(x->mlists);
 	free(x->mlens);
-	free(x->text);
 	qarena_free(&x->a);
 	free(x);
 }
@@ -961,8 +960,7 @@ int query_parse(const char *q, struct query_expr **out, struct query_error *err)
 	struct query_expr *x = xcalloc(1, sizeof *x);
 
 	*out = NULL;
-	x->text = xstrdup(q);
-	p.q = x->text;
+	p.q = q;
 	p.x = x;
 	if (setjmp(p.jb)) {
 		query_expr_free(x);
@@ -996,8 +994,6 @@ enum query_type query_expr_type(const struct query_expr *x)
 	default: return QUERY_VECTOR;
 	}
 }
-
-const char *query_expr_text(const struct query_expr *x) { return x->text; }
 
 bool query_expr_is_selector(const struct query_expr *x)
 {

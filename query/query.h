@@ -58,7 +58,6 @@ const char *query_type_name(enum query_type t);
 int query_parse(const char *q, struct query_expr **out, struct query_error *err);
 void query_expr_free(struct query_expr *x);
 enum query_type query_expr_type(const struct query_expr *x);
-const char *query_expr_text(const struct query_expr *x);
 /* True when the expression is a plain series selector (metric{...}). */
 bool query_expr_is_selector(const struct query_expr *x);
 

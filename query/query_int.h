@@ -110,7 +110,6 @@ struct node {
 struct query_expr {
 	struct qarena a;
 	struct node *root;
-	char *text;
 	struct store_matcher **mlists; /* to free the compiled regexes */
 	size_t *mlens;
 	size_t nmlists;
@@ -157,7 +156,6 @@ struct ev {
 	jmp_buf *jb;
 	enum query_errtype etype;
 	char *emsg;
-	const struct query_expr *x;
 	void *scratch;
 	struct ev *root; /* where errors are recorded (subqueries copy their ev) */
 };
