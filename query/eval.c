@@ -69,7 +69,7 @@ void ser_reserve(struct ev *ev, struct ser *s, size_t n)
 	s->cap = (uint32_t)n;
 }
 
-struct ser *mat_add(struct ev *ev, struct mat *m, struct lset *ls)
+struct ser *mat_add(struct ev *ev, struct mat *m, struct pw_lset *ls)
 {
 	if (m->n == m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 8;
@@ -83,7 +83,7 @@ struct ser *mat_add(struct ev *ev, struct mat *m, struct lset *ls)
 
 /* ---- output builder ------------------------------------------------------------- */
 
-size_t outb_find(struct ev *ev, struct outb *o, struct lset *ls)
+size_t outb_find(struct ev *ev, struct outb *o, struct pw_lset *ls)
 {
 	size_t i;
 	if (o->m.n * 2 >= o->cap) {
@@ -92,7 +92,7 @@ size_t outb_find(struct ev *ev, struct outb *o, struct lset *ls)
 		for (size_t k = 0; k < o->cap; k++) {
 			if (!o->tab[k])
 				continue;
-			size_t j = o->m.s[o->tab[k] - 1].ls->h & (nc - 1);
+			size_t j = qlabels_slot(o->m.s[o->tab[k] - 1].ls->h, nc);
 			while (t[j])
 				j = (j + 1) & (nc - 1);
 			t[j] = o->tab[k];
@@ -100,8 +100,8 @@ size_t outb_find(struct ev *ev, struct outb *o, struct lset *ls)
 		o->tab = t;
 		o->cap = nc;
 	}
-	for (i = ls->h & (o->cap - 1); o->tab[i]; i = (i + 1) & (o->cap - 1))
-		if (lset_eq(o->m.s[o->tab[i] - 1].ls, ls))
+	for (i = qlabels_slot(ls->h, o->cap); o->tab[i]; i = (i + 1) & (o->cap - 1))
+		if (pw_lset_eq(o->m.s[o->tab[i] - 1].ls, ls))
 			return o->tab[i] - 1;
 	mat_add(ev, &o->m, ls);
 	o->tab[i] = o->m.n;
@@ -244,7 +244,7 @@ struct selres select_series(struct ev *ev, const struct node *vs, int64_t mint, 
 			lp = qarena_alloc(ev->a, nl * sizeof *lp);
 			store_series_labels(&r.s[i], lp, nl);
 		}
-		r.ls[i] = lset_make(ev->a, lp, nl);
+		r.ls[i] = qlabels_make(ev->a, lp, nl);
 	}
 	return r;
 }
@@ -374,7 +374,7 @@ struct val eval_subq_between(struct ev *ev, struct node *n, int64_t first, int64
 	ev->samples = sub.samples;
 	ev->tick = sub.tick;
 	if (in.type == T_SCALAR) {
-		struct ser *s = mat_add(ev, &out.m, lset_make(ev->a, NULL, 0));
+		struct ser *s = mat_add(ev, &out.m, qlabels_make(ev->a, NULL, 0));
 		for (size_t k = 0; k < sub.nsteps; k++)
 			ser_push(ev, s, step_ts(&sub, k), in.sc[k]);
 		return out;
@@ -421,7 +421,8 @@ static struct val eval_vec_scalar(struct ev *ev, struct node *n, struct val *vec
 	struct val out = {.type = T_VECTOR};
 	for (size_t i = 0; i < vec->m.n; i++) {
 		struct ser *s = &vec->m.s[i];
-		struct lset *ls = drops_name(n->op) || n->ret_bool ? lset_drop_name(ev->a, s->ls) : s->ls;
+		struct pw_lset *ls =
+			drops_name(n->op) || n->ret_bool ? qlabels_drop_name(ev->a, s->ls) : s->ls;
 		size_t idx = SIZE_MAX;
 		ev_tick(ev);
 		for (uint32_t j = 0; j < s->n; j++) {
@@ -455,7 +456,8 @@ static uint64_t *signatures(struct ev *ev, struct node *n, const struct mat *m)
 {
 	uint64_t *sig = qarena_alloc(ev->a, (m->n ? m->n : 1) * sizeof *sig);
 	for (size_t i = 0; i < m->n; i++)
-		sig[i] = lset_sig(m->s[i].ls, n->on, n->mlabels, n->has_matching ? n->nmlabels : 0);
+		sig[i] = qlabels_sig(m->s[i].ls, n->on, n->mlabels,
+				     n->has_matching ? n->nmlabels : 0);
 	return sig;
 }
 
@@ -525,13 +527,13 @@ static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struc
 	return out;
 }
 
-static struct lset *result_metric(struct ev *ev, struct node *n, const struct lset *l,
-				  const struct lset *r)
+static struct pw_lset *result_metric(struct ev *ev, struct node *n, const struct pw_lset *l,
+				     const struct pw_lset *r)
 {
-	struct lset *s = drops_name(n->op) ? lset_drop_name(ev->a, l) : (struct lset *)l;
+	struct pw_lset *s = drops_name(n->op) ? qlabels_drop_name(ev->a, l) : (struct pw_lset *)l;
 	if (n->card == CARD_ONE_ONE && n->has_matching) {
 		if (n->on) {
-			s = lset_project(ev->a, s, true, n->mlabels, n->nmlabels);
+			s = qlabels_project(ev->a, s, true, n->mlabels, n->nmlabels);
 		} else {
 			/* ignoring: drop the listed labels only (the name stays for
 			 * comparisons) */
@@ -544,7 +546,7 @@ static struct lset *result_metric(struct ev *ev, struct node *n, const struct ls
 				if (!listed)
 					lb[k++] = s->l[i];
 			}
-			s = lset_make(ev->a, lb, k);
+			s = qlabels_make(ev->a, lb, k);
 		}
 	}
 	if (n->ninclude) {
@@ -558,16 +560,16 @@ static struct lset *result_metric(struct ev *ev, struct node *n, const struct ls
 				lb[k++] = s->l[i];
 		}
 		for (size_t j = 0; j < n->ninclude; j++) {
-			const char *v = lset_get(r, n->include[j]);
+			const char *v = pw_lset_get(r, n->include[j]);
 			if (v && *v) {
 				lb[k].name = n->include[j];
 				lb[k++].value = v;
 			}
 		}
-		s = lset_make(ev->a, lb, k);
+		s = qlabels_make(ev->a, lb, k);
 	}
 	if (n->ret_bool)
-		s = lset_drop_name(ev->a, s);
+		s = qlabels_drop_name(ev->a, s);
 	return s;
 }
 
@@ -604,15 +606,16 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 			size_t s = map_slot(&right, sr[j], &f);
 			if (f) {
 				struct pw_buf b;
-				struct lset *ml = lset_project(ev->a, R->m.s[j].ls, n->on, n->mlabels,
-							       n->has_matching ? n->nmlabels : 0);
+				struct pw_lset *ml =
+					qlabels_project(ev->a, R->m.s[j].ls, n->on, n->mlabels,
+							n->has_matching ? n->nmlabels : 0);
 				pw_buf_init(&b, 0);
-				lset_format(ml, &b);
+				pw_lset_format(ml, &b);
 				pw_buf_printf(&b, " on the %s hand-side of the operation: [",
 					      n->card == CARD_ONE_MANY ? "left" : "right");
-				lset_format(R->m.s[j].ls, &b);
+				pw_lset_format(R->m.s[j].ls, &b);
 				pw_buf_puts(&b, ", ");
-				lset_format(R->m.s[right.v[s]].ls, &b);
+				pw_lset_format(R->m.s[right.v[s]].ls, &b);
 				pw_buf_puts(&b, "]");
 				char *msg = pw_buf_take(&b);
 				char tmp[900];
@@ -651,7 +654,7 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 			/* the output series of this (left, right) pair */
 			uint64_t pk = (uint64_t)i * 0x9E3779B97F4A7C15ULL ^ (uint64_t)j;
 			size_t ps = map_slot(&pairs, pk, &f);
-			struct lset *ms;
+			struct pw_lset *ms;
 			if (f) {
 				idx = pairs.v[ps];
 				ms = o.m.s[idx].ls;
@@ -826,7 +829,7 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 			if (!at_step(&in->m.s[i], &c[i], ts, &v))
 				continue;
 			pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
-			struct lset *src = in->m.s[i].ls;
+			struct pw_lset *src = in->m.s[i].ls;
 			struct pw_label *lb = qarena_alloc(ev->a, (src->n + 1) * sizeof *lb);
 			size_t nl = 0;
 			for (uint32_t j = 0; j < src->n; j++)
@@ -834,15 +837,15 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 					lb[nl++] = src->l[j];
 			lb[nl].name = lab;
 			lb[nl++].value = qarena_strdup(ev->a, num);
-			struct lset *m = lset_make(ev->a, lb, nl), *g;
+			struct pw_lset *m = qlabels_make(ev->a, lb, nl), *g;
 			if (n->without) {
-				g = lset_project(ev->a, m, false, n->grouping, n->ngrouping);
+				g = qlabels_project(ev->a, m, false, n->grouping, n->ngrouping);
 			} else {
 				char **gl = qarena_alloc(ev->a, (n->ngrouping + 1) * sizeof *gl);
 				if (n->ngrouping)
 					memcpy(gl, n->grouping, n->ngrouping * sizeof *gl);
 				gl[n->ngrouping] = (char *)lab;
-				g = lset_project(ev->a, m, true, gl, n->ngrouping + 1);
+				g = qlabels_project(ev->a, m, true, gl, n->ngrouping + 1);
 			}
 			size_t idx = outb_find(ev, &o, g);
 			size_t s = map_slot(&cnt, idx, &f);
@@ -865,7 +868,7 @@ struct acc {
 };
 
 static struct val agg_by_series(struct ev *ev, struct node *n, struct val *in, size_t *gi,
-				struct lset **gl, size_t ng)
+				struct pw_lset **gl, size_t ng)
 {
 	struct val out = {.type = T_VECTOR};
 	struct outb o = {0};
@@ -955,13 +958,13 @@ static struct val eval_agg(struct ev *ev, struct node *n)
 	touched = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *touched);
 	map_reset(ev, &gmap, in.m.n);
 	/* group of each input series, groups in order of appearance */
-	struct lset **gl = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *gl);
+	struct pw_lset **gl = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *gl);
 	for (size_t i = 0; i < in.m.n; i++) {
-		struct lset *ls = lset_project(ev->a, in.m.s[i].ls, !n->without, n->grouping,
+		struct pw_lset *ls = qlabels_project(ev->a, in.m.s[i].ls, !n->without, n->grouping,
 					       n->ngrouping);
 		bool f;
 		size_t s = map_slot(&gmap, ls->h, &f);
-		while (f && !lset_eq(gl[gmap.v[s]], ls)) {
+		while (f && !pw_lset_eq(gl[gmap.v[s]], ls)) {
 			/* hash collision between different groups: probe on */
 			s = (s + 1) & (gmap.cap - 1);
 			if (gmap.g[s] != gmap.gen) {
@@ -1155,7 +1158,7 @@ struct val eval(struct ev *ev, struct node *n)
 			struct outb o = {0};
 			for (size_t i = 0; i < v.m.n; i++) {
 				struct ser *s = &v.m.s[i];
-				size_t idx = outb_find(ev, &o, lset_drop_name(ev->a, s->ls));
+				size_t idx = outb_find(ev, &o, qlabels_drop_name(ev->a, s->ls));
 				for (uint32_t j = 0; j < s->n; j++)
 					outb_put(ev, &o, idx, s->p[j].t, -s->p[j].v);
 			}
@@ -1179,7 +1182,7 @@ static struct scratch *scratch_of(struct ev *ev)
 	return (struct scratch *)ev->scratch;
 }
 
-static int lset_sort_cmp(const void *a, const void *b)
+static int result_series_cmp(const void *a, const void *b)
 {
 	const struct query_series *x = a, *y = b;
 	size_t n = x->nlabels < y->nlabels ? x->nlabels : y->nlabels;
@@ -1298,7 +1301,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	switch (v.type) {
 	case T_SCALAR:
 		if (range) {
-			struct ser s = {.ls = lset_make(ra, NULL, 0)};
+			struct ser s = {.ls = qlabels_make(ra, NULL, 0)};
 			for (size_t k = 0; k < ev.nsteps; k++)
 				ser_push(&ev, &s, start + (int64_t)k * ev.interval, v.sc[k]);
 			r->type = QUERY_MATRIX;
@@ -1321,7 +1324,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 			if (v.m.s[i].n)
 				fill_series(ra, &r->series[r->nseries++], &v.m.s[i]);
 		if (r->type == QUERY_MATRIX)
-			qsort(r->series, r->nseries, sizeof *r->series, lset_sort_cmp);
+			qsort(r->series, r->nseries, sizeof *r->series, result_series_cmp);
 		break;
 	}
 	store_iter_free(ev.it);

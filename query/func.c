@@ -512,7 +512,7 @@ static struct node *unparen(struct node *n)
 	return n;
 }
 
-struct lset *absent_labels(struct ev *ev, struct node *arg)
+struct pw_lset *absent_labels(struct ev *ev, struct node *arg)
 {
 	struct pw_label l[64];
 	size_t n = 0;
@@ -520,7 +520,7 @@ struct lset *absent_labels(struct ev *ev, struct node *arg)
 	if (arg->k == N_MSEL)
 		arg = arg->a;
 	if (arg->k != N_VSEL)
-		return lset_make(ev->a, NULL, 0);
+		return qlabels_make(ev->a, NULL, 0);
 	/* equality matchers give labels; a label matched twice, or by
 	 * anything else, is left out */
 	for (size_t i = 0; i < arg->nm && n < 64; i++) {
@@ -548,7 +548,7 @@ struct lset *absent_labels(struct ev *ev, struct node *arg)
 				if (strcmp(l[j].name, m->name) == 0)
 					l[j].value = "";
 	}
-	return lset_make(ev->a, l, n);
+	return qlabels_make(ev->a, l, n);
 }
 
 /* scalar arguments, one array per argument, NULL for the others */
@@ -596,7 +596,7 @@ static struct val range_call(struct ev *ev, struct node *n)
 	for (size_t i = 0; i < nser; i++) {
 		struct pt *p;
 		size_t np, lo = 0, hi = 0, idx = SIZE_MAX;
-		struct lset *ls;
+		struct pw_lset *ls;
 		if (arg->k == N_MSEL) {
 			np = load_points(ev, sr.s[i].id, (r0 < r1 ? r0 : r1) - range,
 					 r0 > r1 ? r0 : r1, true, &p);
@@ -607,7 +607,7 @@ static struct val range_call(struct ev *ev, struct node *n)
 			ls = sub.m.s[i].ls;
 		}
 		if (f->id != FN_LAST_OT)
-			ls = lset_drop_name(ev->a, ls);
+			ls = qlabels_drop_name(ev->a, ls);
 		ev_tick(ev);
 		size_t dh = 0, dt = 0, fed = 0; /* queue head/tail, points fed */
 		if (mono && np > dcap) {
@@ -685,7 +685,7 @@ static struct val map_vec(struct ev *ev, struct val *in, double **sa, size_t nsa
 	double args[5];
 	for (size_t i = 0; i < in->m.n; i++) {
 		struct ser *s = &in->m.s[i];
-		struct lset *ls = keep_name ? s->ls : lset_drop_name(ev->a, s->ls);
+		struct pw_lset *ls = keep_name ? s->ls : qlabels_drop_name(ev->a, s->ls);
 		size_t idx = SIZE_MAX;
 		ev_tick(ev);
 		for (uint32_t j = 0; j < s->n; j++) {
@@ -797,11 +797,11 @@ static struct val label_replace(struct ev *ev, struct node *n)
 	}
 	md = pcre2_match_data_create_from_pattern(re, NULL);
 	/* new label sets first: nothing below may fail while the regex is held */
-	struct lset **nls = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *nls);
+	struct pw_lset **nls = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *nls);
 	for (size_t i = 0; i < in.m.n; i++) {
 		struct ser *s = &in.m.s[i];
-		const char *sv = lset_get(s->ls, src);
-		struct lset *ls = s->ls;
+		const char *sv = pw_lset_get(s->ls, src);
+		struct pw_lset *ls = s->ls;
 		int rc;
 		if (!sv)
 			sv = "";
@@ -821,7 +821,7 @@ static struct val label_replace(struct ev *ev, struct node *n)
 			lb[k].name = dst;
 			lb[k++].value = qarena_strdup(ev->a, res);
 			free(res);
-			ls = lset_make(ev->a, lb, k);
+			ls = qlabels_make(ev->a, lb, k);
 		}
 		nls[i] = ls;
 	}
@@ -854,7 +854,7 @@ static struct val label_join(struct ev *ev, struct node *n)
 	}
 	for (size_t i = 0; i < in.m.n; i++) {
 		struct ser *s = &in.m.s[i];
-		struct lset *ls = s->ls;
+		struct pw_lset *ls = s->ls;
 		struct pw_buf b;
 		struct pw_label *lb = qarena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
 		size_t k = 0;
@@ -862,7 +862,7 @@ static struct val label_join(struct ev *ev, struct node *n)
 		pw_buf_init(&b, 0);
 		pw_buf_puts(&b, "");
 		for (size_t a = 3; a < n->nargs; a++) {
-			const char *v = lset_get(ls, unparen(n->args[a])->str);
+			const char *v = pw_lset_get(ls, unparen(n->args[a])->str);
 			if (a > 3)
 				pw_buf_puts(&b, sep);
 			pw_buf_puts(&b, v ? v : "");
@@ -874,7 +874,7 @@ static struct val label_join(struct ev *ev, struct node *n)
 		lb[k].name = dst;
 		lb[k++].value = qarena_strdup(ev->a, res);
 		free(res);
-		ls = lset_make(ev->a, lb, k);
+		ls = qlabels_make(ev->a, lb, k);
 		size_t idx = outb_find(ev, &o, ls);
 		for (uint32_t j = 0; j < s->n; j++)
 			outb_put(ev, &o, idx, s->p[j].t, s->p[j].v);
@@ -960,11 +960,12 @@ static struct val histogram_quantile(struct ev *ev, struct node *n)
 	size_t *bn, *bcap, *outidx;
 
 	for (size_t i = 0; i < in.m.n; i++) {
-		const char *l = lset_get(in.m.s[i].ls, "le"), *end;
+		const char *l = pw_lset_get(in.m.s[i].ls, "le"), *end;
 		gi[i] = SIZE_MAX;
 		if (!l || pw_parse_double(l, l + strlen(l), &le[i], &end) != 0 || *end)
 			continue;
-		gi[i] = outb_find(ev, &groups, lset_project(ev->a, in.m.s[i].ls, false, excl, 1));
+		gi[i] = outb_find(ev, &groups,
+				  qlabels_project(ev->a, in.m.s[i].ls, false, excl, 1));
 	}
 	bk = qarena_alloc(ev->a, (groups.m.n + 1) * sizeof *bk);
 	bn = qarena_alloc(ev->a, (groups.m.n + 1) * sizeof *bn);
@@ -1034,7 +1035,7 @@ static struct val timestamp_call(struct ev *ev, struct node *n)
 	struct outb o = {0};
 	for (size_t i = 0; i < in.m.n; i++) {
 		struct ser *s = &in.m.s[i];
-		size_t idx = outb_find(ev, &o, lset_drop_name(ev->a, s->ls));
+		size_t idx = outb_find(ev, &o, qlabels_drop_name(ev->a, s->ls));
 		for (uint32_t j = 0; j < s->n; j++)
 			outb_put(ev, &o, idx, s->p[j].t,
 				 a->k == N_VSEL ? s->p[j].v : (double)s->p[j].t / 1000);
@@ -1058,7 +1059,7 @@ struct val eval_call(struct ev *ev, struct node *n)
 		return out;
 	case FN_VECTOR: {
 		double *s = eval(ev, n->args[0]).sc;
-		struct ser *se = mat_add(ev, &out.m, lset_make(ev->a, NULL, 0));
+		struct ser *se = mat_add(ev, &out.m, qlabels_make(ev->a, NULL, 0));
 		for (size_t k = 0; k < ev->nsteps; k++)
 			ser_push(ev, se, step_ts(ev, k), s[k]);
 		return out;
@@ -1134,7 +1135,7 @@ struct val eval_call(struct ev *ev, struct node *n)
 	case FN_DAY_OF_MONTH: case FN_DAY_OF_WEEK: case FN_DAY_OF_YEAR: case FN_DAYS_IN_MONTH:
 	case FN_HOUR: case FN_MINUTE: case FN_MONTH: case FN_YEAR:
 		if (n->nargs == 0) {
-			struct ser *se = mat_add(ev, &out.m, lset_make(ev->a, NULL, 0));
+			struct ser *se = mat_add(ev, &out.m, qlabels_make(ev->a, NULL, 0));
 			for (size_t k = 0; k < ev->nsteps; k++)
 				ser_push(ev, se, step_ts(ev, k),
 					 f_date((double)step_ts(ev, k) / 1000, f->id));
