@@ -707,8 +707,59 @@ static struct val eval_bin(struct ev *ev, struct node *n)
 
 /* ---- aggregations ------------------------------------------------------------------- */
 
-struct grp {
+/* sum, avg, count, min, max, group, stddev and stdvar of a group at one
+ * step, the values added in input series order as Prometheus adds them */
+struct acc {
 	double v, mean, count;
+};
+
+static inline void acc_first(int op, struct acc *a, double v)
+{
+	a->count = 1;
+	a->mean = v;
+	a->v = op == AG_STDDEV || op == AG_STDVAR ? 0 : op == AG_GROUP || op == AG_COUNT ? 1 : v;
+}
+
+static inline void acc_add(int op, struct acc *a, double v)
+{
+	a->count++;
+	switch (op) {
+	case AG_SUM: a->v += v; break;
+	case AG_AVG:
+		if (isinf(a->mean)) {
+			if (isinf(v) && (a->mean > 0) == (v > 0))
+				break;
+			if (!isinf(v) && !isnan(v))
+				break;
+		}
+		a->mean += v / a->count - a->mean / a->count;
+		break;
+	case AG_COUNT: a->v += 1; break;
+	case AG_MIN: if (a->v > v || isnan(a->v)) a->v = v; break;
+	case AG_MAX: if (a->v < v || isnan(a->v)) a->v = v; break;
+	case AG_STDDEV: case AG_STDVAR: {
+		double d = v - a->mean;
+		a->mean += d / a->count;
+		a->v += d * (v - a->mean);
+		break;
+	}
+	default: break; /* group: 1 from the first value on */
+	}
+}
+
+static inline double acc_result(int op, const struct acc *a)
+{
+	switch (op) {
+	case AG_AVG: return a->mean;
+	case AG_STDVAR: return a->v / a->count;
+	case AG_STDDEV: return sqrt(a->v / a->count);
+	default: return a->v;
+	}
+}
+
+/* A group at the step being walked (agg_by_step). */
+struct grp {
+	struct acc a;
 	bool seen;
 	size_t out; /* output series index, SIZE_MAX until needed */
 	/* topk / bottomk / quantile */
@@ -863,108 +914,28 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 	return out;
 }
 
-struct acc {
-	double v, mean, count;
+/* The groups of an aggregation: gi[i] is input series i's, gl[g] group g's
+ * label set, groups numbered in order of first appearance. */
+struct groups {
+	size_t *gi;
+	struct pw_lset **gl;
+	size_t ng;
 };
 
-static struct val agg_by_series(struct ev *ev, struct node *n, struct val *in, size_t *gi,
-				struct pw_lset **gl, size_t ng)
+static struct groups agg_group(struct ev *ev, struct node *n, const struct val *in)
 {
-	struct val out = {.type = T_VECTOR};
-	struct outb o = {0};
-	struct acc *acc = qarena_alloc(ev->a, ng * ev->nsteps * sizeof *acc);
-
-	for (size_t i = 0; i < in->m.n; i++) {
-		const struct ser *s = &in->m.s[i];
-		struct acc *row = acc + gi[i] * ev->nsteps;
-		ev_tick(ev);
-		for (uint32_t j = 0; j < s->n; j++) {
-			struct acc *a = row + (s->p[j].t - ev->start) / ev->interval;
-			double v = s->p[j].v;
-			if (a->count == 0) {
-				a->count = 1;
-				a->mean = v;
-				a->v = n->op == AG_STDDEV || n->op == AG_STDVAR ? 0
-				       : n->op == AG_GROUP || n->op == AG_COUNT ? 1 : v;
-				continue;
-			}
-			a->count++;
-			switch (n->op) {
-			case AG_SUM: a->v += v; break;
-			case AG_AVG:
-				if (isinf(a->mean)) {
-					if (isinf(v) && (a->mean > 0) == (v > 0))
-						break;
-					if (!isinf(v) && !isnan(v))
-						break;
-				}
-				a->mean += v / a->count - a->mean / a->count;
-				break;
-			case AG_COUNT: a->v += 1; break;
-			case AG_MIN: if (a->v > v || isnan(a->v)) a->v = v; break;
-			case AG_MAX: if (a->v < v || isnan(a->v)) a->v = v; break;
-			case AG_STDDEV: case AG_STDVAR: {
-				double d = v - a->mean;
-				a->mean += d / a->count;
-				a->v += d * (v - a->mean);
-				break;
-			}
-			default: break;
-			}
-		}
-	}
-	for (size_t g = 0; g < ng; g++) {
-		struct acc *row = acc + g * ev->nsteps;
-		size_t idx = SIZE_MAX;
-		for (size_t k = 0; k < ev->nsteps; k++) {
-			struct acc *a = &row[k];
-			double v = a->v;
-			if (a->count == 0)
-				continue;
-			switch (n->op) {
-			case AG_AVG: v = a->mean; break;
-			case AG_STDVAR: v = a->v / a->count; break;
-			case AG_STDDEV: v = sqrt(a->v / a->count); break;
-			default: break;
-			}
-			if (idx == SIZE_MAX) {
-				idx = outb_find(ev, &o, gl[g]);
-				ser_reserve(ev, &o.m.s[idx], ev->nsteps - k);
-			}
-			ser_push(ev, &o.m.s[idx], step_ts(ev, k), v);
-		}
-	}
-	out.m = o.m;
-	return out;
-}
-
-static struct val eval_agg(struct ev *ev, struct node *n)
-{
-	struct val in = eval(ev, n->a), par = {0}, out = {.type = T_VECTOR};
-	struct outb o = {0};
-	size_t *gi, *c, ng = 0, *touched;
-	struct grp *g;
+	struct groups gs = {0};
 	struct u64map gmap = {0};
-	size_t *sidx = NULL; /* topk/bottomk: input series -> output */
-	bool top = n->op == AG_TOPK;
 
-	if (n->param)
-		par = eval(ev, n->param);
-	if (n->op == AG_COUNT_VALUES)
-		return eval_count_values(ev, n, &in, par.str);
-	gi = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *gi);
-	c = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
-	g = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *g);
-	touched = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *touched);
-	map_reset(ev, &gmap, in.m.n);
-	/* group of each input series, groups in order of appearance */
-	struct pw_lset **gl = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *gl);
-	for (size_t i = 0; i < in.m.n; i++) {
-		struct pw_lset *ls = qlabels_project(ev->a, in.m.s[i].ls, !n->without, n->grouping,
-					       n->ngrouping);
+	gs.gi = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *gs.gi);
+	gs.gl = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *gs.gl);
+	map_reset(ev, &gmap, in->m.n);
+	for (size_t i = 0; i < in->m.n; i++) {
+		struct pw_lset *ls = qlabels_project(ev->a, in->m.s[i].ls, !n->without, n->grouping,
+						     n->ngrouping);
 		bool f;
 		size_t s = map_slot(&gmap, ls->h, &f);
-		while (f && !pw_lset_eq(gl[gmap.v[s]], ls)) {
+		while (f && !pw_lset_eq(gs.gl[gmap.v[s]], ls)) {
 			/* hash collision between different groups: probe on */
 			s = (s + 1) & (gmap.cap - 1);
 			if (gmap.g[s] != gmap.gen) {
@@ -974,154 +945,218 @@ static struct val eval_agg(struct ev *ev, struct node *n)
 			f = gmap.k[s] == ls->h;
 		}
 		if (f) {
-			gi[i] = gmap.v[s];
+			gs.gi[i] = gmap.v[s];
 		} else {
-			gl[ng] = ls;
-			g[ng].out = SIZE_MAX;
-			map_set(ev, &gmap, s, ls->h, ng);
-			gi[i] = ng++;
+			gs.gl[gs.ng] = ls;
+			map_set(ev, &gmap, s, ls->h, gs.ng);
+			gs.gi[i] = gs.ng++;
 		}
 	}
-	if (ev->nsteps > 1 && n->op <= AG_STDVAR) {
-		/* Series by series into one accumulator per (group, step): the
-		 * points of a step still arrive in series order, so every sum is
-		 * added in the order the step-by-step walk would add it. */
-		size_t total = 0;
-		for (size_t i = 0; i < in.m.n; i++)
-			total += in.m.s[i].n;
-		if ((uint64_t)ng * ev->nsteps <= 2 * (uint64_t)total + 4096)
-			return agg_by_series(ev, n, &in, gi, gl, ng);
+	return gs;
+}
+
+/* Walk series by series rather than step by step? For the struct acc
+ * kernels over several steps, while one accumulator per (group, step)
+ * costs no more than about twice the input points. */
+static bool agg_by_series_fits(const struct ev *ev, const struct node *n, const struct val *in,
+			       size_t ng)
+{
+	size_t total = 0;
+	if (ev->nsteps <= 1 || n->op > AG_STDVAR)
+		return false;
+	for (size_t i = 0; i < in->m.n; i++)
+		total += in->m.s[i].n;
+	return (uint64_t)ng * ev->nsteps <= 2 * (uint64_t)total + 4096;
+}
+
+/* Series by series into one accumulator per (group, step): the points of a
+ * step still arrive in series order, so every sum is added in the order the
+ * step-by-step walk would add it. */
+static struct val agg_by_series(struct ev *ev, struct node *n, struct val *in,
+				const struct groups *gs)
+{
+	struct val out = {.type = T_VECTOR};
+	struct outb o = {0};
+	struct acc *acc = qarena_alloc(ev->a, gs->ng * ev->nsteps * sizeof *acc);
+
+	for (size_t i = 0; i < in->m.n; i++) {
+		const struct ser *s = &in->m.s[i];
+		struct acc *row = acc + gs->gi[i] * ev->nsteps;
+		ev_tick(ev);
+		for (uint32_t j = 0; j < s->n; j++) {
+			struct acc *a = row + (s->p[j].t - ev->start) / ev->interval;
+			if (a->count == 0)
+				acc_first(n->op, a, s->p[j].v);
+			else
+				acc_add(n->op, a, s->p[j].v);
+		}
 	}
-	if (n->op == AG_TOPK || n->op == AG_BOTTOMK) {
-		sidx = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *sidx);
-		for (size_t i = 0; i < in.m.n; i++)
+	for (size_t g = 0; g < gs->ng; g++) {
+		struct acc *row = acc + g * ev->nsteps;
+		size_t idx = SIZE_MAX;
+		for (size_t k = 0; k < ev->nsteps; k++) {
+			if (row[k].count == 0)
+				continue;
+			if (idx == SIZE_MAX) {
+				idx = outb_find(ev, &o, gs->gl[g]);
+				ser_reserve(ev, &o.m.s[idx], ev->nsteps - k);
+			}
+			ser_push(ev, &o.m.s[idx], step_ts(ev, k), acc_result(n->op, &row[k]));
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
+/* topk and bottomk's k at one step: the parameter as an int64 */
+static int64_t agg_topk_k(struct ev *ev, double pk)
+{
+	if (isnan(pk) || pk >= 9223372036854775807.0 || pk < -9223372036854775807.0) {
+		char num[400];
+		pw_fmt_float(num, sizeof num, pk, PW_FMT_GO_F);
+		ev_fail(ev, QUERY_ERR_EXECUTION, "Scalar value %s overflows int64", num);
+	}
+	return (int64_t)pk;
+}
+
+/* v of input series i into a group's heap of its kk best: as 2.42, a NaN
+ * on top is always displaced; pop, then push */
+static void agg_topk_add(struct ev *ev, struct grp *gr, size_t i, double v, int64_t kk, bool top)
+{
+	if ((int64_t)gr->hn < kk || isnan(gr->hv[0]) || (top ? gr->hv[0] < v : gr->hv[0] > v)) {
+		if ((int64_t)gr->hn == kk) {
+			if (kk == 1) {
+				gr->hv[0] = v;
+				gr->hs[0] = i;
+				return;
+			}
+			heap_swap(gr, 0, gr->hn - 1);
+			gr->hn--;
+			heap_down(gr, 0, top);
+		}
+		grp_push(ev, gr, i, v);
+		heap_up(gr, gr->hn - 1, top);
+	}
+}
+
+/* A group's topk or bottomk at step time ts, best first as Prometheus
+ * returns them, each under its input series' labels (sidx: input series
+ * -> output). Empties the heap. */
+static void agg_topk_emit(struct ev *ev, struct outb *o, struct grp *gr, const struct val *in,
+			  size_t *sidx, int64_t ts, bool top)
+{
+	size_t hn = gr->hn;
+	size_t *os = qarena_alloc(ev->a, hn * sizeof *os);
+	double *ov = qarena_alloc(ev->a, hn * sizeof *ov);
+	for (size_t q = hn; q-- > 0;) {
+		os[q] = gr->hs[0];
+		ov[q] = gr->hv[0];
+		gr->hs[0] = gr->hs[gr->hn - 1];
+		gr->hv[0] = gr->hv[gr->hn - 1];
+		gr->hn--;
+		heap_down(gr, 0, top);
+	}
+	for (size_t q = 0; q < hn; q++) {
+		size_t si = os[q];
+		if (sidx[si] == SIZE_MAX)
+			sidx[si] = outb_find(ev, o, in->m.s[si].ls);
+		outb_put(ev, o, sidx[si], ts, ov[q]);
+	}
+}
+
+/* The first value of a group at a step, then every later one. */
+static void grp_first(struct ev *ev, int op, struct grp *gr, size_t i, double v)
+{
+	acc_first(op, &gr->a, v);
+	gr->hn = 0;
+	if (op == AG_TOPK || op == AG_BOTTOMK || op == AG_QUANTILE)
+		grp_push(ev, gr, i, v);
+}
+
+static void grp_add(struct ev *ev, int op, struct grp *gr, size_t i, double v, int64_t kk)
+{
+	switch (op) {
+	case AG_TOPK: case AG_BOTTOMK: agg_topk_add(ev, gr, i, v, kk, op == AG_TOPK); break;
+	case AG_QUANTILE: grp_push(ev, gr, i, v); break;
+	default: acc_add(op, &gr->a, v); break;
+	}
+}
+
+/* Step by step: at each step the values of the input series in series
+ * order into their groups, then a point for every group that had one (for
+ * topk and bottomk, a point for each series kept). par: the parameter. */
+static struct val agg_by_step(struct ev *ev, struct node *n, struct val *in,
+			      const struct val *par, const struct groups *gs)
+{
+	struct val out = {.type = T_VECTOR};
+	struct outb o = {0};
+	size_t *c = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *c);
+	struct grp *g = qarena_alloc(ev->a, (gs->ng + 1) * sizeof *g);
+	size_t *touched = qarena_alloc(ev->a, (gs->ng + 1) * sizeof *touched);
+	bool topk = n->op == AG_TOPK || n->op == AG_BOTTOMK;
+	size_t *sidx = NULL; /* topk/bottomk: input series -> output */
+
+	for (size_t q = 0; q < gs->ng; q++)
+		g[q].out = SIZE_MAX;
+	if (topk) {
+		sidx = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *sidx);
+		for (size_t i = 0; i < in->m.n; i++)
 			sidx[i] = SIZE_MAX;
 	}
 	for (size_t k = 0; k < ev->nsteps; k++) {
-		int64_t ts = step_ts(ev, k);
+		int64_t ts = step_ts(ev, k), kk = 0;
 		size_t nt = 0;
-		int64_t kk = 0;
+		double v;
 		ev_tick(ev);
-		if (sidx) {
-			double pk = par.sc[k];
-			if (isnan(pk) || pk >= 9223372036854775807.0 || pk < -9223372036854775807.0) {
-				char num[400];
-				pw_fmt_float(num, sizeof num, pk, PW_FMT_GO_F);
-				ev_fail(ev, QUERY_ERR_EXECUTION, "Scalar value %s overflows int64", num);
-			}
-			kk = (int64_t)pk;
-			if (kk < 1) {
-				for (size_t i = 0; i < in.m.n; i++) {
-					double v;
-					at_step(&in.m.s[i], &c[i], ts, &v);
-				}
-				continue;
-			}
+		if (topk && (kk = agg_topk_k(ev, par->sc[k])) < 1) {
+			for (size_t i = 0; i < in->m.n; i++)
+				at_step(&in->m.s[i], &c[i], ts, &v); /* skip the step */
+			continue;
 		}
-		for (size_t i = 0; i < in.m.n; i++) {
-			double v;
+		for (size_t i = 0; i < in->m.n; i++) {
 			struct grp *gr;
-			if (!at_step(&in.m.s[i], &c[i], ts, &v))
+			if (!at_step(&in->m.s[i], &c[i], ts, &v))
 				continue;
-			gr = &g[gi[i]];
-			if (!gr->seen) {
-				gr->seen = true;
-				touched[nt++] = gi[i];
-				gr->v = v;
-				gr->mean = v;
-				gr->count = 1;
-				gr->hn = 0;
-				switch (n->op) {
-				case AG_STDDEV: case AG_STDVAR: gr->v = 0; break;
-				case AG_GROUP: case AG_COUNT: gr->v = 1; break;
-				case AG_TOPK: case AG_BOTTOMK: case AG_QUANTILE: grp_push(ev, gr, i, v); break;
-				default: break;
-				}
+			gr = &g[gs->gi[i]];
+			if (gr->seen) {
+				grp_add(ev, n->op, gr, i, v, kk);
 				continue;
 			}
-			gr->count++;
-			switch (n->op) {
-			case AG_SUM: gr->v += v; break;
-			case AG_AVG:
-				if (isinf(gr->mean)) {
-					if (isinf(v) && (gr->mean > 0) == (v > 0))
-						break;
-					if (!isinf(v) && !isnan(v))
-						break;
-				}
-				gr->mean += v / gr->count - gr->mean / gr->count;
-				break;
-			case AG_COUNT: gr->v += 1; break;
-			case AG_GROUP: break;
-			case AG_MIN: if (gr->v > v || isnan(gr->v)) gr->v = v; break;
-			case AG_MAX: if (gr->v < v || isnan(gr->v)) gr->v = v; break;
-			case AG_STDDEV: case AG_STDVAR: {
-				double d = v - gr->mean;
-				gr->mean += d / gr->count;
-				gr->v += d * (v - gr->mean);
-				break;
-			}
-			case AG_TOPK: case AG_BOTTOMK:
-				/* as 2.42: a NaN on top is always displaced; pop, then push */
-				if ((int64_t)gr->hn < kk || isnan(gr->hv[0]) ||
-				    (top ? gr->hv[0] < v : gr->hv[0] > v)) {
-					if ((int64_t)gr->hn == kk) {
-						if (kk == 1) {
-							gr->hv[0] = v;
-							gr->hs[0] = i;
-							break;
-						}
-						heap_swap(gr, 0, gr->hn - 1);
-						gr->hn--;
-						heap_down(gr, 0, top);
-					}
-					grp_push(ev, gr, i, v);
-					heap_up(gr, gr->hn - 1, top);
-				}
-				break;
-			case AG_QUANTILE: grp_push(ev, gr, i, v); break;
-			default: break;
-			}
+			gr->seen = true;
+			touched[nt++] = gs->gi[i];
+			grp_first(ev, n->op, gr, i, v);
 		}
 		for (size_t t = 0; t < nt; t++) {
 			struct grp *gr = &g[touched[t]];
-			double v = gr->v;
 			gr->seen = false;
-			switch (n->op) {
-			case AG_AVG: v = gr->mean; break;
-			case AG_STDVAR: v = gr->v / gr->count; break;
-			case AG_STDDEV: v = sqrt(gr->v / gr->count); break;
-			case AG_QUANTILE: v = quantile_of(par.sc[k], gr->hv, gr->hn); break;
-			case AG_TOPK: case AG_BOTTOMK: {
-				/* sorted best first, as Prometheus returns them */
-				size_t hn = gr->hn;
-				size_t *os = qarena_alloc(ev->a, hn * sizeof *os);
-				double *ov = qarena_alloc(ev->a, hn * sizeof *ov);
-				for (size_t q = hn; q-- > 0;) {
-					os[q] = gr->hs[0];
-					ov[q] = gr->hv[0];
-					gr->hs[0] = gr->hs[gr->hn - 1];
-					gr->hv[0] = gr->hv[gr->hn - 1];
-					gr->hn--;
-					heap_down(gr, 0, top);
-				}
-				for (size_t q = 0; q < hn; q++) {
-					size_t si = os[q];
-					if (sidx[si] == SIZE_MAX)
-						sidx[si] = outb_find(ev, &o, in.m.s[si].ls);
-					outb_put(ev, &o, sidx[si], ts, ov[q]);
-				}
+			if (topk) {
+				agg_topk_emit(ev, &o, gr, in, sidx, ts, n->op == AG_TOPK);
 				continue;
 			}
-			default: break;
-			}
+			v = n->op == AG_QUANTILE ? quantile_of(par->sc[k], gr->hv, gr->hn)
+						 : acc_result(n->op, &gr->a);
 			if (gr->out == SIZE_MAX)
-				gr->out = outb_find(ev, &o, gl[touched[t]]);
+				gr->out = outb_find(ev, &o, gs->gl[touched[t]]);
 			outb_put(ev, &o, gr->out, ts, v);
 		}
 	}
 	out.m = o.m;
 	return out;
+}
+
+static struct val eval_agg(struct ev *ev, struct node *n)
+{
+	struct val in = eval(ev, n->a), par = {0};
+	struct groups gs;
+
+	if (n->param)
+		par = eval(ev, n->param);
+	if (n->op == AG_COUNT_VALUES)
+		return eval_count_values(ev, n, &in, par.str);
+	gs = agg_group(ev, n, &in);
+	if (agg_by_series_fits(ev, n, &in, gs.ng))
+		return agg_by_series(ev, n, &in, &gs);
+	return agg_by_step(ev, n, &in, &par, &gs);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */
