@@ -98,6 +98,47 @@ static void check_rule_groups(struct conf *c, struct conf_errs *errs, const stru
 	}
 }
 
+/* A KPI's milestones (kpis[i] at path p): times parsed in tz into
+ * milestone_ms, within start and deadline (when those parsed: times_ok),
+ * in order; a value or a fraction each. */
+static void check_milestones(struct conf_kpi *k, const char *p, const struct pw_tz *tz,
+			     bool times_ok, struct conf_errs *errs, const struct posmap *pm)
+{
+	double v;
+	char *q;
+
+	free(k->milestone_ms);
+	k->milestone_ms = xcalloc(k->nmilestones + 1, sizeof *k->milestone_ms);
+	for (size_t m = 0; m < k->nmilestones; m++) {
+		struct conf_milestone *ms = &k->milestones[m];
+		char *mp;
+		if (!ms->at)
+			continue;
+		mp = xasprintf("%s.milestones[%zu]", p, m);
+		if (pw_parse_time(ms->at, tz, &k->milestone_ms[m]) != 0) {
+			q = xasprintf("%s.at", mp);
+			conf_err_at(errs, pm, q, false, "expected a date or time, found \"%s\"", ms->at);
+			free(q);
+		} else if (times_ok && (k->milestone_ms[m] <= k->start_ms ||
+					k->milestone_ms[m] >= k->deadline_ms)) {
+			q = xasprintf("%s.at", mp);
+			conf_err_at(errs, pm, q, false,
+				    "a milestone lies between start (%s) and deadline (%s), not at %s",
+				    k->start, k->deadline, ms->at);
+			free(q);
+		} else if (m > 0 && k->milestone_ms[m] <= k->milestone_ms[m - 1]) {
+			q = xasprintf("%s.at", mp);
+			conf_err_at(errs, pm, q, false, "milestones go in time order");
+			free(q);
+		}
+		if (!ms->value == !ms->fraction || (ms->value && !is_number(ms->value, &v)) ||
+		    (ms->fraction && (!is_number(ms->fraction, &v) || v < 0 || v > 1)))
+			conf_err_at(errs, pm, mp, true,
+				    "a milestone has a number value or a fraction from 0 to 1, not both");
+		free(mp);
+	}
+}
+
 static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
 	for (size_t i = 0; i < c->nkpis; i++) {
@@ -164,37 +205,7 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 				    k->deadline, k->start);
 			free(q);
 		}
-		free(k->milestone_ms);
-		k->milestone_ms = xcalloc(k->nmilestones + 1, sizeof *k->milestone_ms);
-		for (size_t m = 0; m < k->nmilestones; m++) {
-			struct conf_milestone *ms = &k->milestones[m];
-			char *mp = xasprintf("%s.milestones[%zu]", p, m);
-			if (!ms->at) {
-				free(mp);
-				continue;
-			}
-			if (pw_parse_time(ms->at, tz, &k->milestone_ms[m]) != 0) {
-				q = xasprintf("%s.at", mp);
-				conf_err_at(errs, pm, q, false, "expected a date or time, found \"%s\"", ms->at);
-				free(q);
-			} else if (times_ok && (k->milestone_ms[m] <= k->start_ms ||
-						k->milestone_ms[m] >= k->deadline_ms)) {
-				q = xasprintf("%s.at", mp);
-				conf_err_at(errs, pm, q, false,
-					    "a milestone lies between start (%s) and deadline (%s), not at %s",
-					    k->start, k->deadline, ms->at);
-				free(q);
-			} else if (m > 0 && k->milestone_ms[m] <= k->milestone_ms[m - 1]) {
-				q = xasprintf("%s.at", mp);
-				conf_err_at(errs, pm, q, false, "milestones go in time order");
-				free(q);
-			}
-			if (!ms->value == !ms->fraction || (ms->value && !is_number(ms->value, &v)) ||
-			    (ms->fraction && (!is_number(ms->fraction, &v) || v < 0 || v > 1)))
-				conf_err_at(errs, pm, mp, true,
-					    "a milestone has a number value or a fraction from 0 to 1, not both");
-			free(mp);
-		}
+		check_milestones(k, p, tz, times_ok, errs, pm);
 		pw_tz_free(tz);
 		free(p);
 	}
