@@ -20,7 +20,6 @@ struct qarena {
 	struct qarena_blk *head;
 	void *last;      /* the newest allocation, which qarena_grow extends in place */
 	size_t last_len;
-	size_t used;     /* bytes handed out, for the memory limit */
 };
 void *qarena_alloc(struct qarena *a, size_t n);           /* zeroed */
 void *qarena_grow(struct qarena *a, void *p, size_t old, size_t n); /* like realloc */

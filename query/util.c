@@ -43,7 +43,6 @@ void *qarena_alloc(struct qarena *a, size_t n)
 	memset(p, 0, n);
 	a->last = p;
 	a->last_len = n;
-	a->used += n;
 	return p;
 }
 
@@ -58,7 +57,6 @@ void *qarena_grow(struct qarena *a, void *p, size_t old, size_t n)
 			if (off + need <= b->cap) {
 				if (need > a->last_len)
 					memset((char *)p + a->last_len, 0, need - a->last_len);
-				a->used += need - a->last_len;
 				b->off = off + need;
 				a->last_len = need;
 				return p;
