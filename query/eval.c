@@ -1,15 +1,7 @@
 /*
- * eval.c — the evaluator. Like Prometheus' it evaluates a node over every
- * step of the query at once: an instant vector is a set of series with
- * points at step times, a scalar one value per step. Selectors read the
- * store series by series; operators and aggregations then walk the steps
- * with a cursor per input series, and label sets derived from an input
- * series (name dropped, grouping key, matching signature) are computed once
- * per series, not once per step.
- *
- * Errors unwind with longjmp: all memory is in the query's arena, and the
- * few malloc'd things (scratch buffer, store iterator) are freed by the
- * entry point.
+ * eval.c — the PromQL evaluator: the tree parse.c built, over a store
+ * snapshot, with Prometheus 2.42's semantics; func.c adds the functions.
+ * The query_exec_* entry points of query.h are at the end.
  */
 #include "query_int.h"
 
@@ -18,6 +10,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * Like Prometheus' it evaluates a node over every step of the query at
+ * once: an instant vector is a set of series with points at step times, a
+ * scalar one value per step. Selectors read the store series by series;
+ * operators and aggregations then walk the steps with a cursor per input
+ * series, and label sets derived from an input series (name dropped,
+ * grouping key, matching signature) are computed once per series, not once
+ * per step.
+ *
+ * Errors unwind with longjmp: all memory is in the query's arena, and the
+ * few malloc'd things (scratch buffer, store iterator) are freed by the
+ * entry point.
+ */
 
 _Static_assert(sizeof(struct pt) == sizeof(struct query_point), "point layout");
 

@@ -1,8 +1,9 @@
 /*
- * func.c — PromQL's function library, as Prometheus 2.42 computes it:
- * element-wise math, the range functions (rate's extrapolation, deriv's
- * regression, the *_over_time family), label manipulation, calendar
- * functions in UTC, histogram_quantile over classic buckets.
+ * func.c — PromQL's function library as Prometheus 2.42 computes it, for
+ * parse.c's type checks (func_lookup) and eval.c (eval_call): element-wise
+ * math, the range functions (rate's extrapolation, deriv's regression, the
+ * *_over_time family), label manipulation, calendar functions in UTC,
+ * histogram_quantile over classic buckets.
  */
 #include "query_int.h"
 

@@ -1,11 +1,8 @@
 /*
  * parse.c — PromQL's lexer and parser (recursive descent with precedence
- * climbing) and its type checks. Errors read as Prometheus' do,
- * "line:column: parse error: ...", and carry the byte offset so callers can
- * draw a caret under the fault.
- *
- * Precedence, lowest first: or; and unless; == != <= < >= >; + -;
- * * / % atan2; unary + -; ^ (right-associative) — so -2^2 is -4.
+ * climbing) and its type checks, giving eval.c its tree. Errors read as
+ * Prometheus' do, "line:column: parse error: ...", and carry the byte
+ * offset so callers can draw a caret under the fault.
  */
 #include "query_int.h"
 
@@ -408,6 +405,9 @@ static const char *type_name(enum vtype t)
 
 static struct node *parse_expr(struct ps *p, int minprec);
 
+/* A binary operator's precedence (0: not one). Lowest first: or; and
+ * unless; == != <= < >= >; + -; * / % atan2; unary + -; ^
+ * (right-associative) — so -2^2 is -4. */
 static int binop_of(const struct token *t, int *op)
 {
 	switch (t->k) {

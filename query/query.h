@@ -3,9 +3,6 @@
  * an evaluator over store snapshots with Prometheus 2.42's semantics
  * (lookback delta, staleness, step alignment, vector matching, the function
  * library), limits on loaded samples and on time.
- *
- * Also the series selectors `pacewatch dump --match` and the API's match[]
- * take, parsed by the same parser.
  */
 #ifndef PW_QUERY_H
 #define PW_QUERY_H
@@ -17,6 +14,9 @@
 #include "store.h"
 
 /* ---- selectors ------------------------------------------------------------- */
+
+/* The series selectors `pacewatch dump --match` and the API's match[] take,
+ * parsed by the same parser. */
 
 /* Parse a series selector into matchers (a metric name becomes a
  * __name__ equality matcher). On success *out is a new array of *n

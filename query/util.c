@@ -1,8 +1,8 @@
 /*
- * util.c — the query arena (every allocation of a parse or an evaluation),
- * the label-set operations only PromQL needs (dropping the name,
- * projecting for on/ignoring/by/without, the matching signature) over
- * common's struct pw_lset, and Go's float min and max.
+ * util.c — what parse.c, eval.c and func.c share: the query arena, the
+ * label-set operations only PromQL needs (dropping the name, projecting for
+ * on/ignoring/by/without, the matching signature) over common's struct
+ * pw_lset, and Go's float min and max.
  */
 #include "query_int.h"
 
