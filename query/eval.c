@@ -149,7 +149,7 @@ struct u64map {
 	uint32_t gen;
 };
 
-static void map_reset(struct ev *ev, struct u64map *m, size_t want)
+static void u64map_reset(struct ev *ev, struct u64map *m, size_t want)
 {
 	m->gen++;
 	m->n = 0;
@@ -166,7 +166,7 @@ static void map_reset(struct ev *ev, struct u64map *m, size_t want)
 }
 
 /* Slot of key: *found tells whether it was there. */
-static size_t map_slot(struct u64map *m, uint64_t key, bool *found)
+static size_t u64map_slot(struct u64map *m, uint64_t key, bool *found)
 {
 	size_t i = (key ^ key >> 29) & (m->cap - 1);
 	while (m->g[i] == m->gen) {
@@ -180,7 +180,7 @@ static size_t map_slot(struct u64map *m, uint64_t key, bool *found)
 	return i;
 }
 
-static void map_set(struct ev *ev, struct u64map *m, size_t slot, uint64_t key, size_t v)
+static void u64map_set(struct ev *ev, struct u64map *m, size_t slot, uint64_t key, size_t v)
 {
 	m->k[slot] = key;
 	m->v[slot] = v;
@@ -198,7 +198,7 @@ static void map_set(struct ev *ev, struct u64map *m, size_t slot, uint64_t key, 
 			bool f;
 			if (o.g[i] != o.gen)
 				continue;
-			size_t s = map_slot(m, o.k[i], &f);
+			size_t s = u64map_slot(m, o.k[i], &f);
 			m->k[s] = o.k[i];
 			m->v[s] = o.v[i];
 			m->g[s] = m->gen;
@@ -487,14 +487,14 @@ static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struc
 		double v;
 		bool f;
 		ev_tick(ev);
-		map_reset(ev, &set, n->op == OP_OR ? L->m.n : R->m.n);
+		u64map_reset(ev, &set, n->op == OP_OR ? L->m.n : R->m.n);
 		if (n->op == OP_OR) {
 			for (size_t i = 0; i < L->m.n; i++) {
 				if (!at_step(&L->m.s[i], &cl[i], ts, &v))
 					continue;
-				size_t s = map_slot(&set, sl[i], &f);
+				size_t s = u64map_slot(&set, sl[i], &f);
 				if (!f)
-					map_set(ev, &set, s, sl[i], 0);
+					u64map_set(ev, &set, s, sl[i], 0);
 				if (il[i] == SIZE_MAX)
 					il[i] = outb_find(ev, &o, L->m.s[i].ls);
 				outb_put(ev, &o, il[i], ts, v);
@@ -502,7 +502,7 @@ static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struc
 			for (size_t i = 0; i < R->m.n; i++) {
 				if (!at_step(&R->m.s[i], &cr[i], ts, &v))
 					continue;
-				map_slot(&set, sr[i], &f);
+				u64map_slot(&set, sr[i], &f);
 				if (f)
 					continue;
 				if (ir[i] == SIZE_MAX)
@@ -514,14 +514,14 @@ static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struc
 		for (size_t i = 0; i < R->m.n; i++) {
 			if (!at_step(&R->m.s[i], &cr[i], ts, &v))
 				continue;
-			size_t s = map_slot(&set, sr[i], &f);
+			size_t s = u64map_slot(&set, sr[i], &f);
 			if (!f)
-				map_set(ev, &set, s, sr[i], 0);
+				u64map_set(ev, &set, s, sr[i], 0);
 		}
 		for (size_t i = 0; i < L->m.n; i++) {
 			if (!at_step(&L->m.s[i], &cl[i], ts, &v))
 				continue;
-			map_slot(&set, sl[i], &f);
+			u64map_slot(&set, sl[i], &f);
 			if (f != (n->op == OP_AND))
 				continue;
 			if (il[i] == SIZE_MAX)
@@ -600,16 +600,16 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 	cl = qarena_alloc(ev->a, L->m.n * sizeof *cl);
 	cr = qarena_alloc(ev->a, R->m.n * sizeof *cr);
 	vr = qarena_alloc(ev->a, R->m.n * sizeof *vr);
-	map_reset(ev, &pairs, 64);
+	u64map_reset(ev, &pairs, 64);
 	for (size_t k = 0; k < ev->nsteps; k++) {
 		int64_t ts = step_ts(ev, k);
 		bool f;
 		ev_tick(ev);
-		map_reset(ev, &right, R->m.n);
+		u64map_reset(ev, &right, R->m.n);
 		for (size_t j = 0; j < R->m.n; j++) {
 			if (!at_step(&R->m.s[j], &cr[j], ts, &vr[j]))
 				continue;
-			size_t s = map_slot(&right, sr[j], &f);
+			size_t s = u64map_slot(&right, sr[j], &f);
 			if (f) {
 				struct pw_buf b;
 				struct pw_lset *ml =
@@ -631,17 +631,17 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 					"found duplicate series for the match group %s;many-to-many matching not allowed: matching labels must be unique on one side",
 					tmp);
 			}
-			map_set(ev, &right, s, sr[j], j);
+			u64map_set(ev, &right, s, sr[j], j);
 		}
-		map_reset(ev, &matched, 16);
-		map_reset(ev, &inserted, 16);
+		u64map_reset(ev, &matched, 16);
+		u64map_reset(ev, &inserted, 16);
 		for (size_t i = 0; i < L->m.n; i++) {
 			double lv, rv, v;
 			bool keep;
 			size_t s, j, idx;
 			if (!at_step(&L->m.s[i], &cl[i], ts, &lv))
 				continue;
-			s = map_slot(&right, sl[i], &f);
+			s = u64map_slot(&right, sl[i], &f);
 			if (!f)
 				continue;
 			j = right.v[s];
@@ -659,7 +659,7 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 			}
 			/* the output series of this (left, right) pair */
 			uint64_t pk = (uint64_t)i * 0x9E3779B97F4A7C15ULL ^ (uint64_t)j;
-			size_t ps = map_slot(&pairs, pk, &f);
+			size_t ps = u64map_slot(&pairs, pk, &f);
 			struct pw_lset *ms;
 			if (f) {
 				idx = pairs.v[ps];
@@ -667,21 +667,21 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 			} else {
 				ms = result_metric(ev, n, L->m.s[i].ls, R->m.s[j].ls);
 				idx = outb_find(ev, &o, ms);
-				map_set(ev, &pairs, ps, pk, idx);
+				u64map_set(ev, &pairs, ps, pk, idx);
 			}
 			if (n->card == CARD_ONE_ONE) {
-				size_t ms_slot = map_slot(&matched, sl[i], &f);
+				size_t ms_slot = u64map_slot(&matched, sl[i], &f);
 				if (f)
 					ev_fail(ev, QUERY_ERR_EXECUTION,
 						"multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
-				map_set(ev, &matched, ms_slot, sl[i], 0);
+				u64map_set(ev, &matched, ms_slot, sl[i], 0);
 			} else {
 				uint64_t ik = sl[i] * 31 ^ ms->h;
-				size_t is = map_slot(&inserted, ik, &f);
+				size_t is = u64map_slot(&inserted, ik, &f);
 				if (f)
 					ev_fail(ev, QUERY_ERR_EXECUTION,
 						"multiple matches for labels: grouping labels must ensure unique matches");
-				map_set(ev, &inserted, is, ik, 0);
+				u64map_set(ev, &inserted, is, ik, 0);
 			}
 			outb_put(ev, &o, idx, ts, v);
 		}
@@ -782,7 +782,7 @@ static bool heap_less(bool top, double a, double b)
 	return top ? a < b : a > b;
 }
 
-static void heap_swap(struct grp *g, size_t i, size_t j)
+static void grp_heap_swap(struct grp *g, size_t i, size_t j)
 {
 	double tv = g->hv[i];
 	size_t ts = g->hs[i];
@@ -794,7 +794,7 @@ static void heap_swap(struct grp *g, size_t i, size_t j)
 
 /* Go's container/heap, step for step: which of equal values survive
  * depends on it, and Prometheus' answers with it */
-static bool heap_down(struct grp *g, size_t i0, bool top)
+static bool grp_heap_down(struct grp *g, size_t i0, bool top)
 {
 	size_t i = i0, n = g->hn;
 	for (;;) {
@@ -805,19 +805,19 @@ static bool heap_down(struct grp *g, size_t i0, bool top)
 			j = j1 + 1;
 		if (!heap_less(top, g->hv[j], g->hv[i]))
 			break;
-		heap_swap(g, i, j);
+		grp_heap_swap(g, i, j);
 		i = j;
 	}
 	return i > i0;
 }
 
-static void heap_up(struct grp *g, size_t j, bool top)
+static void grp_heap_up(struct grp *g, size_t j, bool top)
 {
 	while (j > 0) {
 		size_t i = (j - 1) / 2;
 		if (!heap_less(top, g->hv[j], g->hv[i]))
 			break;
-		heap_swap(g, i, j);
+		grp_heap_swap(g, i, j);
 		j = i;
 	}
 }
@@ -878,7 +878,7 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 		int64_t ts = step_ts(ev, k);
 		size_t ng = 0;
 		ev_tick(ev);
-		map_reset(ev, &cnt, in->m.n);
+		u64map_reset(ev, &cnt, in->m.n);
 		for (size_t i = 0; i < in->m.n; i++) {
 			double v;
 			char num[400];
@@ -905,13 +905,13 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 				g = qlabels_project(ev->a, m, true, gl, n->ngrouping + 1);
 			}
 			size_t idx = outb_find(ev, &o, g);
-			size_t s = map_slot(&cnt, idx, &f);
+			size_t s = u64map_slot(&cnt, idx, &f);
 			if (!f) {
-				map_set(ev, &cnt, s, idx, ng);
+				u64map_set(ev, &cnt, s, idx, ng);
 				order[ng] = idx;
 				counts[ng++] = 0;
 			}
-			counts[cnt.v[map_slot(&cnt, idx, &f)]] += 1;
+			counts[cnt.v[u64map_slot(&cnt, idx, &f)]] += 1;
 		}
 		for (size_t g = 0; g < ng; g++)
 			outb_put(ev, &o, order[g], ts, counts[g]);
@@ -935,12 +935,12 @@ static struct groups agg_group(struct ev *ev, struct node *n, const struct val *
 
 	gs.gi = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *gs.gi);
 	gs.gl = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *gs.gl);
-	map_reset(ev, &gmap, in->m.n);
+	u64map_reset(ev, &gmap, in->m.n);
 	for (size_t i = 0; i < in->m.n; i++) {
 		struct pw_lset *ls = qlabels_project(ev->a, in->m.s[i].ls, !n->without, n->grouping,
 						     n->ngrouping);
 		bool f;
-		size_t s = map_slot(&gmap, ls->h, &f);
+		size_t s = u64map_slot(&gmap, ls->h, &f);
 		while (f && !pw_lset_eq(gs.gl[gmap.v[s]], ls)) {
 			/* hash collision between different groups: probe on */
 			s = (s + 1) & (gmap.cap - 1);
@@ -954,7 +954,7 @@ static struct groups agg_group(struct ev *ev, struct node *n, const struct val *
 			gs.gi[i] = gmap.v[s];
 		} else {
 			gs.gl[gs.ng] = ls;
-			map_set(ev, &gmap, s, ls->h, gs.ng);
+			u64map_set(ev, &gmap, s, ls->h, gs.ng);
 			gs.gi[i] = gs.ng++;
 		}
 	}
@@ -1036,12 +1036,12 @@ static void agg_topk_add(struct ev *ev, struct grp *gr, size_t i, double v, int6
 				gr->hs[0] = i;
 				return;
 			}
-			heap_swap(gr, 0, gr->hn - 1);
+			grp_heap_swap(gr, 0, gr->hn - 1);
 			gr->hn--;
-			heap_down(gr, 0, top);
+			grp_heap_down(gr, 0, top);
 		}
 		grp_push(ev, gr, i, v);
-		heap_up(gr, gr->hn - 1, top);
+		grp_heap_up(gr, gr->hn - 1, top);
 	}
 }
 
@@ -1060,7 +1060,7 @@ static void agg_topk_emit(struct ev *ev, struct outb *o, struct grp *gr, const s
 		gr->hs[0] = gr->hs[gr->hn - 1];
 		gr->hv[0] = gr->hv[gr->hn - 1];
 		gr->hn--;
-		heap_down(gr, 0, top);
+		grp_heap_down(gr, 0, top);
 	}
 	for (size_t q = 0; q < hn; q++) {
 		size_t si = os[q];

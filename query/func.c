@@ -718,8 +718,8 @@ static bool is_name_char(char c)
 }
 
 /* Go's regexp.Expand for $1, ${1}, $name, ${name}, $$ */
-static void expand(struct pw_buf *b, const char *tpl, const char *subj, pcre2_match_data *md,
-		   pcre2_code *re, int nmatch)
+static void replacement_expand(struct pw_buf *b, const char *tpl, const char *subj,
+			       pcre2_match_data *md, pcre2_code *re, int nmatch)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 	for (const char *p = tpl; *p;) {
@@ -814,7 +814,7 @@ static struct val label_replace(struct ev *ev, struct node *n)
 			size_t k = 0;
 			pw_buf_init(&b, 0);
 			pw_buf_puts(&b, "");
-			expand(&b, repl, sv, md, re, rc);
+			replacement_expand(&b, repl, sv, md, re, rc);
 			res = pw_buf_take(&b);
 			for (uint32_t j = 0; j < ls->n; j++)
 				if (strcmp(ls->l[j].name, dst))

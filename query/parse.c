@@ -392,7 +392,7 @@ static struct node *mk(struct ps *p, enum node_kind k, int pos)
 	return n;
 }
 
-static const char *type_name(enum vtype t)
+static const char *vtype_name(enum vtype t)
 {
 	switch (t) {
 	case T_SCALAR: return "scalar";
@@ -437,7 +437,7 @@ static const char *const op_names[] = {"+", "-", "*", "/", "%", "^", "atan2", "=
 				       "<", ">=", "<=", "and", "or", "unless"};
 
 /* ( label, label, ... ) — label names, keywords allowed */
-static char **parse_labels(struct ps *p, size_t *n)
+static char **parse_label_list(struct ps *p, size_t *n)
 {
 	char **v = NULL;
 	size_t cap = 0;
@@ -583,7 +583,7 @@ static struct node *parse_aggregation(struct ps *p, int op, int pos)
 	if (is_kw(t, "by") || is_kw(t, "without")) {
 		n->without = is_kw(t, "without");
 		next(p);
-		n->grouping = parse_labels(p, &n->ngrouping);
+		n->grouping = parse_label_list(p, &n->ngrouping);
 		grouped = true;
 	}
 	expect(p, K_LPAREN, "in aggregation, expected \"(\"");
@@ -606,7 +606,7 @@ static struct node *parse_aggregation(struct ps *p, int op, int pos)
 			pfail(p, t->pos, "aggregation must only contain one grouping clause");
 		n->without = is_kw(t, "without");
 		next(p);
-		n->grouping = parse_labels(p, &n->ngrouping);
+		n->grouping = parse_label_list(p, &n->ngrouping);
 	}
 	n->end = p->t[p->i - 1].end;
 	{
@@ -621,11 +621,11 @@ static struct node *parse_aggregation(struct ps *p, int op, int pos)
 			enum vtype want = op == AG_COUNT_VALUES ? T_STRING : T_SCALAR;
 			if (n->param->type != want)
 				pfail(p, n->param->pos, "expected type %s in aggregation parameter, got %s",
-				      type_name(want), type_name(n->param->type));
+				      vtype_name(want), vtype_name(n->param->type));
 		}
 		if (n->a->type != T_VECTOR)
 			pfail(p, n->a->pos, "expected type instant vector in aggregation expression, got %s",
-			      type_name(n->a->type));
+			      vtype_name(n->a->type));
 	}
 	return n;
 }
@@ -676,7 +676,7 @@ static struct node *parse_call(struct ps *p, const struct func *f, int pos)
 		enum vtype want = (int)i < f->nargs ? f->args[i] : f->args[f->nargs - 1];
 		if (args[i]->type != want)
 			pfail(p, args[i]->pos, "expected type %s in call to function \"%s\", got %s",
-			      type_name(want), f->name, type_name(args[i]->type));
+			      vtype_name(want), f->name, vtype_name(args[i]->type));
 	}
 	return n;
 }
@@ -789,7 +789,7 @@ static struct node *parse_postfix(struct ps *p, struct node *n)
 			} else {
 				if (n->type != T_VECTOR)
 					pfail(p, n->pos, "subquery is only allowed on instant vector, got %s in \"%.*s\" instead",
-					      type_name(n->type), n->end - n->pos, p->q + n->pos);
+					      vtype_name(n->type), n->end - n->pos, p->q + n->pos);
 				struct node *s = mk(p, N_SUBQ, n->pos);
 				s->a = n;
 				s->range = range;
@@ -864,7 +864,7 @@ static struct node *parse_unary(struct ps *p)
 		e = parse_expr(p, 6); /* binds looser than ^ only */
 		if (e->type != T_SCALAR && e->type != T_VECTOR)
 			pfail(p, t->pos, "unary expression only allowed on expressions of type scalar or instant vector, got %s",
-			      type_name(e->type));
+			      vtype_name(e->type));
 		if (t->k == K_ADD)
 			return e;
 		if (e->k == N_NUM) {
@@ -904,14 +904,14 @@ static struct node *parse_expr(struct ps *p, int minprec)
 			n->on = is_kw(peek(p), "on");
 			n->has_matching = true;
 			next(p);
-			n->mlabels = parse_labels(p, &n->nmlabels);
+			n->mlabels = parse_label_list(p, &n->nmlabels);
 			if (is_kw(peek(p), "group_left") || is_kw(peek(p), "group_right")) {
 				struct token *g = next(p);
 				if (OP_IS_SET(op))
 					pfail(p, g->pos, "no grouping allowed for \"%s\" operation", op_names[op]);
 				n->card = is_kw(g, "group_left") ? CARD_MANY_ONE : CARD_ONE_MANY;
 				if (peek(p)->k == K_LPAREN)
-					n->include = parse_labels(p, &n->ninclude);
+					n->include = parse_label_list(p, &n->ninclude);
 			}
 		}
 		rhs = parse_expr(p, op == OP_POW ? prec : prec + 1);
