@@ -591,7 +591,7 @@ int conf_load(const char *path, struct conf **out, struct conf_errs *errs)
 
 /* ---- documentation rows ------------------------------------------------- */
 
-static const char *type_name(const struct field *f)
+static const char *ftype_name(const struct field *f)
 {
 	switch (f->type) {
 	case F_STR: return "string";
@@ -621,7 +621,7 @@ static void flatten(const struct table *t, const char *prefix)
 		char *p = *prefix ? xasprintf("%s.%s", prefix, f->key) : xstrdup(f->key);
 		docs = xreallocarray(docs, ndocs + 1, sizeof *docs);
 		docs[ndocs].path = p;
-		docs[ndocs].type = type_name(f);
+		docs[ndocs].type = ftype_name(f);
 		docs[ndocs].def = f->def ? f->def : (f->required ? "required" : "");
 		docs[ndocs].help = f->help ? f->help : "";
 		ndocs++;
