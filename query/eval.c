@@ -723,7 +723,11 @@ static inline void acc_first(int op, struct acc *a, double v)
 {
 	a->count = 1;
 	a->mean = v;
-	a->v = op == AG_STDDEV || op == AG_STDVAR ? 0 : op == AG_GROUP || op == AG_COUNT ? 1 : v;
+	switch (op) {
+	case AG_STDDEV: case AG_STDVAR: a->v = 0; break;
+	case AG_GROUP: case AG_COUNT: a->v = 1; break;
+	default: a->v = v; break;
+	}
 }
 
 static inline void acc_add(int op, struct acc *a, double v)
@@ -991,10 +995,10 @@ static struct val agg_by_series(struct ev *ev, struct node *n, struct val *in,
 		ev_tick(ev);
 		for (uint32_t j = 0; j < s->n; j++) {
 			struct acc *a = row + (s->p[j].t - ev->start) / ev->interval;
-			if (a->count == 0)
-				acc_first(n->op, a, s->p[j].v);
-			else
+			if (a->count != 0)
 				acc_add(n->op, a, s->p[j].v);
+			else
+				acc_first(n->op, a, s->p[j].v);
 		}
 	}
 	for (size_t g = 0; g < gs->ng; g++) {
