@@ -101,188 +101,260 @@ static char *enum_list(const char *const *e)
 	return pw_buf_take(&b);
 }
 
-static void convert(const struct field *f, json_t *v, void *base, const char *path,
-		    struct conf_errs *errs, const struct posmap *pm)
-{
-	char *cause = NULL;
+/* ---- one value into its field, by field type ------------------------------ */
 
-	switch (f->type) {
-	case F_STR:
-		if (!json_is_string(v)) {
-			conf_err_at(errs, pm, path, false, "expected a string, found %s", json_kind(v));
+/* Each conv_* stores v at dst, or reports why it cannot at path and leaves
+ * the field as it was. */
+
+static void conv_str(const char *const *enums, json_t *v, char **dst, const char *path,
+		     struct conf_errs *errs, const struct posmap *pm)
+{
+	if (!json_is_string(v)) {
+		conf_err_at(errs, pm, path, false, "expected a string, found %s", json_kind(v));
+		return;
+	}
+	if (enums) {
+		bool ok = false;
+		for (size_t i = 0; enums[i]; i++)
+			ok |= strcmp(enums[i], json_string_value(v)) == 0;
+		if (!ok) {
+			char *list = enum_list(enums);
+			conf_err_at(errs, pm, path, false, "expected one of %s, found \"%s\"", list,
+				    json_string_value(v));
+			free(list);
 			return;
 		}
-		if (f->enums) {
-			bool ok = false;
-			for (size_t i = 0; f->enums[i]; i++)
-				ok |= strcmp(f->enums[i], json_string_value(v)) == 0;
-			if (!ok) {
-				char *list = enum_list(f->enums);
-				conf_err_at(errs, pm, path, false, "expected one of %s, found \"%s\"", list,
-					    json_string_value(v));
-				free(list);
+	}
+	free(*dst);
+	*dst = xstrdup(json_string_value(v));
+}
+
+static void conv_bool(json_t *v, bool *dst, const char *path, struct conf_errs *errs,
+		      const struct posmap *pm)
+{
+	if (!json_is_boolean(v)) {
+		conf_err_at(errs, pm, path, false, "expected true or false, found %s", json_kind(v));
+		return;
+	}
+	*dst = json_is_true(v);
+}
+
+static void conv_int(const struct field *f, json_t *v, int64_t *dst, const char *path,
+		     struct conf_errs *errs, const struct posmap *pm)
+{
+	if (!json_is_integer(v)) {
+		conf_err_at(errs, pm, path, false, "expected an integer, found %s", json_kind(v));
+		return;
+	}
+	if (json_integer_value(v) < f->min || json_integer_value(v) > f->max) {
+		conf_err_at(errs, pm, path, false, "expected an integer from %lld to %lld, found %lld",
+			    (long long)f->min, (long long)f->max, (long long)json_integer_value(v));
+		return;
+	}
+	*dst = json_integer_value(v);
+}
+
+static void conv_num(const struct field *f, json_t *v, double *dst, const char *path,
+		     struct conf_errs *errs, const struct posmap *pm)
+{
+	if (!json_is_number(v)) {
+		conf_err_at(errs, pm, path, false, "expected a number, found %s", json_kind(v));
+		return;
+	}
+	if (json_number_value(v) < (double)f->min || json_number_value(v) > (double)f->max) {
+		conf_err_at(errs, pm, path, false, "expected a number from %lld to %lld, found %g",
+			    (long long)f->min, (long long)f->max, json_number_value(v));
+		return;
+	}
+	*dst = json_number_value(v);
+}
+
+/* a string, or a number kept as the text Prometheus would print */
+static void conv_text(json_t *v, char **dst, const char *path, struct conf_errs *errs,
+		      const struct posmap *pm)
+{
+	char num[64];
+	if (!json_is_string(v) && !json_is_number(v)) {
+		conf_err_at(errs, pm, path, false, "expected a number or a string, found %s",
+			    json_kind(v));
+		return;
+	}
+	if (json_is_number(v))
+		pw_fmt_float(num, sizeof num, json_number_value(v), PW_FMT_PROM);
+	free(*dst);
+	*dst = xstrdup(json_is_number(v) ? num : json_string_value(v));
+}
+
+static void conv_duration(json_t *v, int64_t *dst, const char *path, struct conf_errs *errs,
+			  const struct posmap *pm)
+{
+	int64_t ms;
+	if (!json_is_string(v) || pw_parse_duration(json_string_value(v), &ms) != 0) {
+		conf_err_at(errs, pm, path, false,
+			    "expected a duration such as \"90s\", \"15m\" or \"1h30m\", found %s%s%s",
+			    json_is_string(v) ? "\"" : "",
+			    json_is_string(v) ? json_string_value(v) : json_kind(v),
+			    json_is_string(v) ? "\"" : "");
+		return;
+	}
+	*dst = ms;
+}
+
+static void conv_size(json_t *v, uint64_t *dst, const char *path, struct conf_errs *errs,
+		      const struct posmap *pm)
+{
+	uint64_t n;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*dst = (uint64_t)json_integer_value(v);
+		return;
+	}
+	if (!json_is_string(v) || pw_parse_size(json_string_value(v), &n) != 0) {
+		conf_err_at(errs, pm, path, false,
+			    "expected a size such as \"512MiB\", \"16MB\" or a number of bytes, found %s%s%s",
+			    json_is_string(v) ? "\"" : "",
+			    json_is_string(v) ? json_string_value(v) : json_kind(v),
+			    json_is_string(v) ? "\"" : "");
+		return;
+	}
+	*dst = n;
+}
+
+/* the index of the name in enums */
+static void conv_enum(const char *const *enums, json_t *v, int *dst, const char *path,
+		      struct conf_errs *errs, const struct posmap *pm)
+{
+	char *list;
+	if (json_is_string(v)) {
+		for (size_t i = 0; enums[i]; i++) {
+			if (strcmp(enums[i], json_string_value(v)) == 0) {
+				*dst = (int)i;
 				return;
 			}
 		}
-		free(*AT(base, f->off, char *));
-		*AT(base, f->off, char *) = xstrdup(json_string_value(v));
-		return;
-	case F_BOOL:
-		if (!json_is_boolean(v)) {
-			conf_err_at(errs, pm, path, false, "expected true or false, found %s", json_kind(v));
-			return;
-		}
-		*AT(base, f->off, bool) = json_is_true(v);
-		return;
-	case F_INT:
-		if (!json_is_integer(v)) {
-			conf_err_at(errs, pm, path, false, "expected an integer, found %s", json_kind(v));
-			return;
-		}
-		if (json_integer_value(v) < f->min || json_integer_value(v) > f->max) {
-			conf_err_at(errs, pm, path, false, "expected an integer from %lld to %lld, found %lld",
-				    (long long)f->min, (long long)f->max,
-				    (long long)json_integer_value(v));
-			return;
-		}
-		*AT(base, f->off, int64_t) = json_integer_value(v);
-		return;
-	case F_NUM:
-		if (!json_is_number(v)) {
-			conf_err_at(errs, pm, path, false, "expected a number, found %s", json_kind(v));
-			return;
-		}
-		if (json_number_value(v) < (double)f->min || json_number_value(v) > (double)f->max) {
-			conf_err_at(errs, pm, path, false, "expected a number from %lld to %lld, found %g",
-				    (long long)f->min, (long long)f->max, json_number_value(v));
-			return;
-		}
-		*AT(base, f->off, double) = json_number_value(v);
-		return;
-	case F_TEXT: {
-		char num[64];
-		if (!json_is_string(v) && !json_is_number(v)) {
-			conf_err_at(errs, pm, path, false, "expected a number or a string, found %s",
-				    json_kind(v));
-			return;
-		}
-		if (json_is_number(v))
-			pw_fmt_float(num, sizeof num, json_number_value(v), PW_FMT_PROM);
-		free(*AT(base, f->off, char *));
-		*AT(base, f->off, char *) = xstrdup(json_is_number(v) ? num : json_string_value(v));
+	}
+	list = enum_list(enums);
+	conf_err_at(errs, pm, path, false, "expected one of %s", list);
+	free(list);
+}
+
+/* an object of names to strings or numbers, appended to kv */
+static void conv_kvs(json_t *v, struct conf_kvs *kv, const char *path, struct conf_errs *errs,
+		     const struct posmap *pm)
+{
+	const char *k;
+	json_t *x;
+	if (!json_is_object(v)) {
+		conf_err_at(errs, pm, path, false, "expected an object of names to values, found %s",
+			    json_kind(v));
 		return;
 	}
-	case F_DURATION: {
-		int64_t ms;
-		if (!json_is_string(v) || pw_parse_duration(json_string_value(v), &ms) != 0) {
-			conf_err_at(errs, pm, path, false,
-				    "expected a duration such as \"90s\", \"15m\" or \"1h30m\", found %s%s%s",
-				    json_is_string(v) ? "\"" : "",
-				    json_is_string(v) ? json_string_value(v) : json_kind(v),
-				    json_is_string(v) ? "\"" : "");
-			return;
+	json_object_foreach(v, k, x) {
+		char *t = scalar_text(x);
+		if (!t) {
+			char *p = join(path, k);
+			conf_err_at(errs, pm, p, false, "expected a string or number, found %s",
+				    json_kind(x));
+			free(p);
+			continue;
 		}
-		*AT(base, f->off, int64_t) = ms;
+		kv->v = xreallocarray(kv->v, kv->n + 1, sizeof *kv->v);
+		kv->v[kv->n].name = xstrdup(k);
+		kv->v[kv->n++].value = t;
+	}
+}
+
+/* a list of strings replacing *arr (*cnt of them); elements that are not
+ * strings are reported and left out */
+static void conv_strs(json_t *v, char ***arr, size_t *cnt, const char *path,
+		      struct conf_errs *errs, const struct posmap *pm)
+{
+	size_t i;
+	json_t *x;
+	if (!json_is_array(v)) {
+		conf_err_at(errs, pm, path, false, "expected a list of strings, found %s",
+			    json_kind(v));
 		return;
 	}
-	case F_SIZE: {
-		uint64_t n;
-		if (json_is_integer(v) && json_integer_value(v) >= 0) {
-			*AT(base, f->off, uint64_t) = (uint64_t)json_integer_value(v);
-			return;
+	for (size_t k = 0; k < *cnt; k++)
+		free((*arr)[k]);
+	free(*arr);
+	*arr = xcalloc(json_array_size(v) + 1, sizeof **arr);
+	*cnt = 0;
+	json_array_foreach(v, i, x) {
+		if (!json_is_string(x)) {
+			char *p = xasprintf("%s[%zu]", path, i);
+			conf_err_at(errs, pm, p, false, "expected a string, found %s", json_kind(x));
+			free(p);
+			continue;
 		}
-		if (!json_is_string(v) || pw_parse_size(json_string_value(v), &n) != 0) {
-			conf_err_at(errs, pm, path, false,
-				    "expected a size such as \"512MiB\", \"16MB\" or a number of bytes, found %s%s%s",
-				    json_is_string(v) ? "\"" : "",
-				    json_is_string(v) ? json_string_value(v) : json_kind(v),
-				    json_is_string(v) ? "\"" : "");
-			return;
-		}
-		*AT(base, f->off, uint64_t) = n;
+		(*arr)[(*cnt)++] = xstrdup(json_string_value(x));
+	}
+}
+
+/* the content of the file v names */
+static void conv_secret(json_t *v, char **dst, const char *path, struct conf_errs *errs,
+			const struct posmap *pm)
+{
+	char *s, *cause = NULL;
+	if (!json_is_string(v)) {
+		conf_err_at(errs, pm, path, false, "expected a file name, found %s", json_kind(v));
 		return;
 	}
-	case F_ENUM:
-		if (json_is_string(v)) {
-			for (size_t i = 0; f->enums[i]; i++) {
-				if (strcmp(f->enums[i], json_string_value(v)) == 0) {
-					*AT(base, f->off, int) = (int)i;
-					return;
-				}
-			}
-		}
-		{
-			char *list = enum_list(f->enums);
-			conf_err_at(errs, pm, path, false, "expected one of %s", list);
-			free(list);
-		}
-		return;
-	case F_KVS: {
-		struct conf_kvs *kv = AT(base, f->off, struct conf_kvs);
-		const char *k;
-		json_t *x;
-		if (!json_is_object(v)) {
-			conf_err_at(errs, pm, path, false, "expected an object of names to values, found %s",
-				    json_kind(v));
-			return;
-		}
-		json_object_foreach(v, k, x) {
-			char *t = scalar_text(x);
-			if (!t) {
-				char *p = join(path, k);
-				conf_err_at(errs, pm, p, false, "expected a string or number, found %s",
-					    json_kind(x));
-				free(p);
-				continue;
-			}
-			kv->v = xreallocarray(kv->v, kv->n + 1, sizeof *kv->v);
-			kv->v[kv->n].name = xstrdup(k);
-			kv->v[kv->n++].value = t;
-		}
+	s = read_secret(json_string_value(v), &cause);
+	if (!s) {
+		conf_err_at(errs, pm, path, false, "%s", cause);
+		free(cause);
 		return;
 	}
-	case F_STRS: {
-		char ***arr = AT(base, f->off, char **);
-		size_t *cnt = AT(base, f->count_off, size_t);
-		size_t i;
-		json_t *x;
-		if (!json_is_array(v)) {
-			conf_err_at(errs, pm, path, false, "expected a list of strings, found %s",
-				    json_kind(v));
-			return;
-		}
-		for (size_t k = 0; k < *cnt; k++)
-			free((*arr)[k]);
-		free(*arr);
-		*arr = xcalloc(json_array_size(v) + 1, sizeof **arr);
-		*cnt = 0;
-		json_array_foreach(v, i, x) {
-			if (!json_is_string(x)) {
-				char *p = xasprintf("%s[%zu]", path, i);
-				conf_err_at(errs, pm, p, false, "expected a string, found %s", json_kind(x));
-				free(p);
-				continue;
-			}
-			(*arr)[(*cnt)++] = xstrdup(json_string_value(x));
-		}
+	free(*dst);
+	*dst = s;
+}
+
+/* a list of objects, each walked with f->sub into a new array at base */
+static void conv_objarr(const struct field *f, json_t *v, void *base, const char *path,
+			struct conf_errs *errs, const struct posmap *pm)
+{
+	void **arr = AT(base, f->off, void *);
+	size_t *cnt = AT(base, f->count_off, size_t);
+	size_t i;
+	json_t *x;
+	if (!json_is_array(v)) {
+		conf_err_at(errs, pm, path, false, "expected a list of objects, found %s",
+			    json_kind(v));
 		return;
 	}
-	case F_SECRET: {
-		char *s;
-		if (!json_is_string(v)) {
-			conf_err_at(errs, pm, path, false, "expected a file name, found %s", json_kind(v));
-			return;
-		}
-		s = read_secret(json_string_value(v), &cause);
-		if (!s) {
-			conf_err_at(errs, pm, path, false, "%s", cause);
-			free(cause);
-			return;
-		}
-		free(*AT(base, f->off, char *));
-		*AT(base, f->off, char *) = s;
-		return;
+	*arr = xcalloc(json_array_size(v) + 1, f->elem_size);
+	*cnt = json_array_size(v);
+	json_array_foreach(v, i, x) {
+		char *p = xasprintf("%s[%zu]", path, i);
+		void *elem = (char *)*arr + i * f->elem_size;
+		if (!json_is_object(x))
+			conf_err_at(errs, pm, p, false, "expected an object, found %s", json_kind(x));
+		else
+			conf_walk(f->sub, x, elem, p, errs, pm);
+		free(p);
 	}
+}
+
+/* The value v of field f into its place in base (path names it). */
+static void convert(const struct field *f, json_t *v, void *base, const char *path,
+		    struct conf_errs *errs, const struct posmap *pm)
+{
+	switch (f->type) {
+	case F_STR: conv_str(f->enums, v, AT(base, f->off, char *), path, errs, pm); return;
+	case F_BOOL: conv_bool(v, AT(base, f->off, bool), path, errs, pm); return;
+	case F_INT: conv_int(f, v, AT(base, f->off, int64_t), path, errs, pm); return;
+	case F_NUM: conv_num(f, v, AT(base, f->off, double), path, errs, pm); return;
+	case F_TEXT: conv_text(v, AT(base, f->off, char *), path, errs, pm); return;
+	case F_DURATION: conv_duration(v, AT(base, f->off, int64_t), path, errs, pm); return;
+	case F_SIZE: conv_size(v, AT(base, f->off, uint64_t), path, errs, pm); return;
+	case F_ENUM: conv_enum(f->enums, v, AT(base, f->off, int), path, errs, pm); return;
+	case F_KVS: conv_kvs(v, AT(base, f->off, struct conf_kvs), path, errs, pm); return;
+	case F_STRS:
+		conv_strs(v, AT(base, f->off, char **), AT(base, f->count_off, size_t), path, errs,
+			  pm);
+		return;
+	case F_SECRET: conv_secret(v, AT(base, f->off, char *), path, errs, pm); return;
 	case F_OBJ:
 		if (!json_is_object(v)) {
 			conf_err_at(errs, pm, path, false, "expected an object, found %s", json_kind(v));
@@ -290,29 +362,7 @@ static void convert(const struct field *f, json_t *v, void *base, const char *pa
 		}
 		conf_walk(f->sub, v, (char *)base + f->off, path, errs, pm);
 		return;
-	case F_OBJARR: {
-		void **arr = AT(base, f->off, void *);
-		size_t *cnt = AT(base, f->count_off, size_t);
-		size_t i;
-		json_t *x;
-		if (!json_is_array(v)) {
-			conf_err_at(errs, pm, path, false, "expected a list of objects, found %s",
-				    json_kind(v));
-			return;
-		}
-		*arr = xcalloc(json_array_size(v) + 1, f->elem_size);
-		*cnt = json_array_size(v);
-		json_array_foreach(v, i, x) {
-			char *p = xasprintf("%s[%zu]", path, i);
-			void *elem = (char *)*arr + i * f->elem_size;
-			if (!json_is_object(x))
-				conf_err_at(errs, pm, p, false, "expected an object, found %s", json_kind(x));
-			else
-				conf_walk(f->sub, x, elem, p, errs, pm);
-			free(p);
-		}
-		return;
-	}
+	case F_OBJARR: conv_objarr(f, v, base, path, errs, pm); return;
 	}
 }
 
@@ -541,7 +591,7 @@ int conf_load(const char *path, struct conf **out, struct conf_errs *errs)
 
 /* ---- documentation rows ------------------------------------------------- */
 
-static const char *type_name(const struct field *f)
+static const char *ftype_name(const struct field *f)
 {
 	switch (f->type) {
 	case F_STR: return "string";
@@ -571,7 +621,7 @@ static void flatten(const struct table *t, const char *prefix)
 		char *p = *prefix ? xasprintf("%s.%s", prefix, f->key) : xstrdup(f->key);
 		docs = xreallocarray(docs, ndocs + 1, sizeof *docs);
 		docs[ndocs].path = p;
-		docs[ndocs].type = type_name(f);
+		docs[ndocs].type = ftype_name(f);
 		docs[ndocs].def = f->def ? f->def : (f->required ? "required" : "");
 		docs[ndocs].help = f->help ? f->help : "";
 		ndocs++;

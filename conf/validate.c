@@ -1,7 +1,8 @@
 /*
- * validate.c — rules that span keys: unique target names, timeouts within
- * intervals, names that Prometheus accepts, time zones that exist, the
- * keys each format needs. Fills per-target defaults from `global`.
+ * validate.c — rules that span keys, run by load.c once the field tables
+ * (schema.c) have been walked: unique names, timeouts within intervals,
+ * names Prometheus accepts, time zones that exist, the keys each format
+ * needs. Fills per-target defaults from `global`.
  */
 #include "conf_int.h"
 
@@ -97,6 +98,47 @@ static void check_rule_groups(struct conf *c, struct conf_errs *errs, const stru
 	}
 }
 
+/* A KPI's milestones (kpis[i] at path p): times parsed in tz into
+ * milestone_ms, within start and deadline (when those parsed: times_ok),
+ * in order; a value or a fraction each. */
+static void check_milestones(struct conf_kpi *k, const char *p, const struct pw_tz *tz,
+			     bool times_ok, struct conf_errs *errs, const struct posmap *pm)
+{
+	double v;
+	char *q;
+
+	free(k->milestone_ms);
+	k->milestone_ms = xcalloc(k->nmilestones + 1, sizeof *k->milestone_ms);
+	for (size_t m = 0; m < k->nmilestones; m++) {
+		struct conf_milestone *ms = &k->milestones[m];
+		char *mp;
+		if (!ms->at)
+			continue;
+		mp = xasprintf("%s.milestones[%zu]", p, m);
+		if (pw_parse_time(ms->at, tz, &k->milestone_ms[m]) != 0) {
+			q = xasprintf("%s.at", mp);
+			conf_err_at(errs, pm, q, false, "expected a date or time, found \"%s\"", ms->at);
+			free(q);
+		} else if (times_ok && (k->milestone_ms[m] <= k->start_ms ||
+					k->milestone_ms[m] >= k->deadline_ms)) {
+			q = xasprintf("%s.at", mp);
+			conf_err_at(errs, pm, q, false,
+				    "a milestone lies between start (%s) and deadline (%s), not at %s",
+				    k->start, k->deadline, ms->at);
+			free(q);
+		} else if (m > 0 && k->milestone_ms[m] <= k->milestone_ms[m - 1]) {
+			q = xasprintf("%s.at", mp);
+			conf_err_at(errs, pm, q, false, "milestones go in time order");
+			free(q);
+		}
+		if (!ms->value == !ms->fraction || (ms->value && !is_number(ms->value, &v)) ||
+		    (ms->fraction && (!is_number(ms->fraction, &v) || v < 0 || v > 1)))
+			conf_err_at(errs, pm, mp, true,
+				    "a milestone has a number value or a fraction from 0 to 1, not both");
+		free(mp);
+	}
+}
+
 static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
 	for (size_t i = 0; i < c->nkpis; i++) {
@@ -163,37 +205,7 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 				    k->deadline, k->start);
 			free(q);
 		}
-		free(k->milestone_ms);
-		k->milestone_ms = xcalloc(k->nmilestones + 1, sizeof *k->milestone_ms);
-		for (size_t m = 0; m < k->nmilestones; m++) {
-			struct conf_milestone *ms = &k->milestones[m];
-			char *mp = xasprintf("%s.milestones[%zu]", p, m);
-			if (!ms->at) {
-				free(mp);
-				continue;
-			}
-			if (pw_parse_time(ms->at, tz, &k->milestone_ms[m]) != 0) {
-				q = xasprintf("%s.at", mp);
-				conf_err_at(errs, pm, q, false, "expected a date or time, found \"%s\"", ms->at);
-				free(q);
-			} else if (times_ok && (k->milestone_ms[m] <= k->start_ms ||
-						k->milestone_ms[m] >= k->deadline_ms)) {
-				q = xasprintf("%s.at", mp);
-				conf_err_at(errs, pm, q, false,
-					    "a milestone lies between start (%s) and deadline (%s), not at %s",
-					    k->start, k->deadline, ms->at);
-				free(q);
-			} else if (m > 0 && k->milestone_ms[m] <= k->milestone_ms[m - 1]) {
-				q = xasprintf("%s.at", mp);
-				conf_err_at(errs, pm, q, false, "milestones go in time order");
-				free(q);
-			}
-			if (!ms->value == !ms->fraction || (ms->value && !is_number(ms->value, &v)) ||
-			    (ms->fraction && (!is_number(ms->fraction, &v) || v < 0 || v > 1)))
-				conf_err_at(errs, pm, mp, true,
-					    "a milestone has a number value or a fraction from 0 to 1, not both");
-			free(mp);
-		}
+		check_milestones(k, p, tz, times_ok, errs, pm);
 		pw_tz_free(tz);
 		free(p);
 	}
@@ -242,10 +254,10 @@ static bool bad(const struct conf_errs *errs, size_t nload, const char *path)
 	return false;
 }
 
-void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+/* global: the time zone, external labels, scrape interval and timeout */
+static void check_global(struct conf *c, struct conf_errs *errs, const struct posmap *pm,
+			 size_t nload)
 {
-	size_t nload = errs->n;
-
 	conf_check_tz(c->global.timezone, "global.timezone", errs, pm);
 	check_label_names(&c->global.external_labels, "global.external_labels", errs, pm);
 	if (bad(errs, nload, "global.scrape_interval") || bad(errs, nload, "global.scrape_timeout"))
@@ -255,6 +267,11 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 	else if (c->global.scrape_timeout_ms > c->global.scrape_interval_ms)
 		conf_err_at(errs, pm, "global.scrape_timeout", false,
 			    "scrape_timeout is longer than scrape_interval");
+}
+
+static void check_storage(struct conf *c, struct conf_errs *errs, const struct posmap *pm,
+			  size_t nload)
+{
 	if (bad(errs, nload, "storage.initial_size") || bad(errs, nload, "storage.max_size"))
 		; /* already reported */
 	else if (c->storage.initial_size > c->storage.max_size)
@@ -262,6 +279,14 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 			    "initial_size is larger than max_size");
 	if (c->storage.retention_ms <= 0 && !bad(errs, nload, "storage.retention"))
 		conf_err_at(errs, pm, "storage.retention", false, "must be longer than 0s");
+}
+
+/* http: listen addresses, TLS files and credentials that come in pairs */
+static void check_http(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+{
+	const struct conf_auth *auths[2] = {&c->http.read_auth, &c->http.write_auth};
+	static const char *const names[2] = {"http.read_auth", "http.write_auth"};
+
 	for (size_t i = 0; i < c->http.nlisten; i++) {
 		if (!valid_listen(c->http.listen[i])) {
 			char *p = xasprintf("http.listen[%zu]", i);
@@ -273,174 +298,247 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 	if (!c->http.tls_cert_file != !c->http.tls_key_file)
 		conf_err_at(errs, pm, c->http.tls_cert_file ? "http.tls_key_file" : "http.tls_cert_file",
 			    false, "tls_cert_file and tls_key_file go together");
-	{
-		const struct conf_auth *auths[2] = {&c->http.read_auth, &c->http.write_auth};
-		static const char *const names[2] = {"http.read_auth", "http.write_auth"};
-		for (int a = 0; a < 2; a++) {
-			if (!auths[a]->username != !auths[a]->password) {
-				char *q = xasprintf("%s.%s", names[a],
-						    auths[a]->username ? "password_file" : "username");
-				conf_err_at(errs, pm, q, false, "username and password_file go together");
-				free(q);
-			}
+	for (int a = 0; a < 2; a++) {
+		if (!auths[a]->username != !auths[a]->password) {
+			char *q = xasprintf("%s.%s", names[a],
+					    auths[a]->username ? "password_file" : "username");
+			conf_err_at(errs, pm, q, false, "username and password_file go together");
+			free(q);
 		}
 	}
-	check_rule_groups(c, errs, pm);
-	check_kpis(c, errs, pm);
-	conf_validate_notify(c, errs, pm);
+}
+
+static void check_shard(struct conf *c, struct conf_errs *errs, const struct posmap *pm,
+			size_t nload)
+{
 	if (c->global.shard_index >= c->global.shard_count && !bad(errs, nload, "global.shard.index"))
 		conf_err_at(errs, pm, "global.shard.index", false,
 			    "shard index %lld is not below shard count %lld",
 			    (long long)c->global.shard_index, (long long)c->global.shard_count);
-	for (size_t i = 0; i < c->nremote_write; i++) {
-		struct conf_remote_write *w = &c->remote_write[i];
-		char *p = xasprintf("remote_write[%zu]", i), *q;
-		if (!w->name || !w->url) {
-			free(p);
-			continue;
-		}
-		for (size_t j = 0; j < i; j++)
-			if (c->remote_write[j].name && strcmp(c->remote_write[j].name, w->name) == 0) {
-				q = xasprintf("%s.name", p);
-				conf_err_at(errs, pm, q, false,
-					    "remote_write name \"%s\" is already used by remote_write[%zu]",
-					    w->name, j);
-				free(q);
-			}
-		if (strncmp(w->url, "http://", 7) != 0 && strncmp(w->url, "https://", 8) != 0) {
-			q = xasprintf("%s.url", p);
-			conf_err_at(errs, pm, q, false, "expected an http:// or https:// URL, found \"%s\"",
-				    w->url);
-			free(q);
-		}
-		q = xasprintf("%s.external_labels", p);
-		check_label_names(&w->external_labels, q, errs, pm);
-		free(q);
-		if (w->max_backoff_ms < w->min_backoff_ms) {
-			q = xasprintf("%s.max_backoff", p);
-			conf_err_at(errs, pm, q, false, "max_backoff is shorter than min_backoff");
-			free(q);
-		}
-		if (w->batch_deadline_ms <= 0 || w->max_span_ms <= 0) {
-			q = xasprintf("%s.%s", p, w->batch_deadline_ms <= 0 ? "batch_deadline" : "max_span");
-			conf_err_at(errs, pm, q, false, "must be longer than 0s");
-			free(q);
-		}
-		free(p);
-	}
-	for (size_t i = 0; i < c->ntargets; i++) {
-		struct conf_target *t = &c->targets[i];
-		char *p = xasprintf("targets[%zu]", i), *q;
+}
 
-		if (!t->name || !t->url) {
-			free(p);
+/* remote_write[i], at path p: a unique name, the URL, labels, backoffs */
+static void check_remote_write(struct conf *c, size_t i, const char *p, struct conf_errs *errs,
+			       const struct posmap *pm)
+{
+	struct conf_remote_write *w = &c->remote_write[i];
+	char *q;
+
+	for (size_t j = 0; j < i; j++)
+		if (c->remote_write[j].name && strcmp(c->remote_write[j].name, w->name) == 0) {
+			q = xasprintf("%s.name", p);
+			conf_err_at(errs, pm, q, false,
+				    "remote_write name \"%s\" is already used by remote_write[%zu]",
+				    w->name, j);
+			free(q);
+		}
+	if (strncmp(w->url, "http://", 7) != 0 && strncmp(w->url, "https://", 8) != 0) {
+		q = xasprintf("%s.url", p);
+		conf_err_at(errs, pm, q, false, "expected an http:// or https:// URL, found \"%s\"",
+			    w->url);
+		free(q);
+	}
+	q = xasprintf("%s.external_labels", p);
+	check_label_names(&w->external_labels, q, errs, pm);
+	free(q);
+	if (w->max_backoff_ms < w->min_backoff_ms) {
+		q = xasprintf("%s.max_backoff", p);
+		conf_err_at(errs, pm, q, false, "max_backoff is shorter than min_backoff");
+		free(q);
+	}
+	if (w->batch_deadline_ms <= 0 || w->max_span_ms <= 0) {
+		q = xasprintf("%s.%s", p, w->batch_deadline_ms <= 0 ? "batch_deadline" : "max_span");
+		conf_err_at(errs, pm, q, false, "must be longer than 0s");
+		free(q);
+	}
+}
+
+static void check_remote_writes(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+{
+	for (size_t i = 0; i < c->nremote_write; i++) {
+		char *p;
+		if (!c->remote_write[i].name || !c->remote_write[i].url)
 			continue; /* already reported as missing */
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (c->targets[j].name && strcmp(c->targets[j].name, t->name) == 0) {
-				q = xasprintf("%s.name", p);
-				conf_err_at(errs, pm, q, false,
-					    "target name \"%s\" is already used by targets[%zu]", t->name, j);
-				free(q);
-			}
-		}
-		if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0 &&
-		    strncmp(t->url, "file://", 7) != 0) {
-			q = xasprintf("%s.url", p);
-			conf_err_at(errs, pm, q, false,
-				    "expected an http://, https:// or file:// URL, found \"%s\"", t->url);
-			free(q);
-		}
-		if (t->interval_ms == 0)
-			t->interval_ms = c->global.scrape_interval_ms;
-		if (t->timeout_ms == 0)
-			t->timeout_ms = c->global.scrape_timeout_ms < t->interval_ms
-						? c->global.scrape_timeout_ms
-						: t->interval_ms;
-		q = xasprintf("%s.timeout", p);
-		if (t->timeout_ms > t->interval_ms && !bad(errs, nload, q))
-			conf_err_at(errs, pm, q, false, "timeout is longer than the target's interval");
-		free(q);
-		if (!t->timezone)
-			t->timezone = xstrdup(c->global.timezone ? c->global.timezone : "Asia/Shanghai");
-		else {
-			q = xasprintf("%s.timezone", p);
-			conf_check_tz(t->timezone, q, errs, pm);
-			free(q);
-		}
-		q = xasprintf("%s.labels", p);
-		check_label_names(&t->labels, q, errs, pm);
-		free(q);
-		if (t->format == CONF_FORMAT_JSON && t->nmetrics == 0) {
-			q = xasprintf("%s.format", p);
-			conf_err_at(errs, pm, t->format ? q : p, false,
-				    "a json target needs \"metrics\": which values to take from the response");
-			free(q);
-		}
-		if (t->format != CONF_FORMAT_JSON && t->nmetrics > 0) {
-			q = xasprintf("%s.metrics", p);
-			conf_err_at(errs, pm, q, true, "\"metrics\" applies to format \"json\" only");
-			free(q);
-		}
-		if (t->format == CONF_FORMAT_CSV && t->csv.values.n == 0) {
-			q = xasprintf("%s.csv", p);
-			conf_err_at(errs, pm, q, false,
-				    "a csv target needs csv.values: which columns are metrics");
-			free(q);
-		}
-		if (t->csv.delimiter && strlen(t->csv.delimiter) != 1) {
-			q = xasprintf("%s.csv.delimiter", p);
-			conf_err_at(errs, pm, q, false, "expected one character");
-			free(q);
-		}
-		for (size_t k = 0; k < t->csv.values.n; k++) {
-			if (!pw_valid_metric_name(t->csv.values.v[k].name, strlen(t->csv.values.v[k].name))) {
-				q = xasprintf("%s.csv.values.%s", p, t->csv.values.v[k].name);
-				conf_err_at(errs, pm, q, true, "\"%s\" is not a valid metric name",
-					    t->csv.values.v[k].name);
-				free(q);
-			}
-		}
-		q = xasprintf("%s.csv.labels", p);
-		check_label_names(&t->csv.labels, q, errs, pm);
-		free(q);
-		if (t->pagination.next_path && t->pagination.page_param) {
-			q = xasprintf("%s.pagination.page_param", p);
-			conf_err_at(errs, pm, q, true, "give either \"next\" or \"page_param\", not both");
-			free(q);
-		}
-		for (size_t m = 0; m < t->nmetrics; m++) {
-			struct conf_json_metric *jm = &t->metrics[m];
-			char *mp = xasprintf("%s.metrics[%zu]", p, m);
-			if (jm->metric && !pw_valid_metric_name(jm->metric, strlen(jm->metric))) {
-				q = xasprintf("%s.metric", mp);
-				conf_err_at(errs, pm, q, false,
-					    "\"%s\" is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
-					    jm->metric);
-				free(q);
-			}
-			if (jm->type && strcmp(jm->type, "counter") && strcmp(jm->type, "gauge") &&
-			    strcmp(jm->type, "untyped")) {
-				q = xasprintf("%s.type", mp);
-				conf_err_at(errs, pm, q, false,
-					    "expected \"counter\", \"gauge\" or \"untyped\", found \"%s\"",
-					    jm->type);
-				free(q);
-			}
-			q = xasprintf("%s.labels", mp);
-			check_label_names(&jm->labels, q, errs, pm);
-			free(q);
-			for (size_t k = 0; k < jm->value_map.n; k++) {
-				double d;
-				const char *end, *val = jm->value_map.v[k].value;
-				if (pw_parse_double(val, val + strlen(val), &d, &end) != 0 || *end) {
-					q = xasprintf("%s.value_map.%s", mp, jm->value_map.v[k].name);
-					conf_err_at(errs, pm, q, false, "expected a number, found \"%s\"", val);
-					free(q);
-				}
-			}
-			free(mp);
-		}
+		p = xasprintf("remote_write[%zu]", i);
+		check_remote_write(c, i, p, errs, pm);
 		free(p);
 	}
+}
+
+/* targets[i], at path p: a unique name, the URL, interval, timeout and
+ * time zone (defaults from global filled in), labels */
+static void check_target_common(struct conf *c, size_t i, const char *p, struct conf_errs *errs,
+				const struct posmap *pm, size_t nload)
+{
+	struct conf_target *t = &c->targets[i];
+	char *q;
+
+	for (size_t j = 0; j < i; j++) {
+		if (c->targets[j].name && strcmp(c->targets[j].name, t->name) == 0) {
+			q = xasprintf("%s.name", p);
+			conf_err_at(errs, pm, q, false,
+				    "target name \"%s\" is already used by targets[%zu]", t->name, j);
+			free(q);
+		}
+	}
+	if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0 &&
+	    strncmp(t->url, "file://", 7) != 0) {
+		q = xasprintf("%s.url", p);
+		conf_err_at(errs, pm, q, false,
+			    "expected an http://, https:// or file:// URL, found \"%s\"", t->url);
+		free(q);
+	}
+	if (t->interval_ms == 0)
+		t->interval_ms = c->global.scrape_interval_ms;
+	if (t->timeout_ms == 0)
+		t->timeout_ms = c->global.scrape_timeout_ms < t->interval_ms
+					? c->global.scrape_timeout_ms
+					: t->interval_ms;
+	q = xasprintf("%s.timeout", p);
+	if (t->timeout_ms > t->interval_ms && !bad(errs, nload, q))
+		conf_err_at(errs, pm, q, false, "timeout is longer than the target's interval");
+	free(q);
+	if (!t->timezone)
+		t->timezone = xstrdup(c->global.timezone ? c->global.timezone : "Asia/Shanghai");
+	else {
+		q = xasprintf("%s.timezone", p);
+		conf_check_tz(t->timezone, q, errs, pm);
+		free(q);
+	}
+	q = xasprintf("%s.labels", p);
+	check_label_names(&t->labels, q, errs, pm);
+	free(q);
+}
+
+/* the keys the target's format needs, and those only json takes */
+static void check_target_format(const struct conf_target *t, const char *p,
+				struct conf_errs *errs, const struct posmap *pm)
+{
+	char *q;
+
+	if (t->format == CONF_FORMAT_JSON && t->nmetrics == 0) {
+		q = xasprintf("%s.format", p);
+		conf_err_at(errs, pm, t->format ? q : p, false,
+			    "a json target needs \"metrics\": which values to take from the response");
+		free(q);
+	}
+	if (t->format != CONF_FORMAT_JSON && t->nmetrics > 0) {
+		q = xasprintf("%s.metrics", p);
+		conf_err_at(errs, pm, q, true, "\"metrics\" applies to format \"json\" only");
+		free(q);
+	}
+}
+
+/* csv: value columns (a csv target needs some), the delimiter, labels */
+static void check_target_csv(const struct conf_target *t, const char *p, struct conf_errs *errs,
+			     const struct posmap *pm)
+{
+	char *q;
+
+	if (t->format == CONF_FORMAT_CSV && t->csv.values.n == 0) {
+		q = xasprintf("%s.csv", p);
+		conf_err_at(errs, pm, q, false,
+			    "a csv target needs csv.values: which columns are metrics");
+		free(q);
+	}
+	if (t->csv.delimiter && strlen(t->csv.delimiter) != 1) {
+		q = xasprintf("%s.csv.delimiter", p);
+		conf_err_at(errs, pm, q, false, "expected one character");
+		free(q);
+	}
+	for (size_t k = 0; k < t->csv.values.n; k++) {
+		if (!pw_valid_metric_name(t->csv.values.v[k].name, strlen(t->csv.values.v[k].name))) {
+			q = xasprintf("%s.csv.values.%s", p, t->csv.values.v[k].name);
+			conf_err_at(errs, pm, q, true, "\"%s\" is not a valid metric name",
+				    t->csv.values.v[k].name);
+			free(q);
+		}
+	}
+	q = xasprintf("%s.csv.labels", p);
+	check_label_names(&t->csv.labels, q, errs, pm);
+	free(q);
+}
+
+/* one of a json target's metrics, at path mp */
+static void check_json_metric(const struct conf_json_metric *jm, const char *mp,
+			      struct conf_errs *errs, const struct posmap *pm)
+{
+	char *q;
+
+	if (jm->metric && !pw_valid_metric_name(jm->metric, strlen(jm->metric))) {
+		q = xasprintf("%s.metric", mp);
+		conf_err_at(errs, pm, q, false,
+			    "\"%s\" is not a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
+			    jm->metric);
+		free(q);
+	}
+	if (jm->type && strcmp(jm->type, "counter") && strcmp(jm->type, "gauge") &&
+	    strcmp(jm->type, "untyped")) {
+		q = xasprintf("%s.type", mp);
+		conf_err_at(errs, pm, q, false,
+			    "expected \"counter\", \"gauge\" or \"untyped\", found \"%s\"", jm->type);
+		free(q);
+	}
+	q = xasprintf("%s.labels", mp);
+	check_label_names(&jm->labels, q, errs, pm);
+	free(q);
+	for (size_t k = 0; k < jm->value_map.n; k++) {
+		double d;
+		const char *end, *val = jm->value_map.v[k].value;
+		if (pw_parse_double(val, val + strlen(val), &d, &end) != 0 || *end) {
+			q = xasprintf("%s.value_map.%s", mp, jm->value_map.v[k].name);
+			conf_err_at(errs, pm, q, false, "expected a number, found \"%s\"", val);
+			free(q);
+		}
+	}
+}
+
+static void check_target(struct conf *c, size_t i, const char *p, struct conf_errs *errs,
+			 const struct posmap *pm, size_t nload)
+{
+	const struct conf_target *t = &c->targets[i];
+	char *q;
+
+	check_target_common(c, i, p, errs, pm, nload);
+	check_target_format(t, p, errs, pm);
+	check_target_csv(t, p, errs, pm);
+	if (t->pagination.next_path && t->pagination.page_param) {
+		q = xasprintf("%s.pagination.page_param", p);
+		conf_err_at(errs, pm, q, true, "give either \"next\" or \"page_param\", not both");
+		free(q);
+	}
+	for (size_t m = 0; m < t->nmetrics; m++) {
+		char *mp = xasprintf("%s.metrics[%zu]", p, m);
+		check_json_metric(&t->metrics[m], mp, errs, pm);
+		free(mp);
+	}
+}
+
+static void check_targets(struct conf *c, struct conf_errs *errs, const struct posmap *pm,
+			  size_t nload)
+{
+	for (size_t i = 0; i < c->ntargets; i++) {
+		char *p;
+		if (!c->targets[i].name || !c->targets[i].url)
+			continue; /* already reported as missing */
+		p = xasprintf("targets[%zu]", i);
+		check_target(c, i, p, errs, pm, nload);
+		free(p);
+	}
+}
+
+/* Section by section, in the order the errors are reported in. */
+void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+{
+	size_t nload = errs->n; /* the errors loading found */
+
+	check_global(c, errs, pm, nload);
+	check_storage(c, errs, pm, nload);
+	check_http(c, errs, pm);
+	check_rule_groups(c, errs, pm);
+	check_kpis(c, errs, pm);
+	conf_validate_notify(c, errs, pm);
+	check_shard(c, errs, pm, nload);
+	check_remote_writes(c, errs, pm);
+	check_targets(c, errs, pm, nload);
 }

@@ -1,15 +1,7 @@
 /*
- * eval.c — the evaluator. Like Prometheus' it evaluates a node over every
- * step of the query at once: an instant vector is a set of series with
- * points at step times, a scalar one value per step. Selectors read the
- * store series by series; operators and aggregations then walk the steps
- * with a cursor per input series, and label sets derived from an input
- * series (name dropped, grouping key, matching signature) are computed once
- * per series, not once per step.
- *
- * Errors unwind with longjmp: all memory is in the query's arena, and the
- * few malloc'd things (scratch buffer, store iterator) are freed by the
- * entry point.
+ * eval.c — the PromQL evaluator: the tree parse.c built, over a store
+ * snapshot, with Prometheus 2.42's semantics; func.c adds the functions.
+ * The query_exec_* entry points of query.h are at the end.
  */
 #include "query_int.h"
 
@@ -18,6 +10,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * Like Prometheus' it evaluates a node over every step of the query at
+ * once: an instant vector is a set of series with points at step times, a
+ * scalar one value per step. Selectors read the store series by series;
+ * operators and aggregations then walk the steps with a cursor per input
+ * series, and label sets derived from an input series (name dropped,
+ * grouping key, matching signature) are computed once per series, not once
+ * per step.
+ *
+ * Errors unwind with longjmp: all memory is in the query's arena, and the
+ * few malloc'd things (scratch buffer, store iterator) are freed by the
+ * entry point.
+ */
 
 _Static_assert(sizeof(struct pt) == sizeof(struct query_point), "point layout");
 
@@ -53,7 +59,7 @@ void ser_push(struct ev *ev, struct ser *s, int64_t t, double v)
 {
 	if (s->n == s->cap) {
 		uint32_t nc = s->cap ? s->cap * 2 : 4;
-		s->p = arena_grow(ev->a, s->p, s->cap * sizeof *s->p, nc * sizeof *s->p);
+		s->p = qarena_grow(ev->a, s->p, s->cap * sizeof *s->p, nc * sizeof *s->p);
 		s->cap = nc;
 	}
 	s->p[s->n].t = t;
@@ -65,15 +71,15 @@ void ser_reserve(struct ev *ev, struct ser *s, size_t n)
 {
 	if (s->cap >= n)
 		return;
-	s->p = arena_grow(ev->a, s->p, s->cap * sizeof *s->p, n * sizeof *s->p);
+	s->p = qarena_grow(ev->a, s->p, s->cap * sizeof *s->p, n * sizeof *s->p);
 	s->cap = (uint32_t)n;
 }
 
-struct ser *mat_add(struct ev *ev, struct mat *m, struct lset *ls)
+struct ser *mat_add(struct ev *ev, struct mat *m, struct pw_lset *ls)
 {
 	if (m->n == m->cap) {
 		size_t nc = m->cap ? m->cap * 2 : 8;
-		m->s = arena_grow(ev->a, m->s, m->cap * sizeof *m->s, nc * sizeof *m->s);
+		m->s = qarena_grow(ev->a, m->s, m->cap * sizeof *m->s, nc * sizeof *m->s);
 		m->cap = nc;
 	}
 	memset(&m->s[m->n], 0, sizeof m->s[0]);
@@ -83,16 +89,16 @@ struct ser *mat_add(struct ev *ev, struct mat *m, struct lset *ls)
 
 /* ---- output builder ------------------------------------------------------------- */
 
-size_t outb_find(struct ev *ev, struct outb *o, struct lset *ls)
+size_t outb_find(struct ev *ev, struct outb *o, struct pw_lset *ls)
 {
 	size_t i;
 	if (o->m.n * 2 >= o->cap) {
 		size_t nc = o->cap ? o->cap * 2 : 16;
-		size_t *t = arena_alloc(ev->a, nc * sizeof *t);
+		size_t *t = qarena_alloc(ev->a, nc * sizeof *t);
 		for (size_t k = 0; k < o->cap; k++) {
 			if (!o->tab[k])
 				continue;
-			size_t j = o->m.s[o->tab[k] - 1].ls->h & (nc - 1);
+			size_t j = qlabels_slot(o->m.s[o->tab[k] - 1].ls->h, nc);
 			while (t[j])
 				j = (j + 1) & (nc - 1);
 			t[j] = o->tab[k];
@@ -100,8 +106,8 @@ size_t outb_find(struct ev *ev, struct outb *o, struct lset *ls)
 		o->tab = t;
 		o->cap = nc;
 	}
-	for (i = ls->h & (o->cap - 1); o->tab[i]; i = (i + 1) & (o->cap - 1))
-		if (lset_eq(o->m.s[o->tab[i] - 1].ls, ls))
+	for (i = qlabels_slot(ls->h, o->cap); o->tab[i]; i = (i + 1) & (o->cap - 1))
+		if (pw_lset_eq(o->m.s[o->tab[i] - 1].ls, ls))
 			return o->tab[i] - 1;
 	mat_add(ev, &o->m, ls);
 	o->tab[i] = o->m.n;
@@ -143,7 +149,7 @@ struct u64map {
 	uint32_t gen;
 };
 
-static void map_reset(struct ev *ev, struct u64map *m, size_t want)
+static void u64map_reset(struct ev *ev, struct u64map *m, size_t want)
 {
 	m->gen++;
 	m->n = 0;
@@ -151,16 +157,16 @@ static void map_reset(struct ev *ev, struct u64map *m, size_t want)
 		size_t nc = 16;
 		while (nc < want * 2)
 			nc *= 2;
-		m->k = arena_alloc(ev->a, nc * sizeof *m->k);
-		m->v = arena_alloc(ev->a, nc * sizeof *m->v);
-		m->g = arena_alloc(ev->a, nc * sizeof *m->g);
+		m->k = qarena_alloc(ev->a, nc * sizeof *m->k);
+		m->v = qarena_alloc(ev->a, nc * sizeof *m->v);
+		m->g = qarena_alloc(ev->a, nc * sizeof *m->g);
 		m->cap = nc;
 		m->gen = 1;
 	}
 }
 
 /* Slot of key: *found tells whether it was there. */
-static size_t map_slot(struct u64map *m, uint64_t key, bool *found)
+static size_t u64map_slot(struct u64map *m, uint64_t key, bool *found)
 {
 	size_t i = (key ^ key >> 29) & (m->cap - 1);
 	while (m->g[i] == m->gen) {
@@ -174,7 +180,7 @@ static size_t map_slot(struct u64map *m, uint64_t key, bool *found)
 	return i;
 }
 
-static void map_set(struct ev *ev, struct u64map *m, size_t slot, uint64_t key, size_t v)
+static void u64map_set(struct ev *ev, struct u64map *m, size_t slot, uint64_t key, size_t v)
 {
 	m->k[slot] = key;
 	m->v[slot] = v;
@@ -183,16 +189,16 @@ static void map_set(struct ev *ev, struct u64map *m, size_t slot, uint64_t key, 
 		/* grow: rehash live entries */
 		struct u64map o = *m;
 		size_t nc = m->cap * 2;
-		m->k = arena_alloc(ev->a, nc * sizeof *m->k);
-		m->v = arena_alloc(ev->a, nc * sizeof *m->v);
-		m->g = arena_alloc(ev->a, nc * sizeof *m->g);
+		m->k = qarena_alloc(ev->a, nc * sizeof *m->k);
+		m->v = qarena_alloc(ev->a, nc * sizeof *m->v);
+		m->g = qarena_alloc(ev->a, nc * sizeof *m->g);
 		m->cap = nc;
 		m->gen = 1;
 		for (size_t i = 0; i < o.cap; i++) {
 			bool f;
 			if (o.g[i] != o.gen)
 				continue;
-			size_t s = map_slot(m, o.k[i], &f);
+			size_t s = u64map_slot(m, o.k[i], &f);
 			m->k[s] = o.k[i];
 			m->v[s] = o.v[i];
 			m->g[s] = m->gen;
@@ -219,7 +225,7 @@ struct val scalar_val(struct ev *ev)
 {
 	struct val v = {.type = T_SCALAR};
 	ev_account(ev, ev->nsteps);
-	v.sc = arena_alloc(ev->a, ev->nsteps * sizeof *v.sc);
+	v.sc = qarena_alloc(ev->a, ev->nsteps * sizeof *v.sc);
 	return v;
 }
 
@@ -231,20 +237,20 @@ struct selres select_series(struct ev *ev, const struct node *vs, int64_t mint, 
 	int rc = store_select(ev->snap, vs->m, vs->nm, mint, maxt, true, &got, &n);
 	if (rc != 0)
 		ev_fail(ev, QUERY_ERR_INTERNAL, "selecting series: %s", pw_strerror(rc));
-	r.s = arena_alloc(ev->a, (n ? n : 1) * sizeof *r.s);
+	r.s = qarena_alloc(ev->a, (n ? n : 1) * sizeof *r.s);
 	if (n)
 		memcpy(r.s, got, n * sizeof *r.s);
 	free(got);
 	r.n = n;
-	r.ls = arena_alloc(ev->a, (n ? n : 1) * sizeof *r.ls);
+	r.ls = qarena_alloc(ev->a, (n ? n : 1) * sizeof *r.ls);
 	for (size_t i = 0; i < n; i++) {
 		struct pw_label l[64], *lp = l;
 		size_t nl = store_series_labels(&r.s[i], l, 64);
 		if (nl > 64) {
-			lp = arena_alloc(ev->a, nl * sizeof *lp);
+			lp = qarena_alloc(ev->a, nl * sizeof *lp);
 			store_series_labels(&r.s[i], lp, nl);
 		}
-		r.ls[i] = lset_make(ev->a, lp, nl);
+		r.ls[i] = qlabels_make(ev->a, lp, nl);
 	}
 	return r;
 }
@@ -374,7 +380,7 @@ struct val eval_subq_between(struct ev *ev, struct node *n, int64_t first, int64
 	ev->samples = sub.samples;
 	ev->tick = sub.tick;
 	if (in.type == T_SCALAR) {
-		struct ser *s = mat_add(ev, &out.m, lset_make(ev->a, NULL, 0));
+		struct ser *s = mat_add(ev, &out.m, qlabels_make(ev->a, NULL, 0));
 		for (size_t k = 0; k < sub.nsteps; k++)
 			ser_push(ev, s, step_ts(&sub, k), in.sc[k]);
 		return out;
@@ -421,7 +427,8 @@ static struct val eval_vec_scalar(struct ev *ev, struct node *n, struct val *vec
 	struct val out = {.type = T_VECTOR};
 	for (size_t i = 0; i < vec->m.n; i++) {
 		struct ser *s = &vec->m.s[i];
-		struct lset *ls = drops_name(n->op) || n->ret_bool ? lset_drop_name(ev->a, s->ls) : s->ls;
+		struct pw_lset *ls =
+			drops_name(n->op) || n->ret_bool ? qlabels_drop_name(ev->a, s->ls) : s->ls;
 		size_t idx = SIZE_MAX;
 		ev_tick(ev);
 		for (uint32_t j = 0; j < s->n; j++) {
@@ -453,9 +460,10 @@ static struct val eval_vec_scalar(struct ev *ev, struct node *n, struct val *vec
 
 static uint64_t *signatures(struct ev *ev, struct node *n, const struct mat *m)
 {
-	uint64_t *sig = arena_alloc(ev->a, (m->n ? m->n : 1) * sizeof *sig);
+	uint64_t *sig = qarena_alloc(ev->a, (m->n ? m->n : 1) * sizeof *sig);
 	for (size_t i = 0; i < m->n; i++)
-		sig[i] = lset_sig(m->s[i].ls, n->on, n->mlabels, n->has_matching ? n->nmlabels : 0);
+		sig[i] = qlabels_sig(m->s[i].ls, n->on, n->mlabels,
+				     n->has_matching ? n->nmlabels : 0);
 	return sig;
 }
 
@@ -464,10 +472,10 @@ static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struc
 	struct outb o = {0};
 	struct val out = {.type = T_VECTOR};
 	uint64_t *sl = signatures(ev, n, &L->m), *sr = signatures(ev, n, &R->m);
-	size_t *cl = arena_alloc(ev->a, (L->m.n + 1) * sizeof *cl);
-	size_t *cr = arena_alloc(ev->a, (R->m.n + 1) * sizeof *cr);
-	size_t *il = arena_alloc(ev->a, (L->m.n + 1) * sizeof *il);
-	size_t *ir = arena_alloc(ev->a, (R->m.n + 1) * sizeof *ir);
+	size_t *cl = qarena_alloc(ev->a, (L->m.n + 1) * sizeof *cl);
+	size_t *cr = qarena_alloc(ev->a, (R->m.n + 1) * sizeof *cr);
+	size_t *il = qarena_alloc(ev->a, (L->m.n + 1) * sizeof *il);
+	size_t *ir = qarena_alloc(ev->a, (R->m.n + 1) * sizeof *ir);
 	struct u64map set = {0};
 
 	for (size_t i = 0; i < L->m.n; i++)
@@ -479,14 +487,14 @@ static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struc
 		double v;
 		bool f;
 		ev_tick(ev);
-		map_reset(ev, &set, n->op == OP_OR ? L->m.n : R->m.n);
+		u64map_reset(ev, &set, n->op == OP_OR ? L->m.n : R->m.n);
 		if (n->op == OP_OR) {
 			for (size_t i = 0; i < L->m.n; i++) {
 				if (!at_step(&L->m.s[i], &cl[i], ts, &v))
 					continue;
-				size_t s = map_slot(&set, sl[i], &f);
+				size_t s = u64map_slot(&set, sl[i], &f);
 				if (!f)
-					map_set(ev, &set, s, sl[i], 0);
+					u64map_set(ev, &set, s, sl[i], 0);
 				if (il[i] == SIZE_MAX)
 					il[i] = outb_find(ev, &o, L->m.s[i].ls);
 				outb_put(ev, &o, il[i], ts, v);
@@ -494,7 +502,7 @@ static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struc
 			for (size_t i = 0; i < R->m.n; i++) {
 				if (!at_step(&R->m.s[i], &cr[i], ts, &v))
 					continue;
-				map_slot(&set, sr[i], &f);
+				u64map_slot(&set, sr[i], &f);
 				if (f)
 					continue;
 				if (ir[i] == SIZE_MAX)
@@ -506,14 +514,14 @@ static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struc
 		for (size_t i = 0; i < R->m.n; i++) {
 			if (!at_step(&R->m.s[i], &cr[i], ts, &v))
 				continue;
-			size_t s = map_slot(&set, sr[i], &f);
+			size_t s = u64map_slot(&set, sr[i], &f);
 			if (!f)
-				map_set(ev, &set, s, sr[i], 0);
+				u64map_set(ev, &set, s, sr[i], 0);
 		}
 		for (size_t i = 0; i < L->m.n; i++) {
 			if (!at_step(&L->m.s[i], &cl[i], ts, &v))
 				continue;
-			map_slot(&set, sl[i], &f);
+			u64map_slot(&set, sl[i], &f);
 			if (f != (n->op == OP_AND))
 				continue;
 			if (il[i] == SIZE_MAX)
@@ -525,17 +533,17 @@ static struct val eval_setop(struct ev *ev, struct node *n, struct val *L, struc
 	return out;
 }
 
-static struct lset *result_metric(struct ev *ev, struct node *n, const struct lset *l,
-				  const struct lset *r)
+static struct pw_lset *result_metric(struct ev *ev, struct node *n, const struct pw_lset *l,
+				     const struct pw_lset *r)
 {
-	struct lset *s = drops_name(n->op) ? lset_drop_name(ev->a, l) : (struct lset *)l;
+	struct pw_lset *s = drops_name(n->op) ? qlabels_drop_name(ev->a, l) : (struct pw_lset *)l;
 	if (n->card == CARD_ONE_ONE && n->has_matching) {
 		if (n->on) {
-			s = lset_project(ev->a, s, true, n->mlabels, n->nmlabels);
+			s = qlabels_project(ev->a, s, true, n->mlabels, n->nmlabels);
 		} else {
 			/* ignoring: drop the listed labels only (the name stays for
 			 * comparisons) */
-			struct pw_label *lb = arena_alloc(ev->a, (s->n + 1) * sizeof *lb);
+			struct pw_label *lb = qarena_alloc(ev->a, (s->n + 1) * sizeof *lb);
 			size_t k = 0;
 			for (uint32_t i = 0; i < s->n; i++) {
 				bool listed = false;
@@ -544,11 +552,11 @@ static struct lset *result_metric(struct ev *ev, struct node *n, const struct ls
 				if (!listed)
 					lb[k++] = s->l[i];
 			}
-			s = lset_make(ev->a, lb, k);
+			s = qlabels_make(ev->a, lb, k);
 		}
 	}
 	if (n->ninclude) {
-		struct pw_label *lb = arena_alloc(ev->a, (s->n + n->ninclude) * sizeof *lb);
+		struct pw_label *lb = qarena_alloc(ev->a, (s->n + n->ninclude) * sizeof *lb);
 		size_t k = 0;
 		for (uint32_t i = 0; i < s->n; i++) {
 			bool listed = false;
@@ -558,16 +566,16 @@ static struct lset *result_metric(struct ev *ev, struct node *n, const struct ls
 				lb[k++] = s->l[i];
 		}
 		for (size_t j = 0; j < n->ninclude; j++) {
-			const char *v = lset_get(r, n->include[j]);
+			const char *v = pw_lset_get(r, n->include[j]);
 			if (v && *v) {
 				lb[k].name = n->include[j];
 				lb[k++].value = v;
 			}
 		}
-		s = lset_make(ev->a, lb, k);
+		s = qlabels_make(ev->a, lb, k);
 	}
 	if (n->ret_bool)
-		s = lset_drop_name(ev->a, s);
+		s = qlabels_drop_name(ev->a, s);
 	return s;
 }
 
@@ -589,30 +597,31 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 		return out;
 	sl = signatures(ev, n, &L->m);
 	sr = signatures(ev, n, &R->m);
-	cl = arena_alloc(ev->a, L->m.n * sizeof *cl);
-	cr = arena_alloc(ev->a, R->m.n * sizeof *cr);
-	vr = arena_alloc(ev->a, R->m.n * sizeof *vr);
-	map_reset(ev, &pairs, 64);
+	cl = qarena_alloc(ev->a, L->m.n * sizeof *cl);
+	cr = qarena_alloc(ev->a, R->m.n * sizeof *cr);
+	vr = qarena_alloc(ev->a, R->m.n * sizeof *vr);
+	u64map_reset(ev, &pairs, 64);
 	for (size_t k = 0; k < ev->nsteps; k++) {
 		int64_t ts = step_ts(ev, k);
 		bool f;
 		ev_tick(ev);
-		map_reset(ev, &right, R->m.n);
+		u64map_reset(ev, &right, R->m.n);
 		for (size_t j = 0; j < R->m.n; j++) {
 			if (!at_step(&R->m.s[j], &cr[j], ts, &vr[j]))
 				continue;
-			size_t s = map_slot(&right, sr[j], &f);
+			size_t s = u64map_slot(&right, sr[j], &f);
 			if (f) {
 				struct pw_buf b;
-				struct lset *ml = lset_project(ev->a, R->m.s[j].ls, n->on, n->mlabels,
-							       n->has_matching ? n->nmlabels : 0);
+				struct pw_lset *ml =
+					qlabels_project(ev->a, R->m.s[j].ls, n->on, n->mlabels,
+							n->has_matching ? n->nmlabels : 0);
 				pw_buf_init(&b, 0);
-				lset_format(ml, &b);
+				pw_lset_format(ml, &b);
 				pw_buf_printf(&b, " on the %s hand-side of the operation: [",
 					      n->card == CARD_ONE_MANY ? "left" : "right");
-				lset_format(R->m.s[j].ls, &b);
+				pw_lset_format(R->m.s[j].ls, &b);
 				pw_buf_puts(&b, ", ");
-				lset_format(R->m.s[right.v[s]].ls, &b);
+				pw_lset_format(R->m.s[right.v[s]].ls, &b);
 				pw_buf_puts(&b, "]");
 				char *msg = pw_buf_take(&b);
 				char tmp[900];
@@ -622,17 +631,17 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 					"found duplicate series for the match group %s;many-to-many matching not allowed: matching labels must be unique on one side",
 					tmp);
 			}
-			map_set(ev, &right, s, sr[j], j);
+			u64map_set(ev, &right, s, sr[j], j);
 		}
-		map_reset(ev, &matched, 16);
-		map_reset(ev, &inserted, 16);
+		u64map_reset(ev, &matched, 16);
+		u64map_reset(ev, &inserted, 16);
 		for (size_t i = 0; i < L->m.n; i++) {
 			double lv, rv, v;
 			bool keep;
 			size_t s, j, idx;
 			if (!at_step(&L->m.s[i], &cl[i], ts, &lv))
 				continue;
-			s = map_slot(&right, sl[i], &f);
+			s = u64map_slot(&right, sl[i], &f);
 			if (!f)
 				continue;
 			j = right.v[s];
@@ -650,29 +659,29 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 			}
 			/* the output series of this (left, right) pair */
 			uint64_t pk = (uint64_t)i * 0x9E3779B97F4A7C15ULL ^ (uint64_t)j;
-			size_t ps = map_slot(&pairs, pk, &f);
-			struct lset *ms;
+			size_t ps = u64map_slot(&pairs, pk, &f);
+			struct pw_lset *ms;
 			if (f) {
 				idx = pairs.v[ps];
 				ms = o.m.s[idx].ls;
 			} else {
 				ms = result_metric(ev, n, L->m.s[i].ls, R->m.s[j].ls);
 				idx = outb_find(ev, &o, ms);
-				map_set(ev, &pairs, ps, pk, idx);
+				u64map_set(ev, &pairs, ps, pk, idx);
 			}
 			if (n->card == CARD_ONE_ONE) {
-				size_t ms_slot = map_slot(&matched, sl[i], &f);
+				size_t ms_slot = u64map_slot(&matched, sl[i], &f);
 				if (f)
 					ev_fail(ev, QUERY_ERR_EXECUTION,
 						"multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
-				map_set(ev, &matched, ms_slot, sl[i], 0);
+				u64map_set(ev, &matched, ms_slot, sl[i], 0);
 			} else {
 				uint64_t ik = sl[i] * 31 ^ ms->h;
-				size_t is = map_slot(&inserted, ik, &f);
+				size_t is = u64map_slot(&inserted, ik, &f);
 				if (f)
 					ev_fail(ev, QUERY_ERR_EXECUTION,
 						"multiple matches for labels: grouping labels must ensure unique matches");
-				map_set(ev, &inserted, is, ik, 0);
+				u64map_set(ev, &inserted, is, ik, 0);
 			}
 			outb_put(ev, &o, idx, ts, v);
 		}
@@ -704,8 +713,63 @@ static struct val eval_bin(struct ev *ev, struct node *n)
 
 /* ---- aggregations ------------------------------------------------------------------- */
 
-struct grp {
+/* sum, avg, count, min, max, group, stddev and stdvar of a group at one
+ * step, the values added in input series order as Prometheus adds them */
+struct acc {
 	double v, mean, count;
+};
+
+static inline void acc_first(int op, struct acc *a, double v)
+{
+	a->count = 1;
+	a->mean = v;
+	switch (op) {
+	case AG_STDDEV: case AG_STDVAR: a->v = 0; break;
+	case AG_GROUP: case AG_COUNT: a->v = 1; break;
+	default: a->v = v; break;
+	}
+}
+
+static inline void acc_add(int op, struct acc *a, double v)
+{
+	a->count++;
+	switch (op) {
+	case AG_SUM: a->v += v; break;
+	case AG_AVG:
+		if (isinf(a->mean)) {
+			if (isinf(v) && (a->mean > 0) == (v > 0))
+				break;
+			if (!isinf(v) && !isnan(v))
+				break;
+		}
+		a->mean += v / a->count - a->mean / a->count;
+		break;
+	case AG_COUNT: a->v += 1; break;
+	case AG_MIN: if (a->v > v || isnan(a->v)) a->v = v; break;
+	case AG_MAX: if (a->v < v || isnan(a->v)) a->v = v; break;
+	case AG_STDDEV: case AG_STDVAR: {
+		double d = v - a->mean;
+		a->mean += d / a->count;
+		a->v += d * (v - a->mean);
+		break;
+	}
+	default: break; /* group: 1 from the first value on */
+	}
+}
+
+static inline double acc_result(int op, const struct acc *a)
+{
+	switch (op) {
+	case AG_AVG: return a->mean;
+	case AG_STDVAR: return a->v / a->count;
+	case AG_STDDEV: return sqrt(a->v / a->count);
+	default: return a->v;
+	}
+}
+
+/* A group at the step being walked (agg_by_step). */
+struct grp {
+	struct acc a;
 	bool seen;
 	size_t out; /* output series index, SIZE_MAX until needed */
 	/* topk / bottomk / quantile */
@@ -722,7 +786,7 @@ static bool heap_less(bool top, double a, double b)
 	return top ? a < b : a > b;
 }
 
-static void heap_swap(struct grp *g, size_t i, size_t j)
+static void grp_heap_swap(struct grp *g, size_t i, size_t j)
 {
 	double tv = g->hv[i];
 	size_t ts = g->hs[i];
@@ -734,7 +798,7 @@ static void heap_swap(struct grp *g, size_t i, size_t j)
 
 /* Go's container/heap, step for step: which of equal values survive
  * depends on it, and Prometheus' answers with it */
-static bool heap_down(struct grp *g, size_t i0, bool top)
+static bool grp_heap_down(struct grp *g, size_t i0, bool top)
 {
 	size_t i = i0, n = g->hn;
 	for (;;) {
@@ -745,19 +809,19 @@ static bool heap_down(struct grp *g, size_t i0, bool top)
 			j = j1 + 1;
 		if (!heap_less(top, g->hv[j], g->hv[i]))
 			break;
-		heap_swap(g, i, j);
+		grp_heap_swap(g, i, j);
 		i = j;
 	}
 	return i > i0;
 }
 
-static void heap_up(struct grp *g, size_t j, bool top)
+static void grp_heap_up(struct grp *g, size_t j, bool top)
 {
 	while (j > 0) {
 		size_t i = (j - 1) / 2;
 		if (!heap_less(top, g->hv[j], g->hv[i]))
 			break;
-		heap_swap(g, i, j);
+		grp_heap_swap(g, i, j);
 		j = i;
 	}
 }
@@ -795,8 +859,8 @@ static void grp_push(struct ev *ev, struct grp *g, size_t s, double v)
 {
 	if (g->hn == g->hcap) {
 		size_t nc = g->hcap ? g->hcap * 2 : 8;
-		g->hs = arena_grow(ev->a, g->hs, g->hcap * sizeof *g->hs, nc * sizeof *g->hs);
-		g->hv = arena_grow(ev->a, g->hv, g->hcap * sizeof *g->hv, nc * sizeof *g->hv);
+		g->hs = qarena_grow(ev->a, g->hs, g->hcap * sizeof *g->hs, nc * sizeof *g->hs);
+		g->hv = qarena_grow(ev->a, g->hv, g->hcap * sizeof *g->hv, nc * sizeof *g->hv);
 		g->hcap = nc;
 	}
 	g->hs[g->hn] = s;
@@ -807,10 +871,10 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 {
 	struct outb o = {0};
 	struct val out = {.type = T_VECTOR};
-	size_t *c = arena_alloc(ev->a, (in->m.n + 1) * sizeof *c);
+	size_t *c = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *c);
 	struct u64map cnt = {0};
-	double *counts = arena_alloc(ev->a, (in->m.n + 1) * sizeof *counts);
-	size_t *order = arena_alloc(ev->a, (in->m.n + 1) * sizeof *order);
+	double *counts = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *counts);
+	size_t *order = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *order);
 
 	if (!pw_valid_label_name(lab, strlen(lab)))
 		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid label name \"%s\"", lab);
@@ -818,7 +882,7 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 		int64_t ts = step_ts(ev, k);
 		size_t ng = 0;
 		ev_tick(ev);
-		map_reset(ev, &cnt, in->m.n);
+		u64map_reset(ev, &cnt, in->m.n);
 		for (size_t i = 0; i < in->m.n; i++) {
 			double v;
 			char num[400];
@@ -826,32 +890,32 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 			if (!at_step(&in->m.s[i], &c[i], ts, &v))
 				continue;
 			pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
-			struct lset *src = in->m.s[i].ls;
-			struct pw_label *lb = arena_alloc(ev->a, (src->n + 1) * sizeof *lb);
+			struct pw_lset *src = in->m.s[i].ls;
+			struct pw_label *lb = qarena_alloc(ev->a, (src->n + 1) * sizeof *lb);
 			size_t nl = 0;
 			for (uint32_t j = 0; j < src->n; j++)
 				if (strcmp(src->l[j].name, lab))
 					lb[nl++] = src->l[j];
 			lb[nl].name = lab;
-			lb[nl++].value = arena_strdup(ev->a, num);
-			struct lset *m = lset_make(ev->a, lb, nl), *g;
+			lb[nl++].value = qarena_strdup(ev->a, num);
+			struct pw_lset *m = qlabels_make(ev->a, lb, nl), *g;
 			if (n->without) {
-				g = lset_project(ev->a, m, false, n->grouping, n->ngrouping);
+				g = qlabels_project(ev->a, m, false, n->grouping, n->ngrouping);
 			} else {
-				char **gl = arena_alloc(ev->a, (n->ngrouping + 1) * sizeof *gl);
+				char **gl = qarena_alloc(ev->a, (n->ngrouping + 1) * sizeof *gl);
 				if (n->ngrouping)
 					memcpy(gl, n->grouping, n->ngrouping * sizeof *gl);
 				gl[n->ngrouping] = (char *)lab;
-				g = lset_project(ev->a, m, true, gl, n->ngrouping + 1);
+				g = qlabels_project(ev->a, m, true, gl, n->ngrouping + 1);
 			}
 			size_t idx = outb_find(ev, &o, g);
-			size_t s = map_slot(&cnt, idx, &f);
+			size_t s = u64map_slot(&cnt, idx, &f);
 			if (!f) {
-				map_set(ev, &cnt, s, idx, ng);
+				u64map_set(ev, &cnt, s, idx, ng);
 				order[ng] = idx;
 				counts[ng++] = 0;
 			}
-			counts[cnt.v[map_slot(&cnt, idx, &f)]] += 1;
+			counts[cnt.v[u64map_slot(&cnt, idx, &f)]] += 1;
 		}
 		for (size_t g = 0; g < ng; g++)
 			outb_put(ev, &o, order[g], ts, counts[g]);
@@ -860,108 +924,28 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 	return out;
 }
 
-struct acc {
-	double v, mean, count;
+/* The groups of an aggregation: gi[i] is input series i's, gl[g] group g's
+ * label set, groups numbered in order of first appearance. */
+struct groups {
+	size_t *gi;
+	struct pw_lset **gl;
+	size_t ng;
 };
 
-static struct val agg_by_series(struct ev *ev, struct node *n, struct val *in, size_t *gi,
-				struct lset **gl, size_t ng)
+static struct groups agg_group(struct ev *ev, struct node *n, const struct val *in)
 {
-	struct val out = {.type = T_VECTOR};
-	struct outb o = {0};
-	struct acc *acc = arena_alloc(ev->a, ng * ev->nsteps * sizeof *acc);
-
-	for (size_t i = 0; i < in->m.n; i++) {
-		const struct ser *s = &in->m.s[i];
-		struct acc *row = acc + gi[i] * ev->nsteps;
-		ev_tick(ev);
-		for (uint32_t j = 0; j < s->n; j++) {
-			struct acc *a = row + (s->p[j].t - ev->start) / ev->interval;
-			double v = s->p[j].v;
-			if (a->count == 0) {
-				a->count = 1;
-				a->mean = v;
-				a->v = n->op == AG_STDDEV || n->op == AG_STDVAR ? 0
-				       : n->op == AG_GROUP || n->op == AG_COUNT ? 1 : v;
-				continue;
-			}
-			a->count++;
-			switch (n->op) {
-			case AG_SUM: a->v += v; break;
-			case AG_AVG:
-				if (isinf(a->mean)) {
-					if (isinf(v) && (a->mean > 0) == (v > 0))
-						break;
-					if (!isinf(v) && !isnan(v))
-						break;
-				}
-				a->mean += v / a->count - a->mean / a->count;
-				break;
-			case AG_COUNT: a->v += 1; break;
-			case AG_MIN: if (a->v > v || isnan(a->v)) a->v = v; break;
-			case AG_MAX: if (a->v < v || isnan(a->v)) a->v = v; break;
-			case AG_STDDEV: case AG_STDVAR: {
-				double d = v - a->mean;
-				a->mean += d / a->count;
-				a->v += d * (v - a->mean);
-				break;
-			}
-			default: break;
-			}
-		}
-	}
-	for (size_t g = 0; g < ng; g++) {
-		struct acc *row = acc + g * ev->nsteps;
-		size_t idx = SIZE_MAX;
-		for (size_t k = 0; k < ev->nsteps; k++) {
-			struct acc *a = &row[k];
-			double v = a->v;
-			if (a->count == 0)
-				continue;
-			switch (n->op) {
-			case AG_AVG: v = a->mean; break;
-			case AG_STDVAR: v = a->v / a->count; break;
-			case AG_STDDEV: v = sqrt(a->v / a->count); break;
-			default: break;
-			}
-			if (idx == SIZE_MAX) {
-				idx = outb_find(ev, &o, gl[g]);
-				ser_reserve(ev, &o.m.s[idx], ev->nsteps - k);
-			}
-			ser_push(ev, &o.m.s[idx], step_ts(ev, k), v);
-		}
-	}
-	out.m = o.m;
-	return out;
-}
-
-static struct val eval_agg(struct ev *ev, struct node *n)
-{
-	struct val in = eval(ev, n->a), par = {0}, out = {.type = T_VECTOR};
-	struct outb o = {0};
-	size_t *gi, *c, ng = 0, *touched;
-	struct grp *g;
+	struct groups gs = {0};
 	struct u64map gmap = {0};
-	size_t *sidx = NULL; /* topk/bottomk: input series -> output */
-	bool top = n->op == AG_TOPK;
 
-	if (n->param)
-		par = eval(ev, n->param);
-	if (n->op == AG_COUNT_VALUES)
-		return eval_count_values(ev, n, &in, par.str);
-	gi = arena_alloc(ev->a, (in.m.n + 1) * sizeof *gi);
-	c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
-	g = arena_alloc(ev->a, (in.m.n + 1) * sizeof *g);
-	touched = arena_alloc(ev->a, (in.m.n + 1) * sizeof *touched);
-	map_reset(ev, &gmap, in.m.n);
-	/* group of each input series, groups in order of appearance */
-	struct lset **gl = arena_alloc(ev->a, (in.m.n + 1) * sizeof *gl);
-	for (size_t i = 0; i < in.m.n; i++) {
-		struct lset *ls = lset_project(ev->a, in.m.s[i].ls, !n->without, n->grouping,
-					       n->ngrouping);
+	gs.gi = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *gs.gi);
+	gs.gl = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *gs.gl);
+	u64map_reset(ev, &gmap, in->m.n);
+	for (size_t i = 0; i < in->m.n; i++) {
+		struct pw_lset *ls = qlabels_project(ev->a, in->m.s[i].ls, !n->without, n->grouping,
+						     n->ngrouping);
 		bool f;
-		size_t s = map_slot(&gmap, ls->h, &f);
-		while (f && !lset_eq(gl[gmap.v[s]], ls)) {
+		size_t s = u64map_slot(&gmap, ls->h, &f);
+		while (f && !pw_lset_eq(gs.gl[gmap.v[s]], ls)) {
 			/* hash collision between different groups: probe on */
 			s = (s + 1) & (gmap.cap - 1);
 			if (gmap.g[s] != gmap.gen) {
@@ -971,154 +955,218 @@ static struct val eval_agg(struct ev *ev, struct node *n)
 			f = gmap.k[s] == ls->h;
 		}
 		if (f) {
-			gi[i] = gmap.v[s];
+			gs.gi[i] = gmap.v[s];
 		} else {
-			gl[ng] = ls;
-			g[ng].out = SIZE_MAX;
-			map_set(ev, &gmap, s, ls->h, ng);
-			gi[i] = ng++;
+			gs.gl[gs.ng] = ls;
+			u64map_set(ev, &gmap, s, ls->h, gs.ng);
+			gs.gi[i] = gs.ng++;
 		}
 	}
-	if (ev->nsteps > 1 && n->op <= AG_STDVAR) {
-		/* Series by series into one accumulator per (group, step): the
-		 * points of a step still arrive in series order, so every sum is
-		 * added in the order the step-by-step walk would add it. */
-		size_t total = 0;
-		for (size_t i = 0; i < in.m.n; i++)
-			total += in.m.s[i].n;
-		if ((uint64_t)ng * ev->nsteps <= 2 * (uint64_t)total + 4096)
-			return agg_by_series(ev, n, &in, gi, gl, ng);
+	return gs;
+}
+
+/* Walk series by series rather than step by step? For the struct acc
+ * kernels over several steps, while one accumulator per (group, step)
+ * costs no more than about twice the input points. */
+static bool agg_by_series_fits(const struct ev *ev, const struct node *n, const struct val *in,
+			       size_t ng)
+{
+	size_t total = 0;
+	if (ev->nsteps <= 1 || n->op > AG_STDVAR)
+		return false;
+	for (size_t i = 0; i < in->m.n; i++)
+		total += in->m.s[i].n;
+	return (uint64_t)ng * ev->nsteps <= 2 * (uint64_t)total + 4096;
+}
+
+/* Series by series into one accumulator per (group, step): the points of a
+ * step still arrive in series order, so every sum is added in the order the
+ * step-by-step walk would add it. */
+static struct val agg_by_series(struct ev *ev, struct node *n, struct val *in,
+				const struct groups *gs)
+{
+	struct val out = {.type = T_VECTOR};
+	struct outb o = {0};
+	struct acc *acc = qarena_alloc(ev->a, gs->ng * ev->nsteps * sizeof *acc);
+
+	for (size_t i = 0; i < in->m.n; i++) {
+		const struct ser *s = &in->m.s[i];
+		struct acc *row = acc + gs->gi[i] * ev->nsteps;
+		ev_tick(ev);
+		for (uint32_t j = 0; j < s->n; j++) {
+			struct acc *a = row + (s->p[j].t - ev->start) / ev->interval;
+			if (a->count != 0)
+				acc_add(n->op, a, s->p[j].v);
+			else
+				acc_first(n->op, a, s->p[j].v);
+		}
 	}
-	if (n->op == AG_TOPK || n->op == AG_BOTTOMK) {
-		sidx = arena_alloc(ev->a, (in.m.n + 1) * sizeof *sidx);
-		for (size_t i = 0; i < in.m.n; i++)
+	for (size_t g = 0; g < gs->ng; g++) {
+		struct acc *row = acc + g * ev->nsteps;
+		size_t idx = SIZE_MAX;
+		for (size_t k = 0; k < ev->nsteps; k++) {
+			if (row[k].count == 0)
+				continue;
+			if (idx == SIZE_MAX) {
+				idx = outb_find(ev, &o, gs->gl[g]);
+				ser_reserve(ev, &o.m.s[idx], ev->nsteps - k);
+			}
+			ser_push(ev, &o.m.s[idx], step_ts(ev, k), acc_result(n->op, &row[k]));
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
+/* topk and bottomk's k at one step: the parameter as an int64 */
+static int64_t agg_topk_k(struct ev *ev, double pk)
+{
+	if (isnan(pk) || pk >= 9223372036854775807.0 || pk < -9223372036854775807.0) {
+		char num[400];
+		pw_fmt_float(num, sizeof num, pk, PW_FMT_GO_F);
+		ev_fail(ev, QUERY_ERR_EXECUTION, "Scalar value %s overflows int64", num);
+	}
+	return (int64_t)pk;
+}
+
+/* v of input series i into a group's heap of its kk best: as 2.42, a NaN
+ * on top is always displaced; pop, then push */
+static void agg_topk_add(struct ev *ev, struct grp *gr, size_t i, double v, int64_t kk, bool top)
+{
+	if ((int64_t)gr->hn < kk || isnan(gr->hv[0]) || (top ? gr->hv[0] < v : gr->hv[0] > v)) {
+		if ((int64_t)gr->hn == kk) {
+			if (kk == 1) {
+				gr->hv[0] = v;
+				gr->hs[0] = i;
+				return;
+			}
+			grp_heap_swap(gr, 0, gr->hn - 1);
+			gr->hn--;
+			grp_heap_down(gr, 0, top);
+		}
+		grp_push(ev, gr, i, v);
+		grp_heap_up(gr, gr->hn - 1, top);
+	}
+}
+
+/* A group's topk or bottomk at step time ts, best first as Prometheus
+ * returns them, each under its input series' labels (sidx: input series
+ * -> output). Empties the heap. */
+static void agg_topk_emit(struct ev *ev, struct outb *o, struct grp *gr, const struct val *in,
+			  size_t *sidx, int64_t ts, bool top)
+{
+	size_t hn = gr->hn;
+	size_t *os = qarena_alloc(ev->a, hn * sizeof *os);
+	double *ov = qarena_alloc(ev->a, hn * sizeof *ov);
+	for (size_t q = hn; q-- > 0;) {
+		os[q] = gr->hs[0];
+		ov[q] = gr->hv[0];
+		gr->hs[0] = gr->hs[gr->hn - 1];
+		gr->hv[0] = gr->hv[gr->hn - 1];
+		gr->hn--;
+		grp_heap_down(gr, 0, top);
+	}
+	for (size_t q = 0; q < hn; q++) {
+		size_t si = os[q];
+		if (sidx[si] == SIZE_MAX)
+			sidx[si] = outb_find(ev, o, in->m.s[si].ls);
+		outb_put(ev, o, sidx[si], ts, ov[q]);
+	}
+}
+
+/* The first value of a group at a step, then every later one. */
+static void grp_first(struct ev *ev, int op, struct grp *gr, size_t i, double v)
+{
+	acc_first(op, &gr->a, v);
+	gr->hn = 0;
+	if (op == AG_TOPK || op == AG_BOTTOMK || op == AG_QUANTILE)
+		grp_push(ev, gr, i, v);
+}
+
+static void grp_add(struct ev *ev, int op, struct grp *gr, size_t i, double v, int64_t kk)
+{
+	switch (op) {
+	case AG_TOPK: case AG_BOTTOMK: agg_topk_add(ev, gr, i, v, kk, op == AG_TOPK); break;
+	case AG_QUANTILE: grp_push(ev, gr, i, v); break;
+	default: acc_add(op, &gr->a, v); break;
+	}
+}
+
+/* Step by step: at each step the values of the input series in series
+ * order into their groups, then a point for every group that had one (for
+ * topk and bottomk, a point for each series kept). par: the parameter. */
+static struct val agg_by_step(struct ev *ev, struct node *n, struct val *in,
+			      const struct val *par, const struct groups *gs)
+{
+	struct val out = {.type = T_VECTOR};
+	struct outb o = {0};
+	size_t *c = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *c);
+	struct grp *g = qarena_alloc(ev->a, (gs->ng + 1) * sizeof *g);
+	size_t *touched = qarena_alloc(ev->a, (gs->ng + 1) * sizeof *touched);
+	bool topk = n->op == AG_TOPK || n->op == AG_BOTTOMK;
+	size_t *sidx = NULL; /* topk/bottomk: input series -> output */
+
+	for (size_t q = 0; q < gs->ng; q++)
+		g[q].out = SIZE_MAX;
+	if (topk) {
+		sidx = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *sidx);
+		for (size_t i = 0; i < in->m.n; i++)
 			sidx[i] = SIZE_MAX;
 	}
 	for (size_t k = 0; k < ev->nsteps; k++) {
-		int64_t ts = step_ts(ev, k);
+		int64_t ts = step_ts(ev, k), kk = 0;
 		size_t nt = 0;
-		int64_t kk = 0;
+		double v;
 		ev_tick(ev);
-		if (sidx) {
-			double pk = par.sc[k];
-			if (isnan(pk) || pk >= 9223372036854775807.0 || pk < -9223372036854775807.0) {
-				char num[400];
-				pw_fmt_float(num, sizeof num, pk, PW_FMT_GO_F);
-				ev_fail(ev, QUERY_ERR_EXECUTION, "Scalar value %s overflows int64", num);
-			}
-			kk = (int64_t)pk;
-			if (kk < 1) {
-				for (size_t i = 0; i < in.m.n; i++) {
-					double v;
-					at_step(&in.m.s[i], &c[i], ts, &v);
-				}
-				continue;
-			}
+		if (topk && (kk = agg_topk_k(ev, par->sc[k])) < 1) {
+			for (size_t i = 0; i < in->m.n; i++)
+				at_step(&in->m.s[i], &c[i], ts, &v); /* skip the step */
+			continue;
 		}
-		for (size_t i = 0; i < in.m.n; i++) {
-			double v;
+		for (size_t i = 0; i < in->m.n; i++) {
 			struct grp *gr;
-			if (!at_step(&in.m.s[i], &c[i], ts, &v))
+			if (!at_step(&in->m.s[i], &c[i], ts, &v))
 				continue;
-			gr = &g[gi[i]];
-			if (!gr->seen) {
-				gr->seen = true;
-				touched[nt++] = gi[i];
-				gr->v = v;
-				gr->mean = v;
-				gr->count = 1;
-				gr->hn = 0;
-				switch (n->op) {
-				case AG_STDDEV: case AG_STDVAR: gr->v = 0; break;
-				case AG_GROUP: case AG_COUNT: gr->v = 1; break;
-				case AG_TOPK: case AG_BOTTOMK: case AG_QUANTILE: grp_push(ev, gr, i, v); break;
-				default: break;
-				}
+			gr = &g[gs->gi[i]];
+			if (gr->seen) {
+				grp_add(ev, n->op, gr, i, v, kk);
 				continue;
 			}
-			gr->count++;
-			switch (n->op) {
-			case AG_SUM: gr->v += v; break;
-			case AG_AVG:
-				if (isinf(gr->mean)) {
-					if (isinf(v) && (gr->mean > 0) == (v > 0))
-						break;
-					if (!isinf(v) && !isnan(v))
-						break;
-				}
-				gr->mean += v / gr->count - gr->mean / gr->count;
-				break;
-			case AG_COUNT: gr->v += 1; break;
-			case AG_GROUP: break;
-			case AG_MIN: if (gr->v > v || isnan(gr->v)) gr->v = v; break;
-			case AG_MAX: if (gr->v < v || isnan(gr->v)) gr->v = v; break;
-			case AG_STDDEV: case AG_STDVAR: {
-				double d = v - gr->mean;
-				gr->mean += d / gr->count;
-				gr->v += d * (v - gr->mean);
-				break;
-			}
-			case AG_TOPK: case AG_BOTTOMK:
-				/* as 2.42: a NaN on top is always displaced; pop, then push */
-				if ((int64_t)gr->hn < kk || isnan(gr->hv[0]) ||
-				    (top ? gr->hv[0] < v : gr->hv[0] > v)) {
-					if ((int64_t)gr->hn == kk) {
-						if (kk == 1) {
-							gr->hv[0] = v;
-							gr->hs[0] = i;
-							break;
-						}
-						heap_swap(gr, 0, gr->hn - 1);
-						gr->hn--;
-						heap_down(gr, 0, top);
-					}
-					grp_push(ev, gr, i, v);
-					heap_up(gr, gr->hn - 1, top);
-				}
-				break;
-			case AG_QUANTILE: grp_push(ev, gr, i, v); break;
-			default: break;
-			}
+			gr->seen = true;
+			touched[nt++] = gs->gi[i];
+			grp_first(ev, n->op, gr, i, v);
 		}
 		for (size_t t = 0; t < nt; t++) {
 			struct grp *gr = &g[touched[t]];
-			double v = gr->v;
 			gr->seen = false;
-			switch (n->op) {
-			case AG_AVG: v = gr->mean; break;
-			case AG_STDVAR: v = gr->v / gr->count; break;
-			case AG_STDDEV: v = sqrt(gr->v / gr->count); break;
-			case AG_QUANTILE: v = quantile_of(par.sc[k], gr->hv, gr->hn); break;
-			case AG_TOPK: case AG_BOTTOMK: {
-				/* sorted best first, as Prometheus returns them */
-				size_t hn = gr->hn;
-				size_t *os = arena_alloc(ev->a, hn * sizeof *os);
-				double *ov = arena_alloc(ev->a, hn * sizeof *ov);
-				for (size_t q = hn; q-- > 0;) {
-					os[q] = gr->hs[0];
-					ov[q] = gr->hv[0];
-					gr->hs[0] = gr->hs[gr->hn - 1];
-					gr->hv[0] = gr->hv[gr->hn - 1];
-					gr->hn--;
-					heap_down(gr, 0, top);
-				}
-				for (size_t q = 0; q < hn; q++) {
-					size_t si = os[q];
-					if (sidx[si] == SIZE_MAX)
-						sidx[si] = outb_find(ev, &o, in.m.s[si].ls);
-					outb_put(ev, &o, sidx[si], ts, ov[q]);
-				}
+			if (topk) {
+				agg_topk_emit(ev, &o, gr, in, sidx, ts, n->op == AG_TOPK);
 				continue;
 			}
-			default: break;
-			}
+			v = n->op == AG_QUANTILE ? quantile_of(par->sc[k], gr->hv, gr->hn)
+						 : acc_result(n->op, &gr->a);
 			if (gr->out == SIZE_MAX)
-				gr->out = outb_find(ev, &o, gl[touched[t]]);
+				gr->out = outb_find(ev, &o, gs->gl[touched[t]]);
 			outb_put(ev, &o, gr->out, ts, v);
 		}
 	}
 	out.m = o.m;
 	return out;
+}
+
+static struct val eval_agg(struct ev *ev, struct node *n)
+{
+	struct val in = eval(ev, n->a), par = {0};
+	struct groups gs;
+
+	if (n->param)
+		par = eval(ev, n->param);
+	if (n->op == AG_COUNT_VALUES)
+		return eval_count_values(ev, n, &in, par.str);
+	gs = agg_group(ev, n, &in);
+	if (agg_by_series_fits(ev, n, &in, gs.ng))
+		return agg_by_series(ev, n, &in, &gs);
+	return agg_by_step(ev, n, &in, &par, &gs);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */
@@ -1155,7 +1203,7 @@ struct val eval(struct ev *ev, struct node *n)
 			struct outb o = {0};
 			for (size_t i = 0; i < v.m.n; i++) {
 				struct ser *s = &v.m.s[i];
-				size_t idx = outb_find(ev, &o, lset_drop_name(ev->a, s->ls));
+				size_t idx = outb_find(ev, &o, qlabels_drop_name(ev->a, s->ls));
 				for (uint32_t j = 0; j < s->n; j++)
 					outb_put(ev, &o, idx, s->p[j].t, -s->p[j].v);
 			}
@@ -1179,7 +1227,7 @@ static struct scratch *scratch_of(struct ev *ev)
 	return (struct scratch *)ev->scratch;
 }
 
-static int lset_sort_cmp(const void *a, const void *b)
+static int result_series_cmp(const void *a, const void *b)
 {
 	const struct query_series *x = a, *y = b;
 	size_t n = x->nlabels < y->nlabels ? x->nlabels : y->nlabels;
@@ -1193,12 +1241,12 @@ static int lset_sort_cmp(const void *a, const void *b)
 	return x->nlabels < y->nlabels ? -1 : x->nlabels > y->nlabels;
 }
 
-static void fill_series(struct arena *ra, struct query_series *qs, const struct ser *s)
+static void fill_series(struct qarena *ra, struct query_series *qs, const struct ser *s)
 {
-	struct pw_label *l = arena_alloc(ra, (s->ls->n + 1) * sizeof *l);
+	struct pw_label *l = qarena_alloc(ra, (s->ls->n + 1) * sizeof *l);
 	for (uint32_t i = 0; i < s->ls->n; i++) {
-		l[i].name = arena_strdup(ra, s->ls->l[i].name);
-		l[i].value = arena_strdup(ra, s->ls->l[i].value);
+		l[i].name = qarena_strdup(ra, s->ls->l[i].name);
+		l[i].value = qarena_strdup(ra, s->ls->l[i].value);
 	}
 	qs->labels = l;
 	qs->nlabels = s->ls->n;
@@ -1207,10 +1255,10 @@ static void fill_series(struct arena *ra, struct query_series *qs, const struct 
 }
 
 /* the node a window evaluation evaluates: x[range] or (x)[range:step] */
-static struct node *window_node(struct arena *a, const struct query_expr *x, int64_t range,
+static struct node *window_node(struct qarena *a, const struct query_expr *x, int64_t range,
 				int64_t step)
 {
-	struct node *w = arena_alloc(a, sizeof *w), *in = x->root;
+	struct node *w = qarena_alloc(a, sizeof *w), *in = x->root;
 	while (in->k == N_PAREN)
 		in = in->a;
 	w->type = T_MATRIX;
@@ -1232,7 +1280,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	       int64_t start, int64_t end, int64_t step, bool range, int64_t window,
 	       int64_t wstep, struct query_result **out, struct query_error *err)
 {
-	struct arena *ra = xcalloc(1, sizeof *ra);
+	struct qarena *ra = xcalloc(1, sizeof *ra);
 	struct ev ev = {0};
 	jmp_buf jb;
 	struct scratch sc = {0};
@@ -1266,7 +1314,6 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	ev.deadline_ns = pw_mono_ns() +
 			 (o && o->timeout_ms > 0 ? o->timeout_ms : 120000) * (int64_t)1000000;
 	ev.jb = &jb;
-	ev.x = x;
 	ev.scratch = &sc;
 	ev.root = &ev;
 	if ((rc = store_snap_begin(st, &ev.snap)) != 0) {
@@ -1282,7 +1329,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 		store_iter_free(ev.it);
 		store_snap_end(ev.snap);
 		free(sc.p);
-		arena_free(ra);
+		qarena_free(ra);
 		free(ra);
 		if (err) {
 			err->type = ev.etype;
@@ -1293,17 +1340,17 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 		return ev.etype == QUERY_ERR_INTERNAL ? PW_ESTORE : PW_EINVAL;
 	}
 	v = eval(&ev, window > 0 ? window_node(ra, x, window, wstep) : x->root);
-	r = arena_alloc(ra, sizeof *r);
+	r = qarena_alloc(ra, sizeof *r);
 	r->mem = ra;
 	r->t = start;
 	switch (v.type) {
 	case T_SCALAR:
 		if (range) {
-			struct ser s = {.ls = lset_make(ra, NULL, 0)};
+			struct ser s = {.ls = qlabels_make(ra, NULL, 0)};
 			for (size_t k = 0; k < ev.nsteps; k++)
 				ser_push(&ev, &s, start + (int64_t)k * ev.interval, v.sc[k]);
 			r->type = QUERY_MATRIX;
-			r->series = arena_alloc(ra, sizeof *r->series);
+			r->series = qarena_alloc(ra, sizeof *r->series);
 			r->nseries = 1;
 			fill_series(ra, &r->series[0], &s);
 		} else {
@@ -1313,16 +1360,16 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 		break;
 	case T_STRING:
 		r->type = QUERY_STRING;
-		r->str = arena_strdup(ra, v.str);
+		r->str = qarena_strdup(ra, v.str);
 		break;
 	default:
 		r->type = v.type == T_MATRIX || range ? QUERY_MATRIX : QUERY_VECTOR;
-		r->series = arena_alloc(ra, (v.m.n + 1) * sizeof *r->series);
+		r->series = qarena_alloc(ra, (v.m.n + 1) * sizeof *r->series);
 		for (size_t i = 0; i < v.m.n; i++)
 			if (v.m.s[i].n)
 				fill_series(ra, &r->series[r->nseries++], &v.m.s[i]);
 		if (r->type == QUERY_MATRIX)
-			qsort(r->series, r->nseries, sizeof *r->series, lset_sort_cmp);
+			qsort(r->series, r->nseries, sizeof *r->series, result_series_cmp);
 		break;
 	}
 	store_iter_free(ev.it);
@@ -1409,10 +1456,10 @@ int query_range(struct store *st, const struct query_opts *o, const char *q, int
 
 void query_result_free(struct query_result *r)
 {
-	struct arena *a;
+	struct qarena *a;
 	if (!r)
 		return;
 	a = r->mem;
-	arena_free(a);
+	qarena_free(a);
 	free(a);
 }

@@ -1,8 +1,9 @@
 /*
- * func.c — PromQL's function library, as Prometheus 2.42 computes it:
- * element-wise math, the range functions (rate's extrapolation, deriv's
- * regression, the *_over_time family), label manipulation, calendar
- * functions in UTC, histogram_quantile over classic buckets.
+ * func.c — PromQL's function library as Prometheus 2.42 computes it, for
+ * parse.c's type checks (func_lookup) and eval.c (eval_call): element-wise
+ * math, the range functions (rate's extrapolation, deriv's regression, the
+ * *_over_time family), label manipulation, calendar functions in UTC,
+ * histogram_quantile over classic buckets.
  */
 #include "query_int.h"
 
@@ -383,7 +384,7 @@ static bool r_stddev(struct ev *ev, const struct pt *p, size_t n, int64_t ts, in
 static bool r_quantile(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
 		       int64_t range, const double *a, double *out)
 {
-	double *v = arena_alloc(ev->a, n * sizeof *v);
+	double *v = qarena_alloc(ev->a, n * sizeof *v);
 	(void)ts, (void)ref, (void)range;
 	for (size_t i = 0; i < n; i++)
 		v[i] = p[i].v;
@@ -512,7 +513,7 @@ static struct node *unparen(struct node *n)
 	return n;
 }
 
-struct lset *absent_labels(struct ev *ev, struct node *arg)
+struct pw_lset *absent_labels(struct ev *ev, struct node *arg)
 {
 	struct pw_label l[64];
 	size_t n = 0;
@@ -520,7 +521,7 @@ struct lset *absent_labels(struct ev *ev, struct node *arg)
 	if (arg->k == N_MSEL)
 		arg = arg->a;
 	if (arg->k != N_VSEL)
-		return lset_make(ev->a, NULL, 0);
+		return qlabels_make(ev->a, NULL, 0);
 	/* equality matchers give labels; a label matched twice, or by
 	 * anything else, is left out */
 	for (size_t i = 0; i < arg->nm && n < 64; i++) {
@@ -548,13 +549,13 @@ struct lset *absent_labels(struct ev *ev, struct node *arg)
 				if (strcmp(l[j].name, m->name) == 0)
 					l[j].value = "";
 	}
-	return lset_make(ev->a, l, n);
+	return qlabels_make(ev->a, l, n);
 }
 
 /* scalar arguments, one array per argument, NULL for the others */
 static double **scalar_args(struct ev *ev, struct node *n)
 {
-	double **sa = arena_alloc(ev->a, (n->nargs + 1) * sizeof *sa);
+	double **sa = qarena_alloc(ev->a, (n->nargs + 1) * sizeof *sa);
 	for (size_t i = 0; i < n->nargs; i++)
 		if (n->args[i]->type == T_SCALAR)
 			sa[i] = eval(ev, n->args[i]).sc;
@@ -592,11 +593,11 @@ static struct val range_call(struct ev *ev, struct node *n)
 	bool mono = (f->id == FN_MAX_OT || f->id == FN_MIN_OT) && ev->nsteps > 1 &&
 		    ev->interval < range;
 	size_t *dq = NULL, dcap = 0;
-	bool *present = absent ? arena_alloc(ev->a, ev->nsteps) : NULL;
+	bool *present = absent ? qarena_alloc(ev->a, ev->nsteps) : NULL;
 	for (size_t i = 0; i < nser; i++) {
 		struct pt *p;
 		size_t np, lo = 0, hi = 0, idx = SIZE_MAX;
-		struct lset *ls;
+		struct pw_lset *ls;
 		if (arg->k == N_MSEL) {
 			np = load_points(ev, sr.s[i].id, (r0 < r1 ? r0 : r1) - range,
 					 r0 > r1 ? r0 : r1, true, &p);
@@ -607,12 +608,12 @@ static struct val range_call(struct ev *ev, struct node *n)
 			ls = sub.m.s[i].ls;
 		}
 		if (f->id != FN_LAST_OT)
-			ls = lset_drop_name(ev->a, ls);
+			ls = qlabels_drop_name(ev->a, ls);
 		ev_tick(ev);
 		size_t dh = 0, dt = 0, fed = 0; /* queue head/tail, points fed */
 		if (mono && np > dcap) {
 			dcap = np;
-			dq = arena_alloc(ev->a, dcap * sizeof *dq);
+			dq = qarena_alloc(ev->a, dcap * sizeof *dq);
 		}
 		for (size_t k = 0; k < ev->nsteps; k++) {
 			int64_t ts = step_ts(ev, k), r = ref_time(ev, sel, ts);
@@ -685,7 +686,7 @@ static struct val map_vec(struct ev *ev, struct val *in, double **sa, size_t nsa
 	double args[5];
 	for (size_t i = 0; i < in->m.n; i++) {
 		struct ser *s = &in->m.s[i];
-		struct lset *ls = keep_name ? s->ls : lset_drop_name(ev->a, s->ls);
+		struct pw_lset *ls = keep_name ? s->ls : qlabels_drop_name(ev->a, s->ls);
 		size_t idx = SIZE_MAX;
 		ev_tick(ev);
 		for (uint32_t j = 0; j < s->n; j++) {
@@ -717,8 +718,8 @@ static bool is_name_char(char c)
 }
 
 /* Go's regexp.Expand for $1, ${1}, $name, ${name}, $$ */
-static void expand(struct pw_buf *b, const char *tpl, const char *subj, pcre2_match_data *md,
-		   pcre2_code *re, int nmatch)
+static void replacement_expand(struct pw_buf *b, const char *tpl, const char *subj,
+			       pcre2_match_data *md, pcre2_code *re, int nmatch)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 	for (const char *p = tpl; *p;) {
@@ -797,11 +798,11 @@ static struct val label_replace(struct ev *ev, struct node *n)
 	}
 	md = pcre2_match_data_create_from_pattern(re, NULL);
 	/* new label sets first: nothing below may fail while the regex is held */
-	struct lset **nls = arena_alloc(ev->a, (in.m.n + 1) * sizeof *nls);
+	struct pw_lset **nls = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *nls);
 	for (size_t i = 0; i < in.m.n; i++) {
 		struct ser *s = &in.m.s[i];
-		const char *sv = lset_get(s->ls, src);
-		struct lset *ls = s->ls;
+		const char *sv = pw_lset_get(s->ls, src);
+		struct pw_lset *ls = s->ls;
 		int rc;
 		if (!sv)
 			sv = "";
@@ -809,19 +810,19 @@ static struct val label_replace(struct ev *ev, struct node *n)
 		if (rc > 0) {
 			struct pw_buf b;
 			char *res;
-			struct pw_label *lb = arena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
+			struct pw_label *lb = qarena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
 			size_t k = 0;
 			pw_buf_init(&b, 0);
 			pw_buf_puts(&b, "");
-			expand(&b, repl, sv, md, re, rc);
+			replacement_expand(&b, repl, sv, md, re, rc);
 			res = pw_buf_take(&b);
 			for (uint32_t j = 0; j < ls->n; j++)
 				if (strcmp(ls->l[j].name, dst))
 					lb[k++] = ls->l[j];
 			lb[k].name = dst;
-			lb[k++].value = arena_strdup(ev->a, res);
+			lb[k++].value = qarena_strdup(ev->a, res);
 			free(res);
-			ls = lset_make(ev->a, lb, k);
+			ls = qlabels_make(ev->a, lb, k);
 		}
 		nls[i] = ls;
 	}
@@ -854,15 +855,15 @@ static struct val label_join(struct ev *ev, struct node *n)
 	}
 	for (size_t i = 0; i < in.m.n; i++) {
 		struct ser *s = &in.m.s[i];
-		struct lset *ls = s->ls;
+		struct pw_lset *ls = s->ls;
 		struct pw_buf b;
-		struct pw_label *lb = arena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
+		struct pw_label *lb = qarena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
 		size_t k = 0;
 		char *res;
 		pw_buf_init(&b, 0);
 		pw_buf_puts(&b, "");
 		for (size_t a = 3; a < n->nargs; a++) {
-			const char *v = lset_get(ls, unparen(n->args[a])->str);
+			const char *v = pw_lset_get(ls, unparen(n->args[a])->str);
 			if (a > 3)
 				pw_buf_puts(&b, sep);
 			pw_buf_puts(&b, v ? v : "");
@@ -872,9 +873,9 @@ static struct val label_join(struct ev *ev, struct node *n)
 			if (strcmp(ls->l[j].name, dst))
 				lb[k++] = ls->l[j];
 		lb[k].name = dst;
-		lb[k++].value = arena_strdup(ev->a, res);
+		lb[k++].value = qarena_strdup(ev->a, res);
 		free(res);
-		ls = lset_make(ev->a, lb, k);
+		ls = qlabels_make(ev->a, lb, k);
 		size_t idx = outb_find(ev, &o, ls);
 		for (uint32_t j = 0; j < s->n; j++)
 			outb_put(ev, &o, idx, s->p[j].t, s->p[j].v);
@@ -952,24 +953,25 @@ static struct val histogram_quantile(struct ev *ev, struct node *n)
 	double *q = eval(ev, n->args[0]).sc;
 	struct val in = eval(ev, n->args[1]), out = {.type = T_VECTOR};
 	struct outb groups = {0}, o = {0};
-	size_t *gi = arena_alloc(ev->a, (in.m.n + 1) * sizeof *gi);
-	double *le = arena_alloc(ev->a, (in.m.n + 1) * sizeof *le);
-	size_t *c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+	size_t *gi = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *gi);
+	double *le = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *le);
+	size_t *c = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
 	char *excl[] = {(char *)"le"};
 	struct bucket **bk;
 	size_t *bn, *bcap, *outidx;
 
 	for (size_t i = 0; i < in.m.n; i++) {
-		const char *l = lset_get(in.m.s[i].ls, "le"), *end;
+		const char *l = pw_lset_get(in.m.s[i].ls, "le"), *end;
 		gi[i] = SIZE_MAX;
 		if (!l || pw_parse_double(l, l + strlen(l), &le[i], &end) != 0 || *end)
 			continue;
-		gi[i] = outb_find(ev, &groups, lset_project(ev->a, in.m.s[i].ls, false, excl, 1));
+		gi[i] = outb_find(ev, &groups,
+				  qlabels_project(ev->a, in.m.s[i].ls, false, excl, 1));
 	}
-	bk = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *bk);
-	bn = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *bn);
-	bcap = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *bcap);
-	outidx = arena_alloc(ev->a, (groups.m.n + 1) * sizeof *outidx);
+	bk = qarena_alloc(ev->a, (groups.m.n + 1) * sizeof *bk);
+	bn = qarena_alloc(ev->a, (groups.m.n + 1) * sizeof *bn);
+	bcap = qarena_alloc(ev->a, (groups.m.n + 1) * sizeof *bcap);
+	outidx = qarena_alloc(ev->a, (groups.m.n + 1) * sizeof *outidx);
 	for (size_t g = 0; g < groups.m.n; g++)
 		outidx[g] = SIZE_MAX;
 	for (size_t k = 0; k < ev->nsteps; k++) {
@@ -982,7 +984,7 @@ static struct val histogram_quantile(struct ev *ev, struct node *n)
 				continue;
 			if (bn[g] == bcap[g]) {
 				size_t nc = bcap[g] ? bcap[g] * 2 : 16;
-				bk[g] = arena_grow(ev->a, bk[g], bcap[g] * sizeof **bk, nc * sizeof **bk);
+				bk[g] = qarena_grow(ev->a, bk[g], bcap[g] * sizeof **bk, nc * sizeof **bk);
 				bcap[g] = nc;
 			}
 			bk[g][bn[g]].le = le[i];
@@ -1034,7 +1036,7 @@ static struct val timestamp_call(struct ev *ev, struct node *n)
 	struct outb o = {0};
 	for (size_t i = 0; i < in.m.n; i++) {
 		struct ser *s = &in.m.s[i];
-		size_t idx = outb_find(ev, &o, lset_drop_name(ev->a, s->ls));
+		size_t idx = outb_find(ev, &o, qlabels_drop_name(ev->a, s->ls));
 		for (uint32_t j = 0; j < s->n; j++)
 			outb_put(ev, &o, idx, s->p[j].t,
 				 a->k == N_VSEL ? s->p[j].v : (double)s->p[j].t / 1000);
@@ -1058,7 +1060,7 @@ struct val eval_call(struct ev *ev, struct node *n)
 		return out;
 	case FN_VECTOR: {
 		double *s = eval(ev, n->args[0]).sc;
-		struct ser *se = mat_add(ev, &out.m, lset_make(ev->a, NULL, 0));
+		struct ser *se = mat_add(ev, &out.m, qlabels_make(ev->a, NULL, 0));
 		for (size_t k = 0; k < ev->nsteps; k++)
 			ser_push(ev, se, step_ts(ev, k), s[k]);
 		return out;
@@ -1067,8 +1069,8 @@ struct val eval_call(struct ev *ev, struct node *n)
 		size_t *c, *cnt;
 		in = eval(ev, n->args[0]);
 		out = scalar_val(ev);
-		c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
-		cnt = arena_alloc(ev->a, ev->nsteps * sizeof *cnt);
+		c = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+		cnt = qarena_alloc(ev->a, ev->nsteps * sizeof *cnt);
 		for (size_t k = 0; k < ev->nsteps; k++)
 			out.sc[k] = NAN;
 		for (size_t k = 0; k < ev->nsteps; k++) {
@@ -1086,7 +1088,7 @@ struct val eval_call(struct ev *ev, struct node *n)
 		size_t *c;
 		struct ser *se = NULL;
 		in = eval(ev, n->args[0]);
-		c = arena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
+		c = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *c);
 		for (size_t k = 0; k < ev->nsteps; k++) {
 			int64_t ts = step_ts(ev, k);
 			bool any = false;
@@ -1113,7 +1115,7 @@ struct val eval_call(struct ev *ev, struct node *n)
 	case FN_SORT: case FN_SORT_DESC:
 		in = eval(ev, n->args[0]);
 		if (ev->nsteps == 1 && in.m.n > 1) {
-			struct sortel *e = arena_alloc(ev->a, in.m.n * sizeof *e);
+			struct sortel *e = qarena_alloc(ev->a, in.m.n * sizeof *e);
 			size_t k = 0;
 			for (size_t i = 0; i < in.m.n; i++)
 				if (in.m.s[i].n) {
@@ -1134,7 +1136,7 @@ struct val eval_call(struct ev *ev, struct node *n)
 	case FN_DAY_OF_MONTH: case FN_DAY_OF_WEEK: case FN_DAY_OF_YEAR: case FN_DAYS_IN_MONTH:
 	case FN_HOUR: case FN_MINUTE: case FN_MONTH: case FN_YEAR:
 		if (n->nargs == 0) {
-			struct ser *se = mat_add(ev, &out.m, lset_make(ev->a, NULL, 0));
+			struct ser *se = mat_add(ev, &out.m, qlabels_make(ev->a, NULL, 0));
 			for (size_t k = 0; k < ev->nsteps; k++)
 				ser_push(ev, se, step_ts(ev, k),
 					 f_date((double)step_ts(ev, k) / 1000, f->id));
@@ -1153,7 +1155,7 @@ struct val eval_call(struct ev *ev, struct node *n)
 		for (size_t i = 1; i < n->nargs; i++)
 			args[na++] = sa[i];
 		if (f->id == FN_ROUND && n->nargs == 1) {
-			double *ones = arena_alloc(ev->a, ev->nsteps * sizeof *ones);
+			double *ones = qarena_alloc(ev->a, ev->nsteps * sizeof *ones);
 			for (size_t k = 0; k < ev->nsteps; k++)
 				ones[k] = one[0];
 			args[na++] = ones;

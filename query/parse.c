@@ -1,11 +1,8 @@
 /*
  * parse.c — PromQL's lexer and parser (recursive descent with precedence
- * climbing) and its type checks. Errors read as Prometheus' do,
- * "line:column: parse error: ...", and carry the byte offset so callers can
- * draw a caret under the fault.
- *
- * Precedence, lowest first: or; and unless; == != <= < >= >; + -;
- * * / % atan2; unary + -; ^ (right-associative) — so -2^2 is -4.
+ * climbing) and its type checks, giving eval.c its tree. Errors read as
+ * Prometheus' do, "line:column: parse error: ...", and carry the byte
+ * offset so callers can draw a caret under the fault.
  */
 #include "query_int.h"
 
@@ -178,7 +175,7 @@ static int lex_string(struct ps *p, int pos, struct token *t)
 	}
 	{
 		char *v = pw_buf_take(&b);
-		t->s = arena_strdup(&p->x->a, v);
+		t->s = qarena_strdup(&p->x->a, v);
 		free(v);
 	}
 	return i + 1;
@@ -268,7 +265,7 @@ static void lex(struct ps *p)
 	const char *s = p->q;
 	size_t cap = 16;
 	int i = 0, brackets = 0;
-	p->t = arena_alloc(&p->x->a, cap * sizeof *p->t);
+	p->t = qarena_alloc(&p->x->a, cap * sizeof *p->t);
 	for (;;) {
 		struct token t = {0};
 		while (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '#') {
@@ -287,7 +284,7 @@ static void lex(struct ps *p)
 			while (is_alnum(s[j]) || s[j] == ':')
 				j++;
 			t.k = K_IDENT;
-			t.s = arena_strndup(&p->x->a, s + i, (size_t)(j - i));
+			t.s = qarena_strndup(&p->x->a, s + i, (size_t)(j - i));
 			i = j;
 		} else if (is_digit(c) || (c == '.' && is_digit(s[i + 1]))) {
 			int j = lex_duration(s, i);
@@ -340,7 +337,7 @@ static void lex(struct ps *p)
 		else if (t.k == K_RBRACK && brackets)
 			brackets--;
 		if (p->nt == cap) {
-			p->t = arena_grow(&p->x->a, p->t, cap * sizeof *p->t, 2 * cap * sizeof *p->t);
+			p->t = qarena_grow(&p->x->a, p->t, cap * sizeof *p->t, 2 * cap * sizeof *p->t);
 			cap *= 2;
 		}
 		p->t[p->nt++] = t;
@@ -388,14 +385,14 @@ static bool is_kw(const struct token *t, const char *kw)
 
 static struct node *mk(struct ps *p, enum node_kind k, int pos)
 {
-	struct node *n = arena_alloc(&p->x->a, sizeof *n);
+	struct node *n = qarena_alloc(&p->x->a, sizeof *n);
 	n->k = k;
 	n->pos = pos;
 	n->end = pos;
 	return n;
 }
 
-static const char *type_name(enum vtype t)
+static const char *vtype_name(enum vtype t)
 {
 	switch (t) {
 	case T_SCALAR: return "scalar";
@@ -408,6 +405,9 @@ static const char *type_name(enum vtype t)
 
 static struct node *parse_expr(struct ps *p, int minprec);
 
+/* A binary operator's precedence (0: not one). Lowest first: or; and
+ * unless; == != <= < >= >; + -; * / % atan2; unary + -; ^
+ * (right-associative) — so -2^2 is -4. */
 static int binop_of(const struct token *t, int *op)
 {
 	switch (t->k) {
@@ -437,7 +437,7 @@ static const char *const op_names[] = {"+", "-", "*", "/", "%", "^", "atan2", "=
 				       "<", ">=", "<=", "and", "or", "unless"};
 
 /* ( label, label, ... ) — label names, keywords allowed */
-static char **parse_labels(struct ps *p, size_t *n)
+static char **parse_label_list(struct ps *p, size_t *n)
 {
 	char **v = NULL;
 	size_t cap = 0;
@@ -453,7 +453,7 @@ static char **parse_labels(struct ps *p, size_t *n)
 			unexpected(p, t, "in grouping opts, expected label");
 		if (*n == cap) {
 			size_t nc = cap ? cap * 2 : 4;
-			v = arena_grow(&p->x->a, v, cap * sizeof *v, nc * sizeof *v);
+			v = qarena_grow(&p->x->a, v, cap * sizeof *v, nc * sizeof *v);
 			cap = nc;
 		}
 		v[(*n)++] = t->s;
@@ -497,7 +497,7 @@ static struct node *parse_selector(struct ps *p, const char *metric, int pos)
 		p->x->mlists[slot] = m;
 		store_matcher_init(&m[nm++], STORE_MATCH_EQ, "__name__", metric, NULL);
 		p->x->mlens[slot] = nm;
-		n->metric = arena_strdup(&p->x->a, metric);
+		n->metric = qarena_strdup(&p->x->a, metric);
 	}
 	if (peek(p)->k == K_LBRACE) {
 		next(p);
@@ -583,7 +583,7 @@ static struct node *parse_aggregation(struct ps *p, int op, int pos)
 	if (is_kw(t, "by") || is_kw(t, "without")) {
 		n->without = is_kw(t, "without");
 		next(p);
-		n->grouping = parse_labels(p, &n->ngrouping);
+		n->grouping = parse_label_list(p, &n->ngrouping);
 		grouped = true;
 	}
 	expect(p, K_LPAREN, "in aggregation, expected \"(\"");
@@ -606,7 +606,7 @@ static struct node *parse_aggregation(struct ps *p, int op, int pos)
 			pfail(p, t->pos, "aggregation must only contain one grouping clause");
 		n->without = is_kw(t, "without");
 		next(p);
-		n->grouping = parse_labels(p, &n->ngrouping);
+		n->grouping = parse_label_list(p, &n->ngrouping);
 	}
 	n->end = p->t[p->i - 1].end;
 	{
@@ -621,11 +621,11 @@ static struct node *parse_aggregation(struct ps *p, int op, int pos)
 			enum vtype want = op == AG_COUNT_VALUES ? T_STRING : T_SCALAR;
 			if (n->param->type != want)
 				pfail(p, n->param->pos, "expected type %s in aggregation parameter, got %s",
-				      type_name(want), type_name(n->param->type));
+				      vtype_name(want), vtype_name(n->param->type));
 		}
 		if (n->a->type != T_VECTOR)
 			pfail(p, n->a->pos, "expected type instant vector in aggregation expression, got %s",
-			      type_name(n->a->type));
+			      vtype_name(n->a->type));
 	}
 	return n;
 }
@@ -643,7 +643,7 @@ static struct node *parse_call(struct ps *p, const struct func *f, int pos)
 	while (peek(p)->k != K_RPAREN) {
 		if (na == cap) {
 			size_t nc = cap ? cap * 2 : 4;
-			args = arena_grow(&p->x->a, args, cap * sizeof *args, nc * sizeof *args);
+			args = qarena_grow(&p->x->a, args, cap * sizeof *args, nc * sizeof *args);
 			cap = nc;
 		}
 		args[na++] = parse_expr(p, 0);
@@ -676,7 +676,7 @@ static struct node *parse_call(struct ps *p, const struct func *f, int pos)
 		enum vtype want = (int)i < f->nargs ? f->args[i] : f->args[f->nargs - 1];
 		if (args[i]->type != want)
 			pfail(p, args[i]->pos, "expected type %s in call to function \"%s\", got %s",
-			      type_name(want), f->name, type_name(args[i]->type));
+			      vtype_name(want), f->name, vtype_name(args[i]->type));
 	}
 	return n;
 }
@@ -789,7 +789,7 @@ static struct node *parse_postfix(struct ps *p, struct node *n)
 			} else {
 				if (n->type != T_VECTOR)
 					pfail(p, n->pos, "subquery is only allowed on instant vector, got %s in \"%.*s\" instead",
-					      type_name(n->type), n->end - n->pos, p->q + n->pos);
+					      vtype_name(n->type), n->end - n->pos, p->q + n->pos);
 				struct node *s = mk(p, N_SUBQ, n->pos);
 				s->a = n;
 				s->range = range;
@@ -864,7 +864,7 @@ static struct node *parse_unary(struct ps *p)
 		e = parse_expr(p, 6); /* binds looser than ^ only */
 		if (e->type != T_SCALAR && e->type != T_VECTOR)
 			pfail(p, t->pos, "unary expression only allowed on expressions of type scalar or instant vector, got %s",
-			      type_name(e->type));
+			      vtype_name(e->type));
 		if (t->k == K_ADD)
 			return e;
 		if (e->k == N_NUM) {
@@ -904,14 +904,14 @@ static struct node *parse_expr(struct ps *p, int minprec)
 			n->on = is_kw(peek(p), "on");
 			n->has_matching = true;
 			next(p);
-			n->mlabels = parse_labels(p, &n->nmlabels);
+			n->mlabels = parse_label_list(p, &n->nmlabels);
 			if (is_kw(peek(p), "group_left") || is_kw(peek(p), "group_right")) {
 				struct token *g = next(p);
 				if (OP_IS_SET(op))
 					pfail(p, g->pos, "no grouping allowed for \"%s\" operation", op_names[op]);
 				n->card = is_kw(g, "group_left") ? CARD_MANY_ONE : CARD_ONE_MANY;
 				if (peek(p)->k == K_LPAREN)
-					n->include = parse_labels(p, &n->ninclude);
+					n->include = parse_label_list(p, &n->ninclude);
 			}
 		}
 		rhs = parse_expr(p, op == OP_POW ? prec : prec + 1);
@@ -950,8 +950,7 @@ void query_expr_free(struct query_expr *x)
 		query_matchers_free(x->mlists[i], x->mlens[i]);
 	free(x->mlists);
 	free(x->mlens);
-	free(x->text);
-	arena_free(&x->a);
+	qarena_free(&x->a);
 	free(x);
 }
 
@@ -961,8 +960,7 @@ int query_parse(const char *q, struct query_expr **out, struct query_error *err)
 	struct query_expr *x = xcalloc(1, sizeof *x);
 
 	*out = NULL;
-	x->text = xstrdup(q);
-	p.q = x->text;
+	p.q = q;
 	p.x = x;
 	if (setjmp(p.jb)) {
 		query_expr_free(x);
@@ -996,8 +994,6 @@ enum query_type query_expr_type(const struct query_expr *x)
 	default: return QUERY_VECTOR;
 	}
 }
-
-const char *query_expr_text(const struct query_expr *x) { return x->text; }
 
 bool query_expr_is_selector(const struct query_expr *x)
 {

@@ -3,9 +3,6 @@
  * an evaluator over store snapshots with Prometheus 2.42's semantics
  * (lookback delta, staleness, step alignment, vector matching, the function
  * library), limits on loaded samples and on time.
- *
- * Also the series selectors `pacewatch dump --match` and the API's match[]
- * take, parsed by the same parser.
  */
 #ifndef PW_QUERY_H
 #define PW_QUERY_H
@@ -17,6 +14,9 @@
 #include "store.h"
 
 /* ---- selectors ------------------------------------------------------------- */
+
+/* The series selectors `pacewatch dump --match` and the API's match[] take,
+ * parsed by the same parser. */
 
 /* Parse a series selector into matchers (a metric name becomes a
  * __name__ equality matcher). On success *out is a new array of *n
@@ -58,7 +58,6 @@ const char *query_type_name(enum query_type t);
 int query_parse(const char *q, struct query_expr **out, struct query_error *err);
 void query_expr_free(struct query_expr *x);
 enum query_type query_expr_type(const struct query_expr *x);
-const char *query_expr_text(const struct query_expr *x);
 /* True when the expression is a plain series selector (metric{...}). */
 bool query_expr_is_selector(const struct query_expr *x);
 

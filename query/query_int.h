@@ -1,6 +1,7 @@
 /*
- * query_int.h — what the files of query/ share: the arena, the syntax tree
- * and the evaluator's values.
+ * query_int.h — what the files of query/ share (parse.c, eval.c, func.c,
+ * util.c): the arena, label-set operations, the syntax tree and the
+ * evaluator's values. Nothing outside query/ includes it.
  */
 #ifndef PW_QUERY_INT_H
 #define PW_QUERY_INT_H
@@ -13,38 +14,37 @@
 
 #include "query.h"
 
-/* ---- arena: every allocation of a parse or an evaluation ------------------ */
+/* ---- qarena: every allocation of a parse or an evaluation ----------------- */
 
-struct arena {
-	struct arena_blk *head;
-	void *last;      /* the newest allocation, which arena_grow extends in place */
+struct qarena {
+	struct qarena_blk *head;
+	void *last;      /* the newest allocation, which qarena_grow extends in place */
 	size_t last_len;
-	size_t used;     /* bytes handed out, for the memory limit */
 };
-void *arena_alloc(struct arena *a, size_t n);           /* zeroed */
-void *arena_grow(struct arena *a, void *p, size_t old, size_t n); /* like realloc */
-char *arena_strndup(struct arena *a, const char *s, size_t n);
-char *arena_strdup(struct arena *a, const char *s);
-void arena_free(struct arena *a);
+void *qarena_alloc(struct qarena *a, size_t n);           /* zeroed */
+void *qarena_grow(struct qarena *a, void *p, size_t old, size_t n); /* like realloc */
+char *qarena_strndup(struct qarena *a, const char *s, size_t n);
+char *qarena_strdup(struct qarena *a, const char *s);
+void qarena_free(struct qarena *a);
 
-/* ---- labels ------------------------------------------------------------------ */
+/* ---- label sets ----------------------------------------------------------------- */
 
-/* A label set sorted by name (bytewise), hashed. Immutable once made. */
-struct lset {
-	uint32_t n;
-	uint64_t h;
-	struct pw_label l[];
-};
-struct lset *lset_make(struct arena *a, const struct pw_label *l, size_t n); /* sorts */
-const char *lset_get(const struct lset *s, const char *name);
-bool lset_eq(const struct lset *a, const struct lset *b);
-int lset_cmp(const struct lset *a, const struct lset *b);
+/* Label sets are common's struct pw_lset; those an evaluation makes are
+ * placed in its arena and borrow their strings. Their hash is Prometheus'
+ * fingerprint, whose low bits are weak: tables index by qlabels_slot. */
+struct pw_lset *qlabels_make(struct qarena *a, const struct pw_label *l, size_t n); /* sorts */
 /* name dropped; returns s itself when it has no name */
-struct lset *lset_drop_name(struct arena *a, const struct lset *s);
+struct pw_lset *qlabels_drop_name(struct qarena *a, const struct pw_lset *s);
 /* keep (on) or drop (!on, also dropping __name__) the given names */
-struct lset *lset_project(struct arena *a, const struct lset *s, bool on, char **names, size_t n);
-uint64_t lset_sig(const struct lset *s, bool on, char **names, size_t n);
-void lset_format(const struct lset *s, struct pw_buf *b); /* {a="b", c="d"} */
+struct pw_lset *qlabels_project(struct qarena *a, const struct pw_lset *s, bool on, char **names,
+				size_t n);
+/* the hash of the labels qlabels_project keeps: vector matching's signature */
+uint64_t qlabels_sig(const struct pw_lset *s, bool on, char **names, size_t n);
+/* a slot in a table of cap (a power of two) entries for hash h */
+static inline size_t qlabels_slot(uint64_t h, size_t cap)
+{
+	return (size_t)(h ^ h >> 29) & (cap - 1);
+}
 
 /* ---- syntax tree ----------------------------------------------------------------- */
 
@@ -108,9 +108,8 @@ struct node {
 };
 
 struct query_expr {
-	struct arena a;
+	struct qarena a;
 	struct node *root;
-	char *text;
 	struct store_matcher **mlists; /* to free the compiled regexes */
 	size_t *mlens;
 	size_t nmlists;
@@ -124,7 +123,7 @@ struct pt {
 };
 
 struct ser {
-	struct lset *ls;
+	struct pw_lset *ls;
 	struct pt *p;
 	uint32_t n, cap;
 };
@@ -144,7 +143,7 @@ struct val {
 /* ---- evaluation --------------------------------------------------------------- */
 
 struct ev {
-	struct arena *a;
+	struct qarena *a;
 	struct store_snap *snap;
 	struct store_iter *it;
 	int64_t start, end, interval; /* this (sub)evaluation's steps */
@@ -157,7 +156,6 @@ struct ev {
 	jmp_buf *jb;
 	enum query_errtype etype;
 	char *emsg;
-	const struct query_expr *x;
 	void *scratch;
 	struct ev *root; /* where errors are recorded (subqueries copy their ev) */
 };
@@ -184,7 +182,7 @@ struct val scalar_val(struct ev *ev);
 /* Series matching a selector with data in [mint, maxt], their label sets. */
 struct selres {
 	struct store_series *s;
-	struct lset **ls;
+	struct pw_lset **ls;
 	size_t n;
 };
 struct selres select_series(struct ev *ev, const struct node *vs, int64_t mint, int64_t maxt);
@@ -212,7 +210,7 @@ static inline bool is_stale(double v)
 	memcpy(&b, &v, sizeof b);
 	return b == STORE_STALE_NAN_BITS;
 }
-struct ser *mat_add(struct ev *ev, struct mat *m, struct lset *ls);
+struct ser *mat_add(struct ev *ev, struct mat *m, struct pw_lset *ls);
 
 /* output builder: series keyed by label set */
 struct outb {
@@ -220,7 +218,7 @@ struct outb {
 	size_t *tab; /* open addressing: index+1 */
 	size_t cap;
 };
-size_t outb_find(struct ev *ev, struct outb *o, struct lset *ls); /* index, adding */
+size_t outb_find(struct ev *ev, struct outb *o, struct pw_lset *ls); /* index, adding */
 void outb_put(struct ev *ev, struct outb *o, size_t idx, int64_t t, double v);
 
 /* functions (func.c) */
@@ -244,9 +242,9 @@ const struct func *func_lookup(const char *name, size_t n);
 struct val eval_call(struct ev *ev, struct node *n);
 struct val eval(struct ev *ev, struct node *n);
 struct val eval_vsel_as(struct ev *ev, struct node *n, bool timestamps);
-struct lset *absent_labels(struct ev *ev, struct node *arg);
+struct pw_lset *absent_labels(struct ev *ev, struct node *arg);
 
-/* Go's strconv.FormatFloat(v, 'f', -1, 64) */
+/* Go's math.Max and math.Min: NaN, infinities and signed zeros as Go has them */
 double go_max(double a, double b);
 double go_min(double a, double b);
 

@@ -1,6 +1,8 @@
 /*
- * util.c — the query arena, label sets, and number formatting as Go writes
- * it (the API's values must read exactly as Prometheus' do).
+ * util.c — what parse.c, eval.c and func.c share: the query arena, the
+ * label-set operations only PromQL needs (dropping the name, projecting for
+ * on/ignoring/by/without, the matching signature) over common's struct
+ * pw_lset, and Go's float min and max.
  */
 #include "query_int.h"
 
@@ -10,17 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct arena_blk {
-	struct arena_blk *next;
+struct qarena_blk {
+	struct qarena_blk *next;
 	size_t cap, off;
 	max_align_t data[];
 };
 
 #define ALIGN(n) (((n) + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1))
 
-void *arena_alloc(struct arena *a, size_t n)
+void *qarena_alloc(struct qarena *a, size_t n)
 {
-	struct arena_blk *b = a->head;
+	struct qarena_blk *b = a->head;
 	void *p;
 	n = ALIGN(n ? n : 1);
 	if (!b || b->cap - b->off < n) {
@@ -41,48 +43,46 @@ void *arena_alloc(struct arena *a, size_t n)
 	memset(p, 0, n);
 	a->last = p;
 	a->last_len = n;
-	a->used += n;
 	return p;
 }
 
-void *arena_grow(struct arena *a, void *p, size_t old, size_t n)
+void *qarena_grow(struct qarena *a, void *p, size_t old, size_t n)
 {
 	void *q;
 	if (p && p == a->last && a->head) {
-		struct arena_blk *b = a->head;
+		struct qarena_blk *b = a->head;
 		char *base = (char *)b->data;
 		if ((char *)p >= base && (char *)p < base + b->cap) {
 			size_t off = (size_t)((char *)p - base), need = ALIGN(n);
 			if (off + need <= b->cap) {
 				if (need > a->last_len)
 					memset((char *)p + a->last_len, 0, need - a->last_len);
-				a->used += need - a->last_len;
 				b->off = off + need;
 				a->last_len = need;
 				return p;
 			}
 		}
 	}
-	q = arena_alloc(a, n);
+	q = qarena_alloc(a, n);
 	if (p && old)
 		memcpy(q, p, old < n ? old : n);
 	return q;
 }
 
-char *arena_strndup(struct arena *a, const char *s, size_t n)
+char *qarena_strndup(struct qarena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = qarena_alloc(a, n + 1);
 	memcpy(p, s, n);
 	return p;
 }
 
-char *arena_strdup(struct arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
+char *qarena_strdup(struct qarena *a, const char *s) { return qarena_strndup(a, s, strlen(s)); }
 
-void arena_free(struct arena *a)
+void qarena_free(struct qarena *a)
 {
-	struct arena_blk *b = a->head;
+	struct qarena_blk *b = a->head;
 	while (b) {
-		struct arena_blk *n = b->next;
+		struct qarena_blk *n = b->next;
 		free(b);
 		b = n;
 	}
@@ -91,94 +91,10 @@ void arena_free(struct arena *a)
 
 /* ---- label sets ------------------------------------------------------------------ */
 
-static int lcmp(const void *x, const void *y)
+struct pw_lset *qlabels_make(struct qarena *a, const struct pw_label *l, size_t n)
 {
-	const struct pw_label *a = x, *b = y;
-	return strcmp(a->name, b->name);
-}
-
-static void lset_hash(struct lset *s)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL;
-	for (uint32_t i = 0; i < s->n; i++) {
-		h = h * 0x100000001b3ULL ^ pw_hash64(s->l[i].name, strlen(s->l[i].name));
-		h = h * 0x100000001b3ULL ^ pw_hash64(s->l[i].value, strlen(s->l[i].value));
-	}
-	s->h = h;
-}
-
-struct lset *lset_make(struct arena *a, const struct pw_label *l, size_t n)
-{
-	struct lset *s = arena_alloc(a, sizeof *s + n * sizeof s->l[0]);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (l[i].value && l[i].value[0])
-			s->l[k++] = l[i];
-	s->n = (uint32_t)k;
-	if (k > 16) {
-		qsort(s->l, k, sizeof s->l[0], lcmp);
-	} else {
-		/* insertion: the store's labels come almost sorted */
-		for (size_t i = 1; i < k; i++) {
-			struct pw_label x = s->l[i];
-			size_t j = i;
-			while (j > 0 && strcmp(s->l[j - 1].name, x.name) > 0) {
-				s->l[j] = s->l[j - 1];
-				j--;
-			}
-			s->l[j] = x;
-		}
-	}
-	lset_hash(s);
-	return s;
-}
-
-const char *lset_get(const struct lset *s, const char *name)
-{
-	for (uint32_t i = 0; i < s->n; i++)
-		if (strcmp(s->l[i].name, name) == 0)
-			return s->l[i].value;
-	return NULL;
-}
-
-bool lset_eq(const struct lset *a, const struct lset *b)
-{
-	if (a == b)
-		return true;
-	if (a->h != b->h || a->n != b->n)
-		return false;
-	for (uint32_t i = 0; i < a->n; i++)
-		if (strcmp(a->l[i].name, b->l[i].name) || strcmp(a->l[i].value, b->l[i].value))
-			return false;
-	return true;
-}
-
-int lset_cmp(const struct lset *a, const struct lset *b)
-{
-	uint32_t n = a->n < b->n ? a->n : b->n;
-	for (uint32_t i = 0; i < n; i++) {
-		int c = strcmp(a->l[i].name, b->l[i].name);
-		if (c)
-			return c;
-		if ((c = strcmp(a->l[i].value, b->l[i].value)))
-			return c;
-	}
-	return a->n < b->n ? -1 : a->n > b->n;
-}
-
-struct lset *lset_drop_name(struct arena *a, const struct lset *s)
-{
-	struct lset *o;
-	uint32_t k = 0;
-	if (!lset_get(s, "__name__"))
-		return (struct lset *)s;
-	o = arena_alloc(a, sizeof *o + s->n * sizeof o->l[0]);
-	for (uint32_t i = 0; i < s->n; i++)
-		if (strcmp(s->l[i].name, "__name__"))
-			o->l[k++] = s->l[i];
-	o->n = k;
-	lset_hash(o);
-	return o;
+	static const struct pw_label none[1];
+	return pw_lset_place(qarena_alloc(a, PW_LSET_SIZE(n)), n ? l : none, n);
 }
 
 static bool in_list(const char *name, char **names, size_t n)
@@ -189,51 +105,42 @@ static bool in_list(const char *name, char **names, size_t n)
 	return false;
 }
 
-struct lset *lset_project(struct arena *a, const struct lset *s, bool on, char **names, size_t n)
+/* Does on/ignoring (by/without) names keep this label? Without also drops
+ * the metric name. */
+static bool qlabels_keeps(const char *name, bool on, char **names, size_t n)
 {
-	struct lset *o = arena_alloc(a, sizeof *o + s->n * sizeof o->l[0]);
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->n; i++) {
-		bool listed = in_list(s->l[i].name, names, n);
-		if (on ? listed : (!listed && strcmp(s->l[i].name, "__name__")))
-			o->l[k++] = s->l[i];
-	}
-	o->n = k;
-	lset_hash(o);
-	return o;
+	bool listed = in_list(name, names, n);
+	return on ? listed : !listed && strcmp(name, "__name__") != 0;
 }
 
-uint64_t lset_sig(const struct lset *s, bool on, char **names, size_t n)
+struct pw_lset *qlabels_project(struct qarena *a, const struct pw_lset *s, bool on, char **names,
+				size_t n)
+{
+	struct pw_label buf[64], *l = s->n <= 64 ? buf : qarena_alloc(a, s->n * sizeof *l);
+	size_t k = 0;
+	for (uint32_t i = 0; i < s->n; i++)
+		if (qlabels_keeps(s->l[i].name, on, names, n))
+			l[k++] = s->l[i];
+	return qlabels_make(a, l, k);
+}
+
+struct pw_lset *qlabels_drop_name(struct qarena *a, const struct pw_lset *s)
+{
+	if (!pw_lset_get(s, "__name__"))
+		return (struct pw_lset *)s;
+	return qlabels_project(a, s, false, NULL, 0); /* without (): all but the name */
+}
+
+uint64_t qlabels_sig(const struct pw_lset *s, bool on, char **names, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL;
 	for (uint32_t i = 0; i < s->n; i++) {
-		bool listed = in_list(s->l[i].name, names, n);
-		if (on ? listed : (!listed && strcmp(s->l[i].name, "__name__"))) {
+		if (qlabels_keeps(s->l[i].name, on, names, n)) {
 			h = h * 0x100000001b3ULL ^ pw_hash64(s->l[i].name, strlen(s->l[i].name));
 			h = h * 0x100000001b3ULL ^ pw_hash64(s->l[i].value, strlen(s->l[i].value));
 		}
 	}
 	return h;
-}
-
-void lset_format(const struct lset *s, struct pw_buf *b)
-{
-	pw_buf_putc(b, '{');
-	for (uint32_t i = 0; i < s->n; i++) {
-		if (i)
-			pw_buf_puts(b, ", ");
-		pw_buf_printf(b, "%s=\"", s->l[i].name);
-		for (const char *p = s->l[i].value; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				pw_buf_putc(b, '\\');
-			if (*p == '\n')
-				pw_buf_puts(b, "\\n");
-			else
-				pw_buf_putc(b, *p);
-		}
-		pw_buf_putc(b, '"');
-	}
-	pw_buf_putc(b, '}');
 }
 
 /* ---- numbers --------------------------------------------------------------------- */

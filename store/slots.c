@@ -138,15 +138,16 @@ int slot_count_packed(MDB_txn *txn, MDB_dbi dbi, uint64_t *n)
 
 /* A run being changed: its entries as pointers into the stored value
  * (committed pages stay as they are until the commit, whatever the
- * transaction writes) or into the writer's arena. */
+ * transaction writes) or into the writer's scratch buffer. */
 struct slot_run {
 	uint64_t key; /* run << 1 | table */
 	const uint8_t *ptr[SLOT_RUN]; /* NULL: no entry */
 	uint32_t len[SLOT_RUN];
 };
 
-/* Memory for the entries a transaction writes, freed all at once. */
-static uint8_t *arena_alloc(struct slot_writer *w, size_t n)
+/* The writer's scratch buffer: memory for the entries a transaction
+ * writes, in chunks dropped all at once by slots_reset. */
+static uint8_t *writer_scratch_alloc(struct slot_writer *w, size_t n)
 {
 	if (n > w->left) {
 		size_t sz = n > (1u << 20) ? n : (1u << 20);
@@ -209,7 +210,7 @@ void slots_reset(struct slot_writer *w)
 	w->cap = w->n = 0;
 	for (int t = 0; t < 2; t++)
 		w->cached[t] = false;
-	/* keep the first chunk of the arena for the next transaction */
+	/* keep the scratch buffer's first chunk for the next transaction */
 	for (size_t i = 1; i < w->nchunks; i++)
 		free(w->chunks[i]);
 	w->nchunks = w->nchunks ? 1 : 0;
@@ -272,7 +273,7 @@ static int dirty_get(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t 
 		const uint8_t *base = v.mv_data;
 		if (w->flushed && n) {
 			size_t off = (size_t)(ents[0].p - base);
-			uint8_t *copy = arena_alloc(w, v.mv_size - off);
+			uint8_t *copy = writer_scratch_alloc(w, v.mv_size - off);
 			memcpy(copy, base + off, v.mv_size - off);
 			base = copy - off;
 		}
@@ -328,7 +329,7 @@ int slot_put(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, cons
 		return MDB_BAD_VALSIZE;
 	if ((rc = dirty_get(s, txn, t, run_of(id), &r)) != 0)
 		return rc;
-	uint8_t *copy = arena_alloc(&s->slots, hlen + len); /* p may be the entry itself */
+	uint8_t *copy = writer_scratch_alloc(&s->slots, hlen + len); /* p may be the entry itself */
 	if (hlen)
 		memcpy(copy, hdr, hlen);
 	memcpy(copy + hlen, p, len);

@@ -407,7 +407,7 @@ struct slot_writer {
 	struct slot_run **tab;
 	size_t cap, n;
 	bool flushed; /* this transaction wrote runs already */
-	/* the arena the entries put are copied to */
+	/* the scratch buffer the entries put are copied to */
 	uint8_t **chunks, *cur;
 	size_t *chunk_size, nchunks, left;
 	/* the last unchanged run looked up per table */
