@@ -21,16 +21,16 @@ struct alerts {
 	int64_t kpi_next;
 };
 
-int alerts_check_expr(const char *expr, char **msg)
+int alerts_check_expr(const char *expr, char **cause)
 {
 	struct query_expr *x;
 	struct query_error e = {0};
 	if (query_parse(expr, &x, &e) != 0) {
-		*msg = e.msg;
+		*cause = e.msg;
 		return PW_EINVAL;
 	}
 	if (query_expr_type(x) != QUERY_VECTOR && query_expr_type(x) != QUERY_SCALAR) {
-		*msg = xasprintf("a rule's expression gives an instant vector or a scalar, not a %s",
+		*cause = xasprintf("a rule's expression gives an instant vector or a scalar, not a %s",
 				 query_type_name(query_expr_type(x)));
 		query_expr_free(x);
 		return PW_EINVAL;

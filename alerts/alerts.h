@@ -60,7 +60,7 @@ struct view *alerts_view(struct alerts *a);
 
 /* The PromQL checker conf_set_expr_checker takes: a rule's expression
  * parses and gives an instant vector or a scalar. */
-int alerts_check_expr(const char *expr, char **msg);
+int alerts_check_expr(const char *expr, char **cause);
 
 /* The rule groups and KPIs of c as a Prometheus rule file (YAML), appended
  * to b: the groups as they are, each KPI as recording rules that write the

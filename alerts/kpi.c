@@ -20,13 +20,14 @@ static int kpi_init(struct kpis *ks, size_t i, char **cause)
 	struct kpi *k = &ks->k[i];
 	const struct conf *c = ks->conf;
 	struct query_error e = {0};
-	char err[200];
+	char *why = NULL;
 	const char *tzn;
 
 	k->c = &c->kpis[i];
 	tzn = k->c->timezone ? k->c->timezone : c->global.timezone;
-	if (pw_tz_load(tzn ? tzn : "UTC", &k->tz, err, sizeof err) != 0) {
-		*cause = xasprintf("kpis[%zu] (%s): %s", i, k->c->name, err);
+	if (pw_tz_load(tzn ? tzn : "UTC", &k->tz, &why) != 0) {
+		*cause = xasprintf("kpis[%zu] (%s): %s", i, k->c->name, why);
+		free(why);
 		return PW_EINVAL;
 	}
 	k->target_num = pw_number(k->c->target, &k->target_v);

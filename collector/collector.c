@@ -212,7 +212,7 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 	c->heap = xcalloc(conf->ntargets + 1, sizeof *c->heap);
 	for (size_t i = 0; i < conf->ntargets; i++) {
 		struct ctarget *t;
-		char err[256];
+		char *why = NULL;
 		/* global.shard: N instances split the targets by a hash of the
 		 * name, the same on every instance */
 		if (conf->global.shard_count > 1 &&
@@ -224,14 +224,14 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 		t->health = -1;
 		t->instance = instance_of(t->t->url);
 		pw_buf_init(&t->body, t->t->max_response_size);
-		if (pw_tz_load(t->t->timezone, &t->tz, err, sizeof err) != 0) {
-			*cause = xasprintf("target %s: %s", t->t->name, err);
+		if (pw_tz_load(t->t->timezone, &t->tz, &why) != 0) {
+			*cause = xasprintf("target %s: %s", t->t->name, why);
+			free(why);
 			collector_free(c);
 			return PW_EINVAL;
 		}
 		t->maps = xcalloc(t->t->nmetrics + 1, sizeof *t->maps);
 		for (size_t m = 0; m < t->t->nmetrics; m++) {
-			char *why = NULL;
 			if (jsonmap_compile(&t->t->metrics[m], &t->maps[m], &why) != 0) {
 				*cause = xasprintf("target %s: %s", t->t->name, why);
 				free(why);

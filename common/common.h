@@ -275,9 +275,9 @@ int pw_parse_size(const char *s, uint64_t *bytes);
 struct pw_tz;
 
 /* Load a zone by IANA name ("Asia/Shanghai", "UTC"). On failure returns
- * -errno or PW_EINVAL and, when err is non-NULL, a message in err.
- * The returned zone is new; free with pw_tz_free(). */
-int pw_tz_load(const char *name, struct pw_tz **out, char *err, size_t errsz);
+ * -errno or PW_EINVAL and, when cause is non-NULL, sets *cause to a new
+ * message. The returned zone is new; free with pw_tz_free(). */
+int pw_tz_load(const char *name, struct pw_tz **out, char **cause);
 void pw_tz_free(struct pw_tz *tz);
 const char *pw_tz_name(const struct pw_tz *tz);
 /* UTC offset in seconds in force at Unix time t. */

@@ -58,7 +58,8 @@ size_t pw_labels_sort(struct pw_label *l, size_t n)
 struct pw_lset *pw_lset_place(void *mem, const struct pw_label *l, size_t n)
 {
 	struct pw_lset *s = mem;
-	memcpy(s->l, l, n * sizeof *l);
+	if (n)
+		memcpy(s->l, l, n * sizeof *l);
 	s->n = (uint32_t)pw_labels_sort(s->l, n);
 	s->heap = false;
 	atomic_init(&s->refs, 0);

@@ -234,14 +234,14 @@ int64_t pw_tz_local_to_unix(const struct pw_tz *tz, int year, int mon, int day,
 	return ua; /* valid, or in a gap: shifted forward by the jump */
 }
 
-static int tz_fail(char *err, size_t errsz, int rc, const char *fmt, const char *a)
+static int tz_fail(char **cause, int rc, const char *fmt, const char *a)
 {
-	if (err)
-		snprintf(err, errsz, fmt, a);
+	if (cause)
+		*cause = xasprintf(fmt, a);
 	return rc;
 }
 
-int pw_tz_load(const char *name, struct pw_tz **out, char *err, size_t errsz)
+int pw_tz_load(const char *name, struct pw_tz **out, char **cause)
 {
 	char path[512];
 	unsigned char *data = NULL;
@@ -254,7 +254,7 @@ int pw_tz_load(const char *name, struct pw_tz **out, char *err, size_t errsz)
 	size_t tsize = 4;
 
 	if (!name || !*name || name[0] == '/' || strstr(name, ".."))
-		return tz_fail(err, errsz, PW_EINVAL, "invalid time zone name \"%s\"",
+		return tz_fail(cause, PW_EINVAL, "invalid time zone name \"%s\"",
 			       name ? name : "");
 	if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0) {
 		tz = xcalloc(1, sizeof *tz);
@@ -266,8 +266,8 @@ int pw_tz_load(const char *name, struct pw_tz **out, char *err, size_t errsz)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		if (err)
-			snprintf(err, errsz, "unknown time zone \"%s\" (no %s; is tzdata installed?)",
+		if (cause)
+			*cause = xasprintf("unknown time zone \"%s\" (no %s; is tzdata installed?)",
 				 name, path);
 		return rc;
 	}
@@ -337,8 +337,8 @@ int pw_tz_load(const char *name, struct pw_tz **out, char *err, size_t errsz)
 	*out = tz;
 	return 0;
 bad:
-	if (err)
-		snprintf(err, errsz, "time zone \"%s\": %s is not a valid TZif file", name, path);
+	if (cause)
+		*cause = xasprintf("time zone \"%s\": %s is not a valid TZif file", name, path);
 	if (fd >= 0)
 		close(fd);
 	free(data);

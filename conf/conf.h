@@ -318,7 +318,7 @@ struct conf_errs {
 
 /* PromQL is checked by the query engine, which conf does not link: the
  * program registers a checker (0, or non-zero and a new message). */
-typedef int (*conf_expr_checker)(const char *expr, char **msg);
+typedef int (*conf_expr_checker)(const char *expr, char **cause);
 void conf_set_expr_checker(conf_expr_checker fn);
 
 /* An Alertmanager label matcher: name="value", name!=value, name=~"re",
@@ -328,7 +328,7 @@ struct conf_matcher {
 	char *name, *value;
 	int op;
 };
-int conf_matcher_parse(const char *s, struct conf_matcher *out, char **err);
+int conf_matcher_parse(const char *s, struct conf_matcher *out, char **cause);
 void conf_matcher_free(struct conf_matcher *m);
 /* "HH:MM" to minutes after midnight (24:00 is 1440). */
 int conf_clock_parse(const char *s, int *minutes);

@@ -94,7 +94,10 @@ void conf_walk(const struct table *t, json_t *obj, void *base, const char *path,
 void conf_check_tz(const char *name, const char *path, struct conf_errs *errs,
 		   const struct posmap *pm);
 /* Run the registered PromQL checker (0 when none is registered). */
-int conf_check_expr_text(const char *expr, char **msg);
+int conf_check_expr_text(const char *expr, char **cause);
+/* An error at path unless expr compiles. */
+void conf_check_expr(const char *expr, const char *path, struct conf_errs *errs,
+		     const struct posmap *pm);
 /* The notify section's cross-field checks and defaults (notify.c). */
 void conf_validate_notify(struct conf *c, struct conf_errs *errs, const struct posmap *pm);
 /* Cross-field checks (validate.c). */

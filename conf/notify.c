@@ -11,16 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-int conf_matcher_parse(const char *s, struct conf_matcher *out, char **err)
+int conf_matcher_parse(const char *s, struct conf_matcher *out, char **cause)
 {
 	const char *p = s, *n0;
 	memset(out, 0, sizeof *out);
-	*err = NULL;
+	*cause = NULL;
 	while (*p == ' ' || *p == '\t')
 		p++;
 	n0 = p;
 	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_')) {
-		*err = xasprintf("expected a label name at the start of \"%s\"", s);
+		*cause = xasprintf("expected a label name at the start of \"%s\"", s);
 		return PW_EINVAL;
 	}
 	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
@@ -38,7 +38,7 @@ int conf_matcher_parse(const char *s, struct conf_matcher *out, char **err)
 	else if (p[0] == '=')
 		out->op = CONF_MATCH_EQ, p += 1;
 	else {
-		*err = xasprintf("expected =, !=, =~ or !~ after \"%.*s\" in \"%s\"", (int)nl, n0, s);
+		*cause = xasprintf("expected =, !=, =~ or !~ after \"%.*s\" in \"%s\"", (int)nl, n0, s);
 		return PW_EINVAL;
 	}
 	while (*p == ' ' || *p == '\t')
@@ -58,7 +58,7 @@ int conf_matcher_parse(const char *s, struct conf_matcher *out, char **err)
 			p++;
 		}
 		if (*p != '"') {
-			*err = xasprintf("unterminated quoted value in \"%s\"", s);
+			*cause = xasprintf("unterminated quoted value in \"%s\"", s);
 			pw_buf_free(&v);
 			return PW_EINVAL;
 		}
@@ -66,7 +66,7 @@ int conf_matcher_parse(const char *s, struct conf_matcher *out, char **err)
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p) {
-			*err = xasprintf("unexpected \"%s\" after the value in \"%s\"", p, s);
+			*cause = xasprintf("unexpected \"%s\" after the value in \"%s\"", p, s);
 			pw_buf_free(&v);
 			return PW_EINVAL;
 		}

@@ -25,34 +25,6 @@ static void check_label_names(const struct conf_kvs *kv, const char *path,
 	}
 }
 
-static conf_expr_checker expr_checker;
-
-void conf_set_expr_checker(conf_expr_checker fn) { expr_checker = fn; }
-
-int conf_check_expr_text(const char *expr, char **msg)
-{
-	*msg = NULL;
-	return expr_checker ? expr_checker(expr, msg) : 0;
-}
-
-static bool is_number(const char *s, double *v)
-{
-	char *end;
-	if (!s || !*s)
-		return false;
-	*v = strtod(s, &end);
-	return *end == '\0';
-}
-
-static void check_expr(const char *expr, const char *path, struct conf_errs *errs,
-		       const struct posmap *pm)
-{
-	char *msg = NULL;
-	if (expr && expr_checker && expr_checker(expr, &msg) != 0)
-		conf_err_at(errs, pm, path, false, "%s", msg ? msg : "invalid expression");
-	free(msg);
-}
-
 static void check_rule_groups(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
 	for (size_t g = 0; g < c->nrule_groups; g++) {
@@ -90,7 +62,7 @@ static void check_rule_groups(struct conf *c, struct conf_errs *errs, const stru
 			check_label_names(&ru->labels, q, errs, pm);
 			free(q);
 			q = xasprintf("%s.expr", rp);
-			check_expr(ru->expr, q, errs, pm);
+			conf_check_expr(ru->expr, q, errs, pm);
 			free(q);
 			free(rp);
 		}
@@ -131,8 +103,8 @@ static void check_milestones(struct conf_kpi *k, const char *p, const struct pw_
 			conf_err_at(errs, pm, q, false, "milestones go in time order");
 			free(q);
 		}
-		if (!ms->value == !ms->fraction || (ms->value && !is_number(ms->value, &v)) ||
-		    (ms->fraction && (!is_number(ms->fraction, &v) || v < 0 || v > 1)))
+		if (!ms->value == !ms->fraction || (ms->value && !pw_number(ms->value, &v)) ||
+		    (ms->fraction && (!pw_number(ms->fraction, &v) || v < 0 || v > 1)))
 			conf_err_at(errs, pm, mp, true,
 				    "a milestone has a number value or a fraction from 0 to 1, not both");
 		free(mp);
@@ -147,7 +119,7 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 		struct pw_tz *tz = NULL;
 		const char *tzname = k->timezone ? k->timezone : c->global.timezone;
 		double v;
-		char err[200];
+		char *why = NULL;
 		if (!k->name || !k->value || !k->target || !k->start || !k->deadline) {
 			free(p);
 			continue; /* reported as missing */
@@ -159,27 +131,28 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 					    k->name, j);
 				free(q);
 			}
-		if (pw_tz_load(tzname ? tzname : "UTC", &tz, err, sizeof err) != 0) {
+		if (pw_tz_load(tzname ? tzname : "UTC", &tz, &why) != 0) {
 			q = xasprintf("%s.timezone", p);
-			conf_err_at(errs, pm, q, false, "%s", err);
+			conf_err_at(errs, pm, q, false, "%s", why);
+			free(why);
 			free(q);
 			free(p);
 			continue;
 		}
 		q = xasprintf("%s.value", p);
-		check_expr(k->value, q, errs, pm);
+		conf_check_expr(k->value, q, errs, pm);
 		free(q);
-		if (!is_number(k->target, &v)) {
+		if (!pw_number(k->target, &v)) {
 			q = xasprintf("%s.target", p);
-			check_expr(k->target, q, errs, pm);
+			conf_check_expr(k->target, q, errs, pm);
 			free(q);
 		}
 		if (k->roster) {
 			q = xasprintf("%s.roster", p);
-			check_expr(k->roster, q, errs, pm);
+			conf_check_expr(k->roster, q, errs, pm);
 			free(q);
 		}
-		if (k->baseline && strcmp(k->baseline, "auto") != 0 && !is_number(k->baseline, &v)) {
+		if (k->baseline && strcmp(k->baseline, "auto") != 0 && !pw_number(k->baseline, &v)) {
 			q = xasprintf("%s.baseline", p);
 			conf_err_at(errs, pm, q, false, "expected a number or \"auto\", found \"%s\"",
 				    k->baseline);
@@ -209,19 +182,6 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 		pw_tz_free(tz);
 		free(p);
 	}
-}
-
-void conf_check_tz(const char *name, const char *path, struct conf_errs *errs,
-		   const struct posmap *pm)
-{
-	struct pw_tz *tz = NULL;
-	char err[256];
-
-	if (!name)
-		return;
-	if (pw_tz_load(name, &tz, err, sizeof err) != 0)
-		conf_err_at(errs, pm, path, false, "%s", err);
-	pw_tz_free(tz);
 }
 
 static bool valid_listen(const char *s)

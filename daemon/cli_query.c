@@ -215,12 +215,10 @@ out:
 /* a step: a duration ("15s") or seconds ("15", "0.5") */
 static int parse_step(const char *s, int64_t *ms)
 {
-	char *end;
 	double d;
 	if (pw_parse_duration(s, ms) == 0)
 		return 0;
-	d = strtod(s, &end);
-	if (*end || !(d > 0) || d > 1e12)
+	if (!pw_number(s, &d) || !(d > 0) || d > 1e12)
 		return PW_EINVAL;
 	*ms = (int64_t)(d * 1000 + 0.5);
 	return 0;

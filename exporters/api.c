@@ -168,9 +168,8 @@ static enum MHD_Result send_data(struct httpd *h, struct MHD_Connection *c, int 
 
 static int parse_ts(const char *s, int64_t *ms)
 {
-	char *end;
-	double d = strtod(s, &end);
-	if (*s && !*end && isfinite(d)) {
+	double d;
+	if (pw_number(s, &d) && isfinite(d)) {
 		if (fabs(d) > 9.2e15)
 			return PW_EINVAL;
 		*ms = (int64_t)llround(d * 1000);
@@ -189,9 +188,8 @@ static int parse_ts(const char *s, int64_t *ms)
 
 static int parse_dur(const char *s, int64_t *ms)
 {
-	char *end;
-	double d = strtod(s, &end);
-	if (*s && !*end && isfinite(d)) {
+	double d;
+	if (pw_number(s, &d) && isfinite(d)) {
 		if (d * 1000 > 9.2e18 || d * 1000 < -9.2e18)
 			return PW_EINVAL;
 		*ms = (int64_t)llround(d * 1000);

@@ -319,11 +319,10 @@ static char *digest_render(const struct conf_digest *d, const struct conf_email 
 static int64_t digest_after(const struct conf_digest *d, int64_t t)
 {
 	struct pw_tz *tz = NULL;
-	char err[200];
 	int at = 9 * 60;
 	int wd[8][2];
 	size_t nwd = 0;
-	if (pw_tz_load(d->timezone ? d->timezone : "Asia/Shanghai", &tz, err, sizeof err) != 0)
+	if (pw_tz_load(d->timezone ? d->timezone : "Asia/Shanghai", &tz, NULL) != 0)
 		return INT64_MAX;
 	conf_clock_parse(d->at ? d->at : "09:00", &at);
 	time_ranges(d->weekdays, d->nweekdays, 0, wd, &nwd);

@@ -149,8 +149,7 @@ static void local_parts(int64_t ms, const struct pw_tz *tz, int32_t *off, int64_
 struct pw_tz *email_zone(const char *name)
 {
 	struct pw_tz *tz = NULL;
-	char err[100];
-	if (name && pw_tz_load(name, &tz, err, sizeof err) != 0)
+	if (name && pw_tz_load(name, &tz, NULL) != 0)
 		tz = NULL;
 	return tz;
 }

@@ -96,7 +96,7 @@ static int intervals_compile(struct notify *n, char **cause)
 		for (size_t j = 0; j < ci->ntime_intervals; j++) {
 			const struct conf_time_entry *ce = &ci->time_intervals[j];
 			struct tentry *te = &n->ti[i].e[j];
-			char err[256];
+			char *why = NULL;
 			const char *loc = ce->location ? ce->location : n->c->global.timezone;
 			for (size_t t = 0; t < ce->ntimes && te->ntimes < 8; t++) {
 				if (conf_clock_parse(ce->times[t].start_time, &te->times[te->ntimes][0]) ||
@@ -112,8 +112,9 @@ static int intervals_compile(struct notify *n, char **cause)
 				*cause = xasprintf("time interval %s: bad weekday, day or month", ci->name);
 				return PW_EINVAL;
 			}
-			if (pw_tz_load(loc ? loc : "UTC", &te->tz, err, sizeof err) != 0) {
-				*cause = xasprintf("time interval %s: %s", ci->name, err);
+			if (pw_tz_load(loc ? loc : "UTC", &te->tz, &why) != 0) {
+				*cause = xasprintf("time interval %s: %s", ci->name, why);
+				free(why);
 				return PW_EINVAL;
 			}
 		}

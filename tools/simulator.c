@@ -489,7 +489,7 @@ int main(int argc, char **argv)
 	}
 	{
 		struct pw_tz *tz = NULL;
-		pw_tz_load("Asia/Shanghai", &tz, NULL, 0);
+		pw_tz_load("Asia/Shanghai", &tz, NULL);
 		if (pw_parse_time(start, tz, &sim_start_ms) != 0) {
 			fprintf(stderr, "simulator: --start: bad time %s\n", start);
 			return 2;

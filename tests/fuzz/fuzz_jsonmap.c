@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		conf_errs_free(&errs);
 		conf_free(c);
-		pw_tz_load("Asia/Shanghai", &tz, NULL, 0);
+		pw_tz_load("Asia/Shanghai", &tz, NULL);
 	}
 	if (jsonmap_apply(maps, 3, (const char *)data, size, tz, 0, sink, NULL, &n, &cause) != 0 &&
 	    (!cause || !cause[0]))

@@ -30,7 +30,7 @@ static int run(const char *in, struct got *g, char **cause)
 	struct pw_tz *tz;
 	size_t n;
 	int rc;
-	pw_tz_load("Asia/Shanghai", &tz, NULL, 0);
+	pw_tz_load("Asia/Shanghai", &tz, NULL);
 	memset(g, 0, sizeof *g);
 	rc = csv_apply(&csv, in, strlen(in), tz, 5, on_sample, g, &n, cause);
 	pw_tz_free(tz);

@@ -126,7 +126,7 @@ static bool run_case(const char *file, char *report, size_t rsz)
 	}
 	if (rc == 0) {
 		char *z = tzname ? strtok(tzname, "\n") : "Asia/Shanghai";
-		pw_tz_load(z, &tz, NULL, 0);
+		pw_tz_load(z, &tz, NULL);
 		rc = jsonmap_apply(maps, nm, response, strlen(response), tz,
 				   now_s ? atoll(now_s) : 1751299140000LL, on_sample, &o, &ns, &cause);
 	}
