@@ -142,6 +142,19 @@ void astate_begin(struct astate *s, int64_t t)
 	}
 }
 
+/* the newest fresh alert (hash h) into the fresh index */
+static void fresh_index(struct astate *s, uint64_t h)
+{
+	if (s->nfresh * 2 > s->fidx.cap) {
+		index_build(&s->fidx, s->fresh, s->nfresh);
+		return;
+	}
+	size_t i = h & (s->fidx.cap - 1);
+	while (s->fidx.tab[i])
+		i = (i + 1) & (s->fidx.cap - 1);
+	s->fidx.tab[i] = s->nfresh;
+}
+
 static const char *const duplicate_msg =
 	"vector contains metrics with the same labelset after applying alert labels";
 
@@ -192,14 +205,42 @@ int astate_feed(struct astate *s, const struct pw_label *l, size_t n, const stru
 	a->state = VIEW_PENDING;
 	a->seen_at = t;
 	a->seen_gen = s->gen;
-	if (s->nfresh * 2 > s->fidx.cap)
-		index_build(&s->fidx, s->fresh, s->nfresh);
-	else {
-		size_t i = h & (s->fidx.cap - 1);
-		while (s->fidx.tab[i])
-			i = (i + 1) & (s->fidx.cap - 1);
-		s->fidx.tab[i] = s->nfresh;
+	fresh_index(s, h);
+	return 0;
+}
+
+int astate_feed_lset(struct astate *s, struct pw_lset *labels, struct pw_lset *ann, double v,
+		     int64_t t, char **cause)
+{
+	struct alert *a = index_find(&s->idx, s->al, labels->h, labels->l, labels->n);
+	if (a && a->state != VIEW_INACTIVE) {
+		if (a->seen_gen == s->gen) {
+			*cause = xstrdup(duplicate_msg);
+			return PW_EINVAL;
+		}
+		a->value = v;
+		a->seen_at = t;
+		a->seen_gen = s->gen;
+		if (a->ann != ann && (!a->ann || !ann || !pw_lset_eq(a->ann, ann)))
+			pw_lset_set(&a->ann, pw_lset_ref(ann));
+		return 0;
 	}
+	if (index_find(&s->fidx, s->fresh, labels->h, labels->l, labels->n)) {
+		*cause = xstrdup(duplicate_msg);
+		return PW_EINVAL;
+	}
+	if ((s->nfresh & (s->nfresh - 1)) == 0)
+		s->fresh = xreallocarray(s->fresh, s->nfresh ? 2 * s->nfresh : 1, sizeof *s->fresh);
+	a = &s->fresh[s->nfresh++];
+	memset(a, 0, sizeof *a);
+	a->labels = pw_lset_ref(labels);
+	a->ann = pw_lset_ref(ann);
+	a->value = v;
+	a->active_at = t;
+	a->state = VIEW_PENDING;
+	a->seen_at = t;
+	a->seen_gen = s->gen;
+	fresh_index(s, labels->h);
 	return 0;
 }
 

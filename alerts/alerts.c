@@ -21,6 +21,23 @@ struct alerts {
 	int64_t kpi_next;
 };
 
+enum view_language alerts_language(const struct conf *c)
+{
+	if (c->global.language == CONF_LANG_ZH)
+		return VIEW_LANG_ZH;
+	if (c->global.language == CONF_LANG_EN)
+		return VIEW_LANG_EN;
+	for (size_t i = 0; i < c->nkpis; i++)
+		if (kpi_title_zh(c->kpis[i].title))
+			return VIEW_LANG_ZH;
+	return VIEW_LANG_EN;
+}
+
+void alerts_check_kpi(const struct conf_kpi *k, conf_kpi_report report, void *ctx)
+{
+	kpi_check(k, report, ctx);
+}
+
 int alerts_check_expr(const char *expr, char **cause)
 {
 	struct query_expr *x;
@@ -65,6 +82,8 @@ int alerts_new(const struct conf *c, struct store *st, struct pw_slot *views, st
 		views = a->own_slot = pw_slot_new();
 	a->slot = views;
 	a->meta = view_meta_new();
+	a->meta->lang = alerts_language(c);
+	a->meta->timezone = view_meta_str(a->meta, c->global.timezone ? c->global.timezone : "UTC");
 	rules_meta(a->rules, a->meta);
 	a->rule_groups = a->meta->ngroups;
 	a->rule_rules = a->meta->nrules;

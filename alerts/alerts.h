@@ -62,6 +62,14 @@ struct view *alerts_view(struct alerts *a);
  * parses and gives an instant vector or a scalar. */
 int alerts_check_expr(const char *expr, char **cause);
 
+/* The checker conf_set_kpi_checker takes: what the KPI model allows a KPI
+ * to say (its alerts' names in severities). */
+void alerts_check_kpi(const struct conf_kpi *k, conf_kpi_report report, void *ctx);
+
+/* The language of what is written for people: global.language, or with
+ * auto Chinese when a KPI's title is. */
+enum view_language alerts_language(const struct conf *c);
+
 /* The rule groups and KPIs of c as a Prometheus rule file (YAML), appended
  * to b: the groups as they are, each KPI as recording rules that write the
  * series pacewatch writes, and its alerts, from the KPI model the evaluator

@@ -64,6 +64,9 @@ void astate_free(struct astate *s);
 void astate_begin(struct astate *s, int64_t t);
 int astate_feed(struct astate *s, const struct pw_label *l, size_t n, const struct pw_label *ann,
 		size_t nann, double v, int64_t t, char **cause);
+/* The same with label sets already made (references taken when kept). */
+int astate_feed_lset(struct astate *s, struct pw_lset *labels, struct pw_lset *ann, double v,
+		     int64_t t, char **cause);
 void astate_cancel(struct astate *s);
 int astate_end(struct astate *s, struct store *st, struct store_batch *b, int64_t t, char **cause);
 /* After the commit that wrote b. */
@@ -91,7 +94,9 @@ int64_t rules_step(struct rules *r, int64_t now, bool *evaluated);
 void rules_meta(const struct rules *r, struct view_meta *m);
 void rules_view(const struct rules *r, struct view *v, size_t g0, size_t r0);
 
-/* ---- kpi_model.c: what a KPI means ------------------------------------------------------- */
+/* ---- kpi_model.c: what a KPI means (docs/kpis.md) ------------------------------------------- */
+
+enum view_kpi_kind kpi_kind(const struct conf_kpi *c);
 
 /* The plan's points: the baseline at start, the milestones (a value, or a
  * fraction of the way from baseline to target), the target at the deadline. */
@@ -107,39 +112,62 @@ double kpi_point_value(const struct kpi_point *p, double baseline, double target
 /* The plan's value at t: piecewise linear, or a step (curve: step). */
 double kpi_expected(const struct conf_kpi *c, const struct kpi_point *pts, size_t n,
 		    double baseline, double target, int64_t t);
-/* v meets the target (>= it, or <= for direction at_most). */
+/* v meets the target: >= it (at_least), <= it (at_most), or the coverage
+ * condition; false when either is unknown (NaN). */
 bool kpi_reached(const struct conf_kpi *c, double v, double target);
+/* A shortfall is a value above the target (direction at_most, coverage <=, <). */
+bool kpi_at_most(const struct conf_kpi *c);
 
-/* A unit's numbers, and its status: met, missed (past the deadline), lagging
- * (behind the plan by more than tolerance x span; *lagging carries the
- * hysteresis from one evaluation to the next), at risk (the forecast misses
- * the target) or on track. */
-struct kpi_judgement {
-	double value, expected, target, span, forecast;
-	bool past_deadline;
-	bool can_meet; /* whether reaching the target means met (quotas: at_least only) */
+/* A unit's numbers: fill value, target, baseline, expected, forecast;
+ * kpi_numbers_of computes the rest (NaN where there is none). */
+struct kpi_numbers {
+	double value, target, baseline, expected, forecast;
+	double span, gap, gap_target, progress, expected_progress;
 };
-enum view_status kpi_judge(const struct conf_kpi *c, const struct kpi_judgement *j, bool *lagging);
+void kpi_numbers_of(const struct conf_kpi *c, struct kpi_numbers *n);
 
-/* The KPI alerts: five alerting rules per KPI, group "kpi:<name>". */
-enum kpi_alert { KPI_LAGGING, KPI_AT_RISK, KPI_MISSED, KPI_STALE, KPI_MISSING, KPI_NALERTS };
+/* What a unit's conditions are decided on. */
+struct kpi_facts {
+	struct kpi_numbers n;
+	bool reported;      /* it has a last known value */
+	bool stale;         /* reported before, nothing fresh now */
+	bool in_roster;
+	bool past_deadline;
+	bool can_meet;      /* quotas at_most cannot be met before the period ends */
+};
+/* The unit's conditions (VIEW_COND bits); *lagging carries the hysteresis
+ * from the previous slot in and this slot's out. */
+uint32_t kpi_conditions(const struct conf_kpi *c, const struct kpi_facts *f, bool *lagging);
+
+/* The KPI alerts: one alerting rule each, group "kpi:<name>". */
+enum kpi_alert { KPI_MISSED, KPI_NOT_COVERED, KPI_LAGGING, KPI_AT_RISK, KPI_STALE, KPI_MISSING,
+		 KPI_NALERTS };
+#define KPI_KINDS_LEVEL (1u << VIEW_KPI_LEVEL)
+#define KPI_KINDS_COVERAGE (1u << VIEW_KPI_COVERAGE)
+#define KPI_KINDS_QUOTA (1u << VIEW_KPI_QUOTA)
+#define KPI_KINDS_ALL (KPI_KINDS_LEVEL | KPI_KINDS_COVERAGE | KPI_KINDS_QUOTA)
 struct kpi_alert_def {
 	const char *name;             /* alertname */
-	enum view_status status;      /* a unit with this status raises it */
+	enum view_status cond;        /* the condition it follows */
+	unsigned kinds;               /* the kinds of KPI it applies to */
 	bool uses_for;                /* the KPI's `for` applies */
-	bool critical;                /* severity critical, whatever the KPI says */
 	const char *summary_en, *summary_zh; /* the summary annotation, a template of $kpi.* */
 	const char *promql;           /* its condition for export-rules; NULL: not exported */
 	const char *export_summary;   /* the summary of the exported rule */
 };
 extern const struct kpi_alert_def kpi_alert_defs[KPI_NALERTS];
-int kpi_alert_of(enum view_status s); /* the alert a status raises, or -1 */
+bool kpi_alert_applies(const struct conf_kpi *c, enum kpi_alert a);
+/* severities' override, or the KPI's severity */
 const char *kpi_severity(const struct conf_kpi *c, enum kpi_alert a);
-/* The alerting rule's labels (at most 4) and annotations (9, templates):
- * borrowed strings, of c and static. */
+/* texts in Chinese: the title is */
+bool kpi_title_zh(const char *title);
+/* The alerting rule's labels (at most 4) and annotations (at most
+ * KPI_ANNOTATIONS, templates): borrowed strings, of c and static. */
 size_t kpi_alert_labels(const struct conf_kpi *c, enum kpi_alert a, struct pw_label *out);
+#define KPI_ANNOTATIONS 14
 size_t kpi_alert_annotations(const struct conf_kpi *c, enum kpi_alert a, struct pw_label *out);
-#define KPI_NUMBERS 9 /* $kpi.*: value expected target forecast baseline unit title deadline progress */
+/* The checker conf_set_kpi_checker takes. */
+void kpi_check(const struct conf_kpi *c, conf_kpi_report report, void *ctx);
 
 /* ---- kpi.c, kpi_quota.c: the KPI engine -------------------------------------------------- */
 
@@ -150,6 +178,6 @@ void kpis_free(struct kpis *k);
  * the KPI alerts. dry: compute, write nothing. */
 int kpis_eval(struct kpis *k, int64_t t, bool dry, char **cause);
 void kpis_meta(const struct kpis *k, struct view_meta *m);
-void kpis_view(const struct kpis *k, struct view *v, size_t g0, size_t r0);
+void kpis_view(struct kpis *k, struct view *v, size_t g0, size_t r0);
 
 #endif

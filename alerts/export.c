@@ -302,6 +302,11 @@ static void kpi(struct ex *x, const struct conf *c, const struct conf_kpi *k)
 				  "evaluates it\n");
 		return;
 	}
+	if (k->coverage) {
+		pw_buf_puts(x->b, "  # not exported: a coverage KPI is judged against its roster and "
+				  "the units' history; pacewatch evaluates it\n");
+		return;
+	}
 	pw_buf_puts(x->b, "  # not carried: the lagging alert's hysteresis (here it clears as soon "
 			  "as the unit is back within tolerance), KpiStale and KpiUnitMissing "
 			  "(roster), and pacewatch_kpi_status\n");
@@ -338,7 +343,7 @@ static void kpi(struct ex *x, const struct conf *c, const struct conf_kpi *k)
 	record(x, "pacewatch_kpi_deadline_timestamp_seconds", e, k->name);
 	free(e);
 	for (int a = 0; a < KPI_NALERTS; a++)
-		if (kpi_alert_defs[a].promql)
+		if (kpi_alert_defs[a].promql && kpi_alert_applies(k, (enum kpi_alert)a))
 			kpi_alert(x, k, (enum kpi_alert)a);
 }
 

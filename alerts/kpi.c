@@ -1,10 +1,10 @@
 /*
- * kpi.c — the KPI engine: every evaluation reads each KPI's value per unit,
- * its target, the plan's value by now (kpi_model.c), the least-squares
- * forecast at the deadline and a status; writes them as pacewatch_kpi_*
- * series; and feeds the KPI alerts the units that lag, are at risk, missed
- * the deadline, went stale or are missing from the roster. Calendar quotas
- * are kpi_quota.c's; the units, their series and alerts kpi_unit.c's.
+ * kpi.c — the KPI engine (docs/kpis.md): at every slot each KPI's units get
+ * their value, target, baseline, the plan's value, the forecast, and their
+ * conditions, all from the store: the source data and the KPI's own record
+ * of the slot before (kpi_record.c). The record of the slot is written once,
+ * and the KPI alerts are fed (kpi_unit.c). Calendar quotas are
+ * kpi_quota.c's; level and coverage KPIs are here.
  */
 #include "kpi_int.h"
 
@@ -24,6 +24,7 @@ static int kpi_init(struct kpis *ks, size_t i, char **cause)
 	const char *tzn;
 
 	k->c = &c->kpis[i];
+	k->kind = kpi_kind(k->c);
 	tzn = k->c->timezone ? k->c->timezone : c->global.timezone;
 	if (pw_tz_load(tzn ? tzn : "UTC", &k->tz, &why) != 0) {
 		*cause = xasprintf("kpis[%zu] (%s): %s", i, k->c->name, why);
@@ -32,8 +33,12 @@ static int kpi_init(struct kpis *ks, size_t i, char **cause)
 	}
 	k->target_num = pw_number(k->c->target, &k->target_v);
 	k->baseline_auto = !k->c->baseline || strcmp(k->c->baseline, "auto") == 0;
-	if (!k->baseline_auto)
+	if (k->kind == VIEW_KPI_COVERAGE) {
+		k->baseline_auto = false;
+		k->baseline_v = 0;
+	} else if (!k->baseline_auto) {
 		pw_number(k->c->baseline, &k->baseline_v);
+	}
 	k->nplan = kpi_plan(k->c, k->plan);
 	if (query_parse(k->c->value, &k->value, &e) != 0 ||
 	    (!k->target_num && query_parse(k->c->target, &k->target, &e) != 0) ||
@@ -42,13 +47,26 @@ static int kpi_init(struct kpis *ks, size_t i, char **cause)
 		query_error_clear(&e);
 		return PW_EINVAL;
 	}
-	if (k->c->period != CONF_PERIOD_NONE && !query_expr_is_selector(k->value)) {
+	k->selector = query_expr_is_selector(k->value);
+	if (k->selector && query_parse_selector(k->c->value, &k->vm, &k->nvm, &why) != 0) {
+		*cause = xasprintf("kpis[%zu] (%s): %s", i, k->c->name, why);
+		free(why);
+		return PW_EINVAL;
+	}
+	if (k->kind == VIEW_KPI_QUOTA && !k->selector) {
 		*cause = xasprintf("kpis[%zu] (%s): a calendar quota counts samples, so its value "
 				   "is a series selector, not \"%s\"", i, k->c->name, k->c->value);
 		return PW_EINVAL;
 	}
+	if (k->kind == VIEW_KPI_QUOTA && !k->target_num) {
+		*cause = xasprintf("kpis[%zu] (%s): a calendar quota's target is a number of each "
+				   "period, not \"%s\"", i, k->c->name, k->c->target);
+		return PW_EINVAL;
+	}
 	for (int a = 0; a < KPI_NALERTS; a++) {
 		struct kpi_rule *r = &k->rules[a];
+		if (!kpi_alert_applies(k->c, (enum kpi_alert)a))
+			continue;
 		r->nmatch = kpi_alert_labels(k->c, (enum kpi_alert)a, r->match);
 		r->as = astate_new(&(struct astate_opts){
 			.name = kpi_alert_defs[a].name,
@@ -69,6 +87,7 @@ int kpis_new(const struct conf *c, struct store *st, struct kpis **out, char **c
 	ks->k = xcalloc(c->nkpis + 1, sizeof *ks->k);
 	ks->qo.max_samples = (uint64_t)c->query.max_samples;
 	ks->qo.timeout_ms = c->query.timeout_ms;
+	ks->qo.ignore_stale = true;
 	ks->ext = xcalloc(c->global.external_labels.n + 1, sizeof *ks->ext);
 	for (size_t i = 0; i < c->global.external_labels.n; i++)
 		ks->ext[i] = (struct pw_label){c->global.external_labels.v[i].name,
@@ -85,8 +104,6 @@ int kpis_new(const struct conf *c, struct store *st, struct kpis **out, char **c
 	return 0;
 }
 
-static void forecast_free(struct kpi *k);
-
 void kpis_free(struct kpis *ks)
 {
 	if (!ks)
@@ -96,7 +113,8 @@ void kpis_free(struct kpis *ks)
 		query_expr_free(k->value);
 		query_expr_free(k->target);
 		query_expr_free(k->roster);
-		forecast_free(k);
+		query_matchers_free(k->vm, k->nvm);
+		kpi_forecast_free(k);
 		pw_tz_free(k->tz);
 		kpi_units_free(k);
 		for (int a = 0; a < KPI_NALERTS; a++) {
@@ -110,121 +128,117 @@ void kpis_free(struct kpis *ks)
 	free(ks);
 }
 
-/* units this KPI reported before: its own pacewatch_kpi_value series with
- * a sample within twice stale_after */
-static void load_known(struct kpis *ks, struct kpi *k, int64_t t)
-{
-	struct store_snap *snap;
-	struct store_matcher m[2];
-	struct store_series *ss = NULL;
-	size_t n = 0;
-	int64_t from = t - (2 * k->c->stale_after_ms + 60000);
-	k->loaded = true;
-	if (store_snap_begin(ks->st, &snap) != 0)
-		return;
-	store_matcher_init(&m[0], STORE_MATCH_EQ, "__name__", "pacewatch_kpi_value", NULL);
-	store_matcher_init(&m[1], STORE_MATCH_EQ, "kpi", k->c->name, NULL);
-	if (store_select(snap, m, 2, from, t, false, &ss, &n) == 0) {
-		struct store_iter *it = store_iter_new(snap);
-		for (size_t i = 0; i < n; i++) {
-			struct pw_label l[72], w[72];
-			size_t nl = store_series_labels(&ss[i], l, 72), nw = 0;
-			int64_t ts;
-			double v;
-			bool fresh = false;
-			if (nl > 72 || store_iter_seek(it, ss[i].id, from, t) != 0)
-				continue;
-			while (!fresh && store_iter_next(it, &ts, &v) == 1)
-				fresh = !store_is_stale_nan(v);
-			if (!fresh)
-				continue;
-			for (size_t j = 0; j < nl; j++)
-				if (strcmp(l[j].name, "kpi"))
-					w[nw++] = l[j];
-			kpi_unit(k, w, pw_labels_sort(w, nw));
-		}
-		store_iter_free(it);
-	}
-	free(ss);
-	store_matcher_free(&m[0]);
-	store_matcher_free(&m[1]);
-	store_snap_end(snap);
-}
-
-/* ---- one evaluation of a level KPI ----------------------------------------------------------------- */
-
-static int query_at(struct kpis *ks, const struct query_expr *x, int64_t t, int64_t lookback,
-		    struct query_result **res, char **cause, const char *what, const char *kpi)
+int kpi_query(struct kpis *ks, const struct kpi *k, const struct query_expr *x, int64_t t,
+	      int64_t lookback, struct query_result **res, const char *what, char **cause)
 {
 	struct query_opts o = ks->qo;
 	struct query_error e = {0};
 	o.lookback_ms = lookback;
 	if (query_exec_instant(ks->st, &o, x, t, res, &e) != 0) {
-		*cause = xasprintf("KPI %s, %s: %s", kpi, what, e.msg ? e.msg : "failed");
+		*cause = xasprintf("KPI %s, %s: %s", k->c->name, what, e.msg ? e.msg : "failed");
 		query_error_clear(&e);
+		*res = NULL;
 		return PW_EINVAL;
 	}
 	return 0;
 }
 
-static void forecast_free(struct kpi *k)
+/* ---- the state a slot starts from ------------------------------------------------------------ */
+
+bool kpi_prepare(struct kpis *ks, struct kpi *k, int64_t t)
 {
-	for (size_t i = 0; i < k->nfc; i++)
-		pw_lset_unref(k->fc[i].l);
-	free(k->fc);
-	k->fc = NULL;
-	k->nfc = 0;
-	k->have_fc = false;
+	/* the latest slot at or before t with a record, of any age */
+	int64_t p = kpi_record_slot(ks, k, k->c->start_ms, t);
+	/* the daemon's own previous slot: its memory is that record */
+	if (p && p < t && p == k->state_at)
+		return false;
+	kpi_units_free(k);
+	kpi_forecast_free(k);
+	k->state_at = 0;
+	if (p) {
+		/* a slot already recorded (by this process or one before it)
+		 * is read back, never evaluated again; else the previous
+		 * record is where this slot starts from */
+		kpi_record_load(ks, k, p);
+		k->state_at = p;
+		return p == t;
+	}
+	kpi_derive_units(ks, k, t);
+	return false;
 }
 
-/* ordinary least squares over the forecast window (predict_linear), read at
- * the deadline: a selector over its own samples, any other expression
- * sampled 60 times over the window; refitted every window / 100 */
-static void refit_forecast(struct kpis *ks, struct kpi *k, int64_t t)
+/* ---- this slot's data ---------------------------------------------------------------------------- */
+
+/* the units' fresh values: a selector's newest real sample within
+ * stale_after (with its time), another expression's value with staleness
+ * markers not counted */
+static int read_values(struct kpis *ks, struct kpi *k, int64_t t, char **cause)
 {
 	const struct conf_kpi *c = k->c;
-	struct query_result *w = NULL;
-	struct query_error e = {0};
-	struct query_opts o = ks->qo;
-	int64_t step = 1000 * (c->forecast_ms / 60000 > 60 ? c->forecast_ms / 60000 : 60);
-	if (t >= c->deadline_ms ||
-	    (k->have_fc && t >= k->fc_at && t - k->fc_at < c->forecast_ms / 100))
-		return;
-	forecast_free(k);
-	k->fc_at = t;
-	o.lookback_ms = c->stale_after_ms;
-	if (query_exec_window(ks->st, &o, k->value, t, c->forecast_ms, step, &w, &e) != 0) {
-		query_error_clear(&e);
-		return;
+	struct query_result *val = NULL;
+	int rc;
+	for (size_t i = 0; i < k->nu; i++)
+		k->u[i].fresh = false;
+	if (k->selector) {
+		struct store_snap *snap;
+		struct store_series *ss = NULL;
+		size_t n = 0;
+		if ((rc = store_snap_begin(ks->st, &snap)) != 0) {
+			*cause = xasprintf("KPI %s, value: %s", c->name, pw_strerror(rc));
+			return rc;
+		}
+		struct store_iter *it = store_iter_new(snap);
+		int64_t from = t - c->stale_after_ms;
+		/* the series of the forecast's window too */
+		if (k->kind == VIEW_KPI_LEVEL && t < c->deadline_ms && t - c->forecast_ms < from)
+			from = t - c->forecast_ms;
+		rc = store_select(snap, k->vm, k->nvm, from, t, false, &ss, &n);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			struct pw_label l[72];
+			size_t nl = store_series_labels(&ss[i], l, 72);
+			int64_t ts = 0, x;
+			double v = NAN, y;
+			bool got = false;
+			if (nl > 72)
+				continue;
+			if (store_latest(snap, ss[i].id, &x, &y) == 0 && x <= t && !store_is_stale_nan(y)) {
+				got = x >= t - c->stale_after_ms;
+				ts = x, v = y;
+			} else if (store_iter_seek(it, ss[i].id, t - c->stale_after_ms, t) == 0) {
+				while (store_iter_next(it, &x, &y) == 1)
+					if (!store_is_stale_nan(y))
+						ts = x, v = y, got = true;
+			}
+			if (!got) {
+				struct unit *q = kpi_unit_find(k, l, nl);
+				if (q)
+					q->fit.sid = ss[i].id;
+				continue;
+			}
+			struct unit *u = kpi_unit(k, l, nl);
+			u->fit.sid = ss[i].id;
+			u->fresh = u->reported = true;
+			u->value = v;
+			u->last_seen = ts;
+		}
+		free(ss);
+		store_iter_free(it);
+		store_snap_end(snap);
+		if (rc != 0)
+			*cause = xasprintf("KPI %s, value: %s", c->name, pw_strerror(rc));
+		return rc;
 	}
-	k->fc = xcalloc(w->nseries + 1, sizeof *k->fc);
-	k->have_fc = true;
-	for (size_t i = 0; i < w->nseries; i++) {
-		const struct query_series *s = &w->series[i];
-		struct pw_label tmp[72];
-		size_t m = 0;
-		double v;
-		if (!query_predict_linear(s->pts, s->n, t, (double)(c->deadline_ms - t) / 1000, &v))
-			continue;
-		for (size_t j = 0; j < s->nlabels && m < 72; j++)
-			if (strcmp(s->labels[j].name, "__name__"))
-				tmp[m++] = s->labels[j];
-		k->fc[k->nfc].l = pw_lset_new(tmp, m);
-		k->fc[k->nfc++].v = v;
+	if ((rc = kpi_query(ks, k, k->value, t, c->stale_after_ms, &val, "value", cause)) != 0)
+		return rc;
+	for (size_t i = 0; val->type == QUERY_VECTOR && i < val->nseries; i++) {
+		const struct query_series *s = &val->series[i];
+		struct unit *u = kpi_unit(k, s->labels, s->nlabels);
+		u->fresh = u->reported = true;
+		u->value = s->pts[0].v;
+		u->last_seen = t;
 	}
-	query_result_free(w);
-}
-
-/* the unit's forecast; hint: where to look first (the window's series come
- * in the order of the values') */
-static double forecast_of(const struct kpi *k, const struct unit *u, size_t hint)
-{
-	for (size_t q = 0; q < k->nfc; q++) {
-		size_t i = (hint + q) % k->nfc;
-		if (pw_lset_eq(k->fc[i].l, u->l))
-			return k->fc[i].v;
-	}
-	return NAN;
+	query_result_free(val);
+	return 0;
 }
 
 /* the labels both have agree, and there is at least one */
@@ -242,210 +256,241 @@ static bool shared_agree(const struct pw_label *a, size_t na, const struct pw_la
 	return shared > 0;
 }
 
-/* the units reporting now: value, target, forecast */
-static void take_values(struct kpi *k, const struct query_result *val,
-			const struct query_result *tgt, int64_t t)
+/* every reporting unit's target: the number, or the target expression's
+ * series whose shared labels agree (or one without labels); else the last
+ * known one */
+static int read_targets(struct kpis *ks, struct kpi *k, int64_t t, char **cause)
 {
-	for (size_t i = 0; val->type == QUERY_VECTOR && i < val->nseries; i++) {
-		const struct query_series *s = &val->series[i];
-		struct unit *u = kpi_unit(k, s->labels, s->nlabels);
-		u->seen = true;
-		u->value = s->pts[0].v;
-		u->target = k->target_v;
-		if (tgt) {
-			/* the target series whose shared labels agree (or one without labels) */
-			u->target = NAN;
-			for (size_t j = 0; j < tgt->nseries; j++) {
-				const struct query_series *ts = &tgt->series[j];
-				if (shared_agree(ts->labels, ts->nlabels, u->l->l, u->l->n) ||
-				    ts->nlabels == 0 ||
-				    (ts->nlabels == 1 && !strcmp(ts->labels[0].name, "__name__"))) {
-					u->target = ts->pts[0].v;
-					break;
-				}
-			}
-		}
-		u->forecast = t >= k->c->deadline_ms ? u->value : forecast_of(k, u, i);
+	struct query_result *tgt = NULL;
+	int rc;
+	if (k->target_num) {
+		for (size_t i = 0; i < k->nu; i++)
+			k->u[i].target = k->target_v;
+		return 0;
 	}
-}
-
-/* baselines: given, or each unit's value at start (read once, one query for
- * all the units that need it; a unit without data then starts from where it
- * stands when first seen) */
-static void take_baselines(struct kpis *ks, struct kpi *k)
-{
-	const struct conf_kpi *c = k->c;
-	struct query_result *bs = NULL;
-	bool need = false;
-	for (size_t i = 0; i < k->nu && !need; i++)
-		need = k->u[i].seen && !k->u[i].have_baseline && k->baseline_auto;
-	if (need) {
-		char *ignore = NULL;
-		if (query_at(ks, k->value, c->start_ms,
-			     c->stale_after_ms > 86400000 ? c->stale_after_ms : 86400000, &bs, &ignore,
-			     "baseline", c->name) != 0)
-			bs = NULL;
-		free(ignore);
-	}
+	if ((rc = kpi_query(ks, k, k->target, t, k->c->stale_after_ms, &tgt, "target", cause)) != 0)
+		return rc;
 	for (size_t i = 0; i < k->nu; i++) {
 		struct unit *u = &k->u[i];
-		if (!u->seen || u->have_baseline)
-			continue;
-		u->have_baseline = true;
-		if (!k->baseline_auto) {
-			u->baseline = k->baseline_v;
-			continue;
-		}
-		u->baseline = u->value;
-		for (size_t j = 0; bs && j < bs->nseries; j++) {
-			const struct query_series *s = &bs->series[j];
-			if (kpi_same_unit(u->l, pw_labels_hash(s->labels, s->nlabels, true), s->labels,
-				      s->nlabels)) {
-				u->baseline = s->pts[0].v;
+		for (size_t j = 0; j < tgt->nseries; j++) {
+			const struct query_series *ts = &tgt->series[j];
+			if (shared_agree(ts->labels, ts->nlabels, u->l->l, u->l->n) || ts->nlabels == 0 ||
+			    (ts->nlabels == 1 && !strcmp(ts->labels[0].name, "__name__"))) {
+				u->target = ts->pts[0].v;
 				break;
 			}
 		}
 	}
-	query_result_free(bs);
+	query_result_free(tgt);
+	return 0;
 }
 
-/* the roster: a unit that must report and is covered by no unit (a unit
- * that reported before and stopped is stale, not missing) is missing */
-static void take_roster(struct kpi *k, const struct query_result *ros)
+/* the roster: every unit it names is marked, made when none agrees */
+int kpi_read_roster(struct kpis *ks, struct kpi *k, int64_t t, char **cause)
 {
-	for (size_t j = 0; ros && j < ros->nseries; j++) {
+	struct query_result *ros = NULL;
+	int rc;
+	for (size_t i = 0; i < k->nu; i++)
+		k->u[i].in_roster = false;
+	if (!k->roster)
+		return 0;
+	if ((rc = kpi_query(ks, k, k->roster, t, k->c->stale_after_ms, &ros, "roster", cause)) != 0)
+		return rc;
+	for (size_t j = 0; j < ros->nseries; j++) {
 		const struct query_series *rs = &ros->series[j];
-		bool covered = false;
-		for (size_t i = 0; i < k->nu && !covered; i++)
-			covered = (k->u[i].seen || k->u[i].status != VIEW_MISSING) &&
-				  shared_agree(rs->labels, rs->nlabels, k->u[i].l->l, k->u[i].l->n);
-		if (!covered) {
-			struct unit *u = kpi_unit(k, rs->labels, rs->nlabels);
-			u->seen = true;
-			u->status = VIEW_MISSING;
-			u->value = NAN;
-			u->target = k->target_num ? k->target_v : NAN;
-			u->forecast = NAN;
-			u->have_baseline = false;
+		bool named = false;
+		for (size_t i = 0; i < k->nu; i++)
+			if (shared_agree(rs->labels, rs->nlabels, k->u[i].l->l, k->u[i].l->n))
+				k->u[i].in_roster = named = true;
+		if (!named)
+			kpi_unit(k, rs->labels, rs->nlabels)->in_roster = true;
+	}
+	query_result_free(ros);
+	return 0;
+}
+
+/* ---- judging --------------------------------------------------------------------------------------- */
+
+void kpi_judge_unit(const struct kpi *k, struct unit *u, int64_t t, bool past_deadline,
+		    bool can_meet)
+{
+	const struct conf_kpi *c = k->c;
+	struct kpi_facts f = {0};
+	u->n.value = u->reported ? u->value : NAN;
+	u->n.target = u->target;
+	u->n.baseline = u->have_baseline ? u->baseline : NAN;
+	if (k->kind == VIEW_KPI_COVERAGE)
+		u->n.baseline = u->n.expected = NAN; /* a switch follows no plan */
+	else if (k->kind == VIEW_KPI_LEVEL)
+		u->n.expected = isnan(u->n.target) || isnan(u->n.baseline)
+					? NAN
+					: kpi_expected(c, k->plan, k->nplan, u->n.baseline, u->n.target, t);
+	kpi_numbers_of(c, &u->n);
+	f.n = u->n;
+	f.reported = u->reported;
+	f.stale = u->reported && !u->fresh;
+	f.in_roster = u->in_roster;
+	f.past_deadline = past_deadline;
+	f.can_meet = can_meet;
+	u->conds = kpi_conditions(c, &f, &u->lagging);
+	u->status = view_status_of(u->conds);
+}
+
+/* a unit that reported at the slot before and not now: for a selector,
+ * when its newest real sample was (the record keeps only a stale unit's) */
+void kpi_stale_since(struct kpis *ks, struct kpi *k, int64_t t)
+{
+	struct store_snap *snap;
+	struct store_series *ss = NULL;
+	size_t n = 0;
+	bool need = false;
+	for (size_t i = 0; i < k->nu && !need; i++)
+		need = k->u[i].reported && !k->u[i].fresh && !k->u[i].last_seen;
+	if (!need)
+		return;
+	if (!k->selector) {
+		for (size_t i = 0; i < k->nu; i++)
+			if (k->u[i].reported && !k->u[i].fresh && !k->u[i].last_seen)
+				k->u[i].last_seen = k->state_at;
+		return;
+	}
+	if (store_snap_begin(ks->st, &snap) != 0)
+		return;
+	struct store_iter *it = store_iter_new(snap);
+	if (store_select(snap, k->vm, k->nvm, k->c->start_ms, t, false, &ss, &n) == 0)
+		for (size_t i = 0; i < n; i++) {
+			struct pw_label l[72];
+			size_t nl = store_series_labels(&ss[i], l, 72);
+			struct unit *u;
+			int64_t x;
+			double y;
+			if (nl > 72 || !(u = kpi_unit_find(k, l, nl)) || u->fresh || u->last_seen)
+				continue;
+			if (store_iter_seek(it, ss[i].id, k->c->start_ms, t) == 0)
+				while (store_iter_next(it, &x, &y) == 1)
+					if (!store_is_stale_nan(y))
+						u->last_seen = x;
 		}
-	}
+	free(ss);
+	store_iter_free(it);
+	store_snap_end(snap);
 }
 
-/* a unit's status and the alert it raises (-1: none) */
-static int judge_unit(const struct kpi *k, struct unit *u, int64_t t)
-{
-	const struct conf_kpi *c = k->c;
-	if (!u->seen) {
-		u->status = VIEW_STALE;
-		return KPI_STALE;
-	}
-	if (u->status == VIEW_MISSING && isnan(u->value))
-		return KPI_MISSING;
-	u->expected = kpi_expected(c, k->plan, k->nplan, u->baseline, u->target, t);
-	u->status = kpi_judge(c, &(struct kpi_judgement){
-		.value = u->value, .expected = u->expected, .target = u->target,
-		.span = fabs(u->target - u->baseline), .forecast = u->forecast,
-		.past_deadline = t >= c->deadline_ms, .can_meet = true}, &u->lagging);
-	return kpi_alert_of(u->status);
-}
+/* ---- one slot of a level or coverage KPI ------------------------------------------------------------ */
 
-static void write_unit(struct store_batch *b, const struct kpi *k, struct unit *u, int64_t t)
+/* A slot the record has already: its numbers for the view and its
+ * conditions for the alerts are the record's; only when fresh units last
+ * reported is read from the data. */
+static int recorded_slot(struct kpis *ks, struct kpi *k, int64_t t)
 {
-	const struct conf_kpi *c = k->c;
-	if (u->status != VIEW_STALE && u->status != VIEW_MISSING) {
-		double den = u->target - u->baseline;
-		kpi_put(b, K_VALUE, u, c->name, t, u->value);
-		kpi_put(b, K_TARGET, u, c->name, t, u->target);
-		kpi_put(b, K_EXPECTED, u, c->name, t, u->expected);
-		kpi_put(b, K_PROGRESS, u, c->name, t,
-			den != 0 ? (u->value - u->baseline) / den : kpi_reached(c, u->value, u->target));
-		kpi_put(b, K_EXPECTED_RATIO, u, c->name, t,
-			den != 0 ? (u->expected - u->baseline) / den : 1);
-		if (!isnan(u->forecast))
-			kpi_put(b, K_FORECAST, u, c->name, t, u->forecast);
+	double *keep = xcalloc(k->nu + 1, sizeof *keep);
+	char *ignore = NULL;
+	size_t n = k->nu;
+	for (size_t i = 0; i < n; i++)
+		keep[i] = k->u[i].value;
+	read_values(ks, k, t, &ignore); /* fresh, last seen */
+	free(ignore);
+	for (size_t i = 0; i < k->nu; i++) {
+		struct unit *u = &k->u[i];
+		if (i < n)
+			u->value = u->n.value = keep[i];
+		u->fresh = u->reported && !(u->conds & VIEW_COND(VIEW_STALE));
+		kpi_numbers_of(k->c, &u->n);
 	}
-	kpi_put(b, K_DEADLINE, u, c->name, t, (double)(c->deadline_ms / 1000));
-	for (int s = 0; s < VIEW_NSTATUS; s++)
-		kpi_put(b, K_STATUS + s, u, c->name, t, s == (int)u->status);
+	free(keep);
+	return 0;
 }
 
 static int eval_level(struct kpis *ks, struct kpi *k, int64_t t, struct store_batch *b,
 		      char **cause)
 {
 	const struct conf_kpi *c = k->c;
-	struct query_result *val = NULL, *tgt = NULL, *ros = NULL;
-	struct kpi_fire *fires[KPI_NALERTS];
-	size_t nfires[KPI_NALERTS] = {0};
+	bool recorded = kpi_prepare(ks, k, t), past = t >= c->deadline_ms;
 	int rc;
 
-	if (!k->loaded)
-		load_known(ks, k, t);
-	for (size_t i = 0; i < k->nu; i++)
-		k->u[i].seen = false;
-	if ((rc = query_at(ks, k->value, t, c->stale_after_ms, &val, cause, "value", c->name)) != 0)
+	if (recorded)
+		return recorded_slot(ks, k, t);
+	if ((rc = read_values(ks, k, t, cause)) != 0 || (rc = kpi_read_roster(ks, k, t, cause)) != 0 ||
+	    (rc = read_targets(ks, k, t, cause)) != 0)
 		return rc;
-	if (k->target && (rc = query_at(ks, k->target, t, c->stale_after_ms, &tgt, cause, "target",
-					c->name)) != 0)
-		goto out;
-	if (k->roster && (rc = query_at(ks, k->roster, t, c->stale_after_ms, &ros, cause, "roster",
-					c->name)) != 0)
-		goto out;
-	refit_forecast(ks, k, t);
-	take_values(k, val, tgt, t);
-	take_baselines(ks, k);
-	take_roster(k, ros);
-	for (int a = 0; a < KPI_NALERTS; a++)
-		fires[a] = xcalloc(k->nu + 1, sizeof *fires[a]);
+	kpi_stale_since(ks, k, t);
+	kpi_baselines(ks, k, t);
+	kpi_units_prune(k);
+	if (k->kind == VIEW_KPI_LEVEL && !past)
+		kpi_forecasts(ks, k, t);
 	for (size_t i = 0; i < k->nu; i++) {
 		struct unit *u = &k->u[i];
-		int a = judge_unit(k, u, t);
-		write_unit(b, k, u, t);
-		if (a < 0)
-			continue;
-		fires[a][nfires[a]++] = (struct kpi_fire){u->l->l, u->l->n,
-							  isnan(u->value) ? 0 : u->value,
-							  kpi_unit_numbers(u, c, c->deadline)};
+		if (k->kind == VIEW_KPI_COVERAGE)
+			u->n.forecast = NAN;
+		else if (past)
+			u->n.forecast = u->reported ? u->value : NAN;
+		kpi_judge_unit(k, u, t, past, true);
+		if (b)
+			kpi_write_unit(b, k, u, t);
 	}
-	kpi_feed_alerts(ks, k, t, b, fires, nfires);
-	for (int a = 0; a < KPI_NALERTS; a++)
-		free(fires[a]);
-out:
-	query_result_free(val);
-	query_result_free(tgt);
-	query_result_free(ros);
-	return rc;
+	if (b)
+		kpi_write_kpi(ks, b, k, t, c->deadline_ms);
+	return 0;
 }
 
 int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 {
-	/* one transaction (one fsync) for the whole evaluation; a KPI whose
-	 * query fails writes what it computed before the failure, nothing
-	 * after it */
+	/* one transaction (one fsync) for the whole slot; a KPI whose query
+	 * fails writes nothing of that slot */
 	struct store_batch *b = store_batch_begin(ks->st);
 	int rc;
+	ks->dry = dry;
 	for (size_t i = 0; i < ks->n; i++) {
 		struct kpi *k = &ks->k[i];
 		char *why = NULL;
-		if ((k->c->period != CONF_PERIOD_NONE ? kpi_eval_quota(ks, k, t, b, &why)
-						      : eval_level(ks, k, t, b, &why)) != 0) {
+		bool recorded = false;
+		struct store_batch *kb = store_batch_begin(ks->st);
+		if (t < k->c->start_ms) {
+			store_batch_abort(kb);
+			continue;
+		}
+		rc = k->kind == VIEW_KPI_QUOTA ? kpi_eval_quota(ks, k, t, kb, &why)
+					       : eval_level(ks, k, t, kb, &why);
+		recorded = k->state_at == t;
+		if (rc != 0) {
 			log_warnx("kpi", "%s", why);
 			free(why);
+			store_batch_abort(kb);
+			k->state_at = 0; /* nothing of this slot is recorded */
+			continue;
 		}
+		/* the alerts are fed in any case: their states move on (what a
+		 * recorded slot would write again is dropped) */
+		kpi_feed_alerts(ks, k, t, kb);
+		if (recorded || dry) {
+			store_batch_abort(kb);
+		} else if ((rc = store_batch_merge(b, kb)) != 0) {
+			store_batch_abort(kb);
+			store_batch_abort(b);
+			*cause = xasprintf("KPI %s: %s", k->c->name, pw_strerror(rc));
+			return rc;
+		}
+		k->evaluated_at = t;
+		/* memory is a record only once written */
+		k->state_at = dry ? 0 : t;
 	}
 	if (dry) {
 		store_batch_abort(b);
 		return 0;
 	}
-	if ((rc = store_batch_commit(b, cause)) != 0)
+	if ((rc = store_batch_commit(b, cause)) != 0) {
+		for (size_t i = 0; i < ks->n; i++)
+			ks->k[i].state_at = 0; /* not recorded: read back next time */
 		return rc;
-	/* the units' series ids, so the next evaluation skips looking them up;
-	 * in steady state none is stale and nothing is allocated */
+	}
+	/* the units' series ids, so the next slot skips looking them up; in
+	 * steady state none is stale and nothing is allocated */
 	{
 		size_t n = 0, cap = 0;
 		struct store_key **keys = NULL;
 		for (size_t i = 0; i < ks->n; i++)
 			for (size_t j = 0; j < ks->k[i].nu; j++)
-				for (int q = 0; q < K_N; q++) {
+				for (int q = 0; q < K_NSERIES; q++) {
 					if (!store_key_stale(ks->st, &ks->k[i].u[j].keys[q]))
 						continue;
 					if (n == cap) {
@@ -459,7 +504,8 @@ int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 		free(keys);
 		for (size_t i = 0; i < ks->n; i++)
 			for (int a = 0; a < KPI_NALERTS; a++)
-				astate_resolve(ks->k[i].rules[a].as, ks->st);
+				if (ks->k[i].rules[a].as)
+					astate_resolve(ks->k[i].rules[a].as, ks->st);
 	}
 	return 0;
 }
@@ -474,7 +520,9 @@ void kpis_meta(const struct kpis *ks, struct view_meta *m)
 		view_meta_add_group(m, name, ks->conf->path, ks->conf->global.evaluation_interval_ms, 0);
 		free(name);
 		for (int a = 0; a < KPI_NALERTS; a++) {
-			struct pw_label l[4], ann[KPI_NUMBERS + 1];
+			struct pw_label l[4], ann[KPI_ANNOTATIONS + 1];
+			if (!ks->k[i].rules[a].as)
+				continue;
 			view_meta_add_rule(m, &(struct view_meta_rule){
 				.name = kpi_alert_defs[a].name, .alerting = true, .query = NULL,
 				.for_ms = kpi_alert_defs[a].uses_for ? c->for_ms : 0, .labels = l,
@@ -483,38 +531,54 @@ void kpis_meta(const struct kpis *ks, struct view_meta *m)
 		}
 	}
 	for (size_t i = 0; i < ks->n; i++) {
-		const struct conf_kpi *c = ks->k[i].c;
+		const struct kpi *k = &ks->k[i];
+		const struct conf_kpi *c = k->c;
 		view_meta_add_kpi(m, &(struct view_meta_kpi){
-			.name = c->name, .title = c->title, .at_most = c->direction == CONF_AT_MOST,
-			.start_ms = c->start_ms, .deadline_ms = c->deadline_ms, .owner = c->owner,
-			.contact = c->contact});
+			.name = c->name, .title = c->title, .kind = k->kind, .at_most = kpi_at_most(c),
+			.start_ms = c->start_ms, .deadline_ms = c->deadline_ms,
+			.deadline_text = c->deadline, .owner = c->owner, .contact = c->contact,
+			.runbook = c->runbook, .coverage = c->coverage});
 	}
 }
 
-void kpis_view(const struct kpis *ks, struct view *v, size_t g0, size_t r0)
+void kpis_view(struct kpis *ks, struct view *v, size_t g0, size_t r0)
 {
+	size_t ri = r0;
 	for (size_t i = 0; i < ks->n; i++) {
-		const struct kpi *k = &ks->k[i];
+		struct kpi *k = &ks->k[i];
 		v->groups[g0 + i].last_eval = k->last_eval;
 		for (int a = 0; a < KPI_NALERTS; a++) {
-			size_t ri = r0 + i * KPI_NALERTS + (size_t)a;
+			if (!k->rules[a].as)
+				continue;
 			v->rules[ri].last_error = view_str(v, k->rules[a].last_error);
 			v->rules[ri].last_eval = k->rules[a].last_eval;
 			astate_view(k->rules[a].as, v, ri);
+			ri++;
 		}
-		/* the units with their numbers as people should read them: no
-		 * value for a stale unit, no plan for one that does not report */
 		v->kpis[i].unit0 = v->nunits;
 		v->kpis[i].nunits = k->nu;
+		v->kpis[i].evaluated_at = k->evaluated_at;
+		v->kpis[i].period = k->kind == VIEW_KPI_QUOTA && k->period[0] ? view_str(v, k->period)
+									     : NULL;
+		v->kpis[i].previous_period =
+			k->kind == VIEW_KPI_QUOTA && k->prev_period[0] ? view_str(v, k->prev_period) : NULL;
 		for (size_t j = 0; j < k->nu; j++) {
-			const struct unit *u = &k->u[j];
+			struct unit *u = &k->u[j];
 			struct view_unit *vu = view_add_unit(v, u->l);
+			kpi_unit_name(ks, k, u);
+			vu->name = view_str(v, u->name);
+			vu->conds = u->conds;
 			vu->status = u->status;
-			vu->value = u->status == VIEW_STALE ? NAN : u->value;
-			vu->target = u->target;
-			vu->baseline = u->have_baseline ? u->baseline : NAN;
-			vu->expected = u->status >= VIEW_STALE ? NAN : u->expected;
-			vu->forecast = u->forecast;
+			vu->value = u->n.value;
+			vu->target = u->n.target;
+			vu->baseline = u->n.baseline;
+			vu->expected = u->n.expected;
+			vu->forecast = u->n.forecast;
+			vu->progress = u->n.progress;
+			vu->expected_progress = u->n.expected_progress;
+			vu->gap = u->n.gap;
+			vu->gap_target = u->n.gap_target;
+			vu->last_seen = u->reported ? u->last_seen : 0;
 		}
 		view_sort_units(v, i);
 	}

@@ -1,18 +1,24 @@
 /*
- * kpi_model.c — what a KPI means, in one place: the plan (the trajectory
- * from the baseline at start through the milestones to the target at the
- * deadline), how a unit's status follows from its numbers, and the KPI
- * alerts as a table: name, the status that raises it, its severity and
- * texts per language, and its condition in PromQL. The evaluator (kpi.c,
- * kpi_quota.c) and export-rules (kpi_export.c) both read this file, so a
- * change to the model is made here once.
+ * kpi_model.c — what a KPI means, in one place (docs/kpis.md): its kind,
+ * the plan, a unit's numbers and conditions, and the KPI alerts as a table
+ * (name, the condition it follows, texts per language, its PromQL for
+ * export-rules). The engine (kpi*.c) and export-rules (export.c) both read
+ * this file, so a change to the model is made here once.
  */
 #include "alerts_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-/* ---- the plan --------------------------------------------------------------------- */
+enum view_kpi_kind kpi_kind(const struct conf_kpi *c)
+{
+	if (c->coverage)
+		return VIEW_KPI_COVERAGE;
+	return c->period != CONF_PERIOD_NONE ? VIEW_KPI_QUOTA : VIEW_KPI_LEVEL;
+}
+
+/* ---- the plan ------------------------------------------------------------------------ */
 
 size_t kpi_plan(const struct conf_kpi *c, struct kpi_point *pts)
 {
@@ -49,113 +55,181 @@ double kpi_expected(const struct conf_kpi *c, const struct kpi_point *pts, size_
 			double a = kpi_point_value(&pts[i - 1], baseline, target);
 			double b = kpi_point_value(&pts[i], baseline, target);
 			if (c->curve == CONF_CURVE_STEP)
-				return a; /* each point's value holds until the next */
+				return a; /* each point's value holds from its instant */
 			return a + (b - a) * (double)(t - pts[i - 1].t) / (double)(pts[i].t - pts[i - 1].t);
 		}
 	}
 	return kpi_point_value(&pts[n - 1], baseline, target);
 }
 
+/* ---- a unit's numbers and conditions ------------------------------------------------------ */
+
 bool kpi_reached(const struct conf_kpi *c, double v, double target)
 {
-	return c->direction == CONF_AT_MOST ? v <= target : v >= target;
-}
-
-/* ---- a unit's status ------------------------------------------------------------------ */
-
-enum view_status kpi_judge(const struct conf_kpi *c, const struct kpi_judgement *j, bool *lagging)
-{
-	double gap = c->direction == CONF_AT_MOST ? j->value - j->expected : j->expected - j->value;
-	double lim = c->tolerance * j->span;
-	if (j->can_meet && kpi_reached(c, j->value, j->target)) {
-		*lagging = false;
-		return VIEW_MET;
+	if (isnan(v) || isnan(target))
+		return false;
+	switch (c->coverage ? c->coverage_cmp : CONF_CMP_NONE) {
+	case CONF_CMP_GE: return v >= target;
+	case CONF_CMP_GT: return v > target;
+	case CONF_CMP_LE: return v <= target;
+	case CONF_CMP_LT: return v < target;
+	case CONF_CMP_EQ: return v == target;
+	default: return c->direction == CONF_AT_MOST ? v <= target : v >= target;
 	}
-	if (j->past_deadline)
-		return VIEW_MISSED;
-	/* behind by more than the tolerance; once lagging, it clears only
-	 * within hysteresis x the tolerance, so noisy data does not flap */
-	*lagging = *lagging ? gap > c->hysteresis * lim : gap > lim;
-	if (*lagging)
-		return VIEW_LAGGING;
-	if (!isnan(j->forecast) && !kpi_reached(c, j->forecast, j->target))
-		return VIEW_AT_RISK;
-	return VIEW_ON_TRACK;
 }
 
-/* ---- the alerts --------------------------------------------------------------------------- */
+bool kpi_at_most(const struct conf_kpi *c)
+{
+	if (c->coverage)
+		return c->coverage_cmp == CONF_CMP_LE || c->coverage_cmp == CONF_CMP_LT;
+	return c->direction == CONF_AT_MOST;
+}
+
+void kpi_numbers_of(const struct conf_kpi *c, struct kpi_numbers *n)
+{
+	double sign = kpi_at_most(c) ? -1 : 1, den = n->target - n->baseline;
+	if (c->coverage) {
+		/* a switch: covered or not, no plan to be ahead of or behind */
+		n->span = n->gap = n->expected_progress = NAN;
+		n->gap_target = sign * (n->target - n->value);
+		n->progress = isnan(n->value) ? NAN : kpi_reached(c, n->value, n->target) ? 1 : 0;
+		return;
+	}
+	n->span = fabs(den);
+	n->gap = sign * (n->expected - n->value);
+	n->gap_target = sign * (n->target - n->value);
+	if (isnan(n->value) || isnan(n->target)) {
+		n->progress = NAN;
+	} else if (den != 0) {
+		n->progress = (n->value - n->baseline) / den;
+	} else {
+		n->progress = kpi_reached(c, n->value, n->target) ? 1 : 0;
+	}
+	n->expected_progress = isnan(n->target) ? NAN : den != 0 ? (n->expected - n->baseline) / den : 1;
+}
+
+uint32_t kpi_conditions(const struct conf_kpi *c, const struct kpi_facts *f, bool *lagging)
+{
+	enum view_kpi_kind kind = kpi_kind(c);
+	uint32_t conds = 0;
+	bool met, judged = f->reported && !isnan(f->n.target);
+	if (f->stale)
+		conds |= VIEW_COND(VIEW_STALE);
+	if (f->in_roster && !f->reported)
+		conds |= VIEW_COND(VIEW_NOT_REPORTING);
+	if (!judged) {
+		*lagging = false;
+		return conds;
+	}
+	met = kpi_reached(c, f->n.value, f->n.target) && (f->can_meet || kind != VIEW_KPI_QUOTA);
+	if (met) {
+		*lagging = false;
+		return conds | VIEW_COND(VIEW_MET);
+	}
+	if (kind == VIEW_KPI_COVERAGE)
+		conds |= VIEW_COND(VIEW_NOT_COVERED);
+	if (f->past_deadline) {
+		*lagging = false;
+		return conds | VIEW_COND(VIEW_MISSED);
+	}
+	if (kind == VIEW_KPI_COVERAGE) {
+		*lagging = false; /* a switch follows no trajectory */
+		return conds;
+	}
+	/* behind the plan by more than the tolerance; once lagging, it clears
+	 * only within hysteresis x the tolerance, so noisy data does not flap */
+	double lim = c->tolerance * f->n.span;
+	*lagging = *lagging ? f->n.gap > c->hysteresis * lim : f->n.gap > lim;
+	if (*lagging)
+		return conds | VIEW_COND(VIEW_LAGGING);
+	if (!isnan(f->n.forecast) && !kpi_reached(c, f->n.forecast, f->n.target))
+		conds |= VIEW_COND(VIEW_AT_RISK);
+	return conds;
+}
+
+/* ---- the alerts ---------------------------------------------------------------------------- */
 
 /*
  * Each alert's condition in PromQL for export-rules, over the series the
- * evaluator writes: $value, $target, $expected, $baseline, $forecast stand
- * for pacewatch_kpi_<name>{kpi="..."}; $met for the met condition;
- * $deadline for the deadline in Unix seconds; $tolerance; $behind and
- * $short for the comparison that means behind the target (">"/"<" as the
- * direction says) and $gap for the sign that makes a shortfall positive.
+ * engine writes: $value, $target, $expected, $baseline, $forecast stand for
+ * pacewatch_kpi_<name>{kpi="..."}; $met for the met condition; $deadline
+ * for the deadline in Unix seconds; $tolerance; $short for the comparison
+ * that means short of the target (">"/"<" as the direction says) and $gap
+ * for the sign that makes a shortfall positive.
  */
 const struct kpi_alert_def kpi_alert_defs[KPI_NALERTS] = {
+	[KPI_MISSED] = {
+		.name = "KpiMissed", .cond = VIEW_MISSED, .kinds = KPI_KINDS_LEVEL | KPI_KINDS_QUOTA,
+		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} missed {{ $kpi.deadline }}: "
+			      "{{ $kpi.value }} against the target {{ $kpi.target }}, "
+			      "{{ $kpi.gap_target }} short",
+		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 截至 {{ $kpi.deadline }} 未达标：当前 "
+			      "{{ $kpi.value }}，目标 {{ $kpi.target }}，还差 {{ $kpi.gap_target }}",
+		.promql = "$value $short $target\nand on () (vector(time()) >= $deadline)",
+		.export_summary = "{{ $labels.kpi }}: the deadline passed at {{ $value }}",
+	},
+	[KPI_NOT_COVERED] = {
+		.name = "KpiNotCovered", .cond = VIEW_MISSED, .kinds = KPI_KINDS_COVERAGE,
+		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} reports {{ $kpi.value }} and is not "
+			      "covered by {{ $kpi.deadline }} (it must be {{ $kpi.coverage }})",
+		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 截至 {{ $kpi.deadline }} 尚未达标（上报 "
+			      "{{ $kpi.value }}，要求 {{ $kpi.coverage }}）",
+	},
 	[KPI_LAGGING] = {
-		.name = "KpiLagging", .status = VIEW_LAGGING, .uses_for = true,
+		.name = "KpiLagging", .cond = VIEW_LAGGING, .uses_for = true,
+		.kinds = KPI_KINDS_LEVEL | KPI_KINDS_QUOTA,
 		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} is behind the plan: {{ $kpi.value }} "
-			      "now, {{ $kpi.expected }} expected (target {{ $kpi.target }} by "
-			      "{{ $kpi.deadline }})",
-		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 进度落后，当前 {{ $kpi.value }}，"
-			      "按计划应达 {{ $kpi.expected }}（目标 {{ $kpi.target }}，截止 "
-			      "{{ $kpi.deadline }}）",
+			      "now, {{ $kpi.expected }} expected, {{ $kpi.gap }} behind (target "
+			      "{{ $kpi.target }} by {{ $kpi.deadline }})",
+		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 进度落后：当前 {{ $kpi.value }}，"
+			      "按计划应达 {{ $kpi.expected }}，落后 {{ $kpi.gap }}（目标 "
+			      "{{ $kpi.target }}，截至 {{ $kpi.deadline }}）",
 		.promql = "($gap($expected - $value)) > $tolerance * abs($target - $baseline)\n"
 			  "unless $met\nand on () (vector(time()) < $deadline)",
 		.export_summary = "{{ $labels.kpi }}: behind the plan by {{ $value }}",
 	},
 	[KPI_AT_RISK] = {
-		.name = "KpiAtRisk", .status = VIEW_AT_RISK,
+		.name = "KpiAtRisk", .cond = VIEW_AT_RISK, .kinds = KPI_KINDS_LEVEL | KPI_KINDS_QUOTA,
 		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} is forecast to reach "
 			      "{{ $kpi.forecast }} by {{ $kpi.deadline }}, short of the target "
 			      "{{ $kpi.target }}",
-		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 按当前趋势到 {{ $kpi.deadline }} "
+		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 按当前趋势截至 {{ $kpi.deadline }} "
 			      "预计仅达 {{ $kpi.forecast }}，未达目标 {{ $kpi.target }}",
 		.promql = "$forecast $short $target\nunless $met",
 		.export_summary = "{{ $labels.kpi }}: forecast at the deadline {{ $value }}, short "
 				  "of the target",
 	},
-	[KPI_MISSED] = {
-		.name = "KpiMissed", .status = VIEW_MISSED, .critical = true,
-		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} missed the deadline "
-			      "{{ $kpi.deadline }}: {{ $kpi.value }} against the target "
-			      "{{ $kpi.target }}",
-		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 已过截止时间 {{ $kpi.deadline }}，"
-			      "当前 {{ $kpi.value }}，目标 {{ $kpi.target }}",
-		.promql = "$value $short $target\nand on () (vector(time()) >= $deadline)",
-		.export_summary = "{{ $labels.kpi }}: the deadline passed at {{ $value }}",
-	},
 	[KPI_STALE] = {
-		.name = "KpiStale", .status = VIEW_STALE,
-		.summary_en = "{{ $kpi.title }}: no fresh data from {{ $kpi.unit }}",
-		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 数据未更新",
+		.name = "KpiStale", .cond = VIEW_STALE, .kinds = KPI_KINDS_ALL,
+		.summary_en = "{{ $kpi.title }}: no fresh data from {{ $kpi.unit }} since "
+			      "{{ $kpi.last_seen }} (last value {{ $kpi.value }})",
+		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 自 {{ $kpi.last_seen }} 起数据未更新"
+			      "（最后数值 {{ $kpi.value }}）",
 		/* not exported: staleness needs the unit's history */
 	},
 	[KPI_MISSING] = {
-		.name = "KpiUnitMissing", .status = VIEW_MISSING, .critical = true,
-		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} must report but reports nothing",
+		.name = "KpiUnitMissing", .cond = VIEW_NOT_REPORTING, .kinds = KPI_KINDS_ALL,
+		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} must report but has never reported",
 		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 应报未报",
 		/* not exported: the roster needs the units' history */
 	},
 };
 
-int kpi_alert_of(enum view_status s)
+bool kpi_alert_applies(const struct conf_kpi *c, enum kpi_alert a)
 {
-	for (int a = 0; a < KPI_NALERTS; a++)
-		if (kpi_alert_defs[a].status == s)
-			return a;
-	return -1;
+	return kpi_alert_defs[a].kinds & (1u << kpi_kind(c));
 }
 
 const char *kpi_severity(const struct conf_kpi *c, enum kpi_alert a)
 {
-	return kpi_alert_defs[a].critical ? "critical" : c->severity;
+	for (size_t i = 0; i < c->severities.n; i++)
+		if (strcmp(c->severities.v[i].name, kpi_alert_defs[a].name) == 0)
+			return c->severities.v[i].value;
+	return c->severity;
 }
 
 /* the title is Chinese (or another language in non-ASCII letters) */
-static bool has_cjk(const char *s)
+bool kpi_title_zh(const char *s)
 {
 	for (; s && *s; s++)
 		if ((unsigned char)*s >= 0x80)
@@ -177,19 +251,45 @@ size_t kpi_alert_labels(const struct conf_kpi *c, enum kpi_alert a, struct pw_la
 	return n;
 }
 
+/* the annotations every KPI alert carries: its numbers, as $kpi.* */
+static const char *const annotated[] = {"title",    "unit",     "value",      "expected",
+					"target",   "baseline", "gap",        "gap_target",
+					"progress", "forecast", "deadline",   "last_seen"};
+
 size_t kpi_alert_annotations(const struct conf_kpi *c, enum kpi_alert a, struct pw_label *out)
 {
+	static const char *const tmpl[] = {
+		"{{ $kpi.title }}",    "{{ $kpi.unit }}",     "{{ $kpi.value }}",
+		"{{ $kpi.expected }}", "{{ $kpi.target }}",   "{{ $kpi.baseline }}",
+		"{{ $kpi.gap }}",      "{{ $kpi.gap_target }}", "{{ $kpi.progress }}",
+		"{{ $kpi.forecast }}", "{{ $kpi.deadline }}", "{{ $kpi.last_seen }}"};
 	const struct kpi_alert_def *d = &kpi_alert_defs[a];
 	size_t n = 0;
-	out[n++] = (struct pw_label){"summary", has_cjk(c->title) ? d->summary_zh : d->summary_en};
-	out[n++] = (struct pw_label){"title", c->title ? c->title : c->name};
-	/* the numbers, for notification tables and receivers downstream */
-	out[n++] = (struct pw_label){"unit", "{{ $kpi.unit }}"};
-	out[n++] = (struct pw_label){"value", "{{ $kpi.value }}"};
-	out[n++] = (struct pw_label){"expected", "{{ $kpi.expected }}"};
-	out[n++] = (struct pw_label){"target", "{{ $kpi.target }}"};
-	out[n++] = (struct pw_label){"deadline", "{{ $kpi.deadline }}"};
-	out[n++] = (struct pw_label){"progress", "{{ $kpi.progress }}"};
-	out[n++] = (struct pw_label){"forecast", "{{ $kpi.forecast }}"};
+	_Static_assert(sizeof tmpl / sizeof tmpl[0] == sizeof annotated / sizeof annotated[0],
+		       "one template per annotation");
+	out[n++] = (struct pw_label){"summary", kpi_title_zh(c->title) ? d->summary_zh : d->summary_en};
+	for (size_t i = 0; i < sizeof annotated / sizeof annotated[0]; i++)
+		out[n++] = (struct pw_label){annotated[i], tmpl[i]};
+	if (c->runbook)
+		out[n++] = (struct pw_label){"runbook", c->runbook};
 	return n;
+}
+
+/* ---- what the configuration may say of a KPI ----------------------------------------------------- */
+
+void kpi_check(const struct conf_kpi *c, conf_kpi_report report, void *ctx)
+{
+	for (size_t i = 0; i < c->severities.n; i++) {
+		const char *name = c->severities.v[i].name;
+		int a;
+		for (a = 0; a < KPI_NALERTS && strcmp(kpi_alert_defs[a].name, name); a++)
+			;
+		if (a < KPI_NALERTS)
+			continue;
+		char key[300], msg[600];
+		snprintf(key, sizeof key, "severities.%s", name);
+		snprintf(msg, sizeof msg, "no KPI alert is called \"%s\" (KpiMissed, KpiNotCovered, "
+					  "KpiLagging, KpiAtRisk, KpiStale, KpiUnitMissing)", name);
+		report(ctx, key, msg);
+	}
 }

@@ -1,9 +1,10 @@
 /*
- * kpi_quota.c — calendar quotas ("at least 6 events a month"): the count of
- * each unit in the current calendar period of the KPI's time zone (the sum
- * of its samples, or a counter's exact increase), the count expected pro
- * rata by now, and the units of the period before that ended short, which
- * raise KpiMissed with a `period` label.
+ * kpi_quota.c — calendar quotas ("at least 6 events a month", docs/kpis.md):
+ * each unit's count in the calendar period of the KPI's time zone that holds
+ * the slot (the sum of its samples, or a counter's exact increase), the count
+ * expected pro rata by now, and the period before: a unit whose count there
+ * fell short is missed throughout this one. A unit with nothing this period
+ * counts 0 and stays listed.
  */
 #include "kpi_int.h"
 
@@ -47,8 +48,8 @@ static void period_of(const struct kpi *k, int64_t t, int64_t *p0, int64_t *p1, 
 	*p1 = pw_tz_local_to_unix(k->tz, (int)y1, (int)m1, (int)d1, 0, 0, 0) * 1000;
 }
 
-/* each unit's samples in [p0, end] (a counter's from stale_after before p0,
- * for the increase across the boundary) */
+/* each series' real samples in [p0, end] (a counter's from stale_after
+ * before p0, for the increase across the boundary) */
 static int period_samples(struct kpis *ks, struct kpi *k, int64_t p0, int64_t end,
 			  struct query_result **res, char **cause)
 {
@@ -58,6 +59,7 @@ static int period_samples(struct kpis *ks, struct kpi *k, int64_t p0, int64_t en
 		*cause = xasprintf("KPI %s, counting the period: %s", k->c->name,
 				   e.msg ? e.msg : "failed");
 		query_error_clear(&e);
+		*res = NULL;
 		return PW_EINVAL;
 	}
 	return 0;
@@ -82,116 +84,137 @@ static double count_series(const struct kpi *k, const struct query_series *s, in
 	return sum;
 }
 
-/* this period's count, plan and forecast (the count at this pace) per unit */
-static void judge_period(struct kpi *k, const struct query_result *cur, int64_t p0, double frac)
+/* the time of a series' newest and first samples in [from, ...] */
+static void seen(struct unit *u, const struct query_series *s, int64_t p0)
 {
-	const struct conf_kpi *c = k->c;
-	for (size_t i = 0; i < cur->nseries; i++) {
-		struct unit *u = kpi_unit(k, cur->series[i].labels, cur->series[i].nlabels);
-		u->seen = true;
-		u->value = count_series(k, &cur->series[i], p0);
-		u->target = k->target_v;
-		u->baseline = 0;
-		u->have_baseline = true;
-		u->expected = u->target * frac;
-		u->forecast = frac > 0 ? u->value / frac : NAN;
-		u->status = kpi_judge(c, &(struct kpi_judgement){
-			.value = u->value, .expected = u->expected, .target = u->target,
-			.span = fabs(u->target), .forecast = u->forecast, .past_deadline = false,
-			.can_meet = c->direction == CONF_AT_LEAST}, &u->lagging);
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->pts[i].t < p0)
+			continue;
+		if (!u->first_seen || s->pts[i].t < u->first_seen)
+			u->first_seen = s->pts[i].t;
+		if (s->pts[i].t > u->last_seen)
+			u->last_seen = s->pts[i].t;
 	}
 }
 
-static void write_period(struct store_batch *b, const struct kpi *k, struct unit *u, int64_t t,
-			 double frac, int64_t p1)
+/* units that reported before the period before ended, though not in it:
+ * they are judged for it (with 0) */
+static void known_before(struct kpis *ks, struct kpi *k, int64_t q1)
 {
-	const char *name = k->c->name;
-	kpi_put(b, K_VALUE, u, name, t, u->value);
-	kpi_put(b, K_TARGET, u, name, t, u->target);
-	kpi_put(b, K_EXPECTED, u, name, t, u->expected);
-	kpi_put(b, K_PROGRESS, u, name, t, u->target != 0 ? u->value / u->target : 1);
-	kpi_put(b, K_EXPECTED_RATIO, u, name, t, frac);
-	if (!isnan(u->forecast))
-		kpi_put(b, K_FORECAST, u, name, t, u->forecast);
-	kpi_put(b, K_DEADLINE, u, name, t, (double)(p1 / 1000));
-	for (int st = 0; st < VIEW_NSTATUS; st++)
-		kpi_put(b, K_STATUS + st, u, name, t, st == (int)u->status);
+	struct store_snap *snap;
+	struct store_series *ss = NULL;
+	size_t n = 0;
+	bool need = false;
+	for (size_t i = 0; i < k->nu && !need; i++)
+		need = isnan(k->u[i].prev_count) && !(k->u[i].first_seen && k->u[i].first_seen < q1);
+	if (!need || store_snap_begin(ks->st, &snap) != 0)
+		return;
+	if (store_select(snap, k->vm, k->nvm, INT64_MIN, q1 - 1, false, &ss, &n) == 0)
+		for (size_t i = 0; i < n; i++) {
+			struct pw_label l[72];
+			size_t nl = store_series_labels(&ss[i], l, 72);
+			struct unit *u;
+			if (nl <= 72 && (u = kpi_unit_find(k, l, nl)) && isnan(u->prev_count))
+				u->prev_count = 0;
+		}
+	free(ss);
+	store_snap_end(snap);
 }
 
-int kpi_eval_quota(struct kpis *ks, struct kpi *k, int64_t t, struct store_batch *b, char **cause)
+/* this period's counts and the period before's */
+static int count_periods(struct kpis *ks, struct kpi *k, int64_t t, int64_t now, int64_t p0,
+			 int64_t q0, int64_t q1, char **cause)
 {
 	const struct conf_kpi *c = k->c;
-	int64_t now = t < c->deadline_ms ? t : c->deadline_ms - 1, p0, p1, q0, q1;
-	char pname[32], qname[32];
 	struct query_result *cur = NULL, *prev = NULL;
-	struct kpi_fire *fires[KPI_NALERTS];
-	size_t nfires[KPI_NALERTS] = {0}, nmiss;
-	struct pw_label *ml, **nums;
-	size_t nnums = 0;
 	int rc;
-
-	if (now < c->start_ms)
-		return 0;
-	period_of(k, now, &p0, &p1, pname, sizeof pname);
-	period_of(k, p0 - 1, &q0, &q1, qname, sizeof qname);
 	if ((rc = period_samples(ks, k, p0, now, &cur, cause)) != 0)
 		return rc;
 	if (q1 > c->start_ms && (rc = period_samples(ks, k, q0, q1 - 1, &prev, cause)) != 0) {
 		query_result_free(cur);
 		return rc;
 	}
-	for (size_t i = 0; i < k->nu; i++)
-		k->u[i].seen = false;
-	double frac = (double)(now - p0) / (double)(p1 - p0);
-	judge_period(k, cur, p0, frac);
-
-	/* alerts: this period's laggards; last period's misses, named by period */
-	nmiss = prev ? prev->nseries : 0;
-	for (int a = 0; a < KPI_NALERTS; a++)
-		fires[a] = xcalloc(k->nu + nmiss + 1, sizeof *fires[a]);
-	nums = xcalloc(k->nu + nmiss + 1, sizeof *nums);
 	for (size_t i = 0; i < k->nu; i++) {
 		struct unit *u = &k->u[i];
-		int a;
-		if (!u->seen)
-			continue;
-		write_period(b, k, u, t, frac, p1);
-		if (u->status != VIEW_LAGGING && u->status != VIEW_AT_RISK)
-			continue;
-		a = kpi_alert_of(u->status);
-		nums[nnums] = kpi_numbers(u, c, pname);
-		fires[a][nfires[a]++] = (struct kpi_fire){u->l->l, u->l->n, u->value, nums[nnums]};
-		nnums++;
+		u->fresh = false;
+		if (u->reported)
+			u->value = 0; /* nothing yet this period */
+		u->prev_count = NAN;
 	}
-	ml = xcalloc((nmiss + 1) * 72, sizeof *ml);
-	for (size_t i = 0; i < nmiss; i++) {
+	for (size_t i = 0; cur && i < cur->nseries; i++) {
+		const struct query_series *s = &cur->series[i];
+		struct unit *u = kpi_unit(k, s->labels, s->nlabels);
+		u->value = count_series(k, s, p0);
+		u->reported = true;
+		seen(u, s, p0 - (c->count == CONF_COUNT_INCREASE ? c->stale_after_ms : 0));
+	}
+	for (size_t i = 0; prev && i < prev->nseries; i++) {
 		const struct query_series *s = &prev->series[i];
-		double cnt = count_series(k, s, q0);
-		struct pw_label *l = ml + i * 72;
-		size_t n = 0;
-		if (kpi_reached(c, cnt, k->target_v))
-			continue;
-		for (size_t q = 0; q < s->nlabels && n < 70; q++)
-			if (strcmp(s->labels[q].name, "__name__"))
-				l[n++] = s->labels[q];
-		/* the numbers are the unit's in that period */
-		struct pw_lset *ls = pw_lset_new(l, n);
-		struct unit tmp = {.l = ls, .value = cnt, .target = k->target_v,
-				   .expected = k->target_v, .forecast = cnt};
-		l[n++] = (struct pw_label){"period", qname};
-		nums[nnums] = kpi_numbers(&tmp, c, qname);
-		fires[KPI_MISSED][nfires[KPI_MISSED]++] = (struct kpi_fire){l, n, cnt, nums[nnums]};
-		nnums++;
-		pw_lset_unref(ls);
+		struct unit *u = kpi_unit(k, s->labels, s->nlabels);
+		u->prev_count = count_series(k, s, q0);
+		if (!u->reported) {
+			u->reported = true;
+			u->value = 0;
+		}
+		seen(u, s, q0 - (c->count == CONF_COUNT_INCREASE ? c->stale_after_ms : 0));
 	}
-	kpi_feed_alerts(ks, k, t, b, fires, nfires);
-	for (size_t i = 0; i < nnums; i++)
-		kpi_numbers_free(nums[i]);
-	for (int a = 0; a < KPI_NALERTS; a++)
-		free(fires[a]);
-	free(nums);
-	free(ml);
+	for (size_t i = 0; i < k->nu; i++) {
+		struct unit *u = &k->u[i];
+		u->fresh = u->reported && u->last_seen && u->last_seen >= t - c->stale_after_ms &&
+			   u->last_seen <= t;
+	}
+	if (prev)
+		known_before(ks, k, q1);
 	query_result_free(cur);
 	query_result_free(prev);
+	return 0;
+}
+
+int kpi_eval_quota(struct kpis *ks, struct kpi *k, int64_t t, struct store_batch *b, char **cause)
+{
+	const struct conf_kpi *c = k->c;
+	int64_t now = t < c->deadline_ms ? t : c->deadline_ms - 1, p0, p1, q0, q1;
+	bool recorded;
+	char qname[32];
+	double frac, target = k->target_v;
+	int rc;
+
+	recorded = kpi_prepare(ks, k, t);
+	period_of(k, now, &p0, &p1, k->period, sizeof k->period);
+	period_of(k, p0 - 1, &q0, &q1, qname, sizeof qname);
+	snprintf(k->prev_period, sizeof k->prev_period, "%s", q1 > c->start_ms ? qname : "");
+	if (recorded) {
+		for (size_t i = 0; i < k->nu; i++) {
+			struct unit *u = &k->u[i];
+			u->fresh = u->reported && !(u->conds & VIEW_COND(VIEW_STALE));
+			kpi_numbers_of(c, &u->n);
+		}
+		return 0;
+	}
+	if ((rc = count_periods(ks, k, t, now, p0, q0, q1, cause)) != 0 ||
+	    (rc = kpi_read_roster(ks, k, t, cause)) != 0)
+		return rc;
+	kpi_stale_since(ks, k, t);
+	kpi_units_prune(k);
+	frac = (double)(now - p0) / (double)(p1 - p0);
+	for (size_t i = 0; i < k->nu; i++) {
+		struct unit *u = &k->u[i];
+		bool judged = !isnan(u->prev_count) || u->in_roster;
+		double pc = isnan(u->prev_count) ? 0 : u->prev_count;
+		u->target = target;
+		u->baseline = 0;
+		u->have_baseline = true;
+		u->n.expected = target * frac;
+		u->n.forecast = u->reported && frac > 0 ? u->value / frac : NAN;
+		kpi_judge_unit(k, u, t, false, c->direction == CONF_AT_LEAST);
+		/* the period before, if the unit had reported by its end */
+		if (q1 > c->start_ms && judged && u->reported && !kpi_reached(c, pc, target)) {
+			u->prev_count = pc;
+			u->conds |= VIEW_COND(VIEW_MISSED);
+			u->status = view_status_of(u->conds);
+		}
+		kpi_write_unit(b, k, u, t);
+	}
+	kpi_write_kpi(ks, b, k, t, p1);
 	return 0;
 }

@@ -1,8 +1,9 @@
 /*
- * kpi_unit.c — a KPI's units, shared by level KPIs (kpi.c) and calendar
- * quotas (kpi_quota.c): finding or making a unit by its labels, writing its
- * pacewatch_kpi_* series, the $kpi.* numbers its alerts carry, and feeding
- * the KPI alerts (one alert state per alert of kpi_model.c's table).
+ * kpi_unit.c — a KPI's units, shared by every kind (kpi.c, kpi_quota.c):
+ * finding or making a unit by its labels, its name for people, writing its
+ * record (the pacewatch_kpi_* series of a slot), the $kpi.* numbers its
+ * alerts carry, and feeding the KPI alerts (one alert state per alert of
+ * kpi_model.c's table).
  */
 #include "kpi_int.h"
 
@@ -11,22 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- units ------------------------------------------------------------------------------ */
+/* ---- identity ---------------------------------------------------------------------- */
 
-/* s holds exactly l's labels but a name */
-bool kpi_same_unit(const struct pw_lset *s, uint64_t h, const struct pw_label *l, size_t n)
+/* labels that do not tell units apart: the metric name, and the labels the
+ * record's series carry of their own (kpi, status, condition) */
+static bool ignored(const char *name)
 {
-	size_t j = 0;
-	if (s->h != h)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(l[i].name, "__name__") || !l[i].value[0])
-			continue;
-		if (j >= s->n || strcmp(s->l[j].name, l[i].name) || strcmp(s->l[j].value, l[i].value))
-			return false;
-		j++;
-	}
-	return j == s->n;
+	return !strcmp(name, "__name__") || !strcmp(name, "kpi") || !strcmp(name, "status") ||
+	       !strcmp(name, "condition");
+}
+
+/* l without the ignored labels (sorted: query results and lsets are) */
+static size_t identity(const struct pw_label *l, size_t n, struct pw_label *out, size_t max)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < n && m < max; i++)
+		if (!ignored(l[i].name) && l[i].value[0])
+			out[m++] = l[i];
+	return pw_labels_sort(out, m);
 }
 
 static void uidx_add(struct kpi *k, size_t j)
@@ -37,72 +40,165 @@ static void uidx_add(struct kpi *k, size_t j)
 	k->uidx[i] = j + 1;
 }
 
-struct unit *kpi_unit(struct kpi *k, const struct pw_label *l, size_t n)
+static void uidx_rebuild(struct kpi *k)
 {
-	/* query results come sorted: the hash without the name is the unit's */
-	uint64_t h = pw_labels_hash(l, n, true);
-	struct pw_label tmp[72];
-	size_t m = 0;
-	struct unit *u;
+	size_t cap = 32;
+	while (cap < k->nu * 2)
+		cap *= 2;
+	free(k->uidx);
+	k->uidx_cap = cap;
+	k->uidx = xcalloc(cap, sizeof *k->uidx);
+	for (size_t j = 0; j < k->nu; j++)
+		uidx_add(k, j);
+}
+
+static struct unit *find(struct kpi *k, const struct pw_label *id, size_t m, uint64_t h)
+{
 	for (size_t i = k->uidx_cap ? h & (k->uidx_cap - 1) : 0; k->uidx_cap && k->uidx[i];
 	     i = (i + 1) & (k->uidx_cap - 1))
-		if (kpi_same_unit(k->u[k->uidx[i] - 1].l, h, l, n))
+		if (pw_lset_is(k->u[k->uidx[i] - 1].l, h, id, m))
 			return &k->u[k->uidx[i] - 1];
+	return NULL;
+}
+
+struct unit *kpi_unit_find(struct kpi *k, const struct pw_label *l, size_t n)
+{
+	struct pw_label id[72];
+	size_t m = identity(l, n, id, 72);
+	return find(k, id, m, pw_labels_hash(id, m, false));
+}
+
+struct unit *kpi_unit(struct kpi *k, const struct pw_label *l, size_t n)
+{
+	struct pw_label id[72];
+	size_t m = identity(l, n, id, 72);
+	uint64_t h = pw_labels_hash(id, m, false);
+	struct unit *u = find(k, id, m, h);
+	if (u)
+		return u;
 	if (k->nu == k->capu) {
 		k->capu = k->capu ? 2 * k->capu : 16;
 		k->u = xreallocarray(k->u, k->capu, sizeof *k->u);
 	}
 	u = &k->u[k->nu++];
 	memset(u, 0, sizeof *u);
-	for (size_t i = 0; i < n && m < 72; i++)
-		if (strcmp(l[i].name, "__name__"))
-			tmp[m++] = l[i];
-	u->l = pw_lset_new(tmp, m);
-	if (k->nu * 2 > k->uidx_cap) {
-		k->uidx_cap = k->uidx_cap ? 2 * k->uidx_cap : 32;
-		free(k->uidx);
-		k->uidx = xcalloc(k->uidx_cap, sizeof *k->uidx);
-		for (size_t j = 0; j < k->nu; j++)
-			uidx_add(k, j);
-	} else {
+	u->l = pw_lset_new(id, m);
+	u->value = u->baseline = u->target = NAN;
+	u->n = (struct kpi_numbers){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+	u->status = VIEW_ON_TRACK;
+	u->status_written = -1;
+	if (k->nu * 2 > k->uidx_cap)
+		uidx_rebuild(k);
+	else
 		uidx_add(k, k->nu - 1);
-	}
 	return u;
+}
+
+static void unit_free(struct unit *u)
+{
+	pw_lset_unref(u->l);
+	free(u->name);
+	for (int q = 0; q < K_NSERIES; q++)
+		store_key_free(&u->keys[q]);
+	for (size_t q = 0; q < u->nx; q++)
+		store_key_free(&u->xkeys[q].key);
+	free(u->xkeys);
+	for (int a = 0; a < KPI_NALERTS; a++) {
+		pw_lset_unref(u->alabels[a]);
+		pw_lset_unref(u->aann[a]);
+	}
+	for (int q = 0; q < KPI_NUMS; q++)
+		free(u->nums[q]);
+}
+
+void kpi_units_prune(struct kpi *k)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < k->nu; i++) {
+		if (!k->u[i].reported && !k->u[i].in_roster) {
+			unit_free(&k->u[i]);
+			continue;
+		}
+		k->u[w++] = k->u[i];
+	}
+	if (w != k->nu) {
+		k->nu = w;
+		uidx_rebuild(k);
+	}
 }
 
 void kpi_units_free(struct kpi *k)
 {
-	for (size_t i = 0; i < k->nu; i++) {
-		pw_lset_unref(k->u[i].l);
-		for (int q = 0; q < K_N; q++)
-			store_key_free(&k->u[i].keys[q]);
-		for (int q = 0; q < KPI_NUMBERS; q++)
-			free((char *)k->u[i].nums[q].value);
-	}
+	for (size_t i = 0; i < k->nu; i++)
+		unit_free(&k->u[i]);
 	free(k->u);
 	free(k->uidx);
+	k->u = NULL;
+	k->uidx = NULL;
+	k->nu = k->capu = k->uidx_cap = 0;
 }
 
-/* ---- the series ----------------------------------------------------------------------------- */
+void kpi_unit_name(struct kpis *ks, struct kpi *k, struct unit *u)
+{
+	struct pw_buf b;
+	if (u->name)
+		return;
+	if (k->c->unit_name) {
+		struct template_data td = {.labels = u->l->l, .nlabels = u->l->n, .ext = ks->ext,
+					   .next = ks->next, .value = NAN};
+		u->name = template_expand(k->c->unit_name, &td);
+		return;
+	}
+	/* the values of its labels but where it was scraped */
+	pw_buf_init(&b, 0);
+	pw_buf_puts(&b, "");
+	for (size_t i = 0; i < u->l->n; i++) {
+		if (!strcmp(u->l->l[i].name, "instance") || !strcmp(u->l->l[i].name, "job"))
+			continue;
+		pw_buf_printf(&b, "%s%s", b.len ? " " : "", u->l->l[i].value);
+	}
+	u->name = pw_buf_take(&b);
+}
+
+/* ---- the record ----------------------------------------------------------------------- */
+
+static const char *const series_names[K_NSERIES] = {
+	"pacewatch_kpi_value",          "pacewatch_kpi_target",
+	"pacewatch_kpi_baseline",       "pacewatch_kpi_expected",
+	"pacewatch_kpi_progress_ratio", "pacewatch_kpi_expected_ratio",
+	"pacewatch_kpi_forecast",       "pacewatch_kpi_last_seen_timestamp_seconds"};
+
+static struct store_key *key_of(struct unit *u, int which)
+{
+	if (which < K_NSERIES)
+		return &u->keys[which];
+	for (size_t i = 0; i < u->nx; i++)
+		if (u->xkeys[i].which == which)
+			return &u->xkeys[i].key;
+	u->xkeys = xreallocarray(u->xkeys, u->nx + 1, sizeof *u->xkeys);
+	memset(&u->xkeys[u->nx], 0, sizeof u->xkeys[u->nx]);
+	u->xkeys[u->nx].which = which;
+	return &u->xkeys[u->nx++].key;
+}
 
 void kpi_put(struct store_batch *b, int which, struct unit *u, const char *kpi, int64_t t, double v)
 {
-	static const char *const names[K_STATUS + 1] = {
-		"pacewatch_kpi_value",          "pacewatch_kpi_target",
-		"pacewatch_kpi_expected",       "pacewatch_kpi_progress_ratio",
-		"pacewatch_kpi_expected_ratio", "pacewatch_kpi_forecast",
-		"pacewatch_kpi_deadline_timestamp_seconds", "pacewatch_kpi_status"};
-	struct store_key *key = &u->keys[which];
+	struct store_key *key = key_of(u, which);
 	if (!key->enc) {
 		struct pw_label l[72];
 		size_t n = 0;
-		l[n++] = (struct pw_label){"__name__", names[which < K_STATUS ? which : K_STATUS]};
+		if (which < K_NSERIES) {
+			l[n++] = (struct pw_label){"__name__", series_names[which]};
+		} else if (which >= K_COND0) {
+			l[n++] = (struct pw_label){"__name__", "pacewatch_kpi_condition"};
+			l[n++] = (struct pw_label){"condition", view_status_name(which - K_COND0)};
+		} else {
+			l[n++] = (struct pw_label){"__name__", "pacewatch_kpi_status"};
+			l[n++] = (struct pw_label){"status", view_status_name(which - K_STATUS0)};
+		}
 		l[n++] = (struct pw_label){"kpi", kpi};
 		for (size_t i = 0; i < u->l->n && n < 70; i++)
-			if (strcmp(u->l->l[i].name, "kpi"))
-				l[n++] = u->l->l[i];
-		if (which >= K_STATUS)
-			l[n++] = (struct pw_label){"status", view_status_name(which - K_STATUS)};
+			l[n++] = u->l->l[i];
 		if (store_key_make(l, n, key, NULL) != 0) {
 			store_batch_put(b, l, n, t, v); /* the batch reports the error */
 			return;
@@ -111,139 +207,213 @@ void kpi_put(struct store_batch *b, int which, struct unit *u, const char *kpi, 
 	store_batch_put_key(b, key, t, v);
 }
 
-/* ---- the numbers alerts carry ------------------------------------------------------------------ */
-
-/* the unit as people name it: its labels, without where it was scraped */
-static void unit_text(const struct pw_label *l, size_t n, char *dst, size_t sz)
+static void put_num(struct store_batch *b, int which, struct unit *u, const char *kpi, int64_t t,
+		    double v)
 {
-	size_t o = 0;
-	dst[0] = '\0';
-	for (size_t i = 0; i < n && o + 1 < sz; i++) {
-		if (!strcmp(l[i].name, "instance") || !strcmp(l[i].name, "job"))
-			continue;
-		o += (size_t)snprintf(dst + o, sz - o, "%s%s=%s", o ? ", " : "", l[i].name, l[i].value);
-	}
+	if (!isnan(v))
+		kpi_put(b, which, u, kpi, t, v);
 }
 
-/* progress from baseline to target, as people read it: "62%" */
-static void progress_text(char *dst, size_t sz, const struct unit *u)
+void kpi_write_unit(struct store_batch *b, const struct kpi *k, struct unit *u, int64_t t)
 {
-	double den = u->target - u->baseline;
-	if (den != 0 && !isnan(u->value) && !isnan(u->baseline))
-		snprintf(dst, sz, "%.0f%%", 100 * (u->value - u->baseline) / den);
-	else
+	const char *name = k->c->name;
+	put_num(b, K_VALUE, u, name, t, u->n.value);
+	put_num(b, K_TARGET, u, name, t, u->n.target);
+	put_num(b, K_BASELINE, u, name, t, u->n.baseline);
+	put_num(b, K_EXPECTED, u, name, t, u->n.expected);
+	put_num(b, K_PROGRESS, u, name, t, u->n.progress);
+	put_num(b, K_EXPECTED_RATIO, u, name, t, u->n.expected_progress);
+	put_num(b, K_FORECAST, u, name, t, u->n.forecast);
+	if (u->conds & VIEW_COND(VIEW_STALE))
+		kpi_put(b, K_LAST_SEEN, u, name, t, (double)u->last_seen / 1000);
+	/* the status's series and each condition's: 1 while it holds, a
+	 * staleness marker when it ends */
+	if (u->status_written >= 0 && u->status_written != (int)u->status)
+		kpi_put(b, K_STATUS0 + u->status_written, u, name, t, store_stale_nan());
+	kpi_put(b, K_STATUS0 + (int)u->status, u, name, t, 1);
+	u->status_written = (int)u->status;
+	for (int c = 0; c < VIEW_ON_TRACK; c++) {
+		if (u->conds & VIEW_COND(c))
+			kpi_put(b, K_COND0 + c, u, name, t, 1);
+		else if (u->conds_written & VIEW_COND(c))
+			kpi_put(b, K_COND0 + c, u, name, t, store_stale_nan());
+	}
+	u->conds_written = u->conds;
+}
+
+void kpi_write_kpi(struct kpis *ks, struct store_batch *b, struct kpi *k, int64_t t, int64_t due)
+{
+	struct pw_label l[2] = {{"__name__", "pacewatch_kpi_units"}, {"kpi", k->c->name}};
+	(void)ks;
+	store_batch_put(b, l, 2, t, (double)k->nu);
+	l[0].value = "pacewatch_kpi_deadline_timestamp_seconds";
+	store_batch_put(b, l, 2, t, (double)(due / 1000));
+}
+
+/* ---- the numbers alerts carry ------------------------------------------------------------- */
+
+/* a number for people: at most two decimals, four significant digits below 1 */
+static void people(char *dst, size_t sz, double v)
+{
+	if (isnan(v) || isinf(v))
 		snprintf(dst, sz, "-");
+	else
+		pw_fmt_float(dst, sz, v, PW_FMT_HUMAN);
 }
 
-struct pw_label *kpi_numbers(const struct unit *u, const struct conf_kpi *c, const char *deadline)
+static void people_time(char *dst, size_t sz, int64_t ms, const struct pw_tz *tz)
 {
-	static const char *const names[] = {"value", "expected", "target", "forecast", "baseline"};
-	struct pw_label *x = xcalloc(KPI_NUMBERS, sizeof *x);
-	double vs[5] = {u->value, u->expected, u->target, u->forecast, u->baseline};
-	char v[400], unit[512], p[32];
-	for (int q = 0; q < 5; q++) {
-		pw_fmt_float(v, sizeof v, vs[q], PW_FMT_HUMAN);
-		x[q] = (struct pw_label){names[q], xstrdup(v)};
+	if (!ms) {
+		snprintf(dst, sz, "-");
+		return;
 	}
-	unit_text(u->l->l, u->l->n, unit, sizeof unit);
-	x[5] = (struct pw_label){"unit", xstrdup(unit)};
-	x[6] = (struct pw_label){"title", xstrdup(c->title ? c->title : c->name)};
-	x[7] = (struct pw_label){"deadline", xstrdup(deadline)};
-	progress_text(p, sizeof p, u);
-	x[8] = (struct pw_label){"progress", xstrdup(p)};
-	return x;
+	pw_fmt_local(dst, sz, ms, tz);
 }
 
-void kpi_numbers_free(struct pw_label *x)
+/* set number q's text, counting a change */
+static void num_set(struct unit *u, int q, const char *text)
 {
-	for (int q = 0; x && q < KPI_NUMBERS; q++)
-		free((char *)x[q].value);
-	free(x);
+	if (u->nums[q] && strcmp(u->nums[q], text) == 0)
+		return;
+	free(u->nums[q]);
+	u->nums[q] = xstrdup(text);
+	u->nums_gen++;
 }
 
-/* kpi_numbers kept in the unit: only what changed is formatted again, and
- * a string is replaced only when its text changes */
-const struct pw_label *kpi_unit_numbers(struct unit *u, const struct conf_kpi *c,
-					 const char *deadline)
+static void unit_numbers(struct kpis *ks, struct kpi *k, struct unit *u)
 {
-	double vs[5] = {u->value, u->expected, u->target, u->forecast, u->baseline};
-	if (!u->nums[0].value || u->nums_deadline != deadline) {
-		struct pw_label *x = kpi_numbers(u, c, deadline);
-		for (int q = 0; q < KPI_NUMBERS; q++) {
-			free((char *)u->nums[q].value);
-			u->nums[q] = x[q];
+	const struct conf_kpi *c = k->c;
+	char v[400];
+	const double nums[] = {u->n.value,  u->n.expected,   u->n.target,   u->n.baseline,
+			       u->n.gap,    u->n.gap_target, u->n.progress, u->n.forecast};
+	static const int at[] = {N_VALUE, N_EXPECTED, N_TARGET,   N_BASELINE,
+				 N_GAP,   N_GAP_TARGET, N_PROGRESS, N_FORECAST};
+	kpi_unit_name(ks, k, u);
+	num_set(u, N_TITLE, c->title ? c->title : c->name);
+	num_set(u, N_UNIT, u->name);
+	for (size_t q = 0; q < sizeof at / sizeof at[0]; q++) {
+		if (at[q] == N_PROGRESS) {
+			if (isnan(nums[q]))
+				snprintf(v, sizeof v, "-");
+			else
+				snprintf(v, sizeof v, "%.1f%%", 100 * nums[q]);
+		} else {
+			people(v, sizeof v, nums[q]);
 		}
-		free(x);
-	} else {
-		bool any = false;
-		for (int q = 0; q < 5; q++) {
-			char v[400];
-			if (memcmp(&vs[q], &u->nums_in[q], sizeof vs[q]) == 0)
-				continue;
-			any = true;
-			pw_fmt_float(v, sizeof v, vs[q], PW_FMT_HUMAN);
-			if (strcmp(v, u->nums[q].value) != 0) {
-				free((char *)u->nums[q].value);
-				u->nums[q].value = xstrdup(v);
-			}
-		}
-		if (any) {
-			char p[32];
-			progress_text(p, sizeof p, u);
-			if (strcmp(p, u->nums[8].value) != 0) {
-				free((char *)u->nums[8].value);
-				u->nums[8].value = xstrdup(p);
-			}
-		}
+		num_set(u, at[q], v);
 	}
-	memcpy(u->nums_in, vs, sizeof vs);
-	u->nums_deadline = deadline;
-	return u->nums;
+	num_set(u, N_DEADLINE, k->kind == VIEW_KPI_QUOTA ? k->period : c->deadline);
+	people_time(v, sizeof v, u->last_seen, k->tz);
+	num_set(u, N_LAST_SEEN, v);
+	num_set(u, N_COVERAGE, c->coverage ? c->coverage : "");
+	num_set(u, N_PERIOD, k->period);
 }
 
-/* ---- the alerts ---------------------------------------------------------------------------------- */
+/* ---- the alerts ------------------------------------------------------------------------------ */
 
-/* one KPI alert's evaluation: every unit that raises it, as an alert with
- * the rule's labels and the annotations of the table */
-static void feed_one(struct kpis *ks, struct kpi *k, enum kpi_alert a, int64_t t,
-		     struct store_batch *b, const struct kpi_fire *f, size_t n)
+static const char *const num_names[KPI_NUMS] = {
+	"title",      "unit",     "value",    "expected", "target",    "baseline", "gap",
+	"gap_target", "progress", "forecast", "deadline", "last_seen", "coverage", "period"};
+
+/* the $kpi.* numbers as labels: the unit's, or for a quota's missed
+ * period the numbers of that period */
+static void nums_of(const struct kpi *k, const struct unit *u, bool missed_period,
+		    struct pw_label *out, char (*buf)[64])
+{
+	for (int q = 0; q < KPI_NUMS; q++)
+		out[q] = (struct pw_label){num_names[q], u->nums[q] ? u->nums[q] : ""};
+	if (!missed_period)
+		return;
+	people(buf[0], 64, u->prev_count);
+	people(buf[1], 64, k->target_v - u->prev_count);
+	snprintf(buf[2], 64, "%.1f%%", k->target_v ? 100 * u->prev_count / k->target_v : 0);
+	out[N_VALUE].value = buf[0];
+	out[N_GAP_TARGET].value = buf[1];
+	out[N_PROGRESS].value = buf[2];
+	out[N_DEADLINE].value = k->prev_period;
+	out[N_PERIOD].value = k->prev_period;
+	out[N_EXPECTED].value = u->nums[N_TARGET] ? u->nums[N_TARGET] : "";
+	out[N_FORECAST].value = buf[0];
+	out[N_GAP].value = buf[1];
+}
+
+/* the alert's labels (made once) and annotations (made again when a number
+ * changed) for unit u */
+static void alert_sets(struct kpis *ks, struct kpi *k, struct unit *u, enum kpi_alert a,
+		       const struct pw_label *extra)
 {
 	struct kpi_rule *r = &k->rules[a];
-	struct pw_label ann[KPI_NUMBERS + 1], tann[KPI_NUMBERS + 1];
-	size_t nann = kpi_alert_annotations(k->c, a, tann);
-	char *why = NULL;
-	int rc = 0;
-
-	astate_begin(r->as, t);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct template_data td = {.labels = f[i].l, .ext = ks->ext, .nlabels = f[i].n,
-					   .next = ks->next, .value = f[i].v, .kpi = f[i].nums,
-					   .nkpi = KPI_NUMBERS};
+	if (!u->alabels[a] || extra) {
 		pw_lbuild_reset(&ks->lb);
-		pw_lbuild_add(&ks->lb, f[i].l, f[i].n, "__name__");
+		pw_lbuild_add(&ks->lb, u->l->l, u->l->n, NULL);
+		if (extra)
+			pw_lbuild_set(&ks->lb, extra->name, extra->value);
 		for (size_t q = 0; q < r->nmatch; q++)
 			pw_lbuild_set(&ks->lb, r->match[q].name, r->match[q].value);
 		pw_lbuild_set(&ks->lb, "alertname", kpi_alert_defs[a].name);
 		pw_lbuild_sorted(&ks->lb);
+		pw_lset_set(&u->alabels[a], pw_lbuild_lset(&ks->lb));
+	}
+	if (!u->aann[a] || u->aann_gen[a] != u->nums_gen || extra) {
+		struct pw_label tann[KPI_ANNOTATIONS + 1], ann[KPI_ANNOTATIONS + 1], nums[KPI_NUMS];
+		char buf[3][64];
+		size_t nann = kpi_alert_annotations(k->c, a, tann);
+		nums_of(k, u, extra != NULL, nums, buf);
+		struct template_data td = {.labels = u->l->l, .nlabels = u->l->n, .ext = ks->ext,
+					   .next = ks->next, .value = u->n.value, .kpi = nums,
+					   .nkpi = KPI_NUMS};
 		for (size_t q = 0; q < nann; q++)
 			ann[q] = (struct pw_label){tann[q].name, template_expand(tann[q].value, &td)};
-		rc = astate_feed(r->as, ks->lb.l, ks->lb.n, ann, nann, f[i].v, t, &why);
+		pw_lset_set(&u->aann[a], pw_lset_new(ann, nann));
 		for (size_t q = 0; q < nann; q++)
 			free((char *)ann[q].value);
+		u->aann_gen[a] = u->nums_gen;
 	}
-	if (rc != 0)
-		astate_cancel(r->as);
-	else
-		astate_end(r->as, ks->st, b, t, &why);
-	free(r->last_error);
-	r->last_error = why;
-	r->last_eval = t;
-	k->last_eval = t;
 }
 
-void kpi_feed_alerts(struct kpis *ks, struct kpi *k, int64_t t, struct store_batch *b,
-		     struct kpi_fire *const *fires, const size_t *nfires)
+static bool fires(const struct kpi *k, const struct unit *u, enum kpi_alert a)
 {
-	for (int a = 0; a < KPI_NALERTS; a++)
-		feed_one(ks, k, (enum kpi_alert)a, t, b, fires[a], nfires[a]);
+	return kpi_alert_applies(k->c, a) && (u->conds & VIEW_COND(kpi_alert_defs[a].cond));
+}
+
+void kpi_feed_alerts(struct kpis *ks, struct kpi *k, int64_t t, struct store_batch *b)
+{
+	for (size_t i = 0; i < k->nu; i++) {
+		struct unit *u = &k->u[i];
+		for (int a = 0; a < KPI_NALERTS; a++)
+			if (fires(k, u, (enum kpi_alert)a)) {
+				unit_numbers(ks, k, u);
+				break;
+			}
+	}
+	for (int a = 0; a < KPI_NALERTS; a++) {
+		struct kpi_rule *r = &k->rules[a];
+		char *why = NULL;
+		int rc = 0;
+		if (!r->as)
+			continue;
+		astate_begin(r->as, t);
+		for (size_t i = 0; i < k->nu && rc == 0; i++) {
+			struct unit *u = &k->u[i];
+			struct pw_label period = {"period", k->prev_period};
+			bool by_period = a == KPI_MISSED && k->kind == VIEW_KPI_QUOTA;
+			if (!fires(k, u, (enum kpi_alert)a))
+				continue;
+			/* a quota's missed period is named by a label: the alert of
+			 * one period is not the next one's */
+			alert_sets(ks, k, u, (enum kpi_alert)a, by_period ? &period : NULL);
+			rc = astate_feed_lset(r->as, u->alabels[a], u->aann[a],
+					      by_period ? u->prev_count
+							: isnan(u->n.value) ? 0 : u->n.value,
+					      t, &why);
+		}
+		if (rc != 0)
+			astate_cancel(r->as);
+		else
+			astate_end(r->as, ks->st, b, t, &why);
+		free(r->last_error);
+		r->last_error = why;
+		r->last_eval = t;
+	}
+	k->last_eval = t;
 }

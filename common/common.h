@@ -247,7 +247,8 @@ enum pw_float_style {
 	PW_FMT_GO_F,  /* Go's FormatFloat(v, 'f', -1): sample values in the API */
 	PW_FMT_GO_E,  /* Go's FormatFloat(v, 'e', -1): an alert's value */
 	PW_FMT_GO_V,  /* Go's fmt %v: what templates print */
-	PW_FMT_HUMAN, /* for people: four significant digits; NaN is "-" */
+	PW_FMT_HUMAN, /* for people: at most two decimals (170, 181.73), four significant
+		       * digits below 1 (0.6173); NaN and Inf are "-" */
 };
 /* Format v into dst (400 bytes hold any); returns the length. */
 size_t pw_fmt_float(char *dst, size_t dstsz, double v, enum pw_float_style style);
@@ -299,6 +300,13 @@ void pw_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 int pw_parse_time(const char *s, const struct pw_tz *tz, int64_t *ms);
 /* RFC 3339 in UTC with milliseconds when non-zero. */
 size_t pw_fmt_time(char *dst, size_t dstsz, int64_t ms);
+/* For people: local time in tz with its offset, "2025-11-30 16:00 +08:00"
+ * (tz NULL: UTC). */
+size_t pw_fmt_local(char *dst, size_t dstsz, int64_t ms, const struct pw_tz *tz);
+/* What a person types on a command line: pw_parse_time's forms (read in tz
+ * unless they carry an offset), or relative to now: "now", "-7d", "now-2h",
+ * "+30m". */
+int pw_parse_time_rel(const char *s, const struct pw_tz *tz, int64_t now, int64_t *ms);
 
 /* Wall-clock now in milliseconds since the epoch. */
 int64_t pw_now_ms(void);

@@ -97,13 +97,23 @@ size_t pw_fmt_float(char *dst, size_t dstsz, double v, enum pw_float_style style
 	bool neg;
 
 	if (style == PW_FMT_HUMAN) {
-		/* four significant digits; noise below 1e-4 rounded away */
-		if (isnan(v))
+		/* at most two decimals, fewer when not needed; below 1 four
+		 * significant digits */
+		if (isnan(v) || isinf(v)) {
 			snprintf(out, sizeof out, "-");
-		else if (fabs(v) >= 1e6 || (v != 0 && fabs(v) < 1e-3))
+		} else if (fabs(v) >= 1 || v == 0) {
+			char *end;
+			snprintf(out, sizeof out, "%.2f", v);
+			end = out + strlen(out);
+			while (end[-1] == '0')
+				*--end = '\0';
+			if (end[-1] == '.')
+				*--end = '\0';
+			if (strcmp(out, "-0") == 0)
+				snprintf(out, sizeof out, "0");
+		} else {
 			snprintf(out, sizeof out, "%.4g", v);
-		else
-			snprintf(out, sizeof out, "%.4g", round(v * 10000) / 10000);
+		}
 	} else if (isnan(v)) {
 		snprintf(out, sizeof out, "NaN");
 	} else if (isinf(v)) {

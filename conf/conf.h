@@ -116,6 +116,10 @@ enum conf_curve { CONF_CURVE_LINEAR, CONF_CURVE_STEP };
 enum conf_period { CONF_PERIOD_NONE, CONF_PERIOD_WEEK, CONF_PERIOD_MONTH, CONF_PERIOD_QUARTER,
 		   CONF_PERIOD_YEAR };
 enum conf_count { CONF_COUNT_SUM, CONF_COUNT_INCREASE };
+/* a coverage KPI's condition on a unit's value */
+enum conf_cmp { CONF_CMP_NONE, CONF_CMP_GE, CONF_CMP_GT, CONF_CMP_LE, CONF_CMP_LT, CONF_CMP_EQ };
+/* the language of what pacewatch writes for people (emails, digests, pages) */
+enum conf_language { CONF_LANG_AUTO, CONF_LANG_ZH, CONF_LANG_EN };
 
 /* A KPI: a target with a deadline, tracked per unit (see docs/kpis.md). */
 struct conf_kpi {
@@ -124,12 +128,18 @@ struct conf_kpi {
 	double tolerance, hysteresis;
 	int64_t for_ms, forecast_ms, stale_after_ms;
 	char *timezone, *severity, *owner, *contact;
+	struct conf_kvs severities; /* alert name -> severity, overriding severity */
+	char *coverage;   /* a coverage KPI: ">= 1" (see coverage_cmp, coverage_v) */
+	char *unit_name;  /* template naming a unit for people */
+	char *runbook;    /* what to do, for the people an alert reaches */
 	int period;       /* CONF_PERIOD_NONE, or a calendar quota's period */
 	int count;        /* quotas: CONF_COUNT_SUM of samples, or CONF_COUNT_INCREASE */
 	struct conf_milestone *milestones;
 	size_t nmilestones;
 	/* resolved by validation (ms since the epoch) */
 	int64_t start_ms, deadline_ms;
+	int coverage_cmp; /* enum conf_cmp */
+	double coverage_v;
 	int64_t *milestone_ms;
 };
 
@@ -265,6 +275,7 @@ struct conf {
 		int64_t scrape_interval_ms, scrape_timeout_ms, lookback_delta_ms;
 		int64_t evaluation_interval_ms, outage_tolerance_ms;
 		char *timezone;
+		int language; /* enum conf_language; auto resolved by validation */
 		struct conf_kvs external_labels;
 		int64_t max_concurrent_scrapes;
 		int64_t shard_index, shard_count;
@@ -320,6 +331,13 @@ struct conf_errs {
  * program registers a checker (0, or non-zero and a new message). */
 typedef int (*conf_expr_checker)(const char *expr, char **cause);
 void conf_set_expr_checker(conf_expr_checker fn);
+/* What a KPI may say (its alerts' names, a coverage KPI's fields) is the
+ * KPI model's to check, which conf does not link either: the program
+ * registers a checker that calls report(ctx, key, message) for each
+ * problem, key naming the KPI's field ("severities.KpiMised"). */
+typedef void (*conf_kpi_report)(void *ctx, const char *key, const char *msg);
+typedef void (*conf_kpi_checker)(const struct conf_kpi *k, conf_kpi_report report, void *ctx);
+void conf_set_kpi_checker(conf_kpi_checker fn);
 
 /* An Alertmanager label matcher: name="value", name!=value, name=~"re",
  * name!~"re" (quotes optional, Go escapes inside them). */

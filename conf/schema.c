@@ -156,6 +156,8 @@ static const struct field shard_rows[] = {
 };
 static const struct table shard_table = TBL("shard", shard_rows);
 
+static const char *const language_names[] = {"auto", "zh", "en", NULL};
+
 static const struct field global_rows[] = {
 	{.key = "scrape_interval", .type = F_DURATION,
 	 .off = offsetof(struct conf, global.scrape_interval_ms), .def = "\"1m\"",
@@ -174,6 +176,9 @@ static const struct field global_rows[] = {
 	 .help = "after a restart this short, pending and firing alerts keep their for clock"},
 	{.key = "timezone", .type = F_STR, .off = offsetof(struct conf, global.timezone),
 	 .def = "\"Asia/Shanghai\"", .help = "time zone of dates, calendars and reports"},
+	{.key = "language", .type = F_ENUM, .off = offsetof(struct conf, global.language),
+	 .def = "\"auto\"", .enums = language_names,
+	 .help = "language of emails, digests and pages: zh, en, or auto (zh when a KPI's title is)"},
 	{.key = "external_labels", .type = F_KVS, .off = offsetof(struct conf, global.external_labels),
 	 .help = "labels added when data leaves this instance"},
 	{.key = "max_concurrent_scrapes", .type = F_INT,
@@ -298,8 +303,9 @@ static const struct field kpi_rows[] = {
 	 .help = "what people read (Chinese welcome); alerts speak its language"},
 	{.key = "value", .type = F_STR, .off = offsetof(struct conf_kpi, value), .required = true,
 	 .help = "PromQL; every series it returns is one unit, with its labels"},
-	{.key = "target", .type = F_TEXT, .off = offsetof(struct conf_kpi, target), .required = true,
-	 .help = "a number, or PromQL giving a target per unit (matched on shared labels)"},
+	{.key = "target", .type = F_TEXT, .off = offsetof(struct conf_kpi, target),
+	 .help = "a number, or PromQL giving a target per unit (matched on shared labels); "
+		 "required but for coverage KPIs"},
 	{.key = "direction", .type = F_ENUM, .off = offsetof(struct conf_kpi, direction),
 	 .def = "\"at_least\"", .enums = direction_names, .help = "at_least or at_most"},
 	{.key = "start", .type = F_STR, .off = offsetof(struct conf_kpi, start), .required = true,
@@ -341,6 +347,14 @@ static const struct field kpi_rows[] = {
 	 .help = "who answers for it (a label of its alerts)"},
 	{.key = "contact", .type = F_STR, .off = offsetof(struct conf_kpi, contact),
 	 .help = "how to reach the owner (a label of its alerts)"},
+	{.key = "severities", .type = F_KVS, .off = offsetof(struct conf_kpi, severities),
+	 .help = "severity per alert, overriding severity: {\"KpiMissed\": \"critical\"}"},
+	{.key = "coverage", .type = F_STR, .off = offsetof(struct conf_kpi, coverage),
+	 .help = "a coverage KPI: the condition a unit's value must meet, \">= 1\""},
+	{.key = "unit_name", .type = F_STR, .off = offsetof(struct conf_kpi, unit_name),
+	 .help = "template naming a unit for people: \"{{ $labels.city }}市\""},
+	{.key = "runbook", .type = F_STR, .off = offsetof(struct conf_kpi, runbook),
+	 .help = "what to do when it lags or misses, shown in its alerts"},
 };
 static const struct table kpi_table = TBL("kpi", kpi_rows);
 

@@ -111,6 +111,38 @@ static void check_milestones(struct conf_kpi *k, const char *p, const struct pw_
 	}
 }
 
+/* a level KPI has a target, a coverage KPI a condition instead (its number
+ * becomes the target), a quota counts against a target; false when what is
+ * missing makes the rest unchecked */
+static bool check_kpi_kind(struct conf_kpi *k, const char *p, struct conf_errs *errs,
+			   const struct posmap *pm)
+{
+	char *q;
+	if (k->coverage) {
+		q = xasprintf("%s.coverage", p);
+		if (conf_cmp_parse(k->coverage, &k->coverage_cmp, &k->coverage_v) != 0)
+			conf_err_at(errs, pm, q, false,
+				    "expected a comparison and a number (\">= 1\", \"> 0\", \"<= 5\", "
+				    "\"< 5\", \"== 1\"), found \"%s\"", k->coverage);
+		else if (k->target)
+			conf_err_at(errs, pm, q, false, "a coverage KPI takes its target from "
+							"coverage: remove target");
+		else if (k->period != CONF_PERIOD_NONE)
+			conf_err_at(errs, pm, q, false, "a calendar quota counts; it has no coverage");
+		else
+			k->target = xasprintf("%.17g", k->coverage_v);
+		free(q);
+		return k->target != NULL;
+	}
+	if (!k->target) {
+		q = xasprintf("%s.target", p);
+		conf_err_at(errs, pm, q, false, "required (or coverage, for a coverage KPI)");
+		free(q);
+		return false;
+	}
+	return true;
+}
+
 static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
 	for (size_t i = 0; i < c->nkpis; i++) {
@@ -120,9 +152,13 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 		const char *tzname = k->timezone ? k->timezone : c->global.timezone;
 		double v;
 		char *why = NULL;
-		if (!k->name || !k->value || !k->target || !k->start || !k->deadline) {
+		if (!k->name || !k->value || !k->start || !k->deadline) {
 			free(p);
 			continue; /* reported as missing */
+		}
+		if (!check_kpi_kind(k, p, errs, pm)) {
+			free(p);
+			continue;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (c->kpis[j].name && strcmp(c->kpis[j].name, k->name) == 0) {
@@ -142,6 +178,7 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 		q = xasprintf("%s.value", p);
 		conf_check_expr(k->value, q, errs, pm);
 		free(q);
+		conf_check_kpi(k, p, errs, pm);
 		if (!pw_number(k->target, &v)) {
 			q = xasprintf("%s.target", p);
 			conf_check_expr(k->target, q, errs, pm);

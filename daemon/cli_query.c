@@ -234,8 +234,10 @@ int cmd_query(int argc, char **argv)
 					   {"step", required_argument, 0, 'p'},
 					   {"lookback-delta", required_argument, 0, 'l'},
 					   {"timeout", required_argument, 0, 'T'},
+					   {"timezone", required_argument, 0, 'z'},
 					   {0, 0, 0, 0}};
 	const char *storage = NULL, *url = NULL, *ts = NULL, *ss = NULL, *es = NULL, *ps = NULL;
+	const char *zone = NULL;
 	struct query_opts qo = {0};
 	int64_t t = pw_now_ms(), start = 0, end = 0, step = 0;
 	int c, rc;
@@ -247,8 +249,9 @@ int cmd_query(int argc, char **argv)
 	const char *expr;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:u:t:a:b:p:l:T:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:u:t:a:b:p:l:T:z:", lo, NULL)) != -1) {
 		switch (c) {
+		case 'z': zone = optarg; break;
 		case 's': storage = optarg; break;
 		case 'u': url = optarg; break;
 		case 't': ts = optarg; break;
@@ -276,14 +279,10 @@ int cmd_query(int argc, char **argv)
 		fprintf(stderr, "pacewatch: query: a range query needs --start, --end and --step\n");
 		return 2;
 	}
-	if (ts && pw_parse_time(ts, NULL, &t) != 0) {
-		fprintf(stderr, "pacewatch: query: --time: invalid time \"%s\"\n", ts);
+	if ((ts && cli_time("query", "--time", ts, zone, &t) != 0) ||
+	    (ss && (cli_time("query", "--start", ss, zone, &start) != 0 ||
+		    cli_time("query", "--end", es, zone, &end) != 0)))
 		return 2;
-	}
-	if (ss && (pw_parse_time(ss, NULL, &start) || pw_parse_time(es, NULL, &end))) {
-		fprintf(stderr, "pacewatch: query: invalid --start or --end (RFC 3339 or Unix seconds)\n");
-		return 2;
-	}
 	if (ps && parse_step(ps, &step) != 0) {
 		fprintf(stderr, "pacewatch: query: --step: invalid step \"%s\"\n", ps);
 		return 2;

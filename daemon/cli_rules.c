@@ -19,6 +19,13 @@
 #include "query.h"
 #include "store.h"
 
+/* a time a person typed, in global.timezone */
+static int user_time(const char *cmd, const char *opt, const char *s, const struct conf *c,
+		     int64_t *ms)
+{
+	return cli_time(cmd, opt, s, c->global.timezone, ms);
+}
+
 /* the pending and firing alerts of a view, for people; returns how many */
 static size_t print_alerts(const struct view *v)
 {
@@ -92,7 +99,7 @@ int cmd_rules(int argc, char **argv)
 					   {"json", no_argument, 0, 'j'},
 					   {"timing", no_argument, 0, 'T'},
 					   {0, 0, 0, 0}};
-	const char *cfg = NULL, *storage = NULL;
+	const char *cfg = NULL, *storage = NULL, *ts_at = NULL, *ts_start = NULL, *ts_end = NULL;
 	int64_t at = 0, start = 0, end = 0, step = 0;
 	bool have_at = false, have_range = false, json = false, timing = false;
 	struct conf *conf = NULL;
@@ -108,19 +115,9 @@ int cmd_rules(int argc, char **argv)
 		case 's': storage = optarg; break;
 		case 'j': json = true; break;
 		case 'T': timing = true; break;
-		case 't': case 'a': case 'b': {
-			int64_t *dst = c == 't' ? &at : c == 'a' ? &start : &end;
-			if (pw_parse_time(optarg, NULL, dst) != 0) {
-				fprintf(stderr, "pacewatch: rules: invalid time \"%s\" (RFC 3339, Unix "
-						"seconds or YYYY-MM-DD)\n", optarg);
-				return 2;
-			}
-			if (c == 't')
-				have_at = true;
-			else
-				have_range = true;
-			break;
-		}
+		case 't': ts_at = optarg, have_at = true; break;
+		case 'a': ts_start = optarg, have_range = true; break;
+		case 'b': ts_end = optarg, have_range = true; break;
 		case 'p':
 			if (pw_parse_duration(optarg, &step) != 0 || step <= 0) {
 				fprintf(stderr, "pacewatch: rules: --step: invalid duration \"%s\"\n", optarg);
@@ -137,10 +134,23 @@ int cmd_rules(int argc, char **argv)
 	}
 	if (open_rules(cfg, storage, false, &conf, &st, &r) != 0)
 		return 1;
+	if ((have_at && user_time("rules", "--at", ts_at, conf, &at) != 0) ||
+	    (have_range && (user_time("rules", "--start", ts_start, conf, &start) != 0 ||
+			    user_time("rules", "--end", ts_end, conf, &end) != 0))) {
+		alerts_free(r);
+		store_close(st);
+		conf_free(conf);
+		return 2;
+	}
 	if (have_at)
 		start = end = at;
 	if (!step)
 		step = conf->global.evaluation_interval_ms;
+	{
+		/* the slots from start on: multiples of the evaluation interval */
+		int64_t iv = conf->global.evaluation_interval_ms;
+		start = start % iv == 0 ? start : start - ((start % iv) + iv) % iv + iv;
+	}
 	rc = 0;
 	for (int64_t t = start; t <= end && rc == 0; t += step) {
 		int64_t w0 = pw_mono_ns();
@@ -183,36 +193,46 @@ int cmd_rules(int argc, char **argv)
 }
 
 /* `pacewatch kpi`: every KPI's units with their numbers, laggards first. */
-/* the KPIs of a view as a table, laggards first */
-static void print_kpis(const struct view *v, int64_t at)
+/* a number for people (docs/kpis.md): at most two decimals, "-" for none */
+static void people(char *dst, size_t sz, double v)
 {
+	if (isnan(v) || isinf(v))
+		snprintf(dst, sz, "-");
+	else
+		pw_fmt_float(dst, sz, v, PW_FMT_HUMAN);
+}
+
+/* the KPIs of a view as a table, laggards first */
+static void print_kpis(const struct view *v, int64_t at, const struct conf *c)
+{
+	struct pw_tz *tz = NULL;
 	char when[64];
-	pw_fmt_time(when, sizeof when, at);
+	pw_tz_load(c->global.timezone ? c->global.timezone : "UTC", &tz, NULL);
+	pw_fmt_local(when, sizeof when, at, tz);
 	printf("KPIs at %s\n", when);
 	for (size_t i = 0; v && i < v->meta->nkpis; i++) {
 		const struct view_meta_kpi *k = &v->meta->kpis[i];
-		char deadline[64];
-		pw_fmt_time(deadline, sizeof deadline, k->deadline_ms);
-		printf("\n%s — %s (deadline %s)\n", k->name, k->title, deadline);
-		printf("  %-9s %12s %12s %12s %12s  %s\n", "status", "value", "expected", "target",
-		       "forecast", "unit");
+		printf("\n%s — %s (deadline %s)\n", k->name, k->title, k->deadline_text);
+		printf("  %-14s %10s %10s %10s %10s %9s %10s  %s\n", "status", "value", "expected",
+		       "target", "gap", "progress", "forecast", "unit");
 		for (size_t j = 0; j < v->kpis[i].nunits; j++) {
 			const struct view_unit *u = &v->units[v->kpis[i].unit0 + j];
-			const double cols[4] = {u->value, u->expected, u->target, u->forecast};
-			printf("  %-9s", view_status_name(u->status));
+			const double cols[4] = {u->value, u->expected, u->target, u->gap};
+			char num[400], prog[32];
+			printf("  %-14s", view_status_name(u->status));
 			for (int q = 0; q < 4; q++) {
-				if (isnan(cols[q]) || isinf(cols[q]))
-					printf(" %12s", "-");
-				else
-					printf(" %12.4g", cols[q]);
+				people(num, sizeof num, cols[q]);
+				printf(" %10s", num);
 			}
-			printf("  ");
-			for (size_t l = 0; l < u->labels->n; l++)
-				printf("%s%s=%s", l ? " " : "", u->labels->l[l].name,
-				       u->labels->l[l].value);
-			printf("\n");
+			if (isnan(u->progress))
+				snprintf(prog, sizeof prog, "-");
+			else
+				snprintf(prog, sizeof prog, "%.1f%%", 100 * u->progress);
+			people(num, sizeof num, u->forecast);
+			printf(" %9s %10s  %s\n", prog, num, u->name ? u->name : "");
 		}
 	}
+	pw_tz_free(tz);
 }
 
 int cmd_kpi(int argc, char **argv)
@@ -222,8 +242,8 @@ int cmd_kpi(int argc, char **argv)
 					   {"at", required_argument, 0, 't'},
 					   {"json", no_argument, 0, 'j'},
 					   {0, 0, 0, 0}};
-	const char *cfg = NULL, *storage = NULL;
-	int64_t at = pw_now_ms();
+	const char *cfg = NULL, *storage = NULL, *ts_at = "now";
+	int64_t at = 0;
 	bool json = false;
 	struct conf *conf = NULL;
 	struct store *st = NULL;
@@ -239,12 +259,7 @@ int cmd_kpi(int argc, char **argv)
 		case 'c': cfg = optarg; break;
 		case 's': storage = optarg; break;
 		case 'j': json = true; break;
-		case 't':
-			if (pw_parse_time(optarg, NULL, &at) != 0) {
-				fprintf(stderr, "pacewatch: kpi: invalid time \"%s\"\n", optarg);
-				return 2;
-			}
-			break;
+		case 't': ts_at = optarg; break;
 		default: return 2;
 		}
 	}
@@ -254,6 +269,15 @@ int cmd_kpi(int argc, char **argv)
 	}
 	if (open_rules(cfg, storage, true, &conf, &st, &r) != 0)
 		return 1;
+	if (user_time("kpi", "--at", ts_at, conf, &at) != 0) {
+		alerts_free(r);
+		store_close(st);
+		conf_free(conf);
+		return 2;
+	}
+	/* the slot at or before the time asked */
+	at -= ((at % conf->global.evaluation_interval_ms) + conf->global.evaluation_interval_ms) %
+	      conf->global.evaluation_interval_ms;
 	if (alerts_eval_kpis(r, at, &cause) != 0) {
 		fprintf(stderr, "pacewatch: kpi: %s\n", cause ? cause : "failed");
 		free(cause);
@@ -269,7 +293,7 @@ int cmd_kpi(int argc, char **argv)
 		printf("%.*s\n", (int)b.len, b.data);
 		pw_buf_free(&b);
 	} else {
-		print_kpis(v, at);
+		print_kpis(v, at, conf);
 	}
 	view_unref(v);
 	alerts_free(r);

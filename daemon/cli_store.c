@@ -238,9 +238,10 @@ int cmd_dump(int argc, char **argv)
 					   {"match", required_argument, 0, 'm'},
 					   {"start", required_argument, 0, 'a'},
 					   {"end", required_argument, 0, 'b'},
+					   {"timezone", required_argument, 0, 'z'},
 					   {0, 0, 0, 0}};
 	struct common_opts o = {0};
-	const char *matches[64];
+	const char *matches[64], *ts_start = NULL, *ts_end = NULL, *zone = NULL;
 	size_t nmatch = 0;
 	int64_t mint = INT64_MIN, maxt = INT64_MAX;
 	struct store *s = NULL;
@@ -253,7 +254,7 @@ int cmd_dump(int argc, char **argv)
 	int c, rc = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:m:a:b:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:a:b:z:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (nmatch == 64) {
@@ -263,21 +264,17 @@ int cmd_dump(int argc, char **argv)
 			}
 			matches[nmatch++] = optarg;
 			break;
-		case 'a':
-		case 'b':
-			if (pw_parse_time(optarg, NULL, c == 'a' ? &mint : &maxt) != 0) {
-				fprintf(stderr, "pacewatch: --%s: invalid time \"%s\" (RFC 3339, Unix "
-						"seconds or YYYY-MM-DD)\n",
-					c == 'a' ? "start" : "end", optarg);
-				rc = 2;
-				goto out;
-			}
-			break;
+		case 'a': ts_start = optarg; break;
+		case 'b': ts_end = optarg; break;
+		case 'z': zone = optarg; break;
 		default:
 			if ((rc = parse_common(c, &o)) != 0)
 				goto out;
 		}
 	}
+	if ((ts_start && (rc = cli_time("dump", "--start", ts_start, zone, &mint)) != 0) ||
+	    (ts_end && (rc = cli_time("dump", "--end", ts_end, zone, &maxt)) != 0))
+		goto out;
 	if ((rc = open_store(&o, true, &s)) != 0)
 		goto out;
 	if ((rc = store_snap_begin(s, &snap)) != 0) {

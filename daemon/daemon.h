@@ -5,6 +5,8 @@
 #ifndef PW_DAEMON_H
 #define PW_DAEMON_H
 
+#include <stdint.h>
+
 int cmd_import(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_query(int argc, char **argv);
@@ -17,5 +19,11 @@ int cmd_retention(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_config_keys(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+
+/* A time a person typed (cli_time.c): read in zone (NULL: the default)
+ * unless it carries an offset, or relative to now. 0, or 2 with the error
+ * printed. */
+#define CLI_DEFAULT_ZONE "Asia/Shanghai"
+int cli_time(const char *cmd, const char *opt, const char *s, const char *zone, int64_t *ms);
 
 #endif

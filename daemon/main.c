@@ -75,7 +75,8 @@ int main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 #endif
-	conf_set_expr_checker(alerts_check_expr); /* PromQL in the configuration */
+	conf_set_expr_checker(alerts_check_expr);
+	conf_set_kpi_checker(alerts_check_kpi); /* PromQL in the configuration */
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -205,8 +205,8 @@ static void digest_gone(struct digest_doc *x)
 /* the title and the day, then how many units lag, in each status */
 static char *digest_subject(const struct digest_doc *x, const char *title, const char *day)
 {
-	static const enum view_status order[] = {VIEW_MISSING, VIEW_LAGGING, VIEW_MISSED,
-						 VIEW_AT_RISK, VIEW_STALE};
+	static const enum view_status order[] = {VIEW_MISSED, VIEW_NOT_REPORTING, VIEW_NOT_COVERED,
+						 VIEW_LAGGING, VIEW_AT_RISK, VIEW_STALE};
 	struct pw_buf s;
 	pw_buf_init(&s, 0);
 	pw_buf_printf(&s, "%s %s", title, day);

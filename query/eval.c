@@ -312,13 +312,13 @@ struct val eval_vsel_as(struct ev *ev, struct node *n, bool timestamps)
 		if (ev->nsteps == 1 &&
 		    (sr.s[i].has_latest ? (last.t = sr.s[i].latest_t, last.v = sr.s[i].latest_v, 1)
 					: store_latest(ev->snap, sr.s[i].id, &last.t, &last.v) == 0) &&
-		    last.t <= r0) {
+		    last.t <= r0 && !(ev->ignore_stale && is_stale(last.v))) {
 			if (last.t >= r0 - ev->lookback && !is_stale(last.v))
 				ser_push(ev, mat_add(ev, &out.m, sr.ls[i]), ev->start,
 					 timestamps ? (double)last.t / 1000 : last.v);
 			continue;
 		}
-		np = load_points(ev, sr.s[i].id, mint, maxt, false, &p);
+		np = load_points(ev, sr.s[i].id, mint, maxt, ev->ignore_stale, &p);
 		for (size_t k = 0; k < ev->nsteps; k++) {
 			int64_t ts = step_ts(ev, k), r = ref_time(ev, n, ts);
 			ev_tick(ev);
@@ -1310,6 +1310,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	ev.qstart = start;
 	ev.qend = end;
 	ev.lookback = o && o->lookback_ms > 0 ? o->lookback_ms : 5 * 60 * 1000;
+	ev.ignore_stale = o && o->ignore_stale;
 	ev.max_samples = o && o->max_samples ? o->max_samples : 50000000;
 	ev.deadline_ns = pw_mono_ns() +
 			 (o && o->timeout_ms > 0 ? o->timeout_ms : 120000) * (int64_t)1000000;

@@ -67,6 +67,10 @@ struct query_opts {
 	int64_t lookback_ms;   /* 0: 5 minutes */
 	uint64_t max_samples;  /* 0: 50,000,000 (Prometheus' default) */
 	int64_t timeout_ms;    /* 0: 2 minutes */
+	/* staleness markers do not end a series: an instant selector takes the
+	 * newest real sample within the lookback (KPIs read values this way,
+	 * so a failed scrape does not hide a unit before stale_after) */
+	bool ignore_stale;
 };
 
 struct query_point {

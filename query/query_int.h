@@ -150,6 +150,7 @@ struct ev {
 	size_t nsteps;
 	int64_t qstart, qend; /* the query's, for start() and end() */
 	int64_t lookback;
+	bool ignore_stale; /* query_opts.ignore_stale */
 	uint64_t max_samples, samples;
 	int64_t deadline_ns;
 	unsigned tick;

@@ -5,6 +5,7 @@
  */
 #include "view.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,9 +15,9 @@ const char *view_alert_state_name(enum view_alert_state s)
 }
 
 static const char *const status_names[VIEW_NSTATUS] = {
-	"on_track", "lagging", "at_risk", "met", "missed", "stale", "missing"};
+	"missed", "not_reporting", "not_covered", "lagging", "at_risk", "stale", "met", "on_track"};
 static const char *const status_names_zh[VIEW_NSTATUS] = {
-	"正常", "落后", "有风险", "已达标", "未达标", "数据未更新", "应报未报"};
+	"逾期未达标", "应报未报", "尚未达标", "进度落后", "有风险", "数据未更新", "已达标", "正常"};
 
 const char *view_status_name(enum view_status s)
 {
@@ -28,10 +29,17 @@ const char *view_status_name_zh(enum view_status s)
 	return (unsigned)s < VIEW_NSTATUS ? status_names_zh[s] : "未知";
 }
 
+enum view_status view_status_of(uint32_t conds)
+{
+	for (int s = 0; s < VIEW_ON_TRACK; s++)
+		if (conds & VIEW_COND(s))
+			return (enum view_status)s;
+	return VIEW_ON_TRACK;
+}
+
 int view_status_rank(enum view_status s)
 {
-	static const int rank[VIEW_NSTATUS] = {5, 1, 3, 6, 0, 4, 2};
-	return (unsigned)s < VIEW_NSTATUS ? rank[s] : VIEW_NSTATUS;
+	return (unsigned)s < VIEW_NSTATUS ? (int)s : VIEW_NSTATUS;
 }
 
 /* ---- strings owned by a meta or a view ------------------------------------------ */
@@ -133,6 +141,9 @@ size_t view_meta_add_kpi(struct view_meta *m, const struct view_meta_kpi *k)
 	c->title = view_meta_str(m, k->title ? k->title : k->name);
 	c->owner = view_meta_str(m, k->owner ? k->owner : "");
 	c->contact = view_meta_str(m, k->contact ? k->contact : "");
+	c->deadline_text = view_meta_str(m, k->deadline_text ? k->deadline_text : "");
+	c->runbook = view_meta_str(m, k->runbook ? k->runbook : "");
+	c->coverage = view_meta_str(m, k->coverage ? k->coverage : "");
 	return m->nkpis++;
 }
 
@@ -203,22 +214,26 @@ struct view_unit *view_add_unit(struct view *v, struct pw_lset *labels)
 	return u;
 }
 
+static int unit_order(const void *x, const void *y)
+{
+	const struct view_unit *a = x, *b = y;
+	int ra = view_status_rank(a->status), rb = view_status_rank(b->status);
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	/* the largest gap to target first; units without one after */
+	if (isnan(a->gap_target) != isnan(b->gap_target))
+		return isnan(a->gap_target) ? 1 : -1;
+	if (!isnan(a->gap_target) && a->gap_target != b->gap_target)
+		return a->gap_target > b->gap_target ? -1 : 1;
+	return pw_lset_cmp(a->labels, b->labels);
+}
+
 void view_sort_units(struct view *v, size_t k)
 {
 	struct view_kpi *vk = &v->kpis[k];
-	struct view_unit *u, *tmp;
-	size_t w = 0;
 	if (vk->nunits < 2)
 		return;
-	u = v->units + vk->unit0;
-	/* a stable bucket pass by rank: the evaluation's order within a status */
-	tmp = xcalloc(vk->nunits, sizeof *tmp);
-	for (int r = 0; r <= VIEW_NSTATUS; r++)
-		for (size_t i = 0; i < vk->nunits; i++)
-			if (view_status_rank(u[i].status) == r)
-				tmp[w++] = u[i];
-	memcpy(u, tmp, vk->nunits * sizeof *u);
-	free(tmp);
+	qsort(v->units + vk->unit0, vk->nunits, sizeof *v->units, unit_order);
 }
 
 struct view *view_get(struct pw_slot *slot)

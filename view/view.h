@@ -33,22 +33,30 @@ enum view_alert_state {
 };
 const char *view_alert_state_name(enum view_alert_state s); /* "inactive" ... */
 
-/* A KPI unit's status (docs/kpis.md): exactly one per unit. */
+/* A KPI unit's conditions (docs/kpis.md), in the order that makes one its
+ * status: the first that holds, or VIEW_ON_TRACK. The order is also
+ * "laggards first". A unit's conditions are a bit set of these. */
 enum view_status {
-	VIEW_ON_TRACK,
-	VIEW_LAGGING,
-	VIEW_AT_RISK,
-	VIEW_MET,
-	VIEW_MISSED,
-	VIEW_STALE,
-	VIEW_MISSING,
+	VIEW_MISSED,        /* the deadline (or a quota's period) passed unmet */
+	VIEW_NOT_REPORTING, /* the roster names it; it never reported */
+	VIEW_NOT_COVERED,   /* a coverage KPI: it reports, it is not covered */
+	VIEW_LAGGING,       /* behind the plan by more than the tolerance */
+	VIEW_AT_RISK,       /* the forecast misses the target */
+	VIEW_STALE,         /* it reported before; nothing fresh now */
+	VIEW_MET,           /* the target is reached */
+	VIEW_ON_TRACK,      /* none of the above */
 	VIEW_NSTATUS
 };
-const char *view_status_name(enum view_status s);    /* "on_track" ... */
-const char *view_status_name_zh(enum view_status s); /* "正常" ... */
-/* Laggards first: missed, lagging, missing, at_risk, stale, on_track, met
- * (0 is listed first). */
+#define VIEW_COND(s) (1u << (s))
+const char *view_status_name(enum view_status s);    /* "missed" ... "on_track" */
+const char *view_status_name_zh(enum view_status s); /* "逾期未达标" ... */
+/* The status a set of conditions makes. */
+enum view_status view_status_of(uint32_t conds);
+/* Laggards first: the status's place in that order (0 first). */
 int view_status_rank(enum view_status s);
+
+/* The language of what pacewatch writes for people. */
+enum view_language { VIEW_LANG_ZH, VIEW_LANG_EN };
 
 /* ---- what a configuration says -------------------------------------------------------- */
 
@@ -68,15 +76,23 @@ struct view_meta_group {
 	size_t rule0, nrules; /* its rules: meta->rules[rule0 .. rule0 + nrules) */
 };
 
+enum view_kpi_kind { VIEW_KPI_LEVEL, VIEW_KPI_COVERAGE, VIEW_KPI_QUOTA };
+
 struct view_meta_kpi {
 	const char *name, *title;
+	enum view_kpi_kind kind;
 	bool at_most;
 	int64_t start_ms, deadline_ms;
+	const char *deadline_text;   /* the deadline as configured ("2025-12-01") */
 	const char *owner, *contact; /* "" when not configured */
+	const char *runbook;         /* "" when not configured */
+	const char *coverage;        /* a coverage KPI's condition (">= 1"), else "" */
 };
 
 struct view_meta {
 	struct pw_shared sh;
+	enum view_language lang; /* what is written for people */
+	const char *timezone;    /* where people read times (global.timezone) */
 	struct view_meta_group *groups;
 	size_t ngroups;
 	struct view_meta_rule *rules;
@@ -122,12 +138,19 @@ struct view_group {
 
 struct view_unit {
 	struct pw_lset *labels; /* the unit's labels (a reference) */
+	const char *name;       /* its name for people (the view's string) */
+	uint32_t conds;         /* VIEW_COND bits */
 	enum view_status status;
 	double value, target, baseline, expected, forecast; /* NaN: none */
+	double progress, expected_progress, gap, gap_target; /* NaN: none */
+	int64_t last_seen;      /* ms; 0: never reported */
 };
 
 struct view_kpi {
 	size_t unit0, nunits; /* its units, laggards first: units[unit0 ..) */
+	int64_t evaluated_at; /* the slot its numbers are for (0: not yet) */
+	const char *period;   /* a quota's current period ("2025-06"), else NULL */
+	const char *previous_period; /* the one its missed refers to, else NULL */
 };
 
 struct view {
@@ -157,8 +180,8 @@ const char *view_str(struct view *v, const char *s);
 struct view_alert *view_add_alert(struct view *v, struct pw_lset *labels,
 				  struct pw_lset *annotations);
 struct view_unit *view_add_unit(struct view *v, struct pw_lset *labels);
-/* Order kpi k's units [unit0, nunits) laggards first (view_status_rank),
- * keeping the evaluation's order within a status. */
+/* Order kpi k's units [unit0, nunits) laggards first: by status
+ * (view_status_rank), then by gap to target, largest first, then labels. */
 void view_sort_units(struct view *v, size_t k);
 
 static inline struct view *view_ref(struct view *v)

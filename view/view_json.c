@@ -148,47 +148,97 @@ static void jnum(struct pw_buf *b, double x)
 	pw_buf_puts(b, n);
 }
 
+static const char *const kind_names[] = {"level", "coverage", "quota"};
+
+static void jnum_field(struct pw_buf *b, const char *name, double x)
+{
+	pw_buf_printf(b, ",\"%s\":", name);
+	jnum(b, x);
+}
+
+static void junit(struct pw_buf *b, const struct view_unit *u)
+{
+	char t[64];
+	bool first = true;
+	pw_buf_puts(b, "{\"labels\":");
+	jlset(b, u->labels);
+	pw_buf_puts(b, ",\"name\":");
+	pw_buf_json_string(b, u->name ? u->name : "");
+	pw_buf_printf(b, ",\"status\":\"%s\",\"conditions\":[", view_status_name(u->status));
+	for (int c = 0; c < VIEW_ON_TRACK; c++) {
+		if (!(u->conds & VIEW_COND(c)))
+			continue;
+		pw_buf_printf(b, "%s\"%s\"", first ? "" : ",", view_status_name(c));
+		first = false;
+	}
+	pw_buf_putc(b, ']');
+	jnum_field(b, "value", u->value);
+	jnum_field(b, "target", u->target);
+	jnum_field(b, "baseline", u->baseline);
+	jnum_field(b, "expected", u->expected);
+	jnum_field(b, "forecast", u->forecast);
+	jnum_field(b, "progress", u->progress);
+	jnum_field(b, "expected_progress", u->expected_progress);
+	jnum_field(b, "gap", u->gap);
+	jnum_field(b, "gap_target", u->gap_target);
+	pw_buf_puts(b, ",\"last_seen\":");
+	if (u->last_seen) {
+		pw_fmt_time(t, sizeof t, u->last_seen);
+		pw_buf_json_string(b, t);
+	} else {
+		pw_buf_puts(b, "null");
+	}
+	pw_buf_putc(b, '}');
+}
+
+static void jtime_field(struct pw_buf *b, const char *name, int64_t ms)
+{
+	char t[64];
+	pw_buf_printf(b, ",\"%s\":", name);
+	if (!ms) {
+		pw_buf_puts(b, "null");
+		return;
+	}
+	pw_fmt_time(t, sizeof t, ms);
+	pw_buf_json_string(b, t);
+}
+
+static void jstr_field(struct pw_buf *b, const char *name, const char *s)
+{
+	pw_buf_printf(b, ",\"%s\":", name);
+	if (s)
+		pw_buf_json_string(b, s);
+	else
+		pw_buf_puts(b, "null");
+}
+
 void view_json_kpis(const struct view *v, struct pw_buf *b)
 {
 	pw_buf_puts(b, "{\"kpis\":[");
 	for (size_t i = 0; v && i < v->meta->nkpis; i++) {
 		const struct view_meta_kpi *k = &v->meta->kpis[i];
 		const struct view_kpi *vk = &v->kpis[i];
-		char t[64];
 		if (i)
 			pw_buf_putc(b, ',');
 		pw_buf_puts(b, "{\"name\":");
 		pw_buf_json_string(b, k->name);
-		pw_buf_puts(b, ",\"title\":");
-		pw_buf_json_string(b, k->title);
-		pw_buf_printf(b, ",\"direction\":\"%s\",\"start\":", k->at_most ? "at_most" : "at_least");
-		pw_fmt_time(t, sizeof t, k->start_ms);
-		pw_buf_json_string(b, t);
-		pw_buf_puts(b, ",\"deadline\":");
-		pw_fmt_time(t, sizeof t, k->deadline_ms);
-		pw_buf_json_string(b, t);
-		pw_buf_puts(b, ",\"owner\":");
-		pw_buf_json_string(b, k->owner);
-		pw_buf_puts(b, ",\"contact\":");
-		pw_buf_json_string(b, k->contact);
+		jstr_field(b, "title", k->title);
+		pw_buf_printf(b, ",\"kind\":\"%s\",\"direction\":\"%s\"", kind_names[k->kind],
+			      k->at_most ? "at_most" : "at_least");
+		jtime_field(b, "start", k->start_ms);
+		jtime_field(b, "deadline", k->deadline_ms);
+		jstr_field(b, "deadline_display", k->deadline_text);
+		jstr_field(b, "period", vk->period);
+		jstr_field(b, "previous_period", vk->previous_period);
+		jstr_field(b, "owner", k->owner);
+		jstr_field(b, "contact", k->contact);
+		jstr_field(b, "runbook", k->runbook);
+		jtime_field(b, "evaluated_at", vk->evaluated_at);
 		pw_buf_puts(b, ",\"units\":[");
 		for (size_t j = 0; j < vk->nunits; j++) {
-			const struct view_unit *u = &v->units[vk->unit0 + j];
 			if (j)
 				pw_buf_putc(b, ',');
-			pw_buf_puts(b, "{\"labels\":");
-			jlset(b, u->labels);
-			pw_buf_printf(b, ",\"status\":\"%s\",\"value\":", view_status_name(u->status));
-			jnum(b, u->value);
-			pw_buf_puts(b, ",\"target\":");
-			jnum(b, u->target);
-			pw_buf_puts(b, ",\"baseline\":");
-			jnum(b, u->baseline);
-			pw_buf_puts(b, ",\"expected\":");
-			jnum(b, u->expected);
-			pw_buf_puts(b, ",\"forecast\":");
-			jnum(b, u->forecast);
-			pw_buf_putc(b, '}');
+			junit(b, &v->units[vk->unit0 + j]);
 		}
 		pw_buf_puts(b, "]}");
 	}

@@ -14,8 +14,8 @@ checks the numbers:
  2. outage shorter and longer than stale_after: stale, last_seen, the last
     known value; a missed unit that goes stale stays missed
  3. hysteresis across records: lagging holds while the gap is between
-    hysteresis * tolerance * S and tolerance * S, only with a previous record
-    within outage_tolerance
+    hysteresis * tolerance * S and tolerance * S, with a previous record of any
+    age; without any record, judged without memory
  4. a monthly quota at zero: count 0, expected from the period's boundaries in
     Asia/Shanghai, lagging; last month's short units missed with the period
  5. coverage with zero-valued units: not_covered, not_reporting, met, missed
@@ -26,29 +26,13 @@ checks the numbers:
  9. times on the command line: a bare date is local midnight
 10. severity and severities
 
-Where the specification is silent or ambiguous, the assumption is written in
-a comment marked SPEC? where it is used. In short:
-
- a. "a real sample since start" / "the newest real sample since start" are read
-    as in [start, t]: samples stored after t do not count at t (1, 2).
- b. Without a record a baseline is derived from the source, so a back-dated
-    sample moves it; only the record keeps it "fixed" (1, checked literally).
- c. The recorded last_seen of a stale unit: the literal chain ("t when fresh,
-    else the previous record's") gives the last fresh slot, not the time of the
-    last sample that the series' description and the no-record case give (2,
-    checked literally).
- d. at_risk for quotas: "level KPIs" in the table, "as above" for quotas (4,
-    avoided).
- e. A coverage KPI without "target"; docs/configuration.md lacks coverage,
-    severities, unit_name and runbook (5).
- f. The roster's lookback: lookback_delta or stale_after (5, avoided).
- g. A roster unit that never reported, past the deadline: missed (checked
-    literally)? and KpiNotCovered or not (not checked) (5).
- h. dump has no configuration: which time zone for a bare date (9, not tested).
- i. Not tested, undecided: at_risk without a forecast (fewer than two points);
-    what "fresh" and "stale" mean for a quota's count; whether the period label
-    is on pacewatch_kpi_condition/status too and how /api/v1/kpis shows the
-    period of a missed quota; the order of units with a null gap to target.
+Where the specification was silent or ambiguous the helper that wrote these
+tests marked it SPEC?; docs/kpis.md now settles each: samples count in
+[start, t]; a baseline is kept by the record (derived again from the source
+without one); last seen is the sample's time for a selector; at_risk applies to
+quotas; a coverage KPI has no target of its own; the roster is read with
+stale_after; a unit that never reported is not_reporting, not missed; commands
+without a configuration read times in --timezone (default Asia/Shanghai).
 
 Floats are compared with a relative tolerance of 1e-9 (an expected 0 with an
 absolute 1e-9); forecasts, which are least-squares fits, with 1e-6.
@@ -305,7 +289,7 @@ def scenario_late_starter():
 
     # (a) 2025-06-10 00:00: 日照 has no real sample in [start, t] (its 06-11.. samples are
     # after t, the 05-29 one before start), so it is not a unit yet (Units, rule 4).
-    # SPEC? "has a real sample since start" and "the newest real sample since start" are
+    # (settled in docs/kpis.md) "has a real sample since start" and "the newest real sample since start" are
     # read as "in [start, t]": samples stored after t do not count at t.
     t = L("2025-06-10 00:00")
     w = "at %s" % show(t)
@@ -321,17 +305,17 @@ def scenario_late_starter():
     t = L("2025-06-16 00:00")
     w = "at %s" % show(t)
     k = S.kpi(kpi_at(conf, store, t), "late", w)
-    # 济南: newest sample 06-15 12:00, k = 15: v = 125 (fresh: 12 h < 1d).
+    # 济南: newest sample 06-15 12:00, k = 15: v = 125 (fresh: 12 h < 1d); last seen then.
     #   E = 50 + 150 * 0.5 = 125; gap 125 - 125 = 0; gap_target 200 - 125 = 75;
     #   progress (125 - 50) / 150 = 0.5; expected progress 0.5.
-    #   Forecast: 7d window, R = 7d/100 = 6048 s rounded up to a multiple of 60 s = 6060 s;
-    #   the window [a - 7d, a] holds the samples 06-09 12:00 .. 06-15 12:00, all on the line
+    #   Forecast: 7d window [06-09 00:00, 06-16 00:00]: the samples
+    #   06-09 12:00 .. 06-15 12:00, all on the line
     #   50 + 5/day from 05-31 12:00, so F = the line at the deadline, 30.5 days on:
     #   50 + 5 * 30.5 = 202.5 >= 200: not at risk. 0 <= 0.1 * 150: not lagging -> on_track.
     S.fields(S.unit(k, w, city="济南"), w + " 济南", {
         "baseline": 50, "value": 125, "target": 200, "expected": 125, "gap": 0,
         "gap_target": 75, "progress": 0.5, "expected_progress": 0.5, "forecast": 202.5,
-        "status": "on_track", "conditions": [], "last_seen": t})
+        "status": "on_track", "conditions": [], "last_seen": L("2025-06-15 12:00")})
     # 日照: newest sample 06-16 00:00 (j = 5): v = 120. B = 100 (first sample after start,
     #   not 0 and not today's 120). E = 100 + 100 * 0.5 = 150; gap 150 - 120 = 30 >
     #   0.1 * 100 = 10: lagging. gap_target 80; progress (120 - 100) / 100 = 0.2; expected
@@ -390,9 +374,8 @@ def scenario_late_starter():
 
     # (f) the same source data, no record at all: the baseline is derived from the source,
     # whose first real sample after start is now 06-05 = 90.
-    # SPEC? "fixed once per unit and never moved" holds through the record only; derived
-    # without a record (a new store, an outage longer than outage_tolerance), a back-dated
-    # sample moves it. This checks the literal text (B = 90); the lead may decide otherwise.
+    # "Fixed once per unit and never moved" holds through the record; derived without any
+    # record (a new store), a back-dated sample counts (B = 90).
     store2 = os.path.join(d, "store2")
     import_lines(store2, d1 + d2, "d12")
     w = "at %s (no record, back-dated sample present)" % show(t)
@@ -431,29 +414,32 @@ def scenario_stale():
     import_lines(store, lines, "data")
 
     # 11:20: 青岛's last sample (11:00) is 20 min old < 30m: fresh value = newest real sample
-    #   in (10:50, 11:20] = 160; not stale; last_seen = t ("Last seen: t when fresh").
+    #   in [10:50, 11:20] = 160; not stale; last_seen = that sample's time, 11:00 ("Last
+    #   seen": for a selector the time of the sample).
     t = L(day + "11:20")
     w = "at %s" % show(t)
     ks = kpi_at(conf, store, t)
     k = S.kpi(ks, "beds", w)
     S.fields(S.unit(k, w, city="青岛"), w + " 青岛", {
-        "value": 160, "status": "met", "conditions": ["met"], "last_seen": t})
-    # 烟台: t >= deadline, 50 < 100: missed; fresh. After the deadline F = v = 50, E = T = 100.
+        "value": 160, "status": "met", "conditions": ["met"], "last_seen": L(day + "11:00")})
+    # 烟台: t >= deadline, 50 < 100: missed; fresh (its last sample, 11:00, is within 30m).
+    #   After the deadline F = v = 50, E = T = 100.
     k = S.kpi(ks, "beds_due", w)
     S.fields(S.unit(k, w, city="烟台"), w + " 烟台", {
         "value": 50, "expected": 100, "forecast": 50, "gap": 50, "gap_target": 50,
-        "status": "missed", "conditions": ["missed"], "last_seen": t})
+        "status": "missed", "conditions": ["missed"], "last_seen": L(day + "11:00")})
 
-    # 11:29: (10:59, 11:29] still holds the 11:00 sample: fresh.
-    t = L(day + "11:29")
+    # 11:30: [11:00, 11:30] still holds the 11:00 sample (Prometheus' lookback includes its
+    #   start): fresh.
+    t = L(day + "11:30")
     w = "at %s" % show(t)
     k = S.kpi(kpi_at(conf, store, t), "beds", w)
     S.fields(S.unit(k, w, city="青岛"), w + " 青岛", {"value": 160, "conditions": ["met"]})
 
-    # 11:30: (11:00, 11:30] is empty: stale from here. Without a record the last known value
+    # 11:31: [11:01, 11:31] is empty: stale from here. Without a record the last known value
     #   is the newest real sample since start (at or before t: not 11:45's 170), 160, and
     #   last_seen that sample's time, 11:00. Conditions in status order: stale before met.
-    for hm in ("11:30", "11:40"):
+    for hm in ("11:31", "11:40"):
         t = L(day + hm)
         w = "at %s (no record)" % show(t)
         ks = kpi_at(conf, store, t)
@@ -483,35 +469,33 @@ def scenario_stale():
     import_lines(store2, lines, "data2")
     rules(conf, store2, L(day + "11:00"), L(day + "11:40"), "1m")
     # pacewatch_kpi_last_seen_timestamp_seconds is written "while the unit is stale":
-    # 青岛 at 11:30 .. 11:40 (11 slots), never before 11:30.
+    # 青岛 at 11:31 .. 11:40 (10 slots), never before 11:31.
     ls = dump(store2, 'pacewatch_kpi_last_seen_timestamp_seconds{kpi="beds",city="青岛"}')
-    S.ok(sorted(s[3] for s in ls) == [L(day + "11:30") + 60 * i for i in range(11)],
-         "青岛's recorded last_seen series exists exactly at 11:30..11:40: %s"
+    S.ok(sorted(s[3] for s in ls) == [L(day + "11:31") + 60 * i for i in range(10)],
+         "青岛's recorded last_seen series exists exactly at 11:31..11:40: %s"
          % [show(s[3]) for s in ls])
-    # SPEC? Its value. "Last seen: t when fresh, else the previous record's last seen": through
-    # the record the chain gives the last fresh slot, 11:29, while the series is described as
-    # "when it last reported" (11:00) and, without a record, last seen is "that sample's
-    # time" (11:00). This checks the literal definition (11:29); the lead should settle it.
-    S.ok(all(s[2] == L(day + "11:29") for s in ls),
-         "SPEC? recorded last_seen of 青岛 while stale is the last fresh slot 11:29 (%d): %s"
-         % (L(day + "11:29"), sorted({s[2] for s in ls})))
+    # Its value: docs/kpis.md, "Last seen": for a selector the time of the unit's newest real
+    # sample, 11:00, carried through the record while the unit is stale.
+    S.ok(all(s[2] == L(day + "11:00") for s in ls),
+         "recorded last_seen of 青岛 while stale is its last sample's time 11:00 (%d): %s"
+         % (L(day + "11:00"), sorted({s[2] for s in ls})))
     # the recorded value while stale: the last known value, 160
     vals = dump(store2, 'pacewatch_kpi_value{kpi="beds",city="青岛"}')
-    for hm in ("11:30", "11:35", "11:40"):
+    for hm in ("11:31", "11:35", "11:40"):
         got = [s[2] for s in at_slot(vals, L(day + hm))]
         S.ok(got == [160], "recorded pacewatch_kpi_value of 青岛 at %s is 160: %s" % (hm, got))
-    # condition series: stale for 青岛 at 11:30..11:40; missed for 烟台 at every slot
-    # 11:00..11:40 (41), stale for 烟台 at 11:30..11:40
+    # condition series: stale for 青岛 at 11:31..11:40; missed for 烟台 at every slot
+    # 11:00..11:40 (41), stale for 烟台 at 11:31..11:40
     st = dump(store2, 'pacewatch_kpi_condition{kpi="beds",city="青岛",condition="stale"}')
-    S.ok(sorted(s[3] for s in st) == [L(day + "11:30") + 60 * i for i in range(11)],
-         "青岛's stale condition is recorded at 11:30..11:40: %s" % [show(s[3]) for s in st])
+    S.ok(sorted(s[3] for s in st) == [L(day + "11:31") + 60 * i for i in range(10)],
+         "青岛's stale condition is recorded at 11:31..11:40: %s" % [show(s[3]) for s in st])
     mi = dump(store2, 'pacewatch_kpi_condition{kpi="beds_due",city="烟台",condition="missed"}')
     S.ok(sorted(s[3] for s in mi) == [L(day + "11:00") + 60 * i for i in range(41)],
          "烟台's missed condition is recorded at every slot 11:00..11:40 (41): %d samples"
          % len(mi))
     st = dump(store2, 'pacewatch_kpi_condition{kpi="beds_due",city="烟台",condition="stale"}')
-    S.ok(sorted(s[3] for s in st) == [L(day + "11:30") + 60 * i for i in range(11)],
-         "烟台's stale condition is recorded at 11:30..11:40: %s" % [show(s[3]) for s in st])
+    S.ok(sorted(s[3] for s in st) == [L(day + "11:31") + 60 * i for i in range(10)],
+         "烟台's stale condition is recorded at 11:31..11:40: %s" % [show(s[3]) for s in st])
     # alerts at 11:40: 烟台 is both KpiMissed and KpiStale, firing (for 0)
     al = at_slot(dump(store2, 'ALERTS{kpi="beds_due",city="烟台"}'), L(day + "11:40"))
     got = sorted((s[1].get("alertname"), s[1].get("alertstate")) for s in al)
@@ -533,8 +517,7 @@ def scenario_hysteresis():
     kpi = {"name": "hyst", "title": "基层诊所", "value": "clinics_open", "target": 100,
            "baseline": 0, "start": "2025-06-01", "deadline": "2025-07-01", "tolerance": 0.1,
            "hysteresis": 0.5, "stale_after": "1d", "forecast": "2h"}
-    # outage_tolerance 90m: an hourly record finds the one an hour before it, not the one
-    # two hours before.
+    # outage_tolerance 90m (it does not limit how far back the previous record is looked for)
     conf = write_conf(d, [kpi], "90m")
     # T = 100, B = 0, S = 100: lagging above a gap of 0.1 * 100 = 10, clears at 0.5 * 10 = 5.
     # E(t) = 100 * (hours since 06-01 00:00) / 720 (30 days = 720 h).
@@ -552,8 +535,7 @@ def scenario_hysteresis():
     def E(h):
         return 100 * h / 720
 
-    # Forecast (only needed where not lagging): window 2h, R = 72 s rounded up to 120 s; the
-    # hourly slots are multiples of 120 s, so a = t and the window is [t - 2h, t].
+    # Forecast (only needed where not lagging): window 2h: the samples in [t - 2h, t].
     #   01:00: 33, 38, 43 on a line of 5/h; the deadline 07-01 00:00 is 359 h after
     #          06-16 01:00: F = 43 + 5 * 359 = 1838 >= 100, not at risk.
     #   02:00: 38, 43, 44: slope 3/h, mean 41.666.. at 01:00: F = 41.666.. + 3 * 359 >= 100.
@@ -617,16 +599,22 @@ def scenario_hysteresis():
     S.fields(S.unit(k, w, city="临沂"), w, {"value": 46, "gap": E(363) - 46,
                                            "status": "on_track", "conditions": []})
 
-    # S2: records at 23:00 and 00:00 only. At 02:00 the previous record is looked for in
-    # [02:00 - 90m, 02:00 - 1m] = [00:30, 01:59]: none, so no memory: gap 6.277.. <= 10,
-    # not lagging.
+    # S2: records at 23:00 and 00:00 only. At 02:00 the previous record is the latest one
+    # before 02:00, however old: 00:00, lagging. Gap 6.277.. > 5: still lagging (a restart
+    # after an outage longer than outage_tolerance does not forget the hysteresis).
     s2 = os.path.join(d, "gap")
     import_lines(s2, lines, "s2")
     rules(conf, s2, L("2025-06-15 23:00"), L("2025-06-16 00:00"), "1h")
     t = L("2025-06-16 02:00")
-    w = "at %s (last record 00:00, beyond outage_tolerance)" % show(t)
+    w = "at %s (last record 00:00, two hours before)" % show(t)
     k = S.kpi(kpi_at(conf, s2, t), "hyst", w)
     S.fields(S.unit(k, w, city="临沂"), w, {"value": 44, "gap": E(362) - 44,
+                                           "status": "lagging", "conditions": ["lagging"]})
+    # 03:00, previous record still 00:00 (lagging): gap 4.416.. <= 5: clears.
+    t = L("2025-06-16 03:00")
+    w = "at %s (last record 00:00, three hours before)" % show(t)
+    k = S.kpi(kpi_at(conf, s2, t), "hyst", w)
+    S.fields(S.unit(k, w, city="临沂"), w, {"value": 46, "gap": E(363) - 46,
                                            "status": "on_track", "conditions": []})
 
 
@@ -709,7 +697,7 @@ def scenario_quota():
     # t2 = 2025-07-02 00:00 +08:00: period July, p0 07-01, p1 08-01 (31 days), 1 day in:
     # E = 6/31. June ended short for everyone (峄城区 0, 台儿庄区 4, 薛城区 1, all < 6):
     # missed with period 2025-06 for all three; v = 0 (nothing in July).
-    # SPEC? at_risk for quotas: the conditions table says "level KPIs", the quota section
+    # (settled in docs/kpis.md) at_risk for quotas: the conditions table says "level KPIs", the quota section
     # "lagging, at risk and met as above"; with F = 0 < 6 it decides whether at_risk holds, so
     # only missed (first in any case) is checked here.
     t2 = L("2025-07-02 00:00")
@@ -738,7 +726,7 @@ def scenario_quota():
 def scenario_coverage():
     S = Scenario(5, "coverage with zero-valued units")
     d = new_dir("s5")
-    # SPEC? A coverage KPI is configured without "target" (docs/kpis.md: "A coverage KPI's
+    # (settled in docs/kpis.md) A coverage KPI is configured without "target" (docs/kpis.md: "A coverage KPI's
     # target is that number"), although docs/configuration.md lists kpis[].target as
     # required and does not list "coverage" (nor "severities", "unit_name", "runbook").
     kpi = {"name": "dialysis", "title": "常住人口超过10万的县均能开展血液透析",
@@ -746,7 +734,7 @@ def scenario_coverage():
            "roster": "county_residents > 100000", "start": "2025-06-01",
            "deadline": "2025-07-01", "stale_after": "1d", "owner": "医政处",
            "contact": "dialysis-oncall@example.org"}
-    # SPEC? The roster is "those the roster returns at t" without saying with which lookback
+    # (settled in docs/kpis.md) The roster is "those the roster returns at t" without saying with which lookback
     # (global.lookback_delta, as any PromQL at t, or stale_after, as value and target). Both
     # are 1d here and the samples come every 6 h, so either reading gives the same units.
     conf = write_conf(d, [kpi], "1h", lookback_delta="1d")
@@ -787,9 +775,8 @@ def scenario_coverage():
     # t2 = 2025-07-02 00:00: past the deadline.
     #   山亭区: not met: missed (and still not_covered): status missed.
     #   滕州市: met.
-    #   市中区: SPEC? "missed: t >= deadline and the unit is not met" makes a never-reporting
-    #   roster unit missed too (status missed, conditions missed + not_reporting). That is
-    #   the literal reading checked here.
+    #   市中区: docs/kpis.md, missed: "A unit that never reported is not_reporting, not
+    #   missed": conditions not_reporting only.
     t2 = L("2025-07-02 00:00")
     w = "at %s" % show(t2)
     k = S.kpi(kpi_at(conf, store, t2), "dialysis", w)
@@ -798,7 +785,7 @@ def scenario_coverage():
     S.fields(S.unit(k, w, county="山亭区"), w + " 山亭区", {
         "value": 0, "status": "missed", "conditions": ["missed", "not_covered"]})
     S.fields(S.unit(k, w, county="市中区"), w + " 市中区", {
-        "value": None, "status": "missed", "conditions": ["missed", "not_reporting"]})
+        "value": None, "status": "not_reporting", "conditions": ["not_reporting"]})
 
     # Alerts (one slot each). KpiUnitMissing follows not_reporting; KpiNotCovered follows
     # missed of a coverage KPI; not_covered alone (before the deadline) has no alert; no
@@ -820,8 +807,9 @@ def scenario_coverage():
              "at %s: no %s for %s: %s" % (show(t2), name, c, sorted(got)))
     S.ok(not any(g[1] == "滕州市" for g in got),
          "at %s: no alert for 滕州市 (met): %s" % (show(t2), sorted(got)))
-    # SPEC? Whether 市中区 (never reported, missed after the deadline) also gets KpiNotCovered
-    # ("it reports, but is not covered by the deadline" suggests not): not checked.
+    # 市中区 never reported: not missed, so no KpiNotCovered either.
+    S.ok(not any(g[0] == "KpiNotCovered" and g[1] == "市中区" for g in got),
+         "at %s: no KpiNotCovered for 市中区, which never reported: %s" % (show(t2), sorted(got)))
     sev = {(s[1].get("alertname"), s[1].get("owner"), s[1].get("contact"),
             s[1].get("severity")) for s in al}
     S.ok(all(x[1:] == ("医政处", "dialysis-oncall@example.org", "warning") for x in sev),
@@ -979,7 +967,7 @@ def scenario_at_equals_record():
     S.fields(S.unit(k, w, city="烟台"), w + " 烟台", {"baseline": 150, "value": 150,
                                                       "expected": 181.796875,
                                                       "forecast": None})
-    # 济南's forecast: window 2h, R = 72 s rounded up to 120 s, a = 10:30; the samples of
+    # 济南's forecast: window 2h, t = 10:30; the samples of
     # [08:30, 10:30] lie on 130 + 0.1/min from 08:00; the deadline is 14 d 13 h 30 min =
     # 20970 min after 10:30, 21120 min after 08:00: F = 130 + 0.1 * 21120 = 2242.
     S.fields(S.unit(k, w, city="济南"), w + " 济南", {"forecast": 2242})
@@ -1088,7 +1076,7 @@ def scenario_times():
     S.ok(ts == [midnight, midnight + 60, midnight + 120],
          "rules --start 2025-06-30 --end '2025-06-30 00:02' records 1751212800 + 0, 60, 120: "
          "%s" % ts)
-    # SPEC? `dump --start 2025-06-30` has no configuration to take global.timezone from;
+    # (settled in docs/kpis.md) `dump --start 2025-06-30` has no configuration to take global.timezone from;
     # not tested.
 
 

@@ -15,6 +15,7 @@ static inline struct conf *load_conf(const char *name, const char *text)
 	struct conf *c = NULL;
 	struct conf_errs errs;
 	conf_set_expr_checker(alerts_check_expr);
+	conf_set_kpi_checker(alerts_check_kpi);
 	int rc = conf_load_buffer(name, text, strlen(text), &c, &errs);
 	if (rc != 0)
 		conf_errs_print(&errs, stderr);

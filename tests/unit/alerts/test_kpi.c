@@ -168,19 +168,74 @@ Test(kpi, forecast_is_the_least_squares_line_at_the_deadline)
 		double y = 10 + 0.5 * d + noise[d - 20];
 		put("spots", "city", "青岛", T0 + d * DAY, y);
 	}
-	/* the window [day 20, day 30] (2.42 includes both ends), hand-fitted */
+	/* docs/kpis.md: least squares through the samples in [t - 10 d, t]
+	 * (both ends included: days 20 to 30), read at the deadline (day 60) */
+	int64_t t = T0 + 30 * DAY;
 	for (int d = 20; d <= 30; d++) {
-		double x = (double)(d - 30), y = 10 + 0.5 * d + noise[d - 20];
+		int64_t ts = T0 + d * DAY;
+		double x = (double)(ts - t) / DAY, y = 10 + 0.5 * d + noise[d - 20];
 		sx += x, sy += y, sxy += x * y, sx2 += x * x, n++;
 	}
 	double slope = (sxy - sx * sy / n) / (sx2 - sx * sx / n), icpt = sy / n - slope * sx / n;
-	double at_deadline = icpt + slope * 30; /* the deadline is day 60 */
-	u = unit_at(r, T0 + 30 * DAY, "city", "青岛", &doc);
+	double at_deadline = icpt + slope * 30; /* x in days from t: the deadline is 30 */
+	u = unit_at(r, t, "city", "青岛", &doc);
 	cr_assert_not_null(u);
 	cr_expect_float_eq(num(u, "forecast"), at_deadline, 1e-9, "got %g want %g",
 			   num(u, "forecast"), at_deadline);
 	cr_expect_str_eq(status(u), at_deadline >= 48 ? "on_track" : "at_risk");
 	json_decref(doc);
+	alerts_free(r);
+	conf_free(c);
+}
+
+/* the forecast the daemon carries from slot to slot (sums moved with the
+ * window) is the least-squares line of the samples then in the window,
+ * slot after slot, with staleness markers not counted */
+Test(kpi, forecast_moves_with_the_window)
+{
+	struct conf *c = config("[{\"name\": \"fw\", \"value\": \"beds\", \"target\": 5000, "
+				"\"baseline\": 0, \"start\": \"2025-01-01\", \"deadline\": \"2025-03-02\", "
+				"\"forecast\": \"5h\", \"stale_after\": \"1d\"}]");
+	struct alerts *r;
+	char *cause = NULL;
+	/* one sample every 20 s for 12 h; a 5 h window is refitted from the
+	 * store every 3 min, moved in between */
+	enum { NS = 12 * 180 };
+	static double ys[NS];
+	int64_t t0 = T0 + 10 * DAY, ts[NS];
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
+	for (int i = 0; i < NS; i++) {
+		ts[i] = t0 + i * 20000LL;
+		ys[i] = 100 + 0.01 * i + ((i * 7919) % 13) * 0.37 - (i / 300) * 5.5;
+		if (i % 97 == 50)
+			ys[i] = NAN; /* a staleness marker: a failed scrape */
+	}
+	for (int m = 0; m <= 12 * 60; m += 1) {
+		int64_t t = t0 + m * 60000LL;
+		struct pw_label l[2] = {{"__name__", "beds"}, {"city", "威海"}};
+		struct store_batch *b = store_batch_begin(st);
+		for (int i = 0; i < NS; i++)
+			if (ts[i] > t - 60000 && ts[i] <= t)
+				store_batch_put(b, l, 2, ts[i], isnan(ys[i]) ? store_stale_nan() : ys[i]);
+		cr_assert_eq(store_batch_commit(b, &cause), 0);
+		if (m < 2)
+			continue;
+		/* by hand: the real samples in [t - 1h, t], x in seconds from t */
+		double sx = 0, sy = 0, sxy = 0, sx2 = 0, n = 0;
+		for (int i = 0; i < NS; i++) {
+			if (ts[i] < t - 5 * 3600000 || ts[i] > t || isnan(ys[i]))
+				continue;
+			double x = (double)(ts[i] - t) / 1000;
+			sx += x, sy += ys[i], sxy += x * ys[i], sx2 += x * x, n++;
+		}
+		double slope = (sxy - sx * sy / n) / (sx2 - sx * sx / n), icpt = sy / n - slope * sx / n;
+		double want = icpt + slope * (double)(T0 + 60 * DAY - t) / 1000;
+		json_t *doc, *u = unit_at(r, t, "city", "威海", &doc);
+		cr_assert_not_null(u);
+		cr_assert_float_eq(num(u, "forecast"), want, 1e-9 * fabs(want), "minute %d: got %.12g want %.12g",
+				   m, num(u, "forecast"), want);
+		json_decref(doc);
+	}
 	alerts_free(r);
 	conf_free(c);
 }
@@ -244,7 +299,7 @@ Test(kpi, met_missed_roster_and_stale)
 	json_decref(doc);
 	u = unit_at(r, T0 + 10 * DAY, "county", "B县", &doc);
 	cr_assert_not_null(u, "B county is in the roster and reports nothing");
-	cr_expect_str_eq(status(u), "missing");
+	cr_expect_str_eq(status(u), "not_reporting");
 	json_decref(doc);
 	u = unit_at(r, T0 + 10 * DAY, "county", "C县", &doc);
 	cr_expect_null(u, "under 100,000 residents: not in the roster");
@@ -259,7 +314,7 @@ Test(kpi, met_missed_roster_and_stale)
 		pw_buf_init(&b, 0);
 		json_alerts(r, &b);
 		cr_expect(strstr(b.data, "\"alertname\":\"KpiUnitMissing\""), "%s", b.data);
-		cr_expect(strstr(b.data, "county=B县 应报未报"), "%s", b.data);
+		cr_expect(strstr(b.data, "透析覆盖：B县 应报未报"), "%s", b.data);
 		cr_expect(strstr(b.data, "\"alertname\":\"KpiStale\""), "%s", b.data);
 		pw_buf_free(&b);
 	}
@@ -283,7 +338,7 @@ Test(kpi, missed_after_the_deadline)
 	json_decref(doc);
 	pw_buf_init(&b, 0);
 	json_alerts(r, &b);
-	cr_expect(strstr(b.data, "Items: city=烟台 missed the deadline 2025-01-11: 190 against the target 200"),
+	cr_expect(strstr(b.data, "Items: 烟台 missed 2025-01-11: 190 against the target 200, 10 short"),
 		  "%s", b.data);
 	pw_buf_free(&b);
 	alerts_free(r);
@@ -304,7 +359,9 @@ Test(kpi, monthly_quota_counts_in_local_time)
 	int64_t jul01_0001 = 1751299260000LL; /* 2025-07-01T00:01:00+08:00 */
 	int64_t jun01 = 1748707200000LL;      /* 2025-06-01T00:00:00+08:00 */
 	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
-	/* a counter: 10 at the end of May, +2, reset to 1, +3 in June; +1 just after midnight */
+	/* a counter: 0 early in May and 10 at its end (May met: June is not
+	 * missed for May), +2, reset to 1, +3 in June; +1 just after midnight */
+	put("events_total", "county", "郓城县", jun01 - 30 * DAY, 0);
 	put("events_total", "county", "郓城县", jun01 - 3600000, 10);
 	put("events_total", "county", "郓城县", jun01 + 5 * DAY, 12);
 	put("events_total", "county", "郓城县", jun01 + 10 * DAY, 1); /* reset: counts 1 */
@@ -348,7 +405,7 @@ Test(kpi, missed_months_are_named_by_period)
 	json_alerts(r, &b);
 	cr_expect(strstr(b.data, "\"alertname\":\"KpiMissed\""), "%s", b.data);
 	cr_expect(strstr(b.data, "\"period\":\"2025-06\""), "%s", b.data);
-	cr_expect(strstr(b.data, "missed the deadline 2025-06: 0 against the target 1"), "%s", b.data);
+	cr_expect(strstr(b.data, "Lectures: 曹县 missed 2025-06: 0 against the target 1, 1 short"), "%s", b.data);
 	pw_buf_free(&b);
 	alerts_free(r);
 	conf_free(c);

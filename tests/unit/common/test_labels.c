@@ -120,7 +120,10 @@ Test(float, each_style_as_its_reader_expects)
 		{0.0001, PW_FMT_GO_V, "0.0001"},        {0.00001, PW_FMT_GO_V, "1e-05"},
 		{0.5, PW_FMT_GO_V, "0.5"},
 		{183, PW_FMT_HUMAN, "183"},             {2.0 / 3, PW_FMT_HUMAN, "0.6667"},
-		{1234567, PW_FMT_HUMAN, "1.235e+06"},   {NAN, PW_FMT_HUMAN, "-"},
+		{1234567, PW_FMT_HUMAN, "1234567"},     {NAN, PW_FMT_HUMAN, "-"},
+		{181.729411, PW_FMT_HUMAN, "181.73"},   {170, PW_FMT_HUMAN, "170"},
+		{-0.5, PW_FMT_HUMAN, "-0.5"},           {-0.0001, PW_FMT_HUMAN, "-0.0001"},
+		{2.5, PW_FMT_HUMAN, "2.5"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char s[400];
