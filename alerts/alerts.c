@@ -23,14 +23,7 @@ struct alerts {
 
 enum view_language alerts_language(const struct conf *c)
 {
-	if (c->global.language == CONF_LANG_ZH)
-		return VIEW_LANG_ZH;
-	if (c->global.language == CONF_LANG_EN)
-		return VIEW_LANG_EN;
-	for (size_t i = 0; i < c->nkpis; i++)
-		if (kpi_title_zh(c->kpis[i].title))
-			return VIEW_LANG_ZH;
-	return VIEW_LANG_EN;
+	return c->global.language == CONF_LANG_ZH ? VIEW_LANG_ZH : VIEW_LANG_EN;
 }
 
 void alerts_check_kpi(const struct conf_kpi *k, conf_kpi_report report, void *ctx)

@@ -109,9 +109,11 @@ struct kpi_point {
 #define KPI_MAX_POINTS 66
 size_t kpi_plan(const struct conf_kpi *c, struct kpi_point *pts /* [KPI_MAX_POINTS] */);
 double kpi_point_value(const struct kpi_point *p, double baseline, double target);
-/* The plan's value at t: piecewise linear, or a step (curve: step). */
+/* The plan's value at t: piecewise linear, or a step (curve: step); from
+ * after the start: a late starter's plan, from (from, baseline) through the
+ * points after it. */
 double kpi_expected(const struct conf_kpi *c, const struct kpi_point *pts, size_t n,
-		    double baseline, double target, int64_t t);
+		    double baseline, double target, int64_t from, int64_t t);
 /* v meets the target: >= it (at_least), <= it (at_most), or the coverage
  * condition; false when either is unknown (NaN). */
 bool kpi_reached(const struct conf_kpi *c, double v, double target);
@@ -151,6 +153,7 @@ struct kpi_alert_def {
 	enum view_status cond;        /* the condition it follows */
 	unsigned kinds;               /* the kinds of KPI it applies to */
 	bool uses_for;                /* the KPI's `for` applies */
+	const char *headline_en, *headline_zh; /* what it is, in a few words */
 	const char *summary_en, *summary_zh; /* the summary annotation, a template of $kpi.* */
 	const char *promql;           /* its condition for export-rules; NULL: not exported */
 	const char *export_summary;   /* the summary of the exported rule */
@@ -159,13 +162,13 @@ extern const struct kpi_alert_def kpi_alert_defs[KPI_NALERTS];
 bool kpi_alert_applies(const struct conf_kpi *c, enum kpi_alert a);
 /* severities' override, or the KPI's severity */
 const char *kpi_severity(const struct conf_kpi *c, enum kpi_alert a);
-/* texts in Chinese: the title is */
-bool kpi_title_zh(const char *title);
+
 /* The alerting rule's labels (at most 4) and annotations (at most
  * KPI_ANNOTATIONS, templates): borrowed strings, of c and static. */
 size_t kpi_alert_labels(const struct conf_kpi *c, enum kpi_alert a, struct pw_label *out);
-#define KPI_ANNOTATIONS 14
-size_t kpi_alert_annotations(const struct conf_kpi *c, enum kpi_alert a, struct pw_label *out);
+#define KPI_ANNOTATIONS 24
+size_t kpi_alert_annotations(const struct conf_kpi *c, bool zh, enum kpi_alert a,
+			     struct pw_label *out);
 /* The checker conf_set_kpi_checker takes. */
 void kpi_check(const struct conf_kpi *c, conf_kpi_report report, void *ctx);
 

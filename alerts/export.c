@@ -312,7 +312,9 @@ static void kpi(struct ex *x, const struct conf *c, const struct conf_kpi *k)
 			  "(roster), and pacewatch_kpi_status\n");
 	if (!pw_number(k->baseline, &target))
 		pw_buf_puts(x->b, "  # baseline auto: the value at start, from a subquery at start "
-				  "(pacewatch reads the value at start with stale_after lookback)\n");
+				  "(pacewatch reads the value at start with stale_after lookback); not "
+				  "carried: a unit without a value at start (a late starter), whose "
+				  "baseline and plan pacewatch takes from its first value\n");
 	g = xasprintf("pacewatch-kpi:%s", k->name);
 	pw_buf_puts(x->b, "  - name: ");
 	q(x, g);

@@ -324,7 +324,8 @@ void kpi_judge_unit(const struct kpi *k, struct unit *u, int64_t t, bool past_de
 	else if (k->kind == VIEW_KPI_LEVEL)
 		u->n.expected = isnan(u->n.target) || isnan(u->n.baseline)
 					? NAN
-					: kpi_expected(c, k->plan, k->nplan, u->n.baseline, u->n.target, t);
+					: kpi_expected(c, k->plan, k->nplan, u->n.baseline, u->n.target,
+							       u->baseline_at, t);
 	kpi_numbers_of(c, &u->n);
 	f.n = u->n;
 	f.reported = u->reported;
@@ -527,7 +528,8 @@ void kpis_meta(const struct kpis *ks, struct view_meta *m)
 				.name = kpi_alert_defs[a].name, .alerting = true, .query = NULL,
 				.for_ms = kpi_alert_defs[a].uses_for ? c->for_ms : 0, .labels = l,
 				.nlabels = kpi_alert_labels(c, (enum kpi_alert)a, l), .annotations = ann,
-				.nannotations = kpi_alert_annotations(c, (enum kpi_alert)a, ann)});
+				.nannotations = kpi_alert_annotations(c, ks->conf->global.language == CONF_LANG_ZH,
+								(enum kpi_alert)a, ann)});
 		}
 	}
 	for (size_t i = 0; i < ks->n; i++) {

@@ -12,13 +12,14 @@
 /* A unit's series in the record (kpi_put's table), and its status and
  * condition series (which = K_STATUS0 + status, K_COND0 + condition). */
 enum { K_VALUE, K_TARGET, K_BASELINE, K_EXPECTED, K_PROGRESS, K_EXPECTED_RATIO, K_FORECAST,
-       K_LAST_SEEN, K_NSERIES };
+       K_LAST_SEEN, K_BASELINE_AT, K_NSERIES };
 #define K_STATUS0 100
 #define K_COND0 200
 
 /* the $kpi.* numbers of a unit's alerts, in this order */
-enum { N_TITLE, N_UNIT, N_VALUE, N_EXPECTED, N_TARGET, N_BASELINE, N_GAP, N_GAP_TARGET, N_PROGRESS,
-       N_FORECAST, N_DEADLINE, N_LAST_SEEN, N_COVERAGE, N_PERIOD, KPI_NUMS };
+enum { N_TITLE, N_UNIT, N_VALUE, N_EXPECTED, N_TARGET, N_BASELINE, N_GAP, N_GAP_PCT, N_GAP_TARGET,
+       N_GAP_TARGET_PCT, N_PROGRESS, N_EXPECTED_PROGRESS, N_FORECAST, N_DEADLINE, N_LAST_SEEN,
+       N_COVERAGE, N_PERIOD, N_UNIT_ID, KPI_NUMS };
 
 struct ukey {
 	int which;
@@ -46,6 +47,7 @@ struct unit {
 	double prev_count;  /* quotas: its count in the period before (NaN: not judged) */
 	bool have_baseline;
 	double baseline;
+	int64_t baseline_at; /* a late starter's first value: when; its plan starts then (0: start) */
 	double target;     /* the last known target (NaN: none) */
 	bool lagging;      /* for the hysteresis */
 	uint32_t conds;    /* its conditions (VIEW_COND bits) */

@@ -46,9 +46,23 @@ double kpi_point_value(const struct kpi_point *p, double baseline, double target
 }
 
 double kpi_expected(const struct conf_kpi *c, const struct kpi_point *pts, size_t n,
-		    double baseline, double target, int64_t t)
+		    double baseline, double target, int64_t from, int64_t t)
 {
-	if (t <= pts[0].t)
+	struct kpi_point q[KPI_MAX_POINTS];
+	if (t >= pts[n - 1].t)
+		return kpi_point_value(&pts[n - 1], baseline, target);
+	if (from > pts[0].t) {
+		/* a late starter's plan: from its first value, through the
+		 * milestones after it */
+		size_t m = 0;
+		q[m++] = (struct kpi_point){from, KPI_PT_BASELINE, 0};
+		for (size_t i = 1; i < n; i++)
+			if (pts[i].t > from)
+				q[m++] = pts[i];
+		pts = q;
+		n = m;
+	}
+	if (t <= pts[0].t || n < 2)
 		return kpi_point_value(&pts[0], baseline, target);
 	for (size_t i = 1; i < n; i++) {
 		if (t < pts[i].t) {
@@ -142,7 +156,10 @@ uint32_t kpi_conditions(const struct conf_kpi *c, const struct kpi_facts *f, boo
 	*lagging = *lagging ? f->n.gap > c->hysteresis * lim : f->n.gap > lim;
 	if (*lagging)
 		return conds | VIEW_COND(VIEW_LAGGING);
-	if (!isnan(f->n.forecast) && !kpi_reached(c, f->n.forecast, f->n.target))
+	/* a quota's pace forecast misses exactly when it is behind the plan
+	 * at all: lagging judges that, with its tolerance */
+	if (kind == VIEW_KPI_LEVEL && !isnan(f->n.forecast) &&
+	    !kpi_reached(c, f->n.forecast, f->n.target))
 		conds |= VIEW_COND(VIEW_AT_RISK);
 	return conds;
 }
@@ -160,6 +177,7 @@ uint32_t kpi_conditions(const struct conf_kpi *c, const struct kpi_facts *f, boo
 const struct kpi_alert_def kpi_alert_defs[KPI_NALERTS] = {
 	[KPI_MISSED] = {
 		.name = "KpiMissed", .cond = VIEW_MISSED, .kinds = KPI_KINDS_LEVEL | KPI_KINDS_QUOTA,
+		.headline_en = "missed the deadline", .headline_zh = "逾期未达标",
 		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} missed {{ $kpi.deadline }}: "
 			      "{{ $kpi.value }} against the target {{ $kpi.target }}, "
 			      "{{ $kpi.gap_target }} short",
@@ -170,6 +188,7 @@ const struct kpi_alert_def kpi_alert_defs[KPI_NALERTS] = {
 	},
 	[KPI_NOT_COVERED] = {
 		.name = "KpiNotCovered", .cond = VIEW_MISSED, .kinds = KPI_KINDS_COVERAGE,
+		.headline_en = "not covered by the deadline", .headline_zh = "逾期未覆盖",
 		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} reports {{ $kpi.value }} and is not "
 			      "covered by {{ $kpi.deadline }} (it must be {{ $kpi.coverage }})",
 		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 截至 {{ $kpi.deadline }} 尚未达标（上报 "
@@ -177,6 +196,7 @@ const struct kpi_alert_def kpi_alert_defs[KPI_NALERTS] = {
 	},
 	[KPI_LAGGING] = {
 		.name = "KpiLagging", .cond = VIEW_LAGGING, .uses_for = true,
+		.headline_en = "behind the plan", .headline_zh = "进度落后",
 		.kinds = KPI_KINDS_LEVEL | KPI_KINDS_QUOTA,
 		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} is behind the plan: {{ $kpi.value }} "
 			      "now, {{ $kpi.expected }} expected, {{ $kpi.gap }} behind (target "
@@ -189,7 +209,8 @@ const struct kpi_alert_def kpi_alert_defs[KPI_NALERTS] = {
 		.export_summary = "{{ $labels.kpi }}: behind the plan by {{ $value }}",
 	},
 	[KPI_AT_RISK] = {
-		.name = "KpiAtRisk", .cond = VIEW_AT_RISK, .kinds = KPI_KINDS_LEVEL | KPI_KINDS_QUOTA,
+		.name = "KpiAtRisk", .cond = VIEW_AT_RISK, .kinds = KPI_KINDS_LEVEL,
+		.headline_en = "at risk of missing the target", .headline_zh = "预计不能按期达标",
 		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} is forecast to reach "
 			      "{{ $kpi.forecast }} by {{ $kpi.deadline }}, short of the target "
 			      "{{ $kpi.target }}",
@@ -201,6 +222,7 @@ const struct kpi_alert_def kpi_alert_defs[KPI_NALERTS] = {
 	},
 	[KPI_STALE] = {
 		.name = "KpiStale", .cond = VIEW_STALE, .kinds = KPI_KINDS_ALL,
+		.headline_en = "no fresh data", .headline_zh = "数据未更新",
 		.summary_en = "{{ $kpi.title }}: no fresh data from {{ $kpi.unit }} since "
 			      "{{ $kpi.last_seen }} (last value {{ $kpi.value }})",
 		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 自 {{ $kpi.last_seen }} 起数据未更新"
@@ -209,6 +231,7 @@ const struct kpi_alert_def kpi_alert_defs[KPI_NALERTS] = {
 	},
 	[KPI_MISSING] = {
 		.name = "KpiUnitMissing", .cond = VIEW_NOT_REPORTING, .kinds = KPI_KINDS_ALL,
+		.headline_en = "never reported", .headline_zh = "应报未报",
 		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} must report but has never reported",
 		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 应报未报",
 		/* not exported: the roster needs the units' history */
@@ -228,15 +251,6 @@ const char *kpi_severity(const struct conf_kpi *c, enum kpi_alert a)
 	return c->severity;
 }
 
-/* the title is Chinese (or another language in non-ASCII letters) */
-bool kpi_title_zh(const char *s)
-{
-	for (; s && *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return true;
-	return false;
-}
-
 size_t kpi_alert_labels(const struct conf_kpi *c, enum kpi_alert a, struct pw_label *out)
 {
 	size_t n = 0;
@@ -252,22 +266,30 @@ size_t kpi_alert_labels(const struct conf_kpi *c, enum kpi_alert a, struct pw_la
 }
 
 /* the annotations every KPI alert carries: its numbers, as $kpi.* */
-static const char *const annotated[] = {"title",    "unit",     "value",      "expected",
-					"target",   "baseline", "gap",        "gap_target",
-					"progress", "forecast", "deadline",   "last_seen"};
+static const char *const annotated[] = {
+	"title",    "unit",     "value",    "expected",          "target",  "baseline",
+	"gap",      "gap_pct",  "gap_target", "gap_target_pct",  "progress", "expected_progress",
+	"forecast", "deadline", "last_seen", "coverage", "unit_id"};
 
-size_t kpi_alert_annotations(const struct conf_kpi *c, enum kpi_alert a, struct pw_label *out)
+size_t kpi_alert_annotations(const struct conf_kpi *c, bool zh, enum kpi_alert a,
+			     struct pw_label *out)
 {
 	static const char *const tmpl[] = {
 		"{{ $kpi.title }}",    "{{ $kpi.unit }}",     "{{ $kpi.value }}",
 		"{{ $kpi.expected }}", "{{ $kpi.target }}",   "{{ $kpi.baseline }}",
-		"{{ $kpi.gap }}",      "{{ $kpi.gap_target }}", "{{ $kpi.progress }}",
-		"{{ $kpi.forecast }}", "{{ $kpi.deadline }}", "{{ $kpi.last_seen }}"};
+		"{{ $kpi.gap }}",      "{{ $kpi.gap_pct }}",  "{{ $kpi.gap_target }}",
+		"{{ $kpi.gap_target_pct }}", "{{ $kpi.progress }}", "{{ $kpi.expected_progress }}",
+		"{{ $kpi.forecast }}", "{{ $kpi.deadline }}", "{{ $kpi.last_seen }}",
+		"{{ $kpi.coverage }}", "{{ $kpi.unit_id }}"};
 	const struct kpi_alert_def *d = &kpi_alert_defs[a];
 	size_t n = 0;
 	_Static_assert(sizeof tmpl / sizeof tmpl[0] == sizeof annotated / sizeof annotated[0],
 		       "one template per annotation");
-	out[n++] = (struct pw_label){"summary", kpi_title_zh(c->title) ? d->summary_zh : d->summary_en};
+	_Static_assert(sizeof annotated / sizeof annotated[0] + 4 <= KPI_ANNOTATIONS,
+		       "KPI_ANNOTATIONS holds them all");
+	out[n++] = (struct pw_label){"summary", zh ? d->summary_zh : d->summary_en};
+	out[n++] = (struct pw_label){"headline", zh ? d->headline_zh : d->headline_en};
+	out[n++] = (struct pw_label){"condition", view_status_name(d->cond)};
 	for (size_t i = 0; i < sizeof annotated / sizeof annotated[0]; i++)
 		out[n++] = (struct pw_label){annotated[i], tmpl[i]};
 	if (c->runbook)

@@ -127,8 +127,8 @@ int64_t kpi_record_slot(struct kpis *ks, struct kpi *k, int64_t from, int64_t to
 	return best;
 }
 
-enum rec_field { R_VALUE, R_TARGET, R_BASELINE, R_EXPECTED, R_FORECAST, R_LAST_SEEN, R_STATUS,
-		 R_COND };
+enum rec_field { R_VALUE, R_TARGET, R_BASELINE, R_EXPECTED, R_FORECAST, R_LAST_SEEN, R_BASELINE_AT,
+		 R_STATUS, R_COND };
 
 static const struct {
 	const char *metric;
@@ -141,6 +141,7 @@ static const struct {
 	{"pacewatch_kpi_expected", R_EXPECTED, NULL},
 	{"pacewatch_kpi_forecast", R_FORECAST, NULL},
 	{"pacewatch_kpi_last_seen_timestamp_seconds", R_LAST_SEEN, NULL},
+	{"pacewatch_kpi_baseline_timestamp_seconds", R_BASELINE_AT, NULL},
 	{"pacewatch_kpi_status", R_STATUS, "status"},
 	{"pacewatch_kpi_condition", R_COND, "condition"},
 };
@@ -170,6 +171,7 @@ static void rec_set(struct unit *u, enum rec_field f, const char *which, double 
 	case R_EXPECTED: u->n.expected = v; break;
 	case R_FORECAST: u->n.forecast = v; break;
 	case R_LAST_SEEN: u->last_seen = (int64_t)llround(v * 1000); break;
+	case R_BASELINE_AT: u->baseline_at = (int64_t)llround(v * 1000); break;
 	case R_STATUS:
 		if (which && (s = status_by_name(which)) >= 0) {
 			u->status = (enum view_status)s;
@@ -282,6 +284,7 @@ static void first_samples(struct kpis *ks, struct kpi *k, int64_t t)
 				continue;
 			if (first_real(&r, ss[i].id, k->c->start_ms, t, &ts, &v)) {
 				u->baseline = v;
+				u->baseline_at = ts;
 				u->have_baseline = true;
 			}
 		}
@@ -309,6 +312,7 @@ static void first_hours(struct kpis *ks, struct kpi *k, int64_t t)
 		struct unit *u = kpi_unit_find(k, res->series[i].labels, res->series[i].nlabels);
 		if (u && !u->have_baseline && res->series[i].n) {
 			u->baseline = res->series[i].pts[0].v;
+			u->baseline_at = res->series[i].pts[0].t;
 			u->have_baseline = true;
 		}
 	}
@@ -360,6 +364,7 @@ void kpi_baselines(struct kpis *ks, struct kpi *k, int64_t t)
 		struct unit *u = &k->u[i];
 		if (!u->have_baseline && u->fresh) {
 			u->baseline = u->value;
+			u->baseline_at = t;
 			u->have_baseline = true;
 		}
 	}

@@ -166,7 +166,8 @@ static const char *const series_names[K_NSERIES] = {
 	"pacewatch_kpi_value",          "pacewatch_kpi_target",
 	"pacewatch_kpi_baseline",       "pacewatch_kpi_expected",
 	"pacewatch_kpi_progress_ratio", "pacewatch_kpi_expected_ratio",
-	"pacewatch_kpi_forecast",       "pacewatch_kpi_last_seen_timestamp_seconds"};
+	"pacewatch_kpi_forecast",       "pacewatch_kpi_last_seen_timestamp_seconds",
+	"pacewatch_kpi_baseline_timestamp_seconds"};
 
 static struct store_key *key_of(struct unit *u, int which)
 {
@@ -226,6 +227,8 @@ void kpi_write_unit(struct store_batch *b, const struct kpi *k, struct unit *u, 
 	put_num(b, K_FORECAST, u, name, t, u->n.forecast);
 	if (u->conds & VIEW_COND(VIEW_STALE))
 		kpi_put(b, K_LAST_SEEN, u, name, t, (double)u->last_seen / 1000);
+	if (u->have_baseline && u->baseline_at > k->c->start_ms)
+		kpi_put(b, K_BASELINE_AT, u, name, t, (double)u->baseline_at / 1000);
 	/* the status's series and each condition's: 1 while it holds, a
 	 * staleness marker when it ends */
 	if (u->status_written >= 0 && u->status_written != (int)u->status)
@@ -280,61 +283,79 @@ static void num_set(struct unit *u, int q, const char *text)
 	u->nums_gen++;
 }
 
+/* a share as a percentage with one decimal ("-": none) */
+static void percent(char *dst, size_t sz, double v)
+{
+	if (isnan(v) || isinf(v))
+		snprintf(dst, sz, "-");
+	else
+		snprintf(dst, sz, "%.1f%%", 100 * v + 0.0);
+}
+
 static void unit_numbers(struct kpis *ks, struct kpi *k, struct unit *u)
 {
 	const struct conf_kpi *c = k->c;
 	char v[400];
-	const double nums[] = {u->n.value,  u->n.expected,   u->n.target,   u->n.baseline,
-			       u->n.gap,    u->n.gap_target, u->n.progress, u->n.forecast};
-	static const int at[] = {N_VALUE, N_EXPECTED, N_TARGET,   N_BASELINE,
-				 N_GAP,   N_GAP_TARGET, N_PROGRESS, N_FORECAST};
+	const double span = u->n.span;
+	const double nums[] = {u->n.value, u->n.expected, u->n.target, u->n.baseline,
+			       u->n.gap,   u->n.gap_target, u->n.forecast};
+	static const int at[] = {N_VALUE, N_EXPECTED, N_TARGET, N_BASELINE,
+				 N_GAP,   N_GAP_TARGET, N_FORECAST};
+	const double shares[] = {span > 0 ? u->n.gap / span : NAN,
+				 span > 0 ? u->n.gap_target / span : NAN, u->n.progress,
+				 u->n.expected_progress};
+	static const int sat[] = {N_GAP_PCT, N_GAP_TARGET_PCT, N_PROGRESS, N_EXPECTED_PROGRESS};
 	kpi_unit_name(ks, k, u);
 	num_set(u, N_TITLE, c->title ? c->title : c->name);
 	num_set(u, N_UNIT, u->name);
 	for (size_t q = 0; q < sizeof at / sizeof at[0]; q++) {
-		if (at[q] == N_PROGRESS) {
-			if (isnan(nums[q]))
-				snprintf(v, sizeof v, "-");
-			else
-				snprintf(v, sizeof v, "%.1f%%", 100 * nums[q]);
-		} else {
-			people(v, sizeof v, nums[q]);
-		}
+		people(v, sizeof v, nums[q]);
 		num_set(u, at[q], v);
+	}
+	for (size_t q = 0; q < sizeof sat / sizeof sat[0]; q++) {
+		percent(v, sizeof v, shares[q]);
+		num_set(u, sat[q], v);
 	}
 	num_set(u, N_DEADLINE, k->kind == VIEW_KPI_QUOTA ? k->period : c->deadline);
 	people_time(v, sizeof v, u->last_seen, k->tz);
 	num_set(u, N_LAST_SEEN, v);
 	num_set(u, N_COVERAGE, c->coverage ? c->coverage : "");
 	num_set(u, N_PERIOD, k->period);
+	snprintf(v, sizeof v, "%016llx", (unsigned long long)u->l->h);
+	num_set(u, N_UNIT_ID, v);
 }
 
 /* ---- the alerts ------------------------------------------------------------------------------ */
 
 static const char *const num_names[KPI_NUMS] = {
-	"title",      "unit",     "value",    "expected", "target",    "baseline", "gap",
-	"gap_target", "progress", "forecast", "deadline", "last_seen", "coverage", "period"};
+	"title",    "unit",           "value",    "expected",          "target",
+	"baseline", "gap",            "gap_pct",  "gap_target",        "gap_target_pct",
+	"progress", "expected_progress", "forecast", "deadline",       "last_seen",
+	"coverage", "period",   "unit_id"};
 
 /* the $kpi.* numbers as labels: the unit's, or for a quota's missed
- * period the numbers of that period */
+ * period the numbers of that period (the plan was the whole target) */
 static void nums_of(const struct kpi *k, const struct unit *u, bool missed_period,
 		    struct pw_label *out, char (*buf)[64])
 {
+	double t = k->target_v, short_by = t - u->prev_count;
 	for (int q = 0; q < KPI_NUMS; q++)
 		out[q] = (struct pw_label){num_names[q], u->nums[q] ? u->nums[q] : ""};
 	if (!missed_period)
 		return;
 	people(buf[0], 64, u->prev_count);
-	people(buf[1], 64, k->target_v - u->prev_count);
-	snprintf(buf[2], 64, "%.1f%%", k->target_v ? 100 * u->prev_count / k->target_v : 0);
+	people(buf[1], 64, short_by);
+	percent(buf[2], 64, t > 0 ? short_by / t : NAN);
+	percent(buf[3], 64, t > 0 ? u->prev_count / t : NAN);
 	out[N_VALUE].value = buf[0];
-	out[N_GAP_TARGET].value = buf[1];
-	out[N_PROGRESS].value = buf[2];
+	out[N_GAP_TARGET].value = out[N_GAP].value = buf[1];
+	out[N_GAP_TARGET_PCT].value = out[N_GAP_PCT].value = buf[2];
+	out[N_PROGRESS].value = buf[3];
+	out[N_EXPECTED_PROGRESS].value = "100.0%";
 	out[N_DEADLINE].value = k->prev_period;
 	out[N_PERIOD].value = k->prev_period;
 	out[N_EXPECTED].value = u->nums[N_TARGET] ? u->nums[N_TARGET] : "";
 	out[N_FORECAST].value = buf[0];
-	out[N_GAP].value = buf[1];
 }
 
 /* the alert's labels (made once) and annotations (made again when a number
@@ -356,8 +377,9 @@ static void alert_sets(struct kpis *ks, struct kpi *k, struct unit *u, enum kpi_
 	}
 	if (!u->aann[a] || u->aann_gen[a] != u->nums_gen || extra) {
 		struct pw_label tann[KPI_ANNOTATIONS + 1], ann[KPI_ANNOTATIONS + 1], nums[KPI_NUMS];
-		char buf[3][64];
-		size_t nann = kpi_alert_annotations(k->c, a, tann);
+		char buf[4][64];
+		size_t nann = kpi_alert_annotations(k->c, ks->conf->global.language == CONF_LANG_ZH, a,
+						    tann);
 		nums_of(k, u, extra != NULL, nums, buf);
 		struct template_data td = {.labels = u->l->l, .nlabels = u->l->n, .ext = ks->ext,
 					   .next = ks->next, .value = u->n.value, .kpi = nums,

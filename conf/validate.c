@@ -257,6 +257,14 @@ static void check_global(struct conf *c, struct conf_errs *errs, const struct po
 {
 	conf_check_tz(c->global.timezone, "global.timezone", errs, pm);
 	check_label_names(&c->global.external_labels, "global.external_labels", errs, pm);
+	/* auto: Chinese when a KPI's title is written in it (non-ASCII) */
+	if (c->global.language == CONF_LANG_AUTO) {
+		c->global.language = CONF_LANG_EN;
+		for (size_t i = 0; i < c->nkpis; i++)
+			for (const char *t = c->kpis[i].title; t && *t; t++)
+				if ((unsigned char)*t >= 0x80)
+					c->global.language = CONF_LANG_ZH;
+	}
 	if (bad(errs, nload, "global.scrape_interval") || bad(errs, nload, "global.scrape_timeout"))
 		; /* already reported */
 	else if (c->global.scrape_interval_ms <= 0)

@@ -30,16 +30,18 @@ static const char *status_zh(const char *s)
 	return s;
 }
 
-/* the unit as people name it: its labels, without where it was scraped */
-static char *unit_name(const struct pw_lset *l)
+/* the unit as people name it: its name, else its labels' values */
+static char *unit_name(const struct view_unit *u)
 {
 	struct pw_buf b;
+	if (u->name && *u->name)
+		return xstrdup(u->name);
 	pw_buf_init(&b, 0);
 	pw_buf_puts(&b, "");
-	for (size_t i = 0; i < l->n; i++) {
-		if (!strcmp(l->l[i].name, "instance") || !strcmp(l->l[i].name, "job"))
+	for (size_t i = 0; i < u->labels->n; i++) {
+		if (!strcmp(u->labels->l[i].name, "instance") || !strcmp(u->labels->l[i].name, "job"))
 			continue;
-		pw_buf_printf(&b, "%s%s=%s", b.len ? ", " : "", l->l[i].name, l->l[i].value);
+		pw_buf_printf(&b, "%s%s", b.len ? " " : "", u->labels->l[i].value);
 	}
 	return pw_buf_take(&b);
 }
@@ -66,34 +68,48 @@ struct digest_doc {
 	size_t counts[VIEW_NSTATUS], nchanges;
 };
 
+#define NCOLS 6
+
 /* a KPI's heading and its table's header row */
 static void kpi_head(struct digest_doc *x, const struct view_meta_kpi *k)
 {
-	static const char *const hz[] = {"单位", "状态", "当前值", "按计划应达", "目标", "预测"};
-	static const char *const he[] = {"Unit", "Status", "Value", "Expected now", "Target",
-					 "Forecast"};
-	char deadline[64];
-	pw_fmt_time(deadline, sizeof deadline, k->deadline_ms);
-	pw_buf_printf(&x->t, "\n%s (%s) — %s %s\n", k->title, k->name, x->zh ? "截止" : "deadline",
-		      deadline);
-	pw_buf_puts(&x->h, "<h3>");
+	static const char *const hz[NCOLS] = {"单位", "状态", "当前值", "计划应达", "落后计划",
+					      "目标"};
+	static const char *const he[NCOLS] = {"Unit", "Status", "Value", "Plan now", "Behind plan",
+					      "Target"};
+	const char *due = k->deadline_text ? k->deadline_text : "";
+	pw_buf_printf(&x->t, "\n%s — %s %s", k->title, x->zh ? "截止" : "due", due);
+	if (k->owner && *k->owner)
+		pw_buf_printf(&x->t, " · %s %s", x->zh ? "负责" : "owner", k->owner);
+	pw_buf_puts(&x->t, "\n");
+	pw_buf_puts(&x->h, "<h3 style=\"font-size:16px;margin:18px 0 4px\">");
 	pw_buf_html(&x->h, k->title, strlen(k->title));
-	pw_buf_puts(&x->h, "</h3>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\" "
-			   "style=\"border-collapse:collapse\">\n<tr>");
-	for (int c = 0; c < 6; c++) {
+	pw_buf_puts(&x->h, "</h3>\n<p style=\"margin:0 0 6px;color:#57606a\">");
+	pw_buf_printf(&x->h, "%s ", x->zh ? "截止" : "due");
+	pw_buf_html(&x->h, due, strlen(due));
+	if (k->owner && *k->owner) {
+		pw_buf_printf(&x->h, " · %s ", x->zh ? "负责" : "owner");
+		pw_buf_html(&x->h, k->owner, strlen(k->owner));
+	}
+	pw_buf_puts(&x->h, "</p>\n<table style=\"width:100%;border-collapse:collapse;font-size:14px\">"
+			   "\n<tr style=\"background:#f3f4f6\">");
+	for (int c = 0; c < NCOLS; c++) {
 		pw_buf_printf(&x->t, "%s%s", c ? " | " : "", x->zh ? hz[c] : he[c]);
-		pw_buf_printf(&x->h, "<th>%s</th>", x->zh ? hz[c] : he[c]);
+		pw_buf_printf(&x->h, "<th style=\"text-align:%s;padding:6px 4px;white-space:nowrap\">%s"
+				     "</th>",
+			      c < 2 ? "left" : "right", x->zh ? hz[c] : he[c]);
 	}
 	pw_buf_puts(&x->t, "\n");
 	pw_buf_puts(&x->h, "</tr>\n");
 }
 
-static void unit_row(struct digest_doc *x, const char *const cells[6])
+static void unit_row(struct digest_doc *x, const char *const cells[NCOLS])
 {
-	pw_buf_puts(&x->h, "<tr>");
-	for (int c = 0; c < 6; c++) {
+	pw_buf_puts(&x->h, "<tr style=\"border-top:1px solid #d0d7de\">");
+	for (int c = 0; c < NCOLS; c++) {
 		pw_buf_printf(&x->t, "%s%s", c ? " | " : "", cells[c]);
-		pw_buf_puts(&x->h, "<td>");
+		pw_buf_printf(&x->h, "<td style=\"text-align:%s;padding:6px 4px%s\">",
+			      c < 2 ? "left" : "right", c < 2 ? "" : ";white-space:nowrap");
 		pw_buf_html(&x->h, cells[c], strlen(cells[c]));
 		pw_buf_puts(&x->h, "</td>");
 	}
@@ -154,14 +170,25 @@ static void unit_compare(struct digest_doc *x, const struct view_meta_kpi *k, co
 static void digest_unit(struct digest_doc *x, const struct view_meta_kpi *k,
 			const struct view_unit *u)
 {
-	char *name = unit_name(u->labels);
+	char *name = unit_name(u);
 	char val[4][400];
+	double span = fabs(u->target - u->baseline);
 	pw_fmt_float(val[0], sizeof val[0], u->value, PW_FMT_HUMAN);
 	pw_fmt_float(val[1], sizeof val[1], u->expected, PW_FMT_HUMAN);
-	pw_fmt_float(val[2], sizeof val[2], u->target, PW_FMT_HUMAN);
-	pw_fmt_float(val[3], sizeof val[3], u->forecast, PW_FMT_HUMAN);
+	/* behind the plan: by how much, and what share of the way; ahead:
+	 * said so */
+	pw_fmt_float(val[2], sizeof val[2], fabs(u->gap), PW_FMT_HUMAN);
+	if (!isnan(u->gap) && u->gap <= 0) {
+		char ahead[400];
+		snprintf(ahead, sizeof ahead, "%s %s", x->zh ? "领先" : "ahead", val[2]);
+		snprintf(val[2], sizeof val[2], "%s", u->gap < 0 ? ahead : "0");
+	} else if (!isnan(u->gap) && span > 0) {
+		size_t n = strlen(val[2]);
+		snprintf(val[2] + n, sizeof val[2] - n, " (%.1f%%)", 100 * u->gap / span);
+	}
+	pw_fmt_float(val[3], sizeof val[3], u->target, PW_FMT_HUMAN);
 	const char *stt = x->zh ? view_status_name_zh(u->status) : view_status_name(u->status);
-	const char *cells[6] = {name, stt, val[0], val[1], val[2], val[3]};
+	const char *cells[NCOLS] = {name, stt, val[0], val[1], val[2], val[3]};
 	x->counts[u->status]++;
 	unit_row(x, cells);
 	unit_compare(x, k, name, u, stt, val[0]);
@@ -176,7 +203,7 @@ static void digest_kpi(struct digest_doc *x, const struct view *v, size_t i)
 	if (vk->nunits == 0) {
 		const char *none = x->zh ? "（暂无数据）" : "(no data yet)";
 		pw_buf_printf(&x->t, "%s\n", none);
-		pw_buf_printf(&x->h, "<tr><td colspan=\"6\">%s</td></tr>\n", none);
+		pw_buf_printf(&x->h, "<tr><td colspan=\"%d\">%s</td></tr>\n", NCOLS, none);
 	}
 	for (size_t j = 0; j < vk->nunits; j++)
 		digest_unit(x, k, &v->units[vk->unit0 + j]);
@@ -284,17 +311,21 @@ static char *digest_render(const struct conf_digest *d, const struct conf_email 
 	pw_buf_init(&x.h, 0);
 	pw_buf_init(&x.ct, 0);
 	pw_buf_init(&x.ch, 0);
-	email_local_time(day, sizeof day, now, tz);
+	pw_fmt_local(day, sizeof day, now, tz);
 	day[10] = '\0';
-	for (size_t i = 0; i < nkpis; i++)
-		x.zh |= email_has_cjk(v->meta->kpis[i].title);
+	x.zh = v ? v->meta->lang == VIEW_LANG_ZH : false;
 	const char *title = d->title ? d->title : x.zh ? "进度周报" : "KPI digest";
-	pw_buf_puts(&x.h, "<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"></head><body>\n");
+	pw_buf_printf(&x.h, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"UTF-8\">"
+			    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+			    "</head>\n<body style=\"margin:0;padding:12px;font-family:-apple-system,"
+			    "'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif;"
+			    "font-size:15px;line-height:1.5;color:#1f2328;max-width:900px\">\n",
+		      x.zh ? "zh-CN" : "en");
 	for (size_t i = 0; i < nkpis; i++)
 		digest_kpi(&x, v, i);
 	digest_gone(&x);
 	char *subject = digest_subject(&x, title, day);
-	email_local_time(when, sizeof when, now, tz);
+	pw_fmt_local(when, sizeof when, now, tz);
 	pw_buf_init(&tt, 0);
 	pw_buf_init(&hh, 0);
 	digest_bodies(&x, subject, when, dashboard_url, &tt, &hh);

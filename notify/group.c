@@ -323,7 +323,8 @@ static json_t *flush_record(struct notify *n, const struct ngroup *g,
 			 .alerts = f->sel, .n = f->ns, .nfiring = f->nfiring,
 			 .external_url = n->c->notify.external_url,
 			 .dashboard_url = n->c->notify.dashboard_url, .now_ms = now,
-			 .timezone = n->c->global.timezone};
+			 .timezone = n->c->global.timezone,
+			 .zh = n->c->global.language == CONF_LANG_ZH, .conf = n->c};
 	json_t *rec = json_object();
 	json_object_set_new(rec, "group", json_string(g->gkey));
 	json_object_set_new(rec, "alerts", json_integer((json_int_t)f->ns));

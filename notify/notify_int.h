@@ -253,6 +253,8 @@ struct nmsg {
 	const char *external_url, *dashboard_url;
 	int64_t now_ms;
 	const char *timezone; /* for times people read */
+	bool zh;              /* in Chinese (global.language) */
+	const struct conf *conf;
 };
 
 /* render_email.c: RFC 5322 message: headers (Subject RFC 2047-encoded) and
@@ -261,12 +263,13 @@ char *render_email(const struct nmsg *m, const char *message_id, char **subject)
 /* An email of e's addresses with this subject and bodies, dated now in tz. */
 void email_mime(struct pw_buf *b, const struct conf_email *e, const char *mid, const char *subject,
 		const char *text, const char *html, int64_t now, const struct pw_tz *tz);
-/* The zone people read times in (NULL or unknown: UTC, as NULL), its
- * "2006-01-02 15:04", and whether s has CJK characters (then the email is
- * in Chinese). */
+/* The zone people read times in (NULL or unknown: UTC, as NULL). */
 struct pw_tz *email_zone(const char *name);
-void email_local_time(char *dst, size_t sz, int64_t ms, const struct pw_tz *zone);
-bool email_has_cjk(const char *s);
+
+/* render_default.c: the default subject (new) and text and HTML bodies. */
+char *render_default_subject(const struct nmsg *m);
+void render_default_bodies(const struct nmsg *m, const char *subject, const struct pw_tz *tz,
+			   struct pw_buf *text, struct pw_buf *html);
 
 /* render_tmpl.c: a template from a file expanded for m (html: values
  * HTML-escaped); a new string. */

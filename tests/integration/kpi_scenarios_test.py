@@ -317,16 +317,17 @@ def scenario_late_starter():
         "gap_target": 75, "progress": 0.5, "expected_progress": 0.5, "forecast": 202.5,
         "status": "on_track", "conditions": [], "last_seen": L("2025-06-15 12:00")})
     # 日照: newest sample 06-16 00:00 (j = 5): v = 120. B = 100 (first sample after start,
-    #   not 0 and not today's 120). E = 100 + 100 * 0.5 = 150; gap 150 - 120 = 30 >
-    #   0.1 * 100 = 10: lagging. gap_target 80; progress (120 - 100) / 100 = 0.2; expected
-    #   progress 0.5. Forecast: samples 06-11 .. 06-15 (and 06-16) 00:00 lie on 100 + 4/day
-    #   from 06-11; the deadline is 20 days after 06-11: F = 100 + 80 = 180 (lagging, so
-    #   not at_risk as well).
+    #   not 0 and not today's 120), and as a late starter its plan runs from that first
+    #   value, (06-11 00:00, 100), to (07-01 00:00, 200): 20 days, 5 of them gone:
+    #   E = 100 + 100 * 5/20 = 125; gap 125 - 120 = 5 <= 0.1 * 100 = 10: not lagging.
+    #   gap_target 80; progress (120 - 100) / 100 = 0.2; expected progress 0.25.
+    #   Forecast: samples 06-11 .. 06-16 00:00 lie on 100 + 4/day from 06-11; the
+    #   deadline is 20 days after 06-11: F = 100 + 80 = 180 < 200: at_risk.
     S.fields(S.unit(k, w, city="日照"), w + " 日照", {
-        "baseline": 100, "value": 120, "target": 200, "expected": 150, "gap": 30,
-        "gap_target": 80, "progress": 0.2, "expected_progress": 0.5, "forecast": 180,
-        "status": "lagging", "conditions": ["lagging"], "last_seen": t})
-    # order: laggards first (lagging before on_track)
+        "baseline": 100, "value": 120, "target": 200, "expected": 125, "gap": 5,
+        "gap_target": 80, "progress": 0.2, "expected_progress": 0.25, "forecast": 180,
+        "status": "at_risk", "conditions": ["at_risk"], "last_seen": t})
+    # order: laggards first (at_risk before on_track)
     S.ok([u.get("labels", {}).get("city") for u in k.get("units", [])] == ["日照", "济南"],
          "%s: units laggards first: %s" % (w, [u.get("labels") for u in k.get("units", [])]))
 
@@ -334,11 +335,12 @@ def scenario_late_starter():
     t = L("2025-06-21 00:00")
     w = "at %s (no record)" % show(t)
     k = S.kpi(kpi_at(conf, store, t), "late", w)
-    # 日照: v = 100 + 4 * 10 = 140; B still 100; E = 100 + 100 * 20/30 = 166.666...;
-    #   gap 26.666... > 10: lagging; progress 0.4.
+    # 日照: v = 100 + 4 * 10 = 140; B still 100 from 06-11; E = 100 + 100 * 10/20 = 150;
+    #   gap 10, not more than 0.1 * 100 = 10: not lagging; progress 0.4; forecast
+    #   140 + 4 * 10 = 180 < 200: at_risk.
     S.fields(S.unit(k, w, city="日照"), w + " 日照", {
-        "baseline": 100, "value": 140, "expected": 100 + 100 * 20 / 30,
-        "gap": 100 + 100 * 20 / 30 - 140, "progress": 0.4, "status": "lagging"})
+        "baseline": 100, "value": 140, "expected": 150, "gap": 10, "progress": 0.4,
+        "forecast": 180, "status": "at_risk"})
     # 济南: newest 06-20 12:00, k = 20: v = 150; E = 50 + 150 * 20/30 = 150.
     S.fields(S.unit(k, w, city="济南"), w + " 济南", {"baseline": 50, "value": 150,
                                                       "expected": 150})
@@ -346,15 +348,18 @@ def scenario_late_starter():
     # (d) records at 06-16 00:00 .. 03:00 (hourly), then the back-dated sample arrives.
     rules(conf, store, L("2025-06-16 00:00"), L("2025-06-16 03:00"), "1h")
     import_lines(store, d2, "d2")
-    # 06-16 04:00: the previous record is 03:00 (in [t - 2h, t - 1m]): B = its 100, not
-    # the 90 that is now the first sample after start. v = 120 (06-16 00:00, fresh);
-    # E = 100 + 100 * (15 d 4 h = 364 h) / (720 h) = 150.5555...; gap 30.5555... > 10.
+    # 06-16 04:00: the previous record is 03:00: B = its 100 from 06-11 00:00 (the record's
+    # pacewatch_kpi_baseline_timestamp_seconds), not the 90 of 06-05 that is now the first
+    # sample after start. v = 120 (06-16 00:00, fresh);
+    # E = 100 + 100 * (5 d 4 h = 124 h) / (20 d = 480 h) = 125.8333...; gap 5.8333... <= 10;
+    # forecast over [06-09 04:00, 06-16 04:00]: 06-11 .. 06-16 on 100 + 4/day:
+    # F = 180 < 200: at_risk.
     t = L("2025-06-16 04:00")
     w = "at %s (record at 03:00, then a back-dated sample)" % show(t)
     k = S.kpi(kpi_at(conf, store, t), "late", w)
     S.fields(S.unit(k, w, city="日照"), w + " 日照", {
-        "baseline": 100, "value": 120, "expected": 100 + 100 * 364 / 720,
-        "gap": 100 + 100 * 364 / 720 - 120, "status": "lagging"})
+        "baseline": 100, "value": 120, "expected": 100 + 100 * 124 / 480,
+        "gap": 100 + 100 * 124 / 480 - 120, "forecast": 180, "status": "at_risk"})
 
     # (e) the record goes on hourly to 06-21 00:00: B stays 100 at every slot.
     rules(conf, store, L("2025-06-16 04:00"), L("2025-06-21 00:00"), "1h")
@@ -368,9 +373,17 @@ def scenario_late_starter():
     t = L("2025-06-21 00:00")
     w = "at %s (recorded)" % show(t)
     k = S.kpi(kpi_at(conf, store, t), "late", w)
-    # as (c): v = 140, E = 166.666..., B = 100
+    # as (c): v = 140, E = 150, B = 100; but the record remembers: within day d after
+    #   06-11 (hourly slot x hours into it) v = 100 + 4d, E = 100 + (24d + x) / 4.8, so the
+    #   gap is d + x / 4.8, above 10 first at 06-17 20:00 (6 + 20 / 4.8 = 10.17): lagging
+    #   from then, and the gap never falls to 0.5 * 10 = 5 again (at least d >= 6 at each
+    #   day's start): at 06-21 00:00 (gap 10) still lagging.
     S.fields(S.unit(k, w, city="日照"), w + " 日照", {
-        "baseline": 100, "value": 140, "expected": 100 + 100 * 20 / 30, "status": "lagging"})
+        "baseline": 100, "value": 140, "expected": 150, "status": "lagging"})
+    lag = dump(store, 'pacewatch_kpi_condition{kpi="late",city="日照",condition="lagging"}')
+    first = min((s[3] for s in lag if s[2] == 1), default=None)
+    S.ok(first == L("2025-06-17 20:00"), "lagging is first recorded at 06-17 20:00: %s"
+         % (show(first) if first else None))
 
     # (f) the same source data, no record at all: the baseline is derived from the source,
     # whose first real sample after start is now 06-05 = 90.
@@ -380,9 +393,10 @@ def scenario_late_starter():
     import_lines(store2, d1 + d2, "d12")
     w = "at %s (no record, back-dated sample present)" % show(t)
     k = S.kpi(kpi_at(conf, store2, t), "late", w)
-    # E = 90 + 110 * 20/30 = 163.333...
+    # a late starter from 06-05 00:00 (26 days before the deadline, 16 of them gone):
+    # E = 90 + 110 * 16/26 = 157.69...
     S.fields(S.unit(k, w, city="日照"), w + " 日照", {
-        "baseline": 90, "expected": 90 + 110 * 20 / 30})
+        "baseline": 90, "expected": 90 + 110 * 16 / 26})
 
 
 # ---------------------------------------------------------------- 2
@@ -955,8 +969,11 @@ def scenario_at_equals_record():
     #         E = 120 + 80 * 0.271875 = 141.75; v = 130 + 0.1 * 150 = 145
     #   青岛: (06-11, 60 + 0.5 * 140 = 130): E = 130 + 70 * 0.271875 = 149.03125;
     #         v = 140 + 0.05 * 150 = 147.5
-    #   烟台: (06-11, 150 + 0.5 * 50 = 175): E = 175 + 25 * 0.271875 = 181.796875; v = 150
-    #         (10:00, fresh within 1h); forecast none (one point in [08:30, 10:30]).
+    #   烟台: a late starter (first value 06-16 10:00 = 150, B = 150): its plan runs from
+    #         (06-16 10:00, 150) to (07-01 00:00, 200), the milestone before it dropped;
+    #         07-01 00:00 is 350 h after 06-16 10:00: E = 150 + 50 * 0.5 / 350 =
+    #         150.0714285714..; v = 150 (10:00, fresh within 1h); forecast none (one point
+    #         in [08:30, 10:30]).
     t = L("2025-06-16 10:30")
     w = "at %s" % show(t)
     k = S.kpi(kpi_at(conf, store, t), "mr", w)
@@ -965,7 +982,7 @@ def scenario_at_equals_record():
     S.fields(S.unit(k, w, city="青岛"), w + " 青岛", {"baseline": 60, "value": 147.5,
                                                       "expected": 149.03125})
     S.fields(S.unit(k, w, city="烟台"), w + " 烟台", {"baseline": 150, "value": 150,
-                                                      "expected": 181.796875,
+                                                      "expected": 150 + 50 * 0.5 / 350,
                                                       "forecast": None})
     # 济南's forecast: window 2h, t = 10:30; the samples of
     # [08:30, 10:30] lie on 130 + 0.1/min from 08:00; the deadline is 14 d 13 h 30 min =

@@ -5,13 +5,17 @@ plain; STARTTLS with a certificate made here and AUTH PLAIN; implicit TLS
 with AUTH LOGIN), a webhook recorder, and Alertmanager 0.25 (by PID),
 against the daemon evaluating a KPI over imported data.
 
-1. The first KpiLagging email: subject decodes to
-   "[FIRING:3] KpiLagging 检查检验结果互认项目数", a text and an HTML part,
-   each row's numbers equal to /api/v1/kpis'; the TLS receivers got it over
-   TLS, authenticated with the mechanism they were configured for.
+1. The first KpiLagging email, in Chinese as the configuration is: subject
+   "[告警 3] 检查检验结果互认项目数：进度落后 3", a text and an HTML part, each
+   unit's numbers those of /api/v1/kpis as people read them (docs/kpis.md:
+   two decimals), the gaps to the plan and the target with their shares of
+   the way, the owner, no group key; the TLS receivers got it over TLS,
+   authenticated with the mechanism they were configured for.
 2. Timers: nothing more until repeat_interval, then the same group again;
    a new lagging unit and a recovered one are sent within group_interval,
    the recovered one as resolved.
+   Its HTML part laid out by headless Chromium 390 px wide (a phone) needs
+   no sideways scrolling (email-390.png is left in the work folder).
 3. Alertmanager: forwarded alerts are in its /api/v2/alerts with the labels
    and annotations pacewatch has; a resolved one ends. Its webhook and
    pacewatch's (same route, same grouping) agree field by field.
@@ -41,13 +45,15 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pwtest import check, finish, free_port, stop_daemon  # noqa: E402
+from pwtest import chromium_layout, check, finish, free_port, stop_daemon  # noqa: E402
 
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import AuthResult  # noqa: E402
 
 PW, WORK, SRC = sys.argv[1:4]
 TITLE = "检查检验结果互认项目数"
+LAG = "进度落后"   # KpiLagging's headline in Chinese
+SUBJECT3 = "[告警 3] %s：%s 3" % (TITLE, LAG)
 lock = threading.Lock()
 mail = []      # (server, time, message, tls, auth mechanism, user)
 hooks = []     # (path, time, payload)
@@ -143,17 +149,33 @@ def html_of(msg):
 
 
 def rows(text):
-    """unit -> cells of the firing and resolved tables of the text part"""
-    out, section = {}, None
-    for line in text.splitlines():
+    """unit -> (section, {field: text}, detail line, link) of the text part's firing and
+    resolved lists: "济南: 当前值 50 · 计划应达 100 · 落后计划 50 (25.0%) · ...", then an
+    indented line of the rest and one with the unit's page"""
+    out, section, lines = {}, None, text.splitlines()
+    for i, line in enumerate(lines):
         if line.startswith("告警中"):
             section = "firing"
         elif line.startswith("已恢复"):
             section = "resolved"
-        elif line.startswith("city=") and section:
-            cells = [c.strip() for c in line.split("|")]
-            out[cells[0][5:]] = (section, cells)
+        elif section and line and not line.startswith(" ") and ": " in line:
+            unit, rest = line.split(": ", 1)
+            fields = dict(p.split(" ", 1) for p in rest.split(" · "))
+            detail = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            link = lines[i + 2].strip() if i + 2 < len(lines) else ""
+            out[unit] = (section, fields, detail, link)
+        elif not line.strip():
+            section = None  # the lists end with a blank line
     return out
+
+
+def human(x):
+    """a number as docs/kpis.md shows it to people: at most two decimals, trailing zeros
+    dropped; below 1 four significant digits"""
+    if abs(x) >= 1 or x == 0:
+        t = ("%.2f" % x).rstrip("0").rstrip(".")
+        return "0" if t == "-0" else t
+    return "%.4g" % x
 
 
 def shanghai_hour():
@@ -344,14 +366,14 @@ def run(procs, base, am_base, start, plain, p_plain, log):
     imp(base, cities)
 
     # 1. the first KpiLagging email
-    first = wait(lambda: mails("plain", "KpiLagging"), 20)
+    first = wait(lambda: mails("plain", LAG), 20)
     check(first, "a KpiLagging email arrives")
     if not first:
         print(open(log).read()[-3000:])
         return
     t_first, msg = first[0][1], first[0][2]
-    check(msg["subject"] == "[FIRING:3] KpiLagging " + TITLE,
-          "subject decodes to the Chinese title: %r" % msg["subject"])
+    check(msg["subject"] == SUBJECT3,
+          "subject decodes to the Chinese title and headline: %r" % msg["subject"])
     check("=?UTF-8?B?" in msg.as_string() or "=?utf-8?" in msg.as_string().lower(),
           "the subject is RFC 2047-encoded on the wire")
     check(msg.get_content_type() == "multipart/alternative", "multipart/alternative")
@@ -367,32 +389,52 @@ def run(procs, base, am_base, start, plain, p_plain, log):
     units = {u["labels"]["city"]: u for u in kpis["units"]}
     r = rows(text_of(msg))
     check(sorted(r) == ["济南", "烟台", "青岛"], "rows for the three laggards: %s" % sorted(r))
-    for city, (section, cells) in r.items():
+    text = text_of(msg)
+    for city, (section, f, detail, link) in r.items():
         u = units[city]
-        check(section == "firing", "%s is in the firing table" % city)
-        check(float(cells[1]) == u["value"], "%s value %s = %s" % (city, cells[1], u["value"]))
-        check(abs(float(cells[2]) - u["expected"]) < 0.5,
-              "%s expected %s ~ %s" % (city, cells[2], u["expected"]))
-        check(float(cells[3]) == u["target"] == 200, "%s target %s" % (city, cells[3]))
-        check(cells[4] == conf_deadline(), "%s deadline %s" % (city, cells[4]))
-        check(cells[5] == "%d%%" % round(100 * u["value"] / 200), "%s progress %s" % (city, cells[5]))
-        check(cells[7] == "省卫健委医政处" and cells[8] == "0531-12345678",
-              "%s owner and contact" % city)
+        span = abs(u["target"] - u["baseline"])
+        gap, gap_t = u["expected"] - u["value"], u["target"] - u["value"]
+        check(section == "firing", "%s is in the firing list" % city)
+        check(f.get("当前值") == human(u["value"]), "%s value %s = API %s"
+              % (city, f.get("当前值"), u["value"]))
+        check(f.get("计划应达") == human(u["expected"]), "%s plan now %s = API %s"
+              % (city, f.get("计划应达"), u["expected"]))
+        check(f.get("落后计划") == "%s (%.1f%%)" % (human(gap), 100 * gap / span),
+              "%s behind plan %s = API expected - value %s, of the span %s"
+              % (city, f.get("落后计划"), gap, span))
+        check(f.get("距目标") == "%s (%.1f%%)" % (human(gap_t), 100 * gap_t / span),
+              "%s to target %s" % (city, f.get("距目标")))
+        check(detail.startswith(LAG + " · 进度 %.1f%%（计划 %.1f%%）" % (
+            100 * u["progress"], 100 * u["expected_progress"])),
+              "%s progress = API progress (%s): %s" % (city, u["progress"], detail))
+        check("目标 200 · 截止 %s" % conf_deadline() in detail, "%s target and deadline: %s"
+              % (city, detail))
+        check(link.startswith(base + "/kpis/mr_items/"), "%s links to its page: %s"
+              % (city, link))
+    check("负责 省卫健委医政处 · 0531-12345678" in text, "owner and contact: %s" % text[:400])
+    check("{}" not in text and "alertname=" not in text, "no group key in the email")
     html = html_of(msg)
     check("<table" in html and "济南" in html and "省卫健委医政处" in html,
           "the HTML part has the table")
+    # on a phone: 390 CSS pixels wide, the table's key columns without scrolling sideways
+    png = os.path.join(WORK, "email-390.png")
+    lay = chromium_layout(html, 390, png, WORK)
+    if lay:
+        check(lay["scrollWidth"] <= 390, "the email is no wider than the phone: %s" % lay)
+        check(lay["tables"] and all(t["right"] <= 390 for t in lay["tables"]),
+              "every table fits in 390 px (screenshot %s): %s" % (png, lay["tables"]))
     for srv, mech in (("tls", "PLAIN"), ("smtps", "LOGIN")):
-        got = wait(lambda: mails(srv, "KpiLagging"), 15)
+        got = wait(lambda: mails(srv, LAG), 15)
         check(got, "%s receives the KpiLagging email" % srv)
         if got:
             _, _, m, was_tls, used, user = got[0]
             check(was_tls, "%s: delivered over TLS" % srv)
             check(used == mech, "%s: AUTH %s (got %s)" % (srv, mech, used))
             check(user == b"pacewatch", "%s: authenticated as pacewatch" % srv)
-            check(m["subject"] == "[FIRING:3] KpiLagging " + TITLE, "%s: same subject" % srv)
+            check(m["subject"] == SUBJECT3, "%s: same subject" % srv)
 
     # 2. repeat_interval: nothing more for the group until 6 s later
-    second = wait(lambda: [m for m in mails("plain", "KpiLagging") if m[1] > t_first + 0.5], 15)
+    second = wait(lambda: [m for m in mails("plain", LAG) if m[1] > t_first + 0.5], 15)
     check(second, "the group is sent again after repeat_interval")
     if second:
         gap = second[0][1] - t_first
@@ -400,7 +442,7 @@ def run(procs, base, am_base, start, plain, p_plain, log):
     # a new laggard and a recovered unit go out within a group_interval
     t_change = time.time()
     imp(base, [('mr_items{city="威海"}', 40), ('mr_items{city="济南"}', 150)])
-    upd = wait(lambda: [m for m in mails("plain", "KpiLagging", t_change)
+    upd = wait(lambda: [m for m in mails("plain", LAG, t_change)
                         if "威海" in rows(text_of(m[2]))], 12)
     check(upd, "the change is notified")
     if upd:
@@ -408,7 +450,7 @@ def run(procs, base, am_base, start, plain, p_plain, log):
         rr = rows(text_of(upd[0][2]))
         check(rr.get("济南", ("",))[0] == "resolved", "济南 is in the resolved table: %s" % rr)
         check(rr.get("威海", ("",))[0] == "firing", "威海 is firing")
-        check(upd[0][2]["subject"] == "[FIRING:3] KpiLagging " + TITLE,
+        check(upd[0][2]["subject"] == SUBJECT3,
               "subject counts firing only: %s" % upd[0][2]["subject"])
 
     # 3. Alertmanager: its alerts, its webhook against ours
@@ -479,9 +521,9 @@ def run(procs, base, am_base, start, plain, p_plain, log):
     down = wait(lambda: mails("plain", "PlatformDown", t_inh), 15)
     check(down, "the critical alert is emailed")
     if down:
-        check(down[0][2]["subject"] == "[FIRING:1] PlatformDown mr_items",
+        check(down[0][2]["subject"] == "[告警 1] PlatformDown mr_items",
               "PlatformDown subject: %s" % down[0][2]["subject"])
-    after = wait(lambda: [m for m in mails("plain", "KpiLagging", (down or [[0, t_inh]])[0][1])],
+    after = wait(lambda: [m for m in mails("plain", LAG, (down or [[0, t_inh]])[0][1])],
                  15)
     check(after, "KpiLagging is sent again (repeat)")
     if after:
@@ -504,7 +546,7 @@ def run(procs, base, am_base, start, plain, p_plain, log):
         check("lastError" in r and "127.0.0.1" in r["lastError"],
               "the receiver's last error names the server: %s" % r.get("lastError"))
         qe = [x for x in q["queued"] if x["receiver"] == "oncall"]
-        check(qe and qe[0]["attempts"] >= 1 and qe[0]["subject"].startswith("[FIRING"),
+        check(qe and qe[0]["attempts"] >= 1 and qe[0]["subject"].startswith("[告警"),
               "/api/v1/notifications lists the queued email: %s" % qe[:1])
         metrics = get(base + "/metrics").decode()
         check('pacewatch_notifications_queued{receiver="oncall"}' in metrics and
@@ -518,12 +560,12 @@ def run(procs, base, am_base, start, plain, p_plain, log):
                if l.startswith('pacewatch_notifications_oldest_queued_age_seconds'
                                '{receiver="oncall"}') and float(l.split()[-1]) > 0],
               "metrics show the oldest queued age")
-    other = wait(lambda: [m for m in mails("tls", "KpiLagging", t_down)
+    other = wait(lambda: [m for m in mails("tls", LAG, t_down)
                           if "东营" in rows(text_of(m[2]))], 15)
     check(other, "a failing receiver does not hold up the others")
     time.sleep(2)
     plain = smtp("plain", p_plain, "plain")
-    arrived = wait(lambda: [m for m in mails("plain", "KpiLagging", t_down)
+    arrived = wait(lambda: [m for m in mails("plain", LAG, t_down)
                             if "东营" in rows(text_of(m[2]))], 20)
     check(arrived, "after SMTP is back, the queued email arrives")
     check(wait(lambda: [x for x in jget(base + "/api/v1/notifications")["data"]["receivers"]
@@ -548,7 +590,7 @@ def run(procs, base, am_base, start, plain, p_plain, log):
     time.sleep(3)
     for i in ids:
         check(len(mails_with_id(i)) == 1, "%s delivered once (got %d)" % (i, len(mails_with_id(i))))
-    check([m for m in mails("plain", "KpiLagging", t_k) if "滨州" in rows(text_of(m[2]))],
+    check([m for m in mails("plain", LAG, t_k) if "滨州" in rows(text_of(m[2]))],
           "the email names the new laggard")
 
     # mute time intervals, Message-IDs, the daemon's own health

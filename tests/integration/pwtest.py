@@ -57,3 +57,160 @@ def programme_config(src, sim_port):
     text = re.sub(r'"(scrape_interval|interval)": "[^"]*"', r'"\1": "1s"', text)
     text = text.replace('"scrape_timeout": "10s"', '"scrape_timeout": "900ms"')
     return json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
+
+
+class Chromium:
+    """Headless Chromium (Debian's chromium) driven over the DevTools protocol on a pipe
+    (--remote-debugging-pipe: commands on fd 3, answers on fd 4, NUL-separated JSON):
+    open a page in a viewport of a given size, evaluate JavaScript, take screenshots,
+    collect console errors and failed loads. Started and stopped by the test, by PID."""
+
+    def __init__(self, work):
+        import base64  # noqa: F401  (used by screenshot)
+        self.to_r, self.to_w = os.pipe()
+        self.from_r, self.from_w = os.pipe()
+        to_r, from_w = self.to_r, self.from_w
+        args = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                "--no-first-run", "--remote-debugging-pipe",
+                "--user-data-dir=" + os.path.join(work, "chromium-profile")]
+        # the pipe's ends become the browser's fds 3 and 4
+        self.p = subprocess.Popen(
+            ["/bin/bash", "-c", 'exec "$@" 3<&%d 4>&%d' % (to_r, from_w), "sh"] + args,
+            pass_fds=(to_r, from_w), stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(work, "chromium.log"), "ab"))
+        os.close(to_r)
+        os.close(from_w)
+        self.buf = b""
+        self.next_id = 0
+        self.events = []
+        self.session = None
+
+    def _send(self, method, params=None, session=True):
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self.to_w, json.dumps(msg).encode() + b"\0")
+        return self.next_id
+
+    def _read(self, timeout=60):
+        import select
+        while b"\0" not in self.buf:
+            r, _, _ = select.select([self.from_r], [], [], timeout)
+            if not r:
+                raise TimeoutError("chromium did not answer")
+            chunk = os.read(self.from_r, 1 << 20)
+            if not chunk:
+                raise EOFError("chromium closed its pipe")
+            self.buf += chunk
+        msg, self.buf = self.buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def call(self, method, params=None, session=True):
+        i = self._send(method, params, session)
+        while True:
+            m = self._read()
+            if m.get("id") == i:
+                if "error" in m:
+                    raise RuntimeError("%s: %s" % (method, m["error"]))
+                return m.get("result", {})
+            self.events.append(m)
+
+    def wait_event(self, method, timeout=60):
+        import time
+        end = time.time() + timeout
+        while time.time() < end:
+            for k, m in enumerate(self.events):
+                if m.get("method") == method:
+                    del self.events[k]
+                    return m
+            self.events.append(self._read(timeout=max(0.1, end - time.time())))
+        raise TimeoutError(method)
+
+    def open(self, url, width, height=900, mobile=False):
+        """a new page of width x height CSS pixels showing url, loaded"""
+        t = self.call("Target.createTarget", {"url": "about:blank"}, session=False)
+        a = self.call("Target.attachToTarget", {"targetId": t["targetId"], "flatten": True},
+                      session=False)
+        self.session = a["sessionId"]
+        self.events = []
+        for m in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
+            self.call(m)
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+        self.call("Page.navigate", {"url": url})
+        self.wait_event("Page.loadEventFired")
+
+    def eval(self, js):
+        r = self.call("Runtime.evaluate", {"expression": js, "returnByValue": True})
+        if "exceptionDetails" in r:
+            raise RuntimeError("%s: %s" % (js[:80], r["exceptionDetails"]))
+        return r["result"].get("value")
+
+    def screenshot(self, png, full=True):
+        import base64
+        p = {"format": "png", "captureBeyondViewport": full}
+        if full:
+            w, h = self.eval("[document.documentElement.scrollWidth,"
+                             " document.documentElement.scrollHeight]")
+            p["clip"] = {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}
+        data = self.call("Page.captureScreenshot", p)["data"]
+        with open(png, "wb") as f:
+            f.write(base64.b64decode(data))
+
+    def errors(self):
+        """console errors, exceptions and failed loads seen so far"""
+        out = []
+        for m in self.events:
+            meth, prm = m.get("method"), m.get("params", {})
+            if meth == "Runtime.exceptionThrown":
+                out.append(prm.get("exceptionDetails", {}).get("text"))
+            elif meth == "Runtime.consoleAPICalled" and prm.get("type") == "error":
+                out.append(str(prm.get("args")))
+            elif meth == "Log.entryAdded" and prm.get("entry", {}).get("level") == "error":
+                out.append(prm["entry"].get("text"))
+            elif meth == "Network.loadingFailed":
+                out.append("failed to load: %s" % prm.get("errorText"))
+        return out
+
+    def close(self):
+        try:
+            self.call("Browser.close", session=False)
+        except Exception:
+            pass
+        try:
+            self.p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        os.close(self.to_w)
+        os.close(self.from_r)
+
+
+LAYOUT_JS = ("(function () { var out = {scrollWidth: document.documentElement.scrollWidth,"
+             " width: window.innerWidth, tables: []};"
+             " var ts = document.getElementsByTagName('table');"
+             " for (var i = 0; i < ts.length; i++) { var r = ts[i].getBoundingClientRect();"
+             " out.tables.push({left: r.left, right: r.right, rows: ts[i].rows.length}); }"
+             " return out; })()")
+
+
+def chromium_layout(html, width, png, work):
+    """html laid out by headless Chromium in a phone-like viewport width CSS pixels wide:
+    {"scrollWidth", "width", "tables": [{"left", "right", "rows"}]}, and a full-page
+    screenshot in png."""
+    page = os.path.join(work, os.path.basename(png) + ".html")
+    with open(page, "w", encoding="utf-8") as f:
+        f.write(html)
+    c = Chromium(work)
+    try:
+        c.open("file://" + page, width, 900, mobile=True)
+        lay = c.eval(LAYOUT_JS)
+        c.screenshot(png)
+        check(os.path.exists(png), "chromium screenshots %s" % png)
+        return lay
+    except (RuntimeError, TimeoutError, EOFError) as e:
+        check(False, "chromium lays out %s: %s" % (page, e))
+        return None
+    finally:
+        c.close()

@@ -381,10 +381,10 @@ Test(notify, email_encodings, .fini = teardown)
 	rc.email.nto = 1;
 	const char *title = "检查检验结果互认项目数（全省十六市，含各县区二级以上医疗机构）";
 	struct pw_label labels[] = {{"alertname", "KpiLagging"}, {"city", "济南"}, {"kpi", "mr"}};
-	struct pw_label ann[] = {{"summary", "line one\nline two = x.  "}, {"title", title},
-				 {"unit", "city=济南"}, {"value", "50"}};
-	struct nalert a = {.labels = pw_lset_new(labels, 3), .ann = pw_lset_new(ann, 4),
-			   .firing = true, .starts_ms = T0};
+	/* an alert of a rule: its summary is what the email says */
+	struct pw_label ann[] = {{"summary", "line one\nline two = x.  "}, {"title", title}};
+	struct nalert a = {.labels = pw_lset_new(labels, 3), .ann = pw_lset_new(ann, 2),
+			   .firing = true, .starts_ms = T0, .value = 50};
 	struct nalert *as[] = {&a};
 	struct pw_label gl[] = {{"alertname", "KpiLagging"}, {"kpi", "mr"}};
 	struct pw_lset *gls = pw_lset_new(gl, 2);
@@ -394,7 +394,7 @@ Test(notify, email_encodings, .fini = teardown)
 	char *subject = NULL;
 	char *msg = render_email(&m, "<1@x>", &subject);
 	char want[512], got[512];
-	snprintf(want, sizeof want, "[FIRING:1] KpiLagging %s", title);
+	snprintf(want, sizeof want, "[FIRING:1] %s mr", title);
 	cr_assert_str_eq(subject, want);
 	/* every line within 78 characters; the subject header decodes back */
 	const char *p = msg, *hdr_end = strstr(msg, "\r\n\r\n");
@@ -421,7 +421,25 @@ Test(notify, email_encodings, .fini = teardown)
 	const char *te = strstr(tp, "\r\n--=_pacewatch_");
 	char *text = decode_qp(tp, te);
 	cr_assert_not_null(strstr(text, "line one\nline two = x.  "), "%s", text);
-	cr_assert_not_null(strstr(text, "city=济南 | 50"), "%s", text);
+	cr_assert_not_null(strstr(text, "value 50 · city=济南, kpi=mr"), "%s", text);
+	free(text);
+	free(msg);
+	free(subject);
+	/* a KPI alert (it has a unit) in Chinese (global.language), with its
+	 * headline: a row of the unit's numbers */
+	struct pw_label ann_zh[] = {{"headline", "进度落后"}, {"title", title}, {"unit", "济南市"},
+				    {"value", "50"},        {"expected", "60"}, {"gap", "10"},
+				    {"gap_pct", "10.0%"}};
+	pw_lset_unref(a.ann);
+	a.ann = pw_lset_new(ann_zh, 7);
+	m.zh = true;
+	msg = render_email(&m, "<1@x>", &subject);
+	snprintf(want, sizeof want, "[告警 1] %s：进度落后 1", title);
+	cr_assert_str_eq(subject, want);
+	tp = strstr(strstr(msg, "Content-Type: text/plain; charset=UTF-8"), "\r\n\r\n") + 4;
+	text = decode_qp(tp, strstr(tp, "\r\n--=_pacewatch_"));
+	cr_assert_not_null(strstr(text, "济南市: 当前值 50 · 计划应达 60 · 落后计划 10 (10.0%)\n"),
+			   "%s", text);
 	free(text);
 	free(msg);
 	free(subject);
@@ -544,8 +562,8 @@ Test(notify, weekly_digest_with_changes, .fini = teardown)
 	cr_assert_str_eq(subj[0], "进度周报 2025-07-07: 1 有风险", "the subject counts the laggards");
 	char *t1 = digest_text(&o, o.n - 1);
 	cr_assert_not_null(strstr(t1, "（首份周报）"), "%s", t1);
-	cr_assert_not_null(strstr(t1, "city=a | 已达标 | 1"), "%s", t1);
-	cr_assert_not_null(strstr(t1, "city=b | 有风险 | 0"), "%s", t1);
+	cr_assert_not_null(strstr(t1, "a | 已达标 | 1 | 0 | 领先 1 | 1"), "%s", t1);
+	cr_assert_not_null(strstr(t1, "b | 有风险 | 0 | 0 | 0 | 1"), "%s", t1);
 	free(t1);
 	notify_step(no, mon + MIN);
 	outbox(&o);
@@ -565,8 +583,8 @@ Test(notify, weekly_digest_with_changes, .fini = teardown)
 	outbox(&o);
 	cr_assert_eq(count_digests(&o, subj), 2, "the missed digest, once");
 	char *t2 = digest_text(&o, o.n - 1);
-	cr_assert_not_null(strstr(t2, "平台上线 city=b: 有风险 → 已达标 (0 → 1)"), "%s", t2);
-	cr_assert_null(strstr(t2, "city=a: "), "a did not change: %s", t2);
+	cr_assert_not_null(strstr(t2, "平台上线 b: 有风险 → 已达标 (0 → 1)"), "%s", t2);
+	cr_assert_null(strstr(t2, "平台上线 a: "), "a did not change: %s", t2);
 	free(t2);
 	for (size_t i = 0; i < o.n; i++)
 		json_decref(o.v[i]);
