@@ -104,6 +104,16 @@ int kpis_new(const struct conf *c, struct store *st, struct kpis **out, char **c
 	return 0;
 }
 
+static void sel_free(struct kpi *k)
+{
+	for (size_t i = 0; i < k->nsel; i++)
+		pw_lset_unref(k->sel[i].unit);
+	free(k->sel);
+	k->sel = NULL;
+	k->nsel = 0;
+	k->sel_epoch = 0;
+}
+
 void kpis_free(struct kpis *ks)
 {
 	if (!ks)
@@ -115,6 +125,8 @@ void kpis_free(struct kpis *ks)
 		query_expr_free(k->roster);
 		query_matchers_free(k->vm, k->nvm);
 		kpi_forecast_free(k);
+		sel_free(k);
+		free(k->rec_ids);
 		pw_tz_free(k->tz);
 		kpi_units_free(k);
 		for (int a = 0; a < KPI_NALERTS; a++) {
@@ -123,6 +135,7 @@ void kpis_free(struct kpis *ks)
 		}
 	}
 	free(ks->k);
+	store_batch_free(ks->batch);
 	free(ks->ext);
 	pw_lbuild_free(&ks->lb);
 	free(ks);
@@ -169,6 +182,34 @@ bool kpi_prepare(struct kpis *ks, struct kpi *k, int64_t t)
 
 /* ---- this slot's data ---------------------------------------------------------------------------- */
 
+/* the selector's series of all time, kept until the store's set of series
+ * changes: in steady state a slot looks nothing up */
+static int selection(struct kpis *ks, struct kpi *k, struct store_snap *snap)
+{
+	uint64_t epoch = store_series_epoch(snap);
+	struct store_series *ss = NULL;
+	size_t n = 0;
+	int rc;
+	if (epoch && epoch == k->sel_epoch)
+		return 0;
+	sel_free(k);
+	if ((rc = store_select(snap, k->vm, k->nvm, INT64_MIN, INT64_MAX, false, &ss, &n)) != 0)
+		return rc;
+	k->sel = xcalloc(n + 1, sizeof *k->sel);
+	for (size_t i = 0; i < n; i++) {
+		struct pw_label l[72];
+		size_t nl = store_series_labels(&ss[i], l, 72);
+		if (nl > 72)
+			continue;
+		k->sel[k->nsel].id = ss[i].id;
+		k->sel[k->nsel++].unit = kpi_identity(l, nl);
+	}
+	free(ss);
+	k->sel_epoch = epoch;
+	(void)ks;
+	return 0;
+}
+
 /* the units' fresh values: a selector's newest real sample within
  * stale_after (with its time), another expression's value with staleness
  * markers not counted */
@@ -181,52 +222,62 @@ static int read_values(struct kpis *ks, struct kpi *k, int64_t t, char **cause)
 		k->u[i].fresh = false;
 	if (k->selector) {
 		struct store_snap *snap;
-		struct store_series *ss = NULL;
-		size_t n = 0;
+		int64_t from = t - c->stale_after_ms, quiet = from;
 		if ((rc = store_snap_begin(ks->st, &snap)) != 0) {
 			*cause = xasprintf("KPI %s, value: %s", c->name, pw_strerror(rc));
 			return rc;
 		}
-		struct store_iter *it = store_iter_new(snap);
-		int64_t from = t - c->stale_after_ms;
 		/* the series of the forecast's window too */
-		if (k->kind == VIEW_KPI_LEVEL && t < c->deadline_ms && t - c->forecast_ms < from)
-			from = t - c->forecast_ms;
-		rc = store_select(snap, k->vm, k->nvm, from, t, false, &ss, &n);
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			struct pw_label l[72];
-			size_t nl = store_series_labels(&ss[i], l, 72);
-			int64_t ts = 0, x;
+		if (k->kind == VIEW_KPI_LEVEL && t < c->deadline_ms && t - c->forecast_ms < quiet)
+			quiet = t - c->forecast_ms;
+		if ((rc = selection(ks, k, snap)) != 0) {
+			store_snap_end(snap);
+			*cause = xasprintf("KPI %s, value: %s", c->name, pw_strerror(rc));
+			return rc;
+		}
+		struct store_iter *it = store_iter_new(snap);
+		for (size_t i = 0; i < k->nsel; i++) {
+			struct ksel *sl = &k->sel[i];
+			int64_t ts = 0, x, latest = INT64_MIN;
 			double v = NAN, y;
-			bool got = false;
-			if (nl > 72)
-				continue;
-			if (store_latest(snap, ss[i].id, &x, &y) == 0 && x <= t && !store_is_stale_nan(y)) {
-				got = x >= t - c->stale_after_ms;
-				ts = x, v = y;
-			} else if (store_iter_seek(it, ss[i].id, t - c->stale_after_ms, t) == 0) {
-				while (store_iter_next(it, &x, &y) == 1)
-					if (!store_is_stale_nan(y))
+			bool got = false, any = false;
+			if (store_latest(snap, sl->id, &x, &y) == 0) {
+				latest = x;
+				if (x <= t && !store_is_stale_nan(y)) {
+					got = x >= from;
+					any = x >= quiet;
+					ts = x, v = y;
+				}
+			}
+			if (!any && latest > INT64_MIN && latest >= quiet &&
+			    store_iter_seek(it, sl->id, quiet, t) == 0) {
+				while (store_iter_next(it, &x, &y) == 1) {
+					any = true;
+					if (!store_is_stale_nan(y) && x >= from)
 						ts = x, v = y, got = true;
+				}
 			}
-			if (!got) {
-				struct unit *q = kpi_unit_find(k, l, nl);
-				if (q)
-					q->fit.sid = ss[i].id;
+			if (!any)
 				continue;
-			}
-			struct unit *u = kpi_unit(k, l, nl);
-			u->fit.sid = ss[i].id;
+			/* its unit: where it was last time, else looked up */
+			struct unit *u = sl->hint < k->nu && k->u[sl->hint].l == sl->unit
+						 ? &k->u[sl->hint]
+						 : kpi_unit_of(k, sl->unit, got);
+			if (!u)
+				continue;
+			sl->hint = (size_t)(u - k->u);
+			u->fit.sid = sl->id;
+			u->fit.latest = latest;
+			u->fit.latest_at = t;
+			if (!got)
+				continue;
 			u->fresh = u->reported = true;
 			u->value = v;
 			u->last_seen = ts;
 		}
-		free(ss);
 		store_iter_free(it);
 		store_snap_end(snap);
-		if (rc != 0)
-			*cause = xasprintf("KPI %s, value: %s", c->name, pw_strerror(rc));
-		return rc;
+		return 0;
 	}
 	if ((rc = kpi_query(ks, k, k->value, t, c->stale_after_ms, &val, "value", cause)) != 0)
 		return rc;
@@ -326,7 +377,16 @@ void kpi_judge_unit(const struct kpi *k, struct unit *u, int64_t t, bool past_de
 					? NAN
 					: kpi_expected(c, k->plan, k->nplan, u->n.baseline, u->n.target,
 							       u->baseline_at, t);
+	/* a baseline that already reaches the target leaves nothing to plan:
+	 * the plan is the target, progress is met or not */
+	bool done = k->kind == VIEW_KPI_LEVEL && kpi_reached(c, u->n.baseline, u->n.target);
+	if (done)
+		u->n.expected = u->n.target;
 	kpi_numbers_of(c, &u->n);
+	if (done) {
+		u->n.progress = isnan(u->n.value) ? NAN : kpi_reached(c, u->n.value, u->n.target) ? 1 : 0;
+		u->n.expected_progress = 1;
+	}
 	f.n = u->n;
 	f.reported = u->reported;
 	f.stale = u->reported && !u->fresh;
@@ -437,39 +497,42 @@ static int eval_level(struct kpis *ks, struct kpi *k, int64_t t, struct store_ba
 int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 {
 	/* one transaction (one fsync) for the whole slot; a KPI whose query
-	 * fails writes nothing of that slot */
-	struct store_batch *b = store_batch_begin(ks->st);
+	 * fails writes nothing of that slot (its part of the batch rewound) */
+	struct store_batch *b;
 	int rc;
+	if (!ks->batch) { /* kept from slot to slot: a slot's batch is large */
+		ks->batch = store_batch_begin(ks->st);
+		store_batch_keep(ks->batch);
+	}
+	b = ks->batch;
 	ks->dry = dry;
 	for (size_t i = 0; i < ks->n; i++) {
 		struct kpi *k = &ks->k[i];
 		char *why = NULL;
 		bool recorded = false;
-		struct store_batch *kb = store_batch_begin(ks->st);
-		if (t < k->c->start_ms) {
-			store_batch_abort(kb);
+		struct store_batch_mark mark = store_batch_mark(b);
+		if (t < k->c->start_ms)
 			continue;
-		}
-		rc = k->kind == VIEW_KPI_QUOTA ? kpi_eval_quota(ks, k, t, kb, &why)
-					       : eval_level(ks, k, t, kb, &why);
+		rc = k->kind == VIEW_KPI_QUOTA ? kpi_eval_quota(ks, k, t, b, &why)
+					       : eval_level(ks, k, t, b, &why);
 		recorded = k->state_at == t;
 		if (rc != 0) {
 			log_warnx("kpi", "%s", why);
 			free(why);
-			store_batch_abort(kb);
+			store_batch_rewind(b, mark);
 			k->state_at = 0; /* nothing of this slot is recorded */
 			continue;
 		}
 		/* the alerts are fed in any case: their states move on (what a
 		 * recorded slot would write again is dropped) */
-		kpi_feed_alerts(ks, k, t, kb);
-		if (recorded || dry) {
-			store_batch_abort(kb);
-		} else if ((rc = store_batch_merge(b, kb)) != 0) {
-			store_batch_abort(kb);
-			store_batch_abort(b);
-			*cause = xasprintf("KPI %s: %s", k->c->name, pw_strerror(rc));
-			return rc;
+		kpi_feed_alerts(ks, k, t, b);
+		if (recorded || dry)
+			store_batch_rewind(b, mark);
+		else if (store_batch_error(b)) {
+			log_warnx("kpi", "KPI %s: %s", k->c->name, store_batch_error(b));
+			store_batch_rewind(b, mark);
+			k->state_at = 0;
+			continue;
 		}
 		k->evaluated_at = t;
 		/* memory is a record only once written */
@@ -484,25 +547,36 @@ int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 			ks->k[i].state_at = 0; /* not recorded: read back next time */
 		return rc;
 	}
-	/* the units' series ids, so the next slot skips looking them up; in
-	 * steady state none is stale and nothing is allocated */
+	/* the units' series ids, so the next slot skips looking them up: the
+	 * keys made since the last time, or every key when series were
+	 * deleted since; in steady state nothing is looked at */
 	{
 		size_t n = 0, cap = 0;
 		struct store_key **keys = NULL;
+		uint64_t gen = store_keys_generation(ks->st);
+		bool all = gen != ks->keys_gen;
 		for (size_t i = 0; i < ks->n; i++)
-			for (size_t j = 0; j < ks->k[i].nu; j++)
-				for (int q = 0; q < K_NSERIES; q++) {
-					if (!store_key_stale(ks->st, &ks->k[i].u[j].keys[q]))
+			for (size_t j = 0; j < ks->k[i].nu; j++) {
+				struct unit *u = &ks->k[i].u[j];
+				if (!all && !u->keys_new)
+					continue;
+				u->keys_new = false;
+				for (size_t q = 0; q < K_NSERIES + u->nx; q++) {
+					struct store_key *key = q < K_NSERIES ? &u->keys[q]
+									      : &u->xkeys[q - K_NSERIES].key;
+					if (!store_key_stale(ks->st, key))
 						continue;
 					if (n == cap) {
 						cap = cap ? 2 * cap : 1024;
 						keys = xreallocarray(keys, cap, sizeof *keys);
 					}
-					keys[n++] = &ks->k[i].u[j].keys[q];
+					keys[n++] = key;
 				}
+			}
 		if (n)
 			store_keys_resolve(ks->st, keys, n);
 		free(keys);
+		ks->keys_gen = gen;
 		for (size_t i = 0; i < ks->n; i++)
 			for (int a = 0; a < KPI_NALERTS; a++)
 				if (ks->k[i].rules[a].as)

@@ -84,8 +84,12 @@ static void fit_move(struct kpis *ks, const struct kpi *k, struct unit *u, struc
 		fit_full(ks, k, u, it, t);
 		return;
 	}
-	/* what arrived since */
-	if (store_latest(snap, f->sid, &ts, &v) != 0 || ts > f->hi) {
+	/* what arrived since (read_values has just read its newest sample) */
+	if (f->latest_at == t)
+		ts = f->latest;
+	else if (store_latest(snap, f->sid, &ts, &v) != 0)
+		ts = INT64_MAX;
+	if (ts > f->hi) {
 		if (store_iter_seek(it, f->sid, f->hi + 1, t) == 0)
 			while (store_iter_next(it, &ts, &v) == 1) {
 				if (store_is_stale_nan(v))

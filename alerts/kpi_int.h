@@ -30,6 +30,7 @@ struct ukey {
  * (kpi_forecast.c); x in seconds from origin */
 struct ufit {
 	uint64_t sid, fitted_sid; /* its series (0: none seen) */
+	int64_t latest, latest_at; /* its newest sample's time, as read at slot latest_at */
 	bool ok;
 	int64_t origin, lo, hi; /* the oldest and newest sample in the sums */
 	int64_t at, refit_at;   /* the slot they are for; when to make them again */
@@ -48,6 +49,7 @@ struct unit {
 	bool have_baseline;
 	double baseline;
 	int64_t baseline_at; /* a late starter's first value: when; its plan starts then (0: start) */
+	bool baseline_at_written; /* in the record already */
 	double target;     /* the last known target (NaN: none) */
 	bool lagging;      /* for the hysteresis */
 	uint32_t conds;    /* its conditions (VIEW_COND bits) */
@@ -62,6 +64,7 @@ struct unit {
 	struct store_key keys[K_NSERIES];
 	struct ukey *xkeys;
 	size_t nx;
+	bool keys_new; /* a key without its series id was written */
 	/* its alerts' labels and annotations, remade only when they change */
 	struct pw_lset *alabels[KPI_NALERTS], *aann[KPI_NALERTS];
 	uint64_t aann_gen[KPI_NALERTS];
@@ -101,6 +104,20 @@ struct kpi {
 	size_t *uidx, uidx_cap; /* units by hash: index + 1 */
 	int64_t state_at;       /* the slot whose record the carried state is (0: none) */
 	int64_t evaluated_at;   /* the slot last evaluated */
+	/* a selector's series, kept while the store's set of series is the
+	 * same (store_series_epoch): its id and its unit's identity */
+	struct ksel {
+		uint64_t id;
+		struct pw_lset *unit; /* shared with the unit, so hint is checked by pointer */
+		size_t hint;          /* where its unit was last */
+	} *sel;
+	size_t nsel;
+	uint64_t sel_epoch; /* 0: none kept */
+	/* its pacewatch_kpi_units series (what marks a slot recorded), kept
+	 * likewise */
+	uint64_t *rec_ids;
+	size_t nrec_ids;
+	uint64_t rec_epoch;
 	/* another expression's forecasts, for the subquery points in
 	 * [fc_first, fc_last] */
 	struct kpi_fcast *fc;
@@ -122,6 +139,8 @@ struct kpis {
 	size_t next;
 	struct pw_lbuild lb;
 	bool dry;
+	uint64_t keys_gen; /* store_keys_generation at the last resolve */
+	struct store_batch *batch; /* a slot's, its buffers kept (store_batch_keep) */
 };
 
 /* ---- kpi_unit.c ---- */
@@ -131,6 +150,10 @@ struct kpis {
 struct unit *kpi_unit(struct kpi *k, const struct pw_label *l, size_t n);
 /* The unit these labels name, or NULL. */
 struct unit *kpi_unit_find(struct kpi *k, const struct pw_label *l, size_t n);
+/* A unit's identity: the labels that tell units apart (a new set). */
+struct pw_lset *kpi_identity(const struct pw_label *l, size_t n);
+/* The unit of that identity (make: made when new, else NULL). */
+struct unit *kpi_unit_of(struct kpi *k, struct pw_lset *id, bool make);
 /* Drop units that only the roster named and it no longer does. */
 void kpi_units_prune(struct kpi *k);
 void kpi_units_free(struct kpi *k);

@@ -115,11 +115,12 @@ void kpi_numbers_of(const struct conf_kpi *c, struct kpi_numbers *n)
 	if (isnan(n->value) || isnan(n->target)) {
 		n->progress = NAN;
 	} else if (den != 0) {
-		n->progress = (n->value - n->baseline) / den;
+		n->progress = (n->value - n->baseline) / den + 0.0; /* never -0 */
 	} else {
 		n->progress = kpi_reached(c, n->value, n->target) ? 1 : 0;
 	}
-	n->expected_progress = isnan(n->target) ? NAN : den != 0 ? (n->expected - n->baseline) / den : 1;
+	n->expected_progress =
+		isnan(n->target) ? NAN : den != 0 ? (n->expected - n->baseline) / den + 0.0 : 1;
 }
 
 uint32_t kpi_conditions(const struct conf_kpi *c, const struct kpi_facts *f, bool *lagging)

@@ -110,19 +110,35 @@ static bool newest_since(struct reader *r, uint64_t id, int64_t start, int64_t t
 int64_t kpi_record_slot(struct kpis *ks, struct kpi *k, int64_t from, int64_t to)
 {
 	struct reader r;
-	struct store_series *ss = NULL;
-	size_t n = 0;
 	int64_t best = 0, ts, w = ks->conf->global.outage_tolerance_ms;
+	uint64_t epoch;
 	double v;
 	if (to < from || reader_open(ks, &r) != 0)
 		return 0;
 	if (w < 60000)
 		w = 60000;
-	if (select_kpi(&r, "pacewatch_kpi_units", k->c->name, from, to, &ss, &n) == 0)
-		for (size_t i = 0; i < n; i++)
-			if (newest_since(&r, ss[i].id, from, to, w, &ts, &v) && ts > best)
-				best = ts;
-	free(ss);
+	/* the KPI's pacewatch_kpi_units series, looked up again only when the
+	 * store's set of series changed */
+	epoch = store_series_epoch(r.snap);
+	if (!epoch || epoch != k->rec_epoch) {
+		struct store_series *ss = NULL;
+		size_t n = 0;
+		free(k->rec_ids);
+		k->rec_ids = NULL;
+		k->nrec_ids = 0;
+		k->rec_epoch = 0;
+		if (select_kpi(&r, "pacewatch_kpi_units", k->c->name, INT64_MIN, INT64_MAX, &ss, &n) ==
+		    0) {
+			k->rec_ids = xcalloc(n + 1, sizeof *k->rec_ids);
+			for (size_t i = 0; i < n; i++)
+				k->rec_ids[k->nrec_ids++] = ss[i].id;
+			k->rec_epoch = epoch;
+		}
+		free(ss);
+	}
+	for (size_t i = 0; i < k->nrec_ids; i++)
+		if (newest_since(&r, k->rec_ids[i], from, to, w, &ts, &v) && ts > best)
+			best = ts;
 	reader_close(&r);
 	return best;
 }
@@ -171,7 +187,10 @@ static void rec_set(struct unit *u, enum rec_field f, const char *which, double 
 	case R_EXPECTED: u->n.expected = v; break;
 	case R_FORECAST: u->n.forecast = v; break;
 	case R_LAST_SEEN: u->last_seen = (int64_t)llround(v * 1000); break;
-	case R_BASELINE_AT: u->baseline_at = (int64_t)llround(v * 1000); break;
+	case R_BASELINE_AT:
+		u->baseline_at = (int64_t)llround(v * 1000);
+		u->baseline_at_written = true;
+		break;
 	case R_STATUS:
 		if (which && (s = status_by_name(which)) >= 0) {
 			u->status = (enum view_status)s;
@@ -203,15 +222,21 @@ int kpi_record_load(struct kpis *ks, struct kpi *k, int64_t s)
 	for (size_t f = 0; f < sizeof rec_fields / sizeof rec_fields[0]; f++) {
 		struct store_series *ss = NULL;
 		size_t n = 0;
-		if (select_kpi(&r, rec_fields[f].metric, k->c->name, s, s, &ss, &n) != 0)
+		/* a late starter's plan start is written once, when its
+		 * baseline was taken: the newest at or before s */
+		bool once = rec_fields[f].f == R_BASELINE_AT;
+		int64_t from = once ? k->c->start_ms : s;
+		if (select_kpi(&r, rec_fields[f].metric, k->c->name, from, s, &ss, &n) != 0)
 			continue;
 		for (size_t i = 0; i < n; i++) {
 			struct pw_label l[72], w[72];
 			size_t nl = store_series_labels(&ss[i], l, 72), nw = 0;
 			const char *which = NULL;
+			struct unit *u;
 			int64_t ts;
 			double v;
-			if (nl > 72 || !newest_real(&r, ss[i].id, s, s, &ts, &v))
+			if (nl > 72 || !(once ? newest_since(&r, ss[i].id, from, s, 86400000, &ts, &v)
+					      : newest_real(&r, ss[i].id, s, s, &ts, &v)))
 				continue;
 			for (size_t j = 0; j < nl; j++) {
 				if (rec_fields[f].label && !strcmp(l[j].name, rec_fields[f].label))
@@ -219,7 +244,9 @@ int kpi_record_load(struct kpis *ks, struct kpi *k, int64_t s)
 				else
 					w[nw++] = l[j];
 			}
-			rec_set(kpi_unit(k, w, nw), rec_fields[f].f, which, v);
+			u = once ? kpi_unit_find(k, w, nw) : kpi_unit(k, w, nw);
+			if (u)
+				rec_set(u, rec_fields[f].f, which, v);
 		}
 		free(ss);
 	}

@@ -61,6 +61,25 @@ static struct unit *find(struct kpi *k, const struct pw_label *id, size_t m, uin
 	return NULL;
 }
 
+struct pw_lset *kpi_identity(const struct pw_label *l, size_t n)
+{
+	struct pw_label id[72];
+	size_t m = identity(l, n, id, 72);
+	return pw_lset_new(id, m);
+}
+
+struct unit *kpi_unit_of(struct kpi *k, struct pw_lset *id, bool make)
+{
+	struct unit *u = find(k, id->l, id->n, id->h);
+	if (!u && make)
+		u = kpi_unit(k, id->l, id->n);
+	if (u && u->l != id) { /* the same labels: share them */
+		pw_lset_unref(u->l);
+		u->l = pw_lset_ref(id);
+	}
+	return u;
+}
+
 struct unit *kpi_unit_find(struct kpi *k, const struct pw_label *l, size_t n)
 {
 	struct pw_label id[72];
@@ -119,7 +138,9 @@ void kpi_units_prune(struct kpi *k)
 			unit_free(&k->u[i]);
 			continue;
 		}
-		k->u[w++] = k->u[i];
+		if (w != i)
+			k->u[w] = k->u[i];
+		w++;
 	}
 	if (w != k->nu) {
 		k->nu = w;
@@ -185,6 +206,8 @@ static struct store_key *key_of(struct unit *u, int which)
 void kpi_put(struct store_batch *b, int which, struct unit *u, const char *kpi, int64_t t, double v)
 {
 	struct store_key *key = key_of(u, which);
+	if (!key->id)
+		u->keys_new = true; /* resolve it after the commit */
 	if (!key->enc) {
 		struct pw_label l[72];
 		size_t n = 0;
@@ -227,8 +250,12 @@ void kpi_write_unit(struct store_batch *b, const struct kpi *k, struct unit *u, 
 	put_num(b, K_FORECAST, u, name, t, u->n.forecast);
 	if (u->conds & VIEW_COND(VIEW_STALE))
 		kpi_put(b, K_LAST_SEEN, u, name, t, (double)u->last_seen / 1000);
-	if (u->have_baseline && u->baseline_at > k->c->start_ms)
+	/* when a late starter's plan starts: written once, at the slot its
+	 * baseline was taken (the record reads the newest at or before a slot) */
+	if (u->have_baseline && u->baseline_at > k->c->start_ms && !u->baseline_at_written) {
 		kpi_put(b, K_BASELINE_AT, u, name, t, (double)u->baseline_at / 1000);
+		u->baseline_at_written = true;
+	}
 	/* the status's series and each condition's: 1 while it holds, a
 	 * staleness marker when it ends */
 	if (u->status_written >= 0 && u->status_written != (int)u->status)

@@ -12,6 +12,16 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+uint64_t store_series_epoch(struct store_snap *snap)
+{
+	uint64_t next = 0, gen = 0;
+	if (store__meta_get_u64(snap->txn, snap->s, "next_id", &next) != 0 ||
+	    store__meta_get_u64(snap->txn, snap->s, "generation", &gen) != 0)
+		return 0;
+	/* ids are never reused and deletions bump the generation */
+	return next ? (gen << 40) ^ next : 0;
+}
+
 int store_snap_begin(struct store *s, struct store_snap **out)
 {
 	struct store_snap *snap = xcalloc(1, sizeof *snap);

@@ -102,6 +102,10 @@ void store_keys_resolve(struct store *s, struct store_key *const *keys, size_t n
 /* Does a key still need store_keys_resolve (never resolved, or series were
  * deleted since)? A cheap look without the lock; resolving decides. */
 bool store_key_stale(struct store *s, const struct store_key *k);
+/* Changes whenever resolved keys go stale (series were deleted): a writer
+ * that saw the same value after its last resolve need only resolve the
+ * keys it made since. */
+uint64_t store_keys_generation(struct store *s);
 int store_batch_put_meta(struct store_batch *b, const char *metric,
 			 enum store_metric_type type, const char *help, const char *unit);
 /* Message of the first failed put (borrowed, valid until commit/abort). */
@@ -117,6 +121,21 @@ void store_batch_abort(struct store_batch *b);
  * still never half-applies any of them, and they share one fsync. A
  * poisoned src is not merged: its first error is returned, src freed. */
 int store_batch_merge(struct store_batch *dst, struct store_batch *src);
+/* Keep b's buffers with its owner: after a commit or an abort b is empty
+ * and ready for the owner's next batch (a writer of one large batch a
+ * minute, the KPI engine, saves allocating and faulting it in each time);
+ * store_batch_free frees it. */
+void store_batch_keep(struct store_batch *b);
+void store_batch_free(struct store_batch *b);
+/* A place in a batch to come back to: rewinding drops every put (and
+ * metadata, and an error) made after the mark, so one batch can hold parts
+ * that each either go in whole or not at all, without merging batches. */
+struct store_batch_mark {
+	size_t n, arena, nmeta;
+	int err;
+};
+struct store_batch_mark store_batch_mark(const struct store_batch *b);
+void store_batch_rewind(struct store_batch *b, struct store_batch_mark m);
 
 /* ---- reading ------------------------------------------------------------ */
 
@@ -126,6 +145,10 @@ int store_batch_merge(struct store_batch *dst, struct store_batch *src);
 struct store_snap;
 int store_snap_begin(struct store *s, struct store_snap **out);
 void store_snap_end(struct store_snap *snap);
+/* What changes whenever a series is created or deleted, as the snapshot
+ * sees the store: equal values mean the same set of series, so a reader
+ * may keep what a selection found (0: cannot tell). */
+uint64_t store_series_epoch(struct store_snap *snap);
 
 enum store_match_type { STORE_MATCH_EQ, STORE_MATCH_NE, STORE_MATCH_RE, STORE_MATCH_NRE };
 

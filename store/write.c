@@ -30,6 +30,9 @@ struct store_batch {
 	struct pw_buf arena;
 	struct ent *ents;
 	size_t cap;
+	struct ent *sorted; /* ents_sort's second array */
+	size_t sorted_cap;
+	bool kept; /* store_batch_keep: its owner's between commits */
 	int64_t *ts_a, *ts_b; /* scratch for merges */
 	double *v_a, *v_b;
 	size_t scratch_cap;
@@ -87,6 +90,7 @@ static void batch_destroy(struct store_batch *b)
 {
 	pw_buf_free(&b->arena);
 	free(b->ents);
+	free(b->sorted);
 	free(b->ts_a);
 	free(b->ts_b);
 	free(b->v_a);
@@ -117,10 +121,10 @@ static void batch_free(struct store_batch *b)
 	for (unsigned i = 0; i < WAL_SLICES; i++)
 		if (b->rec_open & (1u << i))
 			wal_rec_free(&b->rec[i]);
-	size_t bytes = b->arena.cap + b->cap * sizeof *b->ents +
+	size_t bytes = b->arena.cap + (b->cap + b->sorted_cap) * sizeof *b->ents +
 		       b->scratch_cap * (2 * sizeof *b->ts_a + 2 * sizeof *b->v_a) +
 		       b->capinlog * sizeof *b->inlog + b->caplogged * sizeof *b->logged;
-	if (bytes > BATCH_KEEP_BYTES) {
+	if (!b->kept && bytes > BATCH_KEEP_BYTES) {
 		batch_destroy(b);
 		return;
 	}
@@ -129,6 +133,11 @@ static void batch_free(struct store_batch *b)
 	b->arena.len = 0;
 	memset((char *)b + offsetof(struct store_batch, s), 0,
 	       sizeof *b - offsetof(struct store_batch, s));
+	if (b->kept) { /* its owner's, ready for the next batch */
+		b->s = s;
+		b->folded_slice = -1;
+		return;
+	}
 	struct store_batch *old = __atomic_exchange_n(&s->spare_batch, b, __ATOMIC_ACQ_REL);
 	if (old)
 		batch_destroy(old);
@@ -138,6 +147,20 @@ void store_batch_abort(struct store_batch *b)
 {
 	if (b)
 		batch_free(b);
+}
+
+void store_batch_keep(struct store_batch *b)
+{
+	b->kept = true;
+}
+
+void store_batch_free(struct store_batch *b)
+{
+	if (!b)
+		return;
+	b->kept = true;
+	batch_free(b); /* what the batch holds, its buffers kept */
+	batch_destroy(b);
 }
 
 const char *store_batch_error(const struct store_batch *b) { return b->errmsg; }
@@ -322,6 +345,11 @@ bool store_key_stale(struct store *s, const struct store_key *k)
 	return k->enc && (!k->id || k->gen != __atomic_load_n(&s->cache_gen, __ATOMIC_RELAXED) + 1);
 }
 
+uint64_t store_keys_generation(struct store *s)
+{
+	return __atomic_load_n(&s->cache_gen, __ATOMIC_RELAXED) + 1;
+}
+
 void store_keys_resolve(struct store *s, struct store_key *const *keys, size_t n)
 {
 	pthread_mutex_lock(&s->wlock);
@@ -353,6 +381,30 @@ int store_batch_put_meta(struct store_batch *b, const char *metric, enum store_m
 	m->unit = unit ? xstrdup(unit) : NULL;
 	m->type = (int)type;
 	return 0;
+}
+
+struct store_batch_mark store_batch_mark(const struct store_batch *b)
+{
+	return (struct store_batch_mark){b->n, b->arena.len, b->nmeta, b->err};
+}
+
+void store_batch_rewind(struct store_batch *b, struct store_batch_mark m)
+{
+	if (m.n > b->n || m.arena > b->arena.len || m.nmeta > b->nmeta)
+		return; /* not a mark of this batch as it is */
+	b->n = m.n;
+	b->arena.len = m.arena;
+	for (size_t i = m.nmeta; i < b->nmeta; i++) {
+		free(b->metas[i].metric);
+		free(b->metas[i].help);
+		free(b->metas[i].unit);
+	}
+	b->nmeta = m.nmeta;
+	if (!m.err && b->err) {
+		b->err = 0;
+		free(b->errmsg);
+		b->errmsg = NULL;
+	}
 }
 
 int store_batch_merge(struct store_batch *dst, struct store_batch *src)
@@ -1163,6 +1215,72 @@ static int feed_append(struct store_batch *b, MDB_txn *txn)
 	return rc;
 }
 
+/* The entries in (id, ts, seq) order. A scrape's batch, or a KPI slot's,
+ * writes its series in the order they were made: it is in order already,
+ * or a few runs in order (series made later); runs are merged pairwise,
+ * so a handful of runs costs a few passes, not a full sort. */
+static void ents_sort(struct store_batch *b)
+{
+	size_t n = b->n, nr = 0, cap = 0, *r = NULL;
+	struct ent *src = b->ents, *dst;
+	if (n < 2)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || ent_cmp(&src[i - 1], &src[i]) > 0) {
+			if (nr == cap) {
+				cap = cap ? 2 * cap : 16;
+				r = xreallocarray(r, cap + 1, sizeof *r);
+			}
+			r[nr++] = i;
+		}
+	if (nr == 1 || nr > n / 16) {
+		if (nr > 1)
+			qsort(src, n, sizeof *src, ent_cmp);
+		free(r);
+		return;
+	}
+	r[nr] = n; /* run k is [r[k], r[k + 1]) */
+	if (b->sorted_cap < n) {
+		free(b->sorted);
+		b->sorted_cap = b->cap > n ? b->cap : n;
+		b->sorted = xreallocarray(NULL, b->sorted_cap, sizeof *b->sorted);
+	}
+	dst = b->sorted;
+	while (nr > 1) {
+		size_t w = 0;
+		for (size_t k = 0; k < nr; k += 2) {
+			size_t a = r[k], am = r[k + 1], o = a;
+			if (k + 1 == nr) { /* an odd run out: copied */
+				memcpy(dst + a, src + a, (am - a) * sizeof *src);
+				r[w++] = r[k];
+				continue;
+			}
+			size_t c = am, bm = r[k + 2];
+			while (a < am && c < bm)
+				dst[o++] = ent_cmp(&src[c], &src[a]) < 0 ? src[c++] : src[a++];
+			memcpy(dst + o, src + a, (am - a) * sizeof *src);
+			o += am - a;
+			memcpy(dst + o, src + c, (bm - c) * sizeof *src);
+			r[w++] = r[k];
+		}
+		r[w] = n;
+		nr = w;
+		struct ent *t = src;
+		src = dst;
+		dst = t;
+	}
+	free(r);
+	/* src holds the merged entries: it becomes the batch's array, the
+	 * other one the second array for next time */
+	if (src != b->ents) {
+		size_t c = b->cap;
+		b->sorted = b->ents;
+		b->ents = src;
+		b->cap = b->sorted_cap;
+		b->sorted_cap = c;
+	}
+}
+
 /* One attempt at applying the whole batch in one transaction. */
 /* The counters a commit reads at its start and writes back at its end. */
 struct apply_meta {
@@ -1193,14 +1311,7 @@ static int apply_begin(struct store_batch *b, MDB_txn *txn, struct apply_meta *m
 	if ((rc = sym_writer_begin(s, txn)) != 0 || (rc = cache_sync(s, txn, m->next_id)) != 0 ||
 	    (rc = resolve_ids(b, txn, &m->next_id)) != 0)
 		return rc;
-	if (b->n > 1) {
-		/* scrape order is usually id order already */
-		size_t i = 1;
-		while (i < b->n && ent_cmp(&b->ents[i - 1], &b->ents[i]) < 0)
-			i++;
-		if (i < b->n)
-			qsort(b->ents, b->n, sizeof *b->ents, ent_cmp);
-	}
+	ents_sort(b);
 	return 0;
 }
 

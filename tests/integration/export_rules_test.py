@@ -54,6 +54,25 @@ def main():
     check("not exported: a calendar quota" in text, "quotas are said not to be carried")
     check("hysteresis" in text, "hysteresis is said not to be carried")
 
+    # severities: the KPI's for each alert, unless severities overrides one
+    sev = {"kpis": [{"name": "sev", "value": "items", "target": 200, "baseline": 0,
+                     "start": "2025-01-01", "deadline": "2025-12-01", "severity": "critical",
+                     "severities": {"KpiAtRisk": "info"}}]}
+    spath = os.path.join(WORK, "sev.json")
+    with open(spath, "w", encoding="utf-8") as f:
+        json.dump(sev, f)
+    p = subprocess.run([PW, "export-rules", "-c", spath], capture_output=True, text=True)
+    check(p.returncode == 0, "export-rules of the severities: %s" % p.stderr)
+    got, alert = {}, None
+    for line in p.stdout.splitlines():
+        t = line.strip()
+        if t.startswith("- alert:"):
+            alert = t.split(":", 1)[1].strip().strip('"')
+        elif t.startswith("severity:") and alert:
+            got[alert] = t.split(":", 1)[1].strip().strip('"')
+    check(got == {"KpiMissed": "critical", "KpiLagging": "critical", "KpiAtRisk": "info"},
+          "each exported alert has the KPI's severity, KpiAtRisk its override: %s" % got)
+
     # 2. the same KPIs in both engines
     conf = {
         "global": {"evaluation_interval": "1m"},

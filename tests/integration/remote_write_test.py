@@ -13,6 +13,15 @@ and stopped here by PID: the platform simulator, Prometheus 2.42
    out-of-bounds sample.
 3. Two instances with global.shard {0, 2} and {1, 2} against the same
    simulator: every target is scraped by exactly one of them.
+4. A KPI's record across a kill -9 (docs/kpis.md, "Evaluations and the
+   record"): pacewatch evaluating the mutual-recognition KPI every second
+   ships its pacewatch_kpi_* series to a VictoriaMetrics that keeps every
+   raw sample (no deduplication); it is killed -9 just after recording a slot,
+   a sample for that slot arrives late, and it is started again within that
+   slot. No
+   sample pacewatch wrote before the kill changes in its store, VictoriaMetrics
+   holds exactly pacewatch's samples, and no timestamp of any series has two
+   values there.
 
 usage: remote_write_test.py PACEWATCH SIMULATOR WORKDIR SOURCEDIR
 """
@@ -282,6 +291,101 @@ def run(sim_port, procs):
           (sorted(seen[0] | seen[1]), sorted(names)))
     for i, p in enumerate(ps):
         stop_daemon(p, os.path.join(WORK, "shard%d.log" % i))
+
+    kpi_record(sim_port, procs, ext)
+
+
+def kpi_series(store, end_ms=None):
+    args = [PW, "dump", "--storage", store, "--match", '{__name__=~"pacewatch_kpi_.*"}']
+    if end_ms is not None:
+        args += ["--end", "%.3f" % (end_ms / 1000)]
+    return parse_dump(subprocess.run(args, capture_output=True, text=True, check=True).stdout,
+                      {"province": "山东", "replica": "k"})
+
+
+def kpi_record(sim_port, procs, ext):
+    vm_port = free_port()
+    vurl = "http://127.0.0.1:%d" % vm_port
+    raw_vm = subprocess.Popen(["victoria-metrics", "-httpListenAddr", "127.0.0.1:%d" % vm_port,
+                               "-storageDataPath", os.path.join(WORK, "vm-raw"),
+                               "-retentionPeriod", "100y", "-search.latencyOffset", "0s",
+                               "-loggerLevel", "WARN"],
+                              stdout=subprocess.DEVNULL,
+                              stderr=open(os.path.join(WORK, "vm-raw.log"), "a"))
+    procs.append(raw_vm)
+    check(wait(lambda: get(vurl + "/health"), 30), "the raw VictoriaMetrics is ready")
+    http_port = free_port()
+    base = "http://127.0.0.1:%d" % http_port
+    store = os.path.join(WORK, "kpi-store")
+    prog = programme_config(SRC, sim_port)
+    mr = [k for k in prog["kpis"] if k["name"] == "mr_items"][0]
+    cpath, _ = config(sim_port, http_port, store, {
+        "global": dict(prog["global"], evaluation_interval="10s"),
+        "kpis": [mr],
+        "remote_write": [{"name": "vm", "url": vurl + "/api/v1/write", "batch_deadline": "1s",
+                          "max_span": "3s", "min_backoff": "100ms", "max_backoff": "1s",
+                          "external_labels": {"replica": "k"}}]})
+    log = os.path.join(WORK, "kpi.log")
+    pw = start_pw(cpath, log, base)
+    procs.append(pw)
+    def slots():
+        return sorted({t for ts in kpi_series(store).values() for t in ts})
+    # killed just after a slot was recorded (slots every 10 s) and started again
+    # within the same slot: the restarted daemon must not evaluate it again
+    first = wait(slots, 30)
+    check(first, "the KPI is recorded")
+    second = wait(lambda: [t for t in slots() if t > first[-1]], 15)
+    check(second, "a second slot is recorded")
+    time.sleep(0.5)
+    before = kpi_series(store)
+    before_ms = max(t for ts in before.values() for t in ts)
+    pw.kill()
+    pw.wait()
+    # a sample for that slot arrives late (a delayed scrape, a ledger row): a
+    # second evaluation of the slot would see it and write other numbers
+    line = subprocess.run([PW, "dump", "--storage", store, "--match",
+                           'mr_items_recognised{city="济南"}'], capture_output=True, text=True,
+                          check=True).stdout.strip().splitlines()[-1]
+    late = os.path.join(WORK, "late.prom")
+    with open(late, "w", encoding="utf-8") as f:
+        f.write("%s 9999 %d\n" % (line.rsplit(" ", 2)[0], before_ms - 200))
+    subprocess.run([PW, "import", "--storage", store, late], check=True, capture_output=True)
+    pw = start_pw(cpath, log, base)
+    procs.append(pw)
+    check(time.time() * 1000 < before_ms + 10000, "restarted within the slot it had recorded")
+    time.sleep(15)
+    cut = int(time.time() * 1000) - 2500
+    check(wait(lambda: (metric(base, "pacewatch_remote_write_cursor_timestamp_seconds", "vm")
+                        or 0) * 1000 >= cut + 2000, 30), "the KPI receiver's cursor passes the cut")
+    stop_daemon(pw, log)
+    after = kpi_series(store)
+    nb = sum(len(v) for v in before.values())
+    check(nb > 50, "KPI samples before the kill: %d" % nb)
+    changed = [(k, t, v, after.get(k, {}).get(t)) for k, ts in before.items()
+               for t, v in ts.items() if after.get(k, {}).get(t) != v]
+    check(not changed, "no KPI sample written before the kill -9 is rewritten after it "
+          "(%d, e.g. %s)" % (len(changed), changed[:2]))
+    slots = sorted({t for ts in after.values() for t in ts})
+    check(slots and slots[-1] >= before_ms + 10000, "the restarted daemon goes on recording")
+    time.sleep(2)
+    body = urllib.parse.urlencode({"match[]": '{__name__=~"pacewatch_kpi_.*"}',
+                                   "end": "%.3f" % (cut / 1000)})
+    raw = get(vurl + "/api/v1/export", body.encode()).decode()
+    theirs, twice = {}, []
+    for line in raw.splitlines():
+        j = json.loads(line)
+        d = theirs.setdefault(series_key(j["metric"]), {})
+        for v, t in zip(j["values"], j["timestamps"]):
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue  # staleness markers
+            if int(t) in d and d[int(t)] != float(v):
+                twice.append((series_key(j["metric"]), t, d[int(t)], v))
+            d[int(t)] = float(v)
+    check(not twice, "no timestamp has two values in VictoriaMetrics (%d, e.g. %s)"
+          % (len(twice), twice[:2]))
+    ours = {k: {t: v for t, v in ts.items() if t <= cut} for k, ts in after.items()}
+    compare("VictoriaMetrics (the KPI's record)", {k: v for k, v in ours.items() if v},
+            {k: v for k, v in theirs.items() if v})
 
 
 def compare(who, ours, theirs):

@@ -240,6 +240,38 @@ Test(kpi, forecast_moves_with_the_window)
 	conf_free(c);
 }
 
+/* docs/kpis.md, "The plan": a unit whose baseline already reaches the
+ * target has nothing left to plan */
+Test(kpi, baseline_already_at_the_target)
+{
+	struct conf *c = config("[{\"name\": \"mr\", \"value\": \"items\", \"target\": 201, "
+				"\"start\": \"2025-01-01\", \"deadline\": \"2025-12-01\", "
+				"\"stale_after\": \"30d\"}]");
+	struct alerts *r;
+	char *cause = NULL;
+	json_t *doc, *u;
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
+	/* first reported on day 100 with 225: B = 225 (a late starter) */
+	put("items", "city", "东营", T0 + 100 * DAY, 225);
+	u = unit_at(r, T0 + 100 * DAY, "city", "东营", &doc);
+	cr_assert_not_null(u);
+	cr_expect_float_eq(num(u, "baseline"), 225, 1e-9);
+	cr_expect_float_eq(num(u, "expected"), 201, 1e-9, "the plan is the target");
+	cr_expect_float_eq(num(u, "progress"), 1, 1e-12);
+	cr_expect_float_eq(num(u, "expected_progress"), 1, 1e-12);
+	cr_expect_str_eq(status(u), "met");
+	json_decref(doc);
+	/* falls to 195: 6 below the target, more than 0.1 * |201 - 225| = 2.4 */
+	put("items", "city", "东营", T0 + 101 * DAY, 195);
+	u = unit_at(r, T0 + 101 * DAY, "city", "东营", &doc);
+	cr_expect_float_eq(num(u, "gap"), 6, 1e-9);
+	cr_expect_float_eq(num(u, "progress"), 0, 1e-12);
+	cr_expect_str_eq(status(u), "lagging");
+	json_decref(doc);
+	alerts_free(r);
+	conf_free(c);
+}
+
 Test(kpi, milestones_step_and_at_most)
 {
 	struct conf *c = config(

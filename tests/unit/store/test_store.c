@@ -179,6 +179,85 @@ Test(store, random_order_matches_a_plain_model)
 	cr_expect_eq(j, n);
 }
 
+/* A batch whose series come in a few runs of id order (a KPI slot writes
+ * its series in the order they were made, new ones after), with a series
+ * written twice at one time (the last put wins), reads back exactly. */
+Test(store, batches_in_a_few_runs_read_back_exactly)
+{
+	enum { S = 400 };
+	char name[16];
+	struct store_batch *b = store_batch_begin(st);
+	for (int i = 0; i < S; i++) {
+		snprintf(name, sizeof name, "s%03d", i);
+		put1(b, "runs", "u", name, 1000, i);
+	}
+	commit(b);
+	/* ids follow s000 .. s399: write s200 .. s399, then s000 .. s199, then
+	 * s100 .. s149 again at the same time (replacing), then a new series */
+	b = store_batch_begin(st);
+	for (int i = 200; i < S; i++) {
+		snprintf(name, sizeof name, "s%03d", i);
+		put1(b, "runs", "u", name, 2000, 10000 + i);
+	}
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof name, "s%03d", i);
+		put1(b, "runs", "u", name, 2000, 10000 + i);
+	}
+	for (int i = 100; i < 150; i++) {
+		snprintf(name, sizeof name, "s%03d", i);
+		put1(b, "runs", "u", name, 2000, 20000 + i);
+	}
+	put1(b, "runs", "u", "new", 2000, -1);
+	commit(b);
+	for (int i = 0; i < S; i++) {
+		int64_t ts[4];
+		double vs[4];
+		snprintf(name, sizeof name, "s%03d", i);
+		size_t n = read_series("runs", "u", name, ts, vs, 4);
+		cr_assert_eq(n, 2, "%s", name);
+		cr_expect_eq(ts[0], 1000);
+		cr_expect_eq(vs[0], i);
+		cr_expect_eq(ts[1], 2000);
+		cr_expect_eq(vs[1], i >= 100 && i < 150 ? 20000 + i : 10000 + i, "%s: %g", name, vs[1]);
+	}
+	int64_t ts[2];
+	double vs[2];
+	cr_assert_eq(read_series("runs", "u", "new", ts, vs, 2), 1);
+	cr_expect_eq(vs[0], -1);
+}
+
+/* A kept batch (store_batch_keep) is its owner's from commit to commit: it
+ * holds nothing of the last batch, an abort or a rewind drops what it
+ * should, and what was committed reads back. */
+Test(store, kept_batch_is_reused_commit_after_commit)
+{
+	struct store_batch *b = store_batch_begin(st);
+	char *cause = NULL;
+	store_batch_keep(b);
+	for (int round = 0; round < 3; round++) {
+		put1(b, "kept", "r", "a", 1000 * (round + 1), round);
+		struct store_batch_mark m = store_batch_mark(b);
+		put1(b, "kept", "r", "dropped", 1000 * (round + 1), -1);
+		cr_assert_eq(put1(b, "1bad", NULL, NULL, 1, 1), PW_EINVAL, "poisons the batch");
+		store_batch_rewind(b, m); /* the rewind forgets the error too */
+		cr_assert_eq(store_batch_commit(b, &cause), 0, "%s", cause ? cause : "");
+	}
+	put1(b, "kept", "r", "aborted", 5000, 5);
+	store_batch_abort(b);
+	put1(b, "kept", "r", "a", 4000, 3);
+	cr_assert_eq(store_batch_commit(b, &cause), 0, "%s", cause ? cause : "");
+	store_batch_free(b);
+	int64_t ts[8];
+	double vs[8];
+	cr_assert_eq(read_series("kept", "r", "a", ts, vs, 8), 4);
+	for (int i = 0; i < 4; i++) {
+		cr_expect_eq(ts[i], 1000 * (i + 1));
+		cr_expect_eq(vs[i], i);
+	}
+	cr_expect_eq(read_series("kept", "r", "dropped", ts, vs, 8), 0);
+	cr_expect_eq(read_series("kept", "r", "aborted", ts, vs, 8), 0);
+}
+
 /* Ranges read back the model wherever they start: in a sealed segment, in
  * the head, between them; after appends in order and late samples. */
 Test(store, ranges_match_the_model_wherever_they_start)
