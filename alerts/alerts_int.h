@@ -136,6 +136,7 @@ struct kpi_facts {
 	bool in_roster;
 	bool past_deadline;
 	bool can_meet;      /* quotas at_most cannot be met before the period ends */
+	bool firm_forecast; /* its points span at least half the forecast window */
 };
 /* The unit's conditions (VIEW_COND bits); *lagging carries the hysteresis
  * from the previous slot in and this slot's out. */

@@ -308,7 +308,8 @@ static void kpi(struct ex *x, const struct conf *c, const struct conf_kpi *k)
 		return;
 	}
 	pw_buf_puts(x->b, "  # not carried: the lagging alert's hysteresis (here it clears as soon "
-			  "as the unit is back within tolerance), KpiStale and KpiUnitMissing "
+			  "as the unit is back within tolerance), KpiAtRisk's wait for points "
+			  "spanning half the forecast window, KpiStale and KpiUnitMissing "
 			  "(roster), and pacewatch_kpi_status\n");
 	if (!pw_number(k->baseline, &target))
 		pw_buf_puts(x->b, "  # baseline auto: the value at start, from a subquery at start "

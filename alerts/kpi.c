@@ -393,6 +393,7 @@ void kpi_judge_unit(const struct kpi *k, struct unit *u, int64_t t, bool past_de
 	f.in_roster = u->in_roster;
 	f.past_deadline = past_deadline;
 	f.can_meet = can_meet;
+	f.firm_forecast = u->fc_span * 2 >= c->forecast_ms;
 	u->conds = kpi_conditions(c, &f, &u->lagging);
 	u->status = view_status_of(u->conds);
 }

@@ -145,6 +145,7 @@ static void selector_forecasts(struct kpis *ks, struct kpi *k, int64_t t)
 			continue;
 		fit_move(ks, k, u, snap, it, t);
 		u->n.forecast = fit_value(&u->fit, k->c->deadline_ms);
+		u->fc_span = u->fit.lo && u->fit.n >= 2 ? u->fit.hi - u->fit.lo : 0;
 	}
 	store_iter_free(it);
 	store_snap_end(snap);
@@ -195,6 +196,7 @@ static void expr_fit(struct kpis *ks, struct kpi *k, int64_t t)
 			if (strcmp(s->labels[j].name, "__name__"))
 				tmp[m++] = s->labels[j];
 		k->fc[k->nfc].l = pw_lset_new(tmp, pw_labels_sort(tmp, m));
+		k->fc[k->nfc].span = s->pts[s->n - 1].t - s->pts[0].t;
 		k->fc[k->nfc++].v = v;
 	}
 	query_result_free(w);
@@ -202,8 +204,10 @@ static void expr_fit(struct kpis *ks, struct kpi *k, int64_t t)
 
 void kpi_forecasts(struct kpis *ks, struct kpi *k, int64_t t)
 {
-	for (size_t i = 0; i < k->nu; i++)
+	for (size_t i = 0; i < k->nu; i++) {
 		k->u[i].n.forecast = NAN;
+		k->u[i].fc_span = 0;
+	}
 	if (k->selector) {
 		selector_forecasts(ks, k, t);
 		return;
@@ -214,6 +218,7 @@ void kpi_forecasts(struct kpis *ks, struct kpi *k, int64_t t)
 			size_t j = (i + q) % k->nfc;
 			if (pw_lset_eq(k->fc[j].l, k->u[i].l)) {
 				k->u[i].n.forecast = k->fc[j].v;
+				k->u[i].fc_span = k->fc[j].span;
 				break;
 			}
 		}

@@ -59,6 +59,7 @@ struct unit {
 	/* this slot */
 	bool fresh, in_roster, listed;
 	struct kpi_numbers n;
+	int64_t fc_span; /* the time its forecast's points span (0: none) */
 	struct ufit fit;
 	/* its series, encoded once: writing them is a copy */
 	struct store_key keys[K_NSERIES];
@@ -85,6 +86,7 @@ struct kpi_rule {
 struct kpi_fcast {
 	struct pw_lset *l;
 	double v;
+	int64_t span; /* from its first point to its last */
 };
 
 struct kpi {

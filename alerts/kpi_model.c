@@ -159,7 +159,7 @@ uint32_t kpi_conditions(const struct conf_kpi *c, const struct kpi_facts *f, boo
 		return conds | VIEW_COND(VIEW_LAGGING);
 	/* a quota's pace forecast misses exactly when it is behind the plan
 	 * at all: lagging judges that, with its tolerance */
-	if (kind == VIEW_KPI_LEVEL && !isnan(f->n.forecast) &&
+	if (kind == VIEW_KPI_LEVEL && f->firm_forecast && !isnan(f->n.forecast) &&
 	    !kpi_reached(c, f->n.forecast, f->n.target))
 		conds |= VIEW_COND(VIEW_AT_RISK);
 	return conds;

@@ -247,8 +247,8 @@ enum pw_float_style {
 	PW_FMT_GO_F,  /* Go's FormatFloat(v, 'f', -1): sample values in the API */
 	PW_FMT_GO_E,  /* Go's FormatFloat(v, 'e', -1): an alert's value */
 	PW_FMT_GO_V,  /* Go's fmt %v: what templates print */
-	PW_FMT_HUMAN, /* for people: at most two decimals (170, 181.73), four significant
-		       * digits below 1 (0.6173); NaN and Inf are "-" */
+	PW_FMT_HUMAN, /* for people: at most two decimals (170, 181.73), below 1 at
+		       * most four (0.6173, 0.0001); NaN and Inf are "-" */
 };
 /* Format v into dst (400 bytes hold any); returns the length. */
 size_t pw_fmt_float(char *dst, size_t dstsz, double v, enum pw_float_style style);

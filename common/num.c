@@ -97,13 +97,12 @@ size_t pw_fmt_float(char *dst, size_t dstsz, double v, enum pw_float_style style
 	bool neg;
 
 	if (style == PW_FMT_HUMAN) {
-		/* at most two decimals, fewer when not needed; below 1 four
-		 * significant digits */
+		/* at most two decimals, below 1 four, fewer when not needed */
 		if (isnan(v) || isinf(v)) {
 			snprintf(out, sizeof out, "-");
-		} else if (fabs(v) >= 1 || v == 0) {
+		} else {
 			char *end;
-			snprintf(out, sizeof out, "%.2f", v);
+			snprintf(out, sizeof out, fabs(v) >= 1 ? "%.2f" : "%.4f", v);
 			end = out + strlen(out);
 			while (end[-1] == '0')
 				*--end = '\0';
@@ -111,8 +110,6 @@ size_t pw_fmt_float(char *dst, size_t dstsz, double v, enum pw_float_style style
 				*--end = '\0';
 			if (strcmp(out, "-0") == 0)
 				snprintf(out, sizeof out, "0");
-		} else {
-			snprintf(out, sizeof out, "%.4g", v);
 		}
 	} else if (isnan(v)) {
 		snprintf(out, sizeof out, "NaN");

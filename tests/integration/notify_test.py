@@ -170,12 +170,10 @@ def rows(text):
 
 
 def human(x):
-    """a number as docs/kpis.md shows it to people: at most two decimals, trailing zeros
-    dropped; below 1 four significant digits"""
-    if abs(x) >= 1 or x == 0:
-        t = ("%.2f" % x).rstrip("0").rstrip(".")
-        return "0" if t == "-0" else t
-    return "%.4g" % x
+    """a number as docs/kpis.md shows it to people: at most two decimals, below 1 at most
+    four, trailing zeros dropped"""
+    t = ("%.2f" % x if abs(x) >= 1 else "%.4f" % x).rstrip("0").rstrip(".")
+    return "0" if t == "-0" else t
 
 
 def shanghai_hour():

@@ -272,6 +272,34 @@ Test(kpi, baseline_already_at_the_target)
 	conf_free(c);
 }
 
+/* docs/kpis.md, at_risk: a forecast from points spanning less than half
+ * its window is shown, but does not make a unit at risk */
+Test(kpi, at_risk_needs_half_a_window_of_points)
+{
+	struct conf *c = config("[{\"name\": \"f\", \"value\": \"beds\", \"target\": 100, "
+				"\"baseline\": 0, \"start\": \"2025-01-01\", \"deadline\": \"2025-01-31\", "
+				"\"forecast\": \"4d\", \"stale_after\": \"2d\", \"tolerance\": 0.5}]");
+	struct alerts *r;
+	char *cause = NULL;
+	json_t *doc, *u;
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0, "%s", cause);
+	/* flat at 40 from day 10: well within the tolerance of the plan (E =
+	 * 100 * day / 30), forecast 40 < 100 */
+	for (int h = 0; h <= 4 * 24; h += 6)
+		put("beds", "city", "滨州", T0 + 10 * DAY + h * 3600000LL, 40);
+	/* day 11: the points span 1 day of the 4-day window: not yet at risk */
+	u = unit_at(r, T0 + 11 * DAY, "city", "滨州", &doc);
+	cr_expect_float_eq(num(u, "forecast"), 40, 1e-9, "the forecast is shown");
+	cr_expect_str_eq(status(u), "on_track", "1 day of points is not half of 4");
+	json_decref(doc);
+	/* day 12: 2 days: at risk */
+	u = unit_at(r, T0 + 12 * DAY, "city", "滨州", &doc);
+	cr_expect_str_eq(status(u), "at_risk");
+	json_decref(doc);
+	alerts_free(r);
+	conf_free(c);
+}
+
 Test(kpi, milestones_step_and_at_most)
 {
 	struct conf *c = config(

@@ -123,7 +123,8 @@ Test(float, each_style_as_its_reader_expects)
 		{1234567, PW_FMT_HUMAN, "1234567"},     {NAN, PW_FMT_HUMAN, "-"},
 		{181.729411, PW_FMT_HUMAN, "181.73"},   {170, PW_FMT_HUMAN, "170"},
 		{-0.5, PW_FMT_HUMAN, "-0.5"},           {-0.0001, PW_FMT_HUMAN, "-0.0001"},
-		{2.5, PW_FMT_HUMAN, "2.5"},
+		{2.5, PW_FMT_HUMAN, "2.5"},             {0.0001146, PW_FMT_HUMAN, "0.0001"},
+		{0.01234, PW_FMT_HUMAN, "0.0123"},      {-0.00004, PW_FMT_HUMAN, "0"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char s[400];
