@@ -148,7 +148,7 @@ static void jnum(struct pw_buf *b, double x)
 	pw_buf_puts(b, n);
 }
 
-static const char *const kind_names[] = {"level", "coverage", "quota"};
+static const char *const kind_names[] = {"level", "coverage", "quota", "peers"};
 
 static void jnum_field(struct pw_buf *b, const char *name, double x)
 {
