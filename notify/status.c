@@ -301,3 +301,56 @@ void notify_status_metrics(const struct notify_status *s, struct pw_buf *b, bool
 		}
 	}
 }
+
+/* ---- the same, field by field (pacewatch's pages) ---------------------------------- */
+
+size_t notify_status_nreceivers(const struct notify_status *s)
+{
+	return s ? s->nlanes : 0;
+}
+
+void notify_status_receiver(const struct notify_status *s, size_t i,
+			    struct notify_receiver_info *o)
+{
+	const struct lane_status *l = &s->lanes[i];
+	*o = (struct notify_receiver_info){
+		.name = l->name, .kind = l->kind, .target = l->target, .queued = l->queued,
+		.sent = l->sent, .failed = l->failed, .dropped = l->dropped,
+		.oldest_queued_ms = l->oldest, .last_error = l->last_error,
+		.last_error_ms = l->last_error_at};
+}
+
+struct queued_fn_ctx {
+	notify_queued_fn fn;
+	void *ctx;
+};
+
+static int queued_info_cb(void *ctx, const void *k, size_t kn, const void *v, size_t vn)
+{
+	struct queued_fn_ctx *x = ctx;
+	json_error_t je;
+	json_t *o;
+	int rc;
+	if (kn != 10 || !(o = json_loadb(v, vn, 0, &je)))
+		return 0;
+	rc = x->fn(x->ctx, &(struct notify_queued_info){
+		.id = outbox_id(k), .receiver = rec_str(o, "lane"), .kind = rec_str(o, "kind"),
+		.group_key = rec_str(o, "group"), .subject = rec_str(o, "subject"),
+		.last_error = rec_str(o, "error"),
+		.queued_ms = (int64_t)json_integer_value(json_object_get(o, "created")),
+		.next_attempt_ms = json_object_get(o, "error")
+					   ? (int64_t)json_integer_value(json_object_get(o, "next"))
+					   : 0,
+		.attempts = (long long)json_integer_value(json_object_get(o, "attempts")),
+		.alerts = (long long)json_integer_value(json_object_get(o, "alerts"))});
+	json_decref(o);
+	return rc;
+}
+
+int notify_status_queued(const struct notify_status *s, notify_queued_fn fn, void *ctx)
+{
+	struct queued_fn_ctx x = {fn, ctx};
+	if (!s)
+		return 0;
+	return store_rec_scan(s->st, "o/", 2, queued_info_cb, &x);
+}
