@@ -85,4 +85,18 @@ typedef int (*notify_queued_fn)(void *ctx, const struct notify_queued_info *q);
  * returned); negative on a store error. */
 int notify_status_queued(const struct notify_status *st, notify_queued_fn fn, void *ctx);
 
+/* The notification log: what each aggregation group last notified, when,
+ * and the fingerprints of the alerts it held then (firing, resolved). */
+struct notify_log_info {
+	const char *receiver, *group_key;
+	int64_t sent_ms;
+	const uint64_t *firing, *resolved;
+	size_t nfiring, nresolved;
+};
+typedef int (*notify_log_fn)(void *ctx, const struct notify_log_info *e);
+int notify_status_log(const struct notify_status *st, notify_log_fn fn, void *ctx);
+/* An alert's fingerprint as the notifier (and Alertmanager) knows it: its
+ * labels with global.external_labels added, its own winning. */
+uint64_t notify_status_fingerprint(const struct notify_status *st, const struct pw_lset *labels);
+
 #endif /* PW_NOTIFY_H */

@@ -25,7 +25,7 @@ enum word {
 	W_SUMMARY, W_LABELS, W_TARGET_NAME, W_HEALTH, W_LAST_SCRAPE, W_LAST_ERROR, W_NEXT_DUE,
 	W_UP, W_DOWN, W_UNKNOWN, W_IN_FLIGHT, W_RECEIVER, W_KIND, W_QUEUED, W_SENT, W_FAILED,
 	W_DROPPED, W_QUEUED_AT, W_ATTEMPTS, W_SUBJECT, W_NEXT_ATTEMPT, W_RUNBOOK, W_BY, W_AHEAD,
-	W_ALL_UNITS, W_PERIOD, W_BACK, W_LAST_SEEN, W_NEVER, W_PROGRESS_VS_PLAN, W_BEHIND, W_NWORDS
+	W_ALL_UNITS, W_PERIOD, W_BACK, W_LAST_SEEN, W_NEVER, W_PROGRESS_VS_PLAN, W_BEHIND, W_ST_INACTIVE, W_ST_PENDING, W_ST_FIRING, W_NWORDS
 };
 
 static const char *const words[2][W_NWORDS] = {
@@ -37,7 +37,7 @@ static const char *const words[2][W_NWORDS] = {
 			  "正常", "故障", "未知", "采集中", "接收方", "类型", "排队", "已发送",
 			  "失败", "已放弃", "排队时间", "尝试次数", "主题", "下次尝试", "处置手册",
 			  "截至", "领先", "全部单位", "周期", "返回", "最后上报", "从未上报",
-			  "实际进度对比计划", "落后单位"},
+			  "实际进度对比计划", "落后单位", "已恢复", "待触发", "告警中"},
 	[VIEW_LANG_EN] = {"Programme", "KPIs", "Alerts", "Targets", "Notifications", "Owner",
 			  "Contact", "Deadline", "%lld days left", "%lld days overdue", "Progress",
 			  "Plan", "Units", "Unit", "Value", "Plan now", "Gap", "Forecast", "Status",
@@ -47,7 +47,8 @@ static const char *const words[2][W_NWORDS] = {
 			  "up", "down", "unknown", "scraping", "Receiver", "Kind", "Queued", "Sent",
 			  "Failed", "Dropped", "Queued at", "Attempts", "Subject", "Next attempt",
 			  "Runbook", "by", "ahead", "all units", "Period", "back", "Last seen",
-			  "never", "actual progress against the plan", "behind"},
+			  "never", "actual progress against the plan", "behind", "resolved", "pending",
+			  "firing"},
 };
 
 struct pg {
@@ -100,8 +101,7 @@ static void when(struct pg *p, int64_t ms)
 		put(p, "-");
 		return;
 	}
-	pw_fmt_local(t, sizeof t, ms, p->tz);
-	pw_buf_printf(p->b, "<time datetime=\"");
+	put(p, "<time datetime=\"");
 	pw_fmt_time(t, sizeof t, ms);
 	put(p, t);
 	put(p, "\">");
@@ -215,13 +215,15 @@ static const char css[] =
 	"tbody tr.lag{background:#fff6ef}tbody tr.bad{background:#fdf0f2}"
 	".chart{width:100%;height:auto;max-width:100%;background:#fff;border:1px solid #d5d9e0;"
 	"border-radius:6px}.chart.spark{border:0;background:none;height:48px}"
+	".ch-wide .chart{max-width:980px}.ch-narrow{display:none}"
 	".err{color:#8c0016;word-break:break-word}"
 	"ul.lag{margin:.3rem 0;padding-left:1.1rem}ul.lag li{margin:.1rem 0}"
 	"td.when{white-space:nowrap;font-size:.9em}"
 	"footer{color:#444;font-size:.85rem;padding:1rem;text-align:center}"
 	"@media (max-width:640px){body{font-size:14px}main{padding:.6rem}"
 	".cards{grid-template-columns:1fr}.opt{display:none}th,td{padding:.3rem .35rem}"
-	".bar{width:4.5rem}}"
+	".bar{display:none}.ch-wide{display:none}.ch-narrow{display:block}"
+	"th[scope=row]{min-width:5.5em}}"
 	"@media print{@page{size:A4;margin:12mm}body{background:#fff;font-size:10.5pt}"
 	"header nav,footer .noprint,script{display:none}header{background:none;color:#000;"
 	"border-bottom:2px solid #000;padding:0 0 .3rem}header a{color:#000}"
@@ -356,7 +358,26 @@ static size_t plan_points(const struct view *v, size_t k, const struct view_unit
 }
 
 /* the chart of kpi k: every unit summed (u NULL), or one unit */
+static void kpi_chart_at(struct pg *p, size_t k, const struct view_unit *u, bool standalone,
+			 int width, int height);
+
+/* the page's chart twice: wide for screens and paper, narrow for phones
+ * (SVG text scales with the picture, so a phone gets one drawn for it) */
 static void kpi_chart(struct pg *p, size_t k, const struct view_unit *u, bool standalone)
+{
+	if (standalone) {
+		kpi_chart_at(p, k, u, true, 760, 280);
+		return;
+	}
+	put(p, "<div class=\"ch-wide\">");
+	kpi_chart_at(p, k, u, false, 760, 280);
+	put(p, "</div><div class=\"ch-narrow\">");
+	kpi_chart_at(p, k, u, false, 370, 240);
+	put(p, "</div>");
+}
+
+static void kpi_chart_at(struct pg *p, size_t k, const struct view_unit *u, bool standalone,
+			 int width, int height)
 {
 	const struct view_meta_kpi *m = &p->v->meta->kpis[k];
 	const struct view_kpi *vk = &p->v->kpis[k];
@@ -457,7 +478,7 @@ static void kpi_chart(struct pg *p, size_t k, const struct view_unit *u, bool st
 		snprintf(title, sizeof title, "%s — %s", m->title && *m->title ? m->title : m->name,
 			 w(p, W_ALL_UNITS));
 	pages_chart_svg(&(struct pages_chart){
-				.width = 760, .height = 280, .t0 = t0, .t1 = t1, .lines = lines,
+				.width = width, .height = height, .t0 = t0, .t1 = t1, .lines = lines,
 				.nlines = nl, .deadline_ms = m->deadline_ms, .now_ms = now,
 				.milestones = ms, .nmilestones = nms, .periods = per, .nperiods = nper,
 				.title = title, .deadline_label = w(p, W_DEADLINE), .tz = p->tz,
@@ -480,7 +501,7 @@ static void spark(struct pg *p, size_t k, double mprog)
 	int64_t now = p->src->now_ms, t0 = chart_start(m, now);
 	int64_t t1 = m->deadline_ms > now ? m->deadline_ms : now;
 	int64_t pt[PLAN_MAX], nt[1] = {now}, ft[2];
-	double pv[PLAN_MAX], nv[1] = {mprog}, fv[2], b = 0, tg = 0, f = 0;
+	double pv[PLAN_MAX], nv[1] = {mprog}, fv[2], b = 0, tg = 0, f = 0, f0 = 0;
 	size_t npt = plan_points(v, k, NULL, pt, pv, PLAN_MAX), nl = 0, nf = 0;
 	struct pages_line lines[3];
 	char title[512];
@@ -488,17 +509,20 @@ static void spark(struct pg *p, size_t k, double mprog)
 		const struct view_unit *u = &v->units[vk->unit0 + i];
 		if (isfinite(u->baseline) && isfinite(u->target))
 			b += u->baseline, tg += u->target;
-		if (isfinite(u->forecast) && isfinite(u->baseline) && isfinite(u->target) &&
-		    u->target != u->baseline)
-			f += fmin(fmax((u->forecast - u->baseline) / (u->target - u->baseline), 0), 1.2),
-				nf++;
+		if (isfinite(u->forecast) && isfinite(u->progress) && isfinite(u->baseline) &&
+		    isfinite(u->target) && u->target != u->baseline) {
+			/* the same units now and at the deadline, as far as the target */
+			f += fmin(fmax((u->forecast - u->baseline) / (u->target - u->baseline), 0), 1);
+			f0 += fmin(fmax(u->progress, 0), 1);
+			nf++;
+		}
 	}
 	for (size_t i = 0; i < npt; i++)
 		pv[i] = tg != b ? (pv[i] - b) / (tg - b) : NAN;
 	if (npt && tg != b)
 		lines[nl++] = (struct pages_line){pt, pv, npt, "plan", w(p, W_PLAN), m->step};
 	if (nf && m->deadline_ms > now && isfinite(mprog)) {
-		ft[0] = now, ft[1] = m->deadline_ms, fv[0] = mprog, fv[1] = f / (double)nf;
+		ft[0] = now, ft[1] = m->deadline_ms, fv[0] = f0 / (double)nf, fv[1] = f / (double)nf;
 		lines[nl++] = (struct pages_line){ft, fv, 2, "forecast", w(p, W_FORECAST), false};
 	}
 	if (isfinite(mprog))
@@ -670,7 +694,7 @@ static void unit_cells(struct pg *p, const struct view_meta_kpi *m, const struct
 	badge(p, u->status);
 	pw_buf_printf(p->b, "</td><td class=\"n\" data-v=\"%.17g\">", isfinite(u->value) ? u->value : -1e300);
 	num(p, u->value);
-	pw_buf_printf(p->b, "</td><td class=\"n\" data-v=\"%.17g\">", isfinite(u->expected) ? u->expected : -1e300);
+	pw_buf_printf(p->b, "</td><td class=\"n opt\" data-v=\"%.17g\">", isfinite(u->expected) ? u->expected : -1e300);
 	num(p, u->expected);
 	pw_buf_printf(p->b, "</td><td class=\"n\" data-v=\"%.17g\">", isfinite(u->gap) ? u->gap : -1e300);
 	if (isfinite(u->gap) && u->gap < 0) {
@@ -680,7 +704,7 @@ static void unit_cells(struct pg *p, const struct view_meta_kpi *m, const struct
 	} else {
 		num(p, u->gap);
 		if (isfinite(u->gap) && u->gap > 0 && span > 0)
-			pw_buf_printf(p->b, " (%.1f%%)", 100 * u->gap / span);
+			pw_buf_printf(p->b, "<span class=\"opt\"> (%.1f%%)</span>", 100 * u->gap / span);
 	}
 	pw_buf_printf(p->b, "</td><td class=\"n\" data-v=\"%.17g\">", isfinite(u->progress) ? u->progress : -1e300);
 	pct(p, u->progress);
@@ -707,7 +731,7 @@ static void units_head(struct pg *p, bool with_name)
 		pw_buf_printf(p->b, "<th scope=\"col\" data-sort>%s</th>", w(p, W_UNIT));
 	pw_buf_printf(p->b,
 		      "<th scope=\"col\" data-sort>%s</th><th scope=\"col\" class=\"n\" data-sort>%s</th>"
-		      "<th scope=\"col\" class=\"n\" data-sort>%s</th><th scope=\"col\" class=\"n\" "
+		      "<th scope=\"col\" class=\"n opt\" data-sort>%s</th><th scope=\"col\" class=\"n\" "
 		      "data-sort>%s</th><th scope=\"col\" class=\"n\" data-sort>%s</th>"
 		      "<th scope=\"col\" class=\"n opt\" data-sort>%s</th><th scope=\"col\" class=\"n opt\" "
 		      "data-sort>%s</th><th scope=\"col\" class=\"opt\" data-sort>%s</th></tr></thead>",
@@ -846,7 +870,7 @@ static void alerts_table(struct pg *p, const char *kpi, const struct pw_lset *un
 			put(p, "</small>");
 		}
 		pw_buf_printf(p->b, "</th><td><span class=\"st st-%s\">%s</span></td><td>",
-			      view_alert_state_name(a->state), view_alert_state_name(a->state));
+			      view_alert_state_name(a->state), w(p, W_ST_INACTIVE + (int)a->state));
 		sum = a->annotations ? pw_lset_get(a->annotations, "summary") : NULL;
 		if (!sum && a->annotations)
 			sum = pw_lset_get(a->annotations, "description");
@@ -857,6 +881,69 @@ static void alerts_table(struct pg *p, const char *kpi, const struct pw_lset *un
 	}
 	if (!shown)
 		pw_buf_printf(p->b, "<tr><td colspan=\"4\">%s</td></tr>", w(p, W_NONE));
+	put(p, "</tbody></table></div>");
+}
+
+/* the notifications about a unit: the notification log's entries that
+ * held one of its alerts */
+struct unit_log {
+	struct pg *p;
+	uint64_t fp[64];
+	const char *name[64];
+	size_t n, shown;
+};
+
+static int unit_log_row(void *ctx, const struct notify_log_info *e)
+{
+	struct unit_log *x = ctx;
+	struct pg *p = x->p;
+	bool any = false;
+	for (int pass = 0; pass < 2; pass++) {
+		const uint64_t *fps = pass ? e->resolved : e->firing;
+		size_t nf = pass ? e->nresolved : e->nfiring;
+		for (size_t i = 0; i < nf; i++)
+			for (size_t j = 0; j < x->n; j++) {
+				if (fps[i] != x->fp[j])
+					continue;
+				if (!any) {
+					put(p, "<tr><td>");
+					when(p, e->sent_ms);
+					put(p, "</td><td>");
+					esc(p, e->receiver);
+					put(p, "</td><td>");
+					any = true;
+				}
+				esc(p, x->name[j]);
+				pw_buf_printf(p->b, " <span class=\"st st-%s\">%s</span> ",
+					      pass ? "on_track" : "firing",
+					      w(p, pass ? W_ST_INACTIVE : W_ST_FIRING));
+			}
+	}
+	if (any) {
+		put(p, "</td></tr>");
+		x->shown++;
+	}
+	return x->shown >= 50;
+}
+
+static void unit_notifications(struct pg *p, const char *kpi, const struct pw_lset *unit)
+{
+	struct unit_log x = {.p = p};
+	for (size_t i = 0; p->v && i < p->v->nalerts && x.n < 64; i++) {
+		const struct view_alert *a = &p->v->alerts[i];
+		if (!alert_of_unit(a, kpi, unit))
+			continue;
+		x.fp[x.n] = notify_status_fingerprint(p->src->notify, a->labels);
+		x.name[x.n++] = pw_lset_get(a->labels, "alertname");
+	}
+	pw_buf_printf(p->b, "<h2>%s</h2><div class=\"tw\"><table class=\"sent\"><thead><tr>"
+			    "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope=\"col\">"
+			    "%s</th></tr></thead><tbody>",
+		      w(p, W_NOTIFICATIONS), w(p, W_SENT), w(p, W_RECEIVER), w(p, W_ALERTS));
+	if (x.n)
+		notify_status_log(p->src->notify, unit_log_row, &x);
+	if (!x.shown)
+		pw_buf_printf(p->b, "<tr><td colspan=\"3\">%s</td></tr>", w(p, W_NONE));
 	put(p, "</tbody></table></div>");
 }
 
@@ -923,6 +1010,7 @@ static unsigned unit_page(struct pg *p, size_t k, const struct view_unit *u)
 	put(p, "</tbody></table></div>");
 	pw_buf_printf(p->b, "<h2>%s</h2>", w(p, W_ALERTS));
 	alerts_table(p, m->name, u->labels);
+	unit_notifications(p, m->name, u->labels);
 	end(p);
 	return 200;
 }
@@ -1091,8 +1179,8 @@ static unsigned kpi_route(struct pg *p, const char *rest, const char **ctype)
 	size_t unit_n = 0;
 	bool svg = false;
 	size_t k;
-	if (nlen >= sizeof name)
-		nlen = sizeof name - 1;
+	if (nlen >= sizeof name) /* no KPI has so long a name */
+		return not_found(p, w(p, W_KPIS), rest);
 	memcpy(name, rest, nlen);
 	name[nlen] = '\0';
 	if (tail && *tail) {

@@ -37,7 +37,16 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pwtest import Chromium, check, finish, free_port, programme_config, stop_daemon  # noqa: E402
 
+from aiosmtpd.controller import Controller  # noqa: E402
+
 PW, SIM, WORK, SRC = sys.argv[1:5]
+mails = []
+
+
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        mails.append(envelope.content)
+        return "250 OK"
 START = datetime.date(2025, 11, 1)
 HOSTILE = "<script>window.pwned=1</script>&\"'"
 
@@ -60,7 +69,7 @@ def wait(cond, timeout, step=0.5):
     return None
 
 
-def config(sim_port, http_port, import_port):
+def config(sim_port, http_port, smtp_port):
     conf = programme_config(SRC, sim_port)
     today = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=8)).date()
     shift = today - START
@@ -80,6 +89,12 @@ def config(sim_port, http_port, import_port):
     conf["global"]["evaluation_interval"] = "1s"
     conf["storage"] = {"path": os.path.join(WORK, "store")}
     conf["http"] = {"listen": ["127.0.0.1:%d" % http_port]}
+    conf["notify"] = {
+        "receivers": [{"name": "值班 <duty>", "email": {
+            "smarthost": "127.0.0.1:%d" % smtp_port, "tls": "none",
+            "from": "pacewatch <pw@example.org>", "to": ["值班室 <duty@example.org>"]}}],
+        "route": {"receiver": "值班 <duty>", "group_by": ["alertname", "kpi"],
+                  "group_wait": "1s", "group_interval": "2s", "repeat_interval": "1h"}}
     path = os.path.join(WORK, "pacewatch.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(conf, f, ensure_ascii=False, indent=1)
@@ -108,8 +123,10 @@ def main():
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
     sim, sim_port = start_sim()
-    http_port = free_port()
-    conf, _ = config(sim_port, http_port, 0)
+    http_port, smtp_port = free_port(), free_port()
+    smtp = Controller(Sink(), hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    conf, _ = config(sim_port, http_port, smtp_port)
     base = "http://127.0.0.1:%d" % http_port
     log = os.path.join(WORK, "pacewatch.log")
     pw = subprocess.Popen([PW, "run", "-c", conf], stdout=subprocess.DEVNULL,
@@ -125,6 +142,7 @@ def main():
             stop_daemon(pw, log)
         sim.terminate()
         sim.wait()
+        smtp.stop()
     finish()
 
 
@@ -302,6 +320,32 @@ def run(base, browser):
         f.write(data)
     check(data.startswith(b"%PDF-") and len(data) > 5000, "/ prints to a PDF (%d bytes)"
           % len(data))
+
+    # notifications: the outbox's receivers as the API says, and a unit's page lists
+    # the notifications about its alerts (the notification log)
+    check(wait(lambda: mails, 60), "alert emails are sent")
+    time.sleep(3)
+    api = json.loads(get(base + "/api/v1/notifications")[2])["data"]
+    browser.open(base + "/notifications", 1280)
+    rows = browser.eval("Array.prototype.map.call(document.querySelectorAll("
+                        "'table.receivers tbody tr'), function (r) {"
+                        " return [r.cells[0].textContent, r.cells[2].textContent]; })")
+    check(len(rows) == len(api["receivers"]) == 1 and rows[0][0].startswith("值班 <duty>"),
+          "the receiver, its name as text: %s" % rows)
+    check(rows and int(rows[0][1]) >= 1, "sent counted: %s" % rows)
+    missed = [(k["name"], u) for k in kpis(base) for u in k["units"] if u["status"] == "missed"]
+    check(missed, "a missed unit")
+
+    def notified():
+        browser.open(base + "/kpis/%s/%s" % (missed[0][0], unit_id(missed[0][1])), 1280)
+        return browser.eval("Array.prototype.map.call(document.querySelectorAll("
+                            "'table.sent tbody tr'), function (r) { return r.textContent; })")
+    sent = missed and wait(lambda: [r for r in notified()
+                                    if "KpiMissed" in r and "告警中" in r], 30)
+    check(sent, "the missed unit's page lists the notification about it: %s"
+          % (notified() if missed else None))
+    if missed:
+        browser.screenshot(os.path.join(WORK, "unit-notified-1280.png"))
 
     # the time to draw / server-side: the best of 20 requests on loopback
     best = 1e9

@@ -211,6 +211,13 @@ Test(pages, unknown_pages_are_404_and_say_what)
 	pw_buf_free(&b);
 	cr_assert_eq(render(v, "/kpis/mr_items/zz", &b), 404);
 	pw_buf_free(&b);
+	{
+		/* a name longer than any KPI's: 404, naming it */
+		char url[400] = "/kpis/";
+		memset(url + 6, 'x', 300);
+		cr_assert_eq(render(v, url, &b), 404);
+		pw_buf_free(&b);
+	}
 	cr_assert_eq(render(NULL, "/kpis/mr_items", &b), 404, "no view yet");
 	pw_buf_free(&b);
 	cr_assert_eq(render(NULL, "/", &b), 200, "the overview says nothing is evaluated yet");
