@@ -25,7 +25,7 @@ enum word {
 	W_SUMMARY, W_LABELS, W_TARGET_NAME, W_HEALTH, W_LAST_SCRAPE, W_LAST_ERROR, W_NEXT_DUE,
 	W_UP, W_DOWN, W_UNKNOWN, W_IN_FLIGHT, W_RECEIVER, W_KIND, W_QUEUED, W_SENT, W_FAILED,
 	W_DROPPED, W_QUEUED_AT, W_ATTEMPTS, W_SUBJECT, W_NEXT_ATTEMPT, W_RUNBOOK, W_BY, W_AHEAD,
-	W_ALL_UNITS, W_PERIOD, W_BACK, W_LAST_SEEN, W_NEVER, W_PROGRESS_VS_PLAN, W_BEHIND, W_ST_INACTIVE, W_ST_PENDING, W_ST_FIRING, W_NWORDS
+	W_ALL_UNITS, W_PERIOD, W_BACK, W_LAST_SEEN, W_NEVER, W_PROGRESS_VS_PLAN, W_BEHIND, W_ST_INACTIVE, W_ST_PENDING, W_ST_FIRING, W_MORE_ROWS, W_NWORDS
 };
 
 static const char *const words[2][W_NWORDS] = {
@@ -37,7 +37,9 @@ static const char *const words[2][W_NWORDS] = {
 			  "正常", "故障", "未知", "采集中", "接收方", "类型", "排队", "已发送",
 			  "失败", "已放弃", "排队时间", "尝试次数", "主题", "下次尝试", "处置手册",
 			  "截至", "领先", "全部单位", "周期", "返回", "最后上报", "从未上报",
-			  "实际进度对比计划", "落后单位", "已恢复", "待触发", "告警中"},
+			  "实际进度对比计划", "落后单位", "已恢复", "待触发", "告警中",
+			  "<p class=\"meta\">仅列出落后在前的 %zu 个单位（共 %zu 个）；全部单位见 "
+			  "<a href=\"/api/v1/kpis\">/api/v1/kpis</a>。</p>"},
 	[VIEW_LANG_EN] = {"Programme", "KPIs", "Alerts", "Targets", "Notifications", "Owner",
 			  "Contact", "Deadline", "%lld days left", "%lld days overdue", "Progress",
 			  "Plan", "Units", "Unit", "Value", "Plan now", "Gap", "Forecast", "Status",
@@ -48,7 +50,9 @@ static const char *const words[2][W_NWORDS] = {
 			  "Failed", "Dropped", "Queued at", "Attempts", "Subject", "Next attempt",
 			  "Runbook", "by", "ahead", "all units", "Period", "back", "Last seen",
 			  "never", "actual progress against the plan", "behind", "resolved", "pending",
-			  "firing"},
+			  "firing",
+			  "<p class=\"meta\">The first %zu units of %zu, laggards first; all of them: "
+			  "<a href=\"/api/v1/kpis\">/api/v1/kpis</a>.</p>"},
 };
 
 struct pg {
@@ -208,7 +212,8 @@ static const char css[] =
 	".tw{overflow-x:auto;background:#fff;border:1px solid #d5d9e0;border-radius:6px}"
 	"table{border-collapse:collapse;width:100%}"
 	"caption{text-align:left;font-weight:600;padding:.4rem .6rem}"
-	"th,td{padding:.35rem .6rem;border-bottom:1px solid #e4e7ec;text-align:left;vertical-align:top}"
+	"th,td{padding:.35rem .6rem;border-bottom:1px solid #e4e7ec;text-align:left;vertical-align:top;"
+	"overflow-wrap:anywhere}caption{overflow-wrap:anywhere}"
 	"td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
 	"thead th{background:#eef1f5;position:sticky;top:0}"
 	"th[data-sort]{cursor:pointer}"
@@ -802,7 +807,7 @@ static unsigned kpi_page(struct pg *p, size_t k)
 	pw_buf_printf(p->b, " — %zu %s</caption>", vk->nunits, w(p, W_UNITS));
 	units_head(p, true);
 	put(p, "<tbody>");
-	for (size_t i = 0; i < vk->nunits; i++) {
+	for (size_t i = 0; i < vk->nunits && i < PAGES_MAX_ROWS; i++) {
 		const struct view_unit *u = &v->units[vk->unit0 + i];
 		pw_buf_printf(p->b, "<tr data-unit=\"%016llx\"", (unsigned long long)u->labels->h);
 		row_class(p, u->status);
@@ -817,6 +822,8 @@ static unsigned kpi_page(struct pg *p, size_t k)
 		put(p, "</tr>");
 	}
 	put(p, "</tbody></table></div>");
+	if (vk->nunits > PAGES_MAX_ROWS) /* a page stays small: the rest are in the API */
+		pw_buf_printf(p->b, w(p, W_MORE_ROWS), (size_t)PAGES_MAX_ROWS, vk->nunits);
 	free(since);
 	end(p);
 	return 200;

@@ -44,6 +44,10 @@ bool pages_match(const char *url);
 unsigned pages_render(const struct pages_src *src, const char *url, struct pw_buf *out,
 		      const char **ctype);
 
+/* A KPI's page lists at most this many units (laggards first), so that a
+ * page stays under 300 KB; the rest are in /api/v1/kpis. */
+#define PAGES_MAX_ROWS 300
+
 /* ---- the building blocks (tested on their own) ------------------------------------ */
 
 /* s escaped for HTML text and attribute values (& < > " ' ), appended. */

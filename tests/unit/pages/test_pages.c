@@ -225,3 +225,42 @@ Test(pages, unknown_pages_are_404_and_say_what)
 	pw_buf_free(&b);
 	view_unref(v);
 }
+
+Test(pages, a_kpi_page_is_bounded)
+{
+	/* 5,000 units with long names: the page lists the first PAGES_MAX_ROWS
+	 * (laggards first) and stays under 300 KB */
+	struct view_meta *m = view_meta_new();
+	struct view *v;
+	struct pw_buf b;
+	char name[200], val[32];
+	m->lang = VIEW_LANG_EN;
+	view_meta_add_kpi(m, &(struct view_meta_kpi){.name = "k", .title = "K", .start_ms = 1,
+						      .deadline_ms = 86400000LL * 100});
+	v = view_new(m, 5000);
+	pw_shared_unref(&m->sh);
+	for (int i = 0; i < 5000; i++) {
+		struct pw_label l = {"city", val};
+		struct pw_lset *s;
+		struct view_unit *u;
+		snprintf(val, sizeof val, "c%d", i);
+		s = pw_lset_new(&l, 1);
+		u = view_add_unit(v, s);
+		pw_lset_unref(s);
+		snprintf(name, sizeof name, "%0150d", i);
+		u->name = view_str(v, name);
+		u->status = i < 10 ? VIEW_LAGGING : VIEW_ON_TRACK;
+		u->value = i, u->target = 5000, u->baseline = 0, u->expected = i, u->gap = 0;
+		u->progress = i / 5000.0, u->expected_progress = i / 5000.0, u->forecast = 5000;
+	}
+	v->kpis[0].nunits = 5000;
+	cr_assert_eq(render(v, "/kpis/k", &b), 200);
+	cr_assert_lt(b.len, 300 * 1024, "%zu bytes", b.len);
+	cr_assert_eq(count(b.data, "<tr data-unit="), PAGES_MAX_ROWS);
+	cr_assert(strstr(b.data, "The first 300 units of 5000"));
+	pw_buf_free(&b);
+	cr_assert_eq(render(v, "/", &b), 200);
+	cr_assert_lt(b.len, 300 * 1024, "%zu bytes", b.len);
+	pw_buf_free(&b);
+	view_unref(v);
+}
