@@ -329,6 +329,13 @@ static enum MHD_Result run_query(struct httpd *h, struct MHD_Connection *c, int 
 		return query_error_answer(h, c, path, &m, &err);
 	if (query_parse_opts(a.q, &o, &x, &err) != 0) {
 		query_budget_leave(m.shared);
+		/* Prometheus names the parameter of an instant query's parse
+		 * error (invalidParamError), not a range query's */
+		if (!range && err.type == QUERY_ERR_BAD_DATA && err.msg) {
+			char *w = xasprintf("invalid parameter \"query\": %s", err.msg);
+			free(err.msg);
+			err.msg = w;
+		}
 		return query_error_answer(h, c, path, &m, &err);
 	}
 	rc = range ? query_exec_range(h->store, &o, x, a.start, a.end, a.step, &r, &err)
