@@ -62,7 +62,7 @@ void query_budget_free(struct query_budget *b);
  * run at once (0: no limit); may change while queries run. */
 void query_budget_set(struct query_budget *b, uint64_t max_bytes, int max_running);
 uint64_t query_budget_used(struct query_budget *b);
-/* A place among the queries that run at once: waits, in arrival order,
+/* A place among the queries that run at once: waits (in no particular order)
  * until one is free or deadline_ns (pw_mono_ns) passes: then
  * QUERY_ERR_TIMEOUT, "query timed out in query queue", as Prometheus'. */
 int query_budget_enter(struct query_budget *b, int64_t deadline_ns, struct query_error *err);
