@@ -157,6 +157,7 @@ struct conf_kpi {
 	double tolerance, hysteresis;
 	int64_t for_ms, forecast_ms, stale_after_ms;
 	char *timezone, *severity, *owner, *contact;
+	char *item;       /* the programme item it serves ("N2 心理健康服务") */
 	struct conf_kvs severities; /* alert name -> severity, overriding severity */
 	char *coverage;   /* a coverage KPI: ">= 1" (see coverage_cmp, coverage_v) */
 	char *unit_name;  /* template naming a unit for people */
@@ -265,6 +266,7 @@ struct conf_digest {
 	char *at;        /* HH:MM */
 	char *timezone;  /* default: global.timezone */
 	char *title;
+	int64_t max_units; /* unit rows per KPI */
 };
 
 struct conf_notify {

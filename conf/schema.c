@@ -380,6 +380,8 @@ static const struct field kpi_rows[] = {
 	 .help = "time zone of the dates (default: global.timezone)"},
 	{.key = "severity", .type = F_STR, .off = offsetof(struct conf_kpi, severity),
 	 .def = "\"warning\"", .help = "severity label of its alerts"},
+	{.key = "item", .type = F_STR, .off = offsetof(struct conf_kpi, item),
+	 .help = "the programme item it serves (\"N2 心理健康服务\"): shown in digests and pages"},
 	{.key = "owner", .type = F_STR, .off = offsetof(struct conf_kpi, owner),
 	 .help = "who answers for it (a label of its alerts)"},
 	{.key = "contact", .type = F_STR, .off = offsetof(struct conf_kpi, contact),
@@ -586,6 +588,9 @@ static const struct field digest_rows[] = {
 	 .help = "time zone of at (default: global.timezone)"},
 	{.key = "title", .type = F_STR, .off = offsetof(struct conf_digest, title),
 	 .help = "subject (default: 进度周报 / KPI digest and the date)"},
+	{.key = "max_units", .type = F_INT, .off = offsetof(struct conf_digest, max_units),
+	 .def = "20", .min = 0, .max = 100000,
+	 .help = "unit rows listed per KPI, laggards first; the rest are counted by status"},
 };
 static const struct table digest_table = TBL("digest", digest_rows);
 
