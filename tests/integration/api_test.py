@@ -153,9 +153,16 @@ def test_metadata_endpoints(base, conf):
     st, j = jcall(base, "/api/v1/status/buildinfo")
     check(st == 200 and j["data"].get("features") == {} and j["data"].get("version"),
           "buildinfo: %s" % j)
-    st, j = jcall(base, "/api/v1/targets")
-    active = j.get("data", {}).get("activeTargets", [])
-    by_job = {t["labels"]["job"]: t for t in active}
+    # Every target healthy: on a loaded machine one scrape can overrun its
+    # 900 ms timeout, so wait (up to 60 s) for a round in which all are up.
+    deadline = time.time() + 60
+    while True:
+        st, j = jcall(base, "/api/v1/targets")
+        active = j.get("data", {}).get("activeTargets", [])
+        by_job = {t["labels"]["job"]: t for t in active}
+        if all(t["health"] == "up" and t["lastError"] == "" for t in active) or time.time() > deadline:
+            break
+        time.sleep(0.5)
     check(st == 200 and set(by_job) == jobs, "targets: %s" % sorted(by_job))
     for name, t in by_job.items():
         check(t["health"] == "up" and t["lastError"] == "" and t["lastScrape"] > "2020"
