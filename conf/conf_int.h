@@ -56,7 +56,10 @@ enum ftype {
 	F_ENUM,     /* int, index into enums[] */
 	F_KVS,      /* struct conf_kvs from an object of strings */
 	F_STRS,     /* char ** at off, size_t count at count_off */
-	F_SECRET,   /* key names a file; its content (trimmed) goes to off */
+	F_SECRET,   /* key names a file holding a credential; its content
+		     * (trailing newlines trimmed) goes to off; empty or
+		     * whitespace-only is an error */
+	F_FILE,     /* key names a file (a template); its content goes to off */
 	F_OBJ,      /* nested table at off */
 	F_OBJARR,   /* array of objects: pointer at off, size_t count at count_off */
 	F_NUM,      /* double, within [min, max] */

@@ -291,9 +291,17 @@ static void conv_strs(json_t *v, char ***arr, size_t *cnt, const char *path,
 	}
 }
 
-/* the content of the file v names */
-static void conv_secret(json_t *v, char **dst, const char *path, struct conf_errs *errs,
-			const struct posmap *pm)
+/* Nothing but spaces, tabs and line ends? */
+static bool blank(const char *s)
+{
+	return s[strspn(s, " \t\r\n\v\f")] == '\0';
+}
+
+/* the content of the file v names; a credential (F_SECRET) may not be
+ * empty: an empty token or password would let in whoever sends an empty
+ * one. The content is never part of a message. */
+static void conv_secret(const struct field *f, json_t *v, char **dst, const char *path,
+			struct conf_errs *errs, const struct posmap *pm)
 {
 	char *s, *cause = NULL;
 	if (!json_is_string(v)) {
@@ -304,6 +312,14 @@ static void conv_secret(json_t *v, char **dst, const char *path, struct conf_err
 	if (!s) {
 		conf_err_at(errs, pm, path, false, "%s", cause);
 		free(cause);
+		return;
+	}
+	if (f->type == F_SECRET && blank(s)) {
+		conf_err_at(errs, pm, path, true,
+			    "\"%s\" is empty or holds only white space: an empty credential would "
+			    "be accepted from anyone; put the secret in the file or remove %s",
+			    json_string_value(v), f->key);
+		free(s);
 		return;
 	}
 	free(*dst);
@@ -354,7 +370,8 @@ static void convert(const struct field *f, json_t *v, void *base, const char *pa
 		conv_strs(v, AT(base, f->off, char **), AT(base, f->count_off, size_t), path, errs,
 			  pm);
 		return;
-	case F_SECRET: conv_secret(v, AT(base, f->off, char *), path, errs, pm); return;
+	case F_SECRET:
+	case F_FILE: conv_secret(f, v, AT(base, f->off, char *), path, errs, pm); return;
 	case F_OBJ:
 		if (!json_is_object(v)) {
 			conf_err_at(errs, pm, path, false, "expected an object, found %s", json_kind(v));
@@ -444,6 +461,7 @@ static void free_fields(const struct table *t, void *base)
 		case F_STR:
 		case F_TEXT:
 		case F_SECRET:
+		case F_FILE:
 			free(*AT(base, f->off, char *));
 			break;
 		case F_KVS: {
@@ -604,7 +622,8 @@ static const char *ftype_name(const struct field *f)
 	case F_ENUM: return "enum";
 	case F_KVS: return "map";
 	case F_STRS: return "list of strings";
-	case F_SECRET: return "file";
+	case F_SECRET:
+	case F_FILE: return "file";
 	case F_OBJ: return "object";
 	case F_OBJARR: return "list of objects";
 	}

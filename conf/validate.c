@@ -287,7 +287,8 @@ static void check_storage(struct conf *c, struct conf_errs *errs, const struct p
 }
 
 /* http: listen addresses, TLS files and credentials that come in pairs */
-static void check_http(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+static void check_http(struct conf *c, struct conf_errs *errs, const struct posmap *pm,
+		       size_t nload)
 {
 	const struct conf_auth *auths[2] = {&c->http.read_auth, &c->http.write_auth};
 	static const char *const names[2] = {"http.read_auth", "http.write_auth"};
@@ -307,7 +308,8 @@ static void check_http(struct conf *c, struct conf_errs *errs, const struct posm
 		if (!auths[a]->username != !auths[a]->password) {
 			char *q = xasprintf("%s.%s", names[a],
 					    auths[a]->username ? "password_file" : "username");
-			conf_err_at(errs, pm, q, false, "username and password_file go together");
+			if (!bad(errs, nload, q)) /* an unreadable or empty file was reported */
+				conf_err_at(errs, pm, q, false, "username and password_file go together");
 			free(q);
 		}
 	}
@@ -539,7 +541,7 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 
 	check_global(c, errs, pm, nload);
 	check_storage(c, errs, pm, nload);
-	check_http(c, errs, pm);
+	check_http(c, errs, pm, nload);
 	check_rule_groups(c, errs, pm);
 	check_kpis(c, errs, pm);
 	conf_validate_notify(c, errs, pm);

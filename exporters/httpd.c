@@ -87,13 +87,16 @@ enum MHD_Result send_text(struct httpd *h, struct MHD_Connection *c, int path, u
 
 /* ---- authentication -------------------------------------------------------- */
 
-static bool same(const char *a, const char *b)
+/* Is the credential a client gave the configured one? Every byte of the
+ * secret is looked at whatever the client sent, so the time taken says
+ * nothing about how much of it was right (only the secret's length shows). */
+static bool same(const char *given, const char *secret)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char d = (unsigned char)(la != lb);
-	for (size_t i = 0; i < la && i < lb; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
+	size_t lg = strlen(given), ls = strlen(secret);
+	volatile unsigned char d = (unsigned char)(lg != ls);
+	for (size_t i = 0; i < ls; i++)
+		d |= (unsigned char)(secret[i] ^ (i < lg ? given[i] : 0));
+	return d == 0 && ls > 0;
 }
 
 static bool auth_set(const struct conf_auth *a) { return a->bearer_token || a->username; }

@@ -89,6 +89,64 @@ Test(conf, secrets_come_from_files)
 	remove("/tmp/pw-conf-test.token");
 }
 
+/* An empty or whitespace-only credential file would make an empty
+ * credential valid (`Authorization: Bearer ` with nothing after it, `curl
+ * -u user:`): it is an error at the key, naming the file, and its content
+ * is never shown. */
+Test(conf, empty_secret_files_are_errors)
+{
+	static const char *const contents[] = {"", "\n", " \t\r\n", "\n\n"};
+	static const char *const keys[] = {
+		"{\"http\": {\"read_auth\": {\n  \"bearer_token_file\": \"%s\"}}}",
+		"{\"http\": {\"write_auth\": {\"username\": \"r\",\n  \"password_file\": \"%s\"}}}",
+		("{\"targets\": [{\"name\": \"a\", \"url\": \"http://a/\", \"format\": \"prometheus\",\n"
+		 "  \"bearer_token_file\": \"%s\"}]}"),
+	};
+	static const char *const paths[] = {"http.read_auth.bearer_token_file",
+					    "http.write_auth.password_file",
+					    "targets[0].bearer_token_file"};
+	const char *file = "/tmp/pw-conf-test-empty.secret";
+	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+		for (size_t i = 0; i < sizeof contents / sizeof contents[0]; i++) {
+			FILE *f = fopen(file, "w");
+			cr_assert_not_null(f);
+			fputs(contents[i], f);
+			fclose(f);
+			char *text = xasprintf(keys[k], file);
+			struct conf *c = NULL;
+			struct conf_errs errs;
+			cr_expect_eq(conf_load_buffer("t.json", text, strlen(text), &c, &errs), PW_EINVAL,
+				     "key %zu, content %zu: an empty secret is refused", k, i);
+			bool found = false;
+			for (size_t e = 0; e < errs.n; e++) {
+				if (strcmp(errs.v[e].path, paths[k]) != 0)
+					continue;
+				found = true;
+				cr_expect_eq(errs.v[e].line, 2, "at the key's line");
+				cr_expect_eq(errs.v[e].col, 3, "at the key's column, got %zu", errs.v[e].col);
+				cr_expect(strstr(errs.v[e].msg, file) != NULL, "names the file: %s",
+					  errs.v[e].msg);
+				cr_expect(strstr(errs.v[e].msg, "empty") != NULL, "says why: %s",
+					  errs.v[e].msg);
+			}
+			cr_expect(found, "key %zu, content %zu: an error at %s", k, i, paths[k]);
+			conf_errs_free(&errs);
+			conf_free(c);
+			free(text);
+		}
+	}
+	/* a secret with spaces inside is a secret */
+	FILE *f = fopen(file, "w");
+	fputs(" p@ss word \n", f);
+	fclose(f);
+	char *text = xasprintf(keys[0], file);
+	struct conf *c = load_ok(text);
+	cr_expect_str_eq(c->http.read_auth.bearer_token, " p@ss word ");
+	conf_free(c);
+	free(text);
+	remove(file);
+}
+
 struct bad {
 	const char *text;
 	size_t line, col;
