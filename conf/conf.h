@@ -285,6 +285,7 @@ struct conf {
 		int64_t retention_ms;
 		uint64_t initial_size, max_size;
 		bool sync;
+		bool sync_meta;
 	} storage;
 	struct {
 		char **listen;

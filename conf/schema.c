@@ -199,6 +199,10 @@ static const struct field storage_rows[] = {
 	 .def = "\"64GiB\"", .help = "the store never grows past this"},
 	{.key = "sync", .type = F_BOOL, .off = offsetof(struct conf, storage.sync), .def = "true",
 	 .help = "fsync every batch (false: survives a killed process, not a power loss)"},
+	{.key = "sync_meta", .type = F_BOOL, .off = offsetof(struct conf, storage.sync_meta),
+	 .def = "true",
+	 .help = "with sync, also flush each commit's meta page (false: one flush less per batch; "
+		 "a power loss may undo the last batch, never corrupt the store)"},
 };
 
 static const struct field auth_rows[] = {

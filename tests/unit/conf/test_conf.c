@@ -44,6 +44,7 @@ Test(conf, values_defaults_and_comments)
 	cr_expect_eq(c->storage.max_size, 1ULL << 30);
 	cr_expect_eq(c->storage.initial_size, 64ULL << 20);
 	cr_expect_eq(c->storage.sync, false);
+	cr_expect_eq(c->storage.sync_meta, true, "a reported commit survives a power loss");
 	cr_expect_eq(c->storage.retention_ms, 400LL * 86400000);
 	cr_assert_eq(c->http.nlisten, 1);
 	cr_expect_str_eq(c->http.listen[0], "127.0.0.1:9470");
