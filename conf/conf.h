@@ -314,17 +314,31 @@ struct conf {
 	size_t nremote_write;
 };
 
-/* One error: where and what. */
+/* What a configuration may be: larger files are refused before they are
+ * parsed, deeper nesting where it goes too deep; at most CONF_MAX_ERRORS
+ * errors are kept (the others are counted), each with a window of its
+ * line of up to CONF_ERR_WINDOW characters each side of its column. */
+#define CONF_MAX_SIZE (16u << 20)
+#define CONF_MAX_DEPTH 64
+#define CONF_MAX_ERRORS 1000
+#define CONF_ERR_WINDOW 60
+
+/* One error (or warning): where and what. */
 struct conf_err {
 	size_t line, col;    /* 1-based; 0 when not tied to a place */
 	char *path;          /* key path, e.g. "targets[2].url" */
 	char *msg;
-	char *source_line;   /* the line of the file, for the caret display */
+	char *source_line;   /* the part of the line around col, for the caret */
+	size_t source_col;   /* col within source_line (1-based characters) */
+	bool cut_before, cut_after; /* source_line is not the whole line */
 };
 
 struct conf_errs {
 	struct conf_err *v;
 	size_t n;
+	size_t more;         /* errors past CONF_MAX_ERRORS, counted only */
+	struct conf_err *warn; /* things that work but deserve a look */
+	size_t nwarn;
 	char *file;
 };
 
@@ -367,7 +381,8 @@ int conf_load_buffer(const char *name, const char *buf, size_t len, struct conf 
 		     struct conf_errs *errs);
 void conf_free(struct conf *c);
 void conf_errs_free(struct conf_errs *errs);
-/* Print "file:line:col: path: message", the line and a caret, per error. */
+/* Print "file:line:col: path: message", the line and a caret, per error
+ * (warnings first, as "path: warning: message"). */
 void conf_errs_print(const struct conf_errs *errs, FILE *f);
 
 /* Every key the field tables know, as "section.key" paths with their type
