@@ -269,6 +269,8 @@ struct conf_remote_write {
 };
 enum { CONF_RW_START_ALL, CONF_RW_START_NOW };
 
+enum { CONF_TLS_1_2, CONF_TLS_1_3 };
+
 struct conf {
 	char *path;
 	struct {
@@ -294,6 +296,12 @@ struct conf {
 		int64_t connection_timeout_ms;
 		uint64_t max_request_size;
 		char *tls_cert_file, *tls_key_file;
+		int tls_min_version;            /* CONF_TLS_1_2, CONF_TLS_1_3 */
+		int64_t per_ip_connection_limit;
+		int64_t header_timeout_ms;      /* request line and headers, from the start */
+		int64_t request_timeout_ms;     /* the whole request, body included */
+		char **health_listen;           /* /metrics and health checks only */
+		size_t nhealth_listen;
 		struct conf_auth read_auth, write_auth;
 		bool metrics_timestamps;
 		bool openmetrics;
@@ -380,6 +388,12 @@ int conf_load(const char *path, struct conf **out, struct conf_errs *errs);
 int conf_load_buffer(const char *name, const char *buf, size_t len, struct conf **out,
 		     struct conf_errs *errs);
 void conf_free(struct conf *c);
+/* Load and check a TLS certificate and key (PEM): they parse, they match,
+ * the certificate is valid at now_ms. 0, or PW_EINVAL with *cause (which
+ * names the file, never the key's content). *warning (may be NULL on
+ * entry): a certificate that expires within 30 days or is not valid yet. */
+int conf_tls_check_files(const char *cert_file, const char *key_file, int64_t now_ms,
+			 char **cause, char **warning);
 void conf_errs_free(struct conf_errs *errs);
 /* Print "file:line:col: path: message", the line and a caret, per error
  * (warnings first, as "path: warning: message"). */

@@ -307,6 +307,29 @@ static void check_http(struct conf *c, struct conf_errs *errs, const struct posm
 	if (!c->http.tls_cert_file != !c->http.tls_key_file)
 		conf_err_at(errs, pm, c->http.tls_cert_file ? "http.tls_key_file" : "http.tls_cert_file",
 			    false, "tls_cert_file and tls_key_file go together");
+	else if (c->http.tls_cert_file) {
+		/* what run would meet when it starts serving, told now, at the key */
+		char *cause = NULL, *warning = NULL;
+		if (conf_tls_check_files(c->http.tls_cert_file, c->http.tls_key_file,
+					 pw_now_ms(), &cause, &warning) != 0)
+			conf_err_at(errs, pm,
+				    strstr(cause, "private key") || strstr(cause, "does not belong")
+					    ? "http.tls_key_file"
+					    : "http.tls_cert_file",
+				    false, "%s", cause);
+		if (warning)
+			conf_warn_at(errs, pm, "http.tls_cert_file", false, "%s", warning);
+		free(cause);
+		free(warning);
+	}
+	for (size_t i = 0; i < c->http.nhealth_listen; i++) {
+		if (!valid_listen(c->http.health_listen[i])) {
+			char *p = xasprintf("http.health_listen[%zu]", i);
+			conf_err_at(errs, pm, p, false, "expected host:port or [ipv6]:port, found \"%s\"",
+				    c->http.health_listen[i]);
+			free(p);
+		}
+	}
 	for (int a = 0; a < 2; a++) {
 		if (!auths[a]->username != !auths[a]->password) {
 			char *q = xasprintf("%s.%s", names[a],

@@ -103,6 +103,7 @@ static struct conf *load(const struct run_opts *o)
 			conf_errs_free(&errs);
 			return NULL;
 		}
+		conf_errs_print(&errs, stderr); /* the warnings */
 		conf_errs_free(&errs);
 	} else {
 		c = conf_defaults();
