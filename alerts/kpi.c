@@ -651,8 +651,8 @@ void kpis_meta(const struct kpis *ks, struct view_meta *m)
 			.name = c->name, .title = c->title, .kind = k->kind, .at_most = kpi_at_most(c),
 			.start_ms = c->start_ms, .deadline_ms = c->deadline_ms,
 			.deadline_text = c->deadline, .owner = c->owner, .contact = c->contact,
-			.runbook = c->runbook, .coverage = c->coverage, .milestones = ms,
-			.nmilestones = nms, .step = c->curve == CONF_CURVE_STEP,
+			.runbook = c->runbook, .coverage = c->coverage, .item = c->item,
+			.milestones = ms, .nmilestones = nms, .step = c->curve == CONF_CURVE_STEP,
 			.period = (enum pw_period)c->period, .timezone = pw_tz_name(k->tz)});
 	}
 }

@@ -95,6 +95,7 @@ struct view_meta_kpi {
 	const char *owner, *contact; /* "" when not configured */
 	const char *runbook;         /* "" when not configured */
 	const char *coverage;        /* a coverage KPI's condition (">= 1"), else "" */
+	const char *item;            /* the programme item ("N2 心理健康服务"), else "" */
 	/* the plan's shape, for pictures of it (docs/kpis.md, "The plan") */
 	const struct view_milestone *milestones; /* ascending; copied by view_meta_add_kpi */
 	size_t nmilestones;
