@@ -596,7 +596,9 @@ static enum MHD_Result serve_reload(struct httpd *h, struct MHD_Connection *c, i
 static enum MHD_Result serve_page(struct httpd *h, struct MHD_Connection *c, int path,
 				  const char *url, struct req *rq)
 {
-	struct collector_target_status *ts = xcalloc(PAGES_MAX_TARGETS, sizeof *ts);
+	/* only /targets shows the targets */
+	bool targets = strcmp(url, "/targets") == 0;
+	struct collector_target_status *ts = targets ? xcalloc(PAGES_MAX_TARGETS, sizeof *ts) : NULL;
 	struct pages_src src = {.store = h->store, .targets = ts, .now_ms = pw_now_ms()};
 	struct notify_status *ns;
 	struct view *v = view_get(h->views);
@@ -607,7 +609,7 @@ static enum MHD_Result serve_page(struct httpd *h, struct MHD_Connection *c, int
 	enum MHD_Result ret;
 	(void)rq;
 	pthread_mutex_lock(&h->lock);
-	while (h->col && src.ntargets < PAGES_MAX_TARGETS &&
+	while (targets && h->col && src.ntargets < PAGES_MAX_TARGETS &&
 	       collector_target(h->col, src.ntargets, &ts[src.ntargets]))
 		src.ntargets++;
 	ns = notify_status_take(h->notify);
