@@ -169,7 +169,8 @@ static void bar(struct pg *p, double prog, double plan)
 	pw_buf_printf(p->b, ", %s ", w(p, W_PLAN));
 	pct(p, plan);
 	pw_buf_printf(p->b, "\"><span class=\"fill%s\" style=\"width:%.1f%%\"></span>",
-		      isfinite(plan) && isfinite(prog) && prog + 1e-9 < plan ? " behind" : "",
+		      /* behind as the percentages shown say it (one decimal) */
+		      isfinite(plan) && isfinite(prog) && prog < plan - 0.0005 ? " behind" : "",
 		      a * 100);
 	if (isfinite(plan))
 		pw_buf_printf(p->b, "<span class=\"mark\" style=\"left:%.1f%%\"></span>",
@@ -514,8 +515,10 @@ static void spark(struct pg *p, size_t k, double mprog)
 		const struct view_unit *u = &v->units[vk->unit0 + i];
 		if (isfinite(u->baseline) && isfinite(u->target))
 			b += u->baseline, tg += u->target;
+		/* a late starter that began beyond its target has no way to go */
 		if (isfinite(u->forecast) && isfinite(u->progress) && isfinite(u->baseline) &&
-		    isfinite(u->target) && u->target != u->baseline) {
+		    isfinite(u->target) &&
+		    (m->at_most ? u->target < u->baseline : u->target > u->baseline)) {
 			/* the same units now and at the deadline, as far as the target */
 			f += fmin(fmax((u->forecast - u->baseline) / (u->target - u->baseline), 0), 1);
 			f0 += fmin(fmax(u->progress, 0), 1);

@@ -264,3 +264,59 @@ Test(pages, a_kpi_page_is_bounded)
 	pw_buf_free(&b);
 	view_unref(v);
 }
+
+/* one KPI, one unit with these progress figures */
+static struct view *one_unit(double prog, double plan, double baseline, double forecast)
+{
+	struct view_meta *m = view_meta_new();
+	struct view *v;
+	struct pw_label l = {"city", "a"};
+	struct pw_lset *s = pw_lset_new(&l, 1);
+	struct view_unit *u;
+	m->lang = VIEW_LANG_EN;
+	view_meta_add_kpi(m, &(struct view_meta_kpi){.name = "k", .title = "K", .start_ms = 1,
+						      .deadline_ms = 86400000LL * 100});
+	v = view_new(m, 5000);
+	pw_shared_unref(&m->sh);
+	u = view_add_unit(v, s);
+	pw_lset_unref(s);
+	u->name = view_str(v, "a");
+	u->status = VIEW_ON_TRACK, u->value = 1, u->target = 100, u->baseline = baseline;
+	u->expected = 1, u->gap = 0, u->progress = prog, u->expected_progress = plan;
+	u->forecast = forecast;
+	v->kpis[0].nunits = 1;
+	return v;
+}
+
+Test(pages, a_bar_is_behind_only_as_far_as_the_figures_show)
+{
+	struct pw_buf b;
+	struct view *v = one_unit(0.76499999, 0.765, 0, 100);
+	cr_assert_eq(render(v, "/kpis/k", &b), 200);
+	cr_assert(strstr(b.data, "76.5% / Plan 76.5%") || strstr(b.data, "76.5%"));
+	cr_assert(!strstr(b.data, "fill behind"), "76.5%% against 76.5%% is not behind");
+	pw_buf_free(&b);
+	view_unref(v);
+	v = one_unit(0.70, 0.765, 0, 100);
+	cr_assert_eq(render(v, "/kpis/k", &b), 200);
+	cr_assert(strstr(b.data, "fill behind"));
+	pw_buf_free(&b);
+	view_unref(v);
+}
+
+Test(pages, a_late_starter_beyond_its_target_has_no_forecast_in_the_overview)
+{
+	/* baseline 150 above the target 100 (a late starter that began past
+	 * it): no share of the way to forecast, so no forecast line */
+	struct pw_buf b;
+	struct view *v = one_unit(1, 1, 150, 160);
+	cr_assert_eq(render(v, "/", &b), 200);
+	cr_assert(!strstr(b.data, "line forecast"), "%s", b.data);
+	pw_buf_free(&b);
+	view_unref(v);
+	v = one_unit(0.5, 0.6, 0, 90);
+	cr_assert_eq(render(v, "/", &b), 200);
+	cr_assert(strstr(b.data, "line forecast"));
+	pw_buf_free(&b);
+	view_unref(v);
+}
