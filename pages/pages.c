@@ -508,13 +508,14 @@ static void spark(struct pg *p, size_t k, double mprog)
 	int64_t t1 = m->deadline_ms > now ? m->deadline_ms : now;
 	int64_t pt[PLAN_MAX], nt[1] = {now}, ft[2];
 	double pv[PLAN_MAX], nv[1] = {mprog}, fv[2], b = 0, tg = 0, f = 0, f0 = 0;
-	size_t npt = plan_points(v, k, NULL, pt, pv, PLAN_MAX), nl = 0, nf = 0;
+	size_t npt = plan_points(v, k, NULL, pt, pv, PLAN_MAX), nl = 0, nf = 0, np = 0;
 	struct pages_line lines[3];
 	char title[512];
 	for (size_t i = 0; i < vk->nunits; i++) {
 		const struct view_unit *u = &v->units[vk->unit0 + i];
 		if (isfinite(u->baseline) && isfinite(u->target))
 			b += u->baseline, tg += u->target;
+		np += isfinite(u->progress);
 		/* a late starter that began beyond its target has no way to go */
 		if (isfinite(u->forecast) && isfinite(u->progress) && isfinite(u->baseline) &&
 		    isfinite(u->target) &&
@@ -529,7 +530,9 @@ static void spark(struct pg *p, size_t k, double mprog)
 		pv[i] = tg != b ? (pv[i] - b) / (tg - b) : NAN;
 	if (npt && tg != b)
 		lines[nl++] = (struct pages_line){pt, pv, npt, "plan", w(p, W_PLAN), m->step};
-	if (nf && m->deadline_ms > now && isfinite(mprog)) {
+	/* a forecast of the whole, only when every unit that has a progress has one:
+	 * the line starts where the dot is */
+	if (nf && nf == np && m->deadline_ms > now && isfinite(mprog)) {
 		ft[0] = now, ft[1] = m->deadline_ms, fv[0] = f0 / (double)nf, fv[1] = f / (double)nf;
 		lines[nl++] = (struct pages_line){ft, fv, 2, "forecast", w(p, W_FORECAST), false};
 	}

@@ -320,3 +320,16 @@ Test(pages, a_late_starter_beyond_its_target_has_no_forecast_in_the_overview)
 	pw_buf_free(&b);
 	view_unref(v);
 }
+
+Test(pages, the_overview_forecasts_only_the_whole)
+{
+	/* one unit without a forecast: the overview's chart draws none, so its
+	 * forecast line never starts away from the units' mean progress */
+	uint64_t id;
+	struct view *v = hostile_view(&id);
+	struct pw_buf b;
+	cr_assert_eq(render(v, "/", &b), 200);
+	cr_assert(!strstr(b.data, "line forecast"), "%s", b.data);
+	pw_buf_free(&b);
+	view_unref(v);
+}
