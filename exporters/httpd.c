@@ -271,6 +271,15 @@ static char *self_metrics(struct httpd *h, bool om)
 			{"pacewatch_target_scrape_failures_total", "counter", "Failed scrapes of the target."},
 			{"pacewatch_samples_appended_total", "counter", "Samples stored from the target."},
 			{"pacewatch_scrape_duration_seconds", "histogram", "How long scrapes took."},
+			/* docs/collector.md */
+			{"pacewatch_target_scrapes_exceeded_sample_limit_total", "counter",
+			 "Scrapes refused by sample_limit."},
+			{"pacewatch_target_scrapes_exceeded_label_limits_total", "counter",
+			 "Scrapes refused by a label limit."},
+			{"pacewatch_target_scrapes_exceeded_new_series_limit_total", "counter",
+			 "Scrapes refused by global.new_series_limit."},
+			{"pacewatch_target_pagination_links_refused_total", "counter",
+			 "Scrapes failed on a refused pagination link."},
 		};
 		/* one copy of every target's status, then a family at a time */
 		struct collector_target_status *all = NULL;
@@ -305,6 +314,17 @@ static char *self_metrics(struct httpd *h, bool om)
 					expo_sample(&b, l, 2,
 						    (double)(f == 2 ? ts->scrapes_total
 							     : f == 3 ? ts->failures_total : ts->samples_total),
+						    false, 0, om);
+					break;
+				case 6:
+				case 7:
+				case 8:
+				case 9:
+					expo_sample(&b, l, 2,
+						    (double)(f == 6 ? ts->exceeded_sample_limit
+							     : f == 7 ? ts->exceeded_label_limits
+							     : f == 8 ? ts->exceeded_new_series_limit
+								      : ts->links_refused),
 						    false, 0, om);
 					break;
 				default: {

@@ -203,6 +203,9 @@ def part_links_and_secrets():
     plat.routes["/same/p2"] = jbody({"items": [{"k": "p2", "v": 2}], "next": plat.base + "/same/p3"})
     plat.routes["/same/p3"] = jbody({"items": [{"k": "p3", "v": 3}]})
     plat.routes["/userinfo/p1"] = jbody(dict(page, next="http://x:y@127.0.0.1:%d/same/p3" % plat.port))
+    # a URL with user:password@ paging by relative links: its own pages get them
+    plat.routes["/pw/p1"] = jbody(dict(page, next="/pw/p2"))
+    plat.routes["/pw/p2"] = jbody({"items": [{"k": "pw2", "v": 2}]})
     plat.routes["/redir"] = lambda h: (302, {"Location": other.base + "/redirected"}, b"moved\n")
 
     def echo(h):  # an error page quoting what it was sent
@@ -230,6 +233,8 @@ def part_links_and_secrets():
         json_target("redirect", plat.base + "/redir", **creds),
         json_target("url_password", "http://pwuser:%s@127.0.0.1:%d/echo" % (URL_PASSWORD, plat.port)),
         json_target("echo_token", plat.base + "/echo", **creds),
+        json_target("url_password_pages", "http://pwuser:%s@127.0.0.1:%d/pw/p1"
+                    % (URL_PASSWORD, plat.port), pagination=nxt),
     ]}
     d, log, base = start("links", conf)
     try:
@@ -278,6 +283,15 @@ def part_links_and_secrets():
         check(r["health"] == "down" and "HTTP 302" in r["lastError"],
               "redirect: fails with its status: " + r["lastError"])
         check(not other.seen("/redirected"), "redirect: the other host is never asked")
+
+        # a URL's user:password@ goes to the pages of its origin, as a link names them
+        w = t["url_password_pages"]
+        check(w["health"] == "up", "URL credentials, relative link: followed: " + w["lastError"])
+        want = "Basic " + base64.b64encode(("pwuser:" + URL_PASSWORD).encode()).decode()
+        for pth in ("/pw/p1", "/pw/p2"):
+            hs = plat.seen(pth)
+            check(hs and all(h.get("Authorization") == want for _, h in hs),
+                  "URL credentials: %s gets them (%s)" % (pth, [h.get("Authorization") for _, h in hs]))
 
         # secrets: the URL's password, echoed credentials
         p = t["url_password"]
