@@ -923,6 +923,41 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 	c->npend++;
 }
 
+/* A scrape's error for the log and lastError: its parts quote the
+ * platform's bytes already escaped (pw_esc), so only what could still break
+ * a log line is escaped here (control characters, invalid UTF-8), not the
+ * quotes around those parts; cut with "..." to dstsz - 1 bytes. */
+static void shown_esc(char *dst, size_t dstsz, const char *src)
+{
+	size_t o = 0, n = strlen(src);
+
+	for (size_t i = 0; i < n;) {
+		const unsigned char *p = (const unsigned char *)src + i;
+		size_t ul = *p < 0x20 || *p == 0x7f ? 0 : pw_utf8_len(p, n - i);
+		char tmp[8];
+		size_t tl;
+		if (ul == 0 && *p == '\n') {
+			memcpy(tmp, "\\n", 2);
+			tl = 2;
+			ul = 1;
+		} else if (ul == 0) {
+			tl = (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", *p);
+			ul = 1;
+		} else {
+			memcpy(tmp, p, ul);
+			tl = ul;
+		}
+		if (o + tl + 4 > dstsz) {
+			memcpy(dst + o, "...", 4);
+			return;
+		}
+		memcpy(dst + o, tmp, tl);
+		o += tl;
+		i += ul;
+	}
+	dst[o] = '\0';
+}
+
 /* After the commit: status, the one error / one recovered line, and the
  * next due time. logged: a failed commit was logged for all (a full disk). */
 static void finalize(struct collector *c, struct ctarget *t, char *error, double dur, int rc,
@@ -934,7 +969,7 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 	if (error) {
 		/* what people read: no secret, the platform's bytes escaped */
 		char esc[512], *clean = scrub(t, error);
-		pw_esc(esc, sizeof esc, clean, strlen(clean));
+		shown_esc(esc, sizeof esc, clean);
 		free(clean);
 		if (t->failures == 0)
 			log_error("collector", "target %s (%s): %s", t->t->name, t->url_shown, esc);

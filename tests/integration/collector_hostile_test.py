@@ -248,6 +248,8 @@ def part_links_and_secrets():
         check(f["health"] == "down", "file link: the scrape fails (%s)" % f["health"])
         check("file://" + keyfile in f["lastError"] and "refused" in f["lastError"],
               "file link: the error names the link and refuses it: " + f["lastError"])
+        check(f["lastError"].startswith('pagination: next link "file://'),
+              "the error reads as docs/collector.md shows it, quotes unescaped: " + f["lastError"])
         # another host: not followed at all, its samples not stored under our job
         o = t["other_host"]
         check(o["health"] == "down" and other.base + "/steal" in o["lastError"]
