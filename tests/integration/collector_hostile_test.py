@@ -15,7 +15,8 @@ must refuse what they ask for. Every server and daemon is started and stopped he
 6. import: gzip bodies, a zip bomb, an unknown encoding, a corrupt body, the series
    limit, label limits, and the refusal counters.
 7. a full disk (a small tmpfs in a mount namespace of the daemon's own): imports answer
-   503 naming "no space left on device", logged once per episode with the path and errno.
+   503 naming "no space left on device"; imports and scrapes are logged once per episode
+   with the path and errno, and once when storing works again.
 
 usage: collector_hostile_test.py PACEWATCH WORKDIR SOURCEDIR
 """
@@ -540,7 +541,17 @@ def part_disk_full():
     mnt = os.path.join(WORK, "small-disk")
     os.makedirs(mnt, exist_ok=True)
     store = os.path.join(mnt, "data")
-    conf = {"storage": {"path": store}}
+    # and a platform whose every scrape writes new series, so that scrapes need room too
+    plat = Platform()
+    n = {"scrape": 0}
+
+    def churn(h):
+        n["scrape"] += 1
+        return 200, {}, series(300, "disk", ',s="%d",pad="%s"' % (n["scrape"], "q" * 60)).encode()
+    plat.routes["/churn"] = churn
+    conf = {"storage": {"path": store},
+            "global": {"scrape_interval": "1s", "scrape_timeout": "900ms", "new_series_limit": 0},
+            "targets": [prom_target("disk", plat.base + "/churn")]}
     # the tmpfs exists in the daemon's own mount namespace only; exec keeps the PID
     wrap = ["unshare", "-m", "sh", "-c",
             'mount -t tmpfs -o size=16m tmpfs "$0" && exec "$@"', mnt]
@@ -559,22 +570,38 @@ def part_disk_full():
 
     def big(k):
         return "".join('full_%d{i="%d",pad="%s"} 1\n' % (k, i, "p" * 60) for i in range(3000)).encode()
+    def scrape_lines(words):
+        return [l for l in open(log, encoding="utf-8", errors="replace").read().splitlines()
+                if "storing scrapes into" in l and words in l]
     try:
         st, msg = call(base, imp, b"before 1\n")
         check(st == 204, "an import before the disk fills (%s %s)" % (st, msg))
         for episode in (1, 2):
             fill()
+            check(wait_for(lambda: len(scrape_lines("failed")) >= episode, 30),
+                  "episode %d: the scrapes' failure to store is logged" % episode)
             for k in range(2):
                 st, msg = call(base, imp, big(episode * 10 + k))
                 check(st == 503 and "no space left on device" in msg and store in msg,
                       "episode %d, import %d: 503 naming the cause and the path: %s %s"
                       % (episode, k, st, msg))
+            time.sleep(2.5)  # more scrapes fail, and are not logged again
             os.remove(ballast)
             st, msg = call(base, imp, b"after 1\n")
             check(st == 204, "episode %d: imports work once there is room (%s %s)"
                   % (episode, st, msg))
+            check(wait_for(lambda: len(scrape_lines("works again")) >= episode, 30),
+                  "episode %d: scrapes are stored again, and that is logged" % episode)
     finally:
         text = stop_daemon(d, log)
+        plat.stop()
+    lines = [l for l in text.splitlines() if "storing scrapes into" in l and " error " in l]
+    check(len(lines) == 2, "scrapes: one error line per episode (%d):\n%s"
+          % (len(lines), "\n".join(lines)))
+    for l in lines:
+        check(store in l and "errno" in l and "no space left on device" in l,
+              "scrapes: the line names the path, the cause and errno: " + l)
+    check(len(scrape_lines("works again")) == 2, "scrapes: one line when it works again")
     lines = [l for l in text.splitlines() if "storing" in l and "import" in l and " error " in l]
     check(len(lines) == 2, "one error line per episode (%d):\n%s" % (len(lines), "\n".join(lines)))
     for l in lines:
