@@ -366,6 +366,8 @@ struct conf {
 		int64_t timeout_ms;
 		int64_t max_samples;
 		int64_t max_points;
+		uint64_t max_bytes, max_bytes_total; /* 0: no limit */
+		int64_t max_concurrency;
 	} query;
 	struct conf_target *targets;
 	size_t ntargets;

@@ -280,6 +280,15 @@ static const struct field query_rows[] = {
 	{.key = "max_points_per_series", .type = F_INT,
 	 .off = offsetof(struct conf, query.max_points), .def = "11000", .min = 10, .max = 10000000,
 	 .help = "a range query asking for more steps is refused (400)"},
+	{.key = "max_bytes", .type = F_SIZE, .off = offsetof(struct conf, query.max_bytes),
+	 .def = "\"1GiB\"",
+	 .help = "memory one query may hold: parse, evaluation, JSON answer (422, errorType execution); 0: no limit"},
+	{.key = "max_bytes_total", .type = F_SIZE, .off = offsetof(struct conf, query.max_bytes_total),
+	 .def = "\"2GiB\"",
+	 .help = "memory the API's queries running at once may hold together (503, errorType unavailable); 0: no limit"},
+	{.key = "max_concurrency", .type = F_INT, .off = offsetof(struct conf, query.max_concurrency),
+	 .def = "20", .min = 1, .max = 10000,
+	 .help = "API queries evaluated at once; more wait, until their timeout (503, errorType timeout)"},
 };
 
 static const struct field rule_rows[] = {
