@@ -73,6 +73,7 @@ class Platform:
                 pass
 
         self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.handle_error = lambda request, address: None  # a client that hung up
         self.port = self.srv.server_address[1]
         self.base = "http://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.srv.serve_forever, daemon=True)
@@ -442,6 +443,10 @@ def part_json_and_numbers():
     plat.routes["/deep"] = lambda h: (200, {"Content-Type": "application/json"}, deep.encode())
     plat.routes["/wide"] = lambda h: (200, {}, ("[" + "0," * 1000000 + "0]").encode())
     plat.routes["/ok"] = jbody({"items": [{"k": "a", "v": 1}]})
+    # 64 MiB of JSON in some 64 KiB of gzip: max_response_size holds for what it inflates to
+    zbomb = gzip.compress(b'{"items": [' + b" " * (64 << 20) + b"]}", 9)
+    plat.routes["/zbomb"] = lambda h: (200, {"Content-Type": "application/json",
+                                             "Content-Encoding": "gzip"}, zbomb)
     plat.routes["/inf"] = text("num 1\nnum_inf 1e400\n")
     plat.routes["/csv"] = text("k,v\na,1\nb,1e400\n")
     plat.routes["/jsonstr"] = jbody({"items": [{"k": "a", "v": "1e400"}]})
@@ -449,6 +454,7 @@ def part_json_and_numbers():
         json_target("deep", plat.base + "/deep"),
         json_target("wide", plat.base + "/wide"),
         json_target("ok", plat.base + "/ok"),
+        json_target("zbomb", plat.base + "/zbomb", max_response_size="1MiB"),
         prom_target("inf", plat.base + "/inf"),
         {"name": "csv_inf", "url": plat.base + "/csv", "format": "csv", "interval": "1s",
          "timeout": "900ms", "csv": {"labels": {"k": "k"}, "values": {"csv_v": "v"}}},
@@ -464,6 +470,10 @@ def part_json_and_numbers():
         check(t["wide"]["health"] == "down" and "more than 1000000 JSON values" in t["wide"]["lastError"],
               "a million and one values fail the scrape: " + t["wide"]["lastError"])
         check(t["ok"]["health"] == "up", "the daemon goes on with the others")
+        check(t["zbomb"]["health"] == "down" and "max_response_size" in t["zbomb"]["lastError"]
+              and "1048576" in t["zbomb"]["lastError"],
+              "a gzip response inflating past max_response_size fails the scrape: "
+              + t["zbomb"]["lastError"])
         check(t["inf"]["health"] == "down" and "line 2, column 9" in t["inf"]["lastError"]
               and "out of range" in t["inf"]["lastError"], "1e400 scraped: " + t["inf"]["lastError"])
         check(t["csv_inf"]["health"] == "down" and "out of range" in t["csv_inf"]["lastError"],
