@@ -227,6 +227,21 @@ Test(conf, every_error_has_its_place)
 		{"{\"targets\": [" T("a", "http://a/") ", \"pagination\": {\"next\": \"$.n\", "
 		 "\"page_param\": \"p\"}}]}", 1, 102, "targets[0].pagination.page_param",
 		 "give either \"next\" or \"page_param\", not both"},
+		{"{\"targets\": [" T("a", "http://a/") ", \"pagination\": {\"next\": \"$.n\", "
+		 "\"allowed_origins\": [\"https://ok.example:8443/\", \"https://cdn.example/api\"]}}]}", 1, 150,
+		 "targets[0].pagination.allowed_origins[1]",
+		 "expected an origin such as \"https://host\" or \"http://host:8080\" (http or https, "
+		 "host and port only), found \"https://cdn.example/api\""},
+		{"{\"targets\": [" T("a", "http://a/") ", \"pagination\": {\"next\": \"$.n\", "
+		 "\"allowed_origins\": [\"https://ok.example:8443/\", \"ftp://cdn.example\"]}}]}", 1, 150,
+		 "targets[0].pagination.allowed_origins[1]",
+		 "expected an origin such as \"https://host\" or \"http://host:8080\" (http or https, "
+		 "host and port only), found \"ftp://cdn.example\""},
+		{"{\"targets\": [" T("a", "http://a/") ", \"pagination\": {\"next\": \"$.n\", "
+		 "\"allowed_origins\": [\"https://ok.example:8443/\", \"https://u:p@cdn.example\"]}}]}", 1, 150,
+		 "targets[0].pagination.allowed_origins[1]",
+		 "expected an origin such as \"https://host\" or \"http://host:8080\" (http or https, "
+		 "host and port only), found \"https://u:p@cdn.example\""},
 		{"{\"http\": {\"listen\": [\"localhost\"]}}", 1, 22, "http.listen[0]",
 		 "expected host:port or [ipv6]:port"},
 		{"{\"targets\": [{\"name\": \"a\", \"url\": \"file:///x.csv\", \"format\": \"csv\"}]}", 1, 14,
