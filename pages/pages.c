@@ -850,6 +850,33 @@ static bool alert_of_unit(const struct view_alert *a, const char *kpi, const str
 	return true;
 }
 
+/* a KPI alert links to its unit's page (or, past ALERT_LINK_UNITS units,
+ * to its KPI's): opens <a ...> and says so */
+#define ALERT_LINK_UNITS 5000
+static bool alert_link(struct pg *p, const struct view_alert *a)
+{
+	const char *kn = pw_lset_get(a->labels, "kpi");
+	for (size_t k = 0; kn && k < p->v->meta->nkpis; k++) {
+		const struct view_kpi *vk = &p->v->kpis[k];
+		if (strcmp(p->v->meta->kpis[k].name, kn))
+			continue;
+		for (size_t i = 0; vk->nunits <= ALERT_LINK_UNITS && i < vk->nunits; i++) {
+			const struct view_unit *u = &p->v->units[vk->unit0 + i];
+			if (alert_of_unit(a, kn, u->labels)) {
+				put(p, "<a href=\"");
+				unit_href(p, kn, u);
+				put(p, "\">");
+				return true;
+			}
+		}
+		put(p, "<a href=\"");
+		kpi_href(p, kn);
+		put(p, "\">");
+		return true;
+	}
+	return false;
+}
+
 static void alerts_table(struct pg *p, const char *kpi, const struct pw_lset *unit)
 {
 	const struct view *v = p->v;
@@ -869,7 +896,12 @@ static void alerts_table(struct pg *p, const char *kpi, const struct pw_lset *un
 		put(p, "<tr");
 		put(p, a->state == VIEW_FIRING ? " class=\"bad\"" : "");
 		put(p, "><th scope=\"row\">");
-		esc(p, pw_lset_get(a->labels, "alertname"));
+		if (!kpi && alert_link(p, a)) {
+			esc(p, pw_lset_get(a->labels, "alertname"));
+			put(p, "</a>");
+		} else {
+			esc(p, pw_lset_get(a->labels, "alertname"));
+		}
 		if (!kpi) {
 			put(p, "<br><small>");
 			for (uint32_t j = 0; j < a->labels->n; j++) {

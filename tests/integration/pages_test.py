@@ -292,6 +292,17 @@ def run(base, browser):
         n = browser.eval("document.querySelectorAll('[src],link[href]').length")
         check(n == 0, "%s fetches nothing: %d elements with src or link href" % (p, n))
 
+    # the alerts page links each KPI alert to its unit's page
+    browser.open(base + "/alerts", 1280)
+    linked = browser.eval("Array.prototype.map.call(document.querySelectorAll("
+                          "'table.alerts tbody th a'), function (a) {"
+                          " return a.getAttribute('href'); })")
+    active = [a for a in json.loads(get(base + "/api/v1/alerts")[2])["data"]["alerts"]
+              if "kpi" in a["labels"]]
+    check(active and len([h for h in linked if re.match(r"^/kpis/[^/]+/[0-9a-f]{16}$", h)])
+          >= len(active) - 2, "KPI alerts link to their units' pages: %d links, %d alerts"
+          % (len(linked), len(active)))
+
     # a KPI's page: its units in the API's order, same status and value
     for k in ks:
         browser.open(base + "/kpis/" + k["name"], 1280)
