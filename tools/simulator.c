@@ -316,7 +316,7 @@ static void clock_now(struct clock *c)
 	pw_fmt_time(t, sizeof t, (c->now_s + 8 * 3600) * 1000);
 	t[10] = ' ';
 	t[19] = '\0';
-	snprintf(c->as_of, sizeof c->as_of, "%s", t);
+	snprintf(c->as_of, sizeof c->as_of, "%.19s", t);
 }
 
 /* the local date of programme day x, on the simulated clock */
@@ -396,7 +396,7 @@ static int64_t centre_day(enum part part, int n, int j, int64_t p0)
 }
 
 struct centre {
-	char code[16], name[96];
+	char code[32], name[128];
 	const char *type;
 	int64_t day;  /* online from this programme day */
 	bool online;

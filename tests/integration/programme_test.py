@@ -8,7 +8,11 @@ Figures are checked two ways: a few units against the numbers worked out by hand
 in docs/programme.md, and every unit against the formulas written there,
 re-implemented below from the doc (not from the simulator's code).
 
-usage: programme_test.py SIMULATOR WORKDIR SOURCEDIR   (Debian's python3, for openpyxl)
+The programme's KPIs on these platforms (conf/examples/programme-2025.json) run in
+pacewatch against a simulator playing 1 November 2025, the KPIs' dates moved as
+scripts/demo moves them: each unit's status is the part docs/programme.md gives it.
+
+usage: programme_test.py PACEWATCH SIMULATOR WORKDIR SOURCEDIR   (Debian's python3, for openpyxl)
 """
 import csv
 import datetime
@@ -24,11 +28,11 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pwtest import check, finish  # noqa: E402
+from pwtest import check, finish, free_port, stop_daemon  # noqa: E402
 
 import openpyxl  # noqa: E402
 
-SIM, WORK, SRC = sys.argv[1:4]
+PW, SIM, WORK, SRC = sys.argv[1:5]
 GEN = os.path.join(SRC, "scripts/ledgers/generate.py")
 DAY = 86400
 CST = datetime.timezone(datetime.timedelta(hours=8))
@@ -352,6 +356,82 @@ def test_faults_and_ledgers(ledgers):
         check(code == 404, "%s is refused with 404 (got %s)" % (bad, code))
 
 
+def test_kpis():
+    """the new KPIs in pacewatch: every unit plays its documented part, and a roster unit
+    is the same unit as the platform's (one unit per centre, station and county)"""
+    today = datetime.datetime.now(CST).date()
+    shift = today - datetime.date(2025, 11, 1)
+    base = start_sim("kpis", "--accel", "0", "--start", today.isoformat(), "--plays", "2025-11-01")
+    text = open(os.path.join(SRC, "conf/examples/programme-2025.json"), encoding="utf-8").read()
+    text = text.replace("http://127.0.0.1:18080", base)
+    conf = json.loads("\n".join(line for line in text.splitlines() if not line.strip().startswith("//")))
+    keep = {"institution_registry_centres", "institution_registry_stations", "evacc_counties",
+            "evacc_centres", "edonation_stations", "dialysis_registry"}
+    conf["targets"] = [dict(x, interval="5s") for x in conf["targets"] if x["name"] in keep]
+    conf["kpis"] = [k for k in conf["kpis"]
+                    if k["name"] in ("evacc_centres_online", "evacc_county_share", "edonation_stations")]
+    for k in conf["kpis"]:
+        for f in ("start", "deadline"):
+            k[f] = (datetime.date.fromisoformat(k[f]) + shift).isoformat()
+    http = free_port()
+    conf["global"].update(scrape_interval="5s", scrape_timeout="5s", evaluation_interval="2s")
+    conf["storage"]["path"] = os.path.join(WORK, "kpi-store")
+    conf["http"] = {"listen": ["127.0.0.1:%d" % http]}
+    conf.pop("rule_groups", None)
+    cfg = os.path.join(WORK, "kpis.json")
+    json.dump(conf, open(cfg, "w", encoding="utf-8"), ensure_ascii=False)
+    log = os.path.join(WORK, "pacewatch-kpis.log")
+    pw = subprocess.Popen([PW, "run", "-c", cfg], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    want_units = {"evacc_centres_online": 1774, "evacc_county_share": 136, "edonation_stations": 17}
+    kpis = {}
+    try:
+        end = time.time() + 120
+        while time.time() < end and pw.poll() is None:
+            time.sleep(2)
+            try:
+                st, _, body = get("http://127.0.0.1:%d/api/v1/kpis" % http)
+            except OSError:
+                continue
+            if st != 200:
+                continue
+            kpis = {k["name"]: k for k in json.loads(body)["data"]["kpis"]}
+            done = all(len(kpis.get(n, {}).get("units", [])) >= c for n, c in want_units.items())
+            statuses = [u["status"] for k in kpis.values() for u in k["units"]]
+            if done and "unknown" not in statuses and "pending" not in statuses:
+                time.sleep(4)  # one more evaluation after every target's first scrape
+                st, _, body = get("http://127.0.0.1:%d/api/v1/kpis" % http)
+                kpis = {k["name"]: k for k in json.loads(body)["data"]["kpis"]}
+                break
+    finally:
+        stop_daemon(pw, log)
+
+    def by_status(name, label):
+        out = {}
+        for u in kpis.get(name, {}).get("units", []):
+            out.setdefault(u["status"], set()).add(u["labels"].get(label))
+        return out
+    for n, c in want_units.items():
+        units = kpis.get(n, {}).get("units", [])
+        check(len(units) == c, "%s has %d units, one per roster unit (%d): %s" %
+              (n, c, len(units), sorted({u["status"] for u in units})))
+    cs = by_status("evacc_county_share", "county")
+    check(cs.get("on_track") == {"郓城县", "青岛第3县", "商河县"} and cs.get("lagging") == {"曹县", "聊城第2县"}
+          and cs.get("not_reporting") == {"鄄城县"} and len(cs.get("met", ())) == 136 - 6,
+          "evacc_county_share: on track 郓城县, 青岛第3县 (and 商河县 until its forecast), lagging 曹县 and "
+          "聊城第2县, 鄄城县 not reporting, the rest met: %s" %
+          {k: (sorted(v) if len(v) < 8 else len(v)) for k, v in cs.items()})
+    ce = by_status("evacc_centres_online", "unit_code")
+    nc = sorted(ce.get("not_covered", ()))
+    check(len(nc) == 3 + 2 + 4 + 5 + 1 and {c[:6] for c in nc} ==
+          {"371727", "370223", "371723", "371522", "370132"} and
+          {c[:6] for c in ce.get("not_reporting", ())} == {"371728"} and len(ce.get("not_reporting", ())) == 16,
+          "evacc_centres_online: 15 centres not yet online (郓城县 3, 青岛第3县 2, 曹县 4, 聊城第2县 5, "
+          "商河县 1), 鄄城县's 16 not reporting: %s" % {k: len(v) for k, v in ce.items()})
+    ed = by_status("edonation_stations", "unit")
+    check(ed.get("not_covered") == {"聊城市中心血站", "菏泽市中心血站"} and ed.get("not_reporting") == {"莱芜中心血站"}
+          and len(ed.get("met", ())) == 14, "edonation_stations: %s" % ed)
+
+
 # ---- the ledgers ----------------------------------------------------------------------
 
 TOWNS = ["郓州街道", "唐塔街道", "张营街道", "潘渡街道", "黄安镇", "杨庄集镇", "侯咽集镇", "黄集镇",
@@ -501,6 +581,7 @@ def main():
         test_frozen_november()
         test_frozen_july()
         test_faults_and_ledgers(ledgers)
+        test_kpis()
         test_moving()
     finally:
         stop_all()
