@@ -933,7 +933,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	case EP_REGISTRY: {
 		const char *type = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "type");
 		if (type && strcmp(type, "township_centre") != 0 && strcmp(type, "blood_station") != 0) {
-			pw_buf_puts(&b, "{\"code\":400,\"msg\":\"unknown type (township_centre, blood_station)\"}");
+			char shown[68];
+			snprintf(shown, sizeof shown, "%.64s", type); /* bounded; may cut a character */
+			pw_buf_puts(&b, "{\"code\":400,\"msg\":\"unknown type (township_centre, blood_station)\",\"type\":");
+			pw_buf_json_string(&b, shown);
+			pw_buf_puts(&b, "}");
 			return reply(conn, 400, ctype, &b, F_NONE);
 		}
 		body_registry(&b, type, page_arg(conn, "page", 1, 1000000), page_arg(conn, "size", 500, 1000));

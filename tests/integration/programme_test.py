@@ -151,9 +151,10 @@ def registry(base):
     tc = jget(base + "/registry/api/v1/institutions?type=township_centre&size=1000&page=2")["data"]
     check(tc["total"] == 1774 and len(tc["records"]) == 774 and tc["isLast"],
           "township centres, second page of 1000: %s %s" % (tc["total"], len(tc["records"])))
-    code, _, body = get(base + "/registry/api/v1/institutions?type=hospital")
-    check(code == 400 and b"unknown type" in body, "an unknown type is refused, naming it: %s %s" %
-          (code, body))
+    code, _, body = get(base + "/registry/api/v1/institutions?type=hospital%22%3C")
+    refused = json.loads(body.decode("utf-8")) if code == 400 else {}
+    check(code == 400 and "unknown type" in refused.get("msg", "") and refused.get("type") == 'hospital"<',
+          "an unknown type is refused, naming it: %s %s" % (code, body))
     return recs
 
 
