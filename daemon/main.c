@@ -54,8 +54,9 @@ static const struct {
 	 "check-config [-c] FILE\n"
 	 "      Validate a configuration: prints ok, or every error with file:line:column."},
 	{"retention", cmd_retention,
-	 "retention --storage DIR --older-than DURATION\n"
-	 "      Drop samples older than DURATION (for example 400d)."},
+	 "retention --storage DIR --older-than DURATION [--dry-run] [--force]\n"
+	 "      Drop samples older than DURATION (for example 400d); --dry-run says what\n"
+	 "      it would drop. Dropping every sample, or data younger than a day, needs --force."},
 };
 
 static void usage(FILE *f)
