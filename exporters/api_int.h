@@ -1,7 +1,8 @@
 /*
  * api_int.h — the Prometheus API's parameters (api_params.c) as api.c and
  * the fuzz target tests/fuzz/fuzz_api.c read them: form fields, times,
- * durations, the query and query_range arguments, match[] selectors, limit.
+ * durations, the query and query_range arguments, match[] selectors, limit;
+ * and its JSON answers written within a query's limits (api_json.c).
  * Nothing here touches a connection or the store.
  */
 #ifndef PW_API_INT_H
