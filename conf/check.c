@@ -63,7 +63,7 @@ int conf_cmp_parse(const char *s, int *cmp, double *v)
 		const char *op;
 		int cmp;
 	} ops[] = {{">=", CONF_CMP_GE}, {"<=", CONF_CMP_LE}, {"==", CONF_CMP_EQ},
-		   {">", CONF_CMP_GT},  {"<", CONF_CMP_LT}};
+		   {"!=", CONF_CMP_NE}, {">", CONF_CMP_GT},  {"<", CONF_CMP_LT}};
 	while (*s == ' ')
 		s++;
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {

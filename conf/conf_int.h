@@ -118,6 +118,11 @@ struct table {
 
 extern const struct table conf_root_table;
 
+/* units.c: read and check the units table named by units.file (errors at
+ * units.file, naming the table's file, row and column). */
+void conf_units_load(struct conf *c, struct conf_errs *errs, const struct posmap *pm);
+void conf_units_free(struct conf_units *t);
+
 /* Walk obj with table t into base; errors go to errs. */
 void conf_walk(const struct table *t, json_t *obj, void *base, const char *path,
 	       struct conf_errs *errs, const struct posmap *pm);

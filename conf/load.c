@@ -503,8 +503,11 @@ void conf_free(struct conf *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nkpis; i++)
+	for (size_t i = 0; i < c->nkpis; i++) {
 		free(c->kpis[i].milestone_ms);
+		free(c->kpis[i].roster_units.attr);
+	}
+	conf_units_free(&c->units);
 	free_fields(&conf_root_table, c);
 	free(c->path);
 	free(c);

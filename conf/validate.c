@@ -119,6 +119,23 @@ static bool check_kpi_kind(struct conf_kpi *k, const char *p, struct conf_errs *
 			   const struct posmap *pm)
 {
 	char *q;
+	if (k->has_peers) {
+		q = xasprintf("%s.peers", p);
+		if (k->coverage || k->period != CONF_PERIOD_NONE || k->rollup.kpi)
+			conf_err_at(errs, pm, q, false, "a below-the-peers KPI is not also a coverage "
+							"KPI, a quota or a roll-up");
+		else if (k->target)
+			conf_err_at(errs, pm, q, false, "a below-the-peers KPI's target is its group's "
+							"threshold: remove target");
+		free(q);
+		return true;
+	}
+	if (k->rollup.kpi && (k->coverage || k->period != CONF_PERIOD_NONE)) {
+		q = xasprintf("%s.rollup", p);
+		conf_err_at(errs, pm, q, false, "a roll-up is a level KPI: no coverage, no period");
+		free(q);
+		return false;
+	}
 	if (k->coverage) {
 		q = xasprintf("%s.coverage", p);
 		if (conf_cmp_parse(k->coverage, &k->coverage_cmp, &k->coverage_v) != 0)
@@ -144,6 +161,95 @@ static bool check_kpi_kind(struct conf_kpi *k, const char *p, struct conf_errs *
 	return true;
 }
 
+/* unit_code, roster_units: against the units table */
+static void check_kpi_units(struct conf *c, struct conf_kpi *k, const char *p,
+			    struct conf_errs *errs, const struct posmap *pm)
+{
+	char *q;
+	if (k->unit_code && !pw_valid_label_name(k->unit_code, strlen(k->unit_code))) {
+		q = xasprintf("%s.unit_code", p);
+		conf_err_at(errs, pm, q, false, "\"%s\" is not a label name", k->unit_code);
+		free(q);
+	}
+	if (k->roster_units.kind) {
+		struct conf_roster_units *r = &k->roster_units;
+		bool any = false;
+		q = xasprintf("%s.roster_units", p);
+		if (!c->units.file)
+			conf_err_at(errs, pm, q, false, "a roster from the units table needs a units "
+							"table (units.file)");
+		else if (!k->unit_code)
+			conf_err_at(errs, pm, q, false, "a roster from the units table needs unit_code "
+							"(the label holding a unit's code)");
+		for (size_t i = 0; i < c->units.n && !any; i++)
+			any = strcmp(c->units.v[i].kind, r->kind) == 0;
+		if (c->units.n && !any)
+			conf_err_at(errs, pm, q, false, "no unit of the kind \"%s\" in the units table",
+				    r->kind);
+		free(q);
+		if (r->where) {
+			const char *w = r->where, *op;
+			q = xasprintf("%s.roster_units.where", p);
+			while (*w == ' ')
+				w++;
+			op = w + strcspn(w, " <>=!");
+			r->attr = xstrndup(w, (size_t)(op - w));
+			if (!*r->attr || conf_cmp_parse(op, &r->cmp, &r->v) != 0)
+				conf_err_at(errs, pm, q, false,
+					    "expected an attribute, a comparison and a number "
+					    "(\"population > 100000\"), found \"%s\"", r->where);
+			else if (c->units.n && !conf_units_has_attr(c, r->attr))
+				conf_err_at(errs, pm, q, false, "the units table has no column \"%s\"",
+					    r->attr);
+			free(q);
+		}
+	}
+}
+
+/* a roll-up's base: another KPI, with unit_code; its kind in the table; no
+ * roll-up of itself through others */
+static void check_rollups(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+{
+	for (size_t i = 0; i < c->nkpis; i++) {
+		struct conf_kpi *k = &c->kpis[i];
+		const struct conf_kpi *b = NULL;
+		char *q;
+		bool any = false;
+		if (!k->rollup.kpi)
+			continue;
+		q = xasprintf("kpis[%zu].rollup", i);
+		for (size_t j = 0; j < c->nkpis; j++)
+			if (j != i && c->kpis[j].name && strcmp(c->kpis[j].name, k->rollup.kpi) == 0)
+				b = &c->kpis[j];
+		if (!c->units.file)
+			conf_err_at(errs, pm, q, false, "a roll-up needs the units table (units.file)");
+		else if (!b)
+			conf_err_at(errs, pm, q, false, "no other KPI is called \"%s\"", k->rollup.kpi);
+		else if (!b->unit_code)
+			conf_err_at(errs, pm, q, false, "KPI \"%s\" has no unit_code: its units are not "
+							"in the units table", b->name);
+		for (size_t u = 0; u < c->units.n && !any; u++)
+			any = strcmp(c->units.v[u].kind, k->rollup.to) == 0;
+		if (c->units.n && !any)
+			conf_err_at(errs, pm, q, false, "no unit of the kind \"%s\" in the units table",
+				    k->rollup.to);
+		/* follow the bases: a cycle comes back to k */
+		for (size_t steps = 0; b && b->rollup.kpi && steps <= c->nkpis; steps++) {
+			const struct conf_kpi *n = NULL;
+			if (b == k) {
+				conf_err_at(errs, pm, q, false, "roll-ups in a circle: \"%s\" is rolled "
+								"up from itself", k->name);
+				break;
+			}
+			for (size_t j = 0; j < c->nkpis; j++)
+				if (c->kpis[j].name && strcmp(c->kpis[j].name, b->rollup.kpi) == 0)
+					n = &c->kpis[j];
+			b = n;
+		}
+		free(q);
+	}
+}
+
 static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
 	struct conf_names names = {0};
@@ -154,6 +260,36 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 		const char *tzname = k->timezone ? k->timezone : c->global.timezone;
 		double v;
 		char *why = NULL;
+		q = xasprintf("%s.peers", p);
+		k->has_peers = pm && conf_posmap_find(pm, q, &(size_t){0}, &(size_t){0});
+		free(q);
+		if (k->rollup.kpi && k->name) {
+			/* a roll-up reads its own record: its value series is its value */
+			if (k->value) {
+				q = xasprintf("%s.value", p);
+				conf_err_at(errs, pm, q, false, "a roll-up's value comes from rollup: "
+								"remove value");
+				free(q);
+			} else {
+				k->value = xasprintf("pacewatch_kpi_value{kpi=\"%s\"}", k->name);
+			}
+			if (!k->unit_code) {
+				k->unit_code = xasprintf("%s_code", k->rollup.to);
+				if (!pw_valid_label_name(k->unit_code, strlen(k->unit_code))) {
+					q = xasprintf("%s.rollup.to", p);
+					conf_err_at(errs, pm, q, false,
+						    "\"%s\" is not a label name: give the roll-up a "
+						    "unit_code (city_code) for its units' label",
+						    k->unit_code);
+					free(q);
+				}
+			}
+		}
+		if (k->name && !k->value && !k->rollup.kpi) {
+			q = xasprintf("%s.value", p);
+			conf_err_at(errs, pm, q, false, "required (or rollup, for a roll-up KPI)");
+			free(q);
+		}
 		if (!k->name || !k->value || !k->start || !k->deadline) {
 			free(p);
 			continue; /* reported as missing */
@@ -218,10 +354,12 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 			free(q);
 		}
 		check_milestones(k, p, tz, times_ok, errs, pm);
+		check_kpi_units(c, k, p, errs, pm);
 		pw_tz_free(tz);
 		free(p);
 	}
 	conf_names_free(&names);
+	check_rollups(c, errs, pm);
 }
 
 static bool valid_listen(const char *s)
@@ -582,6 +720,7 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 	check_storage(c, errs, pm, nload);
 	check_http(c, errs, pm, nload);
 	check_rule_groups(c, errs, pm);
+	conf_units_load(c, errs, pm);
 	check_kpis(c, errs, pm);
 	conf_validate_notify(c, errs, pm);
 	check_shard(c, errs, pm, nload);

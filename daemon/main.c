@@ -42,6 +42,10 @@ static const struct {
 	 "export-rules -c FILE\n"
 	 "      The rule groups and KPIs as a Prometheus rule file (YAML), for a central\n"
 	 "      Prometheus, vmalert or Mimir ruler; says in comments what is not carried."},
+	{"export-dashboard", cmd_export_dashboard,
+	 "export-dashboard -c FILE\n"
+	 "      The KPI dashboard for Grafana (JSON): the panels of any programme, then a\n"
+	 "      row per programme item (kpis[].item) with a panel per KPI."},
 	{"backup", cmd_backup,
 	 "backup --storage DIR DEST\n"
 	 "      Hot, consistent, compacted copy of the store into DEST."},
