@@ -92,4 +92,18 @@ grep -q 'dropped 3 samples' out.txt || { echo "FAIL: retention 2d: $(cat out.txt
 check "retention 0s forced" 0 '' "$PW" retention --storage live --older-than 0s --force
 grep -q 'dropped 10 samples' out.txt || { echo "FAIL: retention --force: $(cat out.txt)"; failures=$((failures+1)); }
 [ -z "$("$PW" dump --storage live)" ] || { echo "FAIL: --force left samples"; failures=$((failures+1)); }
+# one writer per store: a second daemon on the same storage is refused and
+# told the first one's PID; readers work beside the first
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+"$PW" import --storage shared good.prom 2>/dev/null
+"$PW" run --storage shared --listen "127.0.0.1:$(free_port)" 2>first.log &
+first=$!
+for _ in $(seq 300); do grep -qx "$first" shared/pacewatch.lock 2>/dev/null && break; sleep 0.1; done
+check "second daemon refused" 1 "holds its writer lock" \
+  timeout 60 "$PW" run --storage shared --listen "127.0.0.1:$(free_port)"
+grep -qF "PID $first" err.txt || { echo "FAIL: the refusal names PID $first: $(cat err.txt)"; failures=$((failures+1)); }
+check "dump beside the daemon" 0 '' "$PW" dump --storage shared
+grep -q '^good{a="1"} 1 1000$' out.txt || { echo "FAIL: dump beside the daemon: $(cat out.txt)"; failures=$((failures+1)); }
+check "stats beside the daemon" 0 '' "$PW" stats --storage shared
+kill -TERM "$first"; wait "$first" || { echo "FAIL: the first daemon's exit: $(tail -3 first.log)"; failures=$((failures+1)); }
 if [ $failures -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi
