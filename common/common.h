@@ -328,9 +328,11 @@ uint64_t pw_hash64(const void *p, size_t n);
  * and matches in time linear in the subject. pw_regex_new refuses what Go's
  * regexp refuses (also \C) and programs over 8 MiB, with *cause (malloc'd)
  * in Go's words: "error parsing regexp: missing closing ): `^(?:(a)$`".
- * A compiled regex may be used by several threads at once. */
+ * alone: P must also parse by itself, as label matchers' patterns must in
+ * Prometheus (not label_replace's). A compiled regex may be used by several
+ * threads at once. */
 struct pw_regex;
-struct pw_regex *pw_regex_new(const char *pattern, char **cause);
+struct pw_regex *pw_regex_new(const char *pattern, bool alone, char **cause);
 void pw_regex_free(struct pw_regex *re);
 /* Does the regex match s (n bytes)? */
 bool pw_regex_match(const struct pw_regex *re, const char *s, size_t n);

@@ -25,7 +25,7 @@
 // these must stay the same as those.
 extern "C" {
 struct pw_regex;
-struct pw_regex *pw_regex_new(const char *pattern, char **cause);
+struct pw_regex *pw_regex_new(const char *pattern, bool alone, char **cause);
 void pw_regex_free(struct pw_regex *re);
 bool pw_regex_match(const struct pw_regex *re, const char *s, size_t n);
 bool pw_regex_replace(const struct pw_regex *re, const char *s, const char *tpl, char **out);
@@ -155,9 +155,23 @@ void expand(std::string &dst, const pw_regex *rx, const char *tpl, const re2::St
 	dst.append(t.data(), t.size());
 }
 
+// Go's words for why RE2 refused re (its pattern being text).
+std::string refusal(const RE2 &re, const std::string &text)
+{
+	std::string arg = re.error_arg();
+	if (re.error_code() == RE2::ErrorPatternTooLarge || arg.empty())
+		arg = text;
+	std::string msg = std::string("error parsing regexp: ") + go_error_text(re.error_code()) +
+			  ": `" + arg + "`";
+	if (re.error_code() == RE2::ErrorPatternTooLarge)
+		msg += " (its compiled program needs more than " +
+		       std::to_string(PW_REGEX_MAX_MEM >> 20) + " MiB)";
+	return msg;
+}
+
 } // namespace
 
-extern "C" struct pw_regex *pw_regex_new(const char *pattern, char **cause)
+extern "C" struct pw_regex *pw_regex_new(const char *pattern, bool alone, char **cause)
 {
 	try {
 		std::string wrapped = std::string("^(?:") + pattern + ")$";
@@ -173,19 +187,24 @@ extern "C" struct pw_regex *pw_regex_new(const char *pattern, char **cause)
 		o.set_max_mem(PW_REGEX_MAX_MEM);
 		RE2 *re = new RE2(wrapped, o);
 		if (!re->ok()) {
-			if (cause) {
-				std::string arg = re->error_arg();
-				if (re->error_code() == RE2::ErrorPatternTooLarge || arg.empty())
-					arg = wrapped;
-				std::string msg = std::string("error parsing regexp: ") +
-						  go_error_text(re->error_code()) + ": `" + arg + "`";
-				if (re->error_code() == RE2::ErrorPatternTooLarge)
-					msg += " (its compiled program needs more than " +
-					       std::to_string(PW_REGEX_MAX_MEM >> 20) + " MiB)";
-				*cause = dup_error(msg);
-			}
+			if (cause)
+				*cause = dup_error(refusal(*re, wrapped));
 			delete re;
 			return nullptr;
+		}
+		if (alone) {
+			// Prometheus' label matchers also parse the pattern by
+			// itself (for their literal prefix): "a)|(b" compiles
+			// pasted in, but is refused ("unexpected )")
+			RE2::Options ao = o;
+			ao.set_never_capture(true);
+			RE2 raw(pattern, ao);
+			if (!raw.ok()) {
+				if (cause)
+					*cause = dup_error(refusal(raw, pattern));
+				delete re;
+				return nullptr;
+			}
 		}
 		pw_regex *r = new pw_regex;
 		r->re = re;

@@ -718,7 +718,7 @@ static struct val label_replace(struct ev *ev, struct node *n)
 	struct outb o = {0};
 	/* as Prometheus: Go's regexp of "^(?:" rx ")$", Expand for the
 	 * replacement, an empty result removes the label */
-	struct pw_regex *re = pw_regex_new(rx, NULL);
+	struct pw_regex *re = pw_regex_new(rx, false, NULL);
 
 	if (!re)
 		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid regular expression in label_replace(): %s", rx);

@@ -119,7 +119,7 @@ int store_matcher_init(struct store_matcher *m, enum store_match_type type, cons
 	m->value = xstrdup(value);
 	if (type == STORE_MATCH_RE || type == STORE_MATCH_NRE) {
 		char *why = NULL;
-		if (!(m->re = pw_regex_new(value, &why))) {
+		if (!(m->re = pw_regex_new(value, true, &why))) {
 			if (cause)
 				*cause = why;
 			else

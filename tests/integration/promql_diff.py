@@ -96,6 +96,13 @@ def compare(q, what, a, b, ordered):
                                                     b[1].get("errorType"), b[1].get("error"))
         if a[0] != b[0]:
             return "HTTP status %d vs %d" % (a[0], b[0])
+        # a refused regular expression: Go's words, Prometheus' position
+        # (Prometheus' instant query alone says 'invalid parameter "query": '
+        # before a parse error: the HTTP layer's, not the regex's)
+        ea = a[1].get("error", "").replace('invalid parameter "query": ', "", 1)
+        eb = b[1].get("error", "").replace('invalid parameter "query": ', "", 1)
+        if ("error parsing regexp" in ea or "regular expression in label_replace" in ea) and ea != eb:
+            return "error %r vs %r" % (ea, eb)
         return None
     da, db = a[1]["data"], b[1]["data"]
     if da["resultType"] != db["resultType"]:

@@ -14,7 +14,7 @@
 static bool m(const char *pat, const char *s)
 {
 	char *cause = NULL;
-	struct pw_regex *re = pw_regex_new(pat, &cause);
+	struct pw_regex *re = pw_regex_new(pat, true, &cause);
 	cr_assert_not_null(re, "%s: %s", pat, cause ? cause : "?");
 	bool r = pw_regex_match(re, s, strlen(s));
 	pw_regex_free(re);
@@ -24,7 +24,7 @@ static bool m(const char *pat, const char *s)
 static char *refusal(const char *pat)
 {
 	char *cause = NULL;
-	struct pw_regex *re = pw_regex_new(pat, &cause);
+	struct pw_regex *re = pw_regex_new(pat, true, &cause);
 	cr_assert_null(re, "%s is refused", pat);
 	cr_assert_not_null(cause);
 	return cause;
@@ -57,11 +57,23 @@ Test(regex, anchored_as_prometheus_anchors)
 	cr_expect(m("\\p{Han}+", "济南"));
 	cr_expect(m("^a$", "a"), "anchors inside the pattern");
 	cr_expect(m("(?m)a$", "a"));
-	/* Prometheus pastes the pattern between "^(?:" and ")$": this is
+}
+
+Test(regex, pasted_in_as_prometheus_pastes_it)
+{
+	/* label_replace pastes the pattern between "^(?:" and ")$": this is
 	 * "^(?:a)|(b)$", a value starting with a or ending in b */
-	cr_expect(m("a)|(b", "axx"));
-	cr_expect(m("a)|(b", "xxb"));
-	cr_expect(!m("a)|(b", "xbx"));
+	char *cause = NULL;
+	struct pw_regex *re = pw_regex_new("a)|(b", false, &cause);
+	cr_assert_not_null(re, "%s", cause ? cause : "?");
+	cr_expect(pw_regex_match(re, "axx", 3));
+	cr_expect(pw_regex_match(re, "xxb", 3));
+	cr_expect(!pw_regex_match(re, "xbx", 3));
+	pw_regex_free(re);
+	/* label matchers also parse it alone, and refuse it as Prometheus does */
+	cr_expect_null(pw_regex_new("a)|(b", true, &cause));
+	cr_expect_str_eq(cause, "error parsing regexp: unexpected ): `a)|(b`");
+	free(cause);
 }
 
 Test(regex, no_backtracking_limit)
@@ -127,7 +139,7 @@ Test(regex, program_size_is_bounded_and_named)
 static void expect_replace(const char *pat, const char *subj, const char *tpl, const char *want)
 {
 	char *cause = NULL, *out = NULL;
-	struct pw_regex *re = pw_regex_new(pat, &cause);
+	struct pw_regex *re = pw_regex_new(pat, false, &cause);
 	cr_assert_not_null(re, "%s: %s", pat, cause ? cause : "?");
 	bool ok = pw_regex_replace(re, subj, tpl, &out);
 	if (want) {
