@@ -137,6 +137,7 @@ struct kpi_facts {
 	bool past_deadline;
 	bool can_meet;      /* quotas at_most cannot be met before the period ends */
 	bool firm_forecast; /* its points span at least half the forecast window */
+	bool below_peers;   /* below the peers: past its group's threshold */
 };
 /* The unit's conditions (VIEW_COND bits); *lagging carries the hysteresis
  * from the previous slot in and this slot's out. */
@@ -144,11 +145,12 @@ uint32_t kpi_conditions(const struct conf_kpi *c, const struct kpi_facts *f, boo
 
 /* The KPI alerts: one alerting rule each, group "kpi:<name>". */
 enum kpi_alert { KPI_MISSED, KPI_NOT_COVERED, KPI_LAGGING, KPI_AT_RISK, KPI_STALE, KPI_MISSING,
-		 KPI_NALERTS };
+		 KPI_BELOW_PEERS, KPI_NALERTS };
 #define KPI_KINDS_LEVEL (1u << VIEW_KPI_LEVEL)
 #define KPI_KINDS_COVERAGE (1u << VIEW_KPI_COVERAGE)
 #define KPI_KINDS_QUOTA (1u << VIEW_KPI_QUOTA)
-#define KPI_KINDS_ALL (KPI_KINDS_LEVEL | KPI_KINDS_COVERAGE | KPI_KINDS_QUOTA)
+#define KPI_KINDS_PEERS (1u << VIEW_KPI_PEERS)
+#define KPI_KINDS_ALL (KPI_KINDS_LEVEL | KPI_KINDS_COVERAGE | KPI_KINDS_QUOTA | KPI_KINDS_PEERS)
 struct kpi_alert_def {
 	const char *name;             /* alertname */
 	enum view_status cond;        /* the condition it follows */

@@ -41,7 +41,7 @@ static int kpi_init(struct kpis *ks, size_t i, char **cause)
 	}
 	k->nplan = kpi_plan(k->c, k->plan);
 	if (query_parse(k->c->value, &k->value, &e) != 0 ||
-	    (!k->target_num && query_parse(k->c->target, &k->target, &e) != 0) ||
+	    (k->c->target && !k->target_num && query_parse(k->c->target, &k->target, &e) != 0) ||
 	    (k->c->roster && query_parse(k->c->roster, &k->roster, &e) != 0)) {
 		*cause = xasprintf("kpis[%zu] (%s): %s", i, k->c->name, e.msg);
 		query_error_clear(&e);
@@ -100,6 +100,7 @@ int kpis_new(const struct conf *c, struct store *st, struct kpis **out, char **c
 			return PW_EINVAL;
 		}
 	}
+	kpis_order(ks);
 	*out = ks;
 	return 0;
 }
@@ -135,6 +136,7 @@ void kpis_free(struct kpis *ks)
 		}
 	}
 	free(ks->k);
+	free(ks->order);
 	store_batch_free(ks->batch);
 	free(ks->ext);
 	pw_lbuild_free(&ks->lb);
@@ -314,6 +316,8 @@ static int read_targets(struct kpis *ks, struct kpi *k, int64_t t, char **cause)
 {
 	struct query_result *tgt = NULL;
 	int rc;
+	if (k->kind == VIEW_KPI_PEERS)
+		return 0; /* each unit's threshold comes from its group */
 	if (k->target_num) {
 		for (size_t i = 0; i < k->nu; i++)
 			k->u[i].target = k->target_v;
@@ -343,6 +347,7 @@ int kpi_read_roster(struct kpis *ks, struct kpi *k, int64_t t, char **cause)
 	int rc;
 	for (size_t i = 0; i < k->nu; i++)
 		k->u[i].in_roster = false;
+	kpi_roster_units(ks, k);
 	if (!k->roster)
 		return 0;
 	if ((rc = kpi_query(ks, k, k->roster, t, k->c->stale_after_ms, &ros, "roster", cause)) != 0)
@@ -370,6 +375,21 @@ void kpi_judge_unit(const struct kpi *k, struct unit *u, int64_t t, bool past_de
 	u->n.value = u->reported ? u->value : NAN;
 	u->n.target = u->target;
 	u->n.baseline = u->have_baseline ? u->baseline : NAN;
+	if (k->kind == VIEW_KPI_PEERS) {
+		struct kpi_numbers *n = &u->n;
+		n->expected = u->fresh ? u->peer_stat : NAN;
+		n->target = u->fresh ? u->target : NAN;
+		kpi_numbers_of(c, n);
+		f.n = *n;
+		f.reported = u->reported && u->fresh; /* judged on fresh values only */
+		f.stale = u->reported && !u->fresh;
+		f.in_roster = u->in_roster;
+		f.below_peers = !isnan(n->target) &&
+				(c->direction == CONF_AT_MOST ? n->value > n->target : n->value < n->target);
+		u->conds = kpi_conditions(c, &f, &u->lagging);
+		u->status = view_status_of(u->conds);
+		return;
+	}
 	if (k->kind == VIEW_KPI_COVERAGE)
 		u->n.baseline = u->n.expected = NAN; /* a switch follows no plan */
 	else if (k->kind == VIEW_KPI_LEVEL)
@@ -472,17 +492,25 @@ static int eval_level(struct kpis *ks, struct kpi *k, int64_t t, struct store_ba
 
 	if (recorded)
 		return recorded_slot(ks, k, t);
-	if ((rc = read_values(ks, k, t, cause)) != 0 || (rc = kpi_read_roster(ks, k, t, cause)) != 0 ||
-	    (rc = read_targets(ks, k, t, cause)) != 0)
+	if ((rc = read_values(ks, k, t, cause)) != 0)
+		return rc;
+	if (k->base)
+		kpi_rollup_values(ks, k); /* its values are made from its base's units */
+	if ((rc = kpi_read_roster(ks, k, t, cause)) != 0 || (rc = read_targets(ks, k, t, cause)) != 0)
 		return rc;
 	kpi_stale_since(ks, k, t);
-	kpi_baselines(ks, k, t);
+	if (k->kind != VIEW_KPI_PEERS)
+		kpi_baselines(ks, k, t);
 	kpi_units_prune(k);
 	if (k->kind == VIEW_KPI_LEVEL && !past)
 		kpi_forecasts(ks, k, t);
+	if (k->kind == VIEW_KPI_PEERS) {
+		past = false; /* judged at every slot */
+		kpi_peers_judge(k);
+	}
 	for (size_t i = 0; i < k->nu; i++) {
 		struct unit *u = &k->u[i];
-		if (k->kind == VIEW_KPI_COVERAGE)
+		if (k->kind == VIEW_KPI_COVERAGE || k->kind == VIEW_KPI_PEERS)
 			u->n.forecast = NAN;
 		else if (past)
 			u->n.forecast = u->reported ? u->value : NAN;
@@ -507,11 +535,12 @@ int kpis_eval(struct kpis *ks, int64_t t, bool dry, char **cause)
 	}
 	b = ks->batch;
 	ks->dry = dry;
-	for (size_t i = 0; i < ks->n; i++) {
-		struct kpi *k = &ks->k[i];
+	for (size_t oi = 0; oi < ks->n; oi++) {
+		struct kpi *k = &ks->k[ks->order ? ks->order[oi] : oi];
 		char *why = NULL;
 		bool recorded = false;
 		struct store_batch_mark mark = store_batch_mark(b);
+		k->evaluating_at = t;
 		if (t < k->c->start_ms)
 			continue;
 		rc = k->kind == VIEW_KPI_QUOTA ? kpi_eval_quota(ks, k, t, b, &why)
@@ -614,7 +643,7 @@ void kpis_meta(const struct kpis *ks, struct view_meta *m)
 			.name = c->name, .title = c->title, .kind = k->kind, .at_most = kpi_at_most(c),
 			.start_ms = c->start_ms, .deadline_ms = c->deadline_ms,
 			.deadline_text = c->deadline, .owner = c->owner, .contact = c->contact,
-			.runbook = c->runbook, .coverage = c->coverage});
+			.runbook = c->runbook, .coverage = c->coverage, .item = c->item});
 	}
 }
 

@@ -59,6 +59,7 @@ struct unit {
 	/* this slot */
 	bool fresh, in_roster, listed;
 	struct kpi_numbers n;
+	double peer_stat; /* below the peers: its group's mean or median (NaN: not judged) */
 	int64_t fc_span; /* the time its forecast's points span (0: none) */
 	struct ufit fit;
 	/* its series, encoded once: writing them is a copy */
@@ -105,6 +106,8 @@ struct kpi {
 	size_t nu, capu;
 	size_t *uidx, uidx_cap; /* units by hash: index + 1 */
 	int64_t state_at;       /* the slot whose record the carried state is (0: none) */
+	int64_t evaluating_at;  /* the slot being evaluated */
+	struct kpi *base;       /* a roll-up's base KPI */
 	int64_t evaluated_at;   /* the slot last evaluated */
 	/* a selector's series, kept while the store's set of series is the
 	 * same (store_series_epoch): its id and its unit's identity */
@@ -143,6 +146,7 @@ struct kpis {
 	bool dry;
 	uint64_t keys_gen; /* store_keys_generation at the last resolve */
 	struct store_batch *batch; /* a slot's, its buffers kept (store_batch_keep) */
+	size_t *order; /* the KPIs in the order they are evaluated: bases before roll-ups */
 };
 
 /* ---- kpi_unit.c ---- */
@@ -172,6 +176,22 @@ void kpi_write_unit(struct store_batch *b, const struct kpi *k, struct unit *u, 
 void kpi_write_kpi(struct kpis *ks, struct store_batch *b, struct kpi *k, int64_t t, int64_t due);
 /* Feed each of the KPI's alerts the units whose condition holds. */
 void kpi_feed_alerts(struct kpis *ks, struct kpi *k, int64_t t, struct store_batch *b);
+
+/* ---- kpi_group.c ---- */
+
+/* The units table's row of a unit (by the KPI's unit_code label), or NULL. */
+const struct conf_unit *kpi_table_unit(const struct kpis *ks, const struct kpi *k,
+				       const struct unit *u);
+/* roster_units: mark (or make) the table's units of the kind that qualify. */
+void kpi_roster_units(struct kpis *ks, struct kpi *k);
+/* ks->order and every roll-up's base. */
+void kpis_order(struct kpis *ks);
+/* A roll-up's values at the slot being evaluated, from its base's units
+ * (fresh: a unit under it is). */
+void kpi_rollup_values(struct kpis *ks, struct kpi *k);
+/* A below-the-peers KPI: each fresh unit's group statistic (peer_stat) and
+ * threshold (target); NaN where its group has fewer than 3 units. */
+void kpi_peers_judge(struct kpi *k);
 
 /* ---- kpi_forecast.c ---- */
 

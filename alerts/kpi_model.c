@@ -13,6 +13,8 @@
 
 enum view_kpi_kind kpi_kind(const struct conf_kpi *c)
 {
+	if (c->has_peers)
+		return VIEW_KPI_PEERS;
 	if (c->coverage)
 		return VIEW_KPI_COVERAGE;
 	return c->period != CONF_PERIOD_NONE ? VIEW_KPI_QUOTA : VIEW_KPI_LEVEL;
@@ -102,6 +104,14 @@ bool kpi_at_most(const struct conf_kpi *c)
 void kpi_numbers_of(const struct conf_kpi *c, struct kpi_numbers *n)
 {
 	double sign = kpi_at_most(c) ? -1 : 1, den = n->target - n->baseline;
+	if (c->has_peers) {
+		/* against its group: E the group's mean or median, T the threshold */
+		n->baseline = n->forecast = n->span = n->expected_progress = NAN;
+		n->gap = sign * (n->expected - n->value);
+		n->gap_target = sign * (n->target - n->value);
+		n->progress = n->expected != 0 ? n->value / n->expected : NAN;
+		return;
+	}
 	if (c->coverage) {
 		/* a switch: covered or not, no plan to be ahead of or behind */
 		n->span = n->gap = n->expected_progress = NAN;
@@ -135,6 +145,10 @@ uint32_t kpi_conditions(const struct conf_kpi *c, const struct kpi_facts *f, boo
 	if (!judged) {
 		*lagging = false;
 		return conds;
+	}
+	if (kind == VIEW_KPI_PEERS) { /* names laggards; never met */
+		*lagging = false;
+		return conds | (f->below_peers ? VIEW_COND(VIEW_BELOW_PEERS) : 0);
 	}
 	met = kpi_reached(c, f->n.value, f->n.target) && (f->can_meet || kind != VIEW_KPI_QUOTA);
 	if (met) {
@@ -237,6 +251,16 @@ const struct kpi_alert_def kpi_alert_defs[KPI_NALERTS] = {
 		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 应报未报",
 		/* not exported: the roster needs the units' history */
 	},
+	[KPI_BELOW_PEERS] = {
+		.name = "KpiBelowPeers", .cond = VIEW_BELOW_PEERS, .kinds = KPI_KINDS_PEERS,
+		.uses_for = true,
+		.headline_en = "clearly below its peers", .headline_zh = "明显低于同组",
+		.summary_en = "{{ $kpi.title }}: {{ $kpi.unit }} is at {{ $kpi.value }}, its group's "
+			      "average {{ $kpi.expected }}, below the threshold {{ $kpi.target }}",
+		.summary_zh = "{{ $kpi.title }}：{{ $kpi.unit }} 为 {{ $kpi.value }}，同组平均 "
+			      "{{ $kpi.expected }}，低于阈值 {{ $kpi.target }}",
+		/* not exported: a group's statistics over units are pacewatch's */
+	},
 };
 
 bool kpi_alert_applies(const struct conf_kpi *c, enum kpi_alert a)
@@ -312,7 +336,8 @@ void kpi_check(const struct conf_kpi *c, conf_kpi_report report, void *ctx)
 		char key[300], msg[600];
 		snprintf(key, sizeof key, "severities.%s", name);
 		snprintf(msg, sizeof msg, "no KPI alert is called \"%s\" (KpiMissed, KpiNotCovered, "
-					  "KpiLagging, KpiAtRisk, KpiStale, KpiUnitMissing)", name);
+					  "KpiLagging, KpiAtRisk, KpiStale, KpiUnitMissing, KpiBelowPeers)",
+			 name);
 		report(ctx, key, msg);
 	}
 }

@@ -170,6 +170,16 @@ void kpi_unit_name(struct kpis *ks, struct kpi *k, struct unit *u)
 		u->name = template_expand(k->c->unit_name, &td);
 		return;
 	}
+	/* its name in the units table */
+	const struct conf_unit *tu = kpi_table_unit(ks, k, u);
+	if (tu) {
+		u->name = xstrdup(tu->name);
+		return;
+	}
+	const char *code = k->c->unit_code ? pw_labels_get(u->l->l, u->l->n, k->c->unit_code) : NULL;
+	if (code && ks->conf->units.n)
+		log_warnx("kpi", "KPI %s: unit code %s is not in the units table; named by its labels",
+			  k->c->name, code);
 	/* the values of its labels but where it was scraped */
 	pw_buf_init(&b, 0);
 	pw_buf_puts(&b, "");

@@ -117,21 +117,56 @@ enum conf_period { CONF_PERIOD_NONE, CONF_PERIOD_WEEK, CONF_PERIOD_MONTH, CONF_P
 		   CONF_PERIOD_YEAR };
 enum conf_count { CONF_COUNT_SUM, CONF_COUNT_INCREASE };
 /* a coverage KPI's condition on a unit's value */
-enum conf_cmp { CONF_CMP_NONE, CONF_CMP_GE, CONF_CMP_GT, CONF_CMP_LE, CONF_CMP_LT, CONF_CMP_EQ };
+enum conf_cmp { CONF_CMP_NONE, CONF_CMP_GE, CONF_CMP_GT, CONF_CMP_LE, CONF_CMP_LT, CONF_CMP_EQ,
+		CONF_CMP_NE };
 /* the language of what pacewatch writes for people (emails, digests, pages) */
 enum conf_language { CONF_LANG_AUTO, CONF_LANG_ZH, CONF_LANG_EN };
 
 /* A KPI: a target with a deadline, tracked per unit (see docs/kpis.md). */
+/* a KPI made from another's units (docs/kpis.md, "Roll-ups") */
+enum conf_rollup_measure { CONF_RU_SHARE_MET, CONF_RU_COUNT_MET, CONF_RU_SUM, CONF_RU_MEAN,
+			   CONF_RU_MEAN_PROGRESS };
+struct conf_rollup {
+	char *kpi;   /* the base KPI's name */
+	char *to;    /* the units table's kind the units are rolled up to */
+	int measure; /* enum conf_rollup_measure */
+};
+
+/* a KPI naming the units below their peers ("Below the peers") */
+enum conf_peers_below { CONF_PEERS_MEAN, CONF_PEERS_MEDIAN };
+struct conf_peers {
+	char **group_by;
+	size_t ngroup_by;
+	int below;       /* enum conf_peers_below */
+	double k;        /* mean: the threshold is mean - k sd */
+	double fraction; /* median: the threshold is fraction x median */
+};
+
+/* a roster from the units table: every unit of a kind whose attribute
+ * compares (where: "population > 100000", parsed by validation) */
+struct conf_roster_units {
+	char *kind, *where;
+	char *attr;      /* resolved: the attribute compared (NULL: none) */
+	int cmp;         /* enum conf_cmp */
+	double v;
+};
+
 struct conf_kpi {
 	char *name, *title, *value, *target, *baseline, *start, *deadline, *roster;
 	int direction, curve;
 	double tolerance, hysteresis;
 	int64_t for_ms, forecast_ms, stale_after_ms;
 	char *timezone, *severity, *owner, *contact;
+	char *item;       /* the programme item it serves ("N2 心理健康服务") */
 	struct conf_kvs severities; /* alert name -> severity, overriding severity */
 	char *coverage;   /* a coverage KPI: ">= 1" (see coverage_cmp, coverage_v) */
 	char *unit_name;  /* template naming a unit for people */
 	char *runbook;    /* what to do, for the people an alert reaches */
+	char *unit_code;  /* the label holding a unit's code in the units table */
+	struct conf_roster_units roster_units;
+	struct conf_rollup rollup; /* rollup.kpi set: a roll-up KPI */
+	struct conf_peers peers;   /* peers set (peers.k > 0 or fraction > 0): below the peers */
+	bool has_peers;
 	int period;       /* CONF_PERIOD_NONE, or a calendar quota's period */
 	int count;        /* quotas: CONF_COUNT_SUM of samples, or CONF_COUNT_INCREASE */
 	struct conf_milestone *milestones;
@@ -231,6 +266,7 @@ struct conf_digest {
 	char *at;        /* HH:MM */
 	char *timezone;  /* default: global.timezone */
 	char *title;
+	int64_t max_units; /* unit rows per KPI */
 };
 
 struct conf_notify {
@@ -269,6 +305,29 @@ struct conf_remote_write {
 };
 enum { CONF_RW_START_ALL, CONF_RW_START_NOW };
 
+/* one row of the units table (docs/kpis.md, "The units table") */
+struct conf_unit {
+	char *code, *name, *kind;
+	size_t parent; /* index + 1 in the table; 0: a root */
+	double *attrs; /* the table's attributes, NaN where the cell is not a number */
+};
+
+struct conf_units {
+	char *file;
+	struct {
+		char *code, *name, *kind, *parent;
+	} columns;
+	/* read by validation */
+	struct conf_unit *v;
+	size_t n;
+	char **attr_names;
+	size_t nattrs;
+	size_t *index; /* by code: index + 1, open addressing */
+	size_t index_cap;
+};
+
+enum { CONF_TLS_1_2, CONF_TLS_1_3 };
+
 struct conf {
 	char *path;
 	struct {
@@ -285,6 +344,7 @@ struct conf {
 		int64_t retention_ms;
 		uint64_t initial_size, max_size;
 		bool sync;
+		bool sync_meta;
 	} storage;
 	struct {
 		char **listen;
@@ -293,6 +353,12 @@ struct conf {
 		int64_t connection_timeout_ms;
 		uint64_t max_request_size;
 		char *tls_cert_file, *tls_key_file;
+		int tls_min_version;            /* CONF_TLS_1_2, CONF_TLS_1_3 */
+		int64_t per_ip_connection_limit;
+		int64_t header_timeout_ms;      /* request line and headers, from the start */
+		int64_t request_timeout_ms;     /* the whole request, body included */
+		char **health_listen;           /* /metrics and health checks only */
+		size_t nhealth_listen;
 		struct conf_auth read_auth, write_auth;
 		bool metrics_timestamps;
 		bool openmetrics;
@@ -301,6 +367,8 @@ struct conf {
 		int64_t timeout_ms;
 		int64_t max_samples;
 		int64_t max_points;
+		uint64_t max_bytes, max_bytes_total; /* 0: no limit */
+		int64_t max_concurrency;
 	} query;
 	struct conf_target *targets;
 	size_t ntargets;
@@ -308,22 +376,37 @@ struct conf {
 	size_t nrule_groups;
 	struct conf_kpi *kpis;
 	size_t nkpis;
+	struct conf_units units;
 	struct conf_notify notify;
 	struct conf_remote_write *remote_write;
 	size_t nremote_write;
 };
 
-/* One error: where and what. */
+/* What a configuration may be: larger files are refused before they are
+ * parsed, deeper nesting where it goes too deep; at most CONF_MAX_ERRORS
+ * errors are kept (the others are counted), each with a window of its
+ * line of up to CONF_ERR_WINDOW characters each side of its column. */
+#define CONF_MAX_SIZE (16u << 20)
+#define CONF_MAX_DEPTH 64
+#define CONF_MAX_ERRORS 1000
+#define CONF_ERR_WINDOW 60
+
+/* One error (or warning): where and what. */
 struct conf_err {
 	size_t line, col;    /* 1-based; 0 when not tied to a place */
 	char *path;          /* key path, e.g. "targets[2].url" */
 	char *msg;
-	char *source_line;   /* the line of the file, for the caret display */
+	char *source_line;   /* the part of the line around col, for the caret */
+	size_t source_col;   /* col within source_line (1-based characters) */
+	bool cut_before, cut_after; /* source_line is not the whole line */
 };
 
 struct conf_errs {
 	struct conf_err *v;
 	size_t n;
+	size_t more;         /* errors past CONF_MAX_ERRORS, counted only */
+	struct conf_err *warn; /* things that work but deserve a look */
+	size_t nwarn;
 	char *file;
 };
 
@@ -364,9 +447,25 @@ int conf_load(const char *path, struct conf **out, struct conf_errs *errs);
 /* The same from a buffer; name is used in messages. */
 int conf_load_buffer(const char *name, const char *buf, size_t len, struct conf **out,
 		     struct conf_errs *errs);
+/* The units table (docs/kpis.md): the unit of a code (NULL: none), its
+ * parent, its nearest ancestor of a kind (itself when of that kind), an
+ * attribute (NaN: none or not a number). */
+const struct conf_unit *conf_unit_find(const struct conf *c, const char *code);
+const struct conf_unit *conf_unit_parent(const struct conf *c, const struct conf_unit *u);
+const struct conf_unit *conf_unit_ancestor(const struct conf *c, const struct conf_unit *u,
+					   const char *kind);
+double conf_unit_attr(const struct conf *c, const struct conf_unit *u, const char *name);
+bool conf_units_has_attr(const struct conf *c, const char *name);
 void conf_free(struct conf *c);
+/* Load and check a TLS certificate and key (PEM): they parse, they match,
+ * the certificate is valid at now_ms. 0, or PW_EINVAL with *cause (which
+ * names the file, never the key's content). *warning (may be NULL on
+ * entry): a certificate that expires within 30 days or is not valid yet. */
+int conf_tls_check_files(const char *cert_file, const char *key_file, int64_t now_ms,
+			 char **cause, char **warning);
 void conf_errs_free(struct conf_errs *errs);
-/* Print "file:line:col: path: message", the line and a caret, per error. */
+/* Print "file:line:col: path: message", the line and a caret, per error
+ * (warnings first, as "path: warning: message"). */
 void conf_errs_print(const struct conf_errs *errs, FILE *f);
 
 /* Every key the field tables know, as "section.key" paths with their type

@@ -199,6 +199,10 @@ static const struct field storage_rows[] = {
 	 .def = "\"64GiB\"", .help = "the store never grows past this"},
 	{.key = "sync", .type = F_BOOL, .off = offsetof(struct conf, storage.sync), .def = "true",
 	 .help = "fsync every batch (false: survives a killed process, not a power loss)"},
+	{.key = "sync_meta", .type = F_BOOL, .off = offsetof(struct conf, storage.sync_meta),
+	 .def = "true",
+	 .help = "with sync, also flush each commit's meta page (false: one flush less per batch; "
+		 "a power loss may undo the last batch, never corrupt the store)"},
 };
 
 static const struct field auth_rows[] = {
@@ -210,6 +214,8 @@ static const struct field auth_rows[] = {
 	 .help = "file holding the basic authentication password"},
 };
 static const struct table auth_table = TBL("auth", auth_rows);
+
+static const char *const tls_version_names[] = {"TLS1.2", "TLS1.3", NULL};
 
 static const struct field http_rows[] = {
 	{.key = "listen", .type = F_STRS, .off = offsetof(struct conf, http.listen),
@@ -226,6 +232,21 @@ static const struct field http_rows[] = {
 	 .help = "serve HTTPS with this certificate (PEM)"},
 	{.key = "tls_key_file", .type = F_STR, .off = offsetof(struct conf, http.tls_key_file),
 	 .help = "and this key (PEM)"},
+	{.key = "tls_min_version", .type = F_ENUM, .off = offsetof(struct conf, http.tls_min_version),
+	 .def = "\"TLS1.2\"", .enums = tls_version_names,
+	 .help = "oldest TLS version served: TLS1.2 or TLS1.3"},
+	{.key = "per_ip_connection_limit", .type = F_INT,
+	 .off = offsetof(struct conf, http.per_ip_connection_limit), .def = "32", .min = 1,
+	 .max = 100000, .help = "connections one client address may hold open at once"},
+	{.key = "header_timeout", .type = F_DURATION,
+	 .off = offsetof(struct conf, http.header_timeout_ms), .def = "\"10s\"",
+	 .help = "the request line and headers must arrive within this, however slowly they trickle"},
+	{.key = "request_timeout", .type = F_DURATION,
+	 .off = offsetof(struct conf, http.request_timeout_ms), .def = "\"60s\"",
+	 .help = "the whole request, body included, must arrive within this"},
+	{.key = "health_listen", .type = F_STRS, .off = offsetof(struct conf, http.health_listen),
+	 .count_off = offsetof(struct conf, http.nhealth_listen), .def = "[]",
+	 .help = "addresses serving only /metrics, /-/healthy and /-/ready, with connections of their own"},
 	{.key = "read_auth", .type = F_OBJ, .off = offsetof(struct conf, http.read_auth),
 	 .sub = &auth_table, .help = "authentication for /metrics and the read API"},
 	{.key = "write_auth", .type = F_OBJ, .off = offsetof(struct conf, http.write_auth),
@@ -247,6 +268,15 @@ static const struct field query_rows[] = {
 	{.key = "max_points_per_series", .type = F_INT,
 	 .off = offsetof(struct conf, query.max_points), .def = "11000", .min = 10, .max = 10000000,
 	 .help = "a range query asking for more steps is refused (400)"},
+	{.key = "max_bytes", .type = F_SIZE, .off = offsetof(struct conf, query.max_bytes),
+	 .def = "\"1GiB\"",
+	 .help = "memory one query may hold: parse, evaluation, JSON answer (422, errorType execution); 0: no limit"},
+	{.key = "max_bytes_total", .type = F_SIZE, .off = offsetof(struct conf, query.max_bytes_total),
+	 .def = "\"2GiB\"",
+	 .help = "memory the API's queries running at once may hold together (503, errorType unavailable); 0: no limit"},
+	{.key = "max_concurrency", .type = F_INT, .off = offsetof(struct conf, query.max_concurrency),
+	 .def = "20", .min = 1, .max = 10000,
+	 .help = "API queries evaluated at once; more wait, until their timeout (503, errorType timeout)"},
 };
 
 static const struct field rule_rows[] = {
@@ -296,13 +326,50 @@ static const struct field milestone_rows[] = {
 };
 static const struct table milestone_table = TBL("milestone", milestone_rows);
 
+static const char *const rollup_measure_names[] = {"share_met", "count_met", "sum", "mean",
+						    "mean_progress", NULL};
+static const struct field rollup_rows[] = {
+	{.key = "kpi", .type = F_STR, .off = offsetof(struct conf_rollup, kpi), .required = true,
+	 .help = "the KPI whose units are rolled up"},
+	{.key = "to", .type = F_STR, .off = offsetof(struct conf_rollup, to), .required = true,
+	 .help = "the units table's kind they are rolled up to (city)"},
+	{.key = "measure", .type = F_ENUM, .off = offsetof(struct conf_rollup, measure),
+	 .def = "\"share_met\"", .enums = rollup_measure_names,
+	 .help = "share_met, count_met, sum, mean or mean_progress of the units below"},
+};
+static const struct table rollup_table = TBL("rollup", rollup_rows);
+
+static const char *const peers_below_names[] = {"mean", "median", NULL};
+static const struct field peers_rows[] = {
+	{.key = "group_by", .type = F_STRS, .off = offsetof(struct conf_peers, group_by),
+	 .count_off = offsetof(struct conf_peers, ngroup_by),
+	 .help = "labels whose values make a group (none: one group)"},
+	{.key = "below", .type = F_ENUM, .off = offsetof(struct conf_peers, below),
+	 .def = "\"mean\"", .enums = peers_below_names,
+	 .help = "mean: below mean - k sd; median: below fraction x median"},
+	{.key = "k", .type = F_NUM, .off = offsetof(struct conf_peers, k), .def = "1.5", .min = 0,
+	 .max = 100, .help = "standard deviations below the mean"},
+	{.key = "fraction", .type = F_NUM, .off = offsetof(struct conf_peers, fraction),
+	 .def = "0.5", .min = 0, .max = 1, .help = "share of the median"},
+};
+static const struct table peers_table = TBL("peers", peers_rows);
+
+static const struct field roster_units_rows[] = {
+	{.key = "kind", .type = F_STR, .off = offsetof(struct conf_roster_units, kind),
+	 .required = true, .help = "the units table's kind (county)"},
+	{.key = "where", .type = F_STR, .off = offsetof(struct conf_roster_units, where),
+	 .help = "an attribute compared with a number: \"population > 100000\""},
+};
+static const struct table roster_units_table = TBL("roster_units", roster_units_rows);
+
 static const struct field kpi_rows[] = {
 	{.key = "name", .type = F_STR, .off = offsetof(struct conf_kpi, name), .required = true,
 	 .help = "unique id; the kpi label of its series"},
 	{.key = "title", .type = F_STR, .off = offsetof(struct conf_kpi, title),
 	 .help = "what people read (Chinese welcome); alerts speak its language"},
-	{.key = "value", .type = F_STR, .off = offsetof(struct conf_kpi, value), .required = true,
-	 .help = "PromQL; every series it returns is one unit, with its labels"},
+	{.key = "value", .type = F_STR, .off = offsetof(struct conf_kpi, value),
+	 .help = "PromQL; every series it returns is one unit, with its labels; required but for "
+		 "roll-ups"},
 	{.key = "target", .type = F_TEXT, .off = offsetof(struct conf_kpi, target),
 	 .help = "a number, or PromQL giving a target per unit (matched on shared labels); "
 		 "required but for coverage KPIs"},
@@ -343,6 +410,8 @@ static const struct field kpi_rows[] = {
 	 .help = "time zone of the dates (default: global.timezone)"},
 	{.key = "severity", .type = F_STR, .off = offsetof(struct conf_kpi, severity),
 	 .def = "\"warning\"", .help = "severity label of its alerts"},
+	{.key = "item", .type = F_STR, .off = offsetof(struct conf_kpi, item),
+	 .help = "the programme item it serves (\"N2 心理健康服务\"): shown in digests and pages"},
 	{.key = "owner", .type = F_STR, .off = offsetof(struct conf_kpi, owner),
 	 .help = "who answers for it (a label of its alerts)"},
 	{.key = "contact", .type = F_STR, .off = offsetof(struct conf_kpi, contact),
@@ -355,6 +424,14 @@ static const struct field kpi_rows[] = {
 	 .help = "template naming a unit for people: \"{{ $labels.city }}市\""},
 	{.key = "runbook", .type = F_STR, .off = offsetof(struct conf_kpi, runbook),
 	 .help = "what to do when it lags or misses, shown in its alerts"},
+	{.key = "unit_code", .type = F_STR, .off = offsetof(struct conf_kpi, unit_code),
+	 .help = "the label holding a unit's code in the units table (county_code)"},
+	{.key = "roster_units", .type = F_OBJ, .off = offsetof(struct conf_kpi, roster_units),
+	 .sub = &roster_units_table, .help = "a roster from the units table: a kind, and a condition"},
+	{.key = "rollup", .type = F_OBJ, .off = offsetof(struct conf_kpi, rollup),
+	 .sub = &rollup_table, .help = "a roll-up KPI: its value made from another KPI's units below"},
+	{.key = "peers", .type = F_OBJ, .off = offsetof(struct conf_kpi, peers), .sub = &peers_table,
+	 .help = "a below-the-peers KPI: units clearly below their group"},
 };
 static const struct table kpi_table = TBL("kpi", kpi_rows);
 
@@ -391,12 +468,12 @@ static const struct field email_rows[] = {
 	 .def = "true", .help = "verify the server's certificate and name"},
 	{.key = "timeout", .type = F_DURATION, .off = offsetof(struct conf_email, timeout_ms),
 	 .def = "\"30s\"", .help = "give up on one delivery attempt after this long"},
-	{.key = "subject_template_file", .type = F_SECRET,
+	{.key = "subject_template_file", .type = F_FILE,
 	 .off = offsetof(struct conf_email, subject_template),
 	 .help = "replaces the subject (template, see docs/notifications.md)"},
-	{.key = "text_template_file", .type = F_SECRET,
+	{.key = "text_template_file", .type = F_FILE,
 	 .off = offsetof(struct conf_email, text_template), .help = "replaces the text part"},
-	{.key = "html_template_file", .type = F_SECRET,
+	{.key = "html_template_file", .type = F_FILE,
 	 .off = offsetof(struct conf_email, html_template),
 	 .help = "replaces the HTML part (values are HTML-escaped)"},
 };
@@ -541,6 +618,9 @@ static const struct field digest_rows[] = {
 	 .help = "time zone of at (default: global.timezone)"},
 	{.key = "title", .type = F_STR, .off = offsetof(struct conf_digest, title),
 	 .help = "subject (default: 进度周报 / KPI digest and the date)"},
+	{.key = "max_units", .type = F_INT, .off = offsetof(struct conf_digest, max_units),
+	 .def = "20", .min = 0, .max = 100000,
+	 .help = "unit rows listed per KPI, laggards first; the rest are counted by status"},
 };
 static const struct table digest_table = TBL("digest", digest_rows);
 
@@ -640,6 +720,24 @@ static const struct table global_table = TBL("global", global_rows);
 static const struct table storage_table = TBL("storage", storage_rows);
 static const struct table http_table = TBL("http", http_rows);
 
+static const struct field units_columns_rows[] = {
+	{.key = "code", .type = F_STR, .off = 0, .def = "\"code\"", .help = "the header of the codes"},
+	{.key = "name", .type = F_STR, .off = sizeof(char *), .def = "\"name\"",
+	 .help = "the header of the names"},
+	{.key = "kind", .type = F_STR, .off = 2 * sizeof(char *), .def = "\"kind\"",
+	 .help = "the header of the kinds (city, county)"},
+	{.key = "parent", .type = F_STR, .off = 3 * sizeof(char *), .def = "\"parent\"",
+	 .help = "the header of the parents' codes"},
+};
+static const struct table units_columns_table = TBL("columns", units_columns_rows);
+static const struct field units_rows[] = {
+	{.key = "file", .type = F_STR, .off = offsetof(struct conf_units, file), .required = true,
+	 .help = "the table: CSV (UTF-8 or GB18030), relative to the configuration's folder"},
+	{.key = "columns", .type = F_OBJ, .off = offsetof(struct conf_units, columns),
+	 .sub = &units_columns_table, .help = "which header names the code, name, kind and parent"},
+};
+static const struct table units_table = TBL("units", units_rows);
+
 static const struct field root_rows[] = {
 	{.key = "global", .type = F_OBJ, .off = 0, .sub = &global_table,
 	 .help = "defaults for everything else"},
@@ -654,6 +752,8 @@ static const struct field root_rows[] = {
 	{.key = "kpis", .type = F_OBJARR, .off = offsetof(struct conf, kpis),
 	 .count_off = offsetof(struct conf, nkpis), .sub = &kpi_table,
 	 .elem_size = sizeof(struct conf_kpi), .help = "the programme's targets, tracked per unit"},
+	{.key = "units", .type = F_OBJ, .off = offsetof(struct conf, units), .sub = &units_table,
+	 .help = "the programme's units and their hierarchy (docs/kpis.md)"},
 	{.key = "notify", .type = F_OBJ, .off = 0, .sub = &notify_table,
 	 .help = "alert notifications: receivers, routes, inhibition, mute times, digests"},
 	{.key = "remote_write", .type = F_OBJARR, .off = offsetof(struct conf, remote_write),

@@ -15,9 +15,11 @@ const char *view_alert_state_name(enum view_alert_state s)
 }
 
 static const char *const status_names[VIEW_NSTATUS] = {
-	"missed", "not_reporting", "not_covered", "lagging", "at_risk", "stale", "met", "on_track"};
+	"missed", "not_reporting", "not_covered", "below_peers", "lagging", "at_risk", "stale", "met",
+	"on_track"};
 static const char *const status_names_zh[VIEW_NSTATUS] = {
-	"逾期未达标", "应报未报", "尚未达标", "进度落后", "有风险", "数据未更新", "已达标", "正常"};
+	"逾期未达标", "应报未报", "尚未达标", "明显低于同组", "进度落后", "有风险", "数据未更新", "已达标",
+	"正常"};
 
 const char *view_status_name(enum view_status s)
 {
@@ -144,6 +146,7 @@ size_t view_meta_add_kpi(struct view_meta *m, const struct view_meta_kpi *k)
 	c->deadline_text = view_meta_str(m, k->deadline_text ? k->deadline_text : "");
 	c->runbook = view_meta_str(m, k->runbook ? k->runbook : "");
 	c->coverage = view_meta_str(m, k->coverage ? k->coverage : "");
+	c->item = view_meta_str(m, k->item ? k->item : "");
 	return m->nkpis++;
 }
 

@@ -40,6 +40,7 @@ enum view_status {
 	VIEW_MISSED,        /* the deadline (or a quota's period) passed unmet */
 	VIEW_NOT_REPORTING, /* the roster names it; it never reported */
 	VIEW_NOT_COVERED,   /* a coverage KPI: it reports, it is not covered */
+	VIEW_BELOW_PEERS,   /* a below-the-peers KPI: clearly below its group */
 	VIEW_LAGGING,       /* behind the plan by more than the tolerance */
 	VIEW_AT_RISK,       /* the forecast misses the target */
 	VIEW_STALE,         /* it reported before; nothing fresh now */
@@ -76,7 +77,7 @@ struct view_meta_group {
 	size_t rule0, nrules; /* its rules: meta->rules[rule0 .. rule0 + nrules) */
 };
 
-enum view_kpi_kind { VIEW_KPI_LEVEL, VIEW_KPI_COVERAGE, VIEW_KPI_QUOTA };
+enum view_kpi_kind { VIEW_KPI_LEVEL, VIEW_KPI_COVERAGE, VIEW_KPI_QUOTA, VIEW_KPI_PEERS };
 
 struct view_meta_kpi {
 	const char *name, *title;
@@ -87,6 +88,7 @@ struct view_meta_kpi {
 	const char *owner, *contact; /* "" when not configured */
 	const char *runbook;         /* "" when not configured */
 	const char *coverage;        /* a coverage KPI's condition (">= 1"), else "" */
+	const char *item;            /* the programme item ("N2 心理健康服务"), else "" */
 };
 
 struct view_meta {

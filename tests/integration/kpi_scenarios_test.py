@@ -41,6 +41,7 @@ usage: kpi_scenarios_test.py PACEWATCH WORKDIR SOURCEDIR
 """
 import datetime
 import json
+import math
 import os
 import re
 import shutil
@@ -125,13 +126,15 @@ def new_dir(name):
     return d
 
 
-def write_conf(d, kpis, outage_tolerance, **glob):
+def write_conf(d, kpis, outage_tolerance, extra=None, **glob):
     g = {"timezone": "Asia/Shanghai", "evaluation_interval": "1m",
          "outage_tolerance": outage_tolerance}
     g.update(glob)
     path = os.path.join(d, "pacewatch.json")
+    doc = {"global": g, "kpis": kpis}
+    doc.update(extra or {})
     with open(path, "w", encoding="utf-8") as f:
-        json.dump({"global": g, "kpis": kpis}, f, ensure_ascii=False, indent=1)
+        json.dump(doc, f, ensure_ascii=False, indent=1)
     return path
 
 
@@ -233,7 +236,7 @@ class Scenario:
             elif f == "last_seen":
                 self.ok(parse_time(got) == w, "%s: last_seen: got %r, want %s"
                         % (where, got, show(w)))
-            elif f in ("status", "conditions", "name"):
+            elif f in ("status", "conditions", "name", "labels"):
                 self.ok(got == w, "%s: %s: got %r, want %r" % (where, f, got, w))
             else:
                 rel = REL_FORECAST if f == "forecast" else REL
@@ -1147,6 +1150,171 @@ def scenario_severity():
                  "got %s, want %s" % (name, got, want))
 
 
+# ---------------------------------------------------------------- 11-14: the units table
+
+# the table as Excel saves it in Chinese Windows: GB18030, Chinese headers, a title row
+# and a blank row above the header (docs/kpis.md, "The units table")
+UNITS_CSV = """山东省单位名录,,,,
+,,,,
+编码,名称,类型,上级编码,常住人口
+370000,山东省,省,,
+371700,菏泽市,市,370000,
+371702,牡丹区,县,371700,1500000
+371721,曹县,县,371700,1700000
+371722,单县,县,371700,1200000
+371728,小县,县,371700,80000
+370100,济南市,市,370000,
+370102,历下区,县,370100,750000
+"""
+UNITS = {"file": "units.csv",
+         "columns": {"code": "编码", "name": "名称", "kind": "类型", "parent": "上级编码"}}
+
+
+def units_dir(name):
+    d = new_dir(name)
+    with open(os.path.join(d, "units.csv"), "wb") as f:
+        f.write(UNITS_CSV.encode("gb18030"))
+    return d
+
+
+DIALYSIS = {"name": "dialysis", "title": "透析覆盖", "value": "dialysis_hospitals",
+            "coverage": ">= 1", "unit_code": "county_code",
+            "roster_units": {"kind": "县", "where": "常住人口 > 100000"},
+            "start": "2025-06-01", "deadline": "2025-12-01", "stale_after": "1d"}
+
+
+def scenario_units_table():
+    S = Scenario(11, "units table, names and roster")
+    d = units_dir("s11")
+    conf = write_conf(d, [DIALYSIS], "1h", {"units": UNITS})
+    # 牡丹区 2 hospitals, 曹县 0, 历下区 1; 单县 never reports; 小县 has 80,000 residents
+    t = L("2025-06-16 10:00")
+    lines = [sample("dialysis_hospitals", {"county_code": "371702"}, 2, t - 600),
+             sample("dialysis_hospitals", {"county_code": "371721"}, 0, t - 600),
+             sample("dialysis_hospitals", {"county_code": "370102"}, 1, t - 600)]
+    store = os.path.join(d, "store")
+    import_lines(store, lines, "data")
+    w = "at %s" % show(t)
+    k = S.kpi(kpi_at(conf, store, t), "dialysis", w)
+    names = {u.get("name"): u for u in k.get("units", [])}
+    S.ok(sorted(names) == sorted(["牡丹区", "曹县", "单县", "历下区"]),
+         "%s: the units are named by the table, 小县 (80,000) is not in the roster: %s"
+         % (w, sorted(names)))
+    want = {"牡丹区": ("met", 2), "曹县": ("not_covered", 0), "单县": ("not_reporting", None),
+            "历下区": ("met", 1)}
+    for n, (st, v) in want.items():
+        u = names.get(n, {})
+        S.ok(u.get("status") == st and u.get("value") == v,
+             "%s %s: status %s value %s, want %s %s" % (w, n, u.get("status"), u.get("value"),
+                                                         st, v))
+    S.ok(names.get("单县", {}).get("labels") == {"county_code": "371722"},
+         "%s: 单县 comes from the table with its code label: %s"
+         % (w, names.get("单县", {}).get("labels")))
+
+
+def scenario_rollup():
+    S = Scenario(12, "roll-up share_met")
+    d = units_dir("s12")
+    city = {"name": "dialysis_city", "title": "各市透析覆盖县比例",
+            "rollup": {"kpi": "dialysis", "to": "市", "measure": "share_met"},
+            "unit_code": "city_code", "target": 1, "start": "2025-06-01",
+            "deadline": "2025-12-01", "stale_after": "1d", "forecast": "1h"}
+    conf = write_conf(d, [DIALYSIS, city], "1h", {"units": UNITS})
+    t0 = L("2025-06-16 10:00")
+    lines = [sample("dialysis_hospitals", {"county_code": "371702"}, 2, t0 - 600),
+             sample("dialysis_hospitals", {"county_code": "371721"}, 0, t0 - 600),
+             sample("dialysis_hospitals", {"county_code": "370102"}, 1, t0 - 600),
+             # 曹县 opens dialysis at 10:20
+             sample("dialysis_hospitals", {"county_code": "371721"}, 1, t0 + 1200)]
+    store = os.path.join(d, "store")
+    import_lines(store, lines, "data")
+    # 10:00: 菏泽市 has 牡丹区 (met), 曹县 (not covered), 单县 (roster, never reported): 1 of 3;
+    # 济南市 has 历下区 (met): 1 of 1, met. 小县 is not in the base KPI (not in its roster).
+    w = "at %s" % show(t0)
+    k = S.kpi(kpi_at(conf, store, t0), "dialysis_city", w)
+    by = {u.get("name"): u for u in k.get("units", [])}
+    S.ok(sorted(by) == ["济南市", "菏泽市"], "%s: the roll-up's units are the cities: %s"
+         % (w, sorted(by)))
+    S.fields(by.get("菏泽市", {}), w + " 菏泽市", {"value": 1 / 3, "labels": {"city_code": "371700"}})
+    S.fields(by.get("济南市", {}), w + " 济南市", {"value": 1, "status": "met"})
+    # recorded every 30 minutes from 10:00 to 11:00: 菏泽市 1/3 at 10:00, 2/3 at 10:30 and
+    # 11:00; its automatic baseline is its first value, 1/3, at every slot
+    rules(conf, store, t0, t0 + 3600, "30m")
+    vals = {s[3]: s[2] for s in dump(store, 'pacewatch_kpi_value{kpi="dialysis_city",city_code="371700"}')}
+    S.ok(all(close(vals.get(t0 + 1800 * i), v) for i, v in enumerate([1 / 3, 2 / 3, 2 / 3])),
+         "recorded 菏泽市: 1/3, 2/3, 2/3: %s" % {show(a): b for a, b in sorted(vals.items())})
+    base = {s[2] for s in dump(store, 'pacewatch_kpi_baseline{kpi="dialysis_city",city_code="371700"}')}
+    S.ok(len(base) == 1 and close(base.pop(), 1 / 3), "its baseline stays its first value, 1/3")
+
+
+def scenario_peers():
+    S = Scenario(13, "below the peers")
+    d = new_dir("s13")
+    common = {"value": "mr_inst_items", "start": "2025-06-01", "deadline": "2025-12-01",
+              "stale_after": "1d"}
+    kpis = [dict(common, name="peers_mean", title="互认项目数明显偏低",
+                 peers={"group_by": ["city_code"], "below": "mean", "k": 1.5}),
+            dict(common, name="peers_median",
+                 peers={"group_by": ["city_code"], "below": "median", "fraction": 0.5})]
+    conf = write_conf(d, kpis, "1h")
+    t = L("2025-06-16 10:00")
+    a = {"i1": 180, "i2": 200, "i3": 210, "i4": 220, "i5": 90}
+    lines = [sample("mr_inst_items", {"city_code": "371700", "inst": i}, v, t - 60)
+             for i, v in a.items()]
+    # city 370100 has two institutions: too few to tell who is behind
+    lines += [sample("mr_inst_items", {"city_code": "370100", "inst": i}, v, t - 60)
+              for i, v in (("j1", 100), ("j2", 10))]
+    store = os.path.join(d, "store")
+    import_lines(store, lines, "data")
+    w = "at %s" % show(t)
+    got = kpi_at(conf, store, t)
+    # mean: mu = 180, sigma = sqrt((0 + 400 + 900 + 1600 + 8100) / 5) = sqrt(2200),
+    # threshold 180 - 1.5 sqrt(2200) = 109.644...: i5 (90) is below its peers
+    mu, thr = 180, 180 - 1.5 * math.sqrt(2200)
+    k = S.kpi(got, "peers_mean", w)
+    for u in k.get("units", []):
+        inst = u.get("labels", {}).get("inst")
+        if inst in a:
+            S.fields(u, "%s mean %s" % (w, inst), {
+                "expected": mu, "target": thr,
+                "status": "below_peers" if inst == "i5" else "on_track",
+                "gap_target": thr - a[inst]})
+        else:
+            S.fields(u, "%s mean %s (a group of 2)" % (w, inst),
+                     {"expected": None, "target": None, "status": "on_track"})
+    # median: 200, threshold 0.5 * 200 = 100: i5 is below
+    k = S.kpi(got, "peers_median", w)
+    for u in k.get("units", []):
+        inst = u.get("labels", {}).get("inst")
+        if inst in a:
+            S.fields(u, "%s median %s" % (w, inst), {
+                "expected": 200, "target": 100,
+                "status": "below_peers" if inst == "i5" else "on_track"})
+
+
+def scenario_units_errors():
+    S = Scenario(14, "units table errors")
+    d = new_dir("s14")
+    with open(os.path.join(d, "units.csv"), "w", encoding="utf-8-sig") as f:
+        f.write("code,name,kind,parent\n"
+                "1,省,province,\n"
+                "2,甲市,city,1\n"
+                "2,乙市,city,1\n"       # row 4: a duplicate code
+                "3,丙县,county,9\n"      # row 5: an unknown parent
+                "4,丁,county,5\n"
+                "5,戊,county,4\n")       # rows 6, 7: a circle
+    conf = write_conf(d, [{"name": "r", "rollup": {"kpi": "nosuch", "to": "city"},
+                           "target": 1, "start": "2025-06-01", "deadline": "2025-12-01"}],
+                      "1h", {"units": {"file": "units.csv"}})
+    p = subprocess.run([PW, "check-config", conf], capture_output=True, text=True, timeout=60)
+    out = p.stdout + p.stderr
+    S.ok(p.returncode != 0, "check-config refuses it: exit %d" % p.returncode)
+    for want in ("units.csv: row 4, column \"code\": the code \"2\" is also on row 3",
+                 "units.csv: row 5, column \"parent\": no unit has the code \"9\"",
+                 "is its own ancestor", "no other KPI is called \"nosuch\""):
+        S.ok(want in out, "check-config says %r: %s" % (want, out[-1500:]))
+
+
 SCENARIOS = [("late starter", scenario_late_starter),
              ("outage and stale_after", scenario_stale),
              ("hysteresis across records", scenario_hysteresis),
@@ -1156,7 +1324,11 @@ SCENARIOS = [("late starter", scenario_late_starter),
              ("--at equals the record", scenario_at_equals_record),
              ("a slot is never rewritten", scenario_never_rewritten),
              ("times", scenario_times),
-             ("severity", scenario_severity)]
+             ("severity", scenario_severity),
+             ("units table, names and roster", scenario_units_table),
+             ("roll-up share_met", scenario_rollup),
+             ("below the peers", scenario_peers),
+             ("units table errors", scenario_units_errors)]
 
 
 def main():

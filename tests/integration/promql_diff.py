@@ -9,7 +9,9 @@ import`; both serve it on 127.0.0.1. Every line of the corpus
 several times and as range queries, and the answers must agree: result type,
 label sets, timestamps, values (1e-9 relative; NaN equals NaN), and the
 errorType of queries that fail. A line starting with "ordered:" also
-compares the order of an instant vector.
+compares the order of an instant vector; one starting with "message:" also
+compares the error message word for word, as is done for every refused
+regular expression.
 
 Then promtool's own query commands are pointed at both servers and their
 output compared.
@@ -85,7 +87,7 @@ def key(metric):
     return tuple(sorted(metric.items()))
 
 
-def compare(q, what, a, b, ordered):
+def compare(q, what, a, b, ordered, message=False):
     """a: Prometheus' answer, b: pacewatch's. Returns a difference or None."""
     sa, sb = a[1].get("status"), b[1].get("status")
     if sa != "success" or sb != "success":
@@ -96,11 +98,11 @@ def compare(q, what, a, b, ordered):
                                                     b[1].get("errorType"), b[1].get("error"))
         if a[0] != b[0]:
             return "HTTP status %d vs %d" % (a[0], b[0])
-        # a refused regular expression: Go's words, Prometheus' position
-        # (Prometheus' instant query alone says 'invalid parameter "query": '
-        # before a parse error: the HTTP layer's, not the regex's)
-        ea = a[1].get("error", "").replace('invalid parameter "query": ', "", 1)
-        eb = b[1].get("error", "").replace('invalid parameter "query": ', "", 1)
+        if message and a[1].get("error") != b[1].get("error"):
+            return "error %r vs %r" % (a[1].get("error"), b[1].get("error"))
+        # a refused regular expression, marked or not: Go's words,
+        # Prometheus' position
+        ea, eb = a[1].get("error", ""), b[1].get("error", "")
         if ("error parsing regexp" in ea or "regular expression in label_replace" in ea) and ea != eb:
             return "error %r vs %r" % (ea, eb)
         return None
@@ -192,7 +194,8 @@ def run_corpus(pbase, wbase):
     asked = differ = 0
     for ln, line in queries:
         ordered = line.startswith("ordered:")
-        q = line[len("ordered:"):].strip() if ordered else line
+        message = line.startswith("message:")
+        q = line.split(":", 1)[1].strip() if ordered or message else line
         asks = [("instant @%s" % t, "/api/v1/query", {"query": q, "time": t})
                 for t in INSTANT_TIMES]
         asks += [("range %s..%s/%s" % r, "/api/v1/query_range",
@@ -200,7 +203,7 @@ def run_corpus(pbase, wbase):
         for what, path, params in asks:
             a, b = post(pbase, path, params), post(wbase, path, params)
             asked += 1
-            d = compare(q, what, a, b, ordered and "range" not in what)
+            d = compare(q, what, a, b, ordered and "range" not in what, message)
             if d:
                 differ += 1
                 check(False, "%s:%d %s [%s]: %s" % (os.path.basename(CORPUS), ln, q, what, d))
