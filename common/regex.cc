@@ -35,9 +35,20 @@ bool pw_regex_replace(const struct pw_regex *re, const char *s, const char *tpl,
 // an alternation of thousands of values, refused with an error beyond.
 #define PW_REGEX_MAX_MEM (8 << 20)
 
+// Shapes of pattern matched without running RE2, as Prometheus' own
+// FastRegexMatcher spares Go's regexp: what dashboards write most.
+enum shape {
+	SHAPE_REGEX,  // anything else: RE2
+	SHAPE_SET,    // literals joined by |: "济南|青岛|烟台", "x|" (one is empty)
+	SHAPE_PREFIX, // a literal then .*: "mr_.*"
+	SHAPE_SUFFIX, // .* then a literal: ".*9"
+};
+
 struct pw_regex {
 	RE2 *re;
 	int ngroups; // capturing groups
+	enum shape shape;
+	std::vector<std::string> lits; // SHAPE_SET: the literals; else the one
 };
 
 namespace {
@@ -155,6 +166,53 @@ void expand(std::string &dst, const pw_regex *rx, const char *tpl, const re2::St
 	dst.append(t.data(), t.size());
 }
 
+// Is c plain text in Go's syntax outside a class? (UTF-8 bytes of other
+// characters are.)
+bool plain(char c)
+{
+	return !strchr("\\.+*?()|[]{}^$", c);
+}
+
+// The pattern's shape (pw_regex's comment), from the text as written.
+void find_shape(pw_regex *r, const std::string &p)
+{
+	r->shape = SHAPE_REGEX;
+	bool all_plain = true;
+	for (char c : p)
+		if (c != '|' && !plain(c))
+			all_plain = false;
+	if (all_plain) {
+		size_t start = 0;
+		for (;;) {
+			size_t bar = p.find('|', start);
+			r->lits.push_back(p.substr(start, bar == std::string::npos ? bar : bar - start));
+			if (bar == std::string::npos)
+				break;
+			start = bar + 1;
+		}
+		// a few: a comparison each; many: RE2's DFA is faster
+		if (r->lits.size() <= 16)
+			r->shape = SHAPE_SET;
+		else
+			r->lits.clear();
+		return;
+	}
+	auto plain_text = [](const std::string &t) {
+		for (char c : t)
+			if (!plain(c))
+				return false;
+		return true;
+	};
+	if (p.size() >= 2 && p.compare(p.size() - 2, 2, ".*") == 0 &&
+	    plain_text(p.substr(0, p.size() - 2))) {
+		r->shape = SHAPE_PREFIX;
+		r->lits.push_back(p.substr(0, p.size() - 2));
+	} else if (p.size() >= 2 && p.compare(0, 2, ".*") == 0 && plain_text(p.substr(2))) {
+		r->shape = SHAPE_SUFFIX;
+		r->lits.push_back(p.substr(2));
+	}
+}
+
 // Go's words for why RE2 refused re (its pattern being text).
 std::string refusal(const RE2 &re, const std::string &text)
 {
@@ -209,6 +267,7 @@ extern "C" struct pw_regex *pw_regex_new(const char *pattern, bool alone, char *
 		pw_regex *r = new pw_regex;
 		r->re = re;
 		r->ngroups = re->NumberOfCapturingGroups();
+		find_shape(r, pattern);
 		return r;
 	} catch (const std::bad_alloc &) {
 		abort(); // as xmalloc does
@@ -225,6 +284,25 @@ extern "C" void pw_regex_free(struct pw_regex *re)
 
 extern "C" bool pw_regex_match(const struct pw_regex *re, const char *s, size_t n)
 {
+	// . is any character but a newline, in Go as in RE2
+	switch (re->shape) {
+	case SHAPE_SET:
+		for (const std::string &l : re->lits)
+			if (l.size() == n && memcmp(l.data(), s, n) == 0)
+				return true;
+		return false;
+	case SHAPE_PREFIX: {
+		const std::string &l = re->lits[0];
+		return n >= l.size() && memcmp(l.data(), s, l.size()) == 0 &&
+		       !memchr(s + l.size(), '\n', n - l.size());
+	}
+	case SHAPE_SUFFIX: {
+		const std::string &l = re->lits[0];
+		return n >= l.size() && memcmp(l.data(), s + n - l.size(), l.size()) == 0 &&
+		       !memchr(s, '\n', n - l.size());
+	}
+	case SHAPE_REGEX: break;
+	}
 	try {
 		return re->re->Match(re2::StringPiece(s, n), 0, n, RE2::UNANCHORED, nullptr, 0);
 	} catch (const std::bad_alloc &) {

@@ -56,6 +56,18 @@ Test(regex, anchored_as_prometheus_anchors)
 	cr_expect(!m("\\d", "٣"), "\\d is ASCII only");
 	cr_expect(m("\\p{Han}+", "济南"));
 	cr_expect(m("^a$", "a"), "anchors inside the pattern");
+	/* the shapes matched without RE2 keep Go's meaning */
+	cr_expect(m("a|", ""), "an empty alternative");
+	cr_expect(!m("a|b", "ab"));
+	cr_expect(m("", ""));
+	cr_expect(!m("", "a"));
+	cr_expect(m("mr_.*", "mr_"));
+	cr_expect(!m("mr_.*", "mr_a\nb"), ".* stops at a newline");
+	cr_expect(!m("mr_.*", "xmr_"));
+	cr_expect(m(".*9", "9"));
+	cr_expect(!m(".*9", "a\n9"));
+	cr_expect(!m(".*9", "95"));
+	cr_expect(m(".*-9", "东营-9"));
 	cr_expect(m("(?m)a$", "a"));
 }
 
