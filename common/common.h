@@ -334,4 +334,21 @@ bool pw_valid_label_name(const char *s, size_t n);
 /* 64-bit hash (FNV-1a variant mixed with a finaliser) for in-memory tables. */
 uint64_t pw_hash64(const void *p, size_t n);
 
+/* Regular expressions as Prometheus compiles them (common/regex.cc, over
+ * RE2): pattern P becomes "^(?:" P ")$" in RE2 syntax (Go's regexp, UTF-8)
+ * and matches in time linear in the subject. pw_regex_new refuses what Go's
+ * regexp refuses (also \C) and programs over 8 MiB, with *cause (malloc'd)
+ * in Go's words: "error parsing regexp: missing closing ): `^(?:(a)$`".
+ * alone: P must also parse by itself, as label matchers' patterns must in
+ * Prometheus (not label_replace's). A compiled regex may be used by several
+ * threads at once. */
+struct pw_regex;
+struct pw_regex *pw_regex_new(const char *pattern, bool alone, char **cause);
+void pw_regex_free(struct pw_regex *re);
+/* Does the regex match s (n bytes)? */
+bool pw_regex_match(const struct pw_regex *re, const char *s, size_t n);
+/* label_replace: when the regex matches s, *out = tpl expanded as Go's
+ * regexp.Expand does ($1, ${1}, $name, ${name}, $$; malloc'd) and true. */
+bool pw_regex_replace(const struct pw_regex *re, const char *s, const char *tpl, char **out);
+
 #endif /* PW_COMMON_H */

@@ -47,6 +47,22 @@ check nostore 2 '--storage DIR is required' "$PW" dump
 check badmatch 2 '1:3: parse error' "$PW" dump --storage st --match 'x{'
 check badtime 2 'invalid time' "$PW" dump --storage st --start yesterday
 check unknown 2 'unknown command' "$PW" frobnicate
+# regular expressions Prometheus refuses are refused where they are written:
+# a rule's expression (file:line:column, Go's words) and a route's matcher
+cat > re-rule.json <<'EOF'
+{"storage": {"path": "st"},
+ "rule_groups": [{"name": "g", "rules": [
+   {"alert": "A", "expr": "up > 0"},
+   {"alert": "B", "expr": "up{job=~\"(?R)\"} > 0"}]}]}
+EOF
+check rule-regex 1 're-rule.json:4:27: rule_groups[0].rules[1].expr: 1:4: parse error: error parsing regexp: invalid or unsupported Perl syntax: `(?R`' \
+  "$PW" check-config re-rule.json
+cat > re-route.json <<'EOF'
+{"storage": {"path": "st"},
+ "notify": {"receivers": [{"name": "w", "webhook": {"url": "http://127.0.0.1:9/"}}],
+  "route": {"receiver": "w", "routes": [{"matchers": ["team=~\"a\\\\C\""]}]}}}
+EOF
+check route-regex 1 'error parsing regexp: invalid escape sequence: `\C`' "$PW" check-config re-route.json
 check help 0 '' "$PW" --help
 "$PW" --help | grep -q 'import --storage DIR' || { echo "FAIL: --help lacks import"; failures=$((failures+1)); }
 for c in dump backup stats version retention; do
