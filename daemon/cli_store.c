@@ -360,6 +360,10 @@ int cmd_stats(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "s:", lo, NULL)) != -1)
 		if ((rc = parse_common(c, &o)) != 0)
 			return rc;
+	if (optind != argc) {
+		fprintf(stderr, "pacewatch: stats: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
 	if ((rc = open_store(&o, true, &s)) != 0)
 		return rc;
 	rc = store_stats(s, &st);
@@ -408,6 +412,10 @@ int cmd_retention(int argc, char **argv)
 	}
 	if (age < 0) {
 		fprintf(stderr, "pacewatch: retention: --older-than DURATION is required\n");
+		return 2;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "pacewatch: retention: unexpected argument \"%s\"\n", argv[optind]);
 		return 2;
 	}
 	if ((rc = open_store(&o, false, &s)) != 0)

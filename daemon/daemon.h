@@ -5,6 +5,8 @@
 #ifndef PW_DAEMON_H
 #define PW_DAEMON_H
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 int cmd_import(int argc, char **argv);
@@ -19,6 +21,20 @@ int cmd_retention(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_config_keys(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_man(int argc, char **argv);
+/* pacewatch.conf(5) from the configuration's field tables (cli_man.c) */
+int cli_man_conf(FILE *f);
+
+/* The subcommands (main.c): name, function, synopsis (after "pacewatch "),
+ * description; --help, the usage after a usage error and the pacewatch(1)
+ * manual page are written from this one table. */
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *synopsis, *help;
+};
+extern const struct cli_cmd cli_cmds[];
+extern const size_t cli_ncmds;
 
 /* A time a person typed (cli_time.c): read in zone (NULL: the default)
  * unless it carries an offset, or relative to now. 0, or 2 with the error

@@ -371,6 +371,11 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		default: return 2;
 		}
 	}
+	if (optind != argc) {
+		fprintf(stderr, "pacewatch: run: unexpected argument \"%s\" (the configuration is -c FILE)\n",
+			argv[optind]);
+		return 2;
+	}
 	return 0;
 }
 
