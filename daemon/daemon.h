@@ -42,4 +42,10 @@ extern const size_t cli_ncmds;
 #define CLI_DEFAULT_ZONE "Asia/Shanghai"
 int cli_time(const char *cmd, const char *opt, const char *s, const char *zone, int64_t *ms);
 
+/* systemd's notification protocol (sd_notify.c): msg is "READY=1\n..." */
+void sd_notify_send(const char *msg);
+void sd_notify_reloading(void);
+/* how often to send WATCHDOG=1 (half of WATCHDOG_USEC), 0: not asked */
+int64_t sd_watchdog_interval_ms(void);
+
 #endif
