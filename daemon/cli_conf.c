@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
@@ -36,6 +37,16 @@ int cmd_check_config(int argc, char **argv)
 		conf_errs_print(&errs, stderr);
 		conf_errs_free(&errs);
 		return 1;
+	}
+	{
+		char *cause = NULL;
+		if (run_probe(c, &cause) != 0) {
+			fprintf(stderr, "%s: %s\n", file, cause ? cause : "pacewatch run would refuse it");
+			free(cause);
+			conf_errs_free(&errs);
+			conf_free(c);
+			return 1;
+		}
 	}
 	printf("ok: %s (%zu targets, %zu rule groups, %zu KPIs, %zu receivers)\n", file, c->ntargets,
 	       c->nrule_groups, c->nkpis, c->notify.nreceivers);

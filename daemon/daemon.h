@@ -42,6 +42,14 @@ extern const size_t cli_ncmds;
 #define CLI_DEFAULT_ZONE "Asia/Shanghai"
 int cli_time(const char *cmd, const char *opt, const char *s, const char *zone, int64_t *ms);
 
+/* run's start-up over a throwaway store (run.c): 0 or an error with *cause */
+struct conf;
+int run_probe(struct conf *c, char **cause);
+
+/* what run compiles at start, checked when a configuration is loaded
+ * (check_start.c) */
+void cli_register_start_checks(void);
+
 /* systemd's notification protocol (sd_notify.c): msg is "READY=1\n..." */
 void sd_notify_send(const char *msg);
 void sd_notify_reloading(void);

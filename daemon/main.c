@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 #endif
 	conf_set_expr_checker(alerts_check_expr);
 	conf_set_kpi_checker(alerts_check_kpi); /* PromQL in the configuration */
+	cli_register_start_checks();            /* the collector's paths */
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

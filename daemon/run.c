@@ -9,6 +9,8 @@
  * and see the decider only through the views it publishes.
  */
 #include <curl/curl.h>
+#include <errno.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -198,6 +200,53 @@ static int parts_new(struct daemon *d, struct conf *c, struct parts *p, char **c
 	remote_write_new(c, d->store, &p->rw, cause);
 	p->conf = c;
 	return 0;
+}
+
+/* check-config's last step: build what run builds from c (collector,
+ * decider, notifier, remote_write) over an empty store in a temporary
+ * directory, and throw it away; 0, or an error with *cause. Whatever run
+ * would refuse at start is refused here too, even a check the
+ * configuration's loader does not know. */
+int run_probe(struct conf *c, char **cause)
+{
+	char dir[] = "/tmp/pacewatch-check-XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	char *path = tmp && *tmp ? xasprintf("%s/pacewatch-check-XXXXXX", tmp) : xstrdup(dir);
+	struct daemon d = {0};
+	struct store_opts so = {0};
+	int rc;
+
+	*cause = NULL;
+	if (!mkdtemp(path)) {
+		*cause = xasprintf("cannot make a temporary directory %s: %s", path, strerror(errno));
+		free(path);
+		return PW_EINVAL;
+	}
+	so.path = path;
+	so.no_sync = true;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if ((rc = store_open(&so, &d.store, cause)) == 0) {
+		d.views = pw_slot_new();
+		rc = parts_new(&d, c, &d.p, cause);
+		if (rc == 0) {
+			d.p.conf = NULL; /* the caller's */
+			parts_free(&d.p);
+		}
+		pw_slot_free(d.views);
+		store_close(d.store);
+	}
+	{
+		static const char *const files[] = {"data.mdb", "lock.mdb"};
+		for (size_t i = 0; i < 2; i++) {
+			char *f = xasprintf("%s/%s", path, files[i]);
+			unlink(f);
+			free(f);
+		}
+		rmdir(path);
+	}
+	curl_global_cleanup();
+	free(path);
+	return rc;
 }
 
 /* The parts go to work: the HTTP server shows them, their threads start,
