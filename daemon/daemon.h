@@ -42,6 +42,12 @@ extern const size_t cli_ncmds;
 #define CLI_DEFAULT_ZONE "Asia/Shanghai"
 int cli_time(const char *cmd, const char *opt, const char *s, const char *zone, int64_t *ms);
 
+/* `import`'s files, streamed (cli_import.c): 0, or 1 with the error printed */
+struct store;
+struct pw_label;
+int cli_import_files(struct store *s, char **files, int nfiles, const struct pw_label *extra,
+		     size_t nextra);
+
 /* run's start-up over a throwaway store (run.c): 0 or an error with *cause */
 struct conf;
 int run_probe(struct conf *c, char **cause);

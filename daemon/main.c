@@ -35,9 +35,12 @@ const struct cli_cmd cli_cmds[] = {
 	 "Validate a configuration as run would load it: prints ok, or every error with\n"
 	 "file:line:column, the key and a caret; exit status 0 or 1."},
 	{"import", cmd_import, "import --storage DIR [--max-size SIZE] [--label NAME=VALUE]... FILE...",
-	 "Import Prometheus text exposition files (optional millisecond timestamps). Each\n"
-	 "file is one batch: a malformed line imports nothing of it and is named as\n"
-	 "file:line:column. --label adds a label to every sample."},
+	 "Import Prometheus text exposition files (optional millisecond timestamps),\n"
+	 "streamed: memory stays bounded whatever the size. A file is checked whole first:\n"
+	 "a malformed line imports nothing of it and is named as file:line:column. Then it\n"
+	 "is written in batches of 4 MiB; a store failure partway (its max_size) says how\n"
+	 "many samples were written. --label adds a label to every sample. On a terminal,\n"
+	 "progress: bytes and samples per second."},
 	{"dump", cmd_dump,
 	 "dump --storage DIR [--match SELECTOR]... [--start T] [--end T] [--timezone TZ]",
 	 "Print samples in the import format (sorted by series, then time); import then\n"
