@@ -59,11 +59,16 @@ const struct cli_cmd cli_cmds[] = {
 	{"export-rules", cmd_export_rules, "export-rules -c FILE",
 	 "The rule groups and KPIs as a Prometheus rule file (YAML), for a central\n"
 	 "Prometheus, vmalert or Mimir ruler; says in comments what is not carried."},
+	{"export-dashboard", cmd_export_dashboard, "export-dashboard -c FILE",
+	 "The KPI dashboard for Grafana (JSON): the panels of any programme, then a\n"
+	 "row per programme item (kpis[].item) with a panel per KPI."},
 	{"backup", cmd_backup, "backup --storage DIR DEST",
 	 "Hot, consistent, compacted copy of the store into the directory DEST."},
 	{"stats", cmd_stats, "stats --storage DIR", "Series, samples and bytes on disk."},
-	{"retention", cmd_retention, "retention --storage DIR --older-than DURATION",
-	 "Drop samples older than DURATION (for example 400d)."},
+	{"retention", cmd_retention,
+	 "retention --storage DIR --older-than DURATION [--dry-run] [--force]",
+	 "Drop samples older than DURATION (for example 400d); --dry-run says what it\n"
+	 "would drop. Dropping every sample, or data younger than a day, needs --force."},
 	{"config-keys", cmd_config_keys, "config-keys [--man]",
 	 "Every configuration key with its type, default and meaning, as the Markdown table\n"
 	 "of docs/configuration.md; --man: the pacewatch.conf(5) manual page (roff)."},

@@ -9,6 +9,7 @@
  * and see the decider only through the views it publishes.
  */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
 #include <getopt.h>
@@ -117,6 +118,7 @@ static struct conf *load(const struct run_opts *o, char **errtext)
 			conf_errs_free(&errs);
 			return NULL;
 		}
+		conf_errs_print(&errs, stderr); /* the warnings */
 		conf_errs_free(&errs);
 	} else {
 		c = conf_defaults();
@@ -236,12 +238,18 @@ int run_probe(struct conf *c, char **cause)
 		store_close(d.store);
 	}
 	{
-		static const char *const files[] = {"data.mdb", "lock.mdb"};
-		for (size_t i = 0; i < 2; i++) {
-			char *f = xasprintf("%s/%s", path, files[i]);
+		/* the store's files, whatever it made there */
+		DIR *dp = opendir(path);
+		struct dirent *de;
+		while (dp && (de = readdir(dp)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			char *f = xasprintf("%s/%s", path, de->d_name);
 			unlink(f);
 			free(f);
 		}
+		if (dp)
+			closedir(dp);
 		rmdir(path);
 	}
 	curl_global_cleanup();
@@ -365,6 +373,7 @@ static int daemon_open(struct daemon *d, struct conf *conf)
 	so.initial_map_size = conf->storage.initial_size;
 	so.max_map_size = conf->storage.max_size;
 	so.no_sync = !conf->storage.sync;
+	so.no_meta_sync = !conf->storage.sync_meta;
 	if ((rc = store_open(&so, &d->store, &cause)) != 0) {
 		log_error("store", "%s", cause ? cause : pw_strerror(rc));
 		free(cause);
