@@ -171,17 +171,22 @@ int csv_apply(const struct conf_csv *csv, const char *body, size_t len, const st
 			const char *cell = r.f[vcol[i]], *e;
 			size_t nl = 1, cl = strlen(cell);
 			double v;
+			bool bad, range;
 			while (cl && cell[cl - 1] == ' ')
 				cl--;
 			while (*cell == ' ')
 				cell++, cl--;
 			if (cl == 0)
 				continue; /* an empty cell is no sample */
-			if (pw_parse_double(cell, cell + cl, &v, &e) != 0 || e != cell + cl) {
+			bad = pw_parse_double(cell, cell + cl, &v, &e) != 0 || e != cell + cl;
+			range = !bad && collector_overflow(cell, cl, v);
+			if (bad || range) {
 				char esc[96];
 				pw_esc(esc, sizeof esc, cell, cl);
-				*cause = xasprintf("line %zu, column \"%s\": expected a number, found \"%s\"",
-						   row_line, csv->values.v[i].value, esc);
+				*cause = xasprintf("line %zu, column \"%s\": %s \"%s\"", row_line,
+						   csv->values.v[i].value,
+						   range ? "number out of range:" : "expected a number, found",
+						   esc);
 				rc = PW_EINVAL;
 				goto out;
 			}
