@@ -340,4 +340,18 @@ void kpi_check(const struct conf_kpi *c, conf_kpi_report report, void *ctx)
 			 name);
 		report(ctx, key, msg);
 	}
+	/* what kpis_new refuses at start, here too so that check-config says
+	 * it with file:line:column */
+	if (kpi_kind(c) == VIEW_KPI_QUOTA) {
+		struct query_expr *x = NULL;
+		struct query_error e = {0};
+		double v;
+		if (c->value && query_parse(c->value, &x, &e) == 0 && !query_expr_is_selector(x))
+			report(ctx, "value", "a calendar quota counts samples, so its value is a series "
+					     "selector");
+		query_expr_free(x);
+		query_error_clear(&e);
+		if (c->target && !pw_number(c->target, &v))
+			report(ctx, "target", "a calendar quota's target is a number of each period");
+	}
 }

@@ -44,6 +44,7 @@ struct ctarget {
 	int64_t next_due;
 	int64_t offset;
 	unsigned failures;
+	long http_code; /* of the last page fetched, 0 for file:// and failures */
 	bool meta_written;
 	/* the scrape in flight */
 	CURL *easy;
@@ -1030,6 +1031,15 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 		if (dur <= collector_duration_bounds[b])
 			t->buckets[b]++;
 	pthread_mutex_unlock(&c->status_lock);
+	if (pw_log_level_cur >= PW_LOG_DEBUG) {
+		char name[160];
+		pw_esc(name, sizeof name, t->t->name, strlen(t->t->name));
+		log_kv(PW_LOG_DEBUG, "collector",
+		       "event=scrape target=\"%s\" status=%s http_status=%ld bytes=%llu "
+		       "duration_seconds=%.3f samples=%zu pages=%d",
+		       name, error ? "failed" : rc ? "store_failed" : "ok", t->http_code,
+		       (unsigned long long)t->resp_bytes, dur, t->samples, t->page);
+	}
 	if (dur * 1000 > (double)t->t->interval_ms)
 		log_warnx("collector", "target %s: scrape took %.1f s, longer than its interval; "
 				       "raise targets[].interval",
@@ -1091,6 +1101,7 @@ static void on_done(struct collector *c, CURLMsg *msg)
 
 	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	t->http_code = code;
 	curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url);
 	t->resp_bytes += t->body.len;
 	if (t->too_big || res == CURLE_FILESIZE_EXCEEDED)

@@ -49,10 +49,21 @@ void pw_log_set_level(enum pw_log_level level);
 /* Parse "error|warn|info|debug"; returns 0 or PW_EINVAL. */
 int pw_log_level_parse(const char *s, enum pw_log_level *out);
 
-/* Emit one line: "<time> <level> <subsys>: <message>". Thread-safe.
- * The message must already have untrusted text escaped (pw_esc). */
+/* Emit one line per event, key=value (logfmt):
+ *   2025-06-30T08:00:00.123Z level=error component=collector msg="..."
+ * Thread-safe. Untrusted text in the message is escaped once where it is
+ * put in (pw_esc); the logger quotes the message, passing those escapes
+ * through, and escapes only what is left (quotes, control characters).
+ * Under systemd (JOURNAL_STREAM names our stderr) the time is left to the
+ * journal and each line starts with its syslog priority ("<3>"). */
 void pw_log_emit(enum pw_log_level level, const char *subsys, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same line with fields instead of a message: fmt gives
+ * "key=value key2=\"quoted value\"...", values escaped by the caller. */
+void pw_log_emit_kv(enum pw_log_level level, const char *subsys, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Re-read JOURNAL_STREAM (tests; the first line reads it by itself). */
+void pw_log_reset_journal(void);
 
 #define pw_log(level, subsys, ...)                                   \
 	do {                                                         \
@@ -63,6 +74,11 @@ void pw_log_emit(enum pw_log_level level, const char *subsys, const char *fmt, .
 #define log_warnx(subsys, ...) pw_log(PW_LOG_WARN, subsys, __VA_ARGS__)
 #define log_info(subsys, ...)  pw_log(PW_LOG_INFO, subsys, __VA_ARGS__)
 #define log_debug(subsys, ...) pw_log(PW_LOG_DEBUG, subsys, __VA_ARGS__)
+#define log_kv(level, subsys, ...)                                      \
+	do {                                                            \
+		if ((int)(level) <= pw_log_level_cur)                   \
+			pw_log_emit_kv((level), (subsys), __VA_ARGS__); \
+	} while (0)
 
 /* Length of the valid UTF-8 sequence at p (1 for ASCII), reading at most n
  * bytes; 0 when it is not valid UTF-8 (truncated, overlong, a surrogate,

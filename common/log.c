@@ -6,6 +6,9 @@
 #include "common.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -28,23 +31,105 @@ int pw_log_level_parse(const char *s, enum pw_log_level *out)
 	return PW_EINVAL;
 }
 
-void pw_log_emit(enum pw_log_level level, const char *subsys, const char *fmt, ...)
+/* -1: not known yet, 0: a terminal or a file, 1: the journal */
+static int journal = -1;
+
+void pw_log_reset_journal(void) { journal = -1; }
+
+/* systemd sets JOURNAL_STREAM=DEV:INODE for the stream it connected to
+ * stderr (systemd.exec(5)); only when it is still our stderr do we write
+ * for the journal */
+static bool to_journal(FILE *f)
 {
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(fileno(f), &st) != 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* the line's start: "<time> level=L component=C " or, for the journal,
+ * "<prio>level=L component=C " (called with log_lock held) */
+static void line_start(FILE *f, enum pw_log_level level, const char *subsys)
+{
+	static const int prio[] = {3, 4, 6, 7}; /* LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 	char ts[40];
 	struct timespec now;
 	struct tm tm;
+
+	if (journal < 0)
+		journal = to_journal(f);
+	if (journal) {
+		fprintf(f, "<%d>", prio[level]);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &now);
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+		fprintf(f, "%s.%03ldZ ", ts, now.tv_nsec / 1000000L);
+	}
+	fprintf(f, "level=%s component=%s ", level_names[level], subsys);
+}
+
+/* msg="...": escapes made by pw_esc (a backslash and the next character)
+ * pass through; quotes and control characters left are escaped here */
+static void put_quoted(FILE *f, const char *s)
+{
+	fputs("msg=\"", f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '\\' && (unsigned char)s[1] >= 0x20 && s[1] != 0x7f) {
+			fputc(ch, f);
+			fputc(*++s, f);
+		} else if (ch == '\\') {
+			fputs("\\\\", f);
+		} else if (ch == '"') {
+			fputs("\\\"", f);
+		} else if (ch == '\n') {
+			fputs("\\n", f);
+		} else if (ch < 0x20 || ch == 0x7f) {
+			fprintf(f, "\\x%02x", ch);
+		} else {
+			fputc(ch, f);
+		}
+	}
+	fputc('"', f);
+}
+
+void pw_log_emit(enum pw_log_level level, const char *subsys, const char *fmt, ...)
+{
+	char buf[2048];
 	va_list ap;
 	FILE *f = stderr;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-	pthread_mutex_lock(&log_lock);
-	fprintf(f, "%s.%03ldZ %-5s %s: ", ts, now.tv_nsec / 1000000L,
-		level_names[level], subsys);
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	pthread_mutex_lock(&log_lock);
+	line_start(f, level, subsys);
+	put_quoted(f, buf);
+	fputc('\n', f);
+	fflush(f);
+	pthread_mutex_unlock(&log_lock);
+}
+
+void pw_log_emit_kv(enum pw_log_level level, const char *subsys, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	FILE *f = stderr;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	/* one event, one line, whatever the caller formatted */
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	pthread_mutex_lock(&log_lock);
+	line_start(f, level, subsys);
+	fputs(buf, f);
 	fputc('\n', f);
 	fflush(f);
 	pthread_mutex_unlock(&log_lock);

@@ -57,6 +57,18 @@ void conf_check_kpi(const struct conf_kpi *k, const char *path, struct conf_errs
 		kpi_checker(k, kpi_report, &x);
 }
 
+static conf_target_checker target_checker;
+
+void conf_set_target_checker(conf_target_checker fn) { target_checker = fn; }
+
+void conf_check_target_runtime(const struct conf_target *t, const char *path,
+			       struct conf_errs *errs, const struct posmap *pm)
+{
+	struct kpi_report_ctx x = {errs, pm, path};
+	if (target_checker)
+		target_checker(t, kpi_report, &x);
+}
+
 int conf_cmp_parse(const char *s, int *cmp, double *v)
 {
 	static const struct {

@@ -429,6 +429,14 @@ void conf_set_expr_checker(conf_expr_checker fn);
 typedef void (*conf_kpi_report)(void *ctx, const char *key, const char *msg);
 typedef void (*conf_kpi_checker)(const struct conf_kpi *k, conf_kpi_report report, void *ctx);
 void conf_set_kpi_checker(conf_kpi_checker fn);
+/* What the collector compiles at start (a JSON mapping's paths, the
+ * pagination paths) is the collector's to check: the program registers a
+ * checker that reports like the KPI checker, key relative to the target
+ * ("metrics[0].path"), so check-config and run refuse the same things
+ * with file:line:column. */
+struct conf_target;
+typedef void (*conf_target_checker)(const struct conf_target *t, conf_kpi_report report, void *ctx);
+void conf_set_target_checker(conf_target_checker fn);
 
 /* An Alertmanager label matcher: name="value", name!=value, name=~"re",
  * name!~"re" (quotes optional, Go escapes inside them). */

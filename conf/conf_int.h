@@ -132,6 +132,8 @@ void conf_check_tz(const char *name, const char *path, struct conf_errs *errs,
 /* Run the registered PromQL checker (0 when none is registered). */
 int conf_check_expr_text(const char *expr, char **cause);
 /* The KPI model's own checks of kpis[i] (path), through the registered checker. */
+void conf_check_target_runtime(const struct conf_target *t, const char *path,
+			       struct conf_errs *errs, const struct posmap *pm);
 void conf_check_kpi(const struct conf_kpi *k, const char *path, struct conf_errs *errs,
 		    const struct posmap *pm);
 /* ">= 1", "> 0", "<= 5", "< 5", "== 1": 0, or PW_EINVAL. */

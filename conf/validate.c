@@ -696,6 +696,7 @@ static void check_target(struct conf *c, size_t i, const char *p, struct conf_er
 		check_json_metric(&t->metrics[m], mp, errs, pm);
 		free(mp);
 	}
+	conf_check_target_runtime(t, p, errs, pm);
 }
 
 static void check_targets(struct conf *c, struct conf_errs *errs, const struct posmap *pm,

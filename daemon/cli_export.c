@@ -34,7 +34,7 @@ int cmd_export_rules(int argc, char **argv)
 			return 2;
 	}
 	if (!cfg) {
-		fprintf(stderr, "usage: pacewatch export-rules -c FILE\n");
+		fprintf(stderr, "pacewatch: export-rules: -c FILE is required\n");
 		return 2;
 	}
 	if (conf_load(cfg, &c, &errs) != 0) {

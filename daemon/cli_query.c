@@ -270,8 +270,9 @@ int cmd_query(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || (!storage == !url)) {
-		fprintf(stderr, "pacewatch: query: usage: query (--storage DIR | --url URL) EXPR "
-				"[--time T | --start T --end T --step S]\n");
+		fprintf(stderr, "pacewatch: query: %s\n",
+			!storage == !url ? "give one of --storage DIR and --url URL"
+			: optind == argc ? "no EXPR given" : "give one EXPR (quote it)");
 		return 2;
 	}
 	expr = argv[optind];

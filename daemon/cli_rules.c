@@ -129,8 +129,10 @@ int cmd_rules(int argc, char **argv)
 		}
 	}
 	if (!cfg || optind != argc || have_at == have_range) {
-		fprintf(stderr, "pacewatch: rules: usage: rules -c FILE [--storage DIR] (--at T | "
-				"--start T --end T [--step D]) [--json]\n");
+		fprintf(stderr, "pacewatch: rules: %s\n",
+			!cfg ? "-c FILE is required"
+			: optind != argc ? "unexpected argument"
+					 : "give either --at T or --start T --end T");
 		return 2;
 	}
 	if (open_rules(cfg, storage, false, &conf, &st, &r) != 0)
@@ -265,7 +267,7 @@ int cmd_kpi(int argc, char **argv)
 		}
 	}
 	if (!cfg || optind != argc) {
-		fprintf(stderr, "pacewatch: kpi: usage: kpi -c FILE [--storage DIR] [--at T] [--json]\n");
+		fprintf(stderr, "pacewatch: kpi: %s\n", !cfg ? "-c FILE is required" : "unexpected argument");
 		return 2;
 	}
 	if (open_rules(cfg, storage, true, &conf, &st, &r) != 0)

@@ -98,34 +98,7 @@ int cmd_import(int argc, char **argv)
 	}
 	if ((rc = open_store(&o, OPEN_CREATE, &s)) != 0)
 		return rc;
-	for (int i = optind; i < argc; i++) {
-		char *buf = NULL;
-		size_t len = 0, n = 0;
-		struct pt_error err;
-		int64_t t0 = pw_mono_ns();
-
-		if ((rc = pw_read_file(argv[i], 0, &buf, &len)) != 0) {
-			fprintf(stderr, "pacewatch: %s: %s\n", argv[i], strerror(-rc));
-			rc = 1;
-			break;
-		}
-		rc = collector_import_text(s, buf, len, pw_now_ms(), extra, nextra, &n, &err);
-		free(buf);
-		if (rc) {
-			if (err.line)
-				fprintf(stderr, "pacewatch: %s:%zu:%zu: %s; nothing of this file was "
-						"imported\n",
-					argv[i], err.line, err.col, err.msg ? err.msg : pw_strerror(rc));
-			else
-				fprintf(stderr, "pacewatch: %s: %s; nothing of this file was imported\n",
-					argv[i], err.msg ? err.msg : pw_strerror(rc));
-			pt_error_clear(&err);
-			rc = 1;
-			break;
-		}
-		fprintf(stderr, "pacewatch: %s: imported %zu samples in %.3f s\n", argv[i], n,
-			(double)(pw_mono_ns() - t0) / 1e9);
-	}
+	rc = cli_import_files(s, argv + optind, argc - optind, extra, nextra);
 	store_close(s);
 	return rc;
 }
@@ -367,6 +340,10 @@ int cmd_stats(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "s:", lo, NULL)) != -1)
 		if ((rc = parse_common(c, &o)) != 0)
 			return rc;
+	if (optind != argc) {
+		fprintf(stderr, "pacewatch: stats: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
 	if ((rc = open_store(&o, OPEN_READ, &s)) != 0)
 		return rc;
 	rc = store_stats(s, &st);
@@ -446,6 +423,10 @@ int cmd_retention(int argc, char **argv)
 	}
 	if (age < 0) {
 		fprintf(stderr, "pacewatch: retention: --older-than DURATION is required\n");
+		return 2;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "pacewatch: retention: unexpected argument \"%s\"\n", argv[optind]);
 		return 2;
 	}
 	if ((rc = open_store(&o, dry ? OPEN_READ : OPEN_WRITE, &s)) != 0)

@@ -5,6 +5,8 @@
 #ifndef PW_DAEMON_H
 #define PW_DAEMON_H
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 int cmd_import(int argc, char **argv);
@@ -20,11 +22,45 @@ int cmd_retention(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_config_keys(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_man(int argc, char **argv);
+/* pacewatch.conf(5) from the configuration's field tables (cli_man.c) */
+int cli_man_conf(FILE *f);
+
+/* The subcommands (main.c): name, function, synopsis (after "pacewatch "),
+ * description; --help, the usage after a usage error and the pacewatch(1)
+ * manual page are written from this one table. */
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *synopsis, *help;
+};
+extern const struct cli_cmd cli_cmds[];
+extern const size_t cli_ncmds;
 
 /* A time a person typed (cli_time.c): read in zone (NULL: the default)
  * unless it carries an offset, or relative to now. 0, or 2 with the error
  * printed. */
 #define CLI_DEFAULT_ZONE "Asia/Shanghai"
 int cli_time(const char *cmd, const char *opt, const char *s, const char *zone, int64_t *ms);
+
+/* `import`'s files, streamed (cli_import.c): 0, or 1 with the error printed */
+struct store;
+struct pw_label;
+int cli_import_files(struct store *s, char **files, int nfiles, const struct pw_label *extra,
+		     size_t nextra);
+
+/* run's start-up over a throwaway store (run.c): 0 or an error with *cause */
+struct conf;
+int run_probe(struct conf *c, char **cause);
+
+/* what run compiles at start, checked when a configuration is loaded
+ * (check_start.c) */
+void cli_register_start_checks(void);
+
+/* systemd's notification protocol (sd_notify.c): msg is "READY=1\n..." */
+void sd_notify_send(const char *msg);
+void sd_notify_reloading(void);
+/* how often to send WATCHDOG=1 (half of WATCHDOG_USEC), 0: not asked */
+int64_t sd_watchdog_interval_ms(void);
 
 #endif

@@ -9,6 +9,9 @@
  * and see the decider only through the views it publishes.
  */
 #include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -92,14 +95,26 @@ struct run_opts {
 
 /* Load the configuration (or the defaults) and apply command-line
  * overrides. Errors are printed; returns NULL. */
-static struct conf *load(const struct run_opts *o)
+static struct conf *load(const struct run_opts *o, char **errtext)
 {
 	struct conf *c = NULL;
 	struct conf_errs errs;
 
 	if (o->config) {
 		if (conf_load(o->config, &c, &errs) != 0) {
-			conf_errs_print(&errs, stderr);
+			char *text = NULL;
+			size_t len = 0;
+			FILE *m = open_memstream(&text, &len);
+
+			conf_errs_print(&errs, m ? m : stderr);
+			if (m) {
+				fclose(m);
+				fputs(text, stderr);
+				if (errtext)
+					*errtext = text;
+				else
+					free(text);
+			}
 			conf_errs_free(&errs);
 			return NULL;
 		}
@@ -140,6 +155,7 @@ struct daemon {
 	struct httpd_deps hd;
 	struct parts p;
 	int64_t next_retention, next_alerts, next_notify;
+	int64_t watchdog_ms, next_watchdog; /* systemd's watchdog, 0: none */
 };
 
 /* remote_write's metrics on /metrics: slot 0 of the server's providers */
@@ -188,6 +204,59 @@ static int parts_new(struct daemon *d, struct conf *c, struct parts *p, char **c
 	return 0;
 }
 
+/* check-config's last step: build what run builds from c (collector,
+ * decider, notifier, remote_write) over an empty store in a temporary
+ * directory, and throw it away; 0, or an error with *cause. Whatever run
+ * would refuse at start is refused here too, even a check the
+ * configuration's loader does not know. */
+int run_probe(struct conf *c, char **cause)
+{
+	char dir[] = "/tmp/pacewatch-check-XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	char *path = tmp && *tmp ? xasprintf("%s/pacewatch-check-XXXXXX", tmp) : xstrdup(dir);
+	struct daemon d = {0};
+	struct store_opts so = {0};
+	int rc;
+
+	*cause = NULL;
+	if (!mkdtemp(path)) {
+		*cause = xasprintf("cannot make a temporary directory %s: %s", path, strerror(errno));
+		free(path);
+		return PW_EINVAL;
+	}
+	so.path = path;
+	so.no_sync = true;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if ((rc = store_open(&so, &d.store, cause)) == 0) {
+		d.views = pw_slot_new();
+		rc = parts_new(&d, c, &d.p, cause);
+		if (rc == 0) {
+			d.p.conf = NULL; /* the caller's */
+			parts_free(&d.p);
+		}
+		pw_slot_free(d.views);
+		store_close(d.store);
+	}
+	{
+		/* the store's files, whatever it made there */
+		DIR *dp = opendir(path);
+		struct dirent *de;
+		while (dp && (de = readdir(dp)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			char *f = xasprintf("%s/%s", path, de->d_name);
+			unlink(f);
+			free(f);
+		}
+		if (dp)
+			closedir(dp);
+		rmdir(path);
+	}
+	curl_global_cleanup();
+	free(path);
+	return rc;
+}
+
 /* The parts go to work: the HTTP server shows them, their threads start,
  * a first view is published, and the loop runs everything at once. */
 static void parts_start(struct daemon *d)
@@ -211,17 +280,25 @@ static void reload(struct daemon *d)
 	char *cause = NULL;
 
 	log_info("daemon", "SIGHUP: reloading %s", d->o.config ? d->o.config : "(defaults)");
-	if (!(nc = load(&d->o))) {
+	sd_notify_reloading();
+	if (!(nc = load(&d->o, &cause))) {
+		char *answer;
+
+		sd_notify_send("READY=1\nSTATUS=reload refused: the configuration has errors\n");
 		log_error("daemon", "reload refused: the configuration has errors (above); the old "
 				    "one keeps running");
-		reload_answer(PW_EINVAL, "the configuration has errors (see the log); the old one "
-					 "keeps running");
+		answer = xasprintf("%sthe configuration has errors; the old one keeps running",
+				   cause ? cause : "");
+		reload_answer(PW_EINVAL, answer);
+		free(answer);
+		free(cause);
 		return;
 	}
 	if (strcmp(nc->storage.path, old->storage.path) != 0)
 		log_warnx("daemon", "storage.path changes only on restart");
 	if (parts_new(d, nc, &np, &cause) != 0) {
 		log_error("daemon", "reload refused: %s; the old configuration keeps running", cause);
+		sd_notify_send("READY=1\nSTATUS=reload refused\n");
 		reload_answer(PW_EINVAL, cause);
 		free(cause);
 		conf_free(nc);
@@ -242,6 +319,7 @@ static void reload(struct daemon *d)
 		conf_free(old);
 	log_info("daemon", "reloaded: %zu targets, %zu rule groups", nc->ntargets,
 		 nc->nrule_groups);
+	sd_notify_send("READY=1\nSTATUS=running\n");
 	reload_answer(0, NULL);
 }
 
@@ -274,6 +352,12 @@ static void loop(struct daemon *d)
 			reload(d);
 		if (pw_now_ms() >= d->next_retention)
 			retention(d);
+		/* from the loop itself: a loop that hangs stops the pings and
+		 * systemd restarts the service */
+		if (d->watchdog_ms && pw_now_ms() >= d->next_watchdog) {
+			sd_notify_send("WATCHDOG=1\n");
+			d->next_watchdog = pw_now_ms() + d->watchdog_ms;
+		}
 	}
 }
 
@@ -328,6 +412,7 @@ static void daemon_close(struct daemon *d)
 {
 	log_info("daemon", "stopping: finishing %zu scrapes in flight",
 		 collector_inflight(d->p.col));
+	sd_notify_send("STOPPING=1\nSTATUS=stopping\n");
 	/* a /-/reload waiting for the loop must not hold up the server's stop */
 	pthread_mutex_lock(&rl_lock);
 	rl_stopping = true; /* first: later requests see it, earlier ones get the answer */
@@ -373,6 +458,11 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		default: return 2;
 		}
 	}
+	if (optind != argc) {
+		fprintf(stderr, "pacewatch: run: unexpected argument \"%s\" (the configuration is -c FILE)\n",
+			argv[optind]);
+		return 2;
+	}
 	return 0;
 }
 
@@ -385,7 +475,7 @@ int cmd_run(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &d.o)) != 0)
 		return rc;
-	if (!(conf = load(&d.o)))
+	if (!(conf = load(&d.o, NULL)))
 		return 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (daemon_open(&d, conf) != 0) {
@@ -404,6 +494,9 @@ int cmd_run(int argc, char **argv)
 		 d.o.config ? ", configuration " : "", d.o.config ? d.o.config : "");
 	d.next_retention = pw_now_ms() + 60000;
 	parts_start(&d);
+	/* listening, store open, first view published: ready */
+	sd_notify_send("READY=1\nSTATUS=running\n");
+	d.watchdog_ms = sd_watchdog_interval_ms();
 	loop(&d);
 	daemon_close(&d);
 	curl_global_cleanup();

@@ -605,14 +605,14 @@ def part_disk_full():
     finally:
         text = stop_daemon(d, log)
         plat.stop()
-    lines = [l for l in text.splitlines() if "storing scrapes into" in l and " error " in l]
+    lines = [l for l in text.splitlines() if "storing scrapes into" in l and " level=error " in l]
     check(len(lines) == 2, "scrapes: one error line per episode (%d):\n%s"
           % (len(lines), "\n".join(lines)))
     for l in lines:
         check(store in l and "errno" in l and "no space left on device" in l,
               "scrapes: the line names the path, the cause and errno: " + l)
     check(len(scrape_lines("works again")) == 2, "scrapes: one line when it works again")
-    lines = [l for l in text.splitlines() if "storing" in l and "import" in l and " error " in l]
+    lines = [l for l in text.splitlines() if "storing" in l and "import" in l and " level=error " in l]
     check(len(lines) == 2, "one error line per episode (%d):\n%s" % (len(lines), "\n".join(lines)))
     for l in lines:
         check(store in l and "errno" in l and "no space left on device" in l,

@@ -270,7 +270,7 @@ def part_faults():
                   "%s: hotline recovers" % kind)
             check(d.poll() is None, "%s: the daemon is still running" % kind)
         text = stop_daemon(d, log)
-        errors = [l for l in text.splitlines() if " error " in l and "hotline_12356" in l]
+        errors = [l for l in text.splitlines() if " level=error " in l and "hotline_12356" in l]
         recovered = [l for l in text.splitlines() if "hotline_12356" in l and "recovered" in l]
         check(len(errors) == len(FAULTS),
               "one error line per fault episode (%d for %d):\n%s" % (len(errors), len(FAULTS),
@@ -279,7 +279,7 @@ def part_faults():
             check("target hotline_12356" in line and reason in line,
                   "%s: the error names the target and says \"%s\": %s" % (kind, reason, line))
         check(len(recovered) == len(FAULTS), "one recovered line per episode (%d)" % len(recovered))
-        other = [l for l in text.splitlines() if " error " in l and "hotline_12356" not in l]
+        other = [l for l in text.splitlines() if " level=error " in l and "hotline_12356" not in l]
         check(not other, "no other target failed:\n" + "\n".join(other))
         after = set(dump(store))
         lost = before - after

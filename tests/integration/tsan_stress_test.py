@@ -436,7 +436,7 @@ def main():
               "KPI units were added and went stale (at most %d units, %d stale)" %
               (seen["units"], seen["stale"]))
     text = open(log, encoding="utf-8", errors="replace").read()
-    nreload = text.count("daemon: reloaded:")
+    nreload = text.count("component=daemon msg=\"reloaded:")
     print("reloads done: %d; ran %.0f s in all" % (nreload, time.time() - t0), flush=True)
     check(nreload >= 3 or not threads, "the configuration was reloaded (%d times)" % nreload)
     check(rc == 0, "pacewatch exits 0 on SIGTERM (got %s%s)" %
