@@ -6,6 +6,7 @@
  * (doubling up to a cap), logs one error, then one "recovered" line.
  */
 #include "collector_int.h"
+#include "ledger.h"
 
 #include <curl/curl.h>
 #include <math.h>
@@ -479,8 +480,10 @@ static int parse_page(struct ctarget *t, bool *more, char **cause)
 				   t->tz, t->start_ms, put_sample, &pc, &n, cause);
 		break;
 	case CONF_FORMAT_CSV:
-		rc = csv_apply(&ct->csv, t->body.data ? t->body.data : "", t->body.len, t->tz,
-			       t->start_ms, put_sample, &pc, &n, cause);
+	case CONF_FORMAT_XLSX: /* ledgers (ledger.c): `ledger`, or its older name `csv` */
+		rc = ledger_scrape(ct->ledger.values.n ? &ct->ledger : &ct->csv, ct->name,
+				   t->body.data ? t->body.data : "", t->body.len, t->tz, t->start_ms,
+				   put_sample, &pc, &n, cause);
 		break;
 	default: {
 		static const struct pt_handler h = {pt_sample, pt_meta};
@@ -632,10 +635,11 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 		for (size_t k = 0; k < sizeof health / sizeof health[0]; k++)
 			store_batch_put_meta(t->batch, health[k].name, STORE_TYPE_GAUGE, health[k].help,
 					     NULL);
-		for (size_t k = 0; k < t->t->csv.values.n; k++) {
+		const struct conf_csv *lc = t->t->ledger.values.n ? &t->t->ledger : &t->t->csv;
+		for (size_t k = 0; k < lc->values.n; k++) {
 			char *help = xasprintf("Column \"%s\" of the ledger %s.",
-					       t->t->csv.values.v[k].value, t->t->name);
-			store_batch_put_meta(t->batch, t->t->csv.values.v[k].name, STORE_TYPE_GAUGE, help,
+					       lc->values.v[k].value, t->t->name);
+			store_batch_put_meta(t->batch, lc->values.v[k].name, STORE_TYPE_GAUGE, help,
 					     NULL);
 			free(help);
 		}
