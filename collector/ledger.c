@@ -553,3 +553,90 @@ int ledger_scrape(const struct conf_csv *l, const char *name, const void *data, 
 	ledger_result_free(&res);
 	return rc;
 }
+
+/* ---- uploads and the command: one batch into the store ------------------------------- */
+
+struct import_ctx {
+	struct store_batch *b;
+	const struct conf_ledger *l;
+	char *err;
+};
+
+static int import_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts, double v)
+{
+	struct import_ctx *c = vctx;
+	struct pw_label ls[PT_MAX_LABELS + 8];
+	char *renamed[PT_MAX_LABELS + 1];
+	size_t nl = 0, nr = 0;
+	int rc;
+	/* as a target's samples: a column label named like a fixed one is exported_ */
+	for (size_t i = 0; i < n && nl < PT_MAX_LABELS; i++) {
+		int clash = strcmp(l[i].name, "job") == 0;
+		for (size_t k = 0; k < c->l->labels.n && !clash; k++)
+			clash = strcmp(l[i].name, c->l->labels.v[k].name) == 0;
+		ls[nl] = l[i];
+		if (clash && i > 0)
+			ls[nl].name = renamed[nr++] = xasprintf("exported_%s", l[i].name);
+		nl++;
+	}
+	ls[nl].name = "job";
+	ls[nl++].value = c->l->name;
+	for (size_t k = 0; k < c->l->labels.n && nl < PT_MAX_LABELS + 7; k++) {
+		ls[nl].name = c->l->labels.v[k].name;
+		ls[nl++].value = c->l->labels.v[k].value;
+	}
+	rc = store_batch_put(c->b, ls, nl, ts, v);
+	if (rc && !c->err)
+		c->err = xstrdup(store_batch_error(c->b) ? store_batch_error(c->b) : pw_strerror(rc));
+	for (size_t i = 0; i < nr; i++)
+		free(renamed[i]);
+	return rc;
+}
+
+int ledger_import(struct store *s, const struct conf_ledger *l, const char *file, const void *data,
+		  size_t len, bool keep_good, int64_t now_ms, struct ledger_result *res,
+		  bool *stored, char **cause)
+{
+	struct import_ctx c = {store_batch_begin(s), l, NULL};
+	struct pw_tz *tz = NULL;
+	int rc;
+
+	*stored = false;
+	*cause = NULL;
+	memset(res, 0, sizeof *res);
+	if (l->timezone && (rc = pw_tz_load(l->timezone, &tz, cause)) != 0) {
+		store_batch_abort(c.b);
+		return rc;
+	}
+	rc = ledger_apply(&l->ledger, file, data, len, tz, now_ms, import_sample, &c, res, cause);
+	pw_tz_free(tz);
+	if (rc != 0) {
+		store_batch_abort(c.b);
+		if (c.err) {
+			free(*cause);
+			*cause = xasprintf("%s: %s; nothing was stored", file, c.err);
+			free(c.err);
+			return PW_ESTORE;
+		}
+		return rc;
+	}
+	if (res->rejected_rows && !keep_good) {
+		store_batch_abort(c.b);
+		return 0;
+	}
+	for (size_t k = 0; k < l->ledger.values.n; k++) {
+		char *help = xasprintf("Column \"%s\" of the ledger %s.", l->ledger.values.v[k].value,
+				       l->name);
+		store_batch_put_meta(c.b, l->ledger.values.v[k].name, STORE_TYPE_GAUGE, help, NULL);
+		free(help);
+	}
+	if ((rc = store_batch_commit(c.b, cause)) != 0) {
+		char *m = xasprintf("%s: the store refused the batch: %s; nothing was stored", file,
+				    *cause ? *cause : pw_strerror(rc));
+		free(*cause);
+		*cause = m;
+		return rc;
+	}
+	*stored = true;
+	return 0;
+}

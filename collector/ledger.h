@@ -49,4 +49,14 @@ int ledger_scrape(const struct conf_csv *l, const char *name, const void *data, 
 		  const struct pw_tz *tz, int64_t now_ms, jsonmap_sample_cb cb, void *ctx,
 		  size_t *nsamples, char **cause);
 
+/* Read a named ledger's file into the store as one batch (docs/ledgers.md,
+ * "All or nothing"): labelled job=the ledger's name and its fixed labels;
+ * stored (*stored) when no row was rejected, or keep_good. Returns 0 when
+ * the file was read (res says what was accepted and rejected); PW_EINVAL
+ * or PW_ETOOBIG with *cause when it cannot be read as this ledger; a store
+ * error with *cause when the store refused the batch (nothing stored). */
+int ledger_import(struct store *s, const struct conf_ledger *l, const char *file, const void *data,
+		  size_t len, bool keep_good, int64_t now_ms, struct ledger_result *res,
+		  bool *stored, char **cause);
+
 #endif

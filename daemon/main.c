@@ -23,6 +23,11 @@ static const struct {
 	 "import --storage DIR [--label NAME=VALUE]... FILE...\n"
 	 "      Import Prometheus text exposition files (optional ms timestamps).\n"
 	 "      Each file is one batch: a malformed line imports nothing of it."},
+	{"import-ledger", cmd_import_ledger,
+	 "import-ledger -c FILE [--storage DIR | --url URL] [--keep-good] NAME PATH\n"
+	 "      Read a ledger (.xlsx or Excel's CSV) as the configured ledger NAME into the\n"
+	 "      store, or send it to a running pacewatch; every rejected row and column is\n"
+	 "      printed, and nothing is stored when one is, unless --keep-good."},
 	{"dump", cmd_dump,
 	 "dump --storage DIR [--match SELECTOR]... [--start T] [--end T]\n"
 	 "      Print samples in the import format (sorted by series, then time)."},
