@@ -6,7 +6,6 @@
  * (doubling up to a cap), logs one error, then one "recovered" line.
  */
 #include "collector_int.h"
-#include "ledger.h"
 
 #include <curl/curl.h>
 #include <math.h>

@@ -6,7 +6,7 @@
  * thousands separators and percentages. Every wrong cell is a rejection
  * naming its row, column and why; the caller decides what is stored.
  */
-#include "ledger.h"
+#include "collector.h"
 
 #include <ctype.h>
 #include <errno.h>

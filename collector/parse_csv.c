@@ -5,7 +5,6 @@
  * and tests use.
  */
 #include "collector_int.h"
-#include "ledger.h"
 
 int csv_apply(const struct conf_csv *csv, const char *body, size_t len, const struct pw_tz *tz,
 	      int64_t now_ms, jsonmap_sample_cb cb, void *ctx, size_t *nsamples, char **cause)

@@ -14,7 +14,7 @@
 #include "common.h"
 #include "conf.h"
 #include "daemon.h"
-#include "ledger.h"
+#include "collector.h"
 #include "store.h"
 
 #define MAX_LEDGER_FILE (256u << 20)

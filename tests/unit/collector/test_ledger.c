@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ledger.h"
+#include "collector.h"
 
 #define FIX PW_SOURCE_DIR "/tests/fixtures/ledgers/"
 
