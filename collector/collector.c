@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* the series a scrape reported: the next scrape marks stale those it does
  * not report again */
@@ -52,6 +53,10 @@ struct ctarget {
 	uint64_t scrapes_total, failures_total, samples_total;
 	uint64_t buckets[COLLECTOR_DURATION_BUCKETS];
 	double dur_sum;
+	/* a ledger by path: read again only when it changed (docs/ledgers.md) */
+	struct stat sig;
+	bool have_sig, unchanged;
+	char *raw_error; /* the last scrape's error, unescaped */
 };
 
 const double collector_duration_bounds[COLLECTOR_DURATION_BUCKETS] = {
@@ -282,6 +287,8 @@ void collector_free(struct collector *c)
 		set_free(&t->cur);
 		set_free(&t->prev);
 		free(t->last_error);
+		free(t->raw_error);
+		t->raw_error = NULL;
 	}
 	flush_pending(c);
 	free(c->pend);
@@ -621,7 +628,8 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 	put_health(t, "scrape_duration_seconds", dur);
 	put_health(t, "scrape_samples_scraped", (double)t->samples);
 	put_health(t, "scrape_response_size_bytes", (double)t->resp_bytes);
-	put_stale(t);
+	if (!t->unchanged)
+		put_stale(t);
 	if (!t->meta_written) {
 		static const struct {
 			const char *name, *help;
@@ -695,13 +703,18 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 		t->last_error = NULL;
 		t->samples_total += t->samples;
 	}
-	/* this scrape's series are the next one's reference */
-	set_clear(&t->prev);
-	{
+	/* this scrape's series are the next one's reference (an unchanged
+	 * ledger file reported those of the scrape that read it) */
+	if (!t->unchanged) {
+		set_clear(&t->prev);
 		struct seriesset tmp = t->prev;
 		t->prev = t->cur;
 		t->cur = tmp;
 	}
+	free(t->raw_error);
+	t->raw_error = error ? xstrdup(error) : NULL;
+	if (rc)
+		t->have_sig = false; /* not stored: read the file again */
 	t->health = error ? 0 : 1;
 	t->last_ms = t->start_ms;
 	t->last_dur = dur;
@@ -785,6 +798,25 @@ static void on_done(struct collector *c, CURLMsg *msg)
 	finish(c, t, error);
 }
 
+/* A ledger target's file (path) that has the size, modification time and
+ * inode of the last read; records them for the next look. */
+static bool file_unchanged(struct ctarget *t)
+{
+	struct stat st;
+	bool same;
+	if (!t->t->path || strncmp(t->t->url, "file://", 7) != 0 || stat(t->t->url + 7, &st) != 0) {
+		t->have_sig = false;
+		return false;
+	}
+	same = t->have_sig && t->scrapes_total > 0 && st.st_dev == t->sig.st_dev &&
+	       st.st_ino == t->sig.st_ino && st.st_size == t->sig.st_size &&
+	       st.st_mtim.tv_sec == t->sig.st_mtim.tv_sec &&
+	       st.st_mtim.tv_nsec == t->sig.st_mtim.tv_nsec;
+	t->sig = st;
+	t->have_sig = true;
+	return same;
+}
+
 static void start_scrape(struct collector *c, struct ctarget *t)
 {
 	t->started_ns = pw_mono_ns();
@@ -794,6 +826,13 @@ static void start_scrape(struct collector *c, struct ctarget *t)
 	t->resp_bytes = 0;
 	t->page = 0;
 	set_clear(&t->cur);
+	t->unchanged = file_unchanged(t);
+	if (t->unchanged) {
+		/* a successful scrape that stores nothing new, or the same failure */
+		t->samples = t->raw_error ? 0 : t->last_samples;
+		finish(c, t, t->raw_error ? xstrdup(t->raw_error) : NULL);
+		return;
+	}
 	start_transfer(c, t);
 }
 

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pwtest import check, finish, free_port, stop_daemon  # noqa: E402
@@ -103,6 +104,7 @@ def main():
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.1)
         test_targets(base)
+        test_unchanged_file(base, os.path.join(ledgers, "outreach_fixed.xlsx"))
         test_uploads(base)
         test_command_url(base, cfg, tok)
     finally:
@@ -138,6 +140,50 @@ def test_targets(base):
           "牡丹区 (a merged cell) 7 lectures in June: %s" % got)
     check(query(base, 'outreach_lectures{job="outreach_csv"}', JUN30 + 1) == [],
           "nothing of the rejected CSV is stored")
+
+
+def target(base, job):
+    return {x["labels"]["job"]: x for x in get(base, "/api/v1/targets")["data"]["activeTargets"]}[job]
+
+
+def wait_scrapes(base, job, n):
+    """until n more scrapes of job were made (lastScrape moved n times)"""
+    seen, last, deadline = 0, target(base, job)["lastScrape"], time.time() + 120
+    while seen < n and time.time() < deadline:
+        time.sleep(0.3)
+        t = target(base, job)
+        if t["lastScrape"] != last:
+            seen, last = seen + 1, t["lastScrape"]
+    check(seen >= n, "%s was scraped %d more times" % (job, n))
+    return target(base, job)
+
+
+def test_unchanged_file(base, path):
+    """a path is read again only when its size, modification time or inode changed: bytes
+    changed behind an unchanged mtime are not read (a corrupt archive would fail), a
+    touched file is"""
+    data = open(path, "rb").read()
+    st = os.stat(path)
+    bad = bytearray(data)
+    # the worksheet's deflated bytes zeroed: the inflate or CRC check fails when it is read
+    info = zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml")
+    at = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    n = min(64, info.compress_size)
+    bad[at:at + n] = b"\0" * n
+    with open(path, "r+b") as f:  # same inode, same size
+        f.write(bytes(bad))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    t = wait_scrapes(base, "outreach_xlsx", 3)
+    check(t["health"] == "up" and t["lastError"] == "",
+          "an unchanged file is not read again: %s" % t)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000000000))
+    t = wait_scrapes(base, "outreach_xlsx", 2)
+    check(t["health"] == "down" and t["lastError"],
+          "a touched file is read again (and its damage found): %s" % t)
+    with open(path, "wb") as f:
+        f.write(data)
+    t = wait_scrapes(base, "outreach_xlsx", 2)
+    check(t["health"] == "up", "the repaired file is read: %s" % t)
 
 
 def test_uploads(base):
