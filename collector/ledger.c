@@ -387,7 +387,7 @@ int ledger_apply(const struct conf_csv *l, const char *name, const void *data, s
 				hdr = r + 1;
 				break;
 			}
-			if (found > best) {
+			if (found > best || (l->header_row > 0 && !bestrow)) {
 				best = found;
 				bestrow = r + 1;
 			}
@@ -422,9 +422,12 @@ int ledger_apply(const struct conf_csv *l, const char *name, const void *data, s
 				for (size_t c = 0, k = 0; c < row->n && k < 30; c++)
 					if (row->cells[c][0])
 						pw_buf_printf(&b, "%s%s", k++ ? ", " : "", row->cells[c]);
-				*cause = xasprintf("%s: %s row %zu comes closest but has %s", name,
-						   l->header_row > 0 ? "the header_row:" :
-						   "no row names every configured column;", row->line, b.data);
+				if (l->header_row > 0)
+					*cause = xasprintf("%s: header_row %zu does not name every configured "
+							   "column: %s", name, row->line, b.data);
+				else
+					*cause = xasprintf("%s: no row names every configured column; row %zu "
+							   "comes closest but has %s", name, row->line, b.data);
 			}
 			pw_buf_free(&b);
 			rc = PW_EINVAL;

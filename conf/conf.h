@@ -52,7 +52,8 @@ struct conf_pagination {
 };
 
 /* A ledger's columns (docs/ledgers.md): a target's `ledger` (or, for
- * format csv, its older name `csv`), a named ledger's `ledger`. */
+ * format csv, its older name `csv`: the collector reads whichever has
+ * values), a named ledger's `ledger`. */
 struct conf_csv {
 	char *delimiter;
 	char *timestamp_column;       /* optional */
@@ -65,7 +66,7 @@ struct conf_csv {
 struct conf_target {
 	char *name;
 	char *url;
-	char *path;             /* a ledger file instead of url (resolved by validation) */
+	char *path;             /* a ledger file instead of url (validation sets url to its file:// URL) */
 	char *method;
 	struct conf_kvs headers;
 	struct conf_kvs params;
@@ -80,7 +81,7 @@ struct conf_target {
 	uint64_t max_response_size;
 	struct conf_kvs labels;
 	enum conf_format format;
-	struct conf_csv ledger; /* format csv, xlsx (validation moves csv here) */
+	struct conf_csv ledger; /* format csv, xlsx: the columns (or csv, its older name) */
 	struct conf_json_metric *metrics;
 	size_t nmetrics;
 	struct conf_pagination pagination;

@@ -598,7 +598,8 @@ static int fill_merges(struct px *c)
 		if (!*tl)
 			continue;
 		v = xstrdup(tl);
-		for (size_t r = m->r1; r <= m->r2 && !x->cause; r++)
+		/* rows past the sheet's last are not made for it */
+		for (size_t r = m->r1; r <= m->r2 && r <= x->s->nrows && !x->cause; r++)
 			for (size_t col = m->c1; col <= m->c2 && !x->cause; col++)
 				if (r != m->r1 || col != m->c1)
 					cell_put(c, r, col, xstrdup(v));

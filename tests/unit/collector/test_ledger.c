@@ -227,6 +227,15 @@ Test(ledger, the_header_row)
 				"but has no column \"县\" (labels.county); it has 日期, 县区, 数");
 	free(cause);
 	ledger_result_free(&res);
+	/* a configured header row that is not one */
+	struct conf_csv h2 = dl;
+	h2.header_row = 1;
+	const char *e = "标题\n日期,县,数\n";
+	cr_expect_eq(apply(&h2, "e.csv", e, strlen(e), &g, &res, &cause), PW_EINVAL);
+	cr_expect_str_eq(cause, "e.csv: header_row 1 does not name every configured column: "
+				"no column \"日期\" (timestamp_column) and 2 more; it has 标题");
+	free(cause);
+	ledger_result_free(&res);
 	/* a configured header row */
 	struct conf_csv l = dl;
 	l.header_row = 3;
