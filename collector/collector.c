@@ -227,7 +227,7 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 		t = &c->tg[c->ntg++];
 		t->t = &conf->targets[i];
 		t->health = -1;
-		t->instance = instance_of(t->t->url);
+		t->instance = t->t->path ? xstrdup(t->t->path) : instance_of(t->t->url);
 		pw_buf_init(&t->body, t->t->max_response_size);
 		if (pw_tz_load(t->t->timezone, &t->tz, &why) != 0) {
 			*cause = xasprintf("target %s: %s", t->t->name, why);
@@ -804,7 +804,7 @@ static bool file_unchanged(struct ctarget *t)
 {
 	struct stat st;
 	bool same;
-	if (!t->t->path || strncmp(t->t->url, "file://", 7) != 0 || stat(t->t->url + 7, &st) != 0) {
+	if (!t->t->path || stat(t->t->path, &st) != 0) {
 		t->have_sig = false;
 		return false;
 	}

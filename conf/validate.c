@@ -6,8 +6,10 @@
  */
 #include "conf_int.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void check_label_names(const struct conf_kvs *kv, const char *path,
 			      struct conf_errs *errs, const struct posmap *pm)
@@ -525,12 +527,32 @@ static void check_target_common(struct conf *c, size_t i, const char *p, struct 
 		}
 	}
 	if (t->path) {
-		/* a ledger file: read as a file:// URL, relative to the configuration */
+		/* a ledger file, relative to the configuration's folder: made absolute
+		 * (the collector looks at it) and read as its file:// URL */
 		const char *slash = c->path ? strrchr(c->path, '/') : NULL;
-		if (t->path[0] == '/' || !slash)
-			t->url = xasprintf("file://%s", t->path);
-		else
-			t->url = xasprintf("file://%.*s/%s", (int)(slash - c->path), c->path, t->path);
+		char *abs = t->path[0] == '/' || !slash
+				    ? xstrdup(t->path)
+				    : xasprintf("%.*s/%s", (int)(slash - c->path), c->path, t->path);
+		if (abs[0] != '/') {
+			char cwd[4096], *a;
+			if (getcwd(cwd, sizeof cwd)) {
+				a = xasprintf("%s/%s", cwd, abs);
+				free(abs);
+				abs = a;
+			}
+		}
+		struct pw_buf u;
+		pw_buf_init(&u, 0);
+		pw_buf_puts(&u, "file://");
+		for (const unsigned char *b = (const unsigned char *)abs; *b; b++) {
+			if (isalnum(*b) || strchr("/-._~", *b))
+				pw_buf_putc(&u, (char)*b);
+			else
+				pw_buf_printf(&u, "%%%02X", *b);
+		}
+		free(t->path);
+		t->path = abs;
+		t->url = pw_buf_take(&u);
 	}
 	if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0 &&
 	    strncmp(t->url, "file://", 7) != 0) {

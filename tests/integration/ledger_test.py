@@ -72,7 +72,9 @@ def main():
     os.makedirs(WORK)
     ledgers = os.path.join(WORK, "ledgers")
     os.makedirs(ledgers)
-    shutil.copy(os.path.join(FIX, "outreach_fixed.xlsx"), ledgers)
+    # a name as staff give it: Chinese, with a space
+    xlsx_path = os.path.join(ledgers, "2025年6月 健康宣讲台账.xlsx")
+    shutil.copy(os.path.join(FIX, "outreach_fixed.xlsx"), xlsx_path)
     shutil.copy(os.path.join(FIX, "outreach_gb18030.csv"), ledgers)
     tok = os.path.join(WORK, "write.token")
     open(tok, "w").write(TOKEN + "\n")
@@ -83,7 +85,7 @@ def main():
         "http": {"listen": ["127.0.0.1:%d" % port], "max_request_size": "256KiB",
                  "write_auth": {"bearer_token_file": tok}},
         "targets": [
-            {"name": "outreach_xlsx", "path": "ledgers/outreach_fixed.xlsx", "format": "xlsx",
+            {"name": "outreach_xlsx", "path": "ledgers/2025年6月 健康宣讲台账.xlsx", "format": "xlsx",
              "interval": "1s", "labels": {"city": "菏泽市"}, "ledger": COLS},
             {"name": "outreach_csv", "path": "ledgers/outreach_gb18030.csv", "format": "csv",
              "interval": "1s", "csv": COLS},
@@ -94,7 +96,9 @@ def main():
     cfg = os.path.join(WORK, "pacewatch.json")
     json.dump(conf, open(cfg, "w", encoding="utf-8"), ensure_ascii=False)
     log = os.path.join(WORK, "pacewatch.log")
-    p = subprocess.Popen([PW, "run", "-c", cfg], stdout=subprocess.DEVNULL,
+    # the configuration named relative to the working directory: paths in it are
+    # relative to its folder, made absolute
+    p = subprocess.Popen([PW, "run", "-c", "pacewatch.json"], cwd=WORK, stdout=subprocess.DEVNULL,
                          stderr=open(log, "wb"))
     try:
         for _ in range(600):
@@ -103,8 +107,8 @@ def main():
                 break
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.1)
-        test_targets(base)
-        test_unchanged_file(base, os.path.join(ledgers, "outreach_fixed.xlsx"))
+        test_targets(base, xlsx_path)
+        test_unchanged_file(base, xlsx_path)
         test_uploads(base)
         test_command_url(base, cfg, tok)
     finally:
@@ -113,7 +117,7 @@ def main():
     finish()
 
 
-def test_targets(base):
+def test_targets(base, xlsx_path):
     """a path target of each format: the good workbook is up, the CSV with a bad row down"""
     want_err = 'row 6, column D "宣讲场次": expected a number, found "三场"'
     deadline = time.time() + 120
@@ -133,8 +137,8 @@ def test_targets(base):
     check([(dict(k)["county"], v) for k, v in got] == [("曹县", "3")],
           "曹县's 3 lectures on 2025-06-30: %s" % got)
     labels = dict(got[0][0]) if got else {}
-    check(labels.get("city") == "菏泽市" and labels.get("instance"),
-          "target labels and instance: %s" % labels)
+    check(labels.get("city") == "菏泽市" and labels.get("instance") == xlsx_path,
+          "target labels, and the file as instance: %s" % labels)
     got = query(base, 'outreach_lectures{job="outreach_xlsx"}', JUN1 + 1)
     check([(dict(k)["county"], v) for k, v in got] == [("牡丹区", "7")],
           "牡丹区 (a merged cell) 7 lectures in June: %s" % got)
