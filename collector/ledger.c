@@ -71,8 +71,8 @@ static char *ungrouped(const char *s)
 	if (*p == '-' || *p == '+')
 		p++;
 	dot = strchr(p, '.');
-	if (!strchr(p, ','))
-		return NULL;
+	if (!strchr(p, ',') || (dot && strchr(dot, ',')))
+		return NULL; /* no separators, or one among the decimals */
 	for (const char *q = p; *q && q != dot; q++) {
 		if (*q == ',') {
 			if (digits == 0 || (q == strchr(p, ',') ? digits > 3 : digits != 3))

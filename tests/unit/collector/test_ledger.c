@@ -198,6 +198,8 @@ Test(ledger, numbers_as_excel_writes_them)
 	one(d, "-3", "n,曹县 -3 1751212800000\n");
 	one(d, "1e3", "n,曹县 1000 1751212800000\n");
 	one(d, "12,30", "row 2, column C \"数\": expected a number, found \"12,30\"");
+	one(d, "1,230.5,0", "row 2, column C \"数\": expected a number, found \"1,230.5,0\"");
+	one(d, "1234,567", "row 2, column C \"数\": expected a number, found \"1234,567\"");
 	one(d, "三场", "row 2, column C \"数\": expected a number, found \"三场\"");
 	one(d, "#DIV/0!", "row 2, column C \"数\": an Excel error value #DIV/0!, not a number");
 	one(d, "1e400", "row 2, column C \"数\": number out of range: \"1e400\"");
