@@ -643,7 +643,7 @@ void kpis_meta(const struct kpis *ks, struct view_meta *m)
 			.name = c->name, .title = c->title, .kind = k->kind, .at_most = kpi_at_most(c),
 			.start_ms = c->start_ms, .deadline_ms = c->deadline_ms,
 			.deadline_text = c->deadline, .owner = c->owner, .contact = c->contact,
-			.runbook = c->runbook, .coverage = c->coverage});
+			.runbook = c->runbook, .coverage = c->coverage, .item = c->item});
 	}
 }
 

@@ -2,12 +2,15 @@
  * check.c — the checks that several sections of the configuration share:
  * a PromQL expression compiles (through the checker the program sets, so
  * conf/ needs no query engine) and a time zone exists. validate.c and
- * notify.c both call them.
+ * notify.c both call them; and a TLS certificate and key load and match.
  */
 #include "conf_int.h"
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static conf_expr_checker expr_checker;
 
@@ -90,4 +93,95 @@ void conf_check_tz(const char *name, const char *path, struct conf_errs *errs,
 		conf_err_at(errs, pm, path, false, "%s", cause);
 	free(cause);
 	pw_tz_free(tz);
+}
+
+/* ---- TLS certificate and key ---------------------------------------------- */
+
+/* The file's content for GnuTLS; *cause on failure. */
+static int tls_read(const char *file, gnutls_datum_t *d, char **cause)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = pw_read_file(file, 1 << 20, &text, &len);
+	if (rc) {
+		*cause = rc == PW_ETOOBIG ? xasprintf("\"%s\" is larger than 1 MiB", file)
+					  : xasprintf("cannot read \"%s\": %s", file, pw_strerror(rc));
+		return PW_EINVAL;
+	}
+	d->data = (unsigned char *)text;
+	d->size = (unsigned)len;
+	return 0;
+}
+
+static void day(char *b, size_t n, time_t t)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(b, n, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+int conf_tls_check_files(const char *cert_file, const char *key_file, int64_t now_ms,
+			 char **cause, char **warning)
+{
+	gnutls_datum_t cd = {0}, kd = {0};
+	gnutls_x509_crt_t *crts = NULL;
+	unsigned ncrt = 0;
+	gnutls_x509_privkey_t key = NULL;
+	unsigned char cid[64], kid[64];
+	size_t cn = sizeof cid, kn = sizeof kid;
+	int rc = PW_EINVAL, g;
+	time_t now = (time_t)(now_ms / 1000), exp, act;
+	char when[64];
+
+	*cause = NULL;
+	if (tls_read(cert_file, &cd, cause) || tls_read(key_file, &kd, cause))
+		goto out;
+	g = gnutls_x509_crt_list_import2(&crts, &ncrt, &cd, GNUTLS_X509_FMT_PEM, 0);
+	if (g < 0 || ncrt == 0) {
+		*cause = xasprintf("\"%s\" holds no usable PEM certificate (%s)", cert_file,
+				   g < 0 ? gnutls_strerror(g) : "none found");
+		goto out;
+	}
+	if ((g = gnutls_x509_privkey_init(&key)) < 0 ||
+	    (g = gnutls_x509_privkey_import2(key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
+		/* GnuTLS' reason names a format, never the key's bytes */
+		*cause = xasprintf("\"%s\" holds no usable PEM private key (%s)", key_file,
+				   gnutls_strerror(g));
+		goto out;
+	}
+	if (gnutls_x509_crt_get_key_id(crts[0], 0, cid, &cn) < 0 ||
+	    gnutls_x509_privkey_get_key_id(key, 0, kid, &kn) < 0 || cn != kn ||
+	    memcmp(cid, kid, cn) != 0) {
+		*cause = xasprintf("the key in \"%s\" does not belong to the certificate in \"%s\"",
+				   key_file, cert_file);
+		goto out;
+	}
+	exp = gnutls_x509_crt_get_expiration_time(crts[0]);
+	act = gnutls_x509_crt_get_activation_time(crts[0]);
+	if (exp != (time_t)-1 && exp < now) {
+		day(when, sizeof when, exp);
+		*cause = xasprintf("the certificate in \"%s\" expired on %s", cert_file, when);
+		goto out;
+	}
+	rc = 0;
+	if (warning && exp != (time_t)-1 && exp < now + 30 * 86400) {
+		day(when, sizeof when, exp);
+		*warning = xasprintf("the certificate in \"%s\" expires on %s, in %lld days",
+				     cert_file, when, (long long)((exp - now) / 86400));
+	} else if (warning && act != (time_t)-1 && act > now) {
+		day(when, sizeof when, act);
+		*warning = xasprintf("the certificate in \"%s\" is not valid before %s", cert_file,
+				     when);
+	}
+out:
+	for (unsigned i = 0; i < ncrt; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	if (kd.data)
+		explicit_bzero(kd.data, kd.size);
+	free(cd.data);
+	free(kd.data);
+	return rc;
 }

@@ -164,6 +164,7 @@ struct conf_kpi {
 	double tolerance, hysteresis;
 	int64_t for_ms, forecast_ms, stale_after_ms;
 	char *timezone, *severity, *owner, *contact;
+	char *item;       /* the programme item it serves ("N2 心理健康服务") */
 	struct conf_kvs severities; /* alert name -> severity, overriding severity */
 	char *coverage;   /* a coverage KPI: ">= 1" (see coverage_cmp, coverage_v) */
 	char *unit_name;  /* template naming a unit for people */
@@ -272,6 +273,7 @@ struct conf_digest {
 	char *at;        /* HH:MM */
 	char *timezone;  /* default: global.timezone */
 	char *title;
+	int64_t max_units; /* unit rows per KPI */
 };
 
 struct conf_notify {
@@ -341,6 +343,8 @@ struct conf_units {
 	size_t index_cap;
 };
 
+enum { CONF_TLS_1_2, CONF_TLS_1_3 };
+
 struct conf {
 	char *path;
 	struct {
@@ -357,6 +361,7 @@ struct conf {
 		int64_t retention_ms;
 		uint64_t initial_size, max_size;
 		bool sync;
+		bool sync_meta;
 	} storage;
 	struct {
 		char **listen;
@@ -365,6 +370,12 @@ struct conf {
 		int64_t connection_timeout_ms;
 		uint64_t max_request_size;
 		char *tls_cert_file, *tls_key_file;
+		int tls_min_version;            /* CONF_TLS_1_2, CONF_TLS_1_3 */
+		int64_t per_ip_connection_limit;
+		int64_t header_timeout_ms;      /* request line and headers, from the start */
+		int64_t request_timeout_ms;     /* the whole request, body included */
+		char **health_listen;           /* /metrics and health checks only */
+		size_t nhealth_listen;
 		struct conf_auth read_auth, write_auth;
 		bool metrics_timestamps;
 		bool openmetrics;
@@ -373,6 +384,8 @@ struct conf {
 		int64_t timeout_ms;
 		int64_t max_samples;
 		int64_t max_points;
+		uint64_t max_bytes, max_bytes_total; /* 0: no limit */
+		int64_t max_concurrency;
 	} query;
 	struct conf_target *targets;
 	size_t ntargets;
@@ -388,17 +401,31 @@ struct conf {
 	size_t nledgers;
 };
 
-/* One error: where and what. */
+/* What a configuration may be: larger files are refused before they are
+ * parsed, deeper nesting where it goes too deep; at most CONF_MAX_ERRORS
+ * errors are kept (the others are counted), each with a window of its
+ * line of up to CONF_ERR_WINDOW characters each side of its column. */
+#define CONF_MAX_SIZE (16u << 20)
+#define CONF_MAX_DEPTH 64
+#define CONF_MAX_ERRORS 1000
+#define CONF_ERR_WINDOW 60
+
+/* One error (or warning): where and what. */
 struct conf_err {
 	size_t line, col;    /* 1-based; 0 when not tied to a place */
 	char *path;          /* key path, e.g. "targets[2].url" */
 	char *msg;
-	char *source_line;   /* the line of the file, for the caret display */
+	char *source_line;   /* the part of the line around col, for the caret */
+	size_t source_col;   /* col within source_line (1-based characters) */
+	bool cut_before, cut_after; /* source_line is not the whole line */
 };
 
 struct conf_errs {
 	struct conf_err *v;
 	size_t n;
+	size_t more;         /* errors past CONF_MAX_ERRORS, counted only */
+	struct conf_err *warn; /* things that work but deserve a look */
+	size_t nwarn;
 	char *file;
 };
 
@@ -449,8 +476,15 @@ const struct conf_unit *conf_unit_ancestor(const struct conf *c, const struct co
 double conf_unit_attr(const struct conf *c, const struct conf_unit *u, const char *name);
 bool conf_units_has_attr(const struct conf *c, const char *name);
 void conf_free(struct conf *c);
+/* Load and check a TLS certificate and key (PEM): they parse, they match,
+ * the certificate is valid at now_ms. 0, or PW_EINVAL with *cause (which
+ * names the file, never the key's content). *warning (may be NULL on
+ * entry): a certificate that expires within 30 days or is not valid yet. */
+int conf_tls_check_files(const char *cert_file, const char *key_file, int64_t now_ms,
+			 char **cause, char **warning);
 void conf_errs_free(struct conf_errs *errs);
-/* Print "file:line:col: path: message", the line and a caret, per error. */
+/* Print "file:line:col: path: message", the line and a caret, per error
+ * (warnings first, as "path: warning: message"). */
 void conf_errs_print(const struct conf_errs *errs, FILE *f);
 
 /* Every key the field tables know, as "section.key" paths with their type

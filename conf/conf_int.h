@@ -21,12 +21,21 @@ struct posmap_ent {
 struct posmap {
 	struct posmap_ent *v;
 	size_t n, cap;
+	size_t *hidx, hcap;   /* hash index into v by path */
 	const char *text;
 	size_t len;
+	struct { size_t line, col; } *ck; /* line and column every 4 KiB */
+	size_t nck;
 };
 
-/* Replace comments with spaces (newlines kept), in place. */
-void conf_blank_comments(char *text, size_t len);
+/* Replace comments with spaces (newlines kept), in place, and check the
+ * nesting depth: SIZE_MAX, or the offset of the first problem (an
+ * unterminated comment's opening, the first bracket too deep) and *why. */
+size_t conf_lex_check(char *text, size_t len, const char **why);
+/* Start a position map of text: lines and columns only, no paths yet. */
+void conf_posmap_init(struct posmap *pm, const char *text, size_t len);
+/* Line and column of an offset in the map's text, in bounded time. */
+void conf_posmap_linecol(const struct posmap *pm, size_t off, size_t *line, size_t *col);
 /* Record where every key and value of a (valid) JSON text is. */
 void conf_posmap_build(struct posmap *pm, const char *text, size_t len);
 void conf_posmap_free(struct posmap *pm);
@@ -36,6 +45,20 @@ bool conf_posmap_find(const struct posmap *pm, const char *path, size_t *key_off
 /* 1-based line and (character) column of an offset. */
 void conf_offset_linecol(const char *text, size_t len, size_t off, size_t *line, size_t *col);
 
+/* Names that must be unique, in a hash set: conf_names_add returns the
+ * index of the first entry with the same name, or SIZE_MAX (and keeps
+ * name, not a copy, as entry i). NULL names are ignored. */
+struct conf_name {
+	const char *s;
+	size_t i;
+};
+struct conf_names {
+	struct conf_name *v;
+	size_t n, cap;
+};
+size_t conf_names_add(struct conf_names *ns, const char *name, size_t i);
+void conf_names_free(struct conf_names *ns);
+
 /* ---- errors.c ------------------------------------------------------------- */
 
 /* Add an error at byte offset off (SIZE_MAX: no place). */
@@ -44,6 +67,9 @@ void conf_err_add(struct conf_errs *errs, const struct posmap *pm, size_t off, c
 /* Add an error at the key (at_key) or value of path. */
 void conf_err_at(struct conf_errs *errs, const struct posmap *pm, const char *path, bool at_key,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A warning at the key (at_key) or value of path: printed, not fatal. */
+void conf_warn_at(struct conf_errs *errs, const struct posmap *pm, const char *path, bool at_key,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* ---- schema.c / load.c ---------------------------------------------------- */
 
@@ -56,7 +82,10 @@ enum ftype {
 	F_ENUM,     /* int, index into enums[] */
 	F_KVS,      /* struct conf_kvs from an object of strings */
 	F_STRS,     /* char ** at off, size_t count at count_off */
-	F_SECRET,   /* key names a file; its content (trimmed) goes to off */
+	F_SECRET,   /* key names a file holding a credential; its content
+		     * (trailing newlines trimmed) goes to off; empty or
+		     * whitespace-only is an error */
+	F_FILE,     /* key names a file (a template); its content goes to off */
 	F_OBJ,      /* nested table at off */
 	F_OBJARR,   /* array of objects: pointer at off, size_t count at count_off */
 	F_NUM,      /* double, within [min, max] */

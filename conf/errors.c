@@ -8,32 +8,60 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *line_text(const char *t, size_t len, size_t off)
+/* up to CONF_ERR_WINDOW characters of off's line each side of off, into e
+ * (a 200 KB line with 10,000 errors must not be copied 10,000 times) */
+static void window(struct conf_err *e, const char *t, size_t len, size_t off)
 {
-	size_t a = off, b = off;
-	while (a > 0 && t[a - 1] != '\n')
+	size_t a = off, b = off, n;
+
+	for (n = 0; a > 0 && t[a - 1] != '\n' && n < CONF_ERR_WINDOW;) {
 		a--;
-	while (b < len && t[b] != '\n' && t[b] != '\r')
+		if (((unsigned char)t[a] & 0xC0) != 0x80)
+			n++;
+	}
+	while (a > 0 && ((unsigned char)t[a] & 0xC0) == 0x80) /* whole characters */
+		a--;
+	e->cut_before = a > 0 && t[a - 1] != '\n';
+	e->source_col = n + 1;
+	for (n = 0; b < len && t[b] != '\n' && t[b] != '\r' && n < CONF_ERR_WINDOW;) {
 		b++;
-	return xstrndup(t + a, b - a);
+		while (b < len && ((unsigned char)t[b] & 0xC0) == 0x80)
+			b++;
+		n++;
+	}
+	e->cut_after = b < len && t[b] != '\n' && t[b] != '\r';
+	e->source_line = xstrndup(t + a, b - a);
+}
+
+/* a new entry at the end of *v (n of them), grown geometrically */
+static struct conf_err *push(struct conf_err **v, size_t *n)
+{
+	if ((*n & (*n - 1)) == 0) /* 0, 1, 2, 4, ...: full */
+		*v = xreallocarray(*v, *n ? *n * 2 : 1, sizeof **v);
+	memset(&(*v)[*n], 0, sizeof **v);
+	return &(*v)[(*n)++];
 }
 
 static void add_v(struct conf_errs *errs, const struct posmap *pm, size_t off, const char *path,
-		  const char *fmt, va_list ap)
+		  bool warn, const char *fmt, va_list ap)
 {
 	struct conf_err *e;
 	char *msg = NULL;
 
+	if (!warn && errs->n >= CONF_MAX_ERRORS) {
+		errs->more++; /* counted, not kept: bounded memory */
+		return;
+	}
+	if (warn && errs->nwarn >= CONF_MAX_ERRORS)
+		return;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		abort();
-	errs->v = xreallocarray(errs->v, errs->n + 1, sizeof *errs->v);
-	e = &errs->v[errs->n++];
-	memset(e, 0, sizeof *e);
+	e = warn ? push(&errs->warn, &errs->nwarn) : push(&errs->v, &errs->n);
 	e->msg = msg;
 	e->path = xstrdup(path ? path : "");
 	if (pm && pm->text && off != SIZE_MAX && off <= pm->len) {
-		conf_offset_linecol(pm->text, pm->len, off, &e->line, &e->col);
-		e->source_line = line_text(pm->text, pm->len, off);
+		conf_posmap_linecol(pm, off, &e->line, &e->col);
+		window(e, pm->text, pm->len, off);
 	}
 }
 
@@ -42,15 +70,15 @@ void conf_err_add(struct conf_errs *errs, const struct posmap *pm, size_t off, c
 {
 	va_list ap;
 	va_start(ap, fmt);
-	add_v(errs, pm, off, path, fmt, ap);
+	add_v(errs, pm, off, path, false, fmt, ap);
 	va_end(ap);
 }
 
-void conf_err_at(struct conf_errs *errs, const struct posmap *pm, const char *path, bool at_key,
-		 const char *fmt, ...)
+/* the offset of path's key (at_key) or value, or of its nearest parent
+ * in the file when path is not there */
+static size_t place(const struct posmap *pm, const char *path, bool at_key)
 {
 	size_t k = SIZE_MAX, v = SIZE_MAX;
-	va_list ap;
 
 	if (!conf_posmap_find(pm, path, &k, &v)) {
 		/* a missing key: point at its parent object */
@@ -69,69 +97,87 @@ void conf_err_at(struct conf_errs *errs, const struct posmap *pm, const char *pa
 		at_key = false;
 		free(parent);
 	}
+	return at_key ? k : v;
+}
+
+void conf_err_at(struct conf_errs *errs, const struct posmap *pm, const char *path, bool at_key,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errs->n >= CONF_MAX_ERRORS) {
+		errs->more++;
+		return;
+	}
 	va_start(ap, fmt);
-	add_v(errs, pm, at_key ? k : v, path, fmt, ap);
+	add_v(errs, pm, place(pm, path, at_key), path, false, fmt, ap);
 	va_end(ap);
+}
+
+void conf_warn_at(struct conf_errs *errs, const struct posmap *pm, const char *path, bool at_key,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_v(errs, pm, place(pm, path, at_key), path, true, fmt, ap);
+	va_end(ap);
+}
+
+static void free_list(struct conf_err *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].path);
+		free(v[i].msg);
+		free(v[i].source_line);
+	}
+	free(v);
 }
 
 void conf_errs_free(struct conf_errs *errs)
 {
-	for (size_t i = 0; i < errs->n; i++) {
-		free(errs->v[i].path);
-		free(errs->v[i].msg);
-		free(errs->v[i].source_line);
-	}
-	free(errs->v);
+	free_list(errs->v, errs->n);
+	free_list(errs->warn, errs->nwarn);
 	free(errs->file);
 	memset(errs, 0, sizeof *errs);
 }
 
+static void print_one(const struct conf_errs *errs, const struct conf_err *e, bool warn, FILE *f)
+{
+	if (e->line)
+		fprintf(f, "%s:%zu:%zu: ", errs->file ? errs->file : "-", e->line, e->col);
+	else
+		fprintf(f, "%s: ", errs->file ? errs->file : "-");
+	if (e->path && *e->path)
+		fprintf(f, "%s: ", e->path);
+	fprintf(f, "%s%s\n", warn ? "warning: " : "", e->msg);
+	if (e->source_line) {
+		/* the window of the line, then a caret under the column (tabs
+		 * kept; CJK characters take two cells in a terminal) */
+		size_t c = 1;
+		const char *p;
+		fprintf(f, "  %s%s%s\n  %s", e->cut_before ? "..." : "", e->source_line,
+			e->cut_after ? "..." : "", e->cut_before ? "   " : "");
+		for (p = e->source_line; *p && c < e->source_col; p++) {
+			if (((unsigned char)*p & 0xC0) == 0x80)
+				continue;
+			fputc(*p == '\t' ? '\t' : ' ', f);
+			if ((unsigned char)*p >= 0xE3 && (unsigned char)*p <= 0xED)
+				fputc(' ', f);
+			c++;
+		}
+		fputs("^\n", f);
+	}
+}
+
 void conf_errs_print(const struct conf_errs *errs, FILE *f)
 {
-	for (size_t i = 0; i < errs->n; i++) {
-		const struct conf_err *e = &errs->v[i];
-		if (e->line)
-			fprintf(f, "%s:%zu:%zu: ", errs->file ? errs->file : "-", e->line, e->col);
-		else
-			fprintf(f, "%s: ", errs->file ? errs->file : "-");
-		if (e->path && *e->path)
-			fprintf(f, "%s: ", e->path);
-		fprintf(f, "%s\n", e->msg);
-		if (e->source_line) {
-			/* the line, then a caret under the column (tabs kept); a
-			 * long line shows a window of 60 characters each side */
-			size_t c = 1, first = e->col > 60 ? e->col - 60 : 1, shown = 0;
-			const char *p = e->source_line, *start;
-			while (*p && c < first) {
-				p++;
-				while ((((unsigned char)*p) & 0xC0) == 0x80)
-					p++;
-				c++;
-			}
-			start = p;
-			fputs(first > 1 ? "  ..." : "  ", f);
-			for (; *p && shown < 120; shown++) {
-				const char *q = p + 1;
-				while ((((unsigned char)*q) & 0xC0) == 0x80)
-					q++;
-				fwrite(p, 1, (size_t)(q - p), f);
-				p = q;
-			}
-			fputs(*p ? "...\n  " : "\n  ", f);
-			if (first > 1)
-				fputs("   ", f);
-			for (p = start; *p && c < e->col; p++) {
-				if (((unsigned char)*p & 0xC0) == 0x80)
-					continue;
-				/* CJK characters take two cells in a terminal */
-				fputc(*p == '\t' ? '\t' : ' ', f);
-				if ((unsigned char)*p >= 0xE3 && (unsigned char)*p <= 0xED)
-					fputc(' ', f);
-				c++;
-			}
-			fputs("^\n", f);
-		}
-	}
-	if (errs->n > 1)
-		fprintf(f, "%zu errors\n", errs->n);
+	for (size_t i = 0; i < errs->nwarn; i++)
+		print_one(errs, &errs->warn[i], true, f);
+	for (size_t i = 0; i < errs->n; i++)
+		print_one(errs, &errs->v[i], false, f);
+	if (errs->more)
+		fprintf(f, "%zu more errors not shown\n", errs->more);
+	if (errs->n + errs->more > 1)
+		fprintf(f, "%zu errors\n", errs->n + errs->more);
 }

@@ -1,6 +1,8 @@
 /*
  * lex.c — the lexical pre-pass over a configuration file: comments become
- * spaces (newlines kept, so jansson's line/column stay right), and every
+ * spaces (newlines kept, so jansson's line/column stay right), an
+ * unterminated comment or nesting deeper than CONF_MAX_DEPTH is refused
+ * (the scan below and jansson recurse per level), and every
  * key's and value's byte offset is recorded under its path
  * ("targets[2].url"), since jansson's values carry no positions.
  */
@@ -9,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-void conf_blank_comments(char *t, size_t len)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+size_t conf_lex_check(char *t, size_t len, const char **why)
 {
-	size_t i = 0;
+	size_t i = 0, depth = 0;
 
 	while (i < len) {
 		if (t[i] == '"') { /* skip a string */
@@ -26,6 +31,7 @@ void conf_blank_comments(char *t, size_t len)
 			while (i < len && t[i] != '\n')
 				t[i++] = ' ';
 		} else if (t[i] == '/' && i + 1 < len && t[i + 1] == '*') {
+			size_t open = i;
 			t[i++] = ' ';
 			t[i++] = ' ';
 			while (i < len && !(t[i] == '*' && i + 1 < len && t[i + 1] == '/')) {
@@ -33,14 +39,81 @@ void conf_blank_comments(char *t, size_t len)
 					t[i] = ' ';
 				i++;
 			}
-			if (i < len) {
-				t[i++] = ' ';
-				t[i++] = ' ';
+			if (i >= len) {
+				*why = "unterminated /* comment: it runs to the end of the file";
+				return open;
 			}
+			t[i++] = ' ';
+			t[i++] = ' ';
+		} else if (t[i] == '{' || t[i] == '[') {
+			if (++depth > CONF_MAX_DEPTH) {
+				*why = "nested more than " STR(CONF_MAX_DEPTH) " levels deep";
+				return i;
+			}
+			i++;
+		} else if (t[i] == '}' || t[i] == ']') {
+			if (depth)
+				depth--;
+			i++;
 		} else {
 			i++;
 		}
 	}
+	return SIZE_MAX;
+}
+
+/* every CK_STEP bytes, the line and column there: any offset's line and
+ * column are then a short scan away, whatever the length of its line */
+#define CK_STEP 4096
+
+void conf_posmap_init(struct posmap *pm, const char *text, size_t len)
+{
+	size_t l = 1, c = 1;
+
+	memset(pm, 0, sizeof *pm);
+	pm->text = text;
+	pm->len = len;
+	pm->nck = len / CK_STEP + 1;
+	pm->ck = xcalloc(pm->nck, sizeof *pm->ck);
+	for (size_t i = 0; i <= len; i++) {
+		if (i % CK_STEP == 0) {
+			pm->ck[i / CK_STEP].line = l;
+			pm->ck[i / CK_STEP].col = c;
+		}
+		if (i == len)
+			break;
+		if (text[i] == '\n') {
+			l++;
+			c = 1;
+		} else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+			c++;
+		}
+	}
+}
+
+void conf_posmap_linecol(const struct posmap *pm, size_t off, size_t *line, size_t *col)
+{
+	size_t l, c, i;
+
+	if (off > pm->len)
+		off = pm->len;
+	if (!pm->ck) {
+		conf_offset_linecol(pm->text, pm->len, off, line, col);
+		return;
+	}
+	i = off / CK_STEP * CK_STEP;
+	l = pm->ck[off / CK_STEP].line;
+	c = pm->ck[off / CK_STEP].col;
+	for (; i < off; i++) {
+		if (pm->text[i] == '\n') {
+			l++;
+			c = 1;
+		} else if (((unsigned char)pm->text[i] & 0xC0) != 0x80) {
+			c++;
+		}
+	}
+	*line = l;
+	*col = c;
 }
 
 static void pm_add(struct posmap *pm, const char *path, size_t key_off, size_t val_off)
@@ -162,6 +235,24 @@ void conf_posmap_build(struct posmap *pm, const char *text, size_t len)
 	pm->text = text;
 	pm->len = len;
 	scan_value(&s, "", 0);
+	/* a hash index over the paths: a lookup per error or per key must
+	 * not scan every path (that made loading quadratic) */
+	pm->hcap = 16;
+	while (pm->hcap < pm->n * 2)
+		pm->hcap *= 2;
+	pm->hidx = xmalloc(pm->hcap * sizeof *pm->hidx);
+	for (size_t k = 0; k < pm->hcap; k++)
+		pm->hidx[k] = SIZE_MAX;
+	for (size_t i = 0; i < pm->n; i++) {
+		size_t h = (size_t)pw_hash64(pm->v[i].path, strlen(pm->v[i].path)) & (pm->hcap - 1);
+		bool dup = false;
+		while (pm->hidx[h] != SIZE_MAX && !dup) {
+			dup = strcmp(pm->v[pm->hidx[h]].path, pm->v[i].path) == 0;
+			h = (h + 1) & (pm->hcap - 1);
+		}
+		if (!dup) /* the first place of a path wins */
+			pm->hidx[h] = i;
+	}
 }
 
 void conf_posmap_free(struct posmap *pm)
@@ -169,21 +260,64 @@ void conf_posmap_free(struct posmap *pm)
 	for (size_t i = 0; i < pm->n; i++)
 		free(pm->v[i].path);
 	free(pm->v);
+	free(pm->hidx);
+	free(pm->ck);
 	memset(pm, 0, sizeof *pm);
 }
 
 bool conf_posmap_find(const struct posmap *pm, const char *path, size_t *key_off, size_t *val_off)
 {
-	if (!pm)
+	size_t h;
+
+	if (!pm || !pm->hidx)
 		return false;
-	for (size_t i = 0; i < pm->n; i++) {
-		if (strcmp(pm->v[i].path, path) == 0) {
-			*key_off = pm->v[i].key_off;
-			*val_off = pm->v[i].val_off;
+	h = (size_t)pw_hash64(path, strlen(path)) & (pm->hcap - 1);
+	for (; pm->hidx[h] != SIZE_MAX; h = (h + 1) & (pm->hcap - 1)) {
+		const struct posmap_ent *e = &pm->v[pm->hidx[h]];
+		if (strcmp(e->path, path) == 0) {
+			*key_off = e->key_off;
+			*val_off = e->val_off;
 			return true;
 		}
 	}
 	return false;
+}
+
+size_t conf_names_add(struct conf_names *ns, const char *name, size_t i)
+{
+	size_t h;
+
+	if (!name)
+		return SIZE_MAX;
+	if ((ns->n + 1) * 2 > ns->cap) {
+		struct conf_name *old = ns->v;
+		size_t ocap = ns->cap;
+		ns->cap = ns->cap ? ns->cap * 2 : 16;
+		ns->v = xcalloc(ns->cap, sizeof *ns->v);
+		for (size_t k = 0; k < ocap; k++) {
+			if (!old[k].s)
+				continue;
+			h = (size_t)pw_hash64(old[k].s, strlen(old[k].s)) & (ns->cap - 1);
+			while (ns->v[h].s)
+				h = (h + 1) & (ns->cap - 1);
+			ns->v[h] = old[k];
+		}
+		free(old);
+	}
+	h = (size_t)pw_hash64(name, strlen(name)) & (ns->cap - 1);
+	for (; ns->v[h].s; h = (h + 1) & (ns->cap - 1))
+		if (strcmp(ns->v[h].s, name) == 0)
+			return ns->v[h].i;
+	ns->v[h].s = name;
+	ns->v[h].i = i;
+	ns->n++;
+	return SIZE_MAX;
+}
+
+void conf_names_free(struct conf_names *ns)
+{
+	free(ns->v);
+	memset(ns, 0, sizeof *ns);
 }
 
 void conf_offset_linecol(const char *text, size_t len, size_t off, size_t *line, size_t *col)

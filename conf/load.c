@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define AT(base, off, type) ((type *)((char *)(base) + (off)))
 
@@ -291,9 +292,17 @@ static void conv_strs(json_t *v, char ***arr, size_t *cnt, const char *path,
 	}
 }
 
-/* the content of the file v names */
-static void conv_secret(json_t *v, char **dst, const char *path, struct conf_errs *errs,
-			const struct posmap *pm)
+/* Nothing but spaces, tabs and line ends? */
+static bool blank(const char *s)
+{
+	return s[strspn(s, " \t\r\n\v\f")] == '\0';
+}
+
+/* the content of the file v names; a credential (F_SECRET) may not be
+ * empty: an empty token or password would let in whoever sends an empty
+ * one. The content is never part of a message. */
+static void conv_secret(const struct field *f, json_t *v, char **dst, const char *path,
+			struct conf_errs *errs, const struct posmap *pm)
 {
 	char *s, *cause = NULL;
 	if (!json_is_string(v)) {
@@ -304,6 +313,14 @@ static void conv_secret(json_t *v, char **dst, const char *path, struct conf_err
 	if (!s) {
 		conf_err_at(errs, pm, path, false, "%s", cause);
 		free(cause);
+		return;
+	}
+	if (f->type == F_SECRET && blank(s)) {
+		conf_err_at(errs, pm, path, true,
+			    "\"%s\" is empty or holds only white space: an empty credential would "
+			    "be accepted from anyone; put the secret in the file or remove %s",
+			    json_string_value(v), f->key);
+		free(s);
 		return;
 	}
 	free(*dst);
@@ -354,7 +371,8 @@ static void convert(const struct field *f, json_t *v, void *base, const char *pa
 		conv_strs(v, AT(base, f->off, char **), AT(base, f->count_off, size_t), path, errs,
 			  pm);
 		return;
-	case F_SECRET: conv_secret(v, AT(base, f->off, char *), path, errs, pm); return;
+	case F_SECRET:
+	case F_FILE: conv_secret(f, v, AT(base, f->off, char *), path, errs, pm); return;
 	case F_OBJ:
 		if (!json_is_object(v)) {
 			conf_err_at(errs, pm, path, false, "expected an object, found %s", json_kind(v));
@@ -444,6 +462,7 @@ static void free_fields(const struct table *t, void *base)
 		case F_STR:
 		case F_TEXT:
 		case F_SECRET:
+		case F_FILE:
 			free(*AT(base, f->off, char *));
 			break;
 		case F_KVS: {
@@ -506,23 +525,43 @@ struct conf *conf_defaults(void)
 	return c;
 }
 
+/* the error for a configuration of size bytes, over CONF_MAX_SIZE */
+static void too_big(struct conf_errs *errs, size_t size)
+{
+	conf_err_add(errs, NULL, SIZE_MAX, "",
+		     "the configuration is %zu bytes, larger than %u MiB: refused unread",
+		     size, CONF_MAX_SIZE >> 20);
+}
+
 int conf_load_buffer(const char *name, const char *buf, size_t len, struct conf **out,
 		     struct conf_errs *errs)
 {
-	char *text = xmalloc(len + 1);
+	char *text;
 	struct posmap pm = {0};
 	json_error_t je;
 	json_t *root;
 	struct conf *c;
+	const char *why = NULL;
+	size_t bad_off;
 
 	*out = NULL;
 	memset(errs, 0, sizeof *errs);
 	errs->file = xstrdup(name);
+	if (len > CONF_MAX_SIZE) {
+		too_big(errs, len);
+		return PW_ETOOBIG;
+	}
+	text = xmalloc(len + 1);
 	memcpy(text, buf, len);
 	text[len] = '\0';
-	conf_blank_comments(text, len);
-	pm.text = text;
-	pm.len = len;
+	bad_off = conf_lex_check(text, len, &why);
+	conf_posmap_init(&pm, text, len);
+	if (bad_off != SIZE_MAX) {
+		conf_err_add(errs, &pm, bad_off, "", "%s", why);
+		conf_posmap_free(&pm);
+		free(text);
+		return PW_EINVAL;
+	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
 		size_t off = (size_t)je.position;
@@ -538,6 +577,7 @@ int conf_load_buffer(const char *name, const char *buf, size_t len, struct conf 
 				off = q;
 		}
 		conf_err_add(errs, &pm, off, "", "%s", je.text);
+		conf_posmap_free(&pm);
 		free(text);
 		return PW_EINVAL;
 	}
@@ -545,6 +585,7 @@ int conf_load_buffer(const char *name, const char *buf, size_t len, struct conf 
 		conf_err_add(errs, &pm, 0, "", "expected an object at the top of the file, found %s",
 			     json_kind(root));
 		json_decref(root);
+		conf_posmap_free(&pm);
 		free(text);
 		return PW_EINVAL;
 	}
@@ -577,14 +618,26 @@ int conf_load(const char *path, struct conf **out, struct conf_errs *errs)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = pw_read_file(path, 64 << 20, &text, &len);
+	struct stat st;
+	int rc;
 
 	memset(errs, 0, sizeof *errs);
 	*out = NULL;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > CONF_MAX_SIZE) {
+		errs->file = xstrdup(path);
+		too_big(errs, (size_t)st.st_size);
+		return PW_ETOOBIG;
+	}
+	rc = pw_read_file(path, CONF_MAX_SIZE, &text, &len);
 	if (rc) {
 		errs->file = xstrdup(path);
-		conf_err_add(errs, NULL, SIZE_MAX, "", "cannot read the configuration: %s",
-			     rc == PW_ETOOBIG ? "larger than 64 MiB" : pw_strerror(rc));
+		if (rc == PW_ETOOBIG)
+			conf_err_add(errs, NULL, SIZE_MAX, "",
+				     "the configuration is larger than %u MiB: refused",
+				     CONF_MAX_SIZE >> 20);
+		else
+			conf_err_add(errs, NULL, SIZE_MAX, "", "cannot read the configuration: %s",
+				     pw_strerror(rc));
 		return rc;
 	}
 	rc = conf_load_buffer(path, text, len, out, errs);
@@ -607,7 +660,8 @@ static const char *ftype_name(const struct field *f)
 	case F_ENUM: return "enum";
 	case F_KVS: return "map";
 	case F_STRS: return "list of strings";
-	case F_SECRET: return "file";
+	case F_SECRET:
+	case F_FILE: return "file";
 	case F_OBJ: return "object";
 	case F_OBJARR: return "list of objects";
 	}

@@ -360,6 +360,7 @@ static void check_addrs(struct ctx *x, char **v, size_t n, const char *path)
 static void check_receivers(struct ctx *x)
 {
 	struct conf_notify *n = &x->c->notify;
+	struct conf_names names = {0};
 	for (size_t i = 0; i < n->nreceivers; i++) {
 		struct conf_receiver *r = &n->receivers[i];
 		char *p = xasprintf("notify.receivers[%zu]", i), *q;
@@ -368,13 +369,13 @@ static void check_receivers(struct ctx *x)
 			free(p);
 			continue;
 		}
-		for (size_t j = 0; j < i; j++)
-			if (n->receivers[j].name && strcmp(n->receivers[j].name, r->name) == 0) {
-				q = xasprintf("%s.name", p);
-				err(x, q, false, "receiver name \"%s\" is already used by receivers[%zu]",
-				    r->name, j);
-				free(q);
-			}
+		size_t j = conf_names_add(&names, r->name, i);
+		if (j != SIZE_MAX) {
+			q = xasprintf("%s.name", p);
+			err(x, q, false, "receiver name \"%s\" is already used by receivers[%zu]",
+			    r->name, j);
+			free(q);
+		}
 		if (r->email.smarthost || r->email.from || r->email.nto)
 			kinds++, r->kind = CONF_RECV_EMAIL;
 		if (r->webhook.url)
@@ -449,6 +450,7 @@ static void check_receivers(struct ctx *x)
 		}
 		free(p);
 	}
+	conf_names_free(&names);
 }
 
 
@@ -470,16 +472,17 @@ static void check_ranges(struct ctx *x, char **v, size_t n, int kind, const char
 static void check_intervals(struct ctx *x)
 {
 	struct conf_notify *n = &x->c->notify;
+	struct conf_names names = {0};
 	for (size_t i = 0; i < n->ntime_intervals; i++) {
 		struct conf_time_interval *ti = &n->time_intervals[i];
 		char *p = xasprintf("notify.time_intervals[%zu]", i), *q;
-		for (size_t j = 0; ti->name && j < i; j++)
-			if (n->time_intervals[j].name && strcmp(n->time_intervals[j].name, ti->name) == 0) {
-				q = xasprintf("%s.name", p);
-				err(x, q, false, "time interval \"%s\" is already defined at "
-						 "time_intervals[%zu]", ti->name, j);
-				free(q);
-			}
+		size_t j = conf_names_add(&names, ti->name, i);
+		if (j != SIZE_MAX) {
+			q = xasprintf("%s.name", p);
+			err(x, q, false, "time interval \"%s\" is already defined at "
+					 "time_intervals[%zu]", ti->name, j);
+			free(q);
+		}
 		for (size_t e = 0; e < ti->ntime_intervals; e++) {
 			struct conf_time_entry *te = &ti->time_intervals[e];
 			char *ep = xasprintf("%s.time_intervals[%zu]", p, e);
@@ -523,6 +526,7 @@ static void check_intervals(struct ctx *x)
 		}
 		free(p);
 	}
+	conf_names_free(&names);
 }
 
 static void check_inhibit(struct ctx *x)

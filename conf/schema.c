@@ -209,6 +209,10 @@ static const struct field storage_rows[] = {
 	 .def = "\"64GiB\"", .help = "the store never grows past this"},
 	{.key = "sync", .type = F_BOOL, .off = offsetof(struct conf, storage.sync), .def = "true",
 	 .help = "fsync every batch (false: survives a killed process, not a power loss)"},
+	{.key = "sync_meta", .type = F_BOOL, .off = offsetof(struct conf, storage.sync_meta),
+	 .def = "true",
+	 .help = "with sync, also flush each commit's meta page (false: one flush less per batch; "
+		 "a power loss may undo the last batch, never corrupt the store)"},
 };
 
 static const struct field auth_rows[] = {
@@ -220,6 +224,8 @@ static const struct field auth_rows[] = {
 	 .help = "file holding the basic authentication password"},
 };
 static const struct table auth_table = TBL("auth", auth_rows);
+
+static const char *const tls_version_names[] = {"TLS1.2", "TLS1.3", NULL};
 
 static const struct field http_rows[] = {
 	{.key = "listen", .type = F_STRS, .off = offsetof(struct conf, http.listen),
@@ -236,6 +242,21 @@ static const struct field http_rows[] = {
 	 .help = "serve HTTPS with this certificate (PEM)"},
 	{.key = "tls_key_file", .type = F_STR, .off = offsetof(struct conf, http.tls_key_file),
 	 .help = "and this key (PEM)"},
+	{.key = "tls_min_version", .type = F_ENUM, .off = offsetof(struct conf, http.tls_min_version),
+	 .def = "\"TLS1.2\"", .enums = tls_version_names,
+	 .help = "oldest TLS version served: TLS1.2 or TLS1.3"},
+	{.key = "per_ip_connection_limit", .type = F_INT,
+	 .off = offsetof(struct conf, http.per_ip_connection_limit), .def = "32", .min = 1,
+	 .max = 100000, .help = "connections one client address may hold open at once"},
+	{.key = "header_timeout", .type = F_DURATION,
+	 .off = offsetof(struct conf, http.header_timeout_ms), .def = "\"10s\"",
+	 .help = "the request line and headers must arrive within this, however slowly they trickle"},
+	{.key = "request_timeout", .type = F_DURATION,
+	 .off = offsetof(struct conf, http.request_timeout_ms), .def = "\"60s\"",
+	 .help = "the whole request, body included, must arrive within this"},
+	{.key = "health_listen", .type = F_STRS, .off = offsetof(struct conf, http.health_listen),
+	 .count_off = offsetof(struct conf, http.nhealth_listen), .def = "[]",
+	 .help = "addresses serving only /metrics, /-/healthy and /-/ready, with connections of their own"},
 	{.key = "read_auth", .type = F_OBJ, .off = offsetof(struct conf, http.read_auth),
 	 .sub = &auth_table, .help = "authentication for /metrics and the read API"},
 	{.key = "write_auth", .type = F_OBJ, .off = offsetof(struct conf, http.write_auth),
@@ -257,6 +278,15 @@ static const struct field query_rows[] = {
 	{.key = "max_points_per_series", .type = F_INT,
 	 .off = offsetof(struct conf, query.max_points), .def = "11000", .min = 10, .max = 10000000,
 	 .help = "a range query asking for more steps is refused (400)"},
+	{.key = "max_bytes", .type = F_SIZE, .off = offsetof(struct conf, query.max_bytes),
+	 .def = "\"1GiB\"",
+	 .help = "memory one query may hold: parse, evaluation, JSON answer (422, errorType execution); 0: no limit"},
+	{.key = "max_bytes_total", .type = F_SIZE, .off = offsetof(struct conf, query.max_bytes_total),
+	 .def = "\"2GiB\"",
+	 .help = "memory the API's queries running at once may hold together (503, errorType unavailable); 0: no limit"},
+	{.key = "max_concurrency", .type = F_INT, .off = offsetof(struct conf, query.max_concurrency),
+	 .def = "20", .min = 1, .max = 10000,
+	 .help = "API queries evaluated at once; more wait, until their timeout (503, errorType timeout)"},
 };
 
 static const struct field rule_rows[] = {
@@ -390,6 +420,8 @@ static const struct field kpi_rows[] = {
 	 .help = "time zone of the dates (default: global.timezone)"},
 	{.key = "severity", .type = F_STR, .off = offsetof(struct conf_kpi, severity),
 	 .def = "\"warning\"", .help = "severity label of its alerts"},
+	{.key = "item", .type = F_STR, .off = offsetof(struct conf_kpi, item),
+	 .help = "the programme item it serves (\"N2 心理健康服务\"): shown in digests and pages"},
 	{.key = "owner", .type = F_STR, .off = offsetof(struct conf_kpi, owner),
 	 .help = "who answers for it (a label of its alerts)"},
 	{.key = "contact", .type = F_STR, .off = offsetof(struct conf_kpi, contact),
@@ -446,12 +478,12 @@ static const struct field email_rows[] = {
 	 .def = "true", .help = "verify the server's certificate and name"},
 	{.key = "timeout", .type = F_DURATION, .off = offsetof(struct conf_email, timeout_ms),
 	 .def = "\"30s\"", .help = "give up on one delivery attempt after this long"},
-	{.key = "subject_template_file", .type = F_SECRET,
+	{.key = "subject_template_file", .type = F_FILE,
 	 .off = offsetof(struct conf_email, subject_template),
 	 .help = "replaces the subject (template, see docs/notifications.md)"},
-	{.key = "text_template_file", .type = F_SECRET,
+	{.key = "text_template_file", .type = F_FILE,
 	 .off = offsetof(struct conf_email, text_template), .help = "replaces the text part"},
-	{.key = "html_template_file", .type = F_SECRET,
+	{.key = "html_template_file", .type = F_FILE,
 	 .off = offsetof(struct conf_email, html_template),
 	 .help = "replaces the HTML part (values are HTML-escaped)"},
 };
@@ -596,6 +628,9 @@ static const struct field digest_rows[] = {
 	 .help = "time zone of at (default: global.timezone)"},
 	{.key = "title", .type = F_STR, .off = offsetof(struct conf_digest, title),
 	 .help = "subject (default: 进度周报 / KPI digest and the date)"},
+	{.key = "max_units", .type = F_INT, .off = offsetof(struct conf_digest, max_units),
+	 .def = "20", .min = 0, .max = 100000,
+	 .help = "unit rows listed per KPI, laggards first; the rest are counted by status"},
 };
 static const struct table digest_table = TBL("digest", digest_rows);
 

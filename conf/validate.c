@@ -29,16 +29,16 @@ static void check_label_names(const struct conf_kvs *kv, const char *path,
 
 static void check_rule_groups(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
+	struct conf_names names = {0};
 	for (size_t g = 0; g < c->nrule_groups; g++) {
 		struct conf_rule_group *rg = &c->rule_groups[g];
 		char *p = xasprintf("rule_groups[%zu]", g), *q;
-		for (size_t h = 0; h < g && rg->name; h++) {
-			if (c->rule_groups[h].name && strcmp(c->rule_groups[h].name, rg->name) == 0) {
-				q = xasprintf("%s.name", p);
-				conf_err_at(errs, pm, q, false,
-					    "group name \"%s\" is already used by rule_groups[%zu]", rg->name, h);
-				free(q);
-			}
+		size_t h = conf_names_add(&names, rg->name, g);
+		if (h != SIZE_MAX) {
+			q = xasprintf("%s.name", p);
+			conf_err_at(errs, pm, q, false,
+				    "group name \"%s\" is already used by rule_groups[%zu]", rg->name, h);
+			free(q);
 		}
 		if (rg->interval_ms == 0)
 			rg->interval_ms = c->global.evaluation_interval_ms;
@@ -70,6 +70,7 @@ static void check_rule_groups(struct conf *c, struct conf_errs *errs, const stru
 		}
 		free(p);
 	}
+	conf_names_free(&names);
 }
 
 /* A KPI's milestones (kpis[i] at path p): times parsed in tz into
@@ -253,6 +254,7 @@ static void check_rollups(struct conf *c, struct conf_errs *errs, const struct p
 
 static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
+	struct conf_names names = {0};
 	for (size_t i = 0; i < c->nkpis; i++) {
 		struct conf_kpi *k = &c->kpis[i];
 		char *p = xasprintf("kpis[%zu]", i), *q;
@@ -298,13 +300,13 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 			free(p);
 			continue;
 		}
-		for (size_t j = 0; j < i; j++)
-			if (c->kpis[j].name && strcmp(c->kpis[j].name, k->name) == 0) {
-				q = xasprintf("%s.name", p);
-				conf_err_at(errs, pm, q, false, "KPI name \"%s\" is already used by kpis[%zu]",
-					    k->name, j);
-				free(q);
-			}
+		size_t j = conf_names_add(&names, k->name, i);
+		if (j != SIZE_MAX) {
+			q = xasprintf("%s.name", p);
+			conf_err_at(errs, pm, q, false, "KPI name \"%s\" is already used by kpis[%zu]",
+				    k->name, j);
+			free(q);
+		}
 		if (pw_tz_load(tzname ? tzname : "UTC", &tz, &why) != 0) {
 			q = xasprintf("%s.timezone", p);
 			conf_err_at(errs, pm, q, false, "%s", why);
@@ -358,6 +360,7 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 		pw_tz_free(tz);
 		free(p);
 	}
+	conf_names_free(&names);
 	check_rollups(c, errs, pm);
 }
 
@@ -427,7 +430,8 @@ static void check_storage(struct conf *c, struct conf_errs *errs, const struct p
 }
 
 /* http: listen addresses, TLS files and credentials that come in pairs */
-static void check_http(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+static void check_http(struct conf *c, struct conf_errs *errs, const struct posmap *pm,
+		       size_t nload)
 {
 	const struct conf_auth *auths[2] = {&c->http.read_auth, &c->http.write_auth};
 	static const char *const names[2] = {"http.read_auth", "http.write_auth"};
@@ -443,11 +447,35 @@ static void check_http(struct conf *c, struct conf_errs *errs, const struct posm
 	if (!c->http.tls_cert_file != !c->http.tls_key_file)
 		conf_err_at(errs, pm, c->http.tls_cert_file ? "http.tls_key_file" : "http.tls_cert_file",
 			    false, "tls_cert_file and tls_key_file go together");
+	else if (c->http.tls_cert_file) {
+		/* what run would meet when it starts serving, told now, at the key */
+		char *cause = NULL, *warning = NULL;
+		if (conf_tls_check_files(c->http.tls_cert_file, c->http.tls_key_file,
+					 pw_now_ms(), &cause, &warning) != 0)
+			conf_err_at(errs, pm,
+				    strstr(cause, "private key") || strstr(cause, "does not belong")
+					    ? "http.tls_key_file"
+					    : "http.tls_cert_file",
+				    false, "%s", cause);
+		if (warning)
+			conf_warn_at(errs, pm, "http.tls_cert_file", false, "%s", warning);
+		free(cause);
+		free(warning);
+	}
+	for (size_t i = 0; i < c->http.nhealth_listen; i++) {
+		if (!valid_listen(c->http.health_listen[i])) {
+			char *p = xasprintf("http.health_listen[%zu]", i);
+			conf_err_at(errs, pm, p, false, "expected host:port or [ipv6]:port, found \"%s\"",
+				    c->http.health_listen[i]);
+			free(p);
+		}
+	}
 	for (int a = 0; a < 2; a++) {
 		if (!auths[a]->username != !auths[a]->password) {
 			char *q = xasprintf("%s.%s", names[a],
 					    auths[a]->username ? "password_file" : "username");
-			conf_err_at(errs, pm, q, false, "username and password_file go together");
+			if (!bad(errs, nload, q)) /* an unreadable or empty file was reported */
+				conf_err_at(errs, pm, q, false, "username and password_file go together");
 			free(q);
 		}
 	}
@@ -469,14 +497,6 @@ static void check_remote_write(struct conf *c, size_t i, const char *p, struct c
 	struct conf_remote_write *w = &c->remote_write[i];
 	char *q;
 
-	for (size_t j = 0; j < i; j++)
-		if (c->remote_write[j].name && strcmp(c->remote_write[j].name, w->name) == 0) {
-			q = xasprintf("%s.name", p);
-			conf_err_at(errs, pm, q, false,
-				    "remote_write name \"%s\" is already used by remote_write[%zu]",
-				    w->name, j);
-			free(q);
-		}
 	if (strncmp(w->url, "http://", 7) != 0 && strncmp(w->url, "https://", 8) != 0) {
 		q = xasprintf("%s.url", p);
 		conf_err_at(errs, pm, q, false, "expected an http:// or https:// URL, found \"%s\"",
@@ -500,14 +520,24 @@ static void check_remote_write(struct conf *c, size_t i, const char *p, struct c
 
 static void check_remote_writes(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
+	struct conf_names names = {0};
 	for (size_t i = 0; i < c->nremote_write; i++) {
 		char *p;
+		size_t j = conf_names_add(&names, c->remote_write[i].name, i);
 		if (!c->remote_write[i].name || !c->remote_write[i].url)
 			continue; /* already reported as missing */
 		p = xasprintf("remote_write[%zu]", i);
+		if (j != SIZE_MAX) {
+			char *q = xasprintf("%s.name", p);
+			conf_err_at(errs, pm, q, false,
+				    "remote_write name \"%s\" is already used by remote_write[%zu]",
+				    c->remote_write[i].name, j);
+			free(q);
+		}
 		check_remote_write(c, i, p, errs, pm);
 		free(p);
 	}
+	conf_names_free(&names);
 }
 
 /* targets[i], at path p: a unique name, the URL, interval, timeout and
@@ -518,14 +548,6 @@ static void check_target_common(struct conf *c, size_t i, const char *p, struct 
 	struct conf_target *t = &c->targets[i];
 	char *q;
 
-	for (size_t j = 0; j < i; j++) {
-		if (c->targets[j].name && strcmp(c->targets[j].name, t->name) == 0) {
-			q = xasprintf("%s.name", p);
-			conf_err_at(errs, pm, q, false,
-				    "target name \"%s\" is already used by targets[%zu]", t->name, j);
-			free(q);
-		}
-	}
 	if (t->path) {
 		/* a ledger file, relative to the configuration's folder: made absolute
 		 * (the collector looks at it) and read as its file:// URL */
@@ -654,20 +676,21 @@ static void check_target_csv(const struct conf_target *t, const char *p, struct 
 
 static void check_ledgers(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
+	struct conf_names names = {0};
 	for (size_t i = 0; i < c->nledgers; i++) {
 		struct conf_ledger *l = &c->ledgers[i];
+		size_t j = conf_names_add(&names, l->name, i);
 		char *p = xasprintf("ledgers[%zu]", i), *q;
 		if (!l->name) {
 			free(p);
 			continue;
 		}
-		for (size_t j = 0; j < i; j++)
-			if (c->ledgers[j].name && strcmp(c->ledgers[j].name, l->name) == 0) {
-				q = xasprintf("%s.name", p);
-				conf_err_at(errs, pm, q, false,
-					    "ledger name \"%s\" is already used by ledgers[%zu]", l->name, j);
-				free(q);
-			}
+		if (j != SIZE_MAX) {
+			q = xasprintf("%s.name", p);
+			conf_err_at(errs, pm, q, false,
+				    "ledger name \"%s\" is already used by ledgers[%zu]", l->name, j);
+			free(q);
+		}
 		if (l->format != CONF_FORMAT_CSV && l->format != CONF_FORMAT_XLSX) {
 			q = xasprintf("%s.format", p);
 			conf_err_at(errs, pm, q, false, "a ledger is \"csv\" or \"xlsx\"");
@@ -692,6 +715,7 @@ static void check_ledgers(struct conf *c, struct conf_errs *errs, const struct p
 		free(q);
 		free(p);
 	}
+	conf_names_free(&names);
 }
 
 /* one of a json target's metrics, at path mp */
@@ -752,11 +776,20 @@ static void check_target(struct conf *c, size_t i, const char *p, struct conf_er
 static void check_targets(struct conf *c, struct conf_errs *errs, const struct posmap *pm,
 			  size_t nload)
 {
+	struct conf_names names = {0};
 	for (size_t i = 0; i < c->ntargets; i++) {
 		char *p;
+		size_t j = conf_names_add(&names, c->targets[i].name, i);
 		if (!c->targets[i].name)
 			continue; /* already reported as missing */
 		p = xasprintf("targets[%zu]", i);
+		if (j != SIZE_MAX) {
+			char *q = xasprintf("%s.name", p);
+			conf_err_at(errs, pm, q, false,
+				    "target name \"%s\" is already used by targets[%zu]",
+				    c->targets[i].name, j);
+			free(q);
+		}
 		if (!c->targets[i].url == !c->targets[i].path) {
 			conf_err_at(errs, pm, p, false, "%s", c->targets[i].url
 				    ? "give either \"url\" or \"path\", not both"
@@ -767,6 +800,7 @@ static void check_targets(struct conf *c, struct conf_errs *errs, const struct p
 		check_target(c, i, p, errs, pm, nload);
 		free(p);
 	}
+	conf_names_free(&names);
 }
 
 /* Section by section, in the order the errors are reported in. */
@@ -777,7 +811,7 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 	check_global(c, errs, pm, nload);
 	check_ledgers(c, errs, pm);
 	check_storage(c, errs, pm, nload);
-	check_http(c, errs, pm);
+	check_http(c, errs, pm, nload);
 	check_rule_groups(c, errs, pm);
 	conf_units_load(c, errs, pm);
 	check_kpis(c, errs, pm);

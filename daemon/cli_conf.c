@@ -26,6 +26,7 @@ int cmd_check_config(int argc, char **argv)
 		conf_errs_free(&errs);
 		return 1;
 	}
+	conf_errs_print(&errs, stderr); /* the warnings */
 	printf("ok: %s (%zu targets, %zu rule groups, %zu KPIs, %zu receivers)\n", file, c->ntargets,
 	       c->nrule_groups, c->nkpis, c->notify.nreceivers);
 	conf_errs_free(&errs);

@@ -14,6 +14,7 @@
 #include "common.h"
 #include "conf.h"
 #include "daemon.h"
+#include "exporters.h"
 
 int cmd_export_rules(int argc, char **argv)
 {
@@ -51,6 +52,39 @@ int cmd_export_rules(int argc, char **argv)
 	free(warn);
 	fwrite(b.data, 1, b.len, stdout);
 	pw_buf_free(&b);
+	conf_free(c);
+	return 0;
+}
+
+/* `pacewatch export-dashboard -c FILE`: the KPI dashboard for Grafana */
+int cmd_export_dashboard(int argc, char **argv)
+{
+	static const struct option lo[] = {{"config", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+	const char *cfg = NULL;
+	struct conf *c = NULL;
+	struct conf_errs errs;
+	int o;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "c:", lo, NULL)) != -1) {
+		if (o == 'c')
+			cfg = optarg;
+		else
+			return 2;
+	}
+	if (!cfg) {
+		fprintf(stderr, "usage: pacewatch export-dashboard -c FILE\n");
+		return 2;
+	}
+	if (conf_load(cfg, &c, &errs) != 0) {
+		conf_errs_print(&errs, stderr);
+		conf_errs_free(&errs);
+		return 1;
+	}
+	conf_errs_free(&errs);
+	char *s = grafana_kpi_dashboard(c);
+	printf("%s\n", s);
+	free(s);
 	conf_free(c);
 	return 0;
 }

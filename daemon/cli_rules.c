@@ -71,6 +71,7 @@ static int open_rules(const char *cfg, const char *storage, bool read_only, stru
 	so.max_map_size = (*conf)->storage.max_size;
 	so.no_sync = !(*conf)->storage.sync;
 	so.read_only = read_only;
+	so.must_exist = true; /* a backfill writes into a store, never a new one */
 	if ((rc = store_open(&so, st, &cause)) != 0) {
 		fprintf(stderr, "pacewatch: %s: %s\n", so.path, cause ? cause : pw_strerror(rc));
 		free(cause);

@@ -20,7 +20,12 @@ struct common_opts {
 	uint64_t max_size;
 };
 
-static int open_store(const struct common_opts *o, bool ro, struct store **s)
+/* How a command opens its store: import may create one; the commands that
+ * maintain a store write to one that exists; the others only read (beside
+ * a running daemon, which holds the writer lock). */
+enum open_mode { OPEN_CREATE, OPEN_WRITE, OPEN_READ };
+
+static int open_store(const struct common_opts *o, enum open_mode mode, struct store **s)
 {
 	struct store_opts so = {0};
 	char *cause = NULL;
@@ -32,7 +37,8 @@ static int open_store(const struct common_opts *o, bool ro, struct store **s)
 	}
 	so.path = o->storage;
 	so.max_map_size = o->max_size;
-	so.read_only = ro;
+	so.read_only = mode == OPEN_READ;
+	so.must_exist = mode != OPEN_CREATE;
 	rc = store_open(&so, s, &cause);
 	if (rc) {
 		fprintf(stderr, "pacewatch: %s\n", cause ? cause : pw_strerror(rc));
@@ -90,7 +96,7 @@ int cmd_import(int argc, char **argv)
 		fprintf(stderr, "pacewatch: import: no FILE given\n");
 		return 2;
 	}
-	if ((rc = open_store(&o, false, &s)) != 0)
+	if ((rc = open_store(&o, OPEN_CREATE, &s)) != 0)
 		return rc;
 	for (int i = optind; i < argc; i++) {
 		char *buf = NULL;
@@ -275,7 +281,7 @@ int cmd_dump(int argc, char **argv)
 	if ((ts_start && (rc = cli_time("dump", "--start", ts_start, zone, &mint)) != 0) ||
 	    (ts_end && (rc = cli_time("dump", "--end", ts_end, zone, &maxt)) != 0))
 		goto out;
-	if ((rc = open_store(&o, true, &s)) != 0)
+	if ((rc = open_store(&o, OPEN_READ, &s)) != 0)
 		goto out;
 	if ((rc = store_snap_begin(s, &snap)) != 0) {
 		fprintf(stderr, "pacewatch: %s: %s\n", o.storage, pw_strerror(rc));
@@ -334,7 +340,8 @@ int cmd_backup(int argc, char **argv)
 		fprintf(stderr, "pacewatch: backup: give exactly one DEST directory\n");
 		return 2;
 	}
-	if ((rc = open_store(&o, false, &s)) != 0)
+	/* a reader: the copy is one snapshot, taken beside a running writer */
+	if ((rc = open_store(&o, OPEN_READ, &s)) != 0)
 		return rc;
 	rc = store_backup(s, argv[optind], &cause);
 	if (rc) {
@@ -360,7 +367,7 @@ int cmd_stats(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "s:", lo, NULL)) != -1)
 		if ((rc = parse_common(c, &o)) != 0)
 			return rc;
-	if ((rc = open_store(&o, true, &s)) != 0)
+	if ((rc = open_store(&o, OPEN_READ, &s)) != 0)
 		return rc;
 	rc = store_stats(s, &st);
 	if (rc) {
@@ -380,20 +387,46 @@ int cmd_stats(int argc, char **argv)
 	return 0;
 }
 
+/* A retention that would drop every sample, or data younger than a day,
+ * is more likely a slip (`--older-than 0s`, a store that stopped months
+ * ago) than a wish: it is refused unless --force says it is meant. */
+#define RETENTION_MIN_AGE_MS 86400000LL
+
+static void print_plan(const struct store_retention_plan *p, int64_t cutoff, bool dry)
+{
+	char cut[64], newest[64];
+	pw_fmt_time(cut, sizeof cut, cutoff);
+	if (p->newest != INT64_MIN)
+		pw_fmt_time(newest, sizeof newest, p->newest);
+	else
+		snprintf(newest, sizeof newest, "none");
+	printf("%s %llu of %llu samples (those before %s); %llu of %llu series %s left empty and "
+	       "removed; the newest sample is from %s%s\n",
+	       dry ? "would drop" : "dropping", (unsigned long long)p->samples,
+	       (unsigned long long)p->samples_total, cut, (unsigned long long)p->series_emptied,
+	       (unsigned long long)p->series, dry ? "would be" : "are", newest,
+	       dry ? "; nothing was dropped (--dry-run)" : "");
+}
+
 int cmd_retention(int argc, char **argv)
 {
 	static const struct option lo[] = {{"storage", required_argument, 0, 's'},
 					   {"older-than", required_argument, 0, 'o'},
+					   {"dry-run", no_argument, 0, 'n'},
+					   {"force", no_argument, 0, 'f'},
 					   {0, 0, 0, 0}};
 	struct common_opts o = {0};
 	struct store *s = NULL;
-	int64_t age = -1;
+	struct store_retention_plan plan;
+	const char *age_text = NULL;
+	int64_t age = -1, cutoff;
 	uint64_t dropped = 0;
+	bool dry = false, force = false;
 	char *cause = NULL;
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:o:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:o:nf", lo, NULL)) != -1) {
 		if (c == 'o') {
 			if (pw_parse_duration(optarg, &age) != 0) {
 				fprintf(stderr, "pacewatch: --older-than: invalid duration \"%s\" "
@@ -401,6 +434,11 @@ int cmd_retention(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			age_text = optarg;
+			continue;
+		}
+		if (c == 'n' || c == 'f') {
+			*(c == 'n' ? &dry : &force) = true;
 			continue;
 		}
 		if ((rc = parse_common(c, &o)) != 0)
@@ -410,9 +448,39 @@ int cmd_retention(int argc, char **argv)
 		fprintf(stderr, "pacewatch: retention: --older-than DURATION is required\n");
 		return 2;
 	}
-	if ((rc = open_store(&o, false, &s)) != 0)
+	if ((rc = open_store(&o, dry ? OPEN_READ : OPEN_WRITE, &s)) != 0)
 		return rc;
-	rc = store_retention(s, pw_now_ms() - age, &dropped, &cause);
+	cutoff = pw_now_ms() - age;
+	if ((rc = store_retention_plan(s, cutoff, &plan)) != 0) {
+		fprintf(stderr, "pacewatch: retention: reading %s: %s\n", o.storage, pw_strerror(rc));
+		store_close(s);
+		return 1;
+	}
+	if (dry) {
+		print_plan(&plan, cutoff, true);
+		store_close(s);
+		return 0;
+	}
+	if (!force && plan.samples > 0 &&
+	    (plan.newest < cutoff || age < RETENTION_MIN_AGE_MS)) {
+		char newest[64];
+		pw_fmt_time(newest, sizeof newest, plan.newest);
+		if (plan.newest < cutoff)
+			fprintf(stderr, "pacewatch: retention: --older-than %s would drop every sample of "
+					"%s (%llu samples in %llu series; the newest is from %s)",
+				age_text, o.storage, (unsigned long long)plan.samples,
+				(unsigned long long)plan.series, newest);
+		else
+			fprintf(stderr, "pacewatch: retention: --older-than %s is shorter than a day: it "
+					"would drop %llu of the %llu samples of %s, recent ones among them",
+				age_text, (unsigned long long)plan.samples,
+				(unsigned long long)plan.samples_total, o.storage);
+		fprintf(stderr, "; nothing was dropped. --dry-run shows what it would drop; "
+				"--force drops it.\n");
+		store_close(s);
+		return 1;
+	}
+	rc = store_retention(s, cutoff, &dropped, &cause);
 	if (rc) {
 		fprintf(stderr, "pacewatch: retention: %s\n", cause ? cause : pw_strerror(rc));
 		free(cause);

@@ -14,6 +14,7 @@ int cmd_query(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_kpi(int argc, char **argv);
 int cmd_export_rules(int argc, char **argv);
+int cmd_export_dashboard(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_retention(int argc, char **argv);

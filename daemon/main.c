@@ -47,6 +47,10 @@ static const struct {
 	 "export-rules -c FILE\n"
 	 "      The rule groups and KPIs as a Prometheus rule file (YAML), for a central\n"
 	 "      Prometheus, vmalert or Mimir ruler; says in comments what is not carried."},
+	{"export-dashboard", cmd_export_dashboard,
+	 "export-dashboard -c FILE\n"
+	 "      The KPI dashboard for Grafana (JSON): the panels of any programme, then a\n"
+	 "      row per programme item (kpis[].item) with a panel per KPI."},
 	{"backup", cmd_backup,
 	 "backup --storage DIR DEST\n"
 	 "      Hot, consistent, compacted copy of the store into DEST."},
@@ -55,8 +59,9 @@ static const struct {
 	 "check-config [-c] FILE\n"
 	 "      Validate a configuration: prints ok, or every error with file:line:column."},
 	{"retention", cmd_retention,
-	 "retention --storage DIR --older-than DURATION\n"
-	 "      Drop samples older than DURATION (for example 400d)."},
+	 "retention --storage DIR --older-than DURATION [--dry-run] [--force]\n"
+	 "      Drop samples older than DURATION (for example 400d); --dry-run says what\n"
+	 "      it would drop. Dropping every sample, or data younger than a day, needs --force."},
 };
 
 static void usage(FILE *f)

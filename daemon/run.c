@@ -103,6 +103,7 @@ static struct conf *load(const struct run_opts *o)
 			conf_errs_free(&errs);
 			return NULL;
 		}
+		conf_errs_print(&errs, stderr); /* the warnings */
 		conf_errs_free(&errs);
 	} else {
 		c = conf_defaults();
@@ -288,6 +289,7 @@ static int daemon_open(struct daemon *d, struct conf *conf)
 	so.initial_map_size = conf->storage.initial_size;
 	so.max_map_size = conf->storage.max_size;
 	so.no_sync = !conf->storage.sync;
+	so.no_meta_sync = !conf->storage.sync_meta;
 	if ((rc = store_open(&so, &d->store, &cause)) != 0) {
 		log_error("store", "%s", cause ? cause : pw_strerror(rc));
 		free(cause);

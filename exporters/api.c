@@ -10,26 +10,15 @@
 #include "exporters_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_int.h"
 #include "query.h"
 
-/* ---- parameters ----------------------------------------------------------------------- */
-
-struct params {
-	char *k[256], *v[256];
-	size_t n;
-};
-
-static void params_add(struct params *p, const char *k, size_t kl, const char *v, size_t vl)
-{
-	if (p->n == 256)
-		return;
-	p->k[p->n] = xstrndup(k, kl);
-	p->v[p->n++] = xstrndup(v, vl);
-}
+/* ---- parameters (api_params.c) ------------------------------------------------------ */
 
 static enum MHD_Result get_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 			       const char *value)
@@ -39,85 +28,19 @@ static enum MHD_Result get_arg(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_YES;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
-/* decode a form field in place; returns the new length */
-static size_t form_decode(char *s, size_t n)
-{
-	size_t w = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			s[w++] = ' ';
-		} else if (s[i] == '%' && i + 2 < n && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-			s[w++] = (char)(hexv(s[i + 1]) << 4 | hexv(s[i + 2]));
-			i += 2;
-		} else {
-			s[w++] = s[i];
-		}
-	}
-	return w;
-}
-
-static void parse_form(struct params *p, char *body, size_t len)
-{
-	size_t i = 0;
-	while (i < len) {
-		size_t j = i, eq;
-		while (j < len && body[j] != '&')
-			j++;
-		for (eq = i; eq < j && body[eq] != '='; eq++)
-			;
-		if (j > i) {
-			size_t kl = form_decode(body + i, eq - i);
-			size_t vl = eq < j ? form_decode(body + eq + 1, j - eq - 1) : 0;
-			params_add(p, body + i, kl, eq < j ? body + eq + 1 : "", vl);
-		}
-		i = j + 1;
-	}
-}
-
-static const char *param(const struct params *p, const char *k)
-{
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->k[i], k) == 0)
-			return p->v[i];
-	return NULL;
-}
-
-static void params_free(struct params *p)
-{
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->k[i]);
-		free(p->v[i]);
-	}
-}
+static const char *param(const struct params *p, const char *k) { return params_get(p, k); }
 
 /* ---- JSON ---------------------------------------------------------------------------- */
 
 static void json_unix_time(struct pw_buf *b, int64_t t)
 {
-	if (t < 0) {
+	/* unsigned: -INT64_MIN is no int64 */
+	uint64_t u = t < 0 ? -(uint64_t)t : (uint64_t)t;
+	if (t < 0)
 		pw_buf_putc(b, '-');
-		t = -t;
-	}
-	pw_buf_printf(b, "%lld", (long long)(t / 1000));
-	if (t % 1000)
-		pw_buf_printf(b, ".%03lld", (long long)(t % 1000));
-}
-
-static void jpoint(struct pw_buf *b, int64_t t, double v)
-{
-	char num[400];
-	pw_buf_putc(b, '[');
-	json_unix_time(b, t);
-	pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
-	pw_buf_printf(b, ",\"%s\"]", num);
+	pw_buf_printf(b, "%llu", (unsigned long long)(u / 1000));
+	if (u % 1000)
+		pw_buf_printf(b, ".%03llu", (unsigned long long)(u % 1000));
 }
 
 static void jlabels(struct pw_buf *b, const struct pw_label *l, size_t n)
@@ -164,162 +87,273 @@ static enum MHD_Result send_data(struct httpd *h, struct MHD_Connection *c, int 
 	return send_json(h, c, path, 200, &b);
 }
 
-/* ---- times and durations as Prometheus parses them ---------------------------- */
+/* ---- answers held to a query's limits ------------------------------------------------- */
 
-static int parse_ts(const char *s, int64_t *ms)
+/* What all API queries hold at once (query.max_bytes_total) and how many
+ * run (query.max_concurrency): one budget for the process, whatever the
+ * configuration's generation. */
+static struct query_budget *api_budget;
+static pthread_once_t api_budget_once = PTHREAD_ONCE_INIT;
+
+static void api_budget_init(void) { api_budget = query_budget_new(); }
+
+static struct query_budget *budget_of(const struct conf *c)
 {
-	double d;
-	if (pw_number(s, &d) && isfinite(d)) {
-		if (fabs(d) > 9.2e15)
-			return PW_EINVAL;
-		*ms = (int64_t)llround(d * 1000);
-		return 0;
-	}
-	if (strcmp(s, "-292273086-05-16T16:47:06Z") == 0) {
-		*ms = INT64_MIN / 2;
-		return 0;
-	}
-	if (strcmp(s, "292277025-08-18T07:12:54.999999999Z") == 0) {
-		*ms = INT64_MAX / 2;
-		return 0;
-	}
-	return pw_parse_time(s, NULL, ms);
+	pthread_once(&api_budget_once, api_budget_init);
+	query_budget_set(api_budget, c->query.max_bytes_total, (int)c->query.max_concurrency);
+	return api_budget;
 }
 
-static int parse_dur(const char *s, int64_t *ms)
+/* A JSON answer whose buffer is charged to the query's account before it
+ * grows, and whose writing stops at the query's deadline. Writers reserve
+ * (jout_reserve) at least what they append next, so the pw_buf functions
+ * never grow the buffer themselves. */
+struct jout {
+	struct pw_buf b;
+	struct query_mem *m;
+	int64_t deadline_ns;
+	unsigned ticks;
+	bool failed;
+	struct query_error err; /* why, once failed */
+};
+
+static bool jout_reserve(struct jout *j, size_t extra)
 {
-	double d;
-	if (pw_number(s, &d) && isfinite(d)) {
-		if (d * 1000 > 9.2e18 || d * 1000 < -9.2e18)
-			return PW_EINVAL;
-		*ms = (int64_t)llround(d * 1000);
-		return 0;
+	size_t need, ncap;
+	if (j->failed)
+		return false;
+	if (extra > SIZE_MAX / 4 - j->b.len)
+		extra = SIZE_MAX / 4 - j->b.len; /* refused below */
+	need = j->b.len + extra + 1;
+	if (need <= j->b.cap)
+		return true;
+	ncap = j->b.cap ? j->b.cap : 4096;
+	while (ncap < need)
+		ncap *= 2;
+	if (query_mem_charge(j->m, ncap - j->b.cap, &j->err) != 0) {
+		j->failed = true;
+		return false;
 	}
-	return pw_parse_duration(s, ms);
+	j->b.data = xrealloc(j->b.data, ncap);
+	j->b.cap = ncap;
+	return true;
+}
+
+/* past the deadline (looked at every 256 calls, or now)? */
+static bool jout_late_now(struct jout *j, bool now)
+{
+	if (j->failed)
+		return true;
+	if ((now || (++j->ticks & 255) == 0) && pw_mono_ns() > j->deadline_ns) {
+		j->failed = true;
+		j->err.type = QUERY_ERR_TIMEOUT;
+		j->err.msg = xstrdup("query timed out in result encoding");
+		j->err.pos = -1;
+	}
+	return j->failed;
+}
+
+static bool jout_late(struct jout *j) { return jout_late_now(j, false); }
+
+static void jout_puts(struct jout *j, const char *s)
+{
+	size_t n = strlen(s);
+	if (jout_reserve(j, n))
+		pw_buf_append(&j->b, s, n);
+}
+
+/* a label set as a JSON object: at most 6 bytes a byte (\u00XX) */
+static void jout_labels(struct jout *j, const struct pw_label *l, size_t n)
+{
+	size_t need = 2;
+	for (size_t i = 0; i < n; i++)
+		need += 6 * (strlen(l[i].name) + strlen(l[i].value)) + 6;
+	if (jout_reserve(j, need))
+		jlabels(&j->b, l, n);
+}
+
+static void jout_point(struct jout *j, int64_t t, double v)
+{
+	char num[400];
+	size_t n = pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
+	if (!jout_reserve(j, n + 32))
+		return;
+	pw_buf_putc(&j->b, '[');
+	json_unix_time(&j->b, t);
+	pw_buf_printf(&j->b, ",\"%s\"]", num);
+}
+
+static void jout_string(struct jout *j, const char *s)
+{
+	if (jout_reserve(j, 6 * strlen(s) + 2))
+		pw_buf_json_string(&j->b, s);
+}
+
+/* The bytes go to MHD with the charge for them, given back when MHD frees
+ * the response: a slow reader's answer still counts in the total. */
+struct held {
+	char *data;
+	struct query_mem m;
+};
+
+static void held_free(void *cls)
+{
+	struct held *hd = cls;
+	free(hd->data);
+	query_mem_release(&hd->m, hd->m.used);
+	free(hd);
+}
+
+/* Send j's JSON (200), or its refusal; gives back m's charges but the
+ * answer's, which go with the response. */
+static enum MHD_Result jout_send(struct httpd *h, struct MHD_Connection *c, int path, struct jout *j)
+{
+	struct MHD_Response *r;
+	struct held *hd;
+	enum MHD_Result ret;
+	if (j->failed) {
+		enum MHD_Result e;
+		pw_buf_free(&j->b);
+		query_mem_release(j->m, j->m->used);
+		e = send_error(h, c, path, j->err.type, j->err.msg ? j->err.msg : "failed");
+		query_error_clear(&j->err);
+		return e;
+	}
+	hd = xcalloc(1, sizeof *hd);
+	hd->m.shared = j->m->shared;
+	hd->m.used = j->b.cap;
+	/* the rest of the account: parse, evaluation, read buffers */
+	j->m->used -= j->b.cap;
+	query_mem_release(j->m, j->m->used);
+	j->m->used = 0;
+	hd->data = j->b.data ? j->b.data : xstrdup("");
+	r = MHD_create_response_from_buffer_with_free_callback_cls(j->b.len, hd->data, held_free, hd);
+	j->b.data = NULL;
+	j->b.len = j->b.cap = 0;
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	count(h, path, 200);
+	return ret;
 }
 
 /* ---- query, query_range ---------------------------------------------------------------- */
 
-static void write_result(struct pw_buf *b, const struct query_result *r)
+static void write_result(struct jout *j, const struct query_result *r)
 {
-	pw_buf_printf(b, "{\"resultType\":\"%s\",\"result\":", query_type_name(r->type));
+	char head[64];
+	snprintf(head, sizeof head, "{\"resultType\":\"%s\",\"result\":", query_type_name(r->type));
+	jout_puts(j, head);
 	switch (r->type) {
 	case QUERY_SCALAR:
-		jpoint(b, r->t, r->scalar);
+		jout_point(j, r->t, r->scalar);
 		break;
 	case QUERY_STRING:
-		pw_buf_putc(b, '[');
-		json_unix_time(b, r->t);
-		pw_buf_putc(b, ',');
-		pw_buf_json_string(b, r->str);
-		pw_buf_putc(b, ']');
+		if (jout_reserve(j, 32)) {
+			pw_buf_putc(&j->b, '[');
+			json_unix_time(&j->b, r->t);
+			pw_buf_putc(&j->b, ',');
+		}
+		jout_string(j, r->str);
+		jout_puts(j, "]");
 		break;
 	default:
-		pw_buf_putc(b, '[');
-		for (size_t i = 0; i < r->nseries; i++) {
+		jout_puts(j, "[");
+		for (size_t i = 0; i < r->nseries && !jout_late(j); i++) {
 			const struct query_series *s = &r->series[i];
-			if (i)
-				pw_buf_putc(b, ',');
-			pw_buf_puts(b, "{\"metric\":");
-			jlabels(b, s->labels, s->nlabels);
+			jout_puts(j, i ? ",{\"metric\":" : "{\"metric\":");
+			jout_labels(j, s->labels, s->nlabels);
 			if (r->type == QUERY_VECTOR) {
-				pw_buf_puts(b, ",\"value\":");
-				jpoint(b, s->pts[0].t, s->pts[0].v);
+				jout_puts(j, ",\"value\":");
+				jout_point(j, s->pts[0].t, s->pts[0].v);
 			} else {
-				pw_buf_puts(b, ",\"values\":[");
-				for (size_t j = 0; j < s->n; j++) {
-					if (j)
-						pw_buf_putc(b, ',');
-					jpoint(b, s->pts[j].t, s->pts[j].v);
+				jout_puts(j, ",\"values\":[");
+				for (size_t k = 0; k < s->n && !j->failed; k++) {
+					if (k)
+						jout_puts(j, ",");
+					jout_point(j, s->pts[k].t, s->pts[k].v);
+					if ((k & 1023) == 1023)
+						jout_late(j);
 				}
-				pw_buf_putc(b, ']');
+				jout_puts(j, "]");
 			}
-			pw_buf_putc(b, '}');
+			jout_puts(j, "}");
 		}
-		pw_buf_putc(b, ']');
+		jout_puts(j, "]");
 	}
-	pw_buf_putc(b, '}');
+	jout_puts(j, "}");
 }
 
-static enum MHD_Result bad_param(struct httpd *h, struct MHD_Connection *c, int path,
-				 const char *name, const char *v, const char *what)
+static enum MHD_Result query_error_answer(struct httpd *h, struct MHD_Connection *c, int path,
+					  struct query_mem *m, struct query_error *err)
 {
-	char msg[600];
-	snprintf(msg, sizeof msg, "invalid parameter \"%s\": cannot parse \"%.400s\" to a valid %s",
-		 name, v, what);
-	return send_error(h, c, path, QUERY_ERR_BAD_DATA, msg);
+	enum MHD_Result ret = send_error(h, c, path, err->type, err->msg ? err->msg : "failed");
+	query_error_clear(err);
+	query_mem_release(m, m->used);
+	return ret;
 }
 
+/* One query, from its parameters to its JSON, within its limits: the
+ * deadline (query.timeout or the smaller timeout parameter) counts from
+ * here and covers the wait for a place among the queries that run at once,
+ * parsing, evaluation and encoding; one account of query.max_bytes, in the
+ * budget of query.max_bytes_total, holds the parse, the evaluation and the
+ * answer until it is sent. */
 static enum MHD_Result run_query(struct httpd *h, struct MHD_Connection *c, int path,
 				 const struct params *p, bool range)
 {
-	const char *q = param(p, "query"), *v;
+	int64_t t0 = pw_mono_ns();
+	struct api_query_args a;
 	struct query_opts o = {0};
 	struct query_result *r = NULL;
 	struct query_error err = {0};
 	struct query_expr *x = NULL;
-	int64_t t = pw_now_ms(), start = 0, end = 0, step = 0, tmo;
-	struct pw_buf b;
+	struct query_mem m = {.limit = h->conf->query.max_bytes};
+	struct jout j = {.m = &m};
+	char *msg;
 	int rc;
 
-	o.lookback_ms = h->conf->global.lookback_delta_ms;
-	o.max_samples = (uint64_t)h->conf->query.max_samples;
-	o.timeout_ms = h->conf->query.timeout_ms;
-	if ((v = param(p, "timeout"))) {
-		if (parse_dur(v, &tmo) != 0)
-			return bad_param(h, c, path, "timeout", v, "duration");
-		if (tmo > 0 && tmo < o.timeout_ms)
-			o.timeout_ms = tmo;
-	}
-	if ((v = param(p, "lookback_delta"))) {
-		if (parse_dur(v, &o.lookback_ms) != 0)
-			return bad_param(h, c, path, "lookback_delta", v, "duration");
-		if (o.lookback_ms <= 0)
-			o.lookback_ms = h->conf->global.lookback_delta_ms;
-	}
-	if (!range) {
-		if ((v = param(p, "time")) && parse_ts(v, &t) != 0)
-			return bad_param(h, c, path, "time", v, "timestamp");
-	} else {
-		if (!(v = param(p, "start")) || parse_ts(v, &start) != 0)
-			return bad_param(h, c, path, "start", v ? v : "", "timestamp");
-		if (!(v = param(p, "end")) || parse_ts(v, &end) != 0)
-			return bad_param(h, c, path, "end", v ? v : "", "timestamp");
-		if (end < start)
-			return send_error(h, c, path, QUERY_ERR_BAD_DATA,
-					  "end timestamp must not be before start time");
-		if (!(v = param(p, "step")) || parse_dur(v, &step) != 0)
-			return bad_param(h, c, path, "step", v ? v : "", "duration");
-		if (step <= 0)
-			return send_error(h, c, path, QUERY_ERR_BAD_DATA,
-					  "zero or negative query resolution step widths are not accepted. Try a positive integer");
-		if ((end - start) / step > h->conf->query.max_points) {
-			char msg[200];
-			snprintf(msg, sizeof msg,
-				 "exceeded maximum resolution of %lld points per timeseries. Try decreasing the query resolution (?step=XX)",
-				 (long long)h->conf->query.max_points);
-			return send_error(h, c, path, QUERY_ERR_BAD_DATA, msg);
-		}
-	}
-	if (!q)
-		q = "";
-	if (query_parse(q, &x, &err) != 0) {
-		enum MHD_Result ret = send_error(h, c, path, err.type, err.msg);
-		query_error_clear(&err);
+	if (api_query_args(p, h->conf, range, pw_now_ms(), &a, &msg) != 0) {
+		enum MHD_Result ret = send_error(h, c, path, QUERY_ERR_BAD_DATA, msg);
+		free(msg);
 		return ret;
 	}
-	rc = range ? query_exec_range(h->store, &o, x, start, end, step, &r, &err)
-		   : query_exec_instant(h->store, &o, x, t, &r, &err);
+	m.shared = budget_of(h->conf);
+	o.lookback_ms = a.lookback_ms;
+	o.max_samples = (uint64_t)h->conf->query.max_samples;
+	o.timeout_ms = a.timeout_ms > 0 ? a.timeout_ms : 120000;
+	o.deadline_ns = o.timeout_ms < (INT64_MAX - t0) / 1000000 ? t0 + o.timeout_ms * 1000000
+								  : INT64_MAX;
+	o.mem = &m;
+	if (query_budget_enter(m.shared, o.deadline_ns, &err) != 0)
+		return query_error_answer(h, c, path, &m, &err);
+	if (query_parse_opts(a.q, &o, &x, &err) != 0) {
+		query_budget_leave(m.shared);
+		/* Prometheus names the parameter of an instant query's parse
+		 * error (invalidParamError), not a range query's */
+		if (!range && err.type == QUERY_ERR_BAD_DATA && err.msg) {
+			char *w = xasprintf("invalid parameter \"query\": %s", err.msg);
+			free(err.msg);
+			err.msg = w;
+		}
+		return query_error_answer(h, c, path, &m, &err);
+	}
+	rc = range ? query_exec_range(h->store, &o, x, a.start, a.end, a.step, &r, &err)
+		   : query_exec_instant(h->store, &o, x, a.t, &r, &err);
 	query_expr_free(x);
 	if (rc != 0) {
-		enum MHD_Result ret = send_error(h, c, path, err.type, err.msg ? err.msg : "failed");
-		query_error_clear(&err);
-		return ret;
+		query_budget_leave(m.shared);
+		return query_error_answer(h, c, path, &m, &err);
 	}
-	pw_buf_init(&b, 0);
-	write_result(&b, r);
+	j.deadline_ns = o.deadline_ns;
+	pw_buf_init(&j.b, 0);
+	jout_puts(&j, "{\"status\":\"success\",\"data\":");
+	write_result(&j, r);
+	jout_puts(&j, "}");
+	jout_late_now(&j, true);
 	query_result_free(r);
-	return send_data(h, c, path, &b);
+	query_budget_leave(m.shared);
+	return jout_send(h, c, path, &j);
 }
 
 static enum MHD_Result serve_query(struct httpd *h, struct MHD_Connection *c, int path,
@@ -338,55 +372,16 @@ static enum MHD_Result serve_query_range(struct httpd *h, struct MHD_Connection 
 
 /* ---- series, labels, label values ---------------------------------------------------- */
 
-struct sel {
-	struct store_matcher *m[64];
-	size_t nm[64];
-	size_t n;
-	int64_t mint, maxt;
-};
-
-static void sel_free(struct sel *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		query_matchers_free(s->m[i], s->nm[i]);
-}
-
 /* match[], start, end; on error an answer was sent and *ret holds it */
 static bool parse_sel(struct httpd *h, struct MHD_Connection *c, int path,
-		      const struct params *p, struct sel *s, enum MHD_Result *ret)
+		      const struct params *p, struct api_sel *s, enum MHD_Result *ret)
 {
-	const char *v;
-	s->n = 0;
-	s->mint = INT64_MIN;
-	s->maxt = INT64_MAX;
-	if ((v = param(p, "start")) && parse_ts(v, &s->mint) != 0) {
-		*ret = bad_param(h, c, path, "start", v, "timestamp");
-		return false;
-	}
-	if ((v = param(p, "end")) && parse_ts(v, &s->maxt) != 0) {
-		*ret = bad_param(h, c, path, "end", v, "timestamp");
-		return false;
-	}
-	for (size_t i = 0; i < p->n; i++) {
-		char *cause = NULL;
-		if (strcmp(p->k[i], "match[]") != 0)
-			continue;
-		if (s->n == 64) {
-			*ret = send_error(h, c, path, QUERY_ERR_BAD_DATA,
-					  "at most 64 match[] parameters");
-			sel_free(s);
-			return false;
-		}
-		if (query_parse_selector(p->v[i], &s->m[s->n], &s->nm[s->n], &cause) != 0) {
-			*ret = send_error(h, c, path, QUERY_ERR_BAD_DATA,
-					  cause ? cause : "invalid match[]");
-			free(cause);
-			sel_free(s);
-			return false;
-		}
-		s->n++;
-	}
-	return true;
+	char *msg;
+	if (api_sel_args(p, s, &msg) == 0)
+		return true;
+	*ret = send_error(h, c, path, QUERY_ERR_BAD_DATA, msg);
+	free(msg);
+	return false;
 }
 
 static int strp_cmp(const void *a, const void *b)
@@ -400,15 +395,28 @@ static int id_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* an account for a listing's answer: query.max_bytes, in the budget */
+static void listing_account(struct httpd *h, struct query_mem *m, struct jout *j)
+{
+	m->limit = h->conf->query.max_bytes;
+	m->shared = budget_of(h->conf);
+	j->m = m;
+	int64_t t0 = pw_mono_ns(), tmo = h->conf->query.timeout_ms > 0 ? h->conf->query.timeout_ms : 120000;
+	j->deadline_ns = tmo < (INT64_MAX - t0) / 1000000 ? t0 + tmo * 1000000 : INT64_MAX;
+	pw_buf_init(&j->b, 0);
+	jout_puts(j, "{\"status\":\"success\",\"data\":");
+}
+
 static enum MHD_Result serve_series(struct httpd *h, struct MHD_Connection *c, int path,
 				    const struct params *p, const char *name)
 {
-	struct sel s;
+	struct api_sel s;
 	enum MHD_Result ret;
 	struct store_snap *snap;
 	struct store_series *all = NULL;
 	size_t nall = 0;
-	struct pw_buf b;
+	struct query_mem m = {0};
+	struct jout j = {0};
 	int rc = 0;
 
 	(void)name;
@@ -417,7 +425,7 @@ static enum MHD_Result serve_series(struct httpd *h, struct MHD_Connection *c, i
 	if (s.n == 0)
 		return send_error(h, c, path, QUERY_ERR_BAD_DATA, "no match[] parameter provided");
 	if ((rc = store_snap_begin(h->store, &snap)) != 0) {
-		sel_free(&s);
+		api_sel_free(&s);
 		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
 	}
 	for (size_t i = 0; i < s.n && rc == 0; i++) {
@@ -431,7 +439,7 @@ static enum MHD_Result serve_series(struct httpd *h, struct MHD_Connection *c, i
 		nall += n;
 		free(got);
 	}
-	pw_buf_init(&b, 0);
+	listing_account(h, &m, &j);
 	if (rc == 0) {
 		size_t k = 0;
 		qsort(all, nall, sizeof *all, id_cmp);
@@ -440,36 +448,38 @@ static enum MHD_Result serve_series(struct httpd *h, struct MHD_Connection *c, i
 				all[k++] = all[i];
 		nall = k;
 		qsort(all, nall, sizeof *all, store_series_cmp);
-		pw_buf_putc(&b, '[');
-		for (size_t i = 0; i < nall; i++) {
+		jout_puts(&j, "[");
+		for (size_t i = 0; i < nall && !jout_late(&j); i++) {
 			struct pw_label l[128];
 			size_t nl = store_series_labels(&all[i], l, 128);
 			if (i)
-				pw_buf_putc(&b, ',');
-			jlabels(&b, l, nl < 128 ? nl : 128);
+				jout_puts(&j, ",");
+			jout_labels(&j, l, nl < 128 ? nl : 128);
 		}
-		pw_buf_putc(&b, ']');
+		jout_puts(&j, "]}");
 	}
 	store_snap_end(snap);
 	free(all);
-	sel_free(&s);
+	api_sel_free(&s);
 	if (rc != 0) {
-		pw_buf_free(&b);
+		pw_buf_free(&j.b);
+		query_mem_release(&m, m.used);
 		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
 	}
-	return send_data(h, c, path, &b);
+	return jout_send(h, c, path, &j);
 }
 
 /* label names (name == NULL) or the values of one label */
 static enum MHD_Result serve_labels(struct httpd *h, struct MHD_Connection *c, int path,
 				    const struct params *p, const char *name)
 {
-	struct sel s;
+	struct api_sel s;
 	enum MHD_Result ret;
 	struct store_snap *snap;
 	const char **all = NULL;
 	size_t nall = 0;
-	struct pw_buf b;
+	struct query_mem m = {0};
+	struct jout j = {0};
 	int rc = 0;
 
 	if (name && !pw_valid_label_name(name, strlen(name))) {
@@ -480,16 +490,16 @@ static enum MHD_Result serve_labels(struct httpd *h, struct MHD_Connection *c, i
 	if (!parse_sel(h, c, path, p, &s, &ret))
 		return ret;
 	if ((rc = store_snap_begin(h->store, &snap)) != 0) {
-		sel_free(&s);
+		api_sel_free(&s);
 		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
 	}
 	for (size_t i = 0; i < (s.n ? s.n : 1) && rc == 0; i++) {
 		const char **got = NULL;
 		size_t n = 0;
-		struct store_matcher *m = s.n ? s.m[i] : NULL;
+		struct store_matcher *mt = s.n ? s.m[i] : NULL;
 		size_t nm = s.n ? s.nm[i] : 0;
-		rc = name ? store_label_values(snap, name, m, nm, s.mint, s.maxt, &got, &n)
-			  : store_label_names(snap, m, nm, s.mint, s.maxt, &got, &n);
+		rc = name ? store_label_values(snap, name, mt, nm, s.mint, s.maxt, &got, &n)
+			  : store_label_names(snap, mt, nm, s.mint, s.maxt, &got, &n);
 		if (rc != 0)
 			break;
 		all = xreallocarray(all, nall + n + 1, sizeof *all);
@@ -498,29 +508,30 @@ static enum MHD_Result serve_labels(struct httpd *h, struct MHD_Connection *c, i
 		nall += n;
 		free(got);
 	}
-	pw_buf_init(&b, 0);
+	listing_account(h, &m, &j);
 	if (rc == 0) {
 		size_t k = 0;
 		qsort(all, nall, sizeof *all, strp_cmp);
-		pw_buf_putc(&b, '[');
-		for (size_t i = 0; i < nall; i++) {
+		jout_puts(&j, "[");
+		for (size_t i = 0; i < nall && !jout_late(&j); i++) {
 			if (k && strcmp(all[i], all[k - 1]) == 0)
 				continue;
 			all[k++] = all[i];
 			if (k > 1)
-				pw_buf_putc(&b, ',');
-			pw_buf_json_string(&b, all[i]);
+				jout_puts(&j, ",");
+			jout_string(&j, all[i]);
 		}
-		pw_buf_putc(&b, ']');
+		jout_puts(&j, "]}");
 	}
 	store_snap_end(snap);
 	free(all);
-	sel_free(&s);
+	api_sel_free(&s);
 	if (rc != 0) {
-		pw_buf_free(&b);
+		pw_buf_free(&j.b);
+		query_mem_release(&m, m.used);
 		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
 	}
-	return send_data(h, c, path, &b);
+	return jout_send(h, c, path, &j);
 }
 
 /* ---- metadata, buildinfo, targets --------------------------------------------------- */
@@ -557,16 +568,13 @@ static enum MHD_Result serve_metadata(struct httpd *h, struct MHD_Connection *c,
 	struct pw_buf b;
 	struct store_snap *snap;
 	struct meta_ctx mc = {&b, param(p, "metric"), -1, 0};
-	const char *l = param(p, "limit");
+	char *msg;
 	int rc;
 	(void)name;
-	if (l && *l) {
-		char *end;
-		mc.limit = strtol(l, &end, 10);
-		if (*end)
-			return bad_param(h, c, path, "limit", l, "number");
-		if (mc.limit <= 0)
-			mc.limit = -1;
+	if (api_limit_arg(p, "limit", &mc.limit, &msg) != 0) {
+		enum MHD_Result ret = send_error(h, c, path, QUERY_ERR_BAD_DATA, msg);
+		free(msg);
+		return ret;
 	}
 	if ((rc = store_snap_begin(h->store, &snap)) != 0)
 		return send_error(h, c, path, QUERY_ERR_INTERNAL, pw_strerror(rc));
@@ -800,7 +808,7 @@ enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, int path, 
 				  "request body larger than http.max_request_size");
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, get_arg, &p);
 	if (rq->post && is_form(c) && rq->body.len)
-		parse_form(&p, rq->body.data, rq->body.len);
+		params_parse_form(&p, rq->body.data, rq->body.len);
 	for (size_t i = 0; i < sizeof api_routes / sizeof api_routes[0] && !rt; i++)
 		if (api_match(api_routes[i].url, rest, &name))
 			rt = &api_routes[i];

@@ -64,4 +64,9 @@ void httpd_set_notify(struct httpd *h, struct notify *n);
  * HTTP thread uses the old ctx: call it before freeing that. Thread-safe. */
 void httpd_set_metrics(struct httpd *h, size_t slot, httpd_metrics_fn fn, void *ctx);
 
+/* The KPI dashboard for Grafana made from c (JSON, new string): the panels
+ * of any programme driven by $kpi, then a row per kpis[].item with a panel per
+ * KPI (its units per status over time). */
+char *grafana_kpi_dashboard(const struct conf *c);
+
 #endif /* PW_EXPORTERS_H */

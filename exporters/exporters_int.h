@@ -10,7 +10,7 @@
 #include "common.h"
 #include "exporters.h"
 
-#define MAX_DAEMONS 8
+#define MAX_DAEMONS 16
 /* The request counters' paths (the path label of
  * pacewatch_http_requests_total: path_names in httpd.c). */
 enum {
@@ -48,6 +48,13 @@ struct httpd {
 	void *reload_ctx;
 	bool loopback_only;
 	uint64_t max_body;
+	/* every open connection, for the watchdog that holds each request to
+	 * http.header_timeout and http.request_timeout (httpd.c) */
+	pthread_mutex_t conns_lock;
+	pthread_cond_t wd_cond;
+	struct conn *conns;
+	pthread_t wd;
+	bool wd_started, wd_stop;
 	struct {
 		int path, code;
 		uint64_t n;

@@ -1,7 +1,10 @@
 /*
  * httpd.c — the HTTP server: one libmicrohttpd daemon per listen address
- * (thread per connection, a connection limit, an idle/slow-client timeout,
- * optional TLS), the route table, authentication (read and write/admin
+ * (thread per connection, a connection limit overall and per client
+ * address, an idle timeout, header and request deadlines a trickle cannot
+ * extend, optional TLS 1.2+ with modern ciphers), health listeners that
+ * serve only /metrics and health checks from connections of their own,
+ * the route table, authentication (read and write/admin
  * separately; write endpoints refuse to run unauthenticated beyond
  * loopback), request-body limits, request counters, and the small
  * endpoints: health, readiness, reload and import.
@@ -14,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <zlib.h>
 
 static const char *const path_names[NPATHS] = {
@@ -87,13 +91,16 @@ enum MHD_Result send_text(struct httpd *h, struct MHD_Connection *c, int path, u
 
 /* ---- authentication -------------------------------------------------------- */
 
-static bool same(const char *a, const char *b)
+/* Is the credential a client gave the configured one? Every byte of the
+ * secret is looked at whatever the client sent, so the time taken says
+ * nothing about how much of it was right (only the secret's length shows). */
+static bool same(const char *given, const char *secret)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char d = (unsigned char)(la != lb);
-	for (size_t i = 0; i < la && i < lb; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
+	size_t lg = strlen(given), ls = strlen(secret);
+	volatile unsigned char d = (unsigned char)(lg != ls);
+	for (size_t i = 0; i < ls; i++)
+		d |= (unsigned char)(secret[i] ^ (i < lg ? given[i] : 0));
+	return d == 0 && ls > 0;
 }
 
 static bool auth_set(const struct conf_auth *a) { return a->bearer_token || a->username; }
@@ -116,6 +123,114 @@ static bool auth_ok(struct MHD_Connection *c, const struct conf_auth *a)
 			return true;
 	}
 	return false;
+}
+
+/* ---- connection deadlines --------------------------------------------------- */
+
+/* libmicrohttpd's connection timeout counts from the last byte, so a client
+ * that sends a header line every few seconds keeps its connection (and its
+ * thread) forever. Every connection is tracked from its start; a watchdog
+ * shuts down the socket of one whose headers (http.header_timeout) or
+ * whole request (http.request_timeout) are late, however much trickled in:
+ * libmicrohttpd then reads end-of-file and closes it. Between requests of
+ * a kept-alive connection the idle timeout (http.connection_timeout)
+ * governs. */
+enum { PHASE_IDLE, PHASE_HEADERS, PHASE_BODY, PHASE_ANSWER };
+
+struct conn {
+	struct conn *prev, *next;
+	int fd;
+	int phase;
+	int64_t since_ms; /* the start of the request, or of idleness */
+};
+
+static void conn_phase(struct httpd *h, struct MHD_Connection *c, int phase)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn *k = ci ? ci->socket_context : NULL;
+	if (!k)
+		return;
+	pthread_mutex_lock(&h->conns_lock);
+	if (k->phase != phase) {
+		/* a request's deadlines count from its start (the connection's,
+		 * for the first; its headers', after idling) */
+		if (phase == PHASE_IDLE || k->phase == PHASE_IDLE)
+			k->since_ms = pw_mono_ns() / 1000000;
+		k->phase = phase;
+	}
+	pthread_mutex_unlock(&h->conns_lock);
+}
+
+static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+			enum MHD_ConnectionNotificationCode toe)
+{
+	struct httpd *h = cls;
+	struct conn *k;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		k = xcalloc(1, sizeof *k);
+		k->fd = ci ? ci->connect_fd : -1;
+		k->phase = PHASE_HEADERS;
+		k->since_ms = pw_mono_ns() / 1000000;
+		pthread_mutex_lock(&h->conns_lock);
+		k->next = h->conns;
+		if (h->conns)
+			h->conns->prev = k;
+		h->conns = k;
+		pthread_mutex_unlock(&h->conns_lock);
+		*socket_context = k;
+	} else if ((k = *socket_context) != NULL) {
+		/* called before the socket is closed: under the lock, the
+		 * watchdog never shuts down a descriptor reused since */
+		pthread_mutex_lock(&h->conns_lock);
+		if (k->prev)
+			k->prev->next = k->next;
+		else
+			h->conns = k->next;
+		if (k->next)
+			k->next->prev = k->prev;
+		pthread_mutex_unlock(&h->conns_lock);
+		free(k);
+		*socket_context = NULL;
+	}
+}
+
+static void *watchdog(void *arg)
+{
+	struct httpd *h = arg;
+	const struct conf *cf = h->conf;
+	int64_t idle = cf->http.connection_timeout_ms;
+
+	pthread_mutex_lock(&h->conns_lock);
+	while (!h->wd_stop) {
+		struct timespec ts;
+		int64_t now = pw_mono_ns() / 1000000;
+		for (struct conn *k = h->conns; k; k = k->next) {
+			int64_t age = now - k->since_ms;
+			bool late = (k->phase == PHASE_HEADERS && age > cf->http.header_timeout_ms) ||
+				    ((k->phase == PHASE_HEADERS || k->phase == PHASE_BODY) &&
+				     age > cf->http.request_timeout_ms) ||
+				    (k->phase == PHASE_IDLE && age > idle + cf->http.header_timeout_ms);
+			if (late && k->fd >= 0) {
+				log_debug("http", "closing a connection: its %s did not arrive in time",
+					  k->phase == PHASE_BODY ? "request" : "headers");
+				shutdown(k->fd, SHUT_RDWR);
+				k->fd = -1; /* once */
+			}
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->wd_cond, &h->conns_lock, &ts);
+	}
+	pthread_mutex_unlock(&h->conns_lock);
+	return NULL;
 }
 
 /* ---- content negotiation ---------------------------------------------------- */
@@ -544,6 +659,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		pw_buf_init(&rq->body, h->max_body);
 		rq->post = strcmp(method, "POST") == 0;
 		*con_cls = rq;
+		conn_phase(h, c, PHASE_BODY);
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -552,6 +668,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	conn_phase(h, c, PHASE_ANSWER);
 	if (!(rt = route_find(url)))
 		return send_text(h, c, PATH_OTHER, 404, "text/plain", "not found\n");
 	if (!method_ok(rt->methods, method))
@@ -566,13 +683,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return rt->serve(h, c, rt->path, url, rq);
 }
 
+/* A health listener's dispatcher: /metrics and the health checks only. */
+static enum MHD_Result handle_health(void *cls, struct MHD_Connection *c, const char *url,
+				     const char *method, const char *version, const char *upload,
+				     size_t *upload_size, void **con_cls)
+{
+	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/-/healthy") != 0 &&
+	    strcmp(url, "/-/ready") != 0) {
+		if (*con_cls) /* the whole request was read: answer it */
+			return send_text(cls, c, PATH_OTHER, 404, "text/plain",
+					 "this address serves only /metrics, /-/healthy and "
+					 "/-/ready (http.health_listen)\n");
+	}
+	return handle(cls, c, url, method, version, upload, upload_size, con_cls);
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
 	struct req *rq = *con_cls;
-	(void)cls;
-	(void)c;
 	(void)toe;
+	conn_phase(cls, c, PHASE_IDLE);
 	if (rq) {
 		pw_buf_free(&rq->body);
 		free(rq);
@@ -588,6 +719,14 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	msg[strcspn(msg, "\n")] = '\0';
 	log_debug("http", "%s", msg);
 }
+
+/* GnuTLS priority strings: TLS 1.2 (or 1.3) and newer, ephemeral key
+ * exchange, AEAD ciphers only */
+#define TLS_SUITES                                                                         \
+	":-CIPHER-ALL:+CHACHA20-POLY1305:+AES-256-GCM:+AES-128-GCM:-MAC-ALL:+AEAD"        \
+	":-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+#define TLS12_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" TLS_SUITES
+#define TLS13_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3" TLS_SUITES
 
 int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 {
@@ -609,7 +748,18 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 	h->loopback_only = true;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->counts_lock, NULL);
+	pthread_mutex_init(&h->conns_lock, NULL);
+	pthread_cond_init(&h->wd_cond, NULL);
 	if (conf->http.tls_cert_file) {
+		char *why = NULL;
+		/* what GnuTLS would refuse, said as such (not as "cannot listen") */
+		if (conf_tls_check_files(conf->http.tls_cert_file, conf->http.tls_key_file,
+					 pw_now_ms(), &why, NULL) != 0) {
+			*cause = xasprintf("http TLS: %s", why);
+			free(why);
+			rc = PW_EINVAL;
+			goto fail;
+		}
 		if ((rc = pw_read_file(conf->http.tls_cert_file, 1 << 20, &cert, NULL)) != 0 ||
 		    (rc = pw_read_file(conf->http.tls_key_file, 1 << 20, &key, NULL)) != 0) {
 			*cause = xasprintf("cannot read %s: %s",
@@ -618,8 +768,16 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 			goto fail;
 		}
 	}
-	for (size_t i = 0; i < conf->http.nlisten && h->nd < MAX_DAEMONS; i++) {
-		const char *addr = conf->http.listen[i];
+	if (pthread_create(&h->wd, NULL, watchdog, h) != 0) {
+		*cause = xstrdup("cannot start the HTTP watchdog thread");
+		rc = PW_EINVAL;
+		goto fail;
+	}
+	h->wd_started = true;
+	for (size_t i = 0; i < conf->http.nlisten + conf->http.nhealth_listen; i++) {
+		bool health = i >= conf->http.nlisten;
+		const char *addr = health ? conf->http.health_listen[i - conf->http.nlisten]
+					  : conf->http.listen[i];
 		struct sockaddr_storage ss;
 		char host[256];
 		const char *colon = strrchr(addr, ':');
@@ -646,37 +804,49 @@ int httpd_start(const struct httpd_deps *dp, struct httpd **out, char **cause)
 			struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
 			sa->sin_family = AF_INET;
 			sa->sin_port = htons((uint16_t)port);
-			if ((ntohl(sa->sin_addr.s_addr) >> 24) != 127)
+			if ((ntohl(sa->sin_addr.s_addr) >> 24) != 127 && !health)
 				h->loopback_only = false;
 		} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
 			struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
 			sa->sin6_family = AF_INET6;
 			sa->sin6_port = htons((uint16_t)port);
 			flags |= MHD_USE_IPv6;
-			if (!IN6_IS_ADDR_LOOPBACK(&sa->sin6_addr))
+			if (!IN6_IS_ADDR_LOOPBACK(&sa->sin6_addr) && !health)
 				h->loopback_only = false;
 		} else {
 			*cause = xasprintf("http.listen \"%s\": not an IPv4 or IPv6 address", addr);
 			rc = PW_EINVAL;
 			goto fail;
 		}
+		if (h->nd == MAX_DAEMONS) {
+			*cause = xasprintf("http: more than %d listen addresses", MAX_DAEMONS);
+			rc = PW_EINVAL;
+			goto fail;
+		}
 		if (cert)
 			flags |= MHD_USE_TLS;
+		/* a health listener's own pool: small, since a scraper and a
+		 * few health checks need few connections */
 		h->d[h->nd] = MHD_start_daemon(
-			flags, (uint16_t)port, NULL, NULL, handle, h, MHD_OPTION_SOCK_ADDR, &ss,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->http.connection_limit,
+			flags, (uint16_t)port, NULL, NULL, health ? handle_health : handle, h,
+			MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
+			health ? 64u : (unsigned)conf->http.connection_limit,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)conf->http.per_ip_connection_limit,
 			MHD_OPTION_CONNECTION_TIMEOUT,
 			(unsigned)((conf->http.connection_timeout_ms + 999) / 1000),
-			MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-			h, cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-			MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+			MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+			notify_conn, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+			cert ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END,
+			conf->http.tls_min_version == CONF_TLS_1_3 ? TLS13_PRIORITIES : TLS12_PRIORITIES,
+			MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
 		if (!h->d[h->nd]) {
 			*cause = xasprintf("cannot listen on %s (in use, or not an address of this host)",
 					   addr);
 			rc = -EADDRINUSE;
 			goto fail;
 		}
-		log_info("http", "listening on %s%s", addr, cert ? " (TLS)" : "");
+		log_info("http", "listening on %s%s%s", addr, cert ? " (TLS)" : "",
+			 health ? " for /metrics and health checks" : "");
 		h->nd++;
 	}
 	free(cert);
@@ -696,6 +866,15 @@ void httpd_stop(struct httpd *h)
 		return;
 	for (size_t i = 0; i < h->nd; i++)
 		MHD_stop_daemon(h->d[i]);
+	if (h->wd_started) {
+		pthread_mutex_lock(&h->conns_lock);
+		h->wd_stop = true;
+		pthread_cond_signal(&h->wd_cond);
+		pthread_mutex_unlock(&h->conns_lock);
+		pthread_join(h->wd, NULL);
+	}
+	pthread_mutex_destroy(&h->conns_lock);
+	pthread_cond_destroy(&h->wd_cond);
 	pthread_mutex_destroy(&h->lock);
 	pthread_mutex_destroy(&h->counts_lock);
 	free(h);

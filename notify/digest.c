@@ -61,12 +61,17 @@ static char *unit_key(const char *kpi, const struct pw_lset *l)
  * units in each status. */
 struct digest_doc {
 	bool zh;
+	size_t max_units;        /* unit rows listed per KPI */
 	json_t *old, *old_units; /* NULL: the first digest */
 	json_t *units;           /* the state for the next digest, per unit */
+	struct pw_buf o, oh;     /* the programme at a glance, text and HTML */
 	struct pw_buf t, h;      /* the KPIs' tables, text and HTML */
 	struct pw_buf ct, ch;    /* the changes, text and HTML */
 	size_t counts[VIEW_NSTATUS], nchanges;
 };
+
+/* at most this many lines of changes; the rest are counted */
+#define MAX_CHANGES 200
 
 #define NCOLS 6
 
@@ -120,11 +125,12 @@ static void unit_row(struct digest_doc *x, const char *const cells[NCOLS])
 /* one line of the changes */
 static void change(struct digest_doc *x, const char *line)
 {
+	if (x->nchanges++ >= MAX_CHANGES)
+		return;
 	pw_buf_printf(&x->ct, "- %s\n", line);
 	pw_buf_puts(&x->ch, "<li>");
 	pw_buf_html(&x->ch, line, strlen(line));
 	pw_buf_puts(&x->ch, "</li>\n");
-	x->nchanges++;
 }
 
 /* a unit's value in the state: an integer when it is one */
@@ -168,7 +174,7 @@ static void unit_compare(struct digest_doc *x, const struct view_meta_kpi *k, co
 }
 
 static void digest_unit(struct digest_doc *x, const struct view_meta_kpi *k,
-			const struct view_unit *u)
+			const struct view_unit *u, bool listed)
 {
 	char *name = unit_name(u);
 	char val[4][400];
@@ -190,9 +196,35 @@ static void digest_unit(struct digest_doc *x, const struct view_meta_kpi *k,
 	const char *stt = x->zh ? view_status_name_zh(u->status) : view_status_name(u->status);
 	const char *cells[NCOLS] = {name, stt, val[0], val[1], val[2], val[3]};
 	x->counts[u->status]++;
-	unit_row(x, cells);
+	if (listed)
+		unit_row(x, cells);
 	unit_compare(x, k, name, u, stt, val[0]);
 	free(name);
+}
+
+/* the units a KPI's table leaves out, counted by status: "另有 4 个单位：已达标 4" */
+static void digest_rest(struct digest_doc *x, const struct view *v, const struct view_kpi *vk)
+{
+	size_t n[VIEW_NSTATUS] = {0}, rest = vk->nunits - x->max_units;
+	struct pw_buf l;
+	for (size_t j = x->max_units; j < vk->nunits; j++)
+		n[v->units[vk->unit0 + j].status]++;
+	pw_buf_init(&l, 0);
+	pw_buf_printf(&l, x->zh ? "另有 %zu 个单位：" : "%zu more units: ", rest);
+	bool first = true;
+	for (int q = 0; q < VIEW_NSTATUS; q++) {
+		if (!n[q])
+			continue;
+		pw_buf_printf(&l, "%s%s %zu", first ? "" : x->zh ? "，" : ", ",
+			      x->zh ? view_status_name_zh(q) : view_status_name(q), n[q]);
+		first = false;
+	}
+	pw_buf_printf(&x->t, "%s\n", l.data);
+	pw_buf_printf(&x->h, "<tr><td colspan=\"%d\" style=\"padding:6px 4px;color:#57606a\">",
+		      NCOLS);
+	pw_buf_html(&x->h, l.data, l.len);
+	pw_buf_puts(&x->h, "</td></tr>\n");
+	pw_buf_free(&l);
 }
 
 static void digest_kpi(struct digest_doc *x, const struct view *v, size_t i)
@@ -206,8 +238,119 @@ static void digest_kpi(struct digest_doc *x, const struct view *v, size_t i)
 		pw_buf_printf(&x->h, "<tr><td colspan=\"%d\">%s</td></tr>\n", NCOLS, none);
 	}
 	for (size_t j = 0; j < vk->nunits; j++)
-		digest_unit(x, k, &v->units[vk->unit0 + j]);
+		digest_unit(x, k, &v->units[vk->unit0 + j], j < x->max_units);
+	if (vk->nunits > x->max_units)
+		digest_rest(x, v, vk);
 	pw_buf_puts(&x->h, "</table>\n");
+}
+
+/* ---- the programme at a glance ------------------------------------------------- */
+
+/* a KPI's units per status, its rank (0: a unit missed, not reporting or
+ * not covered; 1: below its peers or lagging; 2: at risk; 3: stale; 4: the
+ * rest) and how many units are behind */
+struct kpi_sum {
+	size_t i, n[VIEW_NSTATUS], behind;
+	int rank;
+};
+
+static void kpi_sum(const struct view *v, size_t i, struct kpi_sum *s)
+{
+	const struct view_kpi *vk = &v->kpis[i];
+	memset(s, 0, sizeof *s);
+	s->i = i;
+	for (size_t j = 0; j < vk->nunits; j++)
+		s->n[v->units[vk->unit0 + j].status]++;
+	s->behind = s->n[VIEW_MISSED] + s->n[VIEW_NOT_REPORTING] + s->n[VIEW_NOT_COVERED] +
+		    s->n[VIEW_BELOW_PEERS] + s->n[VIEW_LAGGING];
+	if (s->n[VIEW_MISSED] || s->n[VIEW_NOT_REPORTING] || s->n[VIEW_NOT_COVERED])
+		s->rank = 0;
+	else if (s->n[VIEW_BELOW_PEERS] || s->n[VIEW_LAGGING])
+		s->rank = 1;
+	else if (s->n[VIEW_AT_RISK])
+		s->rank = 2;
+	else if (s->n[VIEW_STALE])
+		s->rank = 3;
+	else
+		s->rank = 4;
+}
+
+static int kpi_sum_order(const void *pa, const void *pb)
+{
+	const struct kpi_sum *a = pa, *b = pb;
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	if (a->behind != b->behind)
+		return a->behind > b->behind ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+#define OCOLS 8
+
+/* one row of the overview: item, title, deadline, behind, at risk, stale,
+ * on track, met */
+static void overview_row(struct digest_doc *x, const struct view_meta_kpi *k,
+			 const struct kpi_sum *s)
+{
+	char c[5][32];
+	snprintf(c[0], sizeof c[0], "%zu", s->behind);
+	snprintf(c[1], sizeof c[1], "%zu", s->n[VIEW_AT_RISK]);
+	snprintf(c[2], sizeof c[2], "%zu", s->n[VIEW_STALE]);
+	snprintf(c[3], sizeof c[3], "%zu", s->n[VIEW_ON_TRACK]);
+	snprintf(c[4], sizeof c[4], "%zu", s->n[VIEW_MET]);
+	const char *cells[OCOLS] = {*k->item ? k->item : "—", k->title, k->deadline_text,
+				    c[0], c[1], c[2], c[3], c[4]};
+	bool none = !s->behind && !s->n[VIEW_AT_RISK] && !s->n[VIEW_STALE] &&
+		    !s->n[VIEW_ON_TRACK] && !s->n[VIEW_MET];
+	pw_buf_puts(&x->oh, "<tr style=\"border-top:1px solid #d0d7de\">");
+	for (int q = 0; q < OCOLS; q++) {
+		const char *cell = none && q == 3 ? (x->zh ? "暂无数据" : "no data yet") : cells[q];
+		if (none && q > 3)
+			continue;
+		pw_buf_printf(&x->o, "%s%s", q ? " | " : "", cell);
+		pw_buf_printf(&x->oh, "<td style=\"text-align:%s;padding:6px 4px%s%s\"%s>",
+			      q < 3 ? "left" : "right", q == 2 || q > 2 ? ";white-space:nowrap" : "",
+			      q == 3 && s->behind ? ";color:#cf222e;font-weight:600" : "",
+			      none && q == 3 ? " colspan=\"5\"" : "");
+		pw_buf_html(&x->oh, cell, strlen(cell));
+		pw_buf_puts(&x->oh, "</td>");
+	}
+	pw_buf_puts(&x->o, "\n");
+	pw_buf_puts(&x->oh, "</tr>\n");
+}
+
+/* the overview, and the KPIs' tables in its order */
+static void digest_programme(struct digest_doc *x, const struct view *v)
+{
+	static const char *const hz[OCOLS] = {"项目", "指标", "截止", "落后", "有风险",
+					      "停报", "正常", "已达标"};
+	static const char *const he[OCOLS] = {"Item", "KPI", "Due", "Behind", "At risk",
+					      "Stale", "On track", "Met"};
+	size_t nk = v ? v->meta->nkpis : 0;
+	struct kpi_sum *s = xcalloc(nk ? nk : 1, sizeof *s);
+	for (size_t i = 0; i < nk; i++)
+		kpi_sum(v, i, &s[i]);
+	qsort(s, nk, sizeof *s, kpi_sum_order);
+	const char *head = x->zh ? "项目总览" : "The programme at a glance";
+	pw_buf_printf(&x->o, "\n%s\n", head);
+	pw_buf_printf(&x->oh,
+		      "<h3>%s</h3>\n<table style=\"width:100%%;border-collapse:collapse;"
+		      "font-size:14px\">\n<tr style=\"background:#f3f4f6\">",
+		      head);
+	for (int q = 0; q < OCOLS; q++) {
+		pw_buf_printf(&x->o, "%s%s", q ? " | " : "", x->zh ? hz[q] : he[q]);
+		pw_buf_printf(&x->oh, "<th style=\"text-align:%s;padding:6px 4px;white-space:nowrap\">"
+				      "%s</th>",
+			      q < 3 ? "left" : "right", x->zh ? hz[q] : he[q]);
+	}
+	pw_buf_puts(&x->o, "\n");
+	pw_buf_puts(&x->oh, "</tr>\n");
+	for (size_t i = 0; i < nk; i++)
+		overview_row(x, &v->meta->kpis[s[i].i], &s[i]);
+	pw_buf_puts(&x->oh, "</table>\n");
+	for (size_t i = 0; i < nk; i++)
+		digest_kpi(x, v, s[i].i);
+	free(s);
 }
 
 /* units the last digest had and this one has not */
@@ -232,8 +375,10 @@ static void digest_gone(struct digest_doc *x)
 /* the title and the day, then how many units lag, in each status */
 static char *digest_subject(const struct digest_doc *x, const char *title, const char *day)
 {
-	static const enum view_status order[] = {VIEW_MISSED, VIEW_NOT_REPORTING, VIEW_NOT_COVERED,
-						 VIEW_LAGGING, VIEW_AT_RISK, VIEW_STALE};
+	static const enum view_status order[] = {VIEW_MISSED,	  VIEW_NOT_REPORTING,
+						 VIEW_NOT_COVERED, VIEW_BELOW_PEERS,
+						 VIEW_LAGGING,	  VIEW_AT_RISK,
+						 VIEW_STALE};
 	struct pw_buf s;
 	pw_buf_init(&s, 0);
 	pw_buf_printf(&s, "%s %s", title, day);
@@ -254,9 +399,17 @@ static void digest_bodies(const struct digest_doc *x, const char *subject, const
 {
 	const char *changes = x->zh ? "自上次周报以来的变化" : "Changes since the last digest";
 	pw_buf_printf(tt, "%s\n%s %s\n", subject, x->zh ? "生成于" : "as of", when);
+	pw_buf_printf(hh, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"UTF-8\">"
+			    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+			    "</head>\n<body style=\"margin:0;padding:12px;font-family:-apple-system,"
+			    "'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif;"
+			    "font-size:15px;line-height:1.5;color:#1f2328;max-width:900px\">\n",
+		      x->zh ? "zh-CN" : "en");
 	pw_buf_puts(hh, "<h2>");
 	pw_buf_html(hh, subject, strlen(subject));
 	pw_buf_puts(hh, "</h2>\n");
+	pw_buf_append(tt, x->o.data ? x->o.data : "", x->o.len);
+	pw_buf_append(hh, x->oh.data ? x->oh.data : "", x->oh.len);
 	pw_buf_printf(tt, "\n%s\n", changes);
 	pw_buf_printf(hh, "<h3>%s</h3>\n<ul>\n", changes);
 	if (!x->old) {
@@ -268,6 +421,14 @@ static void digest_bodies(const struct digest_doc *x, const char *subject, const
 	}
 	pw_buf_append(tt, x->ct.data ? x->ct.data : "", x->ct.len);
 	pw_buf_append(hh, x->ch.data ? x->ch.data : "", x->ch.len);
+	if (x->nchanges > MAX_CHANGES) {
+		char more[128];
+		snprintf(more, sizeof more,
+			 x->zh ? "…以及另外 %zu 项变化" : "… and %zu more changes",
+			 x->nchanges - MAX_CHANGES);
+		pw_buf_printf(tt, "%s\n", more);
+		pw_buf_printf(hh, "<li>%s</li>\n", more);
+	}
 	pw_buf_puts(hh, "</ul>\n");
 	pw_buf_append(tt, x->t.data ? x->t.data : "", x->t.len);
 	pw_buf_append(hh, x->h.data ? x->h.data : "", x->h.len);
@@ -284,6 +445,8 @@ static void doc_free(struct digest_doc *x)
 {
 	json_decref(x->old);
 	json_decref(x->units);
+	pw_buf_free(&x->o);
+	pw_buf_free(&x->oh);
 	pw_buf_free(&x->t);
 	pw_buf_free(&x->h);
 	pw_buf_free(&x->ct);
@@ -301,12 +464,13 @@ static char *digest_render(const struct conf_digest *d, const struct conf_email 
 	json_error_t je;
 	struct pw_buf tt, hh, b;
 	char day[64], when[64];
-	size_t nkpis = v ? v->meta->nkpis : 0;
 	struct pw_tz *tz = email_zone(d->timezone);
 
 	x.old = prev ? json_loads(prev, 0, &je) : NULL;
 	x.old_units = json_object_get(x.old, "units");
 	x.units = json_object();
+	pw_buf_init(&x.o, 0);
+	pw_buf_init(&x.oh, 0);
 	pw_buf_init(&x.t, 0);
 	pw_buf_init(&x.h, 0);
 	pw_buf_init(&x.ct, 0);
@@ -315,14 +479,8 @@ static char *digest_render(const struct conf_digest *d, const struct conf_email 
 	day[10] = '\0';
 	x.zh = v ? v->meta->lang == VIEW_LANG_ZH : false;
 	const char *title = d->title ? d->title : x.zh ? "进度周报" : "KPI digest";
-	pw_buf_printf(&x.h, "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"UTF-8\">"
-			    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-			    "</head>\n<body style=\"margin:0;padding:12px;font-family:-apple-system,"
-			    "'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif;"
-			    "font-size:15px;line-height:1.5;color:#1f2328;max-width:900px\">\n",
-		      x.zh ? "zh-CN" : "en");
-	for (size_t i = 0; i < nkpis; i++)
-		digest_kpi(&x, v, i);
+	x.max_units = d->max_units > 0 ? (size_t)d->max_units : 0;
+	digest_programme(&x, v);
 	digest_gone(&x);
 	char *subject = digest_subject(&x, title, day);
 	pw_fmt_local(when, sizeof when, now, tz);

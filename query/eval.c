@@ -43,8 +43,30 @@ void ev_fail(struct ev *ev, enum query_errtype t, const char *fmt, ...)
 
 void ev_tick(struct ev *ev)
 {
-	if ((++ev->tick & 1023) == 0 && pw_mono_ns() > ev->deadline_ns)
+	if ((++ev->tick & 1023) == 0)
+		ev_check_time(ev);
+}
+
+void ev_check_time(struct ev *ev)
+{
+	if (pw_mono_ns() > ev->deadline_ns)
 		ev_fail(ev, QUERY_ERR_TIMEOUT, "query timed out in query execution");
+}
+
+/* the arena's refusal of a block (util.c): unwinds the evaluation */
+static void ev_refuse(void *ctx, struct query_error *e)
+{
+	struct ev *ev = ctx;
+	ev->root->etype = e->type;
+	ev->root->emsg = e->msg;
+	longjmp(*ev->jb, 1);
+}
+
+void ev_charge(struct ev *ev, size_t n)
+{
+	struct query_error e = {0};
+	if (ev->a->mem && query_mem_charge(ev->a->mem, n, &e) != 0)
+		ev_refuse(ev->root, &e);
 }
 
 void ev_account(struct ev *ev, size_t n)
@@ -217,7 +239,7 @@ int64_t ref_time(const struct ev *ev, const struct node *sel, int64_t ts)
 	case AT_END: ts = ev->qend; break;
 	default: break;
 	}
-	return ts - sel->offset;
+	return qsat_sub(ts, sel->offset);
 }
 
 
@@ -277,8 +299,10 @@ size_t load_points(struct ev *ev, uint64_t id, int64_t mint, int64_t maxt, bool 
 		if (skip_stale && is_stale(v))
 			continue;
 		if (sc->n == sc->cap) {
-			sc->cap = sc->cap ? sc->cap * 2 : 1024;
-			sc->p = xreallocarray(sc->p, sc->cap, sizeof *sc->p);
+			size_t nc = sc->cap ? sc->cap * 2 : 1024;
+			ev_charge(ev, (nc - sc->cap) * sizeof *sc->p);
+			sc->p = xreallocarray(sc->p, nc, sizeof *sc->p);
+			sc->cap = nc;
 		}
 		sc->p[sc->n].t = t;
 		sc->p[sc->n++].v = v;
@@ -299,7 +323,7 @@ struct val eval_vsel_as(struct ev *ev, struct node *n, bool timestamps)
 {
 	struct val out = {.type = T_VECTOR};
 	int64_t r0 = ref_time(ev, n, ev->start), r1 = ref_time(ev, n, ev->end);
-	int64_t mint = (r0 < r1 ? r0 : r1) - ev->lookback, maxt = r0 > r1 ? r0 : r1;
+	int64_t mint = qsat_sub(r0 < r1 ? r0 : r1, ev->lookback), maxt = r0 > r1 ? r0 : r1;
 	struct selres sr = select_series(ev, n, mint, maxt);
 
 	for (size_t i = 0; i < sr.n; i++) {
@@ -313,7 +337,7 @@ struct val eval_vsel_as(struct ev *ev, struct node *n, bool timestamps)
 		    (sr.s[i].has_latest ? (last.t = sr.s[i].latest_t, last.v = sr.s[i].latest_v, 1)
 					: store_latest(ev->snap, sr.s[i].id, &last.t, &last.v) == 0) &&
 		    last.t <= r0 && !(ev->ignore_stale && is_stale(last.v))) {
-			if (last.t >= r0 - ev->lookback && !is_stale(last.v))
+			if (last.t >= qsat_sub(r0, ev->lookback) && !is_stale(last.v))
 				ser_push(ev, mat_add(ev, &out.m, sr.ls[i]), ev->start,
 					 timestamps ? (double)last.t / 1000 : last.v);
 			continue;
@@ -324,7 +348,7 @@ struct val eval_vsel_as(struct ev *ev, struct node *n, bool timestamps)
 			ev_tick(ev);
 			while (j < np && p[j].t <= r)
 				j++;
-			if (j == 0 || p[j - 1].t < r - ev->lookback || is_stale(p[j - 1].v))
+			if (j == 0 || p[j - 1].t < qsat_sub(r, ev->lookback) || is_stale(p[j - 1].v))
 				continue;
 			if (!s) {
 				s = mat_add(ev, &out.m, sr.ls[i]);
@@ -342,10 +366,10 @@ static struct val eval_msel(struct ev *ev, struct node *n)
 	struct val out = {.type = T_MATRIX};
 	struct node *vs = n->a;
 	int64_t r = ref_time(ev, vs, ev->start);
-	struct selres sr = select_series(ev, vs, r - n->range, r);
+	struct selres sr = select_series(ev, vs, qsat_sub(r, n->range), r);
 	for (size_t i = 0; i < sr.n; i++) {
 		struct pt *p;
-		size_t np = load_points(ev, sr.s[i].id, r - n->range, r, true, &p);
+		size_t np = load_points(ev, sr.s[i].id, qsat_sub(r, n->range), r, true, &p);
 		struct ser *s;
 		if (!np)
 			continue;
@@ -362,20 +386,20 @@ struct val eval_subq_between(struct ev *ev, struct node *n, int64_t first, int64
 {
 	struct ev sub = *ev;
 	struct val in, out = {.type = T_MATRIX};
-	int64_t step = n->step ? n->step : 60000, lo = first - n->range, st;
+	int64_t step = n->step > 0 ? n->step : 60000, lo = qsat_sub(first, n->range), st;
 
 	st = step * (lo / step);
 	if (st < lo)
-		st += step;
+		st = qsat_add(st, step);
 	sub.start = st;
 	sub.end = last;
 	sub.interval = step;
 	if (sub.end < sub.start)
 		return out;
-	if ((uint64_t)((sub.end - sub.start) / step) >= ev->max_samples)
+	if (((uint64_t)sub.end - (uint64_t)sub.start) / (uint64_t)step >= ev->max_samples)
 		ev_fail(ev, QUERY_ERR_EXECUTION,
 			"query processing would load too many samples into memory in query execution");
-	sub.nsteps = (size_t)((sub.end - sub.start) / step) + 1;
+	sub.nsteps = (size_t)(((uint64_t)sub.end - (uint64_t)sub.start) / (uint64_t)step) + 1;
 	in = eval(&sub, n->a);
 	ev->samples = sub.samples;
 	ev->tick = sub.tick;
@@ -432,7 +456,7 @@ static struct val eval_vec_scalar(struct ev *ev, struct node *n, struct val *vec
 		size_t idx = SIZE_MAX;
 		ev_tick(ev);
 		for (uint32_t j = 0; j < s->n; j++) {
-			size_t k = (size_t)((s->p[j].t - ev->start) / ev->interval);
+			size_t k = step_of(ev, s->p[j].t);
 			double lv = s->p[j].v, rv = sc[k], v;
 			bool keep;
 			if (swap) {
@@ -690,9 +714,9 @@ static struct val eval_vec_vec(struct ev *ev, struct node *n, struct val *L0, st
 	return out;
 }
 
-static struct val eval_bin(struct ev *ev, struct node *n)
+/* One operator over its operands' values. */
+static struct val bin_apply(struct ev *ev, struct node *n, struct val L, struct val R)
 {
-	struct val L = eval(ev, n->a), R = eval(ev, n->b);
 	if (L.type == T_SCALAR && R.type == T_SCALAR) {
 		struct val out = scalar_val(ev);
 		for (size_t k = 0; k < ev->nsteps; k++) {
@@ -709,6 +733,29 @@ static struct val eval_bin(struct ev *ev, struct node *n)
 	if (OP_IS_SET(n->op))
 		return eval_setop(ev, n, &L, &R);
 	return eval_vec_vec(ev, n, &L, &R);
+}
+
+/* A binary operator, and the chain of them down its left operands
+ * (1 + 1 + ... or x or y or ..., which the parser builds left-deep however
+ * long): walked in a loop, so that the chain's length costs no stack; only
+ * the right operands, whose depth the parser bounds, recurse. */
+static struct val eval_bin(struct ev *ev, struct node *n)
+{
+	size_t len = 0, k;
+	struct node *m, **chain;
+	struct val L;
+
+	for (m = n; m->k == N_BIN; m = m->a)
+		len++;
+	chain = qarena_alloc(ev->a, len * sizeof *chain);
+	for (m = n, k = len; m->k == N_BIN; m = m->a)
+		chain[--k] = m;
+	L = eval(ev, m);
+	for (k = 0; k < len; k++) {
+		ev_tick(ev);
+		L = bin_apply(ev, chain[k], L, eval(ev, chain[k]->b));
+	}
+	return L;
 }
 
 /* ---- aggregations ------------------------------------------------------------------- */
@@ -867,6 +914,34 @@ static void grp_push(struct ev *ev, struct grp *g, size_t s, double v)
 	g->hv[g->hn++] = v;
 }
 
+/* count_values' output series for value v of an input series' labels src */
+static size_t count_values_out(struct ev *ev, struct node *n, struct outb *o,
+			       const struct pw_lset *src, const char *lab, double v)
+{
+	char num[400];
+	struct pw_label *lb = qarena_alloc(ev->a, (src->n + 1) * sizeof *lb);
+	size_t nl = 0;
+	struct pw_lset *m, *g;
+
+	pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
+	for (uint32_t j = 0; j < src->n; j++)
+		if (strcmp(src->l[j].name, lab))
+			lb[nl++] = src->l[j];
+	lb[nl].name = lab;
+	lb[nl++].value = qarena_strdup(ev->a, num);
+	m = qlabels_make(ev->a, lb, nl);
+	if (n->without) {
+		g = qlabels_project(ev->a, m, false, n->grouping, n->ngrouping);
+	} else {
+		char **gl = qarena_alloc(ev->a, (n->ngrouping + 1) * sizeof *gl);
+		if (n->ngrouping)
+			memcpy(gl, n->grouping, n->ngrouping * sizeof *gl);
+		gl[n->ngrouping] = (char *)lab;
+		g = qlabels_project(ev->a, m, true, gl, n->ngrouping + 1);
+	}
+	return outb_find(ev, o, g);
+}
+
 static struct val eval_count_values(struct ev *ev, struct node *n, struct val *in, const char *lab)
 {
 	struct outb o = {0};
@@ -875,9 +950,15 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 	struct u64map cnt = {0};
 	double *counts = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *counts);
 	size_t *order = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *order);
+	/* each input series' previous value and its output series: a value
+	 * that stays makes no new label set at every step */
+	uint64_t *lastv = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *lastv);
+	size_t *lastidx = qarena_alloc(ev->a, (in->m.n + 1) * sizeof *lastidx);
 
 	if (!pw_valid_label_name(lab, strlen(lab)))
 		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid label name \"%s\"", lab);
+	for (size_t i = 0; i < in->m.n; i++)
+		lastidx[i] = SIZE_MAX;
 	for (size_t k = 0; k < ev->nsteps; k++) {
 		int64_t ts = step_ts(ev, k);
 		size_t ng = 0;
@@ -885,31 +966,18 @@ static struct val eval_count_values(struct ev *ev, struct node *n, struct val *i
 		u64map_reset(ev, &cnt, in->m.n);
 		for (size_t i = 0; i < in->m.n; i++) {
 			double v;
-			char num[400];
 			bool f;
+			uint64_t vb;
+			size_t idx, s;
 			if (!at_step(&in->m.s[i], &c[i], ts, &v))
 				continue;
-			pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
-			struct pw_lset *src = in->m.s[i].ls;
-			struct pw_label *lb = qarena_alloc(ev->a, (src->n + 1) * sizeof *lb);
-			size_t nl = 0;
-			for (uint32_t j = 0; j < src->n; j++)
-				if (strcmp(src->l[j].name, lab))
-					lb[nl++] = src->l[j];
-			lb[nl].name = lab;
-			lb[nl++].value = qarena_strdup(ev->a, num);
-			struct pw_lset *m = qlabels_make(ev->a, lb, nl), *g;
-			if (n->without) {
-				g = qlabels_project(ev->a, m, false, n->grouping, n->ngrouping);
-			} else {
-				char **gl = qarena_alloc(ev->a, (n->ngrouping + 1) * sizeof *gl);
-				if (n->ngrouping)
-					memcpy(gl, n->grouping, n->ngrouping * sizeof *gl);
-				gl[n->ngrouping] = (char *)lab;
-				g = qlabels_project(ev->a, m, true, gl, n->ngrouping + 1);
+			memcpy(&vb, &v, sizeof vb);
+			if (lastidx[i] == SIZE_MAX || lastv[i] != vb) {
+				lastidx[i] = count_values_out(ev, n, &o, in->m.s[i].ls, lab, v);
+				lastv[i] = vb;
 			}
-			size_t idx = outb_find(ev, &o, g);
-			size_t s = u64map_slot(&cnt, idx, &f);
+			idx = lastidx[i];
+			s = u64map_slot(&cnt, idx, &f);
 			if (!f) {
 				u64map_set(ev, &cnt, s, idx, ng);
 				order[ng] = idx;
@@ -994,7 +1062,7 @@ static struct val agg_by_series(struct ev *ev, struct node *n, struct val *in,
 		struct acc *row = acc + gs->gi[i] * ev->nsteps;
 		ev_tick(ev);
 		for (uint32_t j = 0; j < s->n; j++) {
-			struct acc *a = row + (s->p[j].t - ev->start) / ev->interval;
+			struct acc *a = row + step_of(ev, s->p[j].t);
 			if (a->count != 0)
 				acc_add(n->op, a, s->p[j].v);
 			else
@@ -1175,6 +1243,9 @@ struct val eval(struct ev *ev, struct node *n)
 {
 	struct val v = {0};
 	ev_tick(ev);
+	if (qstack_low(ev->stack_floor))
+		ev_fail(ev, QUERY_ERR_EXECUTION,
+			"query nested too deeply for the stack of the thread evaluating it");
 	switch (n->k) {
 	case N_NUM:
 		v = scalar_val(ev);
@@ -1287,6 +1358,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	struct query_result *r;
 	volatile int rc = 0;
 	struct val v;
+	struct query_mem own = {.limit = o && o->max_bytes ? o->max_bytes : QUERY_DEFAULT_MAX_BYTES};
 
 	*out = NULL;
 	if (err) {
@@ -1298,7 +1370,9 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	ev.start = start;
 	ev.end = end;
 	ev.interval = step > 0 ? step : 1;
-	if ((uint64_t)((end - start) / ev.interval) >= (o && o->max_samples ? o->max_samples : 50000000)) {
+	if (end < start ||
+	    ((uint64_t)end - (uint64_t)start) / (uint64_t)ev.interval >=
+		    (o && o->max_samples ? o->max_samples : 50000000)) {
 		free(ra);
 		if (err) {
 			err->type = QUERY_ERR_EXECUTION;
@@ -1306,17 +1380,28 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 		}
 		return PW_EINVAL;
 	}
-	ev.nsteps = (size_t)((end - start) / ev.interval) + 1;
+	ev.nsteps = (size_t)(((uint64_t)end - (uint64_t)start) / (uint64_t)ev.interval) + 1;
 	ev.qstart = start;
 	ev.qend = end;
 	ev.lookback = o && o->lookback_ms > 0 ? o->lookback_ms : 5 * 60 * 1000;
 	ev.ignore_stale = o && o->ignore_stale;
 	ev.max_samples = o && o->max_samples ? o->max_samples : 50000000;
-	ev.deadline_ns = pw_mono_ns() +
-			 (o && o->timeout_ms > 0 ? o->timeout_ms : 120000) * (int64_t)1000000;
+	if (o && o->deadline_ns)
+		ev.deadline_ns = o->deadline_ns;
+	else
+		ev.deadline_ns = qsat_add(pw_mono_ns(),
+					  o && o->timeout_ms > 0 && o->timeout_ms < INT64_MAX / 1000000
+						  ? o->timeout_ms * (int64_t)1000000
+						  : (int64_t)120000 * 1000000);
 	ev.jb = &jb;
 	ev.scratch = &sc;
 	ev.root = &ev;
+	ev.stack_floor = qstack_floor();
+	/* every block of the arena, and the scratch buffer, is charged to
+	 * the caller's account or to one of max_bytes for this evaluation */
+	ra->mem = o && o->mem ? o->mem : &own;
+	ra->refuse = ev_refuse;
+	ra->ctx = &ev;
 	if ((rc = store_snap_begin(st, &ev.snap)) != 0) {
 		free(ra);
 		if (err) {
@@ -1348,8 +1433,9 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	case T_SCALAR:
 		if (range) {
 			struct ser s = {.ls = qlabels_make(ra, NULL, 0)};
+			ser_reserve(&ev, &s, ev.nsteps);
 			for (size_t k = 0; k < ev.nsteps; k++)
-				ser_push(&ev, &s, start + (int64_t)k * ev.interval, v.sc[k]);
+				ser_push(&ev, &s, step_ts(&ev, k), v.sc[k]);
 			r->type = QUERY_MATRIX;
 			r->series = qarena_alloc(ra, sizeof *r->series);
 			r->nseries = 1;
@@ -1366,13 +1452,20 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	default:
 		r->type = v.type == T_MATRIX || range ? QUERY_MATRIX : QUERY_VECTOR;
 		r->series = qarena_alloc(ra, (v.m.n + 1) * sizeof *r->series);
-		for (size_t i = 0; i < v.m.n; i++)
+		for (size_t i = 0; i < v.m.n; i++) {
+			ev_tick(&ev);
 			if (v.m.s[i].n)
 				fill_series(ra, &r->series[r->nseries++], &v.m.s[i]);
+		}
 		if (r->type == QUERY_MATRIX)
 			qsort(r->series, r->nseries, sizeof *r->series, result_series_cmp);
 		break;
 	}
+	ev_check_time(&ev);
+	/* the result may outlive the account: nothing more is charged */
+	ra->mem = NULL;
+	ra->refuse = NULL;
+	ra->ctx = NULL;
 	store_iter_free(ev.it);
 	store_snap_end(ev.snap);
 	free(sc.p);

@@ -99,7 +99,7 @@ static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t rang
 			bool rate, double *out)
 {
 	double result, prev, to_start, to_end, sampled, avg, thr, interval, factor;
-	int64_t rstart = ref - range;
+	int64_t rstart = qsat_sub(ref, range);
 	if (n < 2)
 		return false;
 	result = p[n - 1].v - p[0].v;
@@ -111,9 +111,11 @@ static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t rang
 			prev = p[i].v;
 		}
 	}
-	to_start = (double)(p[0].t - rstart) / 1000;
-	to_end = (double)(ref - p[n - 1].t) / 1000;
-	sampled = (double)(p[n - 1].t - p[0].t) / 1000;
+	/* differences of times as doubles: exact below 2^53 ms, and no
+	 * overflow at the edges of int64 */
+	to_start = ((double)p[0].t - (double)rstart) / 1000;
+	to_end = ((double)ref - (double)p[n - 1].t) / 1000;
+	sampled = ((double)p[n - 1].t - (double)p[0].t) / 1000;
 	avg = sampled / (double)(n - 1);
 	if (counter && result > 0 && p[0].v >= 0) {
 		double to_zero = sampled * (p[0].v / result);
@@ -154,19 +156,18 @@ static bool r_delta(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int
 
 static bool instant_value(const struct pt *p, size_t n, bool rate, double *out)
 {
-	double r;
-	int64_t dt;
+	double r, dt;
 	if (n < 2)
 		return false;
 	if (rate && p[n - 1].v < p[n - 2].v)
 		r = p[n - 1].v;
 	else
 		r = p[n - 1].v - p[n - 2].v;
-	dt = p[n - 1].t - p[n - 2].t;
-	if (dt == 0)
+	if (p[n - 1].t == p[n - 2].t)
 		return false;
+	dt = (double)p[n - 1].t - (double)p[n - 2].t;
 	if (rate)
-		r /= (double)dt / 1000;
+		r /= dt / 1000;
 	*out = r;
 	return true;
 }
@@ -194,7 +195,7 @@ static void linreg(const struct pt *p, size_t n, int64_t icept, double *slope, d
 		if (consty && i > 0 && p[i].v != init)
 			consty = false;
 		cnt += 1;
-		x = (double)(p[i].t - icept) / 1e3;
+		x = ((double)p[i].t - (double)icept) / 1e3;
 		sx += x;
 		sy += p[i].v;
 		sxy += x * p[i].v;
@@ -581,7 +582,7 @@ static struct val range_call(struct ev *ev, struct node *n)
 	r0 = ref_time(ev, sel, ev->start);
 	r1 = ref_time(ev, sel, ev->end);
 	if (arg->k == N_MSEL) {
-		sr = select_series(ev, sel, (r0 < r1 ? r0 : r1) - range, r0 > r1 ? r0 : r1);
+		sr = select_series(ev, sel, qsat_sub(r0 < r1 ? r0 : r1, range), r0 > r1 ? r0 : r1);
 		nser = sr.n;
 	} else {
 		sub = eval_subq_between(ev, arg, r0 < r1 ? r0 : r1, r0 > r1 ? r0 : r1);
@@ -599,7 +600,7 @@ static struct val range_call(struct ev *ev, struct node *n)
 		size_t np, lo = 0, hi = 0, idx = SIZE_MAX;
 		struct pw_lset *ls;
 		if (arg->k == N_MSEL) {
-			np = load_points(ev, sr.s[i].id, (r0 < r1 ? r0 : r1) - range,
+			np = load_points(ev, sr.s[i].id, qsat_sub(r0 < r1 ? r0 : r1, range),
 					 r0 > r1 ? r0 : r1, true, &p);
 			ls = sr.ls[i];
 		} else {
@@ -621,7 +622,7 @@ static struct val range_call(struct ev *ev, struct node *n)
 			ev_tick(ev);
 			while (hi < np && p[hi].t <= r)
 				hi++;
-			while (lo < hi && p[lo].t < r - range)
+			while (lo < hi && p[lo].t < qsat_sub(r, range))
 				lo++;
 			if (hi <= lo)
 				continue;
@@ -690,7 +691,7 @@ static struct val map_vec(struct ev *ev, struct val *in, double **sa, size_t nsa
 		size_t idx = SIZE_MAX;
 		ev_tick(ev);
 		for (uint32_t j = 0; j < s->n; j++) {
-			size_t k = (size_t)((s->p[j].t - ev->start) / ev->interval);
+			size_t k = step_of(ev, s->p[j].t);
 			double v = s->p[j].v;
 			for (size_t q = 0; q < nsa; q++)
 				args[q] = sa[q][k];
@@ -797,13 +798,22 @@ static struct val label_replace(struct ev *ev, struct node *n)
 			dst);
 	}
 	md = pcre2_match_data_create_from_pattern(re, NULL);
-	/* new label sets first: nothing below may fail while the regex is held */
+	/* new label sets first: nothing below may fail while the regex is held
+	 * (their memory is charged after it) */
 	struct pw_lset **nls = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *nls);
+	bool late = false;
+	struct query_mem *mem = ev->a->mem;
+	size_t held = ev->a->bytes;
+	ev->a->mem = NULL;
 	for (size_t i = 0; i < in.m.n; i++) {
 		struct ser *s = &in.m.s[i];
 		const char *sv = pw_lset_get(s->ls, src);
 		struct pw_lset *ls = s->ls;
 		int rc;
+		/* one match may take long: the clock before each; a timeout
+		 * unwinds once the regex is freed */
+		if ((late = pw_mono_ns() > ev->deadline_ns))
+			break;
 		if (!sv)
 			sv = "";
 		rc = pcre2_match(re, (PCRE2_SPTR)sv, strlen(sv), 0, 0, md, NULL);
@@ -828,6 +838,11 @@ static struct val label_replace(struct ev *ev, struct node *n)
 	}
 	pcre2_match_data_free(md);
 	pcre2_code_free(re);
+	ev->a->mem = mem;
+	if (mem)
+		ev_charge(ev, ev->a->bytes - held);
+	if (late)
+		ev_check_time(ev);
 	for (size_t i = 0; i < in.m.n; i++) {
 		struct ser *s = &in.m.s[i];
 		size_t idx = outb_find(ev, &o, nls[i]);

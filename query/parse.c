@@ -35,6 +35,11 @@ struct ps {
 	jmp_buf jb;
 	char *msg;
 	int epos;
+	enum query_errtype etype;
+	int depth;           /* nested parse_expr calls: QUERY_MAX_DEPTH */
+	int64_t deadline_ns; /* 0: none */
+	unsigned ticks;      /* tokens and nodes made, to look at the clock */
+	uintptr_t stack_floor; /* qstack_floor() */
 };
 
 static _Noreturn void pfail(struct ps *p, int pos, const char *fmt, ...)
@@ -57,7 +62,30 @@ static _Noreturn void pfail(struct ps *p, int pos, const char *fmt, ...)
 	}
 	p->msg = xasprintf("%d:%d: parse error: %s", line, col, m);
 	p->epos = pos;
+	p->etype = QUERY_ERR_BAD_DATA;
 	longjmp(p->jb, 1);
+}
+
+/* a limit of the query's, not a fault of the text: memory (the arena's
+ * refusal) or time */
+static _Noreturn void plimit(struct ps *p, struct query_error *e)
+{
+	p->msg = e->msg;
+	p->epos = -1;
+	p->etype = e->type;
+	longjmp(p->jb, 1);
+}
+
+static void parse_refuse(void *ctx, struct query_error *e) { plimit(ctx, e); }
+
+/* every 4096 tokens and nodes: has the query's time run out? */
+static void ptick(struct ps *p)
+{
+	if ((++p->ticks & 4095) == 0 && p->deadline_ns && pw_mono_ns() > p->deadline_ns) {
+		struct query_error e = {QUERY_ERR_TIMEOUT, xstrdup("query timed out in query parsing"),
+					-1};
+		plimit(p, &e);
+	}
 }
 
 /* ---- lexer ------------------------------------------------------------------------ */
@@ -296,6 +324,9 @@ static void lex(struct ps *p)
 				buf[j - i] = '\0';
 				if (pw_parse_duration(buf, &t.dur) != 0)
 					pfail(p, i, "not a valid duration string: \"%s\"", buf);
+				/* Prometheus' durations are int64 nanoseconds */
+				if (t.dur > INT64_MAX / 1000000)
+					pfail(p, i, "duration out of range");
 				t.k = K_DUR;
 				i = j;
 			} else {
@@ -340,6 +371,7 @@ static void lex(struct ps *p)
 			p->t = qarena_grow(&p->x->a, p->t, cap * sizeof *p->t, 2 * cap * sizeof *p->t);
 			cap *= 2;
 		}
+		ptick(p);
 		p->t[p->nt++] = t;
 		if (t.k == K_EOF)
 			break;
@@ -385,7 +417,9 @@ static bool is_kw(const struct token *t, const char *kw)
 
 static struct node *mk(struct ps *p, enum node_kind k, int pos)
 {
-	struct node *n = qarena_alloc(&p->x->a, sizeof *n);
+	struct node *n;
+	ptick(p);
+	n = qarena_alloc(&p->x->a, sizeof *n);
 	n->k = k;
 	n->pos = pos;
 	n->end = pos;
@@ -767,15 +801,22 @@ static struct node *parse_postfix(struct ps *p, struct node *n)
 			if (d->k != K_DUR)
 				unexpected(p, d, "in subquery or range selector, expected duration");
 			range = d->dur;
+			struct token *sd = NULL;
 			if (peek(p)->k == K_COLON) {
 				next(p);
 				subq = true;
-				if (peek(p)->k == K_DUR)
-					step = next(p)->dur;
+				if (peek(p)->k == K_DUR) {
+					sd = next(p);
+					step = sd->dur;
+				}
 			}
 			expect(p, K_RBRACK, "in subquery or range selector, expected \"]\"");
 			if (range <= 0)
 				pfail(p, d->pos, "duration must be greater than 0");
+			/* a step given is a step: [1h:0s] is refused, as Prometheus
+			 * refuses it, not read as the default */
+			if (sd && step <= 0)
+				pfail(p, sd->pos, "duration must be greater than 0");
 			if (!subq) {
 				if (n->k != N_VSEL)
 					pfail(p, n->pos, "ranges only allowed for vector selectors");
@@ -881,15 +922,26 @@ static struct node *parse_unary(struct ps *p)
 	return parse_postfix(p, parse_primary(p));
 }
 
+/* An expression of operators binding at least as tightly as minprec. A
+ * chain of them (1 + 2 - 3 ...) is built in this loop, left-deep, however
+ * long; what nests (parentheses, arguments, unary operands, right-hand
+ * operands) calls it again, one level deeper, at most QUERY_MAX_DEPTH. */
 static struct node *parse_expr(struct ps *p, int minprec)
 {
-	struct node *lhs = parse_unary(p);
+	struct node *lhs;
+	if (++p->depth > QUERY_MAX_DEPTH)
+		pfail(p, peek(p)->pos, "expression nested deeper than %d levels", QUERY_MAX_DEPTH);
+	if (qstack_low(p->stack_floor))
+		pfail(p, peek(p)->pos, "expression nested too deeply for the stack of the thread parsing it");
+	lhs = parse_unary(p);
 	for (;;) {
 		struct token *t = peek(p);
 		int op, prec = binop_of(t, &op);
 		struct node *n, *rhs;
-		if (!prec || prec < minprec)
+		if (!prec || prec < minprec) {
+			p->depth--;
 			return lhs;
+		}
 		next(p);
 		n = mk(p, N_BIN, lhs->pos);
 		n->op = op;
@@ -956,16 +1008,29 @@ void query_expr_free(struct query_expr *x)
 
 int query_parse(const char *q, struct query_expr **out, struct query_error *err)
 {
+	return query_parse_opts(q, NULL, out, err);
+}
+
+int query_parse_opts(const char *q, const struct query_opts *o, struct query_expr **out,
+		     struct query_error *err)
+{
 	struct ps p = {0};
 	struct query_expr *x = xcalloc(1, sizeof *x);
 
 	*out = NULL;
 	p.q = q;
 	p.x = x;
+	p.stack_floor = qstack_floor();
+	if (o) {
+		p.deadline_ns = o->deadline_ns;
+		x->a.mem = o->mem;
+		x->a.refuse = parse_refuse;
+		x->a.ctx = &p;
+	}
 	if (setjmp(p.jb)) {
 		query_expr_free(x);
 		if (err) {
-			err->type = QUERY_ERR_BAD_DATA;
+			err->type = p.etype;
 			err->msg = p.msg;
 			err->pos = p.epos;
 		} else {
@@ -981,6 +1046,10 @@ int query_parse(const char *q, struct query_expr **out, struct query_error *err)
 	x->root = parse_expr(&p, 0);
 	if (peek(&p)->k != K_EOF)
 		unexpected(&p, peek(&p), NULL);
+	/* the expression may outlive the account: nothing more is charged */
+	x->a.mem = NULL;
+	x->a.refuse = NULL;
+	x->a.ctx = NULL;
 	*out = x;
 	return 0;
 }
@@ -1085,6 +1154,7 @@ const char *query_errtype_name(enum query_errtype t)
 	case QUERY_ERR_TIMEOUT: return "timeout";
 	case QUERY_ERR_CANCELED: return "canceled";
 	case QUERY_ERR_INTERNAL: return "internal";
+	case QUERY_ERR_UNAVAILABLE: return "unavailable";
 	default: return "";
 	}
 }
@@ -1094,7 +1164,7 @@ int query_errtype_status(enum query_errtype t)
 	switch (t) {
 	case QUERY_ERR_BAD_DATA: return 400;
 	case QUERY_ERR_EXECUTION: return 422;
-	case QUERY_ERR_TIMEOUT: case QUERY_ERR_CANCELED: return 503;
+	case QUERY_ERR_TIMEOUT: case QUERY_ERR_CANCELED: case QUERY_ERR_UNAVAILABLE: return 503;
 	default: return 500;
 	}
 }

@@ -2,7 +2,7 @@
  * query.h — the PromQL engine: a parser whose errors point at the fault, and
  * an evaluator over store snapshots with Prometheus 2.42's semantics
  * (lookback delta, staleness, step alignment, vector matching, the function
- * library), limits on loaded samples and on time.
+ * library), limits on nesting, loaded samples, memory and time.
  */
 #ifndef PW_QUERY_H
 #define PW_QUERY_H
@@ -35,6 +35,7 @@ enum query_errtype {
 	QUERY_ERR_TIMEOUT,   /* 503 */
 	QUERY_ERR_CANCELED,  /* 503 */
 	QUERY_ERR_INTERNAL,  /* 500: the store failed */
+	QUERY_ERR_UNAVAILABLE, /* 503: the queries running now hold all the memory they may */
 };
 const char *query_errtype_name(enum query_errtype t);
 int query_errtype_status(enum query_errtype t);
@@ -48,7 +49,46 @@ void query_error_clear(struct query_error *e);
 /* The query's line holding byte pos with a caret under it (new string). */
 char *query_caret(const char *q, int pos);
 
+/* ---- memory ------------------------------------------------------------------ */
+
+/* A query's memory, counted in bytes: its parse, every block of its
+ * evaluation's arena and read buffers, and what its caller adds (the API's
+ * JSON answer). An account may share a budget with the accounts of other
+ * queries running at the same time: the total of all of them. Thread-safe. */
+struct query_budget;
+struct query_budget *query_budget_new(void);
+void query_budget_free(struct query_budget *b);
+/* The total all accounts may hold (0: no limit) and how many queries may
+ * run at once (0: no limit); may change while queries run. */
+void query_budget_set(struct query_budget *b, uint64_t max_bytes, int max_running);
+uint64_t query_budget_used(struct query_budget *b);
+/* A place among the queries that run at once: waits (in no particular order)
+ * until one is free or deadline_ns (pw_mono_ns) passes: then
+ * QUERY_ERR_TIMEOUT, "query timed out in query queue", as Prometheus'. */
+int query_budget_enter(struct query_budget *b, int64_t deadline_ns, struct query_error *err);
+void query_budget_leave(struct query_budget *b);
+
+struct query_mem {
+	uint64_t used;  /* bytes charged */
+	uint64_t limit; /* this query's limit; 0: none */
+	struct query_budget *shared; /* NULL: none */
+};
+/* Charge n bytes before they are allocated: 0, or PW_ETOOBIG with err
+ * (new message) of type execution (422) past the query's limit, or
+ * unavailable (503) past the shared total. Nothing is charged on failure. */
+int query_mem_charge(struct query_mem *m, uint64_t n, struct query_error *err);
+/* Give back n bytes (all it holds: m->used). */
+void query_mem_release(struct query_mem *m, uint64_t n);
+
 /* ---- parsing ------------------------------------------------------------------ */
+
+/* How deep an expression may nest: the whole expression is level 1; each
+ * parenthesis, function or aggregation argument, operand of a unary
+ * operator, right-hand operand of a binary operator and subquery is one
+ * level deeper. A chain of binary operators (1 + 1 + ..., x or y or ...)
+ * is as deep as its deepest operand, however long. Deeper is a parse error,
+ * "expression nested deeper than 256 levels". */
+#define QUERY_MAX_DEPTH 256
 
 struct query_expr;
 enum query_type { QUERY_SCALAR, QUERY_VECTOR, QUERY_MATRIX, QUERY_STRING };
@@ -56,6 +96,12 @@ const char *query_type_name(enum query_type t);
 
 /* Parse and type-check. Errors: PW_EINVAL with err (type bad_data). */
 int query_parse(const char *q, struct query_expr **out, struct query_error *err);
+struct query_opts;
+/* The same within a query's limits (o may be NULL): the parse is charged
+ * to o->mem and stops at o->deadline_ns. Errors: PW_EINVAL with err, of
+ * type bad_data, or execution, unavailable or timeout for a limit. */
+int query_parse_opts(const char *q, const struct query_opts *o, struct query_expr **out,
+		     struct query_error *err);
 void query_expr_free(struct query_expr *x);
 enum query_type query_expr_type(const struct query_expr *x);
 /* True when the expression is a plain series selector (metric{...}). */
@@ -67,6 +113,14 @@ struct query_opts {
 	int64_t lookback_ms;   /* 0: 5 minutes */
 	uint64_t max_samples;  /* 0: 50,000,000 (Prometheus' default) */
 	int64_t timeout_ms;    /* 0: 2 minutes */
+	/* the time (pw_mono_ns) the query must end by, parsing included;
+	 * 0: timeout_ms from the start of the evaluation */
+	int64_t deadline_ns;
+	uint64_t max_bytes;    /* memory one evaluation may hold; 0: 1 GiB */
+	/* the account to charge instead (the caller's, which may share a
+	 * budget: the API charges parse, evaluation and JSON to one); NULL:
+	 * one of max_bytes per evaluation */
+	struct query_mem *mem;
 	/* staleness markers do not end a series: an instant selector takes the
 	 * newest real sample within the lookback (KPIs read values this way,
 	 * so a failed scrape does not hide a unit before stale_after) */

@@ -20,12 +20,50 @@ struct qarena {
 	struct qarena_blk *head;
 	void *last;      /* the newest allocation, which qarena_grow extends in place */
 	size_t last_len;
+	/* when mem is set, every block is charged to it before it is
+	 * allocated; a refusal goes to refuse(ctx, e), which does not return
+	 * (it unwinds the parse or the evaluation) */
+	struct query_mem *mem;
+	void (*refuse)(void *ctx, struct query_error *e);
+	void *ctx;
+	size_t bytes; /* of all its blocks */
 };
 void *qarena_alloc(struct qarena *a, size_t n);           /* zeroed */
 void *qarena_grow(struct qarena *a, void *p, size_t old, size_t n); /* like realloc */
 char *qarena_strndup(struct qarena *a, const char *s, size_t n);
 char *qarena_strdup(struct qarena *a, const char *s);
 void qarena_free(struct qarena *a);
+
+/* The lowest address the calling thread's stack may reach, with room to
+ * spare (0: unknown). The parser bounds the depth of what recurses; on a
+ * thread with a small stack the frames check this too, so that no query
+ * overflows it whatever the thread. */
+uintptr_t qstack_floor(void);
+static inline bool qstack_low(uintptr_t floor)
+{
+	return floor && (uintptr_t)__builtin_frame_address(0) < floor;
+}
+
+/* the default of query_opts.max_bytes */
+#define QUERY_DEFAULT_MAX_BYTES ((uint64_t)1 << 30)
+
+/* a - b and a + b held to int64's range: times from outside (the API's,
+ * @'s) meet offsets, ranges and lookbacks without overflowing */
+static inline int64_t qsat_sub(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_sub_overflow(a, b, &r))
+		return b > 0 ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
+static inline int64_t qsat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
 
 /* ---- label sets ----------------------------------------------------------------- */
 
@@ -154,6 +192,7 @@ struct ev {
 	uint64_t max_samples, samples;
 	int64_t deadline_ns;
 	unsigned tick;
+	uintptr_t stack_floor; /* qstack_floor() */
 	jmp_buf *jb;
 	enum query_errtype etype;
 	char *emsg;
@@ -161,9 +200,16 @@ struct ev {
 	struct ev *root; /* where errors are recorded (subqueries copy their ev) */
 };
 
+/* step k's time, and the step of a time at a step: taken unsigned, where
+ * start + k * interval (at most end) cannot overflow on the way */
 static inline int64_t step_ts(const struct ev *ev, size_t k)
 {
-	return ev->start + (int64_t)k * ev->interval;
+	return (int64_t)((uint64_t)ev->start + (uint64_t)k * (uint64_t)ev->interval);
+}
+
+static inline size_t step_of(const struct ev *ev, int64_t t)
+{
+	return (size_t)(((uint64_t)t - (uint64_t)ev->start) / (uint64_t)ev->interval);
 }
 
 /* the value of series s at step time ts, advancing its cursor */
@@ -197,7 +243,9 @@ double quantile_of(double q, double *v, size_t n);
 
 _Noreturn void ev_fail(struct ev *ev, enum query_errtype t, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void ev_tick(struct ev *ev);
+void ev_tick(struct ev *ev);      /* every 1024 calls: ev_check_time */
+void ev_check_time(struct ev *ev); /* past the deadline: a timeout */
+void ev_charge(struct ev *ev, size_t n); /* n more bytes (outside the arena) */
 void ev_account(struct ev *ev, size_t n);
 
 void ser_push(struct ev *ev, struct ser *s, int64_t t, double v);

@@ -8,6 +8,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,15 @@ void *qarena_alloc(struct qarena *a, size_t n)
 	n = ALIGN(n ? n : 1);
 	if (!b || b->cap - b->off < n) {
 		size_t cap = n > 60000 ? n : 64 * 1024 - sizeof *b;
+		if (a->mem) {
+			struct query_error e = {0};
+			if (query_mem_charge(a->mem, sizeof *b + cap, &e) != 0) {
+				a->refuse(a->ctx, &e);
+				abort(); /* refuse does not return */
+			}
+		}
 		b = xmalloc(sizeof *b + cap);
+		a->bytes += sizeof *b + cap;
 		b->cap = cap;
 		b->off = 0;
 		if (a->head && n > 60000) { /* keep filling the current block */
@@ -78,6 +87,7 @@ char *qarena_strndup(struct qarena *a, const char *s, size_t n)
 
 char *qarena_strdup(struct qarena *a, const char *s) { return qarena_strndup(a, s, strlen(s)); }
 
+/* The charges stay with the account: its owner gives them back. */
 void qarena_free(struct qarena *a)
 {
 	struct qarena_blk *b = a->head;
@@ -87,6 +97,31 @@ void qarena_free(struct qarena *a)
 		b = n;
 	}
 	memset(a, 0, sizeof *a);
+}
+
+/* ---- the stack ----------------------------------------------------------------------- */
+
+/* what a frame of the parser or the evaluator may still call below it (the
+ * store, formatting, the regex matcher): a quarter of the stack, at most
+ * 256 KiB */
+#define STACK_SPARE (256 * 1024)
+
+uintptr_t qstack_floor(void)
+{
+	static _Thread_local uintptr_t floor_;
+	static _Thread_local bool known;
+	if (!known) {
+		pthread_attr_t a;
+		void *addr;
+		size_t size;
+		known = true;
+		if (pthread_getattr_np(pthread_self(), &a) == 0) {
+			if (pthread_attr_getstack(&a, &addr, &size) == 0)
+				floor_ = (uintptr_t)addr + (size / 4 < STACK_SPARE ? size / 4 : STACK_SPARE);
+			pthread_attr_destroy(&a);
+		}
+	}
+	return floor_;
 }
 
 /* ---- label sets ------------------------------------------------------------------ */

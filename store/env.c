@@ -9,7 +9,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,7 +37,7 @@ static int check_dir(const char *path, bool *has_data, char **cause)
 	}
 	while ((e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-		    strcmp(e->d_name, "lock.mdb") == 0)
+		    strcmp(e->d_name, "lock.mdb") == 0 || strcmp(e->d_name, STORE_LOCK_FILE) == 0)
 			continue;
 		if (strcmp(e->d_name, "data.mdb") == 0) {
 			*has_data = true;
@@ -161,9 +163,15 @@ static int open_dir(const struct store_opts *o, bool *has_data, char **cause)
 	}
 	if (*has_data)
 		return 0;
-	if (o->read_only) {
+	if (o->read_only || o->must_exist) {
+		struct stat st;
 		if (cause)
-			*cause = xasprintf("%s: no pacewatch store there", o->path);
+			*cause = xasprintf("no pacewatch store at %s (%s); check the path given "
+					   "as --storage or storage.path",
+					   o->path,
+					   stat(o->path, &st) != 0 ? "no such directory"
+					   : S_ISDIR(st.st_mode)   ? "the directory holds no data.mdb"
+								   : "not a directory");
 		return -ENOENT;
 	}
 	if (mkdir(o->path, 0755) < 0 && errno != EEXIST) {
@@ -175,6 +183,80 @@ static int open_dir(const struct store_opts *o, bool *has_data, char **cause)
 	return 0;
 }
 
+bool store__test_no_writer_lock;
+
+/* What a lock file says about its holder: "PID 1234 (pacewatch run -c
+ * x.json)", or "another process" when it cannot tell. New string. */
+static char *lock_holder(int fd)
+{
+	char buf[32], cmd[256], *p;
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	long pid;
+	FILE *f;
+	size_t len = 0;
+
+	if (n <= 0)
+		return xstrdup("another process");
+	buf[n] = '\0';
+	pid = strtol(buf, &p, 10);
+	if (pid <= 0 || (*p && *p != '\n'))
+		return xstrdup("another process");
+	snprintf(cmd, sizeof cmd, "/proc/%ld/cmdline", pid);
+	if ((f = fopen(cmd, "r"))) {
+		len = fread(cmd, 1, sizeof cmd - 1, f);
+		fclose(f);
+	}
+	while (len > 0 && cmd[len - 1] == '\0')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (cmd[i] == '\0' || (unsigned char)cmd[i] < ' ')
+			cmd[i] = ' ';
+	cmd[len] = '\0';
+	return len ? xasprintf("PID %ld (%s)", pid, cmd) : xasprintf("PID %ld", pid);
+}
+
+/* One writer per store: an exclusive flock on STORE_LOCK_FILE in the
+ * store's directory, held until store_close (the kernel drops it when the
+ * process dies, however it dies), with the holder's PID written in it for
+ * the message a second writer gets. Readers take no lock. */
+static int writer_lock(struct store *s, char **cause)
+{
+	char *file = xasprintf("%s/%s", s->path, STORE_LOCK_FILE);
+	char pid[32];
+	int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0644), rc = 0;
+
+	if (fd < 0) {
+		rc = -errno;
+		if (cause)
+			*cause = xasprintf("cannot open the store's lock file %s: %s", file,
+					   strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (cause && rc == -EBUSY) {
+			char *who = lock_holder(fd);
+			*cause = xasprintf(
+				"store %s is in use: %s holds its writer lock (%s). One process "
+				"writes a store at a time; stop that one first, or send data to its "
+				"HTTP import endpoint. dump, query, kpi, stats and backup read beside it.",
+				s->path, who, file);
+			free(who);
+		} else if (cause) {
+			*cause = xasprintf("cannot lock %s: %s", file, strerror(errno));
+		}
+		close(fd);
+		goto out;
+	}
+	snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) != (ssize_t)strlen(pid))
+		log_warnx("store", "%s: cannot write this process's PID: %s", file, strerror(errno));
+	s->lock_fd = fd;
+out:
+	free(file);
+	return rc;
+}
+
 /* A store with the options' sizes and its locks, nothing opened yet. */
 static struct store *store_new(const struct store_opts *o)
 {
@@ -183,6 +265,7 @@ static struct store *store_new(const struct store_opts *o)
 
 	s->path = xstrdup(o->path);
 	s->read_only = o->read_only;
+	s->lock_fd = -1;
 	s->max_map = o->max_map_size ? o->max_map_size : DEFAULT_MAX_MAP;
 	s->map_size = o->initial_map_size ? o->initial_map_size : DEFAULT_INITIAL_MAP;
 	if (s->map_size > s->max_map)
@@ -202,7 +285,7 @@ static struct store *store_new(const struct store_opts *o)
 /* The LMDB environment of s; 0 or an LMDB error. */
 static int env_open(struct store *s, const struct store_opts *o)
 {
-	unsigned flags = MDB_NOTLS | MDB_NOMETASYNC;
+	unsigned flags = MDB_NOTLS;
 	MDB_envinfo info;
 	int rc;
 
@@ -210,8 +293,12 @@ static int env_open(struct store *s, const struct store_opts *o)
 		return rc;
 	mdb_env_set_maxdbs(s->env, 16);
 	mdb_env_set_maxreaders(s->env, 256);
+	/* docs/storage.md's promise: a reported commit survives a system
+	 * crash, which needs both its data and its meta page on disk */
 	if (o->no_sync)
 		flags |= MDB_NOSYNC;
+	if (o->no_meta_sync)
+		flags |= MDB_NOMETASYNC;
 	if (o->read_only)
 		flags |= MDB_RDONLY;
 	if ((rc = mdb_env_set_mapsize(s->env, (size_t)s->map_size)) != 0 ||
@@ -308,6 +395,8 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 	if ((rc = open_dir(o, &has_data, cause)) != 0)
 		goto out;
 	s = store_new(o);
+	if (!o->read_only && !store__test_no_writer_lock && (rc = writer_lock(s, cause)) != 0)
+		goto out;
 	if ((rc = env_open(s, o)) != 0 || (rc = first_txn(s, has_data, &format)) != 0) {
 		if (cause && !*cause)
 			*cause = store__cause(rc, s->path);
@@ -340,6 +429,8 @@ void store_close(struct store *s)
 	pthread_mutex_destroy(&s->wlock);
 	pthread_mutex_destroy(&s->vlock);
 	pthread_rwlock_destroy(&s->resize);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* last: the store is closed before another may write */
 	free(s->path);
 	free(s);
 }

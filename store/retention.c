@@ -322,3 +322,65 @@ slice_out:
 	}
 	return rc;
 }
+
+/* ---- what retention would drop ------------------------------------------- */
+
+struct plan_scan {
+	uint64_t *ids;
+	size_t n, cap;
+	int64_t cutoff;
+	struct store_retention_plan *p;
+};
+
+static int plan_series(void *ctx, const struct store_series *ss, int64_t ts, double v)
+{
+	struct plan_scan *x = ctx;
+	(void)v;
+	x->p->series++;
+	if (ts > x->p->newest)
+		x->p->newest = ts;
+	if (ts < x->cutoff)
+		x->p->series_emptied++;
+	if (x->n == x->cap) {
+		x->cap = x->cap ? x->cap * 2 : 1024;
+		x->ids = xreallocarray(x->ids, x->cap, sizeof *x->ids);
+	}
+	x->ids[x->n++] = ss->id;
+	return 0;
+}
+
+int store_retention_plan(struct store *s, int64_t cutoff, struct store_retention_plan *p)
+{
+	struct plan_scan x = {.cutoff = cutoff, .p = p};
+	struct store_snap *snap = NULL;
+	struct store_iter *it = NULL;
+	struct store_stats st;
+	int rc;
+
+	memset(p, 0, sizeof *p);
+	p->newest = INT64_MIN;
+	if ((rc = store_stats(s, &st)) != 0)
+		return rc;
+	p->samples_total = st.samples;
+	if ((rc = store_snap_begin(s, &snap)) != 0)
+		return rc;
+	if ((rc = store_scan_latest(snap, plan_series, &x)) != 0)
+		goto out;
+	it = store_iter_new(snap);
+	for (size_t i = 0; i < x.n && cutoff > INT64_MIN; i++) {
+		int64_t ts;
+		double v;
+		if ((rc = store_iter_seek(it, x.ids[i], INT64_MIN, cutoff - 1)) != 0)
+			goto out;
+		while ((rc = store_iter_next(it, &ts, &v)) == 1)
+			p->samples++;
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	store_iter_free(it);
+	store_snap_end(snap);
+	free(x.ids);
+	return rc;
+}

@@ -35,11 +35,16 @@ double store_stale_nan(void);
 struct store;
 
 struct store_opts {
-	const char *path;          /* directory; created if missing */
+	const char *path;          /* directory; created if missing (unless must_exist) */
 	uint64_t initial_map_size; /* bytes; 0 = 64 MiB */
 	uint64_t max_map_size;     /* bytes; 0 = 64 GiB. Growth stops here. */
-	bool no_sync;              /* skip fsync at commit (tests, benchmarks) */
+	bool no_sync;              /* skip fsync at commit: a killed process loses
+				    * nothing committed, a system crash may (storage.sync) */
+	bool no_meta_sync;         /* flush a commit's data but not its meta page
+				    * (LMDB's MDB_NOMETASYNC): a system crash may undo
+				    * the last commit, never corrupt (storage.sync_meta) */
 	bool read_only;            /* open for reading only */
+	bool must_exist;           /* refuse (-ENOENT) rather than create a store */
 };
 
 /* Open (or create) the store at o->path.
@@ -289,6 +294,18 @@ int store_series_get(struct store_snap *snap, uint64_t id, struct store_series *
 /* Drop every sample older than cutoff_ms; series left empty are removed.
  * Works in several transactions; safe while writers and readers run. */
 int store_retention(struct store *s, int64_t cutoff_ms, uint64_t *dropped, char **cause);
+
+/* What store_retention(s, cutoff) would drop, counted on one snapshot and
+ * dropping nothing (`pacewatch retention --dry-run`, and the guards that
+ * ask for --force). */
+struct store_retention_plan {
+	uint64_t samples;        /* older than the cutoff */
+	uint64_t samples_total;  /* in the store */
+	uint64_t series;         /* in the store */
+	uint64_t series_emptied; /* whose samples are all older: they go */
+	int64_t newest;          /* the newest sample's time; INT64_MIN: none */
+};
+int store_retention_plan(struct store *s, int64_t cutoff, struct store_retention_plan *out);
 
 /* Hot backup: a consistent, compacted copy into dest (an empty or missing
  * directory) while writers keep running. */

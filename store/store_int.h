@@ -576,7 +576,14 @@ struct store {
 	struct symtab syms;
 	pthread_mutex_t vlock;      /* guards view */
 	struct wal_view *view;      /* the newest log view built */
+	int lock_fd;                /* a writer's STORE_LOCK_FILE, flocked; -1 */
 };
+
+/* The writer's lock file in a store's directory (env.c). */
+#define STORE_LOCK_FILE "pacewatch.lock"
+/* Tests only: open writers without the lock, to check that the store stays
+ * right when two writers meet anyway (a file system without flock). */
+extern bool store__test_no_writer_lock;
 
 struct store_snap {
 	struct store *s;

@@ -102,16 +102,36 @@ struct tctx {
 	const char *err;
 	char errbuf[200];
 	char **mem; /* strings made while expanding, freed at the end */
-	size_t nmem;
+	size_t nmem, capmem;
+	size_t bytes; /* kept, and written out: TEMPLATE_MAX_BYTES */
 };
+
+/* n more bytes for the expansion: false (and the error) past the limit */
+static bool spend(struct tctx *c, size_t n)
+{
+	if (n > TEMPLATE_MAX_BYTES - c->bytes) {
+		snprintf(c->errbuf, sizeof c->errbuf, "expansion larger than %d bytes",
+			 TEMPLATE_MAX_BYTES);
+		c->err = c->errbuf;
+		return false;
+	}
+	c->bytes += n;
+	return true;
+}
 
 /* a string that lives until the expansion ends */
 static char *keep(struct tctx *c, const char *s, size_t n)
 {
-	char *p = xmalloc(n + 1);
+	char *p;
+	if (!spend(c, n + 1))
+		n = 0; /* the error ends the expansion; this stays valid */
+	p = xmalloc(n + 1);
 	memcpy(p, s, n);
 	p[n] = '\0';
-	c->mem = xreallocarray(c->mem, c->nmem + 1, sizeof *c->mem);
+	if (c->nmem == c->capmem) {
+		c->capmem = c->capmem ? 2 * c->capmem : 16;
+		c->mem = xreallocarray(c->mem, c->capmem, sizeof *c->mem);
+	}
 	return c->mem[c->nmem++] = p;
 }
 
@@ -347,7 +367,14 @@ static void action(struct tctx *c, const char *p, const char *e, struct pw_buf *
 {
 	struct tv cur = {.k = V_NONE};
 	bool have = false;
+	int commands = 0;
 	while (p < e && !c->err) {
+		if (++commands > TEMPLATE_MAX_COMMANDS) {
+			snprintf(c->errbuf, sizeof c->errbuf, "pipeline longer than %d commands",
+				 TEMPLATE_MAX_COMMANDS);
+			c->err = c->errbuf;
+			return;
+		}
 		const char *seg_end = p;
 		/* the pipeline segment ends at a | outside quotes */
 		for (char q = 0; seg_end < e; seg_end++) {
@@ -437,6 +464,7 @@ static void action(struct tctx *c, const char *p, const char *e, struct pw_buf *
 		p = seg_end < e ? seg_end + 1 : e;
 	}
 	if (!c->err && have) {
+		size_t before = out->len;
 		if (c->d->html) {
 			struct pw_buf t;
 			pw_buf_init(&t, 0);
@@ -446,6 +474,7 @@ static void action(struct tctx *c, const char *p, const char *e, struct pw_buf *
 		} else {
 			as_text(c, &cur, out);
 		}
+		spend(c, out->len - before);
 	}
 }
 

@@ -38,7 +38,16 @@ struct template_data {
 
 /* Expand template t: a new string (caller frees). A template error expands
  * to Prometheus' text, "<error expanding template: ...>", as Prometheus
- * writes it into the annotation; it is not reported otherwise. */
+ * writes it into the annotation; it is not reported otherwise.
+ *
+ * Limits, since a template can grow its text at every command: a pipeline
+ * has at most TEMPLATE_MAX_COMMANDS commands, and what one expansion writes
+ * and keeps (its result and the values pipelines pass on) at most
+ * TEMPLATE_MAX_BYTES; past either the expansion is that error. Nothing
+ * nests (no if, range, with, define or parenthesised pipelines), so no
+ * input recurses. */
+#define TEMPLATE_MAX_COMMANDS 100
+#define TEMPLATE_MAX_BYTES (1024 * 1024)
 char *template_expand(const char *t, const struct template_data *d);
 
 #endif /* PW_TEMPLATE_H */

@@ -146,6 +146,7 @@ size_t view_meta_add_kpi(struct view_meta *m, const struct view_meta_kpi *k)
 	c->deadline_text = view_meta_str(m, k->deadline_text ? k->deadline_text : "");
 	c->runbook = view_meta_str(m, k->runbook ? k->runbook : "");
 	c->coverage = view_meta_str(m, k->coverage ? k->coverage : "");
+	c->item = view_meta_str(m, k->item ? k->item : "");
 	return m->nkpis++;
 }
 

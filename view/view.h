@@ -88,6 +88,7 @@ struct view_meta_kpi {
 	const char *owner, *contact; /* "" when not configured */
 	const char *runbook;         /* "" when not configured */
 	const char *coverage;        /* a coverage KPI's condition (">= 1"), else "" */
+	const char *item;            /* the programme item ("N2 心理健康服务"), else "" */
 };
 
 struct view_meta {

@@ -230,6 +230,7 @@ void view_json_kpis(const struct view *v, struct pw_buf *b)
 		jstr_field(b, "deadline_display", k->deadline_text);
 		jstr_field(b, "period", vk->period);
 		jstr_field(b, "previous_period", vk->previous_period);
+		jstr_field(b, "item", k->item);
 		jstr_field(b, "owner", k->owner);
 		jstr_field(b, "contact", k->contact);
 		jstr_field(b, "runbook", k->runbook);

@@ -52,5 +52,44 @@ check help 0 '' "$PW" --help
 for c in dump backup stats version retention; do
   "$PW" --help | grep -q "^  $c" || { echo "FAIL: --help lacks $c"; failures=$((failures+1)); }
 done
+# a rule nested 4,000 deep crashed check-config: now a parse error at the
+# rule's file:line:column; a rule of 20,000 terms is checked as fine
+deep=$(printf 'abs(%.0s' $(seq 4000))up$(printf ')%.0s' $(seq 4000))
+long=vector\(1\)$(printf ' + 1%.0s' $(seq 19999))
+printf '{\n "storage": {"path": "st"},\n "rule_groups": [{"name": "g", "rules": [\n  {"record": "r", "expr": "%s"}]}]}\n' "$deep" > deep.json
+printf '{\n "storage": {"path": "st"},\n "rule_groups": [{"name": "g", "rules": [\n  {"record": "r", "expr": "%s"}]}]}\n' "$long" > long.json
+check deep-rule 1 'deep.json:4:27: rule_groups[0].rules[0].expr: 1:1025: parse error: expression nested deeper than 256 levels' \
+  "$PW" check-config deep.json
+check long-rule 0 '' "$PW" check-config long.json
 "$PW" version | grep -q '^pacewatch [0-9]' || { echo "FAIL: version"; failures=$((failures+1)); }
+# commands that read or maintain a store never create one: a typo is an error
+for c in "backup --storage typo dest" "retention --storage typo --older-than 400d" \
+         "stats --storage typo" "dump --storage typo" "query --storage typo up" \
+         "retention --storage typo --older-than 400d --dry-run"; do
+  check "typo: $c" 1 'no pacewatch store at typo' "$PW" $c
+  [ ! -e typo ] && [ ! -e dest ] || { echo "FAIL: $c created a directory"; failures=$((failures+1)); rm -rf typo dest; }
+done
+mkdir emptydir
+check "empty dir backup" 1 'no pacewatch store at emptydir' "$PW" backup --storage emptydir dest
+[ -z "$(ls -A emptydir)" ] && [ ! -e dest ] || { echo "FAIL: backup wrote into emptydir or dest"; failures=$((failures+1)); }
+# retention: --dry-run says what it would drop and drops nothing; dropping
+# every sample, or anything newer than a day, needs --force
+now=$(date +%s)
+{ for i in 0 1 2 3 4 5 6 7 8 9; do printf 'recent{i="%d"} %d %d000\n' $i $i $((now - 60 + i)); done
+  for i in 0 1 2; do printf 'old{i="%d"} %d %d000\n' $i $i $((now - 3 * 86400)); done; } > live.prom
+"$PW" import --storage live live.prom 2>/dev/null
+"$PW" dump --storage live > live-before.prom
+check "retention 0s refused" 1 'would drop every sample' "$PW" retention --storage live --older-than 0s
+check "retention 1h refused" 1 'shorter than a day' "$PW" retention --storage live --older-than 1h
+"$PW" dump --storage live > live-after.prom
+cmp -s live-before.prom live-after.prom || { echo "FAIL: a refused retention dropped samples"; failures=$((failures+1)); }
+check "retention dry run" 0 '' "$PW" retention --storage live --older-than 0s --dry-run
+grep -q 'would drop 13 of 13 samples' out.txt || { echo "FAIL: dry run: $(cat out.txt)"; failures=$((failures+1)); }
+"$PW" dump --storage live > live-after.prom
+cmp -s live-before.prom live-after.prom || { echo "FAIL: a dry run dropped samples"; failures=$((failures+1)); }
+check "retention 2d" 0 '' "$PW" retention --storage live --older-than 2d
+grep -q 'dropped 3 samples' out.txt || { echo "FAIL: retention 2d: $(cat out.txt)"; failures=$((failures+1)); }
+check "retention 0s forced" 0 '' "$PW" retention --storage live --older-than 0s --force
+grep -q 'dropped 10 samples' out.txt || { echo "FAIL: retention --force: $(cat out.txt)"; failures=$((failures+1)); }
+[ -z "$("$PW" dump --storage live)" ] || { echo "FAIL: --force left samples"; failures=$((failures+1)); }
 if [ $failures -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi

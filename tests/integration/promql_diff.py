@@ -9,7 +9,8 @@ import`; both serve it on 127.0.0.1. Every line of the corpus
 several times and as range queries, and the answers must agree: result type,
 label sets, timestamps, values (1e-9 relative; NaN equals NaN), and the
 errorType of queries that fail. A line starting with "ordered:" also
-compares the order of an instant vector.
+compares the order of an instant vector; one starting with "message:" also
+compares the error message word for word.
 
 Then promtool's own query commands are pointed at both servers and their
 output compared.
@@ -85,7 +86,7 @@ def key(metric):
     return tuple(sorted(metric.items()))
 
 
-def compare(q, what, a, b, ordered):
+def compare(q, what, a, b, ordered, message=False):
     """a: Prometheus' answer, b: pacewatch's. Returns a difference or None."""
     sa, sb = a[1].get("status"), b[1].get("status")
     if sa != "success" or sb != "success":
@@ -96,6 +97,8 @@ def compare(q, what, a, b, ordered):
                                                     b[1].get("errorType"), b[1].get("error"))
         if a[0] != b[0]:
             return "HTTP status %d vs %d" % (a[0], b[0])
+        if message and a[1].get("error") != b[1].get("error"):
+            return "error %r vs %r" % (a[1].get("error"), b[1].get("error"))
         return None
     da, db = a[1]["data"], b[1]["data"]
     if da["resultType"] != db["resultType"]:
@@ -185,7 +188,8 @@ def run_corpus(pbase, wbase):
     asked = differ = 0
     for ln, line in queries:
         ordered = line.startswith("ordered:")
-        q = line[len("ordered:"):].strip() if ordered else line
+        message = line.startswith("message:")
+        q = line.split(":", 1)[1].strip() if ordered or message else line
         asks = [("instant @%s" % t, "/api/v1/query", {"query": q, "time": t})
                 for t in INSTANT_TIMES]
         asks += [("range %s..%s/%s" % r, "/api/v1/query_range",
@@ -193,7 +197,7 @@ def run_corpus(pbase, wbase):
         for what, path, params in asks:
             a, b = post(pbase, path, params), post(wbase, path, params)
             asked += 1
-            d = compare(q, what, a, b, ordered and "range" not in what)
+            d = compare(q, what, a, b, ordered and "range" not in what, message)
             if d:
                 differ += 1
                 check(False, "%s:%d %s [%s]: %s" % (os.path.basename(CORPUS), ln, q, what, d))

@@ -589,3 +589,81 @@ Test(notify, weekly_digest_with_changes, .fini = teardown)
 	for (size_t i = 0; i < o.n; i++)
 		json_decref(o.v[i]);
 }
+
+/* docs/notifications.md, "Digests", worked example: the programme at a
+ * glance orders dialysis (2 units not reporting) before clinics (3 lagging);
+ * each table lists max_units = 5 units, laggards first, and counts the rest. */
+Test(notify, digest_whole_programme, .fini = teardown)
+{
+	struct outbox o = {0};
+	char subj[8][256];
+	char *cause = NULL;
+	snprintf(dir, sizeof dir, "/tmp/pw-notify-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	struct store_opts so = {.path = dir, .no_sync = true};
+	cr_assert_eq(store_open(&so, &st, &cause), 0);
+	static const char text[] =
+		"{\"kpis\": ["
+		"{\"name\": \"clinics\", \"title\": \"心理门诊\", \"item\": \"N2 心理健康\", "
+		"\"value\": \"clinics\", \"target\": 100, \"baseline\": 0, \"start\": \"2025-06-01\", "
+		"\"deadline\": \"2025-12-31\"},"
+		"{\"name\": \"dialysis\", \"title\": \"县域透析\", \"item\": \"S5 透析\", "
+		"\"value\": \"dialysis\", \"roster\": \"roster\", \"target\": 1, \"baseline\": 0, "
+		"\"curve\": \"step\", \"start\": \"2025-06-01\", \"deadline\": \"2025-12-31\"}],"
+		" \"notify\": {\"receivers\": [{\"name\": \"m\", \"email\": {\"smarthost\": "
+		"\"127.0.0.1:9\", \"from\": \"pw@x\", \"to\": [\"ops@x\"], \"tls\": \"none\"}}],"
+		" \"route\": {\"receiver\": \"m\"},"
+		" \"digests\": [{\"receiver\": \"m\", \"weekdays\": [\"monday\"], \"at\": \"09:00\","
+		" \"max_units\": 5}]}}";
+	cf = load_conf("d.json", text);
+	views = pw_slot_new();
+	cr_assert_eq(alerts_new(cf, st, views, &ru, &cause), 0);
+	cr_assert_eq(notify_new(cf, st, views, &no, &cause), 0);
+	/* Monday 2025-07-07 09:00 Shanghai: the plan of clinics is
+	 * 100 * 36.375 / 213 = 17.1, so 0 lags (by more than 10) and 20 is on
+	 * track; dialysis: counties c1..c7 have 1 (met), c8 and c9 never report */
+	const int64_t mon = 1751850000000LL;
+	notify_step(no, mon - 10 * MIN); /* running before the digest falls due */
+	struct store_batch *b = store_batch_begin(st);
+	for (int i = 1; i <= 16; i++) {
+		char city[8];
+		snprintf(city, sizeof city, "k%02d", i);
+		struct pw_label l[2] = {{"__name__", "clinics"}, {"city", city}};
+		store_batch_put(b, l, 2, mon - 5 * MIN, i <= 3 ? 0 : 20);
+	}
+	for (int i = 1; i <= 9; i++) {
+		char county[8];
+		snprintf(county, sizeof county, "c%d", i);
+		struct pw_label r[2] = {{"__name__", "roster"}, {"county", county}};
+		struct pw_label d[2] = {{"__name__", "dialysis"}, {"county", county}};
+		store_batch_put(b, r, 2, mon - 5 * MIN, 1);
+		if (i <= 7)
+			store_batch_put(b, d, 2, mon - 5 * MIN, 1);
+	}
+	cr_assert_eq(store_batch_commit(b, &cause), 0);
+	cr_assert_eq(alerts_eval_kpis(ru, mon, &cause), 0);
+	notify_step(no, mon);
+	outbox(&o);
+	cr_assert_eq(count_digests(&o, subj), 1);
+	cr_assert_str_eq(subj[0], "进度周报 2025-07-07: 2 应报未报, 3 进度落后");
+	char *t = digest_text(&o, o.n - 1);
+	const char *ov = strstr(t, "项目总览\n项目 | 指标 | 截止 | 落后 | 有风险 | 停报 | 正常 | 已达标\n"
+				   "S5 透析 | 县域透析 | 2025-12-31 | 2 | 0 | 0 | 0 | 7\n"
+				   "N2 心理健康 | 心理门诊 | 2025-12-31 | 3 | 0 | 0 | 13 | 0\n");
+	cr_assert_not_null(ov, "the overview, laggards first: %s", t);
+	const char *dt = strstr(t, "\n县域透析 — 截止");
+	const char *ct = strstr(t, "\n心理门诊 — 截止");
+	cr_assert(dt && ct && ov < dt && dt < ct, "tables in the overview's order: %s", t);
+	cr_assert_not_null(strstr(dt, "另有 4 个单位：已达标 4\n"), "%s", t);
+	cr_assert_not_null(strstr(ct, "另有 11 个单位：正常 11\n"), "%s", t);
+	/* 5 rows per table: count the lines between the header and the rest */
+	size_t rows = 0;
+	for (const char *p = strstr(ct, "目标\n") + strlen("目标\n"); p && *p && strncmp(p, "另有", strlen("另有"));
+	     p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		rows++;
+	cr_assert_eq(rows, 5, "%s", ct);
+	cr_assert_not_null(strstr(ct, "k01 | 进度落后 | 0 |"), "laggards listed first: %s", ct);
+	free(t);
+	for (size_t i = 0; i < o.n; i++)
+		json_decref(o.v[i]);
+}

@@ -44,6 +44,7 @@ Test(conf, values_defaults_and_comments)
 	cr_expect_eq(c->storage.max_size, 1ULL << 30);
 	cr_expect_eq(c->storage.initial_size, 64ULL << 20);
 	cr_expect_eq(c->storage.sync, false);
+	cr_expect_eq(c->storage.sync_meta, true, "a reported commit survives a power loss");
 	cr_expect_eq(c->storage.retention_ms, 400LL * 86400000);
 	cr_assert_eq(c->http.nlisten, 1);
 	cr_expect_str_eq(c->http.listen[0], "127.0.0.1:9470");
@@ -87,6 +88,64 @@ Test(conf, secrets_come_from_files)
 	cr_expect_str_eq(c->targets[0].basic_password, "s3cret-令牌");
 	conf_free(c);
 	remove("/tmp/pw-conf-test.token");
+}
+
+/* An empty or whitespace-only credential file would make an empty
+ * credential valid (`Authorization: Bearer ` with nothing after it, `curl
+ * -u user:`): it is an error at the key, naming the file, and its content
+ * is never shown. */
+Test(conf, empty_secret_files_are_errors)
+{
+	static const char *const contents[] = {"", "\n", " \t\r\n", "\n\n"};
+	static const char *const keys[] = {
+		"{\"http\": {\"read_auth\": {\n  \"bearer_token_file\": \"%s\"}}}",
+		"{\"http\": {\"write_auth\": {\"username\": \"r\",\n  \"password_file\": \"%s\"}}}",
+		("{\"targets\": [{\"name\": \"a\", \"url\": \"http://a/\", \"format\": \"prometheus\",\n"
+		 "  \"bearer_token_file\": \"%s\"}]}"),
+	};
+	static const char *const paths[] = {"http.read_auth.bearer_token_file",
+					    "http.write_auth.password_file",
+					    "targets[0].bearer_token_file"};
+	const char *file = "/tmp/pw-conf-test-empty.secret";
+	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+		for (size_t i = 0; i < sizeof contents / sizeof contents[0]; i++) {
+			FILE *f = fopen(file, "w");
+			cr_assert_not_null(f);
+			fputs(contents[i], f);
+			fclose(f);
+			char *text = xasprintf(keys[k], file);
+			struct conf *c = NULL;
+			struct conf_errs errs;
+			cr_expect_eq(conf_load_buffer("t.json", text, strlen(text), &c, &errs), PW_EINVAL,
+				     "key %zu, content %zu: an empty secret is refused", k, i);
+			bool found = false;
+			for (size_t e = 0; e < errs.n; e++) {
+				if (strcmp(errs.v[e].path, paths[k]) != 0)
+					continue;
+				found = true;
+				cr_expect_eq(errs.v[e].line, 2, "at the key's line");
+				cr_expect_eq(errs.v[e].col, 3, "at the key's column, got %zu", errs.v[e].col);
+				cr_expect(strstr(errs.v[e].msg, file) != NULL, "names the file: %s",
+					  errs.v[e].msg);
+				cr_expect(strstr(errs.v[e].msg, "empty") != NULL, "says why: %s",
+					  errs.v[e].msg);
+			}
+			cr_expect(found, "key %zu, content %zu: an error at %s", k, i, paths[k]);
+			conf_errs_free(&errs);
+			conf_free(c);
+			free(text);
+		}
+	}
+	/* a secret with spaces inside is a secret */
+	FILE *f = fopen(file, "w");
+	fputs(" p@ss word \n", f);
+	fclose(f);
+	char *text = xasprintf(keys[0], file);
+	struct conf *c = load_ok(text);
+	cr_expect_str_eq(c->http.read_auth.bearer_token, " p@ss word ");
+	conf_free(c);
+	free(text);
+	remove(file);
 }
 
 struct bad {
@@ -385,4 +444,167 @@ Test(conf, examples_load)
 		conf_free(c);
 		free(p);
 	}
+}
+
+/* the first error at path whose message holds msg, or NULL */
+static const struct conf_err *find_err(const struct conf_errs *errs, const char *path,
+				       const char *msg)
+{
+	for (size_t k = 0; k < errs->n; k++)
+		if (strcmp(errs->v[k].path, path) == 0 && strstr(errs->v[k].msg, msg))
+			return &errs->v[k];
+	return NULL;
+}
+
+/* An unterminated block comment used to swallow the rest of the file
+ * silently; it is an error where it opens. */
+Test(conf, unterminated_comment_is_an_error)
+{
+	static const char text[] = "{\"global\": {\"scrape_interval\": \"15s\"}\n"
+				   "  /* the rest is commented out\n"
+				   "  , \"storage\": {\"path\": \"/x\"}}\n";
+	struct conf *c = NULL;
+	struct conf_errs errs;
+	cr_expect_eq(conf_load_buffer("t.json", text, strlen(text), &c, &errs), PW_EINVAL);
+	const struct conf_err *e = find_err(&errs, "", "unterminated /* comment");
+	cr_expect_not_null(e, "an error for the comment");
+	if (e) {
+		cr_expect_eq(e->line, 2);
+		cr_expect_eq(e->col, 3);
+	}
+	conf_errs_free(&errs);
+	conf_free(c);
+}
+
+/* Nesting is bounded (CONF_MAX_DEPTH): the first bracket too deep is named. */
+Test(conf, nesting_depth_is_bounded)
+{
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	pw_buf_puts(&b, "{\"global\": {\"external_labels\":\n");
+	for (int i = 0; i < 5000; i++)
+		pw_buf_putc(&b, '[');
+	for (int i = 0; i < 5000; i++)
+		pw_buf_putc(&b, ']');
+	pw_buf_puts(&b, "}}");
+	struct conf *c = NULL;
+	struct conf_errs errs;
+	cr_expect_eq(conf_load_buffer("t.json", b.data, b.len, &c, &errs), PW_EINVAL);
+	const struct conf_err *e = find_err(&errs, "", "nested more than");
+	cr_expect_not_null(e, "an error for the depth");
+	if (e) {
+		cr_expect_eq(e->line, 2);
+		cr_expect_eq(e->col, CONF_MAX_DEPTH - 1, "at the first bracket too deep: %zu", e->col);
+	}
+	conf_errs_free(&errs);
+	conf_free(c);
+	pw_buf_free(&b);
+}
+
+/* A configuration larger than CONF_MAX_SIZE is refused with its size,
+ * before it is parsed. */
+Test(conf, size_is_bounded)
+{
+	size_t n = CONF_MAX_SIZE + 10;
+	char *text = xmalloc(n + 1);
+	static const char head[] = "{\"global\": {\"external_labels\": {\"a\": \"";
+	memset(text, 'x', n);
+	memcpy(text, head, strlen(head));
+	memcpy(text + n - 4, "\"}}}", 4);
+	text[n] = '\0';
+	struct conf *c = NULL;
+	struct conf_errs errs;
+	cr_expect_eq(conf_load_buffer("t.json", text, n, &c, &errs), PW_ETOOBIG);
+	cr_expect(errs.n == 1 && strstr(errs.v[0].msg, "larger than 16 MiB"), "%s",
+		  errs.n ? errs.v[0].msg : "no error");
+	conf_errs_free(&errs);
+	conf_free(c);
+
+	const char *file = "/tmp/pw-conf-test-big.json";
+	FILE *f = fopen(file, "w");
+	cr_assert_not_null(f);
+	fwrite(text, 1, n, f);
+	fclose(f);
+	cr_expect_eq(conf_load(file, &c, &errs), PW_ETOOBIG);
+	cr_expect(errs.n == 1 && strstr(errs.v[0].msg, "larger than 16 MiB") &&
+			  strstr(errs.v[0].msg, "16777226 bytes"),
+		  "%s", errs.n ? errs.v[0].msg : "no error");
+	conf_errs_free(&errs);
+	remove(file);
+	free(text);
+}
+
+/* 10,000 unknown keys on one 230 KB line: each error keeps a window of the
+ * line, not the line (which took 1.6 GB); at most CONF_MAX_ERRORS are kept,
+ * the rest counted; every error still has its column. */
+Test(conf, errors_on_a_long_line_keep_a_window)
+{
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	pw_buf_puts(&b, "{\"global\": {");
+	for (int i = 0; i < 10000; i++)
+		pw_buf_printf(&b, "%s\"unknown_key_%05d\": 1", i ? ", " : "", i);
+	pw_buf_puts(&b, "}}");
+	struct conf *c = NULL;
+	struct conf_errs errs;
+	cr_expect_eq(conf_load_buffer("t.json", b.data, b.len, &c, &errs), PW_EINVAL);
+	cr_expect_eq(errs.n + errs.more, 10000, "%zu + %zu", errs.n, errs.more);
+	cr_expect_leq(errs.n, CONF_MAX_ERRORS);
+	size_t bytes = 0;
+	for (size_t k = 0; k < errs.n; k++) {
+		const struct conf_err *e = &errs.v[k];
+		char want[64];
+		snprintf(want, sizeof want, "unknown_key_%05zu", k);
+		cr_assert(strstr(e->msg, want), "error %zu in order: %s", k, e->msg);
+		cr_expect_eq(e->line, 1);
+		cr_expect_eq(e->col, 13 + k * 24, "error %zu: col %zu", k, e->col);
+		cr_assert_not_null(e->source_line);
+		bytes += strlen(e->source_line);
+		cr_expect_leq(strlen(e->source_line), 4 * 2 * CONF_ERR_WINDOW);
+		/* the caret's column in the window shows the key */
+		cr_expect(strncmp(e->source_line + e->source_col - 1, "\"unknown_key_", 13) == 0,
+			  "error %zu: the window's column %zu shows the key", k, e->source_col);
+	}
+	cr_expect_lt(bytes, 1000000, "windows, not lines: %zu bytes", bytes);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	conf_errs_print(&errs, f);
+	fclose(f);
+	cr_expect(strstr(out, "10000 errors") != NULL, "the total is said");
+	cr_expect(strstr(out, "9000 more errors") != NULL, "what is not shown is counted");
+	cr_expect_lt(len, 1000 * 600, "%zu bytes printed", len);
+	free(out);
+	conf_errs_free(&errs);
+	conf_free(c);
+	pw_buf_free(&b);
+}
+
+/* Loading is linear: many targets (unique names checked), many errors at
+ * many paths, well within a second each in a plain build. */
+Test(conf, loading_is_linear, .timeout = 120)
+{
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	pw_buf_puts(&b, "{\"targets\": [\n");
+	for (int i = 0; i < 100000; i++)
+		pw_buf_printf(&b, "%s{\"name\": \"t%06d\", \"url\": \"http://127.0.0.1:9/\", "
+				  "\"format\": \"prometheus\"%s}\n",
+			      i ? "," : "", i % 50000, i % 1000 == 0 ? ", \"timezone\": \"UTC\"" : "");
+	pw_buf_puts(&b, "]}");
+	struct conf *c = NULL;
+	struct conf_errs errs;
+	int64_t t0 = pw_mono_ns();
+	cr_expect_eq(conf_load_buffer("t.json", b.data, b.len, &c, &errs), PW_EINVAL);
+	double s = (double)(pw_mono_ns() - t0) / 1e9;
+	/* the second half repeats the first's names: 50,000 duplicates */
+	cr_expect_eq(errs.n + errs.more, 50000, "%zu + %zu", errs.n, errs.more);
+	const struct conf_err *e = find_err(&errs, "targets[50000].name", "already used by targets[0]");
+	cr_expect_not_null(e);
+	if (e)
+		cr_expect_eq(e->line, 50002);
+	cr_expect_lt(s, 30, "100,000 targets loaded in %.1f s", s);
+	conf_errs_free(&errs);
+	conf_free(c);
+	pw_buf_free(&b);
 }

@@ -900,8 +900,9 @@ Test(store, keys_resolve_and_survive_series_deletion)
 }
 
 /* The writer keeps every series in memory (no on-disk index from labels
- * to id): series another process creates, and series a reopened store
- * holds, are found by their labels, never created twice. */
+ * to id): series another process creates (past the writer lock, which
+ * normally refuses it), and series a reopened store holds, are found by
+ * their labels, never created twice. */
 Test(store, series_from_another_process_or_a_reopen_are_not_created_twice)
 {
 	struct store_batch *b = store_batch_begin(st);
@@ -913,6 +914,9 @@ Test(store, series_from_another_process_or_a_reopen_are_not_created_twice)
 		struct store_opts o = {.path = dir, .no_sync = true};
 		struct store *other = NULL;
 		char *cause = NULL;
+		/* the writer lock keeps a second writer out; past it (a file
+		 * system without flock) the store still never doubles a series */
+		store__test_no_writer_lock = true;
 		if (store_open(&o, &other, &cause) != 0)
 			_exit(1);
 		b = store_batch_begin(other);
@@ -1049,4 +1053,132 @@ Test(store, series_with_many_labels)
 	free(ss);
 	store_matcher_free(&m);
 	store_snap_end(snap);
+}
+
+/* docs/storage.md: "whatever a commit reported survives"; by default each
+ * commit's data and its meta page are flushed (LMDB without MDB_NOSYNC and
+ * without MDB_NOMETASYNC, whose lazy meta page lets a system crash undo the
+ * last reported commit). The trade-offs are the options that name them. */
+Test(store, commits_are_durable_unless_a_trade_off_is_chosen)
+{
+	static const struct {
+		bool no_sync, no_meta_sync;
+		unsigned want;
+	} cases[] = {
+		{false, false, 0},
+		{false, true, MDB_NOMETASYNC},
+		{true, false, MDB_NOSYNC},
+	};
+	store_close(st);
+	st = NULL;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct store_opts o = {.path = dir, .no_sync = cases[i].no_sync,
+				       .no_meta_sync = cases[i].no_meta_sync};
+		struct store *s = NULL;
+		char *cause = NULL;
+		unsigned flags = 0;
+		cr_assert_eq(store_open(&o, &s, &cause), 0, "%s", cause ? cause : "");
+		cr_assert_eq(mdb_env_get_flags(s->env, &flags), 0);
+		cr_expect_eq(flags & (MDB_NOSYNC | MDB_NOMETASYNC), cases[i].want,
+			     "case %zu: sync flags %#x, want %#x", i,
+			     flags & (MDB_NOSYNC | MDB_NOMETASYNC), cases[i].want);
+		store_close(s);
+	}
+}
+
+/* One writer per store: a second open for writing, from this process or
+ * another, is refused with the PID of the one that holds the store, and
+ * nothing is written; readers open beside it; once the writer closes,
+ * another may write. */
+Test(store, one_writer_per_store)
+{
+	struct store_batch *b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "one_writer", "a", "1", 1000, 1), 0);
+	commit(b);
+
+	struct store_opts o = {.path = dir, .no_sync = true};
+	struct store *s2 = NULL;
+	char *cause = NULL, pid[32];
+	snprintf(pid, sizeof pid, "PID %ld", (long)getpid());
+	cr_expect_eq(store_open(&o, &s2, &cause), -EBUSY);
+	cr_expect(cause && strstr(cause, pid) && strstr(cause, dir), "names the holder: %s", cause);
+	free(cause);
+	cause = NULL;
+
+	/* another process: refused with this one's PID; a reader works */
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t child = fork();
+	cr_assert_neq(child, -1);
+	if (child == 0) {
+		struct store *w = NULL, *r = NULL;
+		struct store_opts ro = {.path = dir, .read_only = true};
+		char *why = NULL;
+		int rc = store_open(&o, &w, &why);
+		if (why && write(p[1], why, strlen(why)) < 0)
+			_exit(9);
+		if (rc != -EBUSY)
+			_exit(1);
+		if (store_open(&ro, &r, NULL) != 0)
+			_exit(2);
+		struct store_snap *snap;
+		struct store_series *ss;
+		size_t n = 0;
+		if (store_snap_begin(r, &snap) != 0 ||
+		    store_select(snap, NULL, 0, INT64_MIN, INT64_MAX, false, &ss, &n) != 0 || n != 1)
+			_exit(3);
+		free(ss);
+		store_snap_end(snap);
+		store_close(r);
+		_exit(0);
+	}
+	close(p[1]);
+	char msg[2048] = "";
+	ssize_t got = read(p[0], msg, sizeof msg - 1);
+	close(p[0]);
+	msg[got > 0 ? got : 0] = '\0';
+	int status;
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d (%s)", status, msg);
+	cr_expect(strstr(msg, pid) != NULL, "the other process is told who holds it: %s", msg);
+
+	/* the writer's data is intact and it goes on writing */
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "one_writer", "a", "1", 2000, 2), 0);
+	commit(b);
+	store_close(st);
+	st = NULL;
+	/* now another writer may open it */
+	cr_expect_eq(store_open(&o, &st, &cause), 0, "%s", cause ? cause : "");
+}
+
+/* Commands that read or maintain a store never create one: a mistyped
+ * --storage is "no pacewatch store at ...", and no directory appears. */
+Test(store, never_created_when_it_must_exist)
+{
+	char missing[300], empty[300];
+	struct stat sb;
+	snprintf(missing, sizeof missing, "%s-typo", dir);
+	snprintf(empty, sizeof empty, "%s-empty", dir);
+	cr_assert_eq(mkdir(empty, 0755), 0);
+	const char *paths[] = {missing, empty};
+	for (size_t i = 0; i < 2; i++) {
+		for (int ro = 0; ro < 2; ro++) {
+			struct store_opts o = {.path = paths[i], .must_exist = true, .read_only = ro};
+			struct store *s = NULL;
+			char *cause = NULL;
+			cr_expect_eq(store_open(&o, &s, &cause), -ENOENT, "%s", paths[i]);
+			cr_expect(cause && strstr(cause, "no pacewatch store at") &&
+					  strstr(cause, paths[i]),
+				  "%s", cause ? cause : "(no cause)");
+			free(cause);
+		}
+	}
+	cr_expect_neq(stat(missing, &sb), 0, "%s was not created", missing);
+	char lock[400];
+	snprintf(lock, sizeof lock, "%s/data.mdb", empty);
+	cr_expect_neq(stat(lock, &sb), 0, "nothing was created in %s", empty);
+	snprintf(lock, sizeof lock, "%s/pacewatch.lock", empty);
+	cr_expect_neq(stat(lock, &sb), 0, "no lock file in %s", empty);
+	rmdir(empty);
 }
