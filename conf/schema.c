@@ -52,7 +52,7 @@ static const struct table pagination_table = TBL("pagination", pagination_rows);
 
 static const struct field csv_rows[] = {
 	{.key = "delimiter", .type = F_STR, .off = offsetof(struct conf_csv, delimiter),
-	 .def = "\",\"", .help = "field separator"},
+	 .help = "CSV field separator (default: a comma; a tab for UTF-16 \"Unicode text\")"},
 	{.key = "timestamp_column", .type = F_STR,
 	 .off = offsetof(struct conf_csv, timestamp_column),
 	 .help = "column holding the sample time (else the scrape time)"},
@@ -63,7 +63,7 @@ static const struct field csv_rows[] = {
 	{.key = "sheet", .type = F_STR, .off = offsetof(struct conf_csv, sheet),
 	 .help = "xlsx: the worksheet's name (default: the first)"},
 	{.key = "header_row", .type = F_INT, .off = offsetof(struct conf_csv, header_row),
-	 .def = "0", .min = 0, .max = 1048576,
+	 .min = 0, .max = 1048576,
 	 .help = "the header's row number (0: the first row naming every configured column)"},
 };
 static const struct table csv_table = TBL("csv", csv_rows);

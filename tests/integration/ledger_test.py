@@ -224,6 +224,12 @@ def test_uploads(base):
     st, j = post(base, "/api/v1/ledgers/outreach", fixture("outreach_gb18030.csv"), "text/csv")
     check(st == 422 and j["data"]["format"] == "GB18030" and j["data"]["rejected"][0]["row"] == 6,
           "GB18030 CSV upload: %s %s" % (st, j))
+    # Excel's "Unicode text": UTF-16, tab-separated (no delimiter configured)
+    utf16 = fixture("outreach_utf8bom.csv").decode("utf-8-sig").replace('"1,230"', "1230")
+    utf16 = utf16.replace('"1,315"', "1315").replace(",", "\t").encode("utf-16")
+    st, j = post(base, "/api/v1/ledgers/outreach", utf16, "text/plain")
+    check(st == 422 and j["data"]["format"] == "UTF-16" and j["data"]["rejected"][0]["row"] == 6
+          and j["data"]["accepted"] == 2, "UTF-16 tab-separated upload: %s %s" % (st, j))
     st, j = post(base, "/api/v1/ledgers/outreach", fixture("outreach_fixed.xlsx"))
     check(st == 200 and j["data"]["samples"] == 6 and j["data"]["rejected"] == [],
           "a ledger without errors: %s %s" % (st, j))
