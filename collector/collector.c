@@ -8,6 +8,7 @@
 #include "collector_int.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,12 +22,25 @@ struct seriesset {
 	size_t n, cap;
 };
 
+/* Why a scrape failed, for the counters of refusals. */
+enum refusal { REFUSED_NONE, REFUSED_SAMPLES, REFUSED_LABELS, REFUSED_NEW_SERIES, REFUSED_LINK };
+
 struct ctarget {
 	const struct conf_target *t;
 	struct jsonmap **maps;
 	size_t nmaps;
 	struct pw_tz *tz;
 	char *instance;
+	char *url_shown;         /* the URL with its password redacted */
+	bool is_file;            /* a file:// target */
+	char **allowed;          /* pagination.allowed_origins, as origins */
+	size_t nallowed;
+	char **secrets;          /* never shown: token, passwords, basic credentials */
+	size_t nsecrets;
+	char *url_user, *url_pass; /* the URL's user:password@, decoded (NULL: none) */
+	/* limits in force (0: none) */
+	int64_t sample_limit, label_limit, name_len_limit, value_len_limit;
+	const char *sample_limit_key;
 	size_t heap_idx;
 	int64_t next_due;
 	int64_t offset;
@@ -39,11 +53,18 @@ struct ctarget {
 	bool too_big;
 	int page;
 	char *page_url;
+	bool page_foreign;       /* page_url is at an allowed other origin: no credentials */
+	enum refusal refused;    /* why this scrape failed, when a limit or a link refused it */
+	char *limit_msg;         /* the refusal, when a put stopped the parse */
 	int64_t started_ns, start_ms;
 	struct store_batch *batch;
 	size_t samples;
 	uint64_t resp_bytes;
 	struct seriesset cur, prev;
+	/* the last successful scrape's series (sorted), against which new series
+	 * are counted; ever_ok once there was one */
+	struct seriesset seen;
+	bool ever_ok;
 	/* status, under collector.status_lock */
 	char *last_error;
 	int health;
@@ -57,6 +78,7 @@ struct ctarget {
 	struct stat sig;
 	bool have_sig, unchanged;
 	char *raw_error; /* the last scrape's error, unescaped */
+	uint64_t exc_samples, exc_labels, exc_new_series, links_refused;
 };
 
 const double collector_duration_bounds[COLLECTOR_DURATION_BUCKETS] = {
@@ -81,6 +103,11 @@ struct collector {
 	size_t npend;
 	int64_t pend_since_ns;
 	pthread_mutex_t status_lock; /* status fields read by the HTTP threads */
+	/* global.new_series_limit: what is left of the allowance, refilled
+	 * continuously, and when it was last refilled */
+	double ns_left;
+	int64_t ns_refilled_ns;
+	bool store_failing; /* an episode of a full disk or I/O errors was logged */
 };
 
 static void flush_pending(struct collector *c);
@@ -193,6 +220,103 @@ static char *instance_of(const char *url)
 	return out;
 }
 
+static void add_secret(struct ctarget *t, const char *s)
+{
+	/* shorter ones cannot be told apart from ordinary text */
+	if (!s || strlen(s) < 4)
+		return;
+	t->secrets = xreallocarray(t->secrets, t->nsecrets + 1, sizeof *t->secrets);
+	t->secrets[t->nsecrets++] = xstrdup(s);
+}
+
+static char *base64(const char *s)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(s), o = 0;
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < n ? p[i + 2] : 0);
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* What a platform could echo back and must never be shown: the bearer
+ * token, the basic password, the URL's password (as written and decoded),
+ * the Basic credentials as sent, and the values of custom headers (API
+ * keys travel in them). */
+static void collect_secrets(struct ctarget *t)
+{
+	const struct conf_target *ct = t->t;
+	CURLU *u = curl_url();
+	char *user = NULL, *pass = NULL, *raw = NULL;
+
+	add_secret(t, ct->bearer_token);
+	for (size_t i = 0; i < ct->headers.n; i++)
+		add_secret(t, ct->headers.v[i].value);
+	add_secret(t, ct->basic_password);
+	if (ct->basic_user && ct->basic_password) {
+		char *up = xasprintf("%s:%s", ct->basic_user, ct->basic_password), *b = base64(up);
+		add_secret(t, b);
+		free(b);
+		free(up);
+	}
+	if (curl_url_set(u, CURLUPART_URL, ct->url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_PASSWORD, &raw, 0);
+		curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
+		add_secret(t, pass);
+		add_secret(t, raw);
+		/* for the pages of its own origin, which links name without them */
+		t->url_user = xstrdup(user ? user : "");
+		t->url_pass = xstrdup(pass);
+		{
+			char *up = xasprintf("%s:%s", user ? user : "", pass), *b = base64(up);
+			add_secret(t, b);
+			free(b);
+			free(up);
+		}
+	}
+	curl_free(user);
+	curl_free(pass);
+	curl_free(raw);
+	curl_url_cleanup(u);
+}
+
+/* s with every secret of t replaced by <secret>; new string. */
+static char *scrub(const struct ctarget *t, const char *s)
+{
+	struct pw_buf b;
+	const char *p = s;
+
+	if (t->nsecrets == 0)
+		return xstrdup(s);
+	pw_buf_init(&b, 0);
+	pw_buf_puts(&b, "");
+	while (*p) {
+		size_t hit = 0;
+		for (size_t i = 0; i < t->nsecrets && !hit; i++)
+			if (strncmp(p, t->secrets[i], strlen(t->secrets[i])) == 0)
+				hit = strlen(t->secrets[i]);
+		if (hit) {
+			pw_buf_puts(&b, "<secret>");
+			p += hit;
+		} else {
+			pw_buf_putc(&b, *p++);
+		}
+	}
+	return pw_buf_take(&b);
+}
+
+/* The target's own limit, else the global one. */
+static int64_t limit_of(int64_t own, int64_t global) { return own > 0 ? own : global; }
+
 int64_t collector_shard_of(const char *target, int64_t count)
 {
 	return (int64_t)(pw_hash64(target, strlen(target)) % (uint64_t)count);
@@ -215,6 +339,8 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 			  (long)(conf->ntargets < 1024 ? conf->ntargets + 8 : 1024));
 	c->tg = xcalloc(conf->ntargets + 1, sizeof *c->tg);
 	c->heap = xcalloc(conf->ntargets + 1, sizeof *c->heap);
+	c->ns_left = (double)conf->global.new_series_limit;
+	c->ns_refilled_ns = pw_mono_ns();
 	for (size_t i = 0; i < conf->ntargets; i++) {
 		struct ctarget *t;
 		char *why = NULL;
@@ -228,7 +354,30 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 		t->t = &conf->targets[i];
 		t->health = -1;
 		t->instance = t->t->path ? xstrdup(t->t->path) : instance_of(t->t->url);
+		t->url_shown = collector_redact_url(t->t->url);
+		t->is_file = strncmp(t->t->url, "file://", 7) == 0;
+		collect_secrets(t);
+		t->sample_limit = limit_of(t->t->sample_limit, conf->global.sample_limit);
+		t->sample_limit_key = t->t->sample_limit > 0 ? "targets[].sample_limit"
+							     : "global.sample_limit";
+		t->label_limit = limit_of(t->t->label_limit, conf->global.label_limit);
+		t->name_len_limit = limit_of(t->t->label_name_length_limit,
+					     conf->global.label_name_length_limit);
+		t->value_len_limit = limit_of(t->t->label_value_length_limit,
+					      conf->global.label_value_length_limit);
 		pw_buf_init(&t->body, t->t->max_response_size);
+		t->allowed = xcalloc(t->t->pagination.nallowed_origins + 1, sizeof *t->allowed);
+		for (size_t k = 0; k < t->t->pagination.nallowed_origins; k++) {
+			if (collector_origin_parse(t->t->pagination.allowed_origins[k],
+						   &t->allowed[t->nallowed], &why) != 0) {
+				*cause = xasprintf("target %s: pagination.allowed_origins[%zu]: %s",
+						   t->t->name, k, why);
+				free(why);
+				collector_free(c);
+				return PW_EINVAL;
+			}
+			t->nallowed++;
+		}
 		if (pw_tz_load(t->t->timezone, &t->tz, &why) != 0) {
 			*cause = xasprintf("target %s: %s", t->t->name, why);
 			free(why);
@@ -282,10 +431,21 @@ void collector_free(struct collector *c)
 		free(t->maps);
 		pw_tz_free(t->tz);
 		free(t->instance);
+		free(t->url_shown);
+		free(t->url_user);
+		free(t->url_pass);
+		for (size_t k = 0; k < t->nallowed; k++)
+			free(t->allowed[k]);
+		free(t->allowed);
+		for (size_t k = 0; k < t->nsecrets; k++)
+			free(t->secrets[k]);
+		free(t->secrets);
+		free(t->limit_msg);
 		pw_buf_free(&t->body);
 		free(t->page_url);
 		set_free(&t->cur);
 		set_free(&t->prev);
+		set_free(&t->seen);
 		free(t->last_error);
 		free(t->raw_error);
 		t->raw_error = NULL;
@@ -361,31 +521,16 @@ static void start_transfer(struct collector *c, struct ctarget *t)
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left_ms > 1 ? left_ms : 1));
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "pacewatch/" PW_VERSION);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	/* a target reads files or speaks HTTP, whatever a response says; a
+	 * redirect is not followed, so no credential follows one */
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, t->is_file ? "file" : "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, t->is_file ? "file" : "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	if (ct->max_response_size)
 		curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ct->max_response_size);
-	for (size_t i = 0; i < ct->headers.n; i++) {
-		char *h = xasprintf("%s: %s", ct->headers.v[i].name, ct->headers.v[i].value);
-		t->hdrs = curl_slist_append(t->hdrs, h);
-		free(h);
-	}
-	if (ct->bearer_token) {
-		char *h = xasprintf("Authorization: Bearer %s", ct->bearer_token);
-		t->hdrs = curl_slist_append(t->hdrs, h);
-		free(h);
-	}
-	if (t->hdrs)
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdrs);
-	if (ct->basic_user) {
-		curl_easy_setopt(e, CURLOPT_USERNAME, ct->basic_user);
-		curl_easy_setopt(e, CURLOPT_PASSWORD, ct->basic_password ? ct->basic_password : "");
-	}
 	if (ct->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, ct->ca_file);
-	if (ct->cert_file)
-		curl_easy_setopt(e, CURLOPT_SSLCERT, ct->cert_file);
-	if (ct->key_file)
-		curl_easy_setopt(e, CURLOPT_SSLKEY, ct->key_file);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, ct->tls_verify ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, ct->tls_verify ? 2L : 0L);
 	if (ct->proxy)
@@ -393,6 +538,34 @@ static void start_transfer(struct collector *c, struct ctarget *t)
 	if (ct->method && strcmp(ct->method, "POST") == 0) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, ct->body ? ct->body : "");
+	}
+	/* credentials go to the target's own origin only */
+	if (!t->page_foreign) {
+		for (size_t i = 0; i < ct->headers.n; i++) {
+			char *h = xasprintf("%s: %s", ct->headers.v[i].name, ct->headers.v[i].value);
+			t->hdrs = curl_slist_append(t->hdrs, h);
+			free(h);
+		}
+		if (ct->bearer_token) {
+			char *h = xasprintf("Authorization: Bearer %s", ct->bearer_token);
+			t->hdrs = curl_slist_append(t->hdrs, h);
+			free(h);
+		}
+		if (t->hdrs)
+			curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdrs);
+		if (ct->basic_user) {
+			curl_easy_setopt(e, CURLOPT_USERNAME, ct->basic_user);
+			curl_easy_setopt(e, CURLOPT_PASSWORD,
+					 ct->basic_password ? ct->basic_password : "");
+		} else if (t->page_url && t->url_pass) {
+			/* a link of the target's own origin: the URL's user:password@ */
+			curl_easy_setopt(e, CURLOPT_USERNAME, t->url_user);
+			curl_easy_setopt(e, CURLOPT_PASSWORD, t->url_pass);
+		}
+		if (ct->cert_file)
+			curl_easy_setopt(e, CURLOPT_SSLCERT, ct->cert_file);
+		if (ct->key_file)
+			curl_easy_setopt(e, CURLOPT_SSLKEY, ct->key_file);
 	}
 	t->easy = e;
 	curl_multi_add_handle(c->multi, e);
@@ -406,6 +579,16 @@ struct put_ctx {
 	int64_t now_ms;
 };
 
+/* The scrape is refused: why (taken), for the error and the counters.
+ * Returns what stops the parser. */
+static int refuse(struct ctarget *t, enum refusal why, char *msg)
+{
+	free(t->limit_msg);
+	t->limit_msg = msg;
+	t->refused = why;
+	return PW_ETOOBIG;
+}
+
 /* Scraped labels, then the target's (a scraped label of the same name is
  * kept as exported_<name>, as Prometheus does); remembers the series. */
 static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts, double v)
@@ -413,10 +596,15 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 	struct ctarget *t = ((struct put_ctx *)vctx)->t;
 	const struct conf_target *ct = t->t;
 	struct pw_label ls[PT_MAX_LABELS + 8];
-	char *renamed[PT_MAX_LABELS + 1];
+	char *renamed[PT_MAX_LABELS + 1], *why;
 	size_t nl = 0, nr = 0;
 	int rc;
 
+	/* Prometheus' sample_limit: all pages of the scrape together */
+	if (t->sample_limit && t->samples >= (size_t)t->sample_limit)
+		return refuse(t, REFUSED_SAMPLES,
+			      xasprintf("sample_limit exceeded: more than %lld samples (%s)",
+					(long long)t->sample_limit, t->sample_limit_key));
 	for (size_t i = 0; i < n && nl < PT_MAX_LABELS; i++) {
 		bool clash = strcmp(l[i].name, "job") == 0 || strcmp(l[i].name, "instance") == 0;
 		for (size_t k = 0; k < ct->labels.n && !clash; k++)
@@ -433,6 +621,13 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 	for (size_t k = 0; k < ct->labels.n && nl < PT_MAX_LABELS + 7; k++) {
 		ls[nl].name = ct->labels.v[k].name;
 		ls[nl++].value = ct->labels.v[k].value;
+	}
+	/* and its label limits, on the series as stored */
+	if ((why = collector_label_limits(ls, nl, n + 2 + ct->labels.n, t->label_limit,
+					  t->name_len_limit, t->value_len_limit)) != NULL) {
+		for (size_t i = 0; i < nr; i++)
+			free(renamed[i]);
+		return refuse(t, REFUSED_LABELS, why);
 	}
 	rc = store_batch_put(t->batch, ls, nl, ts, v);
 	if (rc == 0) {
@@ -451,7 +646,9 @@ static int pt_sample(void *ctx, const struct pw_label *l, size_t n, double v, bo
 	struct put_ctx *pc = ctx;
 	int rc = put_sample(ctx, l, n, has_ts ? ts : pc->now_ms, v);
 	if (rc)
-		pt_error_set(err, "%s", store_batch_error(pc->t->batch));
+		pt_error_set(err, "%s", pc->t->limit_msg ? pc->t->limit_msg
+				      : store_batch_error(pc->t->batch) ? store_batch_error(pc->t->batch)
+				      : pw_strerror(rc));
 	return rc;
 }
 
@@ -504,31 +701,49 @@ static int parse_page(struct ctarget *t, bool *more, char **cause)
 	}
 	if (rc) {
 		if (!*cause)
-			*cause = xstrdup(store_batch_error(t->batch) ? store_batch_error(t->batch)
-								  : pw_strerror(rc));
+			*cause = xstrdup(t->limit_msg ? t->limit_msg
+					 : store_batch_error(t->batch) ? store_batch_error(t->batch)
+					 : pw_strerror(rc));
 		return rc;
 	}
 	if (ct->format != CONF_FORMAT_JSON || t->page + 1 >= ct->pagination.max_pages)
 		return 0;
 	free(t->page_url);
 	t->page_url = NULL;
+	t->page_foreign = false;
 	if (ct->pagination.next_path) {
 		char *next = NULL;
 		if (jsonmap_lookup(t->body.data, t->body.len, ct->pagination.next_path, &next) == 1 &&
 		    next[0]) {
-			if (strncmp(next, "http://", 7) == 0 || strncmp(next, "https://", 8) == 0) {
-				t->page_url = next;
-			} else { /* relative to the target's URL */
-				CURLU *u = curl_url();
-				char *abs = NULL;
-				curl_url_set(u, CURLUPART_URL, ct->url, 0);
-				curl_url_set(u, CURLUPART_URL, next, 0);
+			/* the platform's words: resolved against the target's URL,
+			 * followed only where docs/collector.md says */
+			CURLU *u = curl_url();
+			char *abs = NULL, *link, *why = NULL;
+			bool foreign = false;
+			curl_url_set(u, CURLUPART_URL, ct->url, 0);
+			/* a user:password@ in the link is the platform's, never ours */
+			curl_url_set(u, CURLUPART_USER, NULL, 0);
+			curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+			if (curl_url_set(u, CURLUPART_URL, next, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK)
 				curl_url_get(u, CURLUPART_URL, &abs, 0);
-				t->page_url = xstrdup(abs ? abs : next);
-				curl_free(abs);
-				curl_url_cleanup(u);
-				free(next);
+			link = xstrdup(abs ? abs : next);
+			curl_free(abs);
+			curl_url_cleanup(u);
+			free(next);
+			if (collector_link_check(ct->url, t->allowed, t->nallowed, link, &foreign,
+						 &why) != 0) {
+				char *shown = collector_redact_url(link), esc[300];
+				pw_esc(esc, sizeof esc, shown, strlen(shown));
+				*cause = xasprintf("pagination: next link \"%s\" on page %d refused: %s",
+						   esc, t->page + 1, why);
+				t->refused = REFUSED_LINK;
+				free(shown);
+				free(why);
+				free(link);
+				return PW_EINVAL;
 			}
+			t->page_url = link;
+			t->page_foreign = foreign;
 			*more = true;
 		} else {
 			free(next);
@@ -572,9 +787,7 @@ static void put_health(struct ctarget *t, const char *name, double v)
 static void put_stale(struct ctarget *t)
 {
 	size_t i = 0, j = 0;
-	if (t->cur.n > 1)
-		qsort(t->cur.v, t->cur.n, sizeof *t->cur.v, set_cmp);
-	while (i < t->prev.n) {
+	while (i < t->prev.n) { /* both sorted */
 		int c = j < t->cur.n ? pw_lset_cmp(t->prev.v[i], t->cur.v[j]) : -1;
 		if (c < 0) {
 			store_batch_put(t->batch, t->prev.v[i]->l, t->prev.v[i]->n, t->start_ms,
@@ -611,12 +824,63 @@ static void schedule(struct collector *c, struct ctarget *t, int64_t now)
 	heap_push(c, t);
 }
 
+/* global.new_series_limit: the series of this scrape (sorted) that the
+ * target's last successful scrape did not have come out of an allowance
+ * that refills continuously at the limit a minute and holds at most that
+ * much. NULL, or why the scrape is refused (a new string).
+ * TODO(store): this bounds how fast scrapes add series, not how many the
+ * store's writer holds in memory (its series cache keeps every series ever
+ * written); a bound on that needs a hook in store/ (the number of series a
+ * commit created, or a cap the store enforces). docs/collector.md. */
+static char *check_new_series(struct collector *c, struct ctarget *t)
+{
+	double lim = (double)c->conf->global.new_series_limit;
+	int64_t now = pw_mono_ns();
+	size_t fresh = 0, i = 0, j = 0;
+
+	if (lim <= 0 || !t->ever_ok)
+		return NULL; /* a first scrape is bounded by sample_limit alone */
+	while (i < t->cur.n) {
+		int cmp;
+		if (i > 0 && pw_lset_cmp(t->cur.v[i - 1], t->cur.v[i]) == 0) {
+			i++; /* the same series again (samples at several times) */
+			continue;
+		}
+		cmp = j < t->seen.n ? pw_lset_cmp(t->cur.v[i], t->seen.v[j]) : -1;
+		if (cmp < 0) {
+			fresh++;
+			i++;
+		} else if (cmp == 0) {
+			i++;
+			j++;
+		} else {
+			j++;
+		}
+	}
+	c->ns_left += (double)(now - c->ns_refilled_ns) / 60e9 * lim;
+	if (c->ns_left > lim)
+		c->ns_left = lim;
+	c->ns_refilled_ns = now;
+	if ((double)fresh > c->ns_left) {
+		t->refused = REFUSED_NEW_SERIES;
+		return xasprintf("new_series_limit exceeded: the scrape would add %zu new series, "
+				 "%.0f are left of global.new_series_limit (%.0f a minute)",
+				 fresh, floor(c->ns_left), lim);
+	}
+	c->ns_left -= (double)fresh;
+	return NULL;
+}
+
 /* A scrape is over: complete its batch (health, staleness, metadata) and
  * queue it; flush_pending() commits the queue in one transaction. */
 static void finish(struct collector *c, struct ctarget *t, char *error)
 {
 	double dur = (double)(pw_mono_ns() - t->started_ns) / 1e9;
 
+	if (t->cur.n > 1)
+		qsort(t->cur.v, t->cur.n, sizeof *t->cur.v, set_cmp);
+	if (!error)
+		error = check_new_series(c, t);
 	if (error) {
 		/* nothing of a failed scrape is kept but its health */
 		store_batch_abort(t->batch);
@@ -670,34 +934,79 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 	c->npend++;
 }
 
+/* A scrape's error for the log and lastError: its parts quote the
+ * platform's bytes already escaped (pw_esc), so only what could still break
+ * a log line is escaped here (control characters, invalid UTF-8), not the
+ * quotes around those parts; cut with "..." to dstsz - 1 bytes. */
+static void shown_esc(char *dst, size_t dstsz, const char *src)
+{
+	size_t o = 0, n = strlen(src);
+
+	for (size_t i = 0; i < n;) {
+		const unsigned char *p = (const unsigned char *)src + i;
+		size_t ul = *p < 0x20 || *p == 0x7f ? 0 : pw_utf8_len(p, n - i);
+		char tmp[8];
+		size_t tl;
+		if (ul == 0 && *p == '\n') {
+			memcpy(tmp, "\\n", 2);
+			tl = 2;
+			ul = 1;
+		} else if (ul == 0) {
+			tl = (size_t)snprintf(tmp, sizeof tmp, "\\x%02x", *p);
+			ul = 1;
+		} else {
+			memcpy(tmp, p, ul);
+			tl = ul;
+		}
+		if (o + tl + 4 > dstsz) {
+			memcpy(dst + o, "...", 4);
+			return;
+		}
+		memcpy(dst + o, tmp, tl);
+		o += tl;
+		i += ul;
+	}
+	dst[o] = '\0';
+}
+
 /* After the commit: status, the one error / one recovered line, and the
- * next due time. */
+ * next due time. logged: a failed commit was logged for all (a full disk). */
 static void finalize(struct collector *c, struct ctarget *t, char *error, double dur, int rc,
-		     const char *cause)
+		     const char *cause, bool logged)
 {
 	int64_t now = pw_now_ms();
 
 	pthread_mutex_lock(&c->status_lock);
 	if (error) {
-		char esc[512];
-		pw_esc(esc, sizeof esc, error, strlen(error));
+		/* what people read: no secret, the platform's bytes escaped */
+		char esc[512], *clean = scrub(t, error);
+		shown_esc(esc, sizeof esc, clean);
+		free(clean);
 		if (t->failures == 0)
-			log_error("collector", "target %s (%s): %s", t->t->name, t->t->url, esc);
+			log_error("collector", "target %s (%s): %s", t->t->name, t->url_shown, esc);
 		else
 			log_debug("collector", "target %s: still failing: %s", t->t->name, esc);
 		t->failures++;
 		t->failures_total++;
 		free(t->last_error);
 		t->last_error = xstrdup(esc);
+		switch (t->refused) {
+		case REFUSED_SAMPLES: t->exc_samples++; break;
+		case REFUSED_LABELS: t->exc_labels++; break;
+		case REFUSED_NEW_SERIES: t->exc_new_series++; break;
+		case REFUSED_LINK: t->links_refused++; break;
+		case REFUSED_NONE: break;
+		}
 	}
 	if (rc) {
-		log_error("collector", "target %s: storing the scrape failed: %s", t->t->name,
-			  cause ? cause : pw_strerror(rc));
+		if (!logged)
+			log_error("collector", "target %s: storing the scrape failed: %s", t->t->name,
+				  cause ? cause : pw_strerror(rc));
 	} else if (!error) {
 		t->meta_written = true;
 		if (t->failures)
 			log_info("collector", "target %s (%s): recovered after %u failed scrapes",
-				 t->t->name, t->t->url, t->failures);
+				 t->t->name, t->url_shown, t->failures);
 		t->failures = 0;
 		free(t->last_error);
 		t->last_error = NULL;
@@ -715,6 +1024,13 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 	t->raw_error = error ? xstrdup(error) : NULL;
 	if (rc)
 		t->have_sig = false; /* not stored: read the file again */
+	if (!error && !rc) {
+		/* and, stored, what the next one's new series are counted against */
+		set_clear(&t->seen);
+		for (size_t i = 0; i < t->prev.n; i++)
+			set_add(&t->seen, pw_lset_ref(t->prev.v[i]));
+		t->ever_ok = true;
+	}
 	t->health = error ? 0 : 1;
 	t->last_ms = t->start_ms;
 	t->last_dur = dur;
@@ -740,6 +1056,7 @@ static void flush_pending(struct collector *c)
 	struct store_batch *all;
 	int *rcs, rc = 0;
 	char *cause = NULL;
+	bool logged = false;
 
 	if (c->npend == 0)
 		return;
@@ -751,9 +1068,24 @@ static void flush_pending(struct collector *c)
 		c->pend[i].t->batch = NULL;
 	}
 	rc = store_batch_commit(all, &cause);
+	if (rc) {
+		bool episode = false;
+		char *why = collector_store_failure(c->conf->storage.path, rc, cause, &episode);
+		if (episode && !c->store_failing)
+			log_error("collector", "storing scrapes into %s failed: %s; further failures "
+					       "are not logged until a commit succeeds",
+				  c->conf->storage.path, why);
+		c->store_failing |= episode;
+		free(cause);
+		cause = why;
+		logged = episode;
+	} else if (c->store_failing) {
+		log_info("collector", "storing scrapes into %s works again", c->conf->storage.path);
+		c->store_failing = false;
+	}
 	for (size_t i = 0; i < c->npend; i++)
 		finalize(c, c->pend[i].t, c->pend[i].error, c->pend[i].dur, rcs[i] ? rcs[i] : rc,
-			 cause);
+			 cause, !rcs[i] && logged);
 	free(cause);
 	free(rcs);
 	c->npend = 0;
@@ -777,11 +1109,17 @@ static void on_done(struct collector *c, CURLMsg *msg)
 				  (unsigned long long)t->t->max_response_size);
 	else if (res != CURLE_OK)
 		error = xasprintf("%s", curl_easy_strerror(res));
-	else if (strncmp(t->t->url, "file://", 7) != 0 && (code < 200 || code > 299)) {
-		char esc[160];
-		pw_esc(esc, sizeof esc, t->body.data ? t->body.data : "",
-		       t->body.len < 120 ? t->body.len : 120);
-		error = xasprintf("HTTP %ld from %s: %s", code, url ? url : t->t->url, esc);
+	else if (!t->is_file && (code < 200 || code > 299)) {
+		/* the platform's bytes, its echo of a secret taken out before they are
+		 * cut (a secret cut in two would not be found) */
+		char esc[160], *raw = xstrndup(t->body.data ? t->body.data : "",
+					      t->body.len < 4096 ? t->body.len : 4096);
+		char *clean = scrub(t, raw), *shown = collector_redact_url(url ? url : t->t->url);
+		pw_esc(esc, sizeof esc, clean, strlen(clean) < 120 ? strlen(clean) : 120);
+		error = xasprintf("HTTP %ld from %s: %s", code, shown, esc);
+		free(raw);
+		free(clean);
+		free(shown);
 	}
 	transfer_cleanup(c, t);
 	if (!error) {
@@ -795,6 +1133,7 @@ static void on_done(struct collector *c, CURLMsg *msg)
 	}
 	free(t->page_url);
 	t->page_url = NULL;
+	t->page_foreign = false;
 	finish(c, t, error);
 }
 
@@ -825,6 +1164,10 @@ static void start_scrape(struct collector *c, struct ctarget *t)
 	t->samples = 0;
 	t->resp_bytes = 0;
 	t->page = 0;
+	t->page_foreign = false;
+	t->refused = REFUSED_NONE;
+	free(t->limit_msg);
+	t->limit_msg = NULL;
 	set_clear(&t->cur);
 	t->unchanged = file_unchanged(t);
 	if (t->unchanged) {
@@ -890,7 +1233,7 @@ bool collector_target(struct collector *c, size_t i, struct collector_target_sta
 	t = &c->tg[i];
 	memset(o, 0, sizeof *o);
 	snprintf(o->name, sizeof o->name, "%s", t->t->name);
-	snprintf(o->url, sizeof o->url, "%s", t->t->url);
+	snprintf(o->url, sizeof o->url, "%s", t->url_shown);
 	snprintf(o->instance, sizeof o->instance, "%s", t->instance);
 	pthread_mutex_lock(&c->status_lock);
 	o->health = t->health;
@@ -904,6 +1247,10 @@ bool collector_target(struct collector *c, size_t i, struct collector_target_sta
 	o->samples_total = t->samples_total;
 	memcpy(o->duration_buckets, t->buckets, sizeof t->buckets);
 	o->duration_sum = t->dur_sum;
+	o->exceeded_sample_limit = t->exc_samples;
+	o->exceeded_label_limits = t->exc_labels;
+	o->exceeded_new_series_limit = t->exc_new_series;
+	o->links_refused = t->links_refused;
 	pthread_mutex_unlock(&c->status_lock);
 	return true;
 }

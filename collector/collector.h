@@ -59,6 +59,37 @@ int collector_import_text(struct store *s, const char *buf, size_t len, int64_t 
 			  const struct pw_label *extra, size_t nextra, size_t *nsamples,
 			  struct pt_error *err);
 
+/* How an import is parsed: samples without a timestamp get default_ts_ms,
+ * `extra` labels are added to every sample (replacing same-named ones);
+ * limits (0: none) as docs/http.md says. */
+struct collector_import_opts {
+	int64_t default_ts_ms;
+	const struct pw_label *extra;
+	size_t nextra;
+	int64_t series_limit, label_limit, name_len_limit, value_len_limit;
+};
+
+/* An import request as the HTTP endpoint gets it. */
+struct collector_import_req {
+	const char *storage_path; /* named when storing fails */
+	const char *encoding;     /* the Content-Encoding header, NULL when none */
+	uint64_t max_size;        /* of the body once decoded (http.max_request_size) */
+	struct collector_import_opts o;
+};
+
+/* Decode (gzip), parse and store an import request, all or nothing
+ * (docs/http.md). Returns the HTTP status: 204, or 400, 413, 415 or 503
+ * with *msg, the answer's text (new string). Storage failures are logged
+ * once per episode. Any thread. */
+unsigned collector_import_request(struct store *s, const struct collector_import_req *r,
+				  const char *body, size_t len, char **msg);
+
+/* Import requests refused by a limit since the start. Any thread. */
+struct collector_import_stats {
+	uint64_t series_limit, label_limits, size_limit;
+};
+void collector_import_stats(struct collector_import_stats *out);
+
 /* ---- JSON responses (parse_json.c) ---------------------------------------- */
 
 /* One compiled mapping of a target's "metrics" entry. */
@@ -76,6 +107,11 @@ const char *jsonmap_type(const struct jsonmap *m);
  * call. Non-zero stops and is returned. */
 typedef int (*jsonmap_sample_cb)(void *ctx, const struct pw_label *labels, size_t n,
 				 int64_t ts_ms, double v);
+
+/* A response nesting arrays and objects deeper, or holding more values
+ * (keys counted), is refused before it is parsed. */
+#define JSON_MAX_DEPTH 256
+#define JSON_MAX_VALUES 1000000
 
 /* Apply the mappings to a response body. Elements whose value is absent
  * or null give no sample; a value, label or timestamp of the wrong kind is
@@ -153,6 +189,26 @@ int ledger_import(struct store *s, const struct conf_ledger *l, const char *file
 		  size_t len, bool keep_good, int64_t now_ms, struct ledger_result *res,
 		  bool *stored, char **cause);
 
+/* ---- URLs a platform hands us (urls.c; docs/collector.md) ------------------ */
+
+/* url with the password of its user:password@ replaced by <secret>
+ * ("http://user:<secret>@host/"), or a copy; new string. */
+char *collector_redact_url(const char *url);
+/* "scheme://host:port" of an absolute URL, scheme and host in lowercase,
+ * the port filled in ("file://" for files); new string, NULL when url is
+ * not one. */
+char *collector_url_origin(const char *url);
+/* An entry of pagination.allowed_origins as an origin (collector_url_origin's
+ * form): 0 and *origin (new), or PW_EINVAL with *why (new) for anything but
+ * an http(s) scheme, host and port. */
+int collector_origin_parse(const char *text, char **origin, char **why);
+/* May a pagination link (absolute) be followed from target_url? 0 when it
+ * may, with *foreign set when it leads to one of the allowed origins
+ * (collector_origin_parse's form) rather than the target's own: such a
+ * page gets no credentials. PW_EINVAL with *why (new) saying why not. */
+int collector_link_check(const char *target_url, char *const *allowed, size_t nallowed,
+			 const char *link, bool *foreign, char **why);
+
 /* ---- the collector (collector.c) -------------------------------------------- */
 
 /* Polls every target of a configuration on its interval and writes each
@@ -182,7 +238,7 @@ bool collector_first_round_done(struct collector *col);
 extern const double collector_duration_bounds[COLLECTOR_DURATION_BUCKETS];
 
 struct collector_target_status {
-	char name[128], url[512], instance[256];
+	char name[128], url[512], instance[256]; /* url with its password redacted */
 	int health;              /* 1 up, 0 down, -1 not scraped yet */
 	char last_error[256];    /* "" when none */
 	int64_t last_scrape_ms;
@@ -192,6 +248,9 @@ struct collector_target_status {
 	uint64_t scrapes_total, failures_total, samples_total;
 	uint64_t duration_buckets[COLLECTOR_DURATION_BUCKETS]; /* cumulative counts */
 	double duration_sum;
+	/* scrapes refused by a limit, or failed on a refused pagination link */
+	uint64_t exceeded_sample_limit, exceeded_label_limits, exceeded_new_series_limit;
+	uint64_t links_refused;
 };
 /* A copy of target i's status; false past the last. Any thread may call
  * it (it takes the collector's status lock). */

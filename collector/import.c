@@ -1,47 +1,175 @@
 /*
  * import.c — a text exposition body into one store batch, all or nothing:
- * the path shared by `pacewatch import` and the HTTP import endpoint.
+ * the path shared by `pacewatch import` and the HTTP import endpoint, which
+ * also decodes gzip bodies and holds the import's limits (docs/http.md).
+ * The label limits and the naming of a failed commit (a full disk) are
+ * shared with the scrapes of collector.c.
  */
-#include "collector.h"
+#include "collector_int.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+#include <zlib.h>
+
+/* ---- what scrapes and imports share --------------------------------------------- */
+
+/* At most 50 characters of s, escaped, for a refusal's message. */
+static const char *cut(char *buf, size_t n, const char *s)
+{
+	return pw_esc(buf, n < 54 ? n : 54, s, strlen(s));
+}
+
+char *collector_label_limits(const struct pw_label *l, size_t n, size_t total,
+			     int64_t label_limit, int64_t name_len, int64_t value_len)
+{
+	const char *metric = n ? l[0].value : "";
+	char m[64], a[64], b[64];
+
+	if (label_limit > 0 && total > (size_t)label_limit)
+		return xasprintf("label_limit exceeded (metric: %s, number of labels: %zu, limit: %lld)",
+				 cut(m, sizeof m, metric), total, (long long)label_limit);
+	for (size_t i = 0; i < n; i++) {
+		size_t ln = strlen(l[i].name), lv = strlen(l[i].value);
+		if (name_len > 0 && ln > (size_t)name_len)
+			return xasprintf("label_name_length_limit exceeded (metric: %s, label name: %s, "
+					 "length: %zu, limit: %lld)", cut(m, sizeof m, metric),
+					 cut(a, sizeof a, l[i].name), ln, (long long)name_len);
+		if (value_len > 0 && lv > (size_t)value_len)
+			return xasprintf("label_value_length_limit exceeded (metric: %s, label name: %s, "
+					 "value: \"%s\", length: %zu, limit: %lld)",
+					 cut(m, sizeof m, metric), cut(a, sizeof a, l[i].name),
+					 cut(b, sizeof b, l[i].value), lv, (long long)value_len);
+	}
+	return NULL;
+}
+
+char *collector_store_failure(const char *path, int rc, const char *cause, bool *episode)
+{
+	*episode = false;
+	if (rc < 0 && rc > PW_E_BASE) { /* -errno */
+		int e = -rc;
+		struct statvfs sv;
+		unsigned long long avail = 0;
+		bool known = path && statvfs(path, &sv) == 0;
+		if (known)
+			avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+		*episode = true;
+		/* LMDB reports a write the disk cut short as EIO: a file system with
+		 * (almost) nothing left is the cause */
+		if (e == ENOSPC || e == EDQUOT || (e == EIO && known && avail < (1u << 20)))
+			return xasprintf("no space left on device: %s has %llu bytes free (LMDB: %s, "
+					 "errno %d)", path, avail, strerror(e), e);
+		return xasprintf("%s: %s (errno %d)", path ? path : "the store", strerror(e), e);
+	}
+	if (rc == PW_EMAPFULL || rc == PW_ESTORE)
+		*episode = true;
+	return xstrdup(cause ? cause : pw_strerror(rc));
+}
+
+/* ---- parsing into batches ------------------------------------------------------------ */
+
+/* The series an import writes, as 64-bit hashes of their label sets. */
+struct hset {
+	uint64_t *v;
+	size_t cap, n;
+};
+
+/* Add h; true when it was not there yet. */
+static bool hset_add(struct hset *s, uint64_t h)
+{
+	size_t i;
+	if (h == 0)
+		h = 1; /* 0 marks an empty slot */
+	if (2 * (s->n + 1) > s->cap) {
+		struct hset o = *s;
+		s->cap = s->cap ? s->cap * 2 : 1024;
+		s->v = xcalloc(s->cap, sizeof *s->v);
+		s->n = 0;
+		for (size_t k = 0; k < o.cap; k++)
+			if (o.v[k])
+				hset_add(s, o.v[k]);
+		free(o.v);
+	}
+	for (i = h & (s->cap - 1); s->v[i]; i = (i + 1) & (s->cap - 1))
+		if (s->v[i] == h)
+			return false;
+	s->v[i] = h;
+	s->n++;
+	return true;
+}
+
+/* A label set's hash, whatever the labels' order. */
+static uint64_t lset_hash(const struct pw_label *l, size_t n)
+{
+	uint64_t h = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a = pw_hash64(l[i].name, strlen(l[i].name));
+		uint64_t b = pw_hash64(l[i].value, strlen(l[i].value));
+		uint64_t x = a ^ (b * 0x9E3779B97F4A7C15ULL);
+		x ^= x >> 31;
+		x *= 0xBF58476D1CE4E5B9ULL;
+		h += x ^ (x >> 29);
+	}
+	return h;
+}
+
+enum refused { REF_NONE, REF_SERIES, REF_LABELS };
 
 struct import_ctx {
 	struct store_batch *b;
-	int64_t default_ts;
-	const struct pw_label *extra;
-	size_t nextra;
+	const struct collector_import_opts *o;
 	size_t n;
 	struct pw_label *ls;
+	struct hset series;
+	enum refused refused;
 };
 
 static int on_sample(void *vctx, const struct pw_label *labels, size_t n, double v, bool has_ts,
 		     int64_t ts, struct pt_error *err)
 {
 	struct import_ctx *c = vctx;
+	const struct collector_import_opts *o = c->o;
 	const struct pw_label *use = labels;
 	size_t nuse = n;
+	char *why;
 	int rc;
 
-	if (c->nextra) {
+	if (o->nextra) {
 		size_t k = 0;
 		for (size_t i = 0; i < n; i++) {
 			bool replaced = false;
-			for (size_t j = 0; j < c->nextra; j++)
-				if (strcmp(labels[i].name, c->extra[j].name) == 0)
+			for (size_t j = 0; j < o->nextra; j++)
+				if (strcmp(labels[i].name, o->extra[j].name) == 0)
 					replaced = true;
 			if (!replaced)
 				c->ls[k++] = labels[i];
 		}
-		for (size_t j = 0; j < c->nextra; j++)
-			c->ls[k++] = c->extra[j];
+		for (size_t j = 0; j < o->nextra; j++)
+			c->ls[k++] = o->extra[j];
 		use = c->ls;
 		nuse = k;
 	}
-	rc = store_batch_put(c->b, use, nuse, has_ts ? ts : c->default_ts, v);
+	if ((why = collector_label_limits(use, nuse, nuse, o->label_limit, o->name_len_limit,
+					  o->value_len_limit)) != NULL) {
+		pt_error_set(err, "%s", why);
+		free(why);
+		c->refused = REF_LABELS;
+		return PW_EINVAL;
+	}
+	if (o->series_limit > 0 && hset_add(&c->series, lset_hash(use, nuse)) &&
+	    c->series.n > (size_t)o->series_limit) {
+		pt_error_set(err, "more than %lld series in one request (http.import_series_limit)",
+			     (long long)o->series_limit);
+		c->refused = REF_SERIES;
+		return PW_ETOOBIG;
+	}
+	rc = store_batch_put(c->b, use, nuse, has_ts ? ts : o->default_ts_ms, v);
 	if (rc) {
 		pt_error_set(err, "%s", store_batch_error(c->b));
 		return rc;
@@ -88,8 +216,8 @@ static void *parse_piece(void *arg)
 {
 	static const struct pt_handler h = {on_sample, on_meta};
 	struct piece *p = arg;
-	if (p->c.nextra)
-		p->c.ls = xcalloc(PT_MAX_LABELS + 1 + p->c.nextra, sizeof *p->c.ls);
+	if (p->c.o->nextra)
+		p->c.ls = xcalloc(PT_MAX_LABELS + 1 + p->c.o->nextra, sizeof *p->c.ls);
 	p->rc = promtext_parse(p->buf, p->len, &h, &p->c, &p->err);
 	if (p->rc && p->err.line)
 		p->err.line += p->line0;
@@ -114,17 +242,20 @@ static size_t count_lines(const char *p, size_t n)
 #define PARALLEL_MIN (256u * 1024u)
 #define MAX_PIECES 8
 
-int collector_import_text(struct store *s, const char *buf, size_t len, int64_t default_ts,
-			  const struct pw_label *extra, size_t nextra, size_t *nsamples,
-			  struct pt_error *err)
+/* Parse buf into one batch (not committed). 0 with *out, or an error in
+ * err (and *refused saying which limit, if one did). */
+static int import_parse(struct store *s, const char *buf, size_t len,
+			const struct collector_import_opts *o, struct store_batch **out,
+			size_t *nsamples, struct pt_error *err, enum refused *refused)
 {
 	struct piece pc[MAX_PIECES];
 	size_t np = 1, done = 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	char *cause = NULL;
 	int rc = 0;
 
+	*out = NULL;
 	*nsamples = 0;
+	*refused = REF_NONE;
 	if (len >= PARALLEL_MIN && ncpu > 1)
 		np = (size_t)(ncpu < MAX_PIECES ? ncpu : MAX_PIECES);
 	memset(pc, 0, sizeof pc);
@@ -138,7 +269,8 @@ int collector_import_text(struct store *s, const char *buf, size_t len, int64_t 
 			end = (size_t)(nl - buf) + 1;
 		else
 			end = len;
-		pc[i].c = (struct import_ctx){store_batch_begin(s), default_ts, extra, nextra, 0, NULL};
+		pc[i].c.b = store_batch_begin(s);
+		pc[i].c.o = o;
 		pc[i].buf = buf + done;
 		pc[i].len = end - done;
 		pc[i].line0 = line0;
@@ -158,10 +290,26 @@ int collector_import_text(struct store *s, const char *buf, size_t len, int64_t 
 		if (pc[i].rc && !rc) {
 			rc = pc[i].rc;
 			*err = pc[i].err; /* its message moves to the caller */
+			*refused = pc[i].c.refused;
 		} else {
 			pt_error_clear(&pc[i].err);
 		}
 	}
+	/* the pieces' series together, when each was within the limit */
+	if (!rc && np > 1 && o->series_limit > 0) {
+		for (size_t i = 1; i < np && !rc; i++)
+			for (size_t k = 0; k < pc[i].c.series.cap && !rc; k++)
+				if (pc[i].c.series.v[k] && hset_add(&pc[0].c.series, pc[i].c.series.v[k]) &&
+				    pc[0].c.series.n > (size_t)o->series_limit) {
+					memset(err, 0, sizeof *err);
+					pt_error_set(err, "more than %lld series in one request "
+						     "(http.import_series_limit)", (long long)o->series_limit);
+					*refused = REF_SERIES;
+					rc = PW_ETOOBIG;
+				}
+	}
+	for (size_t i = 0; i < np; i++)
+		free(pc[i].c.series.v);
 	if (rc) {
 		for (size_t i = 0; i < np; i++)
 			store_batch_abort(pc[i].c.b);
@@ -179,7 +327,27 @@ int collector_import_text(struct store *s, const char *buf, size_t len, int64_t 
 			return rc;
 		}
 	}
-	rc = store_batch_commit(pc[0].c.b, &cause);
+	*out = pc[0].c.b;
+	*nsamples = n;
+	return 0;
+}
+
+int collector_import_text(struct store *s, const char *buf, size_t len, int64_t default_ts,
+			  const struct pw_label *extra, size_t nextra, size_t *nsamples,
+			  struct pt_error *err)
+{
+	struct collector_import_opts o = {.default_ts_ms = default_ts, .extra = extra,
+					  .nextra = nextra};
+	struct store_batch *b;
+	enum refused refused;
+	char *cause = NULL;
+	size_t n;
+	int rc;
+
+	*nsamples = 0;
+	if ((rc = import_parse(s, buf, len, &o, &b, &n, err, &refused)) != 0)
+		return rc;
+	rc = store_batch_commit(b, &cause);
 	if (rc) {
 		pt_error_set(err, "%s", cause ? cause : pw_strerror(rc));
 		free(cause);
@@ -187,4 +355,155 @@ int collector_import_text(struct store *s, const char *buf, size_t len, int64_t 
 	}
 	*nsamples = n;
 	return 0;
+}
+
+/* ---- the HTTP endpoint's requests ---------------------------------------------- */
+
+static _Atomic uint64_t refused_series, refused_labels, refused_size;
+
+void collector_import_stats(struct collector_import_stats *out)
+{
+	out->series_limit = atomic_load(&refused_series);
+	out->label_limits = atomic_load(&refused_labels);
+	out->size_limit = atomic_load(&refused_size);
+}
+
+/* gzip (one member or several back to back) into *out, at most max bytes
+ * (0: no bound). 0, PW_ETOOBIG past max, PW_EINVAL with *why. */
+static int gunzip(const char *in, size_t len, uint64_t max, struct pw_buf *out, char **why)
+{
+	z_stream z;
+	char chunk[64 * 1024];
+	int zr = Z_OK;
+
+	memset(&z, 0, sizeof z);
+	pw_buf_init(out, max > SIZE_MAX ? SIZE_MAX : (size_t)max);
+	if (inflateInit2(&z, 15 + 16) != Z_OK) {
+		*why = xstrdup("zlib could not start");
+		return PW_EINVAL;
+	}
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)(len > UINT32_MAX ? UINT32_MAX : len);
+	for (;;) {
+		z.next_out = (Bytef *)chunk;
+		z.avail_out = sizeof chunk;
+		zr = inflate(&z, Z_NO_FLUSH);
+		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+			break;
+		if (pw_buf_append(out, chunk, sizeof chunk - z.avail_out) != 0) {
+			inflateEnd(&z);
+			pw_buf_free(out);
+			return PW_ETOOBIG;
+		}
+		if (zr == Z_STREAM_END) {
+			if (z.avail_in == 0)
+				break;
+			inflateReset(&z); /* another member follows */
+			continue;
+		}
+		if (zr == Z_BUF_ERROR && z.avail_in == 0 && z.avail_out == sizeof chunk)
+			break; /* the input ended inside a member */
+	}
+	if (zr == Z_STREAM_END) {
+		inflateEnd(&z);
+		return 0;
+	}
+	if (zr == Z_BUF_ERROR)
+		*why = xstrdup("the gzip body is truncated");
+	else
+		*why = xasprintf("the gzip body is corrupt: %s", z.msg ? z.msg : "invalid data");
+	inflateEnd(&z);
+	pw_buf_free(out);
+	return PW_EINVAL;
+}
+
+/* A storage failure logged once per episode: the first failure, then once
+ * more when an import is stored again. */
+static pthread_mutex_t episode_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool failing;
+
+static void episode(bool failed, const char *path, const char *why)
+{
+	pthread_mutex_lock(&episode_lock);
+	if (failed && !failing)
+		log_error("import", "storing an import into %s failed: %s; further failures are not "
+				    "logged until an import is stored", path ? path : "the store", why);
+	else if (!failed && failing)
+		log_info("import", "storing imports into %s works again", path ? path : "the store");
+	failing = failed;
+	pthread_mutex_unlock(&episode_lock);
+}
+
+unsigned collector_import_request(struct store *s, const struct collector_import_req *r,
+				  const char *body, size_t len, char **msg)
+{
+	struct pw_buf plain = {0};
+	struct store_batch *b;
+	struct pt_error err;
+	enum refused refused;
+	char *why = NULL, *cause = NULL;
+	size_t n;
+	unsigned code;
+	int rc;
+
+	*msg = NULL;
+	if (r->encoding && *r->encoding && strcasecmp(r->encoding, "identity") != 0) {
+		char esc[80];
+		if (strcasecmp(r->encoding, "gzip") != 0 && strcasecmp(r->encoding, "x-gzip") != 0) {
+			pw_esc(esc, sizeof esc, r->encoding, strlen(r->encoding));
+			*msg = xasprintf("Content-Encoding \"%s\" is not supported (gzip or identity); "
+					 "nothing was imported\n", esc);
+			return 415;
+		}
+		rc = gunzip(body, len, r->max_size, &plain, &why);
+		if (rc == PW_ETOOBIG) {
+			atomic_fetch_add(&refused_size, 1);
+			*msg = xasprintf("decompressed body larger than http.max_request_size (%llu "
+					 "bytes); nothing was imported\n",
+					 (unsigned long long)r->max_size);
+			return 413;
+		}
+		if (rc) {
+			*msg = xasprintf("%s; nothing was imported\n", why);
+			free(why);
+			return 400;
+		}
+		body = plain.data ? plain.data : "";
+		len = plain.len;
+	}
+	rc = import_parse(s, body, len, &r->o, &b, &n, &err, &refused);
+	if (rc) {
+		if (refused == REF_SERIES) {
+			atomic_fetch_add(&refused_series, 1);
+			code = 413;
+			*msg = xasprintf("%s; nothing was imported\n", err.msg ? err.msg : "");
+		} else {
+			if (refused == REF_LABELS)
+				atomic_fetch_add(&refused_labels, 1);
+			code = err.line || rc == PW_EINVAL ? 400 : 503;
+			if (err.line)
+				*msg = xasprintf("line %zu, column %zu: %s; nothing was imported\n",
+						 err.line, err.col, err.msg ? err.msg : pw_strerror(rc));
+			else
+				*msg = xasprintf("%s; nothing was imported\n",
+						 err.msg ? err.msg : pw_strerror(rc));
+		}
+		pt_error_clear(&err);
+		pw_buf_free(&plain);
+		return code;
+	}
+	pw_buf_free(&plain);
+	rc = store_batch_commit(b, &cause);
+	if (rc) {
+		bool ep = false;
+		why = collector_store_failure(r->storage_path, rc, cause, &ep);
+		if (ep)
+			episode(true, r->storage_path, why);
+		*msg = xasprintf("storing the import failed: %s; nothing was imported\n", why);
+		free(why);
+		free(cause);
+		return rc == PW_EINVAL ? 400 : 503;
+	}
+	episode(false, r->storage_path, NULL);
+	return 204;
 }

@@ -484,7 +484,9 @@ static int fail_at(struct emit *e, const struct ctx *c, const char *what, const 
 	return PW_EINVAL;
 }
 
-static bool num_from_text(const char *s, double *out)
+/* A number written as text: 1, 0 when it is none, -1 when it overflows a
+ * 64-bit float ("1e400"). */
+static int num_text(const char *s, double *out)
 {
 	const char *e;
 	size_t n;
@@ -493,10 +495,12 @@ static bool num_from_text(const char *s, double *out)
 	n = strlen(s);
 	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
 		n--;
-	if (n == 0)
-		return false;
-	return pw_parse_double(s, s + n, out, &e) == 0 && e == s + n;
+	if (n == 0 || pw_parse_double(s, s + n, out, &e) != 0 || e != s + n)
+		return 0;
+	return collector_overflow(s, n, *out) ? -1 : 1;
 }
+
+static bool num_from_text(const char *s, double *out) { return num_text(s, out) > 0; }
 
 static const char *map_lookup(const struct conf_kvs *map, const char *k)
 {
@@ -539,6 +543,15 @@ static int value_of(struct emit *e, const struct ctx *c, double *out)
 			return 1;
 		if (num_from_text(json_string_value(v), out))
 			return 1;
+		if (num_text(json_string_value(v), out) < 0) {
+			char *w = where(c), esc[96];
+			const char *sv = json_string_value(v);
+			pw_esc(esc, sizeof esc, sv, strlen(sv));
+			*e->cause = xasprintf("metric \"%s\", element %s: value: number out of range: "
+					      "\"%s\"", e->m->metric, w, esc);
+			free(w);
+			return PW_EINVAL;
+		}
 	}
 	if (json_is_boolean(v)) {
 		const char *b = json_is_true(v) ? "true" : "false";
@@ -719,6 +732,67 @@ static int walk(struct emit *e, struct ctx *c, json_t *n, const char *key, size_
 	return 0;
 }
 
+/* A platform's JSON, before jansson builds it: nesting and the number of
+ * values (keys counted) bounded, so that neither the parser's depth nor
+ * the tree's memory (some 130 bytes a value) follows the response's will.
+ * 0, or PW_EINVAL with *cause. */
+static int json_bounds(const char *body, size_t len, char **cause)
+{
+	size_t depth = 0, values = 0;
+	bool in_str = false, in_scalar = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = body[i];
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = false;
+			continue;
+		}
+		switch (ch) {
+		case '[':
+		case '{':
+			if (++depth > JSON_MAX_DEPTH) {
+				*cause = xasprintf("response nests arrays and objects deeper than %d levels "
+						   "(at byte %zu)", JSON_MAX_DEPTH, i);
+				return PW_EINVAL;
+			}
+			values++;
+			in_scalar = false;
+			break;
+		case ']':
+		case '}':
+			if (depth)
+				depth--;
+			in_scalar = false;
+			break;
+		case '"':
+			in_str = true;
+			values++;
+			in_scalar = false;
+			break;
+		case ',':
+		case ':':
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			in_scalar = false;
+			break;
+		default:
+			if (!in_scalar)
+				values++;
+			in_scalar = true;
+		}
+		if (values > JSON_MAX_VALUES) {
+			*cause = xasprintf("response holds more than %d JSON values", JSON_MAX_VALUES);
+			return PW_EINVAL;
+		}
+	}
+	return 0;
+}
+
 int jsonmap_apply(struct jsonmap *const *maps, size_t nmaps, const char *body, size_t len,
 		  const struct pw_tz *tz, int64_t now_ms, jsonmap_sample_cb cb, void *cbctx,
 		  size_t *nsamples, char **cause)
@@ -729,6 +803,8 @@ int jsonmap_apply(struct jsonmap *const *maps, size_t nmaps, const char *body, s
 	int rc = 0;
 
 	*nsamples = 0;
+	if (json_bounds(body, len, cause) != 0)
+		return PW_EINVAL;
 	/* big integers and tiny/huge numbers all as doubles */
 	root = json_loadb(body, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &je);
 	if (!root) {
@@ -774,8 +850,9 @@ int jsonmap_lookup(const char *body, size_t len, const char *path, char **out)
 	int rc = 0;
 
 	*out = NULL;
-	if (compile_path(path, &jp, &why) != 0) {
+	if (compile_path(path, &jp, &why) != 0 || json_bounds(body, len, &why) != 0) {
 		free(why);
+		jpath_free(jp);
 		return PW_EINVAL;
 	}
 	root = json_loadb(body, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &je);

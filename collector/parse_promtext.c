@@ -4,7 +4,7 @@
  * through callbacks. Pure: no I/O, no store. Every error names the line,
  * the column (in characters) and what was expected. Fuzzed.
  */
-#include "collector.h"
+#include "collector_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -343,6 +343,12 @@ static int parse_sample(struct parser *ps, const struct pt_handler *h, void *ctx
 	if (pw_parse_double(ps->p, ps->end, &v, &end) != 0)
 		return fail(ps, at, "expected a float value (such as 42, -1.5e3, NaN, +Inf)",
 			    NULL);
+	if (collector_overflow(at, (size_t)(end - at), v)) {
+		char num[96];
+		pw_esc(num, sizeof num, at, (size_t)(end - at));
+		return fail(ps, at, "number out of range: \"%s\" (larger than a 64-bit float; "
+				    "write +Inf if that is meant)", num);
+	}
 	ps->p = end;
 	pt_skip_ws(ps);
 	if (ps->p < ps->end && *ps->p != '\n' && *ps->p != '\r') {

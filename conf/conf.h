@@ -49,6 +49,8 @@ struct conf_pagination {
 	int64_t step;     /* added per page: 1 for page numbers, the page size for offsets */
 	char *done_path;  /* optional: a boolean/number path that is true on the last page */
 	int64_t max_pages;
+	char **allowed_origins; /* other scheme://host:port a next link may lead to */
+	size_t nallowed_origins;
 };
 
 /* A ledger's columns (docs/ledgers.md): a target's `ledger` (or, for
@@ -87,6 +89,8 @@ struct conf_target {
 	struct conf_pagination pagination;
 	struct conf_csv csv;
 	char *timezone;         /* for date strings in responses */
+	/* cardinality limits; 0: global's (collector.c) */
+	int64_t sample_limit, label_limit, label_name_length_limit, label_value_length_limit;
 };
 
 /* Who may call an HTTP endpoint: a bearer token, basic credentials, or
@@ -355,6 +359,9 @@ struct conf {
 		struct conf_kvs external_labels;
 		int64_t max_concurrent_scrapes;
 		int64_t shard_index, shard_count;
+		/* cardinality limits (0: none); docs/configuration.md */
+		int64_t sample_limit, label_limit, label_name_length_limit,
+			label_value_length_limit, new_series_limit;
 	} global;
 	struct {
 		char *path;
@@ -369,6 +376,7 @@ struct conf {
 		int64_t connection_limit;
 		int64_t connection_timeout_ms;
 		uint64_t max_request_size;
+		int64_t import_series_limit; /* 0: none */
 		char *tls_cert_file, *tls_key_file;
 		int tls_min_version;            /* CONF_TLS_1_2, CONF_TLS_1_3 */
 		int64_t per_ip_connection_limit;

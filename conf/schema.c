@@ -47,6 +47,10 @@ static const struct field pagination_rows[] = {
 	 .help = "path that is true (or an empty list) on the last page"},
 	{.key = "max_pages", .type = F_INT, .off = offsetof(struct conf_pagination, max_pages),
 	 .def = "100", .min = 1, .max = 100000, .help = "stop after this many pages"},
+	{.key = "allowed_origins", .type = F_STRS,
+	 .off = offsetof(struct conf_pagination, allowed_origins),
+	 .count_off = offsetof(struct conf_pagination, nallowed_origins),
+	 .help = "other origins (\"https://host:port\") next links may lead to; they get no credentials"},
 };
 static const struct table pagination_table = TBL("pagination", pagination_rows);
 
@@ -155,6 +159,16 @@ static const struct field target_rows[] = {
 	 .sub = &ledger_cols_table, .help = "a ledger's columns (format csv or xlsx; docs/ledgers.md)"},
 	{.key = "timezone", .type = F_STR, .off = offsetof(struct conf_target, timezone),
 	 .help = "time zone of dates in responses (default: global.timezone)"},
+	{.key = "sample_limit", .type = F_INT, .off = offsetof(struct conf_target, sample_limit),
+	 .min = 0, .max = 1000000000, .help = "as global.sample_limit, for this target (0: the global one)"},
+	{.key = "label_limit", .type = F_INT, .off = offsetof(struct conf_target, label_limit),
+	 .min = 0, .max = 1000000, .help = "as global.label_limit, for this target (0: the global one)"},
+	{.key = "label_name_length_limit", .type = F_INT,
+	 .off = offsetof(struct conf_target, label_name_length_limit), .min = 0, .max = 1000000000,
+	 .help = "as global.label_name_length_limit, for this target (0: the global one)"},
+	{.key = "label_value_length_limit", .type = F_INT,
+	 .off = offsetof(struct conf_target, label_value_length_limit), .min = 0, .max = 1000000000,
+	 .help = "as global.label_value_length_limit, for this target (0: the global one)"},
 };
 static const struct table target_table = TBL("target", target_rows);
 
@@ -196,6 +210,22 @@ static const struct field global_rows[] = {
 	 .max = 10000, .help = "transfers in flight at once"},
 	{.key = "shard", .type = F_OBJ, .off = 0, .sub = &shard_table,
 	 .help = "split the targets among instances: this one scrapes those whose name hashes to index"},
+	{.key = "sample_limit", .type = F_INT, .off = offsetof(struct conf, global.sample_limit),
+	 .def = "50000", .min = 0, .max = 1000000000,
+	 .help = "a scrape (all its pages) returning more samples fails; 0: no limit"},
+	{.key = "label_limit", .type = F_INT, .off = offsetof(struct conf, global.label_limit),
+	 .def = "64", .min = 0, .max = 1000000,
+	 .help = "a series with more labels (with __name__, job, instance) fails its scrape or import; 0: no limit"},
+	{.key = "label_name_length_limit", .type = F_INT,
+	 .off = offsetof(struct conf, global.label_name_length_limit), .def = "128", .min = 0,
+	 .max = 1000000000, .help = "longer label names (bytes) fail the scrape or import; 0: no limit"},
+	{.key = "label_value_length_limit", .type = F_INT,
+	 .off = offsetof(struct conf, global.label_value_length_limit), .def = "2048", .min = 0,
+	 .max = 1000000000,
+	 .help = "longer label values and metric names (bytes) fail the scrape or import; 0: no limit"},
+	{.key = "new_series_limit", .type = F_INT, .off = offsetof(struct conf, global.new_series_limit),
+	 .def = "100000", .min = 0, .max = 1000000000,
+	 .help = "new series all targets together may add per minute; a scrape adding more fails; 0: no limit"},
 };
 
 static const struct field storage_rows[] = {
@@ -238,6 +268,9 @@ static const struct field http_rows[] = {
 	 .help = "an idle or slow connection is closed after this long"},
 	{.key = "max_request_size", .type = F_SIZE, .off = offsetof(struct conf, http.max_request_size),
 	 .def = "\"32MiB\"", .help = "larger request bodies are refused with 413"},
+	{.key = "import_series_limit", .type = F_INT,
+	 .off = offsetof(struct conf, http.import_series_limit), .def = "100000", .min = 0,
+	 .max = 1000000000, .help = "an import request writing more series is refused with 413; 0: no limit"},
 	{.key = "tls_cert_file", .type = F_STR, .off = offsetof(struct conf, http.tls_cert_file),
 	 .help = "serve HTTPS with this certificate (PEM)"},
 	{.key = "tls_key_file", .type = F_STR, .off = offsetof(struct conf, http.tls_key_file),

@@ -766,6 +766,21 @@ static void check_target(struct conf *c, size_t i, const char *p, struct conf_er
 		conf_err_at(errs, pm, q, true, "give either \"next\" or \"page_param\", not both");
 		free(q);
 	}
+	/* an origin a pagination link may lead to: scheme, host and port only
+	 * (docs/collector.md); the collector compares it to links */
+	for (size_t k = 0; k < t->pagination.nallowed_origins; k++) {
+		const char *o = t->pagination.allowed_origins[k], *h;
+		size_t hl;
+		h = strncmp(o, "https://", 8) == 0 ? o + 8 : strncmp(o, "http://", 7) == 0 ? o + 7 : NULL;
+		hl = h ? strcspn(h, "/?#@") : 0;
+		if (!h || hl == 0 || (h[hl] && strcmp(h + hl, "/") != 0)) {
+			q = xasprintf("%s.pagination.allowed_origins[%zu]", p, k);
+			conf_err_at(errs, pm, q, false,
+				    "expected an origin such as \"https://host\" or \"http://host:8080\" "
+				    "(http or https, host and port only), found \"%s\"", o);
+			free(q);
+		}
+	}
 	for (size_t m = 0; m < t->nmetrics; m++) {
 		char *mp = xasprintf("%s.metrics[%zu]", p, m);
 		check_json_metric(&t->metrics[m], mp, errs, pm);

@@ -321,6 +321,25 @@ static void line(struct pw_buf *b, bool om, const char *name, const char *type, 
 	pw_buf_metric_header(b, name, type, help, om);
 }
 
+/* Import requests refused by a limit (docs/http.md). */
+static void import_metrics(struct pw_buf *b, bool om)
+{
+	struct collector_import_stats st;
+	collector_import_stats(&st);
+	line(b, om, "pacewatch_import_requests_exceeded_series_limit_total", "counter",
+	     "Import requests refused by http.import_series_limit.");
+	pw_buf_printf(b, "pacewatch_import_requests_exceeded_series_limit_total %llu\n",
+		      (unsigned long long)st.series_limit);
+	line(b, om, "pacewatch_import_requests_exceeded_label_limits_total", "counter",
+	     "Import requests refused by a label limit.");
+	pw_buf_printf(b, "pacewatch_import_requests_exceeded_label_limits_total %llu\n",
+		      (unsigned long long)st.label_limits);
+	line(b, om, "pacewatch_import_requests_exceeded_size_limit_total", "counter",
+	     "Import requests whose decompressed body was larger than http.max_request_size.");
+	pw_buf_printf(b, "pacewatch_import_requests_exceeded_size_limit_total %llu\n",
+		      (unsigned long long)st.size_limit);
+}
+
 /* pacewatch's own metrics, under pacewatch_. */
 static char *self_metrics(struct httpd *h, bool om)
 {
@@ -367,6 +386,15 @@ static char *self_metrics(struct httpd *h, bool om)
 			{"pacewatch_target_scrape_failures_total", "counter", "Failed scrapes of the target."},
 			{"pacewatch_samples_appended_total", "counter", "Samples stored from the target."},
 			{"pacewatch_scrape_duration_seconds", "histogram", "How long scrapes took."},
+			/* docs/collector.md */
+			{"pacewatch_target_scrapes_exceeded_sample_limit_total", "counter",
+			 "Scrapes refused by sample_limit."},
+			{"pacewatch_target_scrapes_exceeded_label_limits_total", "counter",
+			 "Scrapes refused by a label limit."},
+			{"pacewatch_target_scrapes_exceeded_new_series_limit_total", "counter",
+			 "Scrapes refused by global.new_series_limit."},
+			{"pacewatch_target_pagination_links_refused_total", "counter",
+			 "Scrapes failed on a refused pagination link."},
 		};
 		/* one copy of every target's status, then a family at a time */
 		struct collector_target_status *all = NULL;
@@ -403,6 +431,17 @@ static char *self_metrics(struct httpd *h, bool om)
 							     : f == 3 ? ts->failures_total : ts->samples_total),
 						    false, 0, om);
 					break;
+				case 6:
+				case 7:
+				case 8:
+				case 9:
+					expo_sample(&b, l, 2,
+						    (double)(f == 6 ? ts->exceeded_sample_limit
+							     : f == 7 ? ts->exceeded_label_limits
+							     : f == 8 ? ts->exceeded_new_series_limit
+								      : ts->links_refused),
+						    false, 0, om);
+					break;
 				default: {
 					char le[32];
 					l[0].value = "pacewatch_scrape_duration_seconds_bucket";
@@ -421,9 +460,11 @@ static char *self_metrics(struct httpd *h, bool om)
 			}
 		}
 		free(all);
+		import_metrics(&b, om);
 		return pw_buf_take(&b);
 	}
 	pthread_mutex_unlock(&h->lock);
+	import_metrics(&b, om);
 	return pw_buf_take(&b);
 }
 
@@ -507,10 +548,8 @@ static enum MHD_Result serve_import(struct httpd *h, struct MHD_Connection *c, i
 				    const char *url, struct req *rq)
 {
 	struct extra x = {0};
-	struct pt_error err;
-	size_t n = 0;
-	char msg[512];
-	int rc;
+	char msg[512], *answer = NULL;
+	unsigned code;
 	enum MHD_Result ret;
 
 	(void)url;
@@ -524,20 +563,20 @@ static enum MHD_Result serve_import(struct httpd *h, struct MHD_Connection *c, i
 		ret = send_text(h, c, path, 400, "text/plain", "extra_label wants name=value\n");
 		goto out;
 	}
-	rc = collector_import_text(h->store, rq->body.data ? rq->body.data : "", rq->body.len,
-				   pw_now_ms(), x.v, x.n, &n, &err);
-	if (rc == 0) {
-		ret = send_text(h, c, path, 204, "text/plain", "");
-	} else if (err.line) {
-		snprintf(msg, sizeof msg, "line %zu, column %zu: %s; nothing was imported\n", err.line,
-			 err.col, err.msg ? err.msg : pw_strerror(rc));
-		ret = send_text(h, c, path, 400, "text/plain", msg);
-	} else {
-		snprintf(msg, sizeof msg, "%s; nothing was imported\n",
-			 err.msg ? err.msg : pw_strerror(rc));
-		ret = send_text(h, c, path, rc == PW_EINVAL ? 400 : 503, "text/plain", msg);
+	{
+		/* decoding, limits and the answer's words: collector/import.c */
+		const struct conf *cf = h->conf;
+		struct collector_import_req r = {
+			cf->storage.path,
+			MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding"),
+			h->max_body,
+			{pw_now_ms(), x.v, x.n, cf->http.import_series_limit, cf->global.label_limit,
+			 cf->global.label_name_length_limit, cf->global.label_value_length_limit}};
+		code = collector_import_request(h->store, &r, rq->body.data ? rq->body.data : "",
+						rq->body.len, &answer);
+		ret = send_text(h, c, path, code, "text/plain", answer ? answer : "");
+		free(answer);
 	}
-	pt_error_clear(&err);
 out:
 	for (size_t i = 0; i < x.n; i++)
 		free(x.mem[i]);

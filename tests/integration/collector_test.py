@@ -71,6 +71,14 @@ def write_config(port, store, interval="1s"):
                        "done": "$.data.lastPage"},
         "metrics": [{"path": "$.data.list[*]", "metric": "mr_items_by_offset",
                      "value": "@.recognizedItems", "labels": {"city_code": "@.cityCode"}}]})
+    # Paginated targets (the institutions' 1,468 rows, mr_by_offset's four
+    # pages) can take longer than 900 ms on a loaded 2-core machine, which is
+    # not what the test is about: give every target but the two the fault
+    # part watches (hotline_12356 faulted, mutual_recognition on schedule)
+    # room, since that part asserts that no other target logs an error.
+    for t in conf["targets"]:
+        if t["name"] not in ("hotline_12356", "mutual_recognition"):
+            t["interval"], t["timeout"] = "5s", "4500ms"
     global HTTP_PORT
     HTTP_PORT = free_port()  # never the demo's 9470: it may be in use
     conf["http"] = {"listen": ["127.0.0.1:%d" % HTTP_PORT]}
@@ -243,6 +251,14 @@ def part_faults():
     log = os.path.join(WORK, "faults.log")
     try:
         config = write_config(port, store)
+        # these two fetch up to 8 pages within their timeout: on a loaded 2-core box 900 ms
+        # is too tight for them never to fail, which this part checks (mutual_recognition
+        # keeps 1 s: it shows the others keep their schedule)
+        conf = json.load(open(config, encoding="utf-8"))
+        for t in conf["targets"]:
+            if t["name"] in ("mutual_recognition_institutions", "mr_by_offset"):
+                t["interval"], t["timeout"] = "5s", "4900ms"
+        open(config, "w", encoding="utf-8").write(json.dumps(conf, ensure_ascii=False, indent=1))
         d = start_daemon(config, log)
         check(wait_for(lambda: last_up(store, "hotline_12356", 0) == 1, 10), "hotline up at first")
         before = set(dump(store))
@@ -353,7 +369,7 @@ def part_reload():
         d = start_daemon(config, log)
         time.sleep(1.5)
         good = open(config, encoding="utf-8").read()
-        open(config, "w", encoding="utf-8").write(good.replace('"interval": "1s"', '"interval": 1', 1))
+        open(config, "w", encoding="utf-8").write(good.replace('"interval": "5s"', '"interval": 1', 1))
         d.send_signal(signal.SIGHUP)
         time.sleep(1)
         t0 = int(time.time() * 1000)
