@@ -30,18 +30,7 @@ static enum MHD_Result get_arg(void *cls, enum MHD_ValueKind kind, const char *k
 
 static const char *param(const struct params *p, const char *k) { return params_get(p, k); }
 
-/* ---- JSON ---------------------------------------------------------------------------- */
-
-static void json_unix_time(struct pw_buf *b, int64_t t)
-{
-	/* unsigned: -INT64_MIN is no int64 */
-	uint64_t u = t < 0 ? -(uint64_t)t : (uint64_t)t;
-	if (t < 0)
-		pw_buf_putc(b, '-');
-	pw_buf_printf(b, "%llu", (unsigned long long)(u / 1000));
-	if (u % 1000)
-		pw_buf_printf(b, ".%03llu", (unsigned long long)(u % 1000));
-}
+/* ---- JSON (the query answers' writer: api_json.c) ------------------------------------ */
 
 static void jlabels(struct pw_buf *b, const struct pw_label *l, size_t n)
 {
@@ -104,90 +93,13 @@ static struct query_budget *budget_of(const struct conf *c)
 	return api_budget;
 }
 
-/* A JSON answer whose buffer is charged to the query's account before it
- * grows, and whose writing stops at the query's deadline. Writers reserve
- * (jout_reserve) at least what they append next, so the pw_buf functions
- * never grow the buffer themselves. */
-struct jout {
-	struct pw_buf b;
-	struct query_mem *m;
-	int64_t deadline_ns;
-	unsigned ticks;
-	bool failed;
-	struct query_error err; /* why, once failed */
-};
 
-static bool jout_reserve(struct jout *j, size_t extra)
-{
-	size_t need, ncap;
-	if (j->failed)
-		return false;
-	if (extra > SIZE_MAX / 4 - j->b.len)
-		extra = SIZE_MAX / 4 - j->b.len; /* refused below */
-	need = j->b.len + extra + 1;
-	if (need <= j->b.cap)
-		return true;
-	ncap = j->b.cap ? j->b.cap : 4096;
-	while (ncap < need)
-		ncap *= 2;
-	if (query_mem_charge(j->m, ncap - j->b.cap, &j->err) != 0) {
-		j->failed = true;
-		return false;
-	}
-	j->b.data = xrealloc(j->b.data, ncap);
-	j->b.cap = ncap;
-	return true;
-}
 
-/* past the deadline (looked at every 256 calls, or now)? */
-static bool jout_late_now(struct jout *j, bool now)
-{
-	if (j->failed)
-		return true;
-	if ((now || (++j->ticks & 255) == 0) && pw_mono_ns() > j->deadline_ns) {
-		j->failed = true;
-		j->err.type = QUERY_ERR_TIMEOUT;
-		j->err.msg = xstrdup("query timed out in result encoding");
-		j->err.pos = -1;
-	}
-	return j->failed;
-}
 
-static bool jout_late(struct jout *j) { return jout_late_now(j, false); }
 
-static void jout_puts(struct jout *j, const char *s)
-{
-	size_t n = strlen(s);
-	if (jout_reserve(j, n))
-		pw_buf_append(&j->b, s, n);
-}
 
-/* a label set as a JSON object: at most 6 bytes a byte (\u00XX) */
-static void jout_labels(struct jout *j, const struct pw_label *l, size_t n)
-{
-	size_t need = 2;
-	for (size_t i = 0; i < n; i++)
-		need += 6 * (strlen(l[i].name) + strlen(l[i].value)) + 6;
-	if (jout_reserve(j, need))
-		jlabels(&j->b, l, n);
-}
 
-static void jout_point(struct jout *j, int64_t t, double v)
-{
-	char num[400];
-	size_t n = pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
-	if (!jout_reserve(j, n + 32))
-		return;
-	pw_buf_putc(&j->b, '[');
-	json_unix_time(&j->b, t);
-	pw_buf_printf(&j->b, ",\"%s\"]", num);
-}
 
-static void jout_string(struct jout *j, const char *s)
-{
-	if (jout_reserve(j, 6 * strlen(s) + 2))
-		pw_buf_json_string(&j->b, s);
-}
 
 /* The bytes go to MHD with the charge for them, given back when MHD frees
  * the response: a slow reader's answer still counts in the total. */
@@ -239,50 +151,6 @@ static enum MHD_Result jout_send(struct httpd *h, struct MHD_Connection *c, int 
 
 /* ---- query, query_range ---------------------------------------------------------------- */
 
-static void write_result(struct jout *j, const struct query_result *r)
-{
-	char head[64];
-	snprintf(head, sizeof head, "{\"resultType\":\"%s\",\"result\":", query_type_name(r->type));
-	jout_puts(j, head);
-	switch (r->type) {
-	case QUERY_SCALAR:
-		jout_point(j, r->t, r->scalar);
-		break;
-	case QUERY_STRING:
-		if (jout_reserve(j, 32)) {
-			pw_buf_putc(&j->b, '[');
-			json_unix_time(&j->b, r->t);
-			pw_buf_putc(&j->b, ',');
-		}
-		jout_string(j, r->str);
-		jout_puts(j, "]");
-		break;
-	default:
-		jout_puts(j, "[");
-		for (size_t i = 0; i < r->nseries && !jout_late(j); i++) {
-			const struct query_series *s = &r->series[i];
-			jout_puts(j, i ? ",{\"metric\":" : "{\"metric\":");
-			jout_labels(j, s->labels, s->nlabels);
-			if (r->type == QUERY_VECTOR) {
-				jout_puts(j, ",\"value\":");
-				jout_point(j, s->pts[0].t, s->pts[0].v);
-			} else {
-				jout_puts(j, ",\"values\":[");
-				for (size_t k = 0; k < s->n && !j->failed; k++) {
-					if (k)
-						jout_puts(j, ",");
-					jout_point(j, s->pts[k].t, s->pts[k].v);
-					if ((k & 1023) == 1023)
-						jout_late(j);
-				}
-				jout_puts(j, "]");
-			}
-			jout_puts(j, "}");
-		}
-		jout_puts(j, "]");
-	}
-	jout_puts(j, "}");
-}
 
 static enum MHD_Result query_error_answer(struct httpd *h, struct MHD_Connection *c, int path,
 					  struct query_mem *m, struct query_error *err)
@@ -348,7 +216,7 @@ static enum MHD_Result run_query(struct httpd *h, struct MHD_Connection *c, int 
 	j.deadline_ns = o.deadline_ns;
 	pw_buf_init(&j.b, 0);
 	jout_puts(&j, "{\"status\":\"success\",\"data\":");
-	write_result(&j, r);
+	api_write_result(&j, r);
 	jout_puts(&j, "}");
 	jout_late_now(&j, true);
 	query_result_free(r);

@@ -1,7 +1,8 @@
 /*
  * api_int.h — the Prometheus API's parameters (api_params.c) as api.c and
  * the fuzz target tests/fuzz/fuzz_api.c read them: form fields, times,
- * durations, the query and query_range arguments, match[] selectors, limit.
+ * durations, the query and query_range arguments, match[] selectors, limit;
+ * and its JSON answers written within a query's limits (api_json.c).
  * Nothing here touches a connection or the store.
  */
 #ifndef PW_API_INT_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "conf.h"
+#include "query.h"
 #include "store.h"
 
 /* A request's parameters: the query string's and a form-encoded body's,
@@ -58,5 +60,32 @@ void api_sel_free(struct api_sel *s);
 
 /* metadata's limit: -1 (none) or a positive count */
 int api_limit_arg(const struct params *p, const char *name, long *limit, char **msg);
+
+/* ---- JSON answers (api_json.c) ---- */
+
+/* A JSON answer whose buffer is charged to the query's account before it
+ * grows, and whose writing stops at the query's deadline. Writers reserve
+ * (jout_reserve) at least what they append next, so the pw_buf functions
+ * never grow the buffer themselves. */
+struct jout {
+	struct pw_buf b;
+	struct query_mem *m;
+	int64_t deadline_ns;
+	unsigned ticks;
+	bool failed;
+	struct query_error err; /* why, once failed */
+};
+/* room for extra more bytes: false once failed (memory or time) */
+bool jout_reserve(struct jout *j, size_t extra);
+/* past the deadline (looked at every 256 calls, or now)? then failed */
+bool jout_late_now(struct jout *j, bool now);
+bool jout_late(struct jout *j);
+void jout_puts(struct jout *j, const char *s);
+void jout_labels(struct jout *j, const struct pw_label *l, size_t n);
+void jout_point(struct jout *j, int64_t t, double v);
+void jout_string(struct jout *j, const char *s);
+/* a query's result as the data of /api/v1/query or query_range; on
+ * failure j->failed and j->err say why */
+void api_write_result(struct jout *j, const struct query_result *r);
 
 #endif

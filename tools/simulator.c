@@ -4,20 +4,29 @@
  * 16 cities and their counties, the mutual-recognition platform (paginated
  * JSON, numbers in strings), the 12356 hotline system (bearer token,
  * objects keyed by region code), the dialysis registry (nested regions), a
- * monthly outreach ledger (CSV) and a Prometheus-text endpoint. Figures
- * follow deterministic trajectories from a seed, on a simulated clock
- * (--accel simulated seconds per real second), with some units lagging on
- * purpose. Faults can be injected per endpoint, at start or at run time.
+ * monthly outreach ledger (CSV), the institution registry (the roster of
+ * township health centres and blood stations), the e-vaccination
+ * certificate system (counties, centres), the e-donation certificate system
+ * (blood stations), a directory of ledger files and a Prometheus-text
+ * endpoint. Figures follow deterministic trajectories on a simulated clock
+ * (--accel simulated seconds per real second) that starts at --start and
+ * plays the programme date --plays (default: --start), with units that
+ * play parts on purpose (docs/programme.md: on track, lagging, at risk,
+ * stale, not reporting). Faults can be injected per endpoint, at start or
+ * at run time.
  *
  *   simulator [--listen 127.0.0.1:18080] [--seed 2025] [--accel 86400]
- *             [--start 2025-01-01] [--token TOKEN] [--port-file F]
- *             [--fault ENDPOINT=KIND[:ARG]]...
- *   endpoints: mr, mr_inst, hotline, dialysis, ledger, metrics
+ *             [--start 2025-01-01] [--plays DATE] [--token TOKEN]
+ *             [--ledger-dir DIR] [--port-file F] [--fault ENDPOINT=KIND[:ARG]]...
+ *   endpoints: mr, mr_inst, hotline, dialysis, ledger, metrics, registry,
+ *              evacc, evacc_centres, edonation, ledgers
  *   kinds: latency:MS, http500, badjson, truncate, oversize, drip, reset, none
  *   at run time: GET /_admin/fault?endpoint=E&kind=K[&arg=N]
  */
 #include <math.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -26,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,7 +70,12 @@ static const struct city cities[] = {
 static uint64_t seed = 2025;
 static double accel = 86400;
 static int64_t sim_start_ms, real_start_ms;
+static int64_t plays_ms;        /* the programme date --start plays */
 static const char *token = "sim-token-12356";
+static const char *ledger_dir;  /* --ledger-dir: served under /ledgers/ */
+
+#define EPOCH_2025_MS 1735660800000LL /* 2025-01-01 00:00 +08:00 */
+#define DAY_S 86400LL
 
 /* A stable pseudo-random number in [0,1) for (unit, salt). */
 static double rnd(uint64_t unit, uint64_t salt)
@@ -74,8 +89,13 @@ static int64_t sim_now_ms(void)
 	return sim_start_ms + (int64_t)((double)(pw_now_ms() - real_start_ms) * accel);
 }
 
-/* Days since 2025-01-01 00:00 Asia/Shanghai (1735660800 s). */
-static double sim_day(void) { return (double)(sim_now_ms() - 1735660800000LL) / 86400000.0; }
+/* Programme days since 2025-01-01 00:00 Asia/Shanghai: the programme date
+ * --start plays, plus the simulated time since --start (with the default
+ * --plays, the simulated time itself). */
+static double sim_day(void)
+{
+	return (double)(plays_ms - EPOCH_2025_MS + sim_now_ms() - sim_start_ms) / 86400000.0;
+}
 
 static void county_name(const struct city *c, int i, char *out, size_t n, char *code, size_t cn)
 {
@@ -88,8 +108,13 @@ static void county_name(const struct city *c, int i, char *out, size_t n, char *
 
 /* ---- faults ---------------------------------------------------------------- */
 
-enum ep { EP_MR, EP_MR_INST, EP_HOTLINE, EP_DIALYSIS, EP_LEDGER, EP_METRICS, EP_N };
-static const char *const ep_names[] = {"mr", "mr_inst", "hotline", "dialysis", "ledger", "metrics"};
+enum ep {
+	EP_MR, EP_MR_INST, EP_HOTLINE, EP_DIALYSIS, EP_LEDGER, EP_METRICS,
+	EP_REGISTRY, EP_EVACC, EP_EVACC_CENTRES, EP_EDONATION, EP_LEDGERS, EP_N
+};
+static const char *const ep_names[] = {"mr",       "mr_inst", "hotline",       "dialysis",
+				       "ledger",   "metrics", "registry",      "evacc",
+				       "evacc_centres", "edonation", "ledgers"};
 enum fault { F_NONE, F_LATENCY, F_500, F_BADJSON, F_TRUNCATE, F_OVERSIZE, F_DRIP, F_RESET };
 static const char *const fault_names[] = {"none",     "latency",  "http500", "badjson",
 					  "truncate", "oversize", "drip",    "reset"};
@@ -263,6 +288,472 @@ static void body_metrics(struct pw_buf *b)
 		      (double)sim_now_ms() / 1000.0);
 }
 
+/* ---- the programme's newer platforms (docs/programme.md) ---------------------
+ *
+ * Everything below is computed from one instant, the simulated time truncated
+ * to a whole second, which the responses show as asOf; s is the programme time
+ * in seconds since 2025-01-01 00:00 +08:00, P0 the programme day --plays is,
+ * delta_s the simulated seconds since --start. The formulas are the ones
+ * docs/programme.md gives, so that a figure can be worked out by hand. */
+
+struct clock {
+	int64_t now_s;   /* simulated time, whole seconds */
+	int64_t s;       /* programme time, seconds since 2025-01-01 +08:00 */
+	int64_t p0;      /* programme day of --plays */
+	int64_t delta_s; /* simulated seconds since --start */
+	char as_of[24];  /* YYYY-MM-DD HH:MM:SS, +08:00 */
+};
+
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+static void clock_now(struct clock *c)
+{
+	char t[40];
+	c->now_s = floor_div(sim_now_ms(), 1000);
+	c->delta_s = c->now_s - floor_div(sim_start_ms, 1000);
+	c->p0 = floor_div(plays_ms - EPOCH_2025_MS, 86400000);
+	c->s = floor_div(plays_ms - EPOCH_2025_MS, 1000) + c->delta_s;
+	pw_fmt_time(t, sizeof t, (c->now_s + 8 * 3600) * 1000);
+	t[10] = ' ';
+	t[19] = '\0';
+	snprintf(c->as_of, sizeof c->as_of, "%.19s", t);
+}
+
+/* the local date of programme day x, on the simulated clock */
+static void day_date(const struct clock *c, int64_t x, char *out, size_t n)
+{
+	int64_t ms = sim_start_ms + (x - c->p0) * 86400000LL, y;
+	unsigned m, d;
+	pw_civil_from_days(floor_div(ms / 1000 + 8 * 3600, DAY_S), &y, &m, &d);
+	snprintf(out, n, "%04lld-%02u-%02u", (long long)y, m, d);
+}
+
+/* 郓城县's townships, in code order; the first four are 街道 */
+static const char *const yuncheng_towns[] = {
+	"郓州街道", "唐塔街道", "张营街道", "潘渡街道", "黄安镇",   "杨庄集镇", "侯咽集镇", "黄集镇",
+	"李集镇",   "郭屯镇",   "丁里长镇", "玉皇庙镇", "程屯镇",   "随官屯镇", "武安镇",   "双桥镇",
+	"南赵楼镇", "黄泥冈镇", "唐庙镇",   "张鲁集镇", "水堡乡",   "陈坡乡"};
+#define HEZE 15
+#define YUNCHENG 6
+
+static bool is_yuncheng(size_t i, int k) { return i == HEZE && k == YUNCHENG; }
+
+static int n_centres(size_t i, int k)
+{
+	return is_yuncheng(i, k) ? 22 : 8 + (int)((7 * i + 5 * (size_t)k) % 11);
+}
+
+/* a county's part in the demo (docs/programme.md, e-vaccination) */
+enum part { P_AHEAD, P_ON_TRACK, P_LAGGING, P_AT_RISK, P_STALE, P_ABSENT };
+
+static enum part county_part(size_t i, int k)
+{
+	if (is_yuncheng(i, k) || (i == 1 && k == 2)) /* 郓城县, 青岛第3县 */
+		return P_ON_TRACK;
+	if ((i == HEZE && k == 2) || (i == 13 && k == 1)) /* 曹县, 聊城第2县 */
+		return P_LAGGING;
+	if (i == 0 && k == 11) /* 商河县 */
+		return P_AT_RISK;
+	if (i == 0 && k == 10) /* 平阴县 */
+		return P_STALE;
+	if (i == HEZE && k == 7) /* 鄄城县 */
+		return P_ABSENT;
+	return P_AHEAD;
+}
+
+/* units that stop reporting do so 6 simulated hours after --start */
+#define STOP_AFTER_S (DAY_S / 4)
+
+static bool county_served(const struct clock *c, size_t i, int k)
+{
+	enum part p = county_part(i, k);
+	return p != P_ABSENT && !(p == P_STALE && c->delta_s >= STOP_AFTER_S);
+}
+
+/* ⌈a / b⌉ for a > 0, else 0 */
+static int64_t ceil_pos(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
+
+/* programme day centre j of n comes online */
+static int64_t centre_day(enum part part, int n, int j, int64_t p0)
+{
+	int64_t k;
+	switch (part) {
+	case P_ON_TRACK: /* the plan less 6 points now, then one every 3 days */
+		k = ceil_pos((int64_t)n * (50 * p0 - 1002), 16700);
+		if (k > n)
+			k = n;
+		return j < k ? p0 * j / k : p0 + 1 + 3 * (j - k);
+	case P_LAGGING: /* three months behind the plan */
+		return 334LL * j / n + 90;
+	case P_AT_RISK: /* the plan less 5 points now, then nothing in 2025 */
+		k = ceil_pos((int64_t)n * (10 * p0 - 167), 3340);
+		if (k > n)
+			k = n;
+		return j < k ? p0 * j / k : 365;
+	default: /* ahead: all online by mid-October */
+		return 288LL * j / n;
+	}
+}
+
+struct centre {
+	char code[32], name[128];
+	const char *type;
+	int64_t day;  /* online from this programme day */
+	bool online;
+	long long bound, certs;
+};
+
+static void centre_at(const struct clock *c, size_t i, int k, int j, struct centre *o)
+{
+	const struct city *ci = &cities[i];
+	char county[64], ccode[16];
+	int n = n_centres(i, k);
+	long long b = 6000 + 60 * ((37 * j + 17 * k + 7 * (int)i) % 100);
+
+	county_name(ci, k, county, sizeof county, ccode, sizeof ccode);
+	snprintf(o->code, sizeof o->code, "%s%03d", ccode, j + 1);
+	if (is_yuncheng(i, k)) {
+		bool street = strstr(yuncheng_towns[j], "街道") != NULL;
+		snprintf(o->name, sizeof o->name, "%s%s", yuncheng_towns[j],
+			 street ? "社区卫生服务中心" : "卫生院");
+		o->type = street ? "社区卫生服务中心" : "乡镇卫生院";
+	} else if ((j + 1) % 4 == 1) {
+		snprintf(o->name, sizeof o->name, "%s第%d街道社区卫生服务中心", county, j + 1);
+		o->type = "社区卫生服务中心";
+	} else {
+		snprintf(o->name, sizeof o->name, "%s第%d镇卫生院", county, j + 1);
+		o->type = "乡镇卫生院";
+	}
+	o->day = centre_day(county_part(i, k), n, j, c->p0);
+	o->online = c->s >= o->day * DAY_S;
+	o->bound = 0;
+	if (o->online && o->day < 365) {
+		int64_t span = (365 - o->day) * DAY_S, since = c->s - o->day * DAY_S;
+		o->bound = (long long)(b * (since < span ? since : span) / span);
+	}
+	o->certs = o->bound * 8524 / 10000;
+}
+
+/* blood stations: one per city, and 莱芜's, which only the registry lists */
+#define NSTATIONS (NCITIES + 1)
+static const int station_year[NCITIES] = {6379, 6982, 3258, 2676, 1518, 4923, 6510, 5796,
+					  3792, 2017, 2059, 7641, 3889, 4125, 2725, 6101};
+
+static void station_name(size_t i, char *code, size_t cn, char *name, size_t nn, size_t *city)
+{
+	if (i == NCITIES) {
+		snprintf(code, cn, "B370116");
+		snprintf(name, nn, "莱芜中心血站");
+		*city = 0;
+		return;
+	}
+	snprintf(code, cn, "B%s", cities[i].code);
+	if (i == 0)
+		snprintf(name, nn, "山东省血液中心");
+	else
+		snprintf(name, nn, "%s市中心血站", cities[i].name);
+	*city = i;
+}
+
+static int64_t station_joined(const struct clock *c, size_t i)
+{
+	if (i == HEZE)
+		return c->p0 + 2; /* joins two simulated days after the start */
+	if (i == 13)
+		return 396; /* 聊城: 1 Feb 2026, after the deadline */
+	return -200;    /* 15 Jun 2024 */
+}
+
+static bool station_served(const struct clock *c, size_t i)
+{
+	if (i == NCITIES)
+		return false; /* 莱芜: in the registry only */
+	if (i == 3)
+		return c->delta_s < STOP_AFTER_S; /* 枣庄 stops reporting */
+	return true;
+}
+
+static int page_arg(struct MHD_Connection *conn, const char *name, int def, int max)
+{
+	const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+	long v;
+	if (!q)
+		return def;
+	v = atol(q);
+	return v < 1 ? def : v > max ? max : (int)v;
+}
+
+/* the institution registry: every township centre, then every blood station;
+ * type: NULL (both), "township_centre" or "blood_station" */
+static void body_registry(struct pw_buf *b, const char *type, int page, int size)
+{
+	struct clock c;
+	bool centres = !type || strcmp(type, "township_centre") == 0;
+	bool stations = !type || strcmp(type, "blood_station") == 0;
+	int64_t total = 0, from = (int64_t)(page - 1) * size, to = from + size, idx = 0;
+	int k0 = 0;
+
+	clock_now(&c);
+	if (centres)
+		for (size_t i = 0; i < NCITIES; i++)
+			for (int k = 0; k < cities[i].ncounties; k++)
+				total += n_centres(i, k);
+	if (stations)
+		total += (int64_t)NSTATIONS;
+	pw_buf_printf(b, "{\"code\":0,\"msg\":\"ok\",\"data\":{\"page\":%d,\"size\":%d,\"total\":%lld,"
+			 "\"isLast\":%s,\"records\":[",
+		      page, size, (long long)total, to >= total ? "true" : "false");
+	if (centres)
+		for (size_t i = 0; i < NCITIES && idx < to; i++)
+			for (int k = 0; k < cities[i].ncounties && idx < to; k++) {
+				int n = n_centres(i, k);
+				char county[64], ccode[16];
+				if (idx + n <= from) {
+					idx += n;
+					continue;
+				}
+				county_name(&cities[i], k, county, sizeof county, ccode, sizeof ccode);
+				for (int j = 0; j < n; j++, idx++) {
+					struct centre o;
+					if (idx < from || idx >= to)
+						continue;
+					centre_at(&c, i, k, j, &o);
+					pw_buf_printf(b, "%s{\"orgCode\":\"%s\",\"orgName\":\"%s\",\"orgType\":\"%s\","
+							 "\"countyCode\":\"%s\",\"countyName\":\"%s\",\"cityCode\":\"%s\","
+							 "\"cityName\":\"%s\",\"status\":\"正常\"}",
+						      k0++ ? "," : "", o.code, o.name, o.type, ccode, county,
+						      cities[i].code, cities[i].name);
+				}
+			}
+	if (stations)
+		for (size_t i = 0; i < NSTATIONS; i++, idx++) {
+			char code[16], name[64];
+			size_t city;
+			if (idx < from || idx >= to)
+				continue;
+			station_name(i, code, sizeof code, name, sizeof name, &city);
+			pw_buf_printf(b, "%s{\"orgCode\":\"%s\",\"orgName\":\"%s\",\"orgType\":\"血站\","
+					 "\"countyCode\":null,\"countyName\":null,\"cityCode\":\"%s\","
+					 "\"cityName\":\"%s\",\"status\":\"正常\"}",
+				      k0++ ? "," : "", code, name, cities[city].code, cities[city].name);
+		}
+	pw_buf_puts(b, "]}}");
+}
+
+static void body_evacc_counties(struct pw_buf *b)
+{
+	struct clock c;
+	clock_now(&c);
+	pw_buf_printf(b, "{\"success\":true,\"asOf\":\"%s\",\"data\":{\"regions\":[", c.as_of);
+	for (size_t i = 0; i < NCITIES; i++) {
+		int first = 1;
+		pw_buf_printf(b, "%s{\"cityCode\":\"%s\",\"cityName\":\"%s\",\"counties\":[", i ? "," : "",
+			      cities[i].code, cities[i].name);
+		for (int k = 0; k < cities[i].ncounties; k++) {
+			char county[64], ccode[16];
+			int n = n_centres(i, k), on = 0;
+			long long bound = 0, certs = 0;
+			if (!county_served(&c, i, k))
+				continue;
+			county_name(&cities[i], k, county, sizeof county, ccode, sizeof ccode);
+			for (int j = 0; j < n; j++) {
+				struct centre o;
+				centre_at(&c, i, k, j, &o);
+				on += o.online;
+				bound += o.bound;
+				certs += o.certs;
+			}
+			pw_buf_printf(b, "%s{\"countyCode\":\"%s\",\"countyName\":\"%s\",\"centres\":%d,"
+					 "\"centresOnline\":%d,\"onlineRate\":%.4f,\"peopleBound\":%lld,"
+					 "\"certificates\":%lld}",
+				      first ? "" : ",", ccode, county, n, on, (double)on / n, bound, certs);
+			first = 0;
+		}
+		pw_buf_puts(b, "]}");
+	}
+	pw_buf_puts(b, "]}}");
+}
+
+static void body_evacc_centres(struct pw_buf *b, int page, int size)
+{
+	struct clock c;
+	int64_t total = 0, from = (int64_t)(page - 1) * size, to = from + size, idx = 0;
+	int first = 1;
+
+	clock_now(&c);
+	for (size_t i = 0; i < NCITIES; i++)
+		for (int k = 0; k < cities[i].ncounties; k++)
+			if (county_served(&c, i, k))
+				total += n_centres(i, k);
+	pw_buf_printf(b, "{\"success\":true,\"asOf\":\"%s\",\"pageNo\":%d,\"pageSize\":%d,\"total\":%lld,"
+			 "\"last\":%s,\"rows\":[",
+		      c.as_of, page, size, (long long)total, to >= total ? "true" : "false");
+	for (size_t i = 0; i < NCITIES && idx < to; i++)
+		for (int k = 0; k < cities[i].ncounties && idx < to; k++) {
+			char county[64], ccode[16];
+			int n = n_centres(i, k);
+			if (!county_served(&c, i, k))
+				continue;
+			if (idx + n <= from) {
+				idx += n;
+				continue;
+			}
+			county_name(&cities[i], k, county, sizeof county, ccode, sizeof ccode);
+			for (int j = 0; j < n; j++, idx++) {
+				struct centre o;
+				char date[16];
+				if (idx < from || idx >= to)
+					continue;
+				centre_at(&c, i, k, j, &o);
+				day_date(&c, o.day, date, sizeof date);
+				pw_buf_printf(b, "%s{\"unitCode\":\"%s\",\"unitName\":\"%s\",\"unitType\":\"%s\","
+						 "\"countyCode\":\"%s\",\"countyName\":\"%s\",\"cityName\":\"%s\","
+						 "\"status\":\"%s\",\"onlineDate\":%s%s%s,\"peopleBound\":%lld,"
+						 "\"certificates\":%lld}",
+					      first ? "" : ",", o.code, o.name, o.type, ccode, county,
+					      cities[i].name, o.online ? "已上线" : "未上线",
+					      o.online ? "\"" : "", o.online ? date : "null", o.online ? "\"" : "",
+					      o.bound, o.certs);
+				first = 0;
+			}
+		}
+	pw_buf_puts(b, "]}");
+}
+
+static void body_edonation(struct pw_buf *b)
+{
+	struct clock c;
+	int first = 1;
+	const int64_t year = 365 * DAY_S;
+
+	clock_now(&c);
+	pw_buf_printf(b, "{\"errcode\":0,\"errmsg\":\"ok\",\"asOf\":\"%s\",\"data\":[", c.as_of);
+	for (size_t i = 0; i < NSTATIONS; i++) {
+		char code[16], name[64], date[16];
+		size_t city;
+		int64_t j = station_joined(&c, i), y = station_year[i < NCITIES ? i : 0];
+		int64_t cl = c.s < 0 ? 0 : c.s > year ? year : c.s, from = j > 0 ? j * DAY_S : 0;
+		bool joined = c.s >= j * DAY_S;
+		long long cases = (long long)(y * cl / year), online = 0;
+		if (!station_served(&c, i))
+			continue;
+		station_name(i, code, sizeof code, name, sizeof name, &city);
+		if (joined && cl > from)
+			online = (long long)(y * (cl - from) / year);
+		day_date(&c, j, date, sizeof date);
+		pw_buf_printf(b, "%s{\"stationCode\":\"%s\",\"stationName\":\"%s\",\"cityCode\":\"%s\","
+				 "\"cityName\":\"%s\",\"zeroTrip\":\"%s\",\"joinedOn\":%s%s%s,\"cases\":\"%lld\","
+				 "\"amountYuan\":\"%lld.00\",\"onlineCases\":\"%lld\","
+				 "\"crossProvinceCases\":\"%lld\",\"avgSettleDays\":%.1f}",
+			      first ? "" : ",", code, name, cities[city].code, cities[city].name,
+			      joined ? "是" : "否", joined ? "\"" : "", joined ? date : "null",
+			      joined ? "\"" : "", cases, cases * 545, online, cases * 3 / 20,
+			      joined ? 1.0 + 0.5 * (double)(i % 4) : 15.0);
+		first = 0;
+	}
+	pw_buf_puts(b, "]}");
+}
+
+/* ---- ledger files (--ledger-dir) ---------------------------------------------- */
+
+#define LEDGER_MAX ((off_t)64 << 20)
+
+static bool ledger_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > 200 || n[0] == '.')
+		return false;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the listing as JSON; 0, or an HTTP status with a message in b */
+static unsigned body_ledger_list(struct pw_buf *b)
+{
+	DIR *d;
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!ledger_dir || !(d = opendir(ledger_dir))) {
+		pw_buf_puts(b, "{\"code\":404,\"msg\":\"no ledger directory\"}");
+		return 404;
+	}
+	while ((e = readdir(d)) && n < 10000) {
+		if (!ledger_name_ok(e->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			names = xrealloc(names, cap * sizeof *names);
+		}
+		names[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, cmp_str);
+	pw_buf_puts(b, "[");
+	for (size_t i = 0, k = 0; i < n; i++) {
+		struct stat st;
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", ledger_dir, names[i]);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			pw_buf_printf(b, "%s{\"name\":\"%s\",\"size\":%lld}", k++ ? "," : "", names[i],
+				      (long long)st.st_size);
+		free(names[i]);
+	}
+	free(names);
+	pw_buf_puts(b, "]");
+	return 0;
+}
+
+/* one file; 0 with its bytes in b, or an HTTP status with a message */
+static unsigned body_ledger_file(struct pw_buf *b, const char *name, const char **ctype)
+{
+	char path[4096];
+	struct stat st;
+	int fd;
+	size_t len = strlen(name);
+
+	if (!ledger_dir || !ledger_name_ok(name)) {
+		pw_buf_printf(b, "{\"code\":404,\"msg\":\"no such ledger\"}");
+		return 404;
+	}
+	snprintf(path, sizeof path, "%s/%s", ledger_dir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		pw_buf_printf(b, "{\"code\":404,\"msg\":\"no such ledger\"}");
+		return 404;
+	}
+	if (st.st_size > LEDGER_MAX) {
+		close(fd);
+		pw_buf_printf(b, "{\"code\":500,\"msg\":\"ledger larger than 64 MiB\"}");
+		return 500;
+	}
+	for (;;) {
+		char chunk[65536];
+		ssize_t r = read(fd, chunk, sizeof chunk);
+		if (r <= 0)
+			break;
+		pw_buf_append(b, chunk, (size_t)r);
+	}
+	close(fd);
+	if (len > 5 && strcmp(name + len - 5, ".xlsx") == 0)
+		*ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+	else if (len > 4 && strcmp(name + len - 4, ".csv") == 0)
+		*ctype = "text/csv";
+	else
+		*ctype = "application/octet-stream";
+	return 0;
+}
+
 /* ---- serving --------------------------------------------------------------- */
 
 struct stream {
@@ -370,6 +861,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		ep = EP_LEDGER;
 	else if (strcmp(url, "/metrics") == 0)
 		ep = EP_METRICS;
+	else if (strcmp(url, "/registry/api/v1/institutions") == 0)
+		ep = EP_REGISTRY;
+	else if (strcmp(url, "/evacc/api/v1/counties") == 0)
+		ep = EP_EVACC;
+	else if (strcmp(url, "/evacc/api/v1/centres") == 0)
+		ep = EP_EVACC_CENTRES;
+	else if (strcmp(url, "/edonation/api/v1/stations") == 0)
+		ep = EP_EDONATION;
+	else if (strncmp(url, "/ledgers/", 9) == 0)
+		ep = EP_LEDGERS;
 	else if (strncmp(url, "/bench/t/", 9) == 0) {
 		/* benchmark targets: 200 changing series each (tools/bench-collector) */
 		unsigned long call;
@@ -429,6 +930,31 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	case EP_HOTLINE: body_hotline(&b); break;
 	case EP_DIALYSIS: body_dialysis(&b); break;
 	case EP_LEDGER: body_ledger(&b); ctype = "text/csv; charset=utf-8"; break;
+	case EP_REGISTRY: {
+		const char *type = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "type");
+		if (type && strcmp(type, "township_centre") != 0 && strcmp(type, "blood_station") != 0) {
+			char shown[68];
+			snprintf(shown, sizeof shown, "%.64s", type); /* bounded; may cut a character */
+			pw_buf_puts(&b, "{\"code\":400,\"msg\":\"unknown type (township_centre, blood_station)\",\"type\":");
+			pw_buf_json_string(&b, shown);
+			pw_buf_puts(&b, "}");
+			return reply(conn, 400, ctype, &b, F_NONE);
+		}
+		body_registry(&b, type, page_arg(conn, "page", 1, 1000000), page_arg(conn, "size", 500, 1000));
+		break;
+	}
+	case EP_EVACC: body_evacc_counties(&b); break;
+	case EP_EVACC_CENTRES:
+		body_evacc_centres(&b, page_arg(conn, "pageNo", 1, 1000000),
+				   page_arg(conn, "pageSize", 200, 1000));
+		break;
+	case EP_EDONATION: body_edonation(&b); break;
+	case EP_LEDGERS: {
+		unsigned st = url[9] ? body_ledger_file(&b, url + 9, &ctype) : body_ledger_list(&b);
+		if (st)
+			return reply(conn, st, "application/json; charset=utf-8", &b, F_NONE);
+		break;
+	}
 	default: body_metrics(&b); ctype = "text/plain; version=0.0.4"; break;
 	}
 	if (kind == F_BADJSON) {
@@ -445,7 +971,7 @@ static void on_sig(int s) { (void)s; stop = 1; }
 
 int main(int argc, char **argv)
 {
-	const char *listen = "127.0.0.1:18080", *port_file = NULL, *start = "2025-01-01";
+	const char *listen = "127.0.0.1:18080", *port_file = NULL, *start = "2025-01-01", *plays = NULL;
 	struct MHD_Daemon *d;
 	struct sockaddr_in sa;
 	char host[64];
@@ -461,6 +987,8 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--accel") == 0) accel = atof(v);
 		else if (strcmp(a, "--start") == 0) start = v;
+		else if (strcmp(a, "--plays") == 0) plays = v;
+		else if (strcmp(a, "--ledger-dir") == 0) ledger_dir = v;
 		else if (strcmp(a, "--token") == 0) token = v;
 		else if (strcmp(a, "--port-file") == 0) port_file = v;
 		else if (strcmp(a, "--fault") == 0) {
@@ -494,6 +1022,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "simulator: --start: bad time %s\n", start);
 			return 2;
 		}
+		plays_ms = sim_start_ms;
+		if (plays && pw_parse_time(plays, tz, &plays_ms) != 0) {
+			fprintf(stderr, "simulator: --plays: bad time %s\n", plays);
+			return 2;
+		}
 		pw_tz_free(tz);
 	}
 	real_start_ms = pw_now_ms();
@@ -523,8 +1056,8 @@ int main(int argc, char **argv)
 			fclose(f);
 		}
 	}
-	printf("simulator: serving on http://%s:%d (seed %llu, %.0fx, from %s); token %s\n", host, port,
-	       (unsigned long long)seed, accel, start, token);
+	printf("simulator: serving on http://%s:%d (seed %llu, %.0fx, from %s playing %s); token %s\n",
+	       host, port, (unsigned long long)seed, accel, start, plays ? plays : start, token);
 	fflush(stdout);
 	signal(SIGTERM, on_sig);
 	signal(SIGINT, on_sig);

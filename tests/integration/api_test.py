@@ -349,7 +349,8 @@ def test_limited_daemon():
     path = os.path.join(WORK, "limited.json")
     json.dump({"storage": {"path": os.path.join(WORK, "limited-store")},
                "http": {"listen": ["127.0.0.1:%d" % port]},
-               "query": {"max_bytes": "64MiB", "max_concurrency": 1}}, open(path, "w"))
+               "query": {"max_bytes": "64MiB", "max_bytes_total": "100MiB",
+                         "max_concurrency": 1}}, open(path, "w"))
     log = os.path.join(WORK, "limited.log")
     pw = subprocess.Popen([PW, "run", "-c", path], stdout=subprocess.DEVNULL, stderr=open(log, "w"))
     base = "http://127.0.0.1:%d" % port
@@ -364,10 +365,13 @@ def test_limited_daemon():
         # a window of 3,600 points at each of 11,000 steps: more than 64 MiB
         rq = {"query": "quantile_over_time(0.5, vector(time())[1h:1s])", "start": "0",
               "end": "10999", "step": "1"}
-        st, j = qcall(base, "/api/v1/query_range", rq)
-        check(refused(st, j, 422, "execution",
-                      "query processing would use more than 64MiB of memory (query.max_bytes)"),
-              "past query.max_bytes: %s %.300s" % (st, j))
+        # each refusal gives back what it held: were 64 MiB kept, the
+        # second would find the 100 MiB of query.max_bytes_total taken (503)
+        for i in range(4):
+            st, j = qcall(base, "/api/v1/query_range", rq)
+            check(refused(st, j, 422, "execution",
+                          "query processing would use more than 64MiB of memory (query.max_bytes)"),
+                  "past query.max_bytes (%d): %s %.300s" % (i, st, j))
         rq["end"] = "99"
         st, j = qcall(base, "/api/v1/query_range", rq)
         res = j.get("data", {}).get("result", [])
@@ -397,6 +401,14 @@ def test_limited_daemon():
                                                                     first["r"]))
         check(refused(st, j, 503, "timeout", "query timed out in query queue") and t1 - t0 < 5,
               "a query past query.max_concurrency: %s after %.1f s %.300s" % (st, t1 - t0, j))
+        # and answers, parse errors and timeouts give back theirs
+        for i in range(4):
+            st, j = qcall(base, "/api/v1/query_range", {
+                "query": " + ".join(["sum_over_time(vector(time())[1h:1s])"] * 4),
+                "start": "0", "end": "10999", "step": "1"})
+            check(st == 200, "a query of some MiB (%d): %s %.300s" % (i, st, j))
+            st, j = qcall(base, "/api/v1/query", {"query": "abs(" * 300 + "1" + ")" * 300})
+            check(refused(st, j, 400, "bad_data", "nested deeper"), "too deep (%d): %s" % (i, st))
         st, j = qcall(base, "/api/v1/query", {"query": "1+1", "time": "4"})
         check(st == 200, "the daemon answers after its limits: %s %.300s" % (st, j))
     finally:
@@ -431,8 +443,12 @@ def main():
         # a KPI with laggards and met units: every panel has something to show
         st, j = jcall(base, "/api/v1/kpis")
         empty = {k["name"] for k in j["data"]["kpis"] if not k["units"]}
+        # and the example's KPIs this configuration leaves out (pwtest.programme_config)
+        text = open(os.path.join(SRC, "conf/examples/programme-2025.json"), encoding="utf-8").read()
+        example = json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
+        left_out = {k["name"] for k in example["kpis"]} - {k["name"] for k in conf["kpis"]}
         test_dashboard(base, "pacewatch-kpis.json", "kpi", (".*", "mr_items|hotline_seats", "mr_items"),
-                       empty)
+                       empty | left_out)
     finally:
         stop_daemon(pw, log)
         sim.terminate()

@@ -56,7 +56,13 @@ def programme_config(src, sim_port):
     text = text.replace("127.0.0.1:18080", "127.0.0.1:%d" % sim_port)
     text = re.sub(r'"(scrape_interval|interval)": "[^"]*"', r'"\1": "1s"', text)
     text = text.replace('"scrape_timeout": "10s"', '"scrape_timeout": "900ms"')
-    return json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
+    conf = json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
+    # the per-institution targets (about 1,770 centres each, two pages) polled every second
+    # stall a sanitizer build on a loaded box; tests/integration/programme_test.py covers them
+    heavy = {"institution_registry_centres", "evacc_centres"}
+    conf["targets"] = [t for t in conf["targets"] if t["name"] not in heavy]
+    conf["kpis"] = [k for k in conf["kpis"] if k["name"] != "evacc_centres_online"]
+    return conf
 
 
 class Chromium:
