@@ -104,12 +104,18 @@ static char *read_number(const char *cell, double *v)
 	if (excel_error(cell))
 		return xasprintf("an Excel error value %s, not a number", cell);
 	if (n > 1 && cell[n - 1] == '%') {
-		pct = 1;
-		u = xstrndup(cell, n - 1);
+		/* "6.19%" read as 6.19e-2, the double nearest 0.0619 (6.19 / 100 is not) */
+		pct = !strpbrk(cell, "eE") ? 2 : 1;
+		u = pct == 2 ? xasprintf("%.*se-2", (int)(n - 1), cell) : xstrndup(cell, n - 1);
 		s = u;
 	}
 	if (!pw_number(s, v)) {
-		char *g = ungrouped(s);
+		char *g;
+		if (pct == 2) { /* "1,230%": the separators first */
+			u[n - 1] = '\0';
+			pct = 1;
+		}
+		g = ungrouped(s);
 		int ok = g && pw_number(g, v);
 		free(g);
 		if (!ok) {
@@ -121,7 +127,7 @@ static char *read_number(const char *cell, double *v)
 	if (isinf(*v) && !strpbrk(cell, "iI")) {
 		return xasprintf("number out of range: \"%s\"", pw_esc(esc, sizeof esc, cell, n));
 	}
-	if (pct)
+	if (pct == 1)
 		*v /= 100;
 	return NULL;
 }
@@ -317,6 +323,7 @@ int ledger_apply(const struct conf_csv *l, const char *name, const void *data, s
 				.delimiter = l->delimiter && l->delimiter[0] ? l->delimiter[0] : 0};
 	struct sheet *s = NULL;
 	struct want *w;
+	const char **key = NULL, **carry = NULL;
 	size_t nw = 0, nlab = l->labels.n, nval = l->values.n, hdr = 0;
 	long tcol = -1;
 	int rc;
@@ -438,30 +445,57 @@ int ledger_apply(const struct conf_csv *l, const char *name, const void *data, s
 	if (l->timestamp_column)
 		tcol = w[0].col;
 
-	/* the rows below it */
+	/* the rows below it. CSV has no merged cells: Excel saves a merged
+	 * cell's value in its first row only, so an empty date or label cell
+	 * of a CSV row carries the one of the row above (until a blank row). */
+	size_t nkey = nw - nval, v0 = nw - nval, lab0 = nw - nval - nlab;
+	int carry_down = strcmp(s->encoding, "xlsx") != 0;
+	key = xcalloc(nkey + 1, sizeof *key);
+	carry = xcalloc(nkey + 1, sizeof *carry);
 	for (size_t r = hdr; r < s->nrows; r++) {
 		const struct sheet_row *row = &s->rows[r], *hrow = &s->rows[hdr - 1];
 		size_t before = res->rejected_total, ns = 0;
-		size_t v0 = nw - nval;
 		int64_t ts = now_ms;
-		int any = 0;
-		for (size_t i = v0; i < nw; i++)
-			any |= cell_of(row, w[i].col)[0] != '\0';
-		if (!any) {
+		int any = 0, number = 0, labelled = 0;
+		if (sheet_row_blank(row))
+			memset(carry, 0, (nkey + 1) * sizeof *carry);
+		for (size_t i = v0; i < nw; i++) {
+			const char *c = cell_of(row, w[i].col);
+			double d;
+			char *why;
+			if (!c[0])
+				continue;
+			any = 1;
+			if (!number && !(why = read_number(c, &d)))
+				number = 1;
+			else if (!number)
+				free(why);
+		}
+		for (size_t i = lab0; i < v0; i++)
+			labelled |= cell_of(row, w[i].col)[0] != '\0';
+		/* blank, no values, or a footer's text (填表人： 审核人：) without a label */
+		if (!any || (!labelled && !number)) {
 			res->skipped++;
 			continue;
 		}
 		res->rows++;
+		for (size_t i = 0; i < nkey; i++) {
+			key[i] = cell_of(row, w[i].col);
+			if (carry_down && !key[i][0] && carry[i])
+				key[i] = carry[i];
+			if (key[i][0])
+				carry[i] = key[i];
+		}
 		if (tcol >= 0) {
-			const char *t = cell_of(row, tcol);
+			const char *t = key[0];
 			char *why = !t[0] ? xstrdup("empty: the row has no date")
 					  : read_date(t, tz, s->date1904, &ts);
 			if (why)
 				reject(res, row, tcol, hrow, why);
 		}
 		for (size_t i = 0; i < nlab; i++) {
-			const struct want *x = &w[nw - nval - nlab + i];
-			if (!cell_of(row, x->col)[0])
+			const struct want *x = &w[lab0 + i];
+			if (!key[lab0 + i][0])
 				reject(res, row, x->col, hrow,
 				       xasprintf("empty: every sample needs its %s label", l->labels.v[i].name));
 		}
@@ -491,7 +525,7 @@ int ledger_apply(const struct conf_csv *l, const char *name, const void *data, s
 			ls[0].value = l->values.v[i].name;
 			for (size_t k = 0; k < nlab && nl < PT_MAX_LABELS; k++) {
 				ls[nl].name = l->labels.v[k].name;
-				ls[nl++].value = cell_of(row, w[nw - nval - nlab + k].col);
+				ls[nl++].value = key[lab0 + k];
 			}
 			if ((rc = cb(ctx, ls, nl, ts, vals[i])) != 0) {
 				free(vals);
@@ -504,6 +538,8 @@ int ledger_apply(const struct conf_csv *l, const char *name, const void *data, s
 	}
 	rc = 0;
 out:
+	free(key);
+	free(carry);
 	for (size_t i = 0; i < nw; i++)
 		free(w[i].sq);
 	free(w);

@@ -195,6 +195,8 @@ Test(ledger, numbers_as_excel_writes_them)
 	one(d, "1,230", "n,曹县 1230 1751212800000\n");
 	one(d, "1,234,567.5", "n,曹县 1234567.5 1751212800000\n");
 	one(d, "85%", "n,曹县 0.85 1751212800000\n");
+	one(d, "6.19%", "n,曹县 0.0619 1751212800000\n"); /* not 6.19 / 100 = 0.061900000000000004 */
+	one(d, "1,230%", "n,曹县 12.3 1751212800000\n");
 	one(d, "-3", "n,曹县 -3 1751212800000\n");
 	one(d, "1e3", "n,曹县 1000 1751212800000\n");
 	one(d, "12,30", "row 2, column C \"数\": expected a number, found \"12,30\"");
@@ -256,7 +258,7 @@ Test(ledger, at_most_1000_rejections_listed_all_counted)
 	pw_buf_init(&b, 0);
 	pw_buf_puts(&b, "日期,县,数\n");
 	for (int i = 0; i < 1500; i++)
-		pw_buf_puts(&b, "2025-06-30,,x\n"); /* two wrong cells a row */
+		pw_buf_puts(&b, "六月,,1\n"); /* two wrong cells a row */
 	cr_assert_eq(apply(&dl, "m.csv", b.data, b.len, &g, &res, &cause), 0, "%s", cause);
 	cr_expect_eq(res.nrejected, 1000);
 	cr_expect_eq(res.rejected_total, 3000);
@@ -265,4 +267,31 @@ Test(ledger, at_most_1000_rejections_listed_all_counted)
 	cr_expect_str_eq(g.text, "");
 	ledger_result_free(&res);
 	pw_buf_free(&b);
+}
+
+Test(ledger, csv_carries_merged_cells_down_and_skips_footers)
+{
+	char *cause;
+	struct got g;
+	struct ledger_result res;
+	/* Excel saves a merged cell's value in its first row only; a blank row ends the
+	 * block; a footer's text in a value column without a label is no row of data */
+	const char *a = "日期,县,数\n"
+			"2025-06-30,曹县,1\n"
+			",,2\n"
+			",单县,3\n"
+			"\n"
+			",,4\n"
+			"填表人：,,审核人：\n";
+	cr_assert_eq(apply(&dl, "a.csv", a, strlen(a), &g, &res, &cause), 0, "%s", cause);
+	cr_expect_str_eq(g.text, "n,曹县 1 1751212800000\n"
+				 "n,曹县 2 1751212800000\n"
+				 "n,单县 3 1751212800000\n");
+	cr_expect_eq(res.skipped, 2, "the blank row and the footer");
+	cr_expect_eq(res.rejected_rows, 1, "row 6: nothing above it after the blank row");
+	cr_assert_eq(res.nrejected, 2);
+	char *t = ledger_reject_text(NULL, &res.rejected[0]);
+	cr_expect_str_eq(t, "row 6, column A \"日期\": empty: the row has no date");
+	free(t);
+	ledger_result_free(&res);
 }
