@@ -639,11 +639,21 @@ void kpis_meta(const struct kpis *ks, struct view_meta *m)
 	for (size_t i = 0; i < ks->n; i++) {
 		const struct kpi *k = &ks->k[i];
 		const struct conf_kpi *c = k->c;
+		/* the plan's milestones as the engine reads them (kpi_plan) */
+		struct view_milestone ms[KPI_MAX_POINTS];
+		size_t nms = 0;
+		for (size_t p = 0; p < k->nplan; p++)
+			if (k->plan[p].kind == KPI_PT_VALUE || k->plan[p].kind == KPI_PT_FRACTION)
+				ms[nms++] = (struct view_milestone){
+					k->plan[p].t, k->plan[p].kind == KPI_PT_VALUE ? k->plan[p].x : NAN,
+					k->plan[p].kind == KPI_PT_FRACTION ? k->plan[p].x : NAN};
 		view_meta_add_kpi(m, &(struct view_meta_kpi){
 			.name = c->name, .title = c->title, .kind = k->kind, .at_most = kpi_at_most(c),
 			.start_ms = c->start_ms, .deadline_ms = c->deadline_ms,
 			.deadline_text = c->deadline, .owner = c->owner, .contact = c->contact,
-			.runbook = c->runbook, .coverage = c->coverage, .item = c->item});
+			.runbook = c->runbook, .coverage = c->coverage, .item = c->item,
+			.milestones = ms, .nmilestones = nms, .step = c->curve == CONF_CURVE_STEP,
+			.period = (enum pw_period)c->period, .timezone = pw_tz_name(k->tz)});
 	}
 }
 

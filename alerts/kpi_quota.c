@@ -13,39 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* the period holding t, in the KPI's time zone, from local midnight */
+/* the period holding t, in the KPI's time zone, from local midnight
+ * (conf's periods are pw_period's, in the same order) */
+_Static_assert((int)PW_PERIOD_WEEK == CONF_PERIOD_WEEK && (int)PW_PERIOD_MONTH == CONF_PERIOD_MONTH &&
+		       (int)PW_PERIOD_QUARTER == CONF_PERIOD_QUARTER &&
+		       (int)PW_PERIOD_YEAR == CONF_PERIOD_YEAR,
+	       "conf's periods are pw_period's");
 static void period_of(const struct kpi *k, int64_t t, int64_t *p0, int64_t *p1, char *name,
 		      size_t sz)
 {
-	int64_t local = t / 1000 + pw_tz_offset(k->tz, t / 1000), days, y, y1;
-	unsigned m, d, m1, d1;
-	days = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
-	pw_civil_from_days(days, &y, &m, &d);
-	switch (k->c->period) {
-	case CONF_PERIOD_WEEK: {
-		int64_t monday = days - ((days % 7 + 7 + 3) % 7); /* 1970-01-01 was a Thursday */
-		pw_civil_from_days(monday, &y, &m, &d);
-		pw_civil_from_days(monday + 7, &y1, &m1, &d1);
-		snprintf(name, sz, "%04lld-%02u-%02u", (long long)y, m, d);
-		break;
-	}
-	case CONF_PERIOD_QUARTER:
-		m = (m - 1) / 3 * 3 + 1, d = 1;
-		y1 = m == 10 ? y + 1 : y, m1 = m == 10 ? 1 : m + 3, d1 = 1;
-		snprintf(name, sz, "%04lld-Q%u", (long long)y, (m - 1) / 3 + 1);
-		break;
-	case CONF_PERIOD_YEAR:
-		m = 1, d = 1, y1 = y + 1, m1 = 1, d1 = 1;
-		snprintf(name, sz, "%04lld", (long long)y);
-		break;
-	default: /* month */
-		d = 1;
-		y1 = m == 12 ? y + 1 : y, m1 = m == 12 ? 1 : m + 1, d1 = 1;
-		snprintf(name, sz, "%04lld-%02u", (long long)y, m);
-		break;
-	}
-	*p0 = pw_tz_local_to_unix(k->tz, (int)y, (int)m, (int)d, 0, 0, 0) * 1000;
-	*p1 = pw_tz_local_to_unix(k->tz, (int)y1, (int)m1, (int)d1, 0, 0, 0) * 1000;
+	pw_period_of(k->tz, (enum pw_period)k->c->period, t, p0, p1, name, sz);
 }
 
 /* each series' real samples in [p0, end] (a counter's from stale_after

@@ -79,6 +79,7 @@ struct ctarget {
 	bool have_sig, unchanged;
 	char *raw_error; /* the last scrape's error, unescaped */
 	uint64_t exc_samples, exc_labels, exc_new_series, links_refused;
+	int64_t status_next_due; /* next_due as the status shows it (0: in flight) */
 };
 
 const double collector_duration_bounds[COLLECTOR_DURATION_BUCKETS] = {
@@ -399,6 +400,7 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 		t->offset = (int64_t)(pw_hash64(t->t->name, strlen(t->t->name)) %
 				      (uint64_t)t->t->interval_ms);
 		t->next_due = now + (t->offset % 1000); /* first round soon after start */
+		t->status_next_due = t->next_due; /* no other thread sees t yet */
 		heap_push(c, t);
 	}
 	*out = c;
@@ -821,6 +823,9 @@ static void schedule(struct collector *c, struct ctarget *t, int64_t now)
 			next += iv;
 	}
 	t->next_due = next;
+	pthread_mutex_lock(&c->status_lock);
+	t->status_next_due = next;
+	pthread_mutex_unlock(&c->status_lock);
 	heap_push(c, t);
 }
 
@@ -1160,6 +1165,9 @@ static void start_scrape(struct collector *c, struct ctarget *t)
 {
 	t->started_ns = pw_mono_ns();
 	t->start_ms = pw_now_ms();
+	pthread_mutex_lock(&c->status_lock);
+	t->status_next_due = 0; /* in flight */
+	pthread_mutex_unlock(&c->status_lock);
 	t->batch = store_batch_begin(c->store);
 	t->samples = 0;
 	t->resp_bytes = 0;
@@ -1242,6 +1250,7 @@ bool collector_target(struct collector *c, size_t i, struct collector_target_sta
 	o->last_duration_s = t->last_dur;
 	o->last_samples = t->last_samples;
 	o->failures = t->failures;
+	o->next_due_ms = t->status_next_due;
 	o->scrapes_total = t->scrapes_total;
 	o->failures_total = t->failures_total;
 	o->samples_total = t->samples_total;

@@ -245,6 +245,7 @@ struct collector_target_status {
 	double last_duration_s;
 	size_t last_samples;
 	unsigned failures;       /* consecutive */
+	int64_t next_due_ms;     /* when the next scrape is due (backoff included); 0: in flight */
 	uint64_t scrapes_total, failures_total, samples_total;
 	uint64_t duration_buckets[COLLECTOR_DURATION_BUCKETS]; /* cumulative counts */
 	double duration_sum;

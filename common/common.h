@@ -293,6 +293,17 @@ int64_t pw_tz_local_to_unix(const struct pw_tz *tz, int year, int mon, int day,
 int64_t pw_days_from_civil(int64_t y, unsigned m, unsigned d);
 void pw_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
+/* Calendar periods of quotas (docs/kpis.md, "Calendar quotas"), in the
+ * order of conf's `period`: weeks from Monday, months, quarters, years, with
+ * boundaries at local midnight in tz. */
+enum pw_period { PW_PERIOD_NONE, PW_PERIOD_WEEK, PW_PERIOD_MONTH, PW_PERIOD_QUARTER,
+		 PW_PERIOD_YEAR };
+/* The period of that kind holding t_ms: [*p0, *p1) in ms, and its name
+ * ("2025-06-30" for the week's Monday, "2025-06", "2025-Q3", "2025") in
+ * name[sz] (name may be NULL). PW_PERIOD_NONE counts as a month. */
+void pw_period_of(const struct pw_tz *tz, enum pw_period kind, int64_t t_ms, int64_t *p0,
+		  int64_t *p1, char *name, size_t sz);
+
 /* Parse a time: RFC 3339 ("2025-06-30T23:59:00+08:00", fractions allowed),
  * Unix seconds ("1751299140", "1751299140.5"), or a local date/time in tz
  * ("2025-06-30", "2025-06-30 23:59", "2025-06-30T23:59:00"); tz NULL = UTC.
@@ -322,5 +333,22 @@ bool pw_valid_label_name(const char *s, size_t n);
 
 /* 64-bit hash (FNV-1a variant mixed with a finaliser) for in-memory tables. */
 uint64_t pw_hash64(const void *p, size_t n);
+
+/* Regular expressions as Prometheus compiles them (common/regex.cc, over
+ * RE2): pattern P becomes "^(?:" P ")$" in RE2 syntax (Go's regexp, UTF-8)
+ * and matches in time linear in the subject. pw_regex_new refuses what Go's
+ * regexp refuses (also \C) and programs over 8 MiB, with *cause (malloc'd)
+ * in Go's words: "error parsing regexp: missing closing ): `^(?:(a)$`".
+ * alone: P must also parse by itself, as label matchers' patterns must in
+ * Prometheus (not label_replace's). A compiled regex may be used by several
+ * threads at once. */
+struct pw_regex;
+struct pw_regex *pw_regex_new(const char *pattern, bool alone, char **cause);
+void pw_regex_free(struct pw_regex *re);
+/* Does the regex match s (n bytes)? */
+bool pw_regex_match(const struct pw_regex *re, const char *s, size_t n);
+/* label_replace: when the regex matches s, *out = tpl expanded as Go's
+ * regexp.Expand does ($1, ${1}, $name, ${name}, $$; malloc'd) and true. */
+bool pw_regex_replace(const struct pw_regex *re, const char *s, const char *tpl, char **out);
 
 #endif /* PW_COMMON_H */

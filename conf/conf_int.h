@@ -57,6 +57,8 @@ struct conf_names {
 	size_t n, cap;
 };
 size_t conf_names_add(struct conf_names *ns, const char *name, size_t i);
+/* The index of name's entry, or SIZE_MAX. */
+size_t conf_names_find(const struct conf_names *ns, const char *name);
 void conf_names_free(struct conf_names *ns);
 
 /* ---- errors.c ------------------------------------------------------------- */

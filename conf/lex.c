@@ -314,6 +314,19 @@ size_t conf_names_add(struct conf_names *ns, const char *name, size_t i)
 	return SIZE_MAX;
 }
 
+size_t conf_names_find(const struct conf_names *ns, const char *name)
+{
+	size_t h;
+
+	if (!name || !ns->cap)
+		return SIZE_MAX;
+	h = (size_t)pw_hash64(name, strlen(name)) & (ns->cap - 1);
+	for (; ns->v[h].s; h = (h + 1) & (ns->cap - 1))
+		if (strcmp(ns->v[h].s, name) == 0)
+			return ns->v[h].i;
+	return SIZE_MAX;
+}
+
 void conf_names_free(struct conf_names *ns)
 {
 	free(ns->v);

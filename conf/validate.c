@@ -386,8 +386,12 @@ static bool valid_listen(const char *s)
 
 /* Did loading already report an error at path? Then rules that read it
  * would only add noise. */
+static _Thread_local const struct conf_names *load_errs; /* their paths */
+
 static bool bad(const struct conf_errs *errs, size_t nload, const char *path)
 {
+	if (load_errs) /* a lookup per check, not a scan of the errors */
+		return conf_names_find(load_errs, path) != SIZE_MAX;
 	for (size_t i = 0; i < nload; i++)
 		if (strcmp(errs->v[i].path, path) == 0)
 			return true;
@@ -822,6 +826,11 @@ static void check_targets(struct conf *c, struct conf_errs *errs, const struct p
 void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
 {
 	size_t nload = errs->n; /* the errors loading found */
+	struct conf_names paths = {0};
+
+	for (size_t i = 0; i < nload; i++)
+		conf_names_add(&paths, errs->v[i].path, i);
+	load_errs = &paths;
 
 	check_global(c, errs, pm, nload);
 	check_ledgers(c, errs, pm);
@@ -834,4 +843,6 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 	check_shard(c, errs, pm, nload);
 	check_remote_writes(c, errs, pm);
 	check_targets(c, errs, pm, nload);
+	load_errs = NULL;
+	conf_names_free(&paths);
 }

@@ -23,6 +23,7 @@ enum {
 	PATH_QUERY,
 	PATH_QUERY_RANGE,
 	PATH_API_OTHER, /* the rest of /api/v1/ */
+	PATH_PAGES,     /* the pages for people (pages/) */
 	NPATHS
 };
 

@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <zlib.h>
 
+#include "pages.h"
+
 static const char *const path_names[NPATHS] = {
 	[PATH_METRICS] = "/metrics",
 	[PATH_IMPORT] = "/api/v1/import/prometheus",
@@ -30,6 +32,7 @@ static const char *const path_names[NPATHS] = {
 	[PATH_QUERY] = "/api/v1/query",
 	[PATH_QUERY_RANGE] = "/api/v1/query_range",
 	[PATH_API_OTHER] = "/api/v1/other",
+	[PATH_PAGES] = "pages",
 };
 
 void httpd_set_notify(struct httpd *h, struct notify *n)
@@ -623,6 +626,55 @@ static enum MHD_Result serve_reload(struct httpd *h, struct MHD_Connection *c, i
 	return ret;
 }
 
+/* ---- the pages for people (pages/, docs/pages.md) ------------------------------ */
+
+#define PAGES_MAX_TARGETS 1024
+
+/* The collector's and the notifier's status are copied under the lock
+ * (which keeps them alive across a reload), the page is drawn with none. */
+static enum MHD_Result serve_page(struct httpd *h, struct MHD_Connection *c, int path,
+				  const char *url, struct req *rq)
+{
+	/* only /targets shows the targets */
+	bool targets = strcmp(url, "/targets") == 0;
+	struct collector_target_status *ts = targets ? xcalloc(PAGES_MAX_TARGETS, sizeof *ts) : NULL;
+	struct pages_src src = {.store = h->store, .targets = ts, .now_ms = pw_now_ms()};
+	struct notify_status *ns;
+	struct view *v = view_get(h->views);
+	struct pw_buf b;
+	struct MHD_Response *r;
+	const char *ctype;
+	unsigned code;
+	enum MHD_Result ret;
+	(void)rq;
+	pthread_mutex_lock(&h->lock);
+	while (targets && h->col && src.ntargets < PAGES_MAX_TARGETS &&
+	       collector_target(h->col, src.ntargets, &ts[src.ntargets]))
+		src.ntargets++;
+	ns = notify_status_take(h->notify);
+	pthread_mutex_unlock(&h->lock);
+	src.v = v;
+	src.notify = ns;
+	pw_buf_init(&b, 0);
+	code = pages_render(&src, url, &b, &ctype);
+	notify_status_free(ns);
+	view_unref(v);
+	free(ts);
+	r = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
+	b.data = NULL;
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'none'; style-src 'unsafe-inline'; "
+				"script-src 'unsafe-inline'; img-src 'self'; form-action 'none'; "
+				"frame-ancestors 'none'");
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	count(h, path, code);
+	return ret;
+}
+
 /* ---- routing --------------------------------------------------------------------- */
 
 /* the credentials a route asks for: none, http.read_auth or
@@ -651,6 +703,11 @@ static const struct route routes[] = {
 	{"/api/v1/import/prometheus", "POST",     AUTH_WRITE, PATH_IMPORT,    serve_import,  "use POST\n"},
 	{"/api/v1/ledgers/*",         "POST",     AUTH_WRITE, PATH_API_OTHER, serve_ledger,  "use POST\n"},
 	{"/api/v1/*",                 "GET POST", AUTH_READ,  PATH_API_OTHER, api_handle,    "use GET or POST\n"},
+	{"/",                         "GET",      AUTH_READ,  PATH_PAGES,     serve_page,    "use GET\n"},
+	{"/kpis/*",                   "GET",      AUTH_READ,  PATH_PAGES,     serve_page,    "use GET\n"},
+	{"/alerts",                   "GET",      AUTH_READ,  PATH_PAGES,     serve_page,    "use GET\n"},
+	{"/targets",                  "GET",      AUTH_READ,  PATH_PAGES,     serve_page,    "use GET\n"},
+	{"/notifications",            "GET",      AUTH_READ,  PATH_PAGES,     serve_page,    "use GET\n"},
 };
 
 static const struct route *route_find(const char *url)

@@ -58,4 +58,45 @@ void notify_status_free(struct notify_status *s);
 void notify_status_json(const struct notify_status *st, struct pw_buf *b);
 void notify_status_metrics(const struct notify_status *st, struct pw_buf *b, bool openmetrics);
 
+/* The same status read field by field (pacewatch's pages). Strings are
+ * borrowed from the status (or, in callbacks, valid during the call). */
+struct notify_receiver_info {
+	const char *name, *kind, *target;
+	size_t queued;
+	uint64_t sent, failed, dropped;
+	int64_t oldest_queued_ms; /* when the oldest queued one was queued; 0: none */
+	const char *last_error;   /* NULL: none since the start */
+	int64_t last_error_ms;
+};
+size_t notify_status_nreceivers(const struct notify_status *st); /* NULL: 0 */
+void notify_status_receiver(const struct notify_status *st, size_t i,
+			    struct notify_receiver_info *out);
+
+/* One queued notification of the outbox, oldest first. */
+struct notify_queued_info {
+	uint64_t id;
+	const char *receiver, *kind, *group_key, *subject; /* "" when none */
+	const char *last_error;                              /* "" while not failed */
+	int64_t queued_ms, next_attempt_ms;                  /* next_attempt_ms 0: not failed */
+	long long attempts, alerts;
+};
+typedef int (*notify_queued_fn)(void *ctx, const struct notify_queued_info *q);
+/* Every queued notification (fn returning non-zero stops; that is
+ * returned); negative on a store error. */
+int notify_status_queued(const struct notify_status *st, notify_queued_fn fn, void *ctx);
+
+/* The notification log: what each aggregation group last notified, when,
+ * and the fingerprints of the alerts it held then (firing, resolved). */
+struct notify_log_info {
+	const char *receiver, *group_key;
+	int64_t sent_ms;
+	const uint64_t *firing, *resolved;
+	size_t nfiring, nresolved;
+};
+typedef int (*notify_log_fn)(void *ctx, const struct notify_log_info *e);
+int notify_status_log(const struct notify_status *st, notify_log_fn fn, void *ctx);
+/* An alert's fingerprint as the notifier (and Alertmanager) knows it: its
+ * labels with global.external_labels added, its own winning. */
+uint64_t notify_status_fingerprint(const struct notify_status *st, const struct pw_lset *labels);
+
 #endif /* PW_NOTIFY_H */

@@ -81,6 +81,7 @@ struct lane_status {
 
 struct notify_status {
 	struct store *st;
+	struct pw_lset *ext; /* global.external_labels: alerts' fingerprints */
 	struct lane_status *lanes;
 	size_t nlanes;
 	struct gsnap *groups; /* a reference; NULL before the first step */
@@ -102,6 +103,15 @@ struct notify_status *notify_status_take(struct notify *n)
 		return NULL;
 	s = xcalloc(1, sizeof *s);
 	s->st = n->st;
+	{
+		const struct conf_kvs *e = &n->c->global.external_labels;
+		struct pw_lbuild b;
+		pw_lbuild_init(&b);
+		for (size_t i = 0; i < e->n; i++)
+			pw_lbuild_set(&b, e->v[i].name, e->v[i].value);
+		s->ext = pw_lbuild_lset(&b);
+		pw_lbuild_free(&b);
+	}
 	s->lanes = xcalloc(n->nlanes + 1, sizeof *s->lanes);
 	s->nlanes = n->nlanes;
 	for (size_t i = 0; i < n->nlanes; i++) {
@@ -138,6 +148,7 @@ void notify_status_free(struct notify_status *s)
 		free(s->lanes[i].last_error);
 	}
 	free(s->lanes);
+	pw_lset_unref(s->ext);
 	if (s->groups)
 		pw_shared_unref(&s->groups->sh);
 	free(s);
@@ -300,4 +311,127 @@ void notify_status_metrics(const struct notify_status *s, struct pw_buf *b, bool
 			}
 		}
 	}
+}
+
+/* ---- the same, field by field (pacewatch's pages) ---------------------------------- */
+
+size_t notify_status_nreceivers(const struct notify_status *s)
+{
+	return s ? s->nlanes : 0;
+}
+
+void notify_status_receiver(const struct notify_status *s, size_t i,
+			    struct notify_receiver_info *o)
+{
+	const struct lane_status *l = &s->lanes[i];
+	*o = (struct notify_receiver_info){
+		.name = l->name, .kind = l->kind, .target = l->target, .queued = l->queued,
+		.sent = l->sent, .failed = l->failed, .dropped = l->dropped,
+		.oldest_queued_ms = l->oldest, .last_error = l->last_error,
+		.last_error_ms = l->last_error_at};
+}
+
+struct queued_fn_ctx {
+	notify_queued_fn fn;
+	void *ctx;
+};
+
+static int queued_info_cb(void *ctx, const void *k, size_t kn, const void *v, size_t vn)
+{
+	struct queued_fn_ctx *x = ctx;
+	json_error_t je;
+	json_t *o;
+	int rc;
+	if (kn != 10 || !(o = json_loadb(v, vn, 0, &je)))
+		return 0;
+	rc = x->fn(x->ctx, &(struct notify_queued_info){
+		.id = outbox_id(k), .receiver = rec_str(o, "lane"), .kind = rec_str(o, "kind"),
+		.group_key = rec_str(o, "group"), .subject = rec_str(o, "subject"),
+		.last_error = rec_str(o, "error"),
+		.queued_ms = (int64_t)json_integer_value(json_object_get(o, "created")),
+		.next_attempt_ms = json_object_get(o, "error")
+					   ? (int64_t)json_integer_value(json_object_get(o, "next"))
+					   : 0,
+		.attempts = (long long)json_integer_value(json_object_get(o, "attempts")),
+		.alerts = (long long)json_integer_value(json_object_get(o, "alerts"))});
+	json_decref(o);
+	return rc;
+}
+
+int notify_status_queued(const struct notify_status *s, notify_queued_fn fn, void *ctx)
+{
+	struct queued_fn_ctx x = {fn, ctx};
+	if (!s)
+		return 0;
+	return store_rec_scan(s->st, "o/", 2, queued_info_cb, &x);
+}
+
+uint64_t notify_status_fingerprint(const struct notify_status *s, const struct pw_lset *labels)
+{
+	struct pw_lbuild b;
+	struct pw_lset *l;
+	uint64_t h;
+	if (!s || !s->ext || !s->ext->n)
+		return labels->h;
+	/* as notify/alert.c adds them: the external labels under the alert's own */
+	pw_lbuild_init(&b);
+	for (uint32_t i = 0; i < s->ext->n; i++)
+		pw_lbuild_set(&b, s->ext->l[i].name, s->ext->l[i].value);
+	pw_lbuild_add(&b, labels->l, labels->n, NULL);
+	l = pw_lbuild_lset(&b);
+	h = l->h;
+	pw_lset_unref(l);
+	pw_lbuild_free(&b);
+	return h;
+}
+
+struct log_fn_ctx {
+	notify_log_fn fn;
+	void *ctx;
+};
+
+static uint64_t *log_fps(json_t *a, size_t *n)
+{
+	uint64_t *v = xcalloc(json_array_size(a) + 1, sizeof *v);
+	*n = 0;
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *h = json_string_value(json_array_get(a, i));
+		if (h)
+			v[(*n)++] = strtoull(h, NULL, 16);
+	}
+	return v;
+}
+
+/* one entry of the notification log: key "n/<receiver>\x1f<group key>" */
+static int log_cb(void *ctx, const void *k, size_t kn, const void *v, size_t vn)
+{
+	struct log_fn_ctx *x = ctx;
+	const char *key = k, *sep = memchr(key, '\x1f', kn);
+	json_error_t je;
+	json_t *o;
+	char recv[256], gkey[1024];
+	struct notify_log_info e = {0};
+	uint64_t *f, *r;
+	int rc;
+	if (!sep || kn < 2 || !(o = json_loadb(v, vn, 0, &je)))
+		return 0;
+	snprintf(recv, sizeof recv, "%.*s", (int)(sep - key - 2), key + 2);
+	snprintf(gkey, sizeof gkey, "%.*s", (int)(kn - (size_t)(sep + 1 - key)), sep + 1);
+	f = log_fps(json_object_get(o, "firing"), &e.nfiring);
+	r = log_fps(json_object_get(o, "resolved"), &e.nresolved);
+	e.receiver = recv, e.group_key = gkey, e.firing = f, e.resolved = r;
+	e.sent_ms = (int64_t)json_integer_value(json_object_get(o, "ts"));
+	rc = x->fn(x->ctx, &e);
+	free(f);
+	free(r);
+	json_decref(o);
+	return rc;
+}
+
+int notify_status_log(const struct notify_status *s, notify_log_fn fn, void *ctx)
+{
+	struct log_fn_ctx x = {fn, ctx};
+	if (!s)
+		return 0;
+	return store_rec_scan(s->st, "n/", 2, log_cb, &x);
 }

@@ -7,9 +7,7 @@
  */
 #include "query_int.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include <math.h>
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -713,91 +711,23 @@ static struct val map_vec(struct ev *ev, struct val *in, double **sa, size_t nsa
 	return out;
 }
 
-static bool is_name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-/* Go's regexp.Expand for $1, ${1}, $name, ${name}, $$ */
-static void replacement_expand(struct pw_buf *b, const char *tpl, const char *subj,
-			       pcre2_match_data *md, pcre2_code *re, int nmatch)
-{
-	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-	for (const char *p = tpl; *p;) {
-		const char *name;
-		size_t nl;
-		if (*p != '$') {
-			pw_buf_putc(b, *p++);
-			continue;
-		}
-		if (p[1] == '$') {
-			pw_buf_putc(b, '$');
-			p += 2;
-			continue;
-		}
-		if (p[1] == '{') {
-			const char *e = p + 2;
-			while (*e && (is_name_char(*e)))
-				e++;
-			if (*e != '}' || e == p + 2) {
-				pw_buf_putc(b, *p++);
-				continue;
-			}
-			name = p + 2;
-			nl = (size_t)(e - name);
-			p = e + 1;
-		} else {
-			const char *e = p + 1;
-			while (*e && is_name_char(*e))
-				e++;
-			if (e == p + 1) {
-				pw_buf_putc(b, *p++);
-				continue;
-			}
-			name = p + 1;
-			nl = (size_t)(e - name);
-			p = e;
-		}
-		int num = -1;
-		if (strspn(name, "0123456789") >= nl) {
-			num = 0;
-			for (size_t i = 0; i < nl && num < 100000; i++)
-				num = num * 10 + (name[i] - '0');
-		} else {
-			char nm[256];
-			snprintf(nm, sizeof nm, "%.*s", (int)nl, name);
-			num = pcre2_substring_number_from_name(re, (PCRE2_SPTR)nm);
-			if (num < 0)
-				num = -1;
-		}
-		if (num >= 0 && num < nmatch && ov[2 * num] != PCRE2_UNSET)
-			pw_buf_append(b, subj + ov[2 * num], ov[2 * num + 1] - ov[2 * num]);
-	}
-}
-
 static struct val label_replace(struct ev *ev, struct node *n)
 {
 	struct val in = eval(ev, n->args[0]), out = {.type = T_VECTOR};
 	const char *dst = unparen(n->args[1])->str, *repl = unparen(n->args[2])->str,
 		   *src = unparen(n->args[3])->str, *rx = unparen(n->args[4])->str;
 	struct outb o = {0};
-	int err;
-	PCRE2_SIZE eoff;
-	pcre2_code *re;
-	pcre2_match_data *md;
-	char *pat = xasprintf("^(?:%s)$", rx);
+	/* as Prometheus: Go's regexp of "^(?:" rx ")$", Expand for the
+	 * replacement, an empty result removes the label */
+	struct pw_regex *re = pw_regex_new(rx, false, NULL);
 
-	re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_DOLLAR_ENDONLY,
-			   &err, &eoff, NULL);
-	free(pat);
 	if (!re)
 		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid regular expression in label_replace(): %s", rx);
 	if (!pw_valid_label_name(dst, strlen(dst))) {
-		pcre2_code_free(re);
+		pw_regex_free(re);
 		ev_fail(ev, QUERY_ERR_EXECUTION, "invalid destination label name in label_replace(): %s",
 			dst);
 	}
-	md = pcre2_match_data_create_from_pattern(re, NULL);
 	/* new label sets first: nothing below may fail while the regex is held
 	 * (their memory is charged after it) */
 	struct pw_lset **nls = qarena_alloc(ev->a, (in.m.n + 1) * sizeof *nls);
@@ -809,35 +739,29 @@ static struct val label_replace(struct ev *ev, struct node *n)
 		struct ser *s = &in.m.s[i];
 		const char *sv = pw_lset_get(s->ls, src);
 		struct pw_lset *ls = s->ls;
-		int rc;
+		char *res;
 		/* one match may take long: the clock before each; a timeout
 		 * unwinds once the regex is freed */
 		if ((late = pw_mono_ns() > ev->deadline_ns))
 			break;
 		if (!sv)
 			sv = "";
-		rc = pcre2_match(re, (PCRE2_SPTR)sv, strlen(sv), 0, 0, md, NULL);
-		if (rc > 0) {
-			struct pw_buf b;
-			char *res;
+		if (pw_regex_replace(re, sv, repl, &res)) {
 			struct pw_label *lb = qarena_alloc(ev->a, (ls->n + 1) * sizeof *lb);
 			size_t k = 0;
-			pw_buf_init(&b, 0);
-			pw_buf_puts(&b, "");
-			replacement_expand(&b, repl, sv, md, re, rc);
-			res = pw_buf_take(&b);
 			for (uint32_t j = 0; j < ls->n; j++)
 				if (strcmp(ls->l[j].name, dst))
 					lb[k++] = ls->l[j];
-			lb[k].name = dst;
-			lb[k++].value = qarena_strdup(ev->a, res);
+			if (res[0]) {
+				lb[k].name = dst;
+				lb[k++].value = qarena_strdup(ev->a, res);
+			}
 			free(res);
 			ls = qlabels_make(ev->a, lb, k);
 		}
 		nls[i] = ls;
 	}
-	pcre2_match_data_free(md);
-	pcre2_code_free(re);
+	pw_regex_free(re);
 	ev->a->mem = mem;
 	if (mem)
 		ev_charge(ev, ev->a->bytes - held);

@@ -566,7 +566,7 @@ static struct node *parse_selector(struct ps *p, const char *metric, int pos)
 				char msg[400];
 				snprintf(msg, sizeof msg, "%s", cause ? cause : "invalid regular expression");
 				free(cause);
-				pfail(p, v->pos, "%s", msg);
+				pfail(p, t->pos, "%s", msg); /* Prometheus: the label */
 			}
 			p->x->mlens[slot] = ++nm;
 			if (strcmp(t->s, "__name__") == 0 && metric)

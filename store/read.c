@@ -1,14 +1,12 @@
 /*
  * read.c — the read side, for query/, alerts/ and exporters/: snapshots,
- * label matchers (PCRE2, anchored as Prometheus anchors), series selection
- * through the postings, sample iterators (sealed segments, the open one,
+ * label matchers (RE2 through pw_regex, anchored as Prometheus anchors),
+ * series selection through the postings, sample iterators (sealed segments, the open one,
  * the head, then the log's view), latest values, label names and values,
  * metadata. What it returns lives until store_snap_end().
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "store_int.h"
 
-#include <pcre2.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -81,8 +79,8 @@ int snap_series_enc(struct store_snap *snap, const MDB_val *v, const char **enc,
 	if (n > snap->left) {
 		size_t sz = n > 65536 ? n : 65536;
 		snap->chunks = xreallocarray(snap->chunks, snap->nchunks + 1, sizeof *snap->chunks);
-		/* zeroed: PCRE2's JIT reads a little past a subject's end, and
-		 * labels used to be in the map, initialised to the page's end */
+		/* zeroed: labels used to be in the map, initialised to the
+		 * page's end */
 		snap->cur = snap->chunks[snap->nchunks++] = xcalloc(1, sz);
 		snap->left = sz;
 	}
@@ -120,22 +118,15 @@ int store_matcher_init(struct store_matcher *m, enum store_match_type type, cons
 	m->name = xstrdup(name);
 	m->value = xstrdup(value);
 	if (type == STORE_MATCH_RE || type == STORE_MATCH_NRE) {
-		int errcode;
-		PCRE2_SIZE erroff;
-		pcre2_code *re = pcre2_compile((PCRE2_SPTR)value, PCRE2_ZERO_TERMINATED,
-					       PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF,
-					       &errcode, &erroff, NULL);
-		if (!re) {
-			PCRE2_UCHAR msg[256];
-			pcre2_get_error_message(errcode, msg, sizeof msg);
+		char *why = NULL;
+		if (!(m->re = pw_regex_new(value, true, &why))) {
 			if (cause)
-				*cause = xasprintf("invalid regular expression \"%s\" at offset %zu: %s",
-						   value, (size_t)erroff, (char *)msg);
+				*cause = why;
+			else
+				free(why);
 			store_matcher_free(m);
 			return PW_EINVAL;
 		}
-		pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-		m->re = re;
 	}
 	return 0;
 }
@@ -144,38 +135,19 @@ void store_matcher_free(struct store_matcher *m)
 {
 	free(m->name);
 	free(m->value);
-	if (m->re)
-		pcre2_code_free(m->re);
+	pw_regex_free(m->re);
 	memset(m, 0, sizeof *m);
 }
-
-static pthread_once_t md_once = PTHREAD_ONCE_INIT;
-static pthread_key_t md_key;
-
-static void md_free(void *p) { pcre2_match_data_free(p); }
-static void md_key_init(void) { pthread_key_create(&md_key, md_free); }
 
 bool store_matcher_matches(const struct store_matcher *m, const char *value)
 {
 	switch (m->type) {
 	case STORE_MATCH_EQ: return strcmp(value, m->value) == 0;
 	case STORE_MATCH_NE: return strcmp(value, m->value) != 0;
-	default: break;
+	case STORE_MATCH_RE: return pw_regex_match(m->re, value, strlen(value));
+	case STORE_MATCH_NRE: return !pw_regex_match(m->re, value, strlen(value));
 	}
-	{
-		/* one match-data block per thread, reused for every match and
-		 * freed when the thread ends (HTTP threads come and go) */
-		pcre2_match_data *md;
-		int rc;
-		pthread_once(&md_once, md_key_init);
-		if (!(md = pthread_getspecific(md_key))) {
-			if (!(md = pcre2_match_data_create(1, NULL)))
-				abort();
-			pthread_setspecific(md_key, md);
-		}
-		rc = pcre2_match(m->re, (PCRE2_SPTR)value, strlen(value), 0, 0, md, NULL);
-		return (rc >= 0) == (m->type == STORE_MATCH_RE);
-	}
+	return false;
 }
 
 /* ---- series labels ------------------------------------------------------- */

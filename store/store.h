@@ -157,15 +157,17 @@ uint64_t store_series_epoch(struct store_snap *snap);
 
 enum store_match_type { STORE_MATCH_EQ, STORE_MATCH_NE, STORE_MATCH_RE, STORE_MATCH_NRE };
 
-/* A label matcher with Prometheus semantics: regexes are fully anchored and
- * use RE2-like syntax; a missing label counts as the empty value. */
+/* A label matcher with Prometheus semantics: regexes are RE2 (Go's regexp)
+ * anchored as "^(?:" value ")$" (pw_regex); a missing label counts as the
+ * empty value. */
 struct store_matcher {
 	enum store_match_type type;
 	char *name;
 	char *value;
-	void *re; /* compiled regex for RE/NRE */
+	struct pw_regex *re; /* compiled regex for RE/NRE */
 };
-/* Errors: PW_EINVAL for an invalid regex (cause says where). */
+/* Errors: PW_EINVAL for an invalid or too large regex (cause: Go's text,
+ * "error parsing regexp: ...: `...`"). */
 int store_matcher_init(struct store_matcher *m, enum store_match_type type, const char *name,
 		       const char *value, char **cause);
 void store_matcher_free(struct store_matcher *m);

@@ -44,6 +44,13 @@ QUERIES = [
     ("instant", 'count by (city) (childcare_spots_per_1000 < 4.8)'),
     ("instant", 'sum by (city) (increase(mr_recognitions_total[30d]))'),
     ("instant", 'predict_linear(childcare_spots_per_1000{city="青岛"}[7d], 30 * 86400)'),
+    # regular expressions, as dashboards' variables write them: alternations
+    # of values, prefixes and suffixes, a class, case-insensitivity, names
+    ("range", 'sum by (city) (rate(mr_recognitions_total{city=~"济南|青岛|烟台"}[2h]))'),
+    ("instant", 'count(childcare_spots_per_1000{county=~"C0[0-4].*7"})'),
+    ("instant", 'sum by (city) (rate(mr_recognitions_total{institution!~"H0.*5|H1.*", city=~"(?i).*州"}[1h]))'),
+    ("range", 'histogram_quantile(0.9, sum by (le) (rate(platform_request_seconds_bucket{instance=~"i0(1|2)[0-9]{2}"}[1h])))'),
+    ("instant", 'count by (__name__) ({__name__=~"mr_.*|childcare_.*", city=~"济南|青岛", county!~".*9"})'),
 ]
 
 

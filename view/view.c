@@ -73,6 +73,8 @@ static void meta_free(struct pw_shared *sh)
 		free((void *)m->rules[i].labels);
 		free((void *)m->rules[i].annotations);
 	}
+	for (size_t i = 0; i < m->nkpis; i++)
+		free((void *)m->kpis[i].milestones);
 	free(m->groups);
 	free(m->rules);
 	free(m->kpis);
@@ -147,6 +149,13 @@ size_t view_meta_add_kpi(struct view_meta *m, const struct view_meta_kpi *k)
 	c->runbook = view_meta_str(m, k->runbook ? k->runbook : "");
 	c->coverage = view_meta_str(m, k->coverage ? k->coverage : "");
 	c->item = view_meta_str(m, k->item ? k->item : "");
+	c->timezone = view_meta_str(m, k->timezone ? k->timezone : "");
+	c->milestones = NULL;
+	if (k->nmilestones) {
+		struct view_milestone *ms = xcalloc(k->nmilestones, sizeof *ms);
+		memcpy(ms, k->milestones, k->nmilestones * sizeof *ms);
+		c->milestones = ms;
+	}
 	return m->nkpis++;
 }
 

@@ -79,6 +79,13 @@ struct view_meta_group {
 
 enum view_kpi_kind { VIEW_KPI_LEVEL, VIEW_KPI_COVERAGE, VIEW_KPI_QUOTA, VIEW_KPI_PEERS };
 
+/* A milestone of a KPI's plan: by at_ms, the value (when it is a
+ * number), else the fraction of the way from baseline to target. */
+struct view_milestone {
+	int64_t at_ms;
+	double value, fraction; /* one of them is NaN */
+};
+
 struct view_meta_kpi {
 	const char *name, *title;
 	enum view_kpi_kind kind;
@@ -89,6 +96,12 @@ struct view_meta_kpi {
 	const char *runbook;         /* "" when not configured */
 	const char *coverage;        /* a coverage KPI's condition (">= 1"), else "" */
 	const char *item;            /* the programme item ("N2 心理健康服务"), else "" */
+	/* the plan's shape, for pictures of it (docs/kpis.md, "The plan") */
+	const struct view_milestone *milestones; /* ascending; copied by view_meta_add_kpi */
+	size_t nmilestones;
+	bool step;                   /* curve: step (else linear) */
+	enum pw_period period;       /* a quota's calendar period, else PW_PERIOD_NONE */
+	const char *timezone;        /* the KPI's zone: its dates and periods ("" : UTC) */
 };
 
 struct view_meta {

@@ -47,6 +47,22 @@ check nostore 2 '--storage DIR is required' "$PW" dump
 check badmatch 2 '1:3: parse error' "$PW" dump --storage st --match 'x{'
 check badtime 2 'invalid time' "$PW" dump --storage st --start yesterday
 check unknown 2 'unknown command' "$PW" frobnicate
+# regular expressions Prometheus refuses are refused where they are written:
+# a rule's expression (file:line:column, Go's words) and a route's matcher
+cat > re-rule.json <<'EOF'
+{"storage": {"path": "st"},
+ "rule_groups": [{"name": "g", "rules": [
+   {"alert": "A", "expr": "up > 0"},
+   {"alert": "B", "expr": "up{job=~\"(?R)\"} > 0"}]}]}
+EOF
+check rule-regex 1 're-rule.json:4:27: rule_groups[0].rules[1].expr: 1:4: parse error: error parsing regexp: invalid or unsupported Perl syntax: `(?R`' \
+  "$PW" check-config re-rule.json
+cat > re-route.json <<'EOF'
+{"storage": {"path": "st"},
+ "notify": {"receivers": [{"name": "w", "webhook": {"url": "http://127.0.0.1:9/"}}],
+  "route": {"receiver": "w", "routes": [{"matchers": ["team=~\"a\\\\C\""]}]}}}
+EOF
+check route-regex 1 'error parsing regexp: invalid escape sequence: `\C`' "$PW" check-config re-route.json
 check help 0 '' "$PW" --help
 "$PW" --help | grep -q 'import --storage DIR' || { echo "FAIL: --help lacks import"; failures=$((failures+1)); }
 for c in dump backup stats version retention; do
@@ -92,4 +108,18 @@ grep -q 'dropped 3 samples' out.txt || { echo "FAIL: retention 2d: $(cat out.txt
 check "retention 0s forced" 0 '' "$PW" retention --storage live --older-than 0s --force
 grep -q 'dropped 10 samples' out.txt || { echo "FAIL: retention --force: $(cat out.txt)"; failures=$((failures+1)); }
 [ -z "$("$PW" dump --storage live)" ] || { echo "FAIL: --force left samples"; failures=$((failures+1)); }
+# one writer per store: a second daemon on the same storage is refused and
+# told the first one's PID; readers work beside the first
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+"$PW" import --storage shared good.prom 2>/dev/null
+"$PW" run --storage shared --listen "127.0.0.1:$(free_port)" 2>first.log &
+first=$!
+for _ in $(seq 300); do grep -qx "$first" shared/pacewatch.lock 2>/dev/null && break; sleep 0.1; done
+check "second daemon refused" 1 "holds its writer lock" \
+  timeout 60 "$PW" run --storage shared --listen "127.0.0.1:$(free_port)"
+grep -qF "PID $first" err.txt || { echo "FAIL: the refusal names PID $first: $(cat err.txt)"; failures=$((failures+1)); }
+check "dump beside the daemon" 0 '' "$PW" dump --storage shared
+grep -q '^good{a="1"} 1 1000$' out.txt || { echo "FAIL: dump beside the daemon: $(cat out.txt)"; failures=$((failures+1)); }
+check "stats beside the daemon" 0 '' "$PW" stats --storage shared
+kill -TERM "$first"; wait "$first" || { echo "FAIL: the first daemon's exit: $(tail -3 first.log)"; failures=$((failures+1)); }
 if [ $failures -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; exit 1; fi

@@ -111,6 +111,16 @@ def series():
         add("http_path_hits_total", {"path": path},
             [(t * 1000, float((t - T0) // 60)) for t in range(T0, end, 60)])
 
+    # regular expressions (issue 17): 302 values of a run of a's and digits,
+    # on which a backtracking engine gives up for "(a|aa)*b|a*[0-9]+"; a's
+    # ending in b; case, scripts, and a series without the label v
+    probe = [(t * 1000, 1.0) for t in range(T0, end, 600)]
+    for i in range(302):
+        add("regex_probe", {"v": "a" * i + str(i)}, probe)
+    for v in ("a" * 40 + "b", "JiNaN", "jinan", "济南", "青岛", "a)", "xb", "A-1", "a.b"):
+        add("regex_probe", {"v": v}, probe)
+    add("regex_probe", {"w": "no v"}, probe)
+
     # pairs that collide without their name
     for name in ("coll_a", "coll_b"):
         add(name, {"x": "1"}, [(t * 1000, 1.0 if name == "coll_a" else 2.0)

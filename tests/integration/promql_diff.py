@@ -10,7 +10,8 @@ several times and as range queries, and the answers must agree: result type,
 label sets, timestamps, values (1e-9 relative; NaN equals NaN), and the
 errorType of queries that fail. A line starting with "ordered:" also
 compares the order of an instant vector; one starting with "message:" also
-compares the error message word for word.
+compares the error message word for word, as is done for every refused
+regular expression.
 
 Then promtool's own query commands are pointed at both servers and their
 output compared.
@@ -99,6 +100,11 @@ def compare(q, what, a, b, ordered, message=False):
             return "HTTP status %d vs %d" % (a[0], b[0])
         if message and a[1].get("error") != b[1].get("error"):
             return "error %r vs %r" % (a[1].get("error"), b[1].get("error"))
+        # a refused regular expression, marked or not: Go's words,
+        # Prometheus' position
+        ea, eb = a[1].get("error", ""), b[1].get("error", "")
+        if ("error parsing regexp" in ea or "regular expression in label_replace" in ea) and ea != eb:
+            return "error %r vs %r" % (ea, eb)
         return None
     da, db = a[1]["data"], b[1]["data"]
     if da["resultType"] != db["resultType"]:

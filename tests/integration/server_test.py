@@ -262,18 +262,19 @@ def attack(port, nslow, nidle, period, extra, seconds):
 
 def hostile_requests(port, end):
     """huge and endless queries, bad imports, one after the other"""
-    # wide, not deep: 200 KB of matchers and a sum over 4,000 terms (deep
-    # nesting is the PromQL parser's own test, tests of query/)
+    # 200 KB of matchers, a sum over 4,000 terms, 20,000 nested sums (which
+    # overflowed the parser's stack before query/ bounded its depth)
     big = "sum(up{%s})" % ",".join('a%d=~"x.*y"' % i for i in range(12000))
     long_sum = " + ".join("rate(up[5m])" for _ in range(4000))
+    deep = "sum(" * 20000 + "up" + ")" * 20000
     while time.monotonic() < end:
         try:
-            what = random.choice(["query", "sum", "range", "import", "import"])
-            if what in ("query", "sum"):
+            what = random.choice(["query", "sum", "deep", "range", "import", "import"])
+            if what in ("query", "sum", "deep"):
+                q = {"query": big, "sum": long_sum, "deep": deep}[what]
                 urllib.request.urlopen(urllib.request.Request(
                     "http://127.0.0.1:%d/api/v1/query" % port,
-                    data=urllib.parse.urlencode({"query": big if what == "query" else long_sum})
-                    .encode()), timeout=5)
+                    data=urllib.parse.urlencode({"query": q}).encode()), timeout=5)
             elif what == "range":
                 urllib.request.urlopen(
                     "http://127.0.0.1:%d/api/v1/query_range?query=up&start=0&end=1e10"

@@ -377,6 +377,42 @@ Test(store, matchers_follow_prometheus)
 	free(cause);
 }
 
+/* The finding of issue 17: PCRE2 hit its backtracking limit on long runs
+ * of "a" and the matcher silently dropped the series. Every value here is
+ * a run of a's and digits, so every one matches "a*[0-9]+" and thus the
+ * alternation, as it does under Prometheus' RE2 semantics. */
+Test(store, regex_matchers_never_drop_a_match)
+{
+	struct store_batch *b = store_batch_begin(st);
+	char v[400];
+	for (int i = 0; i < 302; i++) {
+		memset(v, 'a', (size_t)i);
+		snprintf(v + i, sizeof v - (size_t)i, "%d", i);
+		put1(b, "up", "v", v, 1, 1);
+	}
+	commit(b);
+	cr_expect_eq(select_count("v", STORE_MATCH_RE, "(a|aa)*b|a*[0-9]+"), 302);
+	cr_expect_eq(select_count("v", STORE_MATCH_NRE, "(a|aa)*b|a*[0-9]+"), 0);
+	cr_expect_eq(select_count("v", STORE_MATCH_RE, "(a*)*[0-9]+"), 302);
+}
+
+/* What Prometheus (Go's regexp) refuses, the matcher refuses, in its words */
+Test(store, pcre_only_syntax_is_refused)
+{
+	static const char *const pats[] = {"(?C1)", "\\C", "(?R)", "a(?=b)", "(a)\\1", "a++"};
+	for (size_t i = 0; i < sizeof pats / sizeof *pats; i++) {
+		struct store_matcher m;
+		char *cause = NULL;
+		int rc = store_matcher_init(&m, STORE_MATCH_RE, "v", pats[i], &cause);
+		cr_expect_eq(rc, PW_EINVAL, "%s", pats[i]);
+		if (rc == 0)
+			store_matcher_free(&m);
+		cr_expect(cause && strncmp(cause, "error parsing regexp: ", 22) == 0, "%s: %s",
+			  pats[i], cause ? cause : "(no cause)");
+		free(cause);
+	}
+}
+
 Test(store, label_names_values_and_time_ranges)
 {
 	struct store_batch *b = store_batch_begin(st);
