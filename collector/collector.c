@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* the series a scrape reported: the next scrape marks stale those it does
  * not report again */
@@ -74,6 +75,10 @@ struct ctarget {
 	uint64_t scrapes_total, failures_total, samples_total;
 	uint64_t buckets[COLLECTOR_DURATION_BUCKETS];
 	double dur_sum;
+	/* a ledger by path: read again only when it changed (docs/ledgers.md) */
+	struct stat sig;
+	bool have_sig, unchanged;
+	char *raw_error; /* the last scrape's error, unescaped */
 	uint64_t exc_samples, exc_labels, exc_new_series, links_refused;
 	int64_t status_next_due; /* next_due as the status shows it (0: in flight) */
 };
@@ -350,7 +355,7 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 		t = &c->tg[c->ntg++];
 		t->t = &conf->targets[i];
 		t->health = -1;
-		t->instance = instance_of(t->t->url);
+		t->instance = t->t->path ? xstrdup(t->t->path) : instance_of(t->t->url);
 		t->url_shown = collector_redact_url(t->t->url);
 		t->is_file = strncmp(t->t->url, "file://", 7) == 0;
 		collect_secrets(t);
@@ -445,6 +450,8 @@ void collector_free(struct collector *c)
 		set_free(&t->prev);
 		set_free(&t->seen);
 		free(t->last_error);
+		free(t->raw_error);
+		t->raw_error = NULL;
 	}
 	flush_pending(c);
 	free(c->pend);
@@ -679,8 +686,10 @@ static int parse_page(struct ctarget *t, bool *more, char **cause)
 				   t->tz, t->start_ms, put_sample, &pc, &n, cause);
 		break;
 	case CONF_FORMAT_CSV:
-		rc = csv_apply(&ct->csv, t->body.data ? t->body.data : "", t->body.len, t->tz,
-			       t->start_ms, put_sample, &pc, &n, cause);
+	case CONF_FORMAT_XLSX: /* ledgers (ledger.c): `ledger`, or its older name `csv` */
+		rc = ledger_scrape(ct->ledger.values.n ? &ct->ledger : &ct->csv, ct->name,
+				   t->body.data ? t->body.data : "", t->body.len, t->tz, t->start_ms,
+				   put_sample, &pc, &n, cause);
 		break;
 	default: {
 		static const struct pt_handler h = {pt_sample, pt_meta};
@@ -889,7 +898,8 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 	put_health(t, "scrape_duration_seconds", dur);
 	put_health(t, "scrape_samples_scraped", (double)t->samples);
 	put_health(t, "scrape_response_size_bytes", (double)t->resp_bytes);
-	put_stale(t);
+	if (!t->unchanged)
+		put_stale(t);
 	if (!t->meta_written) {
 		static const struct {
 			const char *name, *help;
@@ -902,10 +912,11 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 		for (size_t k = 0; k < sizeof health / sizeof health[0]; k++)
 			store_batch_put_meta(t->batch, health[k].name, STORE_TYPE_GAUGE, health[k].help,
 					     NULL);
-		for (size_t k = 0; k < t->t->csv.values.n; k++) {
+		const struct conf_csv *lc = t->t->ledger.values.n ? &t->t->ledger : &t->t->csv;
+		for (size_t k = 0; k < lc->values.n; k++) {
 			char *help = xasprintf("Column \"%s\" of the ledger %s.",
-					       t->t->csv.values.v[k].value, t->t->name);
-			store_batch_put_meta(t->batch, t->t->csv.values.v[k].name, STORE_TYPE_GAUGE, help,
+					       lc->values.v[k].value, t->t->name);
+			store_batch_put_meta(t->batch, lc->values.v[k].name, STORE_TYPE_GAUGE, help,
 					     NULL);
 			free(help);
 		}
@@ -1007,13 +1018,18 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 		t->last_error = NULL;
 		t->samples_total += t->samples;
 	}
-	/* this scrape's series are the next one's reference */
-	set_clear(&t->prev);
-	{
+	/* this scrape's series are the next one's reference (an unchanged
+	 * ledger file reported those of the scrape that read it) */
+	if (!t->unchanged) {
+		set_clear(&t->prev);
 		struct seriesset tmp = t->prev;
 		t->prev = t->cur;
 		t->cur = tmp;
 	}
+	free(t->raw_error);
+	t->raw_error = error ? xstrdup(error) : NULL;
+	if (rc)
+		t->have_sig = false; /* not stored: read the file again */
 	if (!error && !rc) {
 		/* and, stored, what the next one's new series are counted against */
 		set_clear(&t->seen);
@@ -1137,6 +1153,25 @@ static void on_done(struct collector *c, CURLMsg *msg)
 	finish(c, t, error);
 }
 
+/* A ledger target's file (path) that has the size, modification time and
+ * inode of the last read; records them for the next look. */
+static bool file_unchanged(struct ctarget *t)
+{
+	struct stat st;
+	bool same;
+	if (!t->t->path || stat(t->t->path, &st) != 0) {
+		t->have_sig = false;
+		return false;
+	}
+	same = t->have_sig && t->scrapes_total > 0 && st.st_dev == t->sig.st_dev &&
+	       st.st_ino == t->sig.st_ino && st.st_size == t->sig.st_size &&
+	       st.st_mtim.tv_sec == t->sig.st_mtim.tv_sec &&
+	       st.st_mtim.tv_nsec == t->sig.st_mtim.tv_nsec;
+	t->sig = st;
+	t->have_sig = true;
+	return same;
+}
+
 static void start_scrape(struct collector *c, struct ctarget *t)
 {
 	t->started_ns = pw_mono_ns();
@@ -1153,6 +1188,13 @@ static void start_scrape(struct collector *c, struct ctarget *t)
 	free(t->limit_msg);
 	t->limit_msg = NULL;
 	set_clear(&t->cur);
+	t->unchanged = file_unchanged(t);
+	if (t->unchanged) {
+		/* a successful scrape that stores nothing new, or the same failure */
+		t->samples = t->raw_error ? 0 : t->last_samples;
+		finish(c, t, t->raw_error ? xstrdup(t->raw_error) : NULL);
+		return;
+	}
 	start_transfer(c, t);
 }
 

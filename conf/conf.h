@@ -27,7 +27,7 @@ struct conf_kvs {
 	size_t n;
 };
 
-enum conf_format { CONF_FORMAT_JSON, CONF_FORMAT_PROMETHEUS, CONF_FORMAT_CSV };
+enum conf_format { CONF_FORMAT_JSON, CONF_FORMAT_PROMETHEUS, CONF_FORMAT_CSV, CONF_FORMAT_XLSX };
 
 /* One metric taken from a JSON response. Paths are in the JSONPath subset
  * of docs/configuration.md, relative to each element `path` matches. */
@@ -53,16 +53,22 @@ struct conf_pagination {
 	size_t nallowed_origins;
 };
 
+/* A ledger's columns (docs/ledgers.md): a target's `ledger` (or, for
+ * format csv, its older name `csv`: the collector reads whichever has
+ * values), a named ledger's `ledger`. */
 struct conf_csv {
 	char *delimiter;
 	char *timestamp_column;       /* optional */
 	struct conf_kvs labels;       /* label name -> column */
 	struct conf_kvs values;       /* metric name -> column */
+	char *sheet;                  /* xlsx: the worksheet (NULL: the first) */
+	int64_t header_row;           /* as the spreadsheet numbers it; 0: found */
 };
 
 struct conf_target {
 	char *name;
 	char *url;
+	char *path;             /* a ledger file instead of url (validation sets url to its file:// URL) */
 	char *method;
 	struct conf_kvs headers;
 	struct conf_kvs params;
@@ -77,6 +83,7 @@ struct conf_target {
 	uint64_t max_response_size;
 	struct conf_kvs labels;
 	enum conf_format format;
+	struct conf_csv ledger; /* format csv, xlsx: the columns (or csv, its older name) */
 	struct conf_json_metric *metrics;
 	size_t nmetrics;
 	struct conf_pagination pagination;
@@ -309,6 +316,16 @@ struct conf_remote_write {
 };
 enum { CONF_RW_START_ALL, CONF_RW_START_NOW };
 
+/* A ledger that can be uploaded (POST /api/v1/ledgers/NAME, pacewatch
+ * import-ledger; docs/ledgers.md). */
+struct conf_ledger {
+	char *name;
+	int format;             /* enum conf_format: csv or xlsx */
+	struct conf_csv ledger;
+	struct conf_kvs labels; /* added to every sample */
+	char *timezone;         /* of dates (default: global.timezone) */
+};
+
 /* one row of the units table (docs/kpis.md, "The units table") */
 struct conf_unit {
 	char *code, *name, *kind;
@@ -388,6 +405,8 @@ struct conf {
 	struct conf_notify notify;
 	struct conf_remote_write *remote_write;
 	size_t nremote_write;
+	struct conf_ledger *ledgers;
+	size_t nledgers;
 };
 
 /* What a configuration may be: larger files are refused before they are

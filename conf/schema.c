@@ -11,7 +11,7 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define TBL(name, rows) {name, rows, N(rows)}
 
-static const char *const format_names[] = {"json", "prometheus", "csv", NULL};
+static const char *const format_names[] = {"json", "prometheus", "csv", "xlsx", NULL};
 
 static const struct field json_metric_rows[] = {
 	{.key = "path", .type = F_STR, .off = offsetof(struct conf_json_metric, path), .def = "\"$\"",
@@ -56,7 +56,7 @@ static const struct table pagination_table = TBL("pagination", pagination_rows);
 
 static const struct field csv_rows[] = {
 	{.key = "delimiter", .type = F_STR, .off = offsetof(struct conf_csv, delimiter),
-	 .def = "\",\"", .help = "field separator"},
+	 .help = "CSV field separator (default: a comma; a tab for UTF-16 \"Unicode text\")"},
 	{.key = "timestamp_column", .type = F_STR,
 	 .off = offsetof(struct conf_csv, timestamp_column),
 	 .help = "column holding the sample time (else the scrape time)"},
@@ -64,8 +64,14 @@ static const struct field csv_rows[] = {
 	 .help = "label name to column name"},
 	{.key = "values", .type = F_KVS, .off = offsetof(struct conf_csv, values),
 	 .help = "metric name to column name"},
+	{.key = "sheet", .type = F_STR, .off = offsetof(struct conf_csv, sheet),
+	 .help = "xlsx: the worksheet's name (default: the first)"},
+	{.key = "header_row", .type = F_INT, .off = offsetof(struct conf_csv, header_row),
+	 .min = 0, .max = 1048576,
+	 .help = "the header's row number (0: the first row naming every configured column)"},
 };
 static const struct table csv_table = TBL("csv", csv_rows);
+static const struct table ledger_cols_table = TBL("ledger", csv_rows);
 
 struct basic_auth {
 	char *username, *password;
@@ -110,8 +116,10 @@ static const char *const method_names[] = {"GET", "POST", NULL};
 static const struct field target_rows[] = {
 	{.key = "name", .type = F_STR, .off = offsetof(struct conf_target, name), .required = true,
 	 .help = "unique name; the job label of its samples"},
-	{.key = "url", .type = F_STR, .off = offsetof(struct conf_target, url), .required = true,
-	 .help = "http://, https:// or file:// URL"},
+	{.key = "url", .type = F_STR, .off = offsetof(struct conf_target, url),
+	 .help = "http://, https:// or file:// URL (or path)"},
+	{.key = "path", .type = F_STR, .off = offsetof(struct conf_target, path),
+	 .help = "a ledger file on this machine, relative to the configuration's folder (or url)"},
 	{.key = "method", .type = F_STR, .off = offsetof(struct conf_target, method),
 	 .def = "\"GET\"", .enums = method_names, .help = "GET or POST"},
 	{.key = "headers", .type = F_KVS, .off = offsetof(struct conf_target, headers),
@@ -139,14 +147,16 @@ static const struct field target_rows[] = {
 	{.key = "labels", .type = F_KVS, .off = offsetof(struct conf_target, labels),
 	 .help = "labels added to every sample of the target"},
 	{.key = "format", .type = F_ENUM, .off = offsetof(struct conf_target, format),
-	 .def = "\"json\"", .enums = format_names, .help = "json, prometheus or csv"},
+	 .def = "\"json\"", .enums = format_names, .help = "json, prometheus, csv or xlsx"},
 	{.key = "metrics", .type = F_OBJARR, .off = offsetof(struct conf_target, metrics),
 	 .count_off = offsetof(struct conf_target, nmetrics), .sub = &json_metric_table,
 	 .elem_size = sizeof(struct conf_json_metric), .help = "JSON mappings (format json)"},
 	{.key = "pagination", .type = F_OBJ, .off = offsetof(struct conf_target, pagination),
 	 .sub = &pagination_table, .help = "follow pages until the platform says done"},
 	{.key = "csv", .type = F_OBJ, .off = offsetof(struct conf_target, csv), .sub = &csv_table,
-	 .help = "CSV columns (format csv)"},
+	 .help = "the older name of ledger (format csv)"},
+	{.key = "ledger", .type = F_OBJ, .off = offsetof(struct conf_target, ledger),
+	 .sub = &ledger_cols_table, .help = "a ledger's columns (format csv or xlsx; docs/ledgers.md)"},
 	{.key = "timezone", .type = F_STR, .off = offsetof(struct conf_target, timezone),
 	 .help = "time zone of dates in responses (default: global.timezone)"},
 	{.key = "sample_limit", .type = F_INT, .off = offsetof(struct conf_target, sample_limit),
@@ -771,6 +781,21 @@ static const struct field units_rows[] = {
 };
 static const struct table units_table = TBL("units", units_rows);
 
+static const struct field ledger_rows[] = {
+	{.key = "name", .type = F_STR, .off = offsetof(struct conf_ledger, name), .required = true,
+	 .help = "the NAME of POST /api/v1/ledgers/NAME; the job label of its samples"},
+	{.key = "format", .type = F_ENUM, .off = offsetof(struct conf_ledger, format),
+	 .def = "\"xlsx\"", .enums = format_names,
+	 .help = "csv or xlsx (the bytes decide; this names the expected one)"},
+	{.key = "ledger", .type = F_OBJ, .off = offsetof(struct conf_ledger, ledger),
+	 .sub = &ledger_cols_table, .required = true, .help = "the columns (docs/ledgers.md)"},
+	{.key = "labels", .type = F_KVS, .off = offsetof(struct conf_ledger, labels),
+	 .help = "labels added to every sample"},
+	{.key = "timezone", .type = F_STR, .off = offsetof(struct conf_ledger, timezone),
+	 .help = "time zone of dates (default: global.timezone)"},
+};
+static const struct table ledgers_table = TBL("ledgers", ledger_rows);
+
 static const struct field root_rows[] = {
 	{.key = "global", .type = F_OBJ, .off = 0, .sub = &global_table,
 	 .help = "defaults for everything else"},
@@ -796,6 +821,10 @@ static const struct field root_rows[] = {
 	{.key = "targets", .type = F_OBJARR, .off = offsetof(struct conf, targets),
 	 .count_off = offsetof(struct conf, ntargets), .sub = &target_table,
 	 .elem_size = sizeof(struct conf_target), .help = "the platforms to poll"},
+	{.key = "ledgers", .type = F_OBJARR, .off = offsetof(struct conf, ledgers),
+	 .count_off = offsetof(struct conf, nledgers), .sub = &ledgers_table,
+	 .elem_size = sizeof(struct conf_ledger),
+	 .help = "ledgers that can be uploaded (POST /api/v1/ledgers/NAME, pacewatch import-ledger)"},
 };
 
 const struct table conf_root_table = TBL("", root_rows);

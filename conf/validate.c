@@ -6,8 +6,10 @@
  */
 #include "conf_int.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void check_label_names(const struct conf_kvs *kv, const char *path,
 			      struct conf_errs *errs, const struct posmap *pm)
@@ -550,6 +552,34 @@ static void check_target_common(struct conf *c, size_t i, const char *p, struct 
 	struct conf_target *t = &c->targets[i];
 	char *q;
 
+	if (t->path) {
+		/* a ledger file, relative to the configuration's folder: made absolute
+		 * (the collector looks at it) and read as its file:// URL */
+		const char *slash = c->path ? strrchr(c->path, '/') : NULL;
+		char *abs = t->path[0] == '/' || !slash
+				    ? xstrdup(t->path)
+				    : xasprintf("%.*s/%s", (int)(slash - c->path), c->path, t->path);
+		if (abs[0] != '/') {
+			char cwd[4096], *a;
+			if (getcwd(cwd, sizeof cwd)) {
+				a = xasprintf("%s/%s", cwd, abs);
+				free(abs);
+				abs = a;
+			}
+		}
+		struct pw_buf u;
+		pw_buf_init(&u, 0);
+		pw_buf_puts(&u, "file://");
+		for (const unsigned char *b = (const unsigned char *)abs; *b; b++) {
+			if (isalnum(*b) || strchr("/-._~", *b))
+				pw_buf_putc(&u, (char)*b);
+			else
+				pw_buf_printf(&u, "%%%02X", *b);
+		}
+		free(t->path);
+		t->path = abs;
+		t->url = pw_buf_take(&u);
+	}
 	if (strncmp(t->url, "http://", 7) != 0 && strncmp(t->url, "https://", 8) != 0 &&
 	    strncmp(t->url, "file://", 7) != 0) {
 		q = xasprintf("%s.url", p);
@@ -598,34 +628,98 @@ static void check_target_format(const struct conf_target *t, const char *p,
 	}
 }
 
-/* csv: value columns (a csv target needs some), the delimiter, labels */
+/* a ledger's columns at p (docs/ledgers.md): the delimiter, metric and label names */
+static void check_ledger_cols(const struct conf_csv *l, const char *p, struct conf_errs *errs,
+			      const struct posmap *pm)
+{
+	char *q;
+
+	if (l->delimiter && strlen(l->delimiter) != 1) {
+		q = xasprintf("%s.delimiter", p);
+		conf_err_at(errs, pm, q, false, "expected one character");
+		free(q);
+	}
+	for (size_t k = 0; k < l->values.n; k++) {
+		if (!pw_valid_metric_name(l->values.v[k].name, strlen(l->values.v[k].name))) {
+			q = xasprintf("%s.values.%s", p, l->values.v[k].name);
+			conf_err_at(errs, pm, q, true, "\"%s\" is not a valid metric name",
+				    l->values.v[k].name);
+			free(q);
+		}
+	}
+	q = xasprintf("%s.labels", p);
+	check_label_names(&l->labels, q, errs, pm);
+	free(q);
+}
+
+/* csv and xlsx: value columns (in ledger, or csv for format csv) */
 static void check_target_csv(const struct conf_target *t, const char *p, struct conf_errs *errs,
 			     const struct posmap *pm)
 {
 	char *q;
+	int is_ledger = t->format == CONF_FORMAT_CSV || t->format == CONF_FORMAT_XLSX;
 
-	if (t->format == CONF_FORMAT_CSV && t->csv.values.n == 0) {
+	if (t->csv.values.n && t->ledger.values.n) {
 		q = xasprintf("%s.csv", p);
-		conf_err_at(errs, pm, q, false,
-			    "a csv target needs csv.values: which columns are metrics");
+		conf_err_at(errs, pm, q, false, "give either \"ledger\" or its older name \"csv\", not both");
+		free(q);
+	} else if (is_ledger && t->csv.values.n == 0 && t->ledger.values.n == 0) {
+		int csv = t->format == CONF_FORMAT_CSV;
+		q = xasprintf("%s.%s", p, csv ? "csv" : "ledger");
+		conf_err_at(errs, pm, q, false, "a %s target needs %s.values: which columns are metrics",
+			    csv ? "csv" : "xlsx", csv ? "csv" : "ledger");
 		free(q);
 	}
-	if (t->csv.delimiter && strlen(t->csv.delimiter) != 1) {
-		q = xasprintf("%s.csv.delimiter", p);
-		conf_err_at(errs, pm, q, false, "expected one character");
-		free(q);
-	}
-	for (size_t k = 0; k < t->csv.values.n; k++) {
-		if (!pw_valid_metric_name(t->csv.values.v[k].name, strlen(t->csv.values.v[k].name))) {
-			q = xasprintf("%s.csv.values.%s", p, t->csv.values.v[k].name);
-			conf_err_at(errs, pm, q, true, "\"%s\" is not a valid metric name",
-				    t->csv.values.v[k].name);
+	q = xasprintf("%s.csv", p);
+	check_ledger_cols(&t->csv, q, errs, pm);
+	free(q);
+	q = xasprintf("%s.ledger", p);
+	check_ledger_cols(&t->ledger, q, errs, pm);
+	free(q);
+}
+
+static void check_ledgers(struct conf *c, struct conf_errs *errs, const struct posmap *pm)
+{
+	struct conf_names names = {0};
+	for (size_t i = 0; i < c->nledgers; i++) {
+		struct conf_ledger *l = &c->ledgers[i];
+		size_t j = conf_names_add(&names, l->name, i);
+		char *p = xasprintf("ledgers[%zu]", i), *q;
+		if (!l->name) {
+			free(p);
+			continue;
+		}
+		if (j != SIZE_MAX) {
+			q = xasprintf("%s.name", p);
+			conf_err_at(errs, pm, q, false,
+				    "ledger name \"%s\" is already used by ledgers[%zu]", l->name, j);
 			free(q);
 		}
+		if (l->format != CONF_FORMAT_CSV && l->format != CONF_FORMAT_XLSX) {
+			q = xasprintf("%s.format", p);
+			conf_err_at(errs, pm, q, false, "a ledger is \"csv\" or \"xlsx\"");
+			free(q);
+		}
+		if (l->ledger.values.n == 0) {
+			q = xasprintf("%s.ledger", p);
+			conf_err_at(errs, pm, q, false, "a ledger needs ledger.values: which columns are metrics");
+			free(q);
+		}
+		q = xasprintf("%s.ledger", p);
+		check_ledger_cols(&l->ledger, q, errs, pm);
+		free(q);
+		q = xasprintf("%s.labels", p);
+		check_label_names(&l->labels, q, errs, pm);
+		free(q);
+		if (!l->timezone)
+			c->ledgers[i].timezone =
+				xstrdup(c->global.timezone ? c->global.timezone : "Asia/Shanghai");
+		q = xasprintf("%s.timezone", p);
+		conf_check_tz(c->ledgers[i].timezone, q, errs, pm);
+		free(q);
+		free(p);
 	}
-	q = xasprintf("%s.csv.labels", p);
-	check_label_names(&t->csv.labels, q, errs, pm);
-	free(q);
+	conf_names_free(&names);
 }
 
 /* one of a json target's metrics, at path mp */
@@ -706,7 +800,7 @@ static void check_targets(struct conf *c, struct conf_errs *errs, const struct p
 	for (size_t i = 0; i < c->ntargets; i++) {
 		char *p;
 		size_t j = conf_names_add(&names, c->targets[i].name, i);
-		if (!c->targets[i].name || !c->targets[i].url)
+		if (!c->targets[i].name)
 			continue; /* already reported as missing */
 		p = xasprintf("targets[%zu]", i);
 		if (j != SIZE_MAX) {
@@ -715,6 +809,13 @@ static void check_targets(struct conf *c, struct conf_errs *errs, const struct p
 				    "target name \"%s\" is already used by targets[%zu]",
 				    c->targets[i].name, j);
 			free(q);
+		}
+		if (!c->targets[i].url == !c->targets[i].path) {
+			conf_err_at(errs, pm, p, false, "%s", c->targets[i].url
+				    ? "give either \"url\" or \"path\", not both"
+				    : "missing required key \"url\" (or \"path\", a ledger file)");
+			free(p);
+			continue;
 		}
 		check_target(c, i, p, errs, pm, nload);
 		free(p);
@@ -733,6 +834,7 @@ void conf_validate(struct conf *c, struct conf_errs *errs, const struct posmap *
 	load_errs = &paths;
 
 	check_global(c, errs, pm, nload);
+	check_ledgers(c, errs, pm);
 	check_storage(c, errs, pm, nload);
 	check_http(c, errs, pm, nload);
 	check_rule_groups(c, errs, pm);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 int cmd_import(int argc, char **argv);
+int cmd_import_ledger(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_rules(int argc, char **argv);

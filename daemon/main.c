@@ -41,6 +41,11 @@ const struct cli_cmd cli_cmds[] = {
 	 "is written in batches of 4 MiB; a store failure partway (its max_size) says how\n"
 	 "many samples were written. --label adds a label to every sample. On a terminal,\n"
 	 "progress: bytes and samples per second."},
+	{"import-ledger", cmd_import_ledger,
+	 "import-ledger -c FILE [--storage DIR | --url URL] [--keep-good] NAME PATH",
+	 "Read a ledger (.xlsx or Excel's CSV) as the configured ledger NAME into the store,\n"
+	 "or send it to a running pacewatch (--url); every rejected row and column is\n"
+	 "printed, and nothing is stored when one is, unless --keep-good."},
 	{"dump", cmd_dump,
 	 "dump --storage DIR [--match SELECTOR]... [--start T] [--end T] [--timezone TZ]",
 	 "Print samples in the import format (sorted by series, then time); import then\n"

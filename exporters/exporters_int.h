@@ -86,6 +86,10 @@ void count(struct httpd *h, int path, unsigned code);
 enum MHD_Result api_handle(struct httpd *h, struct MHD_Connection *c, int path, const char *url,
 			   struct req *rq);
 
+/* ledgers.c: POST /api/v1/ledgers/NAME, a ledger file into the store. */
+enum MHD_Result serve_ledger(struct httpd *h, struct MHD_Connection *c, int path, const char *url,
+			     struct req *rq);
+
 /* metrics.c: a streamed exposition over one snapshot (which it ends). */
 struct expo;
 struct expo *expo_new(struct store_snap *snap, bool openmetrics, bool timestamps, char *prefix);

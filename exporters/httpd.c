@@ -701,6 +701,7 @@ static const struct route routes[] = {
 	{"/-/ready",                  NULL,       AUTH_NONE,  PATH_READY,     serve_ready,   NULL},
 	{"/-/reload",                 "POST",     AUTH_WRITE, PATH_RELOAD,    serve_reload,  "use POST\n"},
 	{"/api/v1/import/prometheus", "POST",     AUTH_WRITE, PATH_IMPORT,    serve_import,  "use POST\n"},
+	{"/api/v1/ledgers/*",         "POST",     AUTH_WRITE, PATH_API_OTHER, serve_ledger,  "use POST\n"},
 	{"/api/v1/*",                 "GET POST", AUTH_READ,  PATH_API_OTHER, api_handle,    "use GET or POST\n"},
 	{"/",                         "GET",      AUTH_READ,  PATH_PAGES,     serve_page,    "use GET\n"},
 	{"/kpis/*",                   "GET",      AUTH_READ,  PATH_PAGES,     serve_page,    "use GET\n"},

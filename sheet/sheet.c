@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "sheet_int.h"
 
 #define MAX_FILE (256u << 20)
 
@@ -100,7 +101,7 @@ static int is_space_at(const char *p, const char *e, size_t *w)
 	return 0;
 }
 
-static char *trimmed(const char *s, size_t n)
+char *sheet_trimmed(const char *s, size_t n)
 {
 	const char *p = s, *e = s + n;
 	size_t w;
@@ -119,7 +120,7 @@ static char *trimmed(const char *s, size_t n)
 	return xstrndup(p, (size_t)(e - p));
 }
 
-static void row_add(struct sheet_row *r, size_t *cap, char *cell)
+void sheet_row_add(struct sheet_row *r, size_t *cap, char *cell)
 {
 	if (r->n == *cap) {
 		*cap = *cap ? 2 * *cap : 8;
@@ -128,7 +129,7 @@ static void row_add(struct sheet_row *r, size_t *cap, char *cell)
 	r->cells[r->n++] = cell;
 }
 
-static void row_free(struct sheet_row *r)
+void sheet_row_free(struct sheet_row *r)
 {
 	for (size_t i = 0; i < r->n; i++)
 		free(r->cells[i]);
@@ -155,7 +156,7 @@ static int read_csv(const char *name, const char *p, const char *end, const stru
 					if (p >= end) {
 						*cause = xasprintf("%s: line %zu: a quote opened here is never "
 								   "closed", name, qline);
-						row_free(&r);
+						sheet_row_free(&r);
 						pw_buf_free(&f);
 						return PW_EINVAL;
 					}
@@ -183,11 +184,11 @@ static int read_csv(const char *name, const char *p, const char *end, const stru
 			if (r.n >= max_cells) {
 				*cause = xasprintf("%s: line %zu: more than %zu cells", name, r.line,
 						   max_cells);
-				row_free(&r);
+				sheet_row_free(&r);
 				pw_buf_free(&f);
 				return PW_ETOOBIG;
 			}
-			row_add(&r, &cap, trimmed(f.data ? f.data : "", f.len));
+			sheet_row_add(&r, &cap, sheet_trimmed(f.data ? f.data : "", f.len));
 			if (p < end && *p == delim) {
 				p++;
 				continue;
@@ -201,7 +202,7 @@ static int read_csv(const char *name, const char *p, const char *end, const stru
 		}
 		if (s->nrows >= max_rows) {
 			*cause = xasprintf("%s: more than %zu rows", name, max_rows);
-			row_free(&r);
+			sheet_row_free(&r);
 			pw_buf_free(&f);
 			return PW_ETOOBIG;
 		}
@@ -233,8 +234,12 @@ int sheet_read(const char *name, const void *data, size_t len, const struct shee
 		return PW_ETOOBIG;
 	}
 	if (len >= 4 && memcmp(b, "PK\x03\x04", 4) == 0) {
-		*cause = xasprintf("%s: an .xlsx workbook, which this build cannot read yet "
-				   "(save it as CSV)", name);
+		s->encoding = xstrdup("xlsx");
+		rc = sheet_read_xlsx(name, data, len, o, s, cause);
+	} else if (len >= 8 && memcmp(b, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8) == 0) {
+		*cause = xasprintf("%s: an .xls (Excel 97-2003) or password-protected workbook, "
+				   "which pacewatch does not read: save it as .xlsx (without a "
+				   "password) or CSV", name);
 		free(s);
 		return PW_EINVAL;
 	} else {
@@ -313,9 +318,10 @@ void sheet_free(struct sheet *s)
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->nrows; i++)
-		row_free(&s->rows[i]);
+		sheet_row_free(&s->rows[i]);
 	free(s->rows);
 	free(s->encoding);
+	free(s->name);
 	free(s);
 }
 

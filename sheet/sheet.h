@@ -19,6 +19,8 @@ struct sheet {
 	struct sheet_row *rows;
 	size_t nrows;
 	char *encoding; /* what the file was read as: "UTF-8", "GB18030", "UTF-16", "xlsx" */
+	char *name;     /* xlsx: the worksheet read; NULL for CSV */
+	int date1904;   /* xlsx: the workbook counts dates from 1904 (workbook.xml) */
 };
 
 struct sheet_opts {
@@ -36,6 +38,9 @@ int sheet_read(const char *name, const void *data, size_t len, const struct shee
 int sheet_read_file(const char *path, const struct sheet_opts *o, struct sheet **out,
 		    char **cause);
 void sheet_free(struct sheet *s);
+
+/* Excel's letters for a 0-based column: 0 "A", 27 "AB". */
+void sheet_column_name(size_t col, char out[8]);
 
 /* Is every cell of the row empty? */
 int sheet_row_blank(const struct sheet_row *r);
