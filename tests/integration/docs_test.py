@@ -156,6 +156,19 @@ def serve_docs(sim_port):
                               "POST import of a bad line: 400 with line and column (got %s %r)"
                               % (st, body))
                         continue
+                    if path == "/api/v1/ledgers/NAME":
+                        # minimal.json configures no ledger: 404 naming it
+                        st, body = call(base, m, "/api/v1/ledgers/outreach", body=b"a,b\n")
+                        check(st == 404 and "outreach" in body,
+                              "POST a ledger not configured: 404 naming it (got %s %r)" % (st, body))
+                        continue
+                    if "<kpi>" in path:
+                        # minimal.json has no KPI: 404 with a page naming it
+                        p = path.replace("<kpi>", "no_such_kpi").replace("<unit_id>", "0123456789abcdef")
+                        st, body = call(base, m, p)
+                        check(st == 404 and "no_such_kpi" in body,
+                              "GET %s of no KPI: 404 naming it (got %s %r)" % (p, st, body[:200]))
+                        continue
                     st, body = call(base, m, path, PARAMS.get(path))
                     check(st is not None and 200 <= st < 300,
                           "%s %s answers 2xx as docs/http.md says (%s) — got %s %r"
