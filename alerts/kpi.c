@@ -354,9 +354,16 @@ int kpi_read_roster(struct kpis *ks, struct kpi *k, int64_t t, char **cause)
 		return rc;
 	for (size_t j = 0; j < ros->nseries; j++) {
 		const struct query_series *rs = &ros->series[j];
-		bool named = false;
+		bool named = false, reported = false;
+		/* the units that reported, when there are any (a unit the roster
+		 * made before its unit first reported then leaves: kpi_roster_units) */
 		for (size_t i = 0; i < k->nu; i++)
-			if (shared_agree(rs->labels, rs->nlabels, k->u[i].l->l, k->u[i].l->n))
+			if (k->u[i].reported &&
+			    shared_agree(rs->labels, rs->nlabels, k->u[i].l->l, k->u[i].l->n))
+				reported = true;
+		for (size_t i = 0; i < k->nu; i++)
+			if ((k->u[i].reported || !reported) &&
+			    shared_agree(rs->labels, rs->nlabels, k->u[i].l->l, k->u[i].l->n))
 				k->u[i].in_roster = named = true;
 		if (!named)
 			kpi_unit(k, rs->labels, rs->nlabels)->in_roster = true;

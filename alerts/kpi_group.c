@@ -54,10 +54,19 @@ void kpi_roster_units(struct kpis *ks, struct kpi *k)
 		bool named = false;
 		if (strcmp(tu->kind, r->kind) != 0 || !where_holds(c, r, tu))
 			continue;
-		/* the value's units with that code are the roster's unit */
+		/* the value's units with that code are the roster's unit: those that
+		 * reported when there are any, so that a unit made for the roster
+		 * before its unit first reported (with the code label alone) is no
+		 * longer named and leaves (kpi_units_prune), not stays beside it */
+		bool reported = false;
 		for (size_t j = 0; j < k->nu; j++) {
 			const char *code = pw_labels_get(k->u[j].l->l, k->u[j].l->n, k->c->unit_code);
-			if (code && strcmp(code, tu->code) == 0)
+			if (code && strcmp(code, tu->code) == 0 && k->u[j].reported)
+				reported = true;
+		}
+		for (size_t j = 0; j < k->nu; j++) {
+			const char *code = pw_labels_get(k->u[j].l->l, k->u[j].l->n, k->c->unit_code);
+			if (code && strcmp(code, tu->code) == 0 && (k->u[j].reported || !reported))
 				k->u[j].in_roster = named = true;
 		}
 		if (!named)

@@ -1247,6 +1247,28 @@ def scenario_rollup():
     S.ok(len(base) == 1 and close(base.pop(), 1 / 3), "its baseline stays its first value, 1/3")
 
 
+def scenario_roster_first():
+    S = Scenario(15, "a roster unit that reports later, with more labels")
+    d = units_dir("s16")
+    conf = write_conf(d, [DIALYSIS], "1h", {"units": UNITS})
+    t0 = L("2025-06-16 10:00")
+    store = os.path.join(d, "store")
+    import_lines(store, [sample("dialysis_hospitals", {"county_code": "371702"}, 2, t0 - 600)],
+                 "first")
+    rules(conf, store, t0, t0, "1h")  # the record at 10:00: 单县 not reporting
+    # 单县 reports at 10:20, from a ledger: its samples carry job and instance too
+    import_lines(store, [sample("dialysis_hospitals", {"county_code": "371722", "job": "ledger",
+                                                       "instance": "/srv/l.xlsx"}, 1, t0 + 1200)],
+                 "later")
+    w = "at %s" % show(t0 + 3600)
+    k = S.kpi(kpi_at(conf, store, t0 + 3600), "dialysis", w)
+    units = [u for u in k.get("units", []) if u.get("name") == "单县"]
+    # the roster's unit is the unit that reports (docs/kpis.md: the labels they share agree),
+    # not a second 单县 that never reports beside it
+    S.ok(len(units) == 1 and units[0].get("status") == "met" and units[0].get("value") == 1,
+         "%s: one 单县, met with 1: %s" % (w, units))
+
+
 def scenario_peers():
     S = Scenario(13, "below the peers")
     d = new_dir("s13")
@@ -1328,6 +1350,7 @@ SCENARIOS = [("late starter", scenario_late_starter),
              ("units table, names and roster", scenario_units_table),
              ("roll-up share_met", scenario_rollup),
              ("below the peers", scenario_peers),
+             ("a roster unit that reports later", scenario_roster_first),
              ("units table errors", scenario_units_errors)]
 
 
