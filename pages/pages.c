@@ -229,7 +229,7 @@ static const char css[] =
 	"@media (max-width:640px){body{font-size:14px}main{padding:.6rem}"
 	".cards{grid-template-columns:1fr}.opt{display:none}th,td{padding:.3rem .35rem}"
 	".bar{display:none}.ch-wide{display:none}.ch-narrow{display:block}"
-	"th[scope=row]{min-width:5.5em}}"
+	"th[scope=row]{min-width:5.5em}td.n{white-space:normal;overflow-wrap:anywhere}}"
 	"@media print{@page{size:A4;margin:12mm}body{background:#fff;font-size:10.5pt}"
 	"header nav,footer .noprint,script{display:none}header{background:none;color:#000;"
 	"border-bottom:2px solid #000;padding:0 0 .3rem}header a{color:#000}"
