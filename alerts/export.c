@@ -307,6 +307,18 @@ static void kpi(struct ex *x, const struct conf *c, const struct conf_kpi *k)
 				  "the units' history; pacewatch evaluates it\n");
 		return;
 	}
+	if (k->rollup.kpi) {
+		pw_buf_puts(x->b, "  # not exported: a roll-up's value is made from another KPI's "
+				  "units through the units table, which PromQL rules cannot express; "
+				  "pacewatch evaluates it\n");
+		return;
+	}
+	if (k->has_peers) {
+		pw_buf_puts(x->b, "  # not exported: a below-the-peers KPI judges each unit against "
+				  "its group at every slot and has no target of its own; pacewatch "
+				  "evaluates it\n");
+		return;
+	}
 	pw_buf_puts(x->b, "  # not carried: the lagging alert's hysteresis (here it clears as soon "
 			  "as the unit is back within tolerance), KpiAtRisk's wait for points "
 			  "spanning half the forecast window, KpiStale and KpiUnitMissing "

@@ -54,6 +54,29 @@ def main():
     check("not exported: a calendar quota" in text, "quotas are said not to be carried")
     check("hysteresis" in text, "hysteresis is said not to be carried")
 
+    # roll-ups (no value expression) and below-the-peers KPIs (no target): export-rules
+    # passed their missing value or target on (a null pointer) and crashed
+    units = os.path.join(WORK, "units.csv")
+    with open(units, "w", encoding="utf-8") as f:
+        f.write("code,name,kind,parent\n370000,山东省,province,\n370100,济南市,city,370000\n")
+    hier = {"units": {"file": units}, "kpis": [
+        {"name": "base", "value": "items", "coverage": ">= 1", "unit_code": "city_code",
+         "start": "2025-01-01", "deadline": "2025-12-01"},
+        {"name": "up", "rollup": {"kpi": "base", "to": "province"}, "target": 1,
+         "start": "2025-01-01", "deadline": "2025-12-01"},
+        {"name": "behind", "value": "items", "peers": {"group_by": ["city_code"]},
+         "start": "2025-01-01", "deadline": "2025-12-01"}]}
+    hpath = os.path.join(WORK, "hier.json")
+    with open(hpath, "w", encoding="utf-8") as f:
+        json.dump(hier, f, ensure_ascii=False)
+    p = subprocess.run([PW, "export-rules", "-c", hpath], capture_output=True, text=True)
+    check(p.returncode == 0 and not p.stderr, "export-rules of a roll-up and a below-the-peers "
+          "KPI exits 0: %s %s" % (p.returncode, p.stderr[-500:]))
+    check("# KPI up" in p.stdout and "not exported: a roll-up" in p.stdout,
+          "roll-ups are said not to be exported")
+    check("# KPI behind" in p.stdout and "not exported: a below-the-peers KPI" in p.stdout,
+          "below-the-peers KPIs are said not to be exported")
+
     # severities: the KPI's for each alert, unless severities overrides one
     sev = {"kpis": [{"name": "sev", "value": "items", "target": 200, "baseline": 0,
                      "start": "2025-01-01", "deadline": "2025-12-01", "severity": "critical",
