@@ -379,6 +379,7 @@ def test_kpis():
     conf["storage"]["path"] = os.path.join(WORK, "kpi-store")
     conf["http"] = {"listen": ["127.0.0.1:%d" % http]}
     conf.pop("rule_groups", None)
+    conf["units"]["file"] = os.path.join(SRC, "conf/examples", conf["units"]["file"])
     cfg = os.path.join(WORK, "kpis.json")
     json.dump(conf, open(cfg, "w", encoding="utf-8"), ensure_ascii=False)
     log = os.path.join(WORK, "pacewatch-kpis.log")

@@ -49,9 +49,13 @@ def finish():
     print("1 passed, 0 failed")
 
 
-def programme_config(src, sim_port):
+def programme_config(src, sim_port, ledgers=False, heavy=False):
     """conf/examples/programme-2025.json pointed at a simulator on sim_port,
-    every target polled each second (timeout 900 ms), as a dict"""
+    every target polled each second (timeout 900 ms), as a dict; its units table
+    named by absolute path. Without ledgers, the ledger targets (which need the
+    simulator's --ledger-dir) and the KPIs that read them are left out;
+    without heavy, the per-institution targets: tests/integration/
+    programme_e2e_test.py runs them all."""
     text = open(os.path.join(src, "conf/examples/programme-2025.json"), encoding="utf-8").read()
     text = text.replace("127.0.0.1:18080", "127.0.0.1:%d" % sim_port)
     text = re.sub(r'"(scrape_interval|interval)": "[^"]*"', r'"\1": "1s"', text)
@@ -59,9 +63,21 @@ def programme_config(src, sim_port):
     conf = json.loads("\n".join(l for l in text.splitlines() if not l.strip().startswith("//")))
     # the per-institution targets (about 1,770 centres each, two pages) polled every second
     # stall a sanitizer build on a loaded box; tests/integration/programme_test.py covers them
-    heavy = {"institution_registry_centres", "evacc_centres"}
-    conf["targets"] = [t for t in conf["targets"] if t["name"] not in heavy]
-    conf["kpis"] = [k for k in conf["kpis"] if k["name"] != "evacc_centres_online"]
+    if not heavy:
+        drop = {"institution_registry_centres", "evacc_centres"}
+        conf["targets"] = [t for t in conf["targets"] if t["name"] not in drop]
+        # mr_institutions: 1,468 units judged against their peers every second, more
+        # than a KPI page lists (300)
+        conf["kpis"] = [k for k in conf["kpis"]
+                        if k["name"] not in ("evacc_centres_online", "mr_institutions")]
+    if "units" in conf:
+        conf["units"]["file"] = os.path.join(src, "conf/examples", conf["units"]["file"])
+    if not ledgers:
+        sys.path.insert(0, os.path.join(src, "scripts"))
+        import democonf
+        drop = democonf.ledger_kpis(conf) - {"outreach_lectures", "outreach_events"}
+        conf["kpis"] = [k for k in conf["kpis"] if k["name"] not in drop]
+        conf["targets"] = [t for t in conf["targets"] if "ledger" not in t]
     return conf
 
 

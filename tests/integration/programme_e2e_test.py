@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""programme_e2e: the example programme end to end, as scripts/demo runs it
+(docs/programme.md): today plays 1 November 2025, the ledgers of 郓城县 are
+generated for January to October on the simulator's calendar and served by the
+simulator under /ledgers/, pacewatch runs conf/examples/programme-2025.json.
+Checks that every one of the 20 items has a KPI with a unit that has a value
+and a status, that every panel of exporters/grafana/pacewatch-kpis.json returns
+data, and figures worked by hand from the ledger rules in docs/programme.md.
+
+    programme_e2e_test.py PACEWATCH SIMULATOR WORKDIR SRCDIR"""
+import csv
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+PW, SIM, WORK, SRC = sys.argv[1:5]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(SRC, "scripts"))
+import democonf  # noqa: E402
+from pwtest import check, finish, free_port, programme_config, stop_daemon  # noqa: E402
+
+PLAYS = datetime.date(2025, 11, 1)
+ACCEL = 3600
+ITEMS = ["N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "S1", "S2", "S3", "S4", "S5", "S6",
+         "S7", "S8", "S9", "S10", "H1", "H2"]
+TOWNSHIPS = ["郓州街道", "唐塔街道", "张营街道", "潘渡街道", "黄安镇", "杨庄集镇", "侯咽集镇",
+             "黄集镇", "李集镇", "郭屯镇", "丁里长镇", "玉皇庙镇", "程屯镇", "随官屯镇", "武安镇",
+             "双桥镇", "南赵楼镇", "黄泥冈镇", "唐庙镇", "张鲁集镇", "水堡乡", "陈坡乡"]
+
+
+def jget(base, path, params=None, timeout=60):
+    url = base + path + ("?" + urllib.parse.urlencode(params) if params else "")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, {"raw": e.read().decode("utf-8", "replace")}
+    except (OSError, ValueError) as e:
+        return 0, {"raw": str(e)}
+
+
+def wait_port_file(path, proc, what):
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if os.path.exists(path) and open(path).read().strip():
+            return int(open(path).read())
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise SystemExit("%s did not start" % what)
+
+
+def item_ok(kpis):
+    """the items with a KPI that has a unit with a value and a status"""
+    ok = set()
+    for k in kpis:
+        if any(u.get("value") is not None and u.get("status") for u in k["units"]):
+            ok.add(k["item"].split(" ")[0])
+    return ok
+
+
+def village_clinics_by_rule():
+    """郓城县's upgraded village clinics at the end of October (month 9, due
+    November: M = 10), per township, from the rules of docs/programme.md"""
+    total = {}
+    for t, name in enumerate(TOWNSHIPS):
+        plan = 7 + (3 * t) % 5 + (1 if t >= 19 else 0)
+        m, M = 9, 10
+        pace = lambda m: min(1.0, (m + 1) / (M + 1))  # noqa: E731
+        if name in ("郓州街道", "唐塔街道"):           # met early
+            v = plan
+        elif name in ("黄集镇", "水堡乡"):              # lagging: 60% of the pace
+            v = plan * 6 * (m + 1) // (10 * (M + 1))
+        elif name == "南赵楼镇":                       # stalls after June at 95% of June's plan
+            v = plan * 95 * 6 // (100 * 11)
+        elif name == "陈坡乡":                         # stale after June: June's row, ahead
+            v = plan * min(11 * 6, 10 * 11) // (10 * 11)
+        elif name == "张鲁集镇":                       # never reports
+            v = 0
+        else:                                          # ahead: 110% of the pace, capped
+            v = plan
+        total[name] = v
+    return total
+
+
+def main():
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    ledgers = os.path.join(WORK, "ledgers")
+    os.makedirs(ledgers)
+    today = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=8)).date()
+    ledger_start = datetime.date(2025, 1, 1) + (today - PLAYS)
+    subprocess.run(["/usr/bin/python3", os.path.join(SRC, "scripts/ledgers/generate.py"),
+                    "--out", ledgers, "--start", ledger_start.isoformat(),
+                    "--until", today.isoformat()], check=True, stdout=subprocess.DEVNULL)
+
+    sim_pf = os.path.join(WORK, "sim.port")
+    sim = subprocess.Popen([SIM, "--listen", "127.0.0.1:0", "--port-file", sim_pf,
+                            "--accel", str(ACCEL), "--start", today.isoformat(),
+                            "--plays", PLAYS.isoformat(), "--ledger-dir", ledgers],
+                           stdout=subprocess.DEVNULL, stderr=open(os.path.join(WORK, "sim.log"), "w"))
+    daemon = None
+    try:
+        sim_port = wait_port_file(sim_pf, sim, "the simulator")
+        conf = programme_config(SRC, sim_port, ledgers=True, heavy=True)
+        plays_jan1 = democonf.shift(conf, PLAYS, today, ACCEL)
+        check(plays_jan1 == ledger_start, "the ledgers start on the day that plays 1 January")
+        # polled every 5 s, the per-institution targets (two pages of about
+        # 1,770 centres) every 30 s, as the example does: a sanitizer build on a
+        # loaded box keeps up
+        for t in conf["targets"]:
+            t["interval"] = "30s" if t["name"] in ("institution_registry_centres",
+                                                    "evacc_centres") else "5s"
+        conf["global"]["scrape_interval"], conf["global"]["scrape_timeout"] = "5s", "4s"
+        http_port = free_port()
+        conf["storage"]["path"] = os.path.join(WORK, "data")
+        conf["http"] = {"listen": ["127.0.0.1:%d" % http_port]}
+        conf["global"]["evaluation_interval"] = "5s"
+        path = os.path.join(WORK, "pacewatch.json")
+        json.dump(conf, open(path, "w", encoding="utf-8"), ensure_ascii=False)
+        shutil.copy(os.path.join(SRC, "conf/examples/demo-hotline.token"), WORK)
+        r = subprocess.run([PW, "check-config", "-c", path], capture_output=True, text=True)
+        check(r.returncode == 0, "check-config: %s" % r.stdout + r.stderr)
+        log = os.path.join(WORK, "daemon.log")
+        daemon = subprocess.Popen([PW, "run", "-c", path], cwd=WORK,
+                                  stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+        base = "http://127.0.0.1:%d" % http_port
+
+        # every item shows a unit with a value and a status (deadline: a loaded box)
+        deadline = time.time() + 300
+        kpis, ok = [], set()
+        while time.time() < deadline:
+            st, j = jget(base, "/api/v1/kpis")
+            if st == 200:
+                kpis = j["data"]["kpis"]
+                ok = item_ok(kpis)
+                if ok >= set(ITEMS):
+                    break
+            if daemon.poll() is not None:
+                break
+            time.sleep(2)
+        check(set(ITEMS) <= ok, "every item has a KPI with a unit with a value and a status; "
+              "missing: %s" % sorted(set(ITEMS) - ok))
+        items = {k["item"].split(" ")[0] for k in kpis}
+        check(items == set(ITEMS), "the KPIs' items are the 20: %s" % sorted(items))
+        byname = {k["name"]: k for k in kpis}
+
+        def unit(kpi, **labels):
+            for u in byname.get(kpi, {"units": []})["units"]:
+                if all(u["labels"].get(a) == b for a, b in labels.items()):
+                    return u
+            return None
+
+        # hand-worked: the county's upgraded village clinics (roll-up: sum)
+        by_rule = village_clinics_by_rule()
+        rows = list(csv.reader(open(os.path.join(ledgers, "village_clinics.utf8-bom.csv"),
+                                    encoding="utf-8-sig")))
+        hdr = next(i for i, r in enumerate(rows) if "累计完成（个）" in r)
+        col, last = rows[hdr].index("累计完成（个）"), {}
+        town = None
+        for r in rows[hdr + 1:]:
+            if len(r) > 2 and r[1]:
+                town = r[1]
+            if town in TOWNSHIPS and len(r) > col and r[col]:
+                last[town] = int(r[col])
+        check(last == {t: v for t, v in by_rule.items() if t != "张鲁集镇"},
+              "the ledger's last rows are the rules': %s, %s" % (last, by_rule))
+        # 陈坡乡 stopped in June: its rows are older than stale_after. It is in the sum
+        # (stale, last known value June's) when pacewatch read the ledger before the KPI's
+        # first evaluation, else a roster unit that never reported (docs/kpis.md, Units)
+        cp = unit("village_clinics", township="陈坡乡")
+        check(cp is not None and cp["status"] in ("stale", "not_reporting", "lagging"),
+              "village_clinics lists 陈坡乡: %s" % cp)
+        want = sum(by_rule.values()) - (by_rule["陈坡乡"] if cp and cp["value"] is None else 0)
+        zl = unit("village_clinics", township="张鲁集镇")
+        check(zl and zl["status"] == "not_reporting", "张鲁集镇 never reports: %s" % zl)
+        u = unit("village_clinics_county", county_code="371727")
+        check(u and u["value"] == want and u["name"] == "郓城县",
+              "village_clinics_county 郓城县 = %d (sum of the townships): %s" % (want, u))
+        u = unit("village_clinics_heze", county_code="371727")
+        check(u and u["value"] == want, "village_clinics_heze 郓城县 = %d: %s" % (want, u))
+        # hand-worked: 郓州街道 met its scoliosis screening early: 62% of 4,000 students
+        u = unit("scoliosis_screening", township="郓州街道")
+        check(u and abs(u["value"] - 2480 / 4000) < 1e-9 and u["status"] == "met",
+              "scoliosis_screening 郓州街道 = 2480 / 4000, met: %s" % u)
+        # hand-worked: hospice share = centres with a 开展日期 / the 22 centres of the roster
+        rows = list(csv.reader(open(os.path.join(ledgers, "elderly_care-hospice.utf8-bom.csv"),
+                                    encoding="utf-8-sig")))
+        hdr = next(i for i, r in enumerate(rows) if "开展日期" in r)
+        col, name, offering = rows[hdr].index("开展日期"), None, set()
+        for r in rows[hdr + 1:]:
+            if len(r) > 1 and r[1]:
+                name = r[1]
+            # a data row has its month (the footer 填表人：… below the data has none)
+            if len(r) > col and r[col] and name and re.match(r"\d{4}/\d+/\d+$", r[2]):
+                offering.add(name)
+        u = unit("hospice_share", county_code="371727")
+        check(u and abs(u["value"] - len(offering) / 22) < 1e-9,
+              "hospice_share 郓城县 = %d / 22: %s" % (len(offering), u))
+        n = len(byname.get("hospice_centres", {"units": []})["units"])
+        check(n == 22, "hospice_centres has the 22 centres of the roster: %d" % n)
+        # hand-worked: the county's psychological lectures in 2025 (quota, year):
+        # one in March, April, May, July, September and October so far
+        u = unit("psych_lectures")
+        check(u and u["value"] == 6, "psych_lectures 郓城县 = 6 by October: %s" % u)
+
+        # every panel of the KPI dashboard returns data, as an instant query
+        dash = json.load(open(os.path.join(SRC, "exporters/grafana/pacewatch-kpis.json"),
+                              encoding="utf-8"))
+        n = 0
+        for p in dash["panels"]:
+            if p["type"] == "row":
+                continue
+            for t in p.get("targets", []):
+                expr = t["expr"]
+                for k, v in (("${kpi}", ".*"), ("$kpi", ".*"), ("$__rate_interval", "1m"),
+                             ("$__interval", "5s"), ("$__range", "2m")):
+                    expr = expr.replace(k, v)
+                st, j = jget(base, "/api/v1/query", {"query": expr})
+                res = j.get("data", {}).get("result") if st == 200 else None
+                check(bool(res), "panel %r: %s returns data: %s %s"
+                      % (p.get("title"), expr, st, str(j)[:300]))
+                n += 1
+        check(n >= 20, "the dashboard has panel queries: %d" % n)
+        print("e2e: %d KPIs, %d panel queries" % (len(kpis), n))
+        for k in kpis:
+            counts = {}
+            for u in k["units"]:
+                counts[u["status"]] = counts.get(u["status"], 0) + 1
+            print("  %-28s %s" % (k["name"], counts))
+    finally:
+        if daemon is not None:
+            stop_daemon(daemon, os.path.join(WORK, "daemon.log"))
+        sim.terminate()
+        sim.wait(timeout=30)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
