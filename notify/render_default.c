@@ -395,6 +395,11 @@ static void links(const struct look *k, struct pw_buf *t, struct pw_buf *h)
 		pw_buf_printf(t, "%s: %s\n", tr(k, "指标页面", "KPI page"), u.data);
 		link(h, u.data, tr(k, "查看指标页面", "Open the KPI's page"));
 		pw_buf_puts(h, " · ");
+		/* the chart of that page alone (SVG), drawn by the same code */
+		pw_buf_puts(&u, "/chart.svg");
+		pw_buf_printf(t, "%s: %s\n", tr(k, "趋势图", "Chart"), u.data);
+		link(h, u.data, tr(k, "趋势图", "Chart"));
+		pw_buf_puts(h, " · ");
 		u.len = 0;
 	}
 	if (m->dashboard_url && m->n) {

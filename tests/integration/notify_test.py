@@ -38,6 +38,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import re
 import sys
 import threading
 import time
@@ -426,6 +427,13 @@ def run(procs, base, am_base, start, plain, p_plain, log):
               % (city, detail))
         check(link.startswith(base + "/kpis/mr_items/"), "%s links to its page: %s"
               % (city, link))
+    chart = re.search(r"^趋势图: (\S+)", text, re.M)
+    check(chart and chart.group(1) == base + "/kpis/mr_items/chart.svg",
+          "the email links the KPI's chart: %s" % (chart and chart.group(1)))
+    if chart:
+        svg = get(chart.group(1))
+        check(svg.lstrip().startswith(b"<svg") or b"<svg" in svg[:400],
+              "the chart link answers an SVG picture: %r" % svg[:120])
     check("负责 省卫健委医政处 · 0531-12345678" in text, "owner and contact: %s" % text[:400])
     check("{}" not in text and "alertname=" not in text, "no group key in the email")
     html = html_of(msg)

@@ -663,6 +663,11 @@ Test(notify, digest_whole_programme, .fini = teardown)
 		rows++;
 	cr_assert_eq(rows, 5, "%s", ct);
 	cr_assert_not_null(strstr(ct, "k01 | 进度落后 | 0 |"), "laggards listed first: %s", ct);
+	/* links: each KPI's page, the board (external_url defaults to the first
+	 * listen address) */
+	cr_assert_not_null(strstr(t, "\n县域透析 — 截止 2025-12-31\nhttp://127.0.0.1:9470/kpis/dialysis\n"),
+			   "%s", t);
+	cr_assert_not_null(strstr(t, "\n项目看板: http://127.0.0.1:9470/\n"), "%s", t);
 	free(t);
 	for (size_t i = 0; i < o.n; i++)
 		json_decref(o.v[i]);
