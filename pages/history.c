@@ -134,6 +134,14 @@ size_t hist_status_changes(struct store *st, const char *kpi, const struct pw_ls
 	}
 	free(at);
 	query_result_free(r);
+	/* the newest change is only known to a step (a day over a year): look
+	 * again at the last two steps, finer, down to a second */
+	if (n > 0 && step > 1000 && out[n - 1].at >= t1 - 2 * step && t1 - 2 * step > t0) {
+		struct hist_change fine[8];
+		size_t nf = hist_status_changes(st, kpi, unit, t1 - 2 * step, t1, fine, 8);
+		if (nf > 0 && fine[nf - 1].status == out[n - 1].status && fine[nf - 1].at > t1 - 2 * step)
+			out[n - 1].at = fine[nf - 1].at;
+	}
 	return n;
 }
 

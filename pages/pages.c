@@ -61,6 +61,9 @@ struct pg {
 	enum view_language lang;
 	struct pw_tz *tz; /* global.timezone (NULL: UTC) */
 	struct pw_buf *b;
+	/* a quota's missed refers to its previous period ("2025-11"): badges
+	 * of the KPI being written say which (NULL: not a quota) */
+	const char *missed_period;
 };
 
 static const char *w(const struct pg *p, enum word x)
@@ -119,6 +122,11 @@ static void badge(struct pg *p, enum view_status s)
 	pw_buf_printf(p->b, "<span class=\"st st-%s\">", view_status_name(s));
 	esc(p, status_word(p, s));
 	put(p, "</span>");
+	if (s == VIEW_MISSED && p->missed_period) { /* which month was missed */
+		put(p, " <small class=\"per\">");
+		esc(p, p->missed_period);
+		put(p, "</small>");
+	}
 }
 
 static void kpi_href(struct pg *p, const char *kpi)
@@ -590,6 +598,7 @@ static void laggards(struct pg *p, size_t k)
 	const struct view_meta_kpi *m = &p->v->meta->kpis[k];
 	const struct view_kpi *vk = &p->v->kpis[k];
 	size_t n = 0;
+	p->missed_period = vk->previous_period;
 	for (size_t i = 0; i < vk->nunits; i++) {
 		const struct view_unit *u = &p->v->units[vk->unit0 + i];
 		if (!is_laggard(u->status))
@@ -615,6 +624,7 @@ static void laggards(struct pg *p, size_t k)
 	}
 	if (n)
 		put(p, "</ul>");
+	p->missed_period = NULL;
 }
 
 static unsigned overview(struct pg *p)
@@ -799,6 +809,7 @@ static unsigned kpi_page(struct pg *p, size_t k)
 	const struct view_meta_kpi *m = &v->meta->kpis[k];
 	const struct view_kpi *vk = &v->kpis[k];
 	int64_t *since = xcalloc(vk->nunits + 1, sizeof *since);
+	p->missed_period = vk->previous_period;
 	int64_t now = p->src->now_ms, t0 = m->start_ms > 0 && m->start_ms < now ? m->start_ms
 									      : now - 30LL * 86400000;
 	begin(p, NAV_KPI, m->title && *m->title ? m->title : m->name);
@@ -996,6 +1007,7 @@ static unsigned unit_page(struct pg *p, size_t k, const struct view_unit *u)
 {
 	const struct view *v = p->v;
 	const struct view_meta_kpi *m = &v->meta->kpis[k];
+	p->missed_period = v->kpis[k].previous_period;
 	struct hist_change ch[64];
 	int64_t now = p->src->now_ms, t0 = m->start_ms > 0 && m->start_ms < now ? m->start_ms
 									      : now - 30LL * 86400000;
@@ -1040,6 +1052,7 @@ static unsigned unit_page(struct pg *p, size_t k, const struct view_unit *u)
 	pw_buf_printf(p->b, "<h2>%s</h2><div class=\"tw\"><table class=\"history\"><thead><tr>"
 			    "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
 		      w(p, W_STATUS_HISTORY), w(p, W_SINCE), w(p, W_STATUS));
+	p->missed_period = NULL; /* older statuses: their period is not known here */
 	for (size_t i = nch; i-- > 0;) {
 		put(p, "<tr><td>");
 		when(p, ch[i].at);
