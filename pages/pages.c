@@ -341,10 +341,15 @@ static size_t plan_points(const struct view *v, size_t k, const struct view_unit
 	size_t n = 0;
 	if (m->kind == VIEW_KPI_QUOTA || m->kind == VIEW_KPI_PEERS || m->nmilestones + 2 > max)
 		return 0;
+	/* one unit's plan runs from its plan start (a late starter's first
+	 * value, docs/kpis.md "The plan"), through the milestones after it */
+	int64_t s0 = only && only->plan_start > m->start_ms ? only->plan_start : m->start_ms;
 	for (size_t i = 0; i < m->nmilestones + 2 && n < max; i++) {
-		int64_t at = i == 0 ? m->start_ms
+		int64_t at = i == 0 ? s0
 			     : i == m->nmilestones + 1 ? m->deadline_ms
 						       : m->milestones[i - 1].at_ms;
+		if (i > 0 && i <= m->nmilestones && at <= s0)
+			continue;
 		double sum = 0;
 		size_t have = 0;
 		for (size_t u = 0; u < vk->nunits; u++) {

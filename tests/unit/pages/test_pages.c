@@ -361,3 +361,26 @@ Test(pages, the_overview_forecasts_only_the_whole)
 	pw_buf_free(&b);
 	view_unref(v);
 }
+
+Test(pages, a_late_starters_plan_starts_where_it_started)
+{
+	/* the KPI runs from t = 1 ms to day 100; the unit's plan starts at
+	 * day 50 (its first value): its chart's plan (chart.svg: x from 58 to
+	 * 746) begins half way across (402), not at the left edge (58) */
+	struct view *v = one_unit(0, 0, 10, 100);
+	struct view_unit *u = &v->units[0];
+	u->plan_start = 86400000LL * 50;
+	char url[96];
+	snprintf(url, sizeof url, "/kpis/k/%016llx/chart.svg", (unsigned long long)u->labels->h);
+	struct pw_buf b;
+	cr_assert_eq(render(v, url, &b), 200, "%s", url);
+	const char *plan = strstr(b.data, "class=\"line plan\"");
+	cr_assert_not_null(plan, "%s", b.data);
+	const char *d = strstr(plan, " d=\"M");
+	cr_assert_not_null(d);
+	double x = 0;
+	cr_assert_eq(sscanf(d, " d=\"M%lf", &x), 1);
+	cr_assert(x > 350 && x < 450, "the plan starts at day 50 (half of 58..746): %s", d);
+	pw_buf_free(&b);
+	view_unref(v);
+}
