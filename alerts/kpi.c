@@ -702,6 +702,7 @@ void kpis_view(struct kpis *ks, struct view *v, size_t g0, size_t r0)
 			vu->gap = u->n.gap;
 			vu->gap_target = u->n.gap_target;
 			vu->last_seen = u->reported ? u->last_seen : 0;
+			vu->plan_start = u->baseline_at > k->c->start_ms ? u->baseline_at : 0;
 		}
 		view_sort_units(v, i);
 	}

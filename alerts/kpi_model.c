@@ -122,6 +122,14 @@ void kpi_numbers_of(const struct conf_kpi *c, struct kpi_numbers *n)
 	n->span = fabs(den);
 	n->gap = sign * (n->expected - n->value);
 	n->gap_target = sign * (n->target - n->value);
+	if (kpi_reached(c, n->baseline, n->target)) {
+		/* a baseline that already reaches the target leaves nothing to
+		 * plan: progress is met or not (every path: an evaluation, a
+		 * recorded slot read back, kpi --at) */
+		n->progress = isnan(n->value) ? NAN : kpi_reached(c, n->value, n->target) ? 1 : 0;
+		n->expected_progress = 1;
+		return;
+	}
 	if (isnan(n->value) || isnan(n->target)) {
 		n->progress = NAN;
 	} else if (den != 0) {

@@ -833,11 +833,9 @@ static void schedule(struct collector *c, struct ctarget *t, int64_t now)
 /* global.new_series_limit: the series of this scrape (sorted) that the
  * target's last successful scrape did not have come out of an allowance
  * that refills continuously at the limit a minute and holds at most that
- * much. NULL, or why the scrape is refused (a new string).
- * TODO(store): this bounds how fast scrapes add series, not how many the
- * store's writer holds in memory (its series cache keeps every series ever
- * written); a bound on that needs a hook in store/ (the number of series a
- * commit created, or a cap the store enforces). docs/collector.md. */
+ * much. NULL, or why the scrape is refused (a new string). This bounds how
+ * fast scrapes add series; how many the store holds (its writer keeps each in
+ * memory) is storage.max_series, which the store enforces. docs/collector.md. */
 static char *check_new_series(struct collector *c, struct ctarget *t)
 {
 	double lim = (double)c->conf->global.new_series_limit;

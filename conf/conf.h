@@ -367,6 +367,7 @@ struct conf {
 		char *path;
 		int64_t retention_ms;
 		uint64_t initial_size, max_size;
+		int64_t max_series;
 		bool sync;
 		bool sync_meta;
 	} storage;

@@ -237,6 +237,10 @@ static const struct field storage_rows[] = {
 	 .def = "\"64MiB\"", .help = "initial map size; it grows as needed"},
 	{.key = "max_size", .type = F_SIZE, .off = offsetof(struct conf, storage.max_size),
 	 .def = "\"64GiB\"", .help = "the store never grows past this"},
+	{.key = "max_series", .type = F_INT, .off = offsetof(struct conf, storage.max_series),
+	 .def = "10000000", .min = 0, .max = 4000000000LL,
+	 .help = "series the store may hold (each is kept in the writer's memory); a scrape, "
+		 "import or evaluation that would create more fails naming it (0: no limit)"},
 	{.key = "sync", .type = F_BOOL, .off = offsetof(struct conf, storage.sync), .def = "true",
 	 .help = "fsync every batch (false: survives a killed process, not a power loss)"},
 	{.key = "sync_meta", .type = F_BOOL, .off = offsetof(struct conf, storage.sync_meta),

@@ -191,6 +191,7 @@ int cmd_import_ledger(int argc, char **argv)
 		struct ledger_result res;
 		so.path = storage ? storage : conf->storage.path;
 		so.max_map_size = conf->storage.max_size;
+		so.max_series = (uint64_t)conf->storage.max_series;
 		so.no_sync = !conf->storage.sync;
 		if ((rc = store_open(&so, &st, &cause)) != 0) {
 			fprintf(stderr, "pacewatch: %s: %s\n", so.path, cause ? cause : pw_strerror(rc));

@@ -69,6 +69,7 @@ static int open_rules(const char *cfg, const char *storage, bool read_only, stru
 	conf_errs_free(&errs);
 	so.path = storage ? storage : (*conf)->storage.path;
 	so.max_map_size = (*conf)->storage.max_size;
+	so.max_series = (uint64_t)(*conf)->storage.max_series;
 	so.no_sync = !(*conf)->storage.sync;
 	so.read_only = read_only;
 	so.must_exist = true; /* a backfill writes into a store, never a new one */

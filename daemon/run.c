@@ -374,6 +374,7 @@ static int daemon_open(struct daemon *d, struct conf *conf)
 	so.max_map_size = conf->storage.max_size;
 	so.no_sync = !conf->storage.sync;
 	so.no_meta_sync = !conf->storage.sync_meta;
+	so.max_series = (uint64_t)conf->storage.max_series;
 	if ((rc = store_open(&so, &d->store, &cause)) != 0) {
 		log_error("store", "%s", cause ? cause : pw_strerror(rc));
 		free(cause);

@@ -61,6 +61,7 @@ static char *unit_key(const char *kpi, const struct pw_lset *l)
  * units in each status. */
 struct digest_doc {
 	bool zh;
+	const char *base;        /* pacewatch's address (notify.external_url), or NULL */
 	size_t max_units;        /* unit rows listed per KPI */
 	json_t *old, *old_units; /* NULL: the first digest */
 	json_t *units;           /* the state for the next digest, per unit */
@@ -88,7 +89,21 @@ static void kpi_head(struct digest_doc *x, const struct view_meta_kpi *k)
 		pw_buf_printf(&x->t, " · %s %s", x->zh ? "负责" : "owner", k->owner);
 	pw_buf_puts(&x->t, "\n");
 	pw_buf_puts(&x->h, "<h3 style=\"font-size:16px;margin:18px 0 4px\">");
-	pw_buf_html(&x->h, k->title, strlen(k->title));
+	if (x->base) { /* the KPI's page, with its chart and every unit */
+		struct pw_buf u;
+		pw_buf_init(&u, 0);
+		pw_buf_printf(&u, "%s/kpis/", x->base);
+		url_escape(&u, k->name);
+		pw_buf_printf(&x->t, "%s\n", u.data);
+		pw_buf_puts(&x->h, "<a href=\"");
+		pw_buf_html(&x->h, u.data, u.len);
+		pw_buf_puts(&x->h, "\" style=\"color:#0969da\">");
+		pw_buf_html(&x->h, k->title, strlen(k->title));
+		pw_buf_puts(&x->h, "</a>");
+		pw_buf_free(&u);
+	} else {
+		pw_buf_html(&x->h, k->title, strlen(k->title));
+	}
 	pw_buf_puts(&x->h, "</h3>\n<p style=\"margin:0 0 6px;color:#57606a\">");
 	pw_buf_printf(&x->h, "%s ", x->zh ? "截止" : "due");
 	pw_buf_html(&x->h, due, strlen(due));
@@ -432,6 +447,12 @@ static void digest_bodies(const struct digest_doc *x, const char *subject, const
 	pw_buf_puts(hh, "</ul>\n");
 	pw_buf_append(tt, x->t.data ? x->t.data : "", x->t.len);
 	pw_buf_append(hh, x->h.data ? x->h.data : "", x->h.len);
+	if (x->base) {
+		pw_buf_printf(tt, "\n%s: %s/\n", x->zh ? "项目看板" : "The programme board", x->base);
+		pw_buf_puts(hh, "<p><a href=\"");
+		pw_buf_html(hh, x->base, strlen(x->base));
+		pw_buf_printf(hh, "/\">%s</a></p>\n", x->zh ? "项目看板" : "The programme board");
+	}
 	if (dashboard_url) {
 		pw_buf_printf(tt, "\n%s: %s\n", x->zh ? "仪表盘" : "Dashboard", dashboard_url);
 		pw_buf_puts(hh, "<p><a href=\"");
@@ -458,7 +479,8 @@ static void doc_free(struct digest_doc *x)
  * state to save for the next one, *subject the subject. */
 static char *digest_render(const struct conf_digest *d, const struct conf_email *e,
 			   const struct view *v, const char *prev, int64_t now, const char *mid,
-			   const char *dashboard_url, char **subject_out, char **state_out)
+			   const char *dashboard_url, const char *base, char **subject_out,
+			   char **state_out)
 {
 	struct digest_doc x = {0};
 	json_error_t je;
@@ -480,6 +502,7 @@ static char *digest_render(const struct conf_digest *d, const struct conf_email 
 	x.zh = v ? v->meta->lang == VIEW_LANG_ZH : false;
 	const char *title = d->title ? d->title : x.zh ? "进度周报" : "KPI digest";
 	x.max_units = d->max_units > 0 ? (size_t)d->max_units : 0;
+	x.base = base && *base ? base : NULL;
 	digest_programme(&x, v);
 	digest_gone(&x);
 	char *subject = digest_subject(&x, title, day);
@@ -557,7 +580,7 @@ static void digest_send(struct notify *n, size_t i, int64_t now)
 	snprintf(mid, sizeof mid, "<digest.%lld.%zu@%s>", (long long)now, i,
 		 rc->email.hello ? rc->email.hello : "pacewatch");
 	char *msg = digest_render(d, &rc->email, v, prev, now, mid, n->c->notify.dashboard_url,
-				  &subject, &state);
+				  n->c->notify.external_url, &subject, &state);
 	json_t *rec = json_object();
 	json_object_set_new(rec, "kind", json_string("email"));
 	json_object_set_new(rec, "group", json_string("digest"));

@@ -172,6 +172,33 @@ static void num_cell(struct pw_buf *h, const char *v, const char *pct)
 	pw_buf_puts(h, "</td>");
 }
 
+/* A gap that is negative is a lead: "领先 0.09 (8.8%)", as the pages and the
+ * digest say it, never "落后计划 -0.09 (-8.8%)": the caller picks the word,
+ * the number and the share lose their sign. */
+static const char *unsigned_of(const char *v)
+{
+	return v && v[0] == '-' && v[1] ? v + 1 : v;
+}
+
+static bool is_lead(const char *v)
+{
+	return v && v[0] == '-' && v[1];
+}
+
+/* a gap's cell: a negative one is a lead, written "领先 0.09" */
+static void lead_cell(const struct look *k, struct pw_buf *h, const char *v, const char *pct,
+		      const char *word)
+{
+	(void)k;
+	if (!is_lead(v)) {
+		num_cell(h, v, pct);
+		return;
+	}
+	char buf[160];
+	snprintf(buf, sizeof buf, "%s %s", word, unsigned_of(v));
+	num_cell(h, buf, unsigned_of(pct));
+}
+
 /* ---- a KPI alert ----------------------------------------------------------------------- */
 
 /* the line under a unit's numbers: what it is and the rest of its numbers */
@@ -255,10 +282,15 @@ static void kpi_table(const struct look *k, size_t lo, size_t hi, struct pw_buf 
 			text_part(t, &first, tr(k, "要求", "must be"), nalert_ann(a, "coverage"), NULL);
 		} else {
 			text_part(t, &first, tr(k, "计划应达", "plan now"), nalert_ann(a, "expected"), NULL);
-			text_part(t, &first, tr(k, "落后计划", "behind plan"), nalert_ann(a, "gap"),
-				  nalert_ann(a, "gap_pct"));
-			text_part(t, &first, tr(k, "距目标", "to target"), nalert_ann(a, "gap_target"),
-				  nalert_ann(a, "gap_target_pct"));
+			const char *g = nalert_ann(a, "gap"), *gt = nalert_ann(a, "gap_target");
+			text_part(t, &first,
+				  is_lead(g) ? tr(k, "领先计划", "ahead of plan")
+					     : tr(k, "落后计划", "behind plan"),
+				  unsigned_of(g), unsigned_of(nalert_ann(a, "gap_pct")));
+			text_part(t, &first,
+				  is_lead(gt) ? tr(k, "超过目标", "past target")
+					      : tr(k, "距目标", "to target"),
+				  unsigned_of(gt), unsigned_of(nalert_ann(a, "gap_target_pct")));
 		}
 		kpi_detail(&d, k, a);
 		pw_buf_printf(t, "\n  %s\n  %s\n", d.data, url.data);
@@ -272,8 +304,10 @@ static void kpi_table(const struct look *k, size_t lo, size_t hi, struct pw_buf 
 			num_cell(h, nalert_ann(a, "coverage"), NULL);
 		} else {
 			num_cell(h, nalert_ann(a, "expected"), NULL);
-			num_cell(h, nalert_ann(a, "gap"), nalert_ann(a, "gap_pct"));
-			num_cell(h, nalert_ann(a, "gap_target"), nalert_ann(a, "gap_target_pct"));
+			lead_cell(k, h, nalert_ann(a, "gap"), nalert_ann(a, "gap_pct"),
+				  tr(k, "领先", "ahead"));
+			lead_cell(k, h, nalert_ann(a, "gap_target"), nalert_ann(a, "gap_target_pct"),
+				  tr(k, "超过", "past"));
 		}
 		pw_buf_printf(h, "</tr>\n<tr><td colspan=\"%d\" style=\"padding:0 4px 8px;color:#57606a;"
 				 "font-size:12px\">",
@@ -394,6 +428,11 @@ static void links(const struct look *k, struct pw_buf *t, struct pw_buf *h)
 		page_url(&u, k, NULL);
 		pw_buf_printf(t, "%s: %s\n", tr(k, "指标页面", "KPI page"), u.data);
 		link(h, u.data, tr(k, "查看指标页面", "Open the KPI's page"));
+		pw_buf_puts(h, " · ");
+		/* the chart of that page alone (SVG), drawn by the same code */
+		pw_buf_puts(&u, "/chart.svg");
+		pw_buf_printf(t, "%s: %s\n", tr(k, "趋势图", "Chart"), u.data);
+		link(h, u.data, tr(k, "趋势图", "Chart"));
 		pw_buf_puts(h, " · ");
 		u.len = 0;
 	}

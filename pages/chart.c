@@ -94,17 +94,38 @@ static void path(struct pw_buf *b, const struct frame *f, const struct pages_lin
 								   PAGES_CHART_MAX_POINTS
 							 : 1;
 	bool pen = false, any = false;
+	double pt = 0, pv = NAN; /* the previous point, for a cut at the edge */
 	style_of(l->cls, &stroke, &dash, &w);
 	for (size_t i = 0; i < l->n; i += stride) {
 		/* the last point is always drawn */
 		size_t k = i + stride >= l->n ? l->n - 1 : i;
 		double v = l->v[k], x, y;
 		if (!isfinite(v) || l->t[k] < f->t0 || l->t[k] > f->t1) {
-			pen = false;
+			pen = false, pv = NAN;
 			if (k == l->n - 1)
 				break;
 			continue;
 		}
+		double t = (double)l->t[k];
+		bool out = v > f->hi || v < f->lo;
+		if (out) { /* leaves the chart: draw to the edge, lift the pen */
+			double edge = v > f->hi ? f->hi : f->lo;
+			if (pen && !l->step && isfinite(pv) && pv <= f->hi && pv >= f->lo) {
+				double tc = pt + (t - pt) * (edge - pv) / (v - pv);
+				pw_buf_printf(b, "L%.1f %.1f", xof(f, (int64_t)tc), yof(f, edge));
+			}
+			pen = false, pt = t, pv = v;
+			if (k == l->n - 1)
+				break;
+			continue;
+		}
+		if (!pen && !l->step && isfinite(pv) && any) { /* comes back in at the edge */
+			double edge = pv > f->hi ? f->hi : f->lo;
+			double tc = pt + (t - pt) * (edge - pv) / (v - pv);
+			pw_buf_printf(b, "M%.1f %.1f", xof(f, (int64_t)tc), yof(f, edge));
+			pen = true;
+		}
+		pt = t, pv = v;
 		x = xof(f, l->t[k]), y = yof(f, v);
 		if (!any) {
 			pw_buf_printf(b, "<path class=\"line %s\" fill=\"none\" stroke=\"%s\" "
@@ -142,14 +163,28 @@ void pages_chart_svg(const struct pages_chart *c, struct pw_buf *b)
 	bool small = c->small;
 
 	f.t0 = c->t0, f.t1 = c->t1 > c->t0 ? c->t1 : c->t0 + 1;
-	for (size_t i = 0; i < c->nlines; i++)
+	/* the range of what was and is planned; a forecast widens it by at
+	 * most half of that and is cut where it leaves the chart, so one wild
+	 * forecast cannot flatten the actual and the plan to a line */
+	double flo = INFINITY, fhi = -INFINITY;
+	for (size_t i = 0; i < c->nlines; i++) {
+		bool fc = c->lines[i].cls && strcmp(c->lines[i].cls, "forecast") == 0;
 		for (size_t k = 0; k < c->lines[i].n; k++) {
 			double v = c->lines[i].v[k];
-			if (isfinite(v) && c->lines[i].t[k] >= f.t0 && c->lines[i].t[k] <= f.t1) {
-				lo = v < lo ? v : lo;
-				hi = v > hi ? v : hi;
-			}
+			if (!isfinite(v) || c->lines[i].t[k] < f.t0 || c->lines[i].t[k] > f.t1)
+				continue;
+			double *l = fc ? &flo : &lo, *h = fc ? &fhi : &hi;
+			*l = v < *l ? v : *l;
+			*h = v > *h ? v : *h;
 		}
+	}
+	if (!(lo <= hi)) {
+		lo = flo, hi = fhi;
+	} else if (flo <= fhi) {
+		double room = (hi - lo > 0 ? hi - lo : fabs(hi) + 1) * 0.5;
+		lo = flo < lo ? (flo > lo - room ? flo : lo - room) : lo;
+		hi = fhi > hi ? (fhi < hi + room ? fhi : hi + room) : hi;
+	}
 	if (!(lo <= hi))
 		lo = 0, hi = 1;
 	if (lo > 0)

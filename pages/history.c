@@ -134,21 +134,23 @@ size_t hist_status_changes(struct store *st, const char *kpi, const struct pw_ls
 	}
 	free(at);
 	query_result_free(r);
+	/* the newest change is only known to a step (a day over a year): look
+	 * again at the last two steps, finer, down to a second */
+	if (n > 0 && step > 1000 && out[n - 1].at >= t1 - 2 * step && t1 - 2 * step > t0) {
+		struct hist_change fine[8];
+		size_t nf = hist_status_changes(st, kpi, unit, t1 - 2 * step, t1, fine, 8);
+		if (nf > 0 && fine[nf - 1].status == out[n - 1].status && fine[nf - 1].at > t1 - 2 * step)
+			out[n - 1].at = fine[nf - 1].at;
+	}
 	return n;
 }
 
-void hist_status_since(struct store *st, const struct view *v, size_t k, int64_t t0, int64_t t1,
-		       int64_t *since)
+/* since[u] from the runs of range query r (step apart): the first point of
+ * the last unbroken run of unit u's current status */
+static void runs_since(const struct view *v, size_t k, const struct query_result *r,
+		       int64_t step, int64_t *since)
 {
 	const struct view_kpi *vk = &v->kpis[k];
-	struct pw_buf q;
-	struct query_result *r;
-	int64_t step = hist_step(t0, t1);
-	memset(since, 0, vk->nunits * sizeof *since);
-	pw_buf_init(&q, 0);
-	hist_selector(&q, "pacewatch_kpi_status", v->meta->kpis[k].name, NULL);
-	r = range(st, q.data, t0, t1);
-	pw_buf_free(&q);
 	for (size_t i = 0; r && i < r->nseries; i++) {
 		const struct query_series *s = &r->series[i];
 		struct pw_label l[64];
@@ -175,5 +177,43 @@ void hist_status_since(struct store *st, const struct view *v, size_t k, int64_t
 			since[u] = s->pts[p].t;
 		}
 	}
+}
+
+void hist_status_since(struct store *st, const struct view *v, size_t k, int64_t t0, int64_t t1,
+		       int64_t *since)
+{
+	const struct view_kpi *vk = &v->kpis[k];
+	struct pw_buf q;
+	struct query_result *r;
+	int64_t step = hist_step(t0, t1);
+	memset(since, 0, vk->nunits * sizeof *since);
+	pw_buf_init(&q, 0);
+	hist_selector(&q, "pacewatch_kpi_status", v->meta->kpis[k].name, NULL);
+	r = range(st, q.data, t0, t1);
+	runs_since(v, k, r, step, since);
 	query_result_free(r);
+	/* A run that began within the last steps is only known to a step (a
+	 * day over a year): look again at the last two steps, at 1/150 of a
+	 * step, and so on down to a second, for the units whose status is
+	 * that recent. A few queries over a short window each. */
+	int64_t *fine = xcalloc(vk->nunits + 1, sizeof *fine);
+	for (int level = 0; level < 4 && step > 1000; level++) {
+		int64_t w0 = t1 - 2 * step, fstep;
+		bool recent = false;
+		for (size_t u = 0; u < vk->nunits; u++)
+			recent |= since[u] >= w0;
+		if (!recent || w0 <= t0)
+			break;
+		fstep = hist_step(w0, t1);
+		r = range(st, q.data, w0, t1);
+		memset(fine, 0, vk->nunits * sizeof *fine);
+		runs_since(v, k, r, fstep, fine);
+		query_result_free(r);
+		for (size_t u = 0; u < vk->nunits; u++)
+			if (since[u] >= w0 && fine[u] > w0) /* began inside the window */
+				since[u] = fine[u];
+		step = fstep;
+	}
+	free(fine);
+	pw_buf_free(&q);
 }

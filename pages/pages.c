@@ -61,6 +61,9 @@ struct pg {
 	enum view_language lang;
 	struct pw_tz *tz; /* global.timezone (NULL: UTC) */
 	struct pw_buf *b;
+	/* a quota's missed refers to its previous period ("2025-11"): badges
+	 * of the KPI being written say which (NULL: not a quota) */
+	const char *missed_period;
 };
 
 static const char *w(const struct pg *p, enum word x)
@@ -119,6 +122,11 @@ static void badge(struct pg *p, enum view_status s)
 	pw_buf_printf(p->b, "<span class=\"st st-%s\">", view_status_name(s));
 	esc(p, status_word(p, s));
 	put(p, "</span>");
+	if (s == VIEW_MISSED && p->missed_period) { /* which month was missed */
+		put(p, " <small class=\"per\">");
+		esc(p, p->missed_period);
+		put(p, "</small>");
+	}
 }
 
 static void kpi_href(struct pg *p, const char *kpi)
@@ -333,10 +341,15 @@ static size_t plan_points(const struct view *v, size_t k, const struct view_unit
 	size_t n = 0;
 	if (m->kind == VIEW_KPI_QUOTA || m->kind == VIEW_KPI_PEERS || m->nmilestones + 2 > max)
 		return 0;
+	/* one unit's plan runs from its plan start (a late starter's first
+	 * value, docs/kpis.md "The plan"), through the milestones after it */
+	int64_t s0 = only && only->plan_start > m->start_ms ? only->plan_start : m->start_ms;
 	for (size_t i = 0; i < m->nmilestones + 2 && n < max; i++) {
-		int64_t at = i == 0 ? m->start_ms
+		int64_t at = i == 0 ? s0
 			     : i == m->nmilestones + 1 ? m->deadline_ms
 						       : m->milestones[i - 1].at_ms;
+		if (i > 0 && i <= m->nmilestones && at <= s0)
+			continue;
 		double sum = 0;
 		size_t have = 0;
 		for (size_t u = 0; u < vk->nunits; u++) {
@@ -590,6 +603,7 @@ static void laggards(struct pg *p, size_t k)
 	const struct view_meta_kpi *m = &p->v->meta->kpis[k];
 	const struct view_kpi *vk = &p->v->kpis[k];
 	size_t n = 0;
+	p->missed_period = vk->previous_period;
 	for (size_t i = 0; i < vk->nunits; i++) {
 		const struct view_unit *u = &p->v->units[vk->unit0 + i];
 		if (!is_laggard(u->status))
@@ -615,6 +629,7 @@ static void laggards(struct pg *p, size_t k)
 	}
 	if (n)
 		put(p, "</ul>");
+	p->missed_period = NULL;
 }
 
 static unsigned overview(struct pg *p)
@@ -799,6 +814,7 @@ static unsigned kpi_page(struct pg *p, size_t k)
 	const struct view_meta_kpi *m = &v->meta->kpis[k];
 	const struct view_kpi *vk = &v->kpis[k];
 	int64_t *since = xcalloc(vk->nunits + 1, sizeof *since);
+	p->missed_period = vk->previous_period;
 	int64_t now = p->src->now_ms, t0 = m->start_ms > 0 && m->start_ms < now ? m->start_ms
 									      : now - 30LL * 86400000;
 	begin(p, NAV_KPI, m->title && *m->title ? m->title : m->name);
@@ -996,6 +1012,7 @@ static unsigned unit_page(struct pg *p, size_t k, const struct view_unit *u)
 {
 	const struct view *v = p->v;
 	const struct view_meta_kpi *m = &v->meta->kpis[k];
+	p->missed_period = v->kpis[k].previous_period;
 	struct hist_change ch[64];
 	int64_t now = p->src->now_ms, t0 = m->start_ms > 0 && m->start_ms < now ? m->start_ms
 									      : now - 30LL * 86400000;
@@ -1040,6 +1057,7 @@ static unsigned unit_page(struct pg *p, size_t k, const struct view_unit *u)
 	pw_buf_printf(p->b, "<h2>%s</h2><div class=\"tw\"><table class=\"history\"><thead><tr>"
 			    "<th scope=\"col\">%s</th><th scope=\"col\">%s</th></tr></thead><tbody>",
 		      w(p, W_STATUS_HISTORY), w(p, W_SINCE), w(p, W_STATUS));
+	p->missed_period = NULL; /* older statuses: their period is not known here */
 	for (size_t i = nch; i-- > 0;) {
 		put(p, "<tr><td>");
 		when(p, ch[i].at);

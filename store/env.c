@@ -267,6 +267,7 @@ static struct store *store_new(const struct store_opts *o)
 	s->read_only = o->read_only;
 	s->lock_fd = -1;
 	s->max_map = o->max_map_size ? o->max_map_size : DEFAULT_MAX_MAP;
+	s->max_series = o->max_series;
 	s->map_size = o->initial_map_size ? o->initial_map_size : DEFAULT_INITIAL_MAP;
 	if (s->map_size > s->max_map)
 		s->map_size = s->max_map;

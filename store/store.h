@@ -43,6 +43,9 @@ struct store_opts {
 	bool no_meta_sync;         /* flush a commit's data but not its meta page
 				    * (LMDB's MDB_NOMETASYNC): a system crash may undo
 				    * the last commit, never corrupt (storage.sync_meta) */
+	uint64_t max_series;       /* series the store may hold (the writer keeps each in
+				    * memory); a batch that would create more fails
+				    * (PW_ETOOBIG) naming the limit. 0: no limit */
 	bool read_only;            /* open for reading only */
 	bool must_exist;           /* refuse (-ENOENT) rather than create a store */
 };

@@ -562,6 +562,7 @@ struct store {
 	bool no_records; /* read-only open of a store without the records table */
 	char *path;
 	uint64_t map_size, max_map;
+	uint64_t max_series; /* 0: no limit (store_opts.max_series) */
 	bool read_only;
 	pthread_mutex_t wlock;      /* one committer at a time; guards cache */
 	pthread_rwlock_t resize;    /* transactions share, map resize excludes */

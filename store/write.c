@@ -1130,6 +1130,17 @@ static int resolve_ids(struct store_batch *b, MDB_txn *txn, uint64_t *next_id)
 						     s->path, (unsigned long long)POSTING_ID_MAX);
 				return PW_ETOOBIG;
 			}
+			if (s->max_series && s->cache.n >= s->max_series) {
+				/* every series lives in the writer's memory: refuse
+				 * the batch rather than grow past the limit */
+				free(b->idmsg);
+				b->idmsg = xasprintf("store %s holds %zu series, its limit "
+						     "(storage.max_series %llu): a batch with new "
+						     "series is refused",
+						     s->path, s->cache.n,
+						     (unsigned long long)s->max_series);
+				return PW_ETOOBIG;
+			}
 			id = (*next_id)++;
 			if ((rc = series_create(s, txn, e->hash, enc, e->len, id)) != 0)
 				return rc;

@@ -159,6 +159,7 @@ struct view_unit {
 	double value, target, baseline, expected, forecast; /* NaN: none */
 	double progress, expected_progress, gap, gap_target; /* NaN: none */
 	int64_t last_seen;      /* ms; 0: never reported */
+	int64_t plan_start;     /* ms: where its plan starts (a late starter's first value), 0: start */
 };
 
 struct view_kpi {

@@ -1248,7 +1248,7 @@ def scenario_rollup():
 
 
 def scenario_roster_first():
-    S = Scenario(15, "a roster unit that reports later, with more labels")
+    S = Scenario(16, "a roster unit that reports later, with more labels")
     d = units_dir("s16")
     conf = write_conf(d, [DIALYSIS], "1h", {"units": UNITS})
     t0 = L("2025-06-16 10:00")
@@ -1337,6 +1337,34 @@ def scenario_units_errors():
         S.ok(want in out, "check-config says %r: %s" % (want, out[-1500:]))
 
 
+# ---------------------------------------------------------------- 15
+
+def scenario_baseline_past_target():
+    """docs/kpis.md, "The plan": a baseline that already reaches the target
+    leaves nothing to plan: E = T, progress 1 while the value reaches T. The
+    same numbers evaluated at a slot and read back from its record."""
+    S = Scenario(15, "baseline past the target")
+    d = new_dir("s15")
+    kpi = {"name": "mr", "title": "互认项目", "value": "mr_items", "target": 201,
+           "start": "2025-06-01", "deadline": "2025-12-01", "stale_after": "1d"}
+    conf = write_conf(d, [kpi], "2h")
+    # 东营 has 219 items from before the start to 06-03: baseline auto = 219 >= 201
+    lines = [sample("mr_items", {"city": "东营"}, 219, L("2025-05-31 00:00") + i * 6 * 3600)
+             for i in range(13)]
+    store = os.path.join(d, "store")
+    import_lines(store, lines, "data")
+    t = L("2025-06-03 00:00")
+    want = {"value": 219, "target": 201, "baseline": 219, "expected": 201, "progress": 1,
+            "expected_progress": 1, "status": "met", "conditions": ["met"]}
+    w = "evaluated at %s" % show(t)
+    S.fields(S.unit(S.kpi(kpi_at(conf, store, t), "mr", w), w, city="东营"), w, want)
+    rules(conf, store, t - 3600, t, "1h")  # the record of the slot
+    w = "read back from the record at %s" % show(t)
+    S.fields(S.unit(S.kpi(kpi_at(conf, store, t), "mr", w), w, city="东营"), w, want)
+    pr = [x for x in dump(store, 'pacewatch_kpi_progress_ratio{kpi="mr",city="东营"}') if x[3] == t]
+    S.ok(pr and pr[0][2] == 1, "the recorded progress is 1: %s" % pr)
+
+
 SCENARIOS = [("late starter", scenario_late_starter),
              ("outage and stale_after", scenario_stale),
              ("hysteresis across records", scenario_hysteresis),
@@ -1351,7 +1379,8 @@ SCENARIOS = [("late starter", scenario_late_starter),
              ("roll-up share_met", scenario_rollup),
              ("below the peers", scenario_peers),
              ("a roster unit that reports later", scenario_roster_first),
-             ("units table errors", scenario_units_errors)]
+             ("units table errors", scenario_units_errors),
+             ("baseline past the target", scenario_baseline_past_target)]
 
 
 def main():

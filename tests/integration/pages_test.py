@@ -317,6 +317,15 @@ def run(base, browser):
               "%s: the rows' unit ids are the emails' ids" % k["name"])
         check(sorted(r["name"] for r in rows) == sorted(u["name"] for u in api["units"]),
               "%s: the units' names" % k["name"])
+        # a quota's missed is about its previous period: the badge says which
+        if api.get("previous_period") and any(u["status"] == "missed" for u in api["units"]):
+            pers = browser.eval(
+                "Array.prototype.map.call(document.querySelectorAll('table.units small.per'),"
+                " function (e) { return e.textContent; })")
+            nmissed = len([u for u in api["units"] if u["status"] == "missed"])
+            check(pers and len(pers) == nmissed and set(pers) == {api["previous_period"]},
+                  "%s: each missed unit names the period it missed (%s): %s"
+                  % (k["name"], api["previous_period"], pers[:3] if pers else pers))
 
     # the hostile name renders as text
     for u in hostile or []:

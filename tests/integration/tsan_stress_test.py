@@ -14,7 +14,8 @@ targets, rule groups (alerting and recording, 1-2 s intervals), KPIs
 (default 75, or PW_STRESS_SECONDS), concurrently:
 
 - reader threads GET /api/v1/kpis, /api/v1/alerts, /api/v1/rules, /metrics,
-  /api/v1/notifications, /api/v1/targets, /api/v1/query and query_range;
+  /api/v1/notifications, /api/v1/targets, /api/v1/query and query_range, and
+  the pages (/, /kpis/NAME and its chart, /alerts, /targets, /notifications);
 - an importer POSTs /api/v1/import/prometheus 4 times a second: a sliding
   window of `unit` label values, so KPI units and alerts are added every
   second while older ones go stale and resolve; now and then a body over
@@ -224,6 +225,9 @@ READ_PATHS = [
     ("/api/v1/query", {"query": "rate(up[30s])"}),
     ("/api/v1/query_range", "range"),
     ("/-/ready", None),
+    # the pages for people, rendered from the same views on HTTP threads
+    ("/", None), ("/kpis/stress_units", None), ("/kpis/stress_units/chart.svg", None),
+    ("/alerts", None), ("/targets", None), ("/notifications", None),
 ]
 
 
@@ -237,7 +241,10 @@ def reader(base, seed):
         try:
             st, body = call(base, path, params)
             # not ready (503) is an answer: the first round of scrapes after a reload
-            tally(path, st == 200 or (path == "/-/ready" and st == 503))
+            # not ready (503) is an answer: the first round of scrapes after a reload;
+            # a KPI page is 404 while the other configuration (without it) runs
+            tally(path, st == 200 or (path == "/-/ready" and st == 503)
+                  or (path.startswith("/kpis/") and st == 404))
         except OSError:
             tally(path, False)
             continue

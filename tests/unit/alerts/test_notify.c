@@ -443,6 +443,29 @@ Test(notify, email_encodings, .fini = teardown)
 	free(text);
 	free(msg);
 	free(subject);
+	/* ahead of the plan and past the target (a stale unit that is met):
+	 * a lead, as the pages and the digest say it, never a negative gap */
+	struct pw_label ann_lead[] = {{"headline", "停报"},        {"title", title},
+				      {"unit", "济南市"},          {"value", "62"},
+				      {"expected", "60"},          {"gap", "-2"},
+				      {"gap_pct", "-2.0%"},        {"gap_target", "-12"},
+				      {"gap_target_pct", "-12.0%"}};
+	pw_lset_unref(a.ann);
+	a.ann = pw_lset_new(ann_lead, 9);
+	msg = render_email(&m, "<1@x>", &subject);
+	tp = strstr(strstr(msg, "Content-Type: text/plain; charset=UTF-8"), "\r\n\r\n") + 4;
+	text = decode_qp(tp, strstr(tp, "\r\n--=_pacewatch_"));
+	cr_assert_not_null(strstr(text, "济南市: 当前值 62 · 计划应达 60 · 领先计划 2 (2.0%) · "
+					"超过目标 12 (12.0%)\n"),
+			   "%s", text);
+	const char *hp = strstr(strstr(msg, "Content-Type: text/html"), "\r\n\r\n") + 4;
+	char *html = decode_qp(hp, strstr(hp, "\r\n--=_pacewatch_"));
+	cr_assert_not_null(strstr(html, ">领先 2<"), "%s", html);
+	cr_assert_null(strstr(html, ">-2<"), "%s", html);
+	free(html);
+	free(text);
+	free(msg);
+	free(subject);
 	pw_lset_unref(a.labels);
 	pw_lset_unref(a.ann);
 	pw_lset_unref(gls);
@@ -663,6 +686,11 @@ Test(notify, digest_whole_programme, .fini = teardown)
 		rows++;
 	cr_assert_eq(rows, 5, "%s", ct);
 	cr_assert_not_null(strstr(ct, "k01 | 进度落后 | 0 |"), "laggards listed first: %s", ct);
+	/* links: each KPI's page, the board (external_url defaults to the first
+	 * listen address) */
+	cr_assert_not_null(strstr(t, "\n县域透析 — 截止 2025-12-31\nhttp://127.0.0.1:9470/kpis/dialysis\n"),
+			   "%s", t);
+	cr_assert_not_null(strstr(t, "\n项目看板: http://127.0.0.1:9470/\n"), "%s", t);
 	free(t);
 	for (size_t i = 0; i < o.n; i++)
 		json_decref(o.v[i]);

@@ -77,6 +77,34 @@ Test(pages, chart_places_lines_and_marks)
 	pw_buf_free(&b);
 }
 
+Test(pages, a_wild_forecast_is_cut_at_the_edge)
+{
+	/* actual 0..100 over [0, 500]; the forecast from (500, 100) to
+	 * (1000, 1e6): the range stops at 100 + 50 (150, grid to 150), and the
+	 * forecast is drawn up to where it crosses 150, just after t = 500 */
+	int64_t ta[2] = {0, 500}, tf[2] = {500, 1000};
+	double va[2] = {0, 100}, vf[2] = {100, 1e6};
+	struct pages_line l[2] = {{ta, va, 2, "actual", "actual", false},
+				  {tf, vf, 2, "forecast", "forecast", false}};
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	pages_chart_svg(&(struct pages_chart){.width = 640, .height = 260, .t0 = 0, .t1 = 1000,
+					      .lines = l, .nlines = 2, .title = "f"},
+			&b);
+	cr_assert(!strstr(b.data, ">1000000<") && !strstr(b.data, "1e+06"), "%s", b.data);
+	cr_assert(strstr(b.data, ">150</text>"), "the range ends at 150: %s", b.data);
+	/* the actual keeps two thirds of the height: 100 of 150 */
+	const char *fc = strstr(b.data, "class=\"line forecast\"");
+	cr_assert_not_null(fc, "%s", b.data);
+	const char *d = strstr(fc, " d=\"M");
+	cr_assert_not_null(d);
+	double x0, y0, x1, y1;
+	cr_assert_eq(sscanf(d, " d=\"M%lf %lfL%lf %lf", &x0, &y0, &x1, &y1), 4, "%s", d);
+	cr_assert(y1 == 28.0, "cut at the top edge: %s", d);
+	cr_assert(x1 >= x0 && x1 < x0 + 1.0, "where it crosses 150, just after now: %s", d);
+	pw_buf_free(&b);
+}
+
 Test(pages, chart_breaks_at_nan_and_draws_steps)
 {
 	int64_t t[4] = {0, 100, 200, 300};
@@ -330,6 +358,29 @@ Test(pages, the_overview_forecasts_only_the_whole)
 	struct pw_buf b;
 	cr_assert_eq(render(v, "/", &b), 200);
 	cr_assert(!strstr(b.data, "line forecast"), "%s", b.data);
+	pw_buf_free(&b);
+	view_unref(v);
+}
+
+Test(pages, a_late_starters_plan_starts_where_it_started)
+{
+	/* the KPI runs from t = 1 ms to day 100; the unit's plan starts at
+	 * day 50 (its first value): its chart's plan (chart.svg: x from 58 to
+	 * 746) begins half way across (402), not at the left edge (58) */
+	struct view *v = one_unit(0, 0, 10, 100);
+	struct view_unit *u = &v->units[0];
+	u->plan_start = 86400000LL * 50;
+	char url[96];
+	snprintf(url, sizeof url, "/kpis/k/%016llx/chart.svg", (unsigned long long)u->labels->h);
+	struct pw_buf b;
+	cr_assert_eq(render(v, url, &b), 200, "%s", url);
+	const char *plan = strstr(b.data, "class=\"line plan\"");
+	cr_assert_not_null(plan, "%s", b.data);
+	const char *d = strstr(plan, " d=\"M");
+	cr_assert_not_null(d);
+	double x = 0;
+	cr_assert_eq(sscanf(d, " d=\"M%lf", &x), 1);
+	cr_assert(x > 350 && x < 450, "the plan starts at day 50 (half of 58..746): %s", d);
 	pw_buf_free(&b);
 	view_unref(v);
 }

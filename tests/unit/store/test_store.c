@@ -1218,3 +1218,47 @@ Test(store, never_created_when_it_must_exist)
 	cr_expect_neq(stat(lock, &sb), 0, "no lock file in %s", empty);
 	rmdir(empty);
 }
+
+/* storage.max_series: a batch that would create more series than the limit
+ * fails whole, naming the limit; the series the store holds keep taking
+ * samples; a reopened store counts the series it has. */
+Test(store, max_series_refuses_new_series_not_samples)
+{
+	store_close(st);
+	struct store_opts o = {.path = dir, .no_sync = true, .max_series = 3};
+	char *cause = NULL;
+	cr_assert_eq(store_open(&o, &st, &cause), 0, "%s", cause ? cause : "?");
+	struct store_batch *b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "m", "city", "a", 1000, 1), 0);
+	cr_assert_eq(put1(b, "m", "city", "b", 1000, 1), 0);
+	commit(b);
+	/* two new series and one known: 4 > 3, refused whole */
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "m", "city", "a", 2000, 2), 0);
+	cr_assert_eq(put1(b, "m", "city", "c", 2000, 2), 0);
+	cr_assert_eq(put1(b, "m", "city", "d", 2000, 2), 0);
+	cr_assert_eq(store_batch_commit(b, &cause), PW_ETOOBIG);
+	cr_assert_not_null(cause);
+	cr_assert(strstr(cause, "storage.max_series 3"), "%s", cause);
+	free(cause);
+	cause = NULL;
+	int64_t ts[8];
+	double vs[8];
+	cr_assert_eq(read_series("m", "city", "a", ts, vs, 8), 1, "nothing of the refused batch");
+	cr_assert_eq(read_series("m", "city", "c", ts, vs, 8), 0);
+	/* one new series fits; the known ones keep taking samples */
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "m", "city", "a", 3000, 3), 0);
+	cr_assert_eq(put1(b, "m", "city", "c", 3000, 3), 0);
+	commit(b);
+	cr_assert_eq(read_series("m", "city", "c", ts, vs, 8), 1);
+	store_close(st);
+	cr_assert_eq(store_open(&o, &st, &cause), 0, "%s", cause ? cause : "?");
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "m", "city", "e", 4000, 4), 0);
+	cr_assert_eq(store_batch_commit(b, &cause), PW_ETOOBIG, "reopened, it still holds 3");
+	free(cause);
+	b = store_batch_begin(st);
+	cr_assert_eq(put1(b, "m", "city", "b", 4000, 4), 0);
+	commit(b);
+}
