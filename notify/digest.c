@@ -76,6 +76,22 @@ struct digest_doc {
 
 #define NCOLS 6
 
+/* a table's header row, text and HTML: the first nleft columns left-aligned */
+static void table_head(bool zh, const char *const *hz, const char *const *he, int ncols,
+		       int nleft, struct pw_buf *t, struct pw_buf *h)
+{
+	pw_buf_puts(h, "<table style=\"width:100%;border-collapse:collapse;font-size:14px\">"
+		       "\n<tr style=\"background:#f3f4f6\">");
+	for (int c = 0; c < ncols; c++) {
+		pw_buf_printf(t, "%s%s", c ? " | " : "", zh ? hz[c] : he[c]);
+		pw_buf_printf(h, "<th style=\"text-align:%s;padding:6px 4px;white-space:nowrap\">%s"
+				 "</th>",
+			      c < nleft ? "left" : "right", zh ? hz[c] : he[c]);
+	}
+	pw_buf_puts(t, "\n");
+	pw_buf_puts(h, "</tr>\n");
+}
+
 /* a KPI's heading and its table's header row */
 static void kpi_head(struct digest_doc *x, const struct view_meta_kpi *k)
 {
@@ -111,16 +127,8 @@ static void kpi_head(struct digest_doc *x, const struct view_meta_kpi *k)
 		pw_buf_printf(&x->h, " · %s ", x->zh ? "负责" : "owner");
 		pw_buf_html(&x->h, k->owner, strlen(k->owner));
 	}
-	pw_buf_puts(&x->h, "</p>\n<table style=\"width:100%;border-collapse:collapse;font-size:14px\">"
-			   "\n<tr style=\"background:#f3f4f6\">");
-	for (int c = 0; c < NCOLS; c++) {
-		pw_buf_printf(&x->t, "%s%s", c ? " | " : "", x->zh ? hz[c] : he[c]);
-		pw_buf_printf(&x->h, "<th style=\"text-align:%s;padding:6px 4px;white-space:nowrap\">%s"
-				     "</th>",
-			      c < 2 ? "left" : "right", x->zh ? hz[c] : he[c]);
-	}
-	pw_buf_puts(&x->t, "\n");
-	pw_buf_puts(&x->h, "</tr>\n");
+	pw_buf_puts(&x->h, "</p>\n");
+	table_head(x->zh, hz, he, NCOLS, 2, &x->t, &x->h);
 }
 
 static void unit_row(struct digest_doc *x, const char *const cells[NCOLS])
@@ -348,18 +356,8 @@ static void digest_programme(struct digest_doc *x, const struct view *v)
 	qsort(s, nk, sizeof *s, kpi_sum_order);
 	const char *head = x->zh ? "项目总览" : "The programme at a glance";
 	pw_buf_printf(&x->o, "\n%s\n", head);
-	pw_buf_printf(&x->oh,
-		      "<h3>%s</h3>\n<table style=\"width:100%%;border-collapse:collapse;"
-		      "font-size:14px\">\n<tr style=\"background:#f3f4f6\">",
-		      head);
-	for (int q = 0; q < OCOLS; q++) {
-		pw_buf_printf(&x->o, "%s%s", q ? " | " : "", x->zh ? hz[q] : he[q]);
-		pw_buf_printf(&x->oh, "<th style=\"text-align:%s;padding:6px 4px;white-space:nowrap\">"
-				      "%s</th>",
-			      q < 3 ? "left" : "right", x->zh ? hz[q] : he[q]);
-	}
-	pw_buf_puts(&x->o, "\n");
-	pw_buf_puts(&x->oh, "</tr>\n");
+	pw_buf_printf(&x->oh, "<h3>%s</h3>\n", head);
+	table_head(x->zh, hz, he, OCOLS, 3, &x->o, &x->oh);
 	for (size_t i = 0; i < nk; i++)
 		overview_row(x, &v->meta->kpis[s[i].i], &s[i]);
 	pw_buf_puts(&x->oh, "</table>\n");
