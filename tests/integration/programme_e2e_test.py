@@ -261,6 +261,24 @@ def main():
             check(False, "panel %r: %s returns data: %s %s" % (title, expr, st, j))
         check(n >= 20, "the dashboard has panel queries: %d" % n)
         print("e2e: %d KPIs, %d panel queries" % (len(kpis), n))
+        # the board for the whole programme: every page answers, and what
+        # / costs (printed, not asserted: this is a sanitizer build on a
+        # shared machine; docs/pages.md has the Release figures)
+        took, size = [], 0
+        for _ in range(10):
+            t0 = time.time()
+            with urllib.request.urlopen(base + "/", timeout=60) as r:
+                body = r.read()
+            took.append(time.time() - t0)
+            size = len(body)
+        check(size < 300 * 1024, "/ of the whole programme is under 300 KB: %d bytes" % size)
+        for k in kpis:
+            with urllib.request.urlopen(base + "/kpis/" + urllib.parse.quote(k["name"]),
+                                        timeout=60) as r:
+                kb = len(r.read())
+            check(kb < 300 * 1024, "/kpis/%s is under 300 KB: %d bytes" % (k["name"], kb))
+        print("e2e: / for %d KPIs: median %.1f ms, %d bytes (sanitizer build)"
+              % (len(kpis), 1000 * sorted(took)[5], size))
         for k in kpis:
             counts = {}
             for u in k["units"]:
