@@ -63,6 +63,7 @@ struct digest_doc {
 	bool zh;
 	const char *base;        /* pacewatch's address (notify.external_url), or NULL */
 	size_t max_units;        /* unit rows listed per KPI */
+	const char *missed_period; /* the KPI being written is a quota: its missed's period */
 	json_t *old, *old_units; /* NULL: the first digest */
 	json_t *units;           /* the state for the next digest, per unit */
 	struct pw_buf o, oh;     /* the programme at a glance, text and HTML */
@@ -217,6 +218,11 @@ static void digest_unit(struct digest_doc *x, const struct view_meta_kpi *k,
 	}
 	pw_fmt_float(val[3], sizeof val[3], u->target, PW_FMT_HUMAN);
 	const char *stt = x->zh ? view_status_name_zh(u->status) : view_status_name(u->status);
+	char sttp[128]; /* a quota's missed says which period it missed */
+	if (u->status == VIEW_MISSED && x->missed_period) {
+		snprintf(sttp, sizeof sttp, "%s %s", stt, x->missed_period);
+		stt = sttp;
+	}
 	const char *cells[NCOLS] = {name, stt, val[0], val[1], val[2], val[3]};
 	x->counts[u->status]++;
 	if (listed)
@@ -254,6 +260,7 @@ static void digest_kpi(struct digest_doc *x, const struct view *v, size_t i)
 {
 	const struct view_meta_kpi *k = &v->meta->kpis[i];
 	const struct view_kpi *vk = &v->kpis[i];
+	x->missed_period = vk->previous_period;
 	kpi_head(x, k);
 	if (vk->nunits == 0) {
 		const char *none = x->zh ? "（暂无数据）" : "(no data yet)";
