@@ -155,6 +155,10 @@ struct daemon {
 	struct httpd_deps hd;
 	struct parts p;
 	int64_t next_retention, next_alerts, next_notify;
+	/* the first evaluation after start waits for the first round of scrapes
+	 * (or this time): before it, a new installation has no data and every
+	 * unit of a roster would be "not reporting" for a minute */
+	int64_t hold_alerts_until;
 	int64_t watchdog_ms, next_watchdog; /* systemd's watchdog, 0: none */
 };
 
@@ -342,7 +346,10 @@ static void loop(struct daemon *d)
 	while (!__atomic_load_n(&got_stop, __ATOMIC_SEQ_CST)) {
 		/* short waits: a signal is noticed within a quarter second */
 		collector_step(d->p.col, 250);
-		if (pw_now_ms() >= d->next_alerts) {
+		if (d->hold_alerts_until && (collector_first_round_done(d->p.col) ||
+					     pw_now_ms() >= d->hold_alerts_until))
+			d->hold_alerts_until = 0;
+		if (!d->hold_alerts_until && pw_now_ms() >= d->next_alerts) {
 			d->next_alerts = alerts_step(d->p.alerts, pw_now_ms());
 			d->next_notify = 0; /* alerts may have changed */
 		}
@@ -494,6 +501,7 @@ int cmd_run(int argc, char **argv)
 		 conf->ntargets, conf->storage.path, conf->http.nlisten ? conf->http.listen[0] : "-",
 		 d.o.config ? ", configuration " : "", d.o.config ? d.o.config : "");
 	d.next_retention = pw_now_ms() + 60000;
+	d.hold_alerts_until = pw_now_ms() + 60000;
 	parts_start(&d);
 	/* listening, store open, first view published: ready */
 	sd_notify_send("READY=1\nSTATUS=running\n");
