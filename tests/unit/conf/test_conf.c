@@ -607,7 +607,7 @@ static double cpu_s(void)
 
 /* Loading is linear: many targets (unique names checked), many errors at
  * many paths (a plain build loads 250,000 targets in 17 s). */
-Test(conf, loading_is_linear, .timeout = 600)
+Test(conf, loading_is_linear, .timeout = 180)
 {
 	struct pw_buf b;
 	pw_buf_init(&b, 0);
@@ -628,8 +628,10 @@ Test(conf, loading_is_linear, .timeout = 600)
 	cr_expect_not_null(e);
 	if (e)
 		cr_expect_eq(e->line, 50002);
-	/* measured 7 s of CPU under ASan; quadratic, it did not end in 120 s */
-	cr_expect_lt(s, 30, "100,000 targets loaded in %.1f s of CPU", s);
+	/* no timing asserted (a figure belongs to a benchmark, not a unit test):
+	 * quadratic, this did not end within the test's timeout; linear, it
+	 * took about 7 s of CPU under ASan */
+	cr_log_info("100,000 targets loaded in %.1f s of CPU", s);
 	conf_errs_free(&errs);
 	conf_free(c);
 	pw_buf_free(&b);
