@@ -36,12 +36,6 @@ static void summary(const char *file, size_t accepted, size_t rejected, size_t s
 		fprintf(stderr, "nothing was stored\n");
 }
 
-static size_t collect(char *p, size_t sz, size_t n, void *ud)
-{
-	struct pw_buf *b = ud;
-	return pw_buf_append(b, p, sz * n) == 0 ? sz * n : 0;
-}
-
 /* --url: the file to a running pacewatch; its answer as lines */
 static int send_url(const char *url, const char *token_file, const char *name, const char *path,
 		    const char *data, size_t len, bool keep_good)
@@ -72,15 +66,7 @@ static int send_url(const char *url, const char *token_file, const char *name, c
 		hdr = curl_slist_append(hdr, h);
 		free(h);
 	}
-	curl_easy_setopt(c, CURLOPT_URL, full);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
-	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	cc = cli_http_post(c, full, data, len, hdr, &body, &code);
 	if (cc != CURLE_OK) {
 		fprintf(stderr, "pacewatch: %s: %s\n", full, curl_easy_strerror(cc));
 		goto out;

@@ -96,8 +96,25 @@ static void print_result(const struct query_result *r)
 
 static size_t collect(char *p, size_t sz, size_t n, void *ud)
 {
-	pw_buf_append(ud, p, sz * n);
-	return sz * n;
+	struct pw_buf *b = ud;
+	return pw_buf_append(b, p, sz * n) == 0 ? sz * n : 0;
+}
+
+CURLcode cli_http_post(CURL *c, const char *url, const void *data, size_t len,
+		       struct curl_slist *hdr, struct pw_buf *body, long *code)
+{
+	CURLcode cc;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	if (hdr)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+	return cc;
 }
 
 static int64_t json_time(json_t *t)
@@ -142,13 +159,7 @@ static int query_url(const char *url, const char *expr, const char *t, const cha
 	else if (t)
 		pw_buf_printf(&form, "&time=%s", t);
 	full = xasprintf("%s/api/v1/%s", url, start ? "query_range" : "query");
-	curl_easy_setopt(c, CURLOPT_URL, full);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, form.data);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
-	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	cc = cli_http_post(c, full, form.data, form.len, NULL, &body, &code);
 	if (cc != CURLE_OK) {
 		fprintf(stderr, "pacewatch: query: %s: %s\n", full, curl_easy_strerror(cc));
 		goto out;

@@ -6,8 +6,11 @@
 #define PW_DAEMON_H
 
 #include <stdbool.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdint.h>
+
+struct pw_buf;
 
 int cmd_import(int argc, char **argv);
 int cmd_import_ledger(int argc, char **argv);
@@ -43,6 +46,12 @@ extern const size_t cli_ncmds;
  * printed. */
 #define CLI_DEFAULT_ZONE "Asia/Shanghai"
 int cli_time(const char *cmd, const char *opt, const char *s, const char *zone, int64_t *ms);
+/* POST data (len bytes) to url with the extra headers hdr (may be NULL):
+ * the answer into body (within its bound: a longer one fails the transfer),
+ * the HTTP status into *code. For the commands that talk to a running
+ * pacewatch (query --url, import-ledger --url). */
+CURLcode cli_http_post(CURL *c, const char *url, const void *data, size_t len,
+		       struct curl_slist *hdr, struct pw_buf *body, long *code);
 
 /* `import`'s files, streamed (cli_import.c): 0, or 1 with the error printed */
 struct store;
