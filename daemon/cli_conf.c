@@ -49,8 +49,10 @@ int cmd_check_config(int argc, char **argv)
 		}
 	}
 	conf_errs_print(&errs, stderr); /* the warnings */
-	printf("ok: %s (%zu targets, %zu rule groups, %zu KPIs, %zu receivers)\n", file, c->ntargets,
-	       c->nrule_groups, c->nkpis, c->notify.nreceivers);
+	printf("ok: %s (%zu target%s, %zu rule group%s, %zu KPI%s, %zu receiver%s)\n", file,
+	       c->ntargets, c->ntargets == 1 ? "" : "s",
+	       c->nrule_groups, c->nrule_groups == 1 ? "" : "s", c->nkpis, c->nkpis == 1 ? "" : "s",
+	       c->notify.nreceivers, c->notify.nreceivers == 1 ? "" : "s");
 	conf_errs_free(&errs);
 	conf_free(c);
 	return 0;

@@ -217,6 +217,16 @@ static void print_kpis(const struct view *v, int64_t at, const struct conf *c)
 	for (size_t i = 0; v && i < v->meta->nkpis; i++) {
 		const struct view_meta_kpi *k = &v->meta->kpis[i];
 		printf("\n%s — %s (deadline %s)\n", k->name, k->title, k->deadline_text);
+		if (v->kpis[i].nunits == 0) {
+			/* an empty table would look like "all fine" */
+			if (at < k->start_ms) {
+				pw_fmt_local(when, sizeof when, k->start_ms, tz);
+				printf("  not started: the KPI starts at %s\n", when);
+			} else {
+				printf("  no units: its selector matched no series by this time\n");
+			}
+			continue;
+		}
 		printf("  %-14s %10s %10s %10s %10s %9s %10s  %s\n", "status", "value", "expected",
 		       "target", "gap", "progress", "forecast", "unit");
 		for (size_t j = 0; j < v->kpis[i].nunits; j++) {

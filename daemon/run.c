@@ -282,8 +282,13 @@ static void reload(struct daemon *d)
 	struct conf *nc, *old = d->p.conf;
 	struct parts np;
 	char *cause = NULL;
+	bool asked_by_http;
 
-	log_info("daemon", "SIGHUP: reloading %s", d->o.config ? d->o.config : "(defaults)");
+	pthread_mutex_lock(&rl_lock);
+	asked_by_http = rl_asked;
+	pthread_mutex_unlock(&rl_lock);
+	log_info("daemon", "reloading %s (%s)", d->o.config ? d->o.config : "(defaults)",
+		 asked_by_http ? "POST /-/reload" : "SIGHUP");
 	sd_notify_reloading();
 	if (!(nc = load(&d->o, &cause))) {
 		char *answer;

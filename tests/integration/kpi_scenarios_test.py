@@ -1365,6 +1365,33 @@ def scenario_baseline_past_target():
     S.ok(pr and pr[0][2] == 1, "the recorded progress is 1: %s" % pr)
 
 
+def scenario_empty_table():
+    """`pacewatch kpi` (the table) says why a KPI has no units: before its
+    start, and after it when its selector matches nothing yet. An empty table
+    would read as "all fine"."""
+    S = Scenario(17, "a KPI without units says why")
+    d = new_dir("s17")
+    kpi = {"name": "mr", "title": "互认项目", "value": "mr_items", "target": 201,
+           "start": "2025-06-01", "deadline": "2025-12-01", "stale_after": "1d"}
+    other = {"name": "hot", "title": "热线", "value": "hotline_seats", "target": 10,
+             "start": "2025-06-01", "deadline": "2025-12-01", "stale_after": "1d"}
+    conf = write_conf(d, [kpi, other], "2h")
+    store = os.path.join(d, "store")
+    import_lines(store, [sample("mr_items", {"city": "东营"}, 150, L("2025-06-02 00:00"))],
+                 "data")
+    before = run(["kpi", "-c", conf, "--storage", store, "--at", "2025-05-20T00:00:00+08:00"],
+                 "kpi --at before the start")
+    S.ok("not started: the KPI starts at 2025-06-01 00:00" in before,
+         "before the start the table says when the KPI starts: %r" % before)
+    after = run(["kpi", "-c", conf, "--storage", store, "--at", "2025-06-03T00:00:00+08:00"],
+                "kpi --at after the start")
+    blocks = after.split("\nhot — ")
+    S.ok(len(blocks) == 2 and "no units: its selector matched no series" in blocks[1],
+         "a KPI whose selector matches nothing says so: %r" % after)
+    S.ok("东营" in blocks[0] and "no units" not in blocks[0],
+         "the KPI with a unit lists it: %r" % blocks[0])
+
+
 SCENARIOS = [("late starter", scenario_late_starter),
              ("outage and stale_after", scenario_stale),
              ("hysteresis across records", scenario_hysteresis),
@@ -1380,7 +1407,8 @@ SCENARIOS = [("late starter", scenario_late_starter),
              ("below the peers", scenario_peers),
              ("a roster unit that reports later", scenario_roster_first),
              ("units table errors", scenario_units_errors),
-             ("baseline past the target", scenario_baseline_past_target)]
+             ("baseline past the target", scenario_baseline_past_target),
+             ("a KPI without units says why", scenario_empty_table)]
 
 
 def main():
