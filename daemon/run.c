@@ -317,6 +317,8 @@ static void reload(struct daemon *d)
 	 * alerts carry on: the new decider restores them from
 	 * ALERTS_FOR_STATE, the new notifier takes over the outbox and the
 	 * notification log, remote_write resumes from its cursors */
+	/* before the HTTP server sees the new notifier: counters do not restart */
+	notify_carry(np.notify, d->p.notify);
 	httpd_set_collector(d->httpd, np.col);
 	httpd_set_notify(d->httpd, np.notify);
 	httpd_set_metrics(d->httpd, METRICS_REMOTE_WRITE, remote_write_httpd_metrics, np.rw);

@@ -7,6 +7,7 @@
 #include "notify_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int notify_new(const struct conf *c, struct store *st, struct pw_slot *views, struct notify **out,
 	       char **cause)
@@ -65,6 +66,30 @@ void notify_free(struct notify *n)
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
+}
+
+void notify_carry(struct notify *to, struct notify *from)
+{
+	if (!to || !from)
+		return;
+	lanes_stop(from);
+	for (size_t i = 0; i < to->nlanes; i++) {
+		struct lane *l = &to->lanes[i];
+		for (size_t j = 0; j < from->nlanes; j++) {
+			struct lane *o = &from->lanes[j];
+			if (strcmp(l->name, o->name) != 0)
+				continue;
+			l->sent = o->sent;
+			l->failed = o->failed;
+			l->dropped = o->dropped;
+			if (o->last_error) {
+				free(l->last_error);
+				l->last_error = xstrdup(o->last_error);
+				l->last_error_at = o->last_error_at;
+			}
+			break;
+		}
+	}
 }
 
 /* route this step's alerts: into aggregation groups, or to the

@@ -43,6 +43,12 @@ void notify_start(struct notify *n);
 int64_t notify_step(struct notify *n, int64_t now_ms);
 /* Stop the delivery threads (an attempt in flight finishes) and free. */
 void notify_free(struct notify *n);
+/* A reload: `from`, the notifier being replaced, stops delivering (an
+ * attempt in flight finishes) and hands its counters (sent, failed,
+ * dropped) and last error to the lanes of `to` with the same receiver
+ * name, so pacewatch_notifications_*_total do not fall back to zero;
+ * `to` must not have started. Free `from` afterwards. */
+void notify_carry(struct notify *to, struct notify *from);
 
 /* What the notifier shows, as of now: the lanes' counters (copied under the
  * notifier's lock), the aggregation groups as the last notify_step left

@@ -294,6 +294,7 @@ void url_escape(struct pw_buf *b, const char *s);
  * freed). */
 void lanes_new(struct notify *n);
 void lanes_start(struct notify *n);
+void lanes_stop(struct notify *n);
 void lanes_free(struct notify *n);
 /* Put what the outbox holds in the lanes' queues (after a restart). */
 int outbox_load(struct notify *n);

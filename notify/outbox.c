@@ -361,7 +361,8 @@ void lanes_start(struct notify *n)
 	}
 }
 
-void lanes_free(struct notify *n)
+/* stop the delivery threads (an attempt in flight finishes); idempotent */
+void lanes_stop(struct notify *n)
 {
 	pthread_mutex_lock(&n->lock);
 	n->stop = true;
@@ -370,6 +371,14 @@ void lanes_free(struct notify *n)
 	for (size_t i = 0; i < n->nlanes; i++) {
 		if (n->lanes[i].started)
 			pthread_join(n->lanes[i].th, NULL);
+		n->lanes[i].started = false;
+	}
+}
+
+void lanes_free(struct notify *n)
+{
+	lanes_stop(n);
+	for (size_t i = 0; i < n->nlanes; i++) {
 		free(n->lanes[i].q);
 		free(n->lanes[i].name);
 		free(n->lanes[i].target);

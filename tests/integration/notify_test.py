@@ -628,6 +628,20 @@ def run(procs, base, am_base, start, plain, p_plain, log):
             check(all(len(t) == 2 and t[0] <= t_kill <= t[1] for t in again.values()),
                   "%s: every Message-ID once, but for a message in flight at the kill -9 "
                   "(%d mails, repeated: %s)" % (srv, sum(map(len, times.values())), again))
+
+    # a reload keeps the delivery counters: they are counters, not since-reload figures
+    def sent_total():
+        for line in get(base + "/metrics").decode().splitlines():
+            if line.startswith('pacewatch_notifications_sent_total{receiver="oncall"}'):
+                return float(line.split()[-1])
+        return None
+    before = sent_total()
+    check(before and before >= 1, "oncall counted its deliveries before the reload: %s" % before)
+    check(post(base + "/-/reload", "") == 200, "POST /-/reload answers 200")
+    after = sent_total()
+    check(after is not None and before is not None and after >= before,
+          "pacewatch_notifications_sent_total does not fall back at a reload: %s then %s"
+          % (before, after))
     stop_daemon(pw, log)
 
 
