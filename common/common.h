@@ -330,6 +330,9 @@ size_t pw_fmt_time(char *dst, size_t dstsz, int64_t ms);
 /* For people: local time in tz with its offset, "2025-11-30 16:00 +08:00"
  * (tz NULL: UTC). */
 size_t pw_fmt_local(char *dst, size_t dstsz, int64_t ms, const struct pw_tz *tz);
+/* The same to the second, "2025-11-30 16:00:05 +08:00": for what happens
+ * every few seconds (scrapes). */
+size_t pw_fmt_local_secs(char *dst, size_t dstsz, int64_t ms, const struct pw_tz *tz);
 /* What a person types on a command line: pw_parse_time's forms (read in tz
  * unless they carry an offset), or relative to now: "now", "-7d", "now-2h",
  * "+30m". */

@@ -166,22 +166,35 @@ int64_t pw_mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-size_t pw_fmt_local(char *dst, size_t dstsz, int64_t ms, const struct pw_tz *tz)
+static size_t fmt_local(char *dst, size_t dstsz, int64_t ms, const struct pw_tz *tz, bool secs)
 {
-	int64_t secs = ms / 1000 - (ms % 1000 < 0);
-	int32_t off = tz ? pw_tz_offset(tz, secs) : 0;
-	int64_t local = secs + off;
+	int64_t s = ms / 1000 - (ms % 1000 < 0);
+	int32_t off = tz ? pw_tz_offset(tz, s) : 0;
+	int64_t local = s + off;
 	int64_t days = local / 86400 - (local % 86400 < 0);
 	int64_t sod = local - days * 86400, y;
 	unsigned m, d;
 	int32_t ao = off < 0 ? -off : off;
+	char ss[4] = "";
 	int n;
 
 	pw_civil_from_days(days, &y, &m, &d);
-	n = snprintf(dst, dstsz, "%04lld-%02u-%02u %02d:%02d %c%02d:%02d", (long long)y, m, d,
-		     (int)(sod / 3600), (int)(sod / 60 % 60), off < 0 ? '-' : '+', (int)(ao / 3600),
-		     (int)(ao / 60 % 60));
+	if (secs)
+		snprintf(ss, sizeof ss, ":%02d", (int)(sod % 60));
+	n = snprintf(dst, dstsz, "%04lld-%02u-%02u %02d:%02d%s %c%02d:%02d", (long long)y, m, d,
+		     (int)(sod / 3600), (int)(sod / 60 % 60), ss, off < 0 ? '-' : '+',
+		     (int)(ao / 3600), (int)(ao / 60 % 60));
 	return n < 0 ? 0 : (size_t)n < dstsz ? (size_t)n : dstsz - 1;
+}
+
+size_t pw_fmt_local(char *dst, size_t dstsz, int64_t ms, const struct pw_tz *tz)
+{
+	return fmt_local(dst, dstsz, ms, tz, false);
+}
+
+size_t pw_fmt_local_secs(char *dst, size_t dstsz, int64_t ms, const struct pw_tz *tz)
+{
+	return fmt_local(dst, dstsz, ms, tz, true);
 }
 
 int pw_parse_time_rel(const char *s, const struct pw_tz *tz, int64_t now, int64_t *ms)

@@ -101,7 +101,7 @@ static void pct(struct pg *p, double r)
 		put(p, "-");
 }
 
-static void when(struct pg *p, int64_t ms)
+static void when_as(struct pg *p, int64_t ms, bool secs)
 {
 	char t[80];
 	if (ms <= 0) {
@@ -112,9 +112,23 @@ static void when(struct pg *p, int64_t ms)
 	pw_fmt_time(t, sizeof t, ms);
 	put(p, t);
 	put(p, "\">");
-	pw_fmt_local(t, sizeof t, ms, p->tz);
+	if (secs)
+		pw_fmt_local_secs(t, sizeof t, ms, p->tz);
+	else
+		pw_fmt_local(t, sizeof t, ms, p->tz);
 	put(p, t);
 	put(p, "</time>");
+}
+
+static void when(struct pg *p, int64_t ms)
+{
+	when_as(p, ms, false);
+}
+
+/* scrapes come every few seconds: to the second */
+static void when_s(struct pg *p, int64_t ms)
+{
+	when_as(p, ms, true);
 }
 
 static void badge(struct pg *p, enum view_status s)
@@ -1111,12 +1125,12 @@ static unsigned targets_page(struct pg *p)
 		esc(p, t->url);
 		pw_buf_printf(p->b, "</small></th><td><span class=\"st st-%s\">%s</span></td><td>", h,
 			      w(p, t->health == 1 ? W_UP : t->health == 0 ? W_DOWN : W_UNKNOWN));
-		when(p, t->last_scrape_ms);
+		when_s(p, t->last_scrape_ms);
 		put(p, "</td><td class=\"err\">");
 		esc(p, *t->last_error ? t->last_error : "-");
 		put(p, "</td><td class=\"opt\">");
 		if (t->next_due_ms)
-			when(p, t->next_due_ms);
+			when_s(p, t->next_due_ms);
 		else
 			put(p, w(p, W_IN_FLIGHT));
 		put(p, "</td></tr>");

@@ -236,6 +236,27 @@ def run(base, browser):
         code, _, body = get(base + bad)
         check(code == 404 and b"<h1>" in body, "%s is 404 with a page saying so (%s)" % (bad, code))
 
+    # /targets: scrapes come every few seconds, so their times are to the second, and
+    # each shown time is the instant its datetime attribute says
+    _, _, body = get(base + "/targets")
+    rows = re.findall(r'<tr[^>]*data-target="[^"]*">(.*?)</tr>', body.decode(), re.S)
+    times = [t for r in rows for t in re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', r)]
+    check(rows and len(times) >= len(rows), "/targets: a time per target row (%d rows, %d times)"
+          % (len(rows), len(times)))
+    for iso, shown in times:
+        m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([+-])(\d\d):(\d\d)",
+                         shown)
+        check(m, "/targets: %r is shown to the second with its offset" % shown)
+        if not m:
+            continue
+        sign = 1 if m.group(7) == "+" else -1
+        off = datetime.timedelta(hours=int(m.group(8)), minutes=int(m.group(9))) * sign
+        local = datetime.datetime(*map(int, m.groups()[:6]),
+                                  tzinfo=datetime.timezone(off))
+        utc = datetime.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        check(abs((utc - local).total_seconds()) < 1,
+              "/targets: %r and datetime=%r are the same instant" % (shown, iso))
+
     shots = {}
     for width in (1280, 390):
         for p in pages:
