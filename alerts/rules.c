@@ -78,6 +78,8 @@ int rules_new(const struct conf *c, struct store *st, struct rules **out, char *
 	r->st = st;
 	r->qo.lookback_ms = c->global.lookback_delta_ms;
 	r->qo.max_samples = (uint64_t)c->query.max_samples;
+	/* query.max_bytes per evaluation, as for an API query (0: no limit) */
+	r->qo.max_bytes = c->query.max_bytes ? c->query.max_bytes : UINT64_MAX;
 	r->qo.timeout_ms = c->query.timeout_ms;
 	r->ext = xcalloc(c->global.external_labels.n + 1, sizeof *r->ext);
 	for (size_t i = 0; i < c->global.external_labels.n; i++)

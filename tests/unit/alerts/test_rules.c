@@ -192,3 +192,29 @@ Test(rules, bad_rules_are_refused_with_their_place)
 	cr_expect(strstr(errs.v[2].msg, "exactly one of alert and record"), "%s", errs.v[2].msg);
 	conf_errs_free(&errs);
 }
+
+/* docs/promql.md: rules hold at most query.max_bytes per evaluation, as
+ * API queries do (they held a fixed 1 GiB) */
+Test(rules, evaluations_hold_at_most_query_max_bytes)
+{
+	struct conf *c = load_conf("rules.json",
+				   "{\"global\": {\"evaluation_interval\": \"1m\"},"
+				   " \"query\": {\"max_bytes\": \"1KiB\"},"
+				   " \"rule_groups\": [{\"name\": \"g\", \"rules\": [{\"record\": \"w\","
+				   " \"expr\": \"sum_over_time(items[1h])\"}]}]}");
+	struct alerts *r;
+	char *cause = NULL;
+	struct pw_buf b;
+	size_t n;
+	cr_assert_eq(alerts_new(c, st, NULL, &r, &cause), 0);
+	eval_at(r, 3600000);
+	pw_buf_init(&b, 0);
+	json_rules(r, &b, NULL);
+	cr_expect(strstr(b.data, "more than 1KiB of memory (query.max_bytes)"), "%s", b.data);
+	cr_expect(strstr(b.data, "\"health\":\"err\""), "%s", b.data);
+	pw_buf_free(&b);
+	value_at("w", 3600000, &n);
+	cr_expect_eq(n, 0, "nothing recorded past the limit");
+	alerts_free(r);
+	conf_free(c);
+}
