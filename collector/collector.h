@@ -168,6 +168,11 @@ struct ledger_result {
 int ledger_apply(const struct conf_csv *l, const char *name, const void *data, size_t len,
 		 const struct pw_tz *tz, int64_t now_ms, jsonmap_sample_cb cb, void *ctx,
 		 struct ledger_result *res, char **cause);
+/* The same, rejecting a row whose label cell is longer than max_label_len
+ * bytes (global.label_value_length_limit; 0: no limit). */
+int ledger_apply_limited(const struct conf_csv *l, const char *name, const void *data,
+			 size_t len, const struct pw_tz *tz, int64_t now_ms, size_t max_label_len,
+			 jsonmap_sample_cb cb, void *ctx, struct ledger_result *res, char **cause);
 void ledger_result_free(struct ledger_result *res);
 /* "NAME: row 6, column D "宣讲场次": expected a number, found "三场"" (new) */
 char *ledger_reject_text(const char *name, const struct ledger_reject *j);
@@ -184,10 +189,12 @@ int ledger_scrape(const struct conf_csv *l, const char *name, const void *data, 
  * stored (*stored) when no row was rejected, or keep_good. Returns 0 when
  * the file was read (res says what was accepted and rejected); PW_EINVAL
  * or PW_ETOOBIG with *cause when it cannot be read as this ledger; a store
- * error with *cause when the store refused the batch (nothing stored). */
+ * error with *cause when the store refused the batch (nothing stored).
+ * A label cell longer than max_label_len bytes rejects its row (0: no
+ * limit). */
 int ledger_import(struct store *s, const struct conf_ledger *l, const char *file, const void *data,
-		  size_t len, bool keep_good, int64_t now_ms, struct ledger_result *res,
-		  bool *stored, char **cause);
+		  size_t len, bool keep_good, int64_t now_ms, size_t max_label_len,
+		  struct ledger_result *res, bool *stored, char **cause);
 
 /* ---- URLs a platform hands us (urls.c; docs/collector.md) ------------------ */
 

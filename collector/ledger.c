@@ -292,6 +292,20 @@ civil:
 
 /* ---- the mapping ----------------------------------------------------------------- */
 
+/* a cell as an answer echoes it: at most ECHO_MAX bytes, cut between
+ * UTF-8 characters, "…" where it was cut (a hostile cell may be megabytes) */
+#define ECHO_MAX 200
+static char *echo(const char *cell)
+{
+	size_t n = strlen(cell);
+	if (n <= ECHO_MAX)
+		return xstrdup(cell);
+	n = ECHO_MAX;
+	while (n > 0 && ((unsigned char)cell[n] & 0xc0) == 0x80)
+		n--;
+	return xasprintf("%.*s…", (int)n, cell);
+}
+
 static void reject(struct ledger_result *res, const struct sheet_row *r, long col,
 		   const struct sheet_row *hdr, char *why)
 {
@@ -303,7 +317,7 @@ static void reject(struct ledger_result *res, const struct sheet_row *r, long co
 		j->row = r->line;
 		sheet_column_name((size_t)col, j->column);
 		j->header = xstrdup((size_t)col < hdr->n ? hdr->cells[col] : "");
-		j->value = xstrdup((size_t)col < r->n ? r->cells[col] : "");
+		j->value = echo((size_t)col < r->n ? r->cells[col] : "");
 		j->error = why;
 	} else {
 		free(why);
@@ -318,6 +332,13 @@ static const char *cell_of(const struct sheet_row *r, long col)
 int ledger_apply(const struct conf_csv *l, const char *name, const void *data, size_t len,
 		 const struct pw_tz *tz, int64_t now_ms, jsonmap_sample_cb cb, void *ctx,
 		 struct ledger_result *res, char **cause)
+{
+	return ledger_apply_limited(l, name, data, len, tz, now_ms, 0, cb, ctx, res, cause);
+}
+
+int ledger_apply_limited(const struct conf_csv *l, const char *name, const void *data,
+			 size_t len, const struct pw_tz *tz, int64_t now_ms, size_t max_label_len,
+			 jsonmap_sample_cb cb, void *ctx, struct ledger_result *res, char **cause)
 {
 	struct sheet_opts so = {.sheet = l->sheet,
 				.delimiter = l->delimiter && l->delimiter[0] ? l->delimiter[0] : 0};
@@ -498,6 +519,12 @@ int ledger_apply(const struct conf_csv *l, const char *name, const void *data, s
 			if (!key[lab0 + i][0])
 				reject(res, row, x->col, hrow,
 				       xasprintf("empty: every sample needs its %s label", l->labels.v[i].name));
+			else if (max_label_len && strlen(key[lab0 + i]) > max_label_len)
+				reject(res, row, x->col, hrow,
+				       xasprintf("the %s label would be %zu bytes long, over the limit "
+						 "of %zu (global.label_value_length_limit)",
+						 l->labels.v[i].name, strlen(key[lab0 + i]),
+						 max_label_len));
 		}
 		double *vals = xcalloc(nval + 1, sizeof *vals);
 		for (size_t i = 0; i < nval; i++) {
@@ -633,8 +660,8 @@ static int import_sample(void *vctx, const struct pw_label *l, size_t n, int64_t
 }
 
 int ledger_import(struct store *s, const struct conf_ledger *l, const char *file, const void *data,
-		  size_t len, bool keep_good, int64_t now_ms, struct ledger_result *res,
-		  bool *stored, char **cause)
+		  size_t len, bool keep_good, int64_t now_ms, size_t max_label_len,
+		  struct ledger_result *res, bool *stored, char **cause)
 {
 	struct import_ctx c = {store_batch_begin(s), l, NULL};
 	struct pw_tz *tz = NULL;
@@ -647,7 +674,8 @@ int ledger_import(struct store *s, const struct conf_ledger *l, const char *file
 		store_batch_abort(c.b);
 		return rc;
 	}
-	rc = ledger_apply(&l->ledger, file, data, len, tz, now_ms, import_sample, &c, res, cause);
+	rc = ledger_apply_limited(&l->ledger, file, data, len, tz, now_ms, max_label_len,
+				  import_sample, &c, res, cause);
 	pw_tz_free(tz);
 	if (rc != 0) {
 		store_batch_abort(c.b);

@@ -186,7 +186,8 @@ int cmd_import_ledger(int argc, char **argv)
 			conf_free(conf);
 			return 1;
 		}
-		rc = ledger_import(st, l, path, data, len, keep_good, pw_now_ms(), &res, &stored, &cause);
+		rc = ledger_import(st, l, path, data, len, keep_good, pw_now_ms(),
+				   (size_t)conf->global.label_value_length_limit, &res, &stored, &cause);
 		if (rc != 0) {
 			fprintf(stderr, "%s%s; nothing was stored\n", cause ? "" : "pacewatch: ",
 				cause ? cause : pw_strerror(rc));

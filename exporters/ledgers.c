@@ -108,7 +108,8 @@ enum MHD_Result serve_ledger(struct httpd *h, struct MHD_Connection *c, int path
 			    "(curl --data-binary @FILE)");
 	file = xasprintf("ledger %s", l->name);
 	rc = ledger_import(h->store, l, file, rq->body.data ? rq->body.data : "", rq->body.len,
-			   keep_good, pw_now_ms(), &res, &stored, &cause);
+			   keep_good, pw_now_ms(), (size_t)h->conf->global.label_value_length_limit,
+			   &res, &stored, &cause);
 	free(file);
 	if (rc != 0) {
 		bool store = rc != PW_EINVAL && rc != PW_ETOOBIG;

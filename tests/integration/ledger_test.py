@@ -235,6 +235,21 @@ def test_uploads(base):
     check(st == 200 and j["data"]["samples"] == 6 and j["data"]["rejected"] == [],
           "a ledger without errors: %s %s" % (st, j))
 
+    # a label cell over global.label_value_length_limit (2048 bytes) rejects its row, as
+    # a scrape's label would be refused; the answer echoes at most 200 bytes of the cell
+    long_county = "区" * 1000  # 3000 bytes
+    csv = fixture("outreach_utf8bom.csv").decode("utf-8-sig").replace("三场", "3")
+    csv = csv.replace("2025年6月,牡丹区", "2025年6月," + long_county).encode()
+    st, j = post(base, "/api/v1/ledgers/outreach", csv, "text/csv")
+    rej = j.get("data", {}).get("rejected", []) if isinstance(j, dict) else []
+    check(st == 422 and [(r["row"], r["column"]) for r in rej] == [(5, "B")] and
+          "3000 bytes long, over the limit of 2048 (global.label_value_length_limit)"
+          in rej[0]["error"], "a 3000-byte county is rejected at row 5, column B: %s %.400s"
+          % (st, j))
+    check(rej and len(rej[0]["value"].encode()) <= 203 and rej[0]["value"].endswith("…"),
+          "the rejection echoes at most 200 bytes of the cell: %d bytes"
+          % (len(rej[0]["value"].encode()) if rej else -1))
+
     st, j = post(base, "/api/v1/ledgers/nope", xlsx)
     check(st == 404 and j.get("errorType") == "not_found" and "nope" in j.get("error", ""),
           "an unknown ledger: %s %s" % (st, j))
