@@ -175,12 +175,12 @@ static size_t fmt_local(char *dst, size_t dstsz, int64_t ms, const struct pw_tz 
 	int64_t sod = local - days * 86400, y;
 	unsigned m, d;
 	int32_t ao = off < 0 ? -off : off;
-	char ss[4] = "";
+	char ss[8] = "";
 	int n;
 
 	pw_civil_from_days(days, &y, &m, &d);
 	if (secs)
-		snprintf(ss, sizeof ss, ":%02d", (int)(sod % 60));
+		snprintf(ss, sizeof ss, ":%02u", (unsigned)(sod % 60) % 60u);
 	n = snprintf(dst, dstsz, "%04lld-%02u-%02u %02d:%02d%s %c%02d:%02d", (long long)y, m, d,
 		     (int)(sod / 3600), (int)(sod / 60 % 60), ss, off < 0 ? '-' : '+',
 		     (int)(ao / 3600), (int)(ao / 60 % 60));
