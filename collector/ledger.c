@@ -132,6 +132,24 @@ static char *read_number(const char *cell, double *v)
 	return NULL;
 }
 
+/* A value cell: a text of ledger.value_map reads as its number, or as
+ * blank (*blank) when it maps to ""; any other cell as read_number reads
+ * it. 0 with *v (or *blank), or a new message. */
+static char *read_value(const struct conf_csv *l, const char *cell, double *v, int *blank)
+{
+	*blank = 0;
+	for (size_t k = 0; k < l->value_map.n; k++) {
+		if (strcmp(cell, l->value_map.v[k].name) != 0)
+			continue;
+		if (!l->value_map.v[k].value[0]) {
+			*blank = 1;
+			return NULL;
+		}
+		return read_number(l->value_map.v[k].value, v);
+	}
+	return read_number(cell, v);
+}
+
 /* ---- dates ------------------------------------------------------------------------- */
 
 static int days_in(int y, int m)
@@ -484,13 +502,16 @@ int ledger_apply_limited(const struct conf_csv *l, const char *name, const void 
 			const char *c = cell_of(row, w[i].col);
 			double d;
 			char *why;
+			int blank;
 			if (!c[0])
 				continue;
+			why = read_value(l, c, &d, &blank);
+			if (blank)
+				continue;
 			any = 1;
-			if (!number && !(why = read_number(c, &d)))
+			if (!why)
 				number = 1;
-			else if (!number)
-				free(why);
+			free(why);
 		}
 		for (size_t i = lab0; i < v0; i++)
 			labelled |= cell_of(row, w[i].col)[0] != '\0';
@@ -527,26 +548,28 @@ int ledger_apply_limited(const struct conf_csv *l, const char *name, const void 
 						 max_label_len));
 		}
 		double *vals = xcalloc(nval + 1, sizeof *vals);
+		int *blanks = xcalloc(nval + 1, sizeof *blanks);
 		for (size_t i = 0; i < nval; i++) {
 			const char *c = cell_of(row, w[v0 + i].col);
 			char *why;
 			vals[i] = NAN;
+			blanks[i] = !c[0];
 			if (!c[0])
 				continue;
-			if ((why = read_number(c, &vals[i])))
+			if ((why = read_value(l, c, &vals[i], &blanks[i])))
 				reject(res, row, w[v0 + i].col, hrow, why);
 		}
 		if (res->rejected_total != before) {
 			res->rejected_rows++;
 			free(vals);
+			free(blanks);
 			continue;
 		}
 		res->accepted++;
 		for (size_t i = 0; i < nval; i++) {
 			struct pw_label ls[PT_MAX_LABELS + 1];
 			size_t nl = 1;
-			const char *c = cell_of(row, w[v0 + i].col);
-			if (!c[0])
+			if (blanks[i])
 				continue;
 			ls[0].name = "__name__";
 			ls[0].value = l->values.v[i].name;
@@ -556,12 +579,14 @@ int ledger_apply_limited(const struct conf_csv *l, const char *name, const void 
 			}
 			if ((rc = cb(ctx, ls, nl, ts, vals[i])) != 0) {
 				free(vals);
+				free(blanks);
 				goto out;
 			}
 			ns++;
 		}
 		res->samples += ns;
 		free(vals);
+		free(blanks);
 	}
 	rc = 0;
 out:

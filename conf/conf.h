@@ -63,6 +63,7 @@ struct conf_csv {
 	struct conf_kvs values;       /* metric name -> column */
 	char *sheet;                  /* xlsx: the worksheet (NULL: the first) */
 	int64_t header_row;           /* as the spreadsheet numbers it; 0: found */
+	struct conf_kvs value_map;    /* a value cell's text -> a number, or "" (blank) */
 };
 
 struct conf_target {

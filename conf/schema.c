@@ -69,6 +69,9 @@ static const struct field csv_rows[] = {
 	{.key = "header_row", .type = F_INT, .off = offsetof(struct conf_csv, header_row),
 	 .min = 0, .max = 1048576,
 	 .help = "the header's row number (0: the first row naming every configured column)"},
+	{.key = "value_map", .type = F_KVS, .off = offsetof(struct conf_csv, value_map),
+	 .help = "a value cell's text to a number, or \"\" to read it as blank, e.g. {\"已开设\": 1, "
+		 "\"未开设\": 0, \"/\": \"\"}"},
 };
 static const struct table csv_table = TBL("csv", csv_rows);
 static const struct table ledger_cols_table = TBL("ledger", csv_rows);

@@ -650,6 +650,16 @@ static void check_ledger_cols(const struct conf_csv *l, const char *p, struct co
 	q = xasprintf("%s.labels", p);
 	check_label_names(&l->labels, q, errs, pm);
 	free(q);
+	for (size_t k = 0; k < l->value_map.n; k++) {
+		double d;
+		const char *end, *val = l->value_map.v[k].value;
+		if (*val && (pw_parse_double(val, val + strlen(val), &d, &end) != 0 || *end)) {
+			q = xasprintf("%s.value_map.%s", p, l->value_map.v[k].name);
+			conf_err_at(errs, pm, q, false,
+				    "expected a number, or \"\" for a blank cell, found \"%s\"", val);
+			free(q);
+		}
+	}
 }
 
 /* csv and xlsx: value columns (in ledger, or csv for format csv) */

@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct conf_kv lab[] = {{"county", "county"}};
 	static struct conf_kv val[] = {{"events", "events"}, {"lectures", "lectures"}};
-	static struct conf_csv csv = {",", "date", {lab, 1}, {val, 2}, NULL, 0};
+	static struct conf_csv csv = {",", "date", {lab, 1}, {val, 2}, NULL, 0, {NULL, 0}};
 	char *copy = malloc(size ? size : 1), *cause = NULL;
 	size_t n;
 

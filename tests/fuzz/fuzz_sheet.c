@@ -26,7 +26,7 @@ static void ledger(const uint8_t *data, size_t size)
 	static struct conf_kv lab[] = {{"county", "县区"}, {"county_code", "县区编码"}};
 	static struct conf_kv val[] = {{"outreach_lectures", "宣讲场次"},
 				       {"outreach_participants", "参与人数"}};
-	static struct conf_csv l = {NULL, "月份", {lab, 2}, {val, 2}, NULL, 0};
+	static struct conf_csv l = {NULL, "月份", {lab, 2}, {val, 2}, NULL, 0, {NULL, 0}};
 	struct ledger_result res;
 	char *cause = NULL;
 	int rc = ledger_apply(&l, "fuzz", data, size, NULL, 0, sink, NULL, &res, &cause);

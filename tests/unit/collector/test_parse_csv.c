@@ -24,7 +24,7 @@ static int on_sample(void *ctx, const struct pw_label *l, size_t n, int64_t ts, 
 
 static struct conf_kv lab[] = {{"county", "county"}, {"county_code", "code"}};
 static struct conf_kv val[] = {{"outreach_events", "events"}, {"outreach_lectures", "lectures"}};
-static struct conf_csv csv = {",", "date", {lab, 2}, {val, 2}, NULL, 0};
+static struct conf_csv csv = {",", "date", {lab, 2}, {val, 2}, NULL, 0, {NULL, 0}};
 
 static int run(const char *in, struct got *g, char **cause)
 {

@@ -225,6 +225,10 @@ Test(conf, every_error_has_its_place)
 		{"{\"targets\": [{\"name\": \"a\", \"url\": \"http://a/\", \"metrics\": [{\"metric\": \"m\", "
 		 "\"value\": \"@\", \"value_map\": {\"on\": \"yes\"}}]}]}", 1, 110,
 		 "targets[0].metrics[0].value_map.on", "expected a number, found \"yes\""},
+		{"{\"targets\": [{\"name\": \"a\", \"url\": \"http://a/\", \"format\": \"csv\", "
+		 "\"csv\": {\"values\": {\"m\": \"c\"}, \"value_map\": {\"/\": \"blank\"}}}]}", 1, 114,
+		 "targets[0].csv.value_map./",
+		 "expected a number, or \"\" for a blank cell, found \"blank\""},
 		{"{\"targets\": [" T("a", "http://a/") ", \"pagination\": {\"next\": \"$.n\", "
 		 "\"page_param\": \"p\"}}]}", 1, 102, "targets[0].pagination.page_param",
 		 "give either \"next\" or \"page_param\", not both"},
