@@ -197,6 +197,19 @@ def main():
             # April, May, July, September and October so far
             u = unit("psych_lectures")
             out.append((bool(u) and u["value"] == 6, "psych_lectures 郓城县 = 6 by October: %s" % u))
+            # the mental-clinics ledger through its value_map (已开设 1, 未开设 0): psychological
+            # clinics at the centre and 人民医院 from January, 妇幼保健院 from September: 3 by
+            # October; sleep clinics at the centre from January, 人民医院 from June: 2
+            for name, want in (("psych_clinic", 3), ("sleep_clinic", 2)):
+                u = unit(name)
+                out.append((bool(u) and u["value"] == want and u["status"] == "met",
+                            "%s 郓城县 = %d hospitals, met: %s" % (name, want, u)))
+            # outpatient deposits (已停止 1, 仍收取 0): every hospital stopped, 中医医院 in April,
+            # after the deadline, the others in March; all six have stopped by October
+            ds = byname.get("deposits_outpatient", {"units": []})["units"]
+            out.append((len(ds) == 6 and all(u["value"] == 1 and u["status"] == "met" for u in ds),
+                        "deposits_outpatient: the six hospitals stopped, met: %s"
+                        % [(u["name"], u["value"], u["status"]) for u in ds]))
             return out
 
         # read from the generated ledgers (the CSV beside each workbook)
@@ -233,6 +246,23 @@ def main():
             time.sleep(2)
         for holds, what in results:
             check(holds, what)
+        # "/" in a visits column is blank: 妇幼保健院 has no sleep clinic, so no sleep visits,
+        # while the centre's are there; 中医医院 was still charging outpatient deposits in
+        # March (0) and had stopped in April (1): its first 1 comes a month after the others'
+        def series(q):
+            st, j = jget(base, "/api/v1/query", {"query": q})
+            return j["data"]["result"] if st == 200 else None
+        sv = series('count by (institution) (count_over_time(ledger_sleep_clinic_visits[400d]))')
+        check(sv is not None and {r["metric"].get("institution") for r in sv} ==
+              {"郓城县精神卫生中心", "郓城县人民医院"},
+              "sleep visits of the two hospitals with a sleep clinic only: %s" % sv)
+        # months still charging: the samples less the sum of the 1s
+        zeros = series('count_over_time(ledger_outpatient_deposits_stopped[400d])'
+                       ' - sum_over_time(ledger_outpatient_deposits_stopped[400d])')
+        n0 = {r["metric"].get("institution"): float(r["value"][1]) for r in zeros or []}
+        check(len(n0) == 6 and n0["郓城县中医医院"] > max(v for k, v in n0.items()
+                                                      if k != "郓城县中医医院"),
+              "中医医院 charged outpatient deposits longer than the other five: %s" % n0)
 
         # every panel of the KPI dashboard returns data, as an instant query
         dash = json.load(open(os.path.join(SRC, "exporters/grafana/pacewatch-kpis.json"),
