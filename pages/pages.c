@@ -170,7 +170,8 @@ static void deadline(struct pg *p, const struct view_meta_kpi *k)
 						  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 		pw_civil_from_days(days, &y, &m, &d);
 		if (p->lang == VIEW_LANG_ZH)
-			pw_buf_printf(p->b, "（截至 %u月%u日，", m, d);
+			/* the last day it covers, to its end: "截至" would read as "as of" */
+			pw_buf_printf(p->b, "（至 %u月%u日 24 时，", m, d);
 		else
 			pw_buf_printf(p->b, " (by %u %s, ", d, mon[(m - 1) % 12]);
 	}

@@ -236,6 +236,16 @@ def run(base, browser):
         code, _, body = get(base + bad)
         check(code == 404 and b"<h1>" in body, "%s is 404 with a page saying so (%s)" % (bad, code))
 
+    # a KPI page gives the deadline's last day, to its end (the day before the deadline's
+    # midnight, in Shanghai)
+    k = [x for x in ks if x["name"] == "mr_items"][0]
+    last = (datetime.datetime.fromisoformat(k["deadline"].replace("Z", "+00:00"))
+            .astimezone(datetime.timezone(datetime.timedelta(hours=8)))
+            - datetime.timedelta(days=1))
+    _, _, body = get(base + "/kpis/mr_items")
+    want = "（至 %d月%d日 24 时，" % (last.month, last.day)
+    check(want in body.decode(), "the KPI page says %s for the deadline %s" % (want, k["deadline"]))
+
     # /targets: scrapes come every few seconds, so their times are to the second, and
     # each shown time is the instant its datetime attribute says
     _, _, body = get(base + "/targets")
