@@ -624,8 +624,13 @@ static void laggards(struct pg *p, size_t k)
 		if (!is_laggard(u->status))
 			break; /* laggards first */
 		if (n == CARD_LAGGARDS) {
-			pw_buf_printf(p->b, p->lang == VIEW_LANG_ZH ? " 等 %zu 个" : " and %zu more",
-				      vk->nunits - i);
+			/* the laggards not listed (laggards come first; the rest are not behind) */
+			size_t more = 0;
+			for (size_t j = i; j < vk->nunits && is_laggard(p->v->units[vk->unit0 + j].status); j++)
+				more++;
+			pw_buf_printf(p->b, p->lang == VIEW_LANG_ZH ? "<li class=\"more\">等 %zu 个</li>"
+								    : "<li class=\"more\">and %zu more</li>",
+				      more);
 			break;
 		}
 		if (!n++)

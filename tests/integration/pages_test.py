@@ -13,6 +13,8 @@ its DevTools protocol, all on 127.0.0.1, started and stopped here by PID.
   (/kpis/<kpi>/<16-hex unit id>) open the unit's page;
 - a unit named `<script>...` (a hostile label value from a platform) renders
   as text: no element is made of it, no script of it runs;
+- axe-core (npm's, pinned in tests/a11y) finds no accessibility violation on any page
+  at 1280 or 390 px;
 - screenshots at 1280 px and 390 px of every page, and a print-to-PDF of /,
   are written to WORKDIR as artifacts; at 390 px no page is wider than the
   screen;
@@ -43,6 +45,7 @@ from pwtest import Chromium, check, finish, free_port, programme_config, stop_da
 from aiosmtpd.controller import Controller  # noqa: E402
 
 PW, SIM, WORK, SRC = sys.argv[1:5]
+AXE = sys.argv[5] if len(sys.argv) > 5 else None  # axe-core's axe.min.js (scripts/check installs it)
 mails = []
 
 
@@ -183,6 +186,17 @@ def import_hostile(base):
         return r.status
 
 
+def import_unstaffed(base, n):
+    """n more hotline lines with no seat staffed: missed (hotline_seats' deadline has passed),
+    so that a card has more laggards than it lists"""
+    body = "".join('hotline_seats_staffed{city="测试%d",job="hotline_test",instance="127.0.0.1"} 0\n'
+                   % i for i in range(n))
+    req = urllib.request.Request(base + "/api/v1/import/prometheus", data=body.encode(),
+                                 method="POST")
+    with urllib.request.urlopen(req, timeout=20) as r:
+        return r.status
+
+
 def page(browser, url, width, png):
     browser.open(url, width, 900, mobile=width < 600)
     errs = browser.errors()
@@ -212,6 +226,11 @@ def run(base, browser):
                             if HOSTILE in json.dumps(u["labels"], ensure_ascii=False)
                             or "script" in u["name"]], 30)
     check(hostile, "the unit named <script> is a unit of mr_items")
+    check(import_unstaffed(base, 6) == 204, "six unstaffed hotline lines imported")
+    seats = wait(lambda: [u for k in kpis(base) if k["name"] == "hotline_seats" for u in k["units"]
+                          if u["name"].startswith("测试") and u["status"] == "missed"], 30)
+    check(seats and len(seats) == 6, "the six unstaffed lines are missed units of hotline_seats: %s"
+          % [(u["name"], u["status"]) for u in seats or []])
     ks = kpis(base)
 
     # every page: 200, HTML, under 300 KB, no console errors, screenshots
@@ -288,7 +307,7 @@ def run(base, browser):
     rank = ["missed", "not_reporting", "not_covered", "below_peers", "lagging", "at_risk",
             "stale", "met", "on_track"]
     by = {k["name"]: k for k in ks}
-    worst = []
+    worst, many = [], False
     for c in cards:
         k = by.get(c["kpi"])
         if not k:
@@ -308,7 +327,45 @@ def run(base, browser):
         if k.get("owner"):
             check(k["owner"] in c["meta"], "%s: its owner %s" % (c["kpi"], k["owner"]))
         worst.append(min(rank.index(u["status"]) for u in k["units"]) if k["units"] else 9)
+        # a card lists the first five laggards and says how many more are behind
+        behind = sum(1 for u in k["units"] if rank.index(u["status"]) < rank.index("met"))
+        many = many or behind > 5
+        more = re.findall(r"等 (\d+) 个", c["meta"])
+        check(more == ([str(behind - 5)] if behind > 5 else []),
+              "%s: the card's 等 N 个 counts the laggards not listed (%d behind): %s"
+              % (c["kpi"], behind, more))
     check(worst == sorted(worst), "laggards first: the cards' worst statuses %s" % worst)
+    check(many, "a card has more than five laggards (hotline_seats: 3 cities and 6 test lines)")
+
+    # accessibility: axe-core's rules (WCAG 2 A and AA, and its best practices) find
+    # nothing on the four top pages (and / at 390 px), on a KPI page and a unit page
+    # for every status some unit has (every badge and layout the data makes), and on
+    # the hostile unit's page (about 1 s a page in this build, so not all 80 pages)
+    axe = open(AXE).read() if AXE and os.path.exists(AXE) else None
+    check(axe, "axe-core at %s (scripts/check installs it: npm ci in build/a11y)" % AXE)
+    audit = [(p, 1280) for p in pages[:4]] + [("/", 390)]
+    for st in rank:
+        hit = [(k, u) for k in ks for u in k["units"] if u["status"] == st][:1]
+        for k, u in hit:
+            for p in ("/kpis/" + k["name"], "/kpis/%s/%s" % (k["name"], unit_id(u))):
+                if (p, 1280) not in audit:
+                    audit.append((p, 1280))
+    audit += [("/kpis/mr_items/" + unit_id(u), 1280) for u in hostile or []]
+    t_audit = time.time()
+    for p, width in audit if axe else ():
+        browser.open(base + p, width)
+        browser.eval(axe + ";0")
+        r = browser.call("Runtime.evaluate", {
+            "expression": "axe.run(document, {resultTypes: ['violations']}).then(function (r) {"
+                          " return r.violations.map(function (v) { return {id: v.id,"
+                          " impact: v.impact, help: v.help, nodes: v.nodes.length,"
+                          " first: v.nodes[0].html.slice(0, 200)}; }); })",
+            "awaitPromise": True, "returnByValue": True})
+        vs = r.get("result", {}).get("value")
+        check(vs == [], "%s at %d px: no accessibility violation (axe-core): %s"
+              % (p, width, json.dumps(vs if vs is not None else r, ensure_ascii=False)[:1500]))
+    print("pages: axe-core audited %d pages in %.0f s" % (len(audit) if axe else 0,
+                                                          time.time() - t_audit))
 
     # every link of every page resolves
     seen = set()
