@@ -246,7 +246,7 @@ static const char css[] =
 	"border-radius:6px}.chart.spark{border:0;background:none;height:48px}"
 	".ch-wide .chart{max-width:980px}.ch-narrow{display:none}"
 	".err{color:#8c0016;word-break:break-word}"
-	"ul.lag{margin:.3rem 0;padding-left:1.1rem}ul.lag li{margin:.1rem 0}"
+	"ul.lag{margin:.3rem 0;padding-left:1.1rem}ul.lag li{margin:.1rem 0}ul.lag li.more{list-style:none}"
 	"td.when{white-space:nowrap;font-size:.9em}"
 	"footer{color:#444;font-size:.85rem;padding:1rem;text-align:center}"
 	"@media (max-width:640px){body{font-size:14px}main{padding:.6rem}"
