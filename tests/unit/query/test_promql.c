@@ -245,3 +245,59 @@ Test(promql, value_formatting_is_shortest_and_exact)
 		cr_assert_eq(sig, shortest_digits(v), "%.17g printed as %s", v, b);
 	}
 }
+
+/* avg_over_time in a range query computes many windows' means together
+ * (func.c, avg_windows); each must be bit for bit the mean an instant query
+ * of the same window gives (r_avg, Prometheus 2.42's incremental mean):
+ * windows of different lengths (a gap), infinities of both signs, NaN. */
+Test(promql, avg_over_time_at_many_steps_is_the_instant_mean)
+{
+	static const double special[] = {INFINITY, -INFINITY, NAN, 1e308, -1e308, 0.1, -0.0};
+	struct store_batch *b = store_batch_begin(st);
+	char *cause = NULL;
+	struct query_result *r, *ri;
+	struct query_error e = {0};
+	uint64_t seed = 7;
+	for (int s = 0; s < 6; s++) {
+		char city[8];
+		snprintf(city, sizeof city, "w%d", s);
+		for (int64_t t = 0; t <= 1800000; t += 15000) {
+			double v;
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			if (t > 600000 && t < 700000 + s * 60000)
+				continue; /* a gap: shorter windows, one per series */
+			v = (double)(seed >> 40) / 1000.0 + s * 1e6;
+			if (s >= 3 && (seed >> 20) % 9 == 0)
+				v = special[(seed >> 8) % 7 % (s == 3 ? 2 : 7)];
+			put(b, "wobbly", city, t, v);
+		}
+	}
+	cr_assert_eq(store_batch_commit(b, &cause), 0, "%s", cause ? cause : "");
+	cr_assert_eq(query_range(st, NULL, "avg_over_time(wobbly[2m])", 0, 1800000, 10000, &r, &e),
+		     0, "%s", e.msg);
+	cr_assert_eq(r->nseries, 6);
+	size_t checked = 0;
+	for (size_t i = 0; i < r->nseries; i++) {
+		const struct query_series *qs = &r->series[i];
+		for (size_t k = 0; k < qs->n; k++) {
+			char q[64];
+			const char *city = NULL;
+			for (size_t l = 0; l < qs->nlabels; l++)
+				if (strcmp(qs->labels[l].name, "city") == 0)
+					city = qs->labels[l].value;
+			cr_assert_not_null(city);
+			snprintf(q, sizeof q, "avg_over_time(wobbly{city=\"%s\"}[2m])", city);
+			cr_assert_eq(query_instant(st, NULL, q, qs->pts[k].t, &ri, &e), 0, "%s", e.msg);
+			cr_assert_eq(ri->nseries, 1, "%s at %lld", q, (long long)qs->pts[k].t);
+			uint64_t want, got;
+			memcpy(&want, &ri->series[0].pts[0].v, 8);
+			memcpy(&got, &qs->pts[k].v, 8);
+			cr_assert_eq(got, want, "%s at %lld: range %a, instant %a", q,
+				     (long long)qs->pts[k].t, qs->pts[k].v, ri->series[0].pts[0].v);
+			query_result_free(ri);
+			checked++;
+		}
+	}
+	cr_expect_gt(checked, 900);
+	query_result_free(r);
+}
