@@ -31,8 +31,9 @@ static const double pow10_tab[23] = {
 	1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
-static bool fast_digits(double a, int p, int e10, uint64_t *d, int *e10out)
+static bool fast_digits(double a, int p, int *e10io, uint64_t *d, int *e10out)
 {
+	int e10 = *e10io;
 	for (int tries = 0; tries < 2; tries++) {
 		int k = p - 1 - e10;
 		long double x, fl, frac, margin;
@@ -56,6 +57,7 @@ static bool fast_digits(double a, int p, int e10, uint64_t *d, int *e10out)
 		if (fabsl(frac - 0.5L) <= margin)
 			return false;
 		*d = (uint64_t)fl + (frac > 0.5L);
+		*e10io = e10;
 		if ((long double)*d == pow10l_tab[p]) { /* 9.99... rounded up */
 			*d /= 10;
 			e10++;
@@ -76,6 +78,29 @@ static bool reads_back(double a, uint64_t d, int p, int e10)
 	snprintf(s, sizeof s, "%llue%d", (unsigned long long)d, -k);
 	return strtod(s, NULL) == a;
 }
+
+/* The shortest correctly rounded digits of a (finite, > 0) of at least
+ * pmin that read back as a: *d has *p digits, a ~ d * 10^(*e10 - *p + 1).
+ * False when the fast way cannot tell (printf must). */
+static bool fast_shortest(double a, int pmin, uint64_t *d, int *p, int *e10)
+{
+	uint64_t bits;
+	int guess;
+	if (!(a >= DBL_MIN && a <= DBL_MAX))
+		return false;
+	/* floor(log10(a)), or one less: the binary exponent times log10(2) */
+	memcpy(&bits, &a, sizeof bits);
+	guess = (int)floor((double)((int)(bits >> 52) - 1023) * 0.30102999566398120);
+	for (int q = pmin; q <= 17; q++) {
+		if (!fast_digits(a, q, &guess, d, e10))
+			return false;
+		if (q == 17 || reads_back(a, *d, q, *e10)) {
+			*p = q;
+			return true;
+		}
+	}
+	return false;
+}
 #endif
 
 /* The shortest decimal of at least pmin significant digits that reads back
@@ -85,16 +110,9 @@ static int shortest_e(double v, int pmin, char *e, size_t sz)
 {
 	int p = pmin;
 #ifdef PW_FAST_DIGITS
-	double a = fabs(v);
-	if (a >= DBL_MIN && sz >= 32) {
-		int e10 = (int)floor(log10(a)), de;
-		uint64_t d = 0;
-		for (; p <= 17; p++) {
-			if (!fast_digits(a, p, e10, &d, &de))
-				goto slow;
-			if (p == 17 || reads_back(a, d, p, de))
-				break;
-		}
+	uint64_t d;
+	int de;
+	if (sz >= 32 && fast_shortest(fabs(v), pmin, &d, &p, &de)) {
 		/* as printf writes it */
 		char dig[20];
 		size_t o = 0;
@@ -118,7 +136,6 @@ static int shortest_e(double v, int pmin, char *e, size_t sz)
 		e[o] = '\0';
 		return p;
 	}
-slow:
 	p = pmin;
 #endif
 	for (; p < 17; p++) {
@@ -254,11 +271,29 @@ size_t pw_fmt_float(char *dst, size_t dstsz, double v, enum pw_float_style style
 				return strlen(dst);
 			}
 		}
+#ifdef PW_FAST_DIGITS
+		/* the API's values: the digits straight from fast_shortest */
+		uint64_t d;
+		int de;
+		if (style == PW_FMT_GO_F && fast_shortest(fabs(v), 15, &d, &p, &de)) {
+			for (int i = p - 1; i >= 0; i--, d /= 10)
+				digits[i] = (char)('0' + d % 10);
+			while (p > 1 && digits[p - 1] == '0')
+				p--;
+			if (dstsz >= sizeof out)
+				return layout_f(dst, digits, p, de, v < 0);
+			layout_f(out, digits, p, de, v < 0);
+			goto done;
+		}
+#endif
 		/* subnormals carry fewer bits: fewer digits may do */
 		p = shortest_e(v, fabs(v) < DBL_MIN ? 1 : 15, e, sizeof e);
 		nd = e_digits(e, digits, &exp10, &neg);
 		layout_f(out, digits, nd, exp10, neg);
 	}
+#ifdef PW_FAST_DIGITS
+done:
+#endif
 	{
 		size_t len = strlen(out);
 		if (!dstsz)
