@@ -93,8 +93,9 @@ static double f_date(double v, int which)
 
 /* ---- over a window ----------------------------------------------------------------- */
 
-static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t range, bool counter,
-			bool rate, double *out)
+/* scan: look for counter resets (false: the caller knows there are none) */
+static bool extrapolated_scan(const struct pt *p, size_t n, int64_t ref, int64_t range,
+			      bool counter, bool rate, bool scan, double *out)
 {
 	double result, prev, to_start, to_end, sampled, avg, thr, interval, factor;
 	int64_t rstart = qsat_sub(ref, range);
@@ -102,7 +103,7 @@ static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t rang
 		return false;
 	result = p[n - 1].v - p[0].v;
 	prev = p[0].v;
-	if (counter) {
+	if (counter && scan) {
 		for (size_t i = 1; i < n; i++) {
 			if (p[i].v < prev)
 				result += prev;
@@ -129,6 +130,12 @@ static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t rang
 		factor /= (double)range / 1000;
 	*out = result * factor;
 	return true;
+}
+
+static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t range, bool counter,
+			 bool rate, double *out)
+{
+	return extrapolated_scan(p, n, ref, range, counter, rate, true, out);
 }
 
 static bool r_rate(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
@@ -643,6 +650,12 @@ static struct val range_call(struct ev *ev, struct node *n)
 		wstep = qarena_alloc(ev->a, ev->nsteps * sizeof *wstep);
 		wval = qarena_alloc(ev->a, ev->nsteps * sizeof *wval);
 	}
+	/* rate and increase at many steps: the counter resets before each point
+	 * counted once, so that a window without any (nearly all) is not
+	 * scanned for them again at every step */
+	bool counts = (f->id == FN_RATE || f->id == FN_INCREASE) && ev->nsteps > 1;
+	uint32_t *resets = NULL;
+	size_t rcap = 0;
 	for (size_t i = 0; i < nser; i++) {
 		struct pt *p;
 		size_t np, lo = 0, hi = 0, idx = SIZE_MAX, nw = 0;
@@ -659,6 +672,15 @@ static struct val range_call(struct ev *ev, struct node *n)
 		if (f->id != FN_LAST_OT)
 			ls = qlabels_drop_name(ev->a, ls);
 		ev_tick(ev);
+		if (counts && np) {
+			if (np > rcap) {
+				rcap = np;
+				resets = qarena_alloc(ev->a, rcap * sizeof *resets);
+			}
+			resets[0] = 0;
+			for (size_t j = 1; j < np; j++)
+				resets[j] = resets[j - 1] + (p[j].v < p[j - 1].v);
+		}
 		size_t dh = 0, dt = 0, fed = 0; /* queue head/tail, points fed */
 		if (mono && np > dcap) {
 			dcap = np;
@@ -699,6 +721,10 @@ static struct val range_call(struct ev *ev, struct node *n)
 				while (dt > dh && dq[dh] < lo)
 					dh++;
 				v = dt > dh ? p[dq[dh]].v : NAN;
+			} else if (counts) {
+				if (!extrapolated_scan(p + lo, hi - lo, r, range, true, f->id == FN_RATE,
+						       resets[hi - 1] != resets[lo], &v))
+					continue;
 			} else {
 				for (size_t j = 0, q = 0; j < n->nargs; j++)
 					if (sa[j])
