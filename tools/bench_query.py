@@ -35,7 +35,9 @@ curl's time_total per request.
 usage: bench_query.py PACEWATCH OUTDIR RUNS SERIES INTERVAL_MIN [DATASETS] [FIXED]
   DATASETS: month,scrape (default both); FIXED: default 10000 (0: skip).
   BENCH_REUSE=1 keeps OUTDIR's generated and imported data from an earlier
-  run with the same arguments (to compare two pacewatch binaries on one copy).
+  run with the same arguments. BENCH_BASELINE=BINARY runs a second pacewatch
+  (e.g. main's) on a copy of the same store in the same run: its medians, the
+  ratio this/baseline, and its answers must equal this one's byte for byte.
 """
 import http.client
 import json
@@ -55,6 +57,7 @@ PW, OUT, RUNS, SERIES, IVL = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys
 DATASETS = (sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else "month,scrape").split(",")
 FIXED = int(sys.argv[7]) if len(sys.argv) > 7 else 10000
 REUSE = os.environ.get("BENCH_REUSE") == "1"
+BASE = os.environ.get("BENCH_BASELINE")  # another pacewatch binary, side by side
 DAYS = 30
 END = 1767225600  # 2026-01-01T00:00:00Z
 CITIES = ["济南", "青岛", "淄博", "枣庄", "东营", "烟台", "潍坊", "济宁", "泰安", "威海",
@@ -412,6 +415,20 @@ def bench(ds, n):
             [PW, "run", "-c", os.path.join(ds.dir, "pw.json"), "--log-level", "warn"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
         prom, vm, pw = servers
+        base = None
+        if BASE:
+            bdir = os.path.join(ds.dir, "pw-base")
+            shutil.rmtree(bdir, ignore_errors=True)
+            shutil.copytree(os.path.join(ds.dir, "pw"), bdir)
+            bp = free_port()
+            json.dump({"storage": {"path": os.path.abspath(bdir), "sync": False},
+                       "http": {"listen": ["127.0.0.1:%d" % bp]}},
+                      open(os.path.join(ds.dir, "pw-base.json"), "w"))
+            base = Server("baseline", bp, subprocess.Popen(
+                [BASE, "run", "-c", os.path.join(ds.dir, "pw-base.json"), "--log-level", "warn"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            servers.append(base)
+            wait(base, "/-/ready")
         wait(prom, "/-/ready")
         wait(pw, "/-/ready")
         got = vm_count(vm, ds)
@@ -421,14 +438,18 @@ def bench(ds, n):
               "VictoriaMetrics with -search.disableCache; median and p95 of %d, keep-alive HTTP\n" %
               (ds.name, SERIES, ds.n, ds.step_s, ds.range[0], ds.range[1], ds.range[2], RUNS))
         print("| query | kind | series | pacewatch med / p95 ms | VM med / p95 ms | Prometheus med / p95 ms "
-              "| pw/VM | pw/Prom | VM answer |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "| pw/VM | pw/Prom | VM answer |" + (" baseline med ms | pw/baseline |" if base else ""))
+        print("|---|---|---|---|---|---|---|---|---|" + ("---|---|" if base else ""))
         rows = []
         for kind, q, vmdiff in ds.queries:
             _, rw = pw.ask(ds, kind, q)
             _, rp = prom.ask(ds, kind, q)
             _, rv = vm.ask(ds, kind, q)
             compare(q, rw, rp, "Prometheus", True)
+            if base:
+                _, rb = base.ask(ds, kind, q)
+                if json.dumps(rb) != json.dumps(rw):
+                    raise SystemExit("%s: the baseline's answer differs from this pacewatch's" % q)
             if vmdiff and vmdiff.startswith("count: "):
                 if len(rw) != len(rv):
                     raise SystemExit("%s: pacewatch answers %d series, VictoriaMetrics %d" % (q, len(rw), len(rv)))
@@ -445,14 +466,17 @@ def bench(ds, n):
                    mp, p95(t["Prometheus"]), mw / mv, mw / mp,
                    "same values" if vmdiff is None else
                    ("as many series; " + vmdiff[7:]) if vmdiff.startswith("count: ") else
-                   "same series; " + vmdiff), flush=True)
+                   "same series; " + vmdiff) +
+                  (" %.2f | %.2f |" % (statistics.median(t["baseline"]),
+                                       mw / statistics.median(t["baseline"])) if base else ""),
+                  flush=True)
         print("\n%s: at or below VictoriaMetrics' median: %d of %d (worst pw/VM %.2f, %s); "
               "at most half of Prometheus': %d of %d (worst pw/Prom %.2f, %s)" %
               (ds.name, sum(r[1] <= 1 for r in rows), len(rows), max(r[1] for r in rows),
                max(rows, key=lambda r: r[1])[0], sum(r[2] <= 0.5 for r in rows), len(rows),
                max(r[2] for r in rows), max(rows, key=lambda r: r[2])[0]), flush=True)
         if ds.n72 and FIXED:
-            fixed_cost([pw, vm, prom], ds)
+            fixed_cost([pw, vm, prom] + ([base] if base else []), ds)
     finally:
         stop(servers)
 
