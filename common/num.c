@@ -82,11 +82,25 @@ static bool reads_back(double a, uint64_t d, int p, int e10)
 /* The shortest correctly rounded digits of a (finite, > 0) of at least
  * pmin that read back as a: *d has *p digits, a ~ d * 10^(*e10 - *p + 1).
  * False when the fast way cannot tell (printf must). */
+/* Does long double arithmetic really carry 64 bits here? Not under an
+ * emulator that computes it in double (valgrind does): then printf. */
+static bool x87_extended(void)
+{
+	static _Atomic int known; /* 0 unknown, 1 yes, 2 no */
+	int k = known;
+	if (!k) {
+		volatile long double one = 1.0L, tiny = 0x1p-63L;
+		k = one + tiny != one ? 1 : 2;
+		known = k;
+	}
+	return k == 1;
+}
+
 static bool fast_shortest(double a, int pmin, uint64_t *d, int *p, int *e10)
 {
 	uint64_t bits;
 	int guess;
-	if (!(a >= DBL_MIN && a <= DBL_MAX))
+	if (!(a >= DBL_MIN && a <= DBL_MAX) || !x87_extended())
 		return false;
 	/* floor(log10(a)), or one less: the binary exponent times log10(2) */
 	memcpy(&bits, &a, sizeof bits);
