@@ -99,6 +99,16 @@ void pw_buf_json_string(struct pw_buf *b, const char *s)
 {
 	pw_buf_putc(b, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		/* a run that needs no escaping goes in one append */
+		const unsigned char *q = p;
+		while (*q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+			q++;
+		if (q != p) {
+			pw_buf_append(b, (const char *)p, (size_t)(q - p));
+			p = q;
+			if (!*p)
+				break;
+		}
 		switch (*p) {
 		case '"': pw_buf_puts(b, "\\\""); break;
 		case '\\': pw_buf_puts(b, "\\\\"); break;

@@ -7,9 +7,115 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* v's p significant digits (p <= 17) correctly rounded, as printf's %.*e
+ * rounds the exact binary value: *d in [10^(p-1), 10^p), v = d * 10^(*e10 -
+ * p + 1) rounded. Computed in x87 extended precision, where v * 10^k (|k| <=
+ * 27, 10^k exact) is off by at most half a unit in its 64th bit: when that
+ * error could move the rounding (the fraction within the error of one half)
+ * or v is out of range, returns false and the caller asks printf. */
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64
+#define PW_FAST_DIGITS 1
+static const long double pow10l_tab[28] = {
+	1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L, 1e11L, 1e12L, 1e13L,
+	1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L,
+	1e26L, 1e27L,
+};
+static const double pow10_tab[23] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+static bool fast_digits(double a, int p, int *e10io, uint64_t *d, int *e10out)
+{
+	int e10 = *e10io;
+	for (int tries = 0; tries < 2; tries++) {
+		int k = p - 1 - e10;
+		long double x, fl, frac, margin;
+		if (k > 27 || k < -27)
+			return false;
+		x = k >= 0 ? (long double)a * pow10l_tab[k] : (long double)a / pow10l_tab[-k];
+		if (!(x < 0x1p63L))
+			return false;
+		fl = (long double)(uint64_t)x; /* x >= 0: truncation is the floor */
+		if (fl < pow10l_tab[p - 1]) {
+			e10--;
+			continue;
+		}
+		if (fl >= pow10l_tab[p]) {
+			e10++;
+			continue;
+		}
+		frac = x - fl;
+		/* x's error is at most half its ulp, below x * 2^-64 */
+		margin = x * 0x1p-63L;
+		if (fabsl(frac - 0.5L) <= margin)
+			return false;
+		*d = (uint64_t)fl + (frac > 0.5L);
+		*e10io = e10;
+		if ((long double)*d == pow10l_tab[p]) { /* 9.99... rounded up */
+			*d /= 10;
+			e10++;
+		}
+		*e10out = e10;
+		return true;
+	}
+	return false;
+}
+
+/* does d * 10^(e10 - p + 1) read back as a? */
+static bool reads_back(double a, uint64_t d, int p, int e10)
+{
+	int k = p - 1 - e10;
+	char s[40];
+	if (d <= (UINT64_C(1) << 53) && k >= -22 && k <= 22) /* both exact: one rounding */
+		return (k >= 0 ? (double)d / pow10_tab[k] : (double)d * pow10_tab[-k]) == a;
+	snprintf(s, sizeof s, "%llue%d", (unsigned long long)d, -k);
+	return strtod(s, NULL) == a;
+}
+
+/* The shortest correctly rounded digits of a (finite, > 0) of at least
+ * pmin that read back as a: *d has *p digits, a ~ d * 10^(*e10 - *p + 1).
+ * False when the fast way cannot tell (printf must). */
+/* Does long double arithmetic really carry 64 bits here? Not under an
+ * emulator that computes it in double (valgrind does): then printf. */
+static bool x87_extended(void)
+{
+	static _Atomic int known; /* 0 unknown, 1 yes, 2 no */
+	int k = known;
+	if (!k) {
+		volatile long double one = 1.0L, tiny = 0x1p-63L;
+		k = one + tiny != one ? 1 : 2;
+		known = k;
+	}
+	return k == 1;
+}
+
+static bool fast_shortest(double a, int pmin, uint64_t *d, int *p, int *e10)
+{
+	uint64_t bits;
+	int guess;
+	if (!(a >= DBL_MIN && a <= DBL_MAX) || !x87_extended())
+		return false;
+	/* floor(log10(a)), or one less: the binary exponent times log10(2) */
+	memcpy(&bits, &a, sizeof bits);
+	guess = (int)floor((double)((int)(bits >> 52) - 1023) * 0.30102999566398120);
+	for (int q = pmin; q <= 17; q++) {
+		if (!fast_digits(a, q, &guess, d, e10))
+			return false;
+		if (q == 17 || reads_back(a, *d, q, *e10)) {
+			*p = q;
+			return true;
+		}
+	}
+	return false;
+}
+#endif
 
 /* The shortest decimal of at least pmin significant digits that reads back
  * as v (v finite, not 0), as C's %.*e writes it: [-]d.ddde[+-]xx. Returns
@@ -17,6 +123,35 @@
 static int shortest_e(double v, int pmin, char *e, size_t sz)
 {
 	int p = pmin;
+#ifdef PW_FAST_DIGITS
+	uint64_t d;
+	int de;
+	if (sz >= 32 && fast_shortest(fabs(v), pmin, &d, &p, &de)) {
+		/* as printf writes it */
+		char dig[20];
+		size_t o = 0;
+		for (int i = p - 1; i >= 0; i--, d /= 10)
+			dig[i] = (char)('0' + d % 10);
+		if (v < 0)
+			e[o++] = '-';
+		e[o++] = dig[0];
+		if (p > 1) {
+			e[o++] = '.';
+			memcpy(e + o, dig + 1, (size_t)p - 1);
+			o += (size_t)p - 1;
+		}
+		e[o++] = 'e';
+		e[o++] = de < 0 ? '-' : '+';
+		de = abs(de);
+		if (de >= 100)
+			e[o++] = (char)('0' + de / 100);
+		e[o++] = (char)('0' + de / 10 % 10);
+		e[o++] = (char)('0' + de % 10);
+		e[o] = '\0';
+		return p;
+	}
+	p = pmin;
+#endif
 	for (; p < 17; p++) {
 		snprintf(e, sz, "%.*e", p - 1, v);
 		if (strtod(e, NULL) == v)
@@ -37,7 +172,15 @@ static int e_digits(const char *e, char *digits, int *exp10, bool *neg)
 	for (; *p && *p != 'e'; p++)
 		if (*p != '.')
 			digits[nd++] = *p;
-	*exp10 = atoi(p + 1);
+	{
+		const char *q = p + 1;
+		int x = 0, sign = 1;
+		if (*q == '-' || *q == '+')
+			sign = *q++ == '-' ? -1 : 1;
+		while (*q >= '0' && *q <= '9')
+			x = x * 10 + (*q++ - '0');
+		*exp10 = sign * x;
+	}
 	while (nd > 1 && digits[nd - 1] == '0')
 		nd--;
 	return nd;
@@ -142,14 +285,39 @@ size_t pw_fmt_float(char *dst, size_t dstsz, double v, enum pw_float_style style
 				return strlen(dst);
 			}
 		}
+#ifdef PW_FAST_DIGITS
+		/* the API's values: the digits straight from fast_shortest */
+		uint64_t d;
+		int de;
+		if (style == PW_FMT_GO_F && fast_shortest(fabs(v), 15, &d, &p, &de)) {
+			for (int i = p - 1; i >= 0; i--, d /= 10)
+				digits[i] = (char)('0' + d % 10);
+			while (p > 1 && digits[p - 1] == '0')
+				p--;
+			if (dstsz >= sizeof out)
+				return layout_f(dst, digits, p, de, v < 0);
+			layout_f(out, digits, p, de, v < 0);
+			goto done;
+		}
+#endif
 		/* subnormals carry fewer bits: fewer digits may do */
 		p = shortest_e(v, fabs(v) < DBL_MIN ? 1 : 15, e, sizeof e);
 		nd = e_digits(e, digits, &exp10, &neg);
 		layout_f(out, digits, nd, exp10, neg);
 	}
-	snprintf(dst, dstsz, "%s", out);
-	nd = (int)strlen(out);
-	return (size_t)nd < dstsz ? (size_t)nd : dstsz ? dstsz - 1 : 0;
+#ifdef PW_FAST_DIGITS
+done:
+#endif
+	{
+		size_t len = strlen(out);
+		if (!dstsz)
+			return 0;
+		if (len >= dstsz)
+			len = dstsz - 1;
+		memcpy(dst, out, len);
+		dst[len] = '\0';
+		return len;
+	}
 }
 
 bool pw_number(const char *s, double *v)

@@ -11,15 +11,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void json_unix_time(struct pw_buf *b, int64_t t)
+/* t (ms) as seconds with up to three decimals, at o (32 bytes room) */
+static size_t put_unix_time(char *o, int64_t t)
 {
 	/* unsigned: -INT64_MIN is no int64 */
-	uint64_t u = t < 0 ? -(uint64_t)t : (uint64_t)t;
+	uint64_t u = t < 0 ? -(uint64_t)t : (uint64_t)t, s = u / 1000;
+	unsigned ms = (unsigned)(u % 1000);
+	char tmp[24];
+	size_t n = 0, k = 0;
 	if (t < 0)
-		pw_buf_putc(b, '-');
-	pw_buf_printf(b, "%llu", (unsigned long long)(u / 1000));
-	if (u % 1000)
-		pw_buf_printf(b, ".%03llu", (unsigned long long)(u % 1000));
+		o[n++] = '-';
+	do
+		tmp[k++] = (char)('0' + s % 10);
+	while ((s /= 10) != 0);
+	while (k)
+		o[n++] = tmp[--k];
+	if (ms) {
+		o[n++] = '.';
+		o[n++] = (char)('0' + ms / 100);
+		o[n++] = (char)('0' + ms / 10 % 10);
+		o[n++] = (char)('0' + ms % 10);
+	}
+	return n;
+}
+
+static void json_unix_time(struct pw_buf *b, int64_t t)
+{
+	char o[32];
+	pw_buf_append(b, o, put_unix_time(o, t));
 }
 
 
@@ -79,16 +98,29 @@ void jout_labels(struct jout *j, const struct pw_label *l, size_t n)
 		pw_buf_json_labels(&j->b, l, n);
 }
 
-void jout_point(struct jout *j, int64_t t, double v)
+/* [t,"v"], after a comma when comma: written in place, no printf */
+static void jout_point_after(struct jout *j, int64_t t, double v, bool comma)
 {
-	char num[400];
-	size_t n = pw_fmt_float(num, sizeof num, v, PW_FMT_GO_F);
-	if (!jout_reserve(j, n + 32))
+	char *o;
+	size_t k = 0;
+	/* ,[, 32 for the time, ,", 400 for the value, "] */
+	if (!jout_reserve(j, 440))
 		return;
-	pw_buf_putc(&j->b, '[');
-	json_unix_time(&j->b, t);
-	pw_buf_printf(&j->b, ",\"%s\"]", num);
+	o = j->b.data + j->b.len;
+	if (comma)
+		o[k++] = ',';
+	o[k++] = '[';
+	k += put_unix_time(o + k, t);
+	o[k++] = ',';
+	o[k++] = '"';
+	k += pw_fmt_float(o + k, 400, v, PW_FMT_GO_F);
+	o[k++] = '"';
+	o[k++] = ']';
+	j->b.len += k;
+	j->b.data[j->b.len] = '\0';
 }
+
+void jout_point(struct jout *j, int64_t t, double v) { jout_point_after(j, t, v, false); }
 
 void jout_string(struct jout *j, const char *s)
 {
@@ -127,11 +159,8 @@ void api_write_result(struct jout *j, const struct query_result *r)
 				jout_puts(j, ",\"values\":[");
 				/* a tick a point: the clock is read every 256
 				 * points, however the points fall into series */
-				for (size_t k = 0; k < s->n && !jout_late(j); k++) {
-					if (k)
-						jout_puts(j, ",");
-					jout_point(j, s->pts[k].t, s->pts[k].v);
-				}
+				for (size_t k = 0; k < s->n && !jout_late(j); k++)
+					jout_point_after(j, s->pts[k].t, s->pts[k].v, k > 0);
 				jout_puts(j, "]");
 			}
 			jout_puts(j, "}");

@@ -93,8 +93,9 @@ static double f_date(double v, int which)
 
 /* ---- over a window ----------------------------------------------------------------- */
 
-static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t range, bool counter,
-			bool rate, double *out)
+/* scan: look for counter resets (false: the caller knows there are none) */
+static bool extrapolated_scan(const struct pt *p, size_t n, int64_t ref, int64_t range,
+			      bool counter, bool rate, bool scan, double *out)
 {
 	double result, prev, to_start, to_end, sampled, avg, thr, interval, factor;
 	int64_t rstart = qsat_sub(ref, range);
@@ -102,7 +103,7 @@ static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t rang
 		return false;
 	result = p[n - 1].v - p[0].v;
 	prev = p[0].v;
-	if (counter) {
+	if (counter && scan) {
 		for (size_t i = 1; i < n; i++) {
 			if (p[i].v < prev)
 				result += prev;
@@ -129,6 +130,12 @@ static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t rang
 		factor /= (double)range / 1000;
 	*out = result * factor;
 	return true;
+}
+
+static bool extrapolated(const struct pt *p, size_t n, int64_t ref, int64_t range, bool counter,
+			 bool rate, double *out)
+{
+	return extrapolated_scan(p, n, ref, range, counter, rate, true, out);
 }
 
 static bool r_rate(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
@@ -290,6 +297,45 @@ static bool r_avg(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64
 	}
 	*out = mean;
 	return true;
+}
+
+/* avg_over_time of many windows of one series (a range query's steps):
+ * r_avg's arithmetic, operation for operation, so each mean is bit for bit
+ * r_avg's; but r_avg is one chain of dependent divisions, and here
+ * AVG_LANES windows advance together, branch-free, so that the divisions of
+ * different windows overlap (twice as fast; wider vectors gained little
+ * more). Windows w: points p[lo[w] .. hi[w]), none empty. */
+#define AVG_LANES 4
+static void avg_windows(const struct pt *p, const size_t *lo, const size_t *hi, size_t nw,
+			double *out)
+{
+	for (size_t w0 = 0; w0 < nw; w0 += AVG_LANES) {
+		size_t nl = nw - w0 < AVG_LANES ? nw - w0 : AVG_LANES, len[AVG_LANES], maxlen = 0;
+		double mean[AVG_LANES] = {0}, count[AVG_LANES] = {0};
+		const struct pt *q[AVG_LANES];
+		for (size_t l = 0; l < AVG_LANES; l++) {
+			q[l] = p + lo[w0 + (l < nl ? l : 0)];
+			len[l] = l < nl ? hi[w0 + l] - lo[w0 + l] : 0;
+			if (len[l] > maxlen)
+				maxlen = len[l];
+		}
+		for (size_t i = 0; i < maxlen; i++) {
+			for (size_t l = 0; l < AVG_LANES; l++) {
+				/* a lane past its window keeps its mean, and so
+				 * does r_avg's infinite mean for a finite value or
+				 * the same infinity (the count still grows) */
+				bool on = i < len[l];
+				double v = on ? q[l][i].v : 0, m = mean[l];
+				double c = count[l] + (on ? 1 : 0);
+				double upd = m + (v / c - m / c);
+				bool skip = fabs(m) == INFINITY && (fabs(v) < INFINITY || v == m);
+				count[l] = c;
+				mean[l] = on && !skip ? upd : m;
+			}
+		}
+		for (size_t l = 0; l < nl; l++)
+			out[w0 + l] = mean[l];
+	}
 }
 
 static bool r_min(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
@@ -593,9 +639,26 @@ static struct val range_call(struct ev *ev, struct node *n)
 		    ev->interval < range;
 	size_t *dq = NULL, dcap = 0;
 	bool *present = absent ? qarena_alloc(ev->a, ev->nsteps) : NULL;
+	/* avg_over_time at many steps: the windows first, then their means
+	 * together (avg_windows) */
+	bool batch = f->id == FN_AVG_OT && ev->nsteps > 1;
+	size_t *wlo = NULL, *whi = NULL, *wstep = NULL;
+	double *wval = NULL;
+	if (batch) {
+		wlo = qarena_alloc(ev->a, ev->nsteps * sizeof *wlo);
+		whi = qarena_alloc(ev->a, ev->nsteps * sizeof *whi);
+		wstep = qarena_alloc(ev->a, ev->nsteps * sizeof *wstep);
+		wval = qarena_alloc(ev->a, ev->nsteps * sizeof *wval);
+	}
+	/* rate and increase at many steps: the counter resets before each point
+	 * counted once, so that a window without any (nearly all) is not
+	 * scanned for them again at every step */
+	bool counts = (f->id == FN_RATE || f->id == FN_INCREASE) && ev->nsteps > 1;
+	uint32_t *resets = NULL;
+	size_t rcap = 0;
 	for (size_t i = 0; i < nser; i++) {
 		struct pt *p;
-		size_t np, lo = 0, hi = 0, idx = SIZE_MAX;
+		size_t np, lo = 0, hi = 0, idx = SIZE_MAX, nw = 0;
 		struct pw_lset *ls;
 		if (arg->k == N_MSEL) {
 			np = load_points(ev, sr.s[i].id, qsat_sub(r0 < r1 ? r0 : r1, range),
@@ -609,6 +672,15 @@ static struct val range_call(struct ev *ev, struct node *n)
 		if (f->id != FN_LAST_OT)
 			ls = qlabels_drop_name(ev->a, ls);
 		ev_tick(ev);
+		if (counts && np) {
+			if (np > rcap) {
+				rcap = np;
+				resets = qarena_alloc(ev->a, rcap * sizeof *resets);
+			}
+			resets[0] = 0;
+			for (size_t j = 1; j < np; j++)
+				resets[j] = resets[j - 1] + (p[j].v < p[j - 1].v);
+		}
 		size_t dh = 0, dt = 0, fed = 0; /* queue head/tail, points fed */
 		if (mono && np > dcap) {
 			dcap = np;
@@ -628,6 +700,12 @@ static struct val range_call(struct ev *ev, struct node *n)
 				present[k] = true;
 				continue;
 			}
+			if (batch) {
+				wlo[nw] = lo;
+				whi[nw] = hi;
+				wstep[nw++] = k;
+				continue;
+			}
 			if (mono) {
 				bool mx = f->id == FN_MAX_OT;
 				for (; fed < hi; fed++) {
@@ -643,6 +721,10 @@ static struct val range_call(struct ev *ev, struct node *n)
 				while (dt > dh && dq[dh] < lo)
 					dh++;
 				v = dt > dh ? p[dq[dh]].v : NAN;
+			} else if (counts) {
+				if (!extrapolated_scan(p + lo, hi - lo, r, range, true, f->id == FN_RATE,
+						       resets[hi - 1] != resets[lo], &v))
+					continue;
 			} else {
 				for (size_t j = 0, q = 0; j < n->nargs; j++)
 					if (sa[j])
@@ -659,6 +741,16 @@ static struct val range_call(struct ev *ev, struct node *n)
 				ser_reserve(ev, &o.m.s[idx], ev->nsteps - k);
 			}
 			outb_put(ev, &o, idx, ts, v);
+		}
+		if (batch && nw) {
+			avg_windows(p, wlo, whi, nw, wval);
+			idx = outb_find(ev, &o, ls);
+			if (o.m.s[idx].n)
+				ev_fail(ev, QUERY_ERR_EXECUTION,
+					"vector cannot contain metrics with the same labelset");
+			ser_reserve(ev, &o.m.s[idx], nw);
+			for (size_t w = 0; w < nw; w++)
+				outb_put(ev, &o, idx, step_ts(ev, wstep[w]), wval[w]);
 		}
 	}
 	if (absent) {

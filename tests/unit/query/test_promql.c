@@ -245,3 +245,74 @@ Test(promql, value_formatting_is_shortest_and_exact)
 		cr_assert_eq(sig, shortest_digits(v), "%.17g printed as %s", v, b);
 	}
 }
+
+/* A range query's steps must each be bit for bit what an instant query at
+ * that step gives, where the range query takes shortcuts over many windows
+ * (func.c: avg_over_time's windows computed side by side, rate's and
+ * increase's counter resets counted once): q at 10 s steps over 30 min
+ * against q{city=...} instant at each step. */
+static size_t steps_match_instants(const char *fn, const char *metric, const char *win)
+{
+	struct query_result *r, *ri;
+	struct query_error e = {0};
+	char q[96];
+	size_t checked = 0;
+	snprintf(q, sizeof q, "%s(%s[%s])", fn, metric, win);
+	cr_assert_eq(query_range(st, NULL, q, 0, 1800000, 10000, &r, &e), 0, "%s", e.msg);
+	cr_assert_eq(r->nseries, 6, "%s", q);
+	for (size_t i = 0; i < r->nseries; i++) {
+		const struct query_series *qs = &r->series[i];
+		const char *city = NULL;
+		for (size_t l = 0; l < qs->nlabels; l++)
+			if (strcmp(qs->labels[l].name, "city") == 0)
+				city = qs->labels[l].value;
+		cr_assert_not_null(city);
+		snprintf(q, sizeof q, "%s(%s{city=\"%s\"}[%s])", fn, metric, city, win);
+		for (size_t k = 0; k < qs->n; k++) {
+			uint64_t want, got;
+			cr_assert_eq(query_instant(st, NULL, q, qs->pts[k].t, &ri, &e), 0, "%s", e.msg);
+			cr_assert_eq(ri->nseries, 1, "%s at %lld", q, (long long)qs->pts[k].t);
+			memcpy(&want, &ri->series[0].pts[0].v, 8);
+			memcpy(&got, &qs->pts[k].v, 8);
+			cr_assert_eq(got, want, "%s at %lld: range %a, instant %a", q,
+				     (long long)qs->pts[k].t, qs->pts[k].v, ri->series[0].pts[0].v);
+			query_result_free(ri);
+			checked++;
+		}
+	}
+	query_result_free(r);
+	return checked;
+}
+
+/* series with gaps (windows of different lengths, one gap per series),
+ * infinities of both signs and NaN (wobbly), counters that reset (ctr) */
+Test(promql, range_steps_are_the_instant_answers)
+{
+	static const double special[] = {INFINITY, -INFINITY, NAN, 1e308, -1e308, 0.1, -0.0};
+	struct store_batch *b = store_batch_begin(st);
+	char *cause = NULL;
+	uint64_t seed = 7;
+	for (int s = 0; s < 6; s++) {
+		char city[8];
+		double c = 0;
+		snprintf(city, sizeof city, "w%d", s);
+		for (int64_t t = 0; t <= 1800000; t += 15000) {
+			double v;
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			if (t > 600000 && t < 700000 + s * 60000)
+				continue;
+			v = (double)(seed >> 40) / 1000.0 + s * 1e6;
+			if (s >= 3 && (seed >> 20) % 9 == 0)
+				v = special[(seed >> 8) % 7 % (s == 3 ? 2 : 7)];
+			put(b, "wobbly", city, t, v);
+			c = (seed >> 24) % 13 == 0 ? (double)(seed % 5) : c + (double)(seed % 7) / 3;
+			put(b, "ctr", city, t, c);
+		}
+	}
+	cr_assert_eq(store_batch_commit(b, &cause), 0, "%s", cause ? cause : "");
+	cr_expect_gt(steps_match_instants("avg_over_time", "wobbly", "2m"), 900);
+	cr_expect_gt(steps_match_instants("avg_over_time", "wobbly", "30s"), 900);
+	cr_expect_gt(steps_match_instants("rate", "ctr", "2m"), 900);
+	cr_expect_gt(steps_match_instants("increase", "ctr", "5m"), 900);
+	cr_expect_gt(steps_match_instants("rate", "wobbly", "1m"), 900);
+}
