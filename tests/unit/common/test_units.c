@@ -192,38 +192,3 @@ Test(num, shortest_digits_are_printfs)
 	}
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: others' load does not count */
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A range query's answer is mostly sample values: writing one costs far
- * less than asking printf and strtod for 15, 16 and 17 digits (it once
- * cost more, three quarters of a 72-series range query). Measured against
- * that in the same run and in CPU time, so that a loaded machine slows
- * both. Optimised, formatting costs a fifth of what printf and strtod do;
- * in the sanitizer build (-O0, printf not instrumented) about 0.6; it was
- * 1.9. */
-Test(num, formatting_costs_less_than_printf)
-{
-	enum { N = 60000 };
-	static double v[N];
-	char s[400];
-	volatile size_t sink = 0;
-	double t0, t_fmt, t_ref;
-	for (size_t i = 0; i < N; i++)
-		v[i] = (double)(xs() % 100000) / (15.0 * (double)(1 + xs() % 40)) + 0.001;
-	t0 = now_s();
-	for (size_t i = 0; i < N; i++)
-		sink += pw_fmt_float(s, sizeof s, v[i], PW_FMT_GO_F);
-	t_fmt = now_s() - t0;
-	t0 = now_s();
-	for (size_t i = 0; i < N; i++)
-		sink += (size_t)ref_shortest(v[i], 15, s, sizeof s);
-	t_ref = now_s() - t0;
-	cr_expect_gt(sink, 0);
-	cr_expect_lt(t_fmt, t_ref * 0.8, "pw_fmt_float %.3f s, printf and strtod %.3f s for %d values",
-		     t_fmt, t_ref, N);
-}
