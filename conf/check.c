@@ -69,6 +69,45 @@ void conf_check_target_runtime(const struct conf_target *t, const char *path,
 		target_checker(t, kpi_report, &x);
 }
 
+static conf_template_checker template_checker;
+
+void conf_set_template_checker(conf_template_checker fn) { template_checker = fn; }
+
+void conf_check_template(int kind, const char *t, bool in_file, const char *path,
+			 struct conf_errs *errs, const struct posmap *pm)
+{
+	char *cause = NULL;
+	size_t at = 0;
+	if (!t || !template_checker || template_checker(kind, t, &at, &cause) == 0) {
+		free(cause);
+		return;
+	}
+	const char *why = cause ? cause : "invalid template";
+	if (in_file) {
+		size_t line = 1, col = 1;
+		for (size_t i = 0; i < at && t[i]; i++) {
+			if (t[i] == '\n')
+				line++, col = 1;
+			else if (((unsigned char)t[i] & 0xC0) != 0x80)
+				col++; /* characters, not bytes */
+		}
+		conf_err_at(errs, pm, path, false, "template error at line %zu, column %zu of the "
+						   "file: %s", line, col, why);
+	} else {
+		/* the action at fault, as written (up to 60 bytes, whole characters) */
+		const char *a = t + at, *close = strstr(a, "}}");
+		size_t n = close ? (size_t)(close + 2 - a) : strlen(a);
+		if (n > 60) {
+			n = 60;
+			while (n > 0 && ((unsigned char)a[n] & 0xC0) == 0x80)
+				n--;
+		}
+		conf_err_at(errs, pm, path, false, "template error in \"%.*s%s\": %s", (int)n, a,
+			    n < strlen(a) && !(close && a + n == close + 2) ? "..." : "", why);
+	}
+	free(cause);
+}
+
 int conf_cmp_parse(const char *s, int *cmp, double *v)
 {
 	static const struct {
