@@ -4,7 +4,9 @@ Every error `pacewatch run` raises at start-up from its configuration — the
 collector's JSON paths (elements, value, labels, timestamp, pagination),
 time zones, files, listen addresses, PromQL and its regular expressions in
 rules and KPIs, what a calendar quota may count, the notifier's matchers,
-time intervals and digests, value_map's numbers, email addresses — and every
+time intervals and digests, value_map's numbers, email addresses, the string
+literals of label_replace, label_join and count_values (which fail every
+evaluation, so the first, after start) — and every
 template, which would otherwise fail only when it is expanded (alerting
 rules' labels and annotations, a KPI's runbook and unit_name, an email
 receiver's subject, text and HTML templates, inside and outside
@@ -113,6 +115,15 @@ CASES = {
                   r"targets\[0\]\.metrics\[0\]\.value_map\.online"),
     "email_to": (E(to=["duty at example.org"]), r"notify\.receivers\[0\]\.email\.to\[0\]"),
     "email_from": (E(**{"from": "pw <pw@example.org"}), r"notify\.receivers\[0\]\.email\.from"),
+    # what every evaluation refuses, whatever the data: string literals of label_replace,
+    # label_join, count_values (Prometheus says it at each evaluation, as the rule's error)
+    "label_replace_regex": (A(expr='label_replace(up, "dst", "$1", "src", "(")'),
+                            r"rule_groups\[0\]\.rules\[0\]\.expr"),
+    "label_replace_dst": ({"kpis": [K(value='label_replace(m, "1dst", "$1", "src", "(.*)")')]},
+                          r"kpis\[0\]\.value"),
+    "label_join_src": (A(expr='label_join(up, "dst", ",", "a", "b-c")'),
+                       r"rule_groups\[0\]\.rules\[0\]\.expr"),
+    "count_values": (A(expr='count_values(("1v"), up) > 0'), r"rule_groups\[0\]\.rules\[0\]\.expr"),
     # templates: errors that every expansion meets, whatever the data
     "rule_annotation": (A(annotations={"summary": "{{ $lables.job }} is down"}),
                         r"rule_groups\[0\]\.rules\[0\]\.annotations\.summary"),
@@ -139,6 +150,9 @@ SAYS = {
     "email_subject": 'line 1, column 17 of the file: undefined variable or field ".StartsAt"',
     "email_text": 'line 2, column 1 of the file: function "humanise" not defined',
     "email_html": "line 1, column 1 of the file: range without {{ end }}",
+    "label_replace_regex": "invalid regular expression in label_replace(): (",
+    "label_join_src": "invalid source label name in label_join(): b-c",
+    "count_values": 'invalid label name "1v"',
 }
 
 for name, (conf, key) in CASES.items():
