@@ -102,7 +102,11 @@ void conf_check_template(int kind, const char *t, bool in_file, const char *path
 			while (n > 0 && ((unsigned char)a[n] & 0xC0) == 0x80)
 				n--;
 		}
-		conf_err_at(errs, pm, path, false, "template error in \"%.*s%s\": %s", (int)n, a,
+		char shown[64];
+		for (size_t i = 0; i < n; i++) /* on one line */
+			shown[i] = (unsigned char)a[i] < 0x20 ? ' ' : a[i];
+		shown[n] = '\0';
+		conf_err_at(errs, pm, path, false, "template error in \"%s%s\": %s", shown,
 			    n < strlen(a) && !(close && a + n == close + 2) ? "..." : "", why);
 	}
 	free(cause);

@@ -127,6 +127,8 @@ CASES = {
     # templates: errors that every expansion meets, whatever the data
     "rule_annotation": (A(annotations={"summary": "{{ $lables.job }} is down"}),
                         r"rule_groups\[0\]\.rules\[0\]\.annotations\.summary"),
+    "rule_annotation_lines": (A(annotations={"s": "{{ $labels.job\n  | nofn }}"}),
+                              r"rule_groups\[0\]\.rules\[0\]\.annotations\.s"),
     "rule_annotation_fn": (A(annotations={"v": "{{ $value | humanise }}"}),
                            r"rule_groups\[0\]\.rules\[0\]\.annotations\.v"),
     "rule_label": (A(labels={"team": "{{ $labels.job"}), r"rule_groups\[0\]\.rules\[0\]\.labels\.team"),
@@ -147,6 +149,9 @@ SAYS = {
     "rule_annotation": 'template error in "{{ $lables.job }}": undefined variable or field '
                        '"$lables.job"',
     "rule_label": 'template error in "{{ $labels.job": unclosed action',
+    # an action over several lines is quoted on one
+    "rule_annotation_lines": 'template error in "{{ $labels.job   | nofn }}": function "nofn" '
+                             'not defined',
     "email_subject": 'line 1, column 17 of the file: undefined variable or field ".StartsAt"',
     "email_text": 'line 2, column 1 of the file: function "humanise" not defined',
     "email_html": "line 1, column 1 of the file: range without {{ end }}",
