@@ -112,6 +112,34 @@ void conf_check_template(int kind, const char *t, bool in_file, const char *path
 	free(cause);
 }
 
+void conf_check_headers(const struct conf_kvs *h, const char *path, struct conf_errs *errs,
+			const struct posmap *pm)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	for (size_t i = 0; i < h->n; i++) {
+		const unsigned char *nm = (const unsigned char *)h->v[i].name,
+				    *v = (const unsigned char *)h->v[i].value;
+		bool name_ok = *nm != '\0', value_ok = true;
+		for (; *nm; nm++)
+			if (!((*nm >= 'a' && *nm <= 'z') || (*nm >= 'A' && *nm <= 'Z') ||
+			      (*nm >= '0' && *nm <= '9') || strchr(tchar, *nm)))
+				name_ok = false;
+		for (; v && *v; v++)
+			if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
+				value_ok = false;
+		if (name_ok && value_ok)
+			continue;
+		char *p = xasprintf("%s.%s", path, h->v[i].name);
+		if (!name_ok)
+			conf_err_at(errs, pm, p, true, "\"%s\" is not an HTTP header name (letters, "
+						      "digits and !#$%%&'*+-.^_`|~)", h->v[i].name);
+		else
+			conf_err_at(errs, pm, p, false, "a header value may not hold a line break or "
+							"another control character");
+		free(p);
+	}
+}
+
 int conf_cmp_parse(const char *s, int *cmp, double *v)
 {
 	static const struct {

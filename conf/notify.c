@@ -444,6 +444,9 @@ static void check_receivers(struct ctx *x)
 			}
 			free(q);
 		} else if (r->kind == CONF_RECV_WEBHOOK) {
+			q = xasprintf("%s.webhook.headers", p);
+			conf_check_headers(&r->webhook.headers, q, x->errs, x->pm);
+			free(q);
 			if (strncmp(r->webhook.url, "http://", 7) != 0 &&
 			    strncmp(r->webhook.url, "https://", 8) != 0) {
 				q = xasprintf("%s.webhook.url", p);

@@ -525,6 +525,9 @@ static void check_remote_write(struct conf *c, size_t i, const char *p, struct c
 	q = xasprintf("%s.external_labels", p);
 	check_label_names(&w->external_labels, q, errs, pm);
 	free(q);
+	q = xasprintf("%s.headers", p);
+	conf_check_headers(&w->headers, q, errs, pm);
+	free(q);
 	if (w->max_backoff_ms < w->min_backoff_ms) {
 		q = xasprintf("%s.max_backoff", p);
 		conf_err_at(errs, pm, q, false, "max_backoff is shorter than min_backoff");
@@ -619,6 +622,9 @@ static void check_target_common(struct conf *c, size_t i, const char *p, struct 
 		conf_check_tz(t->timezone, q, errs, pm);
 		free(q);
 	}
+	q = xasprintf("%s.headers", p);
+	conf_check_headers(&t->headers, q, errs, pm);
+	free(q);
 	q = xasprintf("%s.labels", p);
 	check_label_names(&t->labels, q, errs, pm);
 	free(q);

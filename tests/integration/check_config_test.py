@@ -4,7 +4,8 @@ Every error `pacewatch run` raises at start-up from its configuration — the
 collector's JSON paths (elements, value, labels, timestamp, pagination),
 time zones, files, listen addresses, PromQL and its regular expressions in
 rules and KPIs, what a calendar quota may count, the notifier's matchers,
-time intervals and digests, value_map's numbers, email addresses, the string
+time intervals and digests, value_map's numbers, email addresses, HTTP
+headers (names that are tokens, values without line breaks), the string
 literals of label_replace, label_join and count_values (which fail every
 evaluation, so the first, after start) — and every
 template, which would otherwise fail only when it is expanded (alerting
@@ -115,6 +116,15 @@ CASES = {
                   r"targets\[0\]\.metrics\[0\]\.value_map\.online"),
     "email_to": (E(to=["duty at example.org"]), r"notify\.receivers\[0\]\.email\.to\[0\]"),
     "email_from": (E(**{"from": "pw <pw@example.org"}), r"notify\.receivers\[0\]\.email\.from"),
+    # headers sent as written: a line break would add headers (or a request) of its own
+    "target_header": ({"targets": [dict(T(), headers={"X-Api": "k\r\nX-Evil: 1"})]},
+                      r"targets\[0\]\.headers\.X-Api"),
+    "webhook_header": (N(receivers=[{"name": "r", "webhook": {"url": "http://127.0.0.1:1/h",
+                                                             "headers": {"X y": "1"}}}]),
+                       r"notify\.receivers\[0\]\.webhook\.headers\.X y"),
+    "rw_header": ({"remote_write": [{"name": "w", "url": "http://127.0.0.1:1/w",
+                                     "headers": {"X-Scope-OrgID": "a\nb"}}]},
+                  r"remote_write\[0\]\.headers\.X-Scope-OrgID"),
     # what every evaluation refuses, whatever the data: string literals of label_replace,
     # label_join, count_values (Prometheus says it at each evaluation, as the rule's error)
     "label_replace_regex": (A(expr='label_replace(up, "dst", "$1", "src", "(")'),
