@@ -7,9 +7,11 @@
 # version`, `check-config` on the installed configuration, the user, the
 # directories and their permissions, `systemd-analyze verify` of the unit,
 # the service running as its user and answering /-/ready on 127.0.0.1 (the
-# container's own loopback), `systemctl reload` (SIGHUP, logged),
-# `systemctl stop` (SIGTERM, a clean exit), then `apt-get remove` (the
-# service stopped, the configuration and the store kept) and `apt-get
+# container's own loopback), `systemctl reload` (SIGHUP, logged), an
+# upgrade (the package again: the operator's configuration kept, the
+# service restarted), `systemctl stop` (SIGTERM, a clean exit), then
+# `apt-get remove` (the service stopped, the configuration and the store
+# kept) and `apt-get
 # purge` (the configuration gone; the store and the user kept, as
 # docs/operations.md says).
 #
@@ -240,6 +242,18 @@ if [ "$MODE" = nspawn ]; then
     ct journalctl -u pacewatch --no-pager -o cat | grep -q 'msg="reloaded' ||
     fail "the reload is not logged: $(ct journalctl -u pacewatch --no-pager -o cat | tail -5)"
   [ "$(ct systemctl is-active pacewatch.service)" = active ] || fail "not active after the reload"
+  # an upgrade (the same version again): the operator's configuration kept, the
+  # service restarted by the postinst
+  ct sh -c 'printf "// changed by the operator\n" | cat - /etc/pacewatch/pacewatch.json >/tmp/c &&
+            cat /tmp/c >/etc/pacewatch/pacewatch.json'
+  ct apt-get install -y --reinstall -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "$PKG" >"$WORK/apt-reinstall.log" 2>&1 || fail "reinstall: $(tail -5 "$WORK/apt-reinstall.log")"
+  ct head -1 /etc/pacewatch/pacewatch.json | grep -q 'changed by the operator' ||
+    fail "the upgrade replaced the operator's configuration"
+  [ "$(ct systemctl show -p MainPID --value pacewatch.service)" != "$main" ] ||
+    fail "the upgrade did not restart the service (MainPID still $main)"
+  [ "$(ct systemctl is-active pacewatch.service)" = active ] || fail "not active after the upgrade"
+  ready ctnet || fail "no answer after the upgrade"
   # stop: SIGTERM, a clean exit
   ct systemctl stop pacewatch.service || fail "systemctl stop failed"
   [ "$(ct systemctl show -p Result --value pacewatch.service)" = success ] ||
