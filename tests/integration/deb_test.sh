@@ -238,7 +238,7 @@ if [ "$MODE" = nspawn ]; then
   # reload: SIGHUP, waited for through RELOADING=1/READY=1
   ct systemctl reload pacewatch.service || fail "systemctl reload failed"
   for _ in $(seq 20); do ct journalctl -u pacewatch --no-pager -o cat | grep -q 'msg="reloaded' && break; sleep 0.5; done
-  ct journalctl -u pacewatch --no-pager -o cat | grep -q 'msg="SIGHUP: reloading /etc/pacewatch/pacewatch.json"' &&
+  ct journalctl -u pacewatch --no-pager -o cat | grep -Eq 'msg="(SIGHUP: )?reloading /etc/pacewatch/pacewatch.json' &&
     ct journalctl -u pacewatch --no-pager -o cat | grep -q 'msg="reloaded' ||
     fail "the reload is not logged: $(ct journalctl -u pacewatch --no-pager -o cat | tail -5)"
   [ "$(ct systemctl is-active pacewatch.service)" = active ] || fail "not active after the reload"
