@@ -38,6 +38,7 @@
 #        deb_test.sh --deb FILE WORKDIR
 set -uo pipefail
 if [ "${1:-}" = --deb ]; then
+  [ -f "${2:-}" ] || { echo "FAIL: no package file '${2:-}'"; exit 1; }
   DEB_IN=$(realpath "$2"); SRC=""; BUILD=""; WORK=$3
 else
   DEB_IN=""; SRC=$(cd "$1" && pwd); BUILD=$2; WORK=$3
@@ -56,11 +57,15 @@ done
 rm -rf "$WORK"; mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd)
 ROOT=$WORK/root
 NSPAWN_PID=""
+DBS_PID=""
 MOUNTS=()
 failures=0
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 
 cleanup() {
+  if [ -n "${DBS_PID:-}" ] && kill -0 "$DBS_PID" 2>/dev/null; then
+    kill -TERM -- "-$DBS_PID" 2>/dev/null; wait "$DBS_PID" 2>/dev/null
+  fi
   if [ -n "${BUILD_PID:-}" ] && kill -0 "$BUILD_PID" 2>/dev/null; then
     kill -TERM -- "-$BUILD_PID" 2>/dev/null; wait "$BUILD_PID" 2>/dev/null
   fi
@@ -73,6 +78,8 @@ cleanup() {
   for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
     umount -l "${MOUNTS[i]}" 2>/dev/null
   done
+  # and what a stopped debootstrap left mounted in the root (deepest first)
+  grep -o " $ROOT/[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   # nothing may still be mounted below the root before it is removed
   if ! grep -q " $ROOT/" /proc/self/mounts; then
     rm -rf "$WORK"
@@ -116,8 +123,12 @@ if [ -s "$TARBALL" ] && [ -n "$(find "$TARBALL" -mtime -7)" ] && tar -C "$ROOT" 
 else
   rm -rf "$ROOT"; mkdir -p "$ROOT"
   say "debootstrap --variant=minbase bookworm from $mirror"
-  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$ROOT" "$mirror" \
-    >"$WORK/debootstrap.log" 2>&1 || { echo "FAIL debootstrap: $(tail -5 "$WORK/debootstrap.log")"; exit 1; }
+  # in the background and waited for, so that a TERM stops the test at once
+  setsid debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$ROOT" "$mirror" \
+    >"$WORK/debootstrap.log" 2>&1 &
+  DBS_PID=$!
+  wait "$DBS_PID"; rc=$?; DBS_PID=""
+  [ $rc -eq 0 ] || { echo "FAIL debootstrap: $(tail -5 "$WORK/debootstrap.log")"; exit 1; }
   if mkdir -p "$CACHE" 2>/dev/null; then
     tar -C "$ROOT" -cf "$TARBALL.$$" . && mv "$TARBALL.$$" "$TARBALL" || rm -f "$TARBALL.$$"
   fi
