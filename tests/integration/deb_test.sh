@@ -7,8 +7,9 @@
 # version`, `check-config` on the installed configuration, the user, the
 # directories and their permissions, `systemd-analyze verify` of the unit,
 # the service running as its user and answering /-/ready on 127.0.0.1 (the
-# container's own loopback), `systemctl reload` (SIGHUP, logged), an
-# upgrade (the package again: the operator's configuration kept, the
+# container's own loopback), `systemctl reload` (SIGHUP, logged; with a
+# broken configuration refused, said in `systemctl status`, the old one
+# running on), an upgrade (the package again: the operator's configuration kept, the
 # service restarted), `systemctl stop` (SIGTERM, a clean exit), then
 # `apt-get remove` (the service stopped, the configuration and the store
 # kept) and `apt-get
@@ -223,6 +224,16 @@ if ct sh -c 'command -v systemd-analyze' >/dev/null; then
   out=$(ct systemd-analyze verify --man=no "$UNIT" 2>&1) || fail "systemd-analyze verify: $out"
 fi
 
+# an upgrade: the package installed again over a configuration the operator changed
+upgrade() {
+  ct sh -c 'printf "// changed by the operator\n" | cat - /etc/pacewatch/pacewatch.json >/root/c &&
+            cat /root/c >/etc/pacewatch/pacewatch.json'
+  ct apt-get install -y --reinstall -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "$PKG" >"$WORK/apt-reinstall.log" 2>&1 || fail "reinstall: $(tail -5 "$WORK/apt-reinstall.log")"
+  ct head -1 /etc/pacewatch/pacewatch.json | grep -q 'changed by the operator' ||
+    fail "the upgrade replaced the operator's configuration"
+}
+
 # 6. the service as the unit runs it
 ready() { # up to 60 s for /-/ready on 127.0.0.1:9470
   for _ in $(seq 120); do
@@ -253,14 +264,20 @@ if [ "$MODE" = nspawn ]; then
     ct journalctl -u pacewatch --no-pager -o cat | grep -q 'msg="reloaded' ||
     fail "the reload is not logged: $(ct journalctl -u pacewatch --no-pager -o cat | tail -5)"
   [ "$(ct systemctl is-active pacewatch.service)" = active ] || fail "not active after the reload"
-  # an upgrade (the same version again): the operator's configuration kept, the
-  # service restarted by the postinst
-  ct sh -c 'printf "// changed by the operator\n" | cat - /etc/pacewatch/pacewatch.json >/tmp/c &&
-            cat /tmp/c >/etc/pacewatch/pacewatch.json'
-  ct apt-get install -y --reinstall -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    "$PKG" >"$WORK/apt-reinstall.log" 2>&1 || fail "reinstall: $(tail -5 "$WORK/apt-reinstall.log")"
-  ct head -1 /etc/pacewatch/pacewatch.json | grep -q 'changed by the operator' ||
-    fail "the upgrade replaced the operator's configuration"
+  # a configuration with errors: the reload is refused, systemctl status says so,
+  # the old configuration keeps running (docs/operations.md)
+  ct cp /etc/pacewatch/pacewatch.json /root/good.json
+  ct sh -c 'echo "{\"targets\": 1}" >/etc/pacewatch/pacewatch.json'
+  ct systemctl reload pacewatch.service >/dev/null 2>&1
+  for _ in $(seq 20); do ct systemctl status --no-pager pacewatch.service 2>&1 | grep -q 'Status: "reload refused' && break; sleep 0.5; done
+  ct systemctl status --no-pager pacewatch.service 2>&1 | grep -q 'Status: "reload refused' ||
+    fail "systemctl status does not say the reload was refused: $(ct systemctl status --no-pager pacewatch.service 2>&1 | head -6)"
+  [ "$(ct systemctl show -p MainPID --value pacewatch.service)" = "$main" ] && ready ctnet ||
+    fail "a refused reload stopped the service"
+  ct cp /root/good.json /etc/pacewatch/pacewatch.json
+  # an upgrade (the same version again): the operator's configuration kept
+  # (upgrade, below), the service restarted by the postinst
+  upgrade
   [ "$(ct systemctl show -p MainPID --value pacewatch.service)" != "$main" ] ||
     fail "the upgrade did not restart the service (MainPID still $main)"
   [ "$(ct systemctl is-active pacewatch.service)" = active ] || fail "not active after the upgrade"
@@ -303,6 +320,7 @@ EOF
     wait
     grep -Eq 'msg="?stopped"?$' "$WORK/daemon.log" || fail "no clean stop: $(tail -3 "$WORK/daemon.log")"
   fi
+  upgrade
 fi
 
 # 7. remove keeps the configuration and the store; purge removes the configuration only
