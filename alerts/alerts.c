@@ -39,6 +39,10 @@ int alerts_check_expr(const char *expr, char **cause)
 		*cause = e.msg;
 		return PW_EINVAL;
 	}
+	if (query_check_static(x, cause) != 0) {
+		query_expr_free(x);
+		return PW_EINVAL;
+	}
 	if (query_expr_type(x) != QUERY_VECTOR && query_expr_type(x) != QUERY_SCALAR) {
 		*cause = xasprintf("a rule's expression gives an instant vector or a scalar, not a %s",
 				 query_type_name(query_expr_type(x)));

@@ -69,6 +69,77 @@ void conf_check_target_runtime(const struct conf_target *t, const char *path,
 		target_checker(t, kpi_report, &x);
 }
 
+static conf_template_checker template_checker;
+
+void conf_set_template_checker(conf_template_checker fn) { template_checker = fn; }
+
+void conf_check_template(int kind, const char *t, bool in_file, const char *path,
+			 struct conf_errs *errs, const struct posmap *pm)
+{
+	char *cause = NULL;
+	size_t at = 0;
+	if (!t || !template_checker || template_checker(kind, t, &at, &cause) == 0) {
+		free(cause);
+		return;
+	}
+	const char *why = cause ? cause : "invalid template";
+	if (in_file) {
+		size_t line = 1, col = 1;
+		for (size_t i = 0; i < at && t[i]; i++) {
+			if (t[i] == '\n')
+				line++, col = 1;
+			else if (((unsigned char)t[i] & 0xC0) != 0x80)
+				col++; /* characters, not bytes */
+		}
+		conf_err_at(errs, pm, path, false, "template error at line %zu, column %zu of the "
+						   "file: %s", line, col, why);
+	} else {
+		/* the action at fault, as written (up to 60 bytes, whole characters) */
+		const char *a = t + at, *close = strstr(a, "}}");
+		size_t n = close ? (size_t)(close + 2 - a) : strlen(a);
+		if (n > 60) {
+			n = 60;
+			while (n > 0 && ((unsigned char)a[n] & 0xC0) == 0x80)
+				n--;
+		}
+		char shown[64];
+		for (size_t i = 0; i < n; i++) /* on one line */
+			shown[i] = (unsigned char)a[i] < 0x20 ? ' ' : a[i];
+		shown[n] = '\0';
+		conf_err_at(errs, pm, path, false, "template error in \"%s%s\": %s", shown,
+			    n < strlen(a) && !(close && a + n == close + 2) ? "..." : "", why);
+	}
+	free(cause);
+}
+
+void conf_check_headers(const struct conf_kvs *h, const char *path, struct conf_errs *errs,
+			const struct posmap *pm)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	for (size_t i = 0; i < h->n; i++) {
+		const unsigned char *nm = (const unsigned char *)h->v[i].name,
+				    *v = (const unsigned char *)h->v[i].value;
+		bool name_ok = *nm != '\0', value_ok = true;
+		for (; *nm; nm++)
+			if (!((*nm >= 'a' && *nm <= 'z') || (*nm >= 'A' && *nm <= 'Z') ||
+			      (*nm >= '0' && *nm <= '9') || strchr(tchar, *nm)))
+				name_ok = false;
+		for (; v && *v; v++)
+			if ((*v < 0x20 && *v != '\t') || *v == 0x7f)
+				value_ok = false;
+		if (name_ok && value_ok)
+			continue;
+		char *p = xasprintf("%s.%s", path, h->v[i].name);
+		if (!name_ok)
+			conf_err_at(errs, pm, p, true, "\"%s\" is not an HTTP header name (letters, "
+						      "digits and !#$%%&'*+-.^_`|~)", h->v[i].name);
+		else
+			conf_err_at(errs, pm, p, false, "a header value may not hold a line break or "
+							"another control character");
+		free(p);
+	}
+}
+
 int conf_cmp_parse(const char *s, int *cmp, double *v)
 {
 	static const struct {

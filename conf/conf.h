@@ -458,6 +458,16 @@ void conf_set_kpi_checker(conf_kpi_checker fn);
 struct conf_target;
 typedef void (*conf_target_checker)(const struct conf_target *t, conf_kpi_report report, void *ctx);
 void conf_set_target_checker(conf_target_checker fn);
+/* Templates are the template engine's to check, which conf does not link:
+ * the program registers a checker (0, or non-zero, a new message and the
+ * byte offset in t of the action at fault). kind says what the template
+ * may read: an alerting rule's labels and annotations, a KPI's runbook
+ * (its alerts' annotations, with $kpi.*), a KPI's unit_name, an email
+ * receiver's subject and text templates, its HTML template. */
+enum conf_template_kind { CONF_TMPL_ALERT, CONF_TMPL_KPI, CONF_TMPL_UNIT_NAME,
+			  CONF_TMPL_NOTIFY_TEXT, CONF_TMPL_NOTIFY_HTML };
+typedef int (*conf_template_checker)(int kind, const char *t, size_t *at, char **cause);
+void conf_set_template_checker(conf_template_checker fn);
 
 /* An Alertmanager label matcher: name="value", name!=value, name=~"re",
  * name!~"re" (quotes optional, Go escapes inside them). */

@@ -136,6 +136,17 @@ void conf_check_target_runtime(const struct conf_target *t, const char *path,
 			       struct conf_errs *errs, const struct posmap *pm);
 void conf_check_kpi(const struct conf_kpi *k, const char *path, struct conf_errs *errs,
 		    const struct posmap *pm);
+/* An error at path unless template t (kind: enum conf_template_kind) is
+ * one the template engine expands without error whatever the data. A
+ * template of one line is quoted around the action at fault; one read from
+ * a file (in_file) names the line and column inside it. */
+void conf_check_template(int kind, const char *t, bool in_file, const char *path,
+			 struct conf_errs *errs, const struct posmap *pm);
+/* Errors at path.NAME for HTTP headers whose name is not a token (RFC 9110)
+ * or whose value holds a line break or another control character: sent as
+ * they are, they would add headers or requests of their own. */
+void conf_check_headers(const struct conf_kvs *h, const char *path, struct conf_errs *errs,
+			const struct posmap *pm);
 /* ">= 1", "> 0", "<= 5", "< 5", "== 1": 0, or PW_EINVAL. */
 int conf_cmp_parse(const char *s, int *cmp, double *v);
 /* An error at path unless expr compiles. */

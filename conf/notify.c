@@ -422,6 +422,20 @@ static void check_receivers(struct ctx *x)
 				err(x, s, true, "auth_username and auth_password_file go together");
 				free(s);
 			}
+			{
+				static const char *const keys[] = {"subject_template_file",
+								   "text_template_file",
+								   "html_template_file"};
+				const char *t[] = {e->subject_template, e->text_template,
+						   e->html_template};
+				for (int k = 0; k < 3; k++) {
+					char *s = xasprintf("%s.%s", q, keys[k]);
+					conf_check_template(k == 2 ? CONF_TMPL_NOTIFY_HTML
+								   : CONF_TMPL_NOTIFY_TEXT,
+							    t[k], true, s, x->errs, x->pm);
+					free(s);
+				}
+			}
 			if (e->auth_username && e->tls == CONF_TLS_NONE) {
 				char *s = xasprintf("%s.tls", q);
 				err(x, s, false, "\"none\" would send the SMTP password in plain text; use "
@@ -430,6 +444,9 @@ static void check_receivers(struct ctx *x)
 			}
 			free(q);
 		} else if (r->kind == CONF_RECV_WEBHOOK) {
+			q = xasprintf("%s.webhook.headers", p);
+			conf_check_headers(&r->webhook.headers, q, x->errs, x->pm);
+			free(q);
 			if (strncmp(r->webhook.url, "http://", 7) != 0 &&
 			    strncmp(r->webhook.url, "https://", 8) != 0) {
 				q = xasprintf("%s.webhook.url", p);

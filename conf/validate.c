@@ -63,6 +63,15 @@ static void check_rule_groups(struct conf *c, struct conf_errs *errs, const stru
 			q = xasprintf("%s.labels", rp);
 			check_label_names(&ru->labels, q, errs, pm);
 			free(q);
+			/* an alerting rule's labels and annotations are templates */
+			for (size_t k = 0; ru->alert && k < ru->labels.n + ru->annotations.n; k++) {
+				bool lab = k < ru->labels.n;
+				const struct conf_kv *kv = lab ? &ru->labels.v[k]
+							       : &ru->annotations.v[k - ru->labels.n];
+				q = xasprintf("%s.%s.%s", rp, lab ? "labels" : "annotations", kv->name);
+				conf_check_template(CONF_TMPL_ALERT, kv->value, false, q, errs, pm);
+				free(q);
+			}
 			q = xasprintf("%s.expr", rp);
 			conf_check_expr(ru->expr, q, errs, pm);
 			free(q);
@@ -319,6 +328,12 @@ static void check_kpis(struct conf *c, struct conf_errs *errs, const struct posm
 		conf_check_expr(k->value, q, errs, pm);
 		free(q);
 		conf_check_kpi(k, p, errs, pm);
+		q = xasprintf("%s.runbook", p);
+		conf_check_template(CONF_TMPL_KPI, k->runbook, false, q, errs, pm);
+		free(q);
+		q = xasprintf("%s.unit_name", p);
+		conf_check_template(CONF_TMPL_UNIT_NAME, k->unit_name, false, q, errs, pm);
+		free(q);
 		if (!pw_number(k->target, &v)) {
 			q = xasprintf("%s.target", p);
 			conf_check_expr(k->target, q, errs, pm);
@@ -510,6 +525,9 @@ static void check_remote_write(struct conf *c, size_t i, const char *p, struct c
 	q = xasprintf("%s.external_labels", p);
 	check_label_names(&w->external_labels, q, errs, pm);
 	free(q);
+	q = xasprintf("%s.headers", p);
+	conf_check_headers(&w->headers, q, errs, pm);
+	free(q);
 	if (w->max_backoff_ms < w->min_backoff_ms) {
 		q = xasprintf("%s.max_backoff", p);
 		conf_err_at(errs, pm, q, false, "max_backoff is shorter than min_backoff");
@@ -604,6 +622,9 @@ static void check_target_common(struct conf *c, size_t i, const char *p, struct 
 		conf_check_tz(t->timezone, q, errs, pm);
 		free(q);
 	}
+	q = xasprintf("%s.headers", p);
+	conf_check_headers(&t->headers, q, errs, pm);
+	free(q);
 	q = xasprintf("%s.labels", p);
 	check_label_names(&t->labels, q, errs, pm);
 	free(q);

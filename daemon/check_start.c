@@ -5,7 +5,9 @@
  * elements' path, the value, every label, the timestamp) and the
  * pagination paths. The collector's own compiler does the work; a mapping
  * that fails is compiled again one field at a time to say which key is
- * wrong.
+ * wrong. And the templates (alerting rules' labels and annotations, a
+ * KPI's runbook and unit_name, notification templates), which would
+ * otherwise fail only when they are expanded.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 #include "common.h"
 #include "conf.h"
 #include "daemon.h"
+#include "notify.h"
+#include "template.h"
 
 /* 0, or PW_EINVAL and *cause */
 static int compile(const struct conf_json_metric *m, char **cause)
@@ -114,4 +118,21 @@ static void check_target(const struct conf_target *t, conf_kpi_report report, vo
 	check_path(t->pagination.done_path, "pagination.done", report, ctx);
 }
 
-void cli_register_start_checks(void) { conf_set_target_checker(check_target); }
+/* templates: what rendering meets whatever the data (template.h) */
+static int check_template(int kind, const char *t, size_t *at, char **cause)
+{
+	if (kind == CONF_TMPL_NOTIFY_TEXT || kind == CONF_TMPL_NOTIFY_HTML)
+		return notify_check_template(t, kind == CONF_TMPL_NOTIFY_HTML, at, cause);
+	/* an alert's and a unit's names: $labels, $value, $externalLabels (and
+	 * their dotted forms); $kpi.* in a KPI's alerts */
+	static const struct pw_label kpi[] = {{"value", ""}};
+	struct template_data d = {.value = 0, .kpi = kind == CONF_TMPL_KPI ? kpi : NULL,
+				  .nkpi = kind == CONF_TMPL_KPI ? 1 : 0};
+	return template_check(t, &d, at, cause);
+}
+
+void cli_register_start_checks(void)
+{
+	conf_set_target_checker(check_target);
+	conf_set_template_checker(check_template);
+}

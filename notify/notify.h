@@ -41,6 +41,12 @@ void notify_start(struct notify *n);
 /* Route the newest view's alerts and flush the groups and digests due at
  * now; returns when it next needs to run. */
 int64_t notify_step(struct notify *n, int64_t now_ms);
+/* A notification template (an email receiver's subject, text or HTML
+ * template file) checked as rendering would read it, with the fields and
+ * name spaces of a group and, inside {{ range .Alerts }}, of an alert: 0, or
+ * PW_EINVAL, *cause (new string) and *at (the byte offset in t of the
+ * action at fault). Errors that depend on the alerts are not reported. */
+int notify_check_template(const char *t, bool html, size_t *at, char **cause);
 /* Stop the delivery threads (an attempt in flight finishes) and free. */
 void notify_free(struct notify *n);
 /* A reload: `from`, the notifier being replaced, stops delivering (an

@@ -138,3 +138,65 @@ char *render_template(const char *t, const struct nmsg *m, bool html)
 	}
 	return pw_buf_take(&out);
 }
+
+/* ---- checking, before any alert ---------------------------------------------------- */
+
+/* t (length n, at offset off in the whole template) checked with the names
+ * expand_tmpl gives a group (alert false) or an alert */
+static int check_part(const char *t, size_t n, size_t off, bool alert, bool html, size_t *at,
+		      char **cause)
+{
+	static const struct pw_label group_f[] = {
+		{".Status", ""},   {".Receiver", ""},  {".ExternalURL", ""}, {".DashboardURL", ""},
+		{".GroupKey", ""}, {".NumFiring", ""}, {".NumResolved", ""}};
+	static const struct pw_label alert_f[] = {
+		{".Status", ""},       {".StartsAt", ""},  {".EndsAt", ""},
+		{".Fingerprint", ""},  {".GeneratorURL", ""}, {".Receiver", ""},
+		{".ExternalURL", ""},  {".DashboardURL", ""}, {".GroupKey", ""},
+		{".NumFiring", ""},    {".NumResolved", ""}};
+	static const struct template_map maps[] = {
+		{".GroupLabels.", NULL, 0},   {".CommonLabels.", NULL, 0},
+		{".CommonAnnotations.", NULL, 0}, {"$annotations.", NULL, 0},
+		{".Annotations.", NULL, 0},
+	};
+	struct template_data d = {.value = NAN, .maps = maps, .nmaps = sizeof maps / sizeof maps[0],
+				  .fields = alert ? alert_f : group_f,
+				  .nfields = alert ? sizeof alert_f / sizeof alert_f[0]
+						   : sizeof group_f / sizeof group_f[0],
+				  .html = html};
+	char *part = xstrndup(t, n);
+	int rc = template_check(part, &d, at, cause);
+	free(part);
+	*at += off;
+	return rc;
+}
+
+int notify_check_template(const char *t, bool html, size_t *at, char **cause)
+{
+	const char *p = t;
+	*at = 0;
+	*cause = NULL;
+	for (;;) {
+		int which;
+		const char *body;
+		const char *o = range_open(p, &which, &body);
+		if (!o)
+			return check_part(p, strlen(p), (size_t)(p - t), false, html, at, cause);
+		if (check_part(p, (size_t)(o - p), (size_t)(p - t), false, html, at, cause))
+			return PW_EINVAL;
+		const char *end = strstr(body, "{{ end }}");
+		size_t el = 9;
+		if (!end) {
+			end = strstr(body, "{{end}}");
+			el = 7;
+		}
+		if (!end) {
+			*at = (size_t)(o - t);
+			*cause = xstrdup("range without {{ end }}");
+			return PW_EINVAL;
+		}
+		if (check_part(body, (size_t)(end - body), (size_t)(body - t), true, html, at, cause))
+			return PW_EINVAL;
+		p = end + el;
+	}
+}

@@ -104,6 +104,11 @@ int query_parse_opts(const char *q, const struct query_opts *o, struct query_exp
 		     struct query_error *err);
 void query_expr_free(struct query_expr *x);
 enum query_type query_expr_type(const struct query_expr *x);
+/* What every evaluation of x would refuse, whatever the data (a regular
+ * expression or a label name given as a string literal to label_replace,
+ * label_join or count_values): 0, or PW_EINVAL and *cause (new string, the
+ * evaluator's message). */
+int query_check_static(const struct query_expr *x, char **cause);
 /* True when the expression is a plain series selector (metric{...}). */
 bool query_expr_is_selector(const struct query_expr *x);
 

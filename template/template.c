@@ -104,6 +104,7 @@ struct tctx {
 	char **mem; /* strings made while expanding, freed at the end */
 	size_t nmem, capmem;
 	size_t bytes; /* kept, and written out: TEMPLATE_MAX_BYTES */
+	bool check;   /* template_check: only errors that do not depend on the data */
 };
 
 /* n more bytes for the expansion: false (and the error) past the limit */
@@ -268,6 +269,10 @@ static bool as_num(struct tctx *c, const struct tv *v, double *out)
 	if (v->k == V_STR) {
 		if (pw_number(v->s, out))
 			return true;
+		if (c->check) { /* a label's value: a number or not, when it comes */
+			*out = 0;
+			return true;
+		}
 		snprintf(c->errbuf, sizeof c->errbuf, "strconv.ParseFloat: parsing \"%.60s\": invalid syntax",
 			 v->s);
 		c->err = c->errbuf;
@@ -478,6 +483,61 @@ static void action(struct tctx *c, const char *p, const char *e, struct pw_buf *
 	}
 }
 
+/* the expansion of t into *out (NULL when checking); the error, if any, in
+ * c->err, and *at the offset in t of the action at fault */
+static void run(struct tctx *c, const char *t, struct pw_buf *out, size_t *at)
+{
+	const char *p = t;
+	struct pw_buf scratch;
+	struct pw_buf *b = out ? out : &scratch;
+	if (!out)
+		pw_buf_init(&scratch, 0);
+	pw_buf_puts(b, "");
+	while (*p) {
+		const char *o = strstr(p, "{{");
+		if (!o) {
+			if (out)
+				pw_buf_puts(b, p);
+			break;
+		}
+		*at = (size_t)(o - t);
+		const char *text_end = o;
+		bool ltrim = o[2] == '-' && (o[3] == ' ' || o[3] == '\t' || o[3] == '\n');
+		if (ltrim)
+			while (text_end > p && (text_end[-1] == ' ' || text_end[-1] == '\t' ||
+						text_end[-1] == '\n' || text_end[-1] == '\r'))
+				text_end--;
+		if (out)
+			pw_buf_append(b, p, (size_t)(text_end - p));
+		const char *cl = strstr(o + 2, "}}");
+		if (!cl) {
+			c->err = "unclosed action";
+			break;
+		}
+		const char *as = o + 2 + (ltrim ? 1 : 0), *ae = cl;
+		bool rtrim = cl - 1 > as && cl[-1] == '-' && (cl[-2] == ' ' || cl[-2] == '\t' ||
+							     cl[-2] == '\n');
+		if (rtrim)
+			ae = cl - 1;
+		if (!out)
+			pw_buf_reset(b); /* checking: what an action writes is not kept */
+		action(c, as, ae, b);
+		if (c->err)
+			break;
+		p = cl + 2;
+		if (rtrim)
+			while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+				p++;
+	}
+	if (!out)
+		pw_buf_free(&scratch);
+	for (size_t i = 0; i < c->nmem; i++)
+		free(c->mem[i]);
+	free(c->mem);
+	c->mem = NULL;
+	c->nmem = c->capmem = 0;
+}
+
 char *template_expand(const char *t, const struct template_data *d)
 {
 	/* what KPI alerts carry by the hundred thousand: plain text, and
@@ -495,44 +555,24 @@ char *template_expand(const char *t, const struct template_data *d)
 	}
 	struct pw_buf b;
 	struct tctx c = {.d = d};
-	const char *p = t;
+	size_t at = 0;
 	pw_buf_init(&b, 0);
-	pw_buf_puts(&b, "");
-	while (*p) {
-		const char *o = strstr(p, "{{");
-		if (!o) {
-			pw_buf_puts(&b, p);
-			break;
-		}
-		const char *text_end = o;
-		bool ltrim = o[2] == '-' && (o[3] == ' ' || o[3] == '\t' || o[3] == '\n');
-		if (ltrim)
-			while (text_end > p && (text_end[-1] == ' ' || text_end[-1] == '\t' ||
-						text_end[-1] == '\n' || text_end[-1] == '\r'))
-				text_end--;
-		pw_buf_append(&b, p, (size_t)(text_end - p));
-		const char *cl = strstr(o + 2, "}}");
-		if (!cl) {
-			c.err = "unclosed action";
-			break;
-		}
-		const char *as = o + 2 + (ltrim ? 1 : 0), *ae = cl;
-		bool rtrim = cl - 1 > as && cl[-1] == '-' && (cl[-2] == ' ' || cl[-2] == '\t' ||
-							     cl[-2] == '\n');
-		if (rtrim)
-			ae = cl - 1;
-		action(&c, as, ae, &b);
-		if (c.err)
-			break;
-		p = cl + 2;
-		if (rtrim)
-			while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-				p++;
-	}
+	run(&c, t, &b, &at);
 	char *out = c.err ? xasprintf("<error expanding template: %s>", c.err) : pw_buf_take(&b);
 	pw_buf_free(&b);
-	for (size_t i = 0; i < c.nmem; i++)
-		free(c.mem[i]);
-	free(c.mem);
 	return out;
+}
+
+int template_check(const char *t, const struct template_data *d, size_t *at, char **cause)
+{
+	struct tctx c = {.d = d, .check = true};
+	*at = 0;
+	*cause = NULL;
+	if (!strstr(t, "{{"))
+		return 0;
+	run(&c, t, NULL, at);
+	if (!c.err)
+		return 0;
+	*cause = xstrdup(c.err);
+	return PW_EINVAL;
 }

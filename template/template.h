@@ -50,4 +50,15 @@ struct template_data {
 #define TEMPLATE_MAX_BYTES (1024 * 1024)
 char *template_expand(const char *t, const struct template_data *d);
 
+/* Check t without expanding it for real: 0, or PW_EINVAL, *cause (a new
+ * string: the error template_expand would write inside "<error expanding
+ * template: ...>") and *at (the byte offset in t of the "{{" of the action
+ * at fault). Reported are the errors every expansion of t meets, whatever
+ * the data: an unclosed action, an unterminated string, a variable or field
+ * d does not define, a function that does not exist, a wrong number of
+ * arguments, a pipeline or a printf width past the limits. d says which
+ * names exist (its labels, maps and fields; their values do not matter);
+ * a value that may or may not be a number when it comes is taken as one. */
+int template_check(const char *t, const struct template_data *d, size_t *at, char **cause);
+
 #endif /* PW_TEMPLATE_H */

@@ -59,7 +59,7 @@ done < keys.txt
 U=$P/lib/systemd/system/pacewatch.service
 grep -qx "ExecStart=$P/bin/pacewatch run -c $P/etc/pacewatch/pacewatch.json" "$U" || fail "ExecStart: $(grep ExecStart= "$U")"
 for line in Type=notify WatchdogSec=60s User=pacewatch StateDirectory=pacewatch ProtectSystem=strict \
-            'ExecReload=/bin/kill -HUP $MAINPID' NoNewPrivileges=yes; do
+            'ExecReload=/bin/sh -c "kill -HUP ${MAINPID}"' NoNewPrivileges=yes; do
   grep -qxF -- "$line" "$U" || fail "the unit lacks $line"
 done
 if command -v systemd-analyze >/dev/null; then

@@ -79,3 +79,49 @@ Test(template, growing_text_is_bounded)
 	free(o);
 	free(t);
 }
+
+/* template_check: what every expansion of a template meets is reported with
+ * the offset of its action, before any data; what depends on the data is not */
+Test(template, check_reports_what_every_expansion_meets)
+{
+	static const struct {
+		const char *t, *err;
+		size_t at;
+	} bad[] = {
+		{"ok {{ $labels.city ", "unclosed action", 3},
+		{"{{ $labels.city }} {{ \"abc }}", "unterminated quoted string", 19},
+		{"{{ $value | humanise }}", "function \"humanise\" not defined", 0},
+		{"a\n{{ $lables.city }}", "undefined variable or field \"$lables.city\"", 2},
+		{"{{ .Status }}", "undefined variable or field \".Status\"", 0},
+		{"{{ humanize 1 2 }}", "wrong number of args", 0},
+		{"{{ printf \"%99999.0f\" $value }}", "printf width or precision over 9999", 0},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *cause = NULL, *o = template_expand(bad[i].t, &data);
+		size_t at = 99;
+		cr_expect_eq(template_check(bad[i].t, &data, &at, &cause), PW_EINVAL, "%s", bad[i].t);
+		cr_expect_str_eq(cause ? cause : "", bad[i].err, "%s", bad[i].t);
+		cr_expect_eq(at, bad[i].at, "%s: at %zu", bad[i].t, at);
+		/* the same error the expansion writes */
+		char *want = NULL;
+		cr_assert(asprintf(&want, "<error expanding template: %s>", bad[i].err) > 0);
+		cr_expect_str_eq(o, want);
+		free(want);
+		free(o);
+		free(cause);
+	}
+	/* fine whatever the data: a label that may be a number, one that is
+	 * missing, fields and maps d defines */
+	static const struct pw_label fields[] = {{".Status", "firing"}};
+	static const struct template_map maps[] = {{".GroupLabels.", NULL, 0}};
+	struct template_data d = {.fields = fields, .nfields = 1, .maps = maps, .nmaps = 1};
+	const char *good[] = {"plain", "{{ $labels.city | humanize }}", "{{ $labels.nothing }}",
+			      "{{- .Status -}} {{ .GroupLabels.x }}", "{{ $value | printf \"%.1f\" }}"};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		char *cause = NULL;
+		size_t at;
+		cr_expect_eq(template_check(good[i], &d, &at, &cause), 0, "%s: %s", good[i],
+			     cause ? cause : "");
+		free(cause);
+	}
+}
