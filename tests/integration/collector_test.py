@@ -351,6 +351,31 @@ def part_staleness():
         srv.shutdown()
 
 
+def part_keepalive():
+    """The simulator keeps a connection open for the next request, as
+    platforms do: the collector's connection reuse is what gets measured
+    (tools/bench-collector), not a new connection per scrape."""
+    import http.client
+    sim, port = start_sim(0, "2025-05-01")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        socks = []
+        for path in ("/bench/t/1", "/bench/p/1", "/hotline/api/v2/stats"):
+            conn.request("GET", path)
+            r = conn.getresponse()
+            r.read()
+            socks.append(conn.sock)
+            check(r.status in (200, 401) and r.getheader("Connection", "").lower() != "close",
+                  "the simulator answers %s and keeps the connection (%d, Connection: %s)"
+                  % (path, r.status, r.getheader("Connection")))
+        check(socks[0] is not None and all(s is socks[0] for s in socks),
+              "three requests went over one connection")
+        conn.close()
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=10)
+
+
 def part_reload():
     """SIGHUP with a broken configuration keeps the old one running."""
     store = os.path.join(WORK, "data-reload")
@@ -390,5 +415,6 @@ if __name__ == "__main__":
     part_values()
     part_faults()
     part_staleness()
+    part_keepalive()
     part_reload()
     finish()
