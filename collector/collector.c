@@ -116,9 +116,37 @@ static void flush_pending(struct collector *c);
 
 /* ---- series seen in a scrape, for staleness ------------------------------ */
 
+/* A platform usually answers with the same series in the same order every
+ * time, so a scrape's sets are mostly the previous scrape's own (see
+ * series_of): the same pointer is the same series, without comparing. */
+static int series_cmp(const struct pw_lset *a, const struct pw_lset *b)
+{
+	return a == b ? 0 : pw_lset_cmp(a, b);
+}
+
 static int set_cmp(const void *a, const void *b)
 {
-	return pw_lset_cmp(*(struct pw_lset *const *)a, *(struct pw_lset *const *)b);
+	return series_cmp(*(struct pw_lset *const *)a, *(struct pw_lset *const *)b);
+}
+
+/* Both hold the very same sets in the same order. */
+static bool set_same(const struct seriesset *a, const struct seriesset *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i] != b->v[i])
+			return false;
+	return true;
+}
+
+/* Sorted already (in the order set_cmp sorts)? */
+static bool set_sorted(const struct seriesset *s)
+{
+	for (size_t i = 1; i < s->n; i++)
+		if (series_cmp(s->v[i - 1], s->v[i]) > 0)
+			return false;
+	return true;
 }
 
 static void set_add(struct seriesset *s, struct pw_lset *ls)
@@ -592,6 +620,25 @@ static int refuse(struct ctarget *t, enum refusal why, char *msg)
 	return PW_ETOOBIG;
 }
 
+/* The label set of a series the scrape reported (a new reference): the
+ * previous scrape's set at the same place when it holds these labels (a
+ * platform that answers in the same order costs no allocation), else a
+ * new one. */
+static struct pw_lset *series_of(struct ctarget *t, const struct pw_label *l, size_t n)
+{
+	struct pw_label sorted[PT_MAX_LABELS + 8];
+	struct pw_lset *p = t->cur.n < t->prev.n ? t->prev.v[t->cur.n] : NULL;
+
+	if (p && n <= sizeof sorted / sizeof sorted[0]) {
+		size_t k;
+		memcpy(sorted, l, n * sizeof *l);
+		k = pw_labels_sort(sorted, n);
+		if (pw_labels_eq(p->l, p->n, sorted, k))
+			return pw_lset_ref(p);
+	}
+	return pw_lset_new(l, n);
+}
+
 /* Scraped labels, then the target's (a scraped label of the same name is
  * kept as exported_<name>, as Prometheus does); remembers the series. */
 static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts, double v)
@@ -635,7 +682,7 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 	rc = store_batch_put(t->batch, ls, nl, ts, v);
 	if (rc == 0) {
 		/* the series' identity for staleness: its label set */
-		set_add(&t->cur, pw_lset_new(ls, nl));
+		set_add(&t->cur, series_of(t, ls, nl));
 		t->samples++;
 	}
 	for (size_t i = 0; i < nr; i++)
@@ -790,8 +837,10 @@ static void put_health(struct ctarget *t, const char *name, double v)
 static void put_stale(struct ctarget *t)
 {
 	size_t i = 0, j = 0;
+	if (set_same(&t->prev, &t->cur))
+		return; /* the same series as last time */
 	while (i < t->prev.n) { /* both sorted */
-		int c = j < t->cur.n ? pw_lset_cmp(t->prev.v[i], t->cur.v[j]) : -1;
+		int c = j < t->cur.n ? series_cmp(t->prev.v[i], t->cur.v[j]) : -1;
 		if (c < 0) {
 			store_batch_put(t->batch, t->prev.v[i]->l, t->prev.v[i]->n, t->start_ms,
 					store_stale_nan());
@@ -844,13 +893,15 @@ static char *check_new_series(struct collector *c, struct ctarget *t)
 
 	if (lim <= 0 || !t->ever_ok)
 		return NULL; /* a first scrape is bounded by sample_limit alone */
+	if (set_same(&t->cur, &t->seen))
+		i = t->cur.n; /* nothing new: the series of the last stored scrape */
 	while (i < t->cur.n) {
 		int cmp;
-		if (i > 0 && pw_lset_cmp(t->cur.v[i - 1], t->cur.v[i]) == 0) {
+		if (i > 0 && series_cmp(t->cur.v[i - 1], t->cur.v[i]) == 0) {
 			i++; /* the same series again (samples at several times) */
 			continue;
 		}
-		cmp = j < t->seen.n ? pw_lset_cmp(t->cur.v[i], t->seen.v[j]) : -1;
+		cmp = j < t->seen.n ? series_cmp(t->cur.v[i], t->seen.v[j]) : -1;
 		if (cmp < 0) {
 			fresh++;
 			i++;
@@ -881,7 +932,7 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 {
 	double dur = (double)(pw_mono_ns() - t->started_ns) / 1e9;
 
-	if (t->cur.n > 1)
+	if (t->cur.n > 1 && !set_same(&t->cur, &t->prev) && !set_sorted(&t->cur))
 		qsort(t->cur.v, t->cur.n, sizeof *t->cur.v, set_cmp);
 	if (!error)
 		error = check_new_series(c, t);
@@ -1030,9 +1081,11 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 		t->have_sig = false; /* not stored: read the file again */
 	if (!error && !rc) {
 		/* and, stored, what the next one's new series are counted against */
-		set_clear(&t->seen);
-		for (size_t i = 0; i < t->prev.n; i++)
-			set_add(&t->seen, pw_lset_ref(t->prev.v[i]));
+		if (!set_same(&t->seen, &t->prev)) {
+			set_clear(&t->seen);
+			for (size_t i = 0; i < t->prev.n; i++)
+				set_add(&t->seen, pw_lset_ref(t->prev.v[i]));
+		}
 		t->ever_ok = true;
 	}
 	t->health = error ? 0 : 1;
