@@ -358,6 +358,7 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 	int64_t now = pw_now_ms();
 
 	*out = NULL;
+	jsonmap_init(); /* before the daemon's other threads use jansson */
 	c->conf = conf;
 	c->store = s;
 	pthread_mutex_init(&c->status_lock, NULL);
