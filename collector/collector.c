@@ -114,6 +114,9 @@ struct collector {
 
 static void flush_pending(struct collector *c);
 
+/* How long a finished scrape waits for others to share its commit. */
+#define GROUP_COMMIT_NS 50000000LL
+
 /* ---- series seen in a scrape, for staleness ------------------------------ */
 
 /* A platform usually answers with the same series in the same order every
@@ -453,6 +456,9 @@ void collector_free(struct collector *c)
 {
 	if (!c)
 		return;
+	/* finished scrapes waiting for their group commit are stored (their
+	 * targets' status, series and secrets are still needed for that) */
+	flush_pending(c);
 	for (size_t i = 0; i < c->ntg; i++) {
 		struct ctarget *t = &c->tg[i];
 		transfer_cleanup(c, t);
@@ -482,7 +488,6 @@ void collector_free(struct collector *c)
 		free(t->raw_error);
 		t->raw_error = NULL;
 	}
-	flush_pending(c);
 	free(c->pend);
 	free(c->tg);
 	free(c->heap);
@@ -1267,8 +1272,11 @@ void collector_step(struct collector *c, int max_wait_ms)
 		if (until < wait)
 			wait = until < 0 ? 0 : (int)until;
 	}
-	if (c->npend && wait > 50)
-		wait = 50;
+	if (c->npend) {
+		int64_t due_ms = (GROUP_COMMIT_NS - (pw_mono_ns() - c->pend_since_ns)) / 1000000;
+		if (wait > due_ms)
+			wait = due_ms < 0 ? 0 : (int)due_ms;
+	}
 	curl_multi_perform(c->multi, &running);
 	if (c->inflight > 0 || wait > 0)
 		curl_multi_poll(c->multi, NULL, 0, wait, &numfds);
@@ -1276,10 +1284,11 @@ void collector_step(struct collector *c, int max_wait_ms)
 	while ((msg = curl_multi_info_read(c->multi, &left)))
 		if (msg->msg == CURLMSG_DONE)
 			on_done(c, msg);
-	/* group commit: scrapes finishing close together share a transaction
-	 * and its fsync; none waits more than 50 ms */
-	if (c->npend && (c->inflight == 0 || c->draining ||
-			 pw_mono_ns() - c->pend_since_ns >= 50000000LL))
+	/* group commit: the scrapes that finish within 50 ms of the first share
+	 * a transaction and its fsync (committing whenever nothing was in
+	 * flight made it one commit a scrape when scrapes are spread over the
+	 * interval, and the commit was half of the collector's CPU) */
+	if (c->npend && (c->draining || pw_mono_ns() - c->pend_since_ns >= GROUP_COMMIT_NS))
 		flush_pending(c);
 }
 
