@@ -15,10 +15,21 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* A series a scrape reported: its label set (staleness, new series) and the
+ * store's key for it, made once and resolved to the series' id after the
+ * commit that stored it, so that later scrapes put its samples by key.
+ * Shared by the sets of consecutive scrapes; reference counted, touched by
+ * the collector's thread only. */
+struct series {
+	unsigned refs;
+	struct pw_lset *ls;
+	struct store_key key; /* enc NULL until the labels passed the limits */
+};
+
 /* the series a scrape reported: the next scrape marks stale those it does
  * not report again */
 struct seriesset {
-	struct pw_lset **v;
+	struct series **v;
 	size_t n, cap;
 };
 
@@ -47,8 +58,11 @@ struct ctarget {
 	unsigned failures;
 	long http_code; /* of the last page fetched, 0 for file:// and failures */
 	bool meta_written;
-	/* the scrape in flight */
+	/* the scrape in flight; the handle stays with the target between
+	 * scrapes (reset, not made anew) */
 	CURL *easy;
+	bool in_multi;
+	char *first_url;         /* the first page's URL, when no page parameter changes it */
 	struct curl_slist *hdrs;
 	struct pw_buf body;
 	bool too_big;
@@ -110,6 +124,8 @@ struct collector {
 	double ns_left;
 	int64_t ns_refilled_ns;
 	bool store_failing; /* an episode of a full disk or I/O errors was logged */
+	struct store_key **keys; /* resolve_keys' list */
+	size_t ncap_keys;
 };
 
 static void flush_pending(struct collector *c);
@@ -122,14 +138,37 @@ static void flush_pending(struct collector *c);
 /* A platform usually answers with the same series in the same order every
  * time, so a scrape's sets are mostly the previous scrape's own (see
  * series_of): the same pointer is the same series, without comparing. */
-static int series_cmp(const struct pw_lset *a, const struct pw_lset *b)
+static int series_cmp(const struct series *a, const struct series *b)
 {
-	return a == b ? 0 : pw_lset_cmp(a, b);
+	return a == b ? 0 : pw_lset_cmp(a->ls, b->ls);
 }
 
 static int set_cmp(const void *a, const void *b)
 {
-	return series_cmp(*(struct pw_lset *const *)a, *(struct pw_lset *const *)b);
+	return series_cmp(*(struct series *const *)a, *(struct series *const *)b);
+}
+
+static struct series *series_new(struct pw_lset *ls) /* takes ls */
+{
+	struct series *s = xcalloc(1, sizeof *s);
+	s->refs = 1;
+	s->ls = ls;
+	return s;
+}
+
+static struct series *series_ref(struct series *s)
+{
+	s->refs++;
+	return s;
+}
+
+static void series_unref(struct series *s)
+{
+	if (s && --s->refs == 0) {
+		pw_lset_unref(s->ls);
+		store_key_free(&s->key);
+		free(s);
+	}
 }
 
 /* Both hold the very same sets in the same order. */
@@ -152,7 +191,7 @@ static bool set_sorted(const struct seriesset *s)
 	return true;
 }
 
-static void set_add(struct seriesset *s, struct pw_lset *ls)
+static void set_add(struct seriesset *s, struct series *ls)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 64;
@@ -164,7 +203,7 @@ static void set_add(struct seriesset *s, struct pw_lset *ls)
 static void set_clear(struct seriesset *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		pw_lset_unref(s->v[i]);
+		series_unref(s->v[i]);
 	s->n = 0;
 }
 
@@ -442,10 +481,9 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 
 static void transfer_cleanup(struct collector *c, struct ctarget *t)
 {
-	if (t->easy) {
+	if (t->in_multi) {
 		curl_multi_remove_handle(c->multi, t->easy);
-		curl_easy_cleanup(t->easy);
-		t->easy = NULL;
+		t->in_multi = false;
 		c->inflight--;
 	}
 	curl_slist_free_all(t->hdrs);
@@ -462,6 +500,8 @@ void collector_free(struct collector *c)
 	for (size_t i = 0; i < c->ntg; i++) {
 		struct ctarget *t = &c->tg[i];
 		transfer_cleanup(c, t);
+		curl_easy_cleanup(t->easy);
+		free(t->first_url);
 		if (t->batch)
 			store_batch_abort(t->batch);
 		for (size_t m = 0; m < t->nmaps; m++)
@@ -489,6 +529,7 @@ void collector_free(struct collector *c)
 		t->raw_error = NULL;
 	}
 	free(c->pend);
+	free(c->keys);
 	free(c->tg);
 	free(c->heap);
 	curl_multi_cleanup(c->multi);
@@ -543,13 +584,19 @@ static char *page_url(const struct ctarget *t)
 static void start_transfer(struct collector *c, struct ctarget *t)
 {
 	const struct conf_target *ct = t->t;
-	CURL *e = curl_easy_init();
-	char *url = page_url(t);
+	CURL *e = t->easy;
+	char *url = t->page_url || ct->pagination.page_param ? page_url(t) : NULL;
 	int64_t left_ms = ct->timeout_ms - (pw_mono_ns() - t->started_ns) / 1000000;
 
+	if (e)
+		curl_easy_reset(e); /* options as new; connections and caches kept */
+	else
+		e = t->easy = curl_easy_init();
+	if (!url && !t->first_url)
+		t->first_url = page_url(t);
 	pw_buf_reset(&t->body);
 	t->too_big = false;
-	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_URL, url ? url : t->first_url);
 	free(url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -604,8 +651,8 @@ static void start_transfer(struct collector *c, struct ctarget *t)
 		if (ct->key_file)
 			curl_easy_setopt(e, CURLOPT_SSLKEY, ct->key_file);
 	}
-	t->easy = e;
 	curl_multi_add_handle(c->multi, e);
+	t->in_multi = true;
 	c->inflight++;
 }
 
@@ -626,23 +673,23 @@ static int refuse(struct ctarget *t, enum refusal why, char *msg)
 	return PW_ETOOBIG;
 }
 
-/* The label set of a series the scrape reported (a new reference): the
- * previous scrape's set at the same place when it holds these labels (a
- * platform that answers in the same order costs no allocation), else a
- * new one. */
-static struct pw_lset *series_of(struct ctarget *t, const struct pw_label *l, size_t n)
+/* The series the scrape reports with these labels (a new reference): the
+ * previous scrape's at the same place when it has these labels (a platform
+ * that answers in the same order costs no allocation and no encoding),
+ * else a new one. */
+static struct series *series_of(struct ctarget *t, const struct pw_label *l, size_t n)
 {
 	struct pw_label sorted[PT_MAX_LABELS + 8];
-	struct pw_lset *p = t->cur.n < t->prev.n ? t->prev.v[t->cur.n] : NULL;
+	struct series *p = t->cur.n < t->prev.n ? t->prev.v[t->cur.n] : NULL;
 
 	if (p && n <= sizeof sorted / sizeof sorted[0]) {
 		size_t k;
 		memcpy(sorted, l, n * sizeof *l);
 		k = pw_labels_sort(sorted, n);
-		if (pw_labels_eq(p->l, p->n, sorted, k))
-			return pw_lset_ref(p);
+		if (pw_labels_eq(p->ls->l, p->ls->n, sorted, k))
+			return series_ref(p);
 	}
-	return pw_lset_new(l, n);
+	return series_new(pw_lset_new(l, n));
 }
 
 /* Scraped labels, then the target's (a scraped label of the same name is
@@ -654,6 +701,7 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 	struct pw_label ls[PT_MAX_LABELS + 8];
 	char *renamed[PT_MAX_LABELS + 1], *why;
 	size_t nl = 0, nr = 0;
+	struct series *se;
 	int rc;
 
 	/* Prometheus' sample_limit: all pages of the scrape together */
@@ -685,11 +733,17 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 			free(renamed[i]);
 		return refuse(t, REFUSED_LABELS, why);
 	}
-	rc = store_batch_put(t->batch, ls, nl, ts, v);
+	/* the series (its label set for staleness) and its store key */
+	se = series_of(t, ls, nl);
+	if (!se->key.enc && store_key_make(ls, nl, &se->key, NULL) != 0)
+		rc = store_batch_put(t->batch, ls, nl, ts, v); /* the batch's error says why */
+	else
+		rc = store_batch_put_key(t->batch, &se->key, ts, v);
 	if (rc == 0) {
-		/* the series' identity for staleness: its label set */
-		set_add(&t->cur, series_of(t, ls, nl));
+		set_add(&t->cur, se);
 		t->samples++;
+	} else {
+		series_unref(se);
 	}
 	for (size_t i = 0; i < nr; i++)
 		free(renamed[i]);
@@ -848,8 +902,8 @@ static void put_stale(struct ctarget *t)
 	while (i < t->prev.n) { /* both sorted */
 		int c = j < t->cur.n ? series_cmp(t->prev.v[i], t->cur.v[j]) : -1;
 		if (c < 0) {
-			store_batch_put(t->batch, t->prev.v[i]->l, t->prev.v[i]->n, t->start_ms,
-					store_stale_nan());
+			store_batch_put_key(t->batch, &t->prev.v[i]->key, t->start_ms,
+					    store_stale_nan());
 			i++;
 		} else if (c == 0) {
 			i++;
@@ -1030,6 +1084,25 @@ static void shown_esc(char *dst, size_t dstsz, const char *src)
 	dst[o] = '\0';
 }
 
+/* After the commit that stored them: the series' ids into their keys, so
+ * the next scrapes' samples skip the look-up (only new series, or all of
+ * them after series were deleted, need it). */
+static void resolve_keys(struct collector *c, const struct seriesset *set)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		if (!store_key_stale(c->store, &set->v[i]->key))
+			continue;
+		if (n == c->ncap_keys) {
+			c->ncap_keys = c->ncap_keys ? c->ncap_keys * 2 : 256;
+			c->keys = xreallocarray(c->keys, c->ncap_keys, sizeof *c->keys);
+		}
+		c->keys[n++] = &set->v[i]->key;
+	}
+	if (n)
+		store_keys_resolve(c->store, c->keys, n);
+}
+
 /* After the commit: status, the one error / one recovered line, and the
  * next due time. logged: a failed commit was logged for all (a full disk). */
 static void finalize(struct collector *c, struct ctarget *t, char *error, double dur, int rc,
@@ -1090,7 +1163,7 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 		if (!set_same(&t->seen, &t->prev)) {
 			set_clear(&t->seen);
 			for (size_t i = 0; i < t->prev.n; i++)
-				set_add(&t->seen, pw_lset_ref(t->prev.v[i]));
+				set_add(&t->seen, series_ref(t->prev.v[i]));
 		}
 		t->ever_ok = true;
 	}
@@ -1104,6 +1177,8 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 		if (dur <= collector_duration_bounds[b])
 			t->buckets[b]++;
 	pthread_mutex_unlock(&c->status_lock);
+	if (!error && !rc && !t->unchanged)
+		resolve_keys(c, &t->prev); /* the store's lock, not under ours */
 	if (pw_log_level_cur >= PW_LOG_DEBUG) {
 		char name[160];
 		pw_esc(name, sizeof name, t->t->name, strlen(t->t->name));
