@@ -24,6 +24,11 @@ struct series {
 	unsigned refs;
 	struct pw_lset *ls;
 	struct store_key key; /* enc NULL until the labels passed the limits */
+	/* the labels as the parser handed them ("name\0value\0" each, in
+	 * their order) when the series was stored: the same labels again are
+	 * the same series, with the same outcome of the limits */
+	char *raw;
+	size_t rawlen;
 };
 
 /* the series a scrape reported: the next scrape marks stale those it does
@@ -167,6 +172,7 @@ static void series_unref(struct series *s)
 	if (s && --s->refs == 0) {
 		pw_lset_unref(s->ls);
 		store_key_free(&s->key);
+		free(s->raw);
 		free(s);
 	}
 }
@@ -692,6 +698,40 @@ static struct series *series_of(struct ctarget *t, const struct pw_label *l, siz
 	return series_new(pw_lset_new(l, n));
 }
 
+/* Does s hold the scraped labels l[0..n) as the parser handed them? */
+static bool raw_is(const struct series *s, const struct pw_label *l, size_t n)
+{
+	const char *p = s->raw, *lim = s->raw + s->rawlen;
+	if (!p)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		size_t a = strlen(l[i].name) + 1, b = strlen(l[i].value) + 1;
+		if ((size_t)(lim - p) < a + b || memcmp(p, l[i].name, a) != 0 ||
+		    memcmp(p + a, l[i].value, b) != 0)
+			return false;
+		p += a + b;
+	}
+	return p == lim;
+}
+
+static void raw_set(struct series *s, const struct pw_label *l, size_t n)
+{
+	size_t len = 0;
+	char *p;
+	if (s->raw)
+		return;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(l[i].name) + strlen(l[i].value) + 2;
+	s->raw = p = xmalloc(len + 1);
+	s->rawlen = len;
+	for (size_t i = 0; i < n; i++) {
+		size_t a = strlen(l[i].name) + 1, b = strlen(l[i].value) + 1;
+		memcpy(p, l[i].name, a);
+		memcpy(p + a, l[i].value, b);
+		p += a + b;
+	}
+}
+
 /* Scraped labels, then the target's (a scraped label of the same name is
  * kept as exported_<name>, as Prometheus does); remembers the series. */
 static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts, double v)
@@ -709,6 +749,17 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 		return refuse(t, REFUSED_SAMPLES,
 			      xasprintf("sample_limit exceeded: more than %lld samples (%s)",
 					(long long)t->sample_limit, t->sample_limit_key));
+	/* the previous scrape's series at this place, with these very labels:
+	 * the same labels as stored, checked and keyed then */
+	se = t->cur.n < t->prev.n ? t->prev.v[t->cur.n] : NULL;
+	if (se && raw_is(se, l, n)) {
+		rc = store_batch_put_key(t->batch, &se->key, ts, v);
+		if (rc == 0) {
+			set_add(&t->cur, series_ref(se));
+			t->samples++;
+		}
+		return rc;
+	}
 	for (size_t i = 0; i < n && nl < PT_MAX_LABELS; i++) {
 		bool clash = strcmp(l[i].name, "job") == 0 || strcmp(l[i].name, "instance") == 0;
 		for (size_t k = 0; k < ct->labels.n && !clash; k++)
@@ -740,6 +791,7 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 	else
 		rc = store_batch_put_key(t->batch, &se->key, ts, v);
 	if (rc == 0) {
+		raw_set(se, l, n);
 		set_add(&t->cur, se);
 		t->samples++;
 	} else {
