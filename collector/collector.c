@@ -135,8 +135,10 @@ struct collector {
 
 static void flush_pending(struct collector *c);
 
-/* How long a finished scrape waits for others to share its commit. */
-#define GROUP_COMMIT_NS 50000000LL
+/* How long a finished scrape waits for others to share its commit, and how
+ * many finished scrapes make a commit at once (docs/collector.md). */
+#define GROUP_COMMIT_NS 200000000LL
+#define GROUP_COMMIT_MAX 1024
 
 /* ---- series seen in a scrape, for staleness ------------------------------ */
 
@@ -1411,11 +1413,12 @@ void collector_step(struct collector *c, int max_wait_ms)
 	while ((msg = curl_multi_info_read(c->multi, &left)))
 		if (msg->msg == CURLMSG_DONE)
 			on_done(c, msg);
-	/* group commit: the scrapes that finish within 50 ms of the first share
-	 * a transaction and its fsync (committing whenever nothing was in
-	 * flight made it one commit a scrape when scrapes are spread over the
-	 * interval, and the commit was half of the collector's CPU) */
-	if (c->npend && (c->draining || pw_mono_ns() - c->pend_since_ns >= GROUP_COMMIT_NS))
+	/* group commit: the scrapes that finish within 200 ms of the first share
+	 * a transaction, its fsync and its pages (committing whenever nothing
+	 * was in flight made it one commit a scrape when scrapes are spread
+	 * over the interval, and the commit was half of the collector's CPU) */
+	if (c->npend && (c->draining || c->npend >= GROUP_COMMIT_MAX ||
+			 pw_mono_ns() - c->pend_since_ns >= GROUP_COMMIT_NS))
 		flush_pending(c);
 }
 
