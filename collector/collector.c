@@ -81,6 +81,9 @@ struct ctarget {
 	size_t samples;
 	uint64_t resp_bytes;
 	struct seriesset cur, prev;
+	/* prev's series in the order the scrape reported them (no references
+	 * of its own): where the next scrape looks for each of its series */
+	struct seriesset arrival;
 	/* the last successful scrape's series (sorted), against which new series
 	 * are counted; ever_ok once there was one */
 	struct seriesset seen;
@@ -532,6 +535,7 @@ void collector_free(struct collector *c)
 		set_free(&t->cur);
 		set_free(&t->prev);
 		set_free(&t->seen);
+		free(t->arrival.v); /* no references of its own */
 		free(t->last_error);
 		free(t->raw_error);
 		t->raw_error = NULL;
@@ -688,7 +692,7 @@ static int refuse(struct ctarget *t, enum refusal why, char *msg)
 static struct series *series_of(struct ctarget *t, const struct pw_label *l, size_t n)
 {
 	struct pw_label sorted[PT_MAX_LABELS + 8];
-	struct series *p = t->cur.n < t->prev.n ? t->prev.v[t->cur.n] : NULL;
+	struct series *p = t->cur.n < t->arrival.n ? t->arrival.v[t->cur.n] : NULL;
 
 	if (p && n <= sizeof sorted / sizeof sorted[0]) {
 		size_t k;
@@ -753,7 +757,7 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 					(long long)t->sample_limit, t->sample_limit_key));
 	/* the previous scrape's series at this place, with these very labels:
 	 * the same labels as stored, checked and keyed then */
-	se = t->cur.n < t->prev.n ? t->prev.v[t->cur.n] : NULL;
+	se = t->cur.n < t->arrival.n ? t->arrival.v[t->cur.n] : NULL;
 	if (se && raw_is(se, l, n)) {
 		rc = store_batch_put_key(t->batch, &se->key, ts, v);
 		if (rc == 0) {
@@ -1046,8 +1050,22 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 {
 	double dur = (double)(pw_mono_ns() - t->started_ns) / 1e9;
 
-	if (t->cur.n > 1 && !set_same(&t->cur, &t->prev) && !set_sorted(&t->cur))
-		qsort(t->cur.v, t->cur.n, sizeof *t->cur.v, set_cmp);
+	if (!t->unchanged) {
+		/* the same series in the same order as last time are, sorted, the
+		 * previous scrape's set as it is */
+		bool as_before = set_same(&t->cur, &t->arrival);
+		if (t->arrival.cap < t->cur.n) {
+			t->arrival.cap = t->cur.n;
+			t->arrival.v = xreallocarray(t->arrival.v, t->arrival.cap, sizeof *t->arrival.v);
+		}
+		if (t->cur.n)
+			memcpy(t->arrival.v, t->cur.v, t->cur.n * sizeof *t->cur.v);
+		t->arrival.n = t->cur.n;
+		if (as_before && t->cur.n && t->cur.n == t->prev.n)
+			memcpy(t->cur.v, t->prev.v, t->cur.n * sizeof *t->cur.v);
+		else if (t->cur.n > 1 && !set_sorted(&t->cur))
+			qsort(t->cur.v, t->cur.n, sizeof *t->cur.v, set_cmp);
+	}
 	if (!error)
 		error = check_new_series(c, t);
 	if (error) {
@@ -1055,6 +1073,7 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 		store_batch_abort(t->batch);
 		t->batch = store_batch_begin(c->store);
 		set_clear(&t->cur);
+		t->arrival.n = 0;
 		t->samples = 0;
 	}
 	put_health(t, "up", error ? 0 : 1);

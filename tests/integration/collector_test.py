@@ -293,7 +293,9 @@ def part_staleness():
     """A platform of our own on 127.0.0.1 whose exposition we change."""
     import http.server
     import threading
-    body = {"text": 'series_a{x="1"} 1\nseries_b{x="2"} 2\n', "code": 200}
+    # not in the order of their label sets: each scrape finds its series
+    # where the previous one reported them, not where they sort
+    body = {"text": 'series_b{x="2"} 2\nseries_a{x="1"} 1\n', "code": 200}
 
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -326,7 +328,9 @@ def part_staleness():
 
     d = start_daemon(path, log)
     try:
-        check(wait_for(lambda: len(dump(store, "series_b")) >= 1, 15), "series_b is scraped")
+        check(wait_for(lambda: len(dump(store, "series_b")) >= 3, 15), "series_b is scraped")
+        check("series_a" in instant("series_a") and "series_b" in instant("series_b"),
+              "both series answer while the platform reports them in its own order")
         body["text"] = 'series_a{x="1"} 1\n'
         t0 = time.time()
         check(wait_for(lambda: len(dump(store, "series_a", str(t0 + 1.5))) >= 1, 15),
