@@ -15,10 +15,26 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* A series a scrape reported: its label set (staleness, new series) and the
+ * store's key for it, made once and resolved to the series' id after the
+ * commit that stored it, so that later scrapes put its samples by key.
+ * Shared by the sets of consecutive scrapes; reference counted, touched by
+ * the collector's thread only. */
+struct series {
+	unsigned refs;
+	struct pw_lset *ls;
+	struct store_key key; /* enc NULL until the labels passed the limits */
+	/* the labels as the parser handed them ("name\0value\0" each, in
+	 * their order) when the series was stored: the same labels again are
+	 * the same series, with the same outcome of the limits */
+	char *raw;
+	size_t rawlen;
+};
+
 /* the series a scrape reported: the next scrape marks stale those it does
  * not report again */
 struct seriesset {
-	struct pw_lset **v;
+	struct series **v;
 	size_t n, cap;
 };
 
@@ -47,8 +63,11 @@ struct ctarget {
 	unsigned failures;
 	long http_code; /* of the last page fetched, 0 for file:// and failures */
 	bool meta_written;
-	/* the scrape in flight */
+	/* the scrape in flight; the handle stays with the target between
+	 * scrapes (reset, not made anew) */
 	CURL *easy;
+	bool in_multi;
+	char *first_url;         /* the first page's URL, when no page parameter changes it */
 	struct curl_slist *hdrs;
 	struct pw_buf body;
 	bool too_big;
@@ -62,6 +81,9 @@ struct ctarget {
 	size_t samples;
 	uint64_t resp_bytes;
 	struct seriesset cur, prev;
+	/* prev's series in the order the scrape reported them (no references
+	 * of its own): where the next scrape looks for each of its series */
+	struct seriesset arrival;
 	/* the last successful scrape's series (sorted), against which new series
 	 * are counted; ever_ok once there was one */
 	struct seriesset seen;
@@ -110,18 +132,77 @@ struct collector {
 	double ns_left;
 	int64_t ns_refilled_ns;
 	bool store_failing; /* an episode of a full disk or I/O errors was logged */
+	struct store_key **keys; /* resolve_keys' list */
+	size_t ncap_keys;
 };
 
 static void flush_pending(struct collector *c);
 
+/* How long a finished scrape waits for others to share its commit, and how
+ * many finished scrapes make a commit at once (docs/collector.md). */
+#define GROUP_COMMIT_NS 200000000LL
+#define GROUP_COMMIT_MAX 1024
+
 /* ---- series seen in a scrape, for staleness ------------------------------ */
+
+/* A platform usually answers with the same series in the same order every
+ * time, so a scrape's sets are mostly the previous scrape's own (see
+ * series_of): the same pointer is the same series, without comparing. */
+static int series_cmp(const struct series *a, const struct series *b)
+{
+	return a == b ? 0 : pw_lset_cmp(a->ls, b->ls);
+}
 
 static int set_cmp(const void *a, const void *b)
 {
-	return pw_lset_cmp(*(struct pw_lset *const *)a, *(struct pw_lset *const *)b);
+	return series_cmp(*(struct series *const *)a, *(struct series *const *)b);
 }
 
-static void set_add(struct seriesset *s, struct pw_lset *ls)
+static struct series *series_new(struct pw_lset *ls) /* takes ls */
+{
+	struct series *s = xcalloc(1, sizeof *s);
+	s->refs = 1;
+	s->ls = ls;
+	return s;
+}
+
+static struct series *series_ref(struct series *s)
+{
+	s->refs++;
+	return s;
+}
+
+static void series_unref(struct series *s)
+{
+	if (s && --s->refs == 0) {
+		pw_lset_unref(s->ls);
+		store_key_free(&s->key);
+		free(s->raw);
+		free(s);
+	}
+}
+
+/* Both hold the very same sets in the same order. */
+static bool set_same(const struct seriesset *a, const struct seriesset *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i] != b->v[i])
+			return false;
+	return true;
+}
+
+/* Sorted already (in the order set_cmp sorts)? */
+static bool set_sorted(const struct seriesset *s)
+{
+	for (size_t i = 1; i < s->n; i++)
+		if (series_cmp(s->v[i - 1], s->v[i]) > 0)
+			return false;
+	return true;
+}
+
+static void set_add(struct seriesset *s, struct series *ls)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 64;
@@ -133,7 +214,7 @@ static void set_add(struct seriesset *s, struct pw_lset *ls)
 static void set_clear(struct seriesset *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		pw_lset_unref(s->v[i]);
+		series_unref(s->v[i]);
 	s->n = 0;
 }
 
@@ -330,6 +411,7 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 	int64_t now = pw_now_ms();
 
 	*out = NULL;
+	jsonmap_init(); /* before the daemon's other threads use jansson */
 	c->conf = conf;
 	c->store = s;
 	pthread_mutex_init(&c->status_lock, NULL);
@@ -410,10 +492,9 @@ int collector_new(const struct conf *conf, struct store *s, struct collector **o
 
 static void transfer_cleanup(struct collector *c, struct ctarget *t)
 {
-	if (t->easy) {
+	if (t->in_multi) {
 		curl_multi_remove_handle(c->multi, t->easy);
-		curl_easy_cleanup(t->easy);
-		t->easy = NULL;
+		t->in_multi = false;
 		c->inflight--;
 	}
 	curl_slist_free_all(t->hdrs);
@@ -424,9 +505,14 @@ void collector_free(struct collector *c)
 {
 	if (!c)
 		return;
+	/* finished scrapes waiting for their group commit are stored (their
+	 * targets' status, series and secrets are still needed for that) */
+	flush_pending(c);
 	for (size_t i = 0; i < c->ntg; i++) {
 		struct ctarget *t = &c->tg[i];
 		transfer_cleanup(c, t);
+		curl_easy_cleanup(t->easy);
+		free(t->first_url);
 		if (t->batch)
 			store_batch_abort(t->batch);
 		for (size_t m = 0; m < t->nmaps; m++)
@@ -449,12 +535,13 @@ void collector_free(struct collector *c)
 		set_free(&t->cur);
 		set_free(&t->prev);
 		set_free(&t->seen);
+		free(t->arrival.v); /* no references of its own */
 		free(t->last_error);
 		free(t->raw_error);
 		t->raw_error = NULL;
 	}
-	flush_pending(c);
 	free(c->pend);
+	free(c->keys);
 	free(c->tg);
 	free(c->heap);
 	curl_multi_cleanup(c->multi);
@@ -509,13 +596,19 @@ static char *page_url(const struct ctarget *t)
 static void start_transfer(struct collector *c, struct ctarget *t)
 {
 	const struct conf_target *ct = t->t;
-	CURL *e = curl_easy_init();
-	char *url = page_url(t);
+	CURL *e = t->easy;
+	char *url = t->page_url || ct->pagination.page_param ? page_url(t) : NULL;
 	int64_t left_ms = ct->timeout_ms - (pw_mono_ns() - t->started_ns) / 1000000;
 
+	if (e)
+		curl_easy_reset(e); /* options as new; connections and caches kept */
+	else
+		e = t->easy = curl_easy_init();
+	if (!url && !t->first_url)
+		t->first_url = page_url(t);
 	pw_buf_reset(&t->body);
 	t->too_big = false;
-	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_URL, url ? url : t->first_url);
 	free(url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, t);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -570,8 +663,8 @@ static void start_transfer(struct collector *c, struct ctarget *t)
 		if (ct->key_file)
 			curl_easy_setopt(e, CURLOPT_SSLKEY, ct->key_file);
 	}
-	t->easy = e;
 	curl_multi_add_handle(c->multi, e);
+	t->in_multi = true;
 	c->inflight++;
 }
 
@@ -592,6 +685,59 @@ static int refuse(struct ctarget *t, enum refusal why, char *msg)
 	return PW_ETOOBIG;
 }
 
+/* The series the scrape reports with these labels (a new reference): the
+ * previous scrape's at the same place when it has these labels (a platform
+ * that answers in the same order costs no allocation and no encoding),
+ * else a new one. */
+static struct series *series_of(struct ctarget *t, const struct pw_label *l, size_t n)
+{
+	struct pw_label sorted[PT_MAX_LABELS + 8];
+	struct series *p = t->cur.n < t->arrival.n ? t->arrival.v[t->cur.n] : NULL;
+
+	if (p && n <= sizeof sorted / sizeof sorted[0]) {
+		size_t k;
+		memcpy(sorted, l, n * sizeof *l);
+		k = pw_labels_sort(sorted, n);
+		if (pw_labels_eq(p->ls->l, p->ls->n, sorted, k))
+			return series_ref(p);
+	}
+	return series_new(pw_lset_new(l, n));
+}
+
+/* Does s hold the scraped labels l[0..n) as the parser handed them? */
+static bool raw_is(const struct series *s, const struct pw_label *l, size_t n)
+{
+	const char *p = s->raw, *lim = s->raw + s->rawlen;
+	if (!p)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		size_t a = strlen(l[i].name) + 1, b = strlen(l[i].value) + 1;
+		if ((size_t)(lim - p) < a + b || memcmp(p, l[i].name, a) != 0 ||
+		    memcmp(p + a, l[i].value, b) != 0)
+			return false;
+		p += a + b;
+	}
+	return p == lim;
+}
+
+static void raw_set(struct series *s, const struct pw_label *l, size_t n)
+{
+	size_t len = 0;
+	char *p;
+	if (s->raw)
+		return;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(l[i].name) + strlen(l[i].value) + 2;
+	s->raw = p = xmalloc(len + 1);
+	s->rawlen = len;
+	for (size_t i = 0; i < n; i++) {
+		size_t a = strlen(l[i].name) + 1, b = strlen(l[i].value) + 1;
+		memcpy(p, l[i].name, a);
+		memcpy(p + a, l[i].value, b);
+		p += a + b;
+	}
+}
+
 /* Scraped labels, then the target's (a scraped label of the same name is
  * kept as exported_<name>, as Prometheus does); remembers the series. */
 static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts, double v)
@@ -601,6 +747,7 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 	struct pw_label ls[PT_MAX_LABELS + 8];
 	char *renamed[PT_MAX_LABELS + 1], *why;
 	size_t nl = 0, nr = 0;
+	struct series *se;
 	int rc;
 
 	/* Prometheus' sample_limit: all pages of the scrape together */
@@ -608,6 +755,17 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 		return refuse(t, REFUSED_SAMPLES,
 			      xasprintf("sample_limit exceeded: more than %lld samples (%s)",
 					(long long)t->sample_limit, t->sample_limit_key));
+	/* the previous scrape's series at this place, with these very labels:
+	 * the same labels as stored, checked and keyed then */
+	se = t->cur.n < t->arrival.n ? t->arrival.v[t->cur.n] : NULL;
+	if (se && raw_is(se, l, n)) {
+		rc = store_batch_put_key(t->batch, &se->key, ts, v);
+		if (rc == 0) {
+			set_add(&t->cur, series_ref(se));
+			t->samples++;
+		}
+		return rc;
+	}
 	for (size_t i = 0; i < n && nl < PT_MAX_LABELS; i++) {
 		bool clash = strcmp(l[i].name, "job") == 0 || strcmp(l[i].name, "instance") == 0;
 		for (size_t k = 0; k < ct->labels.n && !clash; k++)
@@ -632,11 +790,18 @@ static int put_sample(void *vctx, const struct pw_label *l, size_t n, int64_t ts
 			free(renamed[i]);
 		return refuse(t, REFUSED_LABELS, why);
 	}
-	rc = store_batch_put(t->batch, ls, nl, ts, v);
+	/* the series (its label set for staleness) and its store key */
+	se = series_of(t, ls, nl);
+	if (!se->key.enc && store_key_make(ls, nl, &se->key, NULL) != 0)
+		rc = store_batch_put(t->batch, ls, nl, ts, v); /* the batch's error says why */
+	else
+		rc = store_batch_put_key(t->batch, &se->key, ts, v);
 	if (rc == 0) {
-		/* the series' identity for staleness: its label set */
-		set_add(&t->cur, pw_lset_new(ls, nl));
+		raw_set(se, l, n);
+		set_add(&t->cur, se);
 		t->samples++;
+	} else {
+		series_unref(se);
 	}
 	for (size_t i = 0; i < nr; i++)
 		free(renamed[i]);
@@ -790,11 +955,13 @@ static void put_health(struct ctarget *t, const char *name, double v)
 static void put_stale(struct ctarget *t)
 {
 	size_t i = 0, j = 0;
+	if (set_same(&t->prev, &t->cur))
+		return; /* the same series as last time */
 	while (i < t->prev.n) { /* both sorted */
-		int c = j < t->cur.n ? pw_lset_cmp(t->prev.v[i], t->cur.v[j]) : -1;
+		int c = j < t->cur.n ? series_cmp(t->prev.v[i], t->cur.v[j]) : -1;
 		if (c < 0) {
-			store_batch_put(t->batch, t->prev.v[i]->l, t->prev.v[i]->n, t->start_ms,
-					store_stale_nan());
+			store_batch_put_key(t->batch, &t->prev.v[i]->key, t->start_ms,
+					    store_stale_nan());
 			i++;
 		} else if (c == 0) {
 			i++;
@@ -844,13 +1011,15 @@ static char *check_new_series(struct collector *c, struct ctarget *t)
 
 	if (lim <= 0 || !t->ever_ok)
 		return NULL; /* a first scrape is bounded by sample_limit alone */
+	if (set_same(&t->cur, &t->seen))
+		i = t->cur.n; /* nothing new: the series of the last stored scrape */
 	while (i < t->cur.n) {
 		int cmp;
-		if (i > 0 && pw_lset_cmp(t->cur.v[i - 1], t->cur.v[i]) == 0) {
+		if (i > 0 && series_cmp(t->cur.v[i - 1], t->cur.v[i]) == 0) {
 			i++; /* the same series again (samples at several times) */
 			continue;
 		}
-		cmp = j < t->seen.n ? pw_lset_cmp(t->cur.v[i], t->seen.v[j]) : -1;
+		cmp = j < t->seen.n ? series_cmp(t->cur.v[i], t->seen.v[j]) : -1;
 		if (cmp < 0) {
 			fresh++;
 			i++;
@@ -881,8 +1050,22 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 {
 	double dur = (double)(pw_mono_ns() - t->started_ns) / 1e9;
 
-	if (t->cur.n > 1)
-		qsort(t->cur.v, t->cur.n, sizeof *t->cur.v, set_cmp);
+	if (!t->unchanged) {
+		/* the same series in the same order as last time are, sorted, the
+		 * previous scrape's set as it is */
+		bool as_before = set_same(&t->cur, &t->arrival);
+		if (t->arrival.cap < t->cur.n) {
+			t->arrival.cap = t->cur.n;
+			t->arrival.v = xreallocarray(t->arrival.v, t->arrival.cap, sizeof *t->arrival.v);
+		}
+		if (t->cur.n)
+			memcpy(t->arrival.v, t->cur.v, t->cur.n * sizeof *t->cur.v);
+		t->arrival.n = t->cur.n;
+		if (as_before && t->cur.n && t->cur.n == t->prev.n)
+			memcpy(t->cur.v, t->prev.v, t->cur.n * sizeof *t->cur.v);
+		else if (t->cur.n > 1 && !set_sorted(&t->cur))
+			qsort(t->cur.v, t->cur.n, sizeof *t->cur.v, set_cmp);
+	}
 	if (!error)
 		error = check_new_series(c, t);
 	if (error) {
@@ -890,6 +1073,7 @@ static void finish(struct collector *c, struct ctarget *t, char *error)
 		store_batch_abort(t->batch);
 		t->batch = store_batch_begin(c->store);
 		set_clear(&t->cur);
+		t->arrival.n = 0;
 		t->samples = 0;
 	}
 	put_health(t, "up", error ? 0 : 1);
@@ -973,6 +1157,25 @@ static void shown_esc(char *dst, size_t dstsz, const char *src)
 	dst[o] = '\0';
 }
 
+/* After the commit that stored them: the series' ids into their keys, so
+ * the next scrapes' samples skip the look-up (only new series, or all of
+ * them after series were deleted, need it). */
+static void resolve_keys(struct collector *c, const struct seriesset *set)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		if (!store_key_stale(c->store, &set->v[i]->key))
+			continue;
+		if (n == c->ncap_keys) {
+			c->ncap_keys = c->ncap_keys ? c->ncap_keys * 2 : 256;
+			c->keys = xreallocarray(c->keys, c->ncap_keys, sizeof *c->keys);
+		}
+		c->keys[n++] = &set->v[i]->key;
+	}
+	if (n)
+		store_keys_resolve(c->store, c->keys, n);
+}
+
 /* After the commit: status, the one error / one recovered line, and the
  * next due time. logged: a failed commit was logged for all (a full disk). */
 static void finalize(struct collector *c, struct ctarget *t, char *error, double dur, int rc,
@@ -1030,9 +1233,11 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 		t->have_sig = false; /* not stored: read the file again */
 	if (!error && !rc) {
 		/* and, stored, what the next one's new series are counted against */
-		set_clear(&t->seen);
-		for (size_t i = 0; i < t->prev.n; i++)
-			set_add(&t->seen, pw_lset_ref(t->prev.v[i]));
+		if (!set_same(&t->seen, &t->prev)) {
+			set_clear(&t->seen);
+			for (size_t i = 0; i < t->prev.n; i++)
+				set_add(&t->seen, series_ref(t->prev.v[i]));
+		}
 		t->ever_ok = true;
 	}
 	t->health = error ? 0 : 1;
@@ -1045,6 +1250,8 @@ static void finalize(struct collector *c, struct ctarget *t, char *error, double
 		if (dur <= collector_duration_bounds[b])
 			t->buckets[b]++;
 	pthread_mutex_unlock(&c->status_lock);
+	if (!error && !rc && !t->unchanged)
+		resolve_keys(c, &t->prev); /* the store's lock, not under ours */
 	if (pw_log_level_cur >= PW_LOG_DEBUG) {
 		char name[160];
 		pw_esc(name, sizeof name, t->t->name, strlen(t->t->name));
@@ -1213,8 +1420,11 @@ void collector_step(struct collector *c, int max_wait_ms)
 		if (until < wait)
 			wait = until < 0 ? 0 : (int)until;
 	}
-	if (c->npend && wait > 50)
-		wait = 50;
+	if (c->npend) {
+		int64_t due_ms = (GROUP_COMMIT_NS - (pw_mono_ns() - c->pend_since_ns)) / 1000000;
+		if (wait > due_ms)
+			wait = due_ms < 0 ? 0 : (int)due_ms;
+	}
 	curl_multi_perform(c->multi, &running);
 	if (c->inflight > 0 || wait > 0)
 		curl_multi_poll(c->multi, NULL, 0, wait, &numfds);
@@ -1222,10 +1432,12 @@ void collector_step(struct collector *c, int max_wait_ms)
 	while ((msg = curl_multi_info_read(c->multi, &left)))
 		if (msg->msg == CURLMSG_DONE)
 			on_done(c, msg);
-	/* group commit: scrapes finishing close together share a transaction
-	 * and its fsync; none waits more than 50 ms */
-	if (c->npend && (c->inflight == 0 || c->draining ||
-			 pw_mono_ns() - c->pend_since_ns >= 50000000LL))
+	/* group commit: the scrapes that finish within 200 ms of the first share
+	 * a transaction, its fsync and its pages (committing whenever nothing
+	 * was in flight made it one commit a scrape when scrapes are spread
+	 * over the interval, and the commit was half of the collector's CPU) */
+	if (c->npend && (c->draining || c->npend >= GROUP_COMMIT_MAX ||
+			 pw_mono_ns() - c->pend_since_ns >= GROUP_COMMIT_NS))
 		flush_pending(c);
 }
 

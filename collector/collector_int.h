@@ -22,6 +22,11 @@ char *collector_label_limits(const struct pw_label *l, size_t n, size_t total,
  * once per episode rather than per write. */
 char *collector_store_failure(const char *path, int rc, const char *cause, bool *episode);
 
+/* Make jansson allocate a response's tree from an arena inside jsonmap_apply
+ * (parse_json.c): once per process, before other threads use jansson (the
+ * collector calls it when it is made). */
+void jsonmap_init(void);
+
 /* v was parsed from text[0..n) and overflowed a 64-bit float: infinite,
  * but not written as Inf (Prometheus' parsers refuse "1e400"). */
 static inline bool collector_overflow(const char *text, size_t n, double v)

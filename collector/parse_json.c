@@ -11,8 +11,105 @@
 #include "collector_int.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- the tree's memory -------------------------------------------------------
+ * jansson allocates every value, key and hashtable of a response on its own
+ * (over a thousand mallocs for a page of 200 elements) and the scrape frees
+ * them all together a moment later. While jsonmap_apply parses and walks a
+ * response, the thread's allocations for jansson come from one arena instead
+ * and the whole tree goes at once. Everywhere else (other threads, any other
+ * use of jansson) jansson allocates with malloc as before: the functions
+ * below are jansson's allocator for the whole process, and pass through to
+ * malloc and free unless the calling thread is inside jsonmap_apply. */
+
+struct tree_block {
+	struct tree_block *next; /* older */
+	size_t size, used;
+	alignas(max_align_t) unsigned char mem[];
+};
+
+static _Thread_local struct {
+	struct tree_block *blocks; /* newest first */
+	bool active;
+} tree;
+
+/* A response's tree is mostly 16- to 100-byte pieces: start with 64 KiB and
+ * double; keep at most this much for the next response. */
+#define TREE_FIRST_BLOCK ((size_t)64 << 10)
+#define TREE_KEEP_BLOCK ((size_t)1 << 20)
+
+static void *tree_malloc(size_t n)
+{
+	struct tree_block *b = tree.blocks;
+	const size_t align = alignof(max_align_t);
+	void *p;
+
+	if (!tree.active)
+		return malloc(n);
+	n = (n + align - 1) & ~(align - 1);
+	if (!b || b->size - b->used < n) {
+		size_t size = b ? b->size * 2 : TREE_FIRST_BLOCK;
+		while (size < n)
+			size *= 2;
+		b = xmalloc(sizeof *b + size);
+		b->size = size;
+		b->used = 0;
+		b->next = tree.blocks;
+		tree.blocks = b;
+	}
+	p = b->mem + b->used;
+	b->used += n;
+	return p;
+}
+
+static void tree_free(void *p)
+{
+	if (!p)
+		return;
+	if (tree.active)
+		for (struct tree_block *b = tree.blocks; b; b = b->next)
+			if ((unsigned char *)p >= b->mem && (unsigned char *)p < b->mem + b->size)
+				return; /* goes with the whole tree */
+	free(p);
+}
+
+static pthread_once_t tree_once = PTHREAD_ONCE_INIT;
+static void tree_install(void) { json_set_alloc_funcs(tree_malloc, tree_free); }
+
+void jsonmap_init(void) { pthread_once(&tree_once, tree_install); }
+
+/* Start a response's tree: jansson allocates from the arena. */
+static void tree_begin(void)
+{
+	jsonmap_init();
+	tree.active = true;
+}
+
+/* The tree is gone (nothing of it is used after this): the newest block,
+ * when not too large, stays for the next response. */
+static void tree_end(void)
+{
+	struct tree_block *keep = tree.blocks, *b, *next;
+
+	tree.active = false;
+	if (keep && keep->size > TREE_KEEP_BLOCK)
+		keep = NULL;
+	for (b = tree.blocks; b; b = next) {
+		next = b->next;
+		if (b != keep)
+			free(b);
+	}
+	if (keep) {
+		keep->next = NULL;
+		keep->used = 0;
+	}
+	tree.blocks = keep;
+}
 
 enum step_kind { S_KEY, S_INDEX, S_ALL, S_FILTER };
 enum cmp_op { OP_EXISTS, OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
@@ -338,14 +435,23 @@ fail:
 
 struct level {       /* an element and how it was reached */
 	json_t *node;
-	char key[64];     /* object key or array index, for @key */
-	const char *keyp; /* long keys point into the JSON */
+	const char *keyp; /* its object key (in the tree), or NULL: */
+	size_t index;     /* its index in an array */
+	char key[24];     /* the index as text, for @key, made when asked for */
+};
+
+/* One step of where the walk is: an object's key or an array's index. */
+struct seg {
+	const char *key; /* NULL: index */
+	size_t index;
 };
 
 struct ctx {
 	struct level *levels; /* levels[0] is the root */
 	size_t nlevels, cap;
-	struct pw_buf path;   /* where the walk is, for error messages */
+	/* where the walk is, for error messages (made into text only then) */
+	struct seg *segs;
+	size_t nsegs, capsegs;
 };
 
 static void push(struct ctx *c, json_t *node, const char *key, size_t index)
@@ -357,16 +463,28 @@ static void push(struct ctx *c, json_t *node, const char *key, size_t index)
 	}
 	l = &c->levels[c->nlevels++];
 	l->node = node;
-	l->keyp = NULL;
-	if (key)
-		l->keyp = key;
-	else
-		snprintf(l->key, sizeof l->key, "%zu", index);
+	l->keyp = key;
+	l->index = index;
 }
 
-static const char *level_key(const struct level *l) { return l->keyp ? l->keyp : l->key; }
+static const char *level_key(struct level *l)
+{
+	if (l->keyp)
+		return l->keyp;
+	snprintf(l->key, sizeof l->key, "%zu", l->index);
+	return l->key;
+}
 
-static json_t *resolve(const struct jpath *p, const struct ctx *c, const char **key);
+static void seg_push(struct ctx *c, const char *key, size_t index)
+{
+	if (c->nsegs == c->capsegs) {
+		c->capsegs = c->capsegs ? c->capsegs * 2 : 8;
+		c->segs = xreallocarray(c->segs, c->capsegs, sizeof *c->segs);
+	}
+	c->segs[c->nsegs++] = (struct seg){key, index};
+}
+
+static json_t *resolve(const struct jpath *p, struct ctx *c, const char **key);
 
 static int cmp_num(double a, double b) { return a < b ? -1 : a > b; }
 
@@ -406,7 +524,7 @@ static bool filter_ok(const struct step *st, json_t *elem, struct ctx *c)
 
 /* A single-valued path (value, label, timestamp): wildcards take the
  * first match. */
-static json_t *resolve(const struct jpath *p, const struct ctx *c, const char **key)
+static json_t *resolve(const struct jpath *p, struct ctx *c, const char **key)
 {
 	json_t *n;
 	const char *k;
@@ -459,7 +577,16 @@ struct emit {
 
 static char *where(const struct ctx *c)
 {
-	return xasprintf("$%s", c->path.data ? c->path.data : "");
+	struct pw_buf b;
+	pw_buf_init(&b, 0);
+	pw_buf_putc(&b, '$');
+	for (size_t i = 0; i < c->nsegs; i++) {
+		if (c->segs[i].key)
+			pw_buf_printf(&b, "['%s']", c->segs[i].key);
+		else
+			pw_buf_printf(&b, "[%zu]", c->segs[i].index);
+	}
+	return pw_buf_take(&b);
 }
 
 static int fail_at(struct emit *e, const struct ctx *c, const char *what, const char *path,
@@ -471,7 +598,9 @@ static int fail_at(struct emit *e, const struct ctx *c, const char *what, const 
 		pw_fmt_float(num, sizeof num, json_number_value(v), PW_FMT_PROM);
 		text = xstrdup(num);
 	} else if (v) {
-		text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT); /* jansson's memory */
+		text = d ? xstrdup(d) : NULL;
+		tree_free(d);
 	}
 	char esc[160];
 	pw_esc(esc, sizeof esc, text ? text : "nothing", strlen(text ? text : "nothing"));
@@ -511,7 +640,7 @@ static const char *map_lookup(const struct conf_kvs *map, const char *k)
 }
 
 /* The value of element: 1 with a number, 0 when absent/null (no sample). */
-static int value_of(struct emit *e, const struct ctx *c, double *out)
+static int value_of(struct emit *e, struct ctx *c, double *out)
 {
 	const char *k, *mapped;
 	json_t *v = resolve(e->m->value, c, &k);
@@ -563,7 +692,7 @@ static int value_of(struct emit *e, const struct ctx *c, double *out)
 	return fail_at(e, c, "value", "value", v);
 }
 
-static int ts_of(struct emit *e, const struct ctx *c, int64_t *out)
+static int ts_of(struct emit *e, struct ctx *c, int64_t *out)
 {
 	json_t *v;
 	double d;
@@ -593,7 +722,7 @@ static int ts_of(struct emit *e, const struct ctx *c, int64_t *out)
 	return 0;
 }
 
-static int emit_one(struct emit *e, const struct ctx *c)
+static int emit_one(struct emit *e, struct ctx *c)
 {
 	struct pw_label ls[PT_MAX_LABELS + 1];
 	char *owned[PT_MAX_LABELS + 1];
@@ -665,13 +794,11 @@ static int walk(struct emit *e, struct ctx *c, json_t *n, const char *key, size_
 	switch (s->kind) {
 	case S_KEY: {
 		void *it = json_is_object(n) ? json_object_iter_at(n, s->key) : NULL;
-		size_t mark = c->path.len;
 		if (!it)
 			return 0;
-		pw_buf_printf(&c->path, "['%s']", s->key);
+		seg_push(c, s->key, 0);
 		rc = walk(e, c, json_object_iter_value(it), json_object_iter_key(it), 0, si + 1);
-		c->path.len = mark;
-		c->path.data[mark] = '\0';
+		c->nsegs--;
 		return rc;
 	}
 	case S_INDEX: {
@@ -683,13 +810,9 @@ static int walk(struct emit *e, struct ctx *c, json_t *n, const char *key, size_
 			idx += (long)json_array_size(n);
 		if (idx < 0 || !(x = json_array_get(n, (size_t)idx)))
 			return 0;
-		{
-			size_t mark = c->path.len;
-			pw_buf_printf(&c->path, "[%ld]", idx);
-			rc = walk(e, c, x, NULL, (size_t)idx, si + 1);
-			c->path.len = mark;
-			c->path.data[mark] = '\0';
-		}
+		seg_push(c, NULL, (size_t)idx);
+		rc = walk(e, c, x, NULL, (size_t)idx, si + 1);
+		c->nsegs--;
 		return rc;
 	}
 	case S_ALL:
@@ -700,13 +823,11 @@ static int walk(struct emit *e, struct ctx *c, json_t *n, const char *key, size_
 			json_array_foreach(n, i, x) {
 				if (s->kind == S_FILTER && !filter_ok(s, x, c))
 					continue;
-				size_t mark = c->path.len;
-				pw_buf_printf(&c->path, "[%zu]", i);
+				seg_push(c, NULL, i);
 				push(c, x, NULL, i);
 				rc = walk(e, c, x, NULL, i, si + 1);
 				c->nlevels--;
-				c->path.len = mark;
-				c->path.data[mark] = '\0';
+				c->nsegs--;
 				if (rc)
 					return rc;
 			}
@@ -716,13 +837,11 @@ static int walk(struct emit *e, struct ctx *c, json_t *n, const char *key, size_
 			json_object_foreach(n, k, x) {
 				if (s->kind == S_FILTER && !filter_ok(s, x, c))
 					continue;
-				size_t mark = c->path.len;
-				pw_buf_printf(&c->path, "['%s']", k);
+				seg_push(c, k, 0);
 				push(c, x, k, 0);
 				rc = walk(e, c, x, k, 0, si + 1);
 				c->nlevels--;
-				c->path.len = mark;
-				c->path.data[mark] = '\0';
+				c->nsegs--;
 				if (rc)
 					return rc;
 			}
@@ -805,9 +924,12 @@ int jsonmap_apply(struct jsonmap *const *maps, size_t nmaps, const char *body, s
 	*nsamples = 0;
 	if (json_bounds(body, len, cause) != 0)
 		return PW_EINVAL;
-	/* big integers and tiny/huge numbers all as doubles */
+	/* big integers and tiny/huge numbers all as doubles; the tree in the
+	 * arena, gone at tree_end() */
+	tree_begin();
 	root = json_loadb(body, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &je);
 	if (!root) {
+		tree_end();
 		*cause = xasprintf("response is not valid JSON: line %d, column %d: %s", je.line,
 				   je.column, je.text);
 		return PW_EINVAL;
@@ -815,24 +937,21 @@ int jsonmap_apply(struct jsonmap *const *maps, size_t nmaps, const char *body, s
 	for (size_t i = 0; i < nmaps && rc == 0; i++) {
 		struct emit e = {maps[i], tz, now_ms, cb, cbctx, cause, 0};
 		const struct jpath *p = maps[i]->path;
-		json_t *start;
 		c.nlevels = 0;
-		pw_buf_reset(&c.path);
-		pw_buf_puts(&c.path, "");
+		c.nsegs = 0;
 		push(&c, root, "$", 0);
-		start = root;
 		if (p->ctx > 0) {
 			*cause = xasprintf("metric \"%s\": \"path\" must start with $ or @",
 					   maps[i]->metric);
 			rc = PW_EINVAL;
 			break;
 		}
-		rc = walk(&e, &c, start, "$", 0, 0);
+		rc = walk(&e, &c, root, "$", 0, 0);
 		*nsamples += e.nsamples;
 	}
 	free(c.levels);
-	pw_buf_free(&c.path);
-	json_decref(root);
+	free(c.segs);
+	tree_end(); /* the whole tree at once: no json_decref */
 	return rc;
 }
 

@@ -344,6 +344,24 @@ int pw_parse_double(const char *s, const char *lim, double *out, const char **en
 	n = (size_t)(p - s);
 	if (n == 0 || n >= sizeof tmp)
 		return PW_EINVAL;
+	{
+		/* Integers of up to 15 digits (scraped counters, mostly) are exact
+		 * doubles: no copy and no strtod for them. */
+		const char *q = s + (*s == '+' || *s == '-');
+		uint64_t acc = 0;
+		size_t digits = (size_t)(p - q);
+		if (digits > 0 && digits <= 15) {
+			const char *d = q;
+			while (d < p && *d >= '0' && *d <= '9')
+				acc = acc * 10 + (uint64_t)(*d++ - '0');
+			if (d == p) {
+				*out = *s == '-' ? -(double)acc : (double)acc;
+				if (end)
+					*end = p;
+				return 0;
+			}
+		}
+	}
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';
 	{

@@ -831,8 +831,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	enum ep ep;
 	enum fault kind;
 	long arg;
-	(void)cls; (void)version; (void)upload; (void)upload_size; (void)con_cls;
+	static int request_seen;
+	(void)cls; (void)version; (void)upload; (void)upload_size;
 
+	/* Answer on the second call, once the whole request is in: a response
+	 * queued on the first call makes libmicrohttpd close the connection,
+	 * and platforms keep theirs open for the next request. */
+	if (*con_cls == NULL) {
+		*con_cls = &request_seen;
+		return MHD_YES;
+	}
 	pw_buf_init(&b, 0);
 	if (strcmp(method, "GET") != 0) {
 		pw_buf_puts(&b, "only GET\n");
@@ -884,6 +892,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 				      (unsigned long)t * 1000 + call * 7 + (unsigned long)i);
 		pw_buf_puts(&b, "]}");
 		return reply(conn, 200, ctype, &b, F_NONE);
+	} else if (strncmp(url, "/bench/p/", 9) == 0) {
+		/* the same 200 series in the Prometheus text format */
+		unsigned long call;
+		int t = atoi(url + 9);
+		pthread_mutex_lock(&lock);
+		call = ++bench_requests;
+		pthread_mutex_unlock(&lock);
+		pw_buf_puts(&b, "# HELP bench_value A benchmark series.\n# TYPE bench_value gauge\n");
+		for (int i = 0; i < 200; i++)
+			pw_buf_printf(&b, "bench_value{series=\"s%03d\"} %lu\n", i,
+				      (unsigned long)t * 1000 + call * 7 + (unsigned long)i);
+		return reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b, F_NONE);
 	} else {
 		pw_buf_puts(&b, "{\"code\":404,\"msg\":\"not found\"}");
 		return reply(conn, 404, ctype, &b, F_NONE);
@@ -1043,7 +1063,10 @@ int main(int argc, char **argv)
 	}
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
 			     (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+			     /* a client per target keeps a connection per target open
+			      * (tools/bench-collector: 1000 of them) */
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "simulator: cannot listen on %s\n", listen);
 		return 1;

@@ -293,7 +293,9 @@ def part_staleness():
     """A platform of our own on 127.0.0.1 whose exposition we change."""
     import http.server
     import threading
-    body = {"text": 'series_a{x="1"} 1\nseries_b{x="2"} 2\n', "code": 200}
+    # not in the order of their label sets: each scrape finds its series
+    # where the previous one reported them, not where they sort
+    body = {"text": 'series_b{x="2"} 2\nseries_a{x="1"} 1\n', "code": 200}
 
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -326,7 +328,9 @@ def part_staleness():
 
     d = start_daemon(path, log)
     try:
-        check(wait_for(lambda: len(dump(store, "series_b")) >= 1, 15), "series_b is scraped")
+        check(wait_for(lambda: len(dump(store, "series_b")) >= 3, 15), "series_b is scraped")
+        check("series_a" in instant("series_a") and "series_b" in instant("series_b"),
+              "both series answer while the platform reports them in its own order")
         body["text"] = 'series_a{x="1"} 1\n'
         t0 = time.time()
         check(wait_for(lambda: len(dump(store, "series_a", str(t0 + 1.5))) >= 1, 15),
@@ -349,6 +353,31 @@ def part_staleness():
     finally:
         stop_daemon(d, log)
         srv.shutdown()
+
+
+def part_keepalive():
+    """The simulator keeps a connection open for the next request, as
+    platforms do: the collector's connection reuse is what gets measured
+    (tools/bench-collector), not a new connection per scrape."""
+    import http.client
+    sim, port = start_sim(0, "2025-05-01")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        socks = []
+        for path in ("/bench/t/1", "/bench/p/1", "/hotline/api/v2/stats"):
+            conn.request("GET", path)
+            r = conn.getresponse()
+            r.read()
+            socks.append(conn.sock)
+            check(r.status in (200, 401) and r.getheader("Connection", "").lower() != "close",
+                  "the simulator answers %s and keeps the connection (%d, Connection: %s)"
+                  % (path, r.status, r.getheader("Connection")))
+        check(socks[0] is not None and all(s is socks[0] for s in socks),
+              "three requests went over one connection")
+        conn.close()
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=10)
 
 
 def part_reload():
@@ -390,5 +419,6 @@ if __name__ == "__main__":
     part_values()
     part_faults()
     part_staleness()
+    part_keepalive()
     part_reload()
     finish()

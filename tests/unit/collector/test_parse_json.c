@@ -3,6 +3,7 @@
  * list of a target), a response, and the expected samples or error.
  * Adding a case is adding a file; see tests/cases/collector/json/README. */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,4 +214,73 @@ Test(parse_json, data_driven_cases)
 	closedir(d);
 	cr_expect_geq(n, 30, "at least 30 cases, found %zu", n);
 	cr_expect_eq(failed, 0, "%zu of %zu cases failed", failed, n);
+}
+
+struct tally {
+	size_t n;
+	double sum;
+	bool labels_ok;
+};
+
+static int tally_sample(void *ctx, const struct pw_label *l, size_t n, int64_t ts, double v)
+{
+	struct tally *t = ctx;
+	char want[32];
+	(void)ts;
+	/* element i has id "e<i>" and value i */
+	snprintf(want, sizeof want, "e%zu", t->n);
+	t->labels_ok &= n == 2 && strcmp(l[1].name, "id") == 0 && strcmp(l[1].value, want) == 0 &&
+			v == (double)t->n;
+	t->n++;
+	t->sum += v;
+	return 0;
+}
+
+/* A response whose tree takes several of the arena's blocks, applied twice
+ * (the second reuses what the first kept), gives every sample each time;
+ * jansson values made outside jsonmap_apply live through it and are freed
+ * as usual after it. */
+Test(parse_json, large_response_twice_and_jansson_around_it)
+{
+	const char *cfg = "{\"targets\": [{\"name\": \"t\", \"url\": \"http://127.0.0.1/\", "
+			  "\"metrics\": [{\"path\": \"$.data[*]\", \"metric\": \"m\", "
+			  "\"value\": \"@.v\", \"labels\": {\"id\": \"@.id\"}}]}]}";
+	enum { N = 20000 };
+	struct conf *c = NULL;
+	struct conf_errs errs;
+	struct jsonmap *map = NULL;
+	struct pw_buf body;
+	char *cause = NULL;
+	json_t *before = json_pack("{s:[i,s]}", "kept", 1, "across the scrape");
+	cr_assert_not_null(before);
+
+	cr_assert_eq(conf_load_buffer("t", cfg, strlen(cfg), &c, &errs), 0);
+	conf_errs_free(&errs);
+	cr_assert_eq(jsonmap_compile(&c->targets[0].metrics[0], &map, &cause), 0);
+	pw_buf_init(&body, 0);
+	pw_buf_puts(&body, "{\"data\": [");
+	for (size_t i = 0; i < N; i++)
+		pw_buf_printf(&body, "%s{\"id\": \"e%zu\", \"v\": %zu, \"pad\": {\"x\": [1, 2, 3]}}",
+			      i ? ", " : "", i, i);
+	pw_buf_puts(&body, "]}");
+	for (int round = 0; round < 2; round++) {
+		struct tally t = {0, 0, true};
+		size_t ns = 0;
+		cr_assert_eq(jsonmap_apply(&map, 1, body.data, body.len, NULL, 1000, tally_sample, &t,
+					   &ns, &cause),
+			     0, "round %d: %s", round, cause ? cause : "");
+		cr_expect_eq(ns, N);
+		cr_expect_eq(t.n, N);
+		cr_expect(t.labels_ok, "round %d: every sample has its own id and value", round);
+		cr_expect_eq(t.sum, (double)N * (N - 1) / 2);
+	}
+	{
+		char *text = json_dumps(before, JSON_COMPACT);
+		cr_expect_str_eq(text, "{\"kept\":[1,\"across the scrape\"]}");
+		free(text);
+	}
+	json_decref(before);
+	pw_buf_free(&body);
+	jsonmap_free(map);
+	conf_free(c);
 }

@@ -1,6 +1,7 @@
 /* Durations, sizes and float formatting (common/units.c, common/num.c). */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -110,7 +111,6 @@ Test(num, special_values)
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* printf's definition of the digits pw_fmt_float writes: the fewest from
  * pmin on whose correctly rounded %.*e reads back as v */
@@ -192,3 +192,33 @@ Test(num, shortest_digits_are_printfs)
 	}
 }
 
+/* Plain integers (the fast path of up to 15 digits, and past it) read as
+ * strtod reads them, bit for bit; what is not a number still is not. */
+Test(num, integers_as_strtod_reads_them)
+{
+	static const char *ok[] = {"0", "-0", "+0", "+7", "007", "42", "-42", "999999999999999",
+				   "-999999999999999", "1000000000000000", "9007199254740993",
+				   "123456789012345678901234567890", "18446744073709551617"};
+	static const char *bad[] = {"+", "-", "12a", "1_000", "--1", "+-1", "1-"};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		double v, want = strtod(ok[i], NULL);
+		const char *end;
+		cr_assert_eq(pw_parse_double(ok[i], ok[i] + strlen(ok[i]), &v, &end), 0, "%s", ok[i]);
+		cr_expect_eq(bits(v), bits(want), "%s", ok[i]);
+		cr_expect_eq(end, ok[i] + strlen(ok[i]), "%s", ok[i]);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		double v;
+		const char *end;
+		cr_expect_neq(pw_parse_double(bad[i], bad[i] + strlen(bad[i]), &v, &end), 0, "%s",
+			      bad[i]);
+	}
+	{
+		const char *in = "17 1700000000000"; /* a value, then a timestamp */
+		double v;
+		const char *end;
+		cr_expect_eq(pw_parse_double(in, in + strlen(in), &v, &end), 0);
+		cr_expect_eq(v, 17);
+		cr_expect_eq(end, in + 2);
+	}
+}
