@@ -143,6 +143,55 @@ static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, 
 	return chunk_dec_init(d, h.chunk, h.clen);
 }
 
+/* ---- format 4's block codec (block.c) ----------------------------------- */
+
+/* Segments (a series' open one in openruns, sealed ones in segs) are
+ * blocks: decimal mantissas and timestamp deltas as zigzag varints,
+ * compressed with zstd (block.c has the layout). A sealed block stays at
+ * most BLK_CAP_BYTES so that two fit an LMDB page (larger values take
+ * overflow pages of whole 4 KiB); it holds at most BLK_MAX_SAMPLES. */
+#define BLK_RAW 0xb1u
+#define BLK_ZSTD 0xb2u
+#define BLK_CAP_BYTES 2000u
+#define BLK_MAX_SAMPLES 2048u
+/* the most a decoder accepts (hostile bytes are bounded by it) */
+#define BLK_DEC_MAX 8192u
+#define BLK_RAW_MAX (2u * VARINT_MAX_BYTES + 2u + BLK_DEC_MAX * (2u * VARINT_MAX_BYTES + 8u))
+#define BLK_K_MAX 17
+#define BLK_ZSTD_LEVEL 1
+/* The open block keeps growing while it is at most this large. */
+#define BLK_OPEN_ROOM (BLK_CAP_BYTES - 100u)
+
+/* Buffers and zstd contexts, reused; decoded samples land in ts/vs. */
+struct blk_codec {
+	void *cctx, *dctx;
+	uint8_t *raw, *zbuf;
+	size_t rawcap, zcap;
+	int64_t *mant;
+	int8_t *kd;
+	size_t scap;
+	int64_t *ts;
+	double *vs;
+	size_t dcap;
+	size_t need; /* the last blk_encode's size, stored or not */
+	size_t split; /* in raw: where the values' part starts */
+};
+void blk_codec_init(struct blk_codec *c);
+void blk_codec_free(struct blk_codec *c);
+/* Make c->ts/vs hold n samples. */
+void blk_codec_samples(struct blk_codec *c, size_t n);
+/* Encode n samples (ascending timestamps, n <= BLK_DEC_MAX) into out (cap
+ * bytes); returns the length, or 0 when it needs more than cap (c->need). */
+size_t blk_encode(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n,
+		  uint8_t *out, size_t cap);
+/* Encode the longest prefix of the n samples (at most BLK_MAX_SAMPLES)
+ * that fits in cap bytes; returns how many, the length in *len. */
+size_t blk_encode_fit(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n,
+		      uint8_t *out, size_t cap, size_t *len);
+/* Decode a block into c->ts/vs; 0 with *n samples, or PW_EINVAL for bytes
+ * that are not a well-formed block (every length and count is checked). */
+int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *n);
+
 /* ---- varints (LEB128: 7 bits a byte, low first) ------------------------ */
 
 #define VARINT_MAX_BYTES 10u

@@ -1,0 +1,390 @@
+/*
+ * block.c — format 4's block codec for segments (open and sealed): a
+ * series' samples as decimal mantissas and timestamp deltas in zigzag
+ * varints, compressed with zstd. Pure functions over bytes that write.c
+ * and retention.c encode with and read.c decodes with; no LMDB, so
+ * unit-tested and fuzzed alone (tests/fuzz/fuzz_block.c). Heads stay in
+ * chunk.c's Gorilla form: appending to them must not decode anything.
+ *
+ * A stored block (docs/storage.md has a worked example):
+ *   u8 kind: BLK_RAW (the raw block follows) or BLK_ZSTD: varint the
+ *   length of the first zstd frame, the first frame (the raw block up to
+ *   the values' part), the second (the values' part); both declare their
+ *   content size
+ * The raw block:
+ *   varint n                       samples, 1..BLK_DEC_MAX
+ *   varint zigzag(t0)              the first timestamp
+ *   varint zigzag(step)            when n >= 2: the timestamps' usual step
+ *   (n-1) x varint zigzag(t[i] - t[i-1] - step)
+ *   u8 K | mode << 5               decimal exponent K (0..BLK_K_MAX) and
+ *                                  mode (0: mantissa deltas, 1: deltas of
+ *                                  deltas)
+ *   n x varint code                0: the value is an exception, its 8 bytes
+ *                                  come from the exception area; else
+ *                                  zigzag(M - P - (mode ? D : 0)) + 1 where
+ *                                  M is the value's mantissa (v = M / 10^K),
+ *                                  P the previous mantissa, D the previous
+ *                                  mantissa step (both 0 at the start;
+ *                                  exceptions change neither)
+ *   nexc x 8 bytes LE              the exceptions' bits, in order
+ * A value is a mantissa only when M / 10^K gives its bits back exactly
+ * (|M| <= 2^53, not -0.0); NaN payloads, ±Inf, -0.0 and values such as
+ * 0.1 + 0.2 are exceptions, so every value is kept bit for bit.
+ */
+#include "store_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+static const double p10[BLK_K_MAX + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
+					  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+					  1e14, 1e15, 1e16, 1e17};
+static const int64_t i10[BLK_K_MAX + 1] = {
+	1LL,	      10LL,	     100LL,	     1000LL,	     10000LL,	      100000LL,
+	1000000LL,    10000000LL,    100000000LL,    1000000000LL,   10000000000LL,   100000000000LL,
+	1000000000000LL, 10000000000000LL, 100000000000000LL, 1000000000000000LL,
+	10000000000000000LL, 100000000000000000LL};
+
+#define MANT_MAX 9007199254740992.0 /* 2^53 */
+
+void blk_codec_init(struct blk_codec *c) { memset(c, 0, sizeof *c); }
+
+void blk_codec_free(struct blk_codec *c)
+{
+	if (c->cctx)
+		ZSTD_freeCCtx(c->cctx);
+	if (c->dctx)
+		ZSTD_freeDCtx(c->dctx);
+	free(c->raw);
+	free(c->zbuf);
+	free(c->mant);
+	free(c->kd);
+	free(c->ts);
+	free(c->vs);
+	memset(c, 0, sizeof *c);
+}
+
+static void raw_room(struct blk_codec *c, size_t n)
+{
+	if (n > c->rawcap) {
+		c->rawcap = n;
+		c->raw = xrealloc(c->raw, n);
+	}
+}
+
+static void samp_room(struct blk_codec *c, size_t n)
+{
+	if (n > c->scap) {
+		c->scap = n;
+		c->mant = xreallocarray(c->mant, n, sizeof *c->mant);
+		c->kd = xreallocarray(c->kd, n, sizeof *c->kd);
+	}
+}
+
+void blk_codec_samples(struct blk_codec *c, size_t n)
+{
+	if (n > c->dcap) {
+		c->dcap = n;
+		c->ts = xreallocarray(c->ts, n, sizeof *c->ts);
+		c->vs = xreallocarray(c->vs, n, sizeof *c->vs);
+	}
+}
+
+/* The fewest decimals k with v == m / 10^k exactly (|m| <= 2^53), or -1. */
+static int decimals(double v, int64_t *m)
+{
+	if (!(fabs(v) <= MANT_MAX) || (v == 0 && signbit(v)))
+		return -1; /* NaN, ±Inf, too large, -0.0 */
+	for (int k = 0; k <= BLK_K_MAX; k++) {
+		double s = v * p10[k];
+		if (fabs(s) > MANT_MAX)
+			return -1;
+		double r = nearbyint(s);
+		int64_t mi = (int64_t)r;
+		if ((double)mi / p10[k] == v) {
+			*m = mi;
+			return k;
+		}
+	}
+	return -1;
+}
+
+static inline size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* The raw block of n samples into c->raw; returns its length. */
+static size_t raw_encode(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n)
+{
+	size_t cap = 2 * VARINT_MAX_BYTES + 2 + n * (2 * VARINT_MAX_BYTES + 8), o = 0, nexc = 0;
+	int K = 0;
+
+	raw_room(c, cap);
+	samp_room(c, n);
+	uint8_t *p = c->raw;
+	o += varint_put(p + o, n);
+	o += varint_put(p + o, zigzag(ts[0]));
+	if (n >= 2) {
+		/* the mean step, rounded: jitter around it stays small */
+		int64_t step = (int64_t)(((uint64_t)ts[n - 1] - (uint64_t)ts[0]) / (uint64_t)(n - 1));
+		if (ts[n - 1] < ts[0]) /* not ascending: any step decodes right */
+			step = 0;
+		o += varint_put(p + o, zigzag(step));
+		for (size_t i = 1; i < n; i++)
+			o += varint_put(p + o, zigzag((int64_t)((uint64_t)ts[i] - (uint64_t)ts[i - 1] -
+							     (uint64_t)step)));
+	}
+	/* the block's exponent: the most decimals any value needs */
+	for (size_t i = 0; i < n; i++) {
+		int k = decimals(vs[i], &c->mant[i]);
+		c->kd[i] = (int8_t)k;
+		if (k > K)
+			K = k;
+	}
+	/* mantissas at K; those that no longer fit become exceptions */
+	for (size_t i = 0; i < n; i++) {
+		int k = c->kd[i];
+		if (k < 0)
+			continue;
+		int64_t m = c->mant[i], f = i10[K - k];
+		if (f > 1 && (m > (int64_t)MANT_MAX / f || m < -(int64_t)MANT_MAX / f)) {
+			c->kd[i] = -1;
+			continue;
+		}
+		m *= f;
+		double back = (double)m / p10[K];
+		if (memcmp(&back, &vs[i], 8) != 0) { /* never expected: checked anyway */
+			c->kd[i] = -1;
+			continue;
+		}
+		c->mant[i] = m;
+	}
+	/* deltas or deltas of deltas: whichever is shorter */
+	size_t len[2] = {0, 0};
+	{
+		uint64_t P = 0, D = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (c->kd[i] < 0) {
+				len[0]++;
+				len[1]++;
+				continue;
+			}
+			uint64_t M = (uint64_t)c->mant[i], d = M - P;
+			len[0] += varint_len(zigzag((int64_t)d) + 1);
+			len[1] += varint_len(zigzag((int64_t)(d - D)) + 1);
+			D = d;
+			P = M;
+		}
+	}
+	unsigned mode = len[1] < len[0];
+	c->split = o; /* the values' part starts here */
+	p[o++] = (uint8_t)(K | mode << 5);
+	uint64_t P = 0, D = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (c->kd[i] < 0) {
+			p[o++] = 0;
+			nexc++;
+			continue;
+		}
+		uint64_t M = (uint64_t)c->mant[i], d = M - P;
+		o += varint_put(p + o, zigzag((int64_t)(d - (mode ? D : 0))) + 1);
+		D = d;
+		P = M;
+	}
+	for (size_t i = 0; nexc && i < n; i++)
+		if (c->kd[i] < 0) {
+			uint64_t b;
+			memcpy(&b, &vs[i], 8);
+			le64_put(p + o, b);
+			o += 8;
+		}
+	return o;
+}
+
+static void oom(void)
+{
+	fprintf(stderr, "pacewatch: out of memory (zstd)\n");
+	abort();
+}
+
+size_t blk_encode(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n,
+		  uint8_t *out, size_t cap)
+{
+	c->need = 0;
+	if (n == 0 || n > BLK_DEC_MAX)
+		return 0;
+	size_t rawlen = raw_encode(c, ts, vs, n);
+	if (!c->cctx) {
+		if (!(c->cctx = ZSTD_createCCtx()))
+			oom();
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, BLK_ZSTD_LEVEL);
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 0);
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_contentSizeFlag, 1);
+	}
+	/* the timestamps' part and the values' part each in a frame of its own:
+	 * each gets its own entropy tables (6 % smaller on programme data) */
+	size_t split = c->split, bound = VARINT_MAX_BYTES + ZSTD_compressBound(split) +
+					  ZSTD_compressBound(rawlen - split);
+	if (bound > c->zcap) {
+		c->zcap = bound;
+		c->zbuf = xrealloc(c->zbuf, bound);
+	}
+	const uint8_t *src = c->raw;
+	uint8_t kind = BLK_RAW;
+	size_t l = rawlen;
+	size_t z1 = ZSTD_compress2(c->cctx, c->zbuf + VARINT_MAX_BYTES, c->zcap - VARINT_MAX_BYTES,
+				   c->raw, split);
+	if (!ZSTD_isError(z1)) {
+		uint8_t hdr[VARINT_MAX_BYTES];
+		size_t h = varint_put(hdr, z1);
+		size_t at = VARINT_MAX_BYTES + z1;
+		size_t z2 = ZSTD_compress2(c->cctx, c->zbuf + at, c->zcap - at, c->raw + split,
+					   rawlen - split);
+		if (!ZSTD_isError(z2) && h + z1 + z2 < rawlen) {
+			uint8_t *start = c->zbuf + VARINT_MAX_BYTES - h;
+			memcpy(start, hdr, h);
+			src = start;
+			kind = BLK_ZSTD;
+			l = h + z1 + z2;
+		}
+	}
+	c->need = l + 1;
+	if (l + 1 > cap)
+		return 0;
+	out[0] = kind;
+	memcpy(out + 1, src, l);
+	return l + 1;
+}
+
+static bool get_zz(const uint8_t **p, const uint8_t *end, int64_t *v)
+{
+	uint64_t u;
+	if (!varint_get(p, end, &u))
+		return false;
+	*v = unzigzag(u);
+	return true;
+}
+
+int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout)
+{
+	const uint8_t *p, *end;
+	uint64_t n;
+
+	*nout = 0;
+	if (len < 2)
+		return PW_EINVAL;
+	if (blk[0] == BLK_RAW) {
+		p = blk + 1;
+		end = blk + len;
+	} else if (blk[0] == BLK_ZSTD) {
+		const uint8_t *q = blk + 1, *qend = blk + len;
+		uint64_t z1;
+		if (!varint_get(&q, qend, &z1) || z1 == 0 || z1 >= (uint64_t)(qend - q))
+			return PW_EINVAL;
+		const uint8_t *f1 = q, *f2 = q + z1;
+		size_t z2 = (size_t)(qend - f2);
+		unsigned long long w1 = ZSTD_getFrameContentSize(f1, (size_t)z1);
+		unsigned long long w2 = ZSTD_getFrameContentSize(f2, z2);
+		if (w1 == ZSTD_CONTENTSIZE_ERROR || w1 == ZSTD_CONTENTSIZE_UNKNOWN || w1 == 0 ||
+		    w2 == ZSTD_CONTENTSIZE_ERROR || w2 == ZSTD_CONTENTSIZE_UNKNOWN || w2 == 0 ||
+		    w1 > BLK_RAW_MAX || w2 > BLK_RAW_MAX - w1)
+			return PW_EINVAL;
+		raw_room(c, (size_t)(w1 + w2));
+		if (!c->dctx && !(c->dctx = ZSTD_createDCtx()))
+			oom();
+		size_t g1 = ZSTD_decompressDCtx(c->dctx, c->raw, (size_t)w1, f1, (size_t)z1);
+		if (ZSTD_isError(g1) || g1 != w1)
+			return PW_EINVAL;
+		size_t g2 = ZSTD_decompressDCtx(c->dctx, c->raw + g1, (size_t)w2, f2, z2);
+		if (ZSTD_isError(g2) || g2 != w2)
+			return PW_EINVAL;
+		p = c->raw;
+		end = c->raw + g1 + g2;
+	} else {
+		return PW_EINVAL;
+	}
+	if (!varint_get(&p, end, &n) || n == 0 || n > BLK_DEC_MAX)
+		return PW_EINVAL;
+	blk_codec_samples(c, (size_t)n);
+	int64_t t, step = 0, d;
+	if (!get_zz(&p, end, &t))
+		return PW_EINVAL;
+	c->ts[0] = t;
+	if (n >= 2 && !get_zz(&p, end, &step))
+		return PW_EINVAL;
+	for (size_t i = 1; i < n; i++) {
+		if (!get_zz(&p, end, &d))
+			return PW_EINVAL;
+		t = (int64_t)((uint64_t)t + (uint64_t)step + (uint64_t)d);
+		if (t <= c->ts[i - 1]) /* strictly ascending, as stored */
+			return PW_EINVAL;
+		c->ts[i] = t;
+	}
+	if (p >= end)
+		return PW_EINVAL;
+	unsigned K = *p & 31, mode = *p >> 5;
+	p++;
+	if (K > BLK_K_MAX || mode > 1)
+		return PW_EINVAL;
+	/* codes first, exceptions after them: find where they start */
+	const uint8_t *codes = p;
+	size_t nexc = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t code;
+		if (!varint_get(&p, end, &code))
+			return PW_EINVAL;
+		nexc += code == 0;
+	}
+	if ((size_t)(end - p) != nexc * 8)
+		return PW_EINVAL; /* exactly the exceptions remain */
+	const uint8_t *exc = p;
+	p = codes;
+	uint64_t P = 0, D = 0;
+	double div = p10[K];
+	for (size_t i = 0; i < n; i++) {
+		uint64_t code;
+		varint_get(&p, end, &code); /* checked above */
+		if (code == 0) {
+			uint64_t b = le64_get(exc);
+			exc += 8;
+			memcpy(&c->vs[i], &b, 8);
+			continue;
+		}
+		uint64_t dm = (uint64_t)unzigzag(code - 1) + (mode ? D : 0);
+		P += dm;
+		D = dm;
+		c->vs[i] = (double)(int64_t)P / div;
+	}
+	*nout = (size_t)n;
+	return 0;
+}
+
+size_t blk_encode_fit(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n,
+		      uint8_t *out, size_t cap, size_t *len)
+{
+	size_t k = n < BLK_MAX_SAMPLES ? n : BLK_MAX_SAMPLES;
+
+	for (;;) {
+		size_t l = blk_encode(c, ts, vs, k, out, cap);
+		if (l > 0) {
+			*len = l;
+			return k;
+		}
+		if (k == 1) {
+			fprintf(stderr, "pacewatch: block codec: one sample needs %zu bytes\n", c->need);
+			abort(); /* at most ~30 bytes: cap is far larger */
+		}
+		/* too large: shrink in proportion, with a margin */
+		size_t nk = (size_t)((double)k * (double)cap / (double)c->need * 0.95);
+		k = nk >= k ? k - 1 : nk ? nk : 1;
+	}
+}
