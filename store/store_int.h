@@ -47,12 +47,14 @@
 
 #include "store.h"
 
-/* The format this build writes: 3, heads and open segments packed by
- * runs of ids, open segments without appender state, labels as symbols,
- * the log in entries per group of slices. A store of format 1 or 2 is
- * upgraded when opened for writing and read as it is when opened
- * read-only (legacy.c); a newer one is refused. */
-#define STORE_FORMAT 3u
+/* The format this build writes: 4, format 3 (heads and open segments
+ * packed by runs of ids, labels as symbols, the log in entries per group
+ * of slices) with segments as blocks (block.c): the open ones in openruns
+ * behind their first timestamp, sealed ones in segs from meta
+ * segs_blk_from on. A store of format 1, 2 or 3 is upgraded when opened
+ * for writing and read as it is when opened read-only (legacy.c); a newer
+ * one is refused. */
+#define STORE_FORMAT 4u
 #define STORE_MAGIC "pacewatch-store"
 
 /* A head is its appender state followed by the chunk bytes, so it can be
@@ -552,8 +554,11 @@ int legacy_segs_plain_from(struct store *s, MDB_txn *txn);
 /* The format of an existing store (newer ones were refused before); sets
  * s->wal_v1 for format 2's log. */
 int legacy_format_get(struct store *s, MDB_txn *txn, uint64_t *format);
-/* Upgrade a store of format 1 or 2 to format 3, in one transaction. */
-int legacy_upgrade(struct store *s, char **cause);
+/* s->segs_blk_from and s->open_blk from meta (a new store: every
+ * segment a block; format 3 or older: none). */
+int legacy_segs_blk_from(struct store *s, MDB_txn *txn, bool is_new);
+/* Upgrade a store of format 1, 2 or 3 to format 4, in one transaction. */
+int legacy_upgrade(struct store *s, uint64_t format, char **cause);
 
 /* Format 2's heads and open segments, and format 1's segments, carry the
  * appender state in a fixed 30 bytes in front of the chunk. */
@@ -618,6 +623,11 @@ struct store {
 	struct series_cache cache;
 	uint64_t cache_gen;
 	uint64_t segs_plain_from;   /* segs keys from here hold no appender state (legacy.c) */
+	uint64_t segs_blk_from;     /* segs keys from here hold blocks (block.c), older
+				     * ones Gorilla chunks; UINT64_MAX read as it is */
+	bool open_blk;              /* open segments are blocks after their first
+				     * timestamp (format 4), else Gorilla chunks */
+	struct blk_codec blkw;      /* the writer's, guarded by wlock */
 	struct wal_writer wal;      /* guarded by wlock */
 	struct slot_writer slots;   /* guarded by wlock */
 	bool slots_legacy;          /* read-only, format <= 2: an entry per series (legacy.c) */
@@ -770,5 +780,18 @@ static inline int seg_resolve(MDB_txn *txn, const struct store *s, const MDB_val
 		return legacy_seg_strip(out, out);
 	return out->mv_size < 2 ? MDB_CORRUPTED : 0;
 }
+
+/* Is the segs value of key seq a block (else a Gorilla chunk)? */
+static inline bool seg_is_blk(const struct store *s, const uint8_t seq[8])
+{
+	return key_get_u64(seq) >= s->segs_blk_from;
+}
+
+/* Format 4's open segment: 8 bytes of its first timestamp (key_put_ts),
+ * then the block. */
+#define OPEN_BLK_HDR 8u
+/* The most an open segment's entry takes: a block trimmed by retention
+ * may come out a little larger than it was. */
+#define OPEN_BLK_MAX (OPEN_BLK_HDR + BLK_CAP_BYTES + 128u)
 
 #endif /* PW_STORE_INT_H */
