@@ -351,7 +351,7 @@ int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout
 	uint64_t P = 0, D = 0;
 	double div = p10[K];
 	for (size_t i = 0; i < n; i++) {
-		uint64_t code;
+		uint64_t code = 0;
 		varint_get(&p, end, &code); /* checked above */
 		if (code == 0) {
 			uint64_t b = le64_get(exc);

@@ -7,6 +7,8 @@
  */
 #include "store_int.h"
 
+#include <stdlib.h>
+
 /*
  * Format 1 and 2, as they differ from format 3 (store_int.h):
  *   heads     id(8, BE) -> the fixed 30-byte appender state + chunk
@@ -369,36 +371,66 @@ static int open_to_blocks(struct store *s, MDB_txn *txn)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
-	uint64_t next_seq;
+	uint64_t next_seq, *runs = NULL;
+	size_t nruns = 0;
 	int rc;
 
 	if ((rc = slots_flush(s, txn)) != 0 || /* the runs written so far */
 	    (rc = mdb_cursor_open(txn, s->dbi_open, &c)) != 0)
 		return rc;
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
-		struct slot_ent ents[SLOT_RUN];
-		size_t n;
-		if (k.mv_size != 8 || (rc = slot_block_parse(&v, ents, &n)) != 0) {
+		if (k.mv_size != 8) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
+		runs = xreallocarray(runs, nruns + 1, sizeof *runs);
+		runs[nruns++] = key_get_u64(k.mv_data);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		free(runs);
+		return rc;
+	}
+	rc = 0;
+	/* Runs of SLOT_RUN ids become runs of 1 << OPEN_RUN_BITS: run R's
+	 * entries go to keys R << 3 and up, so the old runs are taken from
+	 * the last, each deleted before its entries are put back: the keys
+	 * put never meet an old run not yet taken. */
+	s->open_blk = true;
+	for (size_t r = nruns; r-- > 0 && rc == 0;) {
+		uint8_t kb[8];
+		MDB_val rk = {8, kb};
+		struct slot_ent ents[SLOT_RUN];
+		size_t n;
+		uint8_t *copy;
+		key_put_u64(kb, runs[r]);
+		if ((rc = mdb_get(txn, s->dbi_open, &rk, &v)) != 0)
+			break;
+		copy = xmalloc(v.mv_size);
+		memcpy(copy, v.mv_data, v.mv_size);
+		v.mv_data = copy;
+		if ((rc = mdb_del(txn, s->dbi_open, &rk, NULL)) != 0 ||
+		    (rc = slot_block_parse(&v, ents, &n)) != 0) {
+			free(copy);
+			break;
+		}
 		for (size_t i = 0; i < n && rc == 0; i++) {
-			uint64_t id = key_get_u64(k.mv_data) << SLOT_RUN_BITS | ents[i].lo;
+			uint64_t id = runs[r] << SLOT_RUN_BITS | ents[i].lo;
 			struct chunk_dec d;
 			int64_t t;
 			double dv;
 			size_t m = 0, len;
-			int r, cnt = chunk_dec_init(&d, ents[i].p, ents[i].len);
+			int res, cnt = chunk_dec_init(&d, ents[i].p, ents[i].len);
 			if (cnt <= 0) {
 				rc = MDB_CORRUPTED;
 				break;
 			}
 			blk_codec_samples(&s->blkw, (size_t)cnt);
-			while ((r = chunk_dec_next(&d, &t, &dv)) == 1) {
+			while ((res = chunk_dec_next(&d, &t, &dv)) == 1) {
 				s->blkw.ts[m] = t;
 				s->blkw.vs[m++] = dv;
 			}
-			if (r < 0 || m == 0) {
+			if (res < 0 || m == 0) {
 				rc = MDB_CORRUPTED;
 				break;
 			}
@@ -412,17 +444,17 @@ static int open_to_blocks(struct store *s, MDB_txn *txn)
 			}
 			rc = slot_put(s, txn, SLOT_OPEN, id, hdr, sizeof hdr, out, len);
 		}
-		if (rc != 0)
-			break;
+		free(copy);
+		if (rc == 0 && s->slots.n >= 4096)
+			rc = slots_flush(s, txn);
 	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
+	free(runs);
+	if (rc != 0)
 		return rc;
 	if ((rc = store__meta_get_u64(txn, s, "next_seq", &next_seq)) != 0 ||
 	    (rc = store__meta_put_u64(txn, s, "segs_blk_from", next_seq)) != 0)
 		return rc;
 	s->segs_blk_from = next_seq;
-	s->open_blk = true;
 	return 0;
 }
 

@@ -412,6 +412,12 @@ size_t wal_view_find(const struct wal_view *w, uint64_t id, const int64_t **ts,
 
 #define SLOT_RUN_BITS 8u
 #define SLOT_RUN (1u << SLOT_RUN_BITS)
+/* Format 4's open blocks are larger than format 3's open segments: runs
+ * of 32 ids keep a run's value near 40 KB, so a head flush rewrites that
+ * much, and LMDB finds room for it among the pages it freed (an overflow
+ * value needs consecutive free pages; values of ~300 KB left them unused
+ * and the file grew). */
+#define OPEN_RUN_BITS 5u
 enum slot_table { SLOT_HEADS = 0, SLOT_OPEN = 1 };
 
 /* A reader's look-ups in one table of a snapshot; consecutive ids of one
@@ -420,6 +426,7 @@ struct slot_reader {
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	bool legacy, have;
+	unsigned bits; /* ids per run: 1 << bits */
 	unsigned skip; /* legacy and skip: a store read as it is (legacy.c) */
 	uint64_t run;
 	MDB_val blk;
@@ -737,12 +744,18 @@ static inline int head_parse(const void *p, size_t len, bool legacy, struct head
 	return legacy ? legacy_head_parse(p, len, h) : head_parse_compact(p, len, h);
 }
 
+static inline unsigned slot_run_bits(const struct store *s, enum slot_table t)
+{
+	return t == SLOT_OPEN && s->open_blk ? OPEN_RUN_BITS : SLOT_RUN_BITS;
+}
+
 static inline void slot_reader_init(struct slot_reader *r, const struct store *s,
 				    MDB_txn *txn, enum slot_table t)
 {
 	memset(r, 0, sizeof *r);
 	r->txn = txn;
 	r->dbi = t == SLOT_HEADS ? s->dbi_heads : s->dbi_open;
+	r->bits = slot_run_bits(s, t);
 	if (s->slots_legacy)
 		legacy_slot_reader_init(r, t);
 }
