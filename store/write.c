@@ -863,11 +863,14 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 
 	if (e[0].ts > a.t) {
 		/* Fast path: append to the head without decoding it; a full
-		 * head moves into the last segment. Series flush at different
-		 * fill levels, so that series scraped together do not all
-		 * rewrite their segments in the same commit. */
+		 * head moves into the last segment. Runs of open blocks flush
+		 * at different fill levels, so that series scraped together do
+		 * not all rewrite their segments in the same commit; the series
+		 * of one run flush at the same level, so that a run scraped
+		 * together is rewritten once per flush, not once per series. */
+		uint64_t orun = id >> OPEN_RUN_BITS;
 		unsigned head_max = HEAD_MAX_SAMPLES / 2 +
-				    (unsigned)((id * 0x9e3779b97f4a7c15ULL) >> 32) % (HEAD_MAX_SAMPLES / 2);
+				    (unsigned)((orun * 0x9e3779b97f4a7c15ULL) >> 32) % (HEAD_MAX_SAMPLES / 2);
 		/* appends OR their bits in: zero what the n samples can reach
 		 * (not the whole buffer: this runs once per series per commit) */
 		size_t zero = h.clen + n * CHUNK_SAMPLE_MAX_BYTES + 1;
