@@ -18,7 +18,7 @@
  *   (n-1) x varint zigzag(t[i] - t[i-1] - step)
  *   u8 K | mode << 5               decimal exponent K (0..BLK_K_MAX) and
  *                                  mode (0: mantissa deltas, 1: deltas of
- *                                  deltas)
+ *                                  deltas, 2: binary mantissas, below)
  *   n x varint code                0: the value is an exception, its 8 bytes
  *                                  come from the exception area; else
  *                                  zigzag(M - P - (mode ? D : 0)) + 1 where
@@ -27,6 +27,10 @@
  *                                  mantissa step (both 0 at the start;
  *                                  exceptions change neither)
  *   nexc x 8 bytes LE              the exceptions' bits, in order
+ * Mode 2 (K 0): then varint zigzag(E) and u8 S; the values are M * 2^E,
+ * and the codes 0: an exception; 1: followed by varint zigzag(M - P);
+ * else zigzag((M - P) >> S) + 2. Chosen when many values have no decimal
+ * form and it is shorter (a counter stepping by integers from 82.2901...).
  * A value is a mantissa only when M / 10^K gives its bits back exactly
  * (|M| <= 2^53, not -0.0); NaN payloads, ±Inf, -0.0 and values such as
  * 0.1 + 0.2 are exceptions, so every value is kept bit for bit.
@@ -62,6 +66,8 @@ void blk_codec_free(struct blk_codec *c)
 	free(c->zbuf);
 	free(c->mant);
 	free(c->kd);
+	free(c->bmant);
+	free(c->bok);
 	free(c->ts);
 	free(c->vs);
 	memset(c, 0, sizeof *c);
@@ -81,6 +87,8 @@ static void samp_room(struct blk_codec *c, size_t n)
 		c->scap = n;
 		c->mant = xreallocarray(c->mant, n, sizeof *c->mant);
 		c->kd = xreallocarray(c->kd, n, sizeof *c->kd);
+		c->bmant = xreallocarray(c->bmant, n, sizeof *c->bmant);
+		c->bok = xreallocarray(c->bok, n, sizeof *c->bok);
 	}
 }
 
@@ -120,6 +128,141 @@ static inline size_t varint_len(uint64_t v)
 		n++;
 	}
 	return n;
+}
+
+/* The lowest power of two dividing finite v (*e) and v / 2^*e (odd, or 0
+ * for zero, *e then 0), with its sign. */
+static int64_t bin_split(uint64_t b, int *e)
+{
+	uint64_t frac = b & ((1ULL << 52) - 1);
+	int ex = (int)((b >> 52) & 0x7ff);
+	uint64_t m = ex ? frac | 1ULL << 52 : frac;
+	int x = ex ? ex - 1075 : -1074;
+	if (m == 0) {
+		*e = 0;
+		return 0;
+	}
+	int tz = __builtin_ctzll(m);
+	*e = x + tz;
+	m >>= tz;
+	return b >> 63 ? -(int64_t)m : (int64_t)m;
+}
+
+/* Mode 2, the values as integers M times 2^E (E the block's least): a
+ * value whose M would pass 2^62 is an exception; the deltas in units of
+ * 2^S, S the trailing zeros most of them share (a delta that has fewer
+ * is escaped). Writes the values' part at p when it is shorter than
+ * budget bytes, returning its length, else 0. */
+static size_t binary_encode(struct blk_codec *c, const double *vs, size_t n, size_t budget,
+			    uint8_t *p)
+{
+	int E = INT32_MAX;
+	uint64_t *bits = c->bmant; /* the decimal pass's are kept for the fallback */
+	int8_t *ok = c->bok;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t b;
+		int e;
+		memcpy(&b, &vs[i], 8);
+		ok[i] = !(((b >> 52) & 0x7ff) == 0x7ff || b == 0x8000000000000000ULL);
+		if (ok[i] && bin_split(b, &e) != 0 && e < E)
+			E = e;
+	}
+	if (E == INT32_MAX)
+		E = 0;
+	/* M = odd * 2^(e - E) */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t b;
+		int e;
+		if (!ok[i])
+			continue;
+		memcpy(&b, &vs[i], 8);
+		int64_t m = bin_split(b, &e);
+		uint64_t mag = m < 0 ? (uint64_t)-m : (uint64_t)m;
+		if (m != 0 && (e - E > 62 || 64 - __builtin_clzll(mag) + (e - E) > 62)) {
+			ok[i] = 0;
+			continue;
+		}
+		bits[i] = m == 0 ? 0 : (uint64_t)(m * (int64_t)(1ULL << (e - E)));
+		double back = ldexp((double)(int64_t)bits[i], E);
+		if (memcmp(&back, &b, 8) != 0) /* never expected: checked anyway */
+			ok[i] = 0;
+	}
+	/* S: the most trailing zeros that 7 of 8 nonzero deltas share */
+	size_t tzn[65] = {0}, nz = 0;
+	{
+		uint64_t P = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!ok[i])
+				continue;
+			uint64_t d = bits[i] - P;
+			P = bits[i];
+			if (d) {
+				tzn[__builtin_ctzll(d)]++;
+				nz++;
+			}
+		}
+	}
+	unsigned S = 0;
+	{
+		size_t above = 0;
+		for (int t = 63; t >= 0; t--) {
+			above += tzn[t];
+			if (above * 8 >= nz * 7) {
+				S = (unsigned)t;
+				break;
+			}
+		}
+	}
+	size_t o = 0, nexc = 0;
+	uint8_t hdr[2 + VARINT_MAX_BYTES];
+	size_t h = 0;
+	hdr[h++] = 2u << 5;
+	h += varint_put(hdr + h, zigzag(E));
+	hdr[h++] = (uint8_t)S;
+	size_t len = h;
+	{
+		uint64_t P = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!ok[i]) {
+				len += 9;
+				continue;
+			}
+			int64_t d = (int64_t)(bits[i] - P);
+			P = bits[i];
+			if (((uint64_t)d & ((1ULL << S) - 1)) == 0)
+				len += varint_len(zigzag(d >> S) + 2);
+			else
+				len += 1 + varint_len(zigzag(d));
+		}
+	}
+	if (len >= budget)
+		return 0;
+	memcpy(p, hdr, h);
+	o = h;
+	uint64_t P = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!ok[i]) {
+			p[o++] = 0;
+			nexc++;
+			continue;
+		}
+		int64_t d = (int64_t)(bits[i] - P);
+		P = bits[i];
+		if (((uint64_t)d & ((1ULL << S) - 1)) == 0) {
+			o += varint_put(p + o, zigzag(d >> S) + 2);
+		} else {
+			p[o++] = 1;
+			o += varint_put(p + o, zigzag(d));
+		}
+	}
+	for (size_t i = 0; nexc && i < n; i++)
+		if (!ok[i]) {
+			uint64_t b;
+			memcpy(&b, &vs[i], 8);
+			le64_put(p + o, b);
+			o += 8;
+		}
+	return o;
 }
 
 /* The raw block of n samples into c->raw; returns its length. */
@@ -187,6 +330,15 @@ static size_t raw_encode(struct blk_codec *c, const int64_t *ts, const double *v
 	}
 	unsigned mode = len[1] < len[0];
 	c->split = o; /* the values' part starts here */
+	{
+		size_t exc = 0;
+		for (size_t i = 0; i < n; i++)
+			exc += c->kd[i] < 0;
+		/* many values without a decimal form: binary mantissas may do
+		 * better (a counter counting from a fraction such as 82.29016948897019) */
+		if (exc > n / 8 && (o += binary_encode(c, vs, n, len[mode] + 8 * exc, p + o)) > c->split)
+			return o;
+	}
 	p[o++] = (uint8_t)(K | mode << 5);
 	uint64_t P = 0, D = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -331,18 +483,26 @@ int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout
 	}
 	if (p >= end)
 		return PW_EINVAL;
-	unsigned K = *p & 31, mode = *p >> 5;
+	unsigned K = *p & 31, mode = *p >> 5, S = 0;
+	int64_t E = 0;
 	p++;
-	if (K > BLK_K_MAX || mode > 1)
+	if (K > BLK_K_MAX || mode > 2 || (mode == 2 && K != 0))
 		return PW_EINVAL;
+	if (mode == 2) {
+		if (!get_zz(&p, end, &E) || E < -1100 || E > 1100 || p >= end || *p > 63)
+			return PW_EINVAL;
+		S = *p++;
+	}
 	/* codes first, exceptions after them: find where they start */
 	const uint8_t *codes = p;
 	size_t nexc = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t code;
+		uint64_t code, esc;
 		if (!varint_get(&p, end, &code))
 			return PW_EINVAL;
 		nexc += code == 0;
+		if (mode == 2 && code == 1 && !varint_get(&p, end, &esc))
+			return PW_EINVAL;
 	}
 	if ((size_t)(end - p) != nexc * 8)
 		return PW_EINVAL; /* exactly the exceptions remain */
@@ -357,6 +517,19 @@ int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout
 			uint64_t b = le64_get(exc);
 			exc += 8;
 			memcpy(&c->vs[i], &b, 8);
+			continue;
+		}
+		if (mode == 2) {
+			uint64_t db;
+			if (code == 1) {
+				uint64_t esc = 0;
+				varint_get(&p, end, &esc); /* checked above */
+				db = (uint64_t)unzigzag(esc);
+			} else {
+				db = (uint64_t)unzigzag(code - 2) << S;
+			}
+			P += db;
+			c->vs[i] = ldexp((double)(int64_t)P, (int)E);
 			continue;
 		}
 		uint64_t dm = (uint64_t)unzigzag(code - 1) + (mode ? D : 0);

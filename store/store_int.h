@@ -171,6 +171,8 @@ struct blk_codec {
 	size_t rawcap, zcap;
 	int64_t *mant;
 	int8_t *kd;
+	uint64_t *bmant; /* mode 2's */
+	int8_t *bok;
 	size_t scap;
 	int64_t *ts;
 	double *vs;
