@@ -239,6 +239,7 @@ static size_t binary_encode(struct blk_codec *c, const double *vs, size_t n, siz
 		return 0;
 	memcpy(p, hdr, h);
 	o = h;
+	c->codes_at = (size_t)(p - c->raw) + o;
 	uint64_t P = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!ok[i]) {
@@ -255,6 +256,8 @@ static size_t binary_encode(struct blk_codec *c, const double *vs, size_t n, siz
 			o += varint_put(p + o, zigzag(d));
 		}
 	}
+	c->codes_end = (size_t)(p - c->raw) + o;
+	c->mode2 = true;
 	for (size_t i = 0; nexc && i < n; i++)
 		if (!ok[i]) {
 			uint64_t b;
@@ -263,6 +266,38 @@ static size_t binary_encode(struct blk_codec *c, const double *vs, size_t n, siz
 			o += 8;
 		}
 	return o;
+}
+
+/* Rewrite the n codes at c->raw[codes_at, codes_end) as the first byte of
+ * each code, then the rest of their bytes (and mode 2's escaped deltas)
+ * in order: the first bytes of two-byte codes are near random, the rest
+ * small, and zstd codes each part better on its own (11 % on gauges that
+ * move by hundreds). Sets c->split2 where the rest starts; returns len. */
+static size_t split_codes(struct blk_codec *c, size_t n, size_t len)
+{
+	size_t at = c->codes_at, clen = c->codes_end - at, a1 = 0, a2 = n;
+	raw_room(c, len + clen); /* scratch after the block */
+	uint8_t *src = c->raw + at, *tmp = c->raw + len;
+	for (size_t i = 0, q = 0; i < n; i++) {
+		uint64_t code = 0;
+		unsigned shift = 0;
+		uint8_t b = src[q++];
+		tmp[a1++] = b;
+		code = b & 0x7f;
+		while (b & 0x80) {
+			b = src[q++];
+			tmp[a2++] = b;
+			shift += 7;
+			code |= (uint64_t)(b & 0x7f) << shift;
+		}
+		if (c->mode2 && code == 1)
+			do
+				tmp[a2++] = b = src[q++];
+			while (b & 0x80);
+	}
+	memcpy(src, tmp, clen);
+	c->split2 = at + n;
+	return len;
 }
 
 /* The raw block of n samples into c->raw; returns its length. */
@@ -337,9 +372,11 @@ static size_t raw_encode(struct blk_codec *c, const int64_t *ts, const double *v
 		/* many values without a decimal form: binary mantissas may do
 		 * better (a counter counting from a fraction such as 82.29016948897019) */
 		if (exc > n / 8 && (o += binary_encode(c, vs, n, len[mode] + 8 * exc, p + o)) > c->split)
-			return o;
+			return split_codes(c, n, o);
 	}
 	p[o++] = (uint8_t)(K | mode << 5);
+	c->codes_at = o;
+	c->mode2 = false;
 	uint64_t P = 0, D = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (c->kd[i] < 0) {
@@ -352,6 +389,7 @@ static size_t raw_encode(struct blk_codec *c, const int64_t *ts, const double *v
 		D = d;
 		P = M;
 	}
+	c->codes_end = o;
 	for (size_t i = 0; nexc && i < n; i++)
 		if (c->kd[i] < 0) {
 			uint64_t b;
@@ -359,7 +397,7 @@ static size_t raw_encode(struct blk_codec *c, const int64_t *ts, const double *v
 			le64_put(p + o, b);
 			o += 8;
 		}
-	return o;
+	return split_codes(c, n, o);
 }
 
 static void oom(void)
@@ -382,31 +420,42 @@ size_t blk_encode(struct blk_codec *c, const int64_t *ts, const double *vs, size
 		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 0);
 		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_contentSizeFlag, 1);
 	}
-	/* the timestamps' part and the values' part each in a frame of its own:
-	 * each gets its own entropy tables (6 % smaller on programme data) */
-	size_t split = c->split, bound = VARINT_MAX_BYTES + ZSTD_compressBound(split) +
-					  ZSTD_compressBound(rawlen - split);
+	/* the timestamps, the values' first bytes, and (when there are enough
+	 * of them) the rest each in a frame of its own: each part gets its own
+	 * entropy tables (6 % smaller on programme data, 11 % more on gauges) */
+	size_t cut[4] = {0, c->split, c->split2, rawlen}, parts = 3;
+	if (rawlen - c->split2 < 64) { /* a third frame would cost more */
+		cut[2] = rawlen;
+		parts = 2;
+	}
+	size_t bound = 2 * VARINT_MAX_BYTES;
+	for (size_t i = 0; i < parts; i++)
+		bound += ZSTD_compressBound(cut[i + 1] - cut[i]);
 	if (bound > c->zcap) {
 		c->zcap = bound;
 		c->zbuf = xrealloc(c->zbuf, bound);
 	}
 	const uint8_t *src = c->raw;
 	uint8_t kind = BLK_RAW;
-	size_t l = rawlen;
-	size_t z1 = ZSTD_compress2(c->cctx, c->zbuf + VARINT_MAX_BYTES, c->zcap - VARINT_MAX_BYTES,
-				   c->raw, split);
-	if (!ZSTD_isError(z1)) {
-		uint8_t hdr[VARINT_MAX_BYTES];
-		size_t h = varint_put(hdr, z1);
-		size_t at = VARINT_MAX_BYTES + z1;
-		size_t z2 = ZSTD_compress2(c->cctx, c->zbuf + at, c->zcap - at, c->raw + split,
-					   rawlen - split);
-		if (!ZSTD_isError(z2) && h + z1 + z2 < rawlen) {
-			uint8_t *start = c->zbuf + VARINT_MAX_BYTES - h;
+	size_t l = rawlen, z[3] = {0, 0, 0}, at = 2 * VARINT_MAX_BYTES;
+	bool ok = true;
+	for (size_t i = 0; i < parts && ok; i++) {
+		z[i] = ZSTD_compress2(c->cctx, c->zbuf + at, c->zcap - at, c->raw + cut[i],
+				      cut[i + 1] - cut[i]);
+		ok = !ZSTD_isError(z[i]);
+		at += z[i];
+	}
+	if (ok) {
+		uint8_t hdr[2 * VARINT_MAX_BYTES];
+		size_t h = varint_put(hdr, z[0]);
+		h += varint_put(hdr + h, parts == 3 ? z[1] : 0);
+		size_t total = h + z[0] + z[1] + z[2];
+		if (total < rawlen) {
+			uint8_t *start = c->zbuf + 2 * VARINT_MAX_BYTES - h;
 			memcpy(start, hdr, h);
 			src = start;
 			kind = BLK_ZSTD;
-			l = h + z1 + z2;
+			l = total;
 		}
 	}
 	c->need = l + 1;
@@ -426,6 +475,21 @@ static bool get_zz(const uint8_t **p, const uint8_t *end, int64_t *v)
 	return true;
 }
 
+/* A code: its first byte b, the rest (if any) at *p (advanced) before
+ * end; false when cut short or too long. */
+static inline bool code_get(uint8_t b, const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = b & 0x7f;
+	for (unsigned shift = 7; b & 0x80; shift += 7) {
+		if (shift >= 64 || *p >= end)
+			return false;
+		b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+	}
+	*out = v;
+	return true;
+}
+
 int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout)
 {
 	const uint8_t *p, *end;
@@ -438,29 +502,36 @@ int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout
 		p = blk + 1;
 		end = blk + len;
 	} else if (blk[0] == BLK_ZSTD) {
+		/* varint z1, varint z2 (0: two frames), then the frames */
 		const uint8_t *q = blk + 1, *qend = blk + len;
-		uint64_t z1;
-		if (!varint_get(&q, qend, &z1) || z1 == 0 || z1 >= (uint64_t)(qend - q))
+		uint64_t z1, z2;
+		if (!varint_get(&q, qend, &z1) || !varint_get(&q, qend, &z2) || z1 == 0 ||
+		    z1 >= (uint64_t)(qend - q) || z2 >= (uint64_t)(qend - q) - z1)
 			return PW_EINVAL;
-		const uint8_t *f1 = q, *f2 = q + z1;
-		size_t z2 = (size_t)(qend - f2);
-		unsigned long long w1 = ZSTD_getFrameContentSize(f1, (size_t)z1);
-		unsigned long long w2 = ZSTD_getFrameContentSize(f2, z2);
-		if (w1 == ZSTD_CONTENTSIZE_ERROR || w1 == ZSTD_CONTENTSIZE_UNKNOWN || w1 == 0 ||
-		    w2 == ZSTD_CONTENTSIZE_ERROR || w2 == ZSTD_CONTENTSIZE_UNKNOWN || w2 == 0 ||
-		    w1 > BLK_RAW_MAX || w2 > BLK_RAW_MAX - w1)
-			return PW_EINVAL;
-		raw_room(c, (size_t)(w1 + w2));
+		const uint8_t *f[3] = {q, q + z1, z2 ? q + z1 + z2 : qend};
+		size_t fl[3] = {(size_t)z1, z2 ? (size_t)z2 : (size_t)(qend - f[1]),
+				z2 ? (size_t)(qend - f[2]) : 0};
+		unsigned long long w[3] = {0, 0, 0}, total = 0;
+		size_t nf = z2 ? 3 : 2;
+		for (size_t i = 0; i < nf; i++) {
+			w[i] = ZSTD_getFrameContentSize(f[i], fl[i]);
+			if (w[i] == ZSTD_CONTENTSIZE_ERROR || w[i] == ZSTD_CONTENTSIZE_UNKNOWN ||
+			    w[i] == 0 || w[i] > BLK_RAW_MAX - total)
+				return PW_EINVAL;
+			total += w[i];
+		}
+		raw_room(c, (size_t)total);
 		if (!c->dctx && !(c->dctx = ZSTD_createDCtx()))
 			oom();
-		size_t g1 = ZSTD_decompressDCtx(c->dctx, c->raw, (size_t)w1, f1, (size_t)z1);
-		if (ZSTD_isError(g1) || g1 != w1)
-			return PW_EINVAL;
-		size_t g2 = ZSTD_decompressDCtx(c->dctx, c->raw + g1, (size_t)w2, f2, z2);
-		if (ZSTD_isError(g2) || g2 != w2)
-			return PW_EINVAL;
+		size_t g = 0;
+		for (size_t i = 0; i < nf; i++) {
+			size_t got = ZSTD_decompressDCtx(c->dctx, c->raw + g, (size_t)w[i], f[i], fl[i]);
+			if (ZSTD_isError(got) || got != w[i])
+				return PW_EINVAL;
+			g += got;
+		}
 		p = c->raw;
-		end = c->raw + g1 + g2;
+		end = c->raw + g;
 	} else {
 		return PW_EINVAL;
 	}
@@ -493,26 +564,29 @@ int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout
 			return PW_EINVAL;
 		S = *p++;
 	}
-	/* codes first, exceptions after them: find where they start */
-	const uint8_t *codes = p;
+	/* the codes' first bytes (n), the rest of their bytes and mode 2's
+	 * escaped deltas, then the exceptions: check it all first */
+	if ((uint64_t)(end - p) < n)
+		return PW_EINVAL;
+	const uint8_t *a1 = p, *rest = p + n, *a2 = rest;
 	size_t nexc = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t code, esc;
-		if (!varint_get(&p, end, &code))
+		if (!code_get(a1[i], &a2, end, &code))
 			return PW_EINVAL;
 		nexc += code == 0;
-		if (mode == 2 && code == 1 && !varint_get(&p, end, &esc))
+		if (mode == 2 && code == 1 && !varint_get(&a2, end, &esc))
 			return PW_EINVAL;
 	}
-	if ((size_t)(end - p) != nexc * 8)
+	if ((size_t)(end - a2) != nexc * 8)
 		return PW_EINVAL; /* exactly the exceptions remain */
-	const uint8_t *exc = p;
-	p = codes;
+	const uint8_t *exc = a2;
+	a2 = rest;
 	uint64_t P = 0, D = 0;
 	double div = p10[K];
 	for (size_t i = 0; i < n; i++) {
 		uint64_t code = 0;
-		varint_get(&p, end, &code); /* checked above */
+		code_get(a1[i], &a2, end, &code); /* checked above */
 		if (code == 0) {
 			uint64_t b = le64_get(exc);
 			exc += 8;
@@ -523,7 +597,7 @@ int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout
 			uint64_t db;
 			if (code == 1) {
 				uint64_t esc = 0;
-				varint_get(&p, end, &esc); /* checked above */
+				varint_get(&a2, end, &esc); /* checked above */
 				db = (uint64_t)unzigzag(esc);
 			} else {
 				db = (uint64_t)unzigzag(code - 2) << S;

@@ -179,6 +179,8 @@ struct blk_codec {
 	size_t dcap;
 	size_t need; /* the last blk_encode's size, stored or not */
 	size_t split; /* in raw: where the values' part starts */
+	size_t codes_at, codes_end, split2; /* the codes; where their rest starts */
+	bool mode2;
 };
 void blk_codec_init(struct blk_codec *c);
 void blk_codec_free(struct blk_codec *c);
