@@ -1,7 +1,9 @@
 /*
- * legacy.c — stores of format 1 and 2: how env.c's store_open finds one,
- * how it is read as it is when opened read-only, and its upgrade to format
- * 3 in one transaction when opened for writing. The hot paths (read.c,
+ * legacy.c — stores of format 1, 2 and 3: how env.c's store_open finds
+ * one, how it is read as it is when opened read-only, and its upgrade to
+ * format 4 in one transaction when opened for writing (format 3's open
+ * segments become blocks, block.c; sealed ones stay Gorilla chunks, read
+ * by key below meta segs_blk_from). The hot paths (read.c,
  * wal.c, retention.c; head_parse, slot_read, seg_resolve in store_int.h)
  * call in behind one test; chunk.c and slots.c know only format 3.
  */

@@ -3,7 +3,7 @@
  * byte encodings, and what each file offers the others (chunk codec, log,
  * runs, symbols, older formats, the store, transactions, series cache).
  *
- * LMDB layout (named databases), format 3:
+ * LMDB layout (named databases), format 4:
  *   meta      "magic", "format", "next_id", "next_sym", "samples",
  *             "generation", ...
  *   series    id(8, BE)                     -> labels as symbol ids (series.c)
@@ -14,14 +14,19 @@
  *                                              appender state + chunk
  *   chunks    id(8, BE) + mint(8, BE^sign)  -> seq(8, BE) of a sealed segment
  *                                              in segs
- *   segs      seq(8, BE)                    -> a sealed segment's chunk (keys
- *                                              before meta segs_plain_from:
- *                                              format 1's, with its appender
- *                                              state in front; legacy.c)
+ *   segs      seq(8, BE)                    -> a sealed segment: from meta
+ *                                              segs_blk_from on a block
+ *                                              (block.c), before it a Gorilla
+ *                                              chunk (keys before meta
+ *                                              segs_plain_from: format 1's,
+ *                                              with its appender state in
+ *                                              front; legacy.c)
  *   openruns  run(8, BE)                    -> the open segments of a run of
- *                                              ids (slots.c): each series' last
- *                                              segment while it still has room,
- *                                              chunk bytes only
+ *                                              1 << OPEN_RUN_BITS ids
+ *                                              (slots.c): each series' last
+ *                                              segment while it still has
+ *                                              room, its first ts (8) and
+ *                                              the block
  *   metadata  metric name                   -> type(1) help \0 unit \0
  *   wal       seq(8, BE) group(1)           -> the samples of one commit that
  *                                              only extend series, of a group
