@@ -497,6 +497,10 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof path, "%s/scrape", dir);
 		bench_scrape_api(path);
 	}
+	if (strcmp(only, "reads") == 0) { /* the reads alone, of a store written before */
+		snprintf(path, sizeof path, "%s/scrape", dir);
+		bench_reads(path);
+	}
 	if (strcmp(only, "text") == 0) {
 		snprintf(path, sizeof path, "%s/text", dir);
 		bench_scrape_text(path);
