@@ -10,7 +10,8 @@
  *   u8 kind: BLK_RAW (the raw block follows) or BLK_ZSTD: varint the
  *   length of the first zstd frame, the first frame (the raw block up to
  *   the values' part), the second (the values' part); both declare their
- *   content size
+ *   content size; or BLK_ZSTD1: one zstd frame that inflates to the whole
+ *   raw block (small blocks, when that is smaller)
  * The raw block:
  *   varint n                       samples, 1..BLK_DEC_MAX
  *   varint zigzag(t0)              the first timestamp
@@ -64,6 +65,7 @@ void blk_codec_free(struct blk_codec *c)
 		ZSTD_freeDCtx(c->dctx);
 	free(c->raw);
 	free(c->zbuf);
+	free(c->z1buf);
 	free(c->mant);
 	free(c->kd);
 	free(c->bmant);
@@ -458,6 +460,21 @@ size_t blk_encode(struct blk_codec *c, const int64_t *ts, const double *vs, size
 			l = total;
 		}
 	}
+	if (rawlen <= BLK_ONE_FRAME_RAW) {
+		/* a small block: the frames' headers and tables weigh more than
+		 * separate tables save; one frame may be smaller */
+		size_t zb = ZSTD_compressBound(rawlen);
+		if (zb > c->z1cap) {
+			c->z1cap = zb;
+			c->z1buf = xrealloc(c->z1buf, zb);
+		}
+		size_t z1 = ZSTD_compress2(c->cctx, c->z1buf, c->z1cap, c->raw, rawlen);
+		if (!ZSTD_isError(z1) && z1 < l) {
+			src = c->z1buf;
+			kind = BLK_ZSTD1;
+			l = z1;
+		}
+	}
 	c->need = l + 1;
 	if (l + 1 > cap)
 		return 0;
@@ -501,6 +518,19 @@ int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout
 	if (blk[0] == BLK_RAW) {
 		p = blk + 1;
 		end = blk + len;
+	} else if (blk[0] == BLK_ZSTD1) {
+		unsigned long long w = ZSTD_getFrameContentSize(blk + 1, len - 1);
+		if (w == ZSTD_CONTENTSIZE_ERROR || w == ZSTD_CONTENTSIZE_UNKNOWN || w == 0 ||
+		    w > BLK_RAW_MAX)
+			return PW_EINVAL;
+		raw_room(c, (size_t)w);
+		if (!c->dctx && !(c->dctx = ZSTD_createDCtx()))
+			oom();
+		size_t got = ZSTD_decompressDCtx(c->dctx, c->raw, (size_t)w, blk + 1, len - 1);
+		if (ZSTD_isError(got) || got != w)
+			return PW_EINVAL;
+		p = c->raw;
+		end = c->raw + got;
 	} else if (blk[0] == BLK_ZSTD) {
 		/* varint z1, varint z2 (0: two frames), then the frames */
 		const uint8_t *q = blk + 1, *qend = blk + len;

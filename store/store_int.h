@@ -159,6 +159,9 @@ static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, 
  * overflow pages of whole 4 KiB); it holds at most BLK_MAX_SAMPLES. */
 #define BLK_RAW 0xb1u
 #define BLK_ZSTD 0xb2u
+#define BLK_ZSTD1 0xb3u
+/* Raw blocks up to this size are also tried as one zstd frame. */
+#define BLK_ONE_FRAME_RAW 1024u
 #define BLK_CAP_BYTES 2000u
 #define BLK_MAX_SAMPLES 2048u
 /* the most a decoder accepts (hostile bytes are bounded by it) */
@@ -172,8 +175,8 @@ static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, 
 /* Buffers and zstd contexts, reused; decoded samples land in ts/vs. */
 struct blk_codec {
 	void *cctx, *dctx;
-	uint8_t *raw, *zbuf;
-	size_t rawcap, zcap;
+	uint8_t *raw, *zbuf, *z1buf;
+	size_t rawcap, zcap, z1cap;
 	int64_t *mant;
 	int8_t *kd;
 	uint64_t *bmant; /* mode 2's */

@@ -21,7 +21,7 @@ static size_t round_trip(const int64_t *ts, const double *vs, size_t n)
 	static uint8_t out[BLK_RAW_MAX + 64];
 	size_t len = blk_encode(&C, ts, vs, n, out, sizeof out), got;
 	cr_assert_gt(len, 0, "%zu samples encode", n);
-	cr_assert(out[0] == BLK_RAW || out[0] == BLK_ZSTD);
+	cr_assert(out[0] == BLK_RAW || out[0] == BLK_ZSTD || out[0] == BLK_ZSTD1);
 	cr_assert_eq(blk_decode(&C, out, len, &got), 0, "%zu samples decode", n);
 	cr_assert_eq(got, n);
 	for (size_t i = 0; i < n; i++) {
@@ -225,4 +225,25 @@ Test(block, binary_mantissas, .init = setup, .fini = teardown)
 	for (size_t i = 0; i < 300; i++)
 		vs[i] = i % 3 == 0 ? -1e-310 * (double)(i + 1) : i % 3 == 1 ? 1e300 / (double)(i + 1) : sqrt((double)i);
 	round_trip(ts, vs, 300);
+}
+
+/* A short block (a backfilled series of 99 samples) takes one zstd frame
+ * when that is smaller than separate ones: every kind decodes. */
+Test(block, short_blocks_one_frame, .init = setup, .fini = teardown)
+{
+	int64_t ts[99];
+	double vs[99];
+	uint8_t out[BLK_RAW_MAX];
+	bool seen[3] = {false, false, false};
+	for (int shape = 0; shape < 3; shape++) {
+		for (size_t i = 0; i < 99; i++) {
+			ts[i] = 1700000000000LL + (int64_t)i * 15000 + (int64_t)(i * 7 % 50);
+			vs[i] = shape == 0 ? (double)(i * 13 % 20) : shape == 1 ? (double)(i % 500) / 100 : (double)i;
+		}
+		size_t len = blk_encode(&C, ts, vs, 99, out, sizeof out);
+		cr_assert_gt(len, 0);
+		seen[out[0] - BLK_RAW] = true;
+		round_trip(ts, vs, 99);
+	}
+	cr_assert(seen[BLK_ZSTD1 - BLK_RAW], "a short block in one frame");
 }
