@@ -425,11 +425,12 @@ size_t wal_view_find(const struct wal_view *w, uint64_t id, const int64_t **ts,
 #define SLOT_RUN_BITS 8u
 #define SLOT_RUN (1u << SLOT_RUN_BITS)
 /* Format 4's open blocks are larger than format 3's open segments: runs
- * of 32 ids keep a run's value near 40 KB, so a head flush rewrites that
- * much, and LMDB finds room for it among the pages it freed (an overflow
- * value needs consecutive free pages; values of ~300 KB left them unused
- * and the file grew). */
-#define OPEN_RUN_BITS 5u
+ * of 64 ids keep a run's value near 80 KB on tools/bench-store's data, so
+ * a head flush rewrites that much, and LMDB finds room for it among the
+ * pages it freed (an overflow value needs consecutive free pages; values
+ * of ~300 KB left them unused and the file grew). With 32 ids, short
+ * series' runs (~6 KB) wasted a quarter of their second page. */
+#define OPEN_RUN_BITS 6u
 enum slot_table { SLOT_HEADS = 0, SLOT_OPEN = 1 };
 
 /* A reader's look-ups in one table of a snapshot; consecutive ids of one
