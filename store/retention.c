@@ -176,9 +176,7 @@ static int trim_sealed(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t i
 static int trim_open(struct store *s, MDB_txn *txn, uint64_t id, int64_t cutoff,
 		     uint64_t *dropped, bool *done)
 {
-	uint8_t buf[CHUNK_BUF_BYTES];
 	MDB_val v;
-	struct chunk_app a;
 	int64_t mint;
 	int rc;
 
@@ -190,8 +188,6 @@ static int trim_open(struct store *s, MDB_txn *txn, uint64_t id, int64_t cutoff,
 		int kept;
 		size_t blen;
 		uint8_t hdr[OPEN_BLK_HDR], *bout;
-		(void)buf;
-		(void)a;
 		if (v.mv_size < OPEN_BLK_HDR + 2 || v.mv_size > OPEN_BLK_MAX)
 			return MDB_CORRUPTED;
 		*done = true;
