@@ -122,6 +122,25 @@ static int decimals(double v, int64_t *m)
 	return -1;
 }
 
+/* decimals(), trying k = hint (>= 0) first: the previous value's k fits
+ * most values of a series. The k it returns may exceed v's fewest, but is
+ * always another value's fewest, so the block's K (the most) is the same
+ * as decimals() would make it, and so is the block. */
+static inline int decimals_hint(double v, int hint, int64_t *m)
+{
+	if (hint >= 0 && fabs(v) <= MANT_MAX && !(v == 0 && signbit(v))) {
+		double sc = v * p10[hint];
+		if (fabs(sc) <= MANT_MAX) {
+			int64_t mi = (int64_t)nearbyint(sc);
+			if ((double)mi / p10[hint] == v) {
+				*m = mi;
+				return hint;
+			}
+		}
+	}
+	return decimals(v, m);
+}
+
 static inline size_t varint_len(uint64_t v)
 {
 	size_t n = 1;
@@ -324,11 +343,13 @@ static size_t raw_encode(struct blk_codec *c, const int64_t *ts, const double *v
 							     (uint64_t)step)));
 	}
 	/* the block's exponent: the most decimals any value needs */
-	for (size_t i = 0; i < n; i++) {
-		int k = decimals(vs[i], &c->mant[i]);
+	for (size_t i = 0, hint = 0; i < n; i++) {
+		int k = decimals_hint(vs[i], (int)hint, &c->mant[i]);
 		c->kd[i] = (int8_t)k;
 		if (k > K)
 			K = k;
+		if (k >= 0)
+			hint = (size_t)k;
 	}
 	/* mantissas at K; those that no longer fit become exceptions */
 	for (size_t i = 0; i < n; i++) {

@@ -161,7 +161,7 @@ static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, 
 #define BLK_ZSTD 0xb2u
 #define BLK_ZSTD1 0xb3u
 /* Raw blocks up to this size are also tried as one zstd frame. */
-#define BLK_ONE_FRAME_RAW 1024u
+#define BLK_ONE_FRAME_RAW 512u
 #define BLK_CAP_BYTES 2000u
 #define BLK_MAX_SAMPLES 2048u
 /* the most a decoder accepts (hostile bytes are bounded by it) */
