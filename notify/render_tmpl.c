@@ -93,6 +93,18 @@ static const char *range_open(const char *p, int *which, const char **body)
 	return NULL;
 }
 
+/* where the {{ end }} (or {{end}}) of a range's body is, *el its length; NULL: none */
+static const char *range_end(const char *body, size_t *el)
+{
+	const char *end = strstr(body, "{{ end }}");
+	*el = 9;
+	if (!end) {
+		end = strstr(body, "{{end}}");
+		*el = 7;
+	}
+	return end;
+}
+
 char *render_template(const char *t, const struct nmsg *m, bool html)
 {
 	struct pw_buf out;
@@ -114,12 +126,8 @@ char *render_template(const char *t, const struct nmsg *m, bool html)
 		pw_buf_puts(&out, x);
 		free(x);
 		free(head);
-		const char *end = strstr(body, "{{ end }}");
-		size_t el = 9;
-		if (!end) {
-			end = strstr(body, "{{end}}");
-			el = 7;
-		}
+		size_t el;
+		const char *end = range_end(body, &el);
 		if (!end) {
 			pw_buf_puts(&out, "<error expanding template: range without {{ end }}>");
 			break;
@@ -184,12 +192,8 @@ int notify_check_template(const char *t, bool html, size_t *at, char **cause)
 			return check_part(p, strlen(p), (size_t)(p - t), false, html, at, cause);
 		if (check_part(p, (size_t)(o - p), (size_t)(p - t), false, html, at, cause))
 			return PW_EINVAL;
-		const char *end = strstr(body, "{{ end }}");
-		size_t el = 9;
-		if (!end) {
-			end = strstr(body, "{{end}}");
-			el = 7;
-		}
+		size_t el;
+		const char *end = range_end(body, &el);
 		if (!end) {
 			*at = (size_t)(o - t);
 			*cause = xstrdup("range without {{ end }}");
