@@ -879,31 +879,30 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		ep = EP_EDONATION;
 	else if (strncmp(url, "/ledgers/", 9) == 0)
 		ep = EP_LEDGERS;
-	else if (strncmp(url, "/bench/t/", 9) == 0) {
-		/* benchmark targets: 200 changing series each (tools/bench-collector) */
+	else if (strncmp(url, "/bench/t/", 9) == 0 || strncmp(url, "/bench/p/", 9) == 0) {
+		/* benchmark targets (tools/bench-collector): 200 changing series each, as
+		 * JSON (/bench/t/N) or in the Prometheus text format (/bench/p/N) */
+		bool text = url[7] == 'p';
 		unsigned long call;
 		int t = atoi(url + 9);
 		pthread_mutex_lock(&lock);
 		call = ++bench_requests;
 		pthread_mutex_unlock(&lock);
-		pw_buf_puts(&b, "{\"data\":[");
-		for (int i = 0; i < 200; i++)
-			pw_buf_printf(&b, "%s{\"id\":\"s%03d\",\"value\":%lu}", i ? "," : "", i,
-				      (unsigned long)t * 1000 + call * 7 + (unsigned long)i);
-		pw_buf_puts(&b, "]}");
-		return reply(conn, 200, ctype, &b, F_NONE);
-	} else if (strncmp(url, "/bench/p/", 9) == 0) {
-		/* the same 200 series in the Prometheus text format */
-		unsigned long call;
-		int t = atoi(url + 9);
-		pthread_mutex_lock(&lock);
-		call = ++bench_requests;
-		pthread_mutex_unlock(&lock);
-		pw_buf_puts(&b, "# HELP bench_value A benchmark series.\n# TYPE bench_value gauge\n");
-		for (int i = 0; i < 200; i++)
-			pw_buf_printf(&b, "bench_value{series=\"s%03d\"} %lu\n", i,
-				      (unsigned long)t * 1000 + call * 7 + (unsigned long)i);
-		return reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8", &b, F_NONE);
+		pw_buf_puts(&b, text ? "# HELP bench_value A benchmark series.\n"
+				       "# TYPE bench_value gauge\n"
+				     : "{\"data\":[");
+		for (int i = 0; i < 200; i++) {
+			unsigned long v = (unsigned long)t * 1000 + call * 7 + (unsigned long)i;
+			if (text)
+				pw_buf_printf(&b, "bench_value{series=\"s%03d\"} %lu\n", i, v);
+			else
+				pw_buf_printf(&b, "%s{\"id\":\"s%03d\",\"value\":%lu}", i ? "," : "",
+					      i, v);
+		}
+		if (!text)
+			pw_buf_puts(&b, "]}");
+		return reply(conn, 200, text ? "text/plain; version=0.0.4; charset=utf-8" : ctype, &b,
+			     F_NONE);
 	} else {
 		pw_buf_puts(&b, "{\"code\":404,\"msg\":\"not found\"}");
 		return reply(conn, 404, ctype, &b, F_NONE);
