@@ -1,0 +1,688 @@
+/*
+ * block.c — format 4's block codec for segments (open and sealed): a
+ * series' samples as decimal mantissas and timestamp deltas in zigzag
+ * varints, compressed with zstd. Pure functions over bytes that write.c
+ * and retention.c encode with and read.c decodes with; no LMDB, so
+ * unit-tested and fuzzed alone (tests/fuzz/fuzz_block.c). Heads stay in
+ * chunk.c's Gorilla form: appending to them must not decode anything.
+ *
+ * A stored block (docs/storage.md has a worked example):
+ *   u8 kind: BLK_RAW (the raw block follows) or BLK_ZSTD: varint the
+ *   length of the first zstd frame, the first frame (the raw block up to
+ *   the values' part), the second (the values' part); both declare their
+ *   content size; or BLK_ZSTD1: one zstd frame that inflates to the whole
+ *   raw block (small blocks, when that is smaller)
+ * The raw block:
+ *   varint n                       samples, 1..BLK_DEC_MAX
+ *   varint zigzag(t0)              the first timestamp
+ *   varint zigzag(step)            when n >= 2: the timestamps' usual step
+ *   (n-1) x varint zigzag(t[i] - t[i-1] - step)
+ *   u8 K | mode << 5               decimal exponent K (0..BLK_K_MAX) and
+ *                                  mode (0: mantissa deltas, 1: deltas of
+ *                                  deltas, 2: binary mantissas, below)
+ *   n x varint code                0: the value is an exception, its 8 bytes
+ *                                  come from the exception area; else
+ *                                  zigzag(M - P - (mode ? D : 0)) + 1 where
+ *                                  M is the value's mantissa (v = M / 10^K),
+ *                                  P the previous mantissa, D the previous
+ *                                  mantissa step (both 0 at the start;
+ *                                  exceptions change neither)
+ *   nexc x 8 bytes LE              the exceptions' bits, in order
+ * Mode 2 (K 0): then varint zigzag(E) and u8 S; the values are M * 2^E,
+ * and the codes 0: an exception; 1: followed by varint zigzag(M - P);
+ * else zigzag((M - P) >> S) + 2. Chosen when many values have no decimal
+ * form and it is shorter (a counter stepping by integers from 82.2901...).
+ * A value is a mantissa only when M / 10^K gives its bits back exactly
+ * (|M| <= 2^53, not -0.0); NaN payloads, ±Inf, -0.0 and values such as
+ * 0.1 + 0.2 are exceptions, so every value is kept bit for bit.
+ */
+#include "store_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+static const double p10[BLK_K_MAX + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
+					  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+					  1e14, 1e15, 1e16, 1e17};
+static const int64_t i10[BLK_K_MAX + 1] = {
+	1LL,	      10LL,	     100LL,	     1000LL,	     10000LL,	      100000LL,
+	1000000LL,    10000000LL,    100000000LL,    1000000000LL,   10000000000LL,   100000000000LL,
+	1000000000000LL, 10000000000000LL, 100000000000000LL, 1000000000000000LL,
+	10000000000000000LL, 100000000000000000LL};
+
+#define MANT_MAX 9007199254740992.0 /* 2^53 */
+
+void blk_codec_init(struct blk_codec *c) { memset(c, 0, sizeof *c); }
+
+void blk_codec_free(struct blk_codec *c)
+{
+	if (c->cctx)
+		ZSTD_freeCCtx(c->cctx);
+	if (c->dctx)
+		ZSTD_freeDCtx(c->dctx);
+	free(c->raw);
+	free(c->zbuf);
+	free(c->z1buf);
+	free(c->mant);
+	free(c->kd);
+	free(c->bmant);
+	free(c->bok);
+	free(c->ts);
+	free(c->vs);
+	memset(c, 0, sizeof *c);
+}
+
+static void raw_room(struct blk_codec *c, size_t n)
+{
+	if (n > c->rawcap) {
+		c->rawcap = n;
+		c->raw = xrealloc(c->raw, n);
+	}
+}
+
+static void samp_room(struct blk_codec *c, size_t n)
+{
+	if (n > c->scap) {
+		c->scap = n;
+		c->mant = xreallocarray(c->mant, n, sizeof *c->mant);
+		c->kd = xreallocarray(c->kd, n, sizeof *c->kd);
+		c->bmant = xreallocarray(c->bmant, n, sizeof *c->bmant);
+		c->bok = xreallocarray(c->bok, n, sizeof *c->bok);
+	}
+}
+
+void blk_codec_samples(struct blk_codec *c, size_t n)
+{
+	if (n > c->dcap) {
+		c->dcap = n;
+		c->ts = xreallocarray(c->ts, n, sizeof *c->ts);
+		c->vs = xreallocarray(c->vs, n, sizeof *c->vs);
+	}
+}
+
+/* The fewest decimals k with v == m / 10^k exactly (|m| <= 2^53), or -1. */
+static int decimals(double v, int64_t *m)
+{
+	if (!(fabs(v) <= MANT_MAX) || (v == 0 && signbit(v)))
+		return -1; /* NaN, ±Inf, too large, -0.0 */
+	for (int k = 0; k <= BLK_K_MAX; k++) {
+		double s = v * p10[k];
+		if (fabs(s) > MANT_MAX)
+			return -1;
+		double r = nearbyint(s);
+		int64_t mi = (int64_t)r;
+		if ((double)mi / p10[k] == v) {
+			*m = mi;
+			return k;
+		}
+	}
+	return -1;
+}
+
+/* decimals(), trying k = hint (>= 0) first: the previous value's k fits
+ * most values of a series. The k it returns may exceed v's fewest, but is
+ * always another value's fewest, so the block's K (the most) is the same
+ * as decimals() would make it, and so is the block. */
+static inline int decimals_hint(double v, int hint, int64_t *m)
+{
+	if (hint >= 0 && fabs(v) <= MANT_MAX && !(v == 0 && signbit(v))) {
+		double sc = v * p10[hint];
+		if (fabs(sc) <= MANT_MAX) {
+			int64_t mi = (int64_t)nearbyint(sc);
+			if ((double)mi / p10[hint] == v) {
+				*m = mi;
+				return hint;
+			}
+		}
+	}
+	return decimals(v, m);
+}
+
+static inline size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* The lowest power of two dividing finite v (*e) and v / 2^*e (odd, or 0
+ * for zero, *e then 0), with its sign. */
+static int64_t bin_split(uint64_t b, int *e)
+{
+	uint64_t frac = b & ((1ULL << 52) - 1);
+	int ex = (int)((b >> 52) & 0x7ff);
+	uint64_t m = ex ? frac | 1ULL << 52 : frac;
+	int x = ex ? ex - 1075 : -1074;
+	if (m == 0) {
+		*e = 0;
+		return 0;
+	}
+	int tz = __builtin_ctzll(m);
+	*e = x + tz;
+	m >>= tz;
+	return b >> 63 ? -(int64_t)m : (int64_t)m;
+}
+
+/* Mode 2, the values as integers M times 2^E (E the block's least): a
+ * value whose M would pass 2^62 is an exception; the deltas in units of
+ * 2^S, S the trailing zeros most of them share (a delta that has fewer
+ * is escaped). Writes the values' part at p when it is shorter than
+ * budget bytes, returning its length, else 0. */
+static size_t binary_encode(struct blk_codec *c, const double *vs, size_t n, size_t budget,
+			    uint8_t *p)
+{
+	int E = INT32_MAX;
+	uint64_t *bits = c->bmant; /* the decimal pass's are kept for the fallback */
+	int8_t *ok = c->bok;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t b;
+		int e;
+		memcpy(&b, &vs[i], 8);
+		ok[i] = !(((b >> 52) & 0x7ff) == 0x7ff || b == 0x8000000000000000ULL);
+		if (ok[i] && bin_split(b, &e) != 0 && e < E)
+			E = e;
+	}
+	if (E == INT32_MAX)
+		E = 0;
+	/* M = odd * 2^(e - E) */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t b;
+		int e;
+		if (!ok[i])
+			continue;
+		memcpy(&b, &vs[i], 8);
+		int64_t m = bin_split(b, &e);
+		uint64_t mag = m < 0 ? (uint64_t)-m : (uint64_t)m;
+		if (m != 0 && (e - E > 62 || 64 - __builtin_clzll(mag) + (e - E) > 62)) {
+			ok[i] = 0;
+			continue;
+		}
+		bits[i] = m == 0 ? 0 : (uint64_t)(m * (int64_t)(1ULL << (e - E)));
+		double back = ldexp((double)(int64_t)bits[i], E);
+		if (memcmp(&back, &b, 8) != 0) /* never expected: checked anyway */
+			ok[i] = 0;
+	}
+	/* S: the most trailing zeros that 7 of 8 nonzero deltas share */
+	size_t tzn[65] = {0}, nz = 0;
+	{
+		uint64_t P = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!ok[i])
+				continue;
+			uint64_t d = bits[i] - P;
+			P = bits[i];
+			if (d) {
+				tzn[__builtin_ctzll(d)]++;
+				nz++;
+			}
+		}
+	}
+	unsigned S = 0;
+	{
+		size_t above = 0;
+		for (int t = 63; t >= 0; t--) {
+			above += tzn[t];
+			if (above * 8 >= nz * 7) {
+				S = (unsigned)t;
+				break;
+			}
+		}
+	}
+	size_t o = 0, nexc = 0;
+	uint8_t hdr[2 + VARINT_MAX_BYTES];
+	size_t h = 0;
+	hdr[h++] = 2u << 5;
+	h += varint_put(hdr + h, zigzag(E));
+	hdr[h++] = (uint8_t)S;
+	size_t len = h;
+	{
+		uint64_t P = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!ok[i]) {
+				len += 9;
+				continue;
+			}
+			int64_t d = (int64_t)(bits[i] - P);
+			P = bits[i];
+			if (((uint64_t)d & ((1ULL << S) - 1)) == 0)
+				len += varint_len(zigzag(d >> S) + 2);
+			else
+				len += 1 + varint_len(zigzag(d));
+		}
+	}
+	if (len >= budget)
+		return 0;
+	memcpy(p, hdr, h);
+	o = h;
+	c->codes_at = (size_t)(p - c->raw) + o;
+	uint64_t P = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!ok[i]) {
+			p[o++] = 0;
+			nexc++;
+			continue;
+		}
+		int64_t d = (int64_t)(bits[i] - P);
+		P = bits[i];
+		if (((uint64_t)d & ((1ULL << S) - 1)) == 0) {
+			o += varint_put(p + o, zigzag(d >> S) + 2);
+		} else {
+			p[o++] = 1;
+			o += varint_put(p + o, zigzag(d));
+		}
+	}
+	c->codes_end = (size_t)(p - c->raw) + o;
+	c->mode2 = true;
+	for (size_t i = 0; nexc && i < n; i++)
+		if (!ok[i]) {
+			uint64_t b;
+			memcpy(&b, &vs[i], 8);
+			le64_put(p + o, b);
+			o += 8;
+		}
+	return o;
+}
+
+/* Rewrite the n codes at c->raw[codes_at, codes_end) as the first byte of
+ * each code, then the rest of their bytes (and mode 2's escaped deltas)
+ * in order: the first bytes of two-byte codes are near random, the rest
+ * small, and zstd codes each part better on its own (11 % on gauges that
+ * move by hundreds). Sets c->split2 where the rest starts; returns len. */
+static size_t split_codes(struct blk_codec *c, size_t n, size_t len)
+{
+	size_t at = c->codes_at, clen = c->codes_end - at, a1 = 0, a2 = n;
+	raw_room(c, len + clen); /* scratch after the block */
+	uint8_t *src = c->raw + at, *tmp = c->raw + len;
+	for (size_t i = 0, q = 0; i < n; i++) {
+		uint64_t code = 0;
+		unsigned shift = 0;
+		uint8_t b = src[q++];
+		tmp[a1++] = b;
+		code = b & 0x7f;
+		while (b & 0x80) {
+			b = src[q++];
+			tmp[a2++] = b;
+			shift += 7;
+			code |= (uint64_t)(b & 0x7f) << shift;
+		}
+		if (c->mode2 && code == 1)
+			do
+				tmp[a2++] = b = src[q++];
+			while (b & 0x80);
+	}
+	memcpy(src, tmp, clen);
+	c->split2 = at + n;
+	return len;
+}
+
+/* The raw block of n samples into c->raw; returns its length. */
+static size_t raw_encode(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n)
+{
+	size_t cap = 2 * VARINT_MAX_BYTES + 2 + n * (2 * VARINT_MAX_BYTES + 8), o = 0, nexc = 0;
+	int K = 0;
+
+	raw_room(c, cap);
+	samp_room(c, n);
+	uint8_t *p = c->raw;
+	o += varint_put(p + o, n);
+	o += varint_put(p + o, zigzag(ts[0]));
+	if (n >= 2) {
+		/* the mean step, rounded: jitter around it stays small */
+		int64_t step = (int64_t)(((uint64_t)ts[n - 1] - (uint64_t)ts[0]) / (uint64_t)(n - 1));
+		if (ts[n - 1] < ts[0]) /* not ascending: any step decodes right */
+			step = 0;
+		o += varint_put(p + o, zigzag(step));
+		for (size_t i = 1; i < n; i++)
+			o += varint_put(p + o, zigzag((int64_t)((uint64_t)ts[i] - (uint64_t)ts[i - 1] -
+							     (uint64_t)step)));
+	}
+	/* the block's exponent: the most decimals any value needs */
+	for (size_t i = 0, hint = 0; i < n; i++) {
+		int k = decimals_hint(vs[i], (int)hint, &c->mant[i]);
+		c->kd[i] = (int8_t)k;
+		if (k > K)
+			K = k;
+		if (k >= 0)
+			hint = (size_t)k;
+	}
+	/* mantissas at K; those that no longer fit become exceptions */
+	for (size_t i = 0; i < n; i++) {
+		int k = c->kd[i];
+		if (k < 0)
+			continue;
+		int64_t m = c->mant[i], f = i10[K - k];
+		if (f > 1 && (m > (int64_t)MANT_MAX / f || m < -(int64_t)MANT_MAX / f)) {
+			c->kd[i] = -1;
+			continue;
+		}
+		m *= f;
+		double back = (double)m / p10[K];
+		if (memcmp(&back, &vs[i], 8) != 0) { /* never expected: checked anyway */
+			c->kd[i] = -1;
+			continue;
+		}
+		c->mant[i] = m;
+	}
+	/* deltas or deltas of deltas: whichever is shorter */
+	size_t len[2] = {0, 0};
+	{
+		uint64_t P = 0, D = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (c->kd[i] < 0) {
+				len[0]++;
+				len[1]++;
+				continue;
+			}
+			uint64_t M = (uint64_t)c->mant[i], d = M - P;
+			len[0] += varint_len(zigzag((int64_t)d) + 1);
+			len[1] += varint_len(zigzag((int64_t)(d - D)) + 1);
+			D = d;
+			P = M;
+		}
+	}
+	unsigned mode = len[1] < len[0];
+	c->split = o; /* the values' part starts here */
+	{
+		size_t exc = 0;
+		for (size_t i = 0; i < n; i++)
+			exc += c->kd[i] < 0;
+		/* many values without a decimal form: binary mantissas may do
+		 * better (a counter counting from a fraction such as 82.29016948897019) */
+		if (exc > n / 8 && (o += binary_encode(c, vs, n, len[mode] + 8 * exc, p + o)) > c->split)
+			return split_codes(c, n, o);
+	}
+	p[o++] = (uint8_t)(K | mode << 5);
+	c->codes_at = o;
+	c->mode2 = false;
+	uint64_t P = 0, D = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (c->kd[i] < 0) {
+			p[o++] = 0;
+			nexc++;
+			continue;
+		}
+		uint64_t M = (uint64_t)c->mant[i], d = M - P;
+		o += varint_put(p + o, zigzag((int64_t)(d - (mode ? D : 0))) + 1);
+		D = d;
+		P = M;
+	}
+	c->codes_end = o;
+	for (size_t i = 0; nexc && i < n; i++)
+		if (c->kd[i] < 0) {
+			uint64_t b;
+			memcpy(&b, &vs[i], 8);
+			le64_put(p + o, b);
+			o += 8;
+		}
+	return split_codes(c, n, o);
+}
+
+static void oom(void)
+{
+	fprintf(stderr, "pacewatch: out of memory (zstd)\n");
+	abort();
+}
+
+size_t blk_encode(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n,
+		  uint8_t *out, size_t cap)
+{
+	c->need = 0;
+	if (n == 0 || n > BLK_DEC_MAX)
+		return 0;
+	size_t rawlen = raw_encode(c, ts, vs, n);
+	if (!c->cctx) {
+		if (!(c->cctx = ZSTD_createCCtx()))
+			oom();
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, BLK_ZSTD_LEVEL);
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 0);
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_contentSizeFlag, 1);
+	}
+	/* the timestamps, the values' first bytes, and (when there are enough
+	 * of them) the rest each in a frame of its own: each part gets its own
+	 * entropy tables (6 % smaller on programme data, 11 % more on gauges) */
+	size_t cut[4] = {0, c->split, c->split2, rawlen}, parts = 3;
+	if (rawlen - c->split2 < 64) { /* a third frame would cost more */
+		cut[2] = rawlen;
+		parts = 2;
+	}
+	size_t bound = 2 * VARINT_MAX_BYTES;
+	for (size_t i = 0; i < parts; i++)
+		bound += ZSTD_compressBound(cut[i + 1] - cut[i]);
+	if (bound > c->zcap) {
+		c->zcap = bound;
+		c->zbuf = xrealloc(c->zbuf, bound);
+	}
+	const uint8_t *src = c->raw;
+	uint8_t kind = BLK_RAW;
+	size_t l = rawlen, z[3] = {0, 0, 0}, at = 2 * VARINT_MAX_BYTES;
+	bool ok = true;
+	for (size_t i = 0; i < parts && ok; i++) {
+		z[i] = ZSTD_compress2(c->cctx, c->zbuf + at, c->zcap - at, c->raw + cut[i],
+				      cut[i + 1] - cut[i]);
+		ok = !ZSTD_isError(z[i]);
+		at += z[i];
+	}
+	if (ok) {
+		uint8_t hdr[2 * VARINT_MAX_BYTES];
+		size_t h = varint_put(hdr, z[0]);
+		h += varint_put(hdr + h, parts == 3 ? z[1] : 0);
+		size_t total = h + z[0] + z[1] + z[2];
+		if (total < rawlen) {
+			uint8_t *start = c->zbuf + 2 * VARINT_MAX_BYTES - h;
+			memcpy(start, hdr, h);
+			src = start;
+			kind = BLK_ZSTD;
+			l = total;
+		}
+	}
+	if (rawlen <= BLK_ONE_FRAME_RAW) {
+		/* a small block: the frames' headers and tables weigh more than
+		 * separate tables save; one frame may be smaller */
+		size_t zb = ZSTD_compressBound(rawlen);
+		if (zb > c->z1cap) {
+			c->z1cap = zb;
+			c->z1buf = xrealloc(c->z1buf, zb);
+		}
+		size_t z1 = ZSTD_compress2(c->cctx, c->z1buf, c->z1cap, c->raw, rawlen);
+		if (!ZSTD_isError(z1) && z1 < l) {
+			src = c->z1buf;
+			kind = BLK_ZSTD1;
+			l = z1;
+		}
+	}
+	c->need = l + 1;
+	if (l + 1 > cap)
+		return 0;
+	out[0] = kind;
+	memcpy(out + 1, src, l);
+	return l + 1;
+}
+
+static bool get_zz(const uint8_t **p, const uint8_t *end, int64_t *v)
+{
+	uint64_t u;
+	if (!varint_get(p, end, &u))
+		return false;
+	*v = unzigzag(u);
+	return true;
+}
+
+/* A code: its first byte b, the rest (if any) at *p (advanced) before
+ * end; false when cut short or too long. */
+static inline bool code_get(uint8_t b, const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = b & 0x7f;
+	for (unsigned shift = 7; b & 0x80; shift += 7) {
+		if (shift >= 64 || *p >= end)
+			return false;
+		b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+	}
+	*out = v;
+	return true;
+}
+
+int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout)
+{
+	const uint8_t *p, *end;
+	uint64_t n;
+
+	*nout = 0;
+	if (len < 2)
+		return PW_EINVAL;
+	if (blk[0] == BLK_RAW) {
+		p = blk + 1;
+		end = blk + len;
+	} else if (blk[0] == BLK_ZSTD1) {
+		unsigned long long w = ZSTD_getFrameContentSize(blk + 1, len - 1);
+		if (w == ZSTD_CONTENTSIZE_ERROR || w == ZSTD_CONTENTSIZE_UNKNOWN || w == 0 ||
+		    w > BLK_RAW_MAX)
+			return PW_EINVAL;
+		raw_room(c, (size_t)w);
+		if (!c->dctx && !(c->dctx = ZSTD_createDCtx()))
+			oom();
+		size_t got = ZSTD_decompressDCtx(c->dctx, c->raw, (size_t)w, blk + 1, len - 1);
+		if (ZSTD_isError(got) || got != w)
+			return PW_EINVAL;
+		p = c->raw;
+		end = c->raw + got;
+	} else if (blk[0] == BLK_ZSTD) {
+		/* varint z1, varint z2 (0: two frames), then the frames */
+		const uint8_t *q = blk + 1, *qend = blk + len;
+		uint64_t z1, z2;
+		if (!varint_get(&q, qend, &z1) || !varint_get(&q, qend, &z2) || z1 == 0 ||
+		    z1 >= (uint64_t)(qend - q) || z2 >= (uint64_t)(qend - q) - z1)
+			return PW_EINVAL;
+		const uint8_t *f[3] = {q, q + z1, z2 ? q + z1 + z2 : qend};
+		size_t fl[3] = {(size_t)z1, z2 ? (size_t)z2 : (size_t)(qend - f[1]),
+				z2 ? (size_t)(qend - f[2]) : 0};
+		unsigned long long w[3] = {0, 0, 0}, total = 0;
+		size_t nf = z2 ? 3 : 2;
+		for (size_t i = 0; i < nf; i++) {
+			w[i] = ZSTD_getFrameContentSize(f[i], fl[i]);
+			if (w[i] == ZSTD_CONTENTSIZE_ERROR || w[i] == ZSTD_CONTENTSIZE_UNKNOWN ||
+			    w[i] == 0 || w[i] > BLK_RAW_MAX - total)
+				return PW_EINVAL;
+			total += w[i];
+		}
+		raw_room(c, (size_t)total);
+		if (!c->dctx && !(c->dctx = ZSTD_createDCtx()))
+			oom();
+		size_t g = 0;
+		for (size_t i = 0; i < nf; i++) {
+			size_t got = ZSTD_decompressDCtx(c->dctx, c->raw + g, (size_t)w[i], f[i], fl[i]);
+			if (ZSTD_isError(got) || got != w[i])
+				return PW_EINVAL;
+			g += got;
+		}
+		p = c->raw;
+		end = c->raw + g;
+	} else {
+		return PW_EINVAL;
+	}
+	if (!varint_get(&p, end, &n) || n == 0 || n > BLK_DEC_MAX)
+		return PW_EINVAL;
+	blk_codec_samples(c, (size_t)n);
+	int64_t t, step = 0, d;
+	if (!get_zz(&p, end, &t))
+		return PW_EINVAL;
+	c->ts[0] = t;
+	if (n >= 2 && !get_zz(&p, end, &step))
+		return PW_EINVAL;
+	for (size_t i = 1; i < n; i++) {
+		if (!get_zz(&p, end, &d))
+			return PW_EINVAL;
+		t = (int64_t)((uint64_t)t + (uint64_t)step + (uint64_t)d);
+		if (t <= c->ts[i - 1]) /* strictly ascending, as stored */
+			return PW_EINVAL;
+		c->ts[i] = t;
+	}
+	if (p >= end)
+		return PW_EINVAL;
+	unsigned K = *p & 31, mode = *p >> 5, S = 0;
+	int64_t E = 0;
+	p++;
+	if (K > BLK_K_MAX || mode > 2 || (mode == 2 && K != 0))
+		return PW_EINVAL;
+	if (mode == 2) {
+		if (!get_zz(&p, end, &E) || E < -1100 || E > 1100 || p >= end || *p > 63)
+			return PW_EINVAL;
+		S = *p++;
+	}
+	/* the codes' first bytes (n), the rest of their bytes and mode 2's
+	 * escaped deltas, then the exceptions: check it all first */
+	if ((uint64_t)(end - p) < n)
+		return PW_EINVAL;
+	const uint8_t *a1 = p, *rest = p + n, *a2 = rest;
+	size_t nexc = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t code, esc;
+		if (!code_get(a1[i], &a2, end, &code))
+			return PW_EINVAL;
+		nexc += code == 0;
+		if (mode == 2 && code == 1 && !varint_get(&a2, end, &esc))
+			return PW_EINVAL;
+	}
+	if ((size_t)(end - a2) != nexc * 8)
+		return PW_EINVAL; /* exactly the exceptions remain */
+	const uint8_t *exc = a2;
+	a2 = rest;
+	uint64_t P = 0, D = 0;
+	double div = p10[K];
+	for (size_t i = 0; i < n; i++) {
+		uint64_t code = 0;
+		code_get(a1[i], &a2, end, &code); /* checked above */
+		if (code == 0) {
+			uint64_t b = le64_get(exc);
+			exc += 8;
+			memcpy(&c->vs[i], &b, 8);
+			continue;
+		}
+		if (mode == 2) {
+			uint64_t db;
+			if (code == 1) {
+				uint64_t esc = 0;
+				varint_get(&a2, end, &esc); /* checked above */
+				db = (uint64_t)unzigzag(esc);
+			} else {
+				db = (uint64_t)unzigzag(code - 2) << S;
+			}
+			P += db;
+			c->vs[i] = ldexp((double)(int64_t)P, (int)E);
+			continue;
+		}
+		uint64_t dm = (uint64_t)unzigzag(code - 1) + (mode ? D : 0);
+		P += dm;
+		D = dm;
+		c->vs[i] = (double)(int64_t)P / div;
+	}
+	*nout = (size_t)n;
+	return 0;
+}
+
+size_t blk_encode_fit(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n,
+		      uint8_t *out, size_t cap, size_t *len)
+{
+	size_t k = n < BLK_MAX_SAMPLES ? n : BLK_MAX_SAMPLES;
+
+	for (;;) {
+		size_t l = blk_encode(c, ts, vs, k, out, cap);
+		if (l > 0) {
+			*len = l;
+			return k;
+		}
+		if (k == 1) {
+			fprintf(stderr, "pacewatch: block codec: one sample needs %zu bytes\n", c->need);
+			abort(); /* at most ~30 bytes: cap is far larger */
+		}
+		/* too large: shrink in proportion, with a margin */
+		size_t nk = (size_t)((double)k * (double)cap / (double)c->need * 0.95);
+		k = nk >= k ? k - 1 : nk ? nk : 1;
+	}
+}
