@@ -7,19 +7,22 @@
  * chunk.c's Gorilla form: appending to them must not decode anything.
  *
  * A stored block (docs/storage.md has a worked example):
- *   u8 kind: BLK_RAW (the raw block follows) or BLK_ZSTD: varint the
- *   length of the first zstd frame, the first frame (the raw block up to
- *   the values' part), the second (the values' part); both declare their
- *   content size; or BLK_ZSTD1: one zstd frame that inflates to the whole
- *   raw block (small blocks, when that is smaller)
+ *   u8 kind: BLK_RAW (the raw block follows) or BLK_ZSTD1 (one zstd frame
+ *   that inflates to the raw block and declares its size), whichever is
+ *   shorter
  * The raw block:
  *   varint n                       samples, 1..BLK_DEC_MAX
  *   varint zigzag(t0)              the first timestamp
  *   varint zigzag(step)            when n >= 2: the timestamps' usual step
+ *   varint tslen                   when n > BLK_IDX_EVERY: the length of
+ *                                  the differences that follow
  *   (n-1) x varint zigzag(t[i] - t[i-1] - step)
  *   u8 K | mode << 5               decimal exponent K (0..BLK_K_MAX) and
  *                                  mode (0: mantissa deltas, 1: deltas of
  *                                  deltas, 2: binary mantissas, below)
+ *   index                          when n > BLK_IDX_EVERY: per sample
+ *                                  j = k * BLK_IDX_EVERY (k >= 1), the
+ *                                  decoder's state there (add_index)
  *   n x varint code                0: the value is an exception, its 8 bytes
  *                                  come from the exception area; else
  *                                  zigzag(M - P - (mode ? D : 0)) + 1 where
@@ -64,7 +67,6 @@ void blk_codec_free(struct blk_codec *c)
 	if (c->dctx)
 		ZSTD_freeDCtx(c->dctx);
 	free(c->raw);
-	free(c->zbuf);
 	free(c->z1buf);
 	free(c->mant);
 	free(c->kd);
@@ -321,6 +323,102 @@ static size_t split_codes(struct blk_codec *c, size_t n, size_t len)
 	return len;
 }
 
+/* A code: its first byte b, the rest (if any) at *p (advanced) before
+ * end; false when cut short or too long. */
+static inline bool code_get(uint8_t b, const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = b & 0x7f;
+	for (unsigned shift = 7; b & 0x80; shift += 7) {
+		if (shift >= 64 || *p >= end)
+			return false;
+		b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+	}
+	*out = v;
+	return true;
+}
+
+/* Insert the index of a raw block of n > BLK_IDX_EVERY samples (len bytes,
+ * laid out by raw_encode): the timestamps' length after the header, and
+ * after the values' header one checkpoint per BLK_IDX_EVERY samples, the
+ * state a decoder has on reaching sample j = c * BLK_IDX_EVERY: the sum of
+ * the timestamp differences so far, where the next difference starts, where
+ * sample j's rest bytes start, and the mantissa P (and, in mode 1, the step
+ * D) so far. Returns the new length. */
+static size_t add_index(struct blk_codec *c, size_t n, size_t len)
+{
+	if (n <= BLK_IDX_EVERY)
+		return len;
+	const uint8_t *p = c->raw, *end = c->raw + len;
+	uint64_t u;
+	varint_get(&p, end, &u); /* n */
+	varint_get(&p, end, &u); /* t0 */
+	varint_get(&p, end, &u); /* step */
+	size_t hdr = (size_t)(p - c->raw), tslen = c->split - hdr, m = (n - 1) / BLK_IDX_EVERY;
+	uint8_t idx[BLK_IDX_MAX * 5 * VARINT_MAX_BYTES];
+	size_t il = 0;
+	uint64_t sumd = 0, sums[BLK_IDX_MAX + 1], tsoff[BLK_IDX_MAX + 1];
+	for (size_t i = 1; i < n; i++) {
+		varint_get(&p, end, &u);
+		sumd += (uint64_t)unzigzag(u);
+		if (i % BLK_IDX_EVERY == 0) {
+			sums[i / BLK_IDX_EVERY] = sumd;
+			tsoff[i / BLK_IDX_EVERY] = (uint64_t)(p - c->raw) - hdr;
+		}
+	}
+	unsigned mode = c->raw[c->split] >> 5, S = mode == 2 ? c->raw[c->codes_at - 1] : 0;
+	const uint8_t *a1 = c->raw + c->codes_at, *a2 = c->raw + c->split2;
+	uint64_t P = 0, D = 0, pP = 0, pa2 = 0, ptso = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i && i % BLK_IDX_EVERY == 0) {
+			size_t k = i / BLK_IDX_EVERY;
+			uint64_t off = (uint64_t)(a2 - (c->raw + c->split2));
+			il += varint_put(idx + il, zigzag((int64_t)sums[k]));
+			il += varint_put(idx + il, tsoff[k] - ptso);
+			il += varint_put(idx + il, off - pa2);
+			il += varint_put(idx + il, zigzag((int64_t)(P - pP)));
+			if (mode == 1)
+				il += varint_put(idx + il, zigzag((int64_t)D));
+			ptso = tsoff[k];
+			pa2 = off;
+			pP = P;
+		}
+		uint64_t code;
+		code_get(a1[i], &a2, end, &code);
+		if (code == 0)
+			continue;
+		if (mode == 2) {
+			uint64_t db;
+			if (code == 1) {
+				varint_get(&a2, end, &u);
+				db = (uint64_t)unzigzag(u);
+			} else {
+				db = (uint64_t)unzigzag(code - 2) << S;
+			}
+			P += db;
+			continue;
+		}
+		uint64_t dm = (uint64_t)unzigzag(code - 1) + (mode ? D : 0);
+		P += dm;
+		D = dm;
+	}
+	(void)m;
+	uint8_t tl[VARINT_MAX_BYTES];
+	size_t l1 = varint_put(tl, tslen);
+	raw_room(c, len + l1 + il);
+	uint8_t *r = c->raw;
+	/* header | tslen | timestamps | values' header | index | codes | exceptions */
+	memmove(r + c->codes_at + l1 + il, r + c->codes_at, len - c->codes_at);
+	memcpy(r + c->codes_at + l1, idx, il);
+	memmove(r + hdr + l1, r + hdr, c->codes_at - hdr);
+	memcpy(r + hdr, tl, l1);
+	c->split += l1;
+	c->codes_at += l1 + il;
+	c->split2 += l1 + il;
+	c->codes_end += l1 + il;
+	return len + l1 + il;
+}
+
 /* The raw block of n samples into c->raw; returns its length. */
 static size_t raw_encode(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n)
 {
@@ -395,7 +493,7 @@ static size_t raw_encode(struct blk_codec *c, const int64_t *ts, const double *v
 		/* many values without a decimal form: binary mantissas may do
 		 * better (a counter counting from a fraction such as 82.29016948897019) */
 		if (exc > n / 8 && (o += binary_encode(c, vs, n, len[mode] + 8 * exc, p + o)) > c->split)
-			return split_codes(c, n, o);
+			return add_index(c, n, split_codes(c, n, o));
 	}
 	p[o++] = (uint8_t)(K | mode << 5);
 	c->codes_at = o;
@@ -420,7 +518,7 @@ static size_t raw_encode(struct blk_codec *c, const int64_t *ts, const double *v
 			le64_put(p + o, b);
 			o += 8;
 		}
-	return split_codes(c, n, o);
+	return add_index(c, n, split_codes(c, n, o));
 }
 
 static void oom(void)
@@ -443,58 +541,25 @@ size_t blk_encode(struct blk_codec *c, const int64_t *ts, const double *vs, size
 		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 0);
 		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_contentSizeFlag, 1);
 	}
-	/* the timestamps, the values' first bytes, and (when there are enough
-	 * of them) the rest each in a frame of its own: each part gets its own
-	 * entropy tables (6 % smaller on programme data, 11 % more on gauges) */
-	size_t cut[4] = {0, c->split, c->split2, rawlen}, parts = 3;
-	if (rawlen - c->split2 < 64) { /* a third frame would cost more */
-		cut[2] = rawlen;
-		parts = 2;
-	}
-	size_t bound = 2 * VARINT_MAX_BYTES;
-	for (size_t i = 0; i < parts; i++)
-		bound += ZSTD_compressBound(cut[i + 1] - cut[i]);
-	if (bound > c->zcap) {
-		c->zcap = bound;
-		c->zbuf = xrealloc(c->zbuf, bound);
-	}
+	/* one zstd frame: three (the timestamps, the codes' first bytes, the
+	 * rest, each with entropy tables of its own) came out no smaller on
+	 * tools/bench-store's data (1.85 against 1.87 bytes a sample in scrape
+	 * order, 1.67 against 1.66 in backfill), and a read inflates every frame
+	 * it needs: building each frame's tables was most of the cost of reading
+	 * an hour from a block (one-hour reads 12-14 us a series against 10). */
 	const uint8_t *src = c->raw;
 	uint8_t kind = BLK_RAW;
-	size_t l = rawlen, z[3] = {0, 0, 0}, at = 2 * VARINT_MAX_BYTES;
-	bool ok = true;
-	for (size_t i = 0; i < parts && ok; i++) {
-		z[i] = ZSTD_compress2(c->cctx, c->zbuf + at, c->zcap - at, c->raw + cut[i],
-				      cut[i + 1] - cut[i]);
-		ok = !ZSTD_isError(z[i]);
-		at += z[i];
+	size_t l = rawlen;
+	size_t zb = ZSTD_compressBound(rawlen);
+	if (zb > c->z1cap) {
+		c->z1cap = zb;
+		c->z1buf = xrealloc(c->z1buf, zb);
 	}
-	if (ok) {
-		uint8_t hdr[2 * VARINT_MAX_BYTES];
-		size_t h = varint_put(hdr, z[0]);
-		h += varint_put(hdr + h, parts == 3 ? z[1] : 0);
-		size_t total = h + z[0] + z[1] + z[2];
-		if (total < rawlen) {
-			uint8_t *start = c->zbuf + 2 * VARINT_MAX_BYTES - h;
-			memcpy(start, hdr, h);
-			src = start;
-			kind = BLK_ZSTD;
-			l = total;
-		}
-	}
-	if (rawlen <= BLK_ONE_FRAME_RAW) {
-		/* a small block: the frames' headers and tables weigh more than
-		 * separate tables save; one frame may be smaller */
-		size_t zb = ZSTD_compressBound(rawlen);
-		if (zb > c->z1cap) {
-			c->z1cap = zb;
-			c->z1buf = xrealloc(c->z1buf, zb);
-		}
-		size_t z1 = ZSTD_compress2(c->cctx, c->z1buf, c->z1cap, c->raw, rawlen);
-		if (!ZSTD_isError(z1) && z1 < l) {
-			src = c->z1buf;
-			kind = BLK_ZSTD1;
-			l = z1;
-		}
+	size_t z1 = ZSTD_compress2(c->cctx, c->z1buf, c->z1cap, c->raw, rawlen);
+	if (!ZSTD_isError(z1) && z1 < l) {
+		src = c->z1buf;
+		kind = BLK_ZSTD1;
+		l = z1;
 	}
 	c->need = l + 1;
 	if (l + 1 > cap)
@@ -513,27 +578,13 @@ static bool get_zz(const uint8_t **p, const uint8_t *end, int64_t *v)
 	return true;
 }
 
-/* A code: its first byte b, the rest (if any) at *p (advanced) before
- * end; false when cut short or too long. */
-static inline bool code_get(uint8_t b, const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = b & 0x7f;
-	for (unsigned shift = 7; b & 0x80; shift += 7) {
-		if (shift >= 64 || *p >= end)
-			return false;
-		b = *(*p)++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-	}
-	*out = v;
-	return true;
-}
-
-int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout)
+/* The raw block of a stored one: inflated into c->raw where zstd made it,
+ * else the bytes after the kind. */
+static int blk_inflate(struct blk_codec *c, const uint8_t *blk, size_t len, const uint8_t **rp,
+		       const uint8_t **rend)
 {
 	const uint8_t *p, *end;
-	uint64_t n;
 
-	*nout = 0;
 	if (len < 2)
 		return PW_EINVAL;
 	if (blk[0] == BLK_RAW) {
@@ -552,59 +603,68 @@ int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout
 			return PW_EINVAL;
 		p = c->raw;
 		end = c->raw + got;
-	} else if (blk[0] == BLK_ZSTD) {
-		/* varint z1, varint z2 (0: two frames), then the frames */
-		const uint8_t *q = blk + 1, *qend = blk + len;
-		uint64_t z1, z2;
-		if (!varint_get(&q, qend, &z1) || !varint_get(&q, qend, &z2) || z1 == 0 ||
-		    z1 >= (uint64_t)(qend - q) || z2 >= (uint64_t)(qend - q) - z1)
-			return PW_EINVAL;
-		const uint8_t *f[3] = {q, q + z1, z2 ? q + z1 + z2 : qend};
-		size_t fl[3] = {(size_t)z1, z2 ? (size_t)z2 : (size_t)(qend - f[1]),
-				z2 ? (size_t)(qend - f[2]) : 0};
-		unsigned long long w[3] = {0, 0, 0}, total = 0;
-		size_t nf = z2 ? 3 : 2;
-		for (size_t i = 0; i < nf; i++) {
-			w[i] = ZSTD_getFrameContentSize(f[i], fl[i]);
-			if (w[i] == ZSTD_CONTENTSIZE_ERROR || w[i] == ZSTD_CONTENTSIZE_UNKNOWN ||
-			    w[i] == 0 || w[i] > BLK_RAW_MAX - total)
-				return PW_EINVAL;
-			total += w[i];
-		}
-		raw_room(c, (size_t)total);
-		if (!c->dctx && !(c->dctx = ZSTD_createDCtx()))
-			oom();
-		size_t g = 0;
-		for (size_t i = 0; i < nf; i++) {
-			size_t got = ZSTD_decompressDCtx(c->dctx, c->raw + g, (size_t)w[i], f[i], fl[i]);
-			if (ZSTD_isError(got) || got != w[i])
-				return PW_EINVAL;
-			g += got;
-		}
-		p = c->raw;
-		end = c->raw + g;
 	} else {
 		return PW_EINVAL;
 	}
+	*rp = p;
+	*rend = end;
+	return 0;
+}
+
+int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout)
+{
+	bool past;
+	return blk_decode_range(c, blk, len, INT64_MIN, INT64_MAX, nout, &past);
+}
+
+/* Decoding converts only the samples of [mint, maxt]: the timestamps before
+ * them are summed and the values' codes before them only accumulated (no
+ * double made or stored), and nothing after maxt is decoded. A read of the
+ * last minutes of a block of 2,048 samples so costs a fraction of decoding
+ * it whole. What is not decoded is not checked beyond finding where the
+ * parts start: a damaged tail fails the reads that reach it. */
+int blk_decode_range(struct blk_codec *c, const uint8_t *blk, size_t len, int64_t mint,
+		     int64_t maxt, size_t *nout, bool *past)
+{
+	const uint8_t *p, *end;
+	uint64_t n, tslen = 0;
+	int rc;
+
+	*nout = 0;
+	*past = false;
+	if ((rc = blk_inflate(c, blk, len, &p, &end)) != 0)
+		return rc;
 	if (!varint_get(&p, end, &n) || n == 0 || n > BLK_DEC_MAX)
 		return PW_EINVAL;
 	blk_codec_samples(c, (size_t)n);
-	int64_t t, step = 0, d;
-	if (!get_zz(&p, end, &t))
+	int64_t t0, step = 0;
+	if (!get_zz(&p, end, &t0))
 		return PW_EINVAL;
-	c->ts[0] = t;
 	if (n >= 2 && !get_zz(&p, end, &step))
 		return PW_EINVAL;
-	for (size_t i = 1; i < n; i++) {
-		if (!get_zz(&p, end, &d))
+	size_t m = (size_t)(n - 1) / BLK_IDX_EVERY; /* checkpoints */
+	const uint8_t *tsp = p, *vp = NULL;
+	if (n > BLK_IDX_EVERY) {
+		if (!varint_get(&p, end, &tslen) || tslen >= (uint64_t)(end - p))
 			return PW_EINVAL;
-		t = (int64_t)((uint64_t)t + (uint64_t)step + (uint64_t)d);
-		if (t <= c->ts[i - 1]) /* strictly ascending, as stored */
-			return PW_EINVAL;
-		c->ts[i] = t;
+		tsp = p;
+		vp = p + tslen; /* the values' header */
+	} else {
+		m = 0;
 	}
-	if (p >= end)
+	/* the values' header: found by the index, else after the n - 1
+	 * differences (at most BLK_IDX_EVERY of them) */
+	if (!vp) {
+		vp = tsp;
+		for (size_t left = (size_t)n - 1; left; vp++) {
+			if (vp >= end)
+				return PW_EINVAL;
+			left -= !(*vp & 0x80);
+		}
+	}
+	if (vp >= end)
 		return PW_EINVAL;
+	p = vp;
 	unsigned K = *p & 31, mode = *p >> 5, S = 0;
 	int64_t E = 0;
 	p++;
@@ -615,54 +675,135 @@ int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout
 			return PW_EINVAL;
 		S = *p++;
 	}
-	/* the codes' first bytes (n), the rest of their bytes and mode 2's
-	 * escaped deltas, then the exceptions: check it all first */
-	if ((uint64_t)(end - p) < n)
-		return PW_EINVAL;
-	const uint8_t *a1 = p, *rest = p + n, *a2 = rest;
-	size_t nexc = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t code, esc;
-		if (!code_get(a1[i], &a2, end, &code))
+	/* the index: checkpoint k (1..m) at sample k * BLK_IDX_EVERY */
+	int64_t ck_t[BLK_IDX_MAX + 1];
+	uint64_t ck_ts[BLK_IDX_MAX + 1], ck_a2[BLK_IDX_MAX + 1], ck_P[BLK_IDX_MAX + 1],
+		ck_D[BLK_IDX_MAX + 1];
+	ck_t[0] = t0;
+	ck_ts[0] = ck_a2[0] = ck_P[0] = ck_D[0] = 0;
+	for (size_t k = 1; k <= m; k++) {
+		uint64_t sd, dts, da2, dP, d = 0;
+		if (!varint_get(&p, end, &sd) || !varint_get(&p, end, &dts) ||
+		    !varint_get(&p, end, &da2) || !varint_get(&p, end, &dP) ||
+		    (mode == 1 && !varint_get(&p, end, &d)))
 			return PW_EINVAL;
-		nexc += code == 0;
-		if (mode == 2 && code == 1 && !varint_get(&a2, end, &esc))
+		ck_t[k] = (int64_t)((uint64_t)t0 + (uint64_t)step * (k * BLK_IDX_EVERY) +
+				    (uint64_t)unzigzag(sd));
+		ck_ts[k] = ck_ts[k - 1] + dts;
+		ck_a2[k] = ck_a2[k - 1] + da2;
+		ck_P[k] = ck_P[k - 1] + (uint64_t)unzigzag(dP);
+		ck_D[k] = (uint64_t)unzigzag(d);
+		if (dts == 0 || ck_ts[k] > tslen || ck_ts[k] < dts || ck_a2[k] < da2 ||
+		    ck_t[k] <= ck_t[k - 1])
 			return PW_EINVAL;
 	}
-	if ((size_t)(end - a2) != nexc * 8)
-		return PW_EINVAL; /* exactly the exceptions remain */
-	const uint8_t *exc = a2;
-	a2 = rest;
-	uint64_t P = 0, D = 0;
+	/* the codes' first bytes (n; an exception's is 0), the rest of their
+	 * bytes and mode 2's escaped deltas, then 8 bytes per exception */
+	if ((uint64_t)(end - p) < n)
+		return PW_EINVAL;
+	const uint8_t *a1 = p, *a2s = p + n;
+	size_t nexc = 0;
+	for (size_t i = 0; i < n; i++)
+		nexc += a1[i] == 0;
+	if ((size_t)(end - a2s) < nexc * 8)
+		return PW_EINVAL;
+	const uint8_t *excend = end - nexc * 8;
+	/* start at the last checkpoint at or before mint */
+	size_t k0 = 0;
+	while (k0 < m && ck_t[k0 + 1] <= mint)
+		k0++;
+	size_t j0 = k0 * BLK_IDX_EVERY;
+	if (ck_a2[k0] > (uint64_t)(excend - a2s))
+		return PW_EINVAL;
+
+	/* timestamps from j0: s the first at or after mint, e the first after maxt */
+	size_t s = (size_t)n, e = (size_t)n, k = 0;
+	int64_t t = ck_t[k0], prev, d;
+	p = tsp + ck_ts[k0];
+	const uint8_t *tsend = m ? tsp + tslen : end;
+	for (size_t i = j0;;) {
+		if (t > maxt) {
+			e = i;
+			break;
+		}
+		if (t >= mint) {
+			if (s == n)
+				s = i;
+			c->ts[k++] = t;
+		}
+		if (++i == n)
+			break;
+		prev = t;
+		if (!get_zz(&p, tsend, &d))
+			return PW_EINVAL;
+		t = (int64_t)((uint64_t)t + (uint64_t)step + (uint64_t)d);
+		if (t <= prev) /* strictly ascending, as stored */
+			return PW_EINVAL;
+		if (i % BLK_IDX_EVERY == 0 &&
+		    (t != ck_t[i / BLK_IDX_EVERY] || (uint64_t)(p - tsp) != ck_ts[i / BLK_IDX_EVERY]))
+			return PW_EINVAL; /* the index disagrees with the timestamps */
+	}
+	if (e == n && (m ? p != tsend : p != vp))
+		return PW_EINVAL;
+	if (s > e)
+		s = e;
+
+	/* values from j0 */
+	size_t before = 0;
+	for (size_t i = 0; i < j0; i++)
+		before += a1[i] == 0;
+	const uint8_t *a2 = a2s + ck_a2[k0], *exc = excend + before * 8;
+	uint64_t P = ck_P[k0], D = ck_D[k0];
 	double div = p10[K];
-	for (size_t i = 0; i < n; i++) {
-		uint64_t code = 0;
-		code_get(a1[i], &a2, end, &code); /* checked above */
+	/* 2^E as a double: x * 2^E equals ldexp(x, E), correctly rounded, for
+	 * every E a normal double can scale by (|x| >= 1 or 0 here) */
+	bool scaled = E >= -1022 && E <= 1023;
+	double scale = scaled ? ldexp(1.0, (int)E) : 1.0;
+	for (size_t i = j0; i < e; i++) {
+		uint64_t code;
+		if (i > j0 && i % BLK_IDX_EVERY == 0) {
+			size_t q = i / BLK_IDX_EVERY;
+			if (P != ck_P[q] || (uint64_t)(a2 - a2s) != ck_a2[q] || (mode == 1 && D != ck_D[q]))
+				return PW_EINVAL; /* the index disagrees with the values */
+		}
+		if (!code_get(a1[i], &a2, excend, &code))
+			return PW_EINVAL;
 		if (code == 0) {
-			uint64_t b = le64_get(exc);
+			if (a1[i] != 0) /* a zero written long: not what a writer makes */
+				return PW_EINVAL;
+			if (i >= s) {
+				uint64_t b = le64_get(exc);
+				memcpy(&c->vs[i - s], &b, 8);
+			}
 			exc += 8;
-			memcpy(&c->vs[i], &b, 8);
 			continue;
 		}
 		if (mode == 2) {
 			uint64_t db;
 			if (code == 1) {
-				uint64_t esc = 0;
-				varint_get(&a2, end, &esc); /* checked above */
+				uint64_t esc;
+				if (!varint_get(&a2, excend, &esc))
+					return PW_EINVAL;
 				db = (uint64_t)unzigzag(esc);
 			} else {
 				db = (uint64_t)unzigzag(code - 2) << S;
 			}
 			P += db;
-			c->vs[i] = ldexp((double)(int64_t)P, (int)E);
+			if (i >= s)
+				c->vs[i - s] = scaled ? (double)(int64_t)P * scale
+						      : ldexp((double)(int64_t)P, (int)E);
 			continue;
 		}
 		uint64_t dm = (uint64_t)unzigzag(code - 1) + (mode ? D : 0);
 		P += dm;
 		D = dm;
-		c->vs[i] = (double)(int64_t)P / div;
+		if (i >= s)
+			c->vs[i - s] = (double)(int64_t)P / div;
 	}
-	*nout = (size_t)n;
+	if (e == n && (a2 != excend || exc != end))
+		return PW_EINVAL; /* decoded whole: exactly the exceptions remain */
+	*nout = k;
+	*past = e < n;
 	return 0;
 }
 

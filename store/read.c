@@ -575,7 +575,7 @@ struct store_iter {
 	struct chunk_dec dec;
 	/* a block (format 4's segments) decoded whole: have_blk, its samples
 	 * in blk.ts/vs from bpos to bn */
-	bool have_blk;
+	bool have_blk, blk_past; /* blk_past: the block goes on after maxt */
 	struct blk_codec blk;
 	size_t bpos, bn;
 	int head_rc;  /* the head as seek found it: 0 and head_v, or an MDB error */
@@ -616,7 +616,8 @@ static int iter_load_seg(struct store_iter *it, const MDB_val *v, bool blk, uint
 		it->have_chunk = true;
 		return 0;
 	}
-	if (blk_decode(&it->blk, v->mv_data, v->mv_size, &it->bn) != 0) {
+	if (blk_decode_range(&it->blk, v->mv_data, v->mv_size, it->mint, it->maxt, &it->bn,
+			     &it->blk_past) != 0) {
 		char where[48];
 		if (seq == UINT64_MAX)
 			snprintf(where, sizeof where, "its open block");
@@ -626,7 +627,7 @@ static int iter_load_seg(struct store_iter *it, const MDB_val *v, bool blk, uint
 			  "fails", it->snap->s->path, (unsigned long long)it->id, where, v->mv_size);
 		return PW_ESTORE;
 	}
-	it->bpos = lower_bound(it->blk.ts, it->bn, it->mint);
+	it->bpos = 0; /* the block's samples of [mint, maxt] only */
 	it->have_blk = true;
 	return 0;
 }
@@ -772,6 +773,11 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 				return 1;
 			}
 			it->have_blk = false;
+			if (it->blk_past) { /* nothing later is in range */
+				it->phase = 2;
+				it->wpos = it->wn;
+				return 0;
+			}
 		}
 		if (it->have_chunk) {
 			int rc = chunk_dec_next(&it->dec, ts, val);

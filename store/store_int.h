@@ -158,15 +158,18 @@ static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, 
  * most BLK_CAP_BYTES so that two fit an LMDB page (larger values take
  * overflow pages of whole 4 KiB); it holds at most BLK_MAX_SAMPLES. */
 #define BLK_RAW 0xb1u
-#define BLK_ZSTD 0xb2u
-#define BLK_ZSTD1 0xb3u
-/* Raw blocks up to this size are also tried as one zstd frame. */
-#define BLK_ONE_FRAME_RAW 512u
+#define BLK_ZSTD1 0xb3u /* 0xb2 (three frames) was never stored by a release */
 #define BLK_CAP_BYTES 2000u
 #define BLK_MAX_SAMPLES 2048u
 /* the most a decoder accepts (hostile bytes are bounded by it) */
 #define BLK_DEC_MAX 8192u
-#define BLK_RAW_MAX (2u * VARINT_MAX_BYTES + 2u + BLK_DEC_MAX * (2u * VARINT_MAX_BYTES + 8u))
+/* A block of more samples than this has an index: a checkpoint every
+ * BLK_IDX_EVERY samples, where a read can start decoding. */
+#define BLK_IDX_EVERY 256u
+#define BLK_IDX_MAX (BLK_DEC_MAX / BLK_IDX_EVERY)
+#define BLK_RAW_MAX                                                                          \
+	(3u * VARINT_MAX_BYTES + 2u + BLK_DEC_MAX * (2u * VARINT_MAX_BYTES + 8u) +           \
+	 BLK_IDX_MAX * 5u * VARINT_MAX_BYTES)
 #define BLK_K_MAX 17
 #define BLK_ZSTD_LEVEL 1
 /* The open block keeps growing while it is at most this large. */
@@ -175,8 +178,8 @@ static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, 
 /* Buffers and zstd contexts, reused; decoded samples land in ts/vs. */
 struct blk_codec {
 	void *cctx, *dctx;
-	uint8_t *raw, *zbuf, *z1buf;
-	size_t rawcap, zcap, z1cap;
+	uint8_t *raw, *z1buf;
+	size_t rawcap, z1cap;
 	int64_t *mant;
 	int8_t *kd;
 	uint64_t *bmant; /* mode 2's */
@@ -205,6 +208,10 @@ size_t blk_encode_fit(struct blk_codec *c, const int64_t *ts, const double *vs, 
 /* Decode a block into c->ts/vs; 0 with *n samples, or PW_EINVAL for bytes
  * that are not a well-formed block (every length and count is checked). */
 int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *n);
+/* Decode only the samples of [mint, maxt] (ascending) into c->ts/vs[0..*n);
+ * *past: the block has samples after maxt. */
+int blk_decode_range(struct blk_codec *c, const uint8_t *blk, size_t len, int64_t mint,
+		     int64_t maxt, size_t *n, bool *past);
 
 /* ---- varints (LEB128: 7 bits a byte, low first) ------------------------ */
 
