@@ -793,17 +793,39 @@ static int has_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint
 	return 0;
 }
 
-/* Everything but the newest sample into segments, the newest into a new
- * head. ts/vs must be newer than every segment sample. */
+/* A series' head flushes into its open block at this many samples: runs of
+ * open blocks flush at different fill levels, so that series scraped
+ * together do not all rewrite their segments in the same commit; the
+ * series of one run flush at the same level, so that a run scraped
+ * together is rewritten once per flush, not once per series. */
+static unsigned head_max_of(uint64_t id)
+{
+	uint64_t orun = id >> OPEN_RUN_BITS;
+	return HEAD_MAX_SAMPLES / 2 +
+	       (unsigned)((orun * 0x9e3779b97f4a7c15ULL) >> 32) % (HEAD_MAX_SAMPLES / 2);
+}
+
+/* Samples written whole (a new series, an import, a merge) go to the
+ * segments, except the newest half head's worth (60 to 119 samples: 15 to
+ * 30 minutes at 15 s), which start a new head. A read of the last minutes
+ * then decodes the head alone, as it does for a scraped series, instead of
+ * the end of an open block of up to 2,048 samples. ts/vs must be newer than
+ * every segment sample. */
 static int write_tail(struct store_batch *b, MDB_txn *txn, uint64_t id, const int64_t *ts,
 		      const double *vs, size_t n)
 {
 	struct chunk_app a;
+	size_t keep = head_max_of(id) / 2, got;
 	int rc;
 
-	if ((rc = seg_append(b, txn, id, ts, vs, n - 1)) != 0)
+	if (keep > n)
+		keep = n;
+	/* the newest `keep` that fit in a head (random doubles may not) */
+	while ((got = chunk_encode(ts + n - keep, vs + n - keep, keep, b->headbuf,
+				   CHUNK_CAP_BYTES, HEAD_MAX_SAMPLES, &a)) < keep)
+		keep = got;
+	if (n > keep && (rc = seg_append(b, txn, id, ts, vs, n - keep)) != 0)
 		return rc;
-	chunk_encode(ts + n - 1, vs + n - 1, 1, b->headbuf, CHUNK_CAP_BYTES, HEAD_MAX_SAMPLES, &a);
 	return put_head(b, id, &a, b->headbuf);
 }
 
@@ -863,14 +885,8 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 
 	if (e[0].ts > a.t) {
 		/* Fast path: append to the head without decoding it; a full
-		 * head moves into the last segment. Runs of open blocks flush
-		 * at different fill levels, so that series scraped together do
-		 * not all rewrite their segments in the same commit; the series
-		 * of one run flush at the same level, so that a run scraped
-		 * together is rewritten once per flush, not once per series. */
-		uint64_t orun = id >> OPEN_RUN_BITS;
-		unsigned head_max = HEAD_MAX_SAMPLES / 2 +
-				    (unsigned)((orun * 0x9e3779b97f4a7c15ULL) >> 32) % (HEAD_MAX_SAMPLES / 2);
+		 * head moves into the last segment. */
+		unsigned head_max = head_max_of(id);
 		/* appends OR their bits in: zero what the n samples can reach
 		 * (not the whole buffer: this runs once per series per commit) */
 		size_t zero = h.clen + n * CHUNK_SAMPLE_MAX_BYTES + 1;
