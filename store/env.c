@@ -372,6 +372,7 @@ static int first_txn(struct store *s, bool has_data, uint64_t *format)
 	if ((rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn)) != 0 ||
 	    (rc = tables_open(s, txn)) != 0 || (!has_data && (rc = meta_init(s, txn)) != 0) ||
 	    (rc = legacy_segs_plain_from(s, txn)) != 0 ||
+	    (rc = legacy_segs_blk_from(s, txn, !has_data)) != 0 ||
 	    (has_data && (rc = legacy_format_get(s, txn, format)) != 0) ||
 	    (rc = store__meta_get_u64(txn, s, "generation", &s->cache_gen)) != 0)
 		goto out;
@@ -404,7 +405,7 @@ int store_open(const struct store_opts *o, struct store **out, char **cause)
 		rc = store__err(rc);
 		goto out;
 	}
-	if (format < 3 && !o->read_only && (rc = legacy_upgrade(s, cause)) != 0)
+	if (format < STORE_FORMAT && !o->read_only && (rc = legacy_upgrade(s, format, cause)) != 0)
 		goto out;
 	*out = s;
 	s = NULL;
@@ -422,6 +423,7 @@ void store_close(struct store *s)
 	cache_clear(&s->cache);
 	free(s->cache.tab);
 	wal_writer_free(&s->wal);
+	blk_codec_free(&s->blkw);
 	slots_free(&s->slots);
 	store__batch_spare_free(s);
 	symtab_free(&s->syms);

@@ -1,11 +1,15 @@
 /*
- * legacy.c — stores of format 1 and 2: how env.c's store_open finds one,
- * how it is read as it is when opened read-only, and its upgrade to format
- * 3 in one transaction when opened for writing. The hot paths (read.c,
+ * legacy.c — stores of format 1, 2 and 3: how env.c's store_open finds
+ * one, how it is read as it is when opened read-only, and its upgrade to
+ * format 4 in one transaction when opened for writing (format 3's open
+ * segments become blocks, block.c; sealed ones stay Gorilla chunks, read
+ * by key below meta segs_blk_from). The hot paths (read.c,
  * wal.c, retention.c; head_parse, slot_read, seg_resolve in store_int.h)
  * call in behind one test; chunk.c and slots.c know only format 3.
  */
 #include "store_int.h"
+
+#include <stdlib.h>
 
 /*
  * Format 1 and 2, as they differ from format 3 (store_int.h):
@@ -80,6 +84,29 @@ int legacy_segs_plain_from(struct store *s, MDB_txn *txn)
 		if ((rc = store__meta_get_u64(txn, s, "next_seq", &s->segs_plain_from)) != 0)
 			return rc;
 		return store__meta_put_u64(txn, s, "segs_plain_from", s->segs_plain_from);
+	}
+	return rc == 0 ? MDB_CORRUPTED : rc;
+}
+
+int legacy_segs_blk_from(struct store *s, MDB_txn *txn, bool is_new)
+{
+	MDB_val k = {13, (void *)"segs_blk_from"}, v;
+	int rc = mdb_get(txn, s->dbi_meta, &k, &v);
+
+	if (rc == 0 && v.mv_size == 8) {
+		s->segs_blk_from = key_get_u64(v.mv_data);
+		s->open_blk = true;
+		return 0;
+	}
+	if (rc == MDB_NOTFOUND && is_new) {
+		s->segs_blk_from = 0;
+		s->open_blk = true;
+		return store__meta_put_u64(txn, s, "segs_blk_from", 0);
+	}
+	if (rc == MDB_NOTFOUND) { /* format 3 or older: Gorilla chunks everywhere */
+		s->segs_blk_from = UINT64_MAX;
+		s->open_blk = false;
+		return 0;
 	}
 	return rc == 0 ? MDB_CORRUPTED : rc;
 }
@@ -339,10 +366,105 @@ static int upgrade_to_runs(struct store *s, MDB_txn *txn)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Heads and open segments into runs, then the log folded (read as format
- * 2 wrote it), then the format. The rewritten tables need room, so the
- * map grows as for a batch. Sealed segments stay as they are. */
-int legacy_upgrade(struct store *s, char **cause)
+/* Format 3's open segments (Gorilla chunks in openruns) into blocks
+ * behind their first timestamp; sealed segments stay Gorilla chunks, read
+ * as such by their keys (below segs_blk_from, which becomes next_seq). */
+static int open_to_blocks(struct store *s, MDB_txn *txn)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint64_t next_seq, *runs = NULL;
+	size_t nruns = 0;
+	int rc;
+
+	if ((rc = slots_flush(s, txn)) != 0 || /* the runs written so far */
+	    (rc = mdb_cursor_open(txn, s->dbi_open, &c)) != 0)
+		return rc;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		if (k.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		runs = xreallocarray(runs, nruns + 1, sizeof *runs);
+		runs[nruns++] = key_get_u64(k.mv_data);
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		free(runs);
+		return rc;
+	}
+	rc = 0;
+	/* Runs of SLOT_RUN ids become runs of 1 << OPEN_RUN_BITS: run R's
+	 * entries go to keys R << 3 and up, so the old runs are taken from
+	 * the last, each deleted before its entries are put back: the keys
+	 * put never meet an old run not yet taken. */
+	s->open_blk = true;
+	for (size_t r = nruns; r-- > 0 && rc == 0;) {
+		uint8_t kb[8];
+		MDB_val rk = {8, kb};
+		struct slot_ent ents[SLOT_RUN];
+		size_t n;
+		uint8_t *copy;
+		key_put_u64(kb, runs[r]);
+		if ((rc = mdb_get(txn, s->dbi_open, &rk, &v)) != 0)
+			break;
+		copy = xmalloc(v.mv_size);
+		memcpy(copy, v.mv_data, v.mv_size);
+		v.mv_data = copy;
+		if ((rc = mdb_del(txn, s->dbi_open, &rk, NULL)) != 0 ||
+		    (rc = slot_block_parse(&v, ents, &n)) != 0) {
+			free(copy);
+			break;
+		}
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			uint64_t id = runs[r] << SLOT_RUN_BITS | ents[i].lo;
+			struct chunk_dec d;
+			int64_t t;
+			double dv;
+			size_t m = 0, len;
+			int res, cnt = chunk_dec_init(&d, ents[i].p, ents[i].len);
+			if (cnt <= 0) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			blk_codec_samples(&s->blkw, (size_t)cnt);
+			while ((res = chunk_dec_next(&d, &t, &dv)) == 1) {
+				s->blkw.ts[m] = t;
+				s->blkw.vs[m++] = dv;
+			}
+			if (res < 0 || m == 0) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			uint8_t hdr[OPEN_BLK_HDR], out[BLK_CAP_BYTES];
+			key_put_ts(hdr, s->blkw.ts[0]);
+			/* at most 240 samples of at most ~1 KB: one block */
+			if (blk_encode_fit(&s->blkw, s->blkw.ts, s->blkw.vs, m, out, sizeof out, &len) !=
+			    m) {
+				rc = MDB_CORRUPTED;
+				break;
+			}
+			rc = slot_put(s, txn, SLOT_OPEN, id, hdr, sizeof hdr, out, len);
+		}
+		free(copy);
+		if (rc == 0 && s->slots.n >= 4096)
+			rc = slots_flush(s, txn);
+	}
+	free(runs);
+	if (rc != 0)
+		return rc;
+	if ((rc = store__meta_get_u64(txn, s, "next_seq", &next_seq)) != 0 ||
+	    (rc = store__meta_put_u64(txn, s, "segs_blk_from", next_seq)) != 0)
+		return rc;
+	s->segs_blk_from = next_seq;
+	return 0;
+}
+
+/* Format 1 or 2: heads and open segments into runs; then (format 3 too)
+ * open segments into blocks, the log folded (read as the store's format
+ * wrote it), then the format. The rewritten tables need room, so the map
+ * grows as for a batch. Sealed segments stay as they are. */
+int legacy_upgrade(struct store *s, uint64_t format, char **cause)
 {
 	MDB_txn *txn;
 	int rc;
@@ -351,15 +473,19 @@ int legacy_upgrade(struct store *s, char **cause)
 		pthread_rwlock_rdlock(&s->resize);
 		slots_begin(&s->slots);
 		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) == 0) {
-			if ((rc = upgrade_to_runs(s, txn)) != 0 ||
+			if ((format < 3 && (rc = upgrade_to_runs(s, txn)) != 0) ||
+			    (rc = open_to_blocks(s, txn)) != 0 ||
 			    (rc = store__wal_fold(s, txn)) != 0 || (rc = slots_flush(s, txn)) != 0 ||
 			    (rc = store__meta_put_u64(txn, s, "format", STORE_FORMAT)) != 0)
 				mdb_txn_abort(txn);
 			else if ((rc = mdb_txn_commit(txn)) == 0)
 				sym_writer_committed(s);
 		}
-		if (rc != 0)
+		if (rc != 0) {
 			sym_writer_abort(s);
+			s->segs_blk_from = UINT64_MAX;
+			s->open_blk = false;
+		}
 		slots_reset(&s->slots);
 		pthread_rwlock_unlock(&s->resize);
 		if (rc != MDB_MAP_FULL)
@@ -369,7 +495,7 @@ int legacy_upgrade(struct store *s, char **cause)
 	}
 	if (rc != 0) {
 		if (cause)
-			*cause = store__cause(rc, "upgrading the store to format 3");
+			*cause = store__cause(rc, "upgrading the store to format 4");
 		return store__err(rc);
 	}
 	s->wal_v1 = false;

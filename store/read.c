@@ -573,6 +573,11 @@ struct store_iter {
 	MDB_val open_v;
 	bool have_chunk;
 	struct chunk_dec dec;
+	/* a block (format 4's segments) decoded whole: have_blk, its samples
+	 * in blk.ts/vs from bpos to bn */
+	bool have_blk, blk_past; /* blk_past: the block goes on after maxt */
+	struct blk_codec blk;
+	size_t bpos, bn;
 	int head_rc;  /* the head as seek found it: 0 and head_v, or an MDB error */
 	MDB_val head_v;
 	/* the series' logged samples, after the head; wpos is the next */
@@ -597,7 +602,48 @@ void store_iter_free(struct store_iter *it)
 		return;
 	if (it->cur)
 		mdb_cursor_close(it->cur);
+	blk_codec_free(&it->blk);
 	free(it);
+}
+
+/* Start on segment bytes v: a block (decoded whole, positioned at the
+ * range's start) or a Gorilla chunk (decoded as it goes). */
+static int iter_load_seg(struct store_iter *it, const MDB_val *v, bool blk, uint64_t seq)
+{
+	if (!blk) {
+		if (chunk_dec_init(&it->dec, v->mv_data, v->mv_size) < 0)
+			return PW_ESTORE;
+		it->have_chunk = true;
+		return 0;
+	}
+	if (blk_decode_range(&it->blk, v->mv_data, v->mv_size, it->mint, it->maxt, &it->bn,
+			     &it->blk_past) != 0) {
+		char where[48];
+		if (seq == UINT64_MAX)
+			snprintf(where, sizeof where, "its open block");
+		else
+			snprintf(where, sizeof where, "its block segs/%llu", (unsigned long long)seq);
+		log_error("store", "%s: series %llu: %s (%zu bytes) is not a valid block; the read "
+			  "fails", it->snap->s->path, (unsigned long long)it->id, where, v->mv_size);
+		return PW_ESTORE;
+	}
+	it->bpos = 0; /* the block's samples of [mint, maxt] only */
+	it->have_blk = true;
+	return 0;
+}
+
+/* The open segment's bytes and first timestamp (format 4: a block behind
+ * it; older: a Gorilla chunk, which starts with it). */
+static void iter_open_seg(const struct store_iter *it, MDB_val *v, int64_t *first)
+{
+	*v = it->open_v;
+	if (it->snap->s->open_blk) {
+		*first = key_get_ts(v->mv_data);
+		v->mv_data = (uint8_t *)v->mv_data + OPEN_BLK_HDR;
+		v->mv_size -= OPEN_BLK_HDR;
+	} else {
+		*first = chunk_first_ts(v->mv_data);
+	}
 }
 
 int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t maxt)
@@ -611,6 +657,7 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 	it->maxt = maxt;
 	it->phase = 0;
 	it->have_chunk = false;
+	it->have_blk = false;
 	if (!it->cur && (rc = mdb_cursor_open(it->snap->txn, it->snap->s->dbi_chunks, &it->cur)) != 0)
 		return store__err(rc);
 	it->wn = wal_view_find(it->snap->wal, id, &it->wts, &it->wvs);
@@ -647,10 +694,14 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 	if (it->snap->s->dbi_open) {
 		it->open_rc = slot_read(&it->open, id, &it->open_v);
 		if (it->open_rc == 0 && it->open_v.mv_size < 2 + 8)
-			return PW_ESTORE;
+			return PW_ESTORE; /* a chunk's count and first ts, or a block's header */
 		if (it->open_rc != 0 && it->open_rc != MDB_NOTFOUND)
 			return store__err(it->open_rc);
-		if (it->open_rc == 0 && chunk_first_ts(it->open_v.mv_data) <= mint) {
+		MDB_val ov;
+		int64_t first = 0;
+		if (it->open_rc == 0)
+			iter_open_seg(it, &ov, &first);
+		if (it->open_rc == 0 && first <= mint) {
 			it->phase = 3;
 			return 0;
 		}
@@ -680,12 +731,13 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 		it->phase = 2;
 		return 0;
 	}
-	if ((rc = seg_resolve(it->snap->txn, it->snap->s, &v, &v)) != 0)
-		return store__err(rc);
-	if (chunk_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
-		return PW_ESTORE;
-	it->have_chunk = true;
-	return 0;
+	{
+		bool blk = v.mv_size == 8 && seg_is_blk(it->snap->s, v.mv_data);
+		uint64_t seq = v.mv_size == 8 ? key_get_u64(v.mv_data) : UINT64_MAX - 1;
+		if ((rc = seg_resolve(it->snap->txn, it->snap->s, &v, &v)) != 0)
+			return store__err(rc);
+		return iter_load_seg(it, &v, blk, seq);
+	}
 }
 
 static int iter_load_head(struct store_iter *it)
@@ -707,6 +759,26 @@ static int iter_load_head(struct store_iter *it)
 int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 {
 	for (;;) {
+		if (it->have_blk) {
+			if (it->bpos < it->bn) {
+				size_t i = it->bpos++;
+				if (it->blk.ts[i] > it->maxt) {
+					it->have_blk = false;
+					it->phase = 2;
+					it->wpos = it->wn;
+					return 0;
+				}
+				*ts = it->blk.ts[i];
+				*val = it->blk.vs[i];
+				return 1;
+			}
+			it->have_blk = false;
+			if (it->blk_past) { /* nothing later is in range */
+				it->phase = 2;
+				it->wpos = it->wn;
+				return 0;
+			}
+		}
 		if (it->have_chunk) {
 			int rc = chunk_dec_next(&it->dec, ts, val);
 			if (rc < 0)
@@ -733,11 +805,12 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 					it->wpos = it->wn;
 					return 0;
 				}
+				bool blk = v.mv_size == 8 && seg_is_blk(it->snap->s, v.mv_data);
+				uint64_t seq = v.mv_size == 8 ? key_get_u64(v.mv_data) : UINT64_MAX - 1;
 				if ((rc = seg_resolve(it->snap->txn, it->snap->s, &v, &v)) != 0)
 					return store__err(rc);
-				if (chunk_dec_init(&it->dec, v.mv_data, v.mv_size) < 0)
-					return PW_ESTORE;
-				it->have_chunk = true;
+				if ((rc = iter_load_seg(it, &v, blk, seq)) != 0)
+					return rc;
 				continue;
 			}
 			if (rc != 0 && rc != MDB_NOTFOUND)
@@ -748,14 +821,17 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 			it->phase = 1;
 			if (it->open_rc != 0)
 				continue;
-			if (chunk_first_ts(it->open_v.mv_data) > it->maxt) {
+			MDB_val ov;
+			int64_t first;
+			iter_open_seg(it, &ov, &first);
+			if (first > it->maxt) {
 				it->phase = 2;
 				it->wpos = it->wn;
 				return 0;
 			}
-			if (chunk_dec_init(&it->dec, it->open_v.mv_data, it->open_v.mv_size) < 0)
-				return PW_ESTORE;
-			it->have_chunk = true;
+			int rc = iter_load_seg(it, &ov, it->snap->s->open_blk, UINT64_MAX);
+			if (rc != 0)
+				return rc;
 			continue;
 		}
 		if (it->phase == 1) {

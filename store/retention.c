@@ -36,6 +36,27 @@ static int trim_chunk(const uint8_t *p, size_t len, int64_t cutoff, uint8_t *buf
 	return rc < 0 ? PW_ESTORE : kept;
 }
 
+/* Keep the samples >= cutoff of block p (len bytes): encoded anew into
+ * *out (a buffer of the writer's codec, BLK_RAW_MAX + 1 bytes), *olen
+ * bytes, first kept ts *mint; returns the number kept or PW_ESTORE. */
+static int trim_blk(struct store *s, const uint8_t *p, size_t len, int64_t cutoff, uint8_t *out,
+		    size_t *olen, int64_t *mint, uint64_t *dropped)
+{
+	struct blk_codec *c = &s->blkw;
+	size_t n, i;
+
+	if (blk_decode(c, p, len, &n) != 0)
+		return PW_ESTORE;
+	for (i = 0; i < n && c->ts[i] < cutoff; i++)
+		;
+	*dropped += i;
+	if (i == n)
+		return 0;
+	*mint = c->ts[i];
+	*olen = blk_encode(c, c->ts + i, c->vs + i, n - i, out, BLK_RAW_MAX + 1);
+	return *olen ? (int)(n - i) : PW_ESTORE;
+}
+
 /* The sealed segments of series id older than cutoff, oldest first: gone,
  * or (the one the cutoff falls in) rewritten without its old samples, in
  * which case *done: everything after it is newer. */
@@ -46,6 +67,7 @@ static int trim_sealed(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t i
 	MDB_val k = {16, kb}, v;
 	struct chunk_app a;
 	int64_t mint;
+	size_t blen = 0;
 	int rc;
 
 	*done = false;
@@ -71,6 +93,8 @@ static int trim_sealed(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t i
 		uint8_t seq[8];
 		if (ptr)
 			memcpy(seq, v.mv_data, 8);
+		bool blk = ptr && seg_is_blk(s, seq);
+		uint8_t *bout = NULL;
 		{
 			/* copy before we modify the tree */
 			MDB_val data;
@@ -84,7 +108,10 @@ static int trim_sealed(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t i
 			if (mdb_cursor_get(cc, &nk, &nv, MDB_NEXT) == 0 &&
 			    key_get_u64(nk.mv_data) == id)
 				next_mint = key_get_ts((uint8_t *)nk.mv_data + 8);
-			if (vlen < 2 || vlen > CHUNK_BUF_BYTES) {
+			if (blk) {
+				bout = xmalloc(BLK_RAW_MAX + 1);
+				kept = trim_blk(s, copy, vlen, cutoff, bout, &blen, &mint, dropped);
+			} else if (vlen < 2 || vlen > CHUNK_BUF_BYTES) {
 				kept = -1;
 			} else if (next_mint <= cutoff) { /* wholly old */
 				struct chunk_dec d;
@@ -96,13 +123,30 @@ static int trim_sealed(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t i
 			}
 			free(copy);
 		}
-		if (kept < 0)
+		if (kept < 0) {
+			free(bout);
 			return MDB_CORRUPTED;
+		}
 		key_put_ts(kb + 8, cmint);
 		k.mv_data = kb;
 		k.mv_size = 16;
-		if ((rc = mdb_del(txn, s->dbi_chunks, &k, NULL)) != 0)
+		if ((rc = mdb_del(txn, s->dbi_chunks, &k, NULL)) != 0) {
+			free(bout);
 			return rc;
+		}
+		if (kept > 0 && blk) { /* a block stays one under its key */
+			*done = true;
+			key_put_ts(kb + 8, mint);
+			MDB_val sk = {8, seq}, pv = {blen, bout};
+			rc = mdb_put(txn, s->dbi_segs, &sk, &pv, 0);
+			free(bout);
+			if (rc != 0)
+				return rc;
+			v.mv_size = 8;
+			v.mv_data = seq;
+			return mdb_put(txn, s->dbi_chunks, &k, &v, 0);
+		}
+		free(bout);
 		if (kept > 0) {
 			/* a sealed segment is rewritten under its own log key, in
 			 * the form that key has (see seg_resolve); the rest is
@@ -132,9 +176,7 @@ static int trim_sealed(struct store *s, MDB_txn *txn, MDB_cursor *cc, uint64_t i
 static int trim_open(struct store *s, MDB_txn *txn, uint64_t id, int64_t cutoff,
 		     uint64_t *dropped, bool *done)
 {
-	uint8_t buf[CHUNK_BUF_BYTES];
 	MDB_val v;
-	struct chunk_app a;
 	int64_t mint;
 	int rc;
 
@@ -144,16 +186,29 @@ static int trim_open(struct store *s, MDB_txn *txn, uint64_t id, int64_t cutoff,
 		return rc;
 	if (rc == 0) {
 		int kept;
-		if (v.mv_size < 2 + 8 || v.mv_size > CHUNK_BUF_BYTES)
+		size_t blen;
+		uint8_t hdr[OPEN_BLK_HDR], *bout;
+		if (v.mv_size < OPEN_BLK_HDR + 2 || v.mv_size > OPEN_BLK_MAX)
 			return MDB_CORRUPTED;
 		*done = true;
-		if (chunk_first_ts(v.mv_data) >= cutoff)
+		if (key_get_ts(v.mv_data) >= cutoff)
 			return 0; /* it and the head are newer */
-		kept = trim_chunk(v.mv_data, v.mv_size, cutoff, buf, &a, &mint, dropped);
-		if (kept < 0)
+		bout = xmalloc(BLK_RAW_MAX + 1);
+		kept = trim_blk(s, (uint8_t *)v.mv_data + OPEN_BLK_HDR, v.mv_size - OPEN_BLK_HDR,
+				cutoff, bout, &blen, &mint, dropped);
+		if (kept > 0 && blen + OPEN_BLK_HDR > OPEN_BLK_MAX)
+			kept = -1; /* fewer samples than a block held: never expected */
+		if (kept < 0) {
+			free(bout);
 			return MDB_CORRUPTED;
-		if (kept > 0) /* the head is newer */
-			return slot_put(s, txn, SLOT_OPEN, id, NULL, 0, buf, chunk_app_bytes(&a));
+		}
+		if (kept > 0) { /* the head is newer */
+			key_put_ts(hdr, mint);
+			rc = slot_put(s, txn, SLOT_OPEN, id, hdr, sizeof hdr, bout, blen);
+			free(bout);
+			return rc;
+		}
+		free(bout);
 		*done = false;
 		if ((rc = slot_del(s, txn, SLOT_OPEN, id)) != 0)
 			return rc;

@@ -30,7 +30,15 @@
 #define BLK_HDR 2u
 #define BLK_ENT 4u
 
-static inline uint64_t run_of(uint64_t id) { return id >> SLOT_RUN_BITS; }
+/* The run of id in table t, and id's place in it. */
+static inline uint64_t run_of(const struct store *s, enum slot_table t, uint64_t id)
+{
+	return id >> slot_run_bits(s, t);
+}
+static inline unsigned lo_of(const struct store *s, enum slot_table t, uint64_t id)
+{
+	return (unsigned)(id & ((1u << slot_run_bits(s, t)) - 1));
+}
 
 /* Find entry lo in a stored block; 0 with *out, MDB_NOTFOUND, or
  * MDB_CORRUPTED. */
@@ -102,15 +110,15 @@ int slot_read_packed(struct slot_reader *r, uint64_t id, MDB_val *out)
 	uint8_t kb[8];
 	MDB_val k = {8, kb};
 
-	if (!r->have || r->run != run_of(id)) {
-		r->run = run_of(id);
+	if (!r->have || r->run != id >> r->bits) {
+		r->run = id >> r->bits;
 		r->have = true;
 		blk_key(kb, r->run);
 		r->rc = mdb_get(r->txn, r->dbi, &k, &r->blk);
 	}
 	if (r->rc != 0)
 		return r->rc;
-	return slot_block_find(&r->blk, (unsigned)(id & (SLOT_RUN - 1)), out);
+	return slot_block_find(&r->blk, (unsigned)(id & ((1u << r->bits) - 1)), out);
 }
 
 int slot_count_packed(MDB_txn *txn, MDB_dbi dbi, uint64_t *n)
@@ -291,8 +299,8 @@ static int dirty_get(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t 
 int slot_get(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, MDB_val *out)
 {
 	struct slot_writer *w = &s->slots;
-	uint64_t run = run_of(id);
-	unsigned lo = (unsigned)(id & (SLOT_RUN - 1));
+	uint64_t run = run_of(s, t, id);
+	unsigned lo = lo_of(s, t, id);
 	struct slot_run *r = dirty_find(w, run_key(t, run));
 
 	if (r) {
@@ -322,12 +330,12 @@ int slot_put(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, cons
 	     size_t hlen, const void *p, size_t len)
 {
 	struct slot_run *r;
-	unsigned lo = (unsigned)(id & (SLOT_RUN - 1));
+	unsigned lo = lo_of(s, t, id);
 	int rc;
 
 	if (hlen + len == 0 || hlen + len > CHUNK_BUF_BYTES + HEAD_STATE_MAX)
 		return MDB_BAD_VALSIZE;
-	if ((rc = dirty_get(s, txn, t, run_of(id), &r)) != 0)
+	if ((rc = dirty_get(s, txn, t, run_of(s, t, id), &r)) != 0)
 		return rc;
 	uint8_t *copy = writer_scratch_alloc(&s->slots, hlen + len); /* p may be the entry itself */
 	if (hlen)
@@ -341,10 +349,10 @@ int slot_put(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id, cons
 int slot_del(struct store *s, MDB_txn *txn, enum slot_table t, uint64_t id)
 {
 	struct slot_run *r;
-	unsigned lo = (unsigned)(id & (SLOT_RUN - 1));
+	unsigned lo = lo_of(s, t, id);
 	int rc;
 
-	if ((rc = dirty_get(s, txn, t, run_of(id), &r)) != 0)
+	if ((rc = dirty_get(s, txn, t, run_of(s, t, id), &r)) != 0)
 		return rc;
 	if (!r->ptr[lo])
 		return MDB_NOTFOUND;

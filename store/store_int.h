@@ -3,7 +3,7 @@
  * byte encodings, and what each file offers the others (chunk codec, log,
  * runs, symbols, older formats, the store, transactions, series cache).
  *
- * LMDB layout (named databases), format 3:
+ * LMDB layout (named databases), format 4:
  *   meta      "magic", "format", "next_id", "next_sym", "samples",
  *             "generation", ...
  *   series    id(8, BE)                     -> labels as symbol ids (series.c)
@@ -14,14 +14,19 @@
  *                                              appender state + chunk
  *   chunks    id(8, BE) + mint(8, BE^sign)  -> seq(8, BE) of a sealed segment
  *                                              in segs
- *   segs      seq(8, BE)                    -> a sealed segment's chunk (keys
- *                                              before meta segs_plain_from:
- *                                              format 1's, with its appender
- *                                              state in front; legacy.c)
+ *   segs      seq(8, BE)                    -> a sealed segment: from meta
+ *                                              segs_blk_from on a block
+ *                                              (block.c), before it a Gorilla
+ *                                              chunk (keys before meta
+ *                                              segs_plain_from: format 1's,
+ *                                              with its appender state in
+ *                                              front; legacy.c)
  *   openruns  run(8, BE)                    -> the open segments of a run of
- *                                              ids (slots.c): each series' last
- *                                              segment while it still has room,
- *                                              chunk bytes only
+ *                                              1 << OPEN_RUN_BITS ids
+ *                                              (slots.c): each series' last
+ *                                              segment while it still has
+ *                                              room, its first ts (8) and
+ *                                              the block
  *   metadata  metric name                   -> type(1) help \0 unit \0
  *   wal       seq(8, BE) group(1)           -> the samples of one commit that
  *                                              only extend series, of a group
@@ -47,12 +52,14 @@
 
 #include "store.h"
 
-/* The format this build writes: 3, heads and open segments packed by
- * runs of ids, open segments without appender state, labels as symbols,
- * the log in entries per group of slices. A store of format 1 or 2 is
- * upgraded when opened for writing and read as it is when opened
- * read-only (legacy.c); a newer one is refused. */
-#define STORE_FORMAT 3u
+/* The format this build writes: 4, format 3 (heads and open segments
+ * packed by runs of ids, labels as symbols, the log in entries per group
+ * of slices) with segments as blocks (block.c): the open ones in openruns
+ * behind their first timestamp, sealed ones in segs from meta
+ * segs_blk_from on. A store of format 1, 2 or 3 is upgraded when opened
+ * for writing and read as it is when opened read-only (legacy.c); a newer
+ * one is refused. */
+#define STORE_FORMAT 4u
 #define STORE_MAGIC "pacewatch-store"
 
 /* A head is its appender state followed by the chunk bytes, so it can be
@@ -142,6 +149,69 @@ static inline int head_dec_init(struct chunk_dec *d, const void *p, size_t len, 
 		return PW_EINVAL;
 	return chunk_dec_init(d, h.chunk, h.clen);
 }
+
+/* ---- format 4's block codec (block.c) ----------------------------------- */
+
+/* Segments (a series' open one in openruns, sealed ones in segs) are
+ * blocks: decimal mantissas and timestamp deltas as zigzag varints,
+ * compressed with zstd (block.c has the layout). A sealed block stays at
+ * most BLK_CAP_BYTES so that two fit an LMDB page (larger values take
+ * overflow pages of whole 4 KiB); it holds at most BLK_MAX_SAMPLES. */
+#define BLK_RAW 0xb1u
+#define BLK_ZSTD1 0xb3u /* 0xb2 (three frames) was never stored by a release */
+#define BLK_CAP_BYTES 2000u
+#define BLK_MAX_SAMPLES 2048u
+/* the most a decoder accepts (hostile bytes are bounded by it) */
+#define BLK_DEC_MAX 8192u
+/* A block of more samples than this has an index: a checkpoint every
+ * BLK_IDX_EVERY samples, where a read can start decoding. */
+#define BLK_IDX_EVERY 256u
+#define BLK_IDX_MAX (BLK_DEC_MAX / BLK_IDX_EVERY)
+#define BLK_RAW_MAX                                                                          \
+	(3u * VARINT_MAX_BYTES + 2u + BLK_DEC_MAX * (2u * VARINT_MAX_BYTES + 8u) +           \
+	 BLK_IDX_MAX * 5u * VARINT_MAX_BYTES)
+#define BLK_K_MAX 17
+#define BLK_ZSTD_LEVEL 1
+/* The open block keeps growing while it is at most this large. */
+#define BLK_OPEN_ROOM (BLK_CAP_BYTES - 100u)
+
+/* Buffers and zstd contexts, reused; decoded samples land in ts/vs. */
+struct blk_codec {
+	void *cctx, *dctx;
+	uint8_t *raw, *z1buf;
+	size_t rawcap, z1cap;
+	int64_t *mant;
+	int8_t *kd;
+	uint64_t *bmant; /* mode 2's */
+	int8_t *bok;
+	size_t scap;
+	int64_t *ts;
+	double *vs;
+	size_t dcap;
+	size_t need; /* the last blk_encode's size, stored or not */
+	size_t split; /* in raw: where the values' part starts */
+	size_t codes_at, codes_end, split2; /* the codes; where their rest starts */
+	bool mode2;
+};
+void blk_codec_init(struct blk_codec *c);
+void blk_codec_free(struct blk_codec *c);
+/* Make c->ts/vs hold n samples. */
+void blk_codec_samples(struct blk_codec *c, size_t n);
+/* Encode n samples (ascending timestamps, n <= BLK_DEC_MAX) into out (cap
+ * bytes); returns the length, or 0 when it needs more than cap (c->need). */
+size_t blk_encode(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n,
+		  uint8_t *out, size_t cap);
+/* Encode the longest prefix of the n samples (at most BLK_MAX_SAMPLES)
+ * that fits in cap bytes; returns how many, the length in *len. */
+size_t blk_encode_fit(struct blk_codec *c, const int64_t *ts, const double *vs, size_t n,
+		      uint8_t *out, size_t cap, size_t *len);
+/* Decode a block into c->ts/vs; 0 with *n samples, or PW_EINVAL for bytes
+ * that are not a well-formed block (every length and count is checked). */
+int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *n);
+/* Decode only the samples of [mint, maxt] (ascending) into c->ts/vs[0..*n);
+ * *past: the block has samples after maxt. */
+int blk_decode_range(struct blk_codec *c, const uint8_t *blk, size_t len, int64_t mint,
+		     int64_t maxt, size_t *n, bool *past);
 
 /* ---- varints (LEB128: 7 bits a byte, low first) ------------------------ */
 
@@ -361,6 +431,13 @@ size_t wal_view_find(const struct wal_view *w, uint64_t id, const int64_t **ts,
 
 #define SLOT_RUN_BITS 8u
 #define SLOT_RUN (1u << SLOT_RUN_BITS)
+/* Format 4's open blocks are larger than format 3's open segments: runs
+ * of 64 ids keep a run's value near 80 KB on tools/bench-store's data, so
+ * a head flush rewrites that much, and LMDB finds room for it among the
+ * pages it freed (an overflow value needs consecutive free pages; values
+ * of ~300 KB left them unused and the file grew). With 32 ids, short
+ * series' runs (~6 KB) wasted a quarter of their second page. */
+#define OPEN_RUN_BITS 6u
 enum slot_table { SLOT_HEADS = 0, SLOT_OPEN = 1 };
 
 /* A reader's look-ups in one table of a snapshot; consecutive ids of one
@@ -369,6 +446,7 @@ struct slot_reader {
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	bool legacy, have;
+	unsigned bits; /* ids per run: 1 << bits */
 	unsigned skip; /* legacy and skip: a store read as it is (legacy.c) */
 	uint64_t run;
 	MDB_val blk;
@@ -503,8 +581,11 @@ int legacy_segs_plain_from(struct store *s, MDB_txn *txn);
 /* The format of an existing store (newer ones were refused before); sets
  * s->wal_v1 for format 2's log. */
 int legacy_format_get(struct store *s, MDB_txn *txn, uint64_t *format);
-/* Upgrade a store of format 1 or 2 to format 3, in one transaction. */
-int legacy_upgrade(struct store *s, char **cause);
+/* s->segs_blk_from and s->open_blk from meta (a new store: every
+ * segment a block; format 3 or older: none). */
+int legacy_segs_blk_from(struct store *s, MDB_txn *txn, bool is_new);
+/* Upgrade a store of format 1, 2 or 3 to format 4, in one transaction. */
+int legacy_upgrade(struct store *s, uint64_t format, char **cause);
 
 /* Format 2's heads and open segments, and format 1's segments, carry the
  * appender state in a fixed 30 bytes in front of the chunk. */
@@ -569,6 +650,11 @@ struct store {
 	struct series_cache cache;
 	uint64_t cache_gen;
 	uint64_t segs_plain_from;   /* segs keys from here hold no appender state (legacy.c) */
+	uint64_t segs_blk_from;     /* segs keys from here hold blocks (block.c), older
+				     * ones Gorilla chunks; UINT64_MAX read as it is */
+	bool open_blk;              /* open segments are blocks after their first
+				     * timestamp (format 4), else Gorilla chunks */
+	struct blk_codec blkw;      /* the writer's, guarded by wlock */
 	struct wal_writer wal;      /* guarded by wlock */
 	struct slot_writer slots;   /* guarded by wlock */
 	bool slots_legacy;          /* read-only, format <= 2: an entry per series (legacy.c) */
@@ -678,12 +764,18 @@ static inline int head_parse(const void *p, size_t len, bool legacy, struct head
 	return legacy ? legacy_head_parse(p, len, h) : head_parse_compact(p, len, h);
 }
 
+static inline unsigned slot_run_bits(const struct store *s, enum slot_table t)
+{
+	return t == SLOT_OPEN && s->open_blk ? OPEN_RUN_BITS : SLOT_RUN_BITS;
+}
+
 static inline void slot_reader_init(struct slot_reader *r, const struct store *s,
 				    MDB_txn *txn, enum slot_table t)
 {
 	memset(r, 0, sizeof *r);
 	r->txn = txn;
 	r->dbi = t == SLOT_HEADS ? s->dbi_heads : s->dbi_open;
+	r->bits = slot_run_bits(s, t);
 	if (s->slots_legacy)
 		legacy_slot_reader_init(r, t);
 }
@@ -721,5 +813,18 @@ static inline int seg_resolve(MDB_txn *txn, const struct store *s, const MDB_val
 		return legacy_seg_strip(out, out);
 	return out->mv_size < 2 ? MDB_CORRUPTED : 0;
 }
+
+/* Is the segs value of key seq a block (else a Gorilla chunk)? */
+static inline bool seg_is_blk(const struct store *s, const uint8_t seq[8])
+{
+	return key_get_u64(seq) >= s->segs_blk_from;
+}
+
+/* Format 4's open segment: 8 bytes of its first timestamp (key_put_ts),
+ * then the block. */
+#define OPEN_BLK_HDR 8u
+/* The most an open segment's entry takes: a block trimmed by retention
+ * may come out a little larger than it was. */
+#define OPEN_BLK_MAX (OPEN_BLK_HDR + BLK_CAP_BYTES + 128u)
 
 #endif /* PW_STORE_INT_H */

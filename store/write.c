@@ -36,6 +36,9 @@ struct store_batch {
 	int64_t *ts_a, *ts_b; /* scratch for merges */
 	double *v_a, *v_b;
 	size_t scratch_cap;
+	int64_t *ts_c; /* an open block and what is appended to it */
+	double *v_c;
+	size_t cap_c;
 	struct { uint64_t hash, id; } *created;
 	size_t capcreated;
 	struct wal_last *logged;
@@ -95,6 +98,8 @@ static void batch_destroy(struct store_batch *b)
 	free(b->ts_b);
 	free(b->v_a);
 	free(b->v_b);
+	free(b->ts_c);
+	free(b->v_c);
 	free(b->created);
 	free(b->logged);
 	free(b->inlog);
@@ -482,6 +487,21 @@ static int decode_chunk_into(struct store_batch *b, const void *p, size_t len, s
 	return rc < 0 ? MDB_CORRUPTED : 0;
 }
 
+/* Decode a block (block.c) and append its samples to ts_a/v_a at *n. */
+static int decode_blk_into(struct store_batch *b, const void *p, size_t len, size_t *n)
+{
+	struct blk_codec *c = &b->s->blkw;
+	size_t got;
+
+	if (blk_decode(c, p, len, &got) != 0)
+		return MDB_CORRUPTED;
+	scratch(b, *n + got);
+	memcpy(b->ts_a + *n, c->ts, got * sizeof *c->ts);
+	memcpy(b->v_a + *n, c->vs, got * sizeof *c->vs);
+	*n += got;
+	return 0;
+}
+
 static int decode_head_into(struct store_batch *b, const void *p, size_t len, size_t *n)
 {
 	struct head h;
@@ -514,11 +534,12 @@ static size_t merge(struct store_batch *b, size_t na, const struct ent *nw, size
 	return o;
 }
 
-/* Write a segment of series id starting at mint: as the series' open
- * segment (the open table) while it is its last one and has room, else
- * appended to the segs log with the chunks index pointing at it. */
+/* Write a segment (a block, len bytes) of series id starting at mint: as
+ * the series' open segment (the open table, behind its first timestamp)
+ * while it is its last one and has room, else appended to the segs log
+ * with the chunks index pointing at it. */
 static int put_segment(struct store_batch *b, MDB_txn *txn, uint64_t id, int64_t mint,
-		       const struct chunk_app *a, const uint8_t *chunk, bool open)
+		       const uint8_t *blk, size_t len, bool open)
 {
 	uint8_t kb[16], sk[8];
 	MDB_val k = {16, kb}, v = {8, sk};
@@ -526,19 +547,19 @@ static int put_segment(struct store_batch *b, MDB_txn *txn, uint64_t id, int64_t
 
 	key_put_u64(kb, id);
 	key_put_ts(kb + 8, mint);
-	if (open) /* chunk bytes only: an append decodes it (chunk_app_resume) */
-		return slot_put(b->s, txn, SLOT_OPEN, id, NULL, 0, chunk, chunk_app_bytes(a));
+	if (open)
+		return slot_put(b->s, txn, SLOT_OPEN, id, kb + 8, OPEN_BLK_HDR, blk, len);
 	key_put_u64(sk, b->next_seq++);
 	{
-		/* sealed: never appended to again, so no appender state */
-		MDB_val lk = {8, sk}, lv = {chunk_app_bytes(a), (void *)chunk};
+		/* sealed: only ever appended, so its pages are full */
+		MDB_val lk = {8, sk}, lv = {len, (void *)blk};
 		if ((rc = mdb_put(txn, b->s->dbi_segs, &lk, &lv, MDB_APPEND)) != 0)
 			return rc;
 	}
 	return mdb_put(txn, b->s->dbi_chunks, &k, &v, 0);
 }
 
-/* The open segment of series id: 0 and its value, MDB_NOTFOUND, or an
+/* The open segment of series id: 0 and its block, MDB_NOTFOUND, or an
  * error. *mint is its first timestamp. */
 static int open_get(struct store_batch *b, MDB_txn *txn, uint64_t id, MDB_val *v, int64_t *mint)
 {
@@ -546,9 +567,11 @@ static int open_get(struct store_batch *b, MDB_txn *txn, uint64_t id, MDB_val *v
 
 	if ((rc = slot_get(b->s, txn, SLOT_OPEN, id, v)) != 0)
 		return rc;
-	if (v->mv_size < 2 + 8 || v->mv_size > CHUNK_BUF_BYTES)
+	if (v->mv_size < OPEN_BLK_HDR + 2 || v->mv_size > OPEN_BLK_MAX)
 		return MDB_CORRUPTED;
-	*mint = chunk_first_ts(v->mv_data);
+	*mint = key_get_ts(v->mv_data);
+	v->mv_data = (uint8_t *)v->mv_data + OPEN_BLK_HDR;
+	v->mv_size -= OPEN_BLK_HDR;
 	return 0;
 }
 
@@ -571,62 +594,75 @@ static int head_find(struct store_batch *b, uint64_t id, MDB_val *v)
 	return slot_get(b->s, b->txn, SLOT_HEADS, id, v);
 }
 
-/* Write samples as new segments of up to SEG_CAP_BYTES each; when they
- * end the series' segments (last_region), the final piece stays open if
- * it has room to grow. */
+/* Does a block of len bytes and n samples stay open to grow? */
+static bool blk_room(size_t len, size_t n) { return len <= BLK_OPEN_ROOM && n < BLK_MAX_SAMPLES; }
+
+/* Write samples as new blocks of up to BLK_CAP_BYTES each; when they end
+ * the series' segments (last_region), the final piece stays open if it
+ * has room to grow. */
 static int write_segments(struct store_batch *b, MDB_txn *txn, uint64_t id, const int64_t *ts,
 			  const double *vs, size_t n, bool last_region)
 {
-	size_t done = 0;
+	size_t done = 0, len;
 	int rc;
 
 	while (done < n) {
-		struct chunk_app a;
-		size_t k = chunk_encode(ts + done, vs + done, n - done, b->segbuf, SEG_CAP_BYTES,
-					SEG_MAX_SAMPLES, &a);
-		bool open = last_region && done + k == n &&
-			    chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES);
-		if ((rc = put_segment(b, txn, id, ts[done], &a, b->segbuf, open)) != 0)
+		size_t k = blk_encode_fit(&b->s->blkw, ts + done, vs + done, n - done, b->segbuf,
+					  BLK_CAP_BYTES, &len);
+		bool open = last_region && done + k == n && blk_room(len, k);
+		if ((rc = put_segment(b, txn, id, ts[done], b->segbuf, len, open)) != 0)
 			return rc;
 		done += k;
 	}
 	return 0;
 }
 
-/* Append samples newer than everything in the series' segments: grow its
- * open segment while it has room (sealing it when full), then start new
- * ones. */
+/* Append samples newer than everything in the series' segments: into its
+ * open block while the result fits (re-encoded whole: this happens once
+ * per head flush, every 120 to 239 samples), else the open block is
+ * sealed as it is and new ones start. */
 static int seg_append(struct store_batch *b, MDB_txn *txn, uint64_t id, const int64_t *ts,
 		      const double *vs, size_t n)
 {
 	MDB_val v;
 	int64_t mint;
-	size_t i = 0;
 	int rc;
 
 	if (n == 0)
 		return 0;
 	rc = open_get(b, txn, id, &v, &mint);
 	if (rc == 0) {
-		struct chunk_app a;
-		size_t clen = v.mv_size;
-		memset(b->segbuf, 0, CHUNK_BUF_BYTES);
-		memcpy(b->segbuf, v.mv_data, clen);
-		if (chunk_app_resume(&a, b->segbuf, clen) != 0)
+		struct blk_codec *c = &b->s->blkw;
+		size_t na = 0, len = 0;
+		/* ts and vs may be ts_a/v_a or ts_b/v_b: ts_c/v_c are ours */
+		if (blk_decode(c, v.mv_data, v.mv_size, &na) != 0)
 			return MDB_CORRUPTED;
-		while (i < n && chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES)) {
-			chunk_app_add(&a, b->segbuf, ts[i], vs[i]);
-			i++;
+		if (na + n <= BLK_MAX_SAMPLES) {
+			if (na + n > b->cap_c) {
+				b->cap_c = BLK_MAX_SAMPLES;
+				b->ts_c = xreallocarray(b->ts_c, b->cap_c, sizeof *b->ts_c);
+				b->v_c = xreallocarray(b->v_c, b->cap_c, sizeof *b->v_c);
+			}
+			memcpy(b->ts_c, c->ts, na * sizeof *ts);
+			memcpy(b->v_c, c->vs, na * sizeof *vs);
+			memcpy(b->ts_c + na, ts, n * sizeof *ts);
+			memcpy(b->v_c + na, vs, n * sizeof *vs);
+			len = blk_encode(c, b->ts_c, b->v_c, na + n, b->segbuf, BLK_CAP_BYTES);
 		}
-		bool room = chunk_app_room(&a, SEG_CAP_BYTES, SEG_MAX_SAMPLES);
-		if (!room && (rc = open_del(b, txn, id)) != 0)
-			return rc;
-		if ((rc = put_segment(b, txn, id, mint, &a, b->segbuf, room)) != 0)
+		if (len > 0) { /* all of it in the open block, sealed when full */
+			bool room = blk_room(len, na + n);
+			if (!room && (rc = open_del(b, txn, id)) != 0)
+				return rc;
+			return put_segment(b, txn, id, mint, b->segbuf, len, room);
+		}
+		/* sealed as it is; the new samples start afresh */
+		if ((rc = put_segment(b, txn, id, mint, v.mv_data, v.mv_size, false)) != 0 ||
+		    (rc = open_del(b, txn, id)) != 0)
 			return rc;
 	} else if (rc != MDB_NOTFOUND) {
 		return rc;
 	}
-	return write_segments(b, txn, id, ts + i, vs + i, n - i, true);
+	return write_segments(b, txn, id, ts, vs, n, true);
 }
 
 /* Merge samples older than the head into the segments that cover them:
@@ -682,7 +718,7 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 			}
 		}
 		if (in_open) {
-			if ((rc = decode_chunk_into(b, ov.mv_data, ov.mv_size, &na)) != 0 ||
+			if ((rc = decode_blk_into(b, ov.mv_data, ov.mv_size, &na)) != 0 ||
 			    (rc = open_del(b, txn, id)) != 0)
 				return rc;
 		} else {
@@ -693,7 +729,9 @@ static int apply_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, ui
 			if (ptr)
 				memcpy(seq, v.mv_data, 8);
 			if ((rc = seg_resolve(txn, b->s, &v, &data)) != 0 ||
-			    (rc = decode_chunk_into(b, data.mv_data, data.mv_size, &na)) != 0)
+			    (rc = ptr && seg_is_blk(b->s, seq)
+					  ? decode_blk_into(b, data.mv_data, data.mv_size, &na)
+					  : decode_chunk_into(b, data.mv_data, data.mv_size, &na)) != 0)
 				return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 			if (ptr) { /* the sealed copy goes; the merge is written anew */
 				MDB_val sk = {8, seq};
@@ -755,17 +793,39 @@ static int has_sealed(struct store_batch *b, MDB_txn *txn, MDB_cursor *cur, uint
 	return 0;
 }
 
-/* Everything but the newest sample into segments, the newest into a new
- * head. ts/vs must be newer than every segment sample. */
+/* A series' head flushes into its open block at this many samples: runs of
+ * open blocks flush at different fill levels, so that series scraped
+ * together do not all rewrite their segments in the same commit; the
+ * series of one run flush at the same level, so that a run scraped
+ * together is rewritten once per flush, not once per series. */
+static unsigned head_max_of(uint64_t id)
+{
+	uint64_t orun = id >> OPEN_RUN_BITS;
+	return HEAD_MAX_SAMPLES / 2 +
+	       (unsigned)((orun * 0x9e3779b97f4a7c15ULL) >> 32) % (HEAD_MAX_SAMPLES / 2);
+}
+
+/* Samples written whole (a new series, an import, a merge) go to the
+ * segments, except the newest half head's worth (60 to 119 samples: 15 to
+ * 30 minutes at 15 s), which start a new head. A read of the last minutes
+ * then decodes the head alone, as it does for a scraped series, instead of
+ * the end of an open block of up to 2,048 samples. ts/vs must be newer than
+ * every segment sample. */
 static int write_tail(struct store_batch *b, MDB_txn *txn, uint64_t id, const int64_t *ts,
 		      const double *vs, size_t n)
 {
 	struct chunk_app a;
+	size_t keep = head_max_of(id) / 2, got;
 	int rc;
 
-	if ((rc = seg_append(b, txn, id, ts, vs, n - 1)) != 0)
+	if (keep > n)
+		keep = n;
+	/* the newest `keep` that fit in a head (random doubles may not) */
+	while ((got = chunk_encode(ts + n - keep, vs + n - keep, keep, b->headbuf,
+				   CHUNK_CAP_BYTES, HEAD_MAX_SAMPLES, &a)) < keep)
+		keep = got;
+	if (n > keep && (rc = seg_append(b, txn, id, ts, vs, n - keep)) != 0)
 		return rc;
-	chunk_encode(ts + n - 1, vs + n - 1, 1, b->headbuf, CHUNK_CAP_BYTES, HEAD_MAX_SAMPLES, &a);
 	return put_head(b, id, &a, b->headbuf);
 }
 
@@ -825,11 +885,8 @@ static int apply_series(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, u
 
 	if (e[0].ts > a.t) {
 		/* Fast path: append to the head without decoding it; a full
-		 * head moves into the last segment. Series flush at different
-		 * fill levels, so that series scraped together do not all
-		 * rewrite their segments in the same commit. */
-		unsigned head_max = HEAD_MAX_SAMPLES / 2 +
-				    (unsigned)((id * 0x9e3779b97f4a7c15ULL) >> 32) % (HEAD_MAX_SAMPLES / 2);
+		 * head moves into the last segment. */
+		unsigned head_max = head_max_of(id);
 		/* appends OR their bits in: zero what the n samples can reach
 		 * (not the whole buffer: this runs once per series per commit) */
 		size_t zero = h.clen + n * CHUNK_SAMPLE_MAX_BYTES + 1;

@@ -3,7 +3,9 @@
  * is ever half there. A child commits numbered batches (new series, an
  * appended series, an out-of-order one, and one that mostly appends, so
  * goes to the recent-samples log, but every fifth batch goes behind it,
- * so the log is folded) and reports each commit through
+ * so the log is folded, and 300 samples a batch of values without a
+ * decimal form, so that every batch fills and seals format 4's blocks
+ * and the kills land among those writes too) and reports each commit through
  * a pipe; the parent SIGKILLs it at random moments, reopens the store and
  * checks every reported batch completely and every present batch whole.
  * Usage: crash_test DIR ROUNDS
@@ -39,6 +41,11 @@ static int64_t zigzag_ts(long k)
 	return 1000000 + k * 1000 - (k % 5 == 4 ? 1500 : 0);
 }
 
+/* batch k's j-th sample of crash_blocks: k and a fraction with no decimal
+ * form, so (long) gives k back */
+#define BLOCKS_PER_BATCH 300 /* more than a block of such values holds */
+static double blocks_value(long k, int j) { return (double)k + (double)(j + 1) / 999.0 / 3.0; }
+
 static void child(const char *dir, int fd, long start)
 {
 	struct store *s = open_or_die(dir);
@@ -58,6 +65,9 @@ static void child(const char *dir, int fd, long start)
 		store_batch_put(b, ooo, 1, 100000000 - k * 7, (double)k);
 		struct pw_label zz[1] = {{"__name__", "crash_zigzag"}};
 		store_batch_put(b, zz, 1, zigzag_ts(k), (double)k);
+		struct pw_label bl8[1] = {{"__name__", "crash_blocks"}};
+		for (int j = 0; j < BLOCKS_PER_BATCH; j++)
+			store_batch_put(b, bl8, 1, k * BLOCKS_PER_BATCH + j, blocks_value(k, j));
 		if (store_batch_commit(b, &cause) != 0) {
 			fprintf(stderr, "crash_test child: commit: %s\n", cause);
 			_exit(3);
@@ -70,7 +80,8 @@ static void child(const char *dir, int fd, long start)
 /* Read the store once: parts[k] = how many of batch k's series hold their
  * correct sample; app[k]/back[k] = whether the shared series hold batch k's
  * sample with the right value. */
-static void scan(struct store_snap *snap, long cap, int *parts, char *app, char *back, char *zig)
+static void scan(struct store_snap *snap, long cap, int *parts, char *app, char *back, char *zig,
+		 int *blk)
 {
 	struct store_matcher m;
 	struct store_series *ss;
@@ -83,6 +94,7 @@ static void scan(struct store_snap *snap, long cap, int *parts, char *app, char 
 	memset(app, 0, (size_t)cap);
 	memset(back, 0, (size_t)cap);
 	memset(zig, 0, (size_t)cap);
+	memset(blk, 0, (size_t)cap * sizeof *blk);
 	store_matcher_init(&m, STORE_MATCH_RE, "__name__", "crash_.*", NULL);
 	if (store_select(snap, &m, 1, INT64_MIN, INT64_MAX, false, &ss, &n) != 0)
 		exit(2);
@@ -107,6 +119,9 @@ static void scan(struct store_snap *snap, long cap, int *parts, char *app, char 
 				back[k] = 1;
 			if (strcmp(name, "crash_zigzag") == 0 && t == zigzag_ts(k))
 				zig[k] = 1;
+			if (strcmp(name, "crash_blocks") == 0 && t / BLOCKS_PER_BATCH == k &&
+			    v == blocks_value(k, (int)(t % BLOCKS_PER_BATCH)))
+				blk[k]++;
 		}
 	}
 	store_iter_free(it);
@@ -173,26 +188,27 @@ int main(int argc, char **argv)
 		long cap = max_reported + 1000000;
 		int *parts = malloc((size_t)cap * sizeof *parts);
 		char *app = malloc((size_t)cap), *back = malloc((size_t)cap), *zig = malloc((size_t)cap);
+		int *blk = malloc((size_t)cap * sizeof *blk);
 		if (store_snap_begin(s, &snap) != 0)
 			return 2;
-		scan(snap, cap, parts, app, back, zig);
+		scan(snap, cap, parts, app, back, zig, blk);
 		for (size_t i = 0; i < nrep; i++) {
 			k = reported[i];
-			if (parts[k] != PARTS || !app[k] || !back[k] || !zig[k]) {
+			if (parts[k] != PARTS || !app[k] || !back[k] || !zig[k] || blk[k] != BLOCKS_PER_BATCH) {
 				printf("FAIL round %d: reported batch %ld lost data (%d of %d parts, "
-				       "append %d, backwards %d, zigzag %d)\n",
-				       r, k, parts[k], PARTS, app[k], back[k], zig[k]);
+				       "append %d, backwards %d, zigzag %d, blocks %d of 300)\n",
+				       r, k, parts[k], PARTS, app[k], back[k], zig[k], blk[k]);
 				printf("0 passed, 1 failed\n");
 				return 1;
 			}
 		}
 		/* no partial batch: a batch present at all is present whole */
 		for (long bk = 0; bk < cap; bk++) {
-			if ((parts[bk] || app[bk] || back[bk] || zig[bk]) &&
-			    (parts[bk] != PARTS || !app[bk] || !back[bk] || !zig[bk])) {
+			if ((parts[bk] || app[bk] || back[bk] || zig[bk] || blk[bk]) &&
+			    (parts[bk] != PARTS || !app[bk] || !back[bk] || !zig[bk] || blk[bk] != BLOCKS_PER_BATCH)) {
 				printf("FAIL round %d: batch %ld is partial (%d of %d parts, append %d, "
-				       "backwards %d, zigzag %d)\n",
-				       r, bk, parts[bk], PARTS, app[bk], back[bk], zig[bk]);
+				       "backwards %d, zigzag %d, blocks %d of 300)\n",
+				       r, bk, parts[bk], PARTS, app[bk], back[bk], zig[bk], blk[bk]);
 				printf("0 passed, 1 failed\n");
 				return 1;
 			}
@@ -201,6 +217,7 @@ int main(int argc, char **argv)
 		free(app);
 		free(back);
 		free(zig);
+		free(blk);
 		store_snap_end(snap);
 		store_close(s);
 	}

@@ -36,7 +36,7 @@ os.makedirs(WORK)
 # names in those docs that are not configuration keys: LMDB records' fields
 # and functions (storage.md), series every scrape writes (configuration.md),
 # a log field's value (operations.md)
-NOT_KEYS = {"next_id", "next_seq", "next_sym", "segs_plain_from", "wal_folded", "wal_gen",
+NOT_KEYS = {"next_id", "next_seq", "next_sym", "segs_plain_from", "segs_blk_from", "wal_folded", "wal_gen",
             "wal_seq", "store_rec_write", "mdb_env_copy2", "scrape_duration_seconds",
             "scrape_response_size_bytes", "scrape_samples_scraped", "store_failed"}
 

@@ -1262,3 +1262,163 @@ Test(store, max_series_refuses_new_series_not_samples)
 	cr_assert_eq(put1(b, "m", "city", "b", 4000, 4), 0);
 	commit(b);
 }
+
+/* ---- format 4's blocks through the store ------------------------------------ */
+
+static uint64_t fbits(double v) { uint64_t b; memcpy(&b, &v, 8); return b; }
+static double bits_f(uint64_t b) { double v; memcpy(&v, &b, 8); return v; }
+
+/* The value a model holds at step i: decimals, counters and specials mixed,
+ * so that blocks hold mantissas and exceptions. */
+static double blk_value(int i, int gen)
+{
+	static const uint64_t sp[] = {0x7ff0000000000002ULL, 0x8000000000000000ULL,
+				      0x7ff0000000000000ULL, 0xfff8000000000001ULL};
+	switch ((i + gen) % 7) {
+	case 0: return bits_f(sp[(i / 7 + gen) % 4]);
+	case 1: return sqrt((double)i + gen); /* no decimal form */
+	case 2: return 0.1 + 0.2;
+	default: return (double)(i * 3 + gen) / 100;
+	}
+}
+
+/* Compare every sample of series "blk" with the model (bit for bit). */
+static void blk_check(const int64_t *mts, const double *mvs, size_t mn)
+{
+	static int64_t ts[20000];
+	static double vs[20000];
+	size_t n = read_series("blk", NULL, NULL, ts, vs, 20000);
+	cr_assert_eq(n, mn, "%zu samples, want %zu", n, mn);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(ts[i], mts[i], "sample %zu: ts %lld, want %lld", i, (long long)ts[i],
+			     (long long)mts[i]);
+		cr_assert_eq(fbits(vs[i]), fbits(mvs[i]), "sample %zu (ts %lld): %016llx, want %016llx",
+			     i, (long long)ts[i], (unsigned long long)fbits(vs[i]),
+			     (unsigned long long)fbits(mvs[i]));
+	}
+}
+
+/* Sealed and open blocks: replacing existing samples and inserting late
+ * ones between them, the specials included, reads back exactly; so does
+ * retention cutting through a sealed block; and all of it after a reopen. */
+Test(store, blocks_replace_insert_retain)
+{
+	enum { N = 6000 };
+	static int64_t mts[2 * N];
+	static double mvs[2 * N];
+	size_t mn = 0;
+	/* in order, 100 a batch: many sealed blocks, an open one, a head */
+	for (int i = 0; i < N; i += 100) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int k = i; k < i + 100; k++)
+			put1(b, "blk", NULL, NULL, 1000LL * 2 * k, blk_value(k, 0));
+		commit(b);
+	}
+	for (int k = 0; k < N; k++) {
+		mts[mn] = 1000LL * 2 * k;
+		mvs[mn++] = blk_value(k, 0);
+	}
+	{
+		struct store_stats ss;
+		cr_assert_eq(store_stats(st, &ss), 0);
+		cr_assert_gt(ss.chunks, 5, "sealed blocks: %llu", (unsigned long long)ss.chunks);
+	}
+	blk_check(mts, mvs, mn);
+	/* replace every 13th sample, insert a late one after every 17th */
+	srand(11);
+	for (int round = 0; round < 3; round++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (size_t i = (size_t)round; i < (size_t)N; i += 13) {
+			double v = blk_value((int)i, round + 1);
+			put1(b, "blk", NULL, NULL, 1000LL * 2 * (int64_t)i, v);
+			mvs[i] = v;
+		}
+		commit(b);
+	}
+	{
+		struct store_batch *b = store_batch_begin(st);
+		for (int k = 0; k < N; k += 17)
+			put1(b, "blk", NULL, NULL, 1000LL * (2 * k + 1), blk_value(k, 5));
+		commit(b);
+		/* the model: merge the odd timestamps in */
+		static int64_t t2[2 * N];
+		static double v2[2 * N];
+		size_t o = 0;
+		for (size_t i = 0; i < mn; i++) {
+			t2[o] = mts[i];
+			v2[o++] = mvs[i];
+			int k = (int)(mts[i] / 2000);
+			if (k % 17 == 0) {
+				t2[o] = 1000LL * (2 * k + 1);
+				v2[o++] = blk_value(k, 5);
+			}
+		}
+		memcpy(mts, t2, o * sizeof *mts);
+		memcpy(mvs, v2, o * sizeof *mvs);
+		mn = o;
+	}
+	blk_check(mts, mvs, mn);
+	/* retention through the middle of the sealed blocks */
+	uint64_t dropped = 0;
+	char *cause = NULL;
+	int64_t cutoff = 1000LL * 2 * 2345 + 1;
+	cr_assert_eq(store_retention(st, cutoff, &dropped, &cause), 0, "%s", cause ? cause : "?");
+	size_t first = 0;
+	while (first < mn && mts[first] < cutoff)
+		first++;
+	cr_assert_eq(dropped, first);
+	blk_check(mts + first, mvs + first, mn - first);
+	store_close(st);
+	st = open_at(dir, 0, 0);
+	blk_check(mts + first, mvs + first, mn - first);
+}
+
+/* A damaged sealed block fails the read with an error; it does not crash
+ * the reader or hand out samples past it. */
+Test(store, damaged_block_refused)
+{
+	for (int i = 0; i < 4000; i += 100) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int k = i; k < i + 100; k++)
+			put1(b, "blk", NULL, NULL, 1000LL * k, sqrt((double)k));
+		commit(b);
+	}
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t damaged = 0;
+	cr_assert_eq(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_cursor_open(txn, st->dbi_segs, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+		uint8_t *copy = malloc(v.mv_size);
+		memcpy(copy, v.mv_data, v.mv_size);
+		copy[1] ^= 0xff; /* the zstd frame length, or the raw count */
+		copy[v.mv_size / 2] ^= 0x55;
+		MDB_val nv = {v.mv_size, copy};
+		cr_assert_eq(mdb_cursor_put(c, &k, &nv, MDB_CURRENT), 0);
+		free(copy);
+		damaged++;
+	}
+	mdb_cursor_close(c);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	cr_assert_gt(damaged, 0);
+	struct store_snap *snap;
+	struct store_matcher m;
+	struct store_series *ss;
+	size_t n;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	store_matcher_init(&m, STORE_MATCH_EQ, "__name__", "blk", NULL);
+	cr_assert_eq(store_select(snap, &m, 1, INT64_MIN, INT64_MAX, false, &ss, &n), 0);
+	cr_assert_eq(n, 1);
+	struct store_iter *it = store_iter_new(snap);
+	int64_t t;
+	double dv;
+	int rc = store_iter_seek(it, ss[0].id, INT64_MIN, INT64_MAX);
+	while (rc == 0 && (rc = store_iter_next(it, &t, &dv)) == 1)
+		;
+	cr_assert_eq(rc, PW_ESTORE, "a damaged block is an error, got %d", rc);
+	store_iter_free(it);
+	free(ss);
+	store_matcher_free(&m);
+	store_snap_end(snap);
+}
