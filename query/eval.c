@@ -1385,6 +1385,9 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	ev.qend = end;
 	ev.lookback = o && o->lookback_ms > 0 ? o->lookback_ms : 5 * 60 * 1000;
 	ev.ignore_stale = o && o->ignore_stale;
+	ev.threads = o && o->threads ? o->threads : query_threads_default();
+	if (ev.threads > QUERY_MAX_THREADS)
+		ev.threads = QUERY_MAX_THREADS;
 	ev.max_samples = o && o->max_samples ? o->max_samples : 50000000;
 	if (o && o->deadline_ns)
 		ev.deadline_ns = o->deadline_ns;
@@ -1412,6 +1415,8 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	}
 	ev.it = store_iter_new(ev.snap);
 	if (setjmp(jb)) {
+		if (ev.cleanup)
+			ev.cleanup(ev.cleanup_arg);
 		store_iter_free(ev.it);
 		store_snap_end(ev.snap);
 		free(sc.p);

@@ -130,6 +130,11 @@ struct query_opts {
 	 * newest real sample within the lookback (KPIs read values this way,
 	 * so a failed scrape does not hide a unit before stale_after) */
 	bool ignore_stale;
+	/* threads a range function over many series (rate(x[5m]),
+	 * avg_over_time(...), ...) may evaluate on, this one included: 0 the
+	 * processors online, at most 8; 1 only this thread. The answer is the
+	 * same whatever the number. */
+	unsigned threads;
 };
 
 struct query_point {
