@@ -326,6 +326,8 @@ struct val eval_vsel_as(struct ev *ev, struct node *n, bool timestamps)
 	int64_t mint = qsat_sub(r0 < r1 ? r0 : r1, ev->lookback), maxt = r0 > r1 ? r0 : r1;
 	struct selres sr = select_series(ev, n, mint, maxt);
 
+	if (ev->threads > 1 && sr.n >= QUERY_PAR_MIN_SERIES)
+		return vsel_par(ev, n, timestamps, &sr, mint, maxt);
 	for (size_t i = 0; i < sr.n; i++) {
 		struct pt *p, last;
 		size_t np, j = 0;

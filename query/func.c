@@ -626,7 +626,6 @@ static double **scalar_args(struct ev *ev, struct node *n)
  */
 
 #define RJ_RUN_POINTS ((size_t)1 << 18)
-#define RJ_MIN_SERIES 32 /* fewer series: no helper threads */
 
 struct rwork {
 	struct store_iter *it; /* NULL: the evaluation's own (worker 0) */
@@ -658,6 +657,9 @@ struct rjob {
 	const struct selres *sr; /* a matrix selector's series, or */
 	const struct val *sub;   /* a subquery's */
 	bool mono, batch, counts;
+	/* an instant selector at every step instead (eval_vsel_as): its
+	 * samples' values or, timestamps, their times */
+	bool vsel, timestamps;
 	struct query_mem *mem;
 	struct rwork w[QUERY_MAX_THREADS];
 	struct rres *res; /* of the current run's series, from base */
@@ -724,7 +726,8 @@ static bool rj_tick(struct rjob *j, struct rwork *w, size_t i)
 }
 
 /* load_points for a worker: the series' non-stale points in [mint, maxt] */
-static bool rj_load(struct rjob *j, struct rwork *w, size_t i, uint64_t id, size_t *np)
+static bool rj_load(struct rjob *j, struct rwork *w, size_t i, uint64_t id, bool skip_stale,
+		    size_t *np)
 {
 	struct store_iter *it = w->it ? w->it : j->ev->it;
 	int64_t t;
@@ -734,7 +737,7 @@ static bool rj_load(struct rjob *j, struct rwork *w, size_t i, uint64_t id, size
 	if ((rc = store_iter_seek(it, id, j->mint, j->maxt)) != 0)
 		goto bad;
 	while ((rc = store_iter_next(it, &t, &v)) == 1) {
-		if (is_stale(v))
+		if (skip_stale && is_stale(v))
 			continue;
 		if (n == w->pcap && !rj_grow(j, i, (void **)&w->p, &w->pcap, n + 1, sizeof *w->p))
 			return false;
@@ -779,7 +782,7 @@ static void rj_series(void *ctx, unsigned wi, size_t i)
 	if (atomic_load_explicit(&j->stop, memory_order_relaxed))
 		return;
 	if (j->sr) {
-		if (!rj_load(j, w, i, j->sr->s[i].id, &np))
+		if (!rj_load(j, w, i, j->sr->s[i].id, true, &np))
 			return;
 		p = w->p;
 	} else {
@@ -854,6 +857,52 @@ static void rj_series(void *ctx, unsigned wi, size_t i)
 	rr->n = w->on - rr->off;
 }
 
+/* eval_vsel_as's series i, into w->out */
+static void rj_vsel(void *ctx, unsigned wi, size_t i)
+{
+	struct rjob *j = ctx;
+	struct rwork *w = &j->w[wi];
+	const struct ev *ev = j->ev;
+	const struct store_series *se = &j->sr->s[i];
+	struct rres *rr = &j->res[i - j->base];
+	int64_t r0 = ref_time(ev, j->sel, ev->start);
+	size_t np, c = 0;
+	struct pt last;
+
+	rr->w = wi;
+	rr->off = w->on;
+	rr->n = 0;
+	if (atomic_load_explicit(&j->stop, memory_order_relaxed) || !rj_tick(j, w, i))
+		return;
+	/* one step at or after the newest sample (a dashboard's instant
+	 * query at "now"): the newest sample answers, no chunk to decode */
+	if (ev->nsteps == 1 &&
+	    (se->has_latest ? (last.t = se->latest_t, last.v = se->latest_v, 1)
+			    : store_latest(ev->snap, se->id, &last.t, &last.v) == 0) &&
+	    last.t <= r0 && !(ev->ignore_stale && is_stale(last.v))) {
+		if (last.t >= qsat_sub(r0, ev->lookback) && !is_stale(last.v) &&
+		    !rj_put(j, w, i, ev->start, j->timestamps ? (double)last.t / 1000 : last.v))
+			return;
+		rr->n = w->on - rr->off;
+		return;
+	}
+	if (!rj_load(j, w, i, se->id, ev->ignore_stale, &np))
+		return;
+	for (size_t k = 0; k < ev->nsteps; k++) {
+		int64_t ts = step_ts(ev, k), r = ref_time(ev, j->sel, ts);
+		const struct pt *p = w->p;
+		if (!rj_tick(j, w, i))
+			return;
+		while (c < np && p[c].t <= r)
+			c++;
+		if (c == 0 || p[c - 1].t < qsat_sub(r, ev->lookback) || is_stale(p[c - 1].v))
+			continue;
+		if (!rj_put(j, w, i, ts, j->timestamps ? (double)p[c - 1].t / 1000 : p[c - 1].v))
+			return;
+	}
+	rr->n = w->on - rr->off;
+}
+
 static void rj_free(void *arg)
 {
 	struct rjob *j = arg;
@@ -880,9 +929,9 @@ static void rj_free(void *arg)
  * or a subquery (sub). */
 static struct val range_par(struct ev *ev, struct node *n, struct node *sel, double **sa,
 			    int64_t range, int64_t mint, int64_t maxt, const struct selres *sr,
-			    const struct val *sub, size_t nser)
+			    const struct val *sub, size_t nser, bool timestamps)
 {
-	const struct func *f = n->fn;
+	const struct func *f = n ? n->fn : NULL;
 	struct val out = {.type = T_VECTOR};
 	struct outb o = {0};
 	struct rjob *j = xcalloc(1, sizeof *j);
@@ -900,6 +949,10 @@ static struct val range_par(struct ev *ev, struct node *n, struct node *sel, dou
 	j->sr = sr;
 	j->sub = sub;
 	j->mem = ev->a->mem;
+	j->vsel = !n;
+	j->timestamps = timestamps;
+	if (j->vsel)
+		goto setup;
 	/* max/min over overlapping windows: a monotonic queue of the non-NaN
 	 * points, O(points) instead of O(points x window) */
 	j->mono = (f->id == FN_MAX_OT || f->id == FN_MIN_OT) && ev->nsteps > 1 &&
@@ -911,11 +964,12 @@ static struct val range_par(struct ev *ev, struct node *n, struct node *sel, dou
 	 * point counted once, so that a window without any (nearly all) is not
 	 * scanned for them again at every step */
 	j->counts = (f->id == FN_RATE || f->id == FN_INCREASE) && ev->nsteps > 1;
+setup:
 	pthread_mutex_init(&j->mu, NULL);
 	ev->root->cleanup = rj_free;
 	ev->root->cleanup_arg = j;
 
-	if (ev->threads > 1 && nser >= RJ_MIN_SERIES) {
+	if (ev->threads > 1 && nser >= QUERY_PAR_MIN_SERIES) {
 		/* helpers read the snapshot with iterators of their own, made
 		 * here and moved once (every table the iterators read is then
 		 * opened in the snapshot's transaction by this thread) */
@@ -932,7 +986,7 @@ static struct val range_par(struct ev *ev, struct node *n, struct node *sel, dou
 			if ((rc = store_iter_seek(ev->it, sr->s[0].id, INT64_MIN, INT64_MAX)) != 0)
 				ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
 		}
-		j->pool = qpool_start(want, rj_series, j);
+		j->pool = qpool_start(want, j->vsel ? rj_vsel : rj_series, j);
 	}
 	nw = qpool_workers(j->pool);
 	if (j->batch)
@@ -957,7 +1011,7 @@ static struct val range_par(struct ev *ev, struct node *n, struct node *sel, dou
 			qpool_run(j->pool, b, e);
 		else
 			for (size_t i = b; i < e; i++)
-				rj_series(j, 0, i);
+				(j->vsel ? rj_vsel : rj_series)(j, 0, i);
 		if (j->emsg)
 			ev_fail(ev, j->etype, "%s", j->emsg);
 		ev_check_time(ev);
@@ -968,6 +1022,15 @@ static struct val range_par(struct ev *ev, struct node *n, struct node *sel, dou
 			struct ser *s;
 			if (!rr->n)
 				continue;
+			if (j->vsel) {
+				/* a selector's series are distinct */
+				s = mat_add(ev, &out.m, ls);
+				ser_reserve(ev, s, rr->n);
+				memcpy(s->p, j->w[rr->w].out + rr->off, rr->n * sizeof *s->p);
+				s->n = (uint32_t)rr->n;
+				ev_account(ev, rr->n);
+				continue;
+			}
 			if (f->id != FN_LAST_OT)
 				ls = qlabels_drop_name(ev->a, ls);
 			idx = outb_find(ev, &o, ls);
@@ -984,8 +1047,16 @@ static struct val range_par(struct ev *ev, struct node *n, struct node *sel, dou
 	ev->root->cleanup = NULL;
 	ev->root->cleanup_arg = NULL;
 	rj_free(j);
+	if (!n)
+		return out;
 	out.m = o.m;
 	return out;
+}
+
+struct val vsel_par(struct ev *ev, struct node *vs, bool timestamps, const struct selres *sr,
+		    int64_t mint, int64_t maxt)
+{
+	return range_par(ev, NULL, vs, NULL, 0, mint, maxt, sr, NULL, sr->n, timestamps);
 }
 
 static struct val range_call(struct ev *ev, struct node *n)
@@ -1021,7 +1092,7 @@ static struct val range_call(struct ev *ev, struct node *n)
 	 * goes series by series, on the query's threads (range_par) */
 	if (!absent && f->id != FN_QUANTILE_OT && f->id != FN_HOLT_WINTERS)
 		return range_par(ev, n, sel, sa, range, mint, maxt, arg->k == N_MSEL ? &sr : NULL,
-				 arg->k == N_MSEL ? NULL : &sub, nser);
+				 arg->k == N_MSEL ? NULL : &sub, nser, false);
 	bool *present = absent ? qarena_alloc(ev->a, ev->nsteps) : NULL;
 	for (size_t i = 0; i < nser; i++) {
 		struct pt *p;

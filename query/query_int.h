@@ -294,6 +294,12 @@ unsigned qpool_workers(const struct qpool *p); /* the caller included; 1 for NUL
 void qpool_run(struct qpool *p, size_t lo, size_t hi);
 void qpool_stop(struct qpool *p); /* joins the helpers; NULL: nothing */
 
+/* fewer series than this: no helper threads */
+#define QUERY_PAR_MIN_SERIES 32
+/* eval_vsel_as over the selected series sr on the query's threads (func.c) */
+struct val vsel_par(struct ev *ev, struct node *vs, bool timestamps, const struct selres *sr,
+		    int64_t mint, int64_t maxt);
+
 /* functions (func.c) */
 enum func_kind { F_VEC, F_RANGE, F_SPECIAL };
 struct func {

@@ -84,10 +84,12 @@ static void teardown(void)
 
 TestSuite(qpar, .init = setup, .fini = teardown, .timeout = 600);
 
+static bool ignore_stale;
+
 static struct query_result *ask(const char *q, bool range, int64_t t0, int64_t t1, int64_t step,
 				unsigned threads, struct query_error *e)
 {
-	struct query_opts o = {.threads = threads};
+	struct query_opts o = {.threads = threads, .ignore_stale = ignore_stale};
 	struct query_result *r = NULL;
 	int rc = range ? query_range(st, &o, q, t0, t1, step, &r, e)
 		       : query_instant(st, &o, q, t0, &r, e);
@@ -146,6 +148,12 @@ static const char *queries[] = {
 	"avg_over_time((g * 2)[10m:30s])",
 	"predict_linear(g{city=\"青岛\"}[1h], 86400)",
 	"increase(ctr[6h])",
+	/* instant selectors at every step (eval_vsel_as) */
+	"ctr",
+	"avg by (city) (g)",
+	"timestamp(ctr)",
+	"g offset 3m",
+	"g @ 12000",
 };
 
 Test(qpar, range_queries_equal_one_thread)
@@ -173,6 +181,25 @@ Test(qpar, instant_queries_equal_one_thread)
 			query_result_free(a);
 			query_result_free(b);
 		}
+}
+
+Test(qpar, ignoring_staleness_equals_one_thread)
+{
+	static const char *q[] = {"ctr", "timestamp(ctr)", "rate(ctr[5m])"};
+	ignore_stale = true;
+	for (size_t k = 0; k < sizeof q / sizeof *q; k++) {
+		struct query_error e = {0};
+		struct query_result *a = ask(q[k], true, 600000, 24000000, 60000, 1, &e);
+		struct query_result *b = ask(q[k], true, 600000, 24000000, 60000, 4, &e);
+		same(q[k], a, b);
+		query_result_free(a);
+		query_result_free(b);
+		a = ask(q[k], false, 10560000, 0, 0, 1, &e);
+		b = ask(q[k], false, 10560000, 0, 0, 4, &e);
+		same(q[k], a, b);
+		query_result_free(a);
+		query_result_free(b);
+	}
 }
 
 /* the many steps of a short step: more than one run of series (par.c's
