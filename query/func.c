@@ -626,6 +626,7 @@ static double **scalar_args(struct ev *ev, struct node *n)
  */
 
 #define RJ_RUN_POINTS ((size_t)1 << 18)
+int64_t query__par_alone_ns = 1000000; /* 1 ms */
 
 struct rwork {
 	struct store_iter *it; /* NULL: the evaluation's own (worker 0) */
@@ -925,6 +926,38 @@ static void rj_free(void *arg)
 	free(j);
 }
 
+/* avg_over_time's batch buffers of worker k */
+static void rj_buffers(struct ev *ev, struct rjob *j, unsigned k)
+{
+	struct rwork *w = &j->w[k];
+	if (j->batch &&
+	    (!rj_grow(j, 0, (void **)&w->wl, &w->wlcap, 3 * ev->nsteps, sizeof *w->wl) ||
+	     !rj_grow(j, 0, (void **)&w->wval, &w->wcap, ev->nsteps, sizeof *w->wval)))
+		ev_fail(ev, j->etype, "%s", j->emsg);
+}
+
+/* the helpers: they read the snapshot with iterators of their own, made
+ * here and moved once (so every table the iterators read is opened in the
+ * snapshot's transaction by this thread) */
+static void rj_start(struct ev *ev, struct rjob *j)
+{
+	unsigned want = ev->threads > QUERY_MAX_THREADS ? QUERY_MAX_THREADS : ev->threads;
+	if (j->sr) {
+		int rc;
+		for (unsigned k = 1; k < want; k++) {
+			j->w[k].it = store_iter_new(ev->snap);
+			rc = store_iter_seek(j->w[k].it, j->sr->s[0].id, INT64_MIN, INT64_MAX);
+			if (rc != 0)
+				ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
+		}
+		if ((rc = store_iter_seek(ev->it, j->sr->s[0].id, INT64_MIN, INT64_MAX)) != 0)
+			ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
+	}
+	for (unsigned k = 1; k < want; k++)
+		rj_buffers(ev, j, k);
+	j->pool = qpool_start(want, j->vsel ? rj_vsel : rj_series, j);
+}
+
 /* The range function's vector over series [0, nser) of a selector (sr)
  * or a subquery (sub). */
 static struct val range_par(struct ev *ev, struct node *n, struct node *sel, double **sa,
@@ -936,7 +969,6 @@ static struct val range_par(struct ev *ev, struct node *n, struct node *sel, dou
 	struct outb o = {0};
 	struct rjob *j = xcalloc(1, sizeof *j);
 	size_t run;
-	unsigned nw;
 
 	j->ev = ev;
 	j->f = f;
@@ -969,33 +1001,11 @@ setup:
 	ev->root->cleanup = rj_free;
 	ev->root->cleanup_arg = j;
 
-	if (ev->threads > 1 && nser >= QUERY_PAR_MIN_SERIES) {
-		/* helpers read the snapshot with iterators of their own, made
-		 * here and moved once (every table the iterators read is then
-		 * opened in the snapshot's transaction by this thread) */
-		unsigned want = ev->threads;
-		if (sr) {
-			int rc;
-			for (unsigned k = 1; k < want; k++) {
-				j->w[k].it = store_iter_new(ev->snap);
-				rc = store_iter_seek(j->w[k].it, sr->s[0].id, INT64_MIN, INT64_MAX);
-				if (rc != 0)
-					ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s",
-						pw_strerror(rc));
-			}
-			if ((rc = store_iter_seek(ev->it, sr->s[0].id, INT64_MIN, INT64_MAX)) != 0)
-				ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
-		}
-		j->pool = qpool_start(want, j->vsel ? rj_vsel : rj_series, j);
-	}
-	nw = qpool_workers(j->pool);
-	if (j->batch)
-		for (unsigned k = 0; k < nw; k++) {
-			struct rwork *w = &j->w[k];
-			if (!rj_grow(j, 0, (void **)&w->wl, &w->wlcap, 3 * ev->nsteps, sizeof *w->wl) ||
-			    !rj_grow(j, 0, (void **)&w->wval, &w->wcap, ev->nsteps, sizeof *w->wval))
-				ev_fail(ev, j->etype, "%s", j->emsg);
-		}
+	/* helpers only once this thread has spent query__par_alone_ns alone: a small
+	 * query is over before starting a thread would pay */
+	bool par = ev->threads > 1 && nser >= QUERY_PAR_MIN_SERIES;
+	int64_t alone_until = par ? qsat_add(pw_mono_ns(), query__par_alone_ns) : 0;
+	rj_buffers(ev, j, 0);
 	run = RJ_RUN_POINTS / (ev->nsteps ? ev->nsteps : 1);
 	if (run < 16)
 		run = 16;
@@ -1003,15 +1013,23 @@ setup:
 		run = nser;
 	j->res = xreallocarray(NULL, run ? run : 1, sizeof *j->res);
 	for (size_t b = 0; b < nser; b += run) {
-		size_t e = nser - b < run ? nser : b + run;
+		size_t e = nser - b < run ? nser : b + run, nx = b;
 		j->base = b;
-		for (unsigned k = 0; k < nw; k++)
+		for (unsigned k = 0; k < QUERY_MAX_THREADS; k++)
 			j->w[k].on = 0;
-		if (j->pool)
-			qpool_run(j->pool, b, e);
+		if (par && !j->pool) {
+			for (; nx < e && !j->emsg && pw_mono_ns() < alone_until; nx++)
+				(j->vsel ? rj_vsel : rj_series)(j, 0, nx);
+			if (nx < e && !j->emsg) {
+				rj_start(ev, j);
+				par = false;
+			}
+		}
+		if (j->pool && nx < e)
+			qpool_run(j->pool, nx, e);
 		else
-			for (size_t i = b; i < e; i++)
-				(j->vsel ? rj_vsel : rj_series)(j, 0, i);
+			for (; nx < e; nx++)
+				(j->vsel ? rj_vsel : rj_series)(j, 0, nx);
 		if (j->emsg)
 			ev_fail(ev, j->etype, "%s", j->emsg);
 		ev_check_time(ev);

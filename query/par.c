@@ -16,6 +16,7 @@
 #include "query_int.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -111,6 +112,10 @@ struct qpool *qpool_start(unsigned want, void (*fn)(void *ctx, unsigned w, size_
 	pthread_cond_init(&p->idle, NULL);
 	p->fn = fn;
 	p->ctx = ctx;
+	/* helpers take no signals: the daemon's threads handle them */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (int k = 0; k < got; k++) {
 		struct helper *h = xmalloc(sizeof *h);
 		h->p = p;
@@ -121,6 +126,7 @@ struct qpool *qpool_start(unsigned want, void (*fn)(void *ctx, unsigned w, size_
 		}
 		p->nth++;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	atomic_fetch_sub(&helpers_live, got - (int)p->nth);
 	if (p->nth == 0) {
 		qpool_stop(p);

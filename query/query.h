@@ -183,6 +183,10 @@ int query_exec_window(struct store *st, const struct query_opts *o, const struct
  * with fewer than two points. */
 bool query_predict_linear(const struct query_point *p, size_t n, int64_t t_ms, double dt_s,
 			  double *out);
+/* Tests only: how long a query evaluates alone before its helper threads
+ * start (query_opts.threads; default 1 ms, so that a small query starts
+ * none). */
+extern int64_t query__par_alone_ns;
 /* Parse and evaluate in one call. */
 int query_instant(struct store *st, const struct query_opts *o, const char *q, int64_t t,
 		  struct query_result **out, struct query_error *err);

@@ -44,6 +44,8 @@ static void setup(void)
 	o.path = dir;
 	o.no_sync = true;
 	cr_assert_eq(store_open(&o, &st, &cause), 0, "%s", cause ? cause : "");
+	/* the helpers start at once, however small the query */
+	query__par_alone_ns = 0;
 	/* commits of 100 scrapes each, as a collector would write them: sealed
 	 * chunks, open segments, heads and the log all hold some */
 	for (int k0 = 0; k0 < NPTS; k0 += 100) {
@@ -197,6 +199,20 @@ Test(qpar, ignoring_staleness_equals_one_thread)
 		a = ask(q[k], false, 10560000, 0, 0, 1, &e);
 		b = ask(q[k], false, 10560000, 0, 0, 4, &e);
 		same(q[k], a, b);
+		query_result_free(a);
+		query_result_free(b);
+	}
+}
+
+/* the helpers starting partway, after this thread has worked alone */
+Test(qpar, helpers_starting_partway_equal_one_thread)
+{
+	query__par_alone_ns = 300000;
+	for (size_t k = 0; k < sizeof queries / sizeof *queries; k++) {
+		struct query_error e = {0};
+		struct query_result *a = ask(queries[k], true, 0, 24000000, 30000, 1, &e);
+		struct query_result *b = ask(queries[k], true, 0, 24000000, 30000, 3, &e);
+		same(queries[k], a, b);
 		query_result_free(a);
 		query_result_free(b);
 	}
