@@ -1004,7 +1004,7 @@ setup:
 	/* helpers only once this thread has spent query__par_alone_ns alone: a small
 	 * query is over before starting a thread would pay */
 	bool par = ev->threads > 1 && nser >= QUERY_PAR_MIN_SERIES;
-	int64_t alone_until = par ? qsat_add(pw_mono_ns(), query__par_alone_ns) : 0;
+	int64_t t0 = par ? pw_mono_ns() : 0, alone_until = qsat_add(t0, query__par_alone_ns);
 	rj_buffers(ev, j, 0);
 	run = RJ_RUN_POINTS / (ev->nsteps ? ev->nsteps : 1);
 	if (run < 16)
@@ -1020,8 +1020,13 @@ setup:
 		if (par && !j->pool) {
 			for (; nx < e && !j->emsg && pw_mono_ns() < alone_until; nx++)
 				(j->vsel ? rj_vsel : rj_series)(j, 0, nx);
+			/* and only when what is left would take as long again,
+			 * at the pace so far */
 			if (nx < e && !j->emsg) {
-				rj_start(ev, j);
+				int64_t spent = pw_mono_ns() - t0;
+				if (nx == 0 ||
+				    (double)spent * (double)(nser - nx) / (double)nx >= (double)query__par_alone_ns)
+					rj_start(ev, j);
 				par = false;
 			}
 		}
