@@ -962,7 +962,8 @@ static void rj_start(struct ev *ev, struct rjob *j)
  * or a subquery (sub). */
 static struct val range_par(struct ev *ev, struct node *n, struct node *sel, double **sa,
 			    int64_t range, int64_t mint, int64_t maxt, const struct selres *sr,
-			    const struct val *sub, size_t nser, bool timestamps)
+			    const struct val *sub, size_t nser, bool timestamps,
+			    struct agg_sink *sink)
 {
 	const struct func *f = n ? n->fn : NULL;
 	struct val out = {.type = T_VECTOR};
@@ -1000,6 +1001,8 @@ setup:
 	pthread_mutex_init(&j->mu, NULL);
 	ev->root->cleanup = rj_free;
 	ev->root->cleanup_arg = j;
+	if (sink)
+		agg_sink_take(sink);
 
 	/* helpers only once this thread has spent query__par_alone_ns alone: a small
 	 * query is over before starting a thread would pay */
@@ -1045,6 +1048,11 @@ setup:
 			struct ser *s;
 			if (!rr->n)
 				continue;
+			if (j->vsel && sink) {
+				agg_sink_put(ev, sink, ls, j->w[rr->w].out + rr->off, rr->n);
+				ev_account(ev, rr->n);
+				continue;
+			}
 			if (j->vsel) {
 				/* a selector's series are distinct */
 				s = mat_add(ev, &out.m, ls);
@@ -1060,6 +1068,11 @@ setup:
 			if (o.m.n == before)
 				ev_fail(ev, QUERY_ERR_EXECUTION,
 					"vector cannot contain metrics with the same labelset");
+			if (sink) {
+				agg_sink_put(ev, sink, ls, j->w[rr->w].out + rr->off, rr->n);
+				ev_account(ev, rr->n);
+				continue;
+			}
 			s = &o.m.s[idx];
 			ser_reserve(ev, s, rr->n);
 			memcpy(s->p, j->w[rr->w].out + rr->off, rr->n * sizeof *s->p);
@@ -1077,13 +1090,23 @@ setup:
 }
 
 struct val vsel_par(struct ev *ev, struct node *vs, bool timestamps, const struct selres *sr,
-		    int64_t mint, int64_t maxt)
+		    int64_t mint, int64_t maxt, struct agg_sink *sink)
 {
-	return range_par(ev, NULL, vs, NULL, 0, mint, maxt, sr, NULL, sr->n, timestamps);
+	return range_par(ev, NULL, vs, NULL, 0, mint, maxt, sr, NULL, sr->n, timestamps, sink);
+}
+
+/* range_call goes series by series (range_par): it can feed an aggregation */
+bool range_call_feeds(const struct node *n)
+{
+	const struct func *f = n->fn;
+	return f->kind == F_RANGE && f->id != FN_ABSENT_OVER_TIME && f->id != FN_QUANTILE_OT &&
+	       f->id != FN_HOLT_WINTERS;
 }
 
 static struct val range_call(struct ev *ev, struct node *n)
 {
+	struct agg_sink *sink = ev->sink; /* before any argument is evaluated */
+	ev->sink = NULL;
 	const struct func *f = n->fn;
 	struct val out = {.type = T_VECTOR}, sub = {0};
 	struct outb o = {0};
@@ -1113,9 +1136,9 @@ static struct val range_call(struct ev *ev, struct node *n)
 	/* quantile_over_time's and holt_winters' windows use the arena and
 	 * may fail: on this thread, window by window; every other function
 	 * goes series by series, on the query's threads (range_par) */
-	if (!absent && f->id != FN_QUANTILE_OT && f->id != FN_HOLT_WINTERS)
+	if (range_call_feeds(n))
 		return range_par(ev, n, sel, sa, range, mint, maxt, arg->k == N_MSEL ? &sr : NULL,
-				 arg->k == N_MSEL ? NULL : &sub, nser, false);
+				 arg->k == N_MSEL ? NULL : &sub, nser, false, sink);
 	bool *present = absent ? qarena_alloc(ev->a, ev->nsteps) : NULL;
 	for (size_t i = 0; i < nser; i++) {
 		struct pt *p;

@@ -203,6 +203,10 @@ struct ev {
 	 * threads and buffers of the range function evaluated in parallel */
 	void (*cleanup)(void *);
 	void *cleanup_arg;
+	/* an aggregation to feed instead of returning a vector (agg_sink_put):
+	 * set by eval_agg just before it evaluates its argument, taken (and
+	 * cleared) first thing by range_call and eval_vsel_as */
+	struct agg_sink *sink;
 };
 
 /* step k's time, and the step of a time at a step: taken unsigned, where
@@ -294,11 +298,21 @@ unsigned qpool_workers(const struct qpool *p); /* the caller included; 1 for NUL
 void qpool_run(struct qpool *p, size_t lo, size_t hi);
 void qpool_stop(struct qpool *p); /* joins the helpers; NULL: nothing */
 
+/* An aggregation (sum, avg, count, min, max, group, stddev, stdvar) fed
+ * its input series by series, in their order, without the input vector
+ * being made (eval.c): ls the series' labels, p its points at steps. */
+struct agg_sink;
+void agg_sink_take(struct agg_sink *k); /* it will be fed (then it is the answer) */
+void agg_sink_put(struct ev *ev, struct agg_sink *k, struct pw_lset *ls, const struct pt *p,
+		  size_t n);
+
+/* range_call of n can feed an aggregation's sink (func.c) */
+bool range_call_feeds(const struct node *n);
 /* fewer series than this: no helper threads */
 #define QUERY_PAR_MIN_SERIES 32
 /* eval_vsel_as over the selected series sr on the query's threads (func.c) */
 struct val vsel_par(struct ev *ev, struct node *vs, bool timestamps, const struct selres *sr,
-		    int64_t mint, int64_t maxt);
+		    int64_t mint, int64_t maxt, struct agg_sink *sink);
 
 /* functions (func.c) */
 enum func_kind { F_VEC, F_RANGE, F_SPECIAL };

@@ -36,6 +36,10 @@ static const char *queries[] = {
 	"max_over_time(rate(ctr[5m])[30m:1m])",
 	"ctr",
 	"timestamp(g)",
+	/* aggregations fed series by series (eval.c's agg_sink) */
+	"sum by (city) (rate(ctr[5m]))",
+	"avg by (city) (g)",
+	"stddev without (inst) (avg_over_time(g[10m]))",
 };
 
 static void fail(const char *fmt, const char *q, unsigned th)

@@ -232,6 +232,76 @@ Test(qpar, many_steps_span_several_runs)
 	query_result_free(b);
 }
 
+/* An aggregation over a range function or a selector is fed series by
+ * series (eval.c's agg_sink); "* 1" in between (x * 1 is x, bit for bit,
+ * NaN, infinities and -0 included) makes the input vector as before: the
+ * answers, their series order included, are the same. */
+Test(qpar, aggregations_fed_series_by_series_equal_the_vector_walk)
+{
+	static const char *ops[] = {"sum", "avg", "count", "min", "max", "group", "stddev",
+				    "stdvar"};
+	static const char *args[] = {"rate(ctr[5m])", "avg_over_time(g[15m])", "g",
+				     "max_over_time(g[20m])", "last_over_time(ctr[5m])",
+				     "changes(g[10m])", "present_over_time(ctr[1s])"};
+	static const char *grouping[] = {"by (city)", "", "without (inst)", "by (inst)"};
+	/* dense inputs: agg_by_series' walk and order; present_over_time(x[1s])
+	 * at 7 s steps over 15 s scrapes is sparse (its groups few points
+	 * each): agg_by_step's order, by first step, then first series */
+	static const int64_t steps[] = {60000, 7000, 600000};
+	for (size_t o = 0; o < sizeof ops / sizeof *ops; o++)
+		for (size_t a = 0; a < sizeof args / sizeof *args; a++)
+			for (size_t g = 0; g < sizeof grouping / sizeof *grouping; g++)
+				for (size_t si = 0; si < sizeof steps / sizeof *steps; si++)
+					for (unsigned th = 1; th <= 4; th += 3) {
+						char q1[200], q2[200];
+						struct query_error e = {0};
+						snprintf(q1, sizeof q1, "%s %s (%s)", ops[o], grouping[g],
+							 args[a]);
+						snprintf(q2, sizeof q2, "%s %s (%s * 1)", ops[o],
+							 grouping[g], args[a]);
+						struct query_result *x = ask(q1, true, 600000, 24000000,
+									     steps[si], th, &e);
+						struct query_result *y = ask(q2, true, 600000, 24000000,
+									     steps[si], th, &e);
+						same(q1, x, y);
+						query_result_free(x);
+						query_result_free(y);
+						x = ask(q1, false, 12000000, 0, 0, th, &e);
+						y = ask(q2, false, 12000000, 0, 0, th, &e);
+						same(q1, x, y);
+						query_result_free(x);
+						query_result_free(y);
+					}
+}
+
+/* the order of an aggregation's series matters to the operators above it */
+Test(qpar, aggregations_under_other_operators_equal_the_vector_walk)
+{
+	static const char *q[][2] = {
+		{"sum(sum by (inst) (rate(ctr[5m])))", "sum(sum by (inst) (rate(ctr[5m]) * 1))"},
+		{"max_over_time(sum by (city) (rate(ctr[5m]))[30m:1m])",
+		 "max_over_time(sum by (city) (rate(ctr[5m]) * 1)[30m:1m])"},
+		{"topk(3, sum by (inst) (g))", "topk(3, sum by (inst) (g * 1))"},
+		/* sparse: agg_by_step's order, which the outer sum adds in */
+		{"sum(sum by (inst) (last_over_time(g[1s])))",
+		 "sum(sum by (inst) (last_over_time(g[1s]) * 1))"},
+		{"sum(avg by (inst) (g @ 20000 offset 1s))", "sum(avg by (inst) (g @ 20000 offset 1s * 1))"},
+		{"sum by (city) (rate(ctr[5m])) / on (city) count by (city) (g)",
+		 "sum by (city) (rate(ctr[5m]) * 1) / on (city) count by (city) (g * 1)"},
+	};
+	for (size_t k = 0; k < sizeof q / sizeof *q; k++)
+		for (unsigned th = 1; th <= 4; th += 3) {
+			struct query_error e = {0};
+			for (int64_t step = 7000; step <= 60000; step += 53000) {
+				struct query_result *x = ask(q[k][0], true, 600000, 24000000, step, th, &e);
+				struct query_result *y = ask(q[k][1], true, 600000, 24000000, step, th, &e);
+				same(q[k][0], x, y);
+				query_result_free(x);
+				query_result_free(y);
+			}
+		}
+}
+
 /* an error, its type and message, with threads */
 static void fails(const char *q, struct query_opts *o, enum query_errtype want, const char *msg)
 {
