@@ -86,6 +86,7 @@ int kpis_new(const struct conf *c, struct store *st, struct kpis **out, char **c
 	ks->n = c->nkpis;
 	ks->k = xcalloc(c->nkpis + 1, sizeof *ks->k);
 	ks->qo.max_samples = (uint64_t)c->query.max_samples;
+	ks->qo.threads = (unsigned)c->query.threads;
 	/* query.max_bytes per evaluation, as for an API query (0: no limit) */
 	ks->qo.max_bytes = c->query.max_bytes ? c->query.max_bytes : UINT64_MAX;
 	ks->qo.timeout_ms = c->query.timeout_ms;

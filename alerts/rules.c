@@ -78,6 +78,7 @@ int rules_new(const struct conf *c, struct store *st, struct rules **out, char *
 	r->st = st;
 	r->qo.lookback_ms = c->global.lookback_delta_ms;
 	r->qo.max_samples = (uint64_t)c->query.max_samples;
+	r->qo.threads = (unsigned)c->query.threads;
 	/* query.max_bytes per evaluation, as for an API query (0: no limit) */
 	r->qo.max_bytes = c->query.max_bytes ? c->query.max_bytes : UINT64_MAX;
 	r->qo.timeout_ms = c->query.timeout_ms;

@@ -396,6 +396,7 @@ struct conf {
 		int64_t max_points;
 		uint64_t max_bytes, max_bytes_total; /* 0: no limit */
 		int64_t max_concurrency;
+		int64_t threads; /* 0: the processors online, at most 8 */
 	} query;
 	struct conf_target *targets;
 	size_t ntargets;

@@ -327,6 +327,9 @@ static const struct field query_rows[] = {
 	{.key = "max_concurrency", .type = F_INT, .off = offsetof(struct conf, query.max_concurrency),
 	 .def = "20", .min = 1, .max = 10000,
 	 .help = "API queries evaluated at once; more wait, until their timeout (503, errorType timeout)"},
+	{.key = "threads", .type = F_INT, .off = offsetof(struct conf, query.threads), .def = "0",
+	 .min = 0, .max = 8,
+	 .help = "threads one query's range functions and selectors over many series use, its own included; 0: the processors online, at most 8; 1: one (same answers whatever the number)"},
 };
 
 static const struct field rule_rows[] = {

@@ -189,6 +189,7 @@ static enum MHD_Result run_query(struct httpd *h, struct MHD_Connection *c, int 
 	m.shared = budget_of(h->conf);
 	o.lookback_ms = a.lookback_ms;
 	o.max_samples = (uint64_t)h->conf->query.max_samples;
+	o.threads = (unsigned)h->conf->query.threads;
 	o.timeout_ms = a.timeout_ms > 0 ? a.timeout_ms : 120000;
 	o.deadline_ns = o.timeout_ms < (INT64_MAX - t0) / 1000000 ? t0 + o.timeout_ms * 1000000
 								  : INT64_MAX;

@@ -321,11 +321,15 @@ size_t load_points(struct ev *ev, uint64_t id, int64_t mint, int64_t maxt, bool 
  * timestamps its time in seconds (what timestamp() of a selector gives). */
 struct val eval_vsel_as(struct ev *ev, struct node *n, bool timestamps)
 {
+	struct agg_sink *sink = ev->sink;
+	ev->sink = NULL;
 	struct val out = {.type = T_VECTOR};
 	int64_t r0 = ref_time(ev, n, ev->start), r1 = ref_time(ev, n, ev->end);
 	int64_t mint = qsat_sub(r0 < r1 ? r0 : r1, ev->lookback), maxt = r0 > r1 ? r0 : r1;
 	struct selres sr = select_series(ev, n, mint, maxt);
 
+	if (ev->threads > 1 && sr.n >= QUERY_PAR_MIN_SERIES)
+		return vsel_par(ev, n, timestamps, &sr, mint, maxt, sink);
 	for (size_t i = 0; i < sr.n; i++) {
 		struct pt *p, last;
 		size_t np, j = 0;
@@ -1086,6 +1090,129 @@ static struct val agg_by_series(struct ev *ev, struct node *n, struct val *in,
 	return out;
 }
 
+/* ---- an aggregation fed series by series ------------------------------------------- */
+
+/*
+ * sum by (city) (rate(x[5m])) over 10,000 series made the 10,000 series of
+ * rate's answer, every point of them (16 bytes each, a hundred MB over a
+ * month at hourly steps), for agg_by_series to read them back in order.
+ * The evaluator of the argument (range_par's merge, in series order) feeds
+ * each series to the aggregation as it comes instead: the same groups in
+ * the same order, the same additions in the same order into the same
+ * accumulators as agg_by_series, and at the end the output in the order
+ * eval_agg would give, agg_by_series' (groups in order of first
+ * appearance) when it would have chosen that walk, else agg_by_step's (by
+ * the first step a group has a value, then by its first series at that
+ * step). The points are still counted against the samples limit.
+ */
+struct agg_sink {
+	struct node *n;
+	bool used;
+	struct u64map gmap;
+	struct pw_lset **gl;
+	size_t ng, gcap;
+	struct acc *acc;  /* gcap rows of nsteps */
+	size_t *kmin, *imin; /* per group: its first step, its first series there */
+	size_t nin;       /* input series so far */
+	uint64_t total;   /* their points */
+};
+
+void agg_sink_take(struct agg_sink *k)
+{
+	k->used = true;
+}
+
+void agg_sink_put(struct ev *ev, struct agg_sink *k, struct pw_lset *ls, const struct pt *p,
+		  size_t np)
+{
+	struct node *n = k->n;
+	struct pw_lset *g = qlabels_project(ev->a, ls, !n->without, n->grouping, n->ngrouping);
+	size_t gi, i = k->nin++;
+	bool f;
+	size_t s = u64map_slot(&k->gmap, g->h, &f);
+	while (f && !pw_lset_eq(k->gl[k->gmap.v[s]], g)) {
+		s = (s + 1) & (k->gmap.cap - 1);
+		if (k->gmap.g[s] != k->gmap.gen) {
+			f = false;
+			break;
+		}
+		f = k->gmap.k[s] == g->h;
+	}
+	if (f) {
+		gi = k->gmap.v[s];
+	} else {
+		if (k->ng == k->gcap) {
+			size_t nc = k->gcap ? k->gcap * 2 : 16;
+			k->gl = qarena_grow(ev->a, k->gl, k->gcap * sizeof *k->gl, nc * sizeof *k->gl);
+			k->kmin = qarena_grow(ev->a, k->kmin, k->gcap * sizeof *k->kmin,
+					      nc * sizeof *k->kmin);
+			k->imin = qarena_grow(ev->a, k->imin, k->gcap * sizeof *k->imin,
+					      nc * sizeof *k->imin);
+			k->acc = qarena_grow(ev->a, k->acc, k->gcap * ev->nsteps * sizeof *k->acc,
+					     nc * ev->nsteps * sizeof *k->acc);
+			k->gcap = nc;
+		}
+		gi = k->ng++;
+		k->gl[gi] = g;
+		k->kmin[gi] = SIZE_MAX;
+		u64map_set(ev, &k->gmap, s, g->h, gi);
+	}
+	struct acc *row = k->acc + gi * ev->nsteps;
+	for (size_t j = 0; j < np; j++) {
+		size_t st = step_of(ev, p[j].t);
+		struct acc *a = row + st;
+		if (a->count != 0)
+			acc_add(n->op, a, p[j].v);
+		else
+			acc_first(n->op, a, p[j].v);
+		if (st < k->kmin[gi]) {
+			k->kmin[gi] = st;
+			k->imin[gi] = i;
+		}
+	}
+	k->total += np;
+}
+
+static int sink_cmp_r(const void *a, const void *b, void *arg)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	const struct agg_sink *k = arg;
+	if (k->kmin[x] != k->kmin[y])
+		return k->kmin[x] < k->kmin[y] ? -1 : 1;
+	return k->imin[x] < k->imin[y] ? -1 : k->imin[x] > k->imin[y];
+}
+
+static struct val agg_sink_out(struct ev *ev, struct agg_sink *k)
+{
+	struct val out = {.type = T_VECTOR};
+	struct outb o = {0};
+	size_t *order = qarena_alloc(ev->a, (k->ng + 1) * sizeof *order);
+	for (size_t g = 0; g < k->ng; g++)
+		order[g] = g;
+	/* agg_by_series_fits with this input: else agg_by_step's order
+	 * (first steps and first series differ between groups: a total
+	 * order) */
+	if (!(ev->nsteps > 1 && (uint64_t)k->ng * ev->nsteps <= 2 * k->total + 4096))
+		qsort_r(order, k->ng, sizeof *order, sink_cmp_r, k);
+	for (size_t q = 0; q < k->ng; q++) {
+		size_t g = order[q];
+		struct acc *row = k->acc + g * ev->nsteps;
+		size_t idx = SIZE_MAX;
+		ev_tick(ev);
+		for (size_t s = 0; s < ev->nsteps; s++) {
+			if (row[s].count == 0)
+				continue;
+			if (idx == SIZE_MAX) {
+				idx = outb_find(ev, &o, k->gl[g]);
+				ser_reserve(ev, &o.m.s[idx], ev->nsteps - s);
+			}
+			ser_push(ev, &o.m.s[idx], step_ts(ev, s), acc_result(k->n->op, &row[s]));
+		}
+	}
+	out.m = o.m;
+	return out;
+}
+
 /* topk and bottomk's k at one step: the parameter as an int64 */
 static int64_t agg_topk_k(struct ev *ev, double pk)
 {
@@ -1222,10 +1349,30 @@ static struct val agg_by_step(struct ev *ev, struct node *n, struct val *in,
 	return out;
 }
 
+/* the argument of an aggregation that can feed it series by series */
+static bool sink_feeds(const struct node *a)
+{
+	while (a->k == N_PAREN)
+		a = a->a;
+	return a->k == N_VSEL || (a->k == N_CALL && range_call_feeds(a));
+}
+
 static struct val eval_agg(struct ev *ev, struct node *n)
 {
-	struct val in = eval(ev, n->a), par = {0};
+	struct val in, par = {0};
 	struct groups gs;
+
+	if (n->op <= AG_STDVAR && sink_feeds(n->a)) {
+		struct agg_sink k = {.n = n};
+		u64map_reset(ev, &k.gmap, 16);
+		ev->sink = &k;
+		in = eval(ev, n->a);
+		ev->sink = NULL;
+		if (k.used)
+			return agg_sink_out(ev, &k);
+	} else {
+		in = eval(ev, n->a);
+	}
 
 	if (n->param)
 		par = eval(ev, n->param);
@@ -1385,6 +1532,9 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	ev.qend = end;
 	ev.lookback = o && o->lookback_ms > 0 ? o->lookback_ms : 5 * 60 * 1000;
 	ev.ignore_stale = o && o->ignore_stale;
+	ev.threads = o && o->threads ? o->threads : query_threads_default();
+	if (ev.threads > QUERY_MAX_THREADS)
+		ev.threads = QUERY_MAX_THREADS;
 	ev.max_samples = o && o->max_samples ? o->max_samples : 50000000;
 	if (o && o->deadline_ns)
 		ev.deadline_ns = o->deadline_ns;
@@ -1412,6 +1562,8 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 	}
 	ev.it = store_iter_new(ev.snap);
 	if (setjmp(jb)) {
+		if (ev.cleanup)
+			ev.cleanup(ev.cleanup_arg);
 		store_iter_free(ev.it);
 		store_snap_end(ev.snap);
 		free(sc.p);

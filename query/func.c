@@ -8,6 +8,8 @@
 #include "query_int.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,14 +609,510 @@ static double **scalar_args(struct ev *ev, struct node *n)
 	return sa;
 }
 
+/* ---- range functions over many series, on several threads --------------------------- */
+
+/*
+ * The windows of one series at every step depend on that series alone: a
+ * job computes series after series (rj_series) into its worker's buffers,
+ * on the helper threads of a pool and this one, and this thread alone then
+ * merges them in the order of the series (rj_merge) into the output, with
+ * the arena, the samples limit and the duplicate-labels check exactly as
+ * one thread would. The series go in runs of about RJ_RUN_POINTS output
+ * points, so that the buffers between computation and merge stay small.
+ * Workers neither unwind nor touch the arena: an error (a store fault,
+ * the memory limit their buffers are charged to, the deadline) is
+ * recorded, the lowest series' kept, the others stop, and the merge
+ * raises it. With one thread the same code runs without a pool.
+ */
+
+#define RJ_RUN_POINTS ((size_t)1 << 18)
+int64_t query__par_alone_ns = 1000000; /* 1 ms */
+
+struct rwork {
+	struct store_iter *it; /* NULL: the evaluation's own (worker 0) */
+	struct pt *p;          /* the series' points */
+	size_t pcap;
+	uint32_t *resets;
+	size_t rcap;
+	size_t *dq;
+	size_t dcap;
+	size_t *wl;   /* avg_over_time's batch: windows' lo, hi, step, nsteps each */
+	double *wval; /* their means */
+	size_t wlcap, wcap;
+	struct pt *out; /* the points of this run's series, one after another */
+	size_t on, ocap;
+	unsigned tick;
+};
+
+struct rres {
+	unsigned w;
+	size_t off, n;
+};
+
+struct rjob {
+	struct ev *ev; /* read only while workers run */
+	const struct func *f;
+	struct node *n, *sel;
+	double **sa;
+	int64_t range, mint, maxt;
+	const struct selres *sr; /* a matrix selector's series, or */
+	const struct val *sub;   /* a subquery's */
+	bool mono, batch, counts;
+	/* an instant selector at every step instead (eval_vsel_as): its
+	 * samples' values or, timestamps, their times */
+	bool vsel, timestamps;
+	struct query_mem *mem;
+	struct rwork w[QUERY_MAX_THREADS];
+	struct rres *res; /* of the current run's series, from base */
+	size_t base, rescap;
+	struct qpool *pool;
+	pthread_mutex_t mu; /* mem, charged, the error */
+	atomic_bool stop;
+	uint64_t charged;
+	size_t err_i;
+	enum query_errtype etype;
+	char *emsg;
+};
+
+static void rj_fail(struct rjob *j, size_t i, enum query_errtype t, char *msg)
+{
+	pthread_mutex_lock(&j->mu);
+	if (!j->emsg || i < j->err_i) {
+		free(j->emsg);
+		j->emsg = msg;
+		j->etype = t;
+		j->err_i = i;
+	} else {
+		free(msg);
+	}
+	atomic_store(&j->stop, true);
+	pthread_mutex_unlock(&j->mu);
+}
+
+/* room for want elements of size elem in *buf, charged first */
+static bool rj_grow(struct rjob *j, size_t i, void **buf, size_t *cap, size_t want, size_t elem)
+{
+	struct query_error e = {0};
+	size_t nc = *cap ? *cap : 64;
+	int rc = 0;
+	if (*cap >= want)
+		return true;
+	while (nc < want)
+		nc *= 2;
+	pthread_mutex_lock(&j->mu);
+	if (j->mem && (rc = query_mem_charge(j->mem, (uint64_t)(nc - *cap) * elem, &e)) == 0)
+		j->charged += (uint64_t)(nc - *cap) * elem;
+	pthread_mutex_unlock(&j->mu);
+	if (rc != 0) {
+		rj_fail(j, i, e.type, e.msg);
+		return false;
+	}
+	*buf = xreallocarray(*buf, nc, elem);
+	*cap = nc;
+	return true;
+}
+
+/* every 1024 calls: another worker's error, the deadline */
+static bool rj_tick(struct rjob *j, struct rwork *w, size_t i)
+{
+	if ((++w->tick & 1023) != 0)
+		return true;
+	if (atomic_load_explicit(&j->stop, memory_order_relaxed))
+		return false;
+	if (pw_mono_ns() > j->ev->deadline_ns) {
+		rj_fail(j, i, QUERY_ERR_TIMEOUT, xstrdup("query timed out in query execution"));
+		return false;
+	}
+	return true;
+}
+
+/* load_points for a worker: the series' non-stale points in [mint, maxt] */
+static bool rj_load(struct rjob *j, struct rwork *w, size_t i, uint64_t id, bool skip_stale,
+		    size_t *np)
+{
+	struct store_iter *it = w->it ? w->it : j->ev->it;
+	int64_t t;
+	double v;
+	size_t n = 0;
+	int rc;
+	if ((rc = store_iter_seek(it, id, j->mint, j->maxt)) != 0)
+		goto bad;
+	while ((rc = store_iter_next(it, &t, &v)) == 1) {
+		if (skip_stale && is_stale(v))
+			continue;
+		if (n == w->pcap && !rj_grow(j, i, (void **)&w->p, &w->pcap, n + 1, sizeof *w->p))
+			return false;
+		w->p[n].t = t;
+		w->p[n++].v = v;
+		if ((n & 4095) == 0 && !rj_tick(j, w, i))
+			return false;
+	}
+	if (rc < 0)
+		goto bad;
+	*np = n;
+	return true;
+bad:
+	rj_fail(j, i, QUERY_ERR_INTERNAL, xasprintf("reading series: %s", pw_strerror(rc)));
+	return false;
+}
+
+static bool rj_put(struct rjob *j, struct rwork *w, size_t i, int64_t t, double v)
+{
+	if (w->on == w->ocap && !rj_grow(j, i, (void **)&w->out, &w->ocap, w->on + 1, sizeof *w->out))
+		return false;
+	w->out[w->on].t = t;
+	w->out[w->on++].v = v;
+	return true;
+}
+
+/* series i's value at every step whose window holds points, into w->out */
+static void rj_series(void *ctx, unsigned wi, size_t i)
+{
+	struct rjob *j = ctx;
+	struct rwork *w = &j->w[wi];
+	const struct ev *ev = j->ev;
+	const struct func *f = j->f;
+	struct rres *rr = &j->res[i - j->base];
+	const struct pt *p;
+	size_t np, lo = 0, hi = 0, nw = 0, dh = 0, dt = 0, fed = 0;
+	double sargs[5];
+
+	rr->w = wi;
+	rr->off = w->on;
+	rr->n = 0;
+	if (atomic_load_explicit(&j->stop, memory_order_relaxed))
+		return;
+	if (j->sr) {
+		if (!rj_load(j, w, i, j->sr->s[i].id, true, &np))
+			return;
+		p = w->p;
+	} else {
+		p = j->sub->m.s[i].p;
+		np = j->sub->m.s[i].n;
+	}
+	if (!rj_tick(j, w, i))
+		return;
+	if (j->counts && np) {
+		if (!rj_grow(j, i, (void **)&w->resets, &w->rcap, np, sizeof *w->resets))
+			return;
+		w->resets[0] = 0;
+		for (size_t k = 1; k < np; k++)
+			w->resets[k] = w->resets[k - 1] + (p[k].v < p[k - 1].v);
+	}
+	if (j->mono && !rj_grow(j, i, (void **)&w->dq, &w->dcap, np, sizeof *w->dq))
+		return;
+	for (size_t k = 0; k < ev->nsteps; k++) {
+		int64_t ts = step_ts(ev, k), r = ref_time(ev, j->sel, ts);
+		double v;
+		if (!rj_tick(j, w, i))
+			return;
+		while (hi < np && p[hi].t <= r)
+			hi++;
+		while (lo < hi && p[lo].t < qsat_sub(r, j->range))
+			lo++;
+		if (hi <= lo)
+			continue;
+		if (j->batch) {
+			w->wl[nw] = lo;
+			w->wl[ev->nsteps + nw] = hi;
+			w->wl[2 * ev->nsteps + nw++] = k;
+			continue;
+		}
+		if (j->mono) {
+			bool mx = f->id == FN_MAX_OT;
+			size_t *dq = w->dq;
+			for (; fed < hi; fed++) {
+				if (isnan(p[fed].v))
+					continue;
+				/* strict: of equal values the earliest answers,
+				 * as in the plain scan (+0 and -0 stay apart) */
+				while (dt > dh && (mx ? p[dq[dt - 1]].v < p[fed].v
+						      : p[dq[dt - 1]].v > p[fed].v))
+					dt--;
+				dq[dt++] = fed;
+			}
+			while (dt > dh && dq[dh] < lo)
+				dh++;
+			v = dt > dh ? p[dq[dh]].v : NAN;
+		} else if (j->counts) {
+			if (!extrapolated_scan(p + lo, hi - lo, r, j->range, true, f->id == FN_RATE,
+					       w->resets[hi - 1] != w->resets[lo], &v))
+				continue;
+		} else {
+			for (size_t a = 0, q = 0; a < j->n->nargs; a++)
+				if (j->sa[a])
+					sargs[q++] = j->sa[a][k];
+			/* the functions run here do not use ev */
+			if (!f->rf((struct ev *)ev, p + lo, hi - lo, ts, r, j->range, sargs, &v))
+				continue;
+		}
+		if (!rj_put(j, w, i, ts, v))
+			return;
+	}
+	if (j->batch && nw) {
+		avg_windows(p, w->wl, w->wl + ev->nsteps, nw, w->wval);
+		for (size_t k = 0; k < nw; k++)
+			if (!rj_put(j, w, i, step_ts(ev, w->wl[2 * ev->nsteps + k]), w->wval[k]))
+				return;
+	}
+	rr->n = w->on - rr->off;
+}
+
+/* eval_vsel_as's series i, into w->out */
+static void rj_vsel(void *ctx, unsigned wi, size_t i)
+{
+	struct rjob *j = ctx;
+	struct rwork *w = &j->w[wi];
+	const struct ev *ev = j->ev;
+	const struct store_series *se = &j->sr->s[i];
+	struct rres *rr = &j->res[i - j->base];
+	int64_t r0 = ref_time(ev, j->sel, ev->start);
+	size_t np, c = 0;
+	struct pt last;
+
+	rr->w = wi;
+	rr->off = w->on;
+	rr->n = 0;
+	if (atomic_load_explicit(&j->stop, memory_order_relaxed) || !rj_tick(j, w, i))
+		return;
+	/* one step at or after the newest sample (a dashboard's instant
+	 * query at "now"): the newest sample answers, no chunk to decode */
+	if (ev->nsteps == 1 &&
+	    (se->has_latest ? (last.t = se->latest_t, last.v = se->latest_v, 1)
+			    : store_latest(ev->snap, se->id, &last.t, &last.v) == 0) &&
+	    last.t <= r0 && !(ev->ignore_stale && is_stale(last.v))) {
+		if (last.t >= qsat_sub(r0, ev->lookback) && !is_stale(last.v) &&
+		    !rj_put(j, w, i, ev->start, j->timestamps ? (double)last.t / 1000 : last.v))
+			return;
+		rr->n = w->on - rr->off;
+		return;
+	}
+	if (!rj_load(j, w, i, se->id, ev->ignore_stale, &np))
+		return;
+	for (size_t k = 0; k < ev->nsteps; k++) {
+		int64_t ts = step_ts(ev, k), r = ref_time(ev, j->sel, ts);
+		const struct pt *p = w->p;
+		if (!rj_tick(j, w, i))
+			return;
+		while (c < np && p[c].t <= r)
+			c++;
+		if (c == 0 || p[c - 1].t < qsat_sub(r, ev->lookback) || is_stale(p[c - 1].v))
+			continue;
+		if (!rj_put(j, w, i, ts, j->timestamps ? (double)p[c - 1].t / 1000 : p[c - 1].v))
+			return;
+	}
+	rr->n = w->on - rr->off;
+}
+
+static void rj_free(void *arg)
+{
+	struct rjob *j = arg;
+	qpool_stop(j->pool);
+	for (size_t k = 0; k < QUERY_MAX_THREADS; k++) {
+		struct rwork *w = &j->w[k];
+		store_iter_free(w->it);
+		free(w->p);
+		free(w->resets);
+		free(w->dq);
+		free(w->wl);
+		free(w->wval);
+		free(w->out);
+	}
+	free(j->res);
+	free(j->emsg);
+	if (j->mem && j->charged)
+		query_mem_release(j->mem, j->charged);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+}
+
+/* avg_over_time's batch buffers of worker k */
+static void rj_buffers(struct ev *ev, struct rjob *j, unsigned k)
+{
+	struct rwork *w = &j->w[k];
+	if (j->batch &&
+	    (!rj_grow(j, 0, (void **)&w->wl, &w->wlcap, 3 * ev->nsteps, sizeof *w->wl) ||
+	     !rj_grow(j, 0, (void **)&w->wval, &w->wcap, ev->nsteps, sizeof *w->wval)))
+		ev_fail(ev, j->etype, "%s", j->emsg);
+}
+
+/* the helpers: they read the snapshot with iterators of their own, made
+ * here and moved once (so every table the iterators read is opened in the
+ * snapshot's transaction by this thread) */
+static void rj_start(struct ev *ev, struct rjob *j)
+{
+	unsigned want = ev->threads > QUERY_MAX_THREADS ? QUERY_MAX_THREADS : ev->threads;
+	if (j->sr) {
+		int rc;
+		for (unsigned k = 1; k < want; k++) {
+			j->w[k].it = store_iter_new(ev->snap);
+			rc = store_iter_seek(j->w[k].it, j->sr->s[0].id, INT64_MIN, INT64_MAX);
+			if (rc != 0)
+				ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
+		}
+		if ((rc = store_iter_seek(ev->it, j->sr->s[0].id, INT64_MIN, INT64_MAX)) != 0)
+			ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
+	}
+	for (unsigned k = 1; k < want; k++)
+		rj_buffers(ev, j, k);
+	j->pool = qpool_start(want, j->vsel ? rj_vsel : rj_series, j);
+}
+
+/* The range function's vector over series [0, nser) of a selector (sr)
+ * or a subquery (sub). */
+static struct val range_par(struct ev *ev, struct node *n, struct node *sel, double **sa,
+			    int64_t range, int64_t mint, int64_t maxt, const struct selres *sr,
+			    const struct val *sub, size_t nser, bool timestamps,
+			    struct agg_sink *sink)
+{
+	const struct func *f = n ? n->fn : NULL;
+	struct val out = {.type = T_VECTOR};
+	struct outb o = {0};
+	struct rjob *j = xcalloc(1, sizeof *j);
+	size_t run;
+
+	j->ev = ev;
+	j->f = f;
+	j->n = n;
+	j->sel = sel;
+	j->sa = sa;
+	j->range = range;
+	j->mint = mint;
+	j->maxt = maxt;
+	j->sr = sr;
+	j->sub = sub;
+	j->mem = ev->a->mem;
+	j->vsel = !n;
+	j->timestamps = timestamps;
+	if (j->vsel)
+		goto setup;
+	/* max/min over overlapping windows: a monotonic queue of the non-NaN
+	 * points, O(points) instead of O(points x window) */
+	j->mono = (f->id == FN_MAX_OT || f->id == FN_MIN_OT) && ev->nsteps > 1 &&
+		  ev->interval < range;
+	/* avg_over_time at many steps: the windows first, then their means
+	 * together (avg_windows) */
+	j->batch = f->id == FN_AVG_OT && ev->nsteps > 1;
+	/* rate and increase at many steps: the counter resets before each
+	 * point counted once, so that a window without any (nearly all) is not
+	 * scanned for them again at every step */
+	j->counts = (f->id == FN_RATE || f->id == FN_INCREASE) && ev->nsteps > 1;
+setup:
+	pthread_mutex_init(&j->mu, NULL);
+	ev->root->cleanup = rj_free;
+	ev->root->cleanup_arg = j;
+	if (sink)
+		agg_sink_take(sink);
+
+	/* helpers only once this thread has spent query__par_alone_ns alone: a small
+	 * query is over before starting a thread would pay */
+	bool par = ev->threads > 1 && nser >= QUERY_PAR_MIN_SERIES;
+	int64_t t0 = par ? pw_mono_ns() : 0, alone_until = qsat_add(t0, query__par_alone_ns);
+	rj_buffers(ev, j, 0);
+	run = RJ_RUN_POINTS / (ev->nsteps ? ev->nsteps : 1);
+	if (run < 16)
+		run = 16;
+	if (run > nser)
+		run = nser;
+	j->res = xreallocarray(NULL, run ? run : 1, sizeof *j->res);
+	for (size_t b = 0; b < nser; b += run) {
+		size_t e = nser - b < run ? nser : b + run, nx = b;
+		j->base = b;
+		for (unsigned k = 0; k < QUERY_MAX_THREADS; k++)
+			j->w[k].on = 0;
+		if (par && !j->pool) {
+			for (; nx < e && !j->emsg && pw_mono_ns() < alone_until; nx++)
+				(j->vsel ? rj_vsel : rj_series)(j, 0, nx);
+			/* and only when what is left would take as long again,
+			 * at the pace so far */
+			if (nx < e && !j->emsg) {
+				int64_t spent = pw_mono_ns() - t0;
+				if (nx == 0 ||
+				    (double)spent * (double)(nser - nx) / (double)nx >= (double)query__par_alone_ns)
+					rj_start(ev, j);
+				par = false;
+			}
+		}
+		if (j->pool && nx < e)
+			qpool_run(j->pool, nx, e);
+		else
+			for (; nx < e; nx++)
+				(j->vsel ? rj_vsel : rj_series)(j, 0, nx);
+		if (j->emsg)
+			ev_fail(ev, j->etype, "%s", j->emsg);
+		ev_check_time(ev);
+		for (size_t i = b; i < e; i++) {
+			const struct rres *rr = &j->res[i - b];
+			struct pw_lset *ls = sr ? sr->ls[i] : sub->m.s[i].ls;
+			size_t before = o.m.n, idx;
+			struct ser *s;
+			if (!rr->n)
+				continue;
+			if (j->vsel && sink) {
+				agg_sink_put(ev, sink, ls, j->w[rr->w].out + rr->off, rr->n);
+				ev_account(ev, rr->n);
+				continue;
+			}
+			if (j->vsel) {
+				/* a selector's series are distinct */
+				s = mat_add(ev, &out.m, ls);
+				ser_reserve(ev, s, rr->n);
+				memcpy(s->p, j->w[rr->w].out + rr->off, rr->n * sizeof *s->p);
+				s->n = (uint32_t)rr->n;
+				ev_account(ev, rr->n);
+				continue;
+			}
+			if (f->id != FN_LAST_OT)
+				ls = qlabels_drop_name(ev->a, ls);
+			idx = outb_find(ev, &o, ls);
+			if (o.m.n == before)
+				ev_fail(ev, QUERY_ERR_EXECUTION,
+					"vector cannot contain metrics with the same labelset");
+			if (sink) {
+				agg_sink_put(ev, sink, ls, j->w[rr->w].out + rr->off, rr->n);
+				ev_account(ev, rr->n);
+				continue;
+			}
+			s = &o.m.s[idx];
+			ser_reserve(ev, s, rr->n);
+			memcpy(s->p, j->w[rr->w].out + rr->off, rr->n * sizeof *s->p);
+			s->n = (uint32_t)rr->n;
+			ev_account(ev, rr->n);
+		}
+	}
+	ev->root->cleanup = NULL;
+	ev->root->cleanup_arg = NULL;
+	rj_free(j);
+	if (!n)
+		return out;
+	out.m = o.m;
+	return out;
+}
+
+struct val vsel_par(struct ev *ev, struct node *vs, bool timestamps, const struct selres *sr,
+		    int64_t mint, int64_t maxt, struct agg_sink *sink)
+{
+	return range_par(ev, NULL, vs, NULL, 0, mint, maxt, sr, NULL, sr->n, timestamps, sink);
+}
+
+/* range_call goes series by series (range_par): it can feed an aggregation */
+bool range_call_feeds(const struct node *n)
+{
+	const struct func *f = n->fn;
+	return f->kind == F_RANGE && f->id != FN_ABSENT_OVER_TIME && f->id != FN_QUANTILE_OT &&
+	       f->id != FN_HOLT_WINTERS;
+}
+
 static struct val range_call(struct ev *ev, struct node *n)
 {
+	struct agg_sink *sink = ev->sink; /* before any argument is evaluated */
+	ev->sink = NULL;
 	const struct func *f = n->fn;
 	struct val out = {.type = T_VECTOR}, sub = {0};
 	struct outb o = {0};
 	struct node *arg = NULL, *sel;
 	double **sa = scalar_args(ev, n), sargs[5];
-	int64_t range, r0, r1;
+	int64_t range, r0, r1, mint, maxt;
 	struct selres sr = {0};
 	size_t nser;
 
@@ -625,67 +1123,37 @@ static struct val range_call(struct ev *ev, struct node *n)
 	range = arg->range;
 	r0 = ref_time(ev, sel, ev->start);
 	r1 = ref_time(ev, sel, ev->end);
+	mint = qsat_sub(r0 < r1 ? r0 : r1, range);
+	maxt = r0 > r1 ? r0 : r1;
 	if (arg->k == N_MSEL) {
-		sr = select_series(ev, sel, qsat_sub(r0 < r1 ? r0 : r1, range), r0 > r1 ? r0 : r1);
+		sr = select_series(ev, sel, mint, maxt);
 		nser = sr.n;
 	} else {
 		sub = eval_subq_between(ev, arg, r0 < r1 ? r0 : r1, r0 > r1 ? r0 : r1);
 		nser = sub.m.n;
 	}
 	bool absent = f->id == FN_ABSENT_OVER_TIME;
-	/* max/min over overlapping windows: a monotonic queue of the
-	 * non-NaN points, O(points) instead of O(points x window) */
-	bool mono = (f->id == FN_MAX_OT || f->id == FN_MIN_OT) && ev->nsteps > 1 &&
-		    ev->interval < range;
-	size_t *dq = NULL, dcap = 0;
+	/* quantile_over_time's and holt_winters' windows use the arena and
+	 * may fail: on this thread, window by window; every other function
+	 * goes series by series, on the query's threads (range_par) */
+	if (range_call_feeds(n))
+		return range_par(ev, n, sel, sa, range, mint, maxt, arg->k == N_MSEL ? &sr : NULL,
+				 arg->k == N_MSEL ? NULL : &sub, nser, false, sink);
 	bool *present = absent ? qarena_alloc(ev->a, ev->nsteps) : NULL;
-	/* avg_over_time at many steps: the windows first, then their means
-	 * together (avg_windows) */
-	bool batch = f->id == FN_AVG_OT && ev->nsteps > 1;
-	size_t *wlo = NULL, *whi = NULL, *wstep = NULL;
-	double *wval = NULL;
-	if (batch) {
-		wlo = qarena_alloc(ev->a, ev->nsteps * sizeof *wlo);
-		whi = qarena_alloc(ev->a, ev->nsteps * sizeof *whi);
-		wstep = qarena_alloc(ev->a, ev->nsteps * sizeof *wstep);
-		wval = qarena_alloc(ev->a, ev->nsteps * sizeof *wval);
-	}
-	/* rate and increase at many steps: the counter resets before each point
-	 * counted once, so that a window without any (nearly all) is not
-	 * scanned for them again at every step */
-	bool counts = (f->id == FN_RATE || f->id == FN_INCREASE) && ev->nsteps > 1;
-	uint32_t *resets = NULL;
-	size_t rcap = 0;
 	for (size_t i = 0; i < nser; i++) {
 		struct pt *p;
-		size_t np, lo = 0, hi = 0, idx = SIZE_MAX, nw = 0;
+		size_t np, lo = 0, hi = 0, idx = SIZE_MAX;
 		struct pw_lset *ls;
 		if (arg->k == N_MSEL) {
-			np = load_points(ev, sr.s[i].id, qsat_sub(r0 < r1 ? r0 : r1, range),
-					 r0 > r1 ? r0 : r1, true, &p);
+			np = load_points(ev, sr.s[i].id, mint, maxt, true, &p);
 			ls = sr.ls[i];
 		} else {
 			p = sub.m.s[i].p;
 			np = sub.m.s[i].n;
 			ls = sub.m.s[i].ls;
 		}
-		if (f->id != FN_LAST_OT)
-			ls = qlabels_drop_name(ev->a, ls);
+		ls = qlabels_drop_name(ev->a, ls);
 		ev_tick(ev);
-		if (counts && np) {
-			if (np > rcap) {
-				rcap = np;
-				resets = qarena_alloc(ev->a, rcap * sizeof *resets);
-			}
-			resets[0] = 0;
-			for (size_t j = 1; j < np; j++)
-				resets[j] = resets[j - 1] + (p[j].v < p[j - 1].v);
-		}
-		size_t dh = 0, dt = 0, fed = 0; /* queue head/tail, points fed */
-		if (mono && np > dcap) {
-			dcap = np;
-			dq = qarena_alloc(ev->a, dcap * sizeof *dq);
-		}
 		for (size_t k = 0; k < ev->nsteps; k++) {
 			int64_t ts = step_ts(ev, k), r = ref_time(ev, sel, ts);
 			double v;
@@ -700,38 +1168,11 @@ static struct val range_call(struct ev *ev, struct node *n)
 				present[k] = true;
 				continue;
 			}
-			if (batch) {
-				wlo[nw] = lo;
-				whi[nw] = hi;
-				wstep[nw++] = k;
+			for (size_t j = 0, q = 0; j < n->nargs; j++)
+				if (sa[j])
+					sargs[q++] = sa[j][k];
+			if (!f->rf(ev, p + lo, hi - lo, ts, r, range, sargs, &v))
 				continue;
-			}
-			if (mono) {
-				bool mx = f->id == FN_MAX_OT;
-				for (; fed < hi; fed++) {
-					if (isnan(p[fed].v))
-						continue;
-					/* strict: of equal values the earliest answers,
-					 * as in the plain scan (+0 and -0 stay apart) */
-					while (dt > dh && (mx ? p[dq[dt - 1]].v < p[fed].v
-							      : p[dq[dt - 1]].v > p[fed].v))
-						dt--;
-					dq[dt++] = fed;
-				}
-				while (dt > dh && dq[dh] < lo)
-					dh++;
-				v = dt > dh ? p[dq[dh]].v : NAN;
-			} else if (counts) {
-				if (!extrapolated_scan(p + lo, hi - lo, r, range, true, f->id == FN_RATE,
-						       resets[hi - 1] != resets[lo], &v))
-					continue;
-			} else {
-				for (size_t j = 0, q = 0; j < n->nargs; j++)
-					if (sa[j])
-						sargs[q++] = sa[j][k];
-				if (!f->rf(ev, p + lo, hi - lo, ts, r, range, sargs, &v))
-					continue;
-			}
 			if (idx == SIZE_MAX) {
 				size_t before = o.m.n;
 				idx = outb_find(ev, &o, ls);
@@ -741,16 +1182,6 @@ static struct val range_call(struct ev *ev, struct node *n)
 				ser_reserve(ev, &o.m.s[idx], ev->nsteps - k);
 			}
 			outb_put(ev, &o, idx, ts, v);
-		}
-		if (batch && nw) {
-			avg_windows(p, wlo, whi, nw, wval);
-			idx = outb_find(ev, &o, ls);
-			if (o.m.s[idx].n)
-				ev_fail(ev, QUERY_ERR_EXECUTION,
-					"vector cannot contain metrics with the same labelset");
-			ser_reserve(ev, &o.m.s[idx], nw);
-			for (size_t w = 0; w < nw; w++)
-				outb_put(ev, &o, idx, step_ts(ev, wstep[w]), wval[w]);
 		}
 	}
 	if (absent) {

@@ -130,6 +130,11 @@ struct query_opts {
 	 * newest real sample within the lookback (KPIs read values this way,
 	 * so a failed scrape does not hide a unit before stale_after) */
 	bool ignore_stale;
+	/* threads a range function over many series (rate(x[5m]),
+	 * avg_over_time(...), ...) may evaluate on, this one included: 0 the
+	 * processors online, at most 8; 1 only this thread. The answer is the
+	 * same whatever the number. */
+	unsigned threads;
 };
 
 struct query_point {
@@ -178,6 +183,10 @@ int query_exec_window(struct store *st, const struct query_opts *o, const struct
  * with fewer than two points. */
 bool query_predict_linear(const struct query_point *p, size_t n, int64_t t_ms, double dt_s,
 			  double *out);
+/* Tests only: how long a query evaluates alone before its helper threads
+ * start (query_opts.threads; default 1 ms, so that a small query starts
+ * none). */
+extern int64_t query__par_alone_ns;
 /* Parse and evaluate in one call. */
 int query_instant(struct store *st, const struct query_opts *o, const char *q, int64_t t,
 		  struct query_result **out, struct query_error *err);

@@ -198,6 +198,15 @@ struct ev {
 	char *emsg;
 	void *scratch;
 	struct ev *root; /* where errors are recorded (subqueries copy their ev) */
+	unsigned threads; /* query_opts.threads, resolved: at least 1 */
+	/* what an error must free before it unwinds (on root): the helper
+	 * threads and buffers of the range function evaluated in parallel */
+	void (*cleanup)(void *);
+	void *cleanup_arg;
+	/* an aggregation to feed instead of returning a vector (agg_sink_put):
+	 * set by eval_agg just before it evaluates its argument, taken (and
+	 * cleared) first thing by range_call and eval_vsel_as */
+	struct agg_sink *sink;
 };
 
 /* step k's time, and the step of a time at a step: taken unsigned, where
@@ -269,6 +278,41 @@ struct outb {
 };
 size_t outb_find(struct ev *ev, struct outb *o, struct pw_lset *ls); /* index, adding */
 void outb_put(struct ev *ev, struct outb *o, size_t idx, int64_t t, double v);
+
+/* ---- helper threads (par.c) ------------------------------------------------- */
+
+/* threads one evaluation may use, the evaluating one included */
+#define QUERY_MAX_THREADS 8
+/* query_opts.threads 0: the processors online, at most this */
+#define QUERY_DEFAULT_THREADS_MAX 8
+unsigned query_threads_default(void);
+struct qpool;
+/* Up to want - 1 helper threads (fewer, or NULL for none, when the
+ * process' bound on helpers is reached or want < 2), which run fn(ctx, w,
+ * i) with w 1..; the calling thread is worker 0. fn must not unwind
+ * (longjmp) nor touch the arena. */
+struct qpool *qpool_start(unsigned want, void (*fn)(void *ctx, unsigned w, size_t i), void *ctx);
+unsigned qpool_workers(const struct qpool *p); /* the caller included; 1 for NULL */
+/* fn for every i in [lo, hi), on the helpers and the calling thread; returns
+ * when all are done (what the items wrote is then visible to the caller) */
+void qpool_run(struct qpool *p, size_t lo, size_t hi);
+void qpool_stop(struct qpool *p); /* joins the helpers; NULL: nothing */
+
+/* An aggregation (sum, avg, count, min, max, group, stddev, stdvar) fed
+ * its input series by series, in their order, without the input vector
+ * being made (eval.c): ls the series' labels, p its points at steps. */
+struct agg_sink;
+void agg_sink_take(struct agg_sink *k); /* it will be fed (then it is the answer) */
+void agg_sink_put(struct ev *ev, struct agg_sink *k, struct pw_lset *ls, const struct pt *p,
+		  size_t n);
+
+/* range_call of n can feed an aggregation's sink (func.c) */
+bool range_call_feeds(const struct node *n);
+/* fewer series than this: no helper threads */
+#define QUERY_PAR_MIN_SERIES 32
+/* eval_vsel_as over the selected series sr on the query's threads (func.c) */
+struct val vsel_par(struct ev *ev, struct node *vs, bool timestamps, const struct selres *sr,
+		    int64_t mint, int64_t maxt, struct agg_sink *sink);
 
 /* functions (func.c) */
 enum func_kind { F_VEC, F_RANGE, F_SPECIAL };

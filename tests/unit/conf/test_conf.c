@@ -196,6 +196,8 @@ Test(conf, every_error_has_its_place)
 		{"{\"storage\": {\"sync\": \"yes\"}}", 1, 22, "storage.sync", "expected true or false"},
 		{"{\"global\": {\"max_concurrent_scrapes\": 0}}", 1, 39, "global.max_concurrent_scrapes",
 		 "expected an integer from 1 to 10000, found 0"},
+		{"{\"query\": {\"threads\": 9}}", 1, 23, "query.threads",
+		 "expected an integer from 0 to 8, found 9"},
 		{"{\"targets\": [{\"url\": \"http://a/\"}]}", 1, 14, "targets[0].name",
 		 "missing required key \"name\""},
 		{"{\"targets\": [" T("a", "http://a/") "}, " T("a", "http://b/") "}]}", 1, 82,
