@@ -937,22 +937,14 @@ static void rj_buffers(struct ev *ev, struct rjob *j, unsigned k)
 }
 
 /* the helpers: they read the snapshot with iterators of their own, made
- * here and moved once (so every table the iterators read is opened in the
- * snapshot's transaction by this thread) */
+ * here, on the snapshot's thread (store_snap_begin has read every table
+ * root an iterator reads into the transaction: store.h) */
 static void rj_start(struct ev *ev, struct rjob *j)
 {
 	unsigned want = ev->threads > QUERY_MAX_THREADS ? QUERY_MAX_THREADS : ev->threads;
-	if (j->sr) {
-		int rc;
-		for (unsigned k = 1; k < want; k++) {
+	if (j->sr)
+		for (unsigned k = 1; k < want; k++)
 			j->w[k].it = store_iter_new(ev->snap);
-			rc = store_iter_seek(j->w[k].it, j->sr->s[0].id, INT64_MIN, INT64_MAX);
-			if (rc != 0)
-				ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
-		}
-		if ((rc = store_iter_seek(ev->it, j->sr->s[0].id, INT64_MIN, INT64_MAX)) != 0)
-			ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
-	}
 	for (unsigned k = 1; k < want; k++)
 		rj_buffers(ev, j, k);
 	j->pool = qpool_start(want, j->vsel ? rj_vsel : rj_series, j);

@@ -30,6 +30,17 @@ int store_snap_begin(struct store *s, struct store_snap **out)
 	rc = store__txn_begin(s, MDB_RDONLY, &snap->txn);
 	if (rc == 0 && (rc = wal_view_get(s, snap->txn, &snap->wal)) != 0)
 		mdb_txn_abort(snap->txn);
+	if (rc == 0) {
+		/* LMDB reads a named table's root into the transaction the first
+		 * time the transaction uses the table; do it here, once, so that
+		 * iterators of this snapshot on other threads (a query's helpers)
+		 * only read the transaction */
+		const MDB_dbi dbis[] = {s->dbi_heads, s->dbi_chunks, s->dbi_segs, s->dbi_open};
+		MDB_stat st;
+		for (size_t i = 0; rc == 0 && i < sizeof dbis / sizeof dbis[0]; i++)
+			if (dbis[i] && (rc = mdb_stat(snap->txn, dbis[i], &st)) != 0)
+				mdb_txn_abort(snap->txn);
+	}
 	if (rc != 0) {
 		pthread_rwlock_unlock(&s->resize);
 		free(snap);

@@ -203,7 +203,11 @@ const char *store_series_label(const struct store_series *s, const char *name);
 int store_select(struct store_snap *snap, const struct store_matcher *m, size_t nm,
 		 int64_t mint, int64_t maxt, bool sorted, struct store_series **out, size_t *n);
 
-/* Samples of one series in [mint, maxt], ascending. */
+/* Samples of one series in [mint, maxt], ascending. Iterators are created
+ * (store_iter_new) on the snapshot's thread; an iterator may then be used
+ * on another thread, one thread per iterator, while the snapshot lives:
+ * store_snap_begin loaded what iterators read lazily (a query's helper
+ * threads, query/par.c). */
 struct store_iter;
 struct store_iter *store_iter_new(struct store_snap *snap);
 void store_iter_free(struct store_iter *it);
