@@ -354,7 +354,7 @@ static size_t add_index(struct blk_codec *c, size_t n, size_t len)
 	varint_get(&p, end, &u); /* n */
 	varint_get(&p, end, &u); /* t0 */
 	varint_get(&p, end, &u); /* step */
-	size_t hdr = (size_t)(p - c->raw), tslen = c->split - hdr, m = (n - 1) / BLK_IDX_EVERY;
+	size_t hdr = (size_t)(p - c->raw), tslen = c->split - hdr;
 	uint8_t idx[BLK_IDX_MAX * 5 * VARINT_MAX_BYTES];
 	size_t il = 0;
 	uint64_t sumd = 0, sums[BLK_IDX_MAX + 1], tsoff[BLK_IDX_MAX + 1];
@@ -402,7 +402,6 @@ static size_t add_index(struct blk_codec *c, size_t n, size_t len)
 		P += dm;
 		D = dm;
 	}
-	(void)m;
 	uint8_t tl[VARINT_MAX_BYTES];
 	size_t l1 = varint_put(tl, tslen);
 	raw_room(c, len + l1 + il);

@@ -617,8 +617,8 @@ void store_iter_free(struct store_iter *it)
 	free(it);
 }
 
-/* Start on segment bytes v: a block (decoded whole, positioned at the
- * range's start) or a Gorilla chunk (decoded as it goes). */
+/* Start on segment bytes v: a block (its samples of [mint, maxt] decoded:
+ * blk_decode_range) or a Gorilla chunk (decoded as it goes). */
 static int iter_load_seg(struct store_iter *it, const MDB_val *v, bool blk, uint64_t seq)
 {
 	if (!blk) {
