@@ -281,62 +281,120 @@ static bool r_resets(struct ev *ev, const struct pt *p, size_t n, int64_t ts, in
 	return true;
 }
 
-static bool r_avg(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
-		  int64_t range, const double *a, double *out)
+/* Neumaier's compensated addition: s + v, its rounding error added to *c
+ * (an infinite sum leaves no error to carry) */
+static inline double csum_add(double s, double v, double *c)
 {
-	double mean = 0, count = 0;
-	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	double t = s + v;
+	if (isinf(t))
+		*c = 0;
+	else if (fabs(s) >= fabs(v))
+		*c += (s - t) + v;
+	else
+		*c += (v - t) + s;
+	return t;
+}
+
+/* avg_over_time of p[0..n), n >= 1 (docs/promql.md): the compensated sum
+ * of the values over their count; once that sum overflows (past the first
+ * value), a compensated incremental mean from the mean so far, which an
+ * infinite mean keeps against a finite value or the same infinity. */
+static double avg_of(const struct pt *p, size_t n)
+{
+	double sum = 0, c = 0, mean = 0, count = 0;
+	bool incremental = false;
 	for (size_t i = 0; i < n; i++) {
 		double v = p[i].v;
 		count++;
+		if (!incremental) {
+			double c2 = c, t = csum_add(sum, v, &c2);
+			if (count == 1 || !isinf(t)) {
+				sum = t, c = c2;
+				continue;
+			}
+			incremental = true;
+			mean = sum / (count - 1);
+			c /= count - 1;
+		}
 		if (isinf(mean)) {
 			if (isinf(v) && (mean > 0) == (v > 0))
 				continue;
 			if (!isinf(v) && !isnan(v))
 				continue;
 		}
-		mean += v / count - mean / count;
+		mean = csum_add(mean, v / count - (mean + c) / count, &c);
 	}
-	*out = mean;
+	return incremental ? mean + c : (sum + c) / count;
+}
+
+static bool r_avg(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
+		  int64_t range, const double *a, double *out)
+{
+	(void)ev, (void)ts, (void)ref, (void)range, (void)a;
+	*out = avg_of(p, n);
 	return true;
 }
 
 /* avg_over_time of many windows of one series (a range query's steps):
- * r_avg's arithmetic, operation for operation, so each mean is bit for bit
- * r_avg's; but r_avg is one chain of dependent divisions, and here
- * AVG_LANES windows advance together, branch-free, so that the divisions of
- * different windows overlap (twice as fast; wider vectors gained little
- * more). Windows w: points p[lo[w] .. hi[w]), none empty. */
+ * avg_of's compensated sums, operation for operation, so each mean is bit
+ * for bit avg_of's; but four windows advance together in one vector of
+ * four doubles (GCC's and Clang's vector extensions: SSE2 on any x86-64),
+ * branch-free, while all four have points, then each alone. A window whose
+ * sum overflows past its first value (values near 1e308, or an infinity)
+ * is done again by avg_of, which turns to the incremental mean. Windows w:
+ * points p[lo[w] .. hi[w]), none empty. */
 #define AVG_LANES 4
+typedef double v2d __attribute__((vector_size(2 * sizeof(double))));
+typedef int64_t v2i __attribute__((vector_size(2 * sizeof(int64_t))));
+#define V2_SEL(m, a, b) ((v2d)(((m) & (v2i)(a)) | (~(m) & (v2i)(b))))
+#define V2_ABS(x) ((v2d)((v2i)(x) & (v2i){INT64_MAX, INT64_MAX}))
+
+/* csum_add on two lanes; the error is dropped at an infinite sum, and
+ * *over notes one past the first point (later: all ones) */
+static inline void v2_csum(v2d *s, v2d *c, v2i *over, v2d v, v2i later)
+{
+	const v2d inf = {INFINITY, INFINITY}, zero = {0, 0};
+	v2d t = *s + v;
+	v2i big = V2_ABS(*s) >= V2_ABS(v), isinf_t = V2_ABS(t) == inf;
+	v2d d = V2_SEL(big, (*s - t) + v, (v - t) + *s);
+	*over |= isinf_t & later;
+	*c = V2_SEL(isinf_t, zero, *c + d);
+	*s = t;
+}
+
 static void avg_windows(const struct pt *p, const size_t *lo, const size_t *hi, size_t nw,
 			double *out)
 {
 	for (size_t w0 = 0; w0 < nw; w0 += AVG_LANES) {
-		size_t nl = nw - w0 < AVG_LANES ? nw - w0 : AVG_LANES, len[AVG_LANES], maxlen = 0;
-		double mean[AVG_LANES] = {0}, count[AVG_LANES] = {0};
+		size_t nl = nw - w0 < AVG_LANES ? nw - w0 : AVG_LANES, len[AVG_LANES], minlen, i;
 		const struct pt *q[AVG_LANES];
+		v2d s01 = {0, 0}, s23 = {0, 0}, c01 = {0, 0}, c23 = {0, 0};
+		v2i o01 = {0, 0}, o23 = {0, 0}, later = {0, 0};
+		/* a missing lane repeats the first window, and is dropped */
 		for (size_t l = 0; l < AVG_LANES; l++) {
-			q[l] = p + lo[w0 + (l < nl ? l : 0)];
-			len[l] = l < nl ? hi[w0 + l] - lo[w0 + l] : 0;
-			if (len[l] > maxlen)
-				maxlen = len[l];
+			size_t w = w0 + (l < nl ? l : 0);
+			q[l] = p + lo[w];
+			len[l] = hi[w] - lo[w];
 		}
-		for (size_t i = 0; i < maxlen; i++) {
-			for (size_t l = 0; l < AVG_LANES; l++) {
-				/* a lane past its window keeps its mean, and so
-				 * does r_avg's infinite mean for a finite value or
-				 * the same infinity (the count still grows) */
-				bool on = i < len[l];
-				double v = on ? q[l][i].v : 0, m = mean[l];
-				double c = count[l] + (on ? 1 : 0);
-				double upd = m + (v / c - m / c);
-				bool skip = fabs(m) == INFINITY && (fabs(v) < INFINITY || v == m);
-				count[l] = c;
-				mean[l] = on && !skip ? upd : m;
+		minlen = len[0];
+		for (size_t l = 1; l < AVG_LANES; l++)
+			if (len[l] < minlen)
+				minlen = len[l];
+		for (i = 0; i < minlen; i++) {
+			v2_csum(&s01, &c01, &o01, (v2d){q[0][i].v, q[1][i].v}, later);
+			v2_csum(&s23, &c23, &o23, (v2d){q[2][i].v, q[3][i].v}, later);
+			later = (v2i){-1, -1};
+		}
+		for (size_t l = 0; l < nl; l++) {
+			double s = l < 2 ? s01[l] : s23[l - 2], c = l < 2 ? c01[l] : c23[l - 2];
+			bool over = (l < 2 ? o01[l] : o23[l - 2]) != 0;
+			for (size_t k = i; k < len[l] && !over; k++) {
+				double c2 = c, t = csum_add(s, q[l][k].v, &c2);
+				over = isinf(t) && k > 0;
+				s = t, c = c2;
 			}
+			out[w0 + l] = over ? avg_of(q[l], len[l]) : (s + c) / (double)len[l];
 		}
-		for (size_t l = 0; l < nl; l++)
-			out[w0 + l] = mean[l];
 	}
 }
 

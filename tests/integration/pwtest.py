@@ -26,13 +26,27 @@ def free_port():
     return port
 
 
+def print_stacks(pid):
+    """Every thread's stack of a process that does not stop, by gdb when the
+    machine has it: what it waits on is the first thing to know."""
+    try:
+        out = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx",
+                              "-ex", "thread apply all bt 25"],
+                             capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        out = "(no stacks: %s)" % e
+    print("the daemon's threads when it did not stop:\n" + out, flush=True)
+
+
 def stop_daemon(p, log):
     """SIGTERM, wait, check the exit status and stderr; returns the log."""
     p.send_signal(signal.SIGTERM)
     try:
         rc = p.wait(timeout=30)
     except subprocess.TimeoutExpired:
+        print_stacks(p.pid)
         p.kill()
+        p.wait()
         rc = "hung"
     check(rc == 0, "daemon exits 0 on SIGTERM (got %s)" % rc)
     text = open(log, encoding="utf-8", errors="replace").read()

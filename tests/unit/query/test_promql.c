@@ -316,3 +316,45 @@ Test(promql, range_steps_are_the_instant_answers)
 	cr_expect_gt(steps_match_instants("increase", "ctr", "5m"), 900);
 	cr_expect_gt(steps_match_instants("rate", "wobbly", "1m"), 900);
 }
+
+/* avg_over_time is the window's compensated sum over its count
+ * (docs/promql.md): 1e16, 1, -1e16, 1 average 0.5 exactly, where an
+ * incremental mean gives 0.25; a sum that overflows turns to the
+ * incremental mean, so values of 1.7e308 average 1.7e308, not +Inf. The
+ * same at an instant and at each step of a range query (whose windows are
+ * summed four at a time). */
+Test(promql, avg_over_time_compensated_and_overflowing)
+{
+	static const double cancel[] = {1e16, 1, -1e16, 1};
+	static const struct {
+		const char *q;
+		double want;
+	} cases[] = {{"avg_over_time(cancel[59s])", 0.5}, {"avg_over_time(huge[59s])", 1.7e308}};
+	struct store_batch *b = store_batch_begin(st);
+	char *cause = NULL;
+	for (int k = 0; k < 8; k++) {
+		put(b, "cancel", "x", k * 15000, cancel[k % 4]);
+		put(b, "huge", "x", k * 15000, 1.7e308);
+	}
+	cr_assert_eq(store_batch_commit(b, &cause), 0, "%s", cause ? cause : "");
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		struct query_result *r;
+		struct query_error e = {0};
+		/* the windows [-14 s, 45 s] and [46 s, 105 s]: four samples each */
+		for (int64_t t = 45000; t <= 105000; t += 60000) {
+			cr_assert_eq(query_instant(st, NULL, cases[c].q, t, &r, &e), 0, "%s", e.msg);
+			cr_assert_eq(r->nseries, 1);
+			cr_expect_eq(r->series[0].pts[0].v, cases[c].want, "%s at %lld: %a", cases[c].q,
+				     (long long)t, r->series[0].pts[0].v);
+			query_result_free(r);
+		}
+		cr_assert_eq(query_range(st, NULL, cases[c].q, 45000, 105000, 60000, &r, &e), 0,
+			     "%s", e.msg);
+		cr_assert_eq(r->nseries, 1);
+		cr_assert_eq(r->series[0].n, 2);
+		for (size_t k = 0; k < 2; k++)
+			cr_expect_eq(r->series[0].pts[k].v, cases[c].want, "%s, range step %zu: %a",
+				     cases[c].q, k, r->series[0].pts[k].v);
+		query_result_free(r);
+	}
+}
