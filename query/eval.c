@@ -289,25 +289,29 @@ size_t load_points(struct ev *ev, uint64_t id, int64_t mint, int64_t maxt, bool 
 			  struct pt **out)
 {
 	struct scratch *sc = scratch_of(ev);
-	int64_t t;
-	double v;
+	int64_t ts[LOAD_RUN];
+	double vs[LOAD_RUN];
 	int rc;
 	sc->n = 0;
 	if ((rc = store_iter_seek(ev->it, id, mint, maxt)) != 0)
 		ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));
-	while ((rc = store_iter_next(ev->it, &t, &v)) == 1) {
-		if (skip_stale && is_stale(v))
-			continue;
-		if (sc->n == sc->cap) {
-			size_t nc = sc->cap ? sc->cap * 2 : 1024;
-			ev_charge(ev, (nc - sc->cap) * sizeof *sc->p);
-			sc->p = xreallocarray(sc->p, nc, sizeof *sc->p);
-			sc->cap = nc;
+	/* the store's samples a run at a time; each is taken, charged and
+	 * ticked as one store_iter_next call at a time took it */
+	while ((rc = store_iter_read(ev->it, ts, vs, LOAD_RUN)) > 0) {
+		for (int k = 0; k < rc; k++) {
+			if (skip_stale && is_stale(vs[k]))
+				continue;
+			if (sc->n == sc->cap) {
+				size_t nc = sc->cap ? sc->cap * 2 : 1024;
+				ev_charge(ev, (nc - sc->cap) * sizeof *sc->p);
+				sc->p = xreallocarray(sc->p, nc, sizeof *sc->p);
+				sc->cap = nc;
+			}
+			sc->p[sc->n].t = ts[k];
+			sc->p[sc->n++].v = vs[k];
+			if ((sc->n & 4095) == 0)
+				ev_tick(ev);
 		}
-		sc->p[sc->n].t = t;
-		sc->p[sc->n++].v = v;
-		if ((sc->n & 4095) == 0)
-			ev_tick(ev);
 	}
 	if (rc < 0)
 		ev_fail(ev, QUERY_ERR_INTERNAL, "reading series: %s", pw_strerror(rc));

@@ -789,21 +789,26 @@ static bool rj_load(struct rjob *j, struct rwork *w, size_t i, uint64_t id, bool
 		    size_t *np)
 {
 	struct store_iter *it = w->it ? w->it : j->ev->it;
-	int64_t t;
-	double v;
+	int64_t ts[LOAD_RUN];
+	double vs[LOAD_RUN];
 	size_t n = 0;
 	int rc;
 	if ((rc = store_iter_seek(it, id, j->mint, j->maxt)) != 0)
 		goto bad;
-	while ((rc = store_iter_next(it, &t, &v)) == 1) {
-		if (skip_stale && is_stale(v))
-			continue;
-		if (n == w->pcap && !rj_grow(j, i, (void **)&w->p, &w->pcap, n + 1, sizeof *w->p))
-			return false;
-		w->p[n].t = t;
-		w->p[n++].v = v;
-		if ((n & 4095) == 0 && !rj_tick(j, w, i))
-			return false;
+	/* the store's samples a run at a time; each is taken, charged and
+	 * ticked as one store_iter_next call at a time took it */
+	while ((rc = store_iter_read(it, ts, vs, LOAD_RUN)) > 0) {
+		for (int k = 0; k < rc; k++) {
+			if (skip_stale && is_stale(vs[k]))
+				continue;
+			if (n == w->pcap &&
+			    !rj_grow(j, i, (void **)&w->p, &w->pcap, n + 1, sizeof *w->p))
+				return false;
+			w->p[n].t = ts[k];
+			w->p[n++].v = vs[k];
+			if ((n & 4095) == 0 && !rj_tick(j, w, i))
+				return false;
+		}
 	}
 	if (rc < 0)
 		goto bad;

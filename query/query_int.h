@@ -242,6 +242,9 @@ struct selres {
 	size_t n;
 };
 struct selres select_series(struct ev *ev, const struct node *vs, int64_t mint, int64_t maxt);
+/* samples a read of the store takes at once (store_iter_read into arrays
+ * on the stack: 4 KiB) */
+#define LOAD_RUN 256
 /* points of one series in [mint, maxt] (a scratch buffer, valid until the
  * next call) */
 size_t load_points(struct ev *ev, uint64_t id, int64_t mint, int64_t maxt, bool skip_stale,

@@ -375,7 +375,8 @@ static inline int dec_fast(struct chunk_dec *d)
 	return 1;
 }
 
-int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v)
+/* chunk_dec_next's body, inlined into it and into chunk_dec_read's loop */
+static inline int dec_next(struct chunk_dec *d, int64_t *t, double *v)
 {
 	uint64_t b, x;
 	int rc;
@@ -475,6 +476,21 @@ int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v)
 	*t = d->t;
 	memcpy(v, &d->v, sizeof *v);
 	return 1;
+}
+
+int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v)
+{
+	return dec_next(d, t, v);
+}
+
+int chunk_dec_read(struct chunk_dec *d, int64_t *t, double *v, size_t max, size_t *n)
+{
+	size_t i = 0;
+	int rc = 0;
+	while (i < max && (rc = dec_next(d, &t[i], &v[i])) == 1)
+		i++;
+	*n = i;
+	return rc < 0 ? rc : 0;
 }
 
 size_t chunk_encode(const int64_t *ts, const double *vs, size_t n, uint8_t *out,

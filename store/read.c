@@ -7,6 +7,7 @@
  */
 #include "store_int.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -595,6 +596,7 @@ struct store_iter {
 	const int64_t *wts;
 	const double *wvs;
 	size_t wn, wpos;
+	int err; /* store_iter_read's fault after the samples it returned */
 };
 
 struct store_iter *store_iter_new(struct store_snap *snap)
@@ -669,6 +671,7 @@ int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t ma
 	it->phase = 0;
 	it->have_chunk = false;
 	it->have_blk = false;
+	it->err = 0;
 	if (!it->cur && (rc = mdb_cursor_open(it->snap->txn, it->snap->s->dbi_chunks, &it->cur)) != 0)
 		return store__err(rc);
 	it->wn = wal_view_find(it->snap->wal, id, &it->wts, &it->wvs);
@@ -769,6 +772,8 @@ static int iter_load_head(struct store_iter *it)
 
 int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 {
+	if (it->err) /* store_iter_read met it */
+		return it->err;
 	for (;;) {
 		if (it->have_blk) {
 			if (it->bpos < it->bn) {
@@ -865,6 +870,167 @@ int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
 		}
 		return 0;
 	}
+}
+
+/* Nothing more in range: what store_iter_next sets before it returns 0, so
+ * that every later call returns 0 too. */
+static void iter_end(struct store_iter *it)
+{
+	it->have_blk = false;
+	it->have_chunk = false;
+	it->phase = 2;
+	it->wpos = it->wn;
+}
+
+/*
+ * store_iter_next's samples by runs: the same walk (sealed segments, the
+ * open one, the head, the log) and the same checks, but a block's decoded
+ * samples and the log's are copied as arrays, and a Gorilla chunk is decoded
+ * straight into the caller's arrays (then the samples before mint dropped,
+ * one past maxt ends the read). A fault met after some samples were
+ * written returns those first and is kept for the next call (and every one
+ * after it, until a seek), as store_iter_next would return it after them.
+ */
+int store_iter_read(struct store_iter *it, int64_t *ts, double *vs, size_t max)
+{
+	size_t n = 0;
+	int rc = 0;
+
+	if (it->err)
+		return it->err;
+	if (max > INT_MAX)
+		max = INT_MAX;
+	while (n < max) {
+		if (it->have_blk) {
+			if (it->bpos < it->bn) {
+				size_t take = it->bn - it->bpos, room = max - n;
+				const int64_t *bt = it->blk.ts + it->bpos;
+				bool end = false;
+				if (take > room)
+					take = room;
+				/* blk_decode_range keeps [mint, maxt] only; the
+				 * check is store_iter_next's, kept: the run is
+				 * ascending (the decoder checks), so only its last
+				 * can be past maxt, and a search finds the first */
+				if (bt[take - 1] > it->maxt) {
+					size_t lo = 0, hi = take - 1;
+					while (lo < hi) {
+						size_t mid = lo + (hi - lo) / 2;
+						if (bt[mid] > it->maxt)
+							hi = mid;
+						else
+							lo = mid + 1;
+					}
+					take = lo;
+					end = true;
+				}
+				memcpy(ts + n, bt, take * sizeof *ts);
+				memcpy(vs + n, it->blk.vs + it->bpos, take * sizeof *vs);
+				n += take;
+				it->bpos += take;
+				if (end) {
+					iter_end(it);
+					break;
+				}
+				continue;
+			}
+			it->have_blk = false;
+			if (it->blk_past) { /* nothing later is in range */
+				iter_end(it);
+				break;
+			}
+		}
+		if (it->have_chunk) {
+			size_t got = 0, o = n;
+			bool end = false;
+			int drc = chunk_dec_read(&it->dec, ts + n, vs + n, max - n, &got);
+			bool ended = drc == 0 && got < max - n;
+			for (size_t i = n; i < n + got; i++) {
+				if (ts[i] < it->mint)
+					continue;
+				if (ts[i] > it->maxt) {
+					end = true;
+					break;
+				}
+				ts[o] = ts[i];
+				vs[o++] = vs[i];
+			}
+			n = o;
+			if (end) {
+				iter_end(it);
+				break;
+			}
+			if (drc < 0) {
+				rc = PW_ESTORE;
+				goto fail;
+			}
+			if (ended)
+				it->have_chunk = false;
+			continue;
+		}
+		if (it->phase == 0) {
+			MDB_val k, v;
+			int grc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
+			if (grc == 0 && key_get_u64(k.mv_data) == it->id) {
+				if (key_get_ts((uint8_t *)k.mv_data + 8) > it->maxt) {
+					iter_end(it);
+					break;
+				}
+				bool blk = v.mv_size == 8 && seg_is_blk(it->snap->s, v.mv_data);
+				uint64_t seq = v.mv_size == 8 ? key_get_u64(v.mv_data) : UINT64_MAX - 1;
+				if ((grc = seg_resolve(it->snap->txn, it->snap->s, &v, &v)) != 0) {
+					rc = store__err(grc);
+					goto fail;
+				}
+				if ((rc = iter_load_seg(it, &v, blk, seq)) != 0)
+					goto fail;
+				continue;
+			}
+			if (grc != 0 && grc != MDB_NOTFOUND) {
+				rc = store__err(grc);
+				goto fail;
+			}
+			it->phase = 3;
+		}
+		if (it->phase == 3) {
+			it->phase = 1;
+			if (it->open_rc != 0)
+				continue;
+			MDB_val ov;
+			int64_t first;
+			iter_open_seg(it, &ov, &first);
+			if (first > it->maxt) {
+				iter_end(it);
+				break;
+			}
+			if ((rc = iter_load_seg(it, &ov, it->snap->s->open_blk, UINT64_MAX)) != 0)
+				goto fail;
+			continue;
+		}
+		if (it->phase == 1) {
+			if ((rc = iter_load_head(it)) != 0)
+				goto fail;
+			continue;
+		}
+		/* the log: ascending, so a run from wpos up to maxt */
+		while (it->wpos < it->wn && n < max) {
+			size_t i = it->wpos++;
+			if (it->wts[i] < it->mint)
+				continue;
+			if (it->wts[i] > it->maxt) {
+				it->wpos = it->wn;
+				break;
+			}
+			ts[n] = it->wts[i];
+			vs[n++] = it->wvs[i];
+		}
+		if (it->wpos == it->wn)
+			break;
+	}
+	return (int)n;
+fail:
+	it->err = rc; /* returned after the samples already written, and again */
+	return n ? (int)n : rc;
 }
 
 /* ---- latest values ---------------------------------------------------------- */

@@ -121,6 +121,10 @@ struct chunk_dec {
 int chunk_dec_init(struct chunk_dec *d, const uint8_t *buf, size_t len);
 /* 1 with a sample, 0 at the end, PW_EINVAL on a malformed chunk. */
 int chunk_dec_next(struct chunk_dec *d, int64_t *t, double *v);
+/* Up to max samples into t/v[0..*n), as that many chunk_dec_next calls
+ * would give them: 0 (*n < max: the chunk ended), or PW_EINVAL on a
+ * malformed chunk, *n then the samples before the fault. */
+int chunk_dec_read(struct chunk_dec *d, int64_t *t, double *v, size_t max, size_t *n);
 /* Encode as many of the n samples as fit into out (outcap bytes); returns
  * how many. The final appender state is stored in *app when non-NULL. */
 size_t chunk_encode(const int64_t *ts, const double *vs, size_t n, uint8_t *out,

@@ -38,7 +38,11 @@ usage: bench_query.py PACEWATCH OUTDIR RUNS SERIES INTERVAL_MIN [DATASETS] [FIXE
   BENCH_REUSE=1 keeps OUTDIR's generated and imported data from an earlier
   run with the same arguments. BENCH_BASELINE=BINARY runs a second pacewatch
   (e.g. main's) on a copy of the same store in the same run: its medians, the
-  ratio this/baseline, and its answers must equal this one's byte for byte.
+  ratio this/baseline, and its answers must equal this one's byte for byte;
+  then also each daemon's CPU time per query (user + system from
+  /proc/PID/stat over the RUNS, divided by RUNS), which a loaded machine
+  disturbs less than wall times. BENCH_ONLY="QUERY;QUERY..." asks only those
+  queries (exactly as written in the lists below).
 """
 import http.client
 import json
@@ -59,6 +63,7 @@ DATASETS = (sys.argv[6] if len(sys.argv) > 6 and sys.argv[6] else "month,scrape"
 FIXED = int(sys.argv[7]) if len(sys.argv) > 7 else 10000
 REUSE = os.environ.get("BENCH_REUSE") == "1"
 BASE = os.environ.get("BENCH_BASELINE")  # another pacewatch binary, side by side
+ONLY = [q for q in os.environ.get("BENCH_ONLY", "").split(";") if q]
 DAYS = 30
 END = 1767225600  # 2026-01-01T00:00:00Z
 CITIES = ["济南", "青岛", "淄博", "枣庄", "东营", "烟台", "潍坊", "济宁", "泰安", "威海",
@@ -165,6 +170,13 @@ def gen(ds, path_om, path_prom):
             pt.write("".join(lines_pt))
         om.write("# EOF\n")
     return n
+
+
+def cpu_s(proc):
+    """User + system CPU seconds of a running process so far."""
+    with open("/proc/%d/stat" % proc.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port():
@@ -436,10 +448,14 @@ def bench(ds, n):
               "VictoriaMetrics with -search.disableCache; median and p95 of %d, keep-alive HTTP\n" %
               (ds.name, SERIES, ds.n, ds.step_s, ds.range[0], ds.range[1], ds.range[2], RUNS))
         print("| query | kind | series | pacewatch med / p95 ms | VM med / p95 ms | Prometheus med / p95 ms "
-              "| pw/VM | pw/Prom | VM answer |" + (" baseline med ms | pw/baseline |" if base else ""))
-        print("|---|---|---|---|---|---|---|---|---|" + ("---|---|" if base else ""))
+              "| pw/VM | pw/Prom | VM answer |" +
+              (" baseline med ms | pw/baseline | pw CPU ms/query | baseline CPU ms/query | CPU pw/baseline |"
+               if base else ""))
+        print("|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|---|" if base else ""))
         rows = []
         for kind, q, vmdiff in ds.queries:
+            if ONLY and q not in ONLY:
+                continue
             _, rw = pw.ask(ds, kind, q)
             _, rp = prom.ask(ds, kind, q)
             _, rv = vm.ask(ds, kind, q)
@@ -454,9 +470,12 @@ def bench(ds, n):
             else:
                 compare(q, rw, rv, "VictoriaMetrics", vmdiff is None)
             t = {s.name: [] for s in servers}
+            c0 = {s.name: cpu_s(s.proc) for s in (pw, base) if s}
             for _ in range(RUNS):
                 for s in servers:
                     t[s.name].append(s.ask(ds, kind, q)[0] * 1000)
+            cpu = {k: (cpu_s(s.proc) - c0[k]) * 1000 / RUNS for k, s in
+                   (("pacewatch", pw), ("baseline", base)) if s}
             mw, mv, mp = (statistics.median(t[k]) for k in ("pacewatch", "VictoriaMetrics", "Prometheus"))
             rows.append((q, mw / mv, mw / mp))
             print("| `%s` | %s | %d | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2f | %.2f | %s |" %
@@ -465,9 +484,14 @@ def bench(ds, n):
                    "same values" if vmdiff is None else
                    ("as many series; " + vmdiff[7:]) if vmdiff.startswith("count: ") else
                    "same series; " + vmdiff) +
-                  (" %.2f | %.2f |" % (statistics.median(t["baseline"]),
-                                       mw / statistics.median(t["baseline"])) if base else ""),
+                  (" %.2f | %.2f | %.1f | %.1f | %s |" % (
+                      statistics.median(t["baseline"]), mw / statistics.median(t["baseline"]),
+                      cpu["pacewatch"], cpu["baseline"],
+                      "%.2f" % (cpu["pacewatch"] / cpu["baseline"]) if cpu["baseline"] else "-")
+                   if base else ""),
                   flush=True)
+        if not rows:
+            return
         print("\n%s: at or below VictoriaMetrics' median: %d of %d (worst pw/VM %.2f, %s); "
               "at most half of Prometheus': %d of %d (worst pw/Prom %.2f, %s)" %
               (ds.name, sum(r[1] <= 1 for r in rows), len(rows), max(r[1] for r in rows),
