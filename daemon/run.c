@@ -433,6 +433,7 @@ static void daemon_close(struct daemon *d)
 	rl_stopping = true; /* first: later requests see it, earlier ones get the answer */
 	pthread_mutex_unlock(&rl_lock);
 	reload_answer(PW_EINVAL, "pacewatch is stopping");
+	api_stop_queries();
 	httpd_stop(d->httpd);
 	if (d->hd.conf != d->p.conf)
 		conf_free((struct conf *)d->hd.conf);

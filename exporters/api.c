@@ -93,6 +93,12 @@ static struct query_budget *budget_of(const struct conf *c)
 	return api_budget;
 }
 
+void api_stop_queries(void)
+{
+	pthread_once(&api_budget_once, api_budget_init);
+	query_budget_stop(api_budget);
+}
+
 
 
 

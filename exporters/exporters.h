@@ -51,6 +51,10 @@ struct httpd_deps {
 /* Listen on every http.listen address. Errors: -errno or PW_EINVAL with
  * *cause naming the address (caller frees). */
 int httpd_start(const struct httpd_deps *d, struct httpd **out, char **cause);
+/* The daemon's stop, before httpd_stop: every API query running or waiting
+ * for its turn ends now, answered 503 (errorType canceled), so that the
+ * server's threads can be joined without waiting for query.timeout. */
+void api_stop_queries(void);
 /* Stop serving (waits for the handlers in progress) and free. */
 void httpd_stop(struct httpd *h);
 /* Swap the collector whose status is shown (after a reload). Call before

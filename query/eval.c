@@ -51,6 +51,8 @@ void ev_check_time(struct ev *ev)
 {
 	if (pw_mono_ns() > ev->deadline_ns)
 		ev_fail(ev, QUERY_ERR_TIMEOUT, "query timed out in query execution");
+	if (query_mem_stopped(ev->mem))
+		ev_fail(ev, QUERY_ERR_CANCELED, "query canceled: pacewatch is stopping");
 }
 
 /* the arena's refusal of a block (util.c): unwinds the evaluation */
@@ -1547,6 +1549,7 @@ static int run(struct store *st, const struct query_opts *o, const struct query_
 					  o && o->timeout_ms > 0 && o->timeout_ms < INT64_MAX / 1000000
 						  ? o->timeout_ms * (int64_t)1000000
 						  : (int64_t)120000 * 1000000);
+	ev.mem = o ? o->mem : NULL;
 	ev.jb = &jb;
 	ev.scratch = &sc;
 	ev.root = &ev;

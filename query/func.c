@@ -781,6 +781,10 @@ static bool rj_tick(struct rjob *j, struct rwork *w, size_t i)
 		rj_fail(j, i, QUERY_ERR_TIMEOUT, xstrdup("query timed out in query execution"));
 		return false;
 	}
+	if (query_mem_stopped(j->ev->mem)) {
+		rj_fail(j, i, QUERY_ERR_CANCELED, xstrdup("query canceled: pacewatch is stopping"));
+		return false;
+	}
 	return true;
 }
 
@@ -1320,7 +1324,7 @@ static struct val label_replace(struct ev *ev, struct node *n)
 		char *res;
 		/* one match may take long: the clock before each; a timeout
 		 * unwinds once the regex is freed */
-		if ((late = pw_mono_ns() > ev->deadline_ns))
+		if ((late = pw_mono_ns() > ev->deadline_ns || query_mem_stopped(ev->mem)))
 			break;
 		if (!sv)
 			sv = "";

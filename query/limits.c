@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -19,7 +20,10 @@ struct query_budget {
 	pthread_cond_t cv;     /* a place came free */
 	uint64_t used, limit;  /* bytes all accounts hold; limit 0: none */
 	int running, max_running; /* max_running 0: no limit */
+	atomic_bool stopping;  /* query_budget_stop */
 };
+
+#define STOP_MSG "query canceled: pacewatch is stopping"
 
 struct query_budget *query_budget_new(void)
 {
@@ -60,14 +64,29 @@ uint64_t query_budget_used(struct query_budget *b)
 	return u;
 }
 
+void query_budget_stop(struct query_budget *b)
+{
+	pthread_mutex_lock(&b->mu);
+	atomic_store(&b->stopping, true);
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+bool query_mem_stopped(const struct query_mem *m)
+{
+	return m && m->shared && atomic_load_explicit(&m->shared->stopping, memory_order_relaxed);
+}
+
 int query_budget_enter(struct query_budget *b, int64_t deadline_ns, struct query_error *err)
 {
 	struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000),
 			      .tv_nsec = (long)(deadline_ns % 1000000000)};
-	bool in = false;
+	bool in = false, stopped = false;
 
 	pthread_mutex_lock(&b->mu);
 	for (;;) {
+		if ((stopped = atomic_load(&b->stopping)))
+			break;
 		if (!b->max_running || b->running < b->max_running) {
 			b->running++;
 			in = true;
@@ -86,11 +105,11 @@ int query_budget_enter(struct query_budget *b, int64_t deadline_ns, struct query
 	pthread_mutex_unlock(&b->mu);
 	if (!in) {
 		if (err) {
-			err->type = QUERY_ERR_TIMEOUT;
-			err->msg = xstrdup("query timed out in query queue");
+			err->type = stopped ? QUERY_ERR_CANCELED : QUERY_ERR_TIMEOUT;
+			err->msg = xstrdup(stopped ? STOP_MSG : "query timed out in query queue");
 			err->pos = -1;
 		}
-		return -ETIMEDOUT;
+		return stopped ? -ECANCELED : -ETIMEDOUT;
 	}
 	return 0;
 }

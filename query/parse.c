@@ -86,6 +86,11 @@ static void ptick(struct ps *p)
 					-1};
 		plimit(p, &e);
 	}
+	if ((p->ticks & 4095) == 0 && query_mem_stopped(p->x->a.mem)) {
+		struct query_error e = {QUERY_ERR_CANCELED,
+					xstrdup("query canceled: pacewatch is stopping"), -1};
+		plimit(p, &e);
+	}
 }
 
 /* ---- lexer ------------------------------------------------------------------------ */

@@ -67,12 +67,20 @@ uint64_t query_budget_used(struct query_budget *b);
  * QUERY_ERR_TIMEOUT, "query timed out in query queue", as Prometheus'. */
 int query_budget_enter(struct query_budget *b, int64_t deadline_ns, struct query_error *err);
 void query_budget_leave(struct query_budget *b);
+/* The daemon's stop: every query of an account sharing b, running or
+ * waiting for a place, ends at its next check of the clock (within
+ * milliseconds) with QUERY_ERR_CANCELED, "query canceled: pacewatch is
+ * stopping", and later ones are refused so, so that the HTTP server's
+ * threads can be joined. Queries without b (rules, KPIs) are not touched. */
+void query_budget_stop(struct query_budget *b);
 
 struct query_mem {
 	uint64_t used;  /* bytes charged */
 	uint64_t limit; /* this query's limit; 0: none */
 	struct query_budget *shared; /* NULL: none */
 };
+/* Has m's budget been stopped? (false without a budget) */
+bool query_mem_stopped(const struct query_mem *m);
 /* Charge n bytes before they are allocated: 0, or PW_ETOOBIG with err
  * (new message) of type execution (422) past the query's limit, or
  * unavailable (503) past the shared total. Nothing is charged on failure. */

@@ -191,6 +191,7 @@ struct ev {
 	bool ignore_stale; /* query_opts.ignore_stale */
 	uint64_t max_samples, samples;
 	int64_t deadline_ns;
+	const struct query_mem *mem; /* the caller's account: query_budget_stop */
 	unsigned tick;
 	uintptr_t stack_floor; /* qstack_floor() */
 	jmp_buf *jb;

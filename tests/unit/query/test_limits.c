@@ -7,6 +7,7 @@
  * inside label_replace, and Prometheus' refusal of a subquery step of 0.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -468,6 +469,63 @@ Test(limits, queries_past_max_concurrency_wait_then_time_out)
 	cr_expect_eq(query_budget_enter(b, pw_mono_ns() + 30000 * 1000000LL, &e), 0, "%s", e.msg);
 	pthread_join(th, NULL);
 	query_budget_leave(b);
+	query_budget_free(b);
+}
+
+struct waiter {
+	struct query_budget *b;
+	struct query_error e;
+	int rc;
+};
+
+static void *wait_place(void *arg)
+{
+	struct waiter *w = arg;
+	w->rc = query_budget_enter(w->b, pw_mono_ns() + 600000 * 1000000LL, &w->e);
+	return NULL;
+}
+
+/* The daemon's stop (query_budget_stop): a query waiting for a place ends
+ * at once instead of after its deadline (ten minutes here), and a query of
+ * the budget that runs, or parses, ends canceled, 503 */
+Test(limits, a_stopped_budget_cancels_waiting_and_running_queries)
+{
+	struct query_budget *b = query_budget_new();
+	struct query_mem m = {.shared = b};
+	struct query_opts o = {.mem = &m};
+	struct waiter w = {.b = b};
+	struct query_result *r = NULL;
+	struct query_expr *x = NULL;
+	struct query_error e = {0};
+	char *q = chain("spots", " + ", 10000);
+	pthread_t th;
+
+	query_budget_set(b, 0, 1);
+	cr_assert_eq(query_budget_enter(b, pw_mono_ns() + 1000000000, &e), 0);
+	cr_assert_eq(pthread_create(&th, NULL, wait_place, &w), 0);
+	usleep(100000);
+	query_budget_stop(b);
+	pthread_join(th, NULL);
+	cr_expect_eq(w.rc, -ECANCELED);
+	cr_expect_eq(w.e.type, QUERY_ERR_CANCELED);
+	cr_expect_eq(query_errtype_status(w.e.type), 503);
+	cr_expect_str_eq(w.e.msg, "query canceled: pacewatch is stopping");
+	query_error_clear(&w.e);
+	query_budget_leave(b);
+
+	cr_assert_neq(query_range(st, &o, "count_values(\"v\", many)", 0, 1800000, 15000, &r, &e), 0);
+	cr_expect_eq(e.type, QUERY_ERR_CANCELED, "%s", e.msg);
+	cr_expect_str_eq(e.msg, "query canceled: pacewatch is stopping");
+	query_error_clear(&e);
+	cr_assert_neq(query_parse_opts(q, &o, &x, &e), 0);
+	cr_expect_eq(e.type, QUERY_ERR_CANCELED, "%s", e.msg);
+	query_error_clear(&e);
+	query_mem_release(&m, m.used);
+	/* queries of no budget (rules, KPIs) run on */
+	cr_assert_eq(query_range(st, NULL, "count_values(\"v\", many)", 0, 1800000, 15000, &r, &e),
+		     0, "%s", e.msg);
+	query_result_free(r);
+	free(q);
 	query_budget_free(b);
 }
 
