@@ -596,7 +596,7 @@ struct store_iter {
 	const int64_t *wts;
 	const double *wvs;
 	size_t wn, wpos;
-	int err; /* store_iter_read's fault after the samples it returned */
+	int err; /* a fault met after samples were returned: until the next seek */
 };
 
 struct store_iter *store_iter_new(struct store_snap *snap)
@@ -770,110 +770,7 @@ static int iter_load_head(struct store_iter *it)
 	return 0;
 }
 
-int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
-{
-	if (it->err) /* store_iter_read met it */
-		return it->err;
-	for (;;) {
-		if (it->have_blk) {
-			if (it->bpos < it->bn) {
-				size_t i = it->bpos++;
-				if (it->blk.ts[i] > it->maxt) {
-					it->have_blk = false;
-					it->phase = 2;
-					it->wpos = it->wn;
-					return 0;
-				}
-				*ts = it->blk.ts[i];
-				*val = it->blk.vs[i];
-				return 1;
-			}
-			it->have_blk = false;
-			if (it->blk_past) { /* nothing later is in range */
-				it->phase = 2;
-				it->wpos = it->wn;
-				return 0;
-			}
-		}
-		if (it->have_chunk) {
-			int rc = chunk_dec_next(&it->dec, ts, val);
-			if (rc < 0)
-				return PW_ESTORE;
-			if (rc == 1) {
-				if (*ts < it->mint)
-					continue;
-				if (*ts > it->maxt) {
-					it->have_chunk = false;
-					it->phase = 2;
-					it->wpos = it->wn;
-					return 0;
-				}
-				return 1;
-			}
-			it->have_chunk = false;
-		}
-		if (it->phase == 0) {
-			MDB_val k, v;
-			int rc = mdb_cursor_get(it->cur, &k, &v, MDB_NEXT);
-			if (rc == 0 && key_get_u64(k.mv_data) == it->id) {
-				if (key_get_ts((uint8_t *)k.mv_data + 8) > it->maxt) {
-					it->phase = 2;
-					it->wpos = it->wn;
-					return 0;
-				}
-				bool blk = v.mv_size == 8 && seg_is_blk(it->snap->s, v.mv_data);
-				uint64_t seq = v.mv_size == 8 ? key_get_u64(v.mv_data) : UINT64_MAX - 1;
-				if ((rc = seg_resolve(it->snap->txn, it->snap->s, &v, &v)) != 0)
-					return store__err(rc);
-				if ((rc = iter_load_seg(it, &v, blk, seq)) != 0)
-					return rc;
-				continue;
-			}
-			if (rc != 0 && rc != MDB_NOTFOUND)
-				return store__err(rc);
-			it->phase = 3;
-		}
-		if (it->phase == 3) {
-			it->phase = 1;
-			if (it->open_rc != 0)
-				continue;
-			MDB_val ov;
-			int64_t first;
-			iter_open_seg(it, &ov, &first);
-			if (first > it->maxt) {
-				it->phase = 2;
-				it->wpos = it->wn;
-				return 0;
-			}
-			int rc = iter_load_seg(it, &ov, it->snap->s->open_blk, UINT64_MAX);
-			if (rc != 0)
-				return rc;
-			continue;
-		}
-		if (it->phase == 1) {
-			int rc = iter_load_head(it);
-			if (rc != 0)
-				return rc;
-			continue;
-		}
-		while (it->wpos < it->wn) {
-			size_t i = it->wpos++;
-			if (it->wts[i] < it->mint)
-				continue;
-			if (it->wts[i] > it->maxt) {
-				it->wpos = it->wn;
-				return 0;
-			}
-			*ts = it->wts[i];
-			*val = it->wvs[i];
-			return 1;
-		}
-		return 0;
-	}
-}
-
-/* Nothing more in range: what store_iter_next sets before it returns 0, so
- * that every later call returns 0 too. */
+/* Nothing more in range: every later call returns 0 too. */
 static void iter_end(struct store_iter *it)
 {
 	it->have_blk = false;
@@ -883,13 +780,13 @@ static void iter_end(struct store_iter *it)
 }
 
 /*
- * store_iter_next's samples by runs: the same walk (sealed segments, the
- * open one, the head, the log) and the same checks, but a block's decoded
- * samples and the log's are copied as arrays, and a Gorilla chunk is decoded
- * straight into the caller's arrays (then the samples before mint dropped,
- * one past maxt ends the read). A fault met after some samples were
- * written returns those first and is kept for the next call (and every one
- * after it, until a seek), as store_iter_next would return it after them.
+ * A series' samples by runs, walking sealed segments, the open one, the head
+ * and the log: a block's decoded samples and the log's are copied as arrays,
+ * and a Gorilla chunk is decoded straight into the caller's arrays (then the
+ * samples before mint dropped, one past maxt ends the read). A fault met
+ * after some samples were written returns those first and is kept for the
+ * next call (and every one after it, until a seek). store_iter_next is this
+ * with room for one sample.
  */
 int store_iter_read(struct store_iter *it, int64_t *ts, double *vs, size_t max)
 {
@@ -908,10 +805,10 @@ int store_iter_read(struct store_iter *it, int64_t *ts, double *vs, size_t max)
 				bool end = false;
 				if (take > room)
 					take = room;
-				/* blk_decode_range keeps [mint, maxt] only; the
-				 * check is store_iter_next's, kept: the run is
-				 * ascending (the decoder checks), so only its last
-				 * can be past maxt, and a search finds the first */
+				/* blk_decode_range keeps [mint, maxt] only; kept
+				 * all the same: the run is ascending (the decoder
+				 * checks), so only its last can be past maxt, and a
+				 * search finds the first */
 				if (bt[take - 1] > it->maxt) {
 					size_t lo = 0, hi = take - 1;
 					while (lo < hi) {
@@ -1031,6 +928,13 @@ int store_iter_read(struct store_iter *it, int64_t *ts, double *vs, size_t max)
 fail:
 	it->err = rc; /* returned after the samples already written, and again */
 	return n ? (int)n : rc;
+}
+
+/* one sample: store_iter_read's walk with room for one, so that the two
+ * cannot disagree */
+int store_iter_next(struct store_iter *it, int64_t *ts, double *val)
+{
+	return store_iter_read(it, ts, val, 1);
 }
 
 /* ---- latest values ---------------------------------------------------------- */

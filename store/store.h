@@ -212,15 +212,14 @@ struct store_iter;
 struct store_iter *store_iter_new(struct store_snap *snap);
 void store_iter_free(struct store_iter *it);
 int store_iter_seek(struct store_iter *it, uint64_t id, int64_t mint, int64_t maxt);
-/* 1 and a sample, 0 at the end, negative on a corrupt chunk. */
-int store_iter_next(struct store_iter *it, int64_t *ts, double *v);
-/* The next samples store_iter_next would return, bit for bit and in its
- * order, up to max (1 to INT_MAX; 0 returns 0) into ts[]/v[], copied a run
- * at a time (a block's decoded range, a chunk, the log) instead of a call
- * per sample: the count, 0 at the end, negative on a corrupt segment (after
- * the samples before it, returned first; then again until a seek). Calls
- * may be mixed with store_iter_next. */
+/* The next samples, ascending, up to max (1 to INT_MAX; 0 returns 0) into
+ * ts[]/v[], copied a run at a time (a block's decoded range, a chunk, the
+ * log): the count, 0 at the end, negative on a corrupt segment (after the
+ * samples before it, returned first; then again until a seek). */
 int store_iter_read(struct store_iter *it, int64_t *ts, double *v, size_t max);
+/* store_iter_read of one sample: 1 and a sample, 0 at the end, negative
+ * on a corrupt segment. Calls of the two may be mixed. */
+int store_iter_next(struct store_iter *it, int64_t *ts, double *v);
 
 /* The newest sample of a series. PW_ENOTFOUND when it has none. */
 int store_latest(struct store_snap *snap, uint64_t id, int64_t *ts, double *v);
