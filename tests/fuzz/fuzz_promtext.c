@@ -21,7 +21,7 @@ static int on_sample(void *ctx, const struct pw_label *l, size_t n, double v, bo
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct pt_handler h = {on_sample, NULL};
+	static const struct pt_handler h = {.sample = on_sample};
 	struct pt_error err;
 	size_t count = 0;
 	char *copy = malloc(size ? size : 1);
