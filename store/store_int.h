@@ -653,6 +653,7 @@ struct store {
 	pthread_rwlock_t resize;    /* transactions share, map resize excludes */
 	struct series_cache cache;
 	uint64_t cache_gen;
+	uint64_t serial;            /* store_serial: unique among the process's stores */
 	uint64_t segs_plain_from;   /* segs keys from here hold no appender state (legacy.c) */
 	uint64_t segs_blk_from;     /* segs keys from here hold blocks (block.c), older
 				     * ones Gorilla chunks; UINT64_MAX read as it is */
