@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -361,4 +362,62 @@ Test(import_cache, ids_stay_with_their_store)
 	store_close(c);
 	test_dir_remove(da);
 	test_dir_remove(dc);
+}
+
+/* Bodies over 256 KiB are parsed by several threads that read the cache
+ * together, and imports of other requests may run at the same time (the
+ * HTTP endpoint): two threads importing large bodies into one store, each
+ * of whose samples must arrive (run under ThreadSanitizer too). */
+struct big {
+	struct store *s;
+	int which;
+	size_t n;
+	int rc;
+};
+
+static void *import_big(void *arg)
+{
+	struct big *g = arg;
+	struct pw_buf t;
+	pw_buf_init(&t, 0);
+	for (int round = 0; round < 4 && !g->rc; round++) {
+		pw_buf_reset(&t);
+		for (int i = 0; i < 5000; i++)
+			pw_buf_printf(&t, "big_%d{city=\"济南\",inst=\"inst-%06d\"} %d.25 %d\n", g->which, i,
+				      i, 1000 * round + g->which);
+		struct pt_error err = {0};
+		size_t n = 0;
+		g->rc = collector_import_text(g->s, t.data, t.len, 0, NULL, 0, &n, &err);
+		pt_error_clear(&err);
+		g->n += n;
+	}
+	pw_buf_free(&t);
+	return NULL;
+}
+
+Test(import_cache, large_bodies_from_two_threads, .timeout = 300)
+{
+	char d[128];
+	struct store *s = open_tmp(d, sizeof d);
+	struct big g[2] = {{s, 0, 0, 0}, {s, 1, 0, 0}};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, import_big, &g[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 2; i++) {
+		cr_expect_eq(g[i].rc, 0);
+		cr_expect_eq(g[i].n, 20000);
+	}
+	char *all = dump(s);
+	size_t lines = 0, samples = 0;
+	for (const char *p = all; *p; p++) {
+		lines += *p == '\n';
+		samples += *p == ':';
+	}
+	cr_expect_eq(lines, 10000);
+	cr_expect_eq(samples, 40000);
+	free(all);
+	store_close(s);
+	test_dir_remove(d);
 }
