@@ -151,6 +151,7 @@ static struct {
 	size_t cap;
 	struct tc_ent *ents;
 	size_t n, capents, bytes;
+	uint64_t clears; /* times tc_clear emptied it */
 } tc = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 static void tc_clear(void)
@@ -164,6 +165,7 @@ static void tc_clear(void)
 	tc.ents = NULL;
 	tc.slot = NULL;
 	tc.n = tc.capents = tc.cap = tc.bytes = 0;
+	tc.clears++;
 }
 
 /* The entry of raw, or NULL. Under tc.lock. */
@@ -496,9 +498,15 @@ struct tc_pending {
 static void tc_commit(struct store *s, const char *body, struct tc_pending *p)
 {
 	uint64_t serial = store_serial(s), gen = store_keys_generation(s);
+	bool stale;
 	size_t n0;
+	uint64_t clears;
 
-	if (!p->n)
+	/* nothing to add: only ids gone stale (series deleted) need work */
+	pthread_rwlock_rdlock(&tc.lock);
+	stale = tc.serial == serial && tc.kgen != gen && tc.n;
+	pthread_rwlock_unlock(&tc.lock);
+	if (!p->n && !stale)
 		goto out;
 	pthread_rwlock_wrlock(&tc.lock);
 	if (tc.serial != serial) {
@@ -507,8 +515,9 @@ static void tc_commit(struct store *s, const char *body, struct tc_pending *p)
 		tc.kgen = gen;
 	}
 	n0 = tc.n;
+	clears = tc.clears;
 	tc_add(body, p->miss, p->n);
-	if (tc.n < n0 || tc.kgen != gen)
+	if (tc.clears != clears || tc.kgen != gen)
 		n0 = 0; /* emptied on the way, or ids went stale: resolve all */
 	if (tc.n > n0) {
 		struct store_key **k = xcalloc(tc.n - n0, sizeof *k);

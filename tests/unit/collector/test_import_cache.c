@@ -421,3 +421,34 @@ Test(import_cache, large_bodies_from_two_threads, .timeout = 300)
 	store_close(s);
 	test_dir_remove(d);
 }
+
+/* Series deleted by retention (their ids then stale in the cache) and
+ * imported again: they get new series, every sample where it belongs. */
+Test(import_cache, series_deleted_and_imported_again)
+{
+	char d[128];
+	struct store *s = open_tmp(d, sizeof d);
+	struct pt_error err = {0};
+	uint64_t dropped = 0;
+	char *cause = NULL;
+	size_t n;
+	const char *old = "m{i=\"1\"} 1 1000\nm{i=\"2\"} 2 1000\n";
+	const char *keep = "k 5 900000\n";
+	cr_assert_eq(collector_import_text(s, old, strlen(old), 0, NULL, 0, &n, &err), 0);
+	cr_assert_eq(collector_import_text(s, keep, strlen(keep), 0, NULL, 0, &n, &err), 0);
+	cr_assert_eq(store_retention(s, 500000, &dropped, &cause), 0, "%s", cause);
+	cr_assert_eq(dropped, 2);
+	/* the same texts, in the other order, and a new one */
+	const char *again = "m{i=\"2\"} 20 600000\nm{i=\"1\"} 10 600000\nm{i=\"3\"} 30 600000\n";
+	for (int round = 0; round < 2; round++)
+		cr_assert_eq(collector_import_text(s, again, strlen(again), 0, NULL, 0, &n, &err), 0,
+			     "%s", err.msg);
+	char *got = dump(s);
+	cr_expect_str_eq(got, "__name__=k, 900000:4014000000000000\n"
+			      "__name__=m,i=1, 600000:4024000000000000\n"
+			      "__name__=m,i=2, 600000:4034000000000000\n"
+			      "__name__=m,i=3, 600000:403e000000000000\n");
+	free(got);
+	store_close(s);
+	test_dir_remove(d);
+}
