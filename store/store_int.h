@@ -398,9 +398,10 @@ struct wal_last {
 	int64_t ts;
 	double v;
 };
-struct wal_map {
+struct wal_map { /* the ids of one slice only (wal.c, slice_slot) */
 	struct wal_last *tab;
 	size_t cap, n;
+	uint64_t probes; /* slots passed over looking for free ones */
 };
 struct wal_slice {
 	size_t nrecs, nsamples;
@@ -668,6 +669,9 @@ struct store {
 	struct symtab syms;
 	pthread_mutex_t vlock;      /* guards view */
 	struct wal_view *view;      /* the newest log view built */
+	uint64_t wal_probes;        /* slots passed over in the id tables of wal_read
+				     * and of the views built (__atomic): they stay
+				     * few per sample (test_wal.c) */
 	int lock_fd;                /* a writer's STORE_LOCK_FILE, flocked; -1 */
 };
 
