@@ -857,7 +857,7 @@ static int parse_page(struct ctarget *t, bool *more, char **cause)
 				   put_sample, &pc, &n, cause);
 		break;
 	default: {
-		static const struct pt_handler h = {pt_sample, pt_meta};
+		static const struct pt_handler h = {.sample = pt_sample, .meta = pt_meta};
 		struct pt_error err;
 		rc = promtext_parse(t->body.data ? t->body.data : "", t->body.len, &h, &pc, &err);
 		if (rc)

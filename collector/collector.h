@@ -40,6 +40,17 @@ struct pt_handler {
 	/* # HELP (unescaped text), # TYPE (validated type name), # UNIT. */
 	int (*meta)(void *ctx, enum pt_meta_kind kind, const char *metric, const char *text,
 		    struct pt_error *err);
+	/* Optional, both or neither: a series the handler has seen before, by
+	 * its text. Before each sample line the parser hands lookup the line's
+	 * series text as written (the metric name, and the braces with what is
+	 * between them when there are braces; len 0 when the line does not
+	 * start like a sample). A non-NULL answer stands for that text, which
+	 * parsed without error before: the parser skips it, reads the value and
+	 * timestamp, and calls known instead of sample. NULL: the line is
+	 * parsed whole and goes to sample as without these. */
+	const void *(*lookup)(void *ctx, const char *series, size_t len);
+	int (*known)(void *ctx, const void *series, double v, bool has_ts, int64_t ts_ms,
+		     struct pt_error *err);
 };
 
 /* Parse buf[0..len). Returns 0, PW_EINVAL with err filled on the first

@@ -121,6 +121,124 @@ static uint64_t lset_hash(const struct pw_label *l, size_t n)
 
 enum refused { REF_NONE, REF_SERIES, REF_LABELS };
 
+/* ---- the series of earlier imports, by their text ---------------------------------- */
+
+/* Imports repeat the same series text batch after batch (a scrape order
+ * import writes every series once per batch). The text of a series that
+ * parsed and encoded before maps to its store key, with its series id once
+ * a commit wrote it: such a line skips the label parse, the checks and
+ * encoding of its labels, and the commit's series lookup. What decides
+ * limits is kept with it (label count, longest name and value, the label
+ * set's hash); an entry a request's limits would refuse is not used, so
+ * the full parse names the refusal. Imports with extra labels do not use
+ * it. Bounded: past TC_MAX_BYTES it is emptied and filled anew. */
+struct tc_ent {
+	char *raw; /* the series text, not NUL-terminated */
+	uint32_t rawlen, nlabels;
+	uint64_t rawhash, lhash;
+	size_t name_max, value_max;
+	struct store_key key;
+};
+
+#define TC_MAX_BYTES (64u << 20)
+#define TC_MAX_RAW 4096u
+
+static struct {
+	pthread_rwlock_t lock; /* parses read under it, commits' additions write */
+	uint64_t serial;       /* the store whose ids the keys hold (store_serial) */
+	uint64_t kgen;         /* store_keys_generation at the last resolve */
+	uint32_t *slot;        /* index + 1 into ents, 0 empty; cap a power of two */
+	size_t cap;
+	struct tc_ent *ents;
+	size_t n, capents, bytes;
+	uint64_t clears; /* times tc_clear emptied it */
+} tc = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+
+static void tc_clear(void)
+{
+	for (size_t i = 0; i < tc.n; i++) {
+		free(tc.ents[i].raw);
+		store_key_free(&tc.ents[i].key);
+	}
+	free(tc.ents);
+	free(tc.slot);
+	tc.ents = NULL;
+	tc.slot = NULL;
+	tc.n = tc.capents = tc.cap = tc.bytes = 0;
+	tc.clears++;
+}
+
+/* The entry of raw, or NULL. Under tc.lock. */
+static struct tc_ent *tc_find(const char *raw, size_t len, uint64_t h)
+{
+	if (!tc.cap)
+		return NULL;
+	for (size_t i = h & (tc.cap - 1); tc.slot[i]; i = (i + 1) & (tc.cap - 1)) {
+		struct tc_ent *e = &tc.ents[tc.slot[i] - 1];
+		if (e->rawhash == h && e->rawlen == len && memcmp(e->raw, raw, len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* A series seen by a parse and not found: added after its commit. */
+struct tc_miss {
+	size_t off, len; /* of its text in the body */
+	uint64_t rawhash;
+	struct tc_ent e; /* raw NULL until added */
+};
+
+/* Add a piece's misses (their keys move into the cache); under the write
+ * lock. */
+static void tc_add(const char *body, struct tc_miss *m, size_t nm)
+{
+	for (size_t i = 0; i < nm; i++) {
+		size_t cost = sizeof(struct tc_ent) + 2 * sizeof(uint32_t) + m[i].len + m[i].e.key.len;
+		if (tc_find(body + m[i].off, m[i].len, m[i].rawhash)) {
+			store_key_free(&m[i].e.key); /* twice in the body */
+			continue;
+		}
+		if (tc.bytes + cost > TC_MAX_BYTES || tc.n >= UINT32_MAX - 1)
+			tc_clear();
+		if (2 * (tc.n + 1) > tc.cap) {
+			size_t cap = tc.cap ? tc.cap * 2 : 4096;
+			uint32_t *slot = xcalloc(cap, sizeof *slot);
+			for (size_t k = 0; k < tc.n; k++) {
+				size_t j = tc.ents[k].rawhash & (cap - 1);
+				while (slot[j])
+					j = (j + 1) & (cap - 1);
+				slot[j] = (uint32_t)k + 1;
+			}
+			free(tc.slot);
+			tc.slot = slot;
+			tc.cap = cap;
+		}
+		if (tc.n == tc.capents) {
+			tc.capents = tc.capents ? tc.capents * 2 : 1024;
+			tc.ents = xreallocarray(tc.ents, tc.capents, sizeof *tc.ents);
+		}
+		struct tc_ent *e = &tc.ents[tc.n];
+		*e = m[i].e;
+		e->raw = xmalloc(m[i].len);
+		memcpy(e->raw, body + m[i].off, m[i].len);
+		e->rawlen = (uint32_t)m[i].len;
+		e->rawhash = m[i].rawhash;
+		size_t j = e->rawhash & (tc.cap - 1);
+		while (tc.slot[j])
+			j = (j + 1) & (tc.cap - 1);
+		tc.slot[j] = (uint32_t)++tc.n;
+		tc.bytes += cost;
+		memset(&m[i].e.key, 0, sizeof m[i].e.key);
+	}
+}
+
+static void tc_miss_free(struct tc_miss *m, size_t nm)
+{
+	for (size_t i = 0; i < nm; i++)
+		store_key_free(&m[i].e.key);
+	free(m);
+}
+
 struct import_ctx {
 	struct store_batch *b;
 	const struct collector_import_opts *o;
@@ -128,7 +246,127 @@ struct import_ctx {
 	struct pw_label *ls;
 	struct hset series;
 	enum refused refused;
+	/* the cache (no extra labels): the text lookup found no entry for, and
+	 * the misses to add once committed */
+	bool cached, hits; /* hits: the cache holds this store's keys */
+	size_t next;       /* the entry after the last one found */
+	const char *body;
+	const char *pend;
+	size_t pendlen;
+	uint64_t pendhash;
+	struct tc_miss *miss;
+	size_t nmiss, capmiss;
 };
+
+static const void *tc_lookup(void *vctx, const char *raw, size_t len)
+{
+	struct import_ctx *c = vctx;
+	const struct collector_import_opts *o = c->o;
+	struct tc_ent *e;
+
+	c->pend = NULL;
+	if (!c->cached || len == 0 || len > TC_MAX_RAW)
+		return NULL;
+	/* Bodies repeat their series in the same order, which is the order
+	 * they were added in: the entry after the last one found is the first
+	 * guess (no hash, and memory read in order). */
+	e = NULL;
+	if (c->hits && c->next < tc.n) {
+		e = &tc.ents[c->next];
+		if (e->rawlen != len || memcmp(e->raw, raw, len) != 0)
+			e = NULL;
+	}
+	if (!e) {
+		c->pendhash = pw_hash64(raw, len);
+		e = c->hits ? tc_find(raw, len, c->pendhash) : NULL;
+	}
+	if (e)
+		c->next = (size_t)(e - tc.ents) + 1;
+	if (!e || (o->label_limit > 0 && e->nlabels > (uint64_t)o->label_limit) ||
+	    (o->name_len_limit > 0 && e->name_max > (uint64_t)o->name_len_limit) ||
+	    (o->value_len_limit > 0 && e->value_max > (uint64_t)o->value_len_limit)) {
+		if (e)
+			c->pendhash = e->rawhash;
+		c->pend = raw; /* on_sample records it */
+		c->pendlen = len;
+		return NULL;
+	}
+	return e;
+}
+
+static int series_limit_hit(struct import_ctx *c, uint64_t lhash, struct pt_error *err)
+{
+	if (c->o->series_limit > 0 && hset_add(&c->series, lhash) &&
+	    c->series.n > (size_t)c->o->series_limit) {
+		pt_error_set(err, "more than %lld series in one request (http.import_series_limit)",
+			     (long long)c->o->series_limit);
+		c->refused = REF_SERIES;
+		return PW_ETOOBIG;
+	}
+	return 0;
+}
+
+static int on_known(void *vctx, const void *series, double v, bool has_ts, int64_t ts,
+		    struct pt_error *err)
+{
+	struct import_ctx *c = vctx;
+	const struct tc_ent *e = series;
+	int rc;
+
+	if ((rc = series_limit_hit(c, e->lhash, err)) != 0)
+		return rc;
+	rc = store_batch_put_key(c->b, &e->key, has_ts ? ts : c->o->default_ts_ms, v);
+	if (rc) {
+		pt_error_set(err, "%s", store_batch_error(c->b));
+		return rc;
+	}
+	c->n++;
+	return 0;
+}
+
+/* A sample whose series text the cache did not hold: put through a key
+ * made here, which the cache gets after the commit. */
+static int put_miss(struct import_ctx *c, const char *raw, const struct pw_label *l, size_t n,
+		    uint64_t lhash, int64_t ts, double v, struct pt_error *err)
+{
+	struct tc_miss *m;
+	char *cause = NULL;
+	int rc;
+
+	if (c->nmiss == c->capmiss) {
+		c->capmiss = c->capmiss ? c->capmiss * 2 : 256;
+		c->miss = xreallocarray(c->miss, c->capmiss, sizeof *c->miss);
+	}
+	m = &c->miss[c->nmiss];
+	memset(m, 0, sizeof *m);
+	if (store_key_make(l, n, &m->e.key, &cause) != 0) {
+		/* what store_batch_put says of these labels */
+		rc = store_batch_put(c->b, l, n, ts, v);
+		pt_error_set(err, "%s", store_batch_error(c->b) ? store_batch_error(c->b)
+				: cause ? cause : pw_strerror(rc ? rc : PW_EINVAL));
+		free(cause);
+		return rc ? rc : PW_EINVAL;
+	}
+	if ((rc = store_batch_put_key(c->b, &m->e.key, ts, v)) != 0) {
+		store_key_free(&m->e.key);
+		pt_error_set(err, "%s", store_batch_error(c->b));
+		return rc;
+	}
+	m->off = (size_t)(raw - c->body);
+	m->len = c->pendlen;
+	m->rawhash = c->pendhash;
+	m->e.nlabels = (uint32_t)n;
+	m->e.lhash = lhash;
+	for (size_t i = 0; i < n; i++) {
+		size_t ln = strlen(l[i].name), lv = strlen(l[i].value);
+		if (ln > m->e.name_max)
+			m->e.name_max = ln;
+		if (lv > m->e.value_max)
+			m->e.value_max = lv;
+	}
+	c->nmiss++;
+	return 0;
+}
 
 static int on_sample(void *vctx, const struct pw_label *labels, size_t n, double v, bool has_ts,
 		     int64_t ts, struct pt_error *err)
@@ -162,13 +400,19 @@ static int on_sample(void *vctx, const struct pw_label *labels, size_t n, double
 		c->refused = REF_LABELS;
 		return PW_EINVAL;
 	}
-	if (o->series_limit > 0 && hset_add(&c->series, lset_hash(use, nuse)) &&
-	    c->series.n > (size_t)o->series_limit) {
-		pt_error_set(err, "more than %lld series in one request (http.import_series_limit)",
-			     (long long)o->series_limit);
-		c->refused = REF_SERIES;
-		return PW_ETOOBIG;
+	if (c->pend) { /* the cache's miss: its text is known */
+		const char *raw = c->pend;
+		uint64_t lh = lset_hash(use, nuse);
+		c->pend = NULL;
+		if ((rc = series_limit_hit(c, lh, err)) != 0)
+			return rc;
+		if ((rc = put_miss(c, raw, use, nuse, lh, has_ts ? ts : o->default_ts_ms, v, err)) != 0)
+			return rc;
+		c->n++;
+		return 0;
 	}
+	if (o->series_limit > 0 && (rc = series_limit_hit(c, lset_hash(use, nuse), err)) != 0)
+		return rc;
 	rc = store_batch_put(c->b, use, nuse, has_ts ? ts : o->default_ts_ms, v);
 	if (rc) {
 		pt_error_set(err, "%s", store_batch_error(c->b));
@@ -214,7 +458,7 @@ struct piece {
 
 static void *parse_piece(void *arg)
 {
-	static const struct pt_handler h = {on_sample, on_meta};
+	static const struct pt_handler h = {on_sample, on_meta, tc_lookup, on_known};
 	struct piece *p = arg;
 	if (p->c.o->nextra)
 		p->c.ls = xcalloc(PT_MAX_LABELS + 1 + p->c.o->nextra, sizeof *p->c.ls);
@@ -242,20 +486,71 @@ static size_t count_lines(const char *p, size_t n)
 #define PARALLEL_MIN (256u * 1024u)
 #define MAX_PIECES 8
 
+/* The series texts a parse did not find in the cache, for tc_commit. */
+struct tc_pending {
+	struct tc_miss *miss;
+	size_t n;
+};
+
+/* After the commit of a batch parsed from body: its new series texts go
+ * into the cache, and the keys get their series ids (all of them when
+ * series were deleted since the last time). */
+static void tc_commit(struct store *s, const char *body, struct tc_pending *p)
+{
+	uint64_t serial = store_serial(s), gen = store_keys_generation(s);
+	bool stale;
+	size_t n0;
+	uint64_t clears;
+
+	/* nothing to add: only ids gone stale (series deleted) need work */
+	pthread_rwlock_rdlock(&tc.lock);
+	stale = tc.serial == serial && tc.kgen != gen && tc.n;
+	pthread_rwlock_unlock(&tc.lock);
+	if (!p->n && !stale)
+		goto out;
+	pthread_rwlock_wrlock(&tc.lock);
+	if (tc.serial != serial) {
+		tc_clear();
+		tc.serial = serial;
+		tc.kgen = gen;
+	}
+	n0 = tc.n;
+	clears = tc.clears;
+	tc_add(body, p->miss, p->n);
+	if (tc.clears != clears || tc.kgen != gen)
+		n0 = 0; /* emptied on the way, or ids went stale: resolve all */
+	if (tc.n > n0) {
+		struct store_key **k = xcalloc(tc.n - n0, sizeof *k);
+		for (size_t i = n0; i < tc.n; i++)
+			k[i - n0] = &tc.ents[i].key;
+		store_keys_resolve(s, k, tc.n - n0);
+		free(k);
+	}
+	tc.kgen = gen;
+	pthread_rwlock_unlock(&tc.lock);
+out:
+	tc_miss_free(p->miss, p->n);
+	memset(p, 0, sizeof *p);
+}
+
 /* Parse buf into one batch (not committed). 0 with *out, or an error in
- * err (and *refused saying which limit, if one did). */
+ * err (and *refused saying which limit, if one did). *pend: series texts
+ * for tc_commit after the commit (tc_miss_free otherwise). */
 static int import_parse(struct store *s, const char *buf, size_t len,
 			const struct collector_import_opts *o, struct store_batch **out,
-			size_t *nsamples, struct pt_error *err, enum refused *refused)
+			size_t *nsamples, struct pt_error *err, enum refused *refused,
+			struct tc_pending *pend)
 {
 	struct piece pc[MAX_PIECES];
 	size_t np = 1, done = 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	bool cached = o->nextra == 0, hits = false;
 	int rc = 0;
 
 	*out = NULL;
 	*nsamples = 0;
 	*refused = REF_NONE;
+	memset(pend, 0, sizeof *pend);
 	if (len >= PARALLEL_MIN && ncpu > 1)
 		np = (size_t)(ncpu < MAX_PIECES ? ncpu : MAX_PIECES);
 	memset(pc, 0, sizeof pc);
@@ -271,12 +566,21 @@ static int import_parse(struct store *s, const char *buf, size_t len,
 			end = len;
 		pc[i].c.b = store_batch_begin(s);
 		pc[i].c.o = o;
+		pc[i].c.cached = cached;
+		pc[i].c.body = buf;
 		pc[i].buf = buf + done;
 		pc[i].len = end - done;
 		pc[i].line0 = line0;
 		if (i + 1 < np)
 			line0 += count_lines(pc[i].buf, pc[i].len);
 		done = end;
+	}
+	/* the cache is read by every piece, written once the batch is in */
+	if (cached) {
+		pthread_rwlock_rdlock(&tc.lock);
+		hits = tc.serial == store_serial(s);
+		for (size_t i = 0; i < np; i++)
+			pc[i].c.hits = hits;
 	}
 	for (size_t i = 1; i < np; i++)
 		if (pthread_create(&pc[i].tid, NULL, parse_piece, &pc[i]) != 0)
@@ -285,6 +589,25 @@ static int import_parse(struct store *s, const char *buf, size_t len,
 	for (size_t i = 1; i < np; i++)
 		if (pc[i].tid)
 			pthread_join(pc[i].tid, NULL);
+	if (cached)
+		pthread_rwlock_unlock(&tc.lock);
+	/* the pieces' misses, in one list */
+	for (size_t i = 0; i < np; i++) {
+		if (!pc[i].c.nmiss) {
+			free(pc[i].c.miss);
+		} else if (!pend->miss) {
+			pend->miss = pc[i].c.miss;
+			pend->n = pc[i].c.nmiss;
+		} else {
+			pend->miss = xreallocarray(pend->miss, pend->n + pc[i].c.nmiss,
+						   sizeof *pend->miss);
+			memcpy(pend->miss + pend->n, pc[i].c.miss,
+			       pc[i].c.nmiss * sizeof *pend->miss);
+			pend->n += pc[i].c.nmiss;
+			free(pc[i].c.miss);
+		}
+		pc[i].c.miss = NULL;
+	}
 	/* the first piece with an error names it; nothing is committed */
 	for (size_t i = 0; i < np; i++) {
 		if (pc[i].rc && !rc) {
@@ -313,6 +636,8 @@ static int import_parse(struct store *s, const char *buf, size_t len,
 	if (rc) {
 		for (size_t i = 0; i < np; i++)
 			store_batch_abort(pc[i].c.b);
+		tc_miss_free(pend->miss, pend->n);
+		memset(pend, 0, sizeof *pend);
 		return rc;
 	}
 	memset(err, 0, sizeof *err);
@@ -324,6 +649,8 @@ static int import_parse(struct store *s, const char *buf, size_t len,
 				store_batch_abort(pc[j].c.b);
 			store_batch_abort(pc[0].c.b);
 			pt_error_set(err, "%s", pw_strerror(rc));
+			tc_miss_free(pend->miss, pend->n);
+			memset(pend, 0, sizeof *pend);
 			return rc;
 		}
 	}
@@ -339,20 +666,23 @@ int collector_import_text(struct store *s, const char *buf, size_t len, int64_t 
 	struct collector_import_opts o = {.default_ts_ms = default_ts, .extra = extra,
 					  .nextra = nextra};
 	struct store_batch *b;
+	struct tc_pending pend;
 	enum refused refused;
 	char *cause = NULL;
 	size_t n;
 	int rc;
 
 	*nsamples = 0;
-	if ((rc = import_parse(s, buf, len, &o, &b, &n, err, &refused)) != 0)
+	if ((rc = import_parse(s, buf, len, &o, &b, &n, err, &refused, &pend)) != 0)
 		return rc;
 	rc = store_batch_commit(b, &cause);
 	if (rc) {
 		pt_error_set(err, "%s", cause ? cause : pw_strerror(rc));
 		free(cause);
+		tc_miss_free(pend.miss, pend.n);
 		return rc;
 	}
+	tc_commit(s, buf, &pend);
 	*nsamples = n;
 	return 0;
 }
@@ -439,6 +769,7 @@ unsigned collector_import_request(struct store *s, const struct collector_import
 {
 	struct pw_buf plain = {0};
 	struct store_batch *b;
+	struct tc_pending pend;
 	struct pt_error err;
 	enum refused refused;
 	char *why = NULL, *cause = NULL;
@@ -471,7 +802,7 @@ unsigned collector_import_request(struct store *s, const struct collector_import
 		body = plain.data ? plain.data : "";
 		len = plain.len;
 	}
-	rc = import_parse(s, body, len, &r->o, &b, &n, &err, &refused);
+	rc = import_parse(s, body, len, &r->o, &b, &n, &err, &refused, &pend);
 	if (rc) {
 		if (refused == REF_SERIES) {
 			atomic_fetch_add(&refused_series, 1);
@@ -492,10 +823,11 @@ unsigned collector_import_request(struct store *s, const struct collector_import
 		pw_buf_free(&plain);
 		return code;
 	}
-	pw_buf_free(&plain);
 	rc = store_batch_commit(b, &cause);
 	if (rc) {
 		bool ep = false;
+		tc_miss_free(pend.miss, pend.n);
+		pw_buf_free(&plain);
 		why = collector_store_failure(r->storage_path, rc, cause, &ep);
 		if (ep)
 			episode(true, r->storage_path, why);
@@ -504,6 +836,8 @@ unsigned collector_import_request(struct store *s, const struct collector_import
 		free(cause);
 		return rc == PW_EINVAL ? 400 : 503;
 	}
+	tc_commit(s, body, &pend); /* the misses' texts are in body */
+	pw_buf_free(&plain);
 	episode(false, r->storage_path, NULL);
 	return 204;
 }

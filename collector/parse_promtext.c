@@ -307,16 +307,65 @@ skip:
 	return 0;
 }
 
+/* The length of the series text a sample line starts with, as parse_sample
+ * reads it: a name, and when blanks and '{' follow, up to the matching '}'
+ * (quoted values skipped with their escapes). 0 when the line cannot be a
+ * sample (the full parse then says why). Nothing is checked here beyond
+ * where the text ends: a handler's lookup only matches it against texts
+ * that parsed before. */
+static size_t series_span(const char *s, const char *end)
+{
+	const char *p = s, *q;
+	if (p >= end || !pw_name_char((unsigned char)*p, true, true))
+		return 0;
+	while (p < end && pw_name_char((unsigned char)*p, false, true))
+		p++;
+	for (q = p; q < end && is_ws(*q); q++)
+		;
+	if (q >= end || *q != '{')
+		return (size_t)(p - s);
+	for (q++;;) {
+		while (q < end && *q != '"' && *q != '}' && *q != '\n')
+			q++;
+		if (q >= end || *q == '\n')
+			return 0;
+		if (*q == '}')
+			return (size_t)(q + 1 - s);
+		for (q++; q < end && *q != '"' && *q != '\n'; q++)
+			if (*q == '\\' && ++q >= end)
+				return 0;
+		if (q >= end || *q == '\n')
+			return 0;
+		q++; /* closing quote */
+	}
+}
+
 static int parse_sample(struct parser *ps, const struct pt_handler *h, void *ctx)
 {
 	struct pw_label labels[PT_MAX_LABELS + 1];
 	const char *at = ps->p, *end;
-	size_t moff;
+	const void *known = NULL;
+	size_t moff = 0;
 	double v;
 	int64_t ts = 0;
 	bool has_ts = false;
 	int rc;
 
+	if (h && h->lookup && h->known) {
+		size_t n = series_span(ps->p, ps->end);
+		known = h->lookup(ctx, ps->p, n);
+		if (known && n == 0)
+			known = NULL; /* no text stands for nothing */
+		if (known) {
+			bool braces = ps->p[n - 1] == '}';
+			const char *after_name = ps->p += n;
+			pt_skip_ws(ps);
+			if (ps->p == after_name && ps->p < ps->end && *ps->p != '\n')
+				return fail(ps, ps->p, "expected a space and the value after the %s",
+					    braces ? "labels" : "metric name");
+			goto value;
+		}
+	}
 	ps->nl = 1;
 	if ((moff = read_name(ps, true)) == SIZE_MAX)
 		return fail(ps, at, "expected a metric name", NULL);
@@ -337,6 +386,7 @@ static int parse_sample(struct parser *ps, const struct pt_handler *h, void *ctx
 			return fail(ps, ps->p, "expected a space and the value after the %s",
 				    braces ? "labels" : "metric name");
 	}
+value:
 	at = ps->p;
 	if (ps->p >= ps->end || *ps->p == '\n' || *ps->p == '\r')
 		return fail(ps, at, "expected a value", NULL);
@@ -365,6 +415,12 @@ static int parse_sample(struct parser *ps, const struct pt_handler *h, void *ctx
 		ps->p++;
 	if (ps->p < ps->end && *ps->p != '\n')
 		return fail(ps, ps->p, "unexpected text after the %s", has_ts ? "timestamp" : "value");
+	if (known) {
+		pt_error_clear(ps->err);
+		ps->err->line = ps->line;
+		ps->err->col = 1;
+		return h->known(ctx, known, v, has_ts, ts, ps->err);
+	}
 	labels[0].name = "__name__";
 	labels[0].value = ps->scratch.data + moff;
 	for (size_t i = 1; i < ps->nl; i++) {

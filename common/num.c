@@ -330,6 +330,83 @@ bool pw_number(const char *s, double *v)
 	return true;
 }
 
+/* Clinger's fast path: [+-]digits[.digits][(e|E)[+-]digits], the digits a
+ * mantissa M <= 2^53 and the decimal exponent E within [-22, 22]. M and
+ * 10^|E| are then exact doubles and one IEEE multiplication or division
+ * rounds their exact product or quotient once, to nearest even: the
+ * correctly rounded value, which is what glibc's strtod returns for every
+ * input. Anything else (more digits, larger exponents, hex, nan, inf, a
+ * character out of place) returns false and takes strtod's path.
+ * tests/unit/common/test_units.c compares the two on millions of strings. */
+static bool fast_decimal(const char *s, const char *lim, double *out)
+{
+#if FLT_EVAL_METHOD == 0
+	static const double p10[23] = {
+		1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+	};
+	const char *p = s;
+	bool neg = false;
+	uint64_t m = 0;
+	int nd = 0, frac = 0, ex = 0; /* digits in m (past leading zeros); of them after '.' */
+	bool any = false;
+
+	if (p < lim && (*p == '+' || *p == '-'))
+		neg = *p++ == '-';
+	for (; p < lim && *p >= '0' && *p <= '9'; p++) {
+		any = true;
+		if (m == 0 && *p == '0')
+			continue;
+		if (++nd > 16)
+			return false;
+		m = m * 10 + (uint64_t)(*p - '0');
+	}
+	if (p < lim && *p == '.') {
+		for (p++; p < lim && *p >= '0' && *p <= '9'; p++) {
+			any = true;
+			frac++;
+			if (m == 0 && *p == '0')
+				continue;
+			if (++nd > 16)
+				return false;
+			m = m * 10 + (uint64_t)(*p - '0');
+		}
+	}
+	if (!any)
+		return false;
+	if (p < lim && (*p == 'e' || *p == 'E')) {
+		bool eneg = false;
+		int k = 0;
+		p++;
+		if (p < lim && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		if (p >= lim || *p < '0' || *p > '9')
+			return false;
+		for (; p < lim && *p >= '0' && *p <= '9'; p++) {
+			if (++k > 3)
+				return false;
+			ex = ex * 10 + (*p - '0');
+		}
+		if (eneg)
+			ex = -ex;
+	}
+	if (p != lim || m > (1ULL << 53))
+		return false;
+	ex -= frac;
+	if (m == 0)
+		ex = 0; /* zero with any exponent */
+	if (ex < -22 || ex > 22)
+		return false;
+	double v = (double)m;
+	v = ex < 0 ? v / p10[-ex] : v * p10[ex];
+	*out = neg ? -v : v;
+	return true;
+#else
+	(void)s, (void)lim, (void)out;
+	return false;
+#endif
+}
+
 int pw_parse_double(const char *s, const char *lim, double *out, const char **end)
 {
 	char tmp[80];
@@ -361,6 +438,11 @@ int pw_parse_double(const char *s, const char *lim, double *out, const char **en
 				return 0;
 			}
 		}
+	}
+	if (fast_decimal(s, p, out)) {
+		if (end)
+			*end = p;
+		return 0;
 	}
 	memcpy(tmp, s, n);
 	tmp[n] = '\0';

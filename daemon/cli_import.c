@@ -216,7 +216,7 @@ static void print_err(const char *path, const struct pt_error *err, int rc, cons
 static int import_file(struct store *s, const char *path, const struct pw_label *extra,
 		       size_t nextra)
 {
-	static const struct pt_handler check_h = {check_sample, NULL};
+	static const struct pt_handler check_h = {.sample = check_sample};
 	struct check_ctx cc = {extra, nextra, NULL};
 	struct progress pg = {0};
 	struct reader r;

@@ -7,6 +7,8 @@
  */
 #include "store_int.h"
 
+#include <stdatomic.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -260,9 +262,11 @@ out:
 /* A store with the options' sizes and its locks, nothing opened yet. */
 static struct store *store_new(const struct store_opts *o)
 {
+	static _Atomic uint64_t serials;
 	struct store *s = xcalloc(1, sizeof *s);
 	pthread_rwlockattr_t ra;
 
+	s->serial = atomic_fetch_add(&serials, 1) + 1;
 	s->path = xstrdup(o->path);
 	s->read_only = o->read_only;
 	s->lock_fd = -1;
@@ -413,6 +417,8 @@ out:
 	store_close(s);
 	return rc;
 }
+
+uint64_t store_serial(const struct store *s) { return s->serial; }
 
 void store_close(struct store *s)
 {

@@ -57,6 +57,10 @@ struct store_opts {
 int store_open(const struct store_opts *o, struct store **out, char **cause);
 /* Close. No batch or snapshot may be open. */
 void store_close(struct store *s);
+/* A number no other store opened by this process had or will have (a
+ * store's address may be reused once it is closed): what caches of series
+ * ids made outside the store (store_key) are tagged with. */
+uint64_t store_serial(const struct store *s);
 
 /* ---- writing ------------------------------------------------------------ */
 

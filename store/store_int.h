@@ -398,9 +398,10 @@ struct wal_last {
 	int64_t ts;
 	double v;
 };
-struct wal_map {
+struct wal_map { /* the ids of one slice only (wal.c, slice_slot) */
 	struct wal_last *tab;
 	size_t cap, n;
+	uint64_t probes; /* slots passed over looking for free ones */
 };
 struct wal_slice {
 	size_t nrecs, nsamples;
@@ -653,6 +654,7 @@ struct store {
 	pthread_rwlock_t resize;    /* transactions share, map resize excludes */
 	struct series_cache cache;
 	uint64_t cache_gen;
+	uint64_t serial;            /* store_serial: unique among the process's stores */
 	uint64_t segs_plain_from;   /* segs keys from here hold no appender state (legacy.c) */
 	uint64_t segs_blk_from;     /* segs keys from here hold blocks (block.c), older
 				     * ones Gorilla chunks; UINT64_MAX read as it is */
@@ -667,6 +669,9 @@ struct store {
 	struct symtab syms;
 	pthread_mutex_t vlock;      /* guards view */
 	struct wal_view *view;      /* the newest log view built */
+	uint64_t wal_probes;        /* slots passed over in the id tables of wal_read
+				     * and of the views built (__atomic): they stay
+				     * few per sample (test_wal.c) */
 	int lock_fd;                /* a writer's STORE_LOCK_FILE, flocked; -1 */
 };
 

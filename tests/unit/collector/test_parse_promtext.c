@@ -41,7 +41,7 @@ static int on_meta(void *ctx, enum pt_meta_kind k, const char *m, const char *t,
 	return 0;
 }
 
-static const struct pt_handler H = {on_sample, on_meta};
+static const struct pt_handler H = {.sample = on_sample, .meta = on_meta};
 
 static void parse_ok(const char *in, const char *want)
 {

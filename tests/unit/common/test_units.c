@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 
@@ -221,4 +222,125 @@ Test(num, integers_as_strtod_reads_them)
 		cr_expect_eq(v, 17);
 		cr_expect_eq(end, in + 2);
 	}
+}
+
+/* ---- pw_parse_double's decimal fast path against strtod ---------------------- */
+
+/* pw_parse_double as it was before the fast path: every number through
+ * strtod (its integer path is exact, so strtod says the same there). */
+static int ref_parse(const char *s, const char *lim, double *out, const char **end)
+{
+	char tmp[80], *e;
+	const char *p = s;
+	size_t n;
+	while (p < lim && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '}' &&
+	       *p != ',')
+		p++;
+	n = (size_t)(p - s);
+	if (n == 0 || n >= sizeof tmp)
+		return PW_EINVAL;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	const char *q = tmp + (tmp[0] == '+' || tmp[0] == '-');
+	if (strcasecmp(q, "nan") == 0) {
+		uint64_t b = 0x7ff8000000000001ULL;
+		memcpy(out, &b, 8);
+	} else if (strcasecmp(q, "inf") == 0 || strcasecmp(q, "infinity") == 0) {
+		*out = tmp[0] == '-' ? -INFINITY : INFINITY;
+	} else {
+		if (strncasecmp(q, "nan", 3) == 0 || strncasecmp(q, "inf", 3) == 0 || *q == ' ' ||
+		    *q == '\0')
+			return PW_EINVAL;
+		*out = strtod(tmp, &e);
+		if (e != tmp + n)
+			return PW_EINVAL;
+	}
+	*end = p;
+	return 0;
+}
+
+static void same_as_strtod(const char *s, size_t n)
+{
+	double a = 0, b = 0;
+	const char *ea = NULL, *eb = NULL;
+	int ra = pw_parse_double(s, s + n, &a, &ea), rb = ref_parse(s, s + n, &b, &eb);
+	cr_assert_eq(ra, rb, "\"%.*s\": rc %d, strtod's %d", (int)n, s, ra, rb);
+	if (ra == 0) {
+		cr_assert_eq(bits(a), bits(b), "\"%.*s\": %a, strtod %a", (int)n, s, a, b);
+		cr_assert_eq(ea, eb, "\"%.*s\": end", (int)n, s);
+	}
+}
+
+Test(num, parse_double_edges_match_strtod)
+{
+	static const char *const in[] = {
+		"0", "-0", "+0", "0.0", "-0.0", "-0e5", "0e-400", "0e999", "00000.000000", ".5", "5.",
+		"-.5", ".", "-.", "+", "-", "e5", ".e5", "1e", "1e+", "1e-", "1e+5", "1E5", "1e-5",
+		"1e22", "1e23", "1e-22", "1e-23", "9007199254740992", "9007199254740993",
+		"9007199254740993.0", "900719925474099.3", "9007199254740992e22", "9007199254740992e-22",
+		"9007199254740993e-22", "0.1", "0.2", "0.3", "0.30000000000000004", "1.7976931348623157e308",
+		"2.2250738585072014e-308", "4.9e-324", "123456789012345678", "0.000000000000000000001",
+		"1.00000000000000000000", "1.0000000000000001", "3.14159", "-2.5e-3", "1e0", "1e00",
+		"1e000", "1e0000", "0x1p3", "0X10", "1_000", "1,5", "1.5.5", "1e5e5", "--1", "+-1",
+		"nan", "NaN", "-Inf", "+inf", "infinity", "infx", "nanx", "1 ", "1}", "1\t2", "1\r",
+		"0.1234", "150.5", "99.99", "4503599627370497.5", "2251799813685248.25",
+		"179769313486231570000000000000000000000", "1e308", "1e309", "-1e-324",
+		"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+	};
+	for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+		same_as_strtod(in[i], strlen(in[i]));
+}
+
+/* Random strings of the fast path's grammar and around it: signs, runs of
+ * digits and zeros, '.', exponents near the limits, stray characters. */
+Test(num, parse_double_random_matches_strtod, .timeout = 600)
+{
+	static const char alpha[] = "0123456789.eE+-x ";
+	uint64_t r = 0x2545F4914F6CDD1DULL;
+	char s[64];
+	long fast = 0;
+	for (long it = 0; it < 3000000; it++) {
+		size_t n = 0;
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		uint64_t x = r;
+		int shape = (int)(x % 8);
+		x >>= 3;
+		if (shape == 0) { /* any characters of the alphabet */
+			size_t len = 1 + x % 24;
+			x >>= 5;
+			for (size_t k = 0; k < len; k++) {
+				r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+				s[n++] = alpha[r % (sizeof alpha - 1)];
+			}
+		} else { /* [sign] digits [. digits] [e [sign] digits] */
+			if (x & 1)
+				s[n++] = (x & 2) ? '-' : '+';
+			x >>= 2;
+			size_t li = x % 19, lf = (x >> 5) % 19;
+			x >>= 10;
+			for (size_t k = 0; k < li; k++) {
+				r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+				s[n++] = (char)('0' + (shape == 1 ? (r % 4 == 0) * 9 : r % 10));
+			}
+			if (x & 1) {
+				s[n++] = '.';
+				for (size_t k = 0; k < lf; k++) {
+					r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+					s[n++] = (char)('0' + (shape == 2 ? (r % 8 == 0) : r % 10));
+				}
+			}
+			if (x & 2) {
+				s[n++] = (x & 4) ? 'e' : 'E';
+				if (x & 8)
+					s[n++] = (x & 16) ? '-' : '+';
+				int e = (int)((x >> 5) % 60);
+				n += (size_t)snprintf(s + n, sizeof s - n, shape == 3 ? "%03d" : "%d", e);
+			}
+		}
+		double v;
+		const char *end;
+		fast += pw_parse_double(s, s + n, &v, &end) == 0;
+		same_as_strtod(s, n);
+	}
+	cr_expect_gt(fast, 1000000, "the grammar should make mostly numbers");
 }

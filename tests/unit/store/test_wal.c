@@ -303,6 +303,51 @@ Test(wal, scrapes_go_to_the_log_and_read_back_everywhere)
 	cr_assert_eq(max_recs, WAL_SLICES);
 }
 
+/* Every slice's series in the log at once, as a scrape of thousands of
+ * series leaves it: the tables of ids that reading the log builds (the
+ * per-slice ones of wal_read and the view's of every slice) find each
+ * series a few slots from where it hashes. Counted (st->wal_probes), not
+ * timed: when the view's table placed ids by the slot that suits one
+ * slice's ids only, the sixteen slices' ids piled up in runs of thousands
+ * of slots and building a view of 10,000 series took seconds, quadratic. */
+Test(wal, reading_a_log_of_every_slice_finds_ids_near_their_slot)
+{
+	enum { MANY = 4 * 4096, SCRAPES = 3 };
+	size_t per[WAL_SLICES], samples = 0;
+	uint64_t before;
+	for (int t = 0; t < SCRAPES; t++) {
+		struct store_batch *b = store_batch_begin(st);
+		for (int i = 0; i < MANY; i++) {
+			char sv[16];
+			snprintf(sv, sizeof sv, "%d", i);
+			struct pw_label ls[2] = {{"__name__", "wal_many"}, {"i", sv}};
+			cr_assert_eq(store_batch_put(b, ls, 2, T(t), (double)(i + t)), 0);
+		}
+		commit(b);
+	}
+	before = __atomic_load_n(&st->wal_probes, __ATOMIC_RELAXED);
+	slice_recs(per, &samples);
+	for (unsigned i = 0; i < WAL_SLICES; i++)
+		cr_assert_gt(per[i], 0, "slice %u is in the log", i);
+	cr_assert_geq(samples, (size_t)MANY, "the later scrapes are logged: %zu", samples);
+	struct store_snap *snap;
+	cr_assert_eq(store_snap_begin(st, &snap), 0);
+	cr_assert_not_null(snap->wal);
+	size_t seen = 0;
+	for (uint64_t id = 1; id <= MANY; id++) {
+		const int64_t *ts;
+		const double *vs;
+		seen += wal_view_find(snap->wal, id, &ts, &vs);
+	}
+	store_snap_end(snap);
+	cr_assert_eq(seen, samples);
+	uint64_t probes = __atomic_load_n(&st->wal_probes, __ATOMIC_RELAXED) - before;
+	/* a read of the log and a view: each sample placed or found once or
+	 * twice in a table at most half full, a few slots passed over each */
+	cr_assert_leq(probes, 8 * (uint64_t)samples, "%llu slots passed over for %zu samples",
+		      (unsigned long long)probes, samples);
+}
+
 Test(wal, going_behind_the_log_folds_it_and_replaces)
 {
 	size_t recs, samples;
