@@ -52,7 +52,7 @@ void ev_check_time(struct ev *ev)
 	if (pw_mono_ns() > ev->deadline_ns)
 		ev_fail(ev, QUERY_ERR_TIMEOUT, "query timed out in query execution");
 	if (query_mem_stopped(ev->mem))
-		ev_fail(ev, QUERY_ERR_CANCELED, "query canceled: pacewatch is stopping");
+		ev_fail(ev, QUERY_ERR_CANCELED, QUERY_STOPPED_MSG);
 }
 
 /* the arena's refusal of a block (util.c): unwinds the evaluation */

@@ -782,7 +782,7 @@ static bool rj_tick(struct rjob *j, struct rwork *w, size_t i)
 		return false;
 	}
 	if (query_mem_stopped(j->ev->mem)) {
-		rj_fail(j, i, QUERY_ERR_CANCELED, xstrdup("query canceled: pacewatch is stopping"));
+		rj_fail(j, i, QUERY_ERR_CANCELED, xstrdup(QUERY_STOPPED_MSG));
 		return false;
 	}
 	return true;

@@ -23,8 +23,6 @@ struct query_budget {
 	atomic_bool stopping;  /* query_budget_stop */
 };
 
-#define STOP_MSG "query canceled: pacewatch is stopping"
-
 struct query_budget *query_budget_new(void)
 {
 	struct query_budget *b = xcalloc(1, sizeof *b);
@@ -106,7 +104,7 @@ int query_budget_enter(struct query_budget *b, int64_t deadline_ns, struct query
 	if (!in) {
 		if (err) {
 			err->type = stopped ? QUERY_ERR_CANCELED : QUERY_ERR_TIMEOUT;
-			err->msg = xstrdup(stopped ? STOP_MSG : "query timed out in query queue");
+			err->msg = xstrdup(stopped ? QUERY_STOPPED_MSG : "query timed out in query queue");
 			err->pos = -1;
 		}
 		return stopped ? -ECANCELED : -ETIMEDOUT;

@@ -88,7 +88,7 @@ static void ptick(struct ps *p)
 	}
 	if ((p->ticks & 4095) == 0 && query_mem_stopped(p->x->a.mem)) {
 		struct query_error e = {QUERY_ERR_CANCELED,
-					xstrdup("query canceled: pacewatch is stopping"), -1};
+					xstrdup(QUERY_STOPPED_MSG), -1};
 		plimit(p, &e);
 	}
 }

@@ -14,6 +14,9 @@
 
 #include "query.h"
 
+/* the error of a query its budget's stop ended (query_budget_stop) */
+#define QUERY_STOPPED_MSG "query canceled: pacewatch is stopping"
+
 /* ---- qarena: every allocation of a parse or an evaluation ----------------- */
 
 struct qarena {
