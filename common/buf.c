@@ -62,6 +62,16 @@ int pw_buf_append(struct pw_buf *b, const void *p, size_t n)
 	return 0;
 }
 
+char *pw_buf_grow(struct pw_buf *b, size_t n)
+{
+	if (buf_reserve(b, n))
+		return NULL;
+	char *p = b->data + b->len;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return p;
+}
+
 int pw_buf_putc(struct pw_buf *b, char c) { return pw_buf_append(b, &c, 1); }
 
 int pw_buf_puts(struct pw_buf *b, const char *s) { return pw_buf_append(b, s, strlen(s)); }

@@ -116,6 +116,9 @@ void pw_buf_init(struct pw_buf *b, size_t max);
 void pw_buf_free(struct pw_buf *b);
 void pw_buf_reset(struct pw_buf *b);
 int pw_buf_append(struct pw_buf *b, const void *p, size_t n);
+/* Make room for n more bytes and count them in len: the caller writes
+ * them at the pointer returned; NULL (buffer unchanged) past the maximum. */
+char *pw_buf_grow(struct pw_buf *b, size_t n);
 int pw_buf_putc(struct pw_buf *b, char c);
 int pw_buf_puts(struct pw_buf *b, const char *s);
 int pw_buf_printf(struct pw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

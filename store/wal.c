@@ -100,23 +100,28 @@ static bool same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0
 
 void wal_rec_sample(struct wal_rec_enc *r, int64_t ts, double v, const double *prev)
 {
-	put_varint(&r->buf, zigzag((int64_t)((uint64_t)ts - (uint64_t)r->last_ts)));
+	/* room for the longest sample (two varints and 8 bytes) at once: this
+	 * runs for every sample a commit logs */
+	size_t at = r->buf.len;
+	uint8_t *p0 = (uint8_t *)pw_buf_grow(&r->buf, 2 * VARINT_MAX_BYTES + 8), *p = p0;
+	p += varint_put(p, zigzag((int64_t)((uint64_t)ts - (uint64_t)r->last_ts)));
 	r->last_ts = ts;
 	if (prev && same_bits(v, *prev)) {
-		put_varint(&r->buf, 1);
+		p += varint_put(p, 1);
 	} else if (safe_int(v)) {
 		int64_t x = (int64_t)v;
 		if (prev && safe_int(*prev))
 			x -= (int64_t)*prev; /* both within 2^53: no overflow */
-		put_varint(&r->buf, zigzag(x) << 2);
+		p += varint_put(p, zigzag(x) << 2);
 	} else {
-		uint8_t raw[8];
 		uint64_t bits;
 		memcpy(&bits, &v, 8);
-		le64_put(raw, bits);
-		put_varint(&r->buf, 2);
-		pw_buf_append(&r->buf, raw, 8);
+		p += varint_put(p, 2);
+		le64_put(p, bits);
+		p += 8;
 	}
+	r->buf.len = at + (size_t)(p - p0);
+	r->buf.data[r->buf.len] = '\0';
 	r->nsamples++;
 }
 

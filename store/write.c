@@ -181,80 +181,103 @@ static int poison(struct store_batch *b, int err, char *msg)
 	return err;
 }
 
+/* a label as encode() meets it, its lengths measured once */
+struct enc_label {
+	const char *name, *value;
+	size_t nlen, vlen;
+};
+
 static int label_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct pw_label *)a)->name, ((const struct pw_label *)b)->name);
+	return strcmp(((const struct enc_label *)a)->name, ((const struct enc_label *)b)->name);
 }
 
 /* check, sort and encode labels into out (pw_labels_encode's canonical
  * bytes: "name\0" then "label\0value\0" sorted by label); 0, or PW_EINVAL
- * with a message */
+ * with a message. This runs once per sample written through
+ * store_batch_put, so every string is measured once and compared as
+ * little as possible: a strictly ascending list (what writers usually
+ * hand) is sorted and has no duplicates. */
 static int encode(const struct pw_label *labels, size_t n, struct pw_buf *out, char **msg)
 {
-	struct pw_label small[33], *all = small, *ls = small + 1; /* all[0]: the name */
+	struct enc_label small[32], *ls = small;
 	const char *metric = NULL;
-	size_t nl = 0;
+	size_t nl = 0, mlen = 0, total;
+	bool ascending = true;
 	char esc[128];
 	int rc = 0;
 
 	*msg = NULL;
-	if (n > 32) {
-		all = xcalloc(n + 1, sizeof *all);
-		ls = all + 1;
-	}
+	if (n > 32)
+		ls = xcalloc(n, sizeof *ls);
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(labels[i].name, "__name__") == 0) {
+		const char *name = labels[i].name, *value = labels[i].value;
+		if (name[0] == '_' && name[1] == '_' && strcmp(name, "__name__") == 0) {
 			if (metric) {
 				*msg = xstrdup("duplicate label name \"__name__\"");
 				rc = PW_EINVAL;
 				goto out;
 			}
-			metric = labels[i].value;
+			metric = value;
 			continue;
 		}
-		size_t len = strlen(labels[i].name);
-		if (!pw_valid_label_name(labels[i].name, len) || len > LABEL_NAME_MAX) {
-			pw_esc(esc, sizeof esc, labels[i].name, len);
+		size_t len = strlen(name);
+		if (!pw_valid_label_name(name, len) || len > LABEL_NAME_MAX) {
+			pw_esc(esc, sizeof esc, name, len);
 			*msg = xasprintf("invalid label name \"%s\": must match "
 					 "[a-zA-Z_][a-zA-Z0-9_]* (at most %u bytes)",
 					 esc, LABEL_NAME_MAX);
 			rc = PW_EINVAL;
 			goto out;
 		}
-		if (labels[i].value[0] == '\0')
+		if (value[0] == '\0')
 			continue; /* an empty label value is the same as no label */
-		ls[nl++] = labels[i];
+		if (nl > 0 && ascending && strcmp(ls[nl - 1].name, name) >= 0)
+			ascending = false;
+		ls[nl++] = (struct enc_label){name, value, len, strlen(value)};
 	}
 	if (!metric) {
 		*msg = xstrdup("sample without a metric name");
 		rc = PW_EINVAL;
 		goto out;
 	}
-	if (!pw_valid_metric_name(metric, strlen(metric))) {
-		pw_esc(esc, sizeof esc, metric, strlen(metric));
+	mlen = strlen(metric);
+	if (!pw_valid_metric_name(metric, mlen)) {
+		pw_esc(esc, sizeof esc, metric, mlen);
 		*msg = xasprintf("invalid metric name \"%s\": must match [a-zA-Z_:][a-zA-Z0-9_:]*",
 				 esc);
 		rc = PW_EINVAL;
 		goto out;
 	}
-	/* writers usually hand labels in order already */
-	for (size_t i = 1; i < nl; i++)
-		if (strcmp(ls[i - 1].name, ls[i].name) > 0) {
-			qsort(ls, nl, sizeof *ls, label_cmp);
-			break;
-		}
-	for (size_t i = 1; i < nl; i++) {
-		if (strcmp(ls[i].name, ls[i - 1].name) == 0) {
-			*msg = xasprintf("duplicate label name \"%s\"", ls[i].name);
-			rc = PW_EINVAL;
-			goto out;
-		}
+	if (!ascending) {
+		qsort(ls, nl, sizeof *ls, label_cmp);
+		for (size_t i = 1; i < nl; i++)
+			if (strcmp(ls[i].name, ls[i - 1].name) == 0) {
+				*msg = xasprintf("duplicate label name \"%s\"", ls[i].name);
+				rc = PW_EINVAL;
+				goto out;
+			}
 	}
-	all[0] = (struct pw_label){"__name__", metric};
-	pw_labels_encode(all, nl + 1, out);
+	total = mlen + 1;
+	for (size_t i = 0; i < nl; i++)
+		total += ls[i].nlen + ls[i].vlen + 2;
+	char *p = pw_buf_grow(out, total);
+	if (!p) {
+		*msg = xstrdup("the batch's labels passed the buffer's maximum");
+		rc = PW_ETOOBIG;
+		goto out;
+	}
+	memcpy(p, metric, mlen + 1);
+	p += mlen + 1;
+	for (size_t i = 0; i < nl; i++) {
+		memcpy(p, ls[i].name, ls[i].nlen + 1);
+		p += ls[i].nlen + 1;
+		memcpy(p, ls[i].value, ls[i].vlen + 1);
+		p += ls[i].vlen + 1;
+	}
 out:
-	if (all != small)
-		free(all);
+	if (ls != small)
+		free(ls);
 	return rc;
 }
 
@@ -455,6 +478,60 @@ static int ent_cmp(const void *pa, const void *pb)
 	if (a->ts != b->ts)
 		return a->ts < b->ts ? -1 : 1;
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Entries src[0 .. n) in (id, ts, seq) order, in src or in tmp (room for
+ * n): the one returned. A scrape's batch, or a KPI slot's, writes its
+ * series in the order they were made: it is in order already, or a few
+ * runs in order (series made later); a fold of the log reads one run in id
+ * order per commit. Runs are merged pairwise, so a handful of runs costs a
+ * few passes, not a full sort; many runs are sorted. */
+static struct ent *ents_order(struct ent *src, size_t n, struct ent *tmp)
+{
+	size_t nr = 0, cap = 0, *r = NULL;
+	struct ent *dst = tmp;
+	if (n < 2)
+		return src;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || ent_cmp(&src[i - 1], &src[i]) > 0) {
+			if (nr == cap) {
+				cap = cap ? 2 * cap : 16;
+				r = xreallocarray(r, cap + 1, sizeof *r);
+			}
+			r[nr++] = i;
+		}
+	if (nr == 1 || nr > n / 16) {
+		if (nr > 1)
+			qsort(src, n, sizeof *src, ent_cmp);
+		free(r);
+		return src;
+	}
+	r[nr] = n; /* run k is [r[k], r[k + 1]) */
+	while (nr > 1) {
+		size_t w = 0;
+		for (size_t k = 0; k < nr; k += 2) {
+			size_t a = r[k], am = r[k + 1], o = a;
+			if (k + 1 == nr) { /* an odd run out: copied */
+				memcpy(dst + a, src + a, (am - a) * sizeof *src);
+				r[w++] = r[k];
+				continue;
+			}
+			size_t c = am, bm = r[k + 2];
+			while (a < am && c < bm)
+				dst[o++] = ent_cmp(&src[c], &src[a]) < 0 ? src[c++] : src[a++];
+			memcpy(dst + o, src + a, (am - a) * sizeof *src);
+			o += am - a;
+			memcpy(dst + o, src + c, (bm - c) * sizeof *src);
+			r[w++] = r[k];
+		}
+		r[w] = n;
+		nr = w;
+		struct ent *t = src;
+		src = dst;
+		dst = t;
+	}
+	free(r);
+	return src;
 }
 
 static void scratch(struct store_batch *b, size_t n)
@@ -977,13 +1054,14 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int s
 		struct ent *v;
 		size_t n;
 	} f = {NULL, 0};
+	struct ent *own = NULL, *tmp = NULL;
 	int64_t added = b->added;
 	int rc;
 
 	if ((rc = wal_read(s, txn, slice, folded, NULL, wal_samples_add, &got)) != 0)
 		goto out;
 	f.n = got.n;
-	f.v = xreallocarray(NULL, f.n ? f.n : 1, sizeof *f.v);
+	f.v = own = xreallocarray(NULL, f.n ? f.n : 1, sizeof *f.v);
 	for (size_t i = 0; i < f.n; i++)
 		f.v[i] = (struct ent){.id = got.id[i], .ts = got.ts[i], .v = got.vs[i],
 				      .seq = (uint32_t)i};
@@ -994,8 +1072,10 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int s
 	if ((rc = slice < 0 ? mdb_drop(txn, s->dbi_wal, 0) : wal_trim(s, txn, folded)) != 0 ||
 	    (rc = wal_folded_put(s, txn, folded)) != 0 || f.n == 0)
 		goto out;
-	/* ascending timestamps per series already: a stable sort by id */
-	qsort(f.v, f.n, sizeof *f.v, ent_cmp);
+	/* ascending timestamps per series already; seq keeps a series'
+	 * samples in the log's order */
+	tmp = xreallocarray(NULL, f.n, sizeof *tmp);
+	f.v = ents_order(f.v, f.n, tmp);
 	for (size_t i = 0; i < f.n;) {
 		size_t j = i;
 		while (j < f.n && f.v[j].id == f.v[i].id)
@@ -1006,7 +1086,8 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int s
 	}
 out:
 	b->added = added;
-	free(f.v);
+	free(own);
+	free(tmp);
 	return rc;
 }
 
@@ -1283,68 +1364,24 @@ static int feed_append(struct store_batch *b, MDB_txn *txn)
 	return rc;
 }
 
-/* The entries in (id, ts, seq) order. A scrape's batch, or a KPI slot's,
- * writes its series in the order they were made: it is in order already,
- * or a few runs in order (series made later); runs are merged pairwise,
- * so a handful of runs costs a few passes, not a full sort. */
+/* The batch's entries in (id, ts, seq) order (ents_order). */
 static void ents_sort(struct store_batch *b)
 {
-	size_t n = b->n, nr = 0, cap = 0, *r = NULL;
-	struct ent *src = b->ents, *dst;
-	if (n < 2)
+	if (b->n < 2)
 		return;
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || ent_cmp(&src[i - 1], &src[i]) > 0) {
-			if (nr == cap) {
-				cap = cap ? 2 * cap : 16;
-				r = xreallocarray(r, cap + 1, sizeof *r);
-			}
-			r[nr++] = i;
-		}
-	if (nr == 1 || nr > n / 16) {
-		if (nr > 1)
-			qsort(src, n, sizeof *src, ent_cmp);
-		free(r);
-		return;
-	}
-	r[nr] = n; /* run k is [r[k], r[k + 1]) */
-	if (b->sorted_cap < n) {
+	if (b->sorted_cap < b->n) {
 		free(b->sorted);
-		b->sorted_cap = b->cap > n ? b->cap : n;
+		b->sorted_cap = b->cap > b->n ? b->cap : b->n;
 		b->sorted = xreallocarray(NULL, b->sorted_cap, sizeof *b->sorted);
 	}
-	dst = b->sorted;
-	while (nr > 1) {
-		size_t w = 0;
-		for (size_t k = 0; k < nr; k += 2) {
-			size_t a = r[k], am = r[k + 1], o = a;
-			if (k + 1 == nr) { /* an odd run out: copied */
-				memcpy(dst + a, src + a, (am - a) * sizeof *src);
-				r[w++] = r[k];
-				continue;
-			}
-			size_t c = am, bm = r[k + 2];
-			while (a < am && c < bm)
-				dst[o++] = ent_cmp(&src[c], &src[a]) < 0 ? src[c++] : src[a++];
-			memcpy(dst + o, src + a, (am - a) * sizeof *src);
-			o += am - a;
-			memcpy(dst + o, src + c, (bm - c) * sizeof *src);
-			r[w++] = r[k];
-		}
-		r[w] = n;
-		nr = w;
-		struct ent *t = src;
-		src = dst;
-		dst = t;
-	}
-	free(r);
-	/* src holds the merged entries: it becomes the batch's array, the
+	/* the array holding the merged entries becomes the batch's, the
 	 * other one the second array for next time */
-	if (src != b->ents) {
+	if (ents_order(b->ents, b->n, b->sorted) != b->ents) {
+		struct ent *e = b->ents;
 		size_t c = b->cap;
-		b->sorted = b->ents;
-		b->ents = src;
+		b->ents = b->sorted;
 		b->cap = b->sorted_cap;
+		b->sorted = e;
 		b->sorted_cap = c;
 	}
 }

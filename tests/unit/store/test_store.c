@@ -577,6 +577,59 @@ Test(store, bad_names_poison_the_batch)
 	store_batch_abort(b);
 }
 
+/* store_batch_put takes labels in any order: the name anywhere, empty
+ * values dropped; one series per set however it is written, and a
+ * duplicate found wherever it stands (also past 32 labels). */
+Test(store, labels_in_any_order_name_one_series)
+{
+	struct pw_label ways[4][4] = {
+		{{"__name__", "m"}, {"a", "1"}, {"b", "2"}, {"c", "3"}},
+		{{"c", "3"}, {"__name__", "m"}, {"b", "2"}, {"a", "1"}},
+		{{"b", "2"}, {"a", "1"}, {"c", "3"}, {"__name__", "m"}},
+		{{"a", "1"}, {"c", "3"}, {"b", "2"}, {"__name__", "m"}},
+	};
+	struct pw_label five[5] = {{"c", "3"}, {"z", ""}, {"a", "1"}, {"__name__", "m"}, {"b", "2"}};
+	struct pw_label big[41];
+	char names[40][8];
+	struct store_batch *b = store_batch_begin(st);
+	for (int w = 0; w < 4; w++)
+		cr_assert_eq(store_batch_put(b, ways[w], 4, 1000 * (w + 1), w), 0);
+	cr_assert_eq(store_batch_put(b, five, 5, 5000, 4), 0);
+	/* 40 labels, descending, and the name last */
+	for (int i = 0; i < 40; i++) {
+		snprintf(names[i], sizeof names[i], "l%02d", 39 - i);
+		big[i] = (struct pw_label){names[i], "v"};
+	}
+	big[40] = (struct pw_label){"__name__", "big"};
+	cr_assert_eq(store_batch_put(b, big, 41, 1000, 1), 0);
+	char *cause = NULL;
+	cr_assert_eq(store_batch_commit(b, &cause), 0, "%s", cause);
+	struct store_stats s;
+	cr_assert_eq(store_stats(st, &s), 0);
+	cr_expect_eq(s.series, 2);
+	cr_expect_eq(s.samples, 6);
+
+	/* a duplicate after the list stopped ascending, and one among 40 */
+	struct pw_label dup[4] = {{"__name__", "m"}, {"b", "1"}, {"a", "x"}, {"b", "2"}};
+	b = store_batch_begin(st);
+	cr_expect_eq(store_batch_put(b, dup, 4, 1, 1), PW_EINVAL);
+	cr_expect(strstr(store_batch_error(b), "duplicate label name \"b\"") != NULL, "%s",
+		  store_batch_error(b));
+	store_batch_abort(b);
+	big[7] = (struct pw_label){names[20], "w"};
+	b = store_batch_begin(st);
+	cr_expect_eq(store_batch_put(b, big, 41, 1, 1), PW_EINVAL);
+	cr_expect(strstr(store_batch_error(b), "duplicate label name \"l19\"") != NULL, "%s",
+		  store_batch_error(b));
+	store_batch_abort(b);
+	/* two names */
+	struct pw_label two[3] = {{"__name__", "m"}, {"a", "1"}, {"__name__", "n"}};
+	b = store_batch_begin(st);
+	cr_expect_eq(store_batch_put(b, two, 3, 1, 1), PW_EINVAL);
+	cr_expect(strstr(store_batch_error(b), "duplicate label name \"__name__\"") != NULL);
+	store_batch_abort(b);
+}
+
 Test(store, map_grows_then_refuses_cleanly_at_max)
 {
 	/* a separate small store: 64 KiB initial, 2 MiB max */
