@@ -338,6 +338,25 @@ static inline bool code_get(uint8_t b, const uint8_t **p, const uint8_t *end, ui
 	return true;
 }
 
+/* code_get for the decoder's loop: a code of one or two bytes (nearly
+ * all) without a branch on its length, which follows the data and would
+ * be mispredicted about as often as a two-byte code comes; longer codes,
+ * or none left after *p, go to code_get. */
+static inline bool code_get_fast(uint8_t b, const uint8_t **p, const uint8_t *end,
+				 uint64_t *out)
+{
+	const uint8_t *q = *p;
+	if (q < end) {
+		uint64_t more = b >> 7, c = q[0];
+		if (!(more & (c >> 7))) {
+			*out = (uint64_t)(b & 0x7f) | (((c & 0x7f) << 7) & (0 - more));
+			*p = q + more;
+			return true;
+		}
+	}
+	return code_get(b, p, end, out);
+}
+
 /* Insert the index of a raw block of n > BLK_IDX_EVERY samples (len bytes,
  * laid out by raw_encode): the timestamps' length after the header, and
  * after the values' header one checkpoint per BLK_IDX_EVERY samples, the
@@ -765,7 +784,7 @@ int blk_decode_range(struct blk_codec *c, const uint8_t *blk, size_t len, int64_
 			if (P != ck_P[q] || (uint64_t)(a2 - a2s) != ck_a2[q] || (mode == 1 && D != ck_D[q]))
 				return PW_EINVAL; /* the index disagrees with the values */
 		}
-		if (!code_get(a1[i], &a2, excend, &code))
+		if (!code_get_fast(a1[i], &a2, excend, &code))
 			return PW_EINVAL;
 		if (code == 0) {
 			if (a1[i] != 0) /* a zero written long: not what a writer makes */
