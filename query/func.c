@@ -193,22 +193,40 @@ static bool r_idelta(struct ev *ev, const struct pt *p, size_t n, int64_t ts, in
 	return instant_value(p, n, false, out);
 }
 
-static void linreg(const struct pt *p, size_t n, int64_t icept, double *slope, double *inter)
+/* linreg's sums over a window's points, Prometheus 2.42's: plain sums of
+ * x (seconds from the intercept's time), y, xy and x^2 in the points'
+ * order, and whether every value past the first equals the first */
+struct lrsum {
+	double sx, sy, sxy, sx2;
+	bool consty;
+};
+
+/* the window's points p[from, to) (p its first point, p[0].v init) into
+ * s; at from == 0 the first point's own comparison is left out (the
+ * batch compares it too, which is only different for a NaN first value
+ * of a window of more than one point: unequal to the second anyway) */
+static inline void lr_add(struct lrsum *s, const struct pt *p, size_t from, size_t to,
+			  double icept, double init)
 {
-	double sx = 0, sy = 0, sxy = 0, sx2 = 0, cnt = 0, init = p[0].v;
-	bool consty = true;
-	for (size_t i = 0; i < n; i++) {
-		double x;
-		if (consty && i > 0 && p[i].v != init)
-			consty = false;
-		cnt += 1;
-		x = ((double)p[i].t - (double)icept) / 1e3;
-		sx += x;
-		sy += p[i].v;
-		sxy += x * p[i].v;
-		sx2 += x * x;
+	for (size_t i = from; i < to; i++) {
+		double x = ((double)p[i].t - icept) / 1e3;
+		if (i > 0 && p[i].v != init)
+			s->consty = false;
+		s->sx += x;
+		s->sy += p[i].v;
+		s->sxy += x * p[i].v;
+		s->sx2 += x * x;
 	}
-	if (consty) {
+}
+
+/* slope and intercept from the sums of n points (n exactly, as the sum
+ * of n ones), the first value init; a constant y answers slope 0 and
+ * itself, or NaN for an infinite constant */
+static inline void lr_end(const struct lrsum *s, size_t n, double init, double *slope,
+			  double *inter)
+{
+	double cnt = (double)n;
+	if (s->consty) {
 		if (isinf(init)) {
 			*slope = *inter = NAN;
 			return;
@@ -217,9 +235,18 @@ static void linreg(const struct pt *p, size_t n, int64_t icept, double *slope, d
 		*inter = init;
 		return;
 	}
-	double cov = sxy - sx * sy / cnt, var = sx2 - sx * sx / cnt;
+	double cov = s->sxy - s->sx * s->sy / cnt, var = s->sx2 - s->sx * s->sx / cnt;
 	*slope = cov / var;
-	*inter = sy / cnt - *slope * sx / cnt;
+	*inter = s->sy / cnt - *slope * s->sx / cnt;
+}
+
+/* Prometheus 2.42's linearRegression of p[0..n), n >= 2, x relative to
+ * icept (ms) */
+static void linreg(const struct pt *p, size_t n, int64_t icept, double *slope, double *inter)
+{
+	struct lrsum s = {0, 0, 0, 0, true};
+	lr_add(&s, p, 0, n, (double)icept, p[0].v);
+	lr_end(&s, n, p[0].v, slope, inter);
 }
 
 static bool r_deriv(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
@@ -394,6 +421,95 @@ static void avg_windows(const struct pt *p, const size_t *lo, const size_t *hi, 
 				s = t, c = c2;
 			}
 			out[w0 + l] = over ? avg_of(q[l], len[l]) : (s + c) / (double)len[l];
+		}
+	}
+}
+
+/* predict_linear's and deriv's windows of one series (a range query's
+ * steps): linreg's sums, operation for operation, so each slope and
+ * intercept is bit for bit linreg's; but four windows advance together in
+ * two vectors of two doubles (as avg_windows) while all four have points,
+ * then each alone, and the closing divisions are done two windows at a
+ * time. Most of linreg's time is one division per point (x = ms / 1e3),
+ * which a vector of two does in the time of one. The only difference in
+ * the operations: a lane compares its first value with itself too, which
+ * differs only for a NaN first value, unequal to the second value anyway.
+ * Windows w: points p[lo[w] .. hi[w]), at least two each, x relative to
+ * icept[w] (ms); their slopes and intercepts into slope[w], inter[w]. */
+#define LR_LANES 4
+static void linreg_windows(const struct pt *p, const size_t *lo, const size_t *hi,
+			   const double *icept, size_t nw, double *slope, double *inter)
+{
+	const v2d ms = {1e3, 1e3};
+	for (size_t w0 = 0; w0 < nw; w0 += LR_LANES) {
+		size_t nl = nw - w0 < LR_LANES ? nw - w0 : LR_LANES, len[LR_LANES], minlen, i;
+		const struct pt *q[LR_LANES];
+		double ic[LR_LANES], init[LR_LANES];
+		struct lrsum s[LR_LANES];
+		/* a missing lane repeats the first window, and is dropped */
+		for (size_t l = 0; l < LR_LANES; l++) {
+			size_t w = w0 + (l < nl ? l : 0);
+			q[l] = p + lo[w];
+			len[l] = hi[w] - lo[w];
+			ic[l] = icept[w];
+			init[l] = q[l][0].v;
+		}
+		minlen = len[0];
+		for (size_t l = 1; l < LR_LANES; l++)
+			if (len[l] < minlen)
+				minlen = len[l];
+		v2d ic01 = {ic[0], ic[1]}, ic23 = {ic[2], ic[3]};
+		v2d in01 = {init[0], init[1]}, in23 = {init[2], init[3]};
+		v2d sx01 = {0, 0}, sx23 = {0, 0}, sy01 = {0, 0}, sy23 = {0, 0};
+		v2d sxy01 = {0, 0}, sxy23 = {0, 0}, sx201 = {0, 0}, sx223 = {0, 0};
+		v2i ne01 = {0, 0}, ne23 = {0, 0};
+		for (i = 0; i < minlen; i++) {
+			v2d t01 = {(double)q[0][i].t, (double)q[1][i].t};
+			v2d t23 = {(double)q[2][i].t, (double)q[3][i].t};
+			v2d y01 = {q[0][i].v, q[1][i].v}, y23 = {q[2][i].v, q[3][i].v};
+			v2d x01 = (t01 - ic01) / ms, x23 = (t23 - ic23) / ms;
+			ne01 |= y01 != in01;
+			ne23 |= y23 != in23;
+			sx01 += x01;
+			sx23 += x23;
+			sy01 += y01;
+			sy23 += y23;
+			sxy01 += x01 * y01;
+			sxy23 += x23 * y23;
+			sx201 += x01 * x01;
+			sx223 += x23 * x23;
+		}
+		/* each lane's rest alone (i >= 2: past the first point) */
+		for (size_t l = 0; l < LR_LANES; l++) {
+			if (l >= nl) {
+				s[l] = s[0];
+				continue;
+			}
+			bool lo2 = l < 2;
+			size_t e = l & 1;
+			s[l].sx = lo2 ? sx01[e] : sx23[e];
+			s[l].sy = lo2 ? sy01[e] : sy23[e];
+			s[l].sxy = lo2 ? sxy01[e] : sxy23[e];
+			s[l].sx2 = lo2 ? sx201[e] : sx223[e];
+			s[l].consty = (lo2 ? ne01[e] : ne23[e]) == 0;
+			lr_add(&s[l], q[l], i, len[l], ic[l], init[l]);
+		}
+		/* lr_end's divisions two lanes at a time */
+		for (size_t h = 0; h < LR_LANES; h += 2) {
+			v2d cnt = {(double)len[h], (double)len[h + 1]};
+			v2d sx = {s[h].sx, s[h + 1].sx}, sy = {s[h].sy, s[h + 1].sy};
+			v2d sxy = {s[h].sxy, s[h + 1].sxy}, sx2 = {s[h].sx2, s[h + 1].sx2};
+			v2d cov = sxy - sx * sy / cnt, var = sx2 - sx * sx / cnt;
+			v2d sl = cov / var, it = sy / cnt - sl * sx / cnt;
+			for (size_t e = 0; e < 2 && h + e < nl; e++) {
+				size_t w = w0 + h + e;
+				if (s[h + e].consty) {
+					lr_end(&s[h + e], len[h + e], init[h + e], &slope[w], &inter[w]);
+				} else {
+					slope[w] = sl[e];
+					inter[w] = it[e];
+				}
+			}
 		}
 	}
 }
@@ -694,8 +810,9 @@ struct rwork {
 	size_t rcap;
 	size_t *dq;
 	size_t dcap;
-	size_t *wl;   /* avg_over_time's batch: windows' lo, hi, step, nsteps each */
-	double *wval; /* their means */
+	size_t *wl;   /* a batch's windows: their lo, hi, step, nsteps each */
+	double *wval; /* avg_over_time's means; linreg_windows' intercept
+		       * times, slopes and intercepts (nsteps each) */
 	size_t wlcap, wcap;
 	struct pt *out; /* the points of this run's series, one after another */
 	size_t on, ocap;
@@ -716,6 +833,8 @@ struct rjob {
 	const struct selres *sr; /* a matrix selector's series, or */
 	const struct val *sub;   /* a subquery's */
 	bool mono, batch, counts;
+	bool lr;            /* the batch is predict_linear's or deriv's */
+	const double *larg; /* predict_linear's scalar at each step */
 	/* an instant selector at every step instead (eval_vsel_as): its
 	 * samples' values or, timestamps, their times */
 	bool vsel, timestamps;
@@ -880,6 +999,8 @@ static void rj_series(void *ctx, unsigned wi, size_t i)
 		if (hi <= lo)
 			continue;
 		if (j->batch) {
+			if (j->lr && hi - lo < 2)
+				continue;
 			w->wl[nw] = lo;
 			w->wl[ev->nsteps + nw] = hi;
 			w->wl[2 * ev->nsteps + nw++] = k;
@@ -917,9 +1038,21 @@ static void rj_series(void *ctx, unsigned wi, size_t i)
 			return;
 	}
 	if (j->batch && nw) {
-		avg_windows(p, w->wl, w->wl + ev->nsteps, nw, w->wval);
+		const size_t ns = ev->nsteps, *ks = w->wl + 2 * ns;
+		if (!j->lr) {
+			avg_windows(p, w->wl, w->wl + ns, nw, w->wval);
+		} else {
+			/* as r_deriv and r_predict */
+			double *ic = w->wval, *sl = w->wval + ns, *it = w->wval + 2 * ns;
+			bool deriv = f->id == FN_DERIV;
+			for (size_t k = 0; k < nw; k++)
+				ic[k] = deriv ? (double)p[w->wl[k]].t : (double)step_ts(ev, ks[k]);
+			linreg_windows(p, w->wl, w->wl + ns, ic, nw, sl, it);
+			for (size_t k = 0; k < nw; k++)
+				w->wval[k] = deriv ? sl[k] : sl[k] * j->larg[ks[k]] + it[k];
+		}
 		for (size_t k = 0; k < nw; k++)
-			if (!rj_put(j, w, i, step_ts(ev, w->wl[2 * ev->nsteps + k]), w->wval[k]))
+			if (!rj_put(j, w, i, step_ts(ev, ks[k]), w->wval[k]))
 				return;
 	}
 	rr->n = w->on - rr->off;
@@ -993,13 +1126,14 @@ static void rj_free(void *arg)
 	free(j);
 }
 
-/* avg_over_time's batch buffers of worker k */
+/* the batch buffers of worker k */
 static void rj_buffers(struct ev *ev, struct rjob *j, unsigned k)
 {
 	struct rwork *w = &j->w[k];
 	if (j->batch &&
 	    (!rj_grow(j, 0, (void **)&w->wl, &w->wlcap, 3 * ev->nsteps, sizeof *w->wl) ||
-	     !rj_grow(j, 0, (void **)&w->wval, &w->wcap, ev->nsteps, sizeof *w->wval)))
+	     !rj_grow(j, 0, (void **)&w->wval, &w->wcap, (j->lr ? 3 : 1) * ev->nsteps,
+		      sizeof *w->wval)))
 		ev_fail(ev, j->etype, "%s", j->emsg);
 }
 
@@ -1049,9 +1183,13 @@ static struct val range_par(struct ev *ev, struct node *n, struct node *sel, dou
 	 * points, O(points) instead of O(points x window) */
 	j->mono = (f->id == FN_MAX_OT || f->id == FN_MIN_OT) && ev->nsteps > 1 &&
 		  ev->interval < range;
-	/* avg_over_time at many steps: the windows first, then their means
-	 * together (avg_windows) */
-	j->batch = f->id == FN_AVG_OT && ev->nsteps > 1;
+	/* avg_over_time, predict_linear and deriv at many steps: the windows
+	 * first, then their values together (avg_windows, linreg_windows) */
+	j->lr = (f->id == FN_PREDICT_LINEAR || f->id == FN_DERIV) && ev->nsteps > 1;
+	j->batch = (f->id == FN_AVG_OT && ev->nsteps > 1) || j->lr;
+	for (size_t a = 0; j->lr && a < n->nargs; a++)
+		if (sa[a] && !j->larg)
+			j->larg = sa[a];
 	/* rate and increase at many steps: the counter resets before each
 	 * point counted once, so that a window without any (nearly all) is not
 	 * scanned for them again at every step */
