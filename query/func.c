@@ -193,22 +193,40 @@ static bool r_idelta(struct ev *ev, const struct pt *p, size_t n, int64_t ts, in
 	return instant_value(p, n, false, out);
 }
 
-static void linreg(const struct pt *p, size_t n, int64_t icept, double *slope, double *inter)
+/* linreg's sums over a window's points, Prometheus 2.42's: plain sums of
+ * x (seconds from the intercept's time), y, xy and x^2 in the points'
+ * order, and whether every value past the first equals the first */
+struct lrsum {
+	double sx, sy, sxy, sx2;
+	bool consty;
+};
+
+/* the window's points p[from, to) (p its first point, p[0].v init) into
+ * s; at from == 0 the first point's own comparison is left out (the
+ * batch compares it too, which is only different for a NaN first value
+ * of a window of more than one point: unequal to the second anyway) */
+static inline void lr_add(struct lrsum *s, const struct pt *p, size_t from, size_t to,
+			  double icept, double init)
 {
-	double sx = 0, sy = 0, sxy = 0, sx2 = 0, cnt = 0, init = p[0].v;
-	bool consty = true;
-	for (size_t i = 0; i < n; i++) {
-		double x;
-		if (consty && i > 0 && p[i].v != init)
-			consty = false;
-		cnt += 1;
-		x = ((double)p[i].t - (double)icept) / 1e3;
-		sx += x;
-		sy += p[i].v;
-		sxy += x * p[i].v;
-		sx2 += x * x;
+	for (size_t i = from; i < to; i++) {
+		double x = ((double)p[i].t - icept) / 1e3;
+		if (i > 0 && p[i].v != init)
+			s->consty = false;
+		s->sx += x;
+		s->sy += p[i].v;
+		s->sxy += x * p[i].v;
+		s->sx2 += x * x;
 	}
-	if (consty) {
+}
+
+/* slope and intercept from the sums of n points (n exactly, as the sum
+ * of n ones), the first value init; a constant y answers slope 0 and
+ * itself, or NaN for an infinite constant */
+static inline void lr_end(const struct lrsum *s, size_t n, double init, double *slope,
+			  double *inter)
+{
+	double cnt = (double)n;
+	if (s->consty) {
 		if (isinf(init)) {
 			*slope = *inter = NAN;
 			return;
@@ -217,9 +235,18 @@ static void linreg(const struct pt *p, size_t n, int64_t icept, double *slope, d
 		*inter = init;
 		return;
 	}
-	double cov = sxy - sx * sy / cnt, var = sx2 - sx * sx / cnt;
+	double cov = s->sxy - s->sx * s->sy / cnt, var = s->sx2 - s->sx * s->sx / cnt;
 	*slope = cov / var;
-	*inter = sy / cnt - *slope * sx / cnt;
+	*inter = s->sy / cnt - *slope * s->sx / cnt;
+}
+
+/* Prometheus 2.42's linearRegression of p[0..n), n >= 2, x relative to
+ * icept (ms) */
+static void linreg(const struct pt *p, size_t n, int64_t icept, double *slope, double *inter)
+{
+	struct lrsum s = {0, 0, 0, 0, true};
+	lr_add(&s, p, 0, n, (double)icept, p[0].v);
+	lr_end(&s, n, p[0].v, slope, inter);
 }
 
 static bool r_deriv(struct ev *ev, const struct pt *p, size_t n, int64_t ts, int64_t ref,
@@ -395,6 +422,155 @@ static void avg_windows(const struct pt *p, const size_t *lo, const size_t *hi, 
 			}
 			out[w0 + l] = over ? avg_of(q[l], len[l]) : (s + c) / (double)len[l];
 		}
+	}
+}
+
+/* predict_linear's and deriv's windows of one series (a range query's
+ * steps), with linreg's sums operation for operation, so that each slope
+ * and intercept is bit for bit linreg's. Four windows advance together in
+ * two vectors of two doubles (as avg_windows) while all four have points,
+ * then each alone; lr_close's divisions go two windows at a time. A window
+ * of constant values never gets here (lr_batch answers it), so the lanes
+ * only sum. A window w: points p[lo .. lo + len), len >= 2. */
+#define LR_LANES 4
+struct lrw {
+	size_t lo, len, out; /* out: its index in the slopes and intercepts */
+	double ic;           /* x's origin (ms), as a double */
+	int sh;              /* its shape (struct lrshape), or -1 */
+};
+
+/* The x of a series' windows whose points are evenly spaced, g ms apart,
+ * the first point off ms from the window's origin: x[j] = (off + j g) /
+ * 1e3, the same double as linreg's ((double)t - (double)icept) / 1e3 while
+ * times and origins are within 2^53 (exact as doubles, so that their
+ * difference is rounded once, as the integer's conversion is); and the
+ * sums of the first j x and x^2, sx[j] and sx2[j], added in linreg's order
+ * from 0, so that they are linreg's sx and sx2 of every such window of j
+ * points. need: the longest window's points. */
+#define LR_SHAPES 16
+struct lrshape {
+	int64_t off;
+	size_t need;
+	const double *x, *sx, *sx2;
+};
+
+/* the slopes and intercepts of lanes [0, nl) from their sums */
+static void lr_close(const struct lrsum *s, const size_t *len, size_t nl, const struct lrw *wv,
+		     double *slope, double *inter)
+{
+	for (size_t h = 0; h < nl; h += 2) {
+		size_t h1 = h + 1 < nl ? h + 1 : h;
+		v2d cnt = {(double)len[h], (double)len[h1]};
+		v2d sx = {s[h].sx, s[h1].sx}, sy = {s[h].sy, s[h1].sy};
+		v2d sxy = {s[h].sxy, s[h1].sxy}, sx2 = {s[h].sx2, s[h1].sx2};
+		/* lr_end's, left to right */
+		v2d cov = sxy - sx * sy / cnt, var = sx2 - sx * sx / cnt;
+		v2d sl = cov / var, it = sy / cnt - sl * sx / cnt;
+		slope[wv[h].out] = sl[0];
+		inter[wv[h].out] = it[0];
+		if (h1 != h) {
+			slope[wv[h1].out] = sl[1];
+			inter[wv[h1].out] = it[1];
+		}
+	}
+}
+
+/* windows of any times: x = (t - ic) / 1e3 per point, tt[k - a] the
+ * double of p[k].t */
+static void lr_lanes_any(const struct pt *p, const double *tt, size_t a, const struct lrw *wv,
+			 size_t nw, double *slope, double *inter)
+{
+	const v2d ms = {1e3, 1e3};
+	for (size_t w0 = 0; w0 < nw; w0 += LR_LANES) {
+		size_t nl = nw - w0 < LR_LANES ? nw - w0 : LR_LANES, len[LR_LANES], minlen, i;
+		const struct pt *q[LR_LANES];
+		const double *t[LR_LANES];
+		double ic[LR_LANES];
+		struct lrsum s[LR_LANES];
+		/* a missing lane repeats the first window, and is dropped */
+		for (size_t l = 0; l < LR_LANES; l++) {
+			const struct lrw *x = &wv[w0 + (l < nl ? l : 0)];
+			q[l] = p + x->lo;
+			t[l] = tt + (x->lo - a);
+			len[l] = x->len;
+			ic[l] = x->ic;
+		}
+		minlen = len[0];
+		for (size_t l = 1; l < LR_LANES; l++)
+			if (len[l] < minlen)
+				minlen = len[l];
+		v2d ic01 = {ic[0], ic[1]}, ic23 = {ic[2], ic[3]};
+		v2d sx01 = {0, 0}, sx23 = {0, 0}, sy01 = {0, 0}, sy23 = {0, 0};
+		v2d sxy01 = {0, 0}, sxy23 = {0, 0}, sx201 = {0, 0}, sx223 = {0, 0};
+		for (i = 0; i < minlen; i++) {
+			v2d t01 = {t[0][i], t[1][i]}, t23 = {t[2][i], t[3][i]};
+			v2d y01 = {q[0][i].v, q[1][i].v}, y23 = {q[2][i].v, q[3][i].v};
+			v2d x01 = (t01 - ic01) / ms, x23 = (t23 - ic23) / ms;
+			sx01 += x01;
+			sx23 += x23;
+			sy01 += y01;
+			sy23 += y23;
+			sxy01 += x01 * y01;
+			sxy23 += x23 * y23;
+			sx201 += x01 * x01;
+			sx223 += x23 * x23;
+		}
+		/* each lane's rest alone */
+		for (size_t l = 0; l < nl; l++) {
+			bool lo2 = l < 2;
+			size_t e = l & 1;
+			s[l].sx = lo2 ? sx01[e] : sx23[e];
+			s[l].sy = lo2 ? sy01[e] : sy23[e];
+			s[l].sxy = lo2 ? sxy01[e] : sxy23[e];
+			s[l].sx2 = lo2 ? sx201[e] : sx223[e];
+			s[l].consty = false;
+			lr_add(&s[l], q[l], i, len[l], ic[l], q[l][0].v);
+		}
+		lr_close(s, len, nl, wv + w0, slope, inter);
+	}
+}
+
+/* windows of evenly spaced points (a shape each): x from the shape, sx and
+ * sx2 the shape's sums, so that only y and xy are summed here */
+static void lr_lanes_grid(const struct pt *p, const struct lrshape *sh, const struct lrw *wv,
+			  size_t nw, double *slope, double *inter)
+{
+	for (size_t w0 = 0; w0 < nw; w0 += LR_LANES) {
+		size_t nl = nw - w0 < LR_LANES ? nw - w0 : LR_LANES, len[LR_LANES], minlen, i;
+		const struct pt *q[LR_LANES];
+		const struct lrshape *h[LR_LANES];
+		struct lrsum s[LR_LANES];
+		for (size_t l = 0; l < LR_LANES; l++) {
+			const struct lrw *x = &wv[w0 + (l < nl ? l : 0)];
+			q[l] = p + x->lo;
+			len[l] = x->len;
+			h[l] = &sh[x->sh];
+		}
+		minlen = len[0];
+		for (size_t l = 1; l < LR_LANES; l++)
+			if (len[l] < minlen)
+				minlen = len[l];
+		const double *x0 = h[0]->x, *x1 = h[1]->x, *x2 = h[2]->x, *x3 = h[3]->x;
+		v2d sy01 = {0, 0}, sy23 = {0, 0}, sxy01 = {0, 0}, sxy23 = {0, 0};
+		for (i = 0; i < minlen; i++) {
+			v2d x01 = {x0[i], x1[i]}, x23 = {x2[i], x3[i]};
+			v2d y01 = {q[0][i].v, q[1][i].v}, y23 = {q[2][i].v, q[3][i].v};
+			sy01 += y01;
+			sy23 += y23;
+			sxy01 += x01 * y01;
+			sxy23 += x23 * y23;
+		}
+		for (size_t l = 0; l < nl; l++) {
+			bool lo2 = l < 2;
+			size_t e = l & 1;
+			double sy = lo2 ? sy01[e] : sy23[e], sxy = lo2 ? sxy01[e] : sxy23[e];
+			for (size_t k = i; k < len[l]; k++) {
+				sy += q[l][k].v;
+				sxy += h[l]->x[k] * q[l][k].v;
+			}
+			s[l] = (struct lrsum){h[l]->sx[len[l]], sy, sxy, h[l]->sx2[len[l]], false};
+		}
+		lr_close(s, len, nl, wv + w0, slope, inter);
 	}
 }
 
@@ -694,9 +870,21 @@ struct rwork {
 	size_t rcap;
 	size_t *dq;
 	size_t dcap;
-	size_t *wl;   /* avg_over_time's batch: windows' lo, hi, step, nsteps each */
-	double *wval; /* their means */
+	size_t *wl;   /* a batch's windows: their lo, hi, step, nsteps each */
+	double *wval; /* avg_over_time's means; predict_linear's and deriv's
+		       * slopes and intercepts, then values (nsteps each) */
 	size_t wlcap, wcap;
+	/* predict_linear's and deriv's batch (lr_batch): the windows, two
+	 * counts per point (values unequal to the one before, steps off the
+	 * grid), the points' times as doubles, the shapes' x and sums */
+	struct lrw *lw;
+	size_t lwcap;
+	uint32_t *lrc;
+	size_t lrccap;
+	double *tt;
+	size_t ttcap;
+	double *shx;
+	size_t shxcap;
 	struct pt *out; /* the points of this run's series, one after another */
 	size_t on, ocap;
 	unsigned tick;
@@ -716,6 +904,8 @@ struct rjob {
 	const struct selres *sr; /* a matrix selector's series, or */
 	const struct val *sub;   /* a subquery's */
 	bool mono, batch, counts;
+	bool lr;            /* the batch is predict_linear's or deriv's */
+	const double *larg; /* predict_linear's scalar at each step */
 	/* an instant selector at every step instead (eval_vsel_as): its
 	 * samples' values or, timestamps, their times */
 	bool vsel, timestamps;
@@ -832,6 +1022,127 @@ static bool rj_put(struct rjob *j, struct rwork *w, size_t i, int64_t t, double 
 	return true;
 }
 
+/* the shape, of sh[0 .. *nsh), of a window of len points the first off ms
+ * from its origin; -1 when the shapes would hold more than room x in all
+ * (made later, by lr_shapes) */
+static int lr_shape(struct lrshape *sh, unsigned *nsh, size_t *total, size_t room, int64_t off,
+		    size_t len)
+{
+	unsigned k;
+	for (k = 0; k < *nsh && sh[k].off != off; k++)
+		;
+	if (k == *nsh) {
+		if (k == LR_SHAPES || *total + len > room)
+			return -1;
+		sh[k] = (struct lrshape){off, len, NULL, NULL, NULL};
+		*total += len;
+		++*nsh;
+	} else if (sh[k].need < len) {
+		if (*total + (len - sh[k].need) > room)
+			return -1;
+		*total += len - sh[k].need;
+		sh[k].need = len;
+	}
+	return (int)k;
+}
+
+/* the shapes' x and sums, total x in all, in w->shx */
+static bool lr_shapes(struct rjob *j, struct rwork *w, size_t i, struct lrshape *sh, unsigned nsh,
+		      size_t total, int64_t g)
+{
+	double *b;
+	if (!rj_grow(j, i, (void **)&w->shx, &w->shxcap, 3 * total + 2 * nsh, sizeof *w->shx))
+		return false;
+	b = w->shx;
+	for (unsigned k = 0; k < nsh; k++) {
+		size_t n = sh[k].need;
+		double *x = b, *sx = b + n, *sx2 = b + 2 * n + 1;
+		sx[0] = sx2[0] = 0;
+		for (size_t m = 0; m < n; m++) {
+			x[m] = (double)(sh[k].off + (int64_t)m * g) / 1e3;
+			sx[m + 1] = sx[m] + x[m];
+			sx2[m + 1] = sx2[m] + x[m] * x[m];
+		}
+		sh[k].x = x;
+		sh[k].sx = sx;
+		sh[k].sx2 = sx2;
+		b += 3 * n + 2;
+	}
+	return true;
+}
+
+/* within 2^53 of 0: exact as a double */
+static inline bool lr_exact(int64_t t)
+{
+	return t >= -((int64_t)1 << 53) && t <= (int64_t)1 << 53;
+}
+
+/* predict_linear's or deriv's value at each of the batch's nw windows
+ * (w->wl), at least two points each, as r_predict and r_deriv give it, into
+ * w->wval. A window of constant values (none unequal to the one before,
+ * counted once per point) is answered at once. One whose points are evenly
+ * spaced, as far apart as the first window's first two (no step off that
+ * grid inside it, counted once per point), takes the x of its shape: of
+ * the windows as far from their origins (every one of deriv's; of
+ * predict_linear's, those at steps a multiple of the spacing apart), up to
+ * 16 shapes and as many x in all as the series' points. The others compute
+ * x at every point. */
+static bool lr_batch(struct rjob *j, struct rwork *w, size_t i, const struct pt *p, size_t nw)
+{
+	const struct ev *ev = j->ev;
+	const size_t ns = ev->nsteps, *lo = w->wl, *hi = w->wl + ns, *ks = w->wl + 2 * ns;
+	const bool deriv = j->f->id == FN_DERIV;
+	/* the points any window holds: windows move forward */
+	const size_t a = lo[0], e = hi[nw - 1];
+	const int64_t g = p[a + 1].t - p[a].t;
+	double *sl = w->wval, *it = w->wval + ns;
+	size_t nr = 0, nx = nw, total = 0;
+	struct lrshape sh[LR_SHAPES];
+	unsigned nsh = 0;
+	uint32_t *brk, *gap;
+
+	if (!rj_grow(j, i, (void **)&w->lrc, &w->lrccap, 2 * (e - a), sizeof *w->lrc))
+		return false;
+	/* of point k at [k - a] */
+	brk = w->lrc;
+	gap = w->lrc + (e - a);
+	brk[0] = gap[0] = 0;
+	for (size_t k = a + 1; k < e; k++) {
+		brk[k - a] = brk[k - a - 1] + !(p[k].v == p[k - 1].v);
+		gap[k - a] = gap[k - a - 1] + (p[k].t - p[k - 1].t != g);
+	}
+	for (size_t k = 0; k < nw; k++) {
+		size_t l = lo[k], h = hi[k];
+		int64_t ic = deriv ? p[l].t : step_ts(ev, ks[k]);
+		struct lrw x = {l, h - l, k, (double)ic, -1};
+		if (brk[h - 1 - a] == brk[l - a]) {
+			/* every value equals the first (== is transitive) */
+			struct lrsum s = {0, 0, 0, 0, true};
+			lr_end(&s, h - l, p[l].v, &sl[k], &it[k]);
+			continue;
+		}
+		if (gap[h - 1 - a] == gap[l - a] && lr_exact(p[l].t) && lr_exact(p[h - 1].t) && lr_exact(ic))
+			x.sh = lr_shape(sh, &nsh, &total, e - a, p[l].t - ic, h - l);
+		if (x.sh >= 0)
+			w->lw[nr++] = x;
+		else
+			w->lw[--nx] = x;
+	}
+	if (nr && !lr_shapes(j, w, i, sh, nsh, total, g))
+		return false;
+	lr_lanes_grid(p, sh, w->lw, nr, sl, it);
+	if (nx < nw) {
+		if (!rj_grow(j, i, (void **)&w->tt, &w->ttcap, e - a, sizeof *w->tt))
+			return false;
+		for (size_t k = a; k < e; k++)
+			w->tt[k - a] = (double)p[k].t;
+		lr_lanes_any(p, w->tt, a, w->lw + nx, nw - nx, sl, it);
+	}
+	for (size_t k = 0; k < nw; k++)
+		w->wval[k] = deriv ? sl[k] : sl[k] * j->larg[ks[k]] + it[k];
+	return true;
+}
+
 /* series i's value at every step whose window holds points, into w->out */
 static void rj_series(void *ctx, unsigned wi, size_t i)
 {
@@ -880,6 +1191,8 @@ static void rj_series(void *ctx, unsigned wi, size_t i)
 		if (hi <= lo)
 			continue;
 		if (j->batch) {
+			if (j->lr && hi - lo < 2)
+				continue;
 			w->wl[nw] = lo;
 			w->wl[ev->nsteps + nw] = hi;
 			w->wl[2 * ev->nsteps + nw++] = k;
@@ -917,9 +1230,14 @@ static void rj_series(void *ctx, unsigned wi, size_t i)
 			return;
 	}
 	if (j->batch && nw) {
-		avg_windows(p, w->wl, w->wl + ev->nsteps, nw, w->wval);
+		const size_t ns = ev->nsteps, *ks = w->wl + 2 * ns;
+		if (!j->lr) {
+			avg_windows(p, w->wl, w->wl + ns, nw, w->wval);
+		} else if (!lr_batch(j, w, i, p, nw)) {
+			return;
+		}
 		for (size_t k = 0; k < nw; k++)
-			if (!rj_put(j, w, i, step_ts(ev, w->wl[2 * ev->nsteps + k]), w->wval[k]))
+			if (!rj_put(j, w, i, step_ts(ev, ks[k]), w->wval[k]))
 				return;
 	}
 	rr->n = w->on - rr->off;
@@ -983,6 +1301,10 @@ static void rj_free(void *arg)
 		free(w->dq);
 		free(w->wl);
 		free(w->wval);
+		free(w->lw);
+		free(w->lrc);
+		free(w->tt);
+		free(w->shx);
 		free(w->out);
 	}
 	free(j->res);
@@ -993,13 +1315,15 @@ static void rj_free(void *arg)
 	free(j);
 }
 
-/* avg_over_time's batch buffers of worker k */
+/* the batch buffers of worker k */
 static void rj_buffers(struct ev *ev, struct rjob *j, unsigned k)
 {
 	struct rwork *w = &j->w[k];
 	if (j->batch &&
 	    (!rj_grow(j, 0, (void **)&w->wl, &w->wlcap, 3 * ev->nsteps, sizeof *w->wl) ||
-	     !rj_grow(j, 0, (void **)&w->wval, &w->wcap, ev->nsteps, sizeof *w->wval)))
+	     !rj_grow(j, 0, (void **)&w->wval, &w->wcap, (j->lr ? 2 : 1) * ev->nsteps,
+		      sizeof *w->wval) ||
+	     (j->lr && !rj_grow(j, 0, (void **)&w->lw, &w->lwcap, ev->nsteps, sizeof *w->lw))))
 		ev_fail(ev, j->etype, "%s", j->emsg);
 }
 
@@ -1049,9 +1373,13 @@ static struct val range_par(struct ev *ev, struct node *n, struct node *sel, dou
 	 * points, O(points) instead of O(points x window) */
 	j->mono = (f->id == FN_MAX_OT || f->id == FN_MIN_OT) && ev->nsteps > 1 &&
 		  ev->interval < range;
-	/* avg_over_time at many steps: the windows first, then their means
-	 * together (avg_windows) */
-	j->batch = f->id == FN_AVG_OT && ev->nsteps > 1;
+	/* avg_over_time, predict_linear and deriv at many steps: the windows
+	 * first, then their values together (avg_windows, lr_batch) */
+	j->lr = (f->id == FN_PREDICT_LINEAR || f->id == FN_DERIV) && ev->nsteps > 1;
+	j->batch = (f->id == FN_AVG_OT && ev->nsteps > 1) || j->lr;
+	for (size_t a = 0; j->lr && a < n->nargs; a++)
+		if (sa[a] && !j->larg)
+			j->larg = sa[a];
 	/* rate and increase at many steps: the counter resets before each
 	 * point counted once, so that a window without any (nearly all) is not
 	 * scanned for them again at every step */

@@ -358,3 +358,207 @@ Test(promql, avg_over_time_compensated_and_overflowing)
 		query_result_free(r);
 	}
 }
+
+/* predict_linear and deriv by hand: points every 60 s valued 30i + 10, 3
+ * more at odd i. A window of three (at t = 60(i + 2) s, [2m] holding both
+ * ends) has x = -120, -60, 0 s from t and, for deriv, 0, 60, 120 s from its
+ * first point; sx = -180 (180), sx2 = 18000, so var = 18000 - 180^2/3 =
+ * 7200, and cov = sxy - sx*sy/3 = 60(c - a) = 3600 for its first and last
+ * values a, c (c - a = 60 at either parity): slope 0.5 a second. The
+ * intercept is sy/3 + 0.5*180/3 = sy/3 + 30, sy = 90i + 123 at even i, 90i +
+ * 126 at odd, so predict_linear(hw[2m], 60) = 30i + 101 (even), 30i + 102
+ * (odd); every figure exact in binary. A constant answers itself (slope 0),
+ * an infinite constant NaN. The range query's nine windows go four at a
+ * time (then one), and must give these same figures. */
+Test(promql, linreg_by_hand)
+{
+	static const struct {
+		const char *q, *city;
+		int kind; /* 0: predict 60 s ahead, 1: deriv, 2: predict time() - 120 s ahead */
+	} cases[] = {
+		{"predict_linear(hw[2m], 60)", "a", 0},
+		{"deriv(hw[2m])", "a", 1},
+		{"predict_linear(hw[2m], time() - 120)", "a", 2},
+		{"predict_linear(hw[2m], 60)", "k", 3},
+		{"deriv(hw[2m])", "k", 4},
+		{"predict_linear(hw[2m], 60)", "i", 5},
+		{"deriv(hw[2m])", "i", 5},
+	};
+	struct store_batch *b = store_batch_begin(st);
+	char *cause = NULL;
+	for (int i = 0; i <= 10; i++) {
+		put(b, "hw", "a", i * 60000, 30.0 * i + 10 + 3 * (i % 2));
+		put(b, "hw", "k", i * 60000, 5);
+		put(b, "hw", "i", i * 60000, INFINITY);
+	}
+	cr_assert_eq(store_batch_commit(b, &cause), 0, "%s", cause ? cause : "");
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		struct query_result *r, *ri;
+		struct query_error e = {0};
+		const struct query_series *s = NULL;
+		char qi[96];
+		cr_assert_eq(query_range(st, NULL, cases[c].q, 120000, 600000, 60000, &r, &e), 0,
+			     "%s", e.msg);
+		for (size_t k = 0; k < r->nseries; k++)
+			for (size_t l = 0; l < r->series[k].nlabels; l++)
+				if (strcmp(r->series[k].labels[l].name, "city") == 0 &&
+				    strcmp(r->series[k].labels[l].value, cases[c].city) == 0)
+					s = &r->series[k];
+		cr_assert_not_null(s, "%s: %s", cases[c].q, cases[c].city);
+		cr_assert_eq(s->n, 9, "%s: %s", cases[c].q, cases[c].city);
+		for (int i = 0; i < 9; i++) {
+			int64_t t = (int64_t)(i + 2) * 60000;
+			double want;
+			switch (cases[c].kind) {
+			case 0:
+				want = 30.0 * i + 101 + i % 2;
+				break;
+			case 1:
+				want = 0.5;
+				break;
+			case 2: /* the intercept and 0.5 a second for t/1000 - 120 s */
+				want = 30.0 * i + 71 + i % 2 + 0.5 * ((double)t / 1000 - 120);
+				break;
+			case 3:
+				want = 5;
+				break;
+			case 4:
+				want = 0;
+				break;
+			default:
+				want = NAN;
+			}
+			cr_expect_eq(s->pts[i].t, t);
+			if (isnan(want))
+				cr_expect(isnan(s->pts[i].v), "%s: %s at %lld: %a", cases[c].q,
+					  cases[c].city, (long long)t, s->pts[i].v);
+			else
+				cr_expect_eq(s->pts[i].v, want, "%s: %s at %lld: %a, not %a",
+					     cases[c].q, cases[c].city, (long long)t, s->pts[i].v, want);
+			/* and the instant query at that step */
+			snprintf(qi, sizeof qi, "%s", cases[c].q);
+			*strchr(qi, '[') = 0;
+			snprintf(qi + strlen(qi), sizeof qi - strlen(qi), "{city=\"%s\"}%s", cases[c].city,
+				 strchr(cases[c].q, '['));
+			cr_assert_eq(query_instant(st, NULL, qi, t, &ri, &e), 0, "%s", e.msg);
+			cr_assert_eq(ri->nseries, 1, "%s", qi);
+			if (isnan(want))
+				cr_expect(isnan(ri->series[0].pts[0].v), "%s at %lld", qi, (long long)t);
+			else
+				cr_expect_eq(ri->series[0].pts[0].v, want, "%s at %lld: %a", qi,
+					     (long long)t, ri->series[0].pts[0].v);
+			query_result_free(ri);
+		}
+		query_result_free(r);
+	}
+}
+
+/* q (a format whose %s takes a matcher: "" for all series) as a range
+ * query over [0, 30 min] at 10 s steps, against the instant query of each
+ * of ncity series (city lN) at every step: a point where the instant query
+ * has one, none where it has none, bit for bit the same value, but any NaN
+ * for a NaN: which of two NaN an addition passes on (so the sign bit of
+ * NaN + -NaN) follows the order a compiler gives its operands, and no
+ * answer shows a NaN's bits (they are all written NaN). */
+static size_t range_is_instants(const char *q, int ncity)
+{
+	struct query_result *r, *ri;
+	struct query_error e = {0};
+	char qq[160], m[32];
+	size_t checked = 0;
+	snprintf(qq, sizeof qq, q, "");
+	cr_assert_eq(query_range(st, NULL, qq, 0, 1800000, 10000, &r, &e), 0, "%s: %s", qq, e.msg);
+	for (int c = 0; c < ncity; c++) {
+		const struct query_series *s = NULL;
+		char city[16];
+		size_t k = 0;
+		snprintf(city, sizeof city, "l%d", c);
+		for (size_t i = 0; i < r->nseries; i++)
+			for (size_t l = 0; l < r->series[i].nlabels; l++)
+				if (strcmp(r->series[i].labels[l].name, "city") == 0 &&
+				    strcmp(r->series[i].labels[l].value, city) == 0)
+					s = &r->series[i];
+		snprintf(m, sizeof m, "{city=\"%s\"}", city);
+		snprintf(qq, sizeof qq, q, m);
+		for (int64_t t = 0; t <= 1800000; t += 10000) {
+			bool has = s && k < s->n && s->pts[k].t == t;
+			cr_assert_eq(query_instant(st, NULL, qq, t, &ri, &e), 0, "%s: %s", qq, e.msg);
+			cr_assert_eq(has, ri->nseries == 1, "%s at %lld: range %s a point, instant %zu",
+				     qq, (long long)t, has ? "has" : "has no", ri->nseries);
+			if (has) {
+				uint64_t want, got;
+				memcpy(&want, &ri->series[0].pts[0].v, 8);
+				memcpy(&got, &s->pts[k].v, 8);
+				if (isnan(s->pts[k].v) && isnan(ri->series[0].pts[0].v))
+					got = want;
+				cr_assert_eq(got, want, "%s at %lld: range %a, instant %a", qq,
+					     (long long)t, s->pts[k].v, ri->series[0].pts[0].v);
+				k++;
+				checked++;
+			}
+			query_result_free(ri);
+		}
+		cr_assert(!s || k == s->n, "%s: points at no step", qq);
+	}
+	query_result_free(r);
+	return checked;
+}
+
+/* predict_linear's and deriv's range steps (func.c: windows evaluated four
+ * at a time) are the instant answers, over awkward series: l0 regular every
+ * 15 s with NaN, infinities, +-1e308 and -0 here and there; l1 regular with
+ * constant runs (finite, +0 against -0, infinite, NaN); l2 at jittered
+ * times; l3 regular with gaps (windows of different lengths side by side);
+ * l4 values near 1e306 (sums and products overflow); l5..l7 every 7, 20
+ * and 60 s. The series begin 0, 10, ..., 70 s in, so that their numbers of
+ * windows leave every remainder by four; windows of [40s] hold two to six
+ * points, offset and @ move the windows against the steps, and the
+ * subquery's points are its own regular grid. */
+Test(promql, linreg_range_steps_are_the_instant_answers)
+{
+	static const char *const qs[] = {
+		"predict_linear(lr%s[2m], 600)",
+		"predict_linear(lr%s[75s], time() - 900)",
+		"predict_linear(lr%s[1m] offset 25s, -60)",
+		"predict_linear(lr%s[3m] @ 900, 60)",
+		"deriv(lr%s[5m])",
+		"deriv(lr%s[40s])",
+		"deriv(lr%s[3m:20s])",
+		"predict_linear(lr%s[150s:15s], 30)",
+	};
+	static const double special[] = {NAN, INFINITY, -INFINITY, 1e308, -1e308, -0.0};
+	struct store_batch *b = store_batch_begin(st);
+	char *cause = NULL;
+	uint64_t seed = 11;
+	for (int s = 0; s < 8; s++) {
+		static const int64_t every[] = {15000, 15000, 15000, 15000, 15000, 7000, 20000, 60000};
+		char city[8];
+		int n = 0;
+		snprintf(city, sizeof city, "l%d", s);
+		for (int64_t t = s * 10000; t <= 1800000; t += every[s], n++) {
+			int64_t at = t;
+			double v;
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			v = (double)(seed >> 40) / 4096.0 - 2000;
+			if (s == 0 && (seed >> 20) % 11 == 0)
+				v = special[(seed >> 8) % 6];
+			if (s == 1) {
+				/* runs of 9 to 40 points, some longer than a window */
+				static const double run[] = {3.5, 0.0, -0.0, INFINITY, -INFINITY, NAN, 7};
+				v = run[(n / 9 + n / 40) % 7];
+				if (n % 9 == 0 && n % 2)
+					v = -v;
+			}
+			if (s == 2)
+				at += (int64_t)((seed >> 30) % 3000) - 1500;
+			if (s == 3 && ((n > 20 && n < 27) || n == 40 || n == 43 || (n > 70 && n < 90)))
+				continue;
+			if (s == 4)
+				v = v * 1e303;
+			put(b, "lr", city, at, v);
+		}
+	}
+	cr_assert_eq(store_batch_commit(b, &cause), 0, "%s", cause ? cause : "");
+	for (size_t i = 0; i < sizeof qs / sizeof *qs; i++)
+		cr_expect_gt(range_is_instants(qs[i], 8), 800, "%s", qs[i]);
+}
