@@ -629,6 +629,79 @@ static int blk_inflate(struct blk_codec *c, const uint8_t *blk, size_t len, cons
 	return 0;
 }
 
+/* blk_decode_range's values: the decoder's state from a checkpoint on,
+ * and what it checks against */
+struct vdec {
+	const uint8_t *a2, *exc; /* the next code's rest, the next exception */
+	uint64_t P, D;
+	const uint8_t *a2s, *excend;
+	const uint64_t *ck_P, *ck_a2, *ck_D;
+	size_t j0;
+	unsigned S;
+	double div;
+	bool scaled;
+	double scale;
+	int64_t E;
+};
+
+/* The values of samples [i0, i1): summed, and with store converted into
+ * out[i - s]. mode and store are constants where it is called, so that
+ * each case is a loop of its own without their branches. */
+static inline __attribute__((always_inline)) bool vals(struct vdec *v, const uint8_t *a1,
+						       size_t i0, size_t i1, unsigned mode,
+						       bool store, double *out, size_t s)
+{
+	const uint8_t *a2 = v->a2, *exc = v->exc, *excend = v->excend;
+	uint64_t P = v->P, D = v->D;
+	for (size_t i = i0; i < i1; i++) {
+		uint64_t code;
+		if (i > v->j0 && i % BLK_IDX_EVERY == 0) {
+			size_t q = i / BLK_IDX_EVERY;
+			if (P != v->ck_P[q] || (uint64_t)(a2 - v->a2s) != v->ck_a2[q] ||
+			    (mode == 1 && D != v->ck_D[q]))
+				return false; /* the index disagrees with the values */
+		}
+		if (!code_get_fast(a1[i], &a2, excend, &code))
+			return false;
+		if (code == 0) {
+			if (a1[i] != 0) /* a zero written long: not what a writer makes */
+				return false;
+			if (store) {
+				uint64_t b = le64_get(exc);
+				memcpy(&out[i - s], &b, 8);
+			}
+			exc += 8;
+			continue;
+		}
+		if (mode == 2) {
+			uint64_t db;
+			if (code == 1) {
+				uint64_t esc;
+				if (!varint_get(&a2, excend, &esc))
+					return false;
+				db = (uint64_t)unzigzag(esc);
+			} else {
+				db = (uint64_t)unzigzag(code - 2) << v->S;
+			}
+			P += db;
+			if (store)
+				out[i - s] = v->scaled ? (double)(int64_t)P * v->scale
+						       : ldexp((double)(int64_t)P, (int)v->E);
+			continue;
+		}
+		uint64_t dm = (uint64_t)unzigzag(code - 1) + (mode ? D : 0);
+		P += dm;
+		D = dm;
+		if (store)
+			out[i - s] = (double)(int64_t)P / v->div;
+	}
+	v->a2 = a2;
+	v->exc = exc;
+	v->P = P;
+	v->D = D;
+	return true;
+}
+
 int blk_decode(struct blk_codec *c, const uint8_t *blk, size_t len, size_t *nout)
 {
 	bool past;
@@ -770,54 +843,22 @@ int blk_decode_range(struct blk_codec *c, const uint8_t *blk, size_t len, int64_
 	size_t before = 0;
 	for (size_t i = 0; i < j0; i++)
 		before += a1[i] == 0;
-	const uint8_t *a2 = a2s + ck_a2[k0], *exc = excend + before * 8;
-	uint64_t P = ck_P[k0], D = ck_D[k0];
-	double div = p10[K];
+	struct vdec v = {a2s + ck_a2[k0], excend + before * 8, ck_P[k0], ck_D[k0], a2s, excend,
+			 ck_P, ck_a2, ck_D, j0, S, p10[K], false, 1.0, E};
 	/* 2^E as a double: x * 2^E equals ldexp(x, E), correctly rounded, for
 	 * every E a normal double can scale by (|x| >= 1 or 0 here) */
-	bool scaled = E >= -1022 && E <= 1023;
-	double scale = scaled ? ldexp(1.0, (int)E) : 1.0;
-	for (size_t i = j0; i < e; i++) {
-		uint64_t code;
-		if (i > j0 && i % BLK_IDX_EVERY == 0) {
-			size_t q = i / BLK_IDX_EVERY;
-			if (P != ck_P[q] || (uint64_t)(a2 - a2s) != ck_a2[q] || (mode == 1 && D != ck_D[q]))
-				return PW_EINVAL; /* the index disagrees with the values */
-		}
-		if (!code_get_fast(a1[i], &a2, excend, &code))
-			return PW_EINVAL;
-		if (code == 0) {
-			if (a1[i] != 0) /* a zero written long: not what a writer makes */
-				return PW_EINVAL;
-			if (i >= s) {
-				uint64_t b = le64_get(exc);
-				memcpy(&c->vs[i - s], &b, 8);
-			}
-			exc += 8;
-			continue;
-		}
-		if (mode == 2) {
-			uint64_t db;
-			if (code == 1) {
-				uint64_t esc;
-				if (!varint_get(&a2, excend, &esc))
-					return PW_EINVAL;
-				db = (uint64_t)unzigzag(esc);
-			} else {
-				db = (uint64_t)unzigzag(code - 2) << S;
-			}
-			P += db;
-			if (i >= s)
-				c->vs[i - s] = scaled ? (double)(int64_t)P * scale
-						      : ldexp((double)(int64_t)P, (int)E);
-			continue;
-		}
-		uint64_t dm = (uint64_t)unzigzag(code - 1) + (mode ? D : 0);
-		P += dm;
-		D = dm;
-		if (i >= s)
-			c->vs[i - s] = (double)(int64_t)P / div;
-	}
+	v.scaled = E >= -1022 && E <= 1023;
+	v.scale = v.scaled ? ldexp(1.0, (int)E) : 1.0;
+	/* up to s only summed, then converted: each mode its own loops */
+	bool ok = mode == 0   ? vals(&v, a1, j0, s, 0, false, NULL, 0) &&
+				    vals(&v, a1, s, e, 0, true, c->vs, s)
+		  : mode == 1 ? vals(&v, a1, j0, s, 1, false, NULL, 0) &&
+				    vals(&v, a1, s, e, 1, true, c->vs, s)
+			      : vals(&v, a1, j0, s, 2, false, NULL, 0) &&
+				    vals(&v, a1, s, e, 2, true, c->vs, s);
+	if (!ok)
+		return PW_EINVAL;
+	const uint8_t *a2 = v.a2, *exc = v.exc;
 	if (e == n && (a2 != excend || exc != end))
 		return PW_EINVAL; /* decoded whole: exactly the exceptions remain */
 	*nout = k;
