@@ -37,7 +37,8 @@ os.makedirs(WORK)
 # and functions (storage.md), series every scrape writes (configuration.md),
 # a log field's value (operations.md)
 NOT_KEYS = {"next_id", "next_seq", "next_sym", "segs_plain_from", "segs_blk_from", "wal_folded", "wal_gen",
-            "wal_seq", "store_rec_write", "mdb_env_copy2", "scrape_duration_seconds",
+            "wal_seq", "store_rec_write", "mdb_env_copy2", "store_batch_put", "store_batch_put_key",
+            "store_key", "ents_order", "scrape_duration_seconds",
             "scrape_response_size_bytes", "scrape_samples_scraped", "store_failed"}
 
 
