@@ -164,8 +164,9 @@ bool pw_labels_eq(const struct pw_label *a, size_t na, const struct pw_label *b,
 void pw_labels_format(const struct pw_label *l, size_t n, struct pw_buf *b);
 /* The canonical bytes of a series: the metric name (or nothing) and a NUL,
  * then "name\0value\0" for every other label, in the order given (sorted:
- * equal sets give equal bytes). The store keys series by these bytes. */
-void pw_labels_encode(const struct pw_label *l, size_t n, struct pw_buf *out);
+ * equal sets give equal bytes). The store keys series by these bytes.
+ * Appended in one piece; PW_ETOOBIG (out unchanged) past out's maximum. */
+int pw_labels_encode(const struct pw_label *l, size_t n, struct pw_buf *out);
 /* The labels of pw_labels_encode's bytes (pointing into them), at most max;
  * returns how many. */
 size_t pw_labels_decode(const char *p, size_t len, struct pw_label *l, size_t max);

@@ -186,16 +186,39 @@ void pw_labels_format(const struct pw_label *l, size_t n, struct pw_buf *b)
 	pw_buf_putc(b, '}');
 }
 
-void pw_labels_encode(const struct pw_label *l, size_t n, struct pw_buf *out)
+/* the label a name is: __name__ (checked on its first bytes first: this
+ * runs for every label of every sample the store API is handed) */
+static inline bool is_name_label(const char *name)
 {
-	const char *metric = pw_labels_get(l, n, "__name__");
-	pw_buf_append(out, metric ? metric : "", metric ? strlen(metric) + 1 : 1);
+	return name[0] == '_' && name[1] == '_' && strcmp(name, "__name__") == 0;
+}
+
+int pw_labels_encode(const struct pw_label *l, size_t n, struct pw_buf *out)
+{
+	const char *metric = NULL;
+	size_t total = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(l[i].name, "__name__"))
-			continue;
-		pw_buf_append(out, l[i].name, strlen(l[i].name) + 1);
-		pw_buf_append(out, l[i].value, strlen(l[i].value) + 1);
+		if (is_name_label(l[i].name)) {
+			if (!metric)
+				metric = l[i].value;
+		} else
+			total += strlen(l[i].name) + strlen(l[i].value) + 2;
 	}
+	size_t mlen = metric ? strlen(metric) + 1 : 1;
+	char *p = pw_buf_grow(out, total + mlen);
+	if (!p)
+		return PW_ETOOBIG;
+	memcpy(p, metric ? metric : "", mlen);
+	p += mlen;
+	for (size_t i = 0; i < n; i++) {
+		if (is_name_label(l[i].name))
+			continue;
+		size_t a = strlen(l[i].name) + 1, b = strlen(l[i].value) + 1;
+		memcpy(p, l[i].name, a);
+		memcpy(p + a, l[i].value, b);
+		p += a + b;
+	}
+	return 0;
 }
 
 size_t pw_labels_decode(const char *p, size_t len, struct pw_label *l, size_t max)

@@ -843,12 +843,13 @@ int blk_decode_range(struct blk_codec *c, const uint8_t *blk, size_t len, int64_
 	size_t before = 0;
 	for (size_t i = 0; i < j0; i++)
 		before += a1[i] == 0;
-	struct vdec v = {a2s + ck_a2[k0], excend + before * 8, ck_P[k0], ck_D[k0], a2s, excend,
-			 ck_P, ck_a2, ck_D, j0, S, p10[K], false, 1.0, E};
 	/* 2^E as a double: x * 2^E equals ldexp(x, E), correctly rounded, for
 	 * every E a normal double can scale by (|x| >= 1 or 0 here) */
-	v.scaled = E >= -1022 && E <= 1023;
-	v.scale = v.scaled ? ldexp(1.0, (int)E) : 1.0;
+	bool scaled = E >= -1022 && E <= 1023;
+	struct vdec v = {.a2 = a2s + ck_a2[k0], .exc = excend + before * 8, .P = ck_P[k0],
+			 .D = ck_D[k0], .a2s = a2s, .excend = excend, .ck_P = ck_P,
+			 .ck_a2 = ck_a2, .ck_D = ck_D, .j0 = j0, .S = S, .div = p10[K],
+			 .scaled = scaled, .scale = scaled ? ldexp(1.0, (int)E) : 1.0, .E = E};
 	/* up to s only summed, then converted: each mode its own loops */
 	bool ok = mode == 0   ? vals(&v, a1, j0, s, 0, false, NULL, 0) &&
 				    vals(&v, a1, s, e, 0, true, c->vs, s)

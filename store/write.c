@@ -181,44 +181,40 @@ static int poison(struct store_batch *b, int err, char *msg)
 	return err;
 }
 
-/* a label as encode() meets it, its lengths measured once */
-struct enc_label {
-	const char *name, *value;
-	size_t nlen, vlen;
-};
-
 static int label_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct enc_label *)a)->name, ((const struct enc_label *)b)->name);
+	return strcmp(((const struct pw_label *)a)->name, ((const struct pw_label *)b)->name);
 }
 
 /* check, sort and encode labels into out (pw_labels_encode's canonical
  * bytes: "name\0" then "label\0value\0" sorted by label); 0, or PW_EINVAL
  * with a message. This runs once per sample written through
- * store_batch_put, so every string is measured once and compared as
- * little as possible: a strictly ascending list (what writers usually
- * hand) is sorted and has no duplicates. */
+ * store_batch_put, so strings are compared as little as possible: a
+ * strictly ascending list (what writers usually hand) is sorted and has
+ * no duplicates. */
 static int encode(const struct pw_label *labels, size_t n, struct pw_buf *out, char **msg)
 {
-	struct enc_label small[32], *ls = small;
+	struct pw_label small[33], *all = small, *ls = small + 1; /* all[0]: the name */
 	const char *metric = NULL;
-	size_t nl = 0, mlen = 0, total;
+	size_t nl = 0;
 	bool ascending = true;
 	char esc[128];
 	int rc = 0;
 
 	*msg = NULL;
-	if (n > 32)
-		ls = xcalloc(n, sizeof *ls);
+	if (n > 32) {
+		all = xcalloc(n + 1, sizeof *all);
+		ls = all + 1;
+	}
 	for (size_t i = 0; i < n; i++) {
-		const char *name = labels[i].name, *value = labels[i].value;
+		const char *name = labels[i].name;
 		if (name[0] == '_' && name[1] == '_' && strcmp(name, "__name__") == 0) {
 			if (metric) {
 				*msg = xstrdup("duplicate label name \"__name__\"");
 				rc = PW_EINVAL;
 				goto out;
 			}
-			metric = value;
+			metric = labels[i].value;
 			continue;
 		}
 		size_t len = strlen(name);
@@ -230,20 +226,19 @@ static int encode(const struct pw_label *labels, size_t n, struct pw_buf *out, c
 			rc = PW_EINVAL;
 			goto out;
 		}
-		if (value[0] == '\0')
+		if (labels[i].value[0] == '\0')
 			continue; /* an empty label value is the same as no label */
 		if (nl > 0 && ascending && strcmp(ls[nl - 1].name, name) >= 0)
 			ascending = false;
-		ls[nl++] = (struct enc_label){name, value, len, strlen(value)};
+		ls[nl++] = labels[i];
 	}
 	if (!metric) {
 		*msg = xstrdup("sample without a metric name");
 		rc = PW_EINVAL;
 		goto out;
 	}
-	mlen = strlen(metric);
-	if (!pw_valid_metric_name(metric, mlen)) {
-		pw_esc(esc, sizeof esc, metric, mlen);
+	if (!pw_valid_metric_name(metric, strlen(metric))) {
+		pw_esc(esc, sizeof esc, metric, strlen(metric));
 		*msg = xasprintf("invalid metric name \"%s\": must match [a-zA-Z_:][a-zA-Z0-9_:]*",
 				 esc);
 		rc = PW_EINVAL;
@@ -258,26 +253,12 @@ static int encode(const struct pw_label *labels, size_t n, struct pw_buf *out, c
 				goto out;
 			}
 	}
-	total = mlen + 1;
-	for (size_t i = 0; i < nl; i++)
-		total += ls[i].nlen + ls[i].vlen + 2;
-	char *p = pw_buf_grow(out, total);
-	if (!p) {
+	all[0] = (struct pw_label){"__name__", metric};
+	if ((rc = pw_labels_encode(all, nl + 1, out)) != 0)
 		*msg = xstrdup("the batch's labels passed the buffer's maximum");
-		rc = PW_ETOOBIG;
-		goto out;
-	}
-	memcpy(p, metric, mlen + 1);
-	p += mlen + 1;
-	for (size_t i = 0; i < nl; i++) {
-		memcpy(p, ls[i].name, ls[i].nlen + 1);
-		p += ls[i].nlen + 1;
-		memcpy(p, ls[i].value, ls[i].vlen + 1);
-		p += ls[i].vlen + 1;
-	}
 out:
-	if (ls != small)
-		free(ls);
+	if (all != small)
+		free(all);
 	return rc;
 }
 
@@ -1050,42 +1031,40 @@ static int wal_fold(struct store_batch *b, MDB_txn *txn, MDB_cursor *ccur, int s
 {
 	struct store *s = b->s;
 	struct wal_samples got = {0};
-	struct {
-		struct ent *v;
-		size_t n;
-	} f = {NULL, 0};
-	struct ent *own = NULL, *tmp = NULL;
+	struct ent *own = NULL, *tmp = NULL, *v; /* v: own or tmp, sorted */
+	size_t n = 0;
 	int64_t added = b->added;
 	int rc;
 
 	if ((rc = wal_read(s, txn, slice, folded, NULL, wal_samples_add, &got)) != 0)
 		goto out;
-	f.n = got.n;
-	f.v = own = xreallocarray(NULL, f.n ? f.n : 1, sizeof *f.v);
-	for (size_t i = 0; i < f.n; i++)
-		f.v[i] = (struct ent){.id = got.id[i], .ts = got.ts[i], .v = got.vs[i],
+	n = got.n;
+	own = xreallocarray(NULL, n ? n : 1, sizeof *own);
+	for (size_t i = 0; i < n; i++)
+		own[i] = (struct ent){.id = got.id[i], .ts = got.ts[i], .v = got.vs[i],
 				      .seq = (uint32_t)i};
 	wal_samples_free(&got);
 	for (unsigned i = 0; i < WAL_SLICES; i++)
 		if ((slice < 0 || (int)i == slice) && folded[i] < through)
 			folded[i] = through;
 	if ((rc = slice < 0 ? mdb_drop(txn, s->dbi_wal, 0) : wal_trim(s, txn, folded)) != 0 ||
-	    (rc = wal_folded_put(s, txn, folded)) != 0 || f.n == 0)
+	    (rc = wal_folded_put(s, txn, folded)) != 0 || n == 0)
 		goto out;
 	/* ascending timestamps per series already; seq keeps a series'
 	 * samples in the log's order */
-	tmp = xreallocarray(NULL, f.n, sizeof *tmp);
-	f.v = ents_order(f.v, f.n, tmp);
-	for (size_t i = 0; i < f.n;) {
+	tmp = xreallocarray(NULL, n, sizeof *tmp);
+	v = ents_order(own, n, tmp);
+	for (size_t i = 0; i < n;) {
 		size_t j = i;
-		while (j < f.n && f.v[j].id == f.v[i].id)
+		while (j < n && v[j].id == v[i].id)
 			j++;
-		if ((rc = apply_series(b, txn, ccur, f.v[i].id, f.v + i, j - i)) != 0)
+		if ((rc = apply_series(b, txn, ccur, v[i].id, v + i, j - i)) != 0)
 			goto out;
 		i = j;
 	}
 out:
 	b->added = added;
+	wal_samples_free(&got); /* a read that failed part way holds some */
 	free(own);
 	free(tmp);
 	return rc;
